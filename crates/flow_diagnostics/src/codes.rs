@@ -1,0 +1,108 @@
+//! The registry of diagnostic codes. Numbers are explicit and never reused: a retired code stays
+//! here, marked retired, so old bug reports keep their meaning. Every code has an entry in
+//! `docs/diagnostics.md` and a test that triggers it (the tidy test in `tests/docs.rs` checks both).
+//!
+//! Ranges: E00xx input and syntax, E01xx names, E02xx types and maps, E03xx endpoints,
+//! E04xx apis and secrets, E05xx flows, W0xxx warnings, R0xxx run-time failures.
+
+use crate::Severity;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Code {
+    pub id: &'static str,
+    pub severity: Severity,
+    /// One line: what the code means.
+    pub summary: &'static str,
+}
+
+macro_rules! codes {
+    ($($name:ident = $id:literal, $sev:ident, $summary:literal;)*) => {
+        $(pub const $name: Code = Code { id: $id, severity: Severity::$sev, summary: $summary };)*
+        /// Every code, in number order.
+        pub const CODES: &[Code] = &[$($name),*];
+    };
+}
+
+codes! {
+    SYNTAX = "E0001", Error, "the source does not follow the grammar";
+    NOT_UTF8 = "E0002", Error, "the file is not valid UTF-8";
+    TOO_DEEP = "E0003", Error, "brackets or expressions nested too deeply";
+
+    DUPLICATE = "E0101", Error, "a name is declared twice";
+    UNKNOWN_NAME = "E0102", Error, "an unknown value name";
+    UNKNOWN_TYPE = "E0103", Error, "an unknown type name";
+    UNKNOWN_FIELD = "E0104", Error, "a field that the type does not have";
+    UNKNOWN_API = "E0105", Error, "an endpoint names an api that is not declared";
+    UNKNOWN_CALLEE = "E0106", Error, "a call of a function, map or endpoint that does not exist";
+    UNKNOWN_PROPERTY = "E0107", Error, "a property that the block does not take";
+    WRONG_KIND = "E0108", Error, "a name used as something it is not";
+
+    TYPE_MISMATCH = "E0201", Error, "a value of the wrong type";
+    NULLABLE = "E0202", Error, "a value that may be null where null is not allowed";
+    MISSING_FIELD = "E0203", Error, "a map or object leaves a required field unset";
+    EXTRA_FIELD = "E0204", Error, "a map or object sets a field the target type does not have";
+    NOT_IN_UNION = "E0205", Error, "a string outside a string-literal union";
+    FIELD_TWICE = "E0206", Error, "a field set twice";
+    BAD_ARGUMENTS = "E0207", Error, "a call with the wrong arguments";
+    BODY_MISMATCH = "E0208", Error, "a request body of another type than the endpoint declares";
+    BAD_OPERANDS = "E0209", Error, "an operator applied to types it does not take";
+    DECIMAL_FLOAT = "E0210", Error, "Decimal and Float mixed in arithmetic";
+    BAD_UNION = "E0211", Error, "a union type whose members are not all string literals";
+    INT_RANGE = "E0212", Error, "an integer literal outside the 64-bit range";
+
+    BAD_RECORDS = "E0301", Error, "a records path that the response type does not have";
+    BAD_PAGINATION = "E0302", Error, "a pagination rule that does not fit the response type";
+    PATH_PARAMS = "E0303", Error, "path placeholders and endpoint parameters do not match";
+    NOT_A_SOURCE = "E0304", Error, "a `for` over an endpoint that does not declare its records";
+
+    BAD_URL = "E0401", Error, "an invalid URL";
+    BAD_DURATION = "E0402", Error, "an invalid or out-of-range duration";
+    INSECURE_HTTP = "E0403", Error, "plain http:// to a host that is not this machine";
+    BAD_AUTH = "E0404", Error, "an auth setting that flowc does not understand";
+    SECRET_LEAK = "E0405", Error, "a secret used anywhere but auth and headers";
+    MISSING_PROPERTY = "E0406", Error, "a block misses a required property";
+    BAD_PROPERTY = "E0407", Error, "a property with an invalid value";
+
+    BAD_ON_ERROR = "E0501", Error, "an invalid error policy";
+    BAD_STATEMENT = "E0502", Error, "a flow statement that does nothing or cannot run";
+
+    HTTP_STATUS = "R0001", Error, "the API answered with an error status";
+    REQUEST_FAILED = "R0002", Error, "the request could not be sent or timed out";
+    NOT_JSON = "R0003", Error, "the response body is not JSON";
+    SHAPE = "R0004", Error, "the response does not match the declared type";
+    EVAL = "R0005", Error, "an expression failed at run time";
+    MISSING_SECRET = "R0006", Error, "a secret has no value in the environment or .env";
+    DEAD_LETTER = "R0007", Error, "a record could not be written to the dead letter store";
+    PAGINATION_CYCLE = "R0008", Error, "the API returned a cursor or next URL it returned before";
+
+    UNUSED = "W0001", Warning, "a declaration that nothing uses";
+    UNUSED_LET = "W0002", Warning, "a `let` whose value is never used";
+}
+
+/// Looks up a code by id.
+pub fn lookup(id: &str) -> Option<Code> {
+    CODES.iter().copied().find(|c| c.id == id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_unique_and_sorted() {
+        let ids: Vec<&str> = CODES.iter().map(|c| c.id).collect();
+        let mut sorted = ids.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(ids, sorted);
+        assert_eq!(lookup("E0001"), Some(SYNTAX));
+    }
+
+    #[test]
+    fn severity_follows_the_letter() {
+        for c in CODES {
+            let warning = c.id.starts_with('W');
+            assert_eq!(c.severity == Severity::Warning, warning, "{}", c.id);
+        }
+    }
+}

@@ -1,0 +1,329 @@
+//! The typed syntax tree. Names mirror the grammar's rules; every node has a byte span.
+
+use flow_diagnostics::Span;
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct File {
+    pub decls: Vec<Decl>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decl {
+    Secret(SecretDecl),
+    Api(ApiDecl),
+    Type(TypeDecl),
+    Endpoint(EndpointDecl),
+    Map(MapDecl),
+    Flow(FlowDecl),
+}
+
+impl Decl {
+    pub fn name(&self) -> &Ident {
+        match self {
+            Decl::Secret(d) => &d.name,
+            Decl::Api(d) => &d.name,
+            Decl::Type(d) => &d.name,
+            Decl::Endpoint(d) => &d.name,
+            Decl::Map(d) => &d.name,
+            Decl::Flow(d) => &d.name,
+        }
+    }
+
+    /// What kind of declaration this is, as a user would say it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Decl::Secret(_) => "secret",
+            Decl::Api(_) => "api",
+            Decl::Type(_) => "type",
+            Decl::Endpoint(_) => "endpoint",
+            Decl::Map(_) => "map",
+            Decl::Flow(_) => "flow",
+        }
+    }
+
+    pub fn span(&self) -> Span {
+        match self {
+            Decl::Secret(d) => d.span,
+            Decl::Api(d) => d.span,
+            Decl::Type(d) => d.span,
+            Decl::Endpoint(d) => d.span,
+            Decl::Map(d) => d.span,
+            Decl::Flow(d) => d.span,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Ident {
+    pub name: String,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SecretDecl {
+    pub name: Ident,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiDecl {
+    pub name: Ident,
+    pub props: Vec<Property>,
+    pub span: Span,
+}
+
+/// `name = value` inside an api, endpoint or flow.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Property {
+    pub name: Ident,
+    pub value: Expr,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TypeDecl {
+    pub name: Ident,
+    pub ty: TypeExpr,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TypeExpr {
+    pub kind: TypeExprKind,
+    /// Written with a trailing `?`: the value may be null or absent.
+    pub nullable: bool,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum TypeExprKind {
+    /// `String`, `Order`, …
+    Name(Ident),
+    /// `"open"`: one member of a string-literal union.
+    Literal(String),
+    /// `"open" | "closed"`.
+    Union(Vec<TypeExpr>),
+    /// `[T]`.
+    Array(Box<TypeExpr>),
+    /// `{ a: T, b: U }`.
+    Object(Vec<FieldDecl>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FieldDecl {
+    pub name: Ident,
+    pub ty: TypeExpr,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Post,
+    Put,
+    Patch,
+    Delete,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Patch => "PATCH",
+            Method::Delete => "DELETE",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct StrLit {
+    pub value: String,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct EndpointDecl {
+    pub name: Ident,
+    pub api: Ident,
+    pub method: Method,
+    pub path: StrLit,
+    pub params: Vec<Param>,
+    pub response: Option<TypeExpr>,
+    pub props: Vec<Property>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Param {
+    pub name: Ident,
+    pub ty: TypeExpr,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct MapDecl {
+    pub name: Ident,
+    pub params: Vec<Param>,
+    pub ret: TypeExpr,
+    pub items: Vec<MapItem>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum MapItem {
+    Let(Let),
+    Field(FieldAssign),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Let {
+    pub name: Ident,
+    pub ty: Option<TypeExpr>,
+    pub value: Expr,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FieldAssign {
+    pub name: Ident,
+    pub value: Expr,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FlowDecl {
+    pub name: Ident,
+    pub body: Vec<Stmt>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Stmt {
+    Let(Let),
+    For(For),
+    /// A call of an endpoint, for its effect.
+    Call(Expr),
+    /// `on_error = …`, `concurrency = …`.
+    Property(Property),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct For {
+    pub var: Ident,
+    pub source: Expr,
+    pub filter: Option<Expr>,
+    pub body: Vec<Stmt>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Expr {
+    pub kind: ExprKind,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ExprKind {
+    Str(String),
+    Int(i64),
+    /// A number with a fraction or exponent, kept as written so Decimal stays exact.
+    Number(String),
+    /// A duration, in milliseconds.
+    Duration(u64),
+    Bool(bool),
+    Null,
+    Name(Ident),
+    Field {
+        base: Box<Expr>,
+        name: Ident,
+        /// `?.`: null or absent base gives null instead of an error.
+        optional: bool,
+    },
+    Index {
+        base: Box<Expr>,
+        index: Box<Expr>,
+    },
+    Call {
+        callee: Ident,
+        args: Vec<Arg>,
+    },
+    Unary {
+        op: UnaryOp,
+        expr: Box<Expr>,
+    },
+    Binary {
+        op: BinaryOp,
+        lhs: Box<Expr>,
+        rhs: Box<Expr>,
+    },
+    If {
+        cond: Box<Expr>,
+        then: Box<Expr>,
+        otherwise: Box<Expr>,
+    },
+    Lambda {
+        param: Ident,
+        body: Box<Expr>,
+    },
+    Object(Vec<ObjectField>),
+    Array(Vec<Expr>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Arg {
+    pub name: Option<Ident>,
+    pub value: Expr,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ObjectField {
+    pub name: Ident,
+    pub value: Expr,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnaryOp {
+    Not,
+    Neg,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BinaryOp {
+    Coalesce,
+    Or,
+    And,
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Rem,
+}
+
+impl BinaryOp {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BinaryOp::Coalesce => "??",
+            BinaryOp::Or => "||",
+            BinaryOp::And => "&&",
+            BinaryOp::Eq => "==",
+            BinaryOp::Ne => "!=",
+            BinaryOp::Lt => "<",
+            BinaryOp::Le => "<=",
+            BinaryOp::Gt => ">",
+            BinaryOp::Ge => ">=",
+            BinaryOp::Add => "+",
+            BinaryOp::Sub => "-",
+            BinaryOp::Mul => "*",
+            BinaryOp::Div => "/",
+            BinaryOp::Rem => "%",
+        }
+    }
+}

@@ -1,0 +1,83 @@
+//! `parse`: `.flow` source text to a typed AST. Parsing never fails: it returns the declarations
+//! it could read and a diagnostic for each piece it could not.
+//!
+//! The file is first scanned (strings and comments skipped) to find the top-level declarations and
+//! to refuse input nested deeper than [`MAX_DEPTH`]; each declaration is then parsed on its own
+//! with the pest grammar in `grammar/flow.pest`, so one syntax error does not hide the others.
+
+pub mod ast;
+mod lower_tree;
+mod scan;
+
+use flow_diagnostics::{codes, Diagnostic, Span};
+
+/// Deepest nesting of brackets, `if`s and lambdas accepted; deeper input gets E0003 instead of
+/// risking the parser's stack.
+pub const MAX_DEPTH: usize = 64;
+
+/// Deepest expression tree accepted (a chain `a + b + c` is as deep as it is long). Every stage
+/// after the parser recurses over expressions; this bound keeps that safe on any thread.
+pub const MAX_EXPR_DEPTH: usize = 256;
+
+/// Stack for the parser thread: pest recurses once per grammar level, and debug builds use large
+/// frames. The memory is reserved, not committed, so this costs nothing unless it is used.
+const PARSER_STACK: usize = 64 * 1024 * 1024;
+
+/// Parses a whole file. The AST holds every declaration that parsed; the diagnostics say what did not.
+pub fn parse(source: &str) -> (ast::File, Vec<Diagnostic>) {
+    std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .name("flow-parser".into())
+            .stack_size(PARSER_STACK)
+            .spawn_scoped(scope, || parse_on_this_thread(source))
+            .ok()
+            .and_then(|handle| handle.join().ok())
+    })
+    .unwrap_or_else(|| {
+        let d = Diagnostic::new(
+            codes::SYNTAX,
+            "internal parser error: the parser thread failed",
+        )
+        .primary(Span::new(0, 0), "while parsing this file")
+        .help("this is a bug in flowc; please report it with the file");
+        (ast::File::default(), vec![d])
+    })
+}
+
+fn parse_on_this_thread(source: &str) -> (ast::File, Vec<Diagnostic>) {
+    // Record what pest tried at the furthest position, for precise syntax errors. Process-wide,
+    // and always wanted: .flow files are small, and the cost is only paid while parsing.
+    pest::set_error_detail(true);
+    let mut diagnostics = Vec::new();
+    let pieces = match scan::split(source) {
+        Ok(pieces) => pieces,
+        Err(d) => return (ast::File::default(), vec![d]),
+    };
+    let mut file = ast::File::default();
+    for piece in pieces {
+        match lower_tree::parse_decl(&source[piece.clone()], piece.start) {
+            Ok((decl, mut ds)) => {
+                diagnostics.append(&mut ds);
+                file.decls.push(decl);
+            }
+            Err(d) => diagnostics.push(*d),
+        }
+    }
+    (file, diagnostics)
+}
+
+/// Decodes file bytes as UTF-8, or says where it is not.
+pub fn decode(bytes: &[u8]) -> Result<&str, Diagnostic> {
+    std::str::from_utf8(bytes).map_err(|e| {
+        let at = e.valid_up_to();
+        Diagnostic::new(
+            codes::NOT_UTF8,
+            format!("the file is not valid UTF-8 (byte {at} starts an invalid sequence)"),
+        )
+        .primary(Span::new(at, at), "invalid UTF-8 here")
+        .help("save the file as UTF-8; .flow files are text")
+    })
+}
+
+#[cfg(test)]
+mod tests;

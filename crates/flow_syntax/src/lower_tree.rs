@@ -1,0 +1,829 @@
+//! The only module that knows pest: runs the grammar on one declaration and turns the parse tree
+//! into the typed AST. `Pair<Rule>` never leaves this file.
+
+use flow_diagnostics::{codes, Diagnostic, Span};
+use pest::iterators::{Pair, Pairs};
+use pest::Parser as _;
+
+use crate::ast::*;
+
+#[derive(pest_derive::Parser)]
+#[grammar = "../../../grammar/flow.pest"]
+struct FlowParser;
+
+type Result<T> = std::result::Result<T, Box<Diagnostic>>;
+
+/// Parses one top-level declaration found at byte `base` of the file.
+pub(crate) fn parse_decl(text: &str, base: usize) -> Result<(Decl, Vec<Diagnostic>)> {
+    let mut pairs =
+        FlowParser::parse(Rule::single_decl, text).map_err(|e| syntax_error(&e, text, base))?;
+    let single = pairs.next().ok_or_else(|| internal(base, "empty parse"))?;
+    let mut cx = Cx {
+        base,
+        diagnostics: Vec::new(),
+    };
+    let mut inner = single.into_inner();
+    let decl = cx.decl(next(&mut inner, base)?)?;
+    Ok((decl, cx.diagnostics))
+}
+
+struct Cx {
+    base: usize,
+    diagnostics: Vec<Diagnostic>,
+}
+
+fn next<'a>(pairs: &mut Pairs<'a, Rule>, base: usize) -> Result<Pair<'a, Rule>> {
+    pairs
+        .next()
+        .ok_or_else(|| internal(base, "the parse tree ended early"))
+}
+
+/// A parse tree the converter did not expect: a bug in flowc, reported as a diagnostic, never a panic.
+fn internal(base: usize, what: &str) -> Box<Diagnostic> {
+    Box::new(
+        Diagnostic::new(codes::SYNTAX, format!("internal parser error: {what}"))
+            .primary(Span::new(base, base), "while parsing this declaration")
+            .help("this is a bug in flowc; please report it with the file"),
+    )
+}
+
+impl Cx {
+    fn span(&self, pair: &Pair<Rule>) -> Span {
+        let s = pair.as_span();
+        Span::new(self.base + s.start(), self.base + s.end())
+    }
+
+    fn ident(&self, pair: Pair<Rule>) -> Ident {
+        let span = self.span(&pair);
+        let name = match pair.as_rule() {
+            Rule::string => unescape(pair.into_inner().as_str()),
+            _ => pair.as_str().to_string(),
+        };
+        Ident { name, span }
+    }
+
+    fn decl(&mut self, pair: Pair<Rule>) -> Result<Decl> {
+        let span = self.span(&pair);
+        let rule = pair.as_rule();
+        let mut it = pair.into_inner();
+        let _keyword = next(&mut it, self.base)?;
+        let name = self.ident(next(&mut it, self.base)?);
+        Ok(match rule {
+            Rule::secret_decl => Decl::Secret(SecretDecl { name, span }),
+            Rule::api_decl => {
+                let props = self.block(next(&mut it, self.base)?)?;
+                Decl::Api(ApiDecl { name, props, span })
+            }
+            Rule::type_decl => {
+                // `type A { … }` or `type A = …`: the object form is a bare term.
+                let ty = self.type_term(next(&mut it, self.base)?)?;
+                Decl::Type(TypeDecl { name, ty, span })
+            }
+            Rule::endpoint_decl => {
+                let api = self.ident(next(&mut it, self.base)?);
+                let method = match next(&mut it, self.base)?.as_str() {
+                    "GET" => Method::Get,
+                    "POST" => Method::Post,
+                    "PUT" => Method::Put,
+                    "PATCH" => Method::Patch,
+                    _ => Method::Delete,
+                };
+                let path_pair = next(&mut it, self.base)?;
+                let path = StrLit {
+                    span: self.span(&path_pair),
+                    value: unescape(path_pair.into_inner().as_str()),
+                };
+                let mut params = Vec::new();
+                let mut response = None;
+                let mut props = Vec::new();
+                for p in it {
+                    match p.as_rule() {
+                        Rule::params => params = self.params(p)?,
+                        Rule::type_expr => response = Some(self.type_expr(p)?),
+                        _ => props = self.block(p)?,
+                    }
+                }
+                Decl::Endpoint(EndpointDecl {
+                    name,
+                    api,
+                    method,
+                    path,
+                    params,
+                    response,
+                    props,
+                    span,
+                })
+            }
+            Rule::map_decl => {
+                let params = self.params(next(&mut it, self.base)?)?;
+                let ret = self.type_expr(next(&mut it, self.base)?)?;
+                let mut items = Vec::new();
+                for p in it {
+                    items.push(match p.as_rule() {
+                        Rule::let_stmt => MapItem::Let(self.let_stmt(p)?),
+                        _ => {
+                            let span = self.span(&p);
+                            let mut f = p.into_inner();
+                            let name = self.ident(next(&mut f, self.base)?);
+                            let value = self.top_expr(next(&mut f, self.base)?)?;
+                            MapItem::Field(FieldAssign { name, value, span })
+                        }
+                    });
+                }
+                Decl::Map(MapDecl {
+                    name,
+                    params,
+                    ret,
+                    items,
+                    span,
+                })
+            }
+            _ => {
+                let body = self.stmts(it)?;
+                Decl::Flow(FlowDecl { name, body, span })
+            }
+        })
+    }
+
+    fn block(&mut self, pair: Pair<Rule>) -> Result<Vec<Property>> {
+        pair.into_inner().map(|p| self.property(p)).collect()
+    }
+
+    fn property(&mut self, pair: Pair<Rule>) -> Result<Property> {
+        let span = self.span(&pair);
+        let mut it = pair.into_inner();
+        let name = self.ident(next(&mut it, self.base)?);
+        let value = self.top_expr(next(&mut it, self.base)?)?;
+        Ok(Property { name, value, span })
+    }
+
+    fn params(&mut self, pair: Pair<Rule>) -> Result<Vec<Param>> {
+        pair.into_inner()
+            .map(|p| {
+                let span = self.span(&p);
+                let mut it = p.into_inner();
+                let name = self.ident(next(&mut it, self.base)?);
+                let ty = self.type_expr(next(&mut it, self.base)?)?;
+                Ok(Param { name, ty, span })
+            })
+            .collect()
+    }
+
+    fn let_stmt(&mut self, pair: Pair<Rule>) -> Result<Let> {
+        let span = self.span(&pair);
+        let mut it = pair.into_inner();
+        let _kw = next(&mut it, self.base)?;
+        let name = self.ident(next(&mut it, self.base)?);
+        let mut p = next(&mut it, self.base)?;
+        let ty = if p.as_rule() == Rule::type_expr {
+            let ty = self.type_expr(p)?;
+            p = next(&mut it, self.base)?;
+            Some(ty)
+        } else {
+            None
+        };
+        let value = self.top_expr(p)?;
+        Ok(Let {
+            name,
+            ty,
+            value,
+            span,
+        })
+    }
+
+    fn stmts(&mut self, pairs: Pairs<Rule>) -> Result<Vec<Stmt>> {
+        pairs.map(|p| self.stmt(p)).collect()
+    }
+
+    fn stmt(&mut self, pair: Pair<Rule>) -> Result<Stmt> {
+        Ok(match pair.as_rule() {
+            Rule::let_stmt => Stmt::Let(self.let_stmt(pair)?),
+            Rule::property => Stmt::Property(self.property(pair)?),
+            Rule::call_stmt => {
+                let mut it = pair.into_inner();
+                Stmt::Call(self.top_expr(next(&mut it, self.base)?)?)
+            }
+            _ => {
+                let span = self.span(&pair);
+                let mut it = pair.into_inner();
+                let _kw = next(&mut it, self.base)?;
+                let var = self.ident(next(&mut it, self.base)?);
+                let _in = next(&mut it, self.base)?;
+                let source = self.top_expr(next(&mut it, self.base)?)?;
+                let mut filter = None;
+                let mut body = Vec::new();
+                while let Some(p) = it.next() {
+                    if p.as_rule() == Rule::kw_where {
+                        filter = Some(self.top_expr(next(&mut it, self.base)?)?);
+                    } else {
+                        body.push(self.stmt(p)?);
+                    }
+                }
+                Stmt::For(For {
+                    var,
+                    source,
+                    filter,
+                    body,
+                    span,
+                })
+            }
+        })
+    }
+
+    fn type_expr(&mut self, pair: Pair<Rule>) -> Result<TypeExpr> {
+        let span = self.span(&pair);
+        let mut nullable = false;
+        let mut terms = Vec::new();
+        for p in pair.into_inner() {
+            match p.as_rule() {
+                Rule::nullable => nullable = true,
+                _ => terms.push(self.type_term(p)?),
+            }
+        }
+        if terms.len() == 1 {
+            let mut only = terms
+                .pop()
+                .ok_or_else(|| internal(self.base, "empty type"))?;
+            only.nullable |= nullable;
+            only.span = span;
+            return Ok(only);
+        }
+        Ok(TypeExpr {
+            kind: TypeExprKind::Union(terms),
+            nullable,
+            span,
+        })
+    }
+
+    fn type_term(&mut self, pair: Pair<Rule>) -> Result<TypeExpr> {
+        let span = self.span(&pair);
+        let kind = match pair.as_rule() {
+            Rule::type_expr => return self.type_expr(pair),
+            Rule::string => TypeExprKind::Literal(unescape(pair.into_inner().as_str())),
+            Rule::array_type => {
+                let mut it = pair.into_inner();
+                TypeExprKind::Array(Box::new(self.type_expr(next(&mut it, self.base)?)?))
+            }
+            Rule::object_type => {
+                let mut fields = Vec::new();
+                for f in pair.into_inner() {
+                    let span = self.span(&f);
+                    let mut it = f.into_inner();
+                    let name = self.ident(next(&mut it, self.base)?);
+                    let ty = self.type_expr(next(&mut it, self.base)?)?;
+                    fields.push(FieldDecl { name, ty, span });
+                }
+                TypeExprKind::Object(fields)
+            }
+            _ => TypeExprKind::Name(self.ident(pair)),
+        };
+        Ok(TypeExpr {
+            kind,
+            nullable: false,
+            span,
+        })
+    }
+
+    /// An expression that stands on its own (a property value, a field, a `let`, a statement):
+    /// refused with E0003 if its tree is deeper than the later stages may recurse.
+    fn top_expr(&mut self, pair: Pair<Rule>) -> Result<Expr> {
+        let e = self.expr(pair)?;
+        if deeper_than(&e, crate::MAX_EXPR_DEPTH) {
+            self.diagnostics.push(
+                Diagnostic::new(
+                    codes::TOO_DEEP,
+                    format!("expression nested more than {} deep", crate::MAX_EXPR_DEPTH),
+                )
+                .primary(e.span, "this expression is too deep")
+                .help("split it: give parts names with `let`, or move them into separate maps"),
+            );
+            return Ok(Expr {
+                kind: ExprKind::Null,
+                span: e.span,
+            });
+        }
+        Ok(e)
+    }
+
+    fn expr(&mut self, pair: Pair<Rule>) -> Result<Expr> {
+        let span = self.span(&pair);
+        match pair.as_rule() {
+            Rule::expr => {
+                let mut it = pair.into_inner();
+                self.expr(next(&mut it, self.base)?)
+            }
+            Rule::if_expr => {
+                let mut it = pair.into_inner();
+                let _if = next(&mut it, self.base)?;
+                let cond = self.expr(next(&mut it, self.base)?)?;
+                let _then = next(&mut it, self.base)?;
+                let then = self.expr(next(&mut it, self.base)?)?;
+                let _else = next(&mut it, self.base)?;
+                let otherwise = self.expr(next(&mut it, self.base)?)?;
+                Ok(Expr {
+                    kind: ExprKind::If {
+                        cond: Box::new(cond),
+                        then: Box::new(then),
+                        otherwise: Box::new(otherwise),
+                    },
+                    span,
+                })
+            }
+            Rule::lambda => {
+                let mut it = pair.into_inner();
+                let param = self.ident(next(&mut it, self.base)?);
+                let body = self.expr(next(&mut it, self.base)?)?;
+                Ok(Expr {
+                    kind: ExprKind::Lambda {
+                        param,
+                        body: Box::new(body),
+                    },
+                    span,
+                })
+            }
+            Rule::coalesce
+            | Rule::or_expr
+            | Rule::and_expr
+            | Rule::cmp_expr
+            | Rule::add_expr
+            | Rule::mul_expr => self.binary_chain(pair),
+            Rule::unary => {
+                let mut ops = Vec::new();
+                let mut operand = None;
+                for p in pair.into_inner() {
+                    if p.as_rule() == Rule::op_unary {
+                        ops.push((
+                            if p.as_str() == "!" {
+                                UnaryOp::Not
+                            } else {
+                                UnaryOp::Neg
+                            },
+                            self.span(&p).start,
+                        ));
+                    } else {
+                        operand = Some(self.expr(p)?);
+                    }
+                }
+                let mut e = operand.ok_or_else(|| internal(self.base, "unary without operand"))?;
+                for (op, start) in ops.into_iter().rev() {
+                    // `-9223372036854775808` is a literal, not the negation of an out-of-range one.
+                    e = match (op, e.kind) {
+                        (UnaryOp::Neg, ExprKind::Int(n)) if n >= 0 => Expr {
+                            kind: ExprKind::Int(-n),
+                            span: Span::new(start as usize, e.span.end as usize),
+                        },
+                        (UnaryOp::Neg, ExprKind::Number(s)) => Expr {
+                            kind: ExprKind::Number(format!("-{s}")),
+                            span: Span::new(start as usize, e.span.end as usize),
+                        },
+                        (op, kind) => {
+                            let inner = Expr { kind, span: e.span };
+                            Expr {
+                                span: Span::new(start as usize, inner.span.end as usize),
+                                kind: ExprKind::Unary {
+                                    op,
+                                    expr: Box::new(inner),
+                                },
+                            }
+                        }
+                    };
+                }
+                Ok(e)
+            }
+            Rule::postfix => {
+                let mut it = pair.into_inner();
+                let mut e = self.expr(next(&mut it, self.base)?)?;
+                for p in it {
+                    let end = self.span(&p).end as usize;
+                    let span = Span::new(e.span.start as usize, end);
+                    let rule = p.as_rule();
+                    let mut inner = p.into_inner();
+                    let arg = next(&mut inner, self.base)?;
+                    e = Expr {
+                        kind: match rule {
+                            Rule::index => ExprKind::Index {
+                                base: Box::new(e),
+                                index: Box::new(self.expr(arg)?),
+                            },
+                            _ => ExprKind::Field {
+                                base: Box::new(e),
+                                name: self.ident(arg),
+                                optional: rule == Rule::opt_field_access,
+                            },
+                        },
+                        span,
+                    };
+                }
+                Ok(e)
+            }
+            Rule::call | Rule::call_stmt => self.call(pair),
+            Rule::ident => Ok(Expr {
+                kind: ExprKind::Name(self.ident(pair)),
+                span,
+            }),
+            Rule::string => Ok(Expr {
+                kind: ExprKind::Str(unescape(pair.into_inner().as_str())),
+                span,
+            }),
+            Rule::number => {
+                let text = pair.as_str();
+                let kind = if text.bytes().all(|b| b.is_ascii_digit()) {
+                    match text.parse::<i64>() {
+                        Ok(n) => ExprKind::Int(n),
+                        Err(_) => {
+                            self.diagnostics.push(
+                                Diagnostic::new(codes::INT_RANGE, "integer literal out of range")
+                                    .primary(span, "does not fit in a 64-bit Int")
+                                    .help("Int holds −9223372036854775808 to 9223372036854775807; write a Decimal with a fraction (`1.0`) for larger values"),
+                            );
+                            ExprKind::Int(0)
+                        }
+                    }
+                } else {
+                    ExprKind::Number(text.to_string())
+                };
+                Ok(Expr { kind, span })
+            }
+            Rule::duration => {
+                let text = pair.as_str();
+                let digits_end = text
+                    .find(|c: char| !c.is_ascii_digit())
+                    .unwrap_or(text.len());
+                let unit_ms: u64 = match &text[digits_end..] {
+                    "ms" => 1,
+                    "s" => 1_000,
+                    "m" => 60_000,
+                    "h" => 3_600_000,
+                    _ => 86_400_000,
+                };
+                let ms = text[..digits_end]
+                    .parse::<u64>()
+                    .ok()
+                    .and_then(|n| n.checked_mul(unit_ms));
+                let ms = ms.unwrap_or_else(|| {
+                    self.diagnostics.push(
+                        Diagnostic::new(codes::BAD_DURATION, "duration out of range")
+                            .primary(span, "too large")
+                            .help("durations are at most about 584 million years; use a smaller value"),
+                    );
+                    0
+                });
+                Ok(Expr {
+                    kind: ExprKind::Duration(ms),
+                    span,
+                })
+            }
+            Rule::kw_true => Ok(Expr {
+                kind: ExprKind::Bool(true),
+                span,
+            }),
+            Rule::kw_false => Ok(Expr {
+                kind: ExprKind::Bool(false),
+                span,
+            }),
+            Rule::kw_null => Ok(Expr {
+                kind: ExprKind::Null,
+                span,
+            }),
+            Rule::object_lit => {
+                let mut fields = Vec::new();
+                for f in pair.into_inner() {
+                    let mut it = f.into_inner();
+                    let name = self.ident(next(&mut it, self.base)?);
+                    let value = self.expr(next(&mut it, self.base)?)?;
+                    fields.push(ObjectField { name, value });
+                }
+                Ok(Expr {
+                    kind: ExprKind::Object(fields),
+                    span,
+                })
+            }
+            Rule::array_lit => {
+                let items = pair
+                    .into_inner()
+                    .map(|p| self.expr(p))
+                    .collect::<Result<_>>()?;
+                Ok(Expr {
+                    kind: ExprKind::Array(items),
+                    span,
+                })
+            }
+            _ => Err(internal(
+                self.span(&pair).start as usize,
+                "unexpected expression node",
+            )),
+        }
+    }
+
+    /// `a op b op c` folded to the left, iteratively: long chains never deepen the stack.
+    fn binary_chain(&mut self, pair: Pair<Rule>) -> Result<Expr> {
+        let mut it = pair.into_inner();
+        let mut lhs = self.expr(next(&mut it, self.base)?)?;
+        let mut rest: Vec<(BinaryOp, Expr)> = Vec::new();
+        while let Some(op) = it.next() {
+            let op = match op.as_str() {
+                "??" => BinaryOp::Coalesce,
+                "||" => BinaryOp::Or,
+                "&&" => BinaryOp::And,
+                "==" => BinaryOp::Eq,
+                "!=" => BinaryOp::Ne,
+                "<" => BinaryOp::Lt,
+                "<=" => BinaryOp::Le,
+                ">" => BinaryOp::Gt,
+                ">=" => BinaryOp::Ge,
+                "+" => BinaryOp::Add,
+                "-" => BinaryOp::Sub,
+                "*" => BinaryOp::Mul,
+                "/" => BinaryOp::Div,
+                _ => BinaryOp::Rem,
+            };
+            rest.push((op, self.expr(next(&mut it, self.base)?)?));
+        }
+        if rest
+            .first()
+            .is_some_and(|(op, _)| *op == BinaryOp::Coalesce)
+        {
+            // `a ?? b ?? c` means `a ?? (b ?? c)`: fold from the right.
+            let mut operands = vec![lhs];
+            operands.extend(rest.into_iter().map(|(_, e)| e));
+            let mut acc = operands
+                .pop()
+                .ok_or_else(|| internal(self.base, "empty chain"))?;
+            while let Some(e) = operands.pop() {
+                acc = Expr {
+                    span: e.span.to(acc.span),
+                    kind: ExprKind::Binary {
+                        op: BinaryOp::Coalesce,
+                        lhs: Box::new(e),
+                        rhs: Box::new(acc),
+                    },
+                };
+            }
+            return Ok(acc);
+        }
+        for (op, rhs) in rest {
+            lhs = Expr {
+                span: lhs.span.to(rhs.span),
+                kind: ExprKind::Binary {
+                    op,
+                    lhs: Box::new(lhs),
+                    rhs: Box::new(rhs),
+                },
+            };
+        }
+        Ok(lhs)
+    }
+
+    fn call(&mut self, pair: Pair<Rule>) -> Result<Expr> {
+        let span = self.span(&pair);
+        let mut it = pair.into_inner();
+        let callee = self.ident(next(&mut it, self.base)?);
+        let mut args = Vec::new();
+        for a in it {
+            if a.as_rule() == Rule::named_arg {
+                let mut na = a.into_inner();
+                let name = self.ident(next(&mut na, self.base)?);
+                let value = self.expr(next(&mut na, self.base)?)?;
+                args.push(Arg {
+                    name: Some(name),
+                    value,
+                });
+            } else {
+                args.push(Arg {
+                    name: None,
+                    value: self.expr(a)?,
+                });
+            }
+        }
+        Ok(Expr {
+            kind: ExprKind::Call { callee, args },
+            span,
+        })
+    }
+}
+
+/// Whether the expression tree is deeper than `budget`. Recurses at most `budget` levels.
+fn deeper_than(e: &Expr, budget: usize) -> bool {
+    if budget == 0 {
+        return true;
+    }
+    let b = budget - 1;
+    match &e.kind {
+        ExprKind::Str(_)
+        | ExprKind::Int(_)
+        | ExprKind::Number(_)
+        | ExprKind::Duration(_)
+        | ExprKind::Bool(_)
+        | ExprKind::Null
+        | ExprKind::Name(_) => false,
+        ExprKind::Field { base, .. } => deeper_than(base, b),
+        ExprKind::Index { base, index } => deeper_than(base, b) || deeper_than(index, b),
+        ExprKind::Call { args, .. } => args.iter().any(|a| deeper_than(&a.value, b)),
+        ExprKind::Unary { expr, .. } => deeper_than(expr, b),
+        ExprKind::Binary { lhs, rhs, .. } => deeper_than(lhs, b) || deeper_than(rhs, b),
+        ExprKind::If {
+            cond,
+            then,
+            otherwise,
+        } => deeper_than(cond, b) || deeper_than(then, b) || deeper_than(otherwise, b),
+        ExprKind::Lambda { body, .. } => deeper_than(body, b),
+        ExprKind::Object(fields) => fields.iter().any(|f| deeper_than(&f.value, b)),
+        ExprKind::Array(items) => items.iter().any(|i| deeper_than(i, b)),
+    }
+}
+
+/// The value of a string literal's inside, escapes resolved (the grammar has validated them).
+fn unescape(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    let mut chars = raw.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push('\n'),
+            Some('t') => out.push('\t'),
+            Some('r') => out.push('\r'),
+            Some('0') => out.push('\0'),
+            Some('u') => {
+                let hex: String = chars.by_ref().skip(1).take_while(|c| *c != '}').collect();
+                let ch = u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32);
+                out.push(ch.unwrap_or('\u{FFFD}'));
+            }
+            Some(other) => out.push(other),
+            None => {}
+        }
+    }
+    out
+}
+
+/// A pest error as a diagnostic: what was expected, what was found, where. Uses pest's record of
+/// the attempts at the furthest position reached, so the error points at the token that broke
+/// the rule (`x String` → at `String`, expected `:`), not at the start of the rule.
+fn syntax_error(e: &pest::error::Error<Rule>, text: &str, base: usize) -> Box<Diagnostic> {
+    use pest::error::{ErrorVariant, InputLocation};
+    let mut pos = match e.location {
+        InputLocation::Pos(p) => p,
+        InputLocation::Span((s, _)) => s,
+    };
+    let mut expected: Vec<String> = Vec::new();
+    if let Some(attempts) = e.parse_attempts() {
+        pos = pos.max(attempts.max_position);
+        for token in attempts.expected_tokens() {
+            // Literal tokens print as themselves; character classes (`[a-z]`) and built-ins
+            // say less than the rule that wanted them, which call_stacks gives below.
+            let token = token.to_string();
+            let literal = !token.is_empty()
+                && token
+                    .chars()
+                    .all(|c| !c.is_alphanumeric() && c != '_' && c != ' ');
+            if literal {
+                expected.push(format!("`{token}`"));
+            }
+        }
+        for stack in &attempts.call_stacks {
+            let rule = stack.deepest.get_rule().copied().or(stack.parent);
+            if let Some(name) = rule.and_then(rule_name) {
+                expected.push(name.to_string());
+            }
+        }
+    }
+    if expected.is_empty() {
+        if let ErrorVariant::ParsingError { positives, .. } = &e.variant {
+            expected.extend(
+                positives
+                    .iter()
+                    .filter_map(|r| rule_name(*r))
+                    .map(str::to_string),
+            );
+        }
+    }
+    expected.sort_unstable();
+    expected.dedup();
+    // Whitespace the parser skipped is not what it found: point at the next real token.
+    let pos = pos.min(text.len());
+    let skipped = text[pos..].len() - text[pos..].trim_start().len();
+    let rest = &text[pos + skipped..];
+    let found = describe_found(rest);
+    let refs: Vec<&str> = expected.iter().map(String::as_str).collect();
+    let message = if refs.is_empty() {
+        format!("unexpected {found}")
+    } else {
+        format!("expected {}, found {found}", join_or(&refs))
+    };
+    let at = base + pos + skipped;
+    let end = at + found_len(rest);
+    let d = Diagnostic::new(codes::SYNTAX, message)
+        .primary(Span::new(at, end), "unexpected here")
+        .help(help_for(&refs, rest));
+    Box::new(d)
+}
+
+fn help_for(expected: &[&str], rest: &str) -> String {
+    if rest.starts_with('=') && expected.contains(&"`:`") {
+        return "object literals and types use `name: value`; `name = value` is for properties and map fields".into();
+    }
+    if rest.is_empty() {
+        return "the declaration ends too early: check for a missing `}` or `)`".into();
+    }
+    if expected.contains(&"a declaration") {
+        return "a file is a list of declarations: `secret`, `api`, `type`, `endpoint`, `map` and `flow`, each at the start of a line".into();
+    }
+    "see docs/language.md for the syntax of this declaration".into()
+}
+
+fn describe_found(rest: &str) -> String {
+    let Some(c) = rest.chars().next() else {
+        return "end of input".into();
+    };
+    if c.is_ascii_alphanumeric() || c == '_' {
+        let w: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        format!("`{w}`")
+    } else if c == '\n' || c == '\r' {
+        "end of line".into()
+    } else {
+        format!("`{c}`")
+    }
+}
+
+fn found_len(rest: &str) -> usize {
+    match rest.chars().next() {
+        None => 0,
+        Some(c) if c.is_ascii_alphanumeric() || c == '_' => rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(rest.len()),
+        Some(c) => c.len_utf8(),
+    }
+}
+
+fn join_or(items: &[&str]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => (*one).to_string(),
+        [init @ .., last] => format!("{} or {last}", init.join(", ")),
+    }
+}
+
+fn rule_name(rule: Rule) -> Option<&'static str> {
+    Some(match rule {
+        Rule::EOI => "end of input",
+        Rule::decl | Rule::single_decl | Rule::file => "a declaration",
+        Rule::secret_decl | Rule::kw_secret => "`secret`",
+        Rule::api_decl | Rule::kw_api => "`api`",
+        Rule::type_decl | Rule::kw_type => "`type`",
+        Rule::endpoint_decl | Rule::kw_endpoint => "`endpoint`",
+        Rule::map_decl | Rule::kw_map => "`map`",
+        Rule::flow_decl | Rule::kw_flow => "`flow`",
+        Rule::block => "`{`",
+        Rule::property => "a property (`name = value`)",
+        Rule::params => "a parameter list `(name: Type)`",
+        Rule::param => "a parameter (`name: Type`)",
+        Rule::method => "an HTTP method (GET, POST, PUT, PATCH, DELETE)",
+        Rule::type_expr | Rule::type_term | Rule::array_type | Rule::object_type => "a type",
+        Rule::nullable => "`?`",
+        Rule::type_field => "a field (`name: Type`)",
+        Rule::field_assign => "a field assignment (`name = value`)",
+        Rule::let_stmt | Rule::kw_let => "`let`",
+        Rule::for_stmt | Rule::kw_for => "`for`",
+        Rule::kw_in => "`in`",
+        Rule::kw_where => "`where`",
+        Rule::call_stmt | Rule::call => "a call",
+        Rule::expr
+        | Rule::if_expr
+        | Rule::lambda
+        | Rule::coalesce
+        | Rule::or_expr
+        | Rule::and_expr
+        | Rule::cmp_expr
+        | Rule::add_expr
+        | Rule::mul_expr
+        | Rule::unary
+        | Rule::postfix
+        | Rule::literal => "an expression",
+        Rule::field_access | Rule::opt_field_access => "`.`",
+        Rule::index => "`[`",
+        Rule::named_arg => "an argument",
+        Rule::object_lit => "`{`",
+        Rule::object_field => "a field (`name: value`)",
+        Rule::array_lit => "`[`",
+        Rule::op_coalesce
+        | Rule::op_or
+        | Rule::op_and
+        | Rule::op_cmp
+        | Rule::op_add
+        | Rule::op_mul => "an operator",
+        Rule::op_unary => "an expression",
+        Rule::duration | Rule::number => "a number",
+        Rule::string | Rule::str_inner | Rule::escape => "a string",
+        Rule::ident | Rule::word | Rule::field_name => "a name",
+        Rule::kw_if => "`if`",
+        Rule::kw_then => "`then`",
+        Rule::kw_else => "`else`",
+        Rule::kw_true | Rule::kw_false | Rule::kw_null => "an expression",
+        _ => return None,
+    })
+}

@@ -1,0 +1,234 @@
+use super::*;
+use crate::ast::*;
+
+fn ok(src: &str) -> File {
+    let (file, diags) = parse(src);
+    assert!(diags.is_empty(), "unexpected diagnostics: {diags:#?}");
+    file
+}
+
+fn first_error(src: &str) -> Diagnostic {
+    let (_, diags) = parse(src);
+    diags.into_iter().next().expect("a diagnostic")
+}
+
+fn map_field_expr(src: &str) -> Expr {
+    let file = ok(&format!("map m(x: A) -> B {{\n f = {src}\n}}"));
+    let Decl::Map(m) = &file.decls[0] else {
+        panic!("not a map")
+    };
+    let MapItem::Field(f) = &m.items[0] else {
+        panic!("not a field")
+    };
+    f.value.clone()
+}
+
+#[test]
+fn parses_every_declaration_kind() {
+    let file = ok(r#"
+// a comment
+secret TOKEN
+api shop {
+  base_url = "https://shop.example.com"
+  auth = bearer(TOKEN),
+  headers = { "Accept": "application/json" }
+}
+type Order {
+  id: Int
+  email: String?, tags: [String]
+  status: "open" | "closed"
+  "odd-name": { a: Bool }
+}
+endpoint list_orders = shop GET "/orders" -> { orders: [Order] } {
+  records = response.orders
+}
+endpoint create = shop POST "/x/{id}" (id: Int, body: Order) -> { id: String }
+map m(o: Order) -> Order {
+  let x: Int = 1
+  id = o.id
+}
+flow f {
+  for o in list_orders where o.status != "closed" {
+    create(id: o.id, body: m(o))
+  }
+  on_error = dead_letter("x.ndjson")
+}
+"#);
+    let kinds: Vec<&str> = file.decls.iter().map(Decl::kind).collect();
+    assert_eq!(
+        kinds,
+        ["secret", "api", "type", "endpoint", "endpoint", "map", "flow"]
+    );
+    let Decl::Type(t) = &file.decls[2] else {
+        panic!()
+    };
+    let TypeExprKind::Object(fields) = &t.ty.kind else {
+        panic!()
+    };
+    assert_eq!(fields.len(), 5);
+    assert!(fields[1].ty.nullable);
+    assert_eq!(fields[4].name.name, "odd-name");
+    assert!(matches!(&fields[3].ty.kind, TypeExprKind::Union(m) if m.len() == 2));
+    let Decl::Endpoint(e) = &file.decls[3] else {
+        panic!()
+    };
+    assert_eq!(e.method, Method::Get);
+    assert_eq!(e.props[0].name.name, "records");
+}
+
+#[test]
+fn spans_are_byte_offsets_into_the_file() {
+    let src = "secret A\n\n// é\nsecret B\nsecret C";
+    let file = ok(src);
+    let Decl::Secret(c) = &file.decls[2] else {
+        panic!()
+    };
+    assert_eq!(&src[c.name.span.range()], "C");
+    assert_eq!(&src[c.span.range()], "secret C");
+}
+
+#[test]
+fn precedence_and_associativity() {
+    let e = map_field_expr("a + b * c == d && !e || f ?? g ?? h");
+    let ExprKind::Binary {
+        op: BinaryOp::Coalesce,
+        rhs,
+        ..
+    } = &e.kind
+    else {
+        panic!("{e:?}")
+    };
+    assert!(matches!(
+        &rhs.kind,
+        ExprKind::Binary {
+            op: BinaryOp::Coalesce,
+            ..
+        }
+    ));
+    let e = map_field_expr("1 - 2 - 3");
+    let ExprKind::Binary {
+        op: BinaryOp::Sub,
+        lhs,
+        ..
+    } = &e.kind
+    else {
+        panic!()
+    };
+    assert!(matches!(
+        &lhs.kind,
+        ExprKind::Binary {
+            op: BinaryOp::Sub,
+            ..
+        }
+    ));
+    let e = map_field_expr("if a then 1 else 2 + 3");
+    assert!(matches!(&e.kind, ExprKind::If { .. }));
+}
+
+#[test]
+fn literals() {
+    assert_eq!(map_field_expr("-42").kind, ExprKind::Int(-42));
+    assert_eq!(
+        map_field_expr("12.50").kind,
+        ExprKind::Number("12.50".into())
+    );
+    assert_eq!(map_field_expr("1500ms").kind, ExprKind::Duration(1500));
+    assert_eq!(map_field_expr("2m").kind, ExprKind::Duration(120_000));
+    assert_eq!(
+        map_field_expr(r#""a\"b\n\u{e9}""#).kind,
+        ExprKind::Str("a\"b\né".into())
+    );
+    let e = map_field_expr("o?.customer.name[0]");
+    assert!(matches!(e.kind, ExprKind::Index { .. }));
+    let e = map_field_expr("sum(o.items, li => li.q * li.p)");
+    let ExprKind::Call { args, .. } = &e.kind else {
+        panic!()
+    };
+    assert!(matches!(args[1].value.kind, ExprKind::Lambda { .. }));
+}
+
+#[test]
+fn field_names_may_be_declaration_keywords() {
+    let e = map_field_expr("o.type + o.map + o.if");
+    assert!(matches!(e.kind, ExprKind::Binary { .. }));
+}
+
+#[test]
+fn syntax_errors_are_reported_per_declaration() {
+    let (file, diags) =
+        parse("type A {\n  x String\n}\ntype B { y: Int }\nmap m(a: A) -> B {\n  y = (1\n}\n");
+    assert_eq!(diags.len(), 2, "{diags:#?}");
+    assert!(diags.iter().all(|d| d.code == "E0001"));
+    assert_eq!(file.decls.len(), 1, "the good declaration survives");
+}
+
+#[test]
+fn syntax_error_says_what_was_expected() {
+    let d = first_error("type A {\n  x String\n}");
+    assert!(d.message.contains("expected"), "{}", d.message);
+    assert!(d.message.contains("found `String`"), "{}", d.message);
+    assert_eq!(d.primary_span(), Some(Span::new(13, 19)));
+}
+
+#[test]
+fn junk_before_the_first_declaration_is_an_error() {
+    let d = first_error("hello\nsecret A");
+    assert_eq!(d.code, "E0001");
+}
+
+#[test]
+fn integer_out_of_range() {
+    let (_, diags) = parse("map m(x: A) -> B {\n f = 99999999999999999999\n}");
+    assert_eq!(diags[0].code, "E0212");
+}
+
+#[test]
+fn bad_input_never_panics() {
+    let deep_brackets =
+        "map m(x: A) -> B { f = ".to_string() + &"(".repeat(10_000) + &")".repeat(10_000) + " }";
+    assert_eq!(first_error(&deep_brackets).code, "E0003");
+    let deep_ifs =
+        "map m(x: A) -> B { f = ".to_string() + &"if a then 1 else ".repeat(10_000) + "2 }";
+    assert_eq!(first_error(&deep_ifs).code, "E0003");
+    let long_chain = "map m(x: A) -> B { f = 1".to_string() + &" + 1".repeat(50_000) + " }";
+    assert_eq!(first_error(&long_chain).code, "E0003");
+    let fine_chain = "map m(x: A) -> B { f = 1".to_string() + &" + 1".repeat(200) + " }";
+    assert!(parse(&fine_chain).1.is_empty());
+    let huge = "map m(x: A) -> B { f = \"".to_string() + &"x".repeat(1_000_000) + "\" }";
+    assert!(parse(&huge).1.is_empty());
+    for src in [
+        "",
+        "   \n// only a comment\n",
+        "\u{0}\u{1}\u{7f}",
+        "}}}}",
+        "\"unterminated",
+        "/* open",
+        "type",
+        "é",
+    ] {
+        let _ = parse(src);
+    }
+    assert!(parse("").0.decls.is_empty());
+}
+
+#[test]
+fn nesting_at_the_limit_parses_from_a_small_stack() {
+    let depth = MAX_DEPTH - 4;
+    let src =
+        "map m(x: A) -> B { f = ".to_string() + &"[".repeat(depth) + &"]".repeat(depth) + " }";
+    let ifs = "map m(x: A) -> B { f = ".to_string()
+        + &"if a then 1 else ".repeat(scan::MAX_NESTING_KEYWORDS - 1)
+        + "2 }";
+    let handle = std::thread::Builder::new()
+        .stack_size(2 * 1024 * 1024)
+        .spawn(move || (parse(&src).1.len(), parse(&ifs).1.len()))
+        .expect("spawn");
+    assert_eq!(handle.join().expect("no stack overflow"), (0, 0));
+}
+
+#[test]
+fn invalid_utf8_is_a_diagnostic() {
+    let d = decode(b"secret A\n\xff\xfe").unwrap_err();
+    assert_eq!(d.code, "E0002");
+    assert_eq!(d.primary_span(), Some(Span::new(9, 9)));
+}
