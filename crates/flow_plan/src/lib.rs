@@ -1,1 +1,309 @@
+//! The Plan: what `lower` produces from a checked model and what the runtime executes. Plain,
+//! serializable data; it keeps the source span of everything that can fail at run time so
+//! failures render against the `.flow` file, and it holds secret *names*, never their values.
+//!
+//! Beside the data: the value model ([`Value`]), decoding JSON against a declared [`Type`]
+//! ([`decode`]), encoding values back to JSON ([`encode`]), and the expression evaluator
+//! ([`eval`]). They are pure, so the runtime and `flowc test` share them.
 
+mod builtins;
+mod json;
+mod value;
+
+pub mod eval;
+
+pub use builtins::Builtin;
+pub use flow_diagnostics::Span;
+pub use json::{decode, encode, encode_to, ShapeError};
+pub use value::Value;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    /// Names of the secrets the plan needs; values are looked up at run time.
+    pub secrets: Vec<String>,
+    pub apis: Vec<Api>,
+    /// Named types, referenced by index from [`Type::Named`] (so recursive types stay finite).
+    pub types: Vec<NamedType>,
+    pub endpoints: Vec<Endpoint>,
+    pub maps: Vec<Map>,
+    pub flows: Vec<Flow>,
+}
+
+impl Plan {
+    pub fn flow(&self, name: &str) -> Option<&Flow> {
+        self.flows.iter().find(|f| f.name == name)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Api {
+    pub name: String,
+    pub base_url: String,
+    pub auth: Auth,
+    pub headers: Vec<Header>,
+    /// Whole-request timeout.
+    pub timeout_ms: u64,
+    /// Requests to this api in flight at once.
+    pub concurrency: u32,
+    pub span: Span,
+}
+
+/// Text built from literal parts and secrets: `"Token " + API_TOKEN`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Template(pub Vec<Part>);
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Part {
+    Text(String),
+    /// A secret, by name.
+    Secret(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Auth {
+    None,
+    Bearer { token: Template },
+    Basic { user: Template, password: Template },
+    ApiKeyHeader { header: String, value: Template },
+    ApiKeyQuery { param: String, value: Template },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Header {
+    pub name: String,
+    pub value: Template,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NamedType {
+    pub name: String,
+    pub ty: Type,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "of", rename_all = "snake_case")]
+pub enum Type {
+    String,
+    Int,
+    Float,
+    Decimal,
+    Bool,
+    Date,
+    DateTime,
+    /// One of these strings.
+    Union(Vec<String>),
+    Array(Box<Type>),
+    Object(Vec<Field>),
+    /// Index into [`Plan::types`].
+    Named(usize),
+    /// The value may be null or absent.
+    Nullable(Box<Type>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Field {
+    pub name: String,
+    pub ty: Type,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Endpoint {
+    pub name: String,
+    /// Index into [`Plan::apis`].
+    pub api: usize,
+    pub method: String,
+    pub path: Vec<PathPart>,
+    /// Declared parameters other than `body`, in order.
+    pub params: Vec<Param>,
+    /// The request body's type, when the endpoint takes one.
+    pub body: Option<Type>,
+    pub query: Vec<(String, Expr)>,
+    pub headers: Vec<(String, Expr)>,
+    pub response: Option<Type>,
+    /// Where the records are in the response; empty means the response itself is the array.
+    pub records: Option<Vec<String>>,
+    pub paginate: Option<Pagination>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PathPart {
+    Text(String),
+    /// A path parameter, percent-encoded when the path is built.
+    Param(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Param {
+    pub name: String,
+    pub ty: Type,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Pagination {
+    /// Send the cursor read from `from` as query parameter `param`; stop when it is null or empty.
+    Cursor {
+        param: String,
+        from: Vec<String>,
+        span: Span,
+    },
+    /// Fetch the URL read from `from` next; stop when it is null or empty.
+    NextUrl { from: Vec<String>, span: Span },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Map {
+    pub name: String,
+    pub params: Vec<String>,
+    /// `let`s in order, then the target's fields in the target type's order.
+    pub lets: Vec<(String, Expr)>,
+    pub fields: Vec<(String, Expr)>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Flow {
+    pub name: String,
+    /// Records of the outermost `for` processed at once.
+    pub concurrency: u32,
+    pub on_error: OnError,
+    pub body: Vec<Step>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum OnError {
+    /// Stop the flow at the first failed record and fail the run.
+    Fail,
+    /// Write each failed record, with the error, as a line of NDJSON to `path`, and go on.
+    DeadLetter { path: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "step", rename_all = "snake_case")]
+pub enum Step {
+    Let {
+        name: String,
+        value: Expr,
+        span: Span,
+    },
+    /// Call an endpoint; `bind` names its response for later steps.
+    Call {
+        call: EndpointCall,
+        bind: Option<String>,
+    },
+    For {
+        var: String,
+        source: EndpointCall,
+        filter: Option<Expr>,
+        body: Vec<Step>,
+        span: Span,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EndpointCall {
+    /// Index into [`Plan::endpoints`].
+    pub endpoint: usize,
+    /// Values of the endpoint's parameters, by name.
+    pub args: Vec<(String, Expr)>,
+    pub body: Option<Expr>,
+    /// Sent as the `Idempotency-Key` header.
+    pub idempotency_key: Option<Expr>,
+    pub span: Span,
+}
+
+/// An expression, names resolved and types checked.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "node", rename_all = "snake_case")]
+pub enum Expr {
+    Lit {
+        value: Value,
+    },
+    /// A parameter, `let`, loop variable or lambda parameter.
+    Var {
+        name: String,
+    },
+    Field {
+        base: Box<Expr>,
+        name: String,
+    },
+    Index {
+        base: Box<Expr>,
+        index: Box<Expr>,
+    },
+    Not {
+        expr: Box<Expr>,
+    },
+    Neg {
+        expr: Box<Expr>,
+        span: Span,
+    },
+    Binary {
+        op: BinOp,
+        lhs: Box<Expr>,
+        rhs: Box<Expr>,
+        span: Span,
+    },
+    /// `lhs ?? rhs`: rhs when lhs is null or absent.
+    Coalesce {
+        lhs: Box<Expr>,
+        rhs: Box<Expr>,
+    },
+    And {
+        lhs: Box<Expr>,
+        rhs: Box<Expr>,
+    },
+    Or {
+        lhs: Box<Expr>,
+        rhs: Box<Expr>,
+    },
+    If {
+        cond: Box<Expr>,
+        then: Box<Expr>,
+        otherwise: Box<Expr>,
+    },
+    Object {
+        fields: Vec<(String, Expr)>,
+    },
+    Array {
+        items: Vec<Expr>,
+    },
+    CallMap {
+        map: usize,
+        args: Vec<Expr>,
+        span: Span,
+    },
+    CallFn {
+        func: Builtin,
+        args: Vec<Expr>,
+        span: Span,
+    },
+    Lambda {
+        param: String,
+        body: Box<Expr>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BinOp {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Rem,
+}

@@ -1,0 +1,521 @@
+//! The expression evaluator. Types were checked before the plan was made, so a value of an
+//! unexpected kind here is an internal error, reported as an [`EvalError`], never a panic.
+//! What can really fail at run time (overflow, division by zero) is an [`EvalError`] too, with
+//! the span of the expression.
+
+use std::cmp::Ordering;
+
+use rust_decimal::prelude::ToPrimitive;
+use rust_decimal::Decimal;
+
+use crate::{BinOp, Builtin, Expr, Plan, Span, Value};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EvalError {
+    pub message: String,
+    /// The expression that failed; `None` for failures of a whole map or step.
+    pub span: Option<Span>,
+}
+
+fn err<T>(span: Span, message: impl Into<String>) -> Result<T, EvalError> {
+    Err(EvalError {
+        message: message.into(),
+        span: Some(span),
+    })
+}
+
+fn internal<T>(what: &str) -> Result<T, EvalError> {
+    Err(EvalError {
+        message: format!(
+            "internal error: {what} (the checker should have refused this; please report it)"
+        ),
+        span: None,
+    })
+}
+
+static NULL: Value = Value::Null;
+
+/// Variables in scope: parameters, `let`s, loop variables, lambda parameters. Innermost last.
+#[derive(Debug, Default, Clone)]
+pub struct Env {
+    vars: Vec<(String, Value)>,
+}
+
+impl Env {
+    pub fn new() -> Env {
+        Env::default()
+    }
+
+    pub fn push(&mut self, name: impl Into<String>, value: Value) {
+        self.vars.push((name.into(), value));
+    }
+
+    pub fn pop(&mut self) {
+        self.vars.pop();
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        self.vars
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v)
+    }
+}
+
+/// Evaluates an expression.
+pub fn eval(expr: &Expr, env: &mut Env, plan: &Plan) -> Result<Value, EvalError> {
+    if let Some(v) = place(expr, env, plan)? {
+        return Ok(v.clone());
+    }
+    match expr {
+        Expr::Lit { value } => Ok(value.clone()),
+        Expr::Not { expr } => match eval(expr, env, plan)? {
+            Value::Bool(b) => Ok(Value::Bool(!b)),
+            _ => internal("`!` on a non-Bool"),
+        },
+        Expr::Neg { expr, span } => match eval(expr, env, plan)? {
+            Value::Int(n) => n
+                .checked_neg()
+                .map(Value::Int)
+                .map_or_else(|| err(*span, "integer overflow in negation"), Ok),
+            Value::Float(f) => Ok(Value::Float(-f)),
+            Value::Decimal(d) => Ok(Value::Decimal(-d)),
+            _ => internal("`-` on a non-number"),
+        },
+        Expr::Binary { op, lhs, rhs, span } => {
+            let l = eval(lhs, env, plan)?;
+            let r = eval(rhs, env, plan)?;
+            binary(*op, l, r, *span)
+        }
+        Expr::Coalesce { lhs, rhs } => match eval(lhs, env, plan)? {
+            Value::Null => eval(rhs, env, plan),
+            v => Ok(v),
+        },
+        Expr::And { lhs, rhs } => match eval(lhs, env, plan)? {
+            Value::Bool(false) => Ok(Value::Bool(false)),
+            Value::Bool(true) => eval(rhs, env, plan),
+            _ => internal("`&&` on a non-Bool"),
+        },
+        Expr::Or { lhs, rhs } => match eval(lhs, env, plan)? {
+            Value::Bool(true) => Ok(Value::Bool(true)),
+            Value::Bool(false) => eval(rhs, env, plan),
+            _ => internal("`||` on a non-Bool"),
+        },
+        Expr::If {
+            cond,
+            then,
+            otherwise,
+        } => match eval(cond, env, plan)? {
+            Value::Bool(true) => eval(then, env, plan),
+            Value::Bool(false) => eval(otherwise, env, plan),
+            _ => internal("`if` on a non-Bool"),
+        },
+        Expr::Object { fields } => {
+            let mut out = Vec::with_capacity(fields.len());
+            for (name, e) in fields {
+                out.push((name.clone(), eval(e, env, plan)?));
+            }
+            Ok(Value::Object(out))
+        }
+        Expr::Array { items } => items
+            .iter()
+            .map(|e| eval(e, env, plan))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Value::Array),
+        Expr::CallMap { map, args, span } => {
+            let Some(m) = plan.maps.get(*map) else {
+                return internal("call of an unknown map");
+            };
+            let mut values = Vec::with_capacity(args.len());
+            for a in args {
+                values.push(eval(a, env, plan)?);
+            }
+            run_map(m, values, plan).map_err(|mut e| {
+                e.span = e.span.or(Some(*span));
+                e
+            })
+        }
+        Expr::CallFn { func, args, span } => call_builtin(*func, args, *span, env, plan),
+        Expr::Lambda { .. } => internal("a lambda outside a function call"),
+        // Handled by `place`.
+        Expr::Var { .. } | Expr::Field { .. } | Expr::Index { .. } => internal("unresolved place"),
+    }
+}
+
+/// Runs a map on its arguments: its `let`s in order, then its fields.
+pub fn run_map(map: &crate::Map, args: Vec<Value>, plan: &Plan) -> Result<Value, EvalError> {
+    let mut env = Env::new();
+    for (name, v) in map.params.iter().zip(args) {
+        env.push(name.clone(), v);
+    }
+    for (name, e) in &map.lets {
+        let v = eval(e, &mut env, plan)?;
+        env.push(name.clone(), v);
+    }
+    let mut out = Vec::with_capacity(map.fields.len());
+    for (name, e) in &map.fields {
+        out.push((name.clone(), eval(e, &mut env, plan)?));
+    }
+    Ok(Value::Object(out))
+}
+
+/// A variable, field or index path: evaluated by reference, without copying the record.
+/// `None` when `expr` is not a place.
+fn place<'e>(expr: &Expr, env: &'e mut Env, plan: &Plan) -> Result<Option<&'e Value>, EvalError> {
+    match expr {
+        Expr::Var { name } => match env.get(name) {
+            Some(v) => Ok(Some(v)),
+            None => internal("an unknown variable"),
+        },
+        Expr::Field { base, name } => {
+            if !is_place(base) {
+                return Ok(None);
+            }
+            let Some(b) = place(base, env, plan)? else {
+                return Ok(None);
+            };
+            Ok(Some(b.get(name).unwrap_or(&NULL)))
+        }
+        Expr::Index { base, index } => {
+            if !is_place(base) {
+                return Ok(None);
+            }
+            let i = match eval(index, env, plan)? {
+                Value::Int(i) => i,
+                _ => return internal("an index that is not an Int"),
+            };
+            let Some(b) = place(base, env, plan)? else {
+                return Ok(None);
+            };
+            Ok(Some(index_value(b, i)))
+        }
+        _ => Ok(None),
+    }
+}
+
+fn is_place(e: &Expr) -> bool {
+    match e {
+        Expr::Var { .. } => true,
+        Expr::Field { base, .. } | Expr::Index { base, .. } => is_place(base),
+        _ => false,
+    }
+}
+
+/// `a[i]`: null past either end; negative counts from the end.
+fn index_value(base: &Value, i: i64) -> &Value {
+    match base {
+        Value::Array(items) => {
+            let len = items.len() as i64;
+            let at = if i < 0 { len + i } else { i };
+            usize::try_from(at)
+                .ok()
+                .and_then(|at| items.get(at))
+                .unwrap_or(&NULL)
+        }
+        _ => &NULL,
+    }
+}
+
+fn binary(op: BinOp, l: Value, r: Value, span: Span) -> Result<Value, EvalError> {
+    use Value::*;
+    match op {
+        BinOp::Eq => return Ok(Bool(compare(&l, &r) == Some(Ordering::Equal))),
+        BinOp::Ne => return Ok(Bool(compare(&l, &r) != Some(Ordering::Equal))),
+        BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => {
+            let Some(ord) = compare(&l, &r) else {
+                return internal("comparison of values that do not compare");
+            };
+            return Ok(Bool(match op {
+                BinOp::Lt => ord == Ordering::Less,
+                BinOp::Le => ord != Ordering::Greater,
+                BinOp::Gt => ord == Ordering::Greater,
+                _ => ord != Ordering::Less,
+            }));
+        }
+        _ => {}
+    }
+    if let (BinOp::Add, Str(a), Str(b)) = (op, &l, &r) {
+        let mut s = String::with_capacity(a.len() + b.len());
+        s.push_str(a);
+        s.push_str(b);
+        return Ok(Str(s));
+    }
+    let sym = match op {
+        BinOp::Add => "+",
+        BinOp::Sub => "-",
+        BinOp::Mul => "*",
+        BinOp::Div => "/",
+        _ => "%",
+    };
+    match (l, r) {
+        (Int(a), Int(b)) => {
+            if op == BinOp::Div {
+                if b == 0 {
+                    return err(span, "division by zero");
+                }
+                return Ok(Decimal(
+                    rust_decimal::Decimal::from(a) / rust_decimal::Decimal::from(b),
+                ));
+            }
+            let v = match op {
+                BinOp::Add => a.checked_add(b),
+                BinOp::Sub => a.checked_sub(b),
+                BinOp::Mul => a.checked_mul(b),
+                _ if b == 0 => return err(span, "division by zero in `%`"),
+                _ => a.checked_rem(b),
+            };
+            v.map(Int).map_or_else(
+                || err(span, format!("integer overflow in `{sym}`: {a} {sym} {b}")),
+                Ok,
+            )
+        }
+        (a @ (Float(_) | Int(_) | Decimal(_)), b @ (Float(_) | Int(_) | Decimal(_)))
+            if matches!(a, Float(_)) || matches!(b, Float(_)) =>
+        {
+            let (x, y) = (to_f64(&a), to_f64(&b));
+            let v = match op {
+                BinOp::Add => x + y,
+                BinOp::Sub => x - y,
+                BinOp::Mul => x * y,
+                BinOp::Div => x / y,
+                _ => x % y,
+            };
+            if v.is_finite() {
+                Ok(Float(v))
+            } else {
+                err(
+                    span,
+                    format!("`{sym}` gave a number that is not finite ({x} {sym} {y})"),
+                )
+            }
+        }
+        (a @ (Int(_) | Decimal(_)), b @ (Int(_) | Decimal(_))) => {
+            let (x, y) = (to_decimal(&a), to_decimal(&b));
+            let v = match op {
+                BinOp::Add => x.checked_add(y),
+                BinOp::Sub => x.checked_sub(y),
+                BinOp::Mul => x.checked_mul(y),
+                _ if y.is_zero() => return err(span, format!("division by zero in `{sym}`")),
+                BinOp::Div => x.checked_div(y),
+                _ => x.checked_rem(y),
+            };
+            v.map(Decimal)
+                .map_or_else(|| err(span, format!("Decimal overflow in `{sym}`")), Ok)
+        }
+        _ => internal("arithmetic on values that are not numbers"),
+    }
+}
+
+fn to_f64(v: &Value) -> f64 {
+    match v {
+        Value::Float(f) => *f,
+        Value::Int(i) => *i as f64,
+        Value::Decimal(d) => d.to_f64().unwrap_or(f64::NAN),
+        _ => f64::NAN,
+    }
+}
+
+fn to_decimal(v: &Value) -> Decimal {
+    match v {
+        Value::Int(i) => Decimal::from(*i),
+        Value::Decimal(d) => *d,
+        _ => Decimal::ZERO,
+    }
+}
+
+/// Order of two values of comparable kinds; `None` when they do not compare.
+pub fn compare(l: &Value, r: &Value) -> Option<Ordering> {
+    use Value::*;
+    match (l, r) {
+        (Null, Null) => Some(Ordering::Equal),
+        (Null, _) | (_, Null) => None,
+        (Bool(a), Bool(b)) => Some(a.cmp(b)),
+        (Int(a), Int(b)) => Some(a.cmp(b)),
+        (Str(a), Str(b)) => Some(a.cmp(b)),
+        (Date(a), Date(b)) => Some(a.cmp(b)),
+        (DateTime(a), DateTime(b)) => Some(a.cmp(b)),
+        (Int(_) | Decimal(_), Int(_) | Decimal(_)) => Some(to_decimal(l).cmp(&to_decimal(r))),
+        (Float(a), Float(b)) => a.partial_cmp(b),
+        (Float(a), Int(_) | Decimal(_)) => a.partial_cmp(&to_decimal(r).to_f64()?),
+        (Int(_) | Decimal(_), Float(b)) => to_decimal(l).to_f64()?.partial_cmp(b),
+        (Array(a), Array(b)) => {
+            if a.len() != b.len() {
+                return None;
+            }
+            a.iter()
+                .zip(b)
+                .all(|(x, y)| compare(x, y) == Some(Ordering::Equal))
+                .then_some(Ordering::Equal)
+        }
+        (Object(a), Object(b)) => {
+            let same = a.len() == b.len()
+                && a.iter().all(|(k, v)| {
+                    r.get(k)
+                        .is_some_and(|w| compare(v, w) == Some(Ordering::Equal))
+                });
+            let _ = b;
+            same.then_some(Ordering::Equal)
+        }
+        _ => None,
+    }
+}
+
+fn call_builtin(
+    func: Builtin,
+    args: &[Expr],
+    span: Span,
+    env: &mut Env,
+    plan: &Plan,
+) -> Result<Value, EvalError> {
+    let Some(first) = args.first() else {
+        return internal("a builtin called without arguments");
+    };
+    if func == Builtin::Sum {
+        return sum(first, args.get(1), span, env, plan);
+    }
+    let v = eval(first, env, plan)?;
+    Ok(match (func, v) {
+        (Builtin::Lower, Value::Str(s)) => Value::Str(s.to_lowercase()),
+        (Builtin::Upper, Value::Str(s)) => Value::Str(s.to_uppercase()),
+        (Builtin::Trim, Value::Str(s)) => Value::Str(s.trim().to_string()),
+        (Builtin::Str, v) => Value::Str(v.to_text()),
+        (Builtin::Len, Value::Str(s)) => Value::Int(s.chars().count() as i64),
+        (Builtin::Len, Value::Array(a)) => Value::Int(a.len() as i64),
+        (Builtin::Date, Value::DateTime(t)) => Value::Date(t.date_naive()),
+        (f, v) => return internal(&format!("`{}` on {}", f.name(), v.kind())),
+    })
+}
+
+fn sum(
+    items: &Expr,
+    lambda: Option<&Expr>,
+    span: Span,
+    env: &mut Env,
+    plan: &Plan,
+) -> Result<Value, EvalError> {
+    let Value::Array(items) = eval(items, env, plan)? else {
+        return internal("`sum` over a non-array");
+    };
+    let mut total: Option<Value> = None;
+    for item in items {
+        let v = match lambda {
+            Some(Expr::Lambda { param, body }) => {
+                env.push(param.clone(), item);
+                let v = eval(body, env, plan);
+                env.pop();
+                v?
+            }
+            Some(_) => return internal("`sum` with a second argument that is not a lambda"),
+            None => item,
+        };
+        total = Some(match total {
+            None => v,
+            Some(t) => binary(BinOp::Add, t, v, span)?,
+        });
+    }
+    // The sum of nothing is zero, of the kind the checker gave the call.
+    Ok(total.unwrap_or(Value::Int(0)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lit(v: Value) -> Box<Expr> {
+        Box::new(Expr::Lit { value: v })
+    }
+
+    fn plan() -> Plan {
+        Plan {
+            secrets: vec![],
+            apis: vec![],
+            types: vec![],
+            endpoints: vec![],
+            maps: vec![],
+            flows: vec![],
+        }
+    }
+
+    fn bin(op: BinOp, l: Value, r: Value) -> Result<Value, EvalError> {
+        let e = Expr::Binary {
+            op,
+            lhs: lit(l),
+            rhs: lit(r),
+            span: Span::new(1, 2),
+        };
+        eval(&e, &mut Env::new(), &plan())
+    }
+
+    #[test]
+    fn integer_arithmetic_is_checked() {
+        assert_eq!(
+            bin(BinOp::Add, Value::Int(2), Value::Int(3)),
+            Ok(Value::Int(5))
+        );
+        let e = bin(BinOp::Mul, Value::Int(i64::MAX), Value::Int(2)).unwrap_err();
+        assert!(e.message.contains("overflow"));
+        assert_eq!(e.span, Some(Span::new(1, 2)));
+        assert!(bin(BinOp::Div, Value::Int(1), Value::Int(0))
+            .unwrap_err()
+            .message
+            .contains("zero"));
+        assert_eq!(
+            bin(BinOp::Div, Value::Int(7), Value::Int(2)),
+            Ok(Value::Decimal(Decimal::new(35, 1)))
+        );
+    }
+
+    #[test]
+    fn decimal_is_exact_and_mixes_with_int() {
+        let tenth = Value::Decimal(Decimal::new(1, 1));
+        let r = bin(
+            BinOp::Add,
+            tenth.clone(),
+            Value::Decimal(Decimal::new(2, 1)),
+        )
+        .unwrap();
+        assert_eq!(r, Value::Decimal(Decimal::new(3, 1)));
+        assert_eq!(
+            bin(BinOp::Mul, Value::Int(3), tenth),
+            Ok(Value::Decimal(Decimal::new(3, 1)))
+        );
+    }
+
+    #[test]
+    fn float_subtraction_keeps_operand_order() {
+        assert_eq!(
+            bin(BinOp::Sub, Value::Float(5.0), Value::Int(2)),
+            Ok(Value::Float(3.0))
+        );
+        assert_eq!(
+            bin(BinOp::Sub, Value::Int(5), Value::Float(2.0)),
+            Ok(Value::Float(3.0))
+        );
+        assert!(bin(BinOp::Div, Value::Float(1.0), Value::Float(0.0)).is_err());
+    }
+
+    #[test]
+    fn paths_on_null_give_null_and_index_wraps() {
+        let rec = Value::Object(vec![(
+            "items".into(),
+            Value::Array(vec![Value::Int(1), Value::Int(2)]),
+        )]);
+        let mut env = Env::new();
+        env.push("o", rec);
+        let path = |i: i64| Expr::Index {
+            base: Box::new(Expr::Field {
+                base: Box::new(Expr::Var { name: "o".into() }),
+                name: "items".into(),
+            }),
+            index: lit(Value::Int(i)),
+        };
+        assert_eq!(eval(&path(-1), &mut env, &plan()), Ok(Value::Int(2)));
+        assert_eq!(eval(&path(5), &mut env, &plan()), Ok(Value::Null));
+        let missing = Expr::Field {
+            base: Box::new(Expr::Var { name: "o".into() }),
+            name: "nope".into(),
+        };
+        assert_eq!(eval(&missing, &mut env, &plan()), Ok(Value::Null));
+    }
+}

@@ -1,0 +1,372 @@
+//! JSON in and out. Decoding checks a JSON document against a declared type and keeps only the
+//! declared fields; a mismatch names the path of the field. Encoding writes JSON text directly,
+//! so Decimal values stay exact.
+
+use std::fmt::Write as _;
+
+use chrono::{DateTime, NaiveDate};
+use rust_decimal::Decimal;
+
+use crate::{NamedType, Type, Value};
+
+/// A JSON value that does not have the declared shape.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShapeError {
+    /// Where, from the document's root: `orders[3].customer.email`.
+    pub path: String,
+    pub expected: String,
+    pub found: String,
+}
+
+impl std::fmt::Display for ShapeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let at = if self.path.is_empty() {
+            "the document"
+        } else {
+            &self.path
+        };
+        write!(
+            f,
+            "at `{at}`: expected {}, found {}",
+            self.expected, self.found
+        )
+    }
+}
+
+/// Decodes `json` as a value of type `ty`.
+pub fn decode(
+    json: &serde_json::Value,
+    ty: &Type,
+    types: &[NamedType],
+) -> Result<Value, ShapeError> {
+    let mut path = String::new();
+    decode_at(json, ty, types, &mut path, 0)
+}
+
+/// Named types can refer to themselves; a document deeper than this is refused, not recursed into.
+const MAX_DECODE_DEPTH: usize = 128;
+
+fn decode_at(
+    json: &serde_json::Value,
+    ty: &Type,
+    types: &[NamedType],
+    path: &mut String,
+    depth: usize,
+) -> Result<Value, ShapeError> {
+    use serde_json::Value as J;
+    let fail = |path: &String, expected: &str| ShapeError {
+        path: path.clone(),
+        expected: expected.to_string(),
+        found: describe(json),
+    };
+    if depth > MAX_DECODE_DEPTH {
+        return Err(fail(path, "a document at most 128 levels deep"));
+    }
+    Ok(match (ty, json) {
+        (Type::Nullable(_), J::Null) => Value::Null,
+        (Type::Nullable(inner), _) => decode_at(json, inner, types, path, depth)?,
+        (Type::Named(i), _) => match types.get(*i) {
+            Some(named) => decode_at(json, &named.ty, types, path, depth + 1)?,
+            None => return Err(fail(path, "a declared type")),
+        },
+        (Type::String, J::String(s)) => Value::Str(s.clone()),
+        (Type::Int, J::Number(n)) => match n.as_i64() {
+            Some(i) => Value::Int(i),
+            None => return Err(fail(path, "Int (a whole number within 64 bits)")),
+        },
+        (Type::Float, J::Number(n)) => match n.as_f64() {
+            Some(f) => Value::Float(f),
+            None => return Err(fail(path, "Float")),
+        },
+        // Money often arrives as a string ("19.99"); both forms are exact here.
+        (Type::Decimal, J::Number(n)) => match parse_decimal(&n.to_string()) {
+            Some(d) => Value::Decimal(d),
+            None => return Err(fail(path, "Decimal (at most 28 significant digits)")),
+        },
+        (Type::Decimal, J::String(s)) => match parse_decimal(s.trim()) {
+            Some(d) => Value::Decimal(d),
+            None => return Err(fail(path, "Decimal (a number, or a string holding one)")),
+        },
+        (Type::Bool, J::Bool(b)) => Value::Bool(*b),
+        (Type::Date, J::String(s)) => match NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+            Ok(d) => Value::Date(d),
+            Err(_) => return Err(fail(path, "Date (\"YYYY-MM-DD\")")),
+        },
+        (Type::DateTime, J::String(s)) => match DateTime::parse_from_rfc3339(s) {
+            Ok(t) => Value::DateTime(t),
+            Err(_) => {
+                return Err(fail(
+                    path,
+                    "DateTime (RFC 3339, e.g. \"2026-01-31T09:30:00Z\")",
+                ))
+            }
+        },
+        (Type::Union(members), J::String(s)) => {
+            if members.iter().any(|m| m == s) {
+                Value::Str(s.clone())
+            } else {
+                return Err(fail(path, &format!("one of {}", quote_all(members))));
+            }
+        }
+        (Type::Array(item), J::Array(items)) => {
+            let mut out = Vec::with_capacity(items.len());
+            let len = path.len();
+            for (i, j) in items.iter().enumerate() {
+                let _ = write!(path, "[{i}]");
+                out.push(decode_at(j, item, types, path, depth + 1)?);
+                path.truncate(len);
+            }
+            Value::Array(out)
+        }
+        (Type::Object(fields), J::Object(map)) => {
+            let mut out = Vec::with_capacity(fields.len());
+            let len = path.len();
+            for f in fields {
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(&f.name);
+                let v = match map.get(&f.name) {
+                    Some(j) => decode_at(j, &f.ty, types, path, depth + 1)?,
+                    None if is_nullable(&f.ty, types) => Value::Null,
+                    None => {
+                        return Err(ShapeError {
+                            path: path.clone(),
+                            expected: describe_type(&f.ty, types),
+                            found: "nothing (the field is missing)".into(),
+                        })
+                    }
+                };
+                path.truncate(len);
+                out.push((f.name.clone(), v));
+            }
+            Value::Object(out)
+        }
+        _ => return Err(fail(path, &describe_type(ty, types))),
+    })
+}
+
+fn parse_decimal(text: &str) -> Option<Decimal> {
+    Decimal::from_str_exact(text)
+        .ok()
+        .or_else(|| Decimal::from_scientific(text).ok())
+}
+
+fn is_nullable(ty: &Type, types: &[NamedType]) -> bool {
+    match ty {
+        Type::Nullable(_) => true,
+        Type::Named(i) => types
+            .get(*i)
+            .is_some_and(|n| matches!(n.ty, Type::Nullable(_))),
+        _ => false,
+    }
+}
+
+fn quote_all(members: &[String]) -> String {
+    members
+        .iter()
+        .map(|m| format!("\"{m}\""))
+        .collect::<Vec<_>>()
+        .join(" | ")
+}
+
+/// A type as a user wrote it, for messages.
+pub fn describe_type(ty: &Type, types: &[NamedType]) -> String {
+    match ty {
+        Type::String => "String".into(),
+        Type::Int => "Int".into(),
+        Type::Float => "Float".into(),
+        Type::Decimal => "Decimal".into(),
+        Type::Bool => "Bool".into(),
+        Type::Date => "Date".into(),
+        Type::DateTime => "DateTime".into(),
+        Type::Union(m) => quote_all(m),
+        Type::Array(t) => format!("[{}]", describe_type(t, types)),
+        Type::Object(_) => "an object".into(),
+        Type::Named(i) => types.get(*i).map_or_else(|| "?".into(), |n| n.name.clone()),
+        Type::Nullable(t) => format!("{}?", describe_type(t, types)),
+    }
+}
+
+/// What a JSON value is, briefly, for messages. Never the whole value: records may be large.
+fn describe(json: &serde_json::Value) -> String {
+    use serde_json::Value as J;
+    match json {
+        J::Null => "null".into(),
+        J::Bool(b) => format!("{b}"),
+        J::Number(n) => format!("the number {n}"),
+        J::String(s) if s.chars().count() <= 40 => format!("the string {s:?}"),
+        J::String(_) => "a string".into(),
+        J::Array(a) => format!("an array of {} items", a.len()),
+        J::Object(_) => "an object".into(),
+    }
+}
+
+/// Encodes a value as JSON text.
+pub fn encode(value: &Value) -> String {
+    let mut out = String::new();
+    encode_to(value, &mut out);
+    out
+}
+
+/// Appends a value's JSON text to `out`.
+pub fn encode_to(value: &Value, out: &mut String) {
+    match value {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Int(n) => {
+            let _ = write!(out, "{n}");
+        }
+        // Non-finite floats are refused by the evaluator; null is a safe fallback, not a path.
+        Value::Float(f) if !f.is_finite() => out.push_str("null"),
+        Value::Float(f) => {
+            let _ = write!(out, "{f:?}");
+        }
+        Value::Decimal(d) => {
+            let _ = write!(out, "{}", d.normalize());
+        }
+        Value::Str(s) => string(s, out),
+        Value::Date(_) | Value::DateTime(_) => string(&value.to_text(), out),
+        Value::Array(items) => {
+            out.push('[');
+            for (i, v) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                encode_to(v, out);
+            }
+            out.push(']');
+        }
+        Value::Object(fields) => {
+            out.push('{');
+            for (i, (k, v)) in fields.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                string(k, out);
+                out.push(':');
+                encode_to(v, out);
+            }
+            out.push('}');
+        }
+    }
+}
+
+fn string(s: &str, out: &mut String) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Field;
+    use serde_json::json;
+
+    fn order_type() -> Type {
+        Type::Object(vec![
+            Field {
+                name: "id".into(),
+                ty: Type::Int,
+            },
+            Field {
+                name: "email".into(),
+                ty: Type::Nullable(Box::new(Type::String)),
+            },
+            Field {
+                name: "total".into(),
+                ty: Type::Decimal,
+            },
+            Field {
+                name: "status".into(),
+                ty: Type::Union(vec!["open".into(), "closed".into()]),
+            },
+            Field {
+                name: "items".into(),
+                ty: Type::Array(Box::new(Type::Object(vec![Field {
+                    name: "sku".into(),
+                    ty: Type::String,
+                }]))),
+            },
+        ])
+    }
+
+    #[test]
+    fn decodes_declared_fields_only_and_keeps_decimals_exact() {
+        let j = json!({"id": 7, "total": "1234.10", "status": "open", "items": [{"sku": "A", "x": 1}], "extra": true});
+        let v = decode(&j, &order_type(), &[]).unwrap();
+        assert_eq!(v.get("email"), Some(&Value::Null));
+        assert_eq!(v.get("extra"), None);
+        assert_eq!(
+            encode(&v),
+            r#"{"id":7,"email":null,"total":1234.1,"status":"open","items":[{"sku":"A"}]}"#
+        );
+        let j = json!({"id": 7, "total": 0.1, "status": "open", "items": []});
+        let v = decode(&j, &order_type(), &[]).unwrap();
+        assert_eq!(v.get("total"), Some(&Value::Decimal(Decimal::new(1, 1))));
+    }
+
+    #[test]
+    fn shape_errors_name_the_path() {
+        let j = json!({"id": 7, "total": 1, "status": "open", "items": [{"sku": "A"}, {"sku": 5}]});
+        let e = decode(&j, &order_type(), &[]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "at `items[1].sku`: expected String, found the number 5"
+        );
+        let j = json!({"id": 7, "total": 1, "items": []});
+        let e = decode(&j, &order_type(), &[]).unwrap_err();
+        assert_eq!(e.path, "status");
+        assert!(e.found.contains("missing"));
+        let j = json!({"id": 7, "total": 1, "status": "weird", "items": []});
+        let e = decode(&j, &order_type(), &[]).unwrap_err();
+        assert_eq!(e.expected, "one of \"open\" | \"closed\"");
+        let e = decode(&json!({"id": 1.5}), &order_type(), &[]).unwrap_err();
+        assert_eq!(e.path, "id");
+    }
+
+    #[test]
+    fn recursive_named_types_stop_at_a_depth() {
+        let types = vec![NamedType {
+            name: "Node".into(),
+            ty: Type::Object(vec![Field {
+                name: "next".into(),
+                ty: Type::Nullable(Box::new(Type::Named(0))),
+            }]),
+        }];
+        let mut j = json!(null);
+        for _ in 0..10 {
+            j = json!({ "next": j });
+        }
+        assert!(decode(&j, &Type::Named(0), &types).is_ok());
+        let mut j = json!(null);
+        for _ in 0..200 {
+            j = json!({ "next": j });
+        }
+        assert!(decode(&j, &Type::Named(0), &types).is_err());
+    }
+
+    #[test]
+    fn encodes_escapes() {
+        let v = Value::Object(vec![
+            ("a\"".into(), Value::Str("x\n\u{1}é".into())),
+            ("f".into(), Value::Float(1.0)),
+        ]);
+        assert_eq!(encode(&v), "{\"a\\\"\":\"x\\n\\u0001é\",\"f\":1.0}");
+        let parsed: serde_json::Value = serde_json::from_str(&encode(&v)).unwrap();
+        assert_eq!(parsed["a\""], "x\n\u{1}é");
+    }
+}
