@@ -1,1 +1,244 @@
+//! `check`: names, types and every diagnostic of a parsed `.flow` file, all at once; and `lower`:
+//! the checked model to a [`Plan`].
+//!
+//! `check` validates and elaborates: it resolves every name, types every expression (checking
+//! against the expected type where there is one, so errors land on the exact field) and turns
+//! expressions into the plan's resolved form. A [`Model`] exists only when there are no errors.
+//! `lower` then applies policy defaults, orders map output by the target type and erases the
+//! checker's own types; it cannot fail.
 
+mod decls;
+mod expr;
+mod lower;
+mod scope;
+mod ty;
+
+pub use lower::lower;
+
+use std::collections::{HashMap, HashSet};
+
+use flow_diagnostics::{Diagnostic, Span};
+use flow_plan as plan;
+use flow_syntax::ast;
+
+use crate::ty::{Ty, Types};
+
+/// Default whole-request timeout when an api sets none.
+pub const DEFAULT_TIMEOUT_MS: u64 = 30_000;
+/// Default requests in flight per api.
+pub const DEFAULT_API_CONCURRENCY: u32 = 8;
+/// Default records of a flow processed at once.
+pub const DEFAULT_FLOW_CONCURRENCY: u32 = 8;
+
+/// What `check` found: the model (only when there are no errors) and every diagnostic, sorted.
+pub struct Checked {
+    pub model: Option<Model>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// A checked file: everything resolved and typed. Input of [`lower`].
+#[derive(Debug)]
+pub struct Model {
+    pub(crate) secrets: Vec<String>,
+    pub(crate) types: Types,
+    pub(crate) apis: Vec<ApiM>,
+    pub(crate) endpoints: Vec<EndpointM>,
+    pub(crate) maps: Vec<MapM>,
+    pub(crate) flows: Vec<plan::Flow>,
+    pub(crate) flow_settings: Vec<FlowSettings>,
+}
+
+#[derive(Debug)]
+pub(crate) struct ApiM {
+    pub name: String,
+    pub base_url: String,
+    pub auth: plan::Auth,
+    pub headers: Vec<plan::Header>,
+    pub timeout_ms: Option<u64>,
+    pub concurrency: Option<u32>,
+    pub span: Span,
+}
+
+#[derive(Debug)]
+pub(crate) struct EndpointM {
+    pub name: String,
+    pub api: usize,
+    pub method: ast::Method,
+    pub path: Vec<plan::PathPart>,
+    pub params: Vec<(String, Ty)>,
+    pub body: Option<Ty>,
+    pub query: Vec<(String, plan::Expr)>,
+    pub headers: Vec<(String, plan::Expr)>,
+    pub response: Option<Ty>,
+    pub records: Option<Vec<String>>,
+    /// Type of one record, when the endpoint declares where its records are.
+    pub record_ty: Option<Ty>,
+    pub paginate: Option<plan::Pagination>,
+    pub span: Span,
+}
+
+#[derive(Debug)]
+pub(crate) struct MapM {
+    pub name: String,
+    pub params: Vec<(String, Ty)>,
+    pub ret: Ty,
+    pub lets: Vec<(String, plan::Expr)>,
+    pub fields: Vec<(String, plan::Expr)>,
+    pub span: Span,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct FlowSettings {
+    pub concurrency: Option<u32>,
+    pub on_error: Option<plan::OnError>,
+}
+
+/// Checks a parsed file.
+pub fn check(file: &ast::File) -> Checked {
+    let mut cx = Cx::new(file);
+    cx.run();
+    let mut diagnostics = std::mem::take(&mut cx.diagnostics);
+    flow_diagnostics::sort(&mut diagnostics);
+    let model = if diagnostics.iter().any(Diagnostic::is_error) {
+        None
+    } else {
+        Some(cx.into_model())
+    };
+    Checked { model, diagnostics }
+}
+
+/// Parses and checks source text: what `flowc check` does for one file.
+pub fn check_source(source: &str) -> Checked {
+    let (file, mut parse_diags) = flow_syntax::parse(source);
+    if parse_diags.iter().any(Diagnostic::is_error) {
+        flow_diagnostics::sort(&mut parse_diags);
+        return Checked {
+            model: None,
+            diagnostics: parse_diags,
+        };
+    }
+    let mut checked = check(&file);
+    parse_diags.append(&mut checked.diagnostics);
+    flow_diagnostics::sort(&mut parse_diags);
+    checked.diagnostics = parse_diags;
+    checked
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Kind {
+    Secret,
+    Api,
+    Type,
+    Endpoint,
+    Map,
+    Flow,
+}
+
+impl Kind {
+    pub fn word(self) -> &'static str {
+        match self {
+            Kind::Secret => "secret",
+            Kind::Api => "api",
+            Kind::Type => "type",
+            Kind::Endpoint => "endpoint",
+            Kind::Map => "map",
+            Kind::Flow => "flow",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DeclRef {
+    pub kind: Kind,
+    pub index: usize,
+    pub span: Span,
+}
+
+/// Names that cannot be declared: the built-in types.
+pub(crate) const BUILTIN_TYPES: [&str; 7] = [
+    "String", "Int", "Float", "Decimal", "Bool", "Date", "DateTime",
+];
+
+pub(crate) struct Cx<'a> {
+    pub file: &'a ast::File,
+    pub diagnostics: Vec<Diagnostic>,
+    pub names: HashMap<String, DeclRef>,
+    pub used: HashSet<(Kind, usize)>,
+    pub secrets: Vec<&'a ast::SecretDecl>,
+    pub type_decls: Vec<&'a ast::TypeDecl>,
+    pub api_decls: Vec<&'a ast::ApiDecl>,
+    pub endpoint_decls: Vec<&'a ast::EndpointDecl>,
+    pub map_decls: Vec<&'a ast::MapDecl>,
+    pub flow_decls: Vec<&'a ast::FlowDecl>,
+    pub types: Types,
+    /// Where each field of a named object type was declared, for "expected because of this".
+    pub field_spans: HashMap<(usize, String), Span>,
+    pub apis: Vec<Option<ApiM>>,
+    pub endpoints: Vec<Option<EndpointM>>,
+    /// Map signatures, known before any body is checked so maps can call later maps.
+    pub map_sigs: Vec<(Vec<(String, Ty)>, Ty)>,
+    pub maps: Vec<Option<MapM>>,
+    /// Which maps each map calls, for the cycle check.
+    pub map_calls: Vec<Vec<(usize, Span)>>,
+    pub current_map: Option<usize>,
+    pub flows: Vec<plan::Flow>,
+    pub flow_settings: Vec<FlowSettings>,
+}
+
+impl<'a> Cx<'a> {
+    fn new(file: &'a ast::File) -> Cx<'a> {
+        Cx {
+            file,
+            diagnostics: Vec::new(),
+            names: HashMap::new(),
+            used: HashSet::new(),
+            secrets: Vec::new(),
+            type_decls: Vec::new(),
+            api_decls: Vec::new(),
+            endpoint_decls: Vec::new(),
+            map_decls: Vec::new(),
+            flow_decls: Vec::new(),
+            types: Types::default(),
+            field_spans: HashMap::new(),
+            apis: Vec::new(),
+            endpoints: Vec::new(),
+            map_sigs: Vec::new(),
+            maps: Vec::new(),
+            map_calls: Vec::new(),
+            current_map: None,
+            flows: Vec::new(),
+            flow_settings: Vec::new(),
+        }
+    }
+
+    pub fn report(&mut self, d: Diagnostic) {
+        self.diagnostics.push(d);
+    }
+
+    fn run(&mut self) {
+        self.collect();
+        self.check_types();
+        self.check_apis();
+        self.check_endpoints();
+        self.map_signatures();
+        self.check_maps();
+        self.check_map_cycles();
+        self.check_flows();
+        self.unused();
+    }
+
+    fn into_model(self) -> Model {
+        Model {
+            secrets: self.secrets.iter().map(|s| s.name.name.clone()).collect(),
+            types: self.types,
+            apis: self.apis.into_iter().flatten().collect(),
+            endpoints: self.endpoints.into_iter().flatten().collect(),
+            maps: self.maps.into_iter().flatten().collect(),
+            flows: self.flows,
+            flow_settings: self.flow_settings,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

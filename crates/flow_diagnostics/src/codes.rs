@@ -48,7 +48,9 @@ codes! {
     BAD_OPERANDS = "E0209", Error, "an operator applied to types it does not take";
     DECIMAL_FLOAT = "E0210", Error, "Decimal and Float mixed in arithmetic";
     BAD_UNION = "E0211", Error, "a union type whose members are not all string literals";
-    INT_RANGE = "E0212", Error, "an integer literal outside the 64-bit range";
+    INT_RANGE = "E0212", Error, "a number literal outside the range of its type";
+    TYPE_CYCLE = "E0213", Error, "a type defined only in terms of itself";
+    MAP_CYCLE = "E0214", Error, "maps that call each other in a cycle";
 
     BAD_RECORDS = "E0301", Error, "a records path that the response type does not have";
     BAD_PAGINATION = "E0302", Error, "a pagination rule that does not fit the response type";
@@ -74,6 +76,7 @@ codes! {
     MISSING_SECRET = "R0006", Error, "a secret has no value in the environment or .env";
     DEAD_LETTER = "R0007", Error, "a record could not be written to the dead letter store";
     PAGINATION_CYCLE = "R0008", Error, "the API returned a cursor or next URL it returned before";
+    CROSS_ORIGIN = "R0009", Error, "a next-page link to another host, or from https to http";
 
     UNUSED = "W0001", Warning, "a declaration that nothing uses";
     UNUSED_LET = "W0002", Warning, "a `let` whose value is never used";

@@ -54,6 +54,19 @@ impl Env {
         self.vars.pop();
     }
 
+    pub fn len(&self) -> usize {
+        self.vars.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.vars.is_empty()
+    }
+
+    /// Drops the variables pushed after the first `len`.
+    pub fn truncate(&mut self, len: usize) {
+        self.vars.truncate(len);
+    }
+
     pub fn get(&self, name: &str) -> Option<&Value> {
         self.vars
             .iter()

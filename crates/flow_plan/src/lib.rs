@@ -202,10 +202,17 @@ pub enum Step {
     For {
         var: String,
         source: EndpointCall,
-        filter: Option<Expr>,
+        filter: Option<Filter>,
         body: Vec<Step>,
         span: Span,
     },
+}
+
+/// `where cond`: records for which it is false are skipped.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Filter {
+    pub expr: Expr,
+    pub span: Span,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

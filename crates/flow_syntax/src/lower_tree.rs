@@ -48,9 +48,11 @@ fn internal(base: usize, what: &str) -> Box<Diagnostic> {
 }
 
 impl Cx {
+    /// The pair's span, without the whitespace pest may leave at its end.
     fn span(&self, pair: &Pair<Rule>) -> Span {
         let s = pair.as_span();
-        Span::new(self.base + s.start(), self.base + s.end())
+        let trimmed = pair.as_str().trim_end().len();
+        Span::new(self.base + s.start(), self.base + s.start() + trimmed)
     }
 
     fn ident(&self, pair: Pair<Rule>) -> Ident {

@@ -1,1 +1,257 @@
-fn main() {}
+//! `flowc`: check, plan and run `.flow` integrations. The only crate that prints.
+
+mod plan_view;
+mod report;
+mod run;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use flow_diagnostics::{Color, Diagnostic};
+
+const EXIT_HELP: &str = "\
+Exit codes:
+  0  success (warnings allowed)
+  1  the .flow file has errors, or the run failed
+  2  bad usage, or an input file that cannot be read
+
+Colour is used only when stderr is a terminal and NO_COLOR is not set.";
+
+#[derive(Parser)]
+#[command(name = "flowc", version, about = "Check, plan and run .flow API integrations", after_help = EXIT_HELP)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Report every mistake in the files, without running anything.
+    #[command(after_help = EXIT_HELP)]
+    Check {
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// `json` prints machine-readable diagnostics on stdout.
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
+    /// Show what a run would do: calls, order, policies. Secrets appear by name only.
+    #[command(after_help = EXIT_HELP)]
+    Plan {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// `json` prints the plan as data.
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+        /// Override an api's base URL, e.g. `--base-url shop=http://127.0.0.1:8080`.
+        #[arg(long = "base-url", value_name = "API=URL", value_parser = parse_override)]
+        base_urls: Vec<(String, String)>,
+    },
+    /// Run the flows of a file. Secrets come from the environment, or a .env file beside it.
+    #[command(after_help = EXIT_HELP)]
+    Run {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// Run only this flow (default: every flow, in file order).
+        #[arg(long, value_name = "NAME")]
+        flow: Option<String>,
+        /// Override an api's base URL, e.g. `--base-url shop=http://127.0.0.1:8080`.
+        #[arg(long = "base-url", value_name = "API=URL", value_parser = parse_override)]
+        base_urls: Vec<(String, String)>,
+        /// `json` prints the run's events and summary as JSON lines on stdout.
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+        /// Log each request (method, URL without secrets, status, latency) to stderr.
+        #[arg(short, long)]
+        verbose: bool,
+    },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Human,
+    Json,
+}
+
+fn parse_override(s: &str) -> Result<(String, String), String> {
+    let (api, url) = s
+        .split_once('=')
+        .ok_or_else(|| format!("expected API=URL, got `{s}`"))?;
+    if api.is_empty() || url.is_empty() {
+        return Err(format!("expected API=URL, got `{s}`"));
+    }
+    Ok((api.to_string(), url.to_string()))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Check { files, format } => check(&files, format),
+        Command::Plan {
+            file,
+            format,
+            base_urls,
+        } => plan(&file, format, &base_urls),
+        Command::Run {
+            file,
+            flow,
+            base_urls,
+            format,
+            verbose,
+        } => run::run(
+            &file,
+            flow.as_deref(),
+            &base_urls,
+            format == Format::Json,
+            verbose,
+        ),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            report::eprint(&format!("{:?}", e));
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Colour for rendered diagnostics on stderr.
+pub(crate) fn stderr_color() -> Color {
+    if std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+    {
+        Color::Always
+    } else {
+        Color::Never
+    }
+}
+
+/// A source file, read and decoded; I/O errors are the CLI's own (exit 2), bad UTF-8 is a diagnostic.
+pub(crate) struct Source {
+    pub name: String,
+    pub text: String,
+}
+
+pub(crate) fn read_source(path: &std::path::Path) -> miette::Result<Result<Source, Diagnostic>> {
+    let bytes =
+        std::fs::read(path).map_err(|e| miette::miette!("cannot read {}: {e}", path.display()))?;
+    let name = path.display().to_string();
+    Ok(match flow_syntax::decode(&bytes) {
+        Ok(text) => Ok(Source {
+            name,
+            text: text.to_string(),
+        }),
+        Err(d) => Err(d),
+    })
+}
+
+/// Reads, parses and checks one file; prints its diagnostics (human format). The plan, if no errors.
+pub(crate) fn compile(path: &std::path::Path) -> miette::Result<Option<(Source, flow_plan::Plan)>> {
+    let source = match read_source(path)? {
+        Ok(s) => s,
+        Err(d) => {
+            report::eprint(&flow_diagnostics::render(
+                &path.display().to_string(),
+                "",
+                &[d],
+                stderr_color(),
+            ));
+            return Ok(None);
+        }
+    };
+    let checked = flow_check::check_source(&source.text);
+    if !checked.diagnostics.is_empty() {
+        report::eprint(&flow_diagnostics::render(
+            &source.name,
+            &source.text,
+            &checked.diagnostics,
+            stderr_color(),
+        ));
+    }
+    Ok(checked.model.map(|m| {
+        let plan = flow_check::lower(&m);
+        (source, plan)
+    }))
+}
+
+fn check(files: &[PathBuf], format: Format) -> miette::Result<ExitCode> {
+    let mut errors = 0usize;
+    let mut warnings = 0usize;
+    let mut json = Vec::new();
+    for path in files {
+        let (name, text, diagnostics) = match read_source(path)? {
+            Ok(s) => {
+                let d = flow_check::check_source(&s.text).diagnostics;
+                (s.name, s.text, d)
+            }
+            Err(d) => (path.display().to_string(), String::new(), vec![d]),
+        };
+        errors += diagnostics.iter().filter(|d| d.is_error()).count();
+        warnings += diagnostics.iter().filter(|d| !d.is_error()).count();
+        match format {
+            Format::Human => {
+                if !diagnostics.is_empty() {
+                    report::eprint(&flow_diagnostics::render(
+                        &name,
+                        &text,
+                        &diagnostics,
+                        stderr_color(),
+                    ));
+                }
+            }
+            Format::Json => json.extend(
+                diagnostics
+                    .iter()
+                    .map(|d| report::diagnostic_json(&name, &text, d)),
+            ),
+        }
+    }
+    match format {
+        Format::Human => report::eprint(&format!(
+            "checked {} file{}: {} error{}, {} warning{}\n",
+            files.len(),
+            plural(files.len()),
+            errors,
+            plural(errors),
+            warnings,
+            plural(warnings)
+        )),
+        Format::Json => report::print(&format!("{}\n", serde_json::Value::Array(json))),
+    }
+    Ok(if errors > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn plan(
+    path: &std::path::Path,
+    format: Format,
+    overrides: &[(String, String)],
+) -> miette::Result<ExitCode> {
+    let Some((source, mut plan)) = compile(path)? else {
+        return Ok(ExitCode::from(1));
+    };
+    if let Err(e) = flow_runtime::override_base_urls(&mut plan, overrides) {
+        return Err(miette::miette!("{e}"));
+    }
+    match format {
+        Format::Json => {
+            let text = serde_json::to_string_pretty(&plan)
+                .map_err(|e| miette::miette!("cannot serialize the plan: {e}"))?;
+            report::print(&format!("{text}\n"));
+        }
+        Format::Human => report::print(&plan_view::render(&plan, &source.text)),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}

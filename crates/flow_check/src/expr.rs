@@ -1,0 +1,1397 @@
+//! Expressions: inferring types, checking against an expected type, and elaborating to the plan's
+//! resolved expression form.
+
+use std::rc::Rc;
+
+use flow_diagnostics::{codes, suggest, Diagnostic, Span};
+use flow_plan as plan;
+use flow_syntax::ast::{self, BinaryOp, ExprKind, UnaryOp};
+use rust_decimal::Decimal;
+
+use crate::scope::Scope;
+use crate::ty::{ArithError, FieldTy, Mismatch, Ty};
+use crate::{Cx, Kind};
+
+/// What an expression is checked against: the type, where that type was declared, and a phrase
+/// naming the place (`field \`email\` of \`Contact\``).
+pub(crate) struct Expect {
+    pub ty: Ty,
+    pub origin: Option<Span>,
+    pub what: String,
+}
+
+fn lit(value: plan::Value) -> plan::Expr {
+    plan::Expr::Lit { value }
+}
+
+const POISON: (Ty, plan::Expr) = (
+    Ty::Error,
+    plan::Expr::Lit {
+        value: plan::Value::Null,
+    },
+);
+
+/// `o.customer.name` as text, for help messages; `None` for anything but a path.
+pub(crate) fn path_text(e: &ast::Expr) -> Option<String> {
+    match &e.kind {
+        ExprKind::Name(id) => Some(id.name.clone()),
+        ExprKind::Field {
+            base,
+            name,
+            optional,
+        } => Some(format!(
+            "{}{}{}",
+            path_text(base)?,
+            if *optional { "?." } else { "." },
+            name.name
+        )),
+        _ => None,
+    }
+}
+
+/// A note explaining a mismatch found inside a value.
+pub(crate) fn mismatch_note(path: &str, m: &Mismatch) -> String {
+    let at = if path.is_empty() {
+        String::new()
+    } else {
+        format!(" in field `{path}`")
+    };
+    match m {
+        Mismatch::Nullable => format!("a value that may be null{at}"),
+        Mismatch::NotInUnion(v) => format!(
+            "{}{at} is outside the allowed strings",
+            v.iter()
+                .map(|s| format!("{s:?}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        Mismatch::MissingField(f) => format!("field `{f}` is missing{at}"),
+        Mismatch::ExtraField(f) => format!("field `{f}` is not expected{at}"),
+        Mismatch::Different | Mismatch::Inside(..) => format!("the types differ{at}"),
+    }
+}
+
+/// A placeholder default of a type, for `?? default` suggestions.
+fn default_for(ty: &Ty) -> &'static str {
+    match ty {
+        Ty::String | Ty::StrLit(_) => "\"\"",
+        Ty::Int => "0",
+        Ty::Decimal | Ty::Float | Ty::NumLit => "0.0",
+        Ty::Bool => "false",
+        Ty::Array(_) => "[]",
+        _ => "…",
+    }
+}
+
+impl Cx<'_> {
+    /// Checks `e` where a value of `expect.ty` is wanted.
+    pub(crate) fn check_against(
+        &mut self,
+        e: &ast::Expr,
+        expect: &Expect,
+        scope: &mut Scope,
+    ) -> plan::Expr {
+        let want = self.types.resolve(&expect.ty).clone();
+        let want_inner = self.types.resolve(&self.types.non_null(&want)).clone();
+        match (&e.kind, &want_inner) {
+            (ExprKind::Object(fields), Ty::Object(efs)) => {
+                let type_index = match self.types.non_null(&expect.ty) {
+                    Ty::Named(i) => Some(i),
+                    _ => None,
+                };
+                return self.object_against(e.span, fields, efs, type_index, expect, scope);
+            }
+            (
+                ExprKind::If {
+                    cond,
+                    then,
+                    otherwise,
+                },
+                _,
+            ) => {
+                let c = self.check_against(cond, &self.bool_expect("an `if` condition"), scope);
+                let t = self.check_against(then, expect, scope);
+                let o = self.check_against(otherwise, expect, scope);
+                return plan::Expr::If {
+                    cond: Box::new(c),
+                    then: Box::new(t),
+                    otherwise: Box::new(o),
+                };
+            }
+            (ExprKind::Array(items), Ty::Array(item_ty)) => {
+                let inner = Expect {
+                    ty: (**item_ty).clone(),
+                    origin: expect.origin,
+                    what: format!("an item of {}", expect.what),
+                };
+                let items = items
+                    .iter()
+                    .map(|i| self.check_against(i, &inner, scope))
+                    .collect();
+                return plan::Expr::Array { items };
+            }
+            (ExprKind::Number(text), Ty::Float) => {
+                if let Ok(f) = text.parse::<f64>() {
+                    return lit(plan::Value::Float(f));
+                }
+            }
+            _ => {}
+        }
+        let (found, pe) = self.infer(e, scope);
+        if let Err(m) = self.types.assignable(&found, &expect.ty) {
+            self.mismatch(e, &found, expect, &m);
+        }
+        pe
+    }
+
+    fn bool_expect(&self, what: &str) -> Expect {
+        Expect {
+            ty: Ty::Bool,
+            origin: None,
+            what: what.to_string(),
+        }
+    }
+
+    fn object_against(
+        &mut self,
+        span: Span,
+        fields: &[ast::ObjectField],
+        efs: &Rc<[FieldTy]>,
+        type_index: Option<usize>,
+        expect: &Expect,
+        scope: &mut Scope,
+    ) -> plan::Expr {
+        let type_name = self.types.display(&self.types.non_null(&expect.ty));
+        let mut out: Vec<(String, plan::Expr)> = Vec::new();
+        let mut seen: Vec<(&str, Span)> = Vec::new();
+        for f in fields {
+            if let Some((_, first)) = seen.iter().find(|(n, _)| *n == f.name.name) {
+                self.report(
+                    Diagnostic::new(
+                        codes::FIELD_TWICE,
+                        format!("field `{}` is set twice", f.name.name),
+                    )
+                    .primary(f.name.span, "set again here")
+                    .secondary(*first, "first set here")
+                    .help("set each field once"),
+                );
+                continue;
+            }
+            seen.push((&f.name.name, f.name.span));
+            match efs.iter().find(|ef| ef.name == f.name.name) {
+                Some(ef) => {
+                    let origin = type_index
+                        .and_then(|i| self.field_spans.get(&(i, ef.name.clone())).copied());
+                    let inner = Expect {
+                        ty: ef.ty.clone(),
+                        origin,
+                        what: format!("field `{}` of `{type_name}`", ef.name),
+                    };
+                    out.push((
+                        f.name.name.clone(),
+                        self.check_against(&f.value, &inner, scope),
+                    ));
+                }
+                None => {
+                    let unset = efs
+                        .iter()
+                        .map(|ef| ef.name.as_str())
+                        .filter(|n| !fields.iter().any(|f| f.name.name == *n));
+                    let help = match suggest(&f.name.name, unset) {
+                        Some(s) => format!("did you mean `{s}`?"),
+                        None => format!(
+                            "`{type_name}` has: {}",
+                            efs.iter()
+                                .map(|f| f.name.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    };
+                    self.report(
+                        Diagnostic::new(
+                            codes::EXTRA_FIELD,
+                            format!("`{type_name}` has no field `{}`", f.name.name),
+                        )
+                        .primary(f.name.span, format!("not a field of {}", expect.what))
+                        .help(help),
+                    );
+                    self.infer(&f.value, scope);
+                }
+            }
+        }
+        let missing: Vec<&str> = efs
+            .iter()
+            .filter(|ef| {
+                !fields.iter().any(|f| f.name.name == ef.name) && !self.types.is_nullable(&ef.ty)
+            })
+            .map(|ef| ef.name.as_str())
+            .collect();
+        if !missing.is_empty() {
+            self.report(
+                Diagnostic::new(
+                    codes::MISSING_FIELD,
+                    format!(
+                        "{} misses {} of `{type_name}`",
+                        expect.what,
+                        missing
+                            .iter()
+                            .map(|m| format!("`{m}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                )
+                .primary(span, "this object")
+                .help(format!(
+                    "add {}",
+                    missing
+                        .iter()
+                        .map(|m| format!("`{m}: …`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+            );
+        }
+        // Output in the declared order: the JSON reads like the type.
+        let mut ordered = Vec::with_capacity(out.len());
+        for ef in efs.iter() {
+            if let Some(i) = out.iter().position(|(n, _)| *n == ef.name) {
+                ordered.push(out.swap_remove(i));
+            }
+        }
+        plan::Expr::Object { fields: ordered }
+    }
+
+    /// Reports why `found` does not fit `expect`.
+    fn mismatch(&mut self, e: &ast::Expr, found: &Ty, expect: &Expect, m: &Mismatch) {
+        let (path, inner) = m.innermost();
+        let found_s = self.types.display(found);
+        let want_s = self.types.display(&expect.ty);
+        let text = path_text(e);
+        let mut d = match inner {
+            Mismatch::Nullable => {
+                let default = default_for(self.types.resolve(&self.types.non_null(&expect.ty)));
+                let help = match &text {
+                    Some(t) => format!(
+                        "give a default: `{t} ?? {default}`, or declare {} nullable (`{want_s}?`)",
+                        expect.what
+                    ),
+                    None => format!(
+                        "give a default with `?? {default}`, or declare {} nullable (`{want_s}?`)",
+                        expect.what
+                    ),
+                };
+                Diagnostic::new(
+                    codes::NULLABLE,
+                    format!(
+                        "{} may be null, but {} is `{want_s}`",
+                        text.as_deref()
+                            .map_or("this value".to_string(), |t| format!("`{t}`")),
+                        expect.what
+                    ),
+                )
+                .primary(e.span, format!("this is `{found_s}`"))
+                .help(help)
+            }
+            Mismatch::NotInUnion(values) => {
+                let members = match self.types.resolve(&self.types.non_null(&expect.ty)) {
+                    Ty::Union(m) => m.to_vec(),
+                    _ => Vec::new(),
+                };
+                let shown: Vec<String> = values.iter().map(|v| format!("{v:?}")).collect();
+                let near = values
+                    .first()
+                    .and_then(|v| suggest(v, members.iter().map(String::as_str)));
+                let help = match near {
+                    Some(s) => format!("did you mean \"{s}\"?"),
+                    None => format!(
+                        "{} takes {}",
+                        expect.what,
+                        members
+                            .iter()
+                            .map(|m| format!("{m:?}"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                };
+                Diagnostic::new(
+                    codes::NOT_IN_UNION,
+                    format!(
+                        "{} {} not one of {want_s}",
+                        shown.join(", "),
+                        if shown.len() == 1 { "is" } else { "are" }
+                    ),
+                )
+                .primary(
+                    e.span,
+                    format!(
+                        "{} can be {}",
+                        if matches!(e.kind, ExprKind::Str(_)) {
+                            "this"
+                        } else {
+                            "this value"
+                        },
+                        shown.join(", ")
+                    ),
+                )
+                .help(help)
+            }
+            Mismatch::MissingField(f) => Diagnostic::new(
+                codes::MISSING_FIELD,
+                format!(
+                    "`{found_s}` has no field `{f}`, which {} requires",
+                    expect.what
+                ),
+            )
+            .primary(e.span, format!("this is `{found_s}`"))
+            .help(format!(
+                "build the value with a map or an object literal that sets `{f}`"
+            )),
+            Mismatch::ExtraField(f) => Diagnostic::new(
+                codes::EXTRA_FIELD,
+                format!(
+                    "`{found_s}` has field `{f}`, which {} does not take",
+                    expect.what
+                ),
+            )
+            .primary(e.span, format!("this is `{found_s}`"))
+            .help(format!(
+                "build a `{want_s}` with a map or an object literal that leaves out `{f}`"
+            )),
+            Mismatch::Different | Mismatch::Inside(..) => {
+                let fr = self.types.resolve(found).clone();
+                let wr = self.types.resolve(&self.types.non_null(&expect.ty)).clone();
+                let help = match (&fr, &wr) {
+                    (Ty::Int | Ty::Float | Ty::Decimal | Ty::NumLit | Ty::Bool | Ty::Date | Ty::DateTime, Ty::String) => {
+                        format!("convert it to text: `str({})`", text.as_deref().unwrap_or("…"))
+                    }
+                    (Ty::String, Ty::Union(ms)) => format!(
+                        "a `String` may hold any text; choose one of the allowed strings, e.g. `if {} == {:?} then {:?} else …`",
+                        text.as_deref().unwrap_or("x"),
+                        ms.first().map_or("", String::as_str),
+                        ms.first().map_or("", String::as_str)
+                    ),
+                    (Ty::DateTime, Ty::Date) => format!("take the date part: `date({})`", text.as_deref().unwrap_or("…")),
+                    (Ty::Float, Ty::Decimal) => "Float is inexact; declare the source field `Decimal` to keep money exact".into(),
+                    _ => format!("change the value, or declare {} as `{found_s}`", expect.what),
+                };
+                let mut d = Diagnostic::new(
+                    codes::TYPE_MISMATCH,
+                    format!(
+                        "mismatched types: {} is `{want_s}`, found `{found_s}`",
+                        expect.what
+                    ),
+                )
+                .primary(e.span, format!("expected `{want_s}`, found `{found_s}`"))
+                .help(help);
+                if !path.is_empty() {
+                    d = d.note(mismatch_note(&path, inner));
+                }
+                d
+            }
+        };
+        if let Some(origin) = expect.origin {
+            d = d.secondary(origin, "expected because of this declaration");
+        }
+        self.report(d);
+    }
+
+    /// Infers the type of `e` and elaborates it.
+    pub(crate) fn infer(&mut self, e: &ast::Expr, scope: &mut Scope) -> (Ty, plan::Expr) {
+        match &e.kind {
+            ExprKind::Str(s) => (
+                Ty::StrLit(s.as_str().into()),
+                lit(plan::Value::Str(s.clone())),
+            ),
+            ExprKind::Int(n) => (Ty::Int, lit(plan::Value::Int(*n))),
+            ExprKind::Number(text) => {
+                match Decimal::from_str_exact(text).or_else(|_| Decimal::from_scientific(text)) {
+                    Ok(d) => (Ty::NumLit, lit(plan::Value::Decimal(d))),
+                    Err(_) => {
+                        self.report(
+                            Diagnostic::new(codes::INT_RANGE, "number literal out of range")
+                                .primary(e.span, "does not fit a Decimal (28 significant digits)")
+                                .help("write fewer digits"),
+                        );
+                        POISON
+                    }
+                }
+            }
+            ExprKind::Duration(ms) => (
+                Ty::Duration,
+                lit(plan::Value::Int(i64::try_from(*ms).unwrap_or(i64::MAX))),
+            ),
+            ExprKind::Bool(b) => (Ty::Bool, lit(plan::Value::Bool(*b))),
+            ExprKind::Null => (Ty::Null, lit(plan::Value::Null)),
+            ExprKind::Name(id) => self.name(id, scope),
+            ExprKind::Field {
+                base,
+                name,
+                optional,
+            } => self.field(e, base, name, *optional, scope),
+            ExprKind::Index { base, index } => {
+                let (bt, be) = self.infer(base, scope);
+                let ie = self.check_against(
+                    index,
+                    &Expect {
+                        ty: Ty::Int,
+                        origin: None,
+                        what: "an index".into(),
+                    },
+                    scope,
+                );
+                let item = match self.types.resolve(&bt).clone() {
+                    Ty::Array(item) => (*item).clone(),
+                    Ty::Error => return POISON,
+                    Ty::Nullable(_) => {
+                        self.report(
+                            Diagnostic::new(
+                                codes::NULLABLE,
+                                format!(
+                                    "{} may be null",
+                                    path_text(base)
+                                        .map_or("the array".into(), |t| format!("`{t}`"))
+                                ),
+                            )
+                            .primary(base.span, "indexed here")
+                            .help(format!(
+                                "give a default first: `({} ?? [])[…]`",
+                                path_text(base).unwrap_or_else(|| "…".into())
+                            )),
+                        );
+                        return POISON;
+                    }
+                    other => {
+                        let shown = self.types.display(&other);
+                        self.report(
+                            Diagnostic::new(
+                                codes::BAD_OPERANDS,
+                                format!("only arrays can be indexed, not `{shown}`"),
+                            )
+                            .primary(base.span, format!("this is `{shown}`"))
+                            .help("index an array: `items[0]`"),
+                        );
+                        return POISON;
+                    }
+                };
+                // Past the end is null: the result is nullable.
+                let ty = if self.types.is_nullable(&item) {
+                    item
+                } else {
+                    Ty::Nullable(Rc::new(item))
+                };
+                (
+                    ty,
+                    plan::Expr::Index {
+                        base: Box::new(be),
+                        index: Box::new(ie),
+                    },
+                )
+            }
+            ExprKind::Call { callee, args } => self.call(e, callee, args, scope),
+            ExprKind::Unary {
+                op: UnaryOp::Not,
+                expr,
+            } => {
+                let x = self.check_against(expr, &self.bool_expect("the operand of `!`"), scope);
+                (Ty::Bool, plan::Expr::Not { expr: Box::new(x) })
+            }
+            ExprKind::Unary {
+                op: UnaryOp::Neg,
+                expr,
+            } => {
+                let (t, x) = self.infer(expr, scope);
+                if self.types.is_nullable(&t) {
+                    self.nullable_operand(expr, &t, "-");
+                    return POISON;
+                }
+                if !self.types.is_numeric(&t) {
+                    let shown = self.types.display(&t);
+                    self.report(
+                        Diagnostic::new(
+                            codes::BAD_OPERANDS,
+                            format!("`-` takes a number, not `{shown}`"),
+                        )
+                        .primary(expr.span, format!("this is `{shown}`"))
+                        .help("negate a number"),
+                    );
+                    return POISON;
+                }
+                (
+                    t,
+                    plan::Expr::Neg {
+                        expr: Box::new(x),
+                        span: e.span,
+                    },
+                )
+            }
+            ExprKind::Binary { op, lhs, rhs } => self.binary(e, *op, lhs, rhs, scope),
+            ExprKind::If {
+                cond,
+                then,
+                otherwise,
+            } => {
+                let c = self.check_against(cond, &self.bool_expect("an `if` condition"), scope);
+                let (tt, te) = self.infer(then, scope);
+                let (ot, oe) = self.infer(otherwise, scope);
+                let ty = match self.types.join(&tt, &ot) {
+                    Some(t) => t,
+                    None => {
+                        let (a, b) = (self.types.display(&tt), self.types.display(&ot));
+                        self.report(
+                            Diagnostic::new(
+                                codes::TYPE_MISMATCH,
+                                format!("`if` branches have different types: `{a}` and `{b}`"),
+                            )
+                            .primary(otherwise.span, format!("this is `{b}`"))
+                            .secondary(then.span, format!("this is `{a}`"))
+                            .help("make both branches the same type, e.g. convert with `str(…)`"),
+                        );
+                        Ty::Error
+                    }
+                };
+                (
+                    ty,
+                    plan::Expr::If {
+                        cond: Box::new(c),
+                        then: Box::new(te),
+                        otherwise: Box::new(oe),
+                    },
+                )
+            }
+            ExprKind::Lambda { .. } => {
+                self.report(
+                    Diagnostic::new(
+                        codes::BAD_ARGUMENTS,
+                        "a lambda is only allowed as an argument of a function that takes one",
+                    )
+                    .primary(e.span, "not allowed here")
+                    .help("use it in `sum(items, item => item.price)`"),
+                );
+                POISON
+            }
+            ExprKind::Object(fields) => {
+                let mut tys: Vec<FieldTy> = Vec::new();
+                let mut out = Vec::new();
+                for f in fields {
+                    if tys.iter().any(|t| t.name == f.name.name) {
+                        self.report(
+                            Diagnostic::new(
+                                codes::FIELD_TWICE,
+                                format!("field `{}` is set twice", f.name.name),
+                            )
+                            .primary(f.name.span, "set again here")
+                            .help("set each field once"),
+                        );
+                        continue;
+                    }
+                    let (t, x) = self.infer(&f.value, scope);
+                    tys.push(FieldTy {
+                        name: f.name.name.clone(),
+                        ty: t,
+                    });
+                    out.push((f.name.name.clone(), x));
+                }
+                (Ty::Object(tys.into()), plan::Expr::Object { fields: out })
+            }
+            ExprKind::Array(items) => {
+                let mut ty: Option<Ty> = None;
+                let mut out = Vec::new();
+                for item in items {
+                    let (t, x) = self.infer(item, scope);
+                    out.push(x);
+                    ty = match ty {
+                        None => Some(t),
+                        Some(prev) => match self.types.join(&prev, &t) {
+                            Some(j) => Some(j),
+                            None => {
+                                let (a, b) = (self.types.display(&prev), self.types.display(&t));
+                                self.report(
+                                    Diagnostic::new(
+                                        codes::TYPE_MISMATCH,
+                                        format!("array items of different types: `{a}` and `{b}`"),
+                                    )
+                                    .primary(item.span, format!("this is `{b}`"))
+                                    .help("all items of an array have one type"),
+                                );
+                                Some(Ty::Error)
+                            }
+                        },
+                    };
+                }
+                (
+                    Ty::Array(Rc::new(ty.unwrap_or(Ty::Error))),
+                    plan::Expr::Array { items: out },
+                )
+            }
+        }
+    }
+
+    fn name(&mut self, id: &ast::Ident, scope: &mut Scope) -> (Ty, plan::Expr) {
+        if let Some(ty) = scope.lookup(&id.name) {
+            return (
+                ty,
+                plan::Expr::Var {
+                    name: id.name.clone(),
+                },
+            );
+        }
+        match self.names.get(&id.name).copied() {
+            Some(r) if r.kind == Kind::Secret => {
+                self.used.insert((Kind::Secret, r.index));
+                self.report(
+                    Diagnostic::new(codes::SECRET_LEAK, format!("secret `{}` cannot be used here", id.name))
+                        .primary(id.span, "a secret in a value that could be sent, logged or stored")
+                        .secondary(r.span, "declared as a secret here")
+                        .help("secrets may only be used in an api's `auth` and `headers`, where flowc keeps them out of every output"),
+                );
+            }
+            Some(r) => {
+                let help = match r.kind {
+                    Kind::Map => format!("call it: `{}(…)`", id.name),
+                    Kind::Endpoint => format!(
+                        "endpoints are called as flow steps: `{}(…)` or `for x in {}`",
+                        id.name, id.name
+                    ),
+                    _ => "use a value here: a parameter, a `let`, a loop variable or a literal"
+                        .to_string(),
+                };
+                self.report(
+                    Diagnostic::new(
+                        codes::WRONG_KIND,
+                        format!("`{}` is a {}, not a value", id.name, r.kind.word()),
+                    )
+                    .primary(id.span, "expected a value")
+                    .secondary(r.span, format!("`{}` is declared here", id.name))
+                    .help(help),
+                );
+            }
+            None => {
+                let names: Vec<String> = scope.names().map(str::to_string).collect();
+                let help = match suggest(&id.name, names.iter().map(String::as_str)) {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None if names.is_empty() => "nothing is in scope here".into(),
+                    None => format!("in scope: {}", names.join(", ")),
+                };
+                self.report(
+                    Diagnostic::new(codes::UNKNOWN_NAME, format!("unknown name `{}`", id.name))
+                        .primary(id.span, "not found in this scope")
+                        .help(help),
+                );
+            }
+        }
+        POISON
+    }
+
+    fn field(
+        &mut self,
+        e: &ast::Expr,
+        base: &ast::Expr,
+        name: &ast::Ident,
+        optional: bool,
+        scope: &mut Scope,
+    ) -> (Ty, plan::Expr) {
+        let (bt, be) = self.infer(base, scope);
+        let resolved = self.types.resolve(&bt).clone();
+        let (object_ty, via_null) = match &resolved {
+            Ty::Error => return POISON,
+            Ty::Nullable(inner) => ((**inner).clone(), true),
+            Ty::Null => (Ty::Error, true),
+            _ => (bt.clone(), false),
+        };
+        if via_null && !optional {
+            let t = path_text(base);
+            self.report(
+                Diagnostic::new(
+                    codes::NULLABLE,
+                    format!(
+                        "{} may be null",
+                        t.as_deref()
+                            .map_or("this value".to_string(), |t| format!("`{t}`"))
+                    ),
+                )
+                .primary(base.span, format!("this is `{}`", self.types.display(&bt)))
+                .help(match &t {
+                    Some(t) => format!(
+                        "use `?.` to get null instead: `{t}?.{}`, then a default with `??`",
+                        name.name
+                    ),
+                    None => format!(
+                        "use `?.{}` to get null instead, then a default with `??`",
+                        name.name
+                    ),
+                }),
+            );
+        }
+        let fields = match self.types.resolve(&object_ty).clone() {
+            Ty::Object(fields) => fields,
+            Ty::Error => return POISON,
+            other => {
+                let shown = self.types.display(&other);
+                self.report(
+                    Diagnostic::new(codes::UNKNOWN_FIELD, format!("`{shown}` has no fields"))
+                        .primary(name.span, format!("`{}` read from a `{shown}`", name.name))
+                        .help("only objects have fields"),
+                );
+                return POISON;
+            }
+        };
+        let Some(f) = fields.iter().find(|f| f.name == name.name) else {
+            let type_name = self.types.display(&object_ty);
+            let help = match suggest(&name.name, fields.iter().map(|f| f.name.as_str())) {
+                Some(s) => format!("did you mean `{s}`?"),
+                None => format!(
+                    "`{type_name}` has: {}",
+                    fields
+                        .iter()
+                        .map(|f| f.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            };
+            let mut d = Diagnostic::new(
+                codes::UNKNOWN_FIELD,
+                format!("`{type_name}` has no field `{}`", name.name),
+            )
+            .primary(name.span, "unknown field")
+            .help(help);
+            if let Ty::Named(i) = self.types.non_null(&object_ty) {
+                if let Some(decl) = self.type_decls.get(i) {
+                    d = d.secondary(decl.name.span, format!("`{type_name}` is declared here"));
+                }
+            }
+            self.report(d);
+            return POISON;
+        };
+        let mut ty = f.ty.clone();
+        if via_null && !self.types.is_nullable(&ty) {
+            ty = Ty::Nullable(Rc::new(ty));
+        }
+        let _ = e;
+        (
+            ty,
+            plan::Expr::Field {
+                base: Box::new(be),
+                name: name.name.clone(),
+            },
+        )
+    }
+
+    fn nullable_operand(&mut self, operand: &ast::Expr, ty: &Ty, op: &str) {
+        let t = path_text(operand);
+        let default = default_for(self.types.resolve(&self.types.non_null(ty)));
+        self.report(
+            Diagnostic::new(
+                codes::NULLABLE,
+                format!(
+                    "{} may be null, and `{op}` needs a value",
+                    t.as_deref()
+                        .map_or("this operand".to_string(), |t| format!("`{t}`"))
+                ),
+            )
+            .primary(
+                operand.span,
+                format!("this is `{}`", self.types.display(ty)),
+            )
+            .help(format!(
+                "give a default: `({} ?? {default})`",
+                t.as_deref().unwrap_or("…")
+            )),
+        );
+    }
+
+    fn binary(
+        &mut self,
+        e: &ast::Expr,
+        op: BinaryOp,
+        lhs: &ast::Expr,
+        rhs: &ast::Expr,
+        scope: &mut Scope,
+    ) -> (Ty, plan::Expr) {
+        match op {
+            BinaryOp::And | BinaryOp::Or => {
+                let what = format!("an operand of `{}`", op.as_str());
+                let l = self.check_against(lhs, &self.bool_expect(&what), scope);
+                let r = self.check_against(rhs, &self.bool_expect(&what), scope);
+                let (lhs, rhs) = (Box::new(l), Box::new(r));
+                let x = if op == BinaryOp::And {
+                    plan::Expr::And { lhs, rhs }
+                } else {
+                    plan::Expr::Or { lhs, rhs }
+                };
+                return (Ty::Bool, x);
+            }
+            BinaryOp::Coalesce => {
+                let (lt, le) = self.infer(lhs, scope);
+                let inner = self.types.non_null(&lt);
+                let (rt, re) = self.infer(rhs, scope);
+                let ty = match self.types.join(&inner, &rt) {
+                    Some(t) => t,
+                    None => {
+                        let (a, b) = (self.types.display(&inner), self.types.display(&rt));
+                        self.report(
+                            Diagnostic::new(
+                                codes::TYPE_MISMATCH,
+                                format!("the default is `{b}`, but the value is `{a}`"),
+                            )
+                            .primary(rhs.span, format!("this is `{b}`"))
+                            .secondary(lhs.span, format!("this is `{a}` when not null"))
+                            .help(format!(
+                                "give a default of type `{a}`, e.g. `?? {}`",
+                                default_for(self.types.resolve(&inner))
+                            )),
+                        );
+                        Ty::Error
+                    }
+                };
+                return (
+                    ty,
+                    plan::Expr::Coalesce {
+                        lhs: Box::new(le),
+                        rhs: Box::new(re),
+                    },
+                );
+            }
+            _ => {}
+        }
+        let (lt, le) = self.infer(lhs, scope);
+        let (rt, re) = self.infer(rhs, scope);
+        let plan_op = match op {
+            BinaryOp::Eq => plan::BinOp::Eq,
+            BinaryOp::Ne => plan::BinOp::Ne,
+            BinaryOp::Lt => plan::BinOp::Lt,
+            BinaryOp::Le => plan::BinOp::Le,
+            BinaryOp::Gt => plan::BinOp::Gt,
+            BinaryOp::Ge => plan::BinOp::Ge,
+            BinaryOp::Add => plan::BinOp::Add,
+            BinaryOp::Sub => plan::BinOp::Sub,
+            BinaryOp::Mul => plan::BinOp::Mul,
+            BinaryOp::Div => plan::BinOp::Div,
+            _ => plan::BinOp::Rem,
+        };
+        let node = |ty: Ty| {
+            (
+                ty,
+                plan::Expr::Binary {
+                    op: plan_op,
+                    lhs: Box::new(le.clone()),
+                    rhs: Box::new(re.clone()),
+                    span: e.span,
+                },
+            )
+        };
+        if lt == Ty::Error || rt == Ty::Error {
+            return node(Ty::Error);
+        }
+        match op {
+            BinaryOp::Eq | BinaryOp::Ne => {
+                // Comparing a union to a literal outside it is a typo that would silently never match.
+                for (a, at, b) in [(lhs, &lt, &rt), (rhs, &rt, &lt)] {
+                    if let (Ty::StrLit(s), Ty::Union(members)) = (
+                        self.types.resolve(at),
+                        self.types.resolve(&self.types.non_null(b)),
+                    ) {
+                        if !members.iter().any(|m| **m == **s) {
+                            let help = match suggest(s, members.iter().map(String::as_str)) {
+                                Some(n) => format!("did you mean \"{n}\"?"),
+                                None => format!(
+                                    "the value is one of {}",
+                                    members
+                                        .iter()
+                                        .map(|m| format!("{m:?}"))
+                                        .collect::<Vec<_>>()
+                                        .join(", ")
+                                ),
+                            };
+                            self.report(
+                                Diagnostic::new(
+                                    codes::NOT_IN_UNION,
+                                    format!(
+                                        "{s:?} is not one of {}",
+                                        self.types.display(&self.types.non_null(b))
+                                    ),
+                                )
+                                .primary(a.span, "this comparison can never be true")
+                                .help(help),
+                            );
+                            return node(Ty::Error);
+                        }
+                    }
+                }
+                let comparable =
+                    lt == Ty::Null || rt == Ty::Null || self.types.join(&lt, &rt).is_some();
+                if !comparable {
+                    let (a, b) = (self.types.display(&lt), self.types.display(&rt));
+                    self.report(
+                        Diagnostic::new(
+                            codes::BAD_OPERANDS,
+                            format!("`{a}` and `{b}` cannot be compared"),
+                        )
+                        .primary(e.span, "never equal")
+                        .help("compare values of the same type; convert with `str(…)` if needed"),
+                    );
+                    return node(Ty::Error);
+                }
+                if let Err(ArithError::DecimalFloat) = self.numeric_mix(&lt, &rt) {
+                    self.decimal_float(e);
+                }
+                node(Ty::Bool)
+            }
+            BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge => {
+                if self.any_nullable(op, lhs, &lt, rhs, &rt) {
+                    return node(Ty::Error);
+                }
+                let (l, r) = (
+                    self.types.resolve(&lt).clone(),
+                    self.types.resolve(&rt).clone(),
+                );
+                let ok = (self.types.is_numeric(&l) && self.types.is_numeric(&r))
+                    || (self.types.is_stringy(&l) && self.types.is_stringy(&r))
+                    || matches!(
+                        (&l, &r),
+                        (Ty::Date, Ty::Date) | (Ty::DateTime, Ty::DateTime)
+                    );
+                if !ok {
+                    return self.bad_operands(e, op, &lt, &rt, node);
+                }
+                if let Err(ArithError::DecimalFloat) = self.numeric_mix(&l, &r) {
+                    self.decimal_float(e);
+                }
+                node(Ty::Bool)
+            }
+            _ => {
+                if self.any_nullable(op, lhs, &lt, rhs, &rt) {
+                    return node(Ty::Error);
+                }
+                if op == BinaryOp::Add && self.types.is_stringy(&lt) && self.types.is_stringy(&rt) {
+                    return node(Ty::String);
+                }
+                match self.types.arith(&lt, &rt) {
+                    Ok(t) => {
+                        let t = match (op, t) {
+                            (BinaryOp::Div, Ty::Int) => Ty::Decimal,
+                            (_, Ty::NumLit) => Ty::Decimal,
+                            (_, t) => t,
+                        };
+                        node(t)
+                    }
+                    Err(ArithError::DecimalFloat) => {
+                        self.decimal_float(e);
+                        node(Ty::Error)
+                    }
+                    Err(ArithError::NotNumbers) => self.bad_operands(e, op, &lt, &rt, node),
+                }
+            }
+        }
+    }
+
+    fn numeric_mix(&self, a: &Ty, b: &Ty) -> Result<Ty, ArithError> {
+        if self.types.is_numeric(a) && self.types.is_numeric(b) {
+            self.types.arith(a, b)
+        } else {
+            Ok(Ty::Error)
+        }
+    }
+
+    fn any_nullable(
+        &mut self,
+        op: BinaryOp,
+        lhs: &ast::Expr,
+        lt: &Ty,
+        rhs: &ast::Expr,
+        rt: &Ty,
+    ) -> bool {
+        let mut any = false;
+        for (x, t) in [(lhs, lt), (rhs, rt)] {
+            if self.types.is_nullable(t) {
+                self.nullable_operand(x, t, op.as_str());
+                any = true;
+            }
+        }
+        any
+    }
+
+    fn decimal_float(&mut self, e: &ast::Expr) {
+        self.report(
+            Diagnostic::new(codes::DECIMAL_FLOAT, "Decimal and Float mixed")
+                .primary(e.span, "exact and inexact numbers in one operation")
+                .help("declare both fields `Decimal` (exact, for money) or both `Float`"),
+        );
+    }
+
+    fn bad_operands(
+        &mut self,
+        e: &ast::Expr,
+        op: BinaryOp,
+        lt: &Ty,
+        rt: &Ty,
+        node: impl Fn(Ty) -> (Ty, plan::Expr),
+    ) -> (Ty, plan::Expr) {
+        let (a, b) = (self.types.display(lt), self.types.display(rt));
+        let help =
+            if op == BinaryOp::Add && (self.types.is_stringy(lt) || self.types.is_stringy(rt)) {
+                "convert the other side to text first: `\"…\" + str(x)`".to_string()
+            } else {
+                format!(
+                    "`{}` takes two numbers{}",
+                    op.as_str(),
+                    if op == BinaryOp::Add {
+                        " or two strings"
+                    } else {
+                        ""
+                    }
+                )
+            };
+        self.report(
+            Diagnostic::new(
+                codes::BAD_OPERANDS,
+                format!("`{}` cannot be applied to `{a}` and `{b}`", op.as_str()),
+            )
+            .primary(e.span, format!("`{a}` {} `{b}`", op.as_str()))
+            .help(help),
+        );
+        node(Ty::Error)
+    }
+
+    pub(crate) fn unknown_callee(&mut self, callee: &ast::Ident, in_flow: bool) {
+        let mut candidates: Vec<&str> = plan::Builtin::ALL.iter().map(|b| b.name()).collect();
+        candidates.extend(self.map_decls.iter().map(|m| m.name.name.as_str()));
+        if in_flow {
+            candidates.extend(self.endpoint_decls.iter().map(|m| m.name.name.as_str()));
+        }
+        let help = match suggest(&callee.name, candidates.iter().copied()) {
+            Some(s) => format!("did you mean `{s}`?"),
+            None => format!(
+                "the functions: {}",
+                plan::Builtin::ALL
+                    .iter()
+                    .map(|b| b.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
+        let what = if in_flow {
+            "function, map or endpoint"
+        } else {
+            "function or map"
+        };
+        self.report(
+            Diagnostic::new(
+                codes::UNKNOWN_CALLEE,
+                format!("unknown {what} `{}`", callee.name),
+            )
+            .primary(callee.span, "not declared")
+            .help(help),
+        );
+    }
+
+    fn call(
+        &mut self,
+        e: &ast::Expr,
+        callee: &ast::Ident,
+        args: &[ast::Arg],
+        scope: &mut Scope,
+    ) -> (Ty, plan::Expr) {
+        if let Some(b) = plan::Builtin::from_name(&callee.name) {
+            if !scope.contains(&callee.name) {
+                return self.builtin(e, b, args, scope);
+            }
+        }
+        match self.names.get(&callee.name).copied() {
+            Some(r) if r.kind == Kind::Map => self.map_call(e, r.index, callee, args, scope),
+            Some(r) => {
+                for a in args {
+                    self.infer(&a.value, scope);
+                }
+                let help = match r.kind {
+                    Kind::Endpoint => "endpoints are called as flow steps (`create(body: …)` or `let r = create(…)`), not inside expressions",
+                    _ => "only functions and maps can be called",
+                };
+                self.report(
+                    Diagnostic::new(
+                        codes::WRONG_KIND,
+                        format!(
+                            "`{}` is a {}; it cannot be called here",
+                            callee.name,
+                            r.kind.word()
+                        ),
+                    )
+                    .primary(callee.span, "called here")
+                    .secondary(r.span, "declared here")
+                    .help(help),
+                );
+                POISON
+            }
+            None => {
+                for a in args {
+                    if !matches!(a.value.kind, ExprKind::Lambda { .. }) {
+                        self.infer(&a.value, scope);
+                    }
+                }
+                self.unknown_callee(callee, false);
+                POISON
+            }
+        }
+    }
+
+    fn map_call(
+        &mut self,
+        e: &ast::Expr,
+        index: usize,
+        callee: &ast::Ident,
+        args: &[ast::Arg],
+        scope: &mut Scope,
+    ) -> (Ty, plan::Expr) {
+        self.used.insert((Kind::Map, index));
+        if let Some(caller) = self.current_map {
+            if let Some(calls) = self.map_calls.get_mut(caller) {
+                calls.push((index, e.span));
+            }
+        }
+        let Some((params, ret)) = self.map_sigs.get(index).cloned() else {
+            return POISON;
+        };
+        let signature = format!(
+            "{}({})",
+            callee.name,
+            params
+                .iter()
+                .map(|(n, t)| format!("{n}: {}", self.types.display(t)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        if args.len() != params.len() {
+            self.report(
+                Diagnostic::new(
+                    codes::BAD_ARGUMENTS,
+                    format!(
+                        "map `{}` takes {} argument{}, {} given",
+                        callee.name,
+                        params.len(),
+                        if params.len() == 1 { "" } else { "s" },
+                        args.len()
+                    ),
+                )
+                .primary(e.span, "this call")
+                .help(format!("call it as `{signature}`")),
+            );
+            for a in args {
+                self.infer(&a.value, scope);
+            }
+            return (ret, lit(plan::Value::Null));
+        }
+        let mut out = Vec::new();
+        for (i, a) in args.iter().enumerate() {
+            let (pname, pty) = match &a.name {
+                Some(n) => match params.iter().find(|(p, _)| *p == n.name) {
+                    Some(p) => p.clone(),
+                    None => {
+                        self.report(
+                            Diagnostic::new(
+                                codes::BAD_ARGUMENTS,
+                                format!("map `{}` has no parameter `{}`", callee.name, n.name),
+                            )
+                            .primary(n.span, "unknown parameter")
+                            .help(format!("call it as `{signature}`")),
+                        );
+                        self.infer(&a.value, scope);
+                        continue;
+                    }
+                },
+                None => params[i].clone(),
+            };
+            let expect = Expect {
+                ty: pty,
+                origin: None,
+                what: format!("parameter `{pname}` of `{}`", callee.name),
+            };
+            out.push((
+                params.iter().position(|(p, _)| *p == pname).unwrap_or(i),
+                self.check_against(&a.value, &expect, scope),
+            ));
+        }
+        out.sort_by_key(|(i, _)| *i);
+        (
+            ret,
+            plan::Expr::CallMap {
+                map: index,
+                args: out.into_iter().map(|(_, x)| x).collect(),
+                span: e.span,
+            },
+        )
+    }
+
+    fn builtin(
+        &mut self,
+        e: &ast::Expr,
+        b: plan::Builtin,
+        args: &[ast::Arg],
+        scope: &mut Scope,
+    ) -> (Ty, plan::Expr) {
+        use plan::Builtin as B;
+        let arity_ok = match b {
+            B::Sum => (1..=2).contains(&args.len()),
+            _ => args.len() == 1,
+        };
+        if !arity_ok || args.iter().any(|a| a.name.is_some()) {
+            self.report(
+                Diagnostic::new(
+                    codes::BAD_ARGUMENTS,
+                    format!("wrong arguments for `{}`", b.name()),
+                )
+                .primary(e.span, "this call")
+                .help(format!("call it as `{}`", b.signature())),
+            );
+            for a in args {
+                if !matches!(a.value.kind, ExprKind::Lambda { .. }) {
+                    self.infer(&a.value, scope);
+                }
+            }
+            return POISON;
+        }
+        let arg = &args[0].value;
+        let what = format!("the argument of `{}`", b.name());
+        let call = |ty: Ty, args: Vec<plan::Expr>| {
+            (
+                ty,
+                plan::Expr::CallFn {
+                    func: b,
+                    args,
+                    span: e.span,
+                },
+            )
+        };
+        match b {
+            B::Lower | B::Upper | B::Trim => {
+                let x = self.check_against(
+                    arg,
+                    &Expect {
+                        ty: Ty::String,
+                        origin: None,
+                        what,
+                    },
+                    scope,
+                );
+                call(Ty::String, vec![x])
+            }
+            B::Date => {
+                let x = self.check_against(
+                    arg,
+                    &Expect {
+                        ty: Ty::DateTime,
+                        origin: None,
+                        what,
+                    },
+                    scope,
+                );
+                call(Ty::Date, vec![x])
+            }
+            B::Str | B::Len => {
+                let (t, x) = self.infer(arg, scope);
+                if self.types.is_nullable(&t) {
+                    self.nullable_operand(arg, &t, b.name());
+                    return POISON;
+                }
+                let ok = match (b, self.types.resolve(&t)) {
+                    (_, Ty::Error) => true,
+                    (B::Str, Ty::Array(_) | Ty::Object(_) | Ty::Duration) => false,
+                    (B::Str, _) => true,
+                    (_, Ty::String | Ty::StrLit(_) | Ty::Union(_) | Ty::Array(_)) => true,
+                    _ => false,
+                };
+                if !ok {
+                    let shown = self.types.display(&t);
+                    self.report(
+                        Diagnostic::new(
+                            codes::TYPE_MISMATCH,
+                            format!("`{}` does not take `{shown}`", b.name()),
+                        )
+                        .primary(arg.span, format!("this is `{shown}`"))
+                        .help(format!("call it as `{}`", b.signature())),
+                    );
+                    return POISON;
+                }
+                call(if b == B::Str { Ty::String } else { Ty::Int }, vec![x])
+            }
+            B::Sum => {
+                let (t, items) = self.infer(arg, scope);
+                if self.types.is_nullable(&t) {
+                    self.nullable_operand(arg, &t, "sum");
+                    return POISON;
+                }
+                let item_ty = match self.types.resolve(&t).clone() {
+                    Ty::Array(item) => (*item).clone(),
+                    Ty::Error => return POISON,
+                    other => {
+                        let shown = self.types.display(&other);
+                        self.report(
+                            Diagnostic::new(
+                                codes::TYPE_MISMATCH,
+                                format!("`sum` adds up an array, not `{shown}`"),
+                            )
+                            .primary(arg.span, format!("this is `{shown}`"))
+                            .help(format!("call it as `{}`", b.signature())),
+                        );
+                        return POISON;
+                    }
+                };
+                let (value_ty, lambda) = match args.get(1) {
+                    None => (item_ty, None),
+                    Some(a) => match &a.value.kind {
+                        ExprKind::Lambda { param, body } => {
+                            let mark = scope.len();
+                            scope.push(&param.name, item_ty, param.span, false);
+                            let (bt, be) = self.infer(body, scope);
+                            let mut diags = Vec::new();
+                            scope.truncate(mark, &mut diags);
+                            if self.types.is_nullable(&bt) {
+                                self.nullable_operand(body, &bt, "sum");
+                                return POISON;
+                            }
+                            (
+                                bt,
+                                Some(plan::Expr::Lambda {
+                                    param: param.name.clone(),
+                                    body: Box::new(be),
+                                }),
+                            )
+                        }
+                        _ => {
+                            self.report(
+                                Diagnostic::new(
+                                    codes::BAD_ARGUMENTS,
+                                    "the second argument of `sum` is a lambda",
+                                )
+                                .primary(a.value.span, "not a lambda")
+                                .help("write `sum(items, item => item.quantity * item.price)`"),
+                            );
+                            return POISON;
+                        }
+                    },
+                };
+                if !self.types.is_numeric(&value_ty) {
+                    let shown = self.types.display(&value_ty);
+                    self.report(
+                        Diagnostic::new(
+                            codes::TYPE_MISMATCH,
+                            format!("`sum` adds numbers, not `{shown}`"),
+                        )
+                        .primary(
+                            args.get(1).map_or(arg.span, |a| a.value.span),
+                            format!("gives `{shown}`"),
+                        )
+                        .help("sum a numeric field: `sum(items, item => item.price)`"),
+                    );
+                    return POISON;
+                }
+                let ty = if value_ty == Ty::NumLit {
+                    Ty::Decimal
+                } else {
+                    value_ty
+                };
+                let mut xs = vec![items];
+                xs.extend(lambda);
+                call(ty, xs)
+            }
+        }
+    }
+}

@@ -1,0 +1,372 @@
+//! The checker's types: declared types plus what only expressions have (literals, null, the
+//! poison type that stops one mistake from causing a cascade of others).
+
+use std::rc::Rc;
+
+/// A type as the checker sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ty {
+    /// Poison: something already reported. Accepted everywhere, silently.
+    Error,
+    /// The `null` literal.
+    Null,
+    String,
+    Int,
+    Float,
+    Decimal,
+    Bool,
+    Date,
+    DateTime,
+    Duration,
+    /// A number literal with a fraction: a Decimal, or a Float where one is wanted.
+    NumLit,
+    /// A string literal: a String, or a member of a union.
+    StrLit(Rc<str>),
+    /// One of these strings.
+    Union(Rc<[String]>),
+    Array(Rc<Ty>),
+    Object(Rc<[FieldTy]>),
+    /// A declared type, by index into the type table.
+    Named(usize),
+    /// Null or absent, or the inner type.
+    Nullable(Rc<Ty>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldTy {
+    pub name: String,
+    pub ty: Ty,
+}
+
+/// The table of declared types.
+#[derive(Debug, Default)]
+pub struct Types {
+    pub names: Vec<String>,
+    pub defs: Vec<Ty>,
+}
+
+impl Types {
+    /// The structure behind named types and nullable wrappers' insides stay as they are.
+    pub fn resolve<'a>(&'a self, mut ty: &'a Ty) -> &'a Ty {
+        // Alias chains were checked for cycles; the bound is a second guard.
+        for _ in 0..64 {
+            match ty {
+                Ty::Named(i) => match self.defs.get(*i) {
+                    Some(t) => ty = t,
+                    None => return &Ty::Error,
+                },
+                _ => return ty,
+            }
+        }
+        &Ty::Error
+    }
+
+    pub fn is_nullable(&self, ty: &Ty) -> bool {
+        matches!(self.resolve(ty), Ty::Nullable(_) | Ty::Null)
+    }
+
+    /// The type without its nullability.
+    pub fn non_null(&self, ty: &Ty) -> Ty {
+        match self.resolve(ty) {
+            Ty::Nullable(inner) => (**inner).clone(),
+            _ => ty.clone(),
+        }
+    }
+
+    pub fn is_numeric(&self, ty: &Ty) -> bool {
+        matches!(
+            self.resolve(ty),
+            Ty::Int | Ty::Float | Ty::Decimal | Ty::NumLit | Ty::Error
+        )
+    }
+
+    pub fn is_stringy(&self, ty: &Ty) -> bool {
+        matches!(
+            self.resolve(ty),
+            Ty::String | Ty::StrLit(_) | Ty::Union(_) | Ty::Error
+        )
+    }
+
+    /// A type as the user would write it.
+    pub fn display(&self, ty: &Ty) -> String {
+        let mut out = String::new();
+        self.write(ty, &mut out, 0);
+        out
+    }
+
+    fn write(&self, ty: &Ty, out: &mut String, depth: usize) {
+        if depth > 3 {
+            out.push('…');
+            return;
+        }
+        match ty {
+            Ty::Error => out.push_str("{unknown}"),
+            Ty::Null => out.push_str("null"),
+            Ty::String => out.push_str("String"),
+            Ty::Int => out.push_str("Int"),
+            Ty::Float => out.push_str("Float"),
+            Ty::Decimal => out.push_str("Decimal"),
+            Ty::Bool => out.push_str("Bool"),
+            Ty::Date => out.push_str("Date"),
+            Ty::DateTime => out.push_str("DateTime"),
+            Ty::Duration => out.push_str("Duration"),
+            Ty::NumLit => out.push_str("Decimal"),
+            Ty::StrLit(s) => {
+                out.push_str(&format!("{s:?}"));
+            }
+            Ty::Union(members) => {
+                let parts: Vec<String> = members.iter().map(|m| format!("{m:?}")).collect();
+                out.push_str(&parts.join(" | "));
+            }
+            Ty::Array(t) => {
+                out.push('[');
+                self.write(t, out, depth + 1);
+                out.push(']');
+            }
+            Ty::Object(fields) => {
+                out.push_str("{ ");
+                for (i, f) in fields.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    if i == 4 {
+                        out.push('…');
+                        break;
+                    }
+                    out.push_str(&f.name);
+                    out.push_str(": ");
+                    self.write(&f.ty, out, depth + 1);
+                }
+                out.push_str(" }");
+            }
+            Ty::Named(i) => out.push_str(self.names.get(*i).map_or("?", String::as_str)),
+            Ty::Nullable(t) => {
+                let union = matches!(**t, Ty::Union(_));
+                if union {
+                    out.push('(');
+                }
+                self.write(t, out, depth);
+                if union {
+                    out.push(')');
+                }
+                out.push('?');
+            }
+        }
+    }
+
+    /// Whether a value of type `found` may stand where `expected` is wanted; if not, why.
+    pub fn assignable(&self, found: &Ty, expected: &Ty) -> Result<(), Mismatch> {
+        self.assignable_at(found, expected, 0)
+    }
+
+    fn assignable_at(&self, found: &Ty, expected: &Ty, depth: usize) -> Result<(), Mismatch> {
+        if depth > 32 {
+            // Recursive types that agree this far agree; the decoder checks values anyway.
+            return Ok(());
+        }
+        if let (Ty::Named(a), Ty::Named(b)) = (found, expected) {
+            if a == b {
+                return Ok(());
+            }
+        }
+        let f = self.resolve(found);
+        let e = self.resolve(expected);
+        match (f, e) {
+            (Ty::Error, _) | (_, Ty::Error) => Ok(()),
+            (Ty::Null, Ty::Nullable(_)) => Ok(()),
+            (Ty::Nullable(fi), Ty::Nullable(ei)) => self.assignable_at(fi, ei, depth + 1),
+            (_, Ty::Nullable(ei)) => self.assignable_at(f, ei, depth + 1),
+            (Ty::Null | Ty::Nullable(_), _) => Err(Mismatch::Nullable),
+            (Ty::String | Ty::StrLit(_) | Ty::Union(_), Ty::String) => Ok(()),
+            (Ty::StrLit(s), Ty::Union(members)) => {
+                if members.iter().any(|m| **m == **s) {
+                    Ok(())
+                } else {
+                    Err(Mismatch::NotInUnion(vec![s.to_string()]))
+                }
+            }
+            (Ty::Union(found), Ty::Union(members)) => {
+                let outside: Vec<String> = found
+                    .iter()
+                    .filter(|f| !members.contains(f))
+                    .cloned()
+                    .collect();
+                if outside.is_empty() {
+                    Ok(())
+                } else {
+                    Err(Mismatch::NotInUnion(outside))
+                }
+            }
+            (Ty::Int, Ty::Int | Ty::Float | Ty::Decimal) => Ok(()),
+            (Ty::NumLit, Ty::Float | Ty::Decimal) => Ok(()),
+            (Ty::Float, Ty::Float) | (Ty::Decimal, Ty::Decimal) => Ok(()),
+            (Ty::Bool, Ty::Bool)
+            | (Ty::Date, Ty::Date)
+            | (Ty::DateTime, Ty::DateTime)
+            | (Ty::Duration, Ty::Duration) => Ok(()),
+            (Ty::Array(fi), Ty::Array(ei)) => self
+                .assignable_at(fi, ei, depth + 1)
+                .map_err(|m| Mismatch::Inside(format!("[{}]", "…"), Box::new(m))),
+            (Ty::Object(ff), Ty::Object(ef)) => {
+                for ef in ef.iter() {
+                    match ff.iter().find(|f| f.name == ef.name) {
+                        Some(f) => self
+                            .assignable_at(&f.ty, &ef.ty, depth + 1)
+                            .map_err(|m| Mismatch::Inside(ef.name.clone(), Box::new(m)))?,
+                        None if self.is_nullable(&ef.ty) => {}
+                        None => return Err(Mismatch::MissingField(ef.name.clone())),
+                    }
+                }
+                if let Some(extra) = ff.iter().find(|f| !ef.iter().any(|e| e.name == f.name)) {
+                    return Err(Mismatch::ExtraField(extra.name.clone()));
+                }
+                Ok(())
+            }
+            _ => Err(Mismatch::Different),
+        }
+    }
+
+    /// The type of `if c then a else b`: both branches' types joined, if they join.
+    pub fn join(&self, a: &Ty, b: &Ty) -> Option<Ty> {
+        if a == b {
+            return Some(a.clone());
+        }
+        let (ra, rb) = (self.resolve(a), self.resolve(b));
+        Some(match (ra, rb) {
+            (Ty::Error, _) | (_, Ty::Error) => Ty::Error,
+            (Ty::Null, Ty::Nullable(_)) => rb.clone(),
+            (Ty::Nullable(_), Ty::Null) => ra.clone(),
+            (Ty::Null, _) => Ty::Nullable(Rc::new(b.clone())),
+            (_, Ty::Null) => Ty::Nullable(Rc::new(a.clone())),
+            (Ty::Nullable(x), Ty::Nullable(y)) => Ty::Nullable(Rc::new(self.join(x, y)?)),
+            (Ty::Nullable(x), _) => Ty::Nullable(Rc::new(self.join(x, b)?)),
+            (_, Ty::Nullable(y)) => Ty::Nullable(Rc::new(self.join(a, y)?)),
+            (Ty::StrLit(_) | Ty::Union(_), Ty::StrLit(_) | Ty::Union(_)) => {
+                let mut members: Vec<String> = Vec::new();
+                for t in [ra, rb] {
+                    match t {
+                        Ty::StrLit(s) => members.push(s.to_string()),
+                        Ty::Union(m) => members.extend(m.iter().cloned()),
+                        _ => {}
+                    }
+                }
+                let mut seen = std::collections::HashSet::new();
+                members.retain(|m| seen.insert(m.clone()));
+                Ty::Union(members.into())
+            }
+            (
+                Ty::String | Ty::StrLit(_) | Ty::Union(_),
+                Ty::String | Ty::StrLit(_) | Ty::Union(_),
+            ) => Ty::String,
+            _ if self.is_numeric(ra) && self.is_numeric(rb) => self.arith(ra, rb).ok()?,
+            _ if self.assignable(a, b).is_ok() => b.clone(),
+            _ if self.assignable(b, a).is_ok() => a.clone(),
+            _ => return None,
+        })
+    }
+
+    /// The result type of arithmetic on two numeric types.
+    pub fn arith(&self, a: &Ty, b: &Ty) -> Result<Ty, ArithError> {
+        use Ty::*;
+        Ok(match (self.resolve(a), self.resolve(b)) {
+            (Error, _) | (_, Error) => Error,
+            (Int, Int) => Int,
+            (Float, Decimal) | (Decimal, Float) => return Err(ArithError::DecimalFloat),
+            (Float, _) | (_, Float) => Float,
+            (Decimal | NumLit | Int, Decimal | NumLit | Int) => Decimal,
+            _ => return Err(ArithError::NotNumbers),
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ArithError {
+    DecimalFloat,
+    NotNumbers,
+}
+
+/// Why a value does not fit where it is used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mismatch {
+    Different,
+    Nullable,
+    NotInUnion(Vec<String>),
+    MissingField(String),
+    ExtraField(String),
+    /// The mismatch is inside this field (or array items).
+    Inside(String, Box<Mismatch>),
+}
+
+impl Mismatch {
+    /// The innermost reason, and the field path that leads to it.
+    pub fn innermost(&self) -> (String, &Mismatch) {
+        let mut path = Vec::new();
+        let mut m = self;
+        while let Mismatch::Inside(name, inner) = m {
+            path.push(name.as_str());
+            m = inner;
+        }
+        (path.join("."), m)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn obj(fields: &[(&str, Ty)]) -> Ty {
+        Ty::Object(
+            fields
+                .iter()
+                .map(|(n, t)| FieldTy {
+                    name: n.to_string(),
+                    ty: t.clone(),
+                })
+                .collect::<Vec<_>>()
+                .into(),
+        )
+    }
+
+    #[test]
+    fn assignability() {
+        let t = Types::default();
+        let union = Ty::Union(vec!["gold".to_string(), "silver".to_string()].into());
+        assert!(t.assignable(&Ty::StrLit("gold".into()), &union).is_ok());
+        assert_eq!(
+            t.assignable(&Ty::StrLit("bronze".into()), &union),
+            Err(Mismatch::NotInUnion(vec!["bronze".into()]))
+        );
+        assert_eq!(t.assignable(&Ty::String, &union), Err(Mismatch::Different));
+        let nullable = Ty::Nullable(Rc::new(Ty::String));
+        assert_eq!(
+            t.assignable(&nullable, &Ty::String),
+            Err(Mismatch::Nullable)
+        );
+        assert!(t.assignable(&Ty::Null, &nullable).is_ok());
+        assert!(t.assignable(&Ty::Int, &Ty::Decimal).is_ok());
+        assert_eq!(
+            t.assignable(&Ty::Float, &Ty::Decimal),
+            Err(Mismatch::Different)
+        );
+        let want = obj(&[("a", Ty::Int), ("b", nullable.clone())]);
+        assert!(t.assignable(&obj(&[("a", Ty::Int)]), &want).is_ok());
+        assert_eq!(
+            t.assignable(&obj(&[("b", Ty::Null)]), &want),
+            Err(Mismatch::MissingField("a".into()))
+        );
+        let m = t.assignable(&obj(&[("a", Ty::String)]), &want).unwrap_err();
+        assert_eq!(m.innermost(), ("a".to_string(), &Mismatch::Different));
+    }
+
+    #[test]
+    fn joins() {
+        let t = Types::default();
+        let j = t
+            .join(&Ty::StrLit("gold".into()), &Ty::StrLit("silver".into()))
+            .unwrap();
+        assert_eq!(t.display(&j), "\"gold\" | \"silver\"");
+        assert_eq!(t.join(&Ty::Int, &Ty::NumLit), Some(Ty::Decimal));
+        assert_eq!(t.display(&t.join(&Ty::Null, &Ty::Int).unwrap()), "Int?");
+        assert_eq!(t.join(&Ty::Bool, &Ty::Int), None);
+    }
+}

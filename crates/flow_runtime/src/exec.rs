@@ -1,0 +1,834 @@
+//! Executing flows: steps, sources streamed page by page, records processed concurrently,
+//! failures routed to the flow's error policy.
+
+use std::collections::{BTreeMap, HashSet};
+use std::future::Future;
+use std::io::Write as _;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use flow_diagnostics::{codes, Code, Diagnostic, Span};
+use flow_plan::eval::{self, Env};
+use flow_plan::{EndpointCall, OnError, Pagination, Plan, Step, Value};
+use tokio::sync::{mpsc, Semaphore};
+use tokio::task::JoinSet;
+
+use crate::http::{self, Answer, Failure, Http};
+use crate::{Event, FlowReport, Observer, Report, RunOptions};
+
+struct Ctx {
+    plan: Arc<Plan>,
+    http: Http,
+    observer: Arc<dyn Observer>,
+    base_dir: std::path::PathBuf,
+}
+
+#[derive(Default)]
+struct Stats {
+    records_in: AtomicU64,
+    records_filtered: AtomicU64,
+    records_ok: AtomicU64,
+    records_failed: AtomicU64,
+    dead_lettered: AtomicU64,
+    pages: AtomicU64,
+    requests: AtomicU64,
+    statuses: Mutex<BTreeMap<u16, u64>>,
+}
+
+/// One flow being run.
+struct FlowRun {
+    ctx: Arc<Ctx>,
+    flow: usize,
+    stats: Stats,
+    /// Set when the flow must stop: a failure under `on_error = fail`, or a dead letter that
+    /// could not be written.
+    stop: AtomicBool,
+    diagnostics: Mutex<Vec<Diagnostic>>,
+    dead_letter: Mutex<Option<std::fs::File>>,
+}
+
+/// Which record a step was working on, for messages and dead letters.
+#[derive(Clone)]
+struct RecordRef {
+    /// 1-based position in its source, and the source's endpoint name.
+    index: u64,
+    source: String,
+    id: Option<String>,
+}
+
+impl RecordRef {
+    fn describe(&self) -> String {
+        match &self.id {
+            Some(id) => format!("record #{} of `{}` (id {id})", self.index, self.source),
+            None => format!("record #{} of `{}`", self.index, self.source),
+        }
+    }
+}
+
+type StepResult<'a> = Pin<Box<dyn Future<Output = Result<(), Diagnostic>> + Send + 'a>>;
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic elsewhere while holding the lock leaves the data usable for counting and reporting.
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+pub(crate) async fn run(plan: &Plan, options: RunOptions, observer: Arc<dyn Observer>) -> Report {
+    let mut report = Report {
+        flows: Vec::new(),
+        diagnostics: Vec::new(),
+    };
+    let missing: Vec<&String> = plan
+        .secrets
+        .iter()
+        .filter(|s| !options.secrets.contains(s))
+        .collect();
+    if !missing.is_empty() {
+        for name in missing {
+            let mut d = Diagnostic::new(codes::MISSING_SECRET, format!("secret `{name}` has no value"))
+                .help(format!("set the environment variable {name}, or add `{name}=…` to the .env file beside the .flow file"));
+            for api in plan.apis.iter().filter(|a| uses_secret(a, name)) {
+                d = d.secondary(api.span, format!("api `{}` needs it", api.name));
+            }
+            if let Some(l) = d.labels.first_mut() {
+                l.primary = true;
+            }
+            report.diagnostics.push(d);
+        }
+        return report;
+    }
+    let http = match Http::new(plan, options.secrets) {
+        Ok(h) => h,
+        Err(f) => {
+            report.diagnostics.push(Diagnostic::new(f.code, f.message));
+            return report;
+        }
+    };
+    let ctx = Arc::new(Ctx {
+        plan: Arc::new(plan.clone()),
+        http,
+        observer,
+        base_dir: options.base_dir,
+    });
+    for (i, flow) in plan.flows.iter().enumerate() {
+        if options.flow.as_ref().is_some_and(|f| *f != flow.name) {
+            continue;
+        }
+        let (flow_report, mut diagnostics) = run_flow(ctx.clone(), i).await;
+        let ok = flow_report.ok;
+        report.flows.push(flow_report);
+        report.diagnostics.append(&mut diagnostics);
+        if !ok {
+            // Later flows may depend on this one's effects.
+            break;
+        }
+    }
+    report
+}
+
+fn uses_secret(api: &flow_plan::Api, name: &str) -> bool {
+    let in_template = |t: &flow_plan::Template| {
+        t.0.iter()
+            .any(|p| matches!(p, flow_plan::Part::Secret(s) if s == name))
+    };
+    let in_auth = match &api.auth {
+        flow_plan::Auth::None => false,
+        flow_plan::Auth::Bearer { token } => in_template(token),
+        flow_plan::Auth::Basic { user, password } => in_template(user) || in_template(password),
+        flow_plan::Auth::ApiKeyHeader { value, .. }
+        | flow_plan::Auth::ApiKeyQuery { value, .. } => in_template(value),
+    };
+    in_auth || api.headers.iter().any(|h| in_template(&h.value))
+}
+
+async fn run_flow(ctx: Arc<Ctx>, index: usize) -> (FlowReport, Vec<Diagnostic>) {
+    let started = Instant::now();
+    let name = ctx.plan.flows[index].name.clone();
+    ctx.observer
+        .event(&Event::FlowStarted { flow: name.clone() });
+    let fr = Arc::new(FlowRun {
+        ctx: ctx.clone(),
+        flow: index,
+        stats: Stats::default(),
+        stop: AtomicBool::new(false),
+        diagnostics: Mutex::new(Vec::new()),
+        dead_letter: Mutex::new(None),
+    });
+    let mut env = Env::new();
+    let steps = ctx.plan.flows[index].body.len();
+    for j in 0..steps {
+        if fr.stop.load(Ordering::SeqCst) {
+            break;
+        }
+        let plan = ctx.plan.clone();
+        let step = &plan.flows[index].body[j];
+        let result = match step {
+            Step::For { .. } => top_level_for(fr.clone(), j, env.clone()).await,
+            _ => exec_steps(&fr, std::slice::from_ref(step), &mut env, None).await,
+        };
+        if let Err(d) = result {
+            lock(&fr.diagnostics).push(d);
+            fr.stop.store(true, Ordering::SeqCst);
+        }
+    }
+    let diagnostics = std::mem::take(&mut *lock(&fr.diagnostics));
+    let s = &fr.stats;
+    let report = FlowReport {
+        name: name.clone(),
+        ok: !diagnostics.iter().any(Diagnostic::is_error),
+        records_in: s.records_in.load(Ordering::SeqCst),
+        records_filtered: s.records_filtered.load(Ordering::SeqCst),
+        records_ok: s.records_ok.load(Ordering::SeqCst),
+        records_failed: s.records_failed.load(Ordering::SeqCst),
+        dead_lettered: s.dead_lettered.load(Ordering::SeqCst),
+        pages: s.pages.load(Ordering::SeqCst),
+        requests: s.requests.load(Ordering::SeqCst),
+        statuses: lock(&s.statuses).clone(),
+        elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+    };
+    ctx.observer.event(&Event::FlowFinished {
+        flow: name,
+        ok: report.ok,
+    });
+    (report, diagnostics)
+}
+
+/// The outermost `for`: a producer task pages through the source and feeds a bounded channel;
+/// records are processed concurrently, at most `concurrency` at once.
+async fn top_level_for(fr: Arc<FlowRun>, step: usize, env: Env) -> Result<(), Diagnostic> {
+    let plan = fr.ctx.plan.clone();
+    let flow = &plan.flows[fr.flow];
+    let Step::For { source, .. } = &flow.body[step] else {
+        return Ok(());
+    };
+    let concurrency = flow.concurrency.max(1) as usize;
+    let (tx, mut rx) = mpsc::channel::<(u64, Value)>(concurrency * 2);
+    let producer = {
+        let fr = fr.clone();
+        let env = env.clone();
+        let source = source.clone();
+        tokio::spawn(async move {
+            let mut pager = Pager::new();
+            let mut n = 0u64;
+            while let Some(records) = pager.next_page(&fr, &source, &env, None).await? {
+                for record in records {
+                    n += 1;
+                    if fr.stop.load(Ordering::SeqCst) || tx.send((n, record)).await.is_err() {
+                        return Ok(());
+                    }
+                }
+            }
+            Ok::<(), Diagnostic>(())
+        })
+    };
+    let permits = Arc::new(Semaphore::new(concurrency));
+    let mut tasks = JoinSet::new();
+    while let Some((n, record)) = rx.recv().await {
+        if fr.stop.load(Ordering::SeqCst) {
+            break;
+        }
+        let Ok(permit) = permits.clone().acquire_owned().await else {
+            break;
+        };
+        let fr = fr.clone();
+        let env = env.clone();
+        tasks.spawn(async move {
+            process_record(&fr, step, env, n, record).await;
+            drop(permit);
+        });
+        while tasks.try_join_next().is_some() {}
+    }
+    drop(rx);
+    while tasks.join_next().await.is_some() {}
+    match producer.await {
+        Ok(result) => result,
+        Err(e) => Err(Diagnostic::new(
+            codes::EVAL,
+            format!("internal error: the page reader stopped: {e}"),
+        )),
+    }
+}
+
+async fn process_record(fr: &Arc<FlowRun>, step: usize, mut env: Env, n: u64, record: Value) {
+    let plan = fr.ctx.plan.clone();
+    let Step::For {
+        var,
+        source,
+        filter,
+        body,
+        ..
+    } = &plan.flows[fr.flow].body[step]
+    else {
+        return;
+    };
+    fr.stats.records_in.fetch_add(1, Ordering::SeqCst);
+    let rec = RecordRef {
+        index: n,
+        source: plan
+            .endpoints
+            .get(source.endpoint)
+            .map_or_else(String::new, |e| e.name.clone()),
+        id: record
+            .get("id")
+            .filter(|v| !v.is_null())
+            .map(Value::to_text),
+    };
+    let kept = record.clone();
+    env.push(var.clone(), record);
+    let result = async {
+        if let Some(f) = filter {
+            match eval::eval(&f.expr, &mut env, &plan) {
+                Ok(Value::Bool(false)) => return Ok(false),
+                Ok(_) => {}
+                Err(e) => {
+                    return Err(fr.eval_failure(e, f.span, Some(&rec), "the `where` condition"))
+                }
+            }
+        }
+        exec_steps(fr, body, &mut env, Some(&rec))
+            .await
+            .map(|()| true)
+    }
+    .await;
+    match result {
+        Ok(true) => {
+            fr.stats.records_ok.fetch_add(1, Ordering::SeqCst);
+        }
+        Ok(false) => {
+            fr.stats.records_filtered.fetch_add(1, Ordering::SeqCst);
+        }
+        Err(d) => fr.record_failed(d, &rec, &kept),
+    }
+}
+
+fn exec_steps<'a>(
+    fr: &'a Arc<FlowRun>,
+    steps: &'a [Step],
+    env: &'a mut Env,
+    rec: Option<&'a RecordRef>,
+) -> StepResult<'a> {
+    Box::pin(async move {
+        let mark = env.len();
+        let plan = fr.ctx.plan.clone();
+        for step in steps {
+            if fr.stop.load(Ordering::SeqCst) {
+                break;
+            }
+            match step {
+                Step::Let { name, value, span } => {
+                    let v = eval::eval(value, env, &plan)
+                        .map_err(|e| fr.eval_failure(e, *span, rec, "a `let`"))?;
+                    env.push(name.clone(), v);
+                }
+                Step::Call { call, bind } => {
+                    let v = fr.call(call, env, rec).await?;
+                    if let Some(name) = bind {
+                        env.push(name.clone(), v);
+                    }
+                }
+                Step::For {
+                    var,
+                    source,
+                    filter,
+                    body,
+                    ..
+                } => {
+                    // A nested loop runs inside its record, one child record at a time.
+                    let mut pager = Pager::new();
+                    let mut n = 0u64;
+                    while let Some(records) = pager.next_page(fr, source, env, rec).await? {
+                        for record in records {
+                            n += 1;
+                            let child = RecordRef {
+                                index: n,
+                                source: plan
+                                    .endpoints
+                                    .get(source.endpoint)
+                                    .map_or_else(String::new, |e| e.name.clone()),
+                                id: record
+                                    .get("id")
+                                    .filter(|v| !v.is_null())
+                                    .map(Value::to_text),
+                            };
+                            let inner = env.len();
+                            env.push(var.clone(), record);
+                            let keep = match filter {
+                                Some(f) => match eval::eval(&f.expr, env, &plan) {
+                                    Ok(v) => v != Value::Bool(false),
+                                    Err(e) => {
+                                        return Err(fr.eval_failure(
+                                            e,
+                                            f.span,
+                                            Some(&child),
+                                            "the `where` condition",
+                                        ))
+                                    }
+                                },
+                                None => true,
+                            };
+                            if keep {
+                                exec_steps(fr, body, env, Some(&child)).await?;
+                            }
+                            env.truncate(inner);
+                        }
+                    }
+                }
+            }
+        }
+        env.truncate(mark);
+        Ok(())
+    })
+}
+
+impl FlowRun {
+    fn flow_name(&self) -> &str {
+        &self.ctx.plan.flows[self.flow].name
+    }
+
+    /// A run-time diagnostic: the message (secrets scrubbed), the span of the step, and notes
+    /// that name the flow and the record.
+    fn diagnostic(
+        &self,
+        code: Code,
+        message: &str,
+        span: Span,
+        label: &str,
+        rec: Option<&RecordRef>,
+        notes: &[String],
+    ) -> Diagnostic {
+        let redact = |s: &str| self.ctx.http.secrets.redact(s);
+        let mut d = Diagnostic::new(code, redact(message)).primary(span, redact(label));
+        let mut where_ = format!("in flow `{}`", self.flow_name());
+        if let Some(r) = rec {
+            where_.push_str(&format!(", {}", r.describe()));
+        }
+        d = d.note(where_);
+        for n in notes {
+            d = d.note(redact(n));
+        }
+        d
+    }
+
+    fn eval_failure(
+        &self,
+        e: eval::EvalError,
+        step_span: Span,
+        rec: Option<&RecordRef>,
+        what: &str,
+    ) -> Diagnostic {
+        let span = e.span.unwrap_or(step_span);
+        self.diagnostic(codes::EVAL, &format!("{what} failed: {}", e.message), span, "failed here", rec, &[])
+            .help("guard the expression (`if`, `??`), or fix the data; with `on_error = dead_letter(…)` the record is kept and the run goes on")
+    }
+
+    fn record_failed(&self, d: Diagnostic, rec: &RecordRef, record: &Value) {
+        self.stats.records_failed.fetch_add(1, Ordering::SeqCst);
+        let policy = self.ctx.plan.flows[self.flow].on_error.clone();
+        let mut dead_lettered = false;
+        if let OnError::DeadLetter { path } = &policy {
+            match self.write_dead_letter(path, &d, rec, record) {
+                Ok(()) => {
+                    dead_lettered = true;
+                    self.stats.dead_lettered.fetch_add(1, Ordering::SeqCst);
+                }
+                Err(e) => {
+                    let dl = Diagnostic::new(
+                        codes::DEAD_LETTER,
+                        format!(
+                            "{} could not be written to the dead letter file {path}: {e}",
+                            rec.describe()
+                        ),
+                    )
+                    .note(format!(
+                        "in flow `{}`; the run stops so the record is not lost",
+                        self.flow_name()
+                    ))
+                    .help("make the dead letter file writable, then run again");
+                    lock(&self.diagnostics).push(dl);
+                    self.stop.store(true, Ordering::SeqCst);
+                }
+            }
+        }
+        self.ctx.observer.event(&Event::RecordFailed {
+            flow: self.flow_name().to_string(),
+            code: d.code,
+            message: d.message.clone(),
+            dead_lettered,
+        });
+        if dead_lettered {
+            // Kept as a warning-free note in the summary: the record is safe, the run goes on.
+            return;
+        }
+        lock(&self.diagnostics).push(d);
+        self.stop.store(true, Ordering::SeqCst);
+    }
+
+    fn write_dead_letter(
+        &self,
+        path: &str,
+        d: &Diagnostic,
+        rec: &RecordRef,
+        record: &Value,
+    ) -> std::io::Result<()> {
+        let mut file = lock(&self.dead_letter);
+        if file.is_none() {
+            let full = self.ctx.base_dir.join(path);
+            *file = Some(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(full)?,
+            );
+        }
+        let at_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis());
+        let entry = serde_json::json!({
+            "flow": self.flow_name(),
+            "source": rec.source,
+            "record_index": rec.index,
+            "error": { "code": d.code, "message": d.message, "notes": d.notes },
+            "failed_at_unix_ms": at_ms as u64,
+        });
+        // The record goes in as JSON text built by the exact encoder (Decimals stay exact).
+        let mut line = entry.to_string();
+        line.pop();
+        line.push_str(",\"record\":");
+        line.push_str(&self.ctx.http.secrets.redact(&flow_plan::encode(record)));
+        line.push_str("}\n");
+        let f = file
+            .as_mut()
+            .ok_or_else(|| std::io::Error::other("dead letter file not open"))?;
+        f.write_all(line.as_bytes())?;
+        f.sync_data()
+    }
+
+    /// One HTTP exchange for an endpoint call, with stats and events.
+    async fn send(
+        &self,
+        call: &EndpointCall,
+        url: &url::Url,
+        headers: &[(String, String)],
+        body: Option<String>,
+        rec: Option<&RecordRef>,
+    ) -> Result<Answer, Diagnostic> {
+        let plan = &self.ctx.plan;
+        let endpoint = &plan.endpoints[call.endpoint];
+        let api = &plan.apis[endpoint.api];
+        let (result, latency) = self
+            .ctx
+            .http
+            .exchange(endpoint.api, api, &endpoint.method, url, headers, body)
+            .await;
+        self.stats.requests.fetch_add(1, Ordering::SeqCst);
+        let status = result.as_ref().ok().map(|a| a.status);
+        if let Some(s) = status {
+            *lock(&self.stats.statuses).entry(s).or_insert(0) += 1;
+        }
+        self.ctx.observer.event(&Event::Request {
+            flow: self.flow_name().to_string(),
+            api: api.name.clone(),
+            method: endpoint.method.clone(),
+            url: url.to_string(),
+            status,
+            latency_ms: u64::try_from(latency.as_millis()).unwrap_or(u64::MAX),
+        });
+        let answer = result.map_err(|f| self.http_failure(f, call, rec))?;
+        if !(200..300).contains(&answer.status) {
+            let reason = reqwest::StatusCode::from_u16(answer.status)
+                .ok()
+                .and_then(|s| s.canonical_reason())
+                .unwrap_or("");
+            let f = Failure {
+                code: codes::HTTP_STATUS,
+                message: format!("`{}` answered {} {reason}", endpoint.name, answer.status),
+                notes: vec![format!(
+                    "{} {url} — the response body starts with: {}",
+                    endpoint.method,
+                    http::excerpt(&answer.body)
+                )],
+            };
+            return Err(self.http_failure(f, call, rec));
+        }
+        Ok(answer)
+    }
+
+    fn http_failure(&self, f: Failure, call: &EndpointCall, rec: Option<&RecordRef>) -> Diagnostic {
+        let endpoint = &self.ctx.plan.endpoints[call.endpoint];
+        let help = match f.code.id {
+            "R0001" => "check the request the endpoint builds (path, query, body) against the API's documentation; 401/403 mean the credentials",
+            "R0002" => "check the api's base_url (or --base-url) and that the server is reachable; raise `timeout` for slow APIs",
+            "R0003" => "the API did not answer with JSON: check the base_url and path, and the API's status",
+            "R0004" => "correct the declared response type to match what the API sends (a field that can be missing or null is declared with `?`)",
+            "R0008" => "the API's pagination is not advancing; check the `paginate` rule's `from` path",
+            _ => "see docs/diagnostics.md",
+        };
+        let message = format!("{} (step `{}`)", f.message, endpoint.name);
+        self.diagnostic(
+            f.code,
+            &message,
+            call.span,
+            "this step failed",
+            rec,
+            &f.notes,
+        )
+        .secondary(
+            endpoint.span,
+            format!("endpoint `{}` is declared here", endpoint.name),
+        )
+        .help(help)
+    }
+
+    /// Evaluates a call's parameters and the endpoint's query and headers.
+    #[allow(clippy::type_complexity)]
+    fn request_parts(
+        &self,
+        call: &EndpointCall,
+        env: &mut Env,
+        rec: Option<&RecordRef>,
+    ) -> Result<
+        (
+            Vec<(String, Value)>,
+            Vec<(String, Value)>,
+            Vec<(String, String)>,
+        ),
+        Diagnostic,
+    > {
+        let plan = &self.ctx.plan;
+        let endpoint = &plan.endpoints[call.endpoint];
+        let mut params = Vec::with_capacity(call.args.len());
+        for (name, e) in &call.args {
+            let v = eval::eval(e, env, plan).map_err(|err| {
+                self.eval_failure(err, call.span, rec, &format!("parameter `{name}`"))
+            })?;
+            params.push((name.clone(), v));
+        }
+        // The endpoint's own expressions see its parameters, nothing else.
+        let mut penv = Env::new();
+        for p in &endpoint.params {
+            let v = params
+                .iter()
+                .find(|(n, _)| *n == p.name)
+                .map_or(Value::Null, |(_, v)| v.clone());
+            penv.push(p.name.clone(), v);
+        }
+        let mut query = Vec::with_capacity(endpoint.query.len());
+        for (name, e) in &endpoint.query {
+            let v = eval::eval(e, &mut penv, plan).map_err(|err| {
+                self.eval_failure(
+                    err,
+                    endpoint.span,
+                    rec,
+                    &format!("query parameter `{name}`"),
+                )
+            })?;
+            query.push((name.clone(), v));
+        }
+        let mut headers = Vec::new();
+        for (name, e) in &endpoint.headers {
+            let v = eval::eval(e, &mut penv, plan).map_err(|err| {
+                self.eval_failure(err, endpoint.span, rec, &format!("header `{name}`"))
+            })?;
+            if !v.is_null() {
+                headers.push((name.clone(), v.to_text()));
+            }
+        }
+        if let Some(key) = &call.idempotency_key {
+            let v = eval::eval(key, env, plan)
+                .map_err(|err| self.eval_failure(err, call.span, rec, "the idempotency key"))?;
+            headers.push(("Idempotency-Key".to_string(), v.to_text()));
+        }
+        Ok((params, query, headers))
+    }
+
+    /// Calls an endpoint as a step; the decoded response (or null without a response type).
+    async fn call(
+        &self,
+        call: &EndpointCall,
+        env: &mut Env,
+        rec: Option<&RecordRef>,
+    ) -> Result<Value, Diagnostic> {
+        let plan = self.ctx.plan.clone();
+        let endpoint = &plan.endpoints[call.endpoint];
+        let api = &plan.apis[endpoint.api];
+        let (params, query, headers) = self.request_parts(call, env, rec)?;
+        let body = match &call.body {
+            Some(e) => Some(flow_plan::encode(&eval::eval(e, env, &plan).map_err(
+                |err| self.eval_failure(err, call.span, rec, "the request body"),
+            )?)),
+            None => None,
+        };
+        let url = http::endpoint_url(api, endpoint, &params, &query)
+            .map_err(|f| self.http_failure(f, call, rec))?;
+        let answer = self.send(call, &url, &headers, body, rec).await?;
+        match &endpoint.response {
+            None => Ok(Value::Null),
+            Some(ty) => self.decode(&answer, ty, call, rec),
+        }
+    }
+
+    fn decode(
+        &self,
+        answer: &Answer,
+        ty: &flow_plan::Type,
+        call: &EndpointCall,
+        rec: Option<&RecordRef>,
+    ) -> Result<Value, Diagnostic> {
+        let json = http::parse_json(answer).map_err(|f| self.http_failure(f, call, rec))?;
+        flow_plan::decode(&json, ty, &self.ctx.plan.types).map_err(|e| {
+            let endpoint = &self.ctx.plan.endpoints[call.endpoint];
+            let f = Failure::new(
+                codes::SHAPE,
+                format!(
+                    "the response of `{}` does not match its declared type: {e}",
+                    endpoint.name
+                ),
+            );
+            self.http_failure(f, call, rec)
+        })
+    }
+}
+
+/// Walks the pages of a source.
+struct Pager {
+    started: bool,
+    next: Option<NextPage>,
+    seen: HashSet<String>,
+}
+
+enum NextPage {
+    Cursor(String),
+    Url(url::Url),
+}
+
+impl Pager {
+    fn new() -> Pager {
+        Pager {
+            started: false,
+            next: None,
+            seen: HashSet::new(),
+        }
+    }
+
+    /// The next page's records, or `None` after the last page.
+    async fn next_page(
+        &mut self,
+        fr: &FlowRun,
+        call: &EndpointCall,
+        env: &Env,
+        rec: Option<&RecordRef>,
+    ) -> Result<Option<Vec<Value>>, Diagnostic> {
+        if self.started && self.next.is_none() {
+            return Ok(None);
+        }
+        let plan = fr.ctx.plan.clone();
+        let endpoint = &plan.endpoints[call.endpoint];
+        let api = &plan.apis[endpoint.api];
+        let mut env = env.clone();
+        let (params, query, headers) = fr.request_parts(call, &mut env, rec)?;
+        let url = match self.next.take() {
+            None => http::endpoint_url(api, endpoint, &params, &query)
+                .map_err(|f| fr.http_failure(f, call, rec))?,
+            Some(NextPage::Cursor(cursor)) => {
+                let mut url = http::endpoint_url(api, endpoint, &params, &query)
+                    .map_err(|f| fr.http_failure(f, call, rec))?;
+                if let Some(Pagination::Cursor { param, .. }) = &endpoint.paginate {
+                    url.query_pairs_mut().append_pair(param, &cursor);
+                }
+                url
+            }
+            Some(NextPage::Url(url)) => url,
+        };
+        self.started = true;
+        let answer = fr.send(call, &url, &headers, None, rec).await?;
+        let Some(ty) = &endpoint.response else {
+            return Ok(Some(Vec::new()));
+        };
+        let page = fr.decode(&answer, ty, call, rec)?;
+        let records = match &endpoint.records {
+            Some(path) => match page.get_path(path) {
+                Some(Value::Array(items)) => items.clone(),
+                _ => Vec::new(),
+            },
+            None => Vec::new(),
+        };
+        fr.stats.pages.fetch_add(1, Ordering::SeqCst);
+        fr.ctx.observer.event(&Event::Page {
+            flow: fr.flow_name().to_string(),
+            endpoint: endpoint.name.clone(),
+            records: records.len(),
+        });
+        self.next = match &endpoint.paginate {
+            None => None,
+            Some(Pagination::Cursor { from, span, .. }) => match page.get_path(from) {
+                Some(v) if !v.is_null() && !v.to_text().is_empty() && !records.is_empty() => {
+                    let cursor = v.to_text();
+                    if !self.seen.insert(cursor.clone()) {
+                        return Err(cycle(fr, call, *span, rec, "cursor"));
+                    }
+                    Some(NextPage::Cursor(cursor))
+                }
+                _ => None,
+            },
+            Some(Pagination::NextUrl { from, span }) => match page.get_path(from) {
+                Some(v) if !v.is_null() && !v.to_text().is_empty() => {
+                    let next = url.join(&v.to_text()).map_err(|e| {
+                        fr.http_failure(
+                            Failure::new(
+                                codes::SHAPE,
+                                format!("the next-page URL is not a URL: {e}"),
+                            ),
+                            call,
+                            rec,
+                        )
+                    })?;
+                    if next.origin() != url.origin() {
+                        let f = Failure {
+                            code: codes::CROSS_ORIGIN,
+                            message: format!("the next-page link points to another host ({}); not followed", next.origin().ascii_serialization()),
+                            notes: vec!["credentials are never sent to another host, nor over plain http after https".into()],
+                        };
+                        let mut d = fr.http_failure(f, call, rec);
+                        d.labels.push(flow_diagnostics::Label {
+                            span: *span,
+                            message: "the link was read here".into(),
+                            primary: false,
+                        });
+                        return Err(d);
+                    }
+                    if !self.seen.insert(next.to_string()) {
+                        return Err(cycle(fr, call, *span, rec, "next-page URL"));
+                    }
+                    Some(NextPage::Url(next))
+                }
+                _ => None,
+            },
+        };
+        Ok(Some(records))
+    }
+}
+
+fn cycle(
+    fr: &FlowRun,
+    call: &EndpointCall,
+    span: Span,
+    rec: Option<&RecordRef>,
+    what: &str,
+) -> Diagnostic {
+    let endpoint = &fr.ctx.plan.endpoints[call.endpoint];
+    let f = Failure::new(
+        codes::PAGINATION_CYCLE,
+        format!(
+            "`{}` returned a {what} it had returned before; paging would never end",
+            endpoint.name
+        ),
+    );
+    let mut d = fr.http_failure(f, call, rec);
+    d.labels.push(flow_diagnostics::Label {
+        span,
+        message: format!("the {what} is read here"),
+        primary: false,
+    });
+    d
+}

@@ -1,0 +1,173 @@
+//! The human view of a plan: what will be called, in what order, with what policy.
+
+use std::fmt::Write as _;
+
+use flow_plan::{Auth, EndpointCall, OnError, Pagination, Part, Plan, Span, Step, Template};
+
+pub fn render(plan: &Plan, source: &str) -> String {
+    let mut out = String::new();
+    let text = |span: Span| {
+        source
+            .get(span.range())
+            .unwrap_or("…")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    for flow in &plan.flows {
+        let policy = match &flow.on_error {
+            OnError::Fail => "stop at the first failed record".to_string(),
+            OnError::DeadLetter { path } => format!("failed records to dead letter file {path}"),
+        };
+        let _ = writeln!(out, "flow {}", flow.name);
+        let _ = writeln!(
+            out,
+            "  {} records at once · on error: {policy}",
+            flow.concurrency
+        );
+        steps(plan, &flow.body, 1, "", &mut out, &text);
+        out.push('\n');
+    }
+    if !plan.apis.is_empty() {
+        out.push_str("apis\n");
+    }
+    for api in &plan.apis {
+        let _ = writeln!(out, "  {}  {}", api.name, api.base_url);
+        let _ = writeln!(
+            out,
+            "    auth: {} · timeout {} · {} requests at once",
+            auth(&api.auth),
+            duration(api.timeout_ms),
+            api.concurrency
+        );
+        for h in &api.headers {
+            let _ = writeln!(out, "    header {}: {}", h.name, template(&h.value));
+        }
+    }
+    if !plan.secrets.is_empty() {
+        let _ = writeln!(
+            out,
+            "secrets (from the environment or .env): {}",
+            plan.secrets.join(", ")
+        );
+    }
+    out
+}
+
+fn steps(
+    plan: &Plan,
+    body: &[Step],
+    depth: usize,
+    prefix: &str,
+    out: &mut String,
+    text: &dyn Fn(Span) -> String,
+) {
+    let pad = "  ".repeat(depth);
+    for (i, step) in body.iter().enumerate() {
+        let number = format!("{prefix}{}", i + 1);
+        match step {
+            Step::Let { span, .. } => {
+                let _ = writeln!(out, "{pad}{number}. {}", text(*span));
+            }
+            Step::Call { call, .. } => {
+                let _ = writeln!(out, "{pad}{number}. {}", text(call.span));
+                let _ = writeln!(out, "{pad}     → {}", request(plan, call));
+            }
+            Step::For {
+                var,
+                source,
+                filter,
+                body,
+                ..
+            } => {
+                let _ = writeln!(
+                    out,
+                    "{pad}{number}. for each {var} in {}",
+                    text(source.span)
+                );
+                let _ = writeln!(out, "{pad}     → {}", request(plan, source));
+                if let Some(e) = plan.endpoints.get(source.endpoint) {
+                    let records = match &e.records {
+                        Some(p) if p.is_empty() => "the response".to_string(),
+                        Some(p) => format!("response.{}", p.join(".")),
+                        None => "?".into(),
+                    };
+                    let pages = match &e.paginate {
+                        None => "one page".to_string(),
+                        Some(Pagination::Cursor { param, from, .. }) => {
+                            format!(
+                                "pages by cursor: `{param}` from response.{}",
+                                from.join(".")
+                            )
+                        }
+                        Some(Pagination::NextUrl { from, .. }) => {
+                            format!("pages by next URL from response.{}", from.join("."))
+                        }
+                    };
+                    let _ = writeln!(out, "{pad}     records: {records} · {pages}");
+                }
+                if let Some(f) = filter {
+                    let _ = writeln!(out, "{pad}     where {}", text(f.span));
+                }
+                let nested = format!("{number}.");
+                steps(plan, body, depth + 1, &nested, out, text);
+            }
+        }
+    }
+}
+
+fn request(plan: &Plan, call: &EndpointCall) -> String {
+    let Some(e) = plan.endpoints.get(call.endpoint) else {
+        return "?".into();
+    };
+    let api = plan.apis.get(e.api);
+    let path: String = e
+        .path
+        .iter()
+        .map(|p| match p {
+            flow_plan::PathPart::Text(t) => t.clone(),
+            flow_plan::PathPart::Param(n) => format!("{{{n}}}"),
+        })
+        .collect();
+    format!(
+        "{} {}{} ({})",
+        e.method,
+        api.map_or("", |a| a.base_url.as_str()),
+        path,
+        api.map_or("?", |a| a.name.as_str())
+    )
+}
+
+fn template(t: &Template) -> String {
+    t.0.iter()
+        .map(|p| match p {
+            Part::Text(s) => format!("{s:?}"),
+            Part::Secret(name) => format!("secret {name}"),
+        })
+        .collect::<Vec<_>>()
+        .join(" + ")
+}
+
+fn auth(a: &Auth) -> String {
+    match a {
+        Auth::None => "none".into(),
+        Auth::Bearer { token } => format!("bearer({})", template(token)),
+        Auth::Basic { user, password } => {
+            format!("basic({}, {})", template(user), template(password))
+        }
+        Auth::ApiKeyHeader { header, value } => {
+            format!("api key in header {header}: {}", template(value))
+        }
+        Auth::ApiKeyQuery { param, value } => {
+            format!("api key in query parameter {param}: {}", template(value))
+        }
+    }
+}
+
+fn duration(ms: u64) -> String {
+    if ms % 1000 == 0 {
+        format!("{}s", ms / 1000)
+    } else {
+        format!("{ms}ms")
+    }
+}

@@ -1,0 +1,152 @@
+//! `flowc run`: compile, load secrets, execute, report.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use flow_runtime::{Event, Observer, RunOptions, Secrets};
+use secrecy::SecretString;
+
+use crate::report;
+
+pub fn run(
+    path: &Path,
+    flow: Option<&str>,
+    overrides: &[(String, String)],
+    json: bool,
+    verbose: bool,
+) -> miette::Result<ExitCode> {
+    let Some((source, mut plan)) = crate::compile(path)? else {
+        return Ok(ExitCode::from(1));
+    };
+    flow_runtime::override_base_urls(&mut plan, overrides).map_err(|e| miette::miette!("{e}"))?;
+    if let Some(name) = flow {
+        if plan.flow(name).is_none() {
+            let names: Vec<&str> = plan.flows.iter().map(|f| f.name.as_str()).collect();
+            return Err(miette::miette!(
+                "--flow {name}: the file has no flow of that name (it has: {})",
+                if names.is_empty() {
+                    "none".to_string()
+                } else {
+                    names.join(", ")
+                }
+            ));
+        }
+    }
+    let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let secrets = load_secrets(&plan.secrets, &base_dir)?;
+    let options = RunOptions {
+        flow: flow.map(str::to_string),
+        secrets,
+        base_dir,
+    };
+    let observer: Arc<dyn Observer> = Arc::new(Printer { json, verbose });
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| miette::miette!("cannot start the async runtime: {e}"))?;
+    let result = runtime.block_on(flow_runtime::run(&plan, options, observer));
+    if !result.diagnostics.is_empty() {
+        report::eprint(&flow_diagnostics::render(
+            &source.name,
+            &source.text,
+            &result.diagnostics,
+            crate::stderr_color(),
+        ));
+    }
+    if json {
+        let summary =
+            serde_json::json!({ "event": "summary", "ok": result.ok(), "flows": result.flows });
+        report::print(&format!("{summary}\n"));
+    } else {
+        for f in &result.flows {
+            let statuses: Vec<String> =
+                f.statuses.iter().map(|(s, n)| format!("{s}×{n}")).collect();
+            let dead = if f.dead_lettered > 0 {
+                format!(", {} to the dead letter file", f.dead_lettered)
+            } else {
+                String::new()
+            };
+            report::eprint(&format!(
+                "flow {}: {} — {} records read, {} delivered, {} filtered out, {} failed{dead} · {} pages, {} requests ({}) · {:.2}s",
+                f.name,
+                if f.ok { "ok" } else { "FAILED" },
+                f.records_in,
+                f.records_ok,
+                f.records_filtered,
+                f.records_failed,
+                f.pages,
+                f.requests,
+                if statuses.is_empty() { "none".to_string() } else { statuses.join(" ") },
+                f.elapsed_ms as f64 / 1000.0,
+            ));
+        }
+    }
+    Ok(if result.ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// Secrets from the environment, then from a `.env` file beside the `.flow` file. The
+/// environment wins, so CI can override a developer's `.env`.
+fn load_secrets(names: &[String], dir: &Path) -> miette::Result<Secrets> {
+    let mut file_values = std::collections::HashMap::new();
+    let env_path = dir.join(".env");
+    if env_path.exists() {
+        let iter = dotenvy::from_path_iter(&env_path)
+            .map_err(|e| miette::miette!("cannot read {}: {e}", env_path.display()))?;
+        for item in iter {
+            // The error text of a malformed line names the line, never its value.
+            let (k, v) = item.map_err(|e| miette::miette!("{}: {e}", env_path.display()))?;
+            file_values.insert(k, v);
+        }
+    }
+    let mut secrets = Secrets::new();
+    for name in names {
+        let value = std::env::var(name)
+            .ok()
+            .or_else(|| file_values.remove(name));
+        if let Some(v) = value {
+            secrets.insert(name.clone(), SecretString::from(v));
+        }
+    }
+    Ok(secrets)
+}
+
+struct Printer {
+    json: bool,
+    verbose: bool,
+}
+
+impl Observer for Printer {
+    fn event(&self, event: &Event) {
+        if self.json {
+            if let Ok(line) = serde_json::to_string(event) {
+                report::print(&format!("{line}\n"));
+            }
+            return;
+        }
+        match event {
+            Event::Request {
+                method,
+                url,
+                status,
+                latency_ms,
+                ..
+            } if self.verbose => {
+                let status = status.map_or_else(|| "failed".to_string(), |s| s.to_string());
+                report::eprint(&format!("  {method} {url} → {status} ({latency_ms} ms)"));
+            }
+            Event::RecordFailed {
+                message,
+                dead_lettered: true,
+                ..
+            } => {
+                report::eprint(&format!("  record kept in the dead letter file: {message}"));
+            }
+            _ => {}
+        }
+    }
+}
