@@ -1,1 +1,565 @@
+//! A local fake of the APIs the examples talk to, on 127.0.0.1 only. It serves realistic,
+//! deterministic, paginated records, accepts writes (with idempotency keys honoured), checks
+//! credentials, and can be switched into the faults real APIs have.
+//!
+//! | prefix        | auth                                  | routes                                             |
+//! |---------------|---------------------------------------|----------------------------------------------------|
+//! | `/shop`       | `Authorization: Bearer <shop_token>`  | `GET /orders?status=&limit=&cursor=` (cursor pages) |
+//! | `/crm`        | `X-Api-Key: <crm_api_key>`            | `POST /contacts`, `GET /contacts`                  |
+//! | `/desk`       | HTTP basic `<desk_user>:<desk_password>` | `GET /tickets?after=` (next-URL pages)          |
+//! | `/chat`       | `?token=<chat_token>`                 | `POST /messages`                                   |
+//! | `/directory`  | `X-Api-Key: <directory_key>`          | `GET /users?page=` (next-URL pages)                |
+//! | `/mail`       | `Authorization: Bearer <mail_token>`  | `POST /lists/{list_id}/members`                    |
+//! | `/_control`   | none                                  | `GET /received/{collection}`, `POST /faults`       |
 
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+/// What the fake serves and which credentials it accepts.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub orders: u64,
+    pub tickets: u64,
+    pub users: u64,
+    pub shop_token: String,
+    pub crm_api_key: String,
+    pub desk_user: String,
+    pub desk_password: String,
+    pub chat_token: String,
+    pub directory_key: String,
+    pub mail_token: String,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            orders: 250,
+            tickets: 60,
+            users: 45,
+            shop_token: "demo-shop-token".into(),
+            crm_api_key: "demo-crm-key".into(),
+            desk_user: "demo".into(),
+            desk_password: "demo-desk-password".into(),
+            chat_token: "demo-chat-token".into(),
+            directory_key: "demo-directory-key".into(),
+            mail_token: "demo-mail-token".into(),
+        }
+    }
+}
+
+/// Faults to switch on, as real APIs have them.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Faults {
+    /// Order pages are an HTML error page with status 200.
+    pub html_instead_of_json: bool,
+    /// Order #3 lacks its `status` field.
+    pub missing_field: bool,
+    /// Every contact whose external id ends in this digit is refused with 422.
+    pub reject_contacts_ending_in: Option<u8>,
+    /// The order cursor never advances.
+    pub repeat_cursor: bool,
+    /// The directory's next link points at another host.
+    pub cross_host_next: bool,
+    /// Requests to /shop answer 500.
+    pub shop_down: bool,
+}
+
+#[derive(Default)]
+struct Inner {
+    received: HashMap<String, Vec<Value>>,
+    idempotency: HashMap<String, Value>,
+    faults: Faults,
+    next_id: u64,
+}
+
+struct AppState {
+    config: Config,
+    inner: Mutex<Inner>,
+}
+
+impl AppState {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// A running fake API.
+pub struct FakeApi {
+    addr: SocketAddr,
+    state: Arc<AppState>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl FakeApi {
+    /// Starts the server on 127.0.0.1 (`port` 0 picks a free one), in the current tokio runtime.
+    pub async fn start(config: Config, port: u16) -> std::io::Result<FakeApi> {
+        let state = Arc::new(AppState {
+            config,
+            inner: Mutex::new(Inner::default()),
+        });
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+        let addr = listener.local_addr()?;
+        let app = router(state.clone());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = rx.await;
+                })
+                .await;
+        });
+        Ok(FakeApi {
+            addr,
+            state,
+            shutdown: Some(tx),
+        })
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Everything written to a collection (`contacts`, `messages`, `members`), in arrival order.
+    pub fn received(&self, collection: &str) -> Vec<Value> {
+        self.state
+            .lock()
+            .received
+            .get(collection)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    pub fn set_faults(&self, faults: Faults) {
+        self.state.lock().faults = faults;
+    }
+}
+
+impl Drop for FakeApi {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/shop/orders", get(list_orders))
+        .route("/crm/contacts", post(create_contact).get(list_contacts))
+        .route("/desk/tickets", get(list_tickets))
+        .route("/chat/messages", post(post_message))
+        .route("/directory/users", get(list_users))
+        .route("/mail/lists/{list_id}/members", post(add_member))
+        .route("/_control/received/{collection}", get(received))
+        .route("/_control/faults", post(set_faults))
+        .with_state(state)
+}
+
+fn error(status: StatusCode, message: &str) -> Response {
+    (status, Json(json!({ "error": message }))).into_response()
+}
+
+fn bearer_ok(headers: &HeaderMap, token: &str) -> bool {
+    headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v == format!("Bearer {token}"))
+}
+
+fn header_ok(headers: &HeaderMap, name: &str, value: &str) -> bool {
+    headers.get(name).and_then(|v| v.to_str().ok()) == Some(value)
+}
+
+fn basic_ok(headers: &HeaderMap, user: &str, password: &str) -> bool {
+    let expected = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v == format!("Basic {expected}"))
+}
+
+const FIRST: [&str; 12] = [
+    "Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Margaret", "Ken", "Frances", "Niklaus",
+    "Radia", "John",
+];
+const LAST: [&str; 10] = [
+    "Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth", "Hamilton", "Thompson", "Allen",
+    "Wirth",
+];
+const SKUS: [(&str, f64); 6] = [
+    ("KB-01", 89.9),
+    ("MS-02", 39.5),
+    ("MN-27", 329.0),
+    ("HD-05", 119.99),
+    ("CB-10", 12.25),
+    ("DK-30", 649.0),
+];
+
+/// Order `id`, the same every time.
+pub fn order(id: u64) -> Value {
+    let first = FIRST[(id as usize * 7) % FIRST.len()];
+    let last = LAST[(id as usize * 3) % LAST.len()];
+    let items: Vec<Value> = (0..(id % 4))
+        .map(|k| {
+            let (sku, price) = SKUS[((id + k * 5) % SKUS.len() as u64) as usize];
+            json!({ "sku": sku, "quantity": 1 + (id + k) % 3, "price": price })
+        })
+        .collect();
+    let total: f64 = items
+        .iter()
+        .map(|i| i["price"].as_f64().unwrap_or(0.0) * i["quantity"].as_f64().unwrap_or(0.0))
+        .sum();
+    let status = if id % 10 == 0 {
+        "cancelled"
+    } else if id % 3 == 0 {
+        "closed"
+    } else {
+        "open"
+    };
+    let email = if id % 7 == 0 {
+        Value::Null
+    } else {
+        json!(format!("{}.{}{}@Example.com", first, last, id))
+    };
+    json!({
+        "id": id,
+        "email": email,
+        "customer": { "first_name": first, "last_name": last },
+        "total_price": (total * 100.0).round() / 100.0,
+        "status": status,
+        "created_at": format!("2026-{:02}-{:02}T{:02}:15:00Z", 1 + (id / 28) % 12, 1 + id % 28, id % 24),
+        "line_items": items,
+        "note": "fields the flow does not declare are ignored",
+    })
+}
+
+#[derive(Deserialize)]
+struct OrdersQuery {
+    status: Option<String>,
+    limit: Option<u64>,
+    cursor: Option<String>,
+}
+
+async fn list_orders(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(q): Query<OrdersQuery>,
+) -> Response {
+    if !bearer_ok(&headers, &state.config.shop_token) {
+        return error(StatusCode::UNAUTHORIZED, "missing or wrong bearer token");
+    }
+    let faults = state.lock().faults.clone();
+    if faults.shop_down {
+        return error(StatusCode::INTERNAL_SERVER_ERROR, "the shop is down");
+    }
+    if faults.html_instead_of_json {
+        return (
+            StatusCode::OK,
+            [("content-type", "text/html")],
+            "<html><body><h1>Maintenance</h1></body></html>",
+        )
+            .into_response();
+    }
+    let limit = q.limit.unwrap_or(50).clamp(1, 500);
+    let start = match q.cursor.as_deref().map(str::parse::<u64>) {
+        None => 1,
+        Some(Ok(c)) => c,
+        Some(Err(_)) => return error(StatusCode::BAD_REQUEST, "bad cursor"),
+    };
+    let mut orders = Vec::new();
+    let mut id = start;
+    while id <= state.config.orders && (orders.len() as u64) < limit {
+        let mut o = order(id);
+        let keep = q.status.as_deref().is_none_or(|s| o["status"] == s);
+        if faults.missing_field && id == 3 {
+            if let Some(obj) = o.as_object_mut() {
+                obj.remove("status");
+            }
+        }
+        if keep {
+            orders.push(o);
+        }
+        id += 1;
+    }
+    let next = if faults.repeat_cursor {
+        json!(start.to_string())
+    } else if id <= state.config.orders {
+        json!(id.to_string())
+    } else {
+        Value::Null
+    };
+    Json(json!({ "orders": orders, "next_cursor": next })).into_response()
+}
+
+/// Stores a write, honouring `Idempotency-Key`: a repeated key answers the first answer again.
+fn store(
+    state: &AppState,
+    headers: &HeaderMap,
+    collection: &str,
+    body: Value,
+    prefix: &str,
+) -> Value {
+    let key = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map(|k| format!("{collection}:{k}"));
+    let mut inner = state.lock();
+    if let Some(k) = &key {
+        if let Some(answer) = inner.idempotency.get(k) {
+            return answer.clone();
+        }
+    }
+    inner.next_id += 1;
+    let answer = json!({ "id": format!("{prefix}_{}", inner.next_id) });
+    inner
+        .received
+        .entry(collection.to_string())
+        .or_default()
+        .push(body);
+    if let Some(k) = key {
+        inner.idempotency.insert(k, answer.clone());
+    }
+    answer
+}
+
+fn json_body(body: &Bytes) -> Result<Value, Response> {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(v) if v.is_object() => Ok(v),
+        _ => Err(error(
+            StatusCode::BAD_REQUEST,
+            "the body must be a JSON object",
+        )),
+    }
+}
+
+async fn create_contact(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if !header_ok(&headers, "x-api-key", &state.config.crm_api_key) {
+        return error(StatusCode::UNAUTHORIZED, "missing or wrong X-Api-Key");
+    }
+    let body = match json_body(&body) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    for field in ["external_id", "email", "name"] {
+        if !body[field].is_string() {
+            return error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &format!("`{field}` must be a string"),
+            );
+        }
+    }
+    let reject = state.lock().faults.reject_contacts_ending_in;
+    if let Some(d) = reject {
+        if body["external_id"]
+            .as_str()
+            .is_some_and(|s| s.ends_with(char::from(b'0' + d)))
+        {
+            return error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "this contact is on the suppression list",
+            );
+        }
+    }
+    (
+        StatusCode::CREATED,
+        Json(store(&state, &headers, "contacts", body, "c")),
+    )
+        .into_response()
+}
+
+async fn list_contacts(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    if !header_ok(&headers, "x-api-key", &state.config.crm_api_key) {
+        return error(StatusCode::UNAUTHORIZED, "missing or wrong X-Api-Key");
+    }
+    let contacts = state
+        .lock()
+        .received
+        .get("contacts")
+        .cloned()
+        .unwrap_or_default();
+    Json(json!({ "contacts": contacts })).into_response()
+}
+
+/// Ticket `id`.
+pub fn ticket(id: u64) -> Value {
+    const PRIORITIES: [&str; 4] = ["low", "normal", "high", "urgent"];
+    let priority = PRIORITIES[(id % 4) as usize];
+    json!({
+        "id": id,
+        "subject": format!("Order {} arrived damaged", 1000 + id),
+        "priority": priority,
+        "status": if id % 5 == 0 { "solved" } else { "open" },
+        "requester": { "name": FIRST[(id as usize) % FIRST.len()], "email": format!("customer{id}@example.com") },
+        "assignee": if id % 3 == 0 { Value::Null } else { json!({ "name": LAST[(id as usize) % LAST.len()] }) },
+        "updated_at": format!("2026-03-{:02}T08:{:02}:00Z", 1 + id % 28, id % 60),
+    })
+}
+
+async fn list_tickets(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    if !basic_ok(
+        &headers,
+        &state.config.desk_user,
+        &state.config.desk_password,
+    ) {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "missing or wrong basic credentials",
+        );
+    }
+    let after: u64 = q.get("after").and_then(|a| a.parse().ok()).unwrap_or(0);
+    let page: Vec<Value> = (after + 1..=state.config.tickets)
+        .take(25)
+        .map(ticket)
+        .collect();
+    let last = after + page.len() as u64;
+    // A relative next link, as many APIs send.
+    let next = if last < state.config.tickets {
+        json!(format!("/desk/tickets?after={last}"))
+    } else {
+        Value::Null
+    };
+    Json(json!({ "tickets": page, "links": { "next": next } })).into_response()
+}
+
+async fn post_message(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+    body: Bytes,
+) -> Response {
+    if q.get("token") != Some(&state.config.chat_token) {
+        return error(StatusCode::UNAUTHORIZED, "missing or wrong token");
+    }
+    let body = match json_body(&body) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    (
+        StatusCode::OK,
+        Json(store(&state, &headers, "messages", body, "m")),
+    )
+        .into_response()
+}
+
+const DEPARTMENTS: [&str; 4] = ["Engineering", "Sales", "Support", "Finance"];
+
+/// Directory user `id`.
+pub fn user(id: u64) -> Value {
+    let first = FIRST[(id as usize * 5) % FIRST.len()];
+    let last = LAST[(id as usize * 7) % LAST.len()];
+    json!({
+        "id": format!("u{id:04}"),
+        "name": { "given": first, "family": last },
+        "emails": [
+            { "address": format!("{}.{}@corp.example.com", first.to_lowercase(), last.to_lowercase()), "primary": true },
+        ],
+        "department": DEPARTMENTS[(id % 4) as usize],
+        "active": id % 6 != 0,
+        "marketing_opt_in": id % 2 == 0,
+    })
+}
+
+async fn list_users(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    if !header_ok(&headers, "x-api-key", &state.config.directory_key) {
+        return error(StatusCode::UNAUTHORIZED, "missing or wrong X-Api-Key");
+    }
+    let page: u64 = q
+        .get("page")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(1)
+        .max(1);
+    let per_page = 20;
+    let first = (page - 1) * per_page + 1;
+    let users: Vec<Value> = (first..=state.config.users)
+        .take(per_page as usize)
+        .map(user)
+        .collect();
+    let cross = state.lock().faults.cross_host_next;
+    let host = headers
+        .get("host")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("127.0.0.1");
+    let next = if first + per_page <= state.config.users {
+        if cross {
+            json!(format!(
+                "http://elsewhere.example.net/directory/users?page={}",
+                page + 1
+            ))
+        } else {
+            // An absolute next link, as many APIs send.
+            json!(format!("http://{host}/directory/users?page={}", page + 1))
+        }
+    } else {
+        Value::Null
+    };
+    Json(json!({ "users": users, "next": next })).into_response()
+}
+
+async fn add_member(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(list_id): Path<String>,
+    body: Bytes,
+) -> Response {
+    if !bearer_ok(&headers, &state.config.mail_token) {
+        return error(StatusCode::UNAUTHORIZED, "missing or wrong bearer token");
+    }
+    let mut body = match json_body(&body) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    if let Some(obj) = body.as_object_mut() {
+        obj.insert("list_id".into(), json!(list_id));
+    }
+    (
+        StatusCode::CREATED,
+        Json(store(&state, &headers, "members", body, "mem")),
+    )
+        .into_response()
+}
+
+async fn received(State(state): State<Arc<AppState>>, Path(collection): Path<String>) -> Response {
+    let items = state
+        .lock()
+        .received
+        .get(&collection)
+        .cloned()
+        .unwrap_or_default();
+    Json(Value::Array(items)).into_response()
+}
+
+async fn set_faults(State(state): State<Arc<AppState>>, Json(faults): Json<Faults>) -> Response {
+    state.lock().faults = faults;
+    StatusCode::NO_CONTENT.into_response()
+}
