@@ -341,14 +341,15 @@ fn store(
     answer
 }
 
-fn json_body(body: &Bytes) -> Result<Value, Response> {
-    match serde_json::from_slice::<Value>(body) {
-        Ok(v) if v.is_object() => Ok(v),
-        _ => Err(error(
-            StatusCode::BAD_REQUEST,
-            "the body must be a JSON object",
-        )),
-    }
+/// The body as a JSON object, if it is one.
+fn json_body(body: &Bytes) -> Option<Value> {
+    serde_json::from_slice::<Value>(body)
+        .ok()
+        .filter(Value::is_object)
+}
+
+fn not_an_object() -> Response {
+    error(StatusCode::BAD_REQUEST, "the body must be a JSON object")
 }
 
 async fn create_contact(
@@ -359,9 +360,8 @@ async fn create_contact(
     if !header_ok(&headers, "x-api-key", &state.config.crm_api_key) {
         return error(StatusCode::UNAUTHORIZED, "missing or wrong X-Api-Key");
     }
-    let body = match json_body(&body) {
-        Ok(b) => b,
-        Err(r) => return r,
+    let Some(body) = json_body(&body) else {
+        return not_an_object();
     };
     for field in ["external_id", "email", "name"] {
         if !body[field].is_string() {
@@ -457,9 +457,8 @@ async fn post_message(
     if q.get("token") != Some(&state.config.chat_token) {
         return error(StatusCode::UNAUTHORIZED, "missing or wrong token");
     }
-    let body = match json_body(&body) {
-        Ok(b) => b,
-        Err(r) => return r,
+    let Some(body) = json_body(&body) else {
+        return not_an_object();
     };
     (
         StatusCode::OK,
@@ -535,9 +534,8 @@ async fn add_member(
     if !bearer_ok(&headers, &state.config.mail_token) {
         return error(StatusCode::UNAUTHORIZED, "missing or wrong bearer token");
     }
-    let mut body = match json_body(&body) {
-        Ok(b) => b,
-        Err(r) => return r,
+    let Some(mut body) = json_body(&body) else {
+        return not_an_object();
     };
     if let Some(obj) = body.as_object_mut() {
         obj.insert("list_id".into(), json!(list_id));
