@@ -1,1 +1,144 @@
+//! Data-driven corpora: every file in tests/data/err must produce the diagnostics its header
+//! names, rendered as snapshotted; every file in tests/data/ok and examples/ must check without
+//! a diagnostic, and its plan is snapshotted.
 
+mod common;
+
+use common::{check, display, flow_files, root, stem};
+
+fn settings(description: String) -> insta::Settings {
+    let mut s = insta::Settings::clone_current();
+    s.set_prepend_module_to_snapshot(false);
+    s.set_omit_expression(true);
+    s.set_description(description);
+    s
+}
+
+#[test]
+fn err_corpus_renders_the_expected_diagnostics() {
+    let files = flow_files("tests/data/err");
+    assert!(files.len() > 30, "the corpus is missing");
+    for path in files {
+        let bytes = std::fs::read(&path).expect("read");
+        let name = display(&path);
+        let (rendered, codes) = match flow_syntax::decode(&bytes) {
+            Ok(source) => {
+                let (rendered, diags) = check(&name, source);
+                (rendered, diags.iter().map(|d| d.code).collect::<Vec<_>>())
+            }
+            Err(d) => {
+                let lossy = String::from_utf8_lossy(&bytes);
+                (
+                    flow_diagnostics::render(
+                        &name,
+                        &lossy,
+                        std::slice::from_ref(&d),
+                        flow_diagnostics::Color::Never,
+                    ),
+                    vec![d.code],
+                )
+            }
+        };
+        let header = String::from_utf8_lossy(&bytes)
+            .lines()
+            .next()
+            .unwrap_or("")
+            .to_string();
+        let expected: Vec<&str> = header
+            .strip_prefix("// expect:")
+            .unwrap_or_else(|| panic!("{name}: first line must be `// expect: CODE…`"))
+            .split_whitespace()
+            .collect();
+        for code in &expected {
+            assert!(
+                codes.contains(code),
+                "{name}: expected {code}, got {codes:?}\n{rendered}"
+            );
+        }
+        // Errors are exactly the header's; warnings (often "unused") show in the snapshot.
+        for code in codes.iter().filter(|c| c.starts_with('E')) {
+            assert!(
+                expected.contains(code),
+                "{name}: unexpected {code} (add it to the header if it is right)\n{rendered}"
+            );
+        }
+        settings(name.clone())
+            .bind(|| insta::assert_snapshot!(format!("err__{}", stem(&path)), rendered));
+    }
+}
+
+#[test]
+fn ok_corpus_and_examples_check_clean_and_plans_are_stable() {
+    let mut files = flow_files("tests/data/ok");
+    files.extend(flow_files("examples"));
+    for path in files {
+        let source = std::fs::read_to_string(&path).expect("read");
+        let name = display(&path);
+        let checked = flow_check::check_source(&source);
+        let rendered = flow_diagnostics::render(
+            &name,
+            &source,
+            &checked.diagnostics,
+            flow_diagnostics::Color::Never,
+        );
+        assert!(
+            checked.diagnostics.is_empty(),
+            "{name} should check clean:\n{rendered}"
+        );
+        let plan = flow_check::lower(&checked.model.expect("a model"));
+        let json = serde_json::to_string_pretty(&plan).expect("plan serializes");
+        // The plan round-trips: it is the contract between compiler and runtime.
+        let back: flow_plan::Plan = serde_json::from_str(&json).expect("plan deserializes");
+        assert_eq!(back, plan, "{name}: plan does not round-trip");
+        let kind = if name.starts_with("examples/") {
+            "example"
+        } else {
+            "ok"
+        };
+        settings(name.clone())
+            .bind(|| insta::assert_snapshot!(format!("plan__{kind}__{}", stem(&path)), json));
+    }
+}
+
+/// Every snapshot belongs to a corpus file that still exists (insta's `--unreferenced reject`,
+/// without needing cargo-insta installed).
+#[test]
+fn no_orphan_snapshots() {
+    let dir = root().join("tests/snapshots");
+    let mut orphans = Vec::new();
+    for entry in std::fs::read_dir(&dir).expect("tests/snapshots") {
+        let name = entry
+            .expect("entry")
+            .file_name()
+            .to_string_lossy()
+            .into_owned();
+        let Some(base) = name.strip_suffix(".snap") else {
+            orphans.push(name);
+            continue;
+        };
+        let source = if let Some(s) = base.strip_prefix("err__") {
+            format!("tests/data/err/{s}.flow")
+        } else if let Some(s) = base.strip_prefix("plan__ok__") {
+            format!("tests/data/ok/{s}.flow")
+        } else if let Some(s) = base.strip_prefix("plan__example__") {
+            format!("examples/{s}.flow")
+        } else if let Some(s) = base.strip_prefix("e2e__") {
+            // End-to-end snapshots are named after their test; tests/e2e.rs must mention the name.
+            let e2e = std::fs::read_to_string(root().join("tests/e2e.rs")).expect("e2e.rs");
+            if !e2e.contains(&format!("\"{s}\"")) {
+                orphans.push(name.clone());
+            }
+            continue;
+        } else {
+            orphans.push(name.clone());
+            continue;
+        };
+        if !root().join(&source).exists() {
+            orphans.push(name.clone());
+        }
+    }
+    assert!(
+        orphans.is_empty(),
+        "snapshots without a source (delete them): {orphans:?}"
+    );
+}

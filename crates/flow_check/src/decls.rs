@@ -892,7 +892,17 @@ impl<'a> Cx<'a> {
                 None => {
                     let help = match suggest(name, params.iter().map(|(n, _)| n.as_str())) {
                         Some(s) => format!("did you mean `{{{s}}}`?"),
-                        None => format!("declare it: `(…, {name}: String)` after the path"),
+                        None if params.is_empty() => {
+                            format!("declare it after the path: `({name}: String)`")
+                        }
+                        None => format!(
+                            "use a declared parameter ({}), or declare `{name}` after the path",
+                            params
+                                .iter()
+                                .map(|(n, _)| format!("`{{{n}}}`"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
                     };
                     self.report(
                         Diagnostic::new(
@@ -1283,7 +1293,10 @@ impl<'a> Cx<'a> {
             .collect();
         if !missing.is_empty() {
             let names: Vec<String> = missing.iter().map(|t| format!("`{}`", t.name)).collect();
-            let lines: Vec<String> = missing.iter().map(|t| format!("{} = …", t.name)).collect();
+            let lines: Vec<String> = missing
+                .iter()
+                .map(|t| format!("`{} = …`", t.name))
+                .collect();
             let d2 = Diagnostic::new(
                 codes::MISSING_FIELD,
                 format!(

@@ -763,7 +763,9 @@ impl Cx<'_> {
             return POISON;
         };
         let mut ty = f.ty.clone();
-        if via_null && !self.types.is_nullable(&ty) {
+        // Through `?.` the result may be null; through a reported `.` it is left non-null, so
+        // one mistake gives one error.
+        if via_null && optional && !self.types.is_nullable(&ty) {
             ty = Ty::Nullable(Rc::new(ty));
         }
         let _ = e;

@@ -111,9 +111,8 @@ impl Types {
             Ty::DateTime => out.push_str("DateTime"),
             Ty::Duration => out.push_str("Duration"),
             Ty::NumLit => out.push_str("Decimal"),
-            Ty::StrLit(s) => {
-                out.push_str(&format!("{s:?}"));
-            }
+            // A literal's type is String; unions show their members.
+            Ty::StrLit(_) => out.push_str("String"),
             Ty::Union(members) => {
                 let parts: Vec<String> = members.iter().map(|m| format!("{m:?}")).collect();
                 out.push_str(&parts.join(" | "));

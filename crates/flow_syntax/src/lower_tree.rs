@@ -676,11 +676,23 @@ fn syntax_error(e: &pest::error::Error<Rule>, text: &str, base: usize) -> Box<Di
             // Literal tokens print as themselves; character classes (`[a-z]`) and built-ins
             // say less than the rule that wanted them, which call_stacks gives below.
             let token = token.to_string();
-            let literal = !token.is_empty()
-                && token
-                    .chars()
-                    .all(|c| !c.is_alphanumeric() && c != '_' && c != ' ');
-            if literal {
+            let trivia = token
+                .trim_matches(|c: char| c.is_whitespace() || c == '\u{FEFF}')
+                .is_empty()
+                || token == "//"
+                || token == "/*";
+            let literal = token
+                .chars()
+                .all(|c| !c.is_alphanumeric() && c != '_' && c != ' ');
+            if trivia || !literal {
+                continue;
+            }
+            // Operators are many and rarely what was missing: one entry says they fit here.
+            if token.chars().all(|c| "!=%&*+-./<>?|".contains(c))
+                && !matches!(token.as_str(), "=" | "->" | "=>")
+            {
+                expected.push("an operator".to_string());
+            } else {
                 expected.push(format!("`{token}`"));
             }
         }
@@ -723,6 +735,17 @@ fn syntax_error(e: &pest::error::Error<Rule>, text: &str, base: usize) -> Box<Di
 }
 
 fn help_for(expected: &[&str], rest: &str) -> String {
+    for (close, open) in [("`)`", '('), ("`]`", '['), ("`}`", '{')] {
+        if expected.contains(&close) && !rest.starts_with(close.trim_matches('`')) {
+            return format!(
+                "a `{open}` is not closed: add the `{}` it needs",
+                close.trim_matches('`')
+            );
+        }
+    }
+    if expected.contains(&"`:`") && rest.chars().next().is_some_and(|c| c.is_ascii_alphabetic()) {
+        return "fields and parameters are written `name: Type`".into();
+    }
     if rest.starts_with('=') && expected.contains(&"`:`") {
         return "object literals and types use `name: value`; `name = value` is for properties and map fields".into();
     }

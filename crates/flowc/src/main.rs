@@ -133,7 +133,10 @@ pub(crate) struct Source {
     pub text: String,
 }
 
-pub(crate) fn read_source(path: &std::path::Path) -> miette::Result<Result<Source, Diagnostic>> {
+/// The file's text, or the UTF-8 diagnostic with the text decoded lossily (to render it against).
+pub(crate) fn read_source(
+    path: &std::path::Path,
+) -> miette::Result<Result<Source, (Diagnostic, String)>> {
     let bytes =
         std::fs::read(path).map_err(|e| miette::miette!("cannot read {}: {e}", path.display()))?;
     let name = path.display().to_string();
@@ -142,7 +145,7 @@ pub(crate) fn read_source(path: &std::path::Path) -> miette::Result<Result<Sourc
             name,
             text: text.to_string(),
         }),
-        Err(d) => Err(d),
+        Err(d) => Err((d, String::from_utf8_lossy(&bytes).into_owned())),
     })
 }
 
@@ -150,10 +153,10 @@ pub(crate) fn read_source(path: &std::path::Path) -> miette::Result<Result<Sourc
 pub(crate) fn compile(path: &std::path::Path) -> miette::Result<Option<(Source, flow_plan::Plan)>> {
     let source = match read_source(path)? {
         Ok(s) => s,
-        Err(d) => {
+        Err((d, lossy)) => {
             report::eprint(&flow_diagnostics::render(
                 &path.display().to_string(),
-                "",
+                &lossy,
                 &[d],
                 stderr_color(),
             ));
@@ -185,7 +188,7 @@ fn check(files: &[PathBuf], format: Format) -> miette::Result<ExitCode> {
                 let d = flow_check::check_source(&s.text).diagnostics;
                 (s.name, s.text, d)
             }
-            Err(d) => (path.display().to_string(), String::new(), vec![d]),
+            Err((d, lossy)) => (path.display().to_string(), lossy, vec![d]),
         };
         errors += diagnostics.iter().filter(|d| d.is_error()).count();
         warnings += diagnostics.iter().filter(|d| !d.is_error()).count();
