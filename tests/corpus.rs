@@ -29,31 +29,19 @@ fn err_corpus_renders_the_expected_diagnostics() {
             Err(d) => {
                 let lossy = String::from_utf8_lossy(&bytes);
                 (
-                    flow_diagnostics::render(
-                        &name,
-                        &lossy,
-                        std::slice::from_ref(&d),
-                        flow_diagnostics::Color::Never,
-                    ),
+                    flow_diagnostics::render(&name, &lossy, std::slice::from_ref(&d), flow_diagnostics::Color::Never),
                     vec![d.code],
                 )
             }
         };
-        let header = String::from_utf8_lossy(&bytes)
-            .lines()
-            .next()
-            .unwrap_or("")
-            .to_string();
+        let header = String::from_utf8_lossy(&bytes).lines().next().unwrap_or("").to_string();
         let expected: Vec<&str> = header
             .strip_prefix("// expect:")
             .unwrap_or_else(|| panic!("{name}: first line must be `// expect: CODE…`"))
             .split_whitespace()
             .collect();
         for code in &expected {
-            assert!(
-                codes.contains(code),
-                "{name}: expected {code}, got {codes:?}\n{rendered}"
-            );
+            assert!(codes.contains(code), "{name}: expected {code}, got {codes:?}\n{rendered}");
         }
         // Errors are exactly the header's; warnings (often "unused") show in the snapshot.
         for code in codes.iter().filter(|c| c.starts_with('E')) {
@@ -62,8 +50,7 @@ fn err_corpus_renders_the_expected_diagnostics() {
                 "{name}: unexpected {code} (add it to the header if it is right)\n{rendered}"
             );
         }
-        settings(name.clone())
-            .bind(|| insta::assert_snapshot!(format!("err__{}", stem(&path)), rendered));
+        settings(name.clone()).bind(|| insta::assert_snapshot!(format!("err__{}", stem(&path)), rendered));
     }
 }
 
@@ -75,28 +62,15 @@ fn ok_corpus_and_examples_check_clean_and_plans_are_stable() {
         let source = std::fs::read_to_string(&path).expect("read");
         let name = display(&path);
         let checked = flow_check::check_source(&source);
-        let rendered = flow_diagnostics::render(
-            &name,
-            &source,
-            &checked.diagnostics,
-            flow_diagnostics::Color::Never,
-        );
-        assert!(
-            checked.diagnostics.is_empty(),
-            "{name} should check clean:\n{rendered}"
-        );
+        let rendered = flow_diagnostics::render(&name, &source, &checked.diagnostics, flow_diagnostics::Color::Never);
+        assert!(checked.diagnostics.is_empty(), "{name} should check clean:\n{rendered}");
         let plan = flow_check::lower(&checked.model.expect("a model"));
         let json = serde_json::to_string_pretty(&plan).expect("plan serializes");
         // The plan round-trips: it is the contract between compiler and runtime.
         let back: flow_plan::Plan = serde_json::from_str(&json).expect("plan deserializes");
         assert_eq!(back, plan, "{name}: plan does not round-trip");
-        let kind = if name.starts_with("examples/") {
-            "example"
-        } else {
-            "ok"
-        };
-        settings(name.clone())
-            .bind(|| insta::assert_snapshot!(format!("plan__{kind}__{}", stem(&path)), json));
+        let kind = if name.starts_with("examples/") { "example" } else { "ok" };
+        settings(name.clone()).bind(|| insta::assert_snapshot!(format!("plan__{kind}__{}", stem(&path)), json));
     }
 }
 
@@ -107,11 +81,7 @@ fn no_orphan_snapshots() {
     let dir = root().join("tests/snapshots");
     let mut orphans = Vec::new();
     for entry in std::fs::read_dir(&dir).expect("tests/snapshots") {
-        let name = entry
-            .expect("entry")
-            .file_name()
-            .to_string_lossy()
-            .into_owned();
+        let name = entry.expect("entry").file_name().to_string_lossy().into_owned();
         let Some(base) = name.strip_suffix(".snap") else {
             orphans.push(name);
             continue;
@@ -137,8 +107,5 @@ fn no_orphan_snapshots() {
             orphans.push(name.clone());
         }
     }
-    assert!(
-        orphans.is_empty(),
-        "snapshots without a source (delete them): {orphans:?}"
-    );
+    assert!(orphans.is_empty(), "snapshots without a source (delete them): {orphans:?}");
 }

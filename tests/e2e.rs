@@ -1,1 +1,435 @@
+//! End-to-end: the `flowc` binary against the fake API on 127.0.0.1. Golden outputs include the
+//! exit code; ports and timings are normalized.
 
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use flow_fakeapi::{Config, FakeApi, Faults};
+use serde_json::Value;
+
+const FLOWC: &str = env!("CARGO_BIN_EXE_flowc");
+
+struct Output {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Output {
+    /// Exit code and both streams, ports and timings normalized, for snapshots.
+    fn golden(&self, api: Option<&FakeApi>) -> String {
+        let normalize = |s: &str| {
+            let mut s = s.to_string();
+            if let Some(api) = api {
+                s = s.replace(&api.url(), "http://127.0.0.1:PORT");
+            }
+            s.lines().map(strip_elapsed).collect::<Vec<_>>().join("\n")
+        };
+        format!(
+            "exit code: {}\n--- stdout\n{}\n--- stderr\n{}\n",
+            self.code,
+            normalize(&self.stdout),
+            normalize(&self.stderr)
+        )
+    }
+}
+
+/// `… · 0.01s` at the end of a summary line becomes `… · <elapsed>`.
+fn strip_elapsed(line: &str) -> String {
+    if let Some((head, tail)) = line.rsplit_once(" · ") {
+        if tail.ends_with('s') && tail[..tail.len() - 1].parse::<f64>().is_ok() {
+            return format!("{head} · <elapsed>");
+        }
+    }
+    line.to_string()
+}
+
+/// Runs flowc from the workspace root, so paths in its output are relative and stable.
+fn flowc(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(FLOWC);
+    cmd.current_dir(common::root()).args(args).env("NO_COLOR", "1");
+    for name in SECRET_NAMES {
+        cmd.env_remove(name);
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run flowc");
+    Output {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+const SECRET_NAMES: [&str; 7] =
+    ["SHOP_TOKEN", "CRM_API_KEY", "DESK_USER", "DESK_PASSWORD", "CHAT_TOKEN", "DIRECTORY_KEY", "MAIL_TOKEN"];
+
+fn demo_secrets() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("SHOP_TOKEN", "demo-shop-token"),
+        ("CRM_API_KEY", "demo-crm-key"),
+        ("DESK_USER", "demo"),
+        ("DESK_PASSWORD", "demo-desk-password"),
+        ("CHAT_TOKEN", "demo-chat-token"),
+        ("DIRECTORY_KEY", "demo-directory-key"),
+        ("MAIL_TOKEN", "demo-mail-token"),
+    ]
+}
+
+/// Runs `f` with a fake API serving `config` on a runtime of its own.
+fn with_fake<T>(config: Config, f: impl FnOnce(&FakeApi) -> T) -> T {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let api = rt.block_on(FakeApi::start(config, 0)).expect("start the fake API");
+    let out = f(&api);
+    drop(api);
+    out
+}
+
+fn example(name: &str) -> String {
+    format!("examples/{name}")
+}
+
+fn run_file(name: &str) -> String {
+    format!("tests/data/run/{name}")
+}
+
+/// A fresh folder for files a run writes (dead letters), with the `.flow` file copied in.
+fn scratch(test: &str, flow: &str) -> (PathBuf, String) {
+    let dir = std::env::temp_dir().join(format!("flowc-e2e-{}-{test}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    let target = dir.join(Path::new(flow).file_name().expect("file name"));
+    std::fs::copy(common::root().join(flow), &target).expect("copy flow");
+    (dir, target.display().to_string())
+}
+
+fn shop_crm(api: &FakeApi) -> Vec<String> {
+    vec![format!("shop={}/shop", api.url()), format!("crm={}/crm", api.url())]
+}
+
+fn run_args<'a>(file: &'a str, overrides: &'a [String]) -> Vec<&'a str> {
+    let mut args = vec!["run", file];
+    for o in overrides {
+        args.push("--base-url");
+        args.push(o);
+    }
+    args
+}
+
+fn snapshot(name: &str, text: String) {
+    let mut s = insta::Settings::clone_current();
+    s.set_prepend_module_to_snapshot(false);
+    s.set_omit_expression(true);
+    s.bind(|| insta::assert_snapshot!(format!("e2e__{name}"), text));
+}
+
+#[test]
+fn orders_to_crm_moves_every_record_through_the_map() {
+    with_fake(Config::default(), |api| {
+        let overrides = shop_crm(api);
+        let file = example("orders_to_crm.flow");
+        let out = flowc(&run_args(&file, &overrides), &demo_secrets());
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        let contacts = api.received("contacts");
+        // 250 orders on 3 pages; every tenth is cancelled and filtered out.
+        assert_eq!(contacts.len(), 225);
+        let ids: std::collections::HashSet<&str> = contacts.iter().filter_map(|c| c["external_id"].as_str()).collect();
+        assert_eq!(ids.len(), 225, "every record delivered exactly once");
+        for c in &contacts {
+            let id: u64 = c["external_id"]
+                .as_str()
+                .and_then(|s| s.strip_prefix("shop-"))
+                .and_then(|s| s.parse().ok())
+                .expect("id");
+            let order = flow_fakeapi::order(id);
+            let expected_email = order["email"].as_str().map_or("unknown@example.com".to_string(), str::to_lowercase);
+            assert_eq!(c["email"], Value::from(expected_email), "{c}");
+            let name = format!(
+                "{} {}",
+                order["customer"]["first_name"].as_str().unwrap_or(""),
+                order["customer"]["last_name"].as_str().unwrap_or("")
+            );
+            assert_eq!(c["name"], Value::from(name));
+            let tier = if order["total_price"].as_f64().unwrap_or(0.0) > 1000.0 { "gold" } else { "silver" };
+            assert_eq!(c["tier"], tier, "{c}");
+            assert_eq!(c["since"].as_str(), order["created_at"].as_str().map(|s| &s[..10]));
+            let sum: f64 = order["line_items"]
+                .as_array()
+                .map(|items| {
+                    items
+                        .iter()
+                        .map(|i| i["quantity"].as_f64().unwrap_or(0.0) * i["price"].as_f64().unwrap_or(0.0))
+                        .sum()
+                })
+                .unwrap_or(0.0);
+            let got = c["lifetime_value"].as_f64().expect("number");
+            assert!((got - sum).abs() < 1e-9, "{c}: lifetime_value {got} != {sum}");
+        }
+        assert!(contacts.iter().any(|c| c["tier"] == "gold"));
+        snapshot("orders_to_crm", out.golden(Some(api)));
+    });
+}
+
+#[test]
+fn helpdesk_example_follows_relative_next_links() {
+    with_fake(Config::default(), |api| {
+        let overrides = vec![format!("desk={}/desk", api.url()), format!("chat={}/chat", api.url())];
+        let file = example("tickets_to_chat.flow");
+        let out = flowc(&run_args(&file, &overrides), &demo_secrets());
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        let messages = api.received("messages");
+        let open = (1..=60).filter(|id| id % 5 != 0).count();
+        assert_eq!(messages.len(), open);
+        let urgent = messages
+            .iter()
+            .find(|m| m["text"].as_str().is_some_and(|t| t.starts_with("[URGENT] #3 ")))
+            .expect("ticket 3");
+        assert_eq!(urgent["channel"], "#support-urgent");
+        assert!(urgent["text"].as_str().is_some_and(|t| t.ends_with("assigned to nobody yet)")), "{urgent}");
+    });
+}
+
+#[test]
+fn directory_example_uses_path_params_and_idempotency_keys() {
+    with_fake(Config::default(), |api| {
+        let overrides = vec![format!("directory={}/directory", api.url()), format!("mail={}/mail", api.url())];
+        let file = example("directory_to_mailing_list.flow");
+        let expected = (1..=45u64).filter(|id| id % 6 != 0 && id % 2 == 0).count();
+        for _ in 0..2 {
+            let out = flowc(&run_args(&file, &overrides), &demo_secrets());
+            assert_eq!(out.code, 0, "{}", out.stderr);
+        }
+        // Run twice: the idempotency keys keep the second run from adding anyone again.
+        let members = api.received("members");
+        assert_eq!(members.len(), expected);
+        assert!(members.iter().all(|m| m["list_id"] == "newsletter"));
+        let first = &members[0];
+        assert!(first["email"].as_str().is_some_and(|e| e.ends_with("@corp.example.com")), "{first}");
+        assert_eq!(first["tags"][1], "directory-sync");
+    });
+}
+
+#[test]
+fn html_instead_of_json_fails_cleanly() {
+    with_fake(Config::default(), |api| {
+        api.set_faults(Faults { html_instead_of_json: true, ..Faults::default() });
+        let overrides = shop_crm(api);
+        let out = flowc(&run_args(&run_file("fail_fast.flow"), &overrides), &demo_secrets());
+        assert_eq!(out.code, 1);
+        assert!(out.stderr.contains("error[R0003]"), "{}", out.stderr);
+        snapshot("html_instead_of_json", out.golden(Some(api)));
+    });
+}
+
+#[test]
+fn a_response_missing_a_field_names_the_field() {
+    with_fake(Config::default(), |api| {
+        api.set_faults(Faults { missing_field: true, ..Faults::default() });
+        let overrides = shop_crm(api);
+        let out = flowc(&run_args(&example("orders_to_crm.flow"), &overrides), &demo_secrets());
+        assert_eq!(out.code, 1);
+        assert!(out.stderr.contains("error[R0004]") && out.stderr.contains("orders[2].status"), "{}", out.stderr);
+        snapshot("missing_field", out.golden(Some(api)));
+    });
+}
+
+#[test]
+fn failed_records_go_to_the_dead_letter_file_and_the_rest_continue() {
+    with_fake(Config::default(), |api| {
+        api.set_faults(Faults { reject_contacts_ending_in: Some(3), ..Faults::default() });
+        let (dir, file) = scratch("dead_letter", &example("orders_to_crm.flow"));
+        let overrides = shop_crm(api);
+        let out = flowc(&run_args(&file, &overrides), &demo_secrets());
+        assert_eq!(out.code, 0, "dead-lettered records do not fail the run: {}", out.stderr);
+        let text = std::fs::read_to_string(dir.join("failed_orders.ndjson")).expect("dead letter file");
+        let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).expect("NDJSON")).collect();
+        let rejected = (1..=250u64).filter(|id| id % 10 != 0 && id % 10 == 3).count();
+        assert_eq!(lines.len(), rejected);
+        assert_eq!(api.received("contacts").len() + rejected, 225, "nothing lost, nothing twice");
+        for l in &lines {
+            assert_eq!(l["flow"], "sync_orders");
+            assert_eq!(l["error"]["code"], "R0001");
+            assert!(l["error"]["message"].as_str().is_some_and(|m| m.contains("422")), "{l}");
+            assert!(l["record"]["id"].as_u64().is_some_and(|id| id % 10 == 3), "{l}");
+        }
+        assert!(
+            out.stderr.contains(&format!("{rejected} failed, {rejected} to the dead letter file")),
+            "{}",
+            out.stderr
+        );
+    });
+}
+
+#[test]
+fn the_default_policy_stops_at_the_first_failure_and_points_at_the_step() {
+    with_fake(Config::default(), |api| {
+        api.set_faults(Faults { reject_contacts_ending_in: Some(2), ..Faults::default() });
+        let overrides = shop_crm(api);
+        let out = flowc(&run_args(&run_file("fail_fast.flow"), &overrides), &demo_secrets());
+        assert_eq!(out.code, 1);
+        // Concurrency 1: record 1 is delivered, record 2 fails, nothing after it is sent.
+        assert_eq!(api.received("contacts").len(), 1);
+        assert!(out.stderr.contains("1 delivered") && out.stderr.contains("1 failed"), "{}", out.stderr);
+        snapshot("fail_fast", out.golden(Some(api)));
+    });
+}
+
+#[test]
+fn server_errors_and_unreachable_servers_are_reported() {
+    with_fake(Config::default(), |api| {
+        api.set_faults(Faults { shop_down: true, ..Faults::default() });
+        let overrides = shop_crm(api);
+        let out = flowc(&run_args(&run_file("fail_fast.flow"), &overrides), &demo_secrets());
+        assert_eq!(out.code, 1);
+        assert!(out.stderr.contains("error[R0001]") && out.stderr.contains("500"), "{}", out.stderr);
+    });
+    // Nothing listens on port 1 of this machine.
+    let overrides = vec!["shop=http://127.0.0.1:1/shop".to_string(), "crm=http://127.0.0.1:1/crm".to_string()];
+    let out = flowc(&run_args(&run_file("fail_fast.flow"), &overrides), &demo_secrets());
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains("error[R0002]") && out.stderr.contains("could not connect"), "{}", out.stderr);
+    snapshot("unreachable", out.golden(None));
+}
+
+#[test]
+fn a_repeating_cursor_is_a_cycle_not_an_endless_loop() {
+    with_fake(Config::default(), |api| {
+        api.set_faults(Faults { repeat_cursor: true, ..Faults::default() });
+        let overrides = shop_crm(api);
+        let out = flowc(&run_args(&run_file("fail_fast.flow"), &overrides), &demo_secrets());
+        assert_eq!(out.code, 1);
+        assert!(out.stderr.contains("error[R0008]"), "{}", out.stderr);
+        snapshot("repeating_cursor", out.golden(Some(api)));
+    });
+}
+
+#[test]
+fn a_next_link_to_another_host_is_refused() {
+    with_fake(Config::default(), |api| {
+        api.set_faults(Faults { cross_host_next: true, ..Faults::default() });
+        let overrides = vec![format!("directory={}/directory", api.url()), format!("mail={}/mail", api.url())];
+        let out = flowc(&run_args(&example("directory_to_mailing_list.flow"), &overrides), &demo_secrets());
+        assert_eq!(out.code, 1);
+        assert!(out.stderr.contains("error[R0009]") && out.stderr.contains("elsewhere.example.net"), "{}", out.stderr);
+    });
+}
+
+#[test]
+fn arithmetic_overflow_at_run_time_points_at_the_expression() {
+    with_fake(Config::default(), |api| {
+        let overrides = vec![format!("shop={}/shop", api.url())];
+        let out = flowc(&run_args(&run_file("overflow.flow"), &overrides), &demo_secrets());
+        assert_eq!(out.code, 1);
+        snapshot("overflow", out.golden(Some(api)));
+    });
+}
+
+#[test]
+fn an_unwritable_dead_letter_file_stops_the_run() {
+    with_fake(Config::default(), |api| {
+        api.set_faults(Faults { reject_contacts_ending_in: Some(2), ..Faults::default() });
+        let (_dir, file) = scratch("unwritable", &run_file("dead_letter_unwritable.flow"));
+        let overrides = shop_crm(api);
+        let out = flowc(&run_args(&file, &overrides), &demo_secrets());
+        assert_eq!(out.code, 1);
+        assert!(out.stderr.contains("error[R0007]"), "{}", out.stderr);
+        assert_eq!(api.received("contacts").len(), 1, "the run stopped at the record it could not keep");
+    });
+}
+
+#[test]
+fn a_missing_secret_is_reported_before_any_request() {
+    with_fake(Config::default(), |api| {
+        let overrides = shop_crm(api);
+        let out = flowc(&run_args(&example("orders_to_crm.flow"), &overrides), &[("SHOP_TOKEN", "demo-shop-token")]);
+        assert_eq!(out.code, 1);
+        assert!(api.received("contacts").is_empty());
+        snapshot("missing_secret", out.golden(Some(api)));
+    });
+}
+
+#[test]
+fn secrets_never_appear_in_any_output() {
+    const SHOP: &str = "canary-shop-5a1d0c";
+    const CRM: &str = "canary-crm-77e2b9";
+    const WRONG: &str = "canary-wrong-9f3e41";
+    let config = Config { shop_token: SHOP.into(), crm_api_key: CRM.into(), ..Config::default() };
+    with_fake(config, |api| {
+        api.set_faults(Faults { reject_contacts_ending_in: Some(4), ..Faults::default() });
+        let (dir, file) = scratch("canary", &example("orders_to_crm.flow"));
+        let overrides = shop_crm(api);
+        let mut outputs = Vec::new();
+        let good = [("SHOP_TOKEN", SHOP), ("CRM_API_KEY", CRM)];
+        for extra in [&[][..], &["-v"][..], &["--format", "json"][..]] {
+            let mut args = run_args(&file, &overrides);
+            args.extend_from_slice(extra);
+            let out = flowc(&args, &good);
+            assert_eq!(out.code, 0, "{}", out.stderr);
+            outputs.push(out);
+        }
+        // A wrong key that the API echoes back in its error: still never printed.
+        outputs.push(flowc(
+            &run_args(&run_file("fail_fast.flow"), &overrides),
+            &[("SHOP_TOKEN", SHOP), ("CRM_API_KEY", WRONG)],
+        ));
+        assert!(outputs[3].stderr.contains("[secret CRM_API_KEY]"), "{}", outputs[3].stderr);
+        outputs.push(flowc(&["plan", &file, "--format", "json"], &good));
+        outputs.push(flowc(&["plan", &file], &good));
+        let dead = std::fs::read_to_string(dir.join("failed_orders.ndjson")).expect("dead letters");
+        assert!(!dead.is_empty());
+        let mut everything = dead;
+        for o in &outputs {
+            everything.push_str(&o.stdout);
+            everything.push_str(&o.stderr);
+        }
+        for canary in [SHOP, CRM, WRONG] {
+            assert!(!everything.contains(canary), "secret {canary} leaked");
+        }
+        assert!(outputs[1].stderr.contains("GET http://127.0.0.1"), "-v logs requests");
+    });
+}
+
+#[test]
+fn exit_codes_are_documented_and_kept() {
+    let ok = flowc(&["check", &example("orders_to_crm.flow"), &example("tickets_to_chat.flow")], &[]);
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+    assert!(ok.stderr.contains("checked 2 files: 0 errors, 0 warnings"));
+    assert_eq!(flowc(&["check", "tests/data/err/unknown_field_in_map.flow"], &[]).code, 1);
+    assert_eq!(flowc(&["frobnicate"], &[]).code, 2);
+    assert_eq!(flowc(&["check", "/no/such/file.flow"], &[]).code, 2);
+    let unknown_flow = flowc(&["run", &example("orders_to_crm.flow"), "--flow", "nope"], &[]);
+    assert_eq!(unknown_flow.code, 2);
+    assert!(unknown_flow.stderr.contains("sync_orders"), "{}", unknown_flow.stderr);
+    let bad_override = flowc(&["plan", &example("orders_to_crm.flow"), "--base-url", "nope=http://127.0.0.1:9"], &[]);
+    assert_eq!(bad_override.code, 2);
+    let help = flowc(&["--help"], &[]);
+    assert_eq!(help.code, 0);
+    assert!(help.stdout.contains("Exit codes:"));
+    for o in [&ok, &unknown_flow, &help] {
+        assert!(!o.stderr.contains('\u{1b}') && !o.stdout.contains('\u{1b}'), "no colour when not a terminal");
+    }
+}
+
+#[test]
+fn check_json_is_machine_readable() {
+    let out = flowc(&["check", "--format", "json", "tests/data/err/nullable_without_default.flow"], &[]);
+    assert_eq!(out.code, 1);
+    let diags: Value = serde_json::from_str(&out.stdout).expect("JSON");
+    let first = diags.as_array().and_then(|a| a.iter().find(|d| d["code"] == "E0202")).expect("an E0202");
+    assert_eq!(first["severity"], "error");
+    let primary =
+        first["labels"].as_array().and_then(|l| l.iter().find(|l| l["primary"] == true)).expect("primary label");
+    assert_eq!(primary["start"]["line"], 5);
+    assert_eq!(primary["start"]["column"], 17);
+    assert!(first["help"].as_str().is_some_and(|h| h.contains("o.email ??")));
+}
+
+#[test]
+fn plan_shows_calls_order_and_policy() {
+    let out = flowc(&["plan", &example("orders_to_crm.flow"), "--base-url", "crm=http://127.0.0.1:9/crm"], &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    snapshot("plan_orders_to_crm", out.golden(None));
+}

@@ -8,10 +8,7 @@ use flow_diagnostics::{Color, Diagnostic};
 
 /// The workspace root.
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .expect("workspace root")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("workspace root")
 }
 
 /// The `.flow` files of a folder below the root, sorted.
@@ -34,15 +31,9 @@ pub fn check(name: &str, source: &str) -> (String, Vec<Diagnostic>) {
 
 /// The file name relative to the root, with forward slashes, for stable snapshots.
 pub fn display(path: &Path) -> String {
-    path.strip_prefix(root())
-        .unwrap_or(path)
-        .to_string_lossy()
-        .replace('\\', "/")
+    path.strip_prefix(root()).unwrap_or(path).to_string_lossy().replace('\\', "/")
 }
 
 pub fn stem(path: &Path) -> String {
-    path.file_stem()
-        .expect("file stem")
-        .to_string_lossy()
-        .into_owned()
+    path.file_stem().expect("file stem").to_string_lossy().into_owned()
 }

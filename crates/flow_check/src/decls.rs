@@ -11,14 +11,7 @@ use crate::scope::Scope;
 use crate::ty::{FieldTy, Ty};
 use crate::{ApiM, Cx, DeclRef, EndpointM, FlowSettings, Kind, MapM, BUILTIN_TYPES};
 
-const API_PROPERTIES: [&str; 6] = [
-    "base_url",
-    "auth",
-    "headers",
-    "timeout",
-    "concurrency",
-    "allow_http",
-];
+const API_PROPERTIES: [&str; 6] = ["base_url", "auth", "headers", "timeout", "concurrency", "allow_http"];
 const ENDPOINT_PROPERTIES: [&str; 4] = ["records", "paginate", "query", "headers"];
 const FLOW_PROPERTIES: [&str; 2] = ["on_error", "concurrency"];
 const MAX_CONCURRENCY: i64 = 1024;
@@ -41,12 +34,9 @@ impl<'a> Cx<'a> {
             let name = decl.name();
             if kind == Kind::Type && BUILTIN_TYPES.contains(&name.name.as_str()) {
                 self.report(
-                    Diagnostic::new(
-                        codes::DUPLICATE,
-                        format!("`{}` is a built-in type", name.name),
-                    )
-                    .primary(name.span, "cannot be declared again")
-                    .help("choose another name for this type"),
+                    Diagnostic::new(codes::DUPLICATE, format!("`{}` is a built-in type", name.name))
+                        .primary(name.span, "cannot be declared again")
+                        .help("choose another name for this type"),
                 );
                 continue;
             }
@@ -58,14 +48,7 @@ impl<'a> Cx<'a> {
                 self.report(d);
                 continue;
             }
-            self.names.insert(
-                name.name.clone(),
-                DeclRef {
-                    kind,
-                    index,
-                    span: name.span,
-                },
-            );
+            self.names.insert(name.name.clone(), DeclRef { kind, index, span: name.span });
         }
     }
 
@@ -85,12 +68,7 @@ impl<'a> Cx<'a> {
                 self.report(
                     Diagnostic::new(
                         codes::WRONG_KIND,
-                        format!(
-                            "`{}` is a {}, not a {}",
-                            ident.name,
-                            r.kind.word(),
-                            kind.word()
-                        ),
+                        format!("`{}` is a {}, not a {}", ident.name, r.kind.word(), kind.word()),
                     )
                     .primary(ident.span, format!("expected a {} here", kind.word()))
                     .secondary(r.span, format!("`{}` is declared here", ident.name))
@@ -99,12 +77,8 @@ impl<'a> Cx<'a> {
                 None
             }
             None => {
-                let candidates: Vec<&str> = self
-                    .names
-                    .iter()
-                    .filter(|(_, r)| r.kind == kind)
-                    .map(|(n, _)| n.as_str())
-                    .collect();
+                let candidates: Vec<&str> =
+                    self.names.iter().filter(|(_, r)| r.kind == kind).map(|(n, _)| n.as_str()).collect();
                 let help = match suggest(&ident.name, candidates.iter().copied()) {
                     Some(s) => format!("did you mean `{s}`?"),
                     None if candidates.is_empty() => {
@@ -136,9 +110,7 @@ impl<'a> Cx<'a> {
             let ty = self.type_expr(&d.ty);
             if let TypeExprKind::Object(fields) = &d.ty.kind {
                 for f in fields {
-                    self.field_spans
-                        .entry((i, f.name.name.clone()))
-                        .or_insert(f.span);
+                    self.field_spans.entry((i, f.name.name.clone())).or_insert(f.span);
                 }
             }
             self.types.defs[i] = ty;
@@ -168,49 +140,46 @@ impl<'a> Cx<'a> {
 
     pub(crate) fn type_expr(&mut self, te: &ast::TypeExpr) -> Ty {
         let ty = match &te.kind {
-            TypeExprKind::Name(id) => {
-                match id.name.as_str() {
-                    "String" => Ty::String,
-                    "Int" => Ty::Int,
-                    "Float" => Ty::Float,
-                    "Decimal" => Ty::Decimal,
-                    "Bool" => Ty::Bool,
-                    "Date" => Ty::Date,
-                    "DateTime" => Ty::DateTime,
-                    _ => {
-                        match self.names.get(&id.name).copied() {
-                            Some(r) if r.kind == Kind::Type => {
-                                self.used.insert((Kind::Type, r.index));
-                                Ty::Named(r.index)
-                            }
-                            _ if !self.names.contains_key(&id.name) => {
-                                let candidates: Vec<&str> = BUILTIN_TYPES
-                                    .iter()
-                                    .copied()
-                                    .chain(self.type_decls.iter().map(|d| d.name.name.as_str()))
-                                    .collect();
-                                let help = match suggest(&id.name, candidates) {
-                            Some(s) => format!("did you mean `{s}`?"),
-                            None => format!("declare it with `type {} {{ … }}`, or use a built-in type: {}", id.name, BUILTIN_TYPES.join(", ")),
-                        };
-                                self.report(
-                                    Diagnostic::new(
-                                        codes::UNKNOWN_TYPE,
-                                        format!("unknown type `{}`", id.name),
-                                    )
-                                    .primary(id.span, "no type of this name")
-                                    .help(help),
-                                );
-                                Ty::Error
-                            }
-                            _ => {
-                                self.resolve_global(id, Kind::Type, codes::UNKNOWN_TYPE);
-                                Ty::Error
-                            }
-                        }
+            TypeExprKind::Name(id) => match id.name.as_str() {
+                "String" => Ty::String,
+                "Int" => Ty::Int,
+                "Float" => Ty::Float,
+                "Decimal" => Ty::Decimal,
+                "Bool" => Ty::Bool,
+                "Date" => Ty::Date,
+                "DateTime" => Ty::DateTime,
+                _ => match self.names.get(&id.name).copied() {
+                    Some(r) if r.kind == Kind::Type => {
+                        self.used.insert((Kind::Type, r.index));
+                        Ty::Named(r.index)
                     }
-                }
-            }
+                    _ if !self.names.contains_key(&id.name) => {
+                        let candidates: Vec<&str> = BUILTIN_TYPES
+                            .iter()
+                            .copied()
+                            .chain(self.type_decls.iter().map(|d| d.name.name.as_str()))
+                            .collect();
+                        let help = match suggest(&id.name, candidates) {
+                            Some(s) => format!("did you mean `{s}`?"),
+                            None => format!(
+                                "declare it with `type {} {{ … }}`, or use a built-in type: {}",
+                                id.name,
+                                BUILTIN_TYPES.join(", ")
+                            ),
+                        };
+                        self.report(
+                            Diagnostic::new(codes::UNKNOWN_TYPE, format!("unknown type `{}`", id.name))
+                                .primary(id.span, "no type of this name")
+                                .help(help),
+                        );
+                        Ty::Error
+                    }
+                    _ => {
+                        self.resolve_global(id, Kind::Type, codes::UNKNOWN_TYPE);
+                        Ty::Error
+                    }
+                },
+            },
             TypeExprKind::Literal(s) => Ty::Union(vec![s.clone()].into()),
             TypeExprKind::Union(members) => {
                 let mut out: Vec<String> = Vec::new();
@@ -245,21 +214,15 @@ impl<'a> Cx<'a> {
                 for f in fields {
                     if let Some((_, first)) = seen.iter().find(|(n, _)| *n == f.name.name) {
                         self.report(
-                            Diagnostic::new(
-                                codes::DUPLICATE,
-                                format!("field `{}` is declared twice", f.name.name),
-                            )
-                            .primary(f.name.span, "declared again here")
-                            .secondary(*first, "first declared here")
-                            .help("remove one of the two declarations"),
+                            Diagnostic::new(codes::DUPLICATE, format!("field `{}` is declared twice", f.name.name))
+                                .primary(f.name.span, "declared again here")
+                                .secondary(*first, "first declared here")
+                                .help("remove one of the two declarations"),
                         );
                         continue;
                     }
                     seen.push((&f.name.name, f.name.span));
-                    out.push(FieldTy {
-                        name: f.name.name.clone(),
-                        ty: self.type_expr(&f.ty),
-                    });
+                    out.push(FieldTy { name: f.name.name.clone(), ty: self.type_expr(&f.ty) });
                 }
                 Ty::Object(out.into())
             }
@@ -289,10 +252,7 @@ impl<'a> Cx<'a> {
         let mut headers = Vec::new();
         let mut timeout_ms = None;
         let mut concurrency = None;
-        let allow_http = d
-            .props
-            .iter()
-            .any(|p| p.name.name == "allow_http" && p.value.kind == ExprKind::Bool(true));
+        let allow_http = d.props.iter().any(|p| p.name.name == "allow_http" && p.value.kind == ExprKind::Bool(true));
         for p in &d.props {
             match p.name.name.as_str() {
                 "base_url" => base_url = self.base_url(&p.value, allow_http),
@@ -303,12 +263,9 @@ impl<'a> Cx<'a> {
                 "allow_http" => {
                     if !matches!(p.value.kind, ExprKind::Bool(_)) {
                         self.report(
-                            Diagnostic::new(
-                                codes::BAD_PROPERTY,
-                                "`allow_http` takes `true` or `false`",
-                            )
-                            .primary(p.value.span, "not a Bool literal")
-                            .help("write `allow_http = true`"),
+                            Diagnostic::new(codes::BAD_PROPERTY, "`allow_http` takes `true` or `false`")
+                                .primary(p.value.span, "not a Bool literal")
+                                .help("write `allow_http = true`"),
                         );
                     }
                 }
@@ -317,12 +274,9 @@ impl<'a> Cx<'a> {
         }
         if !d.props.iter().any(|p| p.name.name == "base_url") {
             self.report(
-                Diagnostic::new(
-                    codes::MISSING_PROPERTY,
-                    format!("api `{}` has no `base_url`", d.name.name),
-                )
-                .primary(d.name.span, "declared without a base URL")
-                .help("add `base_url = \"https://api.example.com/v1\"` to the block"),
+                Diagnostic::new(codes::MISSING_PROPERTY, format!("api `{}` has no `base_url`", d.name.name))
+                    .primary(d.name.span, "declared without a base URL")
+                    .help("add `base_url = \"https://api.example.com/v1\"` to the block"),
             );
         }
         if self.error_count() > errors_before {
@@ -347,13 +301,10 @@ impl<'a> Cx<'a> {
         for (i, p) in props.iter().enumerate() {
             if let Some(first) = props[..i].iter().find(|q| q.name.name == p.name.name) {
                 self.report(
-                    Diagnostic::new(
-                        codes::FIELD_TWICE,
-                        format!("`{}` is set twice", p.name.name),
-                    )
-                    .primary(p.name.span, "set again here")
-                    .secondary(first.name.span, "first set here")
-                    .help("keep one of the two"),
+                    Diagnostic::new(codes::FIELD_TWICE, format!("`{}` is set twice", p.name.name))
+                        .primary(p.name.span, "set again here")
+                        .secondary(first.name.span, "first set here")
+                        .help("keep one of the two"),
                 );
             }
         }
@@ -365,12 +316,9 @@ impl<'a> Cx<'a> {
             None => format!("{what} takes: {}", known.join(", ")),
         };
         self.report(
-            Diagnostic::new(
-                codes::UNKNOWN_PROPERTY,
-                format!("{what} has no property `{}`", name.name),
-            )
-            .primary(name.span, "unknown property")
-            .help(help),
+            Diagnostic::new(codes::UNKNOWN_PROPERTY, format!("{what} has no property `{}`", name.name))
+                .primary(name.span, "unknown property")
+                .help(help),
         );
     }
 
@@ -398,13 +346,7 @@ impl<'a> Cx<'a> {
             }
         };
         if !matches!(url.scheme(), "http" | "https") {
-            bad(
-                self,
-                format!(
-                    "the scheme is `{}`; flowc speaks http and https",
-                    url.scheme()
-                ),
-            );
+            bad(self, format!("the scheme is `{}`; flowc speaks http and https", url.scheme()));
             return None;
         }
         if url.query().is_some() || url.fragment().is_some() {
@@ -413,17 +355,9 @@ impl<'a> Cx<'a> {
         }
         if url.scheme() == "http" && !is_loopback(&url) && !allow_http {
             self.report(
-                Diagnostic::new(
-                    codes::INSECURE_HTTP,
-                    "plain http:// to a host that is not this machine",
-                )
-                .primary(
-                    value.span,
-                    "credentials and records would cross the network unencrypted",
-                )
-                .help(
-                    "use https://; if this API really has no TLS, say so with `allow_http = true`",
-                ),
+                Diagnostic::new(codes::INSECURE_HTTP, "plain http:// to a host that is not this machine")
+                    .primary(value.span, "credentials and records would cross the network unencrypted")
+                    .help("use https://; if this API really has no TLS, say so with `allow_http = true`"),
             );
             return None;
         }
@@ -436,15 +370,9 @@ impl<'a> Cx<'a> {
             ExprKind::Str(s) => Some(plan::Template(vec![plan::Part::Text(s.clone())])),
             ExprKind::Name(id) => {
                 let index = self.resolve_global(id, Kind::Secret, codes::UNKNOWN_NAME)?;
-                Some(plan::Template(vec![plan::Part::Secret(
-                    self.secrets[index].name.name.clone(),
-                )]))
+                Some(plan::Template(vec![plan::Part::Secret(self.secrets[index].name.name.clone())]))
             }
-            ExprKind::Binary {
-                op: ast::BinaryOp::Add,
-                lhs,
-                rhs,
-            } => {
+            ExprKind::Binary { op: ast::BinaryOp::Add, lhs, rhs } => {
                 let mut l = self.template(lhs, what)?;
                 let r = self.template(rhs, what)?;
                 l.0.extend(r.0);
@@ -471,42 +399,28 @@ impl<'a> Cx<'a> {
             );
             return None;
         };
-        let positional: Vec<&ast::Expr> = args
-            .iter()
-            .filter(|a| a.name.is_none())
-            .map(|a| &a.value)
-            .collect();
-        let named = |n: &str| {
-            args.iter()
-                .find(|a| a.name.as_ref().is_some_and(|x| x.name == n))
-                .map(|a| &a.value)
-        };
+        let positional: Vec<&ast::Expr> = args.iter().filter(|a| a.name.is_none()).map(|a| &a.value).collect();
+        let named = |n: &str| args.iter().find(|a| a.name.as_ref().is_some_and(|x| x.name == n)).map(|a| &a.value);
         let bad_args = |cx: &mut Cx, usage: &str| {
             cx.report(
-                Diagnostic::new(
-                    codes::BAD_AUTH,
-                    format!("wrong arguments for `{}`", callee.name),
-                )
-                .primary(e.span, "these arguments")
-                .help(format!("write `{usage}`")),
+                Diagnostic::new(codes::BAD_AUTH, format!("wrong arguments for `{}`", callee.name))
+                    .primary(e.span, "these arguments")
+                    .help(format!("write `{usage}`")),
             );
             None
         };
         match callee.name.as_str() {
             "bearer" => match positional.as_slice() {
-                [token] if args.len() == 1 => Some(plan::Auth::Bearer {
-                    token: self.template(token, "a bearer token")?,
-                }),
+                [token] if args.len() == 1 => {
+                    Some(plan::Auth::Bearer { token: self.template(token, "a bearer token")? })
+                }
                 _ => bad_args(self, "bearer(TOKEN)"),
             },
             "basic" => match positional.as_slice() {
                 [user, password] if args.len() == 2 => {
                     let user = self.template(user, "a user name");
                     let password = self.template(password, "a password");
-                    Some(plan::Auth::Basic {
-                        user: user?,
-                        password: password?,
-                    })
+                    Some(plan::Auth::Basic { user: user?, password: password? })
                 }
                 _ => bad_args(self, "basic(USER, PASSWORD)"),
             },
@@ -517,16 +431,16 @@ impl<'a> Cx<'a> {
                     (Some(v), (Some(h), None), true, 2) => {
                         let name = self.literal_string(h, "the header name")?;
                         self.header_name(&name, h.span);
-                        Some(plan::Auth::ApiKeyHeader {
-                            header: name,
-                            value: self.template(v, "an API key")?,
-                        })
+                        Some(plan::Auth::ApiKeyHeader { header: name, value: self.template(v, "an API key")? })
                     }
                     (Some(v), (None, Some(q)), true, 2) => Some(plan::Auth::ApiKeyQuery {
                         param: self.literal_string(q, "the query parameter name")?,
                         value: self.template(v, "an API key")?,
                     }),
-                    _ => bad_args(self, "api_key(header: \"X-Api-Key\", value: KEY)` or `api_key(query: \"api_key\", value: KEY)"),
+                    _ => bad_args(
+                        self,
+                        "api_key(header: \"X-Api-Key\", value: KEY)` or `api_key(query: \"api_key\", value: KEY)",
+                    ),
                 }
             }
             other => {
@@ -549,12 +463,9 @@ impl<'a> Cx<'a> {
             ExprKind::Str(s) if !s.is_empty() => Some(s.clone()),
             _ => {
                 self.report(
-                    Diagnostic::new(
-                        codes::BAD_PROPERTY,
-                        format!("{what} must be a non-empty string literal"),
-                    )
-                    .primary(e.span, "not a string literal")
-                    .help("write it in quotes"),
+                    Diagnostic::new(codes::BAD_PROPERTY, format!("{what} must be a non-empty string literal"))
+                        .primary(e.span, "not a string literal")
+                        .help("write it in quotes"),
                 );
                 None
             }
@@ -563,18 +474,12 @@ impl<'a> Cx<'a> {
 
     /// Header names are HTTP tokens; anything else would be refused by the HTTP client at run time.
     fn header_name(&mut self, name: &str, span: Span) -> bool {
-        let ok = !name.is_empty()
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+        let ok = !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
         if !ok {
             self.report(
-                Diagnostic::new(
-                    codes::BAD_PROPERTY,
-                    format!("`{name}` is not a valid header name"),
-                )
-                .primary(span, "invalid header name")
-                .help("header names are letters, digits and - (e.g. \"X-Api-Key\")"),
+                Diagnostic::new(codes::BAD_PROPERTY, format!("`{name}` is not a valid header name"))
+                    .primary(span, "invalid header name")
+                    .help("header names are letters, digits and - (e.g. \"X-Api-Key\")"),
             );
         }
         ok
@@ -597,21 +502,15 @@ impl<'a> Cx<'a> {
             if let ExprKind::Str(s) = &f.value.kind {
                 if s.contains(['\r', '\n']) {
                     self.report(
-                        Diagnostic::new(
-                            codes::BAD_PROPERTY,
-                            "header values cannot hold line breaks",
-                        )
-                        .primary(f.value.span, "contains CR or LF")
-                        .help("remove the line break"),
+                        Diagnostic::new(codes::BAD_PROPERTY, "header values cannot hold line breaks")
+                            .primary(f.value.span, "contains CR or LF")
+                            .help("remove the line break"),
                     );
                     continue;
                 }
             }
             if let Some(value) = self.template(&f.value, "a header value") {
-                out.push(plan::Header {
-                    name: f.name.name.clone(),
-                    value,
-                });
+                out.push(plan::Header { name: f.name.name.clone(), value });
             }
         }
         out
@@ -622,12 +521,9 @@ impl<'a> Cx<'a> {
             ExprKind::Duration(ms) if ms > 0 && ms <= MAX_TIMEOUT_MS => Some(ms),
             ExprKind::Duration(_) => {
                 self.report(
-                    Diagnostic::new(
-                        codes::BAD_DURATION,
-                        format!("`{what}` must be between 1ms and 24h"),
-                    )
-                    .primary(e.span, "out of range")
-                    .help("write a duration such as `10s` or `500ms`"),
+                    Diagnostic::new(codes::BAD_DURATION, format!("`{what}` must be between 1ms and 24h"))
+                        .primary(e.span, "out of range")
+                        .help("write a duration such as `10s` or `500ms`"),
                 );
                 None
             }
@@ -677,28 +573,20 @@ impl<'a> Cx<'a> {
         let mut body = None;
         for p in &d.params {
             let ty = self.type_expr(&p.ty);
-            if params.iter().any(|(n, _)| *n == p.name.name)
-                || (p.name.name == "body" && body.is_some())
-            {
+            if params.iter().any(|(n, _)| *n == p.name.name) || (p.name.name == "body" && body.is_some()) {
                 self.report(
-                    Diagnostic::new(
-                        codes::DUPLICATE,
-                        format!("parameter `{}` is declared twice", p.name.name),
-                    )
-                    .primary(p.name.span, "declared again here")
-                    .help("remove one of them"),
+                    Diagnostic::new(codes::DUPLICATE, format!("parameter `{}` is declared twice", p.name.name))
+                        .primary(p.name.span, "declared again here")
+                        .help("remove one of them"),
                 );
                 continue;
             }
             if p.name.name == "body" {
                 if matches!(d.method, ast::Method::Get | ast::Method::Delete) {
                     self.report(
-                        Diagnostic::new(
-                            codes::BAD_PROPERTY,
-                            format!("{} requests carry no body", d.method.as_str()),
-                        )
-                        .primary(p.span, "a body on a GET or DELETE")
-                        .help("use POST, PUT or PATCH, or send the values as query parameters"),
+                        Diagnostic::new(codes::BAD_PROPERTY, format!("{} requests carry no body", d.method.as_str()))
+                            .primary(p.span, "a body on a GET or DELETE")
+                            .help("use POST, PUT or PATCH, or send the values as query parameters"),
                     );
                 }
                 body = Some(ty);
@@ -733,12 +621,9 @@ impl<'a> Cx<'a> {
                     }
                 }
                 "records" => {
-                    if let Some((path, ty)) = self.response_path(
-                        &p.value,
-                        response.as_ref(),
-                        codes::BAD_RECORDS,
-                        "records",
-                    ) {
+                    if let Some((path, ty)) =
+                        self.response_path(&p.value, response.as_ref(), codes::BAD_RECORDS, "records")
+                    {
                         match self.types.resolve(&self.types.non_null(&ty)).clone() {
                             Ty::Array(item) => {
                                 records = Some(path);
@@ -761,8 +646,7 @@ impl<'a> Cx<'a> {
             }
         }
         if records.is_none() && !d.props.iter().any(|p| p.name.name == "records") {
-            if let Some(Ty::Array(item)) = response.as_ref().map(|r| self.types.resolve(r).clone())
-            {
+            if let Some(Ty::Array(item)) = response.as_ref().map(|r| self.types.resolve(r).clone()) {
                 records = Some(Vec::new());
                 record_ty = Some((*item).clone());
             }
@@ -770,9 +654,7 @@ impl<'a> Cx<'a> {
         let records_declared = d.props.iter().any(|p| p.name.name == "records");
         if let (Some(p), None, false) = (&paginate, &records, records_declared) {
             let span = match p {
-                plan::Pagination::Cursor { span, .. } | plan::Pagination::NextUrl { span, .. } => {
-                    *span
-                }
+                plan::Pagination::Cursor { span, .. } | plan::Pagination::NextUrl { span, .. } => *span,
             };
             self.report(
                 Diagnostic::new(codes::BAD_PAGINATION, "pagination without records")
@@ -784,24 +666,15 @@ impl<'a> Cx<'a> {
         let unsent: Vec<(String, Span)> = params
             .iter()
             .zip(&param_spans)
-            .filter(|((name, _), _)| {
-                !path
-                    .iter()
-                    .any(|p| matches!(p, plan::PathPart::Param(n) if n == name))
-            })
+            .filter(|((name, _), _)| !path.iter().any(|p| matches!(p, plan::PathPart::Param(n) if n == name)))
             .filter(|((name, _), _)| !scope.was_used(name))
             .map(|((name, _), span)| (name.clone(), *span))
             .collect();
         for (name, span) in unsent {
             self.report(
-                Diagnostic::new(
-                    codes::PATH_PARAMS,
-                    format!("parameter `{name}` is never sent"),
-                )
-                .primary(span, "declared here, used nowhere")
-                .help(format!(
-                    "use it in the path as `{{{name}}}`, or in `query = {{ {name}: {name} }}`"
-                )),
+                Diagnostic::new(codes::PATH_PARAMS, format!("parameter `{name}` is never sent"))
+                    .primary(span, "declared here, used nowhere")
+                    .help(format!("use it in the path as `{{{name}}}`, or in `query = {{ {name}: {name} }}`")),
             );
         }
         if self.error_count() > errors_before {
@@ -824,11 +697,7 @@ impl<'a> Cx<'a> {
         })
     }
 
-    fn endpoint_path(
-        &mut self,
-        d: &ast::EndpointDecl,
-        params: &[(String, Ty)],
-    ) -> Vec<plan::PathPart> {
+    fn endpoint_path(&mut self, d: &ast::EndpointDecl, params: &[(String, Ty)]) -> Vec<plan::PathPart> {
         let text = &d.path.value;
         let at = |offset: usize, len: usize| {
             // +1 for the opening quote; escapes in paths are rare, so offsets match the source.
@@ -871,20 +740,17 @@ impl<'a> Cx<'a> {
                 Some((_, ty)) => {
                     let scalar = matches!(
                         self.types.resolve(ty),
-                        Ty::String
-                            | Ty::Int
-                            | Ty::Union(_)
-                            | Ty::Decimal
-                            | Ty::Date
-                            | Ty::Bool
-                            | Ty::Error
+                        Ty::String | Ty::Int | Ty::Union(_) | Ty::Decimal | Ty::Date | Ty::Bool | Ty::Error
                     );
                     if !scalar {
                         let shown = self.types.display(ty);
                         self.report(
-                            Diagnostic::new(codes::PATH_PARAMS, format!("path parameter `{name}` must be a non-null scalar, not `{shown}`"))
-                                .primary(span, "used in the path here")
-                                .help("path parameters are String, Int, Decimal, Bool, Date or a string union"),
+                            Diagnostic::new(
+                                codes::PATH_PARAMS,
+                                format!("path parameter `{name}` must be a non-null scalar, not `{shown}`"),
+                            )
+                            .primary(span, "used in the path here")
+                            .help("path parameters are String, Int, Decimal, Bool, Date or a string union"),
                         );
                     }
                     parts.push(plan::PathPart::Param(name.to_string()));
@@ -897,11 +763,7 @@ impl<'a> Cx<'a> {
                         }
                         None => format!(
                             "use a declared parameter ({}), or declare `{name}` after the path",
-                            params
-                                .iter()
-                                .map(|(n, _)| format!("`{{{n}}}`"))
-                                .collect::<Vec<_>>()
-                                .join(", ")
+                            params.iter().map(|(n, _)| format!("`{{{n}}}`")).collect::<Vec<_>>().join(", ")
                         ),
                     };
                     self.report(
@@ -924,20 +786,12 @@ impl<'a> Cx<'a> {
     }
 
     /// `query = { a: expr }` / `headers = { "X-A": expr }`: scalar values, null meaning "leave out".
-    fn request_values(
-        &mut self,
-        e: &ast::Expr,
-        scope: &mut Scope,
-        what: &str,
-    ) -> Vec<(String, plan::Expr)> {
+    fn request_values(&mut self, e: &ast::Expr, scope: &mut Scope, what: &str) -> Vec<(String, plan::Expr)> {
         let ExprKind::Object(fields) = &e.kind else {
             self.report(
-                Diagnostic::new(
-                    codes::BAD_PROPERTY,
-                    format!("`{what}` must be an object literal"),
-                )
-                .primary(e.span, "not an object")
-                .help(format!("write `{what} = {{ name: value }}`")),
+                Diagnostic::new(codes::BAD_PROPERTY, format!("`{what}` must be an object literal"))
+                    .primary(e.span, "not an object")
+                    .help(format!("write `{what} = {{ name: value }}`")),
             );
             return Vec::new();
         };
@@ -961,14 +815,9 @@ impl<'a> Cx<'a> {
             if !scalar {
                 let shown = self.types.display(&ty);
                 self.report(
-                    Diagnostic::new(
-                        codes::TYPE_MISMATCH,
-                        format!("a {what} value must be a scalar, not `{shown}`"),
-                    )
-                    .primary(f.value.span, format!("this is `{shown}`"))
-                    .help(
-                        "send text, numbers, booleans or dates; join arrays into one string first",
-                    ),
+                    Diagnostic::new(codes::TYPE_MISMATCH, format!("a {what} value must be a scalar, not `{shown}`"))
+                        .primary(f.value.span, format!("this is `{shown}`"))
+                        .help("send text, numbers, booleans or dates; join arrays into one string first"),
                 );
             }
             out.push((f.name.name.clone(), pe));
@@ -1008,9 +857,7 @@ impl<'a> Cx<'a> {
             self.report(
                 Diagnostic::new(
                     code,
-                    format!(
-                        "`{what}` reads the response, but the endpoint declares no response type"
-                    ),
+                    format!("`{what}` reads the response, but the endpoint declares no response type"),
                 )
                 .primary(e.span, "no response type to read")
                 .help("declare the response after the path: `-> { items: [Item] }`"),
@@ -1024,28 +871,17 @@ impl<'a> Cx<'a> {
                 Ty::Object(ref fields) => match fields.iter().find(|f| f.name == name.name) {
                     Some(f) => ty = f.ty.clone(),
                     None => {
-                        let help = match suggest(&name.name, fields.iter().map(|f| f.name.as_str()))
-                        {
+                        let help = match suggest(&name.name, fields.iter().map(|f| f.name.as_str())) {
                             Some(s) => format!("did you mean `{s}`?"),
                             None => format!(
                                 "the response has: {}",
-                                fields
-                                    .iter()
-                                    .map(|f| f.name.as_str())
-                                    .collect::<Vec<_>>()
-                                    .join(", ")
+                                fields.iter().map(|f| f.name.as_str()).collect::<Vec<_>>().join(", ")
                             ),
                         };
                         self.report(
-                            Diagnostic::new(
-                                code,
-                                format!("the response type has no field `{}`", name.name),
-                            )
-                            .primary(
-                                name.span,
-                                format!("not in `{}`", self.types.display(&inner)),
-                            )
-                            .help(help),
+                            Diagnostic::new(code, format!("the response type has no field `{}`", name.name))
+                                .primary(name.span, format!("not in `{}`", self.types.display(&inner)))
+                                .help(help),
                         );
                         return None;
                     }
@@ -1054,15 +890,9 @@ impl<'a> Cx<'a> {
                 other => {
                     let shown = self.types.display(&other);
                     self.report(
-                        Diagnostic::new(
-                            code,
-                            format!(
-                                "`{}` is read from a `{shown}`, which has no fields",
-                                name.name
-                            ),
-                        )
-                        .primary(name.span, "no such field")
-                        .help("follow the response type's fields"),
+                        Diagnostic::new(code, format!("`{}` is read from a `{shown}`, which has no fields", name.name))
+                            .primary(name.span, "no such field")
+                            .help("follow the response type's fields"),
                     );
                     return None;
                 }
@@ -1076,20 +906,13 @@ impl<'a> Cx<'a> {
         const KINDS: &str = "cursor(param: \"cursor\", from: response.next_cursor) or next_url(from: response.next)";
         let ExprKind::Call { callee, args } = &e.kind else {
             self.report(
-                Diagnostic::new(
-                    codes::BAD_PAGINATION,
-                    "`paginate` must be a pagination kind",
-                )
-                .primary(e.span, "not a pagination kind")
-                .help(format!("write {KINDS}")),
+                Diagnostic::new(codes::BAD_PAGINATION, "`paginate` must be a pagination kind")
+                    .primary(e.span, "not a pagination kind")
+                    .help(format!("write {KINDS}")),
             );
             return None;
         };
-        let named = |n: &str| {
-            args.iter()
-                .find(|a| a.name.as_ref().is_some_and(|x| x.name == n))
-                .map(|a| &a.value)
-        };
+        let named = |n: &str| args.iter().find(|a| a.name.as_ref().is_some_and(|x| x.name == n)).map(|a| &a.value);
         let from = named("from");
         let param = named("param");
         let expected_args = match callee.name.as_str() {
@@ -1101,39 +924,25 @@ impl<'a> Cx<'a> {
                     None => format!("the kinds: {KINDS}"),
                 };
                 self.report(
-                    Diagnostic::new(
-                        codes::BAD_PAGINATION,
-                        format!("unknown pagination kind `{other}`"),
-                    )
-                    .primary(callee.span, "not a pagination kind")
-                    .help(help),
+                    Diagnostic::new(codes::BAD_PAGINATION, format!("unknown pagination kind `{other}`"))
+                        .primary(callee.span, "not a pagination kind")
+                        .help(help),
                 );
                 return None;
             }
         };
-        let Some(from) =
-            from.filter(|_| args.len() == expected_args && (expected_args == 1 || param.is_some()))
-        else {
+        let Some(from) = from.filter(|_| args.len() == expected_args && (expected_args == 1 || param.is_some())) else {
             self.report(
-                Diagnostic::new(
-                    codes::BAD_PAGINATION,
-                    format!("wrong arguments for `{}`", callee.name),
-                )
-                .primary(e.span, "these arguments")
-                .help(format!("write {KINDS}")),
+                Diagnostic::new(codes::BAD_PAGINATION, format!("wrong arguments for `{}`", callee.name))
+                    .primary(e.span, "these arguments")
+                    .help(format!("write {KINDS}")),
             );
             return None;
         };
         let (path, ty) = self.response_path(from, response, codes::BAD_PAGINATION, "from")?;
         let ok = match callee.name.as_str() {
-            "cursor" => matches!(
-                self.types.resolve(&self.types.non_null(&ty)),
-                Ty::String | Ty::Int | Ty::Error
-            ),
-            _ => matches!(
-                self.types.resolve(&self.types.non_null(&ty)),
-                Ty::String | Ty::Error
-            ),
+            "cursor" => matches!(self.types.resolve(&self.types.non_null(&ty)), Ty::String | Ty::Int | Ty::Error),
+            _ => matches!(self.types.resolve(&self.types.non_null(&ty)), Ty::String | Ty::Error),
         };
         if !ok {
             let shown = self.types.display(&ty);
@@ -1165,12 +974,9 @@ impl<'a> Cx<'a> {
                 let ty = self.type_expr(&p.ty);
                 if params.iter().any(|(n, _)| *n == p.name.name) {
                     self.report(
-                        Diagnostic::new(
-                            codes::DUPLICATE,
-                            format!("parameter `{}` is declared twice", p.name.name),
-                        )
-                        .primary(p.name.span, "declared again here")
-                        .help("rename one of them"),
+                        Diagnostic::new(codes::DUPLICATE, format!("parameter `{}` is declared twice", p.name.name))
+                            .primary(p.name.span, "declared again here")
+                            .help("rename one of them"),
                     );
                 }
                 params.push((p.name.name.clone(), ty));
@@ -1242,8 +1048,7 @@ impl<'a> Cx<'a> {
                     set.push((&f.name.name, f.name.span));
                     match target_fields.iter().find(|t| t.name == f.name.name) {
                         Some(t) => {
-                            let origin = target_index
-                                .and_then(|i| self.field_spans.get(&(i, t.name.clone())).copied());
+                            let origin = target_index.and_then(|i| self.field_spans.get(&(i, t.name.clone())).copied());
                             let expect = Expect {
                                 ty: t.ty.clone(),
                                 origin,
@@ -1261,11 +1066,7 @@ impl<'a> Cx<'a> {
                                 Some(s) => format!("did you mean `{s}`?"),
                                 None => format!(
                                     "`{target_name}` has: {}",
-                                    target_fields
-                                        .iter()
-                                        .map(|t| t.name.as_str())
-                                        .collect::<Vec<_>>()
-                                        .join(", ")
+                                    target_fields.iter().map(|t| t.name.as_str()).collect::<Vec<_>>().join(", ")
                                 ),
                             };
                             self.report(
@@ -1293,29 +1094,19 @@ impl<'a> Cx<'a> {
             .collect();
         if !missing.is_empty() {
             let names: Vec<String> = missing.iter().map(|t| format!("`{}`", t.name)).collect();
-            let lines: Vec<String> = missing
-                .iter()
-                .map(|t| format!("`{} = …`", t.name))
-                .collect();
+            let lines: Vec<String> = missing.iter().map(|t| format!("`{} = …`", t.name)).collect();
             let d2 = Diagnostic::new(
                 codes::MISSING_FIELD,
                 format!(
                     "map `{}` does not set {} of `{target_name}`",
                     d.name.name,
-                    if missing.len() == 1 {
-                        "required field"
-                    } else {
-                        "required fields"
-                    }
+                    if missing.len() == 1 { "required field" } else { "required fields" }
                 ),
             )
             .primary(d.name.span, format!("missing {}", names.join(", ")))
             .secondary(
                 d.ret.span,
-                format!(
-                    "`{target_name}` requires {}",
-                    if missing.len() == 1 { "it" } else { "them" }
-                ),
+                format!("`{target_name}` requires {}", if missing.len() == 1 { "it" } else { "them" }),
             )
             .help(format!("add {}", lines.join(", ")));
             self.report(d2);
@@ -1326,25 +1117,14 @@ impl<'a> Cx<'a> {
         if self.error_count() > errors_before {
             return None;
         }
-        Some(MapM {
-            name: d.name.name.clone(),
-            params,
-            ret,
-            lets,
-            fields,
-            span: d.span,
-        })
+        Some(MapM { name: d.name.name.clone(), params, ret, lets, fields, span: d.span })
     }
 
     fn let_value(&mut self, l: &ast::Let, scope: &mut Scope) -> (Ty, plan::Expr) {
         match &l.ty {
             Some(te) => {
                 let ty = self.type_expr(te);
-                let expect = Expect {
-                    ty: ty.clone(),
-                    origin: Some(te.span),
-                    what: format!("`{}`", l.name.name),
-                };
+                let expect = Expect { ty: ty.clone(), origin: Some(te.span), what: format!("`{}`", l.name.name) };
                 let pe = self.check_against(&l.value, &expect, scope);
                 (ty, pe)
             }
@@ -1354,12 +1134,9 @@ impl<'a> Cx<'a> {
 
     fn shadowing(&mut self, name: &ast::Ident) {
         self.report(
-            Diagnostic::new(
-                codes::DUPLICATE,
-                format!("`{}` is already defined here", name.name),
-            )
-            .primary(name.span, "defined again")
-            .help("choose another name; a map's parameters and lets must be distinct"),
+            Diagnostic::new(codes::DUPLICATE, format!("`{}` is already defined here", name.name))
+                .primary(name.span, "defined again")
+                .help("choose another name; a map's parameters and lets must be distinct"),
         );
     }
 
@@ -1427,19 +1204,11 @@ impl<'a> Cx<'a> {
             let mut diags = Vec::new();
             scope.truncate(0, &mut diags);
             self.diagnostics.append(&mut diags);
-            if !d.body.iter().any(|s| {
-                matches!(
-                    s,
-                    ast::Stmt::For(_) | ast::Stmt::Call(_) | ast::Stmt::Let(_)
-                )
-            }) {
+            if !d.body.iter().any(|s| matches!(s, ast::Stmt::For(_) | ast::Stmt::Call(_) | ast::Stmt::Let(_))) {
                 self.report(
-                    Diagnostic::new(
-                        codes::BAD_STATEMENT,
-                        format!("flow `{}` does nothing", d.name.name),
-                    )
-                    .primary(d.name.span, "no steps")
-                    .help("add a step: `for x in endpoint { … }` or a call of an endpoint"),
+                    Diagnostic::new(codes::BAD_STATEMENT, format!("flow `{}` does nothing", d.name.name))
+                        .primary(d.name.span, "no steps")
+                        .help("add a step: `for x in endpoint { … }` or a call of an endpoint"),
                 );
             }
             self.flows.push(plan::Flow {
@@ -1466,12 +1235,9 @@ impl<'a> Cx<'a> {
                 ast::Stmt::Property(p) => match settings.as_deref_mut() {
                     Some(settings) => self.flow_property(p, settings),
                     None => self.report(
-                        Diagnostic::new(
-                            codes::BAD_STATEMENT,
-                            format!("`{}` applies to the whole flow", p.name.name),
-                        )
-                        .primary(p.span, "set inside a loop")
-                        .help("move it to the top level of the flow"),
+                        Diagnostic::new(codes::BAD_STATEMENT, format!("`{}` applies to the whole flow", p.name.name))
+                            .primary(p.span, "set inside a loop")
+                            .help("move it to the top level of the flow"),
                     ),
                 },
                 ast::Stmt::Let(l) => {
@@ -1483,19 +1249,12 @@ impl<'a> Cx<'a> {
                         let ty = self.endpoints_ty(index);
                         scope.push(&l.name.name, ty, l.name.span, true);
                         if let Some(call) = call {
-                            steps.push(plan::Step::Call {
-                                call,
-                                bind: Some(l.name.name.clone()),
-                            });
+                            steps.push(plan::Step::Call { call, bind: Some(l.name.name.clone()) });
                         }
                     } else {
                         let (ty, pe) = self.let_value(l, scope);
                         scope.push(&l.name.name, ty, l.name.span, true);
-                        steps.push(plan::Step::Let {
-                            name: l.name.name.clone(),
-                            value: pe,
-                            span: l.span,
-                        });
+                        steps.push(plan::Step::Let { name: l.name.name.clone(), value: pe, span: l.span });
                     }
                 }
                 ast::Stmt::Call(e) => match self.endpoint_callee(e) {
@@ -1508,17 +1267,20 @@ impl<'a> Cx<'a> {
                         let ExprKind::Call { callee, .. } = &e.kind else {
                             continue;
                         };
-                        if self
-                            .names
-                            .get(&callee.name)
-                            .is_some_and(|r| r.kind == Kind::Map)
+                        if self.names.get(&callee.name).is_some_and(|r| r.kind == Kind::Map)
                             || plan::Builtin::from_name(&callee.name).is_some()
                         {
                             self.infer(e, scope);
                             self.report(
-                                Diagnostic::new(codes::BAD_STATEMENT, format!("the result of `{}(…)` is not used", callee.name))
-                                    .primary(e.span, "computed, then dropped")
-                                    .help(format!("a flow step calls an endpoint; pass this as its body: `create(body: {}(…))`", callee.name)),
+                                Diagnostic::new(
+                                    codes::BAD_STATEMENT,
+                                    format!("the result of `{}(…)` is not used", callee.name),
+                                )
+                                .primary(e.span, "computed, then dropped")
+                                .help(format!(
+                                    "a flow step calls an endpoint; pass this as its body: `create(body: {}(…))`",
+                                    callee.name
+                                )),
                             );
                         } else {
                             self.unknown_callee(callee, true);
@@ -1539,10 +1301,7 @@ impl<'a> Cx<'a> {
     }
 
     fn endpoints_ty(&self, index: usize) -> Ty {
-        self.endpoints
-            .get(index)
-            .and_then(|e| e.as_ref())
-            .map_or(Ty::Error, |e| e.response.clone().unwrap_or(Ty::Null))
+        self.endpoints.get(index).and_then(|e| e.as_ref()).map_or(Ty::Error, |e| e.response.clone().unwrap_or(Ty::Null))
     }
 
     fn flow_property(&mut self, p: &ast::Property, settings: &mut FlowSettings) {
@@ -1551,17 +1310,15 @@ impl<'a> Cx<'a> {
             "on_error" => {
                 let policy = match &p.value.kind {
                     ExprKind::Name(id) if id.name == "fail" => Some(plan::OnError::Fail),
-                    ExprKind::Call { callee, args } if callee.name == "dead_letter" => {
-                        match args.as_slice() {
-                            [ast::Arg { name: None, value }] => match &value.kind {
-                                ExprKind::Str(path) if !path.trim().is_empty() => {
-                                    Some(plan::OnError::DeadLetter { path: path.clone() })
-                                }
-                                _ => None,
-                            },
+                    ExprKind::Call { callee, args } if callee.name == "dead_letter" => match args.as_slice() {
+                        [ast::Arg { name: None, value }] => match &value.kind {
+                            ExprKind::Str(path) if !path.trim().is_empty() => {
+                                Some(plan::OnError::DeadLetter { path: path.clone() })
+                            }
                             _ => None,
-                        }
-                    }
+                        },
+                        _ => None,
+                    },
                     _ => None,
                 };
                 match policy {
@@ -1593,7 +1350,9 @@ impl<'a> Cx<'a> {
     fn for_stmt(&mut self, f: &ast::For, scope: &mut Scope) -> Option<plan::Step> {
         let Some((index, args)) = self.endpoint_callee(&f.source) else {
             match &f.source.kind {
-                ExprKind::Name(id) | ExprKind::Call { callee: id, .. } if !self.names.contains_key(&id.name) && !scope.contains(&id.name) => {
+                ExprKind::Name(id) | ExprKind::Call { callee: id, .. }
+                    if !self.names.contains_key(&id.name) && !scope.contains(&id.name) =>
+                {
                     self.unknown_callee(id, true);
                 }
                 _ => self.report(
@@ -1613,47 +1372,35 @@ impl<'a> Cx<'a> {
         self.used.insert((Kind::Endpoint, index));
         let source = self.endpoint_call(index, args, f.source.span, scope);
         let record_ty = match self.endpoints.get(index).and_then(|e| e.as_ref()) {
-            Some(e) => {
-                match &e.record_ty {
-                    Some(t) => t.clone(),
-                    None => {
-                        let name = &self.endpoint_decls[index].name;
-                        self.report(
-                        Diagnostic::new(codes::NOT_A_SOURCE, format!("endpoint `{}` does not say where its records are", name.name))
-                            .primary(f.source.span, "iterated here")
-                            .secondary(name.span, "declared without `records`")
-                            .help("add `records = response.items` (the array of records) to the endpoint"),
+            Some(e) => match &e.record_ty {
+                Some(t) => t.clone(),
+                None => {
+                    let name = &self.endpoint_decls[index].name;
+                    self.report(
+                        Diagnostic::new(
+                            codes::NOT_A_SOURCE,
+                            format!("endpoint `{}` does not say where its records are", name.name),
+                        )
+                        .primary(f.source.span, "iterated here")
+                        .secondary(name.span, "declared without `records`")
+                        .help("add `records = response.items` (the array of records) to the endpoint"),
                     );
-                        Ty::Error
-                    }
+                    Ty::Error
                 }
-            }
+            },
             None => Ty::Error,
         };
         let mark = scope.len();
         scope.push(&f.var.name, record_ty, f.var.span, false);
         let filter = f.filter.as_ref().map(|c| {
-            let expect = Expect {
-                ty: Ty::Bool,
-                origin: None,
-                what: "a `where` condition".into(),
-            };
-            plan::Filter {
-                expr: self.check_against(c, &expect, scope),
-                span: c.span,
-            }
+            let expect = Expect { ty: Ty::Bool, origin: None, what: "a `where` condition".into() };
+            plan::Filter { expr: self.check_against(c, &expect, scope), span: c.span }
         });
         let body = self.stmts(&f.body, scope, None);
         let mut diags = Vec::new();
         scope.truncate(mark, &mut diags);
         self.diagnostics.append(&mut diags);
-        Some(plan::Step::For {
-            var: f.var.name.clone(),
-            source: source?,
-            filter,
-            body,
-            span: f.span,
-        })
+        Some(plan::Step::For { var: f.var.name.clone(), source: source?, filter, body, span: f.span })
     }
 
     fn endpoint_call(
@@ -1681,15 +1428,9 @@ impl<'a> Cx<'a> {
         for a in args {
             let Some(arg_name) = &a.name else {
                 self.report(
-                    Diagnostic::new(
-                        codes::BAD_ARGUMENTS,
-                        format!("arguments of endpoint `{name}` are named"),
-                    )
-                    .primary(a.value.span, "no name")
-                    .help(format!(
-                        "name it: `{name}({}: …)`",
-                        params.first().map_or("body", |(n, _)| n.as_str())
-                    )),
+                    Diagnostic::new(codes::BAD_ARGUMENTS, format!("arguments of endpoint `{name}` are named"))
+                        .primary(a.value.span, "no name")
+                        .help(format!("name it: `{name}({}: …)`", params.first().map_or("body", |(n, _)| n.as_str()))),
                 );
                 self.infer(&a.value, scope);
                 ok = false;
@@ -1700,33 +1441,22 @@ impl<'a> Cx<'a> {
                     Some(bt) => body = Some(self.body_arg(&a.value, bt, &name, scope)),
                     None => {
                         self.report(
-                            Diagnostic::new(
-                                codes::BAD_ARGUMENTS,
-                                format!("endpoint `{name}` takes no body"),
-                            )
-                            .primary(arg_name.span, "not declared by the endpoint")
-                            .help("declare it after the path: `(body: Contact)`"),
+                            Diagnostic::new(codes::BAD_ARGUMENTS, format!("endpoint `{name}` takes no body"))
+                                .primary(arg_name.span, "not declared by the endpoint")
+                                .help("declare it after the path: `(body: Contact)`"),
                         );
                         ok = false;
                     }
                 },
                 "idempotency_key" => {
-                    let expect = Expect {
-                        ty: Ty::String,
-                        origin: None,
-                        what: "an idempotency key".into(),
-                    };
+                    let expect = Expect { ty: Ty::String, origin: None, what: "an idempotency key".into() };
                     key = Some(self.check_against(&a.value, &expect, scope));
                 }
                 other => match params.iter().find(|(n, _)| n == other) {
                     Some((pname, pty)) => {
-                        let expect = Expect {
-                            ty: pty.clone(),
-                            origin: None,
-                            what: format!("parameter `{pname}` of `{name}`"),
-                        };
-                        out_args
-                            .push((pname.clone(), self.check_against(&a.value, &expect, scope)));
+                        let expect =
+                            Expect { ty: pty.clone(), origin: None, what: format!("parameter `{pname}` of `{name}`") };
+                        out_args.push((pname.clone(), self.check_against(&a.value, &expect, scope)));
                     }
                     None => {
                         let mut known: Vec<&str> = params.iter().map(|(n, _)| n.as_str()).collect();
@@ -1752,15 +1482,9 @@ impl<'a> Cx<'a> {
                 },
             }
         }
-        let given = |n: &str| {
-            args.iter()
-                .any(|a| a.name.as_ref().is_some_and(|x| x.name == n))
-        };
-        let mut missing: Vec<String> = params
-            .iter()
-            .filter(|(n, t)| !given(n) && !self.types.is_nullable(t))
-            .map(|(n, _)| n.clone())
-            .collect();
+        let given = |n: &str| args.iter().any(|a| a.name.as_ref().is_some_and(|x| x.name == n));
+        let mut missing: Vec<String> =
+            params.iter().filter(|(n, t)| !given(n) && !self.types.is_nullable(t)).map(|(n, _)| n.clone()).collect();
         if body_ty.is_some() && !given("body") {
             missing.push("body".into());
         }
@@ -1770,47 +1494,20 @@ impl<'a> Cx<'a> {
                     codes::BAD_ARGUMENTS,
                     format!(
                         "call of `{name}` misses {}",
-                        missing
-                            .iter()
-                            .map(|m| format!("`{m}`"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
+                        missing.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", ")
                     ),
                 )
                 .primary(span, "not given")
-                .help(format!(
-                    "add {}",
-                    missing
-                        .iter()
-                        .map(|m| format!("`{m}: …`"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )),
+                .help(format!("add {}", missing.iter().map(|m| format!("`{m}: …`")).collect::<Vec<_>>().join(", "))),
             );
             ok = false;
         }
-        ok.then_some(plan::EndpointCall {
-            endpoint: index,
-            args: out_args,
-            body,
-            idempotency_key: key,
-            span,
-        })
+        ok.then_some(plan::EndpointCall { endpoint: index, args: out_args, body, idempotency_key: key, span })
     }
 
     /// A body: object literals are checked field by field; anything else must have the body's type.
-    fn body_arg(
-        &mut self,
-        value: &ast::Expr,
-        body_ty: &Ty,
-        endpoint: &str,
-        scope: &mut Scope,
-    ) -> plan::Expr {
-        let expect = Expect {
-            ty: body_ty.clone(),
-            origin: None,
-            what: format!("the body of `{endpoint}`"),
-        };
+    fn body_arg(&mut self, value: &ast::Expr, body_ty: &Ty, endpoint: &str, scope: &mut Scope) -> plan::Expr {
+        let expect = Expect { ty: body_ty.clone(), origin: None, what: format!("the body of `{endpoint}`") };
         if matches!(value.kind, ExprKind::Object(_)) {
             return self.check_against(value, &expect, scope);
         }
@@ -1827,8 +1524,13 @@ impl<'a> Cx<'a> {
                 d = d.note(crate::expr::mismatch_note(&path, inner));
             }
             let help = match value.kind {
-                ExprKind::Call { ref callee, .. } => format!("`{}` returns `{found}`; call a map that returns `{expected}`", callee.name),
-                _ => format!("build the body with a map that returns `{expected}`: `{endpoint}(body: to_x({}))`", path_text(value).unwrap_or_else(|| "…".into())),
+                ExprKind::Call { ref callee, .. } => {
+                    format!("`{}` returns `{found}`; call a map that returns `{expected}`", callee.name)
+                }
+                _ => format!(
+                    "build the body with a map that returns `{expected}`: `{endpoint}(body: to_x({}))`",
+                    path_text(value).unwrap_or_else(|| "…".into())
+                ),
             };
             self.report(d.help(help));
         }
@@ -1840,34 +1542,19 @@ impl<'a> Cx<'a> {
     pub(crate) fn unused(&mut self) {
         let mut found = Vec::new();
         for (kind, decls) in [
-            (
-                Kind::Secret,
-                self.secrets.iter().map(|d| &d.name).collect::<Vec<_>>(),
-            ),
+            (Kind::Secret, self.secrets.iter().map(|d| &d.name).collect::<Vec<_>>()),
             (Kind::Api, self.api_decls.iter().map(|d| &d.name).collect()),
-            (
-                Kind::Type,
-                self.type_decls.iter().map(|d| &d.name).collect(),
-            ),
-            (
-                Kind::Endpoint,
-                self.endpoint_decls.iter().map(|d| &d.name).collect(),
-            ),
+            (Kind::Type, self.type_decls.iter().map(|d| &d.name).collect()),
+            (Kind::Endpoint, self.endpoint_decls.iter().map(|d| &d.name).collect()),
             (Kind::Map, self.map_decls.iter().map(|d| &d.name).collect()),
         ] {
             for (i, name) in decls.into_iter().enumerate() {
-                let is_first = self
-                    .names
-                    .get(&name.name)
-                    .is_some_and(|r| r.kind == kind && r.index == i);
+                let is_first = self.names.get(&name.name).is_some_and(|r| r.kind == kind && r.index == i);
                 if is_first && !self.used.contains(&(kind, i)) && !name.name.starts_with('_') {
                     found.push(
-                        Diagnostic::new(
-                            codes::UNUSED,
-                            format!("{} `{}` is never used", kind.word(), name.name),
-                        )
-                        .primary(name.span, "declared here")
-                        .help("remove it, or use it; a name starting with `_` is exempt"),
+                        Diagnostic::new(codes::UNUSED, format!("{} `{}` is never used", kind.word(), name.name))
+                            .primary(name.span, "declared here")
+                            .help("remove it, or use it; a name starting with `_` is exempt"),
                     );
                 }
             }

@@ -24,46 +24,27 @@ fn lit(value: plan::Value) -> plan::Expr {
     plan::Expr::Lit { value }
 }
 
-const POISON: (Ty, plan::Expr) = (
-    Ty::Error,
-    plan::Expr::Lit {
-        value: plan::Value::Null,
-    },
-);
+const POISON: (Ty, plan::Expr) = (Ty::Error, plan::Expr::Lit { value: plan::Value::Null });
 
 /// `o.customer.name` as text, for help messages; `None` for anything but a path.
 pub(crate) fn path_text(e: &ast::Expr) -> Option<String> {
     match &e.kind {
         ExprKind::Name(id) => Some(id.name.clone()),
-        ExprKind::Field {
-            base,
-            name,
-            optional,
-        } => Some(format!(
-            "{}{}{}",
-            path_text(base)?,
-            if *optional { "?." } else { "." },
-            name.name
-        )),
+        ExprKind::Field { base, name, optional } => {
+            Some(format!("{}{}{}", path_text(base)?, if *optional { "?." } else { "." }, name.name))
+        }
         _ => None,
     }
 }
 
 /// A note explaining a mismatch found inside a value.
 pub(crate) fn mismatch_note(path: &str, m: &Mismatch) -> String {
-    let at = if path.is_empty() {
-        String::new()
-    } else {
-        format!(" in field `{path}`")
-    };
+    let at = if path.is_empty() { String::new() } else { format!(" in field `{path}`") };
     match m {
         Mismatch::Nullable => format!("a value that may be null{at}"),
         Mismatch::NotInUnion(v) => format!(
             "{}{at} is outside the allowed strings",
-            v.iter()
-                .map(|s| format!("{s:?}"))
-                .collect::<Vec<_>>()
-                .join(", ")
+            v.iter().map(|s| format!("{s:?}")).collect::<Vec<_>>().join(", ")
         ),
         Mismatch::MissingField(f) => format!("field `{f}` is missing{at}"),
         Mismatch::ExtraField(f) => format!("field `{f}` is not expected{at}"),
@@ -85,12 +66,7 @@ fn default_for(ty: &Ty) -> &'static str {
 
 impl Cx<'_> {
     /// Checks `e` where a value of `expect.ty` is wanted.
-    pub(crate) fn check_against(
-        &mut self,
-        e: &ast::Expr,
-        expect: &Expect,
-        scope: &mut Scope,
-    ) -> plan::Expr {
+    pub(crate) fn check_against(&mut self, e: &ast::Expr, expect: &Expect, scope: &mut Scope) -> plan::Expr {
         let want = self.types.resolve(&expect.ty).clone();
         let want_inner = self.types.resolve(&self.types.non_null(&want)).clone();
         match (&e.kind, &want_inner) {
@@ -101,22 +77,11 @@ impl Cx<'_> {
                 };
                 return self.object_against(e.span, fields, efs, type_index, expect, scope);
             }
-            (
-                ExprKind::If {
-                    cond,
-                    then,
-                    otherwise,
-                },
-                _,
-            ) => {
+            (ExprKind::If { cond, then, otherwise }, _) => {
                 let c = self.check_against(cond, &self.bool_expect("an `if` condition"), scope);
                 let t = self.check_against(then, expect, scope);
                 let o = self.check_against(otherwise, expect, scope);
-                return plan::Expr::If {
-                    cond: Box::new(c),
-                    then: Box::new(t),
-                    otherwise: Box::new(o),
-                };
+                return plan::Expr::If { cond: Box::new(c), then: Box::new(t), otherwise: Box::new(o) };
             }
             (ExprKind::Array(items), Ty::Array(item_ty)) => {
                 let inner = Expect {
@@ -124,10 +89,7 @@ impl Cx<'_> {
                     origin: expect.origin,
                     what: format!("an item of {}", expect.what),
                 };
-                let items = items
-                    .iter()
-                    .map(|i| self.check_against(i, &inner, scope))
-                    .collect();
+                let items = items.iter().map(|i| self.check_against(i, &inner, scope)).collect();
                 return plan::Expr::Array { items };
             }
             (ExprKind::Number(text), Ty::Float) => {
@@ -145,11 +107,7 @@ impl Cx<'_> {
     }
 
     fn bool_expect(&self, what: &str) -> Expect {
-        Expect {
-            ty: Ty::Bool,
-            origin: None,
-            what: what.to_string(),
-        }
+        Expect { ty: Ty::Bool, origin: None, what: what.to_string() }
     }
 
     fn object_against(
@@ -167,53 +125,35 @@ impl Cx<'_> {
         for f in fields {
             if let Some((_, first)) = seen.iter().find(|(n, _)| *n == f.name.name) {
                 self.report(
-                    Diagnostic::new(
-                        codes::FIELD_TWICE,
-                        format!("field `{}` is set twice", f.name.name),
-                    )
-                    .primary(f.name.span, "set again here")
-                    .secondary(*first, "first set here")
-                    .help("set each field once"),
+                    Diagnostic::new(codes::FIELD_TWICE, format!("field `{}` is set twice", f.name.name))
+                        .primary(f.name.span, "set again here")
+                        .secondary(*first, "first set here")
+                        .help("set each field once"),
                 );
                 continue;
             }
             seen.push((&f.name.name, f.name.span));
             match efs.iter().find(|ef| ef.name == f.name.name) {
                 Some(ef) => {
-                    let origin = type_index
-                        .and_then(|i| self.field_spans.get(&(i, ef.name.clone())).copied());
-                    let inner = Expect {
-                        ty: ef.ty.clone(),
-                        origin,
-                        what: format!("field `{}` of `{type_name}`", ef.name),
-                    };
-                    out.push((
-                        f.name.name.clone(),
-                        self.check_against(&f.value, &inner, scope),
-                    ));
+                    let origin = type_index.and_then(|i| self.field_spans.get(&(i, ef.name.clone())).copied());
+                    let inner =
+                        Expect { ty: ef.ty.clone(), origin, what: format!("field `{}` of `{type_name}`", ef.name) };
+                    out.push((f.name.name.clone(), self.check_against(&f.value, &inner, scope)));
                 }
                 None => {
-                    let unset = efs
-                        .iter()
-                        .map(|ef| ef.name.as_str())
-                        .filter(|n| !fields.iter().any(|f| f.name.name == *n));
+                    let unset =
+                        efs.iter().map(|ef| ef.name.as_str()).filter(|n| !fields.iter().any(|f| f.name.name == *n));
                     let help = match suggest(&f.name.name, unset) {
                         Some(s) => format!("did you mean `{s}`?"),
                         None => format!(
                             "`{type_name}` has: {}",
-                            efs.iter()
-                                .map(|f| f.name.as_str())
-                                .collect::<Vec<_>>()
-                                .join(", ")
+                            efs.iter().map(|f| f.name.as_str()).collect::<Vec<_>>().join(", ")
                         ),
                     };
                     self.report(
-                        Diagnostic::new(
-                            codes::EXTRA_FIELD,
-                            format!("`{type_name}` has no field `{}`", f.name.name),
-                        )
-                        .primary(f.name.span, format!("not a field of {}", expect.what))
-                        .help(help),
+                        Diagnostic::new(codes::EXTRA_FIELD, format!("`{type_name}` has no field `{}`", f.name.name))
+                            .primary(f.name.span, format!("not a field of {}", expect.what))
+                            .help(help),
                     );
                     self.infer(&f.value, scope);
                 }
@@ -221,9 +161,7 @@ impl Cx<'_> {
         }
         let missing: Vec<&str> = efs
             .iter()
-            .filter(|ef| {
-                !fields.iter().any(|f| f.name.name == ef.name) && !self.types.is_nullable(&ef.ty)
-            })
+            .filter(|ef| !fields.iter().any(|f| f.name.name == ef.name) && !self.types.is_nullable(&ef.ty))
             .map(|ef| ef.name.as_str())
             .collect();
         if !missing.is_empty() {
@@ -233,22 +171,11 @@ impl Cx<'_> {
                     format!(
                         "{} misses {} of `{type_name}`",
                         expect.what,
-                        missing
-                            .iter()
-                            .map(|m| format!("`{m}`"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
+                        missing.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", ")
                     ),
                 )
                 .primary(span, "this object")
-                .help(format!(
-                    "add {}",
-                    missing
-                        .iter()
-                        .map(|m| format!("`{m}: …`"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )),
+                .help(format!("add {}", missing.iter().map(|m| format!("`{m}: …`")).collect::<Vec<_>>().join(", "))),
             );
         }
         // Output in the declared order: the JSON reads like the type.
@@ -271,21 +198,18 @@ impl Cx<'_> {
             Mismatch::Nullable => {
                 let default = default_for(self.types.resolve(&self.types.non_null(&expect.ty)));
                 let help = match &text {
-                    Some(t) => format!(
-                        "give a default: `{t} ?? {default}`, or declare {} nullable (`{want_s}?`)",
-                        expect.what
-                    ),
-                    None => format!(
-                        "give a default with `?? {default}`, or declare {} nullable (`{want_s}?`)",
-                        expect.what
-                    ),
+                    Some(t) => {
+                        format!("give a default: `{t} ?? {default}`, or declare {} nullable (`{want_s}?`)", expect.what)
+                    }
+                    None => {
+                        format!("give a default with `?? {default}`, or declare {} nullable (`{want_s}?`)", expect.what)
+                    }
                 };
                 Diagnostic::new(
                     codes::NULLABLE,
                     format!(
                         "{} may be null, but {} is `{want_s}`",
-                        text.as_deref()
-                            .map_or("this value".to_string(), |t| format!("`{t}`")),
+                        text.as_deref().map_or("this value".to_string(), |t| format!("`{t}`")),
                         expect.what
                     ),
                 )
@@ -298,38 +222,24 @@ impl Cx<'_> {
                     _ => Vec::new(),
                 };
                 let shown: Vec<String> = values.iter().map(|v| format!("{v:?}")).collect();
-                let near = values
-                    .first()
-                    .and_then(|v| suggest(v, members.iter().map(String::as_str)));
+                let near = values.first().and_then(|v| suggest(v, members.iter().map(String::as_str)));
                 let help = match near {
                     Some(s) => format!("did you mean \"{s}\"?"),
                     None => format!(
                         "{} takes {}",
                         expect.what,
-                        members
-                            .iter()
-                            .map(|m| format!("{m:?}"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
+                        members.iter().map(|m| format!("{m:?}")).collect::<Vec<_>>().join(", ")
                     ),
                 };
                 Diagnostic::new(
                     codes::NOT_IN_UNION,
-                    format!(
-                        "{} {} not one of {want_s}",
-                        shown.join(", "),
-                        if shown.len() == 1 { "is" } else { "are" }
-                    ),
+                    format!("{} {} not one of {want_s}", shown.join(", "), if shown.len() == 1 { "is" } else { "are" }),
                 )
                 .primary(
                     e.span,
                     format!(
                         "{} can be {}",
-                        if matches!(e.kind, ExprKind::Str(_)) {
-                            "this"
-                        } else {
-                            "this value"
-                        },
+                        if matches!(e.kind, ExprKind::Str(_)) { "this" } else { "this value" },
                         shown.join(", ")
                     ),
                 )
@@ -337,26 +247,16 @@ impl Cx<'_> {
             }
             Mismatch::MissingField(f) => Diagnostic::new(
                 codes::MISSING_FIELD,
-                format!(
-                    "`{found_s}` has no field `{f}`, which {} requires",
-                    expect.what
-                ),
+                format!("`{found_s}` has no field `{f}`, which {} requires", expect.what),
             )
             .primary(e.span, format!("this is `{found_s}`"))
-            .help(format!(
-                "build the value with a map or an object literal that sets `{f}`"
-            )),
+            .help(format!("build the value with a map or an object literal that sets `{f}`")),
             Mismatch::ExtraField(f) => Diagnostic::new(
                 codes::EXTRA_FIELD,
-                format!(
-                    "`{found_s}` has field `{f}`, which {} does not take",
-                    expect.what
-                ),
+                format!("`{found_s}` has field `{f}`, which {} does not take", expect.what),
             )
             .primary(e.span, format!("this is `{found_s}`"))
-            .help(format!(
-                "build a `{want_s}` with a map or an object literal that leaves out `{f}`"
-            )),
+            .help(format!("build a `{want_s}` with a map or an object literal that leaves out `{f}`")),
             Mismatch::Different | Mismatch::Inside(..) => {
                 let fr = self.types.resolve(found).clone();
                 let wr = self.types.resolve(&self.types.non_null(&expect.ty)).clone();
@@ -376,10 +276,7 @@ impl Cx<'_> {
                 };
                 let mut d = Diagnostic::new(
                     codes::TYPE_MISMATCH,
-                    format!(
-                        "mismatched types: {} is `{want_s}`, found `{found_s}`",
-                        expect.what
-                    ),
+                    format!("mismatched types: {} is `{want_s}`, found `{found_s}`", expect.what),
                 )
                 .primary(e.span, format!("expected `{want_s}`, found `{found_s}`"))
                 .help(help);
@@ -398,47 +295,28 @@ impl Cx<'_> {
     /// Infers the type of `e` and elaborates it.
     pub(crate) fn infer(&mut self, e: &ast::Expr, scope: &mut Scope) -> (Ty, plan::Expr) {
         match &e.kind {
-            ExprKind::Str(s) => (
-                Ty::StrLit(s.as_str().into()),
-                lit(plan::Value::Str(s.clone())),
-            ),
+            ExprKind::Str(s) => (Ty::StrLit(s.as_str().into()), lit(plan::Value::Str(s.clone()))),
             ExprKind::Int(n) => (Ty::Int, lit(plan::Value::Int(*n))),
-            ExprKind::Number(text) => {
-                match Decimal::from_str_exact(text).or_else(|_| Decimal::from_scientific(text)) {
-                    Ok(d) => (Ty::NumLit, lit(plan::Value::Decimal(d))),
-                    Err(_) => {
-                        self.report(
-                            Diagnostic::new(codes::INT_RANGE, "number literal out of range")
-                                .primary(e.span, "does not fit a Decimal (28 significant digits)")
-                                .help("write fewer digits"),
-                        );
-                        POISON
-                    }
+            ExprKind::Number(text) => match Decimal::from_str_exact(text).or_else(|_| Decimal::from_scientific(text)) {
+                Ok(d) => (Ty::NumLit, lit(plan::Value::Decimal(d))),
+                Err(_) => {
+                    self.report(
+                        Diagnostic::new(codes::INT_RANGE, "number literal out of range")
+                            .primary(e.span, "does not fit a Decimal (28 significant digits)")
+                            .help("write fewer digits"),
+                    );
+                    POISON
                 }
-            }
-            ExprKind::Duration(ms) => (
-                Ty::Duration,
-                lit(plan::Value::Int(i64::try_from(*ms).unwrap_or(i64::MAX))),
-            ),
+            },
+            ExprKind::Duration(ms) => (Ty::Duration, lit(plan::Value::Int(i64::try_from(*ms).unwrap_or(i64::MAX)))),
             ExprKind::Bool(b) => (Ty::Bool, lit(plan::Value::Bool(*b))),
             ExprKind::Null => (Ty::Null, lit(plan::Value::Null)),
             ExprKind::Name(id) => self.name(id, scope),
-            ExprKind::Field {
-                base,
-                name,
-                optional,
-            } => self.field(e, base, name, *optional, scope),
+            ExprKind::Field { base, name, optional } => self.field(e, base, name, *optional, scope),
             ExprKind::Index { base, index } => {
                 let (bt, be) = self.infer(base, scope);
-                let ie = self.check_against(
-                    index,
-                    &Expect {
-                        ty: Ty::Int,
-                        origin: None,
-                        what: "an index".into(),
-                    },
-                    scope,
-                );
+                let ie =
+                    self.check_against(index, &Expect { ty: Ty::Int, origin: None, what: "an index".into() }, scope);
                 let item = match self.types.resolve(&bt).clone() {
                     Ty::Array(item) => (*item).clone(),
                     Ty::Error => return POISON,
@@ -448,8 +326,7 @@ impl Cx<'_> {
                                 codes::NULLABLE,
                                 format!(
                                     "{} may be null",
-                                    path_text(base)
-                                        .map_or("the array".into(), |t| format!("`{t}`"))
+                                    path_text(base).map_or("the array".into(), |t| format!("`{t}`"))
                                 ),
                             )
                             .primary(base.span, "indexed here")
@@ -463,42 +340,23 @@ impl Cx<'_> {
                     other => {
                         let shown = self.types.display(&other);
                         self.report(
-                            Diagnostic::new(
-                                codes::BAD_OPERANDS,
-                                format!("only arrays can be indexed, not `{shown}`"),
-                            )
-                            .primary(base.span, format!("this is `{shown}`"))
-                            .help("index an array: `items[0]`"),
+                            Diagnostic::new(codes::BAD_OPERANDS, format!("only arrays can be indexed, not `{shown}`"))
+                                .primary(base.span, format!("this is `{shown}`"))
+                                .help("index an array: `items[0]`"),
                         );
                         return POISON;
                     }
                 };
                 // Past the end is null: the result is nullable.
-                let ty = if self.types.is_nullable(&item) {
-                    item
-                } else {
-                    Ty::Nullable(Rc::new(item))
-                };
-                (
-                    ty,
-                    plan::Expr::Index {
-                        base: Box::new(be),
-                        index: Box::new(ie),
-                    },
-                )
+                let ty = if self.types.is_nullable(&item) { item } else { Ty::Nullable(Rc::new(item)) };
+                (ty, plan::Expr::Index { base: Box::new(be), index: Box::new(ie) })
             }
             ExprKind::Call { callee, args } => self.call(e, callee, args, scope),
-            ExprKind::Unary {
-                op: UnaryOp::Not,
-                expr,
-            } => {
+            ExprKind::Unary { op: UnaryOp::Not, expr } => {
                 let x = self.check_against(expr, &self.bool_expect("the operand of `!`"), scope);
                 (Ty::Bool, plan::Expr::Not { expr: Box::new(x) })
             }
-            ExprKind::Unary {
-                op: UnaryOp::Neg,
-                expr,
-            } => {
+            ExprKind::Unary { op: UnaryOp::Neg, expr } => {
                 let (t, x) = self.infer(expr, scope);
                 if self.types.is_nullable(&t) {
                     self.nullable_operand(expr, &t, "-");
@@ -507,29 +365,16 @@ impl Cx<'_> {
                 if !self.types.is_numeric(&t) {
                     let shown = self.types.display(&t);
                     self.report(
-                        Diagnostic::new(
-                            codes::BAD_OPERANDS,
-                            format!("`-` takes a number, not `{shown}`"),
-                        )
-                        .primary(expr.span, format!("this is `{shown}`"))
-                        .help("negate a number"),
+                        Diagnostic::new(codes::BAD_OPERANDS, format!("`-` takes a number, not `{shown}`"))
+                            .primary(expr.span, format!("this is `{shown}`"))
+                            .help("negate a number"),
                     );
                     return POISON;
                 }
-                (
-                    t,
-                    plan::Expr::Neg {
-                        expr: Box::new(x),
-                        span: e.span,
-                    },
-                )
+                (t, plan::Expr::Neg { expr: Box::new(x), span: e.span })
             }
             ExprKind::Binary { op, lhs, rhs } => self.binary(e, *op, lhs, rhs, scope),
-            ExprKind::If {
-                cond,
-                then,
-                otherwise,
-            } => {
+            ExprKind::If { cond, then, otherwise } => {
                 let c = self.check_against(cond, &self.bool_expect("an `if` condition"), scope);
                 let (tt, te) = self.infer(then, scope);
                 let (ot, oe) = self.infer(otherwise, scope);
@@ -549,14 +394,7 @@ impl Cx<'_> {
                         Ty::Error
                     }
                 };
-                (
-                    ty,
-                    plan::Expr::If {
-                        cond: Box::new(c),
-                        then: Box::new(te),
-                        otherwise: Box::new(oe),
-                    },
-                )
+                (ty, plan::Expr::If { cond: Box::new(c), then: Box::new(te), otherwise: Box::new(oe) })
             }
             ExprKind::Lambda { .. } => {
                 self.report(
@@ -575,20 +413,14 @@ impl Cx<'_> {
                 for f in fields {
                     if tys.iter().any(|t| t.name == f.name.name) {
                         self.report(
-                            Diagnostic::new(
-                                codes::FIELD_TWICE,
-                                format!("field `{}` is set twice", f.name.name),
-                            )
-                            .primary(f.name.span, "set again here")
-                            .help("set each field once"),
+                            Diagnostic::new(codes::FIELD_TWICE, format!("field `{}` is set twice", f.name.name))
+                                .primary(f.name.span, "set again here")
+                                .help("set each field once"),
                         );
                         continue;
                     }
                     let (t, x) = self.infer(&f.value, scope);
-                    tys.push(FieldTy {
-                        name: f.name.name.clone(),
-                        ty: t,
-                    });
+                    tys.push(FieldTy { name: f.name.name.clone(), ty: t });
                     out.push((f.name.name.clone(), x));
                 }
                 (Ty::Object(tys.into()), plan::Expr::Object { fields: out })
@@ -618,22 +450,14 @@ impl Cx<'_> {
                         },
                     };
                 }
-                (
-                    Ty::Array(Rc::new(ty.unwrap_or(Ty::Error))),
-                    plan::Expr::Array { items: out },
-                )
+                (Ty::Array(Rc::new(ty.unwrap_or(Ty::Error))), plan::Expr::Array { items: out })
             }
         }
     }
 
     fn name(&mut self, id: &ast::Ident, scope: &mut Scope) -> (Ty, plan::Expr) {
         if let Some(ty) = scope.lookup(&id.name) {
-            return (
-                ty,
-                plan::Expr::Var {
-                    name: id.name.clone(),
-                },
-            );
+            return (ty, plan::Expr::Var { name: id.name.clone() });
         }
         match self.names.get(&id.name).copied() {
             Some(r) if r.kind == Kind::Secret => {
@@ -648,21 +472,16 @@ impl Cx<'_> {
             Some(r) => {
                 let help = match r.kind {
                     Kind::Map => format!("call it: `{}(…)`", id.name),
-                    Kind::Endpoint => format!(
-                        "endpoints are called as flow steps: `{}(…)` or `for x in {}`",
-                        id.name, id.name
-                    ),
-                    _ => "use a value here: a parameter, a `let`, a loop variable or a literal"
-                        .to_string(),
+                    Kind::Endpoint => {
+                        format!("endpoints are called as flow steps: `{}(…)` or `for x in {}`", id.name, id.name)
+                    }
+                    _ => "use a value here: a parameter, a `let`, a loop variable or a literal".to_string(),
                 };
                 self.report(
-                    Diagnostic::new(
-                        codes::WRONG_KIND,
-                        format!("`{}` is a {}, not a value", id.name, r.kind.word()),
-                    )
-                    .primary(id.span, "expected a value")
-                    .secondary(r.span, format!("`{}` is declared here", id.name))
-                    .help(help),
+                    Diagnostic::new(codes::WRONG_KIND, format!("`{}` is a {}, not a value", id.name, r.kind.word()))
+                        .primary(id.span, "expected a value")
+                        .secondary(r.span, format!("`{}` is declared here", id.name))
+                        .help(help),
                 );
             }
             None => {
@@ -703,22 +522,12 @@ impl Cx<'_> {
             self.report(
                 Diagnostic::new(
                     codes::NULLABLE,
-                    format!(
-                        "{} may be null",
-                        t.as_deref()
-                            .map_or("this value".to_string(), |t| format!("`{t}`"))
-                    ),
+                    format!("{} may be null", t.as_deref().map_or("this value".to_string(), |t| format!("`{t}`"))),
                 )
                 .primary(base.span, format!("this is `{}`", self.types.display(&bt)))
                 .help(match &t {
-                    Some(t) => format!(
-                        "use `?.` to get null instead: `{t}?.{}`, then a default with `??`",
-                        name.name
-                    ),
-                    None => format!(
-                        "use `?.{}` to get null instead, then a default with `??`",
-                        name.name
-                    ),
+                    Some(t) => format!("use `?.` to get null instead: `{t}?.{}`, then a default with `??`", name.name),
+                    None => format!("use `?.{}` to get null instead, then a default with `??`", name.name),
                 }),
             );
         }
@@ -741,19 +550,12 @@ impl Cx<'_> {
                 Some(s) => format!("did you mean `{s}`?"),
                 None => format!(
                     "`{type_name}` has: {}",
-                    fields
-                        .iter()
-                        .map(|f| f.name.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    fields.iter().map(|f| f.name.as_str()).collect::<Vec<_>>().join(", ")
                 ),
             };
-            let mut d = Diagnostic::new(
-                codes::UNKNOWN_FIELD,
-                format!("`{type_name}` has no field `{}`", name.name),
-            )
-            .primary(name.span, "unknown field")
-            .help(help);
+            let mut d = Diagnostic::new(codes::UNKNOWN_FIELD, format!("`{type_name}` has no field `{}`", name.name))
+                .primary(name.span, "unknown field")
+                .help(help);
             if let Ty::Named(i) = self.types.non_null(&object_ty) {
                 if let Some(decl) = self.type_decls.get(i) {
                     d = d.secondary(decl.name.span, format!("`{type_name}` is declared here"));
@@ -769,13 +571,7 @@ impl Cx<'_> {
             ty = Ty::Nullable(Rc::new(ty));
         }
         let _ = e;
-        (
-            ty,
-            plan::Expr::Field {
-                base: Box::new(be),
-                name: name.name.clone(),
-            },
-        )
+        (ty, plan::Expr::Field { base: Box::new(be), name: name.name.clone() })
     }
 
     fn nullable_operand(&mut self, operand: &ast::Expr, ty: &Ty, op: &str) {
@@ -786,18 +582,11 @@ impl Cx<'_> {
                 codes::NULLABLE,
                 format!(
                     "{} may be null, and `{op}` needs a value",
-                    t.as_deref()
-                        .map_or("this operand".to_string(), |t| format!("`{t}`"))
+                    t.as_deref().map_or("this operand".to_string(), |t| format!("`{t}`"))
                 ),
             )
-            .primary(
-                operand.span,
-                format!("this is `{}`", self.types.display(ty)),
-            )
-            .help(format!(
-                "give a default: `({} ?? {default})`",
-                t.as_deref().unwrap_or("…")
-            )),
+            .primary(operand.span, format!("this is `{}`", self.types.display(ty)))
+            .help(format!("give a default: `({} ?? {default})`", t.as_deref().unwrap_or("…"))),
         );
     }
 
@@ -815,11 +604,7 @@ impl Cx<'_> {
                 let l = self.check_against(lhs, &self.bool_expect(&what), scope);
                 let r = self.check_against(rhs, &self.bool_expect(&what), scope);
                 let (lhs, rhs) = (Box::new(l), Box::new(r));
-                let x = if op == BinaryOp::And {
-                    plan::Expr::And { lhs, rhs }
-                } else {
-                    plan::Expr::Or { lhs, rhs }
-                };
+                let x = if op == BinaryOp::And { plan::Expr::And { lhs, rhs } } else { plan::Expr::Or { lhs, rhs } };
                 return (Ty::Bool, x);
             }
             BinaryOp::Coalesce => {
@@ -845,13 +630,7 @@ impl Cx<'_> {
                         Ty::Error
                     }
                 };
-                return (
-                    ty,
-                    plan::Expr::Coalesce {
-                        lhs: Box::new(le),
-                        rhs: Box::new(re),
-                    },
-                );
+                return (ty, plan::Expr::Coalesce { lhs: Box::new(le), rhs: Box::new(re) });
             }
             _ => {}
         }
@@ -871,15 +650,7 @@ impl Cx<'_> {
             _ => plan::BinOp::Rem,
         };
         let node = |ty: Ty| {
-            (
-                ty,
-                plan::Expr::Binary {
-                    op: plan_op,
-                    lhs: Box::new(le.clone()),
-                    rhs: Box::new(re.clone()),
-                    span: e.span,
-                },
-            )
+            (ty, plan::Expr::Binary { op: plan_op, lhs: Box::new(le.clone()), rhs: Box::new(re.clone()), span: e.span })
         };
         if lt == Ty::Error || rt == Ty::Error {
             return node(Ty::Error);
@@ -888,29 +659,21 @@ impl Cx<'_> {
             BinaryOp::Eq | BinaryOp::Ne => {
                 // Comparing a union to a literal outside it is a typo that would silently never match.
                 for (a, at, b) in [(lhs, &lt, &rt), (rhs, &rt, &lt)] {
-                    if let (Ty::StrLit(s), Ty::Union(members)) = (
-                        self.types.resolve(at),
-                        self.types.resolve(&self.types.non_null(b)),
-                    ) {
+                    if let (Ty::StrLit(s), Ty::Union(members)) =
+                        (self.types.resolve(at), self.types.resolve(&self.types.non_null(b)))
+                    {
                         if !members.iter().any(|m| **m == **s) {
                             let help = match suggest(s, members.iter().map(String::as_str)) {
                                 Some(n) => format!("did you mean \"{n}\"?"),
                                 None => format!(
                                     "the value is one of {}",
-                                    members
-                                        .iter()
-                                        .map(|m| format!("{m:?}"))
-                                        .collect::<Vec<_>>()
-                                        .join(", ")
+                                    members.iter().map(|m| format!("{m:?}")).collect::<Vec<_>>().join(", ")
                                 ),
                             };
                             self.report(
                                 Diagnostic::new(
                                     codes::NOT_IN_UNION,
-                                    format!(
-                                        "{s:?} is not one of {}",
-                                        self.types.display(&self.types.non_null(b))
-                                    ),
+                                    format!("{s:?} is not one of {}", self.types.display(&self.types.non_null(b))),
                                 )
                                 .primary(a.span, "this comparison can never be true")
                                 .help(help),
@@ -919,17 +682,13 @@ impl Cx<'_> {
                         }
                     }
                 }
-                let comparable =
-                    lt == Ty::Null || rt == Ty::Null || self.types.join(&lt, &rt).is_some();
+                let comparable = lt == Ty::Null || rt == Ty::Null || self.types.join(&lt, &rt).is_some();
                 if !comparable {
                     let (a, b) = (self.types.display(&lt), self.types.display(&rt));
                     self.report(
-                        Diagnostic::new(
-                            codes::BAD_OPERANDS,
-                            format!("`{a}` and `{b}` cannot be compared"),
-                        )
-                        .primary(e.span, "never equal")
-                        .help("compare values of the same type; convert with `str(…)` if needed"),
+                        Diagnostic::new(codes::BAD_OPERANDS, format!("`{a}` and `{b}` cannot be compared"))
+                            .primary(e.span, "never equal")
+                            .help("compare values of the same type; convert with `str(…)` if needed"),
                     );
                     return node(Ty::Error);
                 }
@@ -942,16 +701,10 @@ impl Cx<'_> {
                 if self.any_nullable(op, lhs, &lt, rhs, &rt) {
                     return node(Ty::Error);
                 }
-                let (l, r) = (
-                    self.types.resolve(&lt).clone(),
-                    self.types.resolve(&rt).clone(),
-                );
+                let (l, r) = (self.types.resolve(&lt).clone(), self.types.resolve(&rt).clone());
                 let ok = (self.types.is_numeric(&l) && self.types.is_numeric(&r))
                     || (self.types.is_stringy(&l) && self.types.is_stringy(&r))
-                    || matches!(
-                        (&l, &r),
-                        (Ty::Date, Ty::Date) | (Ty::DateTime, Ty::DateTime)
-                    );
+                    || matches!((&l, &r), (Ty::Date, Ty::Date) | (Ty::DateTime, Ty::DateTime));
                 if !ok {
                     return self.bad_operands(e, op, &lt, &rt, node);
                 }
@@ -994,14 +747,7 @@ impl Cx<'_> {
         }
     }
 
-    fn any_nullable(
-        &mut self,
-        op: BinaryOp,
-        lhs: &ast::Expr,
-        lt: &Ty,
-        rhs: &ast::Expr,
-        rt: &Ty,
-    ) -> bool {
+    fn any_nullable(&mut self, op: BinaryOp, lhs: &ast::Expr, lt: &Ty, rhs: &ast::Expr, rt: &Ty) -> bool {
         let mut any = false;
         for (x, t) in [(lhs, lt), (rhs, rt)] {
             if self.types.is_nullable(t) {
@@ -1029,27 +775,15 @@ impl Cx<'_> {
         node: impl Fn(Ty) -> (Ty, plan::Expr),
     ) -> (Ty, plan::Expr) {
         let (a, b) = (self.types.display(lt), self.types.display(rt));
-        let help =
-            if op == BinaryOp::Add && (self.types.is_stringy(lt) || self.types.is_stringy(rt)) {
-                "convert the other side to text first: `\"…\" + str(x)`".to_string()
-            } else {
-                format!(
-                    "`{}` takes two numbers{}",
-                    op.as_str(),
-                    if op == BinaryOp::Add {
-                        " or two strings"
-                    } else {
-                        ""
-                    }
-                )
-            };
+        let help = if op == BinaryOp::Add && (self.types.is_stringy(lt) || self.types.is_stringy(rt)) {
+            "convert the other side to text first: `\"…\" + str(x)`".to_string()
+        } else {
+            format!("`{}` takes two numbers{}", op.as_str(), if op == BinaryOp::Add { " or two strings" } else { "" })
+        };
         self.report(
-            Diagnostic::new(
-                codes::BAD_OPERANDS,
-                format!("`{}` cannot be applied to `{a}` and `{b}`", op.as_str()),
-            )
-            .primary(e.span, format!("`{a}` {} `{b}`", op.as_str()))
-            .help(help),
+            Diagnostic::new(codes::BAD_OPERANDS, format!("`{}` cannot be applied to `{a}` and `{b}`", op.as_str()))
+                .primary(e.span, format!("`{a}` {} `{b}`", op.as_str()))
+                .help(help),
         );
         node(Ty::Error)
     }
@@ -1062,37 +796,19 @@ impl Cx<'_> {
         }
         let help = match suggest(&callee.name, candidates.iter().copied()) {
             Some(s) => format!("did you mean `{s}`?"),
-            None => format!(
-                "the functions: {}",
-                plan::Builtin::ALL
-                    .iter()
-                    .map(|b| b.name())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
+            None => {
+                format!("the functions: {}", plan::Builtin::ALL.iter().map(|b| b.name()).collect::<Vec<_>>().join(", "))
+            }
         };
-        let what = if in_flow {
-            "function, map or endpoint"
-        } else {
-            "function or map"
-        };
+        let what = if in_flow { "function, map or endpoint" } else { "function or map" };
         self.report(
-            Diagnostic::new(
-                codes::UNKNOWN_CALLEE,
-                format!("unknown {what} `{}`", callee.name),
-            )
-            .primary(callee.span, "not declared")
-            .help(help),
+            Diagnostic::new(codes::UNKNOWN_CALLEE, format!("unknown {what} `{}`", callee.name))
+                .primary(callee.span, "not declared")
+                .help(help),
         );
     }
 
-    fn call(
-        &mut self,
-        e: &ast::Expr,
-        callee: &ast::Ident,
-        args: &[ast::Arg],
-        scope: &mut Scope,
-    ) -> (Ty, plan::Expr) {
+    fn call(&mut self, e: &ast::Expr, callee: &ast::Ident, args: &[ast::Arg], scope: &mut Scope) -> (Ty, plan::Expr) {
         if let Some(b) = plan::Builtin::from_name(&callee.name) {
             if !scope.contains(&callee.name) {
                 return self.builtin(e, b, args, scope);
@@ -1111,11 +827,7 @@ impl Cx<'_> {
                 self.report(
                     Diagnostic::new(
                         codes::WRONG_KIND,
-                        format!(
-                            "`{}` is a {}; it cannot be called here",
-                            callee.name,
-                            r.kind.word()
-                        ),
+                        format!("`{}` is a {}; it cannot be called here", callee.name, r.kind.word()),
                     )
                     .primary(callee.span, "called here")
                     .secondary(r.span, "declared here")
@@ -1155,11 +867,7 @@ impl Cx<'_> {
         let signature = format!(
             "{}({})",
             callee.name,
-            params
-                .iter()
-                .map(|(n, t)| format!("{n}: {}", self.types.display(t)))
-                .collect::<Vec<_>>()
-                .join(", ")
+            params.iter().map(|(n, t)| format!("{n}: {}", self.types.display(t))).collect::<Vec<_>>().join(", ")
         );
         if args.len() != params.len() {
             self.report(
@@ -1201,34 +909,17 @@ impl Cx<'_> {
                 },
                 None => params[i].clone(),
             };
-            let expect = Expect {
-                ty: pty,
-                origin: None,
-                what: format!("parameter `{pname}` of `{}`", callee.name),
-            };
+            let expect = Expect { ty: pty, origin: None, what: format!("parameter `{pname}` of `{}`", callee.name) };
             out.push((
                 params.iter().position(|(p, _)| *p == pname).unwrap_or(i),
                 self.check_against(&a.value, &expect, scope),
             ));
         }
         out.sort_by_key(|(i, _)| *i);
-        (
-            ret,
-            plan::Expr::CallMap {
-                map: index,
-                args: out.into_iter().map(|(_, x)| x).collect(),
-                span: e.span,
-            },
-        )
+        (ret, plan::Expr::CallMap { map: index, args: out.into_iter().map(|(_, x)| x).collect(), span: e.span })
     }
 
-    fn builtin(
-        &mut self,
-        e: &ast::Expr,
-        b: plan::Builtin,
-        args: &[ast::Arg],
-        scope: &mut Scope,
-    ) -> (Ty, plan::Expr) {
+    fn builtin(&mut self, e: &ast::Expr, b: plan::Builtin, args: &[ast::Arg], scope: &mut Scope) -> (Ty, plan::Expr) {
         use plan::Builtin as B;
         let arity_ok = match b {
             B::Sum => (1..=2).contains(&args.len()),
@@ -1236,12 +927,9 @@ impl Cx<'_> {
         };
         if !arity_ok || args.iter().any(|a| a.name.is_some()) {
             self.report(
-                Diagnostic::new(
-                    codes::BAD_ARGUMENTS,
-                    format!("wrong arguments for `{}`", b.name()),
-                )
-                .primary(e.span, "this call")
-                .help(format!("call it as `{}`", b.signature())),
+                Diagnostic::new(codes::BAD_ARGUMENTS, format!("wrong arguments for `{}`", b.name()))
+                    .primary(e.span, "this call")
+                    .help(format!("call it as `{}`", b.signature())),
             );
             for a in args {
                 if !matches!(a.value.kind, ExprKind::Lambda { .. }) {
@@ -1252,39 +940,14 @@ impl Cx<'_> {
         }
         let arg = &args[0].value;
         let what = format!("the argument of `{}`", b.name());
-        let call = |ty: Ty, args: Vec<plan::Expr>| {
-            (
-                ty,
-                plan::Expr::CallFn {
-                    func: b,
-                    args,
-                    span: e.span,
-                },
-            )
-        };
+        let call = |ty: Ty, args: Vec<plan::Expr>| (ty, plan::Expr::CallFn { func: b, args, span: e.span });
         match b {
             B::Lower | B::Upper | B::Trim => {
-                let x = self.check_against(
-                    arg,
-                    &Expect {
-                        ty: Ty::String,
-                        origin: None,
-                        what,
-                    },
-                    scope,
-                );
+                let x = self.check_against(arg, &Expect { ty: Ty::String, origin: None, what }, scope);
                 call(Ty::String, vec![x])
             }
             B::Date => {
-                let x = self.check_against(
-                    arg,
-                    &Expect {
-                        ty: Ty::DateTime,
-                        origin: None,
-                        what,
-                    },
-                    scope,
-                );
+                let x = self.check_against(arg, &Expect { ty: Ty::DateTime, origin: None, what }, scope);
                 call(Ty::Date, vec![x])
             }
             B::Str | B::Len => {
@@ -1303,12 +966,9 @@ impl Cx<'_> {
                 if !ok {
                     let shown = self.types.display(&t);
                     self.report(
-                        Diagnostic::new(
-                            codes::TYPE_MISMATCH,
-                            format!("`{}` does not take `{shown}`", b.name()),
-                        )
-                        .primary(arg.span, format!("this is `{shown}`"))
-                        .help(format!("call it as `{}`", b.signature())),
+                        Diagnostic::new(codes::TYPE_MISMATCH, format!("`{}` does not take `{shown}`", b.name()))
+                            .primary(arg.span, format!("this is `{shown}`"))
+                            .help(format!("call it as `{}`", b.signature())),
                     );
                     return POISON;
                 }
@@ -1326,12 +986,9 @@ impl Cx<'_> {
                     other => {
                         let shown = self.types.display(&other);
                         self.report(
-                            Diagnostic::new(
-                                codes::TYPE_MISMATCH,
-                                format!("`sum` adds up an array, not `{shown}`"),
-                            )
-                            .primary(arg.span, format!("this is `{shown}`"))
-                            .help(format!("call it as `{}`", b.signature())),
+                            Diagnostic::new(codes::TYPE_MISMATCH, format!("`sum` adds up an array, not `{shown}`"))
+                                .primary(arg.span, format!("this is `{shown}`"))
+                                .help(format!("call it as `{}`", b.signature())),
                         );
                         return POISON;
                     }
@@ -1349,22 +1006,13 @@ impl Cx<'_> {
                                 self.nullable_operand(body, &bt, "sum");
                                 return POISON;
                             }
-                            (
-                                bt,
-                                Some(plan::Expr::Lambda {
-                                    param: param.name.clone(),
-                                    body: Box::new(be),
-                                }),
-                            )
+                            (bt, Some(plan::Expr::Lambda { param: param.name.clone(), body: Box::new(be) }))
                         }
                         _ => {
                             self.report(
-                                Diagnostic::new(
-                                    codes::BAD_ARGUMENTS,
-                                    "the second argument of `sum` is a lambda",
-                                )
-                                .primary(a.value.span, "not a lambda")
-                                .help("write `sum(items, item => item.quantity * item.price)`"),
+                                Diagnostic::new(codes::BAD_ARGUMENTS, "the second argument of `sum` is a lambda")
+                                    .primary(a.value.span, "not a lambda")
+                                    .help("write `sum(items, item => item.quantity * item.price)`"),
                             );
                             return POISON;
                         }
@@ -1373,23 +1021,13 @@ impl Cx<'_> {
                 if !self.types.is_numeric(&value_ty) {
                     let shown = self.types.display(&value_ty);
                     self.report(
-                        Diagnostic::new(
-                            codes::TYPE_MISMATCH,
-                            format!("`sum` adds numbers, not `{shown}`"),
-                        )
-                        .primary(
-                            args.get(1).map_or(arg.span, |a| a.value.span),
-                            format!("gives `{shown}`"),
-                        )
-                        .help("sum a numeric field: `sum(items, item => item.price)`"),
+                        Diagnostic::new(codes::TYPE_MISMATCH, format!("`sum` adds numbers, not `{shown}`"))
+                            .primary(args.get(1).map_or(arg.span, |a| a.value.span), format!("gives `{shown}`"))
+                            .help("sum a numeric field: `sum(items, item => item.price)`"),
                     );
                     return POISON;
                 }
-                let ty = if value_ty == Ty::NumLit {
-                    Ty::Decimal
-                } else {
-                    value_ty
-                };
+                let ty = if value_ty == Ty::NumLit { Ty::Decimal } else { value_ty };
                 let mut xs = vec![items];
                 xs.extend(lambda);
                 call(ty, xs)

@@ -99,11 +99,7 @@ pub fn check(file: &ast::File) -> Checked {
     cx.run();
     let mut diagnostics = std::mem::take(&mut cx.diagnostics);
     flow_diagnostics::sort(&mut diagnostics);
-    let model = if diagnostics.iter().any(Diagnostic::is_error) {
-        None
-    } else {
-        Some(cx.into_model())
-    };
+    let model = if diagnostics.iter().any(Diagnostic::is_error) { None } else { Some(cx.into_model()) };
     Checked { model, diagnostics }
 }
 
@@ -112,10 +108,7 @@ pub fn check_source(source: &str) -> Checked {
     let (file, mut parse_diags) = flow_syntax::parse(source);
     if parse_diags.iter().any(Diagnostic::is_error) {
         flow_diagnostics::sort(&mut parse_diags);
-        return Checked {
-            model: None,
-            diagnostics: parse_diags,
-        };
+        return Checked { model: None, diagnostics: parse_diags };
     }
     let mut checked = check(&file);
     parse_diags.append(&mut checked.diagnostics);
@@ -155,9 +148,7 @@ pub(crate) struct DeclRef {
 }
 
 /// Names that cannot be declared: the built-in types.
-pub(crate) const BUILTIN_TYPES: [&str; 7] = [
-    "String", "Int", "Float", "Decimal", "Bool", "Date", "DateTime",
-];
+pub(crate) const BUILTIN_TYPES: [&str; 7] = ["String", "Int", "Float", "Decimal", "Bool", "Date", "DateTime"];
 
 pub(crate) struct Cx<'a> {
     pub file: &'a ast::File,

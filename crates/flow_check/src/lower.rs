@@ -29,10 +29,7 @@ pub fn lower(model: &Model) -> plan::Plan {
             .names
             .iter()
             .zip(&types.defs)
-            .map(|(name, ty)| plan::NamedType {
-                name: name.clone(),
-                ty: plan_type(ty),
-            })
+            .map(|(name, ty)| plan::NamedType { name: name.clone(), ty: plan_type(ty) })
             .collect(),
         endpoints: model
             .endpoints
@@ -45,10 +42,7 @@ pub fn lower(model: &Model) -> plan::Plan {
                 params: e
                     .params
                     .iter()
-                    .map(|(name, ty)| plan::Param {
-                        name: name.clone(),
-                        ty: plan_type(ty),
-                    })
+                    .map(|(name, ty)| plan::Param { name: name.clone(), ty: plan_type(ty) })
                     .collect(),
                 body: e.body.as_ref().map(plan_type),
                 query: e.query.clone(),
@@ -84,18 +78,11 @@ pub fn lower(model: &Model) -> plan::Plan {
 }
 
 /// A map's fields in the order its target type declares them: the output reads like the type.
-fn ordered_fields(
-    types: &Types,
-    ret: &Ty,
-    fields: &[(String, plan::Expr)],
-) -> Vec<(String, plan::Expr)> {
+fn ordered_fields(types: &Types, ret: &Ty, fields: &[(String, plan::Expr)]) -> Vec<(String, plan::Expr)> {
     let Ty::Object(declared) = types.resolve(ret) else {
         return fields.to_vec();
     };
-    declared
-        .iter()
-        .filter_map(|d| fields.iter().find(|(n, _)| *n == d.name).cloned())
-        .collect()
+    declared.iter().filter_map(|d| fields.iter().find(|(n, _)| *n == d.name).cloned()).collect()
 }
 
 fn plan_type(ty: &Ty) -> plan::Type {
@@ -111,13 +98,7 @@ fn plan_type(ty: &Ty) -> plan::Type {
         Ty::Union(m) => plan::Type::Union(m.to_vec()),
         Ty::Array(t) => plan::Type::Array(Box::new(plan_type(t))),
         Ty::Object(fields) => plan::Type::Object(
-            fields
-                .iter()
-                .map(|f| plan::Field {
-                    name: f.name.clone(),
-                    ty: plan_type(&f.ty),
-                })
-                .collect(),
+            fields.iter().map(|f| plan::Field { name: f.name.clone(), ty: plan_type(&f.ty) }).collect(),
         ),
         Ty::Named(i) => plan::Type::Named(*i),
         Ty::Nullable(t) => plan::Type::Nullable(Box::new(plan_type(t))),

@@ -21,13 +21,7 @@ pub(crate) struct Scope {
 
 impl Scope {
     pub fn push(&mut self, name: &str, ty: Ty, span: Span, warn_unused: bool) {
-        self.locals.push(Local {
-            name: name.to_string(),
-            ty,
-            span,
-            used: false,
-            warn_unused,
-        });
+        self.locals.push(Local { name: name.to_string(), ty, span, used: false, warn_unused });
     }
 
     /// Looks a name up, innermost first, and marks it used.
@@ -39,11 +33,7 @@ impl Scope {
 
     /// Whether the innermost local of this name has been read.
     pub fn was_used(&self, name: &str) -> bool {
-        self.locals
-            .iter()
-            .rev()
-            .find(|l| l.name == name)
-            .is_some_and(|l| l.used)
+        self.locals.iter().rev().find(|l| l.name == name).is_some_and(|l| l.used)
     }
 
     pub fn contains(&self, name: &str) -> bool {
@@ -65,10 +55,7 @@ impl Scope {
                 diagnostics.push(
                     Diagnostic::new(codes::UNUSED_LET, format!("`{}` is never used", l.name))
                         .primary(l.span, "assigned here, never read")
-                        .help(format!(
-                            "remove the `let`, or name it `_{}` to keep it on purpose",
-                            l.name
-                        )),
+                        .help(format!("remove the `let`, or name it `_{}` to keep it on purpose", l.name)),
                 );
             }
         }

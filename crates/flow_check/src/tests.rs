@@ -35,20 +35,14 @@ fn a_good_file_checks_and_lowers() {
     assert_eq!(plan.apis[0].timeout_ms, DEFAULT_TIMEOUT_MS);
     assert_eq!(plan.flows[0].concurrency, DEFAULT_FLOW_CONCURRENCY);
     // Fields come out in the target type's order, whatever order the map set them in.
-    let names: Vec<&str> = plan.maps[0]
-        .fields
-        .iter()
-        .map(|(n, _)| n.as_str())
-        .collect();
+    let names: Vec<&str> = plan.maps[0].fields.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(names, ["external_id", "email", "tier"]);
     assert_eq!(plan.secrets, ["TOKEN"]);
 }
 
 #[test]
 fn errors_mean_no_model_and_all_are_reported() {
-    let bad = GOOD
-        .replace("o.email ??", "o.emial ??")
-        .replace("\"gold\" else", "\"bronze\" else");
+    let bad = GOOD.replace("o.email ??", "o.emial ??").replace("\"gold\" else", "\"bronze\" else");
     let checked = check_source(&bad);
     assert!(checked.model.is_none());
     let codes: Vec<&str> = checked.diagnostics.iter().map(|d| d.code).collect();

@@ -74,17 +74,11 @@ impl Types {
     }
 
     pub fn is_numeric(&self, ty: &Ty) -> bool {
-        matches!(
-            self.resolve(ty),
-            Ty::Int | Ty::Float | Ty::Decimal | Ty::NumLit | Ty::Error
-        )
+        matches!(self.resolve(ty), Ty::Int | Ty::Float | Ty::Decimal | Ty::NumLit | Ty::Error)
     }
 
     pub fn is_stringy(&self, ty: &Ty) -> bool {
-        matches!(
-            self.resolve(ty),
-            Ty::String | Ty::StrLit(_) | Ty::Union(_) | Ty::Error
-        )
+        matches!(self.resolve(ty), Ty::String | Ty::StrLit(_) | Ty::Union(_) | Ty::Error)
     }
 
     /// A type as the user would write it.
@@ -185,11 +179,7 @@ impl Types {
                 }
             }
             (Ty::Union(found), Ty::Union(members)) => {
-                let outside: Vec<String> = found
-                    .iter()
-                    .filter(|f| !members.contains(f))
-                    .cloned()
-                    .collect();
+                let outside: Vec<String> = found.iter().filter(|f| !members.contains(f)).cloned().collect();
                 if outside.is_empty() {
                     Ok(())
                 } else {
@@ -203,9 +193,9 @@ impl Types {
             | (Ty::Date, Ty::Date)
             | (Ty::DateTime, Ty::DateTime)
             | (Ty::Duration, Ty::Duration) => Ok(()),
-            (Ty::Array(fi), Ty::Array(ei)) => self
-                .assignable_at(fi, ei, depth + 1)
-                .map_err(|m| Mismatch::Inside(format!("[{}]", "…"), Box::new(m))),
+            (Ty::Array(fi), Ty::Array(ei)) => {
+                self.assignable_at(fi, ei, depth + 1).map_err(|m| Mismatch::Inside(format!("[{}]", "…"), Box::new(m)))
+            }
             (Ty::Object(ff), Ty::Object(ef)) => {
                 for ef in ef.iter() {
                     match ff.iter().find(|f| f.name == ef.name) {
@@ -253,10 +243,7 @@ impl Types {
                 members.retain(|m| seen.insert(m.clone()));
                 Ty::Union(members.into())
             }
-            (
-                Ty::String | Ty::StrLit(_) | Ty::Union(_),
-                Ty::String | Ty::StrLit(_) | Ty::Union(_),
-            ) => Ty::String,
+            (Ty::String | Ty::StrLit(_) | Ty::Union(_), Ty::String | Ty::StrLit(_) | Ty::Union(_)) => Ty::String,
             _ if self.is_numeric(ra) && self.is_numeric(rb) => self.arith(ra, rb).ok()?,
             _ if self.assignable(a, b).is_ok() => b.clone(),
             _ if self.assignable(b, a).is_ok() => a.clone(),
@@ -315,14 +302,7 @@ mod tests {
 
     fn obj(fields: &[(&str, Ty)]) -> Ty {
         Ty::Object(
-            fields
-                .iter()
-                .map(|(n, t)| FieldTy {
-                    name: n.to_string(),
-                    ty: t.clone(),
-                })
-                .collect::<Vec<_>>()
-                .into(),
+            fields.iter().map(|(n, t)| FieldTy { name: n.to_string(), ty: t.clone() }).collect::<Vec<_>>().into(),
         )
     }
 
@@ -337,22 +317,13 @@ mod tests {
         );
         assert_eq!(t.assignable(&Ty::String, &union), Err(Mismatch::Different));
         let nullable = Ty::Nullable(Rc::new(Ty::String));
-        assert_eq!(
-            t.assignable(&nullable, &Ty::String),
-            Err(Mismatch::Nullable)
-        );
+        assert_eq!(t.assignable(&nullable, &Ty::String), Err(Mismatch::Nullable));
         assert!(t.assignable(&Ty::Null, &nullable).is_ok());
         assert!(t.assignable(&Ty::Int, &Ty::Decimal).is_ok());
-        assert_eq!(
-            t.assignable(&Ty::Float, &Ty::Decimal),
-            Err(Mismatch::Different)
-        );
+        assert_eq!(t.assignable(&Ty::Float, &Ty::Decimal), Err(Mismatch::Different));
         let want = obj(&[("a", Ty::Int), ("b", nullable.clone())]);
         assert!(t.assignable(&obj(&[("a", Ty::Int)]), &want).is_ok());
-        assert_eq!(
-            t.assignable(&obj(&[("b", Ty::Null)]), &want),
-            Err(Mismatch::MissingField("a".into()))
-        );
+        assert_eq!(t.assignable(&obj(&[("b", Ty::Null)]), &want), Err(Mismatch::MissingField("a".into())));
         let m = t.assignable(&obj(&[("a", Ty::String)]), &want).unwrap_err();
         assert_eq!(m.innermost(), ("a".to_string(), &Mismatch::Different));
     }
@@ -360,9 +331,7 @@ mod tests {
     #[test]
     fn joins() {
         let t = Types::default();
-        let j = t
-            .join(&Ty::StrLit("gold".into()), &Ty::StrLit("silver".into()))
-            .unwrap();
+        let j = t.join(&Ty::StrLit("gold".into()), &Ty::StrLit("silver".into())).unwrap();
         assert_eq!(t.display(&j), "\"gold\" | \"silver\"");
         assert_eq!(t.join(&Ty::Int, &Ty::NumLit), Some(Ty::Decimal));
         assert_eq!(t.display(&t.join(&Ty::Null, &Ty::Int).unwrap()), "Int?");

@@ -91,9 +91,7 @@ struct AppState {
 
 impl AppState {
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-        self.inner
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -107,10 +105,7 @@ pub struct FakeApi {
 impl FakeApi {
     /// Starts the server on 127.0.0.1 (`port` 0 picks a free one), in the current tokio runtime.
     pub async fn start(config: Config, port: u16) -> std::io::Result<FakeApi> {
-        let state = Arc::new(AppState {
-            config,
-            inner: Mutex::new(Inner::default()),
-        });
+        let state = Arc::new(AppState { config, inner: Mutex::new(Inner::default()) });
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
         let addr = listener.local_addr()?;
         let app = router(state.clone());
@@ -122,11 +117,7 @@ impl FakeApi {
                 })
                 .await;
         });
-        Ok(FakeApi {
-            addr,
-            state,
-            shutdown: Some(tx),
-        })
+        Ok(FakeApi { addr, state, shutdown: Some(tx) })
     }
 
     /// `http://127.0.0.1:PORT`.
@@ -140,12 +131,7 @@ impl FakeApi {
 
     /// Everything written to a collection (`contacts`, `messages`, `members`), in arrival order.
     pub fn received(&self, collection: &str) -> Vec<Value> {
-        self.state
-            .lock()
-            .received
-            .get(collection)
-            .cloned()
-            .unwrap_or_default()
+        self.state.lock().received.get(collection).cloned().unwrap_or_default()
     }
 
     pub fn set_faults(&self, faults: Faults) {
@@ -179,10 +165,7 @@ fn error(status: StatusCode, message: &str) -> Response {
 }
 
 fn bearer_ok(headers: &HeaderMap, token: &str) -> bool {
-    headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v == format!("Bearer {token}"))
+    headers.get("authorization").and_then(|v| v.to_str().ok()).is_some_and(|v| v == format!("Bearer {token}"))
 }
 
 fn header_ok(headers: &HeaderMap, name: &str, value: &str) -> bool {
@@ -191,28 +174,15 @@ fn header_ok(headers: &HeaderMap, name: &str, value: &str) -> bool {
 
 fn basic_ok(headers: &HeaderMap, user: &str, password: &str) -> bool {
     let expected = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
-    headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v == format!("Basic {expected}"))
+    headers.get("authorization").and_then(|v| v.to_str().ok()).is_some_and(|v| v == format!("Basic {expected}"))
 }
 
-const FIRST: [&str; 12] = [
-    "Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Margaret", "Ken", "Frances", "Niklaus",
-    "Radia", "John",
-];
-const LAST: [&str; 10] = [
-    "Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth", "Hamilton", "Thompson", "Allen",
-    "Wirth",
-];
-const SKUS: [(&str, f64); 6] = [
-    ("KB-01", 89.9),
-    ("MS-02", 39.5),
-    ("MN-27", 329.0),
-    ("HD-05", 119.99),
-    ("CB-10", 12.25),
-    ("DK-30", 649.0),
-];
+const FIRST: [&str; 12] =
+    ["Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Margaret", "Ken", "Frances", "Niklaus", "Radia", "John"];
+const LAST: [&str; 10] =
+    ["Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth", "Hamilton", "Thompson", "Allen", "Wirth"];
+const SKUS: [(&str, f64); 6] =
+    [("KB-01", 89.9), ("MS-02", 39.5), ("MN-27", 329.0), ("HD-05", 119.99), ("CB-10", 12.25), ("DK-30", 649.0)];
 
 /// Order `id`, the same every time.
 pub fn order(id: u64) -> Value {
@@ -224,10 +194,8 @@ pub fn order(id: u64) -> Value {
             json!({ "sku": sku, "quantity": 1 + (id + k) % 3, "price": price })
         })
         .collect();
-    let total: f64 = items
-        .iter()
-        .map(|i| i["price"].as_f64().unwrap_or(0.0) * i["quantity"].as_f64().unwrap_or(0.0))
-        .sum();
+    let total: f64 =
+        items.iter().map(|i| i["price"].as_f64().unwrap_or(0.0) * i["quantity"].as_f64().unwrap_or(0.0)).sum();
     let status = if id % 10 == 0 {
         "cancelled"
     } else if id % 3 == 0 {
@@ -235,11 +203,7 @@ pub fn order(id: u64) -> Value {
     } else {
         "open"
     };
-    let email = if id % 7 == 0 {
-        Value::Null
-    } else {
-        json!(format!("{}.{}{}@Example.com", first, last, id))
-    };
+    let email = if id % 7 == 0 { Value::Null } else { json!(format!("{}.{}{}@Example.com", first, last, id)) };
     json!({
         "id": id,
         "email": email,
@@ -259,11 +223,7 @@ struct OrdersQuery {
     cursor: Option<String>,
 }
 
-async fn list_orders(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    Query(q): Query<OrdersQuery>,
-) -> Response {
+async fn list_orders(State(state): State<Arc<AppState>>, headers: HeaderMap, Query(q): Query<OrdersQuery>) -> Response {
     if !bearer_ok(&headers, &state.config.shop_token) {
         return error(StatusCode::UNAUTHORIZED, "missing or wrong bearer token");
     }
@@ -272,11 +232,7 @@ async fn list_orders(
         return error(StatusCode::INTERNAL_SERVER_ERROR, "the shop is down");
     }
     if faults.html_instead_of_json {
-        return (
-            StatusCode::OK,
-            [("content-type", "text/html")],
-            "<html><body><h1>Maintenance</h1></body></html>",
-        )
+        return (StatusCode::OK, [("content-type", "text/html")], "<html><body><h1>Maintenance</h1></body></html>")
             .into_response();
     }
     let limit = q.limit.unwrap_or(50).clamp(1, 500);
@@ -311,17 +267,8 @@ async fn list_orders(
 }
 
 /// Stores a write, honouring `Idempotency-Key`: a repeated key answers the first answer again.
-fn store(
-    state: &AppState,
-    headers: &HeaderMap,
-    collection: &str,
-    body: Value,
-    prefix: &str,
-) -> Value {
-    let key = headers
-        .get("idempotency-key")
-        .and_then(|v| v.to_str().ok())
-        .map(|k| format!("{collection}:{k}"));
+fn store(state: &AppState, headers: &HeaderMap, collection: &str, body: Value, prefix: &str) -> Value {
+    let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(|k| format!("{collection}:{k}"));
     let mut inner = state.lock();
     if let Some(k) = &key {
         if let Some(answer) = inner.idempotency.get(k) {
@@ -330,11 +277,7 @@ fn store(
     }
     inner.next_id += 1;
     let answer = json!({ "id": format!("{prefix}_{}", inner.next_id) });
-    inner
-        .received
-        .entry(collection.to_string())
-        .or_default()
-        .push(body);
+    inner.received.entry(collection.to_string()).or_default().push(body);
     if let Some(k) = key {
         inner.idempotency.insert(k, answer.clone());
     }
@@ -343,63 +286,41 @@ fn store(
 
 /// The body as a JSON object, if it is one.
 fn json_body(body: &Bytes) -> Option<Value> {
-    serde_json::from_slice::<Value>(body)
-        .ok()
-        .filter(Value::is_object)
+    serde_json::from_slice::<Value>(body).ok().filter(Value::is_object)
 }
 
 fn not_an_object() -> Response {
     error(StatusCode::BAD_REQUEST, "the body must be a JSON object")
 }
 
-async fn create_contact(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+async fn create_contact(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
     if !header_ok(&headers, "x-api-key", &state.config.crm_api_key) {
-        return error(StatusCode::UNAUTHORIZED, "missing or wrong X-Api-Key");
+        // Some real APIs echo the credential they refused; clients must not print it.
+        let given = headers.get("x-api-key").and_then(|v| v.to_str().ok()).unwrap_or("");
+        return error(StatusCode::UNAUTHORIZED, &format!("wrong X-Api-Key: {given}"));
     }
     let Some(body) = json_body(&body) else {
         return not_an_object();
     };
     for field in ["external_id", "email", "name"] {
         if !body[field].is_string() {
-            return error(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                &format!("`{field}` must be a string"),
-            );
+            return error(StatusCode::UNPROCESSABLE_ENTITY, &format!("`{field}` must be a string"));
         }
     }
     let reject = state.lock().faults.reject_contacts_ending_in;
     if let Some(d) = reject {
-        if body["external_id"]
-            .as_str()
-            .is_some_and(|s| s.ends_with(char::from(b'0' + d)))
-        {
-            return error(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "this contact is on the suppression list",
-            );
+        if body["external_id"].as_str().is_some_and(|s| s.ends_with(char::from(b'0' + d))) {
+            return error(StatusCode::UNPROCESSABLE_ENTITY, "this contact is on the suppression list");
         }
     }
-    (
-        StatusCode::CREATED,
-        Json(store(&state, &headers, "contacts", body, "c")),
-    )
-        .into_response()
+    (StatusCode::CREATED, Json(store(&state, &headers, "contacts", body, "c"))).into_response()
 }
 
 async fn list_contacts(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
     if !header_ok(&headers, "x-api-key", &state.config.crm_api_key) {
         return error(StatusCode::UNAUTHORIZED, "missing or wrong X-Api-Key");
     }
-    let contacts = state
-        .lock()
-        .received
-        .get("contacts")
-        .cloned()
-        .unwrap_or_default();
+    let contacts = state.lock().received.get("contacts").cloned().unwrap_or_default();
     Json(json!({ "contacts": contacts })).into_response()
 }
 
@@ -423,28 +344,14 @@ async fn list_tickets(
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    if !basic_ok(
-        &headers,
-        &state.config.desk_user,
-        &state.config.desk_password,
-    ) {
-        return error(
-            StatusCode::UNAUTHORIZED,
-            "missing or wrong basic credentials",
-        );
+    if !basic_ok(&headers, &state.config.desk_user, &state.config.desk_password) {
+        return error(StatusCode::UNAUTHORIZED, "missing or wrong basic credentials");
     }
     let after: u64 = q.get("after").and_then(|a| a.parse().ok()).unwrap_or(0);
-    let page: Vec<Value> = (after + 1..=state.config.tickets)
-        .take(25)
-        .map(ticket)
-        .collect();
+    let page: Vec<Value> = (after + 1..=state.config.tickets).take(25).map(ticket).collect();
     let last = after + page.len() as u64;
     // A relative next link, as many APIs send.
-    let next = if last < state.config.tickets {
-        json!(format!("/desk/tickets?after={last}"))
-    } else {
-        Value::Null
-    };
+    let next = if last < state.config.tickets { json!(format!("/desk/tickets?after={last}")) } else { Value::Null };
     Json(json!({ "tickets": page, "links": { "next": next } })).into_response()
 }
 
@@ -460,11 +367,7 @@ async fn post_message(
     let Some(body) = json_body(&body) else {
         return not_an_object();
     };
-    (
-        StatusCode::OK,
-        Json(store(&state, &headers, "messages", body, "m")),
-    )
-        .into_response()
+    (StatusCode::OK, Json(store(&state, &headers, "messages", body, "m"))).into_response()
 }
 
 const DEPARTMENTS: [&str; 4] = ["Engineering", "Sales", "Support", "Finance"];
@@ -493,28 +396,15 @@ async fn list_users(
     if !header_ok(&headers, "x-api-key", &state.config.directory_key) {
         return error(StatusCode::UNAUTHORIZED, "missing or wrong X-Api-Key");
     }
-    let page: u64 = q
-        .get("page")
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(1)
-        .max(1);
+    let page: u64 = q.get("page").and_then(|p| p.parse().ok()).unwrap_or(1).max(1);
     let per_page = 20;
     let first = (page - 1) * per_page + 1;
-    let users: Vec<Value> = (first..=state.config.users)
-        .take(per_page as usize)
-        .map(user)
-        .collect();
+    let users: Vec<Value> = (first..=state.config.users).take(per_page as usize).map(user).collect();
     let cross = state.lock().faults.cross_host_next;
-    let host = headers
-        .get("host")
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("127.0.0.1");
+    let host = headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1");
     let next = if first + per_page <= state.config.users {
         if cross {
-            json!(format!(
-                "http://elsewhere.example.net/directory/users?page={}",
-                page + 1
-            ))
+            json!(format!("http://elsewhere.example.net/directory/users?page={}", page + 1))
         } else {
             // An absolute next link, as many APIs send.
             json!(format!("http://{host}/directory/users?page={}", page + 1))
@@ -540,20 +430,11 @@ async fn add_member(
     if let Some(obj) = body.as_object_mut() {
         obj.insert("list_id".into(), json!(list_id));
     }
-    (
-        StatusCode::CREATED,
-        Json(store(&state, &headers, "members", body, "mem")),
-    )
-        .into_response()
+    (StatusCode::CREATED, Json(store(&state, &headers, "members", body, "mem"))).into_response()
 }
 
 async fn received(State(state): State<Arc<AppState>>, Path(collection): Path<String>) -> Response {
-    let items = state
-        .lock()
-        .received
-        .get(&collection)
-        .cloned()
-        .unwrap_or_default();
+    let items = state.lock().received.get(&collection).cloned().unwrap_or_default();
     Json(Value::Array(items)).into_response()
 }
 

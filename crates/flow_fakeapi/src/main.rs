@@ -13,10 +13,7 @@ use clap::{Parser, Subcommand};
 use flow_fakeapi::{Config, FakeApi};
 
 #[derive(Parser)]
-#[command(
-    name = "flow-fakeapi",
-    about = "A local fake of the example APIs, on 127.0.0.1"
-)]
+#[command(name = "flow-fakeapi", about = "A local fake of the example APIs, on 127.0.0.1")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -42,10 +39,7 @@ enum Command {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    let config = Config {
-        orders: cli.orders,
-        ..Config::default()
-    };
+    let config = Config { orders: cli.orders, ..Config::default() };
     match cli.command {
         Command::Serve { port } => {
             let api = match FakeApi::start(config, port).await {
@@ -71,11 +65,8 @@ async fn main() -> ExitCode {
             eprintln!("fake API listening on {url}");
             let args: Vec<String> = command.iter().map(|a| a.replace("{url}", &url)).collect();
             eprintln!("$ {}", args.join(" "));
-            let status = tokio::process::Command::new(&args[0])
-                .args(&args[1..])
-                .env("FAKEAPI_URL", &url)
-                .status()
-                .await;
+            let status =
+                tokio::process::Command::new(&args[0]).args(&args[1..]).env("FAKEAPI_URL", &url).status().await;
             let code = match status {
                 Ok(s) => s.code().unwrap_or(1),
                 Err(e) => {
@@ -88,10 +79,7 @@ async fn main() -> ExitCode {
                 if items.is_empty() {
                     continue;
                 }
-                println!(
-                    "\nThe fake API received {} {collection}. The first three:",
-                    items.len()
-                );
+                println!("\nThe fake API received {} {collection}. The first three:", items.len());
                 for item in items.iter().take(3) {
                     println!("  {item}");
                 }

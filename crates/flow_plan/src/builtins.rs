@@ -15,15 +15,8 @@ pub enum Builtin {
 }
 
 impl Builtin {
-    pub const ALL: [Builtin; 7] = [
-        Builtin::Lower,
-        Builtin::Upper,
-        Builtin::Trim,
-        Builtin::Str,
-        Builtin::Len,
-        Builtin::Sum,
-        Builtin::Date,
-    ];
+    pub const ALL: [Builtin; 7] =
+        [Builtin::Lower, Builtin::Upper, Builtin::Trim, Builtin::Str, Builtin::Len, Builtin::Sum, Builtin::Date];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -43,9 +36,7 @@ impl Builtin {
             Builtin::Lower => "lower(s: String) -> String",
             Builtin::Upper => "upper(s: String) -> String",
             Builtin::Trim => "trim(s: String) -> String",
-            Builtin::Str => {
-                "str(x: Int | Float | Decimal | Bool | Date | DateTime | String) -> String"
-            }
+            Builtin::Str => "str(x: Int | Float | Decimal | Bool | Date | DateTime | String) -> String",
             Builtin::Len => "len(x: String | [T]) -> Int",
             Builtin::Sum => "sum(items: [T], item => number) -> number   (or sum(numbers))",
             Builtin::Date => "date(t: DateTime) -> Date",

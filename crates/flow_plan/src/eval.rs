@@ -18,17 +18,12 @@ pub struct EvalError {
 }
 
 fn err<T>(span: Span, message: impl Into<String>) -> Result<T, EvalError> {
-    Err(EvalError {
-        message: message.into(),
-        span: Some(span),
-    })
+    Err(EvalError { message: message.into(), span: Some(span) })
 }
 
 fn internal<T>(what: &str) -> Result<T, EvalError> {
     Err(EvalError {
-        message: format!(
-            "internal error: {what} (the checker should have refused this; please report it)"
-        ),
+        message: format!("internal error: {what} (the checker should have refused this; please report it)"),
         span: None,
     })
 }
@@ -68,11 +63,7 @@ impl Env {
     }
 
     pub fn get(&self, name: &str) -> Option<&Value> {
-        self.vars
-            .iter()
-            .rev()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v)
+        self.vars.iter().rev().find(|(n, _)| n == name).map(|(_, v)| v)
     }
 }
 
@@ -88,10 +79,9 @@ pub fn eval(expr: &Expr, env: &mut Env, plan: &Plan) -> Result<Value, EvalError>
             _ => internal("`!` on a non-Bool"),
         },
         Expr::Neg { expr, span } => match eval(expr, env, plan)? {
-            Value::Int(n) => n
-                .checked_neg()
-                .map(Value::Int)
-                .map_or_else(|| err(*span, "integer overflow in negation"), Ok),
+            Value::Int(n) => {
+                n.checked_neg().map(Value::Int).map_or_else(|| err(*span, "integer overflow in negation"), Ok)
+            }
             Value::Float(f) => Ok(Value::Float(-f)),
             Value::Decimal(d) => Ok(Value::Decimal(-d)),
             _ => internal("`-` on a non-number"),
@@ -115,11 +105,7 @@ pub fn eval(expr: &Expr, env: &mut Env, plan: &Plan) -> Result<Value, EvalError>
             Value::Bool(false) => eval(rhs, env, plan),
             _ => internal("`||` on a non-Bool"),
         },
-        Expr::If {
-            cond,
-            then,
-            otherwise,
-        } => match eval(cond, env, plan)? {
+        Expr::If { cond, then, otherwise } => match eval(cond, env, plan)? {
             Value::Bool(true) => eval(then, env, plan),
             Value::Bool(false) => eval(otherwise, env, plan),
             _ => internal("`if` on a non-Bool"),
@@ -131,11 +117,9 @@ pub fn eval(expr: &Expr, env: &mut Env, plan: &Plan) -> Result<Value, EvalError>
             }
             Ok(Value::Object(out))
         }
-        Expr::Array { items } => items
-            .iter()
-            .map(|e| eval(e, env, plan))
-            .collect::<Result<Vec<_>, _>>()
-            .map(Value::Array),
+        Expr::Array { items } => {
+            items.iter().map(|e| eval(e, env, plan)).collect::<Result<Vec<_>, _>>().map(Value::Array)
+        }
         Expr::CallMap { map, args, span } => {
             let Some(m) = plan.maps.get(*map) else {
                 return internal("call of an unknown map");
@@ -221,10 +205,7 @@ fn index_value(base: &Value, i: i64) -> &Value {
         Value::Array(items) => {
             let len = items.len() as i64;
             let at = if i < 0 { len + i } else { i };
-            usize::try_from(at)
-                .ok()
-                .and_then(|at| items.get(at))
-                .unwrap_or(&NULL)
+            usize::try_from(at).ok().and_then(|at| items.get(at)).unwrap_or(&NULL)
         }
         _ => &NULL,
     }
@@ -267,9 +248,7 @@ fn binary(op: BinOp, l: Value, r: Value, span: Span) -> Result<Value, EvalError>
                 if b == 0 {
                     return err(span, "division by zero");
                 }
-                return Ok(Decimal(
-                    rust_decimal::Decimal::from(a) / rust_decimal::Decimal::from(b),
-                ));
+                return Ok(Decimal(rust_decimal::Decimal::from(a) / rust_decimal::Decimal::from(b)));
             }
             let v = match op {
                 BinOp::Add => a.checked_add(b),
@@ -278,10 +257,7 @@ fn binary(op: BinOp, l: Value, r: Value, span: Span) -> Result<Value, EvalError>
                 _ if b == 0 => return err(span, "division by zero in `%`"),
                 _ => a.checked_rem(b),
             };
-            v.map(Int).map_or_else(
-                || err(span, format!("integer overflow in `{sym}`: {a} {sym} {b}")),
-                Ok,
-            )
+            v.map(Int).map_or_else(|| err(span, format!("integer overflow in `{sym}`: {a} {sym} {b}")), Ok)
         }
         (a @ (Float(_) | Int(_) | Decimal(_)), b @ (Float(_) | Int(_) | Decimal(_)))
             if matches!(a, Float(_)) || matches!(b, Float(_)) =>
@@ -297,10 +273,7 @@ fn binary(op: BinOp, l: Value, r: Value, span: Span) -> Result<Value, EvalError>
             if v.is_finite() {
                 Ok(Float(v))
             } else {
-                err(
-                    span,
-                    format!("`{sym}` gave a number that is not finite ({x} {sym} {y})"),
-                )
+                err(span, format!("`{sym}` gave a number that is not finite ({x} {sym} {y})"))
             }
         }
         (a @ (Int(_) | Decimal(_)), b @ (Int(_) | Decimal(_))) => {
@@ -313,8 +286,7 @@ fn binary(op: BinOp, l: Value, r: Value, span: Span) -> Result<Value, EvalError>
                 BinOp::Div => x.checked_div(y),
                 _ => x.checked_rem(y),
             };
-            v.map(Decimal)
-                .map_or_else(|| err(span, format!("Decimal overflow in `{sym}`")), Ok)
+            v.map(Decimal).map_or_else(|| err(span, format!("Decimal overflow in `{sym}`")), Ok)
         }
         _ => internal("arithmetic on values that are not numbers"),
     }
@@ -356,17 +328,11 @@ pub fn compare(l: &Value, r: &Value) -> Option<Ordering> {
             if a.len() != b.len() {
                 return None;
             }
-            a.iter()
-                .zip(b)
-                .all(|(x, y)| compare(x, y) == Some(Ordering::Equal))
-                .then_some(Ordering::Equal)
+            a.iter().zip(b).all(|(x, y)| compare(x, y) == Some(Ordering::Equal)).then_some(Ordering::Equal)
         }
         (Object(a), Object(b)) => {
             let same = a.len() == b.len()
-                && a.iter().all(|(k, v)| {
-                    r.get(k)
-                        .is_some_and(|w| compare(v, w) == Some(Ordering::Equal))
-                });
+                && a.iter().all(|(k, v)| r.get(k).is_some_and(|w| compare(v, w) == Some(Ordering::Equal)));
             let _ = b;
             same.then_some(Ordering::Equal)
         }
@@ -374,13 +340,7 @@ pub fn compare(l: &Value, r: &Value) -> Option<Ordering> {
     }
 }
 
-fn call_builtin(
-    func: Builtin,
-    args: &[Expr],
-    span: Span,
-    env: &mut Env,
-    plan: &Plan,
-) -> Result<Value, EvalError> {
+fn call_builtin(func: Builtin, args: &[Expr], span: Span, env: &mut Env, plan: &Plan) -> Result<Value, EvalError> {
     let Some(first) = args.first() else {
         return internal("a builtin called without arguments");
     };
@@ -400,13 +360,7 @@ fn call_builtin(
     })
 }
 
-fn sum(
-    items: &Expr,
-    lambda: Option<&Expr>,
-    span: Span,
-    env: &mut Env,
-    plan: &Plan,
-) -> Result<Value, EvalError> {
+fn sum(items: &Expr, lambda: Option<&Expr>, span: Span, env: &mut Env, plan: &Plan) -> Result<Value, EvalError> {
     let Value::Array(items) = eval(items, env, plan)? else {
         return internal("`sum` over a non-array");
     };
@@ -440,95 +394,51 @@ mod tests {
     }
 
     fn plan() -> Plan {
-        Plan {
-            secrets: vec![],
-            apis: vec![],
-            types: vec![],
-            endpoints: vec![],
-            maps: vec![],
-            flows: vec![],
-        }
+        Plan { secrets: vec![], apis: vec![], types: vec![], endpoints: vec![], maps: vec![], flows: vec![] }
     }
 
     fn bin(op: BinOp, l: Value, r: Value) -> Result<Value, EvalError> {
-        let e = Expr::Binary {
-            op,
-            lhs: lit(l),
-            rhs: lit(r),
-            span: Span::new(1, 2),
-        };
+        let e = Expr::Binary { op, lhs: lit(l), rhs: lit(r), span: Span::new(1, 2) };
         eval(&e, &mut Env::new(), &plan())
     }
 
     #[test]
     fn integer_arithmetic_is_checked() {
-        assert_eq!(
-            bin(BinOp::Add, Value::Int(2), Value::Int(3)),
-            Ok(Value::Int(5))
-        );
+        assert_eq!(bin(BinOp::Add, Value::Int(2), Value::Int(3)), Ok(Value::Int(5)));
         let e = bin(BinOp::Mul, Value::Int(i64::MAX), Value::Int(2)).unwrap_err();
         assert!(e.message.contains("overflow"));
         assert_eq!(e.span, Some(Span::new(1, 2)));
-        assert!(bin(BinOp::Div, Value::Int(1), Value::Int(0))
-            .unwrap_err()
-            .message
-            .contains("zero"));
-        assert_eq!(
-            bin(BinOp::Div, Value::Int(7), Value::Int(2)),
-            Ok(Value::Decimal(Decimal::new(35, 1)))
-        );
+        assert!(bin(BinOp::Div, Value::Int(1), Value::Int(0)).unwrap_err().message.contains("zero"));
+        assert_eq!(bin(BinOp::Div, Value::Int(7), Value::Int(2)), Ok(Value::Decimal(Decimal::new(35, 1))));
     }
 
     #[test]
     fn decimal_is_exact_and_mixes_with_int() {
         let tenth = Value::Decimal(Decimal::new(1, 1));
-        let r = bin(
-            BinOp::Add,
-            tenth.clone(),
-            Value::Decimal(Decimal::new(2, 1)),
-        )
-        .unwrap();
+        let r = bin(BinOp::Add, tenth.clone(), Value::Decimal(Decimal::new(2, 1))).unwrap();
         assert_eq!(r, Value::Decimal(Decimal::new(3, 1)));
-        assert_eq!(
-            bin(BinOp::Mul, Value::Int(3), tenth),
-            Ok(Value::Decimal(Decimal::new(3, 1)))
-        );
+        assert_eq!(bin(BinOp::Mul, Value::Int(3), tenth), Ok(Value::Decimal(Decimal::new(3, 1))));
     }
 
     #[test]
     fn float_subtraction_keeps_operand_order() {
-        assert_eq!(
-            bin(BinOp::Sub, Value::Float(5.0), Value::Int(2)),
-            Ok(Value::Float(3.0))
-        );
-        assert_eq!(
-            bin(BinOp::Sub, Value::Int(5), Value::Float(2.0)),
-            Ok(Value::Float(3.0))
-        );
+        assert_eq!(bin(BinOp::Sub, Value::Float(5.0), Value::Int(2)), Ok(Value::Float(3.0)));
+        assert_eq!(bin(BinOp::Sub, Value::Int(5), Value::Float(2.0)), Ok(Value::Float(3.0)));
         assert!(bin(BinOp::Div, Value::Float(1.0), Value::Float(0.0)).is_err());
     }
 
     #[test]
     fn paths_on_null_give_null_and_index_wraps() {
-        let rec = Value::Object(vec![(
-            "items".into(),
-            Value::Array(vec![Value::Int(1), Value::Int(2)]),
-        )]);
+        let rec = Value::Object(vec![("items".into(), Value::Array(vec![Value::Int(1), Value::Int(2)]))]);
         let mut env = Env::new();
         env.push("o", rec);
         let path = |i: i64| Expr::Index {
-            base: Box::new(Expr::Field {
-                base: Box::new(Expr::Var { name: "o".into() }),
-                name: "items".into(),
-            }),
+            base: Box::new(Expr::Field { base: Box::new(Expr::Var { name: "o".into() }), name: "items".into() }),
             index: lit(Value::Int(i)),
         };
         assert_eq!(eval(&path(-1), &mut env, &plan()), Ok(Value::Int(2)));
         assert_eq!(eval(&path(5), &mut env, &plan()), Ok(Value::Null));
-        let missing = Expr::Field {
-            base: Box::new(Expr::Var { name: "o".into() }),
-            name: "nope".into(),
-        };
+        let missing = Expr::Field { base: Box::new(Expr::Var { name: "o".into() }), name: "nope".into() };
         assert_eq!(eval(&missing, &mut env, &plan()), Ok(Value::Null));
     }
 }

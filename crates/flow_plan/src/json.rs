@@ -20,25 +20,13 @@ pub struct ShapeError {
 
 impl std::fmt::Display for ShapeError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let at = if self.path.is_empty() {
-            "the document"
-        } else {
-            &self.path
-        };
-        write!(
-            f,
-            "at `{at}`: expected {}, found {}",
-            self.expected, self.found
-        )
+        let at = if self.path.is_empty() { "the document" } else { &self.path };
+        write!(f, "at `{at}`: expected {}, found {}", self.expected, self.found)
     }
 }
 
 /// Decodes `json` as a value of type `ty`.
-pub fn decode(
-    json: &serde_json::Value,
-    ty: &Type,
-    types: &[NamedType],
-) -> Result<Value, ShapeError> {
+pub fn decode(json: &serde_json::Value, ty: &Type, types: &[NamedType]) -> Result<Value, ShapeError> {
     let mut path = String::new();
     decode_at(json, ty, types, &mut path, 0)
 }
@@ -94,12 +82,7 @@ fn decode_at(
         },
         (Type::DateTime, J::String(s)) => match DateTime::parse_from_rfc3339(s) {
             Ok(t) => Value::DateTime(t),
-            Err(_) => {
-                return Err(fail(
-                    path,
-                    "DateTime (RFC 3339, e.g. \"2026-01-31T09:30:00Z\")",
-                ))
-            }
+            Err(_) => return Err(fail(path, "DateTime (RFC 3339, e.g. \"2026-01-31T09:30:00Z\")")),
         },
         (Type::Union(members), J::String(s)) => {
             if members.iter().any(|m| m == s) {
@@ -147,27 +130,19 @@ fn decode_at(
 }
 
 fn parse_decimal(text: &str) -> Option<Decimal> {
-    Decimal::from_str_exact(text)
-        .ok()
-        .or_else(|| Decimal::from_scientific(text).ok())
+    Decimal::from_str_exact(text).ok().or_else(|| Decimal::from_scientific(text).ok())
 }
 
 fn is_nullable(ty: &Type, types: &[NamedType]) -> bool {
     match ty {
         Type::Nullable(_) => true,
-        Type::Named(i) => types
-            .get(*i)
-            .is_some_and(|n| matches!(n.ty, Type::Nullable(_))),
+        Type::Named(i) => types.get(*i).is_some_and(|n| matches!(n.ty, Type::Nullable(_))),
         _ => false,
     }
 }
 
 fn quote_all(members: &[String]) -> String {
-    members
-        .iter()
-        .map(|m| format!("\"{m}\""))
-        .collect::<Vec<_>>()
-        .join(" | ")
+    members.iter().map(|m| format!("\"{m}\"")).collect::<Vec<_>>().join(" | ")
 }
 
 /// A type as a user wrote it, for messages.
@@ -278,28 +253,13 @@ mod tests {
 
     fn order_type() -> Type {
         Type::Object(vec![
-            Field {
-                name: "id".into(),
-                ty: Type::Int,
-            },
-            Field {
-                name: "email".into(),
-                ty: Type::Nullable(Box::new(Type::String)),
-            },
-            Field {
-                name: "total".into(),
-                ty: Type::Decimal,
-            },
-            Field {
-                name: "status".into(),
-                ty: Type::Union(vec!["open".into(), "closed".into()]),
-            },
+            Field { name: "id".into(), ty: Type::Int },
+            Field { name: "email".into(), ty: Type::Nullable(Box::new(Type::String)) },
+            Field { name: "total".into(), ty: Type::Decimal },
+            Field { name: "status".into(), ty: Type::Union(vec!["open".into(), "closed".into()]) },
             Field {
                 name: "items".into(),
-                ty: Type::Array(Box::new(Type::Object(vec![Field {
-                    name: "sku".into(),
-                    ty: Type::String,
-                }]))),
+                ty: Type::Array(Box::new(Type::Object(vec![Field { name: "sku".into(), ty: Type::String }]))),
             },
         ])
     }
@@ -310,10 +270,7 @@ mod tests {
         let v = decode(&j, &order_type(), &[]).unwrap();
         assert_eq!(v.get("email"), Some(&Value::Null));
         assert_eq!(v.get("extra"), None);
-        assert_eq!(
-            encode(&v),
-            r#"{"id":7,"email":null,"total":1234.1,"status":"open","items":[{"sku":"A"}]}"#
-        );
+        assert_eq!(encode(&v), r#"{"id":7,"email":null,"total":1234.1,"status":"open","items":[{"sku":"A"}]}"#);
         let j = json!({"id": 7, "total": 0.1, "status": "open", "items": []});
         let v = decode(&j, &order_type(), &[]).unwrap();
         assert_eq!(v.get("total"), Some(&Value::Decimal(Decimal::new(1, 1))));
@@ -323,10 +280,7 @@ mod tests {
     fn shape_errors_name_the_path() {
         let j = json!({"id": 7, "total": 1, "status": "open", "items": [{"sku": "A"}, {"sku": 5}]});
         let e = decode(&j, &order_type(), &[]).unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "at `items[1].sku`: expected String, found the number 5"
-        );
+        assert_eq!(e.to_string(), "at `items[1].sku`: expected String, found the number 5");
         let j = json!({"id": 7, "total": 1, "items": []});
         let e = decode(&j, &order_type(), &[]).unwrap_err();
         assert_eq!(e.path, "status");
@@ -342,10 +296,7 @@ mod tests {
     fn recursive_named_types_stop_at_a_depth() {
         let types = vec![NamedType {
             name: "Node".into(),
-            ty: Type::Object(vec![Field {
-                name: "next".into(),
-                ty: Type::Nullable(Box::new(Type::Named(0))),
-            }]),
+            ty: Type::Object(vec![Field { name: "next".into(), ty: Type::Nullable(Box::new(Type::Named(0))) }]),
         }];
         let mut j = json!(null);
         for _ in 0..10 {
@@ -361,10 +312,7 @@ mod tests {
 
     #[test]
     fn encodes_escapes() {
-        let v = Value::Object(vec![
-            ("a\"".into(), Value::Str("x\n\u{1}é".into())),
-            ("f".into(), Value::Float(1.0)),
-        ]);
+        let v = Value::Object(vec![("a\"".into(), Value::Str("x\n\u{1}é".into())), ("f".into(), Value::Float(1.0))]);
         assert_eq!(encode(&v), "{\"a\\\"\":\"x\\n\\u0001é\",\"f\":1.0}");
         let parsed: serde_json::Value = serde_json::from_str(&encode(&v)).unwrap();
         assert_eq!(parsed["a\""], "x\n\u{1}é");

@@ -148,11 +148,7 @@ pub struct Param {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Pagination {
     /// Send the cursor read from `from` as query parameter `param`; stop when it is null or empty.
-    Cursor {
-        param: String,
-        from: Vec<String>,
-        span: Span,
-    },
+    Cursor { param: String, from: Vec<String>, span: Span },
     /// Fetch the URL read from `from` next; stop when it is null or empty.
     NextUrl { from: Vec<String>, span: Span },
 }

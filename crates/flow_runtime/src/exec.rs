@@ -67,7 +67,8 @@ impl RecordRef {
     }
 }
 
-type StepResult<'a> = Pin<Box<dyn Future<Output = Result<(), Diagnostic>> + Send + 'a>>;
+/// `Ok(true)`: every step ran; `Ok(false)`: the flow was stopped before the steps finished.
+type StepResult<'a> = Pin<Box<dyn Future<Output = Result<bool, Diagnostic>> + Send + 'a>>;
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // A panic elsewhere while holding the lock leaves the data usable for counting and reporting.
@@ -75,19 +76,13 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 pub(crate) async fn run(plan: &Plan, options: RunOptions, observer: Arc<dyn Observer>) -> Report {
-    let mut report = Report {
-        flows: Vec::new(),
-        diagnostics: Vec::new(),
-    };
-    let missing: Vec<&String> = plan
-        .secrets
-        .iter()
-        .filter(|s| !options.secrets.contains(s))
-        .collect();
+    let mut report = Report { flows: Vec::new(), diagnostics: Vec::new() };
+    let missing: Vec<&String> = plan.secrets.iter().filter(|s| !options.secrets.contains(s)).collect();
     if !missing.is_empty() {
         for name in missing {
-            let mut d = Diagnostic::new(codes::MISSING_SECRET, format!("secret `{name}` has no value"))
-                .help(format!("set the environment variable {name}, or add `{name}=…` to the .env file beside the .flow file"));
+            let mut d = Diagnostic::new(codes::MISSING_SECRET, format!("secret `{name}` has no value")).help(format!(
+                "set the environment variable {name}, or add `{name}=…` to the .env file beside the .flow file"
+            ));
             for api in plan.apis.iter().filter(|a| uses_secret(a, name)) {
                 d = d.secondary(api.span, format!("api `{}` needs it", api.name));
             }
@@ -105,12 +100,7 @@ pub(crate) async fn run(plan: &Plan, options: RunOptions, observer: Arc<dyn Obse
             return report;
         }
     };
-    let ctx = Arc::new(Ctx {
-        plan: Arc::new(plan.clone()),
-        http,
-        observer,
-        base_dir: options.base_dir,
-    });
+    let ctx = Arc::new(Ctx { plan: Arc::new(plan.clone()), http, observer, base_dir: options.base_dir });
     for (i, flow) in plan.flows.iter().enumerate() {
         if options.flow.as_ref().is_some_and(|f| *f != flow.name) {
             continue;
@@ -128,16 +118,13 @@ pub(crate) async fn run(plan: &Plan, options: RunOptions, observer: Arc<dyn Obse
 }
 
 fn uses_secret(api: &flow_plan::Api, name: &str) -> bool {
-    let in_template = |t: &flow_plan::Template| {
-        t.0.iter()
-            .any(|p| matches!(p, flow_plan::Part::Secret(s) if s == name))
-    };
+    let in_template =
+        |t: &flow_plan::Template| t.0.iter().any(|p| matches!(p, flow_plan::Part::Secret(s) if s == name));
     let in_auth = match &api.auth {
         flow_plan::Auth::None => false,
         flow_plan::Auth::Bearer { token } => in_template(token),
         flow_plan::Auth::Basic { user, password } => in_template(user) || in_template(password),
-        flow_plan::Auth::ApiKeyHeader { value, .. }
-        | flow_plan::Auth::ApiKeyQuery { value, .. } => in_template(value),
+        flow_plan::Auth::ApiKeyHeader { value, .. } | flow_plan::Auth::ApiKeyQuery { value, .. } => in_template(value),
     };
     in_auth || api.headers.iter().any(|h| in_template(&h.value))
 }
@@ -145,8 +132,7 @@ fn uses_secret(api: &flow_plan::Api, name: &str) -> bool {
 async fn run_flow(ctx: Arc<Ctx>, index: usize) -> (FlowReport, Vec<Diagnostic>) {
     let started = Instant::now();
     let name = ctx.plan.flows[index].name.clone();
-    ctx.observer
-        .event(&Event::FlowStarted { flow: name.clone() });
+    ctx.observer.event(&Event::FlowStarted { flow: name.clone() });
     let fr = Arc::new(FlowRun {
         ctx: ctx.clone(),
         flow: index,
@@ -165,7 +151,7 @@ async fn run_flow(ctx: Arc<Ctx>, index: usize) -> (FlowReport, Vec<Diagnostic>) 
         let step = &plan.flows[index].body[j];
         let result = match step {
             Step::For { .. } => top_level_for(fr.clone(), j, env.clone()).await,
-            _ => exec_steps(&fr, std::slice::from_ref(step), &mut env, None).await,
+            _ => exec_steps(&fr, std::slice::from_ref(step), &mut env, None).await.map(|_| ()),
         };
         if let Err(d) = result {
             lock(&fr.diagnostics).push(d);
@@ -181,16 +167,18 @@ async fn run_flow(ctx: Arc<Ctx>, index: usize) -> (FlowReport, Vec<Diagnostic>) 
         records_filtered: s.records_filtered.load(Ordering::SeqCst),
         records_ok: s.records_ok.load(Ordering::SeqCst),
         records_failed: s.records_failed.load(Ordering::SeqCst),
+        records_not_processed: s.records_in.load(Ordering::SeqCst).saturating_sub(
+            s.records_ok.load(Ordering::SeqCst)
+                + s.records_filtered.load(Ordering::SeqCst)
+                + s.records_failed.load(Ordering::SeqCst),
+        ),
         dead_lettered: s.dead_lettered.load(Ordering::SeqCst),
         pages: s.pages.load(Ordering::SeqCst),
         requests: s.requests.load(Ordering::SeqCst),
         statuses: lock(&s.statuses).clone(),
         elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
     };
-    ctx.observer.event(&Event::FlowFinished {
-        flow: name,
-        ok: report.ok,
-    });
+    ctx.observer.event(&Event::FlowFinished { flow: name, ok: report.ok });
     (report, diagnostics)
 }
 
@@ -225,12 +213,18 @@ async fn top_level_for(fr: Arc<FlowRun>, step: usize, env: Env) -> Result<(), Di
     let permits = Arc::new(Semaphore::new(concurrency));
     let mut tasks = JoinSet::new();
     while let Some((n, record)) = rx.recv().await {
+        // Read from the source: from here on it is delivered, filtered, failed, or counted as
+        // not processed because the flow stopped.
+        fr.stats.records_in.fetch_add(1, Ordering::SeqCst);
         if fr.stop.load(Ordering::SeqCst) {
             break;
         }
         let Ok(permit) = permits.clone().acquire_owned().await else {
             break;
         };
+        if fr.stop.load(Ordering::SeqCst) {
+            break;
+        }
         let fr = fr.clone();
         let env = env.clone();
         tasks.spawn(async move {
@@ -243,61 +237,44 @@ async fn top_level_for(fr: Arc<FlowRun>, step: usize, env: Env) -> Result<(), Di
     while tasks.join_next().await.is_some() {}
     match producer.await {
         Ok(result) => result,
-        Err(e) => Err(Diagnostic::new(
-            codes::EVAL,
-            format!("internal error: the page reader stopped: {e}"),
-        )),
+        Err(e) => Err(Diagnostic::new(codes::EVAL, format!("internal error: the page reader stopped: {e}"))),
     }
 }
 
 async fn process_record(fr: &Arc<FlowRun>, step: usize, mut env: Env, n: u64, record: Value) {
     let plan = fr.ctx.plan.clone();
-    let Step::For {
-        var,
-        source,
-        filter,
-        body,
-        ..
-    } = &plan.flows[fr.flow].body[step]
-    else {
+    let Step::For { var, source, filter, body, .. } = &plan.flows[fr.flow].body[step] else {
         return;
     };
-    fr.stats.records_in.fetch_add(1, Ordering::SeqCst);
     let rec = RecordRef {
         index: n,
-        source: plan
-            .endpoints
-            .get(source.endpoint)
-            .map_or_else(String::new, |e| e.name.clone()),
-        id: record
-            .get("id")
-            .filter(|v| !v.is_null())
-            .map(Value::to_text),
+        source: plan.endpoints.get(source.endpoint).map_or_else(String::new, |e| e.name.clone()),
+        id: record.get("id").filter(|v| !v.is_null()).map(Value::to_text),
     };
     let kept = record.clone();
     env.push(var.clone(), record);
     let result = async {
         if let Some(f) = filter {
             match eval::eval(&f.expr, &mut env, &plan) {
-                Ok(Value::Bool(false)) => return Ok(false),
+                Ok(Value::Bool(false)) => return Ok(Outcome::Filtered),
                 Ok(_) => {}
-                Err(e) => {
-                    return Err(fr.eval_failure(e, f.span, Some(&rec), "the `where` condition"))
-                }
+                Err(e) => return Err(fr.eval_failure(e, f.span, Some(&rec), "the `where` condition")),
             }
         }
         exec_steps(fr, body, &mut env, Some(&rec))
             .await
-            .map(|()| true)
+            .map(|done| if done { Outcome::Delivered } else { Outcome::Stopped })
     }
     .await;
     match result {
-        Ok(true) => {
+        Ok(Outcome::Delivered) => {
             fr.stats.records_ok.fetch_add(1, Ordering::SeqCst);
         }
-        Ok(false) => {
+        Ok(Outcome::Filtered) => {
             fr.stats.records_filtered.fetch_add(1, Ordering::SeqCst);
         }
+        // Counted as not processed: read, but neither delivered nor failed.
+        Ok(Outcome::Stopped) => {}
         Err(d) => fr.record_failed(d, &rec, &kept),
     }
 }
@@ -313,12 +290,11 @@ fn exec_steps<'a>(
         let plan = fr.ctx.plan.clone();
         for step in steps {
             if fr.stop.load(Ordering::SeqCst) {
-                break;
+                return Ok(false);
             }
             match step {
                 Step::Let { name, value, span } => {
-                    let v = eval::eval(value, env, &plan)
-                        .map_err(|e| fr.eval_failure(e, *span, rec, "a `let`"))?;
+                    let v = eval::eval(value, env, &plan).map_err(|e| fr.eval_failure(e, *span, rec, "a `let`"))?;
                     env.push(name.clone(), v);
                 }
                 Step::Call { call, bind } => {
@@ -327,13 +303,7 @@ fn exec_steps<'a>(
                         env.push(name.clone(), v);
                     }
                 }
-                Step::For {
-                    var,
-                    source,
-                    filter,
-                    body,
-                    ..
-                } => {
+                Step::For { var, source, filter, body, .. } => {
                     // A nested loop runs inside its record, one child record at a time.
                     let mut pager = Pager::new();
                     let mut n = 0u64;
@@ -346,10 +316,7 @@ fn exec_steps<'a>(
                                     .endpoints
                                     .get(source.endpoint)
                                     .map_or_else(String::new, |e| e.name.clone()),
-                                id: record
-                                    .get("id")
-                                    .filter(|v| !v.is_null())
-                                    .map(Value::to_text),
+                                id: record.get("id").filter(|v| !v.is_null()).map(Value::to_text),
                             };
                             let inner = env.len();
                             env.push(var.clone(), record);
@@ -357,18 +324,13 @@ fn exec_steps<'a>(
                                 Some(f) => match eval::eval(&f.expr, env, &plan) {
                                     Ok(v) => v != Value::Bool(false),
                                     Err(e) => {
-                                        return Err(fr.eval_failure(
-                                            e,
-                                            f.span,
-                                            Some(&child),
-                                            "the `where` condition",
-                                        ))
+                                        return Err(fr.eval_failure(e, f.span, Some(&child), "the `where` condition"))
                                     }
                                 },
                                 None => true,
                             };
-                            if keep {
-                                exec_steps(fr, body, env, Some(&child)).await?;
+                            if keep && !exec_steps(fr, body, env, Some(&child)).await? {
+                                return Ok(false);
                             }
                             env.truncate(inner);
                         }
@@ -377,8 +339,15 @@ fn exec_steps<'a>(
             }
         }
         env.truncate(mark);
-        Ok(())
+        Ok(true)
     })
+}
+
+/// What became of one record of the outermost loop.
+enum Outcome {
+    Delivered,
+    Filtered,
+    Stopped,
 }
 
 impl FlowRun {
@@ -410,13 +379,7 @@ impl FlowRun {
         d
     }
 
-    fn eval_failure(
-        &self,
-        e: eval::EvalError,
-        step_span: Span,
-        rec: Option<&RecordRef>,
-        what: &str,
-    ) -> Diagnostic {
+    fn eval_failure(&self, e: eval::EvalError, step_span: Span, rec: Option<&RecordRef>, what: &str) -> Diagnostic {
         let span = e.span.unwrap_or(step_span);
         self.diagnostic(codes::EVAL, &format!("{what} failed: {}", e.message), span, "failed here", rec, &[])
             .help("guard the expression (`if`, `??`), or fix the data; with `on_error = dead_letter(…)` the record is kept and the run goes on")
@@ -435,15 +398,9 @@ impl FlowRun {
                 Err(e) => {
                     let dl = Diagnostic::new(
                         codes::DEAD_LETTER,
-                        format!(
-                            "{} could not be written to the dead letter file {path}: {e}",
-                            rec.describe()
-                        ),
+                        format!("{} could not be written to the dead letter file {path}: {e}", rec.describe()),
                     )
-                    .note(format!(
-                        "in flow `{}`; the run stops so the record is not lost",
-                        self.flow_name()
-                    ))
+                    .note(format!("in flow `{}`; the run stops so the record is not lost", self.flow_name()))
                     .help("make the dead letter file writable, then run again");
                     lock(&self.diagnostics).push(dl);
                     self.stop.store(true, Ordering::SeqCst);
@@ -464,26 +421,13 @@ impl FlowRun {
         self.stop.store(true, Ordering::SeqCst);
     }
 
-    fn write_dead_letter(
-        &self,
-        path: &str,
-        d: &Diagnostic,
-        rec: &RecordRef,
-        record: &Value,
-    ) -> std::io::Result<()> {
+    fn write_dead_letter(&self, path: &str, d: &Diagnostic, rec: &RecordRef, record: &Value) -> std::io::Result<()> {
         let mut file = lock(&self.dead_letter);
         if file.is_none() {
             let full = self.ctx.base_dir.join(path);
-            *file = Some(
-                std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(full)?,
-            );
+            *file = Some(std::fs::OpenOptions::new().create(true).append(true).open(full)?);
         }
-        let at_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis());
+        let at_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis());
         let entry = serde_json::json!({
             "flow": self.flow_name(),
             "source": rec.source,
@@ -497,9 +441,7 @@ impl FlowRun {
         line.push_str(",\"record\":");
         line.push_str(&self.ctx.http.secrets.redact(&flow_plan::encode(record)));
         line.push_str("}\n");
-        let f = file
-            .as_mut()
-            .ok_or_else(|| std::io::Error::other("dead letter file not open"))?;
+        let f = file.as_mut().ok_or_else(|| std::io::Error::other("dead letter file not open"))?;
         f.write_all(line.as_bytes())?;
         f.sync_data()
     }
@@ -516,11 +458,7 @@ impl FlowRun {
         let plan = &self.ctx.plan;
         let endpoint = &plan.endpoints[call.endpoint];
         let api = &plan.apis[endpoint.api];
-        let (result, latency) = self
-            .ctx
-            .http
-            .exchange(endpoint.api, api, &endpoint.method, url, headers, body)
-            .await;
+        let (result, latency) = self.ctx.http.exchange(endpoint.api, api, &endpoint.method, url, headers, body).await;
         self.stats.requests.fetch_add(1, Ordering::SeqCst);
         let status = result.as_ref().ok().map(|a| a.status);
         if let Some(s) = status {
@@ -536,13 +474,11 @@ impl FlowRun {
         });
         let answer = result.map_err(|f| self.http_failure(f, call, rec))?;
         if !(200..300).contains(&answer.status) {
-            let reason = reqwest::StatusCode::from_u16(answer.status)
-                .ok()
-                .and_then(|s| s.canonical_reason())
-                .unwrap_or("");
+            let reason =
+                reqwest::StatusCode::from_u16(answer.status).ok().and_then(|s| s.canonical_reason()).unwrap_or("");
             let f = Failure {
                 code: codes::HTTP_STATUS,
-                message: format!("`{}` answered {} {reason}", endpoint.name, answer.status),
+                message: format!("answered {} {reason}", answer.status),
                 notes: vec![format!(
                     "{} {url} — the response body starts with: {}",
                     endpoint.method,
@@ -564,20 +500,10 @@ impl FlowRun {
             "R0008" => "the API's pagination is not advancing; check the `paginate` rule's `from` path",
             _ => "see docs/diagnostics.md",
         };
-        let message = format!("{} (step `{}`)", f.message, endpoint.name);
-        self.diagnostic(
-            f.code,
-            &message,
-            call.span,
-            "this step failed",
-            rec,
-            &f.notes,
-        )
-        .secondary(
-            endpoint.span,
-            format!("endpoint `{}` is declared here", endpoint.name),
-        )
-        .help(help)
+        let message = format!("`{}`: {}", endpoint.name, f.message);
+        self.diagnostic(f.code, &message, call.span, "this step failed", rec, &f.notes)
+            .secondary(endpoint.span, format!("endpoint `{}` is declared here", endpoint.name))
+            .help(help)
     }
 
     /// Evaluates a call's parameters and the endpoint's query and headers.
@@ -587,49 +513,31 @@ impl FlowRun {
         call: &EndpointCall,
         env: &mut Env,
         rec: Option<&RecordRef>,
-    ) -> Result<
-        (
-            Vec<(String, Value)>,
-            Vec<(String, Value)>,
-            Vec<(String, String)>,
-        ),
-        Diagnostic,
-    > {
+    ) -> Result<(Vec<(String, Value)>, Vec<(String, Value)>, Vec<(String, String)>), Diagnostic> {
         let plan = &self.ctx.plan;
         let endpoint = &plan.endpoints[call.endpoint];
         let mut params = Vec::with_capacity(call.args.len());
         for (name, e) in &call.args {
-            let v = eval::eval(e, env, plan).map_err(|err| {
-                self.eval_failure(err, call.span, rec, &format!("parameter `{name}`"))
-            })?;
+            let v = eval::eval(e, env, plan)
+                .map_err(|err| self.eval_failure(err, call.span, rec, &format!("parameter `{name}`")))?;
             params.push((name.clone(), v));
         }
         // The endpoint's own expressions see its parameters, nothing else.
         let mut penv = Env::new();
         for p in &endpoint.params {
-            let v = params
-                .iter()
-                .find(|(n, _)| *n == p.name)
-                .map_or(Value::Null, |(_, v)| v.clone());
+            let v = params.iter().find(|(n, _)| *n == p.name).map_or(Value::Null, |(_, v)| v.clone());
             penv.push(p.name.clone(), v);
         }
         let mut query = Vec::with_capacity(endpoint.query.len());
         for (name, e) in &endpoint.query {
-            let v = eval::eval(e, &mut penv, plan).map_err(|err| {
-                self.eval_failure(
-                    err,
-                    endpoint.span,
-                    rec,
-                    &format!("query parameter `{name}`"),
-                )
-            })?;
+            let v = eval::eval(e, &mut penv, plan)
+                .map_err(|err| self.eval_failure(err, endpoint.span, rec, &format!("query parameter `{name}`")))?;
             query.push((name.clone(), v));
         }
         let mut headers = Vec::new();
         for (name, e) in &endpoint.headers {
-            let v = eval::eval(e, &mut penv, plan).map_err(|err| {
-                self.eval_failure(err, endpoint.span, rec, &format!("header `{name}`"))
-            })?;
+            let v = eval::eval(e, &mut penv, plan)
+                .map_err(|err| self.eval_failure(err, endpoint.span, rec, &format!("header `{name}`")))?;
             if !v.is_null() {
                 headers.push((name.clone(), v.to_text()));
             }
@@ -643,24 +551,18 @@ impl FlowRun {
     }
 
     /// Calls an endpoint as a step; the decoded response (or null without a response type).
-    async fn call(
-        &self,
-        call: &EndpointCall,
-        env: &mut Env,
-        rec: Option<&RecordRef>,
-    ) -> Result<Value, Diagnostic> {
+    async fn call(&self, call: &EndpointCall, env: &mut Env, rec: Option<&RecordRef>) -> Result<Value, Diagnostic> {
         let plan = self.ctx.plan.clone();
         let endpoint = &plan.endpoints[call.endpoint];
         let api = &plan.apis[endpoint.api];
         let (params, query, headers) = self.request_parts(call, env, rec)?;
         let body = match &call.body {
-            Some(e) => Some(flow_plan::encode(&eval::eval(e, env, &plan).map_err(
-                |err| self.eval_failure(err, call.span, rec, "the request body"),
-            )?)),
+            Some(e) => Some(flow_plan::encode(
+                &eval::eval(e, env, &plan).map_err(|err| self.eval_failure(err, call.span, rec, "the request body"))?,
+            )),
             None => None,
         };
-        let url = http::endpoint_url(api, endpoint, &params, &query)
-            .map_err(|f| self.http_failure(f, call, rec))?;
+        let url = http::endpoint_url(api, endpoint, &params, &query).map_err(|f| self.http_failure(f, call, rec))?;
         let answer = self.send(call, &url, &headers, body, rec).await?;
         match &endpoint.response {
             None => Ok(Value::Null),
@@ -677,14 +579,7 @@ impl FlowRun {
     ) -> Result<Value, Diagnostic> {
         let json = http::parse_json(answer).map_err(|f| self.http_failure(f, call, rec))?;
         flow_plan::decode(&json, ty, &self.ctx.plan.types).map_err(|e| {
-            let endpoint = &self.ctx.plan.endpoints[call.endpoint];
-            let f = Failure::new(
-                codes::SHAPE,
-                format!(
-                    "the response of `{}` does not match its declared type: {e}",
-                    endpoint.name
-                ),
-            );
+            let f = Failure::new(codes::SHAPE, format!("the response does not match its declared type: {e}"));
             self.http_failure(f, call, rec)
         })
     }
@@ -704,11 +599,7 @@ enum NextPage {
 
 impl Pager {
     fn new() -> Pager {
-        Pager {
-            started: false,
-            next: None,
-            seen: HashSet::new(),
-        }
+        Pager { started: false, next: None, seen: HashSet::new() }
     }
 
     /// The next page's records, or `None` after the last page.
@@ -728,11 +619,10 @@ impl Pager {
         let mut env = env.clone();
         let (params, query, headers) = fr.request_parts(call, &mut env, rec)?;
         let url = match self.next.take() {
-            None => http::endpoint_url(api, endpoint, &params, &query)
-                .map_err(|f| fr.http_failure(f, call, rec))?,
+            None => http::endpoint_url(api, endpoint, &params, &query).map_err(|f| fr.http_failure(f, call, rec))?,
             Some(NextPage::Cursor(cursor)) => {
-                let mut url = http::endpoint_url(api, endpoint, &params, &query)
-                    .map_err(|f| fr.http_failure(f, call, rec))?;
+                let mut url =
+                    http::endpoint_url(api, endpoint, &params, &query).map_err(|f| fr.http_failure(f, call, rec))?;
                 if let Some(Pagination::Cursor { param, .. }) = &endpoint.paginate {
                     url.query_pairs_mut().append_pair(param, &cursor);
                 }
@@ -775,10 +665,7 @@ impl Pager {
                 Some(v) if !v.is_null() && !v.to_text().is_empty() => {
                     let next = url.join(&v.to_text()).map_err(|e| {
                         fr.http_failure(
-                            Failure::new(
-                                codes::SHAPE,
-                                format!("the next-page URL is not a URL: {e}"),
-                            ),
+                            Failure::new(codes::SHAPE, format!("the next-page URL is not a URL: {e}")),
                             call,
                             rec,
                         )
@@ -786,8 +673,13 @@ impl Pager {
                     if next.origin() != url.origin() {
                         let f = Failure {
                             code: codes::CROSS_ORIGIN,
-                            message: format!("the next-page link points to another host ({}); not followed", next.origin().ascii_serialization()),
-                            notes: vec!["credentials are never sent to another host, nor over plain http after https".into()],
+                            message: format!(
+                                "the next-page link points to another host ({}); not followed",
+                                next.origin().ascii_serialization()
+                            ),
+                            notes: vec![
+                                "credentials are never sent to another host, nor over plain http after https".into()
+                            ],
                         };
                         let mut d = fr.http_failure(f, call, rec);
                         d.labels.push(flow_diagnostics::Label {
@@ -809,26 +701,12 @@ impl Pager {
     }
 }
 
-fn cycle(
-    fr: &FlowRun,
-    call: &EndpointCall,
-    span: Span,
-    rec: Option<&RecordRef>,
-    what: &str,
-) -> Diagnostic {
-    let endpoint = &fr.ctx.plan.endpoints[call.endpoint];
+fn cycle(fr: &FlowRun, call: &EndpointCall, span: Span, rec: Option<&RecordRef>, what: &str) -> Diagnostic {
     let f = Failure::new(
         codes::PAGINATION_CYCLE,
-        format!(
-            "`{}` returned a {what} it had returned before; paging would never end",
-            endpoint.name
-        ),
+        format!("the API returned a {what} it had returned before; paging would never end"),
     );
     let mut d = fr.http_failure(f, call, rec);
-    d.labels.push(flow_diagnostics::Label {
-        span,
-        message: format!("the {what} is read here"),
-        primary: false,
-    });
+    d.labels.push(flow_diagnostics::Label { span, message: format!("the {what} is read here"), primary: false });
     d
 }

@@ -51,11 +51,7 @@ pub(crate) struct Failure {
 
 impl Failure {
     pub fn new(code: Code, message: impl Into<String>) -> Failure {
-        Failure {
-            code,
-            message: message.into(),
-            notes: Vec::new(),
-        }
+        Failure { code, message: message.into(), notes: Vec::new() }
     }
 }
 
@@ -89,17 +85,10 @@ impl Http {
                 .map_err(|e| {
                     Failure::new(
                         codes::REQUEST_FAILED,
-                        format!(
-                            "cannot set up the HTTP client for api `{}`: {}",
-                            api.name,
-                            e.without_url()
-                        ),
+                        format!("cannot set up the HTTP client for api `{}`: {}", api.name, e.without_url()),
                     )
                 })?;
-            clients.push(ApiClient {
-                client,
-                permits: Arc::new(Semaphore::new(api.concurrency.max(1) as usize)),
-            });
+            clients.push(ApiClient { client, permits: Arc::new(Semaphore::new(api.concurrency.max(1) as usize)) });
         }
         Ok(Http { clients, secrets })
     }
@@ -110,9 +99,7 @@ impl Http {
             match part {
                 flow_plan::Part::Text(s) => out.push_str(s),
                 // Presence was checked before the run started.
-                flow_plan::Part::Secret(name) => {
-                    out.push_str(self.secrets.expose(name).unwrap_or_default())
-                }
+                flow_plan::Part::Secret(name) => out.push_str(self.secrets.expose(name).unwrap_or_default()),
             }
         }
         out
@@ -131,39 +118,28 @@ impl Http {
         let started = Instant::now();
         let Some(client) = self.clients.get(api_index) else {
             return (
-                Err(Failure::new(
-                    codes::REQUEST_FAILED,
-                    "internal error: no client for this api",
-                )),
+                Err(Failure::new(codes::REQUEST_FAILED, "internal error: no client for this api")),
                 started.elapsed(),
             );
         };
         let Ok(_permit) = client.permits.acquire().await else {
             return (
-                Err(Failure::new(
-                    codes::REQUEST_FAILED,
-                    "internal error: the api's request limiter closed",
-                )),
+                Err(Failure::new(codes::REQUEST_FAILED, "internal error: the api's request limiter closed")),
                 started.elapsed(),
             );
         };
         let started = Instant::now();
         let mut url = url.clone();
         if let Auth::ApiKeyQuery { param, value } = &api.auth {
-            url.query_pairs_mut()
-                .append_pair(param, &self.template(value));
+            url.query_pairs_mut().append_pair(param, &self.template(value));
         }
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap_or(reqwest::Method::GET);
         let mut req = client.client.request(method, url);
         req = match &api.auth {
             Auth::None | Auth::ApiKeyQuery { .. } => req,
             Auth::Bearer { token } => req.bearer_auth(self.template(token)),
-            Auth::Basic { user, password } => {
-                req.basic_auth(self.template(user), Some(self.template(password)))
-            }
-            Auth::ApiKeyHeader { header, value } => {
-                req.header(header.as_str(), self.template(value))
-            }
+            Auth::Basic { user, password } => req.basic_auth(self.template(user), Some(self.template(password))),
+            Auth::ApiKeyHeader { header, value } => req.header(header.as_str(), self.template(value)),
         };
         for h in &api.headers {
             req = req.header(h.name.as_str(), self.template(&h.value));
@@ -173,9 +149,7 @@ impl Http {
                 return (
                     Err(Failure::new(
                         codes::REQUEST_FAILED,
-                        format!(
-                            "header `{name}` would contain a line break; the request was not sent"
-                        ),
+                        format!("header `{name}` would contain a line break; the request was not sent"),
                     )),
                     started.elapsed(),
                 );
@@ -189,30 +163,19 @@ impl Http {
         let result = async {
             let mut response = req.send().await.map_err(|e| request_failure(&e))?;
             let status = response.status().as_u16();
-            let content_type = response
-                .headers()
-                .get("content-type")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("")
-                .to_string();
+            let content_type =
+                response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
             let mut body = Vec::new();
             while let Some(chunk) = response.chunk().await.map_err(|e| request_failure(&e))? {
                 if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
                     return Err(Failure::new(
                         codes::REQUEST_FAILED,
-                        format!(
-                            "the response is larger than {} MiB; refused",
-                            MAX_RESPONSE_BYTES / (1024 * 1024)
-                        ),
+                        format!("the response is larger than {} MiB; refused", MAX_RESPONSE_BYTES / (1024 * 1024)),
                     ));
                 }
                 body.extend_from_slice(&chunk);
             }
-            Ok(Answer {
-                status,
-                body,
-                content_type,
-            })
+            Ok(Answer { status, body, content_type })
         }
         .await;
         (result, started.elapsed())
@@ -223,10 +186,7 @@ impl Http {
 /// travel to another host and https is never downgraded.
 fn same_origin_redirects() -> reqwest::redirect::Policy {
     reqwest::redirect::Policy::custom(|attempt| {
-        let same = attempt
-            .previous()
-            .first()
-            .is_some_and(|first| first.origin() == attempt.url().origin());
+        let same = attempt.previous().first().is_some_and(|first| first.origin() == attempt.url().origin());
         if attempt.previous().len() > 5 {
             attempt.error("more than 5 redirects")
         } else if same {
@@ -276,24 +236,14 @@ pub(crate) fn endpoint_url(
             PathPart::Param(name) => {
                 let value = params.iter().find(|(n, _)| n == name).map(|(_, v)| v);
                 match value {
-                    Some(v) if !v.is_null() => {
-                        path.extend(utf8_percent_encode(&v.to_text(), SEGMENT))
-                    }
-                    _ => {
-                        return Err(Failure::new(
-                            codes::EVAL,
-                            format!("path parameter `{name}` is null"),
-                        ))
-                    }
+                    Some(v) if !v.is_null() => path.extend(utf8_percent_encode(&v.to_text(), SEGMENT)),
+                    _ => return Err(Failure::new(codes::EVAL, format!("path parameter `{name}` is null"))),
                 }
             }
         }
     }
     let mut url = url::Url::parse(&format!("{}{}", api.base_url, path)).map_err(|e| {
-        Failure::new(
-            codes::REQUEST_FAILED,
-            format!("cannot build the URL for `{}`: {e}", endpoint.name),
-        )
+        Failure::new(codes::REQUEST_FAILED, format!("cannot build the URL for `{}`: {e}", endpoint.name))
     })?;
     append_query(&mut url, query);
     Ok(url)
@@ -313,19 +263,9 @@ pub(crate) fn append_query(url: &mut url::Url, query: &[(String, Value)]) {
 /// Parses an answer's body as JSON, or says what it was instead.
 pub(crate) fn parse_json(answer: &Answer) -> Result<serde_json::Value, Failure> {
     serde_json::from_slice(&answer.body).map_err(|e| {
-        let mut f = Failure::new(
-            codes::NOT_JSON,
-            format!("the response body is not JSON ({e})"),
-        );
-        let ct = if answer.content_type.is_empty() {
-            "none"
-        } else {
-            &answer.content_type
-        };
-        f.notes.push(format!(
-            "content type: {ct}; the body starts with: {}",
-            excerpt(&answer.body)
-        ));
+        let mut f = Failure::new(codes::NOT_JSON, format!("the response body is not JSON ({e})"));
+        let ct = if answer.content_type.is_empty() { "none" } else { &answer.content_type };
+        f.notes.push(format!("content type: {ct}; the body starts with: {}", excerpt(&answer.body)));
         f
     })
 }

@@ -99,6 +99,8 @@ pub struct FlowReport {
     pub records_ok: u64,
     /// Records that failed (and, with `dead_letter`, were written there).
     pub records_failed: u64,
+    /// Records read but neither delivered nor failed, because the flow stopped first.
+    pub records_not_processed: u64,
     pub dead_lettered: u64,
     pub pages: u64,
     pub requests: u64,
@@ -119,18 +121,12 @@ pub fn override_base_urls(plan: &mut Plan, overrides: &[(String, String)]) -> Re
             let names: Vec<&str> = plan.apis.iter().map(|a| a.name.as_str()).collect();
             return Err(format!(
                 "--base-url names api `{name}`, which the file does not declare (it declares: {})",
-                if names.is_empty() {
-                    "no apis".to_string()
-                } else {
-                    names.join(", ")
-                }
+                if names.is_empty() { "no apis".to_string() } else { names.join(", ") }
             ));
         };
         let parsed = url::Url::parse(url).map_err(|e| format!("--base-url {name}={url}: {e}"))?;
         if !matches!(parsed.scheme(), "http" | "https") || parsed.query().is_some() {
-            return Err(format!(
-                "--base-url {name}={url}: expected an http or https URL without a query"
-            ));
+            return Err(format!("--base-url {name}={url}: expected an http or https URL without a query"));
         }
         api.base_url = url.trim_end_matches('/').to_string();
     }

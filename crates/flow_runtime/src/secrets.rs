@@ -60,10 +60,7 @@ mod tests {
     fn redacts_values_and_never_debug_prints_them() {
         let mut s = Secrets::new();
         s.insert("TOKEN", SecretString::from("canary-12345"));
-        assert_eq!(
-            s.redact("bad token canary-12345!"),
-            "bad token [secret TOKEN]!"
-        );
+        assert_eq!(s.redact("bad token canary-12345!"), "bad token [secret TOKEN]!");
         assert!(!format!("{s:?}").contains("canary"));
     }
 }

@@ -34,12 +34,9 @@ pub fn parse(source: &str) -> (ast::File, Vec<Diagnostic>) {
             .and_then(|handle| handle.join().ok())
     })
     .unwrap_or_else(|| {
-        let d = Diagnostic::new(
-            codes::SYNTAX,
-            "internal parser error: the parser thread failed",
-        )
-        .primary(Span::new(0, 0), "while parsing this file")
-        .help("this is a bug in flowc; please report it with the file");
+        let d = Diagnostic::new(codes::SYNTAX, "internal parser error: the parser thread failed")
+            .primary(Span::new(0, 0), "while parsing this file")
+            .help("this is a bug in flowc; please report it with the file");
         (ast::File::default(), vec![d])
     })
 }
@@ -70,12 +67,9 @@ fn parse_on_this_thread(source: &str) -> (ast::File, Vec<Diagnostic>) {
 pub fn decode(bytes: &[u8]) -> Result<&str, Diagnostic> {
     std::str::from_utf8(bytes).map_err(|e| {
         let at = e.valid_up_to();
-        Diagnostic::new(
-            codes::NOT_UTF8,
-            format!("the file is not valid UTF-8 (byte {at} starts an invalid sequence)"),
-        )
-        .primary(Span::new(at, at), "invalid UTF-8 here")
-        .help("save the file as UTF-8; .flow files are text")
+        Diagnostic::new(codes::NOT_UTF8, format!("the file is not valid UTF-8 (byte {at} starts an invalid sequence)"))
+            .primary(Span::new(at, at), "invalid UTF-8 here")
+            .help("save the file as UTF-8; .flow files are text")
     })
 }
 

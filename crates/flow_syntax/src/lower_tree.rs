@@ -15,13 +15,9 @@ type Result<T> = std::result::Result<T, Box<Diagnostic>>;
 
 /// Parses one top-level declaration found at byte `base` of the file.
 pub(crate) fn parse_decl(text: &str, base: usize) -> Result<(Decl, Vec<Diagnostic>)> {
-    let mut pairs =
-        FlowParser::parse(Rule::single_decl, text).map_err(|e| syntax_error(&e, text, base))?;
+    let mut pairs = FlowParser::parse(Rule::single_decl, text).map_err(|e| syntax_error(&e, text, base))?;
     let single = pairs.next().ok_or_else(|| internal(base, "empty parse"))?;
-    let mut cx = Cx {
-        base,
-        diagnostics: Vec::new(),
-    };
+    let mut cx = Cx { base, diagnostics: Vec::new() };
     let mut inner = single.into_inner();
     let decl = cx.decl(next(&mut inner, base)?)?;
     Ok((decl, cx.diagnostics))
@@ -33,9 +29,7 @@ struct Cx {
 }
 
 fn next<'a>(pairs: &mut Pairs<'a, Rule>, base: usize) -> Result<Pair<'a, Rule>> {
-    pairs
-        .next()
-        .ok_or_else(|| internal(base, "the parse tree ended early"))
+    pairs.next().ok_or_else(|| internal(base, "the parse tree ended early"))
 }
 
 /// A parse tree the converter did not expect: a bug in flowc, reported as a diagnostic, never a panic.
@@ -91,10 +85,7 @@ impl Cx {
                     _ => Method::Delete,
                 };
                 let path_pair = next(&mut it, self.base)?;
-                let path = StrLit {
-                    span: self.span(&path_pair),
-                    value: unescape(path_pair.into_inner().as_str()),
-                };
+                let path = StrLit { span: self.span(&path_pair), value: unescape(path_pair.into_inner().as_str()) };
                 let mut params = Vec::new();
                 let mut response = None;
                 let mut props = Vec::new();
@@ -105,16 +96,7 @@ impl Cx {
                         _ => props = self.block(p)?,
                     }
                 }
-                Decl::Endpoint(EndpointDecl {
-                    name,
-                    api,
-                    method,
-                    path,
-                    params,
-                    response,
-                    props,
-                    span,
-                })
+                Decl::Endpoint(EndpointDecl { name, api, method, path, params, response, props, span })
             }
             Rule::map_decl => {
                 let params = self.params(next(&mut it, self.base)?)?;
@@ -132,13 +114,7 @@ impl Cx {
                         }
                     });
                 }
-                Decl::Map(MapDecl {
-                    name,
-                    params,
-                    ret,
-                    items,
-                    span,
-                })
+                Decl::Map(MapDecl { name, params, ret, items, span })
             }
             _ => {
                 let body = self.stmts(it)?;
@@ -185,12 +161,7 @@ impl Cx {
             None
         };
         let value = self.top_expr(p)?;
-        Ok(Let {
-            name,
-            ty,
-            value,
-            span,
-        })
+        Ok(Let { name, ty, value, span })
     }
 
     fn stmts(&mut self, pairs: Pairs<Rule>) -> Result<Vec<Stmt>> {
@@ -221,13 +192,7 @@ impl Cx {
                         body.push(self.stmt(p)?);
                     }
                 }
-                Stmt::For(For {
-                    var,
-                    source,
-                    filter,
-                    body,
-                    span,
-                })
+                Stmt::For(For { var, source, filter, body, span })
             }
         })
     }
@@ -243,18 +208,12 @@ impl Cx {
             }
         }
         if terms.len() == 1 {
-            let mut only = terms
-                .pop()
-                .ok_or_else(|| internal(self.base, "empty type"))?;
+            let mut only = terms.pop().ok_or_else(|| internal(self.base, "empty type"))?;
             only.nullable |= nullable;
             only.span = span;
             return Ok(only);
         }
-        Ok(TypeExpr {
-            kind: TypeExprKind::Union(terms),
-            nullable,
-            span,
-        })
+        Ok(TypeExpr { kind: TypeExprKind::Union(terms), nullable, span })
     }
 
     fn type_term(&mut self, pair: Pair<Rule>) -> Result<TypeExpr> {
@@ -279,11 +238,7 @@ impl Cx {
             }
             _ => TypeExprKind::Name(self.ident(pair)),
         };
-        Ok(TypeExpr {
-            kind,
-            nullable: false,
-            span,
-        })
+        Ok(TypeExpr { kind, nullable: false, span })
     }
 
     /// An expression that stands on its own (a property value, a field, a `let`, a statement):
@@ -292,17 +247,11 @@ impl Cx {
         let e = self.expr(pair)?;
         if deeper_than(&e, crate::MAX_EXPR_DEPTH) {
             self.diagnostics.push(
-                Diagnostic::new(
-                    codes::TOO_DEEP,
-                    format!("expression nested more than {} deep", crate::MAX_EXPR_DEPTH),
-                )
-                .primary(e.span, "this expression is too deep")
-                .help("split it: give parts names with `let`, or move them into separate maps"),
+                Diagnostic::new(codes::TOO_DEEP, format!("expression nested more than {} deep", crate::MAX_EXPR_DEPTH))
+                    .primary(e.span, "this expression is too deep")
+                    .help("split it: give parts names with `let`, or move them into separate maps"),
             );
-            return Ok(Expr {
-                kind: ExprKind::Null,
-                span: e.span,
-            });
+            return Ok(Expr { kind: ExprKind::Null, span: e.span });
         }
         Ok(e)
     }
@@ -323,11 +272,7 @@ impl Cx {
                 let _else = next(&mut it, self.base)?;
                 let otherwise = self.expr(next(&mut it, self.base)?)?;
                 Ok(Expr {
-                    kind: ExprKind::If {
-                        cond: Box::new(cond),
-                        then: Box::new(then),
-                        otherwise: Box::new(otherwise),
-                    },
+                    kind: ExprKind::If { cond: Box::new(cond), then: Box::new(then), otherwise: Box::new(otherwise) },
                     span,
                 })
             }
@@ -335,33 +280,17 @@ impl Cx {
                 let mut it = pair.into_inner();
                 let param = self.ident(next(&mut it, self.base)?);
                 let body = self.expr(next(&mut it, self.base)?)?;
-                Ok(Expr {
-                    kind: ExprKind::Lambda {
-                        param,
-                        body: Box::new(body),
-                    },
-                    span,
-                })
+                Ok(Expr { kind: ExprKind::Lambda { param, body: Box::new(body) }, span })
             }
-            Rule::coalesce
-            | Rule::or_expr
-            | Rule::and_expr
-            | Rule::cmp_expr
-            | Rule::add_expr
-            | Rule::mul_expr => self.binary_chain(pair),
+            Rule::coalesce | Rule::or_expr | Rule::and_expr | Rule::cmp_expr | Rule::add_expr | Rule::mul_expr => {
+                self.binary_chain(pair)
+            }
             Rule::unary => {
                 let mut ops = Vec::new();
                 let mut operand = None;
                 for p in pair.into_inner() {
                     if p.as_rule() == Rule::op_unary {
-                        ops.push((
-                            if p.as_str() == "!" {
-                                UnaryOp::Not
-                            } else {
-                                UnaryOp::Neg
-                            },
-                            self.span(&p).start,
-                        ));
+                        ops.push((if p.as_str() == "!" { UnaryOp::Not } else { UnaryOp::Neg }, self.span(&p).start));
                     } else {
                         operand = Some(self.expr(p)?);
                     }
@@ -370,10 +299,9 @@ impl Cx {
                 for (op, start) in ops.into_iter().rev() {
                     // `-9223372036854775808` is a literal, not the negation of an out-of-range one.
                     e = match (op, e.kind) {
-                        (UnaryOp::Neg, ExprKind::Int(n)) if n >= 0 => Expr {
-                            kind: ExprKind::Int(-n),
-                            span: Span::new(start as usize, e.span.end as usize),
-                        },
+                        (UnaryOp::Neg, ExprKind::Int(n)) if n >= 0 => {
+                            Expr { kind: ExprKind::Int(-n), span: Span::new(start as usize, e.span.end as usize) }
+                        }
                         (UnaryOp::Neg, ExprKind::Number(s)) => Expr {
                             kind: ExprKind::Number(format!("-{s}")),
                             span: Span::new(start as usize, e.span.end as usize),
@@ -382,10 +310,7 @@ impl Cx {
                             let inner = Expr { kind, span: e.span };
                             Expr {
                                 span: Span::new(start as usize, inner.span.end as usize),
-                                kind: ExprKind::Unary {
-                                    op,
-                                    expr: Box::new(inner),
-                                },
+                                kind: ExprKind::Unary { op, expr: Box::new(inner) },
                             }
                         }
                     };
@@ -403,10 +328,7 @@ impl Cx {
                     let arg = next(&mut inner, self.base)?;
                     e = Expr {
                         kind: match rule {
-                            Rule::index => ExprKind::Index {
-                                base: Box::new(e),
-                                index: Box::new(self.expr(arg)?),
-                            },
+                            Rule::index => ExprKind::Index { base: Box::new(e), index: Box::new(self.expr(arg)?) },
                             _ => ExprKind::Field {
                                 base: Box::new(e),
                                 name: self.ident(arg),
@@ -419,14 +341,8 @@ impl Cx {
                 Ok(e)
             }
             Rule::call | Rule::call_stmt => self.call(pair),
-            Rule::ident => Ok(Expr {
-                kind: ExprKind::Name(self.ident(pair)),
-                span,
-            }),
-            Rule::string => Ok(Expr {
-                kind: ExprKind::Str(unescape(pair.into_inner().as_str())),
-                span,
-            }),
+            Rule::ident => Ok(Expr { kind: ExprKind::Name(self.ident(pair)), span }),
+            Rule::string => Ok(Expr { kind: ExprKind::Str(unescape(pair.into_inner().as_str())), span }),
             Rule::number => {
                 let text = pair.as_str();
                 let kind = if text.bytes().all(|b| b.is_ascii_digit()) {
@@ -448,9 +364,7 @@ impl Cx {
             }
             Rule::duration => {
                 let text = pair.as_str();
-                let digits_end = text
-                    .find(|c: char| !c.is_ascii_digit())
-                    .unwrap_or(text.len());
+                let digits_end = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
                 let unit_ms: u64 = match &text[digits_end..] {
                     "ms" => 1,
                     "s" => 1_000,
@@ -458,10 +372,7 @@ impl Cx {
                     "h" => 3_600_000,
                     _ => 86_400_000,
                 };
-                let ms = text[..digits_end]
-                    .parse::<u64>()
-                    .ok()
-                    .and_then(|n| n.checked_mul(unit_ms));
+                let ms = text[..digits_end].parse::<u64>().ok().and_then(|n| n.checked_mul(unit_ms));
                 let ms = ms.unwrap_or_else(|| {
                     self.diagnostics.push(
                         Diagnostic::new(codes::BAD_DURATION, "duration out of range")
@@ -470,23 +381,11 @@ impl Cx {
                     );
                     0
                 });
-                Ok(Expr {
-                    kind: ExprKind::Duration(ms),
-                    span,
-                })
+                Ok(Expr { kind: ExprKind::Duration(ms), span })
             }
-            Rule::kw_true => Ok(Expr {
-                kind: ExprKind::Bool(true),
-                span,
-            }),
-            Rule::kw_false => Ok(Expr {
-                kind: ExprKind::Bool(false),
-                span,
-            }),
-            Rule::kw_null => Ok(Expr {
-                kind: ExprKind::Null,
-                span,
-            }),
+            Rule::kw_true => Ok(Expr { kind: ExprKind::Bool(true), span }),
+            Rule::kw_false => Ok(Expr { kind: ExprKind::Bool(false), span }),
+            Rule::kw_null => Ok(Expr { kind: ExprKind::Null, span }),
             Rule::object_lit => {
                 let mut fields = Vec::new();
                 for f in pair.into_inner() {
@@ -495,25 +394,13 @@ impl Cx {
                     let value = self.expr(next(&mut it, self.base)?)?;
                     fields.push(ObjectField { name, value });
                 }
-                Ok(Expr {
-                    kind: ExprKind::Object(fields),
-                    span,
-                })
+                Ok(Expr { kind: ExprKind::Object(fields), span })
             }
             Rule::array_lit => {
-                let items = pair
-                    .into_inner()
-                    .map(|p| self.expr(p))
-                    .collect::<Result<_>>()?;
-                Ok(Expr {
-                    kind: ExprKind::Array(items),
-                    span,
-                })
+                let items = pair.into_inner().map(|p| self.expr(p)).collect::<Result<_>>()?;
+                Ok(Expr { kind: ExprKind::Array(items), span })
             }
-            _ => Err(internal(
-                self.span(&pair).start as usize,
-                "unexpected expression node",
-            )),
+            _ => Err(internal(self.span(&pair).start as usize, "unexpected expression node")),
         }
     }
 
@@ -541,24 +428,15 @@ impl Cx {
             };
             rest.push((op, self.expr(next(&mut it, self.base)?)?));
         }
-        if rest
-            .first()
-            .is_some_and(|(op, _)| *op == BinaryOp::Coalesce)
-        {
+        if rest.first().is_some_and(|(op, _)| *op == BinaryOp::Coalesce) {
             // `a ?? b ?? c` means `a ?? (b ?? c)`: fold from the right.
             let mut operands = vec![lhs];
             operands.extend(rest.into_iter().map(|(_, e)| e));
-            let mut acc = operands
-                .pop()
-                .ok_or_else(|| internal(self.base, "empty chain"))?;
+            let mut acc = operands.pop().ok_or_else(|| internal(self.base, "empty chain"))?;
             while let Some(e) = operands.pop() {
                 acc = Expr {
                     span: e.span.to(acc.span),
-                    kind: ExprKind::Binary {
-                        op: BinaryOp::Coalesce,
-                        lhs: Box::new(e),
-                        rhs: Box::new(acc),
-                    },
+                    kind: ExprKind::Binary { op: BinaryOp::Coalesce, lhs: Box::new(e), rhs: Box::new(acc) },
                 };
             }
             return Ok(acc);
@@ -566,11 +444,7 @@ impl Cx {
         for (op, rhs) in rest {
             lhs = Expr {
                 span: lhs.span.to(rhs.span),
-                kind: ExprKind::Binary {
-                    op,
-                    lhs: Box::new(lhs),
-                    rhs: Box::new(rhs),
-                },
+                kind: ExprKind::Binary { op, lhs: Box::new(lhs), rhs: Box::new(rhs) },
             };
         }
         Ok(lhs)
@@ -586,21 +460,12 @@ impl Cx {
                 let mut na = a.into_inner();
                 let name = self.ident(next(&mut na, self.base)?);
                 let value = self.expr(next(&mut na, self.base)?)?;
-                args.push(Arg {
-                    name: Some(name),
-                    value,
-                });
+                args.push(Arg { name: Some(name), value });
             } else {
-                args.push(Arg {
-                    name: None,
-                    value: self.expr(a)?,
-                });
+                args.push(Arg { name: None, value: self.expr(a)? });
             }
         }
-        Ok(Expr {
-            kind: ExprKind::Call { callee, args },
-            span,
-        })
+        Ok(Expr { kind: ExprKind::Call { callee, args }, span })
     }
 }
 
@@ -623,11 +488,9 @@ fn deeper_than(e: &Expr, budget: usize) -> bool {
         ExprKind::Call { args, .. } => args.iter().any(|a| deeper_than(&a.value, b)),
         ExprKind::Unary { expr, .. } => deeper_than(expr, b),
         ExprKind::Binary { lhs, rhs, .. } => deeper_than(lhs, b) || deeper_than(rhs, b),
-        ExprKind::If {
-            cond,
-            then,
-            otherwise,
-        } => deeper_than(cond, b) || deeper_than(then, b) || deeper_than(otherwise, b),
+        ExprKind::If { cond, then, otherwise } => {
+            deeper_than(cond, b) || deeper_than(then, b) || deeper_than(otherwise, b)
+        }
         ExprKind::Lambda { body, .. } => deeper_than(body, b),
         ExprKind::Object(fields) => fields.iter().any(|f| deeper_than(&f.value, b)),
         ExprKind::Array(items) => items.iter().any(|i| deeper_than(i, b)),
@@ -676,21 +539,15 @@ fn syntax_error(e: &pest::error::Error<Rule>, text: &str, base: usize) -> Box<Di
             // Literal tokens print as themselves; character classes (`[a-z]`) and built-ins
             // say less than the rule that wanted them, which call_stacks gives below.
             let token = token.to_string();
-            let trivia = token
-                .trim_matches(|c: char| c.is_whitespace() || c == '\u{FEFF}')
-                .is_empty()
+            let trivia = token.trim_matches(|c: char| c.is_whitespace() || c == '\u{FEFF}').is_empty()
                 || token == "//"
                 || token == "/*";
-            let literal = token
-                .chars()
-                .all(|c| !c.is_alphanumeric() && c != '_' && c != ' ');
+            let literal = token.chars().all(|c| !c.is_alphanumeric() && c != '_' && c != ' ');
             if trivia || !literal {
                 continue;
             }
             // Operators are many and rarely what was missing: one entry says they fit here.
-            if token.chars().all(|c| "!=%&*+-./<>?|".contains(c))
-                && !matches!(token.as_str(), "=" | "->" | "=>")
-            {
+            if token.chars().all(|c| "!=%&*+-./<>?|".contains(c)) && !matches!(token.as_str(), "=" | "->" | "=>") {
                 expected.push("an operator".to_string());
             } else {
                 expected.push(format!("`{token}`"));
@@ -705,12 +562,7 @@ fn syntax_error(e: &pest::error::Error<Rule>, text: &str, base: usize) -> Box<Di
     }
     if expected.is_empty() {
         if let ErrorVariant::ParsingError { positives, .. } = &e.variant {
-            expected.extend(
-                positives
-                    .iter()
-                    .filter_map(|r| rule_name(*r))
-                    .map(str::to_string),
-            );
+            expected.extend(positives.iter().filter_map(|r| rule_name(*r)).map(str::to_string));
         }
     }
     expected.sort_unstable();
@@ -737,10 +589,7 @@ fn syntax_error(e: &pest::error::Error<Rule>, text: &str, base: usize) -> Box<Di
 fn help_for(expected: &[&str], rest: &str) -> String {
     for (close, open) in [("`)`", '('), ("`]`", '['), ("`}`", '{')] {
         if expected.contains(&close) && !rest.starts_with(close.trim_matches('`')) {
-            return format!(
-                "a `{open}` is not closed: add the `{}` it needs",
-                close.trim_matches('`')
-            );
+            return format!("a `{open}` is not closed: add the `{}` it needs", close.trim_matches('`'));
         }
     }
     if expected.contains(&"`:`") && rest.chars().next().is_some_and(|c| c.is_ascii_alphabetic()) {
@@ -763,10 +612,7 @@ fn describe_found(rest: &str) -> String {
         return "end of input".into();
     };
     if c.is_ascii_alphanumeric() || c == '_' {
-        let w: String = rest
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-            .collect();
+        let w: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
         format!("`{w}`")
     } else if c == '\n' || c == '\r' {
         "end of line".into()
@@ -778,9 +624,9 @@ fn describe_found(rest: &str) -> String {
 fn found_len(rest: &str) -> usize {
     match rest.chars().next() {
         None => 0,
-        Some(c) if c.is_ascii_alphanumeric() || c == '_' => rest
-            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-            .unwrap_or(rest.len()),
+        Some(c) if c.is_ascii_alphanumeric() || c == '_' => {
+            rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(rest.len())
+        }
         Some(c) => c.len_utf8(),
     }
 }
@@ -835,12 +681,7 @@ fn rule_name(rule: Rule) -> Option<&'static str> {
         Rule::object_lit => "`{`",
         Rule::object_field => "a field (`name: value`)",
         Rule::array_lit => "`[`",
-        Rule::op_coalesce
-        | Rule::op_or
-        | Rule::op_and
-        | Rule::op_cmp
-        | Rule::op_add
-        | Rule::op_mul => "an operator",
+        Rule::op_coalesce | Rule::op_or | Rule::op_and | Rule::op_cmp | Rule::op_add | Rule::op_mul => "an operator",
         Rule::op_unary => "an expression",
         Rule::duration | Rule::number => "a number",
         Rule::string | Rule::str_inner | Rule::escape => "a string",

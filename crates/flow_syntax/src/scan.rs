@@ -55,9 +55,7 @@ pub(crate) fn split(source: &str) -> Result<Vec<Range<usize>>, Diagnostic> {
                         format!("brackets nested more than {MAX_DEPTH} deep"),
                     )
                     .primary(Span::new(i, i + 1), "this bracket is too deep")
-                    .help(
-                        "flatten the expression: move inner parts into `let`s or separate maps",
-                    ));
+                    .help("flatten the expression: move inner parts into `let`s or separate maps"));
                 }
             }
             b')' | b']' | b'}' => {
@@ -91,15 +89,10 @@ pub(crate) fn split(source: &str) -> Result<Vec<Range<usize>>, Diagnostic> {
                 if nesting_keywords > MAX_NESTING_KEYWORDS {
                     return Err(Diagnostic::new(
                         codes::TOO_DEEP,
-                        format!(
-                            "more than {MAX_NESTING_KEYWORDS} `if`s and lambdas in one declaration"
-                        ),
+                        format!("more than {MAX_NESTING_KEYWORDS} `if`s and lambdas in one declaration"),
                     )
                     .primary(Span::new(start, i), "one too many")
-                    .secondary(
-                        Span::new(first_nesting_keyword, first_nesting_keyword + 2),
-                        "counting from here",
-                    )
+                    .secondary(Span::new(first_nesting_keyword, first_nesting_keyword + 2), "counting from here")
                     .help("split the declaration into smaller maps"));
                 }
                 line_blank = false;

@@ -14,12 +14,8 @@ fn first_error(src: &str) -> Diagnostic {
 
 fn map_field_expr(src: &str) -> Expr {
     let file = ok(&format!("map m(x: A) -> B {{\n f = {src}\n}}"));
-    let Decl::Map(m) = &file.decls[0] else {
-        panic!("not a map")
-    };
-    let MapItem::Field(f) = &m.items[0] else {
-        panic!("not a field")
-    };
+    let Decl::Map(m) = &file.decls[0] else { panic!("not a map") };
+    let MapItem::Field(f) = &m.items[0] else { panic!("not a field") };
     f.value.clone()
 }
 
@@ -55,23 +51,14 @@ flow f {
 }
 "#);
     let kinds: Vec<&str> = file.decls.iter().map(Decl::kind).collect();
-    assert_eq!(
-        kinds,
-        ["secret", "api", "type", "endpoint", "endpoint", "map", "flow"]
-    );
-    let Decl::Type(t) = &file.decls[2] else {
-        panic!()
-    };
-    let TypeExprKind::Object(fields) = &t.ty.kind else {
-        panic!()
-    };
+    assert_eq!(kinds, ["secret", "api", "type", "endpoint", "endpoint", "map", "flow"]);
+    let Decl::Type(t) = &file.decls[2] else { panic!() };
+    let TypeExprKind::Object(fields) = &t.ty.kind else { panic!() };
     assert_eq!(fields.len(), 5);
     assert!(fields[1].ty.nullable);
     assert_eq!(fields[4].name.name, "odd-name");
     assert!(matches!(&fields[3].ty.kind, TypeExprKind::Union(m) if m.len() == 2));
-    let Decl::Endpoint(e) = &file.decls[3] else {
-        panic!()
-    };
+    let Decl::Endpoint(e) = &file.decls[3] else { panic!() };
     assert_eq!(e.method, Method::Get);
     assert_eq!(e.props[0].name.name, "records");
 }
@@ -80,9 +67,7 @@ flow f {
 fn spans_are_byte_offsets_into_the_file() {
     let src = "secret A\n\n// é\nsecret B\nsecret C";
     let file = ok(src);
-    let Decl::Secret(c) = &file.decls[2] else {
-        panic!()
-    };
+    let Decl::Secret(c) = &file.decls[2] else { panic!() };
     assert_eq!(&src[c.name.span.range()], "C");
     assert_eq!(&src[c.span.range()], "secret C");
 }
@@ -90,37 +75,11 @@ fn spans_are_byte_offsets_into_the_file() {
 #[test]
 fn precedence_and_associativity() {
     let e = map_field_expr("a + b * c == d && !e || f ?? g ?? h");
-    let ExprKind::Binary {
-        op: BinaryOp::Coalesce,
-        rhs,
-        ..
-    } = &e.kind
-    else {
-        panic!("{e:?}")
-    };
-    assert!(matches!(
-        &rhs.kind,
-        ExprKind::Binary {
-            op: BinaryOp::Coalesce,
-            ..
-        }
-    ));
+    let ExprKind::Binary { op: BinaryOp::Coalesce, rhs, .. } = &e.kind else { panic!("{e:?}") };
+    assert!(matches!(&rhs.kind, ExprKind::Binary { op: BinaryOp::Coalesce, .. }));
     let e = map_field_expr("1 - 2 - 3");
-    let ExprKind::Binary {
-        op: BinaryOp::Sub,
-        lhs,
-        ..
-    } = &e.kind
-    else {
-        panic!()
-    };
-    assert!(matches!(
-        &lhs.kind,
-        ExprKind::Binary {
-            op: BinaryOp::Sub,
-            ..
-        }
-    ));
+    let ExprKind::Binary { op: BinaryOp::Sub, lhs, .. } = &e.kind else { panic!() };
+    assert!(matches!(&lhs.kind, ExprKind::Binary { op: BinaryOp::Sub, .. }));
     let e = map_field_expr("if a then 1 else 2 + 3");
     assert!(matches!(&e.kind, ExprKind::If { .. }));
 }
@@ -128,22 +87,14 @@ fn precedence_and_associativity() {
 #[test]
 fn literals() {
     assert_eq!(map_field_expr("-42").kind, ExprKind::Int(-42));
-    assert_eq!(
-        map_field_expr("12.50").kind,
-        ExprKind::Number("12.50".into())
-    );
+    assert_eq!(map_field_expr("12.50").kind, ExprKind::Number("12.50".into()));
     assert_eq!(map_field_expr("1500ms").kind, ExprKind::Duration(1500));
     assert_eq!(map_field_expr("2m").kind, ExprKind::Duration(120_000));
-    assert_eq!(
-        map_field_expr(r#""a\"b\n\u{e9}""#).kind,
-        ExprKind::Str("a\"b\né".into())
-    );
+    assert_eq!(map_field_expr(r#""a\"b\n\u{e9}""#).kind, ExprKind::Str("a\"b\né".into()));
     let e = map_field_expr("o?.customer.name[0]");
     assert!(matches!(e.kind, ExprKind::Index { .. }));
     let e = map_field_expr("sum(o.items, li => li.q * li.p)");
-    let ExprKind::Call { args, .. } = &e.kind else {
-        panic!()
-    };
+    let ExprKind::Call { args, .. } = &e.kind else { panic!() };
     assert!(matches!(args[1].value.kind, ExprKind::Lambda { .. }));
 }
 
@@ -155,8 +106,7 @@ fn field_names_may_be_declaration_keywords() {
 
 #[test]
 fn syntax_errors_are_reported_per_declaration() {
-    let (file, diags) =
-        parse("type A {\n  x String\n}\ntype B { y: Int }\nmap m(a: A) -> B {\n  y = (1\n}\n");
+    let (file, diags) = parse("type A {\n  x String\n}\ntype B { y: Int }\nmap m(a: A) -> B {\n  y = (1\n}\n");
     assert_eq!(diags.len(), 2, "{diags:#?}");
     assert!(diags.iter().all(|d| d.code == "E0001"));
     assert_eq!(file.decls.len(), 1, "the good declaration survives");
@@ -184,11 +134,9 @@ fn integer_out_of_range() {
 
 #[test]
 fn bad_input_never_panics() {
-    let deep_brackets =
-        "map m(x: A) -> B { f = ".to_string() + &"(".repeat(10_000) + &")".repeat(10_000) + " }";
+    let deep_brackets = "map m(x: A) -> B { f = ".to_string() + &"(".repeat(10_000) + &")".repeat(10_000) + " }";
     assert_eq!(first_error(&deep_brackets).code, "E0003");
-    let deep_ifs =
-        "map m(x: A) -> B { f = ".to_string() + &"if a then 1 else ".repeat(10_000) + "2 }";
+    let deep_ifs = "map m(x: A) -> B { f = ".to_string() + &"if a then 1 else ".repeat(10_000) + "2 }";
     assert_eq!(first_error(&deep_ifs).code, "E0003");
     let long_chain = "map m(x: A) -> B { f = 1".to_string() + &" + 1".repeat(50_000) + " }";
     assert_eq!(first_error(&long_chain).code, "E0003");
@@ -196,16 +144,7 @@ fn bad_input_never_panics() {
     assert!(parse(&fine_chain).1.is_empty());
     let huge = "map m(x: A) -> B { f = \"".to_string() + &"x".repeat(1_000_000) + "\" }";
     assert!(parse(&huge).1.is_empty());
-    for src in [
-        "",
-        "   \n// only a comment\n",
-        "\u{0}\u{1}\u{7f}",
-        "}}}}",
-        "\"unterminated",
-        "/* open",
-        "type",
-        "é",
-    ] {
+    for src in ["", "   \n// only a comment\n", "\u{0}\u{1}\u{7f}", "}}}}", "\"unterminated", "/* open", "type", "é"] {
         let _ = parse(src);
     }
     assert!(parse("").0.decls.is_empty());
@@ -214,11 +153,9 @@ fn bad_input_never_panics() {
 #[test]
 fn nesting_at_the_limit_parses_from_a_small_stack() {
     let depth = MAX_DEPTH - 4;
-    let src =
-        "map m(x: A) -> B { f = ".to_string() + &"[".repeat(depth) + &"]".repeat(depth) + " }";
-    let ifs = "map m(x: A) -> B { f = ".to_string()
-        + &"if a then 1 else ".repeat(scan::MAX_NESTING_KEYWORDS - 1)
-        + "2 }";
+    let src = "map m(x: A) -> B { f = ".to_string() + &"[".repeat(depth) + &"]".repeat(depth) + " }";
+    let ifs =
+        "map m(x: A) -> B { f = ".to_string() + &"if a then 1 else ".repeat(scan::MAX_NESTING_KEYWORDS - 1) + "2 }";
     let handle = std::thread::Builder::new()
         .stack_size(2 * 1024 * 1024)
         .spawn(move || (parse(&src).1.len(), parse(&ifs).1.len()))

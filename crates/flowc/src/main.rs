@@ -76,9 +76,7 @@ enum Format {
 }
 
 fn parse_override(s: &str) -> Result<(String, String), String> {
-    let (api, url) = s
-        .split_once('=')
-        .ok_or_else(|| format!("expected API=URL, got `{s}`"))?;
+    let (api, url) = s.split_once('=').ok_or_else(|| format!("expected API=URL, got `{s}`"))?;
     if api.is_empty() || url.is_empty() {
         return Err(format!("expected API=URL, got `{s}`"));
     }
@@ -89,24 +87,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Check { files, format } => check(&files, format),
-        Command::Plan {
-            file,
-            format,
-            base_urls,
-        } => plan(&file, format, &base_urls),
-        Command::Run {
-            file,
-            flow,
-            base_urls,
-            format,
-            verbose,
-        } => run::run(
-            &file,
-            flow.as_deref(),
-            &base_urls,
-            format == Format::Json,
-            verbose,
-        ),
+        Command::Plan { file, format, base_urls } => plan(&file, format, &base_urls),
+        Command::Run { file, flow, base_urls, format, verbose } => {
+            run::run(&file, flow.as_deref(), &base_urls, format == Format::Json, verbose)
+        }
     };
     match result {
         Ok(code) => code,
@@ -119,8 +103,7 @@ fn main() -> ExitCode {
 
 /// Colour for rendered diagnostics on stderr.
 pub(crate) fn stderr_color() -> Color {
-    if std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-    {
+    if std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) {
         Color::Always
     } else {
         Color::Never
@@ -134,17 +117,11 @@ pub(crate) struct Source {
 }
 
 /// The file's text, or the UTF-8 diagnostic with the text decoded lossily (to render it against).
-pub(crate) fn read_source(
-    path: &std::path::Path,
-) -> miette::Result<Result<Source, (Diagnostic, String)>> {
-    let bytes =
-        std::fs::read(path).map_err(|e| miette::miette!("cannot read {}: {e}", path.display()))?;
+pub(crate) fn read_source(path: &std::path::Path) -> miette::Result<Result<Source, (Diagnostic, String)>> {
+    let bytes = std::fs::read(path).map_err(|e| miette::miette!("cannot read {}: {e}", path.display()))?;
     let name = path.display().to_string();
     Ok(match flow_syntax::decode(&bytes) {
-        Ok(text) => Ok(Source {
-            name,
-            text: text.to_string(),
-        }),
+        Ok(text) => Ok(Source { name, text: text.to_string() }),
         Err(d) => Err((d, String::from_utf8_lossy(&bytes).into_owned())),
     })
 }
@@ -154,23 +131,13 @@ pub(crate) fn compile(path: &std::path::Path) -> miette::Result<Option<(Source, 
     let source = match read_source(path)? {
         Ok(s) => s,
         Err((d, lossy)) => {
-            report::eprint(&flow_diagnostics::render(
-                &path.display().to_string(),
-                &lossy,
-                &[d],
-                stderr_color(),
-            ));
+            report::eprint(&flow_diagnostics::render(&path.display().to_string(), &lossy, &[d], stderr_color()));
             return Ok(None);
         }
     };
     let checked = flow_check::check_source(&source.text);
     if !checked.diagnostics.is_empty() {
-        report::eprint(&flow_diagnostics::render(
-            &source.name,
-            &source.text,
-            &checked.diagnostics,
-            stderr_color(),
-        ));
+        report::eprint(&flow_diagnostics::render(&source.name, &source.text, &checked.diagnostics, stderr_color()));
     }
     Ok(checked.model.map(|m| {
         let plan = flow_check::lower(&m);
@@ -195,19 +162,10 @@ fn check(files: &[PathBuf], format: Format) -> miette::Result<ExitCode> {
         match format {
             Format::Human => {
                 if !diagnostics.is_empty() {
-                    report::eprint(&flow_diagnostics::render(
-                        &name,
-                        &text,
-                        &diagnostics,
-                        stderr_color(),
-                    ));
+                    report::eprint(&flow_diagnostics::render(&name, &text, &diagnostics, stderr_color()));
                 }
             }
-            Format::Json => json.extend(
-                diagnostics
-                    .iter()
-                    .map(|d| report::diagnostic_json(&name, &text, d)),
-            ),
+            Format::Json => json.extend(diagnostics.iter().map(|d| report::diagnostic_json(&name, &text, d))),
         }
     }
     match format {
@@ -222,18 +180,10 @@ fn check(files: &[PathBuf], format: Format) -> miette::Result<ExitCode> {
         )),
         Format::Json => report::print(&format!("{}\n", serde_json::Value::Array(json))),
     }
-    Ok(if errors > 0 {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(if errors > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
 
-fn plan(
-    path: &std::path::Path,
-    format: Format,
-    overrides: &[(String, String)],
-) -> miette::Result<ExitCode> {
+fn plan(path: &std::path::Path, format: Format, overrides: &[(String, String)]) -> miette::Result<ExitCode> {
     let Some((source, mut plan)) = compile(path)? else {
         return Ok(ExitCode::from(1));
     };
@@ -242,8 +192,8 @@ fn plan(
     }
     match format {
         Format::Json => {
-            let text = serde_json::to_string_pretty(&plan)
-                .map_err(|e| miette::miette!("cannot serialize the plan: {e}"))?;
+            let text =
+                serde_json::to_string_pretty(&plan).map_err(|e| miette::miette!("cannot serialize the plan: {e}"))?;
             report::print(&format!("{text}\n"));
         }
         Format::Human => report::print(&plan_view::render(&plan, &source.text)),

@@ -6,25 +6,14 @@ use flow_plan::{Auth, EndpointCall, OnError, Pagination, Part, Plan, Span, Step,
 
 pub fn render(plan: &Plan, source: &str) -> String {
     let mut out = String::new();
-    let text = |span: Span| {
-        source
-            .get(span.range())
-            .unwrap_or("…")
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ")
-    };
+    let text = |span: Span| source.get(span.range()).unwrap_or("…").split_whitespace().collect::<Vec<_>>().join(" ");
     for flow in &plan.flows {
         let policy = match &flow.on_error {
             OnError::Fail => "stop at the first failed record".to_string(),
             OnError::DeadLetter { path } => format!("failed records to dead letter file {path}"),
         };
         let _ = writeln!(out, "flow {}", flow.name);
-        let _ = writeln!(
-            out,
-            "  {} records at once · on error: {policy}",
-            flow.concurrency
-        );
+        let _ = writeln!(out, "  {} records at once · on error: {policy}", flow.concurrency);
         steps(plan, &flow.body, 1, "", &mut out, &text);
         out.push('\n');
     }
@@ -45,23 +34,12 @@ pub fn render(plan: &Plan, source: &str) -> String {
         }
     }
     if !plan.secrets.is_empty() {
-        let _ = writeln!(
-            out,
-            "secrets (from the environment or .env): {}",
-            plan.secrets.join(", ")
-        );
+        let _ = writeln!(out, "secrets (from the environment or .env): {}", plan.secrets.join(", "));
     }
     out
 }
 
-fn steps(
-    plan: &Plan,
-    body: &[Step],
-    depth: usize,
-    prefix: &str,
-    out: &mut String,
-    text: &dyn Fn(Span) -> String,
-) {
+fn steps(plan: &Plan, body: &[Step], depth: usize, prefix: &str, out: &mut String, text: &dyn Fn(Span) -> String) {
     let pad = "  ".repeat(depth);
     for (i, step) in body.iter().enumerate() {
         let number = format!("{prefix}{}", i + 1);
@@ -73,18 +51,8 @@ fn steps(
                 let _ = writeln!(out, "{pad}{number}. {}", text(call.span));
                 let _ = writeln!(out, "{pad}     → {}", request(plan, call));
             }
-            Step::For {
-                var,
-                source,
-                filter,
-                body,
-                ..
-            } => {
-                let _ = writeln!(
-                    out,
-                    "{pad}{number}. for each {var} in {}",
-                    text(source.span)
-                );
+            Step::For { var, source, filter, body, .. } => {
+                let _ = writeln!(out, "{pad}{number}. for each {var} in {}", text(source.span));
                 let _ = writeln!(out, "{pad}     → {}", request(plan, source));
                 if let Some(e) = plan.endpoints.get(source.endpoint) {
                     let records = match &e.records {
@@ -95,10 +63,7 @@ fn steps(
                     let pages = match &e.paginate {
                         None => "one page".to_string(),
                         Some(Pagination::Cursor { param, from, .. }) => {
-                            format!(
-                                "pages by cursor: `{param}` from response.{}",
-                                from.join(".")
-                            )
+                            format!("pages by cursor: `{param}` from response.{}", from.join("."))
                         }
                         Some(Pagination::NextUrl { from, .. }) => {
                             format!("pages by next URL from response.{}", from.join("."))

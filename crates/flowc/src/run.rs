@@ -25,21 +25,13 @@ pub fn run(
             let names: Vec<&str> = plan.flows.iter().map(|f| f.name.as_str()).collect();
             return Err(miette::miette!(
                 "--flow {name}: the file has no flow of that name (it has: {})",
-                if names.is_empty() {
-                    "none".to_string()
-                } else {
-                    names.join(", ")
-                }
+                if names.is_empty() { "none".to_string() } else { names.join(", ") }
             ));
         }
     }
     let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let secrets = load_secrets(&plan.secrets, &base_dir)?;
-    let options = RunOptions {
-        flow: flow.map(str::to_string),
-        secrets,
-        base_dir,
-    };
+    let options = RunOptions { flow: flow.map(str::to_string), secrets, base_dir };
     let observer: Arc<dyn Observer> = Arc::new(Printer { json, verbose });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -55,38 +47,38 @@ pub fn run(
         ));
     }
     if json {
-        let summary =
-            serde_json::json!({ "event": "summary", "ok": result.ok(), "flows": result.flows });
+        let summary = serde_json::json!({ "event": "summary", "ok": result.ok(), "flows": result.flows });
         report::print(&format!("{summary}\n"));
     } else {
         for f in &result.flows {
-            let statuses: Vec<String> =
-                f.statuses.iter().map(|(s, n)| format!("{s}×{n}")).collect();
-            let dead = if f.dead_lettered > 0 {
+            let statuses: Vec<String> = f.statuses.iter().map(|(s, n)| format!("{s}×{n}")).collect();
+            let mut dead = if f.dead_lettered > 0 {
                 format!(", {} to the dead letter file", f.dead_lettered)
             } else {
                 String::new()
             };
+            if f.records_not_processed > 0 {
+                dead.push_str(&format!(", {} not processed (the flow stopped)", f.records_not_processed));
+            }
             report::eprint(&format!(
-                "flow {}: {} — {} records read, {} delivered, {} filtered out, {} failed{dead} · {} pages, {} requests ({}) · {:.2}s",
+                "flow {}: {} — {} record{} read, {} delivered, {} filtered out, {} failed{dead} · {} page{}, {} request{} ({}) · {:.2}s",
                 f.name,
                 if f.ok { "ok" } else { "FAILED" },
                 f.records_in,
+                crate::plural(f.records_in as usize),
                 f.records_ok,
                 f.records_filtered,
                 f.records_failed,
                 f.pages,
+                crate::plural(f.pages as usize),
                 f.requests,
+                crate::plural(f.requests as usize),
                 if statuses.is_empty() { "none".to_string() } else { statuses.join(" ") },
                 f.elapsed_ms as f64 / 1000.0,
             ));
         }
     }
-    Ok(if result.ok() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(if result.ok() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
 /// Secrets from the environment, then from a `.env` file beside the `.flow` file. The
@@ -105,9 +97,7 @@ fn load_secrets(names: &[String], dir: &Path) -> miette::Result<Secrets> {
     }
     let mut secrets = Secrets::new();
     for name in names {
-        let value = std::env::var(name)
-            .ok()
-            .or_else(|| file_values.remove(name));
+        let value = std::env::var(name).ok().or_else(|| file_values.remove(name));
         if let Some(v) = value {
             secrets.insert(name.clone(), SecretString::from(v));
         }
@@ -129,21 +119,11 @@ impl Observer for Printer {
             return;
         }
         match event {
-            Event::Request {
-                method,
-                url,
-                status,
-                latency_ms,
-                ..
-            } if self.verbose => {
+            Event::Request { method, url, status, latency_ms, .. } if self.verbose => {
                 let status = status.map_or_else(|| "failed".to_string(), |s| s.to_string());
                 report::eprint(&format!("  {method} {url} → {status} ({latency_ms} ms)"));
             }
-            Event::RecordFailed {
-                message,
-                dead_lettered: true,
-                ..
-            } => {
+            Event::RecordFailed { message, dead_lettered: true, .. } => {
                 report::eprint(&format!("  record kept in the dead letter file: {message}"));
             }
             _ => {}
