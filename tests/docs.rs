@@ -80,9 +80,12 @@ fn every_code_is_documented_and_triggered_by_a_test() {
             None => problems.push(format!("{}: no `## {} — …` entry in docs/diagnostics.md", code.id, code.id)),
             Some((_, summary, body)) => {
                 if summary != code.summary {
-                    problems.push(format!("{}: docs say \"{summary}\", the registry says \"{}\"", code.id, code.summary));
+                    problems
+                        .push(format!("{}: docs say \"{summary}\", the registry says \"{}\"", code.id, code.summary));
                 }
-                let example_raises = flow_blocks(body).iter().any(|(_, src)| common::check("x.flow", src).1.iter().any(|d| d.code == code.id));
+                let example_raises = flow_blocks(body)
+                    .iter()
+                    .any(|(_, src)| common::check("x.flow", src).1.iter().any(|d| d.code == code.id));
                 let shown = evidence.contains(&format!("[{}]", code.id));
                 if !example_raises && !shown {
                     problems.push(format!("{}: no test triggers it", code.id));
