@@ -82,8 +82,9 @@ fn no_orphan_snapshots() {
     let mut orphans = Vec::new();
     for entry in std::fs::read_dir(&dir).expect("tests/snapshots") {
         let name = entry.expect("entry").file_name().to_string_lossy().into_owned();
+        // Only committed snapshots count; insta's `.snap.new`/`.pending-snap` are its own
+        // work in progress (and may appear while other tests of this run are writing).
         let Some(base) = name.strip_suffix(".snap") else {
-            orphans.push(name);
             continue;
         };
         let source = if let Some(s) = base.strip_prefix("err__") {
