@@ -213,9 +213,6 @@ async fn top_level_for(fr: Arc<FlowRun>, step: usize, env: Env) -> Result<(), Di
     let permits = Arc::new(Semaphore::new(concurrency));
     let mut tasks = JoinSet::new();
     while let Some((n, record)) = rx.recv().await {
-        // Read from the source: from here on it is delivered, filtered, failed, or counted as
-        // not processed because the flow stopped.
-        fr.stats.records_in.fetch_add(1, Ordering::SeqCst);
         if fr.stop.load(Ordering::SeqCst) {
             break;
         }
@@ -225,6 +222,9 @@ async fn top_level_for(fr: Arc<FlowRun>, step: usize, env: Env) -> Result<(), Di
         if fr.stop.load(Ordering::SeqCst) {
             break;
         }
+        // Started: from here on the record is delivered, filtered, failed, or counted as not
+        // processed because the flow stopped while its steps were running.
+        fr.stats.records_in.fetch_add(1, Ordering::SeqCst);
         let fr = fr.clone();
         let env = env.clone();
         tasks.spawn(async move {

@@ -91,7 +91,7 @@ impl Report {
 pub struct FlowReport {
     pub name: String,
     pub ok: bool,
-    /// Records read from the flow's sources.
+    /// Records of the flow's outermost source whose processing started.
     pub records_in: u64,
     /// Records skipped by a `where` filter.
     pub records_filtered: u64,
@@ -99,7 +99,7 @@ pub struct FlowReport {
     pub records_ok: u64,
     /// Records that failed (and, with `dead_letter`, were written there).
     pub records_failed: u64,
-    /// Records read but neither delivered nor failed, because the flow stopped first.
+    /// Records started but neither delivered nor failed, because the flow stopped meanwhile.
     pub records_not_processed: u64,
     pub dead_lettered: u64,
     pub pages: u64,
