@@ -65,6 +65,10 @@ fn ok_corpus_and_examples_check_clean_and_plans_are_stable() {
         let rendered = flow_diagnostics::render(&name, &source, &checked.diagnostics, flow_diagnostics::Color::Never);
         assert!(checked.diagnostics.is_empty(), "{name} should check clean:\n{rendered}");
         let plan = flow_check::lower(&checked.model.expect("a model"));
+        for t in flow_plan::testing::run_tests(&plan) {
+            let why = flow_diagnostics::render(&name, &source, &t.diagnostics, flow_diagnostics::Color::Never);
+            assert!(t.passed, "{name}: test {:?} fails:\n{why}", t.name);
+        }
         let json = serde_json::to_string_pretty(&plan).expect("plan serializes");
         // The plan round-trips: it is the contract between compiler and runtime.
         let back: flow_plan::Plan = serde_json::from_str(&json).expect("plan deserializes");

@@ -30,6 +30,13 @@ impl<'a> Cx<'a> {
                 Decl::Endpoint(d) => (Kind::Endpoint, push(&mut self.endpoint_decls, d)),
                 Decl::Map(d) => (Kind::Map, push(&mut self.map_decls, d)),
                 Decl::Flow(d) => (Kind::Flow, push(&mut self.flow_decls, d)),
+                Decl::Table(d) => (Kind::Table, push(&mut self.table_decls, d)),
+                Decl::Function(d) => (Kind::Function, push(&mut self.fn_decls, d)),
+                Decl::Test(d) => {
+                    // Tests are named by a title, not an identifier: not in the namespace.
+                    self.test_decls.push(d);
+                    continue;
+                }
             };
             let name = decl.name();
             if kind == Kind::Type && BUILTIN_TYPES.contains(&name.name.as_str()) {
@@ -495,6 +502,7 @@ impl<'a> Cx<'a> {
             return Vec::new();
         };
         let mut out = Vec::new();
+        let fields = self.plain_fields(fields, "`headers`");
         for f in fields {
             if !self.header_name(&f.name.name, f.name.span) {
                 continue;
@@ -511,6 +519,22 @@ impl<'a> Cx<'a> {
             }
             if let Some(value) = self.template(&f.value, "a header value") {
                 out.push(plan::Header { name: f.name.name.clone(), value });
+            }
+        }
+        out
+    }
+
+    /// The fields of an object literal where a spread makes no sense (headers, query).
+    fn plain_fields<'e>(&mut self, items: &'e [ast::ObjectItem], what: &str) -> Vec<&'e ast::ObjectField> {
+        let mut out = Vec::new();
+        for item in items {
+            match item {
+                ast::ObjectItem::Field(f) => out.push(f),
+                ast::ObjectItem::Spread(e) => self.report(
+                    Diagnostic::new(codes::BAD_PROPERTY, format!("{what} lists its entries one by one"))
+                        .primary(e.span, "a spread here")
+                        .help("write each entry as `name: value`"),
+                ),
             }
         }
         out
@@ -614,9 +638,11 @@ impl<'a> Cx<'a> {
                 "query" => query = self.request_values(&p.value, &mut scope, "query"),
                 "headers" => {
                     headers = self.request_values(&p.value, &mut scope, "headers");
-                    if let ExprKind::Object(fields) = &p.value.kind {
-                        for f in fields {
-                            self.header_name(&f.name.name, f.name.span);
+                    if let ExprKind::Object(items) = &p.value.kind {
+                        for item in items {
+                            if let ast::ObjectItem::Field(f) = item {
+                                self.header_name(&f.name.name, f.name.span);
+                            }
                         }
                     }
                 }
@@ -796,6 +822,7 @@ impl<'a> Cx<'a> {
             return Vec::new();
         };
         let mut out = Vec::new();
+        let fields = self.plain_fields(fields, &format!("`{what}`"));
         for f in fields {
             let (ty, pe) = self.infer(&f.value, scope);
             let scalar = matches!(
@@ -1023,10 +1050,47 @@ impl<'a> Cx<'a> {
         let target_known = matches!(self.types.resolve(&ret), Ty::Object(_));
         let target_name = self.types.display(&ret);
         let mut lets = Vec::new();
+        let mut spreads = Vec::new();
+        let mut provided: Vec<String> = Vec::new();
         let mut fields: Vec<(String, plan::Expr)> = Vec::new();
         let mut set: Vec<(&str, Span)> = Vec::new();
         for item in &d.items {
             match item {
+                ast::MapItem::Spread(e) => {
+                    let (fs, x) = self.spread(e, &mut scope);
+                    for f in fs.iter() {
+                        match target_fields.iter().find(|t| t.name == f.name) {
+                            Some(t) => {
+                                if let Err(m) = self.types.assignable(&f.ty, &t.ty) {
+                                    let origin =
+                                        target_index.and_then(|i| self.field_spans.get(&(i, t.name.clone())).copied());
+                                    let expect = Expect {
+                                        ty: t.ty.clone(),
+                                        origin,
+                                        what: format!("field `{}` of `{target_name}` (from this spread)", t.name),
+                                    };
+                                    self.mismatch(e, &f.ty, &expect, &m);
+                                }
+                                provided.push(f.name.clone());
+                            }
+                            None if target_known => self.report(
+                                Diagnostic::new(
+                                    codes::EXTRA_FIELD,
+                                    format!(
+                                        "the spread brings field `{}`, which `{target_name}` does not have",
+                                        f.name
+                                    ),
+                                )
+                                .primary(e.span, format!("this has `{}`", f.name))
+                                .help(format!(
+                                    "set the fields one by one, or spread a value whose fields `{target_name}` all has"
+                                )),
+                            ),
+                            None => {}
+                        }
+                    }
+                    spreads.push(x);
+                }
                 ast::MapItem::Let(l) => {
                     let (ty, pe) = self.let_value(l, &mut scope);
                     if scope.contains(&l.name.name) {
@@ -1090,7 +1154,9 @@ impl<'a> Cx<'a> {
         }
         let missing: Vec<&FieldTy> = target_fields
             .iter()
-            .filter(|t| !set.iter().any(|(s, _)| *s == t.name) && !self.types.is_nullable(&t.ty))
+            .filter(|t| {
+                !set.iter().any(|(s, _)| *s == t.name) && !provided.contains(&t.name) && !self.types.is_nullable(&t.ty)
+            })
             .collect();
         if !missing.is_empty() {
             let names: Vec<String> = missing.iter().map(|t| format!("`{}`", t.name)).collect();
@@ -1117,7 +1183,7 @@ impl<'a> Cx<'a> {
         if self.error_count() > errors_before {
             return None;
         }
-        Some(MapM { name: d.name.name.clone(), params, ret, lets, fields, span: d.span })
+        Some(MapM { name: d.name.name.clone(), params, ret, lets, spreads, fields, span: d.span })
     }
 
     fn let_value(&mut self, l: &ast::Let, scope: &mut Scope) -> (Ty, plan::Expr) {
@@ -1141,47 +1207,9 @@ impl<'a> Cx<'a> {
     }
 
     pub(crate) fn check_map_cycles(&mut self) {
-        // Iterative depth-first search: colour 0 = unvisited, 1 = on the stack, 2 = done.
-        let n = self.map_calls.len();
-        let mut colour = vec![0u8; n];
-        for start in 0..n {
-            if colour[start] != 0 {
-                continue;
-            }
-            let mut stack: Vec<(usize, usize)> = vec![(start, 0)];
-            colour[start] = 1;
-            while let Some((node, edge)) = stack.last().copied() {
-                if let Some(&(next, span)) = self.map_calls[node].get(edge) {
-                    if let Some(top) = stack.last_mut() {
-                        top.1 += 1;
-                    }
-                    match colour[next] {
-                        0 => {
-                            colour[next] = 1;
-                            stack.push((next, 0));
-                        }
-                        1 => {
-                            let caller = self.map_decls[node].name.name.clone();
-                            let callee = self.map_decls[next].name.name.clone();
-                            let msg = if caller == callee {
-                                format!("map `{caller}` calls itself")
-                            } else {
-                                format!("maps `{callee}` and `{caller}` call each other in a cycle")
-                            };
-                            self.report(
-                                Diagnostic::new(codes::MAP_CYCLE, msg)
-                                    .primary(span, "this call closes the cycle")
-                                    .help("maps cannot recurse: a record is mapped in one pass; restructure the maps so none calls back into its callers"),
-                            );
-                        }
-                        _ => {}
-                    }
-                } else {
-                    colour[node] = 2;
-                    stack.pop();
-                }
-            }
-        }
+        let graph = self.map_calls.clone();
+        let names: Vec<String> = self.map_decls.iter().map(|d| d.name.name.clone()).collect();
+        self.report_cycles(&graph, &names, "map");
     }
 
     // ------------------------------------------------------------------ flows
@@ -1547,6 +1575,8 @@ impl<'a> Cx<'a> {
             (Kind::Type, self.type_decls.iter().map(|d| &d.name).collect()),
             (Kind::Endpoint, self.endpoint_decls.iter().map(|d| &d.name).collect()),
             (Kind::Map, self.map_decls.iter().map(|d| &d.name).collect()),
+            (Kind::Table, self.table_decls.iter().map(|d| &d.name).collect()),
+            (Kind::Function, self.fn_decls.iter().map(|d| &d.name).collect()),
         ] {
             for (i, name) in decls.into_iter().enumerate() {
                 let is_first = self.names.get(&name.name).is_some_and(|r| r.kind == kind && r.index == i);

@@ -5,7 +5,7 @@ use std::rc::Rc;
 
 use flow_diagnostics::{codes, suggest, Diagnostic, Span};
 use flow_plan as plan;
-use flow_syntax::ast::{self, BinaryOp, ExprKind, UnaryOp};
+use flow_syntax::ast::{self, BinaryOp, ExprKind, ObjectItem, UnaryOp};
 use rust_decimal::Decimal;
 
 use crate::scope::Scope;
@@ -97,6 +97,37 @@ impl Cx<'_> {
                     return lit(plan::Value::Float(f));
                 }
             }
+            // Date and date-time literals are written as strings and checked here.
+            (ExprKind::Str(text), Ty::Date) => {
+                return match chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+                    Ok(d) => lit(plan::Value::Date(d)),
+                    Err(_) => {
+                        self.bad_literal(e.span, format!("{text:?} is not a Date"), "write dates as \"YYYY-MM-DD\"")
+                    }
+                };
+            }
+            (ExprKind::Str(text), Ty::DateTime) => {
+                return match chrono::DateTime::parse_from_rfc3339(text) {
+                    Ok(t) => lit(plan::Value::DateTime(t)),
+                    Err(_) => self.bad_literal(
+                        e.span,
+                        format!("{text:?} is not a DateTime"),
+                        "write date-times in RFC 3339, with an offset: \"2026-01-31T09:30:00Z\"",
+                    ),
+                };
+            }
+            (ExprKind::Match { scrutinee, arms }, _) => {
+                return self.match_expr(e, scrutinee, arms, Some(expect), scope).1;
+            }
+            (ExprKind::Catch { expr, default }, _) => {
+                let (lt, le) = self.infer_raw(expr, scope);
+                let inner = self.handled(expr, lt);
+                if let Err(m) = self.types.assignable(&inner, &expect.ty) {
+                    self.mismatch(expr, &inner, expect, &m);
+                }
+                let de = self.check_against(default, expect, scope);
+                return plan::Expr::Catch { expr: Box::new(le), default: Box::new(de) };
+            }
             _ => {}
         }
         let (found, pe) = self.infer(e, scope);
@@ -113,16 +144,54 @@ impl Cx<'_> {
     fn object_against(
         &mut self,
         span: Span,
-        fields: &[ast::ObjectField],
+        items: &[ObjectItem],
         efs: &Rc<[FieldTy]>,
         type_index: Option<usize>,
         expect: &Expect,
         scope: &mut Scope,
     ) -> plan::Expr {
         let type_name = self.types.display(&self.types.non_null(&expect.ty));
-        let mut out: Vec<(String, plan::Expr)> = Vec::new();
+        let mut parts: Vec<plan::ObjectPart> = Vec::new();
         let mut seen: Vec<(&str, Span)> = Vec::new();
-        for f in fields {
+        // Fields a spread provides count as set.
+        let mut provided: Vec<String> = Vec::new();
+        let mut any_spread = false;
+        for item in items {
+            let f = match item {
+                ObjectItem::Field(f) => f,
+                ObjectItem::Spread(s) => {
+                    any_spread = true;
+                    let (fields, x) = self.spread(s, scope);
+                    for f in fields.iter() {
+                        match efs.iter().find(|ef| ef.name == f.name) {
+                            Some(ef) => {
+                                if let Err(m) = self.types.assignable(&f.ty, &ef.ty) {
+                                    let inner = Expect {
+                                        ty: ef.ty.clone(),
+                                        origin: type_index
+                                            .and_then(|i| self.field_spans.get(&(i, ef.name.clone())).copied()),
+                                        what: format!("field `{}` of `{type_name}` (from this spread)", ef.name),
+                                    };
+                                    self.mismatch(s, &f.ty, &inner, &m);
+                                }
+                                provided.push(f.name.clone());
+                            }
+                            None => self.report(
+                                Diagnostic::new(
+                                    codes::EXTRA_FIELD,
+                                    format!("the spread brings field `{}`, which `{type_name}` does not have", f.name),
+                                )
+                                .primary(s.span, format!("this has `{}`", f.name))
+                                .help(format!(
+                                    "build the object field by field, or spread a value of type `{type_name}`"
+                                )),
+                            ),
+                        }
+                    }
+                    parts.push(plan::ObjectPart::Spread { value: x });
+                    continue;
+                }
+            };
             if let Some((_, first)) = seen.iter().find(|(n, _)| *n == f.name.name) {
                 self.report(
                     Diagnostic::new(codes::FIELD_TWICE, format!("field `{}` is set twice", f.name.name))
@@ -138,11 +207,11 @@ impl Cx<'_> {
                     let origin = type_index.and_then(|i| self.field_spans.get(&(i, ef.name.clone())).copied());
                     let inner =
                         Expect { ty: ef.ty.clone(), origin, what: format!("field `{}` of `{type_name}`", ef.name) };
-                    out.push((f.name.name.clone(), self.check_against(&f.value, &inner, scope)));
+                    let value = self.check_against(&f.value, &inner, scope);
+                    parts.push(plan::ObjectPart::Field { name: f.name.name.clone(), value });
                 }
                 None => {
-                    let unset =
-                        efs.iter().map(|ef| ef.name.as_str()).filter(|n| !fields.iter().any(|f| f.name.name == *n));
+                    let unset = efs.iter().map(|ef| ef.name.as_str()).filter(|n| !seen.iter().any(|(s, _)| s == n));
                     let help = match suggest(&f.name.name, unset) {
                         Some(s) => format!("did you mean `{s}`?"),
                         None => format!(
@@ -161,7 +230,11 @@ impl Cx<'_> {
         }
         let missing: Vec<&str> = efs
             .iter()
-            .filter(|ef| !fields.iter().any(|f| f.name.name == ef.name) && !self.types.is_nullable(&ef.ty))
+            .filter(|ef| {
+                !seen.iter().any(|(n, _)| *n == ef.name)
+                    && !provided.contains(&ef.name)
+                    && !self.types.is_nullable(&ef.ty)
+            })
             .map(|ef| ef.name.as_str())
             .collect();
         if !missing.is_empty() {
@@ -178,18 +251,51 @@ impl Cx<'_> {
                 .help(format!("add {}", missing.iter().map(|m| format!("`{m}: …`")).collect::<Vec<_>>().join(", "))),
             );
         }
+        let order: Vec<String> = efs.iter().map(|ef| ef.name.clone()).collect();
+        if any_spread {
+            return plan::Expr::Build { parts, keep: Some(order) };
+        }
         // Output in the declared order: the JSON reads like the type.
-        let mut ordered = Vec::with_capacity(out.len());
-        for ef in efs.iter() {
-            if let Some(i) = out.iter().position(|(n, _)| *n == ef.name) {
-                ordered.push(out.swap_remove(i));
+        let mut fields: Vec<(String, plan::Expr)> = parts
+            .into_iter()
+            .filter_map(|p| match p {
+                plan::ObjectPart::Field { name, value } => Some((name, value)),
+                plan::ObjectPart::Spread { .. } => None,
+            })
+            .collect();
+        let mut ordered = Vec::with_capacity(fields.len());
+        for name in &order {
+            if let Some(i) = fields.iter().position(|(n, _)| n == name) {
+                ordered.push(fields.swap_remove(i));
             }
         }
         plan::Expr::Object { fields: ordered }
     }
 
+    /// `...value`: the fields it brings.
+    pub(crate) fn spread(&mut self, s: &ast::Expr, scope: &mut Scope) -> (Rc<[FieldTy]>, plan::Expr) {
+        let (t, x) = self.infer(s, scope);
+        if self.types.is_nullable(&t) {
+            self.nullable_operand(s, &t, "...");
+            return (Rc::from(Vec::new()), x);
+        }
+        match self.types.resolve(&t).clone() {
+            Ty::Object(fields) => (fields, x),
+            Ty::Error => (Rc::from(Vec::new()), x),
+            other => {
+                let shown = self.types.display(&other);
+                self.report(
+                    Diagnostic::new(codes::TYPE_MISMATCH, format!("only objects can be spread, not `{shown}`"))
+                        .primary(s.span, format!("this is `{shown}`"))
+                        .help("spread a record: `{ ...order, status: \"closed\" }`"),
+                );
+                (Rc::from(Vec::new()), x)
+            }
+        }
+    }
+
     /// Reports why `found` does not fit `expect`.
-    fn mismatch(&mut self, e: &ast::Expr, found: &Ty, expect: &Expect, m: &Mismatch) {
+    pub(crate) fn mismatch(&mut self, e: &ast::Expr, found: &Ty, expect: &Expect, m: &Mismatch) {
         let (path, inner) = m.innermost();
         let found_s = self.types.display(found);
         let want_s = self.types.display(&expect.ty);
@@ -292,9 +398,82 @@ impl Cx<'_> {
         self.report(d);
     }
 
-    /// Infers the type of `e` and elaborates it.
+    fn bad_literal(&mut self, span: Span, message: String, help: &str) -> plan::Expr {
+        self.report(Diagnostic::new(codes::BAD_LITERAL_ARGUMENT, message).primary(span, "invalid").help(help));
+        lit(plan::Value::Null)
+    }
+
+    /// Infers the type of `e` and elaborates it. An operation that can fail must be handled
+    /// right where it is produced (`… catch default`): anything else is E0215.
     pub(crate) fn infer(&mut self, e: &ast::Expr, scope: &mut Scope) -> (Ty, plan::Expr) {
+        let (ty, x) = self.infer_raw(e, scope);
+        if let Ty::Fallible(inner) = ty {
+            let what = match &e.kind {
+                ExprKind::Call { callee, .. } => format!("`{}(…)`", callee.name),
+                _ => "this expression".to_string(),
+            };
+            self.report(
+                Diagnostic::new(codes::UNHANDLED_FAILURE, format!("{what} can fail, and the failure is not handled"))
+                    .primary(e.span, "fails on text it cannot read")
+                    .help(format!(
+                        "give a value for that case: `{} catch {}`, or send the record away with `catch fail(\"why\")`",
+                        path_text(e).unwrap_or_else(|| "…".into()),
+                        default_for(self.types.resolve(&inner))
+                    )),
+            );
+            return ((*inner).clone(), x);
+        }
+        (ty, x)
+    }
+
+    /// Like [`infer`](Self::infer), without reporting: for a second look at something already checked.
+    pub(crate) fn infer_quiet(&mut self, e: &ast::Expr, scope: &mut Scope) -> (Ty, plan::Expr) {
+        let n = self.diagnostics.len();
+        let r = self.infer(e, scope);
+        self.diagnostics.truncate(n);
+        r
+    }
+
+    /// The type under a `catch`; warns when the expression cannot fail.
+    fn handled(&mut self, expr: &ast::Expr, ty: Ty) -> Ty {
+        match ty {
+            Ty::Fallible(inner) => (*inner).clone(),
+            Ty::Error => Ty::Error,
+            other => {
+                self.report(
+                    Diagnostic::new(codes::NEEDLESS_CATCH, "this expression cannot fail; the `catch` is never used")
+                        .primary(expr.span, "cannot fail")
+                        .help("remove the `catch` and its default; for null values use `??`"),
+                );
+                other
+            }
+        }
+    }
+
+    fn infer_raw(&mut self, e: &ast::Expr, scope: &mut Scope) -> (Ty, plan::Expr) {
         match &e.kind {
+            ExprKind::Catch { expr, default } => {
+                let (lt, le) = self.infer_raw(expr, scope);
+                let inner = self.handled(expr, lt);
+                let (dt, de) = self.infer(default, scope);
+                let ty = match self.types.join(&inner, &dt) {
+                    Some(t) => t,
+                    None => {
+                        let (a, b) = (self.types.display(&inner), self.types.display(&dt));
+                        self.report(
+                            Diagnostic::new(
+                                codes::TYPE_MISMATCH,
+                                format!("the `catch` default is `{b}`, but the value is `{a}`"),
+                            )
+                            .primary(default.span, format!("this is `{b}`"))
+                            .help(format!("give a default of type `{a}`")),
+                        );
+                        Ty::Error
+                    }
+                };
+                (ty, plan::Expr::Catch { expr: Box::new(le), default: Box::new(de) })
+            }
+            ExprKind::Match { scrutinee, arms } => self.match_expr(e, scrutinee, arms, None, scope),
             ExprKind::Str(s) => (Ty::StrLit(s.as_str().into()), lit(plan::Value::Str(s.clone()))),
             ExprKind::Int(n) => (Ty::Int, lit(plan::Value::Int(*n))),
             ExprKind::Number(text) => match Decimal::from_str_exact(text).or_else(|_| Decimal::from_scientific(text)) {
@@ -314,6 +493,27 @@ impl Cx<'_> {
             ExprKind::Name(id) => self.name(id, scope),
             ExprKind::Field { base, name, optional } => self.field(e, base, name, *optional, scope),
             ExprKind::Index { base, index } => {
+                if let ExprKind::Name(id) = &base.kind {
+                    if !scope.contains(&id.name) {
+                        if let Some(r) = self.names.get(&id.name).copied().filter(|r| r.kind == Kind::Table) {
+                            self.used.insert((Kind::Table, r.index));
+                            let (key_ty, value_ty) =
+                                self.table_sigs.get(r.index).cloned().unwrap_or((Ty::Error, Ty::Error));
+                            let key = self.check_against(
+                                index,
+                                &Expect { ty: key_ty, origin: None, what: format!("a key of `{}`", id.name) },
+                                scope,
+                            );
+                            // A key the table lacks gives null: the lookup is nullable.
+                            let ty = if self.types.is_nullable(&value_ty) {
+                                value_ty
+                            } else {
+                                Ty::Nullable(Rc::new(value_ty))
+                            };
+                            return (ty, plan::Expr::Lookup { table: r.index, key: Box::new(key) });
+                        }
+                    }
+                }
                 let (bt, be) = self.infer(base, scope);
                 let ie =
                     self.check_against(index, &Expect { ty: Ty::Int, origin: None, what: "an index".into() }, scope);
@@ -407,7 +607,37 @@ impl Cx<'_> {
                 );
                 POISON
             }
-            ExprKind::Object(fields) => {
+            ExprKind::Object(items) if items.iter().any(|i| matches!(i, ObjectItem::Spread(_))) => {
+                let mut tys: Vec<FieldTy> = Vec::new();
+                let mut parts = Vec::new();
+                for item in items {
+                    match item {
+                        ObjectItem::Field(f) => {
+                            let (t, x) = self.infer(&f.value, scope);
+                            tys.retain(|ft| ft.name != f.name.name);
+                            tys.push(FieldTy { name: f.name.name.clone(), ty: t });
+                            parts.push(plan::ObjectPart::Field { name: f.name.name.clone(), value: x });
+                        }
+                        ObjectItem::Spread(s) => {
+                            let (fields, x) = self.spread(s, scope);
+                            for f in fields.iter() {
+                                tys.retain(|ft| ft.name != f.name);
+                                tys.push(f.clone());
+                            }
+                            parts.push(plan::ObjectPart::Spread { value: x });
+                        }
+                    }
+                }
+                (Ty::Object(tys.into()), plan::Expr::Build { parts, keep: None })
+            }
+            ExprKind::Object(items) => {
+                let fields: Vec<&ast::ObjectField> = items
+                    .iter()
+                    .filter_map(|i| match i {
+                        ObjectItem::Field(f) => Some(f),
+                        ObjectItem::Spread(_) => None,
+                    })
+                    .collect();
                 let mut tys: Vec<FieldTy> = Vec::new();
                 let mut out = Vec::new();
                 for f in fields {
@@ -574,7 +804,7 @@ impl Cx<'_> {
         (ty, plan::Expr::Field { base: Box::new(be), name: name.name.clone() })
     }
 
-    fn nullable_operand(&mut self, operand: &ast::Expr, ty: &Ty, op: &str) {
+    pub(crate) fn nullable_operand(&mut self, operand: &ast::Expr, ty: &Ty, op: &str) {
         let t = path_text(operand);
         let default = default_for(self.types.resolve(&self.types.non_null(ty)));
         self.report(
@@ -720,6 +950,12 @@ impl Cx<'_> {
                 if op == BinaryOp::Add && self.types.is_stringy(&lt) && self.types.is_stringy(&rt) {
                     return node(Ty::String);
                 }
+                if matches!(op, BinaryOp::Add | BinaryOp::Sub)
+                    && matches!(self.types.resolve(&lt), Ty::DateTime)
+                    && matches!(self.types.resolve(&rt), Ty::Duration)
+                {
+                    return node(Ty::DateTime);
+                }
                 match self.types.arith(&lt, &rt) {
                     Ok(t) => {
                         let t = match (op, t) {
@@ -816,6 +1052,7 @@ impl Cx<'_> {
         }
         match self.names.get(&callee.name).copied() {
             Some(r) if r.kind == Kind::Map => self.map_call(e, r.index, callee, args, scope),
+            Some(r) if r.kind == Kind::Function => self.fn_call(e, r.index, callee, args, scope),
             Some(r) => {
                 for a in args {
                     self.infer(&a.value, scope);
@@ -845,6 +1082,194 @@ impl Cx<'_> {
                 POISON
             }
         }
+    }
+
+    /// `match x { p | q => a, _ => b }`: every pattern a value `x` can have, every value covered
+    /// (or a `_`), no arm that can never be taken.
+    pub(crate) fn match_expr(
+        &mut self,
+        e: &ast::Expr,
+        scrutinee: &ast::Expr,
+        arms: &[ast::MatchArm],
+        expect: Option<&Expect>,
+        scope: &mut Scope,
+    ) -> (Ty, plan::Expr) {
+        let (st, se) = self.infer(scrutinee, scope);
+        let nullable = self.types.is_nullable(&st);
+        let inner = self.types.resolve(&self.types.non_null(&st)).clone();
+        let mut covered: Vec<plan::Value> = Vec::new();
+        let mut wildcard = false;
+        let mut out_arms = Vec::new();
+        let mut otherwise = None;
+        let mut result: Option<Ty> = expect.map(|x| x.ty.clone());
+        for arm in arms {
+            let mut patterns = Vec::new();
+            let mut reachable = false;
+            for p in &arm.patterns {
+                let Some(literal) = &p.literal else {
+                    reachable |= !wildcard;
+                    wildcard = true;
+                    continue;
+                };
+                let (pt, px) = self.infer(literal, scope);
+                let plan::Expr::Lit { value } = px else { continue };
+                let fits = match (&value, &inner) {
+                    (plan::Value::Null, _) => nullable,
+                    (plan::Value::Str(s), Ty::Union(members)) => {
+                        if !members.contains(s) {
+                            let help = match suggest(s, members.iter().map(String::as_str)) {
+                                Some(n) => format!("did you mean \"{n}\"?"),
+                                None => format!(
+                                    "the value is one of {}",
+                                    members.iter().map(|m| format!("{m:?}")).collect::<Vec<_>>().join(", ")
+                                ),
+                            };
+                            self.report(
+                                Diagnostic::new(
+                                    codes::NOT_IN_UNION,
+                                    format!("{s:?} is not one of {}", self.types.display(&inner)),
+                                )
+                                .primary(p.span, "this arm can never match")
+                                .help(help),
+                            );
+                            continue;
+                        }
+                        true
+                    }
+                    _ => inner == Ty::Error || self.types.join(&pt, &inner).is_some(),
+                };
+                if !fits {
+                    let (a, b) = (self.types.display(&pt), self.types.display(&st));
+                    self.report(
+                        Diagnostic::new(codes::TYPE_MISMATCH, format!("a `{a}` pattern on a `{b}` value"))
+                            .primary(p.span, format!("this is `{a}`"))
+                            .secondary(scrutinee.span, format!("this is `{b}`"))
+                            .help("match values of the scrutinee's type"),
+                    );
+                    continue;
+                }
+                let already = wildcard
+                    || covered.iter().any(|c| flow_plan::eval::compare(c, &value) == Some(std::cmp::Ordering::Equal));
+                reachable |= !already;
+                if !already {
+                    covered.push(value.clone());
+                }
+                patterns.push(value);
+            }
+            if !reachable {
+                self.report(
+                    Diagnostic::new(codes::UNREACHABLE, "this arm can never be taken")
+                        .primary(arm.span, "every value it matches is matched above")
+                        .help("remove the arm, or move it above the arm that takes its values"),
+                );
+            }
+            let body = match expect {
+                Some(x) => self.check_against(&arm.body, x, scope),
+                None => {
+                    let (bt, bx) = self.infer(&arm.body, scope);
+                    result = match result {
+                        None => Some(bt),
+                        Some(prev) => match self.types.join(&prev, &bt) {
+                            Some(j) => Some(j),
+                            None => {
+                                let (a, b) = (self.types.display(&prev), self.types.display(&bt));
+                                self.report(
+                                    Diagnostic::new(
+                                        codes::TYPE_MISMATCH,
+                                        format!("`match` arms have different types: `{a}` and `{b}`"),
+                                    )
+                                    .primary(arm.body.span, format!("this is `{b}`"))
+                                    .help("make every arm the same type"),
+                                );
+                                Some(Ty::Error)
+                            }
+                        },
+                    };
+                    bx
+                }
+            };
+            if arm.patterns.iter().any(|p| p.literal.is_none()) && otherwise.is_none() {
+                otherwise = Some(Box::new(body.clone()));
+            }
+            if !patterns.is_empty() {
+                out_arms.push(plan::MatchArm { patterns, body });
+            }
+        }
+        // Exhaustive: a `_`, or every member of a union / both Bools, and null when nullable.
+        let mut missing: Vec<String> = match &inner {
+            Ty::Union(members) => members
+                .iter()
+                .filter(|m| !covered.contains(&plan::Value::Str((*m).clone())))
+                .map(|m| format!("{m:?}"))
+                .collect(),
+            Ty::Bool => [true, false]
+                .into_iter()
+                .filter(|b| !covered.contains(&plan::Value::Bool(*b)))
+                .map(|b| b.to_string())
+                .collect(),
+            Ty::Error => Vec::new(),
+            other => vec![format!("other {} values", self.types.display(other))],
+        };
+        if nullable && !covered.contains(&plan::Value::Null) {
+            missing.push("null".into());
+        }
+        if !wildcard && !missing.is_empty() {
+            let arms_text: Vec<String> =
+                missing.iter().filter(|m| !m.starts_with("other ")).map(|m| format!("{m} => …")).collect();
+            let help = if arms_text.len() == missing.len() {
+                format!("add {}, or `_ => …` for the rest", arms_text.join(", "))
+            } else {
+                "add `_ => …` for the values no arm names".to_string()
+            };
+            self.report(
+                Diagnostic::new(codes::NOT_EXHAUSTIVE, format!("this `match` does not cover {}", missing.join(", ")))
+                    .primary(scrutinee.span, format!("this is `{}`", self.types.display(&st)))
+                    .help(help),
+            );
+        }
+        let ty = result.unwrap_or(Ty::Never);
+        (ty, plan::Expr::Match { scrutinee: Box::new(se), arms: out_arms, otherwise, span: e.span })
+    }
+
+    fn fn_call(
+        &mut self,
+        e: &ast::Expr,
+        index: usize,
+        callee: &ast::Ident,
+        args: &[ast::Arg],
+        scope: &mut Scope,
+    ) -> (Ty, plan::Expr) {
+        self.used.insert((Kind::Function, index));
+        if let Some(caller) = self.current_fn {
+            if let Some(calls) = self.fn_calls.get_mut(caller) {
+                calls.push((index, e.span));
+            }
+        }
+        let Some((params, ret)) = self.fn_sigs.get(index).cloned() else { return POISON };
+        let signature = format!(
+            "{}({}) -> {}",
+            callee.name,
+            params.iter().map(|(n, t)| format!("{n}: {}", self.types.display(t))).collect::<Vec<_>>().join(", "),
+            self.types.display(&ret)
+        );
+        if args.len() != params.len() || args.iter().any(|a| a.name.is_some()) {
+            self.report(
+                Diagnostic::new(codes::BAD_ARGUMENTS, format!("wrong arguments for `{}`", callee.name))
+                    .primary(e.span, "this call")
+                    .help(format!("call it as `{signature}`")),
+            );
+            for a in args {
+                self.infer(&a.value, scope);
+            }
+            return (ret, lit(plan::Value::Null));
+        }
+        let mut out = Vec::with_capacity(args.len());
+        for (a, (pname, pty)) in args.iter().zip(&params) {
+            let expect =
+                Expect { ty: pty.clone(), origin: None, what: format!("parameter `{pname}` of `{}`", callee.name) };
+            out.push(self.check_against(&a.value, &expect, scope));
+        }
+        (ret, plan::Expr::CallFunction { func: index, args: out, span: e.span })
     }
 
     fn map_call(
@@ -917,121 +1342,5 @@ impl Cx<'_> {
         }
         out.sort_by_key(|(i, _)| *i);
         (ret, plan::Expr::CallMap { map: index, args: out.into_iter().map(|(_, x)| x).collect(), span: e.span })
-    }
-
-    fn builtin(&mut self, e: &ast::Expr, b: plan::Builtin, args: &[ast::Arg], scope: &mut Scope) -> (Ty, plan::Expr) {
-        use plan::Builtin as B;
-        let arity_ok = match b {
-            B::Sum => (1..=2).contains(&args.len()),
-            _ => args.len() == 1,
-        };
-        if !arity_ok || args.iter().any(|a| a.name.is_some()) {
-            self.report(
-                Diagnostic::new(codes::BAD_ARGUMENTS, format!("wrong arguments for `{}`", b.name()))
-                    .primary(e.span, "this call")
-                    .help(format!("call it as `{}`", b.signature())),
-            );
-            for a in args {
-                if !matches!(a.value.kind, ExprKind::Lambda { .. }) {
-                    self.infer(&a.value, scope);
-                }
-            }
-            return POISON;
-        }
-        let arg = &args[0].value;
-        let what = format!("the argument of `{}`", b.name());
-        let call = |ty: Ty, args: Vec<plan::Expr>| (ty, plan::Expr::CallFn { func: b, args, span: e.span });
-        match b {
-            B::Lower | B::Upper | B::Trim => {
-                let x = self.check_against(arg, &Expect { ty: Ty::String, origin: None, what }, scope);
-                call(Ty::String, vec![x])
-            }
-            B::Date => {
-                let x = self.check_against(arg, &Expect { ty: Ty::DateTime, origin: None, what }, scope);
-                call(Ty::Date, vec![x])
-            }
-            B::Str | B::Len => {
-                let (t, x) = self.infer(arg, scope);
-                if self.types.is_nullable(&t) {
-                    self.nullable_operand(arg, &t, b.name());
-                    return POISON;
-                }
-                let ok = match (b, self.types.resolve(&t)) {
-                    (_, Ty::Error) => true,
-                    (B::Str, Ty::Array(_) | Ty::Object(_) | Ty::Duration) => false,
-                    (B::Str, _) => true,
-                    (_, Ty::String | Ty::StrLit(_) | Ty::Union(_) | Ty::Array(_)) => true,
-                    _ => false,
-                };
-                if !ok {
-                    let shown = self.types.display(&t);
-                    self.report(
-                        Diagnostic::new(codes::TYPE_MISMATCH, format!("`{}` does not take `{shown}`", b.name()))
-                            .primary(arg.span, format!("this is `{shown}`"))
-                            .help(format!("call it as `{}`", b.signature())),
-                    );
-                    return POISON;
-                }
-                call(if b == B::Str { Ty::String } else { Ty::Int }, vec![x])
-            }
-            B::Sum => {
-                let (t, items) = self.infer(arg, scope);
-                if self.types.is_nullable(&t) {
-                    self.nullable_operand(arg, &t, "sum");
-                    return POISON;
-                }
-                let item_ty = match self.types.resolve(&t).clone() {
-                    Ty::Array(item) => (*item).clone(),
-                    Ty::Error => return POISON,
-                    other => {
-                        let shown = self.types.display(&other);
-                        self.report(
-                            Diagnostic::new(codes::TYPE_MISMATCH, format!("`sum` adds up an array, not `{shown}`"))
-                                .primary(arg.span, format!("this is `{shown}`"))
-                                .help(format!("call it as `{}`", b.signature())),
-                        );
-                        return POISON;
-                    }
-                };
-                let (value_ty, lambda) = match args.get(1) {
-                    None => (item_ty, None),
-                    Some(a) => match &a.value.kind {
-                        ExprKind::Lambda { param, body } => {
-                            let mark = scope.len();
-                            scope.push(&param.name, item_ty, param.span, false);
-                            let (bt, be) = self.infer(body, scope);
-                            let mut diags = Vec::new();
-                            scope.truncate(mark, &mut diags);
-                            if self.types.is_nullable(&bt) {
-                                self.nullable_operand(body, &bt, "sum");
-                                return POISON;
-                            }
-                            (bt, Some(plan::Expr::Lambda { param: param.name.clone(), body: Box::new(be) }))
-                        }
-                        _ => {
-                            self.report(
-                                Diagnostic::new(codes::BAD_ARGUMENTS, "the second argument of `sum` is a lambda")
-                                    .primary(a.value.span, "not a lambda")
-                                    .help("write `sum(items, item => item.quantity * item.price)`"),
-                            );
-                            return POISON;
-                        }
-                    },
-                };
-                if !self.types.is_numeric(&value_ty) {
-                    let shown = self.types.display(&value_ty);
-                    self.report(
-                        Diagnostic::new(codes::TYPE_MISMATCH, format!("`sum` adds numbers, not `{shown}`"))
-                            .primary(args.get(1).map_or(arg.span, |a| a.value.span), format!("gives `{shown}`"))
-                            .help("sum a numeric field: `sum(items, item => item.price)`"),
-                    );
-                    return POISON;
-                }
-                let ty = if value_ty == Ty::NumLit { Ty::Decimal } else { value_ty };
-                let mut xs = vec![items];
-                xs.extend(lambda);
-                call(ty, xs)
-            }
-        }
     }
 }

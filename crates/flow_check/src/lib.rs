@@ -7,9 +7,11 @@
 //! `lower` then applies policy defaults, orders map output by the target type and erases the
 //! checker's own types; it cannot fail.
 
+mod builtins;
 mod decls;
 mod expr;
 mod lower;
+mod more_decls;
 mod scope;
 mod ty;
 
@@ -46,6 +48,23 @@ pub struct Model {
     pub(crate) maps: Vec<MapM>,
     pub(crate) flows: Vec<plan::Flow>,
     pub(crate) flow_settings: Vec<FlowSettings>,
+    pub(crate) tables: Vec<TableM>,
+    pub(crate) functions: Vec<FunctionM>,
+    pub(crate) tests: Vec<plan::Test>,
+}
+
+#[derive(Debug)]
+pub(crate) struct TableM {
+    pub name: String,
+    pub entries: Vec<(plan::Value, plan::Value)>,
+}
+
+#[derive(Debug)]
+pub(crate) struct FunctionM {
+    pub name: String,
+    pub params: Vec<String>,
+    pub body: plan::Expr,
+    pub span: Span,
 }
 
 #[derive(Debug)]
@@ -83,6 +102,7 @@ pub(crate) struct MapM {
     pub params: Vec<(String, Ty)>,
     pub ret: Ty,
     pub lets: Vec<(String, plan::Expr)>,
+    pub spreads: Vec<plan::Expr>,
     pub fields: Vec<(String, plan::Expr)>,
     pub span: Span,
 }
@@ -125,11 +145,15 @@ pub(crate) enum Kind {
     Endpoint,
     Map,
     Flow,
+    Table,
+    Function,
 }
 
 impl Kind {
     pub fn word(self) -> &'static str {
         match self {
+            Kind::Table => "table",
+            Kind::Function => "function",
             Kind::Secret => "secret",
             Kind::Api => "api",
             Kind::Type => "type",
@@ -161,6 +185,19 @@ pub(crate) struct Cx<'a> {
     pub endpoint_decls: Vec<&'a ast::EndpointDecl>,
     pub map_decls: Vec<&'a ast::MapDecl>,
     pub flow_decls: Vec<&'a ast::FlowDecl>,
+    pub table_decls: Vec<&'a ast::TableDecl>,
+    pub fn_decls: Vec<&'a ast::FnDecl>,
+    pub test_decls: Vec<&'a ast::TestDecl>,
+    /// Table key and value types, known before expressions are checked.
+    pub table_sigs: Vec<(Ty, Ty)>,
+    pub tables: Vec<Option<TableM>>,
+    /// Function signatures, known before any body is checked.
+    pub fn_sigs: Vec<(Vec<(String, Ty)>, Ty)>,
+    pub functions: Vec<Option<FunctionM>>,
+    /// Which functions each function calls, for the cycle check.
+    pub fn_calls: Vec<Vec<(usize, Span)>>,
+    pub current_fn: Option<usize>,
+    pub tests: Vec<plan::Test>,
     pub types: Types,
     /// Where each field of a named object type was declared, for "expected because of this".
     pub field_spans: HashMap<(usize, String), Span>,
@@ -189,6 +226,16 @@ impl<'a> Cx<'a> {
             endpoint_decls: Vec::new(),
             map_decls: Vec::new(),
             flow_decls: Vec::new(),
+            table_decls: Vec::new(),
+            fn_decls: Vec::new(),
+            test_decls: Vec::new(),
+            table_sigs: Vec::new(),
+            tables: Vec::new(),
+            fn_sigs: Vec::new(),
+            functions: Vec::new(),
+            fn_calls: Vec::new(),
+            current_fn: None,
+            tests: Vec::new(),
             types: Types::default(),
             field_spans: HashMap::new(),
             apis: Vec::new(),
@@ -211,10 +258,15 @@ impl<'a> Cx<'a> {
         self.check_types();
         self.check_apis();
         self.check_endpoints();
+        self.table_signatures();
         self.map_signatures();
+        self.fn_signatures();
+        self.check_tables();
+        self.check_functions();
         self.check_maps();
         self.check_map_cycles();
         self.check_flows();
+        self.check_tests();
         self.unused();
     }
 
@@ -227,6 +279,9 @@ impl<'a> Cx<'a> {
             maps: self.maps.into_iter().flatten().collect(),
             flows: self.flows,
             flow_settings: self.flow_settings,
+            tables: self.tables.into_iter().flatten().collect(),
+            functions: self.functions.into_iter().flatten().collect(),
+            tests: self.tests,
         }
     }
 }

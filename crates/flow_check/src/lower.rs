@@ -60,7 +60,9 @@ pub fn lower(model: &Model) -> plan::Plan {
                 name: m.name.clone(),
                 params: m.params.iter().map(|(n, _)| n.clone()).collect(),
                 lets: m.lets.clone(),
+                spreads: m.spreads.clone(),
                 fields: ordered_fields(types, &m.ret, &m.fields),
+                order: if m.spreads.is_empty() { Vec::new() } else { field_order(types, &m.ret) },
                 span: m.span,
             })
             .collect(),
@@ -74,6 +76,22 @@ pub fn lower(model: &Model) -> plan::Plan {
                 ..f.clone()
             })
             .collect(),
+        tables: model
+            .tables
+            .iter()
+            .map(|t| plan::Table { name: t.name.clone(), entries: t.entries.clone(), index: Default::default() })
+            .collect(),
+        functions: model
+            .functions
+            .iter()
+            .map(|f| plan::Function {
+                name: f.name.clone(),
+                params: f.params.clone(),
+                body: f.body.clone(),
+                span: f.span,
+            })
+            .collect(),
+        tests: model.tests.clone(),
     }
 }
 
@@ -83,6 +101,13 @@ fn ordered_fields(types: &Types, ret: &Ty, fields: &[(String, plan::Expr)]) -> V
         return fields.to_vec();
     };
     declared.iter().filter_map(|d| fields.iter().find(|(n, _)| *n == d.name).cloned()).collect()
+}
+
+fn field_order(types: &Types, ret: &Ty) -> Vec<String> {
+    match types.resolve(ret) {
+        Ty::Object(declared) => declared.iter().map(|d| d.name.clone()).collect(),
+        _ => Vec::new(),
+    }
 }
 
 fn plan_type(ty: &Ty) -> plan::Type {
@@ -104,6 +129,7 @@ fn plan_type(ty: &Ty) -> plan::Type {
         Ty::Nullable(t) => plan::Type::Nullable(Box::new(plan_type(t))),
         // Declared types never hold these: the checker only puts them on expressions, and a
         // model exists only when every declaration resolved. Null is the value they could hold.
-        Ty::Error | Ty::Null | Ty::Duration => plan::Type::Nullable(Box::new(plan::Type::String)),
+        Ty::Fallible(t) => plan_type(t),
+        Ty::Error | Ty::Null | Ty::Duration | Ty::Never => plan::Type::Nullable(Box::new(plan::Type::String)),
     }
 }

@@ -30,6 +30,11 @@ pub enum Ty {
     Named(usize),
     /// Null or absent, or the inner type.
     Nullable(Rc<Ty>),
+    /// The result of an operation that can fail on valid input (parsing): must be handled with
+    /// `catch` where it is produced, so it never reaches a variable or a field.
+    Fallible(Rc<Ty>),
+    /// `fail(…)`: never produces a value, so it fits anywhere.
+    Never,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,6 +100,8 @@ impl Types {
         }
         match ty {
             Ty::Error => out.push_str("{unknown}"),
+            Ty::Never => out.push_str("never"),
+            Ty::Fallible(t) => self.write(t, out, depth),
             Ty::Null => out.push_str("null"),
             Ty::String => out.push_str("String"),
             Ty::Int => out.push_str("Int"),
@@ -165,7 +172,7 @@ impl Types {
         let f = self.resolve(found);
         let e = self.resolve(expected);
         match (f, e) {
-            (Ty::Error, _) | (_, Ty::Error) => Ok(()),
+            (Ty::Error | Ty::Never, _) | (_, Ty::Error) => Ok(()),
             (Ty::Null, Ty::Nullable(_)) => Ok(()),
             (Ty::Nullable(fi), Ty::Nullable(ei)) => self.assignable_at(fi, ei, depth + 1),
             (_, Ty::Nullable(ei)) => self.assignable_at(f, ei, depth + 1),
@@ -223,6 +230,8 @@ impl Types {
         let (ra, rb) = (self.resolve(a), self.resolve(b));
         Some(match (ra, rb) {
             (Ty::Error, _) | (_, Ty::Error) => Ty::Error,
+            (Ty::Never, _) => b.clone(),
+            (_, Ty::Never) => a.clone(),
             (Ty::Null, Ty::Nullable(_)) => rb.clone(),
             (Ty::Nullable(_), Ty::Null) => ra.clone(),
             (Ty::Null, _) => Ty::Nullable(Rc::new(b.clone())),

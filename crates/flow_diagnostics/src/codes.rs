@@ -50,7 +50,10 @@ codes! {
     BAD_UNION = "E0211", Error, "a union type whose members are not all string literals";
     INT_RANGE = "E0212", Error, "a number literal outside the range of its type";
     TYPE_CYCLE = "E0213", Error, "a type defined only in terms of itself";
-    MAP_CYCLE = "E0214", Error, "maps that call each other in a cycle";
+    MAP_CYCLE = "E0214", Error, "maps or functions that call each other in a cycle";
+    UNHANDLED_FAILURE = "E0215", Error, "an operation that can fail, not handled";
+    BAD_LITERAL_ARGUMENT = "E0216", Error, "an invalid regex, date format, time zone or date literal";
+    NOT_EXHAUSTIVE = "E0217", Error, "a `match` that does not cover every value";
 
     BAD_RECORDS = "E0301", Error, "a records path that the response type does not have";
     BAD_PAGINATION = "E0302", Error, "a pagination rule that does not fit the response type";
@@ -77,9 +80,12 @@ codes! {
     DEAD_LETTER = "R0007", Error, "a record could not be written to the dead letter store";
     PAGINATION_CYCLE = "R0008", Error, "the API returned a cursor or next URL it returned before";
     CROSS_ORIGIN = "R0009", Error, "a next-page link to another host, or from https to http";
+    TEST_FAILED = "R0010", Error, "an expectation of a `test` does not hold";
 
     UNUSED = "W0001", Warning, "a declaration that nothing uses";
     UNUSED_LET = "W0002", Warning, "a `let` whose value is never used";
+    UNREACHABLE = "W0003", Warning, "a `match` arm that can never be taken";
+    NEEDLESS_CATCH = "W0004", Warning, "a `catch` on an expression that cannot fail";
 }
 
 /// Looks up a code by id.

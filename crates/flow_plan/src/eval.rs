@@ -8,7 +8,7 @@ use std::cmp::Ordering;
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 
-use crate::{BinOp, Builtin, Expr, Plan, Span, Value};
+use crate::{BinOp, Expr, Plan, Span, Value};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EvalError {
@@ -133,10 +133,98 @@ pub fn eval(expr: &Expr, env: &mut Env, plan: &Plan) -> Result<Value, EvalError>
                 e
             })
         }
-        Expr::CallFn { func, args, span } => call_builtin(*func, args, *span, env, plan),
+        Expr::CallFn { func, args, span, regex } => {
+            crate::run_builtin::call_builtin(*func, args, *span, regex, env, plan)
+        }
+        Expr::CallFunction { func, args, span } => {
+            let Some(f) = plan.functions.get(*func) else {
+                return internal("call of an unknown function");
+            };
+            let mut inner = Env::new();
+            for (name, a) in f.params.iter().zip(args) {
+                let v = eval(a, env, plan)?;
+                inner.push(name.clone(), v);
+            }
+            eval(&f.body, &mut inner, plan).map_err(|mut e| {
+                e.span = e.span.or(Some(*span));
+                e
+            })
+        }
+        Expr::Catch { expr, default } => match eval(expr, env, plan) {
+            Ok(v) => Ok(v),
+            Err(_) => eval(default, env, plan),
+        },
+        Expr::Match { scrutinee, arms, otherwise, span } => {
+            let v = eval(scrutinee, env, plan)?;
+            for arm in arms {
+                if arm.patterns.iter().any(|p| compare(p, &v) == Some(Ordering::Equal)) {
+                    return eval(&arm.body, env, plan);
+                }
+            }
+            match otherwise {
+                Some(e) => eval(e, env, plan),
+                None => err(*span, format!("no arm of the `match` takes {}", v.to_text())),
+            }
+        }
+        Expr::Build { parts, keep } => {
+            let mut out: Vec<(String, Value)> = Vec::new();
+            for part in parts {
+                match part {
+                    crate::ObjectPart::Field { name, value } => {
+                        let v = eval(value, env, plan)?;
+                        set_field(&mut out, name, v);
+                    }
+                    crate::ObjectPart::Spread { value } => match eval(value, env, plan)? {
+                        Value::Object(fields) => {
+                            for (k, v) in fields {
+                                set_field(&mut out, &k, v);
+                            }
+                        }
+                        Value::Null => {}
+                        other => return internal(&format!("spread of {}", other.kind())),
+                    },
+                }
+            }
+            if let Some(keep) = keep {
+                let mut ordered = Vec::with_capacity(keep.len());
+                for name in keep {
+                    if let Some(i) = out.iter().position(|(k, _)| k == name) {
+                        ordered.push(out.swap_remove(i));
+                    }
+                }
+                out = ordered;
+            }
+            Ok(Value::Object(out))
+        }
+        Expr::Lookup { table, key } => {
+            let k = eval(key, env, plan)?;
+            match plan.tables.get(*table) {
+                Some(t) => Ok(t.get(&k).cloned().unwrap_or(Value::Null)),
+                None => internal("lookup in an unknown table"),
+            }
+        }
         Expr::Lambda { .. } => internal("a lambda outside a function call"),
-        // Handled by `place`.
-        Expr::Var { .. } | Expr::Field { .. } | Expr::Index { .. } => internal("unresolved place"),
+        // Paths on variables are handled by `place`, by reference; these are on computed values.
+        Expr::Field { base, name } => Ok(match eval(base, env, plan)? {
+            Value::Object(fields) => fields.into_iter().find(|(k, _)| k == name).map_or(Value::Null, |(_, v)| v),
+            _ => Value::Null,
+        }),
+        Expr::Index { base, index } => {
+            let b = eval(base, env, plan)?;
+            let i = match eval(index, env, plan)? {
+                Value::Int(i) => i,
+                _ => return internal("an index that is not an Int"),
+            };
+            Ok(index_value(&b, i).clone())
+        }
+        Expr::Var { .. } => internal("an unknown variable"),
+    }
+}
+
+fn set_field(out: &mut Vec<(String, Value)>, name: &str, v: Value) {
+    match out.iter_mut().find(|(k, _)| k == name) {
+        Some(slot) => slot.1 = v,
+        None => out.push((name.to_string(), v)),
     }
 }
 
@@ -150,9 +238,34 @@ pub fn run_map(map: &crate::Map, args: Vec<Value>, plan: &Plan) -> Result<Value,
         let v = eval(e, &mut env, plan)?;
         env.push(name.clone(), v);
     }
-    let mut out = Vec::with_capacity(map.fields.len());
+    if map.spreads.is_empty() {
+        let mut out = Vec::with_capacity(map.fields.len());
+        for (name, e) in &map.fields {
+            out.push((name.clone(), eval(e, &mut env, plan)?));
+        }
+        return Ok(Value::Object(out));
+    }
+    let mut all: Vec<(String, Value)> = Vec::new();
+    for s in &map.spreads {
+        match eval(s, &mut env, plan)? {
+            Value::Object(fields) => {
+                for (k, v) in fields {
+                    set_field(&mut all, &k, v);
+                }
+            }
+            Value::Null => {}
+            other => return internal(&format!("spread of {}", other.kind())),
+        }
+    }
     for (name, e) in &map.fields {
-        out.push((name.clone(), eval(e, &mut env, plan)?));
+        let v = eval(e, &mut env, plan)?;
+        set_field(&mut all, name, v);
+    }
+    let mut out = Vec::with_capacity(map.order.len());
+    for name in &map.order {
+        if let Some(i) = all.iter().position(|(k, _)| k == name) {
+            out.push(all.swap_remove(i));
+        }
     }
     Ok(Value::Object(out))
 }
@@ -211,7 +324,7 @@ fn index_value(base: &Value, i: i64) -> &Value {
     }
 }
 
-fn binary(op: BinOp, l: Value, r: Value, span: Span) -> Result<Value, EvalError> {
+pub(crate) fn binary(op: BinOp, l: Value, r: Value, span: Span) -> Result<Value, EvalError> {
     use Value::*;
     match op {
         BinOp::Eq => return Ok(Bool(compare(&l, &r) == Some(Ordering::Equal))),
@@ -234,6 +347,16 @@ fn binary(op: BinOp, l: Value, r: Value, span: Span) -> Result<Value, EvalError>
         s.push_str(a);
         s.push_str(b);
         return Ok(Str(s));
+    }
+    // DateTime ± a duration (milliseconds).
+    if let (BinOp::Add | BinOp::Sub, DateTime(t), Int(ms)) = (op, &l, &r) {
+        let d = chrono::Duration::try_milliseconds(*ms);
+        let moved = match (op, d) {
+            (BinOp::Add, Some(d)) => t.checked_add_signed(d),
+            (_, Some(d)) => t.checked_sub_signed(d),
+            _ => None,
+        };
+        return moved.map(DateTime).map_or_else(|| err(span, "the date-time is out of range"), Ok);
     }
     let sym = match op {
         BinOp::Add => "+",
@@ -340,61 +463,17 @@ pub fn compare(l: &Value, r: &Value) -> Option<Ordering> {
     }
 }
 
-fn call_builtin(func: Builtin, args: &[Expr], span: Span, env: &mut Env, plan: &Plan) -> Result<Value, EvalError> {
-    let Some(first) = args.first() else {
-        return internal("a builtin called without arguments");
-    };
-    if func == Builtin::Sum {
-        return sum(first, args.get(1), span, env, plan);
-    }
-    let v = eval(first, env, plan)?;
-    Ok(match (func, v) {
-        (Builtin::Lower, Value::Str(s)) => Value::Str(s.to_lowercase()),
-        (Builtin::Upper, Value::Str(s)) => Value::Str(s.to_uppercase()),
-        (Builtin::Trim, Value::Str(s)) => Value::Str(s.trim().to_string()),
-        (Builtin::Str, v) => Value::Str(v.to_text()),
-        (Builtin::Len, Value::Str(s)) => Value::Int(s.chars().count() as i64),
-        (Builtin::Len, Value::Array(a)) => Value::Int(a.len() as i64),
-        (Builtin::Date, Value::DateTime(t)) => Value::Date(t.date_naive()),
-        (f, v) => return internal(&format!("`{}` on {}", f.name(), v.kind())),
-    })
-}
-
-fn sum(items: &Expr, lambda: Option<&Expr>, span: Span, env: &mut Env, plan: &Plan) -> Result<Value, EvalError> {
-    let Value::Array(items) = eval(items, env, plan)? else {
-        return internal("`sum` over a non-array");
-    };
-    let mut total: Option<Value> = None;
-    for item in items {
-        let v = match lambda {
-            Some(Expr::Lambda { param, body }) => {
-                env.push(param.clone(), item);
-                let v = eval(body, env, plan);
-                env.pop();
-                v?
-            }
-            Some(_) => return internal("`sum` with a second argument that is not a lambda"),
-            None => item,
-        };
-        total = Some(match total {
-            None => v,
-            Some(t) => binary(BinOp::Add, t, v, span)?,
-        });
-    }
-    // The sum of nothing is zero, of the kind the checker gave the call.
-    Ok(total.unwrap_or(Value::Int(0)))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rust_decimal::Decimal;
 
     fn lit(v: Value) -> Box<Expr> {
         Box::new(Expr::Lit { value: v })
     }
 
     fn plan() -> Plan {
-        Plan { secrets: vec![], apis: vec![], types: vec![], endpoints: vec![], maps: vec![], flows: vec![] }
+        Plan::default()
     }
 
     fn bin(op: BinOp, l: Value, r: Value) -> Result<Value, EvalError> {
@@ -440,5 +519,9 @@ mod tests {
         assert_eq!(eval(&path(5), &mut env, &plan()), Ok(Value::Null));
         let missing = Expr::Field { base: Box::new(Expr::Var { name: "o".into() }), name: "nope".into() };
         assert_eq!(eval(&missing, &mut env, &plan()), Ok(Value::Null));
+        // A path on a computed value, not a variable.
+        let computed =
+            Expr::Index { base: Box::new(Expr::Array { items: vec![*lit(Value::Int(7))] }), index: lit(Value::Int(0)) };
+        assert_eq!(eval(&computed, &mut env, &plan()), Ok(Value::Int(7)));
     }
 }

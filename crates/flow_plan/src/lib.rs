@@ -7,10 +7,13 @@
 //! ([`eval`]). They are pure, so the runtime and `flowc test` share them.
 
 mod builtins;
+pub mod cache;
 mod json;
+mod run_builtin;
 mod value;
 
 pub mod eval;
+pub mod testing;
 
 pub use builtins::Builtin;
 pub use flow_diagnostics::Span;
@@ -19,7 +22,7 @@ pub use value::Value;
 
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
     /// Names of the secrets the plan needs; values are looked up at run time.
     pub secrets: Vec<String>,
@@ -29,6 +32,15 @@ pub struct Plan {
     pub endpoints: Vec<Endpoint>,
     pub maps: Vec<Map>,
     pub flows: Vec<Flow>,
+    /// Static lookup tables, referenced by index from [`Expr::Lookup`].
+    #[serde(default)]
+    pub tables: Vec<Table>,
+    /// Helper functions, referenced by index from [`Expr::CallFunction`].
+    #[serde(default)]
+    pub functions: Vec<Function>,
+    /// `test` blocks, run by `flowc test`.
+    #[serde(default)]
+    pub tests: Vec<Test>,
 }
 
 impl Plan {
@@ -159,8 +171,68 @@ pub struct Map {
     pub params: Vec<String>,
     /// `let`s in order, then the target's fields in the target type's order.
     pub lets: Vec<(String, Expr)>,
+    /// `...expr` items: their fields go under the explicit `fields`.
+    #[serde(default)]
+    pub spreads: Vec<Expr>,
     pub fields: Vec<(String, Expr)>,
+    /// With spreads: the output's fields, in the target type's order.
+    #[serde(default)]
+    pub order: Vec<String>,
     pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Table {
+    pub name: String,
+    pub entries: Vec<(Value, Value)>,
+    /// Key text to entry, built on first use.
+    #[serde(skip)]
+    pub index: cache::Cache<std::collections::HashMap<String, usize>>,
+}
+
+impl Table {
+    /// The value for `key`, if the table has it.
+    pub fn get(&self, key: &Value) -> Option<&Value> {
+        let index = self.index.get_or_init(|| {
+            let mut m = std::collections::HashMap::with_capacity(self.entries.len());
+            for (i, (k, _)) in self.entries.iter().enumerate() {
+                m.entry(k.to_text()).or_insert(i);
+            }
+            m
+        });
+        index.get(&key.to_text()).map(|&i| &self.entries[i].1)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Function {
+    pub name: String,
+    pub params: Vec<String>,
+    pub body: Expr,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Test {
+    pub name: String,
+    pub steps: Vec<TestStep>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "step", rename_all = "snake_case")]
+pub enum TestStep {
+    Let {
+        name: String,
+        value: Expr,
+        span: Span,
+    },
+    /// `expect cond`; for `expect a == b` the two sides, to show both values on failure.
+    Expect {
+        expr: Expr,
+        sides: Option<(Expr, Expr)>,
+        span: Span,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -288,11 +360,56 @@ pub enum Expr {
         func: Builtin,
         args: Vec<Expr>,
         span: Span,
+        /// The compiled pattern of a regex function, built on first use.
+        #[serde(skip)]
+        regex: cache::Cache<regex::Regex>,
+    },
+    /// A helper function, by index into [`Plan::functions`].
+    CallFunction {
+        func: usize,
+        args: Vec<Expr>,
+        span: Span,
+    },
+    /// `expr catch default`: `default` when `expr` fails.
+    Catch {
+        expr: Box<Expr>,
+        default: Box<Expr>,
+    },
+    /// `match x { "a" | "b" => …, _ => … }`.
+    Match {
+        scrutinee: Box<Expr>,
+        arms: Vec<MatchArm>,
+        otherwise: Option<Box<Expr>>,
+        span: Span,
+    },
+    /// An object built from parts in order (`{ ...base, name: x }`); later parts win. With
+    /// `keep`, only those fields, in that order (the target type's).
+    Build {
+        parts: Vec<ObjectPart>,
+        keep: Option<Vec<String>>,
+    },
+    /// `table[key]`: the table's value, or null.
+    Lookup {
+        table: usize,
+        key: Box<Expr>,
     },
     Lambda {
         param: String,
         body: Box<Expr>,
     },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MatchArm {
+    pub patterns: Vec<Value>,
+    pub body: Expr,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "part", rename_all = "snake_case")]
+pub enum ObjectPart {
+    Field { name: String, value: Expr },
+    Spread { value: Expr },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -15,6 +15,9 @@ pub enum Decl {
     Endpoint(EndpointDecl),
     Map(MapDecl),
     Flow(FlowDecl),
+    Table(TableDecl),
+    Function(FnDecl),
+    Test(TestDecl),
 }
 
 impl Decl {
@@ -26,6 +29,9 @@ impl Decl {
             Decl::Endpoint(d) => &d.name,
             Decl::Map(d) => &d.name,
             Decl::Flow(d) => &d.name,
+            Decl::Table(d) => &d.name,
+            Decl::Function(d) => &d.name,
+            Decl::Test(d) => &d.name,
         }
     }
 
@@ -38,6 +44,9 @@ impl Decl {
             Decl::Endpoint(_) => "endpoint",
             Decl::Map(_) => "map",
             Decl::Flow(_) => "flow",
+            Decl::Table(_) => "table",
+            Decl::Function(_) => "fn",
+            Decl::Test(_) => "test",
         }
     }
 
@@ -49,6 +58,9 @@ impl Decl {
             Decl::Endpoint(d) => d.span,
             Decl::Map(d) => d.span,
             Decl::Flow(d) => d.span,
+            Decl::Table(d) => d.span,
+            Decl::Function(d) => d.span,
+            Decl::Test(d) => d.span,
         }
     }
 }
@@ -175,6 +187,8 @@ pub struct MapDecl {
 pub enum MapItem {
     Let(Let),
     Field(FieldAssign),
+    /// `...expr`: the fields of an object, under the map's explicit fields.
+    Spread(Expr),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -190,6 +204,40 @@ pub struct FieldAssign {
     pub name: Ident,
     pub value: Expr,
     pub span: Span,
+}
+
+/// `table countries: String -> String { "DE" => "Germany", … }`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableDecl {
+    pub name: Ident,
+    pub key: TypeExpr,
+    pub value: TypeExpr,
+    pub entries: Vec<(Expr, Expr)>,
+    pub span: Span,
+}
+
+/// `fn full_name(c: Customer) -> String = c.first + " " + c.last`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FnDecl {
+    pub name: Ident,
+    pub params: Vec<Param>,
+    pub ret: TypeExpr,
+    pub body: Expr,
+    pub span: Span,
+}
+
+/// `test "name" { let …  expect … }`. `name` holds the test's title (not an identifier).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TestDecl {
+    pub name: Ident,
+    pub items: Vec<TestItem>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum TestItem {
+    Let(Let),
+    Expect(Expr),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -267,8 +315,38 @@ pub enum ExprKind {
         param: Ident,
         body: Box<Expr>,
     },
-    Object(Vec<ObjectField>),
+    /// `expr catch default`.
+    Catch {
+        expr: Box<Expr>,
+        default: Box<Expr>,
+    },
+    Match {
+        scrutinee: Box<Expr>,
+        arms: Vec<MatchArm>,
+    },
+    Object(Vec<ObjectItem>),
     Array(Vec<Expr>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct MatchArm {
+    pub patterns: Vec<Pattern>,
+    pub body: Expr,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pattern {
+    /// `None` is the wildcard `_`; otherwise a literal expression.
+    pub literal: Option<Expr>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ObjectItem {
+    Field(ObjectField),
+    /// `...base`
+    Spread(Expr),
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -105,6 +105,10 @@ impl Cx {
                 for p in it {
                     items.push(match p.as_rule() {
                         Rule::let_stmt => MapItem::Let(self.let_stmt(p)?),
+                        Rule::map_spread => {
+                            let mut s = p.into_inner();
+                            MapItem::Spread(self.top_expr(next(&mut s, self.base)?)?)
+                        }
                         _ => {
                             let span = self.span(&p);
                             let mut f = p.into_inner();
@@ -115,6 +119,38 @@ impl Cx {
                     });
                 }
                 Decl::Map(MapDecl { name, params, ret, items, span })
+            }
+            Rule::table_decl => {
+                let key = self.type_expr(next(&mut it, self.base)?)?;
+                let value = self.type_expr(next(&mut it, self.base)?)?;
+                let mut entries = Vec::new();
+                for entry in it {
+                    let mut e = entry.into_inner();
+                    let k = self.expr(next(&mut e, self.base)?)?;
+                    let v = self.top_expr(next(&mut e, self.base)?)?;
+                    entries.push((k, v));
+                }
+                Decl::Table(TableDecl { name, key, value, entries, span })
+            }
+            Rule::fn_decl => {
+                let params = self.params(next(&mut it, self.base)?)?;
+                let ret = self.type_expr(next(&mut it, self.base)?)?;
+                let body = self.top_expr(next(&mut it, self.base)?)?;
+                Decl::Function(FnDecl { name, params, ret, body, span })
+            }
+            Rule::test_decl => {
+                let mut items = Vec::new();
+                for item in it {
+                    items.push(match item.as_rule() {
+                        Rule::let_stmt => TestItem::Let(self.let_stmt(item)?),
+                        _ => {
+                            let mut e = item.into_inner();
+                            let _kw = next(&mut e, self.base)?;
+                            TestItem::Expect(self.top_expr(next(&mut e, self.base)?)?)
+                        }
+                    });
+                }
+                Decl::Test(TestDecl { name, items, span })
             }
             _ => {
                 let body = self.stmts(it)?;
@@ -282,6 +318,42 @@ impl Cx {
                 let body = self.expr(next(&mut it, self.base)?)?;
                 Ok(Expr { kind: ExprKind::Lambda { param, body: Box::new(body) }, span })
             }
+            Rule::catch_expr => {
+                let mut it = pair.into_inner();
+                let mut e = self.expr(next(&mut it, self.base)?)?;
+                for p in it {
+                    if p.as_rule() == Rule::kw_catch {
+                        continue;
+                    }
+                    let default = self.expr(p)?;
+                    e = Expr {
+                        span: e.span.to(default.span),
+                        kind: ExprKind::Catch { expr: Box::new(e), default: Box::new(default) },
+                    };
+                }
+                Ok(e)
+            }
+            Rule::match_expr => {
+                let mut it = pair.into_inner();
+                let _kw = next(&mut it, self.base)?;
+                let scrutinee = self.expr(next(&mut it, self.base)?)?;
+                let mut arms = Vec::new();
+                for arm in it {
+                    let arm_span = self.span(&arm);
+                    let mut parts: Vec<Pair<Rule>> = arm.into_inner().collect();
+                    let body_pair = parts.pop().ok_or_else(|| internal(self.base, "match arm without a body"))?;
+                    let mut patterns = Vec::new();
+                    for pat in parts {
+                        let pspan = self.span(&pat);
+                        let inner = pat.into_inner().next().ok_or_else(|| internal(self.base, "empty pattern"))?;
+                        let literal = if inner.as_rule() == Rule::wildcard { None } else { Some(self.expr(inner)?) };
+                        patterns.push(Pattern { literal, span: pspan });
+                    }
+                    let body = self.expr(body_pair)?;
+                    arms.push(MatchArm { patterns, body, span: arm_span });
+                }
+                Ok(Expr { kind: ExprKind::Match { scrutinee: Box::new(scrutinee), arms }, span })
+            }
             Rule::coalesce | Rule::or_expr | Rule::and_expr | Rule::cmp_expr | Rule::add_expr | Rule::mul_expr => {
                 self.binary_chain(pair)
             }
@@ -390,9 +462,15 @@ impl Cx {
                 let mut fields = Vec::new();
                 for f in pair.into_inner() {
                     let mut it = f.into_inner();
-                    let name = self.ident(next(&mut it, self.base)?);
+                    let first = next(&mut it, self.base)?;
+                    if first.as_rule() == Rule::spread {
+                        let mut s = first.into_inner();
+                        fields.push(ObjectItem::Spread(self.expr(next(&mut s, self.base)?)?));
+                        continue;
+                    }
+                    let name = self.ident(first);
                     let value = self.expr(next(&mut it, self.base)?)?;
-                    fields.push(ObjectField { name, value });
+                    fields.push(ObjectItem::Field(ObjectField { name, value }));
                 }
                 Ok(Expr { kind: ExprKind::Object(fields), span })
             }
@@ -492,7 +570,14 @@ fn deeper_than(e: &Expr, budget: usize) -> bool {
             deeper_than(cond, b) || deeper_than(then, b) || deeper_than(otherwise, b)
         }
         ExprKind::Lambda { body, .. } => deeper_than(body, b),
-        ExprKind::Object(fields) => fields.iter().any(|f| deeper_than(&f.value, b)),
+        ExprKind::Catch { expr, default } => deeper_than(expr, b) || deeper_than(default, b),
+        ExprKind::Match { scrutinee, arms } => {
+            deeper_than(scrutinee, b) || arms.iter().any(|a| deeper_than(&a.body, b))
+        }
+        ExprKind::Object(fields) => fields.iter().any(|f| match f {
+            ObjectItem::Field(f) => deeper_than(&f.value, b),
+            ObjectItem::Spread(e) => deeper_than(e, b),
+        }),
         ExprKind::Array(items) => items.iter().any(|i| deeper_than(i, b)),
     }
 }
@@ -690,6 +775,17 @@ fn rule_name(rule: Rule) -> Option<&'static str> {
         Rule::kw_then => "`then`",
         Rule::kw_else => "`else`",
         Rule::kw_true | Rule::kw_false | Rule::kw_null => "an expression",
+        Rule::table_decl | Rule::kw_table => "`table`",
+        Rule::fn_decl | Rule::kw_fn => "`fn`",
+        Rule::test_decl | Rule::kw_test => "`test`",
+        Rule::expect_stmt | Rule::kw_expect => "`expect`",
+        Rule::table_entry => "a table entry (`\"key\" => value`)",
+        Rule::match_expr | Rule::kw_match => "`match`",
+        Rule::match_arm => "a match arm (`\"value\" => result`)",
+        Rule::match_pat | Rule::wildcard => "a pattern (a literal or `_`)",
+        Rule::catch_expr => "an expression",
+        Rule::kw_catch => "`catch`",
+        Rule::spread | Rule::map_spread => "`...`",
         _ => return None,
     })
 }

@@ -7,7 +7,7 @@ use flow_diagnostics::{codes, Diagnostic, Span};
 
 use crate::MAX_DEPTH;
 
-const DECL_KEYWORDS: [&str; 6] = ["secret", "api", "type", "endpoint", "map", "flow"];
+const DECL_KEYWORDS: [&str; 9] = ["secret", "api", "type", "endpoint", "map", "flow", "table", "fn", "test"];
 
 /// How many `if`s and lambdas one declaration may hold: each can nest inside the previous one
 /// without any bracket, so the count bounds the depth the parser and checker recurse to.
@@ -80,7 +80,7 @@ pub(crate) fn split(source: &str) -> Result<Vec<Range<usize>>, Diagnostic> {
                 if depth == 0 && line_blank && DECL_KEYWORDS.contains(&word) {
                     starts.push(start);
                     nesting_keywords = 0;
-                } else if word == "if" {
+                } else if word == "if" || word == "match" {
                     nesting_keywords += 1;
                     if nesting_keywords == 1 {
                         first_nesting_keyword = start;

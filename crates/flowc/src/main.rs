@@ -49,6 +49,12 @@ enum Command {
         #[arg(long = "base-url", value_name = "API=URL", value_parser = parse_override)]
         base_urls: Vec<(String, String)>,
     },
+    /// Run the `test` blocks of the files; exit 1 if any expectation fails.
+    #[command(after_help = EXIT_HELP)]
+    Test {
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
     /// Run the flows of a file. Secrets come from the environment, or a .env file beside it.
     #[command(after_help = EXIT_HELP)]
     Run {
@@ -88,6 +94,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Check { files, format } => check(&files, format),
         Command::Plan { file, format, base_urls } => plan(&file, format, &base_urls),
+        Command::Test { files } => test(&files),
         Command::Run { file, flow, base_urls, format, verbose } => {
             run::run(&file, flow.as_deref(), &base_urls, format == Format::Json, verbose)
         }
@@ -199,6 +206,31 @@ fn plan(path: &std::path::Path, format: Format, overrides: &[(String, String)]) 
         Format::Human => report::print(&plan_view::render(&plan, &source.text)),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn test(files: &[PathBuf]) -> miette::Result<ExitCode> {
+    let (mut passed, mut failed, mut broken) = (0usize, 0usize, 0usize);
+    for path in files {
+        let Some((source, plan)) = compile(path)? else {
+            broken += 1;
+            continue;
+        };
+        for t in flow_plan::testing::run_tests(&plan) {
+            if t.passed {
+                passed += 1;
+                report::eprint(&format!("test {} … ok", t.name));
+            } else {
+                failed += 1;
+                report::eprint(&format!("test {} … FAILED", t.name));
+                report::eprint(&flow_diagnostics::render(&source.name, &source.text, &t.diagnostics, stderr_color()));
+            }
+        }
+    }
+    if broken > 0 {
+        report::eprint(&format!("{broken} file{} did not compile", plural(broken)));
+    }
+    report::eprint(&format!("{passed} passed, {failed} failed"));
+    Ok(if failed > 0 || broken > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
 
 pub(crate) fn plural(n: usize) -> &'static str {

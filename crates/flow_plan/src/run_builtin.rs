@@ -1,0 +1,510 @@
+//! Running built-in functions. Argument kinds were checked; an unexpected kind is an internal
+//! error, reported, never a panic.
+
+use std::cmp::Ordering;
+use std::fmt::Write as _;
+
+use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, TimeZone};
+use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
+use rust_decimal::{Decimal, RoundingStrategy};
+
+use crate::cache::Cache;
+use crate::eval::{binary, compare, eval, Env, EvalError};
+use crate::{BinOp, Builtin, Expr, Plan, Span, Value};
+
+fn fail<T>(span: Span, message: impl Into<String>) -> Result<T, EvalError> {
+    Err(EvalError { message: message.into(), span: Some(span) })
+}
+
+fn internal<T>(what: &str) -> Result<T, EvalError> {
+    Err(EvalError {
+        message: format!("internal error: {what} (the checker should have refused this; please report it)"),
+        span: None,
+    })
+}
+
+fn text(v: Value) -> Result<String, EvalError> {
+    match v {
+        Value::Str(s) => Ok(s),
+        other => internal(&format!("text expected, found {}", other.kind())),
+    }
+}
+
+fn int(v: &Value) -> Result<i64, EvalError> {
+    match v {
+        Value::Int(i) => Ok(*i),
+        other => internal(&format!("Int expected, found {}", other.kind())),
+    }
+}
+
+fn items(v: Value) -> Result<Vec<Value>, EvalError> {
+    match v {
+        Value::Array(a) => Ok(a),
+        Value::Null => Ok(Vec::new()),
+        other => internal(&format!("array expected, found {}", other.kind())),
+    }
+}
+
+/// Calls a lambda argument on one item.
+fn apply(lambda: &Expr, item: Value, env: &mut Env, plan: &Plan) -> Result<Value, EvalError> {
+    let Expr::Lambda { param, body } = lambda else {
+        return internal("a lambda was expected");
+    };
+    env.push(param.clone(), item);
+    let result = eval(body, env, plan);
+    env.pop();
+    result
+}
+
+fn truth(v: Value) -> Result<bool, EvalError> {
+    match v {
+        Value::Bool(b) => Ok(b),
+        other => internal(&format!("Bool expected, found {}", other.kind())),
+    }
+}
+
+fn regex<'a>(cache: &'a Cache<regex::Regex>, pattern: &Expr) -> Result<&'a regex::Regex, EvalError> {
+    let Expr::Lit { value: Value::Str(p) } = pattern else {
+        return internal("a regex pattern that is not a literal");
+    };
+    // The checker compiled the same pattern; failing here means a hand-edited plan.
+    let compiled =
+        regex::Regex::new(p).map_err(|e| EvalError { message: format!("invalid regex: {e}"), span: None })?;
+    Ok(cache.get_or_init(|| compiled))
+}
+
+fn zone(name: &str, span: Span) -> Result<chrono_tz::Tz, EvalError> {
+    name.parse::<chrono_tz::Tz>().or_else(|_| fail(span, format!("unknown time zone `{name}`")))
+}
+
+pub(crate) fn call_builtin(
+    func: Builtin,
+    args: &[Expr],
+    span: Span,
+    cache: &Cache<regex::Regex>,
+    env: &mut Env,
+    plan: &Plan,
+) -> Result<Value, EvalError> {
+    use Builtin as B;
+    // Functions with a lambda evaluate it per item; the others take values.
+    let lambda = args.get(1).filter(|a| matches!(a, Expr::Lambda { .. }));
+    if let Some(lambda) = lambda {
+        let Some(first) = args.first() else { return internal("missing argument") };
+        let list = items(eval(first, env, plan)?)?;
+        return with_lambda(func, list, lambda, span, env, plan);
+    }
+    let mut vals = Vec::with_capacity(args.len());
+    for a in args {
+        // Regex patterns are literals, read from the expression itself.
+        vals.push(eval(a, env, plan)?);
+    }
+    let mut it = vals.into_iter();
+    let mut next = || it.next().unwrap_or(Value::Null);
+    Ok(match func {
+        B::Lower => Value::Str(text(next())?.to_lowercase()),
+        B::Upper => Value::Str(text(next())?.to_uppercase()),
+        B::Trim => Value::Str(text(next())?.trim().to_string()),
+        B::Split => {
+            let (s, sep) = (text(next())?, text(next())?);
+            let parts: Vec<Value> = if sep.is_empty() {
+                s.chars().map(|c| Value::Str(c.to_string())).collect()
+            } else {
+                s.split(sep.as_str()).map(|p| Value::Str(p.to_string())).collect()
+            };
+            Value::Array(parts)
+        }
+        B::Replace => {
+            let (s, from, to) = (text(next())?, text(next())?, text(next())?);
+            Value::Str(if from.is_empty() { s } else { s.replace(&from, &to) })
+        }
+        B::Contains => match (next(), next()) {
+            (Value::Str(s), Value::Str(part)) => Value::Bool(s.contains(&part)),
+            (Value::Array(xs), x) => Value::Bool(xs.iter().any(|y| compare(y, &x) == Some(Ordering::Equal))),
+            _ => return internal("contains on values of unexpected kinds"),
+        },
+        B::StartsWith => Value::Bool(text(next())?.starts_with(&text(next())?)),
+        B::EndsWith => Value::Bool(text(next())?.ends_with(&text(next())?)),
+        B::Substring => {
+            let s = text(next())?;
+            let chars: Vec<char> = s.chars().collect();
+            let len = chars.len() as i64;
+            let start = int(&next())?;
+            let start = if start < 0 { (len + start).max(0) } else { start.min(len) };
+            let count = match next() {
+                Value::Null => len - start,
+                v => int(&v)?.clamp(0, len - start),
+            };
+            Value::Str(chars[start as usize..(start + count) as usize].iter().collect())
+        }
+        B::PadLeft | B::PadRight => {
+            let s = text(next())?;
+            let width = int(&next())?.clamp(0, 1 << 20) as usize;
+            let fill = text(next())?.chars().next().unwrap_or(' ');
+            let have = s.chars().count();
+            let pad: String = std::iter::repeat_n(fill, width.saturating_sub(have)).collect();
+            Value::Str(if func == B::PadLeft { pad + &s } else { s + &pad })
+        }
+        B::Matches => {
+            let s = text(next())?;
+            Value::Bool(regex(cache, &args[1])?.is_match(&s))
+        }
+        B::Capture => {
+            let s = text(next())?;
+            match regex(cache, &args[1])?.captures(&s) {
+                Some(c) => c.get(1).or_else(|| c.get(0)).map_or(Value::Null, |m| Value::Str(m.as_str().to_string())),
+                None => Value::Null,
+            }
+        }
+        B::RegexReplace => {
+            let s = text(next())?;
+            let _pattern = next();
+            let with = text(next())?;
+            Value::Str(regex(cache, &args[1])?.replace_all(&s, with.as_str()).into_owned())
+        }
+        B::Format => {
+            let template = text(next())?;
+            let mut out = String::with_capacity(template.len() + 16);
+            let mut chars = template.chars().peekable();
+            while let Some(c) = chars.next() {
+                match (c, chars.peek()) {
+                    ('{', Some('{')) | ('}', Some('}')) => {
+                        out.push(c);
+                        chars.next();
+                    }
+                    ('{', Some('}')) => {
+                        chars.next();
+                        out.push_str(&next().to_text());
+                    }
+                    _ => out.push(c),
+                }
+            }
+            Value::Str(out)
+        }
+        B::Str => Value::Str(next().to_text()),
+        B::Len => match next() {
+            Value::Str(s) => Value::Int(s.chars().count() as i64),
+            Value::Array(a) => Value::Int(a.len() as i64),
+            other => return internal(&format!("len of {}", other.kind())),
+        },
+        B::Count => Value::Int(items(next())?.len() as i64),
+        B::Sum => {
+            let mut total = Value::Int(0);
+            for v in items(next())? {
+                total = binary(BinOp::Add, total, v, span)?;
+            }
+            total
+        }
+        B::Min | B::Max => {
+            let a = next();
+            let b = next();
+            let better = |x: &Value, y: &Value| {
+                let ord = compare(x, y).unwrap_or(Ordering::Equal);
+                if func == B::Min {
+                    ord == Ordering::Less
+                } else {
+                    ord == Ordering::Greater
+                }
+            };
+            match (a, b) {
+                (Value::Array(xs), Value::Null) => {
+                    let mut best: Option<Value> = None;
+                    for x in xs {
+                        if best.as_ref().is_none_or(|b| better(&x, b)) {
+                            best = Some(x);
+                        }
+                    }
+                    best.unwrap_or(Value::Null)
+                }
+                (x, y) => {
+                    if better(&y, &x) {
+                        y
+                    } else {
+                        x
+                    }
+                }
+            }
+        }
+        B::Flatten => {
+            let mut out = Vec::new();
+            for inner in items(next())? {
+                out.extend(items(inner)?);
+            }
+            Value::Array(out)
+        }
+        B::Distinct => {
+            let mut out: Vec<Value> = Vec::new();
+            for x in items(next())? {
+                if !out.iter().any(|y| compare(y, &x) == Some(Ordering::Equal)) {
+                    out.push(x);
+                }
+            }
+            Value::Array(out)
+        }
+        B::Join => {
+            let xs = items(next())?;
+            let sep = text(next())?;
+            let parts: Vec<String> = xs.iter().map(Value::to_text).collect();
+            Value::Str(parts.join(&sep))
+        }
+        B::First => items(next())?.into_iter().next().unwrap_or(Value::Null),
+        B::Last => items(next())?.pop().unwrap_or(Value::Null),
+        B::Round => {
+            let x = next();
+            let digits = match next() {
+                Value::Null => 0,
+                v => int(&v)?.clamp(0, 28),
+            };
+            match x {
+                Value::Decimal(d) => {
+                    Value::Decimal(d.round_dp_with_strategy(digits as u32, RoundingStrategy::MidpointAwayFromZero))
+                }
+                Value::Float(f) => {
+                    let m = 10f64.powi(digits as i32);
+                    Value::Float((f * m).round() / m)
+                }
+                Value::Int(i) => Value::Int(i),
+                other => return internal(&format!("round of {}", other.kind())),
+            }
+        }
+        B::Floor | B::Ceil | B::ToInt => {
+            let x = next();
+            let r = match (&x, func) {
+                (Value::Int(i), _) => Some(*i),
+                (Value::Decimal(d), B::Floor) => d.floor().to_i64(),
+                (Value::Decimal(d), B::Ceil) => d.ceil().to_i64(),
+                (Value::Decimal(d), _) => d.trunc().to_i64(),
+                (Value::Float(f), B::Floor) => float_to_int(f.floor()),
+                (Value::Float(f), B::Ceil) => float_to_int(f.ceil()),
+                (Value::Float(f), _) => float_to_int(f.trunc()),
+                _ => return internal(&format!("{} of {}", func.name(), x.kind())),
+            };
+            match r {
+                Some(i) => Value::Int(i),
+                None => return fail(span, format!("{} does not fit in an Int", x.to_text())),
+            }
+        }
+        B::Abs => match next() {
+            Value::Int(i) => match i.checked_abs() {
+                Some(a) => Value::Int(a),
+                None => return fail(span, "integer overflow in `abs`"),
+            },
+            Value::Decimal(d) => Value::Decimal(d.abs()),
+            Value::Float(f) => Value::Float(f.abs()),
+            other => return internal(&format!("abs of {}", other.kind())),
+        },
+        B::ParseInt => {
+            let s = text(next())?;
+            match s.trim().parse::<i64>() {
+                Ok(i) => Value::Int(i),
+                Err(_) => return fail(span, format!("{s:?} is not a whole number")),
+            }
+        }
+        B::ParseDecimal => {
+            let s = text(next())?;
+            let t = s.trim();
+            match Decimal::from_str_exact(t).or_else(|_| Decimal::from_scientific(t)) {
+                Ok(d) => Value::Decimal(d),
+                Err(_) => return fail(span, format!("{s:?} is not a decimal number")),
+            }
+        }
+        B::ParseFloat => {
+            let s = text(next())?;
+            match s.trim().parse::<f64>() {
+                Ok(f) if f.is_finite() => Value::Float(f),
+                _ => return fail(span, format!("{s:?} is not a finite number")),
+            }
+        }
+        B::ToDecimal => match next() {
+            Value::Int(i) => Value::Decimal(Decimal::from(i)),
+            Value::Decimal(d) => Value::Decimal(d),
+            Value::Float(f) => match Decimal::from_f64(f) {
+                Some(d) => Value::Decimal(d),
+                None => return fail(span, format!("{f} does not fit in a Decimal")),
+            },
+            other => return internal(&format!("decimal of {}", other.kind())),
+        },
+        B::ToFloat => match next() {
+            Value::Int(i) => Value::Float(i as f64),
+            Value::Decimal(d) => Value::Float(d.to_f64().unwrap_or(f64::NAN)),
+            Value::Float(f) => Value::Float(f),
+            other => return internal(&format!("float of {}", other.kind())),
+        },
+        B::Date => match next() {
+            Value::DateTime(t) => Value::Date(t.date_naive()),
+            other => return internal(&format!("date of {}", other.kind())),
+        },
+        B::ParseDate => {
+            let (s, format) = (text(next())?, text(next())?);
+            match NaiveDate::parse_from_str(s.trim(), &format) {
+                Ok(d) => Value::Date(d),
+                Err(e) => return fail(span, format!("{s:?} is not a date in the format {format:?} ({e})")),
+            }
+        }
+        B::ParseDatetime => {
+            let (s, format) = (text(next())?, text(next())?);
+            let parsed = match next() {
+                Value::Str(z) => {
+                    let tz = zone(&z, span)?;
+                    match NaiveDateTime::parse_from_str(s.trim(), &format) {
+                        Ok(local) => match tz.from_local_datetime(&local).single() {
+                            Some(t) => Ok(t.fixed_offset()),
+                            None => {
+                                return fail(
+                                    span,
+                                    format!("{s:?} does not exist or is ambiguous in {z} (a clock change)"),
+                                )
+                            }
+                        },
+                        Err(e) => Err(e),
+                    }
+                }
+                _ => DateTime::parse_from_str(s.trim(), &format),
+            };
+            match parsed {
+                Ok(t) => Value::DateTime(t),
+                Err(e) => return fail(span, format!("{s:?} is not a date-time in the format {format:?} ({e})")),
+            }
+        }
+        B::FormatDate => {
+            let v = next();
+            let format = text(next())?;
+            let mut out = String::new();
+            let written = match &v {
+                Value::Date(d) => write!(out, "{}", d.format(&format)),
+                Value::DateTime(t) => write!(out, "{}", t.format(&format)),
+                other => return internal(&format!("format_date of {}", other.kind())),
+            };
+            if written.is_err() {
+                return fail(span, format!("the format {format:?} does not fit a {}", v.kind()));
+            }
+            Value::Str(out)
+        }
+        B::ToTimezone => match (next(), next()) {
+            (Value::DateTime(t), Value::Str(z)) => Value::DateTime(t.with_timezone(&zone(&z, span)?).fixed_offset()),
+            _ => return internal("to_timezone of unexpected kinds"),
+        },
+        B::AddDays => {
+            let (v, n) = (next(), int(&next())?);
+            let days = Duration::try_days(n);
+            let r = match (&v, days) {
+                (Value::Date(d), Some(days)) => d.checked_add_signed(days).map(Value::Date),
+                (Value::DateTime(t), Some(days)) => t.checked_add_signed(days).map(Value::DateTime),
+                (Value::Date(_) | Value::DateTime(_), None) => None,
+                _ => return internal(&format!("add_days of {}", v.kind())),
+            };
+            match r {
+                Some(r) => r,
+                None => return fail(span, "the date is out of range"),
+            }
+        }
+        B::DaysBetween => match (next(), next()) {
+            (Value::Date(a), Value::Date(b)) => Value::Int((b - a).num_days()),
+            _ => return internal("days_between of unexpected kinds"),
+        },
+        B::Fail => return fail(span, text(next())?),
+        B::Map | B::Filter | B::Find | B::Any | B::All | B::SortBy | B::GroupBy => {
+            return internal(&format!("`{}` without its lambda", func.name()))
+        }
+    })
+}
+
+fn float_to_int(f: f64) -> Option<i64> {
+    // Exactly representable bounds: -2^63 fits, 2^63 does not.
+    (-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&f).then_some(f as i64)
+}
+
+fn with_lambda(
+    func: Builtin,
+    list: Vec<Value>,
+    lambda: &Expr,
+    span: Span,
+    env: &mut Env,
+    plan: &Plan,
+) -> Result<Value, EvalError> {
+    use Builtin as B;
+    Ok(match func {
+        B::Map => {
+            let mut out = Vec::with_capacity(list.len());
+            for x in list {
+                out.push(apply(lambda, x, env, plan)?);
+            }
+            Value::Array(out)
+        }
+        B::Filter => {
+            let mut out = Vec::new();
+            for x in list {
+                if truth(apply(lambda, x.clone(), env, plan)?)? {
+                    out.push(x);
+                }
+            }
+            Value::Array(out)
+        }
+        B::Find => {
+            for x in list {
+                if truth(apply(lambda, x.clone(), env, plan)?)? {
+                    return Ok(x);
+                }
+            }
+            Value::Null
+        }
+        B::Any | B::All => {
+            let want = func == B::Any;
+            for x in list {
+                if truth(apply(lambda, x, env, plan)?)? == want {
+                    return Ok(Value::Bool(want));
+                }
+            }
+            Value::Bool(!want)
+        }
+        B::Count => {
+            let mut n = 0i64;
+            for x in list {
+                if truth(apply(lambda, x, env, plan)?)? {
+                    n += 1;
+                }
+            }
+            Value::Int(n)
+        }
+        B::Sum => {
+            let mut total = Value::Int(0);
+            for x in list {
+                let v = apply(lambda, x, env, plan)?;
+                total = binary(BinOp::Add, total, v, span)?;
+            }
+            total
+        }
+        B::Min | B::Max | B::SortBy => {
+            let mut keyed = Vec::with_capacity(list.len());
+            for x in list {
+                let k = apply(lambda, x.clone(), env, plan)?;
+                keyed.push((k, x));
+            }
+            let order = |a: &Value, b: &Value| compare(a, b).unwrap_or(Ordering::Equal);
+            match func {
+                B::SortBy => {
+                    keyed.sort_by(|a, b| order(&a.0, &b.0));
+                    Value::Array(keyed.into_iter().map(|(_, x)| x).collect())
+                }
+                B::Min => keyed.into_iter().min_by(|a, b| order(&a.0, &b.0)).map_or(Value::Null, |(_, x)| x),
+                _ => keyed.into_iter().rev().max_by(|a, b| order(&a.0, &b.0)).map_or(Value::Null, |(_, x)| x),
+            }
+        }
+        B::GroupBy => {
+            let mut groups: Vec<(Value, Vec<Value>)> = Vec::new();
+            for x in list {
+                let k = apply(lambda, x.clone(), env, plan)?;
+                match groups.iter_mut().find(|(g, _)| compare(g, &k) == Some(Ordering::Equal)) {
+                    Some((_, members)) => members.push(x),
+                    None => groups.push((k, vec![x])),
+                }
+            }
+            Value::Array(
+                groups
+                    .into_iter()
+                    .map(|(k, members)| Value::Object(vec![("key".into(), k), ("items".into(), Value::Array(members))]))
+                    .collect(),
+            )
+        }
+        other => return internal(&format!("`{}` with a lambda", other.name())),
+    })
+}
