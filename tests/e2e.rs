@@ -433,3 +433,26 @@ fn plan_shows_calls_order_and_policy() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     snapshot("plan_orders_to_crm", out.golden(None));
 }
+
+#[test]
+fn flowc_test_runs_the_test_blocks_of_the_examples() {
+    let out = flowc(
+        &[
+            "test",
+            "examples/orders_to_crm.flow",
+            "examples/tickets_to_chat.flow",
+            "examples/directory_to_mailing_list.flow",
+            "tests/data/ok/mapping_language.flow",
+        ],
+        &[],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.ends_with("7 passed, 0 failed\n"), "{}", out.stderr);
+}
+
+#[test]
+fn a_failing_test_shows_both_sides_and_a_diff() {
+    let out = flowc(&["test", "tests/data/run/failing_test.flow"], &[]);
+    assert_eq!(out.code, 1);
+    snapshot("failing_test", out.golden(None));
+}

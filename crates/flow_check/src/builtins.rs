@@ -224,7 +224,11 @@ impl Cx<'_> {
         scope: &mut Scope,
     ) -> Option<Ty> {
         let regex_ok = |p: &str| {
-            regex::Regex::new(p).map(|_| ()).map_err(|e| e.to_string().lines().last().unwrap_or("").trim().to_string())
+            regex::Regex::new(p).map(|_| ()).map_err(|e| {
+                let text = e.to_string();
+                let last = text.lines().last().unwrap_or("").trim();
+                last.strip_prefix("error: ").unwrap_or(last).to_string()
+            })
         };
         let zone_ok = |z: &str| z.parse::<chrono_tz::Tz>().map(|_| ()).map_err(|_| format!("unknown zone {z:?}"));
         let format_ok = |f: &str| {

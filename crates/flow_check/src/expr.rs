@@ -417,7 +417,10 @@ impl Cx<'_> {
                     .primary(e.span, "fails on text it cannot read")
                     .help(format!(
                         "give a value for that case: `{} catch {}`, or send the record away with `catch fail(\"why\")`",
-                        path_text(e).unwrap_or_else(|| "…".into()),
+                        match &e.kind {
+                            ExprKind::Call { callee, .. } => format!("{}(…)", callee.name),
+                            _ => path_text(e).unwrap_or_else(|| "…".into()),
+                        },
                         default_for(self.types.resolve(&inner))
                     )),
             );
@@ -864,8 +867,7 @@ impl Cx<'_> {
             }
             _ => {}
         }
-        let (lt, le) = self.infer(lhs, scope);
-        let (rt, re) = self.infer(rhs, scope);
+        let (lt, le, rt, re) = self.operands(lhs, rhs, scope);
         let plan_op = match op {
             BinaryOp::Eq => plan::BinOp::Eq,
             BinaryOp::Ne => plan::BinOp::Ne,
@@ -973,6 +975,37 @@ impl Cx<'_> {
                 }
             }
         }
+    }
+
+    /// Both operands; a string literal beside a Date or DateTime is read as one (checked here).
+    fn operands(&mut self, lhs: &ast::Expr, rhs: &ast::Expr, scope: &mut Scope) -> (Ty, plan::Expr, Ty, plan::Expr) {
+        let is_date = |cx: &Self, t: &Ty| matches!(cx.types.resolve(&cx.types.non_null(t)), Ty::Date | Ty::DateTime);
+        if matches!(lhs.kind, ExprKind::Str(_)) {
+            let (rt, re) = self.infer(rhs, scope);
+            if is_date(self, &rt) {
+                let want = self.types.non_null(&rt);
+                let le = self.check_against(
+                    lhs,
+                    &Expect { ty: want.clone(), origin: None, what: "this comparison".into() },
+                    scope,
+                );
+                return (want, le, rt, re);
+            }
+            let (lt, le) = self.infer(lhs, scope);
+            return (lt, le, rt, re);
+        }
+        let (lt, le) = self.infer(lhs, scope);
+        if matches!(rhs.kind, ExprKind::Str(_)) && is_date(self, &lt) {
+            let want = self.types.non_null(&lt);
+            let re = self.check_against(
+                rhs,
+                &Expect { ty: want.clone(), origin: None, what: "this comparison".into() },
+                scope,
+            );
+            return (lt, le, want, re);
+        }
+        let (rt, re) = self.infer(rhs, scope);
+        (lt, le, rt, re)
     }
 
     fn numeric_mix(&self, a: &Ty, b: &Ty) -> Result<Ty, ArithError> {
@@ -1215,7 +1248,7 @@ impl Cx<'_> {
         }
         if !wildcard && !missing.is_empty() {
             let arms_text: Vec<String> =
-                missing.iter().filter(|m| !m.starts_with("other ")).map(|m| format!("{m} => …")).collect();
+                missing.iter().filter(|m| !m.starts_with("other ")).map(|m| format!("`{m} => …`")).collect();
             let help = if arms_text.len() == missing.len() {
                 format!("add {}, or `_ => …` for the rest", arms_text.join(", "))
             } else {
