@@ -456,3 +456,49 @@ fn a_failing_test_shows_both_sides_and_a_diff() {
     assert_eq!(out.code, 1);
     snapshot("failing_test", out.golden(None));
 }
+
+#[test]
+fn flowc_map_streams_records_and_rejects_what_does_not_fit() {
+    let dir = std::env::temp_dir().join(format!("flowc-e2e-{}-map", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let input = dir.join("in.ndjson");
+    let good = r#"{"id": 1, "name": "Ada Lovelace", "email": "Ada@Example.com", "phone": null, "status": "active", "address": {"street": "12 Main St", "city": "Berlin", "zip": "10115", "country": "de"}, "tags": ["vip"], "created_at": "2026-01-05T10:20:30Z", "order": {"id": "o1", "currency": "EUR", "line_items": [{"sku": "A", "qty": 2, "price": 89.9}]}}"#;
+    let text = format!("{good}\n{{\"id\": \"one\"}}\n\nnot json\n{good}\n");
+    std::fs::write(&input, text).expect("write input");
+    let (output, rejects) = (dir.join("out.ndjson"), dir.join("rejects.ndjson"));
+    let args = [
+        "map",
+        "tests/data/ok/bench_customer_map.flow",
+        "--map",
+        "to_row",
+        "--input",
+        input.to_str().expect("utf-8 path"),
+        "--output",
+        output.to_str().expect("utf-8 path"),
+        "--rejects",
+        rejects.to_str().expect("utf-8 path"),
+    ];
+    let out = flowc(&args, &[]);
+    assert_eq!(out.code, 1, "rejects make the exit code 1: {}", out.stderr);
+    assert!(out.stderr.contains("mapped 2 records, rejected 2"), "{}", out.stderr);
+    let mapped: Vec<Value> = std::fs::read_to_string(&output)
+        .expect("output")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON"))
+        .collect();
+    assert_eq!(mapped.len(), 2);
+    assert_eq!(mapped[0]["first_name"], "Ada");
+    assert_eq!(mapped[0]["order_total"], 179.8);
+    assert_eq!(mapped[0]["tier"], "silver");
+    let rejected: Vec<Value> = std::fs::read_to_string(&rejects)
+        .expect("rejects")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON"))
+        .collect();
+    assert_eq!((rejected[0]["line"].as_u64(), rejected[0]["error"]["code"].as_str()), (Some(2), Some("R0004")));
+    assert!(rejected[0]["error"]["message"].as_str().is_some_and(|m| m.contains("at `id`")), "{}", rejected[0]);
+    assert_eq!((rejected[1]["line"].as_u64(), rejected[1]["error"]["code"].as_str()), (Some(4), Some("R0003")));
+    assert_eq!(rejected[1]["input"], "not json");
+    let unknown = flowc(&["map", "tests/data/ok/bench_customer_map.flow", "--map", "nope"], &[]);
+    assert_eq!(unknown.code, 2);
+}

@@ -59,6 +59,7 @@ pub fn lower(model: &Model) -> plan::Plan {
             .map(|m| plan::Map {
                 name: m.name.clone(),
                 params: m.params.iter().map(|(n, _)| n.clone()).collect(),
+                param_types: m.params.iter().map(|(_, t)| plan_type(t)).collect(),
                 lets: m.lets.clone(),
                 spreads: m.spreads.clone(),
                 fields: ordered_fields(types, &m.ret, &m.fields),

@@ -221,6 +221,40 @@ pub fn eval(expr: &Expr, env: &mut Env, plan: &Plan) -> Result<Value, EvalError>
     }
 }
 
+/// Runs a map and appends its output as JSON text to `out`, without building the output object.
+/// On error `out` may hold part of the record: callers write into a scratch buffer.
+pub fn run_map_into(map: &crate::Map, args: Vec<Value>, plan: &Plan, out: &mut String) -> Result<(), EvalError> {
+    if !map.spreads.is_empty() {
+        let v = run_map(map, args, plan)?;
+        crate::encode_to(&v, out);
+        return Ok(());
+    }
+    let mut env = Env::new();
+    for (name, v) in map.params.iter().zip(args) {
+        env.push(name.clone(), v);
+    }
+    for (name, e) in &map.lets {
+        let v = eval(e, &mut env, plan)?;
+        env.push(name.clone(), v);
+    }
+    out.push('{');
+    for (i, (name, e)) in map.fields.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        crate::json::encode_key(name, out);
+        match place(e, &mut env, plan)? {
+            Some(v) => crate::encode_to(v, out),
+            None => {
+                let v = eval(e, &mut env, plan)?;
+                crate::encode_to(&v, out);
+            }
+        }
+    }
+    out.push('}');
+    Ok(())
+}
+
 fn set_field(out: &mut Vec<(String, Value)>, name: &str, v: Value) {
     match out.iter_mut().find(|(k, _)| k == name) {
         Some(slot) => slot.1 = v,

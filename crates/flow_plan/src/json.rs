@@ -31,6 +31,27 @@ pub fn decode(json: &serde_json::Value, ty: &Type, types: &[NamedType]) -> Resul
     decode_at(json, ty, types, &mut path, 0)
 }
 
+/// Why a line of JSON text could not be decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TextError {
+    /// Not JSON at all.
+    Syntax(String),
+    /// JSON, but not of the declared type.
+    Shape(ShapeError),
+}
+
+/// Decodes JSON text as a value of type `ty`, in one pass over the text (no intermediate tree).
+/// When the text does not fit, it is decoded again the slow way to say exactly where.
+pub fn decode_text(text: &str, ty: &Type, types: &[NamedType]) -> Result<Value, TextError> {
+    match crate::fast::decode(text, ty, types) {
+        Ok(v) => Ok(v),
+        Err(crate::fast::Fail) => {
+            let json: serde_json::Value = serde_json::from_str(text).map_err(|e| TextError::Syntax(e.to_string()))?;
+            decode(&json, ty, types).map_err(TextError::Shape)
+        }
+    }
+}
+
 /// Named types can refer to themselves; a document deeper than this is refused, not recursed into.
 const MAX_DECODE_DEPTH: usize = 128;
 
@@ -227,21 +248,37 @@ pub fn encode_to(value: &Value, out: &mut String) {
     }
 }
 
+/// `"name":` for an object key.
+pub(crate) fn encode_key(name: &str, out: &mut String) {
+    string(name, out);
+    out.push(':');
+}
+
 fn string(s: &str, out: &mut String) {
     out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
+    // Copy runs of bytes that need no escape at once; escapes are all ASCII, so every cut is at
+    // a character boundary.
+    let bytes = s.as_bytes();
+    let mut run = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let escape = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            b if b < 0x20 => "",
+            _ => continue,
+        };
+        out.push_str(&s[run..i]);
+        if escape.is_empty() {
+            let _ = write!(out, "\\u{:04x}", b);
+        } else {
+            out.push_str(escape);
         }
+        run = i + 1;
     }
+    out.push_str(&s[run..]);
     out.push('"');
 }
 
@@ -316,5 +353,42 @@ mod tests {
         assert_eq!(encode(&v), "{\"a\\\"\":\"x\\n\\u0001é\",\"f\":1.0}");
         let parsed: serde_json::Value = serde_json::from_str(&encode(&v)).unwrap();
         assert_eq!(parsed["a\""], "x\n\u{1}é");
+    }
+}
+
+#[cfg(test)]
+mod text_tests {
+    use super::*;
+    use crate::Field;
+
+    #[test]
+    fn the_one_pass_decoder_agrees_with_the_tree_decoder() {
+        let ty = Type::Object(vec![
+            Field { name: "id".into(), ty: Type::Int },
+            Field { name: "price".into(), ty: Type::Decimal },
+            Field { name: "note".into(), ty: Type::Nullable(Box::new(Type::String)) },
+            Field { name: "at".into(), ty: Type::DateTime },
+            Field { name: "tags".into(), ty: Type::Array(Box::new(Type::Union(vec!["a".into(), "b".into()]))) },
+        ]);
+        for text in [
+            r#"{"id": 1, "price": 19.99, "note": null, "at": "2026-01-01T00:00:00Z", "tags": ["a"], "skip": {"x": [1,2]}}"#,
+            r#"{"tags": [], "at": "2026-01-01T10:00:00+02:00", "price": "0.10", "id": -5}"#,
+            r#"{"id": 1, "price": 1e2, "note": "x\"y", "at": "2026-01-01T00:00:00Z", "tags": ["b", "a"]}"#,
+            r#"{"skip": [{"a": "]}\"", "b": [true, false, null, -1.5e-3]}, {}], "id": 0, "price": -0.5,
+                "note": "caf\u00e9 \ud83d\ude00 \n\t\/", "at": "2026-01-01T00:00:00.123Z", "tags": ["a"], "z": {}}"#,
+        ] {
+            let json: serde_json::Value = serde_json::from_str(text).unwrap();
+            assert_eq!(decode_text(text, &ty, &[]), decode(&json, &ty, &[]).map_err(TextError::Shape), "{text}");
+        }
+        let bad = r#"{"id": 1, "price": 1, "at": "2026-01-01T00:00:00Z", "tags": ["c"]}"#;
+        match decode_text(bad, &ty, &[]) {
+            Err(TextError::Shape(e)) => assert_eq!(e.path, "tags[0]"),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(decode_text("{", &ty, &[]), Err(TextError::Syntax(_))));
+        for broken in [r#"{"id": 1,}"#, r#"{"id": 01}"#, r#"{"id": 1} x"#, "{\"id\": \"a\u{1}\"}", r#"{"skip": [1 2]}"#]
+        {
+            assert!(decode_text(broken, &ty, &[]).is_err(), "{broken}");
+        }
     }
 }

@@ -8,16 +8,18 @@
 
 mod builtins;
 pub mod cache;
+mod fast;
 mod json;
 mod run_builtin;
 mod value;
 
 pub mod eval;
+pub mod mapper;
 pub mod testing;
 
 pub use builtins::Builtin;
 pub use flow_diagnostics::Span;
-pub use json::{decode, encode, encode_to, ShapeError};
+pub use json::{decode, decode_text, encode, encode_to, ShapeError, TextError};
 pub use value::Value;
 
 use serde::{Deserialize, Serialize};
@@ -169,6 +171,9 @@ pub enum Pagination {
 pub struct Map {
     pub name: String,
     pub params: Vec<String>,
+    /// The parameters' types, for decoding input (`flowc map`).
+    #[serde(default)]
+    pub param_types: Vec<Type>,
     /// `let`s in order, then the target's fields in the target type's order.
     pub lets: Vec<(String, Expr)>,
     /// `...expr` items: their fields go under the explicit `fields`.

@@ -49,6 +49,25 @@ enum Command {
         #[arg(long = "base-url", value_name = "API=URL", value_parser = parse_override)]
         base_urls: Vec<(String, String)>,
     },
+    /// Stream NDJSON records through one map: records that do not fit, or fail, go to the rejects
+    /// with their line number and the reason; exit 1 if any was rejected.
+    #[command(after_help = EXIT_HELP)]
+    Map {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// The map to apply; it takes one record.
+        #[arg(long = "map", value_name = "NAME")]
+        map: String,
+        /// NDJSON input (default: stdin).
+        #[arg(long, value_name = "FILE")]
+        input: Option<PathBuf>,
+        /// NDJSON output (default: stdout).
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Rejected records, one JSON line each with `line`, `error` and `input` (default: stderr).
+        #[arg(long, value_name = "FILE")]
+        rejects: Option<PathBuf>,
+    },
     /// Run the `test` blocks of the files; exit 1 if any expectation fails.
     #[command(after_help = EXIT_HELP)]
     Test {
@@ -95,6 +114,9 @@ fn main() -> ExitCode {
         Command::Check { files, format } => check(&files, format),
         Command::Plan { file, format, base_urls } => plan(&file, format, &base_urls),
         Command::Test { files } => test(&files),
+        Command::Map { file, map, input, output, rejects } => {
+            map_records(&file, &map, input.as_deref(), output.as_deref(), rejects.as_deref())
+        }
         Command::Run { file, flow, base_urls, format, verbose } => {
             run::run(&file, flow.as_deref(), &base_urls, format == Format::Json, verbose)
         }
@@ -206,6 +228,57 @@ fn plan(path: &std::path::Path, format: Format, overrides: &[(String, String)]) 
         Format::Human => report::print(&plan_view::render(&plan, &source.text)),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn map_records(
+    path: &std::path::Path,
+    name: &str,
+    input: Option<&std::path::Path>,
+    output: Option<&std::path::Path>,
+    rejects: Option<&std::path::Path>,
+) -> miette::Result<ExitCode> {
+    use std::io::{BufReader, BufWriter, Write};
+    let Some((_, plan)) = compile(path)? else {
+        return Ok(ExitCode::from(1));
+    };
+    let Some(index) = plan.maps.iter().position(|m| m.name == name) else {
+        let names: Vec<&str> = plan.maps.iter().map(|m| m.name.as_str()).collect();
+        return Err(miette::miette!(
+            "--map {name}: the file has no map of that name (it has: {})",
+            if names.is_empty() { "none".to_string() } else { names.join(", ") }
+        ));
+    };
+    let open_out = |p: Option<&std::path::Path>, default: Box<dyn Write>| -> miette::Result<Box<dyn Write>> {
+        Ok(match p {
+            Some(p) => {
+                Box::new(std::fs::File::create(p).map_err(|e| miette::miette!("cannot create {}: {e}", p.display()))?)
+            }
+            None => default,
+        })
+    };
+    let reader: Box<dyn std::io::BufRead> = match input {
+        Some(p) => Box::new(BufReader::with_capacity(
+            1 << 16,
+            std::fs::File::open(p).map_err(|e| miette::miette!("cannot read {}: {e}", p.display()))?,
+        )),
+        None => Box::new(BufReader::new(std::io::stdin().lock())),
+    };
+    let writer = BufWriter::with_capacity(1 << 16, open_out(output, Box::new(std::io::stdout().lock()))?);
+    let reject_writer = BufWriter::new(open_out(rejects, Box::new(std::io::stderr()))?);
+    let summary = flow_plan::mapper::map_ndjson(&plan, index, reader, writer, reject_writer)
+        .map_err(|e| miette::miette!("map {name}: {e}"))?;
+    report::eprint(&format!(
+        "mapped {} record{}, rejected {}{}",
+        summary.mapped,
+        plural(summary.mapped as usize),
+        summary.rejected,
+        match (summary.rejected, rejects) {
+            (0, _) => String::new(),
+            (_, Some(p)) => format!(" (see {})", p.display()),
+            (_, None) => " (listed above)".to_string(),
+        }
+    ));
+    Ok(if summary.rejected > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
 
 fn test(files: &[PathBuf]) -> miette::Result<ExitCode> {

@@ -1,0 +1,389 @@
+//! Decoding JSON text straight into a [`Value`] of a declared type, in one pass over the bytes:
+//! declared fields are built, undeclared ones are skipped without building anything, numbers are
+//! read from their text (so a Decimal is exactly what was written), and no intermediate tree is
+//! made. On any mismatch it gives up; the caller then decodes the slow way, which names the exact
+//! field (see [`crate::decode_text`]).
+
+use chrono::{DateTime, NaiveDate};
+use rust_decimal::Decimal;
+
+use crate::{NamedType, Type, Value};
+
+/// Mismatch or malformed input: the slow path will say which.
+pub(crate) struct Fail;
+
+type R<T> = Result<T, Fail>;
+
+pub(crate) fn decode(text: &str, ty: &Type, types: &[NamedType]) -> R<Value> {
+    let mut p = Parser { b: text.as_bytes(), text, i: 0, types, depth: 0 };
+    let v = p.value(ty)?;
+    p.ws();
+    if p.i == p.b.len() {
+        Ok(v)
+    } else {
+        Err(Fail)
+    }
+}
+
+struct Parser<'a> {
+    b: &'a [u8],
+    text: &'a str,
+    i: usize,
+    types: &'a [NamedType],
+    depth: usize,
+}
+
+impl<'a> Parser<'a> {
+    fn ws(&mut self) {
+        while let Some(c) = self.b.get(self.i) {
+            if matches!(c, b' ' | b'\t' | b'\n' | b'\r') {
+                self.i += 1;
+            } else {
+                break;
+            }
+        }
+    }
+
+    fn peek(&mut self) -> Option<u8> {
+        self.ws();
+        self.b.get(self.i).copied()
+    }
+
+    fn eat(&mut self, c: u8) -> R<()> {
+        if self.peek() == Some(c) {
+            self.i += 1;
+            Ok(())
+        } else {
+            Err(Fail)
+        }
+    }
+
+    fn literal(&mut self, word: &[u8]) -> R<()> {
+        if self.b[self.i..].starts_with(word) {
+            self.i += word.len();
+            Ok(())
+        } else {
+            Err(Fail)
+        }
+    }
+
+    fn value(&mut self, ty: &Type) -> R<Value> {
+        self.depth += 1;
+        if self.depth > 128 {
+            return Err(Fail);
+        }
+        let c = self.peek().ok_or(Fail)?;
+        let v = match ty {
+            Type::Nullable(inner) => {
+                if c == b'n' {
+                    self.literal(b"null")?;
+                    Value::Null
+                } else {
+                    self.value(inner)?
+                }
+            }
+            Type::Named(i) => {
+                let t = &self.types.get(*i).ok_or(Fail)?.ty;
+                self.value(t)?
+            }
+            Type::String => Value::Str(self.string()?),
+            Type::Union(members) => {
+                let s = self.string()?;
+                if !members.contains(&s) {
+                    return Err(Fail);
+                }
+                Value::Str(s)
+            }
+            Type::Int => {
+                let n = self.number()?;
+                Value::Int(n.parse::<i64>().map_err(|_| Fail)?)
+            }
+            Type::Float => {
+                let n = self.number()?;
+                Value::Float(n.parse::<f64>().map_err(|_| Fail)?)
+            }
+            Type::Decimal => {
+                let text = if c == b'"' { self.string()? } else { self.number()?.to_string() };
+                let t = text.trim();
+                Value::Decimal(Decimal::from_str_exact(t).or_else(|_| Decimal::from_scientific(t)).map_err(|_| Fail)?)
+            }
+            Type::Bool => {
+                if c == b't' {
+                    self.literal(b"true")?;
+                    Value::Bool(true)
+                } else {
+                    self.literal(b"false")?;
+                    Value::Bool(false)
+                }
+            }
+            Type::Date => Value::Date(NaiveDate::parse_from_str(&self.string()?, "%Y-%m-%d").map_err(|_| Fail)?),
+            Type::DateTime => Value::DateTime(DateTime::parse_from_rfc3339(&self.string()?).map_err(|_| Fail)?),
+            Type::Array(item) => {
+                self.eat(b'[')?;
+                let mut out = Vec::new();
+                if self.peek() == Some(b']') {
+                    self.i += 1;
+                } else {
+                    loop {
+                        out.push(self.value(item)?);
+                        match self.peek() {
+                            Some(b',') => self.i += 1,
+                            Some(b']') => {
+                                self.i += 1;
+                                break;
+                            }
+                            _ => return Err(Fail),
+                        }
+                    }
+                }
+                Value::Array(out)
+            }
+            Type::Object(fields) => {
+                self.eat(b'{')?;
+                let mut slots: Vec<Option<Value>> = Vec::with_capacity(fields.len());
+                slots.resize_with(fields.len(), || None);
+                if self.peek() == Some(b'}') {
+                    self.i += 1;
+                } else {
+                    loop {
+                        let key = self.key()?;
+                        self.eat(b':')?;
+                        match fields.iter().position(|f| f.name == key) {
+                            Some(i) => slots[i] = Some(self.value(&fields[i].ty)?),
+                            None => self.skip()?,
+                        }
+                        match self.peek() {
+                            Some(b',') => self.i += 1,
+                            Some(b'}') => {
+                                self.i += 1;
+                                break;
+                            }
+                            _ => return Err(Fail),
+                        }
+                    }
+                }
+                let mut out = Vec::with_capacity(fields.len());
+                for (f, slot) in fields.iter().zip(slots) {
+                    let v = match slot {
+                        Some(v) => v,
+                        None if nullable(&f.ty, self.types) => Value::Null,
+                        None => return Err(Fail),
+                    };
+                    out.push((f.name.clone(), v));
+                }
+                Value::Object(out)
+            }
+        };
+        self.depth -= 1;
+        Ok(v)
+    }
+
+    /// A key, borrowed when it has no escapes.
+    fn key(&mut self) -> R<std::borrow::Cow<'a, str>> {
+        self.eat(b'"')?;
+        let start = self.i;
+        while let Some(&c) = self.b.get(self.i) {
+            match c {
+                b'"' => {
+                    let s = &self.text[start..self.i];
+                    self.i += 1;
+                    return Ok(std::borrow::Cow::Borrowed(s));
+                }
+                b'\\' => {
+                    self.i = start - 1;
+                    return self.string().map(std::borrow::Cow::Owned);
+                }
+                _ => self.i += 1,
+            }
+        }
+        Err(Fail)
+    }
+
+    fn string(&mut self) -> R<String> {
+        self.eat(b'"')?;
+        let start = self.i;
+        // Fast path: no escapes.
+        while let Some(&c) = self.b.get(self.i) {
+            match c {
+                b'"' => {
+                    let s = self.text[start..self.i].to_string();
+                    self.i += 1;
+                    return Ok(s);
+                }
+                b'\\' => break,
+                c if c < 0x20 => return Err(Fail),
+                _ => self.i += 1,
+            }
+        }
+        let mut out = String::from(&self.text[start..self.i]);
+        loop {
+            let c = *self.b.get(self.i).ok_or(Fail)?;
+            match c {
+                b'"' => {
+                    self.i += 1;
+                    return Ok(out);
+                }
+                b'\\' => {
+                    let e = *self.b.get(self.i + 1).ok_or(Fail)?;
+                    self.i += 2;
+                    match e {
+                        b'"' => out.push('"'),
+                        b'\\' => out.push('\\'),
+                        b'/' => out.push('/'),
+                        b'b' => out.push('\u{8}'),
+                        b'f' => out.push('\u{c}'),
+                        b'n' => out.push('\n'),
+                        b'r' => out.push('\r'),
+                        b't' => out.push('\t'),
+                        b'u' => {
+                            let hi = self.hex4()?;
+                            let code = if (0xD800..0xDC00).contains(&hi) {
+                                self.literal(b"\\u")?;
+                                let lo = self.hex4()?;
+                                if !(0xDC00..0xE000).contains(&lo) {
+                                    return Err(Fail);
+                                }
+                                0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)
+                            } else {
+                                hi
+                            };
+                            out.push(char::from_u32(code).ok_or(Fail)?);
+                        }
+                        _ => return Err(Fail),
+                    }
+                }
+                c if c < 0x20 => return Err(Fail),
+                _ => {
+                    // Copy a run of plain bytes at once (UTF-8 boundaries are at ASCII bytes).
+                    let run = self.i;
+                    while let Some(&c) = self.b.get(self.i) {
+                        if c == b'"' || c == b'\\' || c < 0x20 {
+                            break;
+                        }
+                        self.i += 1;
+                    }
+                    out.push_str(&self.text[run..self.i]);
+                }
+            }
+        }
+    }
+
+    fn hex4(&mut self) -> R<u32> {
+        let h = self.text.get(self.i..self.i + 4).ok_or(Fail)?;
+        self.i += 4;
+        u32::from_str_radix(h, 16).map_err(|_| Fail)
+    }
+
+    /// A JSON number's text, validated.
+    fn number(&mut self) -> R<&'a str> {
+        self.ws();
+        let start = self.i;
+        let b = self.b;
+        let digits = |i: &mut usize| {
+            let s = *i;
+            while b.get(*i).is_some_and(u8::is_ascii_digit) {
+                *i += 1;
+            }
+            *i > s
+        };
+        let mut i = self.i;
+        if b.get(i) == Some(&b'-') {
+            i += 1;
+        }
+        if !digits(&mut i) {
+            return Err(Fail);
+        }
+        if b.get(i) == Some(&b'.') {
+            i += 1;
+            if !digits(&mut i) {
+                return Err(Fail);
+            }
+        }
+        if matches!(b.get(i), Some(b'e' | b'E')) {
+            i += 1;
+            if matches!(b.get(i), Some(b'+' | b'-')) {
+                i += 1;
+            }
+            if !digits(&mut i) {
+                return Err(Fail);
+            }
+        }
+        self.i = i;
+        Ok(&self.text[start..i])
+    }
+
+    /// Skips one value of any shape without building it. Iterative: nesting cannot overflow.
+    fn skip(&mut self) -> R<()> {
+        let mut depth = 0usize;
+        loop {
+            match self.peek().ok_or(Fail)? {
+                b'{' | b'[' => {
+                    self.i += 1;
+                    depth += 1;
+                    if depth > 512 {
+                        return Err(Fail);
+                    }
+                    if matches!(self.peek(), Some(b'}' | b']')) {
+                        self.i += 1;
+                        depth -= 1;
+                    } else {
+                        continue;
+                    }
+                }
+                b'"' => {
+                    self.skip_string()?;
+                    if depth > 0 && self.peek() == Some(b':') {
+                        self.i += 1;
+                        continue;
+                    }
+                }
+                b't' => self.literal(b"true")?,
+                b'f' => self.literal(b"false")?,
+                b'n' => self.literal(b"null")?,
+                _ => {
+                    self.number()?;
+                }
+            }
+            // After a value: close the containers that end here, or go on after a comma.
+            loop {
+                if depth == 0 {
+                    return Ok(());
+                }
+                match self.peek() {
+                    Some(b',') => {
+                        self.i += 1;
+                        break;
+                    }
+                    Some(b'}' | b']') => {
+                        self.i += 1;
+                        depth -= 1;
+                    }
+                    _ => return Err(Fail),
+                }
+            }
+        }
+    }
+
+    fn skip_string(&mut self) -> R<()> {
+        self.eat(b'"')?;
+        while let Some(&c) = self.b.get(self.i) {
+            match c {
+                b'"' => {
+                    self.i += 1;
+                    return Ok(());
+                }
+                b'\\' => self.i += 2,
+                _ => self.i += 1,
+            }
+        }
+        Err(Fail)
+    }
+}
+
+fn nullable(ty: &Type, types: &[NamedType]) -> bool {
+    match ty {
+        Type::Nullable(_) => true,
+        Type::Named(i) => types.get(*i).is_some_and(|n| matches!(n.ty, Type::Nullable(_))),
+        _ => false,
+    }
+}

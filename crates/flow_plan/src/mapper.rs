@@ -1,0 +1,120 @@
+//! `flowc map`: NDJSON in, through one map, NDJSON out. A line that does not fit the map's input
+//! type, or fails in the map, goes to the rejects with its line number and the reason; the rest
+//! go on. Memory stays flat: one line at a time.
+
+use std::io::{self, BufRead, Write};
+
+use crate::eval::run_map_into;
+use crate::{Plan, TextError};
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MapSummary {
+    pub mapped: u64,
+    pub rejected: u64,
+}
+
+/// Maps every line of `input` with map number `map` of the plan.
+pub fn map_ndjson(
+    plan: &Plan,
+    map: usize,
+    input: impl BufRead,
+    mut output: impl Write,
+    mut rejects: impl Write,
+) -> io::Result<MapSummary> {
+    let Some(m) = plan.maps.get(map) else {
+        return Err(io::Error::other("no such map"));
+    };
+    let Some(ty) = m.param_types.first().filter(|_| m.param_types.len() == 1) else {
+        return Err(io::Error::other(format!(
+            "map `{}` takes {} parameters; `flowc map` maps one record at a time",
+            m.name,
+            m.param_types.len()
+        )));
+    };
+    let mut summary = MapSummary::default();
+    let mut record = String::with_capacity(1024);
+    let mut line_no = 0u64;
+    for line in input.lines() {
+        let line = line?;
+        line_no += 1;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let value = match crate::decode_text(&line, ty, &plan.types) {
+            Ok(v) => v,
+            Err(TextError::Syntax(e)) => {
+                reject(&mut rejects, line_no, "R0003", &format!("not JSON: {e}"), &line)?;
+                summary.rejected += 1;
+                continue;
+            }
+            Err(TextError::Shape(e)) => {
+                reject(&mut rejects, line_no, "R0004", &format!("does not match the map's input type: {e}"), &line)?;
+                summary.rejected += 1;
+                continue;
+            }
+        };
+        record.clear();
+        match run_map_into(m, vec![value], plan, &mut record) {
+            Ok(()) => {
+                record.push('\n');
+                output.write_all(record.as_bytes())?;
+                summary.mapped += 1;
+            }
+            Err(e) => {
+                reject(&mut rejects, line_no, "R0005", &e.message, &line)?;
+                summary.rejected += 1;
+            }
+        }
+    }
+    output.flush()?;
+    rejects.flush()?;
+    Ok(summary)
+}
+
+fn reject(out: &mut impl Write, line: u64, code: &str, message: &str, input: &str) -> io::Result<()> {
+    let entry = serde_json::json!({ "line": line, "error": { "code": code, "message": message }, "input": input });
+    writeln!(out, "{entry}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Expr, Field, Map, Type, Value};
+
+    #[test]
+    fn maps_good_lines_and_rejects_the_rest_with_line_numbers() {
+        let plan = Plan {
+            maps: vec![Map {
+                name: "m".into(),
+                params: vec!["r".into()],
+                param_types: vec![Type::Object(vec![Field { name: "n".into(), ty: Type::Int }])],
+                lets: vec![],
+                spreads: vec![],
+                fields: vec![(
+                    "double".into(),
+                    Expr::Binary {
+                        op: crate::BinOp::Mul,
+                        lhs: Box::new(Expr::Field { base: Box::new(Expr::Var { name: "r".into() }), name: "n".into() }),
+                        rhs: Box::new(Expr::Lit { value: Value::Int(2) }),
+                        span: crate::Span::new(0, 1),
+                    },
+                )],
+                order: vec![],
+                span: crate::Span::new(0, 1),
+            }],
+            ..Plan::default()
+        };
+        let input = "{\"n\": 2, \"x\": [1, {\"y\": 2}]}\n\n{\"n\": \"two\"}\nnot json\n{\"n\": 9223372036854775807}\n{\"n\": 5}\n";
+        let (mut out, mut rej) = (Vec::new(), Vec::new());
+        let s = map_ndjson(&plan, 0, input.as_bytes(), &mut out, &mut rej).unwrap();
+        assert_eq!(s, MapSummary { mapped: 2, rejected: 3 });
+        assert_eq!(String::from_utf8(out).unwrap(), "{\"double\":4}\n{\"double\":10}\n");
+        let rej = String::from_utf8(rej).unwrap();
+        let lines: Vec<serde_json::Value> = rej.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        assert_eq!(lines[0]["line"], 3);
+        assert_eq!(lines[0]["error"]["code"], "R0004");
+        assert!(lines[0]["error"]["message"].as_str().unwrap().contains("at `n`"));
+        assert_eq!(lines[1]["error"]["code"], "R0003");
+        assert_eq!((lines[2]["line"].clone(), lines[2]["error"]["code"].clone()), (5.into(), "R0005".into()));
+    }
+}
