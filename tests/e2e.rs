@@ -502,3 +502,112 @@ fn flowc_map_streams_records_and_rejects_what_does_not_fit() {
     let unknown = flowc(&["map", "tests/data/ok/bench_customer_map.flow", "--map", "nope"], &[]);
     assert_eq!(unknown.code, 2);
 }
+
+fn small_shop() -> Config {
+    Config { orders: 5, ..Config::default() }
+}
+
+#[test]
+fn retries_recover_from_server_errors() {
+    with_fake(small_shop(), |api| {
+        api.set_faults(Faults { shop_flaky: 2, ..Faults::default() });
+        let overrides = shop_crm(api);
+        let out = flowc(&run_args(&run_file("retries.flow"), &overrides), &demo_secrets());
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert!(out.stderr.contains("5 delivered") && out.stderr.contains("2 retries"), "{}", out.stderr);
+        assert_eq!(api.received("contacts").len(), 5);
+    });
+}
+
+#[test]
+fn retry_after_is_honoured_and_a_wait_beyond_the_cap_fails() {
+    with_fake(small_shop(), |api| {
+        api.set_faults(Faults { shop_retry_after: Some("1".into()), ..Faults::default() });
+        let overrides = shop_crm(api);
+        let started = std::time::Instant::now();
+        let out = flowc(&run_args(&run_file("retries.flow"), &overrides), &demo_secrets());
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        // The server asked for a second: the retry waits at least that long (a lower bound, not a benchmark).
+        assert!(started.elapsed() >= std::time::Duration::from_secs(1));
+        assert!(out.stderr.contains("1 retry"), "{}", out.stderr);
+    });
+    with_fake(small_shop(), |api| {
+        api.set_faults(Faults { shop_retry_after: Some("3600".into()), ..Faults::default() });
+        let overrides = shop_crm(api);
+        let out = flowc(&run_args(&run_file("retries.flow"), &overrides), &demo_secrets());
+        assert_eq!(out.code, 1);
+        assert!(
+            out.stderr.contains("asked to wait 3600.0s (Retry-After), more than the retry cap of 2.0s"),
+            "{}",
+            out.stderr
+        );
+    });
+}
+
+#[test]
+fn a_post_without_an_idempotency_key_is_not_repeated() {
+    with_fake(small_shop(), |api| {
+        api.set_faults(Faults { crm_flaky: 1, ..Faults::default() });
+        let overrides = shop_crm(api);
+        let out = flowc(&run_args(&run_file("retries.flow"), &overrides), &demo_secrets());
+        assert_eq!(out.code, 1);
+        assert!(out.stderr.contains("error[R0012]"), "{}", out.stderr);
+        assert!(api.received("contacts").is_empty());
+        snapshot("outcome_unknown", out.golden(Some(api)));
+    });
+}
+
+#[test]
+fn idempotency_keys_make_retried_writes_exactly_once() {
+    with_fake(Config::default(), |api| {
+        api.set_faults(Faults { crm_flaky: 3, shop_flaky: 1, ..Faults::default() });
+        let overrides = shop_crm(api);
+        let out = flowc(&run_args(&example("orders_to_crm.flow"), &overrides), &demo_secrets());
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        let contacts = api.received("contacts");
+        let ids: std::collections::HashSet<&str> = contacts.iter().filter_map(|c| c["external_id"].as_str()).collect();
+        assert_eq!((contacts.len(), ids.len()), (225, 225));
+        assert!(out.stderr.contains("4 retries"), "{}", out.stderr);
+    });
+}
+
+#[test]
+fn link_header_page_number_and_offset_pagination() {
+    with_fake(Config::default(), |api| {
+        let overrides = vec![
+            format!("shop={}/shop", api.url()),
+            format!("desk={}/desk", api.url()),
+            format!("directory={}/directory", api.url()),
+            format!("chat={}/chat", api.url()),
+        ];
+        let file = run_file("pagination_kinds.flow");
+        for (flow, channel, expected) in
+            [("by_link", "#link", 60), ("by_page", "#page", 45), ("by_offset", "#offset", 250)]
+        {
+            let mut args = run_args(&file, &overrides);
+            args.extend(["--flow", flow]);
+            let out = flowc(&args, &demo_secrets());
+            assert_eq!(out.code, 0, "{flow}: {}", out.stderr);
+            let got = api.received("messages").iter().filter(|m| m["channel"] == channel).count();
+            assert_eq!(got, expected, "{flow}");
+        }
+        let mut args = run_args(&file, &overrides);
+        args.extend(["--flow", "capped"]);
+        let out = flowc(&args, &demo_secrets());
+        assert_eq!(out.code, 1);
+        assert!(out.stderr.contains("error[R0011]") && out.stderr.contains("more than 2 pages"), "{}", out.stderr);
+    });
+}
+
+#[test]
+fn a_rate_limit_is_shared_by_every_request_to_the_api() {
+    with_fake(Config { orders: 30, ..Config::default() }, |api| {
+        let overrides = vec![format!("shop={}/shop", api.url())];
+        let started = std::time::Instant::now();
+        let out = flowc(&run_args(&run_file("rate_limited.flow"), &overrides), &demo_secrets());
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        // 3 pages and 30 calls at 10 per second, in 8 concurrent tasks: at least 3.2 s of spacing.
+        assert!(out.stderr.contains("33 requests"), "{}", out.stderr);
+        assert!(started.elapsed() >= std::time::Duration::from_millis(3200), "{:?}", started.elapsed());
+    });
+}

@@ -11,8 +11,9 @@ use crate::scope::Scope;
 use crate::ty::{FieldTy, Ty};
 use crate::{ApiM, Cx, DeclRef, EndpointM, FlowSettings, Kind, MapM, BUILTIN_TYPES};
 
-const API_PROPERTIES: [&str; 6] = ["base_url", "auth", "headers", "timeout", "concurrency", "allow_http"];
-const ENDPOINT_PROPERTIES: [&str; 4] = ["records", "paginate", "query", "headers"];
+const API_PROPERTIES: [&str; 8] =
+    ["base_url", "auth", "headers", "timeout", "concurrency", "allow_http", "retry", "rate_limit"];
+const ENDPOINT_PROPERTIES: [&str; 7] = ["records", "paginate", "query", "headers", "retry", "idempotent", "max_pages"];
 const FLOW_PROPERTIES: [&str; 2] = ["on_error", "concurrency"];
 const MAX_CONCURRENCY: i64 = 1024;
 const MAX_TIMEOUT_MS: u64 = 24 * 3_600_000;
@@ -259,6 +260,8 @@ impl<'a> Cx<'a> {
         let mut headers = Vec::new();
         let mut timeout_ms = None;
         let mut concurrency = None;
+        let mut retry = None;
+        let mut rate_limit = None;
         let allow_http = d.props.iter().any(|p| p.name.name == "allow_http" && p.value.kind == ExprKind::Bool(true));
         for p in &d.props {
             match p.name.name.as_str() {
@@ -267,6 +270,8 @@ impl<'a> Cx<'a> {
                 "headers" => headers = self.api_headers(&p.value),
                 "timeout" => timeout_ms = self.duration_setting(&p.value, "timeout"),
                 "concurrency" => concurrency = self.concurrency_setting(&p.value),
+                "retry" => retry = self.retry_setting(&p.value),
+                "rate_limit" => rate_limit = self.rate_setting(&p.value),
                 "allow_http" => {
                     if !matches!(p.value.kind, ExprKind::Bool(_)) {
                         self.report(
@@ -296,6 +301,8 @@ impl<'a> Cx<'a> {
             headers,
             timeout_ms,
             concurrency,
+            retry,
+            rate_limit,
             span: d.span,
         })
     }
@@ -562,6 +569,73 @@ impl<'a> Cx<'a> {
         }
     }
 
+    /// `retry = { attempts: 5, backoff: exponential(200ms, max: 30s) }`.
+    fn retry_setting(&mut self, e: &ast::Expr) -> Option<plan::Retry> {
+        let usage = "write `retry = { attempts: 5, backoff: exponential(200ms, max: 30s) }` (attempts 1 to 20; 1 means no retry)";
+        let bad = |cx: &mut Self, span: Span, what: &str| {
+            cx.report(
+                Diagnostic::new(codes::BAD_PROPERTY, format!("invalid retry policy: {what}"))
+                    .primary(span, "here")
+                    .help(usage),
+            );
+            None
+        };
+        let ExprKind::Object(items) = &e.kind else { return bad(self, e.span, "not an object") };
+        let mut retry = plan::Retry::default();
+        for f in self.plain_fields(items, "`retry`") {
+            match (f.name.name.as_str(), &f.value.kind) {
+                ("attempts", ExprKind::Int(n)) if (1..=20).contains(n) => retry.attempts = *n as u32,
+                ("backoff", ExprKind::Call { callee, args }) if callee.name == "exponential" => {
+                    let base = args.iter().find(|a| a.name.is_none()).map(|a| &a.value.kind);
+                    let max =
+                        args.iter().find(|a| a.name.as_ref().is_some_and(|n| n.name == "max")).map(|a| &a.value.kind);
+                    match (base, max, args.len()) {
+                        (Some(ExprKind::Duration(b)), Some(ExprKind::Duration(m)), 2) if *b > 0 && m >= b => {
+                            retry.base_ms = *b;
+                            retry.max_ms = *m;
+                        }
+                        (Some(ExprKind::Duration(b)), None, 1) if *b > 0 => retry.base_ms = *b,
+                        _ => {
+                            return bad(
+                                self,
+                                f.value.span,
+                                "the backoff is `exponential(BASE, max: CAP)` with 0 < BASE ≤ CAP",
+                            )
+                        }
+                    }
+                }
+                ("attempts", _) => return bad(self, f.value.span, "`attempts` is a whole number from 1 to 20"),
+                ("backoff", _) => {
+                    return bad(self, f.value.span, "the backoff is `exponential(BASE, max: CAP)` with 0 < BASE ≤ CAP")
+                }
+                (name, _) => {
+                    return bad(self, f.name.span, &format!("`{name}` is not a retry setting (`attempts`, `backoff`)"))
+                }
+            }
+        }
+        Some(retry)
+    }
+
+    /// `rate_limit = 10/s` (or `/min`, `/h`).
+    fn rate_setting(&mut self, e: &ast::Expr) -> Option<plan::Rate> {
+        match e.kind {
+            ExprKind::Rate { requests, per_ms } if (1..=1_000_000).contains(&requests) => {
+                Some(plan::Rate { requests: requests as u32, per_ms })
+            }
+            _ => {
+                self.report(
+                    Diagnostic::new(
+                        codes::BAD_PROPERTY,
+                        "`rate_limit` must be a rate such as `10/s`, `600/min` or `5000/h`",
+                    )
+                    .primary(e.span, "not a rate")
+                    .help("write requests per second, minute or hour: `rate_limit = 10/s`"),
+                );
+                None
+            }
+        }
+    }
+
     fn concurrency_setting(&mut self, e: &ast::Expr) -> Option<u32> {
         match e.kind {
             ExprKind::Int(n) if (1..=MAX_CONCURRENCY).contains(&n) => u32::try_from(n).ok(),
@@ -633,8 +707,28 @@ impl<'a> Cx<'a> {
         let mut records = None;
         let mut record_ty = None;
         let mut paginate = None;
+        let mut retry = None;
+        let mut idempotent = false;
+        let mut max_pages = None;
         for p in &d.props {
             match p.name.name.as_str() {
+                "retry" => retry = self.retry_setting(&p.value),
+                "idempotent" => match p.value.kind {
+                    ExprKind::Bool(b) => idempotent = b,
+                    _ => self.report(
+                        Diagnostic::new(codes::BAD_PROPERTY, "`idempotent` takes `true` or `false`")
+                            .primary(p.value.span, "not a Bool literal")
+                            .help("write `idempotent = true` when repeating the request is harmless"),
+                    ),
+                },
+                "max_pages" => match p.value.kind {
+                    ExprKind::Int(n) if n >= 1 => max_pages = u64::try_from(n).ok(),
+                    _ => self.report(
+                        Diagnostic::new(codes::BAD_PROPERTY, "`max_pages` must be a whole number of at least 1")
+                            .primary(p.value.span, "not a page count")
+                            .help("write e.g. `max_pages = 1000`"),
+                    ),
+                },
                 "query" => query = self.request_values(&p.value, &mut scope, "query"),
                 "headers" => {
                     headers = self.request_values(&p.value, &mut scope, "headers");
@@ -679,9 +773,7 @@ impl<'a> Cx<'a> {
         }
         let records_declared = d.props.iter().any(|p| p.name.name == "records");
         if let (Some(p), None, false) = (&paginate, &records, records_declared) {
-            let span = match p {
-                plan::Pagination::Cursor { span, .. } | plan::Pagination::NextUrl { span, .. } => *span,
-            };
+            let span = p.span();
             self.report(
                 Diagnostic::new(codes::BAD_PAGINATION, "pagination without records")
                     .primary(span, "pages of what?")
@@ -719,6 +811,9 @@ impl<'a> Cx<'a> {
             records,
             record_ty,
             paginate,
+            retry,
+            idempotent,
+            max_pages,
             span: d.span,
         })
     }
@@ -930,7 +1025,7 @@ impl<'a> Cx<'a> {
     }
 
     fn pagination(&mut self, e: &ast::Expr, response: Option<&Ty>) -> Option<plan::Pagination> {
-        const KINDS: &str = "cursor(param: \"cursor\", from: response.next_cursor) or next_url(from: response.next)";
+        const KINDS: &str = "cursor(param: \"cursor\", from: response.next_cursor), next_url(from: response.next), link_header(), page(param: \"page\", start: 1) or offset(param: \"offset\", size: 100, limit_param: \"limit\")";
         let ExprKind::Call { callee, args } = &e.kind else {
             self.report(
                 Diagnostic::new(codes::BAD_PAGINATION, "`paginate` must be a pagination kind")
@@ -940,13 +1035,57 @@ impl<'a> Cx<'a> {
             return None;
         };
         let named = |n: &str| args.iter().find(|a| a.name.as_ref().is_some_and(|x| x.name == n)).map(|a| &a.value);
+        let span = e.span;
+        let bad_args = |cx: &mut Self| {
+            cx.report(
+                Diagnostic::new(codes::BAD_PAGINATION, format!("wrong arguments for `{}`", callee.name))
+                    .primary(span, "these arguments")
+                    .help(format!("write {KINDS}")),
+            );
+            None
+        };
+        let allowed =
+            |names: &[&str]| args.iter().all(|a| a.name.as_ref().is_some_and(|n| names.contains(&n.name.as_str())));
+        match callee.name.as_str() {
+            "link_header" => {
+                return if args.is_empty() { Some(plan::Pagination::LinkHeader { span }) } else { bad_args(self) };
+            }
+            "page" => {
+                if !allowed(&["param", "start"]) {
+                    return bad_args(self);
+                }
+                let param = self.literal_string(named("param")?, "the page parameter")?;
+                let start = match named("start").map(|s| &s.kind) {
+                    None => 1,
+                    Some(ExprKind::Int(n)) => *n,
+                    Some(_) => return bad_args(self),
+                };
+                return Some(plan::Pagination::Page { param, start, span });
+            }
+            "offset" => {
+                if !allowed(&["param", "size", "limit_param"]) {
+                    return bad_args(self);
+                }
+                let param = self.literal_string(named("param")?, "the offset parameter")?;
+                let size = match named("size").map(|s| &s.kind) {
+                    Some(ExprKind::Int(n)) if *n >= 1 => *n as u64,
+                    _ => return bad_args(self),
+                };
+                let limit_param = match named("limit_param") {
+                    Some(l) => Some(self.literal_string(l, "the limit parameter")?),
+                    None => None,
+                };
+                return Some(plan::Pagination::Offset { param, limit_param, size, span });
+            }
+            _ => {}
+        }
         let from = named("from");
         let param = named("param");
         let expected_args = match callee.name.as_str() {
             "cursor" => 2,
             "next_url" => 1,
             other => {
-                let help = match suggest(other, ["cursor", "next_url"]) {
+                let help = match suggest(other, ["cursor", "next_url", "link_header", "page", "offset"]) {
                     Some(s) => format!("did you mean `{s}`? The kinds: {KINDS}"),
                     None => format!("the kinds: {KINDS}"),
                 };

@@ -490,6 +490,14 @@ impl Cx<'_> {
                     POISON
                 }
             },
+            ExprKind::Rate { .. } => {
+                self.report(
+                    Diagnostic::new(codes::TYPE_MISMATCH, "a rate is a setting (`rate_limit = 10/s`), not a value")
+                        .primary(e.span, "not allowed in an expression")
+                        .help("for division, put spaces around `/`: `10 / s`"),
+                );
+                POISON
+            }
             ExprKind::Duration(ms) => (Ty::Duration, lit(plan::Value::Int(i64::try_from(*ms).unwrap_or(i64::MAX)))),
             ExprKind::Bool(b) => (Ty::Bool, lit(plan::Value::Bool(*b))),
             ExprKind::Null => (Ty::Null, lit(plan::Value::Null)),

@@ -75,6 +75,8 @@ pub(crate) struct ApiM {
     pub headers: Vec<plan::Header>,
     pub timeout_ms: Option<u64>,
     pub concurrency: Option<u32>,
+    pub retry: Option<plan::Retry>,
+    pub rate_limit: Option<plan::Rate>,
     pub span: Span,
 }
 
@@ -93,6 +95,9 @@ pub(crate) struct EndpointM {
     /// Type of one record, when the endpoint declares where its records are.
     pub record_ty: Option<Ty>,
     pub paginate: Option<plan::Pagination>,
+    pub retry: Option<plan::Retry>,
+    pub idempotent: bool,
+    pub max_pages: Option<u64>,
     pub span: Span,
 }
 

@@ -22,6 +22,8 @@ pub fn lower(model: &Model) -> plan::Plan {
                 headers: a.headers.clone(),
                 timeout_ms: a.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS),
                 concurrency: a.concurrency.unwrap_or(DEFAULT_API_CONCURRENCY),
+                retry: a.retry.unwrap_or_default(),
+                rate_limit: a.rate_limit,
                 span: a.span,
             })
             .collect(),
@@ -50,6 +52,9 @@ pub fn lower(model: &Model) -> plan::Plan {
                 response: e.response.as_ref().map(plan_type),
                 records: e.records.clone(),
                 paginate: e.paginate.clone(),
+                retry: e.retry,
+                idempotent: e.idempotent,
+                max_pages: e.max_pages.unwrap_or(100_000),
                 span: e.span,
             })
             .collect(),

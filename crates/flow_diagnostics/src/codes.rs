@@ -81,6 +81,8 @@ codes! {
     PAGINATION_CYCLE = "R0008", Error, "the API returned a cursor or next URL it returned before";
     CROSS_ORIGIN = "R0009", Error, "a next-page link to another host, or from https to http";
     TEST_FAILED = "R0010", Error, "an expectation of a `test` does not hold";
+    TOO_MANY_PAGES = "R0011", Error, "a source returned more pages than its `max_pages`";
+    OUTCOME_UNKNOWN = "R0012", Error, "a write failed in a way that may have applied it, and cannot be repeated safely";
 
     UNUSED = "W0001", Warning, "a declaration that nothing uses";
     UNUSED_LET = "W0002", Warning, "a `let` whose value is never used";

@@ -74,10 +74,18 @@ pub struct Faults {
     pub cross_host_next: bool,
     /// Requests to /shop answer 500.
     pub shop_down: bool,
+    /// The first N requests for orders answer 503.
+    pub shop_flaky: u32,
+    /// The first request for orders answers 429 with this `Retry-After` value.
+    pub shop_retry_after: Option<String>,
+    /// The first N contact writes answer 503 (before anything is stored).
+    pub crm_flaky: u32,
 }
 
 #[derive(Default)]
 struct Inner {
+    /// Requests seen per route, for faults that hit the first N.
+    hits: HashMap<&'static str, u32>,
     received: HashMap<String, Vec<Value>>,
     idempotency: HashMap<String, Value>,
     faults: Faults,
@@ -92,6 +100,14 @@ struct AppState {
 impl AppState {
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Counts a request to `route`; its number, from 1.
+    fn hit(&self, route: &'static str) -> u32 {
+        let mut inner = self.lock();
+        let n = inner.hits.entry(route).or_insert(0);
+        *n += 1;
+        *n
     }
 }
 
@@ -152,6 +168,7 @@ fn router(state: Arc<AppState>) -> Router {
         .route("/shop/orders", get(list_orders))
         .route("/crm/contacts", post(create_contact).get(list_contacts))
         .route("/desk/tickets", get(list_tickets))
+        .route("/desk/tickets_linked", get(list_tickets_linked))
         .route("/chat/messages", post(post_message))
         .route("/directory/users", get(list_users))
         .route("/mail/lists/{list_id}/members", post(add_member))
@@ -221,6 +238,7 @@ struct OrdersQuery {
     status: Option<String>,
     limit: Option<u64>,
     cursor: Option<String>,
+    offset: Option<u64>,
 }
 
 async fn list_orders(State(state): State<Arc<AppState>>, headers: HeaderMap, Query(q): Query<OrdersQuery>) -> Response {
@@ -231,15 +249,30 @@ async fn list_orders(State(state): State<Arc<AppState>>, headers: HeaderMap, Que
     if faults.shop_down {
         return error(StatusCode::INTERNAL_SERVER_ERROR, "the shop is down");
     }
+    let hit = state.hit("orders");
+    if hit == 1 {
+        if let Some(after) = &faults.shop_retry_after {
+            return (
+                StatusCode::TOO_MANY_REQUESTS,
+                [("retry-after", after.clone())],
+                Json(json!({ "error": "slow down" })),
+            )
+                .into_response();
+        }
+    }
+    if hit <= faults.shop_flaky {
+        return error(StatusCode::SERVICE_UNAVAILABLE, "try again");
+    }
     if faults.html_instead_of_json {
         return (StatusCode::OK, [("content-type", "text/html")], "<html><body><h1>Maintenance</h1></body></html>")
             .into_response();
     }
     let limit = q.limit.unwrap_or(50).clamp(1, 500);
-    let start = match q.cursor.as_deref().map(str::parse::<u64>) {
-        None => 1,
-        Some(Ok(c)) => c,
-        Some(Err(_)) => return error(StatusCode::BAD_REQUEST, "bad cursor"),
+    let start = match (q.cursor.as_deref().map(str::parse::<u64>), q.offset) {
+        (None, None) => 1,
+        (None, Some(offset)) => offset + 1,
+        (Some(Ok(c)), _) => c,
+        (Some(Err(_)), _) => return error(StatusCode::BAD_REQUEST, "bad cursor"),
     };
     let mut orders = Vec::new();
     let mut id = start;
@@ -307,6 +340,9 @@ async fn create_contact(State(state): State<Arc<AppState>>, headers: HeaderMap, 
             return error(StatusCode::UNPROCESSABLE_ENTITY, &format!("`{field}` must be a string"));
         }
     }
+    if state.hit("contacts") <= state.lock().faults.crm_flaky {
+        return error(StatusCode::SERVICE_UNAVAILABLE, "try again");
+    }
     let reject = state.lock().faults.reject_contacts_ending_in;
     if let Some(d) = reject {
         if body["external_id"].as_str().is_some_and(|s| s.ends_with(char::from(b'0' + d))) {
@@ -353,6 +389,28 @@ async fn list_tickets(
     // A relative next link, as many APIs send.
     let next = if last < state.config.tickets { json!(format!("/desk/tickets?after={last}")) } else { Value::Null };
     Json(json!({ "tickets": page, "links": { "next": next } })).into_response()
+}
+
+/// Tickets with the next page in a `Link` header, as GitHub does.
+async fn list_tickets_linked(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    if !basic_ok(&headers, &state.config.desk_user, &state.config.desk_password) {
+        return error(StatusCode::UNAUTHORIZED, "missing or wrong basic credentials");
+    }
+    let page: u64 = q.get("page").and_then(|p| p.parse().ok()).unwrap_or(1).max(1);
+    let per_page = 20;
+    let first = (page - 1) * per_page + 1;
+    let tickets: Vec<Value> = (first..=state.config.tickets).take(per_page as usize).map(ticket).collect();
+    let host = headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1");
+    let last = state.config.tickets.div_ceil(per_page).max(1);
+    let mut link = format!("<http://{host}/desk/tickets_linked?page={last}>; rel=\"last\"");
+    if page < last {
+        link = format!("<http://{host}/desk/tickets_linked?page={}>; rel=\"next\", {link}", page + 1);
+    }
+    ([("link", link)], Json(Value::Array(tickets))).into_response()
 }
 
 async fn post_message(

@@ -61,7 +61,34 @@ pub struct Api {
     pub timeout_ms: u64,
     /// Requests to this api in flight at once.
     pub concurrency: u32,
+    #[serde(default)]
+    pub retry: Retry,
+    /// At most this many requests per period, shared by every task that calls the api.
+    #[serde(default)]
+    pub rate_limit: Option<Rate>,
     pub span: Span,
+}
+
+/// Retries of failed requests: connection errors, timeouts, 408, 429 and 5xx.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Retry {
+    /// Attempts in all; 1 means no retry.
+    pub attempts: u32,
+    /// Backoff before retry n (1-based) is a random wait in [0, min(max, base × 2^(n-1))].
+    pub base_ms: u64,
+    pub max_ms: u64,
+}
+
+impl Default for Retry {
+    fn default() -> Retry {
+        Retry { attempts: 3, base_ms: 200, max_ms: 30_000 }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rate {
+    pub requests: u32,
+    pub per_ms: u64,
 }
 
 /// Text built from literal parts and secrets: `"Token " + API_TOKEN`.
@@ -141,7 +168,20 @@ pub struct Endpoint {
     /// Where the records are in the response; empty means the response itself is the array.
     pub records: Option<Vec<String>>,
     pub paginate: Option<Pagination>,
+    /// Overrides the api's retry policy.
+    #[serde(default)]
+    pub retry: Option<Retry>,
+    /// Declared safe to repeat: a POST or PATCH may be retried without an idempotency key.
+    #[serde(default)]
+    pub idempotent: bool,
+    /// Paging stops with an error after this many pages.
+    #[serde(default = "default_max_pages")]
+    pub max_pages: u64,
     pub span: Span,
+}
+
+fn default_max_pages() -> u64 {
+    100_000
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -165,6 +205,25 @@ pub enum Pagination {
     Cursor { param: String, from: Vec<String>, span: Span },
     /// Fetch the URL read from `from` next; stop when it is null or empty.
     NextUrl { from: Vec<String>, span: Span },
+    /// Follow the `Link` response header's `rel="next"` URL; stop when there is none.
+    LinkHeader { span: Span },
+    /// Send page numbers `start`, `start + 1`, … as query parameter `param`; stop at an empty page.
+    Page { param: String, start: i64, span: Span },
+    /// Send offsets 0, `size`, 2 × `size`, … as `param` (and `size` as `limit_param`); stop at a
+    /// page with fewer than `size` records.
+    Offset { param: String, limit_param: Option<String>, size: u64, span: Span },
+}
+
+impl Pagination {
+    pub fn span(&self) -> Span {
+        match self {
+            Pagination::Cursor { span, .. }
+            | Pagination::NextUrl { span, .. }
+            | Pagination::LinkHeader { span }
+            | Pagination::Page { span, .. }
+            | Pagination::Offset { span, .. } => *span,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -34,6 +34,7 @@ struct Stats {
     dead_lettered: AtomicU64,
     pages: AtomicU64,
     requests: AtomicU64,
+    retries: AtomicU64,
     statuses: Mutex<BTreeMap<u16, u64>>,
 }
 
@@ -175,6 +176,7 @@ async fn run_flow(ctx: Arc<Ctx>, index: usize) -> (FlowReport, Vec<Diagnostic>) 
         dead_lettered: s.dead_lettered.load(Ordering::SeqCst),
         pages: s.pages.load(Ordering::SeqCst),
         requests: s.requests.load(Ordering::SeqCst),
+        retries: s.retries.load(Ordering::SeqCst),
         statuses: lock(&s.statuses).clone(),
         elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
     };
@@ -458,7 +460,29 @@ impl FlowRun {
         let plan = &self.ctx.plan;
         let endpoint = &plan.endpoints[call.endpoint];
         let api = &plan.apis[endpoint.api];
-        let (result, latency) = self.ctx.http.exchange(endpoint.api, api, &endpoint.method, url, headers, body).await;
+        let policy = endpoint.retry.unwrap_or(api.retry);
+        // Safe to repeat: idempotent by HTTP's rules, or made so by a key or a declaration.
+        let safe = matches!(endpoint.method.as_str(), "GET" | "PUT" | "DELETE")
+            || endpoint.idempotent
+            || call.idempotency_key.is_some();
+        let exchange = self
+            .ctx
+            .http
+            .exchange(endpoint.api, api, &policy, safe, http::Request { method: &endpoint.method, url, headers, body })
+            .await;
+        let (result, latency) = (exchange.result, exchange.elapsed);
+        for r in &exchange.retries {
+            self.stats.retries.fetch_add(1, Ordering::SeqCst);
+            self.stats.requests.fetch_add(1, Ordering::SeqCst);
+            self.ctx.observer.event(&Event::Retry {
+                flow: self.flow_name().to_string(),
+                api: api.name.clone(),
+                url: url.to_string(),
+                attempt: r.attempt,
+                wait_ms: r.wait_ms,
+                reason: self.ctx.http.secrets.redact(&r.reason),
+            });
+        }
         self.stats.requests.fetch_add(1, Ordering::SeqCst);
         let status = result.as_ref().ok().map(|a| a.status);
         if let Some(s) = status {
@@ -484,6 +508,7 @@ impl FlowRun {
                     endpoint.method,
                     http::excerpt(&answer.body)
                 )],
+                class: http::Class::Final,
             };
             return Err(self.http_failure(f, call, rec));
         }
@@ -498,6 +523,8 @@ impl FlowRun {
             "R0003" => "the API did not answer with JSON: check the base_url and path, and the API's status",
             "R0004" => "correct the declared response type to match what the API sends (a field that can be missing or null is declared with `?`)",
             "R0008" => "the API's pagination is not advancing; check the `paginate` rule's `from` path",
+            "R0011" => "raise the endpoint's `max_pages` if the source really has that many pages",
+            "R0012" => "give the call an `idempotency_key: …` (or declare the endpoint `idempotent = true` if repeating it is harmless), then check whether the record arrived",
             _ => "see docs/diagnostics.md",
         };
         let message = format!("`{}`: {}", endpoint.name, f.message);
@@ -590,16 +617,18 @@ struct Pager {
     started: bool,
     next: Option<NextPage>,
     seen: HashSet<String>,
+    pages: u64,
 }
 
 enum NextPage {
-    Cursor(String),
+    /// Query parameters to add to the endpoint's own URL (cursor, page number, offset).
+    Params(Vec<(String, String)>),
     Url(url::Url),
 }
 
 impl Pager {
     fn new() -> Pager {
-        Pager { started: false, next: None, seen: HashSet::new() }
+        Pager { started: false, next: None, seen: HashSet::new(), pages: 0 }
     }
 
     /// The next page's records, or `None` after the last page.
@@ -616,21 +645,39 @@ impl Pager {
         let plan = fr.ctx.plan.clone();
         let endpoint = &plan.endpoints[call.endpoint];
         let api = &plan.apis[endpoint.api];
+        if self.pages >= endpoint.max_pages {
+            let f = Failure::new(
+                codes::TOO_MANY_PAGES,
+                format!("more than {} pages; paging stopped (`max_pages`)", endpoint.max_pages),
+            );
+            return Err(fr.http_failure(f, call, rec));
+        }
         let mut env = env.clone();
         let (params, query, headers) = fr.request_parts(call, &mut env, rec)?;
-        let url = match self.next.take() {
+        // The first page carries the page number or offset too.
+        let first = match (&endpoint.paginate, self.started) {
+            (Some(Pagination::Page { param, start, .. }), false) => {
+                Some(NextPage::Params(vec![(param.clone(), start.to_string())]))
+            }
+            (Some(Pagination::Offset { param, limit_param, size, .. }), false) => {
+                Some(NextPage::Params(offset_params(param, limit_param.as_deref(), 0, *size)))
+            }
+            _ => None,
+        };
+        let url = match self.next.take().or(first) {
             None => http::endpoint_url(api, endpoint, &params, &query).map_err(|f| fr.http_failure(f, call, rec))?,
-            Some(NextPage::Cursor(cursor)) => {
+            Some(NextPage::Params(extra)) => {
                 let mut url =
                     http::endpoint_url(api, endpoint, &params, &query).map_err(|f| fr.http_failure(f, call, rec))?;
-                if let Some(Pagination::Cursor { param, .. }) = &endpoint.paginate {
-                    url.query_pairs_mut().append_pair(param, &cursor);
+                for (k, v) in extra {
+                    url.query_pairs_mut().append_pair(&k, &v);
                 }
                 url
             }
             Some(NextPage::Url(url)) => url,
         };
         self.started = true;
+        self.pages += 1;
         let answer = fr.send(call, &url, &headers, None, rec).await?;
         let Some(ty) = &endpoint.response else {
             return Ok(Some(Vec::new()));
@@ -649,56 +696,94 @@ impl Pager {
             endpoint: endpoint.name.clone(),
             records: records.len(),
         });
+        let next_url = |this: &mut Pager, text: &str, span: Span, what: &str| -> Result<Option<NextPage>, Diagnostic> {
+            let next = url.join(text).map_err(|e| {
+                fr.http_failure(Failure::new(codes::SHAPE, format!("the {what} is not a URL: {e}")), call, rec)
+            })?;
+            if next.origin() != url.origin() {
+                let mut f = Failure::new(
+                    codes::CROSS_ORIGIN,
+                    format!(
+                        "the {what} points to another host ({}); not followed",
+                        next.origin().ascii_serialization()
+                    ),
+                );
+                f.notes.push("credentials are never sent to another host, nor over plain http after https".into());
+                let mut d = fr.http_failure(f, call, rec);
+                d.labels.push(flow_diagnostics::Label {
+                    span,
+                    message: "the link is read here".into(),
+                    primary: false,
+                });
+                return Err(d);
+            }
+            if !this.seen.insert(next.to_string()) {
+                return Err(cycle(fr, call, span, rec, what));
+            }
+            Ok(Some(NextPage::Url(next)))
+        };
         self.next = match &endpoint.paginate {
             None => None,
-            Some(Pagination::Cursor { from, span, .. }) => match page.get_path(from) {
+            Some(Pagination::Cursor { from, span, param }) => match page.get_path(from) {
                 Some(v) if !v.is_null() && !v.to_text().is_empty() && !records.is_empty() => {
                     let cursor = v.to_text();
                     if !self.seen.insert(cursor.clone()) {
                         return Err(cycle(fr, call, *span, rec, "cursor"));
                     }
-                    Some(NextPage::Cursor(cursor))
+                    Some(NextPage::Params(vec![(param.clone(), cursor)]))
                 }
                 _ => None,
             },
             Some(Pagination::NextUrl { from, span }) => match page.get_path(from) {
                 Some(v) if !v.is_null() && !v.to_text().is_empty() => {
-                    let next = url.join(&v.to_text()).map_err(|e| {
-                        fr.http_failure(
-                            Failure::new(codes::SHAPE, format!("the next-page URL is not a URL: {e}")),
-                            call,
-                            rec,
-                        )
-                    })?;
-                    if next.origin() != url.origin() {
-                        let f = Failure {
-                            code: codes::CROSS_ORIGIN,
-                            message: format!(
-                                "the next-page link points to another host ({}); not followed",
-                                next.origin().ascii_serialization()
-                            ),
-                            notes: vec![
-                                "credentials are never sent to another host, nor over plain http after https".into()
-                            ],
-                        };
-                        let mut d = fr.http_failure(f, call, rec);
-                        d.labels.push(flow_diagnostics::Label {
-                            span: *span,
-                            message: "the link was read here".into(),
-                            primary: false,
-                        });
-                        return Err(d);
-                    }
-                    if !self.seen.insert(next.to_string()) {
-                        return Err(cycle(fr, call, *span, rec, "next-page URL"));
-                    }
-                    Some(NextPage::Url(next))
+                    next_url(self, &v.to_text(), *span, "next-page link")?
                 }
                 _ => None,
             },
+            Some(Pagination::LinkHeader { span }) => match answer.link.as_deref().and_then(link_next) {
+                Some(target) => next_url(self, &target, *span, "Link header's next page")?,
+                None => None,
+            },
+            Some(Pagination::Page { param, start, .. }) => {
+                if records.is_empty() {
+                    None
+                } else {
+                    let n = *start + i64::try_from(self.pages).unwrap_or(i64::MAX);
+                    Some(NextPage::Params(vec![(param.clone(), n.to_string())]))
+                }
+            }
+            Some(Pagination::Offset { param, limit_param, size, .. }) => {
+                if (records.len() as u64) < *size {
+                    None
+                } else {
+                    Some(NextPage::Params(offset_params(param, limit_param.as_deref(), self.pages * size, *size)))
+                }
+            }
         };
         Ok(Some(records))
     }
+}
+
+fn offset_params(param: &str, limit_param: Option<&str>, offset: u64, size: u64) -> Vec<(String, String)> {
+    let mut v = vec![(param.to_string(), offset.to_string())];
+    if let Some(l) = limit_param {
+        v.push((l.to_string(), size.to_string()));
+    }
+    v
+}
+
+/// The `rel="next"` target of a `Link` header: `<https://…?page=2>; rel="next", <…>; rel="last"`.
+fn link_next(header: &str) -> Option<String> {
+    header.split(',').find_map(|part| {
+        let (target, params) = part.split_once(';')?;
+        let target = target.trim().strip_prefix('<')?.strip_suffix('>')?;
+        let is_next = params.split(';').any(|p| {
+            let p = p.trim();
+            p.strip_prefix("rel=")
+                .is_some_and(|r| r.trim_matches('"').split_whitespace().any(|r| r.eq_ignore_ascii_case("next")))
+        });
+        is_next.then(|| target.to_string())
+    })
 }
 
 fn cycle(fr: &FlowRun, call: &EndpointCall, span: Span, rec: Option<&RecordRef>, what: &str) -> Diagnostic {
@@ -709,4 +794,18 @@ fn cycle(fr: &FlowRun, call: &EndpointCall, span: Span, rec: Option<&RecordRef>,
     let mut d = fr.http_failure(f, call, rec);
     d.labels.push(flow_diagnostics::Label { span, message: format!("the {what} is read here"), primary: false });
     d
+}
+
+#[cfg(test)]
+mod tests {
+    use super::link_next;
+
+    #[test]
+    fn reads_the_next_link() {
+        let h =
+            r#"<https://api.example.com/items?page=3>; rel="next", <https://api.example.com/items?page=9>; rel="last""#;
+        assert_eq!(link_next(h).as_deref(), Some("https://api.example.com/items?page=3"));
+        assert_eq!(link_next(r#"</x?p=2>; rel="prev next""#).as_deref(), Some("/x?p=2"));
+        assert_eq!(link_next(r#"<https://a/x>; rel="last""#), None);
+    }
 }

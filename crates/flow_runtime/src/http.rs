@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use flow_diagnostics::{codes, Code};
-use flow_plan::{Api, Auth, Endpoint, PathPart, Plan, Template, Value};
+use flow_plan::{Api, Auth, Endpoint, PathPart, Plan, Rate, Retry, Template, Value};
 use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 use tokio::sync::Semaphore;
 
@@ -47,11 +47,12 @@ pub(crate) struct Failure {
     pub code: Code,
     pub message: String,
     pub notes: Vec<String>,
+    pub class: Class,
 }
 
 impl Failure {
     pub fn new(code: Code, message: impl Into<String>) -> Failure {
-        Failure { code, message: message.into(), notes: Vec::new() }
+        Failure { code, message: message.into(), notes: Vec::new(), class: Class::Final }
     }
 }
 
@@ -62,6 +63,7 @@ pub(crate) struct ApiClient {
 
 pub(crate) struct Http {
     pub clients: Vec<ApiClient>,
+    pub pacers: Vec<Option<Pacer>>,
     pub secrets: Secrets,
 }
 
@@ -70,6 +72,92 @@ pub(crate) struct Answer {
     pub status: u16,
     pub body: Vec<u8>,
     pub content_type: String,
+    /// The `Link` header, for `link_header()` pagination.
+    pub link: Option<String>,
+    pub retry_after: Option<String>,
+}
+
+/// One request to send: no secret in it (auth is added when it is sent).
+pub(crate) struct Request<'a> {
+    pub method: &'a str,
+    pub url: &'a url::Url,
+    pub headers: &'a [(String, String)],
+    pub body: Option<String>,
+}
+
+/// The outcome of [`Http::exchange`], with the retries it made.
+pub(crate) struct Exchange {
+    pub result: Result<Answer, Failure>,
+    pub elapsed: Duration,
+    pub retries: Vec<RetryNote>,
+}
+
+pub(crate) struct RetryNote {
+    pub attempt: u32,
+    pub wait_ms: u64,
+    pub reason: String,
+}
+
+/// Whether a failed request may have reached the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Class {
+    /// Not a transport failure (a bad answer, a refused header): retrying would not help.
+    Final,
+    /// It never left: connecting failed. Always safe to retry.
+    BeforeSend,
+    /// It may have been applied (a timeout, a dropped connection).
+    Ambiguous,
+}
+
+/// Spaces requests to one api evenly: at most `requests` per period, shared by every task.
+pub(crate) struct Pacer {
+    interval: Duration,
+    next: tokio::sync::Mutex<tokio::time::Instant>,
+}
+
+impl Pacer {
+    fn new(rate: &Rate) -> Pacer {
+        let nanos = (rate.per_ms as u128 * 1_000_000) / u128::from(rate.requests.max(1));
+        Pacer {
+            interval: Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX)),
+            next: tokio::sync::Mutex::new(tokio::time::Instant::now()),
+        }
+    }
+
+    async fn wait(&self) {
+        let slot = {
+            let mut next = self.next.lock().await;
+            let now = tokio::time::Instant::now();
+            let slot = (*next).max(now);
+            *next = slot + self.interval;
+            slot
+        };
+        tokio::time::sleep_until(slot).await;
+    }
+}
+
+/// Capped exponential backoff with full jitter: a random wait in [0, min(cap, base × 2^(n-1))].
+fn backoff_ms(policy: &Retry, attempt: u32) -> u64 {
+    let ceiling = policy.base_ms.saturating_mul(1u64 << (attempt - 1).min(30)).min(policy.max_ms);
+    static SEED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0x9E37_79B9_7F4A_7C15);
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos() as u64);
+    let mut x = SEED.fetch_add(0x9E37_79B9_7F4A_7C15, std::sync::atomic::Ordering::Relaxed) ^ now;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    x % (ceiling + 1)
+}
+
+/// `Retry-After`: seconds, or an HTTP date.
+fn retry_after_ms(value: &str) -> Option<u64> {
+    let v = value.trim();
+    if let Ok(secs) = v.parse::<u64>() {
+        return Some(secs.saturating_mul(1000));
+    }
+    let when = chrono::DateTime::parse_from_rfc2822(v).ok()?;
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+    let ms = when.timestamp_millis() - now_ms;
+    Some(u64::try_from(ms).unwrap_or(0))
 }
 
 impl Http {
@@ -90,7 +178,8 @@ impl Http {
                 })?;
             clients.push(ApiClient { client, permits: Arc::new(Semaphore::new(api.concurrency.max(1) as usize)) });
         }
-        Ok(Http { clients, secrets })
+        let pacers = plan.apis.iter().map(|a| a.rate_limit.as_ref().map(Pacer::new)).collect();
+        Ok(Http { clients, pacers, secrets })
     }
 
     fn template(&self, t: &Template) -> String {
@@ -106,7 +195,74 @@ impl Http {
     }
 
     /// Sends one request. `url` carries no secret; an api key in the query is added here.
+    /// Sends a request, retrying what is safe to retry: connection errors always; timeouts, 408
+    /// and 5xx when repeating the request is harmless (`safe`: GET, PUT, DELETE, or an idempotency
+    /// key, or an endpoint declared idempotent); 429 always, since the server refused it.
+    /// `Retry-After` (seconds or an HTTP date) is honoured; a wait beyond the cap fails the call.
     pub async fn exchange(
+        &self,
+        api_index: usize,
+        api: &Api,
+        policy: &Retry,
+        safe: bool,
+        request: Request<'_>,
+    ) -> Exchange {
+        let Request { method, url, headers, body } = request;
+        let started = Instant::now();
+        let mut retries = Vec::new();
+        let mut attempt = 1u32;
+        loop {
+            if let Some(pacer) = self.pacers.get(api_index).and_then(Option::as_ref) {
+                pacer.wait().await;
+            }
+            let (result, _) = self.send_once(api_index, api, method, url, headers, body.clone()).await;
+            let (retryable, ambiguous, reason, asked) = match &result {
+                Ok(a) if a.status == 429 => {
+                    (true, false, "answered 429".to_string(), a.retry_after.as_deref().and_then(retry_after_ms))
+                }
+                Ok(a) if a.status == 408 || (500..600).contains(&a.status) => {
+                    (true, true, format!("answered {}", a.status), a.retry_after.as_deref().and_then(retry_after_ms))
+                }
+                Err(f) if f.class == Class::BeforeSend => (true, false, f.message.clone(), None),
+                Err(f) if f.class == Class::Ambiguous => (true, true, f.message.clone(), None),
+                _ => (false, false, String::new(), None),
+            };
+            if !retryable || attempt >= policy.attempts {
+                return Exchange { result, elapsed: started.elapsed(), retries };
+            }
+            if ambiguous && !safe {
+                let mut f = Failure::new(
+                    codes::OUTCOME_UNKNOWN,
+                    format!("{reason}; the request may have been applied, so it is not repeated"),
+                );
+                f.notes.push("a POST or PATCH is retried only with an `idempotency_key` or when the endpoint is declared `idempotent = true`".into());
+                return Exchange { result: Err(f), elapsed: started.elapsed(), retries };
+            }
+            let wait_ms = match asked {
+                Some(ms) if ms > policy.max_ms => {
+                    let mut f = Failure::new(
+                        codes::HTTP_STATUS,
+                        format!(
+                            "{reason} and asked to wait {:.1}s (Retry-After), more than the retry cap of {:.1}s",
+                            ms as f64 / 1000.0,
+                            policy.max_ms as f64 / 1000.0
+                        ),
+                    );
+                    f.notes.push(
+                        "raise the cap (`retry = { backoff: exponential(…, max: …) }`) or lower `rate_limit`".into(),
+                    );
+                    return Exchange { result: Err(f), elapsed: started.elapsed(), retries };
+                }
+                Some(ms) => ms,
+                None => backoff_ms(policy, attempt),
+            };
+            retries.push(RetryNote { attempt, wait_ms, reason });
+            tokio::time::sleep(Duration::from_millis(wait_ms)).await;
+            attempt += 1;
+        }
+    }
+
+    async fn send_once(
         &self,
         api_index: usize,
         api: &Api,
@@ -163,8 +319,10 @@ impl Http {
         let result = async {
             let mut response = req.send().await.map_err(|e| request_failure(&e))?;
             let status = response.status().as_u16();
-            let content_type =
-                response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+            let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+            let content_type = header("content-type").unwrap_or_default();
+            let link = header("link");
+            let retry_after = header("retry-after");
             let mut body = Vec::new();
             while let Some(chunk) = response.chunk().await.map_err(|e| request_failure(&e))? {
                 if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
@@ -175,7 +333,7 @@ impl Http {
                 }
                 body.extend_from_slice(&chunk);
             }
-            Ok(Answer { status, body, content_type })
+            Ok(Answer { status, body, content_type, link, retry_after })
         }
         .await;
         (result, started.elapsed())
@@ -207,6 +365,13 @@ fn request_failure(e: &reqwest::Error) -> Failure {
         "failed"
     };
     let mut f = Failure::new(codes::REQUEST_FAILED, format!("the request {kind}"));
+    f.class = if e.is_connect() {
+        Class::BeforeSend
+    } else if e.is_builder() {
+        Class::Final
+    } else {
+        Class::Ambiguous
+    };
     let mut source: Option<&dyn std::error::Error> = Some(e);
     let mut causes = Vec::new();
     while let Some(err) = source {

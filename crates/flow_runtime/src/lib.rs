@@ -49,6 +49,15 @@ pub enum Event {
         endpoint: String,
         records: usize,
     },
+    /// A failed request about to be sent again.
+    Retry {
+        flow: String,
+        api: String,
+        url: String,
+        attempt: u32,
+        wait_ms: u64,
+        reason: String,
+    },
     RecordFailed {
         flow: String,
         code: &'static str,
@@ -103,7 +112,9 @@ pub struct FlowReport {
     pub records_not_processed: u64,
     pub dead_lettered: u64,
     pub pages: u64,
+    /// Requests sent, retries included.
     pub requests: u64,
+    pub retries: u64,
     /// Responses by HTTP status.
     pub statuses: std::collections::BTreeMap<u16, u64>,
     pub elapsed_ms: u64,

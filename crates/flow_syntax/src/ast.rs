@@ -280,6 +280,11 @@ pub enum ExprKind {
     Number(String),
     /// A duration, in milliseconds.
     Duration(u64),
+    /// `10/s`, `600/min`: requests per period (milliseconds).
+    Rate {
+        requests: u64,
+        per_ms: u64,
+    },
     Bool(bool),
     Null,
     Name(Ident),

@@ -455,6 +455,16 @@ impl Cx {
                 });
                 Ok(Expr { kind: ExprKind::Duration(ms), span })
             }
+            Rule::rate => {
+                let (n, unit) = pair.as_str().split_once('/').unwrap_or(("0", "s"));
+                let per_ms = match unit {
+                    "s" => 1_000,
+                    "min" => 60_000,
+                    _ => 3_600_000,
+                };
+                let requests = n.parse::<u64>().unwrap_or(u64::MAX);
+                Ok(Expr { kind: ExprKind::Rate { requests, per_ms }, span })
+            }
             Rule::kw_true => Ok(Expr { kind: ExprKind::Bool(true), span }),
             Rule::kw_false => Ok(Expr { kind: ExprKind::Bool(false), span }),
             Rule::kw_null => Ok(Expr { kind: ExprKind::Null, span }),
@@ -555,6 +565,7 @@ fn deeper_than(e: &Expr, budget: usize) -> bool {
     let b = budget - 1;
     match &e.kind {
         ExprKind::Str(_)
+        | ExprKind::Rate { .. }
         | ExprKind::Int(_)
         | ExprKind::Number(_)
         | ExprKind::Duration(_)
@@ -768,7 +779,7 @@ fn rule_name(rule: Rule) -> Option<&'static str> {
         Rule::array_lit => "`[`",
         Rule::op_coalesce | Rule::op_or | Rule::op_and | Rule::op_cmp | Rule::op_add | Rule::op_mul => "an operator",
         Rule::op_unary => "an expression",
-        Rule::duration | Rule::number => "a number",
+        Rule::duration | Rule::number | Rule::rate => "a number",
         Rule::string | Rule::str_inner | Rule::escape => "a string",
         Rule::ident | Rule::word | Rule::field_name => "a name",
         Rule::kw_if => "`if`",

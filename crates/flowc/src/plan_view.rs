@@ -29,6 +29,16 @@ pub fn render(plan: &Plan, source: &str) -> String {
             duration(api.timeout_ms),
             api.concurrency
         );
+        let rate = api
+            .rate_limit
+            .map_or_else(String::new, |r| format!(" · at most {} requests per {}", r.requests, duration(r.per_ms)));
+        let _ = writeln!(
+            out,
+            "    retry: {} attempts, backoff from {} doubling up to {}{rate}",
+            api.retry.attempts,
+            duration(api.retry.base_ms),
+            duration(api.retry.max_ms)
+        );
         for h in &api.headers {
             let _ = writeln!(out, "    header {}: {}", h.name, template(&h.value));
         }
@@ -67,6 +77,13 @@ fn steps(plan: &Plan, body: &[Step], depth: usize, prefix: &str, out: &mut Strin
                         }
                         Some(Pagination::NextUrl { from, .. }) => {
                             format!("pages by next URL from response.{}", from.join("."))
+                        }
+                        Some(Pagination::LinkHeader { .. }) => "pages by the Link header's rel=\"next\"".to_string(),
+                        Some(Pagination::Page { param, start, .. }) => {
+                            format!("pages by number: `{param}` from {start}")
+                        }
+                        Some(Pagination::Offset { param, size, .. }) => {
+                            format!("pages by offset: `{param}`, {size} a page")
                         }
                     };
                     let _ = writeln!(out, "{pad}     records: {records} · {pages}");

@@ -57,11 +57,16 @@ pub fn run(
             } else {
                 String::new()
             };
+            let retries = match f.retries {
+                0 => String::new(),
+                1 => ", 1 retry".to_string(),
+                n => format!(", {n} retries"),
+            };
             if f.records_not_processed > 0 {
                 dead.push_str(&format!(", {} not processed (the flow stopped)", f.records_not_processed));
             }
             report::eprint(&format!(
-                "flow {}: {} — {} record{} read, {} delivered, {} filtered out, {} failed{dead} · {} page{}, {} request{} ({}) · {:.2}s",
+                "flow {}: {} — {} record{} read, {} delivered, {} filtered out, {} failed{dead} · {} page{}, {} request{} ({}){retries} · {:.2}s",
                 f.name,
                 if f.ok { "ok" } else { "FAILED" },
                 f.records_in,
@@ -122,6 +127,9 @@ impl Observer for Printer {
             Event::Request { method, url, status, latency_ms, .. } if self.verbose => {
                 let status = status.map_or_else(|| "failed".to_string(), |s| s.to_string());
                 report::eprint(&format!("  {method} {url} → {status} ({latency_ms} ms)"));
+            }
+            Event::Retry { url, attempt, wait_ms, reason, .. } if self.verbose => {
+                report::eprint(&format!("  retry {attempt} of {url} in {wait_ms} ms: {reason}"));
             }
             Event::RecordFailed { message, dead_lettered: true, .. } => {
                 report::eprint(&format!("  record kept in the dead letter file: {message}"));
