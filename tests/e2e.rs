@@ -611,3 +611,54 @@ fn a_rate_limit_is_shared_by_every_request_to_the_api() {
         assert!(started.elapsed() >= std::time::Duration::from_millis(3200), "{:?}", started.elapsed());
     });
 }
+
+fn oauth_secrets() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("SHOP_TOKEN", "demo-shop-token"),
+        ("CRM_CLIENT_ID", "demo-client"),
+        ("CRM_CLIENT_SECRET", "demo-client-secret"),
+    ]
+}
+
+#[test]
+fn oauth2_tokens_are_fetched_once_and_refreshed_once_when_revoked() {
+    with_fake(Config::default(), |api| {
+        let overrides = shop_crm(api);
+        let out = flowc(&run_args(&run_file("oauth.flow"), &overrides), &oauth_secrets());
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert_eq!(api.received("contacts").len(), 250);
+        // 16 requests at once, one token: the refresh is shared, never one per request.
+        assert_eq!(api.token_requests(), 1);
+    });
+    with_fake(Config::default(), |api| {
+        api.set_faults(Faults { revoke_tokens_after: Some(40), ..Faults::default() });
+        let overrides = shop_crm(api);
+        let out = flowc(&run_args(&run_file("oauth.flow"), &overrides), &oauth_secrets());
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        let contacts = api.received("contacts");
+        let ids: std::collections::HashSet<&str> = contacts.iter().filter_map(|c| c["external_id"].as_str()).collect();
+        assert_eq!((contacts.len(), ids.len()), (250, 250));
+        assert_eq!(api.token_requests(), 2, "one refresh for every request that saw the revoked token");
+    });
+}
+
+#[test]
+fn refused_oauth2_credentials_are_a_clear_error_not_a_loop() {
+    with_fake(Config::default(), |api| {
+        let overrides = shop_crm(api);
+        let secrets = [
+            ("SHOP_TOKEN", "demo-shop-token"),
+            ("CRM_CLIENT_ID", "demo-client"),
+            ("CRM_CLIENT_SECRET", "wrong-secret-7c1"),
+        ];
+        let out = flowc(&run_args(&run_file("oauth.flow"), &overrides), &secrets);
+        assert_eq!(out.code, 1);
+        assert!(
+            out.stderr.contains("error[R0013]") && out.stderr.contains("refused the credentials"),
+            "{}",
+            out.stderr
+        );
+        assert!(!out.stderr.contains("wrong-secret-7c1"));
+        assert!(api.token_requests() <= 16, "no retry loop: {}", api.token_requests());
+    });
+}

@@ -404,7 +404,7 @@ impl<'a> Cx<'a> {
     }
 
     fn auth(&mut self, e: &ast::Expr) -> Option<plan::Auth> {
-        const KINDS: &str = "bearer(TOKEN), basic(USER, PASSWORD), api_key(header: \"X-Api-Key\", value: KEY), api_key(query: \"api_key\", value: KEY)";
+        const KINDS: &str = "bearer(TOKEN), basic(USER, PASSWORD), api_key(header: \"X-Api-Key\", value: KEY), api_key(query: \"api_key\", value: KEY), oauth2_client_credentials(token_url: …, client_id: …, client_secret: …)";
         let ExprKind::Call { callee, args } = &e.kind else {
             self.report(
                 Diagnostic::new(codes::BAD_AUTH, "`auth` must be one of the auth kinds")
@@ -438,6 +438,42 @@ impl<'a> Cx<'a> {
                 }
                 _ => bad_args(self, "basic(USER, PASSWORD)"),
             },
+            "oauth2_client_credentials" => {
+                let allowed = ["token_url", "client_id", "client_secret", "scope"];
+                let all_named =
+                    args.iter().all(|a| a.name.as_ref().is_some_and(|n| allowed.contains(&n.name.as_str())));
+                let (Some(url), Some(id), Some(secret), true) =
+                    (named("token_url"), named("client_id"), named("client_secret"), all_named)
+                else {
+                    return bad_args(self, "oauth2_client_credentials(token_url: \"/oauth/token\", client_id: CLIENT_ID, client_secret: CLIENT_SECRET, scope: \"…\")");
+                };
+                let token_url = self.literal_string(url, "the token URL")?;
+                if !token_url.starts_with('/') {
+                    match url::Url::parse(&token_url) {
+                        Ok(u) if u.scheme() == "https" || (u.scheme() == "http" && is_loopback(&u)) => {}
+                        _ => {
+                            self.report(
+                                Diagnostic::new(codes::BAD_URL, "the token URL must be an https:// URL or a path")
+                                    .primary(url.span, "not an https URL or a path")
+                                    .help("write the full https URL, or a path such as \"/oauth/token\" relative to the api's base_url"),
+                            );
+                            return None;
+                        }
+                    }
+                }
+                let scope = match named("scope") {
+                    Some(s) => Some(self.literal_string(s, "the scope")?),
+                    None => None,
+                };
+                let client_id = self.template(id, "a client id");
+                let client_secret = self.template(secret, "a client secret");
+                Some(plan::Auth::OAuth2ClientCredentials {
+                    token_url,
+                    client_id: client_id?,
+                    client_secret: client_secret?,
+                    scope,
+                })
+            }
             "api_key" => {
                 let value = named("value");
                 let place = (named("header"), named("query"));
@@ -458,7 +494,7 @@ impl<'a> Cx<'a> {
                 }
             }
             other => {
-                let help = match suggest(other, ["bearer", "basic", "api_key"]) {
+                let help = match suggest(other, ["bearer", "basic", "api_key", "oauth2_client_credentials"]) {
                     Some(s) => format!("did you mean `{s}`? The auth kinds: {KINDS}"),
                     None => format!("the auth kinds: {KINDS}"),
                 };

@@ -83,6 +83,7 @@ codes! {
     TEST_FAILED = "R0010", Error, "an expectation of a `test` does not hold";
     TOO_MANY_PAGES = "R0011", Error, "a source returned more pages than its `max_pages`";
     OUTCOME_UNKNOWN = "R0012", Error, "a write failed in a way that may have applied it, and cannot be repeated safely";
+    AUTH_FAILED = "R0013", Error, "credentials could not be obtained or were refused";
 
     UNUSED = "W0001", Warning, "a declaration that nothing uses";
     UNUSED_LET = "W0002", Warning, "a `let` whose value is never used";

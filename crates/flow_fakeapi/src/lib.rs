@@ -39,6 +39,11 @@ pub struct Config {
     pub chat_token: String,
     pub directory_key: String,
     pub mail_token: String,
+    /// OAuth2 client credentials the CRM's token endpoint accepts.
+    pub crm_client_id: String,
+    pub crm_client_secret: String,
+    /// Lifetime of issued tokens.
+    pub token_ttl_secs: u64,
 }
 
 impl Default for Config {
@@ -54,6 +59,9 @@ impl Default for Config {
             chat_token: "demo-chat-token".into(),
             directory_key: "demo-directory-key".into(),
             mail_token: "demo-mail-token".into(),
+            crm_client_id: "demo-client".into(),
+            crm_client_secret: "demo-client-secret".into(),
+            token_ttl_secs: 3600,
         }
     }
 }
@@ -80,6 +88,8 @@ pub struct Faults {
     pub shop_retry_after: Option<String>,
     /// The first N contact writes answer 503 (before anything is stored).
     pub crm_flaky: u32,
+    /// After this many writes with OAuth2 tokens, every token issued so far is revoked.
+    pub revoke_tokens_after: Option<u32>,
 }
 
 #[derive(Default)]
@@ -87,6 +97,10 @@ struct Inner {
     /// Requests seen per route, for faults that hit the first N.
     hits: HashMap<&'static str, u32>,
     received: HashMap<String, Vec<Value>>,
+    /// Valid OAuth2 tokens.
+    tokens: Vec<String>,
+    token_requests: u32,
+    token_uses: u32,
     idempotency: HashMap<String, Value>,
     faults: Faults,
     next_id: u64,
@@ -150,6 +164,11 @@ impl FakeApi {
         self.state.lock().received.get(collection).cloned().unwrap_or_default()
     }
 
+    /// How many tokens the OAuth2 token endpoint issued or refused.
+    pub fn token_requests(&self) -> u32 {
+        self.state.lock().token_requests
+    }
+
     pub fn set_faults(&self, faults: Faults) {
         self.state.lock().faults = faults;
     }
@@ -167,6 +186,8 @@ fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/shop/orders", get(list_orders))
         .route("/crm/contacts", post(create_contact).get(list_contacts))
+        .route("/crm/oauth/token", post(issue_token))
+        .route("/crm/v2/contacts", post(create_contact_oauth))
         .route("/desk/tickets", get(list_tickets))
         .route("/desk/tickets_linked", get(list_tickets_linked))
         .route("/chat/messages", post(post_message))
@@ -349,6 +370,72 @@ async fn create_contact(State(state): State<Arc<AppState>>, headers: HeaderMap, 
             return error(StatusCode::UNPROCESSABLE_ENTITY, "this contact is on the suppression list");
         }
     }
+    (StatusCode::CREATED, Json(store(&state, &headers, "contacts", body, "c"))).into_response()
+}
+
+/// The OAuth2 token endpoint: `grant_type=client_credentials` with the client id and secret.
+async fn issue_token(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
+    let form: HashMap<String, String> = url_form(&body);
+    let mut inner = state.lock();
+    inner.token_requests += 1;
+    let ok = form.get("grant_type").map(String::as_str) == Some("client_credentials")
+        && form.get("client_id") == Some(&state.config.crm_client_id)
+        && form.get("client_secret") == Some(&state.config.crm_client_secret);
+    if !ok {
+        return (StatusCode::UNAUTHORIZED, Json(json!({ "error": "invalid_client" }))).into_response();
+    }
+    let token = format!("tok-{}-{}", inner.token_requests, inner.next_id);
+    inner.tokens.push(token.clone());
+    Json(json!({ "access_token": token, "token_type": "Bearer", "expires_in": state.config.token_ttl_secs }))
+        .into_response()
+}
+
+fn url_form(body: &[u8]) -> HashMap<String, String> {
+    String::from_utf8_lossy(body)
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(k, v)| (decode_component(k), decode_component(v)))
+        .collect()
+}
+
+fn decode_component(s: &str) -> String {
+    let bytes = s.replace('+', " ").into_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let Ok(b) = u8::from_str_radix(&String::from_utf8_lossy(&bytes[i + 1..i + 3]), 16) {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Contacts behind OAuth2: a bearer token from the token endpoint.
+async fn create_contact_oauth(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
+    let given = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    {
+        let mut inner = state.lock();
+        if !inner.tokens.iter().any(|t| t == given) {
+            return error(StatusCode::UNAUTHORIZED, "invalid or expired token");
+        }
+        inner.token_uses += 1;
+        if inner.faults.revoke_tokens_after.is_some_and(|n| inner.token_uses == n) {
+            inner.tokens.clear();
+        }
+    }
+    let Some(body) = json_body(&body) else {
+        return not_an_object();
+    };
     (StatusCode::CREATED, Json(store(&state, &headers, "contacts", body, "c"))).into_response()
 }
 

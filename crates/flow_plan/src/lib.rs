@@ -107,10 +107,30 @@ pub enum Part {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Auth {
     None,
-    Bearer { token: Template },
-    Basic { user: Template, password: Template },
-    ApiKeyHeader { header: String, value: Template },
-    ApiKeyQuery { param: String, value: Template },
+    Bearer {
+        token: Template,
+    },
+    Basic {
+        user: Template,
+        password: Template,
+    },
+    ApiKeyHeader {
+        header: String,
+        value: Template,
+    },
+    ApiKeyQuery {
+        param: String,
+        value: Template,
+    },
+    /// OAuth2 client credentials: a token fetched from `token_url` (absolute, or a path relative
+    /// to the api's base URL), cached, refreshed before it expires and once on a 401.
+    #[serde(rename = "oauth2_client_credentials")]
+    OAuth2ClientCredentials {
+        token_url: String,
+        client_id: Template,
+        client_secret: Template,
+        scope: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

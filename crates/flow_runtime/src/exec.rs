@@ -126,6 +126,9 @@ fn uses_secret(api: &flow_plan::Api, name: &str) -> bool {
         flow_plan::Auth::Bearer { token } => in_template(token),
         flow_plan::Auth::Basic { user, password } => in_template(user) || in_template(password),
         flow_plan::Auth::ApiKeyHeader { value, .. } | flow_plan::Auth::ApiKeyQuery { value, .. } => in_template(value),
+        flow_plan::Auth::OAuth2ClientCredentials { client_id, client_secret, .. } => {
+            in_template(client_id) || in_template(client_secret)
+        }
     };
     in_auth || api.headers.iter().any(|h| in_template(&h.value))
 }
@@ -524,6 +527,7 @@ impl FlowRun {
             "R0004" => "correct the declared response type to match what the API sends (a field that can be missing or null is declared with `?`)",
             "R0008" => "the API's pagination is not advancing; check the `paginate` rule's `from` path",
             "R0011" => "raise the endpoint's `max_pages` if the source really has that many pages",
+            "R0013" => "check the credentials (client id and secret) and the token URL; the token endpoint's answer is in the notes",
             "R0012" => "give the call an `idempotency_key: …` (or declare the endpoint `idempotent = true` if repeating it is harmless), then check whether the record arrived",
             _ => "see docs/diagnostics.md",
         };

@@ -64,8 +64,19 @@ pub(crate) struct ApiClient {
 pub(crate) struct Http {
     pub clients: Vec<ApiClient>,
     pub pacers: Vec<Option<Pacer>>,
+    /// OAuth2 tokens per api. The lock is held while a token is fetched, so concurrent requests
+    /// wait for one refresh instead of each making their own.
+    tokens: Vec<tokio::sync::Mutex<Option<Token>>>,
     pub secrets: Secrets,
 }
+
+struct Token {
+    value: secrecy::SecretString,
+    expires: Instant,
+}
+
+/// A token is renewed this long before it expires.
+const TOKEN_MARGIN: Duration = Duration::from_secs(30);
 
 /// One answer.
 pub(crate) struct Answer {
@@ -179,7 +190,8 @@ impl Http {
             clients.push(ApiClient { client, permits: Arc::new(Semaphore::new(api.concurrency.max(1) as usize)) });
         }
         let pacers = plan.apis.iter().map(|a| a.rate_limit.as_ref().map(Pacer::new)).collect();
-        Ok(Http { clients, pacers, secrets })
+        let tokens = plan.apis.iter().map(|_| tokio::sync::Mutex::new(None)).collect();
+        Ok(Http { clients, pacers, tokens, secrets })
     }
 
     fn template(&self, t: &Template) -> String {
@@ -207,15 +219,32 @@ impl Http {
         safe: bool,
         request: Request<'_>,
     ) -> Exchange {
-        let Request { method, url, headers, body } = request;
         let started = Instant::now();
         let mut retries = Vec::new();
         let mut attempt = 1u32;
+        let mut refreshed = false;
+        let mut stale: Option<String> = None;
         loop {
             if let Some(pacer) = self.pacers.get(api_index).and_then(Option::as_ref) {
                 pacer.wait().await;
             }
-            let (result, _) = self.send_once(api_index, api, method, url, headers, body.clone()).await;
+            let bearer = match &api.auth {
+                Auth::OAuth2ClientCredentials { .. } => match self.token(api_index, api, stale.as_deref()).await {
+                    Ok(t) => Some(t),
+                    Err(f) => return Exchange { result: Err(f), elapsed: started.elapsed(), retries },
+                },
+                _ => None,
+            };
+            let (result, _) = self.send_once(api_index, api, &request, bearer.as_deref()).await;
+            // A 401 with a token we obtained: the token may have been revoked. Refresh once.
+            if let (Ok(a), Some(token), false) = (&result, &bearer, refreshed) {
+                if a.status == 401 {
+                    refreshed = true;
+                    stale = Some(token.clone());
+                    retries.push(RetryNote { attempt, wait_ms: 0, reason: "answered 401; token refreshed".into() });
+                    continue;
+                }
+            }
             let (retryable, ambiguous, reason, asked) = match &result {
                 Ok(a) if a.status == 429 => {
                     (true, false, "answered 429".to_string(), a.retry_after.as_deref().and_then(retry_after_ms))
@@ -266,11 +295,11 @@ impl Http {
         &self,
         api_index: usize,
         api: &Api,
-        method: &str,
-        url: &url::Url,
-        headers: &[(String, String)],
-        body: Option<String>,
+        request: &Request<'_>,
+        bearer: Option<&str>,
     ) -> (Result<Answer, Failure>, Duration) {
+        let Request { method, url, headers, ref body } = *request;
+        let body = body.clone();
         let started = Instant::now();
         let Some(client) = self.clients.get(api_index) else {
             return (
@@ -293,6 +322,7 @@ impl Http {
         let mut req = client.client.request(method, url);
         req = match &api.auth {
             Auth::None | Auth::ApiKeyQuery { .. } => req,
+            Auth::OAuth2ClientCredentials { .. } => req.bearer_auth(bearer.unwrap_or_default()),
             Auth::Bearer { token } => req.bearer_auth(self.template(token)),
             Auth::Basic { user, password } => req.basic_auth(self.template(user), Some(self.template(password))),
             Auth::ApiKeyHeader { header, value } => req.header(header.as_str(), self.template(value)),
@@ -337,6 +367,85 @@ impl Http {
         }
         .await;
         (result, started.elapsed())
+    }
+}
+
+impl Http {
+    /// The api's OAuth2 token: the cached one while it is fresh, else a new one. `stale` is a
+    /// token the server refused: replaced unless another task already replaced it.
+    async fn token(&self, api_index: usize, api: &Api, stale: Option<&str>) -> Result<String, Failure> {
+        use secrecy::ExposeSecret;
+        let Auth::OAuth2ClientCredentials { token_url, client_id, client_secret, scope } = &api.auth else {
+            return Err(Failure::new(codes::AUTH_FAILED, "internal error: no OAuth2 settings"));
+        };
+        let Some(slot) = self.tokens.get(api_index) else {
+            return Err(Failure::new(codes::AUTH_FAILED, "internal error: no token slot"));
+        };
+        let mut cached = slot.lock().await;
+        if let Some(t) = cached.as_ref() {
+            let current = t.value.expose_secret();
+            let fresh = t.expires > Instant::now() + TOKEN_MARGIN;
+            let replaced_meanwhile = stale.is_some_and(|s| s != current);
+            if (stale.is_none() && fresh) || replaced_meanwhile {
+                return Ok(current.to_string());
+            }
+        }
+        let url = if token_url.starts_with('/') { format!("{}{token_url}", api.base_url) } else { token_url.clone() };
+        // Built in a block: the serializer must not live across an await (it is not Send).
+        let form = {
+            let mut form = url::form_urlencoded::Serializer::new(String::new());
+            form.append_pair("grant_type", "client_credentials");
+            form.append_pair("client_id", &self.template(client_id));
+            form.append_pair("client_secret", &self.template(client_secret));
+            if let Some(s) = scope {
+                form.append_pair("scope", s);
+            }
+            form.finish()
+        };
+        let Some(client) = self.clients.get(api_index) else {
+            return Err(Failure::new(codes::AUTH_FAILED, "internal error: no client"));
+        };
+        let fail = |message: String| {
+            let mut f = Failure::new(codes::AUTH_FAILED, message);
+            f.notes.push(format!("token endpoint: POST {url}"));
+            f
+        };
+        let response = client
+            .client
+            .post(&url)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("accept", "application/json")
+            .body(form)
+            .send()
+            .await
+            .map_err(|e| fail(format!("the token endpoint could not be reached: {}", request_failure(&e).message)))?;
+        let status = response.status().as_u16();
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| fail(format!("the token endpoint's answer was cut off: {}", e.without_url())))?;
+        if !(200..300).contains(&status) {
+            let mut f = fail(format!("the token endpoint refused the credentials: it answered {status}"));
+            f.notes.push(format!("the response body starts with: {}", excerpt(&body)));
+            return Err(f);
+        }
+        let json: serde_json::Value =
+            serde_json::from_slice(&body).map_err(|_| fail("the token endpoint's answer is not JSON".into()))?;
+        let Some(token) = json["access_token"].as_str().filter(|t| !t.is_empty()) else {
+            return Err(fail("the token endpoint's answer has no `access_token`".into()));
+        };
+        if let Some(kind) = json["token_type"].as_str() {
+            if !kind.eq_ignore_ascii_case("bearer") {
+                return Err(fail(format!("the token endpoint issued a `{kind}` token; flowc sends bearer tokens")));
+            }
+        }
+        let ttl = json["expires_in"].as_u64().unwrap_or(3600).max(1);
+        self.secrets.obtained(&format!("token of api {}", api.name), token);
+        *cached = Some(Token {
+            value: secrecy::SecretString::from(token.to_string()),
+            expires: Instant::now() + Duration::from_secs(ttl),
+        });
+        Ok(token.to_string())
     }
 }
 

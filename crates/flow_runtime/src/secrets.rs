@@ -5,10 +5,12 @@ use std::collections::HashMap;
 
 use secrecy::{ExposeSecret, SecretString};
 
-/// Secret values by name.
+/// Secret values by name, and credentials obtained during a run (OAuth2 tokens).
 #[derive(Default)]
 pub struct Secrets {
     values: HashMap<String, SecretString>,
+    /// Obtained during the run: scrubbed from output like the declared ones.
+    obtained: std::sync::RwLock<Vec<(String, SecretString)>>,
 }
 
 impl std::fmt::Debug for Secrets {
@@ -36,12 +38,24 @@ impl Secrets {
         self.values.get(name).map(|s| s.expose_secret())
     }
 
+    /// Registers a credential obtained during the run, so output is scrubbed of it too.
+    pub(crate) fn obtained(&self, what: &str, value: &str) {
+        if let Ok(mut list) = self.obtained.write() {
+            list.push((what.to_string(), SecretString::from(value.to_string())));
+        }
+    }
+
     /// `text` with every secret value replaced by `[secret NAME]`. Applied to every message,
     /// response excerpt and dead letter the runtime produces: an API that echoes a token back in
     /// an error body must not get it printed.
     pub fn redact(&self, text: &str) -> String {
         let mut out = text.to_string();
-        for (name, value) in &self.values {
+        let obtained = self
+            .obtained
+            .read()
+            .map(|l| l.iter().map(|(n, v)| (n.clone(), v.clone())).collect::<Vec<_>>())
+            .unwrap_or_default();
+        for (name, value) in self.values.iter().map(|(n, v)| (n.clone(), v.clone())).chain(obtained) {
             let v = value.expose_secret();
             // Very short values would redact ordinary text; they are also not worth stealing.
             if v.len() >= 4 && out.contains(v) {

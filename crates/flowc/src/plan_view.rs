@@ -143,6 +143,12 @@ fn auth(a: &Auth) -> String {
         Auth::ApiKeyQuery { param, value } => {
             format!("api key in query parameter {param}: {}", template(value))
         }
+        Auth::OAuth2ClientCredentials { token_url, client_id, client_secret, scope } => format!(
+            "OAuth2 client credentials from {token_url} (client id {}, client secret {}{})",
+            template(client_id),
+            template(client_secret),
+            scope.as_ref().map_or_else(String::new, |s| format!(", scope {s:?}"))
+        ),
     }
 }
 
