@@ -662,3 +662,22 @@ fn refused_oauth2_credentials_are_a_clear_error_not_a_loop() {
         assert!(api.token_requests() <= 16, "no retry loop: {}", api.token_requests());
     });
 }
+
+#[test]
+fn slow_cut_off_and_redirected_answers_fail_cleanly() {
+    for (faults, code, words) in [
+        (Faults { slow_orders_ms: 1500, ..Faults::default() }, "R0002", "timed out"),
+        (Faults { truncate_orders: true, ..Faults::default() }, "R0003", "not JSON"),
+        (Faults { redirect_orders_elsewhere: true, ..Faults::default() }, "R0001", "answered 302"),
+    ] {
+        with_fake(small_shop(), |api| {
+            api.set_faults(faults);
+            let overrides = vec![format!("shop={}/shop", api.url())];
+            let out = flowc(&run_args(&run_file("impatient.flow"), &overrides), &demo_secrets());
+            assert_eq!(out.code, 1, "{}", out.stderr);
+            assert!(out.stderr.contains(&format!("error[{code}]")) && out.stderr.contains(words), "{}", out.stderr);
+            // Credentials never follow a redirect to another host: it is not followed at all.
+            assert!(!out.stderr.contains("elsewhere.example.net/shop/orders?"), "{}", out.stderr);
+        });
+    }
+}

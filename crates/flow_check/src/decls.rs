@@ -11,8 +11,8 @@ use crate::scope::Scope;
 use crate::ty::{FieldTy, Ty};
 use crate::{ApiM, Cx, DeclRef, EndpointM, FlowSettings, Kind, MapM, BUILTIN_TYPES};
 
-const API_PROPERTIES: [&str; 8] =
-    ["base_url", "auth", "headers", "timeout", "concurrency", "allow_http", "retry", "rate_limit"];
+const API_PROPERTIES: [&str; 9] =
+    ["base_url", "auth", "headers", "timeout", "connect_timeout", "concurrency", "allow_http", "retry", "rate_limit"];
 const ENDPOINT_PROPERTIES: [&str; 7] = ["records", "paginate", "query", "headers", "retry", "idempotent", "max_pages"];
 const FLOW_PROPERTIES: [&str; 2] = ["on_error", "concurrency"];
 const MAX_CONCURRENCY: i64 = 1024;
@@ -259,6 +259,7 @@ impl<'a> Cx<'a> {
         let mut auth = plan::Auth::None;
         let mut headers = Vec::new();
         let mut timeout_ms = None;
+        let mut connect_timeout_ms = None;
         let mut concurrency = None;
         let mut retry = None;
         let mut rate_limit = None;
@@ -269,6 +270,7 @@ impl<'a> Cx<'a> {
                 "auth" => auth = self.auth(&p.value).unwrap_or(plan::Auth::None),
                 "headers" => headers = self.api_headers(&p.value),
                 "timeout" => timeout_ms = self.duration_setting(&p.value, "timeout"),
+                "connect_timeout" => connect_timeout_ms = self.duration_setting(&p.value, "connect_timeout"),
                 "concurrency" => concurrency = self.concurrency_setting(&p.value),
                 "retry" => retry = self.retry_setting(&p.value),
                 "rate_limit" => rate_limit = self.rate_setting(&p.value),
@@ -300,6 +302,7 @@ impl<'a> Cx<'a> {
             auth,
             headers,
             timeout_ms,
+            connect_timeout_ms,
             concurrency,
             retry,
             rate_limit,

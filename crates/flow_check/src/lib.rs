@@ -27,6 +27,8 @@ use crate::ty::{Ty, Types};
 
 /// Default whole-request timeout when an api sets none.
 pub const DEFAULT_TIMEOUT_MS: u64 = 30_000;
+/// Default time to establish a connection.
+pub const DEFAULT_CONNECT_TIMEOUT_MS: u64 = 10_000;
 /// Default requests in flight per api.
 pub const DEFAULT_API_CONCURRENCY: u32 = 8;
 /// Default records of a flow processed at once.
@@ -74,6 +76,7 @@ pub(crate) struct ApiM {
     pub auth: plan::Auth,
     pub headers: Vec<plan::Header>,
     pub timeout_ms: Option<u64>,
+    pub connect_timeout_ms: Option<u64>,
     pub concurrency: Option<u32>,
     pub retry: Option<plan::Retry>,
     pub rate_limit: Option<plan::Rate>,

@@ -5,7 +5,7 @@
 use flow_plan as plan;
 
 use crate::ty::{Ty, Types};
-use crate::{Model, DEFAULT_API_CONCURRENCY, DEFAULT_FLOW_CONCURRENCY, DEFAULT_TIMEOUT_MS};
+use crate::{Model, DEFAULT_API_CONCURRENCY, DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_FLOW_CONCURRENCY, DEFAULT_TIMEOUT_MS};
 
 /// Lowers a checked model to the plan the runtime executes.
 pub fn lower(model: &Model) -> plan::Plan {
@@ -21,6 +21,7 @@ pub fn lower(model: &Model) -> plan::Plan {
                 auth: a.auth.clone(),
                 headers: a.headers.clone(),
                 timeout_ms: a.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS),
+                connect_timeout_ms: a.connect_timeout_ms.unwrap_or(DEFAULT_CONNECT_TIMEOUT_MS),
                 concurrency: a.concurrency.unwrap_or(DEFAULT_API_CONCURRENCY),
                 retry: a.retry.unwrap_or_default(),
                 rate_limit: a.rate_limit,

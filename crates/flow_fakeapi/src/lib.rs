@@ -90,6 +90,12 @@ pub struct Faults {
     pub crm_flaky: u32,
     /// After this many writes with OAuth2 tokens, every token issued so far is revoked.
     pub revoke_tokens_after: Option<u32>,
+    /// Order pages wait this long before answering.
+    pub slow_orders_ms: u64,
+    /// Order pages end in the middle of the JSON.
+    pub truncate_orders: bool,
+    /// Order pages redirect to another host.
+    pub redirect_orders_elsewhere: bool,
 }
 
 #[derive(Default)]
@@ -284,6 +290,12 @@ async fn list_orders(State(state): State<Arc<AppState>>, headers: HeaderMap, Que
     if hit <= faults.shop_flaky {
         return error(StatusCode::SERVICE_UNAVAILABLE, "try again");
     }
+    if faults.slow_orders_ms > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(faults.slow_orders_ms)).await;
+    }
+    if faults.redirect_orders_elsewhere {
+        return (StatusCode::FOUND, [("location", "http://elsewhere.example.net/shop/orders")], "").into_response();
+    }
     if faults.html_instead_of_json {
         return (StatusCode::OK, [("content-type", "text/html")], "<html><body><h1>Maintenance</h1></body></html>")
             .into_response();
@@ -317,7 +329,13 @@ async fn list_orders(State(state): State<Arc<AppState>>, headers: HeaderMap, Que
     } else {
         Value::Null
     };
-    Json(json!({ "orders": orders, "next_cursor": next })).into_response()
+    let page = json!({ "orders": orders, "next_cursor": next });
+    if faults.truncate_orders {
+        let text = page.to_string();
+        let cut = text.len() / 2;
+        return (StatusCode::OK, [("content-type", "application/json")], text[..cut].to_string()).into_response();
+    }
+    Json(page).into_response()
 }
 
 /// Stores a write, honouring `Idempotency-Key`: a repeated key answers the first answer again.

@@ -59,6 +59,9 @@ pub struct Api {
     pub headers: Vec<Header>,
     /// Whole-request timeout.
     pub timeout_ms: u64,
+    /// Time to establish a connection.
+    #[serde(default = "default_connect_timeout")]
+    pub connect_timeout_ms: u64,
     /// Requests to this api in flight at once.
     pub concurrency: u32,
     #[serde(default)]
@@ -198,6 +201,10 @@ pub struct Endpoint {
     #[serde(default = "default_max_pages")]
     pub max_pages: u64,
     pub span: Span,
+}
+
+fn default_connect_timeout() -> u64 {
+    10_000
 }
 
 fn default_max_pages() -> u64 {

@@ -177,7 +177,7 @@ impl Http {
         for api in &plan.apis {
             let client = reqwest::Client::builder()
                 .timeout(Duration::from_millis(api.timeout_ms))
-                .connect_timeout(Duration::from_millis(api.timeout_ms.min(10_000)))
+                .connect_timeout(Duration::from_millis(api.connect_timeout_ms.min(api.timeout_ms)))
                 .redirect(same_origin_redirects())
                 .user_agent(concat!("flowc/", env!("CARGO_PKG_VERSION")))
                 .build()

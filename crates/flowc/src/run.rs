@@ -1,7 +1,9 @@
 //! `flowc run`: compile, load secrets, execute, report.
 
+use std::io::IsTerminal;
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use flow_runtime::{Event, Observer, RunOptions, Secrets};
@@ -32,12 +34,26 @@ pub fn run(
     let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let secrets = load_secrets(&plan.secrets, &base_dir)?;
     let options = RunOptions { flow: flow.map(str::to_string), secrets, base_dir };
-    let observer: Arc<dyn Observer> = Arc::new(Printer { json, verbose });
+    let progress = (!json && std::io::stderr().is_terminal()).then(|| {
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        );
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        bar
+    });
+    let printer =
+        Arc::new(Printer { json, verbose, progress, counts: Counts::default(), started: std::time::Instant::now() });
+    let observer: Arc<dyn Observer> = printer.clone();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| miette::miette!("cannot start the async runtime: {e}"))?;
     let result = runtime.block_on(flow_runtime::run(&plan, options, observer));
+    if let Some(bar) = &printer.progress {
+        bar.finish_and_clear();
+    }
     if !result.diagnostics.is_empty() {
         report::eprint(&flow_diagnostics::render(
             &source.name,
@@ -113,10 +129,66 @@ fn load_secrets(names: &[String], dir: &Path) -> miette::Result<Secrets> {
 struct Printer {
     json: bool,
     verbose: bool,
+    /// A live status line, on a terminal only.
+    progress: Option<indicatif::ProgressBar>,
+    counts: Counts,
+    started: std::time::Instant,
+}
+
+#[derive(Default)]
+struct Counts {
+    pages: AtomicU64,
+    records: AtomicU64,
+    requests: AtomicU64,
+    retries: AtomicU64,
+    failed: AtomicU64,
+}
+
+impl Printer {
+    /// Prints a line above the status line (or plainly without one).
+    fn line(&self, text: &str) {
+        match &self.progress {
+            Some(bar) => bar.suspend(|| report::eprint(text)),
+            None => report::eprint(text),
+        }
+    }
+
+    fn update(&self) {
+        let Some(bar) = &self.progress else { return };
+        let c = &self.counts;
+        let requests = c.requests.load(Ordering::Relaxed);
+        let secs = self.started.elapsed().as_secs_f64().max(0.001);
+        bar.set_message(format!(
+            "{} pages · {} records read · {} requests ({:.0}/s) · {} retries · {} failed",
+            c.pages.load(Ordering::Relaxed),
+            c.records.load(Ordering::Relaxed),
+            requests,
+            requests as f64 / secs,
+            c.retries.load(Ordering::Relaxed),
+            c.failed.load(Ordering::Relaxed),
+        ));
+    }
 }
 
 impl Observer for Printer {
     fn event(&self, event: &Event) {
+        match event {
+            Event::Page { records, .. } => {
+                self.counts.pages.fetch_add(1, Ordering::Relaxed);
+                self.counts.records.fetch_add(*records as u64, Ordering::Relaxed);
+            }
+            Event::Request { .. } => {
+                self.counts.requests.fetch_add(1, Ordering::Relaxed);
+            }
+            Event::Retry { .. } => {
+                self.counts.retries.fetch_add(1, Ordering::Relaxed);
+            }
+            Event::RecordFailed { .. } => {
+                self.counts.failed.fetch_add(1, Ordering::Relaxed);
+            }
+            _ => {}
+        }
+        self.update();
         if self.json {
             if let Ok(line) = serde_json::to_string(event) {
                 report::print(&format!("{line}\n"));
@@ -126,13 +198,13 @@ impl Observer for Printer {
         match event {
             Event::Request { method, url, status, latency_ms, .. } if self.verbose => {
                 let status = status.map_or_else(|| "failed".to_string(), |s| s.to_string());
-                report::eprint(&format!("  {method} {url} → {status} ({latency_ms} ms)"));
+                self.line(&format!("  {method} {url} → {status} ({latency_ms} ms)"));
             }
             Event::Retry { url, attempt, wait_ms, reason, .. } if self.verbose => {
-                report::eprint(&format!("  retry {attempt} of {url} in {wait_ms} ms: {reason}"));
+                self.line(&format!("  retry {attempt} of {url} in {wait_ms} ms: {reason}"));
             }
             Event::RecordFailed { message, dead_lettered: true, .. } => {
-                report::eprint(&format!("  record kept in the dead letter file: {message}"));
+                self.line(&format!("  record kept in the dead letter file: {message}"));
             }
             _ => {}
         }
