@@ -681,3 +681,19 @@ fn slow_cut_off_and_redirected_answers_fail_cleanly() {
         });
     }
 }
+
+#[test]
+fn oauth2_refresh_tokens_are_rotated() {
+    with_fake(Config::default(), |api| {
+        api.set_faults(Faults { revoke_tokens_after: Some(40), ..Faults::default() });
+        let overrides = shop_crm(api);
+        let mut secrets = oauth_secrets();
+        secrets.push(("CRM_REFRESH_TOKEN", "demo-refresh-token"));
+        let out = flowc(&run_args(&run_file("oauth_refresh.flow"), &overrides), &secrets);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert_eq!(api.received("contacts").len(), 250);
+        // The declared refresh token first, then the one the server rotated in.
+        assert_eq!(api.refresh_tokens_used(), ["demo-refresh-token", "refresh-1"]);
+        assert!(!out.stderr.contains("refresh-1") && !out.stderr.contains("demo-refresh-token"));
+    });
+}

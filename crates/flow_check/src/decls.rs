@@ -441,8 +441,13 @@ impl<'a> Cx<'a> {
                 }
                 _ => bad_args(self, "basic(USER, PASSWORD)"),
             },
-            "oauth2_client_credentials" => {
-                let allowed = ["token_url", "client_id", "client_secret", "scope"];
+            "oauth2_client_credentials" | "oauth2_refresh_token" => {
+                let refresh = callee.name == "oauth2_refresh_token";
+                let allowed: &[&str] = if refresh {
+                    &["token_url", "client_id", "client_secret", "refresh_token"]
+                } else {
+                    &["token_url", "client_id", "client_secret", "scope"]
+                };
                 let all_named =
                     args.iter().all(|a| a.name.as_ref().is_some_and(|n| allowed.contains(&n.name.as_str())));
                 let (Some(url), Some(id), Some(secret), true) =
@@ -464,12 +469,24 @@ impl<'a> Cx<'a> {
                         }
                     }
                 }
+                let client_id = self.template(id, "a client id");
+                let client_secret = self.template(secret, "a client secret");
+                if refresh {
+                    let Some(rt) = named("refresh_token") else {
+                        return bad_args(self, "oauth2_refresh_token(token_url: \"/oauth/token\", client_id: ID, client_secret: SECRET, refresh_token: REFRESH_TOKEN)");
+                    };
+                    let refresh_token = self.template(rt, "a refresh token");
+                    return Some(plan::Auth::OAuth2RefreshToken {
+                        token_url,
+                        client_id: client_id?,
+                        client_secret: client_secret?,
+                        refresh_token: refresh_token?,
+                    });
+                }
                 let scope = match named("scope") {
                     Some(s) => Some(self.literal_string(s, "the scope")?),
                     None => None,
                 };
-                let client_id = self.template(id, "a client id");
-                let client_secret = self.template(secret, "a client secret");
                 Some(plan::Auth::OAuth2ClientCredentials {
                     token_url,
                     client_id: client_id?,
@@ -497,7 +514,10 @@ impl<'a> Cx<'a> {
                 }
             }
             other => {
-                let help = match suggest(other, ["bearer", "basic", "api_key", "oauth2_client_credentials"]) {
+                let help = match suggest(
+                    other,
+                    ["bearer", "basic", "api_key", "oauth2_client_credentials", "oauth2_refresh_token"],
+                ) {
                     Some(s) => format!("did you mean `{s}`? The auth kinds: {KINDS}"),
                     None => format!("the auth kinds: {KINDS}"),
                 };

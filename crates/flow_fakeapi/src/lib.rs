@@ -42,6 +42,8 @@ pub struct Config {
     /// OAuth2 client credentials the CRM's token endpoint accepts.
     pub crm_client_id: String,
     pub crm_client_secret: String,
+    /// The refresh token the CRM accepts first; each use rotates it.
+    pub crm_refresh_token: String,
     /// Lifetime of issued tokens.
     pub token_ttl_secs: u64,
 }
@@ -61,6 +63,7 @@ impl Default for Config {
             mail_token: "demo-mail-token".into(),
             crm_client_id: "demo-client".into(),
             crm_client_secret: "demo-client-secret".into(),
+            crm_refresh_token: "demo-refresh-token".into(),
             token_ttl_secs: 3600,
         }
     }
@@ -105,6 +108,10 @@ struct Inner {
     received: HashMap<String, Vec<Value>>,
     /// Valid OAuth2 tokens.
     tokens: Vec<String>,
+    /// The refresh token the endpoint accepts next (rotated on each use).
+    refresh_token: Option<String>,
+    /// Every refresh token presented, in order.
+    refresh_tokens_used: Vec<String>,
     token_requests: u32,
     token_uses: u32,
     idempotency: HashMap<String, Value>,
@@ -168,6 +175,11 @@ impl FakeApi {
     /// Everything written to a collection (`contacts`, `messages`, `members`), in arrival order.
     pub fn received(&self, collection: &str) -> Vec<Value> {
         self.state.lock().received.get(collection).cloned().unwrap_or_default()
+    }
+
+    /// The refresh tokens presented to the token endpoint, in order.
+    pub fn refresh_tokens_used(&self) -> Vec<String> {
+        self.state.lock().refresh_tokens_used.clone()
     }
 
     /// How many tokens the OAuth2 token endpoint issued or refused.
@@ -396,16 +408,36 @@ async fn issue_token(State(state): State<Arc<AppState>>, body: Bytes) -> Respons
     let form: HashMap<String, String> = url_form(&body);
     let mut inner = state.lock();
     inner.token_requests += 1;
-    let ok = form.get("grant_type").map(String::as_str) == Some("client_credentials")
-        && form.get("client_id") == Some(&state.config.crm_client_id)
+    let client_ok = form.get("client_id") == Some(&state.config.crm_client_id)
         && form.get("client_secret") == Some(&state.config.crm_client_secret);
+    let mut rotated = None;
+    let ok = match form.get("grant_type").map(String::as_str) {
+        Some("client_credentials") => client_ok,
+        Some("refresh_token") => {
+            let presented = form.get("refresh_token").cloned().unwrap_or_default();
+            let expected = inner.refresh_token.clone().unwrap_or_else(|| state.config.crm_refresh_token.clone());
+            inner.refresh_tokens_used.push(presented.clone());
+            let ok = client_ok && presented == expected;
+            if ok {
+                let next = format!("refresh-{}", inner.token_requests);
+                inner.refresh_token = Some(next.clone());
+                rotated = Some(next);
+            }
+            ok
+        }
+        _ => false,
+    };
     if !ok {
         return (StatusCode::UNAUTHORIZED, Json(json!({ "error": "invalid_client" }))).into_response();
     }
     let token = format!("tok-{}-{}", inner.token_requests, inner.next_id);
     inner.tokens.push(token.clone());
-    Json(json!({ "access_token": token, "token_type": "Bearer", "expires_in": state.config.token_ttl_secs }))
-        .into_response()
+    let mut answer =
+        json!({ "access_token": token, "token_type": "Bearer", "expires_in": state.config.token_ttl_secs });
+    if let Some(r) = rotated {
+        answer["refresh_token"] = json!(r);
+    }
+    Json(answer).into_response()
 }
 
 fn url_form(body: &[u8]) -> HashMap<String, String> {

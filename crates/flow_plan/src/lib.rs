@@ -134,6 +134,15 @@ pub enum Auth {
         client_secret: Template,
         scope: Option<String>,
     },
+    /// OAuth2 refresh token: like client credentials, with `grant_type=refresh_token`; a refresh
+    /// token the server rotates is used for the next renewal.
+    #[serde(rename = "oauth2_refresh_token")]
+    OAuth2RefreshToken {
+        token_url: String,
+        client_id: Template,
+        client_secret: Template,
+        refresh_token: Template,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

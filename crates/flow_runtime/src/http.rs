@@ -73,6 +73,8 @@ pub(crate) struct Http {
 struct Token {
     value: secrecy::SecretString,
     expires: Instant,
+    /// A refresh token the server rotated in, for the next renewal.
+    refresh: Option<secrecy::SecretString>,
 }
 
 /// A token is renewed this long before it expires.
@@ -229,10 +231,12 @@ impl Http {
                 pacer.wait().await;
             }
             let bearer = match &api.auth {
-                Auth::OAuth2ClientCredentials { .. } => match self.token(api_index, api, stale.as_deref()).await {
-                    Ok(t) => Some(t),
-                    Err(f) => return Exchange { result: Err(f), elapsed: started.elapsed(), retries },
-                },
+                Auth::OAuth2ClientCredentials { .. } | Auth::OAuth2RefreshToken { .. } => {
+                    match self.token(api_index, api, stale.as_deref()).await {
+                        Ok(t) => Some(t),
+                        Err(f) => return Exchange { result: Err(f), elapsed: started.elapsed(), retries },
+                    }
+                }
                 _ => None,
             };
             let (result, _) = self.send_once(api_index, api, &request, bearer.as_deref()).await;
@@ -322,7 +326,9 @@ impl Http {
         let mut req = client.client.request(method, url);
         req = match &api.auth {
             Auth::None | Auth::ApiKeyQuery { .. } => req,
-            Auth::OAuth2ClientCredentials { .. } => req.bearer_auth(bearer.unwrap_or_default()),
+            Auth::OAuth2ClientCredentials { .. } | Auth::OAuth2RefreshToken { .. } => {
+                req.bearer_auth(bearer.unwrap_or_default())
+            }
             Auth::Bearer { token } => req.bearer_auth(self.template(token)),
             Auth::Basic { user, password } => req.basic_auth(self.template(user), Some(self.template(password))),
             Auth::ApiKeyHeader { header, value } => req.header(header.as_str(), self.template(value)),
@@ -375,8 +381,14 @@ impl Http {
     /// token the server refused: replaced unless another task already replaced it.
     async fn token(&self, api_index: usize, api: &Api, stale: Option<&str>) -> Result<String, Failure> {
         use secrecy::ExposeSecret;
-        let Auth::OAuth2ClientCredentials { token_url, client_id, client_secret, scope } = &api.auth else {
-            return Err(Failure::new(codes::AUTH_FAILED, "internal error: no OAuth2 settings"));
+        let (token_url, client_id, client_secret, scope, refresh) = match &api.auth {
+            Auth::OAuth2ClientCredentials { token_url, client_id, client_secret, scope } => {
+                (token_url, client_id, client_secret, scope.as_deref(), None)
+            }
+            Auth::OAuth2RefreshToken { token_url, client_id, client_secret, refresh_token } => {
+                (token_url, client_id, client_secret, None, Some(refresh_token))
+            }
+            _ => return Err(Failure::new(codes::AUTH_FAILED, "internal error: no OAuth2 settings")),
         };
         let Some(slot) = self.tokens.get(api_index) else {
             return Err(Failure::new(codes::AUTH_FAILED, "internal error: no token slot"));
@@ -394,7 +406,17 @@ impl Http {
         // Built in a block: the serializer must not live across an await (it is not Send).
         let form = {
             let mut form = url::form_urlencoded::Serializer::new(String::new());
-            form.append_pair("grant_type", "client_credentials");
+            match refresh {
+                Some(declared) => {
+                    let rotated =
+                        cached.as_ref().and_then(|t| t.refresh.as_ref()).map(|r| r.expose_secret().to_string());
+                    form.append_pair("grant_type", "refresh_token");
+                    form.append_pair("refresh_token", &rotated.unwrap_or_else(|| self.template(declared)));
+                }
+                None => {
+                    form.append_pair("grant_type", "client_credentials");
+                }
+            }
             form.append_pair("client_id", &self.template(client_id));
             form.append_pair("client_secret", &self.template(client_secret));
             if let Some(s) = scope {
@@ -441,9 +463,15 @@ impl Http {
         }
         let ttl = json["expires_in"].as_u64().unwrap_or(3600).max(1);
         self.secrets.obtained(&format!("token of api {}", api.name), token);
+        let rotated = json["refresh_token"].as_str().filter(|r| !r.is_empty() && refresh.is_some()).map(|r| {
+            self.secrets.obtained(&format!("refresh token of api {}", api.name), r);
+            secrecy::SecretString::from(r.to_string())
+        });
+        let refresh_kept = rotated.or_else(|| cached.as_mut().and_then(|t| t.refresh.take()));
         *cached = Some(Token {
             value: secrecy::SecretString::from(token.to_string()),
             expires: Instant::now() + Duration::from_secs(ttl),
+            refresh: refresh_kept,
         });
         Ok(token.to_string())
     }

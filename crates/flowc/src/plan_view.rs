@@ -149,6 +149,12 @@ fn auth(a: &Auth) -> String {
             template(client_secret),
             scope.as_ref().map_or_else(String::new, |s| format!(", scope {s:?}"))
         ),
+        Auth::OAuth2RefreshToken { token_url, client_id, client_secret, refresh_token } => format!(
+            "OAuth2 refresh token from {token_url} (client id {}, client secret {}, refresh token {})",
+            template(client_id),
+            template(client_secret),
+            template(refresh_token)
+        ),
     }
 }
 
