@@ -628,6 +628,31 @@ impl<'a> Cx<'a> {
         }
     }
 
+    /// `place: "query"` (the default) or `place: "body"`: where a cursor, page or offset is sent.
+    fn pagination_place(&mut self, place: Option<&ast::Expr>, object_body: bool) -> Option<bool> {
+        let Some(place) = place else { return Some(false) };
+        match &place.kind {
+            ExprKind::Str(s) if s == "query" => Some(false),
+            ExprKind::Str(s) if s == "body" && object_body => Some(true),
+            ExprKind::Str(s) if s == "body" => {
+                self.report(
+                    Diagnostic::new(codes::BAD_PAGINATION, "paging in the body needs an object body")
+                        .primary(place.span, "the endpoint has no object body")
+                        .help("declare the body after the path, `(body: { query: String })`, and pass it in the `for`"),
+                );
+                None
+            }
+            _ => {
+                self.report(
+                    Diagnostic::new(codes::BAD_PAGINATION, "`place` is \"query\" or \"body\"")
+                        .primary(place.span, "not a place")
+                        .help("write `place: \"body\"` to send the cursor, page or offset in the JSON body"),
+                );
+                None
+            }
+        }
+    }
+
     /// `retry = { attempts: 5, backoff: exponential(200ms, max: 30s) }`.
     fn retry_setting(&mut self, e: &ast::Expr) -> Option<plan::Retry> {
         let usage = "write `retry = { attempts: 5, backoff: exponential(200ms, max: 30s) }` (attempts 1 to 20; 1 means no retry)";
@@ -820,7 +845,10 @@ impl<'a> Cx<'a> {
                         }
                     }
                 }
-                "paginate" => paginate = self.pagination(&p.value, response.as_ref()),
+                "paginate" => {
+                    let object_body = body.as_ref().is_some_and(|b| matches!(self.types.resolve(b), Ty::Object(_)));
+                    paginate = self.pagination(&p.value, response.as_ref(), object_body);
+                }
                 _ => self.unknown_property(&p.name, "an endpoint", &ENDPOINT_PROPERTIES),
             }
         }
@@ -1083,7 +1111,7 @@ impl<'a> Cx<'a> {
         Some((path, ty))
     }
 
-    fn pagination(&mut self, e: &ast::Expr, response: Option<&Ty>) -> Option<plan::Pagination> {
+    fn pagination(&mut self, e: &ast::Expr, response: Option<&Ty>, object_body: bool) -> Option<plan::Pagination> {
         const KINDS: &str = "cursor(param: \"cursor\", from: response.next_cursor), next_url(from: response.next), link_header(), page(param: \"page\", start: 1) or offset(param: \"offset\", size: 100, limit_param: \"limit\")";
         let ExprKind::Call { callee, args } = &e.kind else {
             self.report(
@@ -1110,7 +1138,7 @@ impl<'a> Cx<'a> {
                 return if args.is_empty() { Some(plan::Pagination::LinkHeader { span }) } else { bad_args(self) };
             }
             "page" => {
-                if !allowed(&["param", "start"]) {
+                if !allowed(&["param", "start", "place"]) {
                     return bad_args(self);
                 }
                 let param = self.literal_string(named("param")?, "the page parameter")?;
@@ -1119,10 +1147,11 @@ impl<'a> Cx<'a> {
                     Some(ExprKind::Int(n)) => *n,
                     Some(_) => return bad_args(self),
                 };
-                return Some(plan::Pagination::Page { param, start, span });
+                let in_body = self.pagination_place(named("place"), object_body)?;
+                return Some(plan::Pagination::Page { param, start, span, in_body });
             }
             "offset" => {
-                if !allowed(&["param", "size", "limit_param"]) {
+                if !allowed(&["param", "size", "limit_param", "place"]) {
                     return bad_args(self);
                 }
                 let param = self.literal_string(named("param")?, "the offset parameter")?;
@@ -1134,7 +1163,8 @@ impl<'a> Cx<'a> {
                     Some(l) => Some(self.literal_string(l, "the limit parameter")?),
                     None => None,
                 };
-                return Some(plan::Pagination::Offset { param, limit_param, size, span });
+                let in_body = self.pagination_place(named("place"), object_body)?;
+                return Some(plan::Pagination::Offset { param, limit_param, size, span, in_body });
             }
             _ => {}
         }
@@ -1156,7 +1186,10 @@ impl<'a> Cx<'a> {
                 return None;
             }
         };
-        let Some(from) = from.filter(|_| args.len() == expected_args && (expected_args == 1 || param.is_some())) else {
+        let placed = usize::from(named("place").is_some() && callee.name == "cursor");
+        let Some(from) =
+            from.filter(|_| args.len() == expected_args + placed && (expected_args == 1 || param.is_some()))
+        else {
             self.report(
                 Diagnostic::new(codes::BAD_PAGINATION, format!("wrong arguments for `{}`", callee.name))
                     .primary(e.span, "these arguments")
@@ -1184,6 +1217,7 @@ impl<'a> Cx<'a> {
                 param: self.literal_string(param?, "the cursor parameter")?,
                 from: path,
                 span,
+                in_body: self.pagination_place(named("place"), object_body)?,
             },
             _ => plan::Pagination::NextUrl { from: path, span },
         })

@@ -203,6 +203,7 @@ impl Drop for FakeApi {
 fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/shop/orders", get(list_orders))
+        .route("/shop/orders/search", post(search_orders))
         .route("/crm/contacts", post(create_contact).get(list_contacts))
         .route("/crm/oauth/token", post(issue_token))
         .route("/crm/v2/contacts", post(create_contact_oauth))
@@ -348,6 +349,36 @@ async fn list_orders(State(state): State<Arc<AppState>>, headers: HeaderMap, Que
         return (StatusCode::OK, [("content-type", "application/json")], text[..cut].to_string()).into_response();
     }
     Json(page).into_response()
+}
+
+/// A search API: the filter, page size and cursor in a JSON body.
+async fn search_orders(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
+    if !bearer_ok(&headers, &state.config.shop_token) {
+        return error(StatusCode::UNAUTHORIZED, "missing or wrong bearer token");
+    }
+    let Some(q) = json_body(&body) else {
+        return not_an_object();
+    };
+    let status = q["status"].as_str().map(str::to_string);
+    let limit = q["limit"].as_u64().unwrap_or(50).clamp(1, 500);
+    let mut id = match &q["cursor"] {
+        Value::Null => 1,
+        Value::String(c) => match c.parse::<u64>() {
+            Ok(c) => c,
+            Err(_) => return error(StatusCode::BAD_REQUEST, "bad cursor"),
+        },
+        _ => return error(StatusCode::BAD_REQUEST, "the cursor is a string"),
+    };
+    let mut orders = Vec::new();
+    while id <= state.config.orders && (orders.len() as u64) < limit {
+        let o = order(id);
+        if status.as_deref().is_none_or(|s| o["status"] == s) {
+            orders.push(o);
+        }
+        id += 1;
+    }
+    let next = if id <= state.config.orders { json!(id.to_string()) } else { Value::Null };
+    Json(json!({ "orders": orders, "next_cursor": next })).into_response()
 }
 
 /// Stores a write, honouring `Idempotency-Key`: a repeated key answers the first answer again.

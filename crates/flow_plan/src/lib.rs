@@ -238,16 +238,36 @@ pub struct Param {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Pagination {
     /// Send the cursor read from `from` as query parameter `param`; stop when it is null or empty.
-    Cursor { param: String, from: Vec<String>, span: Span },
+    Cursor {
+        param: String,
+        from: Vec<String>,
+        span: Span,
+        /// Sent in the JSON body instead of the query (`place: "body"`).
+        #[serde(default)]
+        in_body: bool,
+    },
     /// Fetch the URL read from `from` next; stop when it is null or empty.
     NextUrl { from: Vec<String>, span: Span },
     /// Follow the `Link` response header's `rel="next"` URL; stop when there is none.
     LinkHeader { span: Span },
     /// Send page numbers `start`, `start + 1`, … as query parameter `param`; stop at an empty page.
-    Page { param: String, start: i64, span: Span },
+    Page {
+        param: String,
+        start: i64,
+        span: Span,
+        #[serde(default)]
+        in_body: bool,
+    },
     /// Send offsets 0, `size`, 2 × `size`, … as `param` (and `size` as `limit_param`); stop at a
     /// page with fewer than `size` records.
-    Offset { param: String, limit_param: Option<String>, size: u64, span: Span },
+    Offset {
+        param: String,
+        limit_param: Option<String>,
+        size: u64,
+        span: Span,
+        #[serde(default)]
+        in_body: bool,
+    },
 }
 
 impl Pagination {

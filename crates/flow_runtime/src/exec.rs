@@ -628,8 +628,9 @@ struct Pager {
 }
 
 enum NextPage {
-    /// Query parameters to add to the endpoint's own URL (cursor, page number, offset).
-    Params(Vec<(String, String)>),
+    /// Values to add to the endpoint's own request (cursor, page number, offset): to the query,
+    /// or to the JSON body with `place: "body"`.
+    Params(Vec<(String, Value)>),
     Url(url::Url),
 }
 
@@ -661,10 +662,26 @@ impl Pager {
         }
         let mut env = env.clone();
         let (params, query, headers) = fr.request_parts(call, &mut env, rec)?;
+        // A source may take a body (a search API): evaluated once per page.
+        let mut body = match &call.body {
+            Some(e) => Some(
+                eval::eval(e, &mut env, &plan)
+                    .map_err(|err| fr.eval_failure(err, call.span, rec, "the request body"))?,
+            ),
+            None => None,
+        };
+        let in_body = matches!(
+            endpoint.paginate,
+            Some(
+                Pagination::Cursor { in_body: true, .. }
+                    | Pagination::Page { in_body: true, .. }
+                    | Pagination::Offset { in_body: true, .. }
+            )
+        );
         // The first page carries the page number or offset too.
         let first = match (&endpoint.paginate, self.started) {
             (Some(Pagination::Page { param, start, .. }), false) => {
-                Some(NextPage::Params(vec![(param.clone(), start.to_string())]))
+                Some(NextPage::Params(vec![(param.clone(), Value::Int(*start))]))
             }
             (Some(Pagination::Offset { param, limit_param, size, .. }), false) => {
                 Some(NextPage::Params(offset_params(param, limit_param.as_deref(), 0, *size)))
@@ -677,7 +694,15 @@ impl Pager {
                 let mut url =
                     http::endpoint_url(api, endpoint, &params, &query).map_err(|f| fr.http_failure(f, call, rec))?;
                 for (k, v) in extra {
-                    url.query_pairs_mut().append_pair(&k, &v);
+                    match (&mut body, in_body) {
+                        (Some(Value::Object(fields)), true) => match fields.iter_mut().find(|(name, _)| *name == k) {
+                            Some(slot) => slot.1 = v,
+                            None => fields.push((k, v)),
+                        },
+                        _ => {
+                            url.query_pairs_mut().append_pair(&k, &v.to_text());
+                        }
+                    }
                 }
                 url
             }
@@ -685,7 +710,7 @@ impl Pager {
         };
         self.started = true;
         self.pages += 1;
-        let answer = fr.send(call, &url, &headers, None, rec).await?;
+        let answer = fr.send(call, &url, &headers, body.as_ref().map(flow_plan::encode), rec).await?;
         let Some(ty) = &endpoint.response else {
             return Ok(Some(Vec::new()));
         };
@@ -731,13 +756,12 @@ impl Pager {
         };
         self.next = match &endpoint.paginate {
             None => None,
-            Some(Pagination::Cursor { from, span, param }) => match page.get_path(from) {
+            Some(Pagination::Cursor { from, span, param, .. }) => match page.get_path(from) {
                 Some(v) if !v.is_null() && !v.to_text().is_empty() && !records.is_empty() => {
-                    let cursor = v.to_text();
-                    if !self.seen.insert(cursor.clone()) {
+                    if !self.seen.insert(v.to_text()) {
                         return Err(cycle(fr, call, *span, rec, "cursor"));
                     }
-                    Some(NextPage::Params(vec![(param.clone(), cursor)]))
+                    Some(NextPage::Params(vec![(param.clone(), v.clone())]))
                 }
                 _ => None,
             },
@@ -756,7 +780,7 @@ impl Pager {
                     None
                 } else {
                     let n = *start + i64::try_from(self.pages).unwrap_or(i64::MAX);
-                    Some(NextPage::Params(vec![(param.clone(), n.to_string())]))
+                    Some(NextPage::Params(vec![(param.clone(), Value::Int(n))]))
                 }
             }
             Some(Pagination::Offset { param, limit_param, size, .. }) => {
@@ -771,10 +795,11 @@ impl Pager {
     }
 }
 
-fn offset_params(param: &str, limit_param: Option<&str>, offset: u64, size: u64) -> Vec<(String, String)> {
-    let mut v = vec![(param.to_string(), offset.to_string())];
+fn offset_params(param: &str, limit_param: Option<&str>, offset: u64, size: u64) -> Vec<(String, Value)> {
+    let int = |n: u64| Value::Int(i64::try_from(n).unwrap_or(i64::MAX));
+    let mut v = vec![(param.to_string(), int(offset))];
     if let Some(l) = limit_param {
-        v.push((l.to_string(), size.to_string()));
+        v.push((l.to_string(), int(size)));
     }
     v
 }
