@@ -706,3 +706,42 @@ fn oauth2_refresh_tokens_are_rotated() {
         assert!(!out.stderr.contains("refresh-1") && !out.stderr.contains("demo-refresh-token"));
     });
 }
+
+#[test]
+fn batched_writes_send_many_records_per_request_and_fail_together() {
+    with_fake(Config::default(), |api| {
+        let (_dir, file) = scratch("batched_ok", &run_file("batched.flow"));
+        let overrides = shop_crm(api);
+        let out = flowc(&run_args(&file, &overrides), &demo_secrets());
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        let ids: std::collections::HashSet<String> =
+            api.received("contacts").iter().filter_map(|c| c["external_id"].as_str().map(str::to_string)).collect();
+        assert_eq!(ids.len(), 250);
+        // 5 pages of 50 orders, 3 batches (100, 100, 50).
+        assert!(out.stderr.contains("250 delivered") && out.stderr.contains("8 requests"), "{}", out.stderr);
+    });
+    with_fake(Config::default(), |api| {
+        // Contacts whose id ends in 0 are refused, and every batch holds some: each fails whole.
+        api.set_faults(Faults { reject_contacts_ending_in: Some(0), ..Faults::default() });
+        let (dir, file) = scratch("batched_fail", &run_file("batched.flow"));
+        let overrides = shop_crm(api);
+        let out = flowc(&run_args(&file, &overrides), &demo_secrets());
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        let dead = std::fs::read_to_string(dir.join("failed_batches.ndjson")).expect("dead letters");
+        assert_eq!(dead.lines().count(), 250, "every record of the three batches failed with its batch");
+        assert!(api.received("contacts").is_empty());
+    });
+}
+
+#[test]
+fn a_batched_call_must_end_the_outer_loop() {
+    let dir = std::env::temp_dir().join(format!("flowc-e2e-{}-batchcheck", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let src = std::fs::read_to_string(common::root().join("tests/data/run/batched.flow")).expect("read");
+    let bad = src.replace("batch: 100)", "batch: 100)\n    create_contacts(body: [])");
+    let path = dir.join("bad.flow");
+    std::fs::write(&path, bad).expect("write");
+    let out = flowc(&["check", path.to_str().expect("utf-8")], &[]);
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains("a batched call is the last step of the outermost `for`"), "{}", out.stderr);
+}

@@ -1506,6 +1506,16 @@ impl<'a> Cx<'a> {
                     }
                     if let Some((index, args)) = self.endpoint_callee(&l.value) {
                         let call = self.endpoint_call(index, args, l.value.span, scope);
+                        if call.as_ref().is_some_and(|c| c.batch.is_some()) {
+                            self.report(
+                                Diagnostic::new(
+                                    codes::BAD_STATEMENT,
+                                    "a batched call has no response of its own to bind",
+                                )
+                                .primary(l.name.span, "bound here")
+                                .help("call it without `let`: one response answers a whole batch"),
+                            );
+                        }
                         let ty = self.endpoints_ty(index);
                         scope.push(&l.name.name, ty, l.name.span, true);
                         if let Some(call) = call {
@@ -1520,6 +1530,14 @@ impl<'a> Cx<'a> {
                 ast::Stmt::Call(e) => match self.endpoint_callee(e) {
                     Some((index, args)) => {
                         if let Some(call) = self.endpoint_call(index, args, e.span, scope) {
+                            let last = std::ptr::eq(s, stmts.last().unwrap_or(s));
+                            if call.batch.is_some() && (self.loop_depth != 1 || !last) {
+                                self.report(
+                                    Diagnostic::new(codes::BAD_STATEMENT, "a batched call is the last step of the outermost `for`")
+                                        .primary(e.span, "batched here")
+                                        .help("move it to the end of the flow's outer loop; its records are sent together when the batch fills"),
+                                );
+                            }
                             steps.push(plan::Step::Call { call, bind: None });
                         }
                     }
@@ -1656,7 +1674,9 @@ impl<'a> Cx<'a> {
             let expect = Expect { ty: Ty::Bool, origin: None, what: "a `where` condition".into() };
             plan::Filter { expr: self.check_against(c, &expect, scope), span: c.span }
         });
+        self.loop_depth += 1;
         let body = self.stmts(&f.body, scope, None);
+        self.loop_depth -= 1;
         let mut diags = Vec::new();
         scope.truncate(mark, &mut diags);
         self.diagnostics.append(&mut diags);
@@ -1680,11 +1700,48 @@ impl<'a> Cx<'a> {
             return None;
         };
         let params = ep.params.clone();
-        let body_ty = ep.body.clone();
+        let mut body_ty = ep.body.clone();
         let mut out_args = Vec::new();
         let mut body = None;
         let mut key = None;
         let mut ok = true;
+        // `batch: N`: each call adds one item to an array body.
+        let batch = match args.iter().find(|a| a.name.as_ref().is_some_and(|n| n.name == "batch")) {
+            None => None,
+            Some(a) => {
+                let item = body_ty.as_ref().and_then(|b| match self.types.resolve(b) {
+                    Ty::Array(item) => Some((**item).clone()),
+                    _ => None,
+                });
+                match (&a.value.kind, item) {
+                    (ExprKind::Int(n), Some(item)) if (1..=10_000).contains(n) => {
+                        body_ty = Some(item);
+                        Some(*n as u32)
+                    }
+                    (_, None) => {
+                        self.report(
+                            Diagnostic::new(
+                                codes::BAD_ARGUMENTS,
+                                format!("endpoint `{name}` does not take an array body to batch into"),
+                            )
+                            .primary(a.value.span, "batching needs `(body: [Item])`")
+                            .help("declare the endpoint's body as an array of the items: `(body: [Contact])`"),
+                        );
+                        ok = false;
+                        None
+                    }
+                    _ => {
+                        self.report(
+                            Diagnostic::new(codes::BAD_ARGUMENTS, "`batch` is a whole number from 1 to 10000")
+                                .primary(a.value.span, "not a batch size")
+                                .help("write e.g. `batch: 100`"),
+                        );
+                        ok = false;
+                        None
+                    }
+                }
+            }
+        };
         for a in args {
             let Some(arg_name) = &a.name else {
                 self.report(
@@ -1697,6 +1754,7 @@ impl<'a> Cx<'a> {
                 continue;
             };
             match arg_name.name.as_str() {
+                "batch" => {}
                 "body" => match &body_ty {
                     Some(bt) => body = Some(self.body_arg(&a.value, bt, &name, scope)),
                     None => {
@@ -1762,7 +1820,15 @@ impl<'a> Cx<'a> {
             );
             ok = false;
         }
-        ok.then_some(plan::EndpointCall { endpoint: index, args: out_args, body, idempotency_key: key, span })
+        if batch.is_some() && key.is_some() {
+            self.report(
+                Diagnostic::new(codes::BAD_ARGUMENTS, "a batched call takes no per-record idempotency key")
+                    .primary(span, "one request carries many records")
+                    .help("declare the endpoint `idempotent = true` if resending a batch is harmless"),
+            );
+            ok = false;
+        }
+        ok.then_some(plan::EndpointCall { endpoint: index, args: out_args, body, idempotency_key: key, batch, span })
     }
 
     /// A body: object literals are checked field by field; anything else must have the body's type.

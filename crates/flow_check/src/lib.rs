@@ -205,6 +205,8 @@ pub(crate) struct Cx<'a> {
     /// Which functions each function calls, for the cycle check.
     pub fn_calls: Vec<Vec<(usize, Span)>>,
     pub current_fn: Option<usize>,
+    /// How many `for` loops enclose the statement being checked.
+    pub loop_depth: usize,
     pub tests: Vec<plan::Test>,
     pub types: Types,
     /// Where each field of a named object type was declared, for "expected because of this".
@@ -243,6 +245,7 @@ impl<'a> Cx<'a> {
             functions: Vec::new(),
             fn_calls: Vec::new(),
             current_fn: None,
+            loop_depth: 0,
             tests: Vec::new(),
             types: Types::default(),
             field_spans: HashMap::new(),

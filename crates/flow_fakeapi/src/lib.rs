@@ -206,6 +206,7 @@ fn router(state: Arc<AppState>) -> Router {
         .route("/shop/orders/search", post(search_orders))
         .route("/crm/contacts", post(create_contact).get(list_contacts))
         .route("/crm/oauth/token", post(issue_token))
+        .route("/crm/contacts/batch", post(create_contacts_batch))
         .route("/crm/v2/contacts", post(create_contact_oauth))
         .route("/desk/tickets", get(list_tickets))
         .route("/desk/tickets_linked", get(list_tickets_linked))
@@ -518,6 +519,28 @@ async fn create_contact_oauth(State(state): State<Arc<AppState>>, headers: Heade
         return not_an_object();
     };
     (StatusCode::CREATED, Json(store(&state, &headers, "contacts", body, "c"))).into_response()
+}
+
+/// Contacts in batches: a JSON array; one refused contact refuses the whole batch.
+async fn create_contacts_batch(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
+    if !header_ok(&headers, "x-api-key", &state.config.crm_api_key) {
+        return error(StatusCode::UNAUTHORIZED, "missing or wrong X-Api-Key");
+    }
+    let Ok(Value::Array(items)) = serde_json::from_slice::<Value>(&body) else {
+        return error(StatusCode::BAD_REQUEST, "the body must be a JSON array");
+    };
+    let reject = state.lock().faults.reject_contacts_ending_in;
+    if let Some(d) = reject {
+        if items.iter().any(|c| c["external_id"].as_str().is_some_and(|s| s.ends_with(char::from(b'0' + d)))) {
+            return error(StatusCode::UNPROCESSABLE_ENTITY, "a contact in this batch is on the suppression list");
+        }
+    }
+    state.hit("batches");
+    let n = items.len();
+    let mut inner = state.lock();
+    let list = inner.received.entry("contacts".to_string()).or_default();
+    list.extend(items);
+    (StatusCode::CREATED, Json(json!({ "created": n }))).into_response()
 }
 
 async fn list_contacts(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {

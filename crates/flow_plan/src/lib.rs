@@ -412,6 +412,10 @@ pub struct EndpointCall {
     pub body: Option<Expr>,
     /// Sent as the `Idempotency-Key` header.
     pub idempotency_key: Option<Expr>,
+    /// `batch: N`: the endpoint takes an array; each record adds one item, and items are sent N
+    /// at a time (the rest when the loop ends).
+    #[serde(default)]
+    pub batch: Option<u32>,
     pub span: Span,
 }
 

@@ -48,6 +48,18 @@ struct FlowRun {
     stop: AtomicBool,
     diagnostics: Mutex<Vec<Diagnostic>>,
     dead_letter: Mutex<Option<std::fs::File>>,
+    /// Items of a batched call waiting for their batch to fill.
+    batch: Mutex<Vec<Pending>>,
+}
+
+/// A record whose item waits in a batch: counted when the batch is sent.
+struct Pending {
+    rec: RecordRef,
+    record: Value,
+    item: Value,
+    params: Vec<(String, Value)>,
+    query: Vec<(String, Value)>,
+    headers: Vec<(String, String)>,
 }
 
 /// Which record a step was working on, for messages and dead letters.
@@ -147,6 +159,7 @@ async fn run_flow(ctx: Arc<Ctx>, index: usize) -> (FlowReport, Vec<Diagnostic>) 
         stop: AtomicBool::new(false),
         diagnostics: Mutex::new(Vec::new()),
         dead_letter: Mutex::new(None),
+        batch: Mutex::new(Vec::new()),
     });
     let mut env = Env::new();
     let steps = ctx.plan.flows[index].body.len();
@@ -243,6 +256,18 @@ async fn top_level_for(fr: Arc<FlowRun>, step: usize, env: Env) -> Result<(), Di
     }
     drop(rx);
     while tasks.join_next().await.is_some() {}
+    // The last, partial batch; left unsent (not processed) when the flow stopped.
+    if !fr.stop.load(Ordering::SeqCst) {
+        if let Some(Step::Call { call, .. }) = flow.body.get(step).and_then(|s| match s {
+            Step::For { body, .. } => body.last(),
+            _ => None,
+        }) {
+            if call.batch.is_some() {
+                let rest = std::mem::take(&mut *lock(&fr.batch));
+                fr.send_batch(call, rest).await;
+            }
+        }
+    }
     match producer.await {
         Ok(result) => result,
         Err(e) => Err(Diagnostic::new(codes::EVAL, format!("internal error: the page reader stopped: {e}"))),
@@ -269,6 +294,33 @@ async fn process_record(fr: &Arc<FlowRun>, step: usize, mut env: Env, n: u64, re
                 Err(e) => return Err(fr.eval_failure(e, f.span, Some(&rec), "the `where` condition")),
             }
         }
+        // A batched last step: run the others, then add this record's item to the batch.
+        if let Some((Step::Call { call, .. }, others)) =
+            body.split_last().filter(|(last, _)| matches!(last, Step::Call { call, .. } if call.batch.is_some()))
+        {
+            if !exec_steps(fr, others, &mut env, Some(&rec)).await? {
+                return Ok(Outcome::Stopped);
+            }
+            let item = match &call.body {
+                Some(e) => eval::eval(e, &mut env, &plan)
+                    .map_err(|err| fr.eval_failure(err, call.span, Some(&rec), "the batch item"))?,
+                None => Value::Null,
+            };
+            let (params, query, headers) = fr.request_parts(call, &mut env, Some(&rec))?;
+            let full = {
+                let mut pending = lock(&fr.batch);
+                pending.push(Pending { rec: rec.clone(), record: kept.clone(), item, params, query, headers });
+                if pending.len() >= call.batch.unwrap_or(1) as usize {
+                    Some(std::mem::take(&mut *pending))
+                } else {
+                    None
+                }
+            };
+            if let Some(batch) = full {
+                fr.send_batch(call, batch).await;
+            }
+            return Ok(Outcome::Batched);
+        }
         exec_steps(fr, body, &mut env, Some(&rec))
             .await
             .map(|done| if done { Outcome::Delivered } else { Outcome::Stopped })
@@ -283,6 +335,8 @@ async fn process_record(fr: &Arc<FlowRun>, step: usize, mut env: Env, n: u64, re
         }
         // Counted as not processed: read, but neither delivered nor failed.
         Ok(Outcome::Stopped) => {}
+        // Counted when its batch is sent.
+        Ok(Outcome::Batched) => {}
         Err(d) => fr.record_failed(d, &rec, &kept),
     }
 }
@@ -356,6 +410,7 @@ enum Outcome {
     Delivered,
     Filtered,
     Stopped,
+    Batched,
 }
 
 impl FlowRun {
@@ -452,6 +507,49 @@ impl FlowRun {
         let f = file.as_mut().ok_or_else(|| std::io::Error::other("dead letter file not open"))?;
         f.write_all(line.as_bytes())?;
         f.sync_data()
+    }
+
+    /// Sends one batch: every record in it is delivered, or fails, with the batch.
+    async fn send_batch(&self, call: &EndpointCall, batch: Vec<Pending>) {
+        let Some(first) = batch.first() else { return };
+        let plan = self.ctx.plan.clone();
+        let endpoint = &plan.endpoints[call.endpoint];
+        let api = &plan.apis[endpoint.api];
+        // The URL and headers come from the batch's first record.
+        let url = match http::endpoint_url(api, endpoint, &first.params, &first.query) {
+            Ok(u) => u,
+            Err(f) => {
+                let d = self.http_failure(f, call, Some(&first.rec));
+                for p in &batch {
+                    self.record_failed(d.clone(), &p.rec, &p.record);
+                }
+                return;
+            }
+        };
+        let items = Value::Array(batch.iter().map(|p| p.item.clone()).collect());
+        let headers = first.headers.clone();
+        let rec = first.rec.clone();
+        match self.send(call, &url, &headers, Some(flow_plan::encode(&items)), Some(&rec)).await {
+            Ok(_) => {
+                self.stats.records_ok.fetch_add(batch.len() as u64, Ordering::SeqCst);
+            }
+            Err(mut d) => {
+                d.notes.push(format!("the batch held {} records, and all of them failed with it", batch.len()));
+                match plan.flows[self.flow].on_error {
+                    // Each record goes to the dead letter file, with the error.
+                    OnError::DeadLetter { .. } => {
+                        for p in &batch {
+                            self.record_failed(d.clone(), &p.rec, &p.record);
+                        }
+                    }
+                    // One error stops the flow; every record of the batch counts as failed.
+                    OnError::Fail => {
+                        self.stats.records_failed.fetch_add(batch.len() as u64 - 1, Ordering::SeqCst);
+                        self.record_failed(d, &first.rec, &first.record);
+                    }
+                }
+            }
+        }
     }
 
     /// One HTTP exchange for an endpoint call, with stats and events.
