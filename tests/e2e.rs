@@ -745,3 +745,23 @@ fn a_batched_call_must_end_the_outer_loop() {
     assert_eq!(out.code, 1);
     assert!(out.stderr.contains("a batched call is the last step of the outermost `for`"), "{}", out.stderr);
 }
+
+#[test]
+fn tls_certificates_are_verified_unless_an_api_declares_otherwise() {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let api = rt.block_on(FakeApi::start_tls(small_shop())).expect("TLS fake API");
+    let overrides = vec![format!("shop={}/shop", api.url()), format!("test_shop={}/shop", api.url())];
+    let file = run_file("self_signed.flow");
+    let mut args = run_args(&file, &overrides);
+    args.extend(["--flow", "strict"]);
+    let strict = flowc(&args, &demo_secrets());
+    assert_eq!(strict.code, 1);
+    assert!(strict.stderr.contains("error[R0002]") && strict.stderr.contains("certificate"), "{}", strict.stderr);
+    assert!(strict.stderr.contains("warning[W0005]"), "the unverified api is called out: {}", strict.stderr);
+    let mut args = run_args(&file, &overrides);
+    args.extend(["--flow", "relaxed"]);
+    let relaxed = flowc(&args, &demo_secrets());
+    assert_eq!(relaxed.code, 0, "{}", relaxed.stderr);
+    assert!(relaxed.stderr.contains("5 filtered out"), "{}", relaxed.stderr);
+    drop(api);
+}

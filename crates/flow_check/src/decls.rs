@@ -11,8 +11,18 @@ use crate::scope::Scope;
 use crate::ty::{FieldTy, Ty};
 use crate::{ApiM, Cx, DeclRef, EndpointM, FlowSettings, Kind, MapM, BUILTIN_TYPES};
 
-const API_PROPERTIES: [&str; 9] =
-    ["base_url", "auth", "headers", "timeout", "connect_timeout", "concurrency", "allow_http", "retry", "rate_limit"];
+const API_PROPERTIES: [&str; 10] = [
+    "base_url",
+    "auth",
+    "headers",
+    "timeout",
+    "connect_timeout",
+    "concurrency",
+    "allow_http",
+    "retry",
+    "rate_limit",
+    "tls_verify",
+];
 const ENDPOINT_PROPERTIES: [&str; 7] = ["records", "paginate", "query", "headers", "retry", "idempotent", "max_pages"];
 const FLOW_PROPERTIES: [&str; 2] = ["on_error", "concurrency"];
 const MAX_CONCURRENCY: i64 = 1024;
@@ -263,6 +273,7 @@ impl<'a> Cx<'a> {
         let mut concurrency = None;
         let mut retry = None;
         let mut rate_limit = None;
+        let mut tls_verify = true;
         let allow_http = d.props.iter().any(|p| p.name.name == "allow_http" && p.value.kind == ExprKind::Bool(true));
         for p in &d.props {
             match p.name.name.as_str() {
@@ -274,6 +285,22 @@ impl<'a> Cx<'a> {
                 "concurrency" => concurrency = self.concurrency_setting(&p.value),
                 "retry" => retry = self.retry_setting(&p.value),
                 "rate_limit" => rate_limit = self.rate_setting(&p.value),
+                "tls_verify" => match p.value.kind {
+                    ExprKind::Bool(true) => {}
+                    ExprKind::Bool(false) => {
+                        tls_verify = false;
+                        self.report(
+                            Diagnostic::new(codes::TLS_UNVERIFIED, format!("TLS certificates of api `{}` are not verified", d.name.name))
+                                .primary(p.span, "verification turned off")
+                                .help("anyone on the way can read and change this traffic, credentials included; remove this line as soon as the API has a valid certificate"),
+                        );
+                    }
+                    _ => self.report(
+                        Diagnostic::new(codes::BAD_PROPERTY, "`tls_verify` takes `true` or `false`")
+                            .primary(p.value.span, "not a Bool literal")
+                            .help("write `tls_verify = false` only for a test server with a self-signed certificate"),
+                    ),
+                },
                 "allow_http" => {
                     if !matches!(p.value.kind, ExprKind::Bool(_)) {
                         self.report(
@@ -306,6 +333,7 @@ impl<'a> Cx<'a> {
             concurrency,
             retry,
             rate_limit,
+            tls_verify,
             span: d.span,
         })
     }

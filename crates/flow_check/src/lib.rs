@@ -80,6 +80,7 @@ pub(crate) struct ApiM {
     pub concurrency: Option<u32>,
     pub retry: Option<plan::Retry>,
     pub rate_limit: Option<plan::Rate>,
+    pub tls_verify: bool,
     pub span: Span,
 }
 

@@ -25,6 +25,7 @@ pub fn lower(model: &Model) -> plan::Plan {
                 concurrency: a.concurrency.unwrap_or(DEFAULT_API_CONCURRENCY),
                 retry: a.retry.unwrap_or_default(),
                 rate_limit: a.rate_limit,
+                tls_verify: a.tls_verify,
                 span: a.span,
             })
             .collect(),

@@ -89,6 +89,7 @@ codes! {
     UNUSED_LET = "W0002", Warning, "a `let` whose value is never used";
     UNREACHABLE = "W0003", Warning, "a `match` arm that can never be taken";
     NEEDLESS_CATCH = "W0004", Warning, "a `catch` on an expression that cannot fail";
+    TLS_UNVERIFIED = "W0005", Warning, "TLS certificate verification turned off for an api";
 }
 
 /// Looks up a code by id.

@@ -143,6 +143,7 @@ pub struct FakeApi {
     addr: SocketAddr,
     state: Arc<AppState>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    tls: bool,
 }
 
 impl FakeApi {
@@ -160,12 +161,54 @@ impl FakeApi {
                 })
                 .await;
         });
-        Ok(FakeApi { addr, state, shutdown: Some(tx) })
+        Ok(FakeApi { addr, state, shutdown: Some(tx), tls: false })
     }
 
-    /// `http://127.0.0.1:PORT`.
+    /// The same API over TLS, with a self-signed certificate for 127.0.0.1: clients that verify
+    /// certificates (the default) must refuse it.
+    pub async fn start_tls(config: Config) -> std::io::Result<FakeApi> {
+        use tokio_rustls::rustls;
+        let other = |e: &dyn std::fmt::Display| std::io::Error::other(e.to_string());
+        let cert = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+            .map_err(|e| other(&e))?;
+        let key = rustls::pki_types::PrivateKeyDer::Pkcs8(cert.signing_key.serialize_der().into());
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let server = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| other(&e))?
+            .with_no_client_auth()
+            .with_single_cert(vec![cert.cert.der().clone()], key)
+            .map_err(|e| other(&e))?;
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server));
+        let state = Arc::new(AppState { config, inner: Mutex::new(Inner::default()) });
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+        let addr = listener.local_addr()?;
+        let app = router(state.clone());
+        let (tx, mut rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            loop {
+                let accepted = tokio::select! {
+                    a = listener.accept() => a,
+                    _ = &mut rx => return,
+                };
+                let Ok((tcp, _)) = accepted else { continue };
+                let (acceptor, app) = (acceptor.clone(), app.clone());
+                tokio::spawn(async move {
+                    // A client that refuses the certificate ends the handshake: nothing to serve.
+                    let Ok(tls) = acceptor.accept(tcp).await else { return };
+                    let service = hyper_util::service::TowerToHyperService::new(app);
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
+                        .await;
+                });
+            }
+        });
+        Ok(FakeApi { addr, state, shutdown: Some(tx), tls: true })
+    }
+
+    /// `http://127.0.0.1:PORT` (`https://` for [`FakeApi::start_tls`]).
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("{}://{}", if self.tls { "https" } else { "http" }, self.addr)
     }
 
     pub fn addr(&self) -> SocketAddr {

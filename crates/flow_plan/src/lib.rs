@@ -62,6 +62,9 @@ pub struct Api {
     /// Time to establish a connection.
     #[serde(default = "default_connect_timeout")]
     pub connect_timeout_ms: u64,
+    /// Verify the server's TLS certificate (off only when declared, with a warning).
+    #[serde(default = "default_true")]
+    pub tls_verify: bool,
     /// Requests to this api in flight at once.
     pub concurrency: u32,
     #[serde(default)]
@@ -210,6 +213,10 @@ pub struct Endpoint {
     #[serde(default = "default_max_pages")]
     pub max_pages: u64,
     pub span: Span,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 fn default_connect_timeout() -> u64 {

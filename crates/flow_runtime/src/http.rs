@@ -181,6 +181,7 @@ impl Http {
                 .timeout(Duration::from_millis(api.timeout_ms))
                 .connect_timeout(Duration::from_millis(api.connect_timeout_ms.min(api.timeout_ms)))
                 .redirect(same_origin_redirects())
+                .danger_accept_invalid_certs(!api.tls_verify)
                 .user_agent(concat!("flowc/", env!("CARGO_PKG_VERSION")))
                 .build()
                 .map_err(|e| {
