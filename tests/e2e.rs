@@ -765,3 +765,42 @@ fn tls_certificates_are_verified_unless_an_api_declares_otherwise() {
     assert!(relaxed.stderr.contains("5 filtered out"), "{}", relaxed.stderr);
     drop(api);
 }
+
+#[test]
+fn signed_jwts_authenticate_and_a_bad_key_fails_before_any_request() {
+    let public = std::fs::read_to_string(common::root().join("tests/data/jwt/test_public.pem")).expect("public key");
+    let private = std::fs::read_to_string(common::root().join("tests/data/jwt/test_private.pem")).expect("private key");
+    let config = Config { jwt_public_pem: Some(public), ..small_shop() };
+    with_fake(config, |api| {
+        let overrides = vec![
+            format!("shop={}/shop", api.url()),
+            format!("crm_hs={}/crm", api.url()),
+            format!("crm_rs={}/crm", api.url()),
+        ];
+        let secrets = [
+            ("SHOP_TOKEN", "demo-shop-token"),
+            ("JWT_SECRET", "demo-jwt-secret-of-32-bytes-long"),
+            ("JWT_PRIVATE_KEY", private.as_str()),
+        ];
+        let out = flowc(&run_args(&run_file("jwt.flow"), &overrides), &secrets);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        let ids: Vec<String> =
+            api.received("contacts").iter().filter_map(|c| c["external_id"].as_str().map(str::to_string)).collect();
+        assert_eq!(ids.iter().filter(|i| i.starts_with("hs-")).count(), 5);
+        assert_eq!(ids.iter().filter(|i| i.starts_with("rs-")).count(), 5);
+        assert!(!out.stderr.contains("BEGIN") && !out.stdout.contains("BEGIN"), "the key never appears");
+        let bad = [
+            ("SHOP_TOKEN", "demo-shop-token"),
+            ("JWT_SECRET", "demo-jwt-secret-of-32-bytes-long"),
+            ("JWT_PRIVATE_KEY", "not a key"),
+        ];
+        let out = flowc(&run_args(&run_file("jwt.flow"), &overrides), &bad);
+        assert_eq!(out.code, 1);
+        assert!(
+            out.stderr.contains("error[R0013]") && out.stderr.contains("not an RSA private key in PEM form"),
+            "{}",
+            out.stderr
+        );
+        assert_eq!(api.received("contacts").len(), 10, "nothing more was sent");
+    });
+}

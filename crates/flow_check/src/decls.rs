@@ -469,6 +469,59 @@ impl<'a> Cx<'a> {
                 }
                 _ => bad_args(self, "basic(USER, PASSWORD)"),
             },
+            "jwt" => {
+                let usage =
+                    "jwt(algorithm: \"RS256\", key: PRIVATE_KEY_PEM, claims: { iss: \"…\", aud: \"…\" }, ttl: 1h)";
+                let allowed = ["algorithm", "key", "claims", "ttl"];
+                let all_named =
+                    args.iter().all(|a| a.name.as_ref().is_some_and(|n| allowed.contains(&n.name.as_str())));
+                let (Some(alg), Some(key), true) = (named("algorithm"), named("key"), all_named) else {
+                    return bad_args(self, usage);
+                };
+                let algorithm = self.literal_string(alg, "the algorithm")?;
+                if !matches!(algorithm.as_str(), "HS256" | "RS256") {
+                    self.report(
+                        Diagnostic::new(codes::BAD_AUTH, format!("unsupported JWT algorithm {algorithm:?}"))
+                            .primary(alg.span, "not HS256 or RS256")
+                            .help("write `algorithm: \"HS256\"` (a shared secret) or `algorithm: \"RS256\"` (a PEM private key)"),
+                    );
+                    return None;
+                }
+                let mut claims = Vec::new();
+                if let Some(c) = named("claims") {
+                    let ExprKind::Object(items) = &c.kind else { return bad_args(self, usage) };
+                    for f in self.plain_fields(items, "`claims`") {
+                        let value = match &f.value.kind {
+                            ExprKind::Str(s) => serde_json::Value::from(s.clone()),
+                            ExprKind::Int(n) => serde_json::Value::from(*n),
+                            ExprKind::Bool(b) => serde_json::Value::from(*b),
+                            _ => {
+                                self.report(
+                                    Diagnostic::new(codes::BAD_AUTH, "JWT claims are string, number or Bool literals")
+                                        .primary(f.value.span, "not a literal")
+                                        .help("write the claim's value in the file: `iss: \"flowc\"`"),
+                                );
+                                return None;
+                            }
+                        };
+                        if matches!(f.name.name.as_str(), "iat" | "exp") {
+                            self.report(
+                                Diagnostic::new(codes::BAD_AUTH, format!("`{}` is set by flowc", f.name.name))
+                                    .primary(f.name.span, "set for each token")
+                                    .help("leave it out; choose the lifetime with `ttl: 1h`"),
+                            );
+                            return None;
+                        }
+                        claims.push((f.name.name.clone(), value));
+                    }
+                }
+                let ttl_ms = match named("ttl") {
+                    None => 3_600_000,
+                    Some(t) => self.duration_setting(t, "ttl")?,
+                };
+                let key = self.template(key, "a signing key")?;
+                Some(plan::Auth::Jwt { algorithm, key, claims, ttl_ms })
+            }
             "oauth2_client_credentials" | "oauth2_refresh_token" => {
                 let refresh = callee.name == "oauth2_refresh_token";
                 let allowed: &[&str] = if refresh {
@@ -544,7 +597,7 @@ impl<'a> Cx<'a> {
             other => {
                 let help = match suggest(
                     other,
-                    ["bearer", "basic", "api_key", "oauth2_client_credentials", "oauth2_refresh_token"],
+                    ["bearer", "basic", "api_key", "oauth2_client_credentials", "oauth2_refresh_token", "jwt"],
                 ) {
                     Some(s) => format!("did you mean `{s}`? The auth kinds: {KINDS}"),
                     None => format!("the auth kinds: {KINDS}"),

@@ -46,6 +46,10 @@ pub struct Config {
     pub crm_refresh_token: String,
     /// Lifetime of issued tokens.
     pub token_ttl_secs: u64,
+    /// JWTs are accepted when signed HS256 with this secret, or RS256 with the key for this
+    /// public key (PEM).
+    pub jwt_secret: String,
+    pub jwt_public_pem: Option<String>,
 }
 
 impl Default for Config {
@@ -65,6 +69,8 @@ impl Default for Config {
             crm_client_secret: "demo-client-secret".into(),
             crm_refresh_token: "demo-refresh-token".into(),
             token_ttl_secs: 3600,
+            jwt_secret: "demo-jwt-secret-of-32-bytes-long".into(),
+            jwt_public_pem: None,
         }
     }
 }
@@ -251,6 +257,7 @@ fn router(state: Arc<AppState>) -> Router {
         .route("/crm/oauth/token", post(issue_token))
         .route("/crm/contacts/batch", post(create_contacts_batch))
         .route("/crm/v2/contacts", post(create_contact_oauth))
+        .route("/crm/jwt/contacts", post(create_contact_jwt))
         .route("/desk/tickets", get(list_tickets))
         .route("/desk/tickets_linked", get(list_tickets_linked))
         .route("/chat/messages", post(post_message))
@@ -584,6 +591,39 @@ async fn create_contacts_batch(State(state): State<Arc<AppState>>, headers: Head
     let list = inner.received.entry("contacts".to_string()).or_default();
     list.extend(items);
     (StatusCode::CREATED, Json(json!({ "created": n }))).into_response()
+}
+
+/// Contacts behind a signed JWT: the signature, `exp` and the `aud` claim ("crm") are checked.
+async fn create_contact_jwt(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
+    use jsonwebtoken::{decode, decode_header, Algorithm, DecodingKey, Validation};
+    let token = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    let key = match decode_header(token).map(|h| h.alg) {
+        Ok(Algorithm::HS256) => Some((Algorithm::HS256, DecodingKey::from_secret(state.config.jwt_secret.as_bytes()))),
+        Ok(Algorithm::RS256) => state
+            .config
+            .jwt_public_pem
+            .as_ref()
+            .and_then(|pem| DecodingKey::from_rsa_pem(pem.as_bytes()).ok())
+            .map(|k| (Algorithm::RS256, k)),
+        _ => None,
+    };
+    let Some((alg, key)) = key else {
+        return error(StatusCode::UNAUTHORIZED, "a bearer JWT (HS256 or RS256) is required");
+    };
+    let mut validation = Validation::new(alg);
+    validation.set_audience(&["crm"]);
+    if decode::<Value>(token, &key, &validation).is_err() {
+        return error(StatusCode::UNAUTHORIZED, "the JWT does not verify");
+    }
+    state.hit("jwt");
+    let Some(body) = json_body(&body) else {
+        return not_an_object();
+    };
+    (StatusCode::CREATED, Json(store(&state, &headers, "contacts", body, "c"))).into_response()
 }
 
 async fn list_contacts(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {

@@ -146,6 +146,14 @@ pub enum Auth {
         client_secret: Template,
         refresh_token: Template,
     },
+    /// A JWT signed by flowc (HS256 with a shared secret, RS256 with a PEM private key), sent as a
+    /// bearer token; `iat` and `exp` are added to the claims, and it is re-signed before it expires.
+    Jwt {
+        algorithm: String,
+        key: Template,
+        claims: Vec<(String, serde_json::Value)>,
+        ttl_ms: u64,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -144,6 +144,7 @@ fn uses_secret(api: &flow_plan::Api, name: &str) -> bool {
         flow_plan::Auth::OAuth2RefreshToken { client_id, client_secret, refresh_token, .. } => {
             in_template(client_id) || in_template(client_secret) || in_template(refresh_token)
         }
+        flow_plan::Auth::Jwt { key, .. } => in_template(key),
     };
     in_auth || api.headers.iter().any(|h| in_template(&h.value))
 }

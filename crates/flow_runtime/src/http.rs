@@ -67,6 +67,8 @@ pub(crate) struct Http {
     /// OAuth2 tokens per api. The lock is held while a token is fetched, so concurrent requests
     /// wait for one refresh instead of each making their own.
     tokens: Vec<tokio::sync::Mutex<Option<Token>>>,
+    /// JWT signing keys, parsed before the run starts so a bad key fails before any request.
+    jwt_keys: Vec<Option<jsonwebtoken::EncodingKey>>,
     pub secrets: Secrets,
 }
 
@@ -194,7 +196,36 @@ impl Http {
         }
         let pacers = plan.apis.iter().map(|a| a.rate_limit.as_ref().map(Pacer::new)).collect();
         let tokens = plan.apis.iter().map(|_| tokio::sync::Mutex::new(None)).collect();
-        Ok(Http { clients, pacers, tokens, secrets })
+        let mut http = Http { clients, pacers, tokens, jwt_keys: Vec::new(), secrets };
+        for api in &plan.apis {
+            let key = match &api.auth {
+                Auth::Jwt { algorithm, key, .. } => {
+                    let material = http.template(key);
+                    let parsed = if algorithm == "RS256" {
+                        jsonwebtoken::EncodingKey::from_rsa_pem(material.as_bytes()).map_err(|_| {
+                            Failure::new(
+                                codes::AUTH_FAILED,
+                                format!("the JWT key of api `{}` is not an RSA private key in PEM form; no request was sent", api.name),
+                            )
+                        })?
+                    } else if material.len() < 16 {
+                        return Err(Failure::new(
+                            codes::AUTH_FAILED,
+                            format!(
+                                "the HS256 secret of api `{}` is shorter than 16 bytes; no request was sent",
+                                api.name
+                            ),
+                        ));
+                    } else {
+                        jsonwebtoken::EncodingKey::from_secret(material.as_bytes())
+                    };
+                    Some(parsed)
+                }
+                _ => None,
+            };
+            http.jwt_keys.push(key);
+        }
+        Ok(http)
     }
 
     fn template(&self, t: &Template) -> String {
@@ -232,7 +263,7 @@ impl Http {
                 pacer.wait().await;
             }
             let bearer = match &api.auth {
-                Auth::OAuth2ClientCredentials { .. } | Auth::OAuth2RefreshToken { .. } => {
+                Auth::OAuth2ClientCredentials { .. } | Auth::OAuth2RefreshToken { .. } | Auth::Jwt { .. } => {
                     match self.token(api_index, api, stale.as_deref()).await {
                         Ok(t) => Some(t),
                         Err(f) => return Exchange { result: Err(f), elapsed: started.elapsed(), retries },
@@ -327,7 +358,7 @@ impl Http {
         let mut req = client.client.request(method, url);
         req = match &api.auth {
             Auth::None | Auth::ApiKeyQuery { .. } => req,
-            Auth::OAuth2ClientCredentials { .. } | Auth::OAuth2RefreshToken { .. } => {
+            Auth::OAuth2ClientCredentials { .. } | Auth::OAuth2RefreshToken { .. } | Auth::Jwt { .. } => {
                 req.bearer_auth(bearer.unwrap_or_default())
             }
             Auth::Bearer { token } => req.bearer_auth(self.template(token)),
@@ -382,6 +413,9 @@ impl Http {
     /// token the server refused: replaced unless another task already replaced it.
     async fn token(&self, api_index: usize, api: &Api, stale: Option<&str>) -> Result<String, Failure> {
         use secrecy::ExposeSecret;
+        if let Auth::Jwt { algorithm, claims, ttl_ms, .. } = &api.auth {
+            return self.signed(api_index, api, algorithm, claims, *ttl_ms, stale).await;
+        }
         let (token_url, client_id, client_secret, scope, refresh) = match &api.auth {
             Auth::OAuth2ClientCredentials { token_url, client_id, client_secret, scope } => {
                 (token_url, client_id, client_secret, scope.as_deref(), None)
@@ -475,6 +509,47 @@ impl Http {
             refresh: refresh_kept,
         });
         Ok(token.to_string())
+    }
+}
+
+impl Http {
+    /// A JWT for the api: the cached one while it is fresh (and not refused), else a new one.
+    async fn signed(
+        &self,
+        api_index: usize,
+        api: &Api,
+        algorithm: &str,
+        claims: &[(String, serde_json::Value)],
+        ttl_ms: u64,
+        stale: Option<&str>,
+    ) -> Result<String, Failure> {
+        use secrecy::ExposeSecret;
+        let (Some(slot), Some(Some(key))) = (self.tokens.get(api_index), self.jwt_keys.get(api_index)) else {
+            return Err(Failure::new(codes::AUTH_FAILED, "internal error: no JWT key"));
+        };
+        let mut cached = slot.lock().await;
+        if let Some(t) = cached.as_ref() {
+            let current = t.value.expose_secret();
+            if t.expires > Instant::now() + TOKEN_MARGIN && stale.is_none_or(|s| s != current) {
+                return Ok(current.to_string());
+            }
+        }
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let ttl = Duration::from_millis(ttl_ms.max(1000));
+        let mut body: serde_json::Map<String, serde_json::Value> = claims.iter().cloned().collect();
+        body.insert("iat".into(), now.into());
+        body.insert("exp".into(), (now + ttl.as_secs()).into());
+        let alg = if algorithm == "RS256" { jsonwebtoken::Algorithm::RS256 } else { jsonwebtoken::Algorithm::HS256 };
+        let token = jsonwebtoken::encode(&jsonwebtoken::Header::new(alg), &body, key).map_err(|e| {
+            Failure::new(codes::AUTH_FAILED, format!("the JWT for api `{}` could not be signed: {e}", api.name))
+        })?;
+        self.secrets.obtained(&format!("JWT of api {}", api.name), &token);
+        *cached = Some(Token {
+            value: secrecy::SecretString::from(token.clone()),
+            expires: Instant::now() + ttl,
+            refresh: None,
+        });
+        Ok(token)
     }
 }
 

@@ -149,6 +149,12 @@ fn auth(a: &Auth) -> String {
             template(client_secret),
             scope.as_ref().map_or_else(String::new, |s| format!(", scope {s:?}"))
         ),
+        Auth::Jwt { algorithm, key, claims, ttl_ms } => format!(
+            "{algorithm} JWT signed with {}, claims {}, renewed every {}",
+            template(key),
+            claims.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" "),
+            duration(*ttl_ms)
+        ),
         Auth::OAuth2RefreshToken { token_url, client_id, client_secret, refresh_token } => format!(
             "OAuth2 refresh token from {token_url} (client id {}, client secret {}, refresh token {})",
             template(client_id),
