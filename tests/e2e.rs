@@ -592,6 +592,17 @@ fn link_header_page_number_and_offset_pagination() {
             args.extend(["--flow", flow]);
             let out = flowc(&args, &demo_secrets());
             assert_eq!(out.code, 0, "{flow}: {}", out.stderr);
+            // Declared stop conditions save the request for the empty page after the last.
+            let pages = match flow {
+                "by_page" => Some("4 pages"),
+                "by_more" => Some("3 pages"),
+                "by_offset" => Some("7 pages"),
+                "by_total" => Some("5 pages"),
+                _ => None,
+            };
+            if let Some(p) = pages {
+                assert!(out.stderr.contains(p), "{flow}: {}", out.stderr);
+            }
             let messages = api.received("messages");
             let got: Vec<&Value> = messages.iter().filter(|m| m["channel"] == channel).collect();
             assert_eq!(got.len(), expected, "{flow}");
@@ -675,6 +686,7 @@ fn refused_oauth2_credentials_are_a_clear_error_not_a_loop() {
 #[test]
 fn slow_cut_off_and_redirected_answers_fail_cleanly() {
     for (faults, code, words) in [
+        (Faults { huge_orders: true, ..Faults::default() }, "R0002", "larger than 64 MiB"),
         (Faults { slow_orders_ms: 1500, ..Faults::default() }, "R0002", "timed out"),
         (Faults { truncate_orders: true, ..Faults::default() }, "R0003", "not JSON"),
         (Faults { redirect_orders_elsewhere: true, ..Faults::default() }, "R0001", "answered 302"),
@@ -802,5 +814,50 @@ fn signed_jwts_authenticate_and_a_bad_key_fails_before_any_request() {
             out.stderr
         );
         assert_eq!(api.received("contacts").len(), 10, "nothing more was sent");
+    });
+}
+
+#[test]
+fn dependent_requests_chain_values_and_page_child_sources() {
+    with_fake(Config { orders: 40, ..Config::default() }, |api| {
+        let overrides = vec![format!("shop={}/shop", api.url()), format!("chat={}/chat", api.url())];
+        let out = flowc(&run_args(&run_file("dependent.flow"), &overrides), &demo_secrets());
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert_eq!(
+            (api.hits("customers"), api.hits("lines")),
+            (40, 40),
+            "one customer and one lines request per order"
+        );
+        let expected: usize = (1..=40u64)
+            .map(|id| {
+                let o = flow_fakeapi::order(id);
+                o["line_items"]
+                    .as_array()
+                    .map_or(0, |ls| ls.iter().filter(|l| l["quantity"].as_u64() > Some(1)).count())
+            })
+            .sum();
+        let messages = api.received("messages");
+        assert_eq!(messages.len(), expected);
+        // The key crossed the path percent-encoded and came back whole, slash and all.
+        let o7 = flow_fakeapi::order(7);
+        let key7 = format!(
+            "{}/{} #7",
+            o7["customer"]["first_name"].as_str().unwrap_or(""),
+            o7["customer"]["last_name"].as_str().unwrap_or("")
+        );
+        assert!(
+            messages.iter().any(|m| m["text"].as_str().is_some_and(|t| t.starts_with(&key7))),
+            "{key7}: {messages:?}"
+        );
+    });
+}
+
+#[test]
+fn a_line_break_from_a_record_never_reaches_a_header() {
+    with_fake(small_shop(), |api| {
+        let overrides = vec![format!("shop={}/shop", api.url())];
+        let out = flowc(&run_args(&run_file("header_from_record.flow"), &overrides), &demo_secrets());
+        assert_eq!(out.code, 1);
+        assert!(out.stderr.contains("would contain a line break; the request was not sent"), "{}", out.stderr);
     });
 }

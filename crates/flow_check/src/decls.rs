@@ -872,6 +872,7 @@ impl<'a> Cx<'a> {
         let mut records = None;
         let mut record_ty = None;
         let mut paginate = None;
+        let mut stop = plan::Stop::default();
         let mut retry = None;
         let mut idempotent = false;
         let mut max_pages = None;
@@ -929,6 +930,7 @@ impl<'a> Cx<'a> {
                 "paginate" => {
                     let object_body = body.as_ref().is_some_and(|b| matches!(self.types.resolve(b), Ty::Object(_)));
                     paginate = self.pagination(&p.value, response.as_ref(), object_body);
+                    stop = self.pagination_stop(&p.value, response.as_ref());
                 }
                 _ => self.unknown_property(&p.name, "an endpoint", &ENDPOINT_PROPERTIES),
             }
@@ -979,6 +981,7 @@ impl<'a> Cx<'a> {
             records,
             record_ty,
             paginate,
+            stop,
             retry,
             idempotent,
             max_pages,
@@ -1192,6 +1195,39 @@ impl<'a> Cx<'a> {
         Some((path, ty))
     }
 
+    /// `more: response.has_more` and `total: response.total`, on any pagination kind.
+    fn pagination_stop(&mut self, e: &ast::Expr, response: Option<&Ty>) -> plan::Stop {
+        let mut stop = plan::Stop::default();
+        let ExprKind::Call { args, .. } = &e.kind else { return stop };
+        for a in args {
+            let Some(name) = &a.name else { continue };
+            let (want, what) = match name.name.as_str() {
+                "more" => (Ty::Bool, "a Bool (go on while it is true)"),
+                "total" => (Ty::Int, "an Int (the number of records in all)"),
+                _ => continue,
+            };
+            let Some((path, ty)) = self.response_path(&a.value, response, codes::BAD_PAGINATION, &name.name) else {
+                continue;
+            };
+            let found = self.types.resolve(&self.types.non_null(&ty)).clone();
+            if found != want && found != Ty::Error {
+                let shown = self.types.display(&ty);
+                self.report(
+                    Diagnostic::new(codes::BAD_PAGINATION, format!("`{}` must lead to {what}, not `{shown}`", name.name))
+                        .primary(a.value.span, format!("this is `{shown}`"))
+                        .help("point it at the response field that says whether more pages follow, or how many records there are"),
+                );
+                continue;
+            }
+            if name.name == "more" {
+                stop.more = Some(path);
+            } else {
+                stop.total = Some(path);
+            }
+        }
+        stop
+    }
+
     fn pagination(&mut self, e: &ast::Expr, response: Option<&Ty>, object_body: bool) -> Option<plan::Pagination> {
         const KINDS: &str = "cursor(param: \"cursor\", from: response.next_cursor), next_url(from: response.next), link_header(), page(param: \"page\", start: 1) or offset(param: \"offset\", size: 100, limit_param: \"limit\")";
         let ExprKind::Call { callee, args } = &e.kind else {
@@ -1202,6 +1238,13 @@ impl<'a> Cx<'a> {
             );
             return None;
         };
+        // `more:` and `total:` are read by `pagination_stop`; the kinds see the other arguments.
+        let args: Vec<ast::Arg> = args
+            .iter()
+            .filter(|a| !a.name.as_ref().is_some_and(|n| n.name == "more" || n.name == "total"))
+            .cloned()
+            .collect();
+        let args = args.as_slice();
         let named = |n: &str| args.iter().find(|a| a.name.as_ref().is_some_and(|x| x.name == n)).map(|a| &a.value);
         let span = e.span;
         let bad_args = |cx: &mut Self| {

@@ -99,6 +99,7 @@ pub(crate) struct EndpointM {
     /// Type of one record, when the endpoint declares where its records are.
     pub record_ty: Option<Ty>,
     pub paginate: Option<plan::Pagination>,
+    pub stop: plan::Stop,
     pub retry: Option<plan::Retry>,
     pub idempotent: bool,
     pub max_pages: Option<u64>,

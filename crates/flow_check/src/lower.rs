@@ -54,6 +54,7 @@ pub fn lower(model: &Model) -> plan::Plan {
                 response: e.response.as_ref().map(plan_type),
                 records: e.records.clone(),
                 paginate: e.paginate.clone(),
+                stop: e.stop.clone(),
                 retry: e.retry,
                 idempotent: e.idempotent,
                 max_pages: e.max_pages.unwrap_or(100_000),

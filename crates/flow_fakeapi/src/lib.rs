@@ -105,6 +105,8 @@ pub struct Faults {
     pub truncate_orders: bool,
     /// Order pages redirect to another host.
     pub redirect_orders_elsewhere: bool,
+    /// Order pages are larger than any client should accept (65 MiB).
+    pub huge_orders: bool,
 }
 
 #[derive(Default)]
@@ -226,6 +228,11 @@ impl FakeApi {
         self.state.lock().received.get(collection).cloned().unwrap_or_default()
     }
 
+    /// How many requests a route has had (`lines`, `customers`, `orders`, …).
+    pub fn hits(&self, route: &'static str) -> u32 {
+        self.state.lock().hits.get(route).copied().unwrap_or(0)
+    }
+
     /// The refresh tokens presented to the token endpoint, in order.
     pub fn refresh_tokens_used(&self) -> Vec<String> {
         self.state.lock().refresh_tokens_used.clone()
@@ -253,6 +260,8 @@ fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/shop/orders", get(list_orders))
         .route("/shop/orders/search", post(search_orders))
+        .route("/shop/orders/{id}/lines", get(order_lines))
+        .route("/shop/customers/{key}", get(customer))
         .route("/crm/contacts", post(create_contact).get(list_contacts))
         .route("/crm/oauth/token", post(issue_token))
         .route("/crm/contacts/batch", post(create_contacts_batch))
@@ -357,6 +366,15 @@ async fn list_orders(State(state): State<Arc<AppState>>, headers: HeaderMap, Que
     if faults.slow_orders_ms > 0 {
         tokio::time::sleep(std::time::Duration::from_millis(faults.slow_orders_ms)).await;
     }
+    if faults.huge_orders {
+        let padding = "x".repeat(65 * 1024 * 1024);
+        return (
+            StatusCode::OK,
+            [("content-type", "application/json")],
+            format!("{{\"orders\": [], \"pad\": \"{padding}\"}}"),
+        )
+            .into_response();
+    }
     if faults.redirect_orders_elsewhere {
         return (StatusCode::FOUND, [("location", "http://elsewhere.example.net/shop/orders")], "").into_response();
     }
@@ -393,13 +411,37 @@ async fn list_orders(State(state): State<Arc<AppState>>, headers: HeaderMap, Que
     } else {
         Value::Null
     };
-    let page = json!({ "orders": orders, "next_cursor": next });
+    let page = json!({ "orders": orders, "next_cursor": next, "total": state.config.orders });
     if faults.truncate_orders {
         let text = page.to_string();
         let cut = text.len() / 2;
         return (StatusCode::OK, [("content-type", "application/json")], text[..cut].to_string()).into_response();
     }
     Json(page).into_response()
+}
+
+/// An order's lines: a child resource, for dependent requests.
+async fn order_lines(State(state): State<Arc<AppState>>, headers: HeaderMap, Path(id): Path<u64>) -> Response {
+    if !bearer_ok(&headers, &state.config.shop_token) {
+        return error(StatusCode::UNAUTHORIZED, "missing or wrong bearer token");
+    }
+    state.hit("lines");
+    let lines: Vec<Value> = order(id)["line_items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|l| json!({ "sku": l["sku"], "quantity": l["quantity"] }))
+        .collect();
+    Json(json!({ "order_id": id, "lines": lines })).into_response()
+}
+
+/// A customer by key; the key comes back as the server decoded it from the path.
+async fn customer(State(state): State<Arc<AppState>>, headers: HeaderMap, Path(key): Path<String>) -> Response {
+    if !bearer_ok(&headers, &state.config.shop_token) {
+        return error(StatusCode::UNAUTHORIZED, "missing or wrong bearer token");
+    }
+    state.hit("customers");
+    Json(json!({ "key": key, "vip": key.len() % 2 == 0 })).into_response()
 }
 
 /// A search API: the filter, page size and cursor in a JSON body.
@@ -744,7 +786,8 @@ async fn list_users(
     } else {
         Value::Null
     };
-    Json(json!({ "users": users, "next": next })).into_response()
+    let has_more = first + per_page <= state.config.users;
+    Json(json!({ "users": users, "next": next, "has_more": has_more })).into_response()
 }
 
 async fn add_member(

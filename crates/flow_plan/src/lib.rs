@@ -211,6 +211,9 @@ pub struct Endpoint {
     /// Where the records are in the response; empty means the response itself is the array.
     pub records: Option<Vec<String>>,
     pub paginate: Option<Pagination>,
+    /// Declared stop conditions for paging, beside the kind's own.
+    #[serde(default)]
+    pub stop: Stop,
     /// Overrides the api's retry policy.
     #[serde(default)]
     pub retry: Option<Retry>,
@@ -283,6 +286,14 @@ pub enum Pagination {
         #[serde(default)]
         in_body: bool,
     },
+}
+
+/// `more: response.has_more` (go on only while true), `total: response.total` (stop once that
+/// many records were read).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stop {
+    pub more: Option<Vec<String>>,
+    pub total: Option<Vec<String>>,
 }
 
 impl Pagination {

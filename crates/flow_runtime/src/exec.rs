@@ -724,6 +724,8 @@ struct Pager {
     next: Option<NextPage>,
     seen: HashSet<String>,
     pages: u64,
+    /// Records read so far, for a declared `total`.
+    records: u64,
 }
 
 enum NextPage {
@@ -735,7 +737,7 @@ enum NextPage {
 
 impl Pager {
     fn new() -> Pager {
-        Pager { started: false, next: None, seen: HashSet::new(), pages: 0 }
+        Pager { started: false, next: None, seen: HashSet::new(), pages: 0, records: 0 }
     }
 
     /// The next page's records, or `None` after the last page.
@@ -890,6 +892,20 @@ impl Pager {
                 }
             }
         };
+        // Declared stop conditions.
+        if let Some(path) = &endpoint.stop.more {
+            if page.get_path(path) != Some(&Value::Bool(true)) {
+                self.next = None;
+            }
+        }
+        self.records += records.len() as u64;
+        if let Some(path) = &endpoint.stop.total {
+            if let Some(Value::Int(total)) = page.get_path(path) {
+                if i64::try_from(self.records).unwrap_or(i64::MAX) >= *total {
+                    self.next = None;
+                }
+            }
+        }
         Ok(Some(records))
     }
 }

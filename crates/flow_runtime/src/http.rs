@@ -660,3 +660,44 @@ pub(crate) fn excerpt(body: &[u8]) -> String {
         one_line
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_in_seconds_or_as_an_http_date() {
+        assert_eq!(retry_after_ms("7"), Some(7_000));
+        assert_eq!(retry_after_ms(" 0 "), Some(0));
+        let in_a_minute = chrono::DateTime::from_timestamp(
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64) + 60,
+            0,
+        )
+        .expect("a date");
+        let header = in_a_minute.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+        let ms = retry_after_ms(&header).expect("parsed");
+        assert!((55_000..=61_000).contains(&ms), "{ms}");
+        assert_eq!(retry_after_ms("Wed, 21 Oct 2015 07:28:00 GMT"), Some(0), "a date in the past means now");
+        assert_eq!(retry_after_ms("soon"), None);
+    }
+
+    #[test]
+    fn backoff_is_capped_with_full_jitter() {
+        let policy = Retry { attempts: 10, base_ms: 100, max_ms: 1_000 };
+        for attempt in 1..10 {
+            for _ in 0..50 {
+                let wait = backoff_ms(&policy, attempt);
+                assert!(wait <= (100u64 << (attempt - 1)).min(1_000), "attempt {attempt}: {wait}");
+            }
+        }
+        let spread: std::collections::HashSet<u64> = (0..50).map(|_| backoff_ms(&policy, 5)).collect();
+        assert!(spread.len() > 10, "jittered, not constant");
+    }
+
+    #[test]
+    fn reads_the_first_chars_of_a_body_for_messages() {
+        assert_eq!(excerpt(b""), "(empty)");
+        assert_eq!(excerpt(b"  {\n \"a\": 1 }"), "{ \"a\": 1 }");
+        assert!(excerpt(&[b'x'; 500]).ends_with('…'));
+    }
+}
