@@ -861,3 +861,17 @@ fn a_line_break_from_a_record_never_reaches_a_header() {
         assert!(out.stderr.contains("would contain a line break; the request was not sent"), "{}", out.stderr);
     });
 }
+
+#[test]
+fn an_endpoint_timeout_overrides_the_api_timeout() {
+    with_fake(small_shop(), |api| {
+        api.set_faults(Faults { slow_orders_ms: 1500, ..Faults::default() });
+        let overrides = vec![format!("shop={}/shop", api.url())];
+        let started = std::time::Instant::now();
+        let out = flowc(&run_args(&run_file("endpoint_timeout.flow"), &overrides), &demo_secrets());
+        assert_eq!(out.code, 1);
+        assert!(out.stderr.contains("error[R0002]") && out.stderr.contains("timed out"), "{}", out.stderr);
+        // Bounded by the endpoint's 300 ms, not the api's 30 s (an upper bound far from both).
+        assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    });
+}

@@ -23,7 +23,8 @@ const API_PROPERTIES: [&str; 10] = [
     "rate_limit",
     "tls_verify",
 ];
-const ENDPOINT_PROPERTIES: [&str; 7] = ["records", "paginate", "query", "headers", "retry", "idempotent", "max_pages"];
+const ENDPOINT_PROPERTIES: [&str; 8] =
+    ["records", "paginate", "query", "headers", "retry", "idempotent", "max_pages", "timeout"];
 const FLOW_PROPERTIES: [&str; 2] = ["on_error", "concurrency"];
 const MAX_CONCURRENCY: i64 = 1024;
 const MAX_TIMEOUT_MS: u64 = 24 * 3_600_000;
@@ -874,11 +875,13 @@ impl<'a> Cx<'a> {
         let mut paginate = None;
         let mut stop = plan::Stop::default();
         let mut retry = None;
+        let mut timeout_ms = None;
         let mut idempotent = false;
         let mut max_pages = None;
         for p in &d.props {
             match p.name.name.as_str() {
                 "retry" => retry = self.retry_setting(&p.value),
+                "timeout" => timeout_ms = self.duration_setting(&p.value, "timeout"),
                 "idempotent" => match p.value.kind {
                     ExprKind::Bool(b) => idempotent = b,
                     _ => self.report(
@@ -983,6 +986,7 @@ impl<'a> Cx<'a> {
             paginate,
             stop,
             retry,
+            timeout_ms,
             idempotent,
             max_pages,
             span: d.span,

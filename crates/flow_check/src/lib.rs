@@ -101,6 +101,7 @@ pub(crate) struct EndpointM {
     pub paginate: Option<plan::Pagination>,
     pub stop: plan::Stop,
     pub retry: Option<plan::Retry>,
+    pub timeout_ms: Option<u64>,
     pub idempotent: bool,
     pub max_pages: Option<u64>,
     pub span: Span,

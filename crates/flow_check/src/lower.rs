@@ -56,6 +56,7 @@ pub fn lower(model: &Model) -> plan::Plan {
                 paginate: e.paginate.clone(),
                 stop: e.stop.clone(),
                 retry: e.retry,
+                timeout_ms: e.timeout_ms,
                 idempotent: e.idempotent,
                 max_pages: e.max_pages.unwrap_or(100_000),
                 span: e.span,

@@ -217,6 +217,9 @@ pub struct Endpoint {
     /// Overrides the api's retry policy.
     #[serde(default)]
     pub retry: Option<Retry>,
+    /// Overrides the api's whole-request timeout.
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
     /// Declared safe to repeat: a POST or PATCH may be retried without an idempotency key.
     #[serde(default)]
     pub idempotent: bool,

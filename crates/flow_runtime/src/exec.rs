@@ -573,7 +573,19 @@ impl FlowRun {
         let exchange = self
             .ctx
             .http
-            .exchange(endpoint.api, api, &policy, safe, http::Request { method: &endpoint.method, url, headers, body })
+            .exchange(
+                endpoint.api,
+                api,
+                &policy,
+                safe,
+                http::Request {
+                    timeout: endpoint.timeout_ms.map(std::time::Duration::from_millis),
+                    method: &endpoint.method,
+                    url,
+                    headers,
+                    body,
+                },
+            )
             .await;
         let (result, latency) = (exchange.result, exchange.elapsed);
         for r in &exchange.retries {

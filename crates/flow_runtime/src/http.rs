@@ -94,6 +94,8 @@ pub(crate) struct Answer {
 
 /// One request to send: no secret in it (auth is added when it is sent).
 pub(crate) struct Request<'a> {
+    /// The endpoint's own whole-request timeout, over the api's.
+    pub timeout: Option<Duration>,
     pub method: &'a str,
     pub url: &'a url::Url,
     pub headers: &'a [(String, String)],
@@ -334,7 +336,7 @@ impl Http {
         request: &Request<'_>,
         bearer: Option<&str>,
     ) -> (Result<Answer, Failure>, Duration) {
-        let Request { method, url, headers, ref body } = *request;
+        let Request { method, url, headers, ref body, timeout } = *request;
         let body = body.clone();
         let started = Instant::now();
         let Some(client) = self.clients.get(api_index) else {
@@ -356,6 +358,9 @@ impl Http {
         }
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap_or(reqwest::Method::GET);
         let mut req = client.client.request(method, url);
+        if let Some(t) = timeout {
+            req = req.timeout(t);
+        }
         req = match &api.auth {
             Auth::None | Auth::ApiKeyQuery { .. } => req,
             Auth::OAuth2ClientCredentials { .. } | Auth::OAuth2RefreshToken { .. } | Auth::Jwt { .. } => {
