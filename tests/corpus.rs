@@ -93,6 +93,8 @@ fn no_orphan_snapshots() {
         };
         let source = if let Some(s) = base.strip_prefix("err__") {
             format!("tests/data/err/{s}.flow")
+        } else if let Some(s) = base.strip_prefix("fmt__") {
+            format!("tests/data/ok/{s}.flow")
         } else if let Some(s) = base.strip_prefix("plan__ok__") {
             format!("tests/data/ok/{s}.flow")
         } else if let Some(s) = base.strip_prefix("plan__example__") {
@@ -113,4 +115,50 @@ fn no_orphan_snapshots() {
         }
     }
     assert!(orphans.is_empty(), "snapshots without a source (delete them): {orphans:?}");
+}
+
+/// `{:?}` of a syntax tree without its spans: the tree's meaning.
+fn shape(file: &flow_syntax::ast::File) -> String {
+    let text = format!("{file:?}");
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text.as_str();
+    while let Some(i) = rest.find("Span { start: ") {
+        out.push_str(&rest[..i]);
+        let after = &rest[i..];
+        let end = after.find('}').map_or(after.len(), |e| e + 1);
+        out.push_str("Span");
+        rest = &after[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[test]
+fn the_formatter_keeps_meaning_and_comments_and_is_idempotent() {
+    let mut files = flow_files("examples");
+    files.extend(flow_files("tests/data/ok"));
+    files.extend(flow_files("tests/data/run"));
+    for path in files {
+        let name = display(&path);
+        let source = std::fs::read_to_string(&path).expect("read");
+        let formatted = flow_syntax::format(&source).unwrap_or_else(|d| panic!("{name}: {d:?}"));
+        let (before, _) = flow_syntax::parse(&source);
+        let (after, diags) = flow_syntax::parse(&formatted);
+        assert!(diags.is_empty(), "{name}: the formatted file does not parse: {diags:?}\n{formatted}");
+        assert_eq!(shape(&before), shape(&after), "{name}: formatting changed the meaning\n{formatted}");
+        let again = flow_syntax::format(&formatted).expect("formats again");
+        assert_eq!(formatted, again, "{name}: formatting is not idempotent");
+        for line in source.lines() {
+            if let Some(i) = line.find("//") {
+                // Comments outside strings are kept word for word.
+                let comment = line[i..].trim_end();
+                if !line[..i].contains('"') {
+                    assert!(formatted.contains(comment), "{name}: lost the comment {comment:?}\n{formatted}");
+                }
+            }
+        }
+        if name.starts_with("tests/data/ok/") {
+            settings(name.clone()).bind(|| insta::assert_snapshot!(format!("fmt__{}", stem(&path)), formatted));
+        }
+    }
 }

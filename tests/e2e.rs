@@ -750,7 +750,8 @@ fn a_batched_call_must_end_the_outer_loop() {
     let dir = std::env::temp_dir().join(format!("flowc-e2e-{}-batchcheck", std::process::id()));
     std::fs::create_dir_all(&dir).expect("dir");
     let src = std::fs::read_to_string(common::root().join("tests/data/run/batched.flow")).expect("read");
-    let bad = src.replace("batch: 100)", "batch: 100)\n    create_contacts(body: [])");
+    let bad = src.replace("\n  }\n  on_error", "\n    create_contacts(body: [])\n  }\n  on_error");
+    assert_ne!(bad, src, "the edit applied");
     let path = dir.join("bad.flow");
     std::fs::write(&path, bad).expect("write");
     let out = flowc(&["check", path.to_str().expect("utf-8")], &[]);
@@ -889,4 +890,37 @@ fn a_hundred_thousand_records_each_delivered_exactly_once() {
         assert_eq!((contacts.len(), ids.len()), (100_000, 100_000));
         assert!(out.stderr.contains("100000 records read, 100000 delivered"), "{}", out.stderr);
     });
+}
+
+#[test]
+fn fmt_check_lists_files_that_would_change_and_fmt_rewrites_them() {
+    let examples =
+        ["examples/orders_to_crm.flow", "examples/tickets_to_chat.flow", "examples/directory_to_mailing_list.flow"];
+    let mut args = vec!["fmt", "--check"];
+    args.extend(examples);
+    let out = flowc(&args, &[]);
+    assert_eq!(out.code, 0, "the examples are in the canonical layout: {}{}", out.stdout, out.stderr);
+    let dir = std::env::temp_dir().join(format!("flowc-e2e-{}-fmt", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let path = dir.join("messy.flow");
+    std::fs::write(
+        &path,
+        "secret   TOKEN // the token\napi shop{base_url=\"https://x.example.com\"\n  auth=bearer( TOKEN ) }\n",
+    )
+    .expect("write");
+    let p = path.to_str().expect("utf-8 path");
+    let check = flowc(&["fmt", "--check", p], &[]);
+    assert_eq!(check.code, 1);
+    assert_eq!(check.stdout.trim(), p);
+    assert!(std::fs::read_to_string(&path).expect("read").starts_with("secret   TOKEN"), "--check changes nothing");
+    assert_eq!(flowc(&["fmt", p], &[]).code, 0);
+    assert_eq!(
+        std::fs::read_to_string(&path).expect("read"),
+        "secret TOKEN  // the token\n\napi shop {\n  base_url = \"https://x.example.com\"\n  auth = bearer(TOKEN)\n}\n"
+    );
+    assert_eq!(flowc(&["fmt", "--check", p], &[]).code, 0);
+    std::fs::write(&path, "type A {\n  x String\n}\n").expect("write");
+    let broken = flowc(&["fmt", p], &[]);
+    assert_eq!(broken.code, 1);
+    assert!(broken.stderr.contains("error[E0001]") && broken.stderr.contains("not formatted"), "{}", broken.stderr);
 }

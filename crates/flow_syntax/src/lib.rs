@@ -6,6 +6,8 @@
 //! with the pest grammar in `grammar/flow.pest`, so one syntax error does not hide the others.
 
 pub mod ast;
+mod format;
+pub use format::format;
 mod lower_tree;
 mod scan;
 

@@ -68,6 +68,15 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         rejects: Option<PathBuf>,
     },
+    /// Rewrite files in the one canonical layout (comments kept). With --check, change nothing:
+    /// list the files that would change and exit 1 if any would.
+    #[command(after_help = EXIT_HELP)]
+    Fmt {
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        #[arg(long)]
+        check: bool,
+    },
     /// Run the `test` blocks of the files; exit 1 if any expectation fails.
     #[command(after_help = EXIT_HELP)]
     Test {
@@ -114,6 +123,7 @@ fn main() -> ExitCode {
         Command::Check { files, format } => check(&files, format),
         Command::Plan { file, format, base_urls } => plan(&file, format, &base_urls),
         Command::Test { files } => test(&files),
+        Command::Fmt { files, check } => fmt(&files, check),
         Command::Map { file, map, input, output, rejects } => {
             map_records(&file, &map, input.as_deref(), output.as_deref(), rejects.as_deref())
         }
@@ -279,6 +289,40 @@ fn map_records(
         }
     ));
     Ok(if summary.rejected > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+fn fmt(files: &[PathBuf], check: bool) -> miette::Result<ExitCode> {
+    let mut failed = false;
+    for path in files {
+        let source = match read_source(path)? {
+            Ok(s) => s,
+            Err((d, lossy)) => {
+                report::eprint(&flow_diagnostics::render(&path.display().to_string(), &lossy, &[d], stderr_color()));
+                failed = true;
+                continue;
+            }
+        };
+        let formatted = match flow_syntax::format(&source.text) {
+            Ok(f) => f,
+            Err(diags) => {
+                report::eprint(&flow_diagnostics::render(&source.name, &source.text, &diags, stderr_color()));
+                report::eprint(&format!("{}: not formatted (it has syntax errors)", source.name));
+                failed = true;
+                continue;
+            }
+        };
+        if formatted == source.text {
+            continue;
+        }
+        if check {
+            report::print(&format!("{}\n", source.name));
+            failed = true;
+        } else {
+            std::fs::write(path, formatted).map_err(|e| miette::miette!("cannot write {}: {e}", path.display()))?;
+            report::eprint(&format!("formatted {}", source.name));
+        }
+    }
+    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
 
 fn test(files: &[PathBuf]) -> miette::Result<ExitCode> {
