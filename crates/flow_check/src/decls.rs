@@ -1356,18 +1356,7 @@ impl<'a> Cx<'a> {
     pub(crate) fn map_signatures(&mut self) {
         let decls = self.map_decls.clone();
         for d in decls {
-            let mut params: Vec<(String, Ty)> = Vec::new();
-            for p in &d.params {
-                let ty = self.type_expr(&p.ty);
-                if params.iter().any(|(n, _)| *n == p.name.name) {
-                    self.report(
-                        Diagnostic::new(codes::DUPLICATE, format!("parameter `{}` is declared twice", p.name.name))
-                            .primary(p.name.span, "declared again here")
-                            .help("rename one of them"),
-                    );
-                }
-                params.push((p.name.name.clone(), ty));
-            }
+            let params = self.signature_params(&d.params);
             let ret = self.type_expr(&d.ret);
             if !matches!(self.types.resolve(&ret), Ty::Object(_) | Ty::Error) {
                 let shown = self.types.display(&ret);
@@ -1380,6 +1369,23 @@ impl<'a> Cx<'a> {
             self.map_sigs.push((params, ret));
             self.map_calls.push(Vec::new());
         }
+    }
+
+    /// The parameters of a map or function, resolved; a name given twice is E0101.
+    pub(crate) fn signature_params(&mut self, params: &[ast::Param]) -> Vec<(String, Ty)> {
+        let mut out: Vec<(String, Ty)> = Vec::new();
+        for p in params {
+            let ty = self.type_expr(&p.ty);
+            if out.iter().any(|(n, _)| *n == p.name.name) {
+                self.report(
+                    Diagnostic::new(codes::DUPLICATE, format!("parameter `{}` is declared twice", p.name.name))
+                        .primary(p.name.span, "declared again here")
+                        .help("rename one of them"),
+                );
+            }
+            out.push((p.name.name.clone(), ty));
+        }
+        out
     }
 
     pub(crate) fn check_maps(&mut self) {

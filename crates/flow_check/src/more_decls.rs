@@ -86,18 +86,7 @@ impl Cx<'_> {
     pub(crate) fn fn_signatures(&mut self) {
         let decls = self.fn_decls.clone();
         for d in decls {
-            let mut params: Vec<(String, Ty)> = Vec::new();
-            for p in &d.params {
-                let ty = self.type_expr(&p.ty);
-                if params.iter().any(|(n, _)| *n == p.name.name) {
-                    self.report(
-                        Diagnostic::new(codes::DUPLICATE, format!("parameter `{}` is declared twice", p.name.name))
-                            .primary(p.name.span, "declared again here")
-                            .help("rename one of them"),
-                    );
-                }
-                params.push((p.name.name.clone(), ty));
-            }
+            let params = self.signature_params(&d.params);
             let ret = self.type_expr(&d.ret);
             self.fn_sigs.push((params, ret));
             self.fn_calls.push(Vec::new());

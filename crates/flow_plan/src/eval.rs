@@ -229,14 +229,7 @@ pub fn run_map_into(map: &crate::Map, args: Vec<Value>, plan: &Plan, out: &mut S
         crate::encode_to(&v, out);
         return Ok(());
     }
-    let mut env = Env::new();
-    for (name, v) in map.params.iter().zip(args) {
-        env.push(name.clone(), v);
-    }
-    for (name, e) in &map.lets {
-        let v = eval(e, &mut env, plan)?;
-        env.push(name.clone(), v);
-    }
+    let mut env = map_env(map, args, plan)?;
     out.push('{');
     for (i, (name, e)) in map.fields.iter().enumerate() {
         if i > 0 {
@@ -255,6 +248,19 @@ pub fn run_map_into(map: &crate::Map, args: Vec<Value>, plan: &Plan, out: &mut S
     Ok(())
 }
 
+/// A map's parameters bound to its arguments, then its `let`s, in order.
+fn map_env(map: &crate::Map, args: Vec<Value>, plan: &Plan) -> Result<Env, EvalError> {
+    let mut env = Env::new();
+    for (name, v) in map.params.iter().zip(args) {
+        env.push(name.clone(), v);
+    }
+    for (name, e) in &map.lets {
+        let v = eval(e, &mut env, plan)?;
+        env.push(name.clone(), v);
+    }
+    Ok(env)
+}
+
 fn set_field(out: &mut Vec<(String, Value)>, name: &str, v: Value) {
     match out.iter_mut().find(|(k, _)| k == name) {
         Some(slot) => slot.1 = v,
@@ -264,14 +270,7 @@ fn set_field(out: &mut Vec<(String, Value)>, name: &str, v: Value) {
 
 /// Runs a map on its arguments: its `let`s in order, then its fields.
 pub fn run_map(map: &crate::Map, args: Vec<Value>, plan: &Plan) -> Result<Value, EvalError> {
-    let mut env = Env::new();
-    for (name, v) in map.params.iter().zip(args) {
-        env.push(name.clone(), v);
-    }
-    for (name, e) in &map.lets {
-        let v = eval(e, &mut env, plan)?;
-        env.push(name.clone(), v);
-    }
+    let mut env = map_env(map, args, plan)?;
     if map.spreads.is_empty() {
         let mut out = Vec::with_capacity(map.fields.len());
         for (name, e) in &map.fields {
