@@ -74,13 +74,19 @@ pub(crate) struct Http {
 
 struct Token {
     value: secrecy::SecretString,
+    /// When to renew it: before it really expires.
     expires: Instant,
     /// A refresh token the server rotated in, for the next renewal.
     refresh: Option<secrecy::SecretString>,
 }
 
-/// A token is renewed this long before it expires.
+/// A token is renewed this long before it expires, or at half its life if that is shorter.
 const TOKEN_MARGIN: Duration = Duration::from_secs(30);
+
+/// When a token that lives `ttl` from now should be renewed.
+fn renew_at(ttl: Duration) -> Instant {
+    Instant::now() + ttl - TOKEN_MARGIN.min(ttl / 2)
+}
 
 /// One answer.
 pub(crate) struct Answer {
@@ -436,7 +442,7 @@ impl Http {
         let mut cached = slot.lock().await;
         if let Some(t) = cached.as_ref() {
             let current = t.value.expose_secret();
-            let fresh = t.expires > Instant::now() + TOKEN_MARGIN;
+            let fresh = t.expires > Instant::now();
             let replaced_meanwhile = stale.is_some_and(|s| s != current);
             if (stale.is_none() && fresh) || replaced_meanwhile {
                 return Ok(current.to_string());
@@ -510,7 +516,7 @@ impl Http {
         let refresh_kept = rotated.or_else(|| cached.as_mut().and_then(|t| t.refresh.take()));
         *cached = Some(Token {
             value: secrecy::SecretString::from(token.to_string()),
-            expires: Instant::now() + Duration::from_secs(ttl),
+            expires: renew_at(Duration::from_secs(ttl)),
             refresh: refresh_kept,
         });
         Ok(token.to_string())
@@ -535,7 +541,7 @@ impl Http {
         let mut cached = slot.lock().await;
         if let Some(t) = cached.as_ref() {
             let current = t.value.expose_secret();
-            if t.expires > Instant::now() + TOKEN_MARGIN && stale.is_none_or(|s| s != current) {
+            if t.expires > Instant::now() && stale.is_none_or(|s| s != current) {
                 return Ok(current.to_string());
             }
         }
@@ -549,11 +555,8 @@ impl Http {
             Failure::new(codes::AUTH_FAILED, format!("the JWT for api `{}` could not be signed: {e}", api.name))
         })?;
         self.secrets.obtained(&format!("JWT of api {}", api.name), &token);
-        *cached = Some(Token {
-            value: secrecy::SecretString::from(token.clone()),
-            expires: Instant::now() + ttl,
-            refresh: None,
-        });
+        *cached =
+            Some(Token { value: secrecy::SecretString::from(token.clone()), expires: renew_at(ttl), refresh: None });
         Ok(token)
     }
 }
@@ -684,6 +687,15 @@ mod tests {
         assert!((55_000..=61_000).contains(&ms), "{ms}");
         assert_eq!(retry_after_ms("Wed, 21 Oct 2015 07:28:00 GMT"), Some(0), "a date in the past means now");
         assert_eq!(retry_after_ms("soon"), None);
+    }
+
+    #[test]
+    fn tokens_are_renewed_before_they_expire() {
+        let long = renew_at(Duration::from_secs(3600)) - Instant::now();
+        assert!(long <= Duration::from_secs(3570) && long > Duration::from_secs(3560), "{long:?}");
+        // A short-lived token is kept for half its life, not renewed on every request.
+        let short = renew_at(Duration::from_secs(10)) - Instant::now();
+        assert!(short <= Duration::from_secs(5) && short > Duration::from_secs(4), "{short:?}");
     }
 
     #[test]
