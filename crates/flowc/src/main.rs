@@ -77,6 +77,8 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// Serve the Language Server Protocol on stdin and stdout, for editors.
+    Lsp,
     /// Run the `test` blocks of the files; exit 1 if any expectation fails.
     #[command(after_help = EXIT_HELP)]
     Test {
@@ -124,6 +126,9 @@ fn main() -> ExitCode {
         Command::Plan { file, format, base_urls } => plan(&file, format, &base_urls),
         Command::Test { files } => test(&files),
         Command::Fmt { files, check } => fmt(&files, check),
+        Command::Lsp => {
+            flow_lsp::run_stdio().map(|()| ExitCode::SUCCESS).map_err(|e| miette::miette!("flowc lsp: {e}"))
+        }
         Command::Map { file, map, input, output, rejects } => {
             map_records(&file, &map, input.as_deref(), output.as_deref(), rejects.as_deref())
         }

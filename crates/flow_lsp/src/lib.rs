@@ -1,0 +1,454 @@
+//! The `.flow` language server, `flowc lsp`: the only crate that knows LSP. Diagnostics are
+//! `flowc check`'s own (same codes, spans and messages); formatting is `flowc fmt`'s.
+//! Positions are converted to UTF-16 columns here and nowhere else.
+
+use std::collections::HashMap;
+
+use flow_diagnostics::{Diagnostic, Severity, Span};
+use flow_syntax::ast;
+use lsp_server::{Connection, Message, Notification, Request, Response};
+use lsp_types as lsp;
+use serde_json::{json, Value};
+
+/// Serves the protocol on stdin and stdout until the client says `exit`.
+pub fn run_stdio() -> Result<(), String> {
+    let (connection, threads) = Connection::stdio();
+    serve(&connection)?;
+    drop(connection);
+    threads.join().map_err(|e| e.to_string())
+}
+
+/// Serves one connection (stdio, or in memory for tests).
+pub fn serve(connection: &Connection) -> Result<(), String> {
+    let capabilities = json!({
+        "textDocumentSync": 1,
+        "hoverProvider": true,
+        "definitionProvider": true,
+        "referencesProvider": true,
+        "renameProvider": true,
+        "documentSymbolProvider": true,
+        "documentFormattingProvider": true,
+        "codeActionProvider": true,
+        "completionProvider": { "triggerCharacters": ["."] },
+    });
+    connection.initialize(capabilities).map_err(|e| e.to_string())?;
+    let mut docs: HashMap<String, String> = HashMap::new();
+    for msg in &connection.receiver {
+        match msg {
+            Message::Request(req) => {
+                if connection.handle_shutdown(&req).map_err(|e| e.to_string())? {
+                    return Ok(());
+                }
+                let result = handle(&req, &docs);
+                let response = Response { id: req.id, result: Some(result), error: None };
+                connection.sender.send(Message::Response(response)).map_err(|e| e.to_string())?;
+            }
+            Message::Notification(n) => {
+                if let Some(uri) = update(&n, &mut docs) {
+                    let text = docs.get(&uri).cloned().unwrap_or_default();
+                    let params = json!({ "uri": uri, "diagnostics": diagnostics(&text, &uri) });
+                    let note = Notification::new("textDocument/publishDiagnostics".into(), params);
+                    connection.sender.send(Message::Notification(note)).map_err(|e| e.to_string())?;
+                }
+            }
+            Message::Response(_) => {}
+        }
+    }
+    Ok(())
+}
+
+/// Applies didOpen/didChange/didClose; the URI whose diagnostics must be published.
+fn update(n: &Notification, docs: &mut HashMap<String, String>) -> Option<String> {
+    let p = &n.params;
+    let uri = p["textDocument"]["uri"].as_str()?.to_string();
+    match n.method.as_str() {
+        "textDocument/didOpen" => {
+            docs.insert(uri.clone(), p["textDocument"]["text"].as_str()?.to_string());
+            Some(uri)
+        }
+        "textDocument/didChange" => {
+            // Full sync: the last change holds the whole text.
+            let text = p["contentChanges"].as_array()?.last()?["text"].as_str()?.to_string();
+            docs.insert(uri.clone(), text);
+            Some(uri)
+        }
+        "textDocument/didClose" => {
+            docs.remove(&uri);
+            None
+        }
+        _ => None,
+    }
+}
+
+fn handle(req: &Request, docs: &HashMap<String, String>) -> Value {
+    let p = &req.params;
+    let uri = p["textDocument"]["uri"].as_str().unwrap_or_default().to_string();
+    let Some(text) = docs.get(&uri) else { return Value::Null };
+    let index = Index::new(text);
+    let at = p.get("position").map(|pos| index.offset(pos));
+    match req.method.as_str() {
+        "textDocument/formatting" => match flow_syntax::format(text) {
+            Ok(formatted) if formatted != *text => {
+                json!([{ "range": index.range(Span::new(0, text.len())), "newText": formatted }])
+            }
+            _ => json!([]),
+        },
+        "textDocument/documentSymbol" => symbols(text, &index),
+        "textDocument/definition" => match at.and_then(|o| declaration(text, o)) {
+            Some(span) => json!({ "uri": uri, "range": index.range(span) }),
+            None => Value::Null,
+        },
+        "textDocument/references" => match at.and_then(|o| word_at(text, o)) {
+            Some((word, _)) if declaration_of(text, &word).is_some() => {
+                json!(occurrences(text, &word)
+                    .into_iter()
+                    .map(|s| json!({ "uri": uri, "range": index.range(s) }))
+                    .collect::<Vec<_>>())
+            }
+            _ => json!([]),
+        },
+        "textDocument/rename" => {
+            let new_name = p["newName"].as_str().unwrap_or_default();
+            match at.and_then(|o| word_at(text, o)) {
+                Some((word, _)) if declaration_of(text, &word).is_some() && is_name(new_name) => {
+                    let edits: Vec<Value> = occurrences(text, &word)
+                        .into_iter()
+                        .map(|s| json!({ "range": index.range(s), "newText": new_name }))
+                        .collect();
+                    json!({ "changes": { uri: edits } })
+                }
+                _ => Value::Null,
+            }
+        }
+        "textDocument/hover" => match at.and_then(|o| hover(text, o)) {
+            Some(md) => json!({ "contents": { "kind": "markdown", "value": md } }),
+            None => Value::Null,
+        },
+        "textDocument/completion" => completion(text, at.unwrap_or(0)),
+        "textDocument/codeAction" => code_actions(text, &index, &uri, p),
+        _ => Value::Null,
+    }
+}
+
+/// Byte offsets to LSP positions (UTF-16 columns) and back.
+struct Index<'a> {
+    text: &'a str,
+    lines: flow_diagnostics::LineIndex,
+}
+
+impl<'a> Index<'a> {
+    fn new(text: &'a str) -> Index<'a> {
+        Index { text, lines: flow_diagnostics::LineIndex::new(text) }
+    }
+
+    fn position(&self, offset: usize) -> lsp::Position {
+        let offset = offset.min(self.text.len());
+        let line = self.lines.line(offset);
+        let start = self.lines.line_start(line);
+        let col = self.text.get(start..offset).map_or(0, |s| s.encode_utf16().count());
+        lsp::Position::new(line as u32, col as u32)
+    }
+
+    fn range(&self, span: Span) -> lsp::Range {
+        lsp::Range::new(self.position(span.start as usize), self.position(span.end as usize))
+    }
+
+    fn offset(&self, pos: &Value) -> usize {
+        let line = pos["line"].as_u64().unwrap_or(0) as usize;
+        let col = pos["character"].as_u64().unwrap_or(0) as usize;
+        let start = self.lines.line_start(line).min(self.text.len());
+        let mut units = 0;
+        for (i, c) in self.text[start..].char_indices() {
+            if units >= col || c == '\n' {
+                return start + i;
+            }
+            units += c.len_utf16();
+        }
+        self.text.len()
+    }
+}
+
+/// `flowc check`'s diagnostics as LSP diagnostics.
+pub fn diagnostics(text: &str, uri: &str) -> Value {
+    let index = Index::new(text);
+    let checked = flow_check::check_source(text);
+    json!(checked.diagnostics.iter().map(|d| lsp_diagnostic(d, &index, uri)).collect::<Vec<_>>())
+}
+
+fn lsp_diagnostic(d: &Diagnostic, index: &Index, uri: &str) -> Value {
+    let span = d.primary_span().unwrap_or_default();
+    let mut message = d.message.clone();
+    for n in &d.notes {
+        message.push_str(&format!("\nnote: {n}"));
+    }
+    if let Some(h) = &d.help {
+        message.push_str(&format!("\nhelp: {h}"));
+    }
+    let related: Vec<Value> = d
+        .labels
+        .iter()
+        .filter(|l| !l.primary)
+        .map(|l| json!({ "location": { "uri": uri, "range": index.range(l.span) }, "message": l.message }))
+        .collect();
+    json!({
+        "range": index.range(span),
+        "severity": if d.severity == Severity::Error { 1 } else { 2 },
+        "code": d.code,
+        "source": "flowc",
+        "message": message,
+        "relatedInformation": related,
+    })
+}
+
+fn is_word_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_'
+}
+
+fn is_name(s: &str) -> bool {
+    s.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_') && s.chars().all(is_word_char)
+}
+
+/// The word at a byte offset, and its span.
+fn word_at(text: &str, offset: usize) -> Option<(String, Span)> {
+    let offset = offset.min(text.len());
+    let start = text[..offset].rfind(|c: char| !is_word_char(c)).map_or(0, |i| i + 1);
+    let end = text[offset..].find(|c: char| !is_word_char(c)).map_or(text.len(), |i| offset + i);
+    (start < end).then(|| (text[start..end].to_string(), Span::new(start, end)))
+}
+
+/// The name span of the declaration called `name`.
+fn declaration_of(text: &str, name: &str) -> Option<Span> {
+    let (file, _) = flow_syntax::parse(text);
+    file.decls
+        .iter()
+        .filter(|d| !matches!(d, ast::Decl::Test(_)))
+        .find(|d| d.name().name == name)
+        .map(|d| d.name().span)
+}
+
+fn declaration(text: &str, offset: usize) -> Option<Span> {
+    let (word, _) = word_at(text, offset)?;
+    declaration_of(text, &word)
+}
+
+/// Every use of a word as a name: outside strings and comments, whole words only.
+fn occurrences(text: &str, word: &str) -> Vec<Span> {
+    let b = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'"' => {
+                i += 1;
+                while i < b.len() && b[i] != b'"' && b[i] != b'\n' {
+                    i += if b[i] == b'\\' { 2 } else { 1 };
+                }
+                i += 1;
+            }
+            b'/' if b.get(i + 1) == Some(&b'/') => {
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'/' if b.get(i + 1) == Some(&b'*') => {
+                i = text[i + 2..].find("*/").map_or(b.len(), |n| i + 2 + n + 2);
+            }
+            c if c.is_ascii_alphabetic() || c == b'_' => {
+                let start = i;
+                while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
+                    i += 1;
+                }
+                if &text[start..i] == word {
+                    out.push(Span::new(start, i));
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    out
+}
+
+/// The `//` lines right above a declaration: its doc comment.
+fn doc_comment(text: &str, start: usize) -> String {
+    let mut lines: Vec<&str> = Vec::new();
+    for line in text[..start].lines().rev() {
+        match line.trim().strip_prefix("//") {
+            Some(c) => lines.push(c.trim()),
+            None if line.trim().is_empty() && lines.is_empty() => continue,
+            None => break,
+        }
+    }
+    lines.reverse();
+    lines.join("\n")
+}
+
+fn hover(text: &str, offset: usize) -> Option<String> {
+    let (word, _) = word_at(text, offset)?;
+    let (file, _) = flow_syntax::parse(text);
+    if let Some(d) = file.decls.iter().find(|d| !matches!(d, ast::Decl::Test(_)) && d.name().name == word) {
+        let span = d.span();
+        let source = &text[span.range()];
+        let header = source.lines().next().unwrap_or("").trim_end_matches('{').trim_end();
+        let doc = doc_comment(text, span.start as usize);
+        let body = if matches!(d, ast::Decl::Type(_)) { source.trim_end() } else { header };
+        let mut md = format!("```flow\n{body}\n```");
+        if !doc.is_empty() {
+            md.push_str(&format!("\n\n{doc}"));
+        }
+        return Some(md);
+    }
+    if let Some(b) = flow_plan::Builtin::from_name(&word) {
+        return Some(format!("```flow\n{}\n```", b.signature()));
+    }
+    None
+}
+
+const KEYWORDS: [&str; 20] = [
+    "secret", "api", "type", "endpoint", "map", "flow", "table", "fn", "test", "let", "for", "in", "where", "if",
+    "then", "else", "match", "catch", "expect", "null",
+];
+
+fn completion(text: &str, offset: usize) -> Value {
+    let offset = offset.min(text.len());
+    // After `a.b.`: the fields of the type that path has.
+    if text[..offset].ends_with('.') {
+        if let Some(fields) = fields_before(text, offset - 1) {
+            return json!(fields
+                .into_iter()
+                .map(|(name, ty)| json!({ "label": name, "kind": 5, "detail": ty }))
+                .collect::<Vec<_>>());
+        }
+        return json!([]);
+    }
+    let (file, _) = flow_syntax::parse(text);
+    let mut items: Vec<Value> = file
+        .decls
+        .iter()
+        .filter(|d| !matches!(d, ast::Decl::Test(_)))
+        .map(|d| {
+            let kind = match d {
+                ast::Decl::Type(_) => 22,
+                ast::Decl::Map(_) | ast::Decl::Function(_) => 3,
+                ast::Decl::Secret(_) => 21,
+                _ => 6,
+            };
+            json!({ "label": d.name().name, "kind": kind, "detail": d.kind() })
+        })
+        .collect();
+    items.extend(
+        flow_plan::Builtin::ALL.iter().map(|b| json!({ "label": b.name(), "kind": 3, "detail": b.signature() })),
+    );
+    items.extend(KEYWORDS.iter().map(|k| json!({ "label": k, "kind": 14 })));
+    json!(items)
+}
+
+/// The fields of the value a path like `o.customer` has, from the enclosing map's or function's
+/// parameter types.
+fn fields_before(text: &str, dot: usize) -> Option<Vec<(String, String)>> {
+    let start = text[..dot].rfind(|c: char| !(is_word_char(c) || c == '.' || c == '?')).map_or(0, |i| i + 1);
+    let path: Vec<&str> = text[start..dot].split(['.', '?']).filter(|s| !s.is_empty()).collect();
+    let (root, rest) = path.split_first()?;
+    // The text being typed does not parse (`o.customer.`): complete it with a placeholder.
+    let repaired = format!("{}.completion{}", &text[..dot], &text[dot + 1..]);
+    let (file, _) = flow_syntax::parse(&repaired);
+    let params = file.decls.iter().find_map(|d| match d {
+        ast::Decl::Map(m) if m.span.range().contains(&dot) => Some(&m.params),
+        ast::Decl::Function(f) if f.span.range().contains(&dot) => Some(&f.params),
+        _ => None,
+    })?;
+    let mut ty = &params.iter().find(|p| p.name.name == *root)?.ty;
+    for name in rest {
+        ty = &object_fields(&file, ty)?.iter().find(|f| f.name.name == *name)?.ty;
+    }
+    Some(object_fields(&file, ty)?.iter().map(|f| (f.name.name.clone(), type_text(&f.ty))).collect())
+}
+
+fn object_fields<'a>(file: &'a ast::File, ty: &'a ast::TypeExpr) -> Option<&'a Vec<ast::FieldDecl>> {
+    let mut ty = ty;
+    for _ in 0..16 {
+        match &ty.kind {
+            ast::TypeExprKind::Object(fields) => return Some(fields),
+            ast::TypeExprKind::Array(_) => return None,
+            ast::TypeExprKind::Name(id) => {
+                ty = file.decls.iter().find_map(|d| match d {
+                    ast::Decl::Type(t) if t.name.name == id.name => Some(&t.ty),
+                    _ => None,
+                })?;
+            }
+            _ => return None,
+        }
+    }
+    None
+}
+
+fn type_text(ty: &ast::TypeExpr) -> String {
+    let inner = match &ty.kind {
+        ast::TypeExprKind::Name(id) => id.name.clone(),
+        ast::TypeExprKind::Literal(s) => format!("{s:?}"),
+        ast::TypeExprKind::Union(m) => m.iter().map(type_text).collect::<Vec<_>>().join(" | "),
+        ast::TypeExprKind::Array(t) => format!("[{}]", type_text(t)),
+        ast::TypeExprKind::Object(_) => "{ … }".into(),
+    };
+    if ty.nullable {
+        format!("{inner}?")
+    } else {
+        inner
+    }
+}
+
+fn symbols(text: &str, index: &Index) -> Value {
+    let (file, _) = flow_syntax::parse(text);
+    json!(file
+        .decls
+        .iter()
+        .map(|d| {
+            let kind = match d {
+                ast::Decl::Type(_) => 23,
+                ast::Decl::Map(_) | ast::Decl::Function(_) => 12,
+                ast::Decl::Secret(_) => 14,
+                ast::Decl::Endpoint(_) => 6,
+                ast::Decl::Api(_) => 2,
+                ast::Decl::Flow(_) => 9,
+                ast::Decl::Table(_) => 19,
+                ast::Decl::Test(_) => 24,
+            };
+            json!({
+                "name": d.name().name,
+                "detail": d.kind(),
+                "kind": kind,
+                "range": index.range(d.span()),
+                "selectionRange": index.range(d.name().span),
+            })
+        })
+        .collect::<Vec<_>>())
+}
+
+/// Quick fixes: a diagnostic whose help says "did you mean `x`?" replaces its span with `x`.
+fn code_actions(text: &str, index: &Index, uri: &str, params: &Value) -> Value {
+    let want = &params["range"];
+    let (from, to) = (index.offset(&want["start"]), index.offset(&want["end"]));
+    let checked = flow_check::check_source(text);
+    let mut actions = Vec::new();
+    for d in &checked.diagnostics {
+        let Some(span) = d.primary_span() else { continue };
+        if (span.end as usize) < from || (span.start as usize) > to {
+            continue;
+        }
+        let Some(fix) =
+            d.help.as_deref().and_then(|h| h.strip_prefix("did you mean `")).and_then(|h| h.strip_suffix("`?"))
+        else {
+            continue;
+        };
+        actions.push(json!({
+            "title": format!("replace with `{fix}`"),
+            "kind": "quickfix",
+            "diagnostics": [lsp_diagnostic(d, index, uri)],
+            "isPreferred": true,
+            "edit": { "changes": { uri: [{ "range": index.range(span), "newText": fix }] } },
+        }));
+    }
+    json!(actions)
+}
+
+#[cfg(test)]
+mod tests;
