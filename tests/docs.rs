@@ -100,3 +100,38 @@ fn every_code_is_documented_and_triggered_by_a_test() {
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+/// The editor grammar stays in step with the language: it is valid JSON, the VS Code extension
+/// ships the same file, and every keyword of grammar/flow.pest is highlighted.
+#[test]
+fn textmate_grammar_covers_every_keyword() {
+    let grammar = read("grammar/flow.tmLanguage.json");
+    let parsed: serde_json::Value = serde_json::from_str(&grammar).expect("grammar/flow.tmLanguage.json is JSON");
+    assert_eq!(parsed["scopeName"], "source.flow");
+    let pest = read("grammar/flow.pest");
+    let mut keywords: Vec<&str> = pest
+        .split('"')
+        .skip(1)
+        .step_by(2)
+        .filter(|w| w.len() > 1 && w.chars().all(|c| c.is_ascii_lowercase()))
+        .filter(|w| !["ms", "min"].contains(w))
+        .collect();
+    keywords.sort_unstable();
+    keywords.dedup();
+    assert!(keywords.len() > 20, "found the keywords of flow.pest: {keywords:?}");
+    let missing: Vec<_> = keywords
+        .iter()
+        .filter(|k| {
+            !grammar.contains(&format!("|{k}|"))
+                && !grammar.contains(&format!("({k}|"))
+                && !grammar.contains(&format!("|{k})"))
+                && !grammar.contains(&format!("({k})"))
+                && !grammar.contains(&format!("\\\\b{k}\\\\b"))
+        })
+        .collect();
+    assert!(missing.is_empty(), "keywords the TextMate grammar does not highlight: {missing:?}");
+    assert!(
+        grammar == read("editors/vscode/syntaxes/flow.tmLanguage.json"),
+        "copy grammar/flow.tmLanguage.json into editors/vscode/syntaxes"
+    );
+}

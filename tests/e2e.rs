@@ -924,3 +924,33 @@ fn fmt_check_lists_files_that_would_change_and_fmt_rewrites_them() {
     assert_eq!(broken.code, 1);
     assert!(broken.stderr.contains("error[E0001]") && broken.stderr.contains("not formatted"), "{}", broken.stderr);
 }
+
+/// A real editor: headless Neovim (Debian's 0.7; `.ci/run` installs it) runs `flowc lsp`.
+#[test]
+fn neovim_shows_a_diagnostic_and_clears_it_after_an_edit() {
+    let nvim = Command::new("nvim").arg("--version").output();
+    assert!(nvim.is_ok(), "this test needs Neovim: apt-get install neovim (.ci/run installs it)");
+    let dir = std::env::temp_dir().join(format!("flowc-e2e-{}-nvim", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let file = dir.join("orders.flow");
+    std::fs::write(
+        &file,
+        "type Order { id: Int, email: String? }\ntype Contact { email: String }\n\nmap to_contact(o: Order) -> Contact {\n  email = lower(o.emial ?? \"\")\n}\n\ntest \"t\" {\n  expect to_contact({ id: 1, email: null }).email == \"\"\n}\n",
+    )
+    .expect("write");
+    let out = dir.join("seen.txt");
+    let status = Command::new("nvim")
+        .args(["--headless", "-u", "NONE", "-i", "NONE", "-n", "-c"])
+        .arg(format!("luafile {}", common::root().join("tests/editors/neovim.lua").display()))
+        .env("FLOWC", FLOWC)
+        .env("FLOW_FILE", &file)
+        .env("OUT", &out)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run nvim");
+    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+    let seen = std::fs::read_to_string(&out).expect("nvim wrote what it saw");
+    assert!(seen.contains("diagnostics=true"), "{seen}");
+    assert!(seen.contains("line 4: `Order` has no field `emial`"), "{seen}");
+    assert!(seen.contains("cleared=true"), "{seen}");
+}
