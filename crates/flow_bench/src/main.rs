@@ -16,6 +16,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::Instant;
 
+mod lsp;
+
 use clap::{Parser, Subcommand};
 use serde_json::{json, Map, Value};
 
@@ -46,6 +48,12 @@ enum Cmd {
     },
     /// (internal) One pull-map-POST run in this process, with its own fake API: `flowc` or `baseline`.
     RunEngine { which: String, records: u64 },
+    /// Time what an editor waits for on a large file: `flowc check` and the language server's
+    /// edit → diagnostics round trip.
+    Lsp {
+        #[arg(long, default_value_t = 2_000)]
+        lines: usize,
+    },
 }
 
 const FLOW: &str = "tests/data/ok/bench_customer_map.flow";
@@ -88,6 +96,13 @@ fn main() -> ExitCode {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("flow-bench run-engine {which}: {e}");
+                ExitCode::from(1)
+            }
+        },
+        Cmd::Lsp { lines } => match lsp::bench(lines) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("flow-bench lsp: {e}");
                 ExitCode::from(1)
             }
         },

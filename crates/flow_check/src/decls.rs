@@ -130,6 +130,12 @@ impl<'a> Cx<'a> {
             if let TypeExprKind::Object(fields) = &d.ty.kind {
                 for f in fields {
                     self.field_spans.entry((i, f.name.name.clone())).or_insert(f.span);
+                    if let std::collections::hash_map::Entry::Vacant(e) =
+                        self.field_names.entry((i, f.name.name.clone()))
+                    {
+                        e.insert(f.name.span);
+                        self.info.field_decls.push((f.name.span, format!("{}.{}", d.name.name, f.name.name)));
+                    }
                 }
             }
             self.types.defs[i] = ty;
@@ -1478,6 +1484,7 @@ impl<'a> Cx<'a> {
                     set.push((&f.name.name, f.name.span));
                     match target_fields.iter().find(|t| t.name == f.name.name) {
                         Some(t) => {
+                            self.note_field(target_index, &t.name, f.name.span);
                             let origin = target_index.and_then(|i| self.field_spans.get(&(i, t.name.clone())).copied());
                             let expect = Expect {
                                 ty: t.ty.clone(),

@@ -204,6 +204,7 @@ impl Cx<'_> {
             seen.push((&f.name.name, f.name.span));
             match efs.iter().find(|ef| ef.name == f.name.name) {
                 Some(ef) => {
+                    self.note_field(type_index, &ef.name, f.name.span);
                     let origin = type_index.and_then(|i| self.field_spans.get(&(i, ef.name.clone())).copied());
                     let inner =
                         Expect { ty: ef.ty.clone(), origin, what: format!("field `{}` of `{type_name}`", ef.name) };
@@ -407,6 +408,9 @@ impl Cx<'_> {
     /// right where it is produced (`… catch default`): anything else is E0215.
     pub(crate) fn infer(&mut self, e: &ast::Expr, scope: &mut Scope) -> (Ty, plan::Expr) {
         let (ty, x) = self.infer_raw(e, scope);
+        if !matches!(ty, Ty::Error) {
+            self.info.expr_types.push((e.span, self.types.display(&ty)));
+        }
         if let Ty::Fallible(inner) = ty {
             let what = match &e.kind {
                 ExprKind::Call { callee, .. } => format!("`{}(…)`", callee.name),
@@ -805,6 +809,8 @@ impl Cx<'_> {
             self.report(d);
             return POISON;
         };
+        let field_index = self.named_index(&object_ty);
+        self.note_field(field_index, &name.name, name.span);
         let mut ty = f.ty.clone();
         // Through `?.` the result may be null; through a reported `.` it is left non-null, so
         // one mistake gives one error.

@@ -34,10 +34,24 @@ pub const DEFAULT_API_CONCURRENCY: u32 = 8;
 /// Default records of a flow processed at once.
 pub const DEFAULT_FLOW_CONCURRENCY: u32 = 8;
 
-/// What `check` found: the model (only when there are no errors) and every diagnostic, sorted.
+/// What `check` found: the model (only when there are no errors), every diagnostic, sorted, and
+/// what editors show (kept even when there are errors).
 pub struct Checked {
     pub model: Option<Model>,
     pub diagnostics: Vec<Diagnostic>,
+    pub info: Info,
+}
+
+/// What the checker learned about the source, for editors: types and field references by span.
+#[derive(Debug, Default, Clone)]
+pub struct Info {
+    /// The type of every expression the checker inferred, as diagnostics show types.
+    pub expr_types: Vec<(Span, String)>,
+    /// Every field a type declaration declares: the field's name span and `Type.field: T`.
+    pub field_decls: Vec<(Span, String)>,
+    /// Every use of a declared field (a path `o.email`, a map or object field `email: …`): the
+    /// use's span and the span of the field's name in its type declaration.
+    pub field_uses: Vec<(Span, Span)>,
 }
 
 /// A checked file: everything resolved and typed. Input of [`lower`].
@@ -130,18 +144,24 @@ pub fn check(file: &ast::File) -> Checked {
     cx.run();
     let mut diagnostics = std::mem::take(&mut cx.diagnostics);
     flow_diagnostics::sort(&mut diagnostics);
+    let info = std::mem::take(&mut cx.info);
     let model = if diagnostics.iter().any(Diagnostic::is_error) { None } else { Some(cx.into_model()) };
-    Checked { model, diagnostics }
+    Checked { model, diagnostics, info }
 }
 
 /// Parses and checks source text: what `flowc check` does for one file.
 pub fn check_source(source: &str) -> Checked {
-    let (file, mut parse_diags) = flow_syntax::parse(source);
+    let (file, parse_diags) = flow_syntax::parse(source);
+    check_parsed(&file, parse_diags)
+}
+
+/// Checks a parsed file, given the parser's diagnostics: a file that did not parse is not checked.
+pub fn check_parsed(file: &ast::File, mut parse_diags: Vec<Diagnostic>) -> Checked {
     if parse_diags.iter().any(Diagnostic::is_error) {
         flow_diagnostics::sort(&mut parse_diags);
-        return Checked { model: None, diagnostics: parse_diags };
+        return Checked { model: None, diagnostics: parse_diags, info: Info::default() };
     }
-    let mut checked = check(&file);
+    let mut checked = check(file);
     parse_diags.append(&mut checked.diagnostics);
     flow_diagnostics::sort(&mut parse_diags);
     checked.diagnostics = parse_diags;
@@ -214,6 +234,9 @@ pub(crate) struct Cx<'a> {
     pub types: Types,
     /// Where each field of a named object type was declared, for "expected because of this".
     pub field_spans: HashMap<(usize, String), Span>,
+    /// Where each field's name is declared, for editors' go to definition.
+    pub field_names: HashMap<(usize, String), Span>,
+    pub info: Info,
     pub apis: Vec<Option<ApiM>>,
     pub endpoints: Vec<Option<EndpointM>>,
     /// Map signatures, known before any body is checked so maps can call later maps.
@@ -252,6 +275,8 @@ impl<'a> Cx<'a> {
             tests: Vec::new(),
             types: Types::default(),
             field_spans: HashMap::new(),
+            field_names: HashMap::new(),
+            info: Info::default(),
             apis: Vec::new(),
             endpoints: Vec::new(),
             map_sigs: Vec::new(),
@@ -265,6 +290,26 @@ impl<'a> Cx<'a> {
 
     pub fn report(&mut self, d: Diagnostic) {
         self.diagnostics.push(d);
+    }
+
+    /// The declared object type a type names, through aliases and `?`.
+    pub fn named_index(&self, ty: &Ty) -> Option<usize> {
+        let mut ty = self.types.non_null(ty);
+        for _ in 0..16 {
+            let Ty::Named(i) = ty else { return None };
+            match self.types.non_null(self.types.defs.get(i)?) {
+                Ty::Named(j) => ty = Ty::Named(j),
+                _ => return Some(i),
+            }
+        }
+        None
+    }
+
+    /// Records a use of field `name` of declared type `type_index`, for editors.
+    pub fn note_field(&mut self, type_index: Option<usize>, name: &str, at: Span) {
+        if let Some(decl) = type_index.and_then(|i| self.field_names.get(&(i, name.to_string()))) {
+            self.info.field_uses.push((at, *decl));
+        }
     }
 
     fn run(&mut self) {

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+use flow_check::Info;
 use flow_diagnostics::{Diagnostic, Severity, Span};
 use flow_syntax::ast;
 use lsp_server::{Connection, Message, Notification, Request, Response};
@@ -32,7 +33,7 @@ pub fn serve(connection: &Connection) -> Result<(), String> {
         "completionProvider": { "triggerCharacters": ["."] },
     });
     connection.initialize(capabilities).map_err(|e| e.to_string())?;
-    let mut docs: HashMap<String, String> = HashMap::new();
+    let mut docs: HashMap<String, Doc> = HashMap::new();
     for msg in &connection.receiver {
         match msg {
             Message::Request(req) => {
@@ -45,8 +46,17 @@ pub fn serve(connection: &Connection) -> Result<(), String> {
             }
             Message::Notification(n) => {
                 if let Some(uri) = update(&n, &mut docs) {
-                    let text = docs.get(&uri).cloned().unwrap_or_default();
-                    let params = json!({ "uri": uri, "diagnostics": diagnostics(&text, &uri) });
+                    let Some(doc) = docs.get_mut(&uri) else { continue };
+                    // One check per edit: its diagnostics are published, its types and field
+                    // references answer hover, definition, references and rename.
+                    let (file, parse_diags) = flow_syntax::parse(&doc.text);
+                    let checked = flow_check::check_parsed(&file, parse_diags);
+                    doc.file = file;
+                    let index = Index::new(&doc.text);
+                    let diagnostics: Vec<Value> =
+                        checked.diagnostics.iter().map(|d| lsp_diagnostic(d, &index, &uri)).collect();
+                    doc.info = checked.info;
+                    let params = json!({ "uri": uri, "diagnostics": diagnostics });
                     let note = Notification::new("textDocument/publishDiagnostics".into(), params);
                     connection.sender.send(Message::Notification(note)).map_err(|e| e.to_string())?;
                 }
@@ -57,19 +67,27 @@ pub fn serve(connection: &Connection) -> Result<(), String> {
     Ok(())
 }
 
+/// An open document: its text and what the checker learned from it.
+struct Doc {
+    text: String,
+    file: ast::File,
+    info: Info,
+}
+
 /// Applies didOpen/didChange/didClose; the URI whose diagnostics must be published.
-fn update(n: &Notification, docs: &mut HashMap<String, String>) -> Option<String> {
+fn update(n: &Notification, docs: &mut HashMap<String, Doc>) -> Option<String> {
     let p = &n.params;
     let uri = p["textDocument"]["uri"].as_str()?.to_string();
     match n.method.as_str() {
         "textDocument/didOpen" => {
-            docs.insert(uri.clone(), p["textDocument"]["text"].as_str()?.to_string());
+            let text = p["textDocument"]["text"].as_str()?.to_string();
+            docs.insert(uri.clone(), Doc { text, file: ast::File::default(), info: Info::default() });
             Some(uri)
         }
         "textDocument/didChange" => {
             // Full sync: the last change holds the whole text.
             let text = p["contentChanges"].as_array()?.last()?["text"].as_str()?.to_string();
-            docs.insert(uri.clone(), text);
+            docs.insert(uri.clone(), Doc { text, file: ast::File::default(), info: Info::default() });
             Some(uri)
         }
         "textDocument/didClose" => {
@@ -80,12 +98,13 @@ fn update(n: &Notification, docs: &mut HashMap<String, String>) -> Option<String
     }
 }
 
-fn handle(req: &Request, docs: &HashMap<String, String>) -> Value {
+fn handle(req: &Request, docs: &HashMap<String, Doc>) -> Value {
     let p = &req.params;
     let uri = p["textDocument"]["uri"].as_str().unwrap_or_default().to_string();
-    let Some(text) = docs.get(&uri) else { return Value::Null };
+    let Some(Doc { text, file, info }) = docs.get(&uri) else { return Value::Null };
     let index = Index::new(text);
     let at = p.get("position").map(|pos| index.offset(pos));
+    let field = at.and_then(|o| field_at(info, o));
     match req.method.as_str() {
         "textDocument/formatting" => match flow_syntax::format(text) {
             Ok(formatted) if formatted != *text => {
@@ -93,13 +112,23 @@ fn handle(req: &Request, docs: &HashMap<String, String>) -> Value {
             }
             _ => json!([]),
         },
-        "textDocument/documentSymbol" => symbols(text, &index),
-        "textDocument/definition" => match at.and_then(|o| declaration(text, o)) {
-            Some(span) => json!({ "uri": uri, "range": index.range(span) }),
-            None => Value::Null,
-        },
+        "textDocument/documentSymbol" => symbols(file, &index),
+        "textDocument/definition" => {
+            match field.as_ref().map(|f| f.0).or_else(|| at.and_then(|o| declaration(text, file, o))) {
+                Some(span) => json!({ "uri": uri, "range": index.range(span) }),
+                None => Value::Null,
+            }
+        }
+        "textDocument/references" if field.is_some() => {
+            json!(field
+                .map(|f| f.1)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|s| json!({ "uri": uri, "range": index.range(s) }))
+                .collect::<Vec<_>>())
+        }
         "textDocument/references" => match at.and_then(|o| word_at(text, o)) {
-            Some((word, _)) if declaration_of(text, &word).is_some() => {
+            Some((word, _)) if declaration_of(file, &word).is_some() => {
                 json!(occurrences(text, &word)
                     .into_iter()
                     .map(|s| json!({ "uri": uri, "range": index.range(s) }))
@@ -109,8 +138,13 @@ fn handle(req: &Request, docs: &HashMap<String, String>) -> Value {
         },
         "textDocument/rename" => {
             let new_name = p["newName"].as_str().unwrap_or_default();
+            if let Some((_, spans)) = field.filter(|_| is_name(new_name)) {
+                let edits: Vec<Value> =
+                    spans.into_iter().map(|s| json!({ "range": index.range(s), "newText": new_name })).collect();
+                return json!({ "changes": { uri: edits } });
+            }
             match at.and_then(|o| word_at(text, o)) {
-                Some((word, _)) if declaration_of(text, &word).is_some() && is_name(new_name) => {
+                Some((word, _)) if declaration_of(file, &word).is_some() && is_name(new_name) => {
                     let edits: Vec<Value> = occurrences(text, &word)
                         .into_iter()
                         .map(|s| json!({ "range": index.range(s), "newText": new_name }))
@@ -120,11 +154,11 @@ fn handle(req: &Request, docs: &HashMap<String, String>) -> Value {
                 _ => Value::Null,
             }
         }
-        "textDocument/hover" => match at.and_then(|o| hover(text, o)) {
+        "textDocument/hover" => match at.and_then(|o| hover(text, file, info, o)) {
             Some(md) => json!({ "contents": { "kind": "markdown", "value": md } }),
             None => Value::Null,
         },
-        "textDocument/completion" => completion(text, at.unwrap_or(0)),
+        "textDocument/completion" => completion(text, file, at.unwrap_or(0)),
         "textDocument/codeAction" => code_actions(text, &index, &uri, p),
         _ => Value::Null,
     }
@@ -166,13 +200,6 @@ impl<'a> Index<'a> {
         }
         self.text.len()
     }
-}
-
-/// `flowc check`'s diagnostics as LSP diagnostics.
-pub fn diagnostics(text: &str, uri: &str) -> Value {
-    let index = Index::new(text);
-    let checked = flow_check::check_source(text);
-    json!(checked.diagnostics.iter().map(|d| lsp_diagnostic(d, &index, uri)).collect::<Vec<_>>())
 }
 
 fn lsp_diagnostic(d: &Diagnostic, index: &Index, uri: &str) -> Value {
@@ -217,8 +244,7 @@ fn word_at(text: &str, offset: usize) -> Option<(String, Span)> {
 }
 
 /// The name span of the declaration called `name`.
-fn declaration_of(text: &str, name: &str) -> Option<Span> {
-    let (file, _) = flow_syntax::parse(text);
+fn declaration_of(file: &ast::File, name: &str) -> Option<Span> {
     file.decls
         .iter()
         .filter(|d| !matches!(d, ast::Decl::Test(_)))
@@ -226,9 +252,9 @@ fn declaration_of(text: &str, name: &str) -> Option<Span> {
         .map(|d| d.name().span)
 }
 
-fn declaration(text: &str, offset: usize) -> Option<Span> {
+fn declaration(text: &str, file: &ast::File, offset: usize) -> Option<Span> {
     let (word, _) = word_at(text, offset)?;
-    declaration_of(text, &word)
+    declaration_of(file, &word)
 }
 
 /// Every use of a word as a name: outside strings and comments, whole words only.
@@ -282,9 +308,58 @@ fn doc_comment(text: &str, start: usize) -> String {
     lines.join("\n")
 }
 
-fn hover(text: &str, offset: usize) -> Option<String> {
-    let (word, _) = word_at(text, offset)?;
-    let (file, _) = flow_syntax::parse(text);
+/// The field at `offset` (a use, or its declaration): the declaration's name span, and every
+/// span that names that field (declaration first), for definition, references and rename.
+fn field_at(info: &Info, offset: usize) -> Option<(Span, Vec<Span>)> {
+    let on = |s: &Span| (s.start as usize) <= offset && offset <= s.end as usize;
+    let decl = info
+        .field_uses
+        .iter()
+        .find(|(u, _)| on(u))
+        .map(|(_, d)| *d)
+        .or_else(|| info.field_decls.iter().find(|(d, _)| on(d)).map(|(d, _)| *d))?;
+    let mut uses: Vec<Span> = info.field_uses.iter().filter(|(_, d)| *d == decl).map(|(u, _)| *u).collect();
+    uses.sort_by_key(|s| (s.start, s.end));
+    uses.dedup();
+    uses.insert(0, decl);
+    Some((decl, uses))
+}
+
+/// The field declaration whose name is at `name`: `Type.field: T`, with its doc comment.
+fn field_hover(text: &str, file: &ast::File, info: &Info, name: Span) -> Option<String> {
+    let (_, owner) = info.field_decls.iter().find(|(d, _)| *d == name)?;
+    let field = file.decls.iter().find_map(|d| match d {
+        ast::Decl::Type(t) => match &t.ty.kind {
+            ast::TypeExprKind::Object(fields) => fields.iter().find(|f| f.name.span == name),
+            _ => None,
+        },
+        _ => None,
+    })?;
+    let mut md = format!("```flow\n{owner}: {}\n```", type_text(&field.ty));
+    let doc = doc_comment(text, field.span.start as usize);
+    if !doc.is_empty() {
+        md.push_str(&format!("\n\n{doc}"));
+    }
+    Some(md)
+}
+
+/// The type of the innermost expression at `offset`.
+fn expr_hover(text: &str, info: &Info, offset: usize) -> Option<String> {
+    let (span, ty) = info
+        .expr_types
+        .iter()
+        .filter(|(s, _)| (s.start as usize) <= offset && offset < s.end as usize)
+        .min_by_key(|(s, _)| s.end - s.start)?;
+    let source = text.get(span.range())?;
+    let shown = if source.len() > 60 || source.contains('\n') { "…" } else { source };
+    Some(format!("```flow\n{shown}: {ty}\n```"))
+}
+
+fn hover(text: &str, file: &ast::File, info: &Info, offset: usize) -> Option<String> {
+    if let Some((decl, _)) = field_at(info, offset) {
+        return field_hover(text, file, info, decl);
+    }
+    let Some((word, _)) = word_at(text, offset) else { return expr_hover(text, info, offset) };
     if let Some(d) = file.decls.iter().find(|d| !matches!(d, ast::Decl::Test(_)) && d.name().name == word) {
         let span = d.span();
         let source = &text[span.range()];
@@ -300,7 +375,7 @@ fn hover(text: &str, offset: usize) -> Option<String> {
     if let Some(b) = flow_plan::Builtin::from_name(&word) {
         return Some(format!("```flow\n{}\n```", b.signature()));
     }
-    None
+    expr_hover(text, info, offset)
 }
 
 const KEYWORDS: [&str; 20] = [
@@ -308,7 +383,7 @@ const KEYWORDS: [&str; 20] = [
     "then", "else", "match", "catch", "expect", "null",
 ];
 
-fn completion(text: &str, offset: usize) -> Value {
+fn completion(text: &str, file: &ast::File, offset: usize) -> Value {
     let offset = offset.min(text.len());
     // After `a.b.`: the fields of the type that path has.
     if text[..offset].ends_with('.') {
@@ -320,7 +395,6 @@ fn completion(text: &str, offset: usize) -> Value {
         }
         return json!([]);
     }
-    let (file, _) = flow_syntax::parse(text);
     let mut items: Vec<Value> = file
         .decls
         .iter()
@@ -396,8 +470,7 @@ fn type_text(ty: &ast::TypeExpr) -> String {
     }
 }
 
-fn symbols(text: &str, index: &Index) -> Value {
-    let (file, _) = flow_syntax::parse(text);
+fn symbols(file: &ast::File, index: &Index) -> Value {
     json!(file
         .decls
         .iter()

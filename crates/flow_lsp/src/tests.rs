@@ -168,3 +168,52 @@ fn symbols_formatting_and_quick_fixes() {
     assert_eq!(actions[0]["title"], "replace with `email`");
     assert_eq!(actions[0]["edit"]["changes"][URI][0]["newText"], "email");
 }
+
+const FIELDS: &str = "type Order {\n  id: Int\n  // Where receipts go.\n  email: String?\n}\ntype Contact { id: String, email: String }\n\nmap to_contact(o: Order) -> Contact {\n  id = str(o.id)\n  email = lower(o.email ?? \"\")\n}\n";
+
+#[test]
+fn fields_of_declared_types_navigate_hover_and_rename() {
+    let mut c = Client::start();
+    c.open(FIELDS);
+    // Only W0001: the map is not used by a flow.
+    assert!(c.diagnostics().iter().all(|d| d["severity"] == 2));
+    // `o.email` on line 9 goes to `email` in `type Order` (line 3), not in `Contact`.
+    let def = c.at("textDocument/definition", 9, 18, json!({}));
+    assert_eq!(def["range"], json!({ "start": { "line": 3, "character": 2 }, "end": { "line": 3, "character": 7 } }));
+    // The map's output field `email =` is `Contact.email`.
+    let def = c.at("textDocument/definition", 9, 3, json!({}));
+    assert_eq!(def["range"]["start"], json!({ "line": 5, "character": 27 }));
+    let hover = c.at("textDocument/hover", 9, 18, json!({}));
+    let md = hover["contents"]["value"].as_str().unwrap_or_default();
+    assert!(md.contains("Order.email: String?") && md.contains("Where receipts go."), "{md}");
+    // References from the declaration: the declaration and the one use.
+    let refs = c.at("textDocument/references", 3, 3, json!({ "context": { "includeDeclaration": true } }));
+    let lines: Vec<u64> =
+        refs.as_array().into_iter().flatten().filter_map(|r| r["range"]["start"]["line"].as_u64()).collect();
+    assert_eq!(lines, [3, 9]);
+    let rename = c.at("textDocument/rename", 9, 18, json!({ "newName": "mail" }));
+    let edits = rename["changes"][URI].as_array().cloned().unwrap_or_default();
+    assert_eq!(edits.len(), 2);
+    let mut renamed = FIELDS.to_string();
+    for line in [9, 3] {
+        let e = edits.iter().find(|e| e["range"]["start"]["line"] == line).expect("an edit on that line");
+        let start = e["range"]["start"]["character"].as_u64().unwrap_or(0) as usize;
+        let at = renamed.lines().take(line).map(|l| l.len() + 1).sum::<usize>() + start;
+        renamed.replace_range(at..at + "email".len(), "mail");
+    }
+    // The renamed file checks cleanly, and `Contact.email` kept its name.
+    c.change(&renamed);
+    assert!(c.diagnostics().iter().all(|d| d["severity"] == 2), "{renamed}");
+    assert!(renamed.contains("type Contact { id: String, email: String }"));
+}
+
+#[test]
+fn hover_shows_the_type_of_paths_and_expressions() {
+    let mut c = Client::start();
+    c.open(FIELDS);
+    let _ = c.diagnostics();
+    let param = c.at("textDocument/hover", 8, 11, json!({}));
+    assert_eq!(param["contents"]["value"], "```flow\no: Order\n```");
+    let default = c.at("textDocument/hover", 9, 24, json!({}));
+    assert_eq!(default["contents"]["value"], "```flow\no.email ?? \"\": String\n```");
+}

@@ -1,0 +1,169 @@
+//! `flow-bench lsp`: how long an editor waits on a large `.flow` file. The file is made of copies
+//! of the examples and the benchmark map, every declared name suffixed per copy so the copies do
+//! not clash, until it has the requested number of lines. It times `check_source` (what
+//! `flowc check` and the server run per edit) and the full round trip through `flowc lsp`'s
+//! server: a `didChange` with the whole text in, `publishDiagnostics` out, then a hover.
+//! Run with `cargo run --release -p flow_bench -- lsp [--lines N]`.
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use lsp_server::{Connection, Message, Notification, Request, RequestId};
+use serde_json::{json, Value};
+
+use crate::Result;
+
+const SOURCES: [&str; 4] = [
+    "examples/orders_to_crm.flow",
+    "examples/directory_to_mailing_list.flow",
+    "examples/tickets_to_chat.flow",
+    "tests/data/ok/bench_customer_map.flow",
+];
+
+/// Copies of the sources, names suffixed `_<copy>`, until the text has `lines` lines.
+fn large_file(lines: usize) -> Result<String> {
+    let mut sources = Vec::new();
+    for path in SOURCES {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e} (run from the repository root)"))?;
+        let (file, _) = flow_syntax::parse(&text);
+        let names: HashSet<String> = file.decls.iter().map(|d| d.name().name.clone()).collect();
+        sources.push((text, names));
+    }
+    let mut out = String::new();
+    let mut copy = 0;
+    while out.lines().count() < lines {
+        for (text, names) in &sources {
+            out.push_str(&suffixed(text, names, copy));
+            out.push('\n');
+        }
+        copy += 1;
+    }
+    Ok(out)
+}
+
+/// `text` with every whole-word occurrence of a name in `names` suffixed with `_<copy>`.
+fn suffixed(text: &str, names: &HashSet<String>, copy: usize) -> String {
+    let mut out = String::with_capacity(text.len() + 256);
+    let mut word = String::new();
+    for c in text.chars().chain(std::iter::once('\0')) {
+        if c.is_ascii_alphanumeric() || c == '_' {
+            word.push(c);
+            continue;
+        }
+        if !word.is_empty() {
+            out.push_str(&word);
+            if names.contains(&word) {
+                out.push_str(&format!("_{copy}"));
+            }
+            word.clear();
+        }
+        if c != '\0' {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort_unstable();
+    v[v.len() / 2]
+}
+
+pub fn bench(lines: usize) -> Result<()> {
+    let text = large_file(lines)?;
+    let checked = flow_check::check_source(&text);
+    let errors = checked.diagnostics.iter().filter(|d| d.is_error()).count();
+    if errors > 0 {
+        return Err(format!("the generated file has {errors} errors; the benchmark needs a valid file"));
+    }
+    println!(
+        "file: {} lines, {} KB, {} declarations, {} diagnostics (warnings)",
+        text.lines().count(),
+        text.len() / 1024,
+        flow_syntax::parse(&text).0.decls.len(),
+        checked.diagnostics.len()
+    );
+    let runs = 21;
+    let mut parse = Vec::new();
+    let mut check = Vec::new();
+    for _ in 0..runs {
+        let t = Instant::now();
+        let (file, _) = flow_syntax::parse(&text);
+        parse.push(t.elapsed());
+        let t = Instant::now();
+        let _ = flow_check::check(&file);
+        check.push(t.elapsed());
+    }
+    println!("parse:            median {:>7.2} ms", median(parse).as_secs_f64() * 1e3);
+    println!("check:            median {:>7.2} ms", median(check).as_secs_f64() * 1e3);
+
+    let (server_side, client) = Connection::memory();
+    let server = std::thread::spawn(move || flow_lsp::serve(&server_side));
+    let uri = "file:///bench/large.flow";
+    request(&client, 1, "initialize", json!({ "capabilities": {} }))?;
+    notify(&client, "initialized", json!({}))?;
+    notify(
+        &client,
+        "textDocument/didOpen",
+        json!({ "textDocument": { "uri": uri, "languageId": "flow", "version": 1, "text": text } }),
+    )?;
+    published(&client)?;
+    let mut edits = Vec::new();
+    let mut hovers = Vec::new();
+    // The last line of the file: hover there after each edit.
+    let last = text.lines().count().saturating_sub(3);
+    for i in 0..runs {
+        // Typing at the end of the file: a comment that grows by one character per edit.
+        let edited = format!("{text}// {}\n", "x".repeat(i + 1));
+        let t = Instant::now();
+        notify(
+            &client,
+            "textDocument/didChange",
+            json!({ "textDocument": { "uri": uri, "version": i + 2 }, "contentChanges": [{ "text": edited }] }),
+        )?;
+        published(&client)?;
+        edits.push(t.elapsed());
+        let t = Instant::now();
+        request(
+            &client,
+            100 + i as i32,
+            "textDocument/hover",
+            json!({ "textDocument": { "uri": uri }, "position": { "line": last, "character": 4 } }),
+        )?;
+        hovers.push(t.elapsed());
+    }
+    println!(
+        "edit→diagnostics: median {:>7.2} ms (didChange with the whole text → publishDiagnostics)",
+        median(edits).as_secs_f64() * 1e3
+    );
+    println!("hover:            median {:>7.2} ms", median(hovers).as_secs_f64() * 1e3);
+    request(&client, 99_999, "shutdown", Value::Null)?;
+    notify(&client, "exit", Value::Null)?;
+    drop(client);
+    server.join().map_err(|_| "the server panicked".to_string())??;
+    Ok(())
+}
+
+fn notify(c: &Connection, method: &str, params: Value) -> Result<()> {
+    c.sender.send(Message::Notification(Notification::new(method.into(), params))).map_err(|e| e.to_string())
+}
+
+fn request(c: &Connection, id: i32, method: &str, params: Value) -> Result<Value> {
+    let id = RequestId::from(id);
+    c.sender.send(Message::Request(Request::new(id.clone(), method.into(), params))).map_err(|e| e.to_string())?;
+    loop {
+        match c.receiver.recv_timeout(Duration::from_secs(60)).map_err(|e| e.to_string())? {
+            Message::Response(r) if r.id == id => return Ok(r.result.unwrap_or(Value::Null)),
+            _ => continue,
+        }
+    }
+}
+
+fn published(c: &Connection) -> Result<()> {
+    loop {
+        match c.receiver.recv_timeout(Duration::from_secs(60)).map_err(|e| e.to_string())? {
+            Message::Notification(n) if n.method == "textDocument/publishDiagnostics" => return Ok(()),
+            _ => continue,
+        }
+    }
+}
