@@ -790,6 +790,8 @@ impl Cx<'_> {
             }
         };
         let Some(f) = fields.iter().find(|f| f.name == name.name) else {
+            let choices = fields.iter().map(|f| (f.name.clone(), self.types.display(&f.ty))).collect();
+            self.info.field_choices.push((name.span, choices));
             let type_name = self.types.display(&object_ty);
             let help = match suggest(&name.name, fields.iter().map(|f| f.name.as_str())) {
                 Some(s) => format!("did you mean `{s}`?"),

@@ -52,6 +52,9 @@ pub struct Info {
     /// Every use of a declared field (a path `o.email`, a map or object field `email: …`): the
     /// use's span and the span of the field's name in its type declaration.
     pub field_uses: Vec<(Span, Span)>,
+    /// Where a path names a field its object does not have: the name's span and the fields the
+    /// object does have, with their types (what an editor completes after a `.`).
+    pub field_choices: Vec<(Span, Vec<(String, String)>)>,
 }
 
 /// A checked file: everything resolved and typed. Input of [`lower`].

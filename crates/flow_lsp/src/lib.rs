@@ -387,7 +387,7 @@ fn completion(text: &str, file: &ast::File, offset: usize) -> Value {
     let offset = offset.min(text.len());
     // After `a.b.`: the fields of the type that path has.
     if text[..offset].ends_with('.') {
-        if let Some(fields) = fields_before(text, offset - 1) {
+        if let Some(fields) = checked_fields(text, offset - 1).or_else(|| fields_before(text, offset - 1)) {
             return json!(fields
                 .into_iter()
                 .map(|(name, ty)| json!({ "label": name, "kind": 5, "detail": ty }))
@@ -416,14 +416,25 @@ fn completion(text: &str, file: &ast::File, offset: usize) -> Value {
     json!(items)
 }
 
-/// The fields of the value a path like `o.customer` has, from the enclosing map's or function's
-/// parameter types.
+/// The fields of the value before the `.` at `dot`, as the checker typed it: the text is
+/// completed with a placeholder field and checked, and the checker says which fields the value
+/// has. Works for any expression: parameters, `let`s, loop variables, lambda parameters.
+fn checked_fields(text: &str, dot: usize) -> Option<Vec<(String, String)>> {
+    let repaired = format!("{}.{PLACEHOLDER}{}", &text[..dot], &text[dot + 1..]);
+    let checked = flow_check::check_source(&repaired);
+    checked.info.field_choices.into_iter().find(|(span, _)| span.start as usize == dot + 1).map(|(_, fields)| fields)
+}
+
+const PLACEHOLDER: &str = "__flowc_completion__";
+
+/// When the checker cannot see the path (the file does not parse): the fields of a path like
+/// `o.customer`, from the enclosing map's or function's parameter types.
 fn fields_before(text: &str, dot: usize) -> Option<Vec<(String, String)>> {
     let start = text[..dot].rfind(|c: char| !(is_word_char(c) || c == '.' || c == '?')).map_or(0, |i| i + 1);
     let path: Vec<&str> = text[start..dot].split(['.', '?']).filter(|s| !s.is_empty()).collect();
     let (root, rest) = path.split_first()?;
     // The text being typed does not parse (`o.customer.`): complete it with a placeholder.
-    let repaired = format!("{}.completion{}", &text[..dot], &text[dot + 1..]);
+    let repaired = format!("{}.{PLACEHOLDER}{}", &text[..dot], &text[dot + 1..]);
     let (file, _) = flow_syntax::parse(&repaired);
     let params = file.decls.iter().find_map(|d| match d {
         ast::Decl::Map(m) if m.span.range().contains(&dot) => Some(&m.params),

@@ -217,3 +217,23 @@ fn hover_shows_the_type_of_paths_and_expressions() {
     let default = c.at("textDocument/hover", 9, 24, json!({}));
     assert_eq!(default["contents"]["value"], "```flow\no.email ?? \"\": String\n```");
 }
+
+#[test]
+fn completion_after_a_dot_uses_the_checked_type_of_any_expression() {
+    let mut c = Client::start();
+    let text = "type Order { id: Int, customer: { name: String, tier: Int }, items: [{ sku: String, qty: Int }] }\ntype Out { n: String, q: Int }\nmap m(o: Order) -> Out {\n  let who = o.customer\n  n = who.\n  q = sum(o.items, i => i.qty)\n}\n";
+    c.open(text);
+    let _ = c.diagnostics();
+    let labels = |v: &Value| -> Vec<String> {
+        v.as_array().into_iter().flatten().filter_map(|i| i["label"].as_str().map(String::from)).collect()
+    };
+    // A `let`: its type comes from the checker, not from a parameter.
+    let let_fields = c.at("textDocument/completion", 4, 10, json!({}));
+    assert_eq!(labels(&let_fields), ["name", "tier"]);
+    assert_eq!(let_fields[1]["detail"], "Int");
+    // A lambda parameter: the element type of `o.items`.
+    c.change(&text.replace("who.\n", "who.name\n").replace("i.qty", "i."));
+    let _ = c.diagnostics();
+    let lambda_fields = c.at("textDocument/completion", 5, 26, json!({}));
+    assert_eq!(labels(&lambda_fields), ["sku", "qty"]);
+}
