@@ -79,6 +79,7 @@ impl Cx<'_> {
             }
             (ExprKind::If { cond, then, otherwise }, _) => {
                 let c = self.check_against(cond, &self.bool_expect("an `if` condition"), scope);
+                self.constant_condition(cond, then, otherwise);
                 let t = self.check_against(then, expect, scope);
                 let o = self.check_against(otherwise, expect, scope);
                 return plan::Expr::If { cond: Box::new(c), then: Box::new(t), otherwise: Box::new(o) };
@@ -591,6 +592,7 @@ impl Cx<'_> {
             ExprKind::Binary { op, lhs, rhs } => self.binary(e, *op, lhs, rhs, scope),
             ExprKind::If { cond, then, otherwise } => {
                 let c = self.check_against(cond, &self.bool_expect("an `if` condition"), scope);
+                self.constant_condition(cond, then, otherwise);
                 let (tt, te) = self.infer(then, scope);
                 let (ot, oe) = self.infer(otherwise, scope);
                 let ty = match self.types.join(&tt, &ot) {
@@ -823,6 +825,24 @@ impl Cx<'_> {
         (ty, plan::Expr::Field { base: Box::new(be), name: name.name.clone() })
     }
 
+    /// W0007: `if true then …` / `if false then …`: one branch can never be taken.
+    pub(crate) fn constant_condition(&mut self, cond: &ast::Expr, then: &ast::Expr, otherwise: &ast::Expr) {
+        let ExprKind::Bool(b) = cond.kind else { return };
+        let (taken, dead) = if b { (then, otherwise) } else { (otherwise, then) };
+        self.report(
+            Diagnostic::new(
+                codes::CONSTANT_CONDITION,
+                format!("the condition is always `{b}`; one branch is never taken"),
+            )
+            .primary(dead.span, "never taken")
+            .secondary(cond.span, "always the same")
+            .help(format!(
+                "replace the whole `if` with `{}`",
+                path_text(taken).unwrap_or_else(|| "the branch that is taken".into())
+            )),
+        );
+    }
+
     pub(crate) fn nullable_operand(&mut self, operand: &ast::Expr, ty: &Ty, op: &str) {
         let t = path_text(operand);
         let default = default_for(self.types.resolve(&self.types.non_null(ty)));
@@ -858,6 +878,14 @@ impl Cx<'_> {
             }
             BinaryOp::Coalesce => {
                 let (lt, le) = self.infer(lhs, scope);
+                if !self.types.is_nullable(&lt) && !matches!(self.types.resolve(&lt), Ty::Error | Ty::Null) {
+                    self.report(
+                        Diagnostic::new(codes::NEEDLESS_DEFAULT, "this value is never null; the default is never used")
+                            .primary(rhs.span, "never used")
+                            .secondary(lhs.span, format!("this is `{}`, never null", self.types.display(&lt)))
+                            .help("remove the `??` and its default"),
+                    );
+                }
                 let inner = self.types.non_null(&lt);
                 let (rt, re) = self.infer(rhs, scope);
                 let ty = match self.types.join(&inner, &rt) {

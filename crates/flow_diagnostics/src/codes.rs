@@ -90,6 +90,8 @@ codes! {
     UNREACHABLE = "W0003", Warning, "a `match` arm that can never be taken";
     NEEDLESS_CATCH = "W0004", Warning, "a `catch` on an expression that cannot fail";
     TLS_UNVERIFIED = "W0005", Warning, "TLS certificate verification turned off for an api";
+    NEEDLESS_DEFAULT = "W0006", Warning, "a `??` default on a value that is never null";
+    CONSTANT_CONDITION = "W0007", Warning, "an `if` whose condition is always the same";
 }
 
 /// Looks up a code by id.
