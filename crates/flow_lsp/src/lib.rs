@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use flow_check::Info;
 use flow_diagnostics::{Diagnostic, Severity, Span};
 use flow_syntax::ast;
+use flow_syntax::lex::Lexeme;
 use lsp_server::{Connection, Message, Notification, Request, Response};
 use lsp_types as lsp;
 use serde_json::{json, Value};
@@ -259,39 +260,10 @@ fn declaration(text: &str, file: &ast::File, offset: usize) -> Option<Span> {
 
 /// Every use of a word as a name: outside strings and comments, whole words only.
 fn occurrences(text: &str, word: &str) -> Vec<Span> {
-    let b = text.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'"' => {
-                i += 1;
-                while i < b.len() && b[i] != b'"' && b[i] != b'\n' {
-                    i += if b[i] == b'\\' { 2 } else { 1 };
-                }
-                i += 1;
-            }
-            b'/' if b.get(i + 1) == Some(&b'/') => {
-                while i < b.len() && b[i] != b'\n' {
-                    i += 1;
-                }
-            }
-            b'/' if b.get(i + 1) == Some(&b'*') => {
-                i = text[i + 2..].find("*/").map_or(b.len(), |n| i + 2 + n + 2);
-            }
-            c if c.is_ascii_alphabetic() || c == b'_' => {
-                let start = i;
-                while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
-                    i += 1;
-                }
-                if &text[start..i] == word {
-                    out.push(Span::new(start, i));
-                }
-            }
-            _ => i += 1,
-        }
-    }
-    out
+    flow_syntax::lex::lex(text)
+        .filter(|(kind, span)| *kind == Lexeme::Word && text.get(span.range()) == Some(word))
+        .map(|(_, span)| span)
+        .collect()
 }
 
 /// The `//` lines right above a declaration: its doc comment.

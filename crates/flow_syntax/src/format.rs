@@ -3,6 +3,7 @@
 //! line of its own stays before the item that follows it, a comment after code stays at the end
 //! of that line. Idempotent: formatting formatted text changes nothing.
 
+use crate::lex::Lexeme;
 use flow_diagnostics::Diagnostic;
 
 use crate::ast::*;
@@ -42,30 +43,15 @@ struct Comment {
     blank_after: bool,
 }
 
-/// Every comment of the source, in order (strings are skipped).
+/// Every comment of the source, in order.
 fn comments(source: &str) -> Vec<Comment> {
-    let b = source.as_bytes();
     let mut out = Vec::new();
-    let mut i = 0;
     let mut line_blank = true;
-    while i < b.len() {
-        match b[i] {
-            b'"' => {
-                i += 1;
-                while i < b.len() && b[i] != b'"' && b[i] != b'\n' {
-                    i += if b[i] == b'\\' { 2 } else { 1 };
-                }
-                line_blank = false;
-                i += 1;
-            }
-            b'/' if b.get(i + 1) == Some(&b'/') || b.get(i + 1) == Some(&b'*') => {
-                let start = i;
-                let end = if b[i + 1] == b'/' {
-                    source[i..].find('\n').map_or(b.len(), |n| i + n)
-                } else {
-                    source[i + 2..].find("*/").map_or(b.len(), |n| i + 2 + n + 2)
-                };
-                let after = &source[end.min(source.len())..];
+    for (kind, span) in crate::lex::lex(source) {
+        match kind {
+            Lexeme::Comment => {
+                let (start, end) = (span.start as usize, span.end as usize);
+                let after = &source[end..];
                 let blank_after = after
                     .strip_prefix(|c: char| c == '\n' || c == '\r')
                     .map(|rest| rest.trim_start_matches([' ', '\t', '\r']).starts_with('\n'))
@@ -75,22 +61,14 @@ fn comments(source: &str) -> Vec<Comment> {
                         .strip_prefix('\n')
                         .is_some_and(|rest| rest.trim_start_matches([' ', '\t', '\r']).starts_with('\n'));
                 out.push(Comment {
-                    start: start as u32,
+                    start: span.start,
                     text: source[start..end].trim_end().to_string(),
                     own_line: line_blank,
                     blank_after,
                 });
-                i = end;
             }
-            b'\n' => {
-                line_blank = true;
-                i += 1;
-            }
-            b' ' | b'\t' | b'\r' => i += 1,
-            _ => {
-                line_blank = false;
-                i += 1;
-            }
+            Lexeme::Newline => line_blank = true,
+            Lexeme::Str | Lexeme::Word | Lexeme::Other => line_blank = false,
         }
     }
     out

@@ -8,6 +8,7 @@
 pub mod ast;
 mod format;
 pub use format::format;
+pub mod lex;
 mod lower_tree;
 mod scan;
 

@@ -1,0 +1,98 @@
+//! The lexical layer editors and the formatter need without a parse: strings, comments and words,
+//! found the way the grammar finds them (a string ends at its closing quote or the line's end,
+//! `\` escapes one character; `//` runs to the line's end; `/* */` does not nest).
+
+use flow_diagnostics::Span;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lexeme {
+    /// A string literal, quotes included.
+    Str,
+    /// A `//` or `/* */` comment.
+    Comment,
+    /// A name or keyword: a letter or `_`, then letters, digits and `_`.
+    Word,
+    Newline,
+    /// Any other byte that is not a space, a tab or a carriage return.
+    Other,
+}
+
+/// The lexemes of `source`, in order; spaces, tabs and carriage returns are skipped.
+pub fn lex(source: &str) -> Lexer<'_> {
+    Lexer { source, i: 0 }
+}
+
+pub struct Lexer<'a> {
+    source: &'a str,
+    i: usize,
+}
+
+impl Iterator for Lexer<'_> {
+    type Item = (Lexeme, Span);
+
+    fn next(&mut self) -> Option<(Lexeme, Span)> {
+        let b = self.source.as_bytes();
+        while matches!(b.get(self.i), Some(b' ' | b'\t' | b'\r')) {
+            self.i += 1;
+        }
+        let start = self.i;
+        let kind = match *b.get(start)? {
+            b'"' => {
+                let mut i = start + 1;
+                while i < b.len() && b[i] != b'"' && b[i] != b'\n' {
+                    i += if b[i] == b'\\' { 2 } else { 1 };
+                }
+                // The closing quote belongs to the string; a line's end does not.
+                self.i = if b.get(i) == Some(&b'"') { i + 1 } else { i.min(b.len()) };
+                Lexeme::Str
+            }
+            b'/' if b.get(start + 1) == Some(&b'/') => {
+                self.i = self.source[start..].find('\n').map_or(b.len(), |n| start + n);
+                Lexeme::Comment
+            }
+            b'/' if b.get(start + 1) == Some(&b'*') => {
+                self.i = self.source[start + 2..].find("*/").map_or(b.len(), |n| start + 2 + n + 2);
+                Lexeme::Comment
+            }
+            c if c.is_ascii_alphabetic() || c == b'_' => {
+                let mut i = start;
+                while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
+                    i += 1;
+                }
+                self.i = i;
+                Lexeme::Word
+            }
+            b'\n' => {
+                self.i += 1;
+                Lexeme::Newline
+            }
+            _ => {
+                self.i += 1;
+                Lexeme::Other
+            }
+        };
+        Some((kind, Span::new(start, self.i)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strings_and_comments_hide_their_words() {
+        let src = "map m /* map */ \"m \\\" m\" // m\nm_1 1x é";
+        let words: Vec<&str> =
+            lex(src).filter(|(k, _)| *k == Lexeme::Word).map(|(_, s)| &src[s.start as usize..s.end as usize]).collect();
+        assert_eq!(words, ["map", "m", "m_1", "x"]);
+        let kinds: Vec<Lexeme> =
+            lex(src).map(|(k, _)| k).filter(|k| *k != Lexeme::Word && *k != Lexeme::Other).collect();
+        assert_eq!(kinds, [Lexeme::Comment, Lexeme::Str, Lexeme::Comment, Lexeme::Newline]);
+    }
+
+    #[test]
+    fn unterminated_string_and_comment_end_at_the_text_end() {
+        assert_eq!(lex("\"abc\\").collect::<Vec<_>>(), [(Lexeme::Str, Span::new(0, 5))]);
+        assert_eq!(lex("/* x").collect::<Vec<_>>(), [(Lexeme::Comment, Span::new(0, 4))]);
+    }
+}
