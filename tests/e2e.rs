@@ -807,14 +807,25 @@ fn signed_jwts_authenticate_and_a_bad_key_fails_before_any_request() {
             ("JWT_SECRET", "demo-jwt-secret-of-32-bytes-long"),
             ("JWT_PRIVATE_KEY", "not a key"),
         ];
-        let out = flowc(&run_args(&run_file("jwt.flow"), &overrides), &bad);
-        assert_eq!(out.code, 1);
+        // A key that cannot sign is a check error when the secret is at hand, and the run
+        // refuses to start on it.
+        let check_file = run_file("jwt.flow");
+        let out = flowc(&["check", &check_file], &bad);
+        assert_eq!(out.code, 1, "{}", out.stderr);
         assert!(
-            out.stderr.contains("error[R0013]") && out.stderr.contains("not an RSA private key in PEM form"),
+            out.stderr.contains("error[E0408]: the JWT key of api `crm_rs` is not an RSA private key in PEM form")
+                && out.stderr.contains("signs with RS256"),
             "{}",
             out.stderr
         );
+        assert!(!out.stderr.contains("not a key"), "the secret's value is never printed");
+        let out = flowc(&run_args(&run_file("jwt.flow"), &overrides), &bad);
+        assert_eq!(out.code, 1);
+        assert!(out.stderr.contains("error[E0408]"), "{}", out.stderr);
         assert_eq!(api.received("contacts").len(), 10, "nothing more was sent");
+        // With the keys right, check passes.
+        let out = flowc(&["check", &check_file], &secrets);
+        assert_eq!(out.code, 0, "{}", out.stderr);
     });
 }
 

@@ -67,6 +67,7 @@ codes! {
     SECRET_LEAK = "E0405", Error, "a secret used anywhere but auth and headers";
     MISSING_PROPERTY = "E0406", Error, "a block misses a required property";
     BAD_PROPERTY = "E0407", Error, "a property with an invalid value";
+    BAD_SIGNING_KEY = "E0408", Error, "a JWT signing key that cannot sign";
 
     BAD_ON_ERROR = "E0501", Error, "an invalid error policy";
     BAD_STATEMENT = "E0502", Error, "a flow statement that does nothing or cannot run";

@@ -209,24 +209,8 @@ impl Http {
             let key = match &api.auth {
                 Auth::Jwt { algorithm, key, .. } => {
                     let material = http.template(key);
-                    let parsed = if algorithm == "RS256" {
-                        jsonwebtoken::EncodingKey::from_rsa_pem(material.as_bytes()).map_err(|_| {
-                            Failure::new(
-                                codes::AUTH_FAILED,
-                                format!("the JWT key of api `{}` is not an RSA private key in PEM form; no request was sent", api.name),
-                            )
-                        })?
-                    } else if material.len() < 16 {
-                        return Err(Failure::new(
-                            codes::AUTH_FAILED,
-                            format!(
-                                "the HS256 secret of api `{}` is shorter than 16 bytes; no request was sent",
-                                api.name
-                            ),
-                        ));
-                    } else {
-                        jsonwebtoken::EncodingKey::from_secret(material.as_bytes())
-                    };
+                    let parsed = jwt_key(algorithm, &material, &api.name)
+                        .map_err(|why| Failure::new(codes::AUTH_FAILED, format!("{why}; no request was sent")))?;
                     Some(parsed)
                 }
                 _ => None,
@@ -237,15 +221,7 @@ impl Http {
     }
 
     fn template(&self, t: &Template) -> String {
-        let mut out = String::new();
-        for part in &t.0 {
-            match part {
-                flow_plan::Part::Text(s) => out.push_str(s),
-                // Presence was checked before the run started.
-                flow_plan::Part::Secret(name) => out.push_str(self.secrets.expose(name).unwrap_or_default()),
-            }
-        }
-        out
+        resolve(t, &self.secrets).unwrap_or_default()
     }
 
     /// Sends one request. `url` carries no secret; an api key in the query is added here.
@@ -667,6 +643,66 @@ pub(crate) fn excerpt(body: &[u8]) -> String {
     } else {
         one_line
     }
+}
+
+/// A template's text with its secrets filled in; `None` when a secret it names is not set.
+fn resolve(t: &Template, secrets: &Secrets) -> Option<String> {
+    let mut out = String::new();
+    for part in &t.0 {
+        match part {
+            flow_plan::Part::Text(s) => out.push_str(s),
+            flow_plan::Part::Secret(name) => out.push_str(secrets.expose(name)?),
+        }
+    }
+    Some(out)
+}
+
+/// A JWT signing key: RS256 from an RSA private key in PEM form, HS256 from a secret of at least
+/// 16 bytes. The error says what is wrong without quoting the key.
+fn jwt_key(algorithm: &str, material: &str, api: &str) -> Result<jsonwebtoken::EncodingKey, String> {
+    if algorithm == "RS256" {
+        jsonwebtoken::EncodingKey::from_rsa_pem(material.as_bytes())
+            .map_err(|_| format!("the JWT key of api `{api}` is not an RSA private key in PEM form"))
+    } else if material.len() < 16 {
+        Err(format!("the HS256 secret of api `{api}` is shorter than 16 bytes"))
+    } else {
+        Ok(jsonwebtoken::EncodingKey::from_secret(material.as_bytes()))
+    }
+}
+
+/// Credentials checked before anything runs, with the secrets at hand (the environment or a
+/// `.env` file): a JWT key that cannot sign is E0408 at the api that uses it. A secret that is
+/// not set is not judged here; the run reports it.
+pub fn check_credentials(plan: &Plan, secrets: &Secrets) -> Vec<flow_diagnostics::Diagnostic> {
+    let mut out = Vec::new();
+    for api in &plan.apis {
+        let Auth::Jwt { algorithm, key, .. } = &api.auth else { continue };
+        let Some(material) = resolve(key, secrets) else { continue };
+        if let Err(why) = jwt_key(algorithm, &material, &api.name) {
+            let names: Vec<&str> = key
+                .0
+                .iter()
+                .filter_map(|p| match p {
+                    flow_plan::Part::Secret(n) => Some(n.as_str()),
+                    flow_plan::Part::Text(_) => None,
+                })
+                .collect();
+            let help = if algorithm == "RS256" {
+                format!(
+                    "set {} to the whole PEM text, from `-----BEGIN PRIVATE KEY-----` (or `BEGIN RSA PRIVATE KEY`) to its END line",
+                    names.join(", ")
+                )
+            } else {
+                format!("set {} to a random secret of at least 16 bytes (32 is better)", names.join(", "))
+            };
+            out.push(
+                flow_diagnostics::Diagnostic::new(codes::BAD_SIGNING_KEY, why)
+                    .primary(api.span, format!("signs with {algorithm}"))
+                    .help(help),
+            );
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ mod exec;
 mod http;
 mod secrets;
 
+pub use http::check_credentials;
 pub use secrets::Secrets;
 
 use std::path::PathBuf;

@@ -196,7 +196,15 @@ fn check(files: &[PathBuf], format: Format) -> miette::Result<ExitCode> {
     for path in files {
         let (name, text, diagnostics) = match read_source(path)? {
             Ok(s) => {
-                let d = flow_check::check_source(&s.text).diagnostics;
+                let checked = flow_check::check_source(&s.text);
+                let mut d = checked.diagnostics;
+                // With the secrets at hand, credentials that could never work are check errors.
+                if let Some(model) = &checked.model {
+                    let plan = flow_check::lower(model);
+                    let dir = path.parent().map(std::path::Path::to_path_buf).unwrap_or_default();
+                    d.extend(flow_runtime::check_credentials(&plan, &run::load_secrets(&plan.secrets, &dir)?));
+                    flow_diagnostics::sort(&mut d);
+                }
                 (s.name, s.text, d)
             }
             Err((d, lossy)) => (path.display().to_string(), lossy, vec![d]),

@@ -33,6 +33,11 @@ pub fn run(
     }
     let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let secrets = load_secrets(&plan.secrets, &base_dir)?;
+    let bad = flow_runtime::check_credentials(&plan, &secrets);
+    if !bad.is_empty() {
+        report::eprint(&flow_diagnostics::render(&source.name, &source.text, &bad, crate::stderr_color()));
+        return Ok(ExitCode::from(1));
+    }
     let options = RunOptions { flow: flow.map(str::to_string), secrets, base_dir };
     let progress = (!json && std::io::stderr().is_terminal()).then(|| {
         let bar = indicatif::ProgressBar::new_spinner();
@@ -104,7 +109,7 @@ pub fn run(
 
 /// Secrets from the environment, then from a `.env` file beside the `.flow` file. The
 /// environment wins, so CI can override a developer's `.env`.
-fn load_secrets(names: &[String], dir: &Path) -> miette::Result<Secrets> {
+pub(crate) fn load_secrets(names: &[String], dir: &Path) -> miette::Result<Secrets> {
     let mut file_values = std::collections::HashMap::new();
     let env_path = dir.join(".env");
     if env_path.exists() {
