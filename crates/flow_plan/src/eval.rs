@@ -87,6 +87,12 @@ pub fn eval(expr: &Expr, env: &mut Env, plan: &Plan) -> Result<Value, EvalError>
             _ => internal("`-` on a non-number"),
         },
         Expr::Binary { op, lhs, rhs, span } => {
+            // A comparison of a path with a literal reads both where they are, without copies.
+            if let (Expr::Lit { value: r }, true) = (&**rhs, is_place(lhs) && is_comparison(*op)) {
+                if let Some(l) = place(lhs, env, plan)? {
+                    return compare_op(*op, l, r);
+                }
+            }
             let l = eval(lhs, env, plan)?;
             let r = eval(rhs, env, plan)?;
             binary(*op, l, r, *span)
@@ -236,13 +242,18 @@ pub fn run_map_into(map: &crate::Map, args: Vec<Value>, plan: &Plan, out: &mut S
             out.push(',');
         }
         crate::json::encode_key(name, out);
-        match place(e, &mut env, plan)? {
-            Some(v) => crate::encode_to(v, out),
-            None => {
-                let v = eval(e, &mut env, plan)?;
-                crate::encode_to(&v, out);
-            }
-        }
+        // A path, a literal, or `path ?? default` is written from where it is, without a copy.
+        let (read, fallback) = match e {
+            Expr::Coalesce { lhs, rhs } if is_place(lhs) => (&**lhs, Some(&**rhs)),
+            e => (e, None),
+        };
+        let v: std::borrow::Cow<Value> = match (place(read, &mut env, plan)?, fallback) {
+            (Some(v), Some(_)) if !v.is_null() => std::borrow::Cow::Borrowed(v),
+            (Some(v), None) => std::borrow::Cow::Borrowed(v),
+            (Some(_), Some(default)) => std::borrow::Cow::Owned(eval(default, &mut env, plan)?),
+            (None, _) => std::borrow::Cow::Owned(eval(e, &mut env, plan)?),
+        };
+        crate::encode_to(&v, out);
     }
     out.push('}');
     Ok(())
@@ -305,8 +316,9 @@ pub fn run_map(map: &crate::Map, args: Vec<Value>, plan: &Plan) -> Result<Value,
 
 /// A variable, field or index path: evaluated by reference, without copying the record.
 /// `None` when `expr` is not a place.
-fn place<'e>(expr: &Expr, env: &'e mut Env, plan: &Plan) -> Result<Option<&'e Value>, EvalError> {
+pub(crate) fn place<'e>(expr: &'e Expr, env: &'e mut Env, plan: &Plan) -> Result<Option<&'e Value>, EvalError> {
     match expr {
+        Expr::Lit { value } => Ok(Some(value)),
         Expr::Var { name } => match env.get(name) {
             Some(v) => Ok(Some(v)),
             None => internal("an unknown variable"),
@@ -337,7 +349,7 @@ fn place<'e>(expr: &Expr, env: &'e mut Env, plan: &Plan) -> Result<Option<&'e Va
     }
 }
 
-fn is_place(e: &Expr) -> bool {
+pub(crate) fn is_place(e: &Expr) -> bool {
     match e {
         Expr::Var { .. } => true,
         Expr::Field { base, .. } | Expr::Index { base, .. } => is_place(base),
@@ -357,30 +369,43 @@ fn index_value(base: &Value, i: i64) -> &Value {
     }
 }
 
-pub(crate) fn binary(op: BinOp, l: Value, r: Value, span: Span) -> Result<Value, EvalError> {
-    use Value::*;
-    match op {
-        BinOp::Eq => return Ok(Bool(compare(&l, &r) == Some(Ordering::Equal))),
-        BinOp::Ne => return Ok(Bool(compare(&l, &r) != Some(Ordering::Equal))),
-        BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => {
-            let Some(ord) = compare(&l, &r) else {
+fn is_comparison(op: BinOp) -> bool {
+    matches!(op, BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge)
+}
+
+/// `==`, `!=`, `<`, `<=`, `>`, `>=` on two values.
+fn compare_op(op: BinOp, l: &Value, r: &Value) -> Result<Value, EvalError> {
+    let ord = compare(l, r);
+    Ok(Value::Bool(match op {
+        BinOp::Eq => ord == Some(Ordering::Equal),
+        BinOp::Ne => ord != Some(Ordering::Equal),
+        _ => {
+            let Some(ord) = ord else {
                 return internal("comparison of values that do not compare");
             };
-            return Ok(Bool(match op {
+            match op {
                 BinOp::Lt => ord == Ordering::Less,
                 BinOp::Le => ord != Ordering::Greater,
                 BinOp::Gt => ord == Ordering::Greater,
                 _ => ord != Ordering::Less,
-            }));
+            }
         }
-        _ => {}
+    }))
+}
+
+pub(crate) fn binary(op: BinOp, l: Value, r: Value, span: Span) -> Result<Value, EvalError> {
+    use Value::*;
+    if is_comparison(op) {
+        return compare_op(op, &l, &r);
     }
-    if let (BinOp::Add, Str(a), Str(b)) = (op, &l, &r) {
-        let mut s = String::with_capacity(a.len() + b.len());
-        s.push_str(a);
-        s.push_str(b);
-        return Ok(Str(s));
-    }
+    // Joining strings extends the left one in place.
+    let (l, r) = match (op, l, r) {
+        (BinOp::Add, Str(mut a), Str(b)) => {
+            a.push_str(&b);
+            return Ok(Str(a));
+        }
+        (_, l, r) => (l, r),
+    };
     // DateTime ± a duration (milliseconds).
     if let (BinOp::Add | BinOp::Sub, DateTime(t), Int(ms)) = (op, &l, &r) {
         let d = chrono::Duration::try_milliseconds(*ms);

@@ -9,7 +9,7 @@ use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
 use rust_decimal::{Decimal, RoundingStrategy};
 
 use crate::cache::Cache;
-use crate::eval::{binary, compare, eval, Env, EvalError};
+use crate::eval::{binary, compare, eval, is_place, place, Env, EvalError};
 use crate::{BinOp, Builtin, Expr, Plan, Span, Value};
 
 fn fail<T>(span: Span, message: impl Into<String>) -> Result<T, EvalError> {
@@ -43,6 +43,40 @@ fn items(v: Value) -> Result<Vec<Value>, EvalError> {
         Value::Null => Ok(Vec::new()),
         other => internal(&format!("array expected, found {}", other.kind())),
     }
+}
+
+fn reads_first(func: Builtin) -> bool {
+    matches!(func, Builtin::Lower | Builtin::Upper | Builtin::Trim | Builtin::Len | Builtin::Join | Builtin::Split)
+}
+
+/// The functions of [`reads_first`] on a borrowed first argument; `None` when the value is not
+/// of a kind handled here (the general path then reports it).
+fn borrowed(func: Builtin, first: &Value, rest: &[Value]) -> Option<Result<Value, EvalError>> {
+    use Builtin as B;
+    Some(Ok(match (func, first, rest) {
+        (B::Lower, Value::Str(s), _) => Value::Str(s.to_lowercase()),
+        (B::Upper, Value::Str(s), _) => Value::Str(s.to_uppercase()),
+        (B::Trim, Value::Str(s), _) => Value::Str(s.trim().to_string()),
+        (B::Len, Value::Str(s), _) => Value::Int(s.chars().count() as i64),
+        (B::Len, Value::Array(a), _) => Value::Int(a.len() as i64),
+        (B::Join, Value::Array(xs), [Value::Str(sep)]) => {
+            let mut out = String::new();
+            for (i, x) in xs.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(sep);
+                }
+                match x {
+                    Value::Str(s) => out.push_str(s),
+                    other => out.push_str(&other.to_text()),
+                }
+            }
+            Value::Str(out)
+        }
+        (B::Split, Value::Str(s), [Value::Str(sep)]) if !sep.is_empty() => {
+            Value::Array(s.split(sep.as_str()).map(|p| Value::Str(p.to_string())).collect())
+        }
+        _ => return None,
+    }))
 }
 
 /// Calls a lambda argument on one item.
@@ -92,6 +126,19 @@ pub(crate) fn call_builtin(
         let Some(first) = args.first() else { return internal("missing argument") };
         let list = items(eval(first, env, plan)?)?;
         return with_lambda(func, list, lambda, span, env, plan);
+    }
+    // Functions that only read their first argument read it where it is when it is a path:
+    // `lower(c.email)` copies nothing but its result.
+    if let Some(first) = args.first().filter(|a| is_place(a) && reads_first(func)) {
+        let mut rest = Vec::with_capacity(args.len() - 1);
+        for a in &args[1..] {
+            rest.push(eval(a, env, plan)?);
+        }
+        if let Some(v) = place(first, env, plan)? {
+            if let Some(result) = borrowed(func, v, &rest) {
+                return result;
+            }
+        }
     }
     let mut vals = Vec::with_capacity(args.len());
     for a in args {
