@@ -20,11 +20,13 @@ const SOURCES: [&str; 4] = [
     "tests/data/ok/bench_customer_map.flow",
 ];
 
-/// Copies of the sources, names suffixed `_<copy>`, until the text has `lines` lines.
-fn large_file(lines: usize) -> Result<String> {
+/// Copies of the sources (paths relative to `root`), names suffixed `_<copy>`, until the text
+/// has `lines` lines.
+fn large_file(root: &std::path::Path, lines: usize) -> Result<String> {
     let mut sources = Vec::new();
     for path in SOURCES {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e} (run from the repository root)"))?;
+        let text = std::fs::read_to_string(root.join(path))
+            .map_err(|e| format!("{path}: {e} (run from the repository root)"))?;
         let (file, _) = flow_syntax::parse(&text);
         let names: HashSet<String> = file.decls.iter().map(|d| d.name().name.clone()).collect();
         sources.push((text, names));
@@ -70,7 +72,7 @@ fn median(mut v: Vec<Duration>) -> Duration {
 }
 
 pub fn bench(lines: usize) -> Result<()> {
-    let text = large_file(lines)?;
+    let text = large_file(std::path::Path::new("."), lines)?;
     let checked = flow_check::check_source(&text);
     let errors = checked.diagnostics.iter().filter(|d| d.is_error()).count();
     if errors > 0 {
@@ -165,5 +167,20 @@ fn published(c: &Connection) -> Result<()> {
             Message::Notification(n) if n.method == "textDocument/publishDiagnostics" => return Ok(()),
             _ => continue,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The benchmark's file must check cleanly, or it measures an error path.
+    #[test]
+    fn the_large_file_checks_without_errors() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let text = super::large_file(&root, 600).expect("the sources are in the repository");
+        assert!(text.lines().count() >= 600);
+        let checked = flow_check::check_source(&text);
+        let errors: Vec<_> = checked.diagnostics.iter().filter(|d| d.is_error()).map(|d| d.code).collect();
+        assert!(errors.is_empty(), "{errors:?}");
+        assert!(checked.model.is_some());
     }
 }
