@@ -21,6 +21,14 @@ impl Client {
         c
     }
 
+    /// A client with `text` open and its first diagnostics read.
+    fn opened(text: &str) -> Client {
+        let c = Client::start();
+        c.open(text);
+        let _ = c.diagnostics();
+        c
+    }
+
     fn notify(&self, method: &str, params: Value) {
         self.conn.sender.send(Message::Notification(Notification::new(method.into(), params))).expect("send");
     }
@@ -113,9 +121,7 @@ fn positions_are_utf16_columns() {
 
 #[test]
 fn hover_definition_references_and_rename() {
-    let mut c = Client::start();
-    c.open(SOURCE);
-    let _ = c.diagnostics();
+    let mut c = Client::opened(SOURCE);
     let hover = c.at("textDocument/hover", 4, 20, json!({}));
     let md = hover["contents"]["value"].as_str().unwrap_or_default();
     assert!(md.contains("type Order { id: Int") && md.contains("An order, as the shop sends it."), "{md}");
@@ -131,10 +137,8 @@ fn hover_definition_references_and_rename() {
 
 #[test]
 fn completion_offers_names_functions_keywords_and_fields() {
-    let mut c = Client::start();
     let text = "type Order { id: Int, customer: { name: String, email: String? } }\ntype Out { n: String }\nmap m(o: Order) -> Out {\n  n = o.customer.\n}\nmap other(o: Order) -> Out {\n  n = str(o.id)\n}\n";
-    c.open(text);
-    let _ = c.diagnostics();
+    let mut c = Client::opened(text);
     let fields = c.at("textDocument/completion", 3, 17, json!({}));
     let labels: Vec<&str> = fields.as_array().into_iter().flatten().filter_map(|i| i["label"].as_str()).collect();
     assert_eq!(labels, ["name", "email"]);
@@ -149,9 +153,7 @@ fn completion_offers_names_functions_keywords_and_fields() {
 
 #[test]
 fn symbols_formatting_and_quick_fixes() {
-    let mut c = Client::start();
-    c.open(SOURCE);
-    let _ = c.diagnostics();
+    let mut c = Client::opened(SOURCE);
     let symbols = c.request("textDocument/documentSymbol", json!({ "textDocument": { "uri": URI } }));
     let names: Vec<&str> = symbols.as_array().into_iter().flatten().filter_map(|s| s["name"].as_str()).collect();
     assert_eq!(names, ["Order", "Contact", "to_contact", "t"]);
@@ -209,9 +211,7 @@ fn fields_of_declared_types_navigate_hover_and_rename() {
 
 #[test]
 fn hover_shows_the_type_of_paths_and_expressions() {
-    let mut c = Client::start();
-    c.open(FIELDS);
-    let _ = c.diagnostics();
+    let mut c = Client::opened(FIELDS);
     let param = c.at("textDocument/hover", 8, 11, json!({}));
     assert_eq!(param["contents"]["value"], "```flow\no: Order\n```");
     let default = c.at("textDocument/hover", 9, 24, json!({}));
@@ -220,10 +220,8 @@ fn hover_shows_the_type_of_paths_and_expressions() {
 
 #[test]
 fn completion_after_a_dot_uses_the_checked_type_of_any_expression() {
-    let mut c = Client::start();
     let text = "type Order { id: Int, customer: { name: String, tier: Int }, items: [{ sku: String, qty: Int }] }\ntype Out { n: String, q: Int }\nmap m(o: Order) -> Out {\n  let who = o.customer\n  n = who.\n  q = sum(o.items, i => i.qty)\n}\n";
-    c.open(text);
-    let _ = c.diagnostics();
+    let mut c = Client::opened(text);
     let labels = |v: &Value| -> Vec<String> {
         v.as_array().into_iter().flatten().filter_map(|i| i["label"].as_str().map(String::from)).collect()
     };
