@@ -965,3 +965,53 @@ fn neovim_shows_a_diagnostic_and_clears_it_after_an_edit() {
     assert!(seen.contains("line 4: `Order` has no field `emial`"), "{seen}");
     assert!(seen.contains("cleared=true"), "{seen}");
 }
+
+#[test]
+fn flowc_map_leaves_absent_optional_fields_out_and_writes_null_for_nullable_ones() {
+    let dir = std::env::temp_dir().join(format!("flowc-e2e-{}-optional", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let input = dir.join("in.ndjson");
+    let lines = "{\"id\":1,\"phone\":null}\n{\"id\":2,\"nickname\":\"ada\",\"address\":{\"city\":\"Berlin\",\"zip\":\"10115\"}}\n";
+    std::fs::write(&input, lines).expect("write input");
+    let output = dir.join("out.ndjson");
+    let args = [
+        "map",
+        "tests/data/ok/optional_fields.flow",
+        "--map",
+        "to_patch",
+        "--input",
+        input.to_str().expect("utf-8 path"),
+        "--output",
+        output.to_str().expect("utf-8 path"),
+    ];
+    let out = flowc(&args, &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let written = std::fs::read_to_string(&output).expect("output");
+    assert_eq!(
+        written,
+        "{\"id\":1,\"phone\":null}\n{\"id\":2,\"nickname\":\"ada\",\"phone\":null,\"city\":\"Berlin\",\"zip\":\"10115\"}\n"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn request_bodies_leave_absent_optional_fields_out() {
+    with_fake(Config::default(), |api| {
+        let overrides = shop_crm(api);
+        let out = flowc(&run_args(&run_file("optional_body.flow"), &overrides), &demo_secrets());
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        let contacts = api.received("contacts");
+        assert_eq!(contacts.len(), 250);
+        for c in &contacts {
+            let id: i64 = c["external_id"]
+                .as_str()
+                .and_then(|s| s.strip_prefix("shop-"))
+                .and_then(|s| s.parse().ok())
+                .expect("an id");
+            match c.get("nickname") {
+                Some(n) => assert_eq!((id % 2, n.as_str()), (0, Some(format!("even-{id}").as_str())), "{c}"),
+                None => assert_eq!(id % 2, 1, "only odd ids have no nickname: {c}"),
+            }
+        }
+    });
+}

@@ -450,8 +450,8 @@ impl Cx<'_> {
                 } else {
                     let key = if let Ty::StrLit(_) = key { Ty::String } else { key };
                     let group = vec![
-                        FieldTy { name: "key".into(), ty: key },
-                        FieldTy { name: "items".into(), ty: Ty::Array(Rc::new(item)) },
+                        FieldTy { name: "key".into(), ty: key, optional: false },
+                        FieldTy { name: "items".into(), ty: Ty::Array(Rc::new(item)), optional: false },
                     ];
                     Ty::Array(Rc::new(Ty::Object(group.into())))
                 }

@@ -247,7 +247,12 @@ impl<'a> Cx<'a> {
                         continue;
                     }
                     seen.push((&f.name.name, f.name.span));
-                    out.push(FieldTy { name: f.name.name.clone(), ty: self.type_expr(&f.ty) });
+                    let mut ty = self.type_expr(&f.ty);
+                    // Absent reads as null: an optional field's value is handled like a nullable one.
+                    if f.optional && !matches!(ty, Ty::Nullable(_) | Ty::Error) {
+                        ty = Ty::Nullable(Rc::new(ty));
+                    }
+                    out.push(FieldTy { name: f.name.name.clone(), ty, optional: f.optional });
                 }
                 Ty::Object(out.into())
             }

@@ -632,7 +632,7 @@ impl Cx<'_> {
                         ObjectItem::Field(f) => {
                             let (t, x) = self.infer(&f.value, scope);
                             tys.retain(|ft| ft.name != f.name.name);
-                            tys.push(FieldTy { name: f.name.name.clone(), ty: t });
+                            tys.push(FieldTy { name: f.name.name.clone(), ty: t, optional: false });
                             parts.push(plan::ObjectPart::Field { name: f.name.name.clone(), value: x });
                         }
                         ObjectItem::Spread(s) => {
@@ -667,7 +667,7 @@ impl Cx<'_> {
                         continue;
                     }
                     let (t, x) = self.infer(&f.value, scope);
-                    tys.push(FieldTy { name: f.name.name.clone(), ty: t });
+                    tys.push(FieldTy { name: f.name.name.clone(), ty: t, optional: false });
                     out.push((f.name.name.clone(), x));
                 }
                 (Ty::Object(tys.into()), plan::Expr::Object { fields: out })

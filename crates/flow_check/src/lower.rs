@@ -10,6 +10,12 @@ use crate::{Model, DEFAULT_API_CONCURRENCY, DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_
 /// Lowers a checked model to the plan the runtime executes.
 pub fn lower(model: &Model) -> plan::Plan {
     let types = &model.types;
+    let named: Vec<plan::NamedType> = types
+        .names
+        .iter()
+        .zip(&types.defs)
+        .map(|(name, ty)| plan::NamedType { name: name.clone(), ty: plan_type(ty) })
+        .collect();
     plan::Plan {
         secrets: model.secrets.clone(),
         apis: model
@@ -29,12 +35,7 @@ pub fn lower(model: &Model) -> plan::Plan {
                 span: a.span,
             })
             .collect(),
-        types: types
-            .names
-            .iter()
-            .zip(&types.defs)
-            .map(|(name, ty)| plan::NamedType { name: name.clone(), ty: plan_type(ty) })
-            .collect(),
+        types: named.clone(),
         endpoints: model
             .endpoints
             .iter()
@@ -73,6 +74,7 @@ pub fn lower(model: &Model) -> plan::Plan {
                 spreads: m.spreads.clone(),
                 fields: ordered_fields(types, &m.ret, &m.fields),
                 order: if m.spreads.is_empty() { Vec::new() } else { field_order(types, &m.ret) },
+                ret: Some(plan_type(&m.ret)).filter(|t| plan::has_optional(t, &named)),
                 span: m.span,
             })
             .collect(),
@@ -133,7 +135,10 @@ fn plan_type(ty: &Ty) -> plan::Type {
         Ty::Union(m) => plan::Type::Union(m.to_vec()),
         Ty::Array(t) => plan::Type::Array(Box::new(plan_type(t))),
         Ty::Object(fields) => plan::Type::Object(
-            fields.iter().map(|f| plan::Field { name: f.name.clone(), ty: plan_type(&f.ty) }).collect(),
+            fields
+                .iter()
+                .map(|f| plan::Field { name: f.name.clone(), ty: plan_type(&f.ty), optional: f.optional })
+                .collect(),
         ),
         Ty::Named(i) => plan::Type::Named(*i),
         Ty::Nullable(t) => plan::Type::Nullable(Box::new(plan_type(t))),

@@ -41,6 +41,8 @@ pub enum Ty {
 pub struct FieldTy {
     pub name: String,
     pub ty: Ty,
+    /// Declared `name?: T`: may be absent; output leaves it out when it has no value.
+    pub optional: bool,
 }
 
 /// The table of declared types.
@@ -311,7 +313,11 @@ mod tests {
 
     fn obj(fields: &[(&str, Ty)]) -> Ty {
         Ty::Object(
-            fields.iter().map(|(n, t)| FieldTy { name: n.to_string(), ty: t.clone() }).collect::<Vec<_>>().into(),
+            fields
+                .iter()
+                .map(|(n, t)| FieldTy { name: n.to_string(), ty: t.clone(), optional: false })
+                .collect::<Vec<_>>()
+                .into(),
         )
     }
 

@@ -307,7 +307,8 @@ fn field_hover(text: &str, file: &ast::File, info: &Info, name: Span) -> Option<
         },
         _ => None,
     })?;
-    let mut md = format!("```flow\n{owner}: {}\n```", type_text(&field.ty));
+    let mark = if field.optional { "?" } else { "" };
+    let mut md = format!("```flow\n{owner}{mark}: {}\n```", type_text(&field.ty));
     let doc = doc_comment(text, field.span.start as usize);
     if !doc.is_empty() {
         md.push_str(&format!("\n\n{doc}"));

@@ -230,6 +230,13 @@ pub fn eval(expr: &Expr, env: &mut Env, plan: &Plan) -> Result<Value, EvalError>
 /// Runs a map and appends its output as JSON text to `out`, without building the output object.
 /// On error `out` may hold part of the record: callers write into a scratch buffer.
 pub fn run_map_into(map: &crate::Map, args: Vec<Value>, plan: &Plan, out: &mut String) -> Result<(), EvalError> {
+    if let Some(ret) = &map.ret {
+        // Optional target fields are left out when null: shape the whole value by the type.
+        let mut v = run_map(map, args, plan)?;
+        crate::omit_absent(&mut v, ret, &plan.types);
+        crate::encode_to(&v, out);
+        return Ok(());
+    }
     if !map.spreads.is_empty() {
         let v = run_map(map, args, plan)?;
         crate::encode_to(&v, out);

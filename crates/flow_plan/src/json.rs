@@ -309,13 +309,18 @@ mod tests {
 
     fn order_type() -> Type {
         Type::Object(vec![
-            Field { name: "id".into(), ty: Type::Int },
-            Field { name: "email".into(), ty: Type::Nullable(Box::new(Type::String)) },
-            Field { name: "total".into(), ty: Type::Decimal },
-            Field { name: "status".into(), ty: Type::Union(vec!["open".into(), "closed".into()]) },
+            Field { optional: false, name: "id".into(), ty: Type::Int },
+            Field { optional: false, name: "email".into(), ty: Type::Nullable(Box::new(Type::String)) },
+            Field { optional: false, name: "total".into(), ty: Type::Decimal },
+            Field { optional: false, name: "status".into(), ty: Type::Union(vec!["open".into(), "closed".into()]) },
             Field {
+                optional: false,
                 name: "items".into(),
-                ty: Type::Array(Box::new(Type::Object(vec![Field { name: "sku".into(), ty: Type::String }]))),
+                ty: Type::Array(Box::new(Type::Object(vec![Field {
+                    optional: false,
+                    name: "sku".into(),
+                    ty: Type::String,
+                }]))),
             },
         ])
     }
@@ -352,7 +357,11 @@ mod tests {
     fn recursive_named_types_stop_at_a_depth() {
         let types = vec![NamedType {
             name: "Node".into(),
-            ty: Type::Object(vec![Field { name: "next".into(), ty: Type::Nullable(Box::new(Type::Named(0))) }]),
+            ty: Type::Object(vec![Field {
+                optional: false,
+                name: "next".into(),
+                ty: Type::Nullable(Box::new(Type::Named(0))),
+            }]),
         }];
         let mut j = json!(null);
         for _ in 0..10 {
@@ -383,11 +392,15 @@ mod text_tests {
     #[test]
     fn the_one_pass_decoder_agrees_with_the_tree_decoder() {
         let ty = Type::Object(vec![
-            Field { name: "id".into(), ty: Type::Int },
-            Field { name: "price".into(), ty: Type::Decimal },
-            Field { name: "note".into(), ty: Type::Nullable(Box::new(Type::String)) },
-            Field { name: "at".into(), ty: Type::DateTime },
-            Field { name: "tags".into(), ty: Type::Array(Box::new(Type::Union(vec!["a".into(), "b".into()]))) },
+            Field { optional: false, name: "id".into(), ty: Type::Int },
+            Field { optional: false, name: "price".into(), ty: Type::Decimal },
+            Field { optional: false, name: "note".into(), ty: Type::Nullable(Box::new(Type::String)) },
+            Field { optional: false, name: "at".into(), ty: Type::DateTime },
+            Field {
+                optional: false,
+                name: "tags".into(),
+                ty: Type::Array(Box::new(Type::Union(vec!["a".into(), "b".into()]))),
+            },
         ]);
         for text in [
             r#"{"id": 1, "price": 19.99, "note": null, "at": "2026-01-01T00:00:00Z", "tags": ["a"], "skip": {"x": [1,2]}}"#,

@@ -87,9 +87,10 @@ mod tests {
             maps: vec![Map {
                 name: "m".into(),
                 params: vec!["r".into()],
-                param_types: vec![Type::Object(vec![Field { name: "n".into(), ty: Type::Int }])],
+                param_types: vec![Type::Object(vec![Field { optional: false, name: "n".into(), ty: Type::Int }])],
                 lets: vec![],
                 spreads: vec![],
+                ret: None,
                 fields: vec![(
                     "double".into(),
                     Expr::Binary {

@@ -530,7 +530,8 @@ impl FlowRun {
         let items = Value::Array(batch.iter().map(|p| p.item.clone()).collect());
         let headers = first.headers.clone();
         let rec = first.rec.clone();
-        match self.send(call, &url, &headers, Some(flow_plan::encode(&items)), Some(&rec)).await {
+        let body = flow_plan::encode_as(&items, endpoint.body.as_ref(), &plan.types);
+        match self.send(call, &url, &headers, Some(body), Some(&rec)).await {
             Ok(_) => {
                 self.stats.records_ok.fetch_add(batch.len() as u64, Ordering::SeqCst);
             }
@@ -702,8 +703,10 @@ impl FlowRun {
         let api = &plan.apis[endpoint.api];
         let (params, query, headers) = self.request_parts(call, env, rec)?;
         let body = match &call.body {
-            Some(e) => Some(flow_plan::encode(
+            Some(e) => Some(flow_plan::encode_as(
                 &eval::eval(e, env, &plan).map_err(|err| self.eval_failure(err, call.span, rec, "the request body"))?,
+                endpoint.body.as_ref(),
+                &plan.types,
             )),
             None => None,
         };
@@ -823,7 +826,8 @@ impl Pager {
         };
         self.started = true;
         self.pages += 1;
-        let answer = fr.send(call, &url, &headers, body.as_ref().map(flow_plan::encode), rec).await?;
+        let body = body.as_ref().map(|b| flow_plan::encode_as(b, endpoint.body.as_ref(), &fr.ctx.plan.types));
+        let answer = fr.send(call, &url, &headers, body, rec).await?;
         let Some(ty) = &endpoint.response else {
             return Ok(Some(Vec::new()));
         };

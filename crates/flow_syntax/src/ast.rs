@@ -124,6 +124,8 @@ pub enum TypeExprKind {
 #[derive(Debug, Clone, PartialEq)]
 pub struct FieldDecl {
     pub name: Ident,
+    /// `name?: T`: the field may be absent, and output leaves it out when it has no value.
+    pub optional: bool,
     pub ty: TypeExpr,
     pub span: Span,
 }

@@ -142,7 +142,7 @@ impl Printer {
                     self.line(0, &format!("type {} {{", d.name.name));
                     for f in fields {
                         self.comments_before(f.span.start, 1);
-                        self.line(1, &format!("{}: {}", field_name(&f.name.name), ty(&f.ty, 1)));
+                        self.line(1, &format!("{}{}: {}", field_name(&f.name.name), mark(f), ty(&f.ty, 1)));
                     }
                     self.comments_before(d.span.end, 1);
                     self.line(0, "}");
@@ -283,6 +283,15 @@ fn params(params: &[Param]) -> String {
 }
 
 /// A field or key: bare when it is a word, quoted otherwise.
+/// `?` after an optional field's name.
+fn mark(f: &FieldDecl) -> &'static str {
+    if f.optional {
+        "?"
+    } else {
+        ""
+    }
+}
+
 fn field_name(name: &str) -> String {
     let word = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
@@ -319,8 +328,10 @@ fn ty(t: &TypeExpr, level: usize) -> String {
         TypeExprKind::Union(members) => members.iter().map(|m| ty(m, level)).collect::<Vec<_>>().join(" | "),
         TypeExprKind::Array(item) => format!("[{}]", ty(item, level)),
         TypeExprKind::Object(fields) => {
-            let parts: Vec<String> =
-                fields.iter().map(|f| format!("{}: {}", field_name(&f.name.name), ty(&f.ty, level + 1))).collect();
+            let parts: Vec<String> = fields
+                .iter()
+                .map(|f| format!("{}{}: {}", field_name(&f.name.name), mark(f), ty(&f.ty, level + 1)))
+                .collect();
             let inline = format!("{{ {} }}", parts.join(", "));
             if inline.len() + level * 2 <= WIDTH && !inline.contains('\n') {
                 inline

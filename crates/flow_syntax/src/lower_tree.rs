@@ -267,8 +267,13 @@ impl Cx {
                     let span = self.span(&f);
                     let mut it = f.into_inner();
                     let name = self.ident(next(&mut it, self.base)?);
-                    let ty = self.type_expr(next(&mut it, self.base)?)?;
-                    fields.push(FieldDecl { name, ty, span });
+                    let mut ty_pair = next(&mut it, self.base)?;
+                    let optional = ty_pair.as_rule() == Rule::optional_mark;
+                    if optional {
+                        ty_pair = next(&mut it, self.base)?;
+                    }
+                    let ty = self.type_expr(ty_pair)?;
+                    fields.push(FieldDecl { name, optional, ty, span });
                 }
                 TypeExprKind::Object(fields)
             }
@@ -639,7 +644,8 @@ fn syntax_error(e: &pest::error::Error<Rule>, text: &str, base: usize) -> Box<Di
                 || token == "//"
                 || token == "/*";
             let literal = token.chars().all(|c| !c.is_alphanumeric() && c != '_' && c != ' ');
-            if trivia || !literal {
+            // `?` is said by the rule that wanted it (nullable, or an optional field).
+            if trivia || !literal || token == "?" {
                 continue;
             }
             // Operators are many and rarely what was missing: one entry says they fit here.
@@ -752,6 +758,7 @@ fn rule_name(rule: Rule) -> Option<&'static str> {
         Rule::method => "an HTTP method (GET, POST, PUT, PATCH, DELETE)",
         Rule::type_expr | Rule::type_term | Rule::array_type | Rule::object_type => "a type",
         Rule::nullable => "`?`",
+        Rule::optional_mark => "`?` (an optional field)",
         Rule::type_field => "a field (`name: Type`)",
         Rule::field_assign => "a field assignment (`name = value`)",
         Rule::let_stmt | Rule::kw_let => "`let`",
