@@ -92,6 +92,13 @@ fn example(name: &str) -> String {
     format!("examples/{name}")
 }
 
+/// `flowc map FILE --map MAP --input IN --output OUT`.
+fn map_args(file: &str, map: &str, input: &Path, output: &Path) -> Vec<String> {
+    ["map", file, "--map", map, "--input", &input.display().to_string(), "--output", &output.display().to_string()]
+        .map(String::from)
+        .to_vec()
+}
+
 fn run_file(name: &str) -> String {
     format!("tests/data/run/{name}")
 }
@@ -466,19 +473,9 @@ fn flowc_map_streams_records_and_rejects_what_does_not_fit() {
     let text = format!("{good}\n{{\"id\": \"one\"}}\n\nnot json\n{good}\n");
     std::fs::write(&input, text).expect("write input");
     let (output, rejects) = (dir.join("out.ndjson"), dir.join("rejects.ndjson"));
-    let args = [
-        "map",
-        "tests/data/ok/bench_customer_map.flow",
-        "--map",
-        "to_row",
-        "--input",
-        input.to_str().expect("utf-8 path"),
-        "--output",
-        output.to_str().expect("utf-8 path"),
-        "--rejects",
-        rejects.to_str().expect("utf-8 path"),
-    ];
-    let out = flowc(&args, &[]);
+    let mut args = map_args("tests/data/ok/bench_customer_map.flow", "to_row", &input, &output);
+    args.extend(["--rejects".to_string(), rejects.display().to_string()]);
+    let out = flowc(&args.iter().map(String::as_str).collect::<Vec<_>>(), &[]);
     assert_eq!(out.code, 1, "rejects make the exit code 1: {}", out.stderr);
     assert!(out.stderr.contains("mapped 2 records, rejected 2"), "{}", out.stderr);
     let mapped: Vec<Value> = std::fs::read_to_string(&output)
@@ -974,17 +971,8 @@ fn flowc_map_leaves_absent_optional_fields_out_and_writes_null_for_nullable_ones
     let lines = "{\"id\":1,\"phone\":null}\n{\"id\":2,\"nickname\":\"ada\",\"address\":{\"city\":\"Berlin\",\"zip\":\"10115\"}}\n";
     std::fs::write(&input, lines).expect("write input");
     let output = dir.join("out.ndjson");
-    let args = [
-        "map",
-        "tests/data/ok/optional_fields.flow",
-        "--map",
-        "to_patch",
-        "--input",
-        input.to_str().expect("utf-8 path"),
-        "--output",
-        output.to_str().expect("utf-8 path"),
-    ];
-    let out = flowc(&args, &[]);
+    let args = map_args("tests/data/ok/optional_fields.flow", "to_patch", &input, &output);
+    let out = flowc(&args.iter().map(String::as_str).collect::<Vec<_>>(), &[]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let written = std::fs::read_to_string(&output).expect("output");
     assert_eq!(
