@@ -305,19 +305,20 @@ impl Cx<'_> {
         let mut d = match inner {
             Mismatch::Nullable => {
                 let default = default_for(self.types.resolve(&self.types.non_null(&expect.ty)));
-                let help = match &text {
-                    Some(t) => {
-                        format!("give a default: `{t} ?? {default}`, or declare {} nullable (`{want_s}?`)", expect.what)
-                    }
-                    None => {
-                        format!("give a default with `?? {default}`, or declare {} nullable (`{want_s}?`)", expect.what)
-                    }
+                let mut help = match &text {
+                    Some(t) => format!("give a default: `{t} ?? {default}`"),
+                    None => format!("give a default with `?? {default}`"),
                 };
+                // Only what the file declares can be declared nullable (not a built-in's argument).
+                if expect.origin.is_some() {
+                    help.push_str(&format!(", or declare {} nullable (`{want_s}?`)", expect.what));
+                }
                 Diagnostic::new(
                     codes::NULLABLE,
                     format!(
-                        "{} may be null, but {} is `{want_s}`",
+                        "{} {}, but {} is `{want_s}`",
                         text.as_deref().map_or("this value".to_string(), |t| format!("`{t}`")),
+                        self.may_be_null(e),
                         expect.what
                     ),
                 )
@@ -541,8 +542,9 @@ impl Cx<'_> {
                             Diagnostic::new(
                                 codes::NULLABLE,
                                 format!(
-                                    "{} may be null",
-                                    path_text(base).map_or("the array".into(), |t| format!("`{t}`"))
+                                    "{} {}",
+                                    path_text(base).map_or("the array".into(), |t| format!("`{t}`")),
+                                    self.may_be_null(base)
                                 ),
                             )
                             .primary(base.span, "indexed here")
@@ -769,7 +771,11 @@ impl Cx<'_> {
             self.report(
                 Diagnostic::new(
                     codes::NULLABLE,
-                    format!("{} may be null", t.as_deref().map_or("this value".to_string(), |t| format!("`{t}`"))),
+                    format!(
+                        "{} {}",
+                        t.as_deref().map_or("this value".to_string(), |t| format!("`{t}`")),
+                        self.may_be_null(base)
+                    ),
                 )
                 .primary(base.span, format!("this is `{}`", self.types.display(&bt)))
                 .help(match &t {
@@ -813,6 +819,9 @@ impl Cx<'_> {
             self.report(d);
             return POISON;
         };
+        if f.optional {
+            self.absent_reads.insert(e.span);
+        }
         let field_index = self.named_index(&object_ty);
         self.note_field(field_index, &name.name, name.span);
         let mut ty = f.ty.clone();
@@ -850,8 +859,9 @@ impl Cx<'_> {
             Diagnostic::new(
                 codes::NULLABLE,
                 format!(
-                    "{} may be null, and `{op}` needs a value",
-                    t.as_deref().map_or("this operand".to_string(), |t| format!("`{t}`"))
+                    "{} {}, and `{op}` needs a value",
+                    t.as_deref().map_or("this operand".to_string(), |t| format!("`{t}`")),
+                    self.may_be_null(operand)
                 ),
             )
             .primary(operand.span, format!("this is `{}`", self.types.display(ty)))

@@ -239,6 +239,9 @@ pub(crate) struct Cx<'a> {
     pub field_spans: HashMap<(usize, String), Span>,
     /// Where each field's name is declared, for editors' go to definition.
     pub field_names: HashMap<(usize, String), Span>,
+    /// Paths that read an optional field (`name?: T`): their value may be absent, which the
+    /// null diagnostics say instead of "null".
+    pub absent_reads: HashSet<Span>,
     pub info: Info,
     pub apis: Vec<Option<ApiM>>,
     pub endpoints: Vec<Option<EndpointM>>,
@@ -279,6 +282,7 @@ impl<'a> Cx<'a> {
             types: Types::default(),
             field_spans: HashMap::new(),
             field_names: HashMap::new(),
+            absent_reads: HashSet::new(),
             info: Info::default(),
             apis: Vec::new(),
             endpoints: Vec::new(),
@@ -306,6 +310,15 @@ impl<'a> Cx<'a> {
             }
         }
         None
+    }
+
+    /// "may be null", or "may be absent" for a path that reads an optional field.
+    pub fn may_be_null(&self, e: &ast::Expr) -> &'static str {
+        if self.absent_reads.contains(&e.span) {
+            "may be absent"
+        } else {
+            "may be null"
+        }
     }
 
     /// Records a use of field `name` of declared type `type_index`, for editors.
