@@ -49,17 +49,23 @@ fn reads_first(func: Builtin) -> bool {
     matches!(func, Builtin::Lower | Builtin::Upper | Builtin::Trim | Builtin::Len | Builtin::Join | Builtin::Split)
 }
 
-/// The functions of [`reads_first`] on a borrowed first argument; `None` when the value is not
-/// of a kind handled here (the general path then reports it).
-fn borrowed(func: Builtin, first: &Value, rest: &[Value]) -> Option<Result<Value, EvalError>> {
+/// The functions of [`reads_first`]: they only read their first argument, so it may be
+/// borrowed from the record.
+fn reading_first(func: Builtin, first: &Value, rest: &[Value]) -> Result<Value, EvalError> {
     use Builtin as B;
-    Some(Ok(match (func, first, rest) {
-        (B::Lower, Value::Str(s), _) => Value::Str(s.to_lowercase()),
-        (B::Upper, Value::Str(s), _) => Value::Str(s.to_uppercase()),
-        (B::Trim, Value::Str(s), _) => Value::Str(s.trim().to_string()),
-        (B::Len, Value::Str(s), _) => Value::Int(s.chars().count() as i64),
-        (B::Len, Value::Array(a), _) => Value::Int(a.len() as i64),
-        (B::Join, Value::Array(xs), [Value::Str(sep)]) => {
+    let sep = || match rest.first() {
+        Some(Value::Str(sep)) => Ok(sep.as_str()),
+        _ => internal("a separator that is not text"),
+    };
+    Ok(match (func, first) {
+        (B::Lower, Value::Str(s)) => Value::Str(s.to_lowercase()),
+        (B::Upper, Value::Str(s)) => Value::Str(s.to_uppercase()),
+        (B::Trim, Value::Str(s)) => Value::Str(s.trim().to_string()),
+        (B::Len, Value::Str(s)) => Value::Int(s.chars().count() as i64),
+        (B::Len, Value::Array(a)) => Value::Int(a.len() as i64),
+        (B::Join, Value::Null) => Value::Str(String::new()),
+        (B::Join, Value::Array(xs)) => {
+            let sep = sep()?;
             let mut out = String::new();
             for (i, x) in xs.iter().enumerate() {
                 if i > 0 {
@@ -72,11 +78,12 @@ fn borrowed(func: Builtin, first: &Value, rest: &[Value]) -> Option<Result<Value
             }
             Value::Str(out)
         }
-        (B::Split, Value::Str(s), [Value::Str(sep)]) if !sep.is_empty() => {
-            Value::Array(s.split(sep.as_str()).map(|p| Value::Str(p.to_string())).collect())
-        }
-        _ => return None,
-    }))
+        (B::Split, Value::Str(s)) => match sep()? {
+            "" => Value::Array(s.chars().map(|c| Value::Str(c.to_string())).collect()),
+            sep => Value::Array(s.split(sep).map(|p| Value::Str(p.to_string())).collect()),
+        },
+        (f, other) => return internal(&format!("{} of {}", f.name(), other.kind())),
+    })
 }
 
 /// Calls a lambda argument on one item.
@@ -129,16 +136,22 @@ pub(crate) fn call_builtin(
     }
     // Functions that only read their first argument read it where it is when it is a path:
     // `lower(c.email)` copies nothing but its result.
-    if let Some(first) = args.first().filter(|a| is_place(a) && reads_first(func)) {
-        let mut rest = Vec::with_capacity(args.len() - 1);
-        for a in &args[1..] {
+    if let (true, Some((first, others))) = (reads_first(func), args.split_first()) {
+        let mut rest = Vec::with_capacity(others.len());
+        for a in others {
             rest.push(eval(a, env, plan)?);
         }
-        if let Some(v) = place(first, env, plan)? {
-            if let Some(result) = borrowed(func, v, &rest) {
-                return result;
+        let owned;
+        let first = if is_place(first) {
+            match place(first, env, plan)? {
+                Some(v) => v,
+                None => return internal("a path that does not resolve"),
             }
-        }
+        } else {
+            owned = eval(first, env, plan)?;
+            &owned
+        };
+        return reading_first(func, first, &rest);
     }
     let mut vals = Vec::with_capacity(args.len());
     for a in args {
@@ -148,18 +161,8 @@ pub(crate) fn call_builtin(
     let mut it = vals.into_iter();
     let mut next = || it.next().unwrap_or(Value::Null);
     Ok(match func {
-        B::Lower => Value::Str(text(next())?.to_lowercase()),
-        B::Upper => Value::Str(text(next())?.to_uppercase()),
-        B::Trim => Value::Str(text(next())?.trim().to_string()),
-        B::Split => {
-            let (s, sep) = (text(next())?, text(next())?);
-            let parts: Vec<Value> = if sep.is_empty() {
-                s.chars().map(|c| Value::Str(c.to_string())).collect()
-            } else {
-                s.split(sep.as_str()).map(|p| Value::Str(p.to_string())).collect()
-            };
-            Value::Array(parts)
-        }
+        // Taken above, before any argument is copied.
+        B::Lower | B::Upper | B::Trim | B::Split | B::Len | B::Join => return reading_first(func, &next(), &[next()]),
         B::Replace => {
             let (s, from, to) = (text(next())?, text(next())?, text(next())?);
             Value::Str(if from.is_empty() { s } else { s.replace(&from, &to) })
@@ -228,11 +231,6 @@ pub(crate) fn call_builtin(
             Value::Str(out)
         }
         B::Str => Value::Str(next().to_text()),
-        B::Len => match next() {
-            Value::Str(s) => Value::Int(s.chars().count() as i64),
-            Value::Array(a) => Value::Int(a.len() as i64),
-            other => return internal(&format!("len of {}", other.kind())),
-        },
         B::Count => Value::Int(items(next())?.len() as i64),
         B::Sum => {
             let mut total = Value::Int(0);
@@ -286,12 +284,6 @@ pub(crate) fn call_builtin(
                 }
             }
             Value::Array(out)
-        }
-        B::Join => {
-            let xs = items(next())?;
-            let sep = text(next())?;
-            let parts: Vec<String> = xs.iter().map(Value::to_text).collect();
-            Value::Str(parts.join(&sep))
         }
         B::First => items(next())?.into_iter().next().unwrap_or(Value::Null),
         B::Last => items(next())?.pop().unwrap_or(Value::Null),
