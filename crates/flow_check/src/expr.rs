@@ -465,21 +465,14 @@ impl Cx<'_> {
                 let (lt, le) = self.infer_raw(expr, scope);
                 let inner = self.handled(expr, lt);
                 let (dt, de) = self.infer(default, scope);
-                let ty = match self.types.join(&inner, &dt) {
-                    Some(t) => t,
-                    None => {
-                        let (a, b) = (self.types.display(&inner), self.types.display(&dt));
-                        self.report(
-                            Diagnostic::new(
-                                codes::TYPE_MISMATCH,
-                                format!("the `catch` default is `{b}`, but the value is `{a}`"),
-                            )
-                            .primary(default.span, format!("this is `{b}`"))
-                            .help(format!("give a default of type `{a}`")),
-                        );
-                        Ty::Error
-                    }
-                };
+                let ty = self.join_or_report(&inner, &dt, |a, b| {
+                    Diagnostic::new(
+                        codes::TYPE_MISMATCH,
+                        format!("the `catch` default is `{b}`, but the value is `{a}`"),
+                    )
+                    .primary(default.span, format!("this is `{b}`"))
+                    .help(format!("give a default of type `{a}`"))
+                });
                 (ty, plan::Expr::Catch { expr: Box::new(le), default: Box::new(de) })
             }
             ExprKind::Match { scrutinee, arms } => self.match_expr(e, scrutinee, arms, None, scope),
@@ -597,22 +590,15 @@ impl Cx<'_> {
                 self.constant_condition(cond, then, otherwise);
                 let (tt, te) = self.infer(then, scope);
                 let (ot, oe) = self.infer(otherwise, scope);
-                let ty = match self.types.join(&tt, &ot) {
-                    Some(t) => t,
-                    None => {
-                        let (a, b) = (self.types.display(&tt), self.types.display(&ot));
-                        self.report(
-                            Diagnostic::new(
-                                codes::TYPE_MISMATCH,
-                                format!("`if` branches have different types: `{a}` and `{b}`"),
-                            )
-                            .primary(otherwise.span, format!("this is `{b}`"))
-                            .secondary(then.span, format!("this is `{a}`"))
-                            .help("make both branches the same type, e.g. convert with `str(…)`"),
-                        );
-                        Ty::Error
-                    }
-                };
+                let ty = self.join_or_report(&tt, &ot, |a, b| {
+                    Diagnostic::new(
+                        codes::TYPE_MISMATCH,
+                        format!("`if` branches have different types: `{a}` and `{b}`"),
+                    )
+                    .primary(otherwise.span, format!("this is `{b}`"))
+                    .secondary(then.span, format!("this is `{a}`"))
+                    .help("make both branches the same type, e.g. convert with `str(…)`")
+                });
                 (ty, plan::Expr::If { cond: Box::new(c), then: Box::new(te), otherwise: Box::new(oe) })
             }
             ExprKind::Lambda { .. } => {
@@ -834,6 +820,19 @@ impl Cx<'_> {
         (ty, plan::Expr::Field { base: Box::new(be), name: name.name.clone() })
     }
 
+    /// The type two values share (`if` branches, a default and its value), or E0201 built by
+    /// `mismatch` from the two types as shown.
+    fn join_or_report(&mut self, a: &Ty, b: &Ty, mismatch: impl FnOnce(&str, &str) -> Diagnostic) -> Ty {
+        match self.types.join(a, b) {
+            Some(t) => t,
+            None => {
+                let d = mismatch(&self.types.display(a), &self.types.display(b));
+                self.report(d);
+                Ty::Error
+            }
+        }
+    }
+
     /// W0007: `if true then …` / `if false then …`: one branch can never be taken.
     pub(crate) fn constant_condition(&mut self, cond: &ast::Expr, then: &ast::Expr, otherwise: &ast::Expr) {
         let ExprKind::Bool(b) = cond.kind else { return };
@@ -898,25 +897,13 @@ impl Cx<'_> {
                 }
                 let inner = self.types.non_null(&lt);
                 let (rt, re) = self.infer(rhs, scope);
-                let ty = match self.types.join(&inner, &rt) {
-                    Some(t) => t,
-                    None => {
-                        let (a, b) = (self.types.display(&inner), self.types.display(&rt));
-                        self.report(
-                            Diagnostic::new(
-                                codes::TYPE_MISMATCH,
-                                format!("the default is `{b}`, but the value is `{a}`"),
-                            )
-                            .primary(rhs.span, format!("this is `{b}`"))
-                            .secondary(lhs.span, format!("this is `{a}` when not null"))
-                            .help(format!(
-                                "give a default of type `{a}`, e.g. `?? {}`",
-                                default_for(self.types.resolve(&inner))
-                            )),
-                        );
-                        Ty::Error
-                    }
-                };
+                let default = default_for(self.types.resolve(&inner));
+                let ty = self.join_or_report(&inner, &rt, |a, b| {
+                    Diagnostic::new(codes::TYPE_MISMATCH, format!("the default is `{b}`, but the value is `{a}`"))
+                        .primary(rhs.span, format!("this is `{b}`"))
+                        .secondary(lhs.span, format!("this is `{a}` when not null"))
+                        .help(format!("give a default of type `{a}`, e.g. `?? {default}`"))
+                });
                 return (ty, plan::Expr::Coalesce { lhs: Box::new(le), rhs: Box::new(re) });
             }
             _ => {}
