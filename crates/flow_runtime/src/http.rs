@@ -670,6 +670,26 @@ fn jwt_key(algorithm: &str, material: &str, api: &str) -> Result<jsonwebtoken::E
     }
 }
 
+/// The secrets [`check_credentials`] reads: those in JWT signing keys.
+pub fn credential_secrets(plan: &Plan) -> Vec<String> {
+    let mut names: Vec<String> = plan
+        .apis
+        .iter()
+        .filter_map(|api| match &api.auth {
+            Auth::Jwt { key, .. } => Some(key),
+            _ => None,
+        })
+        .flat_map(|key| key.0.iter())
+        .filter_map(|p| match p {
+            flow_plan::Part::Secret(n) => Some(n.clone()),
+            flow_plan::Part::Text(_) => None,
+        })
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
 /// Credentials checked before anything runs, with the secrets at hand (the environment or a
 /// `.env` file): a JWT key that cannot sign is E0408 at the api that uses it. A secret that is
 /// not set is not judged here; the run reports it.

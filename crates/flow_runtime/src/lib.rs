@@ -10,7 +10,7 @@ mod exec;
 mod http;
 mod secrets;
 
-pub use http::check_credentials;
+pub use http::{check_credentials, credential_secrets};
 pub use secrets::Secrets;
 
 use std::path::PathBuf;

@@ -198,11 +198,13 @@ fn check(files: &[PathBuf], format: Format) -> miette::Result<ExitCode> {
             Ok(s) => {
                 let checked = flow_check::check_source(&s.text);
                 let mut d = checked.diagnostics;
-                // With the secrets at hand, credentials that could never work are check errors.
-                if let Some(model) = &checked.model {
-                    let plan = flow_check::lower(model);
+                // With the secrets at hand, credentials that could never work are check errors;
+                // secrets (and the .env file) are read only when there is such a credential.
+                let plan = checked.model.as_ref().map(flow_check::lower);
+                let needed = plan.as_ref().map(flow_runtime::credential_secrets).unwrap_or_default();
+                if let (Some(plan), false) = (&plan, needed.is_empty()) {
                     let dir = path.parent().map(std::path::Path::to_path_buf).unwrap_or_default();
-                    d.extend(flow_runtime::check_credentials(&plan, &run::load_secrets(&plan.secrets, &dir)?));
+                    d.extend(flow_runtime::check_credentials(plan, &run::load_secrets(&needed, &dir)?));
                     flow_diagnostics::sort(&mut d);
                 }
                 (s.name, s.text, d)
