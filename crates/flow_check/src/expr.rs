@@ -210,7 +210,7 @@ impl Cx<'_> {
                     let inner =
                         Expect { ty: ef.ty.clone(), origin, what: format!("field `{}` of `{type_name}`", ef.name) };
                     let value = self.check_against(&f.value, &inner, scope);
-                    parts.push(plan::ObjectPart::Field { name: f.name.name.clone(), value });
+                    parts.push(plan::ObjectPart::Field { name: f.name.name.as_str().into(), value });
                 }
                 None => {
                     let unset = efs.iter().map(|ef| ef.name.as_str()).filter(|n| !seen.iter().any(|(s, _)| s == n));
@@ -253,12 +253,12 @@ impl Cx<'_> {
                 .help(format!("add {}", missing.iter().map(|m| format!("`{m}: …`")).collect::<Vec<_>>().join(", "))),
             );
         }
-        let order: Vec<String> = efs.iter().map(|ef| ef.name.clone()).collect();
+        let order: Vec<plan::Key> = efs.iter().map(|ef| ef.name.as_str().into()).collect();
         if any_spread {
             return plan::Expr::Build { parts, keep: Some(order) };
         }
         // Output in the declared order: the JSON reads like the type.
-        let mut fields: Vec<(String, plan::Expr)> = parts
+        let mut fields: Vec<(plan::Key, plan::Expr)> = parts
             .into_iter()
             .filter_map(|p| match p {
                 plan::ObjectPart::Field { name, value } => Some((name, value)),
@@ -621,7 +621,7 @@ impl Cx<'_> {
                             let (t, x) = self.infer(&f.value, scope);
                             tys.retain(|ft| ft.name != f.name.name);
                             tys.push(FieldTy { name: f.name.name.clone(), ty: t, optional: false });
-                            parts.push(plan::ObjectPart::Field { name: f.name.name.clone(), value: x });
+                            parts.push(plan::ObjectPart::Field { name: f.name.name.as_str().into(), value: x });
                         }
                         ObjectItem::Spread(s) => {
                             let (fields, x) = self.spread(s, scope);
@@ -656,7 +656,7 @@ impl Cx<'_> {
                     }
                     let (t, x) = self.infer(&f.value, scope);
                     tys.push(FieldTy { name: f.name.name.clone(), ty: t, optional: false });
-                    out.push((f.name.name.clone(), x));
+                    out.push((f.name.name.as_str().into(), x));
                 }
                 (Ty::Object(tys.into()), plan::Expr::Object { fields: out })
             }

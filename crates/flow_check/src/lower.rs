@@ -108,16 +108,19 @@ pub fn lower(model: &Model) -> plan::Plan {
 }
 
 /// A map's fields in the order its target type declares them: the output reads like the type.
-fn ordered_fields(types: &Types, ret: &Ty, fields: &[(String, plan::Expr)]) -> Vec<(String, plan::Expr)> {
+fn ordered_fields(types: &Types, ret: &Ty, fields: &[(String, plan::Expr)]) -> Vec<(plan::Key, plan::Expr)> {
     let Ty::Object(declared) = types.resolve(ret) else {
-        return fields.to_vec();
+        return fields.iter().map(|(n, e)| (n.into(), e.clone())).collect();
     };
-    declared.iter().filter_map(|d| fields.iter().find(|(n, _)| *n == d.name).cloned()).collect()
+    declared
+        .iter()
+        .filter_map(|d| fields.iter().find(|(n, _)| *n == d.name).map(|(n, e)| (n.into(), e.clone())))
+        .collect()
 }
 
-fn field_order(types: &Types, ret: &Ty) -> Vec<String> {
+fn field_order(types: &Types, ret: &Ty) -> Vec<plan::Key> {
     match types.resolve(ret) {
-        Ty::Object(declared) => declared.iter().map(|d| d.name.clone()).collect(),
+        Ty::Object(declared) => declared.iter().map(|d| d.name.as_str().into()).collect(),
         _ => Vec::new(),
     }
 }
@@ -137,7 +140,7 @@ fn plan_type(ty: &Ty) -> plan::Type {
         Ty::Object(fields) => plan::Type::Object(
             fields
                 .iter()
-                .map(|f| plan::Field { name: f.name.clone(), ty: plan_type(&f.ty), optional: f.optional })
+                .map(|f| plan::Field { name: f.name.as_str().into(), ty: plan_type(&f.ty), optional: f.optional })
                 .collect(),
         ),
         Ty::Named(i) => plan::Type::Named(*i),

@@ -8,7 +8,7 @@ use std::cmp::Ordering;
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 
-use crate::{BinOp, Expr, Plan, Span, Value};
+use crate::{BinOp, Expr, Key, Plan, Span, Value};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EvalError {
@@ -173,7 +173,7 @@ pub fn eval(expr: &Expr, env: &mut Env, plan: &Plan) -> Result<Value, EvalError>
             }
         }
         Expr::Build { parts, keep } => {
-            let mut out: Vec<(String, Value)> = Vec::new();
+            let mut out: Vec<(Key, Value)> = Vec::new();
             for part in parts {
                 match part {
                     crate::ObjectPart::Field { name, value } => {
@@ -279,10 +279,10 @@ fn map_env(map: &crate::Map, args: Vec<Value>, plan: &Plan) -> Result<Env, EvalE
     Ok(env)
 }
 
-fn set_field(out: &mut Vec<(String, Value)>, name: &str, v: Value) {
+fn set_field(out: &mut Vec<(Key, Value)>, name: &Key, v: Value) {
     match out.iter_mut().find(|(k, _)| k == name) {
         Some(slot) => slot.1 = v,
-        None => out.push((name.to_string(), v)),
+        None => out.push((name.clone(), v)),
     }
 }
 
@@ -296,7 +296,7 @@ pub fn run_map(map: &crate::Map, args: Vec<Value>, plan: &Plan) -> Result<Value,
         }
         return Ok(Value::Object(out));
     }
-    let mut all: Vec<(String, Value)> = Vec::new();
+    let mut all: Vec<(Key, Value)> = Vec::new();
     for s in &map.spreads {
         match eval(s, &mut env, plan)? {
             Value::Object(fields) => {

@@ -148,7 +148,7 @@ impl<'a> Parser<'a> {
                     loop {
                         let key = self.key()?;
                         self.eat(b':')?;
-                        match fields.iter().position(|f| f.name == key) {
+                        match fields.iter().position(|f| *f.name == *key) {
                             Some(i) => slots[i] = Some(self.value(&fields[i].ty)?),
                             None => self.skip()?,
                         }

@@ -130,7 +130,7 @@ fn decode_at(
                     path.push('.');
                 }
                 path.push_str(&f.name);
-                let v = match map.get(&f.name) {
+                let v = match map.get(&*f.name) {
                     Some(j) => decode_at(j, &f.ty, types, path, depth + 1)?,
                     None if is_nullable(&f.ty, types) => Value::Null,
                     None => {

@@ -20,7 +20,7 @@ pub mod testing;
 pub use builtins::Builtin;
 pub use flow_diagnostics::Span;
 pub use json::{decode, decode_text, encode, encode_to, ShapeError, TextError};
-pub use value::Value;
+pub use value::{Key, Value};
 
 /// Whether a type has an optional field (`name?: T`) anywhere, so output must be shaped by it.
 pub fn has_optional(ty: &Type, types: &[NamedType]) -> bool {
@@ -250,7 +250,7 @@ pub enum Type {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Field {
-    pub name: String,
+    pub name: Key,
     pub ty: Type,
     /// Declared `name?: T`: output leaves the field out when its value is null.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -386,10 +386,10 @@ pub struct Map {
     /// `...expr` items: their fields go under the explicit `fields`.
     #[serde(default)]
     pub spreads: Vec<Expr>,
-    pub fields: Vec<(String, Expr)>,
+    pub fields: Vec<(Key, Expr)>,
     /// With spreads: the output's fields, in the target type's order.
     #[serde(default)]
-    pub order: Vec<String>,
+    pub order: Vec<Key>,
     /// The target type, when it has optional fields (`name?: T`) that output leaves out when
     /// null; see [`omit_absent`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -566,7 +566,7 @@ pub enum Expr {
         otherwise: Box<Expr>,
     },
     Object {
-        fields: Vec<(String, Expr)>,
+        fields: Vec<(Key, Expr)>,
     },
     Array {
         items: Vec<Expr>,
@@ -606,7 +606,7 @@ pub enum Expr {
     /// `keep`, only those fields, in that order (the target type's).
     Build {
         parts: Vec<ObjectPart>,
-        keep: Option<Vec<String>>,
+        keep: Option<Vec<Key>>,
     },
     /// `table[key]`: the table's value, or null.
     Lookup {
@@ -628,7 +628,7 @@ pub struct MatchArm {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "part", rename_all = "snake_case")]
 pub enum ObjectPart {
-    Field { name: String, value: Expr },
+    Field { name: Key, value: Expr },
     Spread { value: Expr },
 }
 

@@ -94,7 +94,7 @@ fn write_pretty(v: &Value, depth: usize, out: &mut String) {
             out.push_str("{\n");
             for (i, (k, item)) in fields.iter().enumerate() {
                 out.push_str(&pad(depth + 1));
-                crate::encode_to(&Value::Str(k.clone()), out);
+                crate::encode_to(&Value::Str(k.to_string()), out);
                 out.push_str(": ");
                 write_pretty(item, depth + 1, out);
                 out.push_str(if i + 1 < fields.len() { ",\n" } else { "\n" });

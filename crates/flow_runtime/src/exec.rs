@@ -813,7 +813,7 @@ impl Pager {
                     match (&mut body, in_body) {
                         (Some(Value::Object(fields)), true) => match fields.iter_mut().find(|(name, _)| *name == k) {
                             Some(slot) => slot.1 = v,
-                            None => fields.push((k, v)),
+                            None => fields.push((k.into(), v)),
                         },
                         _ => {
                             url.query_pairs_mut().append_pair(&k, &v.to_text());
