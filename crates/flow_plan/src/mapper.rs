@@ -33,22 +33,39 @@ pub fn map_ndjson(
     };
     let mut summary = MapSummary::default();
     let mut record = String::with_capacity(1024);
+    let mut buf = Vec::with_capacity(1024);
+    let mut input = input;
     let mut line_no = 0u64;
-    for line in input.lines() {
-        let line = line?;
+    loop {
+        // One buffer for every line: reading a line allocates nothing.
+        buf.clear();
+        if input.read_until(b'\n', &mut buf)? == 0 {
+            break;
+        }
         line_no += 1;
+        let bytes = buf.strip_suffix(b"\n").unwrap_or(&buf);
+        let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
+        let line = match std::str::from_utf8(bytes) {
+            Ok(line) => line,
+            Err(e) => {
+                let lossy = String::from_utf8_lossy(bytes);
+                reject(&mut rejects, line_no, "R0003", &format!("not UTF-8: {e}"), &lossy)?;
+                summary.rejected += 1;
+                continue;
+            }
+        };
         if line.trim().is_empty() {
             continue;
         }
-        let value = match crate::decode_text(&line, ty, &plan.types) {
+        let value = match crate::decode_text(line, ty, &plan.types) {
             Ok(v) => v,
             Err(TextError::Syntax(e)) => {
-                reject(&mut rejects, line_no, "R0003", &format!("not JSON: {e}"), &line)?;
+                reject(&mut rejects, line_no, "R0003", &format!("not JSON: {e}"), line)?;
                 summary.rejected += 1;
                 continue;
             }
             Err(TextError::Shape(e)) => {
-                reject(&mut rejects, line_no, "R0004", &format!("does not match the map's input type: {e}"), &line)?;
+                reject(&mut rejects, line_no, "R0004", &format!("does not match the map's input type: {e}"), line)?;
                 summary.rejected += 1;
                 continue;
             }
@@ -61,7 +78,7 @@ pub fn map_ndjson(
                 summary.mapped += 1;
             }
             Err(e) => {
-                reject(&mut rejects, line_no, "R0005", &e.message, &line)?;
+                reject(&mut rejects, line_no, "R0005", &e.message, line)?;
                 summary.rejected += 1;
             }
         }
@@ -117,5 +134,15 @@ mod tests {
         assert!(lines[0]["error"]["message"].as_str().unwrap().contains("at `n`"));
         assert_eq!(lines[1]["error"]["code"], "R0003");
         assert_eq!((lines[2]["line"].clone(), lines[2]["error"]["code"].clone()), (5.into(), "R0005".into()));
+
+        // A line that is not UTF-8 is rejected with its number; the lines after it go on.
+        let input: &[u8] = b"{\"n\": 1}\r\n{\"n\": \"\xff\"}\n{\"n\": 3}";
+        let (mut out, mut rej) = (Vec::new(), Vec::new());
+        let s = map_ndjson(&plan, 0, input, &mut out, &mut rej).unwrap();
+        assert_eq!(s, MapSummary { mapped: 2, rejected: 1 });
+        assert_eq!(String::from_utf8(out).unwrap(), "{\"double\":2}\n{\"double\":6}\n");
+        let rej: serde_json::Value = serde_json::from_slice(&rej).unwrap();
+        assert_eq!((rej["line"].clone(), rej["error"]["code"].clone()), (2.into(), "R0003".into()));
+        assert!(rej["error"]["message"].as_str().unwrap().contains("not UTF-8"));
     }
 }
