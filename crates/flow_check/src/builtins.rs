@@ -112,7 +112,7 @@ impl Cx<'_> {
         let (t, x) = self.infer(body, scope);
         let mut diags = Vec::new();
         scope.truncate(mark, &mut diags);
-        xs.push(plan::Expr::Lambda { param: param.name.clone(), body: Box::new(x) });
+        xs.push(plan::Expr::Lambda { param: param.name.as_str().into(), body: Box::new(x) });
         Some(t)
     }
 

@@ -68,9 +68,9 @@ pub fn lower(model: &Model) -> plan::Plan {
             .iter()
             .map(|m| plan::Map {
                 name: m.name.clone(),
-                params: m.params.iter().map(|(n, _)| n.clone()).collect(),
+                params: m.params.iter().map(|(n, _)| n.into()).collect(),
                 param_types: m.params.iter().map(|(_, t)| plan_type(t)).collect(),
-                lets: m.lets.clone(),
+                lets: m.lets.iter().map(|(n, e)| (n.into(), e.clone())).collect(),
                 spreads: m.spreads.clone(),
                 fields: ordered_fields(types, &m.ret, &m.fields),
                 order: if m.spreads.is_empty() { Vec::new() } else { field_order(types, &m.ret) },
@@ -98,7 +98,7 @@ pub fn lower(model: &Model) -> plan::Plan {
             .iter()
             .map(|f| plan::Function {
                 name: f.name.clone(),
-                params: f.params.clone(),
+                params: f.params.iter().map(plan::Key::from).collect(),
                 body: f.body.clone(),
                 span: f.span,
             })

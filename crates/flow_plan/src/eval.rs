@@ -33,7 +33,7 @@ static NULL: Value = Value::Null;
 /// Variables in scope: parameters, `let`s, loop variables, lambda parameters. Innermost last.
 #[derive(Debug, Default, Clone)]
 pub struct Env {
-    vars: Vec<(String, Value)>,
+    vars: Vec<(Key, Value)>,
 }
 
 impl Env {
@@ -41,12 +41,13 @@ impl Env {
         Env::default()
     }
 
-    pub fn push(&mut self, name: impl Into<String>, value: Value) {
+    pub fn push(&mut self, name: impl Into<Key>, value: Value) {
         self.vars.push((name.into(), value));
     }
 
-    pub fn pop(&mut self) {
-        self.vars.pop();
+    /// Drops the innermost variable and gives back its value.
+    pub fn pop(&mut self) -> Option<Value> {
+        self.vars.pop().map(|(_, v)| v)
     }
 
     pub fn len(&self) -> usize {
@@ -63,7 +64,11 @@ impl Env {
     }
 
     pub fn get(&self, name: &str) -> Option<&Value> {
-        self.vars.iter().rev().find(|(n, _)| n == name).map(|(_, v)| v)
+        self.vars.iter().rev().find(|(n, _)| *n == *name).map(|(_, v)| v)
+    }
+
+    pub(crate) fn get_mut(&mut self, name: &str) -> Option<&mut Value> {
+        self.vars.iter_mut().rev().find(|(n, _)| *n == *name).map(|(_, v)| v)
     }
 }
 
@@ -353,6 +358,28 @@ pub(crate) fn place<'e>(expr: &'e Expr, env: &'e mut Env, plan: &Plan) -> Result
             Ok(Some(index_value(b, i)))
         }
         _ => Ok(None),
+    }
+}
+
+/// A variable-and-field path (`c.order.items`), mutably: `None` when `expr` is not such a path
+/// or a field on the way is not there.
+pub(crate) fn place_mut<'e>(expr: &Expr, env: &'e mut Env) -> Option<&'e mut Value> {
+    match expr {
+        Expr::Var { name } => env.get_mut(name),
+        Expr::Field { base, name } => match place_mut(base, env)? {
+            Value::Object(fields) => fields.iter_mut().find(|(k, _)| *k == **name).map(|(_, v)| v),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// The variable a path starts from.
+pub(crate) fn root_var(e: &Expr) -> Option<&str> {
+    match e {
+        Expr::Var { name } => Some(name),
+        Expr::Field { base, .. } | Expr::Index { base, .. } => root_var(base),
+        _ => None,
     }
 }
 

@@ -7,7 +7,7 @@
 use chrono::{DateTime, NaiveDate};
 use rust_decimal::Decimal;
 
-use crate::{NamedType, Type, Value};
+use crate::{Key, NamedType, Type, Value};
 
 /// Mismatch or malformed input: the slow path will say which.
 pub(crate) struct Fail;
@@ -88,11 +88,11 @@ impl<'a> Parser<'a> {
             }
             Type::String => Value::Str(self.string()?),
             Type::Union(members) => {
-                let s = self.string()?;
-                if !members.contains(&s) {
-                    return Err(Fail);
+                let s = self.str_ref()?;
+                match members.iter().find(|m| **m == *s) {
+                    Some(m) => Value::Str(m.clone()),
+                    None => return Err(Fail),
                 }
-                Value::Str(s)
             }
             Type::Int => {
                 let n = self.number()?;
@@ -103,7 +103,7 @@ impl<'a> Parser<'a> {
                 Value::Float(n.parse::<f64>().map_err(|_| Fail)?)
             }
             Type::Decimal => {
-                let text = if c == b'"' { self.string()? } else { self.number()?.to_string() };
+                let text = if c == b'"' { self.str_ref()? } else { std::borrow::Cow::Borrowed(self.number()?) };
                 let t = text.trim();
                 Value::Decimal(Decimal::from_str_exact(t).or_else(|_| Decimal::from_scientific(t)).map_err(|_| Fail)?)
             }
@@ -116,8 +116,8 @@ impl<'a> Parser<'a> {
                     Value::Bool(false)
                 }
             }
-            Type::Date => Value::Date(NaiveDate::parse_from_str(&self.string()?, "%Y-%m-%d").map_err(|_| Fail)?),
-            Type::DateTime => Value::DateTime(DateTime::parse_from_rfc3339(&self.string()?).map_err(|_| Fail)?),
+            Type::Date => Value::Date(NaiveDate::parse_from_str(&self.str_ref()?, "%Y-%m-%d").map_err(|_| Fail)?),
+            Type::DateTime => Value::DateTime(DateTime::parse_from_rfc3339(&self.str_ref()?).map_err(|_| Fail)?),
             Type::Array(item) => {
                 self.eat(b'[')?;
                 let mut out = Vec::new();
@@ -140,16 +140,29 @@ impl<'a> Parser<'a> {
             }
             Type::Object(fields) => {
                 self.eat(b'{')?;
-                let mut slots: Vec<Option<Value>> = Vec::with_capacity(fields.len());
-                slots.resize_with(fields.len(), || None);
+                // Decoded in place, in declaration order; `seen` marks the fields the text had.
+                let mut out: Vec<(Key, Value)> = fields.iter().map(|f| (f.name.clone(), Value::Null)).collect();
+                let mut seen = Seen::new(fields.len());
+                // Keys usually come in the same order record after record: try the one after the
+                // last match first.
+                let mut guess = 0;
                 if self.peek() == Some(b'}') {
                     self.i += 1;
                 } else {
                     loop {
                         let key = self.key()?;
                         self.eat(b':')?;
-                        match fields.iter().position(|f| *f.name == *key) {
-                            Some(i) => slots[i] = Some(self.value(&fields[i].ty)?),
+                        let at = match fields.get(guess) {
+                            Some(f) if *f.name == *key => Some(guess),
+                            _ => fields.iter().position(|f| *f.name == *key),
+                        };
+                        match at {
+                            Some(i) => {
+                                // A repeated key: the last one wins, as in the slow path.
+                                seen.set(i);
+                                out[i].1 = self.value(&fields[i].ty)?;
+                                guess = i + 1;
+                            }
                             None => self.skip()?,
                         }
                         match self.peek() {
@@ -162,14 +175,10 @@ impl<'a> Parser<'a> {
                         }
                     }
                 }
-                let mut out = Vec::with_capacity(fields.len());
-                for (f, slot) in fields.iter().zip(slots) {
-                    let v = match slot {
-                        Some(v) => v,
-                        None if nullable(&f.ty, self.types) => Value::Null,
-                        None => return Err(Fail),
-                    };
-                    out.push((f.name.clone(), v));
+                for (i, f) in fields.iter().enumerate() {
+                    if !seen.get(i) && !nullable(&f.ty, self.types) {
+                        return Err(Fail);
+                    }
                 }
                 Value::Object(out)
             }
@@ -197,6 +206,26 @@ impl<'a> Parser<'a> {
             }
         }
         Err(Fail)
+    }
+
+    /// A string, borrowed when it has no escapes.
+    fn str_ref(&mut self) -> R<std::borrow::Cow<'a, str>> {
+        self.eat(b'"')?;
+        let start = self.i;
+        while let Some(&c) = self.b.get(self.i) {
+            match c {
+                b'"' => {
+                    let s = &self.text[start..self.i];
+                    self.i += 1;
+                    return Ok(std::borrow::Cow::Borrowed(s));
+                }
+                b'\\' => break,
+                c if c < 0x20 => return Err(Fail),
+                _ => self.i += 1,
+            }
+        }
+        self.i = start - 1;
+        self.string().map(std::borrow::Cow::Owned)
     }
 
     fn string(&mut self) -> R<String> {
@@ -377,6 +406,36 @@ impl<'a> Parser<'a> {
             }
         }
         Err(Fail)
+    }
+}
+
+/// Which fields of an object were in the text: a bit each, on the stack up to 128 fields.
+enum Seen {
+    Small(u128),
+    Large(Vec<bool>),
+}
+
+impl Seen {
+    fn new(n: usize) -> Seen {
+        if n <= 128 {
+            Seen::Small(0)
+        } else {
+            Seen::Large(vec![false; n])
+        }
+    }
+
+    fn get(&self, i: usize) -> bool {
+        match self {
+            Seen::Small(bits) => bits & (1u128 << i) != 0,
+            Seen::Large(v) => v[i],
+        }
+    }
+
+    fn set(&mut self, i: usize) {
+        match self {
+            Seen::Small(bits) => *bits |= 1u128 << i,
+            Seen::Large(v) => v[i] = true,
+        }
     }
 }
 

@@ -377,12 +377,12 @@ impl Pagination {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Map {
     pub name: String,
-    pub params: Vec<String>,
+    pub params: Vec<Key>,
     /// The parameters' types, for decoding input (`flowc map`).
     #[serde(default)]
     pub param_types: Vec<Type>,
     /// `let`s in order, then the target's fields in the target type's order.
-    pub lets: Vec<(String, Expr)>,
+    pub lets: Vec<(Key, Expr)>,
     /// `...expr` items: their fields go under the explicit `fields`.
     #[serde(default)]
     pub spreads: Vec<Expr>,
@@ -423,7 +423,7 @@ impl Table {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Function {
     pub name: String,
-    pub params: Vec<String>,
+    pub params: Vec<Key>,
     pub body: Expr,
     pub span: Span,
 }
@@ -614,9 +614,68 @@ pub enum Expr {
         key: Box<Expr>,
     },
     Lambda {
-        param: String,
+        param: Key,
         body: Box<Expr>,
     },
+}
+
+impl Expr {
+    /// Calls `f` on each direct sub-expression.
+    pub fn each_child<'a>(&'a self, f: &mut impl FnMut(&'a Expr)) {
+        match self {
+            Expr::Lit { .. } | Expr::Var { .. } => {}
+            Expr::Field { base, .. } => f(base),
+            Expr::Index { base, index } => {
+                f(base);
+                f(index);
+            }
+            Expr::Not { expr } | Expr::Neg { expr, .. } => f(expr),
+            Expr::Binary { lhs, rhs, .. }
+            | Expr::Coalesce { lhs, rhs }
+            | Expr::And { lhs, rhs }
+            | Expr::Or { lhs, rhs } => {
+                f(lhs);
+                f(rhs);
+            }
+            Expr::If { cond, then, otherwise } => {
+                f(cond);
+                f(then);
+                f(otherwise);
+            }
+            Expr::Object { fields } => fields.iter().for_each(|(_, e)| f(e)),
+            Expr::Array { items: args }
+            | Expr::CallMap { args, .. }
+            | Expr::CallFn { args, .. }
+            | Expr::CallFunction { args, .. } => args.iter().for_each(f),
+            Expr::Catch { expr, default } => {
+                f(expr);
+                f(default);
+            }
+            Expr::Match { scrutinee, arms, otherwise, .. } => {
+                f(scrutinee);
+                arms.iter().for_each(|a| f(&a.body));
+                if let Some(o) = otherwise {
+                    f(o);
+                }
+            }
+            Expr::Build { parts, .. } => parts.iter().for_each(|p| match p {
+                ObjectPart::Field { value, .. } | ObjectPart::Spread { value } => f(value),
+            }),
+            Expr::Lookup { key, .. } => f(key),
+            Expr::Lambda { body, .. } => f(body),
+        }
+    }
+
+    /// Whether the variable `name` is read anywhere in this expression (shadowing aside: a
+    /// lambda parameter of the same name counts too, which errs on the safe side).
+    pub fn mentions(&self, name: &str) -> bool {
+        if let Expr::Var { name: n } = self {
+            return n == name;
+        }
+        let mut found = false;
+        self.each_child(&mut |c| found = found || c.mentions(name));
+        found
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

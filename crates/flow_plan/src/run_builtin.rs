@@ -9,8 +9,8 @@ use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
 use rust_decimal::{Decimal, RoundingStrategy};
 
 use crate::cache::Cache;
-use crate::eval::{binary, compare, eval, is_place, place, Env, EvalError};
-use crate::{BinOp, Builtin, Expr, Plan, Span, Value};
+use crate::eval::{binary, compare, eval, is_place, place, place_mut, root_var, Env, EvalError};
+use crate::{BinOp, Builtin, Expr, Key, Plan, Span, Value};
 
 fn fail<T>(span: Span, message: impl Into<String>) -> Result<T, EvalError> {
     Err(EvalError { message: message.into(), span: Some(span) })
@@ -86,15 +86,23 @@ fn reading_first(func: Builtin, first: &Value, rest: &[Value]) -> Result<Value, 
     })
 }
 
-/// Calls a lambda argument on one item.
-fn apply(lambda: &Expr, item: Value, env: &mut Env, plan: &Plan) -> Result<Value, EvalError> {
-    let Expr::Lambda { param, body } = lambda else {
-        return internal("a lambda was expected");
-    };
-    env.push(param.clone(), item);
-    let result = eval(body, env, plan);
-    env.pop();
-    result
+/// A lambda argument and the array it runs over.
+struct Lambda<'p, 'l> {
+    param: &'p Key,
+    body: &'p Expr,
+    list: &'l mut [Value],
+}
+
+impl Lambda<'_, '_> {
+    /// Calls the lambda on item `i`. The item is moved into the lambda's variable and back, so
+    /// the array is never copied; it is whole again afterwards, on error too.
+    fn apply(&mut self, i: usize, env: &mut Env, plan: &Plan) -> Result<Value, EvalError> {
+        let item = std::mem::replace(&mut self.list[i], Value::Null);
+        env.push(self.param.clone(), item);
+        let result = eval(self.body, env, plan);
+        self.list[i] = env.pop().unwrap_or(Value::Null);
+        result
+    }
 }
 
 fn truth(v: Value) -> Result<bool, EvalError> {
@@ -128,11 +136,21 @@ pub(crate) fn call_builtin(
 ) -> Result<Value, EvalError> {
     use Builtin as B;
     // Functions with a lambda evaluate it per item; the others take values.
-    let lambda = args.get(1).filter(|a| matches!(a, Expr::Lambda { .. }));
-    if let Some(lambda) = lambda {
-        let Some(first) = args.first() else { return internal("missing argument") };
-        let list = items(eval(first, env, plan)?)?;
-        return with_lambda(func, list, lambda, span, env, plan);
+    if let (Some(first), Some(Expr::Lambda { param, body })) = (args.first(), args.get(1)) {
+        // An array read from a path the lambda does not itself read is lent, not copied: taken
+        // out of the record for the call and put back after it.
+        if root_var(first).is_some_and(|v| !body.mentions(v)) {
+            if let Some(Value::Array(slot)) = place_mut(first, env) {
+                let mut list = std::mem::take(slot);
+                let result = with_lambda(func, Lambda { param, body, list: &mut list }, span, env, plan);
+                if let Some(Value::Array(slot)) = place_mut(first, env) {
+                    *slot = list;
+                }
+                return result;
+            }
+        }
+        let mut list = items(eval(first, env, plan)?)?;
+        return with_lambda(func, Lambda { param, body, list: &mut list }, span, env, plan);
     }
     // Functions that only read their first argument read it where it is when it is a path:
     // `lower(c.email)` copies nothing but its result.
@@ -454,84 +472,90 @@ fn float_to_int(f: f64) -> Option<i64> {
 
 fn with_lambda(
     func: Builtin,
-    list: Vec<Value>,
-    lambda: &Expr,
+    mut l: Lambda<'_, '_>,
     span: Span,
     env: &mut Env,
     plan: &Plan,
 ) -> Result<Value, EvalError> {
     use Builtin as B;
+    let n = l.list.len();
     Ok(match func {
         B::Map => {
-            let mut out = Vec::with_capacity(list.len());
-            for x in list {
-                out.push(apply(lambda, x, env, plan)?);
+            let mut out = Vec::with_capacity(n);
+            for i in 0..n {
+                out.push(l.apply(i, env, plan)?);
             }
             Value::Array(out)
         }
         B::Filter => {
             let mut out = Vec::new();
-            for x in list {
-                if truth(apply(lambda, x.clone(), env, plan)?)? {
-                    out.push(x);
+            for i in 0..n {
+                if truth(l.apply(i, env, plan)?)? {
+                    out.push(l.list[i].clone());
                 }
             }
             Value::Array(out)
         }
         B::Find => {
-            for x in list {
-                if truth(apply(lambda, x.clone(), env, plan)?)? {
-                    return Ok(x);
+            for i in 0..n {
+                if truth(l.apply(i, env, plan)?)? {
+                    return Ok(l.list[i].clone());
                 }
             }
             Value::Null
         }
         B::Any | B::All => {
             let want = func == B::Any;
-            for x in list {
-                if truth(apply(lambda, x, env, plan)?)? == want {
+            for i in 0..n {
+                if truth(l.apply(i, env, plan)?)? == want {
                     return Ok(Value::Bool(want));
                 }
             }
             Value::Bool(!want)
         }
         B::Count => {
-            let mut n = 0i64;
-            for x in list {
-                if truth(apply(lambda, x, env, plan)?)? {
-                    n += 1;
+            let mut count = 0i64;
+            for i in 0..n {
+                if truth(l.apply(i, env, plan)?)? {
+                    count += 1;
                 }
             }
-            Value::Int(n)
+            Value::Int(count)
         }
         B::Sum => {
             let mut total = Value::Int(0);
-            for x in list {
-                let v = apply(lambda, x, env, plan)?;
+            for i in 0..n {
+                let v = l.apply(i, env, plan)?;
                 total = binary(BinOp::Add, total, v, span)?;
             }
             total
         }
         B::Min | B::Max | B::SortBy => {
-            let mut keyed = Vec::with_capacity(list.len());
-            for x in list {
-                let k = apply(lambda, x.clone(), env, plan)?;
-                keyed.push((k, x));
+            let mut keyed = Vec::with_capacity(n);
+            for i in 0..n {
+                keyed.push((l.apply(i, env, plan)?, i));
             }
             let order = |a: &Value, b: &Value| compare(a, b).unwrap_or(Ordering::Equal);
             match func {
                 B::SortBy => {
                     keyed.sort_by(|a, b| order(&a.0, &b.0));
-                    Value::Array(keyed.into_iter().map(|(_, x)| x).collect())
+                    Value::Array(keyed.into_iter().map(|(_, i)| l.list[i].clone()).collect())
                 }
-                B::Min => keyed.into_iter().min_by(|a, b| order(&a.0, &b.0)).map_or(Value::Null, |(_, x)| x),
-                _ => keyed.into_iter().rev().max_by(|a, b| order(&a.0, &b.0)).map_or(Value::Null, |(_, x)| x),
+                B::Min => {
+                    keyed.into_iter().min_by(|a, b| order(&a.0, &b.0)).map_or(Value::Null, |(_, i)| l.list[i].clone())
+                }
+                _ => keyed
+                    .into_iter()
+                    .rev()
+                    .max_by(|a, b| order(&a.0, &b.0))
+                    .map_or(Value::Null, |(_, i)| l.list[i].clone()),
             }
         }
         B::GroupBy => {
             let mut groups: Vec<(Value, Vec<Value>)> = Vec::new();
-            for x in list {
-                let k = apply(lambda, x.clone(), env, plan)?;
+            for i in 0..n {
+                let k = l.apply(i, env, plan)?;
+                let x = l.list[i].clone();
                 match groups.iter_mut().find(|(g, _)| compare(g, &k) == Some(Ordering::Equal)) {
                     Some((_, members)) => members.push(x),
                     None => groups.push((k, vec![x])),
@@ -546,4 +570,74 @@ fn with_lambda(
         }
         other => return internal(&format!("`{}` with a lambda", other.name())),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::eval::Env;
+
+    fn var(name: &str) -> Expr {
+        Expr::Var { name: name.into() }
+    }
+
+    fn field(base: Expr, name: &str) -> Expr {
+        Expr::Field { base: Box::new(base), name: name.into() }
+    }
+
+    fn call(func: Builtin, args: Vec<Expr>) -> Expr {
+        Expr::CallFn { func, args, span: Span::new(0, 1), regex: Default::default() }
+    }
+
+    fn lambda(param: &str, body: Expr) -> Expr {
+        Expr::Lambda { param: param.into(), body: Box::new(body) }
+    }
+
+    fn bin(op: BinOp, lhs: Expr, rhs: Expr) -> Expr {
+        Expr::Binary { op, lhs: Box::new(lhs), rhs: Box::new(rhs), span: Span::new(2, 3) }
+    }
+
+    fn int(n: i64) -> Expr {
+        Expr::Lit { value: Value::Int(n) }
+    }
+
+    fn basket() -> Value {
+        let item = |q| Value::Object(vec![("q".into(), Value::Int(q))]);
+        Value::Object(vec![("items".into(), Value::Array(vec![item(1), item(0), item(2)]))])
+    }
+
+    #[test]
+    fn a_lent_array_is_whole_again_after_the_lambda_fails() {
+        let mut env = Env::new();
+        env.push("b", basket());
+        // sum(b.items, i => 10 / i.q) fails on the second item: division by zero.
+        let failing = call(
+            Builtin::Sum,
+            vec![field(var("b"), "items"), lambda("i", bin(BinOp::Div, int(10), field(var("i"), "q")))],
+        );
+        let caught = Expr::Catch { expr: Box::new(failing), default: Box::new(int(-1)) };
+        assert_eq!(eval(&caught, &mut env, &Plan::default()), Ok(Value::Int(-1)));
+        assert_eq!(env.get("b"), Some(&basket()));
+        assert_eq!(env.len(), 1);
+        // Lent again: every item is where it was, and what the result keeps is a copy.
+        let kept = call(
+            Builtin::Filter,
+            vec![field(var("b"), "items"), lambda("i", bin(BinOp::Gt, field(var("i"), "q"), int(0)))],
+        );
+        let Ok(Value::Array(kept)) = eval(&kept, &mut env, &Plan::default()) else { panic!("filter gave no array") };
+        assert_eq!(kept.len(), 2);
+        assert_eq!(env.get("b"), Some(&basket()));
+    }
+
+    #[test]
+    fn a_lambda_that_reads_the_array_s_record_gets_a_copy() {
+        let mut env = Env::new();
+        env.push("b", basket());
+        // sum(b.items, i => i.q + len(b.items)): the body reads `b`, so the array is not lent.
+        let len = call(Builtin::Len, vec![field(var("b"), "items")]);
+        let sum =
+            call(Builtin::Sum, vec![field(var("b"), "items"), lambda("i", bin(BinOp::Add, field(var("i"), "q"), len))]);
+        assert_eq!(eval(&sum, &mut env, &Plan::default()), Ok(Value::Int(12)));
+        assert_eq!(env.get("b"), Some(&basket()));
+    }
 }
