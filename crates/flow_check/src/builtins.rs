@@ -54,7 +54,7 @@ impl Cx<'_> {
             None => return POISON,
         };
         let ty = if b.is_fallible() { Ty::Fallible(Rc::new(ty)) } else { ty };
-        (ty, plan::Expr::CallFn { func: b, args: xs, span: e.span, regex: Default::default() })
+        (ty, plan::Expr::CallFn { func: b, args: xs, span: e.span, compiled: Default::default() })
     }
 
     fn want(&mut self, e: &ast::Expr, ty: Ty, b: B, xs: &mut Vec<plan::Expr>, scope: &mut Scope) {

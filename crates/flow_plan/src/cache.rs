@@ -15,6 +15,10 @@ impl<T> Cache<T> {
     pub fn get_or_init(&self, init: impl FnOnce() -> T) -> &T {
         self.0.get_or_init(init)
     }
+
+    pub fn get(&self) -> Option<&T> {
+        self.0.get()
+    }
 }
 
 impl<T> Clone for Cache<T> {

@@ -144,8 +144,8 @@ pub fn eval(expr: &Expr, env: &mut Env, plan: &Plan) -> Result<Value, EvalError>
                 e
             })
         }
-        Expr::CallFn { func, args, span, regex } => {
-            crate::run_builtin::call_builtin(*func, args, *span, regex, env, plan)
+        Expr::CallFn { func, args, span, compiled } => {
+            crate::run_builtin::call_builtin(*func, args, *span, compiled, env, plan)
         }
         Expr::CallFunction { func, args, span } => {
             let Some(f) = plan.functions.get(*func) else {

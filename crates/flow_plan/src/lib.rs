@@ -8,6 +8,7 @@
 
 mod builtins;
 pub mod cache;
+pub mod datefmt;
 mod fast;
 mod json;
 mod run_builtin;
@@ -580,9 +581,9 @@ pub enum Expr {
         func: Builtin,
         args: Vec<Expr>,
         span: Span,
-        /// The compiled pattern of a regex function, built on first use.
+        /// A literal argument read once, on first use: a regex's compiled pattern, a date format.
         #[serde(skip)]
-        regex: cache::Cache<regex::Regex>,
+        compiled: cache::Cache<Compiled>,
     },
     /// A helper function, by index into [`Plan::functions`].
     CallFunction {
@@ -617,6 +618,13 @@ pub enum Expr {
         param: Key,
         body: Box<Expr>,
     },
+}
+
+/// What a built-in call keeps of its literal argument, built on first use.
+#[derive(Debug)]
+pub enum Compiled {
+    Regex(regex::Regex),
+    DateFormat(datefmt::DateFormat),
 }
 
 impl Expr {

@@ -10,7 +10,7 @@ use rust_decimal::{Decimal, RoundingStrategy};
 
 use crate::cache::Cache;
 use crate::eval::{binary, compare, eval, is_place, place, place_mut, root_var, Env, EvalError};
-use crate::{BinOp, Builtin, Expr, Key, Plan, Span, Value};
+use crate::{BinOp, Builtin, Compiled, Expr, Key, Plan, Span, Value};
 
 fn fail<T>(span: Span, message: impl Into<String>) -> Result<T, EvalError> {
     Err(EvalError { message: message.into(), span: Some(span) })
@@ -112,14 +112,37 @@ fn truth(v: Value) -> Result<bool, EvalError> {
     }
 }
 
-fn regex<'a>(cache: &'a Cache<regex::Regex>, pattern: &Expr) -> Result<&'a regex::Regex, EvalError> {
+fn regex<'a>(cache: &'a Cache<Compiled>, pattern: &Expr) -> Result<&'a regex::Regex, EvalError> {
+    if let Some(Compiled::Regex(r)) = cache.get() {
+        return Ok(r);
+    }
     let Expr::Lit { value: Value::Str(p) } = pattern else {
         return internal("a regex pattern that is not a literal");
     };
     // The checker compiled the same pattern; failing here means a hand-edited plan.
     let compiled =
         regex::Regex::new(p).map_err(|e| EvalError { message: format!("invalid regex: {e}"), span: None })?;
-    Ok(cache.get_or_init(|| compiled))
+    match cache.get_or_init(|| Compiled::Regex(compiled)) {
+        Compiled::Regex(r) => Ok(r),
+        Compiled::DateFormat(_) => internal("a regex cache holding a date format"),
+    }
+}
+
+/// `format_date` with a literal format writes the common fields itself; `None` when chrono must.
+fn format_date_fast(cache: &Cache<Compiled>, format: &Expr, v: &Value) -> Option<String> {
+    let Expr::Lit { value: Value::Str(f) } = format else { return None };
+    let Compiled::DateFormat(crate::datefmt::DateFormat::Fast(parts)) =
+        cache.get_or_init(|| Compiled::DateFormat(crate::datefmt::compile(f)))
+    else {
+        return None;
+    };
+    let (at, has_time) = match v {
+        Value::Date(d) => ((*d).into(), false),
+        Value::DateTime(t) => (t.naive_local(), true),
+        _ => return None,
+    };
+    let mut out = String::with_capacity(f.len() + 8);
+    crate::datefmt::write(parts, at, has_time, &mut out).then_some(out)
 }
 
 fn zone(name: &str, span: Span) -> Result<chrono_tz::Tz, EvalError> {
@@ -130,7 +153,7 @@ pub(crate) fn call_builtin(
     func: Builtin,
     args: &[Expr],
     span: Span,
-    cache: &Cache<regex::Regex>,
+    cache: &Cache<Compiled>,
     env: &mut Env,
     plan: &Plan,
 ) -> Result<Value, EvalError> {
@@ -424,6 +447,9 @@ pub(crate) fn call_builtin(
         }
         B::FormatDate => {
             let v = next();
+            if let Some(out) = format_date_fast(cache, &args[1], &v) {
+                return Ok(Value::Str(out));
+            }
             let format = text(next())?;
             let mut out = String::new();
             let written = match &v {
@@ -586,7 +612,7 @@ mod tests {
     }
 
     fn call(func: Builtin, args: Vec<Expr>) -> Expr {
-        Expr::CallFn { func, args, span: Span::new(0, 1), regex: Default::default() }
+        Expr::CallFn { func, args, span: Span::new(0, 1), compiled: Default::default() }
     }
 
     fn lambda(param: &str, body: Expr) -> Expr {
