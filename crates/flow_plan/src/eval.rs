@@ -98,6 +98,9 @@ pub fn eval(expr: &Expr, env: &mut Env, plan: &Plan) -> Result<Value, EvalError>
                     return compare_op(*op, l, r);
                 }
             }
+            if *op == BinOp::Add {
+                return add(lhs, rhs, *span, env, plan);
+            }
             let l = eval(lhs, env, plan)?;
             let r = eval(rhs, env, plan)?;
             binary(*op, l, r, *span)
@@ -230,6 +233,31 @@ pub fn eval(expr: &Expr, env: &mut Env, plan: &Plan) -> Result<Value, EvalError>
         }
         Expr::Var { .. } => internal("an unknown variable"),
     }
+}
+
+/// `lhs + rhs`. Joining strings (`a.street + ", " + a.city`) grows one String: the leftmost
+/// path is copied once with room to spare, and paths and literals on the right are read where
+/// they are.
+fn add(lhs: &Expr, rhs: &Expr, span: Span, env: &mut Env, plan: &Plan) -> Result<Value, EvalError> {
+    let l = match place(lhs, env, plan)? {
+        Some(Value::Str(s)) => {
+            let mut grown = String::with_capacity(s.len() + 32);
+            grown.push_str(s);
+            Value::Str(grown)
+        }
+        Some(v) => v.clone(),
+        None => eval(lhs, env, plan)?,
+    };
+    if let Value::Str(mut s) = l {
+        if let Some(Value::Str(r)) = place(rhs, env, plan)? {
+            s.push_str(r);
+            return Ok(Value::Str(s));
+        }
+        let r = eval(rhs, env, plan)?;
+        return binary(BinOp::Add, Value::Str(s), r, span);
+    }
+    let r = eval(rhs, env, plan)?;
+    binary(BinOp::Add, l, r, span)
 }
 
 /// Runs a map and appends its output as JSON text to `out`, without building the output object.
