@@ -692,7 +692,7 @@ impl Cx<'_> {
 
     fn name(&mut self, id: &ast::Ident, scope: &mut Scope) -> (Ty, plan::Expr) {
         if let Some(ty) = scope.lookup(&id.name) {
-            return (ty, plan::Expr::Var { name: id.name.clone() });
+            return (ty, plan::Expr::Var { name: id.name.as_str().into() });
         }
         match self.names.get(&id.name).copied() {
             Some(r) if r.kind == Kind::Secret => {
@@ -817,7 +817,7 @@ impl Cx<'_> {
             ty = Ty::Nullable(Rc::new(ty));
         }
         let _ = e;
-        (ty, plan::Expr::Field { base: Box::new(be), name: name.name.clone() })
+        (ty, plan::Expr::Field { base: Box::new(be), name: name.name.as_str().into() })
     }
 
     /// The type two values share (`if` branches, a default and its value), or E0201 built by

@@ -67,8 +67,13 @@ impl Env {
         self.vars.iter().rev().find(|(n, _)| *n == *name).map(|(_, v)| v)
     }
 
-    pub(crate) fn get_mut(&mut self, name: &str) -> Option<&mut Value> {
-        self.vars.iter_mut().rev().find(|(n, _)| *n == *name).map(|(_, v)| v)
+    /// A variable by its interned name: a pointer comparison per variable in scope.
+    pub(crate) fn var(&self, name: &Key) -> Option<&Value> {
+        self.vars.iter().rev().find(|(n, _)| n == name).map(|(_, v)| v)
+    }
+
+    pub(crate) fn get_mut(&mut self, name: &Key) -> Option<&mut Value> {
+        self.vars.iter_mut().rev().find(|(n, _)| n == name).map(|(_, v)| v)
     }
 }
 
@@ -359,18 +364,15 @@ pub fn run_map(map: &crate::Map, args: Vec<Value>, plan: &Plan) -> Result<Value,
 pub(crate) fn place<'e>(expr: &'e Expr, env: &'e mut Env, plan: &Plan) -> Result<Option<&'e Value>, EvalError> {
     match expr {
         Expr::Lit { value } => Ok(Some(value)),
-        Expr::Var { name } => match env.get(name) {
+        Expr::Var { name } => match env.var(name) {
             Some(v) => Ok(Some(v)),
             None => internal("an unknown variable"),
         },
         Expr::Field { base, name } => {
-            if !is_place(base) {
-                return Ok(None);
-            }
             let Some(b) = place(base, env, plan)? else {
                 return Ok(None);
             };
-            Ok(Some(b.get(name).unwrap_or(&NULL)))
+            Ok(Some(b.field(name).unwrap_or(&NULL)))
         }
         Expr::Index { base, index } => {
             if !is_place(base) {
@@ -395,7 +397,7 @@ pub(crate) fn place_mut<'e>(expr: &Expr, env: &'e mut Env) -> Option<&'e mut Val
     match expr {
         Expr::Var { name } => env.get_mut(name),
         Expr::Field { base, name } => match place_mut(base, env)? {
-            Value::Object(fields) => fields.iter_mut().find(|(k, _)| *k == **name).map(|(_, v)| v),
+            Value::Object(fields) => fields.iter_mut().find(|(k, _)| k == name).map(|(_, v)| v),
             _ => None,
         },
         _ => None,

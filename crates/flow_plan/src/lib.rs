@@ -525,11 +525,11 @@ pub enum Expr {
     },
     /// A parameter, `let`, loop variable or lambda parameter.
     Var {
-        name: String,
+        name: Key,
     },
     Field {
         base: Box<Expr>,
-        name: String,
+        name: Key,
     },
     Index {
         base: Box<Expr>,

@@ -4,7 +4,6 @@
 use std::borrow::Borrow;
 use std::fmt;
 use std::ops::Deref;
-use std::sync::Arc;
 
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use rust_decimal::Decimal;
@@ -25,51 +24,75 @@ pub enum Value {
     Object(Vec<(Key, Value)>),
 }
 
-/// A field name. Shared, not copied: every record decoded against a declared type holds the
-/// type's own names, so decoding a field costs a reference count, not an allocation.
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Key(Arc<str>);
+/// A field or variable name, interned: the same text is always the same pointer, so copying a
+/// name is copying a pointer and comparing two names is comparing two pointers. Every record
+/// decoded against a declared type holds its type's names, with no allocation and no reference
+/// count. Names come from `.flow` files (declared fields, variables, literals), never from the
+/// data a run reads, so the interned set stays as small as the programs it has seen.
+#[derive(Clone, Copy, Eq, PartialOrd, Ord, Hash)]
+pub struct Key(&'static str);
 
 impl Key {
-    pub fn as_str(&self) -> &str {
-        &self.0
+    pub fn new(name: &str) -> Key {
+        static NAMES: std::sync::OnceLock<std::sync::Mutex<std::collections::HashSet<&'static str>>> =
+            std::sync::OnceLock::new();
+        let names = NAMES.get_or_init(Default::default);
+        // A poisoned lock still holds a consistent set: every insert is a single step.
+        let mut names = names.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(k) = names.get(name) {
+            return Key(k);
+        }
+        let k: &'static str = Box::leak(name.to_owned().into_boxed_str());
+        names.insert(k);
+        Key(k)
+    }
+
+    pub fn as_str(&self) -> &'static str {
+        self.0
+    }
+}
+
+impl PartialEq for Key {
+    fn eq(&self, other: &Key) -> bool {
+        // Interned: equal names are the same pointer.
+        std::ptr::eq(self.0, other.0)
     }
 }
 
 impl Deref for Key {
     type Target = str;
     fn deref(&self) -> &str {
-        &self.0
+        self.0
     }
 }
 
 impl AsRef<str> for Key {
     fn as_ref(&self) -> &str {
-        &self.0
+        self.0
     }
 }
 
 impl Borrow<str> for Key {
     fn borrow(&self) -> &str {
-        &self.0
+        self.0
     }
 }
 
 impl From<&str> for Key {
     fn from(s: &str) -> Key {
-        Key(Arc::from(s))
+        Key::new(s)
     }
 }
 
 impl From<String> for Key {
     fn from(s: String) -> Key {
-        Key(Arc::from(s))
+        Key::new(&s)
     }
 }
 
 impl From<&String> for Key {
     fn from(s: &String) -> Key {
-        Key(Arc::from(s.as_str()))
+        Key::new(s)
     }
 }
 
@@ -81,49 +104,49 @@ impl From<Key> for String {
 
 impl PartialEq<str> for Key {
     fn eq(&self, other: &str) -> bool {
-        &*self.0 == other
+        self.0 == other
     }
 }
 
 impl PartialEq<&str> for Key {
     fn eq(&self, other: &&str) -> bool {
-        &*self.0 == *other
+        self.0 == *other
     }
 }
 
 impl PartialEq<String> for Key {
     fn eq(&self, other: &String) -> bool {
-        *self.0 == **other
+        self.0 == other.as_str()
     }
 }
 
 impl PartialEq<Key> for str {
     fn eq(&self, other: &Key) -> bool {
-        self == &*other.0
+        self == other.0
     }
 }
 
 impl PartialEq<Key> for String {
     fn eq(&self, other: &Key) -> bool {
-        **self == *other.0
+        self.as_str() == other.0
     }
 }
 
 impl fmt::Debug for Key {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&*self.0, f)
+        fmt::Debug::fmt(self.0, f)
     }
 }
 
 impl fmt::Display for Key {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.0)
     }
 }
 
 impl Serialize for Key {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.0)
+        s.serialize_str(self.0)
     }
 }
 
@@ -136,6 +159,14 @@ impl<'de> Deserialize<'de> for Key {
 impl Value {
     /// A field of an object; `None` when absent or when this is not an object.
     pub fn get(&self, name: &str) -> Option<&Value> {
+        match self {
+            Value::Object(fields) => fields.iter().find(|(k, _)| k == name).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    /// A field by its interned name: a pointer comparison per field.
+    pub fn field(&self, name: &Key) -> Option<&Value> {
         match self {
             Value::Object(fields) => fields.iter().find(|(k, _)| k == name).map(|(_, v)| v),
             _ => None,
