@@ -132,7 +132,7 @@ pub fn eval(expr: &Expr, env: &mut Env, plan: &Plan) -> Result<Value, EvalError>
         Expr::Object { fields } => {
             let mut out = Vec::with_capacity(fields.len());
             for (name, e) in fields {
-                out.push((name.clone(), eval(e, env, plan)?));
+                out.push((*name, eval(e, env, plan)?));
             }
             Ok(Value::Object(out))
         }
@@ -162,7 +162,7 @@ pub fn eval(expr: &Expr, env: &mut Env, plan: &Plan) -> Result<Value, EvalError>
             let mut inner = Env::new();
             for (name, a) in f.params.iter().zip(args) {
                 let v = eval(a, env, plan)?;
-                inner.push(name.clone(), v);
+                inner.push(*name, v);
             }
             eval(&f.body, &mut inner, plan).map_err(|mut e| {
                 e.span = e.span.or(Some(*span));
@@ -308,11 +308,11 @@ pub fn run_map_into(map: &crate::Map, args: Vec<Value>, plan: &Plan, out: &mut S
 fn map_env(map: &crate::Map, args: Vec<Value>, plan: &Plan) -> Result<Env, EvalError> {
     let mut env = Env::new();
     for (name, v) in map.params.iter().zip(args) {
-        env.push(name.clone(), v);
+        env.push(*name, v);
     }
     for (name, e) in &map.lets {
         let v = eval(e, &mut env, plan)?;
-        env.push(name.clone(), v);
+        env.push(*name, v);
     }
     Ok(env)
 }
@@ -320,7 +320,7 @@ fn map_env(map: &crate::Map, args: Vec<Value>, plan: &Plan) -> Result<Env, EvalE
 fn set_field(out: &mut Vec<(Key, Value)>, name: &Key, v: Value) {
     match out.iter_mut().find(|(k, _)| k == name) {
         Some(slot) => slot.1 = v,
-        None => out.push((name.clone(), v)),
+        None => out.push((*name, v)),
     }
 }
 
@@ -330,7 +330,7 @@ pub fn run_map(map: &crate::Map, args: Vec<Value>, plan: &Plan) -> Result<Value,
     if map.spreads.is_empty() {
         let mut out = Vec::with_capacity(map.fields.len());
         for (name, e) in &map.fields {
-            out.push((name.clone(), eval(e, &mut env, plan)?));
+            out.push((*name, eval(e, &mut env, plan)?));
         }
         return Ok(Value::Object(out));
     }

@@ -141,7 +141,7 @@ impl<'a> Parser<'a> {
             Type::Object(fields) => {
                 self.eat(b'{')?;
                 // Decoded in place, in declaration order; `seen` marks the fields the text had.
-                let mut out: Vec<(Key, Value)> = fields.iter().map(|f| (f.name.clone(), Value::Null)).collect();
+                let mut out: Vec<(Key, Value)> = fields.iter().map(|f| (f.name, Value::Null)).collect();
                 let mut seen = Seen::new(fields.len());
                 // Keys usually come in the same order record after record: try the one after the
                 // last match first.

@@ -142,7 +142,7 @@ fn decode_at(
                     }
                 };
                 path.truncate(len);
-                out.push((f.name.clone(), v));
+                out.push((f.name, v));
             }
             Value::Object(out)
         }

@@ -98,7 +98,7 @@ impl Lambda<'_, '_> {
     /// the array is never copied; it is whole again afterwards, on error too.
     fn apply(&mut self, i: usize, env: &mut Env, plan: &Plan) -> Result<Value, EvalError> {
         let item = std::mem::replace(&mut self.list[i], Value::Null);
-        env.push(self.param.clone(), item);
+        env.push(*self.param, item);
         let result = eval(self.body, env, plan);
         self.list[i] = env.pop().unwrap_or(Value::Null);
         result

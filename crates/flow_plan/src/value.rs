@@ -29,7 +29,7 @@ pub enum Value {
 /// decoded against a declared type holds its type's names, with no allocation and no reference
 /// count. Names come from `.flow` files (declared fields, variables, literals), never from the
 /// data a run reads, so the interned set stays as small as the programs it has seen.
-#[derive(Clone, Copy, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Eq)]
 pub struct Key(&'static str);
 
 impl Key {
@@ -56,6 +56,24 @@ impl PartialEq for Key {
     fn eq(&self, other: &Key) -> bool {
         // Interned: equal names are the same pointer.
         std::ptr::eq(self.0, other.0)
+    }
+}
+
+impl std::hash::Hash for Key {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.0.hash(h);
+    }
+}
+
+impl PartialOrd for Key {
+    fn partial_cmp(&self, other: &Key) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Key {
+    fn cmp(&self, other: &Key) -> std::cmp::Ordering {
+        self.0.cmp(other.0)
     }
 }
 
