@@ -281,6 +281,28 @@ pub fn run_map_into(map: &crate::Map, args: Vec<Value>, plan: &Plan, out: &mut S
         return Ok(());
     }
     let mut env = map_env(map, args, plan)?;
+    write_fields(map, &mut env, plan, out)
+}
+
+/// [`run_map_into`] on one record that is lent, not given: it is whole again afterwards, on
+/// error too, so the caller can decode the next record into its strings and arrays.
+pub fn run_map_lent(map: &crate::Map, record: &mut Value, plan: &Plan, out: &mut String) -> Result<(), EvalError> {
+    let [param] = map.params.as_slice() else {
+        return internal("a map of one record with other than one parameter");
+    };
+    if map.ret.is_some() || !map.spreads.is_empty() {
+        return run_map_into(map, vec![std::mem::replace(record, Value::Null)], plan, out);
+    }
+    let mut env = Env::new();
+    env.push(*param, std::mem::replace(record, Value::Null));
+    let result = bind_lets(map, &mut env, plan).and_then(|()| write_fields(map, &mut env, plan, out));
+    env.truncate(1);
+    *record = env.pop().unwrap_or(Value::Null);
+    result
+}
+
+/// A map's fields, written as a JSON object to `out`.
+fn write_fields(map: &crate::Map, env: &mut Env, plan: &Plan, out: &mut String) -> Result<(), EvalError> {
     out.push('{');
     for (i, (name, e)) in map.fields.iter().enumerate() {
         if i > 0 {
@@ -292,11 +314,11 @@ pub fn run_map_into(map: &crate::Map, args: Vec<Value>, plan: &Plan, out: &mut S
             Expr::Coalesce { lhs, rhs } if is_place(lhs) => (&**lhs, Some(&**rhs)),
             e => (e, None),
         };
-        let v: std::borrow::Cow<Value> = match (place(read, &mut env, plan)?, fallback) {
+        let v: std::borrow::Cow<Value> = match (place(read, env, plan)?, fallback) {
             (Some(v), Some(_)) if !v.is_null() => std::borrow::Cow::Borrowed(v),
             (Some(v), None) => std::borrow::Cow::Borrowed(v),
-            (Some(_), Some(default)) => std::borrow::Cow::Owned(eval(default, &mut env, plan)?),
-            (None, _) => std::borrow::Cow::Owned(eval(e, &mut env, plan)?),
+            (Some(_), Some(default)) => std::borrow::Cow::Owned(eval(default, env, plan)?),
+            (None, _) => std::borrow::Cow::Owned(eval(e, env, plan)?),
         };
         crate::encode_to(&v, out);
     }
@@ -310,11 +332,16 @@ fn map_env(map: &crate::Map, args: Vec<Value>, plan: &Plan) -> Result<Env, EvalE
     for (name, v) in map.params.iter().zip(args) {
         env.push(*name, v);
     }
+    bind_lets(map, &mut env, plan)?;
+    Ok(env)
+}
+
+fn bind_lets(map: &crate::Map, env: &mut Env, plan: &Plan) -> Result<(), EvalError> {
     for (name, e) in &map.lets {
-        let v = eval(e, &mut env, plan)?;
+        let v = eval(e, env, plan)?;
         env.push(*name, v);
     }
-    Ok(env)
+    Ok(())
 }
 
 fn set_field(out: &mut Vec<(Key, Value)>, name: &Key, v: Value) {

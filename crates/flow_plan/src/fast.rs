@@ -7,7 +7,7 @@
 use chrono::{DateTime, NaiveDate};
 use rust_decimal::Decimal;
 
-use crate::{Key, NamedType, Type, Value};
+use crate::{NamedType, Type, Value};
 
 /// Mismatch or malformed input: the slow path will say which.
 pub(crate) struct Fail;
@@ -15,11 +15,20 @@ pub(crate) struct Fail;
 type R<T> = Result<T, Fail>;
 
 pub(crate) fn decode(text: &str, ty: &Type, types: &[NamedType]) -> R<Value> {
+    let mut v = Value::Null;
+    decode_into(text, ty, types, &mut v)?;
+    Ok(v)
+}
+
+/// Decodes into `slot`, reusing what it holds: decoding a stream of records of one type into the
+/// same slot reuses the previous record's strings, arrays and objects instead of allocating
+/// new ones. On failure `slot` holds part of a record.
+pub(crate) fn decode_into(text: &str, ty: &Type, types: &[NamedType], slot: &mut Value) -> R<()> {
     let mut p = Parser { b: text.as_bytes(), text, i: 0, types, depth: 0 };
-    let v = p.value(ty)?;
+    p.value(ty, slot)?;
     p.ws();
     if p.i == p.b.len() {
-        Ok(v)
+        Ok(())
     } else {
         Err(Fail)
     }
@@ -67,65 +76,82 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn value(&mut self, ty: &Type) -> R<Value> {
+    fn value(&mut self, ty: &Type, slot: &mut Value) -> R<()> {
         self.depth += 1;
         if self.depth > 128 {
             return Err(Fail);
         }
         let c = self.peek().ok_or(Fail)?;
-        let v = match ty {
+        match ty {
             Type::Nullable(inner) => {
                 if c == b'n' {
                     self.literal(b"null")?;
-                    Value::Null
+                    *slot = Value::Null;
                 } else {
-                    self.value(inner)?
+                    self.value(inner, slot)?;
                 }
             }
             Type::Named(i) => {
                 let t = &self.types.get(*i).ok_or(Fail)?.ty;
-                self.value(t)?
+                self.value(t, slot)?;
             }
-            Type::String => Value::Str(self.string()?),
+            Type::String => {
+                let s = self.str_ref()?;
+                set_str(slot, &s);
+            }
             Type::Union(members) => {
                 let s = self.str_ref()?;
-                match members.iter().find(|m| **m == *s) {
-                    Some(m) => Value::Str(m.clone()),
-                    None => return Err(Fail),
+                if !members.iter().any(|m| **m == *s) {
+                    return Err(Fail);
                 }
+                set_str(slot, &s);
             }
             Type::Int => {
                 let n = self.number()?;
-                Value::Int(n.parse::<i64>().map_err(|_| Fail)?)
+                *slot = Value::Int(n.parse::<i64>().map_err(|_| Fail)?);
             }
             Type::Float => {
                 let n = self.number()?;
-                Value::Float(n.parse::<f64>().map_err(|_| Fail)?)
+                *slot = Value::Float(n.parse::<f64>().map_err(|_| Fail)?);
             }
             Type::Decimal => {
                 let text = if c == b'"' { self.str_ref()? } else { std::borrow::Cow::Borrowed(self.number()?) };
                 let t = text.trim();
-                Value::Decimal(Decimal::from_str_exact(t).or_else(|_| Decimal::from_scientific(t)).map_err(|_| Fail)?)
+                *slot = Value::Decimal(
+                    Decimal::from_str_exact(t).or_else(|_| Decimal::from_scientific(t)).map_err(|_| Fail)?,
+                );
             }
             Type::Bool => {
                 if c == b't' {
                     self.literal(b"true")?;
-                    Value::Bool(true)
+                    *slot = Value::Bool(true);
                 } else {
                     self.literal(b"false")?;
-                    Value::Bool(false)
+                    *slot = Value::Bool(false);
                 }
             }
-            Type::Date => Value::Date(NaiveDate::parse_from_str(&self.str_ref()?, "%Y-%m-%d").map_err(|_| Fail)?),
-            Type::DateTime => Value::DateTime(DateTime::parse_from_rfc3339(&self.str_ref()?).map_err(|_| Fail)?),
+            Type::Date => {
+                *slot = Value::Date(NaiveDate::parse_from_str(&self.str_ref()?, "%Y-%m-%d").map_err(|_| Fail)?)
+            }
+            Type::DateTime => {
+                *slot = Value::DateTime(DateTime::parse_from_rfc3339(&self.str_ref()?).map_err(|_| Fail)?)
+            }
             Type::Array(item) => {
                 self.eat(b'[')?;
-                let mut out = Vec::new();
+                if !matches!(slot, Value::Array(_)) {
+                    *slot = Value::Array(Vec::new());
+                }
+                let Value::Array(items) = slot else { return Err(Fail) };
+                let mut n = 0;
                 if self.peek() == Some(b']') {
                     self.i += 1;
                 } else {
                     loop {
-                        out.push(self.value(item)?);
+                        if n == items.len() {
+                            items.push(Value::Null);
+                        }
+                        self.value(item, &mut items[n])?;
+                        n += 1;
                         match self.peek() {
                             Some(b',') => self.i += 1,
                             Some(b']') => {
@@ -136,12 +162,17 @@ impl<'a> Parser<'a> {
                         }
                     }
                 }
-                Value::Array(out)
+                items.truncate(n);
             }
             Type::Object(fields) => {
                 self.eat(b'{')?;
                 // Decoded in place, in declaration order; `seen` marks the fields the text had.
-                let mut out: Vec<(Key, Value)> = fields.iter().map(|f| (f.name, Value::Null)).collect();
+                let reusable = matches!(slot, Value::Object(out)
+                    if out.len() == fields.len() && out.iter().zip(fields).all(|((k, _), f)| *k == f.name));
+                if !reusable {
+                    *slot = Value::Object(fields.iter().map(|f| (f.name, Value::Null)).collect());
+                }
+                let Value::Object(out) = slot else { return Err(Fail) };
                 let mut seen = Seen::new(fields.len());
                 // Keys usually come in the same order record after record: try the one after the
                 // last match first.
@@ -160,7 +191,7 @@ impl<'a> Parser<'a> {
                             Some(i) => {
                                 // A repeated key: the last one wins, as in the slow path.
                                 seen.set(i);
-                                out[i].1 = self.value(&fields[i].ty)?;
+                                self.value(&fields[i].ty, &mut out[i].1)?;
                                 guess = i + 1;
                             }
                             None => self.skip()?,
@@ -176,15 +207,17 @@ impl<'a> Parser<'a> {
                     }
                 }
                 for (i, f) in fields.iter().enumerate() {
-                    if !seen.get(i) && !nullable(&f.ty, self.types) {
-                        return Err(Fail);
+                    if !seen.get(i) {
+                        if !nullable(&f.ty, self.types) {
+                            return Err(Fail);
+                        }
+                        out[i].1 = Value::Null;
                     }
                 }
-                Value::Object(out)
             }
-        };
+        }
         self.depth -= 1;
-        Ok(v)
+        Ok(())
     }
 
     /// A key, borrowed when it has no escapes.
@@ -409,6 +442,17 @@ impl<'a> Parser<'a> {
     }
 }
 
+/// Sets `slot` to the string `s`, in the string it already holds when it holds one.
+fn set_str(slot: &mut Value, s: &str) {
+    match slot {
+        Value::Str(buf) => {
+            buf.clear();
+            buf.push_str(s);
+        }
+        _ => *slot = Value::Str(s.to_owned()),
+    }
+}
+
 /// Which fields of an object were in the text: a bit each, on the stack up to 128 fields.
 enum Seen {
     Small(u128),
@@ -444,5 +488,43 @@ fn nullable(ty: &Type, types: &[NamedType]) -> bool {
         Type::Nullable(_) => true,
         Type::Named(i) => types.get(*i).is_some_and(|n| matches!(n.ty, Type::Nullable(_))),
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Field;
+
+    fn field(name: &str, ty: Type) -> Field {
+        Field { name: name.into(), ty, optional: false }
+    }
+
+    #[test]
+    fn decoding_into_the_previous_record_gives_what_a_fresh_decode_gives() {
+        let item = Type::Object(vec![field("sku", Type::String), field("qty", Type::Int)]);
+        let ty = Type::Object(vec![
+            field("name", Type::String),
+            field("status", Type::Union(vec!["a".into(), "b".into()])),
+            field("nick", Type::Nullable(Box::new(Type::String))),
+            field("items", Type::Array(Box::new(item.clone()))),
+            field("address", Type::Nullable(Box::new(Type::Object(vec![field("city", Type::String)])))),
+        ]);
+        let lines = [
+            r#"{"name":"a long name that needs its own buffer","status":"a","nick":"x","items":[{"sku":"s1","qty":1},{"sku":"s2","qty":2}],"address":{"city":"Paris"}}"#,
+            // Fewer items, a missing nullable field, a null object, keys in another order.
+            r#"{"items":[{"qty":3,"sku":"s3"}],"status":"b","name":"b","address":null}"#,
+            r#"{"name":"c","status":"a","nick":null,"items":[],"address":{"city":"Rome"},"extra":[1,{"x":2}]}"#,
+            r#"{"name":"d","status":"b","items":[{"sku":"s4","qty":4},{"sku":"s5","qty":5},{"sku":"s6","qty":6}]}"#,
+        ];
+        let mut slot = Value::Null;
+        for line in lines {
+            let fresh = decode(line, &ty, &[]).unwrap_or_else(|_| panic!("{line} decodes"));
+            assert!(decode_into(line, &ty, &[], &mut slot).is_ok());
+            assert_eq!(slot, fresh, "{line}");
+        }
+        // A line that does not fit fails, whatever the slot held.
+        assert!(decode_into(r#"{"name":"e","status":"c","items":[]}"#, &ty, &[], &mut slot).is_err());
+        assert!(decode_into(r#"{"status":"a","items":[]}"#, &ty, &[], &mut slot).is_err());
     }
 }

@@ -52,6 +52,19 @@ pub fn decode_text(text: &str, ty: &Type, types: &[NamedType]) -> Result<Value, 
     }
 }
 
+/// [`decode_text`] into `slot`, reusing the strings, arrays and objects it holds (a stream of
+/// records of one type allocates little after the first). On error `slot` holds part of a record.
+pub fn decode_text_into(text: &str, ty: &Type, types: &[NamedType], slot: &mut Value) -> Result<(), TextError> {
+    match crate::fast::decode_into(text, ty, types, slot) {
+        Ok(()) => Ok(()),
+        Err(crate::fast::Fail) => {
+            let json: serde_json::Value = serde_json::from_str(text).map_err(|e| TextError::Syntax(e.to_string()))?;
+            *slot = decode(&json, ty, types).map_err(TextError::Shape)?;
+            Ok(())
+        }
+    }
+}
+
 /// Named types can refer to themselves; a document deeper than this is refused, not recursed into.
 const MAX_DECODE_DEPTH: usize = 128;
 

@@ -4,8 +4,8 @@
 
 use std::io::{self, BufRead, Write};
 
-use crate::eval::run_map_into;
-use crate::{Plan, TextError};
+use crate::eval::run_map_lent;
+use crate::{Plan, TextError, Value};
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct MapSummary {
@@ -36,6 +36,7 @@ pub fn map_ndjson(
     let mut buf = Vec::with_capacity(1024);
     let mut input = input;
     let mut line_no = 0u64;
+    let mut value = Value::Null;
     loop {
         // One buffer for every line: reading a line allocates nothing.
         buf.clear();
@@ -57,8 +58,9 @@ pub fn map_ndjson(
         if line.trim().is_empty() {
             continue;
         }
-        let value = match crate::decode_text(line, ty, &plan.types) {
-            Ok(v) => v,
+        // Each record is decoded into the previous one's strings and arrays, and lent to the map.
+        match crate::json::decode_text_into(line, ty, &plan.types, &mut value) {
+            Ok(()) => {}
             Err(TextError::Syntax(e)) => {
                 reject(&mut rejects, line_no, "R0003", &format!("not JSON: {e}"), line)?;
                 summary.rejected += 1;
@@ -71,7 +73,7 @@ pub fn map_ndjson(
             }
         };
         record.clear();
-        match run_map_into(m, vec![value], plan, &mut record) {
+        match run_map_lent(m, &mut value, plan, &mut record) {
             Ok(()) => {
                 record.push('\n');
                 output.write_all(record.as_bytes())?;
