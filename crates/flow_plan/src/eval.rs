@@ -79,8 +79,10 @@ impl Env {
 
 /// Evaluates an expression.
 pub fn eval(expr: &Expr, env: &mut Env, plan: &Plan) -> Result<Value, EvalError> {
-    if let Some(v) = place(expr, env, plan)? {
-        return Ok(v.clone());
+    if matches!(expr, Expr::Var { .. } | Expr::Field { .. } | Expr::Index { .. }) {
+        if let Some(v) = place(expr, env, plan)? {
+            return Ok(v.clone());
+        }
     }
     match expr {
         Expr::Lit { value } => Ok(value.clone()),

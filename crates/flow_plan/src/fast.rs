@@ -184,8 +184,8 @@ impl<'a> Parser<'a> {
                         let key = self.key()?;
                         self.eat(b':')?;
                         let at = match fields.get(guess) {
-                            Some(f) if *f.name == *key => Some(guess),
-                            _ => fields.iter().position(|f| *f.name == *key),
+                            Some(f) if same(&f.name, &key) => Some(guess),
+                            _ => fields.iter().position(|f| same(&f.name, &key)),
                         };
                         match at {
                             Some(i) => {
@@ -440,6 +440,13 @@ impl<'a> Parser<'a> {
         }
         Err(Fail)
     }
+}
+
+/// Whether a declared name is the key read: lengths first, then bytes, inline (names are short).
+#[inline]
+fn same(name: &str, key: &str) -> bool {
+    let (a, b) = (name.as_bytes(), key.as_bytes());
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
 }
 
 /// Sets `slot` to the string `s`, in the string it already holds when it holds one.

@@ -219,21 +219,42 @@ pub fn encode(value: &Value) -> String {
 }
 
 /// Appends a value's JSON text to `out`.
+/// A Decimal as its shortest exact text (`12.5`, `-0.05`, `3`), as its `Display` writes it
+/// normalized, without going through the formatting machinery.
+fn decimal(d: &rust_decimal::Decimal, out: &mut String) {
+    let d = d.normalize();
+    let m = d.mantissa();
+    let mut digits = itoa::Buffer::new();
+    let digits = digits.format(m.unsigned_abs());
+    let scale = d.scale() as usize;
+    if m < 0 {
+        out.push('-');
+    }
+    if scale == 0 {
+        out.push_str(digits);
+    } else if digits.len() > scale {
+        let (int, frac) = digits.split_at(digits.len() - scale);
+        out.push_str(int);
+        out.push('.');
+        out.push_str(frac);
+    } else {
+        out.push_str("0.");
+        out.extend(std::iter::repeat_n('0', scale - digits.len()));
+        out.push_str(digits);
+    }
+}
+
 pub fn encode_to(value: &Value, out: &mut String) {
     match value {
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Int(n) => {
-            let _ = write!(out, "{n}");
-        }
+        Value::Int(n) => out.push_str(itoa::Buffer::new().format(*n)),
         // Non-finite floats are refused by the evaluator; null is a safe fallback, not a path.
         Value::Float(f) if !f.is_finite() => out.push_str("null"),
         Value::Float(f) => {
             let _ = write!(out, "{f:?}");
         }
-        Value::Decimal(d) => {
-            let _ = write!(out, "{}", d.normalize());
-        }
+        Value::Decimal(d) => decimal(d, out),
         Value::Str(s) => string(s, out),
         Value::Date(_) | Value::DateTime(_) => string(&value.to_text(), out),
         Value::Array(items) => {
@@ -400,6 +421,26 @@ mod tests {
 #[cfg(test)]
 mod text_tests {
     use super::*;
+
+    #[test]
+    fn numbers_are_written_as_display_writes_them() {
+        use rust_decimal::Decimal;
+        let decimals = ["0", "-0", "1", "-1", "12.50", "0.001", "-0.05", "100", "1e20", "123456789.000100", "-7.9"];
+        for d in decimals {
+            let d = Decimal::from_str_exact(d).or_else(|_| Decimal::from_scientific(d)).unwrap();
+            let mut out = String::new();
+            decimal(&d, &mut out);
+            assert_eq!(out, d.normalize().to_string(), "{d:?}");
+        }
+        for d in [Decimal::MAX, Decimal::MIN, Decimal::new(1, 28), Decimal::new(-123, 28)] {
+            let mut out = String::new();
+            decimal(&d, &mut out);
+            assert_eq!(out, d.normalize().to_string());
+        }
+        for n in [0, -1, 42, i64::MAX, i64::MIN] {
+            assert_eq!(encode(&Value::Int(n)), n.to_string());
+        }
+    }
     use crate::Field;
 
     #[test]
