@@ -222,62 +222,33 @@ impl<'a> Parser<'a> {
 
     /// A key, borrowed when it has no escapes.
     fn key(&mut self) -> R<std::borrow::Cow<'a, str>> {
-        self.eat(b'"')?;
-        let start = self.i;
-        while let Some(&c) = self.b.get(self.i) {
-            match c {
-                b'"' => {
-                    let s = &self.text[start..self.i];
-                    self.i += 1;
-                    return Ok(std::borrow::Cow::Borrowed(s));
-                }
-                b'\\' => {
-                    self.i = start - 1;
-                    return self.string().map(std::borrow::Cow::Owned);
-                }
-                _ => self.i += 1,
-            }
-        }
-        Err(Fail)
+        self.str_ref()
     }
 
     /// A string, borrowed when it has no escapes.
     fn str_ref(&mut self) -> R<std::borrow::Cow<'a, str>> {
         self.eat(b'"')?;
         let start = self.i;
-        while let Some(&c) = self.b.get(self.i) {
-            match c {
-                b'"' => {
-                    let s = &self.text[start..self.i];
-                    self.i += 1;
-                    return Ok(std::borrow::Cow::Borrowed(s));
-                }
-                b'\\' => break,
-                c if c < 0x20 => return Err(Fail),
-                _ => self.i += 1,
+        let end = plain_run(self.b, start);
+        match self.b.get(end) {
+            Some(b'"') => {
+                self.i = end + 1;
+                // Both ends are ASCII quotes, so this is a char boundary of valid UTF-8 text.
+                Ok(std::borrow::Cow::Borrowed(self.text.get(start..end).ok_or(Fail)?))
             }
+            Some(b'\\') => {
+                self.i = start - 1;
+                self.string().map(std::borrow::Cow::Owned)
+            }
+            _ => Err(Fail),
         }
-        self.i = start - 1;
-        self.string().map(std::borrow::Cow::Owned)
     }
 
     fn string(&mut self) -> R<String> {
         self.eat(b'"')?;
         let start = self.i;
-        // Fast path: no escapes.
-        while let Some(&c) = self.b.get(self.i) {
-            match c {
-                b'"' => {
-                    let s = self.text[start..self.i].to_string();
-                    self.i += 1;
-                    return Ok(s);
-                }
-                b'\\' => break,
-                c if c < 0x20 => return Err(Fail),
-                _ => self.i += 1,
-            }
-        }
-        let mut out = String::from(&self.text[start..self.i]);
+        self.i = plain_run(self.b, start);
+        let mut out = String::from(self.text.get(start..self.i).ok_or(Fail)?);
         loop {
             let c = *self.b.get(self.i).ok_or(Fail)?;
             match c {
@@ -318,13 +289,8 @@ impl<'a> Parser<'a> {
                 _ => {
                     // Copy a run of plain bytes at once (UTF-8 boundaries are at ASCII bytes).
                     let run = self.i;
-                    while let Some(&c) = self.b.get(self.i) {
-                        if c == b'"' || c == b'\\' || c < 0x20 {
-                            break;
-                        }
-                        self.i += 1;
-                    }
-                    out.push_str(&self.text[run..self.i]);
+                    self.i = plain_run(self.b, run);
+                    out.push_str(self.text.get(run..self.i).ok_or(Fail)?);
                 }
             }
         }
@@ -426,20 +392,51 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// Skips a string; a control character in it is malformed JSON, left to the slow path.
     fn skip_string(&mut self) -> R<()> {
         self.eat(b'"')?;
-        while let Some(&c) = self.b.get(self.i) {
-            match c {
-                b'"' => {
+        loop {
+            self.i = plain_run(self.b, self.i);
+            match self.b.get(self.i) {
+                Some(b'"') => {
                     self.i += 1;
                     return Ok(());
                 }
-                b'\\' => self.i += 2,
-                _ => self.i += 1,
+                Some(b'\\') => self.i += 2,
+                _ => return Err(Fail),
             }
         }
-        Err(Fail)
     }
+}
+
+/// The end of the run of plain string bytes starting at `i`: the index of the first `"`, `\\` or
+/// control character, or the length. Eight bytes at a time: a byte that is a quote, a backslash
+/// or below 0x20 sets its high bit in `hit`, and the lowest such byte is exact.
+#[inline]
+fn plain_run(b: &[u8], mut i: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    while let Some(chunk) = b.get(i..i + 8) {
+        let Ok(chunk) = <[u8; 8]>::try_from(chunk) else { break };
+        let x = u64::from_le_bytes(chunk);
+        let quote = x ^ (ONES * u64::from(b'"'));
+        let backslash = x ^ (ONES * u64::from(b'\\'));
+        let hit = (quote.wrapping_sub(ONES) & !quote
+            | backslash.wrapping_sub(ONES) & !backslash
+            | x.wrapping_sub(ONES * 0x20) & !x)
+            & HIGH;
+        if hit != 0 {
+            return i + (hit.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while let Some(&c) = b.get(i) {
+        if c == b'"' || c == b'\\' || c < 0x20 {
+            break;
+        }
+        i += 1;
+    }
+    i
 }
 
 /// Whether a declared name is the key read: lengths first, then bytes, inline (names are short).
@@ -505,6 +502,27 @@ mod tests {
 
     fn field(name: &str, ty: Type) -> Field {
         Field { name: name.into(), ty, optional: false }
+    }
+
+    #[test]
+    fn plain_runs_stop_where_a_byte_at_a_time_scan_stops() {
+        let naive = |b: &[u8], i: usize| (i..b.len()).find(|&j| b[j] == b'"' || b[j] == b'\\' || b[j] < 0x20);
+        let stops: [&[u8]; 5] = [b"\"", b"\\", b"\n", b"\x1f", b"\x00"];
+        let fillers: [&[u8]; 4] = [b"a", "é".as_bytes(), b" ", b"\x7f"];
+        for len in 0..20 {
+            for filler in fillers {
+                let mut text: Vec<u8> = filler.repeat(len);
+                assert_eq!(plain_run(&text, 0), text.len());
+                for stop in stops {
+                    text.truncate(len * filler.len());
+                    text.extend_from_slice(stop);
+                    text.extend_from_slice(b"tail\"");
+                    for start in 0..3.min(text.len()) {
+                        assert_eq!(Some(plain_run(&text, start)), naive(&text, start), "{text:?} from {start}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]
