@@ -162,3 +162,46 @@ fn the_formatter_keeps_meaning_and_comments_and_is_idempotent() {
         }
     }
 }
+
+/// `flowc map` writes a map's output straight to text, decoding each record into the previous
+/// one's buffers; the evaluator builds a value. Both must give the same record, line after line.
+#[test]
+fn flowc_map_writes_what_the_evaluator_gives() {
+    let cases: [(&str, &str, &[&str]); 2] = [
+        (
+            "tests/data/ok/text_building.flow",
+            "to_card",
+            &[
+                r#"{"name":"Zoë Ünal","city":null,"langs":["de","tr"],"score":61,"seen":"2026-03-01T08:05:00+01:00","born":"1990-12-24"}"#,
+                r#"{"name":"Ann \"Q\" Lee","city":"OSLO\n","langs":[],"score":3,"seen":"0001-01-01T00:00:00Z","born":"2000-02-29"}"#,
+                r#"{"born":"1999-01-01","seen":"9999-12-31T23:59:59-12:00","score":50,"langs":["x"],"name":"ß","extra":{"a":[1,2]}}"#,
+            ],
+        ),
+        (
+            "tests/data/ok/bench_customer_map.flow",
+            "to_row",
+            &[
+                r#"{"id":1,"name":"Grace Lovelace","email":"Grace@Example.COM","phone":null,"status":"active","address":{"street":"1 Main St","city":"Paris","zip":"75001","country":"fr"},"tags":["a","b"],"created_at":"2026-02-02T01:01:00Z","order":{"id":"o","currency":"EUR","line_items":[{"sku":"A","qty":2,"price":39.5},{"sku":"B","qty":3,"price":329.0}]}}"#,
+                r#"{"id":2,"name":"Mononym","email":"m@x.io","phone":"+1","status":"banned","address":{"street":"Straße 5","city":"Köln","zip":"50667","country":"de"},"tags":[],"created_at":"2026-03-03T23:30:00-05:00","order":{"id":"p","currency":"EUR","line_items":[]}}"#,
+            ],
+        ),
+    ];
+    for (file, map, lines) in cases {
+        let source = std::fs::read_to_string(root().join(file)).expect("read");
+        let plan = flow_check::lower(&flow_check::check_source(&source).model.expect("a model"));
+        let index = plan.maps.iter().position(|m| m.name == map).expect("the map");
+        let m = &plan.maps[index];
+        let input = lines.join("\n");
+        let (mut out, mut rejects) = (Vec::new(), Vec::new());
+        let summary =
+            flow_plan::mapper::map_ndjson(&plan, index, input.as_bytes(), &mut out, &mut rejects).expect("io");
+        assert_eq!(summary.rejected, 0, "{}", String::from_utf8_lossy(&rejects));
+        let written: Vec<&str> = std::str::from_utf8(&out).expect("utf-8").lines().collect();
+        assert_eq!(written.len(), lines.len());
+        for (line, written) in lines.iter().zip(written) {
+            let record = flow_plan::decode_text(line, &m.param_types[0], &plan.types).expect("decodes");
+            let value = flow_plan::eval::run_map(m, vec![record], &plan).expect("maps");
+            assert_eq!(written, flow_plan::encode(&value), "{file}: {line}");
+        }
+    }
+}

@@ -267,6 +267,68 @@ fn add(lhs: &Expr, rhs: &Expr, span: Span, env: &mut Env, plan: &Plan) -> Result
     binary(BinOp::Add, l, r, span)
 }
 
+/// Whether [`text_into`] may write `e`: an expression that builds text.
+fn writes_text(e: &Expr) -> bool {
+    match e {
+        Expr::Binary { op: BinOp::Add, .. } => true,
+        Expr::If { then, .. } => matches!(&**then, Expr::Lit { value: Value::Str(_) }),
+        Expr::CallFn { func, .. } => crate::run_builtin::writes_text(*func),
+        _ => false,
+    }
+}
+
+/// Appends the text of `e` to `buf` when `e` gives a string, and says whether it did: when it
+/// says `false`, nothing was written and nothing was evaluated that the caller must not repeat
+/// (only the leftmost path of a `+` was read, to see that it is not text).
+pub(crate) fn text_into(e: &Expr, env: &mut Env, plan: &Plan, buf: &mut String) -> Result<bool, EvalError> {
+    match e {
+        Expr::Lit { value: Value::Str(s) } => {
+            buf.push_str(s);
+            Ok(true)
+        }
+        Expr::Lit { .. } => Ok(false),
+        Expr::Var { .. } | Expr::Field { .. } | Expr::Index { .. } => match place(e, env, plan)? {
+            Some(Value::Str(s)) => {
+                buf.push_str(s);
+                Ok(true)
+            }
+            _ => Ok(false),
+        },
+        Expr::Binary { op: BinOp::Add, lhs, rhs, .. } => {
+            if !text_into(lhs, env, plan, buf)? {
+                return Ok(false);
+            }
+            // The left side is text, so the checker made the right side text too.
+            if !text_into(rhs, env, plan, buf)? {
+                match eval(rhs, env, plan)? {
+                    Value::Str(s) => buf.push_str(&s),
+                    other => return internal(&format!("text + {}", other.kind())),
+                }
+            }
+            Ok(true)
+        }
+        // Both branches are text when the first is a text literal.
+        Expr::If { cond, then, otherwise } if matches!(&**then, Expr::Lit { value: Value::Str(_) }) => {
+            let branch = match eval(cond, env, plan)? {
+                Value::Bool(true) => then,
+                Value::Bool(false) => otherwise,
+                _ => return internal("`if` on a non-Bool"),
+            };
+            if !text_into(branch, env, plan, buf)? {
+                match eval(branch, env, plan)? {
+                    Value::Str(s) => buf.push_str(&s),
+                    other => return internal(&format!("an `if` branch of text and {}", other.kind())),
+                }
+            }
+            Ok(true)
+        }
+        Expr::CallFn { func, args, span, compiled } if crate::run_builtin::writes_text(*func) => {
+            crate::run_builtin::text_call_into(*func, args, *span, compiled, env, plan, buf)
+        }
+        _ => Ok(false),
+    }
+}
+
 /// Runs a map and appends its output as JSON text to `out`, without building the output object.
 /// On error `out` may hold part of the record: callers write into a scratch buffer.
 pub fn run_map_into(map: &crate::Map, args: Vec<Value>, plan: &Plan, out: &mut String) -> Result<(), EvalError> {
@@ -305,12 +367,22 @@ pub fn run_map_lent(map: &crate::Map, record: &mut Value, plan: &Plan, out: &mut
 
 /// A map's fields, written as a JSON object to `out`.
 fn write_fields(map: &crate::Map, env: &mut Env, plan: &Plan, out: &mut String) -> Result<(), EvalError> {
+    let mut scratch = String::new();
     out.push('{');
     for (i, (name, e)) in map.fields.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
         crate::json::encode_key(name, out);
+        // Text built by the expression (joins, `lower`, `format_date`, …) goes into one scratch
+        // buffer and from there, escaped, into the output: no String per field.
+        if writes_text(e) {
+            scratch.clear();
+            if text_into(e, env, plan, &mut scratch)? {
+                crate::json::string(&scratch, out);
+                continue;
+            }
+        }
         // A path, a literal, or `path ?? default` is written from where it is, without a copy.
         let (read, fallback) = match e {
             Expr::Coalesce { lhs, rhs } if is_place(lhs) => (&**lhs, Some(&**rhs)),

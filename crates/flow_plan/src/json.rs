@@ -301,7 +301,7 @@ const NEEDS_ESCAPE: [bool; 256] = {
     table
 };
 
-fn string(s: &str, out: &mut String) {
+pub(crate) fn string(s: &str, out: &mut String) {
     out.push('"');
     // Copy runs of bytes that need no escape at once; escapes are all ASCII, so every cut is at
     // a character boundary.

@@ -128,21 +128,92 @@ fn regex<'a>(cache: &'a Cache<Compiled>, pattern: &Expr) -> Result<&'a regex::Re
     }
 }
 
-/// `format_date` with a literal format writes the common fields itself; `None` when chrono must.
-fn format_date_fast(cache: &Cache<Compiled>, format: &Expr, v: &Value) -> Option<String> {
-    let Expr::Lit { value: Value::Str(f) } = format else { return None };
+/// `format_date` with a literal format writes the common fields itself, appending to `out`;
+/// `false` (nothing written) when chrono must.
+fn format_date_fast(cache: &Cache<Compiled>, format: &Expr, v: &Value, out: &mut String) -> bool {
+    let Expr::Lit { value: Value::Str(f) } = format else { return false };
     let Compiled::DateFormat(crate::datefmt::DateFormat::Fast(parts)) =
         cache.get_or_init(|| Compiled::DateFormat(crate::datefmt::compile(f)))
     else {
-        return None;
+        return false;
     };
     let (at, has_time) = match v {
         Value::Date(d) => ((*d).into(), false),
         Value::DateTime(t) => (t.naive_local(), true),
-        _ => return None,
+        _ => return false,
     };
-    let mut out = String::with_capacity(f.len() + 8);
-    crate::datefmt::write(parts, at, has_time, &mut out).then_some(out)
+    crate::datefmt::write(parts, at, has_time, out)
+}
+
+/// Built-ins that [`text_call_into`] writes straight into a buffer.
+pub(crate) fn writes_text(func: Builtin) -> bool {
+    matches!(func, Builtin::Lower | Builtin::Upper | Builtin::Join | Builtin::FormatDate)
+}
+
+/// A call of a [`writes_text`] built-in, appending its text to `buf`; its first argument is read
+/// where it is when it is a path, a literal second argument is not copied.
+pub(crate) fn text_call_into(
+    func: Builtin,
+    args: &[Expr],
+    span: Span,
+    cache: &Cache<Compiled>,
+    env: &mut Env,
+    plan: &Plan,
+    buf: &mut String,
+) -> Result<bool, EvalError> {
+    let (Some(first), second) = (args.first(), args.get(1)) else { return internal("missing argument") };
+    let owned_second;
+    let second = match second {
+        Some(Expr::Lit { value }) => Some(value),
+        Some(e) => {
+            owned_second = eval(e, env, plan)?;
+            Some(&owned_second)
+        }
+        None => None,
+    };
+    let owned_first;
+    let first = match place(first, env, plan)? {
+        Some(v) => v,
+        None => {
+            owned_first = eval(first, env, plan)?;
+            &owned_first
+        }
+    };
+    match (func, first) {
+        (Builtin::Lower | Builtin::Upper, Value::Str(s)) if s.is_ascii() => {
+            let lower = func == Builtin::Lower;
+            buf.extend(
+                s.bytes().map(|b| char::from(if lower { b.to_ascii_lowercase() } else { b.to_ascii_uppercase() })),
+            );
+        }
+        (Builtin::Lower, Value::Str(s)) => buf.push_str(&s.to_lowercase()),
+        (Builtin::Upper, Value::Str(s)) => buf.push_str(&s.to_uppercase()),
+        (Builtin::Join, Value::Null) => {}
+        (Builtin::Join, Value::Array(xs)) => {
+            let Some(Value::Str(sep)) = second else { return internal("a separator that is not text") };
+            for (i, x) in xs.iter().enumerate() {
+                if i > 0 {
+                    buf.push_str(sep);
+                }
+                match x {
+                    Value::Str(s) => buf.push_str(s),
+                    other => buf.push_str(&other.to_text()),
+                }
+            }
+        }
+        (Builtin::FormatDate, v) => {
+            if !format_date_fast(cache, &args[1], v, buf) {
+                // chrono formats it, or says why it cannot.
+                let v = v.clone();
+                match call_builtin_values(func, vec![v, second.cloned().unwrap_or(Value::Null)], span, cache, args)? {
+                    Value::Str(s) => buf.push_str(&s),
+                    other => return internal(&format!("format_date gave {}", other.kind())),
+                }
+            }
+        }
+        (f, other) => return internal(&format!("{} of {}", f.name(), other.kind())),
+    }
+    Ok(true)
 }
 
 fn zone(name: &str, span: Span) -> Result<chrono_tz::Tz, EvalError> {
@@ -157,7 +228,6 @@ pub(crate) fn call_builtin(
     env: &mut Env,
     plan: &Plan,
 ) -> Result<Value, EvalError> {
-    use Builtin as B;
     // Functions with a lambda evaluate it per item; the others take values.
     if let (Some(first), Some(Expr::Lambda { param, body })) = (args.first(), args.get(1)) {
         // An array read from a path the lambda does not itself read is lent, not copied: taken
@@ -199,6 +269,18 @@ pub(crate) fn call_builtin(
         // Regex patterns are literals, read from the expression itself.
         vals.push(eval(a, env, plan)?);
     }
+    call_builtin_values(func, vals, span, cache, args)
+}
+
+/// A built-in on its evaluated arguments (`args` are the expressions, for literal patterns).
+fn call_builtin_values(
+    func: Builtin,
+    vals: Vec<Value>,
+    span: Span,
+    cache: &Cache<Compiled>,
+    args: &[Expr],
+) -> Result<Value, EvalError> {
+    use Builtin as B;
     let mut it = vals.into_iter();
     let mut next = || it.next().unwrap_or(Value::Null);
     Ok(match func {
@@ -447,7 +529,8 @@ pub(crate) fn call_builtin(
         }
         B::FormatDate => {
             let v = next();
-            if let Some(out) = format_date_fast(cache, &args[1], &v) {
+            let mut out = String::new();
+            if format_date_fast(cache, &args[1], &v, &mut out) {
                 return Ok(Value::Str(out));
             }
             let format = text(next())?;
