@@ -51,9 +51,9 @@ fn reads_first(func: Builtin) -> bool {
 
 /// The functions of [`reads_first`]: they only read their first argument, so it may be
 /// borrowed from the record.
-fn reading_first(func: Builtin, first: &Value, rest: &[Value]) -> Result<Value, EvalError> {
+fn reading_first(func: Builtin, first: &Value, second: Option<&Value>) -> Result<Value, EvalError> {
     use Builtin as B;
-    let sep = || match rest.first() {
+    let sep = || match second {
         Some(Value::Str(sep)) => Ok(sep.as_str()),
         _ => internal("a separator that is not text"),
     };
@@ -80,6 +80,11 @@ fn reading_first(func: Builtin, first: &Value, rest: &[Value]) -> Result<Value, 
         }
         (B::Split, Value::Str(s)) => match sep()? {
             "" => Value::Array(s.chars().map(|c| Value::Str(c.to_string())).collect()),
+            // One byte is one ASCII char: split on the char (a byte search), not on a pattern.
+            sep if sep.len() == 1 => {
+                let c = char::from(sep.as_bytes()[0]);
+                Value::Array(s.split(c).map(|p| Value::Str(p.to_string())).collect())
+            }
             sep => Value::Array(s.split(sep).map(|p| Value::Str(p.to_string())).collect()),
         },
         (f, other) => return internal(&format!("{} of {}", f.name(), other.kind())),
@@ -248,10 +253,16 @@ pub(crate) fn call_builtin(
     // Functions that only read their first argument read it where it is when it is a path:
     // `lower(c.email)` copies nothing but its result.
     if let (true, Some((first, others))) = (reads_first(func), args.split_first()) {
-        let mut rest = Vec::with_capacity(others.len());
-        for a in others {
-            rest.push(eval(a, env, plan)?);
-        }
+        // A literal second argument (a separator) is read where it is too.
+        let owned_second;
+        let second = match others.first() {
+            Some(Expr::Lit { value }) => Some(value),
+            Some(e) => {
+                owned_second = eval(e, env, plan)?;
+                Some(&owned_second)
+            }
+            None => None,
+        };
         let owned;
         let first = if is_place(first) {
             match place(first, env, plan)? {
@@ -262,7 +273,7 @@ pub(crate) fn call_builtin(
             owned = eval(first, env, plan)?;
             &owned
         };
-        return reading_first(func, first, &rest);
+        return reading_first(func, first, second);
     }
     let mut vals = Vec::with_capacity(args.len());
     for a in args {
@@ -285,7 +296,9 @@ fn call_builtin_values(
     let mut next = || it.next().unwrap_or(Value::Null);
     Ok(match func {
         // Taken above, before any argument is copied.
-        B::Lower | B::Upper | B::Trim | B::Split | B::Len | B::Join => return reading_first(func, &next(), &[next()]),
+        B::Lower | B::Upper | B::Trim | B::Split | B::Len | B::Join => {
+            return reading_first(func, &next(), Some(&next()))
+        }
         B::Replace => {
             let (s, from, to) = (text(next())?, text(next())?, text(next())?);
             Value::Str(if from.is_empty() { s } else { s.replace(&from, &to) })
