@@ -413,7 +413,7 @@ impl<'a> Parser<'a> {
 /// control character, or the length. Eight bytes at a time: a byte that is a quote, a backslash
 /// or below 0x20 sets its high bit in `hit`, and the lowest such byte is exact.
 #[inline]
-fn plain_run(b: &[u8], mut i: usize) -> usize {
+pub(crate) fn plain_run(b: &[u8], mut i: usize) -> usize {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     while let Some(chunk) = b.get(i..i + 8) {

@@ -288,26 +288,13 @@ pub(crate) fn encode_key(name: &str, out: &mut String) {
     out.push(':');
 }
 
-/// The bytes a JSON string cannot hold as they are: control characters, `"` and `\\`.
-const NEEDS_ESCAPE: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut b = 0;
-    while b < 0x20 {
-        table[b] = true;
-        b += 1;
-    }
-    table[b'"' as usize] = true;
-    table[b'\\' as usize] = true;
-    table
-};
-
 pub(crate) fn string(s: &str, out: &mut String) {
     out.push('"');
     // Copy runs of bytes that need no escape at once; escapes are all ASCII, so every cut is at
     // a character boundary.
     let bytes = s.as_bytes();
-    // Most strings need no escape at all: one quick pass says so.
-    if !bytes.iter().any(|&b| NEEDS_ESCAPE[b as usize]) {
+    // Most strings need no escape at all: one quick pass, eight bytes at a time, says so.
+    if crate::fast::plain_run(bytes, 0) == bytes.len() {
         out.push_str(s);
         out.push('"');
         return;
