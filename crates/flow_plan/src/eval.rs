@@ -345,12 +345,32 @@ pub fn run_map_into(map: &crate::Map, args: Vec<Value>, plan: &Plan, out: &mut S
         return Ok(());
     }
     let mut env = map_env(map, args, plan)?;
-    write_fields(map, &mut env, plan, out)
+    write_fields(map, &encoded_keys(map), &mut env, plan, out)
+}
+
+/// Each field of a map as the JSON text that starts it (`"name":`), for [`run_map_lent`].
+pub fn encoded_keys(map: &crate::Map) -> Vec<String> {
+    map.fields
+        .iter()
+        .map(|(name, _)| {
+            let mut key = String::new();
+            crate::json::encode_key(name, &mut key);
+            key
+        })
+        .collect()
 }
 
 /// [`run_map_into`] on one record that is lent, not given: it is whole again afterwards, on
 /// error too, so the caller can decode the next record into its strings and arrays.
-pub fn run_map_lent(map: &crate::Map, record: &mut Value, plan: &Plan, out: &mut String) -> Result<(), EvalError> {
+///
+/// `keys` are the map's [`encoded_keys`], made once for the stream.
+pub fn run_map_lent(
+    map: &crate::Map,
+    keys: &[String],
+    record: &mut Value,
+    plan: &Plan,
+    out: &mut String,
+) -> Result<(), EvalError> {
     let [param] = map.params.as_slice() else {
         return internal("a map of one record with other than one parameter");
     };
@@ -359,21 +379,27 @@ pub fn run_map_lent(map: &crate::Map, record: &mut Value, plan: &Plan, out: &mut
     }
     let mut env = Env::new();
     env.push(*param, std::mem::replace(record, Value::Null));
-    let result = bind_lets(map, &mut env, plan).and_then(|()| write_fields(map, &mut env, plan, out));
+    let result = bind_lets(map, &mut env, plan).and_then(|()| write_fields(map, keys, &mut env, plan, out));
     env.truncate(1);
     *record = env.pop().unwrap_or(Value::Null);
     result
 }
 
 /// A map's fields, written as a JSON object to `out`.
-fn write_fields(map: &crate::Map, env: &mut Env, plan: &Plan, out: &mut String) -> Result<(), EvalError> {
+fn write_fields(
+    map: &crate::Map,
+    keys: &[String],
+    env: &mut Env,
+    plan: &Plan,
+    out: &mut String,
+) -> Result<(), EvalError> {
     let mut scratch = String::new();
     out.push('{');
-    for (i, (name, e)) in map.fields.iter().enumerate() {
+    for (i, ((_, e), key)) in map.fields.iter().zip(keys).enumerate() {
         if i > 0 {
             out.push(',');
         }
-        crate::json::encode_key(name, out);
+        out.push_str(key);
         // Text built by the expression (joins, `lower`, `format_date`, …) goes into one scratch
         // buffer and from there, escaped, into the output: no String per field.
         if writes_text(e) {

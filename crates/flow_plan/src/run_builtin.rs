@@ -186,10 +186,14 @@ pub(crate) fn text_call_into(
     };
     match (func, first) {
         (Builtin::Lower | Builtin::Upper, Value::Str(s)) if s.is_ascii() => {
-            let lower = func == Builtin::Lower;
-            buf.extend(
-                s.bytes().map(|b| char::from(if lower { b.to_ascii_lowercase() } else { b.to_ascii_uppercase() })),
-            );
+            let start = buf.len();
+            buf.push_str(s);
+            let added = &mut buf.as_mut_str()[start..];
+            if func == Builtin::Lower {
+                added.make_ascii_lowercase();
+            } else {
+                added.make_ascii_uppercase();
+            }
         }
         (Builtin::Lower, Value::Str(s)) => buf.push_str(&s.to_lowercase()),
         (Builtin::Upper, Value::Str(s)) => buf.push_str(&s.to_uppercase()),
