@@ -589,6 +589,23 @@ pub(crate) fn binary(op: BinOp, l: Value, r: Value, span: Span) -> Result<Value,
     if is_comparison(op) {
         return compare_op(op, &l, &r);
     }
+    // Exact arithmetic on Decimals (and Ints mixed in), the common case of money, first.
+    if let (Decimal(_), Decimal(_) | Int(_)) | (Int(_), Decimal(_)) = (&l, &r) {
+        if matches!(op, BinOp::Add | BinOp::Sub | BinOp::Mul) {
+            let (x, y) = (to_decimal(&l), to_decimal(&r));
+            let v = match op {
+                BinOp::Add => x.checked_add(y),
+                BinOp::Sub => x.checked_sub(y),
+                _ => x.checked_mul(y),
+            };
+            let sym = match op {
+                BinOp::Add => "+",
+                BinOp::Sub => "-",
+                _ => "*",
+            };
+            return v.map(Decimal).map_or_else(|| err(span, format!("Decimal overflow in `{sym}`")), Ok);
+        }
+    }
     // Joining strings extends the left one in place.
     let (l, r) = match (op, l, r) {
         (BinOp::Add, Str(mut a), Str(b)) => {
