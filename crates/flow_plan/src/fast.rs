@@ -184,8 +184,8 @@ impl<'a> Parser<'a> {
                         let key = self.key()?;
                         self.eat(b':')?;
                         let at = match fields.get(guess) {
-                            Some(f) if same(&f.name, &key) => Some(guess),
-                            _ => fields.iter().position(|f| same(&f.name, &key)),
+                            Some(f) if same(&f.name, key) => Some(guess),
+                            _ => fields.iter().position(|f| same(&f.name, key)),
                         };
                         match at {
                             Some(i) => {
@@ -220,9 +220,19 @@ impl<'a> Parser<'a> {
         Ok(())
     }
 
-    /// A key, borrowed when it has no escapes.
-    fn key(&mut self) -> R<std::borrow::Cow<'a, str>> {
-        self.str_ref()
+    /// A key.
+    ///
+    /// Its bytes, as written: a key with an escape in it is left to the slow path, which says
+    /// the same as for any key (escaped keys are legal but rare).
+    fn key(&mut self) -> R<&'a [u8]> {
+        self.eat(b'"')?;
+        let start = self.i;
+        let end = plain_run(self.b, start);
+        if self.b.get(end) != Some(&b'"') {
+            return Err(Fail);
+        }
+        self.i = end + 1;
+        self.b.get(start..end).ok_or(Fail)
     }
 
     /// A string, borrowed when it has no escapes.
@@ -441,9 +451,9 @@ pub(crate) fn plain_run(b: &[u8], mut i: usize) -> usize {
 
 /// Whether a declared name is the key read: lengths first, then bytes, inline (names are short).
 #[inline]
-fn same(name: &str, key: &str) -> bool {
-    let (a, b) = (name.as_bytes(), key.as_bytes());
-    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
+fn same(name: &str, key: &[u8]) -> bool {
+    let a = name.as_bytes();
+    a.len() == key.len() && a.iter().zip(key).all(|(x, y)| x == y)
 }
 
 /// Sets `slot` to the string `s`, in the string it already holds when it holds one.

@@ -410,6 +410,17 @@ mod text_tests {
     use super::*;
 
     #[test]
+    fn a_key_written_with_escapes_is_the_same_key() {
+        let ty = Type::Object(vec![crate::Field { name: "name".into(), ty: Type::String, optional: false }]);
+        let plain = decode_text(r#"{"name":"a\"b"}"#, &ty, &[]).unwrap();
+        let escaped = decode_text(r#"{"n\u0061me":"a\"b"}"#, &ty, &[]).unwrap();
+        assert_eq!(plain, escaped);
+        let mut slot = plain.clone();
+        decode_text_into(r#"{"nam\u0065":"c"}"#, &ty, &[], &mut slot).unwrap();
+        assert_eq!(slot, Value::Object(vec![("name".into(), Value::Str("c".into()))]));
+    }
+
+    #[test]
     fn numbers_are_written_as_display_writes_them() {
         use rust_decimal::Decimal;
         let decimals = ["0", "-0", "1", "-1", "12.50", "0.001", "-0.05", "100", "1e20", "123456789.000100", "-7.9"];
