@@ -783,7 +783,7 @@ impl Cx<'_> {
                 return POISON;
             }
         };
-        let Some(f) = fields.iter().find(|f| f.name == name.name) else {
+        let Some((slot, f)) = fields.iter().enumerate().find(|(_, f)| f.name == name.name) else {
             let choices = fields.iter().map(|f| (f.name.clone(), self.types.display(&f.ty))).collect();
             self.info.field_choices.push((name.span, choices));
             let type_name = self.types.display(&object_ty);
@@ -817,7 +817,8 @@ impl Cx<'_> {
             ty = Ty::Nullable(Rc::new(ty));
         }
         let _ = e;
-        (ty, plan::Expr::Field { base: Box::new(be), name: name.name.as_str().into() })
+        let slot = u32::try_from(slot).ok();
+        (ty, plan::Expr::Field { base: Box::new(be), name: name.name.as_str().into(), slot })
     }
 
     /// The type two values share (`if` branches, a default and its value), or E0201 built by

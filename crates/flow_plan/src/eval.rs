@@ -226,7 +226,7 @@ pub fn eval(expr: &Expr, env: &mut Env, plan: &Plan) -> Result<Value, EvalError>
         }
         Expr::Lambda { .. } => internal("a lambda outside a function call"),
         // Paths on variables are handled by `place`, by reference; these are on computed values.
-        Expr::Field { base, name } => Ok(match eval(base, env, plan)? {
+        Expr::Field { base, name, .. } => Ok(match eval(base, env, plan)? {
             Value::Object(fields) => fields.into_iter().find(|(k, _)| k == name).map_or(Value::Null, |(_, v)| v),
             _ => Value::Null,
         }),
@@ -495,11 +495,11 @@ pub(crate) fn place<'e>(expr: &'e Expr, env: &'e mut Env, plan: &Plan) -> Result
             Some(v) => Ok(Some(v)),
             None => internal("an unknown variable"),
         },
-        Expr::Field { base, name } => {
+        Expr::Field { base, name, slot } => {
             let Some(b) = place(base, env, plan)? else {
                 return Ok(None);
             };
-            Ok(Some(b.field(name).unwrap_or(&NULL)))
+            Ok(Some(b.field_at(name, *slot).unwrap_or(&NULL)))
         }
         Expr::Index { base, index } => {
             if !is_place(base) {
@@ -523,7 +523,7 @@ pub(crate) fn place<'e>(expr: &'e Expr, env: &'e mut Env, plan: &Plan) -> Result
 pub(crate) fn place_mut<'e>(expr: &Expr, env: &'e mut Env) -> Option<&'e mut Value> {
     match expr {
         Expr::Var { name } => env.get_mut(name),
-        Expr::Field { base, name } => match place_mut(base, env)? {
+        Expr::Field { base, name, .. } => match place_mut(base, env)? {
             Value::Object(fields) => fields.iter_mut().find(|(k, _)| k == name).map(|(_, v)| v),
             _ => None,
         },
@@ -778,12 +778,16 @@ mod tests {
         let mut env = Env::new();
         env.push("o", rec);
         let path = |i: i64| Expr::Index {
-            base: Box::new(Expr::Field { base: Box::new(Expr::Var { name: "o".into() }), name: "items".into() }),
+            base: Box::new(Expr::Field {
+                base: Box::new(Expr::Var { name: "o".into() }),
+                name: "items".into(),
+                slot: None,
+            }),
             index: lit(Value::Int(i)),
         };
         assert_eq!(eval(&path(-1), &mut env, &plan()), Ok(Value::Int(2)));
         assert_eq!(eval(&path(5), &mut env, &plan()), Ok(Value::Null));
-        let missing = Expr::Field { base: Box::new(Expr::Var { name: "o".into() }), name: "nope".into() };
+        let missing = Expr::Field { base: Box::new(Expr::Var { name: "o".into() }), name: "nope".into(), slot: None };
         assert_eq!(eval(&missing, &mut env, &plan()), Ok(Value::Null));
         // A path on a computed value, not a variable.
         let computed =

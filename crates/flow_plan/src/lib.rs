@@ -530,6 +530,10 @@ pub enum Expr {
     Field {
         base: Box<Expr>,
         name: Key,
+        /// The field's place in its object's declared type, when the checker knew the type:
+        /// records hold their fields in declaration order, so the field is looked up there first.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        slot: Option<u32>,
     },
     Index {
         base: Box<Expr>,

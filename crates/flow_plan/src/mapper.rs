@@ -115,7 +115,11 @@ mod tests {
                     "double".into(),
                     Expr::Binary {
                         op: crate::BinOp::Mul,
-                        lhs: Box::new(Expr::Field { base: Box::new(Expr::Var { name: "r".into() }), name: "n".into() }),
+                        lhs: Box::new(Expr::Field {
+                            base: Box::new(Expr::Var { name: "r".into() }),
+                            name: "n".into(),
+                            slot: Some(0),
+                        }),
                         rhs: Box::new(Expr::Lit { value: Value::Int(2) }),
                         span: crate::Span::new(0, 1),
                     },

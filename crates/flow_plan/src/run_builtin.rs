@@ -708,7 +708,7 @@ mod tests {
     }
 
     fn field(base: Expr, name: &str) -> Expr {
-        Expr::Field { base: Box::new(base), name: name.into() }
+        Expr::Field { base: Box::new(base), name: name.into(), slot: None }
     }
 
     fn call(func: Builtin, args: Vec<Expr>) -> Expr {

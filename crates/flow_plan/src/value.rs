@@ -191,6 +191,19 @@ impl Value {
         }
     }
 
+    /// A field by its interned name, looked for first at `slot` (its place in the declared
+    /// type), then everywhere.
+    #[inline]
+    pub fn field_at(&self, name: &Key, slot: Option<u32>) -> Option<&Value> {
+        match self {
+            Value::Object(fields) => match slot.and_then(|i| fields.get(i as usize)) {
+                Some((k, v)) if k == name => Some(v),
+                _ => fields.iter().find(|(k, _)| k == name).map(|(_, v)| v),
+            },
+            _ => None,
+        }
+    }
+
     /// Follows a path of field names.
     pub fn get_path<S: AsRef<str>>(&self, path: &[S]) -> Option<&Value> {
         path.iter().try_fold(self, |v, name| v.get(name.as_ref()))
