@@ -345,11 +345,11 @@ pub fn run_map_into(map: &crate::Map, args: Vec<Value>, plan: &Plan, out: &mut S
         return Ok(());
     }
     let mut env = map_env(map, args, plan)?;
-    write_fields(map, &encoded_keys(map), &mut env, plan, out)
+    write_fields(map, &encoded_keys(map), &mut env, plan, out, &mut String::new())
 }
 
-/// Each field of a map as the JSON text that starts it (`"name":`), for [`run_map_lent`].
-pub fn encoded_keys(map: &crate::Map) -> Vec<String> {
+/// Each field of a map as the JSON text that starts it (`"name":`).
+fn encoded_keys(map: &crate::Map) -> Vec<String> {
     map.fields
         .iter()
         .map(|(name, _)| {
@@ -360,29 +360,40 @@ pub fn encoded_keys(map: &crate::Map) -> Vec<String> {
         .collect()
 }
 
-/// [`run_map_into`] on one record that is lent, not given: it is whole again afterwards, on
-/// error too, so the caller can decode the next record into its strings and arrays.
-///
-/// `keys` are the map's [`encoded_keys`], made once for the stream.
-pub fn run_map_lent(
-    map: &crate::Map,
-    keys: &[String],
-    record: &mut Value,
-    plan: &Plan,
-    out: &mut String,
-) -> Result<(), EvalError> {
-    let [param] = map.params.as_slice() else {
-        return internal("a map of one record with other than one parameter");
-    };
-    if map.ret.is_some() || !map.spreads.is_empty() {
-        return run_map_into(map, vec![std::mem::replace(record, Value::Null)], plan, out);
+/// Writes one map's output as JSON text, record after record (`flowc map`), keeping what the
+/// records can share: the encoded field names, the vector of variables and a buffer for text.
+pub struct MapWriter<'p> {
+    map: &'p crate::Map,
+    plan: &'p Plan,
+    keys: Vec<String>,
+    env: Env,
+    scratch: String,
+}
+
+impl<'p> MapWriter<'p> {
+    pub fn new(map: &'p crate::Map, plan: &'p Plan) -> MapWriter<'p> {
+        MapWriter { map, plan, keys: encoded_keys(map), env: Env::new(), scratch: String::new() }
     }
-    let mut env = Env::new();
-    env.push(*param, std::mem::replace(record, Value::Null));
-    let result = bind_lets(map, &mut env, plan).and_then(|()| write_fields(map, keys, &mut env, plan, out));
-    env.truncate(1);
-    *record = env.pop().unwrap_or(Value::Null);
-    result
+
+    /// [`run_map_into`] on one record that is lent, not given: it is whole again afterwards,
+    /// on error too, so the caller can decode the next record into its strings and arrays.
+    pub fn write(&mut self, record: &mut Value, out: &mut String) -> Result<(), EvalError> {
+        let (map, plan) = (self.map, self.plan);
+        let [param] = map.params.as_slice() else {
+            return internal("a map of one record with other than one parameter");
+        };
+        if map.ret.is_some() || !map.spreads.is_empty() {
+            return run_map_into(map, vec![std::mem::replace(record, Value::Null)], plan, out);
+        }
+        let env = &mut self.env;
+        env.truncate(0);
+        env.push(*param, std::mem::replace(record, Value::Null));
+        let result =
+            bind_lets(map, env, plan).and_then(|()| write_fields(map, &self.keys, env, plan, out, &mut self.scratch));
+        env.truncate(1);
+        *record = env.pop().unwrap_or(Value::Null);
+        result
+    }
 }
 
 /// A map's fields, written as a JSON object to `out`.
@@ -392,8 +403,8 @@ fn write_fields(
     env: &mut Env,
     plan: &Plan,
     out: &mut String,
+    scratch: &mut String,
 ) -> Result<(), EvalError> {
-    let mut scratch = String::new();
     out.push('{');
     for (i, ((_, e), key)) in map.fields.iter().zip(keys).enumerate() {
         if i > 0 {
@@ -404,8 +415,8 @@ fn write_fields(
         // buffer and from there, escaped, into the output: no String per field.
         if writes_text(e) {
             scratch.clear();
-            if text_into(e, env, plan, &mut scratch)? {
-                crate::json::string(&scratch, out);
+            if text_into(e, env, plan, scratch)? {
+                crate::json::string(scratch, out);
                 continue;
             }
         }

@@ -4,7 +4,7 @@
 
 use std::io::{self, BufRead, Write};
 
-use crate::eval::{encoded_keys, run_map_lent};
+use crate::eval::MapWriter;
 use crate::{Plan, TextError, Value};
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -37,7 +37,7 @@ pub fn map_ndjson(
     let mut input = input;
     let mut line_no = 0u64;
     let mut value = Value::Null;
-    let keys = encoded_keys(m);
+    let mut writer = MapWriter::new(m, plan);
     loop {
         // One buffer for every line: reading a line allocates nothing.
         buf.clear();
@@ -74,7 +74,7 @@ pub fn map_ndjson(
             }
         };
         record.clear();
-        match run_map_lent(m, &keys, &mut value, plan, &mut record) {
+        match writer.write(&mut value, &mut record) {
             Ok(()) => {
                 record.push('\n');
                 output.write_all(record.as_bytes())?;
