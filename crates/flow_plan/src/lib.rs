@@ -585,7 +585,8 @@ pub enum Expr {
         func: Builtin,
         args: Vec<Expr>,
         span: Span,
-        /// A literal argument read once, on first use: a regex's compiled pattern, a date format.
+        /// Worked out once, on first use: a regex's compiled pattern, a date format, whether a lambda
+        /// may borrow its array.
         #[serde(skip)]
         compiled: cache::Cache<Compiled>,
     },
@@ -624,11 +625,14 @@ pub enum Expr {
     },
 }
 
-/// What a built-in call keeps of its literal argument, built on first use.
+/// What a built-in call keeps of its arguments, worked out on first use.
 #[derive(Debug)]
 pub enum Compiled {
     Regex(regex::Regex),
     DateFormat(datefmt::DateFormat),
+    /// A function with a lambda: whether the array it runs over may be lent to the lambda
+    /// (the lambda does not read the variable the array is in).
+    Lends(bool),
 }
 
 impl Expr {

@@ -129,7 +129,7 @@ fn regex<'a>(cache: &'a Cache<Compiled>, pattern: &Expr) -> Result<&'a regex::Re
         regex::Regex::new(p).map_err(|e| EvalError { message: format!("invalid regex: {e}"), span: None })?;
     match cache.get_or_init(|| Compiled::Regex(compiled)) {
         Compiled::Regex(r) => Ok(r),
-        Compiled::DateFormat(_) => internal("a regex cache holding a date format"),
+        _ => internal("a regex call whose cache holds something else"),
     }
 }
 
@@ -241,7 +241,16 @@ pub(crate) fn call_builtin(
     if let (Some(first), Some(Expr::Lambda { param, body })) = (args.first(), args.get(1)) {
         // An array read from a path the lambda does not itself read is lent, not copied: taken
         // out of the record for the call and put back after it.
-        if root_var(first).is_some_and(|v| !body.mentions(v)) {
+        let lend = match cache.get() {
+            Some(Compiled::Lends(lend)) => *lend,
+            _ => {
+                // Decided once per call site: whether the lambda reads the array's variable.
+                let lend = root_var(first).is_some_and(|v| !body.mentions(v));
+                cache.get_or_init(|| Compiled::Lends(lend));
+                lend
+            }
+        };
+        if lend {
             if let Some(Value::Array(slot)) = place_mut(first, env) {
                 let mut list = std::mem::take(slot);
                 let result = with_lambda(func, Lambda { param, body, list: &mut list }, span, env, plan);
