@@ -3,6 +3,7 @@
 //! What can really fail at run time (overflow, division by zero) is an [`EvalError`] too, with
 //! the span of the expression.
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 
 use rust_decimal::prelude::ToPrimitive;
@@ -526,6 +527,22 @@ pub(crate) fn place<'e>(expr: &'e Expr, env: &'e mut Env, plan: &Plan) -> Result
             Ok(Some(index_value(b, i)))
         }
         _ => Ok(None),
+    }
+}
+
+/// A path read where it is; anything else evaluated.
+pub(crate) fn place_or_eval<'e>(e: &'e Expr, env: &'e mut Env, plan: &Plan) -> Result<Cow<'e, Value>, EvalError> {
+    if is_place(e) {
+        return Ok(Cow::Borrowed(place(e, env, plan)?.unwrap_or(&NULL)));
+    }
+    eval(e, env, plan).map(Cow::Owned)
+}
+
+/// A literal read where it is (in the plan); anything else evaluated.
+pub(crate) fn literal_or_eval<'x>(e: &'x Expr, env: &mut Env, plan: &Plan) -> Result<Cow<'x, Value>, EvalError> {
+    match e {
+        Expr::Lit { value } => Ok(Cow::Borrowed(value)),
+        e => eval(e, env, plan).map(Cow::Owned),
     }
 }
 

@@ -9,7 +9,7 @@ use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
 use rust_decimal::{Decimal, RoundingStrategy};
 
 use crate::cache::Cache;
-use crate::eval::{binary, compare, eval, is_place, place, place_mut, root_var, Env, EvalError};
+use crate::eval::{binary, compare, eval, literal_or_eval, place_mut, place_or_eval, root_var, Env, EvalError};
 use crate::{BinOp, Builtin, Compiled, Expr, Key, Plan, Span, Value};
 
 fn fail<T>(span: Span, message: impl Into<String>) -> Result<T, EvalError> {
@@ -166,25 +166,11 @@ pub(crate) fn text_call_into(
     plan: &Plan,
     buf: &mut String,
 ) -> Result<bool, EvalError> {
-    let (Some(first), second) = (args.first(), args.get(1)) else { return internal("missing argument") };
-    let owned_second;
-    let second = match second {
-        Some(Expr::Lit { value }) => Some(value),
-        Some(e) => {
-            owned_second = eval(e, env, plan)?;
-            Some(&owned_second)
-        }
-        None => None,
-    };
-    let owned_first;
-    let first = match place(first, env, plan)? {
-        Some(v) => v,
-        None => {
-            owned_first = eval(first, env, plan)?;
-            &owned_first
-        }
-    };
-    match (func, first) {
+    let Some(first) = args.first() else { return internal("missing argument") };
+    let second = args.get(1).map(|e| literal_or_eval(e, env, plan)).transpose()?;
+    let second = second.as_deref();
+    let first = place_or_eval(first, env, plan)?;
+    match (func, &*first) {
         (Builtin::Lower | Builtin::Upper, Value::Str(s)) if s.is_ascii() => {
             let start = buf.len();
             buf.push_str(s);
@@ -267,26 +253,9 @@ pub(crate) fn call_builtin(
     // `lower(c.email)` copies nothing but its result.
     if let (true, Some((first, others))) = (reads_first(func), args.split_first()) {
         // A literal second argument (a separator) is read where it is too.
-        let owned_second;
-        let second = match others.first() {
-            Some(Expr::Lit { value }) => Some(value),
-            Some(e) => {
-                owned_second = eval(e, env, plan)?;
-                Some(&owned_second)
-            }
-            None => None,
-        };
-        let owned;
-        let first = if is_place(first) {
-            match place(first, env, plan)? {
-                Some(v) => v,
-                None => return internal("a path that does not resolve"),
-            }
-        } else {
-            owned = eval(first, env, plan)?;
-            &owned
-        };
-        return reading_first(func, first, second);
+        let second = others.first().map(|e| literal_or_eval(e, env, plan)).transpose()?;
+        let first = place_or_eval(first, env, plan)?;
+        return reading_first(func, &first, second.as_deref());
     }
     let mut vals = Vec::with_capacity(args.len());
     for a in args {
