@@ -65,17 +65,8 @@ fn reading_first(func: Builtin, first: &Value, second: Option<&Value>) -> Result
         (B::Len, Value::Array(a)) => Value::Int(a.len() as i64),
         (B::Join, Value::Null) => Value::Str(String::new()),
         (B::Join, Value::Array(xs)) => {
-            let sep = sep()?;
             let mut out = String::new();
-            for (i, x) in xs.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(sep);
-                }
-                match x {
-                    Value::Str(s) => out.push_str(s),
-                    other => out.push_str(&other.to_text()),
-                }
-            }
+            join_into(xs, sep()?, &mut out);
             Value::Str(out)
         }
         (B::Split, Value::Str(s)) => match sep()? {
@@ -89,6 +80,19 @@ fn reading_first(func: Builtin, first: &Value, second: Option<&Value>) -> Result
         },
         (f, other) => return internal(&format!("{} of {}", f.name(), other.kind())),
     })
+}
+
+/// `join(xs, sep)`, appended to `out`.
+fn join_into(xs: &[Value], sep: &str, out: &mut String) {
+    for (i, x) in xs.iter().enumerate() {
+        if i > 0 {
+            out.push_str(sep);
+        }
+        match x {
+            Value::Str(s) => out.push_str(s),
+            other => out.push_str(&other.to_text()),
+        }
+    }
 }
 
 /// A lambda argument and the array it runs over.
@@ -186,15 +190,7 @@ pub(crate) fn text_call_into(
         (Builtin::Join, Value::Null) => {}
         (Builtin::Join, Value::Array(xs)) => {
             let Some(Value::Str(sep)) = second else { return internal("a separator that is not text") };
-            for (i, x) in xs.iter().enumerate() {
-                if i > 0 {
-                    buf.push_str(sep);
-                }
-                match x {
-                    Value::Str(s) => buf.push_str(s),
-                    other => buf.push_str(&other.to_text()),
-                }
-            }
+            join_into(xs, sep, buf);
         }
         (Builtin::FormatDate, v) => {
             if !format_date_fast(cache, &args[1], v, buf) {
