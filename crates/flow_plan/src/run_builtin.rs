@@ -121,11 +121,11 @@ fn truth(v: Value) -> Result<bool, EvalError> {
     }
 }
 
-fn regex<'a>(cache: &'a Cache<Compiled>, pattern: &Expr) -> Result<&'a regex::Regex, EvalError> {
+fn regex<'a>(cache: &'a Cache<Compiled>, pattern: Option<&Expr>) -> Result<&'a regex::Regex, EvalError> {
     if let Some(Compiled::Regex(r)) = cache.get() {
         return Ok(r);
     }
-    let Expr::Lit { value: Value::Str(p) } = pattern else {
+    let Some(Expr::Lit { value: Value::Str(p) }) = pattern else {
         return internal("a regex pattern that is not a literal");
     };
     // The checker compiled the same pattern; failing here means a hand-edited plan.
@@ -139,8 +139,8 @@ fn regex<'a>(cache: &'a Cache<Compiled>, pattern: &Expr) -> Result<&'a regex::Re
 
 /// `format_date` with a literal format writes the common fields itself, appending to `out`;
 /// `false` (nothing written) when chrono must.
-fn format_date_fast(cache: &Cache<Compiled>, format: &Expr, v: &Value, out: &mut String) -> bool {
-    let Expr::Lit { value: Value::Str(f) } = format else { return false };
+fn format_date_fast(cache: &Cache<Compiled>, format: Option<&Expr>, v: &Value, out: &mut String) -> bool {
+    let Some(Expr::Lit { value: Value::Str(f) }) = format else { return false };
     let Compiled::DateFormat(crate::datefmt::DateFormat::Fast(parts)) =
         cache.get_or_init(|| Compiled::DateFormat(crate::datefmt::compile(f)))
     else {
@@ -193,7 +193,7 @@ pub(crate) fn text_call_into(
             join_into(xs, sep, buf);
         }
         (Builtin::FormatDate, v) => {
-            if !format_date_fast(cache, &args[1], v, buf) {
+            if !format_date_fast(cache, args.get(1), v, buf) {
                 // chrono formats it, or says why it cannot.
                 let v = v.clone();
                 match call_builtin_values(func, vec![v, second.cloned().unwrap_or(Value::Null)], span, cache, args)? {
@@ -310,11 +310,11 @@ fn call_builtin_values(
         }
         B::Matches => {
             let s = text(next())?;
-            Value::Bool(regex(cache, &args[1])?.is_match(&s))
+            Value::Bool(regex(cache, args.get(1))?.is_match(&s))
         }
         B::Capture => {
             let s = text(next())?;
-            match regex(cache, &args[1])?.captures(&s) {
+            match regex(cache, args.get(1))?.captures(&s) {
                 Some(c) => c.get(1).or_else(|| c.get(0)).map_or(Value::Null, |m| Value::Str(m.as_str().to_string())),
                 None => Value::Null,
             }
@@ -323,7 +323,7 @@ fn call_builtin_values(
             let s = text(next())?;
             let _pattern = next();
             let with = text(next())?;
-            Value::Str(regex(cache, &args[1])?.replace_all(&s, with.as_str()).into_owned())
+            Value::Str(regex(cache, args.get(1))?.replace_all(&s, with.as_str()).into_owned())
         }
         B::Format => {
             let template = text(next())?;
@@ -521,7 +521,7 @@ fn call_builtin_values(
         B::FormatDate => {
             let v = next();
             let mut out = String::new();
-            if format_date_fast(cache, &args[1], &v, &mut out) {
+            if format_date_fast(cache, args.get(1), &v, &mut out) {
                 return Ok(Value::Str(out));
             }
             let format = text(next())?;
