@@ -244,3 +244,28 @@ impl Value {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_of_the_same_text_are_one_key() {
+        let a = Key::from("customer_id");
+        let b = Key::from(String::from("customer_") + "id");
+        assert_eq!(a, b);
+        assert!(std::ptr::eq(a.as_str(), b.as_str()), "interned: one copy of the text");
+        assert_ne!(a, Key::from("customer"));
+        // Ordering and hashing go by the text, consistent with equality.
+        let mut keys = vec![Key::from("b"), Key::from("a"), Key::from("c")];
+        keys.sort();
+        assert_eq!(keys.iter().map(Key::as_str).collect::<Vec<_>>(), ["a", "b", "c"]);
+        let set: std::collections::HashSet<Key> = [a, b].into_iter().collect();
+        assert_eq!(set.len(), 1);
+        // Keys serialize as their text and come back as the same key.
+        let json = serde_json::to_string(&a).unwrap();
+        assert_eq!(json, "\"customer_id\"");
+        let back: Key = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, a);
+    }
+}
