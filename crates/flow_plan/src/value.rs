@@ -257,7 +257,7 @@ mod tests {
         assert!(std::ptr::eq(a.as_str(), b.as_str()), "interned: one copy of the text");
         assert_ne!(a, Key::from("customer"));
         // Ordering and hashing go by the text, consistent with equality.
-        let mut keys = vec![Key::from("b"), Key::from("a"), Key::from("c")];
+        let mut keys = [Key::from("b"), Key::from("a"), Key::from("c")];
         keys.sort();
         assert_eq!(keys.iter().map(Key::as_str).collect::<Vec<_>>(), ["a", "b", "c"]);
         let set: std::collections::HashSet<Key> = [a, b].into_iter().collect();
