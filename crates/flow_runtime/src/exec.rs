@@ -725,6 +725,14 @@ impl FlowRun {
         call: &EndpointCall,
         rec: Option<&RecordRef>,
     ) -> Result<Value, Diagnostic> {
+        // One pass over the text straight into the declared type, numbers read from their text
+        // (so a Decimal is exactly what the API wrote); what does not fit is parsed again below,
+        // to say what is wrong and where.
+        if let Ok(Ok(v)) =
+            std::str::from_utf8(&answer.body).map(|t| flow_plan::decode_text(t, ty, &self.ctx.plan.types))
+        {
+            return Ok(v);
+        }
         let json = http::parse_json(answer).map_err(|f| self.http_failure(f, call, rec))?;
         flow_plan::decode(&json, ty, &self.ctx.plan.types).map_err(|e| {
             let f = Failure::new(codes::SHAPE, format!("the response does not match its declared type: {e}"));
