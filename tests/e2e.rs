@@ -983,6 +983,27 @@ fn flowc_map_leaves_absent_optional_fields_out_and_writes_null_for_nullable_ones
 }
 
 #[test]
+fn decimals_from_a_response_are_exact() {
+    with_fake(Config::default(), |api| {
+        let overrides = shop_crm(api);
+        let out = flowc(&run_args(&run_file("exact_decimals.flow"), &overrides), &demo_secrets());
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        let mut got: Vec<(String, String)> = api
+            .received("contacts")
+            .iter()
+            .map(|c| (c["email"].as_str().unwrap_or("?").to_string(), c["name"].as_str().unwrap_or("?").to_string()))
+            .collect();
+        got.sort();
+        let want = [
+            ("-7.5", "-15"),
+            ("0.10000000000000000000000001", "0.20000000000000000000000002"),
+            ("12345678901234567890.12345678", "24691357802469135780.24691356"),
+        ];
+        assert_eq!(got, want.map(|(a, b)| (a.to_string(), b.to_string())), "{}", flow_fakeapi::LEDGER);
+    });
+}
+
+#[test]
 fn request_bodies_leave_absent_optional_fields_out() {
     with_fake(Config::default(), |api| {
         let overrides = shop_crm(api);

@@ -262,6 +262,7 @@ fn router(state: Arc<AppState>) -> Router {
         .route("/shop/orders/search", post(search_orders))
         .route("/shop/orders/{id}/lines", get(order_lines))
         .route("/shop/customers/{key}", get(customer))
+        .route("/shop/ledger", get(ledger))
         .route("/crm/contacts", post(create_contact).get(list_contacts))
         .route("/crm/oauth/token", post(issue_token))
         .route("/crm/contacts/batch", post(create_contacts_batch))
@@ -433,6 +434,18 @@ async fn order_lines(State(state): State<Arc<AppState>>, headers: HeaderMap, Pat
         .map(|l| json!({ "sku": l["sku"], "quantity": l["quantity"] }))
         .collect();
     Json(json!({ "order_id": id, "lines": lines })).into_response()
+}
+
+/// Ledger entries whose amounts have more digits than a double holds, written as text: a
+/// client that reads them through an f64 gets them wrong.
+pub const LEDGER: &str = r#"{"entries":[{"id":1,"amount":12345678901234567890.12345678},{"id":2,"amount":0.10000000000000000000000001},{"id":3,"amount":-7.5}]}"#;
+
+async fn ledger(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    if !bearer_ok(&headers, &state.config.shop_token) {
+        return error(StatusCode::UNAUTHORIZED, "missing or wrong bearer token");
+    }
+    state.hit("ledger");
+    (StatusCode::OK, [("content-type", "application/json")], LEDGER).into_response()
 }
 
 /// A customer by key; the key comes back as the server decoded it from the path.
