@@ -183,14 +183,6 @@ impl Value {
         }
     }
 
-    /// A field by its interned name: a pointer comparison per field.
-    pub fn field(&self, name: &Key) -> Option<&Value> {
-        match self {
-            Value::Object(fields) => fields.iter().find(|(k, _)| k == name).map(|(_, v)| v),
-            _ => None,
-        }
-    }
-
     /// A field by its interned name, looked for first at `slot` (its place in the declared
     /// type), then everywhere.
     #[inline]
