@@ -272,8 +272,20 @@ fn add(lhs: &Expr, rhs: &Expr, span: Span, env: &mut Env, plan: &Plan) -> Result
 fn writes_text(e: &Expr) -> bool {
     match e {
         Expr::Binary { op: BinOp::Add, .. } => true,
-        Expr::If { then, .. } => matches!(&**then, Expr::Lit { value: Value::Str(_) }),
+        Expr::If { .. } => text_choice(e),
         Expr::CallFn { func, .. } => crate::run_builtin::writes_text(*func),
+        _ => false,
+    }
+}
+
+/// `if … then "a" else if … then "b" else "c"`: a choice between text literals only (an `if`
+/// with a `null` or a computed branch is evaluated as a value).
+fn text_choice(e: &Expr) -> bool {
+    match e {
+        Expr::Lit { value: Value::Str(_) } => true,
+        Expr::If { then, otherwise, .. } => {
+            matches!(&**then, Expr::Lit { value: Value::Str(_) }) && text_choice(otherwise)
+        }
         _ => false,
     }
 }
@@ -308,20 +320,13 @@ pub(crate) fn text_into(e: &Expr, env: &mut Env, plan: &Plan, buf: &mut String) 
             }
             Ok(true)
         }
-        // Both branches are text when the first is a text literal.
-        Expr::If { cond, then, otherwise } if matches!(&**then, Expr::Lit { value: Value::Str(_) }) => {
+        Expr::If { cond, then, otherwise } if text_choice(e) => {
             let branch = match eval(cond, env, plan)? {
                 Value::Bool(true) => then,
                 Value::Bool(false) => otherwise,
                 _ => return internal("`if` on a non-Bool"),
             };
-            if !text_into(branch, env, plan, buf)? {
-                match eval(branch, env, plan)? {
-                    Value::Str(s) => buf.push_str(&s),
-                    other => return internal(&format!("an `if` branch of text and {}", other.kind())),
-                }
-            }
-            Ok(true)
+            text_into(branch, env, plan, buf)
         }
         Expr::CallFn { func, args, span, compiled } if crate::run_builtin::writes_text(*func) => {
             crate::run_builtin::text_call_into(*func, args, *span, compiled, env, plan, buf)
