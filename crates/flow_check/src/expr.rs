@@ -1306,6 +1306,12 @@ impl Cx<'_> {
         (ty, plan::Expr::Match { scrutinee: Box::new(se), arms: out_arms, otherwise, span: e.span })
     }
 
+    /// `name(p: T, …)`, for the help of a call with wrong arguments.
+    fn signature(&self, name: &str, params: &[(String, Ty)]) -> String {
+        let params: Vec<String> = params.iter().map(|(n, t)| format!("{n}: {}", self.types.display(t))).collect();
+        format!("{name}({})", params.join(", "))
+    }
+
     fn fn_call(
         &mut self,
         e: &ast::Expr,
@@ -1321,12 +1327,7 @@ impl Cx<'_> {
             }
         }
         let Some((params, ret)) = self.fn_sigs.get(index).cloned() else { return POISON };
-        let signature = format!(
-            "{}({}) -> {}",
-            callee.name,
-            params.iter().map(|(n, t)| format!("{n}: {}", self.types.display(t))).collect::<Vec<_>>().join(", "),
-            self.types.display(&ret)
-        );
+        let signature = format!("{} -> {}", self.signature(&callee.name, &params), self.types.display(&ret));
         if args.len() != params.len() || args.iter().any(|a| a.name.is_some()) {
             self.report(
                 Diagnostic::new(codes::BAD_ARGUMENTS, format!("wrong arguments for `{}`", callee.name))
@@ -1364,11 +1365,7 @@ impl Cx<'_> {
         let Some((params, ret)) = self.map_sigs.get(index).cloned() else {
             return POISON;
         };
-        let signature = format!(
-            "{}({})",
-            callee.name,
-            params.iter().map(|(n, t)| format!("{n}: {}", self.types.display(t))).collect::<Vec<_>>().join(", ")
-        );
+        let signature = self.signature(&callee.name, &params);
         if args.len() != params.len() {
             self.report(
                 Diagnostic::new(
