@@ -64,12 +64,8 @@ impl Env {
         self.vars.truncate(len);
     }
 
-    pub fn get(&self, name: &str) -> Option<&Value> {
-        self.vars.iter().rev().find(|(n, _)| *n == *name).map(|(_, v)| v)
-    }
-
     /// A variable by its interned name: a pointer comparison per variable in scope.
-    pub(crate) fn var(&self, name: &Key) -> Option<&Value> {
+    pub fn get(&self, name: &Key) -> Option<&Value> {
         self.vars.iter().rev().find(|(n, _)| n == name).map(|(_, v)| v)
     }
 
@@ -106,8 +102,12 @@ pub fn eval(expr: &Expr, env: &mut Env, plan: &Plan) -> Result<Value, EvalError>
                     return compare_op(*op, l, r);
                 }
             }
+            // Joining text grows one String (see `text_into`); `+` on anything else is arithmetic.
             if *op == BinOp::Add {
-                return add(lhs, rhs, *span, env, plan);
+                let mut text = String::new();
+                if text_into(expr, env, plan, &mut text)? {
+                    return Ok(Value::Str(text));
+                }
             }
             let l = eval(lhs, env, plan)?;
             let r = eval(rhs, env, plan)?;
@@ -243,31 +243,6 @@ pub fn eval(expr: &Expr, env: &mut Env, plan: &Plan) -> Result<Value, EvalError>
     }
 }
 
-/// `lhs + rhs`. Joining strings (`a.street + ", " + a.city`) grows one String: the leftmost
-/// path is copied once with room to spare, and paths and literals on the right are read where
-/// they are.
-fn add(lhs: &Expr, rhs: &Expr, span: Span, env: &mut Env, plan: &Plan) -> Result<Value, EvalError> {
-    let l = match place(lhs, env, plan)? {
-        Some(Value::Str(s)) => {
-            let mut grown = String::with_capacity(s.len() + 32);
-            grown.push_str(s);
-            Value::Str(grown)
-        }
-        Some(v) => v.clone(),
-        None => eval(lhs, env, plan)?,
-    };
-    if let Value::Str(mut s) = l {
-        if let Some(Value::Str(r)) = place(rhs, env, plan)? {
-            s.push_str(r);
-            return Ok(Value::Str(s));
-        }
-        let r = eval(rhs, env, plan)?;
-        return binary(BinOp::Add, Value::Str(s), r, span);
-    }
-    let r = eval(rhs, env, plan)?;
-    binary(BinOp::Add, l, r, span)
-}
-
 /// Whether [`text_into`] may write `e`: an expression that builds text.
 fn writes_text(e: &Expr) -> bool {
     match e {
@@ -335,111 +310,101 @@ pub(crate) fn text_into(e: &Expr, env: &mut Env, plan: &Plan, buf: &mut String) 
     }
 }
 
-/// Runs a map and appends its output as JSON text to `out`, without building the output object.
-/// On error `out` may hold part of the record: callers write into a scratch buffer.
-pub fn run_map_into(map: &crate::Map, args: Vec<Value>, plan: &Plan, out: &mut String) -> Result<(), EvalError> {
-    if let Some(ret) = &map.ret {
-        // Optional target fields are left out when null: shape the whole value by the type.
-        let mut v = run_map(map, args, plan)?;
-        crate::omit_absent(&mut v, ret, &plan.types);
-        crate::encode_to(&v, out);
-        return Ok(());
-    }
-    if !map.spreads.is_empty() {
-        let v = run_map(map, args, plan)?;
-        crate::encode_to(&v, out);
-        return Ok(());
-    }
-    let mut env = map_env(map, args, plan)?;
-    write_fields(map, &encoded_keys(map), &mut env, plan, out, &mut String::new())
-}
-
-/// Each field of a map as the JSON text that starts it (`"name":`).
-fn encoded_keys(map: &crate::Map) -> Vec<String> {
-    map.fields
-        .iter()
-        .map(|(name, _)| {
-            let mut key = String::new();
-            crate::json::encode_key(name, &mut key);
-            key
-        })
-        .collect()
-}
-
-/// Writes one map's output as JSON text, record after record (`flowc map`), keeping what the
-/// records can share: the encoded field names, the vector of variables and a buffer for text.
+/// Writes one map's output as JSON text, record after record (`flowc map`), without building the
+/// output object, keeping what the records can share: each field's encoded name and whether it
+/// builds text (worked out once), the vector of variables and a buffer for text. On error `out`
+/// may hold part of the record: callers write into a scratch buffer.
 pub struct MapWriter<'p> {
     map: &'p crate::Map,
     plan: &'p Plan,
-    keys: Vec<String>,
+    /// Per field: `"name":`, and whether [`text_into`] writes its expression.
+    fields: Vec<(String, bool)>,
     env: Env,
     scratch: String,
 }
 
 impl<'p> MapWriter<'p> {
     pub fn new(map: &'p crate::Map, plan: &'p Plan) -> MapWriter<'p> {
-        MapWriter { map, plan, keys: encoded_keys(map), env: Env::new(), scratch: String::new() }
+        let fields = map
+            .fields
+            .iter()
+            .map(|(name, e)| {
+                let mut key = String::new();
+                crate::json::encode_key(name, &mut key);
+                (key, writes_text(e))
+            })
+            .collect();
+        MapWriter { map, plan, fields, env: Env::new(), scratch: String::new() }
     }
 
-    /// [`run_map_into`] on one record that is lent, not given: it is whole again afterwards,
-    /// on error too, so the caller can decode the next record into its strings and arrays.
+    /// Maps one record that is lent, not given: it is whole again afterwards, on error too, so
+    /// the caller can decode the next record into its strings and arrays.
     pub fn write(&mut self, record: &mut Value, out: &mut String) -> Result<(), EvalError> {
         let (map, plan) = (self.map, self.plan);
         let [param] = map.params.as_slice() else {
             return internal("a map of one record with other than one parameter");
         };
         if map.ret.is_some() || !map.spreads.is_empty() {
-            return run_map_into(map, vec![std::mem::replace(record, Value::Null)], plan, out);
+            // Spreads, or optional target fields left out when null: the whole value is built,
+            // then shaped by the type.
+            let mut v = run_map(map, vec![std::mem::replace(record, Value::Null)], plan)?;
+            if let Some(ret) = &map.ret {
+                crate::omit_absent(&mut v, ret, &plan.types);
+            }
+            crate::encode_to(&v, out);
+            return Ok(());
         }
         let env = &mut self.env;
         env.truncate(0);
         env.push(*param, std::mem::replace(record, Value::Null));
-        let result =
-            bind_lets(map, env, plan).and_then(|()| write_fields(map, &self.keys, env, plan, out, &mut self.scratch));
+        let result = bind_lets(map, env, plan).and_then(|()| {
+            out.push('{');
+            for (i, ((_, e), (key, text))) in map.fields.iter().zip(&self.fields).enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(key);
+                write_field(e, *text, env, plan, out, &mut self.scratch)?;
+            }
+            out.push('}');
+            Ok(())
+        });
         env.truncate(1);
         *record = env.pop().unwrap_or(Value::Null);
         result
     }
 }
 
-/// A map's fields, written as a JSON object to `out`.
-fn write_fields(
-    map: &crate::Map,
-    keys: &[String],
+/// One field's value as JSON text.
+fn write_field(
+    e: &Expr,
+    text: bool,
     env: &mut Env,
     plan: &Plan,
     out: &mut String,
     scratch: &mut String,
 ) -> Result<(), EvalError> {
-    out.push('{');
-    for (i, ((_, e), key)) in map.fields.iter().zip(keys).enumerate() {
-        if i > 0 {
-            out.push(',');
+    // Text built by the expression (joins, `lower`, `format_date`, …) goes into one scratch
+    // buffer and from there, escaped, into the output: no String per field.
+    if text {
+        scratch.clear();
+        if text_into(e, env, plan, scratch)? {
+            crate::json::string(scratch, out);
+            return Ok(());
         }
-        out.push_str(key);
-        // Text built by the expression (joins, `lower`, `format_date`, …) goes into one scratch
-        // buffer and from there, escaped, into the output: no String per field.
-        if writes_text(e) {
-            scratch.clear();
-            if text_into(e, env, plan, scratch)? {
-                crate::json::string(scratch, out);
-                continue;
-            }
-        }
-        // A path, a literal, or `path ?? default` is written from where it is, without a copy.
-        let (read, fallback) = match e {
-            Expr::Coalesce { lhs, rhs } if is_place(lhs) => (&**lhs, Some(&**rhs)),
-            e => (e, None),
-        };
-        let v: std::borrow::Cow<Value> = match (place(read, env, plan)?, fallback) {
-            (Some(v), Some(_)) if !v.is_null() => std::borrow::Cow::Borrowed(v),
-            (Some(v), None) => std::borrow::Cow::Borrowed(v),
-            (Some(_), Some(default)) => std::borrow::Cow::Owned(eval(default, env, plan)?),
-            (None, _) => std::borrow::Cow::Owned(eval(e, env, plan)?),
-        };
-        crate::encode_to(&v, out);
     }
-    out.push('}');
+    // A path, a literal, or `path ?? default` is written from where it is, without a copy.
+    let (read, fallback) = match e {
+        Expr::Coalesce { lhs, rhs } if is_place(lhs) => (&**lhs, Some(&**rhs)),
+        e => (e, None),
+    };
+    let v: Cow<Value> = match (place(read, env, plan)?, fallback) {
+        (Some(v), Some(_)) if !v.is_null() => Cow::Borrowed(v),
+        (Some(v), None) => Cow::Borrowed(v),
+        (Some(_), Some(default)) => Cow::Owned(eval(default, env, plan)?),
+        (None, _) => Cow::Owned(eval(e, env, plan)?),
+    };
+    crate::encode_to(&v, out);
     Ok(())
 }
 
@@ -508,7 +473,7 @@ pub fn run_map(map: &crate::Map, args: Vec<Value>, plan: &Plan) -> Result<Value,
 pub(crate) fn place<'e>(expr: &'e Expr, env: &'e mut Env, plan: &Plan) -> Result<Option<&'e Value>, EvalError> {
     match expr {
         Expr::Lit { value } => Ok(Some(value)),
-        Expr::Var { name } => match env.var(name) {
+        Expr::Var { name } => match env.get(name) {
             Some(v) => Ok(Some(v)),
             None => internal("an unknown variable"),
         },

@@ -14,12 +14,6 @@ pub(crate) struct Fail;
 
 type R<T> = Result<T, Fail>;
 
-pub(crate) fn decode(text: &str, ty: &Type, types: &[NamedType]) -> R<Value> {
-    let mut v = Value::Null;
-    decode_into(text, ty, types, &mut v)?;
-    Ok(v)
-}
-
 /// Decodes into `slot`, reusing what it holds: decoding a stream of records of one type into the
 /// same slot reuses the previous record's strings, arrays and objects instead of allocating
 /// new ones. On failure `slot` holds part of a record.
@@ -550,6 +544,12 @@ fn nullable(ty: &Type, types: &[NamedType]) -> bool {
 mod tests {
     use super::*;
     use crate::Field;
+
+    fn decode(text: &str, ty: &Type, types: &[NamedType]) -> R<Value> {
+        let mut v = Value::Null;
+        decode_into(text, ty, types, &mut v)?;
+        Ok(v)
+    }
 
     fn field(name: &str, ty: Type) -> Field {
         Field { name: name.into(), ty, optional: false }

@@ -43,13 +43,9 @@ pub enum TextError {
 /// Decodes JSON text as a value of type `ty`, in one pass over the text (no intermediate tree).
 /// When the text does not fit, it is decoded again the slow way to say exactly where.
 pub fn decode_text(text: &str, ty: &Type, types: &[NamedType]) -> Result<Value, TextError> {
-    match crate::fast::decode(text, ty, types) {
-        Ok(v) => Ok(v),
-        Err(crate::fast::Fail) => {
-            let json: serde_json::Value = serde_json::from_str(text).map_err(|e| TextError::Syntax(e.to_string()))?;
-            decode(&json, ty, types).map_err(TextError::Shape)
-        }
-    }
+    let mut v = Value::Null;
+    decode_text_into(text, ty, types, &mut v)?;
+    Ok(v)
 }
 
 /// [`decode_text`] into `slot`, reusing the strings, arrays and objects it holds (a stream of

@@ -58,8 +58,11 @@ fn reading_first(func: Builtin, first: &Value, second: Option<&Value>) -> Result
         _ => internal("a separator that is not text"),
     };
     Ok(match (func, first) {
-        (B::Lower, Value::Str(s)) => Value::Str(s.to_lowercase()),
-        (B::Upper, Value::Str(s)) => Value::Str(s.to_uppercase()),
+        (B::Lower | B::Upper, Value::Str(s)) => {
+            let mut out = String::with_capacity(s.len());
+            case_into(func, s, &mut out);
+            Value::Str(out)
+        }
         (B::Trim, Value::Str(s)) => Value::Str(s.trim().to_string()),
         (B::Len, Value::Str(s)) => Value::Int(s.chars().count() as i64),
         (B::Len, Value::Array(a)) => Value::Int(a.len() as i64),
@@ -80,6 +83,25 @@ fn reading_first(func: Builtin, first: &Value, second: Option<&Value>) -> Result
         },
         (f, other) => return internal(&format!("{} of {}", f.name(), other.kind())),
     })
+}
+
+/// `lower(s)` or `upper(s)`, appended to `out`: ASCII text is copied and mapped in place.
+fn case_into(func: Builtin, s: &str, out: &mut String) {
+    let lower = func == Builtin::Lower;
+    if s.is_ascii() {
+        let start = out.len();
+        out.push_str(s);
+        let added = &mut out.as_mut_str()[start..];
+        if lower {
+            added.make_ascii_lowercase();
+        } else {
+            added.make_ascii_uppercase();
+        }
+    } else if lower {
+        out.push_str(&s.to_lowercase());
+    } else {
+        out.push_str(&s.to_uppercase());
+    }
 }
 
 /// `join(xs, sep)`, appended to `out`.
@@ -175,18 +197,7 @@ pub(crate) fn text_call_into(
     let second = second.as_deref();
     let first = place_or_eval(first, env, plan)?;
     match (func, &*first) {
-        (Builtin::Lower | Builtin::Upper, Value::Str(s)) if s.is_ascii() => {
-            let start = buf.len();
-            buf.push_str(s);
-            let added = &mut buf.as_mut_str()[start..];
-            if func == Builtin::Lower {
-                added.make_ascii_lowercase();
-            } else {
-                added.make_ascii_uppercase();
-            }
-        }
-        (Builtin::Lower, Value::Str(s)) => buf.push_str(&s.to_lowercase()),
-        (Builtin::Upper, Value::Str(s)) => buf.push_str(&s.to_uppercase()),
+        (Builtin::Lower | Builtin::Upper, Value::Str(s)) => case_into(func, s, buf),
         (Builtin::Join, Value::Null) => {}
         (Builtin::Join, Value::Array(xs)) => {
             let Some(Value::Str(sep)) = second else { return internal("a separator that is not text") };
@@ -717,7 +728,7 @@ mod tests {
         );
         let caught = Expr::Catch { expr: Box::new(failing), default: Box::new(int(-1)) };
         assert_eq!(eval(&caught, &mut env, &Plan::default()), Ok(Value::Int(-1)));
-        assert_eq!(env.get("b"), Some(&basket()));
+        assert_eq!(env.get(&"b".into()), Some(&basket()));
         assert_eq!(env.len(), 1);
         // Lent again: every item is where it was, and what the result keeps is a copy.
         let kept = call(
@@ -726,7 +737,7 @@ mod tests {
         );
         let Ok(Value::Array(kept)) = eval(&kept, &mut env, &Plan::default()) else { panic!("filter gave no array") };
         assert_eq!(kept.len(), 2);
-        assert_eq!(env.get("b"), Some(&basket()));
+        assert_eq!(env.get(&"b".into()), Some(&basket()));
     }
 
     #[test]
@@ -738,6 +749,6 @@ mod tests {
         let sum =
             call(Builtin::Sum, vec![field(var("b"), "items"), lambda("i", bin(BinOp::Add, field(var("i"), "q"), len))]);
         assert_eq!(eval(&sum, &mut env, &Plan::default()), Ok(Value::Int(12)));
-        assert_eq!(env.get("b"), Some(&basket()));
+        assert_eq!(env.get(&"b".into()), Some(&basket()));
     }
 }
