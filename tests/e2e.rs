@@ -449,12 +449,13 @@ fn flowc_test_runs_the_test_blocks_of_the_examples() {
             "examples/orders_to_crm.flow",
             "examples/tickets_to_chat.flow",
             "examples/directory_to_mailing_list.flow",
+            "examples/campaign_subscriptions.flow",
             "tests/data/ok/mapping_language.flow",
         ],
         &[],
     );
     assert_eq!(out.code, 0, "{}", out.stderr);
-    assert!(out.stderr.ends_with("7 passed, 0 failed\n"), "{}", out.stderr);
+    assert!(out.stderr.ends_with("8 passed, 0 failed\n"), "{}", out.stderr);
 }
 
 #[test]
@@ -902,8 +903,12 @@ fn a_hundred_thousand_records_each_delivered_exactly_once() {
 
 #[test]
 fn fmt_check_lists_files_that_would_change_and_fmt_rewrites_them() {
-    let examples =
-        ["examples/orders_to_crm.flow", "examples/tickets_to_chat.flow", "examples/directory_to_mailing_list.flow"];
+    let examples = [
+        "examples/orders_to_crm.flow",
+        "examples/tickets_to_chat.flow",
+        "examples/directory_to_mailing_list.flow",
+        "examples/campaign_subscriptions.flow",
+    ];
     let mut args = vec!["fmt", "--check"];
     args.extend(examples);
     let out = flowc(&args, &[]);
@@ -1022,5 +1027,53 @@ fn request_bodies_leave_absent_optional_fields_out() {
                 None => assert_eq!(id % 2, 1, "only odd ids have no nickname: {c}"),
             }
         }
+    });
+}
+
+#[test]
+fn flow_level_lets_are_seen_by_every_later_statement() {
+    with_fake(Config { orders: 5, ..Config::default() }, |api| {
+        let overrides = vec![format!("shop={}/shop", api.url()), format!("chat={}/chat", api.url())];
+        let out = flowc(&run_args(&run_file("lets_between_loops.flow"), &overrides), &demo_secrets());
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        // Each flow-level call is made once, not once per record.
+        assert_eq!(api.hits("customers"), 2);
+        let messages = api.received("messages");
+        let texts: Vec<(&str, &str)> =
+            messages.iter().map(|m| (m["channel"].as_str().unwrap_or(""), m["text"].as_str().unwrap_or(""))).collect();
+        assert_eq!(texts.len(), 5 + 2 + 1, "{texts:?}");
+        for id in 1..=5 {
+            assert!(texts.contains(&("#orders", format!("gold {id}").as_str())), "{texts:?}");
+        }
+        // The fake makes a key of even length a vip: `gold` is one, `plain` is not.
+        let urgent = |channel: &str| -> Vec<Value> {
+            messages.iter().filter(|m| m["channel"] == channel).map(|m| m["urgent"].clone()).collect()
+        };
+        assert!(urgent("#orders")[..5].iter().all(|u| *u == true), "{messages:?}");
+        assert_eq!(urgent("plain/#orders"), [false, false], "{messages:?}");
+        assert!(texts.contains(&("plain/#orders", "1")) && texts.contains(&("plain/#orders", "2")), "{texts:?}");
+        assert_eq!(texts.last(), Some(&("#orders", "done: gold, plain/#orders")));
+    });
+}
+
+#[test]
+fn campaign_example_reads_the_list_once_and_tags_every_member() {
+    with_fake(Config::default(), |api| {
+        let overrides = vec![format!("directory={}/directory", api.url()), format!("mail={}/mail", api.url())];
+        let out = flowc(&run_args(&example("campaign_subscriptions.flow"), &overrides), &demo_secrets());
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert_eq!(api.hits("lists"), 1, "the list's settings are read once, before the loop");
+        let list = flow_fakeapi::mailing_list_settings("newsletter");
+        let expected: Vec<u64> = (1..=45u64).filter(|id| id % 6 != 0 && id % 2 == 0).collect();
+        let members = api.received("members");
+        assert_eq!(members.len(), expected.len());
+        for m in &members {
+            assert_eq!(m["list_id"], list["id"], "{m}");
+            assert_eq!(m["tags"][0], "directory-sync", "{m}");
+            assert_eq!(m["tags"][1], list["campaign"], "{m}");
+        }
+        let u2 = flow_fakeapi::user(2);
+        let m2 = members.iter().find(|m| m["email"] == u2["emails"][0]["address"]).expect("user 2 is a member");
+        assert_eq!(m2["tags"][2], u2["department"].as_str().map(str::to_lowercase).unwrap_or_default());
     });
 }

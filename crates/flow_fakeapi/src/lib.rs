@@ -9,7 +9,7 @@
 //! | `/desk`       | HTTP basic `<desk_user>:<desk_password>` | `GET /tickets?after=` (next-URL pages)          |
 //! | `/chat`       | `?token=<chat_token>`                 | `POST /messages`                                   |
 //! | `/directory`  | `X-Api-Key: <directory_key>`          | `GET /users?page=` (next-URL pages)                |
-//! | `/mail`       | `Authorization: Bearer <mail_token>`  | `POST /lists/{list_id}/members`                    |
+//! | `/mail`       | `Authorization: Bearer <mail_token>`  | `GET /lists/{list_id}`, `POST /lists/{list_id}/members` |
 //! | `/_control`   | none                                  | `GET /received/{collection}`, `POST /faults`       |
 
 use std::collections::HashMap;
@@ -272,6 +272,7 @@ fn router(state: Arc<AppState>) -> Router {
         .route("/desk/tickets_linked", get(list_tickets_linked))
         .route("/chat/messages", post(post_message))
         .route("/directory/users", get(list_users))
+        .route("/mail/lists/{list_id}", get(mailing_list))
         .route("/mail/lists/{list_id}/members", post(add_member))
         .route("/_control/received/{collection}", get(received))
         .route("/_control/faults", post(set_faults))
@@ -801,6 +802,19 @@ async fn list_users(
     };
     let has_more = first + per_page <= state.config.users;
     Json(json!({ "users": users, "next": next, "has_more": has_more })).into_response()
+}
+
+/// The settings of mailing list `list_id`: its id as the API spells it, and its current campaign.
+pub fn mailing_list_settings(list_id: &str) -> Value {
+    json!({ "id": format!("{list_id}-2026"), "name": format!("The {list_id}"), "campaign": "spring-2026" })
+}
+
+async fn mailing_list(State(state): State<Arc<AppState>>, headers: HeaderMap, Path(list_id): Path<String>) -> Response {
+    if !bearer_ok(&headers, &state.config.mail_token) {
+        return error(StatusCode::UNAUTHORIZED, "missing or wrong bearer token");
+    }
+    state.hit("lists");
+    Json(mailing_list_settings(&list_id)).into_response()
 }
 
 async fn add_member(

@@ -172,7 +172,8 @@ async fn run_flow(ctx: Arc<Ctx>, index: usize) -> (FlowReport, Vec<Diagnostic>) 
         let step = &plan.flows[index].body[j];
         let result = match step {
             Step::For { .. } => top_level_for(fr.clone(), j, env.clone()).await,
-            _ => exec_steps(&fr, std::slice::from_ref(step), &mut env, None).await.map(|_| ()),
+            // A top-level `let` binds for the rest of the flow: the steps share `env`.
+            _ => exec_step(&fr, step, &mut env, None).await.map(|_| ()),
         };
         if let Err(d) = result {
             lock(&fr.diagnostics).push(d);
@@ -342,6 +343,8 @@ async fn process_record(fr: &Arc<FlowRun>, step: usize, mut env: Env, n: u64, re
     }
 }
 
+/// A block of steps: what its steps bind is seen by the steps after them, and dropped when the
+/// block ends (a loop's body, once per record).
 fn exec_steps<'a>(
     fr: &'a Arc<FlowRun>,
     steps: &'a [Step],
@@ -350,58 +353,66 @@ fn exec_steps<'a>(
 ) -> StepResult<'a> {
     Box::pin(async move {
         let mark = env.len();
-        let plan = fr.ctx.plan.clone();
         for step in steps {
-            if fr.stop.load(Ordering::SeqCst) {
+            if !exec_step(fr, step, env, rec).await? {
                 return Ok(false);
             }
-            match step {
-                Step::Let { name, value, span } => {
-                    let v = eval::eval(value, env, &plan).map_err(|e| fr.eval_failure(e, *span, rec, "a `let`"))?;
+        }
+        env.truncate(mark);
+        Ok(true)
+    })
+}
+
+/// One step. What it binds (`let x = …`, `let r = endpoint(…)`) stays in `env` for the steps
+/// after it: the flow's top level runs its steps one by one through here, sharing one `env`.
+fn exec_step<'a>(fr: &'a Arc<FlowRun>, step: &'a Step, env: &'a mut Env, rec: Option<&'a RecordRef>) -> StepResult<'a> {
+    Box::pin(async move {
+        let plan = fr.ctx.plan.clone();
+        if fr.stop.load(Ordering::SeqCst) {
+            return Ok(false);
+        }
+        match step {
+            Step::Let { name, value, span } => {
+                let v = eval::eval(value, env, &plan).map_err(|e| fr.eval_failure(e, *span, rec, "a `let`"))?;
+                env.push(name.clone(), v);
+            }
+            Step::Call { call, bind } => {
+                let v = fr.call(call, env, rec).await?;
+                if let Some(name) = bind {
                     env.push(name.clone(), v);
                 }
-                Step::Call { call, bind } => {
-                    let v = fr.call(call, env, rec).await?;
-                    if let Some(name) = bind {
-                        env.push(name.clone(), v);
-                    }
-                }
-                Step::For { var, source, filter, body, .. } => {
-                    // A nested loop runs inside its record, one child record at a time.
-                    let mut pager = Pager::new();
-                    let mut n = 0u64;
-                    while let Some(records) = pager.next_page(fr, source, env, rec).await? {
-                        for record in records {
-                            n += 1;
-                            let child = RecordRef {
-                                index: n,
-                                source: plan
-                                    .endpoints
-                                    .get(source.endpoint)
-                                    .map_or_else(String::new, |e| e.name.clone()),
-                                id: record.get("id").filter(|v| !v.is_null()).map(Value::to_text),
-                            };
-                            let inner = env.len();
-                            env.push(var.clone(), record);
-                            let keep = match filter {
-                                Some(f) => match eval::eval(&f.expr, env, &plan) {
-                                    Ok(v) => v != Value::Bool(false),
-                                    Err(e) => {
-                                        return Err(fr.eval_failure(e, f.span, Some(&child), "the `where` condition"))
-                                    }
-                                },
-                                None => true,
-                            };
-                            if keep && !exec_steps(fr, body, env, Some(&child)).await? {
-                                return Ok(false);
-                            }
-                            env.truncate(inner);
+            }
+            Step::For { var, source, filter, body, .. } => {
+                // A nested loop runs inside its record, one child record at a time.
+                let mut pager = Pager::new();
+                let mut n = 0u64;
+                while let Some(records) = pager.next_page(fr, source, env, rec).await? {
+                    for record in records {
+                        n += 1;
+                        let child = RecordRef {
+                            index: n,
+                            source: plan.endpoints.get(source.endpoint).map_or_else(String::new, |e| e.name.clone()),
+                            id: record.get("id").filter(|v| !v.is_null()).map(Value::to_text),
+                        };
+                        let inner = env.len();
+                        env.push(var.clone(), record);
+                        let keep = match filter {
+                            Some(f) => match eval::eval(&f.expr, env, &plan) {
+                                Ok(v) => v != Value::Bool(false),
+                                Err(e) => {
+                                    return Err(fr.eval_failure(e, f.span, Some(&child), "the `where` condition"))
+                                }
+                            },
+                            None => true,
+                        };
+                        if keep && !exec_steps(fr, body, env, Some(&child)).await? {
+                            return Ok(false);
                         }
+                        env.truncate(inner);
                     }
                 }
             }
         }
-        env.truncate(mark);
         Ok(true)
     })
 }
