@@ -6,6 +6,7 @@ use flow_diagnostics::{codes, suggest, Diagnostic, Span};
 use flow_plan as plan;
 use flow_syntax::ast::{self, Decl, ExprKind, TypeExprKind};
 
+use crate::call::{Callee, Param};
 use crate::expr::{path_text, Expect};
 use crate::scope::Scope;
 use crate::ty::{FieldTy, Ty};
@@ -1847,12 +1848,28 @@ impl<'a> Cx<'a> {
         };
         let params = ep.params.clone();
         let mut body_ty = ep.body.clone();
+        // The parameters, then what every call may give: `body` (when declared), the
+        // idempotency key and a batch size.
+        let mut spec: Vec<Param> =
+            params.iter().map(|(n, t)| Param { name: n.clone(), required: !self.types.is_nullable(t) }).collect();
+        let (body_at, key_at, batch_at) = (spec.len(), spec.len() + 1, spec.len() + 2);
+        for (n, required) in [("body", body_ty.is_some()), ("idempotency_key", false), ("batch", false)] {
+            spec.push(Param { name: n.into(), required });
+        }
+        let mut known: Vec<&str> = params.iter().map(|(n, _)| n.as_str()).collect();
+        if body_ty.is_some() {
+            known.push("body");
+        }
+        known.push("idempotency_key");
+        let usage = format!("`{name}` takes: {}", known.join(", "));
+        let bound =
+            self.bind_args(&Callee { kind: "endpoint", name: &name, positional: false, usage }, &spec, args, span);
+        let mut ok = bound.ok;
         let mut out_args = Vec::new();
         let mut body = None;
         let mut key = None;
-        let mut ok = true;
         // `batch: N`: each call adds one item to an array body.
-        let batch = match args.iter().find(|a| a.name.as_ref().is_some_and(|n| n.name == "batch")) {
+        let batch = match bound.args[batch_at] {
             None => None,
             Some(a) => {
                 let item = body_ty.as_ref().and_then(|b| match self.types.resolve(b) {
@@ -1888,83 +1905,32 @@ impl<'a> Cx<'a> {
                 }
             }
         };
-        for a in args {
-            let Some(arg_name) = &a.name else {
-                self.report(
-                    Diagnostic::new(codes::BAD_ARGUMENTS, format!("arguments of endpoint `{name}` are named"))
-                        .primary(a.value.span, "no name")
-                        .help(format!("name it: `{name}({}: …)`", params.first().map_or("body", |(n, _)| n.as_str()))),
-                );
-                self.infer(&a.value, scope);
-                ok = false;
-                continue;
-            };
-            match arg_name.name.as_str() {
-                "batch" => {}
-                "body" => match &body_ty {
-                    Some(bt) => body = Some(self.body_arg(&a.value, bt, &name, scope)),
-                    None => {
-                        self.report(
-                            Diagnostic::new(codes::BAD_ARGUMENTS, format!("endpoint `{name}` takes no body"))
-                                .primary(arg_name.span, "not declared by the endpoint")
-                                .help("declare it after the path: `(body: Contact)`"),
-                        );
-                        ok = false;
-                    }
-                },
-                "idempotency_key" => {
-                    let expect = Expect { ty: Ty::String, origin: None, what: "an idempotency key".into() };
-                    key = Some(self.check_against(&a.value, &expect, scope));
-                }
-                other => match params.iter().find(|(n, _)| n == other) {
-                    Some((pname, pty)) => {
-                        let expect =
-                            Expect { ty: pty.clone(), origin: None, what: format!("parameter `{pname}` of `{name}`") };
-                        out_args.push((pname.clone(), self.check_against(&a.value, &expect, scope)));
-                    }
-                    None => {
-                        let mut known: Vec<&str> = params.iter().map(|(n, _)| n.as_str()).collect();
-                        if body_ty.is_some() {
-                            known.push("body");
-                        }
-                        known.push("idempotency_key");
-                        let help = match suggest(other, known.iter().copied()) {
-                            Some(s) => format!("did you mean `{s}`?"),
-                            None => format!("`{name}` takes: {}", known.join(", ")),
-                        };
-                        self.report(
-                            Diagnostic::new(
-                                codes::BAD_ARGUMENTS,
-                                format!("endpoint `{name}` has no parameter `{other}`"),
-                            )
-                            .primary(arg_name.span, "unknown argument")
-                            .help(help),
-                        );
-                        self.infer(&a.value, scope);
-                        ok = false;
-                    }
-                },
+        for ((pname, pty), a) in params.iter().zip(&bound.args) {
+            if let Some(a) = a {
+                let expect = Expect { ty: pty.clone(), origin: None, what: format!("parameter `{pname}` of `{name}`") };
+                out_args.push((pname.clone(), self.check_against(&a.value, &expect, scope)));
             }
         }
-        let given = |n: &str| args.iter().any(|a| a.name.as_ref().is_some_and(|x| x.name == n));
-        let mut missing: Vec<String> =
-            params.iter().filter(|(n, t)| !given(n) && !self.types.is_nullable(t)).map(|(n, _)| n.clone()).collect();
-        if body_ty.is_some() && !given("body") {
-            missing.push("body".into());
+        if let Some(a) = bound.args[body_at] {
+            match &body_ty {
+                Some(bt) => body = Some(self.body_arg(&a.value, bt, &name, scope)),
+                None => {
+                    self.report(
+                        Diagnostic::new(codes::BAD_ARGUMENTS, format!("endpoint `{name}` takes no body"))
+                            .primary(a.name.as_ref().map_or(a.value.span, |n| n.span), "not declared by the endpoint")
+                            .help("declare it after the path: `(body: Contact)`"),
+                    );
+                    self.infer(&a.value, scope);
+                    ok = false;
+                }
+            }
         }
-        if !missing.is_empty() {
-            self.report(
-                Diagnostic::new(
-                    codes::BAD_ARGUMENTS,
-                    format!(
-                        "call of `{name}` misses {}",
-                        missing.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", ")
-                    ),
-                )
-                .primary(span, "not given")
-                .help(format!("add {}", missing.iter().map(|m| format!("`{m}: …`")).collect::<Vec<_>>().join(", "))),
-            );
-            ok = false;
+        if let Some(a) = bound.args[key_at] {
+            let expect = Expect { ty: Ty::String, origin: None, what: "an idempotency key".into() };
+            key = Some(self.check_against(&a.value, &expect, scope));
+        }
+        for a in bound.unbound {
+            self.infer(&a.value, scope);
         }
         if batch.is_some() && key.is_some() {
             self.report(

@@ -8,6 +8,7 @@
 //! checker's own types; it cannot fail.
 
 mod builtins;
+mod call;
 mod decls;
 mod expr;
 mod lower;
