@@ -11,6 +11,7 @@ mod builtins;
 mod call;
 mod decls;
 mod expr;
+mod formats;
 mod lower;
 mod more_decls;
 mod scope;
