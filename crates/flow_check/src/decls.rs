@@ -162,6 +162,22 @@ impl<'a> Cx<'a> {
                 ty = self.types.defs.get(j).cloned().unwrap_or(Ty::Error);
             }
         }
+        // `type A = B`, `type B = C`, …: each alias names the end of its chain directly, so
+        // resolving a type is one step however long the chain (no bound to run out of).
+        for i in 0..decls.len() {
+            let mut end = i;
+            let mut steps = 0;
+            while let Some(Ty::Named(j)) = self.types.defs.get(end) {
+                if steps > decls.len() {
+                    break;
+                }
+                end = *j;
+                steps += 1;
+            }
+            if steps > 1 && steps <= decls.len() {
+                self.types.defs[i] = Ty::Named(end);
+            }
+        }
     }
 
     pub(crate) fn type_expr(&mut self, te: &ast::TypeExpr) -> Ty {
@@ -1946,7 +1962,7 @@ impl<'a> Cx<'a> {
     /// A body: object literals are checked field by field; anything else must have the body's type.
     fn body_arg(&mut self, value: &ast::Expr, body_ty: &Ty, endpoint: &str, scope: &mut Scope) -> plan::Expr {
         let expect = Expect { ty: body_ty.clone(), origin: None, what: format!("the body of `{endpoint}`") };
-        if matches!(value.kind, ExprKind::Object(_)) {
+        if matches!(value.kind, ExprKind::Object(_) | ExprKind::Array(_)) {
             return self.check_against(value, &expect, scope);
         }
         let (ty, pe) = self.infer(value, scope);

@@ -52,6 +52,17 @@ pub(crate) fn mismatch_note(path: &str, m: &Mismatch) -> String {
     }
 }
 
+/// An expression whose type comes only from where it is used: `[]`, an array of such
+/// expressions, or an `if` whose branches both are. It is checked against the type the other
+/// side of a `??`, an `if` or a comparison has, or the expected type; alone it is E0218.
+pub(crate) fn needs_context(e: &ast::Expr) -> bool {
+    match &e.kind {
+        ExprKind::Array(items) => items.iter().all(needs_context),
+        ExprKind::If { then, otherwise, .. } => needs_context(then) && needs_context(otherwise),
+        _ => false,
+    }
+}
+
 /// A placeholder default of a type, for `?? default` suggestions.
 fn default_for(ty: &Ty) -> &'static str {
     match ty {
@@ -83,6 +94,26 @@ impl Cx<'_> {
                 let t = self.check_against(then, expect, scope);
                 let o = self.check_against(otherwise, expect, scope);
                 return plan::Expr::If { cond: Box::new(c), then: Box::new(t), otherwise: Box::new(o) };
+            }
+            // `[]` where no array is expected: nothing to take its type from, or the wrong type.
+            (ExprKind::Array(items), _) if needs_context(e) && !matches!(want_inner, Ty::Array(_) | Ty::Never) => {
+                if want_inner == Ty::Error {
+                    // The context was already reported.
+                    let items = items.iter().map(|i| self.check_against(i, expect, scope)).collect();
+                    return plan::Expr::Array { items };
+                }
+                let want_s = self.types.display(&expect.ty);
+                let mut d = Diagnostic::new(
+                    codes::TYPE_MISMATCH,
+                    format!("mismatched types: {} is `{want_s}`, found an array", expect.what),
+                )
+                .primary(e.span, format!("expected `{want_s}`, found an array"))
+                .help(format!("give a `{want_s}` here"));
+                if let Some(origin) = expect.origin {
+                    d = d.secondary(origin, "expected because of this declaration");
+                }
+                self.report(d);
+                return lit(plan::Value::Null);
             }
             (ExprKind::Array(items), Ty::Array(item_ty)) => {
                 let inner = Expect {
@@ -136,6 +167,12 @@ impl Cx<'_> {
             self.mismatch(e, &found, expect, &m);
         }
         pe
+    }
+
+    /// What an expression without a type of its own (`[]`) is checked against: the type of the
+    /// value beside it. A type that is itself unknown is the poison type, already reported.
+    fn context_expect(&self, ty: &Ty, what: &str) -> Expect {
+        Expect { ty: ty.clone(), origin: None, what: what.to_string() }
     }
 
     fn bool_expect(&self, what: &str) -> Expect {
@@ -464,6 +501,10 @@ impl Cx<'_> {
             ExprKind::Catch { expr, default } => {
                 let (lt, le) = self.infer_raw(expr, scope);
                 let inner = self.handled(expr, lt);
+                if needs_context(default) {
+                    let de = self.check_against(default, &self.context_expect(&inner, "the `catch` default"), scope);
+                    return (inner, plan::Expr::Catch { expr: Box::new(le), default: Box::new(de) });
+                }
                 let (dt, de) = self.infer(default, scope);
                 let ty = self.join_or_report(&inner, &dt, |a, b| {
                     Diagnostic::new(
@@ -588,7 +629,18 @@ impl Cx<'_> {
             ExprKind::If { cond, then, otherwise } => {
                 let c = self.check_against(cond, &self.bool_expect("an `if` condition"), scope);
                 self.constant_condition(cond, then, otherwise);
+                // A branch that is `[]` takes its type from the other one.
+                let if_node = |t, o| plan::Expr::If { cond: Box::new(c), then: Box::new(t), otherwise: Box::new(o) };
+                if needs_context(then) && !needs_context(otherwise) {
+                    let (ot, oe) = self.infer(otherwise, scope);
+                    let te = self.check_against(then, &self.context_expect(&ot, "this branch"), scope);
+                    return (ot, if_node(te, oe));
+                }
                 let (tt, te) = self.infer(then, scope);
+                if needs_context(otherwise) {
+                    let oe = self.check_against(otherwise, &self.context_expect(&tt, "this branch"), scope);
+                    return (tt, if_node(te, oe));
+                }
                 let (ot, oe) = self.infer(otherwise, scope);
                 let ty = self.join_or_report(&tt, &ot, |a, b| {
                     Diagnostic::new(
@@ -599,7 +651,7 @@ impl Cx<'_> {
                     .secondary(then.span, format!("this is `{a}`"))
                     .help("make both branches the same type, e.g. convert with `str(…)`")
                 });
-                (ty, plan::Expr::If { cond: Box::new(c), then: Box::new(te), otherwise: Box::new(oe) })
+                (ty, if_node(te, oe))
             }
             ExprKind::Lambda { .. } => {
                 self.report(
@@ -660,12 +712,24 @@ impl Cx<'_> {
                 }
                 (Ty::Object(tys.into()), plan::Expr::Object { fields: out })
             }
+            ExprKind::Array(items) if needs_context(e) => {
+                // `[]`, `[[]]`: nothing says what the items are.
+                self.report(
+                    Diagnostic::new(codes::EMPTY_ARRAY, "nothing says what the items of this empty array are")
+                        .primary(e.span, "an empty array of what?")
+                        .help("give it a type where it is named: `let xs: [String] = []`, or use it where an array type is expected (a field, an argument, the other side of `??` or of an `if`)"),
+                );
+                let items = items.iter().map(|i| self.infer(i, scope).1).collect();
+                (Ty::Array(Rc::new(Ty::Error)), plan::Expr::Array { items })
+            }
             ExprKind::Array(items) => {
+                // Items whose type comes from the others (`[]` among arrays) are checked last,
+                // against the others' type.
                 let mut ty: Option<Ty> = None;
-                let mut out = Vec::new();
-                for item in items {
+                let mut out: Vec<Option<plan::Expr>> = vec![None; items.len()];
+                for (slot, item) in out.iter_mut().zip(items).filter(|(_, i)| !needs_context(i)) {
                     let (t, x) = self.infer(item, scope);
-                    out.push(x);
+                    *slot = Some(x);
                     ty = match ty {
                         None => Some(t),
                         Some(prev) => match self.types.join(&prev, &t) {
@@ -685,7 +749,18 @@ impl Cx<'_> {
                         },
                     };
                 }
-                (Ty::Array(Rc::new(ty.unwrap_or(Ty::Error))), plan::Expr::Array { items: out })
+                let item_ty = ty.unwrap_or(Ty::Error);
+                for (slot, item) in out.iter_mut().zip(items) {
+                    if slot.is_none() {
+                        *slot = Some(self.check_against(
+                            item,
+                            &self.context_expect(&item_ty, "an item of this array"),
+                            scope,
+                        ));
+                    }
+                }
+                let items = out.into_iter().flatten().collect();
+                (Ty::Array(Rc::new(item_ty)), plan::Expr::Array { items })
             }
         }
     }
@@ -749,6 +824,8 @@ impl Cx<'_> {
         let (object_ty, via_null) = match &resolved {
             Ty::Error => return POISON,
             Ty::Nullable(inner) => ((**inner).clone(), true),
+            // `null?.x` is null, of type null: never the poison type, which fits anywhere.
+            Ty::Null if optional => return (Ty::Null, lit(plan::Value::Null)),
             Ty::Null => (Ty::Error, true),
             _ => (bt.clone(), false),
         };
@@ -897,6 +974,10 @@ impl Cx<'_> {
                     );
                 }
                 let inner = self.types.non_null(&lt);
+                if needs_context(rhs) {
+                    let re = self.check_against(rhs, &self.context_expect(&inner, "the default"), scope);
+                    return (inner, plan::Expr::Coalesce { lhs: Box::new(le), rhs: Box::new(re) });
+                }
                 let (rt, re) = self.infer(rhs, scope);
                 let default = default_for(self.types.resolve(&inner));
                 let ty = self.join_or_report(&inner, &rt, |a, b| {
@@ -1021,6 +1102,14 @@ impl Cx<'_> {
 
     /// Both operands; a string literal beside a Date or DateTime is read as one (checked here).
     fn operands(&mut self, lhs: &ast::Expr, rhs: &ast::Expr, scope: &mut Scope) -> (Ty, plan::Expr, Ty, plan::Expr) {
+        // `xs == []`: the empty side takes the other side's type.
+        if needs_context(lhs) != needs_context(rhs) {
+            let (typed, empty) = if needs_context(lhs) { (rhs, lhs) } else { (lhs, rhs) };
+            let (t, x) = self.infer(typed, scope);
+            let want = self.types.non_null(&t);
+            let ex = self.check_against(empty, &self.context_expect(&want, "this comparison"), scope);
+            return if needs_context(lhs) { (want, ex, t, x) } else { (t, x, want, ex) };
+        }
         let is_date = |cx: &Self, t: &Ty| matches!(cx.types.resolve(&cx.types.non_null(t)), Ty::Date | Ty::DateTime);
         if matches!(lhs.kind, ExprKind::Str(_)) {
             let (rt, re) = self.infer(rhs, scope);

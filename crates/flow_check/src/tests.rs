@@ -162,3 +162,26 @@ fn token_soup_never_panics() {
         }
     }
 }
+
+/// The poison type (what the checker gives a value it already reported) fits anywhere, so it
+/// must never come out of a file without errors: each of these once did, silently.
+#[test]
+fn a_file_without_errors_never_types_a_value_as_poison() {
+    // A chain of aliases longer than any bound: the last one is still Int, not poison.
+    let mut aliases = String::from("type A0 = Int\n");
+    for i in 1..80 {
+        aliases.push_str(&format!("type A{i} = A{}\n", i - 1));
+    }
+    let src =
+        format!("{aliases}type Row {{ n: A79 }}\ntype Out {{ n: A79 }}\nmap m(r: Row) -> Out {{\n  n = \"text\"\n}}\n");
+    let codes: Vec<&str> = check_source(&src).diagnostics.iter().map(|d| d.code).collect();
+    assert!(codes.contains(&"E0201"), "{codes:?}");
+    // `null?.x` is null, and null is no Int.
+    let src = "type Out { n: Int }\nmap m(r: Out) -> Out {\n  let z = null\n  n = z?.count\n}\n";
+    let codes: Vec<&str> = check_source(src).diagnostics.iter().map(|d| d.code).collect();
+    assert!(codes.contains(&"E0202"), "{codes:?}");
+    // `[]` alone: refused, not an array of poison.
+    let src = "type Out { n: [Int] }\nmap m(r: Out) -> Out {\n  n = map([], x => x.anything)\n}\n";
+    let codes: Vec<&str> = check_source(src).diagnostics.iter().map(|d| d.code).collect();
+    assert_eq!(codes, ["W0001", "E0218"], "{codes:?}");
+}

@@ -54,6 +54,7 @@ codes! {
     UNHANDLED_FAILURE = "E0215", Error, "an operation that can fail, not handled";
     BAD_LITERAL_ARGUMENT = "E0216", Error, "an invalid regex, date format, time zone or date literal";
     NOT_EXHAUSTIVE = "E0217", Error, "a `match` that does not cover every value";
+    EMPTY_ARRAY = "E0218", Error, "an empty array whose item type nothing says";
 
     BAD_RECORDS = "E0301", Error, "a records path that the response type does not have";
     BAD_PAGINATION = "E0302", Error, "a pagination rule that does not fit the response type";
