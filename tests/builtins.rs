@@ -62,19 +62,59 @@ fn plan_of(name: &str, source: &str) -> flow_plan::Plan {
 const FAILURES: &[(&str, &str, &str, &str)] = &[
     ("abs", "abs(-9223372036854775807 - 1) == 0", "integer overflow in `abs`", "abs(-9223372036854775807 - 1)"),
     ("sum", "sum([9223372036854775807, 1]) == 0", "integer overflow in `+`", "sum([9223372036854775807, 1])"),
-    ("sum", "sum(lines([{ sku: \"A\", qty: 2, price: 7922816251426433759354395033.5 }]), l => l.qty * l.price * 20) == 0", "Decimal overflow in `*`", "l.qty * l.price * 20"),
+    (
+        "sum",
+        "sum(lines([{ sku: \"A\", qty: 2, price: 7922816251426433759354395033.5 }]), l => l.qty * l.price * 20) == 0",
+        "Decimal overflow in `*`",
+        "l.qty * l.price * 20",
+    ),
     ("floor", "floor(fl(1e19)) == 0", "does not fit in an Int", "floor(fl(1e19))"),
-    ("ceil", "ceil(dec(7922816251426433759354395033.5)) == 0", "does not fit in an Int", "ceil(dec(7922816251426433759354395033.5))"),
+    (
+        "ceil",
+        "ceil(dec(7922816251426433759354395033.5)) == 0",
+        "does not fit in an Int",
+        "ceil(dec(7922816251426433759354395033.5))",
+    ),
     ("int", "int(fl(-1e19)) == 0", "does not fit in an Int", "int(fl(-1e19))"),
-    ("decimal", "decimal(parse_float(\"1e30\") catch fl(0)) == 0", "does not fit in a Decimal", "decimal(parse_float(\"1e30\") catch fl(0))"),
-    ("round", "round(dec(7922816251426433759354395033.5) * 10, -28) == 0", "does not fit in a Decimal", "round(dec(7922816251426433759354395033.5) * 10, -28)"),
+    (
+        "decimal",
+        "decimal(parse_float(\"1e30\") catch fl(0)) == 0",
+        "does not fit in a Decimal",
+        "decimal(parse_float(\"1e30\") catch fl(0))",
+    ),
+    (
+        "round",
+        "round(dec(7922816251426433759354395033.5) * 10, -28) == 0",
+        "does not fit in a Decimal",
+        "round(dec(7922816251426433759354395033.5) * 10, -28)",
+    ),
     ("round", "round(dec(1), -29) == 0", "does not fit in a Decimal", "round(dec(1), -29)"),
     ("round", "round(9223372036854775807, -1) == 0", "does not fit in an Int", "round(9223372036854775807, -1)"),
-    ("add_days", "add_days(day(\"2026-01-01\"), 9223372036854775807) == day(\"2026-01-01\")", "out of range", "add_days(day(\"2026-01-01\"), 9223372036854775807)"),
-    ("add_days", "add_days(at(\"2026-01-01T00:00:00Z\"), 1000000000) == at(\"2026-01-01T00:00:00Z\")", "out of range", "add_days(at(\"2026-01-01T00:00:00Z\"), 1000000000)"),
-    ("format_date", "format_date(day(\"2026-01-05\"), \"%H:%M\") == \"\"", "does not fit a Date", "format_date(day(\"2026-01-05\"), \"%H:%M\")"),
+    (
+        "add_days",
+        "add_days(day(\"2026-01-01\"), 9223372036854775807) == day(\"2026-01-01\")",
+        "out of range",
+        "add_days(day(\"2026-01-01\"), 9223372036854775807)",
+    ),
+    (
+        "add_days",
+        "add_days(at(\"2026-01-01T00:00:00Z\"), 1000000000) == at(\"2026-01-01T00:00:00Z\")",
+        "out of range",
+        "add_days(at(\"2026-01-01T00:00:00Z\"), 1000000000)",
+    ),
+    (
+        "format_date",
+        "format_date(day(\"2026-01-05\"), \"%H:%M\") == \"\"",
+        "does not fit a Date",
+        "format_date(day(\"2026-01-05\"), \"%H:%M\")",
+    ),
     ("pad_left", "len(pad_left(\"x\", 2000000, \" \")) == 0", "more than 1048576", "pad_left(\"x\", 2000000, \" \")"),
-    ("pad_right", "len(pad_right(\"x\", 9223372036854775807)) == 0", "more than 1048576", "pad_right(\"x\", 9223372036854775807)"),
+    (
+        "pad_right",
+        "len(pad_right(\"x\", 9223372036854775807)) == 0",
+        "more than 1048576",
+        "pad_right(\"x\", 9223372036854775807)",
+    ),
     ("fail", "(parse_int(\"x\") catch fail(\"unreadable: x\")) == 0", "unreadable: x", "fail(\"unreadable: x\")"),
     ("fail", "upper(fail(\"no name\")) == \"\"", "no name", "fail(\"no name\")"),
     ("map", "map([1, 0], x => 10 / x) == ints([])", "division by zero", "10 / x"),
@@ -144,8 +184,7 @@ fn every_builtin_is_called_by_an_asserting_test() {
         assert!(here.contains(*builtin), "the failure case `{expr}` does not call `{builtin}`");
         asserted.insert(builtin.to_string());
     }
-    let missing: Vec<&str> =
-        Builtin::ALL.iter().map(|b| b.name()).filter(|name| !asserted.contains(*name)).collect();
+    let missing: Vec<&str> = Builtin::ALL.iter().map(|b| b.name()).filter(|name| !asserted.contains(*name)).collect();
     assert!(
         missing.is_empty(),
         "built-ins that no `expect` asserts (add a test to {LIBRARY}, or a failure case to tests/builtins.rs): {missing:?}"

@@ -1142,11 +1142,8 @@ fn an_apis_concurrency_caps_requests_in_flight_whatever_the_flows_concurrency() 
         let out = flowc(&run_args(&run_file("api_concurrency.flow"), &overrides), &demo_secrets());
         assert_eq!(out.code, 0, "{}", out.stderr);
         assert_eq!(api.max_in_flight("messages"), 4, "exactly the api's concurrency, never more");
-        let mut ids: Vec<u64> = api
-            .received("messages")
-            .iter()
-            .filter_map(|m| m["text"].as_str().and_then(|t| t.parse().ok()))
-            .collect();
+        let mut ids: Vec<u64> =
+            api.received("messages").iter().filter_map(|m| m["text"].as_str().and_then(|t| t.parse().ok())).collect();
         ids.sort_unstable();
         assert_eq!(ids, (1..=40).collect::<Vec<u64>>(), "every record delivered once");
     });
@@ -1188,17 +1185,17 @@ fn same_origin_redirects_are_followed_with_credentials_and_others_are_not() {
         // proves the credentials followed the redirect on the same host.
         assert_eq!(out.code, 0, "{}", out.stderr);
         assert_eq!((api.hits("legacy_orders"), api.hits("orders")), (3, 3), "3 pages, each redirected once");
-        let mut ids: Vec<u64> = api
-            .received("messages")
-            .iter()
-            .filter_map(|m| m["text"].as_str().and_then(|t| t.parse().ok()))
-            .collect();
+        let mut ids: Vec<u64> =
+            api.received("messages").iter().filter_map(|m| m["text"].as_str().and_then(|t| t.parse().ok())).collect();
         ids.sort_unstable();
         assert_eq!(ids, (1..=45).collect::<Vec<u64>>());
         // The same host on another port is another origin: the redirect is not followed, so the
         // other server never sees a request (nor the token).
         with_fake(Config { orders: 45, ..Config::default() }, |other| {
-            api.set_faults(Faults { redirect_orders_to: Some(format!("{}/shop/orders", other.url())), ..Faults::default() });
+            api.set_faults(Faults {
+                redirect_orders_to: Some(format!("{}/shop/orders", other.url())),
+                ..Faults::default()
+            });
             let mut args = run_args(&file, &overrides);
             args.extend(["--flow", "elsewhere"]);
             let out = flowc(&args, &demo_secrets());

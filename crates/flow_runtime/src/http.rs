@@ -182,7 +182,8 @@ fn retry_after_ms(value: &str, now: std::time::SystemTime) -> Option<u64> {
         return Some(secs.saturating_mul(1000));
     }
     let when = chrono::DateTime::parse_from_rfc2822(v).ok()?;
-    let now_ms = now.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    let now_ms =
+        now.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
     let ms = when.timestamp_millis().saturating_sub(now_ms);
     Some(u64::try_from(ms).unwrap_or(0))
 }
@@ -270,12 +271,18 @@ impl Http {
                 }
             }
             let (retryable, ambiguous, reason, asked) = match &result {
-                Ok(a) if a.status == 429 => {
-                    (true, false, "answered 429".to_string(), a.retry_after.as_deref().and_then(|v| retry_after_ms(v, std::time::SystemTime::now())))
-                }
-                Ok(a) if a.status == 408 || (500..600).contains(&a.status) => {
-                    (true, true, format!("answered {}", a.status), a.retry_after.as_deref().and_then(|v| retry_after_ms(v, std::time::SystemTime::now())))
-                }
+                Ok(a) if a.status == 429 => (
+                    true,
+                    false,
+                    "answered 429".to_string(),
+                    a.retry_after.as_deref().and_then(|v| retry_after_ms(v, std::time::SystemTime::now())),
+                ),
+                Ok(a) if a.status == 408 || (500..600).contains(&a.status) => (
+                    true,
+                    true,
+                    format!("answered {}", a.status),
+                    a.retry_after.as_deref().and_then(|v| retry_after_ms(v, std::time::SystemTime::now())),
+                ),
                 Err(f) if f.class == Class::BeforeSend => (true, false, f.message.clone(), None),
                 Err(f) if f.class == Class::Ambiguous => (true, true, f.message.clone(), None),
                 _ => (false, false, String::new(), None),
@@ -564,8 +571,11 @@ impl Http {
             Failure::new(codes::AUTH_FAILED, format!("the JWT for api `{}` could not be signed: {e}", api.name))
         })?;
         self.secrets.obtained(&format!("JWT of api {}", api.name), &token);
-        *cached =
-            Some(Token { value: secrecy::SecretString::from(token.clone()), expires: renew_at(Instant::now(), ttl), refresh: None });
+        *cached = Some(Token {
+            value: secrecy::SecretString::from(token.clone()),
+            expires: renew_at(Instant::now(), ttl),
+            refresh: None,
+        });
         Ok(token)
     }
 }
