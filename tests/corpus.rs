@@ -138,6 +138,7 @@ fn the_formatter_keeps_meaning_and_comments_and_is_idempotent() {
     let mut files = flow_files("examples");
     files.extend(flow_files("tests/data/ok"));
     files.extend(flow_files("tests/data/run"));
+    files.extend(flow_files("tests/data/library"));
     for path in files {
         let name = display(&path);
         let source = std::fs::read_to_string(&path).expect("read");

@@ -4,7 +4,7 @@
 //!
 //! | prefix        | auth                                  | routes                                             |
 //! |---------------|---------------------------------------|----------------------------------------------------|
-//! | `/shop`       | `Authorization: Bearer <shop_token>`  | `GET /orders?status=&limit=&cursor=` (cursor pages) |
+//! | `/shop`       | `Authorization: Bearer <shop_token>`  | `GET /orders?status=&limit=&cursor=` (cursor pages), `GET /legacy/orders` (308 to `/orders`) |
 //! | `/crm`        | `X-Api-Key: <crm_api_key>`            | `POST /contacts`, `GET /contacts`                  |
 //! | `/desk`       | HTTP basic `<desk_user>:<desk_password>` | `GET /tickets?after=` (next-URL pages)          |
 //! | `/chat`       | `?token=<chat_token>`                 | `POST /messages`                                   |
@@ -17,7 +17,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -99,14 +99,26 @@ pub struct Faults {
     pub crm_flaky: u32,
     /// After this many writes with OAuth2 tokens, every token issued so far is revoked.
     pub revoke_tokens_after: Option<u32>,
-    /// Order pages wait this long before answering.
-    pub slow_orders_ms: u64,
+    /// Order pages never answer: each request waits until the test calls [`FakeApi::release`]
+    /// (or the server stops), so a client's timeout is the only way out, whatever the machine's speed.
+    pub hang_orders: bool,
     /// Order pages end in the middle of the JSON.
     pub truncate_orders: bool,
     /// Order pages redirect to another host.
     pub redirect_orders_elsewhere: bool,
-    /// Order pages are larger than any client should accept (65 MiB).
+    /// Order pages are larger than any client should accept: 65 MiB, streamed without a
+    /// declared length.
     pub huge_orders: bool,
+    /// Order pages declare a length larger than any client should accept (65 MiB) and then hold
+    /// the body back until [`FakeApi::release`]: a client must refuse on the header alone.
+    pub huge_declared_orders: bool,
+    /// Order pages redirect (302) to this URL, with the request's query.
+    pub redirect_orders_to: Option<String>,
+    /// The desk's last ticket page links back to the first page.
+    pub cycle_ticket_links: bool,
+    /// Each chat message waits until this many are in flight at once, then they all go on: a
+    /// barrier, so how many requests a client keeps in flight shows in a count, not in timing.
+    pub messages_barrier: Option<u32>,
 }
 
 #[derive(Default)]
@@ -125,14 +137,31 @@ struct Inner {
     idempotency: HashMap<String, Value>,
     faults: Faults,
     next_id: u64,
+    /// Requests being handled per route, now and at most.
+    in_flight: HashMap<&'static str, (u32, u32)>,
+    /// Messages waiting at the barrier of [`Faults::messages_barrier`].
+    barrier_waiting: u32,
 }
 
 struct AppState {
     config: Config,
     inner: Mutex<Inner>,
+    /// Set to true to let every held request go on ([`FakeApi::release`], or the server stopping).
+    released: tokio::sync::watch::Sender<bool>,
+    /// How many times the barrier opened.
+    barrier: tokio::sync::watch::Sender<u64>,
 }
 
 impl AppState {
+    fn new(config: Config) -> Arc<AppState> {
+        Arc::new(AppState {
+            config,
+            inner: Mutex::new(Inner::default()),
+            released: tokio::sync::watch::Sender::new(false),
+            barrier: tokio::sync::watch::Sender::new(0),
+        })
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
@@ -143,6 +172,52 @@ impl AppState {
         let n = inner.hits.entry(route).or_insert(0);
         *n += 1;
         *n
+    }
+
+    /// Counts a request to `route` as in flight until the guard is dropped (the handler returns or
+    /// the client goes away).
+    fn enter(self: &Arc<AppState>, route: &'static str) -> InFlight {
+        let mut inner = self.lock();
+        let (now, max) = inner.in_flight.entry(route).or_insert((0, 0));
+        *now += 1;
+        *max = (*max).max(*now);
+        InFlight { state: self.clone(), route }
+    }
+
+    /// Waits until [`FakeApi::release`] is called or the server stops.
+    async fn held(&self) {
+        let mut released = self.released.subscribe();
+        let _ = released.wait_for(|r| *r).await;
+    }
+
+    /// Waits until `n` requests wait here, then lets them all go on.
+    async fn barrier(&self, n: u32) {
+        let mut opened = self.barrier.subscribe();
+        let generation = {
+            let mut inner = self.lock();
+            inner.barrier_waiting += 1;
+            if inner.barrier_waiting >= n {
+                inner.barrier_waiting = 0;
+                self.barrier.send_modify(|g| *g += 1);
+                return;
+            }
+            *opened.borrow_and_update()
+        };
+        let _ = opened.wait_for(|g| *g != generation).await;
+    }
+}
+
+/// A request in flight, counted by [`AppState::enter`].
+struct InFlight {
+    state: Arc<AppState>,
+    route: &'static str,
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        if let Some((now, _)) = self.state.lock().in_flight.get_mut(self.route) {
+            *now -= 1;
+        }
     }
 }
 
@@ -157,7 +232,7 @@ pub struct FakeApi {
 impl FakeApi {
     /// Starts the server on 127.0.0.1 (`port` 0 picks a free one), in the current tokio runtime.
     pub async fn start(config: Config, port: u16) -> std::io::Result<FakeApi> {
-        let state = Arc::new(AppState { config, inner: Mutex::new(Inner::default()) });
+        let state = AppState::new(config);
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
         let addr = listener.local_addr()?;
         let app = router(state.clone());
@@ -188,7 +263,7 @@ impl FakeApi {
             .with_single_cert(vec![cert.cert.der().clone()], key)
             .map_err(|e| other(&e))?;
         let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server));
-        let state = Arc::new(AppState { config, inner: Mutex::new(Inner::default()) });
+        let state = AppState::new(config);
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr = listener.local_addr()?;
         let app = router(state.clone());
@@ -246,10 +321,22 @@ impl FakeApi {
     pub fn set_faults(&self, faults: Faults) {
         self.state.lock().faults = faults;
     }
+
+    /// The most requests to a route (`messages`) that were being handled at once.
+    pub fn max_in_flight(&self, route: &'static str) -> u32 {
+        self.state.lock().in_flight.get(route).map_or(0, |(_, max)| *max)
+    }
+
+    /// Lets every held request go on ([`Faults::hang_orders`], [`Faults::huge_declared_orders`]);
+    /// requests that arrive later are not held.
+    pub fn release(&self) {
+        self.state.released.send_replace(true);
+    }
 }
 
 impl Drop for FakeApi {
     fn drop(&mut self) {
+        self.release();
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
@@ -260,6 +347,7 @@ fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/shop/orders", get(list_orders))
         .route("/shop/orders/search", post(search_orders))
+        .route("/shop/legacy/orders", get(legacy_orders))
         .route("/shop/orders/{id}/lines", get(order_lines))
         .route("/shop/customers/{key}", get(customer))
         .route("/shop/ledger", get(ledger))
@@ -343,7 +431,12 @@ struct OrdersQuery {
     offset: Option<u64>,
 }
 
-async fn list_orders(State(state): State<Arc<AppState>>, headers: HeaderMap, Query(q): Query<OrdersQuery>) -> Response {
+async fn list_orders(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    RawQuery(raw_query): RawQuery,
+    Query(q): Query<OrdersQuery>,
+) -> Response {
     if !bearer_ok(&headers, &state.config.shop_token) {
         return error(StatusCode::UNAUTHORIZED, "missing or wrong bearer token");
     }
@@ -365,20 +458,40 @@ async fn list_orders(State(state): State<Arc<AppState>>, headers: HeaderMap, Que
     if hit <= faults.shop_flaky {
         return error(StatusCode::SERVICE_UNAVAILABLE, "try again");
     }
-    if faults.slow_orders_ms > 0 {
-        tokio::time::sleep(std::time::Duration::from_millis(faults.slow_orders_ms)).await;
+    if faults.hang_orders {
+        state.held().await;
     }
     if faults.huge_orders {
-        let padding = "x".repeat(65 * 1024 * 1024);
+        // 65 chunks of 1 MiB, streamed (chunked transfer): no length is declared up front.
+        let head = std::iter::once(Bytes::from_static(b"{\"orders\": [], \"pad\": \""));
+        let pad = std::iter::repeat_n(Bytes::from(vec![b'x'; 1024 * 1024]), 65);
+        let chunks = head.chain(pad).chain(std::iter::once(Bytes::from_static(b"\"}"))).map(Ok::<_, std::io::Error>);
+        let body = axum::body::Body::from_stream(futures_util::stream::iter(chunks));
+        return (StatusCode::OK, [("content-type", "application/json")], body).into_response();
+    }
+    if faults.huge_declared_orders {
+        // The header promises 65 MiB; the body waits until the test releases it.
+        let state = state.clone();
+        let body = futures_util::stream::once(async move {
+            state.held().await;
+            Err::<Bytes, _>(std::io::Error::other("the body was never going to come"))
+        });
         return (
             StatusCode::OK,
-            [("content-type", "application/json")],
-            format!("{{\"orders\": [], \"pad\": \"{padding}\"}}"),
+            [("content-type", "application/json"), ("content-length", "68157440")],
+            axum::body::Body::from_stream(body),
         )
             .into_response();
     }
     if faults.redirect_orders_elsewhere {
         return (StatusCode::FOUND, [("location", "http://elsewhere.example.net/shop/orders")], "").into_response();
+    }
+    if let Some(target) = &faults.redirect_orders_to {
+        let location = match &raw_query {
+            Some(q) => format!("{target}?{q}"),
+            None => target.clone(),
+        };
+        return (StatusCode::FOUND, [("location", location)], "").into_response();
     }
     if faults.html_instead_of_json {
         return (StatusCode::OK, [("content-type", "text/html")], "<html><body><h1>Maintenance</h1></body></html>")
@@ -420,6 +533,17 @@ async fn list_orders(State(state): State<Arc<AppState>>, headers: HeaderMap, Que
         return (StatusCode::OK, [("content-type", "application/json")], text[..cut].to_string()).into_response();
     }
     Json(page).into_response()
+}
+
+/// The orders' old address: a permanent redirect (relative, so the same origin) to `/shop/orders`
+/// with the same query. Credentials must follow it, as they stay on the same host.
+async fn legacy_orders(State(state): State<Arc<AppState>>, RawQuery(raw_query): RawQuery) -> Response {
+    state.hit("legacy_orders");
+    let location = match raw_query {
+        Some(q) => format!("/shop/orders?{q}"),
+        None => "/shop/orders".to_string(),
+    };
+    (StatusCode::PERMANENT_REDIRECT, [("location", location)], "").into_response()
 }
 
 /// An order's lines: a child resource, for dependent requests.
@@ -713,11 +837,18 @@ async fn list_tickets(
     if !basic_ok(&headers, &state.config.desk_user, &state.config.desk_password) {
         return error(StatusCode::UNAUTHORIZED, "missing or wrong basic credentials");
     }
+    state.hit("tickets");
     let after: u64 = q.get("after").and_then(|a| a.parse().ok()).unwrap_or(0);
     let page: Vec<Value> = (after + 1..=state.config.tickets).take(25).map(ticket).collect();
     let last = after + page.len() as u64;
     // A relative next link, as many APIs send.
-    let next = if last < state.config.tickets { json!(format!("/desk/tickets?after={last}")) } else { Value::Null };
+    let next = if last < state.config.tickets {
+        json!(format!("/desk/tickets?after={last}"))
+    } else if state.lock().faults.cycle_ticket_links {
+        json!("/desk/tickets")
+    } else {
+        Value::Null
+    };
     Json(json!({ "tickets": page, "links": { "next": next } })).into_response()
 }
 
@@ -752,6 +883,11 @@ async fn post_message(
     if q.get("token") != Some(&state.config.chat_token) {
         return error(StatusCode::UNAUTHORIZED, "missing or wrong token");
     }
+    let _in_flight = state.enter("messages");
+    let barrier = state.lock().faults.messages_barrier;
+    if let Some(n) = barrier {
+        state.barrier(n).await;
+    }
     let Some(body) = json_body(&body) else {
         return not_an_object();
     };
@@ -784,6 +920,7 @@ async fn list_users(
     if !header_ok(&headers, "x-api-key", &state.config.directory_key) {
         return error(StatusCode::UNAUTHORIZED, "missing or wrong X-Api-Key");
     }
+    state.hit("users");
     let page: u64 = q.get("page").and_then(|p| p.parse().ok()).unwrap_or(1).max(1);
     let per_page = 20;
     let first = (page - 1) * per_page + 1;

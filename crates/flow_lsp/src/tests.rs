@@ -11,6 +11,10 @@ struct Client {
 
 const URI: &str = "file:///work/orders.flow";
 
+/// How long to wait for an answer before calling the server hung: far beyond any real answer's
+/// time (milliseconds), so a slow machine never fails a test.
+const HANG: std::time::Duration = std::time::Duration::from_secs(120);
+
 impl Client {
     fn start() -> Client {
         let (server_side, client_side) = Connection::memory();
@@ -38,7 +42,7 @@ impl Client {
         let id = RequestId::from(self.next_id);
         self.conn.sender.send(Message::Request(Request::new(id.clone(), method.into(), params))).expect("send");
         loop {
-            match self.conn.receiver.recv_timeout(std::time::Duration::from_secs(10)).expect("an answer") {
+            match self.conn.receiver.recv_timeout(HANG).expect("an answer") {
                 Message::Response(r) if r.id == id => return r.result.unwrap_or(Value::Null),
                 _ => continue,
             }
@@ -48,7 +52,7 @@ impl Client {
     /// The next published diagnostics.
     fn diagnostics(&self) -> Vec<Value> {
         loop {
-            match self.conn.receiver.recv_timeout(std::time::Duration::from_secs(10)).expect("diagnostics") {
+            match self.conn.receiver.recv_timeout(HANG).expect("diagnostics") {
                 Message::Notification(n) if n.method == "textDocument/publishDiagnostics" => {
                     return n.params["diagnostics"].as_array().cloned().unwrap_or_default();
                 }

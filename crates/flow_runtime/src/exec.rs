@@ -843,6 +843,11 @@ impl Pager {
             }
             Some(NextPage::Url(url)) => url,
         };
+        // A page fetched by URL is remembered, so a link back to any page already read (the
+        // first one too) is a cycle before it is fetched again.
+        if matches!(endpoint.paginate, Some(Pagination::NextUrl { .. } | Pagination::LinkHeader { .. })) {
+            self.seen.insert(url.to_string());
+        }
         self.started = true;
         self.pages += 1;
         let body = body.as_ref().map(|b| flow_plan::encode_as(b, endpoint.body.as_ref(), &fr.ctx.plan.types));

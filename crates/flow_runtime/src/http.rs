@@ -83,9 +83,9 @@ struct Token {
 /// A token is renewed this long before it expires, or at half its life if that is shorter.
 const TOKEN_MARGIN: Duration = Duration::from_secs(30);
 
-/// When a token that lives `ttl` from now should be renewed.
-fn renew_at(ttl: Duration) -> Instant {
-    Instant::now() + ttl - TOKEN_MARGIN.min(ttl / 2)
+/// When a token that lives `ttl` from `now` should be renewed.
+fn renew_at(now: Instant, ttl: Duration) -> Instant {
+    now + ttl - TOKEN_MARGIN.min(ttl / 2)
 }
 
 /// One answer.
@@ -150,13 +150,17 @@ impl Pacer {
     async fn wait(&self) {
         let slot = {
             let mut next = self.next.lock().await;
-            let now = tokio::time::Instant::now();
-            let slot = (*next).max(now);
-            *next = slot + self.interval;
-            slot
+            reserve(&mut *next, tokio::time::Instant::now(), self.interval)
         };
         tokio::time::sleep_until(slot).await;
     }
+}
+
+/// The next free slot at or after `now`, one `interval` after the last one handed out.
+fn reserve<T: Copy + Ord + std::ops::Add<Duration, Output = T>>(next: &mut T, now: T, interval: Duration) -> T {
+    let slot = (*next).max(now);
+    *next = slot + interval;
+    slot
 }
 
 /// Capped exponential backoff with full jitter: a random wait in [0, min(cap, base × 2^(n-1))].
@@ -171,15 +175,16 @@ fn backoff_ms(policy: &Retry, attempt: u32) -> u64 {
     x % (ceiling + 1)
 }
 
-/// `Retry-After`: seconds, or an HTTP date.
-fn retry_after_ms(value: &str) -> Option<u64> {
+/// `Retry-After`: seconds, or an HTTP date (a date at or before `now` means now).
+fn retry_after_ms(value: &str, now: std::time::SystemTime) -> Option<u64> {
     let v = value.trim();
     if let Ok(secs) = v.parse::<u64>() {
         return Some(secs.saturating_mul(1000));
     }
     let when = chrono::DateTime::parse_from_rfc2822(v).ok()?;
-    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
-    let ms = when.timestamp_millis() - now_ms;
+    let now_ms =
+        now.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    let ms = when.timestamp_millis().saturating_sub(now_ms);
     Some(u64::try_from(ms).unwrap_or(0))
 }
 
@@ -266,12 +271,18 @@ impl Http {
                 }
             }
             let (retryable, ambiguous, reason, asked) = match &result {
-                Ok(a) if a.status == 429 => {
-                    (true, false, "answered 429".to_string(), a.retry_after.as_deref().and_then(retry_after_ms))
-                }
-                Ok(a) if a.status == 408 || (500..600).contains(&a.status) => {
-                    (true, true, format!("answered {}", a.status), a.retry_after.as_deref().and_then(retry_after_ms))
-                }
+                Ok(a) if a.status == 429 => (
+                    true,
+                    false,
+                    "answered 429".to_string(),
+                    a.retry_after.as_deref().and_then(|v| retry_after_ms(v, std::time::SystemTime::now())),
+                ),
+                Ok(a) if a.status == 408 || (500..600).contains(&a.status) => (
+                    true,
+                    true,
+                    format!("answered {}", a.status),
+                    a.retry_after.as_deref().and_then(|v| retry_after_ms(v, std::time::SystemTime::now())),
+                ),
                 Err(f) if f.class == Class::BeforeSend => (true, false, f.message.clone(), None),
                 Err(f) if f.class == Class::Ambiguous => (true, true, f.message.clone(), None),
                 _ => (false, false, String::new(), None),
@@ -371,20 +382,49 @@ impl Http {
         if let Some(body) = body {
             req = req.header("content-type", "application/json").body(body);
         }
+        // A timeout says which limit it hit, so a reader knows which setting to raise.
+        let failure = |e: &reqwest::Error| {
+            let mut f = request_failure(e);
+            if e.is_timeout() {
+                f.message = match (e.is_connect(), timeout) {
+                    (true, _) => format!(
+                        "connecting timed out after {} (the api's `connect_timeout`)",
+                        duration_text(api.connect_timeout_ms.min(api.timeout_ms))
+                    ),
+                    (false, Some(t)) => format!(
+                        "the request timed out after {} (the endpoint's `timeout`)",
+                        duration_text(u64::try_from(t.as_millis()).unwrap_or(u64::MAX))
+                    ),
+                    (false, None) => {
+                        format!("the request timed out after {} (the api's `timeout`)", duration_text(api.timeout_ms))
+                    }
+                };
+            }
+            f
+        };
+        let too_large = || {
+            Failure::new(
+                codes::REQUEST_FAILED,
+                format!("the response is larger than {} MiB; refused", MAX_RESPONSE_BYTES / (1024 * 1024)),
+            )
+        };
         let result = async {
-            let mut response = req.send().await.map_err(|e| request_failure(&e))?;
+            let mut response = req.send().await.map_err(|e| failure(&e))?;
+            // A declared length beyond the cap is refused before any of the body is read.
+            if let Some(declared) = response.content_length().filter(|n| *n > MAX_RESPONSE_BYTES as u64) {
+                let mut f = too_large();
+                f.notes.push(format!("it declares {declared} bytes (Content-Length)"));
+                return Err(f);
+            }
             let status = response.status().as_u16();
             let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
             let content_type = header("content-type").unwrap_or_default();
             let link = header("link");
             let retry_after = header("retry-after");
             let mut body = Vec::new();
-            while let Some(chunk) = response.chunk().await.map_err(|e| request_failure(&e))? {
+            while let Some(chunk) = response.chunk().await.map_err(|e| failure(&e))? {
                 if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
-                    return Err(Failure::new(
-                        codes::REQUEST_FAILED,
-                        format!("the response is larger than {} MiB; refused", MAX_RESPONSE_BYTES / (1024 * 1024)),
-                    ));
+                    return Err(too_large());
                 }
                 body.extend_from_slice(&chunk);
             }
@@ -492,7 +532,7 @@ impl Http {
         let refresh_kept = rotated.or_else(|| cached.as_mut().and_then(|t| t.refresh.take()));
         *cached = Some(Token {
             value: secrecy::SecretString::from(token.to_string()),
-            expires: renew_at(Duration::from_secs(ttl)),
+            expires: renew_at(Instant::now(), Duration::from_secs(ttl)),
             refresh: refresh_kept,
         });
         Ok(token.to_string())
@@ -531,10 +571,23 @@ impl Http {
             Failure::new(codes::AUTH_FAILED, format!("the JWT for api `{}` could not be signed: {e}", api.name))
         })?;
         self.secrets.obtained(&format!("JWT of api {}", api.name), &token);
-        *cached =
-            Some(Token { value: secrecy::SecretString::from(token.clone()), expires: renew_at(ttl), refresh: None });
+        *cached = Some(Token {
+            value: secrecy::SecretString::from(token.clone()),
+            expires: renew_at(Instant::now(), ttl),
+            refresh: None,
+        });
         Ok(token)
     }
+}
+
+/// A duration as the language writes it: `300ms`, `30s`, `2m`, `1h`.
+fn duration_text(ms: u64) -> String {
+    for (unit, size) in [("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1_000)] {
+        if ms >= size && ms % size == 0 {
+            return format!("{}{unit}", ms / size);
+        }
+    }
+    format!("{ms}ms")
 }
 
 /// Redirects are followed only within the same scheme, host and port, so credentials never
@@ -731,27 +784,45 @@ mod tests {
 
     #[test]
     fn retry_after_in_seconds_or_as_an_http_date() {
-        assert_eq!(retry_after_ms("7"), Some(7_000));
-        assert_eq!(retry_after_ms(" 0 "), Some(0));
-        let in_a_minute = chrono::DateTime::from_timestamp(
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64) + 60,
-            0,
-        )
-        .expect("a date");
-        let header = in_a_minute.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
-        let ms = retry_after_ms(&header).expect("parsed");
-        assert!((55_000..=61_000).contains(&ms), "{ms}");
-        assert_eq!(retry_after_ms("Wed, 21 Oct 2015 07:28:00 GMT"), Some(0), "a date in the past means now");
-        assert_eq!(retry_after_ms("soon"), None);
+        // A fixed "now", so nothing depends on the clock or on how fast the test runs.
+        let now = std::time::UNIX_EPOCH + Duration::from_secs(1_445_412_480); // Wed, 21 Oct 2015 07:28:00 GMT
+        assert_eq!(retry_after_ms("7", now), Some(7_000));
+        assert_eq!(retry_after_ms(" 0 ", now), Some(0));
+        assert_eq!(retry_after_ms("Wed, 21 Oct 2015 07:29:00 GMT", now), Some(60_000));
+        assert_eq!(retry_after_ms("Wed, 21 Oct 2015 07:28:00 GMT", now), Some(0), "a date of now means now");
+        assert_eq!(retry_after_ms("Tue, 20 Oct 2015 07:28:00 GMT", now), Some(0), "a date in the past means now");
+        assert_eq!(retry_after_ms("Wed, 21 Oct 2015 09:28:00 +0200", now), Some(0), "offsets are honoured");
+        assert_eq!(retry_after_ms("Fri, 31 Dec 9999 23:59:59 GMT", now), Some(253_402_300_799_000 - 1_445_412_480_000));
+        assert_eq!(retry_after_ms("18446744073709551615", now), Some(u64::MAX), "huge waits saturate");
+        assert_eq!(retry_after_ms("soon", now), None);
+        assert_eq!(retry_after_ms("-5", now), None);
     }
 
     #[test]
     fn tokens_are_renewed_before_they_expire() {
-        let long = renew_at(Duration::from_secs(3600)) - Instant::now();
-        assert!(long <= Duration::from_secs(3570) && long > Duration::from_secs(3560), "{long:?}");
+        let now = Instant::now();
+        assert_eq!(renew_at(now, Duration::from_secs(3600)) - now, Duration::from_secs(3570));
         // A short-lived token is kept for half its life, not renewed on every request.
-        let short = renew_at(Duration::from_secs(10)) - Instant::now();
-        assert!(short <= Duration::from_secs(5) && short > Duration::from_secs(4), "{short:?}");
+        assert_eq!(renew_at(now, Duration::from_secs(10)) - now, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn a_rate_limit_hands_out_evenly_spaced_slots() {
+        let start = Instant::now();
+        let interval = Duration::from_millis(100);
+        let mut next = start;
+        // Eight tasks asking at the same moment get slots one interval apart, in order.
+        let slots: Vec<Duration> = (0..8).map(|_| reserve(&mut next, start, interval) - start).collect();
+        assert_eq!(slots, (0..8).map(|i| interval * i).collect::<Vec<_>>());
+        // Asking later than the next free slot gives the moment asked: an idle api is not paced.
+        let later = start + Duration::from_secs(5);
+        assert_eq!(reserve(&mut next, later, interval), later);
+        assert_eq!(reserve(&mut next, later, interval), later + interval);
+        // 10/s: 33 requests take at least 3.2 s between the first and the last.
+        let pacer = Pacer::new(&Rate { requests: 10, per_ms: 1000 });
+        let mut next = start;
+        let last = (0..33).map(|_| reserve(&mut next, start, pacer.interval)).last().expect("slots");
+        assert_eq!(last - start, Duration::from_millis(3200));
     }
 
     #[test]
