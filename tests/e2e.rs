@@ -1024,3 +1024,136 @@ fn request_bodies_leave_absent_optional_fields_out() {
         }
     });
 }
+
+/// The counts of a run's summary line for one flow.
+#[derive(Debug, Default)]
+struct Summary {
+    read: u64,
+    delivered: u64,
+    filtered: u64,
+    failed: u64,
+    dead_lettered: u64,
+    not_processed: u64,
+    pages: u64,
+    requests: u64,
+    retries: u64,
+}
+
+/// Reads `flow NAME: ok — 5 records read, 5 delivered, … · 1 page, 6 requests (…), 2 retries · 0.01s`.
+fn summary(stderr: &str, flow: &str) -> Summary {
+    let prefix = format!("flow {flow}: ");
+    let line = stderr.lines().find(|l| l.starts_with(&prefix)).unwrap_or_else(|| panic!("no summary line: {stderr}"));
+    let mut s = Summary::default();
+    for piece in line.split([',', '·', '—', '(', ')', ';']) {
+        let piece = piece.trim();
+        let Some((n, words)) = piece.split_once(' ') else { continue };
+        let Ok(n) = n.parse::<u64>() else { continue };
+        let slot = match words {
+            "record read" | "records read" => &mut s.read,
+            "delivered" => &mut s.delivered,
+            "filtered out" => &mut s.filtered,
+            "failed" => &mut s.failed,
+            "to the dead letter file" => &mut s.dead_lettered,
+            "not processed" => &mut s.not_processed,
+            "page" | "pages" => &mut s.pages,
+            "request" | "requests" => &mut s.requests,
+            "retry" | "retries" => &mut s.retries,
+            _ => continue,
+        };
+        *slot = n;
+    }
+    s
+}
+
+/// The events of a `--format json` run: pages read of an endpoint, failed records, requests
+/// and retries, and the summary's counts for the flow.
+fn json_run(stdout: &str, endpoint: &str) -> (u64, u64, u64, Value) {
+    let (mut read, mut failed, mut exchanges) = (0, 0, 0);
+    let mut flow = Value::Null;
+    for line in stdout.lines() {
+        let event: Value = serde_json::from_str(line).expect("one JSON event a line");
+        match event["event"].as_str() {
+            Some("page") if event["endpoint"] == endpoint => read += event["records"].as_u64().expect("records"),
+            Some("record_failed") => failed += 1,
+            Some("request" | "retry") => exchanges += 1,
+            Some("summary") => flow = event["flows"][0].clone(),
+            _ => {}
+        }
+    }
+    (read, failed, exchanges, flow)
+}
+
+#[test]
+fn a_run_stopped_midway_accounts_for_every_record_it_read() {
+    with_fake(Config::default(), |api| {
+        // Order 7 is refused: records are in flight, queued, and still in the first page.
+        api.set_faults(Faults { reject_contacts_ending_in: Some(7), ..Faults::default() });
+        let file = run_file("stopped_midway.flow");
+        let overrides = shop_crm(api);
+        let out = flowc(&run_args(&file, &overrides), &demo_secrets());
+        assert_eq!(out.code, 1);
+        let s = summary(&out.stderr, "push_contacts");
+        assert_eq!(s.read, 50, "the first page was read whole: {}", out.stderr);
+        assert!(s.failed == 1 && s.filtered >= 2 && s.not_processed > 0, "{}", out.stderr);
+        assert_eq!(s.read, s.delivered + s.filtered + s.failed + s.not_processed, "{}", out.stderr);
+        let mut args = run_args(&file, &overrides);
+        args.extend(["--format", "json"]);
+        let out = flowc(&args, &demo_secrets());
+        assert_eq!(out.code, 1);
+        let (read, failed, exchanges, flow) = json_run(&out.stdout, "list_orders");
+        let n = |k: &str| flow[k].as_u64().unwrap_or_else(|| panic!("{k} in {flow}"));
+        assert_eq!(n("records_in"), read, "every record of every page event is counted: {flow}");
+        assert_eq!(
+            n("records_in"),
+            n("records_ok") + n("records_filtered") + n("records_failed") + n("records_not_processed"),
+            "{flow}"
+        );
+        assert_eq!((n("records_failed"), n("requests")), (failed, exchanges), "{flow}");
+    });
+}
+
+/// The summary reconciles however the flow stops: at a record early or late, one or many at
+/// once, with a batch, under either policy.
+#[test]
+fn the_summary_reconciles_however_the_flow_stops() {
+    let source = std::fs::read_to_string(common::root().join(run_file("stopped_midway.flow"))).expect("read");
+    for concurrency in [1, 4, 16] {
+        for digit in [1, 7] {
+            with_fake(Config::default(), |api| {
+                api.set_faults(Faults { reject_contacts_ending_in: Some(digit), ..Faults::default() });
+                let (_dir, file) =
+                    scratch(&format!("reconcile_{concurrency}_{digit}"), &run_file("stopped_midway.flow"));
+                std::fs::write(&file, source.replace("concurrency = 4", &format!("concurrency = {concurrency}")))
+                    .expect("write");
+                let out = flowc(&run_args(&file, &shop_crm(api)), &demo_secrets());
+                assert_eq!(out.code, 1, "{}", out.stderr);
+                let s = summary(&out.stderr, "push_contacts");
+                assert!(s.failed >= 1 && s.read >= 50, "{}", out.stderr);
+                assert_eq!(s.read, s.delivered + s.filtered + s.failed + s.not_processed, "{}", out.stderr);
+            });
+        }
+    }
+    // A batch refused under `fail`: its records failed, the rest read are not processed.
+    with_fake(Config::default(), |api| {
+        api.set_faults(Faults { reject_contacts_ending_in: Some(0), ..Faults::default() });
+        let (_dir, file) = scratch("reconcile_batch", &run_file("batched.flow"));
+        let text = std::fs::read_to_string(&file).expect("read");
+        std::fs::write(&file, text.replace("  on_error = dead_letter(\"failed_batches.ndjson\")\n", ""))
+            .expect("write");
+        let out = flowc(&run_args(&file, &shop_crm(api)), &demo_secrets());
+        assert_eq!(out.code, 1, "{}", out.stderr);
+        let s = summary(&out.stderr, "push_contacts");
+        assert_eq!(s.failed, 100, "{}", out.stderr);
+        assert_eq!(s.read, s.delivered + s.filtered + s.failed + s.not_processed, "{}", out.stderr);
+    });
+    // Dead letters: the run goes on, nothing is left unprocessed.
+    with_fake(Config::default(), |api| {
+        api.set_faults(Faults { reject_contacts_ending_in: Some(3), ..Faults::default() });
+        let (_dir, file) = scratch("reconcile_dead", &example("orders_to_crm.flow"));
+        let out = flowc(&run_args(&file, &shop_crm(api)), &demo_secrets());
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        let s = summary(&out.stderr, "sync_orders");
+        assert_eq!((s.read, s.not_processed, s.failed, s.dead_lettered), (250, 0, 25, 25), "{}", out.stderr);
+        assert_eq!(s.read, s.delivered + s.filtered + s.failed, "{}", out.stderr);
+    });
+}

@@ -31,6 +31,9 @@ struct Stats {
     records_filtered: AtomicU64,
     records_ok: AtomicU64,
     records_failed: AtomicU64,
+    /// Records read but neither delivered, filtered nor failed, because the flow stopped: still
+    /// in their page, queued in the channel, in flight, or waiting in a batch.
+    records_not_processed: AtomicU64,
     dead_lettered: AtomicU64,
     pages: AtomicU64,
     requests: AtomicU64,
@@ -188,11 +191,7 @@ async fn run_flow(ctx: Arc<Ctx>, index: usize) -> (FlowReport, Vec<Diagnostic>) 
         records_filtered: s.records_filtered.load(Ordering::SeqCst),
         records_ok: s.records_ok.load(Ordering::SeqCst),
         records_failed: s.records_failed.load(Ordering::SeqCst),
-        records_not_processed: s.records_in.load(Ordering::SeqCst).saturating_sub(
-            s.records_ok.load(Ordering::SeqCst)
-                + s.records_filtered.load(Ordering::SeqCst)
-                + s.records_failed.load(Ordering::SeqCst),
-        ),
+        records_not_processed: s.records_not_processed.load(Ordering::SeqCst),
         dead_lettered: s.dead_lettered.load(Ordering::SeqCst),
         pages: s.pages.load(Ordering::SeqCst),
         requests: s.requests.load(Ordering::SeqCst),
@@ -200,6 +199,17 @@ async fn run_flow(ctx: Arc<Ctx>, index: usize) -> (FlowReport, Vec<Diagnostic>) 
         statuses: lock(&s.statuses).clone(),
         elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
     };
+    // Every record read is accounted for exactly once.
+    debug_assert!(
+        report.reconciles(),
+        "flow `{}`: {} read != {} delivered + {} filtered + {} failed + {} not processed",
+        report.name,
+        report.records_in,
+        report.records_ok,
+        report.records_filtered,
+        report.records_failed,
+        report.records_not_processed
+    );
     ctx.observer.event(&Event::FlowFinished { flow: name, ok: report.ok });
     (report, diagnostics)
 }
@@ -221,12 +231,19 @@ async fn top_level_for(fr: Arc<FlowRun>, step: usize, env: Env) -> Result<(), Di
         tokio::spawn(async move {
             let mut pager = Pager::new();
             let mut n = 0u64;
-            while let Some(records) = pager.next_page(&fr, &source, &env, None).await? {
+            while !fr.stop.load(Ordering::SeqCst) {
+                let Some(records) = pager.next_page(&fr, &source, &env, None).await? else { break };
+                // Read: from here on each record is delivered, filtered, failed, or counted as
+                // not processed because the flow stopped.
+                fr.stats.records_in.fetch_add(records.len() as u64, Ordering::SeqCst);
+                let mut left = records.len() as u64;
                 for record in records {
                     n += 1;
                     if fr.stop.load(Ordering::SeqCst) || tx.send((n, record)).await.is_err() {
+                        fr.stats.records_not_processed.fetch_add(left, Ordering::SeqCst);
                         return Ok(());
                     }
+                    left -= 1;
                 }
             }
             Ok::<(), Diagnostic>(())
@@ -235,18 +252,13 @@ async fn top_level_for(fr: Arc<FlowRun>, step: usize, env: Env) -> Result<(), Di
     let permits = Arc::new(Semaphore::new(concurrency));
     let mut tasks = JoinSet::new();
     while let Some((n, record)) = rx.recv().await {
-        if fr.stop.load(Ordering::SeqCst) {
-            break;
-        }
-        let Ok(permit) = permits.clone().acquire_owned().await else {
-            break;
+        let permit = match permits.clone().acquire_owned().await {
+            Ok(permit) if !fr.stop.load(Ordering::SeqCst) => permit,
+            _ => {
+                fr.stats.records_not_processed.fetch_add(1, Ordering::SeqCst);
+                break;
+            }
         };
-        if fr.stop.load(Ordering::SeqCst) {
-            break;
-        }
-        // Started: from here on the record is delivered, filtered, failed, or counted as not
-        // processed because the flow stopped while its steps were running.
-        fr.stats.records_in.fetch_add(1, Ordering::SeqCst);
         let fr = fr.clone();
         let env = env.clone();
         tasks.spawn(async move {
@@ -255,16 +267,23 @@ async fn top_level_for(fr: Arc<FlowRun>, step: usize, env: Env) -> Result<(), Di
         });
         while tasks.try_join_next().is_some() {}
     }
-    drop(rx);
+    // Records read and queued but never started: the producer's next send fails, and it
+    // counts what is left of its page.
+    rx.close();
+    while rx.recv().await.is_some() {
+        fr.stats.records_not_processed.fetch_add(1, Ordering::SeqCst);
+    }
     while tasks.join_next().await.is_some() {}
     // The last, partial batch; left unsent (not processed) when the flow stopped.
-    if !fr.stop.load(Ordering::SeqCst) {
-        if let Some(Step::Call { call, .. }) = flow.body.get(step).and_then(|s| match s {
-            Step::For { body, .. } => body.last(),
-            _ => None,
-        }) {
-            if call.batch.is_some() {
-                let rest = std::mem::take(&mut *lock(&fr.batch));
+    if let Some(Step::Call { call, .. }) = flow.body.get(step).and_then(|s| match s {
+        Step::For { body, .. } => body.last(),
+        _ => None,
+    }) {
+        if call.batch.is_some() {
+            let rest = std::mem::take(&mut *lock(&fr.batch));
+            if fr.stop.load(Ordering::SeqCst) {
+                fr.stats.records_not_processed.fetch_add(rest.len() as u64, Ordering::SeqCst);
+            } else {
                 fr.send_batch(call, rest).await;
             }
         }
@@ -334,8 +353,10 @@ async fn process_record(fr: &Arc<FlowRun>, step: usize, mut env: Env, n: u64, re
         Ok(Outcome::Filtered) => {
             fr.stats.records_filtered.fetch_add(1, Ordering::SeqCst);
         }
-        // Counted as not processed: read, but neither delivered nor failed.
-        Ok(Outcome::Stopped) => {}
+        // Read, but neither delivered nor failed.
+        Ok(Outcome::Stopped) => {
+            fr.stats.records_not_processed.fetch_add(1, Ordering::SeqCst);
+        }
         // Counted when its batch is sent.
         Ok(Outcome::Batched) => {}
         Err(d) => fr.record_failed(d, &rec, &kept),
