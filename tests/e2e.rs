@@ -579,16 +579,20 @@ fn link_header_page_number_and_offset_pagination() {
         ];
         let file = run_file("pagination_kinds.flow");
         let open = (1..=250u64).filter(|id| id % 10 != 0 && id % 3 != 0).count();
-        for (flow, channel, expected) in [
-            ("by_link", "#link", 60),
-            ("by_page", "#page", 45),
-            ("by_offset", "#offset", 250),
-            ("by_body_cursor", "#body", open),
+        for (flow, channel, expected, stop) in [
+            ("by_link", "#link", 60, "tickets_by_link stopped: no next link"),
+            ("by_page", "#page", 45, "users_by_page stopped: empty page"),
+            ("by_offset", "#offset", 250, "orders_by_offset stopped: short page"),
+            ("by_body_cursor", "#body", open, "search_orders stopped: no next cursor"),
+            ("by_more", "#more", 45, "users_until_done stopped: `more` not true"),
+            ("by_total", "#total", 250, "orders_up_to_total stopped: total reached"),
         ] {
             let mut args = run_args(&file, &overrides);
             args.extend(["--flow", flow]);
             let out = flowc(&args, &demo_secrets());
             assert_eq!(out.code, 0, "{flow}: {}", out.stderr);
+            // The summary says which rule ended the paging.
+            assert!(out.stderr.contains(&format!("({stop})")), "{flow}: {}", out.stderr);
             // Declared stop conditions save the request for the empty page after the last.
             let pages = match flow {
                 "by_page" => Some("4 pages"),
@@ -613,6 +617,7 @@ fn link_header_page_number_and_offset_pagination() {
         let out = flowc(&args, &demo_secrets());
         assert_eq!(out.code, 1);
         assert!(out.stderr.contains("error[R0011]") && out.stderr.contains("more than 2 pages"), "{}", out.stderr);
+        assert!(out.stderr.contains("2 pages (capped_tickets stopped: max_pages)"), "{}", out.stderr);
     });
 }
 
@@ -1063,6 +1068,36 @@ fn summary(stderr: &str, flow: &str) -> Summary {
         *slot = n;
     }
     s
+}
+
+#[test]
+fn offset_and_page_paging_read_a_server_that_caps_its_pages_to_the_end() {
+    for (orders, offset_stop, offset_pages) in [(230, "short page", "5 pages"), (250, "empty page", "6 pages")] {
+        with_fake(Config { orders, ..Config::default() }, |api| {
+            // Asked for 100 a page, the server serves 50.
+            api.set_faults(Faults { max_page_size: Some(50), ..Faults::default() });
+            let overrides = vec![format!("shop={}/shop", api.url()), format!("chat={}/chat", api.url())];
+            for (flow, channel, stop, pages) in [
+                ("by_offset", "#offset", format!("orders_by_offset stopped: {offset_stop}"), offset_pages),
+                ("by_page", "#page", "orders_by_page stopped: empty page".to_string(), "6 pages"),
+            ] {
+                let file = run_file("capped_pages.flow");
+                let mut args = run_args(&file, &overrides);
+                args.extend(["--flow", flow]);
+                let out = flowc(&args, &demo_secrets());
+                assert_eq!(out.code, 0, "{flow}: {}", out.stderr);
+                let mut ids: Vec<u64> = api
+                    .received("messages")
+                    .iter()
+                    .filter(|m| m["channel"] == channel)
+                    .filter_map(|m| m["text"].as_str()?.parse().ok())
+                    .collect();
+                ids.sort_unstable();
+                assert!(ids.iter().copied().eq(1..=orders), "{flow}: every order once, got {}", ids.len());
+                assert!(out.stderr.contains(&format!("{pages} ({stop})")), "{flow}: {}", out.stderr);
+            }
+        });
+    }
 }
 
 /// The events of a `--format json` run: pages read of an endpoint, failed records, requests

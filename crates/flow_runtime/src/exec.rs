@@ -16,7 +16,8 @@ use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinSet;
 
 use crate::http::{self, Answer, Failure, Http};
-use crate::{Event, FlowReport, Observer, Report, RunOptions};
+use crate::paging::{self, Stop};
+use crate::{Event, FlowReport, Observer, PagingStop, Report, RunOptions};
 
 struct Ctx {
     plan: Arc<Plan>,
@@ -53,6 +54,8 @@ struct FlowRun {
     dead_letter: Mutex<Option<std::fs::File>>,
     /// Items of a batched call waiting for their batch to fill.
     batch: Mutex<Vec<Pending>>,
+    /// Why the paging of each source stopped, and how often.
+    stops: Mutex<BTreeMap<(String, Stop), u64>>,
 }
 
 /// A record whose item waits in a batch: counted when the batch is sent.
@@ -164,6 +167,7 @@ async fn run_flow(ctx: Arc<Ctx>, index: usize) -> (FlowReport, Vec<Diagnostic>) 
         diagnostics: Mutex::new(Vec::new()),
         dead_letter: Mutex::new(None),
         batch: Mutex::new(Vec::new()),
+        stops: Mutex::new(BTreeMap::new()),
     });
     let mut env = Env::new();
     let steps = ctx.plan.flows[index].body.len();
@@ -197,6 +201,14 @@ async fn run_flow(ctx: Arc<Ctx>, index: usize) -> (FlowReport, Vec<Diagnostic>) 
         requests: s.requests.load(Ordering::SeqCst),
         retries: s.retries.load(Ordering::SeqCst),
         statuses: lock(&s.statuses).clone(),
+        paging: lock(&fr.stops)
+            .iter()
+            .map(|((endpoint, stop), times)| PagingStop {
+                endpoint: endpoint.clone(),
+                reason: stop.describe().to_string(),
+                times: *times,
+            })
+            .collect(),
         elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
     };
     // Every record read is accounted for exactly once.
@@ -438,6 +450,11 @@ enum Outcome {
 impl FlowRun {
     fn flow_name(&self) -> &str {
         &self.ctx.plan.flows[self.flow].name
+    }
+
+    /// Counts why the paging of a source stopped, for the summary.
+    fn paging_stopped(&self, endpoint: &str, why: Stop) {
+        *lock(&self.stops).entry((endpoint.to_string(), why)).or_insert(0) += 1;
     }
 
     /// A run-time diagnostic: the message (secrets scrubbed), the span of the step, and notes
@@ -768,8 +785,8 @@ struct Pager {
     next: Option<NextPage>,
     seen: HashSet<String>,
     pages: u64,
-    /// Records read so far, for a declared `total`.
-    records: u64,
+    /// Records and the largest page so far, for offsets, short pages and a declared `total`.
+    progress: paging::Progress,
 }
 
 enum NextPage {
@@ -781,7 +798,7 @@ enum NextPage {
 
 impl Pager {
     fn new() -> Pager {
-        Pager { started: false, next: None, seen: HashSet::new(), pages: 0, records: 0 }
+        Pager { started: false, next: None, seen: HashSet::new(), pages: 0, progress: paging::Progress::default() }
     }
 
     /// The next page's records, or `None` after the last page.
@@ -799,6 +816,7 @@ impl Pager {
         let endpoint = &plan.endpoints[call.endpoint];
         let api = &plan.apis[endpoint.api];
         if self.pages >= endpoint.max_pages {
+            fr.paging_stopped(&endpoint.name, Stop::MaxPages);
             let f = Failure::new(
                 codes::TOO_MANY_PAGES,
                 format!("more than {} pages; paging stopped (`max_pages`)", endpoint.max_pages),
@@ -900,56 +918,65 @@ impl Pager {
             }
             Ok(Some(NextPage::Url(next)))
         };
-        self.next = match &endpoint.paginate {
-            None => None,
+        let len = records.len() as u64;
+        self.progress.page(len);
+        let total = endpoint.stop.total.as_ref().map(|path| page.get_path(path));
+        let more = endpoint.stop.more.as_ref().map(|path| page.get_path(path));
+        let declared = matches!(total, Some(Some(Value::Int(_)))) || matches!(more, Some(Some(Value::Bool(_))));
+        let usable = |v: &Value| !v.is_null() && !v.to_text().is_empty();
+        // The kind's own rule: the next page, or why there is none.
+        let (next, mut stop) = match &endpoint.paginate {
+            None => (None, None),
             Some(Pagination::Cursor { from, span, param, .. }) => match page.get_path(from) {
-                Some(v) if !v.is_null() && !v.to_text().is_empty() && !records.is_empty() => {
+                Some(v) if usable(v) && !records.is_empty() => {
                     if !self.seen.insert(v.to_text()) {
                         return Err(cycle(fr, call, *span, rec, "cursor"));
                     }
-                    Some(NextPage::Params(vec![(param.clone(), v.clone())]))
+                    (Some(NextPage::Params(vec![(param.clone(), v.clone())])), None)
                 }
-                _ => None,
+                Some(v) if usable(v) => (None, Some(Stop::EmptyPage)),
+                _ => (None, Some(Stop::NoNextCursor)),
             },
             Some(Pagination::NextUrl { from, span }) => match page.get_path(from) {
-                Some(v) if !v.is_null() && !v.to_text().is_empty() => {
-                    next_url(self, &v.to_text(), *span, "next-page link")?
-                }
-                _ => None,
+                Some(v) if usable(v) => (next_url(self, &v.to_text(), *span, "next-page link")?, None),
+                _ => (None, Some(Stop::NoNextLink)),
             },
             Some(Pagination::LinkHeader { span }) => match answer.link.as_deref().and_then(link_next) {
-                Some(target) => next_url(self, &target, *span, "Link header's next page")?,
-                None => None,
+                Some(target) => (next_url(self, &target, *span, "Link header's next page")?, None),
+                None => (None, Some(Stop::NoNextLink)),
             },
             Some(Pagination::Page { param, start, .. }) => {
+                // Page numbers need no page size: only an empty page (or a declaration) ends them.
                 if records.is_empty() {
-                    None
+                    (None, Some(Stop::EmptyPage))
                 } else {
                     let n = *start + i64::try_from(self.pages).unwrap_or(i64::MAX);
-                    Some(NextPage::Params(vec![(param.clone(), Value::Int(n))]))
+                    (Some(NextPage::Params(vec![(param.clone(), Value::Int(n))])), None)
                 }
             }
             Some(Pagination::Offset { param, limit_param, size, .. }) => {
-                if (records.len() as u64) < *size {
-                    None
-                } else {
-                    Some(NextPage::Params(offset_params(param, limit_param.as_deref(), self.pages * size, *size)))
+                match paging::next_offset(&self.progress, len, declared) {
+                    Ok(offset) => {
+                        (Some(NextPage::Params(offset_params(param, limit_param.as_deref(), offset, *size))), None)
+                    }
+                    Err(why) => (None, Some(why)),
                 }
             }
         };
-        // Declared stop conditions.
-        if let Some(path) = &endpoint.stop.more {
-            if page.get_path(path) != Some(&Value::Bool(true)) {
+        self.next = next;
+        // Declared stop conditions; when one holds, it is the reason given.
+        if more.is_some_and(|v| v != Some(&Value::Bool(true))) {
+            self.next = None;
+            stop = Some(Stop::NoMore);
+        }
+        if let Some(Some(Value::Int(total))) = total {
+            if i64::try_from(self.progress.records).unwrap_or(i64::MAX) >= *total {
                 self.next = None;
+                stop = Some(Stop::TotalReached);
             }
         }
-        self.records += records.len() as u64;
-        if let Some(path) = &endpoint.stop.total {
-            if let Some(Value::Int(total)) = page.get_path(path) {
-                if i64::try_from(self.records).unwrap_or(i64::MAX) >= *total {
-                    self.next = None;
-                }
-            }
+        if let (None, Some(why)) = (&self.next, stop) {
+            fr.paging_stopped(&endpoint.name, why);
         }
         Ok(Some(records))
     }

@@ -8,6 +8,7 @@
 
 mod exec;
 mod http;
+mod paging;
 mod secrets;
 
 pub use http::{check_credentials, credential_secrets};
@@ -119,6 +120,8 @@ pub struct FlowReport {
     pub retries: u64,
     /// Responses by HTTP status.
     pub statuses: std::collections::BTreeMap<u16, u64>,
+    /// Why the paging of each source stopped (a nested source is paged once per record).
+    pub paging: Vec<PagingStop>,
     pub elapsed_ms: u64,
 }
 
@@ -130,6 +133,16 @@ impl FlowReport {
             .try_fold(0u64, |sum, n| sum.checked_add(*n))
             == Some(self.records_in)
     }
+}
+
+/// Why the paging of a source stopped: `empty page`, `short page`, `total reached`,
+/// `` `more` not true ``, `no next cursor`, `no next link` or `max_pages`.
+#[derive(Debug, Clone, Serialize)]
+pub struct PagingStop {
+    pub endpoint: String,
+    pub reason: String,
+    /// How many times (once per parent record for a nested source).
+    pub times: u64,
 }
 
 /// Runs the plan's flows (or the one named in the options), one after another.
