@@ -1070,6 +1070,75 @@ fn summary(stderr: &str, flow: &str) -> Summary {
     s
 }
 
+/// Issue "trust", 7: 100,000 records against a server that cuts 0.5% of its answers short,
+/// fails 2%, rate-limits 0.2% and drops 0.5% of its connections — about half the faults on
+/// writes after the write was stored, so only its answer is lost. The schedule is seeded; the
+/// flow's backoff is a few milliseconds.
+#[test]
+fn a_hundred_thousand_records_through_a_flaky_server_each_applied_exactly_once() {
+    with_fake(Config { orders: 100_000, ..Config::default() }, |api| {
+        let chaos = flow_fakeapi::Chaos { seed: 7, truncate: 50, fail: 200, rate_limit: 20, drop: 50 };
+        api.set_faults(Faults { chaos: Some(chaos), ..Faults::default() });
+        let out = flowc(&run_args(&run_file("chaos.flow"), &shop_crm(api)), &demo_secrets());
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        let mut ids: Vec<u64> = api
+            .received("contacts")
+            .iter()
+            .filter_map(|c| c["external_id"].as_str()?.strip_prefix("shop-")?.parse().ok())
+            .collect();
+        ids.sort_unstable();
+        assert!(ids.iter().copied().eq(1..=100_000), "every record stored exactly once");
+        let faults = api.chaos_counts();
+        let writes = api.writes();
+        assert_eq!(writes.applied, 100_000);
+        assert!(
+            faults.truncated > 0
+                && faults.failed > 0
+                && faults.rate_limited > 0
+                && faults.dropped > 0
+                && faults.after_applying > 0,
+            "the schedule hit every kind of fault: {faults:?}"
+        );
+        // Each write whose answer was lost was sent again with its key, and answered from it.
+        assert_eq!(writes.replayed, faults.after_applying, "{faults:?} {writes:?}");
+        let s = summary(&out.stderr, "sync");
+        assert_eq!((s.read, s.delivered, s.failed, s.not_processed), (100_000, 100_000, 0, 0), "{}", out.stderr);
+        let injected = faults.truncated + faults.failed + faults.rate_limited + faults.dropped;
+        assert_eq!(s.retries, injected, "one retry per fault, in the summary: {faults:?}\n{}", out.stderr);
+    });
+}
+
+#[test]
+fn an_answer_cut_short_is_retried_when_the_request_is_safe_to_repeat() {
+    // A GET: retried like a 5xx, counted in the summary.
+    with_fake(small_shop(), |api| {
+        api.set_faults(Faults { truncate_orders_first: 2, ..Faults::default() });
+        let out = flowc(&run_args(&run_file("retries.flow"), &shop_crm(api)), &demo_secrets());
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert!(out.stderr.contains("5 delivered") && out.stderr.contains("2 retries"), "{}", out.stderr);
+        assert_eq!(api.received("contacts").len(), 5);
+    });
+    // Only when the retries are spent is it R0003 (retries.flow makes 4 attempts).
+    with_fake(small_shop(), |api| {
+        api.set_faults(Faults { truncate_orders_first: 4, ..Faults::default() });
+        let out = flowc(&run_args(&run_file("retries.flow"), &shop_crm(api)), &demo_secrets());
+        assert_eq!(out.code, 1);
+        assert!(out.stderr.contains("error[R0003]") && out.stderr.contains("3 retries"), "{}", out.stderr);
+    });
+    // A POST without a key whose answer was cut short after it was stored: not repeated.
+    with_fake(small_shop(), |api| {
+        api.set_faults(Faults { truncate_contacts_first: 1, ..Faults::default() });
+        let out = flowc(&run_args(&run_file("retries.flow"), &shop_crm(api)), &demo_secrets());
+        assert_eq!(out.code, 1);
+        assert!(
+            out.stderr.contains("error[R0012]: `create_contact`: answered 201 with a body that is not JSON"),
+            "{}",
+            out.stderr
+        );
+        assert_eq!(api.writes().applied, 1, "stored once, never sent again");
+    });
+}
+
 #[test]
 fn offset_and_page_paging_read_a_server_that_caps_its_pages_to_the_end() {
     for (orders, offset_stop, offset_pages) in [(230, "short page", "5 pages"), (250, "empty page", "6 pages")] {

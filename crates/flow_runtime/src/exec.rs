@@ -569,7 +569,7 @@ impl FlowRun {
         let headers = first.headers.clone();
         let rec = first.rec.clone();
         let body = flow_plan::encode_as(&items, endpoint.body.as_ref(), &plan.types);
-        match self.send(call, &url, &headers, Some(body), Some(&rec)).await {
+        match self.send(call, &url, &headers, Some(body), Some(&rec), false).await {
             Ok(_) => {
                 self.stats.records_ok.fetch_add(batch.len() as u64, Ordering::SeqCst);
             }
@@ -592,7 +592,8 @@ impl FlowRun {
         }
     }
 
-    /// One HTTP exchange for an endpoint call, with stats and events.
+    /// One HTTP exchange for an endpoint call, with stats and events. `reads_answer`: the
+    /// caller decodes the answer, so one whose body is not JSON is retried like a 5xx.
     async fn send(
         &self,
         call: &EndpointCall,
@@ -600,6 +601,7 @@ impl FlowRun {
         headers: &[(String, String)],
         body: Option<String>,
         rec: Option<&RecordRef>,
+        reads_answer: bool,
     ) -> Result<Answer, Diagnostic> {
         let plan = &self.ctx.plan;
         let endpoint = &plan.endpoints[call.endpoint];
@@ -618,6 +620,7 @@ impl FlowRun {
                 &policy,
                 safe,
                 http::Request {
+                    expect_json: reads_answer && endpoint.response.is_some(),
                     timeout: endpoint.timeout_ms.map(std::time::Duration::from_millis),
                     method: &endpoint.method,
                     url,
@@ -641,8 +644,11 @@ impl FlowRun {
         }
         self.stats.requests.fetch_add(1, Ordering::SeqCst);
         let status = result.as_ref().ok().map(|a| a.status);
-        if let Some(s) = status {
-            *lock(&self.stats.statuses).entry(s).or_insert(0) += 1;
+        {
+            let mut statuses = lock(&self.stats.statuses);
+            for s in &exchange.statuses {
+                *statuses.entry(*s).or_insert(0) += 1;
+            }
         }
         self.ctx.observer.event(&Event::Request {
             flow: self.flow_name().to_string(),
@@ -749,7 +755,7 @@ impl FlowRun {
             None => None,
         };
         let url = http::endpoint_url(api, endpoint, &params, &query).map_err(|f| self.http_failure(f, call, rec))?;
-        let answer = self.send(call, &url, &headers, body, rec).await?;
+        let answer = self.send(call, &url, &headers, body, rec, true).await?;
         match &endpoint.response {
             None => Ok(Value::Null),
             Some(ty) => self.decode(&answer, ty, call, rec),
@@ -874,7 +880,7 @@ impl Pager {
         self.started = true;
         self.pages += 1;
         let body = body.as_ref().map(|b| flow_plan::encode_as(b, endpoint.body.as_ref(), &fr.ctx.plan.types));
-        let answer = fr.send(call, &url, &headers, body, rec).await?;
+        let answer = fr.send(call, &url, &headers, body, rec, true).await?;
         let Some(ty) = &endpoint.response else {
             return Ok(Some(Vec::new()));
         };

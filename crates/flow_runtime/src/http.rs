@@ -100,6 +100,9 @@ pub(crate) struct Answer {
 
 /// One request to send: no secret in it (auth is added when it is sent).
 pub(crate) struct Request<'a> {
+    /// The caller reads the body as JSON: a 2xx answer whose body is not JSON (cut short, or a
+    /// proxy's page) is a failed attempt, retried like a 5xx.
+    pub expect_json: bool,
     /// The endpoint's own whole-request timeout, over the api's.
     pub timeout: Option<Duration>,
     pub method: &'a str,
@@ -113,6 +116,8 @@ pub(crate) struct Exchange {
     pub result: Result<Answer, Failure>,
     pub elapsed: Duration,
     pub retries: Vec<RetryNote>,
+    /// The status of every answer, retried ones included, in order.
+    pub statuses: Vec<u16>,
 }
 
 pub(crate) struct RetryNote {
@@ -171,6 +176,100 @@ fn backoff_ms(policy: &Retry, attempt: u32) -> u64 {
     x % (ceiling + 1)
 }
 
+/// Why a failed attempt may be worth another.
+struct Transient {
+    /// It may have been applied: repeated only when repeating it is harmless.
+    ambiguous: bool,
+    reason: String,
+    /// The wait the server asked for (`Retry-After`), in ms.
+    asked_ms: Option<u64>,
+}
+
+/// Whether an attempt failed in a way that another attempt may not: a connection that could
+/// not be made, a 429 (refused, so never applied); a timeout, a dropped connection, a 408 or
+/// 5xx, and, when the caller reads JSON, a 2xx whose body is not JSON (cut short, or a proxy's
+/// error page) — these may have been applied.
+fn transient(result: &Result<Answer, Failure>, expect_json: bool) -> Option<Transient> {
+    let asked = |a: &Answer| a.retry_after.as_deref().and_then(retry_after_ms);
+    match result {
+        Ok(a) if a.status == 429 => {
+            Some(Transient { ambiguous: false, reason: "answered 429".into(), asked_ms: asked(a) })
+        }
+        Ok(a) if a.status == 408 || (500..600).contains(&a.status) => {
+            Some(Transient { ambiguous: true, reason: format!("answered {}", a.status), asked_ms: asked(a) })
+        }
+        // 204 and 205 have no body by definition: reading one as JSON is a final mismatch.
+        Ok(a) if expect_json && (200..300).contains(&a.status) && !matches!(a.status, 204 | 205) => {
+            json_syntax_error(&a.body).map(|why| Transient {
+                ambiguous: true,
+                reason: format!("answered {} with a body that is not JSON ({why})", a.status),
+                asked_ms: None,
+            })
+        }
+        Err(f) if f.class == Class::BeforeSend => {
+            Some(Transient { ambiguous: false, reason: f.message.clone(), asked_ms: None })
+        }
+        Err(f) if f.class == Class::Ambiguous => {
+            Some(Transient { ambiguous: true, reason: f.message.clone(), asked_ms: None })
+        }
+        _ => None,
+    }
+}
+
+/// Why a body is not JSON, or `None` when it is: what [`parse_json`] would say, without
+/// building the value.
+pub(crate) fn json_syntax_error(body: &[u8]) -> Option<String> {
+    match std::str::from_utf8(body) {
+        Ok(text) => serde_json::from_str::<serde::de::IgnoredAny>(text).err().map(|e| e.to_string()),
+        Err(e) => Some(format!("not UTF-8: {e}")),
+    }
+}
+
+/// The wait before attempt `attempt + 1`, or why there is none: an ambiguous failure of a
+/// request that is not safe to repeat (R0012), or a `Retry-After` beyond the policy's cap.
+fn next_wait(policy: &Retry, attempt: u32, t: &Transient, safe: bool) -> Result<u64, Failure> {
+    if t.ambiguous && !safe {
+        let mut f = Failure::new(
+            codes::OUTCOME_UNKNOWN,
+            format!("{}; the request may have been applied, so it is not repeated", t.reason),
+        );
+        f.notes.push("a POST or PATCH is retried only with an `idempotency_key` or when the endpoint is declared `idempotent = true`".into());
+        return Err(f);
+    }
+    match t.asked_ms {
+        Some(ms) if ms > policy.max_ms => {
+            let mut f = Failure::new(
+                codes::HTTP_STATUS,
+                format!(
+                    "{} and asked to wait {:.1}s (Retry-After), more than the retry cap of {:.1}s",
+                    t.reason,
+                    ms as f64 / 1000.0,
+                    policy.max_ms as f64 / 1000.0
+                ),
+            );
+            f.notes.push("raise the cap (`retry = { backoff: exponential(…, max: …) }`) or lower `rate_limit`".into());
+            Err(f)
+        }
+        Some(ms) => Ok(ms),
+        None => Ok(backoff_ms(policy, attempt)),
+    }
+}
+
+/// Reads a body to its end, refusing one larger than [`MAX_RESPONSE_BYTES`].
+async fn read_capped(response: &mut reqwest::Response) -> Result<Vec<u8>, Failure> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| request_failure(&e))? {
+        if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
+            return Err(Failure::new(
+                codes::REQUEST_FAILED,
+                format!("the response is larger than {} MiB; refused", MAX_RESPONSE_BYTES / (1024 * 1024)),
+            ));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
 /// `Retry-After`: seconds, or an HTTP date.
 fn retry_after_ms(value: &str) -> Option<u64> {
     let v = value.trim();
@@ -224,11 +323,12 @@ impl Http {
         resolve(t, &self.secrets).unwrap_or_default()
     }
 
-    /// Sends one request. `url` carries no secret; an api key in the query is added here.
-    /// Sends a request, retrying what is safe to retry: connection errors always; timeouts, 408
-    /// and 5xx when repeating the request is harmless (`safe`: GET, PUT, DELETE, or an idempotency
-    /// key, or an endpoint declared idempotent); 429 always, since the server refused it.
-    /// `Retry-After` (seconds or an HTTP date) is honoured; a wait beyond the cap fails the call.
+    /// Sends a request, retrying what is safe to retry: connection errors always; timeouts,
+    /// dropped connections, 408, 5xx and (when `expect_json`) a 2xx whose body is not JSON when
+    /// repeating the request is harmless (`safe`: GET, PUT, DELETE, or an idempotency key, or an
+    /// endpoint declared idempotent); 429 always, since the server refused it. `Retry-After`
+    /// (seconds or an HTTP date) is honoured; a wait beyond the cap fails the call. `url`
+    /// carries no secret; an api key in the query is added when it is sent.
     pub async fn exchange(
         &self,
         api_index: usize,
@@ -239,6 +339,7 @@ impl Http {
     ) -> Exchange {
         let started = Instant::now();
         let mut retries = Vec::new();
+        let mut statuses = Vec::new();
         let mut attempt = 1u32;
         let mut refreshed = false;
         let mut stale: Option<String> = None;
@@ -250,12 +351,15 @@ impl Http {
                 Auth::OAuth2ClientCredentials { .. } | Auth::OAuth2RefreshToken { .. } | Auth::Jwt { .. } => {
                     match self.token(api_index, api, stale.as_deref()).await {
                         Ok(t) => Some(t),
-                        Err(f) => return Exchange { result: Err(f), elapsed: started.elapsed(), retries },
+                        Err(f) => return Exchange { result: Err(f), elapsed: started.elapsed(), retries, statuses },
                     }
                 }
                 _ => None,
             };
             let (result, _) = self.send_once(api_index, api, &request, bearer.as_deref()).await;
+            if let Ok(a) = &result {
+                statuses.push(a.status);
+            }
             // A 401 with a token we obtained: the token may have been revoked. Refresh once.
             if let (Ok(a), Some(token), false) = (&result, &bearer, refreshed) {
                 if a.status == 401 {
@@ -265,47 +369,14 @@ impl Http {
                     continue;
                 }
             }
-            let (retryable, ambiguous, reason, asked) = match &result {
-                Ok(a) if a.status == 429 => {
-                    (true, false, "answered 429".to_string(), a.retry_after.as_deref().and_then(retry_after_ms))
-                }
-                Ok(a) if a.status == 408 || (500..600).contains(&a.status) => {
-                    (true, true, format!("answered {}", a.status), a.retry_after.as_deref().and_then(retry_after_ms))
-                }
-                Err(f) if f.class == Class::BeforeSend => (true, false, f.message.clone(), None),
-                Err(f) if f.class == Class::Ambiguous => (true, true, f.message.clone(), None),
-                _ => (false, false, String::new(), None),
+            let Some(t) = transient(&result, request.expect_json).filter(|_| attempt < policy.attempts) else {
+                return Exchange { result, elapsed: started.elapsed(), retries, statuses };
             };
-            if !retryable || attempt >= policy.attempts {
-                return Exchange { result, elapsed: started.elapsed(), retries };
-            }
-            if ambiguous && !safe {
-                let mut f = Failure::new(
-                    codes::OUTCOME_UNKNOWN,
-                    format!("{reason}; the request may have been applied, so it is not repeated"),
-                );
-                f.notes.push("a POST or PATCH is retried only with an `idempotency_key` or when the endpoint is declared `idempotent = true`".into());
-                return Exchange { result: Err(f), elapsed: started.elapsed(), retries };
-            }
-            let wait_ms = match asked {
-                Some(ms) if ms > policy.max_ms => {
-                    let mut f = Failure::new(
-                        codes::HTTP_STATUS,
-                        format!(
-                            "{reason} and asked to wait {:.1}s (Retry-After), more than the retry cap of {:.1}s",
-                            ms as f64 / 1000.0,
-                            policy.max_ms as f64 / 1000.0
-                        ),
-                    );
-                    f.notes.push(
-                        "raise the cap (`retry = { backoff: exponential(…, max: …) }`) or lower `rate_limit`".into(),
-                    );
-                    return Exchange { result: Err(f), elapsed: started.elapsed(), retries };
-                }
-                Some(ms) => ms,
-                None => backoff_ms(policy, attempt),
+            let wait_ms = match next_wait(policy, attempt, &t, safe) {
+                Ok(ms) => ms,
+                Err(f) => return Exchange { result: Err(f), elapsed: started.elapsed(), retries, statuses },
             };
-            retries.push(RetryNote { attempt, wait_ms, reason });
+            retries.push(RetryNote { attempt, wait_ms, reason: t.reason });
             tokio::time::sleep(Duration::from_millis(wait_ms)).await;
             attempt += 1;
         }
@@ -318,7 +389,7 @@ impl Http {
         request: &Request<'_>,
         bearer: Option<&str>,
     ) -> (Result<Answer, Failure>, Duration) {
-        let Request { method, url, headers, ref body, timeout } = *request;
+        let Request { method, url, headers, ref body, timeout, .. } = *request;
         let body = body.clone();
         let started = Instant::now();
         let Some(client) = self.clients.get(api_index) else {
@@ -378,16 +449,7 @@ impl Http {
             let content_type = header("content-type").unwrap_or_default();
             let link = header("link");
             let retry_after = header("retry-after");
-            let mut body = Vec::new();
-            while let Some(chunk) = response.chunk().await.map_err(|e| request_failure(&e))? {
-                if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
-                    return Err(Failure::new(
-                        codes::REQUEST_FAILED,
-                        format!("the response is larger than {} MiB; refused", MAX_RESPONSE_BYTES / (1024 * 1024)),
-                    ));
-                }
-                body.extend_from_slice(&chunk);
-            }
+            let body = read_capped(&mut response).await?;
             Ok(Answer { status, body, content_type, link, retry_after })
         }
         .await;
@@ -765,6 +827,66 @@ mod tests {
         }
         let spread: std::collections::HashSet<u64> = (0..50).map(|_| backoff_ms(&policy, 5)).collect();
         assert!(spread.len() > 10, "jittered, not constant");
+    }
+
+    fn answer(status: u16, body: &str) -> Result<Answer, Failure> {
+        Ok(Answer {
+            status,
+            body: body.as_bytes().to_vec(),
+            content_type: "application/json".into(),
+            link: None,
+            retry_after: None,
+        })
+    }
+
+    #[test]
+    fn a_body_that_is_not_json_is_a_transient_failure_when_json_is_read() {
+        let cut = answer(200, r#"{"orders": [{"id": 1}, {"id""#);
+        let t = transient(&cut, true).expect("transient");
+        assert!(t.ambiguous, "it may have been applied");
+        assert!(t.reason.starts_with("answered 200 with a body that is not JSON (EOF while parsing"), "{}", t.reason);
+        assert!(transient(&cut, false).is_none(), "a body nobody reads is not judged");
+        assert!(transient(&answer(200, r#"{"orders": []}"#), true).is_none());
+        assert!(transient(&answer(201, "<html>busy</html>"), true).is_some());
+        assert!(transient(&answer(200, r#"{"a": 1} trailing"#), true).is_some());
+        // No content by definition: a final mismatch, not worth another attempt.
+        assert!(transient(&answer(204, ""), true).is_none());
+        assert!(transient(&answer(422, "<html>"), true).is_none(), "a refusal is final");
+        let t = transient(&answer(429, ""), true).expect("429");
+        assert!(!t.ambiguous, "a 429 was refused, never applied");
+    }
+
+    #[test]
+    fn the_json_judgement_agrees_with_the_parser() {
+        for body in [
+            &b"{\"a\": [1, 2.5, \"x\", null, true]}"[..],
+            b"  [] ",
+            b"{\"a\": 1",
+            b"",
+            b"nul",
+            b"{\"a\": \"\xff\"}",
+            b"[1,]",
+        ] {
+            let a =
+                Answer { status: 200, body: body.to_vec(), content_type: String::new(), link: None, retry_after: None };
+            assert_eq!(
+                json_syntax_error(body).is_none(),
+                parse_json(&a).is_ok(),
+                "{:?}",
+                String::from_utf8_lossy(body)
+            );
+        }
+    }
+
+    #[test]
+    fn an_ambiguous_failure_of_an_unsafe_request_is_not_repeated() {
+        let policy = Retry { attempts: 3, base_ms: 0, max_ms: 1_000 };
+        let cut = transient(&answer(201, "{\"id\""), true).expect("transient");
+        let f = next_wait(&policy, 1, &cut, false).expect_err("not safe");
+        assert_eq!(f.code, codes::OUTCOME_UNKNOWN);
+        assert_eq!(next_wait(&policy, 1, &cut, true).ok(), Some(0));
+        let asked = Transient { ambiguous: false, reason: "answered 429".into(), asked_ms: Some(5_000) };
+        assert_eq!(next_wait(&policy, 1, &asked, false).expect_err("beyond the cap").code, codes::HTTP_STATUS);
     }
 
     #[test]

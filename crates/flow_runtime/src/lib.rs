@@ -118,7 +118,7 @@ pub struct FlowReport {
     /// Requests sent, retries included.
     pub requests: u64,
     pub retries: u64,
-    /// Responses by HTTP status.
+    /// Responses by HTTP status, retried ones included.
     pub statuses: std::collections::BTreeMap<u16, u64>,
     /// Why the paging of each source stopped (a nested source is paged once per record).
     pub paging: Vec<PagingStop>,
