@@ -1169,6 +1169,103 @@ fn offset_and_page_paging_read_a_server_that_caps_its_pages_to_the_end() {
     }
 }
 
+fn oauth_flow_with_policy(test: &str, policy: &str) -> (PathBuf, String) {
+    let (dir, file) = scratch(test, &run_file("oauth.flow"));
+    let text = std::fs::read_to_string(&file).expect("read");
+    let body = text.trim_end().strip_suffix('}').expect("the flow ends the file");
+    std::fs::write(&file, format!("{body}  on_error = {policy}\n}}\n")).expect("write");
+    (dir, file)
+}
+
+#[test]
+fn refused_oauth2_credentials_stop_the_run_under_every_policy_after_one_token_request() {
+    for policy in ["fail", "dead_letter(\"failed.ndjson\")"] {
+        with_fake(Config::default(), |api| {
+            let (dir, file) = oauth_flow_with_policy("oauth_refused", policy);
+            let secrets = [
+                ("SHOP_TOKEN", "demo-shop-token"),
+                ("CRM_CLIENT_ID", "demo-client"),
+                ("CRM_CLIENT_SECRET", "wrong-secret-7c1"),
+            ];
+            let out = flowc(&run_args(&file, &shop_crm(api)), &secrets);
+            assert_eq!(out.code, 1, "{policy}: {}", out.stderr);
+            // 16 requests at once waited for the one token request, and share its refusal.
+            assert_eq!(api.token_requests(), 1, "{policy}");
+            assert_eq!(out.stderr.matches("error[R0013]").count(), 1, "{policy}: reported once: {}", out.stderr);
+            assert!(
+                out.stderr.contains("the token endpoint refused the credentials: it answered 401 (`invalid_client`)"),
+                "{}",
+                out.stderr
+            );
+            assert!(!out.stderr.contains("wrong-secret-7c1"));
+            assert!(api.received("contacts").is_empty());
+            assert!(!dir.join("failed.ndjson").exists(), "{policy}: no record is dead-lettered for the credentials");
+            let s = summary(&out.stderr, "push_contacts");
+            assert_eq!((s.delivered, s.failed, s.dead_lettered), (0, 0, 0), "{policy}: {}", out.stderr);
+            assert!(s.read > 0 && s.not_processed == s.read, "{policy}: {}", out.stderr);
+        });
+    }
+    // A refresh token the server no longer accepts: 400 `invalid_grant`, one request.
+    with_fake(Config::default(), |api| {
+        let mut secrets = oauth_secrets();
+        secrets.push(("CRM_REFRESH_TOKEN", "revoked-refresh-token"));
+        let out = flowc(&run_args(&run_file("oauth_refresh.flow"), &shop_crm(api)), &secrets);
+        assert_eq!(out.code, 1);
+        assert!(out.stderr.contains("it answered 400 (`invalid_grant`)"), "{}", out.stderr);
+        assert_eq!(api.refresh_tokens_used().len(), 1);
+    });
+}
+
+#[test]
+fn a_failing_token_endpoint_is_retried_with_the_api_retry_policy() {
+    with_fake(Config::default(), |api| {
+        api.set_faults(Faults { token_flaky: 2, ..Faults::default() });
+        let out = flowc(&run_args(&run_file("oauth.flow"), &shop_crm(api)), &oauth_secrets());
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert_eq!(api.received("contacts").len(), 250);
+        assert_eq!(api.token_requests(), 3, "two 503s, then a token, shared by every request");
+        assert_eq!(summary(&out.stderr, "push_contacts").retries, 2, "{}", out.stderr);
+    });
+    // The api's 4 attempts spent: R0013, once, and the run stops.
+    with_fake(Config::default(), |api| {
+        api.set_faults(Faults { token_flaky: 100, ..Faults::default() });
+        let out = flowc(&run_args(&run_file("oauth.flow"), &shop_crm(api)), &oauth_secrets());
+        assert_eq!(out.code, 1);
+        assert!(
+            out.stderr.contains(
+                "error[R0013]: `create_contact`: the token endpoint answered 503 Service Unavailable (4 attempts)"
+            ),
+            "{}",
+            out.stderr
+        );
+        assert_eq!(api.token_requests(), 4);
+    });
+    // A token answer is size-capped like every answer.
+    with_fake(Config::default(), |api| {
+        api.set_faults(Faults { huge_token: true, ..Faults::default() });
+        let out = flowc(&run_args(&run_file("oauth.flow"), &shop_crm(api)), &oauth_secrets());
+        assert_eq!(out.code, 1);
+        assert!(out.stderr.contains("error[R0013]") && out.stderr.contains("larger than 64 MiB"), "{}", out.stderr);
+        assert_eq!(api.token_requests(), 1);
+    });
+}
+
+#[test]
+fn a_token_without_expires_in_is_used_until_refused_then_renewed_once() {
+    with_fake(Config::default(), |api| {
+        api.set_faults(Faults { token_without_expiry: true, ..Faults::default() });
+        let out = flowc(&run_args(&run_file("oauth.flow"), &shop_crm(api)), &oauth_secrets());
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert_eq!((api.received("contacts").len(), api.token_requests()), (250, 1));
+    });
+    with_fake(Config::default(), |api| {
+        api.set_faults(Faults { token_without_expiry: true, revoke_tokens_after: Some(40), ..Faults::default() });
+        let out = flowc(&run_args(&run_file("oauth.flow"), &shop_crm(api)), &oauth_secrets());
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert_eq!((api.received("contacts").len(), api.token_requests()), (250, 2));
+    });
+}
+
 /// The events of a `--format json` run: pages read of an endpoint, failed records, requests
 /// and retries, and the summary's counts for the flow.
 fn json_run(stdout: &str, endpoint: &str) -> (u64, u64, u64, Value) {

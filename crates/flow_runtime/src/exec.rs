@@ -371,6 +371,7 @@ async fn process_record(fr: &Arc<FlowRun>, step: usize, mut env: Env, n: u64, re
         }
         // Counted when its batch is sent.
         Ok(Outcome::Batched) => {}
+        Err(d) if stops_every_policy(&d) => fr.halt(d, 1),
         Err(d) => fr.record_failed(d, &rec, &kept),
     }
 }
@@ -439,6 +440,12 @@ fn exec_steps<'a>(
     })
 }
 
+/// Credentials that cannot be obtained (R0013) fail every record the same way: the flow
+/// stops under every error policy, and no record is dead-lettered for it.
+fn stops_every_policy(d: &Diagnostic) -> bool {
+    d.code == codes::AUTH_FAILED.id
+}
+
 /// What became of one record of the outermost loop.
 enum Outcome {
     Delivered,
@@ -485,6 +492,18 @@ impl FlowRun {
         let span = e.span.unwrap_or(step_span);
         self.diagnostic(codes::EVAL, &format!("{what} failed: {}", e.message), span, "failed here", rec, &[])
             .help("guard the expression (`if`, `??`), or fix the data; with `on_error = dead_letter(…)` the record is kept and the run goes on")
+    }
+
+    /// Stops the flow for a failure that is not the records' own (see [`stops_every_policy`]):
+    /// the `records` it hit count as not processed, and the failure is reported once however
+    /// many records waited for the same refusal.
+    fn halt(&self, d: Diagnostic, records: u64) {
+        self.stats.records_not_processed.fetch_add(records, Ordering::SeqCst);
+        let mut diagnostics = lock(&self.diagnostics);
+        if !diagnostics.iter().any(|seen| seen.code == d.code) {
+            diagnostics.push(d);
+        }
+        self.stop.store(true, Ordering::SeqCst);
     }
 
     fn record_failed(&self, d: Diagnostic, rec: &RecordRef, record: &Value) {
@@ -573,6 +592,7 @@ impl FlowRun {
             Ok(_) => {
                 self.stats.records_ok.fetch_add(batch.len() as u64, Ordering::SeqCst);
             }
+            Err(d) if stops_every_policy(&d) => self.halt(d, batch.len() as u64),
             Err(mut d) => {
                 d.notes.push(format!("the batch held {} records, and all of them failed with it", batch.len()));
                 match plan.flows[self.flow].on_error {
