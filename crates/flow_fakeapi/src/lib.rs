@@ -1036,3 +1036,39 @@ async fn set_faults(State(state): State<Arc<AppState>>, Json(faults): Json<Fault
     state.lock().faults = faults;
     StatusCode::NO_CONTENT.into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{Chaos, Fault};
+
+    #[test]
+    fn the_chaos_schedule_is_a_function_of_the_request_and_keeps_its_rates() {
+        let chaos = Chaos { seed: 7, truncate: 50, fail: 200, rate_limit: 20, drop: 50 };
+        let draws: Vec<Option<(Fault, bool)>> =
+            (0..100_000).map(|i| chaos.fault("contacts", &format!("order-{i}"), 0)).collect();
+        let again: Vec<Option<(Fault, bool)>> =
+            (0..100_000).map(|i| chaos.fault("contacts", &format!("order-{i}"), 0)).collect();
+        assert_eq!(draws, again, "the same request meets the same fault");
+        let count = |f: Fault| draws.iter().filter(|d| d.is_some_and(|(g, _)| g == f)).count();
+        // Within 15% of the configured rates (per 10,000): 500, 2000, 200, 500 of 100,000.
+        for (fault, expected) in
+            [(Fault::Truncate, 500.0), (Fault::Fail, 2000.0), (Fault::RateLimit, 200.0), (Fault::Drop, 500.0)]
+        {
+            let n = count(fault) as f64;
+            assert!((n - expected).abs() < expected * 0.15, "{fault:?}: {n}");
+        }
+        let after = draws.iter().filter(|d| d.is_some_and(|(_, after)| after)).count();
+        let cut = count(Fault::Truncate);
+        let maybe_after = (count(Fault::Fail) + count(Fault::Drop)) as f64;
+        assert!(((after - cut) as f64 - maybe_after / 2.0).abs() < maybe_after * 0.1, "about half after storing");
+        assert!(
+            draws.iter().all(|d| !matches!(d, Some((Fault::RateLimit, true)))),
+            "a 429 never follows a stored write"
+        );
+        // Another attempt of the same request is drawn afresh; another seed is another schedule.
+        let retried = (0..100_000).filter(|i| chaos.fault("contacts", &format!("order-{i}"), 1) != draws[*i]).count();
+        assert!(retried > 2_000, "{retried}");
+        let other = Chaos { seed: 8, ..chaos };
+        assert!((0..1000).any(|i| other.fault("contacts", &format!("order-{i}"), 0) != draws[i]));
+    }
+}
