@@ -603,20 +603,26 @@ fn link_header_page_number_and_offset_pagination() {
         ];
         let file = run_file("pagination_kinds.flow");
         let open = (1..=250u64).filter(|id| id % 10 != 0 && id % 3 != 0).count();
-        for (flow, channel, expected) in [
-            ("by_link", "#link", 60),
-            ("by_page", "#page", 45),
-            ("by_offset", "#offset", 250),
-            ("by_body_cursor", "#body", open),
+        for (flow, channel, expected, stop) in [
+            ("by_link", "#link", 60, "tickets_by_link stopped: no next link"),
+            ("by_page", "#page", 45, "users_by_page stopped: empty page"),
+            ("by_offset", "#offset", 250, "orders_by_offset stopped: short page"),
+            ("by_body_cursor", "#body", open, "search_orders stopped: no next cursor"),
+            ("by_more", "#more", 45, "users_until_done stopped: `more` not true"),
+            ("by_total", "#total", 250, "orders_up_to_total stopped: total reached"),
         ] {
             let mut args = run_args(&file, &overrides);
             args.extend(["--flow", flow]);
             let out = flowc(&args, &demo_secrets());
             assert_eq!(out.code, 0, "{flow}: {}", out.stderr);
-            // Without a stop condition, the empty page after the last is read too.
+            // The summary says which rule ended the paging.
+            assert!(out.stderr.contains(&format!("({stop})")), "{flow}: {}", out.stderr);
+            // Declared stop conditions save the request for the empty page after the last.
             let pages = match flow {
                 "by_page" => Some("4 pages"),
+                "by_more" => Some("3 pages"),
                 "by_offset" => Some("7 pages"),
+                "by_total" => Some("5 pages"),
                 _ => None,
             };
             if let Some(p) = pages {
@@ -635,6 +641,7 @@ fn link_header_page_number_and_offset_pagination() {
         let out = flowc(&args, &demo_secrets());
         assert_eq!(out.code, 1);
         assert!(out.stderr.contains("error[R0011]") && out.stderr.contains("more than 2 pages"), "{}", out.stderr);
+        assert!(out.stderr.contains("2 pages (capped_tickets stopped: max_pages)"), "{}", out.stderr);
     });
 }
 
@@ -1093,6 +1100,335 @@ fn request_bodies_leave_absent_optional_fields_out() {
                 None => assert_eq!(id % 2, 1, "only odd ids have no nickname: {c}"),
             }
         }
+    });
+}
+
+/// The counts of a run's summary line for one flow.
+#[derive(Debug, Default)]
+struct Summary {
+    read: u64,
+    delivered: u64,
+    filtered: u64,
+    failed: u64,
+    dead_lettered: u64,
+    not_processed: u64,
+    pages: u64,
+    requests: u64,
+    retries: u64,
+}
+
+/// Reads `flow NAME: ok — 5 records read, 5 delivered, … · 1 page, 6 requests (…), 2 retries · 0.01s`.
+fn summary(stderr: &str, flow: &str) -> Summary {
+    let prefix = format!("flow {flow}: ");
+    let line = stderr.lines().find(|l| l.starts_with(&prefix)).unwrap_or_else(|| panic!("no summary line: {stderr}"));
+    let mut s = Summary::default();
+    for piece in line.split([',', '·', '—', '(', ')', ';']) {
+        let piece = piece.trim();
+        let Some((n, words)) = piece.split_once(' ') else { continue };
+        let Ok(n) = n.parse::<u64>() else { continue };
+        let slot = match words {
+            "record read" | "records read" => &mut s.read,
+            "delivered" => &mut s.delivered,
+            "filtered out" => &mut s.filtered,
+            "failed" => &mut s.failed,
+            "to the dead letter file" => &mut s.dead_lettered,
+            "not processed" => &mut s.not_processed,
+            "page" | "pages" => &mut s.pages,
+            "request" | "requests" => &mut s.requests,
+            "retry" | "retries" => &mut s.retries,
+            _ => continue,
+        };
+        *slot = n;
+    }
+    s
+}
+
+/// Issue "trust", 7: 100,000 records against a server that cuts 0.5% of its answers short,
+/// fails 2%, rate-limits 0.2% and drops 0.5% of its connections — about half the faults on
+/// writes after the write was stored, so only its answer is lost. The schedule is seeded; the
+/// flow's backoff is a few milliseconds.
+#[test]
+fn a_hundred_thousand_records_through_a_flaky_server_each_applied_exactly_once() {
+    with_fake(Config { orders: 100_000, ..Config::default() }, |api| {
+        let chaos = flow_fakeapi::Chaos { seed: 7, truncate: 50, fail: 200, rate_limit: 20, drop: 50 };
+        api.set_faults(Faults { chaos: Some(chaos), ..Faults::default() });
+        let out = flowc(&run_args(&run_file("chaos.flow"), &shop_crm(api)), &demo_secrets());
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        let mut ids: Vec<u64> = api
+            .received("contacts")
+            .iter()
+            .filter_map(|c| c["external_id"].as_str()?.strip_prefix("shop-")?.parse().ok())
+            .collect();
+        ids.sort_unstable();
+        assert!(ids.iter().copied().eq(1..=100_000), "every record stored exactly once");
+        let faults = api.chaos_counts();
+        let writes = api.writes();
+        assert_eq!(writes.applied, 100_000);
+        assert!(
+            faults.truncated > 0
+                && faults.failed > 0
+                && faults.rate_limited > 0
+                && faults.dropped > 0
+                && faults.after_applying > 0,
+            "the schedule hit every kind of fault: {faults:?}"
+        );
+        // Each write whose answer was lost was sent again with its key, and answered from it.
+        assert_eq!(writes.replayed, faults.after_applying, "{faults:?} {writes:?}");
+        let s = summary(&out.stderr, "sync");
+        assert_eq!((s.read, s.delivered, s.failed, s.not_processed), (100_000, 100_000, 0, 0), "{}", out.stderr);
+        let injected = faults.truncated + faults.failed + faults.rate_limited + faults.dropped;
+        assert_eq!(s.retries, injected, "one retry per fault, in the summary: {faults:?}\n{}", out.stderr);
+    });
+}
+
+#[test]
+fn an_answer_cut_short_is_retried_when_the_request_is_safe_to_repeat() {
+    // A GET: retried like a 5xx, counted in the summary.
+    with_fake(small_shop(), |api| {
+        api.set_faults(Faults { truncate_orders_first: 2, ..Faults::default() });
+        let out = flowc(&run_args(&run_file("retries.flow"), &shop_crm(api)), &demo_secrets());
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert!(out.stderr.contains("5 delivered") && out.stderr.contains("2 retries"), "{}", out.stderr);
+        assert_eq!(api.received("contacts").len(), 5);
+    });
+    // Only when the retries are spent is it R0003 (retries.flow makes 4 attempts).
+    with_fake(small_shop(), |api| {
+        api.set_faults(Faults { truncate_orders_first: 4, ..Faults::default() });
+        let out = flowc(&run_args(&run_file("retries.flow"), &shop_crm(api)), &demo_secrets());
+        assert_eq!(out.code, 1);
+        assert!(out.stderr.contains("error[R0003]") && out.stderr.contains("3 retries"), "{}", out.stderr);
+    });
+    // A POST without a key whose answer was cut short after it was stored: not repeated.
+    with_fake(small_shop(), |api| {
+        api.set_faults(Faults { truncate_contacts_first: 1, ..Faults::default() });
+        let out = flowc(&run_args(&run_file("retries.flow"), &shop_crm(api)), &demo_secrets());
+        assert_eq!(out.code, 1);
+        assert!(
+            out.stderr.contains("error[R0012]: `create_contact`: answered 201 with a body that is not JSON"),
+            "{}",
+            out.stderr
+        );
+        assert_eq!(api.writes().applied, 1, "stored once, never sent again");
+    });
+}
+
+#[test]
+fn offset_and_page_paging_read_a_server_that_caps_its_pages_to_the_end() {
+    for (orders, offset_stop, offset_pages) in [(230, "short page", "5 pages"), (250, "empty page", "6 pages")] {
+        with_fake(Config { orders, ..Config::default() }, |api| {
+            // Asked for 100 a page, the server serves 50.
+            api.set_faults(Faults { max_page_size: Some(50), ..Faults::default() });
+            let overrides = vec![format!("shop={}/shop", api.url()), format!("chat={}/chat", api.url())];
+            for (flow, channel, stop, pages) in [
+                ("by_offset", "#offset", format!("orders_by_offset stopped: {offset_stop}"), offset_pages),
+                ("by_page", "#page", "orders_by_page stopped: empty page".to_string(), "6 pages"),
+            ] {
+                let file = run_file("capped_pages.flow");
+                let mut args = run_args(&file, &overrides);
+                args.extend(["--flow", flow]);
+                let out = flowc(&args, &demo_secrets());
+                assert_eq!(out.code, 0, "{flow}: {}", out.stderr);
+                let mut ids: Vec<u64> = api
+                    .received("messages")
+                    .iter()
+                    .filter(|m| m["channel"] == channel)
+                    .filter_map(|m| m["text"].as_str()?.parse().ok())
+                    .collect();
+                ids.sort_unstable();
+                assert!(ids.iter().copied().eq(1..=orders), "{flow}: every order once, got {}", ids.len());
+                assert!(out.stderr.contains(&format!("{pages} ({stop})")), "{flow}: {}", out.stderr);
+            }
+        });
+    }
+}
+
+fn oauth_flow_with_policy(test: &str, policy: &str) -> (PathBuf, String) {
+    let (dir, file) = scratch(test, &run_file("oauth.flow"));
+    let text = std::fs::read_to_string(&file).expect("read");
+    let body = text.trim_end().strip_suffix('}').expect("the flow ends the file");
+    std::fs::write(&file, format!("{body}  on_error = {policy}\n}}\n")).expect("write");
+    (dir, file)
+}
+
+#[test]
+fn refused_oauth2_credentials_stop_the_run_under_every_policy_after_one_token_request() {
+    for policy in ["fail", "dead_letter(\"failed.ndjson\")"] {
+        with_fake(Config::default(), |api| {
+            let (dir, file) = oauth_flow_with_policy("oauth_refused", policy);
+            let secrets = [
+                ("SHOP_TOKEN", "demo-shop-token"),
+                ("CRM_CLIENT_ID", "demo-client"),
+                ("CRM_CLIENT_SECRET", "wrong-secret-7c1"),
+            ];
+            let out = flowc(&run_args(&file, &shop_crm(api)), &secrets);
+            assert_eq!(out.code, 1, "{policy}: {}", out.stderr);
+            // 16 requests at once waited for the one token request, and share its refusal.
+            assert_eq!(api.token_requests(), 1, "{policy}");
+            assert_eq!(out.stderr.matches("error[R0013]").count(), 1, "{policy}: reported once: {}", out.stderr);
+            assert!(
+                out.stderr.contains("the token endpoint refused the credentials: it answered 401 (`invalid_client`)"),
+                "{}",
+                out.stderr
+            );
+            assert!(!out.stderr.contains("wrong-secret-7c1"));
+            assert!(api.received("contacts").is_empty());
+            assert!(!dir.join("failed.ndjson").exists(), "{policy}: no record is dead-lettered for the credentials");
+            let s = summary(&out.stderr, "push_contacts");
+            assert_eq!((s.delivered, s.failed, s.dead_lettered), (0, 0, 0), "{policy}: {}", out.stderr);
+            assert!(s.read > 0 && s.not_processed == s.read, "{policy}: {}", out.stderr);
+        });
+    }
+    // A refresh token the server no longer accepts: 400 `invalid_grant`, one request.
+    with_fake(Config::default(), |api| {
+        let mut secrets = oauth_secrets();
+        secrets.push(("CRM_REFRESH_TOKEN", "revoked-refresh-token"));
+        let out = flowc(&run_args(&run_file("oauth_refresh.flow"), &shop_crm(api)), &secrets);
+        assert_eq!(out.code, 1);
+        assert!(out.stderr.contains("it answered 400 (`invalid_grant`)"), "{}", out.stderr);
+        assert_eq!(api.refresh_tokens_used().len(), 1);
+    });
+}
+
+#[test]
+fn a_failing_token_endpoint_is_retried_with_the_api_retry_policy() {
+    with_fake(Config::default(), |api| {
+        api.set_faults(Faults { token_flaky: 2, ..Faults::default() });
+        let out = flowc(&run_args(&run_file("oauth.flow"), &shop_crm(api)), &oauth_secrets());
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert_eq!(api.received("contacts").len(), 250);
+        assert_eq!(api.token_requests(), 3, "two 503s, then a token, shared by every request");
+        assert_eq!(summary(&out.stderr, "push_contacts").retries, 2, "{}", out.stderr);
+    });
+    // The api's 4 attempts spent: R0013, once, and the run stops.
+    with_fake(Config::default(), |api| {
+        api.set_faults(Faults { token_flaky: 100, ..Faults::default() });
+        let out = flowc(&run_args(&run_file("oauth.flow"), &shop_crm(api)), &oauth_secrets());
+        assert_eq!(out.code, 1);
+        assert!(
+            out.stderr.contains(
+                "error[R0013]: `create_contact`: the token endpoint answered 503 Service Unavailable (4 attempts)"
+            ),
+            "{}",
+            out.stderr
+        );
+        assert_eq!(api.token_requests(), 4);
+    });
+    // A token answer is size-capped like every answer.
+    with_fake(Config::default(), |api| {
+        api.set_faults(Faults { huge_token: true, ..Faults::default() });
+        let out = flowc(&run_args(&run_file("oauth.flow"), &shop_crm(api)), &oauth_secrets());
+        assert_eq!(out.code, 1);
+        assert!(out.stderr.contains("error[R0013]") && out.stderr.contains("larger than 64 MiB"), "{}", out.stderr);
+        assert_eq!(api.token_requests(), 1);
+    });
+}
+
+#[test]
+fn a_token_without_expires_in_is_used_until_refused_then_renewed_once() {
+    with_fake(Config::default(), |api| {
+        api.set_faults(Faults { token_without_expiry: true, ..Faults::default() });
+        let out = flowc(&run_args(&run_file("oauth.flow"), &shop_crm(api)), &oauth_secrets());
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert_eq!((api.received("contacts").len(), api.token_requests()), (250, 1));
+    });
+    with_fake(Config::default(), |api| {
+        api.set_faults(Faults { token_without_expiry: true, revoke_tokens_after: Some(40), ..Faults::default() });
+        let out = flowc(&run_args(&run_file("oauth.flow"), &shop_crm(api)), &oauth_secrets());
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert_eq!((api.received("contacts").len(), api.token_requests()), (250, 2));
+    });
+}
+
+/// The events of a `--format json` run: pages read of an endpoint, failed records, requests
+/// and retries, and the summary's counts for the flow.
+fn json_run(stdout: &str, endpoint: &str) -> (u64, u64, u64, Value) {
+    let (mut read, mut failed, mut exchanges) = (0, 0, 0);
+    let mut flow = Value::Null;
+    for line in stdout.lines() {
+        let event: Value = serde_json::from_str(line).expect("one JSON event a line");
+        match event["event"].as_str() {
+            Some("page") if event["endpoint"] == endpoint => read += event["records"].as_u64().expect("records"),
+            Some("record_failed") => failed += 1,
+            Some("request" | "retry") => exchanges += 1,
+            Some("summary") => flow = event["flows"][0].clone(),
+            _ => {}
+        }
+    }
+    (read, failed, exchanges, flow)
+}
+
+#[test]
+fn a_run_stopped_midway_accounts_for_every_record_it_read() {
+    with_fake(Config::default(), |api| {
+        // Order 7 is refused: records are in flight, queued, and still in the first page.
+        api.set_faults(Faults { reject_contacts_ending_in: Some(7), ..Faults::default() });
+        let file = run_file("stopped_midway.flow");
+        let overrides = shop_crm(api);
+        let out = flowc(&run_args(&file, &overrides), &demo_secrets());
+        assert_eq!(out.code, 1);
+        let s = summary(&out.stderr, "push_contacts");
+        assert_eq!(s.read, 50, "the first page was read whole: {}", out.stderr);
+        assert!(s.failed == 1 && s.filtered >= 2 && s.not_processed > 0, "{}", out.stderr);
+        assert_eq!(s.read, s.delivered + s.filtered + s.failed + s.not_processed, "{}", out.stderr);
+        let mut args = run_args(&file, &overrides);
+        args.extend(["--format", "json"]);
+        let out = flowc(&args, &demo_secrets());
+        assert_eq!(out.code, 1);
+        let (read, failed, exchanges, flow) = json_run(&out.stdout, "list_orders");
+        let n = |k: &str| flow[k].as_u64().unwrap_or_else(|| panic!("{k} in {flow}"));
+        assert_eq!(n("records_in"), read, "every record of every page event is counted: {flow}");
+        assert_eq!(
+            n("records_in"),
+            n("records_ok") + n("records_filtered") + n("records_failed") + n("records_not_processed"),
+            "{flow}"
+        );
+        assert_eq!((n("records_failed"), n("requests")), (failed, exchanges), "{flow}");
+    });
+}
+
+/// The summary reconciles however the flow stops: at a record early or late, one or many at
+/// once, with a batch, under either policy.
+#[test]
+fn the_summary_reconciles_however_the_flow_stops() {
+    let source = std::fs::read_to_string(common::root().join(run_file("stopped_midway.flow"))).expect("read");
+    for concurrency in [1, 4, 16] {
+        for digit in [1, 7] {
+            with_fake(Config::default(), |api| {
+                api.set_faults(Faults { reject_contacts_ending_in: Some(digit), ..Faults::default() });
+                let (_dir, file) =
+                    scratch(&format!("reconcile_{concurrency}_{digit}"), &run_file("stopped_midway.flow"));
+                std::fs::write(&file, source.replace("concurrency = 4", &format!("concurrency = {concurrency}")))
+                    .expect("write");
+                let out = flowc(&run_args(&file, &shop_crm(api)), &demo_secrets());
+                assert_eq!(out.code, 1, "{}", out.stderr);
+                let s = summary(&out.stderr, "push_contacts");
+                assert!(s.failed >= 1 && s.read >= 50, "{}", out.stderr);
+                assert_eq!(s.read, s.delivered + s.filtered + s.failed + s.not_processed, "{}", out.stderr);
+            });
+        }
+    }
+    // A batch refused under `fail`: its records failed, the rest read are not processed.
+    with_fake(Config::default(), |api| {
+        api.set_faults(Faults { reject_contacts_ending_in: Some(0), ..Faults::default() });
+        let (_dir, file) = scratch("reconcile_batch", &run_file("batched.flow"));
+        let text = std::fs::read_to_string(&file).expect("read");
+        std::fs::write(&file, text.replace("  on_error = dead_letter(\"failed_batches.ndjson\")\n", ""))
+            .expect("write");
+        let out = flowc(&run_args(&file, &shop_crm(api)), &demo_secrets());
+        assert_eq!(out.code, 1, "{}", out.stderr);
+        let s = summary(&out.stderr, "push_contacts");
+        assert_eq!(s.failed, 100, "{}", out.stderr);
+        assert_eq!(s.read, s.delivered + s.filtered + s.failed + s.not_processed, "{}", out.stderr);
+    });
+    // Dead letters: the run goes on, nothing is left unprocessed.
+    with_fake(Config::default(), |api| {
+        api.set_faults(Faults { reject_contacts_ending_in: Some(3), ..Faults::default() });
+        let (_dir, file) = scratch("reconcile_dead", &example("orders_to_crm.flow"));
+        let out = flowc(&run_args(&file, &shop_crm(api)), &demo_secrets());
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        let s = summary(&out.stderr, "sync_orders");
+        assert_eq!((s.read, s.not_processed, s.failed, s.dead_lettered), (250, 0, 25, 25), "{}", out.stderr);
+        assert_eq!(s.read, s.delivered + s.filtered + s.failed, "{}", out.stderr);
     });
 }
 

@@ -1,10 +1,12 @@
 //! A local fake of the APIs the examples talk to, on 127.0.0.1 only. It serves realistic,
 //! deterministic, paginated records, accepts writes (with idempotency keys honoured), checks
-//! credentials, and can be switched into the faults real APIs have.
+//! credentials, and can be switched into the faults real APIs have, one by one or as a seeded
+//! [`Chaos`] schedule (answers cut short, 5xx, 429, dropped connections, answers lost after a
+//! write was stored); [`FakeApi::writes`] tells applied writes from replayed ones.
 //!
 //! | prefix        | auth                                  | routes                                             |
 //! |---------------|---------------------------------------|----------------------------------------------------|
-//! | `/shop`       | `Authorization: Bearer <shop_token>`  | `GET /orders?status=&limit=&cursor=` (cursor pages), `GET /legacy/orders` (308 to `/orders`) |
+//! | `/shop`       | `Authorization: Bearer <shop_token>`  | `GET /orders?status=&limit=&cursor=&offset=&page=` (cursor, offset or page pages), `GET /legacy/orders` (308 to `/orders`) |
 //! | `/crm`        | `X-Api-Key: <crm_api_key>`            | `POST /contacts`, `GET /contacts`                  |
 //! | `/desk`       | HTTP basic `<desk_user>:<desk_password>` | `GET /tickets?after=` (next-URL pages)          |
 //! | `/chat`       | `?token=<chat_token>`                 | `POST /messages`                                   |
@@ -119,6 +121,102 @@ pub struct Faults {
     /// Each chat message waits until this many are in flight at once, then they all go on: a
     /// barrier, so how many requests a client keeps in flight shows in a count, not in timing.
     pub messages_barrier: Option<u32>,
+    /// The first N order pages end in the middle of the JSON.
+    pub truncate_orders_first: u32,
+    /// The first N contact writes are stored, and their answer ends in the middle of the JSON.
+    pub truncate_contacts_first: u32,
+    /// Order pages hold at most this many orders, whatever `limit` asks for (as real APIs cap
+    /// their page size).
+    pub max_page_size: Option<u64>,
+    /// The first N requests to the OAuth2 token endpoint answer 503.
+    pub token_flaky: u32,
+    /// Tokens are issued without `expires_in`.
+    pub token_without_expiry: bool,
+    /// The token endpoint's answer is larger than any client should accept (65 MiB).
+    pub huge_token: bool,
+    /// A flaky network and a busy server, on order pages and contact writes.
+    pub chaos: Option<Chaos>,
+}
+
+/// A deterministic schedule of faults, as a flaky network and a busy server produce them. A
+/// request is hit or spared by a hash of the seed, the route, what the request asks for (an
+/// order page's query, a write's idempotency key) and how many times that was asked before, so
+/// the same run meets the same faults whatever the timing, and a request asked again is hit
+/// again only by the schedule. Rates are per 10,000 requests.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Chaos {
+    pub seed: u64,
+    /// A 200 (201 for a write) whose JSON body is cut in half; a write is stored first.
+    pub truncate: u32,
+    /// A 5xx. Half the writes it hits are stored first: a 502, the answer lost on its way back.
+    pub fail: u32,
+    /// A 429 with `Retry-After: 0`, before anything is stored.
+    pub rate_limit: u32,
+    /// The connection is dropped without a whole answer. Half the writes it hits are stored
+    /// first, and half their answer is sent before the connection drops.
+    pub drop: u32,
+}
+
+/// The faults the chaos schedule injected, and the writes the fake applied or answered again.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct ChaosCounts {
+    pub truncated: u64,
+    pub failed: u64,
+    pub rate_limited: u64,
+    pub dropped: u64,
+    /// Faults that hit a write after it was stored (its answer was lost).
+    pub after_applying: u64,
+}
+
+/// What a write did to the fake's store.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Writes {
+    /// Writes stored.
+    pub applied: u64,
+    /// Writes whose idempotency key had been seen: answered again, stored nothing.
+    pub replayed: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fault {
+    Truncate,
+    Fail,
+    RateLimit,
+    Drop,
+}
+
+impl Chaos {
+    /// The fault for the `attempt`-th (from 0) request for `identity` on `route`, and whether a
+    /// write it hits is stored first.
+    fn fault(&self, route: &str, identity: &str, attempt: u32) -> Option<(Fault, bool)> {
+        // FNV-1a over the route and identity, then a splitmix64 finish with the seed and attempt.
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in route.bytes().chain([0]).chain(identity.bytes()) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        let mut x = h ^ self.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ u64::from(attempt).rotate_left(32);
+        x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        x ^= x >> 31;
+        let roll = (x % 10_000) as u32;
+        let after = (x >> 40) & 1 == 1;
+        let mut edge = 0;
+        for (rate, fault, can_be_after) in [
+            (self.truncate, Fault::Truncate, true),
+            (self.fail, Fault::Fail, after),
+            (self.rate_limit, Fault::RateLimit, false),
+            (self.drop, Fault::Drop, after),
+        ] {
+            edge += rate;
+            if roll < edge {
+                // A truncated answer is always an answer to a stored write.
+                return Some((fault, can_be_after));
+            }
+        }
+        None
+    }
 }
 
 #[derive(Default)]
@@ -141,6 +239,10 @@ struct Inner {
     in_flight: HashMap<&'static str, (u32, u32)>,
     /// Messages waiting at the barrier of [`Faults::messages_barrier`].
     barrier_waiting: u32,
+    /// Requests seen per route and identity, for the chaos schedule.
+    asked: HashMap<String, u32>,
+    chaos_counts: ChaosCounts,
+    writes: Writes,
 }
 
 struct AppState {
@@ -205,6 +307,24 @@ impl AppState {
         };
         let _ = opened.wait_for(|g| *g != generation).await;
     }
+
+    /// The chaos schedule's fault for this request, counted, if there is one.
+    fn chaos(&self, route: &str, identity: &str) -> Option<(Fault, bool)> {
+        let mut inner = self.lock();
+        let chaos = inner.faults.chaos.clone()?;
+        let asked = inner.asked.entry(format!("{route} {identity}")).or_insert(0);
+        let attempt = *asked;
+        *asked += 1;
+        let (fault, after) = chaos.fault(route, identity, attempt)?;
+        let c = &mut inner.chaos_counts;
+        match fault {
+            Fault::Truncate => c.truncated += 1,
+            Fault::Fail => c.failed += 1,
+            Fault::RateLimit => c.rate_limited += 1,
+            Fault::Drop => c.dropped += 1,
+        }
+        Some((fault, after))
+    }
 }
 
 /// A request in flight, counted by [`AppState::enter`].
@@ -218,6 +338,40 @@ impl Drop for InFlight {
         if let Some((now, _)) = self.state.lock().in_flight.get_mut(self.route) {
             *now -= 1;
         }
+    }
+}
+
+/// A fault's answer: `answer` is what the server meant to send (for a fault after a write was
+/// stored, the write's answer).
+fn faulty(fault: Fault, status: StatusCode, answer: &Value) -> Response {
+    let text = answer.to_string();
+    let half = text[..text.len() / 2].to_string();
+    match fault {
+        Fault::Truncate => (status, [("content-type", "application/json")], half).into_response(),
+        Fault::Fail => error(StatusCode::BAD_GATEWAY, "the upstream did not answer in time"),
+        Fault::RateLimit => {
+            (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "0")], Json(json!({ "error": "slow down" })))
+                .into_response()
+        }
+        Fault::Drop => {
+            // The status line and half the body go out, then the connection breaks.
+            let chunks: Vec<Result<Bytes, std::io::Error>> =
+                vec![Ok(Bytes::from(half)), Err(std::io::Error::other("connection dropped"))];
+            let body = axum::body::Body::from_stream(futures_util::stream::iter(chunks));
+            (status, [("content-type", "application/json")], body).into_response()
+        }
+    }
+}
+
+/// A fault that hits before anything is stored.
+fn faulty_before(fault: Fault) -> Response {
+    match fault {
+        Fault::Fail => error(StatusCode::SERVICE_UNAVAILABLE, "try again"),
+        Fault::Drop => {
+            let chunks: Vec<Result<Bytes, std::io::Error>> = vec![Err(std::io::Error::other("connection dropped"))];
+            (StatusCode::OK, axum::body::Body::from_stream(futures_util::stream::iter(chunks))).into_response()
+        }
+        other => faulty(other, StatusCode::OK, &json!({})),
     }
 }
 
@@ -316,6 +470,16 @@ impl FakeApi {
     /// How many tokens the OAuth2 token endpoint issued or refused.
     pub fn token_requests(&self) -> u32 {
         self.state.lock().token_requests
+    }
+
+    /// The faults the chaos schedule injected so far.
+    pub fn chaos_counts(&self) -> ChaosCounts {
+        self.state.lock().chaos_counts
+    }
+
+    /// Writes stored, and writes answered again for an idempotency key seen before.
+    pub fn writes(&self) -> Writes {
+        self.state.lock().writes
     }
 
     pub fn set_faults(&self, faults: Faults) {
@@ -429,6 +593,8 @@ struct OrdersQuery {
     limit: Option<u64>,
     cursor: Option<String>,
     offset: Option<u64>,
+    /// Page numbers from 1, pages of `limit`.
+    page: Option<u64>,
 }
 
 async fn list_orders(
@@ -497,12 +663,13 @@ async fn list_orders(
         return (StatusCode::OK, [("content-type", "text/html")], "<html><body><h1>Maintenance</h1></body></html>")
             .into_response();
     }
-    let limit = q.limit.unwrap_or(50).clamp(1, 500);
-    let start = match (q.cursor.as_deref().map(str::parse::<u64>), q.offset) {
-        (None, None) => 1,
-        (None, Some(offset)) => offset + 1,
-        (Some(Ok(c)), _) => c,
-        (Some(Err(_)), _) => return error(StatusCode::BAD_REQUEST, "bad cursor"),
+    let limit = q.limit.unwrap_or(50).clamp(1, 500).min(faults.max_page_size.unwrap_or(u64::MAX).max(1));
+    let start = match (q.cursor.as_deref().map(str::parse::<u64>), q.offset, q.page) {
+        (None, None, None) => 1,
+        (None, Some(offset), _) => offset + 1,
+        (None, None, Some(page)) => (page.max(1) - 1) * limit + 1,
+        (Some(Ok(c)), _, _) => c,
+        (Some(Err(_)), _, _) => return error(StatusCode::BAD_REQUEST, "bad cursor"),
     };
     let mut orders = Vec::new();
     let mut id = start;
@@ -527,10 +694,14 @@ async fn list_orders(
         Value::Null
     };
     let page = json!({ "orders": orders, "next_cursor": next, "total": state.config.orders });
-    if faults.truncate_orders {
+    if faults.truncate_orders || hit <= faults.truncate_orders_first {
         let text = page.to_string();
         let cut = text.len() / 2;
         return (StatusCode::OK, [("content-type", "application/json")], text[..cut].to_string()).into_response();
+    }
+    let asked = format!("{:?} {:?} {:?} {:?} {:?}", q.status, q.limit, q.cursor, q.offset, q.page);
+    if let Some((fault, _)) = state.chaos("orders", &asked) {
+        return faulty(fault, StatusCode::OK, &page);
     }
     Json(page).into_response()
 }
@@ -617,10 +788,12 @@ fn store(state: &AppState, headers: &HeaderMap, collection: &str, body: Value, p
     let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(|k| format!("{collection}:{k}"));
     let mut inner = state.lock();
     if let Some(k) = &key {
-        if let Some(answer) = inner.idempotency.get(k) {
-            return answer.clone();
+        if let Some(answer) = inner.idempotency.get(k).cloned() {
+            inner.writes.replayed += 1;
+            return answer;
         }
     }
+    inner.writes.applied += 1;
     inner.next_id += 1;
     let answer = json!({ "id": format!("{prefix}_{}", inner.next_id) });
     inner.received.entry(collection.to_string()).or_default().push(body);
@@ -662,7 +835,23 @@ async fn create_contact(State(state): State<Arc<AppState>>, headers: HeaderMap, 
             return error(StatusCode::UNPROCESSABLE_ENTITY, "this contact is on the suppression list");
         }
     }
-    (StatusCode::CREATED, Json(store(&state, &headers, "contacts", body, "c"))).into_response()
+    let identity = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map_or_else(|| body["external_id"].to_string(), str::to_string);
+    if state.hit("contacts_answered") <= state.lock().faults.truncate_contacts_first {
+        let answer = store(&state, &headers, "contacts", body, "c");
+        return faulty(Fault::Truncate, StatusCode::CREATED, &answer);
+    }
+    match state.chaos("contacts", &identity) {
+        None => (StatusCode::CREATED, Json(store(&state, &headers, "contacts", body, "c"))).into_response(),
+        Some((fault, false)) => faulty_before(fault),
+        Some((fault, true)) => {
+            let answer = store(&state, &headers, "contacts", body, "c");
+            state.lock().chaos_counts.after_applying += 1;
+            faulty(fault, StatusCode::CREATED, &answer)
+        }
+    }
 }
 
 /// The OAuth2 token endpoint: `grant_type=client_credentials` with the client id and secret.
@@ -670,32 +859,49 @@ async fn issue_token(State(state): State<Arc<AppState>>, body: Bytes) -> Respons
     let form: HashMap<String, String> = url_form(&body);
     let mut inner = state.lock();
     inner.token_requests += 1;
+    if inner.token_requests <= inner.faults.token_flaky {
+        return error(StatusCode::SERVICE_UNAVAILABLE, "the token service is starting");
+    }
+    if inner.faults.huge_token {
+        let padding = "x".repeat(65 * 1024 * 1024);
+        return (StatusCode::OK, [("content-type", "application/json")], format!("{{\"pad\": \"{padding}\"}}"))
+            .into_response();
+    }
     let client_ok = form.get("client_id") == Some(&state.config.crm_client_id)
         && form.get("client_secret") == Some(&state.config.crm_client_secret);
     let mut rotated = None;
-    let ok = match form.get("grant_type").map(String::as_str) {
-        Some("client_credentials") => client_ok,
+    // RFC 6749 §5.2: a client that fails to authenticate is 401 `invalid_client`; a refresh
+    // token that is not (or no longer) valid is 400 `invalid_grant`.
+    let refused = match form.get("grant_type").map(String::as_str) {
+        _ if !client_ok => Some((StatusCode::UNAUTHORIZED, "invalid_client")),
+        Some("client_credentials") => None,
         Some("refresh_token") => {
             let presented = form.get("refresh_token").cloned().unwrap_or_default();
             let expected = inner.refresh_token.clone().unwrap_or_else(|| state.config.crm_refresh_token.clone());
             inner.refresh_tokens_used.push(presented.clone());
-            let ok = client_ok && presented == expected;
-            if ok {
+            if presented == expected {
                 let next = format!("refresh-{}", inner.token_requests);
                 inner.refresh_token = Some(next.clone());
                 rotated = Some(next);
+                None
+            } else {
+                Some((StatusCode::BAD_REQUEST, "invalid_grant"))
             }
-            ok
         }
-        _ => false,
+        _ => Some((StatusCode::BAD_REQUEST, "unsupported_grant_type")),
     };
-    if !ok {
-        return (StatusCode::UNAUTHORIZED, Json(json!({ "error": "invalid_client" }))).into_response();
+    if let Some((status, code)) = refused {
+        return (status, Json(json!({ "error": code }))).into_response();
     }
     let token = format!("tok-{}-{}", inner.token_requests, inner.next_id);
     inner.tokens.push(token.clone());
     let mut answer =
         json!({ "access_token": token, "token_type": "Bearer", "expires_in": state.config.token_ttl_secs });
+    if inner.faults.token_without_expiry {
+        if let Some(obj) = answer.as_object_mut() {
+            obj.remove("expires_in");
+        }
+    }
     if let Some(r) = rotated {
         answer["refresh_token"] = json!(r);
     }
@@ -980,4 +1186,40 @@ async fn received(State(state): State<Arc<AppState>>, Path(collection): Path<Str
 async fn set_faults(State(state): State<Arc<AppState>>, Json(faults): Json<Faults>) -> Response {
     state.lock().faults = faults;
     StatusCode::NO_CONTENT.into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Chaos, Fault};
+
+    #[test]
+    fn the_chaos_schedule_is_a_function_of_the_request_and_keeps_its_rates() {
+        let chaos = Chaos { seed: 7, truncate: 50, fail: 200, rate_limit: 20, drop: 50 };
+        let draws: Vec<Option<(Fault, bool)>> =
+            (0..100_000).map(|i| chaos.fault("contacts", &format!("order-{i}"), 0)).collect();
+        let again: Vec<Option<(Fault, bool)>> =
+            (0..100_000).map(|i| chaos.fault("contacts", &format!("order-{i}"), 0)).collect();
+        assert_eq!(draws, again, "the same request meets the same fault");
+        let count = |f: Fault| draws.iter().filter(|d| d.is_some_and(|(g, _)| g == f)).count();
+        // Within 15% of the configured rates (per 10,000): 500, 2000, 200, 500 of 100,000.
+        for (fault, expected) in
+            [(Fault::Truncate, 500.0), (Fault::Fail, 2000.0), (Fault::RateLimit, 200.0), (Fault::Drop, 500.0)]
+        {
+            let n = count(fault) as f64;
+            assert!((n - expected).abs() < expected * 0.15, "{fault:?}: {n}");
+        }
+        let after = draws.iter().filter(|d| d.is_some_and(|(_, after)| after)).count();
+        let cut = count(Fault::Truncate);
+        let maybe_after = (count(Fault::Fail) + count(Fault::Drop)) as f64;
+        assert!(((after - cut) as f64 - maybe_after / 2.0).abs() < maybe_after * 0.1, "about half after storing");
+        assert!(
+            draws.iter().all(|d| !matches!(d, Some((Fault::RateLimit, true)))),
+            "a 429 never follows a stored write"
+        );
+        // Another attempt of the same request is drawn afresh; another seed is another schedule.
+        let retried = (0..100_000).filter(|i| chaos.fault("contacts", &format!("order-{i}"), 1) != draws[*i]).count();
+        assert!(retried > 2_000, "{retried}");
+        let other = Chaos { seed: 8, ..chaos };
+        assert!((0..1000).any(|i| other.fault("contacts", &format!("order-{i}"), 0) != draws[i]));
+    }
 }
