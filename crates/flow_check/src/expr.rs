@@ -507,6 +507,7 @@ impl Cx<'_> {
                     if !scope.contains(&id.name) {
                         if let Some(r) = self.names.get(&id.name).copied().filter(|r| r.kind == Kind::Table) {
                             self.used.insert((Kind::Table, r.index));
+                            self.note_use(r, id.span);
                             let (key_ty, value_ty) =
                                 self.table_sigs.get(r.index).cloned().unwrap_or((Ty::Error, Ty::Error));
                             let key = self.check_against(
@@ -691,8 +692,12 @@ impl Cx<'_> {
     }
 
     fn name(&mut self, id: &ast::Ident, scope: &mut Scope) -> (Ty, plan::Expr) {
-        if let Some(ty) = scope.lookup(&id.name) {
+        if let Some((ty, decl)) = scope.lookup(&id.name) {
+            self.note_local_use(decl, id.span);
             return (ty, plan::Expr::Var { name: id.name.as_str().into() });
+        }
+        if let Some(r) = self.names.get(&id.name).copied() {
+            self.note_use(r, id.span);
         }
         match self.names.get(&id.name).copied() {
             Some(r) if r.kind == Kind::Secret => {
@@ -1122,8 +1127,12 @@ impl Cx<'_> {
     fn call(&mut self, e: &ast::Expr, callee: &ast::Ident, args: &[ast::Arg], scope: &mut Scope) -> (Ty, plan::Expr) {
         if let Some(b) = plan::Builtin::from_name(&callee.name) {
             if !scope.contains(&callee.name) {
+                self.info.builtin_uses.push((callee.span, b));
                 return self.builtin(e, b, args, scope);
             }
+        }
+        if let Some(r) = self.names.get(&callee.name).copied() {
+            self.note_use(r, callee.span);
         }
         match self.names.get(&callee.name).copied() {
             Some(r) if r.kind == Kind::Map => self.map_call(e, r.index, callee, args, scope),
@@ -1387,10 +1396,17 @@ impl Cx<'_> {
             return (ret, lit(plan::Value::Null));
         }
         let mut out = Vec::new();
+        let decl = self.map_decls[index];
         for (i, a) in args.iter().enumerate() {
             let (pname, pty) = match &a.name {
                 Some(n) => match params.iter().find(|(p, _)| *p == n.name) {
-                    Some(p) => p.clone(),
+                    Some(p) => {
+                        // `to_contact(o: …)`: the argument's name is a use of the parameter.
+                        if let Some(param) = decl.params.iter().find(|dp| dp.name.name == n.name) {
+                            self.note_local_use(param.name.span, n.span);
+                        }
+                        p.clone()
+                    }
                     None => {
                         self.report(
                             Diagnostic::new(
