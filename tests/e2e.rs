@@ -1003,6 +1003,65 @@ fn decimals_from_a_response_are_exact() {
     });
 }
 
+/// Keys written with escapes are the same keys, and do not make a Decimal go through a double.
+#[test]
+fn decimals_under_escaped_keys_are_exact() {
+    with_fake(Config::default(), |api| {
+        api.set_faults(Faults { escaped_ledger_keys: true, ..Faults::default() });
+        let overrides = shop_crm(api);
+        let out = flowc(&run_args(&run_file("exact_decimals.flow"), &overrides), &demo_secrets());
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        let mut got: Vec<String> =
+            api.received("contacts").iter().map(|c| c["email"].as_str().unwrap_or("?").to_string()).collect();
+        got.sort();
+        assert_eq!(got, ["-7.5", "0.10000000000000000000000001", "12345678901234567890.12345678"]);
+    });
+}
+
+/// `flowc map` reads a Decimal exactly whatever its key looks like, refuses one it cannot hold
+/// (never rounds it), and lists every mismatch of a line.
+#[test]
+fn flowc_map_keeps_decimals_exact_or_rejects_them_and_lists_every_mismatch() {
+    let dir = std::env::temp_dir().join(format!("flowc-e2e-{}-map-exact", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let input = dir.join("in.ndjson");
+    let lines = [
+        r#"{"\u0069d": 1, "amo\u0075nt": 12345678901234567890.12345678}"#,
+        r#"{"id": 2, "amount": 0.12345678901234567890123456789}"#,
+        r#"{"id": 9223372036854775808, "amount": true}"#,
+        r#"{"id": 4, "amount": "1e-3"}"#,
+    ];
+    std::fs::write(&input, lines.join("\n")).expect("write input");
+    let (output, rejects) = (dir.join("out.ndjson"), dir.join("rejects.ndjson"));
+    let mut args = map_args(&run_file("exact_decimals.flow"), "to_contact", &input, &output);
+    args.extend(["--rejects".to_string(), rejects.display().to_string()]);
+    let out = flowc(&args.iter().map(String::as_str).collect::<Vec<_>>(), &[]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let mapped: Vec<Value> = std::fs::read_to_string(&output)
+        .expect("output")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON"))
+        .collect();
+    let emails: Vec<&str> = mapped.iter().filter_map(|m| m["email"].as_str()).collect();
+    assert_eq!(emails, ["12345678901234567890.12345678", "0.001"]);
+    let rejected: Vec<Value> = std::fs::read_to_string(&rejects)
+        .expect("rejects")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON"))
+        .collect();
+    assert_eq!(rejected.len(), 2);
+    assert_eq!((rejected[0]["line"].as_u64(), rejected[0]["error"]["code"].as_str()), (Some(2), Some("R0004")));
+    assert_eq!(
+        rejected[0]["error"]["message"],
+        "does not match the map's input type: at `amount`: expected Decimal (at most 28 significant digits, held exactly), found the number 0.12345678901234567890123456789"
+    );
+    assert_eq!(
+        rejected[1]["error"]["message"],
+        "does not match the map's input type: 2 mismatches: at `id`: expected Int (a whole number within 64 bits), found the number 9223372036854775808; at `amount`: expected Decimal (a number, or a string holding one), found true"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn request_bodies_leave_absent_optional_fields_out() {
     with_fake(Config::default(), |api| {

@@ -726,19 +726,41 @@ impl FlowRun {
         rec: Option<&RecordRef>,
     ) -> Result<Value, Diagnostic> {
         // One pass over the text straight into the declared type, numbers read from their text
-        // (so a Decimal is exactly what the API wrote); what does not fit is parsed again below,
-        // to say what is wrong and where.
-        if let Ok(Ok(v)) =
-            std::str::from_utf8(&answer.body).map(|t| flow_plan::decode_text(t, ty, &self.ctx.plan.types))
-        {
-            return Ok(v);
-        }
-        let json = http::parse_json(answer).map_err(|f| self.http_failure(f, call, rec))?;
-        flow_plan::decode(&json, ty, &self.ctx.plan.types).map_err(|e| {
-            let f = Failure::new(codes::SHAPE, format!("the response does not match its declared type: {e}"));
-            self.http_failure(f, call, rec)
-        })
+        // (so a Decimal is exactly what the API wrote, or refused); what does not fit is read
+        // again to list every mismatch.
+        response_text(answer)
+            .and_then(|text| flow_plan::decode_text(text, ty, &self.ctx.plan.types))
+            .map_err(|e| self.decode_failure(e, answer, call, rec))
     }
+
+    fn decode_failure(
+        &self,
+        e: flow_plan::TextError,
+        answer: &Answer,
+        call: &EndpointCall,
+        rec: Option<&RecordRef>,
+    ) -> Diagnostic {
+        let f = match e {
+            flow_plan::TextError::Syntax(why) => http::not_json(answer, &why),
+            flow_plan::TextError::Shape(m) => shape_failure("the response does not match its declared type", &m),
+        };
+        self.http_failure(f, call, rec)
+    }
+}
+
+/// A response body as text: JSON is UTF-8.
+fn response_text(answer: &Answer) -> Result<&str, flow_plan::TextError> {
+    std::str::from_utf8(&answer.body).map_err(|e| flow_plan::TextError::Syntax(format!("not UTF-8: {e}")))
+}
+
+/// R0004: one mismatch in the message; several counted there, one note each.
+fn shape_failure(what: &str, m: &flow_plan::Mismatches) -> Failure {
+    if m.count() == 1 {
+        return Failure::new(codes::SHAPE, format!("{what}: {m}"));
+    }
+    let mut f = Failure::new(codes::SHAPE, format!("{what}: {} mismatches", m.count()));
+    f.notes = m.lines();
+    f
 }
 
 /// Walks the pages of a source.

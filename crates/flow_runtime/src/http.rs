@@ -622,14 +622,12 @@ pub(crate) fn append_query(url: &mut url::Url, query: &[(String, Value)]) {
     }
 }
 
-/// Parses an answer's body as JSON, or says what it was instead.
-pub(crate) fn parse_json(answer: &Answer) -> Result<serde_json::Value, Failure> {
-    serde_json::from_slice(&answer.body).map_err(|e| {
-        let mut f = Failure::new(codes::NOT_JSON, format!("the response body is not JSON ({e})"));
-        let ct = if answer.content_type.is_empty() { "none" } else { &answer.content_type };
-        f.notes.push(format!("content type: {ct}; the body starts with: {}", excerpt(&answer.body)));
-        f
-    })
+/// An answer whose body is not JSON (`why`), with what it was instead.
+pub(crate) fn not_json(answer: &Answer, why: &str) -> Failure {
+    let mut f = Failure::new(codes::NOT_JSON, format!("the response body is not JSON ({why})"));
+    let ct = if answer.content_type.is_empty() { "none" } else { &answer.content_type };
+    f.notes.push(format!("content type: {ct}; the body starts with: {}", excerpt(&answer.body)));
+    f
 }
 
 /// The first characters of a body, for messages.
