@@ -47,7 +47,14 @@ pub(crate) struct Decoded {
 /// into the same slot reuses the previous record's strings, arrays and objects instead of
 /// allocating new ones. On failure `slot` holds part of a record.
 pub(crate) fn decode_into(text: &str, ty: &Type, types: &[NamedType], slot: &mut Value) -> R<()> {
-    decode(text, ty, types, None, false, slot).map(drop).map_err(|_| Fail)
+    let mut p = Parser::<false>::new(text, types);
+    p.value(ty, slot, None)?;
+    p.ws();
+    if p.i == p.b.len() {
+        Ok(())
+    } else {
+        Err(Fail)
+    }
 }
 
 /// Decodes `text`; with `records`, each item of the array at that path is decoded on its own
@@ -61,10 +68,23 @@ pub(crate) fn decode(
     explain: bool,
     slot: &mut Value,
 ) -> Result<Decoded, Stop> {
-    let mut p = Parser::new(text, types, explain);
+    if explain {
+        decode_as::<true>(text, ty, types, records, slot)
+    } else {
+        decode_as::<false>(text, ty, types, records, slot)
+    }
+}
+
+fn decode_as<const EXPLAIN: bool>(
+    text: &str,
+    ty: &Type,
+    types: &[NamedType],
+    records: Option<&[String]>,
+    slot: &mut Value,
+) -> Result<Decoded, Stop> {
+    let mut p = Parser::<EXPLAIN>::new(text, types);
     p.target = records;
-    p.on_path = records.map(|_| 0);
-    let result = p.value(ty, slot);
+    let result = p.value(ty, slot, records.map(|_| 0));
     p.ws();
     match result {
         Ok(()) if p.i == p.b.len() => {
@@ -87,7 +107,29 @@ struct Explain {
     mismatches: Mismatches,
 }
 
-struct Parser<'a> {
+impl Explain {
+    /// Adds `.name` or `[n]` to the path; the length to go back to.
+    #[cold]
+    fn enter(&mut self, step: Step<'_>) -> usize {
+        let len = self.path.len();
+        match step {
+            Step::Field(name) => {
+                if !self.path.is_empty() {
+                    self.path.push('.');
+                }
+                self.path.push_str(name);
+            }
+            Step::Index(n) => {
+                let _ = write!(self.path, "[{n}]");
+            }
+        }
+        len
+    }
+}
+
+/// The quick mode (`EXPLAIN` false) and the explaining mode are the same code; the mode is a
+/// constant, so the quick mode carries nothing of the other.
+struct Parser<'a, const EXPLAIN: bool> {
     b: &'a [u8],
     text: &'a str,
     i: usize,
@@ -100,13 +142,11 @@ struct Parser<'a> {
     explain: Option<Explain>,
     /// The records path of a page, when decoding one.
     target: Option<&'a [String]>,
-    /// How much of the records path leads to the value about to be read (`None`: off the path).
-    on_path: Option<usize>,
     records: Vec<Result<Value, BadRecord>>,
 }
 
-impl<'a> Parser<'a> {
-    fn new(text: &'a str, types: &'a [NamedType], explain: bool) -> Parser<'a> {
+impl<'a, const EXPLAIN: bool> Parser<'a, EXPLAIN> {
+    fn new(text: &'a str, types: &'a [NamedType]) -> Parser<'a, EXPLAIN> {
         Parser {
             b: text.as_bytes(),
             text,
@@ -114,9 +154,8 @@ impl<'a> Parser<'a> {
             types,
             depth: 0,
             too_deep: false,
-            explain: explain.then(|| Explain { path: String::new(), mismatches: Mismatches::default() }),
+            explain: EXPLAIN.then(|| Explain { path: String::new(), mismatches: Mismatches::default() }),
             target: None,
-            on_path: None,
             records: Vec::new(),
         }
     }
@@ -178,7 +217,7 @@ impl<'a> Parser<'a> {
     /// value from `start` is skipped (it must still be JSON), noted with its path, and left null.
     #[cold]
     fn mismatch(&mut self, start: usize, expected: impl FnOnce() -> String, slot: &mut Value) -> R<()> {
-        if self.explain.is_none() {
+        if !EXPLAIN {
             return Err(Fail);
         }
         self.i = start;
@@ -192,55 +231,32 @@ impl<'a> Parser<'a> {
     }
 
     /// Adds `.name` or `[n]` to the path (explaining mode only); the length to go back to.
-    #[inline]
+    #[inline(always)]
     fn enter(&mut self, step: Step<'_>) -> usize {
-        let Some(e) = &mut self.explain else { return 0 };
-        let len = e.path.len();
-        match step {
-            Step::Field(name) => {
-                if !e.path.is_empty() {
-                    e.path.push('.');
-                }
-                e.path.push_str(name);
-            }
-            Step::Index(n) => {
-                let _ = write!(e.path, "[{n}]");
-            }
+        match &mut self.explain {
+            Some(e) if EXPLAIN => e.enter(step),
+            _ => 0,
         }
-        len
     }
 
-    #[inline]
+    #[inline(always)]
     fn leave(&mut self, len: usize) {
-        if let Some(e) = &mut self.explain {
+        if let Some(e) = &mut self.explain.as_mut().filter(|_| EXPLAIN) {
             e.path.truncate(len);
         }
     }
 
-    fn value(&mut self, declared: &Type, slot: &mut Value) -> R<()> {
-        let here = self.on_path.take();
+    /// A value of type `declared` into `slot`. `here`: how much of the records path leads to
+    /// this value (`None`: it is off the path, as every value is when no page is decoded).
+    fn value(&mut self, declared: &Type, slot: &mut Value, here: Option<usize>) -> R<()> {
         let c = self.peek().ok_or(Fail)?;
         let start = self.i;
         // What the value must be, names and `?` seen through.
         let types = self.types;
-        let (mut ty, mut nullable, mut named) = (declared, false, None);
-        for hop in 0.. {
-            match ty {
-                Type::Named(i) => {
-                    let t = types.get(*i).ok_or(Fail)?;
-                    named = Some(t.name.as_str());
-                    ty = &t.ty;
-                }
-                Type::Nullable(inner) => {
-                    nullable = true;
-                    ty = inner;
-                }
-                _ => break,
-            }
-            if hop > MAX_HOPS {
-                return Err(Fail);
-            }
-        }
+        let (ty, nullable, named) = match declared {
+            Type::Named(_) | Type::Nullable(_) => resolve(declared, types).ok_or(Fail)?,
+            _ => (declared, false, None),
+        };
         if nullable && c == b'n' {
             self.literal(b"null")?;
             *slot = Value::Null;
@@ -287,7 +303,7 @@ impl<'a> Parser<'a> {
                     let s = self.str_ref()?;
                     exact_decimal(s.trim())
                 } else if starts_number(c) {
-                    exact_decimal(self.number()?)
+                    exact_number(self.number()?)
                 } else {
                     None
                 };
@@ -347,7 +363,7 @@ impl<'a> Parser<'a> {
                             items.push(Value::Null);
                         }
                         let len = self.enter(Step::Index(n));
-                        self.value(item, &mut items[n])?;
+                        self.value(item, &mut items[n], None)?;
                         self.leave(len);
                         n += 1;
                         match self.peek() {
@@ -383,9 +399,15 @@ impl<'a> Parser<'a> {
                     self.i += 1;
                 } else {
                     loop {
-                        let key = self.str_ref()?;
+                        let escaped;
+                        let key = match self.plain_key()? {
+                            Some(key) => key,
+                            None => {
+                                escaped = self.string()?;
+                                escaped.as_bytes()
+                            }
+                        };
                         self.eat(b':')?;
-                        let key = key.as_bytes();
                         let at = match fields.get(guess) {
                             Some(f) if same(&f.name, key) => Some(guess),
                             _ => fields.iter().position(|f| same(&f.name, key)),
@@ -394,14 +416,14 @@ impl<'a> Parser<'a> {
                             Some(i) => {
                                 // A repeated key: each must fit, the last one wins.
                                 seen.set(i);
-                                self.on_path = match (here, self.target) {
+                                let on_path = match (here, self.target) {
                                     (Some(k), Some(target)) if target.get(k).is_some_and(|t| *t == *fields[i].name) => {
                                         Some(k + 1)
                                     }
                                     _ => None,
                                 };
                                 let len = self.enter(Step::Field(&fields[i].name));
-                                self.value(&fields[i].ty, &mut out[i].1)?;
+                                self.value(&fields[i].ty, &mut out[i].1, on_path)?;
                                 self.leave(len);
                                 guess = i + 1;
                             }
@@ -454,37 +476,35 @@ impl<'a> Parser<'a> {
         loop {
             self.ws();
             let start = self.i;
-            let depth = self.depth;
-            let explain = self.explain.take();
+            // Quickly, whatever the mode of the page.
+            let mut quick = Parser::<false>::new(self.text, self.types);
+            (quick.i, quick.depth) = (start, self.depth);
             let mut record = Value::Null;
-            let quick = self.value(item, &mut record);
-            self.explain = explain;
+            let fits = quick.value(item, &mut record, None).is_ok();
             let index = self.records.len();
-            match quick {
-                Ok(()) => self.records.push(Ok(record)),
-                Err(Fail) => {
-                    self.i = start;
-                    self.depth = depth;
-                    self.skip()?;
-                    let raw = &self.text[start..self.i];
-                    let mut partial = Value::Null;
-                    let result = match decode(raw, item, self.types, None, true, &mut partial) {
-                        Ok(d) if d.mismatches.is_empty() => Ok(partial),
-                        Ok(d) => Err(BadRecord { index, raw: raw.to_string(), mismatches: d.mismatches, partial }),
-                        // Cannot happen: the text was skipped as JSON. Said, not lost.
-                        Err(_) => Err(BadRecord {
-                            index,
-                            raw: raw.to_string(),
-                            mismatches: Mismatches::one(ShapeError {
-                                path: String::new(),
-                                expected: describe_type(item, self.types),
-                                found: "a value that could not be read".into(),
-                            }),
-                            partial,
+            if fits {
+                self.i = quick.i;
+                self.records.push(Ok(record));
+            } else {
+                self.skip()?;
+                let raw = &self.text[start..self.i];
+                let mut partial = Value::Null;
+                let result = match decode(raw, item, self.types, None, true, &mut partial) {
+                    Ok(d) if d.mismatches.is_empty() => Ok(partial),
+                    Ok(d) => Err(BadRecord { index, raw: raw.to_string(), mismatches: d.mismatches, partial }),
+                    // Cannot happen: the text was skipped as JSON. Said, not lost.
+                    Err(_) => Err(BadRecord {
+                        index,
+                        raw: raw.to_string(),
+                        mismatches: Mismatches::one(ShapeError {
+                            path: String::new(),
+                            expected: describe_type(item, self.types),
+                            found: "a value that could not be read".into(),
                         }),
-                    };
-                    self.records.push(result);
-                }
+                        partial,
+                    }),
+                };
+                self.records.push(result);
             }
             match self.peek() {
                 Some(b',') => self.i += 1,
@@ -494,6 +514,26 @@ impl<'a> Parser<'a> {
                 }
                 _ => return Err(Fail),
             }
+        }
+    }
+
+    /// A key's bytes as written, when it has no escapes; `None` (the key still to read, with
+    /// [`Self::string`]) when it has.
+    #[inline]
+    fn plain_key(&mut self) -> R<Option<&'a [u8]>> {
+        self.eat(b'"')?;
+        let start = self.i;
+        let end = plain_run(self.b, start);
+        match self.b.get(end) {
+            Some(b'"') => {
+                self.i = end + 1;
+                Ok(Some(self.b.get(start..end).ok_or(Fail)?))
+            }
+            Some(b'\\') => {
+                self.i = start - 1;
+                Ok(None)
+            }
+            _ => Err(Fail),
         }
     }
 
@@ -720,6 +760,27 @@ const DECIMAL_DIGITS: &str = "Decimal (at most 28 significant digits, held exact
 const DATE: &str = "Date (\"YYYY-MM-DD\")";
 const DATETIME: &str = "DateTime (RFC 3339, e.g. \"2026-01-31T09:30:00Z\")";
 
+/// A type with its names and `?` seen through: the type, whether null fits it, and the last
+/// name on the way (for messages). `None` for a name that is only an alias of itself.
+fn resolve<'t>(declared: &'t Type, types: &'t [NamedType]) -> Option<(&'t Type, bool, Option<&'t str>)> {
+    let (mut ty, mut nullable, mut named) = (declared, false, None);
+    for _ in 0..=MAX_HOPS {
+        match ty {
+            Type::Named(i) => {
+                let t = types.get(*i)?;
+                named = Some(t.name.as_str());
+                ty = &t.ty;
+            }
+            Type::Nullable(inner) => {
+                nullable = true;
+                ty = inner;
+            }
+            _ => return Some((ty, nullable, named)),
+        }
+    }
+    None
+}
+
 /// A message's expected text, worked out only when a message is written.
 fn text(what: &'static str) -> impl FnOnce() -> String {
     move || what.to_string()
@@ -749,12 +810,12 @@ fn describe(raw: &str) -> String {
         Some(b'n') => "null".into(),
         Some(b't') => "true".into(),
         Some(b'f') => "false".into(),
-        Some(b'"') => match Parser::new(raw, &[], false).string() {
+        Some(b'"') => match Parser::<false>::new(raw, &[]).string() {
             Ok(s) if s.chars().count() <= 40 => format!("the string {s:?}"),
             _ => "a string".into(),
         },
         Some(b'[') => {
-            let mut p = Parser::new(raw, &[], false);
+            let mut p = Parser::<false>::new(raw, &[]);
             p.i = 1;
             let mut n = 0;
             if p.peek() != Some(b']') {
@@ -776,6 +837,19 @@ fn describe(raw: &str) -> String {
         _ if raw.len() <= 40 => format!("the number {raw}"),
         _ => format!("a number of {} characters", raw.len()),
     }
+}
+
+/// [`exact_decimal`] of a JSON number's text (already checked to be one). Most are short and
+/// plain (`19.99`): at most 28 digits always fit, and `from_str_exact` reads them quickly.
+#[inline]
+fn exact_number(text: &str) -> Option<Result<Decimal, Inexact>> {
+    // At most 28 digits, and no exponent (which `from_str_exact` refuses).
+    if text.len() <= 29 {
+        if let Ok(d) = Decimal::from_str_exact(text) {
+            return Some(Ok(d));
+        }
+    }
+    exact_decimal(text)
 }
 
 /// A number that a Decimal cannot hold exactly (too many digits, too large, too small).
