@@ -232,14 +232,130 @@ fn html_instead_of_json_fails_cleanly() {
 }
 
 #[test]
-fn a_response_missing_a_field_names_the_field() {
+fn a_record_missing_a_field_stops_the_run_naming_the_record_and_the_field() {
     with_fake(Config::default(), |api| {
         api.set_faults(Faults { missing_field: true, ..Faults::default() });
         let overrides = shop_crm(api);
-        let out = flowc(&run_args(&example("orders_to_crm.flow"), &overrides), &demo_secrets());
+        let out = flowc(&run_args(&run_file("strict_orders.flow"), &overrides), &demo_secrets());
         assert_eq!(out.code, 1);
-        assert!(out.stderr.contains("error[R0004]") && out.stderr.contains("orders[2].status"), "{}", out.stderr);
+        assert!(out.stderr.contains("error[R0004]") && out.stderr.contains("at `status`"), "{}", out.stderr);
+        assert!(out.stderr.contains("record #3 of `list_orders` (id 3)"), "{}", out.stderr);
+        // Concurrency 1: the two records before it are delivered; nothing after it is sent.
+        assert_eq!(api.received("contacts").len(), 2);
         snapshot("missing_field", out.golden(Some(api)));
+    });
+}
+
+/// A page with two records that do not fit their type, under `dead_letter`: their page-mates
+/// are delivered, and each bad record is in the dead letter file with every mismatch's path and
+/// its JSON as the API sent it (scrubbed of the token it echoes).
+#[test]
+fn records_that_do_not_fit_go_to_the_dead_letter_file_and_their_page_mates_go_on() {
+    with_fake(Config::default(), |api| {
+        api.set_faults(Faults { malformed_orders: true, ..Faults::default() });
+        let (dir, file) = scratch("malformed", &example("orders_to_crm.flow"));
+        let overrides = shop_crm(api);
+        let out = flowc(&run_args(&file, &overrides), &demo_secrets());
+        assert_eq!(out.code, 0, "dead-lettered records do not fail the run: {}", out.stderr);
+        // 250 orders: 25 cancelled ones filtered out, #4 and #7 failed, the rest delivered.
+        let delivered: Vec<u64> = api
+            .received("contacts")
+            .iter()
+            .filter_map(|c| c["external_id"].as_str()?.strip_prefix("shop-")?.parse().ok())
+            .collect();
+        assert_eq!(delivered.len(), 223, "{}", out.stderr);
+        assert!(delivered.contains(&3) && delivered.contains(&5) && !delivered.contains(&4) && !delivered.contains(&7));
+        assert!(
+            out.stderr
+                .contains("250 records read, 223 delivered, 25 filtered out, 2 failed, 2 to the dead letter file"),
+            "the counts reconcile: {}",
+            out.stderr
+        );
+        let text = std::fs::read_to_string(dir.join("failed_orders.ndjson")).expect("dead letter file");
+        assert!(!text.contains("demo-shop-token"), "{text}");
+        let mut lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).expect("NDJSON")).collect();
+        lines.sort_by_key(|l| l["record_index"].as_u64());
+        assert_eq!(lines.len(), 2, "{text}");
+        let paths = |l: &Value| {
+            let mut p: Vec<String> = l["error"]["mismatches"]
+                .as_array()
+                .expect("mismatches")
+                .iter()
+                .map(|m| m["path"].as_str().expect("path").to_string())
+                .collect();
+            p.sort();
+            p
+        };
+        for l in &lines {
+            assert_eq!((l["flow"].as_str(), l["source"].as_str()), (Some("sync_orders"), Some("list_orders")));
+            assert_eq!(l["error"]["code"], "R0004", "{l}");
+        }
+        assert_eq!(lines[0]["record_index"], 4);
+        assert_eq!(paths(&lines[0]), ["created_at", "customer.last_name", "status", "total_price"]);
+        assert!(lines[0]["error"]["message"].as_str().is_some_and(|m| m.contains("4 mismatches")), "{}", lines[0]);
+        // The record as the API sent it, undeclared fields and all; the echoed token scrubbed.
+        assert_eq!(lines[0]["record"]["status"], "shipped");
+        assert_eq!(lines[0]["record"]["note"], "fields the flow does not declare are ignored");
+        assert_eq!(lines[0]["record"]["debug"], "Bearer [secret SHOP_TOKEN]");
+        assert_eq!(lines[1]["record_index"], 7);
+        assert_eq!(paths(&lines[1]), ["email", "line_items[1].quantity"]);
+        assert_eq!(lines[1]["record"]["line_items"][1]["quantity"], "two");
+        assert!(lines[1]["error"]["notes"].as_array().is_some_and(|n| n
+            .iter()
+            .any(|n| n.as_str().is_some_and(|n| n.contains("at `line_items[1].quantity`: expected Int")))));
+    });
+}
+
+/// A child record that does not fit its type fails the record whose loop reads it (with the
+/// child named), like any failure in that record's steps; the other records go on.
+#[test]
+fn a_child_record_that_does_not_fit_fails_its_parent_record() {
+    with_fake(Config { orders: 40, ..Config::default() }, |api| {
+        api.set_faults(Faults { malformed_orders: true, ..Faults::default() });
+        let (dir, file) = scratch("malformed_child", &run_file("dependent.flow"));
+        let flow = std::fs::read_to_string(&file).expect("flow");
+        let flow =
+            flow.replace("  concurrency = 8\n", "  concurrency = 8\n  on_error = dead_letter(\"failed.ndjson\")\n");
+        std::fs::write(&file, flow).expect("write flow");
+        let overrides = vec![format!("shop={}/shop", api.url()), format!("chat={}/chat", api.url())];
+        let out = flowc(&run_args(&file, &overrides), &demo_secrets());
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert!(out.stderr.contains("40 records read, 38 delivered, 0 filtered out, 2 failed"), "{}", out.stderr);
+        let text = std::fs::read_to_string(dir.join("failed.ndjson")).expect("dead letter file");
+        let mut lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).expect("NDJSON")).collect();
+        lines.sort_by_key(|l| l["record_index"].as_u64());
+        assert_eq!(lines.len(), 2, "{text}");
+        // #4 itself does not fit: the order as the API sent it.
+        assert_eq!(lines[0]["record_index"], 4);
+        assert_eq!(lines[0]["error"]["mismatches"][0]["path"], "customer.last_name");
+        assert_eq!(lines[0]["record"]["status"], "shipped");
+        // #7 fits; its second line does not, so #7 fails, named with the line.
+        assert_eq!(lines[1]["record_index"], 7);
+        assert_eq!(lines[1]["record"]["id"], 7);
+        let message = lines[1]["error"]["message"].as_str().unwrap_or("");
+        assert!(message.contains("`order_lines`") && message.contains("at `quantity`"), "{message}");
+        assert!(
+            lines[1]["error"]["notes"].as_array().is_some_and(|n| n
+                .iter()
+                .any(|n| n.as_str().is_some_and(|n| n.contains("record #2 of `order_lines`")))),
+            "{}",
+            lines[1]
+        );
+    });
+}
+
+/// Under `on_error = fail`, the first record that does not fit stops the run; the message lists
+/// every mismatch, so the type can be fixed in one round.
+#[test]
+fn a_record_with_several_mismatches_lists_them_all() {
+    with_fake(Config::default(), |api| {
+        api.set_faults(Faults { malformed_orders: true, ..Faults::default() });
+        let overrides = shop_crm(api);
+        let out = flowc(&run_args(&run_file("strict_orders.flow"), &overrides), &demo_secrets());
+        assert_eq!(out.code, 1);
+        assert_eq!(api.received("contacts").len(), 3, "the records before it are delivered");
+        assert!(!out.stderr.contains("demo-shop-token"));
+        snapshot("several_mismatches", out.golden(Some(api)));
     });
 }
 
@@ -1079,6 +1195,65 @@ fn decimals_from_a_response_are_exact() {
         ];
         assert_eq!(got, want.map(|(a, b)| (a.to_string(), b.to_string())), "{}", flow_fakeapi::LEDGER);
     });
+}
+
+/// Keys written with escapes are the same keys, and do not make a Decimal go through a double.
+#[test]
+fn decimals_under_escaped_keys_are_exact() {
+    with_fake(Config::default(), |api| {
+        api.set_faults(Faults { escaped_ledger_keys: true, ..Faults::default() });
+        let overrides = shop_crm(api);
+        let out = flowc(&run_args(&run_file("exact_decimals.flow"), &overrides), &demo_secrets());
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        let mut got: Vec<String> =
+            api.received("contacts").iter().map(|c| c["email"].as_str().unwrap_or("?").to_string()).collect();
+        got.sort();
+        assert_eq!(got, ["-7.5", "0.10000000000000000000000001", "12345678901234567890.12345678"]);
+    });
+}
+
+/// `flowc map` reads a Decimal exactly whatever its key looks like, refuses one it cannot hold
+/// (never rounds it), and lists every mismatch of a line.
+#[test]
+fn flowc_map_keeps_decimals_exact_or_rejects_them_and_lists_every_mismatch() {
+    let dir = std::env::temp_dir().join(format!("flowc-e2e-{}-map-exact", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let input = dir.join("in.ndjson");
+    let lines = [
+        r#"{"\u0069d": 1, "amo\u0075nt": 12345678901234567890.12345678}"#,
+        r#"{"id": 2, "amount": 0.12345678901234567890123456789}"#,
+        r#"{"id": 9223372036854775808, "amount": true}"#,
+        r#"{"id": 4, "amount": "1e-3"}"#,
+    ];
+    std::fs::write(&input, lines.join("\n")).expect("write input");
+    let (output, rejects) = (dir.join("out.ndjson"), dir.join("rejects.ndjson"));
+    let mut args = map_args(&run_file("exact_decimals.flow"), "to_contact", &input, &output);
+    args.extend(["--rejects".to_string(), rejects.display().to_string()]);
+    let out = flowc(&args.iter().map(String::as_str).collect::<Vec<_>>(), &[]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let mapped: Vec<Value> = std::fs::read_to_string(&output)
+        .expect("output")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON"))
+        .collect();
+    let emails: Vec<&str> = mapped.iter().filter_map(|m| m["email"].as_str()).collect();
+    assert_eq!(emails, ["12345678901234567890.12345678", "0.001"]);
+    let rejected: Vec<Value> = std::fs::read_to_string(&rejects)
+        .expect("rejects")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON"))
+        .collect();
+    assert_eq!(rejected.len(), 2);
+    assert_eq!((rejected[0]["line"].as_u64(), rejected[0]["error"]["code"].as_str()), (Some(2), Some("R0004")));
+    assert_eq!(
+        rejected[0]["error"]["message"],
+        "does not match the map's input type: at `amount`: expected Decimal (at most 28 significant digits, held exactly), found the number 0.12345678901234567890123456789"
+    );
+    assert_eq!(
+        rejected[1]["error"]["message"],
+        "does not match the map's input type: 2 mismatches: at `id`: expected Int (a whole number within 64 bits), found the number 9223372036854775808; at `amount`: expected Decimal (a number, or a string holding one), found true"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

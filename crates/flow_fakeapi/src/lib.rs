@@ -136,6 +136,12 @@ pub struct Faults {
     pub huge_token: bool,
     /// A flaky network and a busy server, on order pages and contact writes.
     pub chaos: Option<Chaos>,
+    /// Two orders of the first page do not fit the order type, as records of an older API
+    /// version would not, and one line of order #7's lines does not fit either: see
+    /// [`malformed_order`].
+    pub malformed_orders: bool,
+    /// The ledger writes its keys with escapes (`"amo\u0075nt"`), as some encoders do.
+    pub escaped_ledger_keys: bool,
 }
 
 /// A deterministic schedule of faults, as a flaky network and a busy server produce them. A
@@ -681,6 +687,9 @@ async fn list_orders(
                 obj.remove("status");
             }
         }
+        if faults.malformed_orders {
+            malformed_order(&mut o, id, &state.config.shop_token);
+        }
         if keep {
             orders.push(o);
         }
@@ -717,13 +726,40 @@ async fn legacy_orders(State(state): State<Arc<AppState>>, RawQuery(raw_query): 
     (StatusCode::PERMANENT_REDIRECT, [("location", location)], "").into_response()
 }
 
+/// Orders #4 and #7 do not fit the order type of the examples. #4 has four mismatches: its
+/// `created_at` is not a date, its customer has no `last_name`, its `status` is unknown and its
+/// `total_price` is not a number; it also echoes the shop token, which a dead letter must not
+/// keep. #7 has two: its `email` is a number and its second line item's `quantity` a word.
+pub fn malformed_order(o: &mut Value, id: u64, token: &str) {
+    match id {
+        4 => {
+            o["created_at"] = json!("yesterday");
+            if let Some(c) = o["customer"].as_object_mut() {
+                c.remove("last_name");
+            }
+            o["status"] = json!("shipped");
+            o["total_price"] = json!("n/a");
+            o["debug"] = json!(format!("Bearer {token}"));
+        }
+        7 => {
+            o["email"] = json!(7);
+            o["line_items"][1]["quantity"] = json!("two");
+        }
+        _ => {}
+    }
+}
+
 /// An order's lines: a child resource, for dependent requests.
 async fn order_lines(State(state): State<Arc<AppState>>, headers: HeaderMap, Path(id): Path<u64>) -> Response {
     if !bearer_ok(&headers, &state.config.shop_token) {
         return error(StatusCode::UNAUTHORIZED, "missing or wrong bearer token");
     }
     state.hit("lines");
-    let lines: Vec<Value> = order(id)["line_items"]
+    let mut o = order(id);
+    if state.lock().faults.malformed_orders {
+        malformed_order(&mut o, id, &state.config.shop_token);
+    }
+    let lines: Vec<Value> = o["line_items"]
         .as_array()
         .into_iter()
         .flatten()
@@ -741,7 +777,12 @@ async fn ledger(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Respo
         return error(StatusCode::UNAUTHORIZED, "missing or wrong bearer token");
     }
     state.hit("ledger");
-    (StatusCode::OK, [("content-type", "application/json")], LEDGER).into_response()
+    let body = if state.lock().faults.escaped_ledger_keys {
+        LEDGER.replace("\"amount\"", "\"amo\\u0075nt\"").replace("\"id\"", "\"\\u0069d\"")
+    } else {
+        LEDGER.to_string()
+    };
+    (StatusCode::OK, [("content-type", "application/json")], body).into_response()
 }
 
 /// A customer by key; the key comes back as the server decoded it from the path.

@@ -2,8 +2,8 @@
 //! serializable data; it keeps the source span of everything that can fail at run time so
 //! failures render against the `.flow` file, and it holds secret *names*, never their values.
 //!
-//! Beside the data: the value model ([`Value`]), decoding JSON against a declared [`Type`]
-//! ([`decode`]), encoding values back to JSON ([`encode`]), and the expression evaluator
+//! Beside the data: the value model ([`Value`]), decoding JSON text against a declared [`Type`]
+//! ([`decode_text`], [`decode_page`]), encoding values back to JSON ([`encode`]), and the expression evaluator
 //! ([`eval`]). They are pure, so the runtime and `flowc test` share them.
 
 mod builtins;
@@ -11,6 +11,8 @@ pub mod cache;
 pub mod datefmt;
 mod fast;
 mod json;
+#[cfg(test)]
+mod oracle;
 mod run_builtin;
 mod value;
 
@@ -20,7 +22,9 @@ pub mod testing;
 
 pub use builtins::Builtin;
 pub use flow_diagnostics::Span;
-pub use json::{decode, decode_text, encode, encode_to, ShapeError, TextError};
+pub use json::{
+    decode_page, decode_text, describe_type, encode, encode_to, BadRecord, Mismatches, Page, ShapeError, TextError,
+};
 pub use value::{Key, Value};
 
 /// Whether a type has an optional field (`name?: T`) anywhere, so output must be shaped by it.

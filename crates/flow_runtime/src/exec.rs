@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use flow_diagnostics::{codes, Code, Diagnostic, Span};
 use flow_plan::eval::{self, Env};
-use flow_plan::{EndpointCall, OnError, Pagination, Plan, Step, Value};
+use flow_plan::{BadRecord, EndpointCall, OnError, Pagination, Plan, Step, Value};
 use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinSet;
 
@@ -236,7 +236,7 @@ async fn top_level_for(fr: Arc<FlowRun>, step: usize, env: Env) -> Result<(), Di
         return Ok(());
     };
     let concurrency = flow.concurrency.max(1) as usize;
-    let (tx, mut rx) = mpsc::channel::<(u64, Value)>(concurrency * 2);
+    let (tx, mut rx) = mpsc::channel::<(u64, Result<Value, BadRecord>)>(concurrency * 2);
     let producer = {
         let fr = fr.clone();
         let env = env.clone();
@@ -275,7 +275,17 @@ async fn top_level_for(fr: Arc<FlowRun>, step: usize, env: Env) -> Result<(), Di
         let fr = fr.clone();
         let env = env.clone();
         tasks.spawn(async move {
-            process_record(&fr, step, env, n, record).await;
+            match record {
+                Ok(record) => process_record(&fr, step, env, n, record).await,
+                // Read, and failed: it goes to the error policy like any failed record.
+                Err(bad) => {
+                    let plan = fr.ctx.plan.clone();
+                    if let Step::For { source, .. } = &plan.flows[fr.flow].body[step] {
+                        let (d, rec) = fr.undecodable(source, n, &bad);
+                        fr.record_failed(d, &rec, &bad);
+                    }
+                }
+            }
             drop(permit);
         });
         while tasks.try_join_next().is_some() {}
@@ -423,6 +433,8 @@ fn exec_step<'a>(fr: &'a Arc<FlowRun>, step: &'a Step, env: &'a mut Env, rec: Op
                 while let Some(records) = pager.next_page(fr, source, env, rec).await? {
                     for record in records {
                         n += 1;
+                        // A child record that does not fit its type fails the record it is in.
+                        let record = record.map_err(|bad| fr.undecodable(source, n, &bad).0)?;
                         let child = RecordRef {
                             index: n,
                             source: plan.endpoints.get(source.endpoint).map_or_else(String::new, |e| e.name.clone()),
@@ -517,7 +529,8 @@ impl FlowRun {
         self.stop.store(true, Ordering::SeqCst);
     }
 
-    fn record_failed(&self, d: Diagnostic, rec: &RecordRef, record: &Value) {
+    fn record_failed<'r>(&self, d: Diagnostic, rec: &RecordRef, record: impl Into<Kept<'r>>) {
+        let record = record.into();
         self.stats.records_failed.fetch_add(1, Ordering::SeqCst);
         let policy = self.ctx.plan.flows[self.flow].on_error.clone();
         let mut dead_lettered = false;
@@ -553,25 +566,33 @@ impl FlowRun {
         self.stop.store(true, Ordering::SeqCst);
     }
 
-    fn write_dead_letter(&self, path: &str, d: &Diagnostic, rec: &RecordRef, record: &Value) -> std::io::Result<()> {
+    fn write_dead_letter(&self, path: &str, d: &Diagnostic, rec: &RecordRef, record: Kept<'_>) -> std::io::Result<()> {
         let mut file = lock(&self.dead_letter);
         if file.is_none() {
             let full = self.ctx.base_dir.join(path);
             *file = Some(std::fs::OpenOptions::new().create(true).append(true).open(full)?);
         }
         let at_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis());
-        let entry = serde_json::json!({
+        let mut entry = serde_json::json!({
             "flow": self.flow_name(),
             "source": rec.source,
             "record_index": rec.index,
             "error": { "code": d.code, "message": d.message, "notes": d.notes },
             "failed_at_unix_ms": at_ms as u64,
         });
-        // The record goes in as JSON text built by the exact encoder (Decimals stay exact).
+        if let Kept::Raw(bad) = record {
+            entry["error"]["mismatches"] = bad_record_mismatches(bad, |s| self.ctx.http.secrets.redact(s));
+        }
+        // The record goes in as JSON text: built by the exact encoder (Decimals stay exact), or
+        // as the API sent it when it did not fit its type.
         let mut line = entry.to_string();
         line.pop();
         line.push_str(",\"record\":");
-        line.push_str(&self.ctx.http.secrets.redact(&flow_plan::encode(record)));
+        let text = match record {
+            Kept::Decoded(v) => flow_plan::encode(v),
+            Kept::Raw(bad) => bad.raw.clone(),
+        };
+        line.push_str(&self.ctx.http.secrets.redact(&text));
         line.push_str("}\n");
         let f = file.as_mut().ok_or_else(|| std::io::Error::other("dead letter file not open"))?;
         f.write_all(line.as_bytes())?;
@@ -801,19 +822,128 @@ impl FlowRun {
         rec: Option<&RecordRef>,
     ) -> Result<Value, Diagnostic> {
         // One pass over the text straight into the declared type, numbers read from their text
-        // (so a Decimal is exactly what the API wrote); what does not fit is parsed again below,
-        // to say what is wrong and where.
-        if let Ok(Ok(v)) =
-            std::str::from_utf8(&answer.body).map(|t| flow_plan::decode_text(t, ty, &self.ctx.plan.types))
-        {
-            return Ok(v);
-        }
-        let json = http::parse_json(answer).map_err(|f| self.http_failure(f, call, rec))?;
-        flow_plan::decode(&json, ty, &self.ctx.plan.types).map_err(|e| {
-            let f = Failure::new(codes::SHAPE, format!("the response does not match its declared type: {e}"));
-            self.http_failure(f, call, rec)
-        })
+        // (so a Decimal is exactly what the API wrote, or refused); what does not fit is read
+        // again to list every mismatch.
+        response_text(answer)
+            .and_then(|text| flow_plan::decode_text(text, ty, &self.ctx.plan.types))
+            .map_err(|e| self.decode_failure(e, answer, call, rec))
     }
+
+    fn decode_failure(
+        &self,
+        e: flow_plan::TextError,
+        answer: &Answer,
+        call: &EndpointCall,
+        rec: Option<&RecordRef>,
+    ) -> Diagnostic {
+        let f = match e {
+            flow_plan::TextError::Syntax(why) => http::not_json(answer, &why),
+            flow_plan::TextError::Shape(m) => shape_failure("the response does not match its declared type", &m),
+        };
+        self.http_failure(f, call, rec)
+    }
+
+    /// A page: its envelope, decoded whole (paging reads it, so it must fit), and each of its
+    /// records on its own, so that one that does not fit fails alone (see [`Self::undecodable`]).
+    fn decode_page(
+        &self,
+        answer: &Answer,
+        ty: &flow_plan::Type,
+        records: Option<&[String]>,
+        call: &EndpointCall,
+        rec: Option<&RecordRef>,
+    ) -> Result<(Value, Vec<Result<Value, BadRecord>>), Diagnostic> {
+        let Some(path) = records else { return Ok((self.decode(answer, ty, call, rec)?, Vec::new())) };
+        response_text(answer)
+            .and_then(|text| flow_plan::decode_page(text, ty, &self.ctx.plan.types, path))
+            .map(|page| (page.envelope, page.records))
+            .map_err(|e| self.decode_failure(e, answer, call, rec))
+    }
+
+    /// Record `n` of a source that does not fit the source's record type: R0004 with every
+    /// mismatch, naming the record (and its id when that could be read).
+    fn undecodable(&self, source: &EndpointCall, n: u64, bad: &BadRecord) -> (Diagnostic, RecordRef) {
+        let plan = &self.ctx.plan;
+        let endpoint = plan.endpoints.get(source.endpoint);
+        let rec = RecordRef {
+            index: n,
+            source: endpoint.map_or_else(String::new, |e| e.name.clone()),
+            id: bad.partial.get("id").filter(|v| !v.is_null()).map(Value::to_text),
+        };
+        let ty = endpoint.and_then(|e| record_type(e, &plan.types));
+        let what = match &ty {
+            Some(ty) => format!("the record does not match its declared type `{ty}`"),
+            None => "the record does not match its declared type".to_string(),
+        };
+        let d = self.http_failure(shape_failure(&what, &bad.mismatches), source, Some(&rec)).help(format!(
+            "correct the type{} to match what the API sends (a field that can be missing or null is declared with `?`); with `on_error = dead_letter(…)` a record that does not fit is kept there, with its JSON, and the others go on",
+            ty.map(|t| format!(" `{t}`")).unwrap_or_default()
+        ));
+        (d, rec)
+    }
+}
+
+/// What a failed record's dead letter keeps: the record as decoded, or, for a record that did
+/// not fit its type, its text as the API sent it.
+#[derive(Clone, Copy)]
+enum Kept<'a> {
+    Decoded(&'a Value),
+    Raw(&'a BadRecord),
+}
+
+impl<'a> From<&'a Value> for Kept<'a> {
+    fn from(v: &'a Value) -> Kept<'a> {
+        Kept::Decoded(v)
+    }
+}
+
+impl<'a> From<&'a BadRecord> for Kept<'a> {
+    fn from(b: &'a BadRecord) -> Kept<'a> {
+        Kept::Raw(b)
+    }
+}
+
+/// A bad record's mismatches for its dead letter: `[{path, expected, found}]` (what was found is
+/// a short excerpt of the record, scrubbed like the rest).
+fn bad_record_mismatches(bad: &BadRecord, redact: impl Fn(&str) -> String) -> serde_json::Value {
+    bad.mismatches
+        .listed
+        .iter()
+        .map(|m| serde_json::json!({ "path": m.path, "expected": m.expected, "found": redact(&m.found) }))
+        .collect()
+}
+
+/// The declared type of an endpoint's records, as the `.flow` file names it.
+fn record_type(endpoint: &flow_plan::Endpoint, types: &[flow_plan::NamedType]) -> Option<String> {
+    let mut ty = endpoint.response.as_ref()?;
+    let mut path = endpoint.records.as_deref()?.iter();
+    loop {
+        match ty {
+            flow_plan::Type::Named(i) => ty = &types.get(*i)?.ty,
+            flow_plan::Type::Nullable(t) => ty = t,
+            flow_plan::Type::Object(fields) => {
+                let name = path.next()?;
+                ty = &fields.iter().find(|f| *f.name == **name)?.ty;
+            }
+            flow_plan::Type::Array(item) if path.len() == 0 => return Some(flow_plan::describe_type(item, types)),
+            _ => return None,
+        }
+    }
+}
+
+/// A response body as text: JSON is UTF-8.
+fn response_text(answer: &Answer) -> Result<&str, flow_plan::TextError> {
+    std::str::from_utf8(&answer.body).map_err(|e| flow_plan::TextError::Syntax(format!("not UTF-8: {e}")))
+}
+
+/// R0004: one mismatch in the message; several counted there, one note each.
+fn shape_failure(what: &str, m: &flow_plan::Mismatches) -> Failure {
+    if m.count() == 1 {
+        return Failure::new(codes::SHAPE, format!("{what}: {m}"));
+    }
+    let mut f = Failure::new(codes::SHAPE, format!("{what}: {} mismatches", m.count()));
+    f.notes = m.lines();
+    f
 }
 
 /// Walks the pages of a source.
@@ -845,7 +975,7 @@ impl Pager {
         call: &EndpointCall,
         env: &Env,
         rec: Option<&RecordRef>,
-    ) -> Result<Option<Vec<Value>>, Diagnostic> {
+    ) -> Result<Option<Vec<Result<Value, BadRecord>>>, Diagnostic> {
         if self.started && self.next.is_none() {
             return Ok(None);
         }
@@ -920,14 +1050,7 @@ impl Pager {
         let Some(ty) = &endpoint.response else {
             return Ok(Some(Vec::new()));
         };
-        let page = fr.decode(&answer, ty, call, rec)?;
-        let records = match &endpoint.records {
-            Some(path) => match page.get_path(path) {
-                Some(Value::Array(items)) => items.clone(),
-                _ => Vec::new(),
-            },
-            None => Vec::new(),
-        };
+        let (page, records) = fr.decode_page(&answer, ty, endpoint.records.as_deref(), call, rec)?;
         fr.stats.pages.fetch_add(1, Ordering::SeqCst);
         fr.ctx.observer.event(&Event::Page {
             flow: fr.flow_name().to_string(),
