@@ -90,27 +90,29 @@ table codes: Kind -> String {
 "##;
 
 /// The input's fields: (path, type).
-const ROW: &[(&str, fn() -> T)] = &[
-    ("r.n", || Int),
-    ("r.m", || opt(Int)),
-    ("r.d", || Dec),
-    ("r.f", || Flt),
-    ("r.s", || Str),
-    ("r.t", || opt(Str)),
-    ("r.ok", || Bool),
-    ("r.day", || Date),
-    ("r.at", || Dt),
-    ("r.kind", || Kind),
-    ("r.items", || arr(Item)),
-    ("r.more", || opt(arr(Item))),
-    ("r.tags", || arr(Str)),
-    ("r.opt_tags", || opt(arr(Str))),
-    ("r.best", || opt(Item)),
-    ("r.text_date", || Str),
-    ("r.best?.count", || opt(Int)),
-    ("r.best?.name", || opt(Str)),
-    ("r.best?.price", || opt(Dec)),
-];
+fn row() -> Vec<(&'static str, T)> {
+    vec![
+        ("r.n", Int),
+        ("r.m", opt(Int)),
+        ("r.d", Dec),
+        ("r.f", Flt),
+        ("r.s", Str),
+        ("r.t", opt(Str)),
+        ("r.ok", Bool),
+        ("r.day", Date),
+        ("r.at", Dt),
+        ("r.kind", Kind),
+        ("r.items", arr(Item)),
+        ("r.more", opt(arr(Item))),
+        ("r.tags", arr(Str)),
+        ("r.opt_tags", opt(arr(Str))),
+        ("r.best", opt(Item)),
+        ("r.text_date", Str),
+        ("r.best?.count", opt(Int)),
+        ("r.best?.name", opt(Str)),
+        ("r.best?.price", opt(Dec)),
+    ]
+}
 
 /// What the output fields may be.
 fn out_types() -> Vec<T> {
@@ -157,7 +159,7 @@ impl Gen {
     /// Paths of exactly type `t`: the record's fields and the variables in scope (and an
     /// item variable's fields).
     fn paths(&self, t: &T) -> Vec<String> {
-        let mut out: Vec<String> = ROW.iter().filter(|(_, ty)| ty() == *t).map(|(p, _)| p.to_string()).collect();
+        let mut out: Vec<String> = row().into_iter().filter(|(_, ty)| ty == t).map(|(p, _)| p.to_string()).collect();
         for (name, ty) in &self.vars {
             if ty == t {
                 out.push(name.clone());
@@ -289,7 +291,7 @@ impl Gen {
                 8 => format!("substring({}, {}, 2)", self.expr(&Str, d, false), self.next(5) as i64 - 2),
                 9 => format!("pad_left(replace({}, \"a\", \"b\"), 4, \"0\")", self.expr(&Str, d, false)),
                 10 => format!("regex_replace({}, \"[0-9]+\", \"#\")", self.expr(&Str, d, false)),
-                11 => format!("(codes[{}] ?? \"?\")", self.pick(&self.paths(&Kind)).to_string()),
+                11 => format!("(codes[{}] ?? \"?\")", self.pick(&self.paths(&Kind))),
                 _ => self.expr(&Kind, d, false),
             },
             Bool => match form {
