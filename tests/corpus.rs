@@ -93,6 +93,8 @@ fn no_orphan_snapshots() {
         };
         let source = if let Some(s) = base.strip_prefix("err__") {
             format!("tests/data/err/{s}.flow")
+        } else if let Some(s) = base.strip_prefix("fmt_corpus__") {
+            format!("tests/data/fmt/{s}.flow")
         } else if let Some(s) = base.strip_prefix("fmt__") {
             format!("tests/data/ok/{s}.flow")
         } else if let Some(s) = base.strip_prefix("plan__ok__") {
@@ -133,11 +135,95 @@ fn shape(file: &flow_syntax::ast::File) -> String {
     out
 }
 
+/// Every `.flow` file below the root (the build's own folders left out), sorted.
+fn every_flow_file() -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut dirs = vec![root()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).expect("a folder").flatten() {
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if path.is_dir() {
+                if !name.starts_with('.') && name != "target" && name != "node_modules" {
+                    dirs.push(path);
+                }
+            } else if path.extension().is_some_and(|x| x == "flow") {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The comments of a source, word for word, sorted: what formatting must keep.
+fn comment_texts(source: &str) -> Vec<String> {
+    let mut out: Vec<String> = flow_syntax::lex::lex(source)
+        .filter(|(kind, _)| *kind == flow_syntax::lex::Lexeme::Comment)
+        .map(|(_, span)| source[span.range()].trim_end().to_string())
+        .collect();
+    out.sort();
+    out
+}
+
+/// Formats `source` and checks what formatting promises: the result parses to the same tree
+/// (spans aside), has the same comments (as a multiset, each a block or a line comment as it
+/// was), and formats to itself. `None` when the source does not parse (it is then refused).
+fn format_checked(name: &str, source: &str) -> Option<String> {
+    let (before, diags) = flow_syntax::parse(source);
+    if diags.iter().any(flow_diagnostics::Diagnostic::is_error) {
+        assert!(flow_syntax::format(source).is_err(), "{name}: a file that does not parse is not formatted");
+        return None;
+    }
+    let formatted = flow_syntax::format(source).unwrap_or_else(|d| panic!("{name}: {d:?}"));
+    let (after, diags) = flow_syntax::parse(&formatted);
+    assert!(diags.is_empty(), "{name}: the formatted file does not parse: {diags:?}\n{formatted}");
+    assert_eq!(shape(&before), shape(&after), "{name}: formatting changed the meaning\n{formatted}");
+    assert_eq!(comment_texts(source), comment_texts(&formatted), "{name}: the comments changed\n{formatted}");
+    let again = flow_syntax::format(&formatted).expect("formats again");
+    assert_eq!(formatted, again, "{name}: formatting is not idempotent");
+    Some(formatted)
+}
+
+#[test]
+fn the_formatter_keeps_meaning_and_comments_and_is_idempotent_on_every_flow_file() {
+    let files = every_flow_file();
+    assert!(files.len() > 60, "{} files", files.len());
+    let mut formatted_files = 0;
+    for path in files {
+        let name = display(&path);
+        let bytes = std::fs::read(&path).expect("read");
+        // A file that is not UTF-8 (the corpus has one on purpose) is no source to format.
+        let Ok(source) = std::str::from_utf8(&bytes) else { continue };
+        let Some(formatted) = format_checked(&name, source) else { continue };
+        formatted_files += 1;
+        if name.starts_with("tests/data/ok/") {
+            settings(name.clone()).bind(|| insta::assert_snapshot!(format!("fmt__{}", stem(&path)), formatted));
+        }
+    }
+    assert!(formatted_files > 40, "{formatted_files} files formatted");
+}
+
+/// tests/data/fmt: comments in every position a comment can take; the snapshots show where
+/// each one ends up.
+#[test]
+fn fmt_corpus_keeps_every_comment_where_it_was() {
+    let files = flow_files("tests/data/fmt");
+    assert!(files.len() >= 4, "the corpus is missing");
+    for path in files {
+        let name = display(&path);
+        let source = std::fs::read_to_string(&path).expect("read");
+        let formatted = format_checked(&name, &source).unwrap_or_else(|| panic!("{name} does not parse"));
+        settings(name.clone()).bind(|| insta::assert_snapshot!(format!("fmt_corpus__{}", stem(&path)), formatted));
+    }
+}
+
 #[test]
 fn the_formatter_keeps_meaning_and_comments_and_is_idempotent() {
     let mut files = flow_files("examples");
     files.extend(flow_files("tests/data/ok"));
     files.extend(flow_files("tests/data/run"));
+    files.extend(flow_files("tests/data/library"));
     for path in files {
         let name = display(&path);
         let source = std::fs::read_to_string(&path).expect("read");
@@ -337,4 +423,44 @@ fn flowc_map_agrees_with_the_evaluator_on_random_records() {
         }
     }
     assert!(maps >= 8, "only {maps} maps were tried");
+}
+
+/// A comment put between any two tokens of the fmt corpus and an example is kept, once, word
+/// for word, between the same words, and the result formats to itself.
+#[test]
+fn a_comment_between_any_two_tokens_stays_between_them() {
+    use flow_syntax::lex::{lex, Lexeme};
+    // The fmt corpus has every construct; one example adds a real file's layout.
+    let mut files = flow_files("tests/data/fmt");
+    files.push(root().join("examples/orders_to_crm.flow"));
+    let mut tried = 0;
+    for (f, path) in files.into_iter().enumerate() {
+        let source = std::fs::read_to_string(&path).expect("read");
+        let (file, _) = flow_syntax::parse(&source);
+        let shape_before = shape(&file);
+        let starts: Vec<usize> =
+            lex(&source).filter(|(k, _)| *k != Lexeme::Comment).map(|(_, s)| s.start as usize).collect();
+        // Words and strings before `at`: what a comment must still follow.
+        let words_before = |text: &str, at: usize| {
+            lex(text).filter(|(k, s)| matches!(k, Lexeme::Word | Lexeme::Str) && (s.end as usize) <= at).count()
+        };
+        // Every third place (the places of a file's first comment kind are the next file's
+        // second), a block and a line comment in turn: each gap a construct has, in some file.
+        for (n, &at) in starts.iter().enumerate().skip(f % 3).step_by(3) {
+            for comment in [if (n / 3) % 2 == 0 { format!("/* c{n} */") } else { format!("// c{n}\n") }] {
+                let variant = format!("{} {comment} {}", &source[..at], &source[at..]);
+                let (file, diags) = flow_syntax::parse(&variant);
+                if !diags.is_empty() || shape(&file) != shape_before {
+                    continue; // inside a token: not a place for a comment
+                }
+                tried += 1;
+                let name = format!("{} with {comment:?} at {at}", display(&path));
+                let formatted = format_checked(&name, &variant).expect("parses");
+                let text = comment.trim_end();
+                let found = formatted.find(text).unwrap_or_else(|| panic!("{name}: lost\n{formatted}"));
+                assert_eq!(words_before(&formatted, found), words_before(&variant, at), "{name}: moved\n{formatted}");
+            }
+        }
+    }
+    assert!(tried > 300, "{tried} variants");
 }

@@ -1,6 +1,6 @@
 //! The documentation is tested: every example in docs/language.md compiles, every example in
 //! docs/diagnostics.md raises its code, and every code in the registry is documented and
-//! triggered by a test.
+//! asserted by a test (see `where_codes_are_asserted` for what counts).
 
 mod common;
 
@@ -66,29 +66,386 @@ fn every_diagnostics_example_raises_its_code() {
     }
 }
 
-#[test]
-fn every_code_is_documented_and_triggered_by_a_test() {
-    let docs = sections(&read("docs/diagnostics.md"));
-    // What the tests show: rendered outputs in the snapshots, and the end-to-end assertions.
-    let mut evidence = read("tests/e2e.rs");
-    for entry in std::fs::read_dir(common::root().join("tests/snapshots")).expect("snapshots") {
-        evidence.push_str(&std::fs::read_to_string(entry.expect("entry").path()).expect("snapshot"));
+/// A Rust source with its comments blanked out (strings, raw strings and chars kept), so that
+/// what is left is code and literals, at the same byte offsets.
+fn without_comments(src: &str) -> String {
+    let b = src.as_bytes();
+    let mut out = b.to_vec();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'/' if b.get(i + 1) == Some(&b'/') => {
+                while i < b.len() && b[i] != b'\n' {
+                    out[i] = b' ';
+                    i += 1;
+                }
+            }
+            b'/' if b.get(i + 1) == Some(&b'*') => {
+                let mut depth = 0;
+                while i < b.len() {
+                    if b[i] == b'/' && b.get(i + 1) == Some(&b'*') {
+                        depth += 1;
+                        out[i] = b' ';
+                        out[i + 1] = b' ';
+                        i += 2;
+                    } else if b[i] == b'*' && b.get(i + 1) == Some(&b'/') {
+                        depth -= 1;
+                        out[i] = b' ';
+                        out[i + 1] = b' ';
+                        i += 2;
+                        if depth == 0 {
+                            break;
+                        }
+                    } else {
+                        if b[i] != b'\n' {
+                            out[i] = b' ';
+                        }
+                        i += 1;
+                    }
+                }
+            }
+            _ => i = skip_literal(b, i).unwrap_or(i + 1),
+        }
     }
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// The end of the string, raw string or char literal starting at `i`, if one starts there.
+fn skip_literal(b: &[u8], i: usize) -> Option<usize> {
+    let ident_before = i > 0 && (b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'_');
+    match b[i] {
+        b'"' => {
+            let mut j = i + 1;
+            while j < b.len() && b[j] != b'"' {
+                j += if b[j] == b'\\' { 2 } else { 1 };
+            }
+            Some(j + 1)
+        }
+        b'r' if !ident_before && matches!(b.get(i + 1), Some(b'#' | b'"')) => {
+            let hashes = b[i + 1..].iter().take_while(|c| **c == b'#').count();
+            if b.get(i + 1 + hashes) != Some(&b'"') {
+                return None;
+            }
+            let close: Vec<u8> = std::iter::once(b'"').chain(std::iter::repeat_n(b'#', hashes)).collect();
+            let body = i + 2 + hashes;
+            let end = b[body..].windows(close.len()).position(|w| w == close.as_slice())?;
+            Some(body + end + close.len())
+        }
+        // A char literal ('x', '\n', '\u{1F600}'), not a lifetime ('a).
+        b'\'' => {
+            if b.get(i + 1) == Some(&b'\\') {
+                b[i + 2..].iter().position(|c| *c == b'\'').map(|p| i + 3 + p)
+            } else {
+                let len = std::str::from_utf8(&b[i + 1..]).ok()?.chars().next()?.len_utf8();
+                (b.get(i + 1 + len) == Some(&b'\'')).then_some(i + 2 + len)
+            }
+        }
+        _ => None,
+    }
+}
+
+/// The test code of a source file: all of it for a test file, else its `#[cfg(test)] mod … { }`
+/// blocks. Comments are blanked.
+fn test_code(path: &std::path::Path, src: &str) -> String {
+    let code = without_comments(src);
+    let whole =
+        path.components().any(|c| c.as_os_str() == "tests") || path.file_name().is_some_and(|n| n == "tests.rs");
+    if whole {
+        return code;
+    }
+    let mut out = String::new();
+    let mut rest = code.as_str();
+    while let Some(at) = rest.find("#[cfg(test)]") {
+        let after = &rest[at..];
+        let Some(open) = after.find(['{', ';']) else { break };
+        if after.as_bytes()[open] == b';' {
+            // `#[cfg(test)] mod tests;`: the module is a file of its own, read as a whole.
+            rest = &after[open..];
+            continue;
+        }
+        let end = balanced(after, open).unwrap_or(after.len());
+        out.push_str(&after[..end]);
+        out.push('\n');
+        rest = &after[end..];
+    }
+    out
+}
+
+/// The index just past the bracket that closes the one at `open`; strings are skipped.
+fn balanced(text: &str, open: usize) -> Option<usize> {
+    let b = text.as_bytes();
+    let mut depth = 0usize;
+    let mut i = open;
+    while i < b.len() {
+        if let Some(end) = skip_literal(b, i) {
+            i = end;
+            continue;
+        }
+        match b[i] {
+            b'(' | b'[' | b'{' => depth += 1,
+            b')' | b']' | b'}' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(i + 1);
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// The arguments of every `assert!`, `assert_eq!` and `assert_ne!` in `code` that assert
+/// something: the condition of `assert!`, both sides of `assert_eq!`; never the message
+/// arguments, and nothing of `assert_ne!` (it asserts a difference).
+fn asserted_arguments(code: &str) -> Vec<String> {
+    let b = code.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if let Some(end) = skip_literal(b, i) {
+            i = end; // a macro's name inside a string is text, not a call
+            continue;
+        }
+        let word_start = i == 0 || !(b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'_'); // not debug_assert!
+        let macro_len = [("assert!(", 1), ("assert_eq!(", 2)]
+            .into_iter()
+            .find(|(m, _)| word_start && code[i..].starts_with(m))
+            .map(|(m, n)| (m.len(), n));
+        let Some((len, asserted)) = macro_len else {
+            i += 1;
+            continue;
+        };
+        let open = i + len - 1;
+        match balanced(code, open) {
+            Some(close) => {
+                out.extend(split_arguments(&code[open + 1..close - 1]).into_iter().take(asserted));
+                i = close;
+            }
+            None => i += len,
+        }
+    }
+    out
+}
+
+/// Top-level comma-separated arguments (brackets and literals nest).
+fn split_arguments(args: &str) -> Vec<String> {
+    let b = args.as_bytes();
+    let (mut parts, mut start, mut depth, mut i) = (Vec::new(), 0, 0i32, 0);
+    while i < b.len() {
+        if let Some(end) = skip_literal(b, i) {
+            i = end;
+            continue;
+        }
+        match b[i] {
+            b'(' | b'[' | b'{' => depth += 1,
+            b')' | b']' | b'}' => depth -= 1,
+            b',' if depth == 0 => {
+                parts.push(args[start..i].to_string());
+                start = i + 1;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    parts.push(args[start..].to_string());
+    parts
+}
+
+/// Whether an asserted argument asserts `code` (its id in a string literal, or its registry
+/// constant), in a place that is not negated (`!out.contains("error[R0002]")` asserts that it is
+/// absent).
+fn asserts_code(argument: &str, id: &str, constant: &str) -> bool {
+    let b = argument.as_bytes();
+    let mut hits = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if let Some(end) = skip_literal(b, i) {
+            if b[i] == b'"' || b[i] == b'r' {
+                let text = &argument[i..end];
+                let mut from = 0;
+                while let Some(p) = text[from..].find(id) {
+                    let after = text.as_bytes().get(from + p + id.len());
+                    if !after.is_some_and(u8::is_ascii_digit) {
+                        hits.push(i);
+                    }
+                    from += p + id.len();
+                }
+            }
+            i = end;
+            continue;
+        }
+        if argument[i..].starts_with(constant)
+            && !argument[..i].ends_with(|c: char| c.is_alphanumeric() || c == '_')
+            && !argument[i + constant.len()..].starts_with(|c: char| c.is_alphanumeric() || c == '_')
+        {
+            hits.push(i);
+        }
+        i += 1;
+    }
+    hits.into_iter().any(|at| !negated(argument, at))
+}
+
+/// Whether the term holding the byte at `at` is under a `!`: the chain of calls, paths and
+/// fields around it (`!out.stderr.contains(…)`) starts with one.
+fn negated(text: &str, at: usize) -> bool {
+    let b = text.as_bytes();
+    let mut depth = 0i32;
+    let mut i = at;
+    while i > 0 {
+        let c = b[i - 1];
+        match c {
+            b')' | b']' => depth += 1,
+            b'(' | b'[' if depth > 0 => depth -= 1,
+            // An opening bracket we are inside: the argument list of a call; step out of it.
+            b'(' | b'[' => {}
+            _ if depth > 0 => {}
+            b'.' | b':' | b'&' | b'_' | b' ' | b'\n' => {}
+            _ if c.is_ascii_alphanumeric() => {}
+            b'!' => return b.get(i) != Some(&b'='),
+            _ => return false,
+        }
+        i -= 1;
+    }
+    false
+}
+
+/// Where each code is asserted by a test: a rendered `error[CODE]`/`warning[CODE]` in a
+/// committed insta snapshot; a `// expect:` header of the err corpus; a docs/diagnostics.md
+/// example that raises it (asserted by `every_diagnostics_example_raises_its_code`); or, in test
+/// code (tests/*.rs, a crate's tests.rs, a `#[cfg(test)]` module), the code's id in a string
+/// literal or its `codes::` constant inside what an `assert!` or `assert_eq!` asserts, not
+/// negated. A code that appears only in a comment, a message or a panic does not count.
+fn where_codes_are_asserted(docs: &[(String, String, String)]) -> std::collections::BTreeMap<String, Vec<String>> {
+    let mut found: std::collections::BTreeMap<String, Vec<String>> = std::collections::BTreeMap::new();
+    let mut note = |code: &str, why: String| found.entry(code.to_string()).or_default().push(why);
+    let registry = read("crates/flow_diagnostics/src/codes.rs");
+    let constant_of = |id: &str| {
+        registry
+            .lines()
+            .find_map(|l| {
+                let (name, rest) = l.trim().split_once(" = ")?;
+                rest.starts_with(&format!("\"{id}\"")).then(|| name.trim().to_string())
+            })
+            .unwrap_or_else(|| panic!("no constant for {id} in codes.rs"))
+    };
+    let mut snapshot_dirs = vec![common::root().join("tests/snapshots")];
+    for krate in std::fs::read_dir(common::root().join("crates")).expect("crates") {
+        snapshot_dirs.push(krate.expect("crate").path().join("src/snapshots"));
+    }
+    let mut snapshots = Vec::new();
+    for dir in snapshot_dirs.iter().filter(|d| d.is_dir()) {
+        for entry in std::fs::read_dir(dir).expect("snapshots") {
+            let path = entry.expect("entry").path();
+            if path.extension().is_some_and(|e| e == "snap") {
+                snapshots.push((common::display(&path), std::fs::read_to_string(&path).expect("snapshot")));
+            }
+        }
+    }
+    let mut sources = Vec::new();
+    let mut stack = vec![common::root().join("tests"), common::root().join("crates")];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).expect("dir") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() && path.file_name().is_some_and(|n| n != "target") {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let src = std::fs::read_to_string(&path).expect("source");
+                let shown = common::display(&path);
+                sources.push((shown.clone(), asserted_arguments(&test_code(std::path::Path::new(&shown), &src))));
+            }
+        }
+    }
+    let err_headers: Vec<(String, String)> = common::flow_files("tests/data/err")
+        .iter()
+        .map(|p| {
+            let bytes = std::fs::read(p).expect("read");
+            (common::display(p), String::from_utf8_lossy(&bytes).lines().next().unwrap_or("").to_string())
+        })
+        .collect();
+    for code in CODES {
+        let id = code.id;
+        for (name, text) in &snapshots {
+            if text.contains(&format!("error[{id}]")) || text.contains(&format!("warning[{id}]")) {
+                note(id, format!("snapshot {name}"));
+            }
+        }
+        for (name, header) in &err_headers {
+            if header.strip_prefix("// expect:").is_some_and(|h| h.split_whitespace().any(|c| c == id)) {
+                note(id, format!("err corpus {name}"));
+            }
+        }
+        if let Some((_, _, body)) = docs.iter().find(|(c, _, _)| c == id) {
+            if flow_blocks(body).iter().any(|(_, src)| common::check("x.flow", src).1.iter().any(|d| d.code == id)) {
+                note(id, "docs/diagnostics.md example".into());
+            }
+        }
+        let constant = constant_of(id);
+        for (name, arguments) in &sources {
+            if arguments.iter().any(|a| asserts_code(a, id, &constant)) {
+                note(id, format!("an assertion in {name}"));
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn the_assertion_finder_reads_only_what_is_asserted() {
+    // Made-up codes (Q…, FAKE_…), so that this test asserts no real code itself.
+    let code = without_comments(
+        r#"
+        // assert!(out.contains("Q0001"));
+        assert!(out.stderr.contains("error[Q0002]") && x, "{}", "Q0003");
+        assert!(!out.stderr.contains("error[Q0004]"), "Q0005");
+        assert_eq!(d.code, codes::FAKE_ELEVEN, "{:?}", "Q0006");
+        assert_ne!(d.code, "Q0007");
+        debug_assert!(d.code == "Q0013");
+        assert!(a != "Q0021" && f(|x, y| x == "Q0022"), "msg, with a comma");
+        panic!("Q0009");
+        let s = "assert!(x == \"Q0010\")";
+        /* assert!(y == "Q0012"); */
+        "#,
+    );
+    let args = asserted_arguments(&code);
+    let asserted = |id: &str, constant: &str| args.iter().any(|a| asserts_code(a, id, constant));
+    for (id, constant, why) in [
+        ("Q0002", "FAKE_TWO", "a literal in the condition"),
+        ("Q0011", "FAKE_ELEVEN", "a registry constant"),
+        ("Q0022", "FAKE_TWENTY_TWO", "inside a closure in the condition"),
+        ("Q0021", "FAKE_TWENTY_ONE", "an operand of `!=`, not a negation"),
+    ] {
+        let found = asserted(id, constant);
+        assert!(found, "{why}");
+    }
+    for id in ["Q0001", "Q0003", "Q0004", "Q0005", "Q0006", "Q0007", "Q0009", "Q0010", "Q0012", "Q0013"] {
+        let found = asserted(id, "FAKE_NONE");
+        assert!(!found, "{id} is in a comment, a message, a negation, assert_ne!, debug_assert!, a panic or a string");
+    }
+    let longer = asserts_code("\"Q00020\"", "Q0002", "FAKE_TWO");
+    assert!(!longer, "a longer number is another code");
+}
+
+#[test]
+fn every_code_is_documented_and_asserted_by_a_test() {
+    let docs = sections(&read("docs/diagnostics.md"));
+    let asserted = where_codes_are_asserted(&docs);
     let mut problems = Vec::new();
     for code in CODES {
         match docs.iter().find(|(c, _, _)| c == code.id) {
             None => problems.push(format!("{}: no `## {} — …` entry in docs/diagnostics.md", code.id, code.id)),
-            Some((_, summary, body)) => {
+            Some((_, summary, _)) => {
                 if summary != code.summary {
                     problems
                         .push(format!("{}: docs say \"{summary}\", the registry says \"{}\"", code.id, code.summary));
                 }
-                let example_raises = flow_blocks(body)
-                    .iter()
-                    .any(|(_, src)| common::check("x.flow", src).1.iter().any(|d| d.code == code.id));
-                let shown = evidence.contains(&format!("[{}]", code.id));
-                if !example_raises && !shown {
-                    problems.push(format!("{}: no test triggers it", code.id));
+                if !asserted.contains_key(code.id) {
+                    problems.push(format!(
+                        "{}: no test asserts it (a snapshot showing `error[{}]`, an err corpus `// expect:` \
+                         header, a docs example that raises it, or an assert!/assert_eq! on the code)",
+                        code.id, code.id
+                    ));
                 }
             }
         }

@@ -109,7 +109,7 @@ impl Cx<'_> {
             return None;
         };
         let mark = scope.len();
-        scope.push(&param.name, item, param.span, false);
+        self.bind(scope, &param.name, param.span, item, crate::NameKind::LambdaParam);
         let (t, x) = self.infer(body, scope);
         let mut diags = Vec::new();
         scope.truncate(mark, &mut diags);

@@ -228,6 +228,14 @@ impl Cx<'_> {
         let Some((params, ret)) = self.map_sigs.get(index).cloned() else {
             return (Ty::Error, plan::Expr::Lit { value: plan::Value::Null });
         };
+        // `to_contact(o: …)`: the argument's name is a use of the map's parameter.
+        let decl = self.map_decls[index];
+        for a in args {
+            let Some(n) = &a.name else { continue };
+            if let Some(param) = decl.params.iter().find(|p| p.name.name == n.name) {
+                self.note_local_use(param.name.span, n.span);
+            }
+        }
         match self.checked_args("map", callee, &params, args, e.span, scope) {
             Some(args) => (ret, plan::Expr::CallMap { map: index, args, span: e.span }),
             None => (ret, plan::Expr::Lit { value: plan::Value::Null }),

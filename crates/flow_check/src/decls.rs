@@ -10,7 +10,7 @@ use crate::call::{Callee, Param};
 use crate::expr::{path_text, Expect};
 use crate::scope::Scope;
 use crate::ty::{FieldTy, Ty};
-use crate::{ApiM, Cx, DeclRef, EndpointM, FlowSettings, Kind, MapM, BUILTIN_TYPES};
+use crate::{ApiM, Cx, DeclRef, EndpointM, FlowSettings, Kind, MapM, NameKind, BUILTIN_TYPES};
 
 const API_PROPERTIES: [&str; 10] = [
     "base_url",
@@ -69,6 +69,7 @@ impl<'a> Cx<'a> {
                 continue;
             }
             self.names.insert(name.name.clone(), DeclRef { kind, index, span: name.span });
+            self.note_global(kind, name);
         }
     }
 
@@ -82,9 +83,11 @@ impl<'a> Cx<'a> {
         match self.names.get(&ident.name).copied() {
             Some(r) if r.kind == kind => {
                 self.used.insert((kind, r.index));
+                self.note_use(r, ident.span);
                 Some(r.index)
             }
             Some(r) => {
+                self.note_use(r, ident.span);
                 self.report(
                     Diagnostic::new(
                         codes::WRONG_KIND,
@@ -193,6 +196,7 @@ impl<'a> Cx<'a> {
                 _ => match self.names.get(&id.name).copied() {
                     Some(r) if r.kind == Kind::Type => {
                         self.used.insert((Kind::Type, r.index));
+                        self.note_use(r, id.span);
                         Ty::Named(r.index)
                     }
                     _ if !self.names.contains_key(&id.name) => {
@@ -887,14 +891,14 @@ impl<'a> Cx<'a> {
                 param_spans.push(p.name.span);
             }
         }
-        let path = self.endpoint_path(d, &params);
+        let path = self.endpoint_path(d, &params, &param_spans);
         let response = d.response.as_ref().map(|t| self.type_expr(t));
         self.no_repeated_properties(&d.props);
 
         // query and headers see the parameters.
         let mut scope = Scope::default();
         for ((name, ty), span) in params.iter().zip(&param_spans) {
-            scope.push(name, ty.clone(), *span, false);
+            self.bind(&mut scope, name, *span, ty.clone(), NameKind::Param);
         }
         let mut query = Vec::new();
         let mut headers = Vec::new();
@@ -1021,7 +1025,7 @@ impl<'a> Cx<'a> {
         })
     }
 
-    fn endpoint_path(&mut self, d: &ast::EndpointDecl, params: &[(String, Ty)]) -> Vec<plan::PathPart> {
+    fn endpoint_path(&mut self, d: &ast::EndpointDecl, params: &[(String, Ty)], spans: &[Span]) -> Vec<plan::PathPart> {
         let text = &d.path.value;
         let at = |offset: usize, len: usize| {
             // +1 for the opening quote; escapes in paths are rare, so offsets match the source.
@@ -1060,8 +1064,12 @@ impl<'a> Cx<'a> {
             };
             let name = &rest[open + 1..open + close];
             let span = at(offset + open, close + 1);
-            match params.iter().find(|(n, _)| n == name) {
-                Some((_, ty)) => {
+            match params.iter().position(|(n, _)| n == name) {
+                Some(i) => {
+                    let ty = &params[i].1;
+                    // The placeholder's name is a use of the parameter (when the path's text is
+                    // the source's: an escape before it would shift it, and editors check).
+                    self.note_local_use(spans[i], at(offset + open + 1, name.len()));
                     let scalar = matches!(
                         self.types.resolve(ty),
                         Ty::String | Ty::Int | Ty::Union(_) | Ty::Decimal | Ty::Date | Ty::Bool | Ty::Error
@@ -1194,8 +1202,16 @@ impl<'a> Cx<'a> {
             let inner = self.types.resolve(&self.types.non_null(&ty)).clone();
             match inner {
                 Ty::Object(ref fields) => match fields.iter().find(|f| f.name == name.name) {
-                    Some(f) => ty = f.ty.clone(),
+                    Some(f) => {
+                        ty = f.ty.clone();
+                        // For editors: the path so far has the field's type.
+                        let path = Span::new(e.span.start as usize, name.span.end as usize);
+                        self.info.expr_types.push((path, self.types.display(&ty)));
+                    }
                     None => {
+                        // For editors: the fields a name here could be.
+                        let choices = fields.iter().map(|f| (f.name.clone(), self.types.display(&f.ty))).collect();
+                        self.info.field_choices.push((name.span, choices));
                         let help = match suggest(&name.name, fields.iter().map(|f| f.name.as_str())) {
                             Some(s) => format!("did you mean `{s}`?"),
                             None => format!(
@@ -1431,7 +1447,7 @@ impl<'a> Cx<'a> {
         let (params, ret) = self.map_sigs[index].clone();
         let mut scope = Scope::default();
         for (p, (name, ty)) in d.params.iter().zip(&params) {
-            scope.push(name, ty.clone(), p.name.span, false);
+            self.bind(&mut scope, name, p.name.span, ty.clone(), NameKind::Param);
         }
         let target_index = match &ret {
             Ty::Named(i) => Some(*i),
@@ -1490,7 +1506,7 @@ impl<'a> Cx<'a> {
                     if scope.contains(&l.name.name) {
                         self.shadowing(&l.name);
                     }
-                    scope.push(&l.name.name, ty, l.name.span, true);
+                    self.bind(&mut scope, &l.name.name, l.name.span, ty, NameKind::Let);
                     lets.push((l.name.name.clone(), pe));
                 }
                 ast::MapItem::Field(f) => {
@@ -1667,8 +1683,8 @@ impl<'a> Cx<'a> {
                     if scope.contains(&l.name.name) {
                         self.shadowing(&l.name);
                     }
-                    if let Some((index, args)) = self.endpoint_callee(&l.value) {
-                        let call = self.endpoint_call(index, args, l.value.span, scope);
+                    if let Some((index, callee, args)) = self.endpoint_callee(&l.value) {
+                        let call = self.endpoint_call(index, callee, args, l.value.span, scope);
                         if call.as_ref().is_some_and(|c| c.batch.is_some()) {
                             self.report(
                                 Diagnostic::new(
@@ -1680,19 +1696,19 @@ impl<'a> Cx<'a> {
                             );
                         }
                         let ty = self.endpoints_ty(index);
-                        scope.push(&l.name.name, ty, l.name.span, true);
+                        self.bind(scope, &l.name.name, l.name.span, ty, NameKind::Let);
                         if let Some(call) = call {
                             steps.push(plan::Step::Call { call, bind: Some(l.name.name.clone()) });
                         }
                     } else {
                         let (ty, pe) = self.let_value(l, scope);
-                        scope.push(&l.name.name, ty, l.name.span, true);
+                        self.bind(scope, &l.name.name, l.name.span, ty, NameKind::Let);
                         steps.push(plan::Step::Let { name: l.name.name.clone(), value: pe, span: l.span });
                     }
                 }
                 ast::Stmt::Call(e) => match self.endpoint_callee(e) {
-                    Some((index, args)) => {
-                        if let Some(call) = self.endpoint_call(index, args, e.span, scope) {
+                    Some((index, callee, args)) => {
+                        if let Some(call) = self.endpoint_call(index, callee, args, e.span, scope) {
                             let last = std::ptr::eq(s, stmts.last().unwrap_or(s));
                             if call.batch.is_some() && (self.loop_depth != 1 || !last) {
                                 self.report(
@@ -1775,21 +1791,26 @@ impl<'a> Cx<'a> {
         }
     }
 
-    /// If `e` calls (or names) an endpoint: its index and arguments.
-    fn endpoint_callee<'e>(&self, e: &'e ast::Expr) -> Option<(usize, &'e [ast::Arg])> {
+    /// If `e` calls (or names) an endpoint: its index, the name and the arguments.
+    fn endpoint_callee<'e>(&self, e: &'e ast::Expr) -> Option<(usize, &'e ast::Ident, &'e [ast::Arg])> {
         let (name, args): (&ast::Ident, &[ast::Arg]) = match &e.kind {
             ExprKind::Call { callee, args } => (callee, args),
             ExprKind::Name(id) => (id, &[]),
             _ => return None,
         };
         match self.names.get(&name.name) {
-            Some(r) if r.kind == Kind::Endpoint => Some((r.index, args)),
+            Some(r) if r.kind == Kind::Endpoint => Some((r.index, name, args)),
             _ => None,
         }
     }
 
     fn for_stmt(&mut self, f: &ast::For, scope: &mut Scope) -> Option<plan::Step> {
-        let Some((index, args)) = self.endpoint_callee(&f.source) else {
+        let Some((index, callee, args)) = self.endpoint_callee(&f.source) else {
+            if let ExprKind::Name(id) | ExprKind::Call { callee: id, .. } = &f.source.kind {
+                if let Some(r) = self.names.get(&id.name).copied().filter(|_| !scope.contains(&id.name)) {
+                    self.note_use(r, id.span);
+                }
+            }
             match &f.source.kind {
                 ExprKind::Name(id) | ExprKind::Call { callee: id, .. }
                     if !self.names.contains_key(&id.name) && !scope.contains(&id.name) =>
@@ -1804,14 +1825,13 @@ impl<'a> Cx<'a> {
             }
             // Check the body anyway, with the variable poisoned, for the errors inside.
             let mark = scope.len();
-            scope.push(&f.var.name, Ty::Error, f.var.span, false);
+            self.bind(scope, &f.var.name, f.var.span, Ty::Error, NameKind::LoopVar);
             self.stmts(&f.body, scope, None);
             let mut diags = Vec::new();
             scope.truncate(mark, &mut diags);
             return None;
         };
-        self.used.insert((Kind::Endpoint, index));
-        let source = self.endpoint_call(index, args, f.source.span, scope);
+        let source = self.endpoint_call(index, callee, args, f.source.span, scope);
         let record_ty = match self.endpoints.get(index).and_then(|e| e.as_ref()) {
             Some(e) => match &e.record_ty {
                 Some(t) => t.clone(),
@@ -1832,7 +1852,7 @@ impl<'a> Cx<'a> {
             None => Ty::Error,
         };
         let mark = scope.len();
-        scope.push(&f.var.name, record_ty, f.var.span, false);
+        self.bind(scope, &f.var.name, f.var.span, record_ty, NameKind::LoopVar);
         let filter = f.filter.as_ref().map(|c| {
             let expect = Expect { ty: Ty::Bool, origin: None, what: "a `where` condition".into() };
             plan::Filter { expr: self.check_against(c, &expect, scope), span: c.span }
@@ -1849,11 +1869,24 @@ impl<'a> Cx<'a> {
     fn endpoint_call(
         &mut self,
         index: usize,
+        callee: &ast::Ident,
         args: &[ast::Arg],
         span: Span,
         scope: &mut Scope,
     ) -> Option<plan::EndpointCall> {
         self.used.insert((Kind::Endpoint, index));
+        if let Some(r) = self.names.get(&callee.name).copied() {
+            self.note_use(r, callee.span);
+        }
+        // A named argument is a use of the endpoint's parameter of that name (`body`,
+        // `idempotency_key` and `batch` are words of the language, not names).
+        let decl = self.endpoint_decls[index];
+        for a in args {
+            let Some(n) = &a.name else { continue };
+            if let Some(p) = decl.params.iter().find(|p| p.name.name == n.name && p.name.name != "body") {
+                self.note_local_use(p.name.span, n.span);
+            }
+        }
         let name = self.endpoint_decls[index].name.name.clone();
         let Some(Some(ep)) = self.endpoints.get(index) else {
             // The endpoint has errors of its own; check the arguments' expressions anyway.

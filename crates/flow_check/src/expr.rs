@@ -565,6 +565,7 @@ impl Cx<'_> {
                     if !scope.contains(&id.name) {
                         if let Some(r) = self.names.get(&id.name).copied().filter(|r| r.kind == Kind::Table) {
                             self.used.insert((Kind::Table, r.index));
+                            self.note_use(r, id.span);
                             let (key_ty, value_ty) =
                                 self.table_sigs.get(r.index).cloned().unwrap_or((Ty::Error, Ty::Error));
                             let key = self.check_against(
@@ -783,8 +784,12 @@ impl Cx<'_> {
     }
 
     fn name(&mut self, id: &ast::Ident, scope: &mut Scope) -> (Ty, plan::Expr) {
-        if let Some(ty) = scope.lookup(&id.name) {
+        if let Some((ty, decl)) = scope.lookup(&id.name) {
+            self.note_local_use(decl, id.span);
             return (ty, plan::Expr::Var { name: id.name.as_str().into() });
+        }
+        if let Some(r) = self.names.get(&id.name).copied() {
+            self.note_use(r, id.span);
         }
         match self.names.get(&id.name).copied() {
             Some(r) if r.kind == Kind::Secret => {
@@ -1228,8 +1233,12 @@ impl Cx<'_> {
     fn call(&mut self, e: &ast::Expr, callee: &ast::Ident, args: &[ast::Arg], scope: &mut Scope) -> (Ty, plan::Expr) {
         if let Some(b) = plan::Builtin::from_name(&callee.name) {
             if !scope.contains(&callee.name) {
+                self.info.builtin_uses.push((callee.span, b));
                 return self.builtin(e, b, args, scope);
             }
+        }
+        if let Some(r) = self.names.get(&callee.name).copied() {
+            self.note_use(r, callee.span);
         }
         match self.names.get(&callee.name).copied() {
             Some(r) if r.kind == Kind::Map => self.map_call(e, r.index, callee, args, scope),

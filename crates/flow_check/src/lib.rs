@@ -57,6 +57,52 @@ pub struct Info {
     /// Where a path names a field its object does not have: the name's span and the fields the
     /// object does have, with their types (what an editor completes after a `.`).
     pub field_choices: Vec<(Span, Vec<(String, String)>)>,
+    /// Every declared name: declarations (apis, types, endpoints, maps, functions, tables,
+    /// secrets, flows) and locals (parameters, `let`s, loop variables, lambda parameters).
+    pub names: Vec<NameDecl>,
+    /// Every use of a declared name, as the checker resolved it: the use's span and the span of
+    /// the name in its declaration. A field, an object key or a property is never a use of a name.
+    pub name_uses: Vec<(Span, Span)>,
+    /// Every call of a built-in function: the callee's span and the function.
+    pub builtin_uses: Vec<(Span, plan::Builtin)>,
+}
+
+/// A declared name: where it is declared, what it is, and (for a local) the type the checker
+/// gave it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NameDecl {
+    pub span: Span,
+    pub name: String,
+    pub kind: NameKind,
+    pub ty: Option<String>,
+}
+
+/// What a declared name names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NameKind {
+    Secret,
+    Api,
+    Type,
+    Endpoint,
+    Map,
+    Flow,
+    Table,
+    Function,
+    /// A parameter of a map, function or endpoint.
+    Param,
+    /// A `let` of a map, flow or test.
+    Let,
+    /// The variable of a `for`.
+    LoopVar,
+    /// The parameter of a lambda.
+    LambdaParam,
+}
+
+impl NameKind {
+    /// Declarations share one namespace for the whole file; locals live in one declaration.
+    pub fn is_global(self) -> bool {
+        !matches!(self, NameKind::Param | NameKind::Let | NameKind::LoopVar | NameKind::LambdaParam)
+    }
 }
 
 /// A checked file: everything resolved and typed. Input of [`lower`].
@@ -186,6 +232,19 @@ pub(crate) enum Kind {
 }
 
 impl Kind {
+    fn name_kind(self) -> NameKind {
+        match self {
+            Kind::Secret => NameKind::Secret,
+            Kind::Api => NameKind::Api,
+            Kind::Type => NameKind::Type,
+            Kind::Endpoint => NameKind::Endpoint,
+            Kind::Map => NameKind::Map,
+            Kind::Flow => NameKind::Flow,
+            Kind::Table => NameKind::Table,
+            Kind::Function => NameKind::Function,
+        }
+    }
+
     pub fn word(self) -> &'static str {
         match self {
             Kind::Table => "table",
@@ -328,6 +387,29 @@ impl<'a> Cx<'a> {
         if let Some(decl) = type_index.and_then(|i| self.field_names.get(&(i, name.to_string()))) {
             self.info.field_uses.push((at, *decl));
         }
+    }
+
+    /// Records the declaration of a global name, for editors.
+    pub fn note_global(&mut self, kind: Kind, name: &ast::Ident) {
+        self.info.names.push(NameDecl { span: name.span, name: name.name.clone(), kind: kind.name_kind(), ty: None });
+    }
+
+    /// Records that the name at `at` resolved to the declaration `r`, for editors.
+    pub fn note_use(&mut self, r: DeclRef, at: Span) {
+        self.info.name_uses.push((at, r.span));
+    }
+
+    /// Records that the name at `at` resolved to the local or parameter declared at `decl`.
+    pub fn note_local_use(&mut self, decl: Span, at: Span) {
+        self.info.name_uses.push((at, decl));
+    }
+
+    /// Declares a local in `scope` and records it for editors. `let`s are reported when unused;
+    /// parameters and loop variables are not.
+    pub(crate) fn bind(&mut self, scope: &mut scope::Scope, name: &str, span: Span, ty: Ty, kind: NameKind) {
+        let shown = (!matches!(ty, Ty::Error)).then(|| self.types.display(&ty));
+        self.info.names.push(NameDecl { span, name: name.to_string(), kind, ty: shown });
+        scope.push(name, ty, span, kind == NameKind::Let);
     }
 
     fn run(&mut self) {

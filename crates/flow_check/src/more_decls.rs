@@ -7,7 +7,7 @@ use flow_syntax::ast::{self, BinaryOp, ExprKind};
 use crate::expr::Expect;
 use crate::scope::Scope;
 use crate::ty::Ty;
-use crate::{Cx, FunctionM, TableM};
+use crate::{Cx, FunctionM, NameKind, TableM};
 
 impl Cx<'_> {
     pub(crate) fn table_signatures(&mut self) {
@@ -100,7 +100,7 @@ impl Cx<'_> {
             let (params, ret) = self.fn_sigs[i].clone();
             let mut scope = Scope::default();
             for (p, (name, ty)) in d.params.iter().zip(&params) {
-                scope.push(name, ty.clone(), p.name.span, false);
+                self.bind(&mut scope, name, p.name.span, ty.clone(), NameKind::Param);
             }
             self.current_fn = Some(i);
             let body = self.check_against(
@@ -176,7 +176,7 @@ impl Cx<'_> {
                 match item {
                     ast::TestItem::Let(l) => {
                         let (ty, value) = self.let_value_for_test(l, &mut scope);
-                        scope.push(&l.name.name, ty, l.name.span, true);
+                        self.bind(&mut scope, &l.name.name, l.name.span, ty, NameKind::Let);
                         steps.push(plan::TestStep::Let { name: l.name.name.clone(), value, span: l.span });
                     }
                     ast::TestItem::Expect(e) => {

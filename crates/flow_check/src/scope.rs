@@ -24,11 +24,11 @@ impl Scope {
         self.locals.push(Local { name: name.to_string(), ty, span, used: false, warn_unused });
     }
 
-    /// Looks a name up, innermost first, and marks it used.
-    pub fn lookup(&mut self, name: &str) -> Option<Ty> {
+    /// Looks a name up, innermost first, and marks it used: its type and where it is declared.
+    pub fn lookup(&mut self, name: &str) -> Option<(Ty, Span)> {
         let local = self.locals.iter_mut().rev().find(|l| l.name == name)?;
         local.used = true;
-        Some(local.ty.clone())
+        Some((local.ty.clone(), local.span))
     }
 
     /// Whether the innermost local of this name has been read.

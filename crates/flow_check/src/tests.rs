@@ -163,6 +163,138 @@ fn token_soup_never_panics() {
     }
 }
 
+/// Every name an expression, a type or a call's argument uses in the repository's .flow files is
+/// recorded with the declaration the checker resolved it to, and that declaration reads the same
+/// name: editors rename and navigate from this record alone.
+#[test]
+fn every_use_of_a_declared_name_is_recorded_with_its_declaration() {
+    use ast::{ExprKind, TypeExprKind};
+    fn exprs<'a>(e: &'a ast::Expr, out: &mut Vec<&'a ast::Ident>, calls: &mut Vec<&'a ast::Ident>) {
+        match &e.kind {
+            ExprKind::Name(id) => out.push(id),
+            ExprKind::Call { callee, args } => {
+                calls.push(callee);
+                args.iter().for_each(|a| exprs(&a.value, out, calls));
+            }
+            ExprKind::Field { base, .. } => exprs(base, out, calls),
+            ExprKind::Index { base, index } => {
+                exprs(base, out, calls);
+                exprs(index, out, calls);
+            }
+            ExprKind::Unary { expr, .. } => exprs(expr, out, calls),
+            ExprKind::Binary { lhs, rhs, .. } => {
+                exprs(lhs, out, calls);
+                exprs(rhs, out, calls);
+            }
+            ExprKind::If { cond, then, otherwise } => {
+                [cond, then, otherwise].into_iter().for_each(|x| exprs(x, out, calls));
+            }
+            ExprKind::Lambda { body, .. } => exprs(body, out, calls),
+            ExprKind::Catch { expr, default } => {
+                exprs(expr, out, calls);
+                exprs(default, out, calls);
+            }
+            ExprKind::Match { scrutinee, arms } => {
+                exprs(scrutinee, out, calls);
+                arms.iter().for_each(|a| exprs(&a.body, out, calls));
+            }
+            ExprKind::Object(items) => items.iter().for_each(|i| match i {
+                ast::ObjectItem::Field(f) => exprs(&f.value, out, calls),
+                ast::ObjectItem::Spread(s) => exprs(s, out, calls),
+            }),
+            ExprKind::Array(items) => items.iter().for_each(|i| exprs(i, out, calls)),
+            _ => {}
+        }
+    }
+    fn types<'a>(t: &'a ast::TypeExpr, out: &mut Vec<&'a ast::Ident>) {
+        match &t.kind {
+            TypeExprKind::Name(id) if !BUILTIN_TYPES.contains(&id.name.as_str()) => out.push(id),
+            TypeExprKind::Union(m) => m.iter().for_each(|x| types(x, out)),
+            TypeExprKind::Array(x) => types(x, out),
+            TypeExprKind::Object(fields) => fields.iter().for_each(|f| types(&f.ty, out)),
+            _ => {}
+        }
+    }
+    fn stmts<'a>(body: &'a [ast::Stmt], out: &mut Vec<&'a ast::Ident>, calls: &mut Vec<&'a ast::Ident>) {
+        for s in body {
+            match s {
+                ast::Stmt::Let(l) => exprs(&l.value, out, calls),
+                ast::Stmt::Call(e) => exprs(e, out, calls),
+                ast::Stmt::For(f) => {
+                    exprs(&f.source, out, calls);
+                    f.filter.iter().for_each(|c| exprs(c, out, calls));
+                    stmts(&f.body, out, calls);
+                }
+                ast::Stmt::Property(_) => {}
+            }
+        }
+    }
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    let mut files = Vec::new();
+    for dir in ["examples", "tests/data/ok"] {
+        for entry in std::fs::read_dir(format!("{root}/{dir}")).expect("a directory").flatten() {
+            if entry.path().extension().is_some_and(|e| e == "flow") {
+                files.push(entry.path());
+            }
+        }
+    }
+    assert!(files.len() >= 5);
+    for path in files {
+        let source = std::fs::read_to_string(&path).expect("readable");
+        let (file, _) = flow_syntax::parse(&source);
+        let checked = check(&file);
+        assert!(checked.model.is_some(), "{}: {:?}", path.display(), checked.diagnostics);
+        let info = &checked.info;
+        let (mut names, mut calls) = (Vec::new(), Vec::new());
+        for d in &file.decls {
+            match d {
+                ast::Decl::Type(t) => types(&t.ty, &mut names),
+                ast::Decl::Endpoint(e) => {
+                    names.push(&e.api);
+                    e.params.iter().for_each(|p| types(&p.ty, &mut names));
+                    e.response.iter().for_each(|t| types(t, &mut names));
+                }
+                ast::Decl::Map(m) => {
+                    m.params.iter().for_each(|p| types(&p.ty, &mut names));
+                    types(&m.ret, &mut names);
+                    for item in &m.items {
+                        match item {
+                            ast::MapItem::Let(l) => exprs(&l.value, &mut names, &mut calls),
+                            ast::MapItem::Field(f) => exprs(&f.value, &mut names, &mut calls),
+                            ast::MapItem::Spread(e) => exprs(e, &mut names, &mut calls),
+                        }
+                    }
+                }
+                ast::Decl::Function(f) => {
+                    f.params.iter().for_each(|p| types(&p.ty, &mut names));
+                    exprs(&f.body, &mut names, &mut calls);
+                }
+                ast::Decl::Flow(f) => stmts(&f.body, &mut names, &mut calls),
+                ast::Decl::Test(t) => t.items.iter().for_each(|i| match i {
+                    ast::TestItem::Let(l) => exprs(&l.value, &mut names, &mut calls),
+                    ast::TestItem::Expect(e) => exprs(e, &mut names, &mut calls),
+                }),
+                _ => {}
+            }
+        }
+        let text = |s: Span| &source[s.range()];
+        for id in names.iter().chain(calls.iter().filter(|c| plan::Builtin::from_name(&c.name).is_none())) {
+            let decl = info.name_uses.iter().find(|(u, _)| *u == id.span).map(|(_, d)| *d);
+            let decl =
+                decl.unwrap_or_else(|| panic!("{}: `{}` at {:?} is not recorded", path.display(), id.name, id.span));
+            assert_eq!(text(decl), id.name, "{}", path.display());
+            assert!(info.names.iter().any(|n| n.span == decl && n.name == id.name), "{}", path.display());
+        }
+        for c in calls.iter().filter(|c| plan::Builtin::from_name(&c.name).is_some()) {
+            assert!(info.builtin_uses.iter().any(|(s, b)| *s == c.span && b.name() == c.name), "{}", c.name);
+        }
+        // And nothing else: every recorded use reads its declaration's name.
+        for (u, d) in &info.name_uses {
+            assert_eq!(text(*u), text(*d), "{}", path.display());
+        }
+    }
+}
+
 /// The poison type (what the checker gives a value it already reported) fits anywhere, so it
 /// must never come out of a file without errors: each of these once did, silently.
 #[test]

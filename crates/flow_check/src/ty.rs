@@ -262,6 +262,21 @@ impl Types {
             }
             (Ty::String | Ty::StrLit(_) | Ty::Union(_), Ty::String | Ty::StrLit(_) | Ty::Union(_)) => Ty::String,
             _ if self.is_numeric(ra) && self.is_numeric(rb) => self.arith(ra, rb).ok()?,
+            // Arrays and objects join item by item and field by field, so `[["a"], ["b", "c"]]`
+            // and `[{ s: "a" }, { s: "b" }]` have one item type.
+            (Ty::Array(x), Ty::Array(y)) => Ty::Array(Rc::new(self.join(x, y)?)),
+            (Ty::Object(fa), Ty::Object(fb)) if fa.len() == fb.len() => {
+                let mut fields = Vec::with_capacity(fa.len());
+                for f in fa.iter() {
+                    let g = fb.iter().find(|g| g.name == f.name)?;
+                    fields.push(FieldTy {
+                        name: f.name.clone(),
+                        ty: self.join(&f.ty, &g.ty)?,
+                        optional: f.optional || g.optional,
+                    });
+                }
+                Ty::Object(fields.into())
+            }
             _ if self.assignable(a, b).is_ok() => b.clone(),
             _ if self.assignable(b, a).is_ok() => a.clone(),
             _ => return None,
@@ -357,5 +372,16 @@ mod tests {
         assert_eq!(t.join(&Ty::Int, &Ty::NumLit), Some(Ty::Decimal));
         assert_eq!(t.display(&t.join(&Ty::Null, &Ty::Int).unwrap()), "Int?");
         assert_eq!(t.join(&Ty::Bool, &Ty::Int), None);
+        // Structured types join inside: arrays of different literals, objects field by field.
+        let arr = |x: Ty| Ty::Array(Rc::new(x));
+        let lit = |s: &str| Ty::StrLit(s.into());
+        let j = t.join(&arr(lit("a")), &arr(Ty::Union(vec!["b".to_string(), "c".to_string()].into()))).unwrap();
+        assert_eq!(t.display(&j), "[\"a\" | \"b\" | \"c\"]");
+        let s_of = |x: Ty| obj(&[("s", x)]);
+        let j = t.join(&s_of(lit("a")), &s_of(lit("b"))).unwrap();
+        assert_eq!(t.join(&j, &s_of(Ty::String)), Some(s_of(Ty::String)));
+        assert_eq!(t.join(&s_of(Ty::Int), &s_of(Ty::Bool)), None);
+        assert_eq!(t.join(&s_of(Ty::Int), &obj(&[("s", Ty::Int), ("t", Ty::Int)])), None);
+        assert_eq!(t.join(&arr(Ty::Int), &arr(Ty::Bool)), None);
     }
 }

@@ -1,6 +1,7 @@
 //! The registry of diagnostic codes. Numbers are explicit and never reused: a retired code stays
 //! here, marked retired, so old bug reports keep their meaning. Every code has an entry in
-//! `docs/diagnostics.md` and a test that triggers it (the tidy test in `tests/docs.rs` checks both).
+//! `docs/diagnostics.md` and a test that asserts it (the tidy test in `tests/docs.rs` checks both,
+//! and says what counts as asserting).
 //!
 //! Ranges: E00xx input and syntax, E01xx names, E02xx types and maps, E03xx endpoints,
 //! E04xx apis and secrets, E05xx flows, W0xxx warnings, R0xxx run-time failures.

@@ -1,10 +1,12 @@
 //! A local fake of the APIs the examples talk to, on 127.0.0.1 only. It serves realistic,
 //! deterministic, paginated records, accepts writes (with idempotency keys honoured), checks
-//! credentials, and can be switched into the faults real APIs have.
+//! credentials, and can be switched into the faults real APIs have, one by one or as a seeded
+//! [`Chaos`] schedule (answers cut short, 5xx, 429, dropped connections, answers lost after a
+//! write was stored); [`FakeApi::writes`] tells applied writes from replayed ones.
 //!
 //! | prefix        | auth                                  | routes                                             |
 //! |---------------|---------------------------------------|----------------------------------------------------|
-//! | `/shop`       | `Authorization: Bearer <shop_token>`  | `GET /orders?status=&limit=&cursor=` (cursor pages) |
+//! | `/shop`       | `Authorization: Bearer <shop_token>`  | `GET /orders?status=&limit=&cursor=&offset=&page=` (cursor, offset or page pages), `GET /legacy/orders` (308 to `/orders`) |
 //! | `/crm`        | `X-Api-Key: <crm_api_key>`            | `POST /contacts`, `GET /contacts`                  |
 //! | `/desk`       | HTTP basic `<desk_user>:<desk_password>` | `GET /tickets?after=` (next-URL pages)          |
 //! | `/chat`       | `?token=<chat_token>`                 | `POST /messages`                                   |
@@ -17,7 +19,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -99,14 +101,122 @@ pub struct Faults {
     pub crm_flaky: u32,
     /// After this many writes with OAuth2 tokens, every token issued so far is revoked.
     pub revoke_tokens_after: Option<u32>,
-    /// Order pages wait this long before answering.
-    pub slow_orders_ms: u64,
+    /// Order pages never answer: each request waits until the test calls [`FakeApi::release`]
+    /// (or the server stops), so a client's timeout is the only way out, whatever the machine's speed.
+    pub hang_orders: bool,
     /// Order pages end in the middle of the JSON.
     pub truncate_orders: bool,
     /// Order pages redirect to another host.
     pub redirect_orders_elsewhere: bool,
-    /// Order pages are larger than any client should accept (65 MiB).
+    /// Order pages are larger than any client should accept: 65 MiB, streamed without a
+    /// declared length.
     pub huge_orders: bool,
+    /// Order pages declare a length larger than any client should accept (65 MiB) and then hold
+    /// the body back until [`FakeApi::release`]: a client must refuse on the header alone.
+    pub huge_declared_orders: bool,
+    /// Order pages redirect (302) to this URL, with the request's query.
+    pub redirect_orders_to: Option<String>,
+    /// The desk's last ticket page links back to the first page.
+    pub cycle_ticket_links: bool,
+    /// Each chat message waits until this many are in flight at once, then they all go on: a
+    /// barrier, so how many requests a client keeps in flight shows in a count, not in timing.
+    pub messages_barrier: Option<u32>,
+    /// The first N order pages end in the middle of the JSON.
+    pub truncate_orders_first: u32,
+    /// The first N contact writes are stored, and their answer ends in the middle of the JSON.
+    pub truncate_contacts_first: u32,
+    /// Order pages hold at most this many orders, whatever `limit` asks for (as real APIs cap
+    /// their page size).
+    pub max_page_size: Option<u64>,
+    /// The first N requests to the OAuth2 token endpoint answer 503.
+    pub token_flaky: u32,
+    /// Tokens are issued without `expires_in`.
+    pub token_without_expiry: bool,
+    /// The token endpoint's answer is larger than any client should accept (65 MiB).
+    pub huge_token: bool,
+    /// A flaky network and a busy server, on order pages and contact writes.
+    pub chaos: Option<Chaos>,
+}
+
+/// A deterministic schedule of faults, as a flaky network and a busy server produce them. A
+/// request is hit or spared by a hash of the seed, the route, what the request asks for (an
+/// order page's query, a write's idempotency key) and how many times that was asked before, so
+/// the same run meets the same faults whatever the timing, and a request asked again is hit
+/// again only by the schedule. Rates are per 10,000 requests.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Chaos {
+    pub seed: u64,
+    /// A 200 (201 for a write) whose JSON body is cut in half; a write is stored first.
+    pub truncate: u32,
+    /// A 5xx. Half the writes it hits are stored first: a 502, the answer lost on its way back.
+    pub fail: u32,
+    /// A 429 with `Retry-After: 0`, before anything is stored.
+    pub rate_limit: u32,
+    /// The connection is dropped without a whole answer. Half the writes it hits are stored
+    /// first, and half their answer is sent before the connection drops.
+    pub drop: u32,
+}
+
+/// The faults the chaos schedule injected, and the writes the fake applied or answered again.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct ChaosCounts {
+    pub truncated: u64,
+    pub failed: u64,
+    pub rate_limited: u64,
+    pub dropped: u64,
+    /// Faults that hit a write after it was stored (its answer was lost).
+    pub after_applying: u64,
+}
+
+/// What a write did to the fake's store.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Writes {
+    /// Writes stored.
+    pub applied: u64,
+    /// Writes whose idempotency key had been seen: answered again, stored nothing.
+    pub replayed: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fault {
+    Truncate,
+    Fail,
+    RateLimit,
+    Drop,
+}
+
+impl Chaos {
+    /// The fault for the `attempt`-th (from 0) request for `identity` on `route`, and whether a
+    /// write it hits is stored first.
+    fn fault(&self, route: &str, identity: &str, attempt: u32) -> Option<(Fault, bool)> {
+        // FNV-1a over the route and identity, then a splitmix64 finish with the seed and attempt.
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in route.bytes().chain([0]).chain(identity.bytes()) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        let mut x = h ^ self.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ u64::from(attempt).rotate_left(32);
+        x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        x ^= x >> 31;
+        let roll = (x % 10_000) as u32;
+        let after = (x >> 40) & 1 == 1;
+        let mut edge = 0;
+        for (rate, fault, can_be_after) in [
+            (self.truncate, Fault::Truncate, true),
+            (self.fail, Fault::Fail, after),
+            (self.rate_limit, Fault::RateLimit, false),
+            (self.drop, Fault::Drop, after),
+        ] {
+            edge += rate;
+            if roll < edge {
+                // A truncated answer is always an answer to a stored write.
+                return Some((fault, can_be_after));
+            }
+        }
+        None
+    }
 }
 
 #[derive(Default)]
@@ -125,14 +235,35 @@ struct Inner {
     idempotency: HashMap<String, Value>,
     faults: Faults,
     next_id: u64,
+    /// Requests being handled per route, now and at most.
+    in_flight: HashMap<&'static str, (u32, u32)>,
+    /// Messages waiting at the barrier of [`Faults::messages_barrier`].
+    barrier_waiting: u32,
+    /// Requests seen per route and identity, for the chaos schedule.
+    asked: HashMap<String, u32>,
+    chaos_counts: ChaosCounts,
+    writes: Writes,
 }
 
 struct AppState {
     config: Config,
     inner: Mutex<Inner>,
+    /// Set to true to let every held request go on ([`FakeApi::release`], or the server stopping).
+    released: tokio::sync::watch::Sender<bool>,
+    /// How many times the barrier opened.
+    barrier: tokio::sync::watch::Sender<u64>,
 }
 
 impl AppState {
+    fn new(config: Config) -> Arc<AppState> {
+        Arc::new(AppState {
+            config,
+            inner: Mutex::new(Inner::default()),
+            released: tokio::sync::watch::Sender::new(false),
+            barrier: tokio::sync::watch::Sender::new(0),
+        })
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
@@ -143,6 +274,104 @@ impl AppState {
         let n = inner.hits.entry(route).or_insert(0);
         *n += 1;
         *n
+    }
+
+    /// Counts a request to `route` as in flight until the guard is dropped (the handler returns or
+    /// the client goes away).
+    fn enter(self: &Arc<AppState>, route: &'static str) -> InFlight {
+        let mut inner = self.lock();
+        let (now, max) = inner.in_flight.entry(route).or_insert((0, 0));
+        *now += 1;
+        *max = (*max).max(*now);
+        InFlight { state: self.clone(), route }
+    }
+
+    /// Waits until [`FakeApi::release`] is called or the server stops.
+    async fn held(&self) {
+        let mut released = self.released.subscribe();
+        let _ = released.wait_for(|r| *r).await;
+    }
+
+    /// Waits until `n` requests wait here, then lets them all go on.
+    async fn barrier(&self, n: u32) {
+        let mut opened = self.barrier.subscribe();
+        let generation = {
+            let mut inner = self.lock();
+            inner.barrier_waiting += 1;
+            if inner.barrier_waiting >= n {
+                inner.barrier_waiting = 0;
+                self.barrier.send_modify(|g| *g += 1);
+                return;
+            }
+            *opened.borrow_and_update()
+        };
+        let _ = opened.wait_for(|g| *g != generation).await;
+    }
+
+    /// The chaos schedule's fault for this request, counted, if there is one.
+    fn chaos(&self, route: &str, identity: &str) -> Option<(Fault, bool)> {
+        let mut inner = self.lock();
+        let chaos = inner.faults.chaos.clone()?;
+        let asked = inner.asked.entry(format!("{route} {identity}")).or_insert(0);
+        let attempt = *asked;
+        *asked += 1;
+        let (fault, after) = chaos.fault(route, identity, attempt)?;
+        let c = &mut inner.chaos_counts;
+        match fault {
+            Fault::Truncate => c.truncated += 1,
+            Fault::Fail => c.failed += 1,
+            Fault::RateLimit => c.rate_limited += 1,
+            Fault::Drop => c.dropped += 1,
+        }
+        Some((fault, after))
+    }
+}
+
+/// A request in flight, counted by [`AppState::enter`].
+struct InFlight {
+    state: Arc<AppState>,
+    route: &'static str,
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        if let Some((now, _)) = self.state.lock().in_flight.get_mut(self.route) {
+            *now -= 1;
+        }
+    }
+}
+
+/// A fault's answer: `answer` is what the server meant to send (for a fault after a write was
+/// stored, the write's answer).
+fn faulty(fault: Fault, status: StatusCode, answer: &Value) -> Response {
+    let text = answer.to_string();
+    let half = text[..text.len() / 2].to_string();
+    match fault {
+        Fault::Truncate => (status, [("content-type", "application/json")], half).into_response(),
+        Fault::Fail => error(StatusCode::BAD_GATEWAY, "the upstream did not answer in time"),
+        Fault::RateLimit => {
+            (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "0")], Json(json!({ "error": "slow down" })))
+                .into_response()
+        }
+        Fault::Drop => {
+            // The status line and half the body go out, then the connection breaks.
+            let chunks: Vec<Result<Bytes, std::io::Error>> =
+                vec![Ok(Bytes::from(half)), Err(std::io::Error::other("connection dropped"))];
+            let body = axum::body::Body::from_stream(futures_util::stream::iter(chunks));
+            (status, [("content-type", "application/json")], body).into_response()
+        }
+    }
+}
+
+/// A fault that hits before anything is stored.
+fn faulty_before(fault: Fault) -> Response {
+    match fault {
+        Fault::Fail => error(StatusCode::SERVICE_UNAVAILABLE, "try again"),
+        Fault::Drop => {
+            let chunks: Vec<Result<Bytes, std::io::Error>> = vec![Err(std::io::Error::other("connection dropped"))];
+            (StatusCode::OK, axum::body::Body::from_stream(futures_util::stream::iter(chunks))).into_response()
+        }
+        other => faulty(other, StatusCode::OK, &json!({})),
     }
 }
 
@@ -157,7 +386,7 @@ pub struct FakeApi {
 impl FakeApi {
     /// Starts the server on 127.0.0.1 (`port` 0 picks a free one), in the current tokio runtime.
     pub async fn start(config: Config, port: u16) -> std::io::Result<FakeApi> {
-        let state = Arc::new(AppState { config, inner: Mutex::new(Inner::default()) });
+        let state = AppState::new(config);
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
         let addr = listener.local_addr()?;
         let app = router(state.clone());
@@ -188,7 +417,7 @@ impl FakeApi {
             .with_single_cert(vec![cert.cert.der().clone()], key)
             .map_err(|e| other(&e))?;
         let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server));
-        let state = Arc::new(AppState { config, inner: Mutex::new(Inner::default()) });
+        let state = AppState::new(config);
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr = listener.local_addr()?;
         let app = router(state.clone());
@@ -243,13 +472,35 @@ impl FakeApi {
         self.state.lock().token_requests
     }
 
+    /// The faults the chaos schedule injected so far.
+    pub fn chaos_counts(&self) -> ChaosCounts {
+        self.state.lock().chaos_counts
+    }
+
+    /// Writes stored, and writes answered again for an idempotency key seen before.
+    pub fn writes(&self) -> Writes {
+        self.state.lock().writes
+    }
+
     pub fn set_faults(&self, faults: Faults) {
         self.state.lock().faults = faults;
+    }
+
+    /// The most requests to a route (`messages`) that were being handled at once.
+    pub fn max_in_flight(&self, route: &'static str) -> u32 {
+        self.state.lock().in_flight.get(route).map_or(0, |(_, max)| *max)
+    }
+
+    /// Lets every held request go on ([`Faults::hang_orders`], [`Faults::huge_declared_orders`]);
+    /// requests that arrive later are not held.
+    pub fn release(&self) {
+        self.state.released.send_replace(true);
     }
 }
 
 impl Drop for FakeApi {
     fn drop(&mut self) {
+        self.release();
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
@@ -260,6 +511,7 @@ fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/shop/orders", get(list_orders))
         .route("/shop/orders/search", post(search_orders))
+        .route("/shop/legacy/orders", get(legacy_orders))
         .route("/shop/orders/{id}/lines", get(order_lines))
         .route("/shop/customers/{key}", get(customer))
         .route("/shop/ledger", get(ledger))
@@ -341,9 +593,16 @@ struct OrdersQuery {
     limit: Option<u64>,
     cursor: Option<String>,
     offset: Option<u64>,
+    /// Page numbers from 1, pages of `limit`.
+    page: Option<u64>,
 }
 
-async fn list_orders(State(state): State<Arc<AppState>>, headers: HeaderMap, Query(q): Query<OrdersQuery>) -> Response {
+async fn list_orders(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    RawQuery(raw_query): RawQuery,
+    Query(q): Query<OrdersQuery>,
+) -> Response {
     if !bearer_ok(&headers, &state.config.shop_token) {
         return error(StatusCode::UNAUTHORIZED, "missing or wrong bearer token");
     }
@@ -365,31 +624,52 @@ async fn list_orders(State(state): State<Arc<AppState>>, headers: HeaderMap, Que
     if hit <= faults.shop_flaky {
         return error(StatusCode::SERVICE_UNAVAILABLE, "try again");
     }
-    if faults.slow_orders_ms > 0 {
-        tokio::time::sleep(std::time::Duration::from_millis(faults.slow_orders_ms)).await;
+    if faults.hang_orders {
+        state.held().await;
     }
     if faults.huge_orders {
-        let padding = "x".repeat(65 * 1024 * 1024);
+        // 65 chunks of 1 MiB, streamed (chunked transfer): no length is declared up front.
+        let head = std::iter::once(Bytes::from_static(b"{\"orders\": [], \"pad\": \""));
+        let pad = std::iter::repeat_n(Bytes::from(vec![b'x'; 1024 * 1024]), 65);
+        let chunks = head.chain(pad).chain(std::iter::once(Bytes::from_static(b"\"}"))).map(Ok::<_, std::io::Error>);
+        let body = axum::body::Body::from_stream(futures_util::stream::iter(chunks));
+        return (StatusCode::OK, [("content-type", "application/json")], body).into_response();
+    }
+    if faults.huge_declared_orders {
+        // The header promises 65 MiB; the body waits until the test releases it.
+        let state = state.clone();
+        let body = futures_util::stream::once(async move {
+            state.held().await;
+            Err::<Bytes, _>(std::io::Error::other("the body was never going to come"))
+        });
         return (
             StatusCode::OK,
-            [("content-type", "application/json")],
-            format!("{{\"orders\": [], \"pad\": \"{padding}\"}}"),
+            [("content-type", "application/json"), ("content-length", "68157440")],
+            axum::body::Body::from_stream(body),
         )
             .into_response();
     }
     if faults.redirect_orders_elsewhere {
         return (StatusCode::FOUND, [("location", "http://elsewhere.example.net/shop/orders")], "").into_response();
     }
+    if let Some(target) = &faults.redirect_orders_to {
+        let location = match &raw_query {
+            Some(q) => format!("{target}?{q}"),
+            None => target.clone(),
+        };
+        return (StatusCode::FOUND, [("location", location)], "").into_response();
+    }
     if faults.html_instead_of_json {
         return (StatusCode::OK, [("content-type", "text/html")], "<html><body><h1>Maintenance</h1></body></html>")
             .into_response();
     }
-    let limit = q.limit.unwrap_or(50).clamp(1, 500);
-    let start = match (q.cursor.as_deref().map(str::parse::<u64>), q.offset) {
-        (None, None) => 1,
-        (None, Some(offset)) => offset + 1,
-        (Some(Ok(c)), _) => c,
-        (Some(Err(_)), _) => return error(StatusCode::BAD_REQUEST, "bad cursor"),
+    let limit = q.limit.unwrap_or(50).clamp(1, 500).min(faults.max_page_size.unwrap_or(u64::MAX).max(1));
+    let start = match (q.cursor.as_deref().map(str::parse::<u64>), q.offset, q.page) {
+        (None, None, None) => 1,
+        (None, Some(offset), _) => offset + 1,
+        (None, None, Some(page)) => (page.max(1) - 1) * limit + 1,
+        (Some(Ok(c)), _, _) => c,
+        (Some(Err(_)), _, _) => return error(StatusCode::BAD_REQUEST, "bad cursor"),
     };
     let mut orders = Vec::new();
     let mut id = start;
@@ -414,12 +694,27 @@ async fn list_orders(State(state): State<Arc<AppState>>, headers: HeaderMap, Que
         Value::Null
     };
     let page = json!({ "orders": orders, "next_cursor": next, "total": state.config.orders });
-    if faults.truncate_orders {
+    if faults.truncate_orders || hit <= faults.truncate_orders_first {
         let text = page.to_string();
         let cut = text.len() / 2;
         return (StatusCode::OK, [("content-type", "application/json")], text[..cut].to_string()).into_response();
     }
+    let asked = format!("{:?} {:?} {:?} {:?} {:?}", q.status, q.limit, q.cursor, q.offset, q.page);
+    if let Some((fault, _)) = state.chaos("orders", &asked) {
+        return faulty(fault, StatusCode::OK, &page);
+    }
     Json(page).into_response()
+}
+
+/// The orders' old address: a permanent redirect (relative, so the same origin) to `/shop/orders`
+/// with the same query. Credentials must follow it, as they stay on the same host.
+async fn legacy_orders(State(state): State<Arc<AppState>>, RawQuery(raw_query): RawQuery) -> Response {
+    state.hit("legacy_orders");
+    let location = match raw_query {
+        Some(q) => format!("/shop/orders?{q}"),
+        None => "/shop/orders".to_string(),
+    };
+    (StatusCode::PERMANENT_REDIRECT, [("location", location)], "").into_response()
 }
 
 /// An order's lines: a child resource, for dependent requests.
@@ -493,10 +788,12 @@ fn store(state: &AppState, headers: &HeaderMap, collection: &str, body: Value, p
     let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(|k| format!("{collection}:{k}"));
     let mut inner = state.lock();
     if let Some(k) = &key {
-        if let Some(answer) = inner.idempotency.get(k) {
-            return answer.clone();
+        if let Some(answer) = inner.idempotency.get(k).cloned() {
+            inner.writes.replayed += 1;
+            return answer;
         }
     }
+    inner.writes.applied += 1;
     inner.next_id += 1;
     let answer = json!({ "id": format!("{prefix}_{}", inner.next_id) });
     inner.received.entry(collection.to_string()).or_default().push(body);
@@ -538,7 +835,23 @@ async fn create_contact(State(state): State<Arc<AppState>>, headers: HeaderMap, 
             return error(StatusCode::UNPROCESSABLE_ENTITY, "this contact is on the suppression list");
         }
     }
-    (StatusCode::CREATED, Json(store(&state, &headers, "contacts", body, "c"))).into_response()
+    let identity = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map_or_else(|| body["external_id"].to_string(), str::to_string);
+    if state.hit("contacts_answered") <= state.lock().faults.truncate_contacts_first {
+        let answer = store(&state, &headers, "contacts", body, "c");
+        return faulty(Fault::Truncate, StatusCode::CREATED, &answer);
+    }
+    match state.chaos("contacts", &identity) {
+        None => (StatusCode::CREATED, Json(store(&state, &headers, "contacts", body, "c"))).into_response(),
+        Some((fault, false)) => faulty_before(fault),
+        Some((fault, true)) => {
+            let answer = store(&state, &headers, "contacts", body, "c");
+            state.lock().chaos_counts.after_applying += 1;
+            faulty(fault, StatusCode::CREATED, &answer)
+        }
+    }
 }
 
 /// The OAuth2 token endpoint: `grant_type=client_credentials` with the client id and secret.
@@ -546,32 +859,49 @@ async fn issue_token(State(state): State<Arc<AppState>>, body: Bytes) -> Respons
     let form: HashMap<String, String> = url_form(&body);
     let mut inner = state.lock();
     inner.token_requests += 1;
+    if inner.token_requests <= inner.faults.token_flaky {
+        return error(StatusCode::SERVICE_UNAVAILABLE, "the token service is starting");
+    }
+    if inner.faults.huge_token {
+        let padding = "x".repeat(65 * 1024 * 1024);
+        return (StatusCode::OK, [("content-type", "application/json")], format!("{{\"pad\": \"{padding}\"}}"))
+            .into_response();
+    }
     let client_ok = form.get("client_id") == Some(&state.config.crm_client_id)
         && form.get("client_secret") == Some(&state.config.crm_client_secret);
     let mut rotated = None;
-    let ok = match form.get("grant_type").map(String::as_str) {
-        Some("client_credentials") => client_ok,
+    // RFC 6749 §5.2: a client that fails to authenticate is 401 `invalid_client`; a refresh
+    // token that is not (or no longer) valid is 400 `invalid_grant`.
+    let refused = match form.get("grant_type").map(String::as_str) {
+        _ if !client_ok => Some((StatusCode::UNAUTHORIZED, "invalid_client")),
+        Some("client_credentials") => None,
         Some("refresh_token") => {
             let presented = form.get("refresh_token").cloned().unwrap_or_default();
             let expected = inner.refresh_token.clone().unwrap_or_else(|| state.config.crm_refresh_token.clone());
             inner.refresh_tokens_used.push(presented.clone());
-            let ok = client_ok && presented == expected;
-            if ok {
+            if presented == expected {
                 let next = format!("refresh-{}", inner.token_requests);
                 inner.refresh_token = Some(next.clone());
                 rotated = Some(next);
+                None
+            } else {
+                Some((StatusCode::BAD_REQUEST, "invalid_grant"))
             }
-            ok
         }
-        _ => false,
+        _ => Some((StatusCode::BAD_REQUEST, "unsupported_grant_type")),
     };
-    if !ok {
-        return (StatusCode::UNAUTHORIZED, Json(json!({ "error": "invalid_client" }))).into_response();
+    if let Some((status, code)) = refused {
+        return (status, Json(json!({ "error": code }))).into_response();
     }
     let token = format!("tok-{}-{}", inner.token_requests, inner.next_id);
     inner.tokens.push(token.clone());
     let mut answer =
         json!({ "access_token": token, "token_type": "Bearer", "expires_in": state.config.token_ttl_secs });
+    if inner.faults.token_without_expiry {
+        if let Some(obj) = answer.as_object_mut() {
+            obj.remove("expires_in");
+        }
+    }
     if let Some(r) = rotated {
         answer["refresh_token"] = json!(r);
     }
@@ -713,11 +1043,18 @@ async fn list_tickets(
     if !basic_ok(&headers, &state.config.desk_user, &state.config.desk_password) {
         return error(StatusCode::UNAUTHORIZED, "missing or wrong basic credentials");
     }
+    state.hit("tickets");
     let after: u64 = q.get("after").and_then(|a| a.parse().ok()).unwrap_or(0);
     let page: Vec<Value> = (after + 1..=state.config.tickets).take(25).map(ticket).collect();
     let last = after + page.len() as u64;
     // A relative next link, as many APIs send.
-    let next = if last < state.config.tickets { json!(format!("/desk/tickets?after={last}")) } else { Value::Null };
+    let next = if last < state.config.tickets {
+        json!(format!("/desk/tickets?after={last}"))
+    } else if state.lock().faults.cycle_ticket_links {
+        json!("/desk/tickets")
+    } else {
+        Value::Null
+    };
     Json(json!({ "tickets": page, "links": { "next": next } })).into_response()
 }
 
@@ -752,6 +1089,11 @@ async fn post_message(
     if q.get("token") != Some(&state.config.chat_token) {
         return error(StatusCode::UNAUTHORIZED, "missing or wrong token");
     }
+    let _in_flight = state.enter("messages");
+    let barrier = state.lock().faults.messages_barrier;
+    if let Some(n) = barrier {
+        state.barrier(n).await;
+    }
     let Some(body) = json_body(&body) else {
         return not_an_object();
     };
@@ -784,6 +1126,7 @@ async fn list_users(
     if !header_ok(&headers, "x-api-key", &state.config.directory_key) {
         return error(StatusCode::UNAUTHORIZED, "missing or wrong X-Api-Key");
     }
+    state.hit("users");
     let page: u64 = q.get("page").and_then(|p| p.parse().ok()).unwrap_or(1).max(1);
     let per_page = 20;
     let first = (page - 1) * per_page + 1;
@@ -843,4 +1186,40 @@ async fn received(State(state): State<Arc<AppState>>, Path(collection): Path<Str
 async fn set_faults(State(state): State<Arc<AppState>>, Json(faults): Json<Faults>) -> Response {
     state.lock().faults = faults;
     StatusCode::NO_CONTENT.into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Chaos, Fault};
+
+    #[test]
+    fn the_chaos_schedule_is_a_function_of_the_request_and_keeps_its_rates() {
+        let chaos = Chaos { seed: 7, truncate: 50, fail: 200, rate_limit: 20, drop: 50 };
+        let draws: Vec<Option<(Fault, bool)>> =
+            (0..100_000).map(|i| chaos.fault("contacts", &format!("order-{i}"), 0)).collect();
+        let again: Vec<Option<(Fault, bool)>> =
+            (0..100_000).map(|i| chaos.fault("contacts", &format!("order-{i}"), 0)).collect();
+        assert_eq!(draws, again, "the same request meets the same fault");
+        let count = |f: Fault| draws.iter().filter(|d| d.is_some_and(|(g, _)| g == f)).count();
+        // Within 15% of the configured rates (per 10,000): 500, 2000, 200, 500 of 100,000.
+        for (fault, expected) in
+            [(Fault::Truncate, 500.0), (Fault::Fail, 2000.0), (Fault::RateLimit, 200.0), (Fault::Drop, 500.0)]
+        {
+            let n = count(fault) as f64;
+            assert!((n - expected).abs() < expected * 0.15, "{fault:?}: {n}");
+        }
+        let after = draws.iter().filter(|d| d.is_some_and(|(_, after)| after)).count();
+        let cut = count(Fault::Truncate);
+        let maybe_after = (count(Fault::Fail) + count(Fault::Drop)) as f64;
+        assert!(((after - cut) as f64 - maybe_after / 2.0).abs() < maybe_after * 0.1, "about half after storing");
+        assert!(
+            draws.iter().all(|d| !matches!(d, Some((Fault::RateLimit, true)))),
+            "a 429 never follows a stored write"
+        );
+        // Another attempt of the same request is drawn afresh; another seed is another schedule.
+        let retried = (0..100_000).filter(|i| chaos.fault("contacts", &format!("order-{i}"), 1) != draws[*i]).count();
+        assert!(retried > 2_000, "{retried}");
+        let other = Chaos { seed: 8, ..chaos };
+        assert!((0..1000).any(|i| other.fault("contacts", &format!("order-{i}"), 0) != draws[i]));
+    }
 }

@@ -4,11 +4,10 @@
 
 use std::collections::HashMap;
 
-use flow_check::Info;
+use flow_check::{Info, NameDecl};
 use flow_diagnostics::{Diagnostic, Severity, Span};
 use flow_syntax::ast;
-use flow_syntax::lex::Lexeme;
-use lsp_server::{Connection, Message, Notification, Request, Response};
+use lsp_server::{Connection, ErrorCode, Message, Notification, Request, Response, ResponseError};
 use lsp_types as lsp;
 use serde_json::{json, Value};
 
@@ -27,7 +26,8 @@ pub fn serve(connection: &Connection) -> Result<(), String> {
         "hoverProvider": true,
         "definitionProvider": true,
         "referencesProvider": true,
-        "renameProvider": true,
+        "documentHighlightProvider": true,
+        "renameProvider": { "prepareProvider": true },
         "documentSymbolProvider": true,
         "documentFormattingProvider": true,
         "codeActionProvider": true,
@@ -41,8 +41,14 @@ pub fn serve(connection: &Connection) -> Result<(), String> {
                 if connection.handle_shutdown(&req).map_err(|e| e.to_string())? {
                     return Ok(());
                 }
-                let result = handle(&req, &docs);
-                let response = Response { id: req.id, result: Some(result), error: None };
+                let response = match handle(&req, &docs) {
+                    Ok(result) => Response { id: req.id, result: Some(result), error: None },
+                    Err(message) => Response {
+                        id: req.id,
+                        result: None,
+                        error: Some(ResponseError { code: ErrorCode::RequestFailed as i32, message, data: None }),
+                    },
+                };
                 connection.sender.send(Message::Response(response)).map_err(|e| e.to_string())?;
             }
             Message::Notification(n) => {
@@ -99,14 +105,19 @@ fn update(n: &Notification, docs: &mut HashMap<String, Doc>) -> Option<String> {
     }
 }
 
-fn handle(req: &Request, docs: &HashMap<String, Doc>) -> Value {
+/// Answers one request; an error is a request that cannot be carried out (a rename that would
+/// change what the file means), with the reason.
+fn handle(req: &Request, docs: &HashMap<String, Doc>) -> Result<Value, String> {
     let p = &req.params;
     let uri = p["textDocument"]["uri"].as_str().unwrap_or_default().to_string();
-    let Some(Doc { text, file, info }) = docs.get(&uri) else { return Value::Null };
+    let Some(Doc { text, file, info }) = docs.get(&uri) else { return Ok(Value::Null) };
     let index = Index::new(text);
     let at = p.get("position").map(|pos| index.offset(pos));
-    let field = at.and_then(|o| field_at(info, o));
-    match req.method.as_str() {
+    // What is under the cursor, as the checker resolved it: a field of a declared type, or a
+    // declared name. Nothing else (an object key, a property, a word in a comment) is a symbol.
+    let symbol = at.and_then(|o| symbol_at(info, o));
+    let location = |s: Span| json!({ "uri": uri, "range": index.range(s) });
+    Ok(match req.method.as_str() {
         "textDocument/formatting" => match flow_syntax::format(text) {
             Ok(formatted) if formatted != *text => {
                 json!([{ "range": index.range(Span::new(0, text.len())), "newText": formatted }])
@@ -114,55 +125,153 @@ fn handle(req: &Request, docs: &HashMap<String, Doc>) -> Value {
             _ => json!([]),
         },
         "textDocument/documentSymbol" => symbols(file, &index),
-        "textDocument/definition" => {
-            match field.as_ref().map(|f| f.0).or_else(|| at.and_then(|o| declaration(text, file, o))) {
-                Some(span) => json!({ "uri": uri, "range": index.range(span) }),
-                None => Value::Null,
-            }
+        "textDocument/definition" => symbol.map_or(Value::Null, |s| location(s.decl)),
+        "textDocument/references" => {
+            let with_decl = p["context"]["includeDeclaration"].as_bool().unwrap_or(true);
+            let spans = symbol.map(|s| s.spans).unwrap_or_default();
+            json!(spans.into_iter().skip(usize::from(!with_decl)).map(location).collect::<Vec<_>>())
         }
-        "textDocument/references" if field.is_some() => {
-            json!(field
-                .map(|f| f.1)
-                .unwrap_or_default()
-                .into_iter()
-                .map(|s| json!({ "uri": uri, "range": index.range(s) }))
-                .collect::<Vec<_>>())
-        }
-        "textDocument/references" => match at.and_then(|o| word_at(text, o)) {
-            Some((word, _)) if declaration_of(file, &word).is_some() => {
-                json!(occurrences(text, &word)
-                    .into_iter()
-                    .map(|s| json!({ "uri": uri, "range": index.range(s) }))
-                    .collect::<Vec<_>>())
+        "textDocument/documentHighlight" => match symbol {
+            // 3 is a write (the declaration), 2 a read (a use).
+            Some(s) => json!(s
+                .spans
+                .iter()
+                .map(|sp| json!({ "range": index.range(*sp), "kind": if *sp == s.decl { 3 } else { 2 } }))
+                .collect::<Vec<_>>()),
+            None => json!([]),
+        },
+        "textDocument/prepareRename" => match symbol {
+            Some(s) => {
+                let here = s.spans.iter().find(|sp| at.is_some_and(|o| on(sp, o))).copied().unwrap_or(s.decl);
+                json!({ "range": index.range(here), "placeholder": text.get(here.range()).unwrap_or_default() })
             }
-            _ => json!([]),
+            None => Value::Null,
         },
         "textDocument/rename" => {
+            let Some(s) = symbol else { return Ok(Value::Null) };
             let new_name = p["newName"].as_str().unwrap_or_default();
-            if let Some((_, spans)) = field.filter(|_| is_name(new_name)) {
-                let edits: Vec<Value> =
-                    spans.into_iter().map(|s| json!({ "range": index.range(s), "newText": new_name })).collect();
-                return json!({ "changes": { uri: edits } });
-            }
-            match at.and_then(|o| word_at(text, o)) {
-                Some((word, _)) if declaration_of(file, &word).is_some() && is_name(new_name) => {
-                    let edits: Vec<Value> = occurrences(text, &word)
-                        .into_iter()
-                        .map(|s| json!({ "range": index.range(s), "newText": new_name }))
-                        .collect();
-                    json!({ "changes": { uri: edits } })
-                }
-                _ => Value::Null,
-            }
+            s.check_rename(text, file, info, new_name)?;
+            let edits: Vec<Value> =
+                s.spans.iter().map(|sp| json!({ "range": index.range(*sp), "newText": new_name })).collect();
+            json!({ "changes": { uri: edits } })
         }
-        "textDocument/hover" => match at.and_then(|o| hover(text, file, info, o)) {
+        "textDocument/hover" => match at.and_then(|o| hover(text, file, info, symbol.as_ref(), o)) {
             Some(md) => json!({ "contents": { "kind": "markdown", "value": md } }),
             None => Value::Null,
         },
         "textDocument/completion" => completion(text, file, at.unwrap_or(0)),
         "textDocument/codeAction" => code_actions(text, &index, &uri, p),
         _ => Value::Null,
+    })
+}
+
+fn on(s: &Span, offset: usize) -> bool {
+    (s.start as usize) <= offset && offset <= s.end as usize
+}
+
+/// A symbol under the cursor: where it is declared, and every span that names it (the
+/// declaration first, then the uses in order), all from the checker's record.
+struct Symbol<'a> {
+    decl: Span,
+    spans: Vec<Span>,
+    /// `None` for a field of a declared type.
+    name: Option<&'a NameDecl>,
+}
+
+fn symbol_at(info: &Info, offset: usize) -> Option<Symbol<'_>> {
+    if let Some((decl, spans)) = field_at(info, offset) {
+        return Some(Symbol { decl, spans, name: None });
     }
+    let decl = info
+        .name_uses
+        .iter()
+        .find(|(u, _)| on(u, offset))
+        .map(|(_, d)| *d)
+        .or_else(|| info.names.iter().find(|n| on(&n.span, offset)).map(|n| n.span))?;
+    let name = info.names.iter().find(|n| n.span == decl)?;
+    let mut spans: Vec<Span> = info.name_uses.iter().filter(|(_, d)| *d == decl).map(|(u, _)| *u).collect();
+    spans.sort_by_key(|s| (s.start, s.end));
+    spans.dedup();
+    spans.retain(|s| *s != decl);
+    spans.insert(0, decl);
+    Some(Symbol { decl, spans, name: Some(name) })
+}
+
+/// Words a name cannot become: the grammar's reserved words, the declaration keywords, and the
+/// words with a fixed meaning where names are also written.
+const NOT_NAMES: [&str; 26] = [
+    "if",
+    "then",
+    "else",
+    "true",
+    "false",
+    "null",
+    "let",
+    "for",
+    "in",
+    "where",
+    "match",
+    "catch",
+    "secret",
+    "api",
+    "type",
+    "endpoint",
+    "map",
+    "flow",
+    "table",
+    "fn",
+    "test",
+    "expect",
+    "response",
+    "body",
+    "idempotency_key",
+    "batch",
+];
+
+impl Symbol<'_> {
+    /// Whether renaming to `new_name` keeps the file's meaning: the new name is a name, and it
+    /// neither clashes with nor captures another.
+    fn check_rename(&self, text: &str, file: &ast::File, info: &Info, new_name: &str) -> Result<(), String> {
+        if !is_name(new_name) || NOT_NAMES.contains(&new_name) {
+            return Err(format!("`{new_name}` is not a name that can be declared"));
+        }
+        let Some(name) = self.name else { return Ok(()) };
+        if new_name == name.name {
+            return Ok(());
+        }
+        if flow_plan::Builtin::from_name(new_name).is_some() {
+            return Err(format!("`{new_name}` is a built-in function"));
+        }
+        if name.kind == flow_check::NameKind::Type
+            && ["String", "Int", "Float", "Decimal", "Bool", "Date", "DateTime"].contains(&new_name)
+        {
+            return Err(format!("`{new_name}` is a built-in type"));
+        }
+        if let Some(other) = info.names.iter().find(|n| n.name == new_name && n.kind.is_global()) {
+            return Err(format!("`{new_name}` is already declared (line {})", line_of(text, other.span) + 1));
+        }
+        if !name.kind.is_global() {
+            // A local: no other local of that name in the same declaration.
+            let within = file.decls.iter().map(|d| d.span()).find(|d| d.range().contains(&(name.span.start as usize)));
+            let clash = info
+                .names
+                .iter()
+                .find(|n| n.name == new_name && within.is_some_and(|d| d.range().contains(&(n.span.start as usize))));
+            if let Some(other) = clash {
+                return Err(format!("`{new_name}` is already a name here (line {})", line_of(text, other.span) + 1));
+            }
+        }
+        // Every span must read the old name: a use inside a string (a path's `{id}`) whose text
+        // differs from its value (an escape before it) cannot be renamed in place.
+        if self.spans.iter().any(|s| text.get(s.range()) != Some(name.name.as_str())) {
+            return Err(format!("a use of `{}` could not be located exactly; rename it by hand", name.name));
+        }
+        Ok(())
+    }
+}
+
+fn line_of(text: &str, span: Span) -> usize {
+    text[..(span.start as usize).min(text.len())].matches('\n').count()
 }
 
 /// Byte offsets to LSP positions (UTF-16 columns) and back.
@@ -232,38 +341,13 @@ fn is_word_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || c == '_'
 }
 
+/// Where the run of characters matching `keep` that ends `text` starts (a char boundary).
+fn start_of_run(text: &str, keep: impl Fn(char) -> bool) -> usize {
+    text.char_indices().rev().find(|(_, c)| !keep(*c)).map_or(0, |(i, c)| i + c.len_utf8())
+}
+
 fn is_name(s: &str) -> bool {
     s.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_') && s.chars().all(is_word_char)
-}
-
-/// The word at a byte offset, and its span.
-fn word_at(text: &str, offset: usize) -> Option<(String, Span)> {
-    let offset = offset.min(text.len());
-    let start = text[..offset].rfind(|c: char| !is_word_char(c)).map_or(0, |i| i + 1);
-    let end = text[offset..].find(|c: char| !is_word_char(c)).map_or(text.len(), |i| offset + i);
-    (start < end).then(|| (text[start..end].to_string(), Span::new(start, end)))
-}
-
-/// The name span of the declaration called `name`.
-fn declaration_of(file: &ast::File, name: &str) -> Option<Span> {
-    file.decls
-        .iter()
-        .filter(|d| !matches!(d, ast::Decl::Test(_)))
-        .find(|d| d.name().name == name)
-        .map(|d| d.name().span)
-}
-
-fn declaration(text: &str, file: &ast::File, offset: usize) -> Option<Span> {
-    let (word, _) = word_at(text, offset)?;
-    declaration_of(file, &word)
-}
-
-/// Every use of a word as a name: outside strings and comments, whole words only.
-fn occurrences(text: &str, word: &str) -> Vec<Span> {
-    flow_syntax::lex::lex(text)
-        .filter(|(kind, span)| *kind == Lexeme::Word && text.get(span.range()) == Some(word))
-        .map(|(_, span)| span)
-        .collect()
 }
 
 /// The `//` lines right above a declaration: its doc comment.
@@ -328,24 +412,30 @@ fn expr_hover(text: &str, info: &Info, offset: usize) -> Option<String> {
     Some(format!("```flow\n{shown}: {ty}\n```"))
 }
 
-fn hover(text: &str, file: &ast::File, info: &Info, offset: usize) -> Option<String> {
-    if let Some((decl, _)) = field_at(info, offset) {
-        return field_hover(text, file, info, decl);
-    }
-    let Some((word, _)) = word_at(text, offset) else { return expr_hover(text, info, offset) };
-    if let Some(d) = file.decls.iter().find(|d| !matches!(d, ast::Decl::Test(_)) && d.name().name == word) {
-        let span = d.span();
-        let source = &text[span.range()];
-        let header = source.lines().next().unwrap_or("").trim_end_matches('{').trim_end();
-        let doc = doc_comment(text, span.start as usize);
-        let body = if matches!(d, ast::Decl::Type(_)) { source.trim_end() } else { header };
-        let mut md = format!("```flow\n{body}\n```");
-        if !doc.is_empty() {
-            md.push_str(&format!("\n\n{doc}"));
+fn hover(text: &str, file: &ast::File, info: &Info, symbol: Option<&Symbol>, offset: usize) -> Option<String> {
+    match symbol {
+        Some(Symbol { decl, name: None, .. }) => return field_hover(text, file, info, *decl),
+        Some(Symbol { name: Some(n), .. }) if n.kind.is_global() => {
+            let d = file.decls.iter().find(|d| !matches!(d, ast::Decl::Test(_)) && d.name().span == n.span)?;
+            let span = d.span();
+            let source = &text[span.range()];
+            let header = source.lines().next().unwrap_or("").trim_end_matches('{').trim_end();
+            let doc = doc_comment(text, span.start as usize);
+            let body = if matches!(d, ast::Decl::Type(_)) { source.trim_end() } else { header };
+            let mut md = format!("```flow\n{body}\n```");
+            if !doc.is_empty() {
+                md.push_str(&format!("\n\n{doc}"));
+            }
+            return Some(md);
         }
-        return Some(md);
+        Some(Symbol { name: Some(n), .. }) => {
+            if let Some(ty) = &n.ty {
+                return Some(format!("```flow\n{}: {ty}\n```", n.name));
+            }
+        }
+        None => {}
     }
-    if let Some(b) = flow_plan::Builtin::from_name(&word) {
+    if let Some((_, b)) = info.builtin_uses.iter().find(|(s, _)| on(s, offset)) {
         return Some(format!("```flow\n{}\n```", b.signature()));
     }
     expr_hover(text, info, offset)
@@ -358,9 +448,12 @@ const KEYWORDS: [&str; 20] = [
 
 fn completion(text: &str, file: &ast::File, offset: usize) -> Value {
     let offset = offset.min(text.len());
-    // After `a.b.`: the fields of the type that path has.
-    if text[..offset].ends_with('.') {
-        if let Some(fields) = checked_fields(text, offset - 1).or_else(|| fields_before(text, offset - 1)) {
+    // After `a.b.` (and after `a.b.em`, the start of a field's name): the fields of the type that
+    // path has, never the declared names.
+    let word_start = start_of_run(&text[..offset], is_word_char);
+    if text[..word_start].ends_with('.') {
+        let dot = word_start - 1;
+        if let Some(fields) = checked_fields(text, dot).or_else(|| fields_before(text, dot)) {
             return json!(fields
                 .into_iter()
                 .map(|(name, ty)| json!({ "label": name, "kind": 5, "detail": ty }))
@@ -403,7 +496,7 @@ const PLACEHOLDER: &str = "__flowc_completion__";
 /// When the checker cannot see the path (the file does not parse): the fields of a path like
 /// `o.customer`, from the enclosing map's or function's parameter types.
 fn fields_before(text: &str, dot: usize) -> Option<Vec<(String, String)>> {
-    let start = text[..dot].rfind(|c: char| !(is_word_char(c) || c == '.' || c == '?')).map_or(0, |i| i + 1);
+    let start = start_of_run(&text[..dot], |c| is_word_char(c) || c == '.' || c == '?');
     let path: Vec<&str> = text[start..dot].split(['.', '?']).filter(|s| !s.is_empty()).collect();
     let (root, rest) = path.split_first()?;
     // The text being typed does not parse (`o.customer.`): complete it with a placeholder.

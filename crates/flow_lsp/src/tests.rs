@@ -11,6 +11,10 @@ struct Client {
 
 const URI: &str = "file:///work/orders.flow";
 
+/// How long to wait for an answer before calling the server hung: far beyond any real answer's
+/// time (milliseconds), so a slow machine never fails a test.
+const HANG: std::time::Duration = std::time::Duration::from_secs(120);
+
 impl Client {
     fn start() -> Client {
         let (server_side, client_side) = Connection::memory();
@@ -38,7 +42,7 @@ impl Client {
         let id = RequestId::from(self.next_id);
         self.conn.sender.send(Message::Request(Request::new(id.clone(), method.into(), params))).expect("send");
         loop {
-            match self.conn.receiver.recv_timeout(std::time::Duration::from_secs(10)).expect("an answer") {
+            match self.conn.receiver.recv_timeout(HANG).expect("an answer") {
                 Message::Response(r) if r.id == id => return r.result.unwrap_or(Value::Null),
                 _ => continue,
             }
@@ -48,7 +52,7 @@ impl Client {
     /// The next published diagnostics.
     fn diagnostics(&self) -> Vec<Value> {
         loop {
-            match self.conn.receiver.recv_timeout(std::time::Duration::from_secs(10)).expect("diagnostics") {
+            match self.conn.receiver.recv_timeout(HANG).expect("diagnostics") {
                 Message::Notification(n) if n.method == "textDocument/publishDiagnostics" => {
                     return n.params["diagnostics"].as_array().cloned().unwrap_or_default();
                 }
@@ -234,4 +238,258 @@ fn completion_after_a_dot_uses_the_checked_type_of_any_expression() {
     let _ = c.diagnostics();
     let lambda_fields = c.at("textDocument/completion", 5, 26, json!({}));
     assert_eq!(labels(&lambda_fields), ["sku", "qty"]);
+}
+
+/// A file where an endpoint, a type, a map, a secret and a parameter share their names with
+/// fields, response fields, object keys and query keys. `[name#TAG]` marks every place that
+/// names the declaration TAG (its declaration and its uses): exactly those, and nothing else,
+/// must change when it is renamed.
+const SHARED: &str = r#"secret [token#S]
+
+api shop {
+  base_url = "https://shop.example.com"
+  auth = bearer([token#S])
+}
+
+type [item#T] { sku: String, qty: Int }
+
+type Order { id: Int, orders: Int, item: [item#T], token: String, summary: String }
+
+type Summary { id: Int, summary: String, orders: Int, item: [item#T] }
+
+endpoint [orders#E] = shop GET "/orders/{[item#P]}" ([item#P]: String) -> { orders: [Order] } {
+  records = response.orders
+  query = { item: [item#P] }
+}
+
+endpoint save = shop POST "/summaries" (body: Summary)
+
+map [summary#M]([o#O]: Order) -> Summary {
+  id = [o#O].id
+  summary = [o#O].summary + [o#O].token
+  orders = [o#O].orders
+  item = [o#O].item
+}
+
+flow sync {
+  for o in [orders#E]([item#P]: "all") {
+    save(body: [summary#M](o))
+  }
+}
+
+test "summary keeps the counts" {
+  let o = { id: 1, orders: 2, item: { sku: "a", qty: 1 }, token: "t", summary: "s" }
+  expect [summary#M](o).orders == 2
+}
+"#;
+
+/// The text with `[name#TAG]` marks resolved: `rename` gives TAG's new name, the rest keep theirs.
+/// Also the offset of TAG's first mark (its declaration).
+fn resolve_marks(marked: &str, rename: Option<(&str, &str)>) -> (String, usize) {
+    let (mut out, mut rest, mut first) = (String::new(), marked, None);
+    while let Some(open) = rest.find('[') {
+        out.push_str(&rest[..open]);
+        let mark = rest[open + 1..].find(']').map(|j| &rest[open + 1..open + 1 + j]);
+        let Some((name, tag)) = mark.and_then(|m| m.split_once('#')) else {
+            // An array type or literal, not a mark.
+            out.push('[');
+            rest = &rest[open + 1..];
+            continue;
+        };
+        match rename {
+            Some((t, new)) if t == tag => {
+                first.get_or_insert(out.len());
+                out.push_str(new);
+            }
+            _ => out.push_str(name),
+        }
+        rest = &rest[open + 1 + name.len() + 1 + tag.len() + 1..];
+    }
+    out.push_str(rest);
+    (out, first.unwrap_or(0))
+}
+
+fn position_of(text: &str, offset: usize) -> (u32, u32) {
+    let line = text[..offset].matches('\n').count();
+    let col = offset - text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    (line as u32, col as u32)
+}
+
+/// Applies a rename's edits (ASCII text: columns are bytes).
+fn apply(text: &str, result: &Value) -> String {
+    let mut edits: Vec<(usize, usize, String)> = result["changes"][URI]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| {
+            let at = |p: &Value| {
+                let line = p["line"].as_u64().unwrap_or(0) as usize;
+                text.split_inclusive('\n').take(line).map(str::len).sum::<usize>()
+                    + p["character"].as_u64().unwrap_or(0) as usize
+            };
+            (at(&e["range"]["start"]), at(&e["range"]["end"]), e["newText"].as_str().unwrap_or_default().to_string())
+        })
+        .collect();
+    edits.sort_by_key(|e| std::cmp::Reverse(e.0));
+    let mut out = text.to_string();
+    for (start, end, new) in edits {
+        out.replace_range(start..end, &new);
+    }
+    out
+}
+
+/// The plan as JSON, with the declaration called `new` given back its name `old` (and a secret
+/// so named, wherever the plan refers to it): what must be all that differs after a rename.
+fn plan_named_back(text: &str, new: &str, old: &str) -> Value {
+    let checked = flow_check::check_source(text);
+    let model = checked.model.unwrap_or_else(|| panic!("the file checks: {:?}\n{text}", checked.diagnostics));
+    let mut plan = serde_json::to_value(flow_check::lower(&model)).unwrap_or_default();
+    fn walk(v: &mut Value, new: &str, old: &str) {
+        match v {
+            Value::Object(o) => {
+                if o.len() == 1 && o.get("secret").is_some_and(|s| s == new) {
+                    o.insert("secret".into(), json!(old));
+                }
+                o.values_mut().for_each(|x| walk(x, new, old));
+            }
+            Value::Array(a) => a.iter_mut().for_each(|x| walk(x, new, old)),
+            _ => {}
+        }
+    }
+    walk(&mut plan, new, old);
+    for list in ["apis", "types", "endpoints", "maps", "flows", "tables", "functions"] {
+        for d in plan[list].as_array_mut().into_iter().flatten() {
+            if d["name"] == new {
+                d["name"] = json!(old);
+            }
+        }
+    }
+    for s in plan["secrets"].as_array_mut().into_iter().flatten() {
+        if *s == new {
+            *s = json!(old);
+        }
+    }
+    plan
+}
+
+#[test]
+fn renaming_a_declaration_changes_its_uses_and_never_a_field_or_key_of_that_name() {
+    let (text, _) = resolve_marks(SHARED, None);
+    let mut c = Client::start();
+    c.open(&text);
+    assert!(c.diagnostics().iter().all(|d| d["severity"] == 2), "{text}");
+    let original_plan = plan_named_back(&text, "", "");
+    // Same-length names keep every span, so the plans compare whole.
+    for (tag, old, new) in
+        [("E", "orders", "buyers"), ("T", "item", "line"), ("M", "summary", "digests"), ("S", "token", "bearr")]
+    {
+        let (expected, decl) = resolve_marks(SHARED, Some((tag, new)));
+        let (line, col) = position_of(&text, decl);
+        let result = c.at("textDocument/rename", line, col, json!({ "newName": new }));
+        let renamed = apply(&text, &result);
+        assert_eq!(renamed, expected, "renaming {old} to {new}");
+        // The renamed file checks, and its plan is the original one but for the name: the same
+        // requests, paths, query keys, bodies and response fields.
+        assert_eq!(plan_named_back(&renamed, new, old), original_plan, "renaming {old} to {new}");
+        // References and highlights name the same places as the rename.
+        let refs = c.at("textDocument/references", line, col, json!({ "context": { "includeDeclaration": true } }));
+        assert_eq!(refs.as_array().map(Vec::len), result["changes"][URI].as_array().map(Vec::len), "{old}");
+        let highlights = c.at("textDocument/documentHighlight", line, col, json!({}));
+        assert_eq!(highlights.as_array().map(Vec::len), refs.as_array().map(Vec::len), "{old}");
+    }
+    // Locals: an endpoint's parameter (its path placeholder, its query value and a call's
+    // argument, not the query key `item`), and a map's parameter (not the flow's or the test's `o`).
+    for (tag, new) in [("P", "kind"), ("O", "x")] {
+        let (expected, decl) = resolve_marks(SHARED, Some((tag, new)));
+        let (line, col) = position_of(&text, decl);
+        let renamed = apply(&text, &c.at("textDocument/rename", line, col, json!({ "newName": new })));
+        assert_eq!(renamed, expected, "renaming parameter {tag}");
+        let checked = flow_check::check_source(&renamed);
+        assert!(checked.model.is_some(), "{:?}", checked.diagnostics);
+    }
+    assert!(expected_query_key_kept(&resolve_marks(SHARED, Some(("P", "kind"))).0));
+}
+
+fn expected_query_key_kept(renamed: &str) -> bool {
+    renamed.contains("query = { item: kind }") && renamed.contains("\"/orders/{kind}\"")
+}
+
+#[test]
+fn definition_goes_to_the_declaration_the_checker_resolved() {
+    let (text, _) = resolve_marks(SHARED, None);
+    let mut c = Client::opened(&text);
+    let (line, col) = position_of(&text, text.find("for o in orders").unwrap_or(0) + "for o in ".len());
+    let def = c.at("textDocument/definition", line, col, json!({}));
+    let decl = position_of(&text, text.find("endpoint orders").unwrap_or(0) + "endpoint ".len());
+    assert_eq!(def["range"]["start"], json!({ "line": decl.0, "character": decl.1 }));
+    // `response.orders` is a field of the response, not the endpoint: no declaration to go to.
+    let (line, col) = position_of(&text, text.find("response.orders").unwrap_or(0) + "response.".len());
+    assert_eq!(c.at("textDocument/definition", line, col, json!({})), Value::Null);
+    // An object key is no use of a name either.
+    let (line, col) = position_of(&text, text.find("token: \"t\"").unwrap_or(0));
+    assert_eq!(c.at("textDocument/definition", line, col, json!({})), Value::Null);
+    assert_eq!(c.at("textDocument/prepareRename", line, col, json!({})), Value::Null);
+    assert_eq!(c.at("textDocument/rename", line, col, json!({ "newName": "tok" })), Value::Null);
+}
+
+#[test]
+fn a_rename_that_would_change_the_meaning_is_refused() {
+    let (text, _) = resolve_marks(SHARED, None);
+    let mut c = Client::opened(&text);
+    let (line, col) = position_of(&text, text.find("map summary").unwrap_or(0) + "map ".len());
+    for (new, why) in [("save", "already declared"), ("lower", "built-in function"), ("match", "not a name")] {
+        let id = {
+            c.next_id += 1;
+            RequestId::from(c.next_id)
+        };
+        let params =
+            json!({ "textDocument": { "uri": URI }, "position": { "line": line, "character": col }, "newName": new });
+        c.conn
+            .sender
+            .send(Message::Request(Request::new(id.clone(), "textDocument/rename".into(), params)))
+            .expect("send");
+        let error = loop {
+            match c.conn.receiver.recv_timeout(std::time::Duration::from_secs(10)).expect("an answer") {
+                Message::Response(r) if r.id == id => break r.error,
+                _ => continue,
+            }
+        };
+        let message = error.map(|e| e.message).unwrap_or_default();
+        assert!(message.contains(why), "{new}: {message}");
+    }
+    // A local cannot take the name of another local of its declaration, nor of a declaration.
+    let (line, col) = position_of(&text, text.find("map summary(o").unwrap_or(0) + "map summary(".len());
+    let r = c.at("textDocument/prepareRename", line, col, json!({}));
+    assert_eq!(r["placeholder"], "o");
+}
+
+#[test]
+fn hover_and_completion_tell_a_field_from_a_declaration_of_the_same_name() {
+    let (text, _) = resolve_marks(SHARED, None);
+    let mut c = Client::opened(&text);
+    let hover_at = |c: &mut Client, needle: &str, skip: usize| {
+        let (line, col) = position_of(&text, text.find(needle).unwrap_or(0) + skip);
+        c.at("textDocument/hover", line, col, json!({}))["contents"]["value"].as_str().unwrap_or_default().to_string()
+    };
+    // A response field called like the endpoint: its type, not the endpoint.
+    assert_eq!(hover_at(&mut c, "response.orders", 10), "```flow\nresponse.orders: [Order]\n```");
+    // A field of a declared type called like the secret and like the map.
+    assert!(hover_at(&mut c, ".token\n", 1).contains("Order.token: String"));
+    assert!(hover_at(&mut c, "  summary = o", 3).contains("Summary.summary: String"));
+    // An object key called like the endpoint is not the endpoint.
+    assert!(!hover_at(&mut c, "orders: 2", 1).contains("endpoint"));
+    // The declarations themselves, from their uses.
+    assert!(hover_at(&mut c, "bearer(token)", 8).contains("secret token"));
+    assert!(hover_at(&mut c, "summary(o).orders", 2).contains("map summary(o: Order) -> Summary"));
+    assert!(hover_at(&mut c, "in orders(", 4).contains("endpoint orders = shop GET"));
+    assert_eq!(hover_at(&mut c, "query = { item: item }", 16), "```flow\nitem: String\n```", "a parameter: its type");
+    // Completing a field's name after the `.` offers the fields, not the declarations.
+    let partial = text.replace("records = response.orders", "records = response.ord");
+    c.change(&partial);
+    let _ = c.diagnostics();
+    let (line, col) = position_of(&partial, partial.find("response.ord").unwrap_or(0) + "response.ord".len());
+    let items = c.at("textDocument/completion", line, col, json!({}));
+    let labels: Vec<&str> = items.as_array().into_iter().flatten().filter_map(|i| i["label"].as_str()).collect();
+    assert_eq!(labels, ["orders"]);
+    assert_eq!(items[0]["detail"], "[Order]");
 }

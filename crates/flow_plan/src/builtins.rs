@@ -67,7 +67,7 @@ builtins! {
     First = "first", "first(items: [T]) -> T?";
     Last = "last", "last(items: [T]) -> T?";
     // Numbers
-    Round = "round", "round(x: Decimal | Float, digits: Int) -> same   (half away from zero)";
+    Round = "round", "round(x: Decimal | Float, digits: Int) -> same   (half away from zero; negative digits: tens, hundreds…)";
     Floor = "floor", "floor(x: Decimal | Float) -> Int";
     Ceil = "ceil", "ceil(x: Decimal | Float) -> Int";
     Abs = "abs", "abs(x: number) -> same";

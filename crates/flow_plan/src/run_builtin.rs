@@ -313,7 +313,12 @@ fn call_builtin_values(
         }
         B::PadLeft | B::PadRight => {
             let s = text(next())?;
-            let width = int(&next())?.clamp(0, 1 << 20) as usize;
+            let width = int(&next())?;
+            // A width from the data could ask for any amount of memory: refused, never cut short.
+            if width > MAX_PAD_WIDTH {
+                return fail(span, format!("`{}` to {width} characters: more than {MAX_PAD_WIDTH}", func.name()));
+            }
+            let width = width.max(0) as usize;
             let fill = text(next())?.chars().next().unwrap_or(' ');
             let have = s.chars().count();
             let pad: String = std::iter::repeat_n(fill, width.saturating_sub(have)).collect();
@@ -416,18 +421,11 @@ fn call_builtin_values(
             let x = next();
             let digits = match next() {
                 Value::Null => 0,
-                v => int(&v)?.clamp(0, 28),
+                v => int(&v)?,
             };
-            match x {
-                Value::Decimal(d) => {
-                    Value::Decimal(d.round_dp_with_strategy(digits as u32, RoundingStrategy::MidpointAwayFromZero))
-                }
-                Value::Float(f) => {
-                    let m = 10f64.powi(digits as i32);
-                    Value::Float((f * m).round() / m)
-                }
-                Value::Int(i) => Value::Int(i),
-                other => return internal(&format!("round of {}", other.kind())),
+            match round(x, digits) {
+                Ok(v) => v,
+                Err(why) => return fail(span, why),
             }
         }
         B::Floor | B::Ceil | B::ToInt => {
@@ -573,6 +571,63 @@ fn call_builtin_values(
         B::Map | B::Filter | B::Find | B::Any | B::All | B::SortBy | B::GroupBy => {
             return internal(&format!("`{}` without its lambda", func.name()))
         }
+    })
+}
+
+/// The widest `pad_left`/`pad_right` result, in characters.
+const MAX_PAD_WIDTH: i64 = 1 << 20;
+
+/// `round(x, digits)`, half away from zero. Negative `digits` round to tens, hundreds, …; more
+/// digits than the number has leave it as it is.
+fn round(x: Value, digits: i64) -> Result<Value, String> {
+    let away = RoundingStrategy::MidpointAwayFromZero;
+    Ok(match x {
+        // A Decimal holds at most 28 digits after the point: rounding to more changes nothing.
+        Value::Decimal(d) if digits >= 0 => Value::Decimal(d.round_dp_with_strategy(digits.min(28) as u32, away)),
+        Value::Decimal(d) => {
+            // 10^28 is the largest power of ten a Decimal holds.
+            let scale = Decimal::from_i128_with_scale(10i128.pow(digits.unsigned_abs().min(28) as u32), 0);
+            // Exactly: the remainder decides, so no digit of `d` is rounded away on the way.
+            let rounded = if digits < -28 {
+                None
+            } else {
+                d.checked_rem(scale).and_then(|r| {
+                    let toward_zero = d - r;
+                    // Half the scale is 5 × 10^(k-1), exact; doubling `r` might not be.
+                    if r.abs() >= scale / Decimal::TWO {
+                        toward_zero.checked_add(if d.is_sign_negative() { -scale } else { scale })
+                    } else {
+                        Some(toward_zero)
+                    }
+                })
+            };
+            match rounded {
+                Some(r) => Value::Decimal(r.normalize()),
+                None => return Err(format!("round({d}, {digits}) does not fit in a Decimal")),
+            }
+        }
+        Value::Float(f) => {
+            // Beyond 10^±300 the scale itself is not a finite double.
+            let m = 10f64.powi(digits.clamp(-300, 300) as i32);
+            let r = (f * m).round() / m;
+            if digits > 300 || !(f * m).is_finite() {
+                // So large that it has no digits at that scale: it is its own rounding.
+                Value::Float(f)
+            } else if r.is_finite() {
+                Value::Float(r)
+            } else {
+                return Err(format!("round({f}, {digits}) is not a finite number"));
+            }
+        }
+        Value::Int(i) if digits >= 0 => Value::Int(i),
+        Value::Int(i) => match round(Value::Decimal(Decimal::from(i)), digits)? {
+            Value::Decimal(d) => match d.to_i64() {
+                Some(r) => Value::Int(r),
+                None => return Err(format!("round({i}, {digits}) does not fit in an Int")),
+            },
+            other => other,
+        },
+        other => return Err(format!("internal error: round of {}", other.kind())),
     })
 }
 

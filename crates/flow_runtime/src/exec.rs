@@ -16,7 +16,8 @@ use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinSet;
 
 use crate::http::{self, Answer, Failure, Http};
-use crate::{Event, FlowReport, Observer, Report, RunOptions};
+use crate::paging::{self, Stop};
+use crate::{Event, FlowReport, Observer, PagingStop, Report, RunOptions};
 
 struct Ctx {
     plan: Arc<Plan>,
@@ -31,6 +32,9 @@ struct Stats {
     records_filtered: AtomicU64,
     records_ok: AtomicU64,
     records_failed: AtomicU64,
+    /// Records read but neither delivered, filtered nor failed, because the flow stopped: still
+    /// in their page, queued in the channel, in flight, or waiting in a batch.
+    records_not_processed: AtomicU64,
     dead_lettered: AtomicU64,
     pages: AtomicU64,
     requests: AtomicU64,
@@ -50,6 +54,8 @@ struct FlowRun {
     dead_letter: Mutex<Option<std::fs::File>>,
     /// Items of a batched call waiting for their batch to fill.
     batch: Mutex<Vec<Pending>>,
+    /// Why the paging of each source stopped, and how often.
+    stops: Mutex<BTreeMap<(String, Stop), u64>>,
 }
 
 /// A record whose item waits in a batch: counted when the batch is sent.
@@ -161,6 +167,7 @@ async fn run_flow(ctx: Arc<Ctx>, index: usize) -> (FlowReport, Vec<Diagnostic>) 
         diagnostics: Mutex::new(Vec::new()),
         dead_letter: Mutex::new(None),
         batch: Mutex::new(Vec::new()),
+        stops: Mutex::new(BTreeMap::new()),
     });
     let mut env = Env::new();
     let steps = ctx.plan.flows[index].body.len();
@@ -189,18 +196,33 @@ async fn run_flow(ctx: Arc<Ctx>, index: usize) -> (FlowReport, Vec<Diagnostic>) 
         records_filtered: s.records_filtered.load(Ordering::SeqCst),
         records_ok: s.records_ok.load(Ordering::SeqCst),
         records_failed: s.records_failed.load(Ordering::SeqCst),
-        records_not_processed: s.records_in.load(Ordering::SeqCst).saturating_sub(
-            s.records_ok.load(Ordering::SeqCst)
-                + s.records_filtered.load(Ordering::SeqCst)
-                + s.records_failed.load(Ordering::SeqCst),
-        ),
+        records_not_processed: s.records_not_processed.load(Ordering::SeqCst),
         dead_lettered: s.dead_lettered.load(Ordering::SeqCst),
         pages: s.pages.load(Ordering::SeqCst),
         requests: s.requests.load(Ordering::SeqCst),
         retries: s.retries.load(Ordering::SeqCst),
         statuses: lock(&s.statuses).clone(),
+        paging: lock(&fr.stops)
+            .iter()
+            .map(|((endpoint, stop), times)| PagingStop {
+                endpoint: endpoint.clone(),
+                reason: stop.describe().to_string(),
+                times: *times,
+            })
+            .collect(),
         elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
     };
+    // Every record read is accounted for exactly once.
+    debug_assert!(
+        report.reconciles(),
+        "flow `{}`: {} read != {} delivered + {} filtered + {} failed + {} not processed",
+        report.name,
+        report.records_in,
+        report.records_ok,
+        report.records_filtered,
+        report.records_failed,
+        report.records_not_processed
+    );
     ctx.observer.event(&Event::FlowFinished { flow: name, ok: report.ok });
     (report, diagnostics)
 }
@@ -222,12 +244,19 @@ async fn top_level_for(fr: Arc<FlowRun>, step: usize, env: Env) -> Result<(), Di
         tokio::spawn(async move {
             let mut pager = Pager::new();
             let mut n = 0u64;
-            while let Some(records) = pager.next_page(&fr, &source, &env, None).await? {
+            while !fr.stop.load(Ordering::SeqCst) {
+                let Some(records) = pager.next_page(&fr, &source, &env, None).await? else { break };
+                // Read: from here on each record is delivered, filtered, failed, or counted as
+                // not processed because the flow stopped.
+                fr.stats.records_in.fetch_add(records.len() as u64, Ordering::SeqCst);
+                let mut left = records.len() as u64;
                 for record in records {
                     n += 1;
                     if fr.stop.load(Ordering::SeqCst) || tx.send((n, record)).await.is_err() {
+                        fr.stats.records_not_processed.fetch_add(left, Ordering::SeqCst);
                         return Ok(());
                     }
+                    left -= 1;
                 }
             }
             Ok::<(), Diagnostic>(())
@@ -236,18 +265,13 @@ async fn top_level_for(fr: Arc<FlowRun>, step: usize, env: Env) -> Result<(), Di
     let permits = Arc::new(Semaphore::new(concurrency));
     let mut tasks = JoinSet::new();
     while let Some((n, record)) = rx.recv().await {
-        if fr.stop.load(Ordering::SeqCst) {
-            break;
-        }
-        let Ok(permit) = permits.clone().acquire_owned().await else {
-            break;
+        let permit = match permits.clone().acquire_owned().await {
+            Ok(permit) if !fr.stop.load(Ordering::SeqCst) => permit,
+            _ => {
+                fr.stats.records_not_processed.fetch_add(1, Ordering::SeqCst);
+                break;
+            }
         };
-        if fr.stop.load(Ordering::SeqCst) {
-            break;
-        }
-        // Started: from here on the record is delivered, filtered, failed, or counted as not
-        // processed because the flow stopped while its steps were running.
-        fr.stats.records_in.fetch_add(1, Ordering::SeqCst);
         let fr = fr.clone();
         let env = env.clone();
         tasks.spawn(async move {
@@ -256,16 +280,23 @@ async fn top_level_for(fr: Arc<FlowRun>, step: usize, env: Env) -> Result<(), Di
         });
         while tasks.try_join_next().is_some() {}
     }
-    drop(rx);
+    // Records read and queued but never started: the producer's next send fails, and it
+    // counts what is left of its page.
+    rx.close();
+    while rx.recv().await.is_some() {
+        fr.stats.records_not_processed.fetch_add(1, Ordering::SeqCst);
+    }
     while tasks.join_next().await.is_some() {}
     // The last, partial batch; left unsent (not processed) when the flow stopped.
-    if !fr.stop.load(Ordering::SeqCst) {
-        if let Some(Step::Call { call, .. }) = flow.body.get(step).and_then(|s| match s {
-            Step::For { body, .. } => body.last(),
-            _ => None,
-        }) {
-            if call.batch.is_some() {
-                let rest = std::mem::take(&mut *lock(&fr.batch));
+    if let Some(Step::Call { call, .. }) = flow.body.get(step).and_then(|s| match s {
+        Step::For { body, .. } => body.last(),
+        _ => None,
+    }) {
+        if call.batch.is_some() {
+            let rest = std::mem::take(&mut *lock(&fr.batch));
+            if fr.stop.load(Ordering::SeqCst) {
+                fr.stats.records_not_processed.fetch_add(rest.len() as u64, Ordering::SeqCst);
+            } else {
                 fr.send_batch(call, rest).await;
             }
         }
@@ -335,10 +366,13 @@ async fn process_record(fr: &Arc<FlowRun>, step: usize, mut env: Env, n: u64, re
         Ok(Outcome::Filtered) => {
             fr.stats.records_filtered.fetch_add(1, Ordering::SeqCst);
         }
-        // Counted as not processed: read, but neither delivered nor failed.
-        Ok(Outcome::Stopped) => {}
+        // Read, but neither delivered nor failed.
+        Ok(Outcome::Stopped) => {
+            fr.stats.records_not_processed.fetch_add(1, Ordering::SeqCst);
+        }
         // Counted when its batch is sent.
         Ok(Outcome::Batched) => {}
+        Err(d) if stops_every_policy(&d) => fr.halt(d, 1),
         Err(d) => fr.record_failed(d, &rec, &kept),
     }
 }
@@ -417,6 +451,12 @@ fn exec_step<'a>(fr: &'a Arc<FlowRun>, step: &'a Step, env: &'a mut Env, rec: Op
     })
 }
 
+/// Credentials that cannot be obtained (R0013) fail every record the same way: the flow
+/// stops under every error policy, and no record is dead-lettered for it.
+fn stops_every_policy(d: &Diagnostic) -> bool {
+    d.code == codes::AUTH_FAILED.id
+}
+
 /// What became of one record of the outermost loop.
 enum Outcome {
     Delivered,
@@ -428,6 +468,11 @@ enum Outcome {
 impl FlowRun {
     fn flow_name(&self) -> &str {
         &self.ctx.plan.flows[self.flow].name
+    }
+
+    /// Counts why the paging of a source stopped, for the summary.
+    fn paging_stopped(&self, endpoint: &str, why: Stop) {
+        *lock(&self.stops).entry((endpoint.to_string(), why)).or_insert(0) += 1;
     }
 
     /// A run-time diagnostic: the message (secrets scrubbed), the span of the step, and notes
@@ -458,6 +503,18 @@ impl FlowRun {
         let span = e.span.unwrap_or(step_span);
         self.diagnostic(codes::EVAL, &format!("{what} failed: {}", e.message), span, "failed here", rec, &[])
             .help("guard the expression (`if`, `??`), or fix the data; with `on_error = dead_letter(…)` the record is kept and the run goes on")
+    }
+
+    /// Stops the flow for a failure that is not the records' own (see [`stops_every_policy`]):
+    /// the `records` it hit count as not processed, and the failure is reported once however
+    /// many records waited for the same refusal.
+    fn halt(&self, d: Diagnostic, records: u64) {
+        self.stats.records_not_processed.fetch_add(records, Ordering::SeqCst);
+        let mut diagnostics = lock(&self.diagnostics);
+        if !diagnostics.iter().any(|seen| seen.code == d.code) {
+            diagnostics.push(d);
+        }
+        self.stop.store(true, Ordering::SeqCst);
     }
 
     fn record_failed(&self, d: Diagnostic, rec: &RecordRef, record: &Value) {
@@ -542,10 +599,11 @@ impl FlowRun {
         let headers = first.headers.clone();
         let rec = first.rec.clone();
         let body = flow_plan::encode_as(&items, endpoint.body.as_ref(), &plan.types);
-        match self.send(call, &url, &headers, Some(body), Some(&rec)).await {
+        match self.send(call, &url, &headers, Some(body), Some(&rec), false).await {
             Ok(_) => {
                 self.stats.records_ok.fetch_add(batch.len() as u64, Ordering::SeqCst);
             }
+            Err(d) if stops_every_policy(&d) => self.halt(d, batch.len() as u64),
             Err(mut d) => {
                 d.notes.push(format!("the batch held {} records, and all of them failed with it", batch.len()));
                 match plan.flows[self.flow].on_error {
@@ -565,7 +623,8 @@ impl FlowRun {
         }
     }
 
-    /// One HTTP exchange for an endpoint call, with stats and events.
+    /// One HTTP exchange for an endpoint call, with stats and events. `reads_answer`: the
+    /// caller decodes the answer, so one whose body is not JSON is retried like a 5xx.
     async fn send(
         &self,
         call: &EndpointCall,
@@ -573,6 +632,7 @@ impl FlowRun {
         headers: &[(String, String)],
         body: Option<String>,
         rec: Option<&RecordRef>,
+        reads_answer: bool,
     ) -> Result<Answer, Diagnostic> {
         let plan = &self.ctx.plan;
         let endpoint = &plan.endpoints[call.endpoint];
@@ -591,6 +651,7 @@ impl FlowRun {
                 &policy,
                 safe,
                 http::Request {
+                    expect_json: reads_answer && endpoint.response.is_some(),
                     timeout: endpoint.timeout_ms.map(std::time::Duration::from_millis),
                     method: &endpoint.method,
                     url,
@@ -614,8 +675,11 @@ impl FlowRun {
         }
         self.stats.requests.fetch_add(1, Ordering::SeqCst);
         let status = result.as_ref().ok().map(|a| a.status);
-        if let Some(s) = status {
-            *lock(&self.stats.statuses).entry(s).or_insert(0) += 1;
+        {
+            let mut statuses = lock(&self.stats.statuses);
+            for s in &exchange.statuses {
+                *statuses.entry(*s).or_insert(0) += 1;
+            }
         }
         self.ctx.observer.event(&Event::Request {
             flow: self.flow_name().to_string(),
@@ -722,7 +786,7 @@ impl FlowRun {
             None => None,
         };
         let url = http::endpoint_url(api, endpoint, &params, &query).map_err(|f| self.http_failure(f, call, rec))?;
-        let answer = self.send(call, &url, &headers, body, rec).await?;
+        let answer = self.send(call, &url, &headers, body, rec, true).await?;
         match &endpoint.response {
             None => Ok(Value::Null),
             Some(ty) => self.decode(&answer, ty, call, rec),
@@ -758,8 +822,8 @@ struct Pager {
     next: Option<NextPage>,
     seen: HashSet<String>,
     pages: u64,
-    /// Records read so far, for a declared `total`.
-    records: u64,
+    /// Records and the largest page so far, for offsets, short pages and a declared `total`.
+    progress: paging::Progress,
 }
 
 enum NextPage {
@@ -771,7 +835,7 @@ enum NextPage {
 
 impl Pager {
     fn new() -> Pager {
-        Pager { started: false, next: None, seen: HashSet::new(), pages: 0, records: 0 }
+        Pager { started: false, next: None, seen: HashSet::new(), pages: 0, progress: paging::Progress::default() }
     }
 
     /// The next page's records, or `None` after the last page.
@@ -789,6 +853,7 @@ impl Pager {
         let endpoint = &plan.endpoints[call.endpoint];
         let api = &plan.apis[endpoint.api];
         if self.pages >= endpoint.max_pages {
+            fr.paging_stopped(&endpoint.name, Stop::MaxPages);
             let f = Failure::new(
                 codes::TOO_MANY_PAGES,
                 format!("more than {} pages; paging stopped (`max_pages`)", endpoint.max_pages),
@@ -843,10 +908,15 @@ impl Pager {
             }
             Some(NextPage::Url(url)) => url,
         };
+        // A page fetched by URL is remembered, so a link back to any page already read (the
+        // first one too) is a cycle before it is fetched again.
+        if matches!(endpoint.paginate, Some(Pagination::NextUrl { .. } | Pagination::LinkHeader { .. })) {
+            self.seen.insert(url.to_string());
+        }
         self.started = true;
         self.pages += 1;
         let body = body.as_ref().map(|b| flow_plan::encode_as(b, endpoint.body.as_ref(), &fr.ctx.plan.types));
-        let answer = fr.send(call, &url, &headers, body, rec).await?;
+        let answer = fr.send(call, &url, &headers, body, rec, true).await?;
         let Some(ty) = &endpoint.response else {
             return Ok(Some(Vec::new()));
         };
@@ -890,56 +960,65 @@ impl Pager {
             }
             Ok(Some(NextPage::Url(next)))
         };
-        self.next = match &endpoint.paginate {
-            None => None,
+        let len = records.len() as u64;
+        self.progress.page(len);
+        let total = endpoint.stop.total.as_ref().map(|path| page.get_path(path));
+        let more = endpoint.stop.more.as_ref().map(|path| page.get_path(path));
+        let declared = matches!(total, Some(Some(Value::Int(_)))) || matches!(more, Some(Some(Value::Bool(_))));
+        let usable = |v: &Value| !v.is_null() && !v.to_text().is_empty();
+        // The kind's own rule: the next page, or why there is none.
+        let (next, mut stop) = match &endpoint.paginate {
+            None => (None, None),
             Some(Pagination::Cursor { from, span, param, .. }) => match page.get_path(from) {
-                Some(v) if !v.is_null() && !v.to_text().is_empty() && !records.is_empty() => {
+                Some(v) if usable(v) && !records.is_empty() => {
                     if !self.seen.insert(v.to_text()) {
                         return Err(cycle(fr, call, *span, rec, "cursor"));
                     }
-                    Some(NextPage::Params(vec![(param.clone(), v.clone())]))
+                    (Some(NextPage::Params(vec![(param.clone(), v.clone())])), None)
                 }
-                _ => None,
+                Some(v) if usable(v) => (None, Some(Stop::EmptyPage)),
+                _ => (None, Some(Stop::NoNextCursor)),
             },
             Some(Pagination::NextUrl { from, span }) => match page.get_path(from) {
-                Some(v) if !v.is_null() && !v.to_text().is_empty() => {
-                    next_url(self, &v.to_text(), *span, "next-page link")?
-                }
-                _ => None,
+                Some(v) if usable(v) => (next_url(self, &v.to_text(), *span, "next-page link")?, None),
+                _ => (None, Some(Stop::NoNextLink)),
             },
             Some(Pagination::LinkHeader { span }) => match answer.link.as_deref().and_then(link_next) {
-                Some(target) => next_url(self, &target, *span, "Link header's next page")?,
-                None => None,
+                Some(target) => (next_url(self, &target, *span, "Link header's next page")?, None),
+                None => (None, Some(Stop::NoNextLink)),
             },
             Some(Pagination::Page { param, start, .. }) => {
+                // Page numbers need no page size: only an empty page (or a declaration) ends them.
                 if records.is_empty() {
-                    None
+                    (None, Some(Stop::EmptyPage))
                 } else {
                     let n = *start + i64::try_from(self.pages).unwrap_or(i64::MAX);
-                    Some(NextPage::Params(vec![(param.clone(), Value::Int(n))]))
+                    (Some(NextPage::Params(vec![(param.clone(), Value::Int(n))])), None)
                 }
             }
             Some(Pagination::Offset { param, limit_param, size, .. }) => {
-                if (records.len() as u64) < *size {
-                    None
-                } else {
-                    Some(NextPage::Params(offset_params(param, limit_param.as_deref(), self.pages * size, *size)))
+                match paging::next_offset(&self.progress, len, declared) {
+                    Ok(offset) => {
+                        (Some(NextPage::Params(offset_params(param, limit_param.as_deref(), offset, *size))), None)
+                    }
+                    Err(why) => (None, Some(why)),
                 }
             }
         };
-        // Declared stop conditions.
-        if let Some(path) = &endpoint.stop.more {
-            if page.get_path(path) != Some(&Value::Bool(true)) {
+        self.next = next;
+        // Declared stop conditions; when one holds, it is the reason given.
+        if more.is_some_and(|v| v != Some(&Value::Bool(true))) {
+            self.next = None;
+            stop = Some(Stop::NoMore);
+        }
+        if let Some(Some(Value::Int(total))) = total {
+            if i64::try_from(self.progress.records).unwrap_or(i64::MAX) >= *total {
                 self.next = None;
+                stop = Some(Stop::TotalReached);
             }
         }
-        self.records += records.len() as u64;
-        if let Some(path) = &endpoint.stop.total {
-            if let Some(Value::Int(total)) = page.get_path(path) {
-                if i64::try_from(self.records).unwrap_or(i64::MAX) >= *total {
-                    self.next = None;
-                }
-            }
+        if let (None, Some(why)) = (&self.next, stop) {
+            fr.paging_stopped(&endpoint.name, why);
         }
         Ok(Some(records))
     }

@@ -42,7 +42,7 @@ const SEGMENT: &AsciiSet = &CONTROLS
 pub(crate) const MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
 
 /// A failure of one HTTP exchange or of reading its answer.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Failure {
     pub code: Code,
     pub message: String,
@@ -65,17 +65,28 @@ pub(crate) struct Http {
     pub clients: Vec<ApiClient>,
     pub pacers: Vec<Option<Pacer>>,
     /// OAuth2 tokens per api. The lock is held while a token is fetched, so concurrent requests
-    /// wait for one refresh instead of each making their own.
-    tokens: Vec<tokio::sync::Mutex<Option<Token>>>,
+    /// wait for one fetch instead of each making their own, and share its failure too.
+    tokens: Vec<tokio::sync::Mutex<Slot>>,
     /// JWT signing keys, parsed before the run starts so a bad key fails before any request.
     jwt_keys: Vec<Option<jsonwebtoken::EncodingKey>>,
     pub secrets: Secrets,
 }
 
+/// An api's token, as far as the run knows.
+enum Slot {
+    Empty,
+    Valid(Token),
+    /// The token endpoint refused the credentials, or could not be reached with the api's
+    /// retries: every request that needs a token from now on fails with this, and no other
+    /// token request is made.
+    Failed(Failure),
+}
+
 struct Token {
     value: secrecy::SecretString,
-    /// When to renew it: before it really expires.
-    expires: Instant,
+    /// When to renew it: before it really expires. `None`: the token endpoint did not say how
+    /// long the token lives, so it is used until the api refuses it (a 401), then renewed once.
+    expires: Option<Instant>,
     /// A refresh token the server rotated in, for the next renewal.
     refresh: Option<secrecy::SecretString>,
 }
@@ -83,9 +94,9 @@ struct Token {
 /// A token is renewed this long before it expires, or at half its life if that is shorter.
 const TOKEN_MARGIN: Duration = Duration::from_secs(30);
 
-/// When a token that lives `ttl` from now should be renewed.
-fn renew_at(ttl: Duration) -> Instant {
-    Instant::now() + ttl - TOKEN_MARGIN.min(ttl / 2)
+/// When a token that lives `ttl` from `now` should be renewed.
+fn renew_at(now: Instant, ttl: Duration) -> Instant {
+    now + ttl - TOKEN_MARGIN.min(ttl / 2)
 }
 
 /// One answer.
@@ -100,6 +111,9 @@ pub(crate) struct Answer {
 
 /// One request to send: no secret in it (auth is added when it is sent).
 pub(crate) struct Request<'a> {
+    /// The caller reads the body as JSON: a 2xx answer whose body is not JSON (cut short, or a
+    /// proxy's page) is a failed attempt, retried like a 5xx.
+    pub expect_json: bool,
     /// The endpoint's own whole-request timeout, over the api's.
     pub timeout: Option<Duration>,
     pub method: &'a str,
@@ -113,6 +127,8 @@ pub(crate) struct Exchange {
     pub result: Result<Answer, Failure>,
     pub elapsed: Duration,
     pub retries: Vec<RetryNote>,
+    /// The status of every answer, retried ones included, in order.
+    pub statuses: Vec<u16>,
 }
 
 pub(crate) struct RetryNote {
@@ -150,13 +166,17 @@ impl Pacer {
     async fn wait(&self) {
         let slot = {
             let mut next = self.next.lock().await;
-            let now = tokio::time::Instant::now();
-            let slot = (*next).max(now);
-            *next = slot + self.interval;
-            slot
+            reserve(&mut *next, tokio::time::Instant::now(), self.interval)
         };
         tokio::time::sleep_until(slot).await;
     }
+}
+
+/// The next free slot at or after `now`, one `interval` after the last one handed out.
+fn reserve<T: Copy + Ord + std::ops::Add<Duration, Output = T>>(next: &mut T, now: T, interval: Duration) -> T {
+    let slot = (*next).max(now);
+    *next = slot + interval;
+    slot
 }
 
 /// Capped exponential backoff with full jitter: a random wait in [0, min(cap, base × 2^(n-1))].
@@ -171,15 +191,110 @@ fn backoff_ms(policy: &Retry, attempt: u32) -> u64 {
     x % (ceiling + 1)
 }
 
-/// `Retry-After`: seconds, or an HTTP date.
-fn retry_after_ms(value: &str) -> Option<u64> {
+/// Why a failed attempt may be worth another.
+struct Transient {
+    /// It may have been applied: repeated only when repeating it is harmless.
+    ambiguous: bool,
+    reason: String,
+    /// The wait the server asked for (`Retry-After`), in ms.
+    asked_ms: Option<u64>,
+}
+
+/// Whether an attempt failed in a way that another attempt may not: a connection that could
+/// not be made, a 429 (refused, so never applied); a timeout, a dropped connection, a 408 or
+/// 5xx, and, when the caller reads JSON, a 2xx whose body is not JSON (cut short, or a proxy's
+/// error page) — these may have been applied.
+fn transient(result: &Result<Answer, Failure>, expect_json: bool) -> Option<Transient> {
+    let asked = |a: &Answer| a.retry_after.as_deref().and_then(|v| retry_after_ms(v, std::time::SystemTime::now()));
+    match result {
+        Ok(a) if a.status == 429 => {
+            Some(Transient { ambiguous: false, reason: "answered 429".into(), asked_ms: asked(a) })
+        }
+        Ok(a) if a.status == 408 || (500..600).contains(&a.status) => {
+            Some(Transient { ambiguous: true, reason: format!("answered {}", a.status), asked_ms: asked(a) })
+        }
+        // 204 and 205 have no body by definition: reading one as JSON is a final mismatch.
+        Ok(a) if expect_json && (200..300).contains(&a.status) && !matches!(a.status, 204 | 205) => {
+            json_syntax_error(&a.body).map(|why| Transient {
+                ambiguous: true,
+                reason: format!("answered {} with a body that is not JSON ({why})", a.status),
+                asked_ms: None,
+            })
+        }
+        Err(f) if f.class == Class::BeforeSend => {
+            Some(Transient { ambiguous: false, reason: f.message.clone(), asked_ms: None })
+        }
+        Err(f) if f.class == Class::Ambiguous => {
+            Some(Transient { ambiguous: true, reason: f.message.clone(), asked_ms: None })
+        }
+        _ => None,
+    }
+}
+
+/// Why a body is not JSON, or `None` when it is: what [`parse_json`] would say, without
+/// building the value.
+pub(crate) fn json_syntax_error(body: &[u8]) -> Option<String> {
+    match std::str::from_utf8(body) {
+        Ok(text) => serde_json::from_str::<serde::de::IgnoredAny>(text).err().map(|e| e.to_string()),
+        Err(e) => Some(format!("not UTF-8: {e}")),
+    }
+}
+
+/// The wait before attempt `attempt + 1`, or why there is none: an ambiguous failure of a
+/// request that is not safe to repeat (R0012), or a `Retry-After` beyond the policy's cap.
+fn next_wait(policy: &Retry, attempt: u32, t: &Transient, safe: bool) -> Result<u64, Failure> {
+    if t.ambiguous && !safe {
+        let mut f = Failure::new(
+            codes::OUTCOME_UNKNOWN,
+            format!("{}; the request may have been applied, so it is not repeated", t.reason),
+        );
+        f.notes.push("a POST or PATCH is retried only with an `idempotency_key` or when the endpoint is declared `idempotent = true`".into());
+        return Err(f);
+    }
+    match t.asked_ms {
+        Some(ms) if ms > policy.max_ms => {
+            let mut f = Failure::new(
+                codes::HTTP_STATUS,
+                format!(
+                    "{} and asked to wait {:.1}s (Retry-After), more than the retry cap of {:.1}s",
+                    t.reason,
+                    ms as f64 / 1000.0,
+                    policy.max_ms as f64 / 1000.0
+                ),
+            );
+            f.notes.push("raise the cap (`retry = { backoff: exponential(…, max: …) }`) or lower `rate_limit`".into());
+            Err(f)
+        }
+        Some(ms) => Ok(ms),
+        None => Ok(backoff_ms(policy, attempt)),
+    }
+}
+
+/// Reads a body to its end, refusing one larger than [`MAX_RESPONSE_BYTES`].
+async fn read_capped(response: &mut reqwest::Response) -> Result<Vec<u8>, Failure> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| request_failure(&e))? {
+        if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
+            return Err(Failure::new(
+                codes::REQUEST_FAILED,
+                format!("the response is larger than {} MiB; refused", MAX_RESPONSE_BYTES / (1024 * 1024)),
+            ));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// `Retry-After`: seconds, or an HTTP date (a date at or before `now` means now).
+fn retry_after_ms(value: &str, now: std::time::SystemTime) -> Option<u64> {
     let v = value.trim();
     if let Ok(secs) = v.parse::<u64>() {
         return Some(secs.saturating_mul(1000));
     }
     let when = chrono::DateTime::parse_from_rfc2822(v).ok()?;
-    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
-    let ms = when.timestamp_millis() - now_ms;
+    let now_ms =
+        now.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    let ms = when.timestamp_millis().saturating_sub(now_ms);
     Some(u64::try_from(ms).unwrap_or(0))
 }
 
@@ -203,7 +318,7 @@ impl Http {
             clients.push(ApiClient { client, permits: Arc::new(Semaphore::new(api.concurrency.max(1) as usize)) });
         }
         let pacers = plan.apis.iter().map(|a| a.rate_limit.as_ref().map(Pacer::new)).collect();
-        let tokens = plan.apis.iter().map(|_| tokio::sync::Mutex::new(None)).collect();
+        let tokens = plan.apis.iter().map(|_| tokio::sync::Mutex::new(Slot::Empty)).collect();
         let mut http = Http { clients, pacers, tokens, jwt_keys: Vec::new(), secrets };
         for api in &plan.apis {
             let key = match &api.auth {
@@ -224,11 +339,12 @@ impl Http {
         resolve(t, &self.secrets).unwrap_or_default()
     }
 
-    /// Sends one request. `url` carries no secret; an api key in the query is added here.
-    /// Sends a request, retrying what is safe to retry: connection errors always; timeouts, 408
-    /// and 5xx when repeating the request is harmless (`safe`: GET, PUT, DELETE, or an idempotency
-    /// key, or an endpoint declared idempotent); 429 always, since the server refused it.
-    /// `Retry-After` (seconds or an HTTP date) is honoured; a wait beyond the cap fails the call.
+    /// Sends a request, retrying what is safe to retry: connection errors always; timeouts,
+    /// dropped connections, 408, 5xx and (when `expect_json`) a 2xx whose body is not JSON when
+    /// repeating the request is harmless (`safe`: GET, PUT, DELETE, or an idempotency key, or an
+    /// endpoint declared idempotent); 429 always, since the server refused it. `Retry-After`
+    /// (seconds or an HTTP date) is honoured; a wait beyond the cap fails the call. `url`
+    /// carries no secret; an api key in the query is added when it is sent.
     pub async fn exchange(
         &self,
         api_index: usize,
@@ -239,6 +355,7 @@ impl Http {
     ) -> Exchange {
         let started = Instant::now();
         let mut retries = Vec::new();
+        let mut statuses = Vec::new();
         let mut attempt = 1u32;
         let mut refreshed = false;
         let mut stale: Option<String> = None;
@@ -248,14 +365,17 @@ impl Http {
             }
             let bearer = match &api.auth {
                 Auth::OAuth2ClientCredentials { .. } | Auth::OAuth2RefreshToken { .. } | Auth::Jwt { .. } => {
-                    match self.token(api_index, api, stale.as_deref()).await {
+                    match self.token(api_index, api, stale.as_deref(), &mut retries).await {
                         Ok(t) => Some(t),
-                        Err(f) => return Exchange { result: Err(f), elapsed: started.elapsed(), retries },
+                        Err(f) => return Exchange { result: Err(f), elapsed: started.elapsed(), retries, statuses },
                     }
                 }
                 _ => None,
             };
             let (result, _) = self.send_once(api_index, api, &request, bearer.as_deref()).await;
+            if let Ok(a) = &result {
+                statuses.push(a.status);
+            }
             // A 401 with a token we obtained: the token may have been revoked. Refresh once.
             if let (Ok(a), Some(token), false) = (&result, &bearer, refreshed) {
                 if a.status == 401 {
@@ -265,47 +385,14 @@ impl Http {
                     continue;
                 }
             }
-            let (retryable, ambiguous, reason, asked) = match &result {
-                Ok(a) if a.status == 429 => {
-                    (true, false, "answered 429".to_string(), a.retry_after.as_deref().and_then(retry_after_ms))
-                }
-                Ok(a) if a.status == 408 || (500..600).contains(&a.status) => {
-                    (true, true, format!("answered {}", a.status), a.retry_after.as_deref().and_then(retry_after_ms))
-                }
-                Err(f) if f.class == Class::BeforeSend => (true, false, f.message.clone(), None),
-                Err(f) if f.class == Class::Ambiguous => (true, true, f.message.clone(), None),
-                _ => (false, false, String::new(), None),
+            let Some(t) = transient(&result, request.expect_json).filter(|_| attempt < policy.attempts) else {
+                return Exchange { result, elapsed: started.elapsed(), retries, statuses };
             };
-            if !retryable || attempt >= policy.attempts {
-                return Exchange { result, elapsed: started.elapsed(), retries };
-            }
-            if ambiguous && !safe {
-                let mut f = Failure::new(
-                    codes::OUTCOME_UNKNOWN,
-                    format!("{reason}; the request may have been applied, so it is not repeated"),
-                );
-                f.notes.push("a POST or PATCH is retried only with an `idempotency_key` or when the endpoint is declared `idempotent = true`".into());
-                return Exchange { result: Err(f), elapsed: started.elapsed(), retries };
-            }
-            let wait_ms = match asked {
-                Some(ms) if ms > policy.max_ms => {
-                    let mut f = Failure::new(
-                        codes::HTTP_STATUS,
-                        format!(
-                            "{reason} and asked to wait {:.1}s (Retry-After), more than the retry cap of {:.1}s",
-                            ms as f64 / 1000.0,
-                            policy.max_ms as f64 / 1000.0
-                        ),
-                    );
-                    f.notes.push(
-                        "raise the cap (`retry = { backoff: exponential(…, max: …) }`) or lower `rate_limit`".into(),
-                    );
-                    return Exchange { result: Err(f), elapsed: started.elapsed(), retries };
-                }
-                Some(ms) => ms,
-                None => backoff_ms(policy, attempt),
+            let wait_ms = match next_wait(policy, attempt, &t, safe) {
+                Ok(ms) => ms,
+                Err(f) => return Exchange { result: Err(f), elapsed: started.elapsed(), retries, statuses },
             };
-            retries.push(RetryNote { attempt, wait_ms, reason });
+            retries.push(RetryNote { attempt, wait_ms, reason: t.reason });
             tokio::time::sleep(Duration::from_millis(wait_ms)).await;
             attempt += 1;
         }
@@ -318,7 +405,7 @@ impl Http {
         request: &Request<'_>,
         bearer: Option<&str>,
     ) -> (Result<Answer, Failure>, Duration) {
-        let Request { method, url, headers, ref body, timeout } = *request;
+        let Request { method, url, headers, ref body, timeout, .. } = *request;
         let body = body.clone();
         let started = Instant::now();
         let Some(client) = self.clients.get(api_index) else {
@@ -371,23 +458,46 @@ impl Http {
         if let Some(body) = body {
             req = req.header("content-type", "application/json").body(body);
         }
+        // A timeout says which limit it hit, so a reader knows which setting to raise.
+        let failure = |e: &reqwest::Error| {
+            let mut f = request_failure(e);
+            if e.is_timeout() {
+                f.message = match (e.is_connect(), timeout) {
+                    (true, _) => format!(
+                        "connecting timed out after {} (the api's `connect_timeout`)",
+                        duration_text(api.connect_timeout_ms.min(api.timeout_ms))
+                    ),
+                    (false, Some(t)) => format!(
+                        "the request timed out after {} (the endpoint's `timeout`)",
+                        duration_text(u64::try_from(t.as_millis()).unwrap_or(u64::MAX))
+                    ),
+                    (false, None) => {
+                        format!("the request timed out after {} (the api's `timeout`)", duration_text(api.timeout_ms))
+                    }
+                };
+            }
+            f
+        };
+        let too_large = || {
+            Failure::new(
+                codes::REQUEST_FAILED,
+                format!("the response is larger than {} MiB; refused", MAX_RESPONSE_BYTES / (1024 * 1024)),
+            )
+        };
         let result = async {
-            let mut response = req.send().await.map_err(|e| request_failure(&e))?;
+            let mut response = req.send().await.map_err(|e| failure(&e))?;
+            // A declared length beyond the cap is refused before any of the body is read.
+            if let Some(declared) = response.content_length().filter(|n| *n > MAX_RESPONSE_BYTES as u64) {
+                let mut f = too_large();
+                f.notes.push(format!("it declares {declared} bytes (Content-Length)"));
+                return Err(f);
+            }
             let status = response.status().as_u16();
             let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
             let content_type = header("content-type").unwrap_or_default();
             let link = header("link");
             let retry_after = header("retry-after");
-            let mut body = Vec::new();
-            while let Some(chunk) = response.chunk().await.map_err(|e| request_failure(&e))? {
-                if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
-                    return Err(Failure::new(
-                        codes::REQUEST_FAILED,
-                        format!("the response is larger than {} MiB; refused", MAX_RESPONSE_BYTES / (1024 * 1024)),
-                    ));
-                }
-                body.extend_from_slice(&chunk);
-            }
+            let body = read_capped(&mut response).await?;
             Ok(Answer { status, body, content_type, link, retry_after })
         }
         .await;
@@ -397,8 +507,16 @@ impl Http {
 
 impl Http {
     /// The api's OAuth2 token: the cached one while it is fresh, else a new one. `stale` is a
-    /// token the server refused: replaced unless another task already replaced it.
-    async fn token(&self, api_index: usize, api: &Api, stale: Option<&str>) -> Result<String, Failure> {
+    /// token the server refused: replaced unless another task already replaced it. A token
+    /// fetch that fails is shared like one that succeeds: every waiting request, and every one
+    /// after, gets the same failure without another token request.
+    async fn token(
+        &self,
+        api_index: usize,
+        api: &Api,
+        stale: Option<&str>,
+        retries: &mut Vec<RetryNote>,
+    ) -> Result<String, Failure> {
         use secrecy::ExposeSecret;
         if let Auth::Jwt { algorithm, claims, ttl_ms, .. } = &api.auth {
             return self.signed(api_index, api, algorithm, claims, *ttl_ms, stale).await;
@@ -412,26 +530,32 @@ impl Http {
             }
             _ => return Err(Failure::new(codes::AUTH_FAILED, "internal error: no OAuth2 settings")),
         };
-        let Some(slot) = self.tokens.get(api_index) else {
+        let (Some(slot), Some(client)) = (self.tokens.get(api_index), self.clients.get(api_index)) else {
             return Err(Failure::new(codes::AUTH_FAILED, "internal error: no token slot"));
         };
         let mut cached = slot.lock().await;
-        if let Some(t) = cached.as_ref() {
-            let current = t.value.expose_secret();
-            let fresh = t.expires > Instant::now();
-            let replaced_meanwhile = stale.is_some_and(|s| s != current);
-            if (stale.is_none() && fresh) || replaced_meanwhile {
-                return Ok(current.to_string());
+        match &*cached {
+            Slot::Failed(f) => return Err(f.clone()),
+            Slot::Valid(t) => {
+                let current = t.value.expose_secret();
+                let fresh = t.expires.is_none_or(|e| e > Instant::now());
+                let replaced_meanwhile = stale.is_some_and(|s| s != current);
+                if (stale.is_none() && fresh) || replaced_meanwhile {
+                    return Ok(current.to_string());
+                }
             }
+            Slot::Empty => {}
         }
         let url = if token_url.starts_with('/') { format!("{}{token_url}", api.base_url) } else { token_url.clone() };
+        let rotated = match &*cached {
+            Slot::Valid(t) => t.refresh.as_ref().map(|r| r.expose_secret().to_string()),
+            _ => None,
+        };
         // Built in a block: the serializer must not live across an await (it is not Send).
         let form = {
             let mut form = url::form_urlencoded::Serializer::new(String::new());
             match refresh {
                 Some(declared) => {
-                    let rotated =
-                        cached.as_ref().and_then(|t| t.refresh.as_ref()).map(|r| r.expose_secret().to_string());
                     form.append_pair("grant_type", "refresh_token");
                     form.append_pair("refresh_token", &rotated.unwrap_or_else(|| self.template(declared)));
                 }
@@ -446,57 +570,144 @@ impl Http {
             }
             form.finish()
         };
-        let Some(client) = self.clients.get(api_index) else {
-            return Err(Failure::new(codes::AUTH_FAILED, "internal error: no client"));
-        };
-        let fail = |message: String| {
-            let mut f = Failure::new(codes::AUTH_FAILED, message);
-            f.notes.push(format!("token endpoint: POST {url}"));
-            f
-        };
-        let response = client
-            .client
-            .post(&url)
-            .header("content-type", "application/x-www-form-urlencoded")
-            .header("accept", "application/json")
-            .body(form)
-            .send()
-            .await
-            .map_err(|e| fail(format!("the token endpoint could not be reached: {}", request_failure(&e).message)))?;
-        let status = response.status().as_u16();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| fail(format!("the token endpoint's answer was cut off: {}", e.without_url())))?;
-        if !(200..300).contains(&status) {
-            let mut f = fail(format!("the token endpoint refused the credentials: it answered {status}"));
-            f.notes.push(format!("the response body starts with: {}", excerpt(&body)));
-            return Err(f);
-        }
-        let json: serde_json::Value =
-            serde_json::from_slice(&body).map_err(|_| fail("the token endpoint's answer is not JSON".into()))?;
-        let Some(token) = json["access_token"].as_str().filter(|t| !t.is_empty()) else {
-            return Err(fail("the token endpoint's answer has no `access_token`".into()));
-        };
-        if let Some(kind) = json["token_type"].as_str() {
-            if !kind.eq_ignore_ascii_case("bearer") {
-                return Err(fail(format!("the token endpoint issued a `{kind}` token; flowc sends bearer tokens")));
+        // A client-credentials grant may be repeated (it only issues another token); a refresh
+        // grant may not after an ambiguous failure, since the server may have rotated the
+        // refresh token in an answer that was lost.
+        let granted = match fetch_token(&client.client, &api.retry, &url, form, refresh.is_none(), retries).await {
+            Ok(g) => g,
+            Err(mut f) => {
+                f.code = codes::AUTH_FAILED;
+                f.class = Class::Final;
+                f.notes.push(format!("token endpoint: POST {url}"));
+                *cached = Slot::Failed(f.clone());
+                return Err(f);
             }
-        }
-        let ttl = json["expires_in"].as_u64().unwrap_or(3600).max(1);
-        self.secrets.obtained(&format!("token of api {}", api.name), token);
-        let rotated = json["refresh_token"].as_str().filter(|r| !r.is_empty() && refresh.is_some()).map(|r| {
-            self.secrets.obtained(&format!("refresh token of api {}", api.name), r);
-            secrecy::SecretString::from(r.to_string())
+        };
+        self.secrets.obtained(&format!("token of api {}", api.name), &granted.access_token);
+        let rotated = granted.refresh_token.filter(|r| !r.is_empty() && refresh.is_some()).map(|r| {
+            self.secrets.obtained(&format!("refresh token of api {}", api.name), &r);
+            secrecy::SecretString::from(r)
         });
-        let refresh_kept = rotated.or_else(|| cached.as_mut().and_then(|t| t.refresh.take()));
-        *cached = Some(Token {
-            value: secrecy::SecretString::from(token.to_string()),
-            expires: renew_at(Duration::from_secs(ttl)),
+        let refresh_kept = rotated.or_else(|| match &mut *cached {
+            Slot::Valid(t) => t.refresh.take(),
+            _ => None,
+        });
+        *cached = Slot::Valid(Token {
+            value: secrecy::SecretString::from(granted.access_token.clone()),
+            expires: granted.lifetime.map(|ttl| renew_at(Instant::now(), ttl)),
             refresh: refresh_kept,
         });
-        Ok(token.to_string())
+        Ok(granted.access_token)
     }
+}
+
+/// What a token endpoint granted.
+struct Grant {
+    access_token: String,
+    refresh_token: Option<String>,
+    lifetime: Option<Duration>,
+}
+
+/// Asks the token endpoint for a token, retrying transient failures (connection, timeout, 408,
+/// 429, 5xx, an answer that is not JSON) with the api's retry policy; ambiguous ones only when
+/// `safe`. A 4xx is a refusal: not retried. The answer is size-capped like every answer.
+async fn fetch_token(
+    client: &reqwest::Client,
+    policy: &Retry,
+    url: &str,
+    form: String,
+    safe: bool,
+    retries: &mut Vec<RetryNote>,
+) -> Result<Grant, Failure> {
+    let mut attempt = 1u32;
+    let answer = loop {
+        let result = async {
+            let mut response = client
+                .post(url)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header("accept", "application/json")
+                .body(form.clone())
+                .send()
+                .await
+                .map_err(|e| request_failure(&e))?;
+            let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+            let (content_type, retry_after) = (header("content-type").unwrap_or_default(), header("retry-after"));
+            let status = response.status().as_u16();
+            let body = read_capped(&mut response).await?;
+            Ok(Answer { status, body, content_type, link: None, retry_after })
+        }
+        .await;
+        let Some(t) = transient(&result, true).filter(|_| attempt < policy.attempts) else {
+            break result;
+        };
+        let wait_ms = next_wait(policy, attempt, &t, safe).map_err(|mut f| {
+            f.message = format!("the token endpoint {}", f.message);
+            if f.code == codes::OUTCOME_UNKNOWN {
+                f.notes = vec!["a refresh-token grant is not repeated after an ambiguous failure: the server may have rotated the refresh token in the answer that was lost".into()];
+            }
+            f
+        })?;
+        retries.push(RetryNote { attempt, wait_ms, reason: format!("the token endpoint {}", t.reason) });
+        tokio::time::sleep(Duration::from_millis(wait_ms)).await;
+        attempt += 1;
+    };
+    let tries = if attempt > 1 { format!(" ({attempt} attempts)") } else { String::new() };
+    let answer = answer.map_err(|mut f| {
+        f.message = format!("the token endpoint could not be reached: {}{tries}", f.message);
+        f
+    })?;
+    if !(200..300).contains(&answer.status) {
+        let oauth_error = serde_json::from_slice::<serde_json::Value>(&answer.body)
+            .ok()
+            .and_then(|j| j["error"].as_str().map(str::to_string))
+            .filter(|e| !e.is_empty() && e.len() <= 64 && e.bytes().all(|b| b.is_ascii_graphic()));
+        let reason = reqwest::StatusCode::from_u16(answer.status).ok().and_then(|s| s.canonical_reason()).unwrap_or("");
+        let message = match (answer.status, oauth_error) {
+            (400 | 401 | 403, Some(e)) => {
+                format!("the token endpoint refused the credentials: it answered {} (`{e}`)", answer.status)
+            }
+            (400 | 401 | 403, None) => {
+                format!("the token endpoint refused the credentials: it answered {}", answer.status)
+            }
+            (status, _) => format!("the token endpoint answered {status} {reason}{tries}"),
+        };
+        let mut f = Failure::new(codes::AUTH_FAILED, message);
+        f.notes.push(format!("the response body starts with: {}", excerpt(&answer.body)));
+        return Err(f);
+    }
+    let json: serde_json::Value = serde_json::from_slice(&answer.body)
+        .map_err(|_| Failure::new(codes::AUTH_FAILED, format!("the token endpoint's answer is not JSON{tries}")))?;
+    let Some(token) = json["access_token"].as_str().filter(|t| !t.is_empty()) else {
+        return Err(Failure::new(codes::AUTH_FAILED, "the token endpoint's answer has no `access_token`"));
+    };
+    if let Some(kind) = json["token_type"].as_str() {
+        if !kind.eq_ignore_ascii_case("bearer") {
+            return Err(Failure::new(
+                codes::AUTH_FAILED,
+                format!("the token endpoint issued a `{kind}` token; flowc sends bearer tokens"),
+            ));
+        }
+    }
+    Ok(Grant {
+        access_token: token.to_string(),
+        refresh_token: json["refresh_token"].as_str().map(str::to_string),
+        lifetime: token_lifetime(&json),
+    })
+}
+
+/// How long a token lives, from the token response's `expires_in` (seconds: a number, or a
+/// number in a string as some servers send it). `None` when the answer does not say (the field
+/// is only RECOMMENDED by RFC 6749): the token is then used until the api refuses it with a
+/// 401, and renewed once at that point.
+fn token_lifetime(json: &serde_json::Value) -> Option<Duration> {
+    let secs = match &json["expires_in"] {
+        serde_json::Value::Number(n) => {
+            n.as_u64().or_else(|| n.as_f64().filter(|f| f.is_finite() && *f >= 0.0).map(|f| f as u64))
+        }
+        serde_json::Value::String(s) => s.trim().parse::<u64>().ok(),
+        _ => None,
+    }?;
+    Some(Duration::from_secs(secs.max(1)))
 }
 
 impl Http {
@@ -515,9 +726,9 @@ impl Http {
             return Err(Failure::new(codes::AUTH_FAILED, "internal error: no JWT key"));
         };
         let mut cached = slot.lock().await;
-        if let Some(t) = cached.as_ref() {
+        if let Slot::Valid(t) = &*cached {
             let current = t.value.expose_secret();
-            if t.expires > Instant::now() && stale.is_none_or(|s| s != current) {
+            if t.expires.is_none_or(|e| e > Instant::now()) && stale.is_none_or(|s| s != current) {
                 return Ok(current.to_string());
             }
         }
@@ -531,10 +742,23 @@ impl Http {
             Failure::new(codes::AUTH_FAILED, format!("the JWT for api `{}` could not be signed: {e}", api.name))
         })?;
         self.secrets.obtained(&format!("JWT of api {}", api.name), &token);
-        *cached =
-            Some(Token { value: secrecy::SecretString::from(token.clone()), expires: renew_at(ttl), refresh: None });
+        *cached = Slot::Valid(Token {
+            value: secrecy::SecretString::from(token.clone()),
+            expires: Some(renew_at(Instant::now(), ttl)),
+            refresh: None,
+        });
         Ok(token)
     }
+}
+
+/// A duration as the language writes it: `300ms`, `30s`, `2m`, `1h`.
+fn duration_text(ms: u64) -> String {
+    for (unit, size) in [("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1_000)] {
+        if ms >= size && ms % size == 0 {
+            return format!("{}{unit}", ms / size);
+        }
+    }
+    format!("{ms}ms")
 }
 
 /// Redirects are followed only within the same scheme, host and port, so credentials never
@@ -731,27 +955,45 @@ mod tests {
 
     #[test]
     fn retry_after_in_seconds_or_as_an_http_date() {
-        assert_eq!(retry_after_ms("7"), Some(7_000));
-        assert_eq!(retry_after_ms(" 0 "), Some(0));
-        let in_a_minute = chrono::DateTime::from_timestamp(
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64) + 60,
-            0,
-        )
-        .expect("a date");
-        let header = in_a_minute.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
-        let ms = retry_after_ms(&header).expect("parsed");
-        assert!((55_000..=61_000).contains(&ms), "{ms}");
-        assert_eq!(retry_after_ms("Wed, 21 Oct 2015 07:28:00 GMT"), Some(0), "a date in the past means now");
-        assert_eq!(retry_after_ms("soon"), None);
+        // A fixed "now", so nothing depends on the clock or on how fast the test runs.
+        let now = std::time::UNIX_EPOCH + Duration::from_secs(1_445_412_480); // Wed, 21 Oct 2015 07:28:00 GMT
+        assert_eq!(retry_after_ms("7", now), Some(7_000));
+        assert_eq!(retry_after_ms(" 0 ", now), Some(0));
+        assert_eq!(retry_after_ms("Wed, 21 Oct 2015 07:29:00 GMT", now), Some(60_000));
+        assert_eq!(retry_after_ms("Wed, 21 Oct 2015 07:28:00 GMT", now), Some(0), "a date of now means now");
+        assert_eq!(retry_after_ms("Tue, 20 Oct 2015 07:28:00 GMT", now), Some(0), "a date in the past means now");
+        assert_eq!(retry_after_ms("Wed, 21 Oct 2015 09:28:00 +0200", now), Some(0), "offsets are honoured");
+        assert_eq!(retry_after_ms("Fri, 31 Dec 9999 23:59:59 GMT", now), Some(253_402_300_799_000 - 1_445_412_480_000));
+        assert_eq!(retry_after_ms("18446744073709551615", now), Some(u64::MAX), "huge waits saturate");
+        assert_eq!(retry_after_ms("soon", now), None);
+        assert_eq!(retry_after_ms("-5", now), None);
     }
 
     #[test]
     fn tokens_are_renewed_before_they_expire() {
-        let long = renew_at(Duration::from_secs(3600)) - Instant::now();
-        assert!(long <= Duration::from_secs(3570) && long > Duration::from_secs(3560), "{long:?}");
+        let now = Instant::now();
+        assert_eq!(renew_at(now, Duration::from_secs(3600)) - now, Duration::from_secs(3570));
         // A short-lived token is kept for half its life, not renewed on every request.
-        let short = renew_at(Duration::from_secs(10)) - Instant::now();
-        assert!(short <= Duration::from_secs(5) && short > Duration::from_secs(4), "{short:?}");
+        assert_eq!(renew_at(now, Duration::from_secs(10)) - now, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn a_rate_limit_hands_out_evenly_spaced_slots() {
+        let start = Instant::now();
+        let interval = Duration::from_millis(100);
+        let mut next = start;
+        // Eight tasks asking at the same moment get slots one interval apart, in order.
+        let slots: Vec<Duration> = (0..8).map(|_| reserve(&mut next, start, interval) - start).collect();
+        assert_eq!(slots, (0..8).map(|i| interval * i).collect::<Vec<_>>());
+        // Asking later than the next free slot gives the moment asked: an idle api is not paced.
+        let later = start + Duration::from_secs(5);
+        assert_eq!(reserve(&mut next, later, interval), later);
+        assert_eq!(reserve(&mut next, later, interval), later + interval);
+        // 10/s: 33 requests take at least 3.2 s between the first and the last.
+        let pacer = Pacer::new(&Rate { requests: 10, per_ms: 1000 });
+        let mut next = start;
+        let last = (0..33).map(|_| reserve(&mut next, start, pacer.interval)).last().expect("slots");
+        assert_eq!(last - start, Duration::from_millis(3200));
     }
 
     #[test]
@@ -765,6 +1007,79 @@ mod tests {
         }
         let spread: std::collections::HashSet<u64> = (0..50).map(|_| backoff_ms(&policy, 5)).collect();
         assert!(spread.len() > 10, "jittered, not constant");
+    }
+
+    fn answer(status: u16, body: &str) -> Result<Answer, Failure> {
+        Ok(Answer {
+            status,
+            body: body.as_bytes().to_vec(),
+            content_type: "application/json".into(),
+            link: None,
+            retry_after: None,
+        })
+    }
+
+    #[test]
+    fn a_body_that_is_not_json_is_a_transient_failure_when_json_is_read() {
+        let cut = answer(200, r#"{"orders": [{"id": 1}, {"id""#);
+        let t = transient(&cut, true).expect("transient");
+        assert!(t.ambiguous, "it may have been applied");
+        assert!(t.reason.starts_with("answered 200 with a body that is not JSON (EOF while parsing"), "{}", t.reason);
+        assert!(transient(&cut, false).is_none(), "a body nobody reads is not judged");
+        assert!(transient(&answer(200, r#"{"orders": []}"#), true).is_none());
+        assert!(transient(&answer(201, "<html>busy</html>"), true).is_some());
+        assert!(transient(&answer(200, r#"{"a": 1} trailing"#), true).is_some());
+        // No content by definition: a final mismatch, not worth another attempt.
+        assert!(transient(&answer(204, ""), true).is_none());
+        assert!(transient(&answer(422, "<html>"), true).is_none(), "a refusal is final");
+        let t = transient(&answer(429, ""), true).expect("429");
+        assert!(!t.ambiguous, "a 429 was refused, never applied");
+    }
+
+    #[test]
+    fn the_json_judgement_agrees_with_the_parser() {
+        for body in [
+            &b"{\"a\": [1, 2.5, \"x\", null, true]}"[..],
+            b"  [] ",
+            b"{\"a\": 1",
+            b"",
+            b"nul",
+            b"{\"a\": \"\xff\"}",
+            b"[1,]",
+        ] {
+            let a =
+                Answer { status: 200, body: body.to_vec(), content_type: String::new(), link: None, retry_after: None };
+            assert_eq!(
+                json_syntax_error(body).is_none(),
+                parse_json(&a).is_ok(),
+                "{:?}",
+                String::from_utf8_lossy(body)
+            );
+        }
+    }
+
+    #[test]
+    fn an_ambiguous_failure_of_an_unsafe_request_is_not_repeated() {
+        let policy = Retry { attempts: 3, base_ms: 0, max_ms: 1_000 };
+        let cut = transient(&answer(201, "{\"id\""), true).expect("transient");
+        let f = next_wait(&policy, 1, &cut, false).expect_err("not safe");
+        assert_eq!(f.code, codes::OUTCOME_UNKNOWN);
+        assert_eq!(next_wait(&policy, 1, &cut, true).ok(), Some(0));
+        let asked = Transient { ambiguous: false, reason: "answered 429".into(), asked_ms: Some(5_000) };
+        assert_eq!(next_wait(&policy, 1, &asked, false).expect_err("beyond the cap").code, codes::HTTP_STATUS);
+    }
+
+    #[test]
+    fn a_token_lives_as_long_as_expires_in_says_or_until_refused() {
+        let life = |v: serde_json::Value| token_lifetime(&serde_json::json!({ "access_token": "t", "expires_in": v }));
+        assert_eq!(life(serde_json::json!(3600)), Some(Duration::from_secs(3600)));
+        assert_eq!(life(serde_json::json!("120")), Some(Duration::from_secs(120)), "some servers send a string");
+        assert_eq!(life(serde_json::json!(59.9)), Some(Duration::from_secs(59)));
+        assert_eq!(life(serde_json::json!(0)), Some(Duration::from_secs(1)));
+        assert_eq!(life(serde_json::json!(-5)), None);
+        assert_eq!(life(serde_json::json!("soon")), None);
+        assert_eq!(life(serde_json::Value::Null), None);
+        assert_eq!(token_lifetime(&serde_json::json!({ "access_token": "t" })), None, "not said: used until a 401");
     }
 
     #[test]

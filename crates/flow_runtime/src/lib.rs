@@ -8,6 +8,7 @@
 
 mod exec;
 mod http;
+mod paging;
 mod secrets;
 
 pub use http::{check_credentials, credential_secrets};
@@ -101,7 +102,7 @@ impl Report {
 pub struct FlowReport {
     pub name: String,
     pub ok: bool,
-    /// Records of the flow's outermost source whose processing started.
+    /// Records of the flow's outermost source read: every record of every page fetched.
     pub records_in: u64,
     /// Records skipped by a `where` filter.
     pub records_filtered: u64,
@@ -109,16 +110,39 @@ pub struct FlowReport {
     pub records_ok: u64,
     /// Records that failed (and, with `dead_letter`, were written there).
     pub records_failed: u64,
-    /// Records started but neither delivered nor failed, because the flow stopped meanwhile.
+    /// Records read but neither delivered, filtered out nor failed, because the flow stopped
+    /// first: still in their page, queued, in flight, or waiting for their batch.
     pub records_not_processed: u64,
     pub dead_lettered: u64,
     pub pages: u64,
     /// Requests sent, retries included.
     pub requests: u64,
     pub retries: u64,
-    /// Responses by HTTP status.
+    /// Responses by HTTP status, retried ones included.
     pub statuses: std::collections::BTreeMap<u16, u64>,
+    /// Why the paging of each source stopped (a nested source is paged once per record).
+    pub paging: Vec<PagingStop>,
     pub elapsed_ms: u64,
+}
+
+impl FlowReport {
+    /// Every record read is delivered, filtered out, failed or not processed, exactly once.
+    pub fn reconciles(&self) -> bool {
+        [self.records_ok, self.records_filtered, self.records_failed, self.records_not_processed]
+            .iter()
+            .try_fold(0u64, |sum, n| sum.checked_add(*n))
+            == Some(self.records_in)
+    }
+}
+
+/// Why the paging of a source stopped: `empty page`, `short page`, `total reached`,
+/// `` `more` not true ``, `no next cursor`, `no next link` or `max_pages`.
+#[derive(Debug, Clone, Serialize)]
+pub struct PagingStop {
+    pub endpoint: String,
+    pub reason: String,
+    /// How many times (once per parent record for a nested source).
+    pub times: u64,
 }
 
 /// Runs the plan's flows (or the one named in the options), one after another.
@@ -143,4 +167,26 @@ pub fn override_base_urls(plan: &mut Plan, overrides: &[(String, String)]) -> Re
         api.base_url = url.trim_end_matches('/').to_string();
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::FlowReport;
+
+    #[test]
+    fn a_report_reconciles_when_every_record_read_has_one_outcome() {
+        let report = |read, ok, filtered, failed, not_processed| FlowReport {
+            records_in: read,
+            records_ok: ok,
+            records_filtered: filtered,
+            records_failed: failed,
+            records_not_processed: not_processed,
+            ..FlowReport::default()
+        };
+        assert!(report(50, 1, 2, 1, 46).reconciles());
+        assert!(report(0, 0, 0, 0, 0).reconciles());
+        assert!(!report(50, 1, 2, 1, 0).reconciles(), "records read but unaccounted for");
+        assert!(!report(5, 5, 0, 1, 0).reconciles(), "a record counted twice");
+        assert!(!report(u64::MAX, u64::MAX, 1, 0, 0).reconciles(), "no overflow");
+    }
 }

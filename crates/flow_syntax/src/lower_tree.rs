@@ -6,6 +6,7 @@ use pest::iterators::{Pair, Pairs};
 use pest::Parser as _;
 
 use crate::ast::*;
+use crate::lex::Lexeme;
 
 #[derive(pest_derive::Parser)]
 #[grammar = "../../../grammar/flow.pest"]
@@ -32,6 +33,20 @@ fn next<'a>(pairs: &mut Pairs<'a, Rule>, base: usize) -> Result<Pair<'a, Rule>> 
     pairs.next().ok_or_else(|| internal(base, "the parse tree ended early"))
 }
 
+/// The length of `text` up to the end of its last token: trailing whitespace and comments left out.
+fn code_len(text: &str) -> usize {
+    let trimmed = text.trim_end();
+    let last_line = &trimmed[trimmed.rfind('\n').map_or(0, |i| i + 1)..];
+    // Only text ending in `*/`, or whose last line has a `//`, can end in a comment.
+    if !trimmed.ends_with("*/") && !last_line.contains("//") {
+        return trimmed.len();
+    }
+    crate::lex::lex(text)
+        .filter(|(kind, _)| !matches!(kind, Lexeme::Comment | Lexeme::Newline))
+        .last()
+        .map_or(0, |(_, span)| span.end as usize)
+}
+
 /// A parse tree the converter did not expect: a bug in flowc, reported as a diagnostic, never a panic.
 fn internal(base: usize, what: &str) -> Box<Diagnostic> {
     Box::new(
@@ -42,11 +57,11 @@ fn internal(base: usize, what: &str) -> Box<Diagnostic> {
 }
 
 impl Cx {
-    /// The pair's span, without the whitespace pest may leave at its end.
+    /// The pair's span, without the whitespace and comments pest may leave at its end (a rule
+    /// that ends in `x?` or `x*` keeps what it skipped looking for one more `x`).
     fn span(&self, pair: &Pair<Rule>) -> Span {
         let s = pair.as_span();
-        let trimmed = pair.as_str().trim_end().len();
-        Span::new(self.base + s.start(), self.base + s.start() + trimmed)
+        Span::new(self.base + s.start(), self.base + s.start() + code_len(pair.as_str()))
     }
 
     fn ident(&self, pair: Pair<Rule>) -> Ident {

@@ -72,6 +72,24 @@ fn spans_are_byte_offsets_into_the_file() {
     assert_eq!(&src[c.span.range()], "secret C");
 }
 
+/// A span ends at its node's last token: the comments after it (on its line, or on the lines
+/// before the next declaration) belong to no node.
+#[test]
+fn spans_end_at_the_last_token_not_at_a_comment_after_it() {
+    let src = "fn f(x: Int) -> Int = x + 1 // one\n/* two */\n// about T\n\ntype T { a: Int }\nmap m(o: T) -> T {\n  a = o.a /* three */ // four\n  // five\n}\nflow fl {\n  concurrency = 2 // six \"//\"\n  for x in e { c(body: x) }\n}\napi a {\n  base_url = \"https://a.example\" // seven\n}\n";
+    let file = ok(src);
+    let text = |s: flow_diagnostics::Span| &src[s.range()];
+    assert_eq!(text(file.decls[0].span()), "fn f(x: Int) -> Int = x + 1");
+    let Decl::Map(m) = &file.decls[2] else { panic!() };
+    let MapItem::Field(f) = &m.items[0] else { panic!() };
+    assert_eq!(text(f.span), "a = o.a");
+    let Decl::Flow(fl) = &file.decls[3] else { panic!() };
+    let Stmt::Property(p) = &fl.body[0] else { panic!() };
+    assert_eq!(text(p.span), "concurrency = 2");
+    let Decl::Api(a) = &file.decls[4] else { panic!() };
+    assert_eq!(text(a.props[0].span), "base_url = \"https://a.example\"");
+}
+
 #[test]
 fn precedence_and_associativity() {
     let e = map_field_expr("a + b * c == d && !e || f ?? g ?? h");

@@ -86,8 +86,21 @@ pub fn run(
             if f.records_not_processed > 0 {
                 dead.push_str(&format!(", {} not processed (the flow stopped)", f.records_not_processed));
             }
+            let paging = if f.paging.is_empty() {
+                String::new()
+            } else {
+                let stops: Vec<String> = f
+                    .paging
+                    .iter()
+                    .map(|p| match p.times {
+                        1 => format!("{} stopped: {}", p.endpoint, p.reason),
+                        n => format!("{} stopped: {} ×{n}", p.endpoint, p.reason),
+                    })
+                    .collect();
+                format!(" ({})", stops.join("; "))
+            };
             report::eprint(&format!(
-                "flow {}: {} — {} record{} read, {} delivered, {} filtered out, {} failed{dead} · {} page{}, {} request{} ({}){retries} · {:.2}s",
+                "flow {}: {} — {} record{} read, {} delivered, {} filtered out, {} failed{dead} · {} page{}{paging}, {} request{} ({}){retries} · {:.2}s",
                 f.name,
                 if f.ok { "ok" } else { "FAILED" },
                 f.records_in,
