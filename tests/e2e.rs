@@ -1756,6 +1756,8 @@ fn campaign_example_reads_the_list_once_and_tags_every_member() {
         let out = flowc(&run_args(&example("campaign_subscriptions.flow"), &overrides), &demo_secrets());
         assert_eq!(out.code, 0, "{}", out.stderr);
         assert_eq!(api.hits("lists"), 1, "the list's settings are read once, before the loop");
+        let plan = flowc(&["plan", &example("campaign_subscriptions.flow")], &[]);
+        assert!(plan.stdout.contains("  2. let list = get_list(list_id: \"newsletter\")\n"), "{}", plan.stdout);
         let list = flow_fakeapi::mailing_list_settings("newsletter");
         let expected: Vec<u64> = (1..=45u64).filter(|id| id % 6 != 0 && id % 2 == 0).collect();
         let members = api.received("members");

@@ -516,7 +516,24 @@ impl Cx<'_> {
                 });
                 (ty, plan::Expr::Catch { expr: Box::new(le), default: Box::new(de) })
             }
-            ExprKind::Match { scrutinee, arms } => self.match_expr(e, scrutinee, arms, None, scope),
+            ExprKind::Match { scrutinee, arms } => {
+                // Arms that are `[]` take their type from the other arms: checked against it.
+                if arms.iter().any(|a| needs_context(&a.body)) {
+                    let mut others: Option<Ty> = None;
+                    for arm in arms.iter().filter(|a| !needs_context(&a.body)) {
+                        let (t, _) = self.infer_quiet(&arm.body, scope);
+                        others = Some(match others {
+                            None => t,
+                            Some(prev) => self.types.join(&prev, &t).unwrap_or(Ty::Error),
+                        });
+                    }
+                    if let Some(ty) = others.filter(|t| *t != Ty::Error) {
+                        let expect = self.context_expect(&ty, "this `match`");
+                        return (ty, self.match_expr(e, scrutinee, arms, Some(&expect), scope).1);
+                    }
+                }
+                self.match_expr(e, scrutinee, arms, None, scope)
+            }
             ExprKind::Str(s) => (Ty::StrLit(s.as_str().into()), lit(plan::Value::Str(s.clone()))),
             ExprKind::Int(n) => (Ty::Int, lit(plan::Value::Int(*n))),
             ExprKind::Number(text) => match Decimal::from_str_exact(text).or_else(|_| Decimal::from_scientific(text)) {

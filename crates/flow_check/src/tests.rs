@@ -317,3 +317,22 @@ fn a_file_without_errors_never_types_a_value_as_poison() {
     let codes: Vec<&str> = check_source(src).diagnostics.iter().map(|d| d.code).collect();
     assert_eq!(codes, ["W0001", "E0218"], "{codes:?}");
 }
+
+/// Two types that differ only far down, and two recursive types, are compared all the way:
+/// no depth is deep enough to stop looking and say "they agree".
+#[test]
+fn deeply_nested_types_are_compared_all_the_way_down() {
+    let mut src = String::from("type A0 { v: Int }\ntype B0 { v: String }\n");
+    for i in 1..40 {
+        src.push_str(&format!("type A{i} {{ x: A{} }}\ntype B{i} {{ x: B{} }}\n", i - 1, i - 1));
+    }
+    src.push_str("map m(a: A39) -> B39 {\n  x = a.x\n}\n");
+    let codes: Vec<&str> = check_source(&src).diagnostics.iter().map(|d| d.code).collect();
+    assert!(codes.contains(&"E0201"), "{codes:?}");
+    // Recursive types: a tree of Ints is no tree of Strings, and is itself.
+    let src = "type T { v: Int, kids: [T] }\ntype U { v: String, kids: [U] }\ntype W { v: Int, kids: [W] }\n\
+               map bad(t: T) -> U {\n  v = \"x\"\n  kids = t.kids\n}\nmap good(t: T) -> W {\n  v = t.v\n  kids = t.kids\n}\n";
+    let checked = check_source(src);
+    let errors: Vec<&str> = checked.diagnostics.iter().filter(|d| d.is_error()).map(|d| d.code).collect();
+    assert_eq!(errors, ["E0201"], "{:#?}", checked.diagnostics);
+}

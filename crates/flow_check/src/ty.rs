@@ -158,26 +158,32 @@ impl Types {
 
     /// Whether a value of type `found` may stand where `expected` is wanted; if not, why.
     pub fn assignable(&self, found: &Ty, expected: &Ty) -> Result<(), Mismatch> {
-        self.assignable_at(found, expected, 0)
+        self.assignable_in(found, expected, &mut Vec::new())
     }
 
-    fn assignable_at(&self, found: &Ty, expected: &Ty, depth: usize) -> Result<(), Mismatch> {
-        if depth > 32 {
-            // Recursive types that agree this far agree; the decoder checks values anyway.
-            return Ok(());
-        }
+    /// Compares structurally, however deep. Recursive types are compared coinductively: a pair
+    /// of types met again below itself, through a declared type, agrees if nothing on the way
+    /// disagreed (`assumed` holds the pairs met so far). Types are finite trees over finitely
+    /// many declarations, so the pairs are finitely many and the comparison ends.
+    fn assignable_in(&self, found: &Ty, expected: &Ty, assumed: &mut Vec<(Ty, Ty)>) -> Result<(), Mismatch> {
         if let (Ty::Named(a), Ty::Named(b)) = (found, expected) {
             if a == b {
                 return Ok(());
             }
+        }
+        if matches!(found, Ty::Named(_)) || matches!(expected, Ty::Named(_)) {
+            if assumed.iter().any(|(f, e)| f == found && e == expected) {
+                return Ok(());
+            }
+            assumed.push((found.clone(), expected.clone()));
         }
         let f = self.resolve(found);
         let e = self.resolve(expected);
         match (f, e) {
             (Ty::Error | Ty::Never, _) | (_, Ty::Error) => Ok(()),
             (Ty::Null, Ty::Nullable(_)) => Ok(()),
-            (Ty::Nullable(fi), Ty::Nullable(ei)) => self.assignable_at(fi, ei, depth + 1),
-            (_, Ty::Nullable(ei)) => self.assignable_at(f, ei, depth + 1),
+            (Ty::Nullable(fi), Ty::Nullable(ei)) => self.assignable_in(fi, ei, assumed),
+            (_, Ty::Nullable(ei)) => self.assignable_in(f, ei, assumed),
             (Ty::Null | Ty::Nullable(_), _) => Err(Mismatch::Nullable),
             (Ty::String | Ty::StrLit(_) | Ty::Union(_), Ty::String) => Ok(()),
             (Ty::StrLit(s), Ty::Union(members)) => {
@@ -203,13 +209,13 @@ impl Types {
             | (Ty::DateTime, Ty::DateTime)
             | (Ty::Duration, Ty::Duration) => Ok(()),
             (Ty::Array(fi), Ty::Array(ei)) => {
-                self.assignable_at(fi, ei, depth + 1).map_err(|m| Mismatch::Inside(format!("[{}]", "…"), Box::new(m)))
+                self.assignable_in(fi, ei, assumed).map_err(|m| Mismatch::Inside(format!("[{}]", "…"), Box::new(m)))
             }
             (Ty::Object(ff), Ty::Object(ef)) => {
                 for ef in ef.iter() {
                     match ff.iter().find(|f| f.name == ef.name) {
                         Some(f) => self
-                            .assignable_at(&f.ty, &ef.ty, depth + 1)
+                            .assignable_in(&f.ty, &ef.ty, assumed)
                             .map_err(|m| Mismatch::Inside(ef.name.clone(), Box::new(m)))?,
                         None if self.is_nullable(&ef.ty) => {}
                         None => return Err(Mismatch::MissingField(ef.name.clone())),

@@ -57,8 +57,10 @@ fn steps(plan: &Plan, body: &[Step], depth: usize, prefix: &str, out: &mut Strin
             Step::Let { span, .. } => {
                 let _ = writeln!(out, "{pad}{number}. {}", text(*span));
             }
-            Step::Call { call, .. } => {
-                let _ = writeln!(out, "{pad}{number}. {}", text(call.span));
+            Step::Call { call, bind } => {
+                // A bound call's answer is named for the statements after it: say so.
+                let bound = bind.as_ref().map_or_else(String::new, |name| format!("let {name} = "));
+                let _ = writeln!(out, "{pad}{number}. {bound}{}", text(call.span));
                 let _ = writeln!(out, "{pad}     → {}", request(plan, call));
             }
             Step::For { var, source, filter, body, .. } => {
