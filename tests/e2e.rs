@@ -400,6 +400,40 @@ fn secrets_never_appear_in_any_output() {
 }
 
 #[test]
+fn a_base_url_override_obeys_the_plain_http_rule() {
+    // Plain http:// to a host that is not this machine: refused, as in the file itself.
+    let out = flowc(&["plan", &example("orders_to_crm.flow"), "--base-url", "crm=http://crm.example.net/v3"], &[]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("error[E0403]") && out.stderr.contains("`--base-url crm=…`"), "{}", out.stderr);
+    let out =
+        flowc(&run_args(&example("orders_to_crm.flow"), &["crm=http://crm.example.net/v3".into()]), &demo_secrets());
+    assert_eq!(out.code, 2, "refused before anything runs: {}", out.stderr);
+    assert!(out.stderr.contains("error[E0403]"), "{}", out.stderr);
+    // Unless the api allows it; and loopback hosts and https are always fine.
+    let (_, file) = scratch("allow-http", &example("orders_to_crm.flow"));
+    let text = std::fs::read_to_string(&file).expect("read").replace(
+        "base_url = \"https://crm.example.com/v3\"",
+        "base_url = \"https://crm.example.com/v3\"\n  allow_http = true",
+    );
+    assert!(text.contains("allow_http"), "the example's crm api moved");
+    std::fs::write(&file, text).expect("write");
+    for (file, url) in [
+        (file.as_str(), "crm=http://crm.example.net/v3"),
+        (&example("orders_to_crm.flow"), "crm=http://localhost:9/v3"),
+        (&example("orders_to_crm.flow"), "crm=https://crm.example.net/v3"),
+    ] {
+        let out = flowc(&["plan", file, "--base-url", url], &[]);
+        assert_eq!(out.code, 0, "{url}: {}", out.stderr);
+    }
+    // The flag's own text is read by the command line: not an http URL is a usage error.
+    for bad in ["crm", "crm=ftp://x.example.net", "crm=http://127.0.0.1:9/v3?key=1", "crm=not a url"] {
+        let out = flowc(&["plan", &example("orders_to_crm.flow"), "--base-url", bad], &[]);
+        assert_eq!(out.code, 2, "{bad}: {}", out.stderr);
+        assert!(out.stderr.contains("--base-url"), "{bad}: {}", out.stderr);
+    }
+}
+
+#[test]
 fn exit_codes_are_documented_and_kept() {
     let ok = flowc(&["check", &example("orders_to_crm.flow"), &example("tickets_to_chat.flow")], &[]);
     assert_eq!(ok.code, 0, "{}", ok.stderr);

@@ -16,7 +16,7 @@ pub use secrets::Secrets;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use flow_diagnostics::Diagnostic;
+use flow_diagnostics::{codes, Diagnostic};
 use flow_plan::Plan;
 use serde::Serialize;
 
@@ -126,21 +126,68 @@ pub async fn run(plan: &Plan, options: RunOptions, observer: Arc<dyn Observer>) 
     exec::run(plan, options, observer).await
 }
 
-/// Replaces api base URLs for a run (`--base-url shop=http://127.0.0.1:8080`).
-pub fn override_base_urls(plan: &mut Plan, overrides: &[(String, String)]) -> Result<(), String> {
-    for (name, url) in overrides {
+/// A base URL override for one run (`flowc run --base-url shop=http://127.0.0.1:8080`), as the
+/// command line read it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BaseUrl {
+    pub api: String,
+    pub url: url::Url,
+}
+
+/// Why an override was refused.
+#[derive(Debug, Clone)]
+pub enum OverrideError {
+    /// It names an api the file does not declare.
+    UnknownApi(String),
+    /// It breaks a rule of base URLs, at the api it overrides: E0401 (not an http or https URL
+    /// without a query) or E0403 (plain http:// to another host, unless the api allows it).
+    Refused(Diagnostic),
+}
+
+impl std::fmt::Display for OverrideError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OverrideError::UnknownApi(message) => f.write_str(message),
+            OverrideError::Refused(d) => f.write_str(&d.message),
+        }
+    }
+}
+
+/// Replaces api base URLs for a run. An override obeys the rules a declared `base_url` does: an
+/// http or https URL without a query or fragment, and plain http:// only to this machine unless
+/// the api declares `allow_http = true`.
+pub fn override_base_urls(plan: &mut Plan, overrides: &[BaseUrl]) -> Result<(), OverrideError> {
+    for BaseUrl { api: name, url } in overrides {
+        let names: Vec<String> = plan.apis.iter().map(|a| a.name.clone()).collect();
         let Some(api) = plan.apis.iter_mut().find(|a| &a.name == name) else {
-            let names: Vec<&str> = plan.apis.iter().map(|a| a.name.as_str()).collect();
-            return Err(format!(
+            return Err(OverrideError::UnknownApi(format!(
                 "--base-url names api `{name}`, which the file does not declare (it declares: {})",
                 if names.is_empty() { "no apis".to_string() } else { names.join(", ") }
-            ));
+            )));
         };
-        let parsed = url::Url::parse(url).map_err(|e| format!("--base-url {name}={url}: {e}"))?;
-        if !matches!(parsed.scheme(), "http" | "https") || parsed.query().is_some() {
-            return Err(format!("--base-url {name}={url}: expected an http or https URL without a query"));
+        let flag = format!("`--base-url {name}=…`");
+        if !matches!(url.scheme(), "http" | "https") || url.query().is_some() || url.fragment().is_some() {
+            return Err(OverrideError::Refused(
+                Diagnostic::new(
+                    codes::BAD_URL,
+                    format!("invalid base URL for api `{name}`: {flag} is not an http or https URL without a query"),
+                )
+                .primary(api.span, format!("{flag} overrides the base URL of this api"))
+                .help("give an absolute URL such as `--base-url NAME=https://staging.example.com/v1`"),
+            ));
         }
-        api.base_url = url.trim_end_matches('/').to_string();
+        if flow_plan::is_plain_http_elsewhere(url) && !api.allow_http {
+            return Err(OverrideError::Refused(
+                Diagnostic::new(codes::INSECURE_HTTP, "plain http:// to a host that is not this machine")
+                    .primary(
+                        api.span,
+                        format!("{flag} points this api at plain http:// on `{}`", url.host_str().unwrap_or("")),
+                    )
+                    .note("credentials and records would cross the network unencrypted")
+                    .help("use https://, or a host of this machine (localhost, 127.0.0.1, [::1]); if this API really has no TLS, declare `allow_http = true` in the api"),
+            ));
+        }
+        api.base_url = url.as_str().trim_end_matches('/').to_string();
     }
     Ok(())
 }

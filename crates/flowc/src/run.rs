@@ -14,14 +14,16 @@ use crate::report;
 pub fn run(
     path: &Path,
     flow: Option<&str>,
-    overrides: &[(String, String)],
+    overrides: &[flow_runtime::BaseUrl],
     json: bool,
     verbose: bool,
 ) -> miette::Result<ExitCode> {
     let Some((source, mut plan)) = crate::compile(path)? else {
         return Ok(ExitCode::from(1));
     };
-    flow_runtime::override_base_urls(&mut plan, overrides).map_err(|e| miette::miette!("{e}"))?;
+    if let Some(code) = crate::apply_overrides(&source, &mut plan, overrides)? {
+        return Ok(code);
+    }
     if let Some(name) = flow {
         if plan.flow(name).is_none() {
             let names: Vec<&str> = plan.flows.iter().map(|f| f.name.as_str()).collect();
