@@ -400,6 +400,24 @@ fn secrets_never_appear_in_any_output() {
 }
 
 #[test]
+fn a_malformed_env_line_names_the_file_and_line_never_the_value() {
+    let (dir, file) = scratch("dotenv", &run_file("fail_fast.flow"));
+    let overrides = vec!["shop=http://127.0.0.1:9/shop".to_string(), "crm=http://127.0.0.1:9/crm".to_string()];
+    for (text, line) in [
+        ("# demo credentials\nSHOP_TOKEN=demo-shop-token\n\nCRM_API_KEY canary-env-3f9a1c\n", 4),
+        // A quoted value that never ends: the line it starts on.
+        ("SHOP_TOKEN=demo-shop-token\nCRM_API_KEY=\"canary-env-3f9a1c\nsecond line\n", 2),
+        ("SHOP_TOKEN='multi\nline'\nCRM_API_KEY=ok-value-12345\n-canary-env-3f9a1c=x\n", 4),
+    ] {
+        std::fs::write(dir.join(".env"), text).expect("write .env");
+        let out = flowc(&run_args(&file, &overrides), &[]);
+        assert_eq!(out.code, 2, "{}", out.stderr);
+        assert!(out.stderr.contains(&format!(".env: line {line} ")), "{}", out.stderr);
+        assert!(!out.stderr.contains("canary-env"), "the value is never printed: {}", out.stderr);
+    }
+}
+
+#[test]
 fn a_base_url_override_obeys_the_plain_http_rule() {
     // Plain http:// to a host that is not this machine: refused, as in the file itself.
     let out = flowc(&["plan", &example("orders_to_crm.flow"), "--base-url", "crm=http://crm.example.net/v3"], &[]);
