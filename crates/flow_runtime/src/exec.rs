@@ -16,12 +16,16 @@ use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinSet;
 
 use crate::http::{self, Answer, Failure, Http};
-use crate::{Event, FlowReport, Observer, Report, RunOptions};
+use crate::secrets::Secrets;
+use crate::{Event, Events, FlowReport, Observer, Report, RunOptions};
 
 struct Ctx {
     plan: Arc<Plan>,
     http: Http,
-    observer: Arc<dyn Observer>,
+    /// Events go out through here only: scrubbed of secrets on the way.
+    events: Events,
+    /// The run's secrets, declared and obtained: for the dead letters.
+    secrets: Arc<Secrets>,
     base_dir: std::path::PathBuf,
 }
 
@@ -88,9 +92,29 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// Runs the plan. Everything the run reports passes one of three doors, each of which scrubs
+/// secrets: events go through [`Events`], dead letters through [`FlowRun::write_dead_letter`],
+/// and the report's diagnostics are scrubbed here, on the way out.
 pub(crate) async fn run(plan: &Plan, options: RunOptions, observer: Arc<dyn Observer>) -> Report {
+    let RunOptions { flow, secrets, base_dir } = options;
+    let secrets = Arc::new(secrets);
+    let events = Events::new(observer, secrets.clone());
+    let mut report = run_flows(plan, flow.as_deref(), secrets.clone(), events, base_dir).await;
+    for d in &mut report.diagnostics {
+        secrets.redact_diagnostic(d);
+    }
+    report
+}
+
+async fn run_flows(
+    plan: &Plan,
+    only: Option<&str>,
+    secrets: Arc<Secrets>,
+    events: Events,
+    base_dir: std::path::PathBuf,
+) -> Report {
     let mut report = Report { flows: Vec::new(), diagnostics: Vec::new() };
-    let missing: Vec<&String> = plan.secrets.iter().filter(|s| !options.secrets.contains(s)).collect();
+    let missing: Vec<&String> = plan.secrets.iter().filter(|s| !secrets.contains(s)).collect();
     if !missing.is_empty() {
         for name in missing {
             let mut d = Diagnostic::new(codes::MISSING_SECRET, format!("secret `{name}` has no value")).help(format!(
@@ -106,16 +130,16 @@ pub(crate) async fn run(plan: &Plan, options: RunOptions, observer: Arc<dyn Obse
         }
         return report;
     }
-    let http = match Http::new(plan, options.secrets) {
+    let http = match Http::new(plan, secrets.clone()) {
         Ok(h) => h,
         Err(f) => {
             report.diagnostics.push(Diagnostic::new(f.code, f.message));
             return report;
         }
     };
-    let ctx = Arc::new(Ctx { plan: Arc::new(plan.clone()), http, observer, base_dir: options.base_dir });
+    let ctx = Arc::new(Ctx { plan: Arc::new(plan.clone()), http, events, secrets, base_dir });
     for (i, flow) in plan.flows.iter().enumerate() {
-        if options.flow.as_ref().is_some_and(|f| *f != flow.name) {
+        if only.is_some_and(|f| f != flow.name) {
             continue;
         }
         let (flow_report, mut diagnostics) = run_flow(ctx.clone(), i).await;
@@ -152,7 +176,7 @@ fn uses_secret(api: &flow_plan::Api, name: &str) -> bool {
 async fn run_flow(ctx: Arc<Ctx>, index: usize) -> (FlowReport, Vec<Diagnostic>) {
     let started = Instant::now();
     let name = ctx.plan.flows[index].name.clone();
-    ctx.observer.event(&Event::FlowStarted { flow: name.clone() });
+    ctx.events.emit(Event::FlowStarted { flow: name.clone() });
     let fr = Arc::new(FlowRun {
         ctx: ctx.clone(),
         flow: index,
@@ -200,7 +224,7 @@ async fn run_flow(ctx: Arc<Ctx>, index: usize) -> (FlowReport, Vec<Diagnostic>) 
         statuses: lock(&s.statuses).clone(),
         elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
     };
-    ctx.observer.event(&Event::FlowFinished { flow: name, ok: report.ok });
+    ctx.events.emit(Event::FlowFinished { flow: name, ok: report.ok });
     (report, diagnostics)
 }
 
@@ -419,8 +443,9 @@ impl FlowRun {
         &self.ctx.plan.flows[self.flow].name
     }
 
-    /// A run-time diagnostic: the message (secrets scrubbed), the span of the step, and notes
-    /// that name the flow and the record.
+    /// A run-time diagnostic: the message, the span of the step, and notes that name the flow
+    /// and the record. Secrets are scrubbed where it leaves the run (the report, an event, a
+    /// dead letter), not here.
     fn diagnostic(
         &self,
         code: Code,
@@ -430,15 +455,14 @@ impl FlowRun {
         rec: Option<&RecordRef>,
         notes: &[String],
     ) -> Diagnostic {
-        let redact = |s: &str| self.ctx.http.secrets.redact(s);
-        let mut d = Diagnostic::new(code, redact(message)).primary(span, redact(label));
+        let mut d = Diagnostic::new(code, message).primary(span, label);
         let mut where_ = format!("in flow `{}`", self.flow_name());
         if let Some(r) = rec {
             where_.push_str(&format!(", {}", r.describe()));
         }
         d = d.note(where_);
         for n in notes {
-            d = d.note(redact(n));
+            d = d.note(n.clone());
         }
         d
     }
@@ -471,7 +495,7 @@ impl FlowRun {
                 }
             }
         }
-        self.ctx.observer.event(&Event::RecordFailed {
+        self.ctx.events.emit(Event::RecordFailed {
             flow: self.flow_name().to_string(),
             code: d.code,
             message: d.message.clone(),
@@ -492,18 +516,21 @@ impl FlowRun {
             *file = Some(std::fs::OpenOptions::new().create(true).append(true).open(full)?);
         }
         let at_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis());
-        let entry = serde_json::json!({
+        let mut entry = serde_json::json!({
             "flow": self.flow_name(),
             "source": rec.source,
             "record_index": rec.index,
             "error": { "code": d.code, "message": d.message, "notes": d.notes },
             "failed_at_unix_ms": at_ms as u64,
         });
+        // Every text of the line is scrubbed as data, so the line stays one valid JSON object.
+        let secrets = &self.ctx.secrets;
+        secrets.redact_json(&mut entry);
         // The record goes in as JSON text built by the exact encoder (Decimals stay exact).
         let mut line = entry.to_string();
         line.pop();
         line.push_str(",\"record\":");
-        line.push_str(&self.ctx.http.secrets.redact(&flow_plan::encode(record)));
+        line.push_str(&flow_plan::encode(&secrets.redact_value(record)));
         line.push_str("}\n");
         let f = file.as_mut().ok_or_else(|| std::io::Error::other("dead letter file not open"))?;
         f.write_all(line.as_bytes())?;
@@ -592,13 +619,13 @@ impl FlowRun {
         for r in &exchange.retries {
             self.stats.retries.fetch_add(1, Ordering::SeqCst);
             self.stats.requests.fetch_add(1, Ordering::SeqCst);
-            self.ctx.observer.event(&Event::Retry {
+            self.ctx.events.emit(Event::Retry {
                 flow: self.flow_name().to_string(),
                 api: api.name.clone(),
                 url: url.to_string(),
                 attempt: r.attempt,
                 wait_ms: r.wait_ms,
-                reason: self.ctx.http.secrets.redact(&r.reason),
+                reason: r.reason.clone(),
             });
         }
         self.stats.requests.fetch_add(1, Ordering::SeqCst);
@@ -606,7 +633,7 @@ impl FlowRun {
         if let Some(s) = status {
             *lock(&self.stats.statuses).entry(s).or_insert(0) += 1;
         }
-        self.ctx.observer.event(&Event::Request {
+        self.ctx.events.emit(Event::Request {
             flow: self.flow_name().to_string(),
             api: api.name.clone(),
             method: endpoint.method.clone(),
@@ -624,7 +651,7 @@ impl FlowRun {
                 notes: vec![format!(
                     "{} {url} — the response body starts with: {}",
                     endpoint.method,
-                    http::excerpt(&answer.body)
+                    http::excerpt(&answer.body, &self.ctx.secrets)
                 )],
                 class: http::Class::Final,
             };
@@ -733,7 +760,7 @@ impl FlowRun {
         {
             return Ok(v);
         }
-        let json = http::parse_json(answer).map_err(|f| self.http_failure(f, call, rec))?;
+        let json = http::parse_json(answer, &self.ctx.secrets).map_err(|f| self.http_failure(f, call, rec))?;
         flow_plan::decode(&json, ty, &self.ctx.plan.types).map_err(|e| {
             let f = Failure::new(codes::SHAPE, format!("the response does not match its declared type: {e}"));
             self.http_failure(f, call, rec)
@@ -848,7 +875,7 @@ impl Pager {
             None => Vec::new(),
         };
         fr.stats.pages.fetch_add(1, Ordering::SeqCst);
-        fr.ctx.observer.event(&Event::Page {
+        fr.ctx.events.emit(Event::Page {
             flow: fr.flow_name().to_string(),
             endpoint: endpoint.name.clone(),
             records: records.len(),

@@ -71,6 +71,45 @@ pub enum Event {
     },
 }
 
+impl Event {
+    /// The event with every text in it scrubbed of secrets. Every field is named (no `..`), so a
+    /// field or a variant added to `Event` does not compile until it is handled here.
+    fn redacted(self, secrets: &Secrets) -> Event {
+        let r = |text: String| secrets.redact(&text);
+        match self {
+            Event::FlowStarted { flow } => Event::FlowStarted { flow: r(flow) },
+            Event::Request { flow, api, method, url, status, latency_ms } => {
+                Event::Request { flow: r(flow), api: r(api), method: r(method), url: r(url), status, latency_ms }
+            }
+            Event::Page { flow, endpoint, records } => Event::Page { flow: r(flow), endpoint: r(endpoint), records },
+            Event::Retry { flow, api, url, attempt, wait_ms, reason } => {
+                Event::Retry { flow: r(flow), api: r(api), url: r(url), attempt, wait_ms, reason: r(reason) }
+            }
+            Event::RecordFailed { flow, code, message, dead_lettered } => {
+                Event::RecordFailed { flow: r(flow), code, message: r(message), dead_lettered }
+            }
+            Event::FlowFinished { flow, ok } => Event::FlowFinished { flow: r(flow), ok },
+        }
+    }
+}
+
+/// The runtime's only way to the observer: every event is scrubbed of secrets on the way, so no
+/// event, present or future, reaches output unscrubbed.
+pub(crate) struct Events {
+    observer: Arc<dyn Observer>,
+    secrets: Arc<Secrets>,
+}
+
+impl Events {
+    pub(crate) fn new(observer: Arc<dyn Observer>, secrets: Arc<Secrets>) -> Events {
+        Events { observer, secrets }
+    }
+
+    pub(crate) fn emit(&self, event: Event) {
+        self.observer.event(&event.redacted(&self.secrets));
+    }
+}
+
 /// Receives events during a run. Called from many tasks at once.
 pub trait Observer: Send + Sync {
     fn event(&self, event: &Event);
@@ -190,4 +229,49 @@ pub fn override_base_urls(plan: &mut Plan, overrides: &[BaseUrl]) -> Result<(), 
         api.base_url = url.as_str().trim_end_matches('/').to_string();
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Record(std::sync::Mutex<Vec<String>>);
+
+    impl Observer for Record {
+        fn event(&self, event: &Event) {
+            self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(format!("{event:?}"));
+        }
+    }
+
+    #[test]
+    fn every_text_of_every_event_is_scrubbed_on_its_way_to_the_observer() {
+        let key = "k3y/9f+Qz";
+        let mut secrets = Secrets::new();
+        secrets.insert("KEY", secrecy::SecretString::from(key.to_string()));
+        let record = Arc::new(Record(std::sync::Mutex::new(Vec::new())));
+        let events = Events::new(record.clone(), Arc::new(secrets));
+        let t = |s: &str| format!("{s} {key} k3y%2F9f%2BQz");
+        for event in [
+            Event::FlowStarted { flow: t("flow") },
+            Event::Request {
+                flow: t("flow"),
+                api: t("api"),
+                method: t("GET"),
+                url: format!("https://x/?key={}", t("")),
+                status: Some(200),
+                latency_ms: 1,
+            },
+            Event::Page { flow: t("flow"), endpoint: t("endpoint"), records: 1 },
+            Event::Retry { flow: t("flow"), api: t("api"), url: t("url"), attempt: 1, wait_ms: 0, reason: t("reason") },
+            Event::RecordFailed { flow: t("flow"), code: "R0001", message: t("message"), dead_lettered: true },
+            Event::FlowFinished { flow: t("flow"), ok: true },
+        ] {
+            events.emit(event);
+        }
+        let seen = record.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).join("\n");
+        assert_eq!(seen.lines().count(), 6);
+        assert!(!seen.contains("k3y"), "{seen}");
+        // Two in each of the 14 text fields.
+        assert_eq!(seen.matches("[secret KEY]").count(), 2 * 14, "{seen}");
+    }
 }
