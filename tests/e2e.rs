@@ -526,8 +526,8 @@ fn secrets_never_appear_in_any_output() {
         }
     });
 
-    // A client id that is an ordinary word: redaction takes whole occurrences only, so the
-    // server's `invalid_client` stays whole.
+    // A client id that is an ordinary word: W0008 says it is too short to redact safely, and
+    // redaction takes whole occurrences only, so the server's `invalid_client` stays whole.
     let config = Config { crm_client_id: "client".into(), ..Config::default() };
     with_fake(config, |api| {
         let overrides = shop_crm(api);
@@ -536,8 +536,12 @@ fn secrets_never_appear_in_any_output() {
             ("CRM_CLIENT_ID", "client"),
             ("CRM_CLIENT_SECRET", "wrong-secret-7c1d"),
         ];
+        let check = flowc(&["check", &run_file("oauth.flow")], &secrets);
+        assert_eq!(check.code, 0, "{}", check.stderr);
+        assert!(check.stderr.contains("warning[W0008]") && check.stderr.contains("CRM_CLIENT_ID"), "{}", check.stderr);
         let out = flowc(&run_args(&run_file("oauth.flow"), &overrides), &secrets);
         assert_eq!(out.code, 1, "{}", out.stderr);
+        assert!(out.stderr.contains("warning[W0008]"), "{}", out.stderr);
         assert!(out.stderr.contains(r#"{"error":"invalid_client"}"#), "{}", out.stderr);
         assert!(!out.stderr.contains("wrong-secret-7c1d"), "{}", out.stderr);
     });
@@ -554,10 +558,11 @@ fn a_malformed_env_line_names_the_file_and_line_never_the_value() {
         ("SHOP_TOKEN='multi\nline'\nCRM_API_KEY=ok-value-12345\n-canary-env-3f9a1c=x\n", 4),
     ] {
         std::fs::write(dir.join(".env"), text).expect("write .env");
-        let out = flowc(&run_args(&file, &overrides), &[]);
-        assert_eq!(out.code, 2, "{}", out.stderr);
-        assert!(out.stderr.contains(&format!(".env: line {line} ")), "{}", out.stderr);
-        assert!(!out.stderr.contains("canary-env"), "the value is never printed: {}", out.stderr);
+        for out in [flowc(&run_args(&file, &overrides), &[]), flowc(&["check", &file], &[])] {
+            assert_eq!(out.code, 2, "{}", out.stderr);
+            assert!(out.stderr.contains(&format!(".env: line {line} ")), "{}", out.stderr);
+            assert!(!out.stderr.contains("canary-env"), "the value is never printed: {}", out.stderr);
+        }
     }
 }
 

@@ -154,7 +154,7 @@ async fn run_flows(
     report
 }
 
-fn uses_secret(api: &flow_plan::Api, name: &str) -> bool {
+pub(crate) fn uses_secret(api: &flow_plan::Api, name: &str) -> bool {
     let in_template =
         |t: &flow_plan::Template| t.0.iter().any(|p| matches!(p, flow_plan::Part::Secret(s) if s == name));
     let in_auth = match &api.auth {

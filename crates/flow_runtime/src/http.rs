@@ -759,31 +759,37 @@ fn jwt_key(algorithm: &str, material: &str, api: &str) -> Result<jsonwebtoken::E
     }
 }
 
-/// The secrets [`check_credentials`] reads: those in JWT signing keys.
+/// The secrets [`check_credentials`] reads: every declared one (their lengths are judged, and
+/// JWT signing keys are parsed).
 pub fn credential_secrets(plan: &Plan) -> Vec<String> {
-    let mut names: Vec<String> = plan
-        .apis
-        .iter()
-        .filter_map(|api| match &api.auth {
-            Auth::Jwt { key, .. } => Some(key),
-            _ => None,
-        })
-        .flat_map(|key| key.0.iter())
-        .filter_map(|p| match p {
-            flow_plan::Part::Secret(n) => Some(n.clone()),
-            flow_plan::Part::Text(_) => None,
-        })
-        .collect();
+    let mut names = plan.secrets.clone();
     names.sort();
     names.dedup();
     names
 }
 
 /// Credentials checked before anything runs, with the secrets at hand (the environment or a
-/// `.env` file): a JWT key that cannot sign is E0408 at the api that uses it. A secret that is
+/// `.env` file): a JWT key that cannot sign is E0408 at the api that uses it, and a secret
+/// shorter than [`crate::MIN_SECRET_CHARS`] is W0008 at the apis that send it. A secret that is
 /// not set is not judged here; the run reports it.
 pub fn check_credentials(plan: &Plan, secrets: &Secrets) -> Vec<flow_diagnostics::Diagnostic> {
     let mut out = Vec::new();
+    for name in secrets.too_short() {
+        // The length is not said: even that is more than output should tell about a secret.
+        let mut d = flow_diagnostics::Diagnostic::new(
+            codes::SHORT_SECRET,
+            format!("secret `{name}` is shorter than {} characters, too short to redact safely", crate::MIN_SECRET_CHARS),
+        )
+        .note("output shows every whole occurrence of a secret's value as `[secret NAME]`; a value this short is likely to be an ordinary word, number or id too, which is then hidden, and it is easy to guess")
+        .help(format!("use a longer value for {name}; if it is no secret (a user name), write it as text in the api instead of declaring a secret"));
+        for api in plan.apis.iter().filter(|a| crate::exec::uses_secret(a, name)) {
+            d = d.secondary(api.span, format!("api `{}` sends {name}", api.name));
+        }
+        if let Some(l) = d.labels.first_mut() {
+            l.primary = true;
+        }
+        out.push(d);
+    }
     for api in &plan.apis {
         let Auth::Jwt { algorithm, key, .. } = &api.auth else { continue };
         let Some(material) = resolve(key, secrets) else { continue };

@@ -11,7 +11,7 @@ mod http;
 mod secrets;
 
 pub use http::{check_credentials, credential_secrets};
-pub use secrets::Secrets;
+pub use secrets::{Secrets, MIN_SECRET_CHARS};
 
 use std::path::PathBuf;
 use std::sync::Arc;

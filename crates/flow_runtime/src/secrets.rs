@@ -19,6 +19,11 @@ use flow_diagnostics::{Diagnostic, Label};
 use flow_plan::Value;
 use secrecy::{ExposeSecret, SecretString};
 
+/// A secret of fewer characters than this cannot be redacted safely: as a whole word it is
+/// likely to occur in ordinary text (a word, a number, an id), which redaction then hides, and
+/// it is short enough to guess. `flowc check` and `flowc run` warn about it (W0008).
+pub const MIN_SECRET_CHARS: usize = 8;
+
 /// How a registered credential is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Form {
@@ -68,6 +73,18 @@ impl Secrets {
 
     pub(crate) fn expose(&self, name: &str) -> Option<&str> {
         self.values.get(name).map(|s| s.expose_secret())
+    }
+
+    /// The declared secrets shorter than [`MIN_SECRET_CHARS`], by name, sorted.
+    pub(crate) fn too_short(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self
+            .values
+            .iter()
+            .filter(|(_, v)| v.expose_secret().chars().count() < MIN_SECRET_CHARS)
+            .map(|(n, _)| n.as_str())
+            .collect();
+        names.sort_unstable();
+        names
     }
 
     /// Registers a credential obtained during the run, so output is scrubbed of it too.
@@ -456,7 +473,7 @@ mod tests {
         assert_eq!(s.redact("clients and subclient"), "clients and subclient");
         assert_eq!(s.redact("client_id=client&scope=x"), "client_id=[secret ID]&scope=x");
         assert_eq!(s.redact("client"), "[secret ID]");
-        // However short a secret, it is redacted.
+        // A secret too short to be worth redacting is still redacted (W0008 warns about it).
         let s = store(&[("PIN", "42")]);
         assert_eq!(s.redact("pin 42, not 420 or 4242"), "pin [secret PIN], not 420 or 4242");
     }

@@ -219,8 +219,8 @@ fn check(files: &[PathBuf], format: Format) -> miette::Result<ExitCode> {
             Ok(s) => {
                 let checked = flow_check::check_source(&s.text);
                 let mut d = checked.diagnostics;
-                // With the secrets at hand, credentials that could never work are check errors;
-                // secrets (and the .env file) are read only when there is such a credential.
+                // With the secrets at hand (the environment, or the .env file), credentials that
+                // could never work are check errors, and secrets too short to redact warnings.
                 let plan = checked.model.as_ref().map(flow_check::lower);
                 let needed = plan.as_ref().map(flow_runtime::credential_secrets).unwrap_or_default();
                 if let (Some(plan), false) = (&plan, needed.is_empty()) {

@@ -35,10 +35,15 @@ pub fn run(
     }
     let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let secrets = load_secrets(&plan.secrets, &base_dir)?;
-    let bad = flow_runtime::check_credentials(&plan, &secrets);
-    if !bad.is_empty() {
-        report::eprint(&flow_diagnostics::render(&source.name, &source.text, &bad, crate::stderr_color()));
-        return Ok(ExitCode::from(1));
+    // Credentials that could never work stop the run before it starts; warnings (a secret too
+    // short to redact safely) are shown and the run goes on.
+    let mut judged = flow_runtime::check_credentials(&plan, &secrets);
+    if !judged.is_empty() {
+        flow_diagnostics::sort(&mut judged);
+        report::eprint(&flow_diagnostics::render(&source.name, &source.text, &judged, crate::stderr_color()));
+        if judged.iter().any(flow_diagnostics::Diagnostic::is_error) {
+            return Ok(ExitCode::from(1));
+        }
     }
     let options = RunOptions { flow: flow.map(str::to_string), secrets, base_dir };
     let progress = (!json && std::io::stderr().is_terminal()).then(|| {
