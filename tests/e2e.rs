@@ -474,6 +474,40 @@ fn a_missing_secret_is_reported_before_any_request() {
     });
 }
 
+/// Every rendition of a secret that must never be printed: each form the fake API echoes it in
+/// (as is, JSON-escaped two ways, percent- and form-encoded), and every 12-character piece of
+/// each form, since a secret cut in two by an excerpt would leak a piece.
+fn secret_pieces(secret: &str) -> Vec<String> {
+    let mut pieces = Vec::new();
+    for form in flow_fakeapi::echo_forms(secret) {
+        let chars: Vec<char> = form.chars().collect();
+        if chars.len() <= 12 {
+            pieces.push(form);
+        } else {
+            pieces.extend(chars.windows(12).map(|w| w.iter().collect::<String>()));
+        }
+    }
+    pieces
+}
+
+fn assert_no_secret_in(text: &str, secrets: &[String]) {
+    for secret in secrets {
+        for piece in secret_pieces(secret) {
+            assert!(!text.contains(&piece), "secret {secret:?} leaked as {piece:?}");
+        }
+    }
+}
+
+/// Every note of every dead letter in a file, for what excerpts say.
+fn dead_letter_notes(text: &str) -> String {
+    text.lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("a dead letter is one JSON line"))
+        .flat_map(|v| v["error"]["notes"].as_array().cloned().unwrap_or_default())
+        .filter_map(|n| n.as_str().map(str::to_string))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 #[test]
 fn secrets_never_appear_in_any_output() {
     const SHOP: &str = "canary-shop-5a1d0c";
@@ -508,11 +542,178 @@ fn secrets_never_appear_in_any_output() {
             everything.push_str(&o.stdout);
             everything.push_str(&o.stderr);
         }
-        for canary in [SHOP, CRM, WRONG] {
-            assert!(!everything.contains(canary), "secret {canary} leaked");
-        }
+        assert_no_secret_in(&everything, &[SHOP.into(), CRM.into(), WRONG.into()]);
         assert!(outputs[1].stderr.contains("GET http://127.0.0.1"), "-v logs requests");
     });
+
+    // Every kind of credential, with characters that every encoding changes, against an API
+    // that echoes what it was sent: in next-page links (which flowc follows, with -v printing
+    // them, and retries), and in refusals as is, JSON-escaped, percent- and form-encoded, in
+    // base64 (basic auth), and placed where the 160-character excerpt cuts it in two.
+    let canaries = [
+        ("CHAT_TOKEN", "Kq7/chat+tok=\u{eb}n\"z 4411"),
+        ("DESK_USER", "desk-\u{fc}ser-8c2e7"),
+        ("DESK_PASSWORD", "pw\"9\\Zx/y+Q 71d3"),
+        ("CRM_CLIENT_ID", "cid-Wm3k-77a1"),
+        ("CRM_CLIENT_SECRET", "cs/Bb+9\"Pq 2e-8d"),
+        ("JWT_SECRET", "jwt/Hx9q+\"ZZ-secret-of-32-bytes!!"),
+        ("CRM_API_KEY", "crm\"key\\T5v9-0aa1"),
+        ("MAIL_TOKEN", "mail.tok/Yy3+e=Lk9"),
+    ];
+    let value = |name: &str| canaries.iter().find(|(n, _)| *n == name).map(|(_, v)| v.to_string()).expect("canary");
+    let config = Config {
+        chat_token: value("CHAT_TOKEN"),
+        desk_user: value("DESK_USER"),
+        desk_password: value("DESK_PASSWORD"),
+        crm_client_id: value("CRM_CLIENT_ID"),
+        crm_client_secret: value("CRM_CLIENT_SECRET"),
+        jwt_secret: value("JWT_SECRET"),
+        crm_api_key: value("CRM_API_KEY"),
+        mail_token: value("MAIL_TOKEN"),
+        ..Config::default()
+    };
+    with_fake(config, |api| {
+        api.set_faults(Faults { echo_credentials: true, ..Faults::default() });
+        let (dir, file) = scratch("canary-forms", &run_file("secret_forms.flow"));
+        let overrides: Vec<String> = [
+            ("chat", "chat"),
+            ("desk", "desk"),
+            ("crm_oauth", "crm"),
+            ("crm_jwt", "crm"),
+            ("crm", "crm"),
+            ("mail", "mail"),
+        ]
+        .iter()
+        .map(|(name, prefix)| format!("{name}={}/{prefix}", api.url()))
+        .collect();
+        let mut everything = String::new();
+        let mut verbose = String::new();
+        for extra in [&[][..], &["-v"][..], &["--format", "json"][..]] {
+            let mut args = run_args(&file, &overrides);
+            args.extend_from_slice(extra);
+            let out = flowc(&args, &canaries);
+            assert_eq!(out.code, 0, "{}", out.stderr);
+            // 60 messages over three pages; six write routes refuse seven each.
+            if extra.is_empty() {
+                assert!(
+                    out.stderr.contains(
+                        "60 records read, 18 delivered, 0 filtered out, 42 failed, 42 to the dead letter file"
+                    ),
+                    "{}",
+                    out.stderr
+                );
+            }
+            if extra == ["-v"] {
+                verbose = out.stderr.clone();
+            }
+            everything.push_str(&out.stdout);
+            everything.push_str(&out.stderr);
+        }
+        let dead = std::fs::read_to_string(dir.join("echoed.ndjson")).expect("dead letters");
+        assert_eq!(dead.lines().count(), 3 * 42);
+        everything.push_str(&dead);
+        let mut secrets: Vec<String> = canaries.iter().map(|(_, v)| v.to_string()).collect();
+        // What the API echoed: the base64 of basic auth, OAuth2 tokens, the JWTs flowc signed.
+        let echoed = api.echoed();
+        assert!(echoed.iter().any(|c| c.starts_with("tok/")) && echoed.iter().any(|c| c.starts_with("eyJ")));
+        secrets.extend(echoed);
+        secrets.sort();
+        secrets.dedup();
+        assert_no_secret_in(&everything, &secrets);
+        // The next links and their retry are logged, the token in them scrubbed.
+        assert!(
+            verbose.contains("/chat/history?page=2&token=[secret CHAT_TOKEN] → 200")
+                && verbose.contains("retry 1 of http://127.0.0.1")
+                && verbose.contains("/chat/history?page=3&token=[secret CHAT_TOKEN] → 200"),
+            "{verbose}"
+        );
+        // Around the secrets, every other character of the excerpts is intact.
+        let notes = dead_letter_notes(&dead);
+        for expected in [
+            "refused: [secret DESK_PASSWORD] [secret basic credentials of api desk] [secret DESK_USER]",
+            r#"{"error":"refused","credentials":["[secret DESK_PASSWORD]","[secret basic credentials of api desk]","[secret DESK_USER]"]}"#,
+            "refused: https://example.net/callback?credential=[secret CHAT_TOKEN]&retry=1",
+            "refused: grant_type=client_credentials&credential=[secret MAIL_TOKEN]&scope=all",
+            r#"{"error":"refused","credentials":["[secret token of api crm_oauth]"]}"#,
+            r#"{"error":"refused","credentials":["[secret JWT of api crm_jwt]"]}"#,
+            r#"{"error":"refused","credentials":["[secret CRM_API_KEY]"]}"#,
+        ] {
+            assert!(notes.contains(expected), "{expected}\nnot in\n{notes}");
+        }
+    });
+
+    // A client id that is an ordinary word: W0008 says it is too short to redact safely, and
+    // redaction takes whole occurrences only, so the server's `invalid_client` stays whole.
+    let config = Config { crm_client_id: "client".into(), ..Config::default() };
+    with_fake(config, |api| {
+        let overrides = shop_crm(api);
+        let secrets = [
+            ("SHOP_TOKEN", "demo-shop-token"),
+            ("CRM_CLIENT_ID", "client"),
+            ("CRM_CLIENT_SECRET", "wrong-secret-7c1d"),
+        ];
+        let check = flowc(&["check", &run_file("oauth.flow")], &secrets);
+        assert_eq!(check.code, 0, "{}", check.stderr);
+        assert!(check.stderr.contains("warning[W0008]") && check.stderr.contains("CRM_CLIENT_ID"), "{}", check.stderr);
+        let out = flowc(&run_args(&run_file("oauth.flow"), &overrides), &secrets);
+        assert_eq!(out.code, 1, "{}", out.stderr);
+        assert!(out.stderr.contains("warning[W0008]"), "{}", out.stderr);
+        assert!(out.stderr.contains(r#"{"error":"invalid_client"}"#), "{}", out.stderr);
+        assert!(!out.stderr.contains("wrong-secret-7c1d"), "{}", out.stderr);
+    });
+}
+
+#[test]
+fn a_malformed_env_line_names_the_file_and_line_never_the_value() {
+    let (dir, file) = scratch("dotenv", &run_file("fail_fast.flow"));
+    let overrides = vec!["shop=http://127.0.0.1:9/shop".to_string(), "crm=http://127.0.0.1:9/crm".to_string()];
+    for (text, line) in [
+        ("# demo credentials\nSHOP_TOKEN=demo-shop-token\n\nCRM_API_KEY canary-env-3f9a1c\n", 4),
+        // A quoted value that never ends: the line it starts on.
+        ("SHOP_TOKEN=demo-shop-token\nCRM_API_KEY=\"canary-env-3f9a1c\nsecond line\n", 2),
+        ("SHOP_TOKEN='multi\nline'\nCRM_API_KEY=ok-value-12345\n-canary-env-3f9a1c=x\n", 4),
+    ] {
+        std::fs::write(dir.join(".env"), text).expect("write .env");
+        for out in [flowc(&run_args(&file, &overrides), &[]), flowc(&["check", &file], &[])] {
+            assert_eq!(out.code, 2, "{}", out.stderr);
+            assert!(out.stderr.contains(&format!(".env: line {line} ")), "{}", out.stderr);
+            assert!(!out.stderr.contains("canary-env"), "the value is never printed: {}", out.stderr);
+        }
+    }
+}
+
+#[test]
+fn a_base_url_override_obeys_the_plain_http_rule() {
+    // Plain http:// to a host that is not this machine: refused, as in the file itself.
+    let out = flowc(&["plan", &example("orders_to_crm.flow"), "--base-url", "crm=http://crm.example.net/v3"], &[]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("error[E0403]") && out.stderr.contains("`--base-url crm=…`"), "{}", out.stderr);
+    let out =
+        flowc(&run_args(&example("orders_to_crm.flow"), &["crm=http://crm.example.net/v3".into()]), &demo_secrets());
+    assert_eq!(out.code, 2, "refused before anything runs: {}", out.stderr);
+    assert!(out.stderr.contains("error[E0403]"), "{}", out.stderr);
+    // Unless the api allows it; and loopback hosts and https are always fine.
+    let (_, file) = scratch("allow-http", &example("orders_to_crm.flow"));
+    let text = std::fs::read_to_string(&file).expect("read").replace(
+        "base_url = \"https://crm.example.com/v3\"",
+        "base_url = \"https://crm.example.com/v3\"\n  allow_http = true",
+    );
+    assert!(text.contains("allow_http"), "the example's crm api moved");
+    std::fs::write(&file, text).expect("write");
+    for (file, url) in [
+        (file.as_str(), "crm=http://crm.example.net/v3"),
+        (&example("orders_to_crm.flow"), "crm=http://localhost:9/v3"),
+        (&example("orders_to_crm.flow"), "crm=https://crm.example.net/v3"),
+    ] {
+        let out = flowc(&["plan", file, "--base-url", url], &[]);
+        assert_eq!(out.code, 0, "{url}: {}", out.stderr);
+    }
+    // The flag's own text is read by the command line: not an http URL is a usage error.
+    for bad in ["crm", "crm=ftp://x.example.net", "crm=http://127.0.0.1:9/v3?key=1", "crm=not a url"] {
+        let out = flowc(&["plan", &example("orders_to_crm.flow"), "--base-url", bad], &[]);
+        assert_eq!(out.code, 2, "{bad}: {}", out.stderr);
+        assert!(out.stderr.contains("--base-url"), "{bad}: {}", out.stderr);
+    }
 }
 
 #[test]

@@ -606,11 +606,14 @@ fn run_engine(which: &str, records: u64) -> Result<()> {
                     .map_err(|e| format!("{RUN_FLOW}: {e} (run from the repository root)"))?;
                 let model = flow_check::check_source(&source).model.ok_or("the benchmark's .flow file has errors")?;
                 let mut plan = flow_check::lower(&model);
-                let overrides = [
-                    ("shop".to_string(), format!("{}/shop", api.url())),
-                    ("crm".to_string(), format!("{}/crm", api.url())),
-                ];
-                flow_runtime::override_base_urls(&mut plan, &overrides)?;
+                let base_url = |api: &str, url: String| {
+                    url::Url::parse(&url)
+                        .map(|url| flow_runtime::BaseUrl { api: api.to_string(), url })
+                        .map_err(|e| e.to_string())
+                };
+                let overrides =
+                    [base_url("shop", format!("{}/shop", api.url()))?, base_url("crm", format!("{}/crm", api.url()))?];
+                flow_runtime::override_base_urls(&mut plan, &overrides).map_err(|e| e.to_string())?;
                 let mut secrets = flow_runtime::Secrets::new();
                 secrets.insert("SHOP_TOKEN", secrecy::SecretString::from("demo-shop-token"));
                 secrets.insert("CRM_API_KEY", secrecy::SecretString::from("demo-crm-key"));

@@ -367,6 +367,7 @@ impl<'a> Cx<'a> {
             retry,
             rate_limit,
             tls_verify,
+            allow_http,
             span: d.span,
         })
     }
@@ -431,7 +432,7 @@ impl<'a> Cx<'a> {
             bad(self, "it has a query or fragment".into());
             return None;
         }
-        if url.scheme() == "http" && !is_loopback(&url) && !allow_http {
+        if plan::is_plain_http_elsewhere(&url) && !allow_http {
             self.report(
                 Diagnostic::new(codes::INSECURE_HTTP, "plain http:// to a host that is not this machine")
                     .primary(value.span, "credentials and records would cross the network unencrypted")
@@ -572,7 +573,7 @@ impl<'a> Cx<'a> {
                 let token_url = self.literal_string(url, "the token URL")?;
                 if !token_url.starts_with('/') {
                     match url::Url::parse(&token_url) {
-                        Ok(u) if u.scheme() == "https" || (u.scheme() == "http" && is_loopback(&u)) => {}
+                        Ok(u) if matches!(u.scheme(), "http" | "https") && !plan::is_plain_http_elsewhere(&u) => {}
                         _ => {
                             self.report(
                                 Diagnostic::new(codes::BAD_URL, "the token URL must be an https:// URL or a path")
@@ -2055,13 +2056,4 @@ impl<'a> Cx<'a> {
 fn push<'a, T>(v: &mut Vec<&'a T>, item: &'a T) -> usize {
     v.push(item);
     v.len() - 1
-}
-
-fn is_loopback(url: &url::Url) -> bool {
-    match url.host() {
-        Some(url::Host::Domain(d)) => d == "localhost" || d.ends_with(".localhost"),
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    }
 }

@@ -146,6 +146,7 @@ pub(crate) struct ApiM {
     pub retry: Option<plan::Retry>,
     pub rate_limit: Option<plan::Rate>,
     pub tls_verify: bool,
+    pub allow_http: bool,
     pub span: Span,
 }
 

@@ -32,6 +32,7 @@ pub fn lower(model: &Model) -> plan::Plan {
                 retry: a.retry.unwrap_or_default(),
                 rate_limit: a.rate_limit,
                 tls_verify: a.tls_verify,
+                allow_http: a.allow_http,
                 span: a.span,
             })
             .collect(),

@@ -95,6 +95,7 @@ codes! {
     TLS_UNVERIFIED = "W0005", Warning, "TLS certificate verification turned off for an api";
     NEEDLESS_DEFAULT = "W0006", Warning, "a `??` default on a value that is never null";
     CONSTANT_CONDITION = "W0007", Warning, "an `if` whose condition is always the same";
+    SHORT_SECRET = "W0008", Warning, "a secret too short to redact safely";
 }
 
 /// Looks up a code by id.

@@ -12,6 +12,8 @@
 //! | `/chat`       | `?token=<chat_token>`                 | `POST /messages`                                   |
 //! | `/directory`  | `X-Api-Key: <directory_key>`          | `GET /users?page=` (next-URL pages)                |
 //! | `/mail`       | `Authorization: Bearer <mail_token>`  | `GET /lists/{list_id}`, `POST /lists/{list_id}/members` |
+//! | `/chat`       | `?token=<chat_token>` (exactly once)  | `GET /history?page=` (next-URL pages)              |
+//! | `/desk`       | HTTP basic                            | `POST /notes`                                      |
 //! | `/_control`   | none                                  | `GET /received/{collection}`, `POST /faults`       |
 
 use std::collections::HashMap;
@@ -142,6 +144,12 @@ pub struct Faults {
     pub malformed_orders: bool,
     /// The ledger writes its keys with escapes (`"amo\u0075nt"`), as some encoders do.
     pub escaped_ledger_keys: bool,
+    /// The fake echoes the credentials it was sent, as careless real APIs do: chat history's
+    /// next links carry the token (and every other request for its second page fails with 503,
+    /// so the link is retried), and each write route refuses ten records of its own with a 422 whose body
+    /// echoes the credentials it came with, in one of the [`ECHO_FORMS`] forms (see
+    /// [`echo_form`]).
+    pub echo_credentials: bool,
 }
 
 /// A deterministic schedule of faults, as a flaky network and a busy server produce them. A
@@ -225,6 +233,126 @@ impl Chaos {
     }
 }
 
+/// How many forms an echoed credential comes in: as is, JSON (two ways), percent-encoded, form-encoded,
+/// and as is and JSON-escaped again, placed so that a 160-character excerpt cuts it in two.
+pub const ECHO_FORMS: u64 = 7;
+
+/// With `echo_credentials`, which form the write route of `band` echoes its credentials in for
+/// record `n` (a `message_id`, or the number that ends an `external_id`): records 10·band + 1 to
+/// 10·band + 7 are refused, in forms 0 to 6; the rest are accepted. Bands: 0 `/desk/notes`, 1
+/// `/chat/messages`, 2 `/crm/v2/contacts` (OAuth2), 3 `/crm/jwt/contacts`, 4 `/crm/contacts`,
+/// 5 `/mail/lists/…/members`.
+pub fn echo_form(band: u64, n: u64) -> Option<u64> {
+    n.checked_sub(band * 10 + 1).filter(|form| *form < ECHO_FORMS)
+}
+
+/// The chat history's messages (`GET /chat/history`), 20 a page.
+pub const HISTORY_MESSAGES: u64 = 60;
+
+/// The renditions of a credential that echoing refusals contain: as is; JSON-escaped as
+/// serde_json writes it; JSON-escaped ASCII-only with escaped slashes, as Python and PHP write
+/// it; percent-encoded with upper-case hex; form-encoded with lower-case hex and `+` for a space.
+pub fn echo_forms(credential: &str) -> Vec<String> {
+    vec![
+        credential.to_string(),
+        json_escaped(credential),
+        json_ascii(credential),
+        percent(credential, true),
+        form_encoded(credential),
+    ]
+}
+
+fn json_escaped(s: &str) -> String {
+    let quoted = Value::String(s.to_string()).to_string();
+    quoted[1..quoted.len() - 1].to_string()
+}
+
+fn json_ascii(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '/' => out.push_str("\\/"),
+            c if c.is_ascii() && !c.is_ascii_control() => out.push(c),
+            c => {
+                let mut units = [0u16; 2];
+                for u in c.encode_utf16(&mut units) {
+                    out.push_str(&format!("\\u{u:04x}"));
+                }
+            }
+        }
+    }
+    out
+}
+
+fn percent(s: &str, upper: bool) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(char::from(b));
+        } else if upper {
+            out.push_str(&format!("%{b:02X}"));
+        } else {
+            out.push_str(&format!("%{b:02x}"));
+        }
+    }
+    out
+}
+
+fn form_encoded(s: &str) -> String {
+    s.split(' ').map(|part| percent(part, false)).collect::<Vec<_>>().join("+")
+}
+
+/// A 422 whose body echoes `credentials` in `form` (see [`ECHO_FORMS`]).
+fn echo_body(form: u64, credentials: &[String]) -> Response {
+    let text =
+        |body: String| (StatusCode::UNPROCESSABLE_ENTITY, [("content-type", "text/plain")], body).into_response();
+    let json_text =
+        |body: String| (StatusCode::UNPROCESSABLE_ENTITY, [("content-type", "application/json")], body).into_response();
+    let first = credentials.first().map_or("", String::as_str);
+    match form {
+        0 => text(format!("refused: {}", credentials.join(" "))),
+        1 => (StatusCode::UNPROCESSABLE_ENTITY, Json(json!({ "error": "refused", "credentials": credentials })))
+            .into_response(),
+        2 => {
+            let items: Vec<String> = credentials.iter().map(|c| format!("\"{}\"", json_ascii(c))).collect();
+            json_text(format!("{{\"error\":\"refused\",\"credentials\":[{}]}}", items.join(",")))
+        }
+        3 => {
+            let pairs: Vec<String> = credentials.iter().map(|c| format!("credential={}", percent(c, true))).collect();
+            text(format!("refused: https://example.net/callback?{}&retry=1", pairs.join("&")))
+        }
+        4 => {
+            let pairs: Vec<String> = credentials.iter().map(|c| format!("credential={}", form_encoded(c))).collect();
+            text(format!("refused: grant_type=client_credentials&{}&scope=all", pairs.join("&")))
+        }
+        5 => {
+            // The first credential's middle falls on the 160th byte.
+            let head = "refused: ";
+            let pad = ".".repeat(160usize.saturating_sub(head.len() + first.len() / 2));
+            text(format!("{head}{pad}{}", credentials.join(" ")))
+        }
+        _ => {
+            let head = "{\"error\":\"";
+            let middle = "\",\"credentials\":[\"";
+            let escaped = json_escaped(first);
+            let pad = ".".repeat(160usize.saturating_sub(head.len() + middle.len() + escaped.len() / 2));
+            let rest: Vec<String> = credentials.iter().skip(1).map(|c| format!(",\"{}\"", json_escaped(c))).collect();
+            json_text(format!("{head}{pad}{middle}{escaped}\"{}]}}", rest.concat()))
+        }
+    }
+}
+
+/// The number of a written record: its `message_id`, or the digits that end its `external_id`.
+fn record_number(body: &Value) -> Option<u64> {
+    body["message_id"].as_u64().or_else(|| {
+        let id = body["external_id"].as_str()?;
+        let digits = id.len() - id.trim_end_matches(|c: char| c.is_ascii_digit()).len();
+        id[id.len() - digits..].parse().ok()
+    })
+}
+
 #[derive(Default)]
 struct Inner {
     /// Requests seen per route, for faults that hit the first N.
@@ -249,6 +377,8 @@ struct Inner {
     asked: HashMap<String, u32>,
     chaos_counts: ChaosCounts,
     writes: Writes,
+    /// Every credential an echoing refusal put in a body.
+    echoed: Vec<String>,
 }
 
 struct AppState {
@@ -272,6 +402,19 @@ impl AppState {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// With `echo_credentials`, the refusal of record `body` by the write route of `band`,
+    /// echoing `credentials` (see [`echo_form`]).
+    fn echo_refusal(&self, band: u64, body: &Value, credentials: &[&str]) -> Option<Response> {
+        let mut inner = self.lock();
+        if !inner.faults.echo_credentials {
+            return None;
+        }
+        let form = echo_form(band, record_number(body)?)?;
+        let credentials: Vec<String> = credentials.iter().filter(|c| !c.is_empty()).map(|c| c.to_string()).collect();
+        inner.echoed.extend(credentials.iter().cloned());
+        Some(echo_body(form, &credentials))
     }
 
     /// Counts a request to `route`; its number, from 1.
@@ -473,6 +616,12 @@ impl FakeApi {
         self.state.lock().refresh_tokens_used.clone()
     }
 
+    /// Every credential an echoing refusal has put in a body (`echo_credentials`), tokens and
+    /// signed JWTs included.
+    pub fn echoed(&self) -> Vec<String> {
+        self.state.lock().echoed.clone()
+    }
+
     /// How many tokens the OAuth2 token endpoint issued or refused.
     pub fn token_requests(&self) -> u32 {
         self.state.lock().token_requests
@@ -529,6 +678,8 @@ fn router(state: Arc<AppState>) -> Router {
         .route("/desk/tickets", get(list_tickets))
         .route("/desk/tickets_linked", get(list_tickets_linked))
         .route("/chat/messages", post(post_message))
+        .route("/chat/history", get(chat_history))
+        .route("/desk/notes", post(add_note))
         .route("/directory/users", get(list_users))
         .route("/mail/lists/{list_id}", get(mailing_list))
         .route("/mail/lists/{list_id}/members", post(add_member))
@@ -543,6 +694,11 @@ fn error(status: StatusCode, message: &str) -> Response {
 
 fn bearer_ok(headers: &HeaderMap, token: &str) -> bool {
     headers.get("authorization").and_then(|v| v.to_str().ok()).is_some_and(|v| v == format!("Bearer {token}"))
+}
+
+/// The value of a header, or "".
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> &'a str {
+    headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
 }
 
 fn header_ok(headers: &HeaderMap, name: &str, value: &str) -> bool {
@@ -867,6 +1023,9 @@ async fn create_contact(State(state): State<Arc<AppState>>, headers: HeaderMap, 
             return error(StatusCode::UNPROCESSABLE_ENTITY, &format!("`{field}` must be a string"));
         }
     }
+    if let Some(refusal) = state.echo_refusal(4, &body, &[header(&headers, "x-api-key")]) {
+        return refusal;
+    }
     if state.hit("contacts") <= state.lock().faults.crm_flaky {
         return error(StatusCode::SERVICE_UNAVAILABLE, "try again");
     }
@@ -934,7 +1093,8 @@ async fn issue_token(State(state): State<Arc<AppState>>, body: Bytes) -> Respons
     if let Some((status, code)) = refused {
         return (status, Json(json!({ "error": code }))).into_response();
     }
-    let token = format!("tok-{}-{}", inner.token_requests, inner.next_id);
+    // Tokens as many servers issue them: base64-like, with `/`, `+` and `=` in them.
+    let token = format!("tok/{}+{}=", inner.token_requests, inner.next_id);
     inner.tokens.push(token.clone());
     let mut answer =
         json!({ "access_token": token, "token_type": "Bearer", "expires_in": state.config.token_ttl_secs });
@@ -950,9 +1110,15 @@ async fn issue_token(State(state): State<Arc<AppState>>, body: Bytes) -> Respons
 }
 
 fn url_form(body: &[u8]) -> HashMap<String, String> {
+    url_pairs(body).into_iter().collect()
+}
+
+/// Every `name=value` pair of a query or form body, repeated names included.
+fn url_pairs(body: &[u8]) -> Vec<(String, String)> {
     String::from_utf8_lossy(body)
         .split('&')
-        .filter_map(|pair| pair.split_once('='))
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| pair.split_once('=').unwrap_or((pair, "")))
         .map(|(k, v)| (decode_component(k), decode_component(v)))
         .collect()
 }
@@ -995,6 +1161,9 @@ async fn create_contact_oauth(State(state): State<Arc<AppState>>, headers: Heade
     let Some(body) = json_body(&body) else {
         return not_an_object();
     };
+    if let Some(refusal) = state.echo_refusal(2, &body, &[given]) {
+        return refusal;
+    }
     (StatusCode::CREATED, Json(store(&state, &headers, "contacts", body, "c"))).into_response()
 }
 
@@ -1050,6 +1219,9 @@ async fn create_contact_jwt(State(state): State<Arc<AppState>>, headers: HeaderM
     let Some(body) = json_body(&body) else {
         return not_an_object();
     };
+    if let Some(refusal) = state.echo_refusal(3, &body, &[token]) {
+        return refusal;
+    }
     (StatusCode::CREATED, Json(store(&state, &headers, "contacts", body, "c"))).into_response()
 }
 
@@ -1138,7 +1310,67 @@ async fn post_message(
     let Some(body) = json_body(&body) else {
         return not_an_object();
     };
+    if let Some(refusal) = state.echo_refusal(1, &body, &[&state.config.chat_token]) {
+        return refusal;
+    }
     (StatusCode::OK, Json(store(&state, &headers, "messages", body, "m"))).into_response()
+}
+
+/// Chat history, 20 messages a page, with the token in the query exactly once (a client that
+/// adds its token to a link that already carries it is refused). With `echo_credentials` the
+/// next links carry the token, and every other request for the second page fails with 503.
+async fn chat_history(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+) -> Response {
+    let pairs = url_pairs(query.unwrap_or_default().as_bytes());
+    let tokens: Vec<&str> = pairs.iter().filter(|(k, _)| k == "token").map(|(_, v)| v.as_str()).collect();
+    if tokens.len() > 1 {
+        return error(StatusCode::BAD_REQUEST, &format!("`token` given {} times; give it once", tokens.len()));
+    }
+    if tokens.first() != Some(&state.config.chat_token.as_str()) {
+        return error(StatusCode::UNAUTHORIZED, "missing or wrong token");
+    }
+    let page: u64 = pairs.iter().find(|(k, _)| k == "page").and_then(|(_, v)| v.parse().ok()).unwrap_or(1).max(1);
+    let echo = state.lock().faults.echo_credentials;
+    // Every other request for the second page fails: each run's first one is retried.
+    if echo && page == 2 && state.hit("history_page_2") % 2 == 1 {
+        return error(StatusCode::SERVICE_UNAVAILABLE, "try again");
+    }
+    let per_page = 20;
+    let first = (page - 1) * per_page + 1;
+    let messages: Vec<Value> = (first..=HISTORY_MESSAGES)
+        .take(per_page as usize)
+        .map(|id| json!({ "id": id, "text": format!("message {id}") }))
+        .collect();
+    let host = header(&headers, "host");
+    let next = if first + per_page <= HISTORY_MESSAGES {
+        let mut link = format!("http://{host}/chat/history?page={}", page + 1);
+        if echo {
+            link.push_str(&format!("&token={}", form_encoded(&state.config.chat_token)));
+        }
+        json!(link)
+    } else {
+        Value::Null
+    };
+    Json(json!({ "messages": messages, "next": next })).into_response()
+}
+
+/// Notes on the helpdesk, behind HTTP basic auth.
+async fn add_note(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
+    if !basic_ok(&headers, &state.config.desk_user, &state.config.desk_password) {
+        return error(StatusCode::UNAUTHORIZED, "missing or wrong basic credentials");
+    }
+    let Some(body) = json_body(&body) else {
+        return not_an_object();
+    };
+    let basic = header(&headers, "authorization").trim_start_matches("Basic ");
+    let (user, password) = (&state.config.desk_user, &state.config.desk_password);
+    if let Some(refusal) = state.echo_refusal(0, &body, &[password, basic, user]) {
+        return refusal;
+    }
+    (StatusCode::CREATED, Json(store(&state, &headers, "notes", body, "n"))).into_response()
 }
 
 const DEPARTMENTS: [&str; 4] = ["Engineering", "Sales", "Support", "Finance"];
@@ -1213,6 +1445,9 @@ async fn add_member(
     let Some(mut body) = json_body(&body) else {
         return not_an_object();
     };
+    if let Some(refusal) = state.echo_refusal(5, &body, &[&state.config.mail_token]) {
+        return refusal;
+    }
     if let Some(obj) = body.as_object_mut() {
         obj.insert("list_id".into(), json!(list_id));
     }

@@ -130,6 +130,10 @@ pub struct Api {
     /// Verify the server's TLS certificate (off only when declared, with a warning).
     #[serde(default = "default_true")]
     pub tls_verify: bool,
+    /// Plain `http://` to a host that is not this machine is allowed (declared `allow_http = true`);
+    /// it binds `--base-url` overrides too.
+    #[serde(default)]
+    pub allow_http: bool,
     /// Requests to this api in flight at once.
     pub concurrency: u32,
     #[serde(default)]
@@ -299,6 +303,19 @@ pub struct Endpoint {
 
 fn default_true() -> bool {
     true
+}
+
+/// Whether a base URL is plain `http://` to a host that is not this machine (`localhost`,
+/// `*.localhost`, a loopback address): what only an api declared `allow_http = true` may use.
+/// The one rule for the checker's `base_url` and the command line's `--base-url` (E0403).
+pub fn is_plain_http_elsewhere(url: &url::Url) -> bool {
+    let loopback = match url.host() {
+        Some(url::Host::Domain(d)) => d == "localhost" || d.ends_with(".localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    url.scheme() == "http" && !loopback
 }
 
 fn default_connect_timeout() -> u64 {

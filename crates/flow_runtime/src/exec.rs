@@ -17,12 +17,16 @@ use tokio::task::JoinSet;
 
 use crate::http::{self, Answer, Failure, Http};
 use crate::paging::{self, Stop};
-use crate::{Event, FlowReport, Observer, PagingStop, Report, RunOptions};
+use crate::secrets::Secrets;
+use crate::{Event, Events, FlowReport, Observer, PagingStop, Report, RunOptions};
 
 struct Ctx {
     plan: Arc<Plan>,
     http: Http,
-    observer: Arc<dyn Observer>,
+    /// Events go out through here only: scrubbed of secrets on the way.
+    events: Events,
+    /// The run's secrets, declared and obtained: for the dead letters.
+    secrets: Arc<Secrets>,
     base_dir: std::path::PathBuf,
 }
 
@@ -94,9 +98,29 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// Runs the plan. Everything the run reports passes one of three doors, each of which scrubs
+/// secrets: events go through [`Events`], dead letters through [`FlowRun::write_dead_letter`],
+/// and the report's diagnostics are scrubbed here, on the way out.
 pub(crate) async fn run(plan: &Plan, options: RunOptions, observer: Arc<dyn Observer>) -> Report {
+    let RunOptions { flow, secrets, base_dir } = options;
+    let secrets = Arc::new(secrets);
+    let events = Events::new(observer, secrets.clone());
+    let mut report = run_flows(plan, flow.as_deref(), secrets.clone(), events, base_dir).await;
+    for d in &mut report.diagnostics {
+        secrets.redact_diagnostic(d);
+    }
+    report
+}
+
+async fn run_flows(
+    plan: &Plan,
+    only: Option<&str>,
+    secrets: Arc<Secrets>,
+    events: Events,
+    base_dir: std::path::PathBuf,
+) -> Report {
     let mut report = Report { flows: Vec::new(), diagnostics: Vec::new() };
-    let missing: Vec<&String> = plan.secrets.iter().filter(|s| !options.secrets.contains(s)).collect();
+    let missing: Vec<&String> = plan.secrets.iter().filter(|s| !secrets.contains(s)).collect();
     if !missing.is_empty() {
         for name in missing {
             let mut d = Diagnostic::new(codes::MISSING_SECRET, format!("secret `{name}` has no value")).help(format!(
@@ -112,16 +136,16 @@ pub(crate) async fn run(plan: &Plan, options: RunOptions, observer: Arc<dyn Obse
         }
         return report;
     }
-    let http = match Http::new(plan, options.secrets) {
+    let http = match Http::new(plan, secrets.clone()) {
         Ok(h) => h,
         Err(f) => {
             report.diagnostics.push(Diagnostic::new(f.code, f.message));
             return report;
         }
     };
-    let ctx = Arc::new(Ctx { plan: Arc::new(plan.clone()), http, observer, base_dir: options.base_dir });
+    let ctx = Arc::new(Ctx { plan: Arc::new(plan.clone()), http, events, secrets, base_dir });
     for (i, flow) in plan.flows.iter().enumerate() {
-        if options.flow.as_ref().is_some_and(|f| *f != flow.name) {
+        if only.is_some_and(|f| f != flow.name) {
             continue;
         }
         let (flow_report, mut diagnostics) = run_flow(ctx.clone(), i).await;
@@ -136,7 +160,7 @@ pub(crate) async fn run(plan: &Plan, options: RunOptions, observer: Arc<dyn Obse
     report
 }
 
-fn uses_secret(api: &flow_plan::Api, name: &str) -> bool {
+pub(crate) fn uses_secret(api: &flow_plan::Api, name: &str) -> bool {
     let in_template =
         |t: &flow_plan::Template| t.0.iter().any(|p| matches!(p, flow_plan::Part::Secret(s) if s == name));
     let in_auth = match &api.auth {
@@ -158,7 +182,7 @@ fn uses_secret(api: &flow_plan::Api, name: &str) -> bool {
 async fn run_flow(ctx: Arc<Ctx>, index: usize) -> (FlowReport, Vec<Diagnostic>) {
     let started = Instant::now();
     let name = ctx.plan.flows[index].name.clone();
-    ctx.observer.event(&Event::FlowStarted { flow: name.clone() });
+    ctx.events.emit(Event::FlowStarted { flow: name.clone() });
     let fr = Arc::new(FlowRun {
         ctx: ctx.clone(),
         flow: index,
@@ -223,7 +247,7 @@ async fn run_flow(ctx: Arc<Ctx>, index: usize) -> (FlowReport, Vec<Diagnostic>) 
         report.records_failed,
         report.records_not_processed
     );
-    ctx.observer.event(&Event::FlowFinished { flow: name, ok: report.ok });
+    ctx.events.emit(Event::FlowFinished { flow: name, ok: report.ok });
     (report, diagnostics)
 }
 
@@ -487,8 +511,9 @@ impl FlowRun {
         *lock(&self.stops).entry((endpoint.to_string(), why)).or_insert(0) += 1;
     }
 
-    /// A run-time diagnostic: the message (secrets scrubbed), the span of the step, and notes
-    /// that name the flow and the record.
+    /// A run-time diagnostic: the message, the span of the step, and notes that name the flow
+    /// and the record. Secrets are scrubbed where it leaves the run (the report, an event, a
+    /// dead letter), not here.
     fn diagnostic(
         &self,
         code: Code,
@@ -498,15 +523,14 @@ impl FlowRun {
         rec: Option<&RecordRef>,
         notes: &[String],
     ) -> Diagnostic {
-        let redact = |s: &str| self.ctx.http.secrets.redact(s);
-        let mut d = Diagnostic::new(code, redact(message)).primary(span, redact(label));
+        let mut d = Diagnostic::new(code, message).primary(span, label);
         let mut where_ = format!("in flow `{}`", self.flow_name());
         if let Some(r) = rec {
             where_.push_str(&format!(", {}", r.describe()));
         }
         d = d.note(where_);
         for n in notes {
-            d = d.note(redact(n));
+            d = d.note(n.clone());
         }
         d
     }
@@ -552,7 +576,7 @@ impl FlowRun {
                 }
             }
         }
-        self.ctx.observer.event(&Event::RecordFailed {
+        self.ctx.events.emit(Event::RecordFailed {
             flow: self.flow_name().to_string(),
             code: d.code,
             message: d.message.clone(),
@@ -581,18 +605,21 @@ impl FlowRun {
             "failed_at_unix_ms": at_ms as u64,
         });
         if let Kept::Raw(bad) = record {
-            entry["error"]["mismatches"] = bad_record_mismatches(bad, |s| self.ctx.http.secrets.redact(s));
+            entry["error"]["mismatches"] = bad_record_mismatches(bad, str::to_string);
         }
+        // Every text of the line is scrubbed as data, so the line stays one valid JSON object.
+        let secrets = &self.ctx.secrets;
+        secrets.redact_json(&mut entry);
         // The record goes in as JSON text: built by the exact encoder (Decimals stay exact), or
         // as the API sent it when it did not fit its type.
         let mut line = entry.to_string();
         line.pop();
         line.push_str(",\"record\":");
         let text = match record {
-            Kept::Decoded(v) => flow_plan::encode(v),
-            Kept::Raw(bad) => bad.raw.clone(),
+            Kept::Decoded(v) => flow_plan::encode(&secrets.redact_value(v)),
+            Kept::Raw(bad) => secrets.redact(&bad.raw),
         };
-        line.push_str(&self.ctx.http.secrets.redact(&text));
+        line.push_str(&text);
         line.push_str("}\n");
         let f = file.as_mut().ok_or_else(|| std::io::Error::other("dead letter file not open"))?;
         f.write_all(line.as_bytes())?;
@@ -685,13 +712,13 @@ impl FlowRun {
         for r in &exchange.retries {
             self.stats.retries.fetch_add(1, Ordering::SeqCst);
             self.stats.requests.fetch_add(1, Ordering::SeqCst);
-            self.ctx.observer.event(&Event::Retry {
+            self.ctx.events.emit(Event::Retry {
                 flow: self.flow_name().to_string(),
                 api: api.name.clone(),
                 url: url.to_string(),
                 attempt: r.attempt,
                 wait_ms: r.wait_ms,
-                reason: self.ctx.http.secrets.redact(&r.reason),
+                reason: r.reason.clone(),
             });
         }
         self.stats.requests.fetch_add(1, Ordering::SeqCst);
@@ -702,7 +729,7 @@ impl FlowRun {
                 *statuses.entry(*s).or_insert(0) += 1;
             }
         }
-        self.ctx.observer.event(&Event::Request {
+        self.ctx.events.emit(Event::Request {
             flow: self.flow_name().to_string(),
             api: api.name.clone(),
             method: endpoint.method.clone(),
@@ -720,7 +747,7 @@ impl FlowRun {
                 notes: vec![format!(
                     "{} {url} — the response body starts with: {}",
                     endpoint.method,
-                    http::excerpt(&answer.body)
+                    http::excerpt(&answer.body, &self.ctx.secrets)
                 )],
                 class: http::Class::Final,
             };
@@ -837,7 +864,7 @@ impl FlowRun {
         rec: Option<&RecordRef>,
     ) -> Diagnostic {
         let f = match e {
-            flow_plan::TextError::Syntax(why) => http::not_json(answer, &why),
+            flow_plan::TextError::Syntax(why) => http::not_json(answer, &why, &self.ctx.secrets),
             flow_plan::TextError::Shape(m) => shape_failure("the response does not match its declared type", &m),
         };
         self.http_failure(f, call, rec)
@@ -1052,7 +1079,7 @@ impl Pager {
         };
         let (page, records) = fr.decode_page(&answer, ty, endpoint.records.as_deref(), call, rec)?;
         fr.stats.pages.fetch_add(1, Ordering::SeqCst);
-        fr.ctx.observer.event(&Event::Page {
+        fr.ctx.events.emit(Event::Page {
             flow: fr.flow_name().to_string(),
             endpoint: endpoint.name.clone(),
             records: records.len(),

@@ -9,7 +9,7 @@ use flow_plan::{Api, Auth, Endpoint, PathPart, Plan, Rate, Retry, Template, Valu
 use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 use tokio::sync::Semaphore;
 
-use crate::secrets::Secrets;
+use crate::secrets::{Form, Secrets};
 
 /// Characters escaped in a path segment: everything but unreserved characters.
 const SEGMENT: &AsciiSet = &CONTROLS
@@ -69,7 +69,7 @@ pub(crate) struct Http {
     tokens: Vec<tokio::sync::Mutex<Slot>>,
     /// JWT signing keys, parsed before the run starts so a bad key fails before any request.
     jwt_keys: Vec<Option<jsonwebtoken::EncodingKey>>,
-    pub secrets: Secrets,
+    pub secrets: Arc<Secrets>,
 }
 
 /// An api's token, as far as the run knows.
@@ -299,7 +299,7 @@ fn retry_after_ms(value: &str, now: std::time::SystemTime) -> Option<u64> {
 }
 
 impl Http {
-    pub fn new(plan: &Plan, secrets: Secrets) -> Result<Http, Failure> {
+    pub fn new(plan: &Plan, secrets: Arc<Secrets>) -> Result<Http, Failure> {
         let mut clients = Vec::with_capacity(plan.apis.len());
         for api in &plan.apis {
             let client = reqwest::Client::builder()
@@ -321,6 +321,9 @@ impl Http {
         let tokens = plan.apis.iter().map(|_| tokio::sync::Mutex::new(Slot::Empty)).collect();
         let mut http = Http { clients, pacers, tokens, jwt_keys: Vec::new(), secrets };
         for api in &plan.apis {
+            http.register_derived(api);
+        }
+        for api in &plan.apis {
             let key = match &api.auth {
                 Auth::Jwt { algorithm, key, .. } => {
                     let material = http.template(key);
@@ -337,6 +340,47 @@ impl Http {
 
     fn template(&self, t: &Template) -> String {
         resolve(t, &self.secrets).unwrap_or_default()
+    }
+
+    /// Registers, as secrets, the credentials an api's requests carry that are not a declared
+    /// secret as it is: the base64 of basic auth's `user:password`, and every auth or header
+    /// value that joins a secret with text or with another secret (two secrets side by side are
+    /// no whole word each, so only the joined value can be found).
+    fn register_derived(&self, api: &Api) {
+        let mut templates: Vec<(&str, &Template)> = Vec::new();
+        match &api.auth {
+            Auth::None => {}
+            Auth::Bearer { token } => templates.push(("bearer token", token)),
+            Auth::Basic { user, password } => {
+                templates.push(("basic user", user));
+                templates.push(("basic password", password));
+                if user.0.iter().chain(&password.0).any(|p| matches!(p, flow_plan::Part::Secret(_))) {
+                    use base64::Engine as _;
+                    let pair = format!("{}:{}", self.template(user), self.template(password));
+                    let encoded = base64::engine::general_purpose::STANDARD.encode(pair);
+                    self.secrets.register(&format!("basic credentials of api {}", api.name), &encoded, Form::Base64);
+                }
+            }
+            Auth::ApiKeyHeader { value, .. } | Auth::ApiKeyQuery { value, .. } => templates.push(("key", value)),
+            Auth::OAuth2ClientCredentials { client_id, client_secret, .. } => {
+                templates.push(("client id", client_id));
+                templates.push(("client secret", client_secret));
+            }
+            Auth::OAuth2RefreshToken { client_id, client_secret, refresh_token, .. } => {
+                templates.push(("client id", client_id));
+                templates.push(("client secret", client_secret));
+                templates.push(("refresh token", refresh_token));
+            }
+            Auth::Jwt { .. } => {}
+        }
+        let headers: Vec<(String, &Template)> =
+            api.headers.iter().map(|h| (format!("header {}", h.name), &h.value)).collect();
+        for (what, t) in templates.into_iter().map(|(w, t)| (w.to_string(), t)).chain(headers) {
+            let joined = t.0.len() > 1 && t.0.iter().any(|p| matches!(p, flow_plan::Part::Secret(_)));
+            if joined {
+                self.secrets.obtained(&format!("{what} of api {}", api.name), &self.template(t));
+            }
+        }
     }
 
     /// Sends a request, retrying what is safe to retry: connection errors always; timeouts,
@@ -423,7 +467,8 @@ impl Http {
         let started = Instant::now();
         let mut url = url.clone();
         if let Auth::ApiKeyQuery { param, value } = &api.auth {
-            url.query_pairs_mut().append_pair(param, &self.template(value));
+            // Set, never appended: a next-page link may carry the key already.
+            set_query_param(&mut url, param, &self.template(value));
         }
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap_or(reqwest::Method::GET);
         let mut req = client.client.request(method, url);
@@ -573,7 +618,7 @@ impl Http {
         // A client-credentials grant may be repeated (it only issues another token); a refresh
         // grant may not after an ambiguous failure, since the server may have rotated the
         // refresh token in an answer that was lost.
-        let granted = match fetch_token(&client.client, &api.retry, &url, form, refresh.is_none(), retries).await {
+        let granted = match fetch_token(&client.client, &api.retry, &url, form, refresh.is_none(), retries, &self.secrets).await {
             Ok(g) => g,
             Err(mut f) => {
                 f.code = codes::AUTH_FAILED;
@@ -618,6 +663,7 @@ async fn fetch_token(
     form: String,
     safe: bool,
     retries: &mut Vec<RetryNote>,
+    secrets: &Secrets,
 ) -> Result<Grant, Failure> {
     let mut attempt = 1u32;
     let answer = loop {
@@ -672,7 +718,7 @@ async fn fetch_token(
             (status, _) => format!("the token endpoint answered {status} {reason}{tries}"),
         };
         let mut f = Failure::new(codes::AUTH_FAILED, message);
-        f.notes.push(format!("the response body starts with: {}", excerpt(&answer.body)));
+        f.notes.push(format!("the response body starts with: {}", excerpt(&answer.body, secrets)));
         return Err(f);
     }
     let json: serde_json::Value = serde_json::from_slice(&answer.body)
@@ -835,6 +881,24 @@ pub(crate) fn endpoint_url(
     Ok(url)
 }
 
+/// Sets query parameter `name` to `value`: every parameter of that name already in the URL is
+/// replaced, and the other parameters are kept exactly as they were written.
+pub(crate) fn set_query_param(url: &mut url::Url, name: &str, value: &str) {
+    let kept: Vec<&str> = url
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .filter(|pair| url::form_urlencoded::parse(pair.as_bytes()).next().is_none_or(|(k, _)| k != name))
+        .collect();
+    let mut query = kept.join("&");
+    if !query.is_empty() {
+        query.push('&');
+    }
+    query.push_str(&url::form_urlencoded::Serializer::new(String::new()).append_pair(name, value).finish());
+    url.set_query(Some(&query));
+}
+
 pub(crate) fn append_query(url: &mut url::Url, query: &[(String, Value)]) {
     let present: Vec<&(String, Value)> = query.iter().filter(|(_, v)| !v.is_null()).collect();
     if present.is_empty() {
@@ -847,23 +911,49 @@ pub(crate) fn append_query(url: &mut url::Url, query: &[(String, Value)]) {
 }
 
 /// An answer whose body is not JSON (`why`), with what it was instead.
-pub(crate) fn not_json(answer: &Answer, why: &str) -> Failure {
+pub(crate) fn not_json(answer: &Answer, why: &str, secrets: &Secrets) -> Failure {
     let mut f = Failure::new(codes::NOT_JSON, format!("the response body is not JSON ({why})"));
     let ct = if answer.content_type.is_empty() { "none" } else { &answer.content_type };
-    f.notes.push(format!("content type: {ct}; the body starts with: {}", excerpt(&answer.body)));
+    f.notes.push(format!("content type: {ct}; the body starts with: {}", excerpt(&answer.body, secrets)));
     f
 }
 
-/// The first characters of a body, for messages.
-pub(crate) fn excerpt(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(&body[..body.len().min(160)]);
-    let one_line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    if body.len() > 160 {
-        format!("{one_line}…")
-    } else if one_line.is_empty() {
+/// How many characters of a body a message shows.
+const EXCERPT_CHARS: usize = 160;
+
+/// The first characters of a body, for messages, on one line (runs of white space become one
+/// space). Secrets are scrubbed before the excerpt is cut, so a secret the cut falls in shows as
+/// (the start of) its marker, never as a piece of itself.
+pub(crate) fn excerpt(body: &[u8], secrets: &Secrets) -> String {
+    let text = String::from_utf8_lossy(body);
+    let mut out = String::new();
+    let (mut count, mut space, mut more) = (0usize, false, false);
+    secrets.scrub(&text, &mut |piece| {
+        for c in piece.chars() {
+            if c.is_whitespace() {
+                space = count > 0;
+                continue;
+            }
+            if count + usize::from(space) >= EXCERPT_CHARS {
+                more = true;
+                return false;
+            }
+            if std::mem::take(&mut space) {
+                out.push(' ');
+                count += 1;
+            }
+            out.push(c);
+            count += 1;
+        }
+        true
+    });
+    if more {
+        out.push('…');
+        out
+    } else if out.is_empty() {
         "(empty)".into()
     } else {
-        one_line
+        out
     }
 }
 
@@ -892,31 +982,37 @@ fn jwt_key(algorithm: &str, material: &str, api: &str) -> Result<jsonwebtoken::E
     }
 }
 
-/// The secrets [`check_credentials`] reads: those in JWT signing keys.
+/// The secrets [`check_credentials`] reads: every declared one (their lengths are judged, and
+/// JWT signing keys are parsed).
 pub fn credential_secrets(plan: &Plan) -> Vec<String> {
-    let mut names: Vec<String> = plan
-        .apis
-        .iter()
-        .filter_map(|api| match &api.auth {
-            Auth::Jwt { key, .. } => Some(key),
-            _ => None,
-        })
-        .flat_map(|key| key.0.iter())
-        .filter_map(|p| match p {
-            flow_plan::Part::Secret(n) => Some(n.clone()),
-            flow_plan::Part::Text(_) => None,
-        })
-        .collect();
+    let mut names = plan.secrets.clone();
     names.sort();
     names.dedup();
     names
 }
 
 /// Credentials checked before anything runs, with the secrets at hand (the environment or a
-/// `.env` file): a JWT key that cannot sign is E0408 at the api that uses it. A secret that is
+/// `.env` file): a JWT key that cannot sign is E0408 at the api that uses it, and a secret
+/// shorter than [`crate::MIN_SECRET_CHARS`] is W0008 at the apis that send it. A secret that is
 /// not set is not judged here; the run reports it.
 pub fn check_credentials(plan: &Plan, secrets: &Secrets) -> Vec<flow_diagnostics::Diagnostic> {
     let mut out = Vec::new();
+    for name in secrets.too_short() {
+        // The length is not said: even that is more than output should tell about a secret.
+        let mut d = flow_diagnostics::Diagnostic::new(
+            codes::SHORT_SECRET,
+            format!("secret `{name}` is shorter than {} characters, too short to redact safely", crate::MIN_SECRET_CHARS),
+        )
+        .note("output shows every whole occurrence of a secret's value as `[secret NAME]`; a value this short is likely to be an ordinary word, number or id too, which is then hidden, and it is easy to guess")
+        .help(format!("use a longer value for {name}; if it is no secret (a user name), write it as text in the api instead of declaring a secret"));
+        for api in plan.apis.iter().filter(|a| crate::exec::uses_secret(a, name)) {
+            d = d.secondary(api.span, format!("api `{}` sends {name}", api.name));
+        }
+        if let Some(l) = d.labels.first_mut() {
+            l.primary = true;
+        }
+        out.push(d);
+    }
     for api in &plan.apis {
         let Auth::Jwt { algorithm, key, .. } = &api.auth else { continue };
         let Some(material) = resolve(key, secrets) else { continue };
@@ -1087,8 +1183,91 @@ mod tests {
 
     #[test]
     fn reads_the_first_chars_of_a_body_for_messages() {
-        assert_eq!(excerpt(b""), "(empty)");
-        assert_eq!(excerpt(b"  {\n \"a\": 1 }"), "{ \"a\": 1 }");
-        assert!(excerpt(&[b'x'; 500]).ends_with('…'));
+        let none = Secrets::new();
+        assert_eq!(excerpt(b"", &none), "(empty)");
+        assert_eq!(excerpt(b"  {\n \"a\": 1 }", &none), "{ \"a\": 1 }");
+        let long = excerpt(&[b'x'; 500], &none);
+        assert!(long.ends_with('…') && long.chars().count() == EXCERPT_CHARS + 1, "{long}");
+        assert_eq!(
+            excerpt(&[b'x'; EXCERPT_CHARS], &none).chars().count(),
+            EXCERPT_CHARS,
+            "no … when nothing is left out"
+        );
+        // Characters, not bytes: a cut never splits one.
+        assert_eq!(excerpt("é".repeat(200).as_bytes(), &none), format!("{}…", "é".repeat(EXCERPT_CHARS)));
+    }
+
+    #[test]
+    fn an_excerpt_is_cut_after_its_secrets_are_scrubbed() {
+        let mut secrets = Secrets::new();
+        let key = "k3y-0123456789-abcdef";
+        secrets.insert("KEY", secrecy::SecretString::from(key.to_string()));
+        // The cut falls in the middle of the secret, as is, JSON-escaped, after white space
+        // that collapses, and after a secret that is longer than its marker.
+        for head in [
+            ".".repeat(150),
+            format!("{{\"e\":\"{}", ".".repeat(140)),
+            format!("{}{}", " \n\t ".repeat(300), ".".repeat(150)),
+            format!("{} {key} {key} {}", ".".repeat(100), ".".repeat(8)),
+        ] {
+            let body = format!("{head}{key}, and more text after it");
+            let cut = excerpt(body.as_bytes(), &secrets);
+            assert!(cut.ends_with('…'), "{cut}");
+            for piece in key.as_bytes().windows(4) {
+                assert!(!cut.contains(std::str::from_utf8(piece).unwrap()), "{cut}");
+            }
+            assert!(cut.contains("[secret"), "{cut}");
+        }
+    }
+
+    #[test]
+    fn a_query_credential_is_set_never_appended() {
+        let mut url = url::Url::parse("https://x.example.com/items?page=2&token=old&q=a%20b+c&token=again").unwrap();
+        set_query_param(&mut url, "token", "n3w/k+y=");
+        assert_eq!(url.as_str(), "https://x.example.com/items?page=2&q=a%20b+c&token=n3w%2Fk%2By%3D");
+        let mut url = url::Url::parse("https://x.example.com/items").unwrap();
+        set_query_param(&mut url, "token", "t");
+        assert_eq!(url.as_str(), "https://x.example.com/items?token=t");
+        // A parameter whose name only starts the same is another parameter.
+        let mut url = url::Url::parse("https://x.example.com/items?tokens=1&token").unwrap();
+        set_query_param(&mut url, "token", "t");
+        assert_eq!(url.as_str(), "https://x.example.com/items?tokens=1&token=t");
+    }
+
+    fn basic_api(user: Template, password: Template, headers: Vec<flow_plan::Header>) -> Plan {
+        let plan = serde_json::json!({
+            "secrets": ["USER", "PASSWORD", "TENANT"],
+            "apis": [{
+                "name": "desk", "base_url": "https://desk.example.com", "timeout_ms": 1000, "concurrency": 1,
+                "auth": { "kind": "basic", "user": user, "password": password },
+                "headers": headers,
+                "span": { "start": 0, "end": 0 },
+            }],
+            "types": [], "endpoints": [], "maps": [], "flows": [],
+        });
+        serde_json::from_value(plan).expect("a plan")
+    }
+
+    #[test]
+    fn derived_credentials_are_redacted_like_the_secrets_they_come_from() {
+        use flow_plan::Part;
+        let secret = |n: &str| Part::Secret(n.to_string());
+        let header = flow_plan::Header {
+            name: "X-Tenant".into(),
+            value: Template(vec![Part::Text("acme-".into()), secret("TENANT"), secret("USER")]),
+        };
+        let plan = basic_api(Template(vec![secret("USER")]), Template(vec![secret("PASSWORD")]), vec![header]);
+        let mut secrets = Secrets::new();
+        for (n, v) in [("USER", "ada"), ("PASSWORD", "pa55-word"), ("TENANT", "tenant7")] {
+            secrets.insert(n, secrecy::SecretString::from(v.to_string()));
+        }
+        let http = Http::new(&plan, Arc::new(secrets)).expect("client");
+        // base64("ada:pa55-word"), with and without its padding; and the joined header value,
+        // whose two secrets side by side are no whole word each.
+        assert_eq!(
+            http.secrets.redact("Authorization: Basic YWRhOnBhNTUtd29yZA==, or YWRhOnBhNTUtd29yZA"),
+            "Authorization: Basic [secret basic credentials of api desk], or [secret basic credentials of api desk]"
+        );
+        assert_eq!(http.secrets.redact("X-Tenant: acme-tenant7ada"), "X-Tenant: [secret header X-Tenant of api desk]");
     }
 }

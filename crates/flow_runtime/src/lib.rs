@@ -12,12 +12,12 @@ mod paging;
 mod secrets;
 
 pub use http::{check_credentials, credential_secrets};
-pub use secrets::Secrets;
+pub use secrets::{Secrets, MIN_SECRET_CHARS};
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use flow_diagnostics::Diagnostic;
+use flow_diagnostics::{codes, Diagnostic};
 use flow_plan::Plan;
 use serde::Serialize;
 
@@ -70,6 +70,45 @@ pub enum Event {
         flow: String,
         ok: bool,
     },
+}
+
+impl Event {
+    /// The event with every text in it scrubbed of secrets. Every field is named (no `..`), so a
+    /// field or a variant added to `Event` does not compile until it is handled here.
+    fn redacted(self, secrets: &Secrets) -> Event {
+        let r = |text: String| secrets.redact(&text);
+        match self {
+            Event::FlowStarted { flow } => Event::FlowStarted { flow: r(flow) },
+            Event::Request { flow, api, method, url, status, latency_ms } => {
+                Event::Request { flow: r(flow), api: r(api), method: r(method), url: r(url), status, latency_ms }
+            }
+            Event::Page { flow, endpoint, records } => Event::Page { flow: r(flow), endpoint: r(endpoint), records },
+            Event::Retry { flow, api, url, attempt, wait_ms, reason } => {
+                Event::Retry { flow: r(flow), api: r(api), url: r(url), attempt, wait_ms, reason: r(reason) }
+            }
+            Event::RecordFailed { flow, code, message, dead_lettered } => {
+                Event::RecordFailed { flow: r(flow), code, message: r(message), dead_lettered }
+            }
+            Event::FlowFinished { flow, ok } => Event::FlowFinished { flow: r(flow), ok },
+        }
+    }
+}
+
+/// The runtime's only way to the observer: every event is scrubbed of secrets on the way, so no
+/// event, present or future, reaches output unscrubbed.
+pub(crate) struct Events {
+    observer: Arc<dyn Observer>,
+    secrets: Arc<Secrets>,
+}
+
+impl Events {
+    pub(crate) fn new(observer: Arc<dyn Observer>, secrets: Arc<Secrets>) -> Events {
+        Events { observer, secrets }
+    }
+
+    pub(crate) fn emit(&self, event: Event) {
+        self.observer.event(&event.redacted(&self.secrets));
+    }
 }
 
 /// Receives events during a run. Called from many tasks at once.
@@ -150,28 +189,115 @@ pub async fn run(plan: &Plan, options: RunOptions, observer: Arc<dyn Observer>) 
     exec::run(plan, options, observer).await
 }
 
-/// Replaces api base URLs for a run (`--base-url shop=http://127.0.0.1:8080`).
-pub fn override_base_urls(plan: &mut Plan, overrides: &[(String, String)]) -> Result<(), String> {
-    for (name, url) in overrides {
+/// A base URL override for one run (`flowc run --base-url shop=http://127.0.0.1:8080`), as the
+/// command line read it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BaseUrl {
+    pub api: String,
+    pub url: url::Url,
+}
+
+/// Why an override was refused.
+#[derive(Debug, Clone)]
+pub enum OverrideError {
+    /// It names an api the file does not declare.
+    UnknownApi(String),
+    /// It breaks a rule of base URLs, at the api it overrides: E0401 (not an http or https URL
+    /// without a query) or E0403 (plain http:// to another host, unless the api allows it).
+    Refused(Diagnostic),
+}
+
+impl std::fmt::Display for OverrideError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OverrideError::UnknownApi(message) => f.write_str(message),
+            OverrideError::Refused(d) => f.write_str(&d.message),
+        }
+    }
+}
+
+/// Replaces api base URLs for a run. An override obeys the rules a declared `base_url` does: an
+/// http or https URL without a query or fragment, and plain http:// only to this machine unless
+/// the api declares `allow_http = true`.
+pub fn override_base_urls(plan: &mut Plan, overrides: &[BaseUrl]) -> Result<(), OverrideError> {
+    for BaseUrl { api: name, url } in overrides {
+        let names: Vec<String> = plan.apis.iter().map(|a| a.name.clone()).collect();
         let Some(api) = plan.apis.iter_mut().find(|a| &a.name == name) else {
-            let names: Vec<&str> = plan.apis.iter().map(|a| a.name.as_str()).collect();
-            return Err(format!(
+            return Err(OverrideError::UnknownApi(format!(
                 "--base-url names api `{name}`, which the file does not declare (it declares: {})",
                 if names.is_empty() { "no apis".to_string() } else { names.join(", ") }
-            ));
+            )));
         };
-        let parsed = url::Url::parse(url).map_err(|e| format!("--base-url {name}={url}: {e}"))?;
-        if !matches!(parsed.scheme(), "http" | "https") || parsed.query().is_some() {
-            return Err(format!("--base-url {name}={url}: expected an http or https URL without a query"));
+        let flag = format!("`--base-url {name}=…`");
+        if !matches!(url.scheme(), "http" | "https") || url.query().is_some() || url.fragment().is_some() {
+            return Err(OverrideError::Refused(
+                Diagnostic::new(
+                    codes::BAD_URL,
+                    format!("invalid base URL for api `{name}`: {flag} is not an http or https URL without a query"),
+                )
+                .primary(api.span, format!("{flag} overrides the base URL of this api"))
+                .help("give an absolute URL such as `--base-url NAME=https://staging.example.com/v1`"),
+            ));
         }
-        api.base_url = url.trim_end_matches('/').to_string();
+        if flow_plan::is_plain_http_elsewhere(url) && !api.allow_http {
+            return Err(OverrideError::Refused(
+                Diagnostic::new(codes::INSECURE_HTTP, "plain http:// to a host that is not this machine")
+                    .primary(
+                        api.span,
+                        format!("{flag} points this api at plain http:// on `{}`", url.host_str().unwrap_or("")),
+                    )
+                    .note("credentials and records would cross the network unencrypted")
+                    .help("use https://, or a host of this machine (localhost, 127.0.0.1, [::1]); if this API really has no TLS, declare `allow_http = true` in the api"),
+            ));
+        }
+        api.base_url = url.as_str().trim_end_matches('/').to_string();
     }
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
-    use super::FlowReport;
+    use super::*;
+
+    struct Record(std::sync::Mutex<Vec<String>>);
+
+    impl Observer for Record {
+        fn event(&self, event: &Event) {
+            self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(format!("{event:?}"));
+        }
+    }
+
+    #[test]
+    fn every_text_of_every_event_is_scrubbed_on_its_way_to_the_observer() {
+        let key = "k3y/9f+Qz";
+        let mut secrets = Secrets::new();
+        secrets.insert("KEY", secrecy::SecretString::from(key.to_string()));
+        let record = Arc::new(Record(std::sync::Mutex::new(Vec::new())));
+        let events = Events::new(record.clone(), Arc::new(secrets));
+        let t = |s: &str| format!("{s} {key} k3y%2F9f%2BQz");
+        for event in [
+            Event::FlowStarted { flow: t("flow") },
+            Event::Request {
+                flow: t("flow"),
+                api: t("api"),
+                method: t("GET"),
+                url: format!("https://x/?key={}", t("")),
+                status: Some(200),
+                latency_ms: 1,
+            },
+            Event::Page { flow: t("flow"), endpoint: t("endpoint"), records: 1 },
+            Event::Retry { flow: t("flow"), api: t("api"), url: t("url"), attempt: 1, wait_ms: 0, reason: t("reason") },
+            Event::RecordFailed { flow: t("flow"), code: "R0001", message: t("message"), dead_lettered: true },
+            Event::FlowFinished { flow: t("flow"), ok: true },
+        ] {
+            events.emit(event);
+        }
+        let seen = record.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).join("\n");
+        assert_eq!(seen.lines().count(), 6);
+        assert!(!seen.contains("k3y"), "{seen}");
+        // Two in each of the 14 text fields.
+        assert_eq!(seen.matches("[secret KEY]").count(), 2 * 14, "{seen}");
+    }
 
     #[test]
     fn a_report_reconciles_when_every_record_read_has_one_outcome() {

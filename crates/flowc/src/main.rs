@@ -47,7 +47,7 @@ enum Command {
         format: Format,
         /// Override an api's base URL, e.g. `--base-url shop=http://127.0.0.1:8080`.
         #[arg(long = "base-url", value_name = "API=URL", value_parser = parse_override)]
-        base_urls: Vec<(String, String)>,
+        base_urls: Vec<flow_runtime::BaseUrl>,
     },
     /// Stream NDJSON records through one map: records that do not fit, or fail, go to the rejects
     /// with their line number and the reason; exit 1 if any was rejected.
@@ -93,9 +93,10 @@ enum Command {
         /// Run only this flow (default: every flow, in file order).
         #[arg(long, value_name = "NAME")]
         flow: Option<String>,
-        /// Override an api's base URL, e.g. `--base-url shop=http://127.0.0.1:8080`.
+        /// Override an api's base URL, e.g. `--base-url shop=http://127.0.0.1:8080`; plain
+        /// http:// only to this machine, unless the api declares `allow_http = true`.
         #[arg(long = "base-url", value_name = "API=URL", value_parser = parse_override)]
-        base_urls: Vec<(String, String)>,
+        base_urls: Vec<flow_runtime::BaseUrl>,
         /// `json` prints the run's events and summary as JSON lines on stdout.
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
@@ -111,12 +112,32 @@ enum Format {
     Json,
 }
 
-fn parse_override(s: &str) -> Result<(String, String), String> {
-    let (api, url) = s.split_once('=').ok_or_else(|| format!("expected API=URL, got `{s}`"))?;
-    if api.is_empty() || url.is_empty() {
-        return Err(format!("expected API=URL, got `{s}`"));
+/// The text of `--base-url API=URL`. Whether the URL is one the api may take is the runtime's
+/// rule ([`flow_runtime::override_base_urls`]); the URL itself is not repeated in the error, as it
+/// might carry a password.
+fn parse_override(s: &str) -> Result<flow_runtime::BaseUrl, String> {
+    let Some((api, url)) = s.split_once('=').filter(|(api, url)| !api.is_empty() && !url.is_empty()) else {
+        return Err("expected API=URL, such as `shop=https://staging.example.com/v1`".into());
+    };
+    let url = url::Url::parse(url).map_err(|e| format!("the URL for api `{api}` is not an absolute URL ({e})"))?;
+    Ok(flow_runtime::BaseUrl { api: api.to_string(), url })
+}
+
+/// Applies `--base-url` overrides; a refused one is rendered against the source, and is a usage
+/// error (exit 2) either way.
+pub(crate) fn apply_overrides(
+    source: &Source,
+    plan: &mut flow_plan::Plan,
+    overrides: &[flow_runtime::BaseUrl],
+) -> miette::Result<Option<ExitCode>> {
+    match flow_runtime::override_base_urls(plan, overrides) {
+        Ok(()) => Ok(None),
+        Err(flow_runtime::OverrideError::UnknownApi(message)) => Err(miette::miette!("{message}")),
+        Err(flow_runtime::OverrideError::Refused(d)) => {
+            report::eprint(&flow_diagnostics::render(&source.name, &source.text, &[d], stderr_color()));
+            Ok(Some(ExitCode::from(2)))
+        }
     }
-    Ok((api.to_string(), url.to_string()))
 }
 
 fn main() -> ExitCode {
@@ -198,8 +219,8 @@ fn check(files: &[PathBuf], format: Format) -> miette::Result<ExitCode> {
             Ok(s) => {
                 let checked = flow_check::check_source(&s.text);
                 let mut d = checked.diagnostics;
-                // With the secrets at hand, credentials that could never work are check errors;
-                // secrets (and the .env file) are read only when there is such a credential.
+                // With the secrets at hand (the environment, or the .env file), credentials that
+                // could never work are check errors, and secrets too short to redact warnings.
                 let plan = checked.model.as_ref().map(flow_check::lower);
                 let needed = plan.as_ref().map(flow_runtime::credential_secrets).unwrap_or_default();
                 if let (Some(plan), false) = (&plan, needed.is_empty()) {
@@ -237,12 +258,12 @@ fn check(files: &[PathBuf], format: Format) -> miette::Result<ExitCode> {
     Ok(if errors > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
 
-fn plan(path: &std::path::Path, format: Format, overrides: &[(String, String)]) -> miette::Result<ExitCode> {
+fn plan(path: &std::path::Path, format: Format, overrides: &[flow_runtime::BaseUrl]) -> miette::Result<ExitCode> {
     let Some((source, mut plan)) = compile(path)? else {
         return Ok(ExitCode::from(1));
     };
-    if let Err(e) = flow_runtime::override_base_urls(&mut plan, overrides) {
-        return Err(miette::miette!("{e}"));
+    if let Some(code) = apply_overrides(&source, &mut plan, overrides)? {
+        return Ok(code);
     }
     match format {
         Format::Json => {

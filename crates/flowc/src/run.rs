@@ -14,14 +14,16 @@ use crate::report;
 pub fn run(
     path: &Path,
     flow: Option<&str>,
-    overrides: &[(String, String)],
+    overrides: &[flow_runtime::BaseUrl],
     json: bool,
     verbose: bool,
 ) -> miette::Result<ExitCode> {
     let Some((source, mut plan)) = crate::compile(path)? else {
         return Ok(ExitCode::from(1));
     };
-    flow_runtime::override_base_urls(&mut plan, overrides).map_err(|e| miette::miette!("{e}"))?;
+    if let Some(code) = crate::apply_overrides(&source, &mut plan, overrides)? {
+        return Ok(code);
+    }
     if let Some(name) = flow {
         if plan.flow(name).is_none() {
             let names: Vec<&str> = plan.flows.iter().map(|f| f.name.as_str()).collect();
@@ -33,10 +35,15 @@ pub fn run(
     }
     let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let secrets = load_secrets(&plan.secrets, &base_dir)?;
-    let bad = flow_runtime::check_credentials(&plan, &secrets);
-    if !bad.is_empty() {
-        report::eprint(&flow_diagnostics::render(&source.name, &source.text, &bad, crate::stderr_color()));
-        return Ok(ExitCode::from(1));
+    // Credentials that could never work stop the run before it starts; warnings (a secret too
+    // short to redact safely) are shown and the run goes on.
+    let mut judged = flow_runtime::check_credentials(&plan, &secrets);
+    if !judged.is_empty() {
+        flow_diagnostics::sort(&mut judged);
+        report::eprint(&flow_diagnostics::render(&source.name, &source.text, &judged, crate::stderr_color()));
+        if judged.iter().any(flow_diagnostics::Diagnostic::is_error) {
+            return Ok(ExitCode::from(1));
+        }
     }
     let options = RunOptions { flow: flow.map(str::to_string), secrets, base_dir };
     let progress = (!json && std::io::stderr().is_terminal()).then(|| {
@@ -126,11 +133,12 @@ pub(crate) fn load_secrets(names: &[String], dir: &Path) -> miette::Result<Secre
     let mut file_values = std::collections::HashMap::new();
     let env_path = dir.join(".env");
     if env_path.exists() {
-        let iter = dotenvy::from_path_iter(&env_path)
-            .map_err(|e| miette::miette!("cannot read {}: {e}", env_path.display()))?;
-        for item in iter {
-            // The error text of a malformed line names the line, never its value.
-            let (k, v) = item.map_err(|e| miette::miette!("{}: {e}", env_path.display()))?;
+        let file =
+            std::fs::File::open(&env_path).map_err(|e| miette::miette!("cannot read {}: {e}", env_path.display()))?;
+        let lines = LineCounter::new(file);
+        let read = lines.read.clone();
+        for item in dotenvy::Iter::new(lines) {
+            let (k, v) = item.map_err(|e| dotenv_error(&env_path, &e, read.get()))?;
             file_values.insert(k, v);
         }
     }
@@ -142,6 +150,54 @@ pub(crate) fn load_secrets(names: &[String], dir: &Path) -> miette::Result<Secre
         }
     }
     Ok(secrets)
+}
+
+/// What a `.env` file that cannot be read says: the file and the line, never the line's text
+/// (dotenvy's own message quotes the line, and with it the value).
+fn dotenv_error(path: &Path, e: &dotenvy::Error, lines_read: usize) -> miette::Report {
+    match e {
+        dotenvy::Error::LineParse(entry, _) => {
+            // The entry that failed ends at the last line read, and spans as many lines as it has.
+            let line = (lines_read + 1).saturating_sub(entry.lines().count().max(1));
+            miette::miette!(
+                "{}: line {line} is not `NAME=value` (the line is not shown, as it may hold a secret)",
+                path.display()
+            )
+        }
+        dotenvy::Error::Io(io) => miette::miette!("cannot read {}: {io}", path.display()),
+        other => miette::miette!("{}: {other}", path.display()),
+    }
+}
+
+/// Hands a file to the `.env` parser one line at a time, counting the lines. The parser reads
+/// through a `BufReader`, which asks for more only when it has used up what it holds, so when it
+/// reports a malformed entry, the lines handed out so far end with that entry.
+struct LineCounter<R> {
+    inner: std::io::BufReader<R>,
+    read: std::rc::Rc<std::cell::Cell<usize>>,
+}
+
+impl<R: std::io::Read> LineCounter<R> {
+    fn new(inner: R) -> LineCounter<R> {
+        LineCounter { inner: std::io::BufReader::new(inner), read: std::rc::Rc::default() }
+    }
+}
+
+impl<R: std::io::Read> std::io::Read for LineCounter<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        use std::io::BufRead;
+        let available = self.inner.fill_buf()?;
+        let line_end = available.iter().position(|b| *b == b'\n').map_or(available.len(), |i| i + 1);
+        let n = line_end.min(buf.len());
+        buf[..n].copy_from_slice(&available[..n]);
+        let ends_line = buf[..n].ends_with(b"\n");
+        self.inner.consume(n);
+        // A line is counted when its end is handed out: its newline, or the end of the file.
+        if ends_line || (n > 0 && self.inner.fill_buf()?.is_empty()) {
+            self.read.set(self.read.get() + 1);
+        }
+        Ok(n)
+    }
 }
 
 struct Printer {
