@@ -618,7 +618,17 @@ impl Http {
         // A client-credentials grant may be repeated (it only issues another token); a refresh
         // grant may not after an ambiguous failure, since the server may have rotated the
         // refresh token in an answer that was lost.
-        let granted = match fetch_token(&client.client, &api.retry, &url, form, refresh.is_none(), retries, &self.secrets).await {
+        let granted = match fetch_token(
+            &client.client,
+            &api.retry,
+            &url,
+            form,
+            refresh.is_none(),
+            retries,
+            &self.secrets,
+        )
+        .await
+        {
             Ok(g) => g,
             Err(mut f) => {
                 f.code = codes::AUTH_FAILED;
@@ -1148,12 +1158,7 @@ mod tests {
                     Err(flow_plan::TextError::Syntax(_))
                 )
             });
-            assert_eq!(
-                json_syntax_error(body).is_none(),
-                decoder_reads_json,
-                "{:?}",
-                String::from_utf8_lossy(body)
-            );
+            assert_eq!(json_syntax_error(body).is_none(), decoder_reads_json, "{:?}", String::from_utf8_lossy(body));
         }
     }
 
