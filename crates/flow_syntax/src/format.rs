@@ -100,6 +100,20 @@ fn pad(level: usize) -> String {
     "  ".repeat(level)
 }
 
+/// An object type's fields, `{ a: T, b: U }` on one line when it fits, else one field a line.
+fn object_fields(parts: &[String], level: usize) -> String {
+    let inline = format!("{{ {} }}", parts.join(", "));
+    if inline.len() + level * 2 <= WIDTH && !inline.contains('\n') {
+        return inline;
+    }
+    let mut s = String::from("{\n");
+    for p in parts {
+        s.push_str(&format!("{}{p}\n", pad(level + 1)));
+    }
+    s.push_str(&format!("{}}}", pad(level)));
+    s
+}
+
 /// Writes comment lines into `s`: one that followed code on its line at the end of the line `s`
 /// ends with, the others on lines of their own at `level`.
 fn comment_line(s: &mut String, c: &Comment, level: usize) {
@@ -544,17 +558,7 @@ impl Printer {
                     self.block("{", &starts, close, "}", level, |p, i| p.field_decl(&fields[i], level + 1))
                 } else {
                     let parts: Vec<String> = fields.iter().map(|f| self.field_decl(f, level + 1)).collect();
-                    let inline = format!("{{ {} }}", parts.join(", "));
-                    if inline.len() + level * 2 <= WIDTH && !inline.contains('\n') {
-                        inline
-                    } else {
-                        let mut s = String::from("{\n");
-                        for p in parts {
-                            s.push_str(&format!("{}{p}\n", pad(level + 1)));
-                        }
-                        s.push_str(&format!("{}}}", pad(level)));
-                        s
-                    }
+                    object_fields(&parts, level)
                 }
             }
         };
@@ -789,17 +793,7 @@ fn ty(t: &TypeExpr, level: usize) -> String {
                 .iter()
                 .map(|f| format!("{}{}: {}", field_name(&f.name.name), mark(f), ty(&f.ty, level + 1)))
                 .collect();
-            let inline = format!("{{ {} }}", parts.join(", "));
-            if inline.len() + level * 2 <= WIDTH && !inline.contains('\n') {
-                inline
-            } else {
-                let mut s = String::from("{\n");
-                for p in parts {
-                    s.push_str(&format!("{}{p}\n", pad(level + 1)));
-                }
-                s.push_str(&format!("{}}}", pad(level)));
-                s
-            }
+            object_fields(&parts, level)
         }
     };
     if t.nullable {
