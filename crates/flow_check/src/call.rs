@@ -190,54 +190,49 @@ impl Cx<'_> {
         format!("{name}({})", params.join(", "))
     }
 
-    /// A call of a declared function.
-    pub(crate) fn fn_call(
+    /// A call of a declared map or function: marked used, recorded in the call graph (for the
+    /// cycle check), its named arguments recorded as uses of the parameters they name (so a
+    /// rename of `o` in `map to_contact(o: …)` reaches `to_contact(o: …)`), and its arguments
+    /// bound and checked.
+    pub(crate) fn declared_call(
         &mut self,
         e: &ast::Expr,
+        kind: Kind,
         index: usize,
         callee: &ast::Ident,
         args: &[ast::Arg],
         scope: &mut Scope,
     ) -> (Ty, plan::Expr) {
-        self.used.insert((Kind::Function, index));
-        if let Some(calls) = self.current_fn.and_then(|caller| self.fn_calls.get_mut(caller)) {
+        self.used.insert((kind, index));
+        let is_map = kind == Kind::Map;
+        let (caller, graph, sigs) = if is_map {
+            (self.current_map, &mut self.map_calls, &self.map_sigs)
+        } else {
+            (self.current_fn, &mut self.fn_calls, &self.fn_sigs)
+        };
+        if let Some(calls) = caller.and_then(|caller| graph.get_mut(caller)) {
             calls.push((index, e.span));
         }
-        let Some((params, ret)) = self.fn_sigs.get(index).cloned() else {
+        let Some((params, ret)) = sigs.get(index).cloned() else {
             return (Ty::Error, plan::Expr::Lit { value: plan::Value::Null });
         };
-        match self.checked_args("function", callee, &params, args, e.span, scope) {
+        let declared = if is_map {
+            self.map_decls.get(index).map(|d| &d.params)
+        } else {
+            self.fn_decls.get(index).map(|d| &d.params)
+        };
+        let param_spans: Vec<(Span, Span)> = args
+            .iter()
+            .filter_map(|a| a.name.as_ref())
+            .filter_map(|n| declared?.iter().find(|p| p.name.name == n.name).map(|p| (p.name.span, n.span)))
+            .collect();
+        for (decl, at) in param_spans {
+            self.note_local_use(decl, at);
+        }
+        let what = if is_map { "map" } else { "function" };
+        match self.checked_args(what, callee, &params, args, e.span, scope) {
+            Some(args) if is_map => (ret, plan::Expr::CallMap { map: index, args, span: e.span }),
             Some(args) => (ret, plan::Expr::CallFunction { func: index, args, span: e.span }),
-            None => (ret, plan::Expr::Lit { value: plan::Value::Null }),
-        }
-    }
-
-    /// A call of a map.
-    pub(crate) fn map_call(
-        &mut self,
-        e: &ast::Expr,
-        index: usize,
-        callee: &ast::Ident,
-        args: &[ast::Arg],
-        scope: &mut Scope,
-    ) -> (Ty, plan::Expr) {
-        self.used.insert((Kind::Map, index));
-        if let Some(calls) = self.current_map.and_then(|caller| self.map_calls.get_mut(caller)) {
-            calls.push((index, e.span));
-        }
-        let Some((params, ret)) = self.map_sigs.get(index).cloned() else {
-            return (Ty::Error, plan::Expr::Lit { value: plan::Value::Null });
-        };
-        // `to_contact(o: …)`: the argument's name is a use of the map's parameter.
-        let decl = self.map_decls[index];
-        for a in args {
-            let Some(n) = &a.name else { continue };
-            if let Some(param) = decl.params.iter().find(|p| p.name.name == n.name) {
-                self.note_local_use(param.name.span, n.span);
-            }
-        }
-        match self.checked_args("map", callee, &params, args, e.span, scope) {
-            Some(args) => (ret, plan::Expr::CallMap { map: index, args, span: e.span }),
             None => (ret, plan::Expr::Lit { value: plan::Value::Null }),
         }
     }

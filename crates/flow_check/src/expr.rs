@@ -1241,8 +1241,9 @@ impl Cx<'_> {
             self.note_use(r, callee.span);
         }
         match self.names.get(&callee.name).copied() {
-            Some(r) if r.kind == Kind::Map => self.map_call(e, r.index, callee, args, scope),
-            Some(r) if r.kind == Kind::Function => self.fn_call(e, r.index, callee, args, scope),
+            Some(r) if matches!(r.kind, Kind::Map | Kind::Function) => {
+                self.declared_call(e, r.kind, r.index, callee, args, scope)
+            }
             Some(r) => {
                 for a in args {
                     self.infer(&a.value, scope);

@@ -493,3 +493,18 @@ fn hover_and_completion_tell_a_field_from_a_declaration_of_the_same_name() {
     assert_eq!(labels, ["orders"]);
     assert_eq!(items[0]["detail"], "[Order]");
 }
+
+#[test]
+fn renaming_a_functions_parameter_renames_the_arguments_that_name_it() {
+    let text = "fn tag(prefix: String, id: Int) -> String = prefix + str(id)\n\ntest \"t\" {\n  expect tag(id: 3, prefix: \"#\") == \"#3\"\n  expect tag(\"#\", 4) == \"#4\"\n}\n";
+    let mut c = Client::opened(text);
+    let decl = text.find("prefix").expect("the parameter");
+    let (line, col) = position_of(text, decl);
+    let renamed = apply(text, &c.at("textDocument/rename", line, col, json!({ "newName": "head" })));
+    assert_eq!(
+        renamed,
+        "fn tag(head: String, id: Int) -> String = head + str(id)\n\ntest \"t\" {\n  expect tag(id: 3, head: \"#\") == \"#3\"\n  expect tag(\"#\", 4) == \"#4\"\n}\n"
+    );
+    let checked = flow_check::check_source(&renamed);
+    assert!(checked.model.is_some(), "{:?}", checked.diagnostics);
+}
