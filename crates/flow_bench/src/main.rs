@@ -830,27 +830,23 @@ mod tests {
         let input = temp("special.ndjson", &text);
         let source = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(FLOW))
             .expect("the benchmark's map");
-        let run = |name: &str, f: &dyn Fn(BufReader<std::fs::File>, BufWriter<std::fs::File>) -> Result<()>| {
+        // Runs one program over `input`, writing `out-NAME.ndjson` beside it.
+        type Program<'p> = &'p dyn Fn(BufReader<std::fs::File>, BufWriter<std::fs::File>) -> Result<()>;
+        let run = |input: &Path, name: &str, f: Program| {
             let out = input.with_file_name(format!("out-{name}.ndjson"));
-            let reader = BufReader::new(std::fs::File::open(&input).expect("input"));
+            let reader = BufReader::new(std::fs::File::open(input).expect("input"));
             f(reader, BufWriter::new(std::fs::File::create(&out).expect("output"))).expect(name);
             out
         };
-        let flowc = run("flowc", &|r, w| flowc_engine(&source, r, w));
-        let typed_out = run("typed", &|r, w| typed(r, w).map_err(|e| e.to_string()));
+        let flowc = run(&input, "flowc", &|r, w| flowc_engine(&source, r, w));
+        let typed_out = run(&input, "typed", &|r, w| typed(r, w).map_err(|e| e.to_string()));
         assert_eq!(agree(&flowc, &typed_out, Numbers::Exact), Ok(302));
         // The Value program reads numbers as doubles: the 26-digit price is beyond it.
         let mut short = text.lines().take(301).collect::<Vec<_>>().join("\n");
         short.push('\n');
         let input = temp("short.ndjson", &short);
-        let run_short = |name: &str, f: &dyn Fn(BufReader<std::fs::File>, BufWriter<std::fs::File>) -> Result<()>| {
-            let out = input.with_file_name(format!("short-{name}.ndjson"));
-            let reader = BufReader::new(std::fs::File::open(&input).expect("input"));
-            f(reader, BufWriter::new(std::fs::File::create(&out).expect("output"))).expect(name);
-            out
-        };
-        let flowc = run_short("flowc", &|r, w| flowc_engine(&source, r, w));
-        let value_out = run_short("value", &|r, w| by_value(r, w).map_err(|e| e.to_string()));
+        let flowc = run(&input, "short-flowc", &|r, w| flowc_engine(&source, r, w));
+        let value_out = run(&input, "short-value", &|r, w| by_value(r, w).map_err(|e| e.to_string()));
         assert_eq!(agree(&flowc, &value_out, Numbers::Exact), Ok(301));
     }
 }
