@@ -1,10 +1,49 @@
-//! Data-driven corpora: every file in tests/data/err must produce the diagnostics its header
-//! names, rendered as snapshotted; every file in tests/data/ok and examples/ must check without
-//! a diagnostic, and its plan is snapshotted.
+//! Data-driven corpora, one test per file: every file in tests/data/err must produce the
+//! diagnostics its header names, rendered as snapshotted (`err/NAME`); every file in
+//! tests/data/ok and examples/ must check without a diagnostic, and its plan is snapshotted
+//! (`ok/NAME`, `examples/NAME`); tests/data/fmt keeps every comment where it was (`fmt/NAME`);
+//! every `.flow` file of the tree formats to the same tree with the same comments
+//! (`format/PATH`). Run one with `cargo test --test corpus -- err/unknown_api`. The tests that
+//! are not one file's (orphan snapshots, the differential tests of `flowc map`, comments
+//! between any two tokens) are registered below them, by their function's name.
 
 mod common;
 
 use common::{check, display, flow_files, root, stem};
+use libtest_mimic::{Arguments, Failed, Trial};
+
+fn main() {
+    let mut trials = Vec::new();
+    let per_file = |trials: &mut Vec<Trial>, prefix: &str, files: Vec<std::path::PathBuf>, test: fn(&std::path::Path)| {
+        for path in files {
+            let name = format!("{prefix}/{}", if prefix == "format" { display(&path) } else { stem(&path) });
+            trials.push(Trial::test(name, move || {
+                test(&path);
+                Ok::<(), Failed>(())
+            }));
+        }
+    };
+    per_file(&mut trials, "err", flow_files("tests/data/err"), err_file_renders_the_expected_diagnostics);
+    per_file(&mut trials, "ok", flow_files("tests/data/ok"), file_checks_clean_and_its_plan_is_stable);
+    per_file(&mut trials, "examples", flow_files("examples"), file_checks_clean_and_its_plan_is_stable);
+    per_file(&mut trials, "fmt", flow_files("tests/data/fmt"), fmt_file_keeps_every_comment_where_it_was);
+    per_file(&mut trials, "format", every_flow_file(), the_formatter_keeps_meaning_and_comments_and_is_idempotent);
+    let whole: [(&str, fn()); 6] = [
+        ("corpora_are_present", corpora_are_present),
+        ("no_orphan_snapshots", no_orphan_snapshots),
+        ("flowc_map_writes_what_the_evaluator_gives", flowc_map_writes_what_the_evaluator_gives),
+        ("flowc_map_agrees_with_the_evaluator_on_random_records", flowc_map_agrees_with_the_evaluator_on_random_records),
+        ("a_comment_between_any_two_tokens_stays_between_them", a_comment_between_any_two_tokens_stays_between_them),
+        ("the_formatter_formats_most_flow_files", the_formatter_formats_most_flow_files),
+    ];
+    for (name, test) in whole {
+        trials.push(Trial::test(name, move || {
+            test();
+            Ok(())
+        }));
+    }
+    libtest_mimic::run(&Arguments::from_args(), trials).exit();
+}
 
 fn settings(description: String) -> insta::Settings {
     let mut s = insta::Settings::clone_current();
@@ -14,73 +53,71 @@ fn settings(description: String) -> insta::Settings {
     s
 }
 
-#[test]
-fn err_corpus_renders_the_expected_diagnostics() {
-    let files = flow_files("tests/data/err");
-    assert!(files.len() > 30, "the corpus is missing");
-    for path in files {
-        let bytes = std::fs::read(&path).expect("read");
-        let name = display(&path);
-        let (rendered, codes) = match flow_syntax::decode(&bytes) {
-            Ok(source) => {
-                let (rendered, diags) = check(&name, source);
-                (rendered, diags.iter().map(|d| d.code).collect::<Vec<_>>())
-            }
-            Err(d) => {
-                let lossy = String::from_utf8_lossy(&bytes);
-                (
-                    flow_diagnostics::render(&name, &lossy, std::slice::from_ref(&d), flow_diagnostics::Color::Never),
-                    vec![d.code],
-                )
-            }
-        };
-        let header = String::from_utf8_lossy(&bytes).lines().next().unwrap_or("").to_string();
-        let expected: Vec<&str> = header
-            .strip_prefix("// expect:")
-            .unwrap_or_else(|| panic!("{name}: first line must be `// expect: CODE…`"))
-            .split_whitespace()
-            .collect();
-        for code in &expected {
-            assert!(codes.contains(code), "{name}: expected {code}, got {codes:?}\n{rendered}");
-        }
-        // Errors are exactly the header's; warnings (often "unused") show in the snapshot.
-        for code in codes.iter().filter(|c| c.starts_with('E')) {
-            assert!(
-                expected.contains(code),
-                "{name}: unexpected {code} (add it to the header if it is right)\n{rendered}"
-            );
-        }
-        settings(name.clone()).bind(|| insta::assert_snapshot!(format!("err__{}", stem(&path)), rendered));
-    }
+/// The corpora are where the tests look for them (an empty folder would pass every test).
+fn corpora_are_present() {
+    assert!(flow_files("tests/data/err").len() > 30, "the err corpus is missing");
+    assert!(flow_files("tests/data/fmt").len() >= 4, "the fmt corpus is missing");
+    assert!(!flow_files("tests/data/ok").is_empty() && !flow_files("examples").is_empty(), "the ok corpus is missing");
 }
 
-#[test]
-fn ok_corpus_and_examples_check_clean_and_plans_are_stable() {
-    let mut files = flow_files("tests/data/ok");
-    files.extend(flow_files("examples"));
-    for path in files {
-        let source = std::fs::read_to_string(&path).expect("read");
-        let name = display(&path);
-        let checked = flow_check::check_source(&source);
-        let rendered = flow_diagnostics::render(&name, &source, &checked.diagnostics, flow_diagnostics::Color::Never);
-        assert!(checked.diagnostics.is_empty(), "{name} should check clean:\n{rendered}");
-        let plan = flow_check::lower(&checked.model.expect("a model"));
-        for t in flow_plan::testing::run_tests(&plan) {
-            let why = flow_diagnostics::render(&name, &source, &t.diagnostics, flow_diagnostics::Color::Never);
-            assert!(t.passed, "{name}: test {:?} fails:\n{why}", t.name);
+fn err_file_renders_the_expected_diagnostics(path: &std::path::Path) {
+    let bytes = std::fs::read(path).expect("read");
+    let name = display(path);
+    let (rendered, codes) = match flow_syntax::decode(&bytes) {
+        Ok(source) => {
+            let (rendered, diags) = check(&name, source);
+            (rendered, diags.iter().map(|d| d.code).collect::<Vec<_>>())
         }
-        let json = serde_json::to_string_pretty(&plan).expect("plan serializes");
-        // The plan round-trips: it is the contract between compiler and runtime.
-        let back: flow_plan::Plan = serde_json::from_str(&json).expect("plan deserializes");
-        assert_eq!(back, plan, "{name}: plan does not round-trip");
-        let kind = if name.starts_with("examples/") { "example" } else { "ok" };
-        settings(name.clone()).bind(|| insta::assert_snapshot!(format!("plan__{kind}__{}", stem(&path)), json));
+        Err(d) => {
+            let lossy = String::from_utf8_lossy(&bytes);
+            (
+                flow_diagnostics::render(&name, &lossy, std::slice::from_ref(&d), flow_diagnostics::Color::Never),
+                vec![d.code],
+            )
+        }
+    };
+    let header = String::from_utf8_lossy(&bytes).lines().next().unwrap_or("").to_string();
+    let expected: Vec<&str> = header
+        .strip_prefix("// expect:")
+        .unwrap_or_else(|| panic!("{name}: first line must be `// expect: CODE…`"))
+        .split_whitespace()
+        .collect();
+    for code in &expected {
+        assert!(codes.contains(code), "{name}: expected {code}, got {codes:?}\n{rendered}");
     }
+    // Errors are exactly the header's; warnings (often "unused") show in the snapshot.
+    for code in codes.iter().filter(|c| c.starts_with('E')) {
+        assert!(
+            expected.contains(code),
+            "{name}: unexpected {code} (add it to the header if it is right)\n{rendered}"
+        );
+    }
+    settings(name.clone()).bind(|| insta::assert_snapshot!(format!("err__{}", stem(path)), rendered));
+}
+
+/// A file of tests/data/ok or examples/: checks clean, its `test` blocks pass, its plan
+/// round-trips and is snapshotted.
+fn file_checks_clean_and_its_plan_is_stable(path: &std::path::Path) {
+    let source = std::fs::read_to_string(path).expect("read");
+    let name = display(path);
+    let checked = flow_check::check_source(&source);
+    let rendered = flow_diagnostics::render(&name, &source, &checked.diagnostics, flow_diagnostics::Color::Never);
+    assert!(checked.diagnostics.is_empty(), "{name} should check clean:\n{rendered}");
+    let plan = flow_check::lower(&checked.model.expect("a model"));
+    for t in flow_plan::testing::run_tests(&plan) {
+        let why = flow_diagnostics::render(&name, &source, &t.diagnostics, flow_diagnostics::Color::Never);
+        assert!(t.passed, "{name}: test {:?} fails:\n{why}", t.name);
+    }
+    let json = serde_json::to_string_pretty(&plan).expect("plan serializes");
+    // The plan round-trips: it is the contract between compiler and runtime.
+    let back: flow_plan::Plan = serde_json::from_str(&json).expect("plan deserializes");
+    assert_eq!(back, plan, "{name}: plan does not round-trip");
+    let kind = if name.starts_with("examples/") { "example" } else { "ok" };
+    settings(name.clone()).bind(|| insta::assert_snapshot!(format!("plan__{kind}__{}", stem(path)), json));
 }
 
 /// Every snapshot belongs to a corpus file that still exists (insta's `--unreferenced reject`,
 /// without needing cargo-insta installed).
-#[test]
 fn no_orphan_snapshots() {
     let dir = root().join("tests/snapshots");
     let mut orphans = Vec::new();
@@ -185,55 +222,49 @@ fn format_checked(name: &str, source: &str) -> Option<String> {
     Some(formatted)
 }
 
-#[test]
-fn the_formatter_keeps_meaning_and_comments_and_is_idempotent_on_every_flow_file() {
+/// Of every `.flow` file of the tree, most format (the rest are the err corpus's files that do
+/// not parse, or are not UTF-8).
+fn the_formatter_formats_most_flow_files() {
     let files = every_flow_file();
     assert!(files.len() > 60, "{} files", files.len());
-    let mut formatted_files = 0;
-    for path in files {
-        let name = display(&path);
-        let bytes = std::fs::read(&path).expect("read");
-        // A file that is not UTF-8 (the corpus has one on purpose) is no source to format.
-        let Ok(source) = std::str::from_utf8(&bytes) else { continue };
-        let Some(formatted) = format_checked(&name, source) else { continue };
-        formatted_files += 1;
-        if name.starts_with("tests/data/ok/") {
-            settings(name.clone()).bind(|| insta::assert_snapshot!(format!("fmt__{}", stem(&path)), formatted));
-        }
-    }
+    let formatted_files = files
+        .iter()
+        .filter(|path| {
+            let bytes = std::fs::read(path).expect("read");
+            std::str::from_utf8(&bytes).is_ok_and(|source| flow_syntax::format(source).is_ok())
+        })
+        .count();
     assert!(formatted_files > 40, "{formatted_files} files formatted");
 }
 
 /// tests/data/fmt: comments in every position a comment can take; the snapshots show where
 /// each one ends up.
-#[test]
-fn fmt_corpus_keeps_every_comment_where_it_was() {
-    let files = flow_files("tests/data/fmt");
-    assert!(files.len() >= 4, "the corpus is missing");
-    for path in files {
-        let name = display(&path);
-        let source = std::fs::read_to_string(&path).expect("read");
-        let formatted = format_checked(&name, &source).unwrap_or_else(|| panic!("{name} does not parse"));
-        settings(name.clone()).bind(|| insta::assert_snapshot!(format!("fmt_corpus__{}", stem(&path)), formatted));
-    }
+fn fmt_file_keeps_every_comment_where_it_was(path: &std::path::Path) {
+    let name = display(path);
+    let source = std::fs::read_to_string(path).expect("read");
+    let formatted = format_checked(&name, &source).unwrap_or_else(|| panic!("{name} does not parse"));
+    settings(name.clone()).bind(|| insta::assert_snapshot!(format!("fmt_corpus__{}", stem(path)), formatted));
 }
 
-#[test]
-fn the_formatter_keeps_meaning_and_comments_and_is_idempotent() {
-    let mut files = flow_files("examples");
-    files.extend(flow_files("tests/data/ok"));
-    files.extend(flow_files("tests/data/run"));
-    files.extend(flow_files("tests/data/library"));
-    for path in files {
-        let name = display(&path);
-        let source = std::fs::read_to_string(&path).expect("read");
-        let formatted = flow_syntax::format(&source).unwrap_or_else(|d| panic!("{name}: {d:?}"));
-        let (before, _) = flow_syntax::parse(&source);
-        let (after, diags) = flow_syntax::parse(&formatted);
-        assert!(diags.is_empty(), "{name}: the formatted file does not parse: {diags:?}\n{formatted}");
-        assert_eq!(shape(&before), shape(&after), "{name}: formatting changed the meaning\n{formatted}");
-        let again = flow_syntax::format(&formatted).expect("formats again");
-        assert_eq!(formatted, again, "{name}: formatting is not idempotent");
+/// Any `.flow` file of the tree: if it parses, formatting keeps its meaning and comments and
+/// is idempotent (`format_checked`). The files of examples/, tests/data/ok, tests/data/run and
+/// tests/data/library must format, and keep every line comment outside a string word for word;
+/// the formatted files of tests/data/ok are snapshotted.
+fn the_formatter_keeps_meaning_and_comments_and_is_idempotent(path: &std::path::Path) {
+    let name = display(path);
+    let folder = name.rsplit_once('/').map_or("", |(folder, _)| folder);
+    let must_format = ["examples", "tests/data/ok", "tests/data/run", "tests/data/library"].contains(&folder);
+    let bytes = std::fs::read(path).expect("read");
+    // A file that is not UTF-8 (the corpus has one on purpose) is no source to format.
+    let Ok(source) = std::str::from_utf8(&bytes) else {
+        assert!(!must_format, "{name} is not UTF-8");
+        return;
+    };
+    let Some(formatted) = format_checked(&name, source) else {
+        assert!(!must_format, "{name} does not parse");
+        return;
+    };
+    if must_format {
         for line in source.lines() {
             if let Some(i) = line.find("//") {
                 // Comments outside strings are kept word for word.
@@ -243,15 +274,14 @@ fn the_formatter_keeps_meaning_and_comments_and_is_idempotent() {
                 }
             }
         }
-        if name.starts_with("tests/data/ok/") {
-            settings(name.clone()).bind(|| insta::assert_snapshot!(format!("fmt__{}", stem(&path)), formatted));
-        }
+    }
+    if name.starts_with("tests/data/ok/") {
+        settings(name.clone()).bind(|| insta::assert_snapshot!(format!("fmt__{}", stem(path)), formatted));
     }
 }
 
 /// `flowc map` writes a map's output straight to text, decoding each record into the previous
 /// one's buffers; the evaluator builds a value. Both must give the same record, line after line.
-#[test]
 fn flowc_map_writes_what_the_evaluator_gives() {
     let cases: [(&str, &str, &[&str]); 2] = [
         (
@@ -373,7 +403,6 @@ fn random_json(
 /// Every one-record map of the ok corpus and the examples, on random records of its input type:
 /// `flowc map`'s fast paths (decoding into the previous record, text written straight out, lent
 /// arrays, field slots) must write what the evaluator builds, and reject what it fails on.
-#[test]
 fn flowc_map_agrees_with_the_evaluator_on_random_records() {
     let mut state = 0x9e37_79b9_7f4a_7c15u64;
     let mut next = move |n: usize| {
@@ -427,7 +456,6 @@ fn flowc_map_agrees_with_the_evaluator_on_random_records() {
 
 /// A comment put between any two tokens of the fmt corpus and an example is kept, once, word
 /// for word, between the same words, and the result formats to itself.
-#[test]
 fn a_comment_between_any_two_tokens_stays_between_them() {
     use flow_syntax::lex::{lex, Lexeme};
     // The fmt corpus has every construct; one example adds a real file's layout.
