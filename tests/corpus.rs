@@ -14,15 +14,16 @@ use libtest_mimic::{Arguments, Failed, Trial};
 
 fn main() {
     let mut trials = Vec::new();
-    let per_file = |trials: &mut Vec<Trial>, prefix: &str, files: Vec<std::path::PathBuf>, test: fn(&std::path::Path)| {
-        for path in files {
-            let name = format!("{prefix}/{}", if prefix == "format" { display(&path) } else { stem(&path) });
-            trials.push(Trial::test(name, move || {
-                test(&path);
-                Ok::<(), Failed>(())
-            }));
-        }
-    };
+    let per_file =
+        |trials: &mut Vec<Trial>, prefix: &str, files: Vec<std::path::PathBuf>, test: fn(&std::path::Path)| {
+            for path in files {
+                let name = format!("{prefix}/{}", if prefix == "format" { display(&path) } else { stem(&path) });
+                trials.push(Trial::test(name, move || {
+                    test(&path);
+                    Ok::<(), Failed>(())
+                }));
+            }
+        };
     per_file(&mut trials, "err", flow_files("tests/data/err"), err_file_renders_the_expected_diagnostics);
     per_file(&mut trials, "ok", flow_files("tests/data/ok"), file_checks_clean_and_its_plan_is_stable);
     per_file(&mut trials, "examples", flow_files("examples"), file_checks_clean_and_its_plan_is_stable);
@@ -32,7 +33,10 @@ fn main() {
         ("corpora_are_present", corpora_are_present),
         ("no_orphan_snapshots", no_orphan_snapshots),
         ("flowc_map_writes_what_the_evaluator_gives", flowc_map_writes_what_the_evaluator_gives),
-        ("flowc_map_agrees_with_the_evaluator_on_random_records", flowc_map_agrees_with_the_evaluator_on_random_records),
+        (
+            "flowc_map_agrees_with_the_evaluator_on_random_records",
+            flowc_map_agrees_with_the_evaluator_on_random_records,
+        ),
         ("a_comment_between_any_two_tokens_stays_between_them", a_comment_between_any_two_tokens_stays_between_them),
         ("the_formatter_formats_most_flow_files", the_formatter_formats_most_flow_files),
     ];
@@ -87,10 +91,7 @@ fn err_file_renders_the_expected_diagnostics(path: &std::path::Path) {
     }
     // Errors are exactly the header's; warnings (often "unused") show in the snapshot.
     for code in codes.iter().filter(|c| c.starts_with('E')) {
-        assert!(
-            expected.contains(code),
-            "{name}: unexpected {code} (add it to the header if it is right)\n{rendered}"
-        );
+        assert!(expected.contains(code), "{name}: unexpected {code} (add it to the header if it is right)\n{rendered}");
     }
     settings(name.clone()).bind(|| insta::assert_snapshot!(format!("err__{}", stem(path)), rendered));
 }
@@ -139,9 +140,13 @@ fn no_orphan_snapshots() {
         } else if let Some(s) = base.strip_prefix("plan__example__") {
             format!("examples/{s}.flow")
         } else if let Some(s) = base.strip_prefix("e2e__") {
-            // End-to-end snapshots are named after their test; tests/e2e.rs must mention the name.
+            // End-to-end snapshots are named after their test: tests/e2e.rs mentions the name,
+            // or a run case of tests/data/run names it as its `snapshot`.
             let e2e = std::fs::read_to_string(root().join("tests/e2e.rs")).expect("e2e.rs");
-            if !e2e.contains(&format!("\"{s}\"")) {
+            let in_a_case = common::run_cases::case_files()
+                .iter()
+                .any(|f| f.sidecar.case.values().any(|c| c.snapshot.as_deref() == Some(s)));
+            if !e2e.contains(&format!("\"{s}\"")) && !in_a_case {
                 orphans.push(name.clone());
             }
             continue;

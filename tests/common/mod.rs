@@ -37,3 +37,4 @@ pub fn display(path: &Path) -> String {
 pub fn stem(path: &Path) -> String {
     path.file_stem().expect("file stem").to_string_lossy().into_owned()
 }
+pub mod run_cases;
