@@ -163,7 +163,7 @@ fn test_code(path: &std::path::Path, src: &str) -> String {
             rest = &after[open..];
             continue;
         }
-        let end = balanced(after, open).unwrap_or(after.len());
+        let end = bracketed(after, open).map_or(after.len(), |(end, _)| end);
         out.push_str(&after[..end]);
         out.push('\n');
         rest = &after[end..];
@@ -171,11 +171,12 @@ fn test_code(path: &std::path::Path, src: &str) -> String {
     out
 }
 
-/// The index just past the bracket that closes the one at `open`; strings are skipped.
-fn balanced(text: &str, open: usize) -> Option<usize> {
+/// Scans from the bracket at `open` to the one that closes it, string and char literals
+/// skipped: the index just past the closing bracket, and where the commas directly inside it
+/// are (what separates a call's arguments).
+fn bracketed(text: &str, open: usize) -> Option<(usize, Vec<usize>)> {
     let b = text.as_bytes();
-    let mut depth = 0usize;
-    let mut i = open;
+    let (mut depth, mut commas, mut i) = (0usize, Vec::new(), open);
     while i < b.len() {
         if let Some(end) = skip_literal(b, i) {
             i = end;
@@ -184,11 +185,12 @@ fn balanced(text: &str, open: usize) -> Option<usize> {
         match b[i] {
             b'(' | b'[' | b'{' => depth += 1,
             b')' | b']' | b'}' => {
-                depth -= 1;
+                depth = depth.saturating_sub(1);
                 if depth == 0 {
-                    return Some(i + 1);
+                    return Some((i + 1, commas));
                 }
             }
+            b',' if depth == 1 => commas.push(i),
             _ => {}
         }
         i += 1;
@@ -218,39 +220,18 @@ fn asserted_arguments(code: &str) -> Vec<String> {
             continue;
         };
         let open = i + len - 1;
-        match balanced(code, open) {
-            Some(close) => {
-                out.extend(split_arguments(&code[open + 1..close - 1]).into_iter().take(asserted));
+        match bracketed(code, open) {
+            Some((close, commas)) => {
+                // The top-level arguments: between the brackets, split at the commas.
+                let bounds = std::iter::once(open).chain(commas).chain(std::iter::once(close - 1));
+                let bounds: Vec<usize> = bounds.collect();
+                out.extend(bounds.windows(2).take(asserted).map(|w| code[w[0] + 1..w[1]].to_string()));
                 i = close;
             }
             None => i += len,
         }
     }
     out
-}
-
-/// Top-level comma-separated arguments (brackets and literals nest).
-fn split_arguments(args: &str) -> Vec<String> {
-    let b = args.as_bytes();
-    let (mut parts, mut start, mut depth, mut i) = (Vec::new(), 0, 0i32, 0);
-    while i < b.len() {
-        if let Some(end) = skip_literal(b, i) {
-            i = end;
-            continue;
-        }
-        match b[i] {
-            b'(' | b'[' | b'{' => depth += 1,
-            b')' | b']' | b'}' => depth -= 1,
-            b',' if depth == 0 => {
-                parts.push(args[start..i].to_string());
-                start = i + 1;
-            }
-            _ => {}
-        }
-        i += 1;
-    }
-    parts.push(args[start..].to_string());
-    parts
 }
 
 /// Whether an asserted argument asserts `code` (its id in a string literal, or its registry
@@ -313,7 +294,9 @@ fn negated(text: &str, at: usize) -> bool {
 
 /// Where each code is asserted by a test: a rendered `error[CODE]`/`warning[CODE]` in a
 /// committed insta snapshot; a `// expect:` header of the err corpus; a docs/diagnostics.md
-/// example that raises it (asserted by `every_diagnostics_example_raises_its_code`); or, in test
+/// example that raises it (asserted by `every_diagnostics_example_raises_its_code`); a text
+/// that a run case of tests/data/run expects on stderr (`stderr_contains`, or a
+/// `stderr_counts` above zero: tests/run.rs asserts each); or, in test
 /// code (tests/*.rs, a crate's tests.rs, a `#[cfg(test)]` module), the code's id in a string
 /// literal or its `codes::` constant inside what an `assert!` or `assert_eq!` asserts, not
 /// negated. A code that appears only in a comment, a message or a panic does not count.
@@ -364,6 +347,16 @@ fn where_codes_are_asserted(docs: &[(String, String, String)]) -> std::collectio
             (common::display(p), String::from_utf8_lossy(&bytes).lines().next().unwrap_or("").to_string())
         })
         .collect();
+    // A run case's expected stderr texts are asserted by tests/run.rs, each as a whole.
+    let run_cases: Vec<(String, Vec<String>)> = common::run_cases::case_files()
+        .iter()
+        .flat_map(|f| {
+            let file = common::display(&f.path);
+            f.sidecar.case.iter().map(move |(name, case)| {
+                (format!("{file} [case.{name}]"), case.asserted_texts().map(|t| format!("{t:?}")).collect())
+            })
+        })
+        .collect();
     for code in CODES {
         let id = code.id;
         for (name, text) in &snapshots {
@@ -382,6 +375,12 @@ fn where_codes_are_asserted(docs: &[(String, String, String)]) -> std::collectio
             }
         }
         let constant = constant_of(id);
+        for (name, texts) in &run_cases {
+            // Each text as a string literal: the same rule as a literal inside an assertion.
+            if texts.iter().any(|t| asserts_code(t, id, &constant)) {
+                note(id, format!("run case {name}"));
+            }
+        }
         for (name, arguments) in &sources {
             if arguments.iter().any(|a| asserts_code(a, id, &constant)) {
                 note(id, format!("an assertion in {name}"));
@@ -423,6 +422,9 @@ fn the_assertion_finder_reads_only_what_is_asserted() {
         let found = asserted(id, "FAKE_NONE");
         assert!(!found, "{id} is in a comment, a message, a negation, assert_ne!, debug_assert!, a panic or a string");
     }
+    // A run case's expected text is read as a string literal of it (escapes and all).
+    let in_a_case = asserts_code(&format!("{:?}", "stderr: error[Q0030] \"quoted\""), "Q0030", "FAKE_THIRTY");
+    assert!(in_a_case, "a run case's expected stderr text");
     let longer = asserts_code("\"Q00020\"", "Q0002", "FAKE_TWO");
     assert!(!longer, "a longer number is another code");
 }
@@ -443,7 +445,8 @@ fn every_code_is_documented_and_asserted_by_a_test() {
                 if !asserted.contains_key(code.id) {
                     problems.push(format!(
                         "{}: no test asserts it (a snapshot showing `error[{}]`, an err corpus `// expect:` \
-                         header, a docs example that raises it, or an assert!/assert_eq! on the code)",
+                         header, a docs example that raises it, a run case's expected stderr, or an \
+                         assert!/assert_eq! on the code)",
                         code.id, code.id
                     ));
                 }
