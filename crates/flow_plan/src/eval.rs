@@ -327,7 +327,8 @@ pub(crate) fn text_into(e: &Expr, env: &mut Env, plan: &Plan, buf: &mut String) 
 pub struct MapWriter<'p> {
     map: &'p crate::Map,
     plan: &'p Plan,
-    /// Per field: `"name":`, and whether [`text_into`] writes its expression.
+    /// Per field: `"name":` (after the first, `,"name":`), and whether [`text_into`] writes its
+    /// expression.
     fields: Vec<(String, bool)>,
     env: Env,
     scratch: String,
@@ -340,8 +341,9 @@ impl<'p> MapWriter<'p> {
         let fields = map
             .fields
             .iter()
-            .map(|(name, e)| {
-                let mut key = String::new();
+            .enumerate()
+            .map(|(i, (name, e))| {
+                let mut key = String::from(if i > 0 { "," } else { "" });
                 crate::json::encode_key(name, &mut key);
                 (key, writes_text(e))
             })
@@ -372,10 +374,7 @@ impl<'p> MapWriter<'p> {
         let lets = &mut self.lets;
         let result = bind_lets_into(map, env, plan, lets).and_then(|()| {
             out.push('{');
-            for (i, ((_, e), (key, text))) in map.fields.iter().zip(&self.fields).enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
+            for ((_, e), (key, text)) in map.fields.iter().zip(&self.fields) {
                 out.push_str(key);
                 write_field(e, *text, env, plan, out, &mut self.scratch)?;
             }
@@ -402,14 +401,25 @@ fn write_field(
     out: &mut String,
     scratch: &mut String,
 ) -> Result<(), EvalError> {
-    // Text built by the expression (joins, `lower`, `format_date`, …) goes into one scratch
-    // buffer and from there, escaped, into the output: no String per field.
+    // Text built by the expression (joins, `lower`, `format_date`, …) is written straight into
+    // the output after a quote: no String per field, no second copy. Text that needs escapes
+    // (rare) is moved to the scratch buffer and written back escaped.
     if text {
-        scratch.clear();
-        if text_into(e, env, plan, scratch)? {
-            crate::json::string(scratch, out);
+        let start = out.len();
+        out.push('"');
+        if text_into(e, env, plan, out)? {
+            if crate::fast::plain_run(out.as_bytes(), start + 1) == out.len() {
+                out.push('"');
+            } else {
+                scratch.clear();
+                scratch.push_str(&out[start + 1..]);
+                out.truncate(start);
+                crate::json::string(scratch, out);
+            }
             return Ok(());
         }
+        // Nothing was written but the quote.
+        out.truncate(start);
     }
     // A path, a literal, or `path ?? default` is written from where it is, without a copy.
     let (read, fallback) = match e {
