@@ -408,31 +408,19 @@ impl<'a, const EXPLAIN: bool> Parser<'a, EXPLAIN> {
                             }
                         };
                         self.eat(b':')?;
-                        // Then the others from there on, round to the start: keys in another order
-                        // than declared (sorted, say) are found in fewer comparisons.
                         let at = match fields.get(guess) {
                             Some(f) if same(&f.name, key) => Some(guess),
-                            _ => {
-                                let from = (guess + 1).min(fields.len());
-                                let (before, after) = fields.split_at(from);
-                                match after.iter().position(|f| same(&f.name, key)) {
-                                    Some(j) => Some(from + j),
-                                    None => before.iter().position(|f| same(&f.name, key)),
-                                }
-                            }
+                            _ => fields.iter().position(|f| same(&f.name, key)),
                         };
                         match at {
                             Some(i) => {
                                 // A repeated key: each must fit, the last one wins.
                                 seen.set(i);
-                                let on_path = match here {
-                                    None => None,
-                                    Some(k) => match self.target {
-                                        Some(target) if target.get(k).is_some_and(|t| *t == *fields[i].name) => {
-                                            Some(k + 1)
-                                        }
-                                        _ => None,
-                                    },
+                                let on_path = match (here, self.target) {
+                                    (Some(k), Some(target)) if target.get(k).is_some_and(|t| *t == *fields[i].name) => {
+                                        Some(k + 1)
+                                    }
+                                    _ => None,
                                 };
                                 let len = self.enter(Step::Field(&fields[i].name));
                                 self.value(&fields[i].ty, &mut out[i].1, on_path)?;
