@@ -109,8 +109,8 @@ pub fn eval(expr: &Expr, env: &mut Env, plan: &Plan) -> Result<Value, EvalError>
                     return Ok(Value::Str(text));
                 }
             }
-            let l = eval(lhs, env, plan)?;
-            let r = eval(rhs, env, plan)?;
+            let l = operand(lhs, env, plan)?;
+            let r = operand(rhs, env, plan)?;
             binary(*op, l, r, *span)
         }
         Expr::Coalesce { lhs, rhs } => match eval(lhs, env, plan)? {
@@ -243,6 +243,16 @@ pub fn eval(expr: &Expr, env: &mut Env, plan: &Plan) -> Result<Value, EvalError>
     }
 }
 
+/// An operand of arithmetic: a variable-and-field path copied from where it is (numbers are
+/// small), without a call of the whole evaluator; anything else evaluated.
+#[inline]
+fn operand(e: &Expr, env: &mut Env, plan: &Plan) -> Result<Value, EvalError> {
+    match var_path(e, env) {
+        Some(v) => Ok(v.clone()),
+        None => eval(e, env, plan),
+    }
+}
+
 /// Whether [`text_into`] may write `e`: an expression that builds text.
 fn writes_text(e: &Expr) -> bool {
     match e {
@@ -317,10 +327,13 @@ pub(crate) fn text_into(e: &Expr, env: &mut Env, plan: &Plan, buf: &mut String) 
 pub struct MapWriter<'p> {
     map: &'p crate::Map,
     plan: &'p Plan,
-    /// Per field: `"name":`, and whether [`text_into`] writes its expression.
+    /// Per field: `"name":` (after the first, `,"name":`), and whether [`text_into`] writes its
+    /// expression.
     fields: Vec<(String, bool)>,
     env: Env,
     scratch: String,
+    /// The last record's `let` values, whose strings and arrays the next record's reuse.
+    lets: Vec<Value>,
 }
 
 impl<'p> MapWriter<'p> {
@@ -328,13 +341,14 @@ impl<'p> MapWriter<'p> {
         let fields = map
             .fields
             .iter()
-            .map(|(name, e)| {
-                let mut key = String::new();
+            .enumerate()
+            .map(|(i, (name, e))| {
+                let mut key = String::from(if i > 0 { "," } else { "" });
                 crate::json::encode_key(name, &mut key);
                 (key, writes_text(e))
             })
             .collect();
-        MapWriter { map, plan, fields, env: Env::new(), scratch: String::new() }
+        MapWriter { map, plan, fields, env: Env::new(), scratch: String::new(), lets: Vec::new() }
     }
 
     /// Maps one record that is lent, not given: it is whole again afterwards, on error too, so
@@ -357,19 +371,22 @@ impl<'p> MapWriter<'p> {
         let env = &mut self.env;
         env.truncate(0);
         env.push(*param, std::mem::replace(record, Value::Null));
-        let result = bind_lets(map, env, plan).and_then(|()| {
+        let lets = &mut self.lets;
+        let result = bind_lets_into(map, env, plan, lets).and_then(|()| {
             out.push('{');
-            for (i, ((_, e), (key, text))) in map.fields.iter().zip(&self.fields).enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
+            for ((_, e), (key, text)) in map.fields.iter().zip(&self.fields) {
                 out.push_str(key);
                 write_field(e, *text, env, plan, out, &mut self.scratch)?;
             }
             out.push('}');
             Ok(())
         });
-        env.truncate(1);
+        // The `let` values are kept for the next record, the record is given back.
+        lets.clear();
+        while env.len() > 1 {
+            lets.push(env.pop().unwrap_or(Value::Null));
+        }
+        lets.reverse();
         *record = env.pop().unwrap_or(Value::Null);
         result
     }
@@ -384,14 +401,25 @@ fn write_field(
     out: &mut String,
     scratch: &mut String,
 ) -> Result<(), EvalError> {
-    // Text built by the expression (joins, `lower`, `format_date`, …) goes into one scratch
-    // buffer and from there, escaped, into the output: no String per field.
+    // Text built by the expression (joins, `lower`, `format_date`, …) is written straight into
+    // the output after a quote: no String per field, no second copy. Text that needs escapes
+    // (rare) is moved to the scratch buffer and written back escaped.
     if text {
-        scratch.clear();
-        if text_into(e, env, plan, scratch)? {
-            crate::json::string(scratch, out);
+        let start = out.len();
+        out.push('"');
+        if text_into(e, env, plan, out)? {
+            if crate::fast::plain_run(out.as_bytes(), start + 1) == out.len() {
+                out.push('"');
+            } else {
+                scratch.clear();
+                scratch.push_str(&out[start + 1..]);
+                out.truncate(start);
+                crate::json::string(scratch, out);
+            }
             return Ok(());
         }
+        // Nothing was written but the quote.
+        out.truncate(start);
     }
     // A path, a literal, or `path ?? default` is written from where it is, without a copy.
     let (read, fallback) = match e {
@@ -423,6 +451,29 @@ fn bind_lets(map: &crate::Map, env: &mut Env, plan: &Plan) -> Result<(), EvalErr
         let v = eval(e, env, plan)?;
         env.push(*name, v);
     }
+    Ok(())
+}
+
+/// [`bind_lets`], each `let` evaluated into the value it had for the last record (`kept`), so
+/// what it builds reuses that value's strings and arrays.
+fn bind_lets_into(map: &crate::Map, env: &mut Env, plan: &Plan, kept: &mut [Value]) -> Result<(), EvalError> {
+    for (i, (name, e)) in map.lets.iter().enumerate() {
+        let mut slot = kept.get_mut(i).map(|v| std::mem::replace(v, Value::Null)).unwrap_or(Value::Null);
+        eval_into(e, env, plan, &mut slot)?;
+        env.push(*name, slot);
+    }
+    Ok(())
+}
+
+/// `eval`, the value put into `slot`: `split` writes its parts into the strings and the array
+/// `slot` holds; anything else replaces it.
+fn eval_into(e: &Expr, env: &mut Env, plan: &Plan, slot: &mut Value) -> Result<(), EvalError> {
+    if let Expr::CallFn { func: crate::Builtin::Split, args, .. } = e {
+        if crate::run_builtin::split_into(args, env, plan, slot)? {
+            return Ok(());
+        }
+    }
+    *slot = eval(e, env, plan)?;
     Ok(())
 }
 
@@ -471,6 +522,14 @@ pub fn run_map(map: &crate::Map, args: Vec<Value>, plan: &Plan) -> Result<Value,
 /// A variable, field or index path: evaluated by reference, without copying the record.
 /// `None` when `expr` is not a place.
 pub(crate) fn place<'e>(expr: &'e Expr, env: &'e mut Env, plan: &Plan) -> Result<Option<&'e Value>, EvalError> {
+    // The common case, a variable and its fields (`c.address.city`), in a small loop-free
+    // function; everything else (an index, an unknown variable) the general way below.
+    if is_var_path(expr) {
+        return match var_path(expr, env) {
+            Some(v) => Ok(Some(v)),
+            None => internal("an unknown variable"),
+        };
+    }
     match expr {
         Expr::Lit { value } => Ok(Some(value)),
         Expr::Var { name } => match env.get(name) {
@@ -497,6 +556,28 @@ pub(crate) fn place<'e>(expr: &'e Expr, env: &'e mut Env, plan: &Plan) -> Result
             Ok(Some(index_value(b, i)))
         }
         _ => Ok(None),
+    }
+}
+
+/// Whether `expr` is a variable followed by fields (`c.address.city`).
+fn is_var_path(mut expr: &Expr) -> bool {
+    loop {
+        match expr {
+            Expr::Var { .. } => return true,
+            Expr::Field { base, .. } => expr = base,
+            _ => return false,
+        }
+    }
+}
+
+/// A variable followed by fields, read where it is: `None` when `expr` is not such a path or
+/// its variable is not in scope.
+#[inline]
+fn var_path<'e>(expr: &Expr, env: &'e Env) -> Option<&'e Value> {
+    match expr {
+        Expr::Var { name } => env.get(name),
+        Expr::Field { base, name, slot } => Some(var_path(base, env)?.field_at(name, *slot).unwrap_or(&NULL)),
+        _ => None,
     }
 }
 

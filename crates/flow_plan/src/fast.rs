@@ -1021,7 +1021,7 @@ fn same(name: &str, key: &[u8]) -> bool {
 }
 
 /// Sets `slot` to the string `s`, in the string it already holds when it holds one.
-fn set_str(slot: &mut Value, s: &str) {
+pub(crate) fn set_str(slot: &mut Value, s: &str) {
     match slot {
         Value::Str(buf) => {
             buf.clear();

@@ -85,6 +85,38 @@ fn reading_first(func: Builtin, first: &Value, second: Option<&Value>) -> Result
     })
 }
 
+/// `split(s, sep)` with a separator of text that is not empty, its parts written into the
+/// strings and the array `slot` holds (a map's `let` reuses the last record's); `false`, with
+/// nothing evaluated that must not be repeated, when [`reading_first`] must do it.
+pub(crate) fn split_into(args: &[Expr], env: &mut Env, plan: &Plan, slot: &mut Value) -> Result<bool, EvalError> {
+    let [first, second] = args else { return Ok(false) };
+    let Expr::Lit { value: Value::Str(sep) } = second else { return Ok(false) };
+    if sep.is_empty() || !crate::eval::is_place(first) {
+        return Ok(false);
+    }
+    let Value::Str(s) = &*place_or_eval(first, env, plan)? else { return Ok(false) };
+    if !matches!(slot, Value::Array(_)) {
+        *slot = Value::Array(Vec::new());
+    }
+    let Value::Array(parts) = slot else { return Ok(false) };
+    let mut n = 0;
+    let mut put = |part: &str| {
+        match parts.get_mut(n) {
+            Some(p) => crate::fast::set_str(p, part),
+            None => parts.push(Value::Str(part.to_string())),
+        }
+        n += 1;
+    };
+    // One byte is one ASCII char: split on the char (a byte search), as `reading_first` does.
+    if sep.len() == 1 {
+        s.split(char::from(sep.as_bytes()[0])).for_each(&mut put);
+    } else {
+        s.split(sep.as_str()).for_each(&mut put);
+    }
+    parts.truncate(n);
+    Ok(true)
+}
+
 /// `lower(s)` or `upper(s)`, appended to `out`: ASCII text is copied and mapped in place.
 fn case_into(func: Builtin, s: &str, out: &mut String) {
     let lower = func == Builtin::Lower;
