@@ -7,15 +7,24 @@
 //! `lower` then applies policy defaults, orders map output by the target type and erases the
 //! checker's own types; it cannot fail.
 
+mod api;
 mod builtins;
 mod call;
-mod decls;
+mod endpoint;
 mod expr;
+mod flow;
 mod formats;
+mod function;
 mod lower;
-mod more_decls;
+mod map;
+mod names;
+mod pagination;
+mod properties;
 mod scope;
+mod table;
+mod test_block;
 mod ty;
+mod types;
 
 pub use lower::lower;
 
@@ -359,6 +368,10 @@ impl<'a> Cx<'a> {
 
     pub fn report(&mut self, d: Diagnostic) {
         self.diagnostics.push(d);
+    }
+
+    pub(crate) fn error_count(&self) -> usize {
+        self.diagnostics.iter().filter(|d| d.is_error()).count()
     }
 
     /// The declared object type a type names, through aliases and `?`.
