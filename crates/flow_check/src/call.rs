@@ -6,6 +6,7 @@ use flow_plan as plan;
 use flow_syntax::ast::{self, ExprKind};
 
 use crate::expr::Expect;
+use crate::names::{twice, Again};
 use crate::scope::Scope;
 use crate::ty::Ty;
 use crate::{Cx, Kind};
@@ -243,11 +244,13 @@ impl Cx<'_> {
         for p in params {
             let ty = self.type_expr(&p.ty);
             if out.iter().any(|(n, _)| *n == p.name.name) {
-                self.report(
-                    Diagnostic::new(codes::DUPLICATE, format!("parameter `{}` is declared twice", p.name.name))
-                        .primary(p.name.span, "declared again here")
-                        .help("rename one of them"),
-                );
+                self.report(twice(
+                    Again::Declared,
+                    &format!("parameter `{}`", p.name.name),
+                    p.name.span,
+                    None,
+                    "rename one of them",
+                ));
             }
             out.push((p.name.name.clone(), ty));
         }

@@ -10,6 +10,8 @@ use flow_diagnostics::{codes, suggest, Diagnostic, Span};
 use flow_plan as plan;
 use flow_syntax::ast::{self, ExprKind};
 
+use crate::expr::field_help;
+use crate::names::{twice, Again};
 use crate::scope::Scope;
 use crate::ty::Ty;
 use crate::{Cx, EndpointM, Kind, NameKind};
@@ -35,11 +37,13 @@ impl Cx<'_> {
         for p in &d.params {
             let ty = self.type_expr(&p.ty);
             if params.iter().any(|(n, _)| *n == p.name.name) || (p.name.name == "body" && body.is_some()) {
-                self.report(
-                    Diagnostic::new(codes::DUPLICATE, format!("parameter `{}` is declared twice", p.name.name))
-                        .primary(p.name.span, "declared again here")
-                        .help("remove one of them"),
-                );
+                self.report(twice(
+                    Again::Declared,
+                    &format!("parameter `{}`", p.name.name),
+                    p.name.span,
+                    None,
+                    "remove one of them",
+                ));
                 continue;
             }
             if p.name.name == "body" {
@@ -377,13 +381,8 @@ impl Cx<'_> {
                         // For editors: the fields a name here could be.
                         let choices = fields.iter().map(|f| (f.name.clone(), self.types.display(&f.ty))).collect();
                         self.info.field_choices.push((name.span, choices));
-                        let help = match suggest(&name.name, fields.iter().map(|f| f.name.as_str())) {
-                            Some(s) => format!("did you mean `{s}`?"),
-                            None => format!(
-                                "the response has: {}",
-                                fields.iter().map(|f| f.name.as_str()).collect::<Vec<_>>().join(", ")
-                            ),
-                        };
+                        let help =
+                            field_help(&name.name, fields.iter().map(|f| f.name.as_str()), "the response", fields);
                         self.report(
                             Diagnostic::new(code, format!("the response type has no field `{}`", name.name))
                                 .primary(name.span, format!("not in `{}`", self.types.display(&inner)))

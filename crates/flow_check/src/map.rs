@@ -2,11 +2,12 @@
 //! `let`s, spreads and fields against the declared target type (`record.rs`), and the cycle check
 //! of map calls.
 
-use flow_diagnostics::{codes, suggest, Diagnostic, Span};
+use flow_diagnostics::{codes, Diagnostic, Span};
 use flow_plan as plan;
 use flow_syntax::ast::{self};
 
-use crate::expr::Expect;
+use crate::expr::{field_help, Expect};
+use crate::names::{twice, Again};
 use crate::scope::Scope;
 use crate::ty::{FieldTy, Ty};
 use crate::{Cx, MapM, NameKind};
@@ -109,12 +110,13 @@ impl Cx<'_> {
                 }
                 ast::MapItem::Field(f) => {
                     if let Some((_, first)) = set.iter().find(|(n, _)| *n == f.name.name) {
-                        self.report(
-                            Diagnostic::new(codes::FIELD_TWICE, format!("field `{}` is set twice", f.name.name))
-                                .primary(f.name.span, "set again here")
-                                .secondary(*first, "first set here")
-                                .help("set each field once; combine the two values with `if … then … else` or `??`"),
-                        );
+                        self.report(twice(
+                            Again::Set,
+                            &format!("field `{}`", f.name.name),
+                            f.name.span,
+                            Some(*first),
+                            "set each field once; combine the two values with `if … then … else` or `??`",
+                        ));
                         continue;
                     }
                     set.push((&f.name.name, f.name.span));
@@ -135,13 +137,7 @@ impl Cx<'_> {
                                 .iter()
                                 .map(|t| t.name.as_str())
                                 .filter(|n| !set.iter().any(|(s, _)| s == n));
-                            let help = match suggest(&f.name.name, unset) {
-                                Some(s) => format!("did you mean `{s}`?"),
-                                None => format!(
-                                    "`{target_name}` has: {}",
-                                    target_fields.iter().map(|t| t.name.as_str()).collect::<Vec<_>>().join(", ")
-                                ),
-                            };
+                            let help = field_help(&f.name.name, unset, &format!("`{target_name}`"), &target_fields);
                             self.report(
                                 Diagnostic::new(
                                     codes::EXTRA_FIELD,

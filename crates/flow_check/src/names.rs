@@ -7,7 +7,7 @@
 //! - `resolve_global`: a name that must be of one kind.
 //! - `unused`: W0001 for every declaration nothing uses.
 
-use flow_diagnostics::{codes, suggest, Diagnostic};
+use flow_diagnostics::{codes, suggest, Diagnostic, Span};
 use flow_syntax::ast::{self, Decl};
 
 use crate::{Cx, DeclRef, Kind, BUILTIN_TYPES};
@@ -132,4 +132,25 @@ impl Cx<'_> {
 fn push<'a, T>(v: &mut Vec<&'a T>, item: &'a T) -> usize {
     v.push(item);
     v.len() - 1
+}
+
+/// Whether a name was declared again (E0101) or a value set again (E0211).
+#[derive(Clone, Copy)]
+pub(crate) enum Again {
+    Declared,
+    Set,
+}
+
+/// "parameter `x` is declared twice" / "field `x` is set twice": the one wording of a name or
+/// value given a second time, at `again`, with the first where it is known.
+pub(crate) fn twice(again_kind: Again, what: &str, again: Span, first: Option<Span>, help: &str) -> Diagnostic {
+    let (code, verb) = match again_kind {
+        Again::Declared => (codes::DUPLICATE, "declared"),
+        Again::Set => (codes::FIELD_TWICE, "set"),
+    };
+    let mut d = Diagnostic::new(code, format!("{what} is {verb} twice")).primary(again, format!("{verb} again here"));
+    if let Some(first) = first {
+        d = d.secondary(first, format!("first {verb} here"));
+    }
+    d.help(help)
 }

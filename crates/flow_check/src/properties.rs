@@ -6,6 +6,7 @@ use flow_diagnostics::{codes, suggest, Diagnostic, Span};
 use flow_plan as plan;
 use flow_syntax::ast::{self, ExprKind};
 
+use crate::names::{twice, Again};
 use crate::Cx;
 
 pub(crate) const MAX_CONCURRENCY: i64 = 1024;
@@ -15,12 +16,13 @@ impl Cx<'_> {
     pub(crate) fn no_repeated_properties(&mut self, props: &[ast::Property]) {
         for (i, p) in props.iter().enumerate() {
             if let Some(first) = props[..i].iter().find(|q| q.name.name == p.name.name) {
-                self.report(
-                    Diagnostic::new(codes::FIELD_TWICE, format!("`{}` is set twice", p.name.name))
-                        .primary(p.name.span, "set again here")
-                        .secondary(first.name.span, "first set here")
-                        .help("keep one of the two"),
-                );
+                self.report(twice(
+                    Again::Set,
+                    &format!("`{}`", p.name.name),
+                    p.name.span,
+                    Some(first.name.span),
+                    "keep one of the two",
+                ));
             }
         }
     }

@@ -9,6 +9,7 @@ use std::rc::Rc;
 use flow_diagnostics::{codes, suggest, Diagnostic, Span};
 use flow_syntax::ast::{self, TypeExprKind};
 
+use crate::names::{twice, Again};
 use crate::ty::{FieldTy, Ty};
 use crate::{Cx, Kind, BUILTIN_TYPES};
 
@@ -147,12 +148,13 @@ impl Cx<'_> {
                 let mut seen: Vec<(&str, Span)> = Vec::new();
                 for f in fields {
                     if let Some((_, first)) = seen.iter().find(|(n, _)| *n == f.name.name) {
-                        self.report(
-                            Diagnostic::new(codes::DUPLICATE, format!("field `{}` is declared twice", f.name.name))
-                                .primary(f.name.span, "declared again here")
-                                .secondary(*first, "first declared here")
-                                .help("remove one of the two declarations"),
-                        );
+                        self.report(twice(
+                            Again::Declared,
+                            &format!("field `{}`", f.name.name),
+                            f.name.span,
+                            Some(*first),
+                            "remove one of the two declarations",
+                        ));
                         continue;
                     }
                     seen.push((&f.name.name, f.name.span));
