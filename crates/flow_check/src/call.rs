@@ -6,6 +6,7 @@ use flow_plan as plan;
 use flow_syntax::ast::{self, ExprKind};
 
 use crate::expr::Expect;
+use crate::names::{twice, Again};
 use crate::scope::Scope;
 use crate::ty::Ty;
 use crate::{Cx, Kind};
@@ -234,6 +235,71 @@ impl Cx<'_> {
             Some(args) if is_map => (ret, plan::Expr::CallMap { map: index, args, span: e.span }),
             Some(args) => (ret, plan::Expr::CallFunction { func: index, args, span: e.span }),
             None => (ret, plan::Expr::Lit { value: plan::Value::Null }),
+        }
+    }
+
+    /// The parameters of a map or function, resolved; a name given twice is E0101.
+    pub(crate) fn signature_params(&mut self, params: &[ast::Param]) -> Vec<(String, Ty)> {
+        let mut out: Vec<(String, Ty)> = Vec::new();
+        for p in params {
+            let ty = self.type_expr(&p.ty);
+            if out.iter().any(|(n, _)| *n == p.name.name) {
+                self.report(twice(
+                    Again::Declared,
+                    &format!("parameter `{}`", p.name.name),
+                    p.name.span,
+                    None,
+                    "rename one of them",
+                ));
+            }
+            out.push((p.name.name.clone(), ty));
+        }
+        out
+    }
+
+    /// Reports each cycle in a call graph once, at the call that closes it. Iterative, so a long
+    /// chain of calls cannot overflow the stack.
+    pub(crate) fn report_cycles(&mut self, graph: &[Vec<(usize, Span)>], names: &[String], what: &str) {
+        let n = graph.len();
+        let mut colour = vec![0u8; n];
+        for start in 0..n {
+            if colour[start] != 0 {
+                continue;
+            }
+            let mut stack: Vec<(usize, usize)> = vec![(start, 0)];
+            colour[start] = 1;
+            while let Some((node, edge)) = stack.last().copied() {
+                if let Some(&(next, span)) = graph[node].get(edge) {
+                    if let Some(top) = stack.last_mut() {
+                        top.1 += 1;
+                    }
+                    match colour.get(next) {
+                        Some(0) => {
+                            colour[next] = 1;
+                            stack.push((next, 0));
+                        }
+                        Some(1) => {
+                            let (caller, callee) = (&names[node], &names[next]);
+                            let msg = if caller == callee {
+                                format!("{what} `{caller}` calls itself")
+                            } else {
+                                format!("{what}s `{callee}` and `{caller}` call each other in a cycle")
+                            };
+                            self.report(
+                                Diagnostic::new(codes::MAP_CYCLE, msg)
+                                    .primary(span, "this call closes the cycle")
+                                    .help(format!(
+                                        "{what}s cannot recurse: restructure them so none calls back into its callers"
+                                    )),
+                            );
+                        }
+                        _ => {}
+                    }
+                } else {
+                    colour[node] = 2;
+                    stack.pop();
+                }
+            }
         }
     }
 }

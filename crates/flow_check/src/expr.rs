@@ -8,9 +8,24 @@ use flow_plan as plan;
 use flow_syntax::ast::{self, BinaryOp, ExprKind, ObjectItem, UnaryOp};
 use rust_decimal::Decimal;
 
+use crate::names::{twice, Again};
 use crate::scope::Scope;
 use crate::ty::{ArithError, FieldTy, Mismatch, Ty};
 use crate::{Cx, Kind};
+
+/// The help for a field name an object does not have: the closest of `candidates`, or
+/// "`owner` has: a, b" listing every field.
+pub(crate) fn field_help<'f>(
+    wrong: &str,
+    candidates: impl IntoIterator<Item = &'f str>,
+    owner: &str,
+    fields: &[FieldTy],
+) -> String {
+    match suggest(wrong, candidates) {
+        Some(s) => format!("did you mean `{s}`?"),
+        None => format!("{owner} has: {}", fields.iter().map(|f| f.name.as_str()).collect::<Vec<_>>().join(", ")),
+    }
+}
 
 /// What an expression is checked against: the type, where that type was declared, and a phrase
 /// naming the place (`field \`email\` of \`Contact\``).
@@ -231,12 +246,13 @@ impl Cx<'_> {
                 }
             };
             if let Some((_, first)) = seen.iter().find(|(n, _)| *n == f.name.name) {
-                self.report(
-                    Diagnostic::new(codes::FIELD_TWICE, format!("field `{}` is set twice", f.name.name))
-                        .primary(f.name.span, "set again here")
-                        .secondary(*first, "first set here")
-                        .help("set each field once"),
-                );
+                self.report(twice(
+                    Again::Set,
+                    &format!("field `{}`", f.name.name),
+                    f.name.span,
+                    Some(*first),
+                    "set each field once",
+                ));
                 continue;
             }
             seen.push((&f.name.name, f.name.span));
@@ -251,13 +267,7 @@ impl Cx<'_> {
                 }
                 None => {
                     let unset = efs.iter().map(|ef| ef.name.as_str()).filter(|n| !seen.iter().any(|(s, _)| s == n));
-                    let help = match suggest(&f.name.name, unset) {
-                        Some(s) => format!("did you mean `{s}`?"),
-                        None => format!(
-                            "`{type_name}` has: {}",
-                            efs.iter().map(|f| f.name.as_str()).collect::<Vec<_>>().join(", ")
-                        ),
-                    };
+                    let help = field_help(&f.name.name, unset, &format!("`{type_name}`"), efs);
                     self.report(
                         Diagnostic::new(codes::EXTRA_FIELD, format!("`{type_name}` has no field `{}`", f.name.name))
                             .primary(f.name.span, format!("not a field of {}", expect.what))
@@ -717,11 +727,13 @@ impl Cx<'_> {
                 let mut out = Vec::new();
                 for f in fields {
                     if tys.iter().any(|t| t.name == f.name.name) {
-                        self.report(
-                            Diagnostic::new(codes::FIELD_TWICE, format!("field `{}` is set twice", f.name.name))
-                                .primary(f.name.span, "set again here")
-                                .help("set each field once"),
-                        );
+                        self.report(twice(
+                            Again::Set,
+                            &format!("field `{}`", f.name.name),
+                            f.name.span,
+                            None,
+                            "set each field once",
+                        ));
                         continue;
                     }
                     let (t, x) = self.infer(&f.value, scope);
@@ -886,13 +898,8 @@ impl Cx<'_> {
             let choices = fields.iter().map(|f| (f.name.clone(), self.types.display(&f.ty))).collect();
             self.info.field_choices.push((name.span, choices));
             let type_name = self.types.display(&object_ty);
-            let help = match suggest(&name.name, fields.iter().map(|f| f.name.as_str())) {
-                Some(s) => format!("did you mean `{s}`?"),
-                None => format!(
-                    "`{type_name}` has: {}",
-                    fields.iter().map(|f| f.name.as_str()).collect::<Vec<_>>().join(", ")
-                ),
-            };
+            let help =
+                field_help(&name.name, fields.iter().map(|f| f.name.as_str()), &format!("`{type_name}`"), &fields);
             let mut d = Diagnostic::new(codes::UNKNOWN_FIELD, format!("`{type_name}` has no field `{}`", name.name))
                 .primary(name.span, "unknown field")
                 .help(help);

@@ -1,21 +1,38 @@
-//! `check`: names, types and every diagnostic of a parsed `.flow` file, all at once; and `lower`:
-//! the checked model to a [`Plan`].
+//! The checker: `check` gives names, types and every diagnostic of a parsed `.flow` file, all at
+//! once; `lower` turns the checked model into a [`Plan`].
 //!
 //! `check` validates and elaborates: it resolves every name, types every expression (checking
 //! against the expected type where there is one, so errors land on the exact field) and turns
 //! expressions into the plan's resolved form. A [`Model`] exists only when there are no errors.
 //! `lower` then applies policy defaults, orders map output by the target type and erases the
 //! checker's own types; it cannot fail.
-
+//!
+//! What it must never know: pest or the text's layout beyond spans (it sees only the AST), the
+//! values of secrets (only their names), the network, files, clocks or threads (it is a pure
+//! function of the AST; tokio and reqwest are the runtime's), and how a plan is run.
+//!
+//! Where things are: one file per declaration kind (`names`, `types`, `api`, `endpoint` with
+//! `pagination`, `map`, `flow`, `table`, `function`, `test_block`), the settings they share
+//! (`properties`), expressions (`expr`), calls (`call`), built-ins (`builtins`, `formats`), the
+//! checker's types (`ty`), locals (`scope`) and `lower`.
+mod api;
 mod builtins;
 mod call;
-mod decls;
+mod endpoint;
 mod expr;
+mod flow;
 mod formats;
+mod function;
 mod lower;
-mod more_decls;
+mod map;
+mod names;
+mod pagination;
+mod properties;
 mod scope;
+mod table;
+mod test_block;
 mod ty;
+mod types;
 
 pub use lower::lower;
 
@@ -359,6 +376,10 @@ impl<'a> Cx<'a> {
 
     pub fn report(&mut self, d: Diagnostic) {
         self.diagnostics.push(d);
+    }
+
+    pub(crate) fn error_count(&self) -> usize {
+        self.diagnostics.iter().filter(|d| d.is_error()).count()
     }
 
     /// The declared object type a type names, through aliases and `?`.

@@ -1,0 +1,409 @@
+//! `endpoint` declarations: method, path, parameters, body, response and properties (records,
+//! query, headers, retry, timeout, idempotency, max pages); `paginate` is in `pagination.rs`.
+//!
+//! - `check_endpoints` / `endpoint`: one declaration, every parameter sent somewhere.
+//! - `endpoint_path`: the path's `{placeholders}` against the parameters.
+//! - `request_values`: `query` and `headers` values, scalars over the parameters.
+//! - `response_path`: `response.a.b`, for `records` and paging.
+
+use flow_diagnostics::{codes, suggest, Diagnostic, Span};
+use flow_plan as plan;
+use flow_syntax::ast::{self, ExprKind};
+
+use crate::expr::field_help;
+use crate::names::{twice, Again};
+use crate::scope::Scope;
+use crate::ty::Ty;
+use crate::{Cx, EndpointM, Kind, NameKind};
+
+const ENDPOINT_PROPERTIES: [&str; 8] =
+    ["records", "paginate", "query", "headers", "retry", "idempotent", "max_pages", "timeout"];
+
+impl Cx<'_> {
+    pub(crate) fn check_endpoints(&mut self) {
+        let decls = self.endpoint_decls.clone();
+        for d in decls {
+            let e = self.endpoint(d);
+            self.endpoints.push(e);
+        }
+    }
+
+    fn endpoint(&mut self, d: &ast::EndpointDecl) -> Option<EndpointM> {
+        let errors_before = self.error_count();
+        let api = self.resolve_global(&d.api, Kind::Api, codes::UNKNOWN_API);
+        let mut params: Vec<(String, Ty)> = Vec::new();
+        let mut param_spans: Vec<Span> = Vec::new();
+        let mut body = None;
+        for p in &d.params {
+            let ty = self.type_expr(&p.ty);
+            if params.iter().any(|(n, _)| *n == p.name.name) || (p.name.name == "body" && body.is_some()) {
+                self.report(twice(
+                    Again::Declared,
+                    &format!("parameter `{}`", p.name.name),
+                    p.name.span,
+                    None,
+                    "remove one of them",
+                ));
+                continue;
+            }
+            if p.name.name == "body" {
+                if matches!(d.method, ast::Method::Get | ast::Method::Delete) {
+                    self.report(
+                        Diagnostic::new(codes::BAD_PROPERTY, format!("{} requests carry no body", d.method.as_str()))
+                            .primary(p.span, "a body on a GET or DELETE")
+                            .help("use POST, PUT or PATCH, or send the values as query parameters"),
+                    );
+                }
+                body = Some(ty);
+            } else {
+                params.push((p.name.name.clone(), ty));
+                param_spans.push(p.name.span);
+            }
+        }
+        let path = self.endpoint_path(d, &params, &param_spans);
+        let response = d.response.as_ref().map(|t| self.type_expr(t));
+        self.no_repeated_properties(&d.props);
+
+        // query and headers see the parameters.
+        let mut scope = Scope::default();
+        for ((name, ty), span) in params.iter().zip(&param_spans) {
+            self.bind(&mut scope, name, *span, ty.clone(), NameKind::Param);
+        }
+        let mut query = Vec::new();
+        let mut headers = Vec::new();
+        let mut records = None;
+        let mut record_ty = None;
+        let mut paginate = None;
+        let mut stop = plan::Stop::default();
+        let mut retry = None;
+        let mut timeout_ms = None;
+        let mut idempotent = false;
+        let mut max_pages = None;
+        for p in &d.props {
+            match p.name.name.as_str() {
+                "retry" => retry = self.retry_setting(&p.value),
+                "timeout" => timeout_ms = self.duration_setting(&p.value, "timeout"),
+                "idempotent" => match p.value.kind {
+                    ExprKind::Bool(b) => idempotent = b,
+                    _ => self.report(
+                        Diagnostic::new(codes::BAD_PROPERTY, "`idempotent` takes `true` or `false`")
+                            .primary(p.value.span, "not a Bool literal")
+                            .help("write `idempotent = true` when repeating the request is harmless"),
+                    ),
+                },
+                "max_pages" => match p.value.kind {
+                    ExprKind::Int(n) if n >= 1 => max_pages = u64::try_from(n).ok(),
+                    _ => self.report(
+                        Diagnostic::new(codes::BAD_PROPERTY, "`max_pages` must be a whole number of at least 1")
+                            .primary(p.value.span, "not a page count")
+                            .help("write e.g. `max_pages = 1000`"),
+                    ),
+                },
+                "query" => query = self.request_values(&p.value, &mut scope, "query"),
+                "headers" => {
+                    headers = self.request_values(&p.value, &mut scope, "headers");
+                    if let ExprKind::Object(items) = &p.value.kind {
+                        for item in items {
+                            if let ast::ObjectItem::Field(f) = item {
+                                self.header_name(&f.name.name, f.name.span);
+                            }
+                        }
+                    }
+                }
+                "records" => {
+                    if let Some((path, ty)) =
+                        self.response_path(&p.value, response.as_ref(), codes::BAD_RECORDS, "records")
+                    {
+                        match self.types.resolve(&self.types.non_null(&ty)).clone() {
+                            Ty::Array(item) => {
+                                records = Some(path);
+                                record_ty = Some((*item).clone());
+                            }
+                            Ty::Error => {}
+                            other => {
+                                let shown = self.types.display(&other);
+                                self.report(
+                                    Diagnostic::new(codes::BAD_RECORDS, "the records path does not lead to an array")
+                                        .primary(p.value.span, format!("this is a `{shown}`"))
+                                        .help("point `records` at the array of records in the response, e.g. `records = response.items`"),
+                                );
+                            }
+                        }
+                    }
+                }
+                "paginate" => {
+                    let object_body = body.as_ref().is_some_and(|b| matches!(self.types.resolve(b), Ty::Object(_)));
+                    paginate = self.pagination(&p.value, response.as_ref(), object_body);
+                    stop = self.pagination_stop(&p.value, response.as_ref());
+                }
+                _ => self.unknown_property(&p.name, "an endpoint", &ENDPOINT_PROPERTIES),
+            }
+        }
+        if records.is_none() && !d.props.iter().any(|p| p.name.name == "records") {
+            if let Some(Ty::Array(item)) = response.as_ref().map(|r| self.types.resolve(r).clone()) {
+                records = Some(Vec::new());
+                record_ty = Some((*item).clone());
+            }
+        }
+        let records_declared = d.props.iter().any(|p| p.name.name == "records");
+        if let (Some(p), None, false) = (&paginate, &records, records_declared) {
+            let span = p.span();
+            self.report(
+                Diagnostic::new(codes::BAD_PAGINATION, "pagination without records")
+                    .primary(span, "pages of what?")
+                    .help("say where each page's records are: `records = response.items`"),
+            );
+        }
+        // Every parameter must be sent somewhere.
+        let unsent: Vec<(String, Span)> = params
+            .iter()
+            .zip(&param_spans)
+            .filter(|((name, _), _)| !path.iter().any(|p| matches!(p, plan::PathPart::Param(n) if n == name)))
+            .filter(|((name, _), _)| !scope.was_used(name))
+            .map(|((name, _), span)| (name.clone(), *span))
+            .collect();
+        for (name, span) in unsent {
+            self.report(
+                Diagnostic::new(codes::PATH_PARAMS, format!("parameter `{name}` is never sent"))
+                    .primary(span, "declared here, used nowhere")
+                    .help(format!("use it in the path as `{{{name}}}`, or in `query = {{ {name}: {name} }}`")),
+            );
+        }
+        if self.error_count() > errors_before {
+            return None;
+        }
+        Some(EndpointM {
+            name: d.name.name.clone(),
+            api: api?,
+            method: d.method,
+            path,
+            params,
+            body,
+            query,
+            headers,
+            response,
+            records,
+            record_ty,
+            paginate,
+            stop,
+            retry,
+            timeout_ms,
+            idempotent,
+            max_pages,
+            span: d.span,
+        })
+    }
+
+    fn endpoint_path(&mut self, d: &ast::EndpointDecl, params: &[(String, Ty)], spans: &[Span]) -> Vec<plan::PathPart> {
+        let text = &d.path.value;
+        let at = |offset: usize, len: usize| {
+            // +1 for the opening quote; escapes in paths are rare, so offsets match the source.
+            let start = d.path.span.start as usize + 1 + offset;
+            Span::new(start, start + len)
+        };
+        if !text.starts_with('/') {
+            self.report(
+                Diagnostic::new(codes::BAD_URL, "an endpoint path must start with `/`")
+                    .primary(d.path.span, "relative to the api's base_url")
+                    .help(format!("write \"/{}\"", text.trim_start_matches('/'))),
+            );
+            return Vec::new();
+        }
+        let mut parts = Vec::new();
+        let mut rest = text.as_str();
+        let mut offset = 0;
+        while let Some(open) = rest.find('{') {
+            if let Some(stray) = rest[..open].find('}') {
+                self.report(
+                    Diagnostic::new(codes::PATH_PARAMS, "a `}` without a `{` in the path")
+                        .primary(at(offset + stray, 1), "unmatched")
+                        .help("path placeholders are written `{name}`"),
+                );
+            }
+            if open > 0 {
+                parts.push(plan::PathPart::Text(rest[..open].to_string()));
+            }
+            let Some(close) = rest[open..].find('}') else {
+                self.report(
+                    Diagnostic::new(codes::PATH_PARAMS, "a `{` without a `}` in the path")
+                        .primary(at(offset + open, 1), "unclosed placeholder")
+                        .help("path placeholders are written `{name}`"),
+                );
+                return parts;
+            };
+            let name = &rest[open + 1..open + close];
+            let span = at(offset + open, close + 1);
+            match params.iter().position(|(n, _)| n == name) {
+                Some(i) => {
+                    let ty = &params[i].1;
+                    // The placeholder's name is a use of the parameter (when the path's text is
+                    // the source's: an escape before it would shift it, and editors check).
+                    self.note_local_use(spans[i], at(offset + open + 1, name.len()));
+                    let scalar = matches!(
+                        self.types.resolve(ty),
+                        Ty::String | Ty::Int | Ty::Union(_) | Ty::Decimal | Ty::Date | Ty::Bool | Ty::Error
+                    );
+                    if !scalar {
+                        let shown = self.types.display(ty);
+                        self.report(
+                            Diagnostic::new(
+                                codes::PATH_PARAMS,
+                                format!("path parameter `{name}` must be a non-null scalar, not `{shown}`"),
+                            )
+                            .primary(span, "used in the path here")
+                            .help("path parameters are String, Int, Decimal, Bool, Date or a string union"),
+                        );
+                    }
+                    parts.push(plan::PathPart::Param(name.to_string()));
+                }
+                None => {
+                    let help = match suggest(name, params.iter().map(|(n, _)| n.as_str())) {
+                        Some(s) => format!("did you mean `{{{s}}}`?"),
+                        None if params.is_empty() => {
+                            format!("declare it after the path: `({name}: String)`")
+                        }
+                        None => format!(
+                            "use a declared parameter ({}), or declare `{name}` after the path",
+                            params.iter().map(|(n, _)| format!("`{{{n}}}`")).collect::<Vec<_>>().join(", ")
+                        ),
+                    };
+                    self.report(
+                        Diagnostic::new(
+                            codes::PATH_PARAMS,
+                            format!("path placeholder `{{{name}}}` is not a parameter"),
+                        )
+                        .primary(span, "not declared")
+                        .help(help),
+                    );
+                }
+            }
+            offset += open + close + 1;
+            rest = &rest[open + close + 1..];
+        }
+        if !rest.is_empty() {
+            parts.push(plan::PathPart::Text(rest.to_string()));
+        }
+        parts
+    }
+
+    /// `query = { a: expr }` / `headers = { "X-A": expr }`: scalar values, null meaning "leave out".
+    fn request_values(&mut self, e: &ast::Expr, scope: &mut Scope, what: &str) -> Vec<(String, plan::Expr)> {
+        let ExprKind::Object(fields) = &e.kind else {
+            self.report(
+                Diagnostic::new(codes::BAD_PROPERTY, format!("`{what}` must be an object literal"))
+                    .primary(e.span, "not an object")
+                    .help(format!("write `{what} = {{ name: value }}`")),
+            );
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        let fields = self.plain_fields(fields, &format!("`{what}`"));
+        for f in fields {
+            let (ty, pe) = self.infer(&f.value, scope);
+            let scalar = matches!(
+                self.types.resolve(&self.types.non_null(&ty)),
+                Ty::String
+                    | Ty::StrLit(_)
+                    | Ty::Union(_)
+                    | Ty::Int
+                    | Ty::Float
+                    | Ty::Decimal
+                    | Ty::NumLit
+                    | Ty::Bool
+                    | Ty::Date
+                    | Ty::DateTime
+                    | Ty::Error
+            ) || ty == Ty::Null;
+            if !scalar {
+                let shown = self.types.display(&ty);
+                self.report(
+                    Diagnostic::new(codes::TYPE_MISMATCH, format!("a {what} value must be a scalar, not `{shown}`"))
+                        .primary(f.value.span, format!("this is `{shown}`"))
+                        .help("send text, numbers, booleans or dates; join arrays into one string first"),
+                );
+            }
+            out.push((f.name.name.clone(), pe));
+        }
+        out
+    }
+
+    /// `response.a.b`: the path and the type at its end.
+    pub(crate) fn response_path(
+        &mut self,
+        e: &ast::Expr,
+        response: Option<&Ty>,
+        code: flow_diagnostics::Code,
+        what: &str,
+    ) -> Option<(Vec<String>, Ty)> {
+        let mut names = Vec::new();
+        let mut cur = e;
+        loop {
+            match &cur.kind {
+                ExprKind::Field { base, name, .. } => {
+                    names.push(name);
+                    cur = base;
+                }
+                ExprKind::Name(id) if id.name == "response" => break,
+                _ => {
+                    self.report(
+                        Diagnostic::new(code, format!("`{what}` must be a path into the response"))
+                            .primary(e.span, "not a `response.…` path")
+                            .help("write a path such as `response.items`"),
+                    );
+                    return None;
+                }
+            }
+        }
+        names.reverse();
+        let Some(mut ty) = response.cloned() else {
+            self.report(
+                Diagnostic::new(
+                    code,
+                    format!("`{what}` reads the response, but the endpoint declares no response type"),
+                )
+                .primary(e.span, "no response type to read")
+                .help("declare the response after the path: `-> { items: [Item] }`"),
+            );
+            return None;
+        };
+        let mut path = Vec::new();
+        for name in names {
+            let inner = self.types.resolve(&self.types.non_null(&ty)).clone();
+            match inner {
+                Ty::Object(ref fields) => match fields.iter().find(|f| f.name == name.name) {
+                    Some(f) => {
+                        ty = f.ty.clone();
+                        // For editors: the path so far has the field's type.
+                        let path = Span::new(e.span.start as usize, name.span.end as usize);
+                        self.info.expr_types.push((path, self.types.display(&ty)));
+                    }
+                    None => {
+                        // For editors: the fields a name here could be.
+                        let choices = fields.iter().map(|f| (f.name.clone(), self.types.display(&f.ty))).collect();
+                        self.info.field_choices.push((name.span, choices));
+                        let help =
+                            field_help(&name.name, fields.iter().map(|f| f.name.as_str()), "the response", fields);
+                        self.report(
+                            Diagnostic::new(code, format!("the response type has no field `{}`", name.name))
+                                .primary(name.span, format!("not in `{}`", self.types.display(&inner)))
+                                .help(help),
+                        );
+                        return None;
+                    }
+                },
+                Ty::Error => return None,
+                other => {
+                    let shown = self.types.display(&other);
+                    self.report(
+                        Diagnostic::new(code, format!("`{}` is read from a `{shown}`, which has no fields", name.name))
+                            .primary(name.span, "no such field")
+                            .help("follow the response type's fields"),
+                    );
+                    return None;
+                }
+            }
+            path.push(name.name.clone());
+        }
+        Some((path, ty))
+    }
+}

@@ -1,0 +1,156 @@
+//! The file's namespace: every declaration collected by kind (a name declared twice, or a
+//! built-in type declared again, is E0101), global names resolved where they are used (unknown
+//! and wrong-kind names reported, uses recorded for editors), and the unused-declaration warnings
+//! once everything is checked.
+//!
+//! - `collect`: declarations into their per-kind lists and the shared namespace.
+//! - `resolve_global`: a name that must be of one kind.
+//! - `unused`: W0001 for every declaration nothing uses.
+
+use flow_diagnostics::{codes, suggest, Diagnostic, Span};
+use flow_syntax::ast::{self, Decl};
+
+use crate::{Cx, DeclRef, Kind, BUILTIN_TYPES};
+
+impl Cx<'_> {
+    pub(crate) fn collect(&mut self) {
+        let file = self.file;
+        for decl in &file.decls {
+            let (kind, index) = match decl {
+                Decl::Secret(d) => (Kind::Secret, push(&mut self.secrets, d)),
+                Decl::Api(d) => (Kind::Api, push(&mut self.api_decls, d)),
+                Decl::Type(d) => (Kind::Type, push(&mut self.type_decls, d)),
+                Decl::Endpoint(d) => (Kind::Endpoint, push(&mut self.endpoint_decls, d)),
+                Decl::Map(d) => (Kind::Map, push(&mut self.map_decls, d)),
+                Decl::Flow(d) => (Kind::Flow, push(&mut self.flow_decls, d)),
+                Decl::Table(d) => (Kind::Table, push(&mut self.table_decls, d)),
+                Decl::Function(d) => (Kind::Function, push(&mut self.fn_decls, d)),
+                Decl::Test(d) => {
+                    // Tests are named by a title, not an identifier: not in the namespace.
+                    self.test_decls.push(d);
+                    continue;
+                }
+            };
+            let name = decl.name();
+            if kind == Kind::Type && BUILTIN_TYPES.contains(&name.name.as_str()) {
+                self.report(
+                    Diagnostic::new(codes::DUPLICATE, format!("`{}` is a built-in type", name.name))
+                        .primary(name.span, "cannot be declared again")
+                        .help("choose another name for this type"),
+                );
+                continue;
+            }
+            if let Some(prev) = self.names.get(&name.name) {
+                let d = Diagnostic::new(codes::DUPLICATE, format!("`{}` is declared twice", name.name))
+                    .primary(name.span, format!("{} `{}` declared again here", kind.word(), name.name))
+                    .secondary(prev.span, format!("first declared here as a {}", prev.kind.word()))
+                    .help("rename one of them: apis, types, endpoints, maps, secrets and flows share one namespace");
+                self.report(d);
+                continue;
+            }
+            self.names.insert(name.name.clone(), DeclRef { kind, index, span: name.span });
+            self.note_global(kind, name);
+        }
+    }
+
+    /// Resolves a global name that must be of `kind`, reporting unknown and wrong-kind names.
+    pub(crate) fn resolve_global(
+        &mut self,
+        ident: &ast::Ident,
+        kind: Kind,
+        unknown: flow_diagnostics::Code,
+    ) -> Option<usize> {
+        match self.names.get(&ident.name).copied() {
+            Some(r) if r.kind == kind => {
+                self.used.insert((kind, r.index));
+                self.note_use(r, ident.span);
+                Some(r.index)
+            }
+            Some(r) => {
+                self.note_use(r, ident.span);
+                self.report(
+                    Diagnostic::new(
+                        codes::WRONG_KIND,
+                        format!("`{}` is a {}, not a {}", ident.name, r.kind.word(), kind.word()),
+                    )
+                    .primary(ident.span, format!("expected a {} here", kind.word()))
+                    .secondary(r.span, format!("`{}` is declared here", ident.name))
+                    .help(format!("name a declared {} here", kind.word())),
+                );
+                None
+            }
+            None => {
+                let candidates: Vec<&str> =
+                    self.names.iter().filter(|(_, r)| r.kind == kind).map(|(n, _)| n.as_str()).collect();
+                let help = match suggest(&ident.name, candidates.iter().copied()) {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None if candidates.is_empty() => {
+                        format!("declare it: `{} {} …`", kind.word(), ident.name)
+                    }
+                    None => {
+                        let mut c = candidates.clone();
+                        c.sort_unstable();
+                        format!("declared {}s: {}", kind.word(), c.join(", "))
+                    }
+                };
+                self.report(
+                    Diagnostic::new(unknown, format!("unknown {} `{}`", kind.word(), ident.name))
+                        .primary(ident.span, format!("no {} of this name", kind.word()))
+                        .help(help),
+                );
+                None
+            }
+        }
+    }
+
+    pub(crate) fn unused(&mut self) {
+        let mut found = Vec::new();
+        for (kind, decls) in [
+            (Kind::Secret, self.secrets.iter().map(|d| &d.name).collect::<Vec<_>>()),
+            (Kind::Api, self.api_decls.iter().map(|d| &d.name).collect()),
+            (Kind::Type, self.type_decls.iter().map(|d| &d.name).collect()),
+            (Kind::Endpoint, self.endpoint_decls.iter().map(|d| &d.name).collect()),
+            (Kind::Map, self.map_decls.iter().map(|d| &d.name).collect()),
+            (Kind::Table, self.table_decls.iter().map(|d| &d.name).collect()),
+            (Kind::Function, self.fn_decls.iter().map(|d| &d.name).collect()),
+        ] {
+            for (i, name) in decls.into_iter().enumerate() {
+                let is_first = self.names.get(&name.name).is_some_and(|r| r.kind == kind && r.index == i);
+                if is_first && !self.used.contains(&(kind, i)) && !name.name.starts_with('_') {
+                    found.push(
+                        Diagnostic::new(codes::UNUSED, format!("{} `{}` is never used", kind.word(), name.name))
+                            .primary(name.span, "declared here")
+                            .help("remove it, or use it; a name starting with `_` is exempt"),
+                    );
+                }
+            }
+        }
+        self.diagnostics.append(&mut found);
+    }
+}
+
+fn push<'a, T>(v: &mut Vec<&'a T>, item: &'a T) -> usize {
+    v.push(item);
+    v.len() - 1
+}
+
+/// Whether a name was declared again (E0101) or a value set again (E0211).
+#[derive(Clone, Copy)]
+pub(crate) enum Again {
+    Declared,
+    Set,
+}
+
+/// "parameter `x` is declared twice" / "field `x` is set twice": the one wording of a name or
+/// value given a second time, at `again`, with the first where it is known.
+pub(crate) fn twice(again_kind: Again, what: &str, again: Span, first: Option<Span>, help: &str) -> Diagnostic {
+    let (code, verb) = match again_kind {
+        Again::Declared => (codes::DUPLICATE, "declared"),
+        Again::Set => (codes::FIELD_TWICE, "set"),
+    };
+    let mut d = Diagnostic::new(code, format!("{what} is {verb} twice")).primary(again, format!("{verb} again here"));
+    if let Some(first) = first {
+        d = d.secondary(first, format!("first {verb} here"));
+    }
+    d.help(help)
+}

@@ -1,0 +1,74 @@
+//! `test "…" { … }` blocks: `let`s and `expect`s, each `expect` a Bool (for `a == b` both sides
+//! kept, to show their values when it fails). Named `test_block` so it is not mistaken for this
+//! crate's own unit tests (`tests.rs`).
+
+use flow_diagnostics::{codes, Diagnostic};
+use flow_plan as plan;
+use flow_syntax::ast::{self, BinaryOp, ExprKind};
+
+use crate::expr::Expect;
+use crate::scope::Scope;
+use crate::ty::Ty;
+use crate::{Cx, NameKind};
+
+impl Cx<'_> {
+    pub(crate) fn check_tests(&mut self) {
+        let decls = self.test_decls.clone();
+        for d in decls {
+            let mut scope = Scope::default();
+            let mut steps = Vec::new();
+            for item in &d.items {
+                match item {
+                    ast::TestItem::Let(l) => {
+                        let (ty, value) = self.let_value_for_test(l, &mut scope);
+                        self.bind(&mut scope, &l.name.name, l.name.span, ty, NameKind::Let);
+                        steps.push(plan::TestStep::Let { name: l.name.name.clone(), value, span: l.span });
+                    }
+                    ast::TestItem::Expect(e) => {
+                        let expr = self.check_against(
+                            e,
+                            &Expect { ty: Ty::Bool, origin: None, what: "an `expect`".into() },
+                            &mut scope,
+                        );
+                        // For `a == b`, keep both sides to show their values when it fails.
+                        let sides = match &e.kind {
+                            ExprKind::Binary { op: BinaryOp::Eq, lhs, rhs } => {
+                                let (_, l) = self.infer_quiet(lhs, &mut scope);
+                                let (_, r) = self.infer_quiet(rhs, &mut scope);
+                                Some((l, r))
+                            }
+                            _ => None,
+                        };
+                        steps.push(plan::TestStep::Expect { expr, sides, span: e.span });
+                    }
+                }
+            }
+            let mut diags = Vec::new();
+            scope.truncate(0, &mut diags);
+            self.diagnostics.append(&mut diags);
+            if !d.items.iter().any(|i| matches!(i, ast::TestItem::Expect(_))) {
+                self.report(
+                    Diagnostic::new(codes::BAD_STATEMENT, format!("test {:?} expects nothing", d.name.name))
+                        .primary(d.name.span, "no `expect`")
+                        .help("add `expect <condition>`; a test without one always passes"),
+                );
+            }
+            self.tests.push(plan::Test { name: d.name.name.clone(), steps, span: d.span });
+        }
+    }
+
+    fn let_value_for_test(&mut self, l: &ast::Let, scope: &mut Scope) -> (Ty, plan::Expr) {
+        match &l.ty {
+            Some(te) => {
+                let ty = self.type_expr(te);
+                let pe = self.check_against(
+                    &l.value,
+                    &Expect { ty: ty.clone(), origin: Some(te.span), what: format!("`{}`", l.name.name) },
+                    scope,
+                );
+                (ty, pe)
+            }
+            None => self.infer(&l.value, scope),
+        }
+    }
+}

@@ -1,0 +1,177 @@
+//! `type` declarations and type expressions.
+//!
+//! - `check_types`: every declared type resolved, fields' spans recorded (for "expected because of
+//!   this" and editors), alias-only cycles reported, alias chains shortened to one step.
+//! - `type_expr`: a written type (`String`, `[Item]`, `{ id: Int }`, `"a" | "b"`, `T?`) to a `Ty`.
+
+use std::rc::Rc;
+
+use flow_diagnostics::{codes, suggest, Diagnostic, Span};
+use flow_syntax::ast::{self, TypeExprKind};
+
+use crate::names::{twice, Again};
+use crate::ty::{FieldTy, Ty};
+use crate::{Cx, Kind, BUILTIN_TYPES};
+
+impl Cx<'_> {
+    pub(crate) fn check_types(&mut self) {
+        let decls = self.type_decls.clone();
+        self.types.names = decls.iter().map(|d| d.name.name.clone()).collect();
+        self.types.defs = vec![Ty::Error; decls.len()];
+        for (i, d) in decls.iter().enumerate() {
+            let ty = self.type_expr(&d.ty);
+            if let TypeExprKind::Object(fields) = &d.ty.kind {
+                for f in fields {
+                    self.field_spans.entry((i, f.name.name.clone())).or_insert(f.span);
+                    if let std::collections::hash_map::Entry::Vacant(e) =
+                        self.field_names.entry((i, f.name.name.clone()))
+                    {
+                        e.insert(f.name.span);
+                        self.info.field_decls.push((f.name.span, format!("{}.{}", d.name.name, f.name.name)));
+                    }
+                }
+            }
+            self.types.defs[i] = ty;
+        }
+        // `type A = B` / `type B = A`: no structure anywhere, so no value could ever have it.
+        for (i, d) in decls.iter().enumerate() {
+            let mut seen = vec![i];
+            let mut ty = self.types.defs[i].clone();
+            while let Ty::Named(j) = ty {
+                if seen.contains(&j) {
+                    self.report(
+                        Diagnostic::new(
+                            codes::TYPE_CYCLE,
+                            format!("type `{}` is defined only in terms of itself", d.name.name),
+                        )
+                        .primary(d.ty.span, "this refers back to the type being defined")
+                        .help("give the type fields, or make it an alias of a concrete type"),
+                    );
+                    self.types.defs[i] = Ty::Error;
+                    break;
+                }
+                seen.push(j);
+                ty = self.types.defs.get(j).cloned().unwrap_or(Ty::Error);
+            }
+        }
+        // `type A = B`, `type B = C`, …: each alias names the end of its chain directly, so
+        // resolving a type is one step however long the chain (no bound to run out of).
+        for i in 0..decls.len() {
+            let mut end = i;
+            let mut steps = 0;
+            while let Some(Ty::Named(j)) = self.types.defs.get(end) {
+                if steps > decls.len() {
+                    break;
+                }
+                end = *j;
+                steps += 1;
+            }
+            if steps > 1 && steps <= decls.len() {
+                self.types.defs[i] = Ty::Named(end);
+            }
+        }
+    }
+
+    pub(crate) fn type_expr(&mut self, te: &ast::TypeExpr) -> Ty {
+        let ty = match &te.kind {
+            TypeExprKind::Name(id) => match id.name.as_str() {
+                "String" => Ty::String,
+                "Int" => Ty::Int,
+                "Float" => Ty::Float,
+                "Decimal" => Ty::Decimal,
+                "Bool" => Ty::Bool,
+                "Date" => Ty::Date,
+                "DateTime" => Ty::DateTime,
+                _ => match self.names.get(&id.name).copied() {
+                    Some(r) if r.kind == Kind::Type => {
+                        self.used.insert((Kind::Type, r.index));
+                        self.note_use(r, id.span);
+                        Ty::Named(r.index)
+                    }
+                    _ if !self.names.contains_key(&id.name) => {
+                        let candidates: Vec<&str> = BUILTIN_TYPES
+                            .iter()
+                            .copied()
+                            .chain(self.type_decls.iter().map(|d| d.name.name.as_str()))
+                            .collect();
+                        let help = match suggest(&id.name, candidates) {
+                            Some(s) => format!("did you mean `{s}`?"),
+                            None => format!(
+                                "declare it with `type {} {{ … }}`, or use a built-in type: {}",
+                                id.name,
+                                BUILTIN_TYPES.join(", ")
+                            ),
+                        };
+                        self.report(
+                            Diagnostic::new(codes::UNKNOWN_TYPE, format!("unknown type `{}`", id.name))
+                                .primary(id.span, "no type of this name")
+                                .help(help),
+                        );
+                        Ty::Error
+                    }
+                    _ => {
+                        self.resolve_global(id, Kind::Type, codes::UNKNOWN_TYPE);
+                        Ty::Error
+                    }
+                },
+            },
+            TypeExprKind::Literal(s) => Ty::Union(vec![s.clone()].into()),
+            TypeExprKind::Union(members) => {
+                let mut out: Vec<String> = Vec::new();
+                let mut ok = true;
+                for m in members {
+                    match &m.kind {
+                        TypeExprKind::Literal(s) if !m.nullable => {
+                            if !out.contains(s) {
+                                out.push(s.clone());
+                            }
+                        }
+                        _ => {
+                            ok = false;
+                            self.report(
+                                Diagnostic::new(codes::BAD_UNION, "union members must be string literals")
+                                    .primary(m.span, "not a string literal")
+                                    .help("unions list the strings a field may hold: `\"open\" | \"closed\"`; for other values use one type, made nullable with `?` if needed"),
+                            );
+                        }
+                    }
+                }
+                if ok {
+                    Ty::Union(out.into())
+                } else {
+                    Ty::Error
+                }
+            }
+            TypeExprKind::Array(inner) => Ty::Array(Rc::new(self.type_expr(inner))),
+            TypeExprKind::Object(fields) => {
+                let mut out: Vec<FieldTy> = Vec::new();
+                let mut seen: Vec<(&str, Span)> = Vec::new();
+                for f in fields {
+                    if let Some((_, first)) = seen.iter().find(|(n, _)| *n == f.name.name) {
+                        self.report(twice(
+                            Again::Declared,
+                            &format!("field `{}`", f.name.name),
+                            f.name.span,
+                            Some(*first),
+                            "remove one of the two declarations",
+                        ));
+                        continue;
+                    }
+                    seen.push((&f.name.name, f.name.span));
+                    let mut ty = self.type_expr(&f.ty);
+                    // Absent reads as null: an optional field's value is handled like a nullable one.
+                    if f.optional && !matches!(ty, Ty::Nullable(_) | Ty::Error) {
+                        ty = Ty::Nullable(Rc::new(ty));
+                    }
+                    out.push(FieldTy { name: f.name.name.clone(), ty, optional: f.optional });
+                }
+                Ty::Object(out.into())
+            }
+        };
+        if te.nullable && !matches!(ty, Ty::Nullable(_) | Ty::Error) {
+            Ty::Nullable(Rc::new(ty))
+        } else {
+            ty
+        }
+    }
+}
