@@ -1,6 +1,6 @@
 //! The function library is tested call by call. tests/data/library/builtins.flow holds a
 //! `test` block per built-in (every one must pass); the failure cases below must fail with their
-//! message at their call. Every built-in of the registry (`flow_plan::Builtin::ALL`) must be
+//! message at their call. Every built-in of the registry (`flow_plan::Builtin::table()`) must be
 //! called inside an `expect` whose result is asserted: an `expect` of a passing `test` block in
 //! tests/data/library, tests/data/ok or examples/, or a failure case below. A built-in reached
 //! only through a map or a `let` does not count. (The library is not in tests/data/ok so that
@@ -36,7 +36,9 @@ fn called(expr: &serde_json::Value, into: &mut BTreeSet<String>) {
 /// The built-ins called by the `expect`s of the passing tests of a plan.
 fn asserted_by_passing_tests(plan: &flow_plan::Plan) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
-    for (test, report) in plan.tests.iter().zip(flow_plan::testing::run_tests(plan)) {
+    for (test, report) in
+        plan.tests.iter().zip(flow_eval::test_blocks::run_tests(&flow_eval::Program::new(plan.clone())))
+    {
         if !report.passed {
             continue;
         }
@@ -128,7 +130,7 @@ const FAILURES: &[(&str, &str, &str, &str)] = &[
 fn the_library_tests_pass() {
     let source = std::fs::read_to_string(common::root().join(LIBRARY)).expect("read the library tests");
     let plan = plan_of(LIBRARY, &source);
-    let reports = flow_plan::testing::run_tests(&plan);
+    let reports = flow_eval::test_blocks::run_tests(&flow_eval::Program::new(plan.clone()));
     assert!(reports.len() >= 30, "the library lost its tests");
     for t in reports {
         let why = flow_diagnostics::render(LIBRARY, &source, &t.diagnostics, flow_diagnostics::Color::Never);
@@ -142,7 +144,8 @@ fn failure_paths_fail_with_their_message_at_their_call() {
     for (builtin, expr, words, at_text) in FAILURES {
         let source = format!("{library}\ntest \"failure\" {{\n  expect {expr}\n}}\n");
         let plan = plan_of(&format!("{LIBRARY} + `{expr}`"), &source);
-        let report = flow_plan::testing::run_tests(&plan).pop().expect("the failure test");
+        let report =
+            flow_eval::test_blocks::run_tests(&flow_eval::Program::new(plan.clone())).pop().expect("the failure test");
         assert!(!report.passed, "`{expr}` should fail");
         let [d] = report.diagnostics.as_slice() else {
             panic!("`{expr}`: one diagnostic expected, got {:?}", report.diagnostics);

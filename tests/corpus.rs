@@ -105,7 +105,7 @@ fn file_checks_clean_and_its_plan_is_stable(path: &std::path::Path) {
     let rendered = flow_diagnostics::render(&name, &source, &checked.diagnostics, flow_diagnostics::Color::Never);
     assert!(checked.diagnostics.is_empty(), "{name} should check clean:\n{rendered}");
     let plan = flow_check::lower(&checked.model.expect("a model"));
-    for t in flow_plan::testing::run_tests(&plan) {
+    for t in flow_eval::test_blocks::run_tests(&flow_eval::Program::new(plan.clone())) {
         let why = flow_diagnostics::render(&name, &source, &t.diagnostics, flow_diagnostics::Color::Never);
         assert!(t.passed, "{name}: test {:?} fails:\n{why}", t.name);
     }
@@ -309,20 +309,21 @@ fn flowc_map_writes_what_the_evaluator_gives() {
     ];
     for (file, map, lines) in cases {
         let source = std::fs::read_to_string(root().join(file)).expect("read");
-        let plan = flow_check::lower(&flow_check::check_source(&source).model.expect("a model"));
+        let plan =
+            flow_eval::Program::new(flow_check::lower(&flow_check::check_source(&source).model.expect("a model")));
         let index = plan.maps.iter().position(|m| m.name == map).expect("the map");
         let m = &plan.maps[index];
         let input = lines.join("\n");
         let (mut out, mut rejects) = (Vec::new(), Vec::new());
         let summary =
-            flow_plan::mapper::map_ndjson(&plan, index, input.as_bytes(), &mut out, &mut rejects).expect("io");
+            flow_eval::mapper::map_ndjson(&plan, index, input.as_bytes(), &mut out, &mut rejects).expect("io");
         assert_eq!(summary.rejected, 0, "{}", String::from_utf8_lossy(&rejects));
         let written: Vec<&str> = std::str::from_utf8(&out).expect("utf-8").lines().collect();
         assert_eq!(written.len(), lines.len());
         for (line, written) in lines.iter().zip(written) {
-            let record = flow_plan::decode_text(line, &m.param_types[0], &plan.types).expect("decodes");
-            let value = flow_plan::eval::run_map(m, vec![record], &plan).expect("maps");
-            assert_eq!(written, flow_plan::encode(&value), "{file}: {line}");
+            let record = flow_eval::decode_text(line, &m.param_types[0], &plan.types).expect("decodes");
+            let value = flow_eval::eval::run_map(m, vec![record], &plan).expect("maps");
+            assert_eq!(written, flow_eval::encode(&value), "{file}: {line}");
         }
     }
 }
@@ -421,14 +422,15 @@ fn flowc_map_agrees_with_the_evaluator_on_random_records() {
     let mut maps = 0;
     for path in files {
         let source = std::fs::read_to_string(&path).expect("read");
-        let plan = flow_check::lower(&flow_check::check_source(&source).model.expect("a model"));
+        let plan =
+            flow_eval::Program::new(flow_check::lower(&flow_check::check_source(&source).model.expect("a model")));
         for (index, m) in plan.maps.iter().enumerate() {
             let [ty] = m.param_types.as_slice() else { continue };
             maps += 1;
             let lines: Vec<String> = (0..200).map(|_| random_json(ty, &plan.types, 0, &mut next)).collect();
             let input = lines.join("\n");
             let (mut out, mut rejects) = (Vec::new(), Vec::new());
-            flow_plan::mapper::map_ndjson(&plan, index, input.as_bytes(), &mut out, &mut rejects).expect("io");
+            flow_eval::mapper::map_ndjson(&plan, index, input.as_bytes(), &mut out, &mut rejects).expect("io");
             let mut written = std::str::from_utf8(&out).expect("utf-8").lines();
             let rejected: Vec<u64> = std::str::from_utf8(&rejects)
                 .expect("utf-8")
@@ -440,13 +442,13 @@ fn flowc_map_agrees_with_the_evaluator_on_random_records() {
             let name = format!("{}: map {}", display(&path), m.name);
             for (n, line) in lines.iter().enumerate() {
                 let record =
-                    flow_plan::decode_text(line, ty, &plan.types).unwrap_or_else(|e| panic!("{name}: {line}: {e:?}"));
-                match flow_plan::eval::run_map(m, vec![record], &plan) {
+                    flow_eval::decode_text(line, ty, &plan.types).unwrap_or_else(|e| panic!("{name}: {line}: {e:?}"));
+                match flow_eval::eval::run_map(m, vec![record], &plan) {
                     Ok(mut v) => {
                         if let Some(ret) = &m.ret {
-                            flow_plan::omit_absent(&mut v, ret, &plan.types);
+                            flow_eval::omit_absent(&mut v, ret, &plan.types);
                         }
-                        assert_eq!(written.next(), Some(flow_plan::encode(&v).as_str()), "{name}: {line}");
+                        assert_eq!(written.next(), Some(flow_eval::encode(&v).as_str()), "{name}: {line}");
                     }
                     Err(e) => {
                         assert!(rejected.contains(&(n as u64 + 1)), "{name}: {line} fails ({e:?}) but was not rejected")

@@ -495,3 +495,48 @@ fn textmate_grammar_covers_every_keyword() {
         "copy grammar/flow.tmLanguage.json into editors/vscode/syntaxes"
     );
 }
+
+/// The function library of docs/language.md, read from its tables: per family heading (`Text:`,
+/// `Arrays …:`, `Numbers:`, `Dates and times …:`, and the `fail(…)` line), the functions named
+/// at the start of a row, `` `name(…)` ``.
+fn documented_builtins(text: &str) -> std::collections::BTreeMap<String, std::collections::BTreeSet<String>> {
+    let section = text.split("### The function library").nth(1).expect("docs/language.md has the function library");
+    let section = section.split("\n## ").next().unwrap_or(section);
+    let mut out = std::collections::BTreeMap::<String, std::collections::BTreeSet<String>>::new();
+    let mut family = String::new();
+    for line in section.lines() {
+        for (heading, name) in
+            [("Text:", "Text"), ("Arrays", "Arrays"), ("Numbers:", "Numbers"), ("Dates and times", "Dates")]
+        {
+            if line.starts_with(heading) {
+                family = name.to_string();
+            }
+        }
+        let cell = if line.starts_with("| `") {
+            line.split('|').nth(1).unwrap_or("")
+        } else if line.starts_with("`fail(") {
+            family = "Control".to_string();
+            line
+        } else {
+            continue;
+        };
+        for call in cell.split('`').skip(1).step_by(2) {
+            if let Some((name, _)) = call.split_once('(') {
+                if !name.is_empty() && name.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
+                    out.entry(family.clone()).or_default().insert(name.to_string());
+                }
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn the_function_library_lists_the_table_s_built_ins_by_family() {
+    let documented = documented_builtins(&read("docs/language.md"));
+    let mut table = std::collections::BTreeMap::<String, std::collections::BTreeSet<String>>::new();
+    for row in flow_plan::Builtin::table() {
+        table.entry(format!("{:?}", row.family)).or_default().insert(row.name.to_string());
+    }
+    assert_eq!(documented, table, "docs/language.md's function library and the built-ins' table differ");
+}

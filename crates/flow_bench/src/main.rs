@@ -347,8 +347,8 @@ fn flowc_engine(source: &str, reader: impl BufRead, writer: impl Write) -> Resul
     let model = checked.model.ok_or("the benchmark's .flow file has errors")?;
     let plan = flow_check::lower(&model);
     let index = plan.maps.iter().position(|m| m.name == "to_row").ok_or("no map to_row")?;
-    let summary =
-        flow_plan::mapper::map_ndjson(&plan, index, reader, writer, std::io::sink()).map_err(|e| e.to_string())?;
+    let summary = flow_eval::mapper::map_ndjson(&flow_eval::Program::new(plan), index, reader, writer, std::io::sink())
+        .map_err(|e| e.to_string())?;
     if summary.rejected > 0 {
         return Err(format!("{} records rejected", summary.rejected));
     }

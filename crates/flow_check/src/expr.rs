@@ -1347,7 +1347,7 @@ impl Cx<'_> {
                     continue;
                 }
                 let already = wildcard
-                    || covered.iter().any(|c| flow_plan::eval::compare(c, &value) == Some(std::cmp::Ordering::Equal));
+                    || covered.iter().any(|c| flow_eval::eval::compare(c, &value) == Some(std::cmp::Ordering::Equal));
                 reachable |= !already;
                 if !already {
                     covered.push(value.clone());

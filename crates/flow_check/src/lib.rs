@@ -44,14 +44,10 @@ use flow_syntax::ast;
 
 use crate::ty::{Ty, Types};
 
-/// Default whole-request timeout when an api sets none.
-pub const DEFAULT_TIMEOUT_MS: u64 = 30_000;
-/// Default time to establish a connection.
-pub const DEFAULT_CONNECT_TIMEOUT_MS: u64 = 10_000;
-/// Default requests in flight per api.
-pub const DEFAULT_API_CONCURRENCY: u32 = 8;
-/// Default records of a flow processed at once.
-pub const DEFAULT_FLOW_CONCURRENCY: u32 = 8;
+/// The policy defaults `lower` applies, defined once in the plan crate.
+pub use flow_plan::{
+    DEFAULT_API_CONCURRENCY, DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_FLOW_CONCURRENCY, DEFAULT_TIMEOUT_MS,
+};
 
 /// What `check` found: the model (only when there are no errors), every diagnostic, sorted, and
 /// what editors show (kept even when there are errors).

@@ -60,7 +60,7 @@ pub fn lower(model: &Model) -> plan::Plan {
                 retry: e.retry,
                 timeout_ms: e.timeout_ms,
                 idempotent: e.idempotent,
-                max_pages: e.max_pages.unwrap_or(100_000),
+                max_pages: e.max_pages.unwrap_or(plan::DEFAULT_MAX_PAGES),
                 span: e.span,
             })
             .collect(),
@@ -89,11 +89,7 @@ pub fn lower(model: &Model) -> plan::Plan {
                 ..f.clone()
             })
             .collect(),
-        tables: model
-            .tables
-            .iter()
-            .map(|t| plan::Table { name: t.name.clone(), entries: t.entries.clone(), index: Default::default() })
-            .collect(),
+        tables: model.tables.iter().map(|t| plan::Table { name: t.name.clone(), entries: t.entries.clone() }).collect(),
         functions: model
             .functions
             .iter()

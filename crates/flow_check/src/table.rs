@@ -37,7 +37,7 @@ impl Cx<'_> {
         for (i, d) in decls.iter().enumerate() {
             let errors_before = self.error_count();
             let (key_ty, value_ty) = self.table_sigs[i].clone();
-            let empty = plan::Plan::default();
+            let empty = flow_eval::Program::new(plan::Plan::default());
             let mut entries: Vec<(plan::Value, plan::Value)> = Vec::new();
             let mut seen: Vec<(String, Span)> = Vec::new();
             for (k, v) in &d.entries {
@@ -52,7 +52,7 @@ impl Cx<'_> {
                     &Expect { ty: value_ty.clone(), origin: Some(d.value.span), what: "a value of this table".into() },
                     &mut scope,
                 );
-                let constant = |e: &plan::Expr| flow_plan::eval::eval(e, &mut flow_plan::eval::Env::new(), &empty).ok();
+                let constant = |e: &plan::Expr| flow_eval::eval::eval(e, &mut flow_eval::eval::Env::new(), &empty).ok();
                 let (Some(kv), Some(vv)) = (constant(&kx), constant(&vx)) else {
                     if self.error_count() == errors_before {
                         self.report(
@@ -65,7 +65,7 @@ impl Cx<'_> {
                     }
                     continue;
                 };
-                let text = kv.to_text();
+                let text = flow_eval::ToText::to_text(&kv);
                 if let Some((_, first)) = seen.iter().find(|(t, _)| *t == text) {
                     self.report(
                         Diagnostic::new(codes::FIELD_TWICE, format!("key {text:?} is in the table twice"))

@@ -586,20 +586,20 @@ fn maps_that_check_never_reach_an_internal_error_and_write_their_declared_types(
         let errors: Vec<String> =
             checked.diagnostics.iter().filter(|d| d.is_error()).map(|d| format!("{}: {}", d.code, d.message)).collect();
         assert!(errors.is_empty(), "case {case}: a well-typed map was refused: {errors:#?}\n{source}");
-        let plan = flow_check::lower(&checked.model.expect("a model"));
+        let plan = flow_eval::Program::new(flow_check::lower(&checked.model.expect("a model")));
         let index = plan.maps.iter().position(|m| m.name == "m").expect("map m");
         let map = &plan.maps[index];
         let out_ty = named(&plan.types, "Out");
         let lines: Vec<String> = (0..RECORDS).map(|_| g.record()).collect();
         for line in &lines {
             runs += 1;
-            let record = flow_plan::decode_text(line, &map.param_types[0], &plan.types)
+            let record = flow_eval::decode_text(line, &map.param_types[0], &plan.types)
                 .unwrap_or_else(|e| panic!("case {case}: the generated record does not decode: {e:?}\n{line}"));
-            match flow_plan::eval::run_map(map, vec![record], &plan) {
+            match flow_eval::eval::run_map(map, vec![record], &plan) {
                 Ok(value) => {
                     delivered += 1;
-                    let text = flow_plan::encode(&value);
-                    if let Err(e) = flow_plan::decode_text(&text, &out_ty, &plan.types) {
+                    let text = flow_eval::encode(&value);
+                    if let Err(e) = flow_eval::decode_text(&text, &out_ty, &plan.types) {
                         panic!("case {case}: the output is not an `Out` ({e:?})\n{text}\ninput {line}\n{source}");
                     }
                 }
@@ -610,7 +610,7 @@ fn maps_that_check_never_reach_an_internal_error_and_write_their_declared_types(
         }
         // `flowc map`'s writer: its rejects are the evaluator's failures, never internal ones.
         let (mut out, mut rejects) = (Vec::new(), Vec::new());
-        flow_plan::mapper::map_ndjson(&plan, index, lines.join("\n").as_bytes(), &mut out, &mut rejects).expect("io");
+        flow_eval::mapper::map_ndjson(&plan, index, lines.join("\n").as_bytes(), &mut out, &mut rejects).expect("io");
         let rejects = String::from_utf8_lossy(&rejects);
         assert!(!rejects.contains("internal error"), "case {case}: {rejects}\n{source}");
     }

@@ -1,31 +1,33 @@
-//! The Plan: what `lower` produces from a checked model and what the runtime executes. Plain,
-//! serializable data; it keeps the source span of everything that can fail at run time so
-//! failures render against the `.flow` file, and it holds secret *names*, never their values.
+//! The Plan: what `lower` produces from a checked model and what the runtime executes, and
+//! nothing else. Plain, serializable, comparable data: it keeps the source span of everything
+//! that can fail at run time so failures render against the `.flow` file, and it holds secret
+//! *names*, never their values. The built-in functions' table ([`Builtin`]: name, arity, typed
+//! signature) and the policy defaults live here once, for the checker, the docs and the runtime.
 //!
-//! Beside the data: the value model ([`Value`]), decoding JSON text against a declared [`Type`]
-//! ([`decode_text`], [`decode_page`]), encoding values back to JSON ([`encode`]), and the expression evaluator
-//! ([`eval`]). They are pure, so the runtime and `flowc test` share them.
+//! It must never know how a plan is run: no evaluator, no JSON decoding of data, no compiled
+//! regexes or caches (those are `flow_eval`'s, in a side table built per plan), no I/O.
 
 mod builtins;
-pub mod cache;
-pub mod datefmt;
-mod fast;
-mod json;
-#[cfg(test)]
-mod oracle;
-mod run_builtin;
 mod value;
 
-pub mod eval;
-pub mod mapper;
-pub mod testing;
-
-pub use builtins::Builtin;
+pub use builtins::{Arg, Builtin, Family, Row, Shape};
 pub use flow_diagnostics::Span;
-pub use json::{
-    decode_page, decode_text, describe_type, encode, encode_to, BadRecord, Mismatches, Page, ShapeError, TextError,
-};
 pub use value::{Key, Value};
+
+/// Whole-request timeout of an api that sets none.
+pub const DEFAULT_TIMEOUT_MS: u64 = 30_000;
+/// Time to establish a connection, when an api sets none.
+pub const DEFAULT_CONNECT_TIMEOUT_MS: u64 = 10_000;
+/// Requests in flight per api, when it sets none.
+pub const DEFAULT_API_CONCURRENCY: u32 = 8;
+/// Records of a flow processed at once, when it sets none.
+pub const DEFAULT_FLOW_CONCURRENCY: u32 = 8;
+/// Pages an endpoint may fetch before paging stops with an error, when it sets none.
+pub const DEFAULT_MAX_PAGES: u64 = 100_000;
+/// Retries of failed requests, when neither the api nor the endpoint sets them.
+pub const DEFAULT_RETRY: Retry = Retry { attempts: 3, base_ms: 200, max_ms: 30_000 };
+
+use serde::{Deserialize, Serialize};
 
 /// Whether a type has an optional field (`name?: T`) anywhere, so output must be shaped by it.
 pub fn has_optional(ty: &Type, types: &[NamedType]) -> bool {
@@ -40,54 +42,6 @@ pub fn has_optional(ty: &Type, types: &[NamedType]) -> bool {
     }
     walk(ty, types, 0)
 }
-
-/// Leaves out of `value` every optional field (`name?: T`) of `ty` whose value is null, at any
-/// depth: "absent" is how such a field says it has no value, where `name: T?` says `null`.
-pub fn omit_absent(value: &mut Value, ty: &Type, types: &[NamedType]) {
-    fn walk(value: &mut Value, ty: &Type, types: &[NamedType], depth: usize) {
-        if depth > 32 {
-            return;
-        }
-        match (value, ty) {
-            (v, Type::Named(i)) => {
-                if let Some(n) = types.get(*i) {
-                    walk(v, &n.ty, types, depth + 1);
-                }
-            }
-            (v, Type::Nullable(t)) => walk(v, t, types, depth + 1),
-            (Value::Array(items), Type::Array(t)) => {
-                for item in items {
-                    walk(item, t, types, depth + 1);
-                }
-            }
-            (Value::Object(fields), Type::Object(decl)) => {
-                fields.retain(|(k, v)| !(v.is_null() && decl.iter().any(|f| f.optional && f.name == *k)));
-                for (k, v) in fields.iter_mut() {
-                    if let Some(f) = decl.iter().find(|f| f.name == *k) {
-                        walk(v, &f.ty, types, depth + 1);
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-    walk(value, ty, types, 0)
-}
-
-/// A request body or output record as JSON: shaped by its declared type when that type has
-/// optional fields, else as it is.
-pub fn encode_as(value: &Value, ty: Option<&Type>, types: &[NamedType]) -> String {
-    match ty {
-        Some(t) if has_optional(t, types) => {
-            let mut v = value.clone();
-            omit_absent(&mut v, t, types);
-            encode(&v)
-        }
-        _ => encode(value),
-    }
-}
-
-use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
@@ -156,7 +110,7 @@ pub struct Retry {
 
 impl Default for Retry {
     fn default() -> Retry {
-        Retry { attempts: 3, base_ms: 200, max_ms: 30_000 }
+        DEFAULT_RETRY
     }
 }
 
@@ -319,11 +273,11 @@ pub fn is_plain_http_elsewhere(url: &url::Url) -> bool {
 }
 
 fn default_connect_timeout() -> u64 {
-    10_000
+    DEFAULT_CONNECT_TIMEOUT_MS
 }
 
 fn default_max_pages() -> u64 {
-    100_000
+    DEFAULT_MAX_PAGES
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -413,7 +367,7 @@ pub struct Map {
     #[serde(default)]
     pub order: Vec<Key>,
     /// The target type, when it has optional fields (`name?: T`) that output leaves out when
-    /// null; see [`omit_absent`].
+    /// null; see `flow_eval::omit_absent`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ret: Option<Type>,
     pub span: Span,
@@ -422,24 +376,8 @@ pub struct Map {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Table {
     pub name: String,
+    /// Keys and values in declaration order; a key given twice keeps its first entry.
     pub entries: Vec<(Value, Value)>,
-    /// Key text to entry, built on first use.
-    #[serde(skip)]
-    pub index: cache::Cache<std::collections::HashMap<String, usize>>,
-}
-
-impl Table {
-    /// The value for `key`, if the table has it.
-    pub fn get(&self, key: &Value) -> Option<&Value> {
-        let index = self.index.get_or_init(|| {
-            let mut m = std::collections::HashMap::with_capacity(self.entries.len());
-            for (i, (k, _)) in self.entries.iter().enumerate() {
-                m.entry(k.to_text()).or_insert(i);
-            }
-            m
-        });
-        index.get(&key.to_text()).map(|&i| &self.entries[i].1)
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -602,14 +540,12 @@ pub enum Expr {
         args: Vec<Expr>,
         span: Span,
     },
-    CallFn {
+    /// A built-in function. (Serialized as `call_fn`, the name plans have always shown.)
+    #[serde(rename = "call_fn")]
+    CallBuiltin {
         func: Builtin,
         args: Vec<Expr>,
         span: Span,
-        /// Worked out once, on first use: a regex's compiled pattern, a date format, whether a lambda
-        /// may borrow its array.
-        #[serde(skip)]
-        compiled: cache::Cache<Compiled>,
     },
     /// A helper function, by index into [`Plan::functions`].
     CallFunction {
@@ -646,16 +582,6 @@ pub enum Expr {
     },
 }
 
-/// What a built-in call keeps of its arguments, worked out on first use.
-#[derive(Debug)]
-pub enum Compiled {
-    Regex(regex::Regex),
-    DateFormat(datefmt::DateFormat),
-    /// A function with a lambda: whether the array it runs over may be lent to the lambda
-    /// (the lambda does not read the variable the array is in).
-    Lends(bool),
-}
-
 impl Expr {
     /// Calls `f` on each direct sub-expression.
     pub fn each_child<'a>(&'a self, f: &mut impl FnMut(&'a Expr)) {
@@ -682,7 +608,7 @@ impl Expr {
             Expr::Object { fields } => fields.iter().for_each(|(_, e)| f(e)),
             Expr::Array { items: args }
             | Expr::CallMap { args, .. }
-            | Expr::CallFn { args, .. }
+            | Expr::CallBuiltin { args, .. }
             | Expr::CallFunction { args, .. } => args.iter().for_each(f),
             Expr::Catch { expr, default } => {
                 f(expr);
@@ -742,52 +668,4 @@ pub enum BinOp {
     Mul,
     Div,
     Rem,
-}
-
-#[cfg(test)]
-mod optional_tests {
-    use super::*;
-
-    fn field(name: &str, ty: Type, optional: bool) -> Field {
-        Field { name: name.into(), ty, optional }
-    }
-
-    #[test]
-    fn omit_absent_leaves_out_null_optional_fields_at_any_depth() {
-        let item = Type::Object(vec![
-            field("sku", Type::String, false),
-            field("note", Type::String, true),
-            field("gift", Type::Nullable(Box::new(Type::Bool)), false),
-        ]);
-        let types = vec![NamedType { name: "Item".into(), ty: item }];
-        let order = Type::Object(vec![
-            field("id", Type::Int, false),
-            field("items", Type::Array(Box::new(Type::Named(0))), false),
-            field("coupon", Type::String, true),
-        ]);
-        assert!(has_optional(&order, &types));
-        assert!(!has_optional(&Type::Array(Box::new(Type::Int)), &types));
-        let obj = |fields: Vec<(&str, Value)>| Value::Object(fields.into_iter().map(|(k, v)| (k.into(), v)).collect());
-        let value = obj(vec![
-            ("id", Value::Int(1)),
-            (
-                "items",
-                Value::Array(vec![
-                    obj(vec![("sku", Value::Str("A".into())), ("note", Value::Null), ("gift", Value::Null)]),
-                    obj(vec![
-                        ("sku", Value::Str("B".into())),
-                        ("note", Value::Str("wrap".into())),
-                        ("gift", Value::Null),
-                    ]),
-                ]),
-            ),
-            ("coupon", Value::Null),
-        ]);
-        assert_eq!(
-            encode_as(&value, Some(&order), &types),
-            r#"{"id":1,"items":[{"sku":"A","gift":null},{"sku":"B","note":"wrap","gift":null}]}"#
-        );
-        // Without a type, or with one that has no optional field, the value is written as it is.
-        assert!(encode_as(&value, None, &types).contains("\"coupon\":null"));
-    }
 }

@@ -220,21 +220,6 @@ impl Value {
             Value::Object(_) => "object",
         }
     }
-
-    /// The text `str()` gives and query parameters and paths are built from.
-    pub fn to_text(&self) -> String {
-        match self {
-            Value::Null => String::new(),
-            Value::Bool(b) => b.to_string(),
-            Value::Int(n) => n.to_string(),
-            Value::Float(f) => f.to_string(),
-            Value::Decimal(d) => d.normalize().to_string(),
-            Value::Str(s) => s.clone(),
-            Value::Date(d) => d.format("%Y-%m-%d").to_string(),
-            Value::DateTime(t) => t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
-            Value::Array(_) | Value::Object(_) => crate::encode(self),
-        }
-    }
 }
 
 #[cfg(test)]

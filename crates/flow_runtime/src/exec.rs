@@ -10,8 +10,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use flow_diagnostics::{codes, Code, Diagnostic, Span};
-use flow_plan::eval::{self, Env};
-use flow_plan::{BadRecord, EndpointCall, OnError, Pagination, Plan, Step, Value};
+use flow_eval::eval::{self, Env};
+use flow_eval::{BadRecord, Program, ToText};
+use flow_plan::{EndpointCall, OnError, Pagination, Plan, Step, Value};
 use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinSet;
 
@@ -21,7 +22,8 @@ use crate::secrets::Secrets;
 use crate::{Event, Events, FlowReport, Observer, PagingStop, Report, RunOptions};
 
 struct Ctx {
-    plan: Arc<Plan>,
+    /// The plan, beside what its call sites compile once.
+    plan: Arc<Program>,
     http: Http,
     /// Events go out through here only: scrubbed of secrets on the way.
     events: Events,
@@ -143,7 +145,7 @@ async fn run_flows(
             return report;
         }
     };
-    let ctx = Arc::new(Ctx { plan: Arc::new(plan.clone()), http, events, secrets, base_dir });
+    let ctx = Arc::new(Ctx { plan: Arc::new(Program::new(plan.clone())), http, events, secrets, base_dir });
     for (i, flow) in plan.flows.iter().enumerate() {
         if only.is_some_and(|f| f != flow.name) {
             continue;
@@ -349,7 +351,7 @@ async fn process_record(fr: &Arc<FlowRun>, step: usize, mut env: Env, n: u64, re
     let rec = RecordRef {
         index: n,
         source: plan.endpoints.get(source.endpoint).map_or_else(String::new, |e| e.name.clone()),
-        id: record.get("id").filter(|v| !v.is_null()).map(Value::to_text),
+        id: record.get("id").filter(|v| !v.is_null()).map(ToText::to_text),
     };
     let kept = record.clone();
     env.push(var.clone(), record);
@@ -462,7 +464,7 @@ fn exec_step<'a>(fr: &'a Arc<FlowRun>, step: &'a Step, env: &'a mut Env, rec: Op
                         let child = RecordRef {
                             index: n,
                             source: plan.endpoints.get(source.endpoint).map_or_else(String::new, |e| e.name.clone()),
-                            id: record.get("id").filter(|v| !v.is_null()).map(Value::to_text),
+                            id: record.get("id").filter(|v| !v.is_null()).map(ToText::to_text),
                         };
                         let inner = env.len();
                         env.push(var.clone(), record);
@@ -616,7 +618,7 @@ impl FlowRun {
         line.pop();
         line.push_str(",\"record\":");
         let text = match record {
-            Kept::Decoded(v) => flow_plan::encode(&secrets.redact_value(v)),
+            Kept::Decoded(v) => flow_eval::encode(&secrets.redact_value(v)),
             Kept::Raw(bad) => secrets.redact(&bad.raw),
         };
         line.push_str(&text);
@@ -646,7 +648,7 @@ impl FlowRun {
         let items = Value::Array(batch.iter().map(|p| p.item.clone()).collect());
         let headers = first.headers.clone();
         let rec = first.rec.clone();
-        let body = flow_plan::encode_as(&items, endpoint.body.as_ref(), &plan.types);
+        let body = flow_eval::encode_as(&items, endpoint.body.as_ref(), &plan.types);
         match self.send(call, &url, &headers, Some(body), Some(&rec), false).await {
             Ok(_) => {
                 self.stats.records_ok.fetch_add(batch.len() as u64, Ordering::SeqCst);
@@ -826,7 +828,7 @@ impl FlowRun {
         let api = &plan.apis[endpoint.api];
         let (params, query, headers) = self.request_parts(call, env, rec)?;
         let body = match &call.body {
-            Some(e) => Some(flow_plan::encode_as(
+            Some(e) => Some(flow_eval::encode_as(
                 &eval::eval(e, env, &plan).map_err(|err| self.eval_failure(err, call.span, rec, "the request body"))?,
                 endpoint.body.as_ref(),
                 &plan.types,
@@ -852,20 +854,20 @@ impl FlowRun {
         // (so a Decimal is exactly what the API wrote, or refused); what does not fit is read
         // again to list every mismatch.
         response_text(answer)
-            .and_then(|text| flow_plan::decode_text(text, ty, &self.ctx.plan.types))
+            .and_then(|text| flow_eval::decode_text(text, ty, &self.ctx.plan.types))
             .map_err(|e| self.decode_failure(e, answer, call, rec))
     }
 
     fn decode_failure(
         &self,
-        e: flow_plan::TextError,
+        e: flow_eval::TextError,
         answer: &Answer,
         call: &EndpointCall,
         rec: Option<&RecordRef>,
     ) -> Diagnostic {
         let f = match e {
-            flow_plan::TextError::Syntax(why) => http::not_json(answer, &why, &self.ctx.secrets),
-            flow_plan::TextError::Shape(m) => shape_failure("the response does not match its declared type", &m),
+            flow_eval::TextError::Syntax(why) => http::not_json(answer, &why, &self.ctx.secrets),
+            flow_eval::TextError::Shape(m) => shape_failure("the response does not match its declared type", &m),
         };
         self.http_failure(f, call, rec)
     }
@@ -882,7 +884,7 @@ impl FlowRun {
     ) -> Result<(Value, Vec<Result<Value, BadRecord>>), Diagnostic> {
         let Some(path) = records else { return Ok((self.decode(answer, ty, call, rec)?, Vec::new())) };
         response_text(answer)
-            .and_then(|text| flow_plan::decode_page(text, ty, &self.ctx.plan.types, path))
+            .and_then(|text| flow_eval::decode_page(text, ty, &self.ctx.plan.types, path))
             .map(|page| (page.envelope, page.records))
             .map_err(|e| self.decode_failure(e, answer, call, rec))
     }
@@ -895,7 +897,7 @@ impl FlowRun {
         let rec = RecordRef {
             index: n,
             source: endpoint.map_or_else(String::new, |e| e.name.clone()),
-            id: bad.partial.get("id").filter(|v| !v.is_null()).map(Value::to_text),
+            id: bad.partial.get("id").filter(|v| !v.is_null()).map(ToText::to_text),
         };
         let ty = endpoint.and_then(|e| record_type(e, &plan.types));
         let what = match &ty {
@@ -952,19 +954,19 @@ fn record_type(endpoint: &flow_plan::Endpoint, types: &[flow_plan::NamedType]) -
                 let name = path.next()?;
                 ty = &fields.iter().find(|f| *f.name == **name)?.ty;
             }
-            flow_plan::Type::Array(item) if path.len() == 0 => return Some(flow_plan::describe_type(item, types)),
+            flow_plan::Type::Array(item) if path.len() == 0 => return Some(flow_eval::describe_type(item, types)),
             _ => return None,
         }
     }
 }
 
 /// A response body as text: JSON is UTF-8.
-fn response_text(answer: &Answer) -> Result<&str, flow_plan::TextError> {
-    std::str::from_utf8(&answer.body).map_err(|e| flow_plan::TextError::Syntax(format!("not UTF-8: {e}")))
+fn response_text(answer: &Answer) -> Result<&str, flow_eval::TextError> {
+    std::str::from_utf8(&answer.body).map_err(|e| flow_eval::TextError::Syntax(format!("not UTF-8: {e}")))
 }
 
 /// R0004: one mismatch in the message; several counted there, one note each.
-fn shape_failure(what: &str, m: &flow_plan::Mismatches) -> Failure {
+fn shape_failure(what: &str, m: &flow_eval::Mismatches) -> Failure {
     if m.count() == 1 {
         return Failure::new(codes::SHAPE, format!("{what}: {m}"));
     }
@@ -1072,7 +1074,7 @@ impl Pager {
         }
         self.started = true;
         self.pages += 1;
-        let body = body.as_ref().map(|b| flow_plan::encode_as(b, endpoint.body.as_ref(), &fr.ctx.plan.types));
+        let body = body.as_ref().map(|b| flow_eval::encode_as(b, endpoint.body.as_ref(), &fr.ctx.plan.types));
         let answer = fr.send(call, &url, &headers, body, rec, true).await?;
         let Some(ty) = &endpoint.response else {
             return Ok(Some(Vec::new()));

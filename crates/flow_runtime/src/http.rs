@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use flow_diagnostics::{codes, Code};
+use flow_eval::ToText;
 use flow_plan::{Api, Auth, Endpoint, PathPart, Plan, Rate, Retry, Template, Value};
 use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 use tokio::sync::Semaphore;
@@ -1154,8 +1155,8 @@ mod tests {
             // The decoder's own verdict: a syntax error, whatever the declared type.
             let decoder_reads_json = std::str::from_utf8(body).is_ok_and(|text| {
                 !matches!(
-                    flow_plan::decode_text(text, &flow_plan::Type::Bool, &[]),
-                    Err(flow_plan::TextError::Syntax(_))
+                    flow_eval::decode_text(text, &flow_plan::Type::Bool, &[]),
+                    Err(flow_eval::TextError::Syntax(_))
                 )
             });
             assert_eq!(json_syntax_error(body).is_none(), decoder_reads_json, "{:?}", String::from_utf8_lossy(body));

@@ -16,6 +16,7 @@ use std::collections::HashMap;
 use std::sync::RwLock;
 
 use flow_diagnostics::{Diagnostic, Label};
+use flow_eval::ToText;
 use flow_plan::Value;
 use secrecy::{ExposeSecret, SecretString};
 

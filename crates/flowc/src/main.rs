@@ -311,7 +311,7 @@ fn map_records(
     };
     let writer = BufWriter::with_capacity(1 << 16, open_out(output, Box::new(std::io::stdout().lock()))?);
     let reject_writer = BufWriter::new(open_out(rejects, Box::new(std::io::stderr()))?);
-    let summary = flow_plan::mapper::map_ndjson(&plan, index, reader, writer, reject_writer)
+    let summary = flow_eval::mapper::map_ndjson(&flow_eval::Program::new(plan), index, reader, writer, reject_writer)
         .map_err(|e| miette::miette!("map {name}: {e}"))?;
     report::eprint(&format!(
         "mapped {} record{}, rejected {}{}",
@@ -368,7 +368,7 @@ fn test(files: &[PathBuf]) -> miette::Result<ExitCode> {
             broken += 1;
             continue;
         };
-        for t in flow_plan::testing::run_tests(&plan) {
+        for t in flow_eval::test_blocks::run_tests(&flow_eval::Program::new(plan)) {
             if t.passed {
                 passed += 1;
                 report::eprint(&format!("test {} … ok", t.name));

@@ -1,5 +1,5 @@
 //! JSON in and out. Decoding checks JSON text against a declared type and keeps only the
-//! declared fields (in `fast.rs`, the one decoder); a mismatch names the path of the field, and
+//! declared fields (in `decode.rs`, the one decoder); a mismatch names the path of the field, and
 //! every mismatch of a document is listed. Encoding writes JSON text directly, so Decimal values
 //! stay exact.
 
@@ -108,10 +108,10 @@ pub fn decode_text(text: &str, ty: &Type, types: &[NamedType]) -> Result<Value, 
 /// [`decode_text`] into `slot`, reusing the strings, arrays and objects it holds (a stream of
 /// records of one type allocates little after the first). On error `slot` holds part of a record.
 pub fn decode_text_into(text: &str, ty: &Type, types: &[NamedType], slot: &mut Value) -> Result<(), TextError> {
-    if crate::fast::decode_into(text, ty, types, slot).is_ok() {
+    if crate::decode::decode_into(text, ty, types, slot).is_ok() {
         return Ok(());
     }
-    let d = crate::fast::decode(text, ty, types, None, true, slot).map_err(|at| syntax(text, at))?;
+    let d = crate::decode::decode(text, ty, types, None, true, slot).map_err(|at| syntax(text, at))?;
     if d.mismatches.is_empty() {
         Ok(())
     } else {
@@ -147,10 +147,10 @@ pub struct BadRecord {
 /// apart, with its raw text and every mismatch, and the others are decoded as usual.
 pub fn decode_page(text: &str, ty: &Type, types: &[NamedType], records: &[String]) -> Result<Page, TextError> {
     let mut envelope = Value::Null;
-    match crate::fast::decode(text, ty, types, Some(records), false, &mut envelope) {
+    match crate::decode::decode(text, ty, types, Some(records), false, &mut envelope) {
         Ok(d) => Ok(Page { envelope, records: d.records }),
         Err(_) => {
-            let d = crate::fast::decode(text, ty, types, Some(records), true, &mut envelope)
+            let d = crate::decode::decode(text, ty, types, Some(records), true, &mut envelope)
                 .map_err(|at| syntax(text, at))?;
             if d.mismatches.is_empty() {
                 Ok(Page { envelope, records: d.records })
@@ -164,7 +164,7 @@ pub fn decode_page(text: &str, ty: &Type, types: &[NamedType], records: &[String
 /// Why text is not JSON, in serde_json's words (it only validates the text here: nothing is
 /// read through it), or by position where serde_json's validation would let it pass (nesting too
 /// deep, an escape that is half a character).
-fn syntax(text: &str, stop: crate::fast::Stop) -> TextError {
+fn syntax(text: &str, stop: crate::decode::Stop) -> TextError {
     let position = || {
         let mut at = stop.at.min(text.len());
         while !text.is_char_boundary(at) {
@@ -278,6 +278,28 @@ pub fn encode_to(value: &Value, out: &mut String) {
     }
 }
 
+/// The text of a value: what `str()` gives, and what query parameters, headers, paths and
+/// table keys are built from. Arrays and objects are their JSON.
+pub trait ToText {
+    fn to_text(&self) -> String;
+}
+
+impl ToText for Value {
+    fn to_text(&self) -> String {
+        match self {
+            Value::Null => String::new(),
+            Value::Bool(b) => b.to_string(),
+            Value::Int(n) => n.to_string(),
+            Value::Float(f) => f.to_string(),
+            Value::Decimal(d) => d.normalize().to_string(),
+            Value::Str(s) => s.clone(),
+            Value::Date(d) => d.format("%Y-%m-%d").to_string(),
+            Value::DateTime(t) => t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+            Value::Array(_) | Value::Object(_) => encode(self),
+        }
+    }
+}
+
 /// `"name":` for an object key.
 pub(crate) fn encode_key(name: &str, out: &mut String) {
     string(name, out);
@@ -290,7 +312,7 @@ pub(crate) fn string(s: &str, out: &mut String) {
     // a character boundary.
     let bytes = s.as_bytes();
     // Most strings need no escape at all: one quick pass, eight bytes at a time, says so.
-    if crate::fast::plain_run(bytes, 0) == bytes.len() {
+    if crate::decode::plain_run(bytes, 0) == bytes.len() {
         out.push_str(s);
         out.push('"');
         return;

@@ -1,4 +1,4 @@
-//! The reference the one-pass decoder (`fast.rs`) is tested against, written apart from it and
+//! The reference the one-pass decoder (`decode.rs`) is tested against, written apart from it and
 //! as plainly as possible: serde_json says what is JSON and reads the text into a tree whose
 //! numbers stay their text (through `RawValue`), and a recursive function reads that tree against
 //! the declared type. A Decimal is worked out from the digits as text and handed to

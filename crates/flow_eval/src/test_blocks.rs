@@ -4,7 +4,7 @@
 use flow_diagnostics::{codes, Diagnostic};
 
 use crate::eval::{eval, Env};
-use crate::{Plan, Test, TestStep, Value};
+use crate::{Program, Test, TestStep, Value};
 
 /// The outcome of one test.
 pub struct TestReport {
@@ -15,11 +15,11 @@ pub struct TestReport {
 }
 
 /// Runs every test of a plan, in file order.
-pub fn run_tests(plan: &Plan) -> Vec<TestReport> {
+pub fn run_tests(plan: &Program) -> Vec<TestReport> {
     plan.tests.iter().map(|t| run_test(plan, t)).collect()
 }
 
-fn run_test(plan: &Plan, test: &Test) -> TestReport {
+fn run_test(plan: &Program, test: &Test) -> TestReport {
     let mut env = Env::new();
     let mut diagnostics = Vec::new();
     for step in &test.steps {

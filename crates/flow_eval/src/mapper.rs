@@ -5,7 +5,7 @@
 use std::io::{self, BufRead, Write};
 
 use crate::eval::MapWriter;
-use crate::{Plan, TextError, Value};
+use crate::{Program, TextError, Value};
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct MapSummary {
@@ -15,7 +15,7 @@ pub struct MapSummary {
 
 /// Maps every line of `input` with map number `map` of the plan.
 pub fn map_ndjson(
-    plan: &Plan,
+    plan: &Program,
     map: usize,
     input: impl BufRead,
     mut output: impl Write,
@@ -99,11 +99,12 @@ fn reject(out: &mut impl Write, line: u64, code: &str, message: &str, input: &st
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Expr, Field, Map, Type, Value};
+    use crate::{Expr, Field, Type, Value};
+    use flow_plan::{Map, Plan};
 
     #[test]
     fn maps_good_lines_and_rejects_the_rest_with_line_numbers() {
-        let plan = Plan {
+        let plan = Program::new(Plan {
             maps: vec![Map {
                 name: "m".into(),
                 params: vec!["r".into()],
@@ -128,7 +129,7 @@ mod tests {
                 span: crate::Span::new(0, 1),
             }],
             ..Plan::default()
-        };
+        });
         let input = "{\"n\": 2, \"x\": [1, {\"y\": 2}]}\n\n{\"n\": \"two\"}\nnot json\n{\"n\": 9223372036854775807}\n{\"n\": 5}\n";
         let (mut out, mut rej) = (Vec::new(), Vec::new());
         let s = map_ndjson(&plan, 0, input.as_bytes(), &mut out, &mut rej).unwrap();

@@ -9,7 +9,8 @@ use std::cmp::Ordering;
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 
-use crate::{BinOp, Expr, Key, Plan, Span, Value};
+use crate::json::ToText;
+use crate::{BinOp, Expr, Key, Program, Span, Value};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EvalError {
@@ -75,7 +76,7 @@ impl Env {
 }
 
 /// Evaluates an expression.
-pub fn eval(expr: &Expr, env: &mut Env, plan: &Plan) -> Result<Value, EvalError> {
+pub fn eval(expr: &Expr, env: &mut Env, plan: &Program) -> Result<Value, EvalError> {
     if matches!(expr, Expr::Var { .. } | Expr::Field { .. } | Expr::Index { .. }) {
         if let Some(v) = place(expr, env, plan)? {
             return Ok(v.clone());
@@ -155,8 +156,8 @@ pub fn eval(expr: &Expr, env: &mut Env, plan: &Plan) -> Result<Value, EvalError>
                 e
             })
         }
-        Expr::CallFn { func, args, span, compiled } => {
-            crate::run_builtin::call_builtin(*func, args, *span, compiled, env, plan)
+        Expr::CallBuiltin { func, args, span } => {
+            crate::builtins::call(*func, args, *span, plan.compiled.call(expr), env, plan)
         }
         Expr::CallFunction { func, args, span } => {
             let Some(f) = plan.functions.get(*func) else {
@@ -221,7 +222,7 @@ pub fn eval(expr: &Expr, env: &mut Env, plan: &Plan) -> Result<Value, EvalError>
         Expr::Lookup { table, key } => {
             let k = eval(key, env, plan)?;
             match plan.tables.get(*table) {
-                Some(t) => Ok(t.get(&k).cloned().unwrap_or(Value::Null)),
+                Some(t) => Ok(plan.compiled.look_up(*table, t, &k).cloned().unwrap_or(Value::Null)),
                 None => internal("lookup in an unknown table"),
             }
         }
@@ -246,7 +247,7 @@ pub fn eval(expr: &Expr, env: &mut Env, plan: &Plan) -> Result<Value, EvalError>
 /// An operand of arithmetic: a variable-and-field path copied from where it is (numbers are
 /// small), without a call of the whole evaluator; anything else evaluated.
 #[inline]
-fn operand(e: &Expr, env: &mut Env, plan: &Plan) -> Result<Value, EvalError> {
+fn operand(e: &Expr, env: &mut Env, plan: &Program) -> Result<Value, EvalError> {
     match var_path(e, env) {
         Some(v) => Ok(v.clone()),
         None => eval(e, env, plan),
@@ -254,11 +255,11 @@ fn operand(e: &Expr, env: &mut Env, plan: &Plan) -> Result<Value, EvalError> {
 }
 
 /// Whether [`text_into`] may write `e`: an expression that builds text.
-fn writes_text(e: &Expr) -> bool {
+fn builds_text(e: &Expr) -> bool {
     match e {
         Expr::Binary { op: BinOp::Add, .. } => true,
         Expr::If { .. } => text_choice(e),
-        Expr::CallFn { func, .. } => crate::run_builtin::writes_text(*func),
+        Expr::CallBuiltin { func, .. } => crate::builtins::has_text_into(*func),
         _ => false,
     }
 }
@@ -278,7 +279,7 @@ fn text_choice(e: &Expr) -> bool {
 /// Appends the text of `e` to `buf` when `e` gives a string, and says whether it did: when it
 /// says `false`, nothing was written and nothing was evaluated that the caller must not repeat
 /// (only the leftmost path of a `+` was read, to see that it is not text).
-pub(crate) fn text_into(e: &Expr, env: &mut Env, plan: &Plan, buf: &mut String) -> Result<bool, EvalError> {
+pub(crate) fn text_into(e: &Expr, env: &mut Env, plan: &Program, buf: &mut String) -> Result<bool, EvalError> {
     match e {
         Expr::Lit { value: Value::Str(s) } => {
             buf.push_str(s);
@@ -313,8 +314,8 @@ pub(crate) fn text_into(e: &Expr, env: &mut Env, plan: &Plan, buf: &mut String) 
             };
             text_into(branch, env, plan, buf)
         }
-        Expr::CallFn { func, args, span, compiled } if crate::run_builtin::writes_text(*func) => {
-            crate::run_builtin::text_call_into(*func, args, *span, compiled, env, plan, buf)
+        Expr::CallBuiltin { func, args, span } if crate::builtins::has_text_into(*func) => {
+            crate::builtins::text_into(*func, args, *span, plan.compiled.call(e), env, plan, buf)
         }
         _ => Ok(false),
     }
@@ -326,7 +327,7 @@ pub(crate) fn text_into(e: &Expr, env: &mut Env, plan: &Plan, buf: &mut String) 
 /// may hold part of the record: callers write into a scratch buffer.
 pub struct MapWriter<'p> {
     map: &'p crate::Map,
-    plan: &'p Plan,
+    plan: &'p Program,
     /// Per field: `"name":` (after the first, `,"name":`), and whether [`text_into`] writes its
     /// expression.
     fields: Vec<(String, bool)>,
@@ -337,7 +338,7 @@ pub struct MapWriter<'p> {
 }
 
 impl<'p> MapWriter<'p> {
-    pub fn new(map: &'p crate::Map, plan: &'p Plan) -> MapWriter<'p> {
+    pub fn new(map: &'p crate::Map, plan: &'p Program) -> MapWriter<'p> {
         let fields = map
             .fields
             .iter()
@@ -345,7 +346,7 @@ impl<'p> MapWriter<'p> {
             .map(|(i, (name, e))| {
                 let mut key = String::from(if i > 0 { "," } else { "" });
                 crate::json::encode_key(name, &mut key);
-                (key, writes_text(e))
+                (key, builds_text(e))
             })
             .collect();
         MapWriter { map, plan, fields, env: Env::new(), scratch: String::new(), lets: Vec::new() }
@@ -397,7 +398,7 @@ fn write_field(
     e: &Expr,
     text: bool,
     env: &mut Env,
-    plan: &Plan,
+    plan: &Program,
     out: &mut String,
     scratch: &mut String,
 ) -> Result<(), EvalError> {
@@ -408,7 +409,7 @@ fn write_field(
         let start = out.len();
         out.push('"');
         if text_into(e, env, plan, out)? {
-            if crate::fast::plain_run(out.as_bytes(), start + 1) == out.len() {
+            if crate::decode::plain_run(out.as_bytes(), start + 1) == out.len() {
                 out.push('"');
             } else {
                 scratch.clear();
@@ -437,7 +438,7 @@ fn write_field(
 }
 
 /// A map's parameters bound to its arguments, then its `let`s, in order.
-fn map_env(map: &crate::Map, args: Vec<Value>, plan: &Plan) -> Result<Env, EvalError> {
+fn map_env(map: &crate::Map, args: Vec<Value>, plan: &Program) -> Result<Env, EvalError> {
     let mut env = Env::new();
     for (name, v) in map.params.iter().zip(args) {
         env.push(*name, v);
@@ -446,7 +447,7 @@ fn map_env(map: &crate::Map, args: Vec<Value>, plan: &Plan) -> Result<Env, EvalE
     Ok(env)
 }
 
-fn bind_lets(map: &crate::Map, env: &mut Env, plan: &Plan) -> Result<(), EvalError> {
+fn bind_lets(map: &crate::Map, env: &mut Env, plan: &Program) -> Result<(), EvalError> {
     for (name, e) in &map.lets {
         let v = eval(e, env, plan)?;
         env.push(*name, v);
@@ -456,7 +457,7 @@ fn bind_lets(map: &crate::Map, env: &mut Env, plan: &Plan) -> Result<(), EvalErr
 
 /// [`bind_lets`], each `let` evaluated into the value it had for the last record (`kept`), so
 /// what it builds reuses that value's strings and arrays.
-fn bind_lets_into(map: &crate::Map, env: &mut Env, plan: &Plan, kept: &mut [Value]) -> Result<(), EvalError> {
+fn bind_lets_into(map: &crate::Map, env: &mut Env, plan: &Program, kept: &mut [Value]) -> Result<(), EvalError> {
     for (i, (name, e)) in map.lets.iter().enumerate() {
         let mut slot = kept.get_mut(i).map(|v| std::mem::replace(v, Value::Null)).unwrap_or(Value::Null);
         eval_into(e, env, plan, &mut slot)?;
@@ -467,9 +468,9 @@ fn bind_lets_into(map: &crate::Map, env: &mut Env, plan: &Plan, kept: &mut [Valu
 
 /// `eval`, the value put into `slot`: `split` writes its parts into the strings and the array
 /// `slot` holds; anything else replaces it.
-fn eval_into(e: &Expr, env: &mut Env, plan: &Plan, slot: &mut Value) -> Result<(), EvalError> {
-    if let Expr::CallFn { func: crate::Builtin::Split, args, .. } = e {
-        if crate::run_builtin::split_into(args, env, plan, slot)? {
+fn eval_into(e: &Expr, env: &mut Env, plan: &Program, slot: &mut Value) -> Result<(), EvalError> {
+    if let Expr::CallBuiltin { func: crate::Builtin::Split, args, .. } = e {
+        if crate::builtins::text::split_into(args, env, plan, slot)? {
             return Ok(());
         }
     }
@@ -485,7 +486,7 @@ fn set_field(out: &mut Vec<(Key, Value)>, name: &Key, v: Value) {
 }
 
 /// Runs a map on its arguments: its `let`s in order, then its fields.
-pub fn run_map(map: &crate::Map, args: Vec<Value>, plan: &Plan) -> Result<Value, EvalError> {
+pub fn run_map(map: &crate::Map, args: Vec<Value>, plan: &Program) -> Result<Value, EvalError> {
     let mut env = map_env(map, args, plan)?;
     if map.spreads.is_empty() {
         let mut out = Vec::with_capacity(map.fields.len());
@@ -521,7 +522,7 @@ pub fn run_map(map: &crate::Map, args: Vec<Value>, plan: &Plan) -> Result<Value,
 
 /// A variable, field or index path: evaluated by reference, without copying the record.
 /// `None` when `expr` is not a place.
-pub(crate) fn place<'e>(expr: &'e Expr, env: &'e mut Env, plan: &Plan) -> Result<Option<&'e Value>, EvalError> {
+pub(crate) fn place<'e>(expr: &'e Expr, env: &'e mut Env, plan: &Program) -> Result<Option<&'e Value>, EvalError> {
     // The common case, a variable and its fields (`c.address.city`), in a small loop-free
     // function; everything else (an index, an unknown variable) the general way below.
     if is_var_path(expr) {
@@ -582,7 +583,7 @@ fn var_path<'e>(expr: &Expr, env: &'e Env) -> Option<&'e Value> {
 }
 
 /// A path read where it is; anything else evaluated.
-pub(crate) fn place_or_eval<'e>(e: &'e Expr, env: &'e mut Env, plan: &Plan) -> Result<Cow<'e, Value>, EvalError> {
+pub(crate) fn place_or_eval<'e>(e: &'e Expr, env: &'e mut Env, plan: &Program) -> Result<Cow<'e, Value>, EvalError> {
     if is_place(e) {
         return Ok(Cow::Borrowed(place(e, env, plan)?.unwrap_or(&NULL)));
     }
@@ -590,7 +591,7 @@ pub(crate) fn place_or_eval<'e>(e: &'e Expr, env: &'e mut Env, plan: &Plan) -> R
 }
 
 /// A literal read where it is (in the plan); anything else evaluated.
-pub(crate) fn literal_or_eval<'x>(e: &'x Expr, env: &mut Env, plan: &Plan) -> Result<Cow<'x, Value>, EvalError> {
+pub(crate) fn literal_or_eval<'x>(e: &'x Expr, env: &mut Env, plan: &Program) -> Result<Cow<'x, Value>, EvalError> {
     match e {
         Expr::Lit { value } => Ok(Cow::Borrowed(value)),
         e => eval(e, env, plan).map(Cow::Owned),
@@ -817,8 +818,8 @@ mod tests {
         Box::new(Expr::Lit { value: v })
     }
 
-    fn plan() -> Plan {
-        Plan::default()
+    fn plan() -> Program {
+        Program::new(crate::Plan::default())
     }
 
     fn bin(op: BinOp, l: Value, r: Value) -> Result<Value, EvalError> {

@@ -1,0 +1,101 @@
+//! Output shaped by its declared type: an optional field (`name?: T`) is left out when null,
+//! wherever a body or an output record is written.
+
+use flow_plan::has_optional;
+
+use crate::{encode, NamedType, Type, Value};
+
+/// Leaves out of `value` every optional field (`name?: T`) of `ty` whose value is null, at any
+/// depth: "absent" is how such a field says it has no value, where `name: T?` says `null`.
+pub fn omit_absent(value: &mut Value, ty: &Type, types: &[NamedType]) {
+    fn walk(value: &mut Value, ty: &Type, types: &[NamedType], depth: usize) {
+        if depth > 32 {
+            return;
+        }
+        match (value, ty) {
+            (v, Type::Named(i)) => {
+                if let Some(n) = types.get(*i) {
+                    walk(v, &n.ty, types, depth + 1);
+                }
+            }
+            (v, Type::Nullable(t)) => walk(v, t, types, depth + 1),
+            (Value::Array(items), Type::Array(t)) => {
+                for item in items {
+                    walk(item, t, types, depth + 1);
+                }
+            }
+            (Value::Object(fields), Type::Object(decl)) => {
+                fields.retain(|(k, v)| !(v.is_null() && decl.iter().any(|f| f.optional && f.name == *k)));
+                for (k, v) in fields.iter_mut() {
+                    if let Some(f) = decl.iter().find(|f| f.name == *k) {
+                        walk(v, &f.ty, types, depth + 1);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    walk(value, ty, types, 0)
+}
+
+/// A request body or output record as JSON: shaped by its declared type when that type has
+/// optional fields, else as it is.
+pub fn encode_as(value: &Value, ty: Option<&Type>, types: &[NamedType]) -> String {
+    match ty {
+        Some(t) if has_optional(t, types) => {
+            let mut v = value.clone();
+            omit_absent(&mut v, t, types);
+            encode(&v)
+        }
+        _ => encode(value),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Field;
+
+    fn field(name: &str, ty: Type, optional: bool) -> Field {
+        Field { name: name.into(), ty, optional }
+    }
+
+    #[test]
+    fn omit_absent_leaves_out_null_optional_fields_at_any_depth() {
+        let item = Type::Object(vec![
+            field("sku", Type::String, false),
+            field("note", Type::String, true),
+            field("gift", Type::Nullable(Box::new(Type::Bool)), false),
+        ]);
+        let types = vec![NamedType { name: "Item".into(), ty: item }];
+        let order = Type::Object(vec![
+            field("id", Type::Int, false),
+            field("items", Type::Array(Box::new(Type::Named(0))), false),
+            field("coupon", Type::String, true),
+        ]);
+        assert!(has_optional(&order, &types));
+        assert!(!has_optional(&Type::Array(Box::new(Type::Int)), &types));
+        let obj = |fields: Vec<(&str, Value)>| Value::Object(fields.into_iter().map(|(k, v)| (k.into(), v)).collect());
+        let value = obj(vec![
+            ("id", Value::Int(1)),
+            (
+                "items",
+                Value::Array(vec![
+                    obj(vec![("sku", Value::Str("A".into())), ("note", Value::Null), ("gift", Value::Null)]),
+                    obj(vec![
+                        ("sku", Value::Str("B".into())),
+                        ("note", Value::Str("wrap".into())),
+                        ("gift", Value::Null),
+                    ]),
+                ]),
+            ),
+            ("coupon", Value::Null),
+        ]);
+        assert_eq!(
+            encode_as(&value, Some(&order), &types),
+            r#"{"id":1,"items":[{"sku":"A","gift":null},{"sku":"B","note":"wrap","gift":null}]}"#
+        );
+        // Without a type, or with one that has no optional field, the value is written as it is.
+        assert!(encode_as(&value, None, &types).contains("\"coupon\":null"));
+    }
+}
