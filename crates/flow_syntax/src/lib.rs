@@ -9,7 +9,7 @@ pub mod ast;
 mod format;
 pub use format::format;
 pub mod lex;
-mod lower_tree;
+mod tree_to_ast;
 mod scan;
 
 use flow_diagnostics::{codes, Diagnostic, Span};
@@ -55,7 +55,7 @@ fn parse_on_this_thread(source: &str) -> (ast::File, Vec<Diagnostic>) {
     };
     let mut file = ast::File::default();
     for piece in pieces {
-        match lower_tree::parse_decl(&source[piece.clone()], piece.start) {
+        match tree_to_ast::parse_decl(&source[piece.clone()], piece.start) {
             Ok((decl, mut ds)) => {
                 diagnostics.append(&mut ds);
                 file.decls.push(decl);
