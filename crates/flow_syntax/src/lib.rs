@@ -1,16 +1,22 @@
-//! `parse`: `.flow` source text to a typed AST. Parsing never fails: it returns the declarations
-//! it could read and a diagnostic for each piece it could not.
+//! `parse`: `.flow` source text to a typed AST, and `format`, the one canonical layout of it.
+//! Parsing never fails: it returns the declarations it could read and a diagnostic for each piece
+//! it could not.
 //!
-//! The file is first scanned (strings and comments skipped) to find the top-level declarations and
-//! to refuse input nested deeper than [`MAX_DEPTH`]; each declaration is then parsed on its own
-//! with the pest grammar in `grammar/flow.pest`, so one syntax error does not hide the others.
+//! The file is first scanned (`scan.rs`; strings and comments found by the rules of `lex.rs`, the
+//! only place they are written) to find the top-level declarations and to refuse input nested
+//! deeper than [`MAX_DEPTH`]; each declaration is then parsed on its own with the pest grammar in
+//! `grammar/flow.pest`, and `tree_to_ast.rs` builds its AST, so one syntax error does not hide the
+//! others.
+//!
+//! This crate must never know about names resolving, types, plans or running: it sees text and
+//! gives a tree. pest never leaves `tree_to_ast.rs`.
 
 pub mod ast;
 mod format;
 pub use format::format;
 pub mod lex;
-mod tree_to_ast;
 mod scan;
+mod tree_to_ast;
 
 use flow_diagnostics::{codes, Diagnostic, Span};
 
