@@ -1,17 +1,25 @@
 //! `run`: executes a [`Plan`] with tokio and reqwest. The only crate that talks HTTP.
 //!
+//! Stages of a run: preflight (`preflight.rs`: credentials judged with the secrets at hand,
+//! secrets without a value), then the flows (`exec.rs`), paging through sources (`paging.rs`),
+//! each request through `http.rs` with its credentials from `auth/`. This crate must never know
+//! the source text, the command line or the terminal: it takes a Plan and plain options, and
+//! gives events and a Report of Diagnostics that the caller renders.
+//!
 //! Sources are streamed page by page through a bounded channel, so memory stays flat however
 //! many records a source has; records are processed concurrently up to the flow's limit, and
 //! requests to each api are bounded by that api's concurrency. Every failure is a
 //! [`Diagnostic`] that names the flow, the step and the record, with the span of the `.flow`
 //! source that declared the failing step.
 
+mod auth;
 mod exec;
 mod http;
 mod paging;
+mod preflight;
 mod secrets;
 
-pub use http::{check_credentials, credential_secrets};
+pub use preflight::{check_credentials, credential_secrets};
 pub use secrets::{Secrets, MIN_SECRET_CHARS};
 
 use std::path::PathBuf;
