@@ -1,7 +1,7 @@
 //! Executing flows: steps, sources streamed page by page, records processed concurrently,
 //! failures routed to the flow's error policy.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::io::Write as _;
 use std::pin::Pin;
@@ -12,28 +12,29 @@ use std::time::Instant;
 use flow_diagnostics::{codes, Code, Diagnostic, Span};
 use flow_eval::eval::{self, Env};
 use flow_eval::{BadRecord, Program, ToText};
-use flow_plan::{EndpointCall, OnError, Pagination, Plan, Step, Value};
+use flow_plan::{EndpointCall, OnError, Plan, Step, Value};
 use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinSet;
 
 use crate::http::{self, Answer, Failure, Http};
-use crate::paging::{self, Stop};
+use crate::paging::{Pager, Stop};
+use crate::preflight;
 use crate::secrets::Secrets;
 use crate::{Event, Events, FlowReport, Observer, PagingStop, Report, RunOptions};
 
-struct Ctx {
+pub(crate) struct Ctx {
     /// The plan, beside what its call sites compile once.
-    plan: Arc<Program>,
+    pub(crate) plan: Arc<Program>,
     http: Http,
     /// Events go out through here only: scrubbed of secrets on the way.
-    events: Events,
+    pub(crate) events: Events,
     /// The run's secrets, declared and obtained: for the dead letters.
     secrets: Arc<Secrets>,
     base_dir: std::path::PathBuf,
 }
 
 #[derive(Default)]
-struct Stats {
+pub(crate) struct Stats {
     records_in: AtomicU64,
     records_filtered: AtomicU64,
     records_ok: AtomicU64,
@@ -42,17 +43,17 @@ struct Stats {
     /// in their page, queued in the channel, in flight, or waiting in a batch.
     records_not_processed: AtomicU64,
     dead_lettered: AtomicU64,
-    pages: AtomicU64,
+    pub(crate) pages: AtomicU64,
     requests: AtomicU64,
     retries: AtomicU64,
     statuses: Mutex<BTreeMap<u16, u64>>,
 }
 
 /// One flow being run.
-struct FlowRun {
-    ctx: Arc<Ctx>,
+pub(crate) struct FlowRun {
+    pub(crate) ctx: Arc<Ctx>,
     flow: usize,
-    stats: Stats,
+    pub(crate) stats: Stats,
     /// Set when the flow must stop: a failure under `on_error = fail`, or a dead letter that
     /// could not be written.
     stop: AtomicBool,
@@ -76,7 +77,7 @@ struct Pending {
 
 /// Which record a step was working on, for messages and dead letters.
 #[derive(Clone)]
-struct RecordRef {
+pub(crate) struct RecordRef {
     /// 1-based position in its source, and the source's endpoint name.
     index: u64,
     source: String,
@@ -122,20 +123,8 @@ async fn run_flows(
     base_dir: std::path::PathBuf,
 ) -> Report {
     let mut report = Report { flows: Vec::new(), diagnostics: Vec::new() };
-    let missing: Vec<&String> = plan.secrets.iter().filter(|s| !secrets.contains(s)).collect();
-    if !missing.is_empty() {
-        for name in missing {
-            let mut d = Diagnostic::new(codes::MISSING_SECRET, format!("secret `{name}` has no value")).help(format!(
-                "set the environment variable {name}, or add `{name}=…` to the .env file beside the .flow file"
-            ));
-            for api in plan.apis.iter().filter(|a| uses_secret(a, name)) {
-                d = d.secondary(api.span, format!("api `{}` needs it", api.name));
-            }
-            if let Some(l) = d.labels.first_mut() {
-                l.primary = true;
-            }
-            report.diagnostics.push(d);
-        }
+    report.diagnostics = preflight::missing_secrets(plan, &secrets);
+    if !report.diagnostics.is_empty() {
         return report;
     }
     let http = match Http::new(plan, secrets.clone()) {
@@ -160,25 +149,6 @@ async fn run_flows(
         }
     }
     report
-}
-
-pub(crate) fn uses_secret(api: &flow_plan::Api, name: &str) -> bool {
-    let in_template =
-        |t: &flow_plan::Template| t.0.iter().any(|p| matches!(p, flow_plan::Part::Secret(s) if s == name));
-    let in_auth = match &api.auth {
-        flow_plan::Auth::None => false,
-        flow_plan::Auth::Bearer { token } => in_template(token),
-        flow_plan::Auth::Basic { user, password } => in_template(user) || in_template(password),
-        flow_plan::Auth::ApiKeyHeader { value, .. } | flow_plan::Auth::ApiKeyQuery { value, .. } => in_template(value),
-        flow_plan::Auth::OAuth2ClientCredentials { client_id, client_secret, .. } => {
-            in_template(client_id) || in_template(client_secret)
-        }
-        flow_plan::Auth::OAuth2RefreshToken { client_id, client_secret, refresh_token, .. } => {
-            in_template(client_id) || in_template(client_secret) || in_template(refresh_token)
-        }
-        flow_plan::Auth::Jwt { key, .. } => in_template(key),
-    };
-    in_auth || api.headers.iter().any(|h| in_template(&h.value))
 }
 
 async fn run_flow(ctx: Arc<Ctx>, index: usize) -> (FlowReport, Vec<Diagnostic>) {
@@ -504,12 +474,12 @@ enum Outcome {
 }
 
 impl FlowRun {
-    fn flow_name(&self) -> &str {
+    pub(crate) fn flow_name(&self) -> &str {
         &self.ctx.plan.flows[self.flow].name
     }
 
     /// Counts why the paging of a source stopped, for the summary.
-    fn paging_stopped(&self, endpoint: &str, why: Stop) {
+    pub(crate) fn paging_stopped(&self, endpoint: &str, why: Stop) {
         *lock(&self.stops).entry((endpoint.to_string(), why)).or_insert(0) += 1;
     }
 
@@ -537,7 +507,13 @@ impl FlowRun {
         d
     }
 
-    fn eval_failure(&self, e: eval::EvalError, step_span: Span, rec: Option<&RecordRef>, what: &str) -> Diagnostic {
+    pub(crate) fn eval_failure(
+        &self,
+        e: eval::EvalError,
+        step_span: Span,
+        rec: Option<&RecordRef>,
+        what: &str,
+    ) -> Diagnostic {
         let span = e.span.unwrap_or(step_span);
         self.diagnostic(codes::EVAL, &format!("{what} failed: {}", e.message), span, "failed here", rec, &[])
             .help("guard the expression (`if`, `??`), or fix the data; with `on_error = dead_letter(…)` the record is kept and the run goes on")
@@ -675,7 +651,7 @@ impl FlowRun {
 
     /// One HTTP exchange for an endpoint call, with stats and events. `reads_answer`: the
     /// caller decodes the answer, so one whose body is not JSON is retried like a 5xx.
-    async fn send(
+    pub(crate) async fn send(
         &self,
         call: &EndpointCall,
         url: &url::Url,
@@ -758,7 +734,7 @@ impl FlowRun {
         Ok(answer)
     }
 
-    fn http_failure(&self, f: Failure, call: &EndpointCall, rec: Option<&RecordRef>) -> Diagnostic {
+    pub(crate) fn http_failure(&self, f: Failure, call: &EndpointCall, rec: Option<&RecordRef>) -> Diagnostic {
         let endpoint = &self.ctx.plan.endpoints[call.endpoint];
         let help = match f.code.id {
             "R0001" => "check the request the endpoint builds (path, query, body) against the API's documentation; 401/403 mean the credentials",
@@ -779,7 +755,7 @@ impl FlowRun {
 
     /// Evaluates a call's parameters and the endpoint's query and headers.
     #[allow(clippy::type_complexity)]
-    fn request_parts(
+    pub(crate) fn request_parts(
         &self,
         call: &EndpointCall,
         env: &mut Env,
@@ -874,7 +850,7 @@ impl FlowRun {
 
     /// A page: its envelope, decoded whole (paging reads it, so it must fit), and each of its
     /// records on its own, so that one that does not fit fails alone (see [`Self::undecodable`]).
-    fn decode_page(
+    pub(crate) fn decode_page(
         &self,
         answer: &Answer,
         ty: &flow_plan::Type,
@@ -973,252 +949,4 @@ fn shape_failure(what: &str, m: &flow_eval::Mismatches) -> Failure {
     let mut f = Failure::new(codes::SHAPE, format!("{what}: {} mismatches", m.count()));
     f.notes = m.lines();
     f
-}
-
-/// Walks the pages of a source.
-struct Pager {
-    started: bool,
-    next: Option<NextPage>,
-    seen: HashSet<String>,
-    pages: u64,
-    /// Records and the largest page so far, for offsets, short pages and a declared `total`.
-    progress: paging::Progress,
-}
-
-enum NextPage {
-    /// Values to add to the endpoint's own request (cursor, page number, offset): to the query,
-    /// or to the JSON body with `place: "body"`.
-    Params(Vec<(String, Value)>),
-    Url(url::Url),
-}
-
-impl Pager {
-    fn new() -> Pager {
-        Pager { started: false, next: None, seen: HashSet::new(), pages: 0, progress: paging::Progress::default() }
-    }
-
-    /// The next page's records, or `None` after the last page.
-    async fn next_page(
-        &mut self,
-        fr: &FlowRun,
-        call: &EndpointCall,
-        env: &Env,
-        rec: Option<&RecordRef>,
-    ) -> Result<Option<Vec<Result<Value, BadRecord>>>, Diagnostic> {
-        if self.started && self.next.is_none() {
-            return Ok(None);
-        }
-        let plan = fr.ctx.plan.clone();
-        let endpoint = &plan.endpoints[call.endpoint];
-        let api = &plan.apis[endpoint.api];
-        if self.pages >= endpoint.max_pages {
-            fr.paging_stopped(&endpoint.name, Stop::MaxPages);
-            let f = Failure::new(
-                codes::TOO_MANY_PAGES,
-                format!("more than {} pages; paging stopped (`max_pages`)", endpoint.max_pages),
-            );
-            return Err(fr.http_failure(f, call, rec));
-        }
-        let mut env = env.clone();
-        let (params, query, headers) = fr.request_parts(call, &mut env, rec)?;
-        // A source may take a body (a search API): evaluated once per page.
-        let mut body = match &call.body {
-            Some(e) => Some(
-                eval::eval(e, &mut env, &plan)
-                    .map_err(|err| fr.eval_failure(err, call.span, rec, "the request body"))?,
-            ),
-            None => None,
-        };
-        let in_body = matches!(
-            endpoint.paginate,
-            Some(
-                Pagination::Cursor { in_body: true, .. }
-                    | Pagination::Page { in_body: true, .. }
-                    | Pagination::Offset { in_body: true, .. }
-            )
-        );
-        // The first page carries the page number or offset too.
-        let first = match (&endpoint.paginate, self.started) {
-            (Some(Pagination::Page { param, start, .. }), false) => {
-                Some(NextPage::Params(vec![(param.clone(), Value::Int(*start))]))
-            }
-            (Some(Pagination::Offset { param, limit_param, size, .. }), false) => {
-                Some(NextPage::Params(offset_params(param, limit_param.as_deref(), 0, *size)))
-            }
-            _ => None,
-        };
-        let url = match self.next.take().or(first) {
-            None => http::endpoint_url(api, endpoint, &params, &query).map_err(|f| fr.http_failure(f, call, rec))?,
-            Some(NextPage::Params(extra)) => {
-                let mut url =
-                    http::endpoint_url(api, endpoint, &params, &query).map_err(|f| fr.http_failure(f, call, rec))?;
-                for (k, v) in extra {
-                    match (&mut body, in_body) {
-                        (Some(Value::Object(fields)), true) => match fields.iter_mut().find(|(name, _)| *name == k) {
-                            Some(slot) => slot.1 = v,
-                            None => fields.push((k.into(), v)),
-                        },
-                        _ => {
-                            url.query_pairs_mut().append_pair(&k, &v.to_text());
-                        }
-                    }
-                }
-                url
-            }
-            Some(NextPage::Url(url)) => url,
-        };
-        // A page fetched by URL is remembered, so a link back to any page already read (the
-        // first one too) is a cycle before it is fetched again.
-        if matches!(endpoint.paginate, Some(Pagination::NextUrl { .. } | Pagination::LinkHeader { .. })) {
-            self.seen.insert(url.to_string());
-        }
-        self.started = true;
-        self.pages += 1;
-        let body = body.as_ref().map(|b| flow_eval::encode_as(b, endpoint.body.as_ref(), &fr.ctx.plan.types));
-        let answer = fr.send(call, &url, &headers, body, rec, true).await?;
-        let Some(ty) = &endpoint.response else {
-            return Ok(Some(Vec::new()));
-        };
-        let (page, records) = fr.decode_page(&answer, ty, endpoint.records.as_deref(), call, rec)?;
-        fr.stats.pages.fetch_add(1, Ordering::SeqCst);
-        fr.ctx.events.emit(Event::Page {
-            flow: fr.flow_name().to_string(),
-            endpoint: endpoint.name.clone(),
-            records: records.len(),
-        });
-        let next_url = |this: &mut Pager, text: &str, span: Span, what: &str| -> Result<Option<NextPage>, Diagnostic> {
-            let next = url.join(text).map_err(|e| {
-                fr.http_failure(Failure::new(codes::SHAPE, format!("the {what} is not a URL: {e}")), call, rec)
-            })?;
-            if next.origin() != url.origin() {
-                let mut f = Failure::new(
-                    codes::CROSS_ORIGIN,
-                    format!(
-                        "the {what} points to another host ({}); not followed",
-                        next.origin().ascii_serialization()
-                    ),
-                );
-                f.notes.push("credentials are never sent to another host, nor over plain http after https".into());
-                let mut d = fr.http_failure(f, call, rec);
-                d.labels.push(flow_diagnostics::Label {
-                    span,
-                    message: "the link is read here".into(),
-                    primary: false,
-                });
-                return Err(d);
-            }
-            if !this.seen.insert(next.to_string()) {
-                return Err(cycle(fr, call, span, rec, what));
-            }
-            Ok(Some(NextPage::Url(next)))
-        };
-        let len = records.len() as u64;
-        self.progress.page(len);
-        let total = endpoint.stop.total.as_ref().map(|path| page.get_path(path));
-        let more = endpoint.stop.more.as_ref().map(|path| page.get_path(path));
-        let declared = matches!(total, Some(Some(Value::Int(_)))) || matches!(more, Some(Some(Value::Bool(_))));
-        let usable = |v: &Value| !v.is_null() && !v.to_text().is_empty();
-        // The kind's own rule: the next page, or why there is none.
-        let (next, mut stop) = match &endpoint.paginate {
-            None => (None, None),
-            Some(Pagination::Cursor { from, span, param, .. }) => match page.get_path(from) {
-                Some(v) if usable(v) && !records.is_empty() => {
-                    if !self.seen.insert(v.to_text()) {
-                        return Err(cycle(fr, call, *span, rec, "cursor"));
-                    }
-                    (Some(NextPage::Params(vec![(param.clone(), v.clone())])), None)
-                }
-                Some(v) if usable(v) => (None, Some(Stop::EmptyPage)),
-                _ => (None, Some(Stop::NoNextCursor)),
-            },
-            Some(Pagination::NextUrl { from, span }) => match page.get_path(from) {
-                Some(v) if usable(v) => (next_url(self, &v.to_text(), *span, "next-page link")?, None),
-                _ => (None, Some(Stop::NoNextLink)),
-            },
-            Some(Pagination::LinkHeader { span }) => match answer.link.as_deref().and_then(link_next) {
-                Some(target) => (next_url(self, &target, *span, "Link header's next page")?, None),
-                None => (None, Some(Stop::NoNextLink)),
-            },
-            Some(Pagination::Page { param, start, .. }) => {
-                // Page numbers need no page size: only an empty page (or a declaration) ends them.
-                if records.is_empty() {
-                    (None, Some(Stop::EmptyPage))
-                } else {
-                    let n = *start + i64::try_from(self.pages).unwrap_or(i64::MAX);
-                    (Some(NextPage::Params(vec![(param.clone(), Value::Int(n))])), None)
-                }
-            }
-            Some(Pagination::Offset { param, limit_param, size, .. }) => {
-                match paging::next_offset(&self.progress, len, declared) {
-                    Ok(offset) => {
-                        (Some(NextPage::Params(offset_params(param, limit_param.as_deref(), offset, *size))), None)
-                    }
-                    Err(why) => (None, Some(why)),
-                }
-            }
-        };
-        self.next = next;
-        // Declared stop conditions; when one holds, it is the reason given.
-        if more.is_some_and(|v| v != Some(&Value::Bool(true))) {
-            self.next = None;
-            stop = Some(Stop::NoMore);
-        }
-        if let Some(Some(Value::Int(total))) = total {
-            if i64::try_from(self.progress.records).unwrap_or(i64::MAX) >= *total {
-                self.next = None;
-                stop = Some(Stop::TotalReached);
-            }
-        }
-        if let (None, Some(why)) = (&self.next, stop) {
-            fr.paging_stopped(&endpoint.name, why);
-        }
-        Ok(Some(records))
-    }
-}
-
-fn offset_params(param: &str, limit_param: Option<&str>, offset: u64, size: u64) -> Vec<(String, Value)> {
-    let int = |n: u64| Value::Int(i64::try_from(n).unwrap_or(i64::MAX));
-    let mut v = vec![(param.to_string(), int(offset))];
-    if let Some(l) = limit_param {
-        v.push((l.to_string(), int(size)));
-    }
-    v
-}
-
-/// The `rel="next"` target of a `Link` header: `<https://…?page=2>; rel="next", <…>; rel="last"`.
-fn link_next(header: &str) -> Option<String> {
-    header.split(',').find_map(|part| {
-        let (target, params) = part.split_once(';')?;
-        let target = target.trim().strip_prefix('<')?.strip_suffix('>')?;
-        let is_next = params.split(';').any(|p| {
-            let p = p.trim();
-            p.strip_prefix("rel=")
-                .is_some_and(|r| r.trim_matches('"').split_whitespace().any(|r| r.eq_ignore_ascii_case("next")))
-        });
-        is_next.then(|| target.to_string())
-    })
-}
-
-fn cycle(fr: &FlowRun, call: &EndpointCall, span: Span, rec: Option<&RecordRef>, what: &str) -> Diagnostic {
-    let f = Failure::new(
-        codes::PAGINATION_CYCLE,
-        format!("the API returned a {what} it had returned before; paging would never end"),
-    );
-    let mut d = fr.http_failure(f, call, rec);
-    d.labels.push(flow_diagnostics::Label { span, message: format!("the {what} is read here"), primary: false });
-    d
-}
-
-#[cfg(test)]
-mod tests {
-    use super::link_next;
-
-    #[test]
-    fn reads_the_next_link() {
-        let h =
-            r#"<https://api.example.com/items?page=3>; rel="next", <https://api.example.com/items?page=9>; rel="last""#;
-        assert_eq!(link_next(h).as_deref(), Some("https://api.example.com/items?page=3"));
-        assert_eq!(link_next(r#"</x?p=2>; rel="prev next""#).as_deref(), Some("/x?p=2"));
-        assert_eq!(link_next(r#"<https://a/x>; rel="last""#), None);
-    }
 }

@@ -1,16 +1,18 @@
 //! HTTP: one client per api (timeout, redirect policy, concurrency), URLs built with
-//! percent-encoding, auth applied at the last moment, responses size-capped and parsed.
+//! percent-encoding, retries with backoff and Retry-After, rate limits, responses size-capped
+//! and parsed. Credentials (`crate::auth`) are added to a request at the last moment.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use flow_diagnostics::{codes, Code};
 use flow_eval::ToText;
-use flow_plan::{Api, Auth, Endpoint, PathPart, Plan, Rate, Retry, Template, Value};
+use flow_plan::{Api, Endpoint, PathPart, Plan, Rate, Retry, Value};
 use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 use tokio::sync::Semaphore;
 
-use crate::secrets::{Form, Secrets};
+use crate::auth::Credentials;
+use crate::secrets::Secrets;
 
 /// Characters escaped in a path segment: everything but unreserved characters.
 const SEGMENT: &AsciiSet = &CONTROLS
@@ -65,39 +67,8 @@ pub(crate) struct ApiClient {
 pub(crate) struct Http {
     pub clients: Vec<ApiClient>,
     pub pacers: Vec<Option<Pacer>>,
-    /// OAuth2 tokens per api. The lock is held while a token is fetched, so concurrent requests
-    /// wait for one fetch instead of each making their own, and share its failure too.
-    tokens: Vec<tokio::sync::Mutex<Slot>>,
-    /// JWT signing keys, parsed before the run starts so a bad key fails before any request.
-    jwt_keys: Vec<Option<jsonwebtoken::EncodingKey>>,
-    pub secrets: Arc<Secrets>,
-}
-
-/// An api's token, as far as the run knows.
-enum Slot {
-    Empty,
-    Valid(Token),
-    /// The token endpoint refused the credentials, or could not be reached with the api's
-    /// retries: every request that needs a token from now on fails with this, and no other
-    /// token request is made.
-    Failed(Failure),
-}
-
-struct Token {
-    value: secrecy::SecretString,
-    /// When to renew it: before it really expires. `None`: the token endpoint did not say how
-    /// long the token lives, so it is used until the api refuses it (a 401), then renewed once.
-    expires: Option<Instant>,
-    /// A refresh token the server rotated in, for the next renewal.
-    refresh: Option<secrecy::SecretString>,
-}
-
-/// A token is renewed this long before it expires, or at half its life if that is shorter.
-const TOKEN_MARGIN: Duration = Duration::from_secs(30);
-
-/// When a token that lives `ttl` from `now` should be renewed.
-fn renew_at(now: Instant, ttl: Duration) -> Instant {
-    now + ttl - TOKEN_MARGIN.min(ttl / 2)
+    /// What each api's requests are authorized with: added to a request as it is sent.
+    credentials: Credentials,
 }
 
 /// One answer.
@@ -193,10 +164,10 @@ fn backoff_ms(policy: &Retry, attempt: u32) -> u64 {
 }
 
 /// Why a failed attempt may be worth another.
-struct Transient {
+pub(crate) struct Transient {
     /// It may have been applied: repeated only when repeating it is harmless.
     ambiguous: bool,
-    reason: String,
+    pub reason: String,
     /// The wait the server asked for (`Retry-After`), in ms.
     asked_ms: Option<u64>,
 }
@@ -205,7 +176,7 @@ struct Transient {
 /// not be made, a 429 (refused, so never applied); a timeout, a dropped connection, a 408 or
 /// 5xx, and, when the caller reads JSON, a 2xx whose body is not JSON (cut short, or a proxy's
 /// error page) — these may have been applied.
-fn transient(result: &Result<Answer, Failure>, expect_json: bool) -> Option<Transient> {
+pub(crate) fn transient(result: &Result<Answer, Failure>, expect_json: bool) -> Option<Transient> {
     let asked = |a: &Answer| a.retry_after.as_deref().and_then(|v| retry_after_ms(v, std::time::SystemTime::now()));
     match result {
         Ok(a) if a.status == 429 => {
@@ -243,7 +214,7 @@ pub(crate) fn json_syntax_error(body: &[u8]) -> Option<String> {
 
 /// The wait before attempt `attempt + 1`, or why there is none: an ambiguous failure of a
 /// request that is not safe to repeat (R0012), or a `Retry-After` beyond the policy's cap.
-fn next_wait(policy: &Retry, attempt: u32, t: &Transient, safe: bool) -> Result<u64, Failure> {
+pub(crate) fn next_wait(policy: &Retry, attempt: u32, t: &Transient, safe: bool) -> Result<u64, Failure> {
     if t.ambiguous && !safe {
         let mut f = Failure::new(
             codes::OUTCOME_UNKNOWN,
@@ -272,7 +243,7 @@ fn next_wait(policy: &Retry, attempt: u32, t: &Transient, safe: bool) -> Result<
 }
 
 /// Reads a body to its end, refusing one larger than [`MAX_RESPONSE_BYTES`].
-async fn read_capped(response: &mut reqwest::Response) -> Result<Vec<u8>, Failure> {
+pub(crate) async fn read_capped(response: &mut reqwest::Response) -> Result<Vec<u8>, Failure> {
     let mut body = Vec::new();
     while let Some(chunk) = response.chunk().await.map_err(|e| request_failure(&e))? {
         if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
@@ -319,69 +290,8 @@ impl Http {
             clients.push(ApiClient { client, permits: Arc::new(Semaphore::new(api.concurrency.max(1) as usize)) });
         }
         let pacers = plan.apis.iter().map(|a| a.rate_limit.as_ref().map(Pacer::new)).collect();
-        let tokens = plan.apis.iter().map(|_| tokio::sync::Mutex::new(Slot::Empty)).collect();
-        let mut http = Http { clients, pacers, tokens, jwt_keys: Vec::new(), secrets };
-        for api in &plan.apis {
-            http.register_derived(api);
-        }
-        for api in &plan.apis {
-            let key = match &api.auth {
-                Auth::Jwt { algorithm, key, .. } => {
-                    let material = http.template(key);
-                    let parsed = jwt_key(algorithm, &material, &api.name)
-                        .map_err(|why| Failure::new(codes::AUTH_FAILED, format!("{why}; no request was sent")))?;
-                    Some(parsed)
-                }
-                _ => None,
-            };
-            http.jwt_keys.push(key);
-        }
-        Ok(http)
-    }
-
-    fn template(&self, t: &Template) -> String {
-        resolve(t, &self.secrets).unwrap_or_default()
-    }
-
-    /// Registers, as secrets, the credentials an api's requests carry that are not a declared
-    /// secret as it is: the base64 of basic auth's `user:password`, and every auth or header
-    /// value that joins a secret with text or with another secret (two secrets side by side are
-    /// no whole word each, so only the joined value can be found).
-    fn register_derived(&self, api: &Api) {
-        let mut templates: Vec<(&str, &Template)> = Vec::new();
-        match &api.auth {
-            Auth::None => {}
-            Auth::Bearer { token } => templates.push(("bearer token", token)),
-            Auth::Basic { user, password } => {
-                templates.push(("basic user", user));
-                templates.push(("basic password", password));
-                if user.0.iter().chain(&password.0).any(|p| matches!(p, flow_plan::Part::Secret(_))) {
-                    use base64::Engine as _;
-                    let pair = format!("{}:{}", self.template(user), self.template(password));
-                    let encoded = base64::engine::general_purpose::STANDARD.encode(pair);
-                    self.secrets.register(&format!("basic credentials of api {}", api.name), &encoded, Form::Base64);
-                }
-            }
-            Auth::ApiKeyHeader { value, .. } | Auth::ApiKeyQuery { value, .. } => templates.push(("key", value)),
-            Auth::OAuth2ClientCredentials { client_id, client_secret, .. } => {
-                templates.push(("client id", client_id));
-                templates.push(("client secret", client_secret));
-            }
-            Auth::OAuth2RefreshToken { client_id, client_secret, refresh_token, .. } => {
-                templates.push(("client id", client_id));
-                templates.push(("client secret", client_secret));
-                templates.push(("refresh token", refresh_token));
-            }
-            Auth::Jwt { .. } => {}
-        }
-        let headers: Vec<(String, &Template)> =
-            api.headers.iter().map(|h| (format!("header {}", h.name), &h.value)).collect();
-        for (what, t) in templates.into_iter().map(|(w, t)| (w.to_string(), t)).chain(headers) {
-            let joined = t.0.len() > 1 && t.0.iter().any(|p| matches!(p, flow_plan::Part::Secret(_)));
-            if joined {
-                self.secrets.obtained(&format!("{what} of api {}", api.name), &self.template(t));
-            }
-        }
+        let credentials = Credentials::new(plan, secrets)?;
+        Ok(Http { clients, pacers, credentials })
     }
 
     /// Sends a request, retrying what is safe to retry: connection errors always; timeouts,
@@ -408,14 +318,10 @@ impl Http {
             if let Some(pacer) = self.pacers.get(api_index).and_then(Option::as_ref) {
                 pacer.wait().await;
             }
-            let bearer = match &api.auth {
-                Auth::OAuth2ClientCredentials { .. } | Auth::OAuth2RefreshToken { .. } | Auth::Jwt { .. } => {
-                    match self.token(api_index, api, stale.as_deref(), &mut retries).await {
-                        Ok(t) => Some(t),
-                        Err(f) => return Exchange { result: Err(f), elapsed: started.elapsed(), retries, statuses },
-                    }
-                }
-                _ => None,
+            let client = self.clients.get(api_index).map(|c| &c.client);
+            let bearer = match self.credentials.bearer(api_index, api, client, stale.as_deref(), &mut retries).await {
+                Ok(t) => t,
+                Err(f) => return Exchange { result: Err(f), elapsed: started.elapsed(), retries, statuses },
             };
             let (result, _) = self.send_once(api_index, api, &request, bearer.as_deref()).await;
             if let Ok(a) = &result {
@@ -467,27 +373,13 @@ impl Http {
         };
         let started = Instant::now();
         let mut url = url.clone();
-        if let Auth::ApiKeyQuery { param, value } = &api.auth {
-            // Set, never appended: a next-page link may carry the key already.
-            set_query_param(&mut url, param, &self.template(value));
-        }
+        self.credentials.add_to_query(&mut url, api);
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap_or(reqwest::Method::GET);
         let mut req = client.client.request(method, url);
         if let Some(t) = timeout {
             req = req.timeout(t);
         }
-        req = match &api.auth {
-            Auth::None | Auth::ApiKeyQuery { .. } => req,
-            Auth::OAuth2ClientCredentials { .. } | Auth::OAuth2RefreshToken { .. } | Auth::Jwt { .. } => {
-                req.bearer_auth(bearer.unwrap_or_default())
-            }
-            Auth::Bearer { token } => req.bearer_auth(self.template(token)),
-            Auth::Basic { user, password } => req.basic_auth(self.template(user), Some(self.template(password))),
-            Auth::ApiKeyHeader { header, value } => req.header(header.as_str(), self.template(value)),
-        };
-        for h in &api.headers {
-            req = req.header(h.name.as_str(), self.template(&h.value));
-        }
+        req = self.credentials.add_to_request(req, api, bearer);
         for (name, value) in headers {
             if value.contains(['\r', '\n']) {
                 return (
@@ -551,263 +443,6 @@ impl Http {
     }
 }
 
-impl Http {
-    /// The api's OAuth2 token: the cached one while it is fresh, else a new one. `stale` is a
-    /// token the server refused: replaced unless another task already replaced it. A token
-    /// fetch that fails is shared like one that succeeds: every waiting request, and every one
-    /// after, gets the same failure without another token request.
-    async fn token(
-        &self,
-        api_index: usize,
-        api: &Api,
-        stale: Option<&str>,
-        retries: &mut Vec<RetryNote>,
-    ) -> Result<String, Failure> {
-        use secrecy::ExposeSecret;
-        if let Auth::Jwt { algorithm, claims, ttl_ms, .. } = &api.auth {
-            return self.signed(api_index, api, algorithm, claims, *ttl_ms, stale).await;
-        }
-        let (token_url, client_id, client_secret, scope, refresh) = match &api.auth {
-            Auth::OAuth2ClientCredentials { token_url, client_id, client_secret, scope } => {
-                (token_url, client_id, client_secret, scope.as_deref(), None)
-            }
-            Auth::OAuth2RefreshToken { token_url, client_id, client_secret, refresh_token } => {
-                (token_url, client_id, client_secret, None, Some(refresh_token))
-            }
-            _ => return Err(Failure::new(codes::AUTH_FAILED, "internal error: no OAuth2 settings")),
-        };
-        let (Some(slot), Some(client)) = (self.tokens.get(api_index), self.clients.get(api_index)) else {
-            return Err(Failure::new(codes::AUTH_FAILED, "internal error: no token slot"));
-        };
-        let mut cached = slot.lock().await;
-        match &*cached {
-            Slot::Failed(f) => return Err(f.clone()),
-            Slot::Valid(t) => {
-                let current = t.value.expose_secret();
-                let fresh = t.expires.is_none_or(|e| e > Instant::now());
-                let replaced_meanwhile = stale.is_some_and(|s| s != current);
-                if (stale.is_none() && fresh) || replaced_meanwhile {
-                    return Ok(current.to_string());
-                }
-            }
-            Slot::Empty => {}
-        }
-        let url = if token_url.starts_with('/') { format!("{}{token_url}", api.base_url) } else { token_url.clone() };
-        let rotated = match &*cached {
-            Slot::Valid(t) => t.refresh.as_ref().map(|r| r.expose_secret().to_string()),
-            _ => None,
-        };
-        // Built in a block: the serializer must not live across an await (it is not Send).
-        let form = {
-            let mut form = url::form_urlencoded::Serializer::new(String::new());
-            match refresh {
-                Some(declared) => {
-                    form.append_pair("grant_type", "refresh_token");
-                    form.append_pair("refresh_token", &rotated.unwrap_or_else(|| self.template(declared)));
-                }
-                None => {
-                    form.append_pair("grant_type", "client_credentials");
-                }
-            }
-            form.append_pair("client_id", &self.template(client_id));
-            form.append_pair("client_secret", &self.template(client_secret));
-            if let Some(s) = scope {
-                form.append_pair("scope", s);
-            }
-            form.finish()
-        };
-        // A client-credentials grant may be repeated (it only issues another token); a refresh
-        // grant may not after an ambiguous failure, since the server may have rotated the
-        // refresh token in an answer that was lost.
-        let granted = match fetch_token(
-            &client.client,
-            &api.retry,
-            &url,
-            form,
-            refresh.is_none(),
-            retries,
-            &self.secrets,
-        )
-        .await
-        {
-            Ok(g) => g,
-            Err(mut f) => {
-                f.code = codes::AUTH_FAILED;
-                f.class = Class::Final;
-                f.notes.push(format!("token endpoint: POST {url}"));
-                *cached = Slot::Failed(f.clone());
-                return Err(f);
-            }
-        };
-        self.secrets.obtained(&format!("token of api {}", api.name), &granted.access_token);
-        let rotated = granted.refresh_token.filter(|r| !r.is_empty() && refresh.is_some()).map(|r| {
-            self.secrets.obtained(&format!("refresh token of api {}", api.name), &r);
-            secrecy::SecretString::from(r)
-        });
-        let refresh_kept = rotated.or_else(|| match &mut *cached {
-            Slot::Valid(t) => t.refresh.take(),
-            _ => None,
-        });
-        *cached = Slot::Valid(Token {
-            value: secrecy::SecretString::from(granted.access_token.clone()),
-            expires: granted.lifetime.map(|ttl| renew_at(Instant::now(), ttl)),
-            refresh: refresh_kept,
-        });
-        Ok(granted.access_token)
-    }
-}
-
-/// What a token endpoint granted.
-struct Grant {
-    access_token: String,
-    refresh_token: Option<String>,
-    lifetime: Option<Duration>,
-}
-
-/// Asks the token endpoint for a token, retrying transient failures (connection, timeout, 408,
-/// 429, 5xx, an answer that is not JSON) with the api's retry policy; ambiguous ones only when
-/// `safe`. A 4xx is a refusal: not retried. The answer is size-capped like every answer.
-async fn fetch_token(
-    client: &reqwest::Client,
-    policy: &Retry,
-    url: &str,
-    form: String,
-    safe: bool,
-    retries: &mut Vec<RetryNote>,
-    secrets: &Secrets,
-) -> Result<Grant, Failure> {
-    let mut attempt = 1u32;
-    let answer = loop {
-        let result = async {
-            let mut response = client
-                .post(url)
-                .header("content-type", "application/x-www-form-urlencoded")
-                .header("accept", "application/json")
-                .body(form.clone())
-                .send()
-                .await
-                .map_err(|e| request_failure(&e))?;
-            let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
-            let (content_type, retry_after) = (header("content-type").unwrap_or_default(), header("retry-after"));
-            let status = response.status().as_u16();
-            let body = read_capped(&mut response).await?;
-            Ok(Answer { status, body, content_type, link: None, retry_after })
-        }
-        .await;
-        let Some(t) = transient(&result, true).filter(|_| attempt < policy.attempts) else {
-            break result;
-        };
-        let wait_ms = next_wait(policy, attempt, &t, safe).map_err(|mut f| {
-            f.message = format!("the token endpoint {}", f.message);
-            if f.code == codes::OUTCOME_UNKNOWN {
-                f.notes = vec!["a refresh-token grant is not repeated after an ambiguous failure: the server may have rotated the refresh token in the answer that was lost".into()];
-            }
-            f
-        })?;
-        retries.push(RetryNote { attempt, wait_ms, reason: format!("the token endpoint {}", t.reason) });
-        tokio::time::sleep(Duration::from_millis(wait_ms)).await;
-        attempt += 1;
-    };
-    let tries = if attempt > 1 { format!(" ({attempt} attempts)") } else { String::new() };
-    let answer = answer.map_err(|mut f| {
-        f.message = format!("the token endpoint could not be reached: {}{tries}", f.message);
-        f
-    })?;
-    if !(200..300).contains(&answer.status) {
-        let oauth_error = serde_json::from_slice::<serde_json::Value>(&answer.body)
-            .ok()
-            .and_then(|j| j["error"].as_str().map(str::to_string))
-            .filter(|e| !e.is_empty() && e.len() <= 64 && e.bytes().all(|b| b.is_ascii_graphic()));
-        let reason = reqwest::StatusCode::from_u16(answer.status).ok().and_then(|s| s.canonical_reason()).unwrap_or("");
-        let message = match (answer.status, oauth_error) {
-            (400 | 401 | 403, Some(e)) => {
-                format!("the token endpoint refused the credentials: it answered {} (`{e}`)", answer.status)
-            }
-            (400 | 401 | 403, None) => {
-                format!("the token endpoint refused the credentials: it answered {}", answer.status)
-            }
-            (status, _) => format!("the token endpoint answered {status} {reason}{tries}"),
-        };
-        let mut f = Failure::new(codes::AUTH_FAILED, message);
-        f.notes.push(format!("the response body starts with: {}", excerpt(&answer.body, secrets)));
-        return Err(f);
-    }
-    let json: serde_json::Value = serde_json::from_slice(&answer.body)
-        .map_err(|_| Failure::new(codes::AUTH_FAILED, format!("the token endpoint's answer is not JSON{tries}")))?;
-    let Some(token) = json["access_token"].as_str().filter(|t| !t.is_empty()) else {
-        return Err(Failure::new(codes::AUTH_FAILED, "the token endpoint's answer has no `access_token`"));
-    };
-    if let Some(kind) = json["token_type"].as_str() {
-        if !kind.eq_ignore_ascii_case("bearer") {
-            return Err(Failure::new(
-                codes::AUTH_FAILED,
-                format!("the token endpoint issued a `{kind}` token; flowc sends bearer tokens"),
-            ));
-        }
-    }
-    Ok(Grant {
-        access_token: token.to_string(),
-        refresh_token: json["refresh_token"].as_str().map(str::to_string),
-        lifetime: token_lifetime(&json),
-    })
-}
-
-/// How long a token lives, from the token response's `expires_in` (seconds: a number, or a
-/// number in a string as some servers send it). `None` when the answer does not say (the field
-/// is only RECOMMENDED by RFC 6749): the token is then used until the api refuses it with a
-/// 401, and renewed once at that point.
-fn token_lifetime(json: &serde_json::Value) -> Option<Duration> {
-    let secs = match &json["expires_in"] {
-        serde_json::Value::Number(n) => {
-            n.as_u64().or_else(|| n.as_f64().filter(|f| f.is_finite() && *f >= 0.0).map(|f| f as u64))
-        }
-        serde_json::Value::String(s) => s.trim().parse::<u64>().ok(),
-        _ => None,
-    }?;
-    Some(Duration::from_secs(secs.max(1)))
-}
-
-impl Http {
-    /// A JWT for the api: the cached one while it is fresh (and not refused), else a new one.
-    async fn signed(
-        &self,
-        api_index: usize,
-        api: &Api,
-        algorithm: &str,
-        claims: &[(String, serde_json::Value)],
-        ttl_ms: u64,
-        stale: Option<&str>,
-    ) -> Result<String, Failure> {
-        use secrecy::ExposeSecret;
-        let (Some(slot), Some(Some(key))) = (self.tokens.get(api_index), self.jwt_keys.get(api_index)) else {
-            return Err(Failure::new(codes::AUTH_FAILED, "internal error: no JWT key"));
-        };
-        let mut cached = slot.lock().await;
-        if let Slot::Valid(t) = &*cached {
-            let current = t.value.expose_secret();
-            if t.expires.is_none_or(|e| e > Instant::now()) && stale.is_none_or(|s| s != current) {
-                return Ok(current.to_string());
-            }
-        }
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        let ttl = Duration::from_millis(ttl_ms.max(1000));
-        let mut body: serde_json::Map<String, serde_json::Value> = claims.iter().cloned().collect();
-        body.insert("iat".into(), now.into());
-        body.insert("exp".into(), (now + ttl.as_secs()).into());
-        let alg = if algorithm == "RS256" { jsonwebtoken::Algorithm::RS256 } else { jsonwebtoken::Algorithm::HS256 };
-        let token = jsonwebtoken::encode(&jsonwebtoken::Header::new(alg), &body, key).map_err(|e| {
-            Failure::new(codes::AUTH_FAILED, format!("the JWT for api `{}` could not be signed: {e}", api.name))
-        })?;
-        self.secrets.obtained(&format!("JWT of api {}", api.name), &token);
-        *cached = Slot::Valid(Token {
-            value: secrecy::SecretString::from(token.clone()),
-            expires: Some(renew_at(Instant::now(), ttl)),
-            refresh: None,
-        });
-        Ok(token)
-    }
-}
-
 /// A duration as the language writes it: `300ms`, `30s`, `2m`, `1h`.
 fn duration_text(ms: u64) -> String {
     for (unit, size) in [("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1_000)] {
@@ -833,7 +468,7 @@ fn same_origin_redirects() -> reqwest::redirect::Policy {
     })
 }
 
-fn request_failure(e: &reqwest::Error) -> Failure {
+pub(crate) fn request_failure(e: &reqwest::Error) -> Failure {
     // `without_url`: the URL may carry an api key in its query.
     let kind = if e.is_timeout() {
         "timed out"
@@ -968,92 +603,6 @@ pub(crate) fn excerpt(body: &[u8], secrets: &Secrets) -> String {
     }
 }
 
-/// A template's text with its secrets filled in; `None` when a secret it names is not set.
-fn resolve(t: &Template, secrets: &Secrets) -> Option<String> {
-    let mut out = String::new();
-    for part in &t.0 {
-        match part {
-            flow_plan::Part::Text(s) => out.push_str(s),
-            flow_plan::Part::Secret(name) => out.push_str(secrets.expose(name)?),
-        }
-    }
-    Some(out)
-}
-
-/// A JWT signing key: RS256 from an RSA private key in PEM form, HS256 from a secret of at least
-/// 16 bytes. The error says what is wrong without quoting the key.
-fn jwt_key(algorithm: &str, material: &str, api: &str) -> Result<jsonwebtoken::EncodingKey, String> {
-    if algorithm == "RS256" {
-        jsonwebtoken::EncodingKey::from_rsa_pem(material.as_bytes())
-            .map_err(|_| format!("the JWT key of api `{api}` is not an RSA private key in PEM form"))
-    } else if material.len() < 16 {
-        Err(format!("the HS256 secret of api `{api}` is shorter than 16 bytes"))
-    } else {
-        Ok(jsonwebtoken::EncodingKey::from_secret(material.as_bytes()))
-    }
-}
-
-/// The secrets [`check_credentials`] reads: every declared one (their lengths are judged, and
-/// JWT signing keys are parsed).
-pub fn credential_secrets(plan: &Plan) -> Vec<String> {
-    let mut names = plan.secrets.clone();
-    names.sort();
-    names.dedup();
-    names
-}
-
-/// Credentials checked before anything runs, with the secrets at hand (the environment or a
-/// `.env` file): a JWT key that cannot sign is E0408 at the api that uses it, and a secret
-/// shorter than [`crate::MIN_SECRET_CHARS`] is W0008 at the apis that send it. A secret that is
-/// not set is not judged here; the run reports it.
-pub fn check_credentials(plan: &Plan, secrets: &Secrets) -> Vec<flow_diagnostics::Diagnostic> {
-    let mut out = Vec::new();
-    for name in secrets.too_short() {
-        // The length is not said: even that is more than output should tell about a secret.
-        let mut d = flow_diagnostics::Diagnostic::new(
-            codes::SHORT_SECRET,
-            format!("secret `{name}` is shorter than {} characters, too short to redact safely", crate::MIN_SECRET_CHARS),
-        )
-        .note("output shows every whole occurrence of a secret's value as `[secret NAME]`; a value this short is likely to be an ordinary word, number or id too, which is then hidden, and it is easy to guess")
-        .help(format!("use a longer value for {name}; if it is no secret (a user name), write it as text in the api instead of declaring a secret"));
-        for api in plan.apis.iter().filter(|a| crate::exec::uses_secret(a, name)) {
-            d = d.secondary(api.span, format!("api `{}` sends {name}", api.name));
-        }
-        if let Some(l) = d.labels.first_mut() {
-            l.primary = true;
-        }
-        out.push(d);
-    }
-    for api in &plan.apis {
-        let Auth::Jwt { algorithm, key, .. } = &api.auth else { continue };
-        let Some(material) = resolve(key, secrets) else { continue };
-        if let Err(why) = jwt_key(algorithm, &material, &api.name) {
-            let names: Vec<&str> = key
-                .0
-                .iter()
-                .filter_map(|p| match p {
-                    flow_plan::Part::Secret(n) => Some(n.as_str()),
-                    flow_plan::Part::Text(_) => None,
-                })
-                .collect();
-            let help = if algorithm == "RS256" {
-                format!(
-                    "set {} to the whole PEM text, from `-----BEGIN PRIVATE KEY-----` (or `BEGIN RSA PRIVATE KEY`) to its END line",
-                    names.join(", ")
-                )
-            } else {
-                format!("set {} to a random secret of at least 16 bytes (32 is better)", names.join(", "))
-            };
-            out.push(
-                flow_diagnostics::Diagnostic::new(codes::BAD_SIGNING_KEY, why)
-                    .primary(api.span, format!("signs with {algorithm}"))
-                    .help(help),
-            );
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1072,14 +621,6 @@ mod tests {
         assert_eq!(retry_after_ms("18446744073709551615", now), Some(u64::MAX), "huge waits saturate");
         assert_eq!(retry_after_ms("soon", now), None);
         assert_eq!(retry_after_ms("-5", now), None);
-    }
-
-    #[test]
-    fn tokens_are_renewed_before_they_expire() {
-        let now = Instant::now();
-        assert_eq!(renew_at(now, Duration::from_secs(3600)) - now, Duration::from_secs(3570));
-        // A short-lived token is kept for half its life, not renewed on every request.
-        assert_eq!(renew_at(now, Duration::from_secs(10)) - now, Duration::from_secs(5));
     }
 
     #[test]
@@ -1175,19 +716,6 @@ mod tests {
     }
 
     #[test]
-    fn a_token_lives_as_long_as_expires_in_says_or_until_refused() {
-        let life = |v: serde_json::Value| token_lifetime(&serde_json::json!({ "access_token": "t", "expires_in": v }));
-        assert_eq!(life(serde_json::json!(3600)), Some(Duration::from_secs(3600)));
-        assert_eq!(life(serde_json::json!("120")), Some(Duration::from_secs(120)), "some servers send a string");
-        assert_eq!(life(serde_json::json!(59.9)), Some(Duration::from_secs(59)));
-        assert_eq!(life(serde_json::json!(0)), Some(Duration::from_secs(1)));
-        assert_eq!(life(serde_json::json!(-5)), None);
-        assert_eq!(life(serde_json::json!("soon")), None);
-        assert_eq!(life(serde_json::Value::Null), None);
-        assert_eq!(token_lifetime(&serde_json::json!({ "access_token": "t" })), None, "not said: used until a 401");
-    }
-
-    #[test]
     fn reads_the_first_chars_of_a_body_for_messages() {
         let none = Secrets::new();
         assert_eq!(excerpt(b"", &none), "(empty)");
@@ -1238,42 +766,5 @@ mod tests {
         let mut url = url::Url::parse("https://x.example.com/items?tokens=1&token").unwrap();
         set_query_param(&mut url, "token", "t");
         assert_eq!(url.as_str(), "https://x.example.com/items?tokens=1&token=t");
-    }
-
-    fn basic_api(user: Template, password: Template, headers: Vec<flow_plan::Header>) -> Plan {
-        let plan = serde_json::json!({
-            "secrets": ["USER", "PASSWORD", "TENANT"],
-            "apis": [{
-                "name": "desk", "base_url": "https://desk.example.com", "timeout_ms": 1000, "concurrency": 1,
-                "auth": { "kind": "basic", "user": user, "password": password },
-                "headers": headers,
-                "span": { "start": 0, "end": 0 },
-            }],
-            "types": [], "endpoints": [], "maps": [], "flows": [],
-        });
-        serde_json::from_value(plan).expect("a plan")
-    }
-
-    #[test]
-    fn derived_credentials_are_redacted_like_the_secrets_they_come_from() {
-        use flow_plan::Part;
-        let secret = |n: &str| Part::Secret(n.to_string());
-        let header = flow_plan::Header {
-            name: "X-Tenant".into(),
-            value: Template(vec![Part::Text("acme-".into()), secret("TENANT"), secret("USER")]),
-        };
-        let plan = basic_api(Template(vec![secret("USER")]), Template(vec![secret("PASSWORD")]), vec![header]);
-        let mut secrets = Secrets::new();
-        for (n, v) in [("USER", "ada"), ("PASSWORD", "pa55-word"), ("TENANT", "tenant7")] {
-            secrets.insert(n, secrecy::SecretString::from(v.to_string()));
-        }
-        let http = Http::new(&plan, Arc::new(secrets)).expect("client");
-        // base64("ada:pa55-word"), with and without its padding; and the joined header value,
-        // whose two secrets side by side are no whole word each.
-        assert_eq!(
-            http.secrets.redact("Authorization: Basic YWRhOnBhNTUtd29yZA==, or YWRhOnBhNTUtd29yZA"),
-            "Authorization: Basic [secret basic credentials of api desk], or [secret basic credentials of api desk]"
-        );
-        assert_eq!(http.secrets.redact("X-Tenant: acme-tenant7ada"), "X-Tenant: [secret header X-Tenant of api desk]");
     }
 }

@@ -1,23 +1,31 @@
 //! `run`: executes a [`Plan`] with tokio and reqwest. The only crate that talks HTTP.
 //!
+//! Stages of a run: preflight (`preflight.rs`: credentials judged with the secrets at hand,
+//! secrets without a value), then the flows (`exec.rs`), paging through sources (`paging.rs`),
+//! each request through `http.rs` with its credentials from `auth/`. This crate must never know
+//! the source text, the command line or the terminal: it takes a Plan and plain options, and
+//! gives events and a Report of Diagnostics that the caller renders.
+//!
 //! Sources are streamed page by page through a bounded channel, so memory stays flat however
 //! many records a source has; records are processed concurrently up to the flow's limit, and
 //! requests to each api are bounded by that api's concurrency. Every failure is a
 //! [`Diagnostic`] that names the flow, the step and the record, with the span of the `.flow`
 //! source that declared the failing step.
 
+mod auth;
 mod exec;
 mod http;
 mod paging;
+mod preflight;
 mod secrets;
 
-pub use http::{check_credentials, credential_secrets};
+pub use preflight::{check_credentials, credential_secrets};
 pub use secrets::{Secrets, MIN_SECRET_CHARS};
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use flow_diagnostics::{codes, Diagnostic};
+use flow_diagnostics::Diagnostic;
 use flow_plan::Plan;
 use serde::Serialize;
 
@@ -197,21 +205,25 @@ pub struct BaseUrl {
     pub url: url::Url,
 }
 
-/// Why an override was refused.
-#[derive(Debug, Clone)]
+/// Why an override was refused: plain data, which the caller words (the command line says which
+/// flag it was).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OverrideError {
-    /// It names an api the file does not declare.
-    UnknownApi(String),
-    /// It breaks a rule of base URLs, at the api it overrides: E0401 (not an http or https URL
-    /// without a query) or E0403 (plain http:// to another host, unless the api allows it).
-    Refused(Diagnostic),
+    /// It names an api the file does not declare; `declared` are the ones it does.
+    UnknownApi { api: String, declared: Vec<String> },
+    /// Not an http or https URL without a query or fragment (E0401's rule), at `plan.apis[api]`.
+    NotHttp { api: usize },
+    /// Plain http:// to `host`, not this machine, for an api that does not declare
+    /// `allow_http = true` (E0403's rule), at `plan.apis[api]`.
+    PlainHttp { api: usize, host: String },
 }
 
 impl std::fmt::Display for OverrideError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            OverrideError::UnknownApi(message) => f.write_str(message),
-            OverrideError::Refused(d) => f.write_str(&d.message),
+            OverrideError::UnknownApi { api, .. } => write!(f, "no api `{api}` is declared"),
+            OverrideError::NotHttp { .. } => f.write_str("not an http or https URL without a query"),
+            OverrideError::PlainHttp { host, .. } => write!(f, "plain http:// to `{host}`, which is not this machine"),
         }
     }
 }
@@ -221,34 +233,16 @@ impl std::fmt::Display for OverrideError {
 /// the api declares `allow_http = true`.
 pub fn override_base_urls(plan: &mut Plan, overrides: &[BaseUrl]) -> Result<(), OverrideError> {
     for BaseUrl { api: name, url } in overrides {
-        let names: Vec<String> = plan.apis.iter().map(|a| a.name.clone()).collect();
-        let Some(api) = plan.apis.iter_mut().find(|a| &a.name == name) else {
-            return Err(OverrideError::UnknownApi(format!(
-                "--base-url names api `{name}`, which the file does not declare (it declares: {})",
-                if names.is_empty() { "no apis".to_string() } else { names.join(", ") }
-            )));
+        let Some(index) = plan.apis.iter().position(|a| &a.name == name) else {
+            let declared = plan.apis.iter().map(|a| a.name.clone()).collect();
+            return Err(OverrideError::UnknownApi { api: name.clone(), declared });
         };
-        let flag = format!("`--base-url {name}=…`");
+        let api = &mut plan.apis[index];
         if !matches!(url.scheme(), "http" | "https") || url.query().is_some() || url.fragment().is_some() {
-            return Err(OverrideError::Refused(
-                Diagnostic::new(
-                    codes::BAD_URL,
-                    format!("invalid base URL for api `{name}`: {flag} is not an http or https URL without a query"),
-                )
-                .primary(api.span, format!("{flag} overrides the base URL of this api"))
-                .help("give an absolute URL such as `--base-url NAME=https://staging.example.com/v1`"),
-            ));
+            return Err(OverrideError::NotHttp { api: index });
         }
         if flow_plan::is_plain_http_elsewhere(url) && !api.allow_http {
-            return Err(OverrideError::Refused(
-                Diagnostic::new(codes::INSECURE_HTTP, "plain http:// to a host that is not this machine")
-                    .primary(
-                        api.span,
-                        format!("{flag} points this api at plain http:// on `{}`", url.host_str().unwrap_or("")),
-                    )
-                    .note("credentials and records would cross the network unencrypted")
-                    .help("use https://, or a host of this machine (localhost, 127.0.0.1, [::1]); if this API really has no TLS, declare `allow_http = true` in the api"),
-            ));
+            return Err(OverrideError::PlainHttp { api: index, host: url.host_str().unwrap_or("").to_string() });
         }
         api.base_url = url.as_str().trim_end_matches('/').to_string();
     }

@@ -1,5 +1,20 @@
-//! When the paging of a source stops, and why: the count-based rules of the pagination kinds,
-//! apart from the HTTP that fetches the pages, so they can be tested on their own.
+//! Paging: walking the pages of a source ([`Pager`]: the request of each page, the kind's rule
+//! for the next one, cycles and cross-origin links refused), and when it stops and why: the
+//! count-based rules of the pagination kinds, apart from the HTTP, so they can be tested on their
+//! own. A new pagination kind goes here: its next page in [`Pager::next_page`], its stop reason
+//! in [`Stop`].
+
+use std::collections::HashSet;
+
+use flow_diagnostics::{codes, Diagnostic, Span};
+use flow_eval::eval::{self, Env};
+use flow_eval::BadRecord;
+use flow_eval::ToText;
+use flow_plan::{EndpointCall, Pagination, Value};
+
+use crate::exec::{FlowRun, RecordRef};
+use crate::http::{self, Failure};
+use crate::Event;
 
 /// Why the paging of a source stopped, as the run summary says it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -69,6 +84,242 @@ pub(crate) fn next_offset(progress: &Progress, len: u64, declared: bool) -> Resu
     }
 }
 
+/// Walks the pages of a source.
+pub(crate) struct Pager {
+    started: bool,
+    next: Option<NextPage>,
+    seen: HashSet<String>,
+    pages: u64,
+    /// Records and the largest page so far, for offsets, short pages and a declared `total`.
+    progress: Progress,
+}
+
+enum NextPage {
+    /// Values to add to the endpoint's own request (cursor, page number, offset): to the query,
+    /// or to the JSON body with `place: "body"`.
+    Params(Vec<(String, Value)>),
+    Url(url::Url),
+}
+
+impl Pager {
+    pub(crate) fn new() -> Pager {
+        Pager { started: false, next: None, seen: HashSet::new(), pages: 0, progress: Progress::default() }
+    }
+
+    /// The next page's records, or `None` after the last page.
+    // Long (~170 lines) because it is one page's whole life in order: the request, the fetch, the
+    // kind's rule for the next page, then the declared stops; split, each part would need all of it.
+    pub(crate) async fn next_page(
+        &mut self,
+        fr: &FlowRun,
+        call: &EndpointCall,
+        env: &Env,
+        rec: Option<&RecordRef>,
+    ) -> Result<Option<Vec<Result<Value, BadRecord>>>, Diagnostic> {
+        if self.started && self.next.is_none() {
+            return Ok(None);
+        }
+        let plan = fr.ctx.plan.clone();
+        let endpoint = &plan.endpoints[call.endpoint];
+        let api = &plan.apis[endpoint.api];
+        if self.pages >= endpoint.max_pages {
+            fr.paging_stopped(&endpoint.name, Stop::MaxPages);
+            let f = Failure::new(
+                codes::TOO_MANY_PAGES,
+                format!("more than {} pages; paging stopped (`max_pages`)", endpoint.max_pages),
+            );
+            return Err(fr.http_failure(f, call, rec));
+        }
+        let mut env = env.clone();
+        let (params, query, headers) = fr.request_parts(call, &mut env, rec)?;
+        // A source may take a body (a search API): evaluated once per page.
+        let mut body = match &call.body {
+            Some(e) => Some(
+                eval::eval(e, &mut env, &plan)
+                    .map_err(|err| fr.eval_failure(err, call.span, rec, "the request body"))?,
+            ),
+            None => None,
+        };
+        let in_body = matches!(
+            endpoint.paginate,
+            Some(
+                Pagination::Cursor { in_body: true, .. }
+                    | Pagination::Page { in_body: true, .. }
+                    | Pagination::Offset { in_body: true, .. }
+            )
+        );
+        // The first page carries the page number or offset too.
+        let first = match (&endpoint.paginate, self.started) {
+            (Some(Pagination::Page { param, start, .. }), false) => {
+                Some(NextPage::Params(vec![(param.clone(), Value::Int(*start))]))
+            }
+            (Some(Pagination::Offset { param, limit_param, size, .. }), false) => {
+                Some(NextPage::Params(offset_params(param, limit_param.as_deref(), 0, *size)))
+            }
+            _ => None,
+        };
+        let url = match self.next.take().or(first) {
+            None => http::endpoint_url(api, endpoint, &params, &query).map_err(|f| fr.http_failure(f, call, rec))?,
+            Some(NextPage::Params(extra)) => {
+                let mut url =
+                    http::endpoint_url(api, endpoint, &params, &query).map_err(|f| fr.http_failure(f, call, rec))?;
+                for (k, v) in extra {
+                    match (&mut body, in_body) {
+                        (Some(Value::Object(fields)), true) => match fields.iter_mut().find(|(name, _)| *name == k) {
+                            Some(slot) => slot.1 = v,
+                            None => fields.push((k.into(), v)),
+                        },
+                        _ => {
+                            url.query_pairs_mut().append_pair(&k, &v.to_text());
+                        }
+                    }
+                }
+                url
+            }
+            Some(NextPage::Url(url)) => url,
+        };
+        // A page fetched by URL is remembered, so a link back to any page already read (the
+        // first one too) is a cycle before it is fetched again.
+        if matches!(endpoint.paginate, Some(Pagination::NextUrl { .. } | Pagination::LinkHeader { .. })) {
+            self.seen.insert(url.to_string());
+        }
+        self.started = true;
+        self.pages += 1;
+        let body = body.as_ref().map(|b| flow_eval::encode_as(b, endpoint.body.as_ref(), &fr.ctx.plan.types));
+        let answer = fr.send(call, &url, &headers, body, rec, true).await?;
+        let Some(ty) = &endpoint.response else {
+            return Ok(Some(Vec::new()));
+        };
+        let (page, records) = fr.decode_page(&answer, ty, endpoint.records.as_deref(), call, rec)?;
+        fr.stats.pages.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        fr.ctx.events.emit(Event::Page {
+            flow: fr.flow_name().to_string(),
+            endpoint: endpoint.name.clone(),
+            records: records.len(),
+        });
+        let next_url = |this: &mut Pager, text: &str, span: Span, what: &str| -> Result<Option<NextPage>, Diagnostic> {
+            let next = url.join(text).map_err(|e| {
+                fr.http_failure(Failure::new(codes::SHAPE, format!("the {what} is not a URL: {e}")), call, rec)
+            })?;
+            if next.origin() != url.origin() {
+                let mut f = Failure::new(
+                    codes::CROSS_ORIGIN,
+                    format!(
+                        "the {what} points to another host ({}); not followed",
+                        next.origin().ascii_serialization()
+                    ),
+                );
+                f.notes.push("credentials are never sent to another host, nor over plain http after https".into());
+                let mut d = fr.http_failure(f, call, rec);
+                d.labels.push(flow_diagnostics::Label {
+                    span,
+                    message: "the link is read here".into(),
+                    primary: false,
+                });
+                return Err(d);
+            }
+            if !this.seen.insert(next.to_string()) {
+                return Err(cycle(fr, call, span, rec, what));
+            }
+            Ok(Some(NextPage::Url(next)))
+        };
+        let len = records.len() as u64;
+        self.progress.page(len);
+        let total = endpoint.stop.total.as_ref().map(|path| page.get_path(path));
+        let more = endpoint.stop.more.as_ref().map(|path| page.get_path(path));
+        let declared = matches!(total, Some(Some(Value::Int(_)))) || matches!(more, Some(Some(Value::Bool(_))));
+        let usable = |v: &Value| !v.is_null() && !v.to_text().is_empty();
+        // The kind's own rule: the next page, or why there is none.
+        let (next, mut stop) = match &endpoint.paginate {
+            None => (None, None),
+            Some(Pagination::Cursor { from, span, param, .. }) => match page.get_path(from) {
+                Some(v) if usable(v) && !records.is_empty() => {
+                    if !self.seen.insert(v.to_text()) {
+                        return Err(cycle(fr, call, *span, rec, "cursor"));
+                    }
+                    (Some(NextPage::Params(vec![(param.clone(), v.clone())])), None)
+                }
+                Some(v) if usable(v) => (None, Some(Stop::EmptyPage)),
+                _ => (None, Some(Stop::NoNextCursor)),
+            },
+            Some(Pagination::NextUrl { from, span }) => match page.get_path(from) {
+                Some(v) if usable(v) => (next_url(self, &v.to_text(), *span, "next-page link")?, None),
+                _ => (None, Some(Stop::NoNextLink)),
+            },
+            Some(Pagination::LinkHeader { span }) => match answer.link.as_deref().and_then(link_next) {
+                Some(target) => (next_url(self, &target, *span, "Link header's next page")?, None),
+                None => (None, Some(Stop::NoNextLink)),
+            },
+            Some(Pagination::Page { param, start, .. }) => {
+                // Page numbers need no page size: only an empty page (or a declaration) ends them.
+                if records.is_empty() {
+                    (None, Some(Stop::EmptyPage))
+                } else {
+                    let n = *start + i64::try_from(self.pages).unwrap_or(i64::MAX);
+                    (Some(NextPage::Params(vec![(param.clone(), Value::Int(n))])), None)
+                }
+            }
+            Some(Pagination::Offset { param, limit_param, size, .. }) => {
+                match next_offset(&self.progress, len, declared) {
+                    Ok(offset) => {
+                        (Some(NextPage::Params(offset_params(param, limit_param.as_deref(), offset, *size))), None)
+                    }
+                    Err(why) => (None, Some(why)),
+                }
+            }
+        };
+        self.next = next;
+        // Declared stop conditions; when one holds, it is the reason given.
+        if more.is_some_and(|v| v != Some(&Value::Bool(true))) {
+            self.next = None;
+            stop = Some(Stop::NoMore);
+        }
+        if let Some(Some(Value::Int(total))) = total {
+            if i64::try_from(self.progress.records).unwrap_or(i64::MAX) >= *total {
+                self.next = None;
+                stop = Some(Stop::TotalReached);
+            }
+        }
+        if let (None, Some(why)) = (&self.next, stop) {
+            fr.paging_stopped(&endpoint.name, why);
+        }
+        Ok(Some(records))
+    }
+}
+
+fn offset_params(param: &str, limit_param: Option<&str>, offset: u64, size: u64) -> Vec<(String, Value)> {
+    let int = |n: u64| Value::Int(i64::try_from(n).unwrap_or(i64::MAX));
+    let mut v = vec![(param.to_string(), int(offset))];
+    if let Some(l) = limit_param {
+        v.push((l.to_string(), int(size)));
+    }
+    v
+}
+
+/// The `rel="next"` target of a `Link` header: `<https://…?page=2>; rel="next", <…>; rel="last"`.
+fn link_next(header: &str) -> Option<String> {
+    header.split(',').find_map(|part| {
+        let (target, params) = part.split_once(';')?;
+        let target = target.trim().strip_prefix('<')?.strip_suffix('>')?;
+        let is_next = params.split(';').any(|p| {
+            let p = p.trim();
+            p.strip_prefix("rel=")
+                .is_some_and(|r| r.trim_matches('"').split_whitespace().any(|r| r.eq_ignore_ascii_case("next")))
+        });
+        is_next.then(|| target.to_string())
+    })
+}
+
+fn cycle(fr: &FlowRun, call: &EndpointCall, span: Span, rec: Option<&RecordRef>, what: &str) -> Diagnostic {
+    let f = Failure::new(
+        codes::PAGINATION_CYCLE,
+        format!("the API returned a {what} it had returned before; paging would never end"),
+    );
+    let mut d = fr.http_failure(f, call, rec);
+    d.labels.push(flow_diagnostics::Label { span, message: format!("the {what} is read here"), primary: false });
+    d
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,5 +372,14 @@ mod tests {
         assert_eq!(next_offset(&progress, 20, true), Ok(70));
         assert_eq!(next_offset(&progress, 20, false), Err(Stop::ShortPage));
         assert_eq!(next_offset(&progress, 0, true), Err(Stop::EmptyPage));
+    }
+
+    #[test]
+    fn reads_the_next_link() {
+        let h =
+            r#"<https://api.example.com/items?page=3>; rel="next", <https://api.example.com/items?page=9>; rel="last""#;
+        assert_eq!(link_next(h).as_deref(), Some("https://api.example.com/items?page=3"));
+        assert_eq!(link_next(r#"</x?p=2>; rel="prev next""#).as_deref(), Some("/x?p=2"));
+        assert_eq!(link_next(r#"<https://a/x>; rel="last""#), None);
     }
 }

@@ -169,11 +169,6 @@ impl Printer {
         }
     }
 
-    /// Whether a comment not yet printed starts in `from..to`.
-    fn pending(&self, from: u32, to: u32) -> bool {
-        self.comments[self.next..].iter().take_while(|c| c.start < to).any(|c| c.start >= from)
-    }
-
     /// Whether a comment not yet printed lies in `span` outside every one of `items`: between
     /// the items of a list, or before its first or after its last.
     fn between(&self, span: Span, items: &[Span]) -> bool {
@@ -322,55 +317,12 @@ impl Printer {
                 }
             },
             Decl::Endpoint(d) => {
-                let mut head = named(self);
-                head.push_str(&format!(" = {}{}", self.gap(d.api.span.start, 0), d.api.name));
-                let method = self.token_at(d.api.span.end);
-                head.push_str(&format!(" {}{}", self.gap(method, 0), d.method.as_str()));
-                head.push_str(&format!(" {}{}", self.gap(d.path.span.start, 0), string(&d.path.value)));
-                if !d.params.is_empty() {
-                    head.push_str(&format!(" {}", self.params(&d.params, 0)));
-                }
-                if let Some(r) = &d.response {
-                    let g = self.gap(r.span.start, 0);
-                    head.push_str(&format!(" -> {g}{}", self.ty(r, 0)));
-                }
-                if d.props.is_empty() {
-                    self.line(0, &head);
-                } else {
-                    self.line(0, &format!("{head} {{"));
-                    self.props(&d.props, 1, d.span.end);
-                    self.line(0, "}");
-                }
+                let head = named(self);
+                self.endpoint(d, head);
             }
             Decl::Map(d) => {
                 let head = named(self);
-                let ps = self.params(&d.params, 0);
-                let g = self.gap(d.ret.span.start, 0);
-                let ret = self.ty(&d.ret, 0);
-                let sep = if ps.starts_with('(') { "" } else { " " };
-                self.line(0, &format!("{head}{sep}{ps} -> {g}{ret} {{"));
-                for item in &d.items {
-                    match item {
-                        MapItem::Let(l) => {
-                            self.comments_before(l.span.start, 1);
-                            let text = self.let_text(l, 1);
-                            self.line(1, &text);
-                        }
-                        MapItem::Field(f) => {
-                            self.comments_before(f.span.start, 1);
-                            let g = self.gap(f.value.span.start, 1);
-                            let value = self.expr(&f.value, 0, 1);
-                            self.line(1, &format!("{} = {g}{value}", field_name(&f.name.name)));
-                        }
-                        MapItem::Spread(e) => {
-                            self.comments_before(e.span.start, 1);
-                            let value = self.expr(e, 9, 1);
-                            self.line(1, &format!("...{value}"));
-                        }
-                    }
-                }
-                self.comments_before(d.span.end, 1);
-                self.line(0, "}");
+                self.map(d, head);
             }
             Decl::Flow(d) => {
                 let head = named(self);
@@ -381,20 +333,7 @@ impl Printer {
             }
             Decl::Table(d) => {
                 let head = named(self);
-                let gk = self.gap(d.key.span.start, 0);
-                let key = self.ty(&d.key, 0);
-                let gv = self.gap(d.value.span.start, 0);
-                let value = self.ty(&d.value, 0);
-                self.line(0, &format!("{head}: {gk}{key} -> {gv}{value} {{"));
-                for (k, v) in &d.entries {
-                    self.comments_before(k.span.start, 1);
-                    let key = self.expr(k, 0, 1);
-                    let g = self.gap(v.span.start, 1);
-                    let value = self.expr(v, 0, 1);
-                    self.line(1, &format!("{key} => {g}{value},"));
-                }
-                self.comments_before(d.span.end, 1);
-                self.line(0, "}");
+                self.table(d, head);
             }
             Decl::Function(d) => {
                 let head = named(self);
@@ -406,29 +345,103 @@ impl Printer {
                 let sep = if ps.starts_with('(') { "" } else { " " };
                 self.line(0, &format!("{head}{sep}{ps} -> {gr}{ret} = {gb}{body}"));
             }
-            Decl::Test(d) => {
-                let g = self.gap(d.name.span.start, 0);
-                self.line(0, &format!("test {g}{} {{", string(&d.name.name)));
-                for item in &d.items {
-                    match item {
-                        TestItem::Let(l) => {
-                            self.comments_before(l.span.start, 1);
-                            let text = self.let_text(l, 1);
-                            self.line(1, &text);
-                        }
-                        TestItem::Expect(e) => {
-                            // The comments before the `expect`, then those between it and its condition.
-                            self.comments_before(self.token_before(e.span.start), 1);
-                            let g = self.gap(e.span.start, 1);
-                            let cond = self.expr(e, 0, 1);
-                            self.line(1, &format!("expect {g}{cond}"));
-                        }
-                    }
+            Decl::Test(d) => self.test(d),
+        }
+    }
+
+    /// `endpoint NAME = API METHOD "PATH" (params) -> Type { props }`. `head` is `KEYWORD NAME`, with the comments before the name.
+    fn endpoint(&mut self, d: &EndpointDecl, mut head: String) {
+        head.push_str(&format!(" = {}{}", self.gap(d.api.span.start, 0), d.api.name));
+        let method = self.token_at(d.api.span.end);
+        head.push_str(&format!(" {}{}", self.gap(method, 0), d.method.as_str()));
+        head.push_str(&format!(" {}{}", self.gap(d.path.span.start, 0), string(&d.path.value)));
+        if !d.params.is_empty() {
+            head.push_str(&format!(" {}", self.params(&d.params, 0)));
+        }
+        if let Some(r) = &d.response {
+            let g = self.gap(r.span.start, 0);
+            head.push_str(&format!(" -> {g}{}", self.ty(r, 0)));
+        }
+        if d.props.is_empty() {
+            self.line(0, &head);
+        } else {
+            self.line(0, &format!("{head} {{"));
+            self.props(&d.props, 1, d.span.end);
+            self.line(0, "}");
+        }
+    }
+
+    /// `map NAME(params) -> Type { let …, field = …, ...spread }`. `head` is `KEYWORD NAME`, with the comments before the name.
+    fn map(&mut self, d: &MapDecl, head: String) {
+        let ps = self.params(&d.params, 0);
+        let g = self.gap(d.ret.span.start, 0);
+        let ret = self.ty(&d.ret, 0);
+        let sep = if ps.starts_with('(') { "" } else { " " };
+        self.line(0, &format!("{head}{sep}{ps} -> {g}{ret} {{"));
+        for item in &d.items {
+            match item {
+                MapItem::Let(l) => {
+                    self.comments_before(l.span.start, 1);
+                    let text = self.let_text(l, 1);
+                    self.line(1, &text);
                 }
-                self.comments_before(d.span.end, 1);
-                self.line(0, "}");
+                MapItem::Field(f) => {
+                    self.comments_before(f.span.start, 1);
+                    let g = self.gap(f.value.span.start, 1);
+                    let value = self.expr(&f.value, 0, 1);
+                    self.line(1, &format!("{} = {g}{value}", field_name(&f.name.name)));
+                }
+                MapItem::Spread(e) => {
+                    self.comments_before(e.span.start, 1);
+                    let value = self.expr(e, 9, 1);
+                    self.line(1, &format!("...{value}"));
+                }
             }
         }
+        self.comments_before(d.span.end, 1);
+        self.line(0, "}");
+    }
+
+    /// `table NAME: Key -> Value { key => value, … }`. `head` is `KEYWORD NAME`, with the comments before the name.
+    fn table(&mut self, d: &TableDecl, head: String) {
+        let gk = self.gap(d.key.span.start, 0);
+        let key = self.ty(&d.key, 0);
+        let gv = self.gap(d.value.span.start, 0);
+        let value = self.ty(&d.value, 0);
+        self.line(0, &format!("{head}: {gk}{key} -> {gv}{value} {{"));
+        for (k, v) in &d.entries {
+            self.comments_before(k.span.start, 1);
+            let key = self.expr(k, 0, 1);
+            let g = self.gap(v.span.start, 1);
+            let value = self.expr(v, 0, 1);
+            self.line(1, &format!("{key} => {g}{value},"));
+        }
+        self.comments_before(d.span.end, 1);
+        self.line(0, "}");
+    }
+
+    /// `test "name" { let …, expect … }`.
+    fn test(&mut self, d: &TestDecl) {
+        let g = self.gap(d.name.span.start, 0);
+        self.line(0, &format!("test {g}{} {{", string(&d.name.name)));
+        for item in &d.items {
+            match item {
+                TestItem::Let(l) => {
+                    self.comments_before(l.span.start, 1);
+                    let text = self.let_text(l, 1);
+                    self.line(1, &text);
+                }
+                TestItem::Expect(e) => {
+                    // The comments before the `expect`, then those between it and its condition.
+                    self.comments_before(self.token_before(e.span.start), 1);
+                    let g = self.gap(e.span.start, 1);
+                    let cond = self.expr(e, 0, 1);
+                    self.line(1, &format!("expect {g}{cond}"));
+                }
+            }
+        }
+        self.comments_before(d.span.end, 1);
+        self.line(0, "}");
     }
 
     fn props(&mut self, props: &[Property], level: usize, end: u32) {
@@ -504,20 +517,18 @@ impl Printer {
         let close = self.find(last.span.end, b')');
         // The comments before the `(`.
         let g = self.gap(open, level);
-        if !self.pending(open, close) {
-            return format!("{g}({})", params(ps));
-        }
-        let param = |p: &mut Self, x: &Param| {
+        // A type is laid out at the level of the line it starts on: one deeper in a block.
+        let param = |p: &mut Self, x: &Param, ty_level: usize| {
             let g = p.gap(x.ty.span.start, level + 1);
-            format!("{}: {g}{}", x.name.name, p.ty(&x.ty, level + 1))
+            format!("{}: {g}{}", x.name.name, p.ty(&x.ty, ty_level))
         };
         let spans: Vec<Span> = ps.iter().map(|p| p.span).collect();
         if self.between(Span::new(open as usize + 1, close as usize), &spans) {
             let starts: Vec<u32> = spans.iter().map(|s| s.start).collect();
-            let list = self.block("(", &starts, close, ")", level, |p, i| param(p, &ps[i]) + ",");
+            let list = self.block("(", &starts, close, ")", level, |p, i| param(p, &ps[i], level + 1) + ",");
             return format!("{g}{list}");
         }
-        let parts: Vec<String> = ps.iter().map(|x| param(self, x)).collect();
+        let parts: Vec<String> = ps.iter().map(|x| param(self, x, level)).collect();
         format!("{g}({})", parts.join(", "))
     }
 
@@ -528,9 +539,6 @@ impl Printer {
 
     /// A type, with the comments inside it.
     fn ty(&mut self, t: &TypeExpr, level: usize) -> String {
-        if !self.pending(t.span.start, t.span.end) {
-            return ty(t, level);
-        }
         let inner = match &t.kind {
             TypeExprKind::Name(id) => id.name.clone(),
             TypeExprKind::Literal(s) => string(s),
@@ -563,6 +571,7 @@ impl Printer {
             }
         };
         if t.nullable {
+            // `"a" | "b"?` would make only the last member nullable in a reader's eyes: parenthesize.
             let inner = if matches!(t.kind, TypeExprKind::Union(_)) { format!("({inner})") } else { inner };
             let text = self.gap_after(inner, t.span.end, level);
             format!("{text}?")
@@ -572,10 +581,8 @@ impl Printer {
     }
 
     /// An expression, with the comments inside it; in parentheses when it binds looser than `min`.
+    /// `level` is the indentation of the line it starts on, for the lines of a multi-line form.
     fn expr(&mut self, e: &Expr, min: u8, level: usize) -> String {
-        if !self.pending(e.span.start, e.span.end) {
-            return expr(e, min, level);
-        }
         let text = self.expr_inner(e, level);
         if prec(e) < min {
             format!("({text})")
@@ -608,29 +615,7 @@ impl Printer {
                 let i = format!("{g}{}", self.expr(index, 0, level));
                 format!("{b}[{}]", self.gap_after(i, close, level))
             }
-            ExprKind::Call { callee, args } => {
-                let spans: Vec<Span> = args.iter().map(arg_span).collect();
-                if self.between(Span::new(callee.span.end as usize, e.span.end as usize), &spans) {
-                    let starts: Vec<u32> = spans.iter().map(|s| s.start).collect();
-                    let open = format!("{}(", callee.name);
-                    return self.block(&open, &starts, close, ")", level, |p, i| p.arg(&args[i], level + 1) + ",");
-                }
-                // As `expr_inner` lays a call out: hugging a last object or array when it breaks.
-                let save = self.next;
-                if let Some((last, init)) = args.split_last() {
-                    if matches!(last.value.kind, ExprKind::Object(_) | ExprKind::Array(_)) {
-                        let head: Vec<String> = init.iter().map(|a| self.arg(a, level)).collect();
-                        let tail = self.arg(last, level);
-                        let sep = if head.is_empty() { "" } else { ", " };
-                        if tail.contains('\n') && !head.iter().any(|h| h.contains('\n')) {
-                            return format!("{}({}{sep}{tail})", callee.name, head.join(", "));
-                        }
-                        self.next = save;
-                    }
-                }
-                let items: Vec<String> = args.iter().map(|a| self.arg(a, level + 1)).collect();
-                format!("{}{}", callee.name, list("(", &items, ")", level))
-            }
+            ExprKind::Call { callee, args } => self.call(e, callee, args, close, level),
             ExprKind::Unary { op, expr: inner } => {
                 let sym = if *op == UnaryOp::Not { "!" } else { "-" };
                 let g = self.gap(inner.span.start, level);
@@ -672,50 +657,8 @@ impl Printer {
                 let g = self.gap(body.span.start, level);
                 format!("{p}=> {g}{}", self.expr(body, 0, level))
             }
-            ExprKind::Match { scrutinee, arms } => {
-                let g = self.gap(scrutinee.span.start, level);
-                let open = format!("match {g}{} {{", self.expr(scrutinee, 0, level));
-                let starts: Vec<u32> = arms.iter().map(|a| a.span.start).collect();
-                self.block(&open, &starts, close, "}", level, |p, i| {
-                    let arm = &arms[i];
-                    let pats: Vec<String> = arm
-                        .patterns
-                        .iter()
-                        .map(|pat| {
-                            let g = p.gap(pat.span.start, level + 1);
-                            let text =
-                                pat.literal.as_ref().map_or_else(|| "_".to_string(), |l| p.expr(l, 0, level + 1));
-                            format!("{g}{text}")
-                        })
-                        .collect();
-                    let last = arm.patterns.last().map_or(arm.span.start, |pat| pat.span.end);
-                    let pats = p.before_op(pats.join(" | "), p.op_after(last), level + 1);
-                    let g = p.gap(arm.body.span.start, level + 1);
-                    format!("{pats}=> {g}{},", p.expr(&arm.body, 0, level + 1))
-                })
-            }
-            ExprKind::Object(items) => {
-                let spans: Vec<Span> = items
-                    .iter()
-                    .map(|i| match i {
-                        ObjectItem::Field(f) => f.name.span.to(f.value.span),
-                        ObjectItem::Spread(s) => s.span,
-                    })
-                    .collect();
-                let item = |p: &mut Self, i: &ObjectItem| match i {
-                    ObjectItem::Field(f) => {
-                        let g = p.gap(f.value.span.start, level + 1);
-                        format!("{}: {g}{}", field_name(&f.name.name), p.expr(&f.value, 0, level + 1))
-                    }
-                    ObjectItem::Spread(s) => format!("...{}", p.expr(s, 9, level + 1)),
-                };
-                if self.between(e.span, &spans) {
-                    let starts: Vec<u32> = spans.iter().map(|s| s.start).collect();
-                    return self.block("{", &starts, close, "}", level, |p, i| item(p, &items[i]) + ",");
-                }
-                let parts: Vec<String> = items.iter().map(|i| item(self, i)).collect();
-                list("{", &parts, "}", level)
-            }
+            ExprKind::Match { scrutinee, arms } => self.match_expr(scrutinee, arms, close, level),
+            ExprKind::Object(items) => self.object(e, items, close, level),
             ExprKind::Array(items) => {
                 let spans: Vec<Span> = items.iter().map(|i| i.span).collect();
                 if self.between(e.span, &spans) {
@@ -725,9 +668,94 @@ impl Printer {
                 let parts: Vec<String> = items.iter().map(|i| self.expr(i, 0, level + 1)).collect();
                 list("[", &parts, "]", level)
             }
-            // Literals and names hold no comments.
-            _ => expr_inner(e, level),
+            ExprKind::Str(s) => string(s),
+            ExprKind::Int(n) => n.to_string(),
+            ExprKind::Number(s) => s.clone(),
+            ExprKind::Duration(ms) => duration(*ms),
+            ExprKind::Rate { requests, per_ms } => {
+                let unit = match per_ms {
+                    1_000 => "s",
+                    60_000 => "min",
+                    _ => "h",
+                };
+                format!("{requests}/{unit}")
+            }
+            ExprKind::Bool(b) => b.to_string(),
+            ExprKind::Null => "null".into(),
+            ExprKind::Name(id) => id.name.clone(),
         }
+    }
+
+    /// `name(args)`: inline, one argument a line, or hugging a last object or array when that breaks.
+    fn call(&mut self, e: &Expr, callee: &Ident, args: &[Arg], close: u32, level: usize) -> String {
+        let spans: Vec<Span> = args.iter().map(arg_span).collect();
+        if self.between(Span::new(callee.span.end as usize, e.span.end as usize), &spans) {
+            let starts: Vec<u32> = spans.iter().map(|s| s.start).collect();
+            let open = format!("{}(", callee.name);
+            return self.block(&open, &starts, close, ")", level, |p, i| p.arg(&args[i], level + 1) + ",");
+        }
+        // A long call whose last argument is an object or array hugs it: `f(x, body: {` … `})`.
+        let save = self.next;
+        if let Some((last, init)) = args.split_last() {
+            if matches!(last.value.kind, ExprKind::Object(_) | ExprKind::Array(_)) {
+                let head: Vec<String> = init.iter().map(|a| self.arg(a, level)).collect();
+                let tail = self.arg(last, level);
+                let sep = if head.is_empty() { "" } else { ", " };
+                if tail.contains('\n') && !head.iter().any(|h| h.contains('\n')) {
+                    return format!("{}({}{sep}{tail})", callee.name, head.join(", "));
+                }
+                self.next = save;
+            }
+        }
+        let items: Vec<String> = args.iter().map(|a| self.arg(a, level + 1)).collect();
+        format!("{}{}", callee.name, list("(", &items, ")", level))
+    }
+
+    /// `match x { pattern | pattern => value, … }`, one arm a line.
+    fn match_expr(&mut self, scrutinee: &Expr, arms: &[MatchArm], close: u32, level: usize) -> String {
+        let g = self.gap(scrutinee.span.start, level);
+        let open = format!("match {g}{} {{", self.expr(scrutinee, 0, level));
+        let starts: Vec<u32> = arms.iter().map(|a| a.span.start).collect();
+        self.block(&open, &starts, close, "}", level, |p, i| {
+            let arm = &arms[i];
+            let pats: Vec<String> = arm
+                .patterns
+                .iter()
+                .map(|pat| {
+                    let g = p.gap(pat.span.start, level + 1);
+                    let text = pat.literal.as_ref().map_or_else(|| "_".to_string(), |l| p.expr(l, 0, level + 1));
+                    format!("{g}{text}")
+                })
+                .collect();
+            let last = arm.patterns.last().map_or(arm.span.start, |pat| pat.span.end);
+            let pats = p.before_op(pats.join(" | "), p.op_after(last), level + 1);
+            let g = p.gap(arm.body.span.start, level + 1);
+            format!("{pats}=> {g}{},", p.expr(&arm.body, 0, level + 1))
+        })
+    }
+
+    /// `{ field: value, ...spread }`: inline when short, else one item a line.
+    fn object(&mut self, e: &Expr, items: &[ObjectItem], close: u32, level: usize) -> String {
+        let spans: Vec<Span> = items
+            .iter()
+            .map(|i| match i {
+                ObjectItem::Field(f) => f.name.span.to(f.value.span),
+                ObjectItem::Spread(s) => s.span,
+            })
+            .collect();
+        let item = |p: &mut Self, i: &ObjectItem| match i {
+            ObjectItem::Field(f) => {
+                let g = p.gap(f.value.span.start, level + 1);
+                format!("{}: {g}{}", field_name(&f.name.name), p.expr(&f.value, 0, level + 1))
+            }
+            ObjectItem::Spread(s) => format!("...{}", p.expr(s, 9, level + 1)),
+        };
+        if self.between(e.span, &spans) {
+            let starts: Vec<u32> = spans.iter().map(|s| s.start).collect();
+            return self.block("{", &starts, close, "}", level, |p, i| item(p, &items[i]) + ",");
+        }
+        let parts: Vec<String> = items.iter().map(|i| item(self, i)).collect();
+        list("{", &parts, "}", level)
     }
 }
 
@@ -737,10 +765,6 @@ fn arg_span(a: &Arg) -> Span {
         Some(n) => n.span.to(a.value.span),
         None => a.value.span,
     }
-}
-
-fn params(params: &[Param]) -> String {
-    params.iter().map(|p| format!("{}: {}", p.name.name, ty(&p.ty, 0))).collect::<Vec<_>>().join(", ")
 }
 
 /// A field or key: bare when it is a word, quoted otherwise.
@@ -782,32 +806,6 @@ fn string(s: &str) -> String {
     out
 }
 
-fn ty(t: &TypeExpr, level: usize) -> String {
-    let inner = match &t.kind {
-        TypeExprKind::Name(id) => id.name.clone(),
-        TypeExprKind::Literal(s) => string(s),
-        TypeExprKind::Union(members) => members.iter().map(|m| ty(m, level)).collect::<Vec<_>>().join(" | "),
-        TypeExprKind::Array(item) => format!("[{}]", ty(item, level)),
-        TypeExprKind::Object(fields) => {
-            let parts: Vec<String> = fields
-                .iter()
-                .map(|f| format!("{}{}: {}", field_name(&f.name.name), mark(f), ty(&f.ty, level + 1)))
-                .collect();
-            object_fields(&parts, level)
-        }
-    };
-    if t.nullable {
-        // `"a" | "b"?` would make only the last member nullable in a reader's eyes: parenthesize.
-        if matches!(t.kind, TypeExprKind::Union(_)) {
-            format!("({inner})?")
-        } else {
-            format!("{inner}?")
-        }
-    } else {
-        inner
-    }
-}
-
 /// How tightly an expression binds (higher binds tighter).
 fn prec(e: &Expr) -> u8 {
     match &e.kind {
@@ -826,17 +824,6 @@ fn prec(e: &Expr) -> u8 {
         ExprKind::Int(n) if *n < 0 => 8,
         ExprKind::Number(s) if s.starts_with('-') => 8,
         _ => 9,
-    }
-}
-
-/// An expression, in parentheses when it binds looser than `min`. `level` is the indentation of
-/// the line it starts on, for the lines of a multi-line form.
-fn expr(e: &Expr, min: u8, level: usize) -> String {
-    let text = expr_inner(e, level);
-    if prec(e) < min {
-        format!("({text})")
-    } else {
-        text
     }
 }
 
@@ -865,110 +852,4 @@ fn list(open: &str, items: &[String], close: &str, level: usize) -> String {
     }
     s.push_str(&format!("{}{close}", pad(level)));
     s
-}
-
-fn expr_inner(e: &Expr, level: usize) -> String {
-    match &e.kind {
-        ExprKind::Str(s) => string(s),
-        ExprKind::Int(n) => n.to_string(),
-        ExprKind::Number(s) => s.clone(),
-        ExprKind::Duration(ms) => duration(*ms),
-        ExprKind::Rate { requests, per_ms } => {
-            let unit = match per_ms {
-                1_000 => "s",
-                60_000 => "min",
-                _ => "h",
-            };
-            format!("{requests}/{unit}")
-        }
-        ExprKind::Bool(b) => b.to_string(),
-        ExprKind::Null => "null".into(),
-        ExprKind::Name(id) => id.name.clone(),
-        ExprKind::Field { base, name, optional } => {
-            format!("{}{}{}", expr(base, 9, level), if *optional { "?." } else { "." }, name.name)
-        }
-        ExprKind::Index { base, index } => format!("{}[{}]", expr(base, 9, level), expr(index, 0, level)),
-        ExprKind::Call { callee, args } => {
-            // A long call whose last argument is an object or array hugs it: `f(x, body: {` … `})`.
-            if let Some((last, init)) = args.split_last() {
-                if matches!(last.value.kind, ExprKind::Object(_) | ExprKind::Array(_)) {
-                    let head: Vec<String> = init
-                        .iter()
-                        .map(|a| match &a.name {
-                            Some(n) => format!("{}: {}", n.name, expr(&a.value, 0, level)),
-                            None => expr(&a.value, 0, level),
-                        })
-                        .collect();
-                    let tail = expr(&last.value, 0, level);
-                    let name = last.name.as_ref().map_or_else(String::new, |n| format!("{}: ", n.name));
-                    let sep = if head.is_empty() { "" } else { ", " };
-                    let hugged = format!("{}({}{sep}{name}{tail})", callee.name, head.join(", "));
-                    if tail.contains('\n') && !head.iter().any(|h| h.contains('\n')) {
-                        return hugged;
-                    }
-                }
-            }
-            let items: Vec<String> = args
-                .iter()
-                .map(|a| match &a.name {
-                    Some(n) => format!("{}: {}", n.name, expr(&a.value, 0, level + 1)),
-                    None => expr(&a.value, 0, level + 1),
-                })
-                .collect();
-            format!("{}{}", callee.name, list("(", &items, ")", level))
-        }
-        ExprKind::Unary { op, expr: inner } => {
-            let sym = if *op == UnaryOp::Not { "!" } else { "-" };
-            format!("{sym}{}", expr(inner, 8, level))
-        }
-        ExprKind::Binary { op, lhs, rhs } => {
-            let p = prec(e);
-            let (lmin, rmin) = match op {
-                BinaryOp::Coalesce => (p + 1, p),
-                BinaryOp::Eq | BinaryOp::Ne | BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge => {
-                    (p + 1, p + 1)
-                }
-                _ => (p, p + 1),
-            };
-            format!("{} {} {}", expr(lhs, lmin, level), op.as_str(), expr(rhs, rmin, level))
-        }
-        ExprKind::Catch { expr: inner, default } => {
-            format!("{} catch {}", expr(inner, 2, level), expr(default, 3, level))
-        }
-        ExprKind::If { cond, then, otherwise } => {
-            format!("if {} then {} else {}", expr(cond, 0, level), expr(then, 0, level), expr(otherwise, 0, level))
-        }
-        ExprKind::Lambda { param, body } => format!("{} => {}", param.name, expr(body, 0, level)),
-        ExprKind::Match { scrutinee, arms } => {
-            let mut s = format!("match {} {{\n", expr(scrutinee, 0, level));
-            for arm in arms {
-                let pats: Vec<String> = arm
-                    .patterns
-                    .iter()
-                    .map(|p| p.literal.as_ref().map_or_else(|| "_".to_string(), |l| expr(l, 0, level + 1)))
-                    .collect();
-                s.push_str(&format!("{}{} => {},\n", pad(level + 1), pats.join(" | "), expr(&arm.body, 0, level + 1)));
-            }
-            s.push_str(&format!("{}}}", pad(level)));
-            s
-        }
-        ExprKind::Object(items) => {
-            let parts: Vec<String> = items
-                .iter()
-                .map(|i| match i {
-                    ObjectItem::Field(f) => format!("{}: {}", field_name(&f.name.name), expr(&f.value, 0, level + 1)),
-                    ObjectItem::Spread(s) => format!("...{}", expr(s, 9, level + 1)),
-                })
-                .collect();
-            if parts.is_empty() {
-                "{}".into()
-            } else {
-                list("{", &parts, "}", level)
-            }
-        }
-        ExprKind::Array(items) => {
-            let parts: Vec<String> = items.iter().map(|i| expr(i, 0, level + 1)).collect();
-            list("[", &parts, "]", level)
-        }
-    }
 }

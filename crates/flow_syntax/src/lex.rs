@@ -1,6 +1,8 @@
-//! The lexical layer editors and the formatter need without a parse: strings, comments and words,
-//! found the way the grammar finds them (a string ends at its closing quote or the line's end,
-//! `\` escapes one character; `//` runs to the line's end; `/* */` does not nest).
+//! The lexical rules of strings and comments, in one place: the scan that splits a file at its
+//! declarations, the formatter and editors all find them here, the way the grammar finds them (a
+//! string ends at its closing quote or the line's end, `\` escapes one character; `//` runs to
+//! the line's end; `/* */` does not nest). [`lex`] gives strings, comments and words without a
+//! parse.
 
 use flow_diagnostics::Span;
 
@@ -15,6 +17,41 @@ pub enum Lexeme {
     Newline,
     /// Any other byte that is not a space, a tab or a carriage return.
     Other,
+}
+
+/// Where the string literal whose opening quote is at `start` ends: past its closing quote, or
+/// at its line's end (the line break is not part of it), or at the end of the text.
+pub(crate) fn string_end(b: &[u8], start: usize) -> usize {
+    let mut i = start + 1;
+    while i < b.len() && b[i] != b'"' && b[i] != b'\n' {
+        i += if b[i] == b'\\' { 2 } else { 1 };
+    }
+    // The closing quote belongs to the string; a line's end does not.
+    if b.get(i) == Some(&b'"') {
+        i + 1
+    } else {
+        i.min(b.len())
+    }
+}
+
+/// Where the `//` comment at `start` ends: at its line break (not part of it), or at the end.
+pub(crate) fn line_comment_end(b: &[u8], start: usize) -> usize {
+    b[start..].iter().position(|&c| c == b'\n').map_or(b.len(), |n| start + n)
+}
+
+/// Where the `/* */` comment at `start` ends: past its `*/` (comments do not nest), or at the end.
+pub(crate) fn block_comment_end(b: &[u8], start: usize) -> usize {
+    let body = start + 2;
+    b.get(body..).and_then(|rest| rest.windows(2).position(|w| w == b"*/")).map_or(b.len(), |n| body + n + 2)
+}
+
+/// Where the comment starting at `i` ends, if one starts there (`//` or `/*`).
+pub(crate) fn comment_end(b: &[u8], i: usize) -> Option<usize> {
+    match (b.get(i), b.get(i + 1)) {
+        (Some(b'/'), Some(b'/')) => Some(line_comment_end(b, i)),
+        (Some(b'/'), Some(b'*')) => Some(block_comment_end(b, i)),
+        _ => None,
+    }
 }
 
 /// The lexemes of `source`, in order; spaces, tabs and carriage returns are skipped.
@@ -36,23 +73,14 @@ impl Iterator for Lexer<'_> {
             self.i += 1;
         }
         let start = self.i;
+        if let Some(end) = comment_end(b, start) {
+            self.i = end;
+            return Some((Lexeme::Comment, Span::new(start, end)));
+        }
         let kind = match *b.get(start)? {
             b'"' => {
-                let mut i = start + 1;
-                while i < b.len() && b[i] != b'"' && b[i] != b'\n' {
-                    i += if b[i] == b'\\' { 2 } else { 1 };
-                }
-                // The closing quote belongs to the string; a line's end does not.
-                self.i = if b.get(i) == Some(&b'"') { i + 1 } else { i.min(b.len()) };
+                self.i = string_end(b, start);
                 Lexeme::Str
-            }
-            b'/' if b.get(start + 1) == Some(&b'/') => {
-                self.i = self.source[start..].find('\n').map_or(b.len(), |n| start + n);
-                Lexeme::Comment
-            }
-            b'/' if b.get(start + 1) == Some(&b'*') => {
-                self.i = self.source[start + 2..].find("*/").map_or(b.len(), |n| start + 2 + n + 2);
-                Lexeme::Comment
             }
             c if c.is_ascii_alphabetic() || c == b'_' => {
                 let mut i = start;

@@ -1,16 +1,22 @@
-//! `parse`: `.flow` source text to a typed AST. Parsing never fails: it returns the declarations
-//! it could read and a diagnostic for each piece it could not.
+//! `parse`: `.flow` source text to a typed AST, and `format`, the one canonical layout of it.
+//! Parsing never fails: it returns the declarations it could read and a diagnostic for each piece
+//! it could not.
 //!
-//! The file is first scanned (strings and comments skipped) to find the top-level declarations and
-//! to refuse input nested deeper than [`MAX_DEPTH`]; each declaration is then parsed on its own
-//! with the pest grammar in `grammar/flow.pest`, so one syntax error does not hide the others.
+//! The file is first scanned (`scan.rs`; strings and comments found by the rules of `lex.rs`, the
+//! only place they are written) to find the top-level declarations and to refuse input nested
+//! deeper than [`MAX_DEPTH`]; each declaration is then parsed on its own with the pest grammar in
+//! `grammar/flow.pest`, and `tree_to_ast.rs` builds its AST, so one syntax error does not hide the
+//! others.
+//!
+//! This crate must never know about names resolving, types, plans or running: it sees text and
+//! gives a tree. pest never leaves `tree_to_ast.rs`.
 
 pub mod ast;
 mod format;
 pub use format::format;
 pub mod lex;
-mod lower_tree;
 mod scan;
+mod tree_to_ast;
 
 use flow_diagnostics::{codes, Diagnostic, Span};
 
@@ -55,7 +61,7 @@ fn parse_on_this_thread(source: &str) -> (ast::File, Vec<Diagnostic>) {
     };
     let mut file = ast::File::default();
     for piece in pieces {
-        match lower_tree::parse_decl(&source[piece.clone()], piece.start) {
+        match tree_to_ast::parse_decl(&source[piece.clone()], piece.start) {
             Ok((decl, mut ds)) => {
                 diagnostics.append(&mut ds);
                 file.decls.push(decl);

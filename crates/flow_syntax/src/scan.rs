@@ -5,7 +5,7 @@ use std::ops::Range;
 
 use flow_diagnostics::{codes, Diagnostic, Span};
 
-use crate::MAX_DEPTH;
+use crate::{lex, MAX_DEPTH};
 
 const DECL_KEYWORDS: [&str; 9] = ["secret", "api", "type", "endpoint", "map", "flow", "table", "fn", "test"];
 
@@ -27,24 +27,13 @@ pub(crate) fn split(source: &str) -> Result<Vec<Range<usize>>, Diagnostic> {
         let b = bytes[i];
         match b {
             b'"' => {
-                i += 1;
-                while i < bytes.len() && bytes[i] != b'"' && bytes[i] != b'\n' {
-                    i += if bytes[i] == b'\\' { 2 } else { 1 };
-                }
+                i = lex::string_end(bytes, i);
                 line_blank = false;
-            }
-            b'/' if bytes.get(i + 1) == Some(&b'/') => {
-                while i < bytes.len() && bytes[i] != b'\n' {
-                    i += 1;
-                }
                 continue;
             }
-            b'/' if bytes.get(i + 1) == Some(&b'*') => {
-                i += 2;
-                while i < bytes.len() && !(bytes[i] == b'*' && bytes.get(i + 1) == Some(&b'/')) {
-                    i += 1;
-                }
-                i += 1;
+            b'/' if lex::comment_end(bytes, i).is_some() => {
+                i = lex::comment_end(bytes, i).unwrap_or(bytes.len());
+                continue;
             }
             b'(' | b'[' | b'{' => {
                 depth += 1;
@@ -123,20 +112,18 @@ fn is_word_char(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_'
 }
 
-/// Whitespace and comments only.
+/// Whitespace and comments only (an unterminated block comment is not: it is a syntax error).
 fn only_trivia(text: &str) -> bool {
-    let mut rest = text.trim_start();
-    while !rest.is_empty() {
-        if let Some(after) = rest.strip_prefix("//") {
-            rest = after.split_once('\n').map_or("", |(_, r)| r).trim_start();
-        } else if let Some(after) = rest.strip_prefix("/*") {
-            match after.split_once("*/") {
-                Some((_, r)) => rest = r.trim_start(),
-                None => return false,
-            }
-        } else {
-            return false;
+    let b = text.as_bytes();
+    let mut i = 0;
+    loop {
+        i = text.len() - text[i..].trim_start().len();
+        if i == b.len() {
+            return true;
+        }
+        match lex::comment_end(b, i) {
+            Some(end) if b[i + 1] == b'/' || (end - i >= 4 && text[i..end].ends_with("*/")) => i = end,
+            _ => return false,
         }
     }
-    true
 }

@@ -131,6 +131,16 @@ fn syntax_errors_are_reported_per_declaration() {
 }
 
 #[test]
+fn an_unterminated_string_ends_at_its_line_so_the_next_declaration_survives() {
+    // The scan that splits the file finds strings by the lexer's rule: the line break after an
+    // unterminated string is not part of it, so a declaration on the next line starts a piece.
+    let (file, diags) = parse("type A = \"open\ntype B { y: Int }\n");
+    assert_eq!(diags.len(), 1, "{diags:#?}");
+    assert_eq!(file.decls.len(), 1, "the declaration after the broken string survives");
+    assert_eq!(file.decls[0].name().name, "B");
+}
+
+#[test]
 fn syntax_error_says_what_was_expected() {
     let d = first_error("type A {\n  x String\n}");
     assert!(d.message.contains("expected"), "{}", d.message);

@@ -11,17 +11,17 @@ use secrecy::SecretString;
 
 use crate::report;
 
-pub fn run(
+pub(crate) fn run(
     path: &Path,
     flow: Option<&str>,
     overrides: &[flow_runtime::BaseUrl],
     json: bool,
     verbose: bool,
 ) -> miette::Result<ExitCode> {
-    let Some((source, mut plan)) = crate::compile(path)? else {
+    let Some((source, mut plan)) = super::compile(path)? else {
         return Ok(ExitCode::from(1));
     };
-    if let Some(code) = crate::apply_overrides(&source, &mut plan, overrides)? {
+    if let Some(code) = super::base_url::apply(&source, &mut plan, overrides)? {
         return Ok(code);
     }
     if let Some(name) = flow {
@@ -40,7 +40,7 @@ pub fn run(
     let mut judged = flow_runtime::check_credentials(&plan, &secrets);
     if !judged.is_empty() {
         flow_diagnostics::sort(&mut judged);
-        report::eprint(&flow_diagnostics::render(&source.name, &source.text, &judged, crate::stderr_color()));
+        report::eprint(&flow_diagnostics::render(&source.name, &source.text, &judged, super::stderr_color()));
         if judged.iter().any(flow_diagnostics::Diagnostic::is_error) {
             return Ok(ExitCode::from(1));
         }
@@ -71,7 +71,7 @@ pub fn run(
             &source.name,
             &source.text,
             &result.diagnostics,
-            crate::stderr_color(),
+            super::stderr_color(),
         ));
     }
     if json {
@@ -111,14 +111,14 @@ pub fn run(
                 f.name,
                 if f.ok { "ok" } else { "FAILED" },
                 f.records_in,
-                crate::plural(f.records_in as usize),
+                super::plural(f.records_in as usize),
                 f.records_ok,
                 f.records_filtered,
                 f.records_failed,
                 f.pages,
-                crate::plural(f.pages as usize),
+                super::plural(f.pages as usize),
                 f.requests,
-                crate::plural(f.requests as usize),
+                super::plural(f.requests as usize),
                 if statuses.is_empty() { "none".to_string() } else { statuses.join(" ") },
                 f.elapsed_ms as f64 / 1000.0,
             ));

@@ -18,13 +18,15 @@ type Result<T> = std::result::Result<T, Box<Diagnostic>>;
 pub(crate) fn parse_decl(text: &str, base: usize) -> Result<(Decl, Vec<Diagnostic>)> {
     let mut pairs = FlowParser::parse(Rule::single_decl, text).map_err(|e| syntax_error(&e, text, base))?;
     let single = pairs.next().ok_or_else(|| internal(base, "empty parse"))?;
-    let mut cx = Cx { base, diagnostics: Vec::new() };
+    let mut builder = AstBuilder { base, diagnostics: Vec::new() };
     let mut inner = single.into_inner();
-    let decl = cx.decl(next(&mut inner, base)?)?;
-    Ok((decl, cx.diagnostics))
+    let decl = builder.decl(next(&mut inner, base)?)?;
+    Ok((decl, builder.diagnostics))
 }
 
-struct Cx {
+/// Builds the AST of one declaration from its pest tree: where the declaration starts in the
+/// file (pest's offsets are the declaration's own) and the diagnostics found on the way.
+struct AstBuilder {
     base: usize,
     diagnostics: Vec<Diagnostic>,
 }
@@ -56,7 +58,7 @@ fn internal(base: usize, what: &str) -> Box<Diagnostic> {
     )
 }
 
-impl Cx {
+impl AstBuilder {
     /// The pair's span, without the whitespace and comments pest may leave at its end (a rule
     /// that ends in `x?` or `x*` keeps what it skipped looking for one more `x`).
     fn span(&self, pair: &Pair<Rule>) -> Span {

@@ -1,0 +1,56 @@
+//! `flowc check`: every mistake in the files, without running anything; with the secrets at
+//! hand, the run's preflight too.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use super::{plural, read_source, stderr_color};
+use crate::{report, Format};
+
+pub(crate) fn check(files: &[PathBuf], format: Format) -> miette::Result<ExitCode> {
+    let mut errors = 0usize;
+    let mut warnings = 0usize;
+    let mut json = Vec::new();
+    for path in files {
+        let (name, text, diagnostics) = match read_source(path)? {
+            Ok(s) => {
+                let checked = flow_check::check_source(&s.text);
+                let mut d = checked.diagnostics;
+                // With the secrets at hand (the environment, or the .env file), credentials that
+                // could never work are check errors, and secrets too short to redact warnings.
+                let plan = checked.model.as_ref().map(flow_check::lower);
+                let needed = plan.as_ref().map(flow_runtime::credential_secrets).unwrap_or_default();
+                if let (Some(plan), false) = (&plan, needed.is_empty()) {
+                    let dir = path.parent().map(std::path::Path::to_path_buf).unwrap_or_default();
+                    d.extend(flow_runtime::check_credentials(plan, &super::run::load_secrets(&needed, &dir)?));
+                    flow_diagnostics::sort(&mut d);
+                }
+                (s.name, s.text, d)
+            }
+            Err((d, lossy)) => (path.display().to_string(), lossy, vec![d]),
+        };
+        errors += diagnostics.iter().filter(|d| d.is_error()).count();
+        warnings += diagnostics.iter().filter(|d| !d.is_error()).count();
+        match format {
+            Format::Human => {
+                if !diagnostics.is_empty() {
+                    report::eprint(&flow_diagnostics::render(&name, &text, &diagnostics, stderr_color()));
+                }
+            }
+            Format::Json => json.extend(diagnostics.iter().map(|d| report::diagnostic_json(&name, &text, d))),
+        }
+    }
+    match format {
+        Format::Human => report::eprint(&format!(
+            "checked {} file{}: {} error{}, {} warning{}\n",
+            files.len(),
+            plural(files.len()),
+            errors,
+            plural(errors),
+            warnings,
+            plural(warnings)
+        )),
+        Format::Json => report::print(&format!("{}\n", serde_json::Value::Array(json))),
+    }
+    Ok(if errors > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
