@@ -84,12 +84,7 @@ pub trait StateStore: Send {
 
     /// Writes the dead letters as the NDJSON lines the runtime's dead letter file holds today;
     /// returns how many were written.
-    fn export_dead_letters(
-        &self,
-        flow: Option<&str>,
-        run: Option<RunId>,
-        out: &mut dyn std::io::Write,
-    ) -> Result<u64> {
+    fn export_dead_letters(&self, flow: Option<&str>, run: Option<RunId>, out: &mut dyn std::io::Write) -> Result<u64> {
         let letters = self.dead_letters(flow, run)?;
         for l in &letters {
             let mut line = l.to_ndjson_line();

@@ -106,7 +106,8 @@ fn stamp(t: DateTime<Utc>) -> String {
 }
 
 fn count(what: &str, n: u64) -> Result<i64> {
-    i64::try_from(n).map_err(|_| StateError::Invalid { what: what.to_string(), detail: format!("{n} is too large to store") })
+    i64::try_from(n)
+        .map_err(|_| StateError::Invalid { what: what.to_string(), detail: format!("{n} is too large to store") })
 }
 
 fn ttl_ms(ttl: Duration) -> Result<i64> {
@@ -125,7 +126,10 @@ impl SqliteStore {
                 return Err(StateError::NotAStore { path, detail: "it is a folder".into() });
             }
             Ok(m) if m.len() == 0 => {
-                return Err(StateError::Corrupt { path, detail: "the file is empty; it may have been truncated".into() });
+                return Err(StateError::Corrupt {
+                    path,
+                    detail: "the file is empty; it may have been truncated".into(),
+                });
             }
             Ok(_) => false,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -161,17 +165,19 @@ impl SqliteStore {
             return Err(StateError::Corrupt { path: s.path.clone(), detail: problems.join("; ") });
         }
         if version == 0 {
-            let tables: i64 = s
-                .conn
-                .query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))
-                .map_err(|e| s.err(e))?;
+            let tables: i64 =
+                s.conn.query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0)).map_err(|e| s.err(e))?;
             if tables > 0 {
-                return Err(StateError::NotAStore { path: s.path.clone(), detail: "it is an SQLite database of something else".into() });
+                return Err(StateError::NotAStore {
+                    path: s.path.clone(),
+                    detail: "it is an SQLite database of something else".into(),
+                });
             }
             // A file with no schema yet holds nothing: a store whose creation was interrupted.
             created = true;
         }
-        let mode: String = s.conn.pragma_update_and_check(None, "journal_mode", "wal", |r| r.get(0)).map_err(|e| s.err(e))?;
+        let mode: String =
+            s.conn.pragma_update_and_check(None, "journal_mode", "wal", |r| r.get(0)).map_err(|e| s.err(e))?;
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(s.unwritable(&format!("it could not be put in WAL mode (journal mode {mode})")));
         }
@@ -204,10 +210,12 @@ impl SqliteStore {
             Some(m) if m == STORE_MARK.as_bytes() => {}
             Some(_) => return Err(StateError::NotAStore { path, detail: "its mark is not flowc's".into() }),
             None => {
-                let check = self.sealer.seal("meta.key_check", KEY_CHECK).map_err(|s| seal_error(&path, "the key check", s))?;
+                let check =
+                    self.sealer.seal("meta.key_check", KEY_CHECK).map_err(|s| seal_error(&path, "the key check", s))?;
                 let cipher = if self.sealer.encrypted() { CIPHER } else { "none" };
                 tx.execute("INSERT INTO meta (key, value) VALUES ('store', ?1)", [STORE_MARK.as_bytes()]).map_err(e)?;
-                tx.execute("INSERT INTO meta (key, value) VALUES ('encryption', ?1)", [cipher.as_bytes()]).map_err(e)?;
+                tx.execute("INSERT INTO meta (key, value) VALUES ('encryption', ?1)", [cipher.as_bytes()])
+                    .map_err(e)?;
                 if self.sealer.encrypted() {
                     tx.execute("INSERT INTO meta (key, value) VALUES ('key_check', ?1)", [check]).map_err(e)?;
                 }
@@ -286,7 +294,9 @@ impl SqliteStore {
     /// Fails unless `lease` is the flow's current lease.
     fn check_lease(path: &Path, tx: &Transaction<'_>, lease: &Lease) -> Result<()> {
         let row: Option<(String, String)> = tx
-            .query_row("SELECT token, holder FROM leases WHERE flow = ?1", [&lease.flow], |r| Ok((r.get(0)?, r.get(1)?)))
+            .query_row("SELECT token, holder FROM leases WHERE flow = ?1", [&lease.flow], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
             .optional()
             .map_err(|e| classify(path, e))?;
         match row {
@@ -325,7 +335,8 @@ impl SqliteStore {
             _ => None,
         };
         let boundary = self.unseal("flow_state.boundary", &flow, &raw.boundary)?;
-        let boundary = serde_json::from_str(&boundary).map_err(|e| self.bad(format!("the boundary keys of flow `{flow}`"), e))?;
+        let boundary =
+            serde_json::from_str(&boundary).map_err(|e| self.bad(format!("the boundary keys of flow `{flow}`"), e))?;
         let position = match raw.position {
             None => None,
             Some(blob) => Some(self.decode_position(&flow, &self.unseal("flow_state.position", &flow, &blob)?)?),
@@ -349,7 +360,9 @@ impl SqliteStore {
         }
         let v: Versioned = serde_json::from_str(text).map_err(|e| self.bad(what(), e))?;
         if v.version != POSITION_VERSION {
-            return Err(self.bad(what(), format!("version {} (this flowc reads version {POSITION_VERSION})", v.version)));
+            return Err(
+                self.bad(what(), format!("version {} (this flowc reads version {POSITION_VERSION})", v.version))
+            );
         }
         #[derive(serde::Deserialize)]
         struct V1 {
@@ -457,9 +470,13 @@ fn classify(path: &Path, e: rusqlite::Error) -> StateError {
             path: path.to_path_buf(),
             detail: format!("{detail}; it may have been truncated or overwritten"),
         },
-        Some(ErrorCode::ReadOnly | ErrorCode::CannotOpen | ErrorCode::PermissionDenied | ErrorCode::DiskFull | ErrorCode::SystemIoFailure) => {
-            StateError::Unwritable { path: path.to_path_buf(), folder: folder_of(path), detail }
-        }
+        Some(
+            ErrorCode::ReadOnly
+            | ErrorCode::CannotOpen
+            | ErrorCode::PermissionDenied
+            | ErrorCode::DiskFull
+            | ErrorCode::SystemIoFailure,
+        ) => StateError::Unwritable { path: path.to_path_buf(), folder: folder_of(path), detail },
         _ => StateError::Database { path: path.to_path_buf(), detail },
     }
 }
@@ -532,14 +549,19 @@ impl StateStore for SqliteStore {
     fn flow_state(&self, flow: &str) -> Result<Option<FlowState>> {
         let raw = self
             .conn
-            .query_row(&format!("SELECT {STATE_COLUMNS} FROM flow_state WHERE flow = ?1"), [flow], |r| self.read_state(r))
+            .query_row(&format!("SELECT {STATE_COLUMNS} FROM flow_state WHERE flow = ?1"), [flow], |r| {
+                self.read_state(r)
+            })
             .optional()
             .map_err(|e| self.err(e))?;
         raw.map(|r| self.decode_state(r)).transpose()
     }
 
     fn flow_states(&self) -> Result<Vec<FlowState>> {
-        let mut st = self.conn.prepare(&format!("SELECT {STATE_COLUMNS} FROM flow_state ORDER BY flow")).map_err(|e| self.err(e))?;
+        let mut st = self
+            .conn
+            .prepare(&format!("SELECT {STATE_COLUMNS} FROM flow_state ORDER BY flow"))
+            .map_err(|e| self.err(e))?;
         let raws = st
             .query_map([], |r| self.read_state(r))
             .map_err(|e| self.err(e))?
@@ -581,8 +603,11 @@ impl StateStore for SqliteStore {
         let cursor = cp.cursor.as_ref().map(|c| self.seal("flow_state.cursor", flow, &c.text())).transpose()?;
         let boundary = serde_json::to_string(&cp.boundary).unwrap_or_else(|_| "[]".into());
         let boundary = self.seal("flow_state.boundary", flow, &boundary)?;
-        let position =
-            cp.position.as_ref().map(|p| self.seal("flow_state.position", flow, &Self::encode_position(p))).transpose()?;
+        let position = cp
+            .position
+            .as_ref()
+            .map(|p| self.seal("flow_state.position", flow, &Self::encode_position(p)))
+            .transpose()?;
         let path = self.path.clone();
         let e = |e| classify(&path, e);
         let tx = self.tx()?;
@@ -625,7 +650,10 @@ impl StateStore for SqliteStore {
 
     fn finish_run(&mut self, lease: &Lease, run: RunId, end: &RunEnd, now: DateTime<Utc>) -> Result<()> {
         if end.status == RunStatus::Running {
-            return Err(StateError::Invalid { what: format!("finishing run {}", run.0), detail: "a run ends with a status other than running".into() });
+            return Err(StateError::Invalid {
+                what: format!("finishing run {}", run.0),
+                detail: "a run ends with a status other than running".into(),
+            });
         }
         let error = end.error.as_deref().map(|m| self.seal("runs.error", &lease.flow, m)).transpose()?;
         let path = self.path.clone();
@@ -675,7 +703,17 @@ impl StateStore for SqliteStore {
             .execute(
                 "INSERT INTO dead_letters (run_id, flow, step, source, record_index, code, error, record, failed_at_ms)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                params![l.run.map(|r| r.0), l.flow, l.step, l.source, index, l.error.code, error, record, ms(l.failed_at)],
+                params![
+                    l.run.map(|r| r.0),
+                    l.flow,
+                    l.step,
+                    l.source,
+                    index,
+                    l.error.code,
+                    error,
+                    record,
+                    ms(l.failed_at)
+                ],
             )
             .map_err(|err| match (err.sqlite_error_code(), l.run) {
                 (Some(ErrorCode::ConstraintViolation), Some(run)) => {
@@ -697,7 +735,18 @@ impl StateStore for SqliteStore {
             .map_err(|e| self.err(e))?;
         let rows: Vec<Raw> = st
             .query_map(params![flow, run.map(|r| r.0)], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?, r.get(9)?))
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                    r.get(7)?,
+                    r.get(8)?,
+                    r.get(9)?,
+                ))
             })
             .map_err(|e| self.err(e))?
             .collect::<rusqlite::Result<_>>()
@@ -705,7 +754,8 @@ impl StateStore for SqliteStore {
         rows.into_iter()
             .map(|(id, run, flow, step, source, index, error, record, at, attempts)| {
                 let error = self.unseal("dead_letters.error", &flow, &error)?;
-                let error = serde_json::from_str(&error).map_err(|e| self.bad(format!("the error of dead letter {id}"), e))?;
+                let error =
+                    serde_json::from_str(&error).map_err(|e| self.bad(format!("the error of dead letter {id}"), e))?;
                 let record = self.unseal("dead_letters.record", &flow, &record)?;
                 Ok(DeadLetter {
                     id: DeadLetterId(id),
@@ -728,7 +778,8 @@ impl StateStore for SqliteStore {
         let tx = self.tx()?;
         let mut removed = 0;
         for id in ids {
-            removed += tx.execute("DELETE FROM dead_letters WHERE id = ?1", [id.0]).map_err(|e| classify(&path, e))? as u64;
+            removed +=
+                tx.execute("DELETE FROM dead_letters WHERE id = ?1", [id.0]).map_err(|e| classify(&path, e))? as u64;
         }
         tx.commit().map_err(|e| classify(&path, e))?;
         Ok(removed)
