@@ -1,0 +1,97 @@
+//! The durable state of flows: typed cursors, in-pull resume positions, checkpoints, the
+//! single-writer lease, run history and dead letters, behind one small interface,
+//! [`StateStore`], with an embedded SQLite implementation, [`SqliteStore`].
+//!
+//! Not yet used by the runtime: the language syntax for state, runtime checkpointing and the
+//! `flowc state`/`runs`/`replay` commands are later work (see docs/state.md).
+//!
+//! What this crate must never know: the Plan, the checker, HTTP, tokio, the `.flow` language or
+//! its diagnostics codes. It stores what it is given — flow names, typed cursor values, opaque
+//! record JSON text and error texts — and answers with [`StateError`]s a caller maps to its own
+//! codes. It never sees a secret: the encryption key arrives as bytes ([`StoreKey`]) and is
+//! never written anywhere; only a key check value (a known text sealed with the key) is stored.
+//! Clock-dependent operations take "now" as an argument, so tests use a test clock.
+
+mod crypt;
+mod error;
+mod sqlite;
+mod types;
+
+pub use crypt::StoreKey;
+pub use error::StateError;
+pub use sqlite::{SqliteStore, SCHEMA_VERSION};
+pub use types::*;
+
+use chrono::{DateTime, Utc};
+use std::time::Duration;
+
+/// Results of this crate.
+pub type Result<T, E = StateError> = std::result::Result<T, E>;
+
+/// A store opened by an implementation's `open`: the store, and whether it was created just now
+/// (the caller reports "no state yet: starting from the declared initial value").
+#[derive(Debug)]
+pub struct Opened<S> {
+    pub store: S,
+    pub created: bool,
+}
+
+/// What a flow's state lives in. Opening is each implementation's own constructor
+/// ([`SqliteStore::open`]; a shared PostgreSQL store would connect to a URL), returning [`Opened`].
+///
+/// Every write to a flow's state is fenced by its [`Lease`]: a writer whose lease was taken over
+/// gets [`StateError::LeaseLost`] and changes nothing.
+pub trait StateStore: Send {
+    /// Where the store is, for messages (a file path, or a URL without credentials).
+    fn location(&self) -> String;
+
+    /// Takes the single-writer lease of `flow` for `ttl` from `now`. A live lease of another
+    /// holder is [`StateError::Locked`]; an expired one (a killed run) is taken over, its
+    /// unfinished runs are marked [`RunStatus::Interrupted`], and [`Lease::took_over`] says so.
+    fn acquire_lease(&mut self, flow: &str, holder: &str, ttl: Duration, now: DateTime<Utc>) -> Result<Lease>;
+    /// Extends a held lease to `now + ttl`.
+    fn renew_lease(&mut self, lease: &Lease, ttl: Duration, now: DateTime<Utc>) -> Result<Lease>;
+    /// Gives the lease up (a lease already taken over is left to its new holder).
+    fn release_lease(&mut self, lease: &Lease) -> Result<()>;
+
+    /// The stored state of one flow; `None`: nothing stored, start from the declared initial value.
+    fn flow_state(&self, flow: &str) -> Result<Option<FlowState>>;
+    /// Every flow's stored state, by flow name (`state show` without a flow).
+    fn flow_states(&self) -> Result<Vec<FlowState>>;
+    /// `state set`: sets the cursor explicitly and clears any in-pull position.
+    fn set_cursor(&mut self, lease: &Lease, cursor: &Cursor, now: DateTime<Utc>) -> Result<()>;
+    /// `state reset`: forgets the flow's state (its runs and dead letters stay). `true` if there was one.
+    fn reset_state(&mut self, lease: &Lease) -> Result<bool>;
+    /// Commits state, position and the run's counters in one transaction; all or nothing.
+    /// Returns the flow's checkpoint count.
+    fn checkpoint(&mut self, lease: &Lease, checkpoint: &Checkpoint, now: DateTime<Utc>) -> Result<u64>;
+
+    /// Records the start of a run of the lease's flow.
+    fn start_run(&mut self, lease: &Lease, now: DateTime<Utc>) -> Result<RunId>;
+    /// Records how a run ended.
+    fn finish_run(&mut self, lease: &Lease, run: RunId, end: &RunEnd, now: DateTime<Utc>) -> Result<()>;
+    /// Run history, newest first, at most `limit` runs, of one flow or all.
+    fn runs(&self, flow: Option<&str>, limit: usize) -> Result<Vec<RunRecord>>;
+
+    /// Appends a dead letter.
+    fn add_dead_letter(&mut self, letter: &NewDeadLetter) -> Result<DeadLetterId>;
+    /// Dead letters, oldest first, of one flow or all, of one run or all.
+    fn dead_letters(&self, flow: Option<&str>, run: Option<RunId>) -> Result<Vec<DeadLetter>>;
+    /// Removes the dead letters that replayed successfully; returns how many were removed.
+    fn replay_succeeded(&mut self, ids: &[DeadLetterId]) -> Result<u64>;
+    /// Keeps a dead letter that failed again, with its new error.
+    fn replay_failed(&mut self, id: DeadLetterId, error: &DeadLetterError, now: DateTime<Utc>) -> Result<()>;
+
+    /// Writes the dead letters as the NDJSON lines the runtime's dead letter file holds today;
+    /// returns how many were written.
+    fn export_dead_letters(&self, flow: Option<&str>, run: Option<RunId>, out: &mut dyn std::io::Write) -> Result<u64> {
+        let letters = self.dead_letters(flow, run)?;
+        for l in &letters {
+            let mut line = l.to_ndjson_line();
+            line.push('\n');
+            out.write_all(line.as_bytes()).map_err(|e| StateError::Export { detail: e.to_string() })?;
+        }
+        out.flush().map_err(|e| StateError::Export { detail: e.to_string() })?;
+        Ok(letters.len() as u64)
+    }
+}

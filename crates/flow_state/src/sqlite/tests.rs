@@ -1,0 +1,474 @@
+use super::*;
+use std::io::{BufRead, Write};
+
+const MIN: Duration = Duration::from_secs(60);
+
+fn t(s: i64) -> DateTime<Utc> {
+    from_ms(1_800_000_000_000 + s * 1000)
+}
+
+fn open(path: &Path) -> SqliteStore {
+    SqliteStore::open(path, None).map(|o| o.store).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn key(b: u8) -> StoreKey {
+    StoreKey::from_bytes(&[b; 32]).unwrap()
+}
+
+fn cp(run: RunId, n: i64) -> Checkpoint {
+    Checkpoint {
+        run,
+        cursor: Some(Cursor::Int(n)),
+        boundary: vec![format!("id-{n}")],
+        position: Some(PullPosition {
+            next: PageAt::Page { number: n as u64 + 1 },
+            pages_done: n as u64,
+            records_done: 10 * n as u64,
+            seen_max: Some(Cursor::Int(n)),
+        }),
+        counts: RunCounts { read: n as u64, delivered: n as u64, ..RunCounts::default() },
+    }
+}
+
+/// A store with one checkpoint of flow `orders`, closed.
+fn stored(path: &Path) {
+    let mut s = open(path);
+    let lease = s.acquire_lease("orders", "test", MIN, t(0)).unwrap();
+    let run = s.start_run(&lease, t(0)).unwrap();
+    s.checkpoint(&lease, &cp(run, 7), t(1)).unwrap();
+    s.release_lease(&lease).unwrap();
+}
+
+#[test]
+fn a_missing_store_is_created_and_says_so_then_reopens() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    let o = SqliteStore::open(&path, None).unwrap();
+    assert!(o.created);
+    assert_eq!(o.store.flow_state("orders").unwrap(), None);
+    drop(o);
+    stored(&path);
+    let o = SqliteStore::open(&path, None).unwrap();
+    assert!(!o.created);
+    let st = o.store.flow_state("orders").unwrap().unwrap();
+    assert_eq!(st.cursor, Some(Cursor::Int(7)));
+    assert_eq!(st.position, cp(RunId(1), 7).position);
+    assert_eq!(st.boundary, vec!["id-7".to_string()]);
+    let journal: String = o.store.connection().pragma_query_value(None, "journal_mode", |r| r.get(0)).unwrap();
+    assert_eq!(journal, "wal");
+    let sync: i64 = o.store.connection().pragma_query_value(None, "synchronous", |r| r.get(0)).unwrap();
+    assert_eq!(sync, 2, "synchronous=FULL");
+}
+
+#[test]
+fn a_truncated_store_is_an_error_and_is_left_as_it_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    {
+        let mut s = open(&path);
+        let lease = s.acquire_lease("orders", "test", MIN, t(0)).unwrap();
+        for i in 0..300 {
+            s.add_dead_letter(&letter(None, &format!("{{\"id\":{i},\"pad\":\"{}\"}}", "x".repeat(400)))).unwrap();
+        }
+        s.release_lease(&lease).unwrap();
+    }
+    for keep in [50u64, 4096 * 3 + 100] {
+        let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        f.set_len(keep).unwrap();
+        drop(f);
+        let err = SqliteStore::open(&path, None).map(|_| ()).unwrap_err();
+        assert!(matches!(err, StateError::Corrupt { .. }), "{err}");
+        assert!(err.to_string().contains(&path.display().to_string()), "{err}");
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), keep, "never reset");
+    }
+    std::fs::File::create(&path).unwrap();
+    let err = SqliteStore::open(&path, None).map(|_| ()).unwrap_err();
+    assert!(err.to_string().contains("is empty"), "{err}");
+}
+
+#[test]
+fn a_newer_store_is_an_error_and_is_left_as_it_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    stored(&path);
+    Connection::open(&path).unwrap().pragma_update(None, "user_version", SCHEMA_VERSION + 1).unwrap();
+    let before = std::fs::read(&path).unwrap();
+    let err = SqliteStore::open(&path, None).map(|_| ()).unwrap_err();
+    assert!(matches!(err, StateError::NewerVersion { found: 2, supported: 1, .. }), "{err}");
+    assert!(err.to_string().contains("newer"), "{err}");
+    assert_eq!(std::fs::read(&path).unwrap(), before);
+}
+
+#[test]
+fn another_sqlite_database_is_not_taken_for_a_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.db");
+    Connection::open(&path).unwrap().execute_batch("CREATE TABLE users (id INTEGER)").unwrap();
+    let err = SqliteStore::open(&path, None).map(|_| ()).unwrap_err();
+    assert!(matches!(err, StateError::NotAStore { .. }), "{err}");
+}
+
+#[test]
+fn migrations_apply_in_order_and_a_failing_one_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    stored(&path);
+    let mut s = open(&path);
+    let mut next = MIGRATIONS.to_vec();
+    next.push("CREATE TABLE extra (x INTEGER); INSERT INTO nowhere VALUES (1);");
+    assert!(migrate_for_test(&mut s, &next).is_err());
+    let v: i64 = s.conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+    assert_eq!(v, 1);
+    next[1] = "CREATE TABLE extra (x INTEGER);";
+    migrate_for_test(&mut s, &next).unwrap();
+    let v: i64 = s.conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+    assert_eq!(v, 2);
+    assert_eq!(s.flow_state("orders").unwrap().unwrap().cursor, Some(Cursor::Int(7)));
+}
+
+#[test]
+fn a_live_lease_locks_out_a_second_writer_and_an_expired_one_is_taken_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    let mut a = open(&path);
+    let mut b = open(&path);
+    let la = a.acquire_lease("orders", "pid 11 on host-a", MIN, t(0)).unwrap();
+    let run = a.start_run(&la, t(0)).unwrap();
+    let err = b.acquire_lease("orders", "pid 12 on host-b", MIN, t(30)).unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, StateError::Locked { .. }), "{msg}");
+    assert!(msg.contains("pid 11 on host-a") && msg.contains(&stamp(t(60))) && msg.contains("`orders`"), "{msg}");
+    // Another flow of the same store is not locked.
+    b.acquire_lease("customers", "pid 12 on host-b", MIN, t(30)).unwrap();
+    // Renewed, it is still held past its first expiry.
+    let la = a.renew_lease(&la, MIN, t(50)).unwrap();
+    assert!(b.acquire_lease("orders", "pid 12 on host-b", MIN, t(100)).is_err());
+    // Expired (the run was killed): taken over, its run marked interrupted.
+    let lb = b.acquire_lease("orders", "pid 12 on host-b", MIN, t(111)).unwrap();
+    let over = lb.took_over.clone().unwrap();
+    assert_eq!((over.holder.as_str(), over.interrupted_runs.clone()), ("pid 11 on host-a", vec![run]));
+    assert_eq!(b.runs(Some("orders"), 10).unwrap()[0].status, RunStatus::Interrupted);
+    // The old holder, back from a pause, is fenced off.
+    let err = a.checkpoint(&la, &cp(run, 9), t(112)).unwrap_err();
+    assert!(matches!(err, StateError::LeaseLost { .. }) && err.to_string().contains("pid 12 on host-b"), "{err}");
+    assert!(a.renew_lease(&la, MIN, t(112)).is_err());
+    assert_eq!(b.flow_state("orders").unwrap(), None);
+    // Released, it is free at once.
+    b.release_lease(&lb).unwrap();
+    a.acquire_lease("orders", "pid 13", MIN, t(113)).unwrap();
+}
+
+#[test]
+fn a_failure_inside_a_checkpoint_leaves_the_previous_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = open(&dir.path().join("state.db"));
+    let lease = s.acquire_lease("orders", "test", MIN, t(0)).unwrap();
+    let run = s.start_run(&lease, t(0)).unwrap();
+    s.checkpoint(&lease, &cp(run, 1), t(1)).unwrap();
+    // The run's counters are written after the state, in the same transaction: make that fail.
+    s.connection()
+        .execute_batch("CREATE TRIGGER fail BEFORE UPDATE ON runs BEGIN SELECT RAISE(ABORT, 'injected'); END")
+        .unwrap();
+    assert!(s.checkpoint(&lease, &cp(run, 2), t(2)).is_err());
+    let st = s.flow_state("orders").unwrap().unwrap();
+    assert_eq!((st.cursor, st.checkpoints), (Some(Cursor::Int(1)), 1));
+    assert_eq!(st.position, cp(run, 1).position);
+    s.connection().execute_batch("DROP TRIGGER fail").unwrap();
+    // A checkpoint naming a run that does not exist changes nothing either.
+    let err = s.checkpoint(&lease, &cp(RunId(99), 3), t(3)).unwrap_err();
+    assert!(matches!(err, StateError::UnknownRun { run: 99, .. }), "{err}");
+    assert_eq!(s.flow_state("orders").unwrap().unwrap().cursor, Some(Cursor::Int(1)));
+    assert_eq!(s.runs(None, 10).unwrap()[0].counts.read, 1);
+}
+
+#[test]
+fn state_show_set_and_reset() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = open(&dir.path().join("state.db"));
+    let lease = s.acquire_lease("orders", "cli", MIN, t(0)).unwrap();
+    let run = s.start_run(&lease, t(0)).unwrap();
+    s.checkpoint(&lease, &cp(run, 4), t(1)).unwrap();
+    let since = DateTime::parse_from_rfc3339("2026-01-02T03:04:05.678+02:00").unwrap();
+    s.set_cursor(&lease, &Cursor::DateTime(since), t(2)).unwrap();
+    let st = s.flow_state("orders").unwrap().unwrap();
+    assert_eq!((st.cursor, st.position, st.run), (Some(Cursor::DateTime(since)), None, None));
+    s.set_cursor(&lease, &Cursor::String("b-17".into()), t(3)).unwrap();
+    assert_eq!(s.flow_states().unwrap().len(), 1);
+    assert!(s.reset_state(&lease).unwrap());
+    assert!(!s.reset_state(&lease).unwrap());
+    assert_eq!(s.flow_state("orders").unwrap(), None);
+    assert_eq!(s.runs(Some("orders"), 10).unwrap().len(), 1, "history stays");
+}
+
+#[test]
+fn run_history_newest_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = open(&dir.path().join("state.db"));
+    let lease = s.acquire_lease("orders", "test", MIN, t(0)).unwrap();
+    let r1 = s.start_run(&lease, t(0)).unwrap();
+    let counts = RunCounts {
+        read: 5,
+        delivered: 3,
+        failed: 2,
+        dead_lettered: 2,
+        pages: 1,
+        requests: 4,
+        retries: 1,
+        ..RunCounts::default()
+    };
+    s.finish_run(&lease, r1, &RunEnd { status: RunStatus::Succeeded, counts, error: None }, t(5)).unwrap();
+    let r2 = s.start_run(&lease, t(6)).unwrap();
+    let end = RunEnd {
+        status: RunStatus::Failed,
+        counts: RunCounts::default(),
+        error: Some("R0012: the API went away".into()),
+    };
+    s.finish_run(&lease, r2, &end, t(7)).unwrap();
+    let other = s.acquire_lease("customers", "test", MIN, t(0)).unwrap();
+    s.start_run(&other, t(8)).unwrap();
+    let runs = s.runs(Some("orders"), 10).unwrap();
+    assert_eq!(runs.iter().map(|r| r.id).collect::<Vec<_>>(), vec![r2, r1]);
+    assert_eq!((runs[0].status, runs[0].error.as_deref()), (RunStatus::Failed, Some("R0012: the API went away")));
+    assert_eq!((runs[1].counts, runs[1].finished_at), (counts, Some(t(5))));
+    assert_eq!(s.runs(None, 2).unwrap().len(), 2);
+    assert_eq!(s.runs(None, 10).unwrap()[0].status, RunStatus::Running);
+}
+
+fn letter(run: Option<RunId>, record: &str) -> NewDeadLetter {
+    NewDeadLetter {
+        run,
+        flow: "orders".into(),
+        step: "create_order".into(),
+        source: "list_orders".into(),
+        record_index: 2,
+        error: DeadLetterError {
+            code: "R0001".into(),
+            message: "record #2 failed".into(),
+            notes: vec!["a note".into()],
+            mismatches: None,
+        },
+        record: record.into(),
+        failed_at: t(3),
+    }
+}
+
+#[test]
+fn dead_letters_replay_bookkeeping_and_export() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = open(&dir.path().join("state.db"));
+    let lease = s.acquire_lease("orders", "test", MIN, t(0)).unwrap();
+    let run = s.start_run(&lease, t(0)).unwrap();
+    let exact = r#"{"id":2,"amount":12.3450000000000000000000001}"#;
+    let a = s.add_dead_letter(&letter(Some(run), exact)).unwrap();
+    let mut bad = letter(Some(run), "{not json");
+    bad.error.mismatches =
+        Some(vec![Mismatch { path: "amount".into(), expected: "Decimal".into(), found: "\"x\"".into() }]);
+    let b = s.add_dead_letter(&bad).unwrap();
+    let c = s.add_dead_letter(&letter(None, "{}")).unwrap();
+    assert!(s.add_dead_letter(&letter(Some(RunId(42)), "{}")).is_err());
+    assert_eq!(s.dead_letters(Some("orders"), Some(run)).unwrap().len(), 2);
+    // Replay: `a` now succeeds and leaves, `b` fails again with its new error.
+    assert_eq!(s.replay_succeeded(&[a]).unwrap(), 1);
+    let again = DeadLetterError { code: "R0003".into(), message: "HTTP 422".into(), notes: vec![], mismatches: None };
+    s.replay_failed(b, &again, t(9)).unwrap();
+    assert!(matches!(s.replay_failed(a, &again, t(9)), Err(StateError::UnknownDeadLetter { .. })));
+    let left = s.dead_letters(None, None).unwrap();
+    assert_eq!(left.iter().map(|l| l.id).collect::<Vec<_>>(), vec![b, c]);
+    assert_eq!((&left[0].error, left[0].attempts, left[0].failed_at), (&again, 2, t(9)));
+    // The export is the runtime's dead letter line, the record verbatim and last.
+    let mut s2 = s;
+    let a2 = s2.add_dead_letter(&letter(Some(run), exact)).unwrap();
+    let mut out = Vec::new();
+    assert_eq!(s2.export_dead_letters(Some("orders"), Some(run), &mut out).unwrap(), 2);
+    let text = String::from_utf8(out).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[1].ends_with(&format!(",\"record\":{exact}}}")), "{}", lines[1]);
+    let v: serde_json::Value = serde_json::from_str(lines[1]).unwrap();
+    let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+    let mut want = vec!["error", "failed_at_unix_ms", "flow", "record", "record_index", "source"];
+    want.sort();
+    let mut got = keys.clone();
+    got.sort();
+    assert_eq!(got, want);
+    assert_eq!(v["error"], serde_json::json!({"code": "R0001", "message": "record #2 failed", "notes": ["a note"]}));
+    assert_eq!((v["failed_at_unix_ms"].as_i64(), v["record_index"].as_u64()), (Some(ms(t(3))), Some(2)));
+    let v0: serde_json::Value = serde_json::from_str(lines[0]).unwrap();
+    assert_eq!(v0["record"], "{not json");
+    assert_eq!(v0["error"]["code"], "R0003");
+    assert!(s2.replay_succeeded(&[a2, b, c]).unwrap() == 3 && s2.dead_letters(None, None).unwrap().is_empty());
+}
+
+#[test]
+fn an_encrypted_store_needs_its_key_and_keeps_no_record_data_in_clear() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    {
+        let o = SqliteStore::open(&path, Some(&key(7))).unwrap();
+        let mut s = o.store;
+        let lease = s.acquire_lease("orders", "test", MIN, t(0)).unwrap();
+        let run = s.start_run(&lease, t(0)).unwrap();
+        let mut c = cp(run, 5);
+        c.position = Some(PullPosition {
+            next: PageAt::Url { url: "https://api/next?after=secret-customer".into() },
+            pages_done: 1,
+            records_done: 2,
+            seen_max: None,
+        });
+        s.checkpoint(&lease, &c, t(1)).unwrap();
+        s.add_dead_letter(&letter(Some(run), r#"{"email":"alice@example.com"}"#)).unwrap();
+    }
+    let bytes = std::fs::read(&path).unwrap();
+    let has = |needle: &str| bytes.windows(needle.len()).any(|w| w == needle.as_bytes());
+    assert!(!has("alice@example.com") && !has("secret-customer") && !has("record #2 failed"));
+    let before = bytes.clone();
+    let err = SqliteStore::open(&path, None).map(|_| ()).unwrap_err();
+    assert!(matches!(err, StateError::KeyRequired { .. }), "{err}");
+    let err = SqliteStore::open(&path, Some(&key(8))).map(|_| ()).unwrap_err();
+    assert!(matches!(err, StateError::WrongKey { .. }), "{err}");
+    assert_eq!(std::fs::read(&path).unwrap(), before, "nothing changed");
+    let s = SqliteStore::open(&path, Some(&key(7))).unwrap().store;
+    let l = &s.dead_letters(None, None).unwrap()[0];
+    assert_eq!(l.record, r#"{"email":"alice@example.com"}"#);
+    assert!(matches!(s.flow_state("orders").unwrap().unwrap().position.unwrap().next, PageAt::Url { .. }));
+    // A sealed value moved to another place does not open.
+    s.connection().execute_batch("UPDATE dead_letters SET record = error").unwrap();
+    assert!(matches!(s.dead_letters(None, None), Err(StateError::Tampered { .. })));
+    // A key given to a plain store is refused, so nothing is written unencrypted.
+    let plain = dir.path().join("plain.db");
+    stored(&plain);
+    let err = SqliteStore::open(&plain, Some(&key(7))).map(|_| ()).unwrap_err();
+    assert!(matches!(err, StateError::NotEncrypted { .. }), "{err}");
+    assert!(matches!(StoreKey::from_bytes(&[0; 16]), Err(StateError::KeyLength { len: 16 })));
+    assert_eq!(format!("{:?}", key(7)), "StoreKey(…)");
+}
+
+#[test]
+fn a_missing_folder_is_an_error_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("no/such/state.db");
+    let err = SqliteStore::open(&path, None).map(|_| ()).unwrap_err();
+    assert!(matches!(err, StateError::FolderMissing { .. }) && err.to_string().contains("no/such"), "{err}");
+}
+
+const CHILD: &str = "FLOW_STATE_TEST_CHILD";
+
+/// The child's part of the two tests below, which start their own test again as a child
+/// process with [`CHILD`] set: `true` when this process is that child and has done its part.
+fn run_as_child() -> bool {
+    let Ok(role) = std::env::var(CHILD) else { return false };
+    let path = PathBuf::from(std::env::var("FLOW_STATE_TEST_PATH").unwrap());
+    let mut out = std::io::stdout().lock();
+    match role.as_str() {
+        "checkpoints" => {
+            let mut s = open(&path);
+            let lease = s.acquire_lease("orders", "child", MIN, t(0)).unwrap();
+            let run = s.start_run(&lease, t(0)).unwrap();
+            for n in 1.. {
+                s.checkpoint(&lease, &cp(run, n), t(1)).unwrap();
+                writeln!(out, "checkpoint {n}").unwrap();
+                out.flush().unwrap();
+            }
+        }
+        "readonly" => {
+            let err = SqliteStore::open(&path, None).map(|_| ()).unwrap_err();
+            assert!(matches!(err, StateError::Unwritable { .. }), "{err}");
+            assert!(err.to_string().contains(&path.display().to_string()), "{err}");
+            writeln!(out, "readonly refused: {err}").unwrap();
+        }
+        other => panic!("unknown role {other}"),
+    }
+    true
+}
+
+fn child(role: &str, path: &Path) -> std::process::Command {
+    let mut c = std::process::Command::new(std::env::current_exe().unwrap());
+    let test = match role {
+        "checkpoints" => "sqlite::tests::kill_9_during_checkpoints_keeps_the_last_committed_one",
+        _ => "sqlite::tests::a_read_only_folder_is_an_error_naming_the_store_and_loses_nothing",
+    };
+    c.args(["--exact", test, "--test-threads=1"])
+        .env(CHILD, role)
+        .env("FLOW_STATE_TEST_PATH", path)
+        .stdout(std::process::Stdio::piped());
+    c
+}
+
+#[test]
+fn kill_9_during_checkpoints_keeps_the_last_committed_one() {
+    if run_as_child() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    let mut proc = child("checkpoints", &path).spawn().unwrap();
+    let mut seen = 0;
+    let mut lines = std::io::BufReader::new(proc.stdout.take().unwrap()).lines();
+    while seen < 200 {
+        let line = lines.next().expect("the child stopped early").unwrap();
+        if let Some(n) = line.strip_prefix("checkpoint ") {
+            seen = n.parse().unwrap();
+        }
+    }
+    proc.kill().unwrap(); // SIGKILL
+    proc.wait().unwrap();
+    let mut s = SqliteStore::open(&path, None).unwrap().store;
+    let st = s.flow_state("orders").unwrap().unwrap();
+    let Some(Cursor::Int(n)) = st.cursor else { panic!("{st:?}") };
+    assert!(n >= seen, "committed {n}, seen {seen}");
+    // All of one checkpoint, never parts of two.
+    assert_eq!(
+        (st.checkpoints, st.position, st.boundary),
+        (n as u64, cp(RunId(1), n).position, vec![format!("id-{n}")])
+    );
+    assert_eq!(s.runs(None, 1).unwrap()[0].counts.read, n as u64);
+    // The killed run still holds its lease until it expires; then it is taken over.
+    assert!(matches!(s.acquire_lease("orders", "next", MIN, t(30)), Err(StateError::Locked { .. })));
+    let lease = s.acquire_lease("orders", "next", MIN, t(61)).unwrap();
+    assert_eq!(lease.took_over.unwrap().interrupted_runs, vec![RunId(1)]);
+}
+
+#[test]
+fn a_read_only_folder_is_an_error_naming_the_store_and_loses_nothing() {
+    if run_as_child() {
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let ro = dir.path().join("ro");
+    std::fs::create_dir(&ro).unwrap();
+    let existing = ro.join("state.db");
+    stored(&existing);
+    let fresh = ro.join("new.db");
+    std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o555)).unwrap();
+    // Root (CAP_DAC_OVERRIDE) writes anyway: then the check runs as `nobody`, in a child.
+    let enforced = std::fs::File::create(ro.join("probe")).is_err();
+    for path in [&existing, &fresh] {
+        if enforced {
+            let err = SqliteStore::open(path, None).map(|_| ()).unwrap_err();
+            assert!(matches!(err, StateError::Unwritable { .. }), "{err}");
+            assert!(err.to_string().contains(&path.display().to_string()), "{err}");
+        } else {
+            use std::os::unix::process::CommandExt;
+            std::os::unix::fs::chown(&existing, Some(65534), Some(65534)).unwrap();
+            let exe = dir.path().join("test-binary");
+            if !exe.exists() {
+                std::fs::copy(std::env::current_exe().unwrap(), &exe).unwrap();
+                std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+            }
+            let c = child("readonly", path);
+            let c = std::process::Command::new(&exe)
+                .args(c.get_args())
+                .envs(c.get_envs().filter_map(|(k, v)| Some((k, v?))))
+                .uid(65534)
+                .gid(65534)
+                .output()
+                .unwrap();
+            let out = String::from_utf8_lossy(&c.stdout);
+            assert!(c.status.success() && out.contains("readonly refused"), "{out}");
+        }
+    }
+    assert!(!fresh.exists());
+    std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o755)).unwrap();
+    assert_eq!(open(&existing).flow_state("orders").unwrap().unwrap().cursor, Some(Cursor::Int(7)));
+}
