@@ -2,7 +2,7 @@
 
 use std::rc::Rc;
 
-use flow_diagnostics::{codes, suggest, Diagnostic, Span};
+use flow_diagnostics::{codes, suggest, Diagnostic, Fix, Span};
 use flow_plan as plan;
 use flow_syntax::ast::{self, Decl, ExprKind, TypeExprKind};
 
@@ -103,14 +103,14 @@ impl<'a> Cx<'a> {
                 let candidates: Vec<&str> =
                     self.names.iter().filter(|(_, r)| r.kind == kind).map(|(n, _)| n.as_str()).collect();
                 let help = match suggest(&ident.name, candidates.iter().copied()) {
-                    Some(s) => format!("did you mean `{s}`?"),
+                    Some(s) => flow_diagnostics::did_you_mean(ident.span, s),
                     None if candidates.is_empty() => {
-                        format!("declare it: `{} {} …`", kind.word(), ident.name)
+                        format!("declare it: `{} {} …`", kind.word(), ident.name).into()
                     }
                     None => {
                         let mut c = candidates.clone();
                         c.sort_unstable();
-                        format!("declared {}s: {}", kind.word(), c.join(", "))
+                        format!("declared {}s: {}", kind.word(), c.join(", ")).into()
                     }
                 };
                 self.report(
@@ -206,12 +206,13 @@ impl<'a> Cx<'a> {
                             .chain(self.type_decls.iter().map(|d| d.name.name.as_str()))
                             .collect();
                         let help = match suggest(&id.name, candidates) {
-                            Some(s) => format!("did you mean `{s}`?"),
+                            Some(s) => flow_diagnostics::did_you_mean(id.span, s),
                             None => format!(
                                 "declare it with `type {} {{ … }}`, or use a built-in type: {}",
                                 id.name,
                                 BUILTIN_TYPES.join(", ")
-                            ),
+                            )
+                            .into(),
                         };
                         self.report(
                             Diagnostic::new(codes::UNKNOWN_TYPE, format!("unknown type `{}`", id.name))
@@ -391,8 +392,8 @@ impl<'a> Cx<'a> {
 
     fn unknown_property(&mut self, name: &ast::Ident, what: &str, known: &[&str]) {
         let help = match suggest(&name.name, known.iter().copied()) {
-            Some(s) => format!("did you mean `{s}`?"),
-            None => format!("{what} takes: {}", known.join(", ")),
+            Some(s) => flow_diagnostics::did_you_mean(name.span, s),
+            None => format!("{what} takes: {}", known.join(", ")).into(),
         };
         self.report(
             Diagnostic::new(codes::UNKNOWN_PROPERTY, format!("{what} has no property `{}`", name.name))
@@ -633,8 +634,9 @@ impl<'a> Cx<'a> {
                     other,
                     ["bearer", "basic", "api_key", "oauth2_client_credentials", "oauth2_refresh_token", "jwt"],
                 ) {
-                    Some(s) => format!("did you mean `{s}`? The auth kinds: {KINDS}"),
-                    None => format!("the auth kinds: {KINDS}"),
+                    Some(s) => flow_diagnostics::Help::from(format!("did you mean `{s}`? The auth kinds: {KINDS}"))
+                        .with_fix(Fix::replace(callee.span, s)),
+                    None => format!("the auth kinds: {KINDS}").into(),
                 };
                 self.report(
                     Diagnostic::new(codes::BAD_AUTH, format!("unknown auth kind `{other}`"))
@@ -1090,14 +1092,18 @@ impl<'a> Cx<'a> {
                 }
                 None => {
                     let help = match suggest(name, params.iter().map(|(n, _)| n.as_str())) {
-                        Some(s) => format!("did you mean `{{{s}}}`?"),
+                        // The fix only where the path's text is the source's (no escape shifts it).
+                        Some(s) => flow_diagnostics::Help::from(format!("did you mean `{{{s}}}`?")).with_fix(
+                            (d.path.span.range().len() == text.len() + 2).then(|| Fix::replace(span, format!("{{{s}}}"))),
+                        ),
                         None if params.is_empty() => {
-                            format!("declare it after the path: `({name}: String)`")
+                            format!("declare it after the path: `({name}: String)`").into()
                         }
                         None => format!(
                             "use a declared parameter ({}), or declare `{name}` after the path",
                             params.iter().map(|(n, _)| format!("`{{{n}}}`")).collect::<Vec<_>>().join(", ")
-                        ),
+                        )
+                        .into(),
                     };
                     self.report(
                         Diagnostic::new(
@@ -1214,11 +1220,12 @@ impl<'a> Cx<'a> {
                         let choices = fields.iter().map(|f| (f.name.clone(), self.types.display(&f.ty))).collect();
                         self.info.field_choices.push((name.span, choices));
                         let help = match suggest(&name.name, fields.iter().map(|f| f.name.as_str())) {
-                            Some(s) => format!("did you mean `{s}`?"),
+                            Some(s) => flow_diagnostics::did_you_mean(name.span, s),
                             None => format!(
                                 "the response has: {}",
                                 fields.iter().map(|f| f.name.as_str()).collect::<Vec<_>>().join(", ")
-                            ),
+                            )
+                            .into(),
                         };
                         self.report(
                             Diagnostic::new(code, format!("the response type has no field `{}`", name.name))
@@ -1348,8 +1355,9 @@ impl<'a> Cx<'a> {
             "next_url" => 1,
             other => {
                 let help = match suggest(other, ["cursor", "next_url", "link_header", "page", "offset"]) {
-                    Some(s) => format!("did you mean `{s}`? The kinds: {KINDS}"),
-                    None => format!("the kinds: {KINDS}"),
+                    Some(s) => flow_diagnostics::Help::from(format!("did you mean `{s}`? The kinds: {KINDS}"))
+                        .with_fix(Fix::replace(callee.span, s)),
+                    None => format!("the kinds: {KINDS}").into(),
                 };
                 self.report(
                     Diagnostic::new(codes::BAD_PAGINATION, format!("unknown pagination kind `{other}`"))
@@ -1539,11 +1547,12 @@ impl<'a> Cx<'a> {
                                 .map(|t| t.name.as_str())
                                 .filter(|n| !set.iter().any(|(s, _)| s == n));
                             let help = match suggest(&f.name.name, unset) {
-                                Some(s) => format!("did you mean `{s}`?"),
+                                Some(s) => flow_diagnostics::did_you_mean(f.name.span, s),
                                 None => format!(
                                     "`{target_name}` has: {}",
                                     target_fields.iter().map(|t| t.name.as_str()).collect::<Vec<_>>().join(", ")
-                                ),
+                                )
+                                .into(),
                             };
                             self.report(
                                 Diagnostic::new(

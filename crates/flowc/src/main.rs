@@ -134,7 +134,7 @@ pub(crate) fn apply_overrides(
         Ok(()) => Ok(None),
         Err(flow_runtime::OverrideError::UnknownApi(message)) => Err(miette::miette!("{message}")),
         Err(flow_runtime::OverrideError::Refused(d)) => {
-            report::eprint(&flow_diagnostics::render(&source.name, &source.text, &[d], stderr_color()));
+            report::eprint(&flow_diagnostics::render_diagnostics(&source.name, &source.text, &[d], stderr_color()));
             Ok(Some(ExitCode::from(2)))
         }
     }
@@ -196,13 +196,13 @@ pub(crate) fn compile(path: &std::path::Path) -> miette::Result<Option<(Source, 
     let source = match read_source(path)? {
         Ok(s) => s,
         Err((d, lossy)) => {
-            report::eprint(&flow_diagnostics::render(&path.display().to_string(), &lossy, &[d], stderr_color()));
+            report::eprint(&flow_diagnostics::render_diagnostics(&path.display().to_string(), &lossy, &[d], stderr_color()));
             return Ok(None);
         }
     };
     let checked = flow_check::check_source(&source.text);
     if !checked.diagnostics.is_empty() {
-        report::eprint(&flow_diagnostics::render(&source.name, &source.text, &checked.diagnostics, stderr_color()));
+        report::eprint(&flow_diagnostics::render_diagnostics(&source.name, &source.text, &checked.diagnostics, stderr_color()));
     }
     Ok(checked.model.map(|m| {
         let plan = flow_check::lower(&m);
@@ -237,7 +237,7 @@ fn check(files: &[PathBuf], format: Format) -> miette::Result<ExitCode> {
         match format {
             Format::Human => {
                 if !diagnostics.is_empty() {
-                    report::eprint(&flow_diagnostics::render(&name, &text, &diagnostics, stderr_color()));
+                    report::eprint(&flow_diagnostics::render_diagnostics(&name, &text, &diagnostics, stderr_color()));
                 }
             }
             Format::Json => json.extend(diagnostics.iter().map(|d| report::diagnostic_json(&name, &text, d))),
@@ -271,7 +271,7 @@ fn plan(path: &std::path::Path, format: Format, overrides: &[flow_runtime::BaseU
                 serde_json::to_string_pretty(&plan).map_err(|e| miette::miette!("cannot serialize the plan: {e}"))?;
             report::print(&format!("{text}\n"));
         }
-        Format::Human => report::print(&plan_view::render(&plan, &source.text)),
+        Format::Human => report::print(&plan_view::render_plan(&plan, &source.text)),
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -333,7 +333,7 @@ fn fmt(files: &[PathBuf], check: bool) -> miette::Result<ExitCode> {
         let source = match read_source(path)? {
             Ok(s) => s,
             Err((d, lossy)) => {
-                report::eprint(&flow_diagnostics::render(&path.display().to_string(), &lossy, &[d], stderr_color()));
+                report::eprint(&flow_diagnostics::render_diagnostics(&path.display().to_string(), &lossy, &[d], stderr_color()));
                 failed = true;
                 continue;
             }
@@ -341,7 +341,7 @@ fn fmt(files: &[PathBuf], check: bool) -> miette::Result<ExitCode> {
         let formatted = match flow_syntax::format(&source.text) {
             Ok(f) => f,
             Err(diags) => {
-                report::eprint(&flow_diagnostics::render(&source.name, &source.text, &diags, stderr_color()));
+                report::eprint(&flow_diagnostics::render_diagnostics(&source.name, &source.text, &diags, stderr_color()));
                 report::eprint(&format!("{}: not formatted (it has syntax errors)", source.name));
                 failed = true;
                 continue;
@@ -375,7 +375,7 @@ fn test(files: &[PathBuf]) -> miette::Result<ExitCode> {
             } else {
                 failed += 1;
                 report::eprint(&format!("test {} … FAILED", t.name));
-                report::eprint(&flow_diagnostics::render(&source.name, &source.text, &t.diagnostics, stderr_color()));
+                report::eprint(&flow_diagnostics::render_diagnostics(&source.name, &source.text, &t.diagnostics, stderr_color()));
             }
         }
     }
