@@ -29,7 +29,12 @@ fn err_corpus_renders_the_expected_diagnostics() {
             Err(d) => {
                 let lossy = String::from_utf8_lossy(&bytes);
                 (
-                    flow_diagnostics::render_diagnostics(&name, &lossy, std::slice::from_ref(&d), flow_diagnostics::Color::Never),
+                    flow_diagnostics::render_diagnostics(
+                        &name,
+                        &lossy,
+                        std::slice::from_ref(&d),
+                        flow_diagnostics::Color::Never,
+                    ),
                     vec![d.code],
                 )
             }
@@ -62,11 +67,13 @@ fn ok_corpus_and_examples_check_clean_and_plans_are_stable() {
         let source = std::fs::read_to_string(&path).expect("read");
         let name = display(&path);
         let checked = flow_check::check_source(&source);
-        let rendered = flow_diagnostics::render_diagnostics(&name, &source, &checked.diagnostics, flow_diagnostics::Color::Never);
+        let rendered =
+            flow_diagnostics::render_diagnostics(&name, &source, &checked.diagnostics, flow_diagnostics::Color::Never);
         assert!(checked.diagnostics.is_empty(), "{name} should check clean:\n{rendered}");
         let plan = flow_check::lower(&checked.model.expect("a model"));
         for t in flow_plan::testing::run_tests(&plan) {
-            let why = flow_diagnostics::render_diagnostics(&name, &source, &t.diagnostics, flow_diagnostics::Color::Never);
+            let why =
+                flow_diagnostics::render_diagnostics(&name, &source, &t.diagnostics, flow_diagnostics::Color::Never);
             assert!(t.passed, "{name}: test {:?} fails:\n{why}", t.name);
         }
         let json = serde_json::to_string_pretty(&plan).expect("plan serializes");

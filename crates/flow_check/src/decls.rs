@@ -104,9 +104,7 @@ impl<'a> Cx<'a> {
                     self.names.iter().filter(|(_, r)| r.kind == kind).map(|(n, _)| n.as_str()).collect();
                 let help = match suggest(&ident.name, candidates.iter().copied()) {
                     Some(s) => flow_diagnostics::did_you_mean(ident.span, s),
-                    None if candidates.is_empty() => {
-                        format!("declare it: `{} {} …`", kind.word(), ident.name).into()
-                    }
+                    None if candidates.is_empty() => format!("declare it: `{} {} …`", kind.word(), ident.name).into(),
                     None => {
                         let mut c = candidates.clone();
                         c.sort_unstable();
@@ -1094,11 +1092,10 @@ impl<'a> Cx<'a> {
                     let help = match suggest(name, params.iter().map(|(n, _)| n.as_str())) {
                         // The fix only where the path's text is the source's (no escape shifts it).
                         Some(s) => flow_diagnostics::Help::from(format!("did you mean `{{{s}}}`?")).with_fix(
-                            (d.path.span.range().len() == text.len() + 2).then(|| Fix::replace(span, format!("{{{s}}}"))),
+                            (d.path.span.range().len() == text.len() + 2)
+                                .then(|| Fix::replace(span, format!("{{{s}}}"))),
                         ),
-                        None if params.is_empty() => {
-                            format!("declare it after the path: `({name}: String)`").into()
-                        }
+                        None if params.is_empty() => format!("declare it after the path: `({name}: String)`").into(),
                         None => format!(
                             "use a declared parameter ({}), or declare `{name}` after the path",
                             params.iter().map(|(n, _)| format!("`{{{n}}}`")).collect::<Vec<_>>().join(", ")

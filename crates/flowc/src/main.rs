@@ -196,13 +196,23 @@ pub(crate) fn compile(path: &std::path::Path) -> miette::Result<Option<(Source, 
     let source = match read_source(path)? {
         Ok(s) => s,
         Err((d, lossy)) => {
-            report::eprint(&flow_diagnostics::render_diagnostics(&path.display().to_string(), &lossy, &[d], stderr_color()));
+            report::eprint(&flow_diagnostics::render_diagnostics(
+                &path.display().to_string(),
+                &lossy,
+                &[d],
+                stderr_color(),
+            ));
             return Ok(None);
         }
     };
     let checked = flow_check::check_source(&source.text);
     if !checked.diagnostics.is_empty() {
-        report::eprint(&flow_diagnostics::render_diagnostics(&source.name, &source.text, &checked.diagnostics, stderr_color()));
+        report::eprint(&flow_diagnostics::render_diagnostics(
+            &source.name,
+            &source.text,
+            &checked.diagnostics,
+            stderr_color(),
+        ));
     }
     Ok(checked.model.map(|m| {
         let plan = flow_check::lower(&m);
@@ -333,7 +343,12 @@ fn fmt(files: &[PathBuf], check: bool) -> miette::Result<ExitCode> {
         let source = match read_source(path)? {
             Ok(s) => s,
             Err((d, lossy)) => {
-                report::eprint(&flow_diagnostics::render_diagnostics(&path.display().to_string(), &lossy, &[d], stderr_color()));
+                report::eprint(&flow_diagnostics::render_diagnostics(
+                    &path.display().to_string(),
+                    &lossy,
+                    &[d],
+                    stderr_color(),
+                ));
                 failed = true;
                 continue;
             }
@@ -341,7 +356,12 @@ fn fmt(files: &[PathBuf], check: bool) -> miette::Result<ExitCode> {
         let formatted = match flow_syntax::format(&source.text) {
             Ok(f) => f,
             Err(diags) => {
-                report::eprint(&flow_diagnostics::render_diagnostics(&source.name, &source.text, &diags, stderr_color()));
+                report::eprint(&flow_diagnostics::render_diagnostics(
+                    &source.name,
+                    &source.text,
+                    &diags,
+                    stderr_color(),
+                ));
                 report::eprint(&format!("{}: not formatted (it has syntax errors)", source.name));
                 failed = true;
                 continue;
@@ -375,7 +395,12 @@ fn test(files: &[PathBuf]) -> miette::Result<ExitCode> {
             } else {
                 failed += 1;
                 report::eprint(&format!("test {} … FAILED", t.name));
-                report::eprint(&flow_diagnostics::render_diagnostics(&source.name, &source.text, &t.diagnostics, stderr_color()));
+                report::eprint(&flow_diagnostics::render_diagnostics(
+                    &source.name,
+                    &source.text,
+                    &t.diagnostics,
+                    stderr_color(),
+                ));
             }
         }
     }

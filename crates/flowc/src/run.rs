@@ -40,7 +40,12 @@ pub fn run(
     let mut judged = flow_runtime::check_credentials(&plan, &secrets);
     if !judged.is_empty() {
         flow_diagnostics::sort(&mut judged);
-        report::eprint(&flow_diagnostics::render_diagnostics(&source.name, &source.text, &judged, crate::stderr_color()));
+        report::eprint(&flow_diagnostics::render_diagnostics(
+            &source.name,
+            &source.text,
+            &judged,
+            crate::stderr_color(),
+        ));
         if judged.iter().any(flow_diagnostics::Diagnostic::is_error) {
             return Ok(ExitCode::from(1));
         }
