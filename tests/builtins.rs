@@ -53,7 +53,8 @@ fn asserted_by_passing_tests(plan: &flow_plan::Plan) -> BTreeSet<String> {
 
 fn plan_of(name: &str, source: &str) -> flow_plan::Plan {
     let checked = flow_check::check_source(source);
-    let rendered = flow_diagnostics::render(name, source, &checked.diagnostics, flow_diagnostics::Color::Never);
+    let rendered =
+        flow_diagnostics::render_diagnostics(name, source, &checked.diagnostics, flow_diagnostics::Color::Never);
     assert!(checked.diagnostics.is_empty(), "{name} should check clean:\n{rendered}");
     flow_check::lower(&checked.model.expect("a model"))
 }
@@ -133,7 +134,8 @@ fn the_library_tests_pass() {
     let reports = flow_eval::test_blocks::run_tests(&flow_eval::Program::new(plan.clone()));
     assert!(reports.len() >= 30, "the library lost its tests");
     for t in reports {
-        let why = flow_diagnostics::render(LIBRARY, &source, &t.diagnostics, flow_diagnostics::Color::Never);
+        let why =
+            flow_diagnostics::render_diagnostics(LIBRARY, &source, &t.diagnostics, flow_diagnostics::Color::Never);
         assert!(t.passed, "{LIBRARY}: test {:?} fails:\n{why}", t.name);
     }
 }

@@ -75,7 +75,12 @@ fn err_file_renders_the_expected_diagnostics(path: &std::path::Path) {
         Err(d) => {
             let lossy = String::from_utf8_lossy(&bytes);
             (
-                flow_diagnostics::render(&name, &lossy, std::slice::from_ref(&d), flow_diagnostics::Color::Never),
+                flow_diagnostics::render_diagnostics(
+                    &name,
+                    &lossy,
+                    std::slice::from_ref(&d),
+                    flow_diagnostics::Color::Never,
+                ),
                 vec![d.code],
             )
         }
@@ -102,11 +107,12 @@ fn file_checks_clean_and_its_plan_is_stable(path: &std::path::Path) {
     let source = std::fs::read_to_string(path).expect("read");
     let name = display(path);
     let checked = flow_check::check_source(&source);
-    let rendered = flow_diagnostics::render(&name, &source, &checked.diagnostics, flow_diagnostics::Color::Never);
+    let rendered =
+        flow_diagnostics::render_diagnostics(&name, &source, &checked.diagnostics, flow_diagnostics::Color::Never);
     assert!(checked.diagnostics.is_empty(), "{name} should check clean:\n{rendered}");
     let plan = flow_check::lower(&checked.model.expect("a model"));
     for t in flow_eval::test_blocks::run_tests(&flow_eval::Program::new(plan.clone())) {
-        let why = flow_diagnostics::render(&name, &source, &t.diagnostics, flow_diagnostics::Color::Never);
+        let why = flow_diagnostics::render_diagnostics(&name, &source, &t.diagnostics, flow_diagnostics::Color::Never);
         assert!(t.passed, "{name}: test {:?} fails:\n{why}", t.name);
     }
     let json = serde_json::to_string_pretty(&plan).expect("plan serializes");

@@ -25,7 +25,7 @@ pub fn flow_files(dir: &str) -> Vec<PathBuf> {
 /// Parses and checks a source; the rendered diagnostics (no colour) and the diagnostics.
 pub fn check(name: &str, source: &str) -> (String, Vec<Diagnostic>) {
     let checked = flow_check::check_source(source);
-    let rendered = flow_diagnostics::render(name, source, &checked.diagnostics, Color::Never);
+    let rendered = flow_diagnostics::render_diagnostics(name, source, &checked.diagnostics, Color::Never);
     (rendered, checked.diagnostics)
 }
 

@@ -6,7 +6,7 @@
 //! - `auth`: the auth kinds (bearer, basic, api_key, JWT, OAuth2), their arguments checked.
 //! - `template`: text joined from literals and secrets (tokens, header values).
 
-use flow_diagnostics::{codes, suggest, Diagnostic};
+use flow_diagnostics::{codes, suggest, Diagnostic, Fix};
 use flow_plan as plan;
 use flow_syntax::ast::{self, ExprKind};
 
@@ -343,8 +343,9 @@ impl Cx<'_> {
                     other,
                     ["bearer", "basic", "api_key", "oauth2_client_credentials", "oauth2_refresh_token", "jwt"],
                 ) {
-                    Some(s) => format!("did you mean `{s}`? The auth kinds: {KINDS}"),
-                    None => format!("the auth kinds: {KINDS}"),
+                    Some(s) => flow_diagnostics::Help::from(format!("did you mean `{s}`? The auth kinds: {KINDS}"))
+                        .with_fix(Fix::replace(callee.span, s)),
+                    None => format!("the auth kinds: {KINDS}").into(),
                 };
                 self.report(
                     Diagnostic::new(codes::BAD_AUTH, format!("unknown auth kind `{other}`"))

@@ -93,8 +93,8 @@ impl Cx<'_> {
             first_named.get_or_insert(name);
             let Some(i) = params.iter().position(|p| p.name == name.name) else {
                 let help = match suggest(&name.name, params.iter().map(|p| p.name.as_str())) {
-                    Some(s) => format!("did you mean `{s}`?"),
-                    None => callee.usage.clone(),
+                    Some(s) => flow_diagnostics::did_you_mean(name.span, s),
+                    None => callee.usage.clone().into(),
                 };
                 self.report(
                     Diagnostic::new(codes::BAD_ARGUMENTS, format!("{who} has no parameter `{}`", name.name))

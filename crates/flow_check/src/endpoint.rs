@@ -6,7 +6,7 @@
 //! - `request_values`: `query` and `headers` values, scalars over the parameters.
 //! - `response_path`: `response.a.b`, for `records` and paging.
 
-use flow_diagnostics::{codes, suggest, Diagnostic, Span};
+use flow_diagnostics::{codes, suggest, Diagnostic, Fix, Span};
 use flow_plan as plan;
 use flow_syntax::ast::{self, ExprKind};
 
@@ -258,14 +258,17 @@ impl Cx<'_> {
                 }
                 None => {
                     let help = match suggest(name, params.iter().map(|(n, _)| n.as_str())) {
-                        Some(s) => format!("did you mean `{{{s}}}`?"),
-                        None if params.is_empty() => {
-                            format!("declare it after the path: `({name}: String)`")
-                        }
+                        // The fix only where the path's text is the source's (no escape shifts it).
+                        Some(s) => flow_diagnostics::Help::from(format!("did you mean `{{{s}}}`?")).with_fix(
+                            (d.path.span.range().len() == text.len() + 2)
+                                .then(|| Fix::replace(span, format!("{{{s}}}"))),
+                        ),
+                        None if params.is_empty() => format!("declare it after the path: `({name}: String)`").into(),
                         None => format!(
                             "use a declared parameter ({}), or declare `{name}` after the path",
                             params.iter().map(|(n, _)| format!("`{{{n}}}`")).collect::<Vec<_>>().join(", ")
-                        ),
+                        )
+                        .into(),
                     };
                     self.report(
                         Diagnostic::new(
@@ -381,8 +384,13 @@ impl Cx<'_> {
                         // For editors: the fields a name here could be.
                         let choices = fields.iter().map(|f| (f.name.clone(), self.types.display(&f.ty))).collect();
                         self.info.field_choices.push((name.span, choices));
-                        let help =
-                            field_help(&name.name, fields.iter().map(|f| f.name.as_str()), "the response", fields);
+                        let help = field_help(
+                            name.span,
+                            &name.name,
+                            fields.iter().map(|f| f.name.as_str()),
+                            "the response",
+                            fields,
+                        );
                         self.report(
                             Diagnostic::new(code, format!("the response type has no field `{}`", name.name))
                                 .primary(name.span, format!("not in `{}`", self.types.display(&inner)))

@@ -3,7 +3,7 @@
 
 use std::rc::Rc;
 
-use flow_diagnostics::{codes, suggest, Diagnostic, Span};
+use flow_diagnostics::{codes, suggest, Diagnostic, Fix, Span};
 use flow_plan as plan;
 use flow_syntax::ast::{self, BinaryOp, ExprKind, ObjectItem, UnaryOp};
 use rust_decimal::Decimal;
@@ -15,15 +15,19 @@ use crate::{Cx, Kind};
 
 /// The help for a field name an object does not have: the closest of `candidates`, or
 /// "`owner` has: a, b" listing every field.
+/// The did-you-mean carries its fix: `wrong` (written at `span`) replaced by the name meant.
 pub(crate) fn field_help<'f>(
+    span: Span,
     wrong: &str,
     candidates: impl IntoIterator<Item = &'f str>,
     owner: &str,
     fields: &[FieldTy],
-) -> String {
+) -> flow_diagnostics::Help {
     match suggest(wrong, candidates) {
-        Some(s) => format!("did you mean `{s}`?"),
-        None => format!("{owner} has: {}", fields.iter().map(|f| f.name.as_str()).collect::<Vec<_>>().join(", ")),
+        Some(s) => flow_diagnostics::did_you_mean(span, s),
+        None => {
+            format!("{owner} has: {}", fields.iter().map(|f| f.name.as_str()).collect::<Vec<_>>().join(", ")).into()
+        }
     }
 }
 
@@ -267,7 +271,7 @@ impl Cx<'_> {
                 }
                 None => {
                     let unset = efs.iter().map(|ef| ef.name.as_str()).filter(|n| !seen.iter().any(|(s, _)| s == n));
-                    let help = field_help(&f.name.name, unset, &format!("`{type_name}`"), efs);
+                    let help = field_help(f.name.span, &f.name.name, unset, &format!("`{type_name}`"), efs);
                     self.report(
                         Diagnostic::new(codes::EXTRA_FIELD, format!("`{type_name}` has no field `{}`", f.name.name))
                             .primary(f.name.span, format!("not a field of {}", expect.what))
@@ -380,12 +384,14 @@ impl Cx<'_> {
                 let shown: Vec<String> = values.iter().map(|v| format!("{v:?}")).collect();
                 let near = values.first().and_then(|v| suggest(v, members.iter().map(String::as_str)));
                 let help = match near {
-                    Some(s) => format!("did you mean \"{s}\"?"),
+                    Some(s) => flow_diagnostics::Help::from(format!("did you mean \"{s}\"?"))
+                        .with_fix(matches!(e.kind, ExprKind::Str(_)).then(|| Fix::replace(e.span, format!("{s:?}")))),
                     None => format!(
                         "{} takes {}",
                         expect.what,
                         members.iter().map(|m| format!("{m:?}")).collect::<Vec<_>>().join(", ")
-                    ),
+                    )
+                    .into(),
                 };
                 Diagnostic::new(
                     codes::NOT_IN_UNION,
@@ -831,9 +837,9 @@ impl Cx<'_> {
             None => {
                 let names: Vec<String> = scope.names().map(str::to_string).collect();
                 let help = match suggest(&id.name, names.iter().map(String::as_str)) {
-                    Some(s) => format!("did you mean `{s}`?"),
+                    Some(s) => flow_diagnostics::did_you_mean(id.span, s),
                     None if names.is_empty() => "nothing is in scope here".into(),
-                    None => format!("in scope: {}", names.join(", ")),
+                    None => format!("in scope: {}", names.join(", ")).into(),
                 };
                 self.report(
                     Diagnostic::new(codes::UNKNOWN_NAME, format!("unknown name `{}`", id.name))
@@ -898,8 +904,13 @@ impl Cx<'_> {
             let choices = fields.iter().map(|f| (f.name.clone(), self.types.display(&f.ty))).collect();
             self.info.field_choices.push((name.span, choices));
             let type_name = self.types.display(&object_ty);
-            let help =
-                field_help(&name.name, fields.iter().map(|f| f.name.as_str()), &format!("`{type_name}`"), &fields);
+            let help = field_help(
+                name.span,
+                &name.name,
+                fields.iter().map(|f| f.name.as_str()),
+                &format!("`{type_name}`"),
+                &fields,
+            );
             let mut d = Diagnostic::new(codes::UNKNOWN_FIELD, format!("`{type_name}` has no field `{}`", name.name))
                 .primary(name.span, "unknown field")
                 .help(help);
@@ -1048,11 +1059,14 @@ impl Cx<'_> {
                     {
                         if !members.iter().any(|m| **m == **s) {
                             let help = match suggest(s, members.iter().map(String::as_str)) {
-                                Some(n) => format!("did you mean \"{n}\"?"),
+                                Some(n) => flow_diagnostics::Help::from(format!("did you mean \"{n}\"?")).with_fix(
+                                    matches!(a.kind, ExprKind::Str(_)).then(|| Fix::replace(a.span, format!("{n:?}"))),
+                                ),
                                 None => format!(
                                     "the value is one of {}",
                                     members.iter().map(|m| format!("{m:?}")).collect::<Vec<_>>().join(", ")
-                                ),
+                                )
+                                .into(),
                             };
                             self.report(
                                 Diagnostic::new(
@@ -1224,9 +1238,10 @@ impl Cx<'_> {
             candidates.extend(self.endpoint_decls.iter().map(|m| m.name.name.as_str()));
         }
         let help = match suggest(&callee.name, candidates.iter().copied()) {
-            Some(s) => format!("did you mean `{s}`?"),
+            Some(s) => flow_diagnostics::did_you_mean(callee.span, s),
             None => {
                 format!("the functions: {}", plan::Builtin::ALL.iter().map(|b| b.name()).collect::<Vec<_>>().join(", "))
+                    .into()
             }
         };
         let what = if in_flow { "function, map or endpoint" } else { "function or map" };
@@ -1316,11 +1331,15 @@ impl Cx<'_> {
                     (plan::Value::Str(s), Ty::Union(members)) => {
                         if !members.contains(s) {
                             let help = match suggest(s, members.iter().map(String::as_str)) {
-                                Some(n) => format!("did you mean \"{n}\"?"),
+                                Some(n) => flow_diagnostics::Help::from(format!("did you mean \"{n}\"?")).with_fix(
+                                    matches!(literal.kind, ExprKind::Str(_))
+                                        .then(|| Fix::replace(literal.span, format!("{n:?}"))),
+                                ),
                                 None => format!(
                                     "the value is one of {}",
                                     members.iter().map(|m| format!("{m:?}")).collect::<Vec<_>>().join(", ")
-                                ),
+                                )
+                                .into(),
                             };
                             self.report(
                                 Diagnostic::new(

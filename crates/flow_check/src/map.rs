@@ -137,7 +137,13 @@ impl Cx<'_> {
                                 .iter()
                                 .map(|t| t.name.as_str())
                                 .filter(|n| !set.iter().any(|(s, _)| s == n));
-                            let help = field_help(&f.name.name, unset, &format!("`{target_name}`"), &target_fields);
+                            let help = field_help(
+                                f.name.span,
+                                &f.name.name,
+                                unset,
+                                &format!("`{target_name}`"),
+                                &target_fields,
+                            );
                             self.report(
                                 Diagnostic::new(
                                     codes::EXTRA_FIELD,

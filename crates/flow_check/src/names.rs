@@ -83,14 +83,12 @@ impl Cx<'_> {
                 let candidates: Vec<&str> =
                     self.names.iter().filter(|(_, r)| r.kind == kind).map(|(n, _)| n.as_str()).collect();
                 let help = match suggest(&ident.name, candidates.iter().copied()) {
-                    Some(s) => format!("did you mean `{s}`?"),
-                    None if candidates.is_empty() => {
-                        format!("declare it: `{} {} …`", kind.word(), ident.name)
-                    }
+                    Some(s) => flow_diagnostics::did_you_mean(ident.span, s),
+                    None if candidates.is_empty() => format!("declare it: `{} {} …`", kind.word(), ident.name).into(),
                     None => {
                         let mut c = candidates.clone();
                         c.sort_unstable();
-                        format!("declared {}s: {}", kind.word(), c.join(", "))
+                        format!("declared {}s: {}", kind.word(), c.join(", ")).into()
                     }
                 };
                 self.report(

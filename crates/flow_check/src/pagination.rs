@@ -1,7 +1,7 @@
 //! An endpoint's `paginate` property: the paging kinds (cursor, next_url, link_header, page,
 //! offset), where the cursor or page is sent, and the `more:`/`total:` stop rules.
 
-use flow_diagnostics::{codes, suggest, Diagnostic};
+use flow_diagnostics::{codes, suggest, Diagnostic, Fix};
 use flow_plan as plan;
 use flow_syntax::ast::{self, ExprKind};
 
@@ -85,8 +85,9 @@ impl Cx<'_> {
             "next_url" => 1,
             other => {
                 let help = match suggest(other, ["cursor", "next_url", "link_header", "page", "offset"]) {
-                    Some(s) => format!("did you mean `{s}`? The kinds: {KINDS}"),
-                    None => format!("the kinds: {KINDS}"),
+                    Some(s) => flow_diagnostics::Help::from(format!("did you mean `{s}`? The kinds: {KINDS}"))
+                        .with_fix(Fix::replace(callee.span, s)),
+                    None => format!("the kinds: {KINDS}").into(),
                 };
                 self.report(
                     Diagnostic::new(codes::BAD_PAGINATION, format!("unknown pagination kind `{other}`"))

@@ -29,8 +29,8 @@ impl Cx<'_> {
 
     pub(crate) fn unknown_property(&mut self, name: &ast::Ident, what: &str, known: &[&str]) {
         let help = match suggest(&name.name, known.iter().copied()) {
-            Some(s) => format!("did you mean `{s}`?"),
-            None => format!("{what} takes: {}", known.join(", ")),
+            Some(s) => flow_diagnostics::did_you_mean(name.span, s),
+            None => format!("{what} takes: {}", known.join(", ")).into(),
         };
         self.report(
             Diagnostic::new(codes::UNKNOWN_PROPERTY, format!("{what} has no property `{}`", name.name))

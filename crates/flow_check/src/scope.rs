@@ -55,7 +55,13 @@ impl Scope {
                 diagnostics.push(
                     Diagnostic::new(codes::UNUSED_LET, format!("`{}` is never used", l.name))
                         .primary(l.span, "assigned here, never read")
-                        .help(format!("remove the `let`, or name it `_{}` to keep it on purpose", l.name)),
+                        .help(
+                            flow_diagnostics::Help::from(format!(
+                                "remove the `let`, or name it `_{}` to keep it on purpose",
+                                l.name
+                            ))
+                            .with_fix(flow_diagnostics::Fix::replace(l.span, format!("_{}", l.name))),
+                        ),
                 );
             }
         }

@@ -95,12 +95,13 @@ impl Cx<'_> {
                             .chain(self.type_decls.iter().map(|d| d.name.name.as_str()))
                             .collect();
                         let help = match suggest(&id.name, candidates) {
-                            Some(s) => format!("did you mean `{s}`?"),
+                            Some(s) => flow_diagnostics::did_you_mean(id.span, s),
                             None => format!(
                                 "declare it with `type {} {{ … }}`, or use a built-in type: {}",
                                 id.name,
                                 BUILTIN_TYPES.join(", ")
-                            ),
+                            )
+                            .into(),
                         };
                         self.report(
                             Diagnostic::new(codes::UNKNOWN_TYPE, format!("unknown type `{}`", id.name))

@@ -1,7 +1,14 @@
-//! Spans, diagnostics, the code registry and the one renderer used by every stage of flowc.
+//! Spans, diagnostics and their fixes, the code registry and the one renderer used by every
+//! stage of flowc.
+//!
+//! It must never know the language: no syntax tree, no types, no grammar, no protocol. A span is
+//! bytes, a fix is text over a span; the stages that know what a name or a string literal is
+//! build them, and the editors' side (`flow_lsp`) converts them.
 //!
 //! Every stage (parse, check, run) reports problems as [`Diagnostic`] values; none of them
-//! prints. The CLI renders them with [`render`] (codespan-reporting), the LSP converts them.
+//! prints. The CLI renders them with [`render_diagnostics`] (codespan-reporting), the LSP
+//! converts them; a diagnostic's [`Fix`]es (span + replacement) are shown as its `help:` and
+//! offered by editors as quick fixes.
 
 pub mod codes;
 
@@ -60,7 +67,91 @@ pub struct Diagnostic {
     pub message: String,
     pub labels: Vec<Label>,
     pub notes: Vec<String>,
+    /// What to do about it, in words: rendered as `help:`.
     pub help: Option<String>,
+    /// The mechanical changes the help describes, when there are any: an editor applies them
+    /// (a quick fix); applying one makes this diagnostic go away.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fixes: Vec<Fix>,
+}
+
+/// A change of the source that fixes a diagnostic: one or more edits, applied together.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fix {
+    /// What applying it does, as an editor offers it ("replace with `email`").
+    pub title: String,
+    /// Non-overlapping edits of the source the diagnostic was found in.
+    pub edits: Vec<Edit>,
+}
+
+/// Replace the text at `span` with `replacement` (an empty span inserts, an empty replacement
+/// deletes).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Edit {
+    pub span: Span,
+    pub replacement: String,
+}
+
+impl Fix {
+    /// Writes `replacement` over `span`.
+    pub fn replace(span: Span, replacement: impl Into<String>) -> Fix {
+        let replacement = replacement.into();
+        Fix { title: format!("replace with `{replacement}`"), edits: vec![Edit { span, replacement }] }
+    }
+
+    /// The source with every edit applied; `None` when an edit does not fit the source (past its
+    /// end, inside a character, or overlapping another edit).
+    pub fn apply(&self, source: &str) -> Option<String> {
+        let mut edits: Vec<&Edit> = self.edits.iter().collect();
+        edits.sort_by_key(|e| (e.span.start, e.span.end));
+        let mut out = String::with_capacity(source.len());
+        let mut done = 0;
+        for e in edits {
+            let range = e.span.range();
+            if range.start < done || !source.is_char_boundary(range.start) || !source.is_char_boundary(range.end) {
+                return None;
+            }
+            out.push_str(source.get(done..range.start)?);
+            out.push_str(&e.replacement);
+            done = range.end;
+        }
+        out.push_str(source.get(done..)?);
+        Some(out)
+    }
+}
+
+/// A diagnostic's help: the words, and the fix they describe when the fix is mechanical.
+/// A plain `String` converts into a help without a fix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Help {
+    pub text: String,
+    pub fix: Option<Fix>,
+}
+
+impl Help {
+    /// The same words, fixed by `fix` (given as an `Option` where the fix applies only sometimes).
+    pub fn with_fix(mut self, fix: impl Into<Option<Fix>>) -> Help {
+        self.fix = fix.into();
+        self
+    }
+}
+
+impl From<String> for Help {
+    fn from(text: String) -> Help {
+        Help { text, fix: None }
+    }
+}
+
+impl From<&str> for Help {
+    fn from(text: &str) -> Help {
+        Help { text: text.to_string(), fix: None }
+    }
+}
+
+/// The help of a misspelt name whose likely meaning is `name`: "did you mean `name`?", fixed by
+/// writing `name` over the misspelling at `span`.
+pub fn did_you_mean(span: Span, name: &str) -> Help {
+    Help::from(format!("did you mean `{name}`?")).with_fix(Fix::replace(span, name))
 }
 
 impl Diagnostic {
@@ -73,6 +164,7 @@ impl Diagnostic {
             labels: Vec::new(),
             notes: Vec::new(),
             help: None,
+            fixes: Vec::new(),
         }
     }
 
@@ -93,8 +185,11 @@ impl Diagnostic {
         self
     }
 
-    pub fn help(mut self, help: impl Into<String>) -> Diagnostic {
-        self.help = Some(help.into());
+    /// The help, and the fix it describes if it has one.
+    pub fn help(mut self, help: impl Into<Help>) -> Diagnostic {
+        let help = help.into();
+        self.help = Some(help.text);
+        self.fixes.extend(help.fix);
         self
     }
 
@@ -149,8 +244,9 @@ pub enum Color {
     Always,
 }
 
-/// Renders diagnostics against their source, the way rustc does, into a string.
-pub fn render(file_name: &str, source: &str, diagnostics: &[Diagnostic], color: Color) -> String {
+/// Renders diagnostics against their source, the way rustc does, into a string: the text
+/// `flowc` prints.
+pub fn render_diagnostics(file_name: &str, source: &str, diagnostics: &[Diagnostic], color: Color) -> String {
     let file = SimpleFile::new(file_name, source);
     let config = term::Config::default();
     let mut out: Vec<u8> = Vec::new();
@@ -247,7 +343,7 @@ mod tests {
         let d = Diagnostic::new(codes::UNKNOWN_TYPE, "unknown type `Strng`")
             .primary(Span::new(14, 19), "not declared")
             .help("did you mean `String`?");
-        let out = render("a.flow", src, &[d], Color::Never);
+        let out = render_diagnostics("a.flow", src, &[d], Color::Never);
         assert!(out.contains("error[E0103]: unknown type `Strng`"), "{out}");
         assert!(out.contains("a.flow:2:6"), "{out}");
         assert!(out.contains("help: did you mean `String`?"), "{out}");
@@ -255,9 +351,38 @@ mod tests {
     }
 
     #[test]
+    fn a_fix_is_rendered_as_its_help_and_applies_its_edits() {
+        let src = "type A {\n  x: Strng\n}\n";
+        let d = Diagnostic::new(codes::UNKNOWN_TYPE, "unknown type `Strng`")
+            .primary(Span::new(14, 19), "not declared")
+            .help(did_you_mean(Span::new(14, 19), "String"));
+        let plain = Diagnostic::new(codes::UNKNOWN_TYPE, "unknown type `Strng`")
+            .primary(Span::new(14, 19), "not declared")
+            .help("did you mean `String`?");
+        assert_eq!(
+            render_diagnostics("a.flow", src, std::slice::from_ref(&d), Color::Never),
+            render_diagnostics("a.flow", src, &[plain], Color::Never),
+            "the fix shows as the help it comes with"
+        );
+        assert_eq!(d.fixes.len(), 1);
+        assert_eq!(d.fixes[0].title, "replace with `String`");
+        assert_eq!(d.fixes[0].apply(src).as_deref(), Some("type A {\n  x: String\n}\n"));
+    }
+
+    #[test]
+    fn a_fix_that_does_not_fit_its_source_is_not_applied() {
+        let edit = |start, end, text: &str| Edit { span: Span::new(start, end), replacement: text.into() };
+        let fix = |edits| Fix { title: "t".into(), edits };
+        assert_eq!(fix(vec![edit(4, 4, "!"), edit(0, 1, "B")]).apply("abcd").as_deref(), Some("Bbcd!"));
+        assert_eq!(fix(vec![edit(2, 9, "x")]).apply("abcd"), None, "past the end");
+        assert_eq!(fix(vec![edit(1, 2, "x")]).apply("é"), None, "inside a character");
+        assert_eq!(fix(vec![edit(0, 2, "x"), edit(1, 3, "y")]).apply("abcd"), None, "overlapping");
+    }
+
+    #[test]
     fn render_survives_spans_past_the_end() {
         let d = Diagnostic::new(codes::SYNTAX, "x").primary(Span::new(50, 90), "here");
-        let out = render("a.flow", "abc", &[d], Color::Never);
+        let out = render_diagnostics("a.flow", "abc", &[d], Color::Never);
         assert!(out.contains("E0001"));
     }
 }

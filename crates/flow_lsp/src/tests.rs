@@ -175,6 +175,32 @@ fn symbols_formatting_and_quick_fixes() {
     assert_eq!(actions[0]["edit"]["changes"][URI][0]["newText"], "email");
 }
 
+#[test]
+fn quick_fixes_are_the_checkers_structured_fixes() {
+    // A misspelt union member: the fix writes the whole string literal, quotes included.
+    let text = "type O { status: \"open\" | \"closed\" }\nmap m(o: O) -> O {\n  status = \"opne\"\n}\n";
+    let mut c = Client::opened(text);
+    let actions = c.request(
+        "textDocument/codeAction",
+        json!({ "textDocument": { "uri": URI }, "range": { "start": { "line": 2, "character": 11 }, "end": { "line": 2, "character": 11 } }, "context": { "diagnostics": [] } }),
+    );
+    assert_eq!(actions[0]["title"], "replace with `\"open\"`", "{actions}");
+    assert_eq!(actions[0]["kind"], "quickfix");
+    assert_eq!(actions[0]["diagnostics"][0]["code"], "E0205");
+    let edit = &actions[0]["edit"]["changes"][URI][0];
+    assert_eq!(edit["newText"], "\"open\"");
+    assert_eq!(
+        edit["range"],
+        json!({ "start": { "line": 2, "character": 11 }, "end": { "line": 2, "character": 17 } })
+    );
+    // No action where no diagnostic has a fix.
+    let none = c.request(
+        "textDocument/codeAction",
+        json!({ "textDocument": { "uri": URI }, "range": { "start": { "line": 0, "character": 0 }, "end": { "line": 0, "character": 1 } }, "context": { "diagnostics": [] } }),
+    );
+    assert_eq!(none, json!([]));
+}
+
 const FIELDS: &str = "type Order {\n  id: Int\n  // Where receipts go.\n  email: String?\n}\ntype Contact { id: String, email: String }\n\nmap to_contact(o: Order) -> Contact {\n  id = str(o.id)\n  email = lower(o.email ?? \"\")\n}\n";
 
 #[test]

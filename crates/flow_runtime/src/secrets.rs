@@ -15,7 +15,7 @@
 use std::collections::HashMap;
 use std::sync::RwLock;
 
-use flow_diagnostics::{Diagnostic, Label};
+use flow_diagnostics::{Diagnostic, Edit, Fix, Label};
 use flow_eval::ToText;
 use flow_plan::Value;
 use secrecy::{ExposeSecret, SecretString};
@@ -145,7 +145,7 @@ impl Secrets {
     /// Scrubs every text of a diagnostic. Every field is named, so a field added to
     /// [`Diagnostic`] must be considered here.
     pub(crate) fn redact_diagnostic(&self, d: &mut Diagnostic) {
-        let Diagnostic { code: _, severity: _, message, labels, notes, help } = d;
+        let Diagnostic { code: _, severity: _, message, labels, notes, help, fixes } = d;
         *message = self.redact(message);
         for Label { span: _, message, primary: _ } in labels.iter_mut() {
             *message = self.redact(message);
@@ -155,6 +155,12 @@ impl Secrets {
         }
         if let Some(h) = help {
             *h = self.redact(h);
+        }
+        for Fix { title, edits } in fixes.iter_mut() {
+            *title = self.redact(title);
+            for Edit { span: _, replacement } in edits.iter_mut() {
+                *replacement = self.redact(replacement);
+            }
         }
     }
 

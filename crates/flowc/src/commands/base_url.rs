@@ -53,6 +53,6 @@ pub(crate) fn apply(
                 .help("use https://, or a host of this machine (localhost, 127.0.0.1, [::1]); if this API really has no TLS, declare `allow_http = true` in the api")
         }
     };
-    report::eprint(&flow_diagnostics::render(&source.name, &source.text, &[refused], stderr_color()));
+    report::eprint(&flow_diagnostics::render_diagnostics(&source.name, &source.text, &[refused], stderr_color()));
     Ok(Some(ExitCode::from(2)))
 }

@@ -34,7 +34,7 @@ pub(crate) fn check(files: &[PathBuf], format: Format) -> miette::Result<ExitCod
         match format {
             Format::Human => {
                 if !diagnostics.is_empty() {
-                    report::eprint(&flow_diagnostics::render(&name, &text, &diagnostics, stderr_color()));
+                    report::eprint(&flow_diagnostics::render_diagnostics(&name, &text, &diagnostics, stderr_color()));
                 }
             }
             Format::Json => json.extend(diagnostics.iter().map(|d| report::diagnostic_json(&name, &text, d))),

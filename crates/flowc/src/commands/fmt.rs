@@ -12,7 +12,12 @@ pub(crate) fn fmt(files: &[PathBuf], check: bool) -> miette::Result<ExitCode> {
         let source = match read_source(path)? {
             Ok(s) => s,
             Err((d, lossy)) => {
-                report::eprint(&flow_diagnostics::render(&path.display().to_string(), &lossy, &[d], stderr_color()));
+                report::eprint(&flow_diagnostics::render_diagnostics(
+                    &path.display().to_string(),
+                    &lossy,
+                    &[d],
+                    stderr_color(),
+                ));
                 failed = true;
                 continue;
             }
@@ -20,7 +25,12 @@ pub(crate) fn fmt(files: &[PathBuf], check: bool) -> miette::Result<ExitCode> {
         let formatted = match flow_syntax::format(&source.text) {
             Ok(f) => f,
             Err(diags) => {
-                report::eprint(&flow_diagnostics::render(&source.name, &source.text, &diags, stderr_color()));
+                report::eprint(&flow_diagnostics::render_diagnostics(
+                    &source.name,
+                    &source.text,
+                    &diags,
+                    stderr_color(),
+                ));
                 report::eprint(&format!("{}: not formatted (it has syntax errors)", source.name));
                 failed = true;
                 continue;

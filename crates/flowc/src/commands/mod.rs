@@ -45,13 +45,23 @@ pub(crate) fn compile(path: &std::path::Path) -> miette::Result<Option<(Source, 
     let source = match read_source(path)? {
         Ok(s) => s,
         Err((d, lossy)) => {
-            report::eprint(&flow_diagnostics::render(&path.display().to_string(), &lossy, &[d], stderr_color()));
+            report::eprint(&flow_diagnostics::render_diagnostics(
+                &path.display().to_string(),
+                &lossy,
+                &[d],
+                stderr_color(),
+            ));
             return Ok(None);
         }
     };
     let checked = flow_check::check_source(&source.text);
     if !checked.diagnostics.is_empty() {
-        report::eprint(&flow_diagnostics::render(&source.name, &source.text, &checked.diagnostics, stderr_color()));
+        report::eprint(&flow_diagnostics::render_diagnostics(
+            &source.name,
+            &source.text,
+            &checked.diagnostics,
+            stderr_color(),
+        ));
     }
     Ok(checked.model.map(|m| {
         let plan = flow_check::lower(&m);

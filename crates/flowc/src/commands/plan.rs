@@ -22,7 +22,7 @@ pub(crate) fn plan(
                 serde_json::to_string_pretty(&plan).map_err(|e| miette::miette!("cannot serialize the plan: {e}"))?;
             report::print(&format!("{text}\n"));
         }
-        Format::Human => report::print(&crate::plan_view::render(&plan, &source.text)),
+        Format::Human => report::print(&crate::plan_view::render_plan(&plan, &source.text)),
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -40,7 +40,12 @@ pub(crate) fn run(
     let mut judged = flow_runtime::check_credentials(&plan, &secrets);
     if !judged.is_empty() {
         flow_diagnostics::sort(&mut judged);
-        report::eprint(&flow_diagnostics::render(&source.name, &source.text, &judged, super::stderr_color()));
+        report::eprint(&flow_diagnostics::render_diagnostics(
+            &source.name,
+            &source.text,
+            &judged,
+            super::stderr_color(),
+        ));
         if judged.iter().any(flow_diagnostics::Diagnostic::is_error) {
             return Ok(ExitCode::from(1));
         }
@@ -67,7 +72,7 @@ pub(crate) fn run(
         bar.finish_and_clear();
     }
     if !result.diagnostics.is_empty() {
-        report::eprint(&flow_diagnostics::render(
+        report::eprint(&flow_diagnostics::render_diagnostics(
             &source.name,
             &source.text,
             &result.diagnostics,

@@ -20,7 +20,12 @@ pub(crate) fn test(files: &[PathBuf]) -> miette::Result<ExitCode> {
             } else {
                 failed += 1;
                 report::eprint(&format!("test {} … FAILED", t.name));
-                report::eprint(&flow_diagnostics::render(&source.name, &source.text, &t.diagnostics, stderr_color()));
+                report::eprint(&flow_diagnostics::render_diagnostics(
+                    &source.name,
+                    &source.text,
+                    &t.diagnostics,
+                    stderr_color(),
+                ));
             }
         }
     }

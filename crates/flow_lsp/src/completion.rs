@@ -1,0 +1,72 @@
+//! Completion, from the checker's record alone: after a `.`, the fields the checker says the
+//! value has; elsewhere the declared names the checker recorded, the built-ins and the keywords.
+
+use flow_check::Info;
+use lsp_types as lsp;
+
+use crate::convert::{completion_kind, declared_with, Index};
+use crate::document::Doc;
+use crate::rename::is_word_char;
+
+const KEYWORDS: [&str; 20] = [
+    "secret", "api", "type", "endpoint", "map", "flow", "table", "fn", "test", "let", "for", "in", "where", "if",
+    "then", "else", "match", "catch", "expect", "null",
+];
+
+/// What the checker writes where a field's name is missing after a `.`, so that it records the
+/// fields the value has there.
+const PLACEHOLDER: &str = "__flowc_completion__";
+
+pub(crate) fn completion(doc: &Doc, p: lsp::CompletionParams) -> Option<lsp::CompletionResponse> {
+    let text = &doc.text;
+    let offset = Index::new(text).offset(p.text_document_position.position).min(text.len());
+    // After `a.b.` (and after `a.b.em`, the start of a field's name): the fields of the type that
+    // path has, never the declared names.
+    let word_start = start_of_run(&text[..offset], is_word_char);
+    if text[..word_start].ends_with('.') {
+        let fields = fields_after(text, word_start - 1).unwrap_or_default();
+        let items = fields.into_iter().map(|(name, ty)| item(name, lsp::CompletionItemKind::FIELD, Some(ty)));
+        return Some(lsp::CompletionResponse::Array(items.collect()));
+    }
+    // A file that does not parse was not checked; its declarations that parsed are.
+    let partial;
+    let info: &Info = if doc.parsed {
+        &doc.info
+    } else {
+        partial = flow_check::check(&doc.file).info;
+        &partial
+    };
+    let mut items: Vec<lsp::CompletionItem> = info
+        .names
+        .iter()
+        .filter(|n| n.kind.is_global())
+        .map(|n| item(n.name.clone(), completion_kind(n.kind), Some(declared_with(n.kind).into())))
+        .collect();
+    items.extend(
+        flow_plan::Builtin::ALL
+            .iter()
+            .map(|b| item(b.name().into(), lsp::CompletionItemKind::FUNCTION, Some(b.signature().to_string()))),
+    );
+    items.extend(KEYWORDS.iter().map(|k| item(k.to_string(), lsp::CompletionItemKind::KEYWORD, None)));
+    Some(lsp::CompletionResponse::Array(items))
+}
+
+fn item(label: String, kind: lsp::CompletionItemKind, detail: Option<String>) -> lsp::CompletionItem {
+    lsp::CompletionItem { label, kind: Some(kind), detail, ..lsp::CompletionItem::default() }
+}
+
+/// The fields of the value before the `.` at `dot`, as the checker typed it: the text is
+/// completed with a placeholder field and checked (every declaration that parses, so a mistake
+/// elsewhere does not hide them), and the checker records which fields the value has. Works for
+/// any expression: parameters, `let`s, loop variables, lambda parameters, response paths.
+fn fields_after(text: &str, dot: usize) -> Option<Vec<(String, String)>> {
+    let repaired = format!("{}.{PLACEHOLDER}{}", &text[..dot], &text[dot + 1..]);
+    let (file, _) = flow_syntax::parse(&repaired);
+    let info = flow_check::check(&file).info;
+    info.field_choices.into_iter().find(|(span, _)| span.start as usize == dot + 1).map(|(_, fields)| fields)
+}
+
+/// Where the run of characters matching `keep` that ends `text` starts (a char boundary).
+fn start_of_run(text: &str, keep: impl Fn(char) -> bool) -> usize {
+    text.char_indices().rev().find(|(_, c)| !keep(*c)).map_or(0, |(i, c)| i + c.len_utf8())
+}

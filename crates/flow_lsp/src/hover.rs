@@ -1,0 +1,110 @@
+//! Hover: a declaration's header (a type's whole body) with its doc comment, a field's declared
+//! type, a local's or any expression's type as the checker inferred it, a built-in's signature.
+
+use flow_check::Info;
+use flow_diagnostics::Span;
+use flow_syntax::ast;
+use lsp_types as lsp;
+
+use crate::document::Doc;
+use crate::navigation::{at, on, Symbol};
+
+pub(crate) fn hover(doc: &Doc, p: lsp::HoverParams) -> Option<lsp::Hover> {
+    let (_, offset, symbol) = at(doc, p.text_document_position_params.position);
+    let value = markdown(doc, symbol.as_ref(), offset)?;
+    Some(lsp::Hover {
+        contents: lsp::HoverContents::Markup(lsp::MarkupContent { kind: lsp::MarkupKind::Markdown, value }),
+        range: None,
+    })
+}
+
+fn markdown(doc: &Doc, symbol: Option<&Symbol>, offset: usize) -> Option<String> {
+    let (text, file, info) = (&doc.text, &doc.file, &doc.info);
+    match symbol {
+        Some(Symbol { decl, name: None, .. }) => return field_hover(text, file, info, *decl),
+        Some(Symbol { name: Some(n), .. }) if n.kind.is_global() => {
+            let d = file.decls.iter().find(|d| !matches!(d, ast::Decl::Test(_)) && d.name().span == n.span)?;
+            let span = d.span();
+            let source = &text[span.range()];
+            let header = source.lines().next().unwrap_or("").trim_end_matches('{').trim_end();
+            let body = if matches!(d, ast::Decl::Type(_)) { source.trim_end() } else { header };
+            return Some(with_doc(format!("```flow\n{body}\n```"), text, span));
+        }
+        Some(Symbol { name: Some(n), .. }) => {
+            if let Some(ty) = &n.ty {
+                return Some(format!("```flow\n{}: {ty}\n```", n.name));
+            }
+        }
+        None => {}
+    }
+    if let Some((_, b)) = info.builtin_uses.iter().find(|(s, _)| on(s, offset)) {
+        return Some(format!("```flow\n{}\n```", b.signature()));
+    }
+    expr_hover(text, info, offset)
+}
+
+/// `md`, then the doc comment of what is declared at `span`, if it has one.
+fn with_doc(mut md: String, text: &str, span: Span) -> String {
+    let doc = doc_comment(text, span.start as usize);
+    if !doc.is_empty() {
+        md.push_str(&format!("\n\n{doc}"));
+    }
+    md
+}
+
+/// The `//` lines right above a declaration: its doc comment.
+fn doc_comment(text: &str, start: usize) -> String {
+    let mut lines: Vec<&str> = Vec::new();
+    for line in text[..start].lines().rev() {
+        match line.trim().strip_prefix("//") {
+            Some(c) => lines.push(c.trim()),
+            None if line.trim().is_empty() && lines.is_empty() => continue,
+            None => break,
+        }
+    }
+    lines.reverse();
+    lines.join("\n")
+}
+
+/// The field declaration whose name is at `name`: `Type.field: T` (its type as written), with
+/// its doc comment.
+fn field_hover(text: &str, file: &ast::File, info: &Info, name: Span) -> Option<String> {
+    let (_, owner) = info.field_decls.iter().find(|(d, _)| *d == name)?;
+    let field = file.decls.iter().find_map(|d| match d {
+        ast::Decl::Type(t) => match &t.ty.kind {
+            ast::TypeExprKind::Object(fields) => fields.iter().find(|f| f.name.span == name),
+            _ => None,
+        },
+        _ => None,
+    })?;
+    let mark = if field.optional { "?" } else { "" };
+    Some(with_doc(format!("```flow\n{owner}{mark}: {}\n```", type_text(&field.ty)), text, field.span))
+}
+
+/// A type as written in the source.
+fn type_text(ty: &ast::TypeExpr) -> String {
+    let inner = match &ty.kind {
+        ast::TypeExprKind::Name(id) => id.name.clone(),
+        ast::TypeExprKind::Literal(s) => format!("{s:?}"),
+        ast::TypeExprKind::Union(m) => m.iter().map(type_text).collect::<Vec<_>>().join(" | "),
+        ast::TypeExprKind::Array(t) => format!("[{}]", type_text(t)),
+        ast::TypeExprKind::Object(_) => "{ … }".into(),
+    };
+    if ty.nullable {
+        format!("{inner}?")
+    } else {
+        inner
+    }
+}
+
+/// The type of the innermost expression at `offset`.
+fn expr_hover(text: &str, info: &Info, offset: usize) -> Option<String> {
+    let (span, ty) = info
+        .expr_types
+        .iter()
+        .filter(|(s, _)| (s.start as usize) <= offset && offset < s.end as usize)
+        .min_by_key(|(s, _)| s.end - s.start)?;
+    let source = text.get(span.range())?;
+    let shown = if source.len() > 60 || source.contains('\n') { "…" } else { source };
+    Some(format!("```flow\n{shown}: {ty}\n```"))
+}

@@ -1,0 +1,119 @@
+//! Rename: every span the checker recorded for the symbol, refused where the new name would
+//! change what the file means.
+
+use std::collections::HashMap;
+
+use flow_check::NameKind;
+use flow_diagnostics::Span;
+use lsp_types as lsp;
+
+use crate::document::Doc;
+use crate::navigation::{at, on, Symbol};
+
+pub(crate) fn prepare(doc: &Doc, p: lsp::TextDocumentPositionParams) -> Option<lsp::PrepareRenameResponse> {
+    let (index, offset, symbol) = at(doc, p.position);
+    let s = symbol?;
+    let here = s.spans.iter().find(|sp| on(sp, offset)).copied().unwrap_or(s.decl);
+    Some(lsp::PrepareRenameResponse::RangeWithPlaceholder {
+        range: index.range(here),
+        placeholder: doc.text.get(here.range()).unwrap_or_default().to_string(),
+    })
+}
+
+/// An error is a rename that cannot be carried out, with the reason.
+pub(crate) fn rename(doc: &Doc, p: lsp::RenameParams) -> Result<Option<lsp::WorkspaceEdit>, String> {
+    let tp = p.text_document_position;
+    let (index, _, symbol) = at(doc, tp.position);
+    let Some(s) = symbol else { return Ok(None) };
+    check_rename(&s, doc, &p.new_name)?;
+    let edits =
+        s.spans.iter().map(|sp| lsp::TextEdit { range: index.range(*sp), new_text: p.new_name.clone() }).collect();
+    Ok(Some(lsp::WorkspaceEdit {
+        changes: Some(HashMap::from([(tp.text_document.uri, edits)])),
+        ..lsp::WorkspaceEdit::default()
+    }))
+}
+
+/// Words a name cannot become: the grammar's reserved words, the declaration keywords, and the
+/// words with a fixed meaning where names are also written.
+const NOT_NAMES: [&str; 26] = [
+    "if",
+    "then",
+    "else",
+    "true",
+    "false",
+    "null",
+    "let",
+    "for",
+    "in",
+    "where",
+    "match",
+    "catch",
+    "secret",
+    "api",
+    "type",
+    "endpoint",
+    "map",
+    "flow",
+    "table",
+    "fn",
+    "test",
+    "expect",
+    "response",
+    "body",
+    "idempotency_key",
+    "batch",
+];
+
+/// Whether renaming to `new_name` keeps the file's meaning: the new name is a name, and it
+/// neither clashes with nor captures another.
+fn check_rename(s: &Symbol, doc: &Doc, new_name: &str) -> Result<(), String> {
+    let (text, file, info) = (&doc.text, &doc.file, &doc.info);
+    if !is_name(new_name) || NOT_NAMES.contains(&new_name) {
+        return Err(format!("`{new_name}` is not a name that can be declared"));
+    }
+    let Some(name) = s.name else { return Ok(()) };
+    if new_name == name.name {
+        return Ok(());
+    }
+    if flow_plan::Builtin::from_name(new_name).is_some() {
+        return Err(format!("`{new_name}` is a built-in function"));
+    }
+    if name.kind == NameKind::Type
+        && ["String", "Int", "Float", "Decimal", "Bool", "Date", "DateTime"].contains(&new_name)
+    {
+        return Err(format!("`{new_name}` is a built-in type"));
+    }
+    if let Some(other) = info.names.iter().find(|n| n.name == new_name && n.kind.is_global()) {
+        return Err(format!("`{new_name}` is already declared (line {})", line_of(text, other.span) + 1));
+    }
+    if !name.kind.is_global() {
+        // A local: no other local of that name in the same declaration.
+        let within = file.decls.iter().map(|d| d.span()).find(|d| d.range().contains(&(name.span.start as usize)));
+        let clash = info
+            .names
+            .iter()
+            .find(|n| n.name == new_name && within.is_some_and(|d| d.range().contains(&(n.span.start as usize))));
+        if let Some(other) = clash {
+            return Err(format!("`{new_name}` is already a name here (line {})", line_of(text, other.span) + 1));
+        }
+    }
+    // Every span must read the old name: a use inside a string (a path's `{id}`) whose text
+    // differs from its value (an escape before it) cannot be renamed in place.
+    if s.spans.iter().any(|sp| text.get(sp.range()) != Some(name.name.as_str())) {
+        return Err(format!("a use of `{}` could not be located exactly; rename it by hand", name.name));
+    }
+    Ok(())
+}
+
+fn line_of(text: &str, span: Span) -> usize {
+    text[..(span.start as usize).min(text.len())].matches('\n').count()
+}
+
+pub(crate) fn is_word_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_'
+}
+
+fn is_name(s: &str) -> bool {
+    s.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_') && s.chars().all(is_word_char)
+}
