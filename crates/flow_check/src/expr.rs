@@ -9,6 +9,7 @@ use flow_syntax::ast::{self, BinaryOp, ExprKind, ObjectItem, UnaryOp};
 use rust_decimal::Decimal;
 
 use crate::names::{twice, Again};
+use crate::record::{Item, Part, Site, Target, SET_ONCE};
 use crate::scope::Scope;
 use crate::ty::{ArithError, FieldTy, Mismatch, Ty};
 use crate::{Cx, Kind};
@@ -194,6 +195,8 @@ impl Cx<'_> {
         Expect { ty: Ty::Bool, origin: None, what: what.to_string() }
     }
 
+    /// An object literal where a declared object type is wanted: its fields filled as a map
+    /// body's are (`record.rs`), output in the declared order.
     fn object_against(
         &mut self,
         span: Span,
@@ -203,103 +206,22 @@ impl Cx<'_> {
         expect: &Expect,
         scope: &mut Scope,
     ) -> plan::Expr {
-        let type_name = self.types.display(&self.types.non_null(&expect.ty));
-        let mut parts: Vec<plan::ObjectPart> = Vec::new();
-        let mut seen: Vec<(&str, Span)> = Vec::new();
-        // Fields a spread provides count as set.
-        let mut provided: Vec<String> = Vec::new();
-        let mut any_spread = false;
-        for item in items {
-            let f = match item {
-                ObjectItem::Field(f) => f,
-                ObjectItem::Spread(s) => {
-                    any_spread = true;
-                    let (fields, x) = self.spread(s, scope);
-                    for f in fields.iter() {
-                        match efs.iter().find(|ef| ef.name == f.name) {
-                            Some(ef) => {
-                                if let Err(m) = self.types.assignable(&f.ty, &ef.ty) {
-                                    let inner = Expect {
-                                        ty: ef.ty.clone(),
-                                        origin: type_index
-                                            .and_then(|i| self.field_spans.get(&(i, ef.name.clone())).copied()),
-                                        what: format!("field `{}` of `{type_name}` (from this spread)", ef.name),
-                                    };
-                                    self.mismatch(s, &f.ty, &inner, &m);
-                                }
-                                provided.push(f.name.clone());
-                            }
-                            None => self.report(
-                                Diagnostic::new(
-                                    codes::EXTRA_FIELD,
-                                    format!("the spread brings field `{}`, which `{type_name}` does not have", f.name),
-                                )
-                                .primary(s.span, format!("this has `{}`", f.name))
-                                .help(format!(
-                                    "build the object field by field, or spread a value of type `{type_name}`"
-                                )),
-                            ),
-                        }
-                    }
-                    parts.push(plan::ObjectPart::Spread { value: x });
-                    continue;
-                }
-            };
-            if let Some((_, first)) = seen.iter().find(|(n, _)| *n == f.name.name) {
-                self.report(twice(
-                    Again::Set,
-                    &format!("field `{}`", f.name.name),
-                    f.name.span,
-                    Some(*first),
-                    "set each field once",
-                ));
-                continue;
-            }
-            seen.push((&f.name.name, f.name.span));
-            match efs.iter().find(|ef| ef.name == f.name.name) {
-                Some(ef) => {
-                    self.note_field(type_index, &ef.name, f.name.span);
-                    let origin = type_index.and_then(|i| self.field_spans.get(&(i, ef.name.clone())).copied());
-                    let inner =
-                        Expect { ty: ef.ty.clone(), origin, what: format!("field `{}` of `{type_name}`", ef.name) };
-                    let value = self.check_against(&f.value, &inner, scope);
-                    parts.push(plan::ObjectPart::Field { name: f.name.name.as_str().into(), value });
-                }
-                None => {
-                    let unset = efs.iter().map(|ef| ef.name.as_str()).filter(|n| !seen.iter().any(|(s, _)| s == n));
-                    let help = field_help(&f.name.name, unset, &format!("`{type_name}`"), efs);
-                    self.report(
-                        Diagnostic::new(codes::EXTRA_FIELD, format!("`{type_name}` has no field `{}`", f.name.name))
-                            .primary(f.name.span, format!("not a field of {}", expect.what))
-                            .help(help),
-                    );
-                    self.infer(&f.value, scope);
-                }
-            }
-        }
-        let missing: Vec<&str> = efs
-            .iter()
-            .filter(|ef| {
-                !seen.iter().any(|(n, _)| *n == ef.name)
-                    && !provided.contains(&ef.name)
-                    && !self.types.is_nullable(&ef.ty)
+        let name = self.types.display(&self.types.non_null(&expect.ty));
+        let target = Target { fields: efs.clone(), index: type_index, name, known: true };
+        let any_spread = items.iter().any(|i| matches!(i, ObjectItem::Spread(_)));
+        let items = items.iter().map(|item| match item {
+            ObjectItem::Field(f) => Item::Field(&f.name, &f.value),
+            ObjectItem::Spread(s) => Item::Spread(s),
+        });
+        let parts: Vec<plan::ObjectPart> = self
+            .fill_record(&target, &Site::Literal { span, what: &expect.what }, items, scope)
+            .into_iter()
+            .filter_map(|p| match p {
+                Part::Field(name, value) => Some(plan::ObjectPart::Field { name: name.as_str().into(), value }),
+                Part::Spread(value) => Some(plan::ObjectPart::Spread { value }),
+                Part::Let(..) => None,
             })
-            .map(|ef| ef.name.as_str())
             .collect();
-        if !missing.is_empty() {
-            self.report(
-                Diagnostic::new(
-                    codes::MISSING_FIELD,
-                    format!(
-                        "{} misses {} of `{type_name}`",
-                        expect.what,
-                        missing.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", ")
-                    ),
-                )
-                .primary(span, "this object")
-                .help(format!("add {}", missing.iter().map(|m| format!("`{m}: …`")).collect::<Vec<_>>().join(", "))),
-            );
-        }
         let order: Vec<plan::Key> = efs.iter().map(|ef| ef.name.as_str().into()).collect();
         if any_spread {
             return plan::Expr::Build { parts, keep: Some(order) };
@@ -732,7 +654,7 @@ impl Cx<'_> {
                             &format!("field `{}`", f.name.name),
                             f.name.span,
                             None,
-                            "set each field once",
+                            SET_ONCE,
                         ));
                         continue;
                     }

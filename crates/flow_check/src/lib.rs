@@ -13,8 +13,9 @@
 //!
 //! Where things are: one file per declaration kind (`names`, `types`, `api`, `endpoint` with
 //! `pagination`, `map`, `flow`, `table`, `function`, `test_block`), the settings they share
-//! (`properties`), expressions (`expr`), calls (`call`), built-ins (`builtins`, `formats`), the
-//! checker's types (`ty`), locals (`scope`) and `lower`.
+//! (`properties`), expressions (`expr`), the fields of a declared object (`record`), calls
+//! (`call`), built-ins (`builtins`, `formats`), the checker's types (`ty`), locals and `let`s
+//! (`scope`) and `lower`.
 mod api;
 mod builtins;
 mod call;
@@ -28,6 +29,7 @@ mod map;
 mod names;
 mod pagination;
 mod properties;
+mod record;
 mod scope;
 mod table;
 mod test_block;
