@@ -12,7 +12,7 @@ use crate::names::{twice, Again};
 use crate::record::{Item, Part, Site, Target, SET_ONCE};
 use crate::scope::Scope;
 use crate::ty::{ArithError, FieldTy, Mismatch, Ty};
-use crate::{Cx, Kind};
+use crate::{Cx, NameKind};
 
 /// The help for a field name an object does not have: the closest of `candidates`, or
 /// "`owner` has: a, b" listing every field.
@@ -495,8 +495,8 @@ impl Cx<'_> {
             ExprKind::Index { base, index } => {
                 if let ExprKind::Name(id) = &base.kind {
                     if !scope.contains(&id.name) {
-                        if let Some(r) = self.names.get(&id.name).copied().filter(|r| r.kind == Kind::Table) {
-                            self.used.insert((Kind::Table, r.index));
+                        if let Some(r) = self.names.get(&id.name).copied().filter(|r| r.kind == NameKind::Table) {
+                            self.used.insert((NameKind::Table, r.index));
                             self.note_use(r, id.span);
                             let (key_ty, value_ty) =
                                 self.table_sigs.get(r.index).cloned().unwrap_or((Ty::Error, Ty::Error));
@@ -726,8 +726,8 @@ impl Cx<'_> {
             self.note_use(r, id.span);
         }
         match self.names.get(&id.name).copied() {
-            Some(r) if r.kind == Kind::Secret => {
-                self.used.insert((Kind::Secret, r.index));
+            Some(r) if r.kind == NameKind::Secret => {
+                self.used.insert((NameKind::Secret, r.index));
                 self.report(
                     Diagnostic::new(codes::SECRET_LEAK, format!("secret `{}` cannot be used here", id.name))
                         .primary(id.span, "a secret in a value that could be sent, logged or stored")
@@ -737,8 +737,8 @@ impl Cx<'_> {
             }
             Some(r) => {
                 let help = match r.kind {
-                    Kind::Map => format!("call it: `{}(…)`", id.name),
-                    Kind::Endpoint => {
+                    NameKind::Map => format!("call it: `{}(…)`", id.name),
+                    NameKind::Endpoint => {
                         format!("endpoints are called as flow steps: `{}(…)` or `for x in {}`", id.name, id.name)
                     }
                     _ => "use a value here: a parameter, a `let`, a loop variable or a literal".to_string(),
@@ -1170,7 +1170,7 @@ impl Cx<'_> {
             self.note_use(r, callee.span);
         }
         match self.names.get(&callee.name).copied() {
-            Some(r) if matches!(r.kind, Kind::Map | Kind::Function) => {
+            Some(r) if matches!(r.kind, NameKind::Map | NameKind::Function) => {
                 self.declared_call(e, r.kind, r.index, callee, args, scope)
             }
             Some(r) => {
@@ -1178,7 +1178,7 @@ impl Cx<'_> {
                     self.infer(&a.value, scope);
                 }
                 let help = match r.kind {
-                    Kind::Endpoint => "endpoints are called as flow steps (`create(body: …)` or `let r = create(…)`), not inside expressions",
+                    NameKind::Endpoint => "endpoints are called as flow steps (`create(body: …)` or `let r = create(…)`), not inside expressions",
                     _ => "only functions and maps can be called",
                 };
                 self.report(
