@@ -428,6 +428,7 @@ impl Cx<'_> {
         }
     }
 
+    // Long on purpose: one arm per expression kind, the one place each kind's type is inferred.
     fn infer_raw(&mut self, e: &ast::Expr, scope: &mut Scope) -> (Ty, plan::Expr) {
         match &e.kind {
             ExprKind::Catch { expr, default } => {
