@@ -10,7 +10,7 @@ use flow_diagnostics::{codes, suggest, Diagnostic, Fix};
 use flow_plan as plan;
 use flow_syntax::ast::{self, ExprKind};
 
-use crate::{ApiM, Cx, Kind};
+use crate::{ApiM, Cx, NameKind};
 
 const API_PROPERTIES: [&str; 10] = [
     "base_url",
@@ -158,7 +158,7 @@ impl Cx<'_> {
         match &e.kind {
             ExprKind::Str(s) => Some(plan::Template(vec![plan::Part::Text(s.clone())])),
             ExprKind::Name(id) => {
-                let index = self.resolve_global(id, Kind::Secret, codes::UNKNOWN_NAME)?;
+                let index = self.resolve_global(id, NameKind::Secret, codes::UNKNOWN_NAME)?;
                 Some(plan::Template(vec![plan::Part::Secret(self.secrets[index].name.name.clone())]))
             }
             ExprKind::Binary { op: ast::BinaryOp::Add, lhs, rhs } => {

@@ -9,7 +9,7 @@ use crate::expr::Expect;
 use crate::names::{twice, Again};
 use crate::scope::Scope;
 use crate::ty::Ty;
-use crate::{Cx, Kind};
+use crate::{Cx, NameKind};
 
 /// A parameter a call may give: its name, and whether the call must give it.
 pub(crate) struct Param {
@@ -198,14 +198,14 @@ impl Cx<'_> {
     pub(crate) fn declared_call(
         &mut self,
         e: &ast::Expr,
-        kind: Kind,
+        kind: NameKind,
         index: usize,
         callee: &ast::Ident,
         args: &[ast::Arg],
         scope: &mut Scope,
     ) -> (Ty, plan::Expr) {
         self.used.insert((kind, index));
-        let is_map = kind == Kind::Map;
+        let is_map = kind == NameKind::Map;
         let (caller, graph, sigs) = if is_map {
             (self.current_map, &mut self.map_calls, &self.map_sigs)
         } else {

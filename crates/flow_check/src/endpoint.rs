@@ -14,7 +14,7 @@ use crate::expr::field_help;
 use crate::names::{twice, Again};
 use crate::scope::Scope;
 use crate::ty::Ty;
-use crate::{Cx, EndpointM, Kind, NameKind};
+use crate::{Cx, EndpointM, NameKind};
 
 const ENDPOINT_PROPERTIES: [&str; 8] =
     ["records", "paginate", "query", "headers", "retry", "idempotent", "max_pages", "timeout"];
@@ -30,7 +30,7 @@ impl Cx<'_> {
 
     fn endpoint(&mut self, d: &ast::EndpointDecl) -> Option<EndpointM> {
         let errors_before = self.error_count();
-        let api = self.resolve_global(&d.api, Kind::Api, codes::UNKNOWN_API);
+        let api = self.resolve_global(&d.api, NameKind::Api, codes::UNKNOWN_API);
         let mut params: Vec<(String, Ty)> = Vec::new();
         let mut param_spans: Vec<Span> = Vec::new();
         let mut body = None;

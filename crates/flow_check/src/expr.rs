@@ -9,9 +9,10 @@ use flow_syntax::ast::{self, BinaryOp, ExprKind, ObjectItem, UnaryOp};
 use rust_decimal::Decimal;
 
 use crate::names::{twice, Again};
+use crate::record::{Item, Part, Site, Target, SET_ONCE};
 use crate::scope::Scope;
 use crate::ty::{ArithError, FieldTy, Mismatch, Ty};
-use crate::{Cx, Kind};
+use crate::{Cx, NameKind};
 
 /// The help for a field name an object does not have: the closest of `candidates`, or
 /// "`owner` has: a, b" listing every field.
@@ -198,6 +199,8 @@ impl Cx<'_> {
         Expect { ty: Ty::Bool, origin: None, what: what.to_string() }
     }
 
+    /// An object literal where a declared object type is wanted: its fields filled as a map
+    /// body's are (`record.rs`), output in the declared order.
     fn object_against(
         &mut self,
         span: Span,
@@ -207,103 +210,22 @@ impl Cx<'_> {
         expect: &Expect,
         scope: &mut Scope,
     ) -> plan::Expr {
-        let type_name = self.types.display(&self.types.non_null(&expect.ty));
-        let mut parts: Vec<plan::ObjectPart> = Vec::new();
-        let mut seen: Vec<(&str, Span)> = Vec::new();
-        // Fields a spread provides count as set.
-        let mut provided: Vec<String> = Vec::new();
-        let mut any_spread = false;
-        for item in items {
-            let f = match item {
-                ObjectItem::Field(f) => f,
-                ObjectItem::Spread(s) => {
-                    any_spread = true;
-                    let (fields, x) = self.spread(s, scope);
-                    for f in fields.iter() {
-                        match efs.iter().find(|ef| ef.name == f.name) {
-                            Some(ef) => {
-                                if let Err(m) = self.types.assignable(&f.ty, &ef.ty) {
-                                    let inner = Expect {
-                                        ty: ef.ty.clone(),
-                                        origin: type_index
-                                            .and_then(|i| self.field_spans.get(&(i, ef.name.clone())).copied()),
-                                        what: format!("field `{}` of `{type_name}` (from this spread)", ef.name),
-                                    };
-                                    self.mismatch(s, &f.ty, &inner, &m);
-                                }
-                                provided.push(f.name.clone());
-                            }
-                            None => self.report(
-                                Diagnostic::new(
-                                    codes::EXTRA_FIELD,
-                                    format!("the spread brings field `{}`, which `{type_name}` does not have", f.name),
-                                )
-                                .primary(s.span, format!("this has `{}`", f.name))
-                                .help(format!(
-                                    "build the object field by field, or spread a value of type `{type_name}`"
-                                )),
-                            ),
-                        }
-                    }
-                    parts.push(plan::ObjectPart::Spread { value: x });
-                    continue;
-                }
-            };
-            if let Some((_, first)) = seen.iter().find(|(n, _)| *n == f.name.name) {
-                self.report(twice(
-                    Again::Set,
-                    &format!("field `{}`", f.name.name),
-                    f.name.span,
-                    Some(*first),
-                    "set each field once",
-                ));
-                continue;
-            }
-            seen.push((&f.name.name, f.name.span));
-            match efs.iter().find(|ef| ef.name == f.name.name) {
-                Some(ef) => {
-                    self.note_field(type_index, &ef.name, f.name.span);
-                    let origin = type_index.and_then(|i| self.field_spans.get(&(i, ef.name.clone())).copied());
-                    let inner =
-                        Expect { ty: ef.ty.clone(), origin, what: format!("field `{}` of `{type_name}`", ef.name) };
-                    let value = self.check_against(&f.value, &inner, scope);
-                    parts.push(plan::ObjectPart::Field { name: f.name.name.as_str().into(), value });
-                }
-                None => {
-                    let unset = efs.iter().map(|ef| ef.name.as_str()).filter(|n| !seen.iter().any(|(s, _)| s == n));
-                    let help = field_help(f.name.span, &f.name.name, unset, &format!("`{type_name}`"), efs);
-                    self.report(
-                        Diagnostic::new(codes::EXTRA_FIELD, format!("`{type_name}` has no field `{}`", f.name.name))
-                            .primary(f.name.span, format!("not a field of {}", expect.what))
-                            .help(help),
-                    );
-                    self.infer(&f.value, scope);
-                }
-            }
-        }
-        let missing: Vec<&str> = efs
-            .iter()
-            .filter(|ef| {
-                !seen.iter().any(|(n, _)| *n == ef.name)
-                    && !provided.contains(&ef.name)
-                    && !self.types.is_nullable(&ef.ty)
+        let name = self.types.display(&self.types.non_null(&expect.ty));
+        let target = Target { fields: efs.clone(), index: type_index, name, known: true };
+        let any_spread = items.iter().any(|i| matches!(i, ObjectItem::Spread(_)));
+        let items = items.iter().map(|item| match item {
+            ObjectItem::Field(f) => Item::Field(&f.name, &f.value),
+            ObjectItem::Spread(s) => Item::Spread(s),
+        });
+        let parts: Vec<plan::ObjectPart> = self
+            .fill_record(&target, &Site::Literal { span, what: &expect.what }, items, scope)
+            .into_iter()
+            .filter_map(|p| match p {
+                Part::Field(name, value) => Some(plan::ObjectPart::Field { name: name.as_str().into(), value }),
+                Part::Spread(value) => Some(plan::ObjectPart::Spread { value }),
+                Part::Let(..) => None,
             })
-            .map(|ef| ef.name.as_str())
             .collect();
-        if !missing.is_empty() {
-            self.report(
-                Diagnostic::new(
-                    codes::MISSING_FIELD,
-                    format!(
-                        "{} misses {} of `{type_name}`",
-                        expect.what,
-                        missing.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", ")
-                    ),
-                )
-                .primary(span, "this object")
-                .help(format!("add {}", missing.iter().map(|m| format!("`{m}: …`")).collect::<Vec<_>>().join(", "))),
-            );
-        }
         let order: Vec<plan::Key> = efs.iter().map(|ef| ef.name.as_str().into()).collect();
         if any_spread {
             return plan::Expr::Build { parts, keep: Some(order) };
@@ -512,6 +434,7 @@ impl Cx<'_> {
         }
     }
 
+    // Long on purpose: one arm per expression kind, the one place each kind's type is inferred.
     fn infer_raw(&mut self, e: &ast::Expr, scope: &mut Scope) -> (Ty, plan::Expr) {
         match &e.kind {
             ExprKind::Catch { expr, default } => {
@@ -579,8 +502,8 @@ impl Cx<'_> {
             ExprKind::Index { base, index } => {
                 if let ExprKind::Name(id) = &base.kind {
                     if !scope.contains(&id.name) {
-                        if let Some(r) = self.names.get(&id.name).copied().filter(|r| r.kind == Kind::Table) {
-                            self.used.insert((Kind::Table, r.index));
+                        if let Some(r) = self.names.get(&id.name).copied().filter(|r| r.kind == NameKind::Table) {
+                            self.used.insert((NameKind::Table, r.index));
                             self.note_use(r, id.span);
                             let (key_ty, value_ty) =
                                 self.table_sigs.get(r.index).cloned().unwrap_or((Ty::Error, Ty::Error));
@@ -738,7 +661,7 @@ impl Cx<'_> {
                             &format!("field `{}`", f.name.name),
                             f.name.span,
                             None,
-                            "set each field once",
+                            SET_ONCE,
                         ));
                         continue;
                     }
@@ -810,8 +733,8 @@ impl Cx<'_> {
             self.note_use(r, id.span);
         }
         match self.names.get(&id.name).copied() {
-            Some(r) if r.kind == Kind::Secret => {
-                self.used.insert((Kind::Secret, r.index));
+            Some(r) if r.kind == NameKind::Secret => {
+                self.used.insert((NameKind::Secret, r.index));
                 self.report(
                     Diagnostic::new(codes::SECRET_LEAK, format!("secret `{}` cannot be used here", id.name))
                         .primary(id.span, "a secret in a value that could be sent, logged or stored")
@@ -821,8 +744,8 @@ impl Cx<'_> {
             }
             Some(r) => {
                 let help = match r.kind {
-                    Kind::Map => format!("call it: `{}(…)`", id.name),
-                    Kind::Endpoint => {
+                    NameKind::Map => format!("call it: `{}(…)`", id.name),
+                    NameKind::Endpoint => {
                         format!("endpoints are called as flow steps: `{}(…)` or `for x in {}`", id.name, id.name)
                     }
                     _ => "use a value here: a parameter, a `let`, a loop variable or a literal".to_string(),
@@ -1263,7 +1186,7 @@ impl Cx<'_> {
             self.note_use(r, callee.span);
         }
         match self.names.get(&callee.name).copied() {
-            Some(r) if matches!(r.kind, Kind::Map | Kind::Function) => {
+            Some(r) if matches!(r.kind, NameKind::Map | NameKind::Function) => {
                 self.declared_call(e, r.kind, r.index, callee, args, scope)
             }
             Some(r) => {
@@ -1271,7 +1194,7 @@ impl Cx<'_> {
                     self.infer(&a.value, scope);
                 }
                 let help = match r.kind {
-                    Kind::Endpoint => "endpoints are called as flow steps (`create(body: …)` or `let r = create(…)`), not inside expressions",
+                    NameKind::Endpoint => "endpoints are called as flow steps (`create(body: …)` or `let r = create(…)`), not inside expressions",
                     _ => "only functions and maps can be called",
                 };
                 self.report(

@@ -13,7 +13,7 @@ use crate::call::{Callee, Param};
 use crate::expr::{path_text, Expect};
 use crate::scope::Scope;
 use crate::ty::Ty;
-use crate::{Cx, FlowSettings, Kind, NameKind};
+use crate::{Cx, FlowSettings, NameKind};
 
 const FLOW_PROPERTIES: [&str; 2] = ["on_error", "concurrency"];
 
@@ -117,7 +117,7 @@ impl Cx<'_> {
                         let ExprKind::Call { callee, .. } = &e.kind else {
                             continue;
                         };
-                        if self.names.get(&callee.name).is_some_and(|r| r.kind == Kind::Map)
+                        if self.names.get(&callee.name).is_some_and(|r| r.kind == NameKind::Map)
                             || plan::Builtin::from_name(&callee.name).is_some()
                         {
                             self.infer(e, scope);
@@ -250,7 +250,7 @@ impl Cx<'_> {
             _ => return None,
         };
         match self.names.get(&name.name) {
-            Some(r) if r.kind == Kind::Endpoint => Some((r.index, name, args)),
+            Some(r) if r.kind == NameKind::Endpoint => Some((r.index, name, args)),
             _ => None,
         }
     }
@@ -267,7 +267,7 @@ impl Cx<'_> {
         span: Span,
         scope: &mut Scope,
     ) -> Option<plan::EndpointCall> {
-        self.used.insert((Kind::Endpoint, index));
+        self.used.insert((NameKind::Endpoint, index));
         if let Some(r) = self.names.get(&callee.name).copied() {
             self.note_use(r, callee.span);
         }

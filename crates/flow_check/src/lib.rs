@@ -13,8 +13,9 @@
 //!
 //! Where things are: one file per declaration kind (`names`, `types`, `api`, `endpoint` with
 //! `pagination`, `map`, `flow`, `table`, `function`, `test_block`), the settings they share
-//! (`properties`), expressions (`expr`), calls (`call`), built-ins (`builtins`, `formats`), the
-//! checker's types (`ty`), locals (`scope`) and `lower`.
+//! (`properties`), expressions (`expr`), the fields of a declared object (`record`), calls
+//! (`call`), built-ins (`builtins`, `formats`), the checker's types (`ty`), locals and `let`s
+//! (`scope`) and `lower`.
 mod api;
 mod builtins;
 mod call;
@@ -28,6 +29,7 @@ mod map;
 mod names;
 mod pagination;
 mod properties;
+mod record;
 mod scope;
 mod table;
 mod test_block;
@@ -90,8 +92,8 @@ pub struct NameDecl {
     pub ty: Option<String>,
 }
 
-/// What a declared name names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What a declared name names: a declaration (in the file's one namespace) or a local.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum NameKind {
     Secret,
     Api,
@@ -115,6 +117,24 @@ impl NameKind {
     /// Declarations share one namespace for the whole file; locals live in one declaration.
     pub fn is_global(self) -> bool {
         !matches!(self, NameKind::Param | NameKind::Let | NameKind::LoopVar | NameKind::LambdaParam)
+    }
+
+    /// The word diagnostics use for it (`api \`crm\``).
+    pub fn word(self) -> &'static str {
+        match self {
+            NameKind::Table => "table",
+            NameKind::Function => "function",
+            NameKind::Secret => "secret",
+            NameKind::Api => "api",
+            NameKind::Type => "type",
+            NameKind::Endpoint => "endpoint",
+            NameKind::Map => "map",
+            NameKind::Flow => "flow",
+            NameKind::Param => "parameter",
+            NameKind::Let => "let",
+            NameKind::LoopVar => "loop variable",
+            NameKind::LambdaParam => "lambda parameter",
+        }
     }
 }
 
@@ -233,49 +253,9 @@ pub fn check_parsed(file: &ast::File, mut parse_diags: Vec<Diagnostic>) -> Check
     checked
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) enum Kind {
-    Secret,
-    Api,
-    Type,
-    Endpoint,
-    Map,
-    Flow,
-    Table,
-    Function,
-}
-
-impl Kind {
-    fn name_kind(self) -> NameKind {
-        match self {
-            Kind::Secret => NameKind::Secret,
-            Kind::Api => NameKind::Api,
-            Kind::Type => NameKind::Type,
-            Kind::Endpoint => NameKind::Endpoint,
-            Kind::Map => NameKind::Map,
-            Kind::Flow => NameKind::Flow,
-            Kind::Table => NameKind::Table,
-            Kind::Function => NameKind::Function,
-        }
-    }
-
-    pub fn word(self) -> &'static str {
-        match self {
-            Kind::Table => "table",
-            Kind::Function => "function",
-            Kind::Secret => "secret",
-            Kind::Api => "api",
-            Kind::Type => "type",
-            Kind::Endpoint => "endpoint",
-            Kind::Map => "map",
-            Kind::Flow => "flow",
-        }
-    }
-}
-
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct DeclRef {
-    pub kind: Kind,
+    pub kind: NameKind,
     pub index: usize,
     pub span: Span,
 }
@@ -287,7 +267,7 @@ pub(crate) struct Cx<'a> {
     pub file: &'a ast::File,
     pub diagnostics: Vec<Diagnostic>,
     pub names: HashMap<String, DeclRef>,
-    pub used: HashSet<(Kind, usize)>,
+    pub used: HashSet<(NameKind, usize)>,
     pub secrets: Vec<&'a ast::SecretDecl>,
     pub type_decls: Vec<&'a ast::TypeDecl>,
     pub api_decls: Vec<&'a ast::ApiDecl>,
@@ -408,8 +388,8 @@ impl<'a> Cx<'a> {
     }
 
     /// Records the declaration of a global name, for editors.
-    pub fn note_global(&mut self, kind: Kind, name: &ast::Ident) {
-        self.info.names.push(NameDecl { span: name.span, name: name.name.clone(), kind: kind.name_kind(), ty: None });
+    pub fn note_global(&mut self, kind: NameKind, name: &ast::Ident) {
+        self.info.names.push(NameDecl { span: name.span, name: name.name.clone(), kind, ty: None });
     }
 
     /// Records that the name at `at` resolved to the declaration `r`, for editors.

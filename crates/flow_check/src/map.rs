@@ -2,14 +2,14 @@
 //! `let`s, spreads and fields against the declared target type (`record.rs`), and the cycle check
 //! of map calls.
 
-use flow_diagnostics::{codes, Diagnostic, Span};
-use flow_plan as plan;
-use flow_syntax::ast::{self};
+use std::rc::Rc;
 
-use crate::expr::{field_help, Expect};
-use crate::names::{twice, Again};
+use flow_diagnostics::{codes, Diagnostic};
+use flow_syntax::ast;
+
+use crate::record::{Item, Part, Site, Target};
 use crate::scope::Scope;
-use crate::ty::{FieldTy, Ty};
+use crate::ty::Ty;
 use crate::{Cx, MapM, NameKind};
 
 impl Cx<'_> {
@@ -48,145 +48,28 @@ impl Cx<'_> {
         for (p, (name, ty)) in d.params.iter().zip(&params) {
             self.bind(&mut scope, name, p.name.span, ty.clone(), NameKind::Param);
         }
-        let target_index = match &ret {
+        let (fields, known) = match self.types.resolve(&ret) {
+            Ty::Object(fields) => (fields.clone(), true),
+            _ => (Rc::from(Vec::new()), false),
+        };
+        let index = match &ret {
             Ty::Named(i) => Some(*i),
             _ => None,
         };
-        let target_fields: Vec<FieldTy> = match self.types.resolve(&ret) {
-            Ty::Object(fields) => fields.to_vec(),
-            _ => Vec::new(),
-        };
-        let target_known = matches!(self.types.resolve(&ret), Ty::Object(_));
-        let target_name = self.types.display(&ret);
-        let mut lets = Vec::new();
-        let mut spreads = Vec::new();
-        let mut provided: Vec<String> = Vec::new();
-        let mut fields: Vec<(String, plan::Expr)> = Vec::new();
-        let mut set: Vec<(&str, Span)> = Vec::new();
-        for item in &d.items {
-            match item {
-                ast::MapItem::Spread(e) => {
-                    let (fs, x) = self.spread(e, &mut scope);
-                    for f in fs.iter() {
-                        match target_fields.iter().find(|t| t.name == f.name) {
-                            Some(t) => {
-                                if let Err(m) = self.types.assignable(&f.ty, &t.ty) {
-                                    let origin =
-                                        target_index.and_then(|i| self.field_spans.get(&(i, t.name.clone())).copied());
-                                    let expect = Expect {
-                                        ty: t.ty.clone(),
-                                        origin,
-                                        what: format!("field `{}` of `{target_name}` (from this spread)", t.name),
-                                    };
-                                    self.mismatch(e, &f.ty, &expect, &m);
-                                }
-                                provided.push(f.name.clone());
-                            }
-                            None if target_known => self.report(
-                                Diagnostic::new(
-                                    codes::EXTRA_FIELD,
-                                    format!(
-                                        "the spread brings field `{}`, which `{target_name}` does not have",
-                                        f.name
-                                    ),
-                                )
-                                .primary(e.span, format!("this has `{}`", f.name))
-                                .help(format!(
-                                    "set the fields one by one, or spread a value whose fields `{target_name}` all has"
-                                )),
-                            ),
-                            None => {}
-                        }
-                    }
-                    spreads.push(x);
-                }
-                ast::MapItem::Let(l) => {
-                    let (ty, pe) = self.let_value(l, &mut scope);
-                    if scope.contains(&l.name.name) {
-                        self.shadowing(&l.name);
-                    }
-                    self.bind(&mut scope, &l.name.name, l.name.span, ty, NameKind::Let);
-                    lets.push((l.name.name.clone(), pe));
-                }
-                ast::MapItem::Field(f) => {
-                    if let Some((_, first)) = set.iter().find(|(n, _)| *n == f.name.name) {
-                        self.report(twice(
-                            Again::Set,
-                            &format!("field `{}`", f.name.name),
-                            f.name.span,
-                            Some(*first),
-                            "set each field once; combine the two values with `if … then … else` or `??`",
-                        ));
-                        continue;
-                    }
-                    set.push((&f.name.name, f.name.span));
-                    match target_fields.iter().find(|t| t.name == f.name.name) {
-                        Some(t) => {
-                            self.note_field(target_index, &t.name, f.name.span);
-                            let origin = target_index.and_then(|i| self.field_spans.get(&(i, t.name.clone())).copied());
-                            let expect = Expect {
-                                ty: t.ty.clone(),
-                                origin,
-                                what: format!("field `{}` of `{target_name}`", t.name),
-                            };
-                            let pe = self.check_against(&f.value, &expect, &mut scope);
-                            fields.push((f.name.name.clone(), pe));
-                        }
-                        None if target_known => {
-                            let unset = target_fields
-                                .iter()
-                                .map(|t| t.name.as_str())
-                                .filter(|n| !set.iter().any(|(s, _)| s == n));
-                            let help = field_help(
-                                f.name.span,
-                                &f.name.name,
-                                unset,
-                                &format!("`{target_name}`"),
-                                &target_fields,
-                            );
-                            self.report(
-                                Diagnostic::new(
-                                    codes::EXTRA_FIELD,
-                                    format!("`{target_name}` has no field `{}`", f.name.name),
-                                )
-                                .primary(f.name.span, "not a field of the target type")
-                                .secondary(d.ret.span, format!("the map returns `{target_name}`"))
-                                .help(help),
-                            );
-                            // Still check the value, for the errors inside it.
-                            self.infer(&f.value, &mut scope);
-                        }
-                        None => {
-                            self.infer(&f.value, &mut scope);
-                        }
-                    }
-                }
+        let target = Target { fields, index, name: self.types.display(&ret), known };
+        let items = d.items.iter().map(|item| match item {
+            ast::MapItem::Let(l) => Item::Let(l),
+            ast::MapItem::Spread(e) => Item::Spread(e),
+            ast::MapItem::Field(f) => Item::Field(&f.name, &f.value),
+        });
+        let parts = self.fill_record(&target, &Site::MapBody { name: &d.name, ret: d.ret.span }, items, &mut scope);
+        let (mut lets, mut spreads, mut fields) = (Vec::new(), Vec::new(), Vec::new());
+        for part in parts {
+            match part {
+                Part::Let(name, value) => lets.push((name, value)),
+                Part::Spread(value) => spreads.push(value),
+                Part::Field(name, value) => fields.push((name, value)),
             }
-        }
-        let missing: Vec<&FieldTy> = target_fields
-            .iter()
-            .filter(|t| {
-                !set.iter().any(|(s, _)| *s == t.name) && !provided.contains(&t.name) && !self.types.is_nullable(&t.ty)
-            })
-            .collect();
-        if !missing.is_empty() {
-            let names: Vec<String> = missing.iter().map(|t| format!("`{}`", t.name)).collect();
-            let lines: Vec<String> = missing.iter().map(|t| format!("`{} = …`", t.name)).collect();
-            let d2 = Diagnostic::new(
-                codes::MISSING_FIELD,
-                format!(
-                    "map `{}` does not set {} of `{target_name}`",
-                    d.name.name,
-                    if missing.len() == 1 { "required field" } else { "required fields" }
-                ),
-            )
-            .primary(d.name.span, format!("missing {}", names.join(", ")))
-            .secondary(
-                d.ret.span,
-                format!("`{target_name}` requires {}", if missing.len() == 1 { "it" } else { "them" }),
-            )
-            .help(format!("add {}", lines.join(", ")));
-            self.report(d2);
         }
         let mut diags = Vec::new();
         scope.truncate(0, &mut diags);
@@ -195,26 +78,6 @@ impl Cx<'_> {
             return None;
         }
         Some(MapM { name: d.name.name.clone(), params, ret, lets, spreads, fields, span: d.span })
-    }
-
-    pub(crate) fn let_value(&mut self, l: &ast::Let, scope: &mut Scope) -> (Ty, plan::Expr) {
-        match &l.ty {
-            Some(te) => {
-                let ty = self.type_expr(te);
-                let expect = Expect { ty: ty.clone(), origin: Some(te.span), what: format!("`{}`", l.name.name) };
-                let pe = self.check_against(&l.value, &expect, scope);
-                (ty, pe)
-            }
-            None => self.infer(&l.value, scope),
-        }
-    }
-
-    pub(crate) fn shadowing(&mut self, name: &ast::Ident) {
-        self.report(
-            Diagnostic::new(codes::DUPLICATE, format!("`{}` is already defined here", name.name))
-                .primary(name.span, "defined again")
-                .help("choose another name; a map's parameters and lets must be distinct"),
-        );
     }
 
     pub(crate) fn check_map_cycles(&mut self) {

@@ -10,21 +10,21 @@
 use flow_diagnostics::{codes, suggest, Diagnostic, Span};
 use flow_syntax::ast::{self, Decl};
 
-use crate::{Cx, DeclRef, Kind, BUILTIN_TYPES};
+use crate::{Cx, DeclRef, NameKind, BUILTIN_TYPES};
 
 impl Cx<'_> {
     pub(crate) fn collect(&mut self) {
         let file = self.file;
         for decl in &file.decls {
             let (kind, index) = match decl {
-                Decl::Secret(d) => (Kind::Secret, push(&mut self.secrets, d)),
-                Decl::Api(d) => (Kind::Api, push(&mut self.api_decls, d)),
-                Decl::Type(d) => (Kind::Type, push(&mut self.type_decls, d)),
-                Decl::Endpoint(d) => (Kind::Endpoint, push(&mut self.endpoint_decls, d)),
-                Decl::Map(d) => (Kind::Map, push(&mut self.map_decls, d)),
-                Decl::Flow(d) => (Kind::Flow, push(&mut self.flow_decls, d)),
-                Decl::Table(d) => (Kind::Table, push(&mut self.table_decls, d)),
-                Decl::Function(d) => (Kind::Function, push(&mut self.fn_decls, d)),
+                Decl::Secret(d) => (NameKind::Secret, push(&mut self.secrets, d)),
+                Decl::Api(d) => (NameKind::Api, push(&mut self.api_decls, d)),
+                Decl::Type(d) => (NameKind::Type, push(&mut self.type_decls, d)),
+                Decl::Endpoint(d) => (NameKind::Endpoint, push(&mut self.endpoint_decls, d)),
+                Decl::Map(d) => (NameKind::Map, push(&mut self.map_decls, d)),
+                Decl::Flow(d) => (NameKind::Flow, push(&mut self.flow_decls, d)),
+                Decl::Table(d) => (NameKind::Table, push(&mut self.table_decls, d)),
+                Decl::Function(d) => (NameKind::Function, push(&mut self.fn_decls, d)),
                 Decl::Test(d) => {
                     // Tests are named by a title, not an identifier: not in the namespace.
                     self.test_decls.push(d);
@@ -32,7 +32,7 @@ impl Cx<'_> {
                 }
             };
             let name = decl.name();
-            if kind == Kind::Type && BUILTIN_TYPES.contains(&name.name.as_str()) {
+            if kind == NameKind::Type && BUILTIN_TYPES.contains(&name.name.as_str()) {
                 self.report(
                     Diagnostic::new(codes::DUPLICATE, format!("`{}` is a built-in type", name.name))
                         .primary(name.span, "cannot be declared again")
@@ -57,7 +57,7 @@ impl Cx<'_> {
     pub(crate) fn resolve_global(
         &mut self,
         ident: &ast::Ident,
-        kind: Kind,
+        kind: NameKind,
         unknown: flow_diagnostics::Code,
     ) -> Option<usize> {
         match self.names.get(&ident.name).copied() {
@@ -104,13 +104,13 @@ impl Cx<'_> {
     pub(crate) fn unused(&mut self) {
         let mut found = Vec::new();
         for (kind, decls) in [
-            (Kind::Secret, self.secrets.iter().map(|d| &d.name).collect::<Vec<_>>()),
-            (Kind::Api, self.api_decls.iter().map(|d| &d.name).collect()),
-            (Kind::Type, self.type_decls.iter().map(|d| &d.name).collect()),
-            (Kind::Endpoint, self.endpoint_decls.iter().map(|d| &d.name).collect()),
-            (Kind::Map, self.map_decls.iter().map(|d| &d.name).collect()),
-            (Kind::Table, self.table_decls.iter().map(|d| &d.name).collect()),
-            (Kind::Function, self.fn_decls.iter().map(|d| &d.name).collect()),
+            (NameKind::Secret, self.secrets.iter().map(|d| &d.name).collect::<Vec<_>>()),
+            (NameKind::Api, self.api_decls.iter().map(|d| &d.name).collect()),
+            (NameKind::Type, self.type_decls.iter().map(|d| &d.name).collect()),
+            (NameKind::Endpoint, self.endpoint_decls.iter().map(|d| &d.name).collect()),
+            (NameKind::Map, self.map_decls.iter().map(|d| &d.name).collect()),
+            (NameKind::Table, self.table_decls.iter().map(|d| &d.name).collect()),
+            (NameKind::Function, self.fn_decls.iter().map(|d| &d.name).collect()),
         ] {
             for (i, name) in decls.into_iter().enumerate() {
                 let is_first = self.names.get(&name.name).is_some_and(|r| r.kind == kind && r.index == i);

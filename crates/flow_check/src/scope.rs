@@ -1,8 +1,13 @@
-//! Local names: map parameters, `let`s, loop variables, lambda parameters, bound call results.
+//! Local names: map parameters, `let`s, loop variables, lambda parameters, bound call results;
+//! and the value of a `let`, which maps, flows and tests share.
 
 use flow_diagnostics::{codes, Diagnostic, Span};
+use flow_plan as plan;
+use flow_syntax::ast;
 
+use crate::expr::Expect;
 use crate::ty::Ty;
+use crate::Cx;
 
 #[derive(Debug)]
 pub(crate) struct Local {
@@ -65,5 +70,29 @@ impl Scope {
                 );
             }
         }
+    }
+}
+
+impl Cx<'_> {
+    /// The value of a `let` (of a map, a flow or a test): checked against its written type, if any.
+    pub(crate) fn let_value(&mut self, l: &ast::Let, scope: &mut Scope) -> (Ty, plan::Expr) {
+        match &l.ty {
+            Some(te) => {
+                let ty = self.type_expr(te);
+                let expect = Expect { ty: ty.clone(), origin: Some(te.span), what: format!("`{}`", l.name.name) };
+                let pe = self.check_against(&l.value, &expect, scope);
+                (ty, pe)
+            }
+            None => self.infer(&l.value, scope),
+        }
+    }
+
+    /// A `let` that reuses the name of a local in scope.
+    pub(crate) fn shadowing(&mut self, name: &ast::Ident) {
+        self.report(
+            Diagnostic::new(codes::DUPLICATE, format!("`{}` is already defined here", name.name))
+                .primary(name.span, "defined again")
+                .help("choose another name; a map's parameters and lets must be distinct"),
+        );
     }
 }

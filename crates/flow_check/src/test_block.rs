@@ -20,7 +20,7 @@ impl Cx<'_> {
             for item in &d.items {
                 match item {
                     ast::TestItem::Let(l) => {
-                        let (ty, value) = self.let_value_for_test(l, &mut scope);
+                        let (ty, value) = self.let_value(l, &mut scope);
                         self.bind(&mut scope, &l.name.name, l.name.span, ty, NameKind::Let);
                         steps.push(plan::TestStep::Let { name: l.name.name.clone(), value, span: l.span });
                     }
@@ -54,21 +54,6 @@ impl Cx<'_> {
                 );
             }
             self.tests.push(plan::Test { name: d.name.name.clone(), steps, span: d.span });
-        }
-    }
-
-    fn let_value_for_test(&mut self, l: &ast::Let, scope: &mut Scope) -> (Ty, plan::Expr) {
-        match &l.ty {
-            Some(te) => {
-                let ty = self.type_expr(te);
-                let pe = self.check_against(
-                    &l.value,
-                    &Expect { ty: ty.clone(), origin: Some(te.span), what: format!("`{}`", l.name.name) },
-                    scope,
-                );
-                (ty, pe)
-            }
-            None => self.infer(&l.value, scope),
         }
     }
 }

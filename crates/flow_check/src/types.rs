@@ -11,7 +11,7 @@ use flow_syntax::ast::{self, TypeExprKind};
 
 use crate::names::{twice, Again};
 use crate::ty::{FieldTy, Ty};
-use crate::{Cx, Kind, BUILTIN_TYPES};
+use crate::{Cx, NameKind, BUILTIN_TYPES};
 
 impl Cx<'_> {
     pub(crate) fn check_types(&mut self) {
@@ -83,8 +83,8 @@ impl Cx<'_> {
                 "Date" => Ty::Date,
                 "DateTime" => Ty::DateTime,
                 _ => match self.names.get(&id.name).copied() {
-                    Some(r) if r.kind == Kind::Type => {
-                        self.used.insert((Kind::Type, r.index));
+                    Some(r) if r.kind == NameKind::Type => {
+                        self.used.insert((NameKind::Type, r.index));
                         self.note_use(r, id.span);
                         Ty::Named(r.index)
                     }
@@ -111,7 +111,7 @@ impl Cx<'_> {
                         Ty::Error
                     }
                     _ => {
-                        self.resolve_global(id, Kind::Type, codes::UNKNOWN_TYPE);
+                        self.resolve_global(id, NameKind::Type, codes::UNKNOWN_TYPE);
                         Ty::Error
                     }
                 },
