@@ -1,5 +1,5 @@
-//! The registry of diagnostic codes. Numbers are explicit and never reused: a retired code stays
-//! here, marked retired, so old bug reports keep their meaning. Every code has an entry in
+//! The registry of diagnostic codes. Numbers are explicit and never reused, so old bug reports
+//! keep their meaning (no code has been retired yet; the registry has no mark for one). Every code has an entry in
 //! `docs/diagnostics.md` and a test that asserts it (the tidy test in `tests/docs.rs` checks both,
 //! and says what counts as asserting).
 //!

@@ -20,8 +20,9 @@ mod tree_to_ast;
 
 use flow_diagnostics::{codes, Diagnostic, Span};
 
-/// Deepest nesting of brackets, `if`s and lambdas accepted; deeper input gets E0003 instead of
-/// risking the parser's stack.
+/// Deepest nesting of brackets accepted; deeper input gets E0003 instead of risking the parser's
+/// stack. (`if`s, `match`es and lambdas are bounded by count per declaration, 256, in `scan.rs`;
+/// expressions by depth, [`MAX_EXPR_DEPTH`].)
 pub const MAX_DEPTH: usize = 64;
 
 /// Deepest expression tree accepted (a chain `a + b + c` is as deep as it is long). Every stage
