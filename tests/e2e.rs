@@ -10,16 +10,11 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use common::{flowc, Output, DEMO_SECRETS};
 use flow_fakeapi::{Config, FakeApi, Faults};
 use serde_json::Value;
 
 const FLOWC: &str = env!("CARGO_BIN_EXE_flowc");
-
-struct Output {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
 
 impl Output {
     /// Exit code and both streams, ports and timings normalized, for snapshots.
@@ -50,37 +45,8 @@ fn strip_elapsed(line: &str) -> String {
     line.to_string()
 }
 
-/// Runs flowc from the workspace root, so paths in its output are relative and stable.
-fn flowc(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(FLOWC);
-    cmd.current_dir(common::root()).args(args).env("NO_COLOR", "1");
-    for name in SECRET_NAMES {
-        cmd.env_remove(name);
-    }
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().expect("run flowc");
-    Output {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
-const SECRET_NAMES: [&str; 7] =
-    ["SHOP_TOKEN", "CRM_API_KEY", "DESK_USER", "DESK_PASSWORD", "CHAT_TOKEN", "DIRECTORY_KEY", "MAIL_TOKEN"];
-
 fn demo_secrets() -> Vec<(&'static str, &'static str)> {
-    vec![
-        ("SHOP_TOKEN", "demo-shop-token"),
-        ("CRM_API_KEY", "demo-crm-key"),
-        ("DESK_USER", "demo"),
-        ("DESK_PASSWORD", "demo-desk-password"),
-        ("CHAT_TOKEN", "demo-chat-token"),
-        ("DIRECTORY_KEY", "demo-directory-key"),
-        ("MAIL_TOKEN", "demo-mail-token"),
-    ]
+    DEMO_SECRETS.to_vec()
 }
 
 /// Runs `f` with a fake API serving `config` on a runtime of its own.

@@ -10,14 +10,12 @@ mod common;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use common::run_cases::{case_files, Case, Received};
+use common::{flowc, Output, DEMO_SECRETS};
 use flow_fakeapi::{Config, FakeApi, Faults};
 use libtest_mimic::{Arguments, Failed, Trial};
 use serde_json::Value;
-
-const FLOWC: &str = env!("CARGO_BIN_EXE_flowc");
 
 fn main() {
     let mut trials = Vec::new();
@@ -35,16 +33,6 @@ fn main() {
     assert!(trials.len() > 30, "the run cases are missing: {}", trials.len());
     libtest_mimic::run(&Arguments::from_args(), trials).exit();
 }
-
-const DEMO_SECRETS: [(&str, &str); 7] = [
-    ("SHOP_TOKEN", "demo-shop-token"),
-    ("CRM_API_KEY", "demo-crm-key"),
-    ("DESK_USER", "demo"),
-    ("DESK_PASSWORD", "demo-desk-password"),
-    ("CHAT_TOKEN", "demo-chat-token"),
-    ("DIRECTORY_KEY", "demo-directory-key"),
-    ("MAIL_TOKEN", "demo-mail-token"),
-];
 
 /// The faults of a case: `Faults` read from its table, refusing a name `Faults` does not have
 /// (serde's `default` would drop it silently, and the case would test nothing).
@@ -84,7 +72,8 @@ fn run_case(test: &str, flow: &str, case: &Case) {
         Some(s) => s.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
         None => DEMO_SECRETS.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
     };
-    let out = flowc(&args, &secrets);
+    let env: Vec<(&str, &str)> = secrets.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let out = flowc(&args, &env);
     let (stdout, stderr) = (&out.stdout, &out.stderr);
 
     assert_eq!(out.code, case.exit, "{test}: the exit code\n{stderr}");
@@ -254,31 +243,6 @@ fn retry_events(stdout: &str) -> Vec<(u64, String)> {
         .filter(|e| e["event"] == "retry")
         .map(|e| (e["wait_ms"].as_u64().expect("wait_ms"), e["reason"].as_str().unwrap_or("").to_string()))
         .collect()
-}
-
-struct Output {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-/// Runs flowc from the workspace root, so paths in its output are relative and stable; only
-/// the given secrets are in its environment.
-fn flowc(args: &[String], secrets: &[(String, String)]) -> Output {
-    let mut cmd = Command::new(FLOWC);
-    cmd.current_dir(common::root()).args(args).env("NO_COLOR", "1");
-    for (name, _) in DEMO_SECRETS {
-        cmd.env_remove(name);
-    }
-    for (k, v) in secrets {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().expect("run flowc");
-    Output {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
 }
 
 /// Exit code and both streams, the fake's port and timings normalized, for snapshots.

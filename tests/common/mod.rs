@@ -6,6 +6,43 @@ use std::path::{Path, PathBuf};
 
 use flow_diagnostics::{Color, Diagnostic};
 
+/// The demo secrets of the examples (the fake API accepts these).
+pub const DEMO_SECRETS: [(&str, &str); 7] = [
+    ("SHOP_TOKEN", "demo-shop-token"),
+    ("CRM_API_KEY", "demo-crm-key"),
+    ("DESK_USER", "demo"),
+    ("DESK_PASSWORD", "demo-desk-password"),
+    ("CHAT_TOKEN", "demo-chat-token"),
+    ("DIRECTORY_KEY", "demo-directory-key"),
+    ("MAIL_TOKEN", "demo-mail-token"),
+];
+
+/// What a run of the flowc binary gave.
+pub struct Output {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs the flowc binary from the workspace root, so paths in its output are relative and
+/// stable; of the demo secrets only those in `env` are in its environment.
+pub fn flowc<A: AsRef<std::ffi::OsStr>>(args: &[A], env: &[(&str, &str)]) -> Output {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_flowc"));
+    cmd.current_dir(root()).args(args).env("NO_COLOR", "1");
+    for (name, _) in DEMO_SECRETS {
+        cmd.env_remove(name);
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run flowc");
+    Output {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
 /// The workspace root.
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("workspace root")

@@ -248,6 +248,7 @@ impl<'a, const EXPLAIN: bool> Parser<'a, EXPLAIN> {
 
     /// A value of type `declared` into `slot`. `here`: how much of the records path leads to
     /// this value (`None`: it is off the path, as every value is when no page is decoded).
+    // Long on purpose: one arm per declared type, each short; the dispatch is the decoder.
     fn value(&mut self, declared: &Type, slot: &mut Value, here: Option<usize>) -> R<()> {
         let c = self.peek().ok_or(Fail)?;
         let start = self.i;
@@ -860,6 +861,8 @@ pub(crate) struct Inexact;
 /// `Some(Err(Inexact))`: a number a Decimal cannot hold without rounding it (more than 28
 /// significant digits, or beyond its range), which is refused, never rounded. Trailing zeros are
 /// kept as written while they fit, dropped when only that makes the number fit.
+// Long on purpose: one left-to-right pass over the number's text (sign, digits, point,
+// exponent, then scale), kept together so each step sees the state the earlier ones left.
 pub(crate) fn exact_decimal(text: &str) -> Option<Result<Decimal, Inexact>> {
     // The 96-bit mantissa of a Decimal.
     const MAX_MANTISSA: u128 = (1u128 << 96) - 1;

@@ -76,6 +76,7 @@ impl Env {
 }
 
 /// Evaluates an expression.
+// Long on purpose: one arm per expression kind, each short; the dispatch is the evaluator.
 pub fn eval(expr: &Expr, env: &mut Env, plan: &Program) -> Result<Value, EvalError> {
     if matches!(expr, Expr::Var { .. } | Expr::Field { .. } | Expr::Index { .. }) {
         if let Some(v) = place(expr, env, plan)? {

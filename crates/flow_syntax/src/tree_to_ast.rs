@@ -314,6 +314,7 @@ impl AstBuilder {
         Ok(e)
     }
 
+    // Long on purpose: one arm per grammar rule of an expression, each building its node.
     fn expr(&mut self, pair: Pair<Rule>) -> Result<Expr> {
         let span = self.span(&pair);
         match pair.as_rule() {
