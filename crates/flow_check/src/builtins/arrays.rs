@@ -24,7 +24,6 @@ impl Cx<'_> {
         lowered: &mut Vec<plan::Expr>,
         scope: &mut Scope,
     ) -> Option<Ty> {
-        let _ = span;
         Some(match b {
             B::Map => {
                 let item = self.array(a[0], b, lowered, scope)?;

@@ -17,12 +17,11 @@ impl Cx<'_> {
     pub(super) fn dates_type(
         &mut self,
         b: B,
-        span: Span,
+        _span: Span,
         a: &[&ast::Expr],
         lowered: &mut Vec<plan::Expr>,
         scope: &mut Scope,
     ) -> Option<Ty> {
-        let _ = span;
         Some(match b {
             B::ParseDate => {
                 self.want(a[0], Ty::String, b, lowered, scope);

@@ -16,12 +16,11 @@ impl Cx<'_> {
     pub(super) fn numbers_type(
         &mut self,
         b: B,
-        span: Span,
+        _span: Span,
         a: &[&ast::Expr],
         lowered: &mut Vec<plan::Expr>,
         scope: &mut Scope,
     ) -> Option<Ty> {
-        let _ = span;
         Some(match b {
             B::Round | B::Abs => {
                 let t = self.value(a[0], b, lowered, scope)?;

@@ -21,7 +21,6 @@ impl Cx<'_> {
         lowered: &mut Vec<plan::Expr>,
         scope: &mut Scope,
     ) -> Option<Ty> {
-        let _ = span;
         Some(match b {
             B::Contains => {
                 let t = self.value(a[0], b, lowered, scope)?;
