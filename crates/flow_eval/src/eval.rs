@@ -25,10 +25,14 @@ fn err<T>(span: Span, message: impl Into<String>) -> Result<T, EvalError> {
 }
 
 pub(crate) fn internal<T>(what: &str) -> Result<T, EvalError> {
-    Err(EvalError {
+    Err(internal_error(what))
+}
+
+pub(crate) fn internal_error(what: &str) -> EvalError {
+    EvalError {
         message: format!("internal error: {what} (the checker should have refused this; please report it)"),
         span: None,
-    })
+    }
 }
 
 static NULL: Value = Value::Null;
@@ -353,7 +357,7 @@ impl<'p> MapWriter<'p> {
         let mut scope: Vec<Key> = map.params.clone();
         let mut lets_ops = Vec::with_capacity(map.lets.len());
         for (name, e) in &map.lets {
-            lets_ops.push(crate::ops::compile(e, &scope));
+            lets_ops.push(crate::ops::compile(e, &scope, plan));
             scope.push(*name);
         }
         let fields = map
@@ -369,7 +373,7 @@ impl<'p> MapWriter<'p> {
                         crate::encode_to(value, &mut key);
                         (key, None)
                     }
-                    e => (key, Some((crate::ops::compile(e, &scope), builds_text(e)))),
+                    e => (key, Some((crate::ops::compile(e, &scope, plan), builds_text(e)))),
                 }
             })
             .collect();
