@@ -5,8 +5,9 @@
 //! - flowc's map engine (the code behind `flowc map`),
 //! - the strongest hand-written program: `#[derive(Deserialize)]` structs that borrow their
 //!   strings from the line (`Cow<str>` where an escape may occur) and declare only the fields
-//!   the map reads, money read and summed as exact Decimals, the output row a
-//!   `#[derive(Serialize)]` struct of borrowed text written straight to a `BufWriter`,
+//!   the map reads, money read and summed as exact Decimals, the lines and the computed texts in
+//!   buffers reused from line to line, the output row a `#[derive(Serialize)]` struct of
+//!   borrowed text serialized into a reused buffer and written with one call,
 //! - the straightforward hand-written program: a whole `serde_json::Value` per line, an output
 //!   `Value` built and serialized,
 //! - jq with the equivalent program.
