@@ -375,6 +375,8 @@ impl Cx<'_> {
             match inner {
                 Ty::Object(ref fields) => match fields.iter().find(|f| f.name == name.name) {
                     Some(f) => {
+                        let owner = self.named_index(&ty);
+                        self.note_field(owner, &name.name, name.span);
                         ty = f.ty.clone();
                         // For editors: the path so far has the field's type.
                         let path = Span::new(e.span.start as usize, name.span.end as usize);
