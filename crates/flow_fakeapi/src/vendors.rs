@@ -40,6 +40,8 @@ pub struct Vendors {
 struct Inner {
     customers: u64,
     contacts: u64,
+    /// Customers whose `created` is text, not a number (a record that does not fit).
+    bad_customers: Vec<u64>,
     ratelimited: u32,
     not_in_channel: Vec<String>,
     hits: HashMap<&'static str, u32>,
@@ -53,6 +55,7 @@ impl Default for Vendors {
             inner: Mutex::new(Inner {
                 customers: 7,
                 contacts: 7,
+                bad_customers: Vec::new(),
                 ratelimited: 0,
                 not_in_channel: Vec::new(),
                 hits: HashMap::new(),
@@ -73,6 +76,11 @@ impl Vendors {
         let mut inner = self.lock();
         inner.customers = customers;
         inner.contacts = contacts;
+    }
+
+    /// Customer `n` (from 1) is served with `"created": "yesterday"`, which a declared `Int` refuses.
+    pub fn set_stripe_bad_customer(&self, n: u64) {
+        self.lock().bad_customers.push(n);
     }
 
     /// The next `n` Slack requests (of any route) answer `{"ok": false, "error": "ratelimited"}`.
@@ -101,9 +109,11 @@ impl Vendors {
         self.lock().queries.clone()
     }
 
-    fn hit(&self, route: &'static str, query: &HashMap<String, String>) {
+    /// Counts a request; a listing route's query is kept too.
+    fn hit(&self, route: &'static str, query: Option<&HashMap<String, String>>) {
         let mut inner = self.lock();
         *inner.hits.entry(route).or_insert(0) += 1;
+        let Some(query) = query else { return };
         let mut q: Vec<String> =
             query.iter().filter(|(k, _)| *k != "hapikey").map(|(k, v)| format!("{k}={v}")).collect();
         q.sort();
@@ -153,7 +163,7 @@ async fn stripe_customers(
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let v = &state.vendors;
-    v.hit("stripe_customers", &q);
+    v.hit("stripe_customers", Some(&q));
     if !bearer(&headers) {
         let e = json!({ "error": { "message": "Invalid API Key provided", "type": "invalid_request_error" } });
         return (StatusCode::UNAUTHORIZED, Json(e)).into_response();
@@ -174,7 +184,17 @@ async fn stripe_customers(
             }
         },
     };
-    let data: Vec<Value> = (start..=total).take(limit as usize).map(stripe_customer).collect();
+    let bad = v.lock().bad_customers.clone();
+    let data: Vec<Value> = (start..=total)
+        .take(limit as usize)
+        .map(|n| {
+            let mut c = stripe_customer(n);
+            if bad.contains(&n) {
+                c["created"] = json!("yesterday");
+            }
+            c
+        })
+        .collect();
     let has_more = start + limit <= total;
     Json(json!({ "object": "list", "data": data, "has_more": has_more, "url": "/v1/customers" })).into_response()
 }
@@ -195,7 +215,7 @@ fn hubspot_contact(n: u64) -> Value {
 
 async fn hubspot_contacts(State(state): State<Arc<AppState>>, Query(q): Query<HashMap<String, String>>) -> Response {
     let v = &state.vendors;
-    v.hit("hubspot_contacts", &q);
+    v.hit("hubspot_contacts", Some(&q));
     if q.get("hapikey").map(String::as_str) != Some(TOKEN) {
         let e = json!({ "status": "error", "message": "The API key provided is invalid." });
         return (StatusCode::UNAUTHORIZED, Json(e)).into_response();
@@ -221,7 +241,7 @@ async fn slack_conversations(
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let v = &state.vendors;
-    v.hit("slack_conversations", &q);
+    v.hit("slack_conversations", Some(&q));
     if !bearer(&headers) {
         return slack_error("invalid_auth");
     }
@@ -253,7 +273,7 @@ async fn slack_conversations(
 
 async fn slack_post(State(state): State<Arc<AppState>>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
     let v = &state.vendors;
-    v.hit("slack_post", &HashMap::new());
+    v.hit("slack_post", None);
     if !bearer(&headers) {
         return slack_error("invalid_auth");
     }
