@@ -12,6 +12,7 @@ use flow_syntax::ast::{self, ExprKind};
 
 use crate::expr::field_help;
 use crate::names::{twice, Again};
+use crate::pagination::Page;
 use crate::scope::Scope;
 use crate::ty::Ty;
 use crate::{Checker, EndpointM, NameKind};
@@ -129,11 +130,8 @@ impl Checker<'_> {
                         }
                     }
                 }
-                "paginate" => {
-                    let object_body = body.as_ref().is_some_and(|b| matches!(self.types.resolve(b), Ty::Object(_)));
-                    paginate = self.pagination(&p.value, response.as_ref(), object_body);
-                    stop = self.pagination_stop(&p.value, response.as_ref());
-                }
+                // Checked below, once the records (which paging may read) are known.
+                "paginate" => {}
                 _ => self.unknown_property(&p.name, "an endpoint", &ENDPOINT_PROPERTIES),
             }
         }
@@ -142,6 +140,12 @@ impl Checker<'_> {
                 records = Some(Vec::new());
                 record_ty = Some((*item).clone());
             }
+        }
+        if let Some(p) = d.props.iter().find(|p| p.name.name == "paginate") {
+            let object_body = body.as_ref().is_some_and(|b| matches!(self.types.resolve(b), Ty::Object(_)));
+            let page = Page { response: response.as_ref(), records: records.as_deref().zip(record_ty.as_ref()) };
+            paginate = self.pagination(&p.value, &page, object_body);
+            stop = self.pagination_stop(&p.value, &page);
         }
         let records_declared = d.props.iter().any(|p| p.name.name == "records");
         if let (Some(p), None, false) = (&paginate, &records, records_declared) {
@@ -373,6 +377,8 @@ impl Checker<'_> {
             match inner {
                 Ty::Object(ref fields) => match fields.iter().find(|f| f.name == name.name) {
                     Some(f) => {
+                        let owner = self.named_index(&ty);
+                        self.note_field(owner, &name.name, name.span);
                         ty = f.ty.clone();
                         // For editors: the path so far has the field's type.
                         let path = Span::new(e.span.start as usize, name.span.end as usize);

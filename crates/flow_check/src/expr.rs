@@ -6,6 +6,7 @@ use std::rc::Rc;
 use flow_diagnostics::{codes, suggest, Diagnostic, Fix, Span};
 use flow_plan as plan;
 use flow_syntax::ast::{self, BinaryOp, ExprKind, ObjectItem, UnaryOp};
+use flow_syntax::lex::key;
 use rust_decimal::Decimal;
 
 use crate::names::{twice, Again};
@@ -25,7 +26,8 @@ pub(crate) fn field_help<'f>(
     fields: &[FieldTy],
 ) -> flow_diagnostics::Help {
     match suggest(wrong, candidates) {
-        Some(s) => flow_diagnostics::did_you_mean(span, s),
+        // Written as the source writes it: `"sub-tasks"` quoted, so the fix stays a field name.
+        Some(s) => flow_diagnostics::did_you_mean(span, &key(s)),
         None => {
             format!("{owner} has: {}", fields.iter().map(|f| f.name.as_str()).collect::<Vec<_>>().join(", ")).into()
         }
@@ -51,7 +53,7 @@ pub(crate) fn path_text(e: &ast::Expr) -> Option<String> {
     match &e.kind {
         ExprKind::Name(id) => Some(id.name.clone()),
         ExprKind::Field { base, name, optional } => {
-            Some(format!("{}{}{}", path_text(base)?, if *optional { "?." } else { "." }, name.name))
+            Some(format!("{}{}{}", path_text(base)?, if *optional { "?." } else { "." }, key(&name.name)))
         }
         _ => None,
     }
@@ -805,8 +807,10 @@ impl Checker<'_> {
                 )
                 .primary(base.span, format!("this is `{}`", self.types.display(&bt)))
                 .help(match &t {
-                    Some(t) => format!("use `?.` to get null instead: `{t}?.{}`, then a default with `??`", name.name),
-                    None => format!("use `?.{}` to get null instead, then a default with `??`", name.name),
+                    Some(t) => {
+                        format!("use `?.` to get null instead: `{t}?.{}`, then a default with `??`", key(&name.name))
+                    }
+                    None => format!("use `?.{}` to get null instead, then a default with `??`", key(&name.name)),
                 }),
             );
         }

@@ -1,20 +1,24 @@
 //! An endpoint's `paginate` property: the paging kinds (cursor, next_url, link_header, page,
-//! offset), where the cursor or page is sent, and the `more:`/`total:` stop rules.
+//! offset), where the cursor or page is sent, and the `more:`/`total:` stop rules; what they read
+//! of a page (`page_read`): a response path, or an expression over `response` and `records`.
 
-use flow_diagnostics::{codes, suggest, Diagnostic, Fix};
+use flow_diagnostics::{codes, suggest, Diagnostic, Fix, Span};
 use flow_plan as plan;
 use flow_syntax::ast::{self, ExprKind};
 
+use crate::scope::Scope;
 use crate::ty::Ty;
 use crate::Checker;
 
+/// What paging may read of a page: the response type, and the records (their path in the
+/// response and their item type) when the endpoint declares them.
+pub(crate) struct Page<'a> {
+    pub response: Option<&'a Ty>,
+    pub records: Option<(&'a [String], &'a Ty)>,
+}
+
 impl Checker<'_> {
-    pub(crate) fn pagination(
-        &mut self,
-        e: &ast::Expr,
-        response: Option<&Ty>,
-        object_body: bool,
-    ) -> Option<plan::Pagination> {
+    pub(crate) fn pagination(&mut self, e: &ast::Expr, page: &Page<'_>, object_body: bool) -> Option<plan::Pagination> {
         const KINDS: &str = "cursor(param: \"cursor\", from: response.next_cursor), next_url(from: response.next), link_header(), page(param: \"page\", start: 1) or offset(param: \"offset\", size: 100, limit_param: \"limit\")";
         let ExprKind::Call { callee, args } = &e.kind else {
             self.report(
@@ -108,7 +112,7 @@ impl Checker<'_> {
             );
             return None;
         };
-        let (path, ty) = self.response_path(from, response, codes::BAD_PAGINATION, "from")?;
+        let (path, ty) = self.page_read(from, page, "from")?;
         let ok = match callee.name.as_str() {
             "cursor" => matches!(self.types.resolve(&self.types.non_null(&ty)), Ty::String | Ty::Int | Ty::Error),
             _ => matches!(self.types.resolve(&self.types.non_null(&ty)), Ty::String | Ty::Error),
@@ -160,7 +164,7 @@ impl Checker<'_> {
     }
 
     /// `more: response.has_more` and `total: response.total`, on any pagination kind.
-    pub(crate) fn pagination_stop(&mut self, e: &ast::Expr, response: Option<&Ty>) -> plan::Stop {
+    pub(crate) fn pagination_stop(&mut self, e: &ast::Expr, page: &Page<'_>) -> plan::Stop {
         let mut stop = plan::Stop::default();
         let ExprKind::Call { args, .. } = &e.kind else { return stop };
         for a in args {
@@ -170,7 +174,7 @@ impl Checker<'_> {
                 "total" => (Ty::Int, "an Int (the number of records in all)"),
                 _ => continue,
             };
-            let Some((path, ty)) = self.response_path(&a.value, response, codes::BAD_PAGINATION, &name.name) else {
+            let Some((path, ty)) = self.page_read(&a.value, page, &name.name) else {
                 continue;
             };
             let found = self.types.resolve(&self.types.non_null(&ty)).clone();
@@ -190,5 +194,124 @@ impl Checker<'_> {
             }
         }
         stop
+    }
+
+    /// `from:`, `more:`, `total:`: a path into the response (`response.paging."vid-offset"`), or
+    /// an expression over the page's `response` (its envelope) and `records` (its records),
+    /// checked against their types like any expression: `last(records)?.id`.
+    fn page_read(&mut self, e: &ast::Expr, page: &Page<'_>, what: &str) -> Option<(plan::PageRead, Ty)> {
+        if is_response_path(e) {
+            let (path, ty) = self.response_path(e, page.response, codes::BAD_PAGINATION, what)?;
+            return Some((plan::PageRead::Path(path), ty));
+        }
+        let Some(response) = page.response else {
+            self.report(
+                Diagnostic::new(
+                    codes::BAD_PAGINATION,
+                    format!("`{what}` reads the response, but the endpoint declares no response type"),
+                )
+                .primary(e.span, "no response type to read")
+                .help("declare the response after the path: `-> { items: [Item] }`"),
+            );
+            return None;
+        };
+        if let Some((records, _)) = page.records {
+            if let Some(at) = reads_records_through_response(e, records, false) {
+                let path = std::iter::once("response".to_string())
+                    .chain(records.iter().map(|n| flow_syntax::lex::key(n)))
+                    .collect::<Vec<_>>()
+                    .join(".");
+                self.report(
+                    Diagnostic::new(codes::PAGE_RECORDS_THROUGH_RESPONSE, format!("`{what}` reads the records through `{path}`"))
+                        .primary(at, "the page's records are not in `response` here")
+                        .help(
+                            flow_diagnostics::Help::from(format!(
+                                "write `records`: paging sees the page's records there (`{path}` is read apart from the rest of the page)"
+                            ))
+                            .with_fix((at.range().len() == path.len()).then(|| Fix::replace(at, "records"))),
+                        ),
+                );
+                return None;
+            }
+        }
+        let mut scope = Scope::default();
+        scope.push("response", response.clone(), e.span, false);
+        if let Some((_, item)) = page.records {
+            scope.push("records", Ty::Array(std::rc::Rc::new(item.clone())), e.span, false);
+        }
+        let errors = self.error_count();
+        let (ty, expr) = self.infer(e, &mut scope);
+        // `response` and `records` are declared nowhere: their uses are no uses of a declaration.
+        self.info.name_uses.retain(|(_, decl)| *decl != e.span);
+        if self.error_count() > errors {
+            return None;
+        }
+        let reads_records = scope.was_used("records");
+        Some((plan::PageRead::Expr { expr, reads_records }, ty))
+    }
+}
+
+/// `response.a.b` (with `.` or `?.`): what paging has always read, kept as a path in the plan.
+fn is_response_path(e: &ast::Expr) -> bool {
+    match &e.kind {
+        ExprKind::Field { base, .. } => is_response_path(base),
+        ExprKind::Name(id) => id.name == "response",
+        _ => false,
+    }
+}
+
+/// Where `e` reads the records' array (at `records` in the response; the whole response when
+/// the response is the array) through `response`, where paging has taken them out: the span of
+/// that read. A lambda parameter named `response` (`shadowed`) is another value.
+fn reads_records_through_response(e: &ast::Expr, records: &[String], shadowed: bool) -> Option<Span> {
+    // A path from `response`: its names, if it starts there.
+    fn chain(e: &ast::Expr, names: &mut Vec<String>) -> bool {
+        match &e.kind {
+            ExprKind::Name(id) => id.name == "response",
+            ExprKind::Field { base, name, .. } => {
+                let ok = chain(base, names);
+                names.push(name.name.clone());
+                ok
+            }
+            _ => false,
+        }
+    }
+    let mut names = Vec::new();
+    if !shadowed && chain(e, &mut names) && names.len() >= records.len() && names[..records.len()] == *records {
+        // The shortest such read: the path up to the records' array.
+        let mut at = e;
+        for _ in records.len()..names.len() {
+            if let ExprKind::Field { base, .. } = &at.kind {
+                at = base;
+            }
+        }
+        return Some(at.span);
+    }
+    let inner = |x: &ast::Expr| reads_records_through_response(x, records, shadowed);
+    match &e.kind {
+        ExprKind::Field { base, .. } => inner(base),
+        ExprKind::Index { base, index } => inner(base).or_else(|| inner(index)),
+        ExprKind::Call { args, .. } => args.iter().find_map(|a| inner(&a.value)),
+        ExprKind::Unary { expr, .. } => inner(expr),
+        ExprKind::Binary { lhs, rhs, .. } => inner(lhs).or_else(|| inner(rhs)),
+        ExprKind::If { cond, then, otherwise } => inner(cond).or_else(|| inner(then)).or_else(|| inner(otherwise)),
+        ExprKind::Lambda { param, body } => {
+            reads_records_through_response(body, records, shadowed || param.name == "response")
+        }
+        ExprKind::Catch { expr, default } => inner(expr).or_else(|| inner(default)),
+        ExprKind::Match { scrutinee, arms } => inner(scrutinee).or_else(|| arms.iter().find_map(|a| inner(&a.body))),
+        ExprKind::Object(items) => items.iter().find_map(|i| match i {
+            ast::ObjectItem::Field(f) => inner(&f.value),
+            ast::ObjectItem::Spread(x) => inner(x),
+        }),
+        ExprKind::Array(items) => items.iter().find_map(inner),
+        ExprKind::Str(_)
+        | ExprKind::Int(_)
+        | ExprKind::Number(_)
+        | ExprKind::Duration(_)
+        | ExprKind::Rate { .. }
+        | ExprKind::Bool(_)
+        | ExprKind::Null
+        | ExprKind::Name(_) => None,
     }
 }

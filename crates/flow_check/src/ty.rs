@@ -135,7 +135,7 @@ impl Types {
                         out.push('…');
                         break;
                     }
-                    out.push_str(&f.name);
+                    out.push_str(&flow_syntax::lex::key(&f.name));
                     out.push_str(": ");
                     self.write(&f.ty, out, depth + 1);
                 }

@@ -27,7 +27,9 @@ impl Checker<'_> {
                         self.fields.names.entry((i, f.name.name.clone()))
                     {
                         e.insert(f.name.span);
-                        self.info.field_decls.push((f.name.span, format!("{}.{}", d.name.name, f.name.name)));
+                        self.info
+                            .field_decls
+                            .push((f.name.span, format!("{}.{}", d.name.name, flow_syntax::lex::key(&f.name.name))));
                     }
                 }
             }

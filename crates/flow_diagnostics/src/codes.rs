@@ -61,6 +61,7 @@ codes! {
     BAD_PAGINATION = "E0302", Error, "a pagination rule that does not fit the response type";
     PATH_PARAMS = "E0303", Error, "path placeholders and endpoint parameters do not match";
     NOT_A_SOURCE = "E0304", Error, "a `for` over an endpoint that does not declare its records";
+    PAGE_RECORDS_THROUGH_RESPONSE = "E0305", Error, "a paging expression that reads the records through `response` instead of `records`";
 
     BAD_URL = "E0401", Error, "an invalid URL";
     BAD_DURATION = "E0402", Error, "an invalid or out-of-range duration";
@@ -87,6 +88,7 @@ codes! {
     TOO_MANY_PAGES = "R0011", Error, "a source returned more pages than its `max_pages`";
     OUTCOME_UNKNOWN = "R0012", Error, "a write failed in a way that may have applied it, and cannot be repeated safely";
     AUTH_FAILED = "R0013", Error, "credentials could not be obtained or were refused";
+    PAGE_UNREADABLE = "R0024", Error, "the next page could not be worked out from the last one";
 
     UNUSED = "W0001", Warning, "a declaration that nothing uses";
     UNUSED_LET = "W0002", Warning, "a `let` whose value is never used";

@@ -15,6 +15,7 @@
 //! | `/chat`       | `?token=<chat_token>` (exactly once)  | `GET /history?page=` (next-URL pages)              |
 //! | `/desk`       | HTTP basic                            | `POST /notes`                                      |
 //! | `/_control`   | none                                  | `GET /received/{collection}`, `POST /faults`       |
+//! | `/stripe`, `/hubspot`, `/slack` | [`VENDOR_TOKEN`]            | the vendors' own payloads, paged and failing as the vendors do (`vendors.rs`) |
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -29,6 +30,9 @@ use axum::{Json, Router};
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+
+mod vendors;
+pub use vendors::{Vendors, TOKEN as VENDOR_TOKEN};
 
 /// What the fake serves and which credentials it accepts.
 #[derive(Debug, Clone)]
@@ -388,6 +392,7 @@ struct AppState {
     released: tokio::sync::watch::Sender<bool>,
     /// How many times the barrier opened.
     barrier: tokio::sync::watch::Sender<u64>,
+    vendors: vendors::Vendors,
 }
 
 impl AppState {
@@ -397,6 +402,7 @@ impl AppState {
             inner: Mutex::new(Inner::default()),
             released: tokio::sync::watch::Sender::new(false),
             barrier: tokio::sync::watch::Sender::new(0),
+            vendors: vendors::Vendors::default(),
         })
     }
 
@@ -637,6 +643,11 @@ impl FakeApi {
         self.state.lock().writes
     }
 
+    /// The vendor-shaped routes (Stripe, HubSpot, Slack): their settings and what they saw.
+    pub fn vendors(&self) -> &Vendors {
+        &self.state.vendors
+    }
+
     pub fn set_faults(&self, faults: Faults) {
         self.state.lock().faults = faults;
     }
@@ -685,6 +696,7 @@ fn router(state: Arc<AppState>) -> Router {
         .route("/mail/lists/{list_id}/members", post(add_member))
         .route("/_control/received/{collection}", get(received))
         .route("/_control/faults", post(set_faults))
+        .merge(vendors::router())
         .with_state(state)
 }
 

@@ -25,7 +25,12 @@ pub(crate) fn completion(doc: &Doc, p: lsp::CompletionParams) -> Option<lsp::Com
     let word_start = start_of_run(&text[..offset], is_word_char);
     if text[..word_start].ends_with('.') {
         let fields = fields_after(text, word_start - 1).unwrap_or_default();
-        let items = fields.into_iter().map(|(name, ty)| item(name, lsp::CompletionItemKind::FIELD, Some(ty)));
+        let items = fields.into_iter().map(|(name, ty)| {
+            // A key that is no word is inserted quoted, as a path must write it (`."+1"`).
+            let written = flow_syntax::lex::key(&name);
+            let insert_text = (written != name).then_some(written);
+            lsp::CompletionItem { insert_text, ..item(name, lsp::CompletionItemKind::FIELD, Some(ty)) }
+        });
         return Some(lsp::CompletionResponse::Array(items.collect()));
     }
     // A file that does not parse was not checked; its declarations that parsed are.

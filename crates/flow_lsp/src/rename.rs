@@ -14,9 +14,11 @@ pub(crate) fn prepare(doc: &Doc, p: lsp::TextDocumentPositionParams) -> Option<l
     let (index, offset, symbol) = at(doc, p.position);
     let s = symbol?;
     let here = s.spans.iter().find(|sp| on(sp, offset)).copied().unwrap_or(s.decl);
+    let text = doc.text.get(here.range()).unwrap_or_default();
     Some(lsp::PrepareRenameResponse::RangeWithPlaceholder {
         range: index.range(here),
-        placeholder: doc.text.get(here.range()).unwrap_or_default().to_string(),
+        // A field is shown by its name, not as the source quotes it (`"+1"` is `+1`).
+        placeholder: if s.name.is_none() { flow_syntax::lex::key_value(text) } else { text.to_string() },
     })
 }
 
@@ -25,9 +27,18 @@ pub(crate) fn rename(doc: &Doc, p: lsp::RenameParams) -> Result<Option<lsp::Work
     let tp = p.text_document_position;
     let (index, _, symbol) = at(doc, tp.position);
     let Some(s) = symbol else { return Ok(None) };
-    check_rename(&s, doc, &p.new_name)?;
+    // A field may become any JSON key: each place names it bare when it is a word, quoted
+    // otherwise (every place a field is named takes either); a declared name must be a name.
+    let new_text = if s.name.is_none() {
+        let key = flow_syntax::lex::key(&flow_syntax::lex::key_value(&p.new_name));
+        check_field_rename(&s, doc, &key)?;
+        key
+    } else {
+        check_rename(&s, doc, &p.new_name)?;
+        p.new_name.clone()
+    };
     let edits =
-        s.spans.iter().map(|sp| lsp::TextEdit { range: index.range(*sp), new_text: p.new_name.clone() }).collect();
+        s.spans.iter().map(|sp| lsp::TextEdit { range: index.range(*sp), new_text: new_text.clone() }).collect();
     Ok(Some(lsp::WorkspaceEdit {
         changes: Some(HashMap::from([(tp.text_document.uri, edits)])),
         ..lsp::WorkspaceEdit::default()
@@ -64,6 +75,19 @@ const NOT_NAMES: [&str; 26] = [
     "idempotency_key",
     "batch",
 ];
+
+/// A field may not take the name of another field of its type (`key` as the source writes it).
+fn check_field_rename(s: &Symbol, doc: &Doc, key: &str) -> Result<(), String> {
+    let decls = &doc.info.field_decls;
+    let Some((_, owner)) = decls.iter().find(|(d, _)| *d == s.decl) else { return Ok(()) };
+    // `Type.key`: the type's name is a word, so the first `.` ends it.
+    let ty = owner.split('.').next().unwrap_or(owner);
+    let clash = decls.iter().any(|(d, other)| *d != s.decl && *other == format!("{ty}.{key}"));
+    if clash {
+        return Err(format!("`{ty}` already has a field `{key}`"));
+    }
+    Ok(())
+}
 
 /// Whether renaming to `new_name` keeps the file's meaning: the new name is a name, and it
 /// neither clashes with nor captures another.

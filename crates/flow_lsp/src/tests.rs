@@ -534,3 +534,47 @@ fn renaming_a_functions_parameter_renames_the_arguments_that_name_it() {
     let checked = flow_check::check_source(&renamed);
     assert!(checked.model.is_some(), "{:?}", checked.diagnostics);
 }
+
+/// Fields whose JSON keys are no words (`"+1"`, `"sub-tasks"`): read by quoted paths, they
+/// hover, complete and rename like any field, and every edit writes the name as the grammar
+/// needs it there.
+#[test]
+fn quoted_field_names_hover_complete_and_rename() {
+    let text = "type Reactions { \"+1\": Int, \"-1\": Int, total_count: Int }\ntype Issue { id: Int, reactions: Reactions }\ntype Out { up: Int, all: Int }\nmap m(i: Issue) -> Out {\n  up = i.reactions.\"+1\"\n  all = i.reactions.total_count\n}\n";
+    let mut c = Client::opened(text);
+    // Hover on the quoted use: the field's declaration.
+    let hover = c.at("textDocument/hover", 4, 21, json!({}));
+    let md = hover["contents"]["value"].as_str().unwrap_or_default();
+    assert!(md.contains("Reactions.\"+1\": Int"), "{md}");
+    // The declaration and the use are one symbol.
+    let refs = c.at("textDocument/references", 0, 19, json!({ "context": { "includeDeclaration": true } }));
+    let lines: Vec<u64> =
+        refs.as_array().into_iter().flatten().filter_map(|r| r["range"]["start"]["line"].as_u64()).collect();
+    assert_eq!(lines, [0, 4]);
+    // Completion after the `.` offers every field, and inserts a key that is no word quoted.
+    c.change(&text.replace("i.reactions.total_count", "i.reactions."));
+    let _ = c.diagnostics();
+    let items = c.at("textDocument/completion", 5, 20, json!({}));
+    let items = items.as_array().cloned().unwrap_or_default();
+    let plus = items.iter().find(|i| i["label"] == "+1").expect("the quoted field is offered");
+    assert_eq!(plus["insertText"], "\"+1\"");
+    let total = items.iter().find(|i| i["label"] == "total_count").expect("a word field");
+    assert!(total.get("insertText").is_none_or(Value::is_null), "{total}");
+    c.change(text);
+    let _ = c.diagnostics();
+    // Renamed to another key that is no word: quoted at the declaration and the use.
+    let renamed = apply(text, &c.at("textDocument/rename", 4, 21, json!({ "newName": "thumbs-up" })));
+    assert!(renamed.contains("{ \"thumbs-up\": Int,") && renamed.contains("i.reactions.\"thumbs-up\""), "{renamed}");
+    assert!(
+        !flow_check::check_source(&renamed).diagnostics.iter().any(flow_diagnostics::Diagnostic::is_error),
+        "{renamed}"
+    );
+    // Renamed to a word: the quotes go.
+    let renamed = apply(text, &c.at("textDocument/rename", 0, 19, json!({ "newName": "plus_one" })));
+    assert!(renamed.contains("{ plus_one: Int,") && renamed.contains("i.reactions.plus_one\n"), "{renamed}");
+    // Not to the name of another field of the type.
+    assert_eq!(c.at("textDocument/rename", 0, 19, json!({ "newName": "-1" })), Value::Null);
+    // The rename box shows the name, not its quotes.
+    let prepared = c.at("textDocument/prepareRename", 4, 21, json!({}));
+    assert_eq!(prepared["placeholder"], "+1");
+}

@@ -294,20 +294,20 @@ pub struct Param {
     pub ty: Type,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Pagination {
     /// Send the cursor read from `from` as query parameter `param`; stop when it is null or empty.
     Cursor {
         param: String,
-        from: Vec<String>,
+        from: PageRead,
         span: Span,
         /// Sent in the JSON body instead of the query (`place: "body"`).
         #[serde(default)]
         in_body: bool,
     },
     /// Fetch the URL read from `from` next; stop when it is null or empty.
-    NextUrl { from: Vec<String>, span: Span },
+    NextUrl { from: PageRead, span: Span },
     /// Follow the `Link` response header's `rel="next"` URL; stop when there is none.
     LinkHeader { span: Span },
     /// Send page numbers `start`, `start + 1`, … as query parameter `param`; stop at an empty page.
@@ -330,12 +330,41 @@ pub enum Pagination {
     },
 }
 
+impl PageRead {
+    /// As the plan view shows it: `response.a.b`, or that an expression decides.
+    pub fn describe(&self) -> String {
+        match self {
+            PageRead::Path(path) => {
+                std::iter::once("response").chain(path.iter().map(String::as_str)).collect::<Vec<_>>().join(".")
+            }
+            PageRead::Expr { reads_records: true, .. } => "an expression over the page's response and records".into(),
+            PageRead::Expr { .. } => "an expression over the page's response".into(),
+        }
+    }
+}
+
 /// `more: response.has_more` (go on only while true), `total: response.total` (stop once that
 /// many records were read).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Stop {
-    pub more: Option<Vec<String>>,
-    pub total: Option<Vec<String>>,
+    pub more: Option<PageRead>,
+    pub total: Option<PageRead>,
+}
+
+/// What paging reads from a page (`from:`, `more:`, `total:`): a path into the page's envelope
+/// (`response.paging.next`; in a plan, the array of its names), or an expression over the page,
+/// evaluated with `response` (the envelope: the records' array is empty there) and `records`
+/// (the page's records, decoded): Stripe's `last(records)?.id`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum PageRead {
+    Path(Vec<String>),
+    Expr {
+        expr: Expr,
+        /// The expression reads `records`: a page with a record that did not fit its type gives
+        /// no value (R0024), since the record cannot be read.
+        reads_records: bool,
+    },
 }
 
 impl Pagination {

@@ -743,6 +743,7 @@ impl FlowRun {
             "R0004" => "correct the declared response type to match what the API sends (a field that can be missing or null is declared with `?`)",
             "R0008" => "the API's pagination is not advancing; check the `paginate` rule's `from` path",
             "R0011" => "raise the endpoint's `max_pages` if the source really has that many pages",
+            "R0024" => "the records of the last page were handed on; correct the record type (or the `paginate` expression) so the next page can be worked out",
             "R0013" => "check the credentials (client id and secret) and the token URL; the token endpoint's answer is in the notes",
             "R0012" => "give the call an `idempotency_key: …` (or declare the endpoint `idempotent = true` if repeating it is harmless), then check whether the record arrived",
             _ => "see docs/diagnostics.md",

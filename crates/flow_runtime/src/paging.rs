@@ -10,7 +10,7 @@ use flow_diagnostics::{codes, Diagnostic, Span};
 use flow_eval::eval::{self, Env};
 use flow_eval::BadRecord;
 use flow_eval::ToText;
-use flow_plan::{EndpointCall, Pagination, Value};
+use flow_plan::{EndpointCall, PageRead, Pagination, Value};
 
 use crate::exec::{FlowRun, RecordRef};
 use crate::http::{self, Failure};
@@ -92,6 +92,9 @@ pub(crate) struct Pager {
     pages: u64,
     /// Records and the largest page so far, for offsets, short pages and a declared `total`.
     progress: Progress,
+    /// Why the page after the last one could not be worked out (R0024): the last page's records
+    /// are handed on first, then this stops the source.
+    unreadable: Option<Diagnostic>,
 }
 
 enum NextPage {
@@ -103,7 +106,14 @@ enum NextPage {
 
 impl Pager {
     pub(crate) fn new() -> Pager {
-        Pager { started: false, next: None, seen: HashSet::new(), pages: 0, progress: Progress::default() }
+        Pager {
+            started: false,
+            next: None,
+            seen: HashSet::new(),
+            pages: 0,
+            progress: Progress::default(),
+            unreadable: None,
+        }
     }
 
     /// The next page's records, or `None` after the last page.
@@ -116,6 +126,9 @@ impl Pager {
         env: &Env,
         rec: Option<&RecordRef>,
     ) -> Result<Option<Vec<Result<Value, BadRecord>>>, Diagnostic> {
+        if let Some(d) = self.unreadable.take() {
+            return Err(d);
+        }
         if self.started && self.next.is_none() {
             return Ok(None);
         }
@@ -225,14 +238,29 @@ impl Pager {
         };
         let len = records.len() as u64;
         self.progress.page(len);
-        let total = endpoint.stop.total.as_ref().map(|path| page.get_path(path));
-        let more = endpoint.stop.more.as_ref().map(|path| page.get_path(path));
+        let span = endpoint.paginate.as_ref().map_or(endpoint.span, Pagination::span);
+        let read = |what: &PageRead, pager: &mut Pager| match page_value(what, &page, &records, &plan) {
+            Ok(v) => v,
+            Err(why) => {
+                // The page's records go on; the source stops at the next page (R0024).
+                let mut d = fr.http_failure(Failure::new(codes::PAGE_UNREADABLE, why), call, rec);
+                d.labels.push(flow_diagnostics::Label {
+                    span,
+                    message: "the next page is worked out here".into(),
+                    primary: false,
+                });
+                pager.unreadable.get_or_insert(d);
+                None
+            }
+        };
+        let total = endpoint.stop.total.as_ref().map(|r| read(r, self));
+        let more = endpoint.stop.more.as_ref().map(|r| read(r, self));
         let declared = matches!(total, Some(Some(Value::Int(_)))) || matches!(more, Some(Some(Value::Bool(_))));
         let usable = |v: &Value| !v.is_null() && !v.to_text().is_empty();
         // The kind's own rule: the next page, or why there is none.
         let (next, mut stop) = match &endpoint.paginate {
             None => (None, None),
-            Some(Pagination::Cursor { from, span, param, .. }) => match page.get_path(from) {
+            Some(Pagination::Cursor { from, span, param, .. }) => match read(from, self).as_ref() {
                 Some(v) if usable(v) && !records.is_empty() => {
                     if !self.seen.insert(v.to_text()) {
                         return Err(cycle(fr, call, *span, rec, "cursor"));
@@ -242,7 +270,7 @@ impl Pager {
                 Some(v) if usable(v) => (None, Some(Stop::EmptyPage)),
                 _ => (None, Some(Stop::NoNextCursor)),
             },
-            Some(Pagination::NextUrl { from, span }) => match page.get_path(from) {
+            Some(Pagination::NextUrl { from, span }) => match read(from, self).as_ref() {
                 Some(v) if usable(v) => (next_url(self, &v.to_text(), *span, "next-page link")?, None),
                 _ => (None, Some(Stop::NoNextLink)),
             },
@@ -270,12 +298,15 @@ impl Pager {
         };
         self.next = next;
         // Declared stop conditions; when one holds, it is the reason given.
-        if more.is_some_and(|v| v != Some(&Value::Bool(true))) {
+        if more.as_ref().is_some_and(|v| v.as_ref() != Some(&Value::Bool(true))) {
             self.next = None;
             stop = Some(Stop::NoMore);
         }
+        if self.unreadable.is_some() {
+            self.next = None;
+        }
         if let Some(Some(Value::Int(total))) = total {
-            if i64::try_from(self.progress.records).unwrap_or(i64::MAX) >= *total {
+            if i64::try_from(self.progress.records).unwrap_or(i64::MAX) >= total {
                 self.next = None;
                 stop = Some(Stop::TotalReached);
             }
@@ -285,6 +316,41 @@ impl Pager {
         }
         Ok(Some(records))
     }
+}
+
+/// What paging reads of a page: a path into its envelope, or an expression over `response` (the
+/// envelope) and `records` (the page's records). `Err` says why it cannot be read: the
+/// expression failed, or it reads the records and one of them did not fit its type.
+fn page_value(
+    what: &PageRead,
+    page: &Value,
+    records: &[Result<Value, BadRecord>],
+    plan: &flow_eval::Program,
+) -> Result<Option<Value>, String> {
+    let (expr, reads_records) = match what {
+        PageRead::Path(path) => return Ok(page.get_path(path).cloned()),
+        PageRead::Expr { expr, reads_records } => (expr, *reads_records),
+    };
+    let mut env = Env::new();
+    env.push("response", page.clone());
+    if reads_records {
+        let mut decoded = Vec::with_capacity(records.len());
+        for r in records {
+            match r {
+                Ok(v) => decoded.push(v.clone()),
+                Err(bad) => {
+                    return Err(format!(
+                        "the next page is worked out from the page's records, and record #{} of the page does not fit its type; paging cannot go on",
+                        bad.index + 1
+                    ))
+                }
+            }
+        }
+        env.push("records", Value::Array(decoded));
+    }
+    eval::eval(expr, &mut env, plan)
+        .map(Some)
+        .map_err(|e| format!("the next page could not be worked out: {}", e.message))
 }
 
 fn offset_params(param: &str, limit_param: Option<&str>, offset: u64, size: u64) -> Vec<(String, Value)> {

@@ -5,7 +5,7 @@
 //! a match or a lambda stays inside it, a block comment stays a block comment. Idempotent:
 //! formatting formatted text changes nothing.
 
-use crate::lex::Lexeme;
+use crate::lex::{key as field_name, quote as string, Lexeme};
 use flow_diagnostics::{Diagnostic, Span};
 
 use crate::ast::*;
@@ -607,7 +607,7 @@ impl Printer {
             ExprKind::Field { base, name, optional } => {
                 let b = self.expr(base, 9, level);
                 let b = self.gap_after(b, name.span.start, level);
-                format!("{b}{}{}", if *optional { "?." } else { "." }, name.name)
+                format!("{b}{}{}", if *optional { "?." } else { "." }, field_name(&name.name))
             }
             ExprKind::Index { base, index } => {
                 let b = self.expr(base, 9, level);
@@ -767,7 +767,6 @@ fn arg_span(a: &Arg) -> Span {
     }
 }
 
-/// A field or key: bare when it is a word, quoted otherwise.
 /// `?` after an optional field's name.
 fn mark(f: &FieldDecl) -> &'static str {
     if f.optional {
@@ -775,35 +774,6 @@ fn mark(f: &FieldDecl) -> &'static str {
     } else {
         ""
     }
-}
-
-fn field_name(name: &str) -> String {
-    let word = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if word {
-        name.to_string()
-    } else {
-        string(name)
-    }
-}
-
-fn string(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            '\0' => out.push_str("\\0"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 /// How tightly an expression binds (higher binds tighter).

@@ -197,3 +197,30 @@ fn invalid_utf8_is_a_diagnostic() {
     assert_eq!(d.code, "E0002");
     assert_eq!(d.primary_span(), Some(Span::new(9, 9)));
 }
+
+#[test]
+fn quoted_field_names_are_read_like_bare_ones() {
+    // `reactions."+1"`, `fields."sub-tasks"`, `response."vid-offset"`: any JSON key after `.`
+    // or `?.`, with the string's escapes; the name's span covers the quotes.
+    let e = map_field_expr(r#"o.reactions."+1" + o?."sub\u{2d}tasks""#);
+    let ExprKind::Binary { lhs, rhs, .. } = &e.kind else { panic!("not a sum: {e:?}") };
+    let ExprKind::Field { name, optional: false, base } = &lhs.kind else { panic!("not a field: {lhs:?}") };
+    assert_eq!(name.name, "+1");
+    assert_eq!(name.span.range().len(), "\"+1\"".len());
+    assert!(matches!(&base.kind, ExprKind::Field { name, .. } if name.name == "reactions"));
+    let ExprKind::Field { name, optional: true, .. } = &rhs.kind else { panic!("not a field: {rhs:?}") };
+    assert_eq!(name.name, "sub-tasks");
+    // A quoted name that is a word is the same field as the bare one.
+    assert_eq!(
+        format!("{:?}", map_field_expr(r#"o."id""#).kind).replace(char::is_numeric, ""),
+        format!("{:?}", map_field_expr(r#"o.id"#).kind).replace(char::is_numeric, "")
+    );
+}
+
+#[test]
+fn the_formatter_keeps_quotes_on_field_paths_only_where_needed() {
+    let src = "map m(o: A) -> B {\n  a = o.\"id\" + o.\"+1\"?.\"vid-offset\" + o.\"say \\\"hi\\\"\"\n}\n";
+    let out = crate::format::format(src).expect("formats");
+    assert_eq!(out, "map m(o: A) -> B {\n  a = o.id + o.\"+1\"?.\"vid-offset\" + o.\"say \\\"hi\\\"\"\n}\n");
+    assert_eq!(crate::format::format(&out).expect("formats again"), out);
+}

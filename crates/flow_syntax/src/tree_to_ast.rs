@@ -6,7 +6,7 @@ use pest::iterators::{Pair, Pairs};
 use pest::Parser as _;
 
 use crate::ast::*;
-use crate::lex::Lexeme;
+use crate::lex::{unescape, Lexeme};
 
 #[derive(pest_derive::Parser)]
 #[grammar = "../../../grammar/flow.pest"]
@@ -614,32 +614,6 @@ fn deeper_than(e: &Expr, budget: usize) -> bool {
         }),
         ExprKind::Array(items) => items.iter().any(|i| deeper_than(i, b)),
     }
-}
-
-/// The value of a string literal's inside, escapes resolved (the grammar has validated them).
-fn unescape(raw: &str) -> String {
-    let mut out = String::with_capacity(raw.len());
-    let mut chars = raw.chars();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        match chars.next() {
-            Some('n') => out.push('\n'),
-            Some('t') => out.push('\t'),
-            Some('r') => out.push('\r'),
-            Some('0') => out.push('\0'),
-            Some('u') => {
-                let hex: String = chars.by_ref().skip(1).take_while(|c| *c != '}').collect();
-                let ch = u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32);
-                out.push(ch.unwrap_or('\u{FFFD}'));
-            }
-            Some(other) => out.push(other),
-            None => {}
-        }
-    }
-    out
 }
 
 /// A pest error as a diagnostic: what was expected, what was found, where. Uses pest's record of

@@ -76,10 +76,10 @@ fn steps(plan: &Plan, body: &[Step], depth: usize, prefix: &str, out: &mut Strin
                     let pages = match &e.paginate {
                         None => "one page".to_string(),
                         Some(Pagination::Cursor { param, from, .. }) => {
-                            format!("pages by cursor: `{param}` from response.{}", from.join("."))
+                            format!("pages by cursor: `{param}` from {}", from.describe())
                         }
                         Some(Pagination::NextUrl { from, .. }) => {
-                            format!("pages by next URL from response.{}", from.join("."))
+                            format!("pages by next URL from {}", from.describe())
                         }
                         Some(Pagination::LinkHeader { .. }) => "pages by the Link header's rel=\"next\"".to_string(),
                         Some(Pagination::Page { param, start, .. }) => {
