@@ -98,6 +98,9 @@ codes! {
     TOO_MANY_PAGES = "R0011", Error, "a source returned more pages than its `max_pages`";
     OUTCOME_UNKNOWN = "R0012", Error, "a write failed in a way that may have applied it, and cannot be repeated safely";
     AUTH_FAILED = "R0013", Error, "credentials could not be obtained or were refused";
+    STATE_STORE = "R0014", Error, "the state store cannot be opened, read or written";
+    STATE_LOCKED = "R0015", Error, "another run holds the flow's state";
+    STATE_MISMATCH = "R0016", Error, "the stored state does not fit the flow's declared state";
 
     UNUSED = "W0001", Warning, "a declaration that nothing uses";
     UNUSED_LET = "W0002", Warning, "a `let` whose value is never used";
