@@ -10,7 +10,7 @@ use flow_diagnostics::{codes, suggest, Diagnostic, Fix};
 use flow_plan as plan;
 use flow_syntax::ast::{self, ExprKind};
 
-use crate::{ApiM, Cx, NameKind};
+use crate::{ApiM, Checker, NameKind};
 
 const API_PROPERTIES: [&str; 10] = [
     "base_url",
@@ -25,12 +25,10 @@ const API_PROPERTIES: [&str; 10] = [
     "tls_verify",
 ];
 
-impl Cx<'_> {
+impl Checker<'_> {
     pub(crate) fn check_apis(&mut self) {
-        let decls = self.api_decls.clone();
-        for d in decls {
-            let api = self.api(d);
-            self.apis.push(api);
+        for i in 0..self.decls.apis.len() {
+            self.decls.apis.rows[i].checked = self.api(self.decls.apis.decl(i));
         }
     }
 
@@ -120,8 +118,8 @@ impl Cx<'_> {
             );
             return None;
         };
-        let bad = |cx: &mut Cx, why: String| {
-            cx.report(
+        let bad = |checker: &mut Checker, why: String| {
+            checker.report(
                 Diagnostic::new(codes::BAD_URL, format!("invalid base URL: {why}"))
                     .primary(value.span, "this URL")
                     .help("write an absolute URL such as \"https://api.example.com/v1\""),
@@ -159,7 +157,7 @@ impl Cx<'_> {
             ExprKind::Str(s) => Some(plan::Template(vec![plan::Part::Text(s.clone())])),
             ExprKind::Name(id) => {
                 let index = self.resolve_global(id, NameKind::Secret, codes::UNKNOWN_NAME)?;
-                Some(plan::Template(vec![plan::Part::Secret(self.secrets[index].name.name.clone())]))
+                Some(plan::Template(vec![plan::Part::Secret(self.decls.secrets.decl(index).name.name.clone())]))
             }
             ExprKind::Binary { op: ast::BinaryOp::Add, lhs, rhs } => {
                 let mut l = self.template(lhs, what)?;
@@ -190,8 +188,8 @@ impl Cx<'_> {
         };
         let positional: Vec<&ast::Expr> = args.iter().filter(|a| a.name.is_none()).map(|a| &a.value).collect();
         let named = |n: &str| args.iter().find(|a| a.name.as_ref().is_some_and(|x| x.name == n)).map(|a| &a.value);
-        let bad_args = |cx: &mut Cx, usage: &str| {
-            cx.report(
+        let bad_args = |checker: &mut Checker, usage: &str| {
+            checker.report(
                 Diagnostic::new(codes::BAD_AUTH, format!("wrong arguments for `{}`", callee.name))
                     .primary(e.span, "these arguments")
                     .help(format!("write `{usage}`")),

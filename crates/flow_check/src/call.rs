@@ -5,11 +5,12 @@ use flow_diagnostics::{codes, suggest, Diagnostic, Span};
 use flow_plan as plan;
 use flow_syntax::ast::{self, ExprKind};
 
+use crate::checker::Signature;
 use crate::expr::Expect;
 use crate::names::{twice, Again};
 use crate::scope::Scope;
 use crate::ty::Ty;
-use crate::{Cx, NameKind};
+use crate::{Checker, NameKind};
 
 /// A parameter a call may give: its name, and whether the call must give it.
 pub(crate) struct Param {
@@ -17,7 +18,7 @@ pub(crate) struct Param {
     pub required: bool,
 }
 
-/// What [`Cx::bind_args`] found.
+/// What [`Checker::bind_args`] found.
 pub(crate) struct Bound<'e> {
     /// For each parameter, the argument given for it.
     pub args: Vec<Option<&'e ast::Arg>>,
@@ -43,7 +44,7 @@ fn plural(n: usize, word: &str) -> String {
     format!("{n} {word}{}", if n == 1 { "" } else { "s" })
 }
 
-impl Cx<'_> {
+impl Checker<'_> {
     /// Binds a call's arguments to parameters: positional ones in order, then named ones by
     /// name. Reports (E0207) a name the callee does not have, a parameter given twice (by name,
     /// or by position and then by name), a positional argument after a named one (or any
@@ -204,23 +205,16 @@ impl Cx<'_> {
         args: &[ast::Arg],
         scope: &mut Scope,
     ) -> (Ty, plan::Expr) {
-        self.used.insert((kind, index));
+        self.names.mark_used(kind, index);
         let is_map = kind == NameKind::Map;
-        let (caller, graph, sigs) = if is_map {
-            (self.current_map, &mut self.map_calls, &self.map_sigs)
+        let (sig, declared) = if is_map {
+            (self.decls.maps.sig(index), self.decls.maps.rows.get(index).map(|r| &r.decl.params))
         } else {
-            (self.current_fn, &mut self.fn_calls, &self.fn_sigs)
+            (self.decls.functions.sig(index), self.decls.functions.rows.get(index).map(|r| &r.decl.params))
         };
-        if let Some(calls) = caller.and_then(|caller| graph.get_mut(caller)) {
-            calls.push((index, e.span));
-        }
-        let Some((params, ret)) = sigs.get(index).cloned() else {
+        self.calls.record(kind, index, e.span);
+        let Some(Signature { params, ret }) = sig else {
             return (Ty::Error, plan::Expr::Lit { value: plan::Value::Null });
-        };
-        let declared = if is_map {
-            self.map_decls.get(index).map(|d| &d.params)
-        } else {
-            self.fn_decls.get(index).map(|d| &d.params)
         };
         let param_spans: Vec<(Span, Span)> = args
             .iter()

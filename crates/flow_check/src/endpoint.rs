@@ -14,17 +14,15 @@ use crate::expr::field_help;
 use crate::names::{twice, Again};
 use crate::scope::Scope;
 use crate::ty::Ty;
-use crate::{Cx, EndpointM, NameKind};
+use crate::{Checker, EndpointM, NameKind};
 
 const ENDPOINT_PROPERTIES: [&str; 8] =
     ["records", "paginate", "query", "headers", "retry", "idempotent", "max_pages", "timeout"];
 
-impl Cx<'_> {
+impl Checker<'_> {
     pub(crate) fn check_endpoints(&mut self) {
-        let decls = self.endpoint_decls.clone();
-        for d in decls {
-            let e = self.endpoint(d);
-            self.endpoints.push(e);
+        for i in 0..self.decls.endpoints.len() {
+            self.decls.endpoints.rows[i].checked = self.endpoint(self.decls.endpoints.decl(i));
         }
     }
 

@@ -12,7 +12,7 @@ use crate::names::{twice, Again};
 use crate::record::{Item, Part, Site, Target, SET_ONCE};
 use crate::scope::Scope;
 use crate::ty::{ArithError, FieldTy, Mismatch, Ty};
-use crate::{Cx, NameKind};
+use crate::{Checker, NameKind};
 
 /// The help for a field name an object does not have: the closest of `candidates`, or
 /// "`owner` has: a, b" listing every field.
@@ -95,7 +95,7 @@ fn default_for(ty: &Ty) -> &'static str {
     }
 }
 
-impl Cx<'_> {
+impl Checker<'_> {
     /// Checks `e` where a value of `expect.ty` is wanted.
     pub(crate) fn check_against(&mut self, e: &ast::Expr, expect: &Expect, scope: &mut Scope) -> plan::Expr {
         let want = self.types.resolve(&expect.ty).clone();
@@ -502,11 +502,11 @@ impl Cx<'_> {
             ExprKind::Index { base, index } => {
                 if let ExprKind::Name(id) = &base.kind {
                     if !scope.contains(&id.name) {
-                        if let Some(r) = self.names.get(&id.name).copied().filter(|r| r.kind == NameKind::Table) {
-                            self.used.insert((NameKind::Table, r.index));
+                        if let Some(r) = self.names.get(&id.name).filter(|r| r.kind == NameKind::Table) {
+                            self.names.mark_used(NameKind::Table, r.index);
                             self.note_use(r, id.span);
                             let (key_ty, value_ty) =
-                                self.table_sigs.get(r.index).cloned().unwrap_or((Ty::Error, Ty::Error));
+                                self.decls.tables.sig(r.index).map_or((Ty::Error, Ty::Error), |s| (s.key, s.value));
                             let key = self.check_against(
                                 index,
                                 &Expect { ty: key_ty, origin: None, what: format!("a key of `{}`", id.name) },
@@ -729,12 +729,12 @@ impl Cx<'_> {
             self.note_local_use(decl, id.span);
             return (ty, plan::Expr::Var { name: id.name.as_str().into() });
         }
-        if let Some(r) = self.names.get(&id.name).copied() {
+        if let Some(r) = self.names.get(&id.name) {
             self.note_use(r, id.span);
         }
-        match self.names.get(&id.name).copied() {
+        match self.names.get(&id.name) {
             Some(r) if r.kind == NameKind::Secret => {
-                self.used.insert((NameKind::Secret, r.index));
+                self.names.mark_used(NameKind::Secret, r.index);
                 self.report(
                     Diagnostic::new(codes::SECRET_LEAK, format!("secret `{}` cannot be used here", id.name))
                         .primary(id.span, "a secret in a value that could be sent, logged or stored")
@@ -839,7 +839,7 @@ impl Cx<'_> {
                 .primary(name.span, "unknown field")
                 .help(help);
             if let Ty::Named(i) = self.types.non_null(&object_ty) {
-                if let Some(decl) = self.type_decls.get(i) {
+                if let Some(decl) = self.decls.types.rows.get(i).map(|r| r.decl) {
                     d = d.secondary(decl.name.span, format!("`{type_name}` is declared here"));
                 }
             }
@@ -1077,7 +1077,9 @@ impl Cx<'_> {
             let ex = self.check_against(empty, &self.context_expect(&want, "this comparison"), scope);
             return if needs_context(lhs) { (want, ex, t, x) } else { (t, x, want, ex) };
         }
-        let is_date = |cx: &Self, t: &Ty| matches!(cx.types.resolve(&cx.types.non_null(t)), Ty::Date | Ty::DateTime);
+        let is_date = |checker: &Self, t: &Ty| {
+            matches!(checker.types.resolve(&checker.types.non_null(t)), Ty::Date | Ty::DateTime)
+        };
         if matches!(lhs.kind, ExprKind::Str(_)) {
             let (rt, re) = self.infer(rhs, scope);
             if is_date(self, &rt) {
@@ -1157,9 +1159,9 @@ impl Cx<'_> {
 
     pub(crate) fn unknown_callee(&mut self, callee: &ast::Ident, in_flow: bool) {
         let mut candidates: Vec<&str> = plan::Builtin::ALL.iter().map(|b| b.name()).collect();
-        candidates.extend(self.map_decls.iter().map(|m| m.name.name.as_str()));
+        candidates.extend(self.decls.maps.decls().map(|m| m.name.name.as_str()));
         if in_flow {
-            candidates.extend(self.endpoint_decls.iter().map(|m| m.name.name.as_str()));
+            candidates.extend(self.decls.endpoints.decls().map(|m| m.name.name.as_str()));
         }
         let help = match suggest(&callee.name, candidates.iter().copied()) {
             Some(s) => flow_diagnostics::did_you_mean(callee.span, s),
@@ -1183,10 +1185,10 @@ impl Cx<'_> {
                 return self.builtin(e, b, args, scope);
             }
         }
-        if let Some(r) = self.names.get(&callee.name).copied() {
+        if let Some(r) = self.names.get(&callee.name) {
             self.note_use(r, callee.span);
         }
-        match self.names.get(&callee.name).copied() {
+        match self.names.get(&callee.name) {
             Some(r) if matches!(r.kind, NameKind::Map | NameKind::Function) => {
                 self.declared_call(e, r.kind, r.index, callee, args, scope)
             }

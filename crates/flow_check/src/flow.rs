@@ -13,14 +13,14 @@ use crate::call::{Callee, Param};
 use crate::expr::{path_text, Expect};
 use crate::scope::Scope;
 use crate::ty::Ty;
-use crate::{Cx, FlowSettings, NameKind};
+use crate::{Checker, FlowSettings, NameKind};
 
 const FLOW_PROPERTIES: [&str; 2] = ["on_error", "concurrency"];
 
-impl Cx<'_> {
+impl Checker<'_> {
     pub(crate) fn check_flows(&mut self) {
-        let decls = self.flow_decls.clone();
-        for d in decls {
+        for i in 0..self.decls.flows.len() {
+            let d = self.decls.flows.decl(i);
             let mut settings = FlowSettings::default();
             let mut scope = Scope::default();
             self.no_repeated_properties(
@@ -35,9 +35,7 @@ impl Cx<'_> {
             let declared = self.declare_state(d, &mut scope);
             let body = self.stmts(&d.body, &mut scope, Some(&mut settings));
             let state = declared.and_then(|declared| self.finish_state(d, declared, &body));
-            let mut diags = Vec::new();
-            scope.truncate(0, &mut diags);
-            self.diagnostics.append(&mut diags);
+            self.end_scope(&mut scope, 0);
             if !d.body.iter().any(|s| matches!(s, ast::Stmt::For(_) | ast::Stmt::Call(_) | ast::Stmt::Let(_))) {
                 self.report(
                     Diagnostic::new(codes::BAD_STATEMENT, format!("flow `{}` does nothing", d.name.name))
@@ -45,15 +43,15 @@ impl Cx<'_> {
                         .help("add a step: `for x in endpoint { … }` or a call of an endpoint"),
                 );
             }
-            self.flows.push(plan::Flow {
+            let flow = plan::Flow {
                 name: d.name.name.clone(),
                 concurrency: 0,
                 on_error: plan::OnError::Fail,
                 body,
                 state,
                 span: d.span,
-            });
-            self.flow_settings.push(settings);
+            };
+            self.decls.flows.rows[i].checked = Some((flow, settings));
         }
     }
 
@@ -153,9 +151,7 @@ impl Cx<'_> {
                 }
             }
         }
-        let mut diags = Vec::new();
-        scope.truncate(mark, &mut diags);
-        self.diagnostics.append(&mut diags);
+        self.end_scope(scope, mark);
         steps
     }
 
@@ -192,13 +188,13 @@ impl Cx<'_> {
     fn for_stmt(&mut self, f: &ast::For, scope: &mut Scope) -> Option<plan::Step> {
         let Some((index, callee, args)) = self.endpoint_callee(&f.source) else {
             if let ExprKind::Name(id) | ExprKind::Call { callee: id, .. } = &f.source.kind {
-                if let Some(r) = self.names.get(&id.name).copied().filter(|_| !scope.contains(&id.name)) {
+                if let Some(r) = self.names.get(&id.name).filter(|_| !scope.contains(&id.name)) {
                     self.note_use(r, id.span);
                 }
             }
             match &f.source.kind {
                 ExprKind::Name(id) | ExprKind::Call { callee: id, .. }
-                    if !self.names.contains_key(&id.name) && !scope.contains(&id.name) =>
+                    if !self.names.contains(&id.name) && !scope.contains(&id.name) =>
                 {
                     self.unknown_callee(id, true);
                 }
@@ -217,11 +213,11 @@ impl Cx<'_> {
             return None;
         };
         let source = self.endpoint_call(index, callee, args, f.source.span, scope);
-        let record_ty = match self.endpoints.get(index).and_then(|e| e.as_ref()) {
+        let record_ty = match self.decls.endpoints.checked(index) {
             Some(e) => match &e.record_ty {
                 Some(t) => t.clone(),
                 None => {
-                    let name = &self.endpoint_decls[index].name;
+                    let name = &self.decls.endpoints.decl(index).name;
                     self.report(
                         Diagnostic::new(
                             codes::NOT_A_SOURCE,
@@ -245,9 +241,7 @@ impl Cx<'_> {
         self.loop_depth += 1;
         let body = self.stmts(&f.body, scope, None);
         self.loop_depth -= 1;
-        let mut diags = Vec::new();
-        scope.truncate(mark, &mut diags);
-        self.diagnostics.append(&mut diags);
+        self.end_scope(scope, mark);
         Some(plan::Step::For { var: f.var.name.clone(), source: source?, filter, body, span: f.span })
     }
 
@@ -265,7 +259,7 @@ impl Cx<'_> {
     }
 
     fn endpoints_ty(&self, index: usize) -> Ty {
-        self.endpoints.get(index).and_then(|e| e.as_ref()).map_or(Ty::Error, |e| e.response.clone().unwrap_or(Ty::Null))
+        self.decls.endpoints.checked(index).map_or(Ty::Error, |e| e.response.clone().unwrap_or(Ty::Null))
     }
 
     fn endpoint_call(
@@ -276,21 +270,21 @@ impl Cx<'_> {
         span: Span,
         scope: &mut Scope,
     ) -> Option<plan::EndpointCall> {
-        self.used.insert((NameKind::Endpoint, index));
-        if let Some(r) = self.names.get(&callee.name).copied() {
+        self.names.mark_used(NameKind::Endpoint, index);
+        if let Some(r) = self.names.get(&callee.name) {
             self.note_use(r, callee.span);
         }
         // A named argument is a use of the endpoint's parameter of that name (`body`,
         // `idempotency_key` and `batch` are words of the language, not names).
-        let decl = self.endpoint_decls[index];
+        let decl = self.decls.endpoints.decl(index);
         for a in args {
             let Some(n) = &a.name else { continue };
             if let Some(p) = decl.params.iter().find(|p| p.name.name == n.name && p.name.name != "body") {
                 self.note_local_use(p.name.span, n.span);
             }
         }
-        let name = self.endpoint_decls[index].name.name.clone();
-        let Some(Some(ep)) = self.endpoints.get(index) else {
+        let name = decl.name.name.clone();
+        let Some(ep) = self.decls.endpoints.checked(index) else {
             // The endpoint has errors of its own; check the arguments' expressions anyway.
             for a in args {
                 self.infer(&a.value, scope);

@@ -11,7 +11,9 @@
 //! values of secrets (only their names), the network, files, clocks or threads (it is a pure
 //! function of the AST; tokio and reqwest are the runtime's), and how a plan is run.
 //!
-//! Where things are: one file per declaration kind (`names`, `types`, `api`, `endpoint` with
+//! Where things are: the checker's state and its passes in order (`checker`: one table of
+//! declarations per kind, the namespace, declared fields, the call graph, what editors read, the
+//! diagnostics); one file per declaration kind (`names`, `types`, `api`, `endpoint` with
 //! `pagination`, `map`, `flow`, `table`, `function`, `test_block`), the settings they share
 //! (`properties`), expressions (`expr`), the fields of a declared object (`record`), calls
 //! (`call`), built-ins (`builtins`, `formats`), the checker's types (`ty`), locals and `let`s
@@ -19,6 +21,7 @@
 mod api;
 mod builtins;
 mod call;
+mod checker;
 mod endpoint;
 mod expr;
 mod flow;
@@ -39,12 +42,11 @@ mod types;
 
 pub use lower::lower;
 
-use std::collections::{HashMap, HashSet};
-
 use flow_diagnostics::{Diagnostic, Span};
 use flow_plan as plan;
 use flow_syntax::ast;
 
+pub(crate) use crate::checker::{Checker, DeclRef, BUILTIN_TYPES};
 use crate::ty::{Ty, Types};
 
 /// The policy defaults `lower` applies, defined once in the plan crate.
@@ -229,12 +231,12 @@ pub(crate) struct FlowSettings {
 
 /// Checks a parsed file.
 pub fn check(file: &ast::File) -> Checked {
-    let mut cx = Cx::new(file);
-    cx.run();
-    let mut diagnostics = std::mem::take(&mut cx.diagnostics);
+    let mut checker = Checker::new(file);
+    checker.run();
+    let mut diagnostics = std::mem::take(&mut checker.diagnostics);
     flow_diagnostics::sort(&mut diagnostics);
-    let info = std::mem::take(&mut cx.info);
-    let model = if diagnostics.iter().any(Diagnostic::is_error) { None } else { Some(cx.into_model()) };
+    let info = std::mem::take(&mut checker.info);
+    let model = if diagnostics.iter().any(Diagnostic::is_error) { None } else { Some(checker.into_model()) };
     Checked { model, diagnostics, info }
 }
 
@@ -255,196 +257,6 @@ pub fn check_parsed(file: &ast::File, mut parse_diags: Vec<Diagnostic>) -> Check
     flow_diagnostics::sort(&mut parse_diags);
     checked.diagnostics = parse_diags;
     checked
-}
-
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct DeclRef {
-    pub kind: NameKind,
-    pub index: usize,
-    pub span: Span,
-}
-
-/// Names that cannot be declared: the built-in types.
-pub(crate) const BUILTIN_TYPES: [&str; 7] = ["String", "Int", "Float", "Decimal", "Bool", "Date", "DateTime"];
-
-pub(crate) struct Cx<'a> {
-    pub file: &'a ast::File,
-    pub diagnostics: Vec<Diagnostic>,
-    pub names: HashMap<String, DeclRef>,
-    pub used: HashSet<(NameKind, usize)>,
-    pub secrets: Vec<&'a ast::SecretDecl>,
-    pub type_decls: Vec<&'a ast::TypeDecl>,
-    pub api_decls: Vec<&'a ast::ApiDecl>,
-    pub endpoint_decls: Vec<&'a ast::EndpointDecl>,
-    pub map_decls: Vec<&'a ast::MapDecl>,
-    pub flow_decls: Vec<&'a ast::FlowDecl>,
-    pub table_decls: Vec<&'a ast::TableDecl>,
-    pub fn_decls: Vec<&'a ast::FnDecl>,
-    pub test_decls: Vec<&'a ast::TestDecl>,
-    /// Table key and value types, known before expressions are checked.
-    pub table_sigs: Vec<(Ty, Ty)>,
-    pub tables: Vec<Option<TableM>>,
-    /// Function signatures, known before any body is checked.
-    pub fn_sigs: Vec<(Vec<(String, Ty)>, Ty)>,
-    pub functions: Vec<Option<FunctionM>>,
-    /// Which functions each function calls, for the cycle check.
-    pub fn_calls: Vec<Vec<(usize, Span)>>,
-    pub current_fn: Option<usize>,
-    /// How many `for` loops enclose the statement being checked.
-    pub loop_depth: usize,
-    pub tests: Vec<plan::Test>,
-    pub types: Types,
-    /// Where each field of a named object type was declared, for "expected because of this".
-    pub field_spans: HashMap<(usize, String), Span>,
-    /// Where each field's name is declared, for editors' go to definition.
-    pub field_names: HashMap<(usize, String), Span>,
-    /// Paths that read an optional field (`name?: T`): their value may be absent, which the
-    /// null diagnostics say instead of "null".
-    pub absent_reads: HashSet<Span>,
-    pub info: Info,
-    pub apis: Vec<Option<ApiM>>,
-    pub endpoints: Vec<Option<EndpointM>>,
-    /// Map signatures, known before any body is checked so maps can call later maps.
-    pub map_sigs: Vec<(Vec<(String, Ty)>, Ty)>,
-    pub maps: Vec<Option<MapM>>,
-    /// Which maps each map calls, for the cycle check.
-    pub map_calls: Vec<Vec<(usize, Span)>>,
-    pub current_map: Option<usize>,
-    pub flows: Vec<plan::Flow>,
-    pub flow_settings: Vec<FlowSettings>,
-}
-
-impl<'a> Cx<'a> {
-    fn new(file: &'a ast::File) -> Cx<'a> {
-        Cx {
-            file,
-            diagnostics: Vec::new(),
-            names: HashMap::new(),
-            used: HashSet::new(),
-            secrets: Vec::new(),
-            type_decls: Vec::new(),
-            api_decls: Vec::new(),
-            endpoint_decls: Vec::new(),
-            map_decls: Vec::new(),
-            flow_decls: Vec::new(),
-            table_decls: Vec::new(),
-            fn_decls: Vec::new(),
-            test_decls: Vec::new(),
-            table_sigs: Vec::new(),
-            tables: Vec::new(),
-            fn_sigs: Vec::new(),
-            functions: Vec::new(),
-            fn_calls: Vec::new(),
-            current_fn: None,
-            loop_depth: 0,
-            tests: Vec::new(),
-            types: Types::default(),
-            field_spans: HashMap::new(),
-            field_names: HashMap::new(),
-            absent_reads: HashSet::new(),
-            info: Info::default(),
-            apis: Vec::new(),
-            endpoints: Vec::new(),
-            map_sigs: Vec::new(),
-            maps: Vec::new(),
-            map_calls: Vec::new(),
-            current_map: None,
-            flows: Vec::new(),
-            flow_settings: Vec::new(),
-        }
-    }
-
-    pub fn report(&mut self, d: Diagnostic) {
-        self.diagnostics.push(d);
-    }
-
-    pub(crate) fn error_count(&self) -> usize {
-        self.diagnostics.iter().filter(|d| d.is_error()).count()
-    }
-
-    /// The declared object type a type names, through aliases and `?`.
-    pub fn named_index(&self, ty: &Ty) -> Option<usize> {
-        let mut ty = self.types.non_null(ty);
-        for _ in 0..16 {
-            let Ty::Named(i) = ty else { return None };
-            match self.types.non_null(self.types.defs.get(i)?) {
-                Ty::Named(j) => ty = Ty::Named(j),
-                _ => return Some(i),
-            }
-        }
-        None
-    }
-
-    /// "may be null", or "may be absent" for a path that reads an optional field.
-    pub fn may_be_null(&self, e: &ast::Expr) -> &'static str {
-        if self.absent_reads.contains(&e.span) {
-            "may be absent"
-        } else {
-            "may be null"
-        }
-    }
-
-    /// Records a use of field `name` of declared type `type_index`, for editors.
-    pub fn note_field(&mut self, type_index: Option<usize>, name: &str, at: Span) {
-        if let Some(decl) = type_index.and_then(|i| self.field_names.get(&(i, name.to_string()))) {
-            self.info.field_uses.push((at, *decl));
-        }
-    }
-
-    /// Records the declaration of a global name, for editors.
-    pub fn note_global(&mut self, kind: NameKind, name: &ast::Ident) {
-        self.info.names.push(NameDecl { span: name.span, name: name.name.clone(), kind, ty: None });
-    }
-
-    /// Records that the name at `at` resolved to the declaration `r`, for editors.
-    pub fn note_use(&mut self, r: DeclRef, at: Span) {
-        self.info.name_uses.push((at, r.span));
-    }
-
-    /// Records that the name at `at` resolved to the local or parameter declared at `decl`.
-    pub fn note_local_use(&mut self, decl: Span, at: Span) {
-        self.info.name_uses.push((at, decl));
-    }
-
-    /// Declares a local in `scope` and records it for editors. `let`s are reported when unused;
-    /// parameters and loop variables are not.
-    pub(crate) fn bind(&mut self, scope: &mut scope::Scope, name: &str, span: Span, ty: Ty, kind: NameKind) {
-        let shown = (!matches!(ty, Ty::Error)).then(|| self.types.display(&ty));
-        self.info.names.push(NameDecl { span, name: name.to_string(), kind, ty: shown });
-        scope.push(name, ty, span, kind == NameKind::Let);
-    }
-
-    fn run(&mut self) {
-        self.collect();
-        self.check_types();
-        self.check_apis();
-        self.check_endpoints();
-        self.table_signatures();
-        self.map_signatures();
-        self.fn_signatures();
-        self.check_tables();
-        self.check_functions();
-        self.check_maps();
-        self.check_map_cycles();
-        self.check_flows();
-        self.check_tests();
-        self.unused();
-    }
-
-    fn into_model(self) -> Model {
-        Model {
-            secrets: self.secrets.iter().map(|s| s.name.name.clone()).collect(),
-            types: self.types,
-            apis: self.apis.into_iter().flatten().collect(),
-            endpoints: self.endpoints.into_iter().flatten().collect(),
-            maps: self.maps.into_iter().flatten().collect(),
-            flows: self.flows,
-            flow_settings: self.flow_settings,
-            tables: self.tables.into_iter().flatten().collect(),
-            functions: self.functions.into_iter().flatten().collect(),
-            tests: self.tests,
-        }
-    }
 }
 
 #[cfg(test)]

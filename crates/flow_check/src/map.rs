@@ -7,15 +7,16 @@ use std::rc::Rc;
 use flow_diagnostics::{codes, Diagnostic};
 use flow_syntax::ast;
 
+use crate::checker::Signature;
 use crate::record::{Item, Part, Site, Target};
 use crate::scope::Scope;
 use crate::ty::Ty;
-use crate::{Cx, MapM, NameKind};
+use crate::{Checker, MapM, NameKind};
 
-impl Cx<'_> {
+impl Checker<'_> {
     pub(crate) fn map_signatures(&mut self) {
-        let decls = self.map_decls.clone();
-        for d in decls {
+        for i in 0..self.decls.maps.len() {
+            let d = self.decls.maps.decl(i);
             let params = self.signature_params(&d.params);
             let ret = self.type_expr(&d.ret);
             if !matches!(self.types.resolve(&ret), Ty::Object(_) | Ty::Error) {
@@ -26,24 +27,21 @@ impl Cx<'_> {
                         .help("declare a record type (`type Contact { … }`) and return it; compute single values with a `let` or a function"),
                 );
             }
-            self.map_sigs.push((params, ret));
-            self.map_calls.push(Vec::new());
+            self.decls.maps.rows[i].sig = Some(Signature { params, ret });
         }
     }
 
     pub(crate) fn check_maps(&mut self) {
-        let decls = self.map_decls.clone();
-        for (i, d) in decls.iter().enumerate() {
-            self.current_map = Some(i);
-            let m = self.map(i, d);
-            self.maps.push(m);
+        for i in 0..self.decls.maps.len() {
+            self.calls.caller = Some((NameKind::Map, i));
+            self.decls.maps.rows[i].checked = self.map(i, self.decls.maps.decl(i));
         }
-        self.current_map = None;
+        self.calls.caller = None;
     }
 
     fn map(&mut self, index: usize, d: &ast::MapDecl) -> Option<MapM> {
         let errors_before = self.error_count();
-        let (params, ret) = self.map_sigs[index].clone();
+        let Signature { params, ret } = self.decls.maps.sig(index)?;
         let mut scope = Scope::default();
         for (p, (name, ty)) in d.params.iter().zip(&params) {
             self.bind(&mut scope, name, p.name.span, ty.clone(), NameKind::Param);
@@ -71,9 +69,7 @@ impl Cx<'_> {
                 Part::Field(name, value) => fields.push((name, value)),
             }
         }
-        let mut diags = Vec::new();
-        scope.truncate(0, &mut diags);
-        self.diagnostics.append(&mut diags);
+        self.end_scope(&mut scope, 0);
         if self.error_count() > errors_before {
             return None;
         }
@@ -81,8 +77,8 @@ impl Cx<'_> {
     }
 
     pub(crate) fn check_map_cycles(&mut self) {
-        let graph = self.map_calls.clone();
-        let names: Vec<String> = self.map_decls.iter().map(|d| d.name.name.clone()).collect();
+        let graph = self.calls.edges(NameKind::Map, self.decls.maps.len());
+        let names: Vec<String> = self.decls.maps.decls().map(|d| d.name.name.clone()).collect();
         self.report_cycles(&graph, &names, "map");
     }
 }

@@ -10,24 +10,24 @@
 use flow_diagnostics::{codes, suggest, Diagnostic, Span};
 use flow_syntax::ast::{self, Decl};
 
-use crate::{Cx, DeclRef, NameKind, BUILTIN_TYPES};
+use crate::{Checker, DeclRef, NameKind, BUILTIN_TYPES};
 
-impl Cx<'_> {
+impl Checker<'_> {
     pub(crate) fn collect(&mut self) {
         let file = self.file;
         for decl in &file.decls {
             let (kind, index) = match decl {
-                Decl::Secret(d) => (NameKind::Secret, push(&mut self.secrets, d)),
-                Decl::Api(d) => (NameKind::Api, push(&mut self.api_decls, d)),
-                Decl::Type(d) => (NameKind::Type, push(&mut self.type_decls, d)),
-                Decl::Endpoint(d) => (NameKind::Endpoint, push(&mut self.endpoint_decls, d)),
-                Decl::Map(d) => (NameKind::Map, push(&mut self.map_decls, d)),
-                Decl::Flow(d) => (NameKind::Flow, push(&mut self.flow_decls, d)),
-                Decl::Table(d) => (NameKind::Table, push(&mut self.table_decls, d)),
-                Decl::Function(d) => (NameKind::Function, push(&mut self.fn_decls, d)),
+                Decl::Secret(d) => (NameKind::Secret, self.decls.secrets.push(d)),
+                Decl::Api(d) => (NameKind::Api, self.decls.apis.push(d)),
+                Decl::Type(d) => (NameKind::Type, self.decls.types.push(d)),
+                Decl::Endpoint(d) => (NameKind::Endpoint, self.decls.endpoints.push(d)),
+                Decl::Map(d) => (NameKind::Map, self.decls.maps.push(d)),
+                Decl::Flow(d) => (NameKind::Flow, self.decls.flows.push(d)),
+                Decl::Table(d) => (NameKind::Table, self.decls.tables.push(d)),
+                Decl::Function(d) => (NameKind::Function, self.decls.functions.push(d)),
                 Decl::Test(d) => {
                     // Tests are named by a title, not an identifier: not in the namespace.
-                    self.test_decls.push(d);
+                    self.decls.tests.push(d);
                     continue;
                 }
             };
@@ -48,7 +48,7 @@ impl Cx<'_> {
                 self.report(d);
                 continue;
             }
-            self.names.insert(name.name.clone(), DeclRef { kind, index, span: name.span });
+            self.names.insert(&name.name, DeclRef { kind, index, span: name.span });
             self.note_global(kind, name);
         }
     }
@@ -60,9 +60,9 @@ impl Cx<'_> {
         kind: NameKind,
         unknown: flow_diagnostics::Code,
     ) -> Option<usize> {
-        match self.names.get(&ident.name).copied() {
+        match self.names.get(&ident.name) {
             Some(r) if r.kind == kind => {
-                self.used.insert((kind, r.index));
+                self.names.mark_used(kind, r.index);
                 self.note_use(r, ident.span);
                 Some(r.index)
             }
@@ -80,8 +80,7 @@ impl Cx<'_> {
                 None
             }
             None => {
-                let candidates: Vec<&str> =
-                    self.names.iter().filter(|(_, r)| r.kind == kind).map(|(n, _)| n.as_str()).collect();
+                let candidates: Vec<&str> = self.names.of_kind(kind).collect();
                 let help = match suggest(&ident.name, candidates.iter().copied()) {
                     Some(s) => flow_diagnostics::did_you_mean(ident.span, s),
                     None if candidates.is_empty() => format!("declare it: `{} {} …`", kind.word(), ident.name).into(),
@@ -104,17 +103,17 @@ impl Cx<'_> {
     pub(crate) fn unused(&mut self) {
         let mut found = Vec::new();
         for (kind, decls) in [
-            (NameKind::Secret, self.secrets.iter().map(|d| &d.name).collect::<Vec<_>>()),
-            (NameKind::Api, self.api_decls.iter().map(|d| &d.name).collect()),
-            (NameKind::Type, self.type_decls.iter().map(|d| &d.name).collect()),
-            (NameKind::Endpoint, self.endpoint_decls.iter().map(|d| &d.name).collect()),
-            (NameKind::Map, self.map_decls.iter().map(|d| &d.name).collect()),
-            (NameKind::Table, self.table_decls.iter().map(|d| &d.name).collect()),
-            (NameKind::Function, self.fn_decls.iter().map(|d| &d.name).collect()),
+            (NameKind::Secret, self.decls.secrets.decls().map(|d| &d.name).collect::<Vec<_>>()),
+            (NameKind::Api, self.decls.apis.decls().map(|d| &d.name).collect()),
+            (NameKind::Type, self.decls.types.decls().map(|d| &d.name).collect()),
+            (NameKind::Endpoint, self.decls.endpoints.decls().map(|d| &d.name).collect()),
+            (NameKind::Map, self.decls.maps.decls().map(|d| &d.name).collect()),
+            (NameKind::Table, self.decls.tables.decls().map(|d| &d.name).collect()),
+            (NameKind::Function, self.decls.functions.decls().map(|d| &d.name).collect()),
         ] {
             for (i, name) in decls.into_iter().enumerate() {
                 let is_first = self.names.get(&name.name).is_some_and(|r| r.kind == kind && r.index == i);
-                if is_first && !self.used.contains(&(kind, i)) && !name.name.starts_with('_') {
+                if is_first && !self.names.is_used(kind, i) && !name.name.starts_with('_') {
                     found.push(
                         Diagnostic::new(codes::UNUSED, format!("{} `{}` is never used", kind.word(), name.name))
                             .primary(name.span, "declared here")
@@ -125,11 +124,6 @@ impl Cx<'_> {
         }
         self.diagnostics.append(&mut found);
     }
-}
-
-fn push<'a, T>(v: &mut Vec<&'a T>, item: &'a T) -> usize {
-    v.push(item);
-    v.len() - 1
 }
 
 /// Whether a name was declared again (E0101) or a value set again (E0211).

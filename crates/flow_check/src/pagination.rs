@@ -6,9 +6,9 @@ use flow_plan as plan;
 use flow_syntax::ast::{self, ExprKind};
 
 use crate::ty::Ty;
-use crate::Cx;
+use crate::Checker;
 
-impl Cx<'_> {
+impl Checker<'_> {
     pub(crate) fn pagination(
         &mut self,
         e: &ast::Expr,
@@ -33,8 +33,8 @@ impl Cx<'_> {
         let args = args.as_slice();
         let named = |n: &str| args.iter().find(|a| a.name.as_ref().is_some_and(|x| x.name == n)).map(|a| &a.value);
         let span = e.span;
-        let bad_args = |cx: &mut Self| {
-            cx.report(
+        let bad_args = |checker: &mut Self| {
+            checker.report(
                 Diagnostic::new(codes::BAD_PAGINATION, format!("wrong arguments for `{}`", callee.name))
                     .primary(span, "these arguments")
                     .help(format!("write {KINDS}")),

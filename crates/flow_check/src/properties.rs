@@ -7,12 +7,12 @@ use flow_plan as plan;
 use flow_syntax::ast::{self, ExprKind};
 
 use crate::names::{twice, Again};
-use crate::Cx;
+use crate::Checker;
 
 pub(crate) const MAX_CONCURRENCY: i64 = 1024;
 pub(crate) const MAX_TIMEOUT_MS: u64 = 24 * 3_600_000;
 
-impl Cx<'_> {
+impl Checker<'_> {
     pub(crate) fn no_repeated_properties(&mut self, props: &[ast::Property]) {
         for (i, p) in props.iter().enumerate() {
             if let Some(first) = props[..i].iter().find(|q| q.name.name == p.name.name) {
@@ -107,8 +107,8 @@ impl Cx<'_> {
     /// `retry = { attempts: 5, backoff: exponential(200ms, max: 30s) }`.
     pub(crate) fn retry_setting(&mut self, e: &ast::Expr) -> Option<plan::Retry> {
         let usage = "write `retry = { attempts: 5, backoff: exponential(200ms, max: 30s) }` (attempts 1 to 20; 1 means no retry)";
-        let bad = |cx: &mut Self, span: Span, what: &str| {
-            cx.report(
+        let bad = |checker: &mut Self, span: Span, what: &str| {
+            checker.report(
                 Diagnostic::new(codes::BAD_PROPERTY, format!("invalid retry policy: {what}"))
                     .primary(span, "here")
                     .help(usage),

@@ -13,7 +13,7 @@ use crate::expr::{field_help, Expect};
 use crate::names::{twice, Again};
 use crate::scope::Scope;
 use crate::ty::FieldTy;
-use crate::{Cx, NameKind};
+use crate::{Checker, NameKind};
 
 /// The help for a field set twice, in a map body and in any object literal.
 pub(crate) const SET_ONCE: &str = "set each field once; combine the two values with `if … then … else` or `??`";
@@ -52,7 +52,7 @@ pub(crate) enum Part {
     Field(String, plan::Expr),
 }
 
-impl Cx<'_> {
+impl Checker<'_> {
     /// Checks `items` as the fields of `target`, in order, and reports the required fields no
     /// item sets.
     pub(crate) fn fill_record<'x>(
@@ -186,7 +186,7 @@ impl Cx<'_> {
 
     /// Where field `name` of the target is declared.
     fn field_origin(&self, target: &Target, name: &str) -> Option<Span> {
-        target.index.and_then(|i| self.field_spans.get(&(i, name.to_string())).copied())
+        target.index.and_then(|i| self.fields.decls.get(&(i, name.to_string())).copied())
     }
 
     /// E0205: required fields of the target that nothing sets.

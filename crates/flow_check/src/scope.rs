@@ -7,7 +7,7 @@ use flow_syntax::ast;
 
 use crate::expr::Expect;
 use crate::ty::Ty;
-use crate::Cx;
+use crate::Checker;
 
 #[derive(Debug)]
 pub(crate) struct Local {
@@ -73,7 +73,7 @@ impl Scope {
     }
 }
 
-impl Cx<'_> {
+impl Checker<'_> {
     /// The value of a `let` (of a map, a flow or a test): checked against its written type, if any.
     pub(crate) fn let_value(&mut self, l: &ast::Let, scope: &mut Scope) -> (Ty, plan::Expr) {
         match &l.ty {

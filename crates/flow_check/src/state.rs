@@ -25,7 +25,7 @@ use flow_syntax::ast::{self, ExprKind};
 
 use crate::scope::Scope;
 use crate::ty::{FieldTy, Ty};
-use crate::{Cx, NameKind};
+use crate::{Checker, NameKind};
 
 const STATE_PROPERTIES: [&str; 6] = ["from", "key", "lag", "sorted", "checkpoint_every", "checkpoint_interval"];
 
@@ -43,7 +43,7 @@ pub(crate) struct Declared<'a> {
     checkpoint_interval_ms: u64,
 }
 
-impl Cx<'_> {
+impl Checker<'_> {
     /// The flow's state declaration, if any (a second one is reported), with `state` bound in
     /// `scope` for the steps.
     pub(crate) fn declare_state<'d>(&mut self, d: &'d ast::FlowDecl, scope: &mut Scope) -> Option<Declared<'d>> {
@@ -249,7 +249,7 @@ impl Cx<'_> {
                 return None;
             }
         };
-        let record_ty = self.endpoints.get(source.endpoint).and_then(|e| e.as_ref()).and_then(|e| e.record_ty.clone());
+        let record_ty = self.decls.endpoints.checked(source.endpoint).and_then(|e| e.record_ty.clone());
         let from = decl.props.iter().find(|p| p.name.name == "from");
         let key = decl.props.iter().find(|p| p.name.name == "key");
         let from_path = match (from, &record_ty) {

@@ -4,15 +4,16 @@
 use flow_diagnostics::{codes, Diagnostic, Span};
 use flow_plan as plan;
 
+use crate::checker::TableSig;
 use crate::expr::Expect;
 use crate::scope::Scope;
 use crate::ty::Ty;
-use crate::{Cx, TableM};
+use crate::{Checker, TableM};
 
-impl Cx<'_> {
+impl Checker<'_> {
     pub(crate) fn table_signatures(&mut self) {
-        let decls = self.table_decls.clone();
-        for d in decls {
+        for i in 0..self.decls.tables.len() {
+            let d = self.decls.tables.decl(i);
             let key = self.type_expr(&d.key);
             let value = self.type_expr(&d.value);
             let scalar_key =
@@ -28,15 +29,15 @@ impl Cx<'_> {
                     .help("key the table by a code: `table countries: String -> String { \"DE\" => \"Germany\" }`"),
                 );
             }
-            self.table_sigs.push((key, value));
+            self.decls.tables.rows[i].sig = Some(TableSig { key, value });
         }
     }
 
     pub(crate) fn check_tables(&mut self) {
-        let decls = self.table_decls.clone();
-        for (i, d) in decls.iter().enumerate() {
+        for i in 0..self.decls.tables.len() {
+            let d = self.decls.tables.decl(i);
             let errors_before = self.error_count();
-            let (key_ty, value_ty) = self.table_sigs[i].clone();
+            let Some(TableSig { key: key_ty, value: value_ty }) = self.decls.tables.sig(i) else { continue };
             let empty = flow_eval::Program::new(plan::Plan::default());
             let mut entries: Vec<(plan::Value, plan::Value)> = Vec::new();
             let mut seen: Vec<(String, Span)> = Vec::new();
@@ -78,8 +79,8 @@ impl Cx<'_> {
                 seen.push((text, k.span));
                 entries.push((kv, vv));
             }
-            self.tables
-                .push((self.error_count() == errors_before).then(|| TableM { name: d.name.name.clone(), entries }));
+            self.decls.tables.rows[i].checked =
+                (self.error_count() == errors_before).then(|| TableM { name: d.name.name.clone(), entries });
         }
     }
 }

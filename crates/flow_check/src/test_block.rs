@@ -9,12 +9,12 @@ use flow_syntax::ast::{self, BinaryOp, ExprKind};
 use crate::expr::Expect;
 use crate::scope::Scope;
 use crate::ty::Ty;
-use crate::{Cx, NameKind};
+use crate::{Checker, NameKind};
 
-impl Cx<'_> {
+impl Checker<'_> {
     pub(crate) fn check_tests(&mut self) {
-        let decls = self.test_decls.clone();
-        for d in decls {
+        for i in 0..self.decls.tests.len() {
+            let d = self.decls.tests.decl(i);
             let mut scope = Scope::default();
             let mut steps = Vec::new();
             for item in &d.items {
@@ -43,9 +43,7 @@ impl Cx<'_> {
                     }
                 }
             }
-            let mut diags = Vec::new();
-            scope.truncate(0, &mut diags);
-            self.diagnostics.append(&mut diags);
+            self.end_scope(&mut scope, 0);
             if !d.items.iter().any(|i| matches!(i, ast::TestItem::Expect(_))) {
                 self.report(
                     Diagnostic::new(codes::BAD_STATEMENT, format!("test {:?} expects nothing", d.name.name))
@@ -53,7 +51,7 @@ impl Cx<'_> {
                         .help("add `expect <condition>`; a test without one always passes"),
                 );
             }
-            self.tests.push(plan::Test { name: d.name.name.clone(), steps, span: d.span });
+            self.decls.tests.rows[i].checked = Some(plan::Test { name: d.name.name.clone(), steps, span: d.span });
         }
     }
 }

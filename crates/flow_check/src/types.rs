@@ -11,20 +11,20 @@ use flow_syntax::ast::{self, TypeExprKind};
 
 use crate::names::{twice, Again};
 use crate::ty::{FieldTy, Ty};
-use crate::{Cx, NameKind, BUILTIN_TYPES};
+use crate::{Checker, NameKind, BUILTIN_TYPES};
 
-impl Cx<'_> {
+impl Checker<'_> {
     pub(crate) fn check_types(&mut self) {
-        let decls = self.type_decls.clone();
+        let decls: Vec<&ast::TypeDecl> = self.decls.types.decls().collect();
         self.types.names = decls.iter().map(|d| d.name.name.clone()).collect();
         self.types.defs = vec![Ty::Error; decls.len()];
         for (i, d) in decls.iter().enumerate() {
             let ty = self.type_expr(&d.ty);
             if let TypeExprKind::Object(fields) = &d.ty.kind {
                 for f in fields {
-                    self.field_spans.entry((i, f.name.name.clone())).or_insert(f.span);
+                    self.fields.decls.entry((i, f.name.name.clone())).or_insert(f.span);
                     if let std::collections::hash_map::Entry::Vacant(e) =
-                        self.field_names.entry((i, f.name.name.clone()))
+                        self.fields.names.entry((i, f.name.name.clone()))
                     {
                         e.insert(f.name.span);
                         self.info.field_decls.push((f.name.span, format!("{}.{}", d.name.name, f.name.name)));
@@ -82,17 +82,17 @@ impl Cx<'_> {
                 "Bool" => Ty::Bool,
                 "Date" => Ty::Date,
                 "DateTime" => Ty::DateTime,
-                _ => match self.names.get(&id.name).copied() {
+                _ => match self.names.get(&id.name) {
                     Some(r) if r.kind == NameKind::Type => {
-                        self.used.insert((NameKind::Type, r.index));
+                        self.names.mark_used(NameKind::Type, r.index);
                         self.note_use(r, id.span);
                         Ty::Named(r.index)
                     }
-                    _ if !self.names.contains_key(&id.name) => {
+                    _ if !self.names.contains(&id.name) => {
                         let candidates: Vec<&str> = BUILTIN_TYPES
                             .iter()
                             .copied()
-                            .chain(self.type_decls.iter().map(|d| d.name.name.as_str()))
+                            .chain(self.decls.types.decls().map(|d| d.name.name.as_str()))
                             .collect();
                         let help = match suggest(&id.name, candidates) {
                             Some(s) => flow_diagnostics::did_you_mean(id.span, s),

@@ -8,12 +8,12 @@ use flow_syntax::ast::{self, ExprKind};
 
 use crate::scope::Scope;
 use crate::ty::{FieldTy, Ty};
-use crate::Cx;
+use crate::Checker;
 
 use super::nullable;
 use flow_diagnostics::{codes, Diagnostic, Span};
 
-impl Cx<'_> {
+impl Checker<'_> {
     /// Types a call of a arrays built-in whose row is not all fixed shapes; the others are
     /// typed from the table (`super::fixed`).
     pub(super) fn arrays_type(

@@ -8,10 +8,10 @@ use flow_syntax::ast;
 use crate::formats::{self, Goal};
 use crate::scope::Scope;
 use crate::ty::Ty;
-use crate::Cx;
+use crate::Checker;
 use flow_diagnostics::{codes, Diagnostic, Span};
 
-impl Cx<'_> {
+impl Checker<'_> {
     /// Types a call of a dates built-in whose row is not all fixed shapes; the others are
     /// typed from the table (`super::fixed`).
     pub(super) fn dates_type(
@@ -75,7 +75,7 @@ impl Cx<'_> {
     }
 }
 
-impl Cx<'_> {
+impl Checker<'_> {
     /// E0216 unless the literal date format `format` of a parsing built-in can ever give what
     /// `goal` asks for: the help names the missing strftime items, and the strftime spelling of
     /// a Java-style pattern.

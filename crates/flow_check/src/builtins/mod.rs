@@ -19,11 +19,11 @@ use flow_syntax::ast::{self, ExprKind};
 use crate::expr::Expect;
 use crate::scope::Scope;
 use crate::ty::Ty;
-use crate::Cx;
+use crate::Checker;
 
 const POISON: (Ty, plan::Expr) = (Ty::Error, plan::Expr::Lit { value: plan::Value::Null });
 
-impl Cx<'_> {
+impl Checker<'_> {
     pub(crate) fn builtin(&mut self, e: &ast::Expr, b: B, args: &[ast::Arg], scope: &mut Scope) -> (Ty, plan::Expr) {
         let (lo, hi) = b.row().arity();
         if args.len() < lo || args.len() > hi || args.iter().any(|a| a.name.is_some()) {
@@ -297,8 +297,8 @@ fn zone_ok(z: &str) -> Result<(), String> {
     z.parse::<chrono_tz::Tz>().map(|_| ()).map_err(|_| format!("unknown zone {z:?}"))
 }
 
-pub(super) fn nullable(t: &Ty, cx: &Cx) -> Ty {
-    if cx.types.is_nullable(t) {
+pub(super) fn nullable(t: &Ty, checker: &Checker) -> Ty {
+    if checker.types.is_nullable(t) {
         t.clone()
     } else {
         Ty::Nullable(Rc::new(t.clone()))

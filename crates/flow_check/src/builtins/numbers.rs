@@ -7,10 +7,10 @@ use flow_syntax::ast;
 
 use crate::scope::Scope;
 use crate::ty::Ty;
-use crate::Cx;
+use crate::Checker;
 use flow_diagnostics::Span;
 
-impl Cx<'_> {
+impl Checker<'_> {
     /// Types a call of a numbers built-in whose row is not all fixed shapes; the others are
     /// typed from the table (`super::fixed`).
     pub(super) fn numbers_type(

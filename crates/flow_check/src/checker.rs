@@ -1,0 +1,334 @@
+//! The checker's state: small tables, each with one meaning, and the passes over them.
+//!
+//! - [`Decls`]: one [`DeclTable`] per declaration kind; a row holds the declaration as written,
+//!   its signature (what other declarations may know of it before its body is checked) and its
+//!   checked form. A new declaration kind is one more table here (and its line in `collect`,
+//!   `unused` and `into_model`).
+//! - [`Namespace`]: the file's one namespace of declared names, and which declarations are used.
+//! - [`Fields`]: where each field of each declared object type is declared.
+//! - [`CallGraph`]: which map or function calls which, for the cycle check.
+//! - `info`: what editors read ([`Info`]); `diagnostics`: everything reported, in the order found.
+//! - [`Checker::run`]: the passes, in order.
+
+use std::collections::{HashMap, HashSet};
+
+use flow_diagnostics::{Diagnostic, Span};
+use flow_plan as plan;
+use flow_syntax::ast;
+
+use crate::scope::Scope;
+use crate::ty::{Ty, Types};
+use crate::{ApiM, EndpointM, FlowSettings, FunctionM, Info, MapM, Model, NameDecl, NameKind, TableM};
+
+/// One declaration kind's table: a row per declaration, in the order of the file.
+pub(crate) struct DeclTable<'a, D, Sig, Done> {
+    pub rows: Vec<Row<'a, D, Sig, Done>>,
+}
+
+/// One declaration: as written, its signature once the signatures pass has run, and its
+/// checked form once its body is checked (`None` while it has errors).
+pub(crate) struct Row<'a, D, Sig, Done> {
+    pub decl: &'a D,
+    pub sig: Option<Sig>,
+    pub checked: Option<Done>,
+}
+
+impl<'a, D, Sig, Done> Default for DeclTable<'a, D, Sig, Done> {
+    fn default() -> Self {
+        DeclTable { rows: Vec::new() }
+    }
+}
+
+impl<'a, D, Sig: Clone, Done> DeclTable<'a, D, Sig, Done> {
+    /// Adds a declaration; its index in this table.
+    pub fn push(&mut self, decl: &'a D) -> usize {
+        self.rows.push(Row { decl, sig: None, checked: None });
+        self.rows.len() - 1
+    }
+
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// The declaration at `index`, as written (borrowed from the file, not from the table).
+    pub fn decl(&self, index: usize) -> &'a D {
+        self.rows[index].decl
+    }
+
+    /// Every declaration, as written.
+    pub fn decls(&self) -> impl Iterator<Item = &'a D> + '_ {
+        self.rows.iter().map(|r| r.decl)
+    }
+
+    /// The signature at `index`, when the signatures pass has given it one.
+    pub fn sig(&self, index: usize) -> Option<Sig> {
+        self.rows.get(index)?.sig.clone()
+    }
+
+    /// The checked form at `index`, when it is checked and has no errors.
+    pub fn checked(&self, index: usize) -> Option<&Done> {
+        self.rows.get(index)?.checked.as_ref()
+    }
+
+    /// The checked forms of the declarations without errors, in order.
+    fn into_checked(self) -> Vec<Done> {
+        self.rows.into_iter().filter_map(|r| r.checked).collect()
+    }
+}
+
+/// A map's or function's parameters and result, known before any body is checked.
+#[derive(Debug, Clone)]
+pub(crate) struct Signature {
+    pub params: Vec<(String, Ty)>,
+    pub ret: Ty,
+}
+
+/// A table's key and value types, known before expressions are checked.
+#[derive(Debug, Clone)]
+pub(crate) struct TableSig {
+    pub key: Ty,
+    pub value: Ty,
+}
+
+/// Every declaration of the file, one table per kind.
+#[derive(Default)]
+pub(crate) struct Decls<'a> {
+    pub secrets: DeclTable<'a, ast::SecretDecl, (), ()>,
+    pub types: DeclTable<'a, ast::TypeDecl, (), ()>,
+    pub apis: DeclTable<'a, ast::ApiDecl, (), ApiM>,
+    pub endpoints: DeclTable<'a, ast::EndpointDecl, (), EndpointM>,
+    pub maps: DeclTable<'a, ast::MapDecl, Signature, MapM>,
+    pub functions: DeclTable<'a, ast::FnDecl, Signature, FunctionM>,
+    pub tables: DeclTable<'a, ast::TableDecl, TableSig, TableM>,
+    pub flows: DeclTable<'a, ast::FlowDecl, (), (plan::Flow, FlowSettings)>,
+    /// Tests are named by a title, not an identifier: they are not in the namespace.
+    pub tests: DeclTable<'a, ast::TestDecl, (), plan::Test>,
+}
+
+/// Where a declared name points: its kind, its index in its kind's table, and its name's span.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DeclRef {
+    pub kind: NameKind,
+    pub index: usize,
+    pub span: Span,
+}
+
+/// The file's one namespace: every declared name (the first declaration of it), and which
+/// declarations something uses (for W0001).
+#[derive(Default)]
+pub(crate) struct Namespace {
+    names: HashMap<String, DeclRef>,
+    used: HashSet<(NameKind, usize)>,
+}
+
+impl Namespace {
+    pub fn get(&self, name: &str) -> Option<DeclRef> {
+        self.names.get(name).copied()
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.names.contains_key(name)
+    }
+
+    pub fn insert(&mut self, name: &str, r: DeclRef) {
+        self.names.insert(name.to_string(), r);
+    }
+
+    /// The declared names of one kind, in no particular order.
+    pub fn of_kind(&self, kind: NameKind) -> impl Iterator<Item = &str> {
+        self.names.iter().filter(move |(_, r)| r.kind == kind).map(|(n, _)| n.as_str())
+    }
+
+    pub fn mark_used(&mut self, kind: NameKind, index: usize) {
+        self.used.insert((kind, index));
+    }
+
+    pub fn is_used(&self, kind: NameKind, index: usize) -> bool {
+        self.used.contains(&(kind, index))
+    }
+}
+
+/// Where each field of a declared object type (by the type's index) is declared.
+#[derive(Default)]
+pub(crate) struct Fields {
+    /// The whole field declaration, for "expected because of this".
+    pub decls: HashMap<(usize, String), Span>,
+    /// The field's name, for editors' go to definition.
+    pub names: HashMap<(usize, String), Span>,
+}
+
+/// Which map or function calls which, for the cycle check.
+#[derive(Default)]
+pub(crate) struct CallGraph {
+    /// The map or function whose body is being checked.
+    pub caller: Option<(NameKind, usize)>,
+    calls: Vec<Call>,
+}
+
+struct Call {
+    kind: NameKind,
+    from: usize,
+    to: usize,
+    span: Span,
+}
+
+impl CallGraph {
+    /// Records a call of the `kind` declaration `to`, made by the body being checked when it is
+    /// of the same kind (a cycle runs through one kind: functions cannot call maps back).
+    pub fn record(&mut self, kind: NameKind, to: usize, span: Span) {
+        if let Some((caller_kind, from)) = self.caller {
+            if caller_kind == kind {
+                self.calls.push(Call { kind, from, to, span });
+            }
+        }
+    }
+
+    /// For each of the `n` declarations of `kind`, the calls its body makes: callee and span.
+    pub fn edges(&self, kind: NameKind, n: usize) -> Vec<Vec<(usize, Span)>> {
+        let mut edges = vec![Vec::new(); n];
+        for c in self.calls.iter().filter(|c| c.kind == kind) {
+            if let Some(from) = edges.get_mut(c.from) {
+                from.push((c.to, c.span));
+            }
+        }
+        edges
+    }
+}
+
+/// Names that cannot be declared: the built-in types.
+pub(crate) const BUILTIN_TYPES: [&str; 7] = ["String", "Int", "Float", "Decimal", "Bool", "Date", "DateTime"];
+
+pub(crate) struct Checker<'a> {
+    pub file: &'a ast::File,
+    pub decls: Decls<'a>,
+    pub names: Namespace,
+    /// The declared types, resolved (the model's types).
+    pub types: Types,
+    pub fields: Fields,
+    pub calls: CallGraph,
+    /// How many `for` loops enclose the statement being checked.
+    pub loop_depth: usize,
+    /// Paths that read an optional field (`name?: T`): their value may be absent, which the
+    /// null diagnostics say instead of "null".
+    pub absent_reads: HashSet<Span>,
+    pub info: Info,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl<'a> Checker<'a> {
+    pub fn new(file: &'a ast::File) -> Checker<'a> {
+        Checker {
+            file,
+            decls: Decls::default(),
+            names: Namespace::default(),
+            types: Types::default(),
+            fields: Fields::default(),
+            calls: CallGraph::default(),
+            loop_depth: 0,
+            absent_reads: HashSet::new(),
+            info: Info::default(),
+            diagnostics: Vec::new(),
+        }
+    }
+
+    /// The passes, in order: names first, then what other declarations rely on (types, apis,
+    /// endpoints, the signatures of tables, maps and functions), then the bodies.
+    pub fn run(&mut self) {
+        self.collect();
+        self.check_types();
+        self.check_apis();
+        self.check_endpoints();
+        self.table_signatures();
+        self.map_signatures();
+        self.fn_signatures();
+        self.check_tables();
+        self.check_functions();
+        self.check_maps();
+        self.check_map_cycles();
+        self.check_flows();
+        self.check_tests();
+        self.unused();
+    }
+
+    pub fn into_model(self) -> Model {
+        let d = self.decls;
+        let (flows, flow_settings) = d.flows.into_checked().into_iter().unzip();
+        Model {
+            secrets: d.secrets.decls().map(|s| s.name.name.clone()).collect(),
+            types: self.types,
+            apis: d.apis.into_checked(),
+            endpoints: d.endpoints.into_checked(),
+            maps: d.maps.into_checked(),
+            flows,
+            flow_settings,
+            tables: d.tables.into_checked(),
+            functions: d.functions.into_checked(),
+            tests: d.tests.into_checked(),
+        }
+    }
+
+    pub fn report(&mut self, d: Diagnostic) {
+        self.diagnostics.push(d);
+    }
+
+    pub(crate) fn error_count(&self) -> usize {
+        self.diagnostics.iter().filter(|d| d.is_error()).count()
+    }
+
+    /// Drops the locals bound since `mark`, reporting the unused `let`s among them.
+    pub(crate) fn end_scope(&mut self, scope: &mut Scope, mark: usize) {
+        scope.truncate(mark, &mut self.diagnostics);
+    }
+
+    /// The declared object type a type names, through aliases and `?`.
+    pub fn named_index(&self, ty: &Ty) -> Option<usize> {
+        let mut ty = self.types.non_null(ty);
+        for _ in 0..16 {
+            let Ty::Named(i) = ty else { return None };
+            match self.types.non_null(self.types.defs.get(i)?) {
+                Ty::Named(j) => ty = Ty::Named(j),
+                _ => return Some(i),
+            }
+        }
+        None
+    }
+
+    /// "may be null", or "may be absent" for a path that reads an optional field.
+    pub fn may_be_null(&self, e: &ast::Expr) -> &'static str {
+        if self.absent_reads.contains(&e.span) {
+            "may be absent"
+        } else {
+            "may be null"
+        }
+    }
+
+    /// Records a use of field `name` of declared type `type_index`, for editors.
+    pub fn note_field(&mut self, type_index: Option<usize>, name: &str, at: Span) {
+        if let Some(decl) = type_index.and_then(|i| self.fields.names.get(&(i, name.to_string()))) {
+            self.info.field_uses.push((at, *decl));
+        }
+    }
+
+    /// Records the declaration of a global name, for editors.
+    pub fn note_global(&mut self, kind: NameKind, name: &ast::Ident) {
+        self.info.names.push(NameDecl { span: name.span, name: name.name.clone(), kind, ty: None });
+    }
+
+    /// Records that the name at `at` resolved to the declaration `r`, for editors.
+    pub fn note_use(&mut self, r: DeclRef, at: Span) {
+        self.info.name_uses.push((at, r.span));
+    }
+
+    /// Records that the name at `at` resolved to the local or parameter declared at `decl`.
+    pub fn note_local_use(&mut self, decl: Span, at: Span) {
+        self.info.name_uses.push((at, decl));
+    }
+
+    /// Declares a local in `scope` and records it for editors. `let`s are reported when unused;
+    /// parameters and loop variables are not.
+    pub(crate) fn bind(&mut self, scope: &mut Scope, name: &str, span: Span, ty: Ty, kind: NameKind) {
+        let shown = (!matches!(ty, Ty::Error)).then(|| self.types.display(&ty));
+        self.info.names.push(NameDecl { span, name: name.to_string(), kind, ty: shown });
+        scope.push(name, ty, span, kind == NameKind::Let);
+    }
+}
