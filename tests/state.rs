@@ -115,3 +115,115 @@ fn the_state_store_can_be_chosen_and_a_damaged_one_is_an_error_never_a_fresh_sta
     });
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// The flow of the crash tests: one record at a time, a checkpoint after each, pages of two.
+fn crash_flow(order: &str, sorted: bool) -> String {
+    example()
+        .replace(
+            "query = { updated_since: updated_since, limit: 2 }",
+            &format!("query = {{ updated_since: updated_since, limit: 2, order: \"{order}\" }}"),
+        )
+        .replace("    lag = 5m\n", &format!("    lag = 5m\n    sorted = {sorted}\n    checkpoint_every = 1\n"))
+        .replace(
+            "    save_copy(body: c, idempotency_key: c.id + \"@\" + str(c.updated_at))\n  }\n",
+            "    save_copy(body: c, idempotency_key: c.id + \"@\" + str(c.updated_at))\n  }\n  concurrency = 1\n",
+        )
+}
+
+/// Six records whose id order is not their `updated_at` order.
+fn six(api: &FakeApi) {
+    for (id, at) in
+        [("r1", "10:05"), ("r2", "10:01"), ("r3", "10:04"), ("r4", "10:02"), ("r5", "10:06"), ("r6", "10:03")]
+    {
+        api.changes().put(id, id, &format!("2026-03-01T{at}:00Z"));
+    }
+}
+
+/// Starts a run, waits until the fake has stored `n` copies (the next write is held there),
+/// and kills the run with SIGKILL.
+fn run_and_kill_after(api: &FakeApi, file: &str, n: usize) {
+    api.changes().hold_after(n);
+    let base = format!("shop={}/shop", api.url());
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_flowc"))
+        .current_dir(common::root())
+        .args(["run", file, "--base-url", &base])
+        .env("NO_COLOR", "1")
+        .env(TOKEN.0, TOKEN.1)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start flowc");
+    // Synchronised on the fake's count; the bound only ends a test that went wrong.
+    let give_up = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while api.changes().copies().len() < n {
+        assert!(std::time::Instant::now() < give_up, "the run never wrote {n} copies");
+        assert!(child.try_wait().expect("wait").is_none(), "the run ended before writing {n} copies");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reap");
+    api.changes().release();
+}
+
+#[test]
+fn an_unsorted_source_killed_mid_pull_resumes_at_the_checkpointed_page_under_the_old_cursor() {
+    let (dir, file) = scratch("crash-unsorted", &crash_flow("id", false));
+    with_fake(|api| {
+        six(api);
+        run_and_kill_after(api, &file, 3);
+        // Killed with record 4 (page 2) in flight; the reader may have read page 3 ahead.
+        assert_eq!(api.changes().pages()[..2], ["", "2"]);
+        let before = copied(api);
+        let resumed = run(api, &file, &[]);
+        assert_eq!(resumed.code, 0, "{}", resumed.stderr);
+        assert!(resumed.stderr.contains("(the run was killed)"), "{}", resumed.stderr);
+        assert!(
+            resumed.stderr.contains(
+                "resuming the interrupted pull after page 1 (2 records done) under cursor 2026-01-01T00:00:00Z"
+            ),
+            "{}",
+            resumed.stderr
+        );
+        // The pull went on at page 2 (asked under the old cursor), not at the start.
+        assert_eq!(api.changes().pages(), ["2", "4"]);
+        let mut all = before.clone();
+        all.extend(copied(api));
+        all.sort();
+        all.dedup();
+        assert_eq!(all.len(), 6, "every record delivered: {all:?}");
+        // Record 3 was stored when the run was killed: skipped as already delivered if its
+        // checkpoint was committed, else sent again as a no-op by its key; never applied twice.
+        assert!(api.changes().replayed() <= 1, "at most the record in flight is sent again");
+        // The cursor is the greatest delivered: nothing is delivered again.
+        let again = run(api, &file, &[]);
+        assert!(again.stderr.contains("starting from the stored cursor 2026-03-01T10:06:00Z"), "{}", again.stderr);
+        assert!(copied(api).is_empty());
+    });
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn a_sorted_source_killed_mid_pull_resumes_from_its_advanced_cursor() {
+    let (dir, file) = scratch("crash-sorted", &crash_flow("updated", true));
+    with_fake(|api| {
+        six(api);
+        run_and_kill_after(api, &file, 3);
+        let before = copied(api);
+        let resumed = run(api, &file, &[]);
+        assert_eq!(resumed.code, 0, "{}", resumed.stderr);
+        // Sorted: the cursor advanced mid-pull (to the second or third record's time).
+        assert!(
+            resumed.stderr.contains("starting from the stored cursor 2026-03-01T10:02:00Z")
+                || resumed.stderr.contains("starting from the stored cursor 2026-03-01T10:03:00Z"),
+            "{}",
+            resumed.stderr
+        );
+        let mut all = before;
+        all.extend(copied(api));
+        all.sort();
+        all.dedup();
+        assert_eq!(all.len(), 6, "every record delivered: {all:?}");
+        assert!(api.changes().replayed() <= 1, "at most the record in flight is sent again");
+    });
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -32,6 +32,23 @@ pub(crate) const LEASE_TTL: Duration = Duration::from_secs(30);
 /// The run's store, shared by its flows.
 pub(crate) type Store = Arc<Mutex<Box<dyn StateStore>>>;
 
+/// This machine's name, as lease holders name it.
+fn host() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map_or_else(|_| "this machine".into(), |h| h.trim().to_string())
+}
+
+/// Whether a lease holder is a flowc run on this machine whose process no longer exists.
+fn holder_is_gone(holder: &str) -> bool {
+    let Some(rest) = holder.strip_prefix("flowc run (process ").and_then(|r| r.strip_suffix(')')) else {
+        return false;
+    };
+    let Some((pid, on)) = rest.split_once(" on ") else { return false };
+    let Ok(pid) = pid.parse::<u32>() else { return false };
+    // Only where the process table can be read (procfs), and only for this machine's runs.
+    on == host() && Path::new("/proc/self").exists() && !Path::new(&format!("/proc/{pid}")).exists()
+}
+
 /// The wall clock, for the store's times (leases, runs, checkpoints).
 fn now() -> chrono::DateTime<Utc> {
     chrono::DateTime::<Utc>::from(std::time::SystemTime::now())
@@ -150,10 +167,25 @@ impl FlowStateRun {
         flow: &str,
         created: bool,
     ) -> Result<(FlowStateRun, String), Diagnostic> {
-        let holder = format!("flowc run (process {})", std::process::id());
+        let holder = format!("flowc run (process {} on {})", std::process::id(), host());
         let mut s = lock(store);
         let now = now();
-        let lease = s.acquire_lease(flow, &holder, LEASE_TTL, now).map_err(|e| store_failure(&e))?;
+        let lease = match s.acquire_lease(flow, &holder, LEASE_TTL, now) {
+            Ok(l) => l,
+            // The holder was a run on this machine whose process is gone (killed): its lease is
+            // as good as expired. Taken over as at its expiry (its runs are marked
+            // interrupted), then renewed from now.
+            Err(StateError::Locked { holder: other, expires_at, .. }) if holder_is_gone(&other) => {
+                let at = chrono::DateTime::parse_from_rfc3339(&expires_at)
+                    .map(|t| t.with_timezone(&Utc) + chrono::Duration::seconds(1))
+                    .unwrap_or(now);
+                let taken = s.acquire_lease(flow, &holder, LEASE_TTL, at.max(now)).map_err(|e| store_failure(&e))?;
+                let mut renewed = s.renew_lease(&taken, LEASE_TTL, now).map_err(|e| store_failure(&e))?;
+                renewed.took_over = taken.took_over;
+                renewed
+            }
+            Err(e) => return Err(store_failure(&e)),
+        };
         let run = s.start_run(&lease, now).map_err(|e| store_failure(&e))?;
         let stored = s.flow_state(flow).map_err(|e| store_failure(&e))?;
         drop(s);
