@@ -32,7 +32,9 @@ impl Checker<'_> {
                     })
                     .collect::<Vec<_>>(),
             );
+            let declared = self.declare_state(d, &mut scope);
             let body = self.stmts(&d.body, &mut scope, Some(&mut settings));
+            let state = declared.and_then(|declared| self.finish_state(d, declared, &body));
             self.end_scope(&mut scope, 0);
             if !d.body.iter().any(|s| matches!(s, ast::Stmt::For(_) | ast::Stmt::Call(_) | ast::Stmt::Let(_))) {
                 self.report(
@@ -46,6 +48,7 @@ impl Checker<'_> {
                 concurrency: 0,
                 on_error: plan::OnError::Fail,
                 body,
+                state,
                 span: d.span,
             };
             self.decls.flows.rows[i].checked = Some((flow, settings));
@@ -135,6 +138,12 @@ impl Checker<'_> {
                         }
                     }
                 },
+                // Checked by `declare_state` at the flow's top level; it is the whole flow's.
+                ast::Stmt::State(st) => {
+                    if settings.is_none() {
+                        self.report(crate::state::state_in_loop(st));
+                    }
+                }
                 ast::Stmt::For(f) => {
                     if let Some(step) = self.for_stmt(f, scope) {
                         steps.push(step);

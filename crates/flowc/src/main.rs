@@ -104,6 +104,10 @@ enum Command {
         /// Log each request (method, URL without secrets, status, latency) to stderr.
         #[arg(short, long)]
         verbose: bool,
+        /// The state store of flows that declare `state` (default: flowc-state.sqlite beside
+        /// the .flow file; created when missing).
+        #[arg(long, value_name = "PATH")]
+        state: Option<PathBuf>,
     },
 }
 
@@ -124,8 +128,8 @@ fn main() -> ExitCode {
         Command::Map { file, map, input, output, rejects } => {
             commands::map::map_records(&file, &map, input.as_deref(), output.as_deref(), rejects.as_deref())
         }
-        Command::Run { file, flow, base_urls, format, verbose } => {
-            commands::run::run(&file, flow.as_deref(), &base_urls, format == Format::Json, verbose)
+        Command::Run { file, flow, base_urls, format, verbose, state } => {
+            commands::run::run(&file, flow.as_deref(), &base_urls, format == Format::Json, verbose, state)
         }
     };
     match result {

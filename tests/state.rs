@@ -1,0 +1,229 @@
+//! Flows with `state` run by the flowc binary against the fake API's changing records
+//! (`flow_fakeapi::changes`): incremental runs, resumption after a crash, the lease.
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::flowc;
+use flow_fakeapi::{Config, FakeApi};
+
+const TOKEN: (&str, &str) = ("SHOP_TOKEN", "demo-shop-token");
+
+fn with_fake<T>(f: impl FnOnce(&FakeApi) -> T) -> T {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let api = rt.block_on(FakeApi::start(Config::default(), 0)).expect("start the fake API");
+    let out = f(&api);
+    drop(api);
+    out
+}
+
+/// A fresh folder with `source` as `flow.flow`; the state store lands beside it.
+fn scratch(test: &str, source: &str) -> (PathBuf, String) {
+    let dir = std::env::temp_dir().join(format!("flowc-state-{}-{test}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    let file = dir.join("flow.flow");
+    std::fs::write(&file, source).expect("write the flow");
+    (dir, file.display().to_string())
+}
+
+fn run(api: &FakeApi, file: &str, extra: &[&str]) -> common::Output {
+    let base = format!("shop={}/shop", api.url());
+    let mut args = vec!["run", file, "--base-url", &base];
+    args.extend_from_slice(extra);
+    flowc(&args, &[TOKEN])
+}
+
+/// The ids and versions copied since the last look.
+fn copied(api: &FakeApi) -> Vec<String> {
+    let mut out: Vec<String> = api
+        .changes()
+        .copies()
+        .iter()
+        .map(|c| format!("{}@{}", c["id"].as_str().unwrap_or("?"), c["updated_at"].as_str().unwrap_or("?")))
+        .collect();
+    api.changes().clear_received();
+    out.sort();
+    out
+}
+
+fn example() -> String {
+    std::fs::read_to_string(common::root().join("examples/incremental_changes.flow")).expect("the example")
+}
+
+#[test]
+fn an_incremental_flow_delivers_exactly_the_changed_and_new_records_on_its_next_run() {
+    let (dir, file) = scratch("incremental", &example());
+    with_fake(|api| {
+        let c = api.changes();
+        c.put("a", "Ada", "2026-03-01T10:00:00Z");
+        c.put("b", "Bob", "2026-03-01T10:01:00Z");
+        c.put("c", "Cy", "2026-03-01T10:02:00Z");
+        let first = run(api, &file, &[]);
+        assert_eq!(first.code, 0, "{}", first.stderr);
+        assert!(
+            first.stderr.contains("starting from the declared initial value 2026-01-01T00:00:00Z"),
+            "{}",
+            first.stderr
+        );
+        assert!(dir.join("flowc-state.sqlite").exists());
+        assert_eq!(c.pages(), ["", "2"], "two pages of two");
+        assert_eq!(copied(api), ["a@2026-03-01T10:00:00Z", "b@2026-03-01T10:01:00Z", "c@2026-03-01T10:02:00Z"]);
+
+        // Between runs: b changes, d is new at the very instant of the cursor, and e arrives
+        // late, updated (by the API's clock) before the cursor but inside the 5 minute lag.
+        c.put("b", "Bob B.", "2026-03-01T10:03:00Z");
+        c.put("d", "Di", "2026-03-01T10:02:00Z");
+        c.put("e", "Eve", "2026-03-01T09:59:00Z");
+        let second = run(api, &file, &[]);
+        assert_eq!(second.code, 0, "{}", second.stderr);
+        assert!(second.stderr.contains("starting from the stored cursor 2026-03-01T10:02:00Z"), "{}", second.stderr);
+        // a and c come back (the lag, and `>=`), already delivered at those versions: skipped.
+        assert_eq!(copied(api), ["b@2026-03-01T10:03:00Z", "d@2026-03-01T10:02:00Z", "e@2026-03-01T09:59:00Z"]);
+        assert!(second.stderr.contains("5 records read, 3 delivered, 2 filtered out"), "{}", second.stderr);
+
+        // Nothing changed: nothing is delivered.
+        let third = run(api, &file, &[]);
+        assert_eq!(third.code, 0, "{}", third.stderr);
+        assert!(copied(api).is_empty());
+        assert!(third.stderr.contains("starting from the stored cursor 2026-03-01T10:03:00Z"), "{}", third.stderr);
+        assert_eq!(c.replayed(), 0, "no write was sent twice");
+    });
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn the_state_store_can_be_chosen_and_a_damaged_one_is_an_error_never_a_fresh_start() {
+    let (dir, file) = scratch("store", &example());
+    with_fake(|api| {
+        api.changes().put("a", "Ada", "2026-03-01T10:00:00Z");
+        let store = dir.join("elsewhere.sqlite");
+        let store_arg = store.display().to_string();
+        let ok = run(api, &file, &["--state", &store_arg]);
+        assert_eq!(ok.code, 0, "{}", ok.stderr);
+        assert!(store.exists() && !dir.join("flowc-state.sqlite").exists());
+        assert_eq!(copied(api).len(), 1);
+        // Damaged: the run stops before reading anything, and the file is left as it was.
+        std::fs::write(&store, b"this is not a state store").expect("damage it");
+        let bad = run(api, &file, &["--state", &store_arg]);
+        assert_eq!(bad.code, 1, "{}", bad.stderr);
+        assert!(bad.stderr.contains("error[R0014]"), "{}", bad.stderr);
+        assert!(api.changes().pages().is_empty(), "nothing was read");
+        assert!(copied(api).is_empty());
+        assert_eq!(std::fs::read(&store).expect("read"), b"this is not a state store");
+    });
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// The flow of the crash tests: one record at a time, a checkpoint after each, pages of two.
+fn crash_flow(order: &str, sorted: bool) -> String {
+    example()
+        .replace(
+            "query = { updated_since: updated_since, limit: 2 }",
+            &format!("query = {{ updated_since: updated_since, limit: 2, order: \"{order}\" }}"),
+        )
+        .replace("    lag = 5m\n", &format!("    lag = 5m\n    sorted = {sorted}\n    checkpoint_every = 1\n"))
+        .replace(
+            "    save_copy(body: c, idempotency_key: c.id + \"@\" + str(c.updated_at))\n  }\n",
+            "    save_copy(body: c, idempotency_key: c.id + \"@\" + str(c.updated_at))\n  }\n  concurrency = 1\n",
+        )
+}
+
+/// Six records whose id order is not their `updated_at` order.
+fn six(api: &FakeApi) {
+    for (id, at) in
+        [("r1", "10:05"), ("r2", "10:01"), ("r3", "10:04"), ("r4", "10:02"), ("r5", "10:06"), ("r6", "10:03")]
+    {
+        api.changes().put(id, id, &format!("2026-03-01T{at}:00Z"));
+    }
+}
+
+/// Starts a run, waits until the fake has stored `n` copies (the next write is held there),
+/// and kills the run with SIGKILL.
+fn run_and_kill_after(api: &FakeApi, file: &str, n: usize) {
+    api.changes().hold_after(n);
+    let base = format!("shop={}/shop", api.url());
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_flowc"))
+        .current_dir(common::root())
+        .args(["run", file, "--base-url", &base])
+        .env("NO_COLOR", "1")
+        .env(TOKEN.0, TOKEN.1)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start flowc");
+    // Synchronised on the fake's count; the bound only ends a test that went wrong.
+    let give_up = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while api.changes().copies().len() < n {
+        assert!(std::time::Instant::now() < give_up, "the run never wrote {n} copies");
+        assert!(child.try_wait().expect("wait").is_none(), "the run ended before writing {n} copies");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reap");
+    api.changes().release();
+}
+
+#[test]
+fn an_unsorted_source_killed_mid_pull_resumes_at_the_checkpointed_page_under_the_old_cursor() {
+    let (dir, file) = scratch("crash-unsorted", &crash_flow("id", false));
+    with_fake(|api| {
+        six(api);
+        run_and_kill_after(api, &file, 3);
+        // Killed with record 4 (page 2) in flight; the reader may have read page 3 ahead.
+        assert_eq!(api.changes().pages()[..2], ["", "2"]);
+        let before = copied(api);
+        let resumed = run(api, &file, &[]);
+        assert_eq!(resumed.code, 0, "{}", resumed.stderr);
+        assert!(resumed.stderr.contains("(the run was killed)"), "{}", resumed.stderr);
+        assert!(
+            resumed.stderr.contains(
+                "resuming the interrupted pull after page 1 (2 records done) under cursor 2026-01-01T00:00:00Z"
+            ),
+            "{}",
+            resumed.stderr
+        );
+        // The pull went on at page 2 (asked under the old cursor), not at the start.
+        assert_eq!(api.changes().pages(), ["2", "4"]);
+        let mut all = before.clone();
+        all.extend(copied(api));
+        all.sort();
+        all.dedup();
+        assert_eq!(all.len(), 6, "every record delivered: {all:?}");
+        // Record 3 was stored when the run was killed: skipped as already delivered if its
+        // checkpoint was committed, else sent again as a no-op by its key; never applied twice.
+        assert!(api.changes().replayed() <= 1, "at most the record in flight is sent again");
+        // The cursor is the greatest delivered: nothing is delivered again.
+        let again = run(api, &file, &[]);
+        assert!(again.stderr.contains("starting from the stored cursor 2026-03-01T10:06:00Z"), "{}", again.stderr);
+        assert!(copied(api).is_empty());
+    });
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn a_sorted_source_killed_mid_pull_resumes_from_its_advanced_cursor() {
+    let (dir, file) = scratch("crash-sorted", &crash_flow("updated", true));
+    with_fake(|api| {
+        six(api);
+        run_and_kill_after(api, &file, 3);
+        let before = copied(api);
+        let resumed = run(api, &file, &[]);
+        assert_eq!(resumed.code, 0, "{}", resumed.stderr);
+        // Sorted: the cursor advanced mid-pull (to the second or third record's time).
+        assert!(
+            resumed.stderr.contains("starting from the stored cursor 2026-03-01T10:02:00Z")
+                || resumed.stderr.contains("starting from the stored cursor 2026-03-01T10:03:00Z"),
+            "{}",
+            resumed.stderr
+        );
+        let mut all = before;
+        all.extend(copied(api));
+        all.sort();
+        all.dedup();
+        assert_eq!(all.len(), 6, "every record delivered: {all:?}");
+        assert!(api.changes().replayed() <= 1, "at most the record in flight is sent again");
+    });
+    let _ = std::fs::remove_dir_all(dir);
+}
