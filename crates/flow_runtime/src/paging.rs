@@ -134,7 +134,7 @@ impl Pager {
             _ => None,
         };
         let progress = Progress { records, largest: 0 };
-        Pager { started: true, next, seen: HashSet::new(), pages, progress }
+        Pager { started: true, next, seen: HashSet::new(), pages, progress, unreadable: None }
     }
 
     /// Where the next page starts, as a checkpoint keeps it; `None` after the last page.
