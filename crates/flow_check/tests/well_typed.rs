@@ -586,7 +586,7 @@ fn maps_that_check_never_reach_an_internal_error_and_write_their_declared_types(
         let errors: Vec<String> =
             checked.diagnostics.iter().filter(|d| d.is_error()).map(|d| format!("{}: {}", d.code, d.message)).collect();
         assert!(errors.is_empty(), "case {case}: a well-typed map was refused: {errors:#?}\n{source}");
-        let plan = flow_eval::Program::new(flow_check::lower(&checked.model.expect("a model")));
+        let plan = flow_eval::Program::new(checked.model.expect("a model").into_plan());
         let index = plan.maps.iter().position(|m| m.name == "m").expect("map m");
         let map = &plan.maps[index];
         let out_ty = named(&plan.types, "Out");

@@ -369,7 +369,7 @@ fn apply(text: &str, result: &Value) -> String {
 fn plan_named_back(text: &str, new: &str, old: &str) -> Value {
     let checked = flow_check::check_source(text);
     let model = checked.model.unwrap_or_else(|| panic!("the file checks: {:?}\n{text}", checked.diagnostics));
-    let mut plan = serde_json::to_value(flow_check::lower(&model)).unwrap_or_default();
+    let mut plan = serde_json::to_value(model.plan()).unwrap_or_default();
     fn walk(v: &mut Value, new: &str, old: &str) {
         match v {
             Value::Object(o) => {
