@@ -29,7 +29,7 @@ flow sync {
 "#;
 
 #[test]
-fn a_good_file_checks_and_lowers() {
+fn a_good_file_checks_into_a_plan() {
     let checked = check_source(GOOD);
     assert!(checked.diagnostics.is_empty(), "{:#?}", checked.diagnostics);
     let plan = checked.model.expect("a model").into_plan();
