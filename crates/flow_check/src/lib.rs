@@ -57,8 +57,11 @@ pub struct Checked {
 pub struct Info {
     /// The type of every expression the checker inferred, as diagnostics show types.
     pub expr_types: Vec<(Span, String)>,
-    /// Every field a type declaration declares: the field's name span and `Type.field: T`.
-    pub field_decls: Vec<(Span, String)>,
+    /// Every declaration, in the order of the file, as the checker collected it (one declared
+    /// twice is listed twice): what an editor's outline shows, and a declaration's hover.
+    pub decls: Vec<DeclInfo>,
+    /// Every field a type declaration declares (the first of each name in a type).
+    pub field_decls: Vec<FieldDecl>,
     /// Every use of a declared field (a path `o.email`, a map or object field `email: …`): the
     /// use's span and the span of the field's name in its type declaration.
     pub field_uses: Vec<(Span, Span)>,
@@ -73,6 +76,33 @@ pub struct Info {
     pub name_uses: Vec<(Span, Span)>,
     /// Every call of a built-in function: the callee's span and the function.
     pub builtin_uses: Vec<(Span, plan::Builtin)>,
+}
+
+/// A declaration of the file, as an outline shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeclInfo {
+    /// What it declares; `None` for a `test`, which is named by a title, not in the namespace.
+    pub kind: Option<NameKind>,
+    /// Its name (a test's title).
+    pub name: String,
+    pub name_span: Span,
+    /// The whole declaration.
+    pub span: Span,
+}
+
+/// A field of a declared object type.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FieldDecl {
+    /// The field's name.
+    pub name_span: Span,
+    /// The whole field declaration (`email?: String`).
+    pub span: Span,
+    /// `Type.field`.
+    pub path: String,
+    /// Declared `name?: T`: it may be absent.
+    pub optional: bool,
+    /// Its type as written (`String?`, `[Item]`, `"a" | "b"`, `{ … }` for an inline object).
+    pub written: String,
 }
 
 /// A declared name: where it is declared, what it is, and (for a local) the type the checker

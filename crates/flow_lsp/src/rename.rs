@@ -68,7 +68,7 @@ const NOT_NAMES: [&str; 26] = [
 /// Whether renaming to `new_name` keeps the file's meaning: the new name is a name, and it
 /// neither clashes with nor captures another.
 fn check_rename(s: &Symbol, doc: &Doc, new_name: &str) -> Result<(), String> {
-    let (text, file, info) = (&doc.text, &doc.file, &doc.info);
+    let (text, info) = (&doc.text, &doc.info);
     if !is_name(new_name) || NOT_NAMES.contains(&new_name) {
         return Err(format!("`{new_name}` is not a name that can be declared"));
     }
@@ -89,7 +89,7 @@ fn check_rename(s: &Symbol, doc: &Doc, new_name: &str) -> Result<(), String> {
     }
     if !name.kind.is_global() {
         // A local: no other local of that name in the same declaration.
-        let within = file.decls.iter().map(|d| d.span()).find(|d| d.range().contains(&(name.span.start as usize)));
+        let within = info.decls.iter().map(|d| d.span).find(|d| d.range().contains(&(name.span.start as usize)));
         let clash = info
             .names
             .iter()
