@@ -5,8 +5,9 @@
 //! - flowc's map engine (the code behind `flowc map`),
 //! - the strongest hand-written program: `#[derive(Deserialize)]` structs that borrow their
 //!   strings from the line (`Cow<str>` where an escape may occur) and declare only the fields
-//!   the map reads, money read and summed as exact Decimals, the output row a
-//!   `#[derive(Serialize)]` struct of borrowed text written straight to a `BufWriter`,
+//!   the map reads, money read and summed as exact Decimals, the lines and the computed texts in
+//!   buffers reused from line to line, the output row a `#[derive(Serialize)]` struct of
+//!   borrowed text serialized into a reused buffer and written with one call,
 //! - the straightforward hand-written program: a whole `serde_json::Value` per line, an output
 //!   `Value` built and serialized,
 //! - jq with the equivalent program.
@@ -424,17 +425,23 @@ struct Row<'a> {
 }
 
 /// The strongest hand-written program: typed, borrowed, only what the map reads, buffers reused
-/// from line to line, the row serialized straight into the output.
+/// from line to line (the line's bytes, the computed texts, the output row), each row
+/// serialized into a reused buffer and written with one call.
+///
+/// Each line is checked as UTF-8 once and parsed as `&str`: `serde_json::from_slice` on the bytes
+/// checks each string's UTF-8 on its own instead, which measured 14 % more instructions here.
 fn typed(mut reader: impl BufRead, mut writer: impl Write) -> std::io::Result<()> {
     let bad = |e: &dyn std::fmt::Display| std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string());
-    let (mut line, mut email, mut country, mut address, mut tags, mut total_text) =
-        (String::new(), String::new(), String::new(), String::new(), String::new(), String::new());
+    let (mut email, mut country, mut address, mut tags, mut total_text) =
+        (String::new(), String::new(), String::new(), String::new(), String::new());
+    let (mut line, mut row_bytes) = (Vec::with_capacity(1024), Vec::with_capacity(1024));
     loop {
         line.clear();
-        if reader.read_line(&mut line)? == 0 {
+        if reader.read_until(b'\n', &mut line)? == 0 {
             break;
         }
-        let c: Customer = serde_json::from_str(&line).map_err(|e| bad(&e))?;
+        let text = std::str::from_utf8(&line).map_err(|e| bad(&e))?;
+        let c: Customer = serde_json::from_str(text).map_err(|e| bad(&e))?;
         let mut parts = c.name.split(' ');
         let (first_name, last_name) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
         // ASCII is mapped in place; other text the whole-string way (a final Σ is ς).
@@ -493,6 +500,8 @@ fn typed(mut reader: impl BufRead, mut writer: impl Write) -> std::io::Result<()
             address: &address,
             tags: &tags,
             item_count: c.order.line_items.len(),
+            // The Decimal's text as a JSON number (serde_json writes a number's text only from a
+            // `RawValue`, which checks it: a short parse of a few digits).
             order_total: serde_json::from_str(&total_text).map_err(|e| bad(&e))?,
             active: c.status == "active",
             phone: c.phone.as_deref().unwrap_or("unknown"),
@@ -501,8 +510,10 @@ fn typed(mut reader: impl BufRead, mut writer: impl Write) -> std::io::Result<()
             source: "shop",
             tier,
         };
-        serde_json::to_writer(&mut writer, &row)?;
-        writer.write_all(b"\n")?;
+        row_bytes.clear();
+        serde_json::to_writer(&mut row_bytes, &row)?;
+        row_bytes.push(b'\n');
+        writer.write_all(&row_bytes)?;
     }
     writer.flush()
 }

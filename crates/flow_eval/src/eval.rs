@@ -10,6 +10,7 @@ use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 
 use crate::json::ToText;
+use crate::ops::Op;
 use crate::{BinOp, Expr, Key, Program, Span, Value};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,11 +24,15 @@ fn err<T>(span: Span, message: impl Into<String>) -> Result<T, EvalError> {
     Err(EvalError { message: message.into(), span: Some(span) })
 }
 
-fn internal<T>(what: &str) -> Result<T, EvalError> {
-    Err(EvalError {
+pub(crate) fn internal<T>(what: &str) -> Result<T, EvalError> {
+    Err(internal_error(what))
+}
+
+pub(crate) fn internal_error(what: &str) -> EvalError {
+    EvalError {
         message: format!("internal error: {what} (the checker should have refused this; please report it)"),
         span: None,
-    })
+    }
 }
 
 static NULL: Value = Value::Null;
@@ -68,6 +73,12 @@ impl Env {
     /// A variable by its interned name: a pointer comparison per variable in scope.
     pub fn get(&self, name: &Key) -> Option<&Value> {
         self.vars.iter().rev().find(|(n, _)| n == name).map(|(_, v)| v)
+    }
+
+    /// Variable number `i`, from the outermost: where a compiled map finds its variables.
+    #[inline]
+    pub(crate) fn at(&self, i: usize) -> Option<&Value> {
+        self.vars.get(i).map(|(_, v)| v)
     }
 
     pub(crate) fn get_mut(&mut self, name: &Key) -> Option<&mut Value> {
@@ -267,7 +278,7 @@ fn builds_text(e: &Expr) -> bool {
 
 /// `if … then "a" else if … then "b" else "c"`: a choice between text literals only (an `if`
 /// with a `null` or a computed branch is evaluated as a value).
-fn text_choice(e: &Expr) -> bool {
+pub(crate) fn text_choice(e: &Expr) -> bool {
     match e {
         Expr::Lit { value: Value::Str(_) } => true,
         Expr::If { then, otherwise, .. } => {
@@ -329,9 +340,11 @@ pub(crate) fn text_into(e: &Expr, env: &mut Env, plan: &Program, buf: &mut Strin
 pub struct MapWriter<'p> {
     map: &'p crate::Map,
     plan: &'p Program,
-    /// Per field: `"name":` (after the first, `,"name":`), and whether [`text_into`] writes its
-    /// expression.
-    fields: Vec<(String, bool)>,
+    /// Per field: `"name":` (after the first, `,"name":`; for a literal, its value too), and
+    /// how its value is written: its compiled expression, and whether it builds text.
+    fields: Vec<(String, Option<(Op<'p>, bool)>)>,
+    /// Per `let`: its compiled expression.
+    lets_ops: Vec<Op<'p>>,
     env: Env,
     scratch: String,
     /// The last record's `let` values, whose strings and arrays the next record's reuse.
@@ -340,6 +353,13 @@ pub struct MapWriter<'p> {
 
 impl<'p> MapWriter<'p> {
     pub fn new(map: &'p crate::Map, plan: &'p Program) -> MapWriter<'p> {
+        // The variables in scope, in the order they are pushed: the parameters, then the `let`s.
+        let mut scope: Vec<Key> = map.params.clone();
+        let mut lets_ops = Vec::with_capacity(map.lets.len());
+        for (name, e) in &map.lets {
+            lets_ops.push(crate::ops::compile(e, &scope, plan));
+            scope.push(*name);
+        }
         let fields = map
             .fields
             .iter()
@@ -347,10 +367,17 @@ impl<'p> MapWriter<'p> {
             .map(|(i, (name, e))| {
                 let mut key = String::from(if i > 0 { "," } else { "" });
                 crate::json::encode_key(name, &mut key);
-                (key, builds_text(e))
+                match e {
+                    // A literal is written once, with its name.
+                    Expr::Lit { value } => {
+                        crate::encode_to(value, &mut key);
+                        (key, None)
+                    }
+                    e => (key, Some((crate::ops::compile(e, &scope, plan), builds_text(e)))),
+                }
             })
             .collect();
-        MapWriter { map, plan, fields, env: Env::new(), scratch: String::new(), lets: Vec::new() }
+        MapWriter { map, plan, fields, lets_ops, env: Env::new(), scratch: String::new(), lets: Vec::new() }
     }
 
     /// Maps one record that is lent, not given: it is whole again afterwards, on error too, so
@@ -374,11 +401,13 @@ impl<'p> MapWriter<'p> {
         env.truncate(0);
         env.push(*param, std::mem::replace(record, Value::Null));
         let lets = &mut self.lets;
-        let result = bind_lets_into(map, env, plan, lets).and_then(|()| {
+        let result = bind_lets_into(map, &self.lets_ops, env, plan, lets).and_then(|()| {
             out.push('{');
-            for ((_, e), (key, text)) in map.fields.iter().zip(&self.fields) {
+            for (key, op) in &self.fields {
                 out.push_str(key);
-                write_field(e, *text, env, plan, out, &mut self.scratch)?;
+                if let Some((op, text)) = op {
+                    write_field(op, *text, env, plan, out, &mut self.scratch)?;
+                }
             }
             out.push('}');
             Ok(())
@@ -396,7 +425,7 @@ impl<'p> MapWriter<'p> {
 
 /// One field's value as JSON text.
 fn write_field(
-    e: &Expr,
+    e: &Op<'_>,
     text: bool,
     env: &mut Env,
     plan: &Program,
@@ -409,7 +438,7 @@ fn write_field(
     if text {
         let start = out.len();
         out.push('"');
-        if text_into(e, env, plan, out)? {
+        if e.text_into(env, plan, out)? {
             if crate::decode::plain_run(out.as_bytes(), start + 1) == out.len() {
                 out.push('"');
             } else {
@@ -424,18 +453,7 @@ fn write_field(
         out.truncate(start);
     }
     // A path, a literal, or `path ?? default` is written from where it is, without a copy.
-    let (read, fallback) = match e {
-        Expr::Coalesce { lhs, rhs } if is_place(lhs) => (&**lhs, Some(&**rhs)),
-        e => (e, None),
-    };
-    let v: Cow<Value> = match (place(read, env, plan)?, fallback) {
-        (Some(v), Some(_)) if !v.is_null() => Cow::Borrowed(v),
-        (Some(v), None) => Cow::Borrowed(v),
-        (Some(_), Some(default)) => Cow::Owned(eval(default, env, plan)?),
-        (None, _) => Cow::Owned(eval(e, env, plan)?),
-    };
-    crate::encode_to(&v, out);
-    Ok(())
+    e.write_json(env, plan, out)
 }
 
 /// A map's parameters bound to its arguments, then its `let`s, in order.
@@ -458,24 +476,31 @@ fn bind_lets(map: &crate::Map, env: &mut Env, plan: &Program) -> Result<(), Eval
 
 /// [`bind_lets`], each `let` evaluated into the value it had for the last record (`kept`), so
 /// what it builds reuses that value's strings and arrays.
-fn bind_lets_into(map: &crate::Map, env: &mut Env, plan: &Program, kept: &mut [Value]) -> Result<(), EvalError> {
-    for (i, (name, e)) in map.lets.iter().enumerate() {
+/// `ops` are the `let`s compiled.
+fn bind_lets_into(
+    map: &crate::Map,
+    ops: &[Op<'_>],
+    env: &mut Env,
+    plan: &Program,
+    kept: &mut [Value],
+) -> Result<(), EvalError> {
+    for (i, ((name, e), op)) in map.lets.iter().zip(ops).enumerate() {
         let mut slot = kept.get_mut(i).map(|v| std::mem::replace(v, Value::Null)).unwrap_or(Value::Null);
-        eval_into(e, env, plan, &mut slot)?;
+        eval_into(e, op, env, plan, &mut slot)?;
         env.push(*name, slot);
     }
     Ok(())
 }
 
-/// `eval`, the value put into `slot`: `split` writes its parts into the strings and the array
-/// `slot` holds; anything else replaces it.
-fn eval_into(e: &Expr, env: &mut Env, plan: &Program, slot: &mut Value) -> Result<(), EvalError> {
+/// `op` (which is `e` compiled) evaluated, the value put into `slot`: `split` writes its parts
+/// into the strings and the array `slot` holds; anything else replaces it.
+fn eval_into(e: &Expr, op: &Op<'_>, env: &mut Env, plan: &Program, slot: &mut Value) -> Result<(), EvalError> {
     if let Expr::CallBuiltin { func: crate::Builtin::Split, args, .. } = e {
         if crate::builtins::text::split_into(args, env, plan, slot)? {
             return Ok(());
         }
     }
-    *slot = eval(e, env, plan)?;
+    *slot = op.eval(env, plan)?;
     Ok(())
 }
 
@@ -630,7 +655,7 @@ pub(crate) fn is_place(e: &Expr) -> bool {
 }
 
 /// `a[i]`: null past either end; negative counts from the end.
-fn index_value(base: &Value, i: i64) -> &Value {
+pub(crate) fn index_value(base: &Value, i: i64) -> &Value {
     match base {
         Value::Array(items) => {
             let len = items.len() as i64;
@@ -646,7 +671,7 @@ fn is_comparison(op: BinOp) -> bool {
 }
 
 /// `==`, `!=`, `<`, `<=`, `>`, `>=` on two values.
-fn compare_op(op: BinOp, l: &Value, r: &Value) -> Result<Value, EvalError> {
+pub(crate) fn compare_op(op: BinOp, l: &Value, r: &Value) -> Result<Value, EvalError> {
     let ord = compare(l, r);
     Ok(Value::Bool(match op {
         BinOp::Eq => ord == Some(Ordering::Equal),

@@ -8,6 +8,7 @@ use super::{internal, items, truth};
 use crate::compiled::Prepared;
 use crate::eval::{binary, compare, eval, Env, EvalError};
 use crate::json::ToText;
+use crate::ops::Op;
 use crate::{BinOp, Builtin, Expr, Key, Program, Span, Value};
 
 /// A array function on its evaluated arguments (`args` are the expressions, for literals).
@@ -105,6 +106,8 @@ pub(super) fn join_into(items: &[Value], sep: &str, out: &mut String) {
 pub(super) struct Lambda<'p, 'l> {
     pub(super) param: &'p Key,
     pub(super) body: &'p Expr,
+    /// The body compiled (for a compiled map), run instead of `body`.
+    pub(super) op: Option<&'p Op<'p>>,
     pub(super) list: &'l mut [Value],
 }
 
@@ -114,7 +117,10 @@ impl Lambda<'_, '_> {
     fn apply(&mut self, i: usize, env: &mut Env, plan: &Program) -> Result<Value, EvalError> {
         let item = std::mem::replace(&mut self.list[i], Value::Null);
         env.push(*self.param, item);
-        let result = eval(self.body, env, plan);
+        let result = match self.op {
+            Some(op) => op.eval(env, plan),
+            None => eval(self.body, env, plan),
+        };
         self.list[i] = env.pop().unwrap_or(Value::Null);
         result
     }

@@ -13,7 +13,8 @@ use flow_plan::Family;
 
 use crate::compiled::Prepared;
 use crate::eval::{eval, literal_or_eval, place_mut, place_or_eval, Env, EvalError};
-use crate::{Builtin, Expr, Program, Span, Value};
+use crate::ops::Op;
+use crate::{Builtin, Expr, Key, Program, Span, Value};
 use arrays::Lambda;
 
 fn fail<T>(span: Span, message: impl Into<String>) -> Result<T, EvalError> {
@@ -56,13 +57,13 @@ fn truth(v: Value) -> Result<bool, EvalError> {
     }
 }
 
-fn reads_first(func: Builtin) -> bool {
+pub(crate) fn reads_first(func: Builtin) -> bool {
     matches!(func, Builtin::Lower | Builtin::Upper | Builtin::Trim | Builtin::Len | Builtin::Join | Builtin::Split)
 }
 
 /// The functions of [`reads_first`]: they only read their first argument, so it may be
 /// borrowed from the record.
-pub(super) fn reading_first(func: Builtin, first: &Value, second: Option<&Value>) -> Result<Value, EvalError> {
+pub(crate) fn reading_first(func: Builtin, first: &Value, second: Option<&Value>) -> Result<Value, EvalError> {
     use Builtin as B;
     let sep = || match second {
         Some(Value::Str(sep)) => Ok(sep.as_str()),
@@ -116,7 +117,20 @@ pub(crate) fn text_into(
     let second = args.get(1).map(|e| literal_or_eval(e, env, plan)).transpose()?;
     let second = second.as_deref();
     let first = place_or_eval(first, env, plan)?;
-    match (func, &*first) {
+    text_into_values(func, &first, second, args, span, site, buf)
+}
+
+/// [`text_into`] on its arguments' values (`args` are the expressions, for a literal format).
+pub(crate) fn text_into_values(
+    func: Builtin,
+    first: &Value,
+    second: Option<&Value>,
+    args: &[Expr],
+    span: Span,
+    site: Option<&Prepared>,
+    buf: &mut String,
+) -> Result<bool, EvalError> {
+    match (func, first) {
         (Builtin::Lower | Builtin::Upper, Value::Str(s)) => text::case_into(func, s, buf),
         (Builtin::Join, Value::Null) => {}
         (Builtin::Join, Value::Array(items)) => {
@@ -149,26 +163,7 @@ pub(crate) fn call(
 ) -> Result<Value, EvalError> {
     // Functions with a lambda evaluate it per item; the others take values.
     if let (Some(first), Some(Expr::Lambda { param, body })) = (args.first(), args.get(1)) {
-        // An array read from a path the lambda does not itself read is lent, not copied: taken
-        // out of the record for the call and put back after it.
-        // Decided once per call site (whether the lambda reads the array's variable), or here
-        // for a call not from the plan.
-        let lend = match site {
-            Some(Prepared::Lends(lend)) => *lend,
-            _ => crate::compiled::lends(first, body),
-        };
-        if lend {
-            if let Some(Value::Array(slot)) = place_mut(first, env) {
-                let mut list = std::mem::take(slot);
-                let result = arrays::with_lambda(func, Lambda { param, body, list: &mut list }, span, env, plan);
-                if let Some(Value::Array(slot)) = place_mut(first, env) {
-                    *slot = list;
-                }
-                return result;
-            }
-        }
-        let mut list = items(eval(first, env, plan)?)?;
-        return arrays::with_lambda(func, Lambda { param, body, list: &mut list }, span, env, plan);
+        return call_lambda(func, first, param, body, None, span, site, env, plan);
     }
     // Functions that only read their first argument read it where it is when it is a path:
     // `lower(c.email)` copies nothing but its result.
@@ -184,6 +179,42 @@ pub(crate) fn call(
         vals.push(eval(a, env, plan)?);
     }
     call_values(func, vals, span, site, args)
+}
+
+/// A call of a built-in with a lambda (`param => body`, and `op`, the body compiled, if it
+/// is) over the array `first`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn call_lambda(
+    func: Builtin,
+    first: &Expr,
+    param: &Key,
+    body: &Expr,
+    op: Option<&Op<'_>>,
+    span: Span,
+    site: Option<&Prepared>,
+    env: &mut Env,
+    plan: &Program,
+) -> Result<Value, EvalError> {
+    // An array read from a path the lambda does not itself read is lent, not copied: taken
+    // out of the record for the call and put back after it.
+    // Decided once per call site (whether the lambda reads the array's variable), or here
+    // for a call not from the plan.
+    let lend = match site {
+        Some(Prepared::Lends(lend)) => *lend,
+        _ => crate::compiled::lends(first, body),
+    };
+    if lend {
+        if let Some(Value::Array(slot)) = place_mut(first, env) {
+            let mut list = std::mem::take(slot);
+            let result = arrays::with_lambda(func, Lambda { param, body, op, list: &mut list }, span, env, plan);
+            if let Some(Value::Array(slot)) = place_mut(first, env) {
+                *slot = list;
+            }
+            return result;
+        }
+    }
+    let mut list = items(eval(first, env, plan)?)?;
+    arrays::with_lambda(func, Lambda { param, body, op, list: &mut list }, span, env, plan)
 }
 
 /// A built-in on its evaluated arguments (`args` are the expressions, for literal patterns and
