@@ -219,20 +219,20 @@ impl Types {
             | (Ty::Date, Ty::Date)
             | (Ty::DateTime, Ty::DateTime)
             | (Ty::Duration, Ty::Duration) => Ok(()),
-            (Ty::Array(fi), Ty::Array(ei)) => {
-                self.assignable_in(fi, ei, assumed).map_err(|m| Mismatch::Inside(format!("[{}]", "…"), Box::new(m)))
-            }
-            (Ty::Object(ff), Ty::Object(ef)) => {
-                for ef in ef.iter() {
-                    match ff.iter().find(|f| f.name == ef.name) {
+            (Ty::Array(found_item), Ty::Array(expected_item)) => self
+                .assignable_in(found_item, expected_item, assumed)
+                .map_err(|m| Mismatch::Inside(format!("[{}]", "…"), Box::new(m))),
+            (Ty::Object(found_fields), Ty::Object(expected_fields)) => {
+                for expected in expected_fields.iter() {
+                    match found_fields.iter().find(|f| f.name == expected.name) {
                         Some(f) => self
-                            .assignable_in(&f.ty, &ef.ty, assumed)
-                            .map_err(|m| Mismatch::Inside(ef.name.clone(), Box::new(m)))?,
-                        None if self.is_nullable(&ef.ty) => {}
-                        None => return Err(Mismatch::MissingField(ef.name.clone())),
+                            .assignable_in(&f.ty, &expected.ty, assumed)
+                            .map_err(|m| Mismatch::Inside(expected.name.clone(), Box::new(m)))?,
+                        None if self.is_nullable(&expected.ty) => {}
+                        None => return Err(Mismatch::MissingField(expected.name.clone())),
                     }
                 }
-                if let Some(extra) = ff.iter().find(|f| !ef.iter().any(|e| e.name == f.name)) {
+                if let Some(extra) = found_fields.iter().find(|f| !expected_fields.iter().any(|e| e.name == f.name)) {
                     return Err(Mismatch::ExtraField(extra.name.clone()));
                 }
                 Ok(())

@@ -152,8 +152,8 @@ impl Gen {
         (self.state % n.max(1) as u64) as usize
     }
 
-    fn pick<'a>(&mut self, xs: &'a [String]) -> &'a str {
-        &xs[self.next(xs.len())]
+    fn pick<'a>(&mut self, choices: &'a [String]) -> &'a str {
+        &choices[self.next(choices.len())]
     }
 
     /// Paths of exactly type `t`: the record's fields and the variables in scope (and an
@@ -522,13 +522,13 @@ impl Gen {
         };
         let items = |g: &mut Gen| {
             let n = g.next(4);
-            let xs: Vec<String> = (0..n).map(|_| item(g)).collect();
-            format!("[{}]", xs.join(","))
+            let items: Vec<String> = (0..n).map(|_| item(g)).collect();
+            format!("[{}]", items.join(","))
         };
         let tags = |g: &mut Gen| {
             let n = g.next(4);
-            let xs: Vec<String> = (0..n).map(|_| text(g)).collect();
-            format!("[{}]", xs.join(","))
+            let texts: Vec<String> = (0..n).map(|_| text(g)).collect();
+            format!("[{}]", texts.join(","))
         };
         let maybe = |g: &mut Gen, v: String| if g.next(3) == 0 { "null".to_string() } else { v };
         let mut fields = vec![
