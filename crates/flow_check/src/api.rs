@@ -176,6 +176,8 @@ impl Checker<'_> {
         }
     }
 
+    // Long because it is one arm per auth kind (bearer, basic, jwt, the two OAuth2 grants), each
+    // checking its own arguments; a new kind is a new arm.
     fn auth(&mut self, e: &ast::Expr) -> Option<plan::Auth> {
         const KINDS: &str = "bearer(TOKEN), basic(USER, PASSWORD), api_key(header: \"X-Api-Key\", value: KEY), api_key(query: \"api_key\", value: KEY), oauth2_client_credentials(token_url: …, client_id: …, client_secret: …)";
         let ExprKind::Call { callee, args } = &e.kind else {

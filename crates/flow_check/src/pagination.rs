@@ -9,6 +9,8 @@ use crate::ty::Ty;
 use crate::Checker;
 
 impl Checker<'_> {
+    // Long because it is one arm per pagination kind (link_header, page, offset, cursor,
+    // next_url), each checking its own arguments; a new kind is a new arm.
     pub(crate) fn pagination(
         &mut self,
         e: &ast::Expr,
