@@ -56,7 +56,7 @@ fn plan_of(name: &str, source: &str) -> flow_plan::Plan {
     let rendered =
         flow_diagnostics::render_diagnostics(name, source, &checked.diagnostics, flow_diagnostics::Color::Never);
     assert!(checked.diagnostics.is_empty(), "{name} should check clean:\n{rendered}");
-    flow_check::lower(&checked.model.expect("a model"))
+    checked.model.expect("a model").into_plan()
 }
 
 /// Failure paths an `expect` cannot assert with `catch` (overflow, out of range, `fail`, a

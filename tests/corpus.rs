@@ -110,7 +110,7 @@ fn file_checks_clean_and_its_plan_is_stable(path: &std::path::Path) {
     let rendered =
         flow_diagnostics::render_diagnostics(&name, &source, &checked.diagnostics, flow_diagnostics::Color::Never);
     assert!(checked.diagnostics.is_empty(), "{name} should check clean:\n{rendered}");
-    let plan = flow_check::lower(&checked.model.expect("a model"));
+    let plan = checked.model.expect("a model").into_plan();
     for t in flow_eval::test_blocks::run_tests(&flow_eval::Program::new(plan.clone())) {
         let why = flow_diagnostics::render_diagnostics(&name, &source, &t.diagnostics, flow_diagnostics::Color::Never);
         assert!(t.passed, "{name}: test {:?} fails:\n{why}", t.name);
@@ -315,8 +315,7 @@ fn flowc_map_writes_what_the_evaluator_gives() {
     ];
     for (file, map, lines) in cases {
         let source = std::fs::read_to_string(root().join(file)).expect("read");
-        let plan =
-            flow_eval::Program::new(flow_check::lower(&flow_check::check_source(&source).model.expect("a model")));
+        let plan = flow_eval::Program::new(flow_check::check_source(&source).model.expect("a model").into_plan());
         let index = plan.maps.iter().position(|m| m.name == map).expect("the map");
         let m = &plan.maps[index];
         let input = lines.join("\n");
@@ -428,8 +427,7 @@ fn flowc_map_agrees_with_the_evaluator_on_random_records() {
     let mut maps = 0;
     for path in files {
         let source = std::fs::read_to_string(&path).expect("read");
-        let plan =
-            flow_eval::Program::new(flow_check::lower(&flow_check::check_source(&source).model.expect("a model")));
+        let plan = flow_eval::Program::new(flow_check::check_source(&source).model.expect("a model").into_plan());
         for (index, m) in plan.maps.iter().enumerate() {
             let [ty] = m.param_types.as_slice() else { continue };
             maps += 1;

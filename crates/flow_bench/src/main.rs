@@ -346,7 +346,7 @@ fn engine(which: &str, input: &Path, output: &Path) -> Result<()> {
 fn flowc_engine(source: &str, reader: impl BufRead, writer: impl Write) -> Result<()> {
     let checked = flow_check::check_source(source);
     let model = checked.model.ok_or("the benchmark's .flow file has errors")?;
-    let plan = flow_check::lower(&model);
+    let plan = model.into_plan();
     let index = plan.maps.iter().position(|m| m.name == "to_row").ok_or("no map to_row")?;
     let summary = flow_eval::mapper::map_ndjson(&flow_eval::Program::new(plan), index, reader, writer, std::io::sink())
         .map_err(|e| e.to_string())?;
@@ -616,7 +616,7 @@ fn run_engine(which: &str, records: u64) -> Result<()> {
                 let source = std::fs::read_to_string(RUN_FLOW)
                     .map_err(|e| format!("{RUN_FLOW}: {e} (run from the repository root)"))?;
                 let model = flow_check::check_source(&source).model.ok_or("the benchmark's .flow file has errors")?;
-                let mut plan = flow_check::lower(&model);
+                let mut plan = model.into_plan();
                 let base_url = |api: &str, url: String| {
                     url::Url::parse(&url)
                         .map(|url| flow_runtime::BaseUrl { api: api.to_string(), url })

@@ -10,7 +10,7 @@ use flow_diagnostics::{codes, suggest, Diagnostic, Fix};
 use flow_plan as plan;
 use flow_syntax::ast::{self, ExprKind};
 
-use crate::{ApiM, Checker, NameKind};
+use crate::{Checker, NameKind};
 
 const API_PROPERTIES: [&str; 10] = [
     "base_url",
@@ -32,7 +32,7 @@ impl Checker<'_> {
         }
     }
 
-    fn api(&mut self, d: &ast::ApiDecl) -> Option<ApiM> {
+    fn api(&mut self, d: &ast::ApiDecl) -> Option<plan::Api> {
         let errors_before = self.error_count();
         self.no_repeated_properties(&d.props);
         let mut base_url = None;
@@ -93,15 +93,15 @@ impl Checker<'_> {
         if self.error_count() > errors_before {
             return None;
         }
-        Some(ApiM {
+        Some(plan::Api {
             name: d.name.name.clone(),
             base_url: base_url?,
             auth,
             headers,
-            timeout_ms,
-            connect_timeout_ms,
-            concurrency,
-            retry,
+            timeout_ms: timeout_ms.unwrap_or(plan::DEFAULT_TIMEOUT_MS),
+            connect_timeout_ms: connect_timeout_ms.unwrap_or(plan::DEFAULT_CONNECT_TIMEOUT_MS),
+            concurrency: concurrency.unwrap_or(plan::DEFAULT_API_CONCURRENCY),
+            retry: retry.unwrap_or_default(),
             rate_limit,
             tls_verify,
             allow_http,
@@ -176,6 +176,8 @@ impl Checker<'_> {
         }
     }
 
+    // Long because it is one arm per auth kind (bearer, basic, jwt, the two OAuth2 grants), each
+    // checking its own arguments; a new kind is a new arm.
     fn auth(&mut self, e: &ast::Expr) -> Option<plan::Auth> {
         const KINDS: &str = "bearer(TOKEN), basic(USER, PASSWORD), api_key(header: \"X-Api-Key\", value: KEY), api_key(query: \"api_key\", value: KEY), oauth2_client_credentials(token_url: …, client_id: …, client_secret: …)";
         let ExprKind::Call { callee, args } = &e.kind else {

@@ -18,7 +18,7 @@ use flow_syntax::ast;
 
 use crate::scope::Scope;
 use crate::ty::{Ty, Types};
-use crate::{ApiM, EndpointM, FlowSettings, FunctionM, Info, MapM, Model, NameDecl, NameKind, TableM};
+use crate::{Info, Model, NameDecl, NameKind};
 
 /// One declaration kind's table: a row per declaration, in the order of the file.
 pub(crate) struct DeclTable<'a, D, Sig, Done> {
@@ -65,11 +65,6 @@ impl<'a, D, Sig: Clone, Done> DeclTable<'a, D, Sig, Done> {
         self.rows.get(index)?.sig.clone()
     }
 
-    /// The checked form at `index`, when it is checked and has no errors.
-    pub fn checked(&self, index: usize) -> Option<&Done> {
-        self.rows.get(index)?.checked.as_ref()
-    }
-
     /// The checked forms of the declarations without errors, in order.
     fn into_checked(self) -> Vec<Done> {
         self.rows.into_iter().filter_map(|r| r.checked).collect()
@@ -90,17 +85,30 @@ pub(crate) struct TableSig {
     pub value: Ty,
 }
 
-/// Every declaration of the file, one table per kind.
+/// What a flow calls an endpoint against: its parameters' and body's types, its response's and
+/// one record's (when it says where its records are).
+#[derive(Debug, Clone)]
+pub(crate) struct EndpointSig {
+    pub params: Vec<(String, Ty)>,
+    pub body: Option<Ty>,
+    pub response: Option<Ty>,
+    pub record: Option<Ty>,
+}
+
+/// Every declaration of the file, one table per kind; the checked forms are the plan's.
+
 #[derive(Default)]
 pub(crate) struct Decls<'a> {
     pub secrets: DeclTable<'a, ast::SecretDecl, (), ()>,
     pub types: DeclTable<'a, ast::TypeDecl, (), ()>,
-    pub apis: DeclTable<'a, ast::ApiDecl, (), ApiM>,
-    pub endpoints: DeclTable<'a, ast::EndpointDecl, (), EndpointM>,
-    pub maps: DeclTable<'a, ast::MapDecl, Signature, MapM>,
-    pub functions: DeclTable<'a, ast::FnDecl, Signature, FunctionM>,
-    pub tables: DeclTable<'a, ast::TableDecl, TableSig, TableM>,
-    pub flows: DeclTable<'a, ast::FlowDecl, (), (plan::Flow, FlowSettings)>,
+    pub apis: DeclTable<'a, ast::ApiDecl, (), plan::Api>,
+    /// An endpoint is checked whole before any flow; its signature is given with its checked
+    /// form, when it has no errors.
+    pub endpoints: DeclTable<'a, ast::EndpointDecl, EndpointSig, plan::Endpoint>,
+    pub maps: DeclTable<'a, ast::MapDecl, Signature, plan::Map>,
+    pub functions: DeclTable<'a, ast::FnDecl, Signature, plan::Function>,
+    pub tables: DeclTable<'a, ast::TableDecl, TableSig, plan::Table>,
+    pub flows: DeclTable<'a, ast::FlowDecl, (), plan::Flow>,
     /// Tests are named by a title, not an identifier: they are not in the namespace.
     pub tests: DeclTable<'a, ast::TestDecl, (), plan::Test>,
 }
@@ -252,19 +260,17 @@ impl<'a> Checker<'a> {
 
     pub fn into_model(self) -> Model {
         let d = self.decls;
-        let (flows, flow_settings) = d.flows.into_checked().into_iter().unzip();
-        Model {
+        Model(plan::Plan {
             secrets: d.secrets.decls().map(|s| s.name.name.clone()).collect(),
-            types: self.types,
             apis: d.apis.into_checked(),
+            types: self.types.plan_types(),
             endpoints: d.endpoints.into_checked(),
             maps: d.maps.into_checked(),
-            flows,
-            flow_settings,
+            flows: d.flows.into_checked(),
             tables: d.tables.into_checked(),
             functions: d.functions.into_checked(),
             tests: d.tests.into_checked(),
-        }
+        })
     }
 
     pub fn report(&mut self, d: Diagnostic) {

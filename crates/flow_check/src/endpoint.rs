@@ -10,12 +10,14 @@ use flow_diagnostics::{codes, suggest, Diagnostic, Fix, Span};
 use flow_plan as plan;
 use flow_syntax::ast::{self, ExprKind};
 
+use crate::checker::EndpointSig;
 use crate::expr::field_help;
 use crate::names::{twice, Again};
 use crate::pagination::Page;
 use crate::scope::Scope;
+use crate::ty::plan_type;
 use crate::ty::Ty;
-use crate::{Checker, EndpointM, NameKind};
+use crate::{Checker, NameKind};
 
 const ENDPOINT_PROPERTIES: [&str; 8] =
     ["records", "paginate", "query", "headers", "retry", "idempotent", "max_pages", "timeout"];
@@ -23,11 +25,15 @@ const ENDPOINT_PROPERTIES: [&str; 8] =
 impl Checker<'_> {
     pub(crate) fn check_endpoints(&mut self) {
         for i in 0..self.decls.endpoints.len() {
-            self.decls.endpoints.rows[i].checked = self.endpoint(self.decls.endpoints.decl(i));
+            if let Some((sig, checked)) = self.endpoint(self.decls.endpoints.decl(i)) {
+                let row = &mut self.decls.endpoints.rows[i];
+                row.sig = Some(sig);
+                row.checked = Some(checked);
+            }
         }
     }
 
-    fn endpoint(&mut self, d: &ast::EndpointDecl) -> Option<EndpointM> {
+    fn endpoint(&mut self, d: &ast::EndpointDecl) -> Option<(EndpointSig, plan::Endpoint)> {
         let errors_before = self.error_count();
         let api = self.resolve_global(&d.api, NameKind::Api, codes::UNKNOWN_API);
         let mut params: Vec<(String, Ty)> = Vec::new();
@@ -174,26 +180,26 @@ impl Checker<'_> {
         if self.error_count() > errors_before {
             return None;
         }
-        Some(EndpointM {
+        let checked = plan::Endpoint {
             name: d.name.name.clone(),
             api: api?,
-            method: d.method,
+            method: d.method.as_str().to_string(),
             path,
-            params,
-            body,
+            params: params.iter().map(|(name, ty)| plan::Param { name: name.clone(), ty: plan_type(ty) }).collect(),
+            body: body.as_ref().map(plan_type),
             query,
             headers,
-            response,
+            response: response.as_ref().map(plan_type),
             records,
-            record_ty,
             paginate,
             stop,
             retry,
             timeout_ms,
             idempotent,
-            max_pages,
+            max_pages: max_pages.unwrap_or(plan::DEFAULT_MAX_PAGES),
             span: d.span,
-        })
+        };
+        Some((EndpointSig { params, body, response, record: record_ty }, checked))
     }
 
     fn endpoint_path(&mut self, d: &ast::EndpointDecl, params: &[(String, Ty)], spans: &[Span]) -> Vec<plan::PathPart> {

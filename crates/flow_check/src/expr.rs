@@ -103,12 +103,12 @@ impl Checker<'_> {
         let want = self.types.resolve(&expect.ty).clone();
         let want_inner = self.types.resolve(&self.types.non_null(&want)).clone();
         match (&e.kind, &want_inner) {
-            (ExprKind::Object(fields), Ty::Object(efs)) => {
+            (ExprKind::Object(fields), Ty::Object(expected_fields)) => {
                 let type_index = match self.types.non_null(&expect.ty) {
                     Ty::Named(i) => Some(i),
                     _ => None,
                 };
-                return self.object_against(e.span, fields, efs, type_index, expect, scope);
+                return self.object_against(e.span, fields, expected_fields, type_index, expect, scope);
             }
             (ExprKind::If { cond, then, otherwise }, _) => {
                 let c = self.check_against(cond, &self.bool_expect("an `if` condition"), scope);
@@ -207,13 +207,13 @@ impl Checker<'_> {
         &mut self,
         span: Span,
         items: &[ObjectItem],
-        efs: &Rc<[FieldTy]>,
+        expected_fields: &Rc<[FieldTy]>,
         type_index: Option<usize>,
         expect: &Expect,
         scope: &mut Scope,
     ) -> plan::Expr {
         let name = self.types.display(&self.types.non_null(&expect.ty));
-        let target = Target { fields: efs.clone(), index: type_index, name, known: true };
+        let target = Target { fields: expected_fields.clone(), index: type_index, name, known: true };
         let any_spread = items.iter().any(|i| matches!(i, ObjectItem::Spread(_)));
         let items = items.iter().map(|item| match item {
             ObjectItem::Field(f) => Item::Field(&f.name, &f.value),
@@ -228,7 +228,7 @@ impl Checker<'_> {
                 Part::Let(..) => None,
             })
             .collect();
-        let order: Vec<plan::Key> = efs.iter().map(|ef| ef.name.as_str().into()).collect();
+        let order: Vec<plan::Key> = expected_fields.iter().map(|f| f.name.as_str().into()).collect();
         if any_spread {
             return plan::Expr::Build { parts, keep: Some(order) };
         }
@@ -1237,9 +1237,9 @@ impl Checker<'_> {
         expect: Option<&Expect>,
         scope: &mut Scope,
     ) -> (Ty, plan::Expr) {
-        let (st, se) = self.infer(scrutinee, scope);
-        let nullable = self.types.is_nullable(&st);
-        let inner = self.types.resolve(&self.types.non_null(&st)).clone();
+        let (scrutinee_ty, scrutinee_plan) = self.infer(scrutinee, scope);
+        let nullable = self.types.is_nullable(&scrutinee_ty);
+        let inner = self.types.resolve(&self.types.non_null(&scrutinee_ty)).clone();
         let mut covered: Vec<plan::Value> = Vec::new();
         let mut wildcard = false;
         let mut out_arms = Vec::new();
@@ -1286,7 +1286,7 @@ impl Checker<'_> {
                     _ => inner == Ty::Error || self.types.join(&pt, &inner).is_some(),
                 };
                 if !fits {
-                    let (a, b) = (self.types.display(&pt), self.types.display(&st));
+                    let (a, b) = (self.types.display(&pt), self.types.display(&scrutinee_ty));
                     self.report(
                         Diagnostic::new(codes::TYPE_MISMATCH, format!("a `{a}` pattern on a `{b}` value"))
                             .primary(p.span, format!("this is `{a}`"))
@@ -1370,11 +1370,11 @@ impl Checker<'_> {
             };
             self.report(
                 Diagnostic::new(codes::NOT_EXHAUSTIVE, format!("this `match` does not cover {}", missing.join(", ")))
-                    .primary(scrutinee.span, format!("this is `{}`", self.types.display(&st)))
+                    .primary(scrutinee.span, format!("this is `{}`", self.types.display(&scrutinee_ty)))
                     .help(help),
             );
         }
         let ty = result.unwrap_or(Ty::Never);
-        (ty, plan::Expr::Match { scrutinee: Box::new(se), arms: out_arms, otherwise, span: e.span })
+        (ty, plan::Expr::Match { scrutinee: Box::new(scrutinee_plan), arms: out_arms, otherwise, span: e.span })
     }
 }

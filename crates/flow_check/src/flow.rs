@@ -13,9 +13,16 @@ use crate::call::{Callee, Param};
 use crate::expr::{path_text, Expect};
 use crate::scope::Scope;
 use crate::ty::Ty;
-use crate::{Checker, FlowSettings, NameKind};
+use crate::{Checker, NameKind};
 
 const FLOW_PROPERTIES: [&str; 2] = ["on_error", "concurrency"];
+
+/// A flow's settings as its properties give them; unset ones take the policy defaults.
+#[derive(Debug, Default)]
+struct FlowSettings {
+    concurrency: Option<u32>,
+    on_error: Option<plan::OnError>,
+}
 
 impl Checker<'_> {
     pub(crate) fn check_flows(&mut self) {
@@ -43,15 +50,14 @@ impl Checker<'_> {
                         .help("add a step: `for x in endpoint { … }` or a call of an endpoint"),
                 );
             }
-            let flow = plan::Flow {
+            self.decls.flows.rows[i].checked = Some(plan::Flow {
                 name: d.name.name.clone(),
-                concurrency: 0,
-                on_error: plan::OnError::Fail,
+                concurrency: settings.concurrency.unwrap_or(plan::DEFAULT_FLOW_CONCURRENCY),
+                on_error: settings.on_error.unwrap_or(plan::OnError::Fail),
                 body,
                 state,
                 span: d.span,
-            };
-            self.decls.flows.rows[i].checked = Some((flow, settings));
+            });
         }
     }
 
@@ -213,9 +219,9 @@ impl Checker<'_> {
             return None;
         };
         let source = self.endpoint_call(index, callee, args, f.source.span, scope);
-        let record_ty = match self.decls.endpoints.checked(index) {
-            Some(e) => match &e.record_ty {
-                Some(t) => t.clone(),
+        let record_ty = match self.decls.endpoints.sig(index) {
+            Some(e) => match e.record {
+                Some(t) => t,
                 None => {
                     let name = &self.decls.endpoints.decl(index).name;
                     self.report(
@@ -259,7 +265,7 @@ impl Checker<'_> {
     }
 
     fn endpoints_ty(&self, index: usize) -> Ty {
-        self.decls.endpoints.checked(index).map_or(Ty::Error, |e| e.response.clone().unwrap_or(Ty::Null))
+        self.decls.endpoints.sig(index).map_or(Ty::Error, |e| e.response.unwrap_or(Ty::Null))
     }
 
     fn endpoint_call(
@@ -284,15 +290,15 @@ impl Checker<'_> {
             }
         }
         let name = decl.name.name.clone();
-        let Some(ep) = self.decls.endpoints.checked(index) else {
+        let Some(ep) = self.decls.endpoints.sig(index) else {
             // The endpoint has errors of its own; check the arguments' expressions anyway.
             for a in args {
                 self.infer(&a.value, scope);
             }
             return None;
         };
-        let params = ep.params.clone();
-        let mut body_ty = ep.body.clone();
+        let params = ep.params;
+        let mut body_ty = ep.body;
         // The parameters, then what every call may give: `body` (when declared), the
         // idempotency key and a batch size.
         let mut spec: Vec<Param> =

@@ -4,7 +4,9 @@
 use crate::checker::Signature;
 use crate::expr::Expect;
 use crate::scope::Scope;
-use crate::{Checker, FunctionM, NameKind};
+use flow_plan as plan;
+
+use crate::{Checker, NameKind};
 
 impl Checker<'_> {
     pub(crate) fn fn_signatures(&mut self) {
@@ -32,9 +34,9 @@ impl Checker<'_> {
                 &mut scope,
             );
             self.calls.caller = None;
-            self.decls.functions.rows[i].checked = (self.error_count() == errors_before).then(|| FunctionM {
+            self.decls.functions.rows[i].checked = (self.error_count() == errors_before).then(|| plan::Function {
                 name: d.name.name.clone(),
-                params: params.iter().map(|(n, _)| n.clone()).collect(),
+                params: params.iter().map(|(n, _)| plan::Key::from(n)).collect(),
                 body,
                 span: d.span,
             });

@@ -1,11 +1,11 @@
 //! The checker: `check` gives names, types and every diagnostic of a parsed `.flow` file, all at
-//! once; `lower` turns the checked model into a [`Plan`].
+//! once, and, when there are no errors, the [`Plan`](flow_plan::Plan) it built (in a [`Model`]).
 //!
 //! `check` validates and elaborates: it resolves every name, types every expression (checking
-//! against the expected type where there is one, so errors land on the exact field) and turns
-//! expressions into the plan's resolved form. A [`Model`] exists only when there are no errors.
-//! `lower` then applies policy defaults, orders map output by the target type and erases the
-//! checker's own types; it cannot fail.
+//! against the expected type where there is one, so errors land on the exact field) and builds
+//! the plan's own types as it goes: resolved expressions, policy defaults applied, map output in
+//! the target type's order, the checker's own types (literal types, the poison type) erased.
+//! A [`Model`] exists only when there are no errors.
 //!
 //! What it must never know: pest or the text's layout beyond spans (it sees only the AST), the
 //! values of secrets (only their names), the network, files, clocks or threads (it is a pure
@@ -16,8 +16,8 @@
 //! diagnostics); one file per declaration kind (`names`, `types`, `api`, `endpoint` with
 //! `pagination`, `map`, `flow`, `table`, `function`, `test_block`), the settings they share
 //! (`properties`), expressions (`expr`), the fields of a declared object (`record`), calls
-//! (`call`), built-ins (`builtins`, `formats`), the checker's types (`ty`), locals and `let`s
-//! (`scope`) and `lower`.
+//! (`call`), built-ins (`builtins`, `formats`), the checker's types and their plan form (`ty`),
+//! locals and `let`s (`scope`).
 mod api;
 mod builtins;
 mod call;
@@ -27,7 +27,6 @@ mod expr;
 mod flow;
 mod formats;
 mod function;
-mod lower;
 mod map;
 mod names;
 mod pagination;
@@ -40,19 +39,11 @@ mod test_block;
 mod ty;
 mod types;
 
-pub use lower::lower;
-
 use flow_diagnostics::{Diagnostic, Span};
 use flow_plan as plan;
 use flow_syntax::ast;
 
 pub(crate) use crate::checker::{Checker, DeclRef, BUILTIN_TYPES};
-use crate::ty::{Ty, Types};
-
-/// The policy defaults `lower` applies, defined once in the plan crate.
-pub use flow_plan::{
-    DEFAULT_API_CONCURRENCY, DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_FLOW_CONCURRENCY, DEFAULT_TIMEOUT_MS,
-};
 
 /// What `check` found: the model (only when there are no errors), every diagnostic, sorted, and
 /// what editors show (kept even when there are errors).
@@ -67,8 +58,11 @@ pub struct Checked {
 pub struct Info {
     /// The type of every expression the checker inferred, as diagnostics show types.
     pub expr_types: Vec<(Span, String)>,
-    /// Every field a type declaration declares: the field's name span and `Type.field: T`.
-    pub field_decls: Vec<(Span, String)>,
+    /// Every declaration, in the order of the file, as the checker collected it (one declared
+    /// twice is listed twice): what an editor's outline shows, and a declaration's hover.
+    pub decls: Vec<DeclInfo>,
+    /// Every field a type declaration declares (the first of each name in a type).
+    pub field_decls: Vec<FieldDecl>,
     /// Every use of a declared field (a path `o.email`, a map or object field `email: …`): the
     /// use's span and the span of the field's name in its type declaration.
     pub field_uses: Vec<(Span, Span)>,
@@ -83,6 +77,33 @@ pub struct Info {
     pub name_uses: Vec<(Span, Span)>,
     /// Every call of a built-in function: the callee's span and the function.
     pub builtin_uses: Vec<(Span, plan::Builtin)>,
+}
+
+/// A declaration of the file, as an outline shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeclInfo {
+    /// What it declares; `None` for a `test`, which is named by a title, not in the namespace.
+    pub kind: Option<NameKind>,
+    /// Its name (a test's title).
+    pub name: String,
+    pub name_span: Span,
+    /// The whole declaration.
+    pub span: Span,
+}
+
+/// A field of a declared object type.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FieldDecl {
+    /// The field's name.
+    pub name_span: Span,
+    /// The whole field declaration (`email?: String`).
+    pub span: Span,
+    /// `Type.field`.
+    pub path: String,
+    /// Declared `name?: T`: it may be absent.
+    pub optional: bool,
+    /// Its type as written (`String?`, `[Item]`, `"a" | "b"`, `{ … }` for an inline object).
+    pub written: String,
 }
 
 /// A declared name: where it is declared, what it is, and (for a local) the type the checker
@@ -144,89 +165,20 @@ impl NameKind {
     }
 }
 
-/// A checked file: everything resolved and typed. Input of [`lower`].
+/// A checked file: the plan the checker built, with every name resolved, every expression typed
+/// and the policy defaults applied. It exists only when there are no errors.
 #[derive(Debug)]
-pub struct Model {
-    pub(crate) secrets: Vec<String>,
-    pub(crate) types: Types,
-    pub(crate) apis: Vec<ApiM>,
-    pub(crate) endpoints: Vec<EndpointM>,
-    pub(crate) maps: Vec<MapM>,
-    pub(crate) flows: Vec<plan::Flow>,
-    pub(crate) flow_settings: Vec<FlowSettings>,
-    pub(crate) tables: Vec<TableM>,
-    pub(crate) functions: Vec<FunctionM>,
-    pub(crate) tests: Vec<plan::Test>,
-}
+pub struct Model(plan::Plan);
 
-#[derive(Debug)]
-pub(crate) struct TableM {
-    pub name: String,
-    pub entries: Vec<(plan::Value, plan::Value)>,
-}
+impl Model {
+    /// The plan, for the runtime and the evaluator.
+    pub fn plan(&self) -> &plan::Plan {
+        &self.0
+    }
 
-#[derive(Debug)]
-pub(crate) struct FunctionM {
-    pub name: String,
-    pub params: Vec<String>,
-    pub body: plan::Expr,
-    pub span: Span,
-}
-
-#[derive(Debug)]
-pub(crate) struct ApiM {
-    pub name: String,
-    pub base_url: String,
-    pub auth: plan::Auth,
-    pub headers: Vec<plan::Header>,
-    pub timeout_ms: Option<u64>,
-    pub connect_timeout_ms: Option<u64>,
-    pub concurrency: Option<u32>,
-    pub retry: Option<plan::Retry>,
-    pub rate_limit: Option<plan::Rate>,
-    pub tls_verify: bool,
-    pub allow_http: bool,
-    pub span: Span,
-}
-
-#[derive(Debug)]
-pub(crate) struct EndpointM {
-    pub name: String,
-    pub api: usize,
-    pub method: ast::Method,
-    pub path: Vec<plan::PathPart>,
-    pub params: Vec<(String, Ty)>,
-    pub body: Option<Ty>,
-    pub query: Vec<(String, plan::Expr)>,
-    pub headers: Vec<(String, plan::Expr)>,
-    pub response: Option<Ty>,
-    pub records: Option<Vec<String>>,
-    /// Type of one record, when the endpoint declares where its records are.
-    pub record_ty: Option<Ty>,
-    pub paginate: Option<plan::Pagination>,
-    pub stop: plan::Stop,
-    pub retry: Option<plan::Retry>,
-    pub timeout_ms: Option<u64>,
-    pub idempotent: bool,
-    pub max_pages: Option<u64>,
-    pub span: Span,
-}
-
-#[derive(Debug)]
-pub(crate) struct MapM {
-    pub name: String,
-    pub params: Vec<(String, Ty)>,
-    pub ret: Ty,
-    pub lets: Vec<(String, plan::Expr)>,
-    pub spreads: Vec<plan::Expr>,
-    pub fields: Vec<(String, plan::Expr)>,
-    pub span: Span,
-}
-
-#[derive(Debug, Default)]
-pub(crate) struct FlowSettings {
-    pub concurrency: Option<u32>,
-    pub on_error: Option<plan::OnError>,
+    pub fn into_plan(self) -> plan::Plan {
+        self.0
+    }
 }
 
 /// Checks a parsed file.

@@ -5,13 +5,14 @@
 use std::rc::Rc;
 
 use flow_diagnostics::{codes, Diagnostic};
+use flow_plan as plan;
 use flow_syntax::ast;
 
 use crate::checker::Signature;
 use crate::record::{Item, Part, Site, Target};
 use crate::scope::Scope;
-use crate::ty::Ty;
-use crate::{Checker, MapM, NameKind};
+use crate::ty::{plan_type, Ty};
+use crate::{Checker, NameKind};
 
 impl Checker<'_> {
     pub(crate) fn map_signatures(&mut self) {
@@ -32,14 +33,16 @@ impl Checker<'_> {
     }
 
     pub(crate) fn check_maps(&mut self) {
+        // The declared types, as the plan holds them: whether a target has optional fields.
+        let named = self.types.plan_types();
         for i in 0..self.decls.maps.len() {
             self.calls.caller = Some((NameKind::Map, i));
-            self.decls.maps.rows[i].checked = self.map(i, self.decls.maps.decl(i));
+            self.decls.maps.rows[i].checked = self.map(i, self.decls.maps.decl(i), &named);
         }
         self.calls.caller = None;
     }
 
-    fn map(&mut self, index: usize, d: &ast::MapDecl) -> Option<MapM> {
+    fn map(&mut self, index: usize, d: &ast::MapDecl, named: &[plan::NamedType]) -> Option<plan::Map> {
         let errors_before = self.error_count();
         let Signature { params, ret } = self.decls.maps.sig(index)?;
         let mut scope = Scope::default();
@@ -73,7 +76,29 @@ impl Checker<'_> {
         if self.error_count() > errors_before {
             return None;
         }
-        Some(MapM { name: d.name.name.clone(), params, ret, lets, spreads, fields, span: d.span })
+        // The output reads like the type: fields in the order the target type declares them.
+        let declared: Option<Vec<plan::Key>> = match self.types.resolve(&ret) {
+            Ty::Object(declared) => Some(declared.iter().map(|f| f.name.as_str().into()).collect()),
+            _ => None,
+        };
+        let fields: Vec<(plan::Key, plan::Expr)> = match &declared {
+            Some(declared) => declared
+                .iter()
+                .filter_map(|k| fields.iter().find(|(n, _)| n == k.as_str()).map(|(_, e)| (*k, e.clone())))
+                .collect(),
+            None => fields.into_iter().map(|(n, e)| (n.into(), e)).collect(),
+        };
+        Some(plan::Map {
+            name: d.name.name.clone(),
+            params: params.iter().map(|(n, _)| n.into()).collect(),
+            param_types: params.iter().map(|(_, t)| plan_type(t)).collect(),
+            lets: lets.into_iter().map(|(n, e)| (n.into(), e)).collect(),
+            order: if spreads.is_empty() { Vec::new() } else { declared.unwrap_or_default() },
+            spreads,
+            fields,
+            ret: Some(plan_type(&ret)).filter(|t| plan::has_optional(t, named)),
+            span: d.span,
+        })
     }
 
     pub(crate) fn check_map_cycles(&mut self) {

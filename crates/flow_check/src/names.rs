@@ -10,12 +10,18 @@
 use flow_diagnostics::{codes, suggest, Diagnostic, Span};
 use flow_syntax::ast::{self, Decl};
 
-use crate::{Checker, DeclRef, NameKind, BUILTIN_TYPES};
+use crate::{Checker, DeclInfo, DeclRef, NameKind, BUILTIN_TYPES};
 
 impl Checker<'_> {
     pub(crate) fn collect(&mut self) {
         let file = self.file;
         for decl in &file.decls {
+            self.info.decls.push(DeclInfo {
+                kind: decl_kind(decl),
+                name: decl.name().name.clone(),
+                name_span: decl.name().span,
+                span: decl.span(),
+            });
             let (kind, index) = match decl {
                 Decl::Secret(d) => (NameKind::Secret, self.decls.secrets.push(d)),
                 Decl::Api(d) => (NameKind::Api, self.decls.apis.push(d)),
@@ -124,6 +130,21 @@ impl Checker<'_> {
         }
         self.diagnostics.append(&mut found);
     }
+}
+
+/// What a declaration declares; `None` for a test, which is named by a title, not a name.
+fn decl_kind(decl: &Decl) -> Option<NameKind> {
+    Some(match decl {
+        Decl::Secret(_) => NameKind::Secret,
+        Decl::Api(_) => NameKind::Api,
+        Decl::Type(_) => NameKind::Type,
+        Decl::Endpoint(_) => NameKind::Endpoint,
+        Decl::Map(_) => NameKind::Map,
+        Decl::Flow(_) => NameKind::Flow,
+        Decl::Table(_) => NameKind::Table,
+        Decl::Function(_) => NameKind::Function,
+        Decl::Test(_) => return None,
+    })
 }
 
 /// Whether a name was declared again (E0101) or a value set again (E0211).

@@ -18,6 +18,8 @@ pub(crate) struct Page<'a> {
 }
 
 impl Checker<'_> {
+    // Long because it is one arm per pagination kind (link_header, page, offset, cursor,
+    // next_url), each checking its own arguments; a new kind is a new arm.
     pub(crate) fn pagination(&mut self, e: &ast::Expr, page: &Page<'_>, object_body: bool) -> Option<plan::Pagination> {
         const KINDS: &str = "cursor(param: \"cursor\", from: response.next_cursor), next_url(from: response.next), link_header(), page(param: \"page\", start: 1) or offset(param: \"offset\", size: 100, limit_param: \"limit\")";
         let ExprKind::Call { callee, args } = &e.kind else {

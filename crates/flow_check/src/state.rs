@@ -249,7 +249,7 @@ impl Checker<'_> {
                 return None;
             }
         };
-        let record_ty = self.decls.endpoints.checked(source.endpoint).and_then(|e| e.record_ty.clone());
+        let record_ty = self.decls.endpoints.sig(source.endpoint).and_then(|e| e.record);
         let from = decl.props.iter().find(|p| p.name.name == "from");
         let key = decl.props.iter().find(|p| p.name.name == "key");
         let from_path = match (from, &record_ty) {

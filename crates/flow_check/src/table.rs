@@ -8,7 +8,7 @@ use crate::checker::TableSig;
 use crate::expr::Expect;
 use crate::scope::Scope;
 use crate::ty::Ty;
-use crate::{Checker, TableM};
+use crate::Checker;
 
 impl Checker<'_> {
     pub(crate) fn table_signatures(&mut self) {
@@ -80,7 +80,7 @@ impl Checker<'_> {
                 entries.push((kv, vv));
             }
             self.decls.tables.rows[i].checked =
-                (self.error_count() == errors_before).then(|| TableM { name: d.name.name.clone(), entries });
+                (self.error_count() == errors_before).then(|| plan::Table { name: d.name.name.clone(), entries });
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The checker's API in one place; its behaviour is tested by the corpora in tests/data.
 
 use super::*;
+use flow_plan::{DEFAULT_FLOW_CONCURRENCY, DEFAULT_TIMEOUT_MS};
 
 const GOOD: &str = r#"
 secret TOKEN
@@ -28,10 +29,10 @@ flow sync {
 "#;
 
 #[test]
-fn a_good_file_checks_and_lowers() {
+fn a_good_file_checks_into_a_plan() {
     let checked = check_source(GOOD);
     assert!(checked.diagnostics.is_empty(), "{:#?}", checked.diagnostics);
-    let plan = lower(&checked.model.expect("a model"));
+    let plan = checked.model.expect("a model").into_plan();
     assert_eq!(plan.apis[0].timeout_ms, DEFAULT_TIMEOUT_MS);
     assert_eq!(plan.flows[0].concurrency, DEFAULT_FLOW_CONCURRENCY);
     // Fields come out in the target type's order, whatever order the map set them in.
@@ -58,8 +59,8 @@ fn warnings_alone_keep_the_model() {
     assert_eq!(checked.diagnostics[0].code, "W0001");
 }
 
-/// Thousands of random files built from the language's own tokens go through parse, check and
-/// lower without a panic. Deterministic (a fixed xorshift seed), so a failure reproduces.
+/// Thousands of random files built from the language's own tokens go through parse and check
+/// (which builds the plan) without a panic. Deterministic (a fixed xorshift seed), so a failure reproduces.
 #[test]
 fn token_soup_never_panics() {
     const TOKENS: &[&str] = &[
@@ -151,14 +152,14 @@ fn token_soup_never_panics() {
         let src: String = (0..len).map(|_| TOKENS[(next() % TOKENS.len() as u64) as usize]).collect();
         let checked = check_source(&src);
         if let Some(model) = checked.model {
-            let _ = lower(&model);
+            let _ = model.into_plan();
         }
     }
     // And a good file with every character position cut off.
     for cut in (0..GOOD.len()).filter(|c| GOOD.is_char_boundary(*c)) {
         let checked = check_source(&GOOD[..cut]);
         if let Some(model) = checked.model {
-            let _ = lower(&model);
+            let _ = model.into_plan();
         }
     }
 }

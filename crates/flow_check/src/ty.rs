@@ -3,6 +3,8 @@
 
 use std::rc::Rc;
 
+use flow_plan as plan;
+
 /// A type as the checker sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Ty {
@@ -53,6 +55,15 @@ pub struct Types {
 }
 
 impl Types {
+    /// The declared types as the plan holds them, by index.
+    pub fn plan_types(&self) -> Vec<plan::NamedType> {
+        self.names
+            .iter()
+            .zip(&self.defs)
+            .map(|(name, ty)| plan::NamedType { name: name.clone(), ty: plan_type(ty) })
+            .collect()
+    }
+
     /// The structure behind named types and nullable wrappers' insides stay as they are.
     pub fn resolve<'a>(&'a self, mut ty: &'a Ty) -> &'a Ty {
         // Alias chains were checked for cycles; the bound is a second guard.
@@ -208,20 +219,20 @@ impl Types {
             | (Ty::Date, Ty::Date)
             | (Ty::DateTime, Ty::DateTime)
             | (Ty::Duration, Ty::Duration) => Ok(()),
-            (Ty::Array(fi), Ty::Array(ei)) => {
-                self.assignable_in(fi, ei, assumed).map_err(|m| Mismatch::Inside(format!("[{}]", "…"), Box::new(m)))
-            }
-            (Ty::Object(ff), Ty::Object(ef)) => {
-                for ef in ef.iter() {
-                    match ff.iter().find(|f| f.name == ef.name) {
+            (Ty::Array(found_item), Ty::Array(expected_item)) => self
+                .assignable_in(found_item, expected_item, assumed)
+                .map_err(|m| Mismatch::Inside(format!("[{}]", "…"), Box::new(m))),
+            (Ty::Object(found_fields), Ty::Object(expected_fields)) => {
+                for expected in expected_fields.iter() {
+                    match found_fields.iter().find(|f| f.name == expected.name) {
                         Some(f) => self
-                            .assignable_in(&f.ty, &ef.ty, assumed)
-                            .map_err(|m| Mismatch::Inside(ef.name.clone(), Box::new(m)))?,
-                        None if self.is_nullable(&ef.ty) => {}
-                        None => return Err(Mismatch::MissingField(ef.name.clone())),
+                            .assignable_in(&f.ty, &expected.ty, assumed)
+                            .map_err(|m| Mismatch::Inside(expected.name.clone(), Box::new(m)))?,
+                        None if self.is_nullable(&expected.ty) => {}
+                        None => return Err(Mismatch::MissingField(expected.name.clone())),
                     }
                 }
-                if let Some(extra) = ff.iter().find(|f| !ef.iter().any(|e| e.name == f.name)) {
+                if let Some(extra) = found_fields.iter().find(|f| !expected_fields.iter().any(|e| e.name == f.name)) {
                     return Err(Mismatch::ExtraField(extra.name.clone()));
                 }
                 Ok(())
@@ -325,6 +336,34 @@ impl Mismatch {
             m = inner;
         }
         (path.join("."), m)
+    }
+}
+
+/// The plan's form of a checker's type (the checker's own types erased).
+pub(crate) fn plan_type(ty: &Ty) -> plan::Type {
+    match ty {
+        Ty::String => plan::Type::String,
+        Ty::Int => plan::Type::Int,
+        Ty::Float => plan::Type::Float,
+        Ty::Decimal | Ty::NumLit => plan::Type::Decimal,
+        Ty::Bool => plan::Type::Bool,
+        Ty::Date => plan::Type::Date,
+        Ty::DateTime => plan::Type::DateTime,
+        Ty::StrLit(s) => plan::Type::Union(vec![s.to_string()]),
+        Ty::Union(m) => plan::Type::Union(m.to_vec()),
+        Ty::Array(t) => plan::Type::Array(Box::new(plan_type(t))),
+        Ty::Object(fields) => plan::Type::Object(
+            fields
+                .iter()
+                .map(|f| plan::Field { name: f.name.as_str().into(), ty: plan_type(&f.ty), optional: f.optional })
+                .collect(),
+        ),
+        Ty::Named(i) => plan::Type::Named(*i),
+        Ty::Nullable(t) => plan::Type::Nullable(Box::new(plan_type(t))),
+        // Declared types never hold these: the checker only puts them on expressions, and a
+        // model exists only when every declaration resolved. Null is the value they could hold.
+        Ty::Fallible(t) => plan_type(t),
+        Ty::Error | Ty::Null | Ty::Duration | Ty::Never => plan::Type::Nullable(Box::new(plan::Type::String)),
     }
 }
 

@@ -11,7 +11,7 @@ use flow_syntax::ast::{self, TypeExprKind};
 
 use crate::names::{twice, Again};
 use crate::ty::{FieldTy, Ty};
-use crate::{Checker, NameKind, BUILTIN_TYPES};
+use crate::{Checker, FieldDecl, NameKind, BUILTIN_TYPES};
 
 impl Checker<'_> {
     pub(crate) fn check_types(&mut self) {
@@ -27,9 +27,13 @@ impl Checker<'_> {
                         self.fields.names.entry((i, f.name.name.clone()))
                     {
                         e.insert(f.name.span);
-                        self.info
-                            .field_decls
-                            .push((f.name.span, format!("{}.{}", d.name.name, flow_syntax::lex::key(&f.name.name))));
+                        self.info.field_decls.push(FieldDecl {
+                            name_span: f.name.span,
+                            span: f.span,
+                            path: format!("{}.{}", d.name.name, flow_syntax::lex::key(&f.name.name)),
+                            optional: f.optional,
+                            written: written(&f.ty),
+                        });
                     }
                 }
             }
@@ -176,5 +180,21 @@ impl Checker<'_> {
         } else {
             ty
         }
+    }
+}
+
+/// A type as written in the source (an inline object as `{ … }`), for editors.
+fn written(ty: &ast::TypeExpr) -> String {
+    let inner = match &ty.kind {
+        TypeExprKind::Name(id) => id.name.clone(),
+        TypeExprKind::Literal(s) => format!("{s:?}"),
+        TypeExprKind::Union(m) => m.iter().map(written).collect::<Vec<_>>().join(" | "),
+        TypeExprKind::Array(t) => format!("[{}]", written(t)),
+        TypeExprKind::Object(_) => "{ … }".into(),
+    };
+    if ty.nullable {
+        format!("{inner}?")
+    } else {
+        inner
     }
 }

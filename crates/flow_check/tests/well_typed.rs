@@ -152,8 +152,8 @@ impl Gen {
         (self.state % n.max(1) as u64) as usize
     }
 
-    fn pick<'a>(&mut self, xs: &'a [String]) -> &'a str {
-        &xs[self.next(xs.len())]
+    fn pick<'a>(&mut self, choices: &'a [String]) -> &'a str {
+        &choices[self.next(choices.len())]
     }
 
     /// Paths of exactly type `t`: the record's fields and the variables in scope (and an
@@ -522,13 +522,13 @@ impl Gen {
         };
         let items = |g: &mut Gen| {
             let n = g.next(4);
-            let xs: Vec<String> = (0..n).map(|_| item(g)).collect();
-            format!("[{}]", xs.join(","))
+            let items: Vec<String> = (0..n).map(|_| item(g)).collect();
+            format!("[{}]", items.join(","))
         };
         let tags = |g: &mut Gen| {
             let n = g.next(4);
-            let xs: Vec<String> = (0..n).map(|_| text(g)).collect();
-            format!("[{}]", xs.join(","))
+            let texts: Vec<String> = (0..n).map(|_| text(g)).collect();
+            format!("[{}]", texts.join(","))
         };
         let maybe = |g: &mut Gen, v: String| if g.next(3) == 0 { "null".to_string() } else { v };
         let mut fields = vec![
@@ -586,7 +586,7 @@ fn maps_that_check_never_reach_an_internal_error_and_write_their_declared_types(
         let errors: Vec<String> =
             checked.diagnostics.iter().filter(|d| d.is_error()).map(|d| format!("{}: {}", d.code, d.message)).collect();
         assert!(errors.is_empty(), "case {case}: a well-typed map was refused: {errors:#?}\n{source}");
-        let plan = flow_eval::Program::new(flow_check::lower(&checked.model.expect("a model")));
+        let plan = flow_eval::Program::new(checked.model.expect("a model").into_plan());
         let index = plan.maps.iter().position(|m| m.name == "m").expect("map m");
         let map = &plan.maps[index];
         let out_ty = named(&plan.types, "Out");

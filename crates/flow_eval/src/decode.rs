@@ -26,7 +26,8 @@ use crate::{NamedType, Type, Value};
 /// A mismatch (in the quick mode) or malformed JSON (in either mode).
 pub(crate) struct Fail;
 
-type R<T> = Result<T, Fail>;
+/// What each step of a decoding gives: its value, or [`Fail`].
+type DecodeResult<T> = Result<T, Fail>;
 
 /// Containers may be open at once: as many as serde_json allows, so the same documents are
 /// JSON for both (serde_json words the messages of syntax errors).
@@ -46,7 +47,7 @@ pub(crate) struct Decoded {
 /// Decodes `text` into `slot`, reusing what it holds: decoding a stream of records of one type
 /// into the same slot reuses the previous record's strings, arrays and objects instead of
 /// allocating new ones. On failure `slot` holds part of a record.
-pub(crate) fn decode_into(text: &str, ty: &Type, types: &[NamedType], slot: &mut Value) -> R<()> {
+pub(crate) fn decode_into(text: &str, ty: &Type, types: &[NamedType], slot: &mut Value) -> DecodeResult<()> {
     let mut p = Parser::<false>::new(text, types);
     p.value(ty, slot, None)?;
     p.ws();
@@ -183,7 +184,7 @@ impl<'a, const EXPLAIN: bool> Parser<'a, EXPLAIN> {
     }
 
     #[inline]
-    fn eat(&mut self, c: u8) -> R<()> {
+    fn eat(&mut self, c: u8) -> DecodeResult<()> {
         if self.peek() == Some(c) {
             self.i += 1;
             Ok(())
@@ -192,7 +193,7 @@ impl<'a, const EXPLAIN: bool> Parser<'a, EXPLAIN> {
         }
     }
 
-    fn literal(&mut self, word: &[u8]) -> R<()> {
+    fn literal(&mut self, word: &[u8]) -> DecodeResult<()> {
         if self.b[self.i..].starts_with(word) {
             self.i += word.len();
             Ok(())
@@ -203,7 +204,7 @@ impl<'a, const EXPLAIN: bool> Parser<'a, EXPLAIN> {
 
     /// Opens a container (its bracket is the next byte).
     #[inline]
-    fn open(&mut self) -> R<()> {
+    fn open(&mut self) -> DecodeResult<()> {
         if self.depth >= MAX_DEPTH {
             self.too_deep = true;
             return Err(Fail);
@@ -216,7 +217,7 @@ impl<'a, const EXPLAIN: bool> Parser<'a, EXPLAIN> {
     /// A value that does not fit: in the quick mode, a failure; in the explaining mode, the
     /// value from `start` is skipped (it must still be JSON), noted with its path, and left null.
     #[cold]
-    fn mismatch(&mut self, start: usize, expected: impl FnOnce() -> String, slot: &mut Value) -> R<()> {
+    fn mismatch(&mut self, start: usize, expected: impl FnOnce() -> String, slot: &mut Value) -> DecodeResult<()> {
         if !EXPLAIN {
             return Err(Fail);
         }
@@ -249,7 +250,7 @@ impl<'a, const EXPLAIN: bool> Parser<'a, EXPLAIN> {
     /// A value of type `declared` into `slot`. `here`: how much of the records path leads to
     /// this value (`None`: it is off the path, as every value is when no page is decoded).
     // Long on purpose: one arm per declared type, each short; the dispatch is the decoder.
-    fn value(&mut self, declared: &Type, slot: &mut Value, here: Option<usize>) -> R<()> {
+    fn value(&mut self, declared: &Type, slot: &mut Value, here: Option<usize>) -> DecodeResult<()> {
         let c = self.peek().ok_or(Fail)?;
         let start = self.i;
         // What the value must be, names and `?` seen through.
@@ -467,7 +468,7 @@ impl<'a, const EXPLAIN: bool> Parser<'a, EXPLAIN> {
     /// The items of a page's records array (its `[` read): each is decoded on its own, quickly;
     /// one that does not fit is skipped (it must be JSON), explained on its own, and kept with
     /// its raw text. Not JSON anywhere is a failure of the page.
-    fn records_here(&mut self, item: &Type) -> R<()> {
+    fn records_here(&mut self, item: &Type) -> DecodeResult<()> {
         // A repeated records key: the last one wins, like any repeated key.
         self.records.clear();
         if self.peek() == Some(b']') {
@@ -521,7 +522,7 @@ impl<'a, const EXPLAIN: bool> Parser<'a, EXPLAIN> {
     /// A key's bytes as written, when it has no escapes; `None` (the key still to read, with
     /// [`Self::string`]) when it has.
     #[inline]
-    fn plain_key(&mut self) -> R<Option<&'a [u8]>> {
+    fn plain_key(&mut self) -> DecodeResult<Option<&'a [u8]>> {
         self.eat(b'"')?;
         let start = self.i;
         let end = plain_run(self.b, start);
@@ -539,7 +540,7 @@ impl<'a, const EXPLAIN: bool> Parser<'a, EXPLAIN> {
     }
 
     /// A string (its quote is next), borrowed when it has no escapes.
-    fn str_ref(&mut self) -> R<Cow<'a, str>> {
+    fn str_ref(&mut self) -> DecodeResult<Cow<'a, str>> {
         self.eat(b'"')?;
         let start = self.i;
         let end = plain_run(self.b, start);
@@ -557,7 +558,7 @@ impl<'a, const EXPLAIN: bool> Parser<'a, EXPLAIN> {
         }
     }
 
-    fn string(&mut self) -> R<String> {
+    fn string(&mut self) -> DecodeResult<String> {
         self.eat(b'"')?;
         let start = self.i;
         self.i = plain_run(self.b, start);
@@ -610,7 +611,7 @@ impl<'a, const EXPLAIN: bool> Parser<'a, EXPLAIN> {
     }
 
     /// Four hex digits, exactly (`from_str_radix` alone would take a sign).
-    fn hex4(&mut self) -> R<u32> {
+    fn hex4(&mut self) -> DecodeResult<u32> {
         let h = self.b.get(self.i..self.i + 4).ok_or(Fail)?;
         self.i += 4;
         h.iter().try_fold(0u32, |n, &c| Ok(n * 16 + char::from(c).to_digit(16).ok_or(Fail)?))
@@ -618,7 +619,7 @@ impl<'a, const EXPLAIN: bool> Parser<'a, EXPLAIN> {
 
     /// A JSON number's text, validated. A number beyond the range of a double is refused, as
     /// serde_json refuses it, wherever it is (even in a field that is not read).
-    fn number(&mut self) -> R<&'a str> {
+    fn number(&mut self) -> DecodeResult<&'a str> {
         self.ws();
         let start = self.i;
         let b = self.b;
@@ -667,7 +668,7 @@ impl<'a, const EXPLAIN: bool> Parser<'a, EXPLAIN> {
     /// Skips one value of any shape without building it, checking it is well-formed JSON (each
     /// bracket closed by its own kind, keys as strings followed by `:`). Iterative, with the open
     /// containers as bits: nesting cannot overflow the stack.
-    fn skip(&mut self) -> R<()> {
+    fn skip(&mut self) -> DecodeResult<()> {
         // Bit d of `objects` says whether the container open at depth d is an object.
         let (mut objects, mut depth) = (0u128, 0u32);
         loop {
@@ -732,7 +733,7 @@ impl<'a, const EXPLAIN: bool> Parser<'a, EXPLAIN> {
 
     /// Skips a string; a control character in it is malformed JSON. A string with escapes is
     /// read in full, so a bad escape is refused as JSON refuses it.
-    fn skip_string(&mut self) -> R<()> {
+    fn skip_string(&mut self) -> DecodeResult<()> {
         self.eat(b'"')?;
         let start = self.i - 1;
         self.i = plain_run(self.b, self.i);
@@ -1085,7 +1086,7 @@ mod tests {
     use super::*;
     use crate::Field;
 
-    fn decode(text: &str, ty: &Type, types: &[NamedType]) -> R<Value> {
+    fn decode(text: &str, ty: &Type, types: &[NamedType]) -> DecodeResult<Value> {
         let mut v = Value::Null;
         decode_into(text, ty, types, &mut v)?;
         Ok(v)

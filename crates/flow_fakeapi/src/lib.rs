@@ -4,6 +4,10 @@
 //! [`Chaos`] schedule (answers cut short, 5xx, 429, dropped connections, answers lost after a
 //! write was stored); [`FakeApi::writes`] tells applied writes from replayed ones.
 //!
+//! What it must never know: flowc itself (no crate of the workspace; it stands for the real
+//! APIs and speaks only HTTP, so the tests judge flowc from outside), and anything beyond
+//! 127.0.0.1.
+//!
 //! | prefix        | auth                                  | routes                                             |
 //! |---------------|---------------------------------------|----------------------------------------------------|
 //! | `/shop`       | `Authorization: Bearer <shop_token>`  | `GET /orders?status=&limit=&cursor=&offset=&page=` (cursor, offset or page pages), `GET /legacy/orders` (308 to `/orders`) |

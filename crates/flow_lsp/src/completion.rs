@@ -1,7 +1,6 @@
 //! Completion, from the checker's record alone: after a `.`, the fields the checker says the
 //! value has; elsewhere the declared names the checker recorded, the built-ins and the keywords.
 
-use flow_check::Info;
 use lsp_types as lsp;
 
 use crate::convert::{completion_kind, declared_with, Index};
@@ -34,13 +33,7 @@ pub(crate) fn completion(doc: &Doc, p: lsp::CompletionParams) -> Option<lsp::Com
         return Some(lsp::CompletionResponse::Array(items.collect()));
     }
     // A file that does not parse was not checked; its declarations that parsed are.
-    let partial;
-    let info: &Info = if doc.parsed {
-        &doc.info
-    } else {
-        partial = flow_check::check(&doc.file).info;
-        &partial
-    };
+    let info = doc.declarations();
     let mut items: Vec<lsp::CompletionItem> = info
         .names
         .iter()

@@ -3,7 +3,6 @@
 
 use flow_check::NameKind;
 use flow_diagnostics::{Diagnostic, LineIndex, Severity, Span};
-use flow_syntax::ast;
 use lsp_types as lsp;
 
 /// Byte offsets to LSP positions (UTF-16 columns) and back, for one text.
@@ -115,15 +114,18 @@ pub(crate) fn declared_with(kind: NameKind) -> &'static str {
 }
 
 /// How the outline shows a declaration.
-pub(crate) fn symbol_kind(d: &ast::Decl) -> lsp::SymbolKind {
-    match d {
-        ast::Decl::Type(_) => lsp::SymbolKind::STRUCT,
-        ast::Decl::Map(_) | ast::Decl::Function(_) => lsp::SymbolKind::FUNCTION,
-        ast::Decl::Secret(_) => lsp::SymbolKind::CONSTANT,
-        ast::Decl::Endpoint(_) => lsp::SymbolKind::METHOD,
-        ast::Decl::Api(_) => lsp::SymbolKind::MODULE,
-        ast::Decl::Flow(_) => lsp::SymbolKind::CONSTRUCTOR,
-        ast::Decl::Table(_) => lsp::SymbolKind::OBJECT,
-        ast::Decl::Test(_) => lsp::SymbolKind::EVENT,
+pub(crate) fn symbol_kind(kind: Option<NameKind>) -> lsp::SymbolKind {
+    match kind {
+        Some(NameKind::Type) => lsp::SymbolKind::STRUCT,
+        Some(NameKind::Map | NameKind::Function) => lsp::SymbolKind::FUNCTION,
+        Some(NameKind::Secret) => lsp::SymbolKind::CONSTANT,
+        Some(NameKind::Endpoint) => lsp::SymbolKind::METHOD,
+        Some(NameKind::Api) => lsp::SymbolKind::MODULE,
+        Some(NameKind::Flow) => lsp::SymbolKind::CONSTRUCTOR,
+        Some(NameKind::Table) => lsp::SymbolKind::OBJECT,
+        // A test, and (never outlined) the locals.
+        None | Some(NameKind::Param | NameKind::Let | NameKind::LoopVar | NameKind::LambdaParam | NameKind::State) => {
+            lsp::SymbolKind::EVENT
+        }
     }
 }

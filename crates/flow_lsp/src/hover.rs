@@ -1,9 +1,8 @@
 //! Hover: a declaration's header (a type's whole body) with its doc comment, a field's declared
 //! type, a local's or any expression's type as the checker inferred it, a built-in's signature.
 
-use flow_check::Info;
+use flow_check::{Info, NameKind};
 use flow_diagnostics::Span;
-use flow_syntax::ast;
 use lsp_types as lsp;
 
 use crate::document::Doc;
@@ -19,16 +18,15 @@ pub(crate) fn hover(doc: &Doc, p: lsp::HoverParams) -> Option<lsp::Hover> {
 }
 
 fn markdown(doc: &Doc, symbol: Option<&Symbol>, offset: usize) -> Option<String> {
-    let (text, file, info) = (&doc.text, &doc.file, &doc.info);
+    let (text, info) = (&doc.text, &doc.info);
     match symbol {
-        Some(Symbol { decl, name: None, .. }) => return field_hover(text, file, info, *decl),
+        Some(Symbol { decl, name: None, .. }) => return field_hover(text, info, *decl),
         Some(Symbol { name: Some(n), .. }) if n.kind.is_global() => {
-            let d = file.decls.iter().find(|d| !matches!(d, ast::Decl::Test(_)) && d.name().span == n.span)?;
-            let span = d.span();
-            let source = &text[span.range()];
+            let d = doc.declarations().decls.iter().find(|d| d.kind.is_some() && d.name_span == n.span)?;
+            let source = text.get(d.span.range())?;
             let header = source.lines().next().unwrap_or("").trim_end_matches('{').trim_end();
-            let body = if matches!(d, ast::Decl::Type(_)) { source.trim_end() } else { header };
-            return Some(with_doc(format!("```flow\n{body}\n```"), text, span));
+            let body = if d.kind == Some(NameKind::Type) { source.trim_end() } else { header };
+            return Some(with_doc(format!("```flow\n{body}\n```"), text, d.span));
         }
         Some(Symbol { name: Some(n), .. }) => {
             if let Some(ty) = &n.ty {
@@ -68,33 +66,10 @@ fn doc_comment(text: &str, start: usize) -> String {
 
 /// The field declaration whose name is at `name`: `Type.field: T` (its type as written), with
 /// its doc comment.
-fn field_hover(text: &str, file: &ast::File, info: &Info, name: Span) -> Option<String> {
-    let (_, owner) = info.field_decls.iter().find(|(d, _)| *d == name)?;
-    let field = file.decls.iter().find_map(|d| match d {
-        ast::Decl::Type(t) => match &t.ty.kind {
-            ast::TypeExprKind::Object(fields) => fields.iter().find(|f| f.name.span == name),
-            _ => None,
-        },
-        _ => None,
-    })?;
+fn field_hover(text: &str, info: &Info, name: Span) -> Option<String> {
+    let field = info.field_decls.iter().find(|f| f.name_span == name)?;
     let mark = if field.optional { "?" } else { "" };
-    Some(with_doc(format!("```flow\n{owner}{mark}: {}\n```", type_text(&field.ty)), text, field.span))
-}
-
-/// A type as written in the source.
-fn type_text(ty: &ast::TypeExpr) -> String {
-    let inner = match &ty.kind {
-        ast::TypeExprKind::Name(id) => id.name.clone(),
-        ast::TypeExprKind::Literal(s) => format!("{s:?}"),
-        ast::TypeExprKind::Union(m) => m.iter().map(type_text).collect::<Vec<_>>().join(" | "),
-        ast::TypeExprKind::Array(t) => format!("[{}]", type_text(t)),
-        ast::TypeExprKind::Object(_) => "{ … }".into(),
-    };
-    if ty.nullable {
-        format!("{inner}?")
-    } else {
-        inner
-    }
+    Some(with_doc(format!("```flow\n{}{mark}: {}\n```", field.path, field.written), text, field.span))
 }
 
 /// The type of the innermost expression at `offset`.

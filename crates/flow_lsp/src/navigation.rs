@@ -50,7 +50,7 @@ fn field_at(info: &Info, offset: usize) -> Option<(Span, Vec<Span>)> {
         .iter()
         .find(|(u, _)| on(u, offset))
         .map(|(_, d)| *d)
-        .or_else(|| info.field_decls.iter().find(|(d, _)| on(d, offset)).map(|(d, _)| *d))?;
+        .or_else(|| info.field_decls.iter().find(|f| on(&f.name_span, offset)).map(|f| f.name_span))?;
     let mut uses: Vec<Span> = info.field_uses.iter().filter(|(_, d)| *d == decl).map(|(u, _)| *u).collect();
     uses.sort_by_key(|s| (s.start, s.end));
     uses.dedup();

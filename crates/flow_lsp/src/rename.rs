@@ -79,10 +79,10 @@ const NOT_NAMES: [&str; 26] = [
 /// A field may not take the name of another field of its type (`key` as the source writes it).
 fn check_field_rename(s: &Symbol, doc: &Doc, key: &str) -> Result<(), String> {
     let decls = &doc.info.field_decls;
-    let Some((_, owner)) = decls.iter().find(|(d, _)| *d == s.decl) else { return Ok(()) };
+    let Some(owner) = decls.iter().find(|f| f.name_span == s.decl).map(|f| &f.path) else { return Ok(()) };
     // `Type.key`: the type's name is a word, so the first `.` ends it.
     let ty = owner.split('.').next().unwrap_or(owner);
-    let clash = decls.iter().any(|(d, other)| *d != s.decl && *other == format!("{ty}.{key}"));
+    let clash = decls.iter().any(|f| f.name_span != s.decl && f.path == format!("{ty}.{key}"));
     if clash {
         return Err(format!("`{ty}` already has a field `{key}`"));
     }
@@ -92,7 +92,7 @@ fn check_field_rename(s: &Symbol, doc: &Doc, key: &str) -> Result<(), String> {
 /// Whether renaming to `new_name` keeps the file's meaning: the new name is a name, and it
 /// neither clashes with nor captures another.
 fn check_rename(s: &Symbol, doc: &Doc, new_name: &str) -> Result<(), String> {
-    let (text, file, info) = (&doc.text, &doc.file, &doc.info);
+    let (text, info) = (&doc.text, &doc.info);
     if !is_name(new_name) || NOT_NAMES.contains(&new_name) {
         return Err(format!("`{new_name}` is not a name that can be declared"));
     }
@@ -116,7 +116,7 @@ fn check_rename(s: &Symbol, doc: &Doc, new_name: &str) -> Result<(), String> {
     }
     if !name.kind.is_global() {
         // A local: no other local of that name in the same declaration.
-        let within = file.decls.iter().map(|d| d.span()).find(|d| d.range().contains(&(name.span.start as usize)));
+        let within = info.decls.iter().map(|d| d.span).find(|d| d.range().contains(&(name.span.start as usize)));
         let clash = info
             .names
             .iter()

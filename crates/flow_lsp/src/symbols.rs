@@ -1,25 +1,25 @@
-//! The outline: every declaration the parser read, in file order.
+//! The outline: every declaration the checker collected, in file order.
 
 use lsp_types as lsp;
 
-use crate::convert::{symbol_kind, Index};
+use crate::convert::{declared_with, symbol_kind, Index};
 use crate::document::Doc;
 
 pub(crate) fn symbols(doc: &Doc, _: lsp::DocumentSymbolParams) -> Option<lsp::DocumentSymbolResponse> {
     let index = Index::new(&doc.text);
     #[allow(deprecated)] // `deprecated` is a field of the type; it must be given.
     let symbols = doc
-        .file
+        .declarations()
         .decls
         .iter()
         .map(|d| lsp::DocumentSymbol {
-            name: d.name().name.clone(),
-            detail: Some(d.kind().to_string()),
-            kind: symbol_kind(d),
+            name: d.name.clone(),
+            detail: Some(d.kind.map_or("test", declared_with).to_string()),
+            kind: symbol_kind(d.kind),
             tags: None,
             deprecated: None,
-            range: index.range(d.span()),
-            selection_range: index.range(d.name().span),
+            range: index.range(d.span),
+            selection_range: index.range(d.name_span),
             children: None,
         })
         .collect();

@@ -369,7 +369,7 @@ fn apply(text: &str, result: &Value) -> String {
 fn plan_named_back(text: &str, new: &str, old: &str) -> Value {
     let checked = flow_check::check_source(text);
     let model = checked.model.unwrap_or_else(|| panic!("the file checks: {:?}\n{text}", checked.diagnostics));
-    let mut plan = serde_json::to_value(flow_check::lower(&model)).unwrap_or_default();
+    let mut plan = serde_json::to_value(model.plan()).unwrap_or_default();
     fn walk(v: &mut Value, new: &str, old: &str) {
         match v {
             Value::Object(o) => {
@@ -577,4 +577,38 @@ fn quoted_field_names_hover_complete_and_rename() {
     // The rename box shows the name, not its quotes.
     let prepared = c.at("textDocument/prepareRename", 4, 21, json!({}));
     assert_eq!(prepared["placeholder"], "+1");
+}
+
+/// The outline is the checker's record of the declarations: each in file order with its kind, a
+/// name declared twice listed twice, a test by its title; in a file with a syntax error, the
+/// declarations that parsed.
+#[test]
+fn the_outline_lists_every_declaration_and_survives_a_syntax_error() {
+    let text = "type Order { id: Int }\ntype Order { id: Int }\nfn twice(n: Int) -> Int = n * 2\ntest \"doubles\" {\n  expect twice(2) == 4\n}\nmap broken(o: Order) -> Order {\n  id: o.id +\n}\n";
+    let mut c = Client::opened(text);
+    let symbols = c.request("textDocument/documentSymbol", json!({ "textDocument": { "uri": URI } }));
+    let outline: Vec<(String, String, i64, i64)> = symbols
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|s| {
+            let field = |k: &str| s[k].as_str().unwrap_or_default().to_string();
+            (
+                field("name"),
+                field("detail"),
+                s["kind"].as_i64().unwrap_or(-1),
+                s["range"]["start"]["line"].as_i64().unwrap_or(-1),
+            )
+        })
+        .collect();
+    let kind = |k: lsp_types::SymbolKind| serde_json::to_value(k).ok().and_then(|v| v.as_i64()).unwrap_or(-2);
+    assert_eq!(
+        outline,
+        [
+            ("Order".to_string(), "type".to_string(), kind(lsp_types::SymbolKind::STRUCT), 0),
+            ("Order".to_string(), "type".to_string(), kind(lsp_types::SymbolKind::STRUCT), 1),
+            ("twice".to_string(), "fn".to_string(), kind(lsp_types::SymbolKind::FUNCTION), 2),
+            ("doubles".to_string(), "test".to_string(), kind(lsp_types::SymbolKind::EVENT), 3),
+        ]
+    );
 }

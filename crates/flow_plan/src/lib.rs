@@ -1,4 +1,4 @@
-//! The Plan: what `lower` produces from a checked model and what the runtime executes, and
+//! The Plan: what the checker builds from a `.flow` file and what the runtime executes, and
 //! nothing else. Plain, serializable, comparable data: it keeps the source span of everything
 //! that can fail at run time so failures render against the `.flow` file, and it holds secret
 //! *names*, never their values. The built-in functions' table ([`Builtin`]: name, arity, typed

@@ -21,40 +21,40 @@ impl Checker<'_> {
         b: B,
         span: Span,
         a: &[&ast::Expr],
-        lowered: &mut Vec<plan::Expr>,
+        plan_args: &mut Vec<plan::Expr>,
         scope: &mut Scope,
     ) -> Option<Ty> {
         Some(match b {
             B::Map => {
-                let item = self.array(a[0], b, lowered, scope)?;
-                Ty::Array(Rc::new(self.lambda(a[1], item, b, lowered, scope)?))
+                let item = self.array(a[0], b, plan_args, scope)?;
+                Ty::Array(Rc::new(self.lambda(a[1], item, b, plan_args, scope)?))
             }
             B::Filter => {
-                let item = self.array(a[0], b, lowered, scope)?;
-                self.lambda_bool(a[1], item.clone(), b, lowered, scope)?;
+                let item = self.array(a[0], b, plan_args, scope)?;
+                self.lambda_bool(a[1], item.clone(), b, plan_args, scope)?;
                 Ty::Array(Rc::new(item))
             }
             B::Find => {
-                let item = self.array(a[0], b, lowered, scope)?;
-                self.lambda_bool(a[1], item.clone(), b, lowered, scope)?;
+                let item = self.array(a[0], b, plan_args, scope)?;
+                self.lambda_bool(a[1], item.clone(), b, plan_args, scope)?;
                 nullable(&item, self)
             }
             B::Any | B::All => {
-                let item = self.array(a[0], b, lowered, scope)?;
-                self.lambda_bool(a[1], item, b, lowered, scope)?;
+                let item = self.array(a[0], b, plan_args, scope)?;
+                self.lambda_bool(a[1], item, b, plan_args, scope)?;
                 Ty::Bool
             }
             B::Count => {
-                let item = self.array(a[0], b, lowered, scope)?;
+                let item = self.array(a[0], b, plan_args, scope)?;
                 if let Some(l) = a.get(1) {
-                    self.lambda_bool(l, item, b, lowered, scope)?;
+                    self.lambda_bool(l, item, b, plan_args, scope)?;
                 }
                 Ty::Int
             }
             B::Sum => {
-                let item = self.array(a[0], b, lowered, scope)?;
+                let item = self.array(a[0], b, plan_args, scope)?;
                 let t = match a.get(1) {
-                    Some(l) => self.lambda(l, item, b, lowered, scope)?,
+                    Some(l) => self.lambda(l, item, b, plan_args, scope)?,
                     None => item,
                 };
                 if self.types.is_nullable(&t) || !self.types.is_numeric(&t) {
@@ -75,10 +75,10 @@ impl Checker<'_> {
             B::Min | B::Max => {
                 let lambda = a.get(1).filter(|x| matches!(x.kind, ExprKind::Lambda { .. }));
                 let (first_ty, first_x) = self.infer(a[0], scope);
-                lowered.push(first_x);
+                plan_args.push(first_x);
                 match (self.types.resolve(&first_ty).clone(), lambda, a.get(1)) {
                     (Ty::Array(item), Some(l), _) => {
-                        let key = self.lambda(l, (*item).clone(), b, lowered, scope)?;
+                        let key = self.lambda(l, (*item).clone(), b, plan_args, scope)?;
                         if !self.key_of(l, &key, b) {
                             return None;
                         }
@@ -95,7 +95,7 @@ impl Checker<'_> {
                             self.nullable_operand(a[0], &first_ty, b.name());
                             return None;
                         }
-                        let t2 = self.value(second, b, lowered, scope)?;
+                        let t2 = self.value(second, b, plan_args, scope)?;
                         match self.types.arith(&first_ty, &t2) {
                             Ok(t) if self.types.is_numeric(&first_ty) && self.types.is_numeric(&t2) => {
                                 if t == Ty::NumLit {
@@ -117,8 +117,8 @@ impl Checker<'_> {
                 }
             }
             B::SortBy | B::GroupBy => {
-                let item = self.array(a[0], b, lowered, scope)?;
-                let key = self.lambda(a[1], item.clone(), b, lowered, scope)?;
+                let item = self.array(a[0], b, plan_args, scope)?;
+                let key = self.lambda(a[1], item.clone(), b, plan_args, scope)?;
                 if !self.key_of(a[1], &key, b) {
                     return None;
                 }
@@ -134,7 +134,7 @@ impl Checker<'_> {
                 }
             }
             B::Flatten => {
-                let item = self.array(a[0], b, lowered, scope)?;
+                let item = self.array(a[0], b, plan_args, scope)?;
                 match self.types.resolve(&item).clone() {
                     Ty::Array(inner) => Ty::Array(inner),
                     Ty::Error => Ty::Error,
@@ -144,21 +144,21 @@ impl Checker<'_> {
                     }
                 }
             }
-            B::Distinct => Ty::Array(Rc::new(self.array(a[0], b, lowered, scope)?)),
+            B::Distinct => Ty::Array(Rc::new(self.array(a[0], b, plan_args, scope)?)),
             B::First | B::Last => {
-                let item = self.array(a[0], b, lowered, scope)?;
+                let item = self.array(a[0], b, plan_args, scope)?;
                 nullable(&item, self)
             }
             B::Join => {
-                let item = self.array(a[0], b, lowered, scope)?;
+                let item = self.array(a[0], b, plan_args, scope)?;
                 if !self.types.is_stringy(&item) || self.types.is_nullable(&item) {
                     self.wrong(a[0].span, b, &Ty::Array(Rc::new(item)));
                     return None;
                 }
-                self.want(a[1], Ty::String, b, lowered, scope);
+                self.want(a[1], Ty::String, b, plan_args, scope);
                 Ty::String
             }
-            _ => return self.fixed(b, a, lowered, scope),
+            _ => return self.fixed(b, a, plan_args, scope),
         })
     }
 }

@@ -19,23 +19,23 @@ impl Checker<'_> {
         b: B,
         _span: Span,
         a: &[&ast::Expr],
-        lowered: &mut Vec<plan::Expr>,
+        plan_args: &mut Vec<plan::Expr>,
         scope: &mut Scope,
     ) -> Option<Ty> {
         Some(match b {
             B::ParseDate => {
-                self.want(a[0], Ty::String, b, lowered, scope);
-                let format = self.literal(a[1], lowered, "date format", format_ok)?;
+                self.want(a[0], Ty::String, b, plan_args, scope);
+                let format = self.literal(a[1], plan_args, "date format", format_ok)?;
                 self.format_gives(a[1], &format, Goal::Date)?;
                 Ty::Date
             }
             B::ParseDatetime => {
-                self.want(a[0], Ty::String, b, lowered, scope);
-                let format = self.literal(a[1], lowered, "date format", format_ok)?;
+                self.want(a[0], Ty::String, b, plan_args, scope);
+                let format = self.literal(a[1], plan_args, "date format", format_ok)?;
                 let goal = if a.len() == 3 { Goal::LocalDateTime } else { Goal::DateTime };
                 match a.get(2) {
                     Some(z) => {
-                        self.literal(z, lowered, "time zone", super::zone_ok)?;
+                        self.literal(z, plan_args, "time zone", super::zone_ok)?;
                     }
                     None => {
                         if !["%z", "%:z", "%#z", "%+"].iter().any(|o| format.contains(o)) {
@@ -52,25 +52,25 @@ impl Checker<'_> {
                 Ty::DateTime
             }
             B::FormatDate => {
-                let t = self.value(a[0], b, lowered, scope)?;
+                let t = self.value(a[0], b, plan_args, scope)?;
                 if !matches!(self.types.resolve(&t), Ty::Date | Ty::DateTime | Ty::Error) {
                     self.wrong(a[0].span, b, &t);
                     return None;
                 }
-                let format = self.literal(a[1], lowered, "date format", format_ok)?;
+                let format = self.literal(a[1], plan_args, "date format", format_ok)?;
                 self.format_writes(a[1], &format, matches!(self.types.resolve(&t), Ty::Date))?;
                 Ty::String
             }
             B::AddDays => {
-                let t = self.value(a[0], b, lowered, scope)?;
+                let t = self.value(a[0], b, plan_args, scope)?;
                 if !matches!(self.types.resolve(&t), Ty::Date | Ty::DateTime | Ty::Error) {
                     self.wrong(a[0].span, b, &t);
                     return None;
                 }
-                self.want(a[1], Ty::Int, b, lowered, scope);
+                self.want(a[1], Ty::Int, b, plan_args, scope);
                 t
             }
-            _ => return self.fixed(b, a, lowered, scope),
+            _ => return self.fixed(b, a, plan_args, scope),
         })
     }
 }

@@ -40,25 +40,25 @@ impl Checker<'_> {
             return POISON;
         }
         let a: Vec<&ast::Expr> = args.iter().map(|x| &x.value).collect();
-        let mut lowered: Vec<plan::Expr> = Vec::with_capacity(a.len());
-        let ty = match self.builtin_type(b, e.span, &a, &mut lowered, scope) {
+        let mut plan_args: Vec<plan::Expr> = Vec::with_capacity(a.len());
+        let ty = match self.builtin_type(b, e.span, &a, &mut plan_args, scope) {
             Some(t) => t,
             None => return POISON,
         };
         let ty = if b.is_fallible() { Ty::Fallible(Rc::new(ty)) } else { ty };
-        (ty, plan::Expr::CallBuiltin { func: b, args: lowered, span: e.span })
+        (ty, plan::Expr::CallBuiltin { func: b, args: plan_args, span: e.span })
     }
 
-    fn want(&mut self, e: &ast::Expr, ty: Ty, b: B, lowered: &mut Vec<plan::Expr>, scope: &mut Scope) {
+    fn want(&mut self, e: &ast::Expr, ty: Ty, b: B, plan_args: &mut Vec<plan::Expr>, scope: &mut Scope) {
         let x =
             self.check_against(e, &Expect { ty, origin: None, what: format!("the argument of `{}`", b.name()) }, scope);
-        lowered.push(x);
+        plan_args.push(x);
     }
 
     /// An argument's type, refusing null (with a `??` suggestion).
-    fn value(&mut self, e: &ast::Expr, b: B, lowered: &mut Vec<plan::Expr>, scope: &mut Scope) -> Option<Ty> {
+    fn value(&mut self, e: &ast::Expr, b: B, plan_args: &mut Vec<plan::Expr>, scope: &mut Scope) -> Option<Ty> {
         let (t, x) = self.infer(e, scope);
-        lowered.push(x);
+        plan_args.push(x);
         if self.types.is_nullable(&t) {
             self.nullable_operand(e, &t, b.name());
             return None;
@@ -67,8 +67,8 @@ impl Checker<'_> {
     }
 
     /// An array argument: its item type.
-    fn array(&mut self, e: &ast::Expr, b: B, lowered: &mut Vec<plan::Expr>, scope: &mut Scope) -> Option<Ty> {
-        let t = self.value(e, b, lowered, scope)?;
+    fn array(&mut self, e: &ast::Expr, b: B, plan_args: &mut Vec<plan::Expr>, scope: &mut Scope) -> Option<Ty> {
+        let t = self.value(e, b, plan_args, scope)?;
         match self.types.resolve(&t).clone() {
             Ty::Array(item) => Some((*item).clone()),
             Ty::Error => None,
@@ -94,7 +94,7 @@ impl Checker<'_> {
         e: &ast::Expr,
         item: Ty,
         b: B,
-        lowered: &mut Vec<plan::Expr>,
+        plan_args: &mut Vec<plan::Expr>,
         scope: &mut Scope,
     ) -> Option<Ty> {
         let ExprKind::Lambda { param, body } = &e.kind else {
@@ -111,7 +111,7 @@ impl Checker<'_> {
         let (t, x) = self.infer(body, scope);
         let mut diags = Vec::new();
         scope.truncate(mark, &mut diags);
-        lowered.push(plan::Expr::Lambda { param: param.name.as_str().into(), body: Box::new(x) });
+        plan_args.push(plan::Expr::Lambda { param: param.name.as_str().into(), body: Box::new(x) });
         Some(t)
     }
 
@@ -120,10 +120,10 @@ impl Checker<'_> {
         e: &ast::Expr,
         item: Ty,
         b: B,
-        lowered: &mut Vec<plan::Expr>,
+        plan_args: &mut Vec<plan::Expr>,
         scope: &mut Scope,
     ) -> Option<()> {
-        let t = self.lambda(e, item, b, lowered, scope)?;
+        let t = self.lambda(e, item, b, plan_args, scope)?;
         if !matches!(self.types.resolve(&t), Ty::Bool | Ty::Error) {
             let body = match &e.kind {
                 ExprKind::Lambda { body, .. } => body.span,
@@ -182,7 +182,7 @@ impl Checker<'_> {
     fn literal(
         &mut self,
         e: &ast::Expr,
-        lowered: &mut Vec<plan::Expr>,
+        plan_args: &mut Vec<plan::Expr>,
         what: &str,
         check: impl FnOnce(&str) -> Result<(), String>,
     ) -> Option<String> {
@@ -210,7 +210,7 @@ impl Checker<'_> {
             );
             return None;
         }
-        lowered.push(plan::Expr::Lit { value: plan::Value::Str(s.clone()) });
+        plan_args.push(plan::Expr::Lit { value: plan::Value::Str(s.clone()) });
         Some(s.clone())
     }
 
@@ -221,28 +221,28 @@ impl Checker<'_> {
         b: B,
         span: Span,
         a: &[&ast::Expr],
-        lowered: &mut Vec<plan::Expr>,
+        plan_args: &mut Vec<plan::Expr>,
         scope: &mut Scope,
     ) -> Option<Ty> {
         if b.row().is_fixed() {
-            return self.fixed(b, a, lowered, scope);
+            return self.fixed(b, a, plan_args, scope);
         }
         match b.family() {
-            Family::Text => self.text_type(b, span, a, lowered, scope),
-            Family::Arrays => self.arrays_type(b, span, a, lowered, scope),
-            Family::Numbers => self.numbers_type(b, span, a, lowered, scope),
-            Family::Dates => self.dates_type(b, span, a, lowered, scope),
-            Family::Control => self.fixed(b, a, lowered, scope),
+            Family::Text => self.text_type(b, span, a, plan_args, scope),
+            Family::Arrays => self.arrays_type(b, span, a, plan_args, scope),
+            Family::Numbers => self.numbers_type(b, span, a, plan_args, scope),
+            Family::Dates => self.dates_type(b, span, a, plan_args, scope),
+            Family::Control => self.fixed(b, a, plan_args, scope),
         }
     }
 
     /// A call typed from its row: each argument checked against its shape (a regex or a zone is
-    /// a literal, validated here), a left-out argument lowered to its default.
+    /// a literal, validated here), a left-out argument plan_args to its default.
     pub(super) fn fixed(
         &mut self,
         b: B,
         a: &[&ast::Expr],
-        lowered: &mut Vec<plan::Expr>,
+        plan_args: &mut Vec<plan::Expr>,
         scope: &mut Scope,
     ) -> Option<Ty> {
         let row = b.row();
@@ -250,16 +250,16 @@ impl Checker<'_> {
             match (a.get(i), arg.shape) {
                 (None, _) => {
                     if let Some(text) = arg.default {
-                        lowered.push(plan::Expr::Lit { value: plan::Value::Str(text.into()) });
+                        plan_args.push(plan::Expr::Lit { value: plan::Value::Str(text.into()) });
                     }
                 }
                 (Some(e), Shape::Regex) => {
-                    self.literal(e, lowered, "regex", regex_ok)?;
+                    self.literal(e, plan_args, "regex", regex_ok)?;
                 }
                 (Some(e), Shape::Zone) => {
-                    self.literal(e, lowered, "time zone", zone_ok)?;
+                    self.literal(e, plan_args, "time zone", zone_ok)?;
                 }
-                (Some(e), shape) => self.want(e, fixed_type(shape)?, b, lowered, scope),
+                (Some(e), shape) => self.want(e, fixed_type(shape)?, b, plan_args, scope),
             }
         }
         fixed_type(row.returns)

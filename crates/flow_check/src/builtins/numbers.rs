@@ -18,12 +18,12 @@ impl Checker<'_> {
         b: B,
         _span: Span,
         a: &[&ast::Expr],
-        lowered: &mut Vec<plan::Expr>,
+        plan_args: &mut Vec<plan::Expr>,
         scope: &mut Scope,
     ) -> Option<Ty> {
         Some(match b {
             B::Round | B::Abs => {
-                let t = self.value(a[0], b, lowered, scope)?;
+                let t = self.value(a[0], b, plan_args, scope)?;
                 if !self.types.is_numeric(&t) {
                     self.wrong(a[0].span, b, &t);
                     return None;
@@ -33,7 +33,7 @@ impl Checker<'_> {
                         self.wrong(d.span, b, &Ty::Int);
                         return None;
                     }
-                    self.want(d, Ty::Int, b, lowered, scope);
+                    self.want(d, Ty::Int, b, plan_args, scope);
                 }
                 if t == Ty::NumLit {
                     Ty::Decimal
@@ -42,7 +42,7 @@ impl Checker<'_> {
                 }
             }
             B::Floor | B::Ceil | B::ToInt => {
-                let t = self.value(a[0], b, lowered, scope)?;
+                let t = self.value(a[0], b, plan_args, scope)?;
                 if !self.types.is_numeric(&t) {
                     self.wrong(a[0].span, b, &t);
                     return None;
@@ -50,7 +50,7 @@ impl Checker<'_> {
                 Ty::Int
             }
             B::ToDecimal | B::ToFloat => {
-                let t = self.value(a[0], b, lowered, scope)?;
+                let t = self.value(a[0], b, plan_args, scope)?;
                 if !self.types.is_numeric(&t) {
                     self.wrong(a[0].span, b, &t);
                     return None;
@@ -61,7 +61,7 @@ impl Checker<'_> {
                     Ty::Float
                 }
             }
-            _ => return self.fixed(b, a, lowered, scope),
+            _ => return self.fixed(b, a, plan_args, scope),
         })
     }
 }

@@ -18,16 +18,16 @@ impl Checker<'_> {
         b: B,
         span: Span,
         a: &[&ast::Expr],
-        lowered: &mut Vec<plan::Expr>,
+        plan_args: &mut Vec<plan::Expr>,
         scope: &mut Scope,
     ) -> Option<Ty> {
         Some(match b {
             B::Contains => {
-                let t = self.value(a[0], b, lowered, scope)?;
+                let t = self.value(a[0], b, plan_args, scope)?;
                 match self.types.resolve(&t).clone() {
-                    Ty::Array(item) => self.want(a[1], (*item).clone(), b, lowered, scope),
+                    Ty::Array(item) => self.want(a[1], (*item).clone(), b, plan_args, scope),
                     Ty::String | Ty::StrLit(_) | Ty::Union(_) | Ty::Error => {
-                        self.want(a[1], Ty::String, b, lowered, scope)
+                        self.want(a[1], Ty::String, b, plan_args, scope)
                     }
                     other => {
                         self.wrong(a[0].span, b, &other);
@@ -37,7 +37,7 @@ impl Checker<'_> {
                 Ty::Bool
             }
             B::Format => {
-                let template = self.literal(a[0], lowered, "format template", |_| Ok(()))?;
+                let template = self.literal(a[0], plan_args, "format template", |_| Ok(()))?;
                 let holes = count_holes(&template);
                 if holes != a.len() - 1 {
                     self.report(
@@ -56,7 +56,7 @@ impl Checker<'_> {
                     return None;
                 }
                 for x in &a[1..] {
-                    let t = self.value(x, b, lowered, scope)?;
+                    let t = self.value(x, b, plan_args, scope)?;
                     if matches!(self.types.resolve(&t), Ty::Array(_) | Ty::Object(_)) {
                         self.wrong(x.span, b, &t);
                         return None;
@@ -65,7 +65,7 @@ impl Checker<'_> {
                 Ty::String
             }
             B::Str => {
-                let t = self.value(a[0], b, lowered, scope)?;
+                let t = self.value(a[0], b, plan_args, scope)?;
                 if matches!(self.types.resolve(&t), Ty::Array(_) | Ty::Object(_) | Ty::Duration) {
                     self.wrong(a[0].span, b, &t);
                     return None;
@@ -73,7 +73,7 @@ impl Checker<'_> {
                 Ty::String
             }
             B::Len => {
-                let t = self.value(a[0], b, lowered, scope)?;
+                let t = self.value(a[0], b, plan_args, scope)?;
                 if !matches!(
                     self.types.resolve(&t),
                     Ty::String | Ty::StrLit(_) | Ty::Union(_) | Ty::Array(_) | Ty::Error
@@ -83,7 +83,7 @@ impl Checker<'_> {
                 }
                 Ty::Int
             }
-            _ => return self.fixed(b, a, lowered, scope),
+            _ => return self.fixed(b, a, plan_args, scope),
         })
     }
 }

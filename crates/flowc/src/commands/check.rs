@@ -18,7 +18,7 @@ pub(crate) fn check(files: &[PathBuf], format: Format) -> miette::Result<ExitCod
                 let mut d = checked.diagnostics;
                 // With the secrets at hand (the environment, or the .env file), credentials that
                 // could never work are check errors, and secrets too short to redact warnings.
-                let plan = checked.model.as_ref().map(flow_check::lower);
+                let plan = checked.model.map(flow_check::Model::into_plan);
                 let needed = plan.as_ref().map(flow_runtime::credential_secrets).unwrap_or_default();
                 if let (Some(plan), false) = (&plan, needed.is_empty()) {
                     let dir = path.parent().map(std::path::Path::to_path_buf).unwrap_or_default();

@@ -63,10 +63,7 @@ pub(crate) fn compile(path: &std::path::Path) -> miette::Result<Option<(Source, 
             stderr_color(),
         ));
     }
-    Ok(checked.model.map(|m| {
-        let plan = flow_check::lower(&m);
-        (source, plan)
-    }))
+    Ok(checked.model.map(|m| (source, m.into_plan())))
 }
 
 pub(crate) fn plural(n: usize) -> &'static str {
