@@ -14,7 +14,11 @@
 //! | `/mail`       | `Authorization: Bearer <mail_token>`  | `GET /lists/{list_id}`, `POST /lists/{list_id}/members` |
 //! | `/chat`       | `?token=<chat_token>` (exactly once)  | `GET /history?page=` (next-URL pages)              |
 //! | `/desk`       | HTTP basic                            | `POST /notes`                                      |
-//! | `/_control`   | none                                  | `GET /received/{collection}`, `POST /faults`       |
+//! | `/_control`   | none                                  | `GET /received/{collection}`, `GET /receipts/{collection}`, `POST /faults` |
+
+mod receipts;
+
+pub use receipts::{Applied, Receipts};
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -377,6 +381,8 @@ struct Inner {
     asked: HashMap<String, u32>,
     chaos_counts: ChaosCounts,
     writes: Writes,
+    /// What each write did to each collection (see [`Receipts`]).
+    ledger: receipts::Ledger,
     /// Every credential an echoing refusal put in a body.
     echoed: Vec<String>,
 }
@@ -637,6 +643,21 @@ impl FakeApi {
         self.state.lock().writes
     }
 
+    /// What the writes to a collection did: applied, replayed, duplicate effects (see [`Receipts`]).
+    pub fn receipts(&self, collection: &str) -> Receipts {
+        self.state.lock().ledger.receipts(collection)
+    }
+
+    /// The records of a collection applied more than once, with how often and under which keys.
+    pub fn duplicated(&self, collection: &str) -> Vec<Applied> {
+        self.state.lock().ledger.duplicated(collection)
+    }
+
+    /// How many writes to a collection with this idempotency key were answered again, without effect.
+    pub fn replays_of(&self, collection: &str, key: &str) -> u64 {
+        self.state.lock().ledger.replays_of(collection, key)
+    }
+
     pub fn set_faults(&self, faults: Faults) {
         self.state.lock().faults = faults;
     }
@@ -684,6 +705,7 @@ fn router(state: Arc<AppState>) -> Router {
         .route("/mail/lists/{list_id}", get(mailing_list))
         .route("/mail/lists/{list_id}/members", post(add_member))
         .route("/_control/received/{collection}", get(received))
+        .route("/_control/receipts/{collection}", get(receipts_of))
         .route("/_control/faults", post(set_faults))
         .with_state(state)
 }
@@ -987,10 +1009,12 @@ fn store(state: &AppState, headers: &HeaderMap, collection: &str, body: Value, p
     if let Some(k) = &key {
         if let Some(answer) = inner.idempotency.get(k).cloned() {
             inner.writes.replayed += 1;
+            inner.ledger.replayed(collection, header(headers, "idempotency-key"));
             return answer;
         }
     }
     inner.writes.applied += 1;
+    inner.ledger.applied(collection, &body, headers.get("idempotency-key").and_then(|v| v.to_str().ok()));
     inner.next_id += 1;
     let answer = json!({ "id": format!("{prefix}_{}", inner.next_id) });
     inner.received.entry(collection.to_string()).or_default().push(body);
@@ -1184,6 +1208,9 @@ async fn create_contacts_batch(State(state): State<Arc<AppState>>, headers: Head
     state.hit("batches");
     let n = items.len();
     let mut inner = state.lock();
+    for item in &items {
+        inner.ledger.applied("contacts", item, None);
+    }
     let list = inner.received.entry("contacts".to_string()).or_default();
     list.extend(items);
     (StatusCode::CREATED, Json(json!({ "created": n }))).into_response()
@@ -1457,6 +1484,10 @@ async fn add_member(
 async fn received(State(state): State<Arc<AppState>>, Path(collection): Path<String>) -> Response {
     let items = state.lock().received.get(&collection).cloned().unwrap_or_default();
     Json(Value::Array(items)).into_response()
+}
+
+async fn receipts_of(State(state): State<Arc<AppState>>, Path(collection): Path<String>) -> Response {
+    Json(state.lock().ledger.receipts(&collection)).into_response()
 }
 
 async fn set_faults(State(state): State<Arc<AppState>>, Json(faults): Json<Faults>) -> Response {
