@@ -52,3 +52,227 @@ fn the_fake_counts_a_keyed_write_sent_again_as_a_replay_and_an_unkeyed_one_as_a_
         assert!(dup.iter().all(|a| a.times == 2 && a.keys.is_empty()));
     });
 }
+
+/// A fresh folder for a test's state store.
+fn scratch(test: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("flowc-state-{}-{test}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    dir
+}
+
+const KEYED: &str = "tests/data/state/contacts_keyed.flow";
+
+fn at(secs: i64) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp(secs, 0).expect("time")
+}
+
+/// A store where flow `sync` ran twice (the second run stopped mid-pull with a position) and
+/// flow `gone`, which the file no longer has, kept a cursor.
+fn stored_runs(path: &std::path::Path) {
+    use flow_state::*;
+    let mut store = SqliteStore::open(path, None).expect("open").store;
+    let lease = store.acquire_lease("sync", "test", std::time::Duration::from_secs(60), at(1_000)).expect("lease");
+    let first = store.start_run(&lease, at(1_000)).expect("run");
+    let counts = RunCounts {
+        read: 120,
+        delivered: 110,
+        filtered: 8,
+        failed: 2,
+        dead_lettered: 2,
+        pages: 2,
+        requests: 123,
+        retries: 1,
+        ..RunCounts::default()
+    };
+    let cursor = Cursor::Int(120);
+    let cp = Checkpoint { run: first, cursor: Some(cursor), boundary: vec!["120".into()], position: None, counts };
+    store.checkpoint(&lease, &cp, at(1_010)).expect("checkpoint");
+    store
+        .finish_run(&lease, first, &RunEnd { status: RunStatus::Succeeded, counts, error: None }, at(1_011))
+        .expect("finish");
+    let second = store.start_run(&lease, at(2_000)).expect("run");
+    let position = PullPosition { next: PageAt::Page { number: 3 }, pages_done: 2, records_done: 200, seen_max: None };
+    let counts = RunCounts { read: 200, delivered: 199, failed: 1, pages: 2, requests: 3, ..RunCounts::default() };
+    let cp = Checkpoint {
+        run: second,
+        cursor: Some(Cursor::Int(130)),
+        boundary: vec!["129".into(), "130".into()],
+        position: Some(position),
+        counts,
+    };
+    store.checkpoint(&lease, &cp, at(2_005)).expect("checkpoint");
+    let end =
+        RunEnd { status: RunStatus::Failed, counts, error: Some("`create_contact`: answered 500\nsecond line".into()) };
+    store.finish_run(&lease, second, &end, at(2_006)).expect("finish");
+    store.release_lease(&lease).expect("release");
+    let lease = store.acquire_lease("gone", "test", std::time::Duration::from_secs(60), at(3_000)).expect("lease");
+    store.set_cursor(&lease, &Cursor::String("b".into()), at(3_000)).expect("set");
+    store.release_lease(&lease).expect("release");
+}
+
+fn state_args(cmd: &[&str], store: &std::path::Path) -> Vec<String> {
+    let mut args: Vec<String> = cmd.iter().map(|s| s.to_string()).collect();
+    args.push("--state".into());
+    args.push(store.display().to_string());
+    args
+}
+
+#[test]
+fn state_show_prints_each_flows_cursor_boundary_position_and_last_update() {
+    let dir = scratch("show");
+    let store = dir.join("state.db");
+    let out = flowc(&state_args(&["state", "show", KEYED], &store), &[]);
+    assert_eq!(out.code, 1, "a missing store says so: {}", out.stderr);
+    assert!(out.stderr.contains("error[R0020]: there is no state store at"), "{}", out.stderr);
+    assert!(!store.exists(), "showing creates nothing");
+    stored_runs(&store);
+    let out = flowc(&state_args(&["state", "show", KEYED], &store), &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        out.stdout,
+        "flow sync: cursor 130 (Int) · 2 boundary keys · mid-pull: resumes at page 3 after 2 pages and 200 records · 2 checkpoints · updated 1970-01-01T00:33:25Z by run 2\n\
+         flow gone (not a flow of tests/data/state/contacts_keyed.flow): cursor b (String) · 0 boundary keys · between pulls · 0 checkpoints · updated 1970-01-01T00:50:00Z by `flowc state set`\n"
+    );
+    let out = flowc(&state_args(&["state", "show", KEYED, "--flow", "sync"], &store), &[]);
+    assert_eq!(out.stdout.lines().count(), 1, "{}", out.stdout);
+    let out = flowc(&state_args(&["state", "show", KEYED, "--flow", "nope"], &store), &[]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("--flow nope: the file has no flow of that name (it has: sync)"), "{}", out.stderr);
+}
+
+#[test]
+fn runs_lists_the_history_newest_first_as_a_table_and_as_json() {
+    let dir = scratch("runs");
+    let store = dir.join("state.db");
+    let out = flowc(&state_args(&["runs", KEYED], &store), &[]);
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains("error[R0020]"), "{}", out.stderr);
+    stored_runs(&store);
+    let out = flowc(&state_args(&["runs", KEYED], &store), &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{}", out.stdout);
+    let header: Vec<&str> = lines[0].split_whitespace().collect();
+    assert_eq!(
+        header,
+        [
+            "id",
+            "flow",
+            "started",
+            "ended",
+            "status",
+            "read",
+            "delivered",
+            "filtered",
+            "failed",
+            "pages",
+            "requests",
+            "retries",
+            "error"
+        ]
+    );
+    let newest: Vec<&str> = lines[1].split_whitespace().collect();
+    assert_eq!(
+        newest[..12],
+        ["2", "sync", "1970-01-01T00:33:20Z", "1970-01-01T00:33:26Z", "failed", "200", "199", "0", "1", "2", "3", "0"]
+    );
+    assert!(lines[1].ends_with("`create_contact`: answered 500 second line"), "the error on one line: {}", lines[1]);
+    assert_eq!(
+        lines[2].split_whitespace().take(5).collect::<Vec<_>>(),
+        ["1", "sync", "1970-01-01T00:16:40Z", "1970-01-01T00:16:51Z", "succeeded"]
+    );
+    assert!(lines[2].ends_with(" -"), "no error: {}", lines[2]);
+    let out = flowc(&state_args(&["runs", KEYED, "--format", "json"], &store), &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let runs: serde_json::Value = serde_json::from_str(&out.stdout).expect("json");
+    assert_eq!(runs[0]["id"], 2);
+    assert_eq!(runs[0]["status"], "failed");
+    assert_eq!(runs[1]["status"], "succeeded");
+    assert_eq!(runs[1]["error"], serde_json::Value::Null);
+    assert_eq!(
+        [
+            &runs[1]["read"],
+            &runs[1]["delivered"],
+            &runs[1]["filtered"],
+            &runs[1]["failed"],
+            &runs[1]["pages"],
+            &runs[1]["requests"],
+            &runs[1]["retries"]
+        ],
+        [120, 110, 8, 2, 2, 123, 1]
+    );
+    assert_eq!(runs[1]["ended"], "1970-01-01T00:16:51Z");
+    let out = flowc(&state_args(&["runs", KEYED, "--flow", "sync", "--limit", "1", "--format", "json"], &store), &[]);
+    let runs: serde_json::Value = serde_json::from_str(&out.stdout).expect("json");
+    assert_eq!(runs.as_array().map(Vec::len), Some(1));
+}
+
+#[test]
+fn state_reset_forgets_one_flow_and_is_refused_while_a_run_holds_it() {
+    let dir = scratch("reset");
+    let store = dir.join("state.db");
+    stored_runs(&store);
+    // A run holds the flow: the reset is refused and changes nothing.
+    let lease = {
+        let mut s = flow_state::SqliteStore::open(&store, None).expect("open").store;
+        use flow_state::StateStore;
+        s.acquire_lease("sync", "flowc run (pid 1)", std::time::Duration::from_secs(3600), chrono::Utc::now())
+            .expect("lease")
+    };
+    let out = flowc(&state_args(&["state", "reset", KEYED, "--flow", "sync"], &store), &[]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("error[R0021]: flow `sync` is locked"), "{}", out.stderr);
+    assert!(out.stderr.contains("flowc run (pid 1)"), "names the holder: {}", out.stderr);
+    let shown = flowc(&state_args(&["state", "show", KEYED, "--flow", "sync"], &store), &[]);
+    assert!(shown.stdout.contains("cursor 130"), "{}", shown.stdout);
+    {
+        let mut s = flow_state::SqliteStore::open(&store, None).expect("open").store;
+        use flow_state::StateStore;
+        s.release_lease(&lease).expect("release");
+    }
+    let out = flowc(&state_args(&["state", "reset", KEYED, "--flow", "sync"], &store), &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("flow sync: state forgotten"), "{}", out.stderr);
+    let shown = flowc(&state_args(&["state", "show", KEYED], &store), &[]);
+    assert!(shown.stdout.starts_with("flow sync: no state yet"), "{}", shown.stdout);
+    assert!(shown.stdout.contains("flow gone"), "the other flow's state stays: {}", shown.stdout);
+    let runs = flowc(&state_args(&["runs", KEYED, "--format", "json"], &store), &[]);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&runs.stdout).expect("json").as_array().map(Vec::len),
+        Some(2)
+    );
+    let again = flowc(&state_args(&["state", "reset", KEYED, "--flow", "sync"], &store), &[]);
+    assert!(again.stderr.contains("flow sync: had no state; nothing changed"), "{}", again.stderr);
+    let out = flowc(&["state", "reset", KEYED], &[]);
+    assert_eq!(out.code, 2, "never all flows implicitly: {}", out.stderr);
+}
+
+#[test]
+fn a_damaged_or_newer_store_is_a_clear_error_and_is_left_as_it_was() {
+    let dir = scratch("damaged");
+    let garbage = dir.join("garbage.db");
+    std::fs::write(&garbage, b"this is not a database at all, but it is long enough to look like one".repeat(100))
+        .expect("write");
+    let before = std::fs::read(&garbage).expect("read");
+    for cmd in [&["state", "show", KEYED][..], &["runs", KEYED], &["state", "reset", KEYED, "--flow", "sync"]] {
+        let out = flowc(&state_args(cmd, &garbage), &[]);
+        assert_eq!(out.code, 1, "{cmd:?}: {}", out.stderr);
+        assert!(out.stderr.contains("error[R0020]"), "{cmd:?}: {}", out.stderr);
+    }
+    assert_eq!(std::fs::read(&garbage).expect("read"), before, "left as it was");
+    let newer = dir.join("newer.db");
+    stored_runs(&newer);
+    // The schema version a later flowc would write: SQLite's `user_version`, bytes 60..64 of the header.
+    let mut bytes = std::fs::read(&newer).expect("read");
+    assert!(!dir.join("newer.db-wal").exists(), "the store was closed cleanly");
+    bytes[60..64].copy_from_slice(&(flow_state::SCHEMA_VERSION as u32 + 1).to_be_bytes());
+    std::fs::write(&newer, &bytes).expect("write");
+    let out = flowc(&state_args(&["state", "show", KEYED], &newer), &[]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("error[R0020]") && out.stderr.contains("newer than this flowc reads"),
+        "{}",
+        out.stderr
+    );
+}

@@ -87,6 +87,8 @@ codes! {
     TOO_MANY_PAGES = "R0011", Error, "a source returned more pages than its `max_pages`";
     OUTCOME_UNKNOWN = "R0012", Error, "a write failed in a way that may have applied it, and cannot be repeated safely";
     AUTH_FAILED = "R0013", Error, "credentials could not be obtained or were refused";
+    STATE_STORE = "R0020", Error, "the state store is missing, damaged, newer, encrypted with another key, or cannot be written";
+    STATE_LOCKED = "R0021", Error, "a flow's state is held by a run (its lease)";
 
     UNUSED = "W0001", Warning, "a declaration that nothing uses";
     UNUSED_LET = "W0002", Warning, "a `let` whose value is never used";

@@ -105,6 +105,64 @@ enum Command {
         #[arg(short, long)]
         verbose: bool,
     },
+    /// Inspect or change the flows' durable state (cursors, resume positions), explicitly.
+    #[command(after_help = EXIT_HELP)]
+    State {
+        #[command(subcommand)]
+        action: StateAction,
+    },
+    /// The run history of the file's flows, newest first: counts, status and error of each run.
+    #[command(after_help = EXIT_HELP)]
+    Runs {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// Only this flow's runs.
+        #[arg(long, value_name = "NAME")]
+        flow: Option<String>,
+        /// `json` prints the runs as a JSON array on stdout.
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+        /// At most this many runs.
+        #[arg(long, value_name = "N", default_value_t = 50)]
+        limit: usize,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+/// Where the state store is.
+#[derive(clap::Args)]
+struct StoreArgs {
+    /// The state store (default: `flowc-state.db` beside FILE).
+    #[arg(long = "state", value_name = "PATH")]
+    state: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum StateAction {
+    /// Each flow's cursor, boundary keys, resume position, last update and run.
+    #[command(after_help = EXIT_HELP)]
+    Show {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// Only this flow.
+        #[arg(long, value_name = "NAME")]
+        flow: Option<String>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Forget one flow's state (its run history and dead letters stay): its next run starts
+    /// from its declared initial value. Refused while a run holds the flow.
+    #[command(after_help = EXIT_HELP)]
+    Reset {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// The flow whose state to forget; never all at once.
+        #[arg(long, value_name = "NAME", required = true)]
+        flow: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -126,6 +184,15 @@ fn main() -> ExitCode {
         }
         Command::Run { file, flow, base_urls, format, verbose } => {
             commands::run::run(&file, flow.as_deref(), &base_urls, format == Format::Json, verbose)
+        }
+        Command::State { action: StateAction::Show { file, flow, store } } => {
+            commands::state::show(&file, flow.as_deref(), store.state.as_deref())
+        }
+        Command::State { action: StateAction::Reset { file, flow, store } } => {
+            commands::state::reset(&file, &flow, store.state.as_deref())
+        }
+        Command::Runs { file, flow, format, limit, store } => {
+            commands::runs::runs(&file, flow.as_deref(), format == Format::Json, limit, store.state.as_deref())
         }
     };
     match result {
