@@ -757,6 +757,7 @@ impl Cx<'_> {
                         .help(help),
                 );
             }
+            None if id.name == crate::state::STATE_VAR => self.report(crate::state::no_state(id.span)),
             None => {
                 let names: Vec<String> = scope.names().map(str::to_string).collect();
                 let help = match suggest(&id.name, names.iter().map(String::as_str)) {

@@ -32,7 +32,9 @@ impl Cx<'_> {
                     })
                     .collect::<Vec<_>>(),
             );
+            let declared = self.declare_state(d, &mut scope);
             let body = self.stmts(&d.body, &mut scope, Some(&mut settings));
+            let state = declared.and_then(|declared| self.finish_state(d, declared, &body));
             let mut diags = Vec::new();
             scope.truncate(0, &mut diags);
             self.diagnostics.append(&mut diags);
@@ -48,6 +50,7 @@ impl Cx<'_> {
                 concurrency: 0,
                 on_error: plan::OnError::Fail,
                 body,
+                state,
                 span: d.span,
             });
             self.flow_settings.push(settings);
@@ -137,6 +140,12 @@ impl Cx<'_> {
                         }
                     }
                 },
+                // Checked by `declare_state` at the flow's top level; it is the whole flow's.
+                ast::Stmt::State(st) => {
+                    if settings.is_none() {
+                        self.report(crate::state::state_in_loop(st));
+                    }
+                }
                 ast::Stmt::For(f) => {
                     if let Some(step) = self.for_stmt(f, scope) {
                         steps.push(step);

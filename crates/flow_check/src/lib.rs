@@ -31,6 +31,7 @@ mod pagination;
 mod properties;
 mod record;
 mod scope;
+mod state;
 mod table;
 mod test_block;
 mod ty;
@@ -111,12 +112,14 @@ pub enum NameKind {
     LoopVar,
     /// The parameter of a lambda.
     LambdaParam,
+    /// A flow's `state` (`state.since`), bound by its `state` declaration.
+    State,
 }
 
 impl NameKind {
     /// Declarations share one namespace for the whole file; locals live in one declaration.
     pub fn is_global(self) -> bool {
-        !matches!(self, NameKind::Param | NameKind::Let | NameKind::LoopVar | NameKind::LambdaParam)
+        !matches!(self, NameKind::Param | NameKind::Let | NameKind::LoopVar | NameKind::LambdaParam | NameKind::State)
     }
 
     /// The word diagnostics use for it (`api \`crm\``).
@@ -134,6 +137,7 @@ impl NameKind {
             NameKind::Let => "let",
             NameKind::LoopVar => "loop variable",
             NameKind::LambdaParam => "lambda parameter",
+            NameKind::State => "state",
         }
     }
 }

@@ -225,7 +225,7 @@ fn every_use_of_a_declared_name_is_recorded_with_its_declaration() {
                     f.filter.iter().for_each(|c| exprs(c, out, calls));
                     stmts(&f.body, out, calls);
                 }
-                ast::Stmt::Property(_) => {}
+                ast::Stmt::Property(_) | ast::Stmt::State(_) => {}
             }
         }
     }

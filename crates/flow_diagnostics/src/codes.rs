@@ -4,7 +4,7 @@
 //! and says what counts as asserting).
 //!
 //! Ranges: E00xx input and syntax, E01xx names, E02xx types and maps, E03xx endpoints,
-//! E04xx apis and secrets, E05xx flows, W0xxx warnings, R0xxx run-time failures.
+//! E04xx apis and secrets, E05xx flows, E06xx state, W0xxx warnings, R0xxx run-time failures.
 
 use crate::Severity;
 
@@ -74,6 +74,17 @@ codes! {
     BAD_ON_ERROR = "E0501", Error, "an invalid error policy";
     BAD_STATEMENT = "E0502", Error, "a flow statement that does nothing or cannot run";
 
+    STATE_TYPE = "E0601", Error, "a state cursor whose type is not DateTime, Int or String";
+    STATE_INITIAL = "E0602", Error, "a state's initial value is not a literal of its type";
+    STATE_PLACE = "E0603", Error, "a state declared twice in a flow, or inside a loop";
+    STATE_UNREAD = "E0604", Error, "a state that no source reads, or that more than one reads";
+    STATE_FROM = "E0605", Error, "a state's `from` or `key` that is not a field of the source's records";
+    STATE_FROM_TYPE = "E0606", Error, "a cursor field whose type is not the state's";
+    STATE_KEY = "E0607", Error, "a state's `key` that is not a String or Int field";
+    STATE_LAG = "E0608", Error, "a `lag` that is not a duration, or on a cursor that is not a DateTime";
+    STATE_SETTING = "E0609", Error, "a state setting with a value it cannot take";
+    NO_STATE = "E0610", Error, "`state` read where no state is declared";
+
     HTTP_STATUS = "R0001", Error, "the API answered with an error status";
     REQUEST_FAILED = "R0002", Error, "the request could not be sent or timed out";
     NOT_JSON = "R0003", Error, "the response body is not JSON";
@@ -98,6 +109,8 @@ codes! {
     NEEDLESS_DEFAULT = "W0006", Warning, "a `??` default on a value that is never null";
     CONSTANT_CONDITION = "W0007", Warning, "an `if` whose condition is always the same";
     SHORT_SECRET = "W0008", Warning, "a secret too short to redact safely";
+    NULLABLE_CURSOR = "W0009", Warning, "a cursor field that may be null or absent";
+    NO_STATE_KEY = "W0010", Warning, "a state without a `key`: records at the cursor may be delivered again";
 }
 
 /// Looks up a code by id.

@@ -110,6 +110,7 @@ pub(crate) fn declared_with(kind: NameKind) -> &'static str {
         NameKind::Let => "let",
         NameKind::LoopVar => "for",
         NameKind::LambdaParam => "lambda parameter",
+        NameKind::State => "state",
     }
 }
 

@@ -76,6 +76,9 @@ fn check_rename(s: &Symbol, doc: &Doc, new_name: &str) -> Result<(), String> {
     if new_name == name.name {
         return Ok(());
     }
+    if name.kind == NameKind::State {
+        return Err("`state` is a word of the language; rename the state's field instead".into());
+    }
     if flow_plan::Builtin::from_name(new_name).is_some() {
         return Err(format!("`{new_name}` is a built-in function"));
     }

@@ -418,7 +418,58 @@ pub struct Flow {
     pub concurrency: u32,
     pub on_error: OnError,
     pub body: Vec<Step>,
+    /// The flow's durable incremental cursor, when it declares one (`state NAME: T = … { … }`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<FlowState>,
     pub span: Span,
+}
+
+/// Records between two checkpoints of a flow's state, unless `checkpoint_every` says otherwise.
+pub const DEFAULT_CHECKPOINT_EVERY: u64 = 1_000;
+/// Milliseconds between two checkpoints, unless `checkpoint_interval` says otherwise.
+pub const DEFAULT_CHECKPOINT_INTERVAL_MS: u64 = 5_000;
+
+/// What a flow's state is and how its records advance it: plain data, read by the runtime.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FlowState {
+    /// The name the flow reads it by: `state.NAME`.
+    pub name: String,
+    pub ty: CursorType,
+    /// The declared initial value (of `ty`): the cursor of a flow with no stored state.
+    pub initial: Value,
+    /// The field path, in each record of the source, that advances the cursor (`record.updated_at`).
+    pub from: Vec<Key>,
+    /// The field path of a record's identity, for dedup of records at exactly the cursor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<Vec<Key>>,
+    /// The lookback window (DateTime cursors): the source is asked for records since the cursor less this.
+    pub lag_ms: u64,
+    /// The source returns records in cursor order, so the cursor may advance mid-pull.
+    pub sorted: bool,
+    pub checkpoint_every: u64,
+    pub checkpoint_interval_ms: u64,
+    /// The index in the flow's body of the top-level `for` whose source reads the state and whose
+    /// records advance it.
+    pub step: usize,
+    pub span: Span,
+}
+
+/// The type of a flow's cursor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CursorType {
+    DateTime,
+    Int,
+    String,
+}
+
+impl CursorType {
+    pub fn name(self) -> &'static str {
+        match self {
+            CursorType::DateTime => "DateTime",
+            CursorType::Int => "Int",
+            CursorType::String => "String",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -257,6 +257,19 @@ pub enum Stmt {
     Call(Expr),
     /// `on_error = …`, `concurrency = …`.
     Property(Property),
+    /// `state since: DateTime = "…" { from = record.updated_at, … }`.
+    State(StateDecl),
+}
+
+/// A flow's durable incremental cursor: `state NAME: TYPE = INITIAL { settings }`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StateDecl {
+    pub name: Ident,
+    pub ty: TypeExpr,
+    pub initial: Expr,
+    /// `from`, `key`, `lag`, `sorted`, `checkpoint_every`, `checkpoint_interval`.
+    pub props: Vec<Property>,
+    pub span: Span,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -471,6 +471,7 @@ impl Printer {
                     let text = self.property(p, level);
                     self.line(level, &text);
                 }
+                Stmt::State(st) => self.state(st, level),
                 Stmt::Call(e) => {
                     self.comments_before(e.span.start, level);
                     let text = self.expr(e, 0, level);
@@ -495,6 +496,24 @@ impl Printer {
                 }
             }
         }
+    }
+
+    /// `state NAME: TYPE = INITIAL { settings }`; the block only when it has settings.
+    fn state(&mut self, st: &StateDecl, level: usize) {
+        self.comments_before(st.span.start, level);
+        let gn = self.gap(st.name.span.start, level);
+        let gt = self.gap(st.ty.span.start, level);
+        let ty = self.ty(&st.ty, level);
+        let gv = self.gap(st.initial.span.start, level);
+        let initial = self.expr(&st.initial, 0, level);
+        let head = format!("state {gn}{}: {gt}{ty} = {gv}{initial}", st.name.name);
+        if st.props.is_empty() {
+            self.line(level, &head);
+            return;
+        }
+        self.line(level, &format!("{head} {{"));
+        self.props(&st.props, level + 1, st.span.end);
+        self.line(level, "}");
     }
 
     fn let_text(&mut self, l: &Let, level: usize) -> String {

@@ -197,3 +197,24 @@ fn invalid_utf8_is_a_diagnostic() {
     assert_eq!(d.code, "E0002");
     assert_eq!(d.primary_span(), Some(Span::new(9, 9)));
 }
+
+#[test]
+fn a_flow_declares_its_state_and_the_formatter_keeps_it() {
+    let src = "flow f {\n  // the cursor\n  state since: DateTime = \"2026-01-01T00:00:00Z\" { from = record.updated_at, /* id */ key = record.id }\n  state n: Int = -1\n  for x in list(after: state.since) {\n    save(body: x)\n  }\n}\n";
+    let file = ok(src);
+    let Decl::Flow(fl) = &file.decls[0] else { panic!() };
+    let Stmt::State(st) = &fl.body[0] else { panic!("{:?}", fl.body[0]) };
+    assert_eq!(st.name.name, "since");
+    assert_eq!(&src[st.ty.span.range()], "DateTime");
+    assert_eq!(st.props.iter().map(|p| p.name.name.as_str()).collect::<Vec<_>>(), ["from", "key"]);
+    assert!(st.span.range().end <= src.find("\n  state n").unwrap());
+    let Stmt::State(bare) = &fl.body[1] else { panic!() };
+    assert!(bare.props.is_empty());
+    // `state` stays an ordinary name in expressions and as a flow setting's name.
+    let Stmt::For(f) = &fl.body[2] else { panic!() };
+    assert!(matches!(&f.source.kind, ExprKind::Call { .. }));
+    let formatted = crate::format(src).expect("formats");
+    assert!(formatted.contains("  // the cursor\n  state since: DateTime = \"2026-01-01T00:00:00Z\" {\n    from = record.updated_at  /* id */\n    key = record.id\n  }\n  state n: Int = -1\n"), "{formatted}");
+    assert_eq!(crate::format(&formatted).expect("formats"), formatted, "formatting is idempotent");
+    assert_eq!(ok(&formatted).decls.len(), 1);
+}

@@ -225,6 +225,19 @@ impl AstBuilder {
         Ok(match pair.as_rule() {
             Rule::let_stmt => Stmt::Let(self.let_stmt(pair)?),
             Rule::property => Stmt::Property(self.property(pair)?),
+            Rule::state_stmt => {
+                let span = self.span(&pair);
+                let mut it = pair.into_inner();
+                let _kw = next(&mut it, self.base)?;
+                let name = self.ident(next(&mut it, self.base)?);
+                let ty = self.type_expr(next(&mut it, self.base)?)?;
+                let initial = self.top_expr(next(&mut it, self.base)?)?;
+                let props = match it.next() {
+                    Some(b) => self.block(b)?,
+                    None => Vec::new(),
+                };
+                Stmt::State(StateDecl { name, ty, initial, props, span })
+            }
             Rule::call_stmt => {
                 let mut it = pair.into_inner();
                 Stmt::Call(self.top_expr(next(&mut it, self.base)?)?)
@@ -781,6 +794,7 @@ fn rule_name(rule: Rule) -> Option<&'static str> {
         Rule::field_assign => "a field assignment (`name = value`)",
         Rule::let_stmt | Rule::kw_let => "`let`",
         Rule::for_stmt | Rule::kw_for => "`for`",
+        Rule::state_stmt | Rule::kw_state => "`state`",
         Rule::kw_in => "`in`",
         Rule::kw_where => "`where`",
         Rule::call_stmt | Rule::call => "a call",

@@ -15,6 +15,9 @@ pub fn render_plan(plan: &Plan, source: &str) -> String {
         };
         let _ = writeln!(out, "flow {}", flow.name);
         let _ = writeln!(out, "  {} records at once · on error: {policy}", flow.concurrency);
+        if let Some(state) = &flow.state {
+            flow_state(state, &mut out);
+        }
         steps(plan, &flow.body, 1, "", &mut out, &text);
         out.push('\n');
     }
@@ -165,6 +168,40 @@ fn auth(a: &Auth) -> String {
             template(refresh_token)
         ),
     }
+}
+
+/// What a flow's state is, what the flow reads of it and what it writes.
+fn flow_state(s: &flow_plan::FlowState, out: &mut String) {
+    let path = |p: &[flow_plan::Key]| format!("record.{}", p.iter().map(|k| k.as_str()).collect::<Vec<_>>().join("."));
+    let initial = flow_eval::encode(&s.initial);
+    let _ = writeln!(out, "  state {}: {} · initially {initial} (when the store has none)", s.name, s.ty.name());
+    let lag = if s.lag_ms > 0 { format!(" less the lag of {}", duration(s.lag_ms)) } else { String::new() };
+    let _ = writeln!(out, "    reads: state.{} (the stored cursor{lag}) in the source of step {}", s.name, s.step + 1);
+    let when = if s.sorted {
+        "at each checkpoint (the source is sorted by it)"
+    } else {
+        "when the pull completes (the source is not declared sorted); mid-pull, the page position"
+    };
+    let _ = writeln!(out, "    writes: the greatest {} delivered, {when}", path(&s.from));
+    match &s.key {
+        Some(k) => {
+            let _ = writeln!(
+                out,
+                "    boundary: {} of the records at the cursor{}, not delivered twice",
+                path(k),
+                if s.lag_ms > 0 { " and within the lag" } else { "" }
+            );
+        }
+        None => {
+            let _ = writeln!(out, "    boundary: no key, records at the cursor may be delivered again");
+        }
+    }
+    let _ = writeln!(
+        out,
+        "    checkpoints: every {} records or {}, and at the end",
+        s.checkpoint_every,
+        duration(s.checkpoint_interval_ms)
+    );
 }
 
 fn duration(ms: u64) -> String {
