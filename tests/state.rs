@@ -220,31 +220,31 @@ fn state_reset_forgets_one_flow_and_is_refused_while_a_run_holds_it() {
         s.acquire_lease("sync", "flowc run (pid 1)", std::time::Duration::from_secs(3600), chrono::Utc::now())
             .expect("lease")
     };
-    let out = flowc(&state_args(&["state", "reset", KEYED, "--flow", "sync"], &store), &[]);
+    let out = flowc(&state_args(&["state", "reset", INCREMENTAL, "--flow", "sync"], &store), &[]);
     assert_eq!(out.code, 1, "{}", out.stderr);
     assert!(out.stderr.contains("error[R0021]: flow `sync` is locked"), "{}", out.stderr);
     assert!(out.stderr.contains("flowc run (pid 1)"), "names the holder: {}", out.stderr);
-    let shown = flowc(&state_args(&["state", "show", KEYED, "--flow", "sync"], &store), &[]);
+    let shown = flowc(&state_args(&["state", "show", INCREMENTAL, "--flow", "sync"], &store), &[]);
     assert!(shown.stdout.contains("cursor 130"), "{}", shown.stdout);
     {
         let mut s = flow_state::SqliteStore::open(&store, None).expect("open").store;
         use flow_state::StateStore;
         s.release_lease(&lease).expect("release");
     }
-    let out = flowc(&state_args(&["state", "reset", KEYED, "--flow", "sync"], &store), &[]);
+    let out = flowc(&state_args(&["state", "reset", INCREMENTAL, "--flow", "sync"], &store), &[]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(out.stderr.contains("flow sync: state forgotten"), "{}", out.stderr);
-    let shown = flowc(&state_args(&["state", "show", KEYED], &store), &[]);
+    let shown = flowc(&state_args(&["state", "show", INCREMENTAL], &store), &[]);
     assert!(shown.stdout.starts_with("flow sync: no state yet"), "{}", shown.stdout);
     assert!(shown.stdout.contains("flow gone"), "the other flow's state stays: {}", shown.stdout);
-    let runs = flowc(&state_args(&["runs", KEYED, "--format", "json"], &store), &[]);
+    let runs = flowc(&state_args(&["runs", INCREMENTAL, "--format", "json"], &store), &[]);
     assert_eq!(
         serde_json::from_str::<serde_json::Value>(&runs.stdout).expect("json").as_array().map(Vec::len),
         Some(2)
     );
-    let again = flowc(&state_args(&["state", "reset", KEYED, "--flow", "sync"], &store), &[]);
+    let again = flowc(&state_args(&["state", "reset", INCREMENTAL, "--flow", "sync"], &store), &[]);
     assert!(again.stderr.contains("flow sync: had no state; nothing changed"), "{}", again.stderr);
-    let out = flowc(&["state", "reset", KEYED], &[]);
+    let out = flowc(&["state", "reset", INCREMENTAL], &[]);
     assert_eq!(out.code, 2, "never all flows implicitly: {}", out.stderr);
 }
 
@@ -275,4 +275,57 @@ fn a_damaged_or_newer_store_is_a_clear_error_and_is_left_as_it_was() {
         "{}",
         out.stderr
     );
+}
+
+const INCREMENTAL: &str = "tests/data/state/incremental.flow";
+
+#[test]
+fn state_set_reads_the_value_as_the_flows_declared_cursor_type_and_takes_the_lease() {
+    let dir = scratch("set");
+    let store = dir.join("state.db");
+    let out = flowc(&state_args(&["state", "set", INCREMENTAL, "--flow", "sync", "41"], &store), &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("created the state store"), "{}", out.stderr);
+    assert!(out.stderr.contains("flow sync: cursor set to 41 (Int)"), "{}", out.stderr);
+    let out = flowc(
+        &state_args(&["state", "set", INCREMENTAL, "--flow", "stamped", "2026-03-01T10:00:00+02:00"], &store),
+        &[],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let shown = flowc(&state_args(&["state", "show", INCREMENTAL], &store), &[]);
+    let lines: Vec<&str> = shown.stdout.lines().collect();
+    assert!(lines[0].starts_with("flow sync: cursor 41 (Int) · 0 boundary keys · between pulls"), "{}", shown.stdout);
+    assert!(
+        lines[1].starts_with("flow stamped: cursor 2026-03-01T10:00:00+02:00 (DateTime)"),
+        "keeps its offset: {}",
+        shown.stdout
+    );
+    // A value of another type, a negative Int, a flow without state.
+    let out = flowc(&state_args(&["state", "set", INCREMENTAL, "--flow", "sync", "yesterday"], &store), &[]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("error[R0022]: `yesterday` is not a Int, the type of flow `sync`'s cursor `state.after`"),
+        "{}",
+        out.stderr
+    );
+    let out = flowc(&state_args(&["state", "set", INCREMENTAL, "--flow", "stamped", "2026-03-01"], &store), &[]);
+    assert!(out.stderr.contains("error[R0022]") && out.stderr.contains("RFC 3339"), "{}", out.stderr);
+    let out = flowc(&state_args(&["state", "set", INCREMENTAL, "--flow", "sync", "-5"], &store), &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let out = flowc(&state_args(&["state", "set", KEYED, "--flow", "sync", "5"], &store), &[]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("error[R0022]: flow `sync` declares no state"), "{}", out.stderr);
+    // Under a run's lease: refused, nothing changed.
+    let lease = {
+        use flow_state::StateStore;
+        let mut s = flow_state::SqliteStore::open(&store, None).expect("open").store;
+        s.acquire_lease("sync", "flowc run (pid 1)", std::time::Duration::from_secs(3600), chrono::Utc::now())
+            .expect("lease")
+    };
+    let out = flowc(&state_args(&["state", "set", INCREMENTAL, "--flow", "sync", "99"], &store), &[]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("error[R0021]"), "{}", out.stderr);
+    let shown = flowc(&state_args(&["state", "show", INCREMENTAL, "--flow", "sync"], &store), &[]);
+    assert!(shown.stdout.starts_with("flow sync: cursor -5 (Int)"), "{}", shown.stdout);
+    drop(lease);
 }

@@ -100,6 +100,7 @@ codes! {
     AUTH_FAILED = "R0013", Error, "credentials could not be obtained or were refused";
     STATE_STORE = "R0020", Error, "the state store is missing, damaged, newer, encrypted with another key, or cannot be written";
     STATE_LOCKED = "R0021", Error, "a flow's state is held by a run (its lease)";
+    STATE_VALUE = "R0022", Error, "a cursor value that is not of the flow's declared cursor type, or a flow without state";
 
     UNUSED = "W0001", Warning, "a declaration that nothing uses";
     UNUSED_LET = "W0002", Warning, "a `let` whose value is never used";

@@ -151,6 +151,21 @@ enum StateAction {
         #[command(flatten)]
         store: StoreArgs,
     },
+    /// Set one flow's cursor explicitly (read as the flow's declared cursor type); a pull under
+    /// way is forgotten, so the next run starts a pull from that cursor. Refused while a run holds the flow.
+    #[command(after_help = EXIT_HELP)]
+    Set {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// The flow whose cursor to set.
+        #[arg(long, value_name = "NAME", required = true)]
+        flow: String,
+        /// The cursor: an RFC 3339 date and time, a whole number or a text, as the flow declares it.
+        #[arg(value_name = "VALUE", allow_hyphen_values = true)]
+        value: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
     /// Forget one flow's state (its run history and dead letters stay): its next run starts
     /// from its declared initial value. Refused while a run holds the flow.
     #[command(after_help = EXIT_HELP)]
@@ -187,6 +202,9 @@ fn main() -> ExitCode {
         }
         Command::State { action: StateAction::Show { file, flow, store } } => {
             commands::state::show(&file, flow.as_deref(), store.state.as_deref())
+        }
+        Command::State { action: StateAction::Set { file, flow, value, store } } => {
+            commands::state::set(&file, &flow, &value, store.state.as_deref())
         }
         Command::State { action: StateAction::Reset { file, flow, store } } => {
             commands::state::reset(&file, &flow, store.state.as_deref())

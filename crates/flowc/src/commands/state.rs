@@ -9,7 +9,7 @@ use std::time::Duration;
 use chrono::Utc;
 use flow_diagnostics::{codes, Diagnostic};
 use flow_plan::Plan;
-use flow_state::{FlowState, PageAt, SqliteStore, StateError, StateStore};
+use flow_state::{Cursor, FlowState, PageAt, SqliteStore, StateError, StateStore};
 
 use super::Source;
 use crate::report;
@@ -129,11 +129,13 @@ pub(crate) fn show(file: &Path, flow: Option<&str>, state: Option<&Path>) -> mie
     };
     let mut out = String::new();
     let of_file: Vec<&str> = target.plan.flows.iter().map(|f| f.name.as_str()).collect();
-    for name in of_file.iter().filter(|n| flow.is_none_or(|f| f == **n)) {
-        match stored.iter().find(|s| s.flow == *name) {
-            Some(s) => out.push_str(&describe(s, "")),
-            None => out
+    for f in target.plan.flows.iter().filter(|f| flow.is_none_or(|n| n == f.name)) {
+        let name = &f.name;
+        match (stored.iter().find(|s| s.flow == *name), &f.state) {
+            (Some(s), _) => out.push_str(&describe(s, "")),
+            (None, Some(_)) => out
                 .push_str(&format!("flow {name}: no state yet; its next run starts from its declared initial value\n")),
+            (None, None) => out.push_str(&format!("flow {name}: declares no state\n")),
         }
     }
     // State kept for flows the file no longer has: shown, so it is not forgotten unseen.
@@ -212,6 +214,55 @@ pub(crate) fn reset(file: &Path, flow: &str, state: Option<&Path>) -> miette::Re
         }
         Ok(false) => {
             report::eprint(&format!("flow {flow}: had no state; nothing changed"));
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => Ok(target.fail(store_error(e))),
+    }
+}
+
+/// `flowc state set --flow NAME VALUE`: sets the flow's cursor explicitly (and clears any
+/// resume position), read as the flow's declared cursor type (R0022 otherwise), under its lease
+/// (R0021 while a run holds it). A store that does not exist yet is created.
+pub(crate) fn set(file: &Path, flow: &str, value: &str, state: Option<&Path>) -> miette::Result<ExitCode> {
+    let target = match Target::new(file, Some(flow), state)? {
+        Ok(t) => t,
+        Err(code) => return Ok(code),
+    };
+    let Some(declared) = target.plan.flow(flow).and_then(|f| f.state.as_ref()) else {
+        return Ok(target.fail(
+            Diagnostic::new(codes::STATE_VALUE, format!("flow `{flow}` declares no state, so it has no cursor to set"))
+                .help("declare it in the flow: `state NAME: DateTime = \"…\" { from = record.FIELD }` (see docs/language.md)"),
+        ));
+    };
+    let ty = declared.ty.name();
+    let Some(cursor) = Cursor::from_text(ty, value) else {
+        let form = match declared.ty {
+            flow_plan::CursorType::DateTime => "an RFC 3339 date and time with its offset, e.g. 2026-01-31T00:00:00Z",
+            flow_plan::CursorType::Int => "a whole number in the range of a 64-bit integer",
+            flow_plan::CursorType::String => "any text",
+        };
+        return Ok(target.fail(
+            Diagnostic::new(
+                codes::STATE_VALUE,
+                format!("`{value}` is not a {ty}, the type of flow `{flow}`'s cursor `state.{}`", declared.name),
+            )
+            .help(format!("give {form}")),
+        ));
+    };
+    let existed = target.store.exists();
+    let mut store = match target.open() {
+        Ok(s) => s,
+        Err(d) => return Ok(target.fail(d)),
+    };
+    match with_lease(&mut store, flow, "state set", |store, lease| store.set_cursor(lease, &cursor, Utc::now())) {
+        Ok(()) => {
+            if !existed {
+                report::eprint(&format!("created the state store {}", target.store.display()));
+            }
+            report::eprint(&format!(
+                "flow {flow}: cursor set to {} ({ty}); its next run reads from there",
+                cursor.text()
+            ));
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => Ok(target.fail(store_error(e))),
