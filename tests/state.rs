@@ -329,3 +329,64 @@ fn state_set_reads_the_value_as_the_flows_declared_cursor_type_and_takes_the_lea
     assert!(shown.stdout.starts_with("flow sync: cursor -5 (Int)"), "{}", shown.stdout);
     drop(lease);
 }
+
+#[test]
+fn an_encrypted_store_opens_only_with_the_key_derived_from_its_secret() {
+    let dir = scratch("key");
+    let store = dir.join("state.db");
+    let secret = "k9Qw-2b7Lx_Zp0Vt8sR3mN6yH1cJ4fG5";
+    let keyed = |cmd: &[&str]| {
+        let mut args = state_args(cmd, &store);
+        args.extend(["--state-key".to_string(), "STATE_KEY".to_string()]);
+        args
+    };
+    let when = "2026-03-01T10:00:00+02:00";
+    let out = flowc(&keyed(&["state", "set", INCREMENTAL, "--flow", "stamped", when]), &[("STATE_KEY", secret)]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let bytes = std::fs::read(&store).expect("read");
+    let wal = std::fs::read(dir.join("state.db-wal")).unwrap_or_default();
+    for b in [&bytes, &wal] {
+        assert!(!b.windows(when.len()).any(|w| w == when.as_bytes()), "the cursor is not stored in clear");
+        assert!(!b.windows(secret.len()).any(|w| w == secret.as_bytes()), "the secret is never stored");
+    }
+    let out = flowc(&keyed(&["state", "show", INCREMENTAL, "--flow", "stamped"]), &[("STATE_KEY", secret)]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains(&format!("cursor {when} (DateTime)")), "{}", out.stdout);
+    // Without the key, with another key, without a value, with a value too short to derive from.
+    let out = flowc(&state_args(&["state", "show", INCREMENTAL], &store), &[]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("error[R0020]") && out.stderr.contains("is encrypted and no key was given"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("--state-key SECRET_NAME"), "{}", out.stderr);
+    let out = flowc(&keyed(&["state", "show", INCREMENTAL]), &[("STATE_KEY", "another-secret-of-enough-bytes")]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("error[R0020]") && out.stderr.contains("does not open the state store"),
+        "{}",
+        out.stderr
+    );
+    let out = flowc(&keyed(&["runs", INCREMENTAL]), &[]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("error[R0006]: secret `STATE_KEY`, the state store's key, has no value"),
+        "{}",
+        out.stderr
+    );
+    let out = flowc(&keyed(&["state", "show", INCREMENTAL]), &[("STATE_KEY", "short")]);
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains("error[R0020]") && out.stderr.contains("at least 16"), "{}", out.stderr);
+    assert!(!out.stderr.contains("short"), "the secret is not shown: {}", out.stderr);
+    // A key for a store that is not encrypted is refused: nothing is written in clear by mistake.
+    let plain = dir.join("plain.db");
+    let out = flowc(&state_args(&["state", "set", INCREMENTAL, "--flow", "sync", "3"], &plain), &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let mut args = state_args(&["state", "show", INCREMENTAL], &plain);
+    args.extend(["--state-key".to_string(), "STATE_KEY".to_string()]);
+    let out = flowc(&args, &[("STATE_KEY", secret)]);
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains("is not encrypted, but a key was given"), "{}", out.stderr);
+    assert!(!out.stderr.contains(secret) && !out.stdout.contains(secret));
+}

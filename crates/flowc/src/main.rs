@@ -136,6 +136,16 @@ struct StoreArgs {
     /// The state store (default: `flowc-state.db` beside FILE).
     #[arg(long = "state", value_name = "PATH")]
     state: Option<PathBuf>,
+    /// The store is encrypted with a key derived from this declared secret's value (from the
+    /// environment or .env, as for `run`).
+    #[arg(long = "state-key", value_name = "SECRET_NAME")]
+    state_key: Option<String>,
+}
+
+impl StoreArgs {
+    fn options(&self) -> commands::state::StoreOptions<'_> {
+        commands::state::StoreOptions { state: self.state.as_deref(), key: self.state_key.as_deref() }
+    }
 }
 
 #[derive(Subcommand)]
@@ -201,16 +211,16 @@ fn main() -> ExitCode {
             commands::run::run(&file, flow.as_deref(), &base_urls, format == Format::Json, verbose)
         }
         Command::State { action: StateAction::Show { file, flow, store } } => {
-            commands::state::show(&file, flow.as_deref(), store.state.as_deref())
+            commands::state::show(&file, flow.as_deref(), store.options())
         }
         Command::State { action: StateAction::Set { file, flow, value, store } } => {
-            commands::state::set(&file, &flow, &value, store.state.as_deref())
+            commands::state::set(&file, &flow, &value, store.options())
         }
         Command::State { action: StateAction::Reset { file, flow, store } } => {
-            commands::state::reset(&file, &flow, store.state.as_deref())
+            commands::state::reset(&file, &flow, store.options())
         }
         Command::Runs { file, flow, format, limit, store } => {
-            commands::runs::runs(&file, flow.as_deref(), format == Format::Json, limit, store.state.as_deref())
+            commands::runs::runs(&file, flow.as_deref(), format == Format::Json, limit, store.options())
         }
     };
     match result {

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use flow_state::{RunRecord, StateStore};
 
-use super::state::{store_error, Target};
+use super::state::{store_error, StoreOptions, Target};
 use crate::report;
 
 /// The columns of the table, in order.
@@ -30,7 +30,7 @@ pub(crate) fn runs(
     flow: Option<&str>,
     json: bool,
     limit: usize,
-    state: Option<&Path>,
+    state: StoreOptions<'_>,
 ) -> miette::Result<ExitCode> {
     let target = match Target::new(file, flow, state)? {
         Ok(t) => t,

@@ -9,9 +9,11 @@ use std::time::Duration;
 use chrono::Utc;
 use flow_diagnostics::{codes, Diagnostic};
 use flow_plan::Plan;
-use flow_state::{Cursor, FlowState, PageAt, SqliteStore, StateError, StateStore};
+use flow_state::{Cursor, FlowState, PageAt, SqliteStore, StateError, StateStore, StoreKey};
 
-use super::Source;
+use secrecy::ExposeSecret;
+
+use super::{run, Source};
 use crate::report;
 
 /// The store's file name when `--state` does not give one: beside the `.flow` file.
@@ -28,11 +30,21 @@ pub(crate) fn store_path(file: &Path, explicit: Option<&Path>) -> PathBuf {
     }
 }
 
-/// What the commands on state share: the file, compiled, and where its store is.
+/// Where the store is and how it is opened: `--state PATH`, `--state-key SECRET_NAME`.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct StoreOptions<'a> {
+    pub state: Option<&'a Path>,
+    /// The declared secret whose value the store's encryption key is derived from.
+    pub key: Option<&'a str>,
+}
+
+/// What the commands on state share: the file, compiled, where its store is, and its key's secret.
 pub(crate) struct Target {
     pub source: Source,
     pub plan: Plan,
     pub store: PathBuf,
+    key_secret: Option<String>,
+    base_dir: PathBuf,
 }
 
 impl Target {
@@ -40,7 +52,7 @@ impl Target {
     pub(crate) fn new(
         file: &Path,
         flow: Option<&str>,
-        state: Option<&Path>,
+        opts: StoreOptions<'_>,
     ) -> miette::Result<Result<Target, ExitCode>> {
         let Some((source, plan)) = super::compile(file)? else {
             return Ok(Err(ExitCode::from(1)));
@@ -50,7 +62,13 @@ impl Target {
                 return Err(unknown_flow(&plan, name));
             }
         }
-        Ok(Ok(Target { source, plan, store: store_path(file, state) }))
+        Ok(Ok(Target {
+            source,
+            plan,
+            store: store_path(file, opts.state),
+            key_secret: opts.key.map(str::to_string),
+            base_dir: file.parent().map(Path::to_path_buf).unwrap_or_default(),
+        }))
     }
 
     /// Prints a failure against the file; exit code 1.
@@ -82,7 +100,32 @@ impl Target {
 
     /// Opens the store, creating it when it does not exist.
     pub(crate) fn open(&self) -> Result<SqliteStore, Diagnostic> {
-        SqliteStore::open(&self.store, None).map(|o| o.store).map_err(store_error)
+        let key = self.key()?;
+        SqliteStore::open(&self.store, key.as_ref()).map(|o| o.store).map_err(|e| {
+            let encrypted = matches!(e, StateError::KeyRequired { .. });
+            let d = store_error(e);
+            if encrypted {
+                d.help("give the secret its key is derived from: `--state-key SECRET_NAME`")
+            } else {
+                d
+            }
+        })
+    }
+
+    /// The store's key, derived from the value of the `--state-key` secret (environment, then
+    /// `.env` beside the file, as for `flowc run`); a secret without a value is R0006.
+    fn key(&self) -> Result<Option<StoreKey>, Diagnostic> {
+        let Some(name) = &self.key_secret else { return Ok(None) };
+        let values = run::secret_values(std::slice::from_ref(name), &self.base_dir)
+            .map_err(|e| Diagnostic::new(codes::STATE_STORE, format!("{e}")))?;
+        let Some((_, value)) = values.into_iter().next() else {
+            return Err(Diagnostic::new(
+                codes::MISSING_SECRET,
+                format!("secret `{name}`, the state store's key, has no value in the environment or .env"),
+            )
+            .help(format!("set {name} in the environment, or in the .env file beside the .flow file")));
+        };
+        StoreKey::derive(value.expose_secret().as_bytes()).map(Some).map_err(store_error)
     }
 }
 
@@ -114,7 +157,7 @@ fn stamp(t: chrono::DateTime<Utc>) -> String {
 }
 
 /// `flowc state show`: each flow's stored state, one line each, on stdout.
-pub(crate) fn show(file: &Path, flow: Option<&str>, state: Option<&Path>) -> miette::Result<ExitCode> {
+pub(crate) fn show(file: &Path, flow: Option<&str>, state: StoreOptions<'_>) -> miette::Result<ExitCode> {
     let target = match Target::new(file, flow, state)? {
         Ok(t) => t,
         Err(code) => return Ok(code),
@@ -195,7 +238,7 @@ fn describe(s: &FlowState, suffix: &str) -> String {
 
 /// `flowc state reset --flow NAME`: forgets one flow's state (its runs and dead letters stay),
 /// under its lease, so never under a run.
-pub(crate) fn reset(file: &Path, flow: &str, state: Option<&Path>) -> miette::Result<ExitCode> {
+pub(crate) fn reset(file: &Path, flow: &str, state: StoreOptions<'_>) -> miette::Result<ExitCode> {
     let target = match Target::new(file, Some(flow), state)? {
         Ok(t) => t,
         Err(code) => return Ok(code),
@@ -223,7 +266,7 @@ pub(crate) fn reset(file: &Path, flow: &str, state: Option<&Path>) -> miette::Re
 /// `flowc state set --flow NAME VALUE`: sets the flow's cursor explicitly (and clears any
 /// resume position), read as the flow's declared cursor type (R0022 otherwise), under its lease
 /// (R0021 while a run holds it). A store that does not exist yet is created.
-pub(crate) fn set(file: &Path, flow: &str, value: &str, state: Option<&Path>) -> miette::Result<ExitCode> {
+pub(crate) fn set(file: &Path, flow: &str, value: &str, state: StoreOptions<'_>) -> miette::Result<ExitCode> {
     let target = match Target::new(file, Some(flow), state)? {
         Ok(t) => t,
         Err(code) => return Ok(code),
