@@ -222,7 +222,7 @@ fn state_reset_forgets_one_flow_and_is_refused_while_a_run_holds_it() {
     };
     let out = flowc(&state_args(&["state", "reset", INCREMENTAL, "--flow", "sync"], &store), &[]);
     assert_eq!(out.code, 1, "{}", out.stderr);
-    assert!(out.stderr.contains("error[R0021]: flow `sync` is locked"), "{}", out.stderr);
+    assert!(out.stderr.contains("error[R0015]: flow `sync` is locked"), "{}", out.stderr);
     assert!(out.stderr.contains("flowc run (pid 1)"), "names the holder: {}", out.stderr);
     let shown = flowc(&state_args(&["state", "show", INCREMENTAL, "--flow", "sync"], &store), &[]);
     assert!(shown.stdout.contains("cursor 130"), "{}", shown.stdout);
@@ -258,7 +258,7 @@ fn a_damaged_or_newer_store_is_a_clear_error_and_is_left_as_it_was() {
     for cmd in [&["state", "show", KEYED][..], &["runs", KEYED], &["state", "reset", KEYED, "--flow", "sync"]] {
         let out = flowc(&state_args(cmd, &garbage), &[]);
         assert_eq!(out.code, 1, "{cmd:?}: {}", out.stderr);
-        assert!(out.stderr.contains("error[R0020]"), "{cmd:?}: {}", out.stderr);
+        assert!(out.stderr.contains("error[R0014]"), "{cmd:?}: {}", out.stderr);
     }
     assert_eq!(std::fs::read(&garbage).expect("read"), before, "left as it was");
     let newer = dir.join("newer.db");
@@ -271,7 +271,7 @@ fn a_damaged_or_newer_store_is_a_clear_error_and_is_left_as_it_was() {
     let out = flowc(&state_args(&["state", "show", KEYED], &newer), &[]);
     assert_eq!(out.code, 1, "{}", out.stderr);
     assert!(
-        out.stderr.contains("error[R0020]") && out.stderr.contains("newer than this flowc reads"),
+        out.stderr.contains("error[R0014]") && out.stderr.contains("newer than this flowc reads"),
         "{}",
         out.stderr
     );
@@ -324,7 +324,7 @@ fn state_set_reads_the_value_as_the_flows_declared_cursor_type_and_takes_the_lea
     };
     let out = flowc(&state_args(&["state", "set", INCREMENTAL, "--flow", "sync", "99"], &store), &[]);
     assert_eq!(out.code, 1, "{}", out.stderr);
-    assert!(out.stderr.contains("error[R0021]"), "{}", out.stderr);
+    assert!(out.stderr.contains("error[R0015]"), "{}", out.stderr);
     let shown = flowc(&state_args(&["state", "show", INCREMENTAL, "--flow", "sync"], &store), &[]);
     assert!(shown.stdout.starts_with("flow sync: cursor -5 (Int)"), "{}", shown.stdout);
     drop(lease);
@@ -356,7 +356,7 @@ fn an_encrypted_store_opens_only_with_the_key_derived_from_its_secret() {
     let out = flowc(&state_args(&["state", "show", INCREMENTAL], &store), &[]);
     assert_eq!(out.code, 1);
     assert!(
-        out.stderr.contains("error[R0020]") && out.stderr.contains("is encrypted and no key was given"),
+        out.stderr.contains("error[R0014]") && out.stderr.contains("is encrypted and no key was given"),
         "{}",
         out.stderr
     );
@@ -364,7 +364,7 @@ fn an_encrypted_store_opens_only_with_the_key_derived_from_its_secret() {
     let out = flowc(&keyed(&["state", "show", INCREMENTAL]), &[("STATE_KEY", "another-secret-of-enough-bytes")]);
     assert_eq!(out.code, 1);
     assert!(
-        out.stderr.contains("error[R0020]") && out.stderr.contains("does not open the state store"),
+        out.stderr.contains("error[R0014]") && out.stderr.contains("does not open the state store"),
         "{}",
         out.stderr
     );
@@ -377,7 +377,7 @@ fn an_encrypted_store_opens_only_with_the_key_derived_from_its_secret() {
     );
     let out = flowc(&keyed(&["state", "show", INCREMENTAL]), &[("STATE_KEY", "short")]);
     assert_eq!(out.code, 1);
-    assert!(out.stderr.contains("error[R0020]") && out.stderr.contains("at least 16"), "{}", out.stderr);
+    assert!(out.stderr.contains("error[R0014]") && out.stderr.contains("at least 16"), "{}", out.stderr);
     assert!(!out.stderr.contains("short"), "the secret is not shown: {}", out.stderr);
     // A key for a store that is not encrypted is refused: nothing is written in clear by mistake.
     let plain = dir.join("plain.db");

@@ -617,7 +617,8 @@ fn run_engine(which: &str, records: u64) -> Result<()> {
                 let mut secrets = flow_runtime::Secrets::new();
                 secrets.insert("SHOP_TOKEN", secrecy::SecretString::from("demo-shop-token"));
                 secrets.insert("CRM_API_KEY", secrecy::SecretString::from("demo-crm-key"));
-                let options = flow_runtime::RunOptions { flow: None, secrets, base_dir: PathBuf::from(".") };
+                let options =
+                    flow_runtime::RunOptions { flow: None, secrets, base_dir: PathBuf::from("."), state: None };
                 let report = flow_runtime::run(&plan, options, std::sync::Arc::new(flow_runtime::Quiet)).await;
                 if !report.ok() {
                     return Err(format!("the run failed: {:?}", report.diagnostics.first().map(|d| &d.message)));

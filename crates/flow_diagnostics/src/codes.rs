@@ -98,8 +98,10 @@ codes! {
     TOO_MANY_PAGES = "R0011", Error, "a source returned more pages than its `max_pages`";
     OUTCOME_UNKNOWN = "R0012", Error, "a write failed in a way that may have applied it, and cannot be repeated safely";
     AUTH_FAILED = "R0013", Error, "credentials could not be obtained or were refused";
-    STATE_STORE = "R0020", Error, "the state store is missing, damaged, newer, encrypted with another key, or cannot be written";
-    STATE_LOCKED = "R0021", Error, "a flow's state is held by a run (its lease)";
+    STATE_STORE = "R0014", Error, "the state store cannot be opened, read or written";
+    STATE_LOCKED = "R0015", Error, "another run holds the flow's state";
+    STATE_MISMATCH = "R0016", Error, "the stored state does not fit the flow's declared state";
+    NO_STATE_STORE = "R0020", Error, "there is no state store where a command that reads one looks";
     STATE_VALUE = "R0022", Error, "a cursor value that is not of the flow's declared cursor type, or a flow without state";
 
     UNUSED = "W0001", Warning, "a declaration that nothing uses";

@@ -14,11 +14,14 @@
 //! | `/mail`       | `Authorization: Bearer <mail_token>`  | `GET /lists/{list_id}`, `POST /lists/{list_id}/members` |
 //! | `/chat`       | `?token=<chat_token>` (exactly once)  | `GET /history?page=` (next-URL pages)              |
 //! | `/desk`       | HTTP basic                            | `POST /notes`                                      |
+//! | `/shop`       | `Authorization: Bearer <shop_token>`  | `GET /changes?updated_since=&order=&cursor=&limit=`, `POST /changes/copies` (records that change between runs: [`changes`]) |
 //! | `/_control`   | none                                  | `GET /received/{collection}`, `GET /receipts/{collection}`, `POST /faults` |
 
 mod receipts;
 
 pub use receipts::{Applied, Receipts};
+
+pub mod changes;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -389,6 +392,8 @@ struct Inner {
 
 struct AppState {
     config: Config,
+    /// Records that change between runs, and their copies (`changes.rs`).
+    changes: Arc<changes::Changes>,
     inner: Mutex<Inner>,
     /// Set to true to let every held request go on ([`FakeApi::release`], or the server stopping).
     released: tokio::sync::watch::Sender<bool>,
@@ -400,6 +405,7 @@ impl AppState {
     fn new(config: Config) -> Arc<AppState> {
         Arc::new(AppState {
             config,
+            changes: Arc::default(),
             inner: Mutex::new(Inner::default()),
             released: tokio::sync::watch::Sender::new(false),
             barrier: tokio::sync::watch::Sender::new(0),
@@ -607,6 +613,11 @@ impl FakeApi {
         self.addr
     }
 
+    /// The records that change between runs (`GET /shop/changes`) and their copies.
+    pub fn changes(&self) -> &changes::Changes {
+        &self.state.changes
+    }
+
     /// Everything written to a collection (`contacts`, `messages`, `members`), in arrival order.
     pub fn received(&self, collection: &str) -> Vec<Value> {
         self.state.lock().received.get(collection).cloned().unwrap_or_default()
@@ -684,6 +695,7 @@ impl Drop for FakeApi {
 }
 
 fn router(state: Arc<AppState>) -> Router {
+    let changes = changes::router(state.changes.clone(), state.config.shop_token.clone());
     Router::new()
         .route("/shop/orders", get(list_orders))
         .route("/shop/orders/search", post(search_orders))
@@ -708,6 +720,7 @@ fn router(state: Arc<AppState>) -> Router {
         .route("/_control/receipts/{collection}", get(receipts_of))
         .route("/_control/faults", post(set_faults))
         .with_state(state)
+        .merge(changes)
 }
 
 fn error(status: StatusCode, message: &str) -> Response {

@@ -31,6 +31,8 @@ pub(crate) struct Ctx {
     /// The run's secrets, declared and obtained: for the dead letters.
     secrets: Arc<Secrets>,
     base_dir: std::path::PathBuf,
+    /// The state store, when a flow to run declares state; and whether it was created now.
+    store: Option<(crate::state::Store, bool)>,
 }
 
 #[derive(Default)]
@@ -63,6 +65,8 @@ pub(crate) struct FlowRun {
     batch: Mutex<Vec<Pending>>,
     /// Why the paging of each source stopped, and how often.
     stops: Mutex<BTreeMap<(String, Stop), u64>>,
+    /// The flow's durable state, when it declares one (crate::state).
+    state: Option<crate::state::FlowStateRun>,
 }
 
 /// A record whose item waits in a batch: counted when the batch is sent.
@@ -82,6 +86,8 @@ pub(crate) struct RecordRef {
     index: u64,
     source: String,
     id: Option<String>,
+    /// A record of the source whose records advance the flow's state.
+    settles: bool,
 }
 
 impl RecordRef {
@@ -105,10 +111,11 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// secrets: events go through [`Events`], dead letters through [`FlowRun::write_dead_letter`],
 /// and the report's diagnostics are scrubbed here, on the way out.
 pub(crate) async fn run(plan: &Plan, options: RunOptions, observer: Arc<dyn Observer>) -> Report {
-    let RunOptions { flow, secrets, base_dir } = options;
+    let RunOptions { flow, secrets, base_dir, state } = options;
     let secrets = Arc::new(secrets);
     let events = Events::new(observer, secrets.clone());
-    let mut report = run_flows(plan, flow.as_deref(), secrets.clone(), events, base_dir).await;
+    let state = state.unwrap_or_else(|| base_dir.join(crate::DEFAULT_STATE_FILE));
+    let mut report = run_flows(plan, flow.as_deref(), secrets.clone(), events, base_dir, &state).await;
     for d in &mut report.diagnostics {
         secrets.redact_diagnostic(d);
     }
@@ -121,6 +128,7 @@ async fn run_flows(
     secrets: Arc<Secrets>,
     events: Events,
     base_dir: std::path::PathBuf,
+    state: &std::path::Path,
 ) -> Report {
     let mut report = Report { flows: Vec::new(), diagnostics: Vec::new() };
     report.diagnostics = preflight::missing_secrets(plan, &secrets);
@@ -134,7 +142,19 @@ async fn run_flows(
             return report;
         }
     };
-    let ctx = Arc::new(Ctx { plan: Arc::new(Program::new(plan.clone())), http, events, secrets, base_dir });
+    // The store is opened only when a flow to run declares state: others leave no file behind.
+    let store = if plan.flows.iter().any(|f| f.state.is_some() && only.is_none_or(|o| o == f.name)) {
+        match crate::state::open(state) {
+            Ok(opened) => Some(opened),
+            Err(d) => {
+                report.diagnostics.push(d);
+                return report;
+            }
+        }
+    } else {
+        None
+    };
+    let ctx = Arc::new(Ctx { plan: Arc::new(Program::new(plan.clone())), http, events, secrets, base_dir, store });
     for (i, flow) in plan.flows.iter().enumerate() {
         if only.is_some_and(|f| f != flow.name) {
             continue;
@@ -155,6 +175,22 @@ async fn run_flow(ctx: Arc<Ctx>, index: usize) -> (FlowReport, Vec<Diagnostic>) 
     let started = Instant::now();
     let name = ctx.plan.flows[index].name.clone();
     ctx.events.emit(Event::FlowStarted { flow: name.clone() });
+    let mut env = Env::new();
+    let state = match (&ctx.plan.flows[index].state, &ctx.store) {
+        (Some(spec), Some((store, created))) => match crate::state::FlowStateRun::begin(store, spec, &name, *created) {
+            Ok((state, note)) => {
+                ctx.events.emit(Event::Note { flow: name.clone(), message: note });
+                env.push(crate::state::STATE_VAR, state.binding());
+                Some(state)
+            }
+            Err(d) => {
+                let d = d.note(format!("in flow `{name}`"));
+                ctx.events.emit(Event::FlowFinished { flow: name.clone(), ok: false });
+                return (FlowReport { name, ok: false, ..FlowReport::default() }, vec![d]);
+            }
+        },
+        _ => None,
+    };
     let fr = Arc::new(FlowRun {
         ctx: ctx.clone(),
         flow: index,
@@ -164,8 +200,22 @@ async fn run_flow(ctx: Arc<Ctx>, index: usize) -> (FlowReport, Vec<Diagnostic>) 
         dead_letter: Mutex::new(None),
         batch: Mutex::new(Vec::new()),
         stops: Mutex::new(BTreeMap::new()),
+        state,
     });
-    let mut env = Env::new();
+    // The lease is renewed while the flow runs; a renewal that fails stops the flow.
+    let renewer = fr.state.as_ref().map(|_| {
+        let fr = fr.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(crate::state::LEASE_TTL / 3).await;
+                if let Some(Err(d)) = fr.state.as_ref().map(crate::state::FlowStateRun::renew) {
+                    lock(&fr.diagnostics).push(d);
+                    fr.stop.store(true, Ordering::SeqCst);
+                    return;
+                }
+            }
+        })
+    });
     let steps = ctx.plan.flows[index].body.len();
     for j in 0..steps {
         if fr.stop.load(Ordering::SeqCst) {
@@ -181,6 +231,24 @@ async fn run_flow(ctx: Arc<Ctx>, index: usize) -> (FlowReport, Vec<Diagnostic>) 
         if let Err(d) = result {
             lock(&fr.diagnostics).push(d);
             fr.stop.store(true, Ordering::SeqCst);
+        }
+    }
+    if let Some(r) = renewer {
+        r.abort();
+    }
+    if let Some(state) = &fr.state {
+        let counts = fr.counts();
+        let failed = lock(&fr.diagnostics).iter().any(Diagnostic::is_error);
+        let mut ended = state.finish(counts);
+        let status =
+            if failed || ended.is_err() { flow_state::RunStatus::Failed } else { flow_state::RunStatus::Succeeded };
+        let error = lock(&fr.diagnostics).iter().find(|d| d.is_error()).map(|d| format!("{}: {}", d.code, d.message));
+        let error = error.map(|e| fr.ctx.secrets.redact(&e));
+        if let Err(d) = state.end(status, counts, error) {
+            ended = ended.and(Err(d));
+        }
+        if let Err(d) = ended {
+            lock(&fr.diagnostics).push(d.note(format!("in flow `{}`", fr.flow_name())));
         }
     }
     let diagnostics = std::mem::take(&mut *lock(&fr.diagnostics));
@@ -238,10 +306,17 @@ async fn top_level_for(fr: Arc<FlowRun>, step: usize, env: Env) -> Result<(), Di
         let env = env.clone();
         let source = source.clone();
         tokio::spawn(async move {
-            let mut pager = Pager::new();
-            let mut n = 0u64;
+            let state = fr.state.as_ref().filter(|s| s.spec.step == step);
+            let paginate = fr.ctx.plan.endpoints.get(source.endpoint).and_then(|e| e.paginate.as_ref());
+            let (mut pager, mut n) = match state.and_then(|s| s.resume.as_ref()) {
+                Some(p) => (Pager::resume(paginate, &p.next, p.pages_done, p.records_done), p.records_done),
+                None => (Pager::new(), 0u64),
+            };
             while !fr.stop.load(Ordering::SeqCst) {
                 let Some(records) = pager.next_page(&fr, &source, &env, None).await? else { break };
+                if let Some(state) = state {
+                    state.page_read(n + records.len() as u64, pager.position(paginate));
+                }
                 // Read: from here on each record is delivered, filtered, failed, or counted as
                 // not processed because the flow stopped.
                 fr.stats.records_in.fetch_add(records.len() as u64, Ordering::SeqCst);
@@ -277,7 +352,8 @@ async fn top_level_for(fr: Arc<FlowRun>, step: usize, env: Env) -> Result<(), Di
                 Err(bad) => {
                     let plan = fr.ctx.plan.clone();
                     if let Step::For { source, .. } = &plan.flows[fr.flow].body[step] {
-                        let (d, rec) = fr.undecodable(source, n, &bad);
+                        let (d, mut rec) = fr.undecodable(source, n, &bad);
+                        rec.settles = fr.settles(step);
                         fr.record_failed(d, &rec, &bad);
                     }
                 }
@@ -322,10 +398,14 @@ async fn process_record(fr: &Arc<FlowRun>, step: usize, mut env: Env, n: u64, re
         index: n,
         source: plan.endpoints.get(source.endpoint).map_or_else(String::new, |e| e.name.clone()),
         id: record.get("id").filter(|v| !v.is_null()).map(ToText::to_text),
+        settles: fr.settles(step),
     };
     let kept = record.clone();
     env.push(var.clone(), record);
     let result = async {
+        if rec.settles && fr.state.as_ref().is_some_and(|s| s.already_delivered(&kept)) {
+            return Ok(Outcome::Filtered);
+        }
         if let Some(f) = filter {
             match eval::eval(&f.expr, &mut env, &plan) {
                 Ok(Value::Bool(false)) => return Ok(Outcome::Filtered),
@@ -368,9 +448,11 @@ async fn process_record(fr: &Arc<FlowRun>, step: usize, mut env: Env, n: u64, re
     match result {
         Ok(Outcome::Delivered) => {
             fr.stats.records_ok.fetch_add(1, Ordering::SeqCst);
+            fr.settle(&rec, Some(&kept));
         }
         Ok(Outcome::Filtered) => {
             fr.stats.records_filtered.fetch_add(1, Ordering::SeqCst);
+            fr.settle(&rec, Some(&kept));
         }
         // Read, but neither delivered nor failed.
         Ok(Outcome::Stopped) => {
@@ -435,6 +517,7 @@ fn exec_step<'a>(fr: &'a Arc<FlowRun>, step: &'a Step, env: &'a mut Env, rec: Op
                             index: n,
                             source: plan.endpoints.get(source.endpoint).map_or_else(String::new, |e| e.name.clone()),
                             id: record.get("id").filter(|v| !v.is_null()).map(ToText::to_text),
+                            settles: false,
                         };
                         let inner = env.len();
                         env.push(var.clone(), record);
@@ -474,6 +557,39 @@ enum Outcome {
 }
 
 impl FlowRun {
+    /// Whether the records of top-level step `step` advance the flow's state.
+    fn settles(&self, step: usize) -> bool {
+        self.state.as_ref().is_some_and(|s| s.spec.step == step)
+    }
+
+    /// The run's counters, as the state store keeps them.
+    fn counts(&self) -> flow_state::RunCounts {
+        let s = &self.stats;
+        let n = |a: &AtomicU64| a.load(Ordering::SeqCst);
+        flow_state::RunCounts {
+            read: n(&s.records_in),
+            delivered: n(&s.records_ok),
+            filtered: n(&s.records_filtered),
+            failed: n(&s.records_failed),
+            dead_lettered: n(&s.dead_lettered),
+            not_processed: n(&s.records_not_processed),
+            pages: n(&s.pages),
+            requests: n(&s.requests),
+            retries: n(&s.retries),
+        }
+    }
+
+    /// A record of the state's source is settled (delivered, filtered out, dead-lettered): the
+    /// state's watermark may advance, and a checkpoint be due. A checkpoint that fails stops
+    /// the flow.
+    fn settle(&self, rec: &RecordRef, record: Option<&Value>) {
+        let Some(state) = self.state.as_ref().filter(|_| rec.settles) else { return };
+        if let Some(d) = state.settle(rec.index, record, self.counts()) {
+            lock(&self.diagnostics).push(d.note(format!("in flow `{}`", self.flow_name())));
+            self.stop.store(true, Ordering::SeqCst);
+        }
+    }
+
     pub(crate) fn flow_name(&self) -> &str {
         &self.ctx.plan.flows[self.flow].name
     }
@@ -541,6 +657,11 @@ impl FlowRun {
                 Ok(()) => {
                     dead_lettered = true;
                     self.stats.dead_lettered.fetch_add(1, Ordering::SeqCst);
+                    let decoded = match record {
+                        Kept::Decoded(v) => Some(v),
+                        Kept::Raw(_) => None,
+                    };
+                    self.settle(rec, decoded);
                 }
                 Err(e) => {
                     let dl = Diagnostic::new(
@@ -628,6 +749,9 @@ impl FlowRun {
         match self.send(call, &url, &headers, Some(body), Some(&rec), false).await {
             Ok(_) => {
                 self.stats.records_ok.fetch_add(batch.len() as u64, Ordering::SeqCst);
+                for p in &batch {
+                    self.settle(&p.rec, Some(&p.record));
+                }
             }
             Err(d) if stops_every_policy(&d) => self.halt(d, batch.len() as u64),
             Err(mut d) => {
@@ -874,6 +998,7 @@ impl FlowRun {
             index: n,
             source: endpoint.map_or_else(String::new, |e| e.name.clone()),
             id: bad.partial.get("id").filter(|v| !v.is_null()).map(ToText::to_text),
+            settles: false,
         };
         let ty = endpoint.and_then(|e| record_type(e, &plan.types));
         let what = match &ty {

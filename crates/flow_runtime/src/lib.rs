@@ -18,6 +18,7 @@ mod http;
 mod paging;
 mod preflight;
 mod secrets;
+mod state;
 
 pub use preflight::{check_credentials, credential_secrets};
 pub use secrets::{Secrets, MIN_SECRET_CHARS};
@@ -36,7 +37,14 @@ pub struct RunOptions {
     pub secrets: Secrets,
     /// Relative dead letter paths are resolved against this folder (the `.flow` file's).
     pub base_dir: PathBuf,
+    /// The state store (`flowc run --state PATH`); `None`: [`DEFAULT_STATE_FILE`] in `base_dir`.
+    /// Opened only when a flow to run declares state.
+    pub state: Option<PathBuf>,
 }
+
+/// The state store's file name when `--state` does not give one: one per project, beside the
+/// `.flow` file.
+pub const DEFAULT_STATE_FILE: &str = "flowc-state.sqlite";
 
 /// What a run reports as it goes.
 #[derive(Debug, Clone, Serialize)]
@@ -74,6 +82,11 @@ pub enum Event {
         message: String,
         dead_lettered: bool,
     },
+    /// Something the user should know about a flow's run (where its state starts from).
+    Note {
+        flow: String,
+        message: String,
+    },
     FlowFinished {
         flow: String,
         ok: bool,
@@ -97,6 +110,7 @@ impl Event {
             Event::RecordFailed { flow, code, message, dead_lettered } => {
                 Event::RecordFailed { flow: r(flow), code, message: r(message), dead_lettered }
             }
+            Event::Note { flow, message } => Event::Note { flow: r(flow), message: r(message) },
             Event::FlowFinished { flow, ok } => Event::FlowFinished { flow: r(flow), ok },
         }
     }

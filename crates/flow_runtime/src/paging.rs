@@ -106,6 +106,44 @@ impl Pager {
         Pager { started: false, next: None, seen: HashSet::new(), pages: 0, progress: Progress::default() }
     }
 
+    /// A pager that starts at a checkpointed position: the page after `pages` pages and
+    /// `records` records already processed (a resumed pull, flow_runtime/src/state.rs).
+    pub(crate) fn resume(paginate: Option<&Pagination>, at: &flow_state::PageAt, pages: u64, records: u64) -> Pager {
+        use flow_state::PageAt;
+        let next = match (paginate, at) {
+            (Some(Pagination::Cursor { param, .. }), PageAt::Cursor { value }) => {
+                Some(NextPage::Params(vec![(param.clone(), Value::Str(value.clone()))]))
+            }
+            (Some(Pagination::Page { param, .. }), PageAt::Page { number }) => {
+                Some(NextPage::Params(vec![(param.clone(), Value::Int(i64::try_from(*number).unwrap_or(i64::MAX)))]))
+            }
+            (Some(Pagination::Offset { param, limit_param, size, .. }), PageAt::Offset { offset }) => {
+                Some(NextPage::Params(offset_params(param, limit_param.as_deref(), *offset, *size)))
+            }
+            (_, PageAt::Url { url }) => url::Url::parse(url).ok().map(NextPage::Url),
+            _ => None,
+        };
+        let progress = Progress { records, largest: 0 };
+        Pager { started: true, next, seen: HashSet::new(), pages, progress }
+    }
+
+    /// Where the next page starts, as a checkpoint keeps it; `None` after the last page.
+    pub(crate) fn position(&self, paginate: Option<&Pagination>) -> Option<flow_state::PageAt> {
+        use flow_state::PageAt;
+        match (self.next.as_ref()?, paginate) {
+            (NextPage::Url(u), _) => Some(PageAt::Url { url: u.to_string() }),
+            (NextPage::Params(params), kind) => match (params.first()?, kind) {
+                ((_, Value::Int(n)), Some(Pagination::Offset { .. })) => {
+                    Some(PageAt::Offset { offset: u64::try_from(*n).ok()? })
+                }
+                ((_, Value::Int(n)), Some(Pagination::Page { .. })) => {
+                    Some(PageAt::Page { number: u64::try_from(*n).ok()? })
+                }
+                ((_, v), _) => Some(PageAt::Cursor { value: v.to_text() }),
+            },
+        }
+    }
+
     /// The next page's records, or `None` after the last page.
     // Long (~170 lines) because it is one page's whole life in order: the request, the fetch, the
     // kind's rule for the next page, then the declared stops; split, each part would need all of it.

@@ -2,8 +2,7 @@
 //! single-writer lease, run history and dead letters, behind one small interface,
 //! [`StateStore`], with an embedded SQLite implementation, [`SqliteStore`].
 //!
-//! Not yet used by the runtime: the language syntax for state, runtime checkpointing and the
-//! `flowc state`/`runs`/`replay` commands are later work (see docs/state.md).
+//! `flow_runtime` (its `state.rs`) uses it for flows that declare `state`; see docs/state.md.
 //!
 //! What this crate must never know: the Plan, the checker, HTTP, tokio, the `.flow` language or
 //! its diagnostics codes. It stores what it is given — flow names, typed cursor values, opaque

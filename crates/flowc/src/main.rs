@@ -104,6 +104,10 @@ enum Command {
         /// Log each request (method, URL without secrets, status, latency) to stderr.
         #[arg(short, long)]
         verbose: bool,
+        /// The state store of flows that declare `state` (default: flowc-state.sqlite beside
+        /// the .flow file; created when missing).
+        #[arg(long, value_name = "PATH")]
+        state: Option<PathBuf>,
     },
     /// Inspect or change the flows' durable state (cursors, resume positions), explicitly.
     #[command(after_help = EXIT_HELP)]
@@ -133,7 +137,7 @@ enum Command {
 /// Where the state store is.
 #[derive(clap::Args)]
 struct StoreArgs {
-    /// The state store (default: `flowc-state.db` beside FILE).
+    /// The state store (default: `flowc-state.sqlite` beside FILE, as for `run`).
     #[arg(long = "state", value_name = "PATH")]
     state: Option<PathBuf>,
     /// The store is encrypted with a key derived from this declared secret's value (from the
@@ -207,8 +211,8 @@ fn main() -> ExitCode {
         Command::Map { file, map, input, output, rejects } => {
             commands::map::map_records(&file, &map, input.as_deref(), output.as_deref(), rejects.as_deref())
         }
-        Command::Run { file, flow, base_urls, format, verbose } => {
-            commands::run::run(&file, flow.as_deref(), &base_urls, format == Format::Json, verbose)
+        Command::Run { file, flow, base_urls, format, verbose, state } => {
+            commands::run::run(&file, flow.as_deref(), &base_urls, format == Format::Json, verbose, state)
         }
         Command::State { action: StateAction::Show { file, flow, store } } => {
             commands::state::show(&file, flow.as_deref(), store.options())

@@ -17,6 +17,7 @@ pub(crate) fn run(
     overrides: &[flow_runtime::BaseUrl],
     json: bool,
     verbose: bool,
+    state: Option<std::path::PathBuf>,
 ) -> miette::Result<ExitCode> {
     let Some((source, mut plan)) = super::compile(path)? else {
         return Ok(ExitCode::from(1));
@@ -50,7 +51,7 @@ pub(crate) fn run(
             return Ok(ExitCode::from(1));
         }
     }
-    let options = RunOptions { flow: flow.map(str::to_string), secrets, base_dir };
+    let options = RunOptions { flow: flow.map(str::to_string), secrets, base_dir, state };
     let progress = (!json && std::io::stderr().is_terminal()).then(|| {
         let bar = indicatif::ProgressBar::new_spinner();
         bar.set_style(
@@ -294,6 +295,7 @@ impl Observer for Printer {
             Event::RecordFailed { message, dead_lettered: true, .. } => {
                 self.line(&format!("  record kept in the dead letter file: {message}"));
             }
+            Event::Note { flow, message } => self.line(&format!("flow {flow}: {message}")),
             _ => {}
         }
     }

@@ -1,6 +1,6 @@
 //! `flowc state show|set|reset`: a flow's durable state, inspected and changed explicitly; and
 //! what `runs` and `replay` share with it: where the store is, how it is opened, how its
-//! failures are reported (R0020, R0021).
+//! failures are reported (R0020 for a store that is not there; R0014 and R0015, as for a run).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -16,8 +16,8 @@ use secrecy::ExposeSecret;
 use super::{run, Source};
 use crate::report;
 
-/// The store's file name when `--state` does not give one: beside the `.flow` file.
-pub(crate) const DEFAULT_STORE: &str = "flowc-state.db";
+/// The store's file name when `--state` does not give one: beside the `.flow` file, as for `flowc run`.
+pub(crate) const DEFAULT_STORE: &str = flow_runtime::DEFAULT_STATE_FILE;
 
 /// How long `state set` and `state reset` hold a flow's lease (they release it when done).
 const COMMAND_LEASE: Duration = Duration::from_secs(60);
@@ -86,14 +86,12 @@ impl Target {
     /// that only reads or forgets.
     pub(crate) fn open_existing(&self) -> Result<SqliteStore, Diagnostic> {
         match std::fs::metadata(&self.store) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                Err(Diagnostic::new(codes::STATE_STORE, format!("there is no state store at {}", self.store.display()))
-                    .note(format!(
-                        "no flow of {} has run with state there yet; a run with state creates it",
-                        self.source.name
-                    ))
-                    .help("give the store's path with `--state PATH` if it is elsewhere"))
-            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Diagnostic::new(
+                codes::NO_STATE_STORE,
+                format!("there is no state store at {}", self.store.display()),
+            )
+            .note(format!("no flow of {} has run with state there yet; a run with state creates it", self.source.name))
+            .help("give the store's path with `--state PATH` if it is elsewhere")),
             _ => self.open(),
         }
     }
@@ -138,7 +136,7 @@ pub(crate) fn unknown_flow(plan: &Plan, name: &str) -> miette::Report {
     )
 }
 
-/// A store's refusal as a diagnostic: R0021 for a flow held by a run, R0020 for the rest.
+/// A store's refusal as a diagnostic, with the codes a run uses: R0015 for a flow held by a run, R0014 for the rest.
 pub(crate) fn store_error(e: StateError) -> Diagnostic {
     match &e {
         StateError::Locked { .. } => Diagnostic::new(codes::STATE_LOCKED, e.to_string()),

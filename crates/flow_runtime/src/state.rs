@@ -1,0 +1,514 @@
+//! A flow's durable state at run time (docs/state.md, "How the runtime uses the store"): the
+//! store opened once per run, the flow's lease (renewed while it runs), the cursor it starts
+//! from, and the checkpoints — a low watermark over the records of the source that reads the
+//! state, committed every N records or T seconds and at the end.
+//!
+//! The watermark: records are numbered in source order; `settle(n, …)` marks one delivered,
+//! filtered out or dead-lettered, and the watermark is the greatest `n` with every record up to
+//! it settled. A record in flight, not processed, or failed under `fail` is never settled, so
+//! nothing past it is committed. The cursor is the greatest cursor value at or below the
+//! watermark: committed at each checkpoint for a `sorted` source, and otherwise only when the
+//! pull completes — mid-pull, an unsorted source checkpoints the page after the last page whose
+//! records are all settled, under the old cursor.
+
+use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use flow_diagnostics::{codes, Diagnostic};
+use flow_plan::{CursorType, FlowState, Key, Value};
+use flow_state::{
+    Checkpoint, Cursor, Lease, PageAt, PullPosition, RunCounts, RunId, SqliteStore, StateError, StateStore,
+};
+
+/// The name steps read the state by (`state.since`).
+pub(crate) const STATE_VAR: &str = "state";
+
+/// How long a lease lasts without renewal: a killed run blocks the flow at most this long.
+pub(crate) const LEASE_TTL: Duration = Duration::from_secs(30);
+
+/// The run's store, shared by its flows.
+pub(crate) type Store = Arc<Mutex<Box<dyn StateStore>>>;
+
+/// The wall clock, for the store's times (leases, runs, checkpoints).
+fn now() -> chrono::DateTime<Utc> {
+    chrono::DateTime::<Utc>::from(std::time::SystemTime::now())
+}
+
+fn lock<T: ?Sized>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Opens the store at `path`: a store that cannot be read, is newer, or cannot be written is an
+/// error (R0014), never a fresh start. `Ok((store, created))`.
+pub(crate) fn open(path: &Path) -> Result<(Store, bool), Diagnostic> {
+    match SqliteStore::open(path, None) {
+        Ok(o) => Ok((Arc::new(Mutex::new(Box::new(o.store) as Box<dyn StateStore>)), o.created)),
+        Err(e) => Err(store_failure(&e)),
+    }
+}
+
+pub(crate) fn store_failure(e: &StateError) -> Diagnostic {
+    let code = match e {
+        StateError::Locked { .. } => codes::STATE_LOCKED,
+        _ => codes::STATE_STORE,
+    };
+    Diagnostic::new(code, e.to_string())
+}
+
+/// The cursor as a value of the flow's language.
+pub(crate) fn cursor_value(c: &Cursor) -> Value {
+    match c {
+        Cursor::DateTime(t) => Value::DateTime(*t),
+        Cursor::Int(i) => Value::Int(*i),
+        Cursor::String(s) => Value::Str(s.clone()),
+    }
+}
+
+/// A value of the record's cursor field as a cursor of type `ty`; `None` if it has none.
+fn as_cursor(v: &Value, ty: CursorType) -> Option<Cursor> {
+    match (v, ty) {
+        (Value::DateTime(t), CursorType::DateTime) => Some(Cursor::DateTime(*t)),
+        (Value::Int(i), CursorType::Int) => Some(Cursor::Int(*i)),
+        (Value::Str(s), CursorType::String) => Some(Cursor::String(s.clone())),
+        _ => None,
+    }
+}
+
+/// Cursor order: DateTimes by instant, Ints by value, Strings by their text.
+fn after(a: &Cursor, b: &Cursor) -> bool {
+    match (a, b) {
+        (Cursor::DateTime(x), Cursor::DateTime(y)) => x > y,
+        (Cursor::Int(x), Cursor::Int(y)) => x > y,
+        (Cursor::String(x), Cursor::String(y)) => x > y,
+        _ => false,
+    }
+}
+
+fn path_value<'v>(record: &'v Value, path: &[Key]) -> Option<&'v Value> {
+    path.iter().try_fold(record, |v, k| v.get(k.as_str())).filter(|v| !v.is_null())
+}
+
+/// The boundary entry of a record: its key and its cursor value, so a record that changed (a new
+/// cursor value) is not mistaken for one already delivered.
+fn boundary_entry(key: &str, cursor: &Cursor) -> String {
+    serde_json::json!([key, cursor.text()]).to_string()
+}
+
+/// What a settled record leaves for the state.
+struct Settled {
+    cursor: Option<Cursor>,
+    entry: Option<(Cursor, String)>,
+}
+
+/// One flow's state during a run.
+pub(crate) struct FlowStateRun {
+    pub(crate) spec: FlowState,
+    store: Store,
+    pub(crate) lease: Mutex<Lease>,
+    pub(crate) run: RunId,
+    /// The cursor stored when the run started (or the declared initial value): what the
+    /// source is asked with, less the lag.
+    committed: Option<Cursor>,
+    /// Where the interrupted pull resumes, when it does.
+    pub(crate) resume: Option<PullPosition>,
+    /// Boundary entries stored by earlier runs: records delivered at these cursor values.
+    seen: HashSet<String>,
+    track: Mutex<Tracker>,
+}
+
+struct Tracker {
+    /// Every record up to here is settled.
+    watermark: u64,
+    /// Settled records past the watermark (they finished out of order).
+    ahead: BTreeMap<u64, Settled>,
+    /// The greatest cursor value at or below the watermark.
+    max: Option<Cursor>,
+    /// (cursor, entry) of settled records at or below the watermark, kept within the window.
+    boundary: Vec<(Cursor, String)>,
+    /// Pages read: the number of the last record of each, and where the page after it starts.
+    pages: VecDeque<(u64, Option<PageAt>)>,
+    pages_done: u64,
+    /// The page after the last one whose records are all settled.
+    position: Option<(u64, u64, PageAt)>,
+    /// The pull read its last page.
+    pull_done: bool,
+    since_checkpoint: u64,
+    last_checkpoint: Instant,
+    /// The last checkpoint failed: the run stops.
+    failed: Option<Diagnostic>,
+}
+
+impl FlowStateRun {
+    /// Takes the flow's lease, records the run's start and reads the stored state.
+    /// `Ok((state, note))`: the note says where the run starts from.
+    pub(crate) fn begin(
+        store: &Store,
+        spec: &FlowState,
+        flow: &str,
+        created: bool,
+    ) -> Result<(FlowStateRun, String), Diagnostic> {
+        let holder = format!("flowc run (process {})", std::process::id());
+        let mut s = lock(store);
+        let now = now();
+        let lease = s.acquire_lease(flow, &holder, LEASE_TTL, now).map_err(|e| store_failure(&e))?;
+        let run = s.start_run(&lease, now).map_err(|e| store_failure(&e))?;
+        let stored = s.flow_state(flow).map_err(|e| store_failure(&e))?;
+        drop(s);
+        let mut note = match &lease.took_over {
+            Some(t) => format!(
+                "the lease of {} expired at {} (the run was killed); taken over, its runs marked interrupted. ",
+                t.holder,
+                t.expired_at.to_rfc3339()
+            ),
+            None => String::new(),
+        };
+        let initial = as_cursor(&spec.initial, spec.ty);
+        let (committed, resume, seen) = match stored {
+            None => {
+                note.push_str(&format!(
+                    "no stored state{}: starting from the declared initial value {}",
+                    if created { " (a new state store)" } else { "" },
+                    initial.as_ref().map_or_else(String::new, Cursor::text)
+                ));
+                (initial, None, HashSet::new())
+            }
+            Some(st) => {
+                if let Some(c) = &st.cursor {
+                    if c.type_name() != spec.ty.name() {
+                        return Err(Diagnostic::new(
+                            codes::STATE_MISMATCH,
+                            format!(
+                                "the stored cursor of flow `{flow}` is a {} ({}), the flow declares a {}: nothing was changed",
+                                c.type_name(),
+                                c.text(),
+                                spec.ty.name()
+                            ),
+                        )
+                        .help("set it explicitly (`flowc state set`) or reset it (`flowc state reset`)"));
+                    }
+                }
+                let cursor = st.cursor.clone().or(initial);
+                match &st.position {
+                    Some(p) => note.push_str(&format!(
+                        "resuming the interrupted pull after page {} ({} records done) under cursor {}",
+                        p.pages_done,
+                        p.records_done,
+                        cursor.as_ref().map_or_else(String::new, Cursor::text)
+                    )),
+                    None => note.push_str(&format!(
+                        "starting from the stored cursor {}",
+                        cursor.as_ref().map_or_else(String::new, Cursor::text)
+                    )),
+                }
+                (cursor, st.position.clone(), st.boundary.into_iter().collect())
+            }
+        };
+        let track = Tracker {
+            watermark: resume.as_ref().map_or(0, |p| p.records_done),
+            ahead: BTreeMap::new(),
+            max: resume.as_ref().and_then(|p| p.seen_max.clone()).or_else(|| committed.clone()),
+            boundary: Vec::new(),
+            pages: VecDeque::new(),
+            pages_done: resume.as_ref().map_or(0, |p| p.pages_done),
+            position: None,
+            pull_done: false,
+            since_checkpoint: 0,
+            last_checkpoint: Instant::now(),
+            failed: None,
+        };
+        let state = FlowStateRun {
+            spec: spec.clone(),
+            store: store.clone(),
+            lease: Mutex::new(lease),
+            run,
+            committed,
+            resume,
+            seen,
+            track: Mutex::new(track),
+        };
+        Ok((state, note))
+    }
+
+    /// The value steps read as `state`: `{ NAME: cursor less the lag }`.
+    pub(crate) fn binding(&self) -> Value {
+        let value = match &self.committed {
+            Some(Cursor::DateTime(t)) if self.spec.lag_ms > 0 => Value::DateTime(
+                *t - chrono::Duration::milliseconds(i64::try_from(self.spec.lag_ms).unwrap_or(i64::MAX)),
+            ),
+            Some(c) => cursor_value(c),
+            None => self.spec.initial.clone(),
+        };
+        Value::Object(vec![(Key::new(&self.spec.name), value)])
+    }
+
+    fn entry_of(&self, record: &Value) -> Option<(Cursor, String)> {
+        let key = path_value(record, self.spec.key.as_deref()?)?;
+        let cursor = as_cursor(path_value(record, &self.spec.from)?, self.spec.ty)?;
+        let key = match key {
+            Value::Str(s) => s.clone(),
+            other => flow_eval::encode(other),
+        };
+        let entry = boundary_entry(&key, &cursor);
+        Some((cursor, entry))
+    }
+
+    /// Whether an earlier run delivered this record at this same cursor value (a boundary
+    /// record, fetched again by a `>=` filter or the lag): it is not delivered again.
+    pub(crate) fn already_delivered(&self, record: &Value) -> bool {
+        !self.seen.is_empty() && self.entry_of(record).is_some_and(|(_, e)| self.seen.contains(&e))
+    }
+
+    /// A page of the pull was read: its last record's number and where the next page starts.
+    pub(crate) fn page_read(&self, last_record: u64, next: Option<PageAt>) {
+        let mut t = lock(&self.track);
+        if next.is_none() {
+            t.pull_done = true;
+        }
+        t.pages.push_back((last_record, next));
+        t.advance_pages();
+    }
+
+    /// Record `n` is delivered, filtered out or dead-lettered (`record`: as decoded, if it was).
+    /// Commits a checkpoint when one is due. Returns a failure to stop the run with.
+    pub(crate) fn settle(&self, n: u64, record: Option<&Value>, counts: RunCounts) -> Option<Diagnostic> {
+        let settled = Settled {
+            cursor: record.and_then(|r| path_value(r, &self.spec.from)).and_then(|v| as_cursor(v, self.spec.ty)),
+            entry: record.and_then(|r| self.entry_of(r)),
+        };
+        let mut t = lock(&self.track);
+        if t.failed.is_some() {
+            return None;
+        }
+        t.ahead.insert(n, settled);
+        loop {
+            let next = t.watermark + 1;
+            let Some(s) = t.ahead.remove(&next) else { break };
+            t.watermark += 1;
+            t.since_checkpoint += 1;
+            if let Some(c) = s.cursor {
+                if t.max.as_ref().is_none_or(|m| after(&c, m)) {
+                    t.max = Some(c);
+                }
+            }
+            if let Some(e) = s.entry {
+                t.boundary.push(e);
+            }
+        }
+        t.advance_pages();
+        let due = t.since_checkpoint >= self.spec.checkpoint_every
+            || t.last_checkpoint.elapsed() >= Duration::from_millis(self.spec.checkpoint_interval_ms);
+        if due {
+            if let Err(d) = self.commit(&mut t, counts, false) {
+                t.failed = Some(d.clone());
+                return Some(d);
+            }
+        }
+        None
+    }
+
+    /// The last checkpoint: at the watermark, with the new cursor if the pull completed with
+    /// every record settled.
+    pub(crate) fn finish(&self, counts: RunCounts) -> Result<(), Diagnostic> {
+        let mut t = lock(&self.track);
+        if let Some(d) = t.failed.clone() {
+            return Err(d);
+        }
+        // Every page read, and every record of every page settled.
+        let complete = t.pull_done && t.ahead.is_empty() && t.pages.is_empty();
+        self.commit(&mut t, counts, complete)
+    }
+
+    fn commit(&self, t: &mut Tracker, counts: RunCounts, complete: bool) -> Result<(), Diagnostic> {
+        let (cursor, position) = if complete || self.spec.sorted {
+            (t.max.clone().or_else(|| self.committed.clone()), None)
+        } else {
+            let position = t.position.as_ref().map(|(pages, records, next)| PullPosition {
+                next: next.clone(),
+                pages_done: *pages,
+                records_done: *records,
+                seen_max: t.max.clone(),
+            });
+            // Nothing fully done yet in this pull: keep the position it resumed at.
+            (self.committed.clone(), position.or_else(|| self.resume.clone()))
+        };
+        // Boundary entries within the window below the committed cursor: what the next pull
+        // (asked from the cursor less the lag) may return again.
+        let floor = cursor.as_ref().map(|c| match c {
+            Cursor::DateTime(x) => Cursor::DateTime(
+                *x - chrono::Duration::milliseconds(i64::try_from(self.spec.lag_ms).unwrap_or(i64::MAX)),
+            ),
+            other => other.clone(),
+        });
+        let keep = |c: &Cursor| floor.as_ref().is_none_or(|f| !after(f, c));
+        t.boundary.retain(|(c, _)| keep(c));
+        let mut boundary: Vec<String> = t.boundary.iter().map(|(_, e)| e.clone()).collect();
+        // Entries of earlier runs stay while they are in the window (a resumed unsorted pull
+        // may meet them again on a later page).
+        for e in &self.seen {
+            let c: Option<Cursor> = serde_json::from_str::<(String, String)>(e)
+                .ok()
+                .and_then(|(_, text)| Cursor::from_text(self.spec.ty.name(), &text));
+            if c.as_ref().is_some_and(keep) && !boundary.contains(e) {
+                boundary.push(e.clone());
+            }
+        }
+        boundary.sort();
+        boundary.dedup();
+        let checkpoint = Checkpoint { run: self.run, cursor, boundary, position, counts };
+        let lease = lock(&self.lease).clone();
+        lock(&self.store).checkpoint(&lease, &checkpoint, now()).map_err(|e| store_failure(&e))?;
+        t.since_checkpoint = 0;
+        t.last_checkpoint = Instant::now();
+        Ok(())
+    }
+
+    /// Extends the lease; called periodically while the flow runs.
+    pub(crate) fn renew(&self) -> Result<(), Diagnostic> {
+        let lease = lock(&self.lease).clone();
+        let renewed = lock(&self.store).renew_lease(&lease, LEASE_TTL, now()).map_err(|e| store_failure(&e))?;
+        *lock(&self.lease) = renewed;
+        Ok(())
+    }
+
+    /// Records how the run ended and gives the lease up.
+    pub(crate) fn end(
+        &self,
+        status: flow_state::RunStatus,
+        counts: RunCounts,
+        error: Option<String>,
+    ) -> Result<(), Diagnostic> {
+        let lease = lock(&self.lease).clone();
+        let mut s = lock(&self.store);
+        let end = flow_state::RunEnd { status, counts, error };
+        s.finish_run(&lease, self.run, &end, now()).map_err(|e| store_failure(&e))?;
+        s.release_lease(&lease).map_err(|e| store_failure(&e))
+    }
+}
+
+impl Tracker {
+    /// Moves the position past every page whose records are all settled.
+    fn advance_pages(&mut self) {
+        while let Some((last, _)) = self.pages.front() {
+            if *last > self.watermark {
+                break;
+            }
+            let Some((last, next)) = self.pages.pop_front() else { break };
+            self.pages_done += 1;
+            if let Some(next) = next {
+                self.position = Some((self.pages_done, last, next));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::DateTime;
+
+    fn spec(ty: CursorType, initial: Value, sorted: bool, every: u64) -> FlowState {
+        FlowState {
+            name: "since".into(),
+            ty,
+            initial,
+            from: vec![Key::new("at")],
+            key: Some(vec![Key::new("id")]),
+            lag_ms: 0,
+            sorted,
+            checkpoint_every: every,
+            checkpoint_interval_ms: 3_600_000,
+            step: 0,
+            span: flow_diagnostics::Span::new(0, 0),
+        }
+    }
+
+    fn record(id: &str, at: i64) -> Value {
+        Value::Object(vec![(Key::new("id"), Value::Str(id.into())), (Key::new("at"), Value::Int(at))])
+    }
+
+    fn stored(store: &Store) -> flow_state::FlowState {
+        lock(store).flow_state("f").expect("readable").expect("a state")
+    }
+
+    #[test]
+    fn a_store_that_cannot_be_read_is_r0014_and_is_left_as_it_was() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("state.sqlite");
+        std::fs::write(&path, b"not a database, and not empty").expect("write");
+        let Err(d) = open(&path) else { panic!("opened a damaged store") };
+        assert_eq!(d.code, codes::STATE_STORE.id);
+        assert_eq!(std::fs::read(&path).expect("read"), b"not a database, and not empty");
+    }
+
+    #[test]
+    fn a_second_run_of_the_same_flow_is_refused_naming_the_holder_r0015() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (store, created) = open(&dir.path().join("s.sqlite")).expect("open");
+        assert!(created);
+        let spec = spec(CursorType::Int, Value::Int(0), true, 10);
+        let (_first, note) = FlowStateRun::begin(&store, &spec, "f", created).expect("first run");
+        assert!(note.contains("starting from the declared initial value 0"), "{note}");
+        let Err(d) = FlowStateRun::begin(&store, &spec, "f", false) else { panic!("two writers") };
+        assert_eq!(d.code, codes::STATE_LOCKED.id);
+        assert!(d.message.contains("flowc run (process"), "{}", d.message);
+    }
+
+    #[test]
+    fn a_stored_cursor_of_another_type_is_r0016_not_a_fresh_start() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (store, _) = open(&dir.path().join("s.sqlite")).expect("open");
+        let int = spec(CursorType::Int, Value::Int(0), true, 1);
+        let (run, _) = FlowStateRun::begin(&store, &int, "f", true).expect("run");
+        assert!(run.settle(1, Some(&record("a", 5)), RunCounts::default()).is_none());
+        run.end(flow_state::RunStatus::Succeeded, RunCounts::default(), None).expect("end");
+        let at = DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z").expect("time");
+        let dt = spec(CursorType::DateTime, Value::DateTime(at), true, 1);
+        let Err(d) = FlowStateRun::begin(&store, &dt, "f", false) else { panic!("started afresh") };
+        assert_eq!(d.code, codes::STATE_MISMATCH.id);
+        assert_eq!(stored(&store).cursor, Some(Cursor::Int(5)));
+    }
+
+    /// Records finishing out of order: the cursor advances only past records all settled.
+    #[test]
+    fn the_checkpoint_is_a_low_watermark_over_records_in_flight() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (store, _) = open(&dir.path().join("s.sqlite")).expect("open");
+        let (run, _) =
+            FlowStateRun::begin(&store, &spec(CursorType::Int, Value::Int(0), true, 1), "f", true).expect("run");
+        run.page_read(4, None);
+        // Record 1 is still in flight: 2, 3 and 4 finish first, and nothing passes record 1.
+        for (n, at) in [(2, 20), (4, 40), (3, 30)] {
+            assert!(run.settle(n, Some(&record(&format!("r{n}"), at)), RunCounts::default()).is_none());
+        }
+        assert!(lock(&store).flow_state("f").expect("readable").is_none_or(|s| s.cursor.is_none()));
+        assert!(run.settle(1, Some(&record("r1", 10)), RunCounts::default()).is_none());
+        assert_eq!(stored(&store).cursor, Some(Cursor::Int(40)));
+    }
+
+    /// An unsorted source: mid-pull, only the page position is committed, under the old cursor;
+    /// the cursor moves when the pull completes.
+    #[test]
+    fn an_unsorted_source_commits_its_cursor_only_when_the_pull_completes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (store, _) = open(&dir.path().join("s.sqlite")).expect("open");
+        let (run, _) =
+            FlowStateRun::begin(&store, &spec(CursorType::Int, Value::Int(0), false, 1), "f", true).expect("run");
+        run.page_read(2, Some(PageAt::Cursor { value: "2".into() }));
+        assert!(run.settle(1, Some(&record("b", 50)), RunCounts::default()).is_none());
+        assert!(run.settle(2, Some(&record("a", 10)), RunCounts::default()).is_none());
+        let mid = stored(&store);
+        assert_eq!(mid.cursor, Some(Cursor::Int(0)), "the old cursor stays mid-pull");
+        let p = mid.position.expect("a position");
+        assert_eq!((p.next, p.pages_done, p.records_done), (PageAt::Cursor { value: "2".into() }, 1, 2));
+        assert_eq!(p.seen_max, Some(Cursor::Int(50)));
+        run.page_read(3, None);
+        assert!(run.settle(3, Some(&record("c", 30)), RunCounts::default()).is_none());
+        run.finish(RunCounts::default()).expect("finish");
+        let end = stored(&store);
+        assert_eq!((end.cursor, end.position), (Some(Cursor::Int(50)), None));
+        assert_eq!(end.boundary, vec![boundary_entry("b", &Cursor::Int(50))]);
+    }
+}
