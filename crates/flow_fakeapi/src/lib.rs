@@ -6,7 +6,7 @@
 //!
 //! | prefix        | auth                                  | routes                                             |
 //! |---------------|---------------------------------------|----------------------------------------------------|
-//! | `/shop`       | `Authorization: Bearer <shop_token>`  | `GET /orders?status=&limit=&cursor=&offset=&page=` (cursor, offset or page pages), `GET /legacy/orders` (308 to `/orders`) |
+//! | `/shop`       | `Authorization: Bearer <shop_token>`  | `GET /orders?status=&limit=&cursor=&offset=&page=&after=` (cursor, offset or page pages; `after`: ids above it only), `GET /legacy/orders` (308 to `/orders`) |
 //! | `/crm`        | `X-Api-Key: <crm_api_key>`            | `POST /contacts`, `GET /contacts`                  |
 //! | `/desk`       | HTTP basic `<desk_user>:<desk_password>` | `GET /tickets?after=` (next-URL pages)          |
 //! | `/chat`       | `?token=<chat_token>`                 | `POST /messages`                                   |
@@ -792,6 +792,8 @@ struct OrdersQuery {
     offset: Option<u64>,
     /// Page numbers from 1, pages of `limit`.
     page: Option<u64>,
+    /// Only orders with a greater id (an incremental sync's cursor).
+    after: Option<u64>,
 }
 
 async fn list_orders(
@@ -868,6 +870,7 @@ async fn list_orders(
         (Some(Ok(c)), _, _) => c,
         (Some(Err(_)), _, _) => return error(StatusCode::BAD_REQUEST, "bad cursor"),
     };
+    let start = start.max(q.after.map_or(0, |a| a.saturating_add(1)));
     let mut orders = Vec::new();
     let mut id = start;
     while id <= state.config.orders && (orders.len() as u64) < limit {
