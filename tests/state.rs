@@ -409,12 +409,39 @@ fn expire_lease(store: &std::path::Path, flow: &str) {
 /// cursor is the greatest id.
 #[test]
 fn a_hundred_thousand_record_sync_killed_twenty_times_delivers_every_record_with_no_duplicate_effect() {
-    const N: u64 = 100_000;
-    const KILLS: usize = 20;
+    let (r, _) = killed_and_resumed(INCREMENTAL, "crash");
+    assert_eq!((r.applied, r.duplicates), (N, 0), "zero duplicate effects: {r:?}");
+    // What was re-sent after each kill is at most what was past the last checkpoint: a
+    // checkpoint's worth (200), a page (100) and what was in flight (16 and the queue of 32).
+    assert!(r.replayed <= KILLS as u64 * RESENT_AT_MOST, "{r:?}");
+}
+
+/// The same without idempotency keys: at-least-once. Each crash makes the next run send again
+/// at most what was past the last checkpoint.
+#[test]
+fn the_same_sync_without_keys_sends_again_per_crash_at_most_what_was_past_its_checkpoint() {
+    let (r, resent) = killed_and_resumed("tests/data/state/incremental_unkeyed.flow", "crash-unkeyed");
+    assert_eq!(r.replayed, 0);
+    assert_eq!(r.applied, N + r.duplicates, "{r:?}");
+    assert_eq!(resent.iter().sum::<u64>(), r.duplicates);
+    assert!(resent.iter().all(|n| *n <= RESENT_AT_MOST), "{resent:?}");
+}
+
+const N: u64 = 100_000;
+const KILLS: usize = 20;
+/// Past a checkpoint, at most: a checkpoint's worth (200), a page (100), in flight and queued (16 + 32).
+const RESENT_AT_MOST: u64 = 200 + 100 + 48;
+
+/// Runs flow `sync` of `file` over N orders, killed at KILLS seeded moments and resumed, then
+/// once to the end; checks what holds with or without keys. The fake's receipts, and the
+/// duplicate effects each crash caused (measured at the next kill, or at the end).
+fn killed_and_resumed(file: &str, test: &str) -> (flow_fakeapi::Receipts, Vec<u64>) {
     with_fake(Config { orders: N, ..Config::default() }, |api| {
-        let dir = scratch("crash");
+        let dir = scratch(test);
         let store = dir.join("state.sqlite");
-        let mut args: Vec<String> = vec!["run".into(), INCREMENTAL.into(), "--flow".into(), "sync".into()];
+        let mut resent = Vec::new();
+        let mut duplicates = 0;
+        let mut args: Vec<String> = vec!["run".into(), file.into(), "--flow".into(), "sync".into()];
         args.extend(shop_crm(api));
         args.extend(["--state".to_string(), store.display().to_string()]);
         // Seeded moments (xorshift), sorted: kill when this many writes were applied.
@@ -454,6 +481,10 @@ fn a_hundred_thousand_record_sync_killed_twenty_times_delivers_every_record_with
             assert!(!finished, "the run ended before {moment} writes were applied");
             child.kill().expect("SIGKILL");
             child.wait().expect("reap");
+            if killed > 0 {
+                resent.push(api.receipts("contacts").duplicates - duplicates);
+            }
+            duplicates = api.receipts("contacts").duplicates;
             killed += 1;
             expire_lease(&store, "sync");
         }
@@ -461,18 +492,16 @@ fn a_hundred_thousand_record_sync_killed_twenty_times_delivers_every_record_with
         let out = flowc(&args, &DEMO_SECRETS);
         assert_eq!(out.code, 0, "{}", out.stderr);
         let r = api.receipts("contacts");
+        resent.push(r.duplicates - duplicates);
         assert_eq!(r.distinct, N, "every record delivered: {r:?}");
-        assert_eq!((r.applied, r.duplicates), (N, 0), "zero duplicate effects: {r:?}");
-        // What was re-sent after each kill is at most what was past the last checkpoint: a
-        // checkpoint's worth (200), a page (100) and what was in flight (16 and the queue of 32).
-        assert!(r.replayed <= KILLS as u64 * (200 + 100 + 48), "{r:?}");
-        let shown = flowc(&state_args(&["state", "show", INCREMENTAL, "--flow", "sync"], &store), &[]);
+        let shown = flowc(&state_args(&["state", "show", file, "--flow", "sync"], &store), &[]);
         assert!(shown.stdout.starts_with(&format!("flow sync: cursor {N} (Int)")), "{}", shown.stdout);
-        let runs = flowc(&state_args(&["runs", INCREMENTAL, "--flow", "sync", "--format", "json"], &store), &[]);
+        let runs = flowc(&state_args(&["runs", file, "--flow", "sync", "--format", "json"], &store), &[]);
         let runs: serde_json::Value = serde_json::from_str(&runs.stdout).expect("json");
         let statuses: Vec<&str> = runs.as_array().expect("runs").iter().filter_map(|r| r["status"].as_str()).collect();
         assert_eq!(statuses.len(), KILLS + 1);
         assert_eq!(statuses[0], "succeeded");
         assert!(statuses[1..].iter().all(|s| *s == "interrupted"), "{statuses:?}");
-    });
+        (r, resent)
+    })
 }
