@@ -102,6 +102,8 @@ codes! {
     STATE_STORE = "R0014", Error, "the state store cannot be opened, read or written";
     STATE_LOCKED = "R0015", Error, "another run holds the flow's state";
     STATE_MISMATCH = "R0016", Error, "the stored state does not fit the flow's declared state";
+    NO_STATE_STORE = "R0020", Error, "there is no state store where a command that reads one looks";
+    STATE_VALUE = "R0022", Error, "a cursor value that is not of the flow's declared cursor type, or a flow without state";
     PAGE_UNREADABLE = "R0024", Error, "the next page could not be worked out from the last one";
 
     UNUSED = "W0001", Warning, "a declaration that nothing uses";

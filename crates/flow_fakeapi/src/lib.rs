@@ -10,7 +10,7 @@
 //!
 //! | prefix        | auth                                  | routes                                             |
 //! |---------------|---------------------------------------|----------------------------------------------------|
-//! | `/shop`       | `Authorization: Bearer <shop_token>`  | `GET /orders?status=&limit=&cursor=&offset=&page=` (cursor, offset or page pages), `GET /legacy/orders` (308 to `/orders`) |
+//! | `/shop`       | `Authorization: Bearer <shop_token>`  | `GET /orders?status=&limit=&cursor=&offset=&page=&after=` (cursor, offset or page pages; `after`: ids above it only), `GET /legacy/orders` (308 to `/orders`) |
 //! | `/crm`        | `X-Api-Key: <crm_api_key>`            | `POST /contacts`, `GET /contacts`                  |
 //! | `/desk`       | HTTP basic `<desk_user>:<desk_password>` | `GET /tickets?after=` (next-URL pages)          |
 //! | `/chat`       | `?token=<chat_token>`                 | `POST /messages`                                   |
@@ -19,8 +19,12 @@
 //! | `/chat`       | `?token=<chat_token>` (exactly once)  | `GET /history?page=` (next-URL pages)              |
 //! | `/desk`       | HTTP basic                            | `POST /notes`                                      |
 //! | `/shop`       | `Authorization: Bearer <shop_token>`  | `GET /changes?updated_since=&order=&cursor=&limit=`, `POST /changes/copies` (records that change between runs: [`changes`]) |
-//! | `/_control`   | none                                  | `GET /received/{collection}`, `POST /faults`       |
+//! | `/_control`   | none                                  | `GET /received/{collection}`, `GET /receipts/{collection}`, `POST /faults` |
 //! | `/stripe`, `/hubspot`, `/slack` | [`VENDOR_TOKEN`]            | the vendors' own payloads, paged and failing as the vendors do (`vendors.rs`) |
+
+mod receipts;
+
+pub use receipts::{Applied, Receipts};
 
 pub mod changes;
 
@@ -388,6 +392,8 @@ struct Inner {
     asked: HashMap<String, u32>,
     chaos_counts: ChaosCounts,
     writes: Writes,
+    /// What each write did to each collection (see [`Receipts`]).
+    ledger: receipts::Ledger,
     /// Every credential an echoing refusal put in a body.
     echoed: Vec<String>,
 }
@@ -663,6 +669,21 @@ impl FakeApi {
         &self.state.vendors
     }
 
+    /// What the writes to a collection did: applied, replayed, duplicate effects (see [`Receipts`]).
+    pub fn receipts(&self, collection: &str) -> Receipts {
+        self.state.lock().ledger.receipts(collection)
+    }
+
+    /// The records of a collection applied more than once, with how often and under which keys.
+    pub fn duplicated(&self, collection: &str) -> Vec<Applied> {
+        self.state.lock().ledger.duplicated(collection)
+    }
+
+    /// How many writes to a collection with this idempotency key were answered again, without effect.
+    pub fn replays_of(&self, collection: &str, key: &str) -> u64 {
+        self.state.lock().ledger.replays_of(collection, key)
+    }
+
     pub fn set_faults(&self, faults: Faults) {
         self.state.lock().faults = faults;
     }
@@ -711,6 +732,7 @@ fn router(state: Arc<AppState>) -> Router {
         .route("/mail/lists/{list_id}", get(mailing_list))
         .route("/mail/lists/{list_id}/members", post(add_member))
         .route("/_control/received/{collection}", get(received))
+        .route("/_control/receipts/{collection}", get(receipts_of))
         .route("/_control/faults", post(set_faults))
         .merge(vendors::router())
         .with_state(state)
@@ -786,6 +808,8 @@ struct OrdersQuery {
     offset: Option<u64>,
     /// Page numbers from 1, pages of `limit`.
     page: Option<u64>,
+    /// Only orders with a greater id (an incremental sync's cursor).
+    after: Option<u64>,
 }
 
 async fn list_orders(
@@ -862,6 +886,7 @@ async fn list_orders(
         (Some(Ok(c)), _, _) => c,
         (Some(Err(_)), _, _) => return error(StatusCode::BAD_REQUEST, "bad cursor"),
     };
+    let start = start.max(q.after.map_or(0, |a| a.saturating_add(1)));
     let mut orders = Vec::new();
     let mut id = start;
     while id <= state.config.orders && (orders.len() as u64) < limit {
@@ -1016,10 +1041,12 @@ fn store(state: &AppState, headers: &HeaderMap, collection: &str, body: Value, p
     if let Some(k) = &key {
         if let Some(answer) = inner.idempotency.get(k).cloned() {
             inner.writes.replayed += 1;
+            inner.ledger.replayed(collection, header(headers, "idempotency-key"));
             return answer;
         }
     }
     inner.writes.applied += 1;
+    inner.ledger.applied(collection, &body, headers.get("idempotency-key").and_then(|v| v.to_str().ok()));
     inner.next_id += 1;
     let answer = json!({ "id": format!("{prefix}_{}", inner.next_id) });
     inner.received.entry(collection.to_string()).or_default().push(body);
@@ -1213,6 +1240,9 @@ async fn create_contacts_batch(State(state): State<Arc<AppState>>, headers: Head
     state.hit("batches");
     let n = items.len();
     let mut inner = state.lock();
+    for item in &items {
+        inner.ledger.applied("contacts", item, None);
+    }
     let list = inner.received.entry("contacts".to_string()).or_default();
     list.extend(items);
     (StatusCode::CREATED, Json(json!({ "created": n }))).into_response()
@@ -1486,6 +1516,10 @@ async fn add_member(
 async fn received(State(state): State<Arc<AppState>>, Path(collection): Path<String>) -> Response {
     let items = state.lock().received.get(&collection).cloned().unwrap_or_default();
     Json(Value::Array(items)).into_response()
+}
+
+async fn receipts_of(State(state): State<Arc<AppState>>, Path(collection): Path<String>) -> Response {
+    Json(state.lock().ledger.receipts(&collection)).into_response()
 }
 
 async fn set_faults(State(state): State<Arc<AppState>>, Json(faults): Json<Faults>) -> Response {

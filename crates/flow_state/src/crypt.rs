@@ -15,6 +15,25 @@ const NONCE: usize = 24;
 pub struct StoreKey(Zeroizing<[u8; 32]>);
 
 impl StoreKey {
+    /// The fewest bytes a secret must have to derive a key from ([`StoreKey::derive`]).
+    pub const MIN_SECRET_BYTES: usize = 16;
+
+    /// The key for a store, derived from a secret's value with HKDF-SHA256 (a fixed salt and an
+    /// info naming the cipher and this derivation's version, so another use of the same secret
+    /// gets another key). HKDF extracts the entropy a secret has and stretches none into it: the
+    /// secret must be a random value (`openssl rand -base64 32`), not a password; one shorter
+    /// than [`StoreKey::MIN_SECRET_BYTES`] is refused.
+    pub fn derive(secret: &[u8]) -> Result<StoreKey, StateError> {
+        if secret.len() < Self::MIN_SECRET_BYTES {
+            return Err(StateError::WeakKeySecret { len: secret.len(), min: Self::MIN_SECRET_BYTES });
+        }
+        let hk = hkdf::Hkdf::<sha2::Sha256>::new(Some(b"flowc state store"), secret);
+        let mut key = Zeroizing::new([0u8; 32]);
+        // 32 bytes is far below HKDF-SHA256's limit (255 * 32), so expanding cannot fail.
+        hk.expand(b"xchacha20poly1305 key v1", &mut *key).map_err(|_| StateError::KeyLength { len: 32 })?;
+        Ok(StoreKey(key))
+    }
+
     /// Exactly 32 bytes.
     pub fn from_bytes(bytes: &[u8]) -> Result<StoreKey, StateError> {
         let key: [u8; 32] = bytes.try_into().map_err(|_| StateError::KeyLength { len: bytes.len() })?;
@@ -79,4 +98,25 @@ impl Sealer {
 pub(crate) fn random_token() -> Result<String, SealError> {
     let n = XNonce::try_generate().map_err(|e| SealError::Random(e.to_string()))?;
     Ok(n[..16].iter().map(|b| format!("{b:02x}")).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_derived_from_a_secret_is_stable_distinct_and_refused_from_a_short_secret() {
+        let a = StoreKey::derive(b"0123456789abcdef-a").expect("derive");
+        let again = StoreKey::derive(b"0123456789abcdef-a").expect("derive");
+        let b = StoreKey::derive(b"0123456789abcdef-b").expect("derive");
+        assert_eq!(*a.0, *again.0, "the same secret, the same key");
+        assert_ne!(*a.0, *b.0);
+        assert_ne!(&a.0[..18], b"0123456789abcdef-a", "the key is not the secret");
+        // A value sealed with one opens with the same derivation only.
+        let sealed = Sealer::new(Some(&a)).seal("t", b"record").ok().expect("seal");
+        assert!(Sealer::new(Some(&again)).open("t", &sealed).is_ok());
+        assert!(Sealer::new(Some(&b)).open("t", &sealed).is_err());
+        assert!(matches!(StoreKey::derive(b"short"), Err(StateError::WeakKeySecret { len: 5, min: 16 })));
+        assert_eq!(format!("{a:?}"), "StoreKey(…)", "Debug shows nothing of it");
+    }
 }

@@ -24,6 +24,8 @@ pub enum StateError {
     NotEncrypted { path: PathBuf },
     #[error("a state store key must be 32 bytes, not {len}")]
     KeyLength { len: usize },
+    #[error("the secret for the state store's key has {len} bytes; it must have at least {min}, and be random (e.g. `openssl rand -base64 32`), not a password")]
+    WeakKeySecret { len: usize, min: usize },
     #[error("flow `{flow}` is locked in the state store {}: it is being run by {holder} (since {since}); the lease expires at {expires_at}. Wait for that run to finish; if it was killed, run again after the lease expires", .path.display())]
     Locked { path: PathBuf, flow: String, holder: String, since: String, expires_at: String },
     #[error("the lease of flow `{flow}` in the state store {} is no longer held by this run{}: it writes nothing more and must stop", .path.display(), .taken_by.as_ref().map(|h| format!(" (it expired and was taken over by {h})")).unwrap_or_default())]

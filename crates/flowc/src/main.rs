@@ -109,6 +109,89 @@ enum Command {
         #[arg(long, value_name = "PATH")]
         state: Option<PathBuf>,
     },
+    /// Inspect or change the flows' durable state (cursors, resume positions), explicitly.
+    #[command(after_help = EXIT_HELP)]
+    State {
+        #[command(subcommand)]
+        action: StateAction,
+    },
+    /// The run history of the file's flows, newest first: counts, status and error of each run.
+    #[command(after_help = EXIT_HELP)]
+    Runs {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// Only this flow's runs.
+        #[arg(long, value_name = "NAME")]
+        flow: Option<String>,
+        /// `json` prints the runs as a JSON array on stdout.
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+        /// At most this many runs.
+        #[arg(long, value_name = "N", default_value_t = 50)]
+        limit: usize,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+/// Where the state store is.
+#[derive(clap::Args)]
+struct StoreArgs {
+    /// The state store (default: `flowc-state.sqlite` beside FILE, as for `run`).
+    #[arg(long = "state", value_name = "PATH")]
+    state: Option<PathBuf>,
+    /// The store is encrypted with a key derived from this declared secret's value (from the
+    /// environment or .env, as for `run`).
+    #[arg(long = "state-key", value_name = "SECRET_NAME")]
+    state_key: Option<String>,
+}
+
+impl StoreArgs {
+    fn options(&self) -> commands::state::StoreOptions<'_> {
+        commands::state::StoreOptions { state: self.state.as_deref(), key: self.state_key.as_deref() }
+    }
+}
+
+#[derive(Subcommand)]
+enum StateAction {
+    /// Each flow's cursor, boundary keys, resume position, last update and run.
+    #[command(after_help = EXIT_HELP)]
+    Show {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// Only this flow.
+        #[arg(long, value_name = "NAME")]
+        flow: Option<String>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Set one flow's cursor explicitly (read as the flow's declared cursor type); a pull under
+    /// way is forgotten, so the next run starts a pull from that cursor. Refused while a run holds the flow.
+    #[command(after_help = EXIT_HELP)]
+    Set {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// The flow whose cursor to set.
+        #[arg(long, value_name = "NAME", required = true)]
+        flow: String,
+        /// The cursor: an RFC 3339 date and time, a whole number or a text, as the flow declares it.
+        #[arg(value_name = "VALUE", allow_hyphen_values = true)]
+        value: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Forget one flow's state (its run history and dead letters stay): its next run starts
+    /// from its declared initial value. Refused while a run holds the flow.
+    #[command(after_help = EXIT_HELP)]
+    Reset {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// The flow whose state to forget; never all at once.
+        #[arg(long, value_name = "NAME", required = true)]
+        flow: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -130,6 +213,18 @@ fn main() -> ExitCode {
         }
         Command::Run { file, flow, base_urls, format, verbose, state } => {
             commands::run::run(&file, flow.as_deref(), &base_urls, format == Format::Json, verbose, state)
+        }
+        Command::State { action: StateAction::Show { file, flow, store } } => {
+            commands::state::show(&file, flow.as_deref(), store.options())
+        }
+        Command::State { action: StateAction::Set { file, flow, value, store } } => {
+            commands::state::set(&file, &flow, &value, store.options())
+        }
+        Command::State { action: StateAction::Reset { file, flow, store } } => {
+            commands::state::reset(&file, &flow, store.options())
+        }
+        Command::Runs { file, flow, format, limit, store } => {
+            commands::runs::runs(&file, flow.as_deref(), format == Format::Json, limit, store.options())
         }
     };
     match result {

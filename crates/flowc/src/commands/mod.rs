@@ -7,6 +7,8 @@ pub(crate) mod lsp;
 pub(crate) mod map;
 pub(crate) mod plan;
 pub(crate) mod run;
+pub(crate) mod runs;
+pub(crate) mod state;
 pub(crate) mod test;
 
 use std::io::IsTerminal;

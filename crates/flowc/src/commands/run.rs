@@ -136,6 +136,15 @@ pub(crate) fn run(
 /// Secrets from the environment, then from a `.env` file beside the `.flow` file. The
 /// environment wins, so CI can override a developer's `.env`.
 pub(crate) fn load_secrets(names: &[String], dir: &Path) -> miette::Result<Secrets> {
+    let mut secrets = Secrets::new();
+    for (name, value) in secret_values(names, dir)? {
+        secrets.insert(name, value);
+    }
+    Ok(secrets)
+}
+
+/// The values of the named secrets that have one, by the same rule as [`load_secrets`].
+pub(crate) fn secret_values(names: &[String], dir: &Path) -> miette::Result<Vec<(String, SecretString)>> {
     let mut file_values = std::collections::HashMap::new();
     let env_path = dir.join(".env");
     if env_path.exists() {
@@ -148,14 +157,14 @@ pub(crate) fn load_secrets(names: &[String], dir: &Path) -> miette::Result<Secre
             file_values.insert(k, v);
         }
     }
-    let mut secrets = Secrets::new();
+    let mut values = Vec::new();
     for name in names {
         let value = std::env::var(name).ok().or_else(|| file_values.remove(name));
         if let Some(v) = value {
-            secrets.insert(name.clone(), SecretString::from(v));
+            values.push((name.clone(), SecretString::from(v)));
         }
     }
-    Ok(secrets)
+    Ok(values)
 }
 
 /// What a `.env` file that cannot be read says: the file and the line, never the line's text
