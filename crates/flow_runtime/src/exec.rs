@@ -309,7 +309,10 @@ async fn top_level_for(fr: Arc<FlowRun>, step: usize, env: Env) -> Result<(), Di
             let state = fr.state.as_ref().filter(|s| s.spec.step == step);
             let paginate = fr.ctx.plan.endpoints.get(source.endpoint).and_then(|e| e.paginate.as_ref());
             let (mut pager, mut n) = match state.and_then(|s| s.resume.as_ref()) {
-                Some(p) => (Pager::resume(paginate, &p.next, p.pages_done, p.records_done), p.records_done),
+                Some(p) => match Pager::resume(paginate, &p.next, p.pages_done, p.records_done) {
+                    Some(pager) => (pager, p.records_done),
+                    None => return Err(crate::state::position_mismatch(&fr.ctx.plan.flows[fr.flow].name, &p.next)),
+                },
                 None => (Pager::new(), 0u64),
             };
             while !fr.stop.load(Ordering::SeqCst) {

@@ -117,8 +117,14 @@ impl Pager {
     }
 
     /// A pager that starts at a checkpointed position: the page after `pages` pages and
-    /// `records` records already processed (a resumed pull, flow_runtime/src/state.rs).
-    pub(crate) fn resume(paginate: Option<&Pagination>, at: &flow_state::PageAt, pages: u64, records: u64) -> Pager {
+    /// `records` records already processed (a resumed pull, flow_runtime/src/state.rs); `None` when
+    /// the position does not fit the endpoint's paging.
+    pub(crate) fn resume(
+        paginate: Option<&Pagination>,
+        at: &flow_state::PageAt,
+        pages: u64,
+        records: u64,
+    ) -> Option<Pager> {
         use flow_state::PageAt;
         let next = match (paginate, at) {
             (Some(Pagination::Cursor { param, .. }), PageAt::Cursor { value }) => {
@@ -131,10 +137,13 @@ impl Pager {
                 Some(NextPage::Params(offset_params(param, limit_param.as_deref(), *offset, *size)))
             }
             (_, PageAt::Url { url }) => url::Url::parse(url).ok().map(NextPage::Url),
-            _ => None,
+            // A position of another kind than the endpoint's paging (the file changed since the
+            // checkpoint): there is no page to resume at, and ending the pull here would commit
+            // a cursor past records never read. The caller refuses it.
+            _ => return None,
         };
         let progress = Progress { records, largest: 0 };
-        Pager { started: true, next, seen: HashSet::new(), pages, progress, unreadable: None }
+        Some(Pager { started: true, next: Some(next?), seen: HashSet::new(), pages, progress, unreadable: None })
     }
 
     /// Where the next page starts, as a checkpoint keeps it; `None` after the last page.
@@ -441,6 +450,30 @@ mod tests {
                 Err(stop) => return (asked, progress.records, stop),
             }
         }
+    }
+
+    #[test]
+    fn a_checkpointed_position_resumes_only_under_the_paging_it_was_taken_with() {
+        use flow_state::PageAt;
+        let span = flow_diagnostics::Span::new(0, 0);
+        let page = Pagination::Page { param: "page".into(), start: 1, span, in_body: false };
+        let cursor = Pagination::Cursor {
+            param: "cursor".into(),
+            from: PageRead::Path(vec!["next".into()]),
+            span,
+            in_body: false,
+        };
+        let resumed = Pager::resume(Some(&page), &PageAt::Page { number: 3 }, 2, 200).expect("same paging");
+        assert_eq!(resumed.position(Some(&page)), Some(PageAt::Page { number: 3 }));
+        assert_eq!(resumed.pages, 2);
+        // The file's paging changed since the checkpoint: no pager (the run refuses, R0016)
+        // rather than one with no next page, which would end the pull and commit its cursor.
+        assert!(Pager::resume(Some(&cursor), &PageAt::Page { number: 3 }, 2, 200).is_none());
+        assert!(Pager::resume(Some(&page), &PageAt::Offset { offset: 200 }, 2, 200).is_none());
+        assert!(Pager::resume(None, &PageAt::Cursor { value: "c".into() }, 1, 100).is_none());
+        let url = Pager::resume(None, &PageAt::Url { url: "http://127.0.0.1:1/p?page=2".into() }, 1, 100);
+        assert!(url.is_some(), "a next-page URL needs no declared parameter");
+        assert!(Pager::resume(None, &PageAt::Url { url: "not a url".into() }, 1, 100).is_none());
     }
 
     #[test]

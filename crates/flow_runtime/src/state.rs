@@ -67,6 +67,27 @@ pub(crate) fn open(path: &Path) -> Result<(Store, bool), Diagnostic> {
     }
 }
 
+/// A checkpointed in-pull position that does not fit the source's paging (the `.flow` file's
+/// `paginate` changed since the checkpoint): refused, never resumed at the wrong place, and never
+/// dropped (ending the pull there would commit a cursor past records that were never read).
+pub(crate) fn position_mismatch(flow: &str, at: &PageAt) -> Diagnostic {
+    let kind = match at {
+        PageAt::Cursor { .. } => "a cursor",
+        PageAt::Url { .. } => "a next-page URL",
+        PageAt::Page { .. } => "a page number",
+        PageAt::Offset { .. } => "an offset",
+    };
+    Diagnostic::new(
+        codes::STATE_MISMATCH,
+        format!(
+            "the interrupted pull of flow `{flow}` was checkpointed at {kind}, which its source's paging does not use (was `paginate` changed?): nothing was read and the stored state was not changed"
+        ),
+    )
+    .help(format!(
+        "restore the paging the pull was checkpointed with, or start the pull again from the stored cursor with `flowc state set FILE --flow {flow} VALUE`, or from the initial value with `flowc state reset FILE --flow {flow}`"
+    ))
+}
+
 pub(crate) fn store_failure(e: &StateError) -> Diagnostic {
     let code = match e {
         StateError::Locked { .. } => codes::STATE_LOCKED,
