@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use flow_diagnostics::{Color, Diagnostic};
 
 /// The demo secrets of the examples (the fake API accepts these).
-pub const DEMO_SECRETS: [(&str, &str); 7] = [
+pub(crate) const DEMO_SECRETS: [(&str, &str); 7] = [
     ("SHOP_TOKEN", "demo-shop-token"),
     ("CRM_API_KEY", "demo-crm-key"),
     ("DESK_USER", "demo"),
@@ -18,7 +18,7 @@ pub const DEMO_SECRETS: [(&str, &str); 7] = [
 ];
 
 /// What a run of the flowc binary gave.
-pub struct Output {
+pub(crate) struct Output {
     pub code: i32,
     pub stdout: String,
     pub stderr: String,
@@ -26,7 +26,7 @@ pub struct Output {
 
 /// Runs the flowc binary from the workspace root, so paths in its output are relative and
 /// stable; of the demo secrets only those in `env` are in its environment.
-pub fn flowc<A: AsRef<std::ffi::OsStr>>(args: &[A], env: &[(&str, &str)]) -> Output {
+pub(crate) fn flowc<A: AsRef<std::ffi::OsStr>>(args: &[A], env: &[(&str, &str)]) -> Output {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_flowc"));
     cmd.current_dir(root()).args(args).env("NO_COLOR", "1");
     for (name, _) in DEMO_SECRETS {
@@ -44,12 +44,12 @@ pub fn flowc<A: AsRef<std::ffi::OsStr>>(args: &[A], env: &[(&str, &str)]) -> Out
 }
 
 /// The workspace root.
-pub fn root() -> PathBuf {
+pub(crate) fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("workspace root")
 }
 
 /// The `.flow` files of a folder below the root, sorted.
-pub fn flow_files(dir: &str) -> Vec<PathBuf> {
+pub(crate) fn flow_files(dir: &str) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(root().join(dir))
         .unwrap_or_else(|e| panic!("read {dir}: {e}"))
         .map(|e| e.expect("dir entry").path())
@@ -60,18 +60,18 @@ pub fn flow_files(dir: &str) -> Vec<PathBuf> {
 }
 
 /// Parses and checks a source; the rendered diagnostics (no colour) and the diagnostics.
-pub fn check(name: &str, source: &str) -> (String, Vec<Diagnostic>) {
+pub(crate) fn check(name: &str, source: &str) -> (String, Vec<Diagnostic>) {
     let checked = flow_check::check_source(source);
     let rendered = flow_diagnostics::render_diagnostics(name, source, &checked.diagnostics, Color::Never);
     (rendered, checked.diagnostics)
 }
 
 /// The file name relative to the root, with forward slashes, for stable snapshots.
-pub fn display(path: &Path) -> String {
+pub(crate) fn display(path: &Path) -> String {
     path.strip_prefix(root()).unwrap_or(path).to_string_lossy().replace('\\', "/")
 }
 
-pub fn stem(path: &Path) -> String {
+pub(crate) fn stem(path: &Path) -> String {
     path.file_stem().expect("file stem").to_string_lossy().into_owned()
 }
-pub mod run_cases;
+pub(crate) mod run_cases;

@@ -21,7 +21,7 @@ use serde::Deserialize;
 /// A sidecar file: the flow it runs (when not `NAME.flow` beside it) and its cases by name.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Sidecar {
+pub(crate) struct Sidecar {
     pub flow: Option<String>,
     pub case: BTreeMap<String, Case>,
 }
@@ -30,7 +30,7 @@ pub struct Sidecar {
 /// but `exit` is optional; an expectation that is left out is not checked.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Case {
+pub(crate) struct Case {
     /// The fake's number of orders (`Config::orders`; 250 when left out).
     pub orders: Option<u64>,
     /// The fake serves HTTPS with a self-signed certificate (`FakeApi::start_tls`).
@@ -87,7 +87,7 @@ pub struct Case {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Summary {
+pub(crate) struct Summary {
     pub flow: String,
     /// Counts the summary line shows exactly: `read`, `delivered`, `filtered`, `failed`,
     /// `dead_lettered`, `not_processed`, `pages`, `requests`, `retries`.
@@ -100,7 +100,7 @@ pub struct Summary {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Received {
+pub(crate) struct Received {
     /// The fake's collection: `contacts`, `messages`, `members`.
     pub route: String,
     /// Only the records with these field values.
@@ -126,7 +126,7 @@ pub struct Received {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Ids {
+pub(crate) struct Ids {
     pub field: String,
     #[serde(default)]
     pub prefix: String,
@@ -138,7 +138,7 @@ pub struct Ids {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct DeadLetters {
+pub(crate) struct DeadLetters {
     pub file: String,
     pub count: Option<usize>,
     #[serde(default)]
@@ -147,21 +147,21 @@ pub struct DeadLetters {
 
 impl Case {
     /// The texts the runner asserts stderr contains: what counts as asserted by this case.
-    pub fn asserted_texts(&self) -> impl Iterator<Item = &str> {
+    pub(crate) fn asserted_texts(&self) -> impl Iterator<Item = &str> {
         let counted = self.stderr_counts.iter().filter(|(_, n)| **n > 0).map(|(text, _)| text.as_str());
         self.stderr_contains.iter().map(String::as_str).chain(counted)
     }
 }
 
 /// A sidecar, read and checked, with the flow file it runs (relative to the root).
-pub struct CaseFile {
+pub(crate) struct CaseFile {
     pub path: PathBuf,
     pub flow: String,
     pub sidecar: Sidecar,
 }
 
 /// Every sidecar of tests/data/run, sorted.
-pub fn case_files() -> Vec<CaseFile> {
+pub(crate) fn case_files() -> Vec<CaseFile> {
     let dir = super::root().join("tests/data/run");
     let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
         .expect("tests/data/run")

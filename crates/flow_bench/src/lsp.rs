@@ -71,7 +71,7 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
-pub fn bench(lines: usize) -> Result<()> {
+pub(crate) fn bench(lines: usize) -> Result<()> {
     let text = large_file(std::path::Path::new("."), lines)?;
     let checked = flow_check::check_source(&text);
     let errors = checked.diagnostics.iter().filter(|d| d.is_error()).count();

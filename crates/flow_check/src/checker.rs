@@ -41,27 +41,27 @@ impl<'a, D, Sig, Done> Default for DeclTable<'a, D, Sig, Done> {
 
 impl<'a, D, Sig: Clone, Done> DeclTable<'a, D, Sig, Done> {
     /// Adds a declaration; its index in this table.
-    pub fn push(&mut self, decl: &'a D) -> usize {
+    pub(crate) fn push(&mut self, decl: &'a D) -> usize {
         self.rows.push(Row { decl, sig: None, checked: None });
         self.rows.len() - 1
     }
 
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.rows.len()
     }
 
     /// The declaration at `index`, as written (borrowed from the file, not from the table).
-    pub fn decl(&self, index: usize) -> &'a D {
+    pub(crate) fn decl(&self, index: usize) -> &'a D {
         self.rows[index].decl
     }
 
     /// Every declaration, as written.
-    pub fn decls(&self) -> impl Iterator<Item = &'a D> + '_ {
+    pub(crate) fn decls(&self) -> impl Iterator<Item = &'a D> + '_ {
         self.rows.iter().map(|r| r.decl)
     }
 
     /// The signature at `index`, when the signatures pass has given it one.
-    pub fn sig(&self, index: usize) -> Option<Sig> {
+    pub(crate) fn sig(&self, index: usize) -> Option<Sig> {
         self.rows.get(index)?.sig.clone()
     }
 
@@ -130,28 +130,28 @@ pub(crate) struct Namespace {
 }
 
 impl Namespace {
-    pub fn get(&self, name: &str) -> Option<DeclRef> {
+    pub(crate) fn get(&self, name: &str) -> Option<DeclRef> {
         self.names.get(name).copied()
     }
 
-    pub fn contains(&self, name: &str) -> bool {
+    pub(crate) fn contains(&self, name: &str) -> bool {
         self.names.contains_key(name)
     }
 
-    pub fn insert(&mut self, name: &str, r: DeclRef) {
+    pub(crate) fn insert(&mut self, name: &str, r: DeclRef) {
         self.names.insert(name.to_string(), r);
     }
 
     /// The declared names of one kind, in no particular order.
-    pub fn of_kind(&self, kind: NameKind) -> impl Iterator<Item = &str> {
+    pub(crate) fn of_kind(&self, kind: NameKind) -> impl Iterator<Item = &str> {
         self.names.iter().filter(move |(_, r)| r.kind == kind).map(|(n, _)| n.as_str())
     }
 
-    pub fn mark_used(&mut self, kind: NameKind, index: usize) {
+    pub(crate) fn mark_used(&mut self, kind: NameKind, index: usize) {
         self.used.insert((kind, index));
     }
 
-    pub fn is_used(&self, kind: NameKind, index: usize) -> bool {
+    pub(crate) fn is_used(&self, kind: NameKind, index: usize) -> bool {
         self.used.contains(&(kind, index))
     }
 }
@@ -183,7 +183,7 @@ struct Call {
 impl CallGraph {
     /// Records a call of the `kind` declaration `to`, made by the body being checked when it is
     /// of the same kind (a cycle runs through one kind: functions cannot call maps back).
-    pub fn record(&mut self, kind: NameKind, to: usize, span: Span) {
+    pub(crate) fn record(&mut self, kind: NameKind, to: usize, span: Span) {
         if let Some((caller_kind, from)) = self.caller {
             if caller_kind == kind {
                 self.calls.push(Call { kind, from, to, span });
@@ -192,7 +192,7 @@ impl CallGraph {
     }
 
     /// For each of the `n` declarations of `kind`, the calls its body makes: callee and span.
-    pub fn edges(&self, kind: NameKind, n: usize) -> Vec<Vec<(usize, Span)>> {
+    pub(crate) fn edges(&self, kind: NameKind, n: usize) -> Vec<Vec<(usize, Span)>> {
         let mut edges = vec![Vec::new(); n];
         for c in self.calls.iter().filter(|c| c.kind == kind) {
             if let Some(from) = edges.get_mut(c.from) {
@@ -224,7 +224,7 @@ pub(crate) struct Checker<'a> {
 }
 
 impl<'a> Checker<'a> {
-    pub fn new(file: &'a ast::File) -> Checker<'a> {
+    pub(crate) fn new(file: &'a ast::File) -> Checker<'a> {
         Checker {
             file,
             decls: Decls::default(),
@@ -241,7 +241,7 @@ impl<'a> Checker<'a> {
 
     /// The passes, in order: names first, then what other declarations rely on (types, apis,
     /// endpoints, the signatures of tables, maps and functions), then the bodies.
-    pub fn run(&mut self) {
+    pub(crate) fn run(&mut self) {
         self.collect();
         self.check_types();
         self.check_apis();
@@ -258,7 +258,7 @@ impl<'a> Checker<'a> {
         self.unused();
     }
 
-    pub fn into_model(self) -> Model {
+    pub(crate) fn into_model(self) -> Model {
         let d = self.decls;
         Model(plan::Plan {
             secrets: d.secrets.decls().map(|s| s.name.name.clone()).collect(),
@@ -273,7 +273,7 @@ impl<'a> Checker<'a> {
         })
     }
 
-    pub fn report(&mut self, d: Diagnostic) {
+    pub(crate) fn report(&mut self, d: Diagnostic) {
         self.diagnostics.push(d);
     }
 
@@ -287,7 +287,7 @@ impl<'a> Checker<'a> {
     }
 
     /// The declared object type a type names, through aliases and `?`.
-    pub fn named_index(&self, ty: &Ty) -> Option<usize> {
+    pub(crate) fn named_index(&self, ty: &Ty) -> Option<usize> {
         let mut ty = self.types.non_null(ty);
         for _ in 0..16 {
             let Ty::Named(i) = ty else { return None };
@@ -300,7 +300,7 @@ impl<'a> Checker<'a> {
     }
 
     /// "may be null", or "may be absent" for a path that reads an optional field.
-    pub fn may_be_null(&self, e: &ast::Expr) -> &'static str {
+    pub(crate) fn may_be_null(&self, e: &ast::Expr) -> &'static str {
         if self.absent_reads.contains(&e.span) {
             "may be absent"
         } else {
@@ -309,24 +309,24 @@ impl<'a> Checker<'a> {
     }
 
     /// Records a use of field `name` of declared type `type_index`, for editors.
-    pub fn note_field(&mut self, type_index: Option<usize>, name: &str, at: Span) {
+    pub(crate) fn note_field(&mut self, type_index: Option<usize>, name: &str, at: Span) {
         if let Some(decl) = type_index.and_then(|i| self.fields.names.get(&(i, name.to_string()))) {
             self.info.field_uses.push((at, *decl));
         }
     }
 
     /// Records the declaration of a global name, for editors.
-    pub fn note_global(&mut self, kind: NameKind, name: &ast::Ident) {
+    pub(crate) fn note_global(&mut self, kind: NameKind, name: &ast::Ident) {
         self.info.names.push(NameDecl { span: name.span, name: name.name.clone(), kind, ty: None });
     }
 
     /// Records that the name at `at` resolved to the declaration `r`, for editors.
-    pub fn note_use(&mut self, r: DeclRef, at: Span) {
+    pub(crate) fn note_use(&mut self, r: DeclRef, at: Span) {
         self.info.name_uses.push((at, r.span));
     }
 
     /// Records that the name at `at` resolved to the local or parameter declared at `decl`.
-    pub fn note_local_use(&mut self, decl: Span, at: Span) {
+    pub(crate) fn note_local_use(&mut self, decl: Span, at: Span) {
         self.info.name_uses.push((at, decl));
     }
 

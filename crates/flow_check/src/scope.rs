@@ -25,36 +25,36 @@ pub(crate) struct Scope {
 }
 
 impl Scope {
-    pub fn push(&mut self, name: &str, ty: Ty, span: Span, warn_unused: bool) {
+    pub(crate) fn push(&mut self, name: &str, ty: Ty, span: Span, warn_unused: bool) {
         self.locals.push(Local { name: name.to_string(), ty, span, used: false, warn_unused });
     }
 
     /// Looks a name up, innermost first, and marks it used: its type and where it is declared.
-    pub fn lookup(&mut self, name: &str) -> Option<(Ty, Span)> {
+    pub(crate) fn lookup(&mut self, name: &str) -> Option<(Ty, Span)> {
         let local = self.locals.iter_mut().rev().find(|l| l.name == name)?;
         local.used = true;
         Some((local.ty.clone(), local.span))
     }
 
     /// Whether the innermost local of this name has been read.
-    pub fn was_used(&self, name: &str) -> bool {
+    pub(crate) fn was_used(&self, name: &str) -> bool {
         self.locals.iter().rev().find(|l| l.name == name).is_some_and(|l| l.used)
     }
 
-    pub fn contains(&self, name: &str) -> bool {
+    pub(crate) fn contains(&self, name: &str) -> bool {
         self.locals.iter().any(|l| l.name == name)
     }
 
-    pub fn names(&self) -> impl Iterator<Item = &str> {
+    pub(crate) fn names(&self) -> impl Iterator<Item = &str> {
         self.locals.iter().map(|l| l.name.as_str())
     }
 
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.locals.len()
     }
 
     /// Drops the locals pushed since `mark`, reporting unused `let`s.
-    pub fn truncate(&mut self, mark: usize, diagnostics: &mut Vec<Diagnostic>) {
+    pub(crate) fn truncate(&mut self, mark: usize, diagnostics: &mut Vec<Diagnostic>) {
         for l in self.locals.drain(mark..) {
             if l.warn_unused && !l.used && !l.name.starts_with('_') {
                 diagnostics.push(

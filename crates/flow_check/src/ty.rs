@@ -7,7 +7,7 @@ use flow_plan as plan;
 
 /// A type as the checker sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Ty {
+pub(crate) enum Ty {
     /// Poison: something already reported. Accepted everywhere, silently.
     Error,
     /// The `null` literal.
@@ -40,7 +40,7 @@ pub enum Ty {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FieldTy {
+pub(crate) struct FieldTy {
     pub name: String,
     pub ty: Ty,
     /// Declared `name?: T`: may be absent; output leaves it out when it has no value.
@@ -49,14 +49,14 @@ pub struct FieldTy {
 
 /// The table of declared types.
 #[derive(Debug, Default)]
-pub struct Types {
+pub(crate) struct Types {
     pub names: Vec<String>,
     pub defs: Vec<Ty>,
 }
 
 impl Types {
     /// The declared types as the plan holds them, by index.
-    pub fn plan_types(&self) -> Vec<plan::NamedType> {
+    pub(crate) fn plan_types(&self) -> Vec<plan::NamedType> {
         self.names
             .iter()
             .zip(&self.defs)
@@ -65,7 +65,7 @@ impl Types {
     }
 
     /// The structure behind named types and nullable wrappers' insides stay as they are.
-    pub fn resolve<'a>(&'a self, mut ty: &'a Ty) -> &'a Ty {
+    pub(crate) fn resolve<'a>(&'a self, mut ty: &'a Ty) -> &'a Ty {
         // Alias chains were checked for cycles; the bound is a second guard.
         for _ in 0..64 {
             match ty {
@@ -79,28 +79,28 @@ impl Types {
         &Ty::Error
     }
 
-    pub fn is_nullable(&self, ty: &Ty) -> bool {
+    pub(crate) fn is_nullable(&self, ty: &Ty) -> bool {
         matches!(self.resolve(ty), Ty::Nullable(_) | Ty::Null)
     }
 
     /// The type without its nullability.
-    pub fn non_null(&self, ty: &Ty) -> Ty {
+    pub(crate) fn non_null(&self, ty: &Ty) -> Ty {
         match self.resolve(ty) {
             Ty::Nullable(inner) => (**inner).clone(),
             _ => ty.clone(),
         }
     }
 
-    pub fn is_numeric(&self, ty: &Ty) -> bool {
+    pub(crate) fn is_numeric(&self, ty: &Ty) -> bool {
         matches!(self.resolve(ty), Ty::Int | Ty::Float | Ty::Decimal | Ty::NumLit | Ty::Error)
     }
 
-    pub fn is_stringy(&self, ty: &Ty) -> bool {
+    pub(crate) fn is_stringy(&self, ty: &Ty) -> bool {
         matches!(self.resolve(ty), Ty::String | Ty::StrLit(_) | Ty::Union(_) | Ty::Error)
     }
 
     /// A type as the user would write it.
-    pub fn display(&self, ty: &Ty) -> String {
+    pub(crate) fn display(&self, ty: &Ty) -> String {
         let mut out = String::new();
         self.write(ty, &mut out, 0);
         out
@@ -168,7 +168,7 @@ impl Types {
     }
 
     /// Whether a value of type `found` may stand where `expected` is wanted; if not, why.
-    pub fn assignable(&self, found: &Ty, expected: &Ty) -> Result<(), Mismatch> {
+    pub(crate) fn assignable(&self, found: &Ty, expected: &Ty) -> Result<(), Mismatch> {
         self.assignable_in(found, expected, &mut Vec::new())
     }
 
@@ -242,7 +242,7 @@ impl Types {
     }
 
     /// The type of `if c then a else b`: both branches' types joined, if they join.
-    pub fn join(&self, a: &Ty, b: &Ty) -> Option<Ty> {
+    pub(crate) fn join(&self, a: &Ty, b: &Ty) -> Option<Ty> {
         if a == b {
             return Some(a.clone());
         }
@@ -295,7 +295,7 @@ impl Types {
     }
 
     /// The result type of arithmetic on two numeric types.
-    pub fn arith(&self, a: &Ty, b: &Ty) -> Result<Ty, ArithError> {
+    pub(crate) fn arith(&self, a: &Ty, b: &Ty) -> Result<Ty, ArithError> {
         use Ty::*;
         Ok(match (self.resolve(a), self.resolve(b)) {
             (Error, _) | (_, Error) => Error,
@@ -309,14 +309,14 @@ impl Types {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ArithError {
+pub(crate) enum ArithError {
     DecimalFloat,
     NotNumbers,
 }
 
 /// Why a value does not fit where it is used.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Mismatch {
+pub(crate) enum Mismatch {
     Different,
     Nullable,
     NotInUnion(Vec<String>),
@@ -328,7 +328,7 @@ pub enum Mismatch {
 
 impl Mismatch {
     /// The innermost reason, and the field path that leads to it.
-    pub fn innermost(&self) -> (String, &Mismatch) {
+    pub(crate) fn innermost(&self) -> (String, &Mismatch) {
         let mut path = Vec::new();
         let mut m = self;
         while let Mismatch::Inside(name, inner) = m {

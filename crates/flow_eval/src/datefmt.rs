@@ -6,7 +6,7 @@
 use chrono::{Datelike, NaiveDateTime, Timelike};
 
 #[derive(Debug)]
-pub enum DateFormat {
+pub(crate) enum DateFormat {
     /// The format only uses the fields written here.
     Fast(Vec<Part>),
     /// chrono formats it.
@@ -14,7 +14,7 @@ pub enum DateFormat {
 }
 
 #[derive(Debug, PartialEq)]
-pub enum Part {
+pub(crate) enum Part {
     Lit(String),
     Year,
     Month,

@@ -107,7 +107,7 @@ pub fn decode_text(text: &str, ty: &Type, types: &[NamedType]) -> Result<Value, 
 
 /// [`decode_text`] into `slot`, reusing the strings, arrays and objects it holds (a stream of
 /// records of one type allocates little after the first). On error `slot` holds part of a record.
-pub fn decode_text_into(text: &str, ty: &Type, types: &[NamedType], slot: &mut Value) -> Result<(), TextError> {
+pub(crate) fn decode_text_into(text: &str, ty: &Type, types: &[NamedType], slot: &mut Value) -> Result<(), TextError> {
     if crate::decode::decode_into(text, ty, types, slot).is_ok() {
         return Ok(());
     }

@@ -13,7 +13,7 @@ use crate::{NamedType, Type, Value};
 
 /// A JSON document with its numbers as written and its keys in order, repeats kept.
 #[derive(Debug)]
-pub enum J {
+pub(crate) enum J {
     Null,
     Bool(bool),
     Num(String),
@@ -24,7 +24,7 @@ pub enum J {
 
 /// What the reference makes of a document.
 #[derive(Debug, PartialEq)]
-pub enum Verdict {
+pub(crate) enum Verdict {
     Ok(Value),
     /// Not JSON.
     Syntax,
@@ -34,13 +34,13 @@ pub enum Verdict {
 
 /// What the reference makes of a page: the envelope's verdict, and each record's.
 #[derive(Debug, PartialEq)]
-pub enum PageVerdict {
+pub(crate) enum PageVerdict {
     Ok(Value, Vec<Result<Value, Vec<String>>>),
     Syntax,
     Shape(Vec<String>),
 }
 
-pub fn tree(text: &str) -> Option<J> {
+pub(crate) fn tree(text: &str) -> Option<J> {
     serde_json::from_str::<serde_json::Value>(text).ok()?;
     Some(build(text))
 }
@@ -90,7 +90,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for Entries<'a> {
     }
 }
 
-pub fn decode(text: &str, ty: &Type, types: &[NamedType]) -> Verdict {
+pub(crate) fn decode(text: &str, ty: &Type, types: &[NamedType]) -> Verdict {
     let Some(j) = tree(text) else { return Verdict::Syntax };
     let mut errors = Vec::new();
     let v = read(&j, ty, types, "", &mut errors, None);
@@ -101,7 +101,7 @@ pub fn decode(text: &str, ty: &Type, types: &[NamedType]) -> Verdict {
     }
 }
 
-pub fn decode_page(text: &str, ty: &Type, types: &[NamedType], records: &[String]) -> PageVerdict {
+pub(crate) fn decode_page(text: &str, ty: &Type, types: &[NamedType], records: &[String]) -> PageVerdict {
     let Some(j) = tree(text) else { return PageVerdict::Syntax };
     let mut errors = Vec::new();
     let mut found = Vec::new();
@@ -193,7 +193,7 @@ fn read(
 
 /// A number's text as a Decimal: the point moved by the exponent in the text itself, zeros
 /// trimmed, then `from_str_exact`, which refuses what it cannot hold.
-pub fn decimal(t: &str) -> Option<Decimal> {
+pub(crate) fn decimal(t: &str) -> Option<Decimal> {
     let (negative, rest) = match t.as_bytes().first() {
         Some(b'-') => (true, &t[1..]),
         Some(b'+') => (false, &t[1..]),

@@ -54,7 +54,7 @@ pub(crate) struct Failure {
 }
 
 impl Failure {
-    pub fn new(code: Code, message: impl Into<String>) -> Failure {
+    pub(crate) fn new(code: Code, message: impl Into<String>) -> Failure {
         Failure { code, message: message.into(), notes: Vec::new(), class: Class::Final }
     }
 }
@@ -271,7 +271,7 @@ fn retry_after_ms(value: &str, now: std::time::SystemTime) -> Option<u64> {
 }
 
 impl Http {
-    pub fn new(plan: &Plan, secrets: Arc<Secrets>) -> Result<Http, Failure> {
+    pub(crate) fn new(plan: &Plan, secrets: Arc<Secrets>) -> Result<Http, Failure> {
         let mut clients = Vec::with_capacity(plan.apis.len());
         for api in &plan.apis {
             let client = reqwest::Client::builder()
@@ -300,7 +300,7 @@ impl Http {
     /// endpoint declared idempotent); 429 always, since the server refused it. `Retry-After`
     /// (seconds or an HTTP date) is honoured; a wait beyond the cap fails the call. `url`
     /// carries no secret; an api key in the query is added when it is sent.
-    pub async fn exchange(
+    pub(crate) async fn exchange(
         &self,
         api_index: usize,
         api: &Api,

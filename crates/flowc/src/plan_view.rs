@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use flow_plan::{Auth, EndpointCall, OnError, Pagination, Part, Plan, Span, Step, Template};
 
 /// The human view of `plan` (what `flowc plan` prints), quoting `source` where a step comes from.
-pub fn render_plan(plan: &Plan, source: &str) -> String {
+pub(crate) fn render_plan(plan: &Plan, source: &str) -> String {
     let mut out = String::new();
     let text = |span: Span| source.get(span.range()).unwrap_or("…").split_whitespace().collect::<Vec<_>>().join(" ");
     for flow in &plan.flows {

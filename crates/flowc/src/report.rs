@@ -7,13 +7,13 @@ use std::io::Write;
 use flow_diagnostics::{Diagnostic, LineIndex};
 
 /// Writes to stdout; a closed pipe (`flowc plan | head`) is not an error worth a panic.
-pub fn print(text: &str) {
+pub(crate) fn print(text: &str) {
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(text.as_bytes());
     let _ = out.flush();
 }
 
-pub fn eprint(text: &str) {
+pub(crate) fn eprint(text: &str) {
     let mut err = std::io::stderr().lock();
     let _ = err.write_all(text.as_bytes());
     if !text.ends_with('\n') {
@@ -24,7 +24,7 @@ pub fn eprint(text: &str) {
 
 /// One diagnostic as JSON: what `--format json` prints. Lines and columns are 1-based; columns
 /// count characters.
-pub fn diagnostic_json(file: &str, source: &str, d: &Diagnostic) -> serde_json::Value {
+pub(crate) fn diagnostic_json(file: &str, source: &str, d: &Diagnostic) -> serde_json::Value {
     let index = LineIndex::new(source);
     let position = |offset: u32| {
         let offset = (offset as usize).min(source.len());
