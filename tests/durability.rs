@@ -4,17 +4,8 @@
 
 mod common;
 
-use common::{flowc, DEMO_SECRETS};
+use common::{flowc, with_fake, DEMO_SECRETS};
 use flow_fakeapi::{Config, FakeApi};
-
-/// Runs `f` with a fake API serving `config` on a runtime of its own.
-fn with_fake<T>(config: Config, f: impl FnOnce(&FakeApi) -> T) -> T {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
-    let api = rt.block_on(FakeApi::start(config, 0)).expect("start the fake API");
-    let out = f(&api);
-    drop(api);
-    out
-}
 
 fn shop_crm(api: &FakeApi) -> Vec<String> {
     vec!["--base-url".into(), format!("shop={}/shop", api.url()), "--base-url".into(), format!("crm={}/crm", api.url())]

@@ -10,7 +10,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{flowc, Output, DEMO_SECRETS};
+use common::{flowc, with_fake, Output, DEMO_SECRETS};
 use flow_fakeapi::{Config, FakeApi, Faults};
 use serde_json::Value;
 
@@ -47,15 +47,6 @@ fn strip_elapsed(line: &str) -> String {
 
 fn demo_secrets() -> Vec<(&'static str, &'static str)> {
     DEMO_SECRETS.to_vec()
-}
-
-/// Runs `f` with a fake API serving `config` on a runtime of its own.
-fn with_fake<T>(config: Config, f: impl FnOnce(&FakeApi) -> T) -> T {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
-    let api = rt.block_on(FakeApi::start(config, 0)).expect("start the fake API");
-    let out = f(&api);
-    drop(api);
-    out
 }
 
 fn example(name: &str) -> String {

@@ -5,18 +5,10 @@ mod common;
 
 use std::path::PathBuf;
 
-use common::flowc;
+use common::{flowc, with_fake};
 use flow_fakeapi::{Config, FakeApi};
 
 const TOKEN: (&str, &str) = ("SHOP_TOKEN", "demo-shop-token");
-
-fn with_fake<T>(f: impl FnOnce(&FakeApi) -> T) -> T {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
-    let api = rt.block_on(FakeApi::start(Config::default(), 0)).expect("start the fake API");
-    let out = f(&api);
-    drop(api);
-    out
-}
 
 /// A fresh folder with `source` as `flow.flow`; the state store lands beside it.
 fn scratch(test: &str, source: &str) -> (PathBuf, String) {
@@ -55,7 +47,7 @@ fn example() -> String {
 #[test]
 fn an_incremental_flow_delivers_exactly_the_changed_and_new_records_on_its_next_run() {
     let (dir, file) = scratch("incremental", &example());
-    with_fake(|api| {
+    with_fake(Config::default(), |api| {
         let c = api.changes();
         c.put("a", "Ada", "2026-03-01T10:00:00Z");
         c.put("b", "Bob", "2026-03-01T10:01:00Z");
@@ -96,7 +88,7 @@ fn an_incremental_flow_delivers_exactly_the_changed_and_new_records_on_its_next_
 #[test]
 fn the_state_store_can_be_chosen_and_a_damaged_one_is_an_error_never_a_fresh_start() {
     let (dir, file) = scratch("store", &example());
-    with_fake(|api| {
+    with_fake(Config::default(), |api| {
         api.changes().put("a", "Ada", "2026-03-01T10:00:00Z");
         let store = dir.join("elsewhere.sqlite");
         let store_arg = store.display().to_string();
@@ -168,7 +160,7 @@ fn run_and_kill_after(api: &FakeApi, file: &str, n: usize) {
 #[test]
 fn an_unsorted_source_killed_mid_pull_resumes_at_the_checkpointed_page_under_the_old_cursor() {
     let (dir, file) = scratch("crash-unsorted", &crash_flow("id", false));
-    with_fake(|api| {
+    with_fake(Config::default(), |api| {
         six(api);
         run_and_kill_after(api, &file, 3);
         // Killed with record 4 (page 2) in flight; the reader may have read page 3 ahead.
@@ -205,7 +197,7 @@ fn an_unsorted_source_killed_mid_pull_resumes_at_the_checkpointed_page_under_the
 #[test]
 fn a_sorted_source_killed_mid_pull_resumes_from_its_advanced_cursor() {
     let (dir, file) = scratch("crash-sorted", &crash_flow("updated", true));
-    with_fake(|api| {
+    with_fake(Config::default(), |api| {
         six(api);
         run_and_kill_after(api, &file, 3);
         let before = copied(api);

@@ -5,16 +5,8 @@
 
 mod common;
 
-use common::flowc;
+use common::{flowc, with_fake};
 use flow_fakeapi::{Config, FakeApi, VENDOR_TOKEN};
-
-fn with_fake<T>(f: impl FnOnce(&FakeApi) -> T) -> T {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
-    let api = rt.block_on(FakeApi::start(Config::default(), 0)).expect("start the fake API");
-    let out = f(&api);
-    drop(api);
-    out
-}
 
 fn run(api: &FakeApi, file: &str, apis: &[(&str, &str)]) -> common::Output {
     let mut args = vec!["run".to_string(), format!("tests/data/vendors/{file}")];
@@ -32,7 +24,7 @@ fn texts(api: &FakeApi) -> Vec<String> {
 
 #[test]
 fn stripe_is_paged_by_the_id_of_the_last_record_while_has_more() {
-    with_fake(|api| {
+    with_fake(Config::default(), |api| {
         let out = run(api, "stripe_to_slack.flow", &[("stripe", "stripe"), ("slack", "slack/api")]);
         assert_eq!(out.code, 0, "{}", out.stderr);
         // 7 customers, 3 a page: the second page starts after the third id, the third after the
@@ -55,7 +47,7 @@ fn stripe_is_paged_by_the_id_of_the_last_record_while_has_more() {
 
 #[test]
 fn hubspot_v1_is_paged_by_its_quoted_vid_offset_while_has_more() {
-    with_fake(|api| {
+    with_fake(Config::default(), |api| {
         let out = run(api, "hubspot_to_slack.flow", &[("hubspot", "hubspot"), ("slack", "slack/api")]);
         assert_eq!(out.code, 0, "{}", out.stderr);
         assert_eq!(
@@ -78,7 +70,7 @@ fn hubspot_v1_is_paged_by_its_quoted_vid_offset_while_has_more() {
 
 #[test]
 fn slack_is_paged_by_the_cursor_inside_its_nested_envelope() {
-    with_fake(|api| {
+    with_fake(Config::default(), |api| {
         let out = run(api, "slack_channels.flow", &[("slack", "slack/api")]);
         assert_eq!(out.code, 0, "{}", out.stderr);
         assert_eq!(
@@ -95,7 +87,7 @@ fn slack_is_paged_by_the_cursor_inside_its_nested_envelope() {
 /// with R0024, naming the flow and the step, and no page is skipped silently.
 #[test]
 fn a_cursor_read_from_a_record_that_does_not_fit_stops_the_source_after_its_page() {
-    with_fake(|api| {
+    with_fake(Config::default(), |api| {
         api.vendors().set_stripe_bad_customer(3);
         let dir = std::env::temp_dir().join(format!("flowc-vendors-{}-bad-last", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);

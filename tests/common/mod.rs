@@ -75,3 +75,13 @@ pub(crate) fn stem(path: &Path) -> String {
     path.file_stem().expect("file stem").to_string_lossy().into_owned()
 }
 pub(crate) mod run_cases;
+
+/// Runs `f` with a fake API serving `config` on a tokio runtime of its own: the test itself stays
+/// synchronous and runs the flowc binary against `api.url()`.
+pub(crate) fn with_fake<T>(config: flow_fakeapi::Config, f: impl FnOnce(&flow_fakeapi::FakeApi) -> T) -> T {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let api = rt.block_on(flow_fakeapi::FakeApi::start(config, 0)).expect("start the fake API");
+    let out = f(&api);
+    drop(api);
+    out
+}

@@ -32,13 +32,9 @@ pub(crate) fn runs(
     limit: usize,
     state: StoreOptions<'_>,
 ) -> miette::Result<ExitCode> {
-    let target = match Target::new(file, flow, state)? {
-        Ok(t) => t,
+    let (target, store) = match Target::with_existing_store(file, flow, state)? {
+        Ok(opened) => opened,
         Err(code) => return Ok(code),
-    };
-    let store = match target.open_existing() {
-        Ok(s) => s,
-        Err(d) => return Ok(target.fail(d)),
     };
     let runs = match store.runs(flow, limit) {
         Ok(r) => r,

@@ -82,6 +82,23 @@ impl Target {
         ExitCode::from(1)
     }
 
+    /// [`Target::new`], then the store that must already exist (`state show`, `state reset`,
+    /// `runs`): `Err(exit code)` once what went wrong is printed.
+    pub(crate) fn with_existing_store(
+        file: &Path,
+        flow: Option<&str>,
+        opts: StoreOptions<'_>,
+    ) -> miette::Result<Result<(Target, SqliteStore), ExitCode>> {
+        let target = match Target::new(file, flow, opts)? {
+            Ok(t) => t,
+            Err(code) => return Ok(Err(code)),
+        };
+        Ok(match target.open_existing() {
+            Ok(store) => Ok((target, store)),
+            Err(d) => Err(target.fail(d)),
+        })
+    }
+
     /// Opens the store, which must exist: a missing one is R0020, never created by a command
     /// that only reads or forgets.
     pub(crate) fn open_existing(&self) -> Result<SqliteStore, Diagnostic> {
@@ -156,13 +173,9 @@ fn stamp(t: chrono::DateTime<Utc>) -> String {
 
 /// `flowc state show`: each flow's stored state, one line each, on stdout.
 pub(crate) fn show(file: &Path, flow: Option<&str>, state: StoreOptions<'_>) -> miette::Result<ExitCode> {
-    let target = match Target::new(file, flow, state)? {
-        Ok(t) => t,
+    let (target, store) = match Target::with_existing_store(file, flow, state)? {
+        Ok(opened) => opened,
         Err(code) => return Ok(code),
-    };
-    let store = match target.open_existing() {
-        Ok(s) => s,
-        Err(d) => return Ok(target.fail(d)),
     };
     let stored = match store.flow_states() {
         Ok(s) => s,
@@ -237,13 +250,9 @@ fn describe(s: &FlowState, suffix: &str) -> String {
 /// `flowc state reset --flow NAME`: forgets one flow's state (its runs and dead letters stay),
 /// under its lease, so never under a run.
 pub(crate) fn reset(file: &Path, flow: &str, state: StoreOptions<'_>) -> miette::Result<ExitCode> {
-    let target = match Target::new(file, Some(flow), state)? {
-        Ok(t) => t,
+    let (target, mut store) = match Target::with_existing_store(file, Some(flow), state)? {
+        Ok(opened) => opened,
         Err(code) => return Ok(code),
-    };
-    let mut store = match target.open_existing() {
-        Ok(s) => s,
-        Err(d) => return Ok(target.fail(d)),
     };
     let result = with_lease(&mut store, flow, "state reset", |store, lease| store.reset_state(lease));
     match result {
