@@ -42,6 +42,16 @@ pub(crate) struct Expect {
     pub what: String,
 }
 
+/// A binary operator's checked operands: the whole expression, both sides and their types.
+#[derive(Clone, Copy)]
+struct Operands<'a> {
+    e: &'a ast::Expr,
+    lhs: &'a ast::Expr,
+    rhs: &'a ast::Expr,
+    lt: &'a Ty,
+    rt: &'a Ty,
+}
+
 fn lit(value: plan::Value) -> plan::Expr {
     plan::Expr::Lit { value }
 }
@@ -923,39 +933,8 @@ impl Checker<'_> {
         scope: &mut Scope,
     ) -> (Ty, plan::Expr) {
         match op {
-            BinaryOp::And | BinaryOp::Or => {
-                let what = format!("an operand of `{}`", op.as_str());
-                let l = self.check_against(lhs, &self.bool_expect(&what), scope);
-                let r = self.check_against(rhs, &self.bool_expect(&what), scope);
-                let (lhs, rhs) = (Box::new(l), Box::new(r));
-                let x = if op == BinaryOp::And { plan::Expr::And { lhs, rhs } } else { plan::Expr::Or { lhs, rhs } };
-                return (Ty::Bool, x);
-            }
-            BinaryOp::Coalesce => {
-                let (lt, le) = self.infer(lhs, scope);
-                if !self.types.is_nullable(&lt) && !matches!(self.types.resolve(&lt), Ty::Error | Ty::Null) {
-                    self.report(
-                        Diagnostic::new(codes::NEEDLESS_DEFAULT, "this value is never null; the default is never used")
-                            .primary(rhs.span, "never used")
-                            .secondary(lhs.span, format!("this is `{}`, never null", self.types.display(&lt)))
-                            .help("remove the `??` and its default"),
-                    );
-                }
-                let inner = self.types.non_null(&lt);
-                if needs_context(rhs) {
-                    let re = self.check_against(rhs, &self.context_expect(&inner, "the default"), scope);
-                    return (inner, plan::Expr::Coalesce { lhs: Box::new(le), rhs: Box::new(re) });
-                }
-                let (rt, re) = self.infer(rhs, scope);
-                let default = default_for(self.types.resolve(&inner));
-                let ty = self.join_or_report(&inner, &rt, |a, b| {
-                    Diagnostic::new(codes::TYPE_MISMATCH, format!("the default is `{b}`, but the value is `{a}`"))
-                        .primary(rhs.span, format!("this is `{b}`"))
-                        .secondary(lhs.span, format!("this is `{a}` when not null"))
-                        .help(format!("give a default of type `{a}`, e.g. `?? {default}`"))
-                });
-                return (ty, plan::Expr::Coalesce { lhs: Box::new(le), rhs: Box::new(re) });
-            }
+            BinaryOp::And | BinaryOp::Or => return self.logical(op, lhs, rhs, scope),
+            BinaryOp::Coalesce => return self.coalesce(lhs, rhs, scope),
             _ => {}
         }
         let (lt, le, rt, re) = self.operands(lhs, rhs, scope);
@@ -978,96 +957,151 @@ impl Checker<'_> {
         if lt == Ty::Error || rt == Ty::Error {
             return node(Ty::Error);
         }
+        let operands = Operands { e, lhs, rhs, lt: &lt, rt: &rt };
         match op {
-            BinaryOp::Eq | BinaryOp::Ne => {
-                // Comparing a union to a literal outside it is a typo that would silently never match.
-                for (a, at, b) in [(lhs, &lt, &rt), (rhs, &rt, &lt)] {
-                    if let (Ty::StrLit(s), Ty::Union(members)) =
-                        (self.types.resolve(at), self.types.resolve(&self.types.non_null(b)))
-                    {
-                        if !members.iter().any(|m| **m == **s) {
-                            let help = match suggest(s, members.iter().map(String::as_str)) {
-                                Some(n) => flow_diagnostics::Help::from(format!("did you mean \"{n}\"?")).with_fix(
-                                    matches!(a.kind, ExprKind::Str(_)).then(|| Fix::replace(a.span, format!("{n:?}"))),
-                                ),
-                                None => format!(
-                                    "the value is one of {}",
-                                    members.iter().map(|m| format!("{m:?}")).collect::<Vec<_>>().join(", ")
-                                )
-                                .into(),
-                            };
-                            self.report(
-                                Diagnostic::new(
-                                    codes::NOT_IN_UNION,
-                                    format!("{s:?} is not one of {}", self.types.display(&self.types.non_null(b))),
-                                )
-                                .primary(a.span, "this comparison can never be true")
-                                .help(help),
-                            );
-                            return node(Ty::Error);
-                        }
-                    }
-                }
-                let comparable = lt == Ty::Null || rt == Ty::Null || self.types.join(&lt, &rt).is_some();
-                if !comparable {
-                    let (a, b) = (self.types.display(&lt), self.types.display(&rt));
+            BinaryOp::Eq | BinaryOp::Ne => self.equality(&operands, node),
+            BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge => self.ordering(op, &operands, node),
+            _ => self.arithmetic(op, &operands, node),
+        }
+    }
+
+    /// `and` / `or`: both operands must be Bool.
+    fn logical(&mut self, op: BinaryOp, lhs: &ast::Expr, rhs: &ast::Expr, scope: &mut Scope) -> (Ty, plan::Expr) {
+        let what = format!("an operand of `{}`", op.as_str());
+        let l = self.check_against(lhs, &self.bool_expect(&what), scope);
+        let r = self.check_against(rhs, &self.bool_expect(&what), scope);
+        let (lhs, rhs) = (Box::new(l), Box::new(r));
+        let x = if op == BinaryOp::And { plan::Expr::And { lhs, rhs } } else { plan::Expr::Or { lhs, rhs } };
+        (Ty::Bool, x)
+    }
+
+    /// `a ?? b`: the default must fit the non-null value; a default on a never-null value is reported.
+    fn coalesce(&mut self, lhs: &ast::Expr, rhs: &ast::Expr, scope: &mut Scope) -> (Ty, plan::Expr) {
+        let (lt, le) = self.infer(lhs, scope);
+        if !self.types.is_nullable(&lt) && !matches!(self.types.resolve(&lt), Ty::Error | Ty::Null) {
+            self.report(
+                Diagnostic::new(codes::NEEDLESS_DEFAULT, "this value is never null; the default is never used")
+                    .primary(rhs.span, "never used")
+                    .secondary(lhs.span, format!("this is `{}`, never null", self.types.display(&lt)))
+                    .help("remove the `??` and its default"),
+            );
+        }
+        let inner = self.types.non_null(&lt);
+        if needs_context(rhs) {
+            let re = self.check_against(rhs, &self.context_expect(&inner, "the default"), scope);
+            return (inner, plan::Expr::Coalesce { lhs: Box::new(le), rhs: Box::new(re) });
+        }
+        let (rt, re) = self.infer(rhs, scope);
+        let default = default_for(self.types.resolve(&inner));
+        let ty = self.join_or_report(&inner, &rt, |a, b| {
+            Diagnostic::new(codes::TYPE_MISMATCH, format!("the default is `{b}`, but the value is `{a}`"))
+                .primary(rhs.span, format!("this is `{b}`"))
+                .secondary(lhs.span, format!("this is `{a}` when not null"))
+                .help(format!("give a default of type `{a}`, e.g. `?? {default}`"))
+        });
+        (ty, plan::Expr::Coalesce { lhs: Box::new(le), rhs: Box::new(re) })
+    }
+
+    /// `==` / `!=`: the two sides must be comparable, and a string literal must be in the other side's union.
+    fn equality(&mut self, o: &Operands<'_>, node: impl Fn(Ty) -> (Ty, plan::Expr)) -> (Ty, plan::Expr) {
+        let Operands { e, lhs, rhs, lt, rt } = *o;
+        // Comparing a union to a literal outside it is a typo that would silently never match.
+        for (a, at, b) in [(lhs, lt, rt), (rhs, rt, lt)] {
+            if let (Ty::StrLit(s), Ty::Union(members)) =
+                (self.types.resolve(at), self.types.resolve(&self.types.non_null(b)))
+            {
+                if !members.iter().any(|m| **m == **s) {
+                    let help = match suggest(s, members.iter().map(String::as_str)) {
+                        Some(n) => flow_diagnostics::Help::from(format!("did you mean \"{n}\"?")).with_fix(
+                            matches!(a.kind, ExprKind::Str(_)).then(|| Fix::replace(a.span, format!("{n:?}"))),
+                        ),
+                        None => format!(
+                            "the value is one of {}",
+                            members.iter().map(|m| format!("{m:?}")).collect::<Vec<_>>().join(", ")
+                        )
+                        .into(),
+                    };
                     self.report(
-                        Diagnostic::new(codes::BAD_OPERANDS, format!("`{a}` and `{b}` cannot be compared"))
-                            .primary(e.span, "never equal")
-                            .help("compare values of the same type; convert with `str(…)` if needed"),
+                        Diagnostic::new(
+                            codes::NOT_IN_UNION,
+                            format!("{s:?} is not one of {}", self.types.display(&self.types.non_null(b))),
+                        )
+                        .primary(a.span, "this comparison can never be true")
+                        .help(help),
                     );
                     return node(Ty::Error);
                 }
-                if let Err(ArithError::DecimalFloat) = self.numeric_mix(&lt, &rt) {
-                    self.decimal_float(e);
-                }
-                node(Ty::Bool)
             }
-            BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge => {
-                if self.any_nullable(op, lhs, &lt, rhs, &rt) {
-                    return node(Ty::Error);
-                }
-                let (l, r) = (self.types.resolve(&lt).clone(), self.types.resolve(&rt).clone());
-                let ok = (self.types.is_numeric(&l) && self.types.is_numeric(&r))
-                    || (self.types.is_stringy(&l) && self.types.is_stringy(&r))
-                    || matches!((&l, &r), (Ty::Date, Ty::Date) | (Ty::DateTime, Ty::DateTime));
-                if !ok {
-                    return self.bad_operands(e, op, &lt, &rt, node);
-                }
-                if let Err(ArithError::DecimalFloat) = self.numeric_mix(&l, &r) {
-                    self.decimal_float(e);
-                }
-                node(Ty::Bool)
+        }
+        let comparable = *lt == Ty::Null || *rt == Ty::Null || self.types.join(lt, rt).is_some();
+        if !comparable {
+            let (a, b) = (self.types.display(lt), self.types.display(rt));
+            self.report(
+                Diagnostic::new(codes::BAD_OPERANDS, format!("`{a}` and `{b}` cannot be compared"))
+                    .primary(e.span, "never equal")
+                    .help("compare values of the same type; convert with `str(…)` if needed"),
+            );
+            return node(Ty::Error);
+        }
+        if let Err(ArithError::DecimalFloat) = self.numeric_mix(lt, rt) {
+            self.decimal_float(e);
+        }
+        node(Ty::Bool)
+    }
+
+    /// `<`, `<=`, `>`, `>=`: two numbers, two strings, two Dates or two DateTimes.
+    fn ordering(&mut self, op: BinaryOp, o: &Operands<'_>, node: impl Fn(Ty) -> (Ty, plan::Expr)) -> (Ty, plan::Expr) {
+        let Operands { e, lhs, rhs, lt, rt } = *o;
+        if self.any_nullable(op, lhs, lt, rhs, rt) {
+            return node(Ty::Error);
+        }
+        let (l, r) = (self.types.resolve(lt).clone(), self.types.resolve(rt).clone());
+        let ok = (self.types.is_numeric(&l) && self.types.is_numeric(&r))
+            || (self.types.is_stringy(&l) && self.types.is_stringy(&r))
+            || matches!((&l, &r), (Ty::Date, Ty::Date) | (Ty::DateTime, Ty::DateTime));
+        if !ok {
+            return self.bad_operands(e, op, lt, rt, node);
+        }
+        if let Err(ArithError::DecimalFloat) = self.numeric_mix(&l, &r) {
+            self.decimal_float(e);
+        }
+        node(Ty::Bool)
+    }
+
+    /// `+`, `-`, `*`, `/`, `%`: numbers, string concatenation, or a DateTime moved by a Duration.
+    fn arithmetic(
+        &mut self,
+        op: BinaryOp,
+        o: &Operands<'_>,
+        node: impl Fn(Ty) -> (Ty, plan::Expr),
+    ) -> (Ty, plan::Expr) {
+        let Operands { e, lhs, rhs, lt, rt } = *o;
+        if self.any_nullable(op, lhs, lt, rhs, rt) {
+            return node(Ty::Error);
+        }
+        if op == BinaryOp::Add && self.types.is_stringy(lt) && self.types.is_stringy(rt) {
+            return node(Ty::String);
+        }
+        if matches!(op, BinaryOp::Add | BinaryOp::Sub)
+            && matches!(self.types.resolve(lt), Ty::DateTime)
+            && matches!(self.types.resolve(rt), Ty::Duration)
+        {
+            return node(Ty::DateTime);
+        }
+        match self.types.arith(lt, rt) {
+            Ok(t) => {
+                let t = match (op, t) {
+                    (BinaryOp::Div, Ty::Int) => Ty::Decimal,
+                    (_, Ty::NumLit) => Ty::Decimal,
+                    (_, t) => t,
+                };
+                node(t)
             }
-            _ => {
-                if self.any_nullable(op, lhs, &lt, rhs, &rt) {
-                    return node(Ty::Error);
-                }
-                if op == BinaryOp::Add && self.types.is_stringy(&lt) && self.types.is_stringy(&rt) {
-                    return node(Ty::String);
-                }
-                if matches!(op, BinaryOp::Add | BinaryOp::Sub)
-                    && matches!(self.types.resolve(&lt), Ty::DateTime)
-                    && matches!(self.types.resolve(&rt), Ty::Duration)
-                {
-                    return node(Ty::DateTime);
-                }
-                match self.types.arith(&lt, &rt) {
-                    Ok(t) => {
-                        let t = match (op, t) {
-                            (BinaryOp::Div, Ty::Int) => Ty::Decimal,
-                            (_, Ty::NumLit) => Ty::Decimal,
-                            (_, t) => t,
-                        };
-                        node(t)
-                    }
-                    Err(ArithError::DecimalFloat) => {
-                        self.decimal_float(e);
-                        node(Ty::Error)
-                    }
-                    Err(ArithError::NotNumbers) => self.bad_operands(e, op, &lt, &rt, node),
-                }
+            Err(ArithError::DecimalFloat) => {
+                self.decimal_float(e);
+                node(Ty::Error)
             }
+            Err(ArithError::NotNumbers) => self.bad_operands(e, op, lt, rt, node),
         }
     }
 
