@@ -1290,43 +1290,7 @@ impl Checker<'_> {
                 };
                 let (pt, px) = self.infer(literal, scope);
                 let plan::Expr::Lit { value } = px else { continue };
-                let fits = match (&value, &inner) {
-                    (plan::Value::Null, _) => nullable,
-                    (plan::Value::Str(s), Ty::Union(members)) => {
-                        if !members.contains(s) {
-                            let help = match suggest(s, members.iter().map(String::as_str)) {
-                                Some(n) => flow_diagnostics::Help::from(format!("did you mean \"{n}\"?")).with_fix(
-                                    matches!(literal.kind, ExprKind::Str(_))
-                                        .then(|| Fix::replace(literal.span, format!("{n:?}"))),
-                                ),
-                                None => format!(
-                                    "the value is one of {}",
-                                    members.iter().map(|m| format!("{m:?}")).collect::<Vec<_>>().join(", ")
-                                )
-                                .into(),
-                            };
-                            self.report(
-                                Diagnostic::new(
-                                    codes::NOT_IN_UNION,
-                                    format!("{s:?} is not one of {}", self.types.display(&inner)),
-                                )
-                                .primary(p.span, "this arm can never match")
-                                .help(help),
-                            );
-                            continue;
-                        }
-                        true
-                    }
-                    _ => inner == Ty::Error || self.types.join(&pt, &inner).is_some(),
-                };
-                if !fits {
-                    let (a, b) = (self.types.display(&pt), self.types.display(&scrutinee_ty));
-                    self.report(
-                        Diagnostic::new(codes::TYPE_MISMATCH, format!("a `{a}` pattern on a `{b}` value"))
-                            .primary(p.span, format!("this is `{a}`"))
-                            .secondary(scrutinee.span, format!("this is `{b}`"))
-                            .help("match values of the scrutinee's type"),
-                    );
+                if !self.pattern_fits(p, literal, &pt, &value, &inner, nullable, scrutinee, &scrutinee_ty) {
                     continue;
                 }
                 let already = wildcard
@@ -1344,31 +1308,7 @@ impl Checker<'_> {
                         .help("remove the arm, or move it above the arm that takes its values"),
                 );
             }
-            let body = match expect {
-                Some(x) => self.check_against(&arm.body, x, scope),
-                None => {
-                    let (bt, bx) = self.infer(&arm.body, scope);
-                    result = match result {
-                        None => Some(bt),
-                        Some(prev) => match self.types.join(&prev, &bt) {
-                            Some(j) => Some(j),
-                            None => {
-                                let (a, b) = (self.types.display(&prev), self.types.display(&bt));
-                                self.report(
-                                    Diagnostic::new(
-                                        codes::TYPE_MISMATCH,
-                                        format!("`match` arms have different types: `{a}` and `{b}`"),
-                                    )
-                                    .primary(arm.body.span, format!("this is `{b}`"))
-                                    .help("make every arm the same type"),
-                                );
-                                Some(Ty::Error)
-                            }
-                        },
-                    };
-                    bx
-                }
-            };
+            let body = self.arm_body(arm, expect, &mut result, scope);
             if arm.patterns.iter().any(|p| p.literal.is_none()) && otherwise.is_none() {
                 otherwise = Some(Box::new(body.clone()));
             }
@@ -1376,8 +1316,113 @@ impl Checker<'_> {
                 out_arms.push(plan::MatchArm { patterns, body });
             }
         }
+        self.exhaustive(scrutinee, &scrutinee_ty, &inner, nullable, &covered, wildcard);
+        let ty = result.unwrap_or(Ty::Never);
+        (ty, plan::Expr::Match { scrutinee: Box::new(scrutinee_plan), arms: out_arms, otherwise, span: e.span })
+    }
+
+    /// Whether an arm's literal pattern can match the scrutinee; reports why not when it cannot.
+    #[allow(clippy::too_many_arguments)]
+    fn pattern_fits(
+        &mut self,
+        p: &ast::Pattern,
+        literal: &ast::Expr,
+        pt: &Ty,
+        value: &plan::Value,
+        inner: &Ty,
+        nullable: bool,
+        scrutinee: &ast::Expr,
+        scrutinee_ty: &Ty,
+    ) -> bool {
+        let fits = match (value, inner) {
+            (plan::Value::Null, _) => nullable,
+            (plan::Value::Str(s), Ty::Union(members)) => {
+                if !members.contains(s) {
+                    let help = match suggest(s, members.iter().map(String::as_str)) {
+                        Some(n) => flow_diagnostics::Help::from(format!("did you mean \"{n}\"?")).with_fix(
+                            matches!(literal.kind, ExprKind::Str(_))
+                                .then(|| Fix::replace(literal.span, format!("{n:?}"))),
+                        ),
+                        None => format!(
+                            "the value is one of {}",
+                            members.iter().map(|m| format!("{m:?}")).collect::<Vec<_>>().join(", ")
+                        )
+                        .into(),
+                    };
+                    self.report(
+                        Diagnostic::new(
+                            codes::NOT_IN_UNION,
+                            format!("{s:?} is not one of {}", self.types.display(inner)),
+                        )
+                        .primary(p.span, "this arm can never match")
+                        .help(help),
+                    );
+                    return false;
+                }
+                true
+            }
+            _ => *inner == Ty::Error || self.types.join(pt, inner).is_some(),
+        };
+        if !fits {
+            let (a, b) = (self.types.display(pt), self.types.display(scrutinee_ty));
+            self.report(
+                Diagnostic::new(codes::TYPE_MISMATCH, format!("a `{a}` pattern on a `{b}` value"))
+                    .primary(p.span, format!("this is `{a}`"))
+                    .secondary(scrutinee.span, format!("this is `{b}`"))
+                    .help("match values of the scrutinee's type"),
+            );
+            return false;
+        }
+        true
+    }
+
+    /// An arm's body: checked against the expected type, or inferred and joined with the arms before it.
+    fn arm_body(
+        &mut self,
+        arm: &ast::MatchArm,
+        expect: Option<&Expect>,
+        result: &mut Option<Ty>,
+        scope: &mut Scope,
+    ) -> plan::Expr {
+        match expect {
+            Some(x) => self.check_against(&arm.body, x, scope),
+            None => {
+                let (bt, bx) = self.infer(&arm.body, scope);
+                *result = match result.take() {
+                    None => Some(bt),
+                    Some(prev) => match self.types.join(&prev, &bt) {
+                        Some(j) => Some(j),
+                        None => {
+                            let (a, b) = (self.types.display(&prev), self.types.display(&bt));
+                            self.report(
+                                Diagnostic::new(
+                                    codes::TYPE_MISMATCH,
+                                    format!("`match` arms have different types: `{a}` and `{b}`"),
+                                )
+                                .primary(arm.body.span, format!("this is `{b}`"))
+                                .help("make every arm the same type"),
+                            );
+                            Some(Ty::Error)
+                        }
+                    },
+                };
+                bx
+            }
+        }
+    }
+
+    /// Exhaustiveness: reports the values no arm covers, unless there is a `_`.
+    fn exhaustive(
+        &mut self,
+        scrutinee: &ast::Expr,
+        scrutinee_ty: &Ty,
+        inner: &Ty,
+        nullable: bool,
+        covered: &[plan::Value],
+        wildcard: bool,
+    ) {
         // Exhaustive: a `_`, or every member of a union / both Bools, and null when nullable.
-        let mut missing: Vec<String> = match &inner {
+        let mut missing: Vec<String> = match inner {
             Ty::Union(members) => members
                 .iter()
                 .filter(|m| !covered.contains(&plan::Value::Str((*m).clone())))
@@ -1404,11 +1449,9 @@ impl Checker<'_> {
             };
             self.report(
                 Diagnostic::new(codes::NOT_EXHAUSTIVE, format!("this `match` does not cover {}", missing.join(", ")))
-                    .primary(scrutinee.span, format!("this is `{}`", self.types.display(&scrutinee_ty)))
+                    .primary(scrutinee.span, format!("this is `{}`", self.types.display(scrutinee_ty)))
                     .help(help),
             );
         }
-        let ty = result.unwrap_or(Ty::Never);
-        (ty, plan::Expr::Match { scrutinee: Box::new(scrutinee_plan), arms: out_arms, otherwise, span: e.span })
     }
 }
