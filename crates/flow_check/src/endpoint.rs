@@ -36,35 +36,7 @@ impl Checker<'_> {
     fn endpoint(&mut self, d: &ast::EndpointDecl) -> Option<(EndpointSig, plan::Endpoint)> {
         let errors_before = self.error_count();
         let api = self.resolve_global(&d.api, NameKind::Api, codes::UNKNOWN_API);
-        let mut params: Vec<(String, Ty)> = Vec::new();
-        let mut param_spans: Vec<Span> = Vec::new();
-        let mut body = None;
-        for p in &d.params {
-            let ty = self.type_expr(&p.ty);
-            if params.iter().any(|(n, _)| *n == p.name.name) || (p.name.name == "body" && body.is_some()) {
-                self.report(twice(
-                    Again::Declared,
-                    &format!("parameter `{}`", p.name.name),
-                    p.name.span,
-                    None,
-                    "remove one of them",
-                ));
-                continue;
-            }
-            if p.name.name == "body" {
-                if matches!(d.method, ast::Method::Get | ast::Method::Delete) {
-                    self.report(
-                        Diagnostic::new(codes::BAD_PROPERTY, format!("{} requests carry no body", d.method.as_str()))
-                            .primary(p.span, "a body on a GET or DELETE")
-                            .help("use POST, PUT or PATCH, or send the values as query parameters"),
-                    );
-                }
-                body = Some(ty);
-            } else {
-                params.push((p.name.name.clone(), ty));
-                param_spans.push(p.name.span);
-            }
-        }
+        let (params, param_spans, body) = self.endpoint_params(d);
         let path = self.endpoint_path(d, &params, &param_spans);
         let response = d.response.as_ref().map(|t| self.type_expr(t));
         self.no_repeated_properties(&d.props);
@@ -116,24 +88,9 @@ impl Checker<'_> {
                     }
                 }
                 "records" => {
-                    if let Some((path, ty)) =
-                        self.response_path(&p.value, response.as_ref(), codes::BAD_RECORDS, "records")
-                    {
-                        match self.types.resolve(&self.types.non_null(&ty)).clone() {
-                            Ty::Array(item) => {
-                                records = Some(path);
-                                record_ty = Some((*item).clone());
-                            }
-                            Ty::Error => {}
-                            other => {
-                                let shown = self.types.display(&other);
-                                self.report(
-                                    Diagnostic::new(codes::BAD_RECORDS, "the records path does not lead to an array")
-                                        .primary(p.value.span, format!("this is a `{shown}`"))
-                                        .help("point `records` at the array of records in the response, e.g. `records = response.items`"),
-                                );
-                            }
-                        }
+                    if let Some((path, item)) = self.records_path(&p.value, response.as_ref()) {
+                        records = Some(path);
+                        record_ty = Some(item);
                     }
                 }
                 // Checked below, once the records (which paging may read) are known.
@@ -162,21 +119,7 @@ impl Checker<'_> {
                     .help("say where each page's records are: `records = response.items`"),
             );
         }
-        // Every parameter must be sent somewhere.
-        let unsent: Vec<(String, Span)> = params
-            .iter()
-            .zip(&param_spans)
-            .filter(|((name, _), _)| !path.iter().any(|p| matches!(p, plan::PathPart::Param(n) if n == name)))
-            .filter(|((name, _), _)| !scope.was_used(name))
-            .map(|((name, _), span)| (name.clone(), *span))
-            .collect();
-        for (name, span) in unsent {
-            self.report(
-                Diagnostic::new(codes::PATH_PARAMS, format!("parameter `{name}` is never sent"))
-                    .primary(span, "declared here, used nowhere")
-                    .help(format!("use it in the path as `{{{name}}}`, or in `query = {{ {name}: {name} }}`")),
-            );
-        }
+        self.unsent_params(&params, &param_spans, &path, &scope);
         if self.error_count() > errors_before {
             return None;
         }
@@ -200,6 +143,77 @@ impl Checker<'_> {
             span: d.span,
         };
         Some((EndpointSig { params, body, response, record: record_ty }, checked))
+    }
+
+    /// The declared parameters (names, types, spans) and the body's type, each declared once.
+    fn endpoint_params(&mut self, d: &ast::EndpointDecl) -> (Vec<(String, Ty)>, Vec<Span>, Option<Ty>) {
+        let mut params: Vec<(String, Ty)> = Vec::new();
+        let mut param_spans: Vec<Span> = Vec::new();
+        let mut body = None;
+        for p in &d.params {
+            let ty = self.type_expr(&p.ty);
+            if params.iter().any(|(n, _)| *n == p.name.name) || (p.name.name == "body" && body.is_some()) {
+                self.report(twice(
+                    Again::Declared,
+                    &format!("parameter `{}`", p.name.name),
+                    p.name.span,
+                    None,
+                    "remove one of them",
+                ));
+                continue;
+            }
+            if p.name.name == "body" {
+                if matches!(d.method, ast::Method::Get | ast::Method::Delete) {
+                    self.report(
+                        Diagnostic::new(codes::BAD_PROPERTY, format!("{} requests carry no body", d.method.as_str()))
+                            .primary(p.span, "a body on a GET or DELETE")
+                            .help("use POST, PUT or PATCH, or send the values as query parameters"),
+                    );
+                }
+                body = Some(ty);
+            } else {
+                params.push((p.name.name.clone(), ty));
+                param_spans.push(p.name.span);
+            }
+        }
+        (params, param_spans, body)
+    }
+
+    /// `records = response.…`: the path to the array of records in the response, and the record's type.
+    fn records_path(&mut self, value: &ast::Expr, response: Option<&Ty>) -> Option<(Vec<String>, Ty)> {
+        if let Some((path, ty)) = self.response_path(value, response, codes::BAD_RECORDS, "records") {
+            match self.types.resolve(&self.types.non_null(&ty)).clone() {
+                Ty::Array(item) => return Some((path, (*item).clone())),
+                Ty::Error => {}
+                other => {
+                    let shown = self.types.display(&other);
+                    self.report(
+                        Diagnostic::new(codes::BAD_RECORDS, "the records path does not lead to an array")
+                            .primary(value.span, format!("this is a `{shown}`"))
+                            .help("point `records` at the array of records in the response, e.g. `records = response.items`"),
+                    );
+                }
+            }
+        }
+        None
+    }
+
+    /// Every parameter must be sent somewhere: in the path, or used by `query` or `headers`.
+    fn unsent_params(&mut self, params: &[(String, Ty)], param_spans: &[Span], path: &[plan::PathPart], scope: &Scope) {
+        let unsent: Vec<(String, Span)> = params
+            .iter()
+            .zip(param_spans)
+            .filter(|((name, _), _)| !path.iter().any(|p| matches!(p, plan::PathPart::Param(n) if n == name)))
+            .filter(|((name, _), _)| !scope.was_used(name))
+            .map(|((name, _), span)| (name.clone(), *span))
+            .collect();
+        for (name, span) in unsent {
+            self.report(
+                Diagnostic::new(codes::PATH_PARAMS, format!("parameter `{name}` is never sent"))
+                    .primary(span, "declared here, used nowhere")
+                    .help(format!("use it in the path as `{{{name}}}`, or in `query = {{ {name}: {name} }}`")),
+            );
+        }
     }
 
     fn endpoint_path(&mut self, d: &ast::EndpointDecl, params: &[(String, Ty)], spans: &[Span]) -> Vec<plan::PathPart> {
