@@ -50,8 +50,6 @@ impl Checker<'_> {
         let mut headers = Vec::new();
         let mut records = None;
         let mut record_ty = None;
-        let mut paginate = None;
-        let mut stop = plan::Stop::default();
         let mut retry = None;
         let mut timeout_ms = None;
         let mut idempotent = false;
@@ -60,22 +58,16 @@ impl Checker<'_> {
             match p.name.name.as_str() {
                 "retry" => retry = self.retry_setting(&p.value),
                 "timeout" => timeout_ms = self.duration_setting(&p.value, "timeout"),
-                "idempotent" => match p.value.kind {
-                    ExprKind::Bool(b) => idempotent = b,
-                    _ => self.report(
-                        Diagnostic::new(codes::BAD_PROPERTY, "`idempotent` takes `true` or `false`")
-                            .primary(p.value.span, "not a Bool literal")
-                            .help("write `idempotent = true` when repeating the request is harmless"),
-                    ),
-                },
-                "max_pages" => match p.value.kind {
-                    ExprKind::Int(n) if n >= 1 => max_pages = u64::try_from(n).ok(),
-                    _ => self.report(
-                        Diagnostic::new(codes::BAD_PROPERTY, "`max_pages` must be a whole number of at least 1")
-                            .primary(p.value.span, "not a page count")
-                            .help("write e.g. `max_pages = 1000`"),
-                    ),
-                },
+                "idempotent" => {
+                    if let Some(b) = self.idempotent_setting(&p.value) {
+                        idempotent = b;
+                    }
+                }
+                "max_pages" => {
+                    if let Some(n) = self.max_pages_setting(&p.value) {
+                        max_pages = n;
+                    }
+                }
                 "query" => query = self.request_values(&p.value, &mut scope, "query"),
                 "headers" => {
                     headers = self.request_values(&p.value, &mut scope, "headers");
@@ -98,27 +90,7 @@ impl Checker<'_> {
                 _ => self.unknown_property(&p.name, "an endpoint", &ENDPOINT_PROPERTIES),
             }
         }
-        if records.is_none() && !d.props.iter().any(|p| p.name.name == "records") {
-            if let Some(Ty::Array(item)) = response.as_ref().map(|r| self.types.resolve(r).clone()) {
-                records = Some(Vec::new());
-                record_ty = Some((*item).clone());
-            }
-        }
-        if let Some(p) = d.props.iter().find(|p| p.name.name == "paginate") {
-            let object_body = body.as_ref().is_some_and(|b| matches!(self.types.resolve(b), Ty::Object(_)));
-            let page = Page { response: response.as_ref(), records: records.as_deref().zip(record_ty.as_ref()) };
-            paginate = self.pagination(&p.value, &page, object_body);
-            stop = self.pagination_stop(&p.value, &page);
-        }
-        let records_declared = d.props.iter().any(|p| p.name.name == "records");
-        if let (Some(p), None, false) = (&paginate, &records, records_declared) {
-            let span = p.span();
-            self.report(
-                Diagnostic::new(codes::BAD_PAGINATION, "pagination without records")
-                    .primary(span, "pages of what?")
-                    .help("say where each page's records are: `records = response.items`"),
-            );
-        }
+        let (paginate, stop) = self.endpoint_paging(d, body.as_ref(), response.as_ref(), &mut records, &mut record_ty);
         self.unsent_params(&params, &param_spans, &path, &scope);
         if self.error_count() > errors_before {
             return None;
@@ -143,6 +115,72 @@ impl Checker<'_> {
             span: d.span,
         };
         Some((EndpointSig { params, body, response, record: record_ty }, checked))
+    }
+
+    /// Paging: the records default to the whole response when it is an array; `paginate` is checked
+    /// once the records (which paging may read) are known, and needs records to page through.
+    fn endpoint_paging(
+        &mut self,
+        d: &ast::EndpointDecl,
+        body: Option<&Ty>,
+        response: Option<&Ty>,
+        records: &mut Option<Vec<String>>,
+        record_ty: &mut Option<Ty>,
+    ) -> (Option<plan::Pagination>, plan::Stop) {
+        let mut paginate = None;
+        let mut stop = plan::Stop::default();
+        if records.is_none() && !d.props.iter().any(|p| p.name.name == "records") {
+            if let Some(Ty::Array(item)) = response.map(|r| self.types.resolve(r).clone()) {
+                *records = Some(Vec::new());
+                *record_ty = Some((*item).clone());
+            }
+        }
+        if let Some(p) = d.props.iter().find(|p| p.name.name == "paginate") {
+            let object_body = body.is_some_and(|b| matches!(self.types.resolve(b), Ty::Object(_)));
+            let page = Page { response, records: records.as_deref().zip(record_ty.as_ref()) };
+            paginate = self.pagination(&p.value, &page, object_body);
+            stop = self.pagination_stop(&p.value, &page);
+        }
+        let records_declared = d.props.iter().any(|p| p.name.name == "records");
+        if let (Some(p), None, false) = (&paginate, &*records, records_declared) {
+            let span = p.span();
+            self.report(
+                Diagnostic::new(codes::BAD_PAGINATION, "pagination without records")
+                    .primary(span, "pages of what?")
+                    .help("say where each page's records are: `records = response.items`"),
+            );
+        }
+        (paginate, stop)
+    }
+
+    /// `idempotent = true|false`; anything else is reported (and `None`).
+    fn idempotent_setting(&mut self, value: &ast::Expr) -> Option<bool> {
+        match value.kind {
+            ExprKind::Bool(b) => Some(b),
+            _ => {
+                self.report(
+                    Diagnostic::new(codes::BAD_PROPERTY, "`idempotent` takes `true` or `false`")
+                        .primary(value.span, "not a Bool literal")
+                        .help("write `idempotent = true` when repeating the request is harmless"),
+                );
+                None
+            }
+        }
+    }
+
+    /// `max_pages = N` with N at least 1; anything else is reported (and `None`).
+    fn max_pages_setting(&mut self, value: &ast::Expr) -> Option<Option<u64>> {
+        match value.kind {
+            ExprKind::Int(n) if n >= 1 => Some(u64::try_from(n).ok()),
+            _ => {
+                self.report(
+                    Diagnostic::new(codes::BAD_PROPERTY, "`max_pages` must be a whole number of at least 1")
+                        .primary(value.span, "not a page count")
+                        .help("write e.g. `max_pages = 1000`"),
+                );
+                None
+            }
+        }
     }
 
     /// The declared parameters (names, types, spans) and the body's type, each declared once.
