@@ -36,6 +36,155 @@ impl Checker<'_> {
     fn endpoint(&mut self, d: &ast::EndpointDecl) -> Option<(EndpointSig, plan::Endpoint)> {
         let errors_before = self.error_count();
         let api = self.resolve_global(&d.api, NameKind::Api, codes::UNKNOWN_API);
+        let (params, param_spans, body) = self.endpoint_params(d);
+        let path = self.endpoint_path(d, &params, &param_spans);
+        let response = d.response.as_ref().map(|t| self.type_expr(t));
+        self.no_repeated_properties(&d.props);
+
+        // query and headers see the parameters.
+        let mut scope = Scope::default();
+        for ((name, ty), span) in params.iter().zip(&param_spans) {
+            self.bind(&mut scope, name, *span, ty.clone(), NameKind::Param);
+        }
+        let mut query = Vec::new();
+        let mut headers = Vec::new();
+        let mut records = None;
+        let mut record_ty = None;
+        let mut retry = None;
+        let mut timeout_ms = None;
+        let mut idempotent = false;
+        let mut max_pages = None;
+        for p in &d.props {
+            match p.name.name.as_str() {
+                "retry" => retry = self.retry_setting(&p.value),
+                "timeout" => timeout_ms = self.duration_setting(&p.value, "timeout"),
+                "idempotent" => {
+                    if let Some(b) = self.idempotent_setting(&p.value) {
+                        idempotent = b;
+                    }
+                }
+                "max_pages" => {
+                    if let Some(n) = self.max_pages_setting(&p.value) {
+                        max_pages = n;
+                    }
+                }
+                "query" => query = self.request_values(&p.value, &mut scope, "query"),
+                "headers" => {
+                    headers = self.request_values(&p.value, &mut scope, "headers");
+                    if let ExprKind::Object(items) = &p.value.kind {
+                        for item in items {
+                            if let ast::ObjectItem::Field(f) = item {
+                                self.header_name(&f.name.name, f.name.span);
+                            }
+                        }
+                    }
+                }
+                "records" => {
+                    if let Some((path, item)) = self.records_path(&p.value, response.as_ref()) {
+                        records = Some(path);
+                        record_ty = Some(item);
+                    }
+                }
+                // Checked below, once the records (which paging may read) are known.
+                "paginate" => {}
+                _ => self.unknown_property(&p.name, "an endpoint", &ENDPOINT_PROPERTIES),
+            }
+        }
+        let (paginate, stop) = self.endpoint_paging(d, body.as_ref(), response.as_ref(), &mut records, &mut record_ty);
+        self.unsent_params(&params, &param_spans, &path, &scope);
+        if self.error_count() > errors_before {
+            return None;
+        }
+        let checked = plan::Endpoint {
+            name: d.name.name.clone(),
+            api: api?,
+            method: d.method.as_str().to_string(),
+            path,
+            params: params.iter().map(|(name, ty)| plan::Param { name: name.clone(), ty: plan_type(ty) }).collect(),
+            body: body.as_ref().map(plan_type),
+            query,
+            headers,
+            response: response.as_ref().map(plan_type),
+            records,
+            paginate,
+            stop,
+            retry,
+            timeout_ms,
+            idempotent,
+            max_pages: max_pages.unwrap_or(plan::DEFAULT_MAX_PAGES),
+            span: d.span,
+        };
+        Some((EndpointSig { params, body, response, record: record_ty }, checked))
+    }
+
+    /// Paging: the records default to the whole response when it is an array; `paginate` is checked
+    /// once the records (which paging may read) are known, and needs records to page through.
+    fn endpoint_paging(
+        &mut self,
+        d: &ast::EndpointDecl,
+        body: Option<&Ty>,
+        response: Option<&Ty>,
+        records: &mut Option<Vec<String>>,
+        record_ty: &mut Option<Ty>,
+    ) -> (Option<plan::Pagination>, plan::Stop) {
+        let mut paginate = None;
+        let mut stop = plan::Stop::default();
+        if records.is_none() && !d.props.iter().any(|p| p.name.name == "records") {
+            if let Some(Ty::Array(item)) = response.map(|r| self.types.resolve(r).clone()) {
+                *records = Some(Vec::new());
+                *record_ty = Some((*item).clone());
+            }
+        }
+        if let Some(p) = d.props.iter().find(|p| p.name.name == "paginate") {
+            let object_body = body.is_some_and(|b| matches!(self.types.resolve(b), Ty::Object(_)));
+            let page = Page { response, records: records.as_deref().zip(record_ty.as_ref()) };
+            paginate = self.pagination(&p.value, &page, object_body);
+            stop = self.pagination_stop(&p.value, &page);
+        }
+        let records_declared = d.props.iter().any(|p| p.name.name == "records");
+        if let (Some(p), None, false) = (&paginate, &*records, records_declared) {
+            let span = p.span();
+            self.report(
+                Diagnostic::new(codes::BAD_PAGINATION, "pagination without records")
+                    .primary(span, "pages of what?")
+                    .help("say where each page's records are: `records = response.items`"),
+            );
+        }
+        (paginate, stop)
+    }
+
+    /// `idempotent = true|false`; anything else is reported (and `None`).
+    fn idempotent_setting(&mut self, value: &ast::Expr) -> Option<bool> {
+        match value.kind {
+            ExprKind::Bool(b) => Some(b),
+            _ => {
+                self.report(
+                    Diagnostic::new(codes::BAD_PROPERTY, "`idempotent` takes `true` or `false`")
+                        .primary(value.span, "not a Bool literal")
+                        .help("write `idempotent = true` when repeating the request is harmless"),
+                );
+                None
+            }
+        }
+    }
+
+    /// `max_pages = N` with N at least 1; anything else is reported (and `None`).
+    fn max_pages_setting(&mut self, value: &ast::Expr) -> Option<Option<u64>> {
+        match value.kind {
+            ExprKind::Int(n) if n >= 1 => Some(u64::try_from(n).ok()),
+            _ => {
+                self.report(
+                    Diagnostic::new(codes::BAD_PROPERTY, "`max_pages` must be a whole number of at least 1")
+                        .primary(value.span, "not a page count")
+                        .help("write e.g. `max_pages = 1000`"),
+                );
+                None
+            }
+        }
+    }
+
+    /// The declared parameters (names, types, spans) and the body's type, each declared once.
+    fn endpoint_params(&mut self, d: &ast::EndpointDecl) -> (Vec<(String, Ty)>, Vec<Span>, Option<Ty>) {
         let mut params: Vec<(String, Ty)> = Vec::new();
         let mut param_spans: Vec<Span> = Vec::new();
         let mut body = None;
@@ -65,107 +214,33 @@ impl Checker<'_> {
                 param_spans.push(p.name.span);
             }
         }
-        let path = self.endpoint_path(d, &params, &param_spans);
-        let response = d.response.as_ref().map(|t| self.type_expr(t));
-        self.no_repeated_properties(&d.props);
+        (params, param_spans, body)
+    }
 
-        // query and headers see the parameters.
-        let mut scope = Scope::default();
-        for ((name, ty), span) in params.iter().zip(&param_spans) {
-            self.bind(&mut scope, name, *span, ty.clone(), NameKind::Param);
-        }
-        let mut query = Vec::new();
-        let mut headers = Vec::new();
-        let mut records = None;
-        let mut record_ty = None;
-        let mut paginate = None;
-        let mut stop = plan::Stop::default();
-        let mut retry = None;
-        let mut timeout_ms = None;
-        let mut idempotent = false;
-        let mut max_pages = None;
-        for p in &d.props {
-            match p.name.name.as_str() {
-                "retry" => retry = self.retry_setting(&p.value),
-                "timeout" => timeout_ms = self.duration_setting(&p.value, "timeout"),
-                "idempotent" => match p.value.kind {
-                    ExprKind::Bool(b) => idempotent = b,
-                    _ => self.report(
-                        Diagnostic::new(codes::BAD_PROPERTY, "`idempotent` takes `true` or `false`")
-                            .primary(p.value.span, "not a Bool literal")
-                            .help("write `idempotent = true` when repeating the request is harmless"),
-                    ),
-                },
-                "max_pages" => match p.value.kind {
-                    ExprKind::Int(n) if n >= 1 => max_pages = u64::try_from(n).ok(),
-                    _ => self.report(
-                        Diagnostic::new(codes::BAD_PROPERTY, "`max_pages` must be a whole number of at least 1")
-                            .primary(p.value.span, "not a page count")
-                            .help("write e.g. `max_pages = 1000`"),
-                    ),
-                },
-                "query" => query = self.request_values(&p.value, &mut scope, "query"),
-                "headers" => {
-                    headers = self.request_values(&p.value, &mut scope, "headers");
-                    if let ExprKind::Object(items) = &p.value.kind {
-                        for item in items {
-                            if let ast::ObjectItem::Field(f) = item {
-                                self.header_name(&f.name.name, f.name.span);
-                            }
-                        }
-                    }
+    /// `records = response.…`: the path to the array of records in the response, and the record's type.
+    fn records_path(&mut self, value: &ast::Expr, response: Option<&Ty>) -> Option<(Vec<String>, Ty)> {
+        if let Some((path, ty)) = self.response_path(value, response, codes::BAD_RECORDS, "records") {
+            match self.types.resolve(&self.types.non_null(&ty)).clone() {
+                Ty::Array(item) => return Some((path, (*item).clone())),
+                Ty::Error => {}
+                other => {
+                    let shown = self.types.display(&other);
+                    self.report(
+                        Diagnostic::new(codes::BAD_RECORDS, "the records path does not lead to an array")
+                            .primary(value.span, format!("this is a `{shown}`"))
+                            .help("point `records` at the array of records in the response, e.g. `records = response.items`"),
+                    );
                 }
-                "records" => {
-                    if let Some((path, ty)) =
-                        self.response_path(&p.value, response.as_ref(), codes::BAD_RECORDS, "records")
-                    {
-                        match self.types.resolve(&self.types.non_null(&ty)).clone() {
-                            Ty::Array(item) => {
-                                records = Some(path);
-                                record_ty = Some((*item).clone());
-                            }
-                            Ty::Error => {}
-                            other => {
-                                let shown = self.types.display(&other);
-                                self.report(
-                                    Diagnostic::new(codes::BAD_RECORDS, "the records path does not lead to an array")
-                                        .primary(p.value.span, format!("this is a `{shown}`"))
-                                        .help("point `records` at the array of records in the response, e.g. `records = response.items`"),
-                                );
-                            }
-                        }
-                    }
-                }
-                // Checked below, once the records (which paging may read) are known.
-                "paginate" => {}
-                _ => self.unknown_property(&p.name, "an endpoint", &ENDPOINT_PROPERTIES),
             }
         }
-        if records.is_none() && !d.props.iter().any(|p| p.name.name == "records") {
-            if let Some(Ty::Array(item)) = response.as_ref().map(|r| self.types.resolve(r).clone()) {
-                records = Some(Vec::new());
-                record_ty = Some((*item).clone());
-            }
-        }
-        if let Some(p) = d.props.iter().find(|p| p.name.name == "paginate") {
-            let object_body = body.as_ref().is_some_and(|b| matches!(self.types.resolve(b), Ty::Object(_)));
-            let page = Page { response: response.as_ref(), records: records.as_deref().zip(record_ty.as_ref()) };
-            paginate = self.pagination(&p.value, &page, object_body);
-            stop = self.pagination_stop(&p.value, &page);
-        }
-        let records_declared = d.props.iter().any(|p| p.name.name == "records");
-        if let (Some(p), None, false) = (&paginate, &records, records_declared) {
-            let span = p.span();
-            self.report(
-                Diagnostic::new(codes::BAD_PAGINATION, "pagination without records")
-                    .primary(span, "pages of what?")
-                    .help("say where each page's records are: `records = response.items`"),
-            );
-        }
-        // Every parameter must be sent somewhere.
+        None
+    }
+
+    /// Every parameter must be sent somewhere: in the path, or used by `query` or `headers`.
+    fn unsent_params(&mut self, params: &[(String, Ty)], param_spans: &[Span], path: &[plan::PathPart], scope: &Scope) {
         let unsent: Vec<(String, Span)> = params
             .iter()
-            .zip(&param_spans)
+            .zip(param_spans)
             .filter(|((name, _), _)| !path.iter().any(|p| matches!(p, plan::PathPart::Param(n) if n == name)))
             .filter(|((name, _), _)| !scope.was_used(name))
             .map(|((name, _), span)| (name.clone(), *span))
@@ -177,29 +252,6 @@ impl Checker<'_> {
                     .help(format!("use it in the path as `{{{name}}}`, or in `query = {{ {name}: {name} }}`")),
             );
         }
-        if self.error_count() > errors_before {
-            return None;
-        }
-        let checked = plan::Endpoint {
-            name: d.name.name.clone(),
-            api: api?,
-            method: d.method.as_str().to_string(),
-            path,
-            params: params.iter().map(|(name, ty)| plan::Param { name: name.clone(), ty: plan_type(ty) }).collect(),
-            body: body.as_ref().map(plan_type),
-            query,
-            headers,
-            response: response.as_ref().map(plan_type),
-            records,
-            paginate,
-            stop,
-            retry,
-            timeout_ms,
-            idempotent,
-            max_pages: max_pages.unwrap_or(plan::DEFAULT_MAX_PAGES),
-            span: d.span,
-        };
-        Some((EndpointSig { params, body, response, record: record_ty }, checked))
     }
 
     fn endpoint_path(&mut self, d: &ast::EndpointDecl, params: &[(String, Ty)], spans: &[Span]) -> Vec<plan::PathPart> {

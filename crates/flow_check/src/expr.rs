@@ -42,6 +42,16 @@ pub(crate) struct Expect {
     pub what: String,
 }
 
+/// A binary operator's checked operands: the whole expression, both sides and their types.
+#[derive(Clone, Copy)]
+struct Operands<'a> {
+    e: &'a ast::Expr,
+    lhs: &'a ast::Expr,
+    rhs: &'a ast::Expr,
+    lt: &'a Ty,
+    rt: &'a Ty,
+}
+
 fn lit(value: plan::Value) -> plan::Expr {
     plan::Expr::Lit { value }
 }
@@ -923,39 +933,8 @@ impl Checker<'_> {
         scope: &mut Scope,
     ) -> (Ty, plan::Expr) {
         match op {
-            BinaryOp::And | BinaryOp::Or => {
-                let what = format!("an operand of `{}`", op.as_str());
-                let l = self.check_against(lhs, &self.bool_expect(&what), scope);
-                let r = self.check_against(rhs, &self.bool_expect(&what), scope);
-                let (lhs, rhs) = (Box::new(l), Box::new(r));
-                let x = if op == BinaryOp::And { plan::Expr::And { lhs, rhs } } else { plan::Expr::Or { lhs, rhs } };
-                return (Ty::Bool, x);
-            }
-            BinaryOp::Coalesce => {
-                let (lt, le) = self.infer(lhs, scope);
-                if !self.types.is_nullable(&lt) && !matches!(self.types.resolve(&lt), Ty::Error | Ty::Null) {
-                    self.report(
-                        Diagnostic::new(codes::NEEDLESS_DEFAULT, "this value is never null; the default is never used")
-                            .primary(rhs.span, "never used")
-                            .secondary(lhs.span, format!("this is `{}`, never null", self.types.display(&lt)))
-                            .help("remove the `??` and its default"),
-                    );
-                }
-                let inner = self.types.non_null(&lt);
-                if needs_context(rhs) {
-                    let re = self.check_against(rhs, &self.context_expect(&inner, "the default"), scope);
-                    return (inner, plan::Expr::Coalesce { lhs: Box::new(le), rhs: Box::new(re) });
-                }
-                let (rt, re) = self.infer(rhs, scope);
-                let default = default_for(self.types.resolve(&inner));
-                let ty = self.join_or_report(&inner, &rt, |a, b| {
-                    Diagnostic::new(codes::TYPE_MISMATCH, format!("the default is `{b}`, but the value is `{a}`"))
-                        .primary(rhs.span, format!("this is `{b}`"))
-                        .secondary(lhs.span, format!("this is `{a}` when not null"))
-                        .help(format!("give a default of type `{a}`, e.g. `?? {default}`"))
-                });
-                return (ty, plan::Expr::Coalesce { lhs: Box::new(le), rhs: Box::new(re) });
-            }
+            BinaryOp::And | BinaryOp::Or => return self.logical(op, lhs, rhs, scope),
+            BinaryOp::Coalesce => return self.coalesce(lhs, rhs, scope),
             _ => {}
         }
         let (lt, le, rt, re) = self.operands(lhs, rhs, scope);
@@ -978,96 +957,151 @@ impl Checker<'_> {
         if lt == Ty::Error || rt == Ty::Error {
             return node(Ty::Error);
         }
+        let operands = Operands { e, lhs, rhs, lt: &lt, rt: &rt };
         match op {
-            BinaryOp::Eq | BinaryOp::Ne => {
-                // Comparing a union to a literal outside it is a typo that would silently never match.
-                for (a, at, b) in [(lhs, &lt, &rt), (rhs, &rt, &lt)] {
-                    if let (Ty::StrLit(s), Ty::Union(members)) =
-                        (self.types.resolve(at), self.types.resolve(&self.types.non_null(b)))
-                    {
-                        if !members.iter().any(|m| **m == **s) {
-                            let help = match suggest(s, members.iter().map(String::as_str)) {
-                                Some(n) => flow_diagnostics::Help::from(format!("did you mean \"{n}\"?")).with_fix(
-                                    matches!(a.kind, ExprKind::Str(_)).then(|| Fix::replace(a.span, format!("{n:?}"))),
-                                ),
-                                None => format!(
-                                    "the value is one of {}",
-                                    members.iter().map(|m| format!("{m:?}")).collect::<Vec<_>>().join(", ")
-                                )
-                                .into(),
-                            };
-                            self.report(
-                                Diagnostic::new(
-                                    codes::NOT_IN_UNION,
-                                    format!("{s:?} is not one of {}", self.types.display(&self.types.non_null(b))),
-                                )
-                                .primary(a.span, "this comparison can never be true")
-                                .help(help),
-                            );
-                            return node(Ty::Error);
-                        }
-                    }
-                }
-                let comparable = lt == Ty::Null || rt == Ty::Null || self.types.join(&lt, &rt).is_some();
-                if !comparable {
-                    let (a, b) = (self.types.display(&lt), self.types.display(&rt));
+            BinaryOp::Eq | BinaryOp::Ne => self.equality(&operands, node),
+            BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge => self.ordering(op, &operands, node),
+            _ => self.arithmetic(op, &operands, node),
+        }
+    }
+
+    /// `and` / `or`: both operands must be Bool.
+    fn logical(&mut self, op: BinaryOp, lhs: &ast::Expr, rhs: &ast::Expr, scope: &mut Scope) -> (Ty, plan::Expr) {
+        let what = format!("an operand of `{}`", op.as_str());
+        let l = self.check_against(lhs, &self.bool_expect(&what), scope);
+        let r = self.check_against(rhs, &self.bool_expect(&what), scope);
+        let (lhs, rhs) = (Box::new(l), Box::new(r));
+        let x = if op == BinaryOp::And { plan::Expr::And { lhs, rhs } } else { plan::Expr::Or { lhs, rhs } };
+        (Ty::Bool, x)
+    }
+
+    /// `a ?? b`: the default must fit the non-null value; a default on a never-null value is reported.
+    fn coalesce(&mut self, lhs: &ast::Expr, rhs: &ast::Expr, scope: &mut Scope) -> (Ty, plan::Expr) {
+        let (lt, le) = self.infer(lhs, scope);
+        if !self.types.is_nullable(&lt) && !matches!(self.types.resolve(&lt), Ty::Error | Ty::Null) {
+            self.report(
+                Diagnostic::new(codes::NEEDLESS_DEFAULT, "this value is never null; the default is never used")
+                    .primary(rhs.span, "never used")
+                    .secondary(lhs.span, format!("this is `{}`, never null", self.types.display(&lt)))
+                    .help("remove the `??` and its default"),
+            );
+        }
+        let inner = self.types.non_null(&lt);
+        if needs_context(rhs) {
+            let re = self.check_against(rhs, &self.context_expect(&inner, "the default"), scope);
+            return (inner, plan::Expr::Coalesce { lhs: Box::new(le), rhs: Box::new(re) });
+        }
+        let (rt, re) = self.infer(rhs, scope);
+        let default = default_for(self.types.resolve(&inner));
+        let ty = self.join_or_report(&inner, &rt, |a, b| {
+            Diagnostic::new(codes::TYPE_MISMATCH, format!("the default is `{b}`, but the value is `{a}`"))
+                .primary(rhs.span, format!("this is `{b}`"))
+                .secondary(lhs.span, format!("this is `{a}` when not null"))
+                .help(format!("give a default of type `{a}`, e.g. `?? {default}`"))
+        });
+        (ty, plan::Expr::Coalesce { lhs: Box::new(le), rhs: Box::new(re) })
+    }
+
+    /// `==` / `!=`: the two sides must be comparable, and a string literal must be in the other side's union.
+    fn equality(&mut self, o: &Operands<'_>, node: impl Fn(Ty) -> (Ty, plan::Expr)) -> (Ty, plan::Expr) {
+        let Operands { e, lhs, rhs, lt, rt } = *o;
+        // Comparing a union to a literal outside it is a typo that would silently never match.
+        for (a, at, b) in [(lhs, lt, rt), (rhs, rt, lt)] {
+            if let (Ty::StrLit(s), Ty::Union(members)) =
+                (self.types.resolve(at), self.types.resolve(&self.types.non_null(b)))
+            {
+                if !members.iter().any(|m| **m == **s) {
+                    let help = match suggest(s, members.iter().map(String::as_str)) {
+                        Some(n) => flow_diagnostics::Help::from(format!("did you mean \"{n}\"?")).with_fix(
+                            matches!(a.kind, ExprKind::Str(_)).then(|| Fix::replace(a.span, format!("{n:?}"))),
+                        ),
+                        None => format!(
+                            "the value is one of {}",
+                            members.iter().map(|m| format!("{m:?}")).collect::<Vec<_>>().join(", ")
+                        )
+                        .into(),
+                    };
                     self.report(
-                        Diagnostic::new(codes::BAD_OPERANDS, format!("`{a}` and `{b}` cannot be compared"))
-                            .primary(e.span, "never equal")
-                            .help("compare values of the same type; convert with `str(…)` if needed"),
+                        Diagnostic::new(
+                            codes::NOT_IN_UNION,
+                            format!("{s:?} is not one of {}", self.types.display(&self.types.non_null(b))),
+                        )
+                        .primary(a.span, "this comparison can never be true")
+                        .help(help),
                     );
                     return node(Ty::Error);
                 }
-                if let Err(ArithError::DecimalFloat) = self.numeric_mix(&lt, &rt) {
-                    self.decimal_float(e);
-                }
-                node(Ty::Bool)
             }
-            BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge => {
-                if self.any_nullable(op, lhs, &lt, rhs, &rt) {
-                    return node(Ty::Error);
-                }
-                let (l, r) = (self.types.resolve(&lt).clone(), self.types.resolve(&rt).clone());
-                let ok = (self.types.is_numeric(&l) && self.types.is_numeric(&r))
-                    || (self.types.is_stringy(&l) && self.types.is_stringy(&r))
-                    || matches!((&l, &r), (Ty::Date, Ty::Date) | (Ty::DateTime, Ty::DateTime));
-                if !ok {
-                    return self.bad_operands(e, op, &lt, &rt, node);
-                }
-                if let Err(ArithError::DecimalFloat) = self.numeric_mix(&l, &r) {
-                    self.decimal_float(e);
-                }
-                node(Ty::Bool)
+        }
+        let comparable = *lt == Ty::Null || *rt == Ty::Null || self.types.join(lt, rt).is_some();
+        if !comparable {
+            let (a, b) = (self.types.display(lt), self.types.display(rt));
+            self.report(
+                Diagnostic::new(codes::BAD_OPERANDS, format!("`{a}` and `{b}` cannot be compared"))
+                    .primary(e.span, "never equal")
+                    .help("compare values of the same type; convert with `str(…)` if needed"),
+            );
+            return node(Ty::Error);
+        }
+        if let Err(ArithError::DecimalFloat) = self.numeric_mix(lt, rt) {
+            self.decimal_float(e);
+        }
+        node(Ty::Bool)
+    }
+
+    /// `<`, `<=`, `>`, `>=`: two numbers, two strings, two Dates or two DateTimes.
+    fn ordering(&mut self, op: BinaryOp, o: &Operands<'_>, node: impl Fn(Ty) -> (Ty, plan::Expr)) -> (Ty, plan::Expr) {
+        let Operands { e, lhs, rhs, lt, rt } = *o;
+        if self.any_nullable(op, lhs, lt, rhs, rt) {
+            return node(Ty::Error);
+        }
+        let (l, r) = (self.types.resolve(lt).clone(), self.types.resolve(rt).clone());
+        let ok = (self.types.is_numeric(&l) && self.types.is_numeric(&r))
+            || (self.types.is_stringy(&l) && self.types.is_stringy(&r))
+            || matches!((&l, &r), (Ty::Date, Ty::Date) | (Ty::DateTime, Ty::DateTime));
+        if !ok {
+            return self.bad_operands(e, op, lt, rt, node);
+        }
+        if let Err(ArithError::DecimalFloat) = self.numeric_mix(&l, &r) {
+            self.decimal_float(e);
+        }
+        node(Ty::Bool)
+    }
+
+    /// `+`, `-`, `*`, `/`, `%`: numbers, string concatenation, or a DateTime moved by a Duration.
+    fn arithmetic(
+        &mut self,
+        op: BinaryOp,
+        o: &Operands<'_>,
+        node: impl Fn(Ty) -> (Ty, plan::Expr),
+    ) -> (Ty, plan::Expr) {
+        let Operands { e, lhs, rhs, lt, rt } = *o;
+        if self.any_nullable(op, lhs, lt, rhs, rt) {
+            return node(Ty::Error);
+        }
+        if op == BinaryOp::Add && self.types.is_stringy(lt) && self.types.is_stringy(rt) {
+            return node(Ty::String);
+        }
+        if matches!(op, BinaryOp::Add | BinaryOp::Sub)
+            && matches!(self.types.resolve(lt), Ty::DateTime)
+            && matches!(self.types.resolve(rt), Ty::Duration)
+        {
+            return node(Ty::DateTime);
+        }
+        match self.types.arith(lt, rt) {
+            Ok(t) => {
+                let t = match (op, t) {
+                    (BinaryOp::Div, Ty::Int) => Ty::Decimal,
+                    (_, Ty::NumLit) => Ty::Decimal,
+                    (_, t) => t,
+                };
+                node(t)
             }
-            _ => {
-                if self.any_nullable(op, lhs, &lt, rhs, &rt) {
-                    return node(Ty::Error);
-                }
-                if op == BinaryOp::Add && self.types.is_stringy(&lt) && self.types.is_stringy(&rt) {
-                    return node(Ty::String);
-                }
-                if matches!(op, BinaryOp::Add | BinaryOp::Sub)
-                    && matches!(self.types.resolve(&lt), Ty::DateTime)
-                    && matches!(self.types.resolve(&rt), Ty::Duration)
-                {
-                    return node(Ty::DateTime);
-                }
-                match self.types.arith(&lt, &rt) {
-                    Ok(t) => {
-                        let t = match (op, t) {
-                            (BinaryOp::Div, Ty::Int) => Ty::Decimal,
-                            (_, Ty::NumLit) => Ty::Decimal,
-                            (_, t) => t,
-                        };
-                        node(t)
-                    }
-                    Err(ArithError::DecimalFloat) => {
-                        self.decimal_float(e);
-                        node(Ty::Error)
-                    }
-                    Err(ArithError::NotNumbers) => self.bad_operands(e, op, &lt, &rt, node),
-                }
+            Err(ArithError::DecimalFloat) => {
+                self.decimal_float(e);
+                node(Ty::Error)
             }
+            Err(ArithError::NotNumbers) => self.bad_operands(e, op, lt, rt, node),
         }
     }
 
@@ -1256,43 +1290,7 @@ impl Checker<'_> {
                 };
                 let (pt, px) = self.infer(literal, scope);
                 let plan::Expr::Lit { value } = px else { continue };
-                let fits = match (&value, &inner) {
-                    (plan::Value::Null, _) => nullable,
-                    (plan::Value::Str(s), Ty::Union(members)) => {
-                        if !members.contains(s) {
-                            let help = match suggest(s, members.iter().map(String::as_str)) {
-                                Some(n) => flow_diagnostics::Help::from(format!("did you mean \"{n}\"?")).with_fix(
-                                    matches!(literal.kind, ExprKind::Str(_))
-                                        .then(|| Fix::replace(literal.span, format!("{n:?}"))),
-                                ),
-                                None => format!(
-                                    "the value is one of {}",
-                                    members.iter().map(|m| format!("{m:?}")).collect::<Vec<_>>().join(", ")
-                                )
-                                .into(),
-                            };
-                            self.report(
-                                Diagnostic::new(
-                                    codes::NOT_IN_UNION,
-                                    format!("{s:?} is not one of {}", self.types.display(&inner)),
-                                )
-                                .primary(p.span, "this arm can never match")
-                                .help(help),
-                            );
-                            continue;
-                        }
-                        true
-                    }
-                    _ => inner == Ty::Error || self.types.join(&pt, &inner).is_some(),
-                };
-                if !fits {
-                    let (a, b) = (self.types.display(&pt), self.types.display(&scrutinee_ty));
-                    self.report(
-                        Diagnostic::new(codes::TYPE_MISMATCH, format!("a `{a}` pattern on a `{b}` value"))
-                            .primary(p.span, format!("this is `{a}`"))
-                            .secondary(scrutinee.span, format!("this is `{b}`"))
-                            .help("match values of the scrutinee's type"),
-                    );
+                if !self.pattern_fits(p, literal, &pt, &value, &inner, nullable, scrutinee, &scrutinee_ty) {
                     continue;
                 }
                 let already = wildcard
@@ -1310,31 +1308,7 @@ impl Checker<'_> {
                         .help("remove the arm, or move it above the arm that takes its values"),
                 );
             }
-            let body = match expect {
-                Some(x) => self.check_against(&arm.body, x, scope),
-                None => {
-                    let (bt, bx) = self.infer(&arm.body, scope);
-                    result = match result {
-                        None => Some(bt),
-                        Some(prev) => match self.types.join(&prev, &bt) {
-                            Some(j) => Some(j),
-                            None => {
-                                let (a, b) = (self.types.display(&prev), self.types.display(&bt));
-                                self.report(
-                                    Diagnostic::new(
-                                        codes::TYPE_MISMATCH,
-                                        format!("`match` arms have different types: `{a}` and `{b}`"),
-                                    )
-                                    .primary(arm.body.span, format!("this is `{b}`"))
-                                    .help("make every arm the same type"),
-                                );
-                                Some(Ty::Error)
-                            }
-                        },
-                    };
-                    bx
-                }
-            };
+            let body = self.arm_body(arm, expect, &mut result, scope);
             if arm.patterns.iter().any(|p| p.literal.is_none()) && otherwise.is_none() {
                 otherwise = Some(Box::new(body.clone()));
             }
@@ -1342,8 +1316,113 @@ impl Checker<'_> {
                 out_arms.push(plan::MatchArm { patterns, body });
             }
         }
+        self.exhaustive(scrutinee, &scrutinee_ty, &inner, nullable, &covered, wildcard);
+        let ty = result.unwrap_or(Ty::Never);
+        (ty, plan::Expr::Match { scrutinee: Box::new(scrutinee_plan), arms: out_arms, otherwise, span: e.span })
+    }
+
+    /// Whether an arm's literal pattern can match the scrutinee; reports why not when it cannot.
+    #[allow(clippy::too_many_arguments)]
+    fn pattern_fits(
+        &mut self,
+        p: &ast::Pattern,
+        literal: &ast::Expr,
+        pt: &Ty,
+        value: &plan::Value,
+        inner: &Ty,
+        nullable: bool,
+        scrutinee: &ast::Expr,
+        scrutinee_ty: &Ty,
+    ) -> bool {
+        let fits = match (value, inner) {
+            (plan::Value::Null, _) => nullable,
+            (plan::Value::Str(s), Ty::Union(members)) => {
+                if !members.contains(s) {
+                    let help = match suggest(s, members.iter().map(String::as_str)) {
+                        Some(n) => flow_diagnostics::Help::from(format!("did you mean \"{n}\"?")).with_fix(
+                            matches!(literal.kind, ExprKind::Str(_))
+                                .then(|| Fix::replace(literal.span, format!("{n:?}"))),
+                        ),
+                        None => format!(
+                            "the value is one of {}",
+                            members.iter().map(|m| format!("{m:?}")).collect::<Vec<_>>().join(", ")
+                        )
+                        .into(),
+                    };
+                    self.report(
+                        Diagnostic::new(
+                            codes::NOT_IN_UNION,
+                            format!("{s:?} is not one of {}", self.types.display(inner)),
+                        )
+                        .primary(p.span, "this arm can never match")
+                        .help(help),
+                    );
+                    return false;
+                }
+                true
+            }
+            _ => *inner == Ty::Error || self.types.join(pt, inner).is_some(),
+        };
+        if !fits {
+            let (a, b) = (self.types.display(pt), self.types.display(scrutinee_ty));
+            self.report(
+                Diagnostic::new(codes::TYPE_MISMATCH, format!("a `{a}` pattern on a `{b}` value"))
+                    .primary(p.span, format!("this is `{a}`"))
+                    .secondary(scrutinee.span, format!("this is `{b}`"))
+                    .help("match values of the scrutinee's type"),
+            );
+            return false;
+        }
+        true
+    }
+
+    /// An arm's body: checked against the expected type, or inferred and joined with the arms before it.
+    fn arm_body(
+        &mut self,
+        arm: &ast::MatchArm,
+        expect: Option<&Expect>,
+        result: &mut Option<Ty>,
+        scope: &mut Scope,
+    ) -> plan::Expr {
+        match expect {
+            Some(x) => self.check_against(&arm.body, x, scope),
+            None => {
+                let (bt, bx) = self.infer(&arm.body, scope);
+                *result = match result.take() {
+                    None => Some(bt),
+                    Some(prev) => match self.types.join(&prev, &bt) {
+                        Some(j) => Some(j),
+                        None => {
+                            let (a, b) = (self.types.display(&prev), self.types.display(&bt));
+                            self.report(
+                                Diagnostic::new(
+                                    codes::TYPE_MISMATCH,
+                                    format!("`match` arms have different types: `{a}` and `{b}`"),
+                                )
+                                .primary(arm.body.span, format!("this is `{b}`"))
+                                .help("make every arm the same type"),
+                            );
+                            Some(Ty::Error)
+                        }
+                    },
+                };
+                bx
+            }
+        }
+    }
+
+    /// Exhaustiveness: reports the values no arm covers, unless there is a `_`.
+    fn exhaustive(
+        &mut self,
+        scrutinee: &ast::Expr,
+        scrutinee_ty: &Ty,
+        inner: &Ty,
+        nullable: bool,
+        covered: &[plan::Value],
+        wildcard: bool,
+    ) {
         // Exhaustive: a `_`, or every member of a union / both Bools, and null when nullable.
-        let mut missing: Vec<String> = match &inner {
+        let mut missing: Vec<String> = match inner {
             Ty::Union(members) => members
                 .iter()
                 .filter(|m| !covered.contains(&plan::Value::Str((*m).clone())))
@@ -1370,11 +1449,9 @@ impl Checker<'_> {
             };
             self.report(
                 Diagnostic::new(codes::NOT_EXHAUSTIVE, format!("this `match` does not cover {}", missing.join(", ")))
-                    .primary(scrutinee.span, format!("this is `{}`", self.types.display(&scrutinee_ty)))
+                    .primary(scrutinee.span, format!("this is `{}`", self.types.display(scrutinee_ty)))
                     .help(help),
             );
         }
-        let ty = result.unwrap_or(Ty::Never);
-        (ty, plan::Expr::Match { scrutinee: Box::new(scrutinee_plan), arms: out_arms, otherwise, span: e.span })
     }
 }

@@ -276,19 +276,8 @@ impl Checker<'_> {
         span: Span,
         scope: &mut Scope,
     ) -> Option<plan::EndpointCall> {
-        self.names.mark_used(NameKind::Endpoint, index);
-        if let Some(r) = self.names.get(&callee.name) {
-            self.note_use(r, callee.span);
-        }
-        // A named argument is a use of the endpoint's parameter of that name (`body`,
-        // `idempotency_key` and `batch` are words of the language, not names).
+        self.note_endpoint_uses(index, callee, args);
         let decl = self.decls.endpoints.decl(index);
-        for a in args {
-            let Some(n) = &a.name else { continue };
-            if let Some(p) = decl.params.iter().find(|p| p.name.name == n.name && p.name.name != "body") {
-                self.note_local_use(p.name.span, n.span);
-            }
-        }
         let name = decl.name.name.clone();
         let Some(ep) = self.decls.endpoints.sig(index) else {
             // The endpoint has errors of its own; check the arguments' expressions anyway.
@@ -319,43 +308,7 @@ impl Checker<'_> {
         let mut out_args = Vec::new();
         let mut body = None;
         let mut key = None;
-        // `batch: N`: each call adds one item to an array body.
-        let batch = match bound.args[batch_at] {
-            None => None,
-            Some(a) => {
-                let item = body_ty.as_ref().and_then(|b| match self.types.resolve(b) {
-                    Ty::Array(item) => Some((**item).clone()),
-                    _ => None,
-                });
-                match (&a.value.kind, item) {
-                    (ExprKind::Int(n), Some(item)) if (1..=10_000).contains(n) => {
-                        body_ty = Some(item);
-                        Some(*n as u32)
-                    }
-                    (_, None) => {
-                        self.report(
-                            Diagnostic::new(
-                                codes::BAD_ARGUMENTS,
-                                format!("endpoint `{name}` does not take an array body to batch into"),
-                            )
-                            .primary(a.value.span, "batching needs `(body: [Item])`")
-                            .help("declare the endpoint's body as an array of the items: `(body: [Contact])`"),
-                        );
-                        ok = false;
-                        None
-                    }
-                    _ => {
-                        self.report(
-                            Diagnostic::new(codes::BAD_ARGUMENTS, "`batch` is a whole number from 1 to 10000")
-                                .primary(a.value.span, "not a batch size")
-                                .help("write e.g. `batch: 100`"),
-                        );
-                        ok = false;
-                        None
-                    }
-                }
-            }
-        };
+        let batch = self.batch_arg(bound.args[batch_at], &mut body_ty, &name, &mut ok);
         for ((pname, pty), a) in params.iter().zip(&bound.args) {
             if let Some(a) = a {
                 let expect = Expect { ty: pty.clone(), origin: None, what: format!("parameter `{pname}` of `{name}`") };
@@ -392,6 +345,63 @@ impl Checker<'_> {
             ok = false;
         }
         ok.then_some(plan::EndpointCall { endpoint: index, args: out_args, body, idempotency_key: key, batch, span })
+    }
+
+    /// The call is a use of the endpoint, and each named argument a use of its parameter.
+    fn note_endpoint_uses(&mut self, index: usize, callee: &ast::Ident, args: &[ast::Arg]) {
+        self.names.mark_used(NameKind::Endpoint, index);
+        if let Some(r) = self.names.get(&callee.name) {
+            self.note_use(r, callee.span);
+        }
+        // A named argument is a use of the endpoint's parameter of that name (`body`,
+        // `idempotency_key` and `batch` are words of the language, not names).
+        let decl = self.decls.endpoints.decl(index);
+        for a in args {
+            let Some(n) = &a.name else { continue };
+            if let Some(p) = decl.params.iter().find(|p| p.name.name == n.name && p.name.name != "body") {
+                self.note_local_use(p.name.span, n.span);
+            }
+        }
+    }
+
+    /// `batch: N`: each call adds one item to an array body, so the body's type becomes the item's.
+    fn batch_arg(&mut self, a: Option<&ast::Arg>, body_ty: &mut Option<Ty>, name: &str, ok: &mut bool) -> Option<u32> {
+        match a {
+            None => None,
+            Some(a) => {
+                let item = body_ty.as_ref().and_then(|b| match self.types.resolve(b) {
+                    Ty::Array(item) => Some((**item).clone()),
+                    _ => None,
+                });
+                match (&a.value.kind, item) {
+                    (ExprKind::Int(n), Some(item)) if (1..=10_000).contains(n) => {
+                        *body_ty = Some(item);
+                        Some(*n as u32)
+                    }
+                    (_, None) => {
+                        self.report(
+                            Diagnostic::new(
+                                codes::BAD_ARGUMENTS,
+                                format!("endpoint `{name}` does not take an array body to batch into"),
+                            )
+                            .primary(a.value.span, "batching needs `(body: [Item])`")
+                            .help("declare the endpoint's body as an array of the items: `(body: [Contact])`"),
+                        );
+                        *ok = false;
+                        None
+                    }
+                    _ => {
+                        self.report(
+                            Diagnostic::new(codes::BAD_ARGUMENTS, "`batch` is a whole number from 1 to 10000")
+                                .primary(a.value.span, "not a batch size")
+                                .help("write e.g. `batch: 100`"),
+                        );
+                        *ok = false;
+                        None
+                    }
+                }
+            }
+        }
     }
 
     /// A body: object literals are checked field by field; anything else must have the body's type.
