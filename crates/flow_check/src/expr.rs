@@ -1011,16 +1011,7 @@ impl Checker<'_> {
                 (self.types.resolve(at), self.types.resolve(&self.types.non_null(b)))
             {
                 if !members.iter().any(|m| **m == **s) {
-                    let help = match suggest(s, members.iter().map(String::as_str)) {
-                        Some(n) => flow_diagnostics::Help::from(format!("did you mean \"{n}\"?")).with_fix(
-                            matches!(a.kind, ExprKind::Str(_)).then(|| Fix::replace(a.span, format!("{n:?}"))),
-                        ),
-                        None => format!(
-                            "the value is one of {}",
-                            members.iter().map(|m| format!("{m:?}")).collect::<Vec<_>>().join(", ")
-                        )
-                        .into(),
-                    };
+                    let help = not_in_union_help(s, members, a);
                     self.report(
                         Diagnostic::new(
                             codes::NOT_IN_UNION,
@@ -1338,17 +1329,7 @@ impl Checker<'_> {
             (plan::Value::Null, _) => nullable,
             (plan::Value::Str(s), Ty::Union(members)) => {
                 if !members.contains(s) {
-                    let help = match suggest(s, members.iter().map(String::as_str)) {
-                        Some(n) => flow_diagnostics::Help::from(format!("did you mean \"{n}\"?")).with_fix(
-                            matches!(literal.kind, ExprKind::Str(_))
-                                .then(|| Fix::replace(literal.span, format!("{n:?}"))),
-                        ),
-                        None => format!(
-                            "the value is one of {}",
-                            members.iter().map(|m| format!("{m:?}")).collect::<Vec<_>>().join(", ")
-                        )
-                        .into(),
-                    };
+                    let help = not_in_union_help(s, members, literal);
                     self.report(
                         Diagnostic::new(
                             codes::NOT_IN_UNION,
@@ -1452,6 +1433,19 @@ impl Checker<'_> {
                     .primary(scrutinee.span, format!("this is `{}`", self.types.display(scrutinee_ty)))
                     .help(help),
             );
+        }
+    }
+}
+
+/// The help of a string literal outside a union (`==` and `match` patterns): the closest member
+/// as a fix of the literal, or, with none close, the members.
+fn not_in_union_help(s: &str, members: &[String], literal: &ast::Expr) -> flow_diagnostics::Help {
+    match suggest(s, members.iter().map(String::as_str)) {
+        Some(n) => flow_diagnostics::Help::from(format!("did you mean \"{n}\"?"))
+            .with_fix(matches!(literal.kind, ExprKind::Str(_)).then(|| Fix::replace(literal.span, format!("{n:?}")))),
+        None => {
+            format!("the value is one of {}", members.iter().map(|m| format!("{m:?}")).collect::<Vec<_>>().join(", "))
+                .into()
         }
     }
 }
