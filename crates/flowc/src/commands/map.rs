@@ -17,11 +17,7 @@ pub(crate) fn map_records(
         return Ok(ExitCode::from(1));
     };
     let Some(index) = plan.maps.iter().position(|m| m.name == name) else {
-        let names: Vec<&str> = plan.maps.iter().map(|m| m.name.as_str()).collect();
-        return Err(miette::miette!(
-            "--map {name}: the file has no map of that name (it has: {})",
-            if names.is_empty() { "none".to_string() } else { names.join(", ") }
-        ));
+        return Err(super::no_such("--map", "map", name, plan.maps.iter().map(|m| m.name.as_str())));
     };
     let open_out = |p: Option<&std::path::Path>, default: Box<dyn Write>| -> miette::Result<Box<dyn Write>> {
         Ok(match p {

@@ -68,6 +68,14 @@ pub(crate) fn compile(path: &std::path::Path) -> miette::Result<Option<(Source, 
     Ok(checked.model.map(|m| (source, m.into_plan())))
 }
 
+/// `--flow NAME` or `--map NAME` that names nothing of its kind in the file: bad usage (exit 2),
+/// listing the names the file has.
+pub(crate) fn no_such<'a>(flag: &str, kind: &str, name: &str, names: impl Iterator<Item = &'a str>) -> miette::Report {
+    let names: Vec<&str> = names.collect();
+    let has = if names.is_empty() { "none".to_string() } else { names.join(", ") };
+    miette::miette!("{flag} {name}: the file has no {kind} of that name (it has: {has})")
+}
+
 pub(crate) fn plural(n: usize) -> &'static str {
     if n == 1 {
         ""

@@ -27,11 +27,7 @@ pub(crate) fn run(
     }
     if let Some(name) = flow {
         if plan.flow(name).is_none() {
-            let names: Vec<&str> = plan.flows.iter().map(|f| f.name.as_str()).collect();
-            return Err(miette::miette!(
-                "--flow {name}: the file has no flow of that name (it has: {})",
-                if names.is_empty() { "none".to_string() } else { names.join(", ") }
-            ));
+            return Err(super::state::unknown_flow(&plan, name));
         }
     }
     let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();

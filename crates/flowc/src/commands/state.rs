@@ -146,11 +146,7 @@ impl Target {
 
 /// `--flow NAME` names no flow of the file: bad usage (exit 2), as for `flowc run`.
 pub(crate) fn unknown_flow(plan: &Plan, name: &str) -> miette::Report {
-    let names: Vec<&str> = plan.flows.iter().map(|f| f.name.as_str()).collect();
-    miette::miette!(
-        "--flow {name}: the file has no flow of that name (it has: {})",
-        if names.is_empty() { "none".to_string() } else { names.join(", ") }
-    )
+    super::no_such("--flow", "flow", name, plan.flows.iter().map(|f| f.name.as_str()))
 }
 
 /// A store's refusal as a diagnostic, with the codes a run uses: R0015 for a flow held by a run, R0014 for the rest.
