@@ -35,8 +35,10 @@ pub(crate) struct Ctx {
     store: Option<(crate::state::Store, bool)>,
 }
 
+/// A flow's counters while it runs: its summary ([`FlowReport`]), its run history and a
+/// caller's status line ([`crate::Observer::counters`]) all read these, and nothing else counts.
 #[derive(Default)]
-pub(crate) struct Stats {
+pub struct Stats {
     records_in: AtomicU64,
     records_filtered: AtomicU64,
     records_ok: AtomicU64,
@@ -51,11 +53,29 @@ pub(crate) struct Stats {
     statuses: Mutex<BTreeMap<u16, u64>>,
 }
 
+impl Stats {
+    /// The counters as they stand (the summary's, in the run history's words).
+    pub fn snapshot(&self) -> flow_state::RunCounts {
+        let n = |a: &AtomicU64| a.load(Ordering::SeqCst);
+        flow_state::RunCounts {
+            read: n(&self.records_in),
+            delivered: n(&self.records_ok),
+            filtered: n(&self.records_filtered),
+            failed: n(&self.records_failed),
+            dead_lettered: n(&self.dead_lettered),
+            not_processed: n(&self.records_not_processed),
+            pages: n(&self.pages),
+            requests: n(&self.requests),
+            retries: n(&self.retries),
+        }
+    }
+}
+
 /// One flow being run.
 pub(crate) struct FlowRun {
     pub(crate) ctx: Arc<Ctx>,
     flow: usize,
-    pub(crate) stats: Stats,
+    pub(crate) stats: Arc<Stats>,
     /// Set when the flow must stop: a failure under `on_error = fail`, or a dead letter that
     /// could not be written.
     stop: AtomicBool,
@@ -194,7 +214,7 @@ async fn run_flow(ctx: Arc<Ctx>, index: usize) -> (FlowReport, Vec<Diagnostic>) 
     let fr = Arc::new(FlowRun {
         ctx: ctx.clone(),
         flow: index,
-        stats: Stats::default(),
+        stats: Arc::default(),
         stop: AtomicBool::new(false),
         diagnostics: Mutex::new(Vec::new()),
         dead_letter: Mutex::new(None),
@@ -202,6 +222,7 @@ async fn run_flow(ctx: Arc<Ctx>, index: usize) -> (FlowReport, Vec<Diagnostic>) 
         stops: Mutex::new(BTreeMap::new()),
         state,
     });
+    ctx.events.counters(fr.stats.clone());
     // The lease is renewed while the flow runs; a renewal that fails stops the flow.
     let renewer = fr.state.as_ref().map(|_| {
         let fr = fr.clone();
@@ -567,19 +588,7 @@ impl FlowRun {
 
     /// The run's counters, as the state store keeps them.
     fn counts(&self) -> flow_state::RunCounts {
-        let s = &self.stats;
-        let n = |a: &AtomicU64| a.load(Ordering::SeqCst);
-        flow_state::RunCounts {
-            read: n(&s.records_in),
-            delivered: n(&s.records_ok),
-            filtered: n(&s.records_filtered),
-            failed: n(&s.records_failed),
-            dead_lettered: n(&s.dead_lettered),
-            not_processed: n(&s.records_not_processed),
-            pages: n(&s.pages),
-            requests: n(&s.requests),
-            retries: n(&s.retries),
-        }
+        self.stats.snapshot()
     }
 
     /// A record of the state's source is settled (delivered, filtered out, dead-lettered): the

@@ -20,6 +20,8 @@ mod preflight;
 mod secrets;
 mod state;
 
+pub use exec::Stats as Counters;
+pub use flow_state::RunCounts;
 pub use preflight::{check_credentials, credential_secrets};
 pub use secrets::{Secrets, MIN_SECRET_CHARS};
 
@@ -131,11 +133,22 @@ impl Events {
     pub(crate) fn emit(&self, event: Event) {
         self.observer.event(&event.redacted(&self.secrets));
     }
+
+    /// Hands the observer a flow's live counters as the flow starts (numbers only: nothing to
+    /// scrub).
+    pub(crate) fn counters(&self, counters: Arc<Counters>) {
+        self.observer.counters(counters);
+    }
 }
 
 /// Receives events during a run. Called from many tasks at once.
 pub trait Observer: Send + Sync {
     fn event(&self, event: &Event);
+
+    /// The live counters of the flow that is starting (before its first request; the flow's
+    /// `FlowFinished` follows when they are final). They are the ones its [`FlowReport`] is made
+    /// of, so what a status line shows from them agrees with the summary.
+    fn counters(&self, _counters: Arc<Counters>) {}
 }
 
 /// An observer that ignores everything.

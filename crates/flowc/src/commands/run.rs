@@ -3,10 +3,9 @@
 use std::io::IsTerminal;
 use std::path::Path;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-use flow_runtime::{Event, Observer, RunOptions, Secrets};
+use flow_runtime::{Counters, Event, Observer, RunCounts, RunOptions, Secrets};
 use secrecy::SecretString;
 
 use crate::report;
@@ -57,8 +56,7 @@ pub(crate) fn run(
         bar.enable_steady_tick(std::time::Duration::from_millis(120));
         bar
     });
-    let printer =
-        Arc::new(Printer { json, verbose, progress, counts: Counts::default(), started: std::time::Instant::now() });
+    let printer = Arc::new(Printer::new(json, verbose, progress));
     let observer: Arc<dyn Observer> = printer.clone();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -216,20 +214,51 @@ struct Printer {
     verbose: bool,
     /// A live status line, on a terminal only.
     progress: Option<indicatif::ProgressBar>,
-    counts: Counts,
+    /// What the status line shows: the runtime's own counters, never a count of its own.
+    tally: Mutex<Tally>,
     started: std::time::Instant,
 }
 
+/// The counters of the flows run so far and of the one running.
 #[derive(Default)]
-struct Counts {
-    pages: AtomicU64,
-    records: AtomicU64,
-    requests: AtomicU64,
-    retries: AtomicU64,
-    failed: AtomicU64,
+struct Tally {
+    finished: RunCounts,
+    running: Option<Arc<Counters>>,
+}
+
+impl Tally {
+    fn now(&self) -> RunCounts {
+        let mut total = self.finished;
+        if let Some(c) = &self.running {
+            add(&mut total, &c.snapshot());
+        }
+        total
+    }
+}
+
+/// `into += more`, counter by counter.
+fn add(into: &mut RunCounts, more: &RunCounts) {
+    let RunCounts { read, delivered, filtered, failed, dead_lettered, not_processed, pages, requests, retries } = more;
+    into.read += read;
+    into.delivered += delivered;
+    into.filtered += filtered;
+    into.failed += failed;
+    into.dead_lettered += dead_lettered;
+    into.not_processed += not_processed;
+    into.pages += pages;
+    into.requests += requests;
+    into.retries += retries;
 }
 
 impl Printer {
+    fn new(json: bool, verbose: bool, progress: Option<indicatif::ProgressBar>) -> Printer {
+        Printer { json, verbose, progress, tally: Mutex::default(), started: std::time::Instant::now() }
+    }
+
+    fn tally(&self) -> std::sync::MutexGuard<'_, Tally> {
+        self.tally.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// Prints a line above the status line (or plainly without one).
     fn line(&self, text: &str) {
         match &self.progress {
@@ -240,38 +269,36 @@ impl Printer {
 
     fn update(&self) {
         let Some(bar) = &self.progress else { return };
-        let c = &self.counts;
-        let requests = c.requests.load(Ordering::Relaxed);
+        bar.set_message(self.status());
+    }
+
+    /// The status line's text.
+    fn status(&self) -> String {
+        let c = self.tally().now();
         let secs = self.started.elapsed().as_secs_f64().max(0.001);
-        bar.set_message(format!(
+        format!(
             "{} pages · {} records read · {} requests ({:.0}/s) · {} retries · {} failed",
-            c.pages.load(Ordering::Relaxed),
-            c.records.load(Ordering::Relaxed),
-            requests,
-            requests as f64 / secs,
-            c.retries.load(Ordering::Relaxed),
-            c.failed.load(Ordering::Relaxed),
-        ));
+            c.pages,
+            c.read,
+            c.requests,
+            c.requests as f64 / secs,
+            c.retries,
+            c.failed,
+        )
     }
 }
 
 impl Observer for Printer {
+    fn counters(&self, counters: Arc<Counters>) {
+        self.tally().running = Some(counters);
+    }
+
     fn event(&self, event: &Event) {
-        match event {
-            Event::Page { records, .. } => {
-                self.counts.pages.fetch_add(1, Ordering::Relaxed);
-                self.counts.records.fetch_add(*records as u64, Ordering::Relaxed);
+        if let Event::FlowFinished { .. } = event {
+            let mut tally = self.tally();
+            if let Some(done) = tally.running.take() {
+                add(&mut tally.finished, &done.snapshot());
             }
-            Event::Request { .. } => {
-                self.counts.requests.fetch_add(1, Ordering::Relaxed);
-            }
-            Event::Retry { .. } => {
-                self.counts.retries.fetch_add(1, Ordering::Relaxed);
-            }
-            Event::RecordFailed { .. } => {
-                self.counts.failed.fetch_add(1, Ordering::Relaxed);
-            }
-            _ => {}
         }
         self.update();
         if self.json {
@@ -293,6 +320,74 @@ impl Observer for Printer {
             }
             Event::Note { flow, message } => self.line(&format!("flow {flow}: {message}")),
             _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs `file` (from tests/data/run) against the fake API with `faults`, observed by a
+    /// printer without a terminal; the printer and the report.
+    fn observed(file: &str, faults: flow_fakeapi::Faults) -> (Arc<Printer>, flow_runtime::Report) {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let text = std::fs::read_to_string(root.join("tests/data/run").join(file)).expect("read the flow");
+        let mut plan = flow_check::check_source(&text).model.expect("the flow checks").into_plan();
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+        rt.block_on(async {
+            let api = flow_fakeapi::FakeApi::start(flow_fakeapi::Config::default(), 0).await.expect("the fake API");
+            api.set_faults(faults);
+            let url = |api_name: &str, path: &str| flow_runtime::BaseUrl {
+                api: api_name.to_string(),
+                url: url::Url::parse(&format!("{}/{path}", api.url())).expect("url"),
+            };
+            flow_runtime::override_base_urls(&mut plan, &[url("shop", "shop"), url("crm", "crm")]).expect("override");
+            let mut secrets = Secrets::new();
+            secrets.insert("SHOP_TOKEN", SecretString::from("demo-shop-token".to_string()));
+            secrets.insert("CRM_API_KEY", SecretString::from("demo-crm-key".to_string()));
+            let printer = Arc::new(Printer::new(false, false, None));
+            let options = RunOptions { flow: None, secrets, base_dir: root.clone(), state: None };
+            let report = flow_runtime::run(&plan, options, printer.clone()).await;
+            (printer, report)
+        })
+    }
+
+    /// What the summary says, in the status line's words.
+    fn summary_numbers(report: &flow_runtime::Report) -> String {
+        let sum = |f: fn(&flow_runtime::FlowReport) -> u64| report.flows.iter().map(f).sum::<u64>();
+        format!(
+            "{} pages · {} records read · {} requests · {} retries · {} failed",
+            sum(|f| f.pages),
+            sum(|f| f.records_in),
+            sum(|f| f.requests),
+            sum(|f| f.retries),
+            sum(|f| f.records_failed)
+        )
+    }
+
+    /// The status line without its rate (the one number that depends on the clock).
+    fn without_rate(status: &str) -> String {
+        match (status.find(" ("), status.find("/s)")) {
+            (Some(a), Some(b)) => format!("{}{}", &status[..a], &status[b + 3..]),
+            _ => status.to_string(),
+        }
+    }
+
+    /// Retried requests and a refused batch (one failure, a hundred records failed): the status
+    /// line counts what the summary counts, from the same counters.
+    #[test]
+    fn the_status_line_says_what_the_summary_says() {
+        for (file, faults) in [
+            ("retries.flow", flow_fakeapi::Faults { shop_flaky: 2, ..Default::default() }),
+            (
+                "batched_fail_fast.flow",
+                flow_fakeapi::Faults { reject_contacts_ending_in: Some(0), ..Default::default() },
+            ),
+        ] {
+            let (printer, report) = observed(file, faults);
+            assert!(report.flows.iter().all(|f| f.retries > 0 || f.records_failed > 0), "{file}: {report:?}");
+            assert_eq!(without_rate(&printer.status()), summary_numbers(&report), "{file}");
         }
     }
 }
