@@ -652,6 +652,7 @@ fn run_engine(which: &str, records: u64) -> Result<()> {
                     secrets,
                     base_dir: PathBuf::from("."),
                     state: state.clone(),
+                    state_key: None,
                 };
                 let report = flow_runtime::run(&plan, options, std::sync::Arc::new(flow_runtime::Quiet)).await;
                 if let Some(p) = &state {

@@ -103,6 +103,7 @@ codes! {
     STATE_LOCKED = "R0015", Error, "another run holds the flow's state";
     STATE_MISMATCH = "R0016", Error, "the stored state does not fit the flow's declared state";
     NO_STATE_STORE = "R0020", Error, "there is no state store where a command that reads one looks";
+    DEAD_LETTER_MISFIT = "R0021", Error, "a dead letter that no longer fits its flow: its record does not match the loop's record type, or the loop is gone";
     STATE_VALUE = "R0022", Error, "a cursor value that is not of the flow's declared cursor type, or a flow without state";
     PAGE_UNREADABLE = "R0024", Error, "the next page could not be worked out from the last one";
 

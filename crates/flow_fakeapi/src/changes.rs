@@ -9,6 +9,10 @@
 //!   replayed. With [`Changes::hold_after`], the write after the first N waits until
 //!   [`Changes::release`], so a test can stop a run at an exact record.
 //!
+//! With [`Changes::refuse`], a copy whose `name` is one of the given names is answered 422 (the
+//! receiving API refuses it) and not stored, until [`Changes::accept_all`]: dead letters, then
+//! their replay once the receiver is fixed.
+//!
 //! A test changes the records between runs with [`Changes::put`] (a new record, or a new
 //! version of one), at any `updated_at`: the same instant as the previous cursor, or a late
 //! arrival inside the lookback window.
@@ -41,6 +45,8 @@ struct Inner {
     released: bool,
     /// Pages served, with the `cursor` each asked for ("" for the first).
     pages: Vec<String>,
+    /// Copies with one of these names are refused (422).
+    refused: Vec<String>,
 }
 
 impl Changes {
@@ -80,6 +86,16 @@ impl Changes {
         let mut inner = self.lock();
         inner.hold_after = Some(n);
         inner.released = false;
+    }
+
+    /// From now on, a copy whose `name` is one of `names` is answered 422 and not stored.
+    pub fn refuse(&self, names: &[&str]) {
+        self.lock().refused = names.iter().map(|n| n.to_string()).collect();
+    }
+
+    /// Accepts every copy again (the receiving API was fixed).
+    pub fn accept_all(&self) {
+        self.lock().refused.clear();
     }
 
     /// Lets held writes go on, and stops holding.
@@ -144,6 +160,10 @@ async fn copy(State((changes, token)): St, headers: HeaderMap, Json(body): Json<
             if let Some(answer) = key.as_ref().and_then(|k| inner.idempotency.get(k).cloned()) {
                 inner.replayed += 1;
                 return Json(answer).into_response();
+            }
+            if body["name"].as_str().is_some_and(|n| inner.refused.iter().any(|r| r == n)) {
+                let error = json!({ "error": "the copy was refused", "name": body["name"] });
+                return (StatusCode::UNPROCESSABLE_ENTITY, Json(error)).into_response();
             }
             let held = inner.hold_after.is_some_and(|n| inner.copies.len() >= n) && !inner.released;
             if !held {

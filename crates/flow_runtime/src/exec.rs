@@ -29,7 +29,7 @@ pub(crate) struct Ctx {
     /// Events go out through here only: scrubbed of secrets on the way.
     pub(crate) events: Events,
     /// The run's secrets, declared and obtained: for the dead letters.
-    secrets: Arc<Secrets>,
+    pub(crate) secrets: Arc<Secrets>,
     base_dir: std::path::PathBuf,
     /// The state store, when a flow to run declares state; and whether it was created now.
     store: Option<(crate::state::Store, bool)>,
@@ -74,7 +74,7 @@ impl Stats {
 /// One flow being run.
 pub(crate) struct FlowRun {
     pub(crate) ctx: Arc<Ctx>,
-    flow: usize,
+    pub(crate) flow: usize,
     pub(crate) stats: Arc<Stats>,
     /// Set when the flow must stop: a failure under `on_error = fail`, or a dead letter that
     /// could not be written.
@@ -86,7 +86,7 @@ pub(crate) struct FlowRun {
     /// Why the paging of each source stopped, and how often.
     stops: Mutex<BTreeMap<(String, Stop), u64>>,
     /// The flow's durable state, when it declares one (crate::state).
-    state: Option<crate::state::FlowStateRun>,
+    pub(crate) state: Option<crate::state::FlowStateRun>,
 }
 
 /// A record whose item waits in a batch: counted when the batch is sent.
@@ -103,15 +103,15 @@ struct Pending {
 #[derive(Clone)]
 pub(crate) struct RecordRef {
     /// 1-based position in its source, and the source's endpoint name.
-    index: u64,
-    source: String,
-    id: Option<String>,
+    pub(crate) index: u64,
+    pub(crate) source: String,
+    pub(crate) id: Option<String>,
     /// A record of the source whose records advance the flow's state.
-    settles: bool,
+    pub(crate) settles: bool,
 }
 
 impl RecordRef {
-    fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match &self.id {
             Some(id) => format!("record #{} of `{}` (id {id})", self.index, self.source),
             None => format!("record #{} of `{}`", self.index, self.source),
@@ -131,11 +131,12 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// secrets: events go through [`Events`], dead letters through [`FlowRun::write_dead_letter`],
 /// and the report's diagnostics are scrubbed here, on the way out.
 pub(crate) async fn run(plan: &Plan, options: RunOptions, observer: Arc<dyn Observer>) -> Report {
-    let RunOptions { flow, secrets, base_dir, state } = options;
+    let RunOptions { flow, secrets, base_dir, state, state_key } = options;
     let secrets = Arc::new(secrets);
     let events = Events::new(observer, secrets.clone());
     let state = state.unwrap_or_else(|| base_dir.join(crate::DEFAULT_STATE_FILE));
-    let mut report = run_flows(plan, flow.as_deref(), secrets.clone(), events, base_dir, &state).await;
+    let state = (state.as_path(), state_key.as_ref());
+    let mut report = run_flows(plan, flow.as_deref(), secrets.clone(), events, base_dir, state).await;
     for d in &mut report.diagnostics {
         secrets.redact_diagnostic(d);
     }
@@ -148,7 +149,7 @@ async fn run_flows(
     secrets: Arc<Secrets>,
     events: Events,
     base_dir: std::path::PathBuf,
-    state: &std::path::Path,
+    state: (&std::path::Path, Option<&flow_state::StoreKey>),
 ) -> Report {
     let mut report = Report { flows: Vec::new(), diagnostics: Vec::new() };
     report.diagnostics = preflight::missing_secrets(plan, &secrets);
@@ -164,7 +165,7 @@ async fn run_flows(
     };
     // The store is opened only when a flow to run declares state: others leave no file behind.
     let store = if plan.flows.iter().any(|f| f.state.is_some() && only.is_none_or(|o| o == f.name)) {
-        match crate::state::open(state) {
+        match crate::state::open(state.0, state.1) {
             Ok(opened) => Some(opened),
             Err(d) => {
                 report.diagnostics.push(d);
@@ -491,7 +492,7 @@ async fn process_record(fr: &Arc<FlowRun>, step: usize, mut env: Env, n: u64, re
 
 /// A block of steps: what its steps bind is seen by the steps after them, and dropped when the
 /// block ends (a loop's body, once per record).
-fn exec_steps<'a>(
+pub(crate) fn exec_steps<'a>(
     fr: &'a Arc<FlowRun>,
     steps: &'a [Step],
     env: &'a mut Env,
@@ -511,7 +512,12 @@ fn exec_steps<'a>(
 
 /// One step. What it binds (`let x = …`, `let r = endpoint(…)`) stays in `env` for the steps
 /// after it: the flow's top level runs its steps one by one through here, sharing one `env`.
-fn exec_step<'a>(fr: &'a Arc<FlowRun>, step: &'a Step, env: &'a mut Env, rec: Option<&'a RecordRef>) -> StepResult<'a> {
+pub(crate) fn exec_step<'a>(
+    fr: &'a Arc<FlowRun>,
+    step: &'a Step,
+    env: &'a mut Env,
+    rec: Option<&'a RecordRef>,
+) -> StepResult<'a> {
     Box::pin(async move {
         let plan = fr.ctx.plan.clone();
         if fr.stop.load(Ordering::SeqCst) {
@@ -566,6 +572,36 @@ fn exec_step<'a>(fr: &'a Arc<FlowRun>, step: &'a Step, env: &'a mut Env, rec: Op
     })
 }
 
+/// The context of `flowc replay` (dead_letters.rs): a run's, with the store it was given.
+pub(crate) fn replay_context(
+    plan: &Plan,
+    secrets: Arc<Secrets>,
+    events: Events,
+    base_dir: std::path::PathBuf,
+    store: crate::state::Store,
+) -> Result<Arc<Ctx>, Diagnostic> {
+    let http = Http::new(plan, secrets.clone()).map_err(|f| Diagnostic::new(f.code, f.message))?;
+    let plan = Arc::new(Program::new(plan.clone()));
+    Ok(Arc::new(Ctx { plan, http, events, secrets, base_dir, store: Some((store, false)) }))
+}
+
+impl FlowRun {
+    /// A flow run for replaying its dead letters: no state of its own (a replay moves no cursor).
+    pub(crate) fn for_replay(ctx: Arc<Ctx>, flow: usize) -> Arc<FlowRun> {
+        Arc::new(FlowRun {
+            ctx,
+            flow,
+            stats: Stats::default(),
+            stop: AtomicBool::new(false),
+            diagnostics: Mutex::new(Vec::new()),
+            dead_letter: Mutex::new(None),
+            batch: Mutex::new(Vec::new()),
+            stops: Mutex::new(BTreeMap::new()),
+            state: None,
+        })
+    }
+}
+
 /// Credentials that cannot be obtained (R0013) fail every record the same way: the flow
 /// stops under every error policy, and no record is dead-lettered for it.
 fn stops_every_policy(d: &Diagnostic) -> bool {
@@ -587,7 +623,7 @@ impl FlowRun {
     }
 
     /// The run's counters, as the state store keeps them.
-    fn counts(&self) -> flow_state::RunCounts {
+    pub(crate) fn counts(&self) -> flow_state::RunCounts {
         self.stats.snapshot()
     }
 
@@ -665,7 +701,7 @@ impl FlowRun {
         let policy = self.ctx.plan.flows[self.flow].on_error.clone();
         let mut dead_lettered = false;
         if let OnError::DeadLetter { path } = &policy {
-            match self.write_dead_letter(path, &d, rec, record) {
+            match self.keep_dead_letter(path, &d, rec, record) {
                 Ok(()) => {
                     dead_lettered = true;
                     self.stats.dead_lettered.fetch_add(1, Ordering::SeqCst);
@@ -675,13 +711,7 @@ impl FlowRun {
                     };
                     self.settle(rec, decoded);
                 }
-                Err(e) => {
-                    let dl = Diagnostic::new(
-                        codes::DEAD_LETTER,
-                        format!("{} could not be written to the dead letter file {path}: {e}", rec.describe()),
-                    )
-                    .note(format!("in flow `{}`; the run stops so the record is not lost", self.flow_name()))
-                    .help("make the dead letter file writable, then run again");
+                Err(dl) => {
                     lock(&self.diagnostics).push(dl);
                     self.stop.store(true, Ordering::SeqCst);
                 }
@@ -701,7 +731,13 @@ impl FlowRun {
         self.stop.store(true, Ordering::SeqCst);
     }
 
-    fn write_dead_letter(&self, path: &str, d: &Diagnostic, rec: &RecordRef, record: Kept<'_>) -> std::io::Result<()> {
+    pub(crate) fn write_dead_letter(
+        &self,
+        path: &str,
+        d: &Diagnostic,
+        rec: &RecordRef,
+        record: Kept<'_>,
+    ) -> std::io::Result<()> {
         let mut file = lock(&self.dead_letter);
         if file.is_none() {
             let full = self.ctx.base_dir.join(path);
@@ -1029,7 +1065,7 @@ impl FlowRun {
 /// What a failed record's dead letter keeps: the record as decoded, or, for a record that did
 /// not fit its type, its text as the API sent it.
 #[derive(Clone, Copy)]
-enum Kept<'a> {
+pub(crate) enum Kept<'a> {
     Decoded(&'a Value),
     Raw(&'a BadRecord),
 }

@@ -13,6 +13,7 @@
 //! source that declared the failing step.
 
 mod auth;
+mod dead_letters;
 mod exec;
 mod http;
 mod paging;
@@ -20,6 +21,7 @@ mod preflight;
 mod secrets;
 mod state;
 
+pub use dead_letters::{FlowReplay, ReplayFailure, ReplayOptions, ReplayReport};
 pub use exec::Stats as Counters;
 pub use flow_state::RunCounts;
 pub use preflight::{check_credentials, credential_secrets};
@@ -42,6 +44,8 @@ pub struct RunOptions {
     /// The state store (`flowc run --state PATH`); `None`: [`DEFAULT_STATE_FILE`] in `base_dir`.
     /// Opened only when a flow to run declares state.
     pub state: Option<PathBuf>,
+    /// The key of an encrypted store (`flowc run --state-key SECRET_NAME`); `None`: a plain store.
+    pub state_key: Option<flow_state::StoreKey>,
 }
 
 /// The state store's file name when `--state` does not give one: one per project, beside the
@@ -222,6 +226,17 @@ pub struct PagingStop {
 /// Runs the plan's flows (or the one named in the options), one after another.
 pub async fn run(plan: &Plan, options: RunOptions, observer: Arc<dyn Observer>) -> Report {
     exec::run(plan, options, observer).await
+}
+
+/// `flowc replay`: the dead letters of the store sent through their flows again
+/// (docs/state.md, "Replay"). The store is opened by the caller (its key included).
+pub async fn replay(
+    plan: &Plan,
+    store: Box<dyn flow_state::StateStore>,
+    options: ReplayOptions,
+    observer: Arc<dyn Observer>,
+) -> ReplayReport {
+    dead_letters::replay(plan, store, options, observer).await
 }
 
 /// A base URL override for one run (`flowc run --base-url shop=http://127.0.0.1:8080`), as the

@@ -54,14 +54,14 @@ fn now() -> chrono::DateTime<Utc> {
     chrono::DateTime::<Utc>::from(std::time::SystemTime::now())
 }
 
-fn lock<T: ?Sized>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(crate) fn lock<T: ?Sized>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Opens the store at `path`: a store that cannot be read, is newer, or cannot be written is an
 /// error (R0014), never a fresh start. `Ok((store, created))`.
-pub(crate) fn open(path: &Path) -> Result<(Store, bool), Diagnostic> {
-    match SqliteStore::open(path, None) {
+pub(crate) fn open(path: &Path, key: Option<&flow_state::StoreKey>) -> Result<(Store, bool), Diagnostic> {
+    match SqliteStore::open(path, key) {
         Ok(o) => Ok((Arc::new(Mutex::new(Box::new(o.store) as Box<dyn StateStore>)), o.created)),
         Err(e) => Err(store_failure(&e)),
     }
@@ -144,7 +144,7 @@ struct Settled {
 /// One flow's state during a run.
 pub(crate) struct FlowStateRun {
     pub(crate) spec: FlowState,
-    store: Store,
+    pub(crate) store: Store,
     pub(crate) lease: Mutex<Lease>,
     pub(crate) run: RunId,
     /// The cursor stored when the run started (or the declared initial value): what the
@@ -491,7 +491,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("state.sqlite");
         std::fs::write(&path, b"not a database, and not empty").expect("write");
-        let Err(d) = open(&path) else { panic!("opened a damaged store") };
+        let Err(d) = open(&path, None) else { panic!("opened a damaged store") };
         assert_eq!(d.code, codes::STATE_STORE.id);
         assert_eq!(std::fs::read(&path).expect("read"), b"not a database, and not empty");
     }
@@ -499,7 +499,7 @@ mod tests {
     #[test]
     fn a_second_run_of_the_same_flow_is_refused_naming_the_holder_r0015() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let (store, created) = open(&dir.path().join("s.sqlite")).expect("open");
+        let (store, created) = open(&dir.path().join("s.sqlite"), None).expect("open");
         assert!(created);
         let spec = spec(CursorType::Int, Value::Int(0), true, 10);
         let (_first, note) = FlowStateRun::begin(&store, &spec, "f", created).expect("first run");
@@ -512,7 +512,7 @@ mod tests {
     #[test]
     fn a_stored_cursor_of_another_type_is_r0016_not_a_fresh_start() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let (store, _) = open(&dir.path().join("s.sqlite")).expect("open");
+        let (store, _) = open(&dir.path().join("s.sqlite"), None).expect("open");
         let int = spec(CursorType::Int, Value::Int(0), true, 1);
         let (run, _) = FlowStateRun::begin(&store, &int, "f", true).expect("run");
         assert!(run.settle(1, Some(&record("a", 5)), RunCounts::default()).is_none());
@@ -528,7 +528,7 @@ mod tests {
     #[test]
     fn the_checkpoint_is_a_low_watermark_over_records_in_flight() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let (store, _) = open(&dir.path().join("s.sqlite")).expect("open");
+        let (store, _) = open(&dir.path().join("s.sqlite"), None).expect("open");
         let (run, _) =
             FlowStateRun::begin(&store, &spec(CursorType::Int, Value::Int(0), true, 1), "f", true).expect("run");
         run.page_read(4, None);
@@ -546,7 +546,7 @@ mod tests {
     #[test]
     fn an_unsorted_source_commits_its_cursor_only_when_the_pull_completes() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let (store, _) = open(&dir.path().join("s.sqlite")).expect("open");
+        let (store, _) = open(&dir.path().join("s.sqlite"), None).expect("open");
         let (run, _) =
             FlowStateRun::begin(&store, &spec(CursorType::Int, Value::Int(0), false, 1), "f", true).expect("run");
         run.page_read(2, Some(PageAt::Cursor { value: "2".into() }));

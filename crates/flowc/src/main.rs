@@ -108,6 +108,10 @@ enum Command {
         /// the .flow file; created when missing).
         #[arg(long, value_name = "PATH")]
         state: Option<PathBuf>,
+        /// The state store is encrypted with a key derived from this secret's value (from the
+        /// environment or .env); a new store is created encrypted.
+        #[arg(long = "state-key", value_name = "SECRET_NAME")]
+        state_key: Option<String>,
     },
     /// Inspect or change the flows' durable state (cursors, resume positions), explicitly.
     #[command(after_help = EXIT_HELP)]
@@ -129,6 +133,28 @@ enum Command {
         /// At most this many runs.
         #[arg(long, value_name = "N", default_value_t = 50)]
         limit: usize,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Send the dead letters kept in the state store through their flows again, from the loop
+    /// they failed in: those that now succeed leave the store, those that fail again stay with
+    /// their new error. Refused while a run holds the flow.
+    #[command(after_help = EXIT_HELP)]
+    Replay {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// Only this flow's dead letters.
+        #[arg(long, value_name = "NAME")]
+        flow: Option<String>,
+        /// Only the dead letters of this run (its id in `flowc runs`).
+        #[arg(long, value_name = "ID")]
+        run: Option<i64>,
+        /// List the dead letters that would be replayed; send and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Override an api's base URL, as for `run`.
+        #[arg(long = "base-url", value_name = "API=URL", value_parser = commands::base_url::parse)]
+        base_urls: Vec<flow_runtime::BaseUrl>,
         #[command(flatten)]
         store: StoreArgs,
     },
@@ -211,9 +237,15 @@ fn main() -> ExitCode {
         Command::Map { file, map, input, output, rejects } => {
             commands::map::map_records(&file, &map, input.as_deref(), output.as_deref(), rejects.as_deref())
         }
-        Command::Run { file, flow, base_urls, format, verbose, state } => {
-            commands::run::run(&file, flow.as_deref(), &base_urls, format == Format::Json, verbose, state)
-        }
+        Command::Run { file, flow, base_urls, format, verbose, state, state_key } => commands::run::run(
+            &file,
+            flow.as_deref(),
+            &base_urls,
+            format == Format::Json,
+            verbose,
+            state,
+            state_key.as_deref(),
+        ),
         Command::State { action: StateAction::Show { file, flow, store } } => {
             commands::state::show(&file, flow.as_deref(), store.options())
         }
@@ -225,6 +257,10 @@ fn main() -> ExitCode {
         }
         Command::Runs { file, flow, format, limit, store } => {
             commands::runs::runs(&file, flow.as_deref(), format == Format::Json, limit, store.options())
+        }
+        Command::Replay { file, flow, run, dry_run, base_urls, store } => {
+            let args = commands::replay::ReplayArgs { flow: flow.as_deref(), run, dry_run, overrides: &base_urls };
+            commands::replay::replay(&file, &args, store.options())
         }
     };
     match result {

@@ -6,6 +6,7 @@ pub(crate) mod fmt;
 pub(crate) mod lsp;
 pub(crate) mod map;
 pub(crate) mod plan;
+pub(crate) mod replay;
 pub(crate) mod run;
 pub(crate) mod runs;
 pub(crate) mod state;

@@ -17,6 +17,7 @@ pub(crate) fn run(
     json: bool,
     verbose: bool,
     state: Option<std::path::PathBuf>,
+    state_key: Option<&str>,
 ) -> miette::Result<ExitCode> {
     let Some((source, mut plan)) = super::compile(path)? else {
         return Ok(ExitCode::from(1));
@@ -30,7 +31,24 @@ pub(crate) fn run(
         }
     }
     let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    let secrets = load_secrets(&plan.secrets, &base_dir)?;
+    let mut secrets = load_secrets(&plan.secrets, &base_dir)?;
+    let state_key = match state_key.map(|name| super::state::store_key(name, &base_dir).map(|k| (name, k))) {
+        None => None,
+        Some(Ok((name, (key, value)))) => {
+            // Scrubbed from the run's output like a declared secret.
+            secrets.insert(name, value);
+            Some(key)
+        }
+        Some(Err(d)) => {
+            report::eprint(&flow_diagnostics::render_diagnostics(
+                &source.name,
+                &source.text,
+                &[d],
+                super::stderr_color(),
+            ));
+            return Ok(ExitCode::from(1));
+        }
+    };
     // Credentials that could never work stop the run before it starts; warnings (a secret too
     // short to redact safely) are shown and the run goes on.
     let mut judged = flow_runtime::check_credentials(&plan, &secrets);
@@ -46,7 +64,7 @@ pub(crate) fn run(
             return Ok(ExitCode::from(1));
         }
     }
-    let options = RunOptions { flow: flow.map(str::to_string), secrets, base_dir, state };
+    let options = RunOptions { flow: flow.map(str::to_string), secrets, base_dir, state, state_key };
     let progress = (!json && std::io::stderr().is_terminal()).then(|| {
         let bar = indicatif::ProgressBar::new_spinner();
         bar.set_style(

@@ -64,6 +64,8 @@ fn run_json(r: &RunRecord) -> serde_json::Value {
     serde_json::json!({
         "id": r.id.0,
         "flow": r.flow,
+        // A `flowc replay` is recorded as a run of its flow, by its lease's holder.
+        "kind": if r.holder.starts_with("flowc replay") { "replay" } else { "run" },
         "started": stamp(r.started_at),
         "ended": r.finished_at.map(stamp),
         "status": r.status.as_str(),

@@ -71,6 +71,11 @@ impl Target {
         }))
     }
 
+    /// The `.flow` file's folder (where `.env` and dead letter files are).
+    pub(crate) fn base_dir(&self) -> &Path {
+        &self.base_dir
+    }
+
     /// Prints a failure against the file; exit code 1.
     pub(crate) fn fail(&self, d: Diagnostic) -> ExitCode {
         report::eprint(&flow_diagnostics::render_diagnostics(
@@ -131,17 +136,24 @@ impl Target {
     /// `.env` beside the file, as for `flowc run`); a secret without a value is R0006.
     fn key(&self) -> Result<Option<StoreKey>, Diagnostic> {
         let Some(name) = &self.key_secret else { return Ok(None) };
-        let values = run::secret_values(std::slice::from_ref(name), &self.base_dir)
-            .map_err(|e| Diagnostic::new(codes::STATE_STORE, format!("{e}")))?;
-        let Some((_, value)) = values.into_iter().next() else {
-            return Err(Diagnostic::new(
-                codes::MISSING_SECRET,
-                format!("secret `{name}`, the state store's key, has no value in the environment or .env"),
-            )
-            .help(format!("set {name} in the environment, or in the .env file beside the .flow file")));
-        };
-        StoreKey::derive(value.expose_secret().as_bytes()).map(Some).map_err(store_error)
+        store_key(name, &self.base_dir).map(|(key, _)| Some(key))
     }
+}
+
+/// The key of an encrypted store, derived from the value of the secret `name` (environment,
+/// then `.env` in `dir`, as every secret); the value too, so a run can scrub it from its output.
+/// A secret without a value is R0006; one too short to derive a key from is R0014.
+pub(crate) fn store_key(name: &str, dir: &Path) -> Result<(StoreKey, secrecy::SecretString), Diagnostic> {
+    let values = run::secret_values(&[name.to_string()], dir)
+        .map_err(|e| Diagnostic::new(codes::STATE_STORE, format!("{e}")))?;
+    let Some((_, value)) = values.into_iter().next() else {
+        return Err(Diagnostic::new(
+            codes::MISSING_SECRET,
+            format!("secret `{name}`, the state store's key, has no value in the environment or .env"),
+        )
+        .help(format!("set {name} in the environment, or in the .env file beside the .flow file")));
+    };
+    StoreKey::derive(value.expose_secret().as_bytes()).map(|k| (k, value)).map_err(store_error)
 }
 
 /// `--flow NAME` names no flow of the file: bad usage (exit 2), as for `flowc run`.
@@ -268,7 +280,7 @@ pub(crate) fn reset(file: &Path, flow: &str, state: StoreOptions<'_>) -> miette:
 
 /// `flowc state set --flow NAME VALUE`: sets the flow's cursor explicitly (and clears any
 /// resume position), read as the flow's declared cursor type (R0022 otherwise), under its lease
-/// (R0021 while a run holds it). A store that does not exist yet is created.
+/// (R0015 while a run holds it). A store that does not exist yet is created.
 pub(crate) fn set(file: &Path, flow: &str, value: &str, state: StoreOptions<'_>) -> miette::Result<ExitCode> {
     let target = match Target::new(file, Some(flow), state)? {
         Ok(t) => t,
@@ -316,7 +328,7 @@ pub(crate) fn set(file: &Path, flow: &str, value: &str, state: StoreOptions<'_>)
 }
 
 /// `f` under the flow's lease, released afterwards whatever `f` did. A lease held by a run is
-/// [`StateError::Locked`] (R0021): nothing is changed.
+/// [`StateError::Locked`] (R0015): nothing is changed.
 pub(crate) fn with_lease<T>(
     store: &mut SqliteStore,
     flow: &str,

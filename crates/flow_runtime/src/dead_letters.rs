@@ -1,0 +1,470 @@
+//! Dead letters kept durably: a failed record under `on_error = dead_letter(…)` goes to the
+//! NDJSON file, and, when the flow uses the state store (it declares `state`), into the store's
+//! dead-letter table too, before the record counts as settled (docs/state.md, "Dead letters in
+//! the store"). So the low watermark never passes a dead-lettered record whose dead letter is
+//! not on disk in both places: a crash in between leaves the record unsettled, and the next run
+//! reads it again.
+
+use std::sync::{Arc, Mutex};
+
+use chrono::Utc;
+use flow_diagnostics::{codes, Diagnostic};
+use flow_eval::eval::{self, Env};
+use flow_eval::Program;
+use flow_plan::{Step, Type, Value};
+use flow_state::{DeadLetter, DeadLetterError, Lease, Mismatch, NewDeadLetter, RunCounts, RunEnd, RunId, RunStatus};
+
+use crate::exec::{Ctx, FlowRun, Kept, RecordRef};
+use crate::state::{lock, store_failure, Store, LEASE_TTL};
+
+fn now() -> chrono::DateTime<Utc> {
+    chrono::DateTime::<Utc>::from(std::time::SystemTime::now())
+}
+
+impl FlowRun {
+    /// Writes a failed record's dead letter: the line of the `dead_letter(…)` file, flushed to
+    /// disk, then, for a flow that uses the store, its row in the store (committed, fsynced). The
+    /// R0007 that stops the run (so the record is not lost) when either cannot be written.
+    pub(crate) fn keep_dead_letter(
+        &self,
+        path: &str,
+        d: &Diagnostic,
+        rec: &RecordRef,
+        record: Kept<'_>,
+    ) -> Result<(), Diagnostic> {
+        self.write_dead_letter(path, d, rec, record).map_err(|e| {
+            Diagnostic::new(
+                codes::DEAD_LETTER,
+                format!("{} could not be written to the dead letter file {path}: {e}", rec.describe()),
+            )
+            .note(format!("in flow `{}`; the run stops so the record is not lost", self.flow_name()))
+            .help("make the dead letter file writable, then run again")
+        })?;
+        self.store_dead_letter(d, rec, record)
+    }
+
+    /// The store's copy of a dead letter, for `flowc replay`; nothing for a flow without state.
+    fn store_dead_letter(&self, d: &Diagnostic, rec: &RecordRef, record: Kept<'_>) -> Result<(), Diagnostic> {
+        let Some(state) = &self.state else { return Ok(()) };
+        let letter = NewDeadLetter {
+            run: Some(state.run),
+            flow: self.flow_name().to_string(),
+            step: self.loop_step(&rec.source),
+            source: rec.source.clone(),
+            record_index: rec.index,
+            error: self.letter_error(d, record),
+            record: self.kept_text(record),
+            failed_at: Utc::now(),
+        };
+        let added = crate::state::lock(&state.store).add_dead_letter(&letter);
+        added.map(|_| ()).map_err(|e| {
+            Diagnostic::new(
+                codes::DEAD_LETTER,
+                format!("{} could not be written to the state store's dead letters: {e}", rec.describe()),
+            )
+            .note(format!(
+                "in flow `{}`; the run stops so the record is not lost (it is in the dead letter file, and not settled: the next run reads it again)",
+                self.flow_name()
+            ))
+            .help("make the state store writable, then run again")
+        })
+    }
+
+    /// The step a dead letter's record entered the flow by: the top-level `for` over its
+    /// source, as `for VAR in SOURCE` (`flowc replay` sends the record through that loop again).
+    pub(crate) fn loop_step(&self, source: &str) -> String {
+        let plan = &self.ctx.plan;
+        plan.flows[self.flow]
+            .body
+            .iter()
+            .find_map(|s| match s {
+                Step::For { var, source: call, .. }
+                    if plan.endpoints.get(call.endpoint).is_some_and(|e| e.name == source) =>
+                {
+                    Some(format!("for {var} in {source}"))
+                }
+                _ => None,
+            })
+            .unwrap_or_else(|| format!("for … in {source}"))
+    }
+
+    /// A dead letter's `error`, scrubbed of secrets (and of sensitive values).
+    pub(crate) fn letter_error(&self, d: &Diagnostic, record: Kept<'_>) -> DeadLetterError {
+        let secrets = &self.ctx.secrets;
+        DeadLetterError {
+            code: d.code.to_string(),
+            message: secrets.redact(&d.message),
+            notes: d.notes.iter().map(|n| secrets.redact(n)).collect(),
+            mismatches: match record {
+                Kept::Raw(bad) => Some(
+                    bad.mismatches
+                        .listed
+                        .iter()
+                        .map(|m| Mismatch {
+                            path: m.path.clone(),
+                            expected: m.expected.clone(),
+                            found: secrets.redact(&m.found),
+                        })
+                        .collect(),
+                ),
+                Kept::Decoded(_) => None,
+            },
+        }
+    }
+
+    /// The record a dead letter keeps, as JSON text, scrubbed of secrets: built by the exact
+    /// encoder (Decimals stay exact), or as the API sent it when it did not fit its type.
+    pub(crate) fn kept_text(&self, record: Kept<'_>) -> String {
+        let secrets = &self.ctx.secrets;
+        match record {
+            Kept::Decoded(v) => flow_eval::encode(&secrets.redact_value(v)),
+            Kept::Raw(bad) => secrets.redact(&bad.raw),
+        }
+    }
+}
+
+/// How a replay goes: which dead letters, and with what secrets.
+pub struct ReplayOptions {
+    /// Only this flow's dead letters; `None`: every flow of the file that has some.
+    pub flow: Option<String>,
+    /// Only the dead letters of this run.
+    pub run: Option<i64>,
+    pub secrets: crate::Secrets,
+    /// The `.flow` file's folder.
+    pub base_dir: std::path::PathBuf,
+}
+
+/// What became of one dead letter that failed again (or could not be sent).
+#[derive(Debug, Clone)]
+pub struct ReplayFailure {
+    pub id: i64,
+    pub record_index: u64,
+    pub source: String,
+    /// `CODE: message`, scrubbed of secrets and sensitive values.
+    pub error: String,
+    /// Its attempts now.
+    pub attempts: u64,
+}
+
+/// One flow's replay.
+#[derive(Debug, Clone, Default)]
+pub struct FlowReplay {
+    pub flow: String,
+    /// The run history's id of the replay.
+    pub run: Option<i64>,
+    pub replayed: u64,
+    /// Delivered now: removed from the store.
+    pub delivered: u64,
+    /// Filtered out now by the flow's `where`: removed from the store.
+    pub filtered: u64,
+    /// Failed again: kept, with their new error and one more attempt.
+    pub failed: Vec<ReplayFailure>,
+    pub requests: u64,
+}
+
+/// What a replay did: per flow, and what stopped it.
+#[derive(Debug, Default)]
+pub struct ReplayReport {
+    pub flows: Vec<FlowReplay>,
+    /// Failures that stopped a flow's replay (a held lease, an unusable store, a step before the
+    /// loop that failed), scrubbed of secrets.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl ReplayReport {
+    /// Every dead letter replayed left the store.
+    pub fn ok(&self) -> bool {
+        self.diagnostics.iter().all(|d| !d.is_error()) && self.flows.iter().all(|f| f.failed.is_empty())
+    }
+}
+
+/// `flowc replay`: each flow's dead letters in the store sent through the flow again, from the
+/// top-level `for` over the source they were read from. One record at a time, in the order
+/// they failed; each result is committed before the next record is sent (a delivered record
+/// leaves the store, one that fails again stays with its new error and one more attempt), so a
+/// replay stopped half way sends again at most the record it was working on.
+pub(crate) async fn replay(
+    plan: &flow_plan::Plan,
+    store: Box<dyn flow_state::StateStore>,
+    options: ReplayOptions,
+    observer: Arc<dyn crate::Observer>,
+) -> ReplayReport {
+    let ReplayOptions { flow: only, run, secrets, base_dir } = options;
+    let secrets = Arc::new(secrets);
+    let mut report = ReplayReport { flows: Vec::new(), diagnostics: crate::preflight::missing_secrets(plan, &secrets) };
+    if report.diagnostics.is_empty() {
+        let store: Store = Arc::new(Mutex::new(store));
+        let events = crate::Events::new(observer, secrets.clone());
+        match crate::exec::replay_context(plan, secrets.clone(), events, base_dir, store.clone()) {
+            Ok(ctx) => {
+                for (i, flow) in plan.flows.iter().enumerate() {
+                    if only.as_deref().is_some_and(|o| o != flow.name) {
+                        continue;
+                    }
+                    let letters = match lock(&store).dead_letters(Some(&flow.name), run.map(RunId)) {
+                        Ok(l) => l,
+                        Err(e) => {
+                            report.diagnostics.push(store_failure(&e));
+                            break;
+                        }
+                    };
+                    if letters.is_empty() && only.is_none() {
+                        continue;
+                    }
+                    match replay_flow(&ctx, &store, i, letters).await {
+                        Ok(r) => report.flows.push(r),
+                        Err(d) => report.diagnostics.push(d.note(format!("in flow `{}`", flow.name))),
+                    }
+                }
+            }
+            Err(d) => report.diagnostics.push(d),
+        }
+    }
+    for d in &mut report.diagnostics {
+        secrets.redact_diagnostic(d);
+    }
+    report
+}
+
+/// One flow's dead letters, under its lease, recorded in the run history as a run.
+async fn replay_flow(
+    ctx: &Arc<Ctx>,
+    store: &Store,
+    flow: usize,
+    letters: Vec<DeadLetter>,
+) -> Result<FlowReplay, Diagnostic> {
+    let name = ctx.plan.flows[flow].name.clone();
+    let holder = format!("flowc replay (process {})", std::process::id());
+    let lease = lock(store).acquire_lease(&name, &holder, LEASE_TTL, now()).map_err(|e| store_failure(&e))?;
+    let started = lock(store).start_run(&lease, now());
+    let run = match started {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = lock(store).release_lease(&lease);
+            return Err(store_failure(&e));
+        }
+    };
+    let fr = FlowRun::for_replay(ctx.clone(), flow);
+    let mut lease = lease;
+    let mut result = FlowReplay { flow: name, run: Some(run.0), ..FlowReplay::default() };
+    let replayed = replay_letters(&fr, store, &mut lease, letters, &mut result).await;
+    let counts = fr.counts();
+    let failed = result.failed.len() as u64;
+    let counts = RunCounts {
+        read: result.replayed,
+        delivered: result.delivered,
+        filtered: result.filtered,
+        failed,
+        dead_lettered: failed,
+        not_processed: result.replayed - result.delivered - result.filtered - failed,
+        ..counts
+    };
+    result.requests = counts.requests;
+    let error = match (&replayed, result.failed.first()) {
+        (Err(d), _) => Some(format!("{}: {}", d.code, d.message)),
+        (Ok(()), Some(f)) => Some(format!("replay: {failed} dead letter(s) failed again; the first: {}", f.error)),
+        (Ok(()), None) => None,
+    };
+    let status = if error.is_some() { RunStatus::Failed } else { RunStatus::Succeeded };
+    let end = RunEnd { status, counts, error: error.map(|e| ctx.secrets.redact(&e)) };
+    let mut s = lock(store);
+    let ended = s.finish_run(&lease, run, &end, now()).and_then(|()| s.release_lease(&lease));
+    drop(s);
+    replayed?;
+    ended.map_err(|e| store_failure(&e))?;
+    Ok(result)
+}
+
+async fn replay_letters(
+    fr: &Arc<FlowRun>,
+    store: &Store,
+    lease: &mut Lease,
+    letters: Vec<DeadLetter>,
+    result: &mut FlowReplay,
+) -> Result<(), Diagnostic> {
+    let plan = fr.ctx.plan.clone();
+    let flow = &plan.flows[fr.flow];
+    let mut env = Env::new();
+    if let Some(spec) = &flow.state {
+        let stored = lock(store).flow_state(&flow.name).map_err(|e| store_failure(&e))?;
+        env.push(crate::state::STATE_VAR, state_binding(spec, stored.and_then(|s| s.cursor)));
+    }
+    // Letters in the order of their loops, so the steps before each loop run once, in order.
+    let mut letters: Vec<(Option<usize>, DeadLetter)> =
+        letters.into_iter().map(|l| (loop_of(&plan, fr.flow, &l.source), l)).collect();
+    letters.sort_by_key(|(step, l)| (step.unwrap_or(usize::MAX), l.id));
+    let mut prelude_done = 0;
+    let mut renewed = std::time::Instant::now();
+    for (step, letter) in letters {
+        result.replayed += 1;
+        let outcome = match step {
+            None => Err(Diagnostic::new(
+                codes::DEAD_LETTER_MISFIT,
+                format!(
+                    "flow `{}` no longer has a top-level `for` over `{}`, which this record was read from",
+                    flow.name, letter.source
+                ),
+            )
+            .help("restore the loop, or leave the dead letter in the store until it is")),
+            Some(step) => {
+                // Steps before the loop that bind a name the loop may use (`let`s, and calls
+                // bound by `let`) run again; calls that bind nothing and other loops do not.
+                for s in &flow.body[prelude_done.min(step)..step] {
+                    let binds = matches!(s, Step::Let { .. } | Step::Call { bind: Some(_), .. });
+                    if binds && !crate::exec::exec_step(fr, s, &mut env, None).await? {
+                        return Ok(());
+                    }
+                }
+                prelude_done = prelude_done.max(step);
+                replay_record(fr, step, env.clone(), &letter).await
+            }
+        };
+        let mut s = lock(store);
+        match outcome {
+            Ok(delivered) => {
+                s.replay_succeeded(&[letter.id]).map_err(|e| store_failure(&e))?;
+                if delivered {
+                    result.delivered += 1;
+                } else {
+                    result.filtered += 1;
+                }
+            }
+            Err(d) => {
+                let error = DeadLetterError {
+                    code: d.code.to_string(),
+                    message: fr.ctx.secrets.redact(&d.message),
+                    notes: d.notes.iter().map(|n| fr.ctx.secrets.redact(n)).collect(),
+                    mismatches: None,
+                };
+                s.replay_failed(letter.id, &error, now()).map_err(|e| store_failure(&e))?;
+                result.failed.push(ReplayFailure {
+                    id: letter.id.0,
+                    record_index: letter.record_index,
+                    source: letter.source.clone(),
+                    error: format!("{}: {}", error.code, error.message),
+                    attempts: letter.attempts + 1,
+                });
+            }
+        }
+        if renewed.elapsed() >= LEASE_TTL / 3 {
+            *lease = s.renew_lease(lease, LEASE_TTL, now()).map_err(|e| store_failure(&e))?;
+            renewed = std::time::Instant::now();
+        }
+    }
+    Ok(())
+}
+
+/// The top-level `for` of the flow over `source`.
+fn loop_of(plan: &Program, flow: usize, source: &str) -> Option<usize> {
+    plan.flows[flow].body.iter().position(|s| match s {
+        Step::For { source: call, .. } => plan.endpoints.get(call.endpoint).is_some_and(|e| e.name == source),
+        _ => false,
+    })
+}
+
+/// `state` as a run binds it: `{ NAME: the stored cursor (or the initial value) less the lag }`.
+fn state_binding(spec: &flow_plan::FlowState, stored: Option<flow_state::Cursor>) -> Value {
+    let value = match stored.as_ref().map(crate::state::cursor_value).unwrap_or_else(|| spec.initial.clone()) {
+        Value::DateTime(t) if spec.lag_ms > 0 => {
+            Value::DateTime(t - chrono::Duration::milliseconds(i64::try_from(spec.lag_ms).unwrap_or(i64::MAX)))
+        }
+        v => v,
+    };
+    Value::Object(vec![(flow_plan::Key::new(&spec.name), value)])
+}
+
+/// The declared type of an endpoint's records: its response type along its `records` path.
+fn item_type<'t>(endpoint: &'t flow_plan::Endpoint, types: &'t [flow_plan::NamedType]) -> Option<&'t Type> {
+    let mut ty = endpoint.response.as_ref()?;
+    let mut path = endpoint.records.as_deref()?.iter();
+    loop {
+        match ty {
+            Type::Named(i) => ty = &types.get(*i)?.ty,
+            Type::Nullable(t) => ty = t,
+            Type::Object(fields) => {
+                let name = path.next()?;
+                ty = &fields.iter().find(|f| *f.name == **name)?.ty;
+            }
+            Type::Array(item) if path.len() == 0 => return Some(item),
+            _ => return None,
+        }
+    }
+}
+
+/// One dead-lettered record through its loop again: `Ok(true)` delivered, `Ok(false)` filtered
+/// out by the loop's `where`, `Err`: why it failed (a record that no longer fits the loop's
+/// record type is R0021, for that record alone).
+async fn replay_record(fr: &Arc<FlowRun>, step: usize, mut env: Env, letter: &DeadLetter) -> Result<bool, Diagnostic> {
+    let plan = fr.ctx.plan.clone();
+    let Step::For { var, source, filter, body, .. } = &plan.flows[fr.flow].body[step] else {
+        return Err(Diagnostic::new(codes::DEAD_LETTER_MISFIT, "the step is not a loop"));
+    };
+    let endpoint = &plan.endpoints[source.endpoint];
+    let Some(ty) = item_type(endpoint, &plan.types) else {
+        return Err(Diagnostic::new(
+            codes::DEAD_LETTER_MISFIT,
+            format!("`{}` no longer declares the type of its records", endpoint.name),
+        ));
+    };
+    let record = flow_eval::decode_text(&letter.record, ty, &plan.types).map_err(|e| {
+        let mut d = Diagnostic::new(
+            codes::DEAD_LETTER_MISFIT,
+            format!(
+                "the dead-lettered record #{} of `{}` no longer fits its loop's record type `{}`",
+                letter.record_index,
+                endpoint.name,
+                flow_eval::describe_type(ty, &plan.types)
+            ),
+        )
+        .primary(source.span, "the loop it is replayed into")
+        .help("change the type back, or correct the record's source and let a run read it again; the dead letter stays in the store");
+        match e {
+            flow_eval::TextError::Syntax(why) => d = d.note(format!("the kept record is not JSON: {why}")),
+            flow_eval::TextError::Shape(m) => {
+                for line in m.lines() {
+                    d = d.note(line);
+                }
+            }
+        }
+        d
+    })?;
+    let rec = RecordRef {
+        index: letter.record_index,
+        source: endpoint.name.clone(),
+        id: record.get("id").filter(|v| !v.is_null()).map(flow_eval::ToText::to_text),
+        settles: false,
+    };
+    env.push(var.clone(), record);
+    if let Some(f) = filter {
+        match eval::eval(&f.expr, &mut env, &plan) {
+            Ok(Value::Bool(false)) => return Ok(false),
+            Ok(_) => {}
+            Err(e) => return Err(fr.eval_failure(e, f.span, Some(&rec), "the `where` condition")),
+        }
+    }
+    // A batched last step: the record's item is sent as a batch of one.
+    if let Some((Step::Call { call, .. }, others)) =
+        body.split_last().filter(|(last, _)| matches!(last, Step::Call { call, .. } if call.batch.is_some()))
+    {
+        if !crate::exec::exec_steps(fr, others, &mut env, Some(&rec)).await? {
+            return Err(Diagnostic::new(codes::EVAL, "the replay was stopped"));
+        }
+        let item = match &call.body {
+            Some(e) => eval::eval(e, &mut env, &plan)
+                .map_err(|err| fr.eval_failure(err, call.span, Some(&rec), "the batch item"))?,
+            None => Value::Null,
+        };
+        let (params, query, headers) = fr.request_parts(call, &mut env, Some(&rec))?;
+        let endpoint = &plan.endpoints[call.endpoint];
+        let api = &plan.apis[endpoint.api];
+        let url = crate::http::endpoint_url(api, endpoint, &params, &query)
+            .map_err(|f| fr.http_failure(f, call, Some(&rec)))?;
+        let body = flow_eval::encode_as(&Value::Array(vec![item]), endpoint.body.as_ref(), &plan.types);
+        fr.send(call, &url, &headers, Some(body), Some(&rec), false).await?;
+        return Ok(true);
+    }
+    if !crate::exec::exec_steps(fr, body, &mut env, Some(&rec)).await? {
+        return Err(Diagnostic::new(codes::EVAL, "the replay was stopped"));
+    }
+    Ok(true)
+}

@@ -1,0 +1,381 @@
+//! Dead letters in the state store and `flowc replay`, by the flowc binary against the fake
+//! API's changing records (`flow_fakeapi::changes`), whose receiving endpoint can refuse some
+//! records (`Changes::refuse`) and be fixed (`Changes::accept_all`).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{flowc, with_fake};
+use flow_fakeapi::{Config, FakeApi};
+use flow_state::StateStore;
+
+const TOKEN: (&str, &str) = ("SHOP_TOKEN", "demo-shop-token");
+
+/// A fresh folder with `source` as `flow.flow`; the state store lands beside it.
+fn scratch(test: &str, source: &str) -> (PathBuf, String) {
+    let dir = std::env::temp_dir().join(format!("flowc-replay-{}-{test}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    let file = dir.join("flow.flow");
+    std::fs::write(&file, source).expect("write the flow");
+    (dir, file.display().to_string())
+}
+
+fn base(api: &FakeApi) -> String {
+    format!("shop={}/shop", api.url())
+}
+
+fn run(api: &FakeApi, file: &str, extra: &[&str], env: &[(&str, &str)]) -> common::Output {
+    let base = base(api);
+    let mut args = vec!["run", file, "--base-url", &base];
+    args.extend_from_slice(extra);
+    let mut env = env.to_vec();
+    env.push(TOKEN);
+    flowc(&args, &env)
+}
+
+/// The names of the copies the fake stored since the last look, sorted.
+fn copied(api: &FakeApi) -> Vec<String> {
+    let mut out: Vec<String> =
+        api.changes().copies().iter().map(|c| c["name"].as_str().unwrap_or("?").to_string()).collect();
+    api.changes().clear_received();
+    out.sort();
+    out
+}
+
+/// The example incremental flow, dead-lettering what the receiver refuses.
+fn dead_lettering() -> String {
+    let example = std::fs::read_to_string(common::root().join("examples/incremental_changes.flow")).expect("example");
+    example.replace(
+        "    save_copy(body: c, idempotency_key: c.id + \"@\" + str(c.updated_at))\n  }\n",
+        "    save_copy(body: c, idempotency_key: c.id + \"@\" + str(c.updated_at))\n  }\n  on_error = dead_letter(\"failed.ndjson\")\n",
+    )
+}
+
+fn stored_letters(store: &Path) -> Vec<flow_state::DeadLetter> {
+    let opened = flow_state::SqliteStore::open(store, None).expect("open the store");
+    opened.store.dead_letters(None, None).expect("read the dead letters")
+}
+
+fn four(api: &FakeApi) {
+    let c = api.changes();
+    c.put("a", "Ada", "2026-03-01T10:00:00Z");
+    c.put("b", "Bob", "2026-03-01T10:01:00Z");
+    c.put("c", "Cy", "2026-03-01T10:02:00Z");
+    c.put("d", "Di", "2026-03-01T10:03:00Z");
+}
+
+#[test]
+fn a_flow_with_state_keeps_its_dead_letters_in_the_store_as_well_as_in_the_file() {
+    let (dir, file) = scratch("into-store", &dead_lettering());
+    with_fake(Config::default(), |api| {
+        four(api);
+        api.changes().refuse(&["Bob", "Di"]);
+        let out = run(api, &file, &[], &[]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert!(
+            out.stderr.contains("4 records read, 2 delivered, 0 filtered out, 2 failed, 2 to the dead letter file"),
+            "{}",
+            out.stderr
+        );
+        assert_eq!(copied(api), ["Ada", "Cy"]);
+        // The file, as before.
+        let lines = std::fs::read_to_string(dir.join("failed.ndjson")).expect("the dead letter file");
+        assert_eq!(lines.lines().count(), 2, "{lines}");
+        // The store: one row per dead letter, with its step, source, index, code and record.
+        // Records are sent concurrently, so they may fail in either order.
+        let mut letters = stored_letters(&dir.join("flowc-state.sqlite"));
+        letters.sort_by_key(|l| l.record_index);
+        assert_eq!(letters.len(), 2);
+        let b = &letters[0];
+        assert_eq!(
+            (b.flow.as_str(), b.step.as_str(), b.source.as_str()),
+            ("copy_changes", "for c in list_changes", "list_changes")
+        );
+        assert_eq!((b.record_index, b.attempts, b.error.code.as_str()), (2, 1, "R0001"));
+        assert_eq!(b.record, r#"{"id":"b","name":"Bob","updated_at":"2026-03-01T10:01:00Z"}"#);
+        assert!(b.error.message.contains("answered 422"), "{}", b.error.message);
+        assert_eq!(letters[1].record_index, 4);
+        // The export of the store is what the file holds, line for line, but for the time.
+        let strip = |l: &str| {
+            let mut v: serde_json::Value = serde_json::from_str(l).expect("json");
+            v.as_object_mut().expect("object").remove("failed_at_unix_ms");
+            v
+        };
+        let mut from_file: Vec<serde_json::Value> = lines.lines().map(strip).collect();
+        from_file.sort_by_key(|v| v["record_index"].as_u64());
+        let exported: Vec<serde_json::Value> = letters.iter().map(|l| strip(&l.to_ndjson_line())).collect();
+        assert_eq!(from_file, exported);
+        // Dead-lettered records are settled: the cursor passed them.
+        let again = run(api, &file, &[], &[]);
+        assert!(again.stderr.contains("starting from the stored cursor 2026-03-01T10:03:00Z"), "{}", again.stderr);
+    });
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+fn replay(api: &FakeApi, file: &str, extra: &[&str], env: &[(&str, &str)]) -> common::Output {
+    let base = base(api);
+    let mut args = vec!["replay", file, "--base-url", &base];
+    args.extend_from_slice(extra);
+    let mut env = env.to_vec();
+    env.push(TOKEN);
+    flowc(&args, &env)
+}
+
+#[test]
+fn replay_sends_the_dead_letters_again_and_keeps_those_that_fail_again() {
+    let (dir, file) = scratch("replay", &dead_lettering());
+    let store = dir.join("flowc-state.sqlite");
+    with_fake(Config::default(), |api| {
+        four(api);
+        api.changes().refuse(&["Bob", "Di"]);
+        let out = run(api, &file, &[], &[]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert_eq!(copied(api), ["Ada", "Cy"]);
+
+        // A dry run lists them, and sends and changes nothing.
+        let dry = replay(api, &file, &["--dry-run"], &[]);
+        assert_eq!(dry.code, 0, "{}", dry.stderr);
+        assert_eq!(dry.stdout.matches("dead letter ").count(), 2, "{}", dry.stdout);
+        assert!(dry.stdout.contains("record #2 of `list_changes` · attempts 1 · R0001"), "{}", dry.stdout);
+        assert!(
+            dry.stdout.contains(r#"{"id":"b","name":"Bob","updated_at":"2026-03-01T10:01:00Z"}"#),
+            "{}",
+            dry.stdout
+        );
+        assert!(dry.stderr.contains("2 dead letters would be replayed (dry run"), "{}", dry.stderr);
+        assert!(copied(api).is_empty() && api.changes().pages().is_empty(), "a dry run sends nothing");
+        assert_eq!(stored_letters(&store).len(), 2);
+
+        // The receiver is fixed for Bob only: Bob is delivered and leaves; Di stays, attempt 2.
+        api.changes().refuse(&["Di"]);
+        let first = replay(api, &file, &[], &[]);
+        assert_eq!(first.code, 1, "one failed again: {}", first.stderr);
+        assert!(
+            first.stderr.contains("flow copy_changes: 2 dead letters replayed — 1 delivered, 0 filtered out (these left the store), 1 failed again (kept)"),
+            "{}",
+            first.stderr
+        );
+        assert!(
+            first.stderr.contains("record #4 of `list_changes` (attempt 2): R0001: `save_copy`: answered 422"),
+            "{}",
+            first.stderr
+        );
+        assert_eq!(copied(api), ["Bob"]);
+        assert!(api.changes().pages().is_empty(), "a replay reads no source");
+        let left = stored_letters(&store);
+        assert_eq!(left.len(), 1);
+        assert_eq!((left[0].record_index, left[0].attempts, left[0].error.code.as_str()), (4, 2, "R0001"));
+
+        // The replay is a run in the history, with its counts.
+        let runs = flowc(&["runs", &file, "--format", "json"], &[]);
+        assert_eq!(runs.code, 0, "{}", runs.stderr);
+        let list: serde_json::Value = serde_json::from_str(&runs.stdout).expect("json");
+        let newest = &list[0];
+        assert_eq!(
+            (&newest["kind"], &newest["status"]),
+            (&serde_json::json!("replay"), &serde_json::json!("failed")),
+            "{newest}"
+        );
+        assert_eq!(list[1]["kind"], "run", "{}", list[1]);
+        assert_eq!(
+            (newest["read"].as_u64(), newest["delivered"].as_u64(), newest["failed"].as_u64()),
+            (Some(2), Some(1), Some(1)),
+            "{newest}"
+        );
+        assert!(newest["error"].as_str().is_some_and(|e| e.contains("1 dead letter(s) failed again")), "{newest}");
+
+        // Fixed for all: the last one is delivered, and the store holds no dead letter.
+        api.changes().accept_all();
+        let second = replay(api, &file, &[], &[]);
+        assert_eq!(second.code, 0, "{}", second.stderr);
+        assert!(second.stderr.contains("1 dead letter replayed — 1 delivered"), "{}", second.stderr);
+        assert_eq!(copied(api), ["Di"]);
+        assert!(stored_letters(&store).is_empty());
+        let runs = flowc(&["runs", &file, "--format", "json"], &[]);
+        let list: serde_json::Value = serde_json::from_str(&runs.stdout).expect("json");
+        assert_eq!(list[0]["status"], "succeeded", "{}", list[0]);
+        // Nothing left to replay.
+        let none = replay(api, &file, &[], &[]);
+        assert_eq!(none.code, 0, "{}", none.stderr);
+        assert!(
+            none.stderr.contains("0 dead letters replayed") || none.stderr.contains("no dead letters"),
+            "{}",
+            none.stderr
+        );
+        assert!(copied(api).is_empty());
+        // The dead letter file is as the run left it.
+        let lines = std::fs::read_to_string(dir.join("failed.ndjson")).expect("the dead letter file");
+        assert_eq!(lines.lines().count(), 2);
+    });
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn a_dead_letter_that_no_longer_fits_its_loop_is_an_error_for_that_record_and_stays() {
+    let (dir, file) = scratch("misfit", &dead_lettering());
+    let store = dir.join("flowc-state.sqlite");
+    with_fake(Config::default(), |api| {
+        four(api);
+        api.changes().refuse(&["Bob"]);
+        let out = run(api, &file, &[], &[]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert_eq!(copied(api), ["Ada", "Cy", "Di"]);
+        api.changes().accept_all();
+        // The file changed since: `name` is now an Int, which the kept record does not fit.
+        let changed = dead_lettering().replace("  name: String\n", "  name: Int\n");
+        std::fs::write(&file, changed).expect("change the file");
+        let again = replay(api, &file, &[], &[]);
+        assert_eq!(again.code, 1, "{}", again.stderr);
+        assert!(!again.stderr.contains("panicked"), "{}", again.stderr);
+        assert!(again.stderr.contains("(attempt 2): R0021: the dead-lettered record #2 of `list_changes` no longer fits its loop's record type `Change`"), "{}", again.stderr);
+        assert!(copied(api).is_empty(), "nothing sent");
+        let left = stored_letters(&store);
+        assert_eq!((left.len(), left[0].attempts, left[0].error.code.as_str()), (1, 2, "R0021"));
+        assert!(left[0].error.notes.iter().any(|n| n.contains("name")), "{:?}", left[0].error.notes);
+        // The kept record itself is unchanged, so the old type replays it.
+        assert_eq!(left[0].record, r#"{"id":"b","name":"Bob","updated_at":"2026-03-01T10:01:00Z"}"#);
+    });
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn replay_is_refused_while_a_run_holds_the_flow_r0015() {
+    let (dir, file) = scratch("leased", &dead_lettering());
+    let store = dir.join("flowc-state.sqlite");
+    with_fake(Config::default(), |api| {
+        four(api);
+        api.changes().refuse(&["Bob"]);
+        assert_eq!(run(api, &file, &[], &[]).code, 0);
+        api.changes().accept_all();
+        api.changes().put("e", "Eve", "2026-03-01T10:09:00Z");
+        copied(api);
+        // A second run, held at its first write: it holds the flow's lease while held.
+        api.changes().hold_after(0);
+        let base = base(api);
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_flowc"))
+            .current_dir(common::root())
+            .args(["run", &file, "--base-url", &base])
+            .env("NO_COLOR", "1")
+            .env(TOKEN.0, TOKEN.1)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start flowc");
+        // The run takes the lease before it reads its first page: once a page is served, it holds it.
+        let give_up = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while api.changes().pages().is_empty() {
+            assert!(std::time::Instant::now() < give_up, "the run never read a page");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let refused = replay(api, &file, &[], &[]);
+        assert_eq!(refused.code, 1, "{}", refused.stderr);
+        assert!(refused.stderr.contains("error[R0015]"), "{}", refused.stderr);
+        assert_eq!(stored_letters(&store)[0].attempts, 1, "nothing changed");
+        api.changes().release();
+        assert!(child.wait().expect("reap").success());
+        assert_eq!(copied(api), ["Eve"], "the refused replay sent nothing");
+        let after = replay(api, &file, &[], &[]);
+        assert_eq!(after.code, 0, "{}", after.stderr);
+        assert_eq!(copied(api), ["Bob"]);
+    });
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Standard base64 of `bytes`, unpadded.
+fn base64(bytes: &[u8]) -> String {
+    const ABC: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+        for i in 0..=chunk.len() {
+            out.push(ABC[((n >> (18 - 6 * i)) & 63) as usize] as char);
+        }
+    }
+    out
+}
+
+/// Whether `value` is in `bytes` as is, or base64-encoded at any alignment (the encoded middle,
+/// which does not depend on the bytes around it).
+fn holds(bytes: &[u8], value: &str) -> bool {
+    let find = |needle: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
+    if find(value.as_bytes()) {
+        return true;
+    }
+    (0..3).any(|shift| {
+        let mut padded = vec![0u8; shift];
+        padded.extend_from_slice(value.as_bytes());
+        let encoded = base64(&padded);
+        // Drop the characters that mix in the padding and the unknown byte after the value.
+        let skip = if shift == 0 { 0 } else { (shift * 8).div_ceil(6) };
+        let middle = &encoded[skip..encoded.len().saturating_sub(2)];
+        middle.len() >= 8 && find(middle.as_bytes())
+    })
+}
+
+/// Every file of the store: the database and its WAL and shared-memory files.
+fn store_bytes(dir: &Path) -> Vec<u8> {
+    let mut all = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("read dir") {
+        let path = entry.expect("entry").path();
+        if path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("flowc-state.sqlite")) {
+            all.extend(std::fs::read(&path).expect("read"));
+        }
+    }
+    all
+}
+
+const KEY: (&str, &str) = ("STATE_KEY", "kP3v9Qx2Lm8Zr5Tw1Yb7Nc4Hd6Fg0Js2");
+
+#[test]
+fn a_run_with_state_key_keeps_no_record_data_in_clear_and_a_missing_or_wrong_key_changes_nothing() {
+    let (dir, file) = scratch("encrypted", &dead_lettering());
+    let store = dir.join("flowc-state.sqlite");
+    with_fake(Config::default(), |api| {
+        let c = api.changes();
+        c.put("a", "Zenobia Quartermaine", "2026-03-01T10:00:00Z");
+        c.put("b", "Bartholomew Fairweather", "2026-03-01T10:01:00Z");
+        c.refuse(&["Bartholomew Fairweather"]);
+        let out = run(api, &file, &["--state-key", KEY.0], &[KEY]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert!(!out.stderr.contains(KEY.1));
+        assert_eq!(copied(api), ["Zenobia Quartermaine"]);
+        let bytes = store_bytes(&dir);
+        assert!(!bytes.is_empty());
+        for value in ["Bartholomew Fairweather", "Zenobia Quartermaine", "2026-03-01T10:01:00Z", KEY.1] {
+            assert!(!holds(&bytes, value), "{value} is in the store's files");
+        }
+        assert!(holds(b"xx Bartholomew Fairweather", "Bartholomew Fairweather"), "the search finds it in clear");
+        let encoded = base64(b"{\"name\":\"Bartholomew Fairweather\"}");
+        assert!(holds(encoded.as_bytes(), "Bartholomew Fairweather"), "the search finds it in base64");
+
+        // Without the key, or with another: R0014, nothing read, sent or changed.
+        let before = std::fs::read(&store).expect("read");
+        c.put("c", "Cy", "2026-03-01T10:05:00Z");
+        let keyless = run(api, &file, &[], &[]);
+        assert_eq!(keyless.code, 1, "{}", keyless.stderr);
+        assert!(keyless.stderr.contains("error[R0014]"), "{}", keyless.stderr);
+        let wrong = run(api, &file, &["--state-key", KEY.0], &[(KEY.0, "another-value-of-enough-length-0123")]);
+        assert_eq!(wrong.code, 1, "{}", wrong.stderr);
+        assert!(wrong.stderr.contains("error[R0014]"), "{}", wrong.stderr);
+        let unset = run(api, &file, &["--state-key", KEY.0], &[]);
+        assert_eq!(unset.code, 1, "{}", unset.stderr);
+        assert!(unset.stderr.contains("error[R0006]"), "{}", unset.stderr);
+        assert!(api.changes().pages().is_empty() && copied(api).is_empty(), "nothing was read or sent");
+        assert_eq!(std::fs::read(&store).expect("read"), before, "the store is as it was");
+
+        // With the key: the dead letter is listed and replayed.
+        let dry = replay(api, &file, &["--dry-run"], &[]);
+        assert_eq!(dry.code, 1, "{}", dry.stderr);
+        assert!(dry.stderr.contains("error[R0014]"), "{}", dry.stderr);
+        let dry = replay(api, &file, &["--dry-run", "--state-key", KEY.0], &[KEY]);
+        assert_eq!(dry.code, 0, "{}", dry.stderr);
+        assert!(dry.stdout.contains("Bartholomew Fairweather"), "{}", dry.stdout);
+        c.accept_all();
+        let replayed = replay(api, &file, &["--state-key", KEY.0], &[KEY]);
+        assert_eq!(replayed.code, 0, "{}", replayed.stderr);
+        assert_eq!(copied(api), ["Bartholomew Fairweather"]);
+    });
+    let _ = std::fs::remove_dir_all(dir);
+}
