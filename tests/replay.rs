@@ -356,6 +356,7 @@ fn a_run_with_state_key_keeps_no_record_data_in_clear_and_a_missing_or_wrong_key
         let keyless = run(api, &file, &[], &[]);
         assert_eq!(keyless.code, 1, "{}", keyless.stderr);
         assert!(keyless.stderr.contains("error[R0014]"), "{}", keyless.stderr);
+        assert!(keyless.stderr.contains("--state-key SECRET_NAME"), "{}", keyless.stderr);
         let wrong = run(api, &file, &["--state-key", KEY.0], &[(KEY.0, "another-value-of-enough-length-0123")]);
         assert_eq!(wrong.code, 1, "{}", wrong.stderr);
         assert!(wrong.stderr.contains("error[R0014]"), "{}", wrong.stderr);

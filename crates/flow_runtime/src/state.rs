@@ -63,6 +63,10 @@ pub(crate) fn lock<T: ?Sized>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 pub(crate) fn open(path: &Path, key: Option<&flow_state::StoreKey>) -> Result<(Store, bool), Diagnostic> {
     match SqliteStore::open(path, key) {
         Ok(o) => Ok((Arc::new(Mutex::new(Box::new(o.store) as Box<dyn StateStore>)), o.created)),
+        Err(e @ StateError::KeyRequired { .. }) => {
+            Err(store_failure(&e)
+                .help("give the secret its key is derived from: `flowc run FILE --state-key SECRET_NAME`"))
+        }
         Err(e) => Err(store_failure(&e)),
     }
 }
