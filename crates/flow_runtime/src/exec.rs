@@ -591,7 +591,7 @@ impl FlowRun {
         Arc::new(FlowRun {
             ctx,
             flow,
-            stats: Stats::default(),
+            stats: Arc::default(),
             stop: AtomicBool::new(false),
             diagnostics: Mutex::new(Vec::new()),
             dead_letter: Mutex::new(None),

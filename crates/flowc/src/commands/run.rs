@@ -365,7 +365,7 @@ mod tests {
             secrets.insert("SHOP_TOKEN", SecretString::from("demo-shop-token".to_string()));
             secrets.insert("CRM_API_KEY", SecretString::from("demo-crm-key".to_string()));
             let printer = Arc::new(Printer::new(false, false, None));
-            let options = RunOptions { flow: None, secrets, base_dir: root.clone(), state: None };
+            let options = RunOptions { flow: None, secrets, base_dir: root.clone(), state: None, state_key: None };
             let report = flow_runtime::run(&plan, options, printer.clone()).await;
             (printer, report)
         })
