@@ -21,6 +21,7 @@ use chrono::{DateTime, NaiveDate};
 use rust_decimal::Decimal;
 
 use crate::json::{describe_type, BadRecord, Mismatches, ShapeError};
+use crate::keys::Keys;
 use crate::{NamedType, Type, Value};
 
 /// A mismatch (in the quick mode) or malformed JSON (in either mode).
@@ -48,7 +49,20 @@ pub(crate) struct Decoded {
 /// into the same slot reuses the previous record's strings, arrays and objects instead of
 /// allocating new ones. On failure `slot` holds part of a record.
 pub(crate) fn decode_into(text: &str, ty: &Type, types: &[NamedType], slot: &mut Value) -> DecodeResult<()> {
+    decode_keyed(text, ty, types, None, slot)
+}
+
+/// [`decode_into`], finding each object's fields by the key tables of its type when `keys` has
+/// them (`flowc map` builds them once per stream).
+pub(crate) fn decode_keyed(
+    text: &str,
+    ty: &Type,
+    types: &[NamedType],
+    keys: Option<&Keys<'_>>,
+    slot: &mut Value,
+) -> DecodeResult<()> {
     let mut p = Parser::<false>::new(text, types);
+    p.keys = keys;
     p.value(ty, slot, None)?;
     p.ws();
     if p.i == p.b.len() {
@@ -144,6 +158,8 @@ struct Parser<'a, const EXPLAIN: bool> {
     /// The records path of a page, when decoding one.
     target: Option<&'a [String]>,
     records: Vec<Result<Value, BadRecord>>,
+    /// The key tables of the declared type's objects, when decoding a stream of its records.
+    keys: Option<&'a Keys<'a>>,
 }
 
 impl<'a, const EXPLAIN: bool> Parser<'a, EXPLAIN> {
@@ -158,6 +174,7 @@ impl<'a, const EXPLAIN: bool> Parser<'a, EXPLAIN> {
             explain: EXPLAIN.then(|| Explain { path: String::new(), mismatches: Mismatches::default() }),
             target: None,
             records: Vec::new(),
+            keys: None,
         }
     }
 
@@ -394,8 +411,9 @@ impl<'a, const EXPLAIN: bool> Parser<'a, EXPLAIN> {
                 }
                 let Value::Object(out) = slot else { return Err(Fail) };
                 let mut seen = Seen::new(fields.len());
-                // Keys usually come in the same order record after record: try the one after the
-                // last match first.
+                // Keys usually come in the same order record after record: without a key table,
+                // try the one after the last match first.
+                let table = self.keys.and_then(|k| k.get(fields));
                 let mut guess = 0;
                 if self.peek() == Some(b'}') {
                     self.i += 1;
@@ -410,9 +428,10 @@ impl<'a, const EXPLAIN: bool> Parser<'a, EXPLAIN> {
                             }
                         };
                         self.eat(b':')?;
-                        let at = match fields.get(guess) {
-                            Some(f) if same(&f.name, key) => Some(guess),
-                            _ => fields.iter().position(|f| same(&f.name, key)),
+                        let at = match (table, fields.get(guess)) {
+                            (Some(table), _) => table.find(fields, key),
+                            (None, Some(f)) if same(&f.name, key) => Some(guess),
+                            (None, _) => fields.iter().position(|f| same(&f.name, key)),
                         };
                         match at {
                             Some(i) => {
@@ -1445,6 +1464,9 @@ mod tests {
         let mut rng = Rng(0x2545_f491_4f6c_dd1d, false);
         let (mut ok, mut shape, mut syntax, mut escaped, mut refused_decimals) = (0, 0, 0, 0, 0);
         let mut slot = Value::Null;
+        // The quick mode with key tables (as `flowc map` decodes) agrees with it without them.
+        let keys = crate::keys::Keys::new(&ty, &types);
+        let mut keyed_slot = Value::Null;
         for round in 0..12_000 {
             rng.1 = round % 2 == 1;
             let mut text = String::new();
@@ -1456,6 +1478,11 @@ mod tests {
                 }
             }
             let quick = decode_into(&text, &ty, &types, &mut slot).is_ok();
+            let keyed = decode_keyed(&text, &ty, &types, Some(&keys), &mut keyed_slot).is_ok();
+            assert_eq!(keyed, quick, "with key tables: {text}");
+            if keyed {
+                assert_eq!(keyed_slot, slot, "with key tables: {text}");
+            }
             match (crate::decode_text(&text, &ty, &types), reference(&text, &ty, &types)) {
                 (Ok(v), Verdict::Ok(w)) => {
                     assert_eq!(v, w, "{text}");

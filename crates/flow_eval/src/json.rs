@@ -111,6 +111,26 @@ pub(crate) fn decode_text_into(text: &str, ty: &Type, types: &[NamedType], slot:
     if crate::decode::decode_into(text, ty, types, slot).is_ok() {
         return Ok(());
     }
+    explained(text, ty, types, slot)
+}
+
+/// [`decode_text_into`] with the key tables of the type (`flowc map`: built once per stream);
+/// only the quick pass uses them, and they change how fast a field is found, never which.
+pub(crate) fn decode_text_keyed(
+    text: &str,
+    ty: &Type,
+    types: &[NamedType],
+    keys: &crate::keys::Keys<'_>,
+    slot: &mut Value,
+) -> Result<(), TextError> {
+    if crate::decode::decode_keyed(text, ty, types, Some(keys), slot).is_ok() {
+        return Ok(());
+    }
+    explained(text, ty, types, slot)
+}
+
+/// The explaining pass, after the quick one failed: every mismatch, or why it is not JSON.
+fn explained(text: &str, ty: &Type, types: &[NamedType], slot: &mut Value) -> Result<(), TextError> {
     let d = crate::decode::decode(text, ty, types, None, true, slot).map_err(|at| syntax(text, at))?;
     if d.mismatches.is_empty() {
         Ok(())

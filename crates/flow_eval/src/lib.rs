@@ -13,6 +13,7 @@ mod compiled;
 mod datefmt;
 mod decode;
 mod json;
+mod keys;
 mod ops;
 #[cfg(test)]
 mod oracle;
