@@ -1198,6 +1198,7 @@ impl Checker<'_> {
         if in_flow {
             candidates.extend(self.decls.endpoints.decls().map(|m| m.name.name.as_str()));
         }
+        let what = if in_flow { "function, map or endpoint" } else { "function or map" };
         let meant = builtin_synonym(&callee.name).or_else(|| suggest(&callee.name, candidates.iter().copied()));
         let help = match meant {
             Some(s) => {
@@ -1207,12 +1208,8 @@ impl Checker<'_> {
                 }
                 flow_diagnostics::did_you_mean(callee.span, s)
             }
-            None => {
-                format!("the functions: {}", plan::Builtin::ALL.iter().map(|b| b.name()).collect::<Vec<_>>().join(", "))
-                    .into()
-            }
+            None => format!("no {what}, declared or built in, has a name close to `{}`", callee.name).into(),
         };
-        let what = if in_flow { "function, map or endpoint" } else { "function or map" };
         self.report(
             Diagnostic::new(codes::UNKNOWN_CALLEE, format!("unknown {what} `{}`", callee.name))
                 .primary(callee.span, "not declared")
