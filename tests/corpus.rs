@@ -25,12 +25,22 @@ fn main() {
             }
         };
     per_file(&mut trials, "err", flow_files("tests/data/err"), err_file_renders_the_expected_diagnostics);
+    per_file(
+        &mut trials,
+        "syntax",
+        flow_files("tests/data/syntax"),
+        syntax_file_gives_its_diagnostics_with_their_fixes,
+    );
     per_file(&mut trials, "ok", flow_files("tests/data/ok"), file_checks_clean_and_its_plan_is_stable);
     per_file(&mut trials, "examples", flow_files("examples"), file_checks_clean_and_its_plan_is_stable);
     per_file(&mut trials, "fmt", flow_files("tests/data/fmt"), fmt_file_keeps_every_comment_where_it_was);
     per_file(&mut trials, "format", every_flow_file(), the_formatter_keeps_meaning_and_comments_and_is_idempotent);
-    let whole: [(&str, fn()); 6] = [
+    let whole: [(&str, fn()); 7] = [
         ("corpora_are_present", corpora_are_present),
+        (
+            "every_fix_of_the_syntax_corpus_removes_its_diagnostic",
+            every_fix_of_the_syntax_corpus_removes_its_diagnostic,
+        ),
         ("no_orphan_snapshots", no_orphan_snapshots),
         ("flowc_map_writes_what_the_evaluator_gives", flowc_map_writes_what_the_evaluator_gives),
         (
@@ -61,6 +71,7 @@ fn settings(description: String) -> insta::Settings {
 fn corpora_are_present() {
     assert!(flow_files("tests/data/err").len() > 30, "the err corpus is missing");
     assert!(flow_files("tests/data/fmt").len() >= 4, "the fmt corpus is missing");
+    assert!(flow_files("tests/data/syntax").len() >= 80, "the syntax corpus is missing");
     assert!(!flow_files("tests/data/ok").is_empty() && !flow_files("examples").is_empty(), "the ok corpus is missing");
 }
 
@@ -101,6 +112,93 @@ fn err_file_renders_the_expected_diagnostics(path: &std::path::Path) {
     settings(name.clone()).bind(|| insta::assert_snapshot!(format!("err__{}", stem(path)), rendered));
 }
 
+/// What a file of tests/data/syntax says it gives: `// expect: CODE@LINE …` (each error, and the
+/// line of its primary label), then `// fix: TITLE | …` (the title of each one's structured fix,
+/// in the same order; `-` for none).
+fn syntax_header(source: &str, name: &str) -> Vec<(String, usize, Option<String>)> {
+    let mut lines = source.lines();
+    let expect =
+        lines.next().and_then(|l| l.strip_prefix("// expect:")).unwrap_or_else(|| panic!("{name}: no `// expect:`"));
+    let fixes = lines.next().and_then(|l| l.strip_prefix("// fix:")).unwrap_or_else(|| panic!("{name}: no `// fix:`"));
+    let fixes: Vec<&str> = fixes.split(" | ").map(str::trim).collect();
+    let expect: Vec<&str> = expect.split_whitespace().collect();
+    assert_eq!(expect.len(), fixes.len(), "{name}: one fix (or `-`) per expected code");
+    expect
+        .iter()
+        .zip(fixes)
+        .map(|(e, f)| {
+            let (code, line) = e.split_once('@').unwrap_or_else(|| panic!("{name}: `{e}` is not CODE@LINE"));
+            let line = line.parse().unwrap_or_else(|_| panic!("{name}: `{e}`: the line is not a number"));
+            (code.to_string(), line, (f != "-").then(|| f.to_string()))
+        })
+        .collect()
+}
+
+/// A file of tests/data/syntax: its errors are exactly those of its header, each with its primary
+/// label on the line the header says and the structured fix it names; rendered as snapshotted.
+fn syntax_file_gives_its_diagnostics_with_their_fixes(path: &std::path::Path) {
+    let source = std::fs::read_to_string(path).expect("read");
+    let name = display(path);
+    let (rendered, diags) = check(&name, &source);
+    let index = flow_diagnostics::LineIndex::new(&source);
+    let mut errors: Vec<&flow_diagnostics::Diagnostic> = diags.iter().filter(|d| d.is_error()).collect();
+    for (code, line, fix) in syntax_header(&source, &name) {
+        let found = errors.iter().position(|d| {
+            d.code == code
+                && d.primary_span().is_some_and(|s| index.line(s.start as usize) + 1 == line)
+                && match &fix {
+                    Some(title) => d.fixes.iter().any(|f| &f.title == title),
+                    None => d.fixes.is_empty(),
+                }
+        });
+        let Some(found) = found else {
+            panic!("{name}: no {code} on line {line} with fix {fix:?}\n{rendered}\n{diags:#?}");
+        };
+        errors.remove(found);
+    }
+    assert!(errors.is_empty(), "{name}: errors the header does not name:\n{rendered}");
+    assert!(!rendered.contains("expected `\"`"), "{name}: a token list in a message\n{rendered}");
+    settings(name.clone()).bind(|| insta::assert_snapshot!(format!("syntax__{}", stem(path)), rendered));
+}
+
+/// Every structured fix of tests/data/syntax, applied alone to its file: the file is checked
+/// again, the diagnostic it fixes is gone (no diagnostic of its code and message is left where
+/// there was one more), and the file has no more errors than before.
+fn every_fix_of_the_syntax_corpus_removes_its_diagnostic() {
+    let same = |ds: &[flow_diagnostics::Diagnostic], d: &flow_diagnostics::Diagnostic| {
+        ds.iter().filter(|x| x.code == d.code && x.message == d.message).count()
+    };
+    let (mut applied, mut failures) = (0, Vec::new());
+    for path in flow_files("tests/data/syntax") {
+        let source = std::fs::read_to_string(&path).expect("read");
+        let name = display(&path);
+        let before = flow_check::check_source(&source).diagnostics;
+        let errors_before = before.iter().filter(|d| d.is_error()).count();
+        for d in &before {
+            for fix in &d.fixes {
+                let Some(fixed) = fix.apply(&source) else {
+                    failures.push(format!("{name}: {} fix {:?} does not apply", d.code, fix.title));
+                    continue;
+                };
+                applied += 1;
+                let after = flow_check::check_source(&fixed).diagnostics;
+                if same(&after, d) >= same(&before, d) {
+                    failures.push(format!("{name}: {} `{}` stays after {:?}:\n{fixed}", d.code, d.message, fix.title));
+                }
+                let errors_after = after.iter().filter(|d| d.is_error()).count();
+                if errors_after > errors_before {
+                    failures.push(format!(
+                        "{name}: {:?} makes {errors_before} errors {errors_after}:\n{fixed}\n{after:#?}",
+                        fix.title
+                    ));
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(applied >= 80, "only {applied} fixes in the syntax corpus");
+}
+
 /// A file of tests/data/ok or examples/: checks clean, its `test` blocks pass, its plan
 /// round-trips and is snapshotted.
 fn file_checks_clean_and_its_plan_is_stable(path: &std::path::Path) {
@@ -137,6 +235,8 @@ fn no_orphan_snapshots() {
         };
         let source = if let Some(s) = base.strip_prefix("err__") {
             format!("tests/data/err/{s}.flow")
+        } else if let Some(s) = base.strip_prefix("syntax__") {
+            format!("tests/data/syntax/{s}.flow")
         } else if let Some(s) = base.strip_prefix("fmt_corpus__") {
             format!("tests/data/fmt/{s}.flow")
         } else if let Some(s) = base.strip_prefix("fmt__") {

@@ -859,7 +859,7 @@ fn fmt_check_lists_files_that_would_change_and_fmt_rewrites_them() {
     std::fs::write(&path, "type A {\n  x String\n}\n").expect("write");
     let broken = flowc(&["fmt", p], &[]);
     assert_eq!(broken.code, 1);
-    assert!(broken.stderr.contains("error[E0001]") && broken.stderr.contains("not formatted"), "{}", broken.stderr);
+    assert!(broken.stderr.contains("error[E0017]") && broken.stderr.contains("not formatted"), "{}", broken.stderr);
 }
 
 /// Whether this is a CI run (`CI` set, as CI services and `.ci/run`'s caller do).

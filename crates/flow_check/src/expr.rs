@@ -770,12 +770,15 @@ impl Checker<'_> {
                 );
             }
             None if id.name == crate::state::STATE_VAR => self.report(crate::state::no_state(id.span)),
+            None if self.broken_name(&id.name) => {}
             None => {
                 let names: Vec<String> = scope.names().map(str::to_string).collect();
-                let help = match suggest(&id.name, names.iter().map(String::as_str)) {
-                    Some(s) => flow_diagnostics::did_you_mean(id.span, s),
-                    None if names.is_empty() => "nothing is in scope here".into(),
-                    None => format!("in scope: {}", names.join(", ")).into(),
+                let help = match (foreign_literal(&id.name), suggest(&id.name, names.iter().map(String::as_str))) {
+                    (Some(ours), _) => flow_diagnostics::Help::from(format!("flow writes this `{ours}`"))
+                        .with_fix(flow_diagnostics::Fix::replace(id.span, ours)),
+                    (None, Some(s)) => flow_diagnostics::did_you_mean(id.span, s),
+                    (None, None) if names.is_empty() => "nothing is in scope here".into(),
+                    (None, None) => format!("in scope: {}", names.join(", ")).into(),
                 };
                 self.report(
                     Diagnostic::new(codes::UNKNOWN_NAME, format!("unknown name `{}`", id.name))
@@ -1187,19 +1190,26 @@ impl Checker<'_> {
     }
 
     pub(crate) fn unknown_callee(&mut self, callee: &ast::Ident, in_flow: bool) {
+        if self.broken_name(&callee.name) {
+            return;
+        }
         let mut candidates: Vec<&str> = plan::Builtin::ALL.iter().map(|b| b.name()).collect();
         candidates.extend(self.decls.maps.decls().map(|m| m.name.name.as_str()));
         if in_flow {
             candidates.extend(self.decls.endpoints.decls().map(|m| m.name.name.as_str()));
         }
-        let help = match suggest(&callee.name, candidates.iter().copied()) {
-            Some(s) => flow_diagnostics::did_you_mean(callee.span, s),
-            None => {
-                format!("the functions: {}", plan::Builtin::ALL.iter().map(|b| b.name()).collect::<Vec<_>>().join(", "))
-                    .into()
-            }
-        };
         let what = if in_flow { "function, map or endpoint" } else { "function or map" };
+        let meant = builtin_synonym(&callee.name).or_else(|| suggest(&callee.name, candidates.iter().copied()));
+        let help = match meant {
+            Some(s) => {
+                // What the call was meant to be is not also "never used" (one diagnostic per cause).
+                if let Some(r) = self.names.get(s) {
+                    self.names.mark_used(r.kind, r.index);
+                }
+                flow_diagnostics::did_you_mean(callee.span, s)
+            }
+            None => format!("no {what}, declared or built in, has a name close to `{}`", callee.name).into(),
+        };
         self.report(
             Diagnostic::new(codes::UNKNOWN_CALLEE, format!("unknown {what} `{}`", callee.name))
                 .primary(callee.span, "not declared")
@@ -1448,4 +1458,26 @@ fn not_in_union_help(s: &str, members: &[String], literal: &ast::Expr) -> flow_d
                 .into()
         }
     }
+}
+
+/// Another language's spelling of a literal (`nil`, `None`, `undefined`, `True`): flow's.
+fn foreign_literal(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "nil" | "None" | "none" | "undefined" | "NULL" | "Null" | "nul" => "null",
+        "True" | "TRUE" => "true",
+        "False" | "FALSE" => "false",
+        _ => return None,
+    })
+}
+
+/// Other languages' names of a built-in (`toString`, `lowercase`, `length`): flow's.
+fn builtin_synonym(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "to_string" | "toString" | "string" | "String" | "to_str" => "str",
+        "lowercase" | "toLowerCase" | "to_lower" | "downcase" | "tolower" => "lower",
+        "uppercase" | "toUpperCase" | "to_upper" | "upcase" | "toupper" => "upper",
+        "length" | "size" | "count_of" | "strlen" => "len",
+        "strip" | "trim_space" => "trim",
+        _ => return None,
+    })
 }

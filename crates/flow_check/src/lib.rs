@@ -198,13 +198,15 @@ pub fn check_source(source: &str) -> Checked {
     check_parsed(&file, parse_diags)
 }
 
-/// Checks a parsed file, given the parser's diagnostics: a file that did not parse is not checked.
+/// Checks a parsed file, given the parser's diagnostics. Every declaration that parsed is
+/// checked even when others did not ("all errors at once"); what depends on a declaration that
+/// did not parse is skipped (`ast::File::broken`: its name is not unknown, what it uses is not
+/// unused), and a file with a syntax error has no model.
 pub fn check_parsed(file: &ast::File, mut parse_diags: Vec<Diagnostic>) -> Checked {
-    if parse_diags.iter().any(Diagnostic::is_error) {
-        flow_diagnostics::sort(&mut parse_diags);
-        return Checked { model: None, diagnostics: parse_diags, info: Info::default() };
-    }
     let mut checked = check(file);
+    if parse_diags.iter().any(Diagnostic::is_error) {
+        checked.model = None;
+    }
     parse_diags.append(&mut checked.diagnostics);
     flow_diagnostics::sort(&mut parse_diags);
     checked.diagnostics = parse_diags;

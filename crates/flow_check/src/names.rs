@@ -85,10 +85,18 @@ impl Checker<'_> {
                 );
                 None
             }
+            None if self.broken_name(&ident.name) => None,
             None => {
                 let candidates: Vec<&str> = self.names.of_kind(kind).collect();
                 let help = match suggest(&ident.name, candidates.iter().copied()) {
-                    Some(s) => flow_diagnostics::did_you_mean(ident.span, s),
+                    Some(s) => {
+                        // What it was meant to name is not also "never used".
+                        let s = s.to_string();
+                        if let Some(r) = self.names.get(&s) {
+                            self.names.mark_used(r.kind, r.index);
+                        }
+                        flow_diagnostics::did_you_mean(ident.span, &s)
+                    }
                     None if candidates.is_empty() => format!("declare it: `{} {} …`", kind.word(), ident.name).into(),
                     None => {
                         let mut c = candidates.clone();
@@ -106,6 +114,16 @@ impl Checker<'_> {
         }
     }
 
+    /// A declaration of this name is in the file but did not parse: uses of it are not unknown.
+    pub(crate) fn broken_name(&self, name: &str) -> bool {
+        self.file.broken.iter().any(|b| b.name.as_deref() == Some(name))
+    }
+
+    /// A declaration that did not parse mentions this name: it may be what uses it.
+    fn used_by_broken(&self, name: &str) -> bool {
+        self.file.broken.iter().any(|b| b.uses.binary_search_by(|u| u.as_str().cmp(name)).is_ok())
+    }
+
     pub(crate) fn unused(&mut self) {
         let mut found = Vec::new();
         for (kind, decls) in [
@@ -119,7 +137,11 @@ impl Checker<'_> {
         ] {
             for (i, name) in decls.into_iter().enumerate() {
                 let is_first = self.names.get(&name.name).is_some_and(|r| r.kind == kind && r.index == i);
-                if is_first && !self.names.is_used(kind, i) && !name.name.starts_with('_') {
+                if is_first
+                    && !self.names.is_used(kind, i)
+                    && !name.name.starts_with('_')
+                    && !self.used_by_broken(&name.name)
+                {
                     found.push(
                         Diagnostic::new(codes::UNUSED, format!("{} `{}` is never used", kind.word(), name.name))
                             .primary(name.span, "declared here")

@@ -94,15 +94,20 @@ impl Checker<'_> {
                         self.note_use(r, id.span);
                         Ty::Named(r.index)
                     }
+                    _ if self.broken_name(&id.name) => Ty::Error,
                     _ if !self.names.contains(&id.name) => {
                         let candidates: Vec<&str> = BUILTIN_TYPES
                             .iter()
                             .copied()
                             .chain(self.decls.types.decls().map(|d| d.name.name.as_str()))
                             .collect();
-                        let help = match suggest(&id.name, candidates) {
-                            Some(s) => flow_diagnostics::did_you_mean(id.span, s),
-                            None => format!(
+                        let help = match (builtin_type_spelling(&id.name), suggest(&id.name, candidates)) {
+                            (Some(ours), _) => flow_diagnostics::Help::from(format!(
+                                "the built-in type is spelt `{ours}` (type names start with a capital letter)"
+                            ))
+                            .with_fix(flow_diagnostics::Fix::replace(id.span, ours)),
+                            (None, Some(s)) => flow_diagnostics::did_you_mean(id.span, s),
+                            (None, None) => format!(
                                 "declare it with `type {} {{ … }}`, or use a built-in type: {}",
                                 id.name,
                                 BUILTIN_TYPES.join(", ")
@@ -197,4 +202,18 @@ fn written(ty: &ast::TypeExpr) -> String {
     } else {
         inner
     }
+}
+
+/// Another language's name of a built-in type (`string`, `int`, `boolean`, `timestamp`): flow's.
+fn builtin_type_spelling(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "string" | "str" | "text" => "String",
+        "int" | "integer" | "long" | "i32" | "i64" | "Integer" => "Int",
+        "bool" | "boolean" | "Boolean" => "Bool",
+        "float" | "double" | "f64" | "Double" => "Float",
+        "decimal" => "Decimal",
+        "date" => "Date",
+        "datetime" | "timestamp" | "Timestamp" | "Datetime" => "DateTime",
+        _ => return None,
+    })
 }

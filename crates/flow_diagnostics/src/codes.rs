@@ -28,6 +28,20 @@ codes! {
     SYNTAX = "E0001", Error, "the source does not follow the grammar";
     NOT_UTF8 = "E0002", Error, "the file is not valid UTF-8";
     TOO_DEEP = "E0003", Error, "brackets or expressions nested too deeply";
+    UNTERMINATED_STRING = "E0004", Error, "a string not closed on its line";
+    UNCLOSED = "E0005", Error, "a bracket that is not closed";
+    DANGLING_OPERATOR = "E0006", Error, "an operator at the end of a line with nothing after it";
+    MISSING_COMMA = "E0007", Error, "a comma missing between two arguments, items or parameters";
+    DURATION_SPELLING = "E0008", Error, "a duration written with a space or a unit word (`20 sec`)";
+    STRAY_CLOSER = "E0009", Error, "a closing bracket that closes nothing";
+    FOREIGN_OPERATOR = "E0010", Error, "an operator of another language (`and`, `or`, `not`, `===`)";
+    TERNARY = "E0011", Error, "a `condition ? a : b`, written `if condition then a else b` in flow";
+    SINGLE_QUOTES = "E0012", Error, "a string in single quotes";
+    COLON_FOR_EQUALS = "E0013", Error, "`name: value` where the block takes `name = value`";
+    EQUALS_FOR_COLON = "E0014", Error, "`name = value` where a type, object or parameter list takes `name: value`";
+    BRACELESS_BLOCK = "E0015", Error, "a block written by indentation, without braces";
+    RESERVED_NAME = "E0016", Error, "a reserved word used as a name";
+    MISSING_COLON = "E0017", Error, "a `:` missing between a name and its type";
 
     DUPLICATE = "E0101", Error, "a name is declared twice";
     UNKNOWN_NAME = "E0102", Error, "an unknown value name";

@@ -5,6 +5,18 @@ use flow_diagnostics::Span;
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct File {
     pub decls: Vec<Decl>,
+    /// The declarations that did not parse (each has a syntax error), in file order.
+    pub broken: Vec<Broken>,
+}
+
+/// A declaration that did not parse: the checker checks the others, and skips what needs this one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Broken {
+    /// The name it declares, when its header got that far (`map to_contact(` → `to_contact`).
+    pub name: Option<String>,
+    /// Every word in it, sorted: what it may use.
+    pub uses: Vec<String>,
+    pub span: Span,
 }
 
 #[derive(Debug, Clone, PartialEq)]

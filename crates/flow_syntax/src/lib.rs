@@ -6,7 +6,8 @@
 //! only place they are written) to find the top-level declarations and to refuse input nested
 //! deeper than [`MAX_DEPTH`]; each declaration is then parsed on its own with the pest grammar in
 //! `grammar/flow.pest`, and `tree_to_ast.rs` builds its AST, so one syntax error does not hide the
-//! others.
+//! others. A declaration the grammar refuses is explained by `recover.rs` (the cause at its own
+//! span, with the fix that removes it) and listed in `File::broken` for the checker.
 //!
 //! This crate must never know about names resolving, types, plans or running: it sees text and
 //! gives a tree. pest never leaves `tree_to_ast.rs`.
@@ -15,6 +16,7 @@ pub mod ast;
 mod format;
 pub use format::format;
 pub mod lex;
+mod recover;
 mod scan;
 mod tree_to_ast;
 
@@ -61,16 +63,40 @@ fn parse_on_this_thread(source: &str) -> (ast::File, Vec<Diagnostic>) {
         Err(d) => return (ast::File::default(), vec![d]),
     };
     let mut file = ast::File::default();
-    for piece in pieces {
+    let mut queue: std::collections::VecDeque<_> = pieces.into();
+    while let Some(piece) = queue.pop_front() {
         match tree_to_ast::parse_decl(&source[piece.clone()], piece.start) {
             Ok((decl, mut ds)) => {
                 diagnostics.append(&mut ds);
                 file.decls.push(decl);
             }
-            Err(d) => diagnostics.push(*d),
+            Err(tree_to_ast::ParseError::Internal(d)) => diagnostics.push(*d),
+            Err(tree_to_ast::ParseError::Syntax(failure)) => {
+                let recovered = recover::recover(&source[piece.clone()], piece.start, failure);
+                diagnostics.extend(recovered.diagnostics);
+                file.broken.push(broken_decl(source, piece.clone()));
+                if let Some(rest) = recovered.rest {
+                    // A declaration keyword inside a bracket left open: what follows it is parsed
+                    // as the declarations it is.
+                    queue.push_front(piece.start + rest..piece.end);
+                }
+            }
         }
     }
     (file, diagnostics)
+}
+
+/// What the checker needs of a declaration that did not parse: its name (so uses of it are not
+/// reported as unknown) and the words it holds (so what it uses is not reported as unused).
+fn broken_decl(source: &str, piece: std::ops::Range<usize>) -> ast::Broken {
+    let text = &source[piece.clone()];
+    let mut words = lex::lex(text).filter(|(k, _)| *k == lex::Lexeme::Word).map(|(_, s)| &text[s.range()]);
+    let keyword = words.next().unwrap_or_default();
+    let name = if scan::DECL_KEYWORDS.contains(&keyword) && keyword != "test" { words.next() } else { None };
+    let mut uses: Vec<String> = words.map(str::to_string).collect();
+    uses.sort_unstable();
+    uses.dedup();
+    ast::Broken { name: name.map(str::to_string), uses, span: Span::new(piece.start, piece.end) }
 }
 
 /// Decodes file bytes as UTF-8, or says where it is not.

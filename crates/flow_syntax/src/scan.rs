@@ -7,7 +7,7 @@ use flow_diagnostics::{codes, Diagnostic, Span};
 
 use crate::{lex, MAX_DEPTH};
 
-const DECL_KEYWORDS: [&str; 9] = ["secret", "api", "type", "endpoint", "map", "flow", "table", "fn", "test"];
+pub(crate) const DECL_KEYWORDS: [&str; 9] = ["secret", "api", "type", "endpoint", "map", "flow", "table", "fn", "test"];
 
 /// How many `if`s and lambdas one declaration may hold: each can nest inside the previous one
 /// without any bracket, so the count bounds the depth the parser and checker recurse to.

@@ -15,8 +15,24 @@ struct FlowParser;
 type Result<T> = std::result::Result<T, Box<Diagnostic>>;
 
 /// Parses one top-level declaration found at byte `base` of the file.
-pub(crate) fn parse_decl(text: &str, base: usize) -> Result<(Decl, Vec<Diagnostic>)> {
-    let mut pairs = FlowParser::parse(Rule::single_decl, text).map_err(|e| syntax_error(&e, text, base))?;
+/// A declaration that does not follow the grammar is `Err` with where pest stopped.
+pub(crate) fn parse_decl(text: &str, base: usize) -> std::result::Result<(Decl, Vec<Diagnostic>), ParseError> {
+    let mut pairs = match FlowParser::parse(Rule::single_decl, text) {
+        Ok(pairs) => pairs,
+        Err(e) => return Err(ParseError::Syntax(failure_of(&e, text))),
+    };
+    build(&mut pairs, base).map_err(ParseError::Internal)
+}
+
+/// Why a declaration gave no AST.
+pub(crate) enum ParseError {
+    /// It does not follow the grammar: `recover.rs` says why.
+    Syntax(Failure),
+    /// The converter met a tree it did not expect (a bug), or a declaration too deep.
+    Internal(Box<Diagnostic>),
+}
+
+fn build(pairs: &mut Pairs<Rule>, base: usize) -> Result<(Decl, Vec<Diagnostic>)> {
     let single = pairs.next().ok_or_else(|| internal(base, "empty parse"))?;
     let mut builder = AstBuilder { base, diagnostics: Vec::new() };
     let mut inner = single.into_inner();
@@ -629,121 +645,71 @@ fn deeper_than(e: &Expr, budget: usize) -> bool {
     }
 }
 
-/// A pest error as a diagnostic: what was expected, what was found, where. Uses pest's record of
-/// the attempts at the furthest position reached, so the error points at the token that broke
-/// the rule (`x String` → at `String`, expected `:`), not at the start of the rule.
-fn syntax_error(e: &pest::error::Error<Rule>, text: &str, base: usize) -> Box<Diagnostic> {
+/// Where pest's parse of one declaration stops, and what it would have taken there: the literal
+/// tokens, and the rules that wanted something else, in words (`rule_name`). Uses pest's record of
+/// the attempts at the furthest position reached, so the position is the token that broke the
+/// rule (`x String` → at `String`), not the start of the rule. `recover.rs` words the diagnostic.
+pub(crate) struct Failure {
+    /// Offset in the declaration's text of the first token pest could not take (whitespace skipped).
+    pub(crate) pos: usize,
+    /// The literal tokens that would have fitted (operators folded into "an operator").
+    pub(crate) tokens: Vec<String>,
+    /// What the rules that stopped there wanted, in words.
+    pub(crate) wanted: Vec<&'static str>,
+}
+
+/// Runs the grammar on one declaration's text: `None` when it parses.
+pub(crate) fn failure(text: &str) -> Option<Failure> {
+    FlowParser::parse(Rule::single_decl, text).err().map(|e| failure_of(&e, text))
+}
+
+fn failure_of(e: &pest::error::Error<Rule>, text: &str) -> Failure {
     use pest::error::{ErrorVariant, InputLocation};
     let mut pos = match e.location {
         InputLocation::Pos(p) => p,
         InputLocation::Span((s, _)) => s,
     };
-    let mut expected: Vec<String> = Vec::new();
+    let mut tokens: Vec<String> = Vec::new();
+    let mut wanted: Vec<&'static str> = Vec::new();
     if let Some(attempts) = e.parse_attempts() {
         pos = pos.max(attempts.max_position);
         for token in attempts.expected_tokens() {
-            // Literal tokens print as themselves; character classes (`[a-z]`) and built-ins
-            // say less than the rule that wanted them, which call_stacks gives below.
             let token = token.to_string();
             let trivia = token.trim_matches(|c: char| c.is_whitespace() || c == '\u{FEFF}').is_empty()
                 || token == "//"
                 || token == "/*";
-            let literal = token.chars().all(|c| !c.is_alphanumeric() && c != '_' && c != ' ');
-            // `?` is said by the rule that wanted it (nullable, or an optional field).
-            if trivia || !literal || token == "?" {
+            // Keywords and methods (`GET`) are said by the rule that wanted them.
+            if trivia
+                || token.chars().any(|c| c.is_alphanumeric() || c == '_')
+                    && token != "then"
+                    && token != "else"
+                    && token != "in"
+            {
                 continue;
             }
-            // Operators are many and rarely what was missing: one entry says they fit here.
             if token.chars().all(|c| "!=%&*+-./<>?|".contains(c)) && !matches!(token.as_str(), "=" | "->" | "=>") {
-                expected.push("an operator".to_string());
+                tokens.push("an operator".to_string());
             } else {
-                expected.push(format!("`{token}`"));
+                tokens.push(token);
             }
         }
         for stack in &attempts.call_stacks {
             let rule = stack.deepest.get_rule().copied().or(stack.parent);
-            if let Some(name) = rule.and_then(rule_name) {
-                expected.push(name.to_string());
-            }
+            wanted.extend(rule.and_then(rule_name));
         }
     }
-    if expected.is_empty() {
+    if wanted.is_empty() {
         if let ErrorVariant::ParsingError { positives, .. } = &e.variant {
-            expected.extend(positives.iter().filter_map(|r| rule_name(*r)).map(str::to_string));
+            wanted.extend(positives.iter().filter_map(|r| rule_name(*r)));
         }
     }
-    expected.sort_unstable();
-    expected.dedup();
-    // Whitespace the parser skipped is not what it found: point at the next real token.
+    tokens.sort_unstable();
+    tokens.dedup();
+    wanted.sort_unstable();
+    wanted.dedup();
     let pos = pos.min(text.len());
     let skipped = text[pos..].len() - text[pos..].trim_start().len();
-    let rest = &text[pos + skipped..];
-    let found = describe_found(rest);
-    let refs: Vec<&str> = expected.iter().map(String::as_str).collect();
-    let message = if refs.is_empty() {
-        format!("unexpected {found}")
-    } else {
-        format!("expected {}, found {found}", join_or(&refs))
-    };
-    let at = base + pos + skipped;
-    let end = at + found_len(rest);
-    let d = Diagnostic::new(codes::SYNTAX, message)
-        .primary(Span::new(at, end), "unexpected here")
-        .help(help_for(&refs, rest));
-    Box::new(d)
-}
-
-fn help_for(expected: &[&str], rest: &str) -> String {
-    for (close, open) in [("`)`", '('), ("`]`", '['), ("`}`", '{')] {
-        if expected.contains(&close) && !rest.starts_with(close.trim_matches('`')) {
-            return format!("a `{open}` is not closed: add the `{}` it needs", close.trim_matches('`'));
-        }
-    }
-    if expected.contains(&"`:`") && rest.chars().next().is_some_and(|c| c.is_ascii_alphabetic()) {
-        return "fields and parameters are written `name: Type`".into();
-    }
-    if rest.starts_with('=') && expected.contains(&"`:`") {
-        return "object literals and types use `name: value`; `name = value` is for properties and map fields".into();
-    }
-    if rest.is_empty() {
-        return "the declaration ends too early: check for a missing `}` or `)`".into();
-    }
-    if expected.contains(&"a declaration") {
-        return "a file is a list of declarations: `secret`, `api`, `type`, `endpoint`, `map` and `flow`, each at the start of a line".into();
-    }
-    "see docs/language.md for the syntax of this declaration".into()
-}
-
-fn describe_found(rest: &str) -> String {
-    let Some(c) = rest.chars().next() else {
-        return "end of input".into();
-    };
-    if c.is_ascii_alphanumeric() || c == '_' {
-        let w: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
-        format!("`{w}`")
-    } else if c == '\n' || c == '\r' {
-        "end of line".into()
-    } else {
-        format!("`{c}`")
-    }
-}
-
-fn found_len(rest: &str) -> usize {
-    match rest.chars().next() {
-        None => 0,
-        Some(c) if c.is_ascii_alphanumeric() || c == '_' => {
-            rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(rest.len())
-        }
-        Some(c) => c.len_utf8(),
-    }
-}
-
-fn join_or(items: &[&str]) -> String {
-    match items {
-        [] => String::new(),
-        [one] => (*one).to_string(),
-        [init @ .., last] => format!("{} or {last}", init.join(", ")),
-    }
+    Failure { pos: pos + skipped, tokens, wanted }
 }
 
 fn rule_name(rule: Rule) -> Option<&'static str> {
