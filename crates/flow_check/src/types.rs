@@ -122,6 +122,7 @@ impl Checker<'_> {
                     }
                 },
             },
+            TypeExprKind::Formed(call) => self.formed_type(call),
             TypeExprKind::Literal(s) => Ty::Union(vec![s.clone()].into()),
             TypeExprKind::Union(members) => {
                 let mut out: Vec<String> = Vec::new();
@@ -191,6 +192,7 @@ fn written(ty: &ast::TypeExpr) -> String {
         TypeExprKind::Union(m) => m.iter().map(written).collect::<Vec<_>>().join(" | "),
         TypeExprKind::Array(t) => format!("[{}]", written(t)),
         TypeExprKind::Object(_) => "{ … }".into(),
+        TypeExprKind::Formed(call) => crate::forms::written(call),
     };
     if ty.nullable {
         format!("{inner}?")
