@@ -477,6 +477,16 @@ fn random_json(
         },
         Type::Bool => (next(2) == 0).to_string(),
         Type::Date => format!("\"20{:02}-{:02}-{:02}\"", 10 + next(20), 1 + next(12), 1 + next(28)),
+        // A declared wire form: its own form, or now and then the other one (a mismatch).
+        Type::Formed(base, form) => match (form, next(4)) {
+            (flow_plan::Form::Text, 0) | (flow_plan::Form::Number, 1..) => format!("{}", next(5000)),
+            (flow_plan::Form::Text, _) | (flow_plan::Form::Number, 0) => format!("\"{}\"", next(5000)),
+            (flow_plan::Form::Unix { text: true, .. }, n) => {
+                format!("\"{}.{:06}\"", 1_500_000_000 + n, next(1_000_000))
+            }
+            (flow_plan::Form::Unix { .. }, n) => format!("{}", 1_500_000_000_000 + n),
+            _ => random_json(base, types, depth, next),
+        },
         Type::DateTime => format!(
             "\"2026-{:02}-{:02}T{:02}:{:02}:{:02}{}\"",
             1 + next(12),

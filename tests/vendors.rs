@@ -125,3 +125,218 @@ fn a_cursor_read_from_a_record_that_does_not_fit_stops_the_source_after_its_page
         let _ = std::fs::remove_dir_all(&dir);
     });
 }
+
+/// `flowc map FILE --map NAME` over one line: a vendor's whole answer (its JSON on one line).
+/// The map's output line, or the rejects' line and the exit code when it was rejected.
+fn map_answer(map: &str, answer: &str) -> (i32, String, String) {
+    // A folder per call: tests of the same map run at the same time.
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let dir = std::env::temp_dir().join(format!("flowc-vendors-{}-{map}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let input = dir.join("in.ndjson");
+    std::fs::write(&input, format!("{}\n", answer.replace('\n', " "))).expect("write input");
+    let (output, rejects) = (dir.join("out.ndjson"), dir.join("rejects.ndjson"));
+    let args = [
+        "map".to_string(),
+        "tests/data/vendors/times_and_money.flow".into(),
+        "--map".into(),
+        map.into(),
+        "--input".into(),
+        input.display().to_string(),
+        "--output".into(),
+        output.display().to_string(),
+        "--rejects".into(),
+        rejects.display().to_string(),
+    ];
+    let out = flowc(&args, &[]);
+    let read = |p: &std::path::Path| std::fs::read_to_string(p).unwrap_or_default().trim_end().to_string();
+    let result = (out.code, read(&output), read(&rejects));
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+fn vendor_file(path: &str) -> String {
+    std::fs::read_to_string(common::root().join("tests/data/vendors").join(path)).expect("vendor payload")
+}
+
+/// Jira writes offsets without a colon and always three fraction digits: read without a
+/// `catch`, written as RFC 3339, as Jira writes it again, and as unix milliseconds.
+#[test]
+fn jira_times_with_offsets_without_a_colon_decode_and_are_written_back_as_declared() {
+    let (code, out, rejects) = map_answer("jira_times", &vendor_file("jira/search_issues.json"));
+    assert_eq!(code, 0, "{rejects}");
+    assert_eq!(
+        out,
+        concat!(
+            r#"{"issues":[{"key":"JUZT-36","created":"2017-08-07T04:46:31-07:00","created_as_jira":"2017-08-07T04:46:31.000-0700","resolved_ms":null,"viewed":"2017-08-11T06:54:41.970-07:00"},"#,
+            r#"{"key":"JUZT-34","created":"2017-07-06T15:47:19-07:00","created_as_jira":"2017-07-06T15:47:19.000-0700","resolved_ms":1499390850000,"viewed":null}]}"#
+        )
+    );
+}
+
+/// A time that is not in the declared form does not fit: R0004 names the field's path and the
+/// form it expected.
+#[test]
+fn a_time_in_another_form_than_declared_is_a_mismatch_naming_the_path_and_the_form() {
+    let answer = vendor_file("jira/search_issues.json").replace("2017-08-07T04:46:31.000-0700", "2017-08-07T11:46:31Z");
+    let (code, out, rejects) = map_answer("jira_times", &answer);
+    assert_eq!(code, 1);
+    assert_eq!(out, "");
+    assert!(rejects.contains("R0004"), "{rejects}");
+    assert!(rejects.contains("issues[0].fields.created"), "{rejects}");
+    assert!(rejects.contains(r#"a DateTime written \"%Y-%m-%dT%H:%M:%S%.3f%z\""#), "{rejects}");
+}
+
+/// Slack's `ts` is unix seconds in a string, and the message's id: it keeps its microseconds
+/// exactly (no double on the way) and is written back as Slack wrote it.
+#[test]
+fn slack_ts_keeps_its_microseconds_and_is_written_back_as_slack_wrote_it() {
+    let (code, out, rejects) = map_answer("slack_replies", &vendor_file("slack/conversations_history.json"));
+    assert_eq!(code, 0, "{rejects}");
+    assert_eq!(
+        out,
+        concat!(
+            r#"{"replies":[{"thread_ts":"1512085950.000216","at":"2017-11-30T23:52:30.000216Z","seconds":1512085950.000216},"#,
+            r#"{"thread_ts":"1512104434.000490","at":"2017-12-01T05:00:34.000490Z","seconds":1512104434.00049}]}"#
+        )
+    );
+}
+
+/// HubSpot v1 writes milliseconds as a number (`addedAt`) and in a string (a property's value).
+#[test]
+fn hubspot_milliseconds_as_numbers_and_as_strings_decode() {
+    let (code, out, rejects) = map_answer("hubspot_times", &vendor_file("hubspot/contacts_v1_all.json"));
+    assert_eq!(code, 0, "{rejects}");
+    assert!(
+        out.starts_with(r#"{"contacts":[{"vid":154835,"added":"2014-07-14T14:24:11.360Z","modified":"1414183315068"}"#),
+        "{out}"
+    );
+}
+
+/// Stripe's `created` is unix seconds as a number; a string there is not the declared form.
+#[test]
+fn stripe_unix_seconds_decode_and_a_string_there_does_not_fit() {
+    let customer = vendor_file("stripe/customer.json");
+    let (code, out, rejects) = map_answer("stripe_times", &customer);
+    assert_eq!(code, 0, "{rejects}");
+    assert!(out.contains(r#""created":"2009-02-13T23:31:30Z","created_unix":1234567890"#), "{out}");
+    let (code, _, rejects) = map_answer("stripe_times", &customer.replace("1234567890", "\"1234567890\""));
+    assert_eq!(code, 1);
+    assert!(rejects.contains("a DateTime as unix seconds (a JSON number)"), "{rejects}");
+}
+
+/// Shopify's money travels in strings: read from strings, kept at its scale through
+/// arithmetic, written back as strings; a plain Decimal is written as a number with its scale.
+#[test]
+fn shopify_money_in_strings_keeps_its_scale_and_goes_back_as_strings() {
+    let (code, out, rejects) = map_answer("shopify_totals", &vendor_file("shopify/order.json"));
+    assert_eq!(code, 0, "{rejects}");
+    assert_eq!(
+        out,
+        r#"{"id":450789469,"lines_total":"398.00","total_price":"409.94","discounts":0.00,"tax_rate":0.06,"doubled":"819.88"}"#
+    );
+}
+
+/// `Decimal(string)` given a number is not the declared form: the record is rejected with the
+/// field's path, never read as if it were a string.
+#[test]
+fn money_declared_as_a_string_refuses_a_number() {
+    let answer = vendor_file("shopify/order.json").replace(r#""total_price": "409.94""#, r#""total_price": 409.94"#);
+    let (code, out, rejects) = map_answer("shopify_totals", &answer);
+    assert_eq!(code, 1);
+    assert_eq!(out, "");
+    assert!(rejects.contains("R0004") && rejects.contains("order.total_price"), "{rejects}");
+    assert!(rejects.contains("a Decimal written as a string"), "{rejects}");
+}
+
+/// Runs a copy of `tests/data/vendors/slack_errors.flow` (edited by `edit`) in a folder of its
+/// own, against the fake's Slack; the output and the dead letters written beside it.
+fn run_slack_errors(api: &FakeApi, name: &str, edit: impl Fn(String) -> String) -> (common::Output, String) {
+    let dir = std::env::temp_dir().join(format!("flowc-vendors-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let source =
+        std::fs::read_to_string(common::root().join("tests/data/vendors/slack_errors.flow")).expect("read flow");
+    let file = dir.join("slack.flow");
+    std::fs::write(&file, edit(source)).expect("write flow");
+    let args =
+        ["run".to_string(), file.display().to_string(), "--base-url".into(), format!("slack={}/slack/api", api.url())];
+    let out = flowc(&args, &[("SLACK_TOKEN", VENDOR_TOKEN)]);
+    let dead = std::fs::read_to_string(dir.join("failed_posts.ndjson")).unwrap_or_default();
+    let _ = std::fs::remove_dir_all(&dir);
+    (out, dead)
+}
+
+/// `{"ok": false, "error": "ratelimited"}` with status 200 is a transient error by the api's
+/// declaration: retried under its retry policy, and then the run goes on as if it had not been.
+#[test]
+fn slack_ratelimited_in_a_200_is_retried_under_the_retry_policy() {
+    with_fake(Config::default(), |api| {
+        api.vendors().set_slack_ratelimited(2);
+        let (out, dead) = run_slack_errors(api, "ratelimited", |s| s);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert_eq!(dead, "");
+        // The first page was asked for three times: twice `ratelimited`, then answered.
+        assert_eq!(
+            api.vendors().queries(),
+            [
+                "slack_conversations?limit=1",
+                "slack_conversations?limit=1",
+                "slack_conversations?limit=1",
+                "slack_conversations?cursor=dGVhbTpC222&limit=1"
+            ]
+        );
+        let mut posted = texts(api);
+        posted.sort();
+        assert_eq!(posted, ["hello #general", "hello #random"]);
+    });
+}
+
+/// An error the api does not declare transient (`not_in_channel`) fails its record on the first
+/// answer, with Slack's message: the record goes to the dead letters, the others go on.
+#[test]
+fn a_slack_error_in_a_200_fails_its_record_with_the_message_and_is_dead_lettered() {
+    with_fake(Config::default(), |api| {
+        api.vendors().set_slack_not_in_channel(&["C222"]);
+        let (out, dead) = run_slack_errors(api, "not-in-channel", |s| s);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert_eq!(texts(api), ["hello #general"]);
+        assert_eq!(api.vendors().hits("slack_post"), 2, "not retried");
+        assert_eq!(dead.lines().count(), 1, "{dead}");
+        assert!(dead.contains("R0025") && dead.contains("answered 200 with an error: not_in_channel"), "{dead}");
+        assert!(dead.contains("C222"), "{dead}");
+    });
+}
+
+/// Under `on_error = fail` the error in a 200 stops the run like a non-2xx answer: R0025 with
+/// the message, at the step, naming the flow and the record.
+#[test]
+fn a_slack_error_in_a_200_fails_the_step_like_a_non_2xx_answer() {
+    with_fake(Config::default(), |api| {
+        api.vendors().set_slack_not_in_channel(&["C111"]);
+        let (out, _) =
+            run_slack_errors(api, "fail", |s| s.replace("  on_error = dead_letter(\"failed_posts.ndjson\")\n", ""));
+        assert_eq!(out.code, 1, "{}", out.stderr);
+        assert!(out.stderr.contains("error[R0025]"), "{}", out.stderr);
+        assert!(out.stderr.contains("`post_message`: answered 200 with an error: not_in_channel"), "{}", out.stderr);
+        assert!(out.stderr.contains("greet"), "{}", out.stderr);
+        assert!(out.stderr.contains("record #1 of `list_channels` (id C111)"), "{}", out.stderr);
+        assert!(out.stderr.contains("slack.flow:"), "the step's span: {}", out.stderr);
+    });
+}
+
+/// A transient error whose retries are spent fails the call, saying so.
+#[test]
+fn a_transient_error_in_a_200_fails_once_the_attempts_are_spent() {
+    with_fake(Config::default(), |api| {
+        api.vendors().set_slack_ratelimited(10);
+        let (out, _) = run_slack_errors(api, "spent", |s| s);
+        assert_eq!(out.code, 1, "{}", out.stderr);
+        assert!(out.stderr.contains("error[R0025]"), "{}", out.stderr);
+        assert!(out.stderr.contains("answered 200 with an error: ratelimited"), "{}", out.stderr);
+        assert!(out.stderr.contains("all 4 attempts were spent"), "{}", out.stderr);
+        assert_eq!(api.vendors().hits("slack_conversations"), 4);
+    });
+}

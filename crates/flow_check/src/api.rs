@@ -12,7 +12,7 @@ use flow_syntax::ast::{self, ExprKind};
 
 use crate::{Checker, NameKind};
 
-const API_PROPERTIES: [&str; 10] = [
+const API_PROPERTIES: [&str; 13] = [
     "base_url",
     "auth",
     "headers",
@@ -23,6 +23,9 @@ const API_PROPERTIES: [&str; 10] = [
     "retry",
     "rate_limit",
     "tls_verify",
+    "error_when",
+    "error_message",
+    "error_transient",
 ];
 
 impl Checker<'_> {
@@ -55,6 +58,8 @@ impl Checker<'_> {
                 "concurrency" => concurrency = self.concurrency_setting(&p.value),
                 "retry" => retry = self.retry_setting(&p.value),
                 "rate_limit" => rate_limit = self.rate_setting(&p.value),
+                // Checked against each endpoint's answer (`answer_errors`).
+                "error_when" | "error_message" | "error_transient" => {}
                 "tls_verify" => match p.value.kind {
                     ExprKind::Bool(true) => {}
                     ExprKind::Bool(false) => {

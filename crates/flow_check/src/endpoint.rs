@@ -19,8 +19,19 @@ use crate::ty::plan_type;
 use crate::ty::Ty;
 use crate::{Checker, NameKind};
 
-const ENDPOINT_PROPERTIES: [&str; 8] =
-    ["records", "paginate", "query", "headers", "retry", "idempotent", "max_pages", "timeout"];
+const ENDPOINT_PROPERTIES: [&str; 11] = [
+    "records",
+    "paginate",
+    "query",
+    "headers",
+    "retry",
+    "idempotent",
+    "max_pages",
+    "timeout",
+    "error_when",
+    "error_message",
+    "error_transient",
+];
 
 impl Checker<'_> {
     pub(crate) fn check_endpoints(&mut self) {
@@ -87,10 +98,13 @@ impl Checker<'_> {
                 }
                 // Checked below, once the records (which paging may read) are known.
                 "paginate" => {}
+                // Checked with the api's (`answer_errors`).
+                "error_when" | "error_message" | "error_transient" => {}
                 _ => self.unknown_property(&p.name, "an endpoint", &ENDPOINT_PROPERTIES),
             }
         }
         let (paginate, stop) = self.endpoint_paging(d, body.as_ref(), response.as_ref(), &mut records, &mut record_ty);
+        let answer_errors = self.answer_errors(d, response.as_ref());
         self.unsent_params(&params, &param_spans, &path, &scope);
         if self.error_count() > errors_before {
             return None;
@@ -112,6 +126,7 @@ impl Checker<'_> {
             timeout_ms,
             idempotent,
             max_pages: max_pages.unwrap_or(plan::DEFAULT_MAX_PAGES),
+            answer_errors,
             span: d.span,
         };
         Some((EndpointSig { params, body, response, record: record_ty }, checked))

@@ -18,6 +18,7 @@
 //! (`properties`), expressions (`expr`), the fields of a declared object (`record`), calls
 //! (`call`), built-ins (`builtins`, `formats`), the checker's types and their plan form (`ty`),
 //! locals and `let`s (`scope`).
+mod answer_errors;
 mod api;
 mod builtins;
 mod call;
@@ -26,6 +27,7 @@ mod endpoint;
 mod expr;
 mod flow;
 mod formats;
+mod forms;
 mod function;
 mod map;
 mod names;

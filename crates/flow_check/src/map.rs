@@ -96,7 +96,7 @@ impl Checker<'_> {
             order: if spreads.is_empty() { Vec::new() } else { declared.unwrap_or_default() },
             spreads,
             fields,
-            ret: Some(plan_type(&ret)).filter(|t| plan::has_optional(t, named)),
+            ret: Some(plan_type(&ret)).filter(|t| plan::needs_shaping(t, named)),
             span: d.span,
         })
     }

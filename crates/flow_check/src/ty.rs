@@ -37,6 +37,9 @@ pub(crate) enum Ty {
     Fallible(Rc<Ty>),
     /// `fail(…)`: never produces a value, so it fits anywhere.
     Never,
+    /// A declared scalar with its wire form (`DateTime(unix_seconds)`): the scalar everywhere
+    /// but at the edges, where JSON is read and written (`resolve` sees through it).
+    Formed(Rc<Ty>, Rc<plan::Form>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,6 +76,7 @@ impl Types {
                     Some(t) => ty = t,
                     None => return &Ty::Error,
                 },
+                Ty::Formed(t, _) => ty = t,
                 _ => return ty,
             }
         }
@@ -153,6 +157,12 @@ impl Types {
                 out.push_str(" }");
             }
             Ty::Named(i) => out.push_str(self.names.get(*i).map_or("?", String::as_str)),
+            Ty::Formed(t, form) => {
+                self.write(t, out, depth);
+                out.push('(');
+                out.push_str(&form.written());
+                out.push(')');
+            }
             Ty::Nullable(t) => {
                 let union = matches!(**t, Ty::Union(_));
                 if union {
@@ -360,6 +370,7 @@ pub(crate) fn plan_type(ty: &Ty) -> plan::Type {
         ),
         Ty::Named(i) => plan::Type::Named(*i),
         Ty::Nullable(t) => plan::Type::Nullable(Box::new(plan_type(t))),
+        Ty::Formed(t, form) => plan::Type::Formed(Box::new(plan_type(t)), (**form).clone()),
         // Declared types never hold these: the checker only puts them on expressions, and a
         // model exists only when every declaration resolved. Null is the value they could hold.
         Ty::Fallible(t) => plan_type(t),

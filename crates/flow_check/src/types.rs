@@ -127,6 +127,7 @@ impl Checker<'_> {
                     }
                 },
             },
+            TypeExprKind::Formed(call) => self.formed_type(call),
             TypeExprKind::Literal(s) => Ty::Union(vec![s.clone()].into()),
             TypeExprKind::Union(members) => {
                 let mut out: Vec<String> = Vec::new();
@@ -196,6 +197,7 @@ fn written(ty: &ast::TypeExpr) -> String {
         TypeExprKind::Union(m) => m.iter().map(written).collect::<Vec<_>>().join(" | "),
         TypeExprKind::Array(t) => format!("[{}]", written(t)),
         TypeExprKind::Object(_) => "{ … }".into(),
+        TypeExprKind::Formed(call) => crate::forms::written(call),
     };
     if ty.nullable {
         format!("{inner}?")

@@ -70,12 +70,18 @@ codes! {
     BAD_LITERAL_ARGUMENT = "E0216", Error, "an invalid regex, date format, time zone or date literal";
     NOT_EXHAUSTIVE = "E0217", Error, "a `match` that does not cover every value";
     EMPTY_ARRAY = "E0218", Error, "an empty array whose item type nothing says";
+    BAD_TYPE_FORM = "E0219", Error, "a wire form that the type cannot have";
+    IMPOSSIBLE_TIME_FORM = "E0220", Error, "a time format or zone of a declared form that can never read a time";
 
     BAD_RECORDS = "E0301", Error, "a records path that the response type does not have";
     BAD_PAGINATION = "E0302", Error, "a pagination rule that does not fit the response type";
     PATH_PARAMS = "E0303", Error, "path placeholders and endpoint parameters do not match";
     NOT_A_SOURCE = "E0304", Error, "a `for` over an endpoint that does not declare its records";
     PAGE_RECORDS_THROUGH_RESPONSE = "E0305", Error, "a paging expression that reads the records through `response` instead of `records`";
+    ANSWER_ERROR_WHEN = "E0306", Error, "an `error_when` that is not a Bool over an object answer";
+    ANSWER_ERROR_MESSAGE = "E0307", Error, "an `error_message` that is not text";
+    ANSWER_ERROR_TRANSIENT = "E0308", Error, "an `error_transient` that is not a Bool";
+    ANSWER_ERROR_ALONE = "E0309", Error, "an `error_message` or `error_transient` without `error_when`";
 
     BAD_URL = "E0401", Error, "an invalid URL";
     BAD_DURATION = "E0402", Error, "an invalid or out-of-range duration";
@@ -120,6 +126,7 @@ codes! {
     DEAD_LETTER_MISFIT = "R0021", Error, "a dead letter that no longer fits its flow: its record does not match the loop's record type, or the loop is gone";
     STATE_VALUE = "R0022", Error, "a cursor value that is not of the flow's declared cursor type, or a flow without state";
     PAGE_UNREADABLE = "R0024", Error, "the next page could not be worked out from the last one";
+    ANSWER_ERROR = "R0025", Error, "an answer with a 2xx status that its api or endpoint declares an error";
 
     UNUSED = "W0001", Warning, "a declaration that nothing uses";
     UNUSED_LET = "W0002", Warning, "a `let` whose value is never used";

@@ -357,6 +357,18 @@ impl<'a, const EXPLAIN: bool> Parser<'a, EXPLAIN> {
                     None => return self.mismatch(start, text(DATETIME), slot),
                 }
             }
+            Type::Formed(base, form) => {
+                // Only the declared form: a string, or a number, as the form says.
+                let v = match c {
+                    b'"' => crate::forms::read_text(base, form, &self.str_ref()?),
+                    c if starts_number(c) => crate::forms::read_number(base, form, self.number()?),
+                    _ => None,
+                };
+                match v {
+                    Some(v) => *slot = v,
+                    None => return self.mismatch(start, || crate::forms::expected(base, form), slot),
+                }
+            }
             Type::Array(item) => {
                 if c != b'[' {
                     return self.mismatch(start, || container(named, ty, types), slot);
@@ -974,7 +986,9 @@ pub(crate) fn exact_decimal(text: &str) -> Option<Result<Decimal, Inexact>> {
         return Some(Err(Inexact));
     }
     if mantissa == 0 {
-        return Some(Ok(Decimal::ZERO));
+        // Zero keeps its scale too (`"0.00"`), where it fits.
+        let scale = u32::try_from((scale - exponent).clamp(0, 28)).unwrap_or(0);
+        return Some(Ok(Decimal::new(0, scale)));
     }
     let scale = scale - exponent;
     // As written, trailing zeros and all, when that fits; else with as few zeros as it takes.
@@ -1147,8 +1161,9 @@ mod tests {
             ("-0.10000000000000000000000001", "-0.10000000000000000000000001"),
             ("79228162514264337593543950335", "79228162514264337593543950335"),
             ("1.0000000000000000000000000000000", "1"),
-            ("100e-2", "1"),
-            ("\" 19.990 \"", "19.99"),
+            ("100e-2", "1.00"),
+            ("\" 19.990 \"", "19.990"),
+            ("\"0.00\"", "0.00"),
             ("\"+.5\"", "0.5"),
             ("-0", "0"),
         ] {
@@ -1376,6 +1391,7 @@ mod tests {
             Type::DateTime => out.push_str(
                 rng.choose(&["\"2026-01-02T03:04:05Z\"", "\"1999-12-31T23:59:59.5+01:00\""], &["\"2026-01-02\"", "{}"]),
             ),
+            Type::Formed(base, _) => document(base, types, rng, out, depth),
             Type::Array(item) => {
                 out.push('[');
                 for i in 0..if depth > 3 { 0 } else { rng.below(4) } {

@@ -393,6 +393,7 @@ impl<'p> MapWriter<'p> {
             let mut v = run_map(map, vec![std::mem::replace(record, Value::Null)], plan)?;
             if let Some(ret) = &map.ret {
                 crate::omit_absent(&mut v, ret, &plan.types);
+                crate::write_forms(&mut v, ret, &plan.types)?;
             }
             crate::encode_to(&v, out);
             return Ok(());

@@ -224,6 +224,7 @@ pub fn describe_type(ty: &Type, types: &[NamedType]) -> String {
         Type::Object(_) => "an object".into(),
         Type::Named(i) => types.get(*i).map_or_else(|| "?".into(), |n| n.name.clone()),
         Type::Nullable(t) => format!("{}?", describe_type(t, types)),
+        Type::Formed(t, form) => format!("{}({})", describe_type(t, types), form.written()),
     }
 }
 
@@ -235,10 +236,9 @@ pub fn encode(value: &Value) -> String {
 }
 
 /// Appends a value's JSON text to `out`.
-/// A Decimal as its shortest exact text (`12.5`, `-0.05`, `3`), as its `Display` writes it
-/// normalized, without going through the formatting machinery.
+/// A Decimal as its exact text with its own scale (`12.50` stays `12.50`, `-0.05`, `3`), as its
+/// `Display` writes it, without going through the formatting machinery.
 fn decimal(d: &rust_decimal::Decimal, out: &mut String) {
-    let d = d.normalize();
     let m = d.mantissa();
     let mut digits = itoa::Buffer::new();
     let digits = digits.format(m.unsigned_abs());
@@ -311,7 +311,7 @@ impl ToText for Value {
             Value::Bool(b) => b.to_string(),
             Value::Int(n) => n.to_string(),
             Value::Float(f) => f.to_string(),
-            Value::Decimal(d) => d.normalize().to_string(),
+            Value::Decimal(d) => d.to_string(),
             Value::Str(s) => s.clone(),
             Value::Date(d) => d.format("%Y-%m-%d").to_string(),
             Value::DateTime(t) => t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
@@ -396,7 +396,7 @@ mod tests {
         let v = decode_text(j, &order_type(), &[]).unwrap();
         assert_eq!(v.get("email"), Some(&Value::Null));
         assert_eq!(v.get("extra"), None);
-        assert_eq!(encode(&v), r#"{"id":7,"email":null,"total":1234.1,"status":"open","items":[{"sku":"A"}]}"#);
+        assert_eq!(encode(&v), r#"{"id":7,"email":null,"total":1234.10,"status":"open","items":[{"sku":"A"}]}"#);
         let j = r#"{"id": 7, "total": 0.1, "status": "open", "items": []}"#;
         let v = decode_text(j, &order_type(), &[]).unwrap();
         assert_eq!(v.get("total"), Some(&Value::Decimal(rust_decimal::Decimal::new(1, 1))));
@@ -484,19 +484,25 @@ mod text_tests {
     }
 
     #[test]
-    fn numbers_are_written_as_display_writes_them() {
+    fn numbers_are_written_as_display_writes_them_with_their_scale() {
         use rust_decimal::Decimal;
-        let decimals = ["0", "-0", "1", "-1", "12.50", "0.001", "-0.05", "100", "1e20", "123456789.000100", "-7.9"];
+        let decimals = ["1", "-1", "12.50", "0.001", "-0.05", "100", "1e20", "123456789.000100", "-7.9", "10.00"];
         for d in decimals {
             let d = Decimal::from_str_exact(d).or_else(|_| Decimal::from_scientific(d)).unwrap();
             let mut out = String::new();
             decimal(&d, &mut out);
-            assert_eq!(out, d.normalize().to_string(), "{d:?}");
+            assert_eq!(out, d.to_string(), "{d:?}");
         }
         for d in [Decimal::MAX, Decimal::MIN, Decimal::new(1, 28), Decimal::new(-123, 28)] {
             let mut out = String::new();
             decimal(&d, &mut out);
-            assert_eq!(out, d.normalize().to_string());
+            assert_eq!(out, d.to_string());
+        }
+        // The scale is kept ("10.00" stays "10.00"); a zero is written without a sign.
+        for (d, text) in [("0", "0"), ("-0", "0"), ("0.00", "0.00"), ("-0.00", "0.00"), ("10.00", "10.00")] {
+            let mut out = String::new();
+            decimal(&Decimal::from_str_exact(d).unwrap(), &mut out);
+            assert_eq!(out, text, "{d}");
         }
         for n in [0, -1, 42, i64::MAX, i64::MIN] {
             assert_eq!(encode(&Value::Int(n)), n.to_string());

@@ -12,6 +12,7 @@ mod builtins;
 mod compiled;
 mod datefmt;
 mod decode;
+mod forms;
 mod json;
 mod keys;
 mod ops;
@@ -24,11 +25,12 @@ pub mod mapper;
 pub mod test_blocks;
 
 pub use compiled::{Compiled, Program};
+pub use forms::write_forms;
 pub use json::{
     decode_page, decode_text, describe_type, encode, encode_to, BadRecord, Mismatches, Page, ShapeError, TextError,
     ToText,
 };
-pub use shape::{encode_as, omit_absent};
+pub use shape::{omit_absent, try_encode_as};
 
 // The IR, in scope crate-wide (`crate::Expr`, …) for the modules that moved here from flow_plan.
 #[cfg(test)]

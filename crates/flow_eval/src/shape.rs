@@ -1,8 +1,9 @@
 //! Output shaped by its declared type: an optional field (`name?: T`) is left out when null,
 //! wherever a body or an output record is written.
 
-use flow_plan::has_optional;
+use flow_plan::needs_shaping;
 
+use crate::eval::EvalError;
 use crate::{encode, NamedType, Type, Value};
 
 /// Leaves out of `value` every optional field (`name?: T`) of `ty` whose value is null, at any
@@ -38,16 +39,18 @@ pub fn omit_absent(value: &mut Value, ty: &Type, types: &[NamedType]) {
     walk(value, ty, types, 0)
 }
 
-/// A request body or output record as JSON: shaped by its declared type when that type has
-/// optional fields, else as it is.
-pub fn encode_as(value: &Value, ty: Option<&Type>, types: &[NamedType]) -> String {
+/// A request body or output record as JSON, shaped by its declared type: optional fields left
+/// out when null, declared wire forms written (`DateTime(unix_seconds)`, `Decimal(string)`); an
+/// error when a value cannot be written exactly in its declared form.
+pub fn try_encode_as(value: &Value, ty: Option<&Type>, types: &[NamedType]) -> Result<String, EvalError> {
     match ty {
-        Some(t) if has_optional(t, types) => {
+        Some(t) if needs_shaping(t, types) => {
             let mut v = value.clone();
             omit_absent(&mut v, t, types);
-            encode(&v)
+            crate::write_forms(&mut v, t, types)?;
+            Ok(encode(&v))
         }
-        _ => encode(value),
+        _ => Ok(encode(value)),
     }
 }
 
@@ -55,6 +58,7 @@ pub fn encode_as(value: &Value, ty: Option<&Type>, types: &[NamedType]) -> Strin
 mod tests {
     use super::*;
     use crate::Field;
+    use flow_plan::has_optional;
 
     fn field(name: &str, ty: Type, optional: bool) -> Field {
         Field { name: name.into(), ty, optional }
@@ -92,10 +96,10 @@ mod tests {
             ("coupon", Value::Null),
         ]);
         assert_eq!(
-            encode_as(&value, Some(&order), &types),
+            try_encode_as(&value, Some(&order), &types).unwrap(),
             r#"{"id":1,"items":[{"sku":"A","gift":null},{"sku":"B","note":"wrap","gift":null}]}"#
         );
         // Without a type, or with one that has no optional field, the value is written as it is.
-        assert!(encode_as(&value, None, &types).contains("\"coupon\":null"));
+        assert!(try_encode_as(&value, None, &types).unwrap().contains("\"coupon\":null"));
     }
 }

@@ -612,3 +612,18 @@ fn the_outline_lists_every_declaration_and_survives_a_syntax_error() {
         ]
     );
 }
+
+#[test]
+fn hover_shows_a_declared_wire_form_on_paths_and_fields() {
+    let text = "type Msg { ts: DateTime(unix_seconds, string, digits: 6), price: Decimal(string) }\ntype Out { at: DateTime }\nmap m(x: Msg) -> Out {\n  at = x.ts\n}\n";
+    let mut c = Client::opened(text);
+    // A path to the field: its type with its form, as the checker resolved it.
+    let path = c.at("textDocument/hover", 3, 10, json!({}));
+    let md = path["contents"]["value"].as_str().unwrap_or_default();
+    assert!(md.contains("DateTime(unix_seconds, string, digits: 6)"), "{md}");
+    // The completion of the fields says so too.
+    c.change(&text.replace("x.ts\n", "x.\n"));
+    let _ = c.diagnostics();
+    let fields = c.at("textDocument/completion", 3, 9, json!({}));
+    assert_eq!(fields[1]["detail"], "Decimal(string)");
+}

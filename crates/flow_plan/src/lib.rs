@@ -8,10 +8,12 @@
 //! regexes or caches (those are `flow_eval`'s, in a side table built per plan), no I/O.
 
 mod builtins;
+mod forms;
 mod value;
 
 pub use builtins::{Arg, Builtin, Family, Row, Shape};
 pub use flow_diagnostics::Span;
+pub use forms::{has_form, needs_shaping, Form, UnixUnit};
 pub use value::{Key, Value};
 
 /// Whole-request timeout of an api that sets none.
@@ -209,6 +211,8 @@ pub enum Type {
     Named(usize),
     /// The value may be null or absent.
     Nullable(Box<Type>),
+    /// A scalar (DateTime, Decimal, Int) in a declared wire form: `DateTime(unix_seconds)`.
+    Formed(Box<Type>, Form),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -252,6 +256,28 @@ pub struct Endpoint {
     /// Paging stops with an error after this many pages.
     #[serde(default = "default_max_pages")]
     pub max_pages: u64,
+    /// When a 2xx answer is an error (the endpoint's `error_when`, or its api's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answer_errors: Option<AnswerErrors>,
+    pub span: Span,
+}
+
+/// When an answer with a 2xx status is an error (Slack's `{"ok": false, "error": "…"}`), what
+/// its message is, and whether it passes with time (retried under the retry policy).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AnswerErrors {
+    /// What is decoded of an answer to judge it: the top-level fields the expressions read,
+    /// each of them nullable (an error answer seldom has the fields of a good one).
+    pub view: Type,
+    /// Over `response` (the view): true when the answer is an error.
+    pub when: Expr,
+    /// The error's text; none, or null: the answer is reported without one.
+    #[serde(default)]
+    pub message: Option<Expr>,
+    /// True when the error passes with time: retried, like a 429.
+    #[serde(default)]
+    pub transient: Option<Expr>,
+    /// The `error_when = …` declaration.
     pub span: Span,
 }
 
@@ -396,7 +422,7 @@ pub struct Map {
     #[serde(default)]
     pub order: Vec<Key>,
     /// The target type, when it has optional fields (`name?: T`) that output leaves out when
-    /// null; see `flow_eval::omit_absent`.
+    /// null, or declared wire forms output writes (`flow_eval::omit_absent`, `write_forms`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ret: Option<Type>,
     pub span: Span,

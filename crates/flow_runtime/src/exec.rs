@@ -793,7 +793,16 @@ impl FlowRun {
         let items = Value::Array(batch.iter().map(|p| p.item.clone()).collect());
         let headers = first.headers.clone();
         let rec = first.rec.clone();
-        let body = flow_eval::encode_as(&items, endpoint.body.as_ref(), &plan.types);
+        let body = match flow_eval::try_encode_as(&items, endpoint.body.as_ref(), &plan.types) {
+            Ok(body) => body,
+            Err(err) => {
+                let d = self.eval_failure(err, call.span, Some(&rec), "the batch's body");
+                for p in &batch {
+                    self.record_failed(d.clone(), &p.rec, &p.record);
+                }
+                return;
+            }
+        };
         match self.send(call, &url, &headers, Some(body), Some(&rec), false).await {
             Ok(_) => {
                 self.stats.records_ok.fetch_add(batch.len() as u64, Ordering::SeqCst);
@@ -840,6 +849,11 @@ impl FlowRun {
         let safe = matches!(endpoint.method.as_str(), "GET" | "PUT" | "DELETE")
             || endpoint.idempotent
             || call.idempotency_key.is_some();
+        let program = &*self.ctx.plan;
+        let judge = endpoint
+            .answer_errors
+            .as_ref()
+            .map(|errors| move |a: &Answer| crate::answer_errors::judge(errors, program, &a.body));
         let exchange = self
             .ctx
             .http
@@ -855,6 +869,7 @@ impl FlowRun {
                     url,
                     headers,
                     body,
+                    judge: judge.as_ref().map(|j| j as &http::Judge<'_>),
                 },
             )
             .await;
@@ -916,6 +931,7 @@ impl FlowRun {
             "R0008" => "the API's pagination is not advancing; check the `paginate` rule's `from` path",
             "R0011" => "raise the endpoint's `max_pages` if the source really has that many pages",
             "R0024" => "the records of the last page were handed on; correct the record type (or the `paginate` expression) so the next page can be worked out",
+            "R0025" => "the API answered that the request failed; its message says why (an error the API says passes with time is retried when `error_transient` says so)",
             "R0013" => "check the credentials (client id and secret) and the token URL; the token endpoint's answer is in the notes",
             "R0012" => "give the call an `idempotency_key: …` (or declare the endpoint `idempotent = true` if repeating it is harmless), then check whether the record arrived",
             _ => "see docs/diagnostics.md",
@@ -977,11 +993,15 @@ impl FlowRun {
         let api = &plan.apis[endpoint.api];
         let (params, query, headers) = self.request_parts(call, env, rec)?;
         let body = match &call.body {
-            Some(e) => Some(flow_eval::encode_as(
-                &eval::eval(e, env, &plan).map_err(|err| self.eval_failure(err, call.span, rec, "the request body"))?,
-                endpoint.body.as_ref(),
-                &plan.types,
-            )),
+            Some(e) => Some(
+                flow_eval::try_encode_as(
+                    &eval::eval(e, env, &plan)
+                        .map_err(|err| self.eval_failure(err, call.span, rec, "the request body"))?,
+                    endpoint.body.as_ref(),
+                    &plan.types,
+                )
+                .map_err(|err| self.eval_failure(err, call.span, rec, "the request body"))?,
+            ),
             None => None,
         };
         let url = http::endpoint_url(api, endpoint, &params, &query).map_err(|f| self.http_failure(f, call, rec))?;

@@ -92,6 +92,18 @@ pub(crate) struct Request<'a> {
     pub url: &'a url::Url,
     pub headers: &'a [(String, String)],
     pub body: Option<String>,
+    /// Whether a 2xx answer is an error by the endpoint's declaration (`error_when`): its
+    /// message, and whether it is transient (retried like a 429).
+    pub judge: Option<&'a Judge<'a>>,
+}
+
+/// Says whether a 2xx answer is an error by the endpoint's declaration.
+pub(crate) type Judge<'a> = dyn Fn(&Answer) -> Option<AnswerError> + Send + Sync + 'a;
+
+/// A 2xx answer that says it is an error.
+pub(crate) struct AnswerError {
+    pub message: String,
+    pub transient: bool,
 }
 
 /// The outcome of [`Http::exchange`], with the retries it made.
@@ -335,6 +347,31 @@ impl Http {
                     retries.push(RetryNote { attempt, wait_ms: 0, reason: "answered 401; token refreshed".into() });
                     continue;
                 }
+            }
+            let declared = match (&result, request.judge) {
+                (Ok(a), Some(judge)) if (200..300).contains(&a.status) => judge(a).map(|e| (a, e)),
+                _ => None,
+            };
+            if let Some((a, e)) = declared {
+                let asked = a.retry_after.as_deref().and_then(|v| retry_after_ms(v, std::time::SystemTime::now()));
+                let reason = format!("answered {} with an error: {}", a.status, e.message);
+                if !e.transient || attempt >= policy.attempts {
+                    let mut f = Failure::new(codes::ANSWER_ERROR, reason);
+                    if e.transient {
+                        f.notes.push(format!("the error is transient; all {} attempts were spent", policy.attempts));
+                    }
+                    return Exchange { result: Err(f), elapsed: started.elapsed(), retries, statuses };
+                }
+                // The API says it did not do it: repeating is harmless, like after a 429.
+                let t = Transient { ambiguous: false, reason, asked_ms: asked };
+                let wait_ms = match next_wait(policy, attempt, &t, safe) {
+                    Ok(ms) => ms,
+                    Err(f) => return Exchange { result: Err(f), elapsed: started.elapsed(), retries, statuses },
+                };
+                retries.push(RetryNote { attempt, wait_ms, reason: t.reason });
+                tokio::time::sleep(Duration::from_millis(wait_ms)).await;
+                attempt += 1;
+                continue;
             }
             let Some(t) = transient(&result, request.expect_json).filter(|_| attempt < policy.attempts) else {
                 return Exchange { result, elapsed: started.elapsed(), retries, statuses };

@@ -12,6 +12,7 @@
 //! [`Diagnostic`] that names the flow, the step and the record, with the span of the `.flow`
 //! source that declared the failing step.
 
+mod answer_errors;
 mod auth;
 mod dead_letters;
 mod exec;

@@ -245,7 +245,12 @@ impl Pager {
         }
         self.started = true;
         self.pages += 1;
-        let body = body.as_ref().map(|b| flow_eval::encode_as(b, endpoint.body.as_ref(), &fr.ctx.plan.types));
+        let body = match body.as_ref().map(|b| flow_eval::try_encode_as(b, endpoint.body.as_ref(), &fr.ctx.plan.types))
+        {
+            Some(Err(err)) => return Err(fr.eval_failure(err, call.span, rec, "the request body")),
+            Some(Ok(b)) => Some(b),
+            None => None,
+        };
         let answer = fr.send(call, &url, &headers, body, rec, true).await?;
         let Some(ty) = &endpoint.response else {
             return Ok(Some(Vec::new()));

@@ -131,6 +131,9 @@ pub enum TypeExprKind {
     Array(Box<TypeExpr>),
     /// `{ a: T, b: U }`.
     Object(Vec<FieldDecl>),
+    /// `DateTime(unix_seconds)`, `Decimal(string)`: a type with its wire form, written as a
+    /// call (an [`ExprKind::Call`]); the checker reads its arguments.
+    Formed(Box<Expr>),
 }
 
 #[derive(Debug, Clone, PartialEq)]

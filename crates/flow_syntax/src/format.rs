@@ -560,6 +560,7 @@ impl Printer {
     fn ty(&mut self, t: &TypeExpr, level: usize) -> String {
         let inner = match &t.kind {
             TypeExprKind::Name(id) => id.name.clone(),
+            TypeExprKind::Formed(call) => self.expr(call, 0, level),
             TypeExprKind::Literal(s) => string(s),
             TypeExprKind::Union(members) => {
                 let parts: Vec<String> = members

@@ -323,6 +323,7 @@ impl AstBuilder {
                 }
                 TypeExprKind::Object(fields)
             }
+            Rule::call => TypeExprKind::Formed(Box::new(self.call(pair)?)),
             _ => TypeExprKind::Name(self.ident(pair)),
         };
         Ok(TypeExpr { kind, nullable: false, span })
