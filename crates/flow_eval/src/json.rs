@@ -204,6 +204,8 @@ pub fn describe_type(ty: &Type, types: &[NamedType]) -> String {
         Type::Object(_) => "an object".into(),
         Type::Named(i) => types.get(*i).map_or_else(|| "?".into(), |n| n.name.clone()),
         Type::Nullable(t) => format!("{}?", describe_type(t, types)),
+        Type::Dict(t) => format!("{{ [String]: {} }}", describe_type(t, types)),
+        Type::Json => "Json".into(),
     }
 }
 
@@ -275,6 +277,20 @@ pub fn encode_to(value: &Value, out: &mut String) {
             }
             out.push('}');
         }
+        Value::Dict(entries) => {
+            out.push('{');
+            for (i, (k, v)) in entries.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                string(k, out);
+                out.push(':');
+                encode_to(v, out);
+            }
+            out.push('}');
+        }
+        // Checked JSON as it came, whitespace between tokens left out.
+        Value::Json(text) => out.push_str(text),
     }
 }
 
@@ -295,7 +311,7 @@ impl ToText for Value {
             Value::Str(s) => s.clone(),
             Value::Date(d) => d.format("%Y-%m-%d").to_string(),
             Value::DateTime(t) => t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
-            Value::Array(_) | Value::Object(_) => encode(self),
+            Value::Array(_) | Value::Object(_) | Value::Dict(_) | Value::Json(_) => encode(self),
         }
     }
 }

@@ -119,6 +119,8 @@ pub enum TypeExprKind {
     Array(Box<TypeExpr>),
     /// `{ a: T, b: U }`.
     Object(Vec<FieldDecl>),
+    /// `{ [String]: T }`: a dictionary; `key` is the key type as written.
+    Dict { key: Ident, value: Box<TypeExpr> },
 }
 
 #[derive(Debug, Clone, PartialEq)]
