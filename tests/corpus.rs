@@ -501,6 +501,19 @@ fn random_json(
             let items: Vec<String> = (0..count).map(|_| random_json(item, types, depth + 1, next)).collect();
             format!("[{}]", items.join(","))
         }
+        Type::Dict(value) => {
+            let count = if depth > 4 { 0 } else { next(4) };
+            let entries: Vec<String> = (0..count)
+                .map(|_| {
+                    let key = serde_json::to_string(TEXTS[next(TEXTS.len())]).expect("key");
+                    format!("{key}: {}", random_json(value, types, depth + 1, next))
+                })
+                .collect();
+            format!("{{{}}}", entries.join(","))
+        }
+        Type::Json => {
+            ["null", "1.50", "\"x\"", "[1, 2.0e3, {\"k\": true}]", "{ \"order_id\" : \"123\" }"][next(5)].to_string()
+        }
         Type::Object(fields) => {
             let mut parts = Vec::new();
             for f in fields {

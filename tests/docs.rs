@@ -505,9 +505,13 @@ fn documented_builtins(text: &str) -> std::collections::BTreeMap<String, std::co
     let mut out = std::collections::BTreeMap::<String, std::collections::BTreeSet<String>>::new();
     let mut family = String::new();
     for line in section.lines() {
-        for (heading, name) in
-            [("Text:", "Text"), ("Arrays", "Arrays"), ("Numbers:", "Numbers"), ("Dates and times", "Dates")]
-        {
+        for (heading, name) in [
+            ("Text:", "Text"),
+            ("Arrays", "Arrays"),
+            ("Numbers:", "Numbers"),
+            ("Dates and times", "Dates"),
+            ("Dictionaries:", "Dicts"),
+        ] {
             if line.starts_with(heading) {
                 family = name.to_string();
             }

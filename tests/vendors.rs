@@ -340,3 +340,64 @@ fn a_transient_error_in_a_200_fails_once_the_attempts_are_spent() {
         assert_eq!(api.vendors().hits("slack_conversations"), 4);
     });
 }
+
+/// `flowc map` over vendor records (each JSON value of `records` as one NDJSON line): its output
+/// lines, parsed.
+fn map_records(map: &str, records: &[serde_json::Value]) -> Vec<serde_json::Value> {
+    let dir = std::env::temp_dir().join(format!("flowc-vendors-{}-{map}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let input = dir.join("in.ndjson");
+    let lines: Vec<String> = records.iter().map(|r| r.to_string()).collect();
+    std::fs::write(&input, lines.join("\n") + "\n").expect("write input");
+    let out = common::flowc(
+        &["map", "tests/data/vendors/dicts.flow", "--map", map, "--input", input.to_str().expect("path")],
+        &[],
+    );
+    std::fs::remove_dir_all(&dir).ok();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    out.stdout.lines().map(|l| serde_json::from_str(l).expect("an output line is JSON")).collect()
+}
+
+fn vendor_json(path: &str) -> serde_json::Value {
+    let text = std::fs::read_to_string(common::root().join("tests/data/vendors").join(path)).expect("read");
+    serde_json::from_str(&text).expect("vendor JSON")
+}
+
+#[test]
+fn stripe_metadata_and_content_passed_through_lose_nothing() {
+    let refund = vendor_json("stripe/refund_updated.json");
+    let out = map_records("refund_copy", std::slice::from_ref(&refund));
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0]["order_id"], "6735");
+    assert_eq!(out[0]["metadata"], serde_json::json!({ "order_id": "6735", "synced_by": "flowc" }));
+    // `Json` passes Stripe's nested object on as it came.
+    assert_eq!(out[0]["destination_details"], refund["destination_details"]);
+    assert_eq!(out[0]["reason"], serde_json::Value::Null);
+}
+
+#[test]
+fn hubspot_properties_are_a_dictionary_iterated_in_their_order() {
+    let page = vendor_json("hubspot/contacts_v1_all.json");
+    let contacts = page["contacts"].as_array().expect("contacts").clone();
+    let out = map_records("contact_row", &contacts);
+    assert_eq!(out.len(), contacts.len());
+    for (row, contact) in out.iter().zip(&contacts) {
+        let props = contact["properties"].as_object().expect("properties");
+        let names: Vec<&str> = props.keys().map(String::as_str).collect();
+        assert_eq!(row["names"], serde_json::json!(names), "keys in the order HubSpot sent them");
+        for (k, v) in props {
+            assert_eq!(row["fields"][k], v["value"]);
+        }
+    }
+    assert_eq!(out[0]["first"], "HubSpot");
+}
+
+#[test]
+fn jira_avatar_urls_are_looked_up_by_their_size_keys() {
+    let page = vendor_json("jira/project_search.json");
+    let projects = page["values"].as_array().expect("values").clone();
+    let out = map_records("project_avatars", &projects);
+    assert_eq!(out[0]["key"], "EX");
+    assert_eq!(out[0]["large"], "https://your-domain.atlassian.net/secure/projectavatar?size=large&pid=10000");
+    assert_eq!(out[1]["sizes"], serde_json::json!(["16x16", "24x24", "32x32", "48x48"]));
+}

@@ -204,7 +204,7 @@ impl CallGraph {
 }
 
 /// Names that cannot be declared: the built-in types.
-pub(crate) const BUILTIN_TYPES: [&str; 7] = ["String", "Int", "Float", "Decimal", "Bool", "Date", "DateTime"];
+pub(crate) const BUILTIN_TYPES: [&str; 8] = ["String", "Int", "Float", "Decimal", "Bool", "Date", "DateTime", "Json"];
 
 pub(crate) struct Checker<'a> {
     pub file: &'a ast::File,

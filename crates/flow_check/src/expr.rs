@@ -120,11 +120,15 @@ impl Checker<'_> {
                 };
                 return self.object_against(e.span, fields, expected_fields, type_index, expect, scope);
             }
+            (ExprKind::Object(items), Ty::Dict(value)) => {
+                return self.dict_literal(items, value, expect, scope);
+            }
             (ExprKind::If { cond, then, otherwise }, _) => {
                 let c = self.check_against(cond, &self.bool_expect("an `if` condition"), scope);
                 self.constant_condition(cond, then, otherwise);
-                let t = self.check_against(then, expect, scope);
-                let o = self.check_against(otherwise, expect, scope);
+                let (when_true, when_false) = crate::narrow::facts(cond, scope);
+                let t = self.with_facts(when_true, scope, |c, scope| c.check_against(then, expect, scope));
+                let o = self.with_facts(when_false, scope, |c, scope| c.check_against(otherwise, expect, scope));
                 return plan::Expr::If { cond: Box::new(c), then: Box::new(t), otherwise: Box::new(o) };
             }
             // `[]` where no array is expected: nothing to take its type from, or the wrong type.
@@ -283,6 +287,10 @@ impl Checker<'_> {
 
     /// Reports why `found` does not fit `expect`.
     pub(crate) fn mismatch(&mut self, e: &ast::Expr, found: &Ty, expect: &Expect, m: &Mismatch) {
+        if matches!(self.types.resolve(&self.types.non_null(found)), Ty::Json) {
+            let want = self.types.display(&expect.ty);
+            return self.json_read_as(e, &want, expect.origin);
+        }
         let (path, inner) = m.innermost();
         let found_s = self.types.display(found);
         let want_s = self.types.display(&expect.ty);
@@ -509,8 +517,14 @@ impl Checker<'_> {
             ExprKind::Duration(ms) => (Ty::Duration, lit(plan::Value::Int(i64::try_from(*ms).unwrap_or(i64::MAX)))),
             ExprKind::Bool(b) => (Ty::Bool, lit(plan::Value::Bool(*b))),
             ExprKind::Null => (Ty::Null, lit(plan::Value::Null)),
-            ExprKind::Name(id) => self.name(id, scope),
-            ExprKind::Field { base, name, optional } => self.field(e, base, name, *optional, scope),
+            ExprKind::Name(id) => {
+                let (t, x) = self.name(id, scope);
+                (self.narrowed(e, t, scope), x)
+            }
+            ExprKind::Field { base, name, optional } => {
+                let (t, x) = self.field(e, base, name, *optional, scope);
+                (self.narrowed(e, t, scope), x)
+            }
             ExprKind::Index { base, index } => {
                 if let ExprKind::Name(id) = &base.kind {
                     if !scope.contains(&id.name) {
@@ -535,6 +549,9 @@ impl Checker<'_> {
                     }
                 }
                 let (bt, be) = self.infer(base, scope);
+                if let Ty::Dict(value) = self.types.resolve(&bt).clone() {
+                    return self.dict_index(&value, be, index, scope);
+                }
                 let ie =
                     self.check_against(index, &Expect { ty: Ty::Int, origin: None, what: "an index".into() }, scope);
                 let item = match self.types.resolve(&bt).clone() {
@@ -596,21 +613,24 @@ impl Checker<'_> {
             }
             ExprKind::Binary { op, lhs, rhs } => self.binary(e, *op, lhs, rhs, scope),
             ExprKind::If { cond, then, otherwise } => {
+                let (yes, no) = crate::narrow::facts(cond, scope);
                 let c = self.check_against(cond, &self.bool_expect("an `if` condition"), scope);
                 self.constant_condition(cond, then, otherwise);
                 // A branch that is `[]` takes its type from the other one.
                 let if_node = |t, o| plan::Expr::If { cond: Box::new(c), then: Box::new(t), otherwise: Box::new(o) };
                 if needs_context(then) && !needs_context(otherwise) {
-                    let (ot, oe) = self.infer(otherwise, scope);
-                    let te = self.check_against(then, &self.context_expect(&ot, "this branch"), scope);
+                    let (ot, oe) = self.with_facts(no, scope, |c, scope| c.infer(otherwise, scope));
+                    let want = self.context_expect(&ot, "this branch");
+                    let te = self.with_facts(yes, scope, |c, scope| c.check_against(then, &want, scope));
                     return (ot, if_node(te, oe));
                 }
-                let (tt, te) = self.infer(then, scope);
+                let (tt, te) = self.with_facts(yes, scope, |c, scope| c.infer(then, scope));
                 if needs_context(otherwise) {
-                    let oe = self.check_against(otherwise, &self.context_expect(&tt, "this branch"), scope);
+                    let want = self.context_expect(&tt, "this branch");
+                    let oe = self.with_facts(no, scope, |c, scope| c.check_against(otherwise, &want, scope));
                     return (tt, if_node(te, oe));
                 }
-                let (ot, oe) = self.infer(otherwise, scope);
+                let (ot, oe) = self.with_facts(no, scope, |c, scope| c.infer(otherwise, scope));
                 let ty = self.join_or_report(&tt, &ot, |a, b| {
                     Diagnostic::new(
                         codes::TYPE_MISMATCH,
@@ -830,6 +850,7 @@ impl Checker<'_> {
         }
         let fields = match self.types.resolve(&object_ty).clone() {
             Ty::Object(fields) => fields,
+            Ty::Dict(value) => return self.dict_field(&value, be, &name.name),
             Ty::Error => return POISON,
             other => {
                 let shown = self.types.display(&other);
@@ -972,7 +993,10 @@ impl Checker<'_> {
     fn logical(&mut self, op: BinaryOp, lhs: &ast::Expr, rhs: &ast::Expr, scope: &mut Scope) -> (Ty, plan::Expr) {
         let what = format!("an operand of `{}`", op.as_str());
         let l = self.check_against(lhs, &self.bool_expect(&what), scope);
-        let r = self.check_against(rhs, &self.bool_expect(&what), scope);
+        // `p != null && …p…`, `p == null || …p…`: the right side runs only where `p` is not null.
+        let (when_true, when_false) = crate::narrow::facts(lhs, scope);
+        let proved = if op == BinaryOp::And { when_true } else { when_false };
+        let r = self.with_facts(proved, scope, |c, scope| c.check_against(rhs, &c.bool_expect(&what), scope));
         let (lhs, rhs) = (Box::new(l), Box::new(r));
         let x = if op == BinaryOp::And { plan::Expr::And { lhs, rhs } } else { plan::Expr::Or { lhs, rhs } };
         (Ty::Bool, x)
@@ -1026,6 +1050,14 @@ impl Checker<'_> {
                     return node(Ty::Error);
                 }
             }
+        }
+        let with_null = *lt == Ty::Null || *rt == Ty::Null;
+        if let Some(json) = [(lhs, lt), (rhs, rt)]
+            .into_iter()
+            .find(|(_, t)| !with_null && matches!(self.types.resolve(&self.types.non_null(t)), Ty::Json))
+        {
+            self.report(crate::dicts::json_compared(json.0.span, e.span));
+            return node(Ty::Error);
         }
         let comparable = *lt == Ty::Null || *rt == Ty::Null || self.types.join(lt, rt).is_some();
         if !comparable {
@@ -1309,7 +1341,17 @@ impl Checker<'_> {
                         .help("remove the arm, or move it above the arm that takes its values"),
                 );
             }
-            let body = self.arm_body(arm, expect, &mut result, scope);
+            // Only a value that is not null reaches an arm without `null` whose patterns are all
+            // values, or a `_` after the `null` arm: there the scrutinee is not null.
+            let null_arm =
+                arm.patterns.iter().any(|p| p.literal.as_ref().is_some_and(|l| matches!(l.kind, ExprKind::Null)));
+            let past_null = covered.iter().any(plan::Value::is_null);
+            let proved = if !null_arm && (past_null || arm.patterns.iter().all(|p| p.literal.is_some())) {
+                crate::narrow::scrutinee_path(scrutinee, scope)
+            } else {
+                Vec::new()
+            };
+            let body = self.with_facts(proved, scope, |c, scope| c.arm_body(arm, expect, &mut result, scope));
             if arm.patterns.iter().any(|p| p.literal.is_none()) && otherwise.is_none() {
                 otherwise = Some(Box::new(body.clone()));
             }

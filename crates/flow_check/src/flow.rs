@@ -245,7 +245,9 @@ impl Checker<'_> {
             plan::Filter { expr: self.check_against(c, &expect, scope), span: c.span }
         });
         self.loop_depth += 1;
-        let body = self.stmts(&f.body, scope, None);
+        // `where p != null`: the body sees only records where `p` is not null.
+        let proved = f.filter.as_ref().map_or_else(Vec::new, |c| crate::narrow::facts(c, scope).0);
+        let body = self.with_facts(proved, scope, |c, scope| c.stmts(&f.body, scope, None));
         self.loop_depth -= 1;
         self.end_scope(scope, mark);
         Some(plan::Step::For { var: f.var.name.clone(), source: source?, filter, body, span: f.span })

@@ -22,6 +22,9 @@ pub(crate) struct Local {
 #[derive(Debug, Default)]
 pub(crate) struct Scope {
     locals: Vec<Local>,
+    /// Paths known not to be null here (`narrow.rs`): a local, by where it is declared, and
+    /// the fields read from it.
+    pub(crate) narrowed: Vec<crate::narrow::Path>,
 }
 
 impl Scope {
@@ -34,6 +37,11 @@ impl Scope {
         let local = self.locals.iter_mut().rev().find(|l| l.name == name)?;
         local.used = true;
         Some((local.ty.clone(), local.span))
+    }
+
+    /// Where the innermost local of this name is declared, without marking it used.
+    pub(crate) fn decl_of(&self, name: &str) -> Option<Span> {
+        self.locals.iter().rev().find(|l| l.name == name).map(|l| l.span)
     }
 
     /// Whether the innermost local of this name has been read.

@@ -213,6 +213,7 @@ fn every_use_of_a_declared_name_is_recorded_with_its_declaration() {
             TypeExprKind::Union(m) => m.iter().for_each(|x| types(x, out)),
             TypeExprKind::Array(x) => types(x, out),
             TypeExprKind::Object(fields) => fields.iter().for_each(|f| types(&f.ty, out)),
+            TypeExprKind::Dict { value, .. } => types(value, out),
             _ => {}
         }
     }

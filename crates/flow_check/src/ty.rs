@@ -32,6 +32,10 @@ pub(crate) enum Ty {
     Named(usize),
     /// Null or absent, or the inner type.
     Nullable(Rc<Ty>),
+    /// `{ [String]: T }`: a dictionary of values of this type, keys in the order they came.
+    Dict(Rc<Ty>),
+    /// `Json`: any JSON value, passed through untouched.
+    Json,
     /// The result of an operation that can fail on valid input (parsing): must be handled with
     /// `catch` where it is produced, so it never reaches a variable or a field.
     Fallible(Rc<Ty>),
@@ -163,6 +167,12 @@ impl Types {
                 out.push_str(&form.written());
                 out.push(')');
             }
+            Ty::Dict(t) => {
+                out.push_str("{ [String]: ");
+                self.write(t, out, depth + 1);
+                out.push_str(" }");
+            }
+            Ty::Json => out.push_str("Json"),
             Ty::Nullable(t) => {
                 let union = matches!(**t, Ty::Union(_));
                 if union {
@@ -229,6 +239,11 @@ impl Types {
             | (Ty::Date, Ty::Date)
             | (Ty::DateTime, Ty::DateTime)
             | (Ty::Duration, Ty::Duration) => Ok(()),
+            (Ty::Dict(found_value), Ty::Dict(expected_value)) => self
+                .assignable_in(found_value, expected_value, assumed)
+                .map_err(|m| Mismatch::Inside("[…]".to_string(), Box::new(m))),
+            // Any data fits `Json`: it is written as it is. Nothing comes out of `Json` unchecked.
+            (_, Ty::Json) if crate::dicts::is_data(self, f) => Ok(()),
             (Ty::Array(found_item), Ty::Array(expected_item)) => self
                 .assignable_in(found_item, expected_item, assumed)
                 .map_err(|m| Mismatch::Inside(format!("[{}]", "…"), Box::new(m))),
@@ -286,6 +301,7 @@ impl Types {
             // Arrays and objects join item by item and field by field, so `[["a"], ["b", "c"]]`
             // and `[{ s: "a" }, { s: "b" }]` have one item type.
             (Ty::Array(x), Ty::Array(y)) => Ty::Array(Rc::new(self.join(x, y)?)),
+            (Ty::Dict(x), Ty::Dict(y)) => Ty::Dict(Rc::new(self.join(x, y)?)),
             (Ty::Object(fa), Ty::Object(fb)) if fa.len() == fb.len() => {
                 let mut fields = Vec::with_capacity(fa.len());
                 for f in fa.iter() {
@@ -371,6 +387,8 @@ pub(crate) fn plan_type(ty: &Ty) -> plan::Type {
         Ty::Named(i) => plan::Type::Named(*i),
         Ty::Nullable(t) => plan::Type::Nullable(Box::new(plan_type(t))),
         Ty::Formed(t, form) => plan::Type::Formed(Box::new(plan_type(t)), (**form).clone()),
+        Ty::Dict(t) => plan::Type::Dict(Box::new(plan_type(t))),
+        Ty::Json => plan::Type::Json,
         // Declared types never hold these: the checker only puts them on expressions, and a
         // model exists only when every declaration resolved. Null is the value they could hold.
         Ty::Fallible(t) => plan_type(t),

@@ -88,6 +88,7 @@ impl Checker<'_> {
                 "Bool" => Ty::Bool,
                 "Date" => Ty::Date,
                 "DateTime" => Ty::DateTime,
+                "Json" => Ty::Json,
                 _ => match self.names.get(&id.name) {
                     Some(r) if r.kind == NameKind::Type => {
                         self.names.mark_used(NameKind::Type, r.index);
@@ -156,7 +157,14 @@ impl Checker<'_> {
                 }
             }
             TypeExprKind::Array(inner) => Ty::Array(Rc::new(self.type_expr(inner))),
+            TypeExprKind::Dict { key, value } => {
+                self.dict_key(key);
+                Ty::Dict(Rc::new(self.type_expr(value)))
+            }
             TypeExprKind::Object(fields) => {
+                if fields.is_empty() {
+                    self.keeps_nothing(te.span);
+                }
                 let mut out: Vec<FieldTy> = Vec::new();
                 let mut seen: Vec<(&str, Span)> = Vec::new();
                 for f in fields {
@@ -198,6 +206,7 @@ fn written(ty: &ast::TypeExpr) -> String {
         TypeExprKind::Array(t) => format!("[{}]", written(t)),
         TypeExprKind::Object(_) => "{ … }".into(),
         TypeExprKind::Formed(call) => crate::forms::written(call),
+        TypeExprKind::Dict { value, .. } => format!("{{ [String]: {} }}", written(value)),
     };
     if ty.nullable {
         format!("{inner}?")

@@ -72,6 +72,10 @@ codes! {
     EMPTY_ARRAY = "E0218", Error, "an empty array whose item type nothing says";
     BAD_TYPE_FORM = "E0219", Error, "a wire form that the type cannot have";
     IMPOSSIBLE_TIME_FORM = "E0220", Error, "a time format or zone of a declared form that can never read a time";
+    DICT_KEY = "E0222", Error, "a dictionary type whose keys are not `String`";
+    DICT_KEY_TWICE = "E0223", Error, "a dictionary literal that gives a key twice";
+    FROM_JSON = "E0225", Error, "a `Json` value used where a value of a declared type is wanted";
+    JSON_COMPARED = "E0226", Error, "a `Json` value compared with `==` or `!=`";
 
     BAD_RECORDS = "E0301", Error, "a records path that the response type does not have";
     BAD_PAGINATION = "E0302", Error, "a pagination rule that does not fit the response type";
@@ -138,6 +142,7 @@ codes! {
     SHORT_SECRET = "W0008", Warning, "a secret too short to redact safely";
     NULLABLE_CURSOR = "W0009", Warning, "a cursor field that may be null or absent";
     NO_STATE_KEY = "W0010", Warning, "a state without a `key`: records at the cursor may be delivered again";
+    KEEPS_NOTHING = "W0013", Warning, "an empty object type: it accepts any object and keeps none of it";
 }
 
 /// Looks up a code by id.

@@ -239,6 +239,11 @@ pub fn eval(expr: &Expr, env: &mut Env, plan: &Program) -> Result<Value, EvalErr
             }
         }
         Expr::Lambda { .. } => internal("a lambda outside a function call"),
+        Expr::DictGet { base, key } => {
+            let k = eval(key, env, plan)?;
+            Ok(crate::builtins::dicts::get(&eval(base, env, plan)?, &k))
+        }
+        Expr::Dict { parts } => crate::builtins::dicts::build(parts, env, plan),
         // Paths on variables are handled by `place`, by reference; these are on computed values.
         Expr::Field { base, name, .. } => Ok(match eval(base, env, plan)? {
             Value::Object(fields) => fields.into_iter().find(|(k, _)| k == name).map_or(Value::Null, |(_, v)| v),

@@ -225,6 +225,8 @@ pub fn describe_type(ty: &Type, types: &[NamedType]) -> String {
         Type::Named(i) => types.get(*i).map_or_else(|| "?".into(), |n| n.name.clone()),
         Type::Nullable(t) => format!("{}?", describe_type(t, types)),
         Type::Formed(t, form) => format!("{}({})", describe_type(t, types), form.written()),
+        Type::Dict(t) => format!("{{ [String]: {} }}", describe_type(t, types)),
+        Type::Json => "Json".into(),
     }
 }
 
@@ -295,6 +297,20 @@ pub fn encode_to(value: &Value, out: &mut String) {
             }
             out.push('}');
         }
+        Value::Dict(entries) => {
+            out.push('{');
+            for (i, (k, v)) in entries.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                string(k, out);
+                out.push(':');
+                encode_to(v, out);
+            }
+            out.push('}');
+        }
+        // Checked JSON as it came, whitespace between tokens left out.
+        Value::Json(text) => out.push_str(text),
     }
 }
 
@@ -315,7 +331,7 @@ impl ToText for Value {
             Value::Str(s) => s.clone(),
             Value::Date(d) => d.format("%Y-%m-%d").to_string(),
             Value::DateTime(t) => t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
-            Value::Array(_) | Value::Object(_) => encode(self),
+            Value::Array(_) | Value::Object(_) | Value::Dict(_) | Value::Json(_) => encode(self),
         }
     }
 }

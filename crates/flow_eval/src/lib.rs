@@ -35,4 +35,6 @@ pub use shape::{omit_absent, try_encode_as};
 // The IR, in scope crate-wide (`crate::Expr`, …) for the modules that moved here from flow_plan.
 #[cfg(test)]
 use flow_plan::Field;
-use flow_plan::{BinOp, Builtin, Expr, Key, Map, NamedType, ObjectPart, Plan, Span, Test, TestStep, Type, Value};
+use flow_plan::{
+    BinOp, Builtin, DictPart, Expr, Key, Map, NamedType, ObjectPart, Plan, Span, Test, TestStep, Type, Value,
+};

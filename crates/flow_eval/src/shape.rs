@@ -25,6 +25,11 @@ pub fn omit_absent(value: &mut Value, ty: &Type, types: &[NamedType]) {
                     walk(item, t, types, depth + 1);
                 }
             }
+            (Value::Dict(entries), Type::Dict(t)) => {
+                for (_, v) in entries {
+                    walk(v, t, types, depth + 1);
+                }
+            }
             (Value::Object(fields), Type::Object(decl)) => {
                 fields.retain(|(k, v)| !(v.is_null() && decl.iter().any(|f| f.optional && f.name == *k)));
                 for (k, v) in fields.iter_mut() {

@@ -18,6 +18,8 @@ pub enum Family {
     Arrays,
     Numbers,
     Dates,
+    /// `keys`, `values`, `entries`, `from_entries`.
+    Dicts,
     /// `fail`.
     Control,
 }
@@ -231,6 +233,12 @@ builtins! {
         ToTimezone = "to_timezone"(t: DateTime, zone: Zone) -> DateTime, "to_timezone(t: DateTime, zone: \"Europe/Berlin\") -> DateTime";
         AddDays = "add_days"(t: Dated, days: Int) -> Depends, "add_days(d: Date | DateTime, days: Int) -> same";
         DaysBetween = "days_between"(from: Date, to: Date) -> Int, "days_between(from: Date, to: Date) -> Int";
+    }
+    Dicts {
+        Keys = "keys"(d: Value) -> Strings, "keys(d: { [String]: T }) -> [String]   (in the dictionary's order)";
+        Values = "values"(d: Value) -> Depends, "values(d: { [String]: T }) -> [T]";
+        Entries = "entries"(d: Value) -> Depends, "entries(d: { [String]: T }) -> [{ key: String, value: T }]";
+        FromEntries = "from_entries"(entries: Items) -> Depends, "from_entries(entries: [{ key: String, value: T }]) -> { [String]: T }   (a repeated key: the last value, at the first one's place)";
     }
     Control {
         Fail = "fail"(reason: String) -> Never, "fail(reason: String) -> never   (fails the record; with `catch` it is a default)";

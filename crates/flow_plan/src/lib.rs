@@ -37,7 +37,7 @@ pub fn has_optional(ty: &Type, types: &[NamedType]) -> bool {
         depth < 32
             && match ty {
                 Type::Object(fields) => fields.iter().any(|f| f.optional || walk(&f.ty, types, depth + 1)),
-                Type::Array(t) | Type::Nullable(t) => walk(t, types, depth + 1),
+                Type::Array(t) | Type::Nullable(t) | Type::Dict(t) => walk(t, types, depth + 1),
                 Type::Named(i) => types.get(*i).is_some_and(|n| walk(&n.ty, types, depth + 1)),
                 _ => false,
             }
@@ -213,6 +213,10 @@ pub enum Type {
     Nullable(Box<Type>),
     /// A scalar (DateTime, Decimal, Int) in a declared wire form: `DateTime(unix_seconds)`.
     Formed(Box<Type>, Form),
+    /// `{ [String]: T }`: an object of any keys, each value a T, keys in the order they came.
+    Dict(Box<Type>),
+    /// `Json`: any JSON value, kept as its text.
+    Json,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -686,6 +690,16 @@ pub enum Expr {
         param: Key,
         body: Box<Expr>,
     },
+    /// `d["key"]`, `d.key` on a dictionary: the value at that key, or null.
+    DictGet {
+        base: Box<Expr>,
+        key: Box<Expr>,
+    },
+    /// A dictionary literal, `{ order_id: x, ...other }` where a dictionary is expected: built
+    /// in order, a later value of a key replacing an earlier one at its place.
+    Dict {
+        parts: Vec<DictPart>,
+    },
 }
 
 impl Expr {
@@ -732,6 +746,13 @@ impl Expr {
             }),
             Expr::Lookup { key, .. } => f(key),
             Expr::Lambda { body, .. } => f(body),
+            Expr::DictGet { base, key } => {
+                f(base);
+                f(key);
+            }
+            Expr::Dict { parts } => parts.iter().for_each(|p| match p {
+                DictPart::Entry { value, .. } | DictPart::Spread { value } => f(value),
+            }),
         }
     }
 
@@ -751,6 +772,14 @@ impl Expr {
 pub struct MatchArm {
     pub patterns: Vec<Value>,
     pub body: Expr,
+}
+
+/// A part of a dictionary literal.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "part", rename_all = "snake_case")]
+pub enum DictPart {
+    Entry { key: String, value: Expr },
+    Spread { value: Expr },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

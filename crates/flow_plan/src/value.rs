@@ -22,6 +22,11 @@ pub enum Value {
     DateTime(DateTime<FixedOffset>),
     Array(Vec<Value>),
     Object(Vec<(Key, Value)>),
+    /// A dictionary: keys from the data (never interned), in the order they came, each once.
+    Dict(Vec<(String, Value)>),
+    /// Any JSON, as its text without the whitespace between tokens: numbers and escapes exactly
+    /// as they were written.
+    Json(Box<str>),
 }
 
 /// A field or variable name, interned: the same text is always the same pointer, so copying a
@@ -218,6 +223,8 @@ impl Value {
             Value::DateTime(_) => "DateTime",
             Value::Array(_) => "array",
             Value::Object(_) => "object",
+            Value::Dict(_) => "dictionary",
+            Value::Json(_) => "Json",
         }
     }
 }

@@ -459,7 +459,8 @@ async fn replay_record(fr: &Arc<FlowRun>, step: usize, mut env: Env, letter: &De
         let api = &plan.apis[endpoint.api];
         let url = crate::http::endpoint_url(api, endpoint, &params, &query)
             .map_err(|f| fr.http_failure(f, call, Some(&rec)))?;
-        let body = flow_eval::encode_as(&Value::Array(vec![item]), endpoint.body.as_ref(), &plan.types);
+        let body = flow_eval::try_encode_as(&Value::Array(vec![item]), endpoint.body.as_ref(), &plan.types)
+            .map_err(|err| fr.eval_failure(err, call.span, Some(&rec), "the batch's body"))?;
         fr.send(call, &url, &headers, Some(body), Some(&rec), false).await?;
         return Ok(true);
     }

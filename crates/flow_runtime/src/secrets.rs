@@ -206,6 +206,20 @@ impl Secrets {
             Value::Int(_) | Value::Float(_) | Value::Decimal(_) | Value::Date(_) | Value::DateTime(_) => scalar(v),
             Value::Array(items) => Value::Array(items.iter().map(|i| self.redact_value(i)).collect()),
             Value::Object(fields) => Value::Object(fields.iter().map(|(k, f)| (*k, self.redact_value(f))).collect()),
+            // A dictionary's keys are data, not names from the `.flow` file: scrubbed too.
+            Value::Dict(entries) => {
+                Value::Dict(entries.iter().map(|(k, f)| (self.redact(k), self.redact_value(f))).collect())
+            }
+            // JSON text that held a secret becomes the text of its redaction (a redaction
+            // outside a string would not be JSON).
+            Value::Json(text) => {
+                let clean = self.redact(text);
+                if clean == **text {
+                    v.clone()
+                } else {
+                    Value::Str(clean)
+                }
+            }
         }
     }
 }

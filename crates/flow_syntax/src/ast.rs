@@ -134,6 +134,8 @@ pub enum TypeExprKind {
     /// `DateTime(unix_seconds)`, `Decimal(string)`: a type with its wire form, written as a
     /// call (an [`ExprKind::Call`]); the checker reads its arguments.
     Formed(Box<Expr>),
+    /// `{ [String]: T }`: a dictionary; `key` is the key type as written.
+    Dict { key: Ident, value: Box<TypeExpr> },
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -589,6 +589,12 @@ impl Printer {
                     object_fields(&parts, level)
                 }
             }
+            TypeExprKind::Dict { key, value } => {
+                let g = self.gap(value.span.start, level);
+                let text = format!("{g}{}", self.ty(value, level));
+                let close = self.type_close(t);
+                format!("{{ [{}]: {} }}", key.name, self.gap_after(text, close, level))
+            }
         };
         if t.nullable {
             // `"a" | "b"?` would make only the last member nullable in a reader's eyes: parenthesize.

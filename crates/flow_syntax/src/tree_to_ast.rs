@@ -307,6 +307,12 @@ impl AstBuilder {
                 let mut it = pair.into_inner();
                 TypeExprKind::Array(Box::new(self.type_expr(next(&mut it, self.base)?)?))
             }
+            Rule::dict_type => {
+                let mut it = pair.into_inner();
+                let key = self.ident(next(&mut it, self.base)?);
+                let value = Box::new(self.type_expr(next(&mut it, self.base)?)?);
+                TypeExprKind::Dict { key, value }
+            }
             Rule::object_type => {
                 let mut fields = Vec::new();
                 for f in pair.into_inner() {
@@ -728,7 +734,7 @@ fn rule_name(rule: Rule) -> Option<&'static str> {
         Rule::params => "a parameter list `(name: Type)`",
         Rule::param => "a parameter (`name: Type`)",
         Rule::method => "an HTTP method (GET, POST, PUT, PATCH, DELETE)",
-        Rule::type_expr | Rule::type_term | Rule::array_type | Rule::object_type => "a type",
+        Rule::type_expr | Rule::type_term | Rule::array_type | Rule::dict_type | Rule::object_type => "a type",
         Rule::nullable => "`?`",
         Rule::optional_mark => "`?` (an optional field)",
         Rule::type_field => "a field (`name: Type`)",

@@ -6,6 +6,7 @@
 
 mod arrays;
 mod dates;
+mod dicts;
 mod numbers;
 mod text;
 
@@ -232,6 +233,7 @@ impl Checker<'_> {
             Family::Arrays => self.arrays_type(b, span, a, plan_args, scope),
             Family::Numbers => self.numbers_type(b, span, a, plan_args, scope),
             Family::Dates => self.dates_type(b, span, a, plan_args, scope),
+            Family::Dicts => self.dicts_type(b, span, a, plan_args, scope),
             Family::Control => self.fixed(b, a, plan_args, scope),
         }
     }

@@ -6,6 +6,7 @@
 
 mod arrays;
 mod dates;
+pub(crate) mod dicts;
 mod numbers;
 pub(crate) mod text;
 
@@ -231,6 +232,7 @@ fn call_values(
         Family::Arrays => arrays::call(func, values, span, site, args),
         Family::Numbers => numbers::call(func, values, span, site, args),
         Family::Dates => dates::call(func, values, span, site, args),
+        Family::Dicts => dicts::call(func, values),
         Family::Control => match func {
             Builtin::Fail => fail(span, text(values.into_iter().next().unwrap_or(Value::Null))?),
             other => internal(&format!("`{}` is not a control function", other.name())),
