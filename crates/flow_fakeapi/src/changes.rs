@@ -39,6 +39,8 @@ struct Inner {
     replayed: u64,
     hold_after: Option<usize>,
     released: bool,
+    /// Writes waiting now for [`Changes::release`].
+    held: usize,
     /// Pages served, with the `cursor` each asked for ("" for the first).
     pages: Vec<String>,
 }
@@ -80,6 +82,12 @@ impl Changes {
         let mut inner = self.lock();
         inner.hold_after = Some(n);
         inner.released = false;
+    }
+
+    /// How many writes are held now: a run is parked there, a structural moment for a test to
+    /// act at (send a signal), never a guess of time.
+    pub fn held(&self) -> usize {
+        self.lock().held
     }
 
     /// Lets held writes go on, and stops holding.
@@ -137,6 +145,7 @@ async fn copy(State((changes, token)): St, headers: HeaderMap, Json(body): Json<
         return r;
     }
     let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_string);
+    let mut waiting = Waiting { changes: &changes, counted: false };
     loop {
         let notified = changes.released.notified();
         {
@@ -146,6 +155,10 @@ async fn copy(State((changes, token)): St, headers: HeaderMap, Json(body): Json<
                 return Json(answer).into_response();
             }
             let held = inner.hold_after.is_some_and(|n| inner.copies.len() >= n) && !inner.released;
+            if held && !waiting.counted {
+                inner.held += 1;
+                waiting.counted = true;
+            }
             if !held {
                 let answer = json!({ "id": format!("copy-{}", inner.copies.len() + 1) });
                 inner.copies.push(body);
@@ -156,5 +169,19 @@ async fn copy(State((changes, token)): St, headers: HeaderMap, Json(body): Json<
             }
         }
         notified.await;
+    }
+}
+
+/// A held write, counted in [`Changes::held`] until it goes on or its client goes away.
+struct Waiting<'a> {
+    changes: &'a Changes,
+    counted: bool,
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        if self.counted {
+            self.changes.lock().held -= 1;
+        }
     }
 }
