@@ -391,3 +391,28 @@ fn a_second_signal_aborts_at_once_and_the_store_stays_consistent() {
     });
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// Two runs of the same flow at once: the second, started while the first is parked at the
+/// fake, refuses with R0015 naming the holder and sends nothing; the first then finishes.
+#[test]
+fn a_second_run_of_the_same_flow_at_once_refuses_with_r0015_and_sends_nothing() {
+    let (dir, file) = scratch("lease", &crash_flow("id", false));
+    with_fake(Config::default(), |api| {
+        six(api);
+        api.changes().hold_after(3);
+        let mut first = Child::start(api, &file);
+        first.parked(api);
+        let pages = api.changes().pages().len();
+        let second = run(api, &file, &[]);
+        assert_eq!(second.code, 1, "{}", second.stderr);
+        assert!(second.stderr.contains("error[R0015]"), "{}", second.stderr);
+        assert!(second.stderr.contains("flowc run (process"), "names the holder: {}", second.stderr);
+        assert_eq!(api.changes().pages().len(), pages, "the second run read nothing");
+        assert_eq!(api.changes().copies().len(), 3, "and sent nothing");
+        api.changes().release();
+        let (code, stderr) = first.end();
+        assert_eq!(code, 0, "{stderr}");
+        assert_eq!(api.changes().copies().len(), 6);
+    });
+    let _ = std::fs::remove_dir_all(dir);
+}
