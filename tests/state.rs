@@ -219,3 +219,200 @@ fn a_sorted_source_killed_mid_pull_resumes_from_its_advanced_cursor() {
     });
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// A run of `file` with its stderr read line by line on a thread of its own.
+struct Child {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    stderr: Vec<String>,
+}
+
+impl Child {
+    fn start(api: &FakeApi, file: &str) -> Child {
+        use std::io::BufRead;
+        let base = format!("shop={}/shop", api.url());
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_flowc"))
+            .current_dir(common::root())
+            .args(["run", file, "--base-url", &base])
+            .env("NO_COLOR", "1")
+            .env(TOKEN.0, TOKEN.1)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("start flowc");
+        let (tx, lines) = std::sync::mpsc::channel();
+        let stderr = child.stderr.take().expect("stderr");
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        Child { child, lines, stderr: Vec::new() }
+    }
+
+    /// Waits until the fake holds a write of this run (the run is parked there).
+    fn parked(&mut self, api: &FakeApi) {
+        // Synchronised on the fake's count; the bound only ends a test that went wrong.
+        let give_up = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while api.changes().held() == 0 {
+            assert!(std::time::Instant::now() < give_up, "the run was never parked");
+            assert!(self.child.try_wait().expect("wait").is_none(), "the run ended before it was parked");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+
+    fn signal(&self, name: &str) {
+        let pid = self.child.id().to_string();
+        let status = std::process::Command::new("kill").args(["-s", name, &pid]).status().expect("kill");
+        assert!(status.success());
+    }
+
+    /// Reads stderr until a line containing `text` (the run said it), and returns it.
+    fn said(&mut self, text: &str) -> String {
+        loop {
+            let line = self
+                .lines
+                .recv_timeout(std::time::Duration::from_secs(60))
+                .unwrap_or_else(|_| panic!("the run never said {text:?}: {:?}", self.stderr));
+            self.stderr.push(line.clone());
+            if line.contains(text) {
+                return line;
+            }
+        }
+    }
+
+    /// The exit code, and all of stderr.
+    fn end(mut self) -> (i32, String) {
+        let status = self.child.wait().expect("wait");
+        self.stderr.extend(self.lines.iter());
+        (status.code().unwrap_or(-1), self.stderr.join("\n"))
+    }
+}
+
+/// `N records read, N delivered, N filtered out, N failed[, N not processed …]` of a summary.
+fn summary_counts(line: &str) -> [u64; 5] {
+    let number = |after: &str| -> u64 {
+        let end = line.find(after).unwrap_or_else(|| panic!("no {after:?} in {line:?}"));
+        line[..end].rsplit(" ").next().and_then(|n| n.parse().ok()).unwrap_or_else(|| panic!("{line}"))
+    };
+    let not_processed = if line.contains(" not processed") { number(" not processed") } else { 0 };
+    [number(" records read"), number(" delivered"), number(" filtered out"), number(" failed"), not_processed]
+}
+
+fn runs_json(file: &str) -> serde_json::Value {
+    let out = flowc(&["runs", file, "--format", "json"], &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    serde_json::from_str(&out.stdout).expect("json")
+}
+
+/// SIGTERM while a write is in flight (held by the fake): the write finishes, nothing new is
+/// read or sent, the watermark is checkpointed, the run is recorded `stopped` and exits 143;
+/// the next run delivers exactly the rest, and no write is sent twice.
+#[test]
+fn sigterm_finishes_what_is_in_flight_checkpoints_and_the_next_run_delivers_exactly_the_rest() {
+    let (dir, file) = scratch("sigterm", &crash_flow("id", false));
+    with_fake(Config::default(), |api| {
+        six(api);
+        api.changes().hold_after(3);
+        let mut run1 = Child::start(api, &file);
+        run1.parked(api);
+        run1.signal("TERM");
+        run1.said("SIGTERM: stopping");
+        api.changes().release();
+        let (code, stderr) = run1.end();
+        assert_eq!(code, 143, "{stderr}");
+        let summary = stderr.lines().find(|l| l.starts_with("flow copy_changes: stopped — ")).expect(&stderr);
+        let [read, delivered, filtered, failed, not_processed] = summary_counts(summary);
+        assert_eq!((delivered, filtered, failed), (4, 0, 0), "the write in flight finished: {summary}");
+        assert_eq!(read, delivered + filtered + failed + not_processed, "{summary}");
+        assert_eq!(api.changes().copies().len(), 4);
+        let runs = runs_json(&file);
+        assert_eq!(runs[0]["status"], "stopped", "{runs}");
+        assert_eq!((&runs[0]["delivered"], &runs[0]["read"]), (&serde_json::json!(4), &serde_json::json!(read)));
+        // The checkpoint: after page 2 (records 1 to 4, all delivered), under the old cursor.
+        let shown = flowc(&["state", "show", &file], &[]);
+        assert!(
+            shown.stdout.contains("cursor 2026-01-01T00:00:00Z (DateTime)")
+                && shown.stdout.contains("mid-pull: resumes at page cursor \"4\" after 2 pages and 4 records"),
+            "{}",
+            shown.stdout
+        );
+        let before = copied(api);
+        let next = run(api, &file, &[]);
+        assert_eq!(next.code, 0, "{}", next.stderr);
+        assert!(next.stderr.contains("resuming the interrupted pull after page 2 (4 records done)"), "{}", next.stderr);
+        let rest = copied(api);
+        assert_eq!(rest.len(), 2, "exactly the rest: {rest:?}");
+        let mut all = before;
+        all.extend(rest);
+        all.sort();
+        all.dedup();
+        assert_eq!(all.len(), 6, "every record delivered once: {all:?}");
+        assert_eq!(api.changes().replayed(), 0, "nothing was sent twice");
+    });
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A second signal while the first stop waits for the write in flight: the process ends at once
+/// (exit 130 for SIGINT), the store keeps its last committed checkpoint, and the next run takes
+/// the flow over and delivers every record, none applied twice.
+#[test]
+fn a_second_signal_aborts_at_once_and_the_store_stays_consistent() {
+    let (dir, file) = scratch("second-signal", &crash_flow("id", false));
+    with_fake(Config::default(), |api| {
+        six(api);
+        api.changes().hold_after(3);
+        let mut run1 = Child::start(api, &file);
+        run1.parked(api);
+        run1.signal("TERM");
+        run1.said("SIGTERM: stopping");
+        run1.signal("INT");
+        // Ends while its write is still held: the abort does not wait for what is in flight.
+        let (code, stderr) = run1.end();
+        assert_eq!(code, 130, "{stderr}");
+        assert!(stderr.contains("SIGINT again: aborting at once"), "{stderr}");
+        assert!(!stderr.contains("flow copy_changes: stopped"), "no summary after an abort: {stderr}");
+        api.changes().release();
+        let before = copied(api);
+        let next = run(api, &file, &[]);
+        assert_eq!(next.code, 0, "{}", next.stderr);
+        assert!(next.stderr.contains("(the run was killed)"), "{}", next.stderr);
+        let mut all = before;
+        all.extend(copied(api));
+        let n = all.len();
+        all.sort();
+        all.dedup();
+        assert_eq!((all.len(), n), (6, 6), "every record applied exactly once: {all:?}");
+        let statuses: Vec<String> =
+            runs_json(&file).as_array().expect("runs").iter().map(|r| r["status"].to_string()).collect();
+        assert_eq!(statuses, ["\"succeeded\"", "\"interrupted\""]);
+    });
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Two runs of the same flow at once: the second, started while the first is parked at the
+/// fake, refuses with R0015 naming the holder and sends nothing; the first then finishes.
+#[test]
+fn a_second_run_of_the_same_flow_at_once_refuses_with_r0015_and_sends_nothing() {
+    let (dir, file) = scratch("lease", &crash_flow("id", false));
+    with_fake(Config::default(), |api| {
+        six(api);
+        api.changes().hold_after(3);
+        let mut first = Child::start(api, &file);
+        first.parked(api);
+        let pages = api.changes().pages().len();
+        let second = run(api, &file, &[]);
+        assert_eq!(second.code, 1, "{}", second.stderr);
+        assert!(second.stderr.contains("error[R0015]"), "{}", second.stderr);
+        assert!(second.stderr.contains("flowc run (process"), "names the holder: {}", second.stderr);
+        assert_eq!(api.changes().pages().len(), pages, "the second run read nothing");
+        assert_eq!(api.changes().copies().len(), 3, "and sent nothing");
+        api.changes().release();
+        let (code, stderr) = first.end();
+        assert_eq!(code, 0, "{stderr}");
+        assert_eq!(api.changes().copies().len(), 6);
+    });
+    let _ = std::fs::remove_dir_all(dir);
+}

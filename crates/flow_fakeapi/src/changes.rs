@@ -43,6 +43,8 @@ struct Inner {
     replayed: u64,
     hold_after: Option<usize>,
     released: bool,
+    /// Writes waiting now for [`Changes::release`].
+    held: usize,
     /// Pages served, with the `cursor` each asked for ("" for the first).
     pages: Vec<String>,
     /// Copies with one of these names are refused (422).
@@ -96,6 +98,12 @@ impl Changes {
     /// Accepts every copy again (the receiving API was fixed).
     pub fn accept_all(&self) {
         self.lock().refused.clear();
+    }
+
+    /// How many writes are held now: a run is parked there, a structural moment for a test to
+    /// act at (send a signal), never a guess of time.
+    pub fn held(&self) -> usize {
+        self.lock().held
     }
 
     /// Lets held writes go on, and stops holding.
@@ -153,6 +161,7 @@ async fn copy(State((changes, token)): St, headers: HeaderMap, Json(body): Json<
         return r;
     }
     let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_string);
+    let mut waiting = Waiting { changes: &changes, counted: false };
     loop {
         let notified = changes.released.notified();
         {
@@ -166,6 +175,10 @@ async fn copy(State((changes, token)): St, headers: HeaderMap, Json(body): Json<
                 return (StatusCode::UNPROCESSABLE_ENTITY, Json(error)).into_response();
             }
             let held = inner.hold_after.is_some_and(|n| inner.copies.len() >= n) && !inner.released;
+            if held && !waiting.counted {
+                inner.held += 1;
+                waiting.counted = true;
+            }
             if !held {
                 let answer = json!({ "id": format!("copy-{}", inner.copies.len() + 1) });
                 inner.copies.push(body);
@@ -176,5 +189,19 @@ async fn copy(State((changes, token)): St, headers: HeaderMap, Json(body): Json<
             }
         }
         notified.await;
+    }
+}
+
+/// A held write, counted in [`Changes::held`] until it goes on or its client goes away.
+struct Waiting<'a> {
+    changes: &'a Changes,
+    counted: bool,
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        if self.counted {
+            self.changes.lock().held -= 1;
+        }
     }
 }

@@ -33,6 +33,8 @@ pub(crate) struct Ctx {
     base_dir: std::path::PathBuf,
     /// The state store, when a flow to run declares state; and whether it was created now.
     store: Option<(crate::state::Store, bool)>,
+    /// Set to stop the run gracefully ([`crate::run_until`]).
+    stop: crate::StopToken,
 }
 
 /// A flow's counters while it runs: its summary ([`FlowReport`]), its run history and a
@@ -130,13 +132,18 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// Runs the plan. Everything the run reports passes one of three doors, each of which scrubs
 /// secrets: events go through [`Events`], dead letters through [`FlowRun::write_dead_letter`],
 /// and the report's diagnostics are scrubbed here, on the way out.
-pub(crate) async fn run(plan: &Plan, options: RunOptions, observer: Arc<dyn Observer>) -> Report {
+pub(crate) async fn run(
+    plan: &Plan,
+    options: RunOptions,
+    observer: Arc<dyn Observer>,
+    stop: crate::StopToken,
+) -> Report {
     let RunOptions { flow, secrets, base_dir, state, state_key } = options;
     let secrets = Arc::new(secrets);
     let events = Events::new(observer, secrets.clone());
     let state = state.unwrap_or_else(|| base_dir.join(crate::DEFAULT_STATE_FILE));
     let state = (state.as_path(), state_key.as_ref());
-    let mut report = run_flows(plan, flow.as_deref(), secrets.clone(), events, base_dir, state).await;
+    let mut report = run_flows(plan, flow.as_deref(), secrets.clone(), events, base_dir, state, stop).await;
     for d in &mut report.diagnostics {
         secrets.redact_diagnostic(d);
     }
@@ -150,6 +157,7 @@ async fn run_flows(
     events: Events,
     base_dir: std::path::PathBuf,
     state: (&std::path::Path, Option<&flow_state::StoreKey>),
+    stop: crate::StopToken,
 ) -> Report {
     let mut report = Report { flows: Vec::new(), diagnostics: Vec::new() };
     report.diagnostics = preflight::missing_secrets(plan, &secrets);
@@ -175,10 +183,14 @@ async fn run_flows(
     } else {
         None
     };
-    let ctx = Arc::new(Ctx { plan: Arc::new(Program::new(plan.clone())), http, events, secrets, base_dir, store });
+    let ctx =
+        Arc::new(Ctx { plan: Arc::new(Program::new(plan.clone())), http, events, secrets, base_dir, store, stop });
     for (i, flow) in plan.flows.iter().enumerate() {
         if only.is_some_and(|f| f != flow.name) {
             continue;
+        }
+        if ctx.stop.is_stopped() {
+            break;
         }
         let (flow_report, mut diagnostics) = run_flow(ctx.clone(), i).await;
         let ok = flow_report.ok;
@@ -240,7 +252,7 @@ async fn run_flow(ctx: Arc<Ctx>, index: usize) -> (FlowReport, Vec<Diagnostic>) 
     });
     let steps = ctx.plan.flows[index].body.len();
     for j in 0..steps {
-        if fr.stop.load(Ordering::SeqCst) {
+        if fr.stop.load(Ordering::SeqCst) || fr.draining() {
             break;
         }
         let plan = ctx.plan.clone();
@@ -262,8 +274,13 @@ async fn run_flow(ctx: Arc<Ctx>, index: usize) -> (FlowReport, Vec<Diagnostic>) 
         let counts = fr.counts();
         let failed = lock(&fr.diagnostics).iter().any(Diagnostic::is_error);
         let mut ended = state.finish(counts);
-        let status =
-            if failed || ended.is_err() { flow_state::RunStatus::Failed } else { flow_state::RunStatus::Succeeded };
+        let status = if failed || ended.is_err() {
+            flow_state::RunStatus::Failed
+        } else if fr.draining() {
+            flow_state::RunStatus::Stopped
+        } else {
+            flow_state::RunStatus::Succeeded
+        };
         let error = lock(&fr.diagnostics).iter().find(|d| d.is_error()).map(|d| format!("{}: {}", d.code, d.message));
         let error = error.map(|e| fr.ctx.secrets.redact(&e));
         if let Err(d) = state.end(status, counts, error) {
@@ -297,6 +314,7 @@ async fn run_flow(ctx: Arc<Ctx>, index: usize) -> (FlowReport, Vec<Diagnostic>) 
             })
             .collect(),
         elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        stopped: fr.draining(),
     };
     // Every record read is accounted for exactly once.
     debug_assert!(
@@ -337,7 +355,7 @@ async fn top_level_for(fr: Arc<FlowRun>, step: usize, env: Env) -> Result<(), Di
                 },
                 None => (Pager::new(), 0u64),
             };
-            while !fr.stop.load(Ordering::SeqCst) {
+            while !fr.stop.load(Ordering::SeqCst) && !fr.draining() {
                 let Some(records) = pager.next_page(&fr, &source, &env, None).await? else { break };
                 if let Some(state) = state {
                     state.page_read(n + records.len() as u64, pager.position(paginate));
@@ -348,7 +366,7 @@ async fn top_level_for(fr: Arc<FlowRun>, step: usize, env: Env) -> Result<(), Di
                 let mut left = records.len() as u64;
                 for record in records {
                     n += 1;
-                    if fr.stop.load(Ordering::SeqCst) || tx.send((n, record)).await.is_err() {
+                    if fr.stop.load(Ordering::SeqCst) || fr.draining() || tx.send((n, record)).await.is_err() {
                         fr.stats.records_not_processed.fetch_add(left, Ordering::SeqCst);
                         return Ok(());
                     }
@@ -362,7 +380,7 @@ async fn top_level_for(fr: Arc<FlowRun>, step: usize, env: Env) -> Result<(), Di
     let mut tasks = JoinSet::new();
     while let Some((n, record)) = rx.recv().await {
         let permit = match permits.clone().acquire_owned().await {
-            Ok(permit) if !fr.stop.load(Ordering::SeqCst) => permit,
+            Ok(permit) if !fr.stop.load(Ordering::SeqCst) && !fr.draining() => permit,
             _ => {
                 fr.stats.records_not_processed.fetch_add(1, Ordering::SeqCst);
                 break;
@@ -582,7 +600,7 @@ pub(crate) fn replay_context(
 ) -> Result<Arc<Ctx>, Diagnostic> {
     let http = Http::new(plan, secrets.clone()).map_err(|f| Diagnostic::new(f.code, f.message))?;
     let plan = Arc::new(Program::new(plan.clone()));
-    Ok(Arc::new(Ctx { plan, http, events, secrets, base_dir, store: Some((store, false)) }))
+    Ok(Arc::new(Ctx { plan, http, events, secrets, base_dir, store: Some((store, false)), stop: crate::StopToken::default() }))
 }
 
 impl FlowRun {
@@ -617,6 +635,12 @@ enum Outcome {
 }
 
 impl FlowRun {
+    /// The run was asked to stop gracefully: nothing new is read or started, what is in flight
+    /// finishes (unlike `stop`, which also stops the records in flight).
+    fn draining(&self) -> bool {
+        self.ctx.stop.is_stopped()
+    }
+
     /// Whether the records of top-level step `step` advance the flow's state.
     fn settles(&self, step: usize) -> bool {
         self.state.as_ref().is_some_and(|s| s.spec.step == step)

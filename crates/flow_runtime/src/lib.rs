@@ -202,6 +202,10 @@ pub struct FlowReport {
     /// Why the paging of each source stopped (a nested source is paged once per record).
     pub paging: Vec<PagingStop>,
     pub elapsed_ms: u64,
+    /// Stopped on request ([`run_until`]) while it ran: what was in flight finished, and the
+    /// records read after it are not processed.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub stopped: bool,
 }
 
 impl FlowReport {
@@ -226,7 +230,28 @@ pub struct PagingStop {
 
 /// Runs the plan's flows (or the one named in the options), one after another.
 pub async fn run(plan: &Plan, options: RunOptions, observer: Arc<dyn Observer>) -> Report {
-    exec::run(plan, options, observer).await
+    exec::run(plan, options, observer, StopToken::default()).await
+}
+
+/// [`run`], stopped gracefully when `stop` is set (a signal): no new page or record is read,
+/// the records in flight finish, the flow's state is checkpointed at its watermark and its run
+/// recorded `stopped`; later flows do not start. Each stopped flow's report says `stopped`.
+pub async fn run_until(plan: &Plan, options: RunOptions, observer: Arc<dyn Observer>, stop: StopToken) -> Report {
+    exec::run(plan, options, observer, stop).await
+}
+
+/// Asks a run to stop gracefully ([`run_until`]); clones share one flag.
+#[derive(Debug, Clone, Default)]
+pub struct StopToken(Arc<std::sync::atomic::AtomicBool>);
+
+impl StopToken {
+    pub fn stop(&self) {
+        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub fn is_stopped(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
 }
 
 /// `flowc replay`: the dead letters of the store sent through their flows again

@@ -80,7 +80,16 @@ pub(crate) fn run(
         .enable_all()
         .build()
         .map_err(|e| miette::miette!("cannot start the async runtime: {e}"))?;
-    let result = runtime.block_on(flow_runtime::run(&plan, options, observer));
+    let stop = flow_runtime::StopToken::default();
+    let stopped_by = Arc::new(std::sync::atomic::AtomicU8::new(0));
+    // Listened to before the run starts, so that no signal during it takes the default action.
+    let listening = {
+        let _entered = runtime.enter();
+        Signals::listen()
+    };
+    let signals = runtime.spawn(on_signals(listening, stop.clone(), stopped_by.clone(), printer.clone()));
+    let result = runtime.block_on(flow_runtime::run_until(&plan, options, observer, stop));
+    signals.abort();
     if let Some(bar) = &printer.progress {
         bar.finish_and_clear();
     }
@@ -124,10 +133,17 @@ pub(crate) fn run(
                     .collect();
                 format!(" ({})", stops.join("; "))
             };
+            let outcome = if f.stopped && f.ok {
+                "stopped"
+            } else if f.ok {
+                "ok"
+            } else {
+                "FAILED"
+            };
             report::eprint(&format!(
                 "flow {}: {} — {} record{} read, {} delivered, {} filtered out, {} failed{dead} · {} page{}{paging}, {} request{} ({}){retries} · {:.2}s",
                 f.name,
-                if f.ok { "ok" } else { "FAILED" },
+                outcome,
                 f.records_in,
                 super::plural(f.records_in as usize),
                 f.records_ok,
@@ -142,7 +158,77 @@ pub(crate) fn run(
             ));
         }
     }
-    Ok(if result.ok() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    // Stopped by a signal: 128 + its number (130 SIGINT, 143 SIGTERM), however the run went.
+    Ok(match stopped_by.load(std::sync::atomic::Ordering::SeqCst) {
+        0 if result.ok() => ExitCode::SUCCESS,
+        0 => ExitCode::from(1),
+        code => ExitCode::from(code),
+    })
+}
+
+/// SIGINT and SIGTERM while the run goes: the first stops it gracefully (nothing new is read,
+/// what is in flight finishes, the state is checkpointed) and sets the exit code, 128 + the
+/// signal's number; a second one ends the process at once, with that code. Exiting there is as
+/// safe as a kill: every checkpoint is one transaction, so the store holds the last one
+/// committed, and the next run takes the lease of a process that is gone at once.
+async fn on_signals(
+    signals: Option<Signals>,
+    stop: flow_runtime::StopToken,
+    code: Arc<std::sync::atomic::AtomicU8>,
+    printer: Arc<Printer>,
+) {
+    let Some(mut signals) = signals else { return };
+    loop {
+        let (name, number) = signals.next().await;
+        if code.swap(number, std::sync::atomic::Ordering::SeqCst) != 0 {
+            printer.line(&format!("{name} again: aborting at once (the state keeps its last checkpoint)"));
+            std::process::exit(i32::from(number));
+        }
+        // Stopped first, then said: once the line is out, nothing new starts.
+        stop.stop();
+        printer.line(&format!(
+            "{name}: stopping: no new records are read, the records in flight finish and the state is checkpointed (a second signal aborts at once)"
+        ));
+    }
+}
+
+/// The signals that stop a run, listened to from the start of the run (so none is missed
+/// between two).
+#[cfg(unix)]
+struct Signals {
+    int: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+}
+
+#[cfg(unix)]
+impl Signals {
+    fn listen() -> Option<Signals> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Some(Signals { int: signal(SignalKind::interrupt()).ok()?, term: signal(SignalKind::terminate()).ok()? })
+    }
+
+    /// The next signal's name and exit code (128 + its number).
+    async fn next(&mut self) -> (&'static str, u8) {
+        tokio::select! {
+            _ = self.int.recv() => ("SIGINT", 130),
+            _ = self.term.recv() => ("SIGTERM", 143),
+        }
+    }
+}
+
+#[cfg(not(unix))]
+struct Signals;
+
+#[cfg(not(unix))]
+impl Signals {
+    fn listen() -> Option<Signals> {
+        Some(Signals)
+    }
+
+    async fn next(&mut self) -> (&'static str, u8) {
+        let _ = tokio::signal::ctrl_c().await;
+        ("Ctrl-C", 130)
+    }
 }
 
 /// Secrets from the environment, then from a `.env` file beside the `.flow` file. The
