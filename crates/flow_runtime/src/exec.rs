@@ -600,7 +600,15 @@ pub(crate) fn replay_context(
 ) -> Result<Arc<Ctx>, Diagnostic> {
     let http = Http::new(plan, secrets.clone()).map_err(|f| Diagnostic::new(f.code, f.message))?;
     let plan = Arc::new(Program::new(plan.clone()));
-    Ok(Arc::new(Ctx { plan, http, events, secrets, base_dir, store: Some((store, false)), stop: crate::StopToken::default() }))
+    Ok(Arc::new(Ctx {
+        plan,
+        http,
+        events,
+        secrets,
+        base_dir,
+        store: Some((store, false)),
+        stop: crate::StopToken::default(),
+    }))
 }
 
 impl FlowRun {
