@@ -336,7 +336,7 @@ async fn run_flow(ctx: Arc<Ctx>, index: usize) -> (FlowReport, Vec<Diagnostic>) 
 async fn top_level_for(fr: Arc<FlowRun>, step: usize, env: Env) -> Result<(), Diagnostic> {
     let plan = fr.ctx.plan.clone();
     let flow = &plan.flows[fr.flow];
-    let Step::For { source, .. } = &flow.body[step] else {
+    let Step::For { source, body: loop_body, .. } = &flow.body[step] else {
         return Ok(());
     };
     let concurrency = flow.concurrency.max(1) as usize;
@@ -378,7 +378,28 @@ async fn top_level_for(fr: Arc<FlowRun>, step: usize, env: Env) -> Result<(), Di
     };
     let permits = Arc::new(Semaphore::new(concurrency));
     let mut tasks = JoinSet::new();
+    // With state, a record starts at most this far past the watermark: what is in flight, what
+    // a batch holds, and as much again, so that what a crash sends again stays bounded
+    // (docs/state.md) and a batch can always fill.
+    let batch = loop_body
+        .iter()
+        .filter_map(|s| match s {
+            Step::Call { call, .. } => call.batch,
+            _ => None,
+        })
+        .max()
+        .unwrap_or(0);
+    let window = 2 * concurrency as u64 + u64::from(batch);
+    let state = fr.state.as_ref().filter(|s| s.spec.step == step);
     while let Some((n, record)) = rx.recv().await {
+        if let Some(state) = state {
+            // Nothing in flight means nothing can move the watermark but this record (the
+            // oldest may wait in a batch that only new records fill): then it goes.
+            let go = || {
+                fr.stop.load(Ordering::SeqCst) || fr.draining() || permits.available_permits() == concurrency
+            };
+            state.within_window(n, window, go).await;
+        }
         let permit = match permits.clone().acquire_owned().await {
             Ok(permit) if !fr.stop.load(Ordering::SeqCst) && !fr.draining() => permit,
             _ => {

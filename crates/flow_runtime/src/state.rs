@@ -159,6 +159,8 @@ pub(crate) struct FlowStateRun {
     /// Boundary entries stored by earlier runs: records delivered at these cursor values.
     seen: HashSet<String>,
     track: Mutex<Tracker>,
+    /// The watermark, for the reader of records to wait on ([`FlowStateRun::within_window`]).
+    settled: tokio::sync::watch::Sender<u64>,
 }
 
 struct Tracker {
@@ -263,8 +265,9 @@ impl FlowStateRun {
                 (cursor, st.position.clone(), st.boundary.into_iter().collect())
             }
         };
+        let watermark = resume.as_ref().map_or(0, |p| p.records_done);
         let track = Tracker {
-            watermark: resume.as_ref().map_or(0, |p| p.records_done),
+            watermark,
             ahead: BTreeMap::new(),
             max: resume.as_ref().and_then(|p| p.seen_max.clone()).or_else(|| committed.clone()),
             boundary: Vec::new(),
@@ -285,6 +288,7 @@ impl FlowStateRun {
             resume,
             seen,
             track: Mutex::new(track),
+            settled: tokio::sync::watch::Sender::new(watermark),
         };
         Ok((state, note))
     }
@@ -355,6 +359,7 @@ impl FlowStateRun {
             }
         }
         t.advance_pages();
+        self.settled.send_if_modified(|w| std::mem::replace(w, t.watermark) != t.watermark);
         let due = t.since_checkpoint >= self.spec.checkpoint_every
             || t.last_checkpoint.elapsed() >= Duration::from_millis(self.spec.checkpoint_interval_ms);
         if due {
@@ -364,6 +369,22 @@ impl FlowStateRun {
             }
         }
         None
+    }
+
+    /// Waits until record `n` is at most `window` records past the watermark, or `go` says it
+    /// may start anyway (the flow stops, or nothing else is in flight).
+    /// Records finish out of order; without this bound one slow record would let the others run
+    /// arbitrarily far ahead of the watermark, and a crash would send all of those again.
+    pub(crate) async fn within_window(&self, n: u64, window: u64, go: impl Fn() -> bool) {
+        let mut watermark = self.settled.subscribe();
+        loop {
+            if n <= watermark.borrow_and_update().saturating_add(window) || go() {
+                return;
+            }
+            // A stop, and a task finishing, set no notification: look again now and then. This
+            // bounds how long the reader waits here, never what is sent.
+            let _ = tokio::time::timeout(Duration::from_millis(50), watermark.changed()).await;
+        }
     }
 
     /// The last checkpoint: at the watermark, with the new cursor if the pull completed with
