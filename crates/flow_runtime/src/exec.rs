@@ -395,9 +395,7 @@ async fn top_level_for(fr: Arc<FlowRun>, step: usize, env: Env) -> Result<(), Di
         if let Some(state) = state {
             // Nothing in flight means nothing can move the watermark but this record (the
             // oldest may wait in a batch that only new records fill): then it goes.
-            let go = || {
-                fr.stop.load(Ordering::SeqCst) || fr.draining() || permits.available_permits() == concurrency
-            };
+            let go = || fr.stop.load(Ordering::SeqCst) || fr.draining() || permits.available_permits() == concurrency;
             state.within_window(n, window, go).await;
         }
         let permit = match permits.clone().acquire_owned().await {
