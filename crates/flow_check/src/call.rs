@@ -111,12 +111,16 @@ impl Checker<'_> {
                     Some(n) => (n.span, "first given here"),
                     None => (first.value.span, "first given here, by position"),
                 };
-                self.report(
-                    Diagnostic::new(codes::BAD_ARGUMENTS, format!("parameter `{}` of {who} is given twice", name.name))
-                        .primary(name.span, "given again here")
-                        .secondary(first_span, how)
-                        .help("give each parameter once"),
+                let what = format!("parameter `{}` of {who}", name.name);
+                let d = crate::names::twice_as(
+                    codes::BAD_ARGUMENTS,
+                    &what,
+                    "given",
+                    name.span,
+                    None,
+                    "give each parameter once",
                 );
+                self.report(d.secondary(first_span, how));
                 unbound.push(a);
                 ok = false;
                 continue;

@@ -74,12 +74,14 @@ impl Checker<'_> {
             match item {
                 ObjectItem::Field(f) => {
                     if let Some((_, first)) = seen.iter().find(|(k, _)| *k == f.name.name) {
-                        self.report(
-                            Diagnostic::new(codes::DICT_KEY_TWICE, format!("the key {:?} is given twice", f.name.name))
-                                .primary(f.name.span, "given again here")
-                                .secondary(*first, "first given here")
-                                .help("give each key once: a dictionary holds one value per key"),
-                        );
+                        self.report(crate::names::twice_as(
+                            codes::DICT_KEY_TWICE,
+                            &format!("the key {:?}", f.name.name),
+                            "given",
+                            f.name.span,
+                            Some(*first),
+                            "give each key once: a dictionary holds one value per key",
+                        ));
                     }
                     seen.push((&f.name.name, f.name.span));
                     let inner = Expect {

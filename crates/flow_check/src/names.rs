@@ -183,6 +183,19 @@ pub(crate) fn twice(again_kind: Again, what: &str, again: Span, first: Option<Sp
         Again::Declared => (codes::DUPLICATE, "declared"),
         Again::Set => (codes::FIELD_TWICE, "set"),
     };
+    twice_as(code, what, verb, again, first, help)
+}
+
+/// [`twice`] under another code and verb: "the key \"k\" is given twice", "flow `f`'s state is
+/// declared twice" (dictionary keys, arguments, table keys, a flow's state).
+pub(crate) fn twice_as(
+    code: codes::Code,
+    what: &str,
+    verb: &str,
+    again: Span,
+    first: Option<Span>,
+    help: &str,
+) -> Diagnostic {
     let mut d = Diagnostic::new(code, format!("{what} is {verb} twice")).primary(again, format!("{verb} again here"));
     if let Some(first) = first {
         d = d.secondary(first, format!("first {verb} here"));

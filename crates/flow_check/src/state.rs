@@ -53,12 +53,14 @@ impl Checker<'_> {
         });
         let decl = decls.next()?;
         for again in decls {
-            self.report(
-                Diagnostic::new(codes::STATE_PLACE, format!("flow `{}` declares its state twice", d.name.name))
-                    .primary(again.name.span, "declared again")
-                    .secondary(decl.name.span, "first declared here")
-                    .help("a flow has one cursor: remove one of the declarations"),
-            );
+            self.report(crate::names::twice_as(
+                codes::STATE_PLACE,
+                &format!("the state of flow `{}`", d.name.name),
+                "declared",
+                again.name.span,
+                Some(decl.name.span),
+                "a flow has one cursor: remove one of the declarations",
+            ));
         }
         let ty = self.cursor_type(decl);
         let initial = ty.and_then(|t| self.initial_value(decl, t));

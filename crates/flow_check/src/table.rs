@@ -68,12 +68,14 @@ impl Checker<'_> {
                 };
                 let text = flow_eval::ToText::to_text(&kv);
                 if let Some((_, first)) = seen.iter().find(|(t, _)| *t == text) {
-                    self.report(
-                        Diagnostic::new(codes::FIELD_TWICE, format!("key {text:?} is in the table twice"))
-                            .primary(k.span, "again here")
-                            .secondary(*first, "first here")
-                            .help("keep one entry per key"),
-                    );
+                    self.report(crate::names::twice_as(
+                        codes::FIELD_TWICE,
+                        &format!("key {text:?} of the table"),
+                        "given",
+                        k.span,
+                        Some(*first),
+                        "keep one entry per key",
+                    ));
                     continue;
                 }
                 seen.push((text, k.span));
