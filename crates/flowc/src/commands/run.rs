@@ -106,56 +106,7 @@ pub(crate) fn run(
         report::print(&format!("{summary}\n"));
     } else {
         for f in &result.flows {
-            let statuses: Vec<String> = f.statuses.iter().map(|(s, n)| format!("{s}×{n}")).collect();
-            let mut dead = if f.dead_lettered > 0 {
-                format!(", {} to the dead letter file", f.dead_lettered)
-            } else {
-                String::new()
-            };
-            let retries = match f.retries {
-                0 => String::new(),
-                1 => ", 1 retry".to_string(),
-                n => format!(", {n} retries"),
-            };
-            if f.records_not_processed > 0 {
-                dead.push_str(&format!(", {} not processed (the flow stopped)", f.records_not_processed));
-            }
-            let paging = if f.paging.is_empty() {
-                String::new()
-            } else {
-                let stops: Vec<String> = f
-                    .paging
-                    .iter()
-                    .map(|p| match p.times {
-                        1 => format!("{} stopped: {}", p.endpoint, p.reason),
-                        n => format!("{} stopped: {} ×{n}", p.endpoint, p.reason),
-                    })
-                    .collect();
-                format!(" ({})", stops.join("; "))
-            };
-            let outcome = if f.stopped && f.ok {
-                "stopped"
-            } else if f.ok {
-                "ok"
-            } else {
-                "FAILED"
-            };
-            report::eprint(&format!(
-                "flow {}: {} — {} record{} read, {} delivered, {} filtered out, {} failed{dead} · {} page{}{paging}, {} request{} ({}){retries} · {:.2}s",
-                f.name,
-                outcome,
-                f.records_in,
-                super::plural(f.records_in as usize),
-                f.records_ok,
-                f.records_filtered,
-                f.records_failed,
-                f.pages,
-                super::plural(f.pages as usize),
-                f.requests,
-                super::plural(f.requests as usize),
-                if statuses.is_empty() { "none".to_string() } else { statuses.join(" ") },
-                f.elapsed_ms as f64 / 1000.0,
-            ));
+            report::eprint(&summary_line(f));
         }
     }
     // Stopped by a signal: 128 + its number (130 SIGINT, 143 SIGTERM), however the run went.
@@ -164,6 +115,57 @@ pub(crate) fn run(
         0 => ExitCode::from(1),
         code => ExitCode::from(code),
     })
+}
+
+/// A flow's line of the human summary: what became of its records, its pages and requests.
+fn summary_line(f: &flow_runtime::FlowReport) -> String {
+    let statuses: Vec<String> = f.statuses.iter().map(|(s, n)| format!("{s}×{n}")).collect();
+    let mut dead =
+        if f.dead_lettered > 0 { format!(", {} to the dead letter file", f.dead_lettered) } else { String::new() };
+    let retries = match f.retries {
+        0 => String::new(),
+        1 => ", 1 retry".to_string(),
+        n => format!(", {n} retries"),
+    };
+    if f.records_not_processed > 0 {
+        dead.push_str(&format!(", {} not processed (the flow stopped)", f.records_not_processed));
+    }
+    let paging = if f.paging.is_empty() {
+        String::new()
+    } else {
+        let stops: Vec<String> = f
+            .paging
+            .iter()
+            .map(|p| match p.times {
+                1 => format!("{} stopped: {}", p.endpoint, p.reason),
+                n => format!("{} stopped: {} ×{n}", p.endpoint, p.reason),
+            })
+            .collect();
+        format!(" ({})", stops.join("; "))
+    };
+    let outcome = if f.stopped && f.ok {
+        "stopped"
+    } else if f.ok {
+        "ok"
+    } else {
+        "FAILED"
+    };
+    format!(
+            "flow {}: {} — {} record{} read, {} delivered, {} filtered out, {} failed{dead} · {} page{}{paging}, {} request{} ({}){retries} · {:.2}s",
+            f.name,
+            outcome,
+            f.records_in,
+            super::plural(f.records_in as usize),
+            f.records_ok,
+            f.records_filtered,
+            f.records_failed,
+            f.pages,
+            super::plural(f.pages as usize),
+            f.requests,
+            super::plural(f.requests as usize),
+            if statuses.is_empty() { "none".to_string() } else { statuses.join(" ") },
+            f.elapsed_ms as f64 / 1000.0,
+        )
 }
 
 /// SIGINT and SIGTERM while the run goes: the first stops it gracefully (nothing new is read,
