@@ -161,6 +161,32 @@ pub(crate) struct FlowStateRun {
     track: Mutex<Tracker>,
     /// The watermark, for the reader of records to wait on ([`FlowStateRun::within_window`]).
     settled: tokio::sync::watch::Sender<u64>,
+    /// What `checkpoint_interval` is measured on.
+    clock: Clock,
+}
+
+/// The monotonic time the `checkpoint_interval` trigger reads: the machine's, or a test's that
+/// moves only when it is told to.
+#[derive(Clone, Default)]
+pub(crate) struct Clock(Option<Arc<Mutex<Instant>>>);
+
+impl Clock {
+    fn now(&self) -> Instant {
+        self.0.as_ref().map_or_else(Instant::now, |t| *lock(t))
+    }
+
+    #[cfg(test)]
+    fn manual() -> Clock {
+        Clock(Some(Arc::new(Mutex::new(Instant::now()))))
+    }
+
+    #[cfg(test)]
+    fn advance(&self, by: Duration) {
+        if let Some(t) = &self.0 {
+            let mut t = lock(t);
+            *t += by;
+        }
+    }
 }
 
 struct Tracker {
@@ -193,6 +219,17 @@ impl FlowStateRun {
         spec: &FlowState,
         flow: &str,
         created: bool,
+    ) -> Result<(FlowStateRun, String), Diagnostic> {
+        Self::begin_on(store, spec, flow, created, Clock::default())
+    }
+
+    /// [`FlowStateRun::begin`], with the interval trigger on `clock`.
+    fn begin_on(
+        store: &Store,
+        spec: &FlowState,
+        flow: &str,
+        created: bool,
+        clock: Clock,
     ) -> Result<(FlowStateRun, String), Diagnostic> {
         let holder = format!("flowc run (process {} on {})", std::process::id(), host());
         let mut s = lock(store);
@@ -276,7 +313,7 @@ impl FlowStateRun {
             position: None,
             pull_done: false,
             since_checkpoint: 0,
-            last_checkpoint: Instant::now(),
+            last_checkpoint: clock.now(),
             failed: None,
         };
         let state = FlowStateRun {
@@ -289,6 +326,7 @@ impl FlowStateRun {
             seen,
             track: Mutex::new(track),
             settled: tokio::sync::watch::Sender::new(watermark),
+            clock,
         };
         Ok((state, note))
     }
@@ -361,7 +399,8 @@ impl FlowStateRun {
         t.advance_pages();
         self.settled.send_if_modified(|w| std::mem::replace(w, t.watermark) != t.watermark);
         let due = t.since_checkpoint >= self.spec.checkpoint_every
-            || t.last_checkpoint.elapsed() >= Duration::from_millis(self.spec.checkpoint_interval_ms);
+            || self.clock.now().saturating_duration_since(t.last_checkpoint)
+                >= Duration::from_millis(self.spec.checkpoint_interval_ms);
         if due {
             if let Err(d) = self.commit(&mut t, counts, false) {
                 t.failed = Some(d.clone());
@@ -439,7 +478,7 @@ impl FlowStateRun {
         let lease = lock(&self.lease).clone();
         lock(&self.store).checkpoint(&lease, &checkpoint, now()).map_err(|e| store_failure(&e))?;
         t.since_checkpoint = 0;
-        t.last_checkpoint = Instant::now();
+        t.last_checkpoint = self.clock.now();
         Ok(())
     }
 
@@ -564,6 +603,33 @@ mod tests {
         assert!(lock(&store).flow_state("f").expect("readable").is_none_or(|s| s.cursor.is_none()));
         assert!(run.settle(1, Some(&record("r1", 10)), RunCounts::default()).is_none());
         assert_eq!(stored(&store).cursor, Some(Cursor::Int(40)));
+    }
+
+    /// With `checkpoint_every` out of reach, a checkpoint is committed once `checkpoint_interval`
+    /// has passed on the run's clock — a test clock here, so nothing sleeps and nothing races.
+    #[test]
+    fn a_checkpoint_is_due_once_its_interval_has_passed_on_the_runs_clock() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (store, _) = open(&dir.path().join("s.sqlite"), None).expect("open");
+        let mut every = spec(CursorType::Int, Value::Int(0), true, 1_000_000);
+        every.checkpoint_interval_ms = 5_000;
+        let clock = Clock::manual();
+        let (run, _) = FlowStateRun::begin_on(&store, &every, "f", true, clock.clone()).expect("run");
+        run.page_read(4, None);
+        let nothing_stored = || lock(&store).flow_state("f").expect("readable").is_none_or(|s| s.cursor.is_none());
+        assert!(run.settle(1, Some(&record("r1", 10)), RunCounts::default()).is_none());
+        assert!(nothing_stored(), "no time has passed");
+        clock.advance(Duration::from_millis(4_999));
+        assert!(run.settle(2, Some(&record("r2", 20)), RunCounts::default()).is_none());
+        assert!(nothing_stored(), "a millisecond short of the interval");
+        clock.advance(Duration::from_millis(1));
+        assert!(run.settle(3, Some(&record("r3", 30)), RunCounts::default()).is_none());
+        assert_eq!(stored(&store).cursor, Some(Cursor::Int(30)));
+        assert_eq!(stored(&store).checkpoints, 1);
+        // The interval starts again from that checkpoint.
+        clock.advance(Duration::from_millis(4_999));
+        assert!(run.settle(4, Some(&record("r4", 40)), RunCounts::default()).is_none());
+        assert_eq!(stored(&store).cursor, Some(Cursor::Int(30)));
     }
 
     /// An unsorted source: mid-pull, only the page position is committed, under the old cursor;
