@@ -266,6 +266,21 @@ fn a_damaged_or_newer_store_is_a_clear_error_and_is_left_as_it_was() {
         "{}",
         out.stderr
     );
+    // A run of flows with `state` refuses it too, before anything is sent (both apis point at
+    // a closed local port, so nothing could leave this machine), and leaves it as it was.
+    let mut run = state_args(&["run", INCREMENTAL], &newer);
+    for api in ["shop", "crm"] {
+        run.extend(["--base-url".to_string(), format!("{api}=http://127.0.0.1:9")]);
+    }
+    let out = flowc(&run, &[("SHOP_TOKEN", "shop-token-0123456789"), ("CRM_API_KEY", "crm-key-0123456789")]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("error[R0014]") && out.stderr.contains("newer than this flowc reads"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("R0002"), "nothing was sent: {}", out.stderr);
+    assert_eq!(std::fs::read(&newer).expect("read"), bytes, "left as it was");
 }
 
 const INCREMENTAL: &str = "tests/data/state/incremental.flow";
