@@ -46,10 +46,7 @@ fn the_fake_counts_a_keyed_write_sent_again_as_a_replay_and_an_unkeyed_one_as_a_
 
 /// A fresh folder for a test's state store.
 fn scratch(test: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("flowc-state-{}-{test}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("scratch dir");
-    dir
+    common::scratch_dir("durability", test)
 }
 
 const KEYED: &str = "tests/data/state/contacts_keyed.flow";

@@ -66,12 +66,7 @@ fn run_file(name: &str) -> String {
 
 /// A fresh folder for files a run writes (dead letters), with the `.flow` file copied in.
 fn scratch(test: &str, flow: &str) -> (PathBuf, String) {
-    let dir = std::env::temp_dir().join(format!("flowc-e2e-{}-{test}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("scratch dir");
-    let target = dir.join(Path::new(flow).file_name().expect("file name"));
-    std::fs::copy(common::root().join(flow), &target).expect("copy flow");
-    (dir, target.display().to_string())
+    common::scratch_copy("e2e", test, flow)
 }
 
 fn shop_crm(api: &FakeApi) -> Vec<String> {

@@ -14,12 +14,7 @@ const TOKEN: (&str, &str) = ("SHOP_TOKEN", "demo-shop-token");
 
 /// A fresh folder with `source` as `flow.flow`; the state store lands beside it.
 fn scratch(test: &str, source: &str) -> (PathBuf, String) {
-    let dir = std::env::temp_dir().join(format!("flowc-replay-{}-{test}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("scratch dir");
-    let file = dir.join("flow.flow");
-    std::fs::write(&file, source).expect("write the flow");
-    (dir, file.display().to_string())
+    common::scratch_source("replay", test, source)
 }
 
 fn base(api: &FakeApi) -> String {

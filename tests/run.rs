@@ -9,7 +9,7 @@
 mod common;
 
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use common::run_cases::{case_files, Case, Received};
 use common::{flowc, Output, DEMO_SECRETS};
@@ -266,10 +266,5 @@ fn strip_elapsed(line: &str) -> String {
 
 /// A fresh folder for files a run writes (dead letters), with the `.flow` file copied in.
 fn scratch(test: &str, flow: &str) -> (PathBuf, String) {
-    let dir = std::env::temp_dir().join(format!("flowc-run-{}-{}", std::process::id(), test.replace('/', "-")));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("scratch dir");
-    let target = dir.join(Path::new(flow).file_name().expect("file name"));
-    std::fs::copy(common::root().join(flow), &target).expect("copy flow");
-    (dir, target.display().to_string())
+    common::scratch_copy("run", test, flow)
 }

@@ -12,12 +12,7 @@ const TOKEN: (&str, &str) = ("SHOP_TOKEN", "demo-shop-token");
 
 /// A fresh folder with `source` as `flow.flow`; the state store lands beside it.
 fn scratch(test: &str, source: &str) -> (PathBuf, String) {
-    let dir = std::env::temp_dir().join(format!("flowc-state-{}-{test}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("scratch dir");
-    let file = dir.join("flow.flow");
-    std::fs::write(&file, source).expect("write the flow");
-    (dir, file.display().to_string())
+    common::scratch_source("state", test, source)
 }
 
 fn run(api: &FakeApi, file: &str, extra: &[&str]) -> common::Output {

@@ -44,6 +44,30 @@ pub(crate) fn flowc<A: AsRef<std::ffi::OsStr>>(args: &[A], env: &[(&str, &str)])
 }
 
 /// The workspace root.
+/// A fresh, empty folder for one test's files: `flowc-SUITE-PID-TEST` in the temp folder.
+pub(crate) fn scratch_dir(suite: &str, test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("flowc-{suite}-{}-{}", std::process::id(), test.replace('/', "-")));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    dir
+}
+
+/// A fresh folder with `source` written in it as `flow.flow` (a state store lands beside it).
+pub(crate) fn scratch_source(suite: &str, test: &str, source: &str) -> (PathBuf, String) {
+    let dir = scratch_dir(suite, test);
+    let file = dir.join("flow.flow");
+    std::fs::write(&file, source).expect("write the flow");
+    (dir, file.display().to_string())
+}
+
+/// A fresh folder with the repository's `.flow` file `flow` copied in (for files a run writes).
+pub(crate) fn scratch_copy(suite: &str, test: &str, flow: &str) -> (PathBuf, String) {
+    let dir = scratch_dir(suite, test);
+    let target = dir.join(Path::new(flow).file_name().expect("file name"));
+    std::fs::copy(root().join(flow), &target).expect("copy flow");
+    (dir, target.display().to_string())
+}
+
 pub(crate) fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("workspace root")
 }
