@@ -285,30 +285,8 @@ pub fn encode_to(value: &Value, out: &mut String) {
             }
             out.push(']');
         }
-        Value::Object(fields) => {
-            out.push('{');
-            for (i, (k, v)) in fields.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                string(k, out);
-                out.push(':');
-                encode_to(v, out);
-            }
-            out.push('}');
-        }
-        Value::Dict(entries) => {
-            out.push('{');
-            for (i, (k, v)) in entries.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                string(k, out);
-                out.push(':');
-                encode_to(v, out);
-            }
-            out.push('}');
-        }
+        Value::Object(fields) => members(fields, out),
+        Value::Dict(entries) => members(entries, out),
         // Checked JSON as it came, whitespace between tokens left out.
         Value::Json(text) => out.push_str(text),
     }
@@ -340,6 +318,20 @@ impl ToText for Value {
 pub(crate) fn encode_key(name: &str, out: &mut String) {
     string(name, out);
     out.push(':');
+}
+
+/// A JSON object of `entries`, in their order: a record's fields or a dictionary's keys.
+fn members<K: AsRef<str>>(entries: &[(K, Value)], out: &mut String) {
+    out.push('{');
+    for (i, (k, v)) in entries.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        string(k.as_ref(), out);
+        out.push(':');
+        encode_to(v, out);
+    }
+    out.push('}');
 }
 
 pub(crate) fn string(s: &str, out: &mut String) {
