@@ -224,17 +224,7 @@ async fn run_flow(ctx: Arc<Ctx>, index: usize) -> (FlowReport, Vec<Diagnostic>) 
         },
         _ => None,
     };
-    let fr = Arc::new(FlowRun {
-        ctx: ctx.clone(),
-        flow: index,
-        stats: Arc::default(),
-        stop: AtomicBool::new(false),
-        diagnostics: Mutex::new(Vec::new()),
-        dead_letter: Mutex::new(None),
-        batch: Mutex::new(Vec::new()),
-        stops: Mutex::new(BTreeMap::new()),
-        state,
-    });
+    let fr = FlowRun::new(ctx.clone(), index, state);
     ctx.events.counters(fr.stats.clone());
     // The lease is renewed while the flow runs; a renewal that fails stops the flow.
     let renewer = fr.state.as_ref().map(|_| {
@@ -631,8 +621,8 @@ pub(crate) fn replay_context(
 }
 
 impl FlowRun {
-    /// A flow run for replaying its dead letters: no state of its own (a replay moves no cursor).
-    pub(crate) fn for_replay(ctx: Arc<Ctx>, flow: usize) -> Arc<FlowRun> {
+    /// A flow run about to start: nothing counted, sent or failed yet.
+    fn new(ctx: Arc<Ctx>, flow: usize, state: Option<crate::state::FlowStateRun>) -> Arc<FlowRun> {
         Arc::new(FlowRun {
             ctx,
             flow,
@@ -642,8 +632,13 @@ impl FlowRun {
             dead_letter: Mutex::new(None),
             batch: Mutex::new(Vec::new()),
             stops: Mutex::new(BTreeMap::new()),
-            state: None,
+            state,
         })
+    }
+
+    /// A flow run for replaying its dead letters: no state of its own (a replay moves no cursor).
+    pub(crate) fn for_replay(ctx: Arc<Ctx>, flow: usize) -> Arc<FlowRun> {
+        FlowRun::new(ctx, flow, None)
     }
 }
 
