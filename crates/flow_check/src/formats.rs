@@ -130,6 +130,18 @@ fn items_of(format: &str) -> Has {
 /// rules chrono reads dates by: a year with a month and a day, or with a day of the year, or
 /// with a week and a weekday; or an ISO year, week and weekday; a time of day needs hours
 /// (24-hour, or 12-hour with AM/PM) and minutes; `%s` is a whole date and time.
+/// "the format has no X, nor Y": what `format` lacks for `goal`, in words; `None` when
+/// [`missing`] names nothing.
+pub(crate) fn lacks(format: &str, goal: Goal) -> Option<String> {
+    let missing = missing(format, goal);
+    let missing: Vec<&str> = missing.iter().map(|m| m.trim_start_matches("the ")).collect();
+    match missing.split_last() {
+        Some((last, [])) => Some(format!("the format has no {last}")),
+        Some((last, rest)) => Some(format!("the format has no {}, nor {last}", rest.join(", "))),
+        None => None,
+    }
+}
+
 pub(crate) fn missing(format: &str, goal: Goal) -> Vec<&'static str> {
     let h = items_of(format);
     let whole = h.timestamp && goal != Goal::Date;

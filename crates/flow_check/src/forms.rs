@@ -208,13 +208,9 @@ impl Checker<'_> {
         if formats::can_give(format, goal) {
             return Some(());
         }
-        let missing = formats::missing(format, goal);
-        let missing: Vec<&str> = missing.iter().map(|m| m.trim_start_matches("the ")).collect();
-        let mut help = match missing.split_last() {
-            Some((last, [])) => format!("the format has no {last}"),
-            Some((last, rest)) => format!("the format has no {}, nor {last}", rest.join(", ")),
-            None => "write a format with a date, a time of day and an offset: `%Y-%m-%dT%H:%M:%S%.f%z`".to_string(),
-        };
+        let mut help = formats::lacks(format, goal).unwrap_or_else(|| {
+            "write a format with a date, a time of day and an offset: `%Y-%m-%dT%H:%M:%S%.f%z`".to_string()
+        });
         if !zoned && formats::can_give(format, Goal::LocalDateTime) {
             help = "the format has no offset: add `%z`, or say which zone its times are in: `zone: \"Europe/Paris\"`"
                 .into();

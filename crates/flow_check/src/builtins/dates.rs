@@ -83,13 +83,8 @@ impl Checker<'_> {
         if formats::can_give(format, goal) {
             return Some(());
         }
-        let missing = formats::missing(format, goal);
-        let missing: Vec<&str> = missing.iter().map(|m| m.trim_start_matches("the ")).collect();
-        let mut help = match missing.split_last() {
-            Some((last, [])) => format!("the format has no {last}"),
-            Some((last, rest)) => format!("the format has no {}, nor {last}", rest.join(", ")),
-            None => format!("write a format with the strftime items of {}", goal_items(goal)),
-        };
+        let mut help = formats::lacks(format, goal)
+            .unwrap_or_else(|| format!("write a format with the strftime items of {}", goal_items(goal)));
         if let Some(s) = formats::strftime_of(format).filter(|s| formats::can_give(s, goal)) {
             help.push_str(&format!("; {format:?} looks like a Java-style pattern, which in strftime is {s:?}"));
         }
