@@ -12,6 +12,7 @@ mod builtins;
 mod compiled;
 mod datefmt;
 mod decode;
+mod fold;
 mod forms;
 mod json;
 mod keys;
