@@ -22,6 +22,7 @@ use rust_decimal::Decimal;
 
 use crate::json::{describe_type, BadRecord, Mismatches, ShapeError};
 use crate::keys::Keys;
+use crate::spares::Spares;
 use crate::{NamedType, Type, Value};
 
 mod dicts;
@@ -51,21 +52,30 @@ pub(crate) struct Decoded {
 /// into the same slot reuses the previous record's strings, arrays and objects instead of
 /// allocating new ones. On failure `slot` holds part of a record.
 pub(crate) fn decode_into(text: &str, ty: &Type, types: &[NamedType], slot: &mut Value) -> DecodeResult<()> {
-    decode_keyed(text, ty, types, None, slot)
+    decode_keyed(text, ty, types, None, None, slot)
 }
 
 /// [`decode_into`], finding each object's fields by the key tables of its type when `keys` has
-/// them (`flowc map` builds them once per stream).
+/// them (`flowc map` builds them once per stream), and taking new array items from `spares`
+/// (and keeping what arrays no longer hold there) when it is given.
 pub(crate) fn decode_keyed(
     text: &str,
     ty: &Type,
     types: &[NamedType],
     keys: Option<&Keys<'_>>,
+    spares: Option<&mut Spares>,
     slot: &mut Value,
 ) -> DecodeResult<()> {
     let mut p = Parser::<false>::new(text, types);
     p.keys = keys;
-    p.value(ty, slot, None)?;
+    if let Some(spares) = spares {
+        std::mem::swap(&mut p.spares, spares);
+        let result = p.value(ty, slot, None);
+        std::mem::swap(&mut p.spares, spares);
+        result?;
+    } else {
+        p.value(ty, slot, None)?;
+    }
     p.ws();
     if p.i == p.b.len() {
         Ok(())
@@ -162,6 +172,8 @@ struct Parser<'a, const EXPLAIN: bool> {
     records: Vec<Result<Value, BadRecord>>,
     /// The key tables of the declared type's objects, when decoding a stream of its records.
     keys: Option<&'a Keys<'a>>,
+    /// Spare array items of the stream (empty unless `decode_keyed` is given some).
+    spares: Spares,
 }
 
 impl<'a, const EXPLAIN: bool> Parser<'a, EXPLAIN> {
@@ -177,6 +189,7 @@ impl<'a, const EXPLAIN: bool> Parser<'a, EXPLAIN> {
             target: None,
             records: Vec::new(),
             keys: None,
+            spares: Spares::default(),
         }
     }
 
@@ -395,7 +408,7 @@ impl<'a, const EXPLAIN: bool> Parser<'a, EXPLAIN> {
                 } else {
                     loop {
                         if n == items.len() {
-                            items.push(Value::Null);
+                            items.push(self.spares.take(item));
                         }
                         let len = self.enter(Step::Index(n));
                         self.value(item, &mut items[n], None)?;
@@ -411,7 +424,7 @@ impl<'a, const EXPLAIN: bool> Parser<'a, EXPLAIN> {
                         }
                     }
                 }
-                items.truncate(n);
+                self.spares.keep(item, items, n);
                 self.depth -= 1;
             }
             Type::Object(fields) => {
@@ -1488,6 +1501,8 @@ mod tests {
         let mut slot = Value::Null;
         // The quick mode with key tables (as `flowc map` decodes) agrees with it without them.
         let keys = crate::keys::Keys::new(&ty, &types);
+        // With the stream's spare array items too, as `flowc map` decodes.
+        let mut spares = Spares::default();
         let mut keyed_slot = Value::Null;
         for round in 0..12_000 {
             rng.1 = round % 2 == 1;
@@ -1500,7 +1515,7 @@ mod tests {
                 }
             }
             let quick = decode_into(&text, &ty, &types, &mut slot).is_ok();
-            let keyed = decode_keyed(&text, &ty, &types, Some(&keys), &mut keyed_slot).is_ok();
+            let keyed = decode_keyed(&text, &ty, &types, Some(&keys), Some(&mut spares), &mut keyed_slot).is_ok();
             assert_eq!(keyed, quick, "with key tables: {text}");
             if keyed {
                 assert_eq!(keyed_slot, slot, "with key tables: {text}");

@@ -121,9 +121,10 @@ pub(crate) fn decode_text_keyed(
     ty: &Type,
     types: &[NamedType],
     keys: &crate::keys::Keys<'_>,
+    spares: &mut crate::spares::Spares,
     slot: &mut Value,
 ) -> Result<(), TextError> {
-    if crate::decode::decode_keyed(text, ty, types, Some(keys), slot).is_ok() {
+    if crate::decode::decode_keyed(text, ty, types, Some(keys), Some(spares), slot).is_ok() {
         return Ok(());
     }
     explained(text, ty, types, slot)

@@ -20,6 +20,7 @@ mod ops;
 #[cfg(test)]
 mod oracle;
 mod shape;
+mod spares;
 
 pub mod eval;
 pub mod mapper;

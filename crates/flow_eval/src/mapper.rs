@@ -40,6 +40,8 @@ pub fn map_ndjson(
     let mut writer = MapWriter::new(m, plan);
     // Each object type of the input keyed once: a key finds its field by a table, not a search.
     let keys = crate::keys::Keys::new(ty, &plan.types);
+    // Array items that a record no longer holds, kept for the next records' arrays.
+    let mut spares = crate::spares::Spares::default();
     loop {
         // One buffer for every line: reading a line allocates nothing.
         buf.clear();
@@ -62,7 +64,7 @@ pub fn map_ndjson(
             continue;
         }
         // Each record is decoded into the previous one's strings and arrays, and lent to the map.
-        match crate::json::decode_text_keyed(line, ty, &plan.types, &keys, &mut value) {
+        match crate::json::decode_text_keyed(line, ty, &plan.types, &keys, &mut spares, &mut value) {
             Ok(()) => {}
             Err(TextError::Syntax(e)) => {
                 reject(&mut rejects, line_no, "R0003", &format!("not JSON: {e}"), line)?;
