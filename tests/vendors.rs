@@ -222,10 +222,7 @@ fn hubspot_milliseconds_as_numbers_and_as_strings_decode() {
 fn a_query_value_declared_in_unix_seconds_is_sent_as_unix_seconds() {
     let source = std::fs::read_to_string(common::root().join("tests/data/vendors/stripe_to_slack.flow"))
         .expect("flow")
-        .replace(
-            r#""/v1/customers" -> {"#,
-            r#""/v1/customers" (since: DateTime(unix_seconds)) -> {"#,
-        )
+        .replace(r#""/v1/customers" -> {"#, r#""/v1/customers" (since: DateTime(unix_seconds)) -> {"#)
         .replace("query = { limit: 3 }", r#"query = { limit: 3, "created[gte]": since }"#)
         .replace(
             "flow announce {\n  for c in list_customers {",
@@ -250,7 +247,10 @@ fn a_query_value_declared_in_unix_seconds_is_sent_as_unix_seconds() {
         )
         .replace("  for c in list_customers(", "  let list = list_at(at: state.since)\n  for c in list_customers(")
         .replace(r#"(c.email ?? "-") })"#, r#"(c.email ?? "-") + " " + list.id })"#);
-    assert!(source.contains("state.since") && source.contains("created[gte]") && source.contains("list.id"), "{source}");
+    assert!(
+        source.contains("state.since") && source.contains("created[gte]") && source.contains("list.id"),
+        "{source}"
+    );
     let (_dir, file) = common::scratch_source("vendors", "unix_query", &source);
     with_fake(Config::default(), |api| {
         let mut args = vec!["run".to_string(), file.clone()];
@@ -263,7 +263,10 @@ fn a_query_value_declared_in_unix_seconds_is_sent_as_unix_seconds() {
         // 2023-11-14T22:13:16Z is 1699999996; customer n was created at 1700000000 - n.
         assert_eq!(
             api.vendors().queries(),
-            ["stripe_customers?created[gte]=1699999996&limit=3", "stripe_customers?created[gte]=1699999996&limit=3&starting_after=cus_demo0003"]
+            [
+                "stripe_customers?created[gte]=1699999996&limit=3",
+                "stripe_customers?created[gte]=1699999996&limit=3&starting_after=cus_demo0003"
+            ]
         );
         let mut posted = texts(api);
         posted.sort();

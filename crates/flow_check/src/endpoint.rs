@@ -319,7 +319,8 @@ impl Checker<'_> {
                     let scalar = matches!(
                         self.types.resolve(ty),
                         Ty::String | Ty::Int | Ty::Union(_) | Ty::Decimal | Ty::Date | Ty::Bool | Ty::Error
-                    ) || (matches!(self.types.resolve(ty), Ty::DateTime) && written_in_a_form(&self.types, ty));
+                    ) || (matches!(self.types.resolve(ty), Ty::DateTime)
+                        && written_in_a_form(&self.types, ty));
                     if !scalar {
                         let shown = self.types.display(ty);
                         self.report(
