@@ -1088,7 +1088,9 @@ fn a_run_stopped_midway_accounts_for_every_record_it_read() {
         assert_eq!(out.code, 1);
         let s = summary(&out.stderr, "push_contacts");
         assert_eq!(s.read, 50, "the first page was read whole: {}", out.stderr);
-        assert!(s.failed == 1 && s.filtered >= 2 && s.not_processed > 0, "{}", out.stderr);
+        // Order 7 fails first; 17 fails too when it was already in flight as the flow stopped,
+        // which depends on how fast the machine is: at least one, never a fixed number.
+        assert!(s.failed >= 1 && s.filtered >= 2 && s.not_processed > 0, "{}", out.stderr);
         assert_eq!(s.read, s.delivered + s.filtered + s.failed + s.not_processed, "{}", out.stderr);
         let mut args = run_args(&file, &overrides);
         args.extend(["--format", "json"]);

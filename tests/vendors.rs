@@ -215,6 +215,72 @@ fn hubspot_milliseconds_as_numbers_and_as_strings_decode() {
     );
 }
 
+/// A request value of a type with a wire form is sent in that form: Stripe filters lists by
+/// `created[gte]`, unix seconds (it refuses RFC 3339 with "Invalid integer"). An incremental
+/// sync's DateTime cursor goes out as seconds on the first run and, advanced, on the next.
+#[test]
+fn a_query_value_declared_in_unix_seconds_is_sent_as_unix_seconds() {
+    let source = std::fs::read_to_string(common::root().join("tests/data/vendors/stripe_to_slack.flow"))
+        .expect("flow")
+        .replace(r#""/v1/customers" -> {"#, r#""/v1/customers" (since: DateTime(unix_seconds)) -> {"#)
+        .replace("query = { limit: 3 }", r#"query = { limit: 3, "created[gte]": since }"#)
+        .replace(
+            "flow announce {\n  for c in list_customers {",
+            concat!(
+                "flow announce {\n",
+                "  state since: DateTime = \"2023-11-14T22:13:16Z\" {\n",
+                "    from = record.created\n",
+                "    key = record.id\n",
+                "  }\n",
+                "  for c in list_customers(since: state.since) {"
+            ),
+        )
+        .replace("  created: Int\n", "  created: DateTime(unix_seconds)\n")
+        .replace(
+            "endpoint post_message",
+            concat!(
+                "secret MAIL_TOKEN\n",
+                "api mail {\n  base_url = \"https://mail.example.com\"\n  auth = bearer(MAIL_TOKEN)\n}\n",
+                "endpoint list_at = mail GET \"/lists/{at}\" (at: DateTime(unix_seconds)) -> { id: String }\n\n",
+                "endpoint post_message"
+            ),
+        )
+        .replace("  for c in list_customers(", "  let list = list_at(at: state.since)\n  for c in list_customers(")
+        .replace(r#"(c.email ?? "-") })"#, r#"(c.email ?? "-") + " " + list.id })"#);
+    assert!(
+        source.contains("state.since") && source.contains("created[gte]") && source.contains("list.id"),
+        "{source}"
+    );
+    let (_dir, file) = common::scratch_source("vendors", "unix_query", &source);
+    with_fake(Config::default(), |api| {
+        let mut args = vec!["run".to_string(), file.clone()];
+        for (name, prefix) in [("stripe", "stripe"), ("slack", "slack/api"), ("mail", "mail")] {
+            args.extend(["--base-url".to_string(), format!("{name}={}/{prefix}", api.url())]);
+        }
+        let env = [("STRIPE_KEY", VENDOR_TOKEN), ("SLACK_TOKEN", VENDOR_TOKEN), ("MAIL_TOKEN", "demo-mail-token")];
+        let out = flowc(&args, &env);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        // 2023-11-14T22:13:16Z is 1699999996; customer n was created at 1700000000 - n.
+        assert_eq!(
+            api.vendors().queries(),
+            [
+                "stripe_customers?created[gte]=1699999996&limit=3",
+                "stripe_customers?created[gte]=1699999996&limit=3&starting_after=cus_demo0003"
+            ]
+        );
+        let mut posted = texts(api);
+        posted.sort();
+        // The path parameter went out as seconds too: the fake names the list after it.
+        let expected: Vec<String> =
+            (1..=4).map(|n| format!("cus_demo{n:04} customer{n}@example.com 1699999996-2026")).collect();
+        assert_eq!(posted, expected);
+        // The cursor advanced to the newest customer's time, and goes out as seconds again.
+        let again = flowc(&args, &env);
+        assert_eq!(again.code, 0, "{}", again.stderr);
+        assert_eq!(api.vendors().queries()[2], "stripe_customers?created[gte]=1699999999&limit=3");
+    });
+}
+
 /// Stripe's `created` is unix seconds as a number; a string there is not the declared form.
 #[test]
 fn stripe_unix_seconds_decode_and_a_string_there_does_not_fit() {

@@ -43,7 +43,6 @@ pub(crate) fn flowc<A: AsRef<std::ffi::OsStr>>(args: &[A], env: &[(&str, &str)])
     }
 }
 
-/// The workspace root.
 /// A fresh, empty folder for one test's files: `flowc-SUITE-PID-TEST` in the temp folder.
 pub(crate) fn scratch_dir(suite: &str, test: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("flowc-{suite}-{}-{}", std::process::id(), test.replace('/', "-")));
@@ -68,6 +67,7 @@ pub(crate) fn scratch_copy(suite: &str, test: &str, flow: &str) -> (PathBuf, Str
     (dir, target.display().to_string())
 }
 
+/// The workspace root.
 pub(crate) fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("workspace root")
 }

@@ -314,10 +314,13 @@ impl Checker<'_> {
                     // The placeholder's name is a use of the parameter (when the path's text is
                     // the source's: an escape before it would shift it, and editors check).
                     self.note_local_use(spans[i], at(offset + open + 1, name.len()));
+                    // A DateTime goes into a path only in a declared form (unix seconds, a
+                    // format): RFC 3339's `:` and `+` are no path text.
                     let scalar = matches!(
                         self.types.resolve(ty),
                         Ty::String | Ty::Int | Ty::Union(_) | Ty::Decimal | Ty::Date | Ty::Bool | Ty::Error
-                    );
+                    ) || (matches!(self.types.resolve(ty), Ty::DateTime)
+                        && written_in_a_form(&self.types, ty));
                     if !scalar {
                         let shown = self.types.display(ty);
                         self.report(
@@ -326,7 +329,7 @@ impl Checker<'_> {
                                 format!("path parameter `{name}` must be a non-null scalar, not `{shown}`"),
                             )
                             .primary(span, "used in the path here")
-                            .help("path parameters are String, Int, Decimal, Bool, Date or a string union"),
+                            .help("path parameters are String, Int, Decimal, Bool, Date, a string union, or a DateTime in a declared form (`DateTime(unix_seconds)`)"),
                         );
                     }
                     parts.push(plan::PathPart::Param(name.to_string()));
@@ -400,6 +403,12 @@ impl Checker<'_> {
                         .help("send text, numbers, booleans or dates; join arrays into one string first"),
                 );
             }
+            // A value declared in a wire form is sent in it, as a body would write it.
+            let pe = if written_in_a_form(&self.types, &ty) {
+                plan::Expr::Written { expr: Box::new(pe), ty: plan_type(&ty) }
+            } else {
+                pe
+            };
             out.push((f.name.name.clone(), pe));
         }
         out
@@ -491,4 +500,22 @@ impl Checker<'_> {
         }
         Some((path, ty))
     }
+}
+
+/// Whether a request value of type `ty` is written in a declared form (`DateTime(unix_seconds)`,
+/// `Decimal(string)`, directly, through a named type or when nullable).
+fn written_in_a_form<'a>(types: &'a crate::ty::Types, mut ty: &'a Ty) -> bool {
+    // Alias chains were checked for cycles; the bound is a second guard.
+    for _ in 0..64 {
+        match ty {
+            Ty::Formed(..) => return true,
+            Ty::Nullable(t) => ty = t,
+            Ty::Named(i) => match types.defs.get(*i) {
+                Some(t) => ty = t,
+                None => return false,
+            },
+            _ => return false,
+        }
+    }
+    false
 }

@@ -160,6 +160,9 @@ impl Checker<'_> {
                 let items = items.iter().map(|i| self.check_against(i, &inner, scope)).collect();
                 return plan::Expr::Array { items };
             }
+            // A whole number where a Decimal is expected is that Decimal (so `round(…, 2)` of it
+            // has its two digits, as of any Decimal).
+            (ExprKind::Int(n), Ty::Decimal) => return lit(plan::Value::Decimal((*n).into())),
             (ExprKind::Number(text), Ty::Float) => {
                 if let Ok(f) = text.parse::<f64>() {
                     return lit(plan::Value::Float(f));

@@ -244,6 +244,11 @@ pub fn eval(expr: &Expr, env: &mut Env, plan: &Program) -> Result<Value, EvalErr
             Ok(crate::builtins::dicts::get(&eval(base, env, plan)?, &k))
         }
         Expr::Dict { parts } => crate::builtins::dicts::build(parts, env, plan),
+        Expr::Written { expr, ty } => {
+            let mut v = eval(expr, env, plan)?;
+            crate::write_forms(&mut v, ty, &plan.types)?;
+            Ok(v)
+        }
         // Paths on variables are handled by `place`, by reference; these are on computed values.
         Expr::Field { base, name, .. } => Ok(match eval(base, env, plan)? {
             Value::Object(fields) => fields.into_iter().find(|(k, _)| k == name).map_or(Value::Null, |(_, v)| v),

@@ -170,10 +170,25 @@ async fn stripe_customers(
     }
     let total = v.lock().customers;
     let limit = q.get("limit").and_then(|l| l.parse::<u64>().ok()).unwrap_or(10).clamp(1, 100);
+    // `created[gte]` is unix seconds, as Stripe takes it; anything else is refused as Stripe does.
+    let since = match q.get("created[gte]").map(|c| c.parse::<i64>()) {
+        None => None,
+        Some(Ok(t)) => Some(t),
+        Some(Err(_)) => {
+            let e = json!({ "error": {
+                "message": format!("Invalid integer: {}", q["created[gte]"]),
+                "param": "created[gte]",
+                "type": "invalid_request_error",
+            } });
+            return (StatusCode::BAD_REQUEST, Json(e)).into_response();
+        }
+    };
+    let listed: Vec<u64> =
+        (1..=total).filter(|n| since.is_none_or(|t| stripe_customer(*n)["created"].as_i64() >= Some(t))).collect();
     let start = match q.get("starting_after") {
-        None => 1,
-        Some(id) => match (1..=total).find(|n| stripe_customer(*n)["id"] == json!(id)) {
-            Some(n) => n + 1,
+        None => 0,
+        Some(id) => match listed.iter().position(|n| stripe_customer(*n)["id"] == json!(id)) {
+            Some(i) => i + 1,
             None => {
                 let e = json!({ "error": {
                     "message": format!("No such customer: '{id}'"),
@@ -185,7 +200,9 @@ async fn stripe_customers(
         },
     };
     let bad = v.lock().bad_customers.clone();
-    let data: Vec<Value> = (start..=total)
+    let data: Vec<Value> = listed[start.min(listed.len())..]
+        .iter()
+        .copied()
         .take(limit as usize)
         .map(|n| {
             let mut c = stripe_customer(n);
@@ -195,7 +212,7 @@ async fn stripe_customers(
             c
         })
         .collect();
-    let has_more = start + limit <= total;
+    let has_more = start + (limit as usize) < listed.len();
     Json(json!({ "object": "list", "data": data, "has_more": has_more, "url": "/v1/customers" })).into_response()
 }
 

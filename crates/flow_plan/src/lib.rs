@@ -700,6 +700,12 @@ pub enum Expr {
     Dict {
         parts: Vec<DictPart>,
     },
+    /// A request's query or header value whose type declares a wire form
+    /// (`DateTime(unix_seconds)`, `Decimal(string)`): the value, written in that form.
+    Written {
+        expr: Box<Expr>,
+        ty: Type,
+    },
 }
 
 impl Expr {
@@ -712,7 +718,7 @@ impl Expr {
                 f(base);
                 f(index);
             }
-            Expr::Not { expr } | Expr::Neg { expr, .. } => f(expr),
+            Expr::Not { expr } | Expr::Neg { expr, .. } | Expr::Written { expr, .. } => f(expr),
             Expr::Binary { lhs, rhs, .. }
             | Expr::Coalesce { lhs, rhs }
             | Expr::And { lhs, rhs }

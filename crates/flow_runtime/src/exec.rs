@@ -1029,6 +1029,14 @@ impl FlowRun {
                 .map_err(|err| self.eval_failure(err, call.span, rec, "the idempotency key"))?;
             headers.push(("Idempotency-Key".to_string(), v.to_text()));
         }
+        // What is left of the parameters goes into the path, in the form each one declares
+        // (the query and headers above saw them as values).
+        for (name, v) in &mut params {
+            if let Some(p) = endpoint.params.iter().find(|p| p.name == *name) {
+                flow_eval::write_forms(v, &p.ty, &plan.types)
+                    .map_err(|err| self.eval_failure(err, call.span, rec, &format!("parameter `{name}`")))?;
+            }
+        }
         Ok((params, query, headers))
     }
 

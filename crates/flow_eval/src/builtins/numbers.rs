@@ -100,13 +100,24 @@ pub(super) fn call(
     })
 }
 
-/// `round(x, digits)`, half away from zero. Negative `digits` round to tens, hundreds, …; more
-/// digits than the number has leave it as it is.
+/// `round(x, digits)`, half away from zero. Negative `digits` round to tens, hundreds, …; a
+/// Decimal comes back with `digits` digits after the point (zeros added), a Float as it is.
 fn round(x: Value, digits: i64) -> Result<Value, String> {
     let away = RoundingStrategy::MidpointAwayFromZero;
     Ok(match x {
         // A Decimal holds at most 28 digits after the point: rounding to more changes nothing.
-        Value::Decimal(d) if digits >= 0 => Value::Decimal(d.round_dp_with_strategy(digits.min(28) as u32, away)),
+        // The result has exactly `digits` digits after the point, as money is written
+        // (`round(10.5, 2)` is `10.50`), as far as the 28 significant digits allow; a zero
+        // rounded from a negative number is written without its sign.
+        Value::Decimal(d) if digits >= 0 => {
+            let places = digits.min(28) as u32;
+            let mut r = d.round_dp_with_strategy(places, away);
+            r.rescale(places);
+            if r.is_zero() {
+                r.set_sign_positive(true);
+            }
+            Value::Decimal(r)
+        }
         Value::Decimal(d) => {
             // 10^28 is the largest power of ten a Decimal holds.
             let scale = Decimal::from_i128_with_scale(10i128.pow(digits.unsigned_abs().min(28) as u32), 0);
