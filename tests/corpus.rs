@@ -466,6 +466,8 @@ fn random_json(
             }
         }
         Type::Named(i) => random_json(&types[*i].ty, types, depth + 1, next),
+        // A member, which writes its own tag.
+        Type::OneOf(u) => random_json(&u.variants[next(u.variants.len())], types, depth + 1, next),
         Type::String => serde_json::to_string(TEXTS[next(TEXTS.len())]).expect("text"),
         Type::Union(members) => serde_json::to_string(&members[next(members.len())]).expect("member"),
         Type::Int => format!("{}", next(2001) as i64 - 1000),

@@ -467,3 +467,141 @@ fn jira_avatar_urls_are_looked_up_by_their_size_keys() {
     assert_eq!(out[0]["large"], "https://your-domain.atlassian.net/secure/projectavatar?size=large&pid=10000");
     assert_eq!(out[1]["sizes"], serde_json::json!(["16x16", "24x24", "32x32", "48x48"]));
 }
+
+/// `flowc map` of `tests/data/vendors/unions.flow` over one line: (exit code, output, rejects).
+fn map_union(record: &serde_json::Value) -> (i32, String, String) {
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let dir = std::env::temp_dir().join(format!("flowc-vendors-{}-unions-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let input = dir.join("in.ndjson");
+    std::fs::write(&input, format!("{record}\n")).expect("write input");
+    let (output, rejects) = (dir.join("out.ndjson"), dir.join("rejects.ndjson"));
+    let path = |p: &std::path::Path| p.display().to_string();
+    let args = [
+        "map".to_string(),
+        "tests/data/vendors/unions.flow".into(),
+        "--map".into(),
+        "charge_copy".into(),
+        "--input".into(),
+        path(&input),
+        "--output".into(),
+        path(&output),
+        "--rejects".into(),
+        path(&rejects),
+    ];
+    let out = flowc(&args, &[]);
+    let read = |p: &std::path::Path| std::fs::read_to_string(p).unwrap_or_default().trim_end().to_string();
+    let result = (out.code, read(&output), read(&rejects));
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+/// The declared fields of `value` as `ty` declares them: what an identity copy must write.
+fn declared(value: &serde_json::Value, fields: &[&str]) -> serde_json::Value {
+    serde_json::Value::Object(fields.iter().map(|f| (f.to_string(), value[*f].clone())).collect())
+}
+
+/// Stripe's charge with each kind of `source` (its own card, bank account and source fixtures)
+/// and each form of `customer` (an id, the expanded customer, null): each decodes as the member
+/// it is, is read through its tag and its type, and is written back as it came, declared fields
+/// all kept.
+#[test]
+fn stripe_sources_and_expandable_customers_decode_as_their_member_and_lose_nothing() {
+    let charge = vendor_json("stripe/charge.json");
+    let card = vendor_json("stripe/card.json");
+    let bank = vendor_json("stripe/bank_account.json");
+    let customer = vendor_json("stripe/customer.json");
+    let cases = [
+        (card.clone(), serde_json::json!("cus_9s6XKzkNRiz8i3"), "4242", "cus_9s6XKzkNRiz8i3"),
+        (bank.clone(), customer.clone(), "6789", customer["id"].as_str().expect("id")),
+    ];
+    for (source, cust, last4, customer_id) in cases {
+        let mut c = charge.clone();
+        c["source"] = source.clone();
+        c["customer"] = cust.clone();
+        let (code, out, rejects) = map_union(&c);
+        assert_eq!(code, 0, "{rejects}");
+        let out: serde_json::Value = serde_json::from_str(&out).expect("output is JSON");
+        assert_eq!(out["last4"], last4);
+        assert_eq!(out["customer_id"], customer_id);
+        let source_fields: &[&str] = if source["object"] == "card" {
+            &["id", "object", "brand", "last4", "exp_month", "exp_year", "metadata"]
+        } else {
+            &["id", "object", "bank_name", "last4", "routing_number"]
+        };
+        assert_eq!(out["source"], declared(&source, source_fields));
+        let expected_customer =
+            if cust.is_string() { cust.clone() } else { declared(&cust, &["id", "object", "email", "created"]) };
+        assert_eq!(out["customer"], expected_customer);
+    }
+    // The fixture as Stripe publishes it: a `source` object, no customer.
+    let (code, out, rejects) = map_union(&charge);
+    assert_eq!(code, 0, "{rejects}");
+    let out: serde_json::Value = serde_json::from_str(&out).expect("output is JSON");
+    assert_eq!(out["source"], declared(&charge["source"], &["id", "object", "type", "created"]));
+    assert_eq!(out["customer"], serde_json::Value::Null);
+    assert_eq!(out["last4"], serde_json::Value::Null);
+}
+
+/// A source that is no member (an unknown tag, or a member's field of the wrong type) is a
+/// rejected record, R0004, whose message names each member's first mismatch.
+#[test]
+fn a_stripe_source_that_fits_no_member_names_each_members_first_mismatch() {
+    let mut c = vendor_json("stripe/charge.json");
+    c["source"] = vendor_json("stripe/card.json");
+    c["source"]["object"] = serde_json::json!("wire");
+    let (code, out, rejects) = map_union(&c);
+    assert_eq!((code, out.as_str()), (1, ""));
+    assert!(rejects.contains("R0004"), "{rejects}");
+    assert!(rejects.contains("`source`") || rejects.contains("source:"), "{rejects}");
+    assert!(rejects.contains("which fits no member"), "{rejects}");
+    for member in ["as Card: at `object`", "as BankAccount: at `object`", "as Source: at `object`"] {
+        assert!(rejects.contains(member), "{member}: {rejects}");
+    }
+    // The tag picks the member: a card whose `last4` is a number is a mismatch inside the card.
+    let mut c = vendor_json("stripe/charge.json");
+    c["source"] = vendor_json("stripe/card.json");
+    c["source"]["last4"] = serde_json::json!(4242);
+    let (code, _, rejects) = map_union(&c);
+    assert_eq!(code, 1);
+    assert!(rejects.contains("source.last4"), "{rejects}");
+    // An expandable field given neither an id nor an object.
+    let mut c = vendor_json("stripe/charge.json");
+    c["customer"] = serde_json::json!(42);
+    let (code, _, rejects) = map_union(&c);
+    assert_eq!(code, 1);
+    assert!(rejects.contains("as String: expected String, found the number 42"), "{rejects}");
+}
+
+/// The cookbook's Stripe recipe against the fake's Stripe charges: paged by the id of the last
+/// charge, each source narrowed by its tag, each customer by its type, metadata looked up, unix
+/// times read.
+#[test]
+fn the_stripe_recipe_reads_sources_expandable_customers_metadata_and_unix_times() {
+    with_fake(Config::default(), |api| {
+        let out = run(api, "stripe_charges.flow", &[("stripe", "stripe"), ("slack", "slack/api")]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert_eq!(
+            api.vendors().queries(),
+            [
+                "stripe_charges?limit=2",
+                "stripe_charges?limit=2&starting_after=ch_demo0002",
+                "stripe_charges?limit=2&starting_after=ch_demo0004",
+            ]
+        );
+        let mut posted = texts(api);
+        posted.sort();
+        assert_eq!(
+            posted,
+            [
+                "ch_demo0001 1000 usd by cus_demo0001 with Visa ending 4242, order 6731, 2023-11-14T22:13:19Z",
+                "ch_demo0002 2000 usd by cus_demo0002 <customer2@example.com> with STRIPE TEST BANK ending 6789, order -, 2023-11-14T22:13:18Z",
+                "ch_demo0003 3000 usd by guest with a ach_credit_transfer source, order 6733, 2023-11-14T22:13:17Z",
+                "ch_demo0004 4000 usd by cus_demo0004 with Visa ending 4242, order -, 2023-11-14T22:13:16Z",
+                "ch_demo0005 5000 usd by cus_demo0005 <customer5@example.com> with STRIPE TEST BANK ending 6789, order 6735, 2023-11-14T22:13:15Z",
+            ]
+        );
+    });
+}

@@ -221,6 +221,8 @@ pub(crate) struct Checker<'a> {
     pub absent_reads: HashSet<Span>,
     pub info: Info,
     pub diagnostics: Vec<Diagnostic>,
+    /// Unions written in declared types, checked once those are all known (`unions.rs`).
+    pub pending_unions: Option<Vec<crate::unions::Pending>>,
 }
 
 impl<'a> Checker<'a> {
@@ -236,6 +238,7 @@ impl<'a> Checker<'a> {
             absent_reads: HashSet::new(),
             info: Info::default(),
             diagnostics: Vec::new(),
+            pending_unions: None,
         }
     }
 

@@ -854,6 +854,13 @@ impl Checker<'_> {
         let fields = match self.types.resolve(&object_ty).clone() {
             Ty::Object(fields) => fields,
             Ty::Dict(value) => return self.dict_field(&value, be, &name.name),
+            Ty::OneOf(u) => {
+                let Ok(mut ty) = self.union_field(base, &object_ty, &u, name) else { return POISON };
+                if via_null && optional && !self.types.is_nullable(&ty) {
+                    ty = Ty::Nullable(Rc::new(ty));
+                }
+                return (ty, plan::Expr::Field { base: Box::new(be), name: name.name.as_str().into(), slot: None });
+            }
             Ty::Error => return POISON,
             other => {
                 let shown = self.types.display(&other);
@@ -1315,9 +1322,39 @@ impl Checker<'_> {
         let mut out_arms = Vec::new();
         let mut otherwise = None;
         let mut result: Option<Ty> = expect.map(|x| x.ty.clone());
+        let mut members_covered: Vec<usize> = Vec::new();
         for arm in arms {
             let mut patterns = Vec::new();
             let mut reachable = false;
+            if let Some(test) = self.member_arm(arm, &inner, wildcard, &mut members_covered) {
+                let (name, member_ty, reached) = test;
+                if !reached {
+                    self.report(
+                        Diagnostic::new(codes::UNREACHABLE, "this arm can never be taken")
+                            .primary(arm.span, "every value it matches is matched above")
+                            .help("remove the arm, or move it above the arm that takes its values"),
+                    );
+                }
+                let mark = scope.len();
+                self.bind(scope, &name.name, name.span, member_ty, crate::NameKind::Param);
+                let body = self.arm_body(arm, expect, &mut result, scope);
+                scope.truncate(mark, &mut self.diagnostics);
+                if let (Ty::OneOf(u), Some(i)) = (&inner, members_covered.last()) {
+                    out_arms.push(plan::MatchArm {
+                        patterns: Vec::new(),
+                        member: Some(plan::MemberTest {
+                            union: match crate::ty::plan_type(&Ty::OneOf(u.clone())) {
+                                plan::Type::OneOf(pu) => pu,
+                                _ => plan::OneOf { variants: Vec::new(), tag: None },
+                            },
+                            member: *i,
+                            bind: name.name.as_str().into(),
+                        }),
+                        body,
+                    });
+                }
+                continue;
+            }
             for p in &arm.patterns {
                 let Some(literal) = &p.literal else {
                     reachable |= !wildcard;
@@ -1354,15 +1391,21 @@ impl Checker<'_> {
             } else {
                 Vec::new()
             };
+            let mut proved = proved;
+            proved.extend(self.tag_facts(scrutinee, &inner, arm, &covered, &patterns, nullable, scope));
             let body = self.with_facts(proved, scope, |c, scope| c.arm_body(arm, expect, &mut result, scope));
             if arm.patterns.iter().any(|p| p.literal.is_none()) && otherwise.is_none() {
                 otherwise = Some(Box::new(body.clone()));
             }
             if !patterns.is_empty() {
-                out_arms.push(plan::MatchArm { patterns, body });
+                out_arms.push(plan::MatchArm { patterns, member: None, body });
             }
         }
-        self.exhaustive(scrutinee, &scrutinee_ty, &inner, nullable, &covered, wildcard);
+        if let Ty::OneOf(u) = &inner {
+            self.members_exhaustive(scrutinee, &scrutinee_ty, u, nullable, &covered, &members_covered, wildcard);
+        } else {
+            self.exhaustive(scrutinee, &scrutinee_ty, &inner, nullable, &covered, wildcard);
+        }
         let ty = result.unwrap_or(Ty::Never);
         (ty, plan::Expr::Match { scrutinee: Box::new(scrutinee_plan), arms: out_arms, otherwise, span: e.span })
     }

@@ -42,6 +42,7 @@ mod table;
 mod test_block;
 mod ty;
 mod types;
+mod unions;
 
 use flow_diagnostics::{Diagnostic, Span};
 use flow_plan as plan;

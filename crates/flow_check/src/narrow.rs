@@ -23,13 +23,16 @@ use crate::Checker;
 pub(crate) struct Path {
     pub local: Span,
     pub fields: Vec<String>,
+    /// Empty: the path is not null. Otherwise the path holds one of these strings (`u.object ==
+    /// "card"`, an arm of `match u.object`), which narrows a union tagged there (`unions.rs`).
+    pub is: Vec<String>,
 }
 
 /// The path an expression reads, if it is one, with the shorter paths it proves non-null
 /// when it is not null (the bases of its `?.` steps).
 fn path_of(e: &ast::Expr, scope: &Scope, out: &mut Vec<Path>) -> Option<Path> {
     match &e.kind {
-        ExprKind::Name(id) => Some(Path { local: scope.decl_of(&id.name)?, fields: Vec::new() }),
+        ExprKind::Name(id) => Some(Path { local: scope.decl_of(&id.name)?, fields: Vec::new(), is: Vec::new() }),
         ExprKind::Field { base, name, optional } => {
             let mut p = path_of(base, scope, out)?;
             if *optional {
@@ -46,6 +49,17 @@ fn path_of(e: &ast::Expr, scope: &Scope, out: &mut Vec<Path>) -> Option<Path> {
 pub(crate) fn facts(cond: &ast::Expr, scope: &Scope) -> (Vec<Path>, Vec<Path>) {
     match &cond.kind {
         ExprKind::Binary { op: op @ (BinaryOp::Ne | BinaryOp::Eq), lhs, rhs } => {
+            // `u.object == "card"`: the path holds that string.
+            let string_side = match (&lhs.kind, &rhs.kind) {
+                (ExprKind::Str(s), _) => Some((s, rhs)),
+                (_, ExprKind::Str(s)) => Some((s, lhs)),
+                _ => None,
+            };
+            if let Some((s, e)) = string_side {
+                let holds: Vec<Path> =
+                    path_of(e, scope, &mut Vec::new()).map(|p| Path { is: vec![s.clone()], ..p }).into_iter().collect();
+                return if *op == BinaryOp::Eq { (holds, Vec::new()) } else { (Vec::new(), holds) };
+            }
             let other = match (&lhs.kind, &rhs.kind) {
                 (_, ExprKind::Null) => lhs,
                 (ExprKind::Null, _) => rhs,
@@ -111,7 +125,13 @@ impl Checker<'_> {
     /// The type of the path `e` (already typed `ty`): without its nullability where a
     /// condition proved it is not null.
     pub(crate) fn narrowed(&self, e: &ast::Expr, ty: Ty, scope: &Scope) -> Ty {
-        if scope.narrowed.is_empty() || !self.types.is_nullable(&ty) {
+        if scope.narrowed.is_empty() {
+            return ty;
+        }
+        if let Some(member) = self.narrowed_member(e, &ty, scope) {
+            return member;
+        }
+        if !self.types.is_nullable(&ty) {
             return ty;
         }
         let mut ignored = Vec::new();
@@ -119,5 +139,28 @@ impl Checker<'_> {
             Some(p) if scope.narrowed.contains(&p) => self.types.non_null(&ty),
             _ => ty,
         }
+    }
+}
+
+/// The path `e` reads, if it is one.
+pub(crate) fn path_for(e: &ast::Expr, scope: &Scope) -> Option<Path> {
+    path_of(e, scope, &mut Vec::new())
+}
+
+impl Checker<'_> {
+    /// A union (or a nullable one) whose tag a condition proved holds some of its values: the
+    /// members with those values (and not null, since its tag is not).
+    fn narrowed_member(&self, e: &ast::Expr, ty: &Ty, scope: &Scope) -> Option<Ty> {
+        let Ty::OneOf(u) = self.types.resolve(&self.types.non_null(ty)).clone() else { return None };
+        let tag = u.tag()?;
+        let p = path_for(e, scope)?;
+        let fact = scope.narrowed.iter().rev().find(|q| {
+            !q.is.is_empty()
+                && q.local == p.local
+                && q.fields.len() == p.fields.len() + 1
+                && q.fields.starts_with(&p.fields)
+                && q.fields.last().is_some_and(|l| l == tag)
+        })?;
+        crate::unions::of_members(&u, self.types.members_tagged(&u, &fact.is))
     }
 }

@@ -44,6 +44,8 @@ pub(crate) enum Ty {
     /// A declared scalar with its wire form (`DateTime(unix_seconds)`): the scalar everywhere
     /// but at the edges, where JSON is read and written (`resolve` sees through it).
     Formed(Rc<Ty>, Rc<plan::Form>),
+    /// `A | B`: one of these types (objects told apart by a tag): `unions.rs`.
+    OneOf(Rc<crate::unions::Variants>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -173,8 +175,16 @@ impl Types {
                 out.push_str(" }");
             }
             Ty::Json => out.push_str("Json"),
+            Ty::OneOf(u) => {
+                for (i, m) in u.members.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(" | ");
+                    }
+                    self.write(m, out, depth + 1);
+                }
+            }
             Ty::Nullable(t) => {
-                let union = matches!(**t, Ty::Union(_));
+                let union = matches!(**t, Ty::Union(_) | Ty::OneOf(_));
                 if union {
                     out.push('(');
                 }
@@ -196,7 +206,7 @@ impl Types {
     /// of types met again below itself, through a declared type, agrees if nothing on the way
     /// disagreed (`assumed` holds the pairs met so far). Types are finite trees over finitely
     /// many declarations, so the pairs are finitely many and the comparison ends.
-    fn assignable_in(&self, found: &Ty, expected: &Ty, assumed: &mut Vec<(Ty, Ty)>) -> Result<(), Mismatch> {
+    pub(crate) fn assignable_in(&self, found: &Ty, expected: &Ty, assumed: &mut Vec<(Ty, Ty)>) -> Result<(), Mismatch> {
         if let (Ty::Named(a), Ty::Named(b)) = (found, expected) {
             if a == b {
                 return Ok(());
@@ -216,6 +226,7 @@ impl Types {
             (Ty::Nullable(fi), Ty::Nullable(ei)) => self.assignable_in(fi, ei, assumed),
             (_, Ty::Nullable(ei)) => self.assignable_in(f, ei, assumed),
             (Ty::Null | Ty::Nullable(_), _) => Err(Mismatch::Nullable),
+            (_, Ty::OneOf(_)) | (Ty::OneOf(_), _) => self.union_assignable(f, e, assumed),
             (Ty::String | Ty::StrLit(_) | Ty::Union(_), Ty::String) => Ok(()),
             (Ty::StrLit(s), Ty::Union(members)) => {
                 if members.iter().any(|m| **m == **s) {
@@ -274,6 +285,7 @@ impl Types {
         let (ra, rb) = (self.resolve(a), self.resolve(b));
         Some(match (ra, rb) {
             (Ty::Error, _) | (_, Ty::Error) => Ty::Error,
+            (Ty::OneOf(_), _) | (_, Ty::OneOf(_)) => self.union_join(a, b)?,
             (Ty::Never, _) => b.clone(),
             (_, Ty::Never) => a.clone(),
             (Ty::Null, Ty::Nullable(_)) => rb.clone(),
@@ -389,6 +401,10 @@ pub(crate) fn plan_type(ty: &Ty) -> plan::Type {
         Ty::Formed(t, form) => plan::Type::Formed(Box::new(plan_type(t)), (**form).clone()),
         Ty::Dict(t) => plan::Type::Dict(Box::new(plan_type(t))),
         Ty::Json => plan::Type::Json,
+        Ty::OneOf(u) => plan::Type::OneOf(plan::OneOf {
+            variants: u.members.iter().map(plan_type).collect(),
+            tag: u.tag().map(plan::Key::new),
+        }),
         // Declared types never hold these: the checker only puts them on expressions, and a
         // model exists only when every declaration resolved. Null is the value they could hold.
         Ty::Fallible(t) => plan_type(t),

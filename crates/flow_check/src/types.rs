@@ -15,6 +15,7 @@ use crate::{Checker, FieldDecl, NameKind, BUILTIN_TYPES};
 
 impl Checker<'_> {
     pub(crate) fn check_types(&mut self) {
+        self.pending_unions = Some(Vec::new());
         let decls: Vec<&ast::TypeDecl> = self.decls.types.decls().collect();
         self.types.names = decls.iter().map(|d| d.name.name.clone()).collect();
         self.types.defs = vec![Ty::Error; decls.len()];
@@ -76,6 +77,7 @@ impl Checker<'_> {
                 self.types.defs[i] = Ty::Named(end);
             }
         }
+        self.check_unions();
     }
 
     pub(crate) fn type_expr(&mut self, te: &ast::TypeExpr) -> Ty {
@@ -130,6 +132,10 @@ impl Checker<'_> {
             },
             TypeExprKind::Formed(call) => self.formed_type(call),
             TypeExprKind::Literal(s) => Ty::Union(vec![s.clone()].into()),
+            TypeExprKind::Union(members) if !members.iter().any(|m| matches!(m.kind, TypeExprKind::Literal(_))) => {
+                let tys = members.iter().map(|m| self.type_expr(m)).collect();
+                self.union_of(tys, te.span, members.iter().map(|m| m.span).collect())
+            }
             TypeExprKind::Union(members) => {
                 let mut out: Vec<String> = Vec::new();
                 let mut ok = true;

@@ -76,6 +76,10 @@ codes! {
     DICT_KEY_TWICE = "E0223", Error, "a dictionary literal that gives a key twice";
     FROM_JSON = "E0225", Error, "a `Json` value used where a value of a declared type is wanted";
     JSON_COMPARED = "E0226", Error, "a `Json` value compared with `==` or `!=`";
+    UNION_AMBIGUOUS = "E0230", Error, "a union whose members JSON could write alike, or a type that cannot be a member";
+    UNION_UNTAGGED = "E0231", Error, "object members of a union that no tag field tells apart";
+    UNION_FIELD = "E0232", Error, "a field read from a union that not every member has";
+    NOT_A_MEMBER = "E0233", Error, "a type pattern that is not a member of the union matched";
 
     BAD_RECORDS = "E0301", Error, "a records path that the response type does not have";
     BAD_PAGINATION = "E0302", Error, "a pagination rule that does not fit the response type";

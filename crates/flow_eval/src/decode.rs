@@ -26,6 +26,9 @@ use crate::spares::Spares;
 use crate::{NamedType, Type, Value};
 
 mod dicts;
+mod unions;
+
+pub(crate) use unions::describe_union;
 
 /// A mismatch (in the quick mode) or malformed JSON (in either mode).
 pub(crate) struct Fail;
@@ -301,6 +304,7 @@ impl<'a, const EXPLAIN: bool> Parser<'a, EXPLAIN> {
             Type::Named(_) | Type::Nullable(_) => return Err(Fail),
             Type::Dict(item) => return self.dict(start, item, ty, named, slot),
             Type::Json => return self.json(slot),
+            Type::OneOf(u) => return self.one_of(start, c, u, slot),
             Type::String => {
                 if c != b'"' {
                     return self.mismatch(start, text("String"), slot);
@@ -1245,6 +1249,24 @@ mod tests {
             field("total", named(2)),
             field("tip", named(4)),
             field("tree", named(1)),
+            // A tagged union, its tag anywhere in the object, beside a scalar member.
+            field(
+                "pay",
+                Type::OneOf(crate::OneOf {
+                    variants: vec![
+                        Type::Object(vec![
+                            field("kind", Type::Union(vec!["card".into()])),
+                            field("last4", Type::String),
+                        ]),
+                        Type::Object(vec![
+                            field("bank", Type::Nullable(Box::new(Type::String))),
+                            field("kind", Type::Union(vec!["bank".into(), "wire".into()])),
+                        ]),
+                        Type::Int,
+                    ],
+                    tag: Some("kind".into()),
+                }),
+            ),
             field(
                 "meta",
                 Type::Object(vec![field("cursor", Type::Nullable(Box::new(Type::String))), field("more", Type::Bool)]),
@@ -1411,6 +1433,7 @@ mod tests {
                 rng.choose(&["\"2026-01-02T03:04:05Z\"", "\"1999-12-31T23:59:59.5+01:00\""], &["\"2026-01-02\"", "{}"]),
             ),
             Type::Formed(base, _) => document(base, types, rng, out, depth),
+            Type::OneOf(u) => document(&u.variants[rng.below(u.variants.len())], types, rng, out, depth),
             Type::Array(item) => {
                 out.push('[');
                 for i in 0..if depth > 3 { 0 } else { rng.below(4) } {

@@ -192,6 +192,15 @@ pub fn eval(expr: &Expr, env: &mut Env, plan: &Program) -> Result<Value, EvalErr
         Expr::Match { scrutinee, arms, otherwise, span } => {
             let v = eval(scrutinee, env, plan)?;
             for arm in arms {
+                if let Some(test) = &arm.member {
+                    if test.takes(&v, &plan.types) {
+                        env.push(test.bind, v);
+                        let out = eval(&arm.body, env, plan);
+                        env.pop();
+                        return out;
+                    }
+                    continue;
+                }
                 if arm.patterns.iter().any(|p| compare(p, &v) == Some(Ordering::Equal)) {
                     return eval(&arm.body, env, plan);
                 }

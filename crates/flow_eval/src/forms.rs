@@ -201,6 +201,10 @@ pub fn write_forms(value: &mut Value, ty: &Type, types: &[NamedType]) -> Result<
                 None => Ok(()),
             },
             (v, Type::Nullable(t)) => walk(v, t, types, path, depth + 1),
+            (v, Type::OneOf(u)) => match u.pick_value(v, types) {
+                Some(member) => walk(v, member, types, path, depth + 1),
+                None => Ok(()),
+            },
             (v, Type::Formed(base, form)) => {
                 *v = write(v, base, form).map_err(|e| {
                     let at = if path.is_empty() { "the value".to_string() } else { format!("`{path}`") };

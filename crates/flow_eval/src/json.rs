@@ -228,6 +228,7 @@ pub fn describe_type(ty: &Type, types: &[NamedType]) -> String {
         Type::Formed(t, form) => format!("{}({})", describe_type(t, types), form.written()),
         Type::Dict(t) => format!("{{ [String]: {} }}", describe_type(t, types)),
         Type::Json => "Json".into(),
+        Type::OneOf(u) => crate::decode::describe_union(u, types),
     }
 }
 

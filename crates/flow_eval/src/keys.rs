@@ -41,6 +41,11 @@ impl<'t> Keys<'t> {
                 }
             }
             Type::Nullable(inner) | Type::Array(inner) => self.visit(inner, types, visited),
+            Type::OneOf(u) => {
+                for v in &u.variants {
+                    self.visit(v, types, visited);
+                }
+            }
             Type::Object(fields) => {
                 if let Some(table) = KeyTable::new(fields) {
                     self.tables.push((fields, table));

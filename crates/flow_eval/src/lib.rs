@@ -38,5 +38,6 @@ pub use shape::{omit_absent, try_encode_as};
 #[cfg(test)]
 use flow_plan::Field;
 use flow_plan::{
-    BinOp, Builtin, DictPart, Expr, Key, Map, NamedType, ObjectPart, Plan, Span, Test, TestStep, Type, Value,
+    BinOp, Builtin, DictPart, Expr, Key, Kind, Map, NamedType, ObjectPart, OneOf, Plan, Span, Test, TestStep, Type,
+    Value,
 };

@@ -144,6 +144,10 @@ fn read(
         (Type::Float, J::Num(t)) => Value::Float(t.parse().expect("a finite number")),
         (Type::Decimal, J::Num(t)) => decimal(t).map_or_else(bad, Value::Decimal),
         (Type::Decimal, J::Str(s)) => decimal(s.trim()).map_or_else(bad, Value::Decimal),
+        (Type::OneOf(u), j) => match member(u, j, types) {
+            Some(m) => read(j, m, types, path, errors, None),
+            None => bad(),
+        },
         (Type::Bool, J::Bool(b)) => Value::Bool(*b),
         (Type::Date, J::Str(s)) => NaiveDate::parse_from_str(s, "%Y-%m-%d").map_or_else(|_| bad(), Value::Date),
         (Type::DateTime, J::Str(s)) => DateTime::parse_from_rfc3339(s).map_or_else(|_| bad(), Value::DateTime),
@@ -188,6 +192,30 @@ fn read(
             Value::Object(out)
         }
         _ => bad(),
+    }
+}
+
+/// The member of a union a JSON value is, worked out plainly: the members that take its kind,
+/// and among objects the one whose tag field holds the value's tag (the last one, if repeated).
+fn member<'t>(u: &'t crate::OneOf, j: &J, types: &'t [NamedType]) -> Option<&'t Type> {
+    let kind = match j {
+        J::Null => crate::Kind::Null,
+        J::Bool(_) => crate::Kind::Bool,
+        J::Num(_) => crate::Kind::Number,
+        J::Str(_) => crate::Kind::String,
+        J::Arr(_) => crate::Kind::Array,
+        J::Obj(_) => crate::Kind::Object,
+    };
+    let takers: Vec<&Type> = u.variants.iter().filter(|v| flow_plan::kinds(v, types).contains(&kind)).collect();
+    match (&u.tag, j) {
+        (Some(tag), J::Obj(entries)) => {
+            let value = entries.iter().rev().find(|(k, _)| *k == **tag).and_then(|(_, v)| match v {
+                J::Str(s) => Some(s),
+                _ => None,
+            })?;
+            takers.into_iter().find(|v| flow_plan::tag_values(v, tag, types).is_some_and(|vals| vals.contains(value)))
+        }
+        _ => takers.into_iter().next(),
     }
 }
 

@@ -20,6 +20,11 @@ pub fn omit_absent(value: &mut Value, ty: &Type, types: &[NamedType]) {
                 }
             }
             (v, Type::Nullable(t)) => walk(v, t, types, depth + 1),
+            (v, Type::OneOf(u)) => {
+                if let Some(member) = u.pick_value(v, types) {
+                    walk(v, member, types, depth + 1);
+                }
+            }
             (Value::Array(items), Type::Array(t)) => {
                 for item in items {
                     walk(item, t, types, depth + 1);

@@ -4,6 +4,7 @@
 //! | route | auth | as the vendor does it |
 //! |---|---|---|
 //! | `GET /stripe/v1/customers?limit=&starting_after=` | `Authorization: Bearer <TOKEN>` | Stripe's list envelope (`object`, `data`, `has_more`, `url`); the next page starts after the id of the last record; an unknown id is a 400 |
+//! | `GET /stripe/v1/charges?limit=&starting_after=` | `Authorization: Bearer <TOKEN>` | as customers: Stripe's charge fixture, its `source` a card, a bank account or a source (Stripe's own fixtures of each), its `customer` an id, the expanded customer, or null |
 //! | `GET /hubspot/contacts/v1/lists/all/contacts/all?count=&vidOffset=` | `?hapikey=<TOKEN>` | HubSpot v1: `contacts`, `"has-more"`, `"vid-offset"` (the last vid served, also on the last page) |
 //! | `GET /slack/api/conversations.list?limit=&cursor=` | `Authorization: Bearer <TOKEN>` | Slack: `ok`, `channels`, `response_metadata.next_cursor` (`""` on the last page) |
 //! | `POST /slack/api/chat.postMessage` | `Authorization: Bearer <TOKEN>` | Slack: `{"ok": true, "channel", "ts"}`, or `{"ok": false, "error": "not_in_channel"}` |
@@ -27,6 +28,9 @@ use crate::AppState;
 pub const TOKEN: &str = "demo-vendor-token";
 
 const STRIPE_CUSTOMER: &str = include_str!("../../../tests/data/vendors/stripe/customer.json");
+const STRIPE_CHARGE: &str = include_str!("../../../tests/data/vendors/stripe/charge.json");
+const STRIPE_CARD: &str = include_str!("../../../tests/data/vendors/stripe/card.json");
+const STRIPE_BANK_ACCOUNT: &str = include_str!("../../../tests/data/vendors/stripe/bank_account.json");
 const HUBSPOT_CONTACTS: &str = include_str!("../../../tests/data/vendors/hubspot/contacts_v1_all.json");
 const SLACK_CHANNELS: &str = include_str!("../../../tests/data/vendors/slack/conversations_list.json");
 
@@ -135,6 +139,7 @@ impl Vendors {
 pub(crate) fn router() -> Router<Arc<AppState>> {
     Router::new()
         .route("/stripe/v1/customers", get(stripe_customers))
+        .route("/stripe/v1/charges", get(stripe_charges))
         .route("/hubspot/contacts/v1/lists/all/contacts/all", get(hubspot_contacts))
         .route("/slack/api/conversations.list", get(slack_conversations))
         .route("/slack/api/chat.postMessage", post(slack_post))
@@ -214,6 +219,61 @@ async fn stripe_customers(
         .collect();
     let has_more = start + (limit as usize) < listed.len();
     Json(json!({ "object": "list", "data": data, "has_more": has_more, "url": "/v1/customers" })).into_response()
+}
+
+/// How many charges the Stripe route lists.
+const CHARGES: u64 = 5;
+
+/// Charge `n` (from 1): Stripe's fixture with its own id; its `source` in turn a card, a bank
+/// account and the fixture's own source, its `customer` an id, the expanded customer or null
+/// (as `expand[]=customer` gives it), and a `metadata` entry on every other one.
+fn stripe_charge(n: u64) -> Value {
+    let mut c = parse(STRIPE_CHARGE);
+    c["id"] = json!(format!("ch_demo{n:04}"));
+    c["created"] = json!(1_700_000_000 - n as i64);
+    c["amount"] = json!(1000 * n);
+    match n % 3 {
+        1 => {
+            c["source"] = parse(STRIPE_CARD);
+            c["customer"] = json!(format!("cus_demo{n:04}"));
+        }
+        2 => {
+            c["source"] = parse(STRIPE_BANK_ACCOUNT);
+            c["customer"] = stripe_customer(n);
+        }
+        _ => {}
+    }
+    if n % 2 == 1 {
+        c["metadata"] = json!({ "order_id": format!("{}", 6730 + n) });
+    }
+    c
+}
+
+async fn stripe_charges(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let v = &state.vendors;
+    v.hit("stripe_charges", Some(&q));
+    if !bearer(&headers) {
+        let e = json!({ "error": { "message": "Invalid API Key provided", "type": "invalid_request_error" } });
+        return (StatusCode::UNAUTHORIZED, Json(e)).into_response();
+    }
+    let limit = q.get("limit").and_then(|l| l.parse::<u64>().ok()).unwrap_or(10).clamp(1, 100);
+    let start = match q.get("starting_after") {
+        None => 1,
+        Some(id) => match (1..=CHARGES).find(|n| stripe_charge(*n)["id"] == json!(id)) {
+            Some(n) => n + 1,
+            None => {
+                let e = json!({ "error": { "message": format!("No such charge: '{id}'"), "type": "invalid_request_error" } });
+                return (StatusCode::BAD_REQUEST, Json(e)).into_response();
+            }
+        },
+    };
+    let data: Vec<Value> = (start..=CHARGES).take(limit as usize).map(stripe_charge).collect();
+    let has_more = start + limit <= CHARGES;
+    Json(json!({ "object": "list", "data": data, "has_more": has_more, "url": "/v1/charges" })).into_response()
 }
 
 /// Contact `n` (from 1): one of HubSpot's recorded contacts, with vid `1000 + n`.

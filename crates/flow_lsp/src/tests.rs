@@ -266,6 +266,23 @@ fn completion_after_a_dot_uses_the_checked_type_of_any_expression() {
     assert_eq!(labels(&lambda_fields), ["sku", "qty"]);
 }
 
+/// After a `.` on a union, the fields every member has; inside an arm that narrows it, the
+/// member's own.
+#[test]
+fn completion_on_a_union_offers_its_common_fields_and_in_a_narrowed_arm_the_members() {
+    let text = "type Card { object: \"card\", id: String, brand: String }\ntype Bank { object: \"bank\", id: String, name: String }\ntype Out { n: String }\nmap m(s: Card | Bank) -> Out {\n  n = s.\n}\n";
+    let mut c = Client::opened(text);
+    let labels = |v: &Value| -> Vec<String> {
+        v.as_array().into_iter().flatten().filter_map(|i| i["label"].as_str().map(String::from)).collect()
+    };
+    let common = c.at("textDocument/completion", 4, 8, json!({}));
+    assert_eq!(labels(&common), ["object", "id"]);
+    c.change(&text.replace("n = s.\n", "n = match s.object {\n    \"card\" => s.,\n    _ => \"-\",\n  }\n"));
+    let _ = c.diagnostics();
+    let card = c.at("textDocument/completion", 5, 16, json!({}));
+    assert_eq!(labels(&card), ["object", "id", "brand"]);
+}
+
 /// A file where an endpoint, a type, a map, a secret and a parameter share their names with
 /// fields, response fields, object keys and query keys. `[name#TAG]` marks every place that
 /// names the declaration TAG (its declaration and its uses): exactly those, and nothing else,

@@ -104,6 +104,7 @@ pub fn has_form(ty: &Type, types: &[NamedType]) -> bool {
                 Type::Object(fields) => fields.iter().any(|f| walk(&f.ty, types, depth + 1)),
                 Type::Array(t) | Type::Nullable(t) => walk(t, types, depth + 1),
                 Type::Named(i) => types.get(*i).is_some_and(|n| walk(&n.ty, types, depth + 1)),
+                Type::OneOf(u) => u.variants.iter().any(|v| walk(v, types, depth + 1)),
                 _ => false,
             }
     }

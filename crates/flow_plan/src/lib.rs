@@ -9,11 +9,13 @@
 
 mod builtins;
 mod forms;
+mod unions;
 mod value;
 
 pub use builtins::{Arg, Builtin, Family, Row, Shape};
 pub use flow_diagnostics::Span;
 pub use forms::{has_form, needs_shaping, Form, UnixUnit};
+pub use unions::{kinds, resolved, tag_values, Kind, OneOf};
 pub use value::{Key, Value};
 
 /// Whole-request timeout of an api that sets none.
@@ -39,6 +41,7 @@ pub fn has_optional(ty: &Type, types: &[NamedType]) -> bool {
                 Type::Object(fields) => fields.iter().any(|f| f.optional || walk(&f.ty, types, depth + 1)),
                 Type::Array(t) | Type::Nullable(t) | Type::Dict(t) => walk(t, types, depth + 1),
                 Type::Named(i) => types.get(*i).is_some_and(|n| walk(&n.ty, types, depth + 1)),
+                Type::OneOf(u) => u.variants.iter().any(|v| walk(v, types, depth + 1)),
                 _ => false,
             }
     }
@@ -217,6 +220,9 @@ pub enum Type {
     Dict(Box<Type>),
     /// `Json`: any JSON value, kept as its text.
     Json,
+    /// `A | B`: one of these types, told apart by the kind of JSON value and, among objects,
+    /// by the tag (`unions.rs`).
+    OneOf(OneOf),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -777,7 +783,28 @@ impl Expr {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MatchArm {
     pub patterns: Vec<Value>,
+    /// A type pattern (`c: Customer =>`): the arm takes the values that are this member of the
+    /// union matched; `patterns` is then empty.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member: Option<MemberTest>,
     pub body: Expr,
+}
+
+/// The arm of one member of a union: the value is bound to `bind` in the arm's body.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MemberTest {
+    pub union: OneOf,
+    /// Its index among the union's members.
+    pub member: usize,
+    pub bind: Key,
+}
+
+impl MemberTest {
+    /// Whether `value` is this member.
+    pub fn takes(&self, value: &Value, types: &[NamedType]) -> bool {
+        self.union.pick_value(value, types).and_then(|m| self.union.variants.iter().position(|v| std::ptr::eq(v, m)))
+            == Some(self.member)
+    }
 }
 
 /// A part of a dictionary literal.

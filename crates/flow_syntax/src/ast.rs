@@ -374,9 +374,18 @@ pub struct MatchArm {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Pattern {
-    /// `None` is the wildcard `_`; otherwise a literal expression.
+    /// `None` is the wildcard `_` (or a type pattern); otherwise a literal expression.
     pub literal: Option<Expr>,
+    /// A type pattern, `c: Customer`: a member of the union matched, bound to the name.
+    pub member: Option<(Ident, TypeExpr)>,
     pub span: Span,
+}
+
+impl Pattern {
+    /// The wildcard `_`.
+    pub fn is_wildcard(&self) -> bool {
+        self.literal.is_none() && self.member.is_none()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

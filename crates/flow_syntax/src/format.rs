@@ -749,7 +749,11 @@ impl Printer {
                 .iter()
                 .map(|pat| {
                     let g = p.gap(pat.span.start, level + 1);
-                    let text = pat.literal.as_ref().map_or_else(|| "_".to_string(), |l| p.expr(l, 0, level + 1));
+                    let text = match (&pat.literal, &pat.member) {
+                        (Some(l), _) => p.expr(l, 0, level + 1),
+                        (None, Some((name, ty))) => format!("{}: {}", name.name, p.ty(ty, level + 1)),
+                        (None, None) => "_".to_string(),
+                    };
                     format!("{g}{text}")
                 })
                 .collect();

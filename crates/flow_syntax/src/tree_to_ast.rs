@@ -405,8 +405,15 @@ impl AstBuilder {
                     for pat in parts {
                         let pspan = self.span(&pat);
                         let inner = pat.into_inner().next().ok_or_else(|| internal(self.base, "empty pattern"))?;
+                        if inner.as_rule() == Rule::type_pat {
+                            let mut it = inner.into_inner();
+                            let name = self.ident(next(&mut it, self.base)?);
+                            let ty = self.type_term(next(&mut it, self.base)?)?;
+                            patterns.push(Pattern { literal: None, member: Some((name, ty)), span: pspan });
+                            continue;
+                        }
                         let literal = if inner.as_rule() == Rule::wildcard { None } else { Some(self.expr(inner)?) };
-                        patterns.push(Pattern { literal, span: pspan });
+                        patterns.push(Pattern { literal, member: None, span: pspan });
                     }
                     let body = self.expr(body_pair)?;
                     arms.push(MatchArm { patterns, body, span: arm_span });
