@@ -375,3 +375,120 @@ fn a_run_with_state_key_keeps_no_record_data_in_clear_and_a_missing_or_wrong_key
     });
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// The dead-lettering example with the copy's `name` declared sensitive.
+fn sensitive_names() -> String {
+    dead_lettering().replace(
+        "type Change {\n  id: String\n  name: String\n",
+        "type Change {\n  id: String\n  sensitive name: String\n",
+    )
+}
+
+/// Every form a value may be written in: as is, JSON-escaped, base64.
+fn forms(value: &str) -> Vec<String> {
+    use base64::Engine;
+    let escaped = serde_json::to_string(value).expect("json");
+    vec![
+        value.to_string(),
+        escaped.trim_matches('"').to_string(),
+        base64::engine::general_purpose::STANDARD.encode(value),
+        base64::engine::general_purpose::STANDARD_NO_PAD.encode(value),
+    ]
+}
+
+/// Every byte of the store's files (the database, its WAL) as text, lossily.
+fn store_text(dir: &Path) -> String {
+    String::from_utf8_lossy(&store_bytes(dir)).into_owned()
+}
+
+const HIDDEN: &str = "Zoë \"Q\" Secretsdóttir";
+
+#[test]
+fn a_sensitive_field_is_sent_as_it_is_and_masked_in_every_output_and_in_the_store() {
+    let (dir, file) = scratch("sensitive", &sensitive_names());
+    with_fake(Config::default(), |api| {
+        let c = api.changes();
+        c.put("a", "Ada Lovelace", "2026-03-01T10:00:00Z");
+        c.put("b", HIDDEN, "2026-03-01T10:01:00Z");
+        // The receiver refuses it, and its 422 answer echoes the name back.
+        c.refuse(&[HIDDEN]);
+        let out = run(api, &file, &["-v"], &[]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        c.put("d", HIDDEN, "2026-03-01T10:01:30Z");
+        let json = run(api, &file, &["--format", "json"], &[]);
+        assert_eq!(json.code, 0, "{}", json.stderr);
+        // Sent to the target unchanged: the fake got the real value (and refused it).
+        c.accept_all();
+        c.put("c", HIDDEN, "2026-03-01T10:02:00Z");
+        let sent = run(api, &file, &[], &[]);
+        assert_eq!(sent.code, 0, "{}", sent.stderr);
+        assert!(copied(api).contains(&HIDDEN.to_string()), "the value is sent as it is");
+        let runs = flowc(&["runs", &file], &[]);
+        let runs_json = flowc(&["runs", &file, "--format", "json"], &[]);
+        let dry = replay(api, &file, &["--dry-run"], &[]);
+        let file_letters = std::fs::read_to_string(dir.join("failed.ndjson")).expect("the dead letter file");
+        let everything = [
+            &out.stdout,
+            &out.stderr,
+            &json.stdout,
+            &json.stderr,
+            &sent.stderr,
+            &runs.stdout,
+            &runs_json.stdout,
+            &dry.stdout,
+            &dry.stderr,
+            &file_letters,
+            &store_text(&dir),
+        ];
+        for (i, text) in everything.iter().enumerate() {
+            for form in forms(HIDDEN) {
+                assert!(!text.contains(&form), "output {i} holds the sensitive value as {form:?}:\n{text}");
+            }
+        }
+        // The masked record keeps its shape and its other fields.
+        let line = file_letters.lines().next().expect("a dead letter");
+        assert!(
+            line.ends_with(r#""record":{"id":"b","name":"[sensitive]","updated_at":"2026-03-01T10:01:00Z"}}"#),
+            "{line}"
+        );
+        assert!(line.contains("answered 422"), "{line}");
+        assert!(line.contains(r#"\"name\":\"[sensitive]\""#), "the echoed answer is masked too: {line}");
+        let letters = stored_letters(&dir.join("flowc-state.sqlite"));
+        assert_eq!(letters[0].record, r#"{"id":"b","name":"[sensitive]","updated_at":"2026-03-01T10:01:00Z"}"#);
+        assert!(dry.stdout.contains(r#""name":"[sensitive]""#), "{}", dry.stdout);
+        assert!(out.stderr.contains("POST ") && out.stderr.contains("answered 422"), "{}", out.stderr);
+        assert!(json.stdout.contains("\"dead_lettered\":true"), "{}", json.stdout);
+        // Its replay cannot send the masked value: R0026, and it stays.
+        let replayed = replay(api, &file, &[], &[]);
+        assert_eq!(replayed.code, 1, "{}", replayed.stderr);
+        assert!(replayed.stderr.contains("R0026"), "{}", replayed.stderr);
+        assert!(!copied(api).iter().any(|n| n.contains("sensitive")), "no mask was sent");
+        assert_eq!(stored_letters(&dir.join("flowc-state.sqlite")).len(), 2, "they stay");
+    });
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn an_encrypted_store_keeps_a_sensitive_value_sealed_for_replay_and_shows_it_masked() {
+    let (dir, file) = scratch("sensitive-sealed", &sensitive_names());
+    with_fake(Config::default(), |api| {
+        let c = api.changes();
+        c.put("b", HIDDEN, "2026-03-01T10:01:00Z");
+        c.refuse(&[HIDDEN]);
+        let out = run(api, &file, &["--state-key", KEY.0], &[KEY]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        let dry = replay(api, &file, &["--dry-run", "--state-key", KEY.0], &[KEY]);
+        assert!(dry.stdout.contains(r#""name":"[sensitive]""#), "{}", dry.stdout);
+        let file_letters = std::fs::read_to_string(dir.join("failed.ndjson")).expect("the dead letter file");
+        for text in [&out.stderr, &dry.stdout, &file_letters, &store_text(&dir)] {
+            for form in forms(HIDDEN) {
+                assert!(!text.contains(&form), "{form:?} in:\n{text}");
+            }
+        }
+        c.accept_all();
+        let replayed = replay(api, &file, &["--state-key", KEY.0], &[KEY]);
+        assert_eq!(replayed.code, 0, "{}", replayed.stderr);
+        assert_eq!(copied(api), [HIDDEN], "the replay sends the real value, kept sealed");
+    });
+    let _ = std::fs::remove_dir_all(dir);
+}

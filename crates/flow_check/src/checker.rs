@@ -163,6 +163,11 @@ pub(crate) struct Fields {
     pub decls: HashMap<(usize, String), Span>,
     /// The field's name, for editors' go to definition.
     pub names: HashMap<(usize, String), Span>,
+    /// `sensitive` fields: (the type's index, the field's name), in declaration order.
+    pub sensitive: Vec<(usize, String)>,
+    /// The object type of the `type` declaration being resolved: only its own fields may be
+    /// `sensitive` (E0227 elsewhere).
+    pub top_object: Option<Span>,
 }
 
 /// Which map or function calls which, for the cycle check.
@@ -273,6 +278,12 @@ impl<'a> Checker<'a> {
             tables: d.tables.into_checked(),
             functions: d.functions.into_checked(),
             tests: d.tests.into_checked(),
+            sensitive: self
+                .fields
+                .sensitive
+                .iter()
+                .map(|(ty, field)| plan::SensitiveField { ty: *ty, field: plan::Key::new(field) })
+                .collect(),
         })
     }
 

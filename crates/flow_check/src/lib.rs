@@ -107,6 +107,8 @@ pub struct FieldDecl {
     pub path: String,
     /// Declared `name?: T`: it may be absent.
     pub optional: bool,
+    /// Declared `sensitive name: T`: its value is masked where a run shows or keeps it.
+    pub sensitive: bool,
     /// Its type as written (`String?`, `[Item]`, `"a" | "b"`, `{ … }` for an inline object).
     pub written: String,
 }

@@ -323,6 +323,10 @@ impl Checker<'_> {
         let mut ty = record_ty.clone();
         let mut path = Vec::new();
         for name in names {
+            let owner = self.object_owner(&self.types.non_null(&ty));
+            if let Some(i) = owner.filter(|i| self.fields.sensitive.iter().any(|(t, n)| t == i && *n == name.name)) {
+                self.stored_sensitive(p, i, name);
+            }
             let fields = match self.types.resolve(&self.types.non_null(&ty)) {
                 Ty::Object(fields) => fields.clone(),
                 Ty::Error => return None,
@@ -353,6 +357,41 @@ impl Checker<'_> {
             path.push(plan::Key::new(&name.name));
         }
         Some((path, ty))
+    }
+
+    /// The declared type whose object `ty` is (through aliases), if it is one.
+    fn object_owner(&self, ty: &Ty) -> Option<usize> {
+        let mut ty = ty;
+        let mut found = None;
+        for _ in 0..64 {
+            match ty {
+                Ty::Named(i) => {
+                    found = Some(*i);
+                    ty = self.types.defs.get(*i)?;
+                }
+                _ => break,
+            }
+        }
+        found
+    }
+
+    /// W0011: a `sensitive` field as a state's cursor or key has its values kept in the state
+    /// store (the cursor, the boundary keys) and printed by `flowc state show`.
+    fn stored_sensitive(&mut self, p: &ast::Property, ty: usize, field: &ast::Ident) {
+        let owner = self.types.names.get(ty).cloned().unwrap_or_default();
+        let what = if p.name.name == "from" { "cursor" } else { "dedup key" };
+        self.report(
+            Diagnostic::new(
+                codes::SENSITIVE_STORED,
+                format!(
+                    "the sensitive field `{owner}.{}` is the state's {what}: its values are kept in the state store",
+                    field.name
+                ),
+            )
+            .primary(p.value.span, format!("stored as the {what}"))
+            .note("the state store keeps cursors and boundary keys in plain text unless it is encrypted (`--state-key`), and `flowc state show` prints the cursor")
+            .help("follow a field that is not sensitive (an id, an update time), or encrypt the store with `--state-key` and keep `flowc state show` output private"),
+        );
     }
 
     fn cursor_field(&mut self, p: &ast::Property, record_ty: &Ty, declared: &Declared<'_>) -> Option<Vec<plan::Key>> {

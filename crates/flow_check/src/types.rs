@@ -20,9 +20,14 @@ impl Checker<'_> {
         self.types.names = decls.iter().map(|d| d.name.name.clone()).collect();
         self.types.defs = vec![Ty::Error; decls.len()];
         for (i, d) in decls.iter().enumerate() {
+            self.fields.top_object = matches!(d.ty.kind, TypeExprKind::Object(_)).then_some(d.ty.span);
             let ty = self.type_expr(&d.ty);
+            self.fields.top_object = None;
             if let TypeExprKind::Object(fields) = &d.ty.kind {
                 for f in fields {
+                    if f.sensitive && !self.fields.sensitive.iter().any(|(t, n)| *t == i && *n == f.name.name) {
+                        self.fields.sensitive.push((i, f.name.name.clone()));
+                    }
                     self.fields.decls.entry((i, f.name.name.clone())).or_insert(f.span);
                     if let std::collections::hash_map::Entry::Vacant(e) =
                         self.fields.names.entry((i, f.name.name.clone()))
@@ -33,6 +38,7 @@ impl Checker<'_> {
                             span: f.span,
                             path: format!("{}.{}", d.name.name, flow_syntax::lex::key(&f.name.name)),
                             optional: f.optional,
+                            sensitive: f.sensitive,
                             written: written(&f.ty),
                         });
                     }
@@ -173,7 +179,11 @@ impl Checker<'_> {
                 }
                 let mut out: Vec<FieldTy> = Vec::new();
                 let mut seen: Vec<(&str, Span)> = Vec::new();
+                let top = self.fields.top_object.take() == Some(te.span);
                 for f in fields {
+                    if f.sensitive && !top {
+                        self.not_a_type_field(f);
+                    }
                     if let Some((_, first)) = seen.iter().find(|(n, _)| *n == f.name.name) {
                         self.report(twice(
                             Again::Declared,
@@ -200,6 +210,23 @@ impl Checker<'_> {
         } else {
             ty
         }
+    }
+}
+
+impl Checker<'_> {
+    /// `sensitive` on a field of an object type written inline (in another type, an endpoint,
+    /// a map's signature): masking follows the declared `type`s a record is read as, so the mark
+    /// goes on a field of a `type` declaration.
+    fn not_a_type_field(&mut self, f: &ast::FieldDecl) {
+        let mark = Span::new(f.span.start as usize, f.name.span.start as usize);
+        self.report(
+            Diagnostic::new(
+                codes::SENSITIVE_INLINE,
+                format!("`sensitive` on field `{}` of an inline object type", f.name.name),
+            )
+            .primary(mark, "only a field of a `type` declaration can be sensitive")
+            .help("declare the object as its own `type` (`type Address { sensitive street: String }`) and use it by name here"),
+        );
     }
 }
 

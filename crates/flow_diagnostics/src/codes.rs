@@ -76,6 +76,7 @@ codes! {
     DICT_KEY_TWICE = "E0223", Error, "a dictionary literal that gives a key twice";
     FROM_JSON = "E0225", Error, "a `Json` value used where a value of a declared type is wanted";
     JSON_COMPARED = "E0226", Error, "a `Json` value compared with `==` or `!=`";
+    SENSITIVE_INLINE = "E0227", Error, "`sensitive` on a field of an inline object type";
     UNION_AMBIGUOUS = "E0230", Error, "a union whose members JSON could write alike, or a type that cannot be a member";
     UNION_UNTAGGED = "E0231", Error, "object members of a union that no tag field tells apart";
     UNION_FIELD = "E0232", Error, "a field read from a union that not every member has";
@@ -135,6 +136,7 @@ codes! {
     STATE_VALUE = "R0022", Error, "a cursor value that is not of the flow's declared cursor type, or a flow without state";
     PAGE_UNREADABLE = "R0024", Error, "the next page could not be worked out from the last one";
     ANSWER_ERROR = "R0025", Error, "an answer with a 2xx status that its api or endpoint declares an error";
+    MASKED_REPLAY = "R0026", Error, "a dead letter kept with its sensitive fields masked cannot be replayed";
 
     UNUSED = "W0001", Warning, "a declaration that nothing uses";
     UNUSED_LET = "W0002", Warning, "a `let` whose value is never used";
@@ -146,6 +148,7 @@ codes! {
     SHORT_SECRET = "W0008", Warning, "a secret too short to redact safely";
     NULLABLE_CURSOR = "W0009", Warning, "a cursor field that may be null or absent";
     NO_STATE_KEY = "W0010", Warning, "a state without a `key`: records at the cursor may be delivered again";
+    SENSITIVE_STORED = "W0011", Warning, "a `sensitive` field used as a state's cursor or key: its values are kept in the state store";
     KEEPS_NOTHING = "W0013", Warning, "an empty object type: it accepts any object and keeps none of it";
 }
 

@@ -69,7 +69,14 @@ fn doc_comment(text: &str, start: usize) -> String {
 fn field_hover(text: &str, info: &Info, name: Span) -> Option<String> {
     let field = info.field_decls.iter().find(|f| f.name_span == name)?;
     let mark = if field.optional { "?" } else { "" };
-    Some(with_doc(format!("```flow\n{}{mark}: {}\n```", field.path, field.written), text, field.span))
+    let sensitive = if field.sensitive { "sensitive " } else { "" };
+    let shown = format!("```flow\n{sensitive}{}{mark}: {}\n```", field.path, field.written);
+    let shown = if field.sensitive {
+        format!("{shown}\n\nsensitive: masked as `[sensitive]` in dead letters, logs, events, errors and `flowc runs`; sent to the API as it is")
+    } else {
+        shown
+    };
+    Some(with_doc(shown, text, field.span))
 }
 
 /// The type of the innermost expression at `offset`.

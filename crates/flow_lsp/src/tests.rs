@@ -644,3 +644,20 @@ fn hover_shows_a_declared_wire_form_on_paths_and_fields() {
     let fields = c.at("textDocument/completion", 3, 9, json!({}));
     assert_eq!(fields[1]["detail"], "Decimal(string)");
 }
+
+#[test]
+fn hover_on_a_sensitive_field_says_it_is_masked_and_the_formatter_keeps_the_mark() {
+    let text = "type Contact {\n  id: Int\n  sensitive email: String\n  sensitive: Bool\n}\n";
+    let mut c = Client::opened(text);
+    let hover = c.at("textDocument/hover", 2, 13, json!({}));
+    let md = hover["contents"]["value"].as_str().unwrap_or_default();
+    assert!(md.contains("sensitive Contact.email: String"), "{md}");
+    assert!(md.contains("masked as `[sensitive]`"), "{md}");
+    // A field named `sensitive` is an ordinary field.
+    let plain = c.at("textDocument/hover", 3, 4, json!({}));
+    let md = plain["contents"]["value"].as_str().unwrap_or_default();
+    assert!(md.contains("Contact.sensitive: Bool") && !md.contains("masked"), "{md}");
+    let formatted = flow_syntax::format("type Contact { id: Int,   sensitive   email: String, sensitive: Bool }\n")
+        .expect("formats");
+    assert_eq!(formatted, text);
+}

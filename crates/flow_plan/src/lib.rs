@@ -67,6 +67,17 @@ pub struct Plan {
     /// `test` blocks, run by `flowc test`.
     #[serde(default)]
     pub tests: Vec<Test>,
+    /// The `sensitive` fields of the named types: masked wherever a run shows or keeps a record
+    /// (dead letters, events, errors, run history), and sent as they are.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sensitive: Vec<SensitiveField>,
+}
+
+/// `type T { sensitive name: … }`: field `field` of [`Plan::types`]`[ty]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SensitiveField {
+    pub ty: usize,
+    pub field: Key,
 }
 
 impl Plan {

@@ -32,7 +32,11 @@ impl FlowRun {
         rec: &RecordRef,
         record: Kept<'_>,
     ) -> Result<(), Diagnostic> {
-        self.write_dead_letter(path, d, rec, record).map_err(|e| {
+        // Sensitive fields are masked in the file always, and in the store unless it is
+        // encrypted (then it keeps them, sealed, for a replay to send).
+        let masked = self.masked(&rec.source, record);
+        let shown = masked.as_ref().map_or(record, crate::sensitive::Masked::kept);
+        self.write_dead_letter(path, d, rec, shown).map_err(|e| {
             Diagnostic::new(
                 codes::DEAD_LETTER,
                 format!("{} could not be written to the dead letter file {path}: {e}", rec.describe()),
@@ -40,7 +44,8 @@ impl FlowRun {
             .note(format!("in flow `{}`; the run stops so the record is not lost", self.flow_name()))
             .help("make the dead letter file writable, then run again")
         })?;
-        self.store_dead_letter(d, rec, record)
+        let encrypted = self.state.as_ref().is_some_and(|s| crate::state::lock(&s.store).encrypted());
+        self.store_dead_letter(d, rec, if encrypted { record } else { shown })
     }
 
     /// The store's copy of a dead letter, for `flowc replay`; nothing for a flow without state.
@@ -316,7 +321,16 @@ async fn replay_letters(
                     }
                 }
                 prelude_done = prelude_done.max(step);
-                replay_record(fr, step, env.clone(), &letter).await
+                // Its sensitive values are scrubbed from what it shows, as in a run.
+                let scrub = fr.letter_scrub(&letter.source, &letter.record);
+                let outcome =
+                    crate::sensitive::scoped(scrub.clone(), replay_record(fr, step, env.clone(), &letter)).await;
+                outcome.map_err(|mut d| {
+                    if let Some(s) = &scrub {
+                        s.redact_diagnostic(&mut d);
+                    }
+                    d
+                })
             }
         };
         let mut s = lock(store);
@@ -374,13 +388,13 @@ fn state_binding(spec: &flow_plan::FlowState, stored: Option<flow_state::Cursor>
 }
 
 /// The declared type of an endpoint's records: its response type along its `records` path.
-fn item_type<'t>(endpoint: &'t flow_plan::Endpoint, types: &'t [flow_plan::NamedType]) -> Option<&'t Type> {
+pub(crate) fn item_type<'t>(endpoint: &'t flow_plan::Endpoint, types: &'t [flow_plan::NamedType]) -> Option<&'t Type> {
     let mut ty = endpoint.response.as_ref()?;
     let mut path = endpoint.records.as_deref()?.iter();
     loop {
         match ty {
             Type::Named(i) => ty = &types.get(*i)?.ty,
-            Type::Nullable(t) => ty = t,
+            Type::Nullable(t) | Type::Formed(t, _) => ty = t,
             Type::Object(fields) => {
                 let name = path.next()?;
                 ty = &fields.iter().find(|f| *f.name == **name)?.ty;
@@ -428,6 +442,18 @@ async fn replay_record(fr: &Arc<FlowRun>, step: usize, mut env: Env, letter: &De
         }
         d
     })?;
+    if fr.ctx.sensitive.holds_mask(&record, ty, &plan.types) {
+        return Err(Diagnostic::new(
+            codes::MASKED_REPLAY,
+            format!(
+                "the dead-lettered record #{} of `{}` was kept with its sensitive fields masked: their values are not in the store, so it cannot be sent again",
+                letter.record_index, endpoint.name
+            ),
+        )
+        .primary(source.span, "the loop it would be replayed into")
+        .note("a store that is not encrypted keeps a dead letter's `sensitive` fields as `[sensitive]`; an encrypted one (`--state-key`) keeps them, sealed")
+        .help("let a run read the record again from its source (`flowc state set` to an earlier cursor), or encrypt the store with `--state-key` so that dead letters keep what a replay needs; the dead letter stays in the store"));
+    }
     let rec = RecordRef {
         index: letter.record_index,
         source: endpoint.name.clone(),

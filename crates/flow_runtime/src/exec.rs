@@ -35,6 +35,8 @@ pub(crate) struct Ctx {
     store: Option<(crate::state::Store, bool)>,
     /// Set to stop the run gracefully ([`crate::run_until`]).
     stop: crate::StopToken,
+    /// The plan's `sensitive` fields, masked where a record is shown or kept.
+    pub(crate) sensitive: crate::sensitive::Sensitive,
 }
 
 /// A flow's counters while it runs: its summary ([`FlowReport`]), its run history and a
@@ -183,8 +185,16 @@ async fn run_flows(
     } else {
         None
     };
-    let ctx =
-        Arc::new(Ctx { plan: Arc::new(Program::new(plan.clone())), http, events, secrets, base_dir, store, stop });
+    let ctx = Arc::new(Ctx {
+        plan: Arc::new(Program::new(plan.clone())),
+        http,
+        events,
+        secrets,
+        base_dir,
+        store,
+        stop,
+        sensitive: crate::sensitive::Sensitive::new(plan),
+    });
     for (i, flow) in plan.flows.iter().enumerate() {
         if only.is_some_and(|f| f != flow.name) {
             continue;
@@ -397,7 +407,9 @@ async fn top_level_for(fr: Arc<FlowRun>, step: usize, env: Env) -> Result<(), Di
         };
         let fr = fr.clone();
         let env = env.clone();
-        tasks.spawn(async move {
+        // A record with sensitive values is worked on with them scrubbed from what it shows.
+        let scrub = fr.record_scrub(source.endpoint, &record);
+        tasks.spawn(crate::sensitive::scoped(scrub, async move {
             match record {
                 Ok(record) => process_record(&fr, step, env, n, record).await,
                 // Read, and failed: it goes to the error policy like any failed record.
@@ -411,7 +423,7 @@ async fn top_level_for(fr: Arc<FlowRun>, step: usize, env: Env) -> Result<(), Di
                 }
             }
             drop(permit);
-        });
+        }));
         while tasks.try_join_next().is_some() {}
     }
     // Records read and queued but never started: the producer's next send fails, and it
@@ -610,6 +622,7 @@ pub(crate) fn replay_context(
     let http = Http::new(plan, secrets.clone()).map_err(|f| Diagnostic::new(f.code, f.message))?;
     let plan = Arc::new(Program::new(plan.clone()));
     Ok(Arc::new(Ctx {
+        sensitive: crate::sensitive::Sensitive::new(&plan),
         plan,
         http,
         events,
@@ -732,7 +745,8 @@ impl FlowRun {
     /// Stops the flow for a failure that is not the records' own (see [`stops_every_policy`]):
     /// the `records` it hit count as not processed, and the failure is reported once however
     /// many records waited for the same refusal.
-    fn halt(&self, d: Diagnostic, records: u64) {
+    fn halt(&self, mut d: Diagnostic, records: u64) {
+        crate::sensitive::scrub_diagnostic(&mut d);
         self.stats.records_not_processed.fetch_add(records, Ordering::SeqCst);
         let mut diagnostics = lock(&self.diagnostics);
         if !diagnostics.iter().any(|seen| seen.code == d.code) {
@@ -741,8 +755,9 @@ impl FlowRun {
         self.stop.store(true, Ordering::SeqCst);
     }
 
-    fn record_failed<'r>(&self, d: Diagnostic, rec: &RecordRef, record: impl Into<Kept<'r>>) {
+    fn record_failed<'r>(&self, mut d: Diagnostic, rec: &RecordRef, record: impl Into<Kept<'r>>) {
         let record = record.into();
+        crate::sensitive::scrub_diagnostic(&mut d);
         self.stats.records_failed.fetch_add(1, Ordering::SeqCst);
         let policy = self.ctx.plan.flows[self.flow].on_error.clone();
         let mut dead_lettered = false;
@@ -819,8 +834,15 @@ impl FlowRun {
         f.sync_data()
     }
 
-    /// Sends one batch: every record in it is delivered, or fails, with the batch.
+    /// Sends one batch: every record in it is delivered, or fails, with the batch; with the
+    /// sensitive values of all its records scrubbed from what it shows.
     async fn send_batch(&self, call: &EndpointCall, batch: Vec<Pending>) {
+        let Some(first) = batch.first() else { return };
+        let scrub = self.records_scrub(&first.rec.source, batch.iter().map(|p| &p.record));
+        crate::sensitive::scoped(scrub, self.send_batch_scoped(call, batch)).await;
+    }
+
+    async fn send_batch_scoped(&self, call: &EndpointCall, batch: Vec<Pending>) {
         let Some(first) = batch.first() else { return };
         let plan = self.ctx.plan.clone();
         let endpoint = &plan.endpoints[call.endpoint];

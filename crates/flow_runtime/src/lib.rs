@@ -20,6 +20,7 @@ mod http;
 mod paging;
 mod preflight;
 mod secrets;
+mod sensitive;
 mod state;
 
 pub use dead_letters::{FlowReplay, ReplayFailure, ReplayOptions, ReplayReport};
@@ -27,6 +28,7 @@ pub use exec::Stats as Counters;
 pub use flow_state::RunCounts;
 pub use preflight::{check_credentials, credential_secrets};
 pub use secrets::{Secrets, MIN_SECRET_CHARS};
+pub use sensitive::mask_kept_record;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -136,7 +138,12 @@ impl Events {
     }
 
     pub(crate) fn emit(&self, event: Event) {
-        self.observer.event(&event.redacted(&self.secrets));
+        let event = event.redacted(&self.secrets);
+        // Emitted while a record with sensitive values is worked on: scrubbed of those too.
+        match crate::sensitive::current() {
+            Some(record) => self.observer.event(&event.redacted(&record)),
+            None => self.observer.event(&event),
+        }
     }
 
     /// Hands the observer a flow's live counters as the flow starts (numbers only: nothing to

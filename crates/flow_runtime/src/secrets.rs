@@ -224,6 +224,20 @@ impl Secrets {
     }
 }
 
+/// The name a record's `sensitive` values are registered under (crate::sensitive): no secret
+/// can be named so, and its occurrences are written `[sensitive]`.
+pub(crate) const SENSITIVE: &str = "\u{0}sensitive";
+
+/// What replaces an occurrence: `[secret NAME, …]`, or `[sensitive]` for a sensitive value.
+fn marker(names: &[&str]) -> String {
+    let secrets: Vec<&str> = names.iter().copied().filter(|n| *n != SENSITIVE).collect();
+    if secrets.is_empty() {
+        crate::sensitive::MASK.to_string()
+    } else {
+        format!("[secret {}]", secrets.join(", "))
+    }
+}
+
 /// A letter, digit or `_`: a character that continues a word.
 fn is_word(c: char) -> bool {
     c.is_alphanumeric() || c == '_'
@@ -266,7 +280,7 @@ fn scrub_with(text: &str, needles: &[Needle<'_>], sink: &mut dyn FnMut(&str) -> 
             }
             j += 1;
         }
-        if (plain < i && !sink(&text[plain..i])) || !sink(&format!("[secret {}]", names.join(", "))) {
+        if (plain < i && !sink(&text[plain..i])) || !sink(&marker(&names)) {
             return;
         }
         plain = end;

@@ -44,6 +44,10 @@ pub trait StateStore: Send {
     /// Where the store is, for messages (a file path, or a URL without credentials).
     fn location(&self) -> String;
 
+    /// Whether the record data it keeps (the columns docs/state.md marks) is encrypted at rest:
+    /// then a dead letter keeps its `sensitive` fields' values, for `flowc replay` to send.
+    fn encrypted(&self) -> bool;
+
     /// Takes the single-writer lease of `flow` for `ttl` from `now`. A live lease of another
     /// holder is [`StateError::Locked`]; an expired one (a killed run) is taken over, its
     /// unfinished runs are marked [`RunStatus::Interrupted`], and [`Lease::took_over`] says so.

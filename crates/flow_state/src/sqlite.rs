@@ -486,6 +486,10 @@ impl StateStore for SqliteStore {
         self.path.display().to_string()
     }
 
+    fn encrypted(&self) -> bool {
+        matches!(self.sealer, Sealer::Sealed(_))
+    }
+
     fn acquire_lease(&mut self, flow: &str, holder: &str, ttl: Duration, now: DateTime<Utc>) -> Result<Lease> {
         let path = self.path.clone();
         let e = |e| classify(&path, e);

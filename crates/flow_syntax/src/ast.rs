@@ -143,6 +143,8 @@ pub struct FieldDecl {
     pub name: Ident,
     /// `name?: T`: the field may be absent, and output leaves it out when it has no value.
     pub optional: bool,
+    /// `sensitive name: T`: its value is masked in dead letters, logs, events and errors.
+    pub sensitive: bool,
     pub ty: TypeExpr,
     pub span: Span,
 }

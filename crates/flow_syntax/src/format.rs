@@ -553,7 +553,13 @@ impl Printer {
 
     fn field_decl(&mut self, f: &FieldDecl, level: usize) -> String {
         let g = self.gap(f.ty.span.start, level);
-        format!("{}{}: {g}{}", field_name(&f.name.name), mark(f), self.ty(&f.ty, level))
+        format!(
+            "{}{}{}: {g}{}",
+            if f.sensitive { "sensitive " } else { "" },
+            field_name(&f.name.name),
+            mark(f),
+            self.ty(&f.ty, level)
+        )
     }
 
     /// A type, with the comments inside it.

@@ -318,6 +318,10 @@ impl AstBuilder {
                 for f in pair.into_inner() {
                     let span = self.span(&f);
                     let mut it = f.into_inner();
+                    let sensitive = it.peek().is_some_and(|p| p.as_rule() == Rule::sensitive_mark);
+                    if sensitive {
+                        it.next();
+                    }
                     let name = self.ident(next(&mut it, self.base)?);
                     let mut ty_pair = next(&mut it, self.base)?;
                     let optional = ty_pair.as_rule() == Rule::optional_mark;
@@ -325,7 +329,7 @@ impl AstBuilder {
                         ty_pair = next(&mut it, self.base)?;
                     }
                     let ty = self.type_expr(ty_pair)?;
-                    fields.push(FieldDecl { name, optional, ty, span });
+                    fields.push(FieldDecl { name, optional, sensitive, ty, span });
                 }
                 TypeExprKind::Object(fields)
             }

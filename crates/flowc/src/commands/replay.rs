@@ -109,12 +109,20 @@ fn dry_run(target: &Target, store: &flow_state::SqliteStore, args: &ReplayArgs<'
 }
 
 /// `dead letter ID · flow F · run R · record #N of `SOURCE` · attempts A · CODE: message`, then
-/// the record as kept (secrets were scrubbed from it before it was stored).
+/// the record as kept (secrets were scrubbed from it before it was stored), its `sensitive`
+/// fields masked (an encrypted store keeps their values).
 fn describe(target: &Target, l: &DeadLetter) -> String {
     let run = l.run.map_or_else(|| "-".to_string(), |r| r.0.to_string());
     let known = if target.plan.flow(&l.flow).is_some() { "" } else { " (not a flow of the file)" };
     format!(
         "dead letter {} · flow {}{known} · run {run} · record #{} of `{}` · attempts {} · {}: {}\n  {}\n",
-        l.id.0, l.flow, l.record_index, l.source, l.attempts, l.error.code, l.error.message, l.record
+        l.id.0,
+        l.flow,
+        l.record_index,
+        l.source,
+        l.attempts,
+        l.error.code,
+        l.error.message,
+        flow_runtime::mask_kept_record(&target.plan, &l.source, &l.record)
     )
 }
