@@ -29,6 +29,7 @@ impl Doc {
     pub(crate) fn edit(&mut self, text: String) {
         let (file, parse_diagnostics, _) = self.parser.parse(&text);
         let checked = flow_check::check_parsed(&file, parse_diagnostics);
+        self.parser.keep(file);
         self.text = text;
         self.info = checked.info;
         self.diagnostics = checked.diagnostics;

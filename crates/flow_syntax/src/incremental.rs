@@ -13,7 +13,7 @@ use flow_diagnostics::{Diagnostic, Span};
 use crate::ast::*;
 
 /// What one scanned piece of the file gave, with its spans where the piece started then.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub(crate) struct Piece {
     pub(crate) start: usize,
     pub(crate) decls: Vec<Decl>,
@@ -23,26 +23,39 @@ pub(crate) struct Piece {
 
 impl Piece {
     /// The same piece, started at `start` instead.
-    fn moved_to(&self, start: usize) -> Piece {
-        let mut piece = self.clone();
+    fn moved_to(mut self, start: usize) -> Piece {
         if start != self.start {
             let by = Delta(start as i64 - self.start as i64);
-            piece.decls.iter_mut().for_each(|d| d.shift(by));
-            for Broken { name: _, uses: _, span } in &mut piece.broken {
+            self.decls.iter_mut().for_each(|d| d.shift(by));
+            for Broken { name: _, uses: _, span } in &mut self.broken {
                 span.shift(by);
             }
-            piece.diagnostics.iter_mut().for_each(|d| d.shift(by));
-            piece.start = start;
+            self.diagnostics.iter_mut().for_each(|d| d.shift(by));
+            self.start = start;
         }
-        piece
+        self
     }
 }
 
+/// One piece of the last parse: its text and where it started, how many declarations (parsed
+/// and broken) it gave to the file, and its diagnostics.
+#[derive(Debug)]
+struct Entry {
+    text: String,
+    start: usize,
+    decls: usize,
+    broken: usize,
+    diagnostics: Vec<Diagnostic>,
+}
+
 /// A parser that remembers the pieces of the last text it parsed (what the language server
-/// keeps per open document).
+/// keeps per open document). Its declarations are not copied: the file a parse returns is
+/// handed back with [`Reparser::keep`] once it has been checked, and the next parse takes from
+/// it the declarations of the pieces whose text has not changed.
 #[derive(Debug, Default)]
 pub struct Reparser {
-    pieces: HashMap<String, Piece>,
+    entries: Vec<Entry>,
+    file: Option<File>,
 }
 
 impl Reparser {
@@ -51,24 +64,61 @@ impl Reparser {
     }
 
     /// Parses `source` as [`crate::parse`] does, re-parsing only the pieces whose text is not one
-    /// of the last parse's. Returns the file and its diagnostics, and how many pieces were parsed
-    /// again (the others were reused).
+    /// of the last parse's (when its file was handed back with [`Reparser::keep`]). Returns the
+    /// file and its diagnostics, and how many pieces were parsed again (the others were reused).
     pub fn parse(&mut self, source: &str) -> (File, Vec<Diagnostic>, usize) {
+        let mut old = self.last_pieces();
         let mut reparsed = 0;
-        let old = std::mem::take(&mut self.pieces);
+        let mut entries = Vec::new();
         let result = crate::parse_with(source, &mut |range: std::ops::Range<usize>| {
             let text = &source[range.clone()];
-            let piece = match old.get(text) {
+            let piece = match old.remove(text) {
                 Some(piece) => piece.moved_to(range.start),
                 None => {
                     reparsed += 1;
                     crate::parse_piece(source, range)
                 }
             };
-            self.pieces.insert(text.to_string(), piece.clone());
+            entries.push(Entry {
+                text: text.to_string(),
+                start: piece.start,
+                decls: piece.decls.len(),
+                broken: piece.broken.len(),
+                diagnostics: piece.diagnostics.clone(),
+            });
             piece
         });
+        self.entries = entries;
         (result.0, result.1, reparsed)
+    }
+
+    /// Hands back the file the last [`Reparser::parse`] returned, so the next parse can take its
+    /// unchanged declarations from it. Any other file is not kept.
+    pub fn keep(&mut self, file: File) {
+        let decls: usize = self.entries.iter().map(|e| e.decls).sum();
+        let broken: usize = self.entries.iter().map(|e| e.broken).sum();
+        self.file = (file.decls.len() == decls && file.broken.len() == broken).then_some(file);
+    }
+
+    /// The last parse's pieces, by their text, with their declarations taken from the file
+    /// handed back (none when it was not).
+    fn last_pieces(&mut self) -> HashMap<String, Piece> {
+        let Some(file) = self.file.take() else {
+            self.entries.clear();
+            return HashMap::new();
+        };
+        let (mut decls, mut broken) = (file.decls.into_iter(), file.broken.into_iter());
+        let mut pieces = HashMap::with_capacity(self.entries.len());
+        for e in std::mem::take(&mut self.entries) {
+            let piece = Piece {
+                start: e.start,
+                decls: decls.by_ref().take(e.decls).collect(),
+                broken: broken.by_ref().take(e.broken).collect(),
+                diagnostics: e.diagnostics,
+            };
+            pieces.insert(e.text, piece);
+        }
+        pieces
     }
 }
 
