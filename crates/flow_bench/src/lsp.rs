@@ -3,7 +3,8 @@
 //! not clash, until it has the requested number of lines. It times `check_source` (what
 //! `flowc check` and the server run per edit) and the full round trip through `flowc lsp`'s
 //! server: a `didChange` with the whole text in, `publishDiagnostics` out, then a hover.
-//! Run with `cargo run --release -p flow_bench -- lsp [--lines N]`.
+//! Typed at the end of the file, and in the middle (every declaration after the edit moves).
+//! Run with `cargo run --release -p flow_bench -- lsp [--lines N] [--write FILE]`.
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
@@ -71,8 +72,11 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
-pub(crate) fn bench(lines: usize) -> Result<()> {
+pub(crate) fn bench(lines: usize, write: Option<&std::path::Path>) -> Result<()> {
     let text = large_file(std::path::Path::new("."), lines)?;
+    if let Some(path) = write {
+        std::fs::write(path, &text).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
     let checked = flow_check::check_source(&text);
     let errors = checked.diagnostics.iter().filter(|d| d.is_error()).count();
     if errors > 0 {
@@ -138,12 +142,37 @@ pub(crate) fn bench(lines: usize) -> Result<()> {
         "edit→diagnostics: median {:>7.2} ms (didChange with the whole text → publishDiagnostics)",
         median(edits).as_secs_f64() * 1e3
     );
+    // Typing in the middle: a comment growing before a declaration halfway down, so every
+    // declaration after it moves.
+    let middle = middle_declaration(&text);
+    let mut middle_edits = Vec::new();
+    for i in 0..runs {
+        let edited = format!("{}// {}\n{}", &text[..middle], "x".repeat(i + 1), &text[middle..]);
+        let t = Instant::now();
+        notify(
+            &client,
+            "textDocument/didChange",
+            json!({ "textDocument": { "uri": uri, "version": runs + i + 2 }, "contentChanges": [{ "text": edited }] }),
+        )?;
+        published(&client)?;
+        middle_edits.push(t.elapsed());
+    }
+    println!(
+        "edit in the middle: median {:>7.2} ms (the same, the declarations after the edit moved)",
+        median(middle_edits).as_secs_f64() * 1e3
+    );
     println!("hover:            median {:>7.2} ms", median(hovers).as_secs_f64() * 1e3);
     request(&client, 99_999, "shutdown", Value::Null)?;
     notify(&client, "exit", Value::Null)?;
     drop(client);
     server.join().map_err(|_| "the server panicked".to_string())??;
     Ok(())
+}
+
+/// The offset of the first `map` declaration at or after the middle of `text`.
+fn middle_declaration(text: &str) -> usize {
+    let half = text.len() / 2;
+    text[half..].find("\nmap ").map_or(half, |i| half + i + 1)
 }
 
 fn notify(c: &Connection, method: &str, params: Value) -> Result<()> {

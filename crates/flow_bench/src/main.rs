@@ -73,6 +73,9 @@ enum Cmd {
     Lsp {
         #[arg(long, default_value_t = 2_000)]
         lines: usize,
+        /// Also write the generated file here (to time `flowc check` on it).
+        #[arg(long)]
+        write: Option<std::path::PathBuf>,
     },
 }
 
@@ -119,7 +122,7 @@ fn main() -> ExitCode {
                 ExitCode::from(1)
             }
         },
-        Cmd::Lsp { lines } => match lsp::bench(lines) {
+        Cmd::Lsp { lines, write } => match lsp::bench(lines, write.as_deref()) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("flow-bench lsp: {e}");

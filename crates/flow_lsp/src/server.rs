@@ -1,5 +1,5 @@
-//! The server loop: documents are kept in full sync, parsed and checked once per edit (the
-//! diagnostics published at once), and each request is answered by its feature's module.
+//! The server loop: documents are kept in full sync, parsed (only the declarations an edit
+//! touched) and checked once per edit (the diagnostics published at once), and each request is answered by its feature's module.
 
 use std::collections::HashMap;
 
@@ -97,7 +97,13 @@ fn update(n: Notification, docs: &mut Docs) -> Option<lsp::Uri> {
             // Full sync: the last change holds the whole text.
             let p: lsp::DidChangeTextDocumentParams = serde_json::from_value(n.params).ok()?;
             let text = p.content_changes.into_iter().last()?.text;
-            docs.insert(p.text_document.uri.as_str().to_string(), Doc::new(text));
+            match docs.get_mut(p.text_document.uri.as_str()) {
+                // Re-parses only the declarations the edit touched.
+                Some(doc) => doc.edit(text),
+                None => {
+                    docs.insert(p.text_document.uri.as_str().to_string(), Doc::new(text));
+                }
+            }
             Some(p.text_document.uri)
         }
         DidCloseTextDocument::METHOD => {

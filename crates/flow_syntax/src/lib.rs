@@ -15,6 +15,8 @@
 pub mod ast;
 mod format;
 pub use format::format;
+mod incremental;
+pub use incremental::Reparser;
 pub mod lex;
 mod recover;
 mod scan;
@@ -37,11 +39,21 @@ const PARSER_STACK: usize = 64 * 1024 * 1024;
 
 /// Parses a whole file. The AST holds every declaration that parsed; the diagnostics say what did not.
 pub fn parse(source: &str) -> (ast::File, Vec<Diagnostic>) {
+    parse_with(source, &mut |piece| parse_piece(source, piece))
+}
+
+/// Scans `source` into its pieces and builds the file from what `piece` gives for each (parsed
+/// now, or the same text's result from an earlier parse: `incremental.rs`), on a thread with
+/// the parser's stack.
+fn parse_with(
+    source: &str,
+    piece: &mut (dyn FnMut(std::ops::Range<usize>) -> incremental::Piece + Send),
+) -> (ast::File, Vec<Diagnostic>) {
     std::thread::scope(|scope| {
         std::thread::Builder::new()
             .name("flow-parser".into())
             .stack_size(PARSER_STACK)
-            .spawn_scoped(scope, || parse_on_this_thread(source))
+            .spawn_scoped(scope, || parse_on_this_thread(source, piece))
             .ok()
             .and_then(|handle| handle.join().ok())
     })
@@ -53,37 +65,50 @@ pub fn parse(source: &str) -> (ast::File, Vec<Diagnostic>) {
     })
 }
 
-fn parse_on_this_thread(source: &str) -> (ast::File, Vec<Diagnostic>) {
-    // Record what pest tried at the furthest position, for precise syntax errors. Process-wide,
-    // and always wanted: .flow files are small, and the cost is only paid while parsing.
-    pest::set_error_detail(true);
-    let mut diagnostics = Vec::new();
+fn parse_on_this_thread(
+    source: &str,
+    parse_piece: &mut dyn FnMut(std::ops::Range<usize>) -> incremental::Piece,
+) -> (ast::File, Vec<Diagnostic>) {
     let pieces = match scan::split(source) {
         Ok(pieces) => pieces,
         Err(d) => return (ast::File::default(), vec![d]),
     };
     let mut file = ast::File::default();
-    let mut queue: std::collections::VecDeque<_> = pieces.into();
-    while let Some(piece) = queue.pop_front() {
+    let mut diagnostics = Vec::new();
+    for range in pieces {
+        let mut piece = parse_piece(range);
+        file.decls.append(&mut piece.decls);
+        file.broken.append(&mut piece.broken);
+        diagnostics.append(&mut piece.diagnostics);
+    }
+    (file, diagnostics)
+}
+
+/// Parses one scanned piece of `source` (`range`): what it gives depends on its text alone
+/// (its spans on where it starts), which is what lets `incremental.rs` keep it.
+fn parse_piece(source: &str, range: std::ops::Range<usize>) -> incremental::Piece {
+    let mut out = incremental::Piece { start: range.start, ..incremental::Piece::default() };
+    let mut queue = vec![range];
+    while let Some(piece) = queue.pop() {
         match tree_to_ast::parse_decl(&source[piece.clone()], piece.start) {
             Ok((decl, mut ds)) => {
-                diagnostics.append(&mut ds);
-                file.decls.push(decl);
+                out.diagnostics.append(&mut ds);
+                out.decls.push(decl);
             }
-            Err(tree_to_ast::ParseError::Internal(d)) => diagnostics.push(*d),
+            Err(tree_to_ast::ParseError::Internal(d)) => out.diagnostics.push(*d),
             Err(tree_to_ast::ParseError::Syntax(failure)) => {
                 let recovered = recover::recover(&source[piece.clone()], piece.start, failure);
-                diagnostics.extend(recovered.diagnostics);
-                file.broken.push(broken_decl(source, piece.clone()));
+                out.diagnostics.extend(recovered.diagnostics);
+                out.broken.push(broken_decl(source, piece.clone()));
                 if let Some(rest) = recovered.rest {
                     // A declaration keyword inside a bracket left open: what follows it is parsed
                     // as the declarations it is.
-                    queue.push_front(piece.start + rest..piece.end);
+                    queue.push(piece.start + rest..piece.end);
                 }
             }
         }
     }
-    (file, diagnostics)
+    out
 }
 
 /// What the checker needs of a declaration that did not parse: its name (so uses of it are not

@@ -315,3 +315,83 @@ fn recovery_survives_any_one_character_mistake() {
         }
     }
 }
+
+/// The files the random-edit test starts from: every example, and every file of the syntax
+/// corpus (broken ones too, so recovered and split declarations are reused as well).
+fn edit_test_sources() -> Vec<String> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut paths = Vec::new();
+    for dir in ["examples", "tests/data/syntax", "tests/data/ok"] {
+        let entries = std::fs::read_dir(root.join(dir)).expect("the corpus is in the repository");
+        paths.extend(
+            entries
+                .map(|e| e.expect("a directory entry").path())
+                .filter(|p| p.extension().is_some_and(|x| x == "flow")),
+        );
+    }
+    paths.sort();
+    paths.iter().map(|p| std::fs::read_to_string(p).expect("a .flow file")).collect()
+}
+
+/// A small deterministic generator (xorshift64*), so the edits are the same on every run.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 33) as usize % n.max(1)
+    }
+}
+
+/// The language server re-parses only the declarations an edit touched (`Reparser`); after
+/// every one of a long sequence of random edits — insertions of brackets, quotes, keywords and
+/// declaration headers, deletions, replacements, anywhere — its file and diagnostics are exactly
+/// those of a fresh parse of the same text.
+#[test]
+fn an_incremental_parse_equals_a_fresh_one_after_every_random_edit() {
+    const SNIPPETS: [&str; 16] = [
+        "x",
+        "\"",
+        "{",
+        "}",
+        "(",
+        ")",
+        "\n",
+        "\nmap m(a: A) -> B {\n",
+        "\nflow f {\n",
+        "\ntype T { a: Int }\n",
+        " + ",
+        "//",
+        "/*",
+        ",",
+        "10 sec",
+        "é",
+    ];
+    let mut rng = Rng(0x5eed_f10c);
+    let mut reused = 0;
+    for source in edit_test_sources().iter().step_by(3).take(24) {
+        let mut text = source.clone();
+        let mut reparser = Reparser::new();
+        let (file, _, _) = reparser.parse(&text);
+        reparser.keep(file);
+        for _ in 0..40 {
+            let boundaries: Vec<usize> = (0..=text.len()).filter(|i| text.is_char_boundary(*i)).collect();
+            let at = boundaries[rng.below(boundaries.len())];
+            let to = boundaries[(boundaries.partition_point(|&b| b < at) + rng.below(8)).min(boundaries.len() - 1)];
+            match rng.below(3) {
+                0 => text.insert_str(at, SNIPPETS[rng.below(SNIPPETS.len())]),
+                1 => text.replace_range(at..to, ""),
+                _ => text.replace_range(at..to, SNIPPETS[rng.below(SNIPPETS.len())]),
+            }
+            let (file, diagnostics, reparsed) = reparser.parse(&text);
+            let (fresh, fresh_diagnostics) = parse(&text);
+            assert_eq!(file, fresh, "after an edit at {at}:\n{text}");
+            assert_eq!(diagnostics, fresh_diagnostics, "after an edit at {at}:\n{text}");
+            reused += (fresh.decls.len() + fresh.broken.len()).saturating_sub(reparsed);
+            reparser.keep(file);
+        }
+    }
+    assert!(reused > 1000, "the pieces an edit did not touch are taken again ({reused} reused)");
+}

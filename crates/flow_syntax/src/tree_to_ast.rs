@@ -19,7 +19,7 @@ type Result<T> = std::result::Result<T, Box<Diagnostic>>;
 pub(crate) fn parse_decl(text: &str, base: usize) -> std::result::Result<(Decl, Vec<Diagnostic>), ParseError> {
     let mut pairs = match FlowParser::parse(Rule::single_decl, text) {
         Ok(pairs) => pairs,
-        Err(e) => return Err(ParseError::Syntax(failure_of(&e, text))),
+        Err(_) => return Err(ParseError::Syntax(failure(text).unwrap_or_default())),
     };
     build(&mut pairs, base).map_err(ParseError::Internal)
 }
@@ -667,6 +667,7 @@ fn deeper_than(e: &Expr, budget: usize) -> bool {
 /// tokens, and the rules that wanted something else, in words (`rule_name`). Uses pest's record of
 /// the attempts at the furthest position reached, so the position is the token that broke the
 /// rule (`x String` → at `String`), not the start of the rule. `recover.rs` words the diagnostic.
+#[derive(Default)]
 pub(crate) struct Failure {
     /// Offset in the declaration's text of the first token pest could not take (whitespace skipped).
     pub(crate) pos: usize,
@@ -676,9 +677,22 @@ pub(crate) struct Failure {
     pub(crate) wanted: Vec<&'static str>,
 }
 
-/// Runs the grammar on one declaration's text: `None` when it parses.
+/// Runs the grammar on one declaration's text: `None` when it parses; where it stopped, with
+/// what pest tried there, when it does not.
+///
+/// pest records what it tried ("error detail") only when asked, process-wide, and recording it
+/// costs more than half of every parse. So a declaration is first parsed without it
+/// ([`parse_decl`]: a declaration that parses gives the same tree either way), and only one that
+/// fails is parsed again here with it. The switch is read when a parse starts; it is turned on
+/// only under this lock, so every parse here sees it on, and a parse elsewhere that starts
+/// meanwhile merely records what it need not.
 pub(crate) fn failure(text: &str) -> Option<Failure> {
-    FlowParser::parse(Rule::single_decl, text).err().map(|e| failure_of(&e, text))
+    static DETAIL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _only_one = DETAIL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    pest::set_error_detail(true);
+    let result = FlowParser::parse(Rule::single_decl, text);
+    pest::set_error_detail(false);
+    result.err().map(|e| failure_of(&e, text))
 }
 
 fn failure_of(e: &pest::error::Error<Rule>, text: &str) -> Failure {

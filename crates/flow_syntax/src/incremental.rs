@@ -1,0 +1,414 @@
+//! Re-parsing only what an edit touched. A file is parsed one scanned piece at a time (one
+//! top-level declaration each, `scan.rs`), and what a piece gives — its declarations, the broken
+//! ones, its diagnostics — depends on the piece's text alone, except for where it starts. So a
+//! [`Reparser`] keeps each piece's result from the previous parse, keyed by the piece's text, and
+//! takes it again, moved to where the piece now starts, when the same text comes back: a keystroke
+//! re-parses the one declaration it is in. The result is exactly that of [`crate::parse`] on the
+//! whole text (`an_incremental_parse_equals_a_fresh_one_after_every_random_edit` in the tests).
+
+use std::collections::HashMap;
+
+use flow_diagnostics::{Diagnostic, Span};
+
+use crate::ast::*;
+
+/// What one scanned piece of the file gave, with its spans where the piece started then.
+#[derive(Debug, Default)]
+pub(crate) struct Piece {
+    pub(crate) start: usize,
+    pub(crate) decls: Vec<Decl>,
+    pub(crate) broken: Vec<Broken>,
+    pub(crate) diagnostics: Vec<Diagnostic>,
+}
+
+impl Piece {
+    /// The same piece, started at `start` instead.
+    fn moved_to(mut self, start: usize) -> Piece {
+        if start != self.start {
+            let by = Delta(start as i64 - self.start as i64);
+            self.decls.iter_mut().for_each(|d| d.shift(by));
+            for Broken { name: _, uses: _, span } in &mut self.broken {
+                span.shift(by);
+            }
+            self.diagnostics.iter_mut().for_each(|d| d.shift(by));
+            self.start = start;
+        }
+        self
+    }
+}
+
+/// One piece of the last parse: its text and where it started, how many declarations (parsed
+/// and broken) it gave to the file, and its diagnostics.
+#[derive(Debug)]
+struct Entry {
+    text: String,
+    start: usize,
+    decls: usize,
+    broken: usize,
+    diagnostics: Vec<Diagnostic>,
+}
+
+/// A parser that remembers the pieces of the last text it parsed (what the language server
+/// keeps per open document). Its declarations are not copied: the file a parse returns is
+/// handed back with [`Reparser::keep`] once it has been checked, and the next parse takes from
+/// it the declarations of the pieces whose text has not changed.
+#[derive(Debug, Default)]
+pub struct Reparser {
+    entries: Vec<Entry>,
+    file: Option<File>,
+}
+
+impl Reparser {
+    pub fn new() -> Reparser {
+        Reparser::default()
+    }
+
+    /// Parses `source` as [`crate::parse`] does, re-parsing only the pieces whose text is not one
+    /// of the last parse's (when its file was handed back with [`Reparser::keep`]). Returns the
+    /// file and its diagnostics, and how many pieces were parsed again (the others were reused).
+    pub fn parse(&mut self, source: &str) -> (File, Vec<Diagnostic>, usize) {
+        let mut old = self.last_pieces();
+        let mut reparsed = 0;
+        let mut entries = Vec::new();
+        let result = crate::parse_with(source, &mut |range: std::ops::Range<usize>| {
+            let text = &source[range.clone()];
+            let piece = match old.remove(text) {
+                Some(piece) => piece.moved_to(range.start),
+                None => {
+                    reparsed += 1;
+                    crate::parse_piece(source, range)
+                }
+            };
+            entries.push(Entry {
+                text: text.to_string(),
+                start: piece.start,
+                decls: piece.decls.len(),
+                broken: piece.broken.len(),
+                diagnostics: piece.diagnostics.clone(),
+            });
+            piece
+        });
+        self.entries = entries;
+        (result.0, result.1, reparsed)
+    }
+
+    /// Hands back the file the last [`Reparser::parse`] returned, so the next parse can take its
+    /// unchanged declarations from it. Any other file is not kept.
+    pub fn keep(&mut self, file: File) {
+        let decls: usize = self.entries.iter().map(|e| e.decls).sum();
+        let broken: usize = self.entries.iter().map(|e| e.broken).sum();
+        self.file = (file.decls.len() == decls && file.broken.len() == broken).then_some(file);
+    }
+
+    /// The last parse's pieces, by their text, with their declarations taken from the file
+    /// handed back (none when it was not).
+    fn last_pieces(&mut self) -> HashMap<String, Piece> {
+        let Some(file) = self.file.take() else {
+            self.entries.clear();
+            return HashMap::new();
+        };
+        let (mut decls, mut broken) = (file.decls.into_iter(), file.broken.into_iter());
+        let mut pieces = HashMap::with_capacity(self.entries.len());
+        for e in std::mem::take(&mut self.entries) {
+            let piece = Piece {
+                start: e.start,
+                decls: decls.by_ref().take(e.decls).collect(),
+                broken: broken.by_ref().take(e.broken).collect(),
+                diagnostics: e.diagnostics,
+            };
+            pieces.insert(e.text, piece);
+        }
+        pieces
+    }
+}
+
+/// How far a piece moved, in bytes.
+#[derive(Debug, Clone, Copy)]
+struct Delta(i64);
+
+/// Moving every span of a tree by the same distance.
+trait Shift {
+    fn shift(&mut self, by: Delta);
+}
+
+impl Shift for Span {
+    fn shift(&mut self, by: Delta) {
+        let at = |n: u32| u32::try_from(i64::from(n) + by.0).unwrap_or(0);
+        self.start = at(self.start);
+        self.end = at(self.end);
+    }
+}
+
+impl<T: Shift> Shift for Vec<T> {
+    fn shift(&mut self, by: Delta) {
+        self.iter_mut().for_each(|x| x.shift(by));
+    }
+}
+
+impl<T: Shift> Shift for Option<T> {
+    fn shift(&mut self, by: Delta) {
+        if let Some(x) = self {
+            x.shift(by);
+        }
+    }
+}
+
+impl<T: Shift> Shift for Box<T> {
+    fn shift(&mut self, by: Delta) {
+        (**self).shift(by);
+    }
+}
+
+impl Shift for Diagnostic {
+    fn shift(&mut self, by: Delta) {
+        self.labels.iter_mut().for_each(|l| l.span.shift(by));
+        self.fixes.iter_mut().flat_map(|f| f.edits.iter_mut()).for_each(|e| e.span.shift(by));
+    }
+}
+
+impl Shift for Ident {
+    fn shift(&mut self, by: Delta) {
+        let Ident { name: _, span } = self;
+        span.shift(by);
+    }
+}
+
+impl Shift for Decl {
+    fn shift(&mut self, by: Delta) {
+        match self {
+            Decl::Secret(SecretDecl { name, span }) => {
+                name.shift(by);
+                span.shift(by);
+            }
+            Decl::Api(ApiDecl { name, props, span }) => {
+                name.shift(by);
+                props.shift(by);
+                span.shift(by);
+            }
+            Decl::Type(TypeDecl { name, ty, span }) => {
+                name.shift(by);
+                ty.shift(by);
+                span.shift(by);
+            }
+            Decl::Endpoint(EndpointDecl { name, api, method: _, path, params, response, props, span }) => {
+                name.shift(by);
+                api.shift(by);
+                path.span.shift(by);
+                params.shift(by);
+                response.shift(by);
+                props.shift(by);
+                span.shift(by);
+            }
+            Decl::Map(MapDecl { name, params, ret, items, span }) => {
+                name.shift(by);
+                params.shift(by);
+                ret.shift(by);
+                items.shift(by);
+                span.shift(by);
+            }
+            Decl::Flow(FlowDecl { name, body, span }) => {
+                name.shift(by);
+                body.shift(by);
+                span.shift(by);
+            }
+            Decl::Table(TableDecl { name, key, value, entries, span }) => {
+                name.shift(by);
+                key.shift(by);
+                value.shift(by);
+                for (k, v) in entries {
+                    k.shift(by);
+                    v.shift(by);
+                }
+                span.shift(by);
+            }
+            Decl::Function(FnDecl { name, params, ret, body, span }) => {
+                name.shift(by);
+                params.shift(by);
+                ret.shift(by);
+                body.shift(by);
+                span.shift(by);
+            }
+            Decl::Test(TestDecl { name, items, span }) => {
+                name.shift(by);
+                items.shift(by);
+                span.shift(by);
+            }
+        }
+    }
+}
+
+impl Shift for Property {
+    fn shift(&mut self, by: Delta) {
+        let Property { name, value, span } = self;
+        name.shift(by);
+        value.shift(by);
+        span.shift(by);
+    }
+}
+
+impl Shift for Param {
+    fn shift(&mut self, by: Delta) {
+        let Param { name, ty, span } = self;
+        name.shift(by);
+        ty.shift(by);
+        span.shift(by);
+    }
+}
+
+impl Shift for Let {
+    fn shift(&mut self, by: Delta) {
+        let Let { name, ty, value, span } = self;
+        name.shift(by);
+        ty.shift(by);
+        value.shift(by);
+        span.shift(by);
+    }
+}
+
+impl Shift for MapItem {
+    fn shift(&mut self, by: Delta) {
+        match self {
+            MapItem::Let(l) => l.shift(by),
+            MapItem::Field(FieldAssign { name, value, span }) => {
+                name.shift(by);
+                value.shift(by);
+                span.shift(by);
+            }
+            MapItem::Spread(e) => e.shift(by),
+        }
+    }
+}
+
+impl Shift for TestItem {
+    fn shift(&mut self, by: Delta) {
+        match self {
+            TestItem::Let(l) => l.shift(by),
+            TestItem::Expect(e) => e.shift(by),
+        }
+    }
+}
+
+impl Shift for Stmt {
+    fn shift(&mut self, by: Delta) {
+        match self {
+            Stmt::Let(l) => l.shift(by),
+            Stmt::For(For { var, source, filter, body, span }) => {
+                var.shift(by);
+                source.shift(by);
+                filter.shift(by);
+                body.shift(by);
+                span.shift(by);
+            }
+            Stmt::Call(e) => e.shift(by),
+            Stmt::Property(p) => p.shift(by),
+            Stmt::State(StateDecl { name, ty, initial, props, span }) => {
+                name.shift(by);
+                ty.shift(by);
+                initial.shift(by);
+                props.shift(by);
+                span.shift(by);
+            }
+        }
+    }
+}
+
+impl Shift for TypeExpr {
+    fn shift(&mut self, by: Delta) {
+        let TypeExpr { kind, nullable: _, span } = self;
+        span.shift(by);
+        match kind {
+            TypeExprKind::Name(n) => n.shift(by),
+            TypeExprKind::Literal(_) => {}
+            TypeExprKind::Union(members) => members.shift(by),
+            TypeExprKind::Array(item) => item.shift(by),
+            TypeExprKind::Object(fields) => fields.shift(by),
+            TypeExprKind::Formed(call) => call.shift(by),
+            TypeExprKind::Dict { key, value } => {
+                key.shift(by);
+                value.shift(by);
+            }
+        }
+    }
+}
+
+impl Shift for FieldDecl {
+    fn shift(&mut self, by: Delta) {
+        let FieldDecl { name, optional: _, ty, span } = self;
+        name.shift(by);
+        ty.shift(by);
+        span.shift(by);
+    }
+}
+
+impl Shift for Expr {
+    fn shift(&mut self, by: Delta) {
+        let Expr { kind, span } = self;
+        span.shift(by);
+        match kind {
+            ExprKind::Str(_)
+            | ExprKind::Int(_)
+            | ExprKind::Number(_)
+            | ExprKind::Duration(_)
+            | ExprKind::Rate { .. }
+            | ExprKind::Bool(_)
+            | ExprKind::Null => {}
+            ExprKind::Name(n) => n.shift(by),
+            ExprKind::Field { base, name, optional: _ } => {
+                base.shift(by);
+                name.shift(by);
+            }
+            ExprKind::Index { base, index } => {
+                base.shift(by);
+                index.shift(by);
+            }
+            ExprKind::Call { callee, args } => {
+                callee.shift(by);
+                for Arg { name, value } in args {
+                    name.shift(by);
+                    value.shift(by);
+                }
+            }
+            ExprKind::Unary { op: _, expr } => expr.shift(by),
+            ExprKind::Binary { op: _, lhs, rhs } => {
+                lhs.shift(by);
+                rhs.shift(by);
+            }
+            ExprKind::If { cond, then, otherwise } => {
+                cond.shift(by);
+                then.shift(by);
+                otherwise.shift(by);
+            }
+            ExprKind::Lambda { param, body } => {
+                param.shift(by);
+                body.shift(by);
+            }
+            ExprKind::Catch { expr, default } => {
+                expr.shift(by);
+                default.shift(by);
+            }
+            ExprKind::Match { scrutinee, arms } => {
+                scrutinee.shift(by);
+                for MatchArm { patterns, body, span } in arms {
+                    for Pattern { literal, span } in patterns {
+                        literal.shift(by);
+                        span.shift(by);
+                    }
+                    body.shift(by);
+                    span.shift(by);
+                }
+            }
+            ExprKind::Object(items) => {
+                for item in items {
+                    match item {
+                        ObjectItem::Field(ObjectField { name, value }) => {
+                            name.shift(by);
+                            value.shift(by);
+                        }
+                        ObjectItem::Spread(e) => e.shift(by),
+                    }
+                }
+            }
+            ExprKind::Array(items) => items.shift(by),
+        }
+    }
+}
