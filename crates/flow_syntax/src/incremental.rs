@@ -333,7 +333,7 @@ impl Shift for TypeExpr {
 
 impl Shift for FieldDecl {
     fn shift(&mut self, by: Delta) {
-        let FieldDecl { name, optional: _, ty, span } = self;
+        let FieldDecl { name, optional: _, sensitive: _, ty, span } = self;
         name.shift(by);
         ty.shift(by);
         span.shift(by);
@@ -389,8 +389,12 @@ impl Shift for Expr {
             ExprKind::Match { scrutinee, arms } => {
                 scrutinee.shift(by);
                 for MatchArm { patterns, body, span } in arms {
-                    for Pattern { literal, span } in patterns {
+                    for Pattern { literal, member, span } in patterns {
                         literal.shift(by);
+                        if let Some((name, ty)) = member {
+                            name.shift(by);
+                            ty.shift(by);
+                        }
                         span.shift(by);
                     }
                     body.shift(by);
