@@ -161,6 +161,12 @@ impl Sensitive {
                 Value::Dict(entries.iter().map(|(k, e)| (k.clone(), self.walk(e, t, types, depth + 1, hit))).collect())
             }
             (Type::Nullable(t) | Type::Formed(t, _), _) => self.walk(v, t, types, depth + 1, hit),
+            // A union's value is walked as the member it is; one that is none of them (never, for
+            // a decoded value) is taken whole, rather than risk a sensitive field in it.
+            (Type::OneOf(u), _) => match u.pick_value(v, types) {
+                Some(t) => self.walk(v, t, types, depth + 1, hit),
+                None => hit(v),
+            },
             _ => v.clone(),
         }
     }
@@ -226,6 +232,22 @@ impl Sensitive {
                 Some(())
             }
             Type::Nullable(t) | Type::Formed(t, _) => self.raw(raw, t, types, depth + 1, out, values),
+            // Every value of a dictionary is of its value type.
+            Type::Dict(t) => self.raw_object(trimmed, |_| (false, Some(&**t)), types, depth, out, values),
+            // A union's JSON is read as the member its kind and tag say; text no member takes
+            // is unknown ground that may hold a sensitive field: `None` masks it whole.
+            Type::OneOf(u) => {
+                let kind = flow_plan::Kind::of_byte(*trimmed.as_bytes().first()?);
+                let tag = match (&u.tag, kind) {
+                    (Some(name), flow_plan::Kind::Object) => {
+                        let object: serde_json::Map<String, serde_json::Value> = serde_json::from_str(trimmed).ok()?;
+                        object.get(name.as_str()).and_then(|t| t.as_str()).map(str::to_string)
+                    }
+                    _ => None,
+                };
+                let member = u.pick(kind, tag.as_deref(), types)?;
+                self.raw(raw, member, types, depth + 1, out, values)
+            }
             // Not the shape the type expects (that may be why it did not fit): nothing of it is
             // a declared field, so nothing of it is known to be sensitive.
             _ => {
@@ -430,6 +452,7 @@ fn holds(ty: &Type, reaches: &[bool]) -> bool {
         Type::Named(i) => reaches.get(*i).copied().unwrap_or(false),
         Type::Array(t) | Type::Nullable(t) | Type::Dict(t) | Type::Formed(t, _) => holds(t, reaches),
         Type::Object(fields) => fields.iter().any(|f| holds(&f.ty, reaches)),
+        Type::OneOf(u) => u.variants.iter().any(|v| holds(v, reaches)),
         _ => false,
     }
 }
@@ -546,6 +569,41 @@ mod tests {
         assert_eq!(values, vec!["ann@example.com".to_string(), "1 Elm St".to_string()]);
         // Not JSON at all: replaced whole rather than kept.
         assert_eq!(s.mask_raw("{oops ann@example.com", &Type::Named(0), &p.types, &mut Vec::new()), "\"[sensitive]\"");
+    }
+
+    /// A sensitive field inside a union's member (Stripe's expandable `customer`: an id or the
+    /// object) or a dictionary's values is masked too, decoded and raw.
+    #[test]
+    fn a_sensitive_field_under_a_union_or_a_dictionary_is_masked() {
+        let mut p = plan();
+        let f = |name: &str, ty: Type| Field { name: name.into(), ty, optional: false };
+        let expandable = Type::OneOf(flow_plan::OneOf { variants: vec![Type::String, Type::Named(0)], tag: None });
+        p.types.push(NamedType {
+            name: "Charge".into(),
+            ty: Type::Object(vec![f("customer", expandable), f("by_name", Type::Dict(Box::new(Type::Named(0))))]),
+        });
+        let s = Sensitive::new(&p);
+        let raw = r#"{"customer":{"id":7,"email":"ann@example.com"},"by_name":{"bo":{"id":8,"email":"bo@example.com"}},"x":1}"#;
+        let mut values = Vec::new();
+        assert_eq!(
+            s.mask_raw(raw, &Type::Named(2), &p.types, &mut values),
+            r#"{"customer":{"id":7,"email":"[sensitive]"},"by_name":{"bo":{"id":8,"email":"[sensitive]"}},"x":1}"#
+        );
+        assert_eq!(values, vec!["ann@example.com".to_string(), "bo@example.com".to_string()]);
+        // The id member holds nothing sensitive and is kept.
+        let raw = r#"{"customer":"cus_1","by_name":{}}"#;
+        assert_eq!(s.mask_raw(raw, &Type::Named(2), &p.types, &mut Vec::new()), raw);
+        let contact = |id: i64, email: &str| {
+            Value::Object(vec![(Key::new("id"), Value::Int(id)), (Key::new("email"), Value::Str(email.into()))])
+        };
+        let v = Value::Object(vec![
+            (Key::new("customer"), contact(7, "ann@example.com")),
+            (Key::new("by_name"), Value::Dict(vec![("bo".into(), contact(8, "bo@example.com"))])),
+        ]);
+        assert_eq!(
+            flow_eval::encode(&s.mask(&v, &Type::Named(2), &p.types)),
+            r#"{"customer":{"id":7,"email":"[sensitive]"},"by_name":{"bo":{"id":8,"email":"[sensitive]"}}}"#
+        );
     }
 
     #[test]
