@@ -284,8 +284,37 @@ impl<'a, const EXPLAIN: bool> Parser<'a, EXPLAIN> {
 
     /// A value of type `declared` into `slot`. `here`: how much of the records path leads to
     /// this value (`None`: it is off the path, as every value is when no page is decoded).
-    // Long on purpose: one arm per declared type, each short; the dispatch is the decoder.
+    /// A `String` whose quote is the next byte, the commonest value, is read here without the
+    /// call of [`Self::any_value`] (which would read it alike).
+    #[inline(always)]
     fn value(&mut self, declared: &Type, slot: &mut Value, here: Option<usize>) -> DecodeResult<()> {
+        if matches!(declared, Type::String) && self.b.get(self.i) == Some(&b'"') {
+            return self.str_into(slot);
+        }
+        self.any_value(declared, slot, here)
+    }
+
+    /// A string (its quote is the next byte) into `slot`, as [`Self::any_value`] reads a
+    /// `String`: in the string `slot` holds, when it holds one.
+    #[inline(always)]
+    fn str_into(&mut self, slot: &mut Value) -> DecodeResult<()> {
+        let start = self.i + 1;
+        let end = plain_run(self.b, start);
+        if self.b.get(end) == Some(&b'"') {
+            // Both ends are ASCII quotes, so this is a char boundary of valid UTF-8 text.
+            set_str(slot, self.text.get(start..end).ok_or(Fail)?);
+            self.i = end + 1;
+            return Ok(());
+        }
+        // An escape, or not JSON: the general reading.
+        let s = self.str_ref()?;
+        set_str(slot, &s);
+        Ok(())
+    }
+
+    /// [`Self::value`] for every type.
+    // Long on purpose: one arm per declared type, each short; the dispatch is the decoder.
+    fn any_value(&mut self, declared: &Type, slot: &mut Value, here: Option<usize>) -> DecodeResult<()> {
         let c = self.peek().ok_or(Fail)?;
         let start = self.i;
         // What the value must be, names and `?` seen through.
@@ -494,7 +523,9 @@ impl<'a, const EXPLAIN: bool> Parser<'a, EXPLAIN> {
                     }
                 }
                 self.depth -= 1;
-                for (i, f) in fields.iter().enumerate() {
+                // Usually every field was there: one comparison says so.
+                let missing = if seen.all(fields.len()) { &fields[..0] } else { &fields[..] };
+                for (i, f) in missing.iter().enumerate() {
                     if !seen.get(i) {
                         if !nullable_type(&f.ty, self.types) {
                             let Some(e) = &mut self.explain else { return Err(Fail) };
@@ -1046,21 +1077,22 @@ pub(crate) fn exact_decimal(text: &str) -> Option<Result<Decimal, Inexact>> {
 /// or below 0x20 sets its high bit in `hit`, and the lowest such byte is exact.
 #[inline]
 pub(crate) fn plain_run(b: &[u8], mut i: usize) -> usize {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
     while let Some(chunk) = b.get(i..i + 8) {
         let Ok(chunk) = <[u8; 8]>::try_from(chunk) else { break };
-        let x = u64::from_le_bytes(chunk);
-        let quote = x ^ (ONES * u64::from(b'"'));
-        let backslash = x ^ (ONES * u64::from(b'\\'));
-        let hit = (quote.wrapping_sub(ONES) & !quote
-            | backslash.wrapping_sub(ONES) & !backslash
-            | x.wrapping_sub(ONES * 0x20) & !x)
-            & HIGH;
+        let hit = stops(u64::from_le_bytes(chunk));
         if hit != 0 {
             return i + (hit.trailing_zeros() / 8) as usize;
         }
         i += 8;
+    }
+    // Fewer than eight bytes left: the last eight of the text, shifted so that byte `i` is the
+    // lowest. The bytes shifted in are zeros, so they stop the run, past the end; the bytes
+    // before `i` are shifted out, so what they are cannot make the lowest hit wrong.
+    if i < b.len() {
+        if let Some(Ok(last)) = b.len().checked_sub(8).and_then(|at| b.get(at..)).map(<[u8; 8]>::try_from) {
+            let hit = stops(u64::from_le_bytes(last) >> (8 * (i + 8 - b.len())));
+            return (i + (hit.trailing_zeros() / 8) as usize).min(b.len());
+        }
     }
     while let Some(&c) = b.get(i) {
         if c == b'"' || c == b'\\' || c < 0x20 {
@@ -1069,6 +1101,18 @@ pub(crate) fn plain_run(b: &[u8], mut i: usize) -> usize {
         i += 1;
     }
     i
+}
+
+/// The bytes of the word `x` (little-endian) that are a quote, a backslash or below 0x20, each
+/// as its high bit; the lowest set bit is exact (the bits above it may be set by a borrow).
+#[inline(always)]
+fn stops(x: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let quote = x ^ (ONES * u64::from(b'"'));
+    let backslash = x ^ (ONES * u64::from(b'\\'));
+    (quote.wrapping_sub(ONES) & !quote | backslash.wrapping_sub(ONES) & !backslash | x.wrapping_sub(ONES * 0x20) & !x)
+        & HIGH
 }
 
 /// Whether a declared name is the key read: lengths first, then bytes, inline (names are short).
@@ -1117,6 +1161,15 @@ impl Seen {
             Seen::Large(v) => v[i] = true,
         }
     }
+
+    /// Whether all of the first `n` fields were seen (`n` as given to [`Seen::new`]).
+    #[inline]
+    fn all(&self, n: usize) -> bool {
+        match self {
+            Seen::Small(bits) => *bits == u128::MAX.checked_shr(128 - n as u32).unwrap_or(0),
+            Seen::Large(v) => v.iter().all(|&b| b),
+        }
+    }
 }
 
 /// Whether a field of this type may be absent: `T?`, or a name for one (through any aliases).
@@ -1163,10 +1216,48 @@ mod tests {
                     text.truncate(len * filler.len());
                     text.extend_from_slice(stop);
                     text.extend_from_slice(b"tail\"");
-                    for start in 0..3.min(text.len()) {
+                    // From every start: a tail shorter than a word is read as the text's
+                    // last word, whose bytes before the start may be stops themselves.
+                    for start in 0..text.len() {
                         assert_eq!(Some(plain_run(&text, start)), naive(&text, start), "{text:?} from {start}");
                     }
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn seen_says_all_only_when_every_field_was_seen() {
+        for n in [0, 1, 2, 63, 64, 65, 127, 128, 129, 300] {
+            let mut seen = Seen::new(n);
+            assert!(seen.all(n) == (n == 0), "{n} fields, none seen");
+            for i in 0..n {
+                seen.set(i);
+                assert_eq!(seen.all(n), i + 1 == n, "{n} fields, {} seen", i + 1);
+            }
+        }
+        // Absent fields are still found (and refused, or left null when they may be absent).
+        let ty = Type::Object(vec![field("a", Type::Int), field("b", Type::Nullable(Box::new(Type::Int)))]);
+        assert!(decode(r#"{"b": 1}"#, &ty, &[]).is_err());
+        let v = decode(r#"{"a": 1}"#, &ty, &[]).ok().unwrap();
+        assert_eq!(v, Value::Object(vec![("a".into(), Value::Int(1)), ("b".into(), Value::Null)]));
+    }
+
+    /// Texts of stops and the bytes one above each stop (where a borrow would show), every
+    /// start: the run ends where a byte-at-a-time scan ends, short tails included.
+    #[test]
+    fn plain_runs_agree_with_a_byte_scan_on_mixed_short_texts() {
+        let naive = |b: &[u8], i: usize| (i..b.len()).find(|&j| b[j] == b'"' || b[j] == b'\\' || b[j] < 0x20);
+        let alphabet: [u8; 8] = [b'"', b'#', b'\\', b']', 0x1f, b' ', b'!', b'a'];
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..4000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let len = (seed % 20) as usize;
+            let text: Vec<u8> = (0..len).map(|k| alphabet[((seed >> (3 * k % 60)) & 7) as usize]).collect();
+            for start in 0..=len {
+                assert_eq!(plain_run(&text, start), naive(&text, start).unwrap_or(len), "{text:?} from {start}");
             }
         }
     }
@@ -1414,7 +1505,15 @@ mod tests {
                     document(inner, types, rng, out, depth);
                 }
             }
-            Type::String => out.push_str(rng.pick(&["\"Ann\"", "\"Z\\u00fcrich \\\\ x\"", "\"\"", "\"a\\nb\\t\\/\""])),
+            // Short, escaped, empty; longer than a word, plain or with an escape after a plain run.
+            Type::String => out.push_str(rng.pick(&[
+                "\"Ann\"",
+                "\"Z\\u00fcrich \\\\ x\"",
+                "\"\"",
+                "\"a\\nb\\t\\/\"",
+                "\"Grüße aus Köln, 12 Main Street\"",
+                "\"a plain run, then \\\" a quote\"",
+            ])),
             Type::Union(members) => {
                 let m = if rng.bad(8) { "weird" } else { &members[rng.below(members.len())] };
                 let _ = write!(out, "\"{m}\"");
