@@ -416,7 +416,7 @@ fn a_hundred_thousand_record_sync_killed_twenty_times_delivers_every_record_with
     assert_eq!((r.applied, r.duplicates), (N, 0), "zero duplicate effects: {r:?}");
     // What was re-sent after each kill is at most what was past the last checkpoint: a
     // checkpoint's worth (200), a page (100) and, twice, how far a record may start past the
-    // watermark (2 × 16: one window past the watermark, one the watermark may have moved in a
+    // watermark (4 × 16: one window past the watermark, one the watermark may have moved in a
     // checkpoint that the kill cut short).
     assert!(r.replayed <= KILLS as u64 * RESENT_AT_MOST, "{r:?}");
 }
@@ -435,8 +435,8 @@ fn the_same_sync_without_keys_sends_again_per_crash_at_most_what_was_past_its_ch
 const N: u64 = 100_000;
 const KILLS: usize = 20;
 /// Past a checkpoint, at most: a checkpoint's worth (200), a page (100), and twice the window a
-/// record may start in past the watermark (2 × concurrency 16; docs/state.md).
-const RESENT_AT_MOST: u64 = 200 + 100 + 2 * 32;
+/// record may start in past the watermark (4 × concurrency 16; docs/state.md).
+const RESENT_AT_MOST: u64 = 200 + 100 + 2 * 64;
 
 /// Runs flow `sync` of `file` over N orders, killed at KILLS seeded moments and resumed, then
 /// once to the end; checks what holds with or without keys. The fake's receipts, and the

@@ -13,7 +13,7 @@
 
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -136,7 +136,9 @@ fn path_value<'v>(record: &'v Value, path: &[Key]) -> Option<&'v Value> {
 /// The boundary entry of a record: its key and its cursor value, so a record that changed (a new
 /// cursor value) is not mistaken for one already delivered.
 fn boundary_entry(key: &str, cursor: &Cursor) -> String {
-    serde_json::json!([key, cursor.text()]).to_string()
+    // The same text as `json!([key, text]).to_string()` (what stores hold), without building a
+    // JSON value first.
+    serde_json::to_string(&[key, cursor.text().as_str()]).unwrap_or_default()
 }
 
 /// What a settled record leaves for the state.
@@ -149,7 +151,7 @@ struct Settled {
 pub(crate) struct FlowStateRun {
     pub(crate) spec: FlowState,
     pub(crate) store: Store,
-    pub(crate) lease: Mutex<Lease>,
+    pub(crate) lease: Arc<Mutex<Lease>>,
     pub(crate) run: RunId,
     /// The cursor stored when the run started (or the declared initial value): what the
     /// source is asked with, less the lag.
@@ -159,10 +161,105 @@ pub(crate) struct FlowStateRun {
     /// Boundary entries stored by earlier runs: records delivered at these cursor values.
     seen: HashSet<String>,
     track: Mutex<Tracker>,
-    /// The watermark, for the reader of records to wait on ([`FlowStateRun::within_window`]).
-    settled: tokio::sync::watch::Sender<u64>,
+    /// The watermark and the watermark of the last checkpoint committed, for the reader of
+    /// records to wait on ([`FlowStateRun::within_window`]).
+    settled: Arc<tokio::sync::watch::Sender<Marks>>,
+    /// Commits the checkpoints `settle` takes, one at a time, off the tasks that settle.
+    writer: Arc<Writer>,
+    writer_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     /// What `checkpoint_interval` is measured on.
     clock: Clock,
+}
+
+/// What the reader of records waits on: every record up to `live` is settled, and every record
+/// up to `durable` is in a committed checkpoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Marks {
+    live: u64,
+    durable: u64,
+}
+
+/// The flow's one checkpoint writer. `settle` takes a checkpoint under the tracker's lock (a
+/// copy of a few values) and hands it here; a thread of its own commits it (a transaction and
+/// its fsync, milliseconds), so the tasks that settle records never wait for the disk, and
+/// never hold the tracker's lock while it is written. A checkpoint taken while another is being
+/// committed waits as `pending`; a newer one replaces it (it holds everything the older one
+/// does). Checkpoints are committed in the order they were taken, by this thread alone.
+struct Writer {
+    state: Mutex<WriterState>,
+    wake: Condvar,
+}
+
+#[derive(Default)]
+struct WriterState {
+    /// The checkpoint to commit next, and the watermark it was taken at.
+    pending: Option<(Checkpoint, u64)>,
+    /// A checkpoint is being committed.
+    busy: bool,
+    /// The flow ends: the thread stops once nothing is pending.
+    closed: bool,
+    /// A commit failed: nothing more is committed, and the run stops.
+    failed: Option<Diagnostic>,
+}
+
+impl Writer {
+    fn run(self: Arc<Self>, store: Store, lease: Arc<Mutex<Lease>>, marks: Arc<tokio::sync::watch::Sender<Marks>>) {
+        loop {
+            let (checkpoint, at) = {
+                let mut w = lock(&self.state);
+                loop {
+                    if w.failed.is_none() {
+                        if let Some(p) = w.pending.take() {
+                            w.busy = true;
+                            break p;
+                        }
+                    }
+                    if w.closed {
+                        return;
+                    }
+                    w = self.wake.wait(w).unwrap_or_else(std::sync::PoisonError::into_inner);
+                }
+            };
+            let lease = lock(&lease).clone();
+            let result = lock(&store).checkpoint(&lease, &checkpoint, now()).map_err(|e| store_failure(&e));
+            let mut w = lock(&self.state);
+            w.busy = false;
+            match result {
+                Ok(_) => {
+                    marks.send_modify(|m| m.durable = m.durable.max(at));
+                }
+                Err(d) => {
+                    w.failed = Some(d);
+                    // The reader may wait on the durable mark: it looks again, and sees the stop.
+                    marks.send_modify(|_| {});
+                }
+            }
+            self.wake.notify_all();
+        }
+    }
+
+    /// Waits until nothing is pending or being committed; the failure of a commit, if one failed.
+    fn idle(&self) -> Option<Diagnostic> {
+        let mut w = lock(&self.state);
+        while (w.pending.is_some() || w.busy) && w.failed.is_none() {
+            w = self.wake.wait(w).unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+        w.failed.clone()
+    }
+
+    fn close(&self) {
+        lock(&self.state).closed = true;
+        self.wake.notify_all();
+    }
+}
+
+impl Drop for FlowStateRun {
+    fn drop(&mut self) {
+        self.writer.close();
+        if let Some(t) = lock(&self.writer_thread).take() {
+            let _ = t.join();
+        }
+    }
 }
 
 /// The monotonic time the `checkpoint_interval` trigger reads: the machine's, or a test's that
@@ -316,16 +413,28 @@ impl FlowStateRun {
             last_checkpoint: clock.now(),
             failed: None,
         };
+        let lease = Arc::new(Mutex::new(lease));
+        let settled = Arc::new(tokio::sync::watch::Sender::new(Marks { live: watermark, durable: watermark }));
+        let writer = Arc::new(Writer { state: Mutex::new(WriterState::default()), wake: Condvar::new() });
+        let writer_thread = {
+            let (writer, store, lease, settled) = (writer.clone(), store.clone(), lease.clone(), settled.clone());
+            std::thread::Builder::new()
+                .name(format!("checkpoints of {flow}"))
+                .spawn(move || writer.run(store, lease, settled))
+                .map_err(|e| Diagnostic::new(codes::STATE_STORE, format!("cannot start the checkpoint writer: {e}")))?
+        };
         let state = FlowStateRun {
             spec: spec.clone(),
             store: store.clone(),
-            lease: Mutex::new(lease),
+            lease,
             run,
             committed,
             resume,
             seen,
             track: Mutex::new(track),
-            settled: tokio::sync::watch::Sender::new(watermark),
+            settled,
+            writer,
+            writer_thread: Mutex::new(Some(writer_thread)),
             clock,
         };
         Ok((state, note))
@@ -397,15 +506,21 @@ impl FlowStateRun {
             }
         }
         t.advance_pages();
-        self.settled.send_if_modified(|w| std::mem::replace(w, t.watermark) != t.watermark);
+        self.settled.send_if_modified(|m| std::mem::replace(&mut m.live, t.watermark) != t.watermark);
+        if let Some(d) = lock(&self.writer.state).failed.clone() {
+            t.failed = Some(d.clone());
+            return Some(d);
+        }
         let due = t.since_checkpoint >= self.spec.checkpoint_every
             || self.clock.now().saturating_duration_since(t.last_checkpoint)
                 >= Duration::from_millis(self.spec.checkpoint_interval_ms);
         if due {
-            if let Err(d) = self.commit(&mut t, counts, false) {
-                t.failed = Some(d.clone());
-                return Some(d);
-            }
+            // Taken here, committed by the writer: the lock is not held while the disk works.
+            let checkpoint = self.take(&mut t, counts, false);
+            let at = t.watermark;
+            drop(t);
+            lock(&self.writer.state).pending = Some((checkpoint, at));
+            self.writer.wake.notify_all();
         }
         None
     }
@@ -414,10 +529,20 @@ impl FlowStateRun {
     /// may start anyway (the flow stops, or nothing else is in flight).
     /// Records finish out of order; without this bound one slow record would let the others run
     /// arbitrarily far ahead of the watermark, and a crash would send all of those again.
-    pub(crate) async fn within_window(&self, n: u64, window: u64, go: impl Fn() -> bool) {
+    ///
+    /// Checkpoints are committed while records go on; a record starts only while it is within
+    /// `checkpoint_every` and two windows of the last one committed, so a disk that is slow to
+    /// commit holds the reader back rather than letting a crash send more again.
+    pub(crate) async fn within_window(&self, n: u64, window: u64, go: impl Fn() -> bool, stopping: impl Fn() -> bool) {
         let mut watermark = self.settled.subscribe();
+        let reach = self.spec.checkpoint_every.saturating_add(window.saturating_mul(2));
         loop {
-            if n <= watermark.borrow_and_update().saturating_add(window) || go() {
+            let m = *watermark.borrow_and_update();
+            // A commit that failed stops the run: the record starts, and its settling says so.
+            if stopping()
+                || lock(&self.writer.state).failed.is_some()
+                || (n <= m.durable.saturating_add(reach) && (n <= m.live.saturating_add(window) || go()))
+            {
                 return;
             }
             // A stop, and a task finishing, set no notification: look again now and then. This
@@ -429,16 +554,24 @@ impl FlowStateRun {
     /// The last checkpoint: at the watermark, with the new cursor if the pull completed with
     /// every record settled.
     pub(crate) fn finish(&self, counts: RunCounts) -> Result<(), Diagnostic> {
+        // The checkpoints taken before are committed first (in order), then this one, here.
+        let failed = self.writer.idle();
         let mut t = lock(&self.track);
-        if let Some(d) = t.failed.clone() {
+        if let Some(d) = t.failed.clone().or(failed) {
             return Err(d);
         }
         // Every page read, and every record of every page settled.
         let complete = t.pull_done && t.ahead.is_empty() && t.pages.is_empty();
-        self.commit(&mut t, counts, complete)
+        let checkpoint = self.take(&mut t, counts, complete);
+        let lease = lock(&self.lease).clone();
+        lock(&self.store).checkpoint(&lease, &checkpoint, now()).map_err(|e| store_failure(&e))?;
+        let at = t.watermark;
+        self.settled.send_modify(|m| m.durable = m.durable.max(at));
+        Ok(())
     }
 
-    fn commit(&self, t: &mut Tracker, counts: RunCounts, complete: bool) -> Result<(), Diagnostic> {
+    /// The checkpoint at the watermark, to commit (by the writer, or by `finish`).
+    fn take(&self, t: &mut Tracker, counts: RunCounts, complete: bool) -> Checkpoint {
         let (cursor, position) = if complete || self.spec.sorted {
             (t.max.clone().or_else(|| self.committed.clone()), None)
         } else {
@@ -474,12 +607,15 @@ impl FlowStateRun {
         }
         boundary.sort();
         boundary.dedup();
-        let checkpoint = Checkpoint { run: self.run, cursor, boundary, position, counts };
-        let lease = lock(&self.lease).clone();
-        lock(&self.store).checkpoint(&lease, &checkpoint, now()).map_err(|e| store_failure(&e))?;
         t.since_checkpoint = 0;
         t.last_checkpoint = self.clock.now();
-        Ok(())
+        Checkpoint { run: self.run, cursor, boundary, position, counts }
+    }
+
+    /// Waits until every checkpoint taken so far is committed (tests read the store after it).
+    #[cfg(test)]
+    fn committed(&self) {
+        let _ = self.writer.idle();
     }
 
     /// Extends the lease; called periodically while the flow runs.
@@ -497,6 +633,8 @@ impl FlowStateRun {
         counts: RunCounts,
         error: Option<String>,
     ) -> Result<(), Diagnostic> {
+        // A checkpoint still being committed goes first: the run's end is the last write.
+        let _ = self.writer.idle();
         let lease = lock(&self.lease).clone();
         let mut s = lock(&self.store);
         let end = flow_state::RunEnd { status, counts, error };
@@ -600,9 +738,41 @@ mod tests {
         for (n, at) in [(2, 20), (4, 40), (3, 30)] {
             assert!(run.settle(n, Some(&record(&format!("r{n}"), at)), RunCounts::default()).is_none());
         }
+        run.committed();
         assert!(lock(&store).flow_state("f").expect("readable").is_none_or(|s| s.cursor.is_none()));
         assert!(run.settle(1, Some(&record("r1", 10)), RunCounts::default()).is_none());
+        run.committed();
         assert_eq!(stored(&store).cursor, Some(Cursor::Int(40)));
+    }
+
+    /// A checkpoint that is due is committed by the flow's writer thread: the task that settles
+    /// the record returns while the store is busy (here: held by the test), instead of waiting
+    /// for the disk with the tracker's lock held (which stalled the other settling tasks and a
+    /// worker thread of the runtime for every commit).
+    #[test]
+    fn settling_a_record_never_waits_for_a_checkpoint_to_be_committed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (store, _) = open(&dir.path().join("s.sqlite"), None).expect("open");
+        let (run, _) =
+            FlowStateRun::begin(&store, &spec(CursorType::Int, Value::Int(0), true, 1), "f", true).expect("run");
+        let run = Arc::new(run);
+        run.page_read(2, None);
+        let busy = lock(&store);
+        let (tx, rx) = std::sync::mpsc::channel();
+        let settling = {
+            let run = run.clone();
+            std::thread::spawn(move || {
+                let failed = run.settle(1, Some(&record("r1", 10)), RunCounts::default());
+                let _ = tx.send(failed.is_none());
+            })
+        };
+        // Only a broken build waits here; a working one answers at once.
+        let answered = rx.recv_timeout(Duration::from_secs(60));
+        drop(busy);
+        settling.join().expect("join");
+        assert_eq!(answered, Ok(true), "settle waited for the store");
+        run.committed();
+        assert_eq!(stored(&store).cursor, Some(Cursor::Int(10)));
     }
 
     /// With `checkpoint_every` out of reach, a checkpoint is committed once `checkpoint_interval`
@@ -616,7 +786,10 @@ mod tests {
         let clock = Clock::manual();
         let (run, _) = FlowStateRun::begin_on(&store, &every, "f", true, clock.clone()).expect("run");
         run.page_read(4, None);
-        let nothing_stored = || lock(&store).flow_state("f").expect("readable").is_none_or(|s| s.cursor.is_none());
+        let nothing_stored = || {
+            run.committed();
+            lock(&store).flow_state("f").expect("readable").is_none_or(|s| s.cursor.is_none())
+        };
         assert!(run.settle(1, Some(&record("r1", 10)), RunCounts::default()).is_none());
         assert!(nothing_stored(), "no time has passed");
         clock.advance(Duration::from_millis(4_999));
@@ -624,11 +797,13 @@ mod tests {
         assert!(nothing_stored(), "a millisecond short of the interval");
         clock.advance(Duration::from_millis(1));
         assert!(run.settle(3, Some(&record("r3", 30)), RunCounts::default()).is_none());
+        run.committed();
         assert_eq!(stored(&store).cursor, Some(Cursor::Int(30)));
         assert_eq!(stored(&store).checkpoints, 1);
         // The interval starts again from that checkpoint.
         clock.advance(Duration::from_millis(4_999));
         assert!(run.settle(4, Some(&record("r4", 40)), RunCounts::default()).is_none());
+        run.committed();
         assert_eq!(stored(&store).cursor, Some(Cursor::Int(30)));
     }
 
@@ -643,6 +818,7 @@ mod tests {
         run.page_read(2, Some(PageAt::Cursor { value: "2".into() }));
         assert!(run.settle(1, Some(&record("b", 50)), RunCounts::default()).is_none());
         assert!(run.settle(2, Some(&record("a", 10)), RunCounts::default()).is_none());
+        run.committed();
         let mid = stored(&store);
         assert_eq!(mid.cursor, Some(Cursor::Int(0)), "the old cursor stays mid-pull");
         let p = mid.position.expect("a position");
