@@ -492,3 +492,141 @@ fn an_encrypted_store_keeps_a_sensitive_value_sealed_for_replay_and_shows_it_mas
     });
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// The dead-lettering example without `state`: its dead letters are in its file only.
+fn stateless() -> String {
+    dead_lettering()
+        .replace(
+            "  state since: DateTime = \"2026-01-01T00:00:00Z\" {\n    from = record.updated_at\n    key = record.id\n    lag = 5m\n  }\n",
+            "",
+        )
+        .replace("(updated_since: DateTime) ->", "(updated_since: String) ->")
+        .replace("list_changes(updated_since: state.since)", "list_changes(updated_since: \"2026-01-01T00:00:00Z\")")
+}
+
+/// `flowc replay FILE --from DIR/failed.ndjson EXTRA…`.
+fn replay_from(api: &FakeApi, file: &str, dir: &Path, extra: &[&str]) -> common::Output {
+    let dead = dir.join("failed.ndjson");
+    let mut args = vec!["--from", dead.to_str().expect("utf-8")];
+    args.extend_from_slice(extra);
+    replay(api, file, &args, &[])
+}
+
+#[test]
+fn replay_from_a_dead_letter_file_rewrites_it_keeping_only_the_failures_with_their_new_error() {
+    let (dir, file) = scratch("from-file", &stateless());
+    let dead = dir.join("failed.ndjson");
+    with_fake(Config::default(), |api| {
+        four(api);
+        api.changes().refuse(&["Bob", "Di"]);
+        let out = run(api, &file, &[], &[]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert_eq!(copied(api), ["Ada", "Cy"]);
+        assert!(!dir.join("flowc-state.sqlite").exists(), "a flow without state uses no store");
+        let before = std::fs::read_to_string(&dead).expect("the dead letter file");
+        assert_eq!(before.lines().count(), 2, "{before}");
+
+        // Without `--from`, the replay says where such a flow's dead letters are.
+        let store = replay(api, &file, &[], &[]);
+        assert_eq!(store.code, 1, "{}", store.stderr);
+        assert!(store.stderr.contains("R0020"), "{}", store.stderr);
+        assert!(
+            store.stderr.contains("replay them with `--from") && store.stderr.contains("failed.ndjson"),
+            "{}",
+            store.stderr
+        );
+
+        // The dry run lists the lines, and sends and changes nothing.
+        let dry = replay_from(api, &file, &dir, &["--dry-run"]);
+        assert_eq!(dry.code, 0, "{}", dry.stderr);
+        assert!(dry.stdout.contains("line 1 · flow copy_changes · record #"), "{}", dry.stdout);
+        assert!(
+            dry.stdout.contains(r#"{"id":"b","name":"Bob","updated_at":"2026-03-01T10:01:00Z"}"#),
+            "{}",
+            dry.stdout
+        );
+        assert!(dry.stderr.contains("2 dead letters would be replayed"), "{}", dry.stderr);
+        assert_eq!(std::fs::read_to_string(&dead).expect("file"), before);
+        assert!(copied(api).is_empty());
+
+        // Bob's receiver is fixed, Di's not: Bob leaves the file, Di stays with her new error.
+        api.changes().refuse(&["Di"]);
+        let first = replay_from(api, &file, &dir, &[]);
+        assert_eq!(first.code, 1, "{}", first.stderr);
+        assert!(
+            first.stderr.contains("flow copy_changes: 2 dead letters replayed — 1 delivered, 0 filtered out (these left the file), 1 failed again (kept)"),
+            "{}",
+            first.stderr
+        );
+        assert_eq!(copied(api), ["Bob"]);
+        let after = std::fs::read_to_string(&dead).expect("file");
+        assert_eq!(after.lines().count(), 1, "{after}");
+        let kept: serde_json::Value = serde_json::from_str(after.trim()).expect("a JSON line");
+        assert_eq!(kept["record"]["name"], "Di");
+        assert_eq!(kept["attempts"], 2);
+        assert_eq!(kept["flow"], "copy_changes");
+        assert!(kept["error"]["message"].as_str().is_some_and(|m| m.contains("answered 422")), "{kept}");
+        assert!(!after.contains(TOKEN.1) && !first.stderr.contains(TOKEN.1), "the token is never written");
+        // No temporary file is left beside it.
+        let names: Vec<String> = std::fs::read_dir(&dir)
+            .expect("dir")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(!names.iter().any(|n| n.ends_with(".tmp")), "{names:?}");
+
+        // Fixed: the last one is delivered, and the file is empty.
+        api.changes().accept_all();
+        let second = replay_from(api, &file, &dir, &[]);
+        assert_eq!(second.code, 0, "{}", second.stderr);
+        assert_eq!(copied(api), ["Di"]);
+        assert_eq!(std::fs::read_to_string(&dead).expect("file"), "");
+        let none = replay_from(api, &file, &dir, &[]);
+        assert!(none.stderr.contains("no dead letters to replay"), "{}", none.stderr);
+    });
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn replay_from_a_file_leaves_what_it_cannot_send_and_masks_sensitive_fields() {
+    let source = stateless().replace(
+        "type Change {\n  id: String\n  name: String\n",
+        "type Change {\n  id: String\n  sensitive name: String\n",
+    );
+    let (dir, file) = scratch("from-file-left", &source);
+    let dead = dir.join("failed.ndjson");
+    with_fake(Config::default(), |api| {
+        let c = api.changes();
+        c.put("b", HIDDEN, "2026-03-01T10:01:00Z");
+        c.refuse(&[HIDDEN]);
+        let out = run(api, &file, &[], &[]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        // Beside the run's line: a line that is not a dead letter, one of a flow the file does
+        // not have, and one of a stateless flow's record that replays.
+        let mut text = std::fs::read_to_string(&dead).expect("file");
+        let masked = text.lines().next().expect("a line").to_string();
+        let other = masked.replace("\"flow\":\"copy_changes\"", "\"flow\":\"gone\"");
+        text.push_str("{\"half\": a line\n");
+        text.push_str(&other);
+        text.push('\n');
+        std::fs::write(&dead, &text).expect("write");
+        c.accept_all();
+        let replayed = replay_from(api, &file, &dir, &[]);
+        assert_eq!(replayed.code, 1, "{}", replayed.stderr);
+        assert!(replayed.stderr.contains("R0018") && replayed.stderr.contains("line 2"), "{}", replayed.stderr);
+        assert!(replayed.stderr.contains("R0019") && replayed.stderr.contains("`gone`"), "{}", replayed.stderr);
+        // The file keeps sensitive values masked, so that record cannot be sent: R0026.
+        assert!(replayed.stderr.contains("R0026"), "{}", replayed.stderr);
+        assert!(copied(api).is_empty(), "no mask was sent");
+        let after = std::fs::read_to_string(&dead).expect("file");
+        assert_eq!(after.lines().count(), 3, "{after}");
+        assert!(after.contains("{\"half\": a line\n") && after.contains(&other), "{after}");
+        let kept: serde_json::Value = serde_json::from_str(after.lines().next().expect("line")).expect("json");
+        assert_eq!((kept["attempts"].as_u64(), kept["error"]["code"].as_str()), (Some(2), Some("R0026")));
+        for t in [&after, &replayed.stderr, &replayed.stdout] {
+            for form in forms(HIDDEN) {
+                assert!(!t.contains(&form), "{form:?} in:\n{t}");
+            }
+        }
+    });
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -131,6 +131,9 @@ codes! {
     STATE_STORE = "R0014", Error, "the state store cannot be opened, read or written";
     STATE_LOCKED = "R0015", Error, "another run holds the flow's state";
     STATE_MISMATCH = "R0016", Error, "the stored state does not fit the flow's declared state";
+    DEAD_LETTER_FILE = "R0017", Error, "a dead letter file that `flowc replay --from` cannot read, lock or rewrite";
+    NOT_A_DEAD_LETTER = "R0018", Error, "a line of a dead letter file that is not a dead letter";
+    DEAD_LETTER_NOT_SENT = "R0019", Error, "dead letters of a file that `flowc replay --from` leaves unsent: their flow declares `state`, or is not a flow of the file";
     NO_STATE_STORE = "R0020", Error, "there is no state store where a command that reads one looks";
     DEAD_LETTER_MISFIT = "R0021", Error, "a dead letter that no longer fits its flow: its record does not match the loop's record type, or the loop is gone";
     STATE_VALUE = "R0022", Error, "a cursor value that is not of the flow's declared cursor type, or a flow without state";

@@ -14,6 +14,7 @@ use flow_eval::Program;
 use flow_plan::{Step, Type, Value};
 use flow_state::{DeadLetter, DeadLetterError, Lease, Mismatch, NewDeadLetter, RunCounts, RunEnd, RunId, RunStatus};
 
+use crate::dead_letter_file::LetterFile;
 use crate::exec::{Ctx, FlowRun, Kept, RecordRef};
 use crate::state::{lock, store_failure, Store, LEASE_TTL};
 
@@ -200,7 +201,7 @@ pub(crate) async fn replay(
     if report.diagnostics.is_empty() {
         let store: Store = Arc::new(Mutex::new(store));
         let events = crate::Events::new(observer, secrets.clone());
-        match crate::exec::replay_context(plan, secrets.clone(), events, base_dir, store.clone()) {
+        match crate::exec::replay_context(plan, secrets.clone(), events, base_dir, Some(store.clone())) {
             Ok(ctx) => {
                 for (i, flow) in plan.flows.iter().enumerate() {
                     if only.as_deref().is_some_and(|o| o != flow.name) {
@@ -231,6 +232,99 @@ pub(crate) async fn replay(
     report
 }
 
+/// `flowc replay --from FILE`: the dead letters of a `dead_letter(…)` file (or an export of
+/// the store) sent through their flows again, as [`replay`] sends the store's: one at a time,
+/// each outcome written to the file atomically before the next is sent (a delivered or filtered
+/// record's line leaves it, one that fails again is replaced by its new error, the time and
+/// `attempts` + 1). No store is opened: a flow that declares `state` keeps its dead letters in
+/// the store, so its lines are left as they are (R0019), as are those of flows the file does
+/// not have, and lines that are not dead letters (R0018).
+pub(crate) async fn replay_file(
+    plan: &flow_plan::Plan,
+    path: &std::path::Path,
+    options: ReplayOptions,
+    observer: Arc<dyn crate::Observer>,
+) -> ReplayReport {
+    let ReplayOptions { flow: only, run: _, secrets, base_dir } = options;
+    let secrets = Arc::new(secrets);
+    let mut report = ReplayReport { flows: Vec::new(), diagnostics: crate::preflight::missing_secrets(plan, &secrets) };
+    if report.diagnostics.is_empty() {
+        if let Err(d) = replay_file_flows(plan, path, only.as_deref(), &secrets, observer, base_dir, &mut report).await
+        {
+            report.diagnostics.push(d);
+        }
+    }
+    for d in &mut report.diagnostics {
+        secrets.redact_diagnostic(d);
+    }
+    report
+}
+
+async fn replay_file_flows(
+    plan: &flow_plan::Plan,
+    path: &std::path::Path,
+    only: Option<&str>,
+    secrets: &Arc<crate::Secrets>,
+    observer: Arc<dyn crate::Observer>,
+    base_dir: std::path::PathBuf,
+    report: &mut ReplayReport,
+) -> Result<(), Diagnostic> {
+    let (mut file, notes) = LetterFile::open(path)?;
+    report.diagnostics.extend(notes);
+    let letters = file.letters(only);
+    // Flows of the file's lines this replay leaves: with state, or not a flow of the file.
+    let mut left: Vec<(String, usize)> = Vec::new();
+    for l in &letters {
+        let sendable = plan.flow(&l.flow).is_some_and(|f| f.state.is_none());
+        if !sendable {
+            match left.iter_mut().find(|(f, _)| *f == l.flow) {
+                Some((_, n)) => *n += 1,
+                None => left.push((l.flow.clone(), 1)),
+            }
+        }
+    }
+    for (flow, n) in left {
+        let lines = if n == 1 { "1 dead letter".to_string() } else { format!("{n} dead letters") };
+        let d = match plan.flow(&flow) {
+            Some(_) => Diagnostic::new(
+                codes::DEAD_LETTER_NOT_SENT,
+                format!("{lines} of flow `{flow}` in {} were not sent: the flow declares `state`, so its dead letters are replayed from the state store", path.display()),
+            )
+            .note("they were left in the file as they are")
+            .help(format!("replay them with `flowc replay FILE --flow {flow}` (without `--from`)")),
+            None => Diagnostic::new(
+                codes::DEAD_LETTER_NOT_SENT,
+                format!("{lines} of flow `{flow}` in {} were not sent: `{flow}` is not a flow of the file", path.display()),
+            )
+            .note("they were left in the file as they are"),
+        };
+        report.diagnostics.push(d);
+    }
+    let events = crate::Events::new(observer, secrets.clone());
+    let ctx = crate::exec::replay_context(plan, secrets.clone(), events, base_dir, None)?;
+    for (i, flow) in plan.flows.iter().enumerate() {
+        if only.is_some_and(|o| o != flow.name) || flow.state.is_some() {
+            continue;
+        }
+        let mine: Vec<DeadLetter> = letters.iter().filter(|l| l.flow == flow.name).cloned().collect();
+        if mine.is_empty() && only.is_none() {
+            continue;
+        }
+        let fr = FlowRun::for_replay(ctx.clone(), i);
+        let mut result = FlowReplay { flow: flow.name.clone(), ..FlowReplay::default() };
+        let replayed = replay_letters(&fr, &mut FileKeeper { file: &mut file }, Env::new(), mine, &mut result).await;
+        result.requests = fr.counts().requests;
+        match replayed {
+            Ok(()) => report.flows.push(result),
+            Err(d) => {
+                report.flows.push(result);
+                report.diagnostics.push(d.note(format!("in flow `{}`", flow.name)));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// One flow's dead letters, under its lease, recorded in the run history as a run.
 async fn replay_flow(
     ctx: &Arc<Ctx>,
@@ -250,9 +344,13 @@ async fn replay_flow(
         }
     };
     let fr = FlowRun::for_replay(ctx.clone(), flow);
-    let mut lease = lease;
     let mut result = FlowReplay { flow: name, run: Some(run.0), ..FlowReplay::default() };
-    let replayed = replay_letters(&fr, store, &mut lease, letters, &mut result).await;
+    let mut keeper = StoreKeeper { store, lease, renewed: std::time::Instant::now() };
+    let replayed = match state_env(&fr, store) {
+        Ok(env) => replay_letters(&fr, &mut keeper, env, letters, &mut result).await,
+        Err(d) => Err(d),
+    };
+    let lease = keeper.lease;
     let counts = fr.counts();
     let failed = result.failed.len() as u64;
     let counts = RunCounts {
@@ -280,26 +378,85 @@ async fn replay_flow(
     Ok(result)
 }
 
-async fn replay_letters(
-    fr: &Arc<FlowRun>,
-    store: &Store,
-    lease: &mut Lease,
-    letters: Vec<DeadLetter>,
-    result: &mut FlowReplay,
-) -> Result<(), Diagnostic> {
-    let plan = fr.ctx.plan.clone();
-    let flow = &plan.flows[fr.flow];
+/// The steps' environment of a replay of a flow kept in the store: `state`, as a run binds it.
+fn state_env(fr: &Arc<FlowRun>, store: &Store) -> Result<Env, Diagnostic> {
+    let flow = &fr.ctx.plan.flows[fr.flow];
     let mut env = Env::new();
     if let Some(spec) = &flow.state {
         let stored = lock(store).flow_state(&flow.name).map_err(|e| store_failure(&e))?;
         env.push(crate::state::STATE_VAR, state_binding(spec, stored.and_then(|s| s.cursor)));
     }
+    Ok(env)
+}
+
+/// Where the dead letters a replay sends are kept, and what it does with each outcome: the
+/// store (under the flow's lease) or a dead letter file.
+trait Keeper {
+    /// Delivered or filtered out now: it leaves.
+    fn succeeded(&mut self, letter: &DeadLetter) -> Result<(), Diagnostic>;
+    /// Failed again: it stays, with its new error, the time and one more attempt.
+    fn failed(&mut self, letter: &DeadLetter, error: &DeadLetterError) -> Result<(), Diagnostic>;
+}
+
+/// The store's dead letters, under the flow's lease (renewed as the replay goes).
+struct StoreKeeper<'a> {
+    store: &'a Store,
+    lease: Lease,
+    renewed: std::time::Instant,
+}
+
+impl StoreKeeper<'_> {
+    fn renew(&mut self) -> Result<(), Diagnostic> {
+        if self.renewed.elapsed() >= LEASE_TTL / 3 {
+            self.lease = lock(self.store).renew_lease(&self.lease, LEASE_TTL, now()).map_err(|e| store_failure(&e))?;
+            self.renewed = std::time::Instant::now();
+        }
+        Ok(())
+    }
+}
+
+impl Keeper for StoreKeeper<'_> {
+    fn succeeded(&mut self, letter: &DeadLetter) -> Result<(), Diagnostic> {
+        lock(self.store).replay_succeeded(&[letter.id]).map_err(|e| store_failure(&e))?;
+        self.renew()
+    }
+
+    fn failed(&mut self, letter: &DeadLetter, error: &DeadLetterError) -> Result<(), Diagnostic> {
+        lock(self.store).replay_failed(letter.id, error, now()).map_err(|e| store_failure(&e))?;
+        self.renew()
+    }
+}
+
+/// A dead letter file's lines (`flowc replay --from`), rewritten atomically per outcome.
+struct FileKeeper<'a> {
+    file: &'a mut LetterFile,
+}
+
+impl Keeper for FileKeeper<'_> {
+    fn succeeded(&mut self, letter: &DeadLetter) -> Result<(), Diagnostic> {
+        self.file.succeeded(letter.id)
+    }
+
+    fn failed(&mut self, letter: &DeadLetter, error: &DeadLetterError) -> Result<(), Diagnostic> {
+        self.file.failed(letter.id, crate::dead_letter_file::failed_line(letter, error, now()))
+    }
+}
+
+async fn replay_letters(
+    fr: &Arc<FlowRun>,
+    keeper: &mut dyn Keeper,
+    env: Env,
+    letters: Vec<DeadLetter>,
+    result: &mut FlowReplay,
+) -> Result<(), Diagnostic> {
+    let plan = fr.ctx.plan.clone();
+    let flow = &plan.flows[fr.flow];
+    let mut env = env;
     // Letters in the order of their loops, so the steps before each loop run once, in order.
     let mut letters: Vec<(Option<usize>, DeadLetter)> =
         letters.into_iter().map(|l| (loop_of(&plan, fr.flow, &l.source), l)).collect();
     letters.sort_by_key(|(step, l)| (step.unwrap_or(usize::MAX), l.id));
     let mut prelude_done = 0;
-    let mut renewed = std::time::Instant::now();
     for (step, letter) in letters {
         result.replayed += 1;
         let outcome = match step {
@@ -333,10 +490,9 @@ async fn replay_letters(
                 })
             }
         };
-        let mut s = lock(store);
         match outcome {
             Ok(delivered) => {
-                s.replay_succeeded(&[letter.id]).map_err(|e| store_failure(&e))?;
+                keeper.succeeded(&letter)?;
                 if delivered {
                     result.delivered += 1;
                 } else {
@@ -350,7 +506,7 @@ async fn replay_letters(
                     notes: d.notes.iter().map(|n| fr.ctx.secrets.redact(n)).collect(),
                     mismatches: None,
                 };
-                s.replay_failed(letter.id, &error, now()).map_err(|e| store_failure(&e))?;
+                keeper.failed(&letter, &error)?;
                 result.failed.push(ReplayFailure {
                     id: letter.id.0,
                     record_index: letter.record_index,
@@ -359,10 +515,6 @@ async fn replay_letters(
                     attempts: letter.attempts + 1,
                 });
             }
-        }
-        if renewed.elapsed() >= LEASE_TTL / 3 {
-            *lease = s.renew_lease(lease, LEASE_TTL, now()).map_err(|e| store_failure(&e))?;
-            renewed = std::time::Instant::now();
         }
     }
     Ok(())

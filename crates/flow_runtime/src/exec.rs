@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::io::Write as _;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -614,13 +613,14 @@ pub(crate) fn exec_step<'a>(
     })
 }
 
-/// The context of `flowc replay` (dead_letters.rs): a run's, with the store it was given.
+/// The context of `flowc replay` (dead_letters.rs): a run's, with the store it was given (none
+/// for a replay of a dead letter file).
 pub(crate) fn replay_context(
     plan: &Plan,
     secrets: Arc<Secrets>,
     events: Events,
     base_dir: std::path::PathBuf,
-    store: crate::state::Store,
+    store: Option<crate::state::Store>,
 ) -> Result<Arc<Ctx>, Diagnostic> {
     let http = Http::new(plan, secrets.clone()).map_err(|f| Diagnostic::new(f.code, f.message))?;
     let plan = Arc::new(Program::new(plan.clone()));
@@ -631,7 +631,7 @@ pub(crate) fn replay_context(
         events,
         secrets,
         base_dir,
-        store: Some((store, false)),
+        store: store.map(|s| (s, false)),
         stop: crate::StopToken::default(),
     }))
 }
@@ -803,10 +803,6 @@ impl FlowRun {
         record: Kept<'_>,
     ) -> std::io::Result<()> {
         let mut file = lock(&self.dead_letter);
-        if file.is_none() {
-            let full = self.ctx.base_dir.join(path);
-            *file = Some(std::fs::OpenOptions::new().create(true).append(true).open(full)?);
-        }
         let at_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis());
         let mut entry = serde_json::json!({
             "flow": self.flow_name(),
@@ -832,9 +828,8 @@ impl FlowRun {
         };
         line.push_str(&text);
         line.push_str("}\n");
-        let f = file.as_mut().ok_or_else(|| std::io::Error::other("dead letter file not open"))?;
-        f.write_all(line.as_bytes())?;
-        f.sync_data()
+        // Under the file's lock, into the file at the path now (`flowc replay --from` rewrites it).
+        crate::dead_letter_file::append_locked(&mut file, &self.ctx.base_dir.join(path), line.as_bytes())
     }
 
     /// Sends one batch: every record in it is delivered, or fails, with the batch; with the

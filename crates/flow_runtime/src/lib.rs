@@ -14,6 +14,7 @@
 
 mod answer_errors;
 mod auth;
+mod dead_letter_file;
 mod dead_letters;
 mod exec;
 mod http;
@@ -270,6 +271,24 @@ pub async fn replay(
     observer: Arc<dyn Observer>,
 ) -> ReplayReport {
     dead_letters::replay(plan, store, options, observer).await
+}
+
+/// `flowc replay --from FILE`: the dead letters of a `dead_letter(…)` NDJSON file (or an export
+/// of the store) sent through their flows again; the file is rewritten atomically as each one
+/// succeeds or fails again (docs/state.md, "Replay of a dead letter file"). No store is used.
+pub async fn replay_file(
+    plan: &Plan,
+    file: &std::path::Path,
+    options: ReplayOptions,
+    observer: Arc<dyn Observer>,
+) -> ReplayReport {
+    dead_letters::replay_file(plan, file, options, observer).await
+}
+
+/// The dead letter a line of a `dead_letter(…)` file holds (its id: `number`, the line's); `None`
+/// when the line is not one. For `flowc replay --from --dry-run`.
+pub fn read_dead_letter_line(line: &str, number: i64) -> Option<flow_state::DeadLetter> {
+    dead_letter_file::parse_line(line, number)
 }
 
 /// A base URL override for one run (`flowc run --base-url shop=http://127.0.0.1:8080`), as the

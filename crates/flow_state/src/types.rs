@@ -254,7 +254,8 @@ pub struct DeadLetter {
 impl DeadLetter {
     /// The line the runtime's dead letter file holds today (without the newline): `flow`,
     /// `source`, `record_index`, `error` (`code`, `message`, `notes`, `mismatches` when the
-    /// record did not fit its type), `failed_at_unix_ms`, then `record` as its JSON text.
+    /// record did not fit its type), `failed_at_unix_ms`, `attempts` when a replay failed again
+    /// (more than 1), then `record` as its JSON text.
     pub fn to_ndjson_line(&self) -> String {
         let mut error = serde_json::json!({
             "code": self.error.code, "message": self.error.message, "notes": self.error.notes,
@@ -262,13 +263,17 @@ impl DeadLetter {
         if let Some(m) = &self.error.mismatches {
             error["mismatches"] = serde_json::json!(m);
         }
-        let entry = serde_json::json!({
+        let mut entry = serde_json::json!({
             "flow": self.flow,
             "source": self.source,
             "record_index": self.record_index,
             "error": error,
             "failed_at_unix_ms": self.failed_at.timestamp_millis().max(0) as u64,
         });
+        // After a replay that failed again (a first failure's line has none).
+        if self.attempts > 1 {
+            entry["attempts"] = serde_json::json!(self.attempts);
+        }
         // As the runtime does: the record goes in as text, so it stays exactly as written.
         let mut line = entry.to_string();
         line.pop();

@@ -152,6 +152,10 @@ enum Command {
         /// List the dead letters that would be replayed; send and change nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Replay the dead letters of this NDJSON file (a flow's `dead_letter(…)` file, or an
+        /// export of the store) instead of the store's: flows without `state` keep theirs there.
+        #[arg(long, value_name = "DEAD_LETTER_FILE", conflicts_with = "run")]
+        from: Option<PathBuf>,
         /// Override an api's base URL, as for `run`.
         #[arg(long = "base-url", value_name = "API=URL", value_parser = commands::base_url::parse)]
         base_urls: Vec<flow_runtime::BaseUrl>,
@@ -258,8 +262,14 @@ fn main() -> ExitCode {
         Command::Runs { file, flow, format, limit, store } => {
             commands::runs::runs(&file, flow.as_deref(), format == Format::Json, limit, store.options())
         }
-        Command::Replay { file, flow, run, dry_run, base_urls, store } => {
-            let args = commands::replay::ReplayArgs { flow: flow.as_deref(), run, dry_run, overrides: &base_urls };
+        Command::Replay { file, flow, run, dry_run, from, base_urls, store } => {
+            let args = commands::replay::ReplayArgs {
+                flow: flow.as_deref(),
+                run,
+                dry_run,
+                overrides: &base_urls,
+                from: from.as_deref(),
+            };
             commands::replay::replay(&file, &args, store.options())
         }
     };

@@ -16,13 +16,33 @@ pub(crate) struct ReplayArgs<'a> {
     pub run: Option<i64>,
     pub dry_run: bool,
     pub overrides: &'a [flow_runtime::BaseUrl],
+    /// `--from FILE`: the dead letters of this NDJSON file, not the store's.
+    pub from: Option<&'a Path>,
 }
 
 pub(crate) fn replay(file: &Path, args: &ReplayArgs<'_>, state: StoreOptions<'_>) -> miette::Result<ExitCode> {
-    let (mut target, store) = match Target::with_existing_store(file, args.flow, state)? {
-        Ok(opened) => opened,
+    if let Some(from) = args.from {
+        return replay_file(file, from, args, state);
+    }
+    let mut target = match Target::new(file, args.flow, state)? {
+        Ok(t) => t,
         Err(code) => return Ok(code),
     };
+    // Flows without state keep their dead letters in their file only: said, with the way to
+    // replay them.
+    let hints = file_hints(&target, args.flow);
+    let store = match target.open_existing() {
+        Ok(store) => store,
+        Err(mut d) => {
+            for h in hints {
+                d = d.note(h);
+            }
+            return Ok(target.fail(d));
+        }
+    };
+    for h in &hints {
+        report::eprint(&format!("note: {h}"));
+    }
     if let Some(code) = super::base_url::apply(&target.source, &mut target.plan, args.overrides)? {
         return Ok(code);
     }
@@ -49,6 +69,13 @@ pub(crate) fn replay(file: &Path, args: &ReplayArgs<'_>, state: StoreOptions<'_>
         .map_err(|e| miette::miette!("cannot start the async runtime: {e}"))?;
     let result =
         runtime.block_on(flow_runtime::replay(&target.plan, Box::new(store), options, Arc::new(flow_runtime::Quiet)));
+    let nothing = format!("no dead letters to replay in {}", target.store.display());
+    Ok(print_result(&target, &result, &nothing, "the store"))
+}
+
+/// The replay's outcome on stderr: its diagnostics, one line per flow, one per dead letter that
+/// failed again; exit code 1 when any failed again (or anything stopped a flow's replay).
+fn print_result(target: &Target, result: &flow_runtime::ReplayReport, nothing: &str, place: &str) -> ExitCode {
     if !result.diagnostics.is_empty() {
         report::eprint(&flow_diagnostics::render_diagnostics(
             &target.source.name,
@@ -58,11 +85,11 @@ pub(crate) fn replay(file: &Path, args: &ReplayArgs<'_>, state: StoreOptions<'_>
         ));
     }
     if result.flows.is_empty() && result.diagnostics.is_empty() {
-        report::eprint(&format!("no dead letters to replay in {}", target.store.display()));
+        report::eprint(nothing);
     }
     for f in &result.flows {
         let mut line = format!(
-            "flow {}: {} dead letter{} replayed — {} delivered, {} filtered out (these left the store), {} failed again (kept)",
+            "flow {}: {} dead letter{} replayed — {} delivered, {} filtered out (these left {place}), {} failed again (kept)",
             f.flow,
             f.replayed,
             super::plural(f.replayed as usize),
@@ -82,7 +109,95 @@ pub(crate) fn replay(file: &Path, args: &ReplayArgs<'_>, state: StoreOptions<'_>
             ));
         }
     }
-    Ok(if result.ok() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    if result.ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+/// `flowc replay FILE --from DEAD_LETTERS`: a dead letter file's records through their flows
+/// again, the file rewritten as each succeeds or fails again; no store is opened.
+fn replay_file(file: &Path, from: &Path, args: &ReplayArgs<'_>, state: StoreOptions<'_>) -> miette::Result<ExitCode> {
+    let mut target = match Target::new(file, args.flow, state)? {
+        Ok(t) => t,
+        Err(code) => return Ok(code),
+    };
+    if let Some(code) = super::base_url::apply(&target.source, &mut target.plan, args.overrides)? {
+        return Ok(code);
+    }
+    if args.dry_run {
+        return dry_run_file(&target, from, args);
+    }
+    let secrets = super::run::load_secrets(&target.plan.secrets, target.base_dir())?;
+    let options = flow_runtime::ReplayOptions {
+        flow: args.flow.map(str::to_string),
+        run: None,
+        secrets,
+        base_dir: target.base_dir().to_path_buf(),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| miette::miette!("cannot start the async runtime: {e}"))?;
+    let result =
+        runtime.block_on(flow_runtime::replay_file(&target.plan, from, options, Arc::new(flow_runtime::Quiet)));
+    let nothing = format!("no dead letters to replay in {}", from.display());
+    Ok(print_result(&target, &result, &nothing, "the file"))
+}
+
+/// The dead letters of a file a replay would send, as [`dry_run`] lists the store's.
+fn dry_run_file(target: &Target, from: &Path, args: &ReplayArgs<'_>) -> miette::Result<ExitCode> {
+    let text = match std::fs::read_to_string(from) {
+        Ok(t) => t,
+        Err(e) => {
+            let d = flow_diagnostics::Diagnostic::new(
+                flow_diagnostics::codes::DEAD_LETTER_FILE,
+                format!("the dead letter file {} cannot be read: {e}", from.display()),
+            );
+            return Ok(target.fail(d));
+        }
+    };
+    let mut out = String::new();
+    let mut count = 0;
+    for (i, line) in text.lines().enumerate() {
+        let Some(l) = flow_runtime::read_dead_letter_line(line, i as i64 + 1) else { continue };
+        if args.flow.is_some_and(|f| f != l.flow) {
+            continue;
+        }
+        count += 1;
+        let head = format!("line {} · flow {}{}", i + 1, l.flow, file_flow_note(target, &l.flow));
+        out.push_str(&describe_as(target, &head, &l));
+    }
+    if count == 0 {
+        report::eprint(&format!("no dead letters to replay in {}", from.display()));
+        return Ok(ExitCode::SUCCESS);
+    }
+    report::print(&out);
+    report::eprint(&format!(
+        "{count} dead letter{} would be replayed (dry run: nothing was sent or changed)",
+        super::plural(count)
+    ));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// For each flow (of `--flow`, or all) that declares no `state` and dead-letters to a file: where
+/// its dead letters are, and the `--from` that replays them.
+fn file_hints(target: &Target, only: Option<&str>) -> Vec<String> {
+    target
+        .plan
+        .flows
+        .iter()
+        .filter(|f| f.state.is_none() && only.is_none_or(|o| o == f.name))
+        .filter_map(|f| match &f.on_error {
+            flow_plan::OnError::DeadLetter { path } => Some(format!(
+                "flow `{}` declares no `state`: its dead letters are in its dead letter file only; replay them with `--from {}`",
+                f.name,
+                target.base_dir().join(path).display()
+            )),
+            flow_plan::OnError::Fail => None,
+        })
+        .collect()
 }
 
 /// The dead letters a replay would send, one paragraph each on stdout; nothing is sent or changed.
@@ -114,10 +229,22 @@ fn dry_run(target: &Target, store: &flow_state::SqliteStore, args: &ReplayArgs<'
 fn describe(target: &Target, l: &DeadLetter) -> String {
     let run = l.run.map_or_else(|| "-".to_string(), |r| r.0.to_string());
     let known = if target.plan.flow(&l.flow).is_some() { "" } else { " (not a flow of the file)" };
+    describe_as(target, &format!("dead letter {} · flow {}{known} · run {run}", l.id.0, l.flow), l)
+}
+
+/// Why a `--from` dry run would not send a line of this flow, if it would not.
+fn file_flow_note(target: &Target, flow: &str) -> &'static str {
+    match target.plan.flow(flow) {
+        None => " (not a flow of the file: not sent)",
+        Some(f) if f.state.is_some() => " (it declares `state`: replayed from the store, not sent with --from)",
+        Some(_) => "",
+    }
+}
+
+/// `HEAD · record #N of `SOURCE` · attempts A · CODE: message`, then the record, masked.
+fn describe_as(target: &Target, head: &str, l: &DeadLetter) -> String {
     format!(
-        "dead letter {} · flow {}{known} · run {run} · record #{} of `{}` · attempts {} · {}: {}\n  {}\n",
-        l.id.0,
-        l.flow,
+        "{head} · record #{} of `{}` · attempts {} · {}: {}\n  {}\n",
         l.record_index,
         l.source,
         l.attempts,
