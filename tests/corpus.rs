@@ -114,7 +114,7 @@ fn err_file_renders_the_expected_diagnostics(path: &std::path::Path) {
 
 /// What a file of tests/data/syntax says it gives: `// expect: CODE@LINE …` (each error, and the
 /// line of its primary label), then `// fix: TITLE | …` (the title of each one's structured fix,
-/// in the same order; `-` for none).
+/// in the same order; `-` for none); a third line `// warnings: …` is read by the test itself.
 fn syntax_header(source: &str, name: &str) -> Vec<(String, usize, Option<String>)> {
     let mut lines = source.lines();
     let expect =
@@ -157,6 +157,19 @@ fn syntax_file_gives_its_diagnostics_with_their_fixes(path: &std::path::Path) {
         errors.remove(found);
     }
     assert!(errors.is_empty(), "{name}: errors the header does not name:\n{rendered}");
+    // An optional third line, `// warnings: CODE@LINE …` (or `-` for none), names the warnings
+    // exactly: a file that proves a cascade is suppressed says that nothing else is reported.
+    if let Some(listed) = source.lines().nth(2).and_then(|l| l.strip_prefix("// warnings:")) {
+        let mut want: Vec<String> = listed.split_whitespace().filter(|w| *w != "-").map(str::to_string).collect();
+        let mut got: Vec<String> = diags
+            .iter()
+            .filter(|d| !d.is_error())
+            .map(|d| format!("{}@{}", d.code, d.primary_span().map_or(0, |s| index.line(s.start as usize) + 1)))
+            .collect();
+        want.sort();
+        got.sort();
+        assert_eq!(got, want, "{name}: the warnings are not those of the header\n{rendered}");
+    }
     assert!(!rendered.contains("expected `\"`"), "{name}: a token list in a message\n{rendered}");
     settings(name.clone()).bind(|| insta::assert_snapshot!(format!("syntax__{}", stem(path)), rendered));
 }

@@ -193,6 +193,11 @@ impl Checker<'_> {
             );
             return None;
         };
+        // The secrets the call names are used by it, whether or not its arguments are right: a
+        // malformed call is one diagnostic (E0404), not also "never used" for its secrets.
+        for a in args {
+            self.secrets_used_in(&a.value);
+        }
         let positional: Vec<&ast::Expr> = args.iter().filter(|a| a.name.is_none()).map(|a| &a.value).collect();
         let named = |n: &str| args.iter().find(|a| a.name.as_ref().is_some_and(|x| x.name == n)).map(|a| &a.value);
         let bad_args = |checker: &mut Checker, usage: &str| {
@@ -359,6 +364,40 @@ impl Checker<'_> {
                 );
                 None
             }
+        }
+    }
+
+    /// Marks every secret a value of an auth call names as used (a name, a `+` of them, an
+    /// object's values): the names as written, before the call's shape is judged.
+    fn secrets_used_in(&mut self, e: &ast::Expr) {
+        match &e.kind {
+            ExprKind::Name(id) => {
+                if let Some(r) = self.names.get(&id.name).filter(|r| r.kind == NameKind::Secret) {
+                    self.names.mark_used(NameKind::Secret, r.index);
+                }
+            }
+            ExprKind::Binary { lhs, rhs, .. } => {
+                self.secrets_used_in(lhs);
+                self.secrets_used_in(rhs);
+            }
+            ExprKind::Call { args, .. } => {
+                for a in args {
+                    self.secrets_used_in(&a.value);
+                }
+            }
+            ExprKind::Object(items) => {
+                for item in items {
+                    if let ast::ObjectItem::Field(f) = item {
+                        self.secrets_used_in(&f.value);
+                    }
+                }
+            }
+            ExprKind::Array(items) => {
+                for item in items {
+                    self.secrets_used_in(item);
+                }
+            }
+            _ => {}
         }
     }
 

@@ -335,7 +335,11 @@ impl Checker<'_> {
                     parts.push(plan::PathPart::Param(name.to_string()));
                 }
                 None => {
-                    let help = match suggest(name, params.iter().map(|(n, _)| n.as_str())) {
+                    let meant = suggest(name, params.iter().map(|(n, _)| n.as_str()));
+                    // The parameter it was meant to be counts as sent (not also E0303 "never
+                    // sent": one wrong placeholder, one diagnostic). No plan is built from it.
+                    parts.extend(meant.map(|s| plan::PathPart::Param(s.to_string())));
+                    let help = match meant {
                         // The fix only where the path's text is the source's (no escape shifts it).
                         Some(s) => flow_diagnostics::Help::from(format!("did you mean `{{{s}}}`?")).with_fix(
                             (d.path.span.range().len() == text.len() + 2)

@@ -9,6 +9,7 @@ use flow_syntax::ast::{self, BinaryOp, ExprKind, ObjectItem, UnaryOp};
 use flow_syntax::lex::key;
 use rust_decimal::Decimal;
 
+use crate::meant::{Candidate, Sort};
 use crate::names::{twice, Again};
 use crate::record::{Item, Part, Site, Target, SET_ONCE};
 use crate::scope::Scope;
@@ -32,6 +33,17 @@ pub(crate) fn field_help<'f>(
             format!("{owner} has: {}", fields.iter().map(|f| f.name.as_str()).collect::<Vec<_>>().join(", ")).into()
         }
     }
+}
+
+/// Where an unknown name is called: what kinds of declaration could be called there.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CallAt {
+    /// Inside an expression: a map, a function or a built-in.
+    Expr,
+    /// The whole value of a flow's `let`: an endpoint too.
+    FlowLet,
+    /// A flow's step or a `for`'s source: an endpoint.
+    FlowStep,
 }
 
 /// What an expression is checked against: the type, where that type was declared, and a phrase
@@ -555,6 +567,12 @@ impl Checker<'_> {
                 if let Ty::Dict(value) = self.types.resolve(&bt).clone() {
                     return self.dict_index(&value, be, index, scope);
                 }
+                if bt == Ty::Error {
+                    // The base was reported (a misspelt table or array): what the index must be
+                    // is unknown, so only the errors inside it are.
+                    self.infer(index, scope);
+                    return POISON;
+                }
                 let ie =
                     self.check_against(index, &Expect { ty: Ty::Int, origin: None, what: "an index".into() }, scope);
                 let item = match self.types.resolve(&bt).clone() {
@@ -795,14 +813,13 @@ impl Checker<'_> {
             None if id.name == crate::state::STATE_VAR => self.report(crate::state::no_state(id.span)),
             None if self.broken_name(&id.name) => {}
             None => {
-                let names: Vec<String> = scope.names().map(str::to_string).collect();
-                let help = match (foreign_literal(&id.name), suggest(&id.name, names.iter().map(String::as_str))) {
-                    (Some(ours), _) => flow_diagnostics::Help::from(format!("flow writes this `{ours}`"))
-                        .with_fix(flow_diagnostics::Fix::replace(id.span, ours)),
-                    (None, Some(s)) => flow_diagnostics::did_you_mean(id.span, s),
-                    (None, None) if names.is_empty() => "nothing is in scope here".into(),
-                    (None, None) => format!("in scope: {}", names.join(", ")).into(),
-                };
+                let mut candidates = self.local_candidates(scope);
+                candidates.extend(["null", "true", "false"].map(|l| Candidate::new(l, Sort::Literal, true)));
+                candidates.extend(self.global_candidates(|s| s == Sort::Table));
+                candidates.extend(Self::builtin_candidates(|_| false));
+                let help = self.meant_help(&id.name, id.span, &candidates, Some(scope), || {
+                    format!("no name in scope, declared or built in, is close to `{}`", id.name)
+                });
                 self.report(
                     Diagnostic::new(codes::UNKNOWN_NAME, format!("unknown name `{}`", id.name))
                         .primary(id.span, "not found in this scope")
@@ -1231,27 +1248,28 @@ impl Checker<'_> {
         node(Ty::Error)
     }
 
-    pub(crate) fn unknown_callee(&mut self, callee: &ast::Ident, in_flow: bool) {
+    /// A call of a name nothing declares or builds in, written at `at`: its did-you-mean is
+    /// chosen among every name, those that can be called there first (a flow step calls an
+    /// endpoint, an expression a map, function or built-in, a flow's `let` either).
+    pub(crate) fn unknown_callee(&mut self, callee: &ast::Ident, at: CallAt) {
         if self.broken_name(&callee.name) {
             return;
         }
-        let mut candidates: Vec<&str> = plan::Builtin::ALL.iter().map(|b| b.name()).collect();
-        candidates.extend(self.decls.maps.decls().map(|m| m.name.name.as_str()));
-        if in_flow {
-            candidates.extend(self.decls.endpoints.decls().map(|m| m.name.name.as_str()));
-        }
-        let what = if in_flow { "function, map or endpoint" } else { "function or map" };
-        let meant = builtin_synonym(&callee.name).or_else(|| suggest(&callee.name, candidates.iter().copied()));
-        let help = match meant {
-            Some(s) => {
-                // What the call was meant to be is not also "never used" (one diagnostic per cause).
-                if let Some(r) = self.names.get(s) {
-                    self.names.mark_used(r.kind, r.index);
-                }
-                flow_diagnostics::did_you_mean(callee.span, s)
-            }
-            None => format!("no {what}, declared or built in, has a name close to `{}`", callee.name).into(),
+        let fits: crate::meant::Fits = match at {
+            CallAt::Expr => |s| matches!(s, Sort::Map | Sort::Function | Sort::Builtin),
+            CallAt::FlowLet => |s| matches!(s, Sort::Map | Sort::Function | Sort::Builtin | Sort::Endpoint),
+            CallAt::FlowStep => |s| s == Sort::Endpoint,
         };
+        let mut candidates = self.global_candidates(fits);
+        candidates.extend(Self::builtin_candidates(fits));
+        let what = match at {
+            CallAt::Expr => "function or map",
+            CallAt::FlowLet => "function, map or endpoint",
+            CallAt::FlowStep => "endpoint",
+        };
+        let help = self.meant_help(&callee.name, callee.span, &candidates, None, || {
+            format!("no {what}, declared or built in, has a name close to `{}`", callee.name)
+        });
         self.report(
             Diagnostic::new(codes::UNKNOWN_CALLEE, format!("unknown {what} `{}`", callee.name))
                 .primary(callee.span, "not declared")
@@ -1298,7 +1316,7 @@ impl Checker<'_> {
                         self.infer(&a.value, scope);
                     }
                 }
-                self.unknown_callee(callee, false);
+                self.unknown_callee(callee, CallAt::Expr);
                 POISON
             }
         }
@@ -1546,26 +1564,4 @@ fn not_in_union_help(s: &str, members: &[String], literal: &ast::Expr) -> flow_d
                 .into()
         }
     }
-}
-
-/// Another language's spelling of a literal (`nil`, `None`, `undefined`, `True`): flow's.
-fn foreign_literal(name: &str) -> Option<&'static str> {
-    Some(match name {
-        "nil" | "None" | "none" | "undefined" | "NULL" | "Null" | "nul" => "null",
-        "True" | "TRUE" => "true",
-        "False" | "FALSE" => "false",
-        _ => return None,
-    })
-}
-
-/// Other languages' names of a built-in (`toString`, `lowercase`, `length`): flow's.
-fn builtin_synonym(name: &str) -> Option<&'static str> {
-    Some(match name {
-        "to_string" | "toString" | "string" | "String" | "to_str" => "str",
-        "lowercase" | "toLowerCase" | "to_lower" | "downcase" | "tolower" => "lower",
-        "uppercase" | "toUpperCase" | "to_upper" | "upcase" | "toupper" => "upper",
-        "length" | "size" | "count_of" | "strlen" => "len",
-        "strip" | "trim_space" => "trim",
-        _ => return None,
-    })
 }

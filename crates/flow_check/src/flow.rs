@@ -10,7 +10,7 @@ use flow_plan as plan;
 use flow_syntax::ast::{self, ExprKind};
 
 use crate::call::{Callee, Param};
-use crate::expr::{path_text, Expect};
+use crate::expr::{path_text, CallAt, Expect};
 use crate::scope::Scope;
 use crate::ty::Ty;
 use crate::{Checker, NameKind};
@@ -100,6 +100,9 @@ impl Checker<'_> {
                         if let Some(call) = call {
                             steps.push(plan::Step::Call { call, bind: Some(l.name.name.clone()) });
                         }
+                    } else if let Some((callee, args)) = self.unknown_call(&l.value, scope) {
+                        self.unknown_step(callee, args, CallAt::FlowLet, scope);
+                        self.bind(scope, &l.name.name, l.name.span, Ty::Error, NameKind::Let);
                     } else {
                         let (ty, pe) = self.let_value(l, scope);
                         self.bind(scope, &l.name.name, l.name.span, ty, NameKind::Let);
@@ -139,8 +142,10 @@ impl Checker<'_> {
                                     callee.name
                                 )),
                             );
+                        } else if let Some((callee, args)) = self.unknown_call(e, scope) {
+                            self.unknown_step(callee, args, CallAt::FlowStep, scope);
                         } else {
-                            self.unknown_callee(callee, true);
+                            self.unknown_callee(callee, CallAt::FlowStep);
                         }
                     }
                 },
@@ -202,7 +207,10 @@ impl Checker<'_> {
                 ExprKind::Name(id) | ExprKind::Call { callee: id, .. }
                     if !self.names.contains(&id.name) && !scope.contains(&id.name) =>
                 {
-                    self.unknown_callee(id, true);
+                    match &f.source.kind {
+                        ExprKind::Call { args, .. } => self.unknown_step(id, args, CallAt::FlowStep, scope),
+                        _ => self.unknown_callee(id, CallAt::FlowStep),
+                    }
                 }
                 _ => self.report(
                     Diagnostic::new(codes::NOT_A_SOURCE, "`for` iterates over the records of an endpoint")
@@ -224,6 +232,7 @@ impl Checker<'_> {
                 Some(t) => t,
                 None => {
                     let name = &self.decls.endpoints.decl(index).name;
+                    let help = self.single_object_help(e.response.as_ref(), &f.var.name, &name.name);
                     self.report(
                         Diagnostic::new(
                             codes::NOT_A_SOURCE,
@@ -231,7 +240,7 @@ impl Checker<'_> {
                         )
                         .primary(f.source.span, "iterated here")
                         .secondary(name.span, "declared without `records`")
-                        .help("add `records = response.items` (the array of records) to the endpoint"),
+                        .help(help),
                     );
                     Ty::Error
                 }
@@ -254,6 +263,31 @@ impl Checker<'_> {
     }
 
     /// If `e` calls (or names) an endpoint: its index, the name and the arguments.
+    /// `e` is a call of a name nothing declares, builds in or binds: its callee and arguments.
+    fn unknown_call<'e>(&self, e: &'e ast::Expr, scope: &Scope) -> Option<(&'e ast::Ident, &'e [ast::Arg])> {
+        match &e.kind {
+            ExprKind::Call { callee, args }
+                if !self.names.contains(&callee.name)
+                    && !scope.contains(&callee.name)
+                    && plan::Builtin::from_name(&callee.name).is_none() =>
+            {
+                Some((callee, args))
+            }
+            _ => None,
+        }
+    }
+
+    /// A flow's call of an unknown name: reported once, its arguments checked for the errors (and
+    /// the uses) inside them.
+    fn unknown_step(&mut self, callee: &ast::Ident, args: &[ast::Arg], at: CallAt, scope: &mut Scope) {
+        for a in args {
+            if !matches!(a.value.kind, ExprKind::Lambda { .. }) {
+                self.infer(&a.value, scope);
+            }
+        }
+        self.unknown_callee(callee, at);
+    }
+
     fn endpoint_callee<'e>(&self, e: &'e ast::Expr) -> Option<(usize, &'e ast::Ident, &'e [ast::Arg])> {
         let (name, args): (&ast::Ident, &[ast::Arg]) = match &e.kind {
             ExprKind::Call { callee, args } => (callee, args),
@@ -406,6 +440,50 @@ impl Checker<'_> {
         }
     }
 
+    /// What to do about a `for` over an endpoint without `records`, by its response: point
+    /// `records` at the response's array field when it has one (named), or, when the response is
+    /// one object, call it once with `let`.
+    fn single_object_help(&self, response: Option<&Ty>, var: &str, endpoint: &str) -> String {
+        let arrays: Vec<String> = match response.map(|t| self.types.resolve(t)) {
+            Some(Ty::Object(fields)) => fields
+                .iter()
+                .filter(|f| matches!(self.types.resolve(&self.types.non_null(&f.ty)), Ty::Array(_)))
+                .map(|f| f.name.clone())
+                .collect(),
+            _ => Vec::new(),
+        };
+        match arrays.as_slice() {
+            [] => format!(
+                "`{endpoint}` answers one object, not a list: call it once with `let {var} = {endpoint}(…)` and use `{var}` without a loop"
+            ),
+            [one] => format!(
+                "add `records = response.{}` (the array of records) to the endpoint",
+                flow_syntax::lex::key(one)
+            ),
+            many => format!(
+                "add `records = response.…` to the endpoint, naming the array of records: {}",
+                many.iter().map(|m| format!("`{}`", flow_syntax::lex::key(m))).collect::<Vec<_>>().join(", ")
+            ),
+        }
+    }
+
+    /// The maps of the file that take one value of type `from` (their only required parameter)
+    /// and return exactly `to`, by name.
+    fn maps_between(&self, from: &Ty, to: &Ty) -> Vec<String> {
+        let mut out: Vec<String> = (0..self.decls.maps.len())
+            .filter_map(|i| {
+                let sig = self.decls.maps.sig(i)?;
+                let [(_, param)] = sig.params.as_slice() else { return None };
+                let fits = self.types.assignable(from, param).is_ok()
+                    && self.types.assignable(&sig.ret, to).is_ok()
+                    && self.types.assignable(to, &sig.ret).is_ok();
+                fits.then(|| self.decls.maps.decl(i).name.name.clone())
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
     /// A body: object literals are checked field by field; anything else must have the body's type.
     fn body_arg(&mut self, value: &ast::Expr, body_ty: &Ty, endpoint: &str, scope: &mut Scope) -> plan::Expr {
         let expect = Expect { ty: body_ty.clone(), origin: None, what: format!("the body of `{endpoint}`") };
@@ -424,17 +502,60 @@ impl Checker<'_> {
             if !path.is_empty() || !matches!(inner, crate::ty::Mismatch::Different) {
                 d = d.note(crate::expr::mismatch_note(&path, inner));
             }
-            let help = match value.kind {
-                ExprKind::Call { ref callee, .. } => {
-                    format!("`{}` returns `{found}`; call a map that returns `{expected}`", callee.name)
+            let fitting = self.maps_between(&ty, body_ty);
+            let help: flow_diagnostics::Help = match (fitting.first(), &value.kind) {
+                // A map of the file takes this value and returns the body's type: pass it through.
+                (Some(map), _) => {
+                    let others = match &fitting[1..] {
+                        [] => String::new(),
+                        more => format!(" (or {})", more.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", ")),
+                    };
+                    flow_diagnostics::Help::from(format!(
+                        "map `{map}` takes `{found}` and returns `{expected}`: pass the value through it{others}"
+                    ))
+                    .with_fix(flow_diagnostics::Fix {
+                        title: format!("pass it through `{map}`"),
+                        edits: vec![
+                            flow_diagnostics::Edit { span: Span::new(value.span.start as usize, value.span.start as usize), replacement: format!("{map}(") },
+                            flow_diagnostics::Edit { span: Span::new(value.span.end as usize, value.span.end as usize), replacement: ")".into() },
+                        ],
+                    })
                 }
-                _ => format!(
-                    "build the body with a map that returns `{expected}`: `{endpoint}(body: to_x({}))`",
-                    path_text(value).unwrap_or_else(|| "…".into())
-                ),
+                (None, ExprKind::Call { callee, .. }) => {
+                    format!("`{}` returns `{found}`; call a map that returns `{expected}`", callee.name).into()
+                }
+                (None, _) => format!(
+                    "no map of this file takes `{found}` and returns `{expected}`: declare one, `map to_{}(x: {found}) -> {expected} {{ … }}`, and pass `{}` through it",
+                    snake(&expected),
+                    path_text(value).unwrap_or_else(|| "the value".into())
+                )
+                .into(),
             };
             self.report(d.help(help));
         }
         pe
     }
+}
+
+/// `Contact` as `contact`, `[Order]` as `orders`: a name for a placeholder map.
+fn snake(type_name: &str) -> String {
+    let (inner, plural) = match type_name.strip_prefix('[').and_then(|t| t.strip_suffix(']')) {
+        Some(inner) => (inner, "s"),
+        None => (type_name, ""),
+    };
+    let mut out = String::new();
+    for (i, c) in inner.chars().enumerate() {
+        if c.is_ascii_uppercase() {
+            if i > 0 {
+                out.push('_');
+            }
+            out.push(c.to_ascii_lowercase());
+        } else if c.is_ascii_alphanumeric() || c == '_' {
+            out.push(c);
+        }
+    }
+    if out.is_empty() {
+        out.push_str("body");
+    }
+    out + plural
 }

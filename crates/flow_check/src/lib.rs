@@ -31,6 +31,7 @@ mod formats;
 mod forms;
 mod function;
 mod map;
+mod meant;
 mod names;
 mod narrow;
 mod pagination;

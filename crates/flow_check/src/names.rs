@@ -7,9 +7,10 @@
 //! - `resolve_global`: a name that must be of one kind.
 //! - `unused`: W0001 for every declaration nothing uses.
 
-use flow_diagnostics::{codes, suggest, Diagnostic, Span};
+use flow_diagnostics::{codes, Diagnostic, Span};
 use flow_syntax::ast::{self, Decl};
 
+use crate::meant::{Candidate, Sort};
 use crate::{Checker, DeclInfo, DeclRef, NameKind, BUILTIN_TYPES};
 
 impl Checker<'_> {
@@ -87,23 +88,19 @@ impl Checker<'_> {
             }
             None if self.broken_name(&ident.name) => None,
             None => {
-                let candidates: Vec<&str> = self.names.of_kind(kind).collect();
-                let help = match suggest(&ident.name, candidates.iter().copied()) {
-                    Some(s) => {
-                        // What it was meant to name is not also "never used".
-                        let s = s.to_string();
-                        if let Some(r) = self.names.get(&s) {
-                            self.names.mark_used(r.kind, r.index);
-                        }
-                        flow_diagnostics::did_you_mean(ident.span, &s)
+                let sort = Sort::of(kind);
+                let mut candidates = self.global_candidates(|s| s == sort);
+                if kind == NameKind::Type {
+                    candidates.extend(BUILTIN_TYPES.iter().map(|t| Candidate::new(t, Sort::BuiltinType, true)));
+                }
+                let none_of_kind = !candidates.iter().any(|c| c.sort == sort);
+                let help = self.meant_help(&ident.name, ident.span, &candidates, None, || {
+                    if none_of_kind {
+                        format!("declare it: `{} {} …`", kind.word(), ident.name)
+                    } else {
+                        format!("no declared {} has a name close to `{}`", kind.word(), ident.name)
                     }
-                    None if candidates.is_empty() => format!("declare it: `{} {} …`", kind.word(), ident.name).into(),
-                    None => {
-                        let mut c = candidates.clone();
-                        c.sort_unstable();
-                        format!("declared {}s: {}", kind.word(), c.join(", ")).into()
-                    }
-                };
+                });
                 self.report(
                     Diagnostic::new(unknown, format!("unknown {} `{}`", kind.word(), ident.name))
                         .primary(ident.span, format!("no {} of this name", kind.word()))

@@ -5,7 +5,7 @@
 
 use std::rc::Rc;
 
-use flow_diagnostics::{codes, Diagnostic, Span};
+use flow_diagnostics::{codes, suggest, Diagnostic, Span};
 use flow_plan as plan;
 use flow_syntax::ast;
 
@@ -66,6 +66,9 @@ impl Checker<'_> {
         // Fields set by name, and fields a spread provides (those count as set too).
         let mut set: Vec<(&str, Span)> = Vec::new();
         let mut provided: Vec<String> = Vec::new();
+        // Fields an unknown field's did-you-mean names: not also reported missing (E0205), since
+        // the one fix (the name corrected) mends both.
+        let mut meant: Vec<String> = Vec::new();
         for item in items {
             match item {
                 Item::Let(l) => {
@@ -95,7 +98,7 @@ impl Checker<'_> {
                         continue;
                     }
                     set.push((&name.name, name.span));
-                    if let Some(value) = self.record_field(target, site, &set, name, value, scope) {
+                    if let Some(value) = self.record_field(target, site, &set, &mut meant, name, value, scope) {
                         parts.push(Part::Field(name.name.clone(), value));
                     }
                 }
@@ -105,7 +108,10 @@ impl Checker<'_> {
             .fields
             .iter()
             .filter(|t| {
-                !set.iter().any(|(s, _)| *s == t.name) && !provided.contains(&t.name) && !self.types.is_nullable(&t.ty)
+                !set.iter().any(|(s, _)| *s == t.name)
+                    && !provided.contains(&t.name)
+                    && !meant.contains(&t.name)
+                    && !self.types.is_nullable(&t.ty)
             })
             .map(|t| t.name.as_str())
             .collect();
@@ -145,11 +151,14 @@ impl Checker<'_> {
 
     /// `name: value` (or `name = value`): checked against the target's field, or reported when
     /// the target has no such field (its value is still checked, for the errors inside it).
+    // The fields set so far and those a did-you-mean named are the fill's running state.
+    #[allow(clippy::too_many_arguments)]
     fn record_field(
         &mut self,
         target: &Target,
         site: &Site<'_>,
         set: &[(&str, Span)],
+        meant: &mut Vec<String>,
         name: &ast::Ident,
         value: &ast::Expr,
         scope: &mut Scope,
@@ -167,6 +176,7 @@ impl Checker<'_> {
             }
             None if target.known => {
                 let unset = target.fields.iter().map(|t| t.name.as_str()).filter(|n| !set.iter().any(|(s, _)| s == n));
+                meant.extend(suggest(&name.name, unset.clone()).map(str::to_string));
                 let help = field_help(name.span, &name.name, unset, &format!("`{type_name}`"), &target.fields);
                 let mut d = Diagnostic::new(codes::EXTRA_FIELD, format!("`{type_name}` has no field `{}`", name.name))
                     .primary(name.span, "not a field of the target type");

@@ -53,8 +53,9 @@ impl Scope {
         self.locals.iter().any(|l| l.name == name)
     }
 
-    pub(crate) fn names(&self) -> impl Iterator<Item = &str> {
-        self.locals.iter().map(|l| l.name.as_str())
+    /// The locals in scope with their types, innermost first.
+    pub(crate) fn visible(&self) -> impl Iterator<Item = (&str, &Ty)> {
+        self.locals.iter().rev().map(|l| (l.name.as_str(), &l.ty))
     }
 
     pub(crate) fn len(&self) -> usize {

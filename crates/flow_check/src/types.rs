@@ -6,9 +6,10 @@
 
 use std::rc::Rc;
 
-use flow_diagnostics::{codes, suggest, Diagnostic, Span};
+use flow_diagnostics::{codes, Diagnostic, Span};
 use flow_syntax::ast::{self, TypeExprKind};
 
+use crate::meant::{Candidate, Sort};
 use crate::names::{twice, Again};
 use crate::ty::{FieldTy, Ty};
 use crate::{Checker, FieldDecl, NameKind, BUILTIN_TYPES};
@@ -105,23 +106,22 @@ impl Checker<'_> {
                     }
                     _ if self.broken_name(&id.name) => Ty::Error,
                     _ if !self.names.contains(&id.name) => {
-                        let candidates: Vec<&str> = BUILTIN_TYPES
-                            .iter()
-                            .copied()
-                            .chain(self.decls.types.decls().map(|d| d.name.name.as_str()))
-                            .collect();
-                        let help = match (builtin_type_spelling(&id.name), suggest(&id.name, candidates)) {
-                            (Some(ours), _) => flow_diagnostics::Help::from(format!(
+                        let help = match builtin_type_spelling(&id.name) {
+                            Some(ours) => flow_diagnostics::Help::from(format!(
                                 "the built-in type is spelt `{ours}` (type names start with a capital letter)"
                             ))
                             .with_fix(flow_diagnostics::Fix::replace(id.span, ours)),
-                            (None, Some(s)) => flow_diagnostics::did_you_mean(id.span, s),
-                            (None, None) => format!(
-                                "declare it with `type {} {{ … }}`, or use a built-in type: {}",
-                                id.name,
-                                BUILTIN_TYPES.join(", ")
-                            )
-                            .into(),
+                            None => {
+                                let mut candidates = self.global_candidates(|s| s == Sort::Type);
+                                candidates
+                                    .extend(BUILTIN_TYPES.iter().map(|t| Candidate::new(t, Sort::BuiltinType, true)));
+                                self.meant_help(&id.name, id.span, &candidates, None, || {
+                                    format!(
+                                        "no type, declared or built in, has a name close to `{0}`; declare it with `type {0} {{ … }}`",
+                                        id.name
+                                    )
+                                })
+                            }
                         };
                         self.report(
                             Diagnostic::new(codes::UNKNOWN_TYPE, format!("unknown type `{}`", id.name))

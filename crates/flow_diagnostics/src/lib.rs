@@ -308,6 +308,18 @@ pub fn suggest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) ->
     best.map(|(_, c)| c)
 }
 
+/// How alike two names are, from 0 to 1: Jaro-Winkler, case-insensitive (names that differ only in
+/// case are likely typos). [`suggest`] takes a candidate above 0.8.
+pub fn similarity(a: &str, b: &str) -> f64 {
+    strsim_jaro_winkler(a, b)
+}
+
+/// The edits (insertions, deletions, changes, swaps of neighbours) between two names,
+/// case-insensitive: `cmr` is one from `crm`.
+pub fn edits(a: &str, b: &str) -> usize {
+    strsim::osa_distance(&a.to_lowercase(), &b.to_lowercase())
+}
+
 /// Jaro-Winkler similarity, case-insensitive (names that differ only in case are likely typos).
 fn strsim_jaro_winkler(a: &str, b: &str) -> f64 {
     strsim::jaro_winkler(&a.to_lowercase(), &b.to_lowercase())
