@@ -36,6 +36,7 @@ mod narrow;
 mod pagination;
 mod properties;
 mod record;
+mod recursion;
 mod scope;
 mod state;
 mod table;
