@@ -605,3 +605,131 @@ fn the_stripe_recipe_reads_sources_expandable_customers_metadata_and_unix_times(
         );
     });
 }
+
+/// Runs a flow of `tests/data/vendors/slack_rich_text.flow` in a folder of its own against the
+/// fake's Slack; the output and the dead letters it wrote to `dead`.
+fn run_rich_text(api: &FakeApi, flow: &str, dead: &str, edit: impl Fn(String) -> String) -> (common::Output, String) {
+    let dir =
+        std::env::temp_dir().join(format!("flowc-vendors-{}-{flow}-{}", std::process::id(), edit(String::new()).len()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let source =
+        std::fs::read_to_string(common::root().join("tests/data/vendors/slack_rich_text.flow")).expect("read flow");
+    let file = dir.join("rich_text.flow");
+    std::fs::write(&file, edit(source)).expect("write flow");
+    let args = [
+        "run".to_string(),
+        file.display().to_string(),
+        "--flow".into(),
+        flow.into(),
+        "--base-url".into(),
+        format!("slack={}/slack/api", api.url()),
+    ];
+    let out = flowc(&args, &[("SLACK_TOKEN", VENDOR_TOKEN)]);
+    let dead = std::fs::read_to_string(dir.join(dead)).unwrap_or_default();
+    let _ = std::fs::remove_dir_all(&dir);
+    (out, dead)
+}
+
+/// A recursive function reads Slack's own rich_text block to its whole depth (lists of sections
+/// of texts, links, mentions, dates) and the message is posted as the plain text it holds.
+#[test]
+fn a_recursive_function_turns_a_slack_rich_text_tree_into_plain_text() {
+    with_fake(Config::default(), |api| {
+        let (out, dead) = run_rich_text(api, "to_plain_text", "rich_text_failed.ndjson", |s| s);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert_eq!(dead, "");
+        assert_eq!(
+            texts(api),
+            ["Hey! this is very rich text block test linksSlack website! <https://slack.com>- a\n- b\n- bb\n- BBB\n- c\n\n- todo\n- todo\n- todo\n\nthis is very importantprint(\"Hello world\")<@WJC6QG0MS> <!subteam^S01BL602YLU> <#C02GD0YEHDJ>August 10, 2021timey"]
+        );
+    });
+}
+
+/// A page with a message nested 100,000 deep is refused by its depth, with a clear error: no
+/// stack overflows decoding it (nor the function that would read it). The depth is judged as
+/// the text is read, so the page fails as a whole (R0003), as a page that is not JSON does.
+#[test]
+fn a_page_nested_100000_deep_is_refused_by_its_depth_not_a_stack_overflow() {
+    with_fake(Config::default(), |api| {
+        api.vendors().set_slack_nested_blocks(100_000);
+        let (out, _) = run_rich_text(api, "to_plain_text", "rich_text_failed.ndjson", |s| s);
+        assert_eq!(out.code, 1, "{}", out.stderr);
+        assert!(out.stderr.contains("error[R0003]"), "{}", out.stderr);
+        assert!(out.stderr.contains("more than 127 nested arrays and objects"), "{}", out.stderr);
+        assert!(out.stderr.contains("in flow `to_plain_text`"), "{}", out.stderr);
+        assert_eq!(texts(api), Vec::<String>::new());
+    });
+}
+
+/// `flowc map` over messages, one 100,000 deep: that line is rejected by its depth, the others
+/// are mapped by the recursive function to their plain text.
+#[test]
+fn flowc_map_rejects_a_line_nested_100000_deep_and_maps_the_rest() {
+    let dir = std::env::temp_dir().join(format!("flowc-vendors-{}-deep-map", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let block = std::fs::read_to_string(common::root().join("tests/data/vendors/slack/rich_text_block.json"))
+        .expect("fixture")
+        .replace('\n', " ");
+    let block: serde_json::Value = serde_json::from_str(&block).expect("fixture JSON");
+    let shallow = serde_json::json!({ "ts": "1", "text": "t", "blocks": [block] }).to_string();
+    let n = 100_000;
+    let deep = format!(
+        r#"{{"ts": "2", "text": "t", "blocks": [{}{{"type": "text", "text": "x"}}{}]}}"#,
+        r#"{"type": "rich_text_section", "elements": ["#.repeat(n),
+        "]}".repeat(n)
+    );
+    let input = dir.join("in.ndjson");
+    std::fs::write(&input, format!("{shallow}\n{deep}\n{shallow}\n")).expect("write input");
+    let rejects = dir.join("rejects.ndjson");
+    let out = common::flowc(
+        &[
+            "map",
+            "tests/data/vendors/slack_rich_text.flow",
+            "--map",
+            "message_text",
+            "--input",
+            input.to_str().expect("path"),
+            "--rejects",
+            rejects.to_str().expect("path"),
+        ],
+        &[],
+    );
+    let rejected = std::fs::read_to_string(&rejects).unwrap_or_default();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let lines: Vec<serde_json::Value> =
+        out.stdout.lines().map(|l| serde_json::from_str(l).expect("an output line")).collect();
+    assert_eq!(lines.len(), 2, "{}", out.stdout);
+    assert!(lines[0]["text"].as_str().unwrap_or_default().starts_with("Hey! this is very rich text"), "{}", lines[0]);
+    let reject: serde_json::Value = serde_json::from_str(rejected.trim()).expect("one reject");
+    assert_eq!(reject["line"], 2);
+    assert_eq!(reject["error"]["code"], "R0003");
+    assert!(reject["error"]["message"].as_str().unwrap_or_default().contains("more than 127 nested"), "{reject}");
+}
+
+/// A recursion that never ends fails its record at the call depth limit (R0029, naming the
+/// function, at the call's span, with the flow and the record), into the dead letters; nothing
+/// overflows and the run goes on.
+#[test]
+fn an_endless_recursion_fails_its_record_with_r0029_into_the_dead_letters() {
+    with_fake(Config::default(), |api| {
+        let (out, dead) = run_rich_text(api, "recursion_bug", "rich_text_endless.ndjson", |s| s);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert_eq!(texts(api), Vec::<String>::new());
+        assert_eq!(dead.lines().count(), 1, "{dead}");
+        let letter: serde_json::Value = serde_json::from_str(dead.trim()).expect("a JSON line");
+        assert_eq!(letter["flow"], "recursion_bug");
+        assert_eq!(letter["error"]["code"], "R0029", "{letter}");
+        let message = letter["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains("calls nested more than 1000 deep: the function `endless`"), "{message}");
+        // Under `on_error = fail` it stops the run, shown at the recursive call in the source.
+        let stop = |s: String| s.replace("  on_error = dead_letter(\"rich_text_endless.ndjson\")\n", "");
+        let (out, _) = run_rich_text(api, "recursion_bug", "rich_text_endless.ndjson", stop);
+        assert_eq!(out.code, 1, "{}", out.stderr);
+        assert!(out.stderr.contains("error[R0029]"), "{}", out.stderr);
+        assert!(out.stderr.contains("recursion_bug"), "{}", out.stderr);
+        assert!(out.stderr.contains("record #1 of `history`"), "{}", out.stderr);
+        assert!(out.stderr.contains("rich_text.flow:59:"), "the recursive call's span: {}", out.stderr);
+    });
+}

@@ -255,9 +255,16 @@ impl Checker<'_> {
         out
     }
 
-    /// Reports each cycle in a call graph once, at the call that closes it. Iterative, so a long
+    /// Reports each cycle in a call graph once, at the call that closes it, unless one of its
+    /// declarations takes recursive data (`over_data`, `recursion.rs`). Iterative, so a long
     /// chain of calls cannot overflow the stack.
-    pub(crate) fn report_cycles(&mut self, graph: &[Vec<(usize, Span)>], names: &[String], what: &str) {
+    pub(crate) fn report_cycles(
+        &mut self,
+        graph: &[Vec<(usize, Span)>],
+        names: &[String],
+        what: &str,
+        over_data: &[bool],
+    ) {
         let n = graph.len();
         let mut colour = vec![0u8; n];
         for start in 0..n {
@@ -277,6 +284,10 @@ impl Checker<'_> {
                             stack.push((next, 0));
                         }
                         Some(1) => {
+                            let from = stack.iter().position(|(n, _)| *n == next).unwrap_or(0);
+                            if stack[from..].iter().any(|(n, _)| over_data.get(*n).copied().unwrap_or(false)) {
+                                continue;
+                            }
                             let (caller, callee) = (&names[node], &names[next]);
                             let msg = if caller == callee {
                                 format!("{what} `{caller}` calls itself")
@@ -287,7 +298,7 @@ impl Checker<'_> {
                                 Diagnostic::new(codes::MAP_CYCLE, msg)
                                     .primary(span, "this call closes the cycle")
                                     .help(format!(
-                                        "{what}s cannot recurse: restructure them so none calls back into its callers"
+                                        "{what}s recurse only over recursive data (a parameter of a type such as `type Node {{ children: [Node] }}`): restructure them so none calls back into its callers"
                                     )),
                             );
                         }

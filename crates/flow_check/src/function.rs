@@ -43,6 +43,8 @@ impl Checker<'_> {
         }
         let graph = self.calls.edges(NameKind::Function, self.decls.functions.len());
         let names: Vec<String> = self.decls.functions.decls().map(|d| d.name.name.clone()).collect();
-        self.report_cycles(&graph, &names, "function");
+        let sigs: Vec<_> = self.decls.functions.rows.iter().map(|r| r.sig.as_ref()).collect();
+        let over_data = self.takes_recursive_data(&sigs);
+        self.report_cycles(&graph, &names, "function", &over_data);
     }
 }

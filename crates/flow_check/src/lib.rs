@@ -37,6 +37,7 @@ mod narrow;
 mod pagination;
 mod properties;
 mod record;
+mod recursion;
 mod scope;
 mod state;
 mod table;

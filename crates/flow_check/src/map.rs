@@ -104,6 +104,8 @@ impl Checker<'_> {
     pub(crate) fn check_map_cycles(&mut self) {
         let graph = self.calls.edges(NameKind::Map, self.decls.maps.len());
         let names: Vec<String> = self.decls.maps.decls().map(|d| d.name.name.clone()).collect();
-        self.report_cycles(&graph, &names, "map");
+        let sigs: Vec<_> = self.decls.maps.rows.iter().map(|r| r.sig.as_ref()).collect();
+        let over_data = self.takes_recursive_data(&sigs);
+        self.report_cycles(&graph, &names, "map", &over_data);
     }
 }

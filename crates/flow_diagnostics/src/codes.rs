@@ -140,6 +140,7 @@ codes! {
     PAGE_UNREADABLE = "R0024", Error, "the next page could not be worked out from the last one";
     ANSWER_ERROR = "R0025", Error, "an answer with a 2xx status that its api or endpoint declares an error";
     MASKED_REPLAY = "R0026", Error, "a dead letter kept with its sensitive fields masked cannot be replayed";
+    CALL_TOO_DEEP = "R0029", Error, "maps or functions that recurse deeper than the call limit";
 
     UNUSED = "W0001", Warning, "a declaration that nothing uses";
     UNUSED_LET = "W0002", Warning, "a `let` whose value is never used";

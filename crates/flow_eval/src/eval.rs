@@ -9,6 +9,8 @@ use std::cmp::Ordering;
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 
+use flow_diagnostics::{codes, Code};
+
 use crate::json::ToText;
 use crate::ops::Op;
 use crate::{BinOp, Expr, Key, Program, Span, Value};
@@ -18,10 +20,19 @@ pub struct EvalError {
     pub message: String,
     /// The expression that failed; `None` for failures of a whole map or step.
     pub span: Option<Span>,
+    /// What failed: R0005 (an expression), or R0029 (recursion past [`MAX_CALL_DEPTH`]).
+    pub code: &'static Code,
+}
+
+impl EvalError {
+    /// An expression's failure (R0005).
+    pub fn new(message: impl Into<String>, span: Option<Span>) -> EvalError {
+        EvalError { message: message.into(), span, code: &codes::EVAL }
+    }
 }
 
 fn err<T>(span: Span, message: impl Into<String>) -> Result<T, EvalError> {
-    Err(EvalError { message: message.into(), span: Some(span) })
+    Err(EvalError::new(message, Some(span)))
 }
 
 pub(crate) fn internal<T>(what: &str) -> Result<T, EvalError> {
@@ -29,10 +40,7 @@ pub(crate) fn internal<T>(what: &str) -> Result<T, EvalError> {
 }
 
 pub(crate) fn internal_error(what: &str) -> EvalError {
-    EvalError {
-        message: format!("internal error: {what} (the checker should have refused this; please report it)"),
-        span: None,
-    }
+    EvalError::new(format!("internal error: {what} (the checker should have refused this; please report it)"), None)
 }
 
 static NULL: Value = Value::Null;
@@ -163,7 +171,7 @@ pub fn eval(expr: &Expr, env: &mut Env, plan: &Program) -> Result<Value, EvalErr
             for a in args {
                 values.push(eval(a, env, plan)?);
             }
-            run_map(m, values, plan).map_err(|mut e| {
+            nested_call("map", &m.name, *span, || run_map(m, values, plan)).map_err(|mut e| {
                 e.span = e.span.or(Some(*span));
                 e
             })
@@ -180,13 +188,15 @@ pub fn eval(expr: &Expr, env: &mut Env, plan: &Program) -> Result<Value, EvalErr
                 let v = eval(a, env, plan)?;
                 inner.push(*name, v);
             }
-            eval(&f.body, &mut inner, plan).map_err(|mut e| {
+            nested_call("function", &f.name, *span, || eval(&f.body, &mut inner, plan)).map_err(|mut e| {
                 e.span = e.span.or(Some(*span));
                 e
             })
         }
         Expr::Catch { expr, default } => match eval(expr, env, plan) {
             Ok(v) => Ok(v),
+            // Recursion past the limit is no failure of the operation `catch` handles.
+            Err(e) if e.code == &codes::CALL_TOO_DEEP => Err(e),
             Err(_) => eval(default, env, plan),
         },
         Expr::Match { scrutinee, arms, otherwise, span } => {
@@ -474,6 +484,58 @@ fn write_field(
     }
     // A path, a literal, or `path ?? default` is written from where it is, without a copy.
     e.write_json(env, plan, out)
+}
+
+/// How deep calls of maps and functions may nest (recursion over recursive data: a tree of
+/// rich text read to any depth) before the record fails with R0029. Decoded data is at most 127
+/// levels deep (`decode.rs`), so a recursion that goes one level down its input per call stays
+/// far below it; only a recursion that does not (it calls itself on the same value, or builds
+/// deeper values as it goes) reaches it.
+pub const MAX_CALL_DEPTH: u32 = 1000;
+
+/// The stack left before a call that grows it (`stacker`): what one map or function body may
+/// need, its expressions being at most 256 deep (flow_syntax bounds them).
+const STACK_RED_ZONE: usize = 256 * 1024;
+/// The size of each stack segment a deep recursion is given.
+const STACK_SEGMENT: usize = 4 * 1024 * 1024;
+
+thread_local! {
+    /// How many map and function calls are open on this thread (evaluation never awaits, so a
+    /// record's calls stay on one thread).
+    static CALL_DEPTH: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// Puts the depth back when a call ends, however it ends.
+struct DepthGuard(u32);
+
+impl Drop for DepthGuard {
+    fn drop(&mut self) {
+        CALL_DEPTH.with(|d| d.set(self.0));
+    }
+}
+
+/// Runs the body of a call of the map or function `name`, one level deeper: past
+/// [`MAX_CALL_DEPTH`] it fails (R0029, at the call), and a stack that runs low is grown first,
+/// so no recursion overflows it.
+fn nested_call<T>(
+    what: &str,
+    name: &str,
+    span: Span,
+    body: impl FnOnce() -> Result<T, EvalError>,
+) -> Result<T, EvalError> {
+    let depth = CALL_DEPTH.with(std::cell::Cell::get);
+    if depth >= MAX_CALL_DEPTH {
+        return Err(EvalError {
+            message: format!(
+                "calls nested more than {MAX_CALL_DEPTH} deep: the {what} `{name}` recursed without reaching the end of its data"
+            ),
+            span: Some(span),
+            code: &codes::CALL_TOO_DEEP,
+        });
+    }
+    let _guard = DepthGuard(depth);
+    CALL_DEPTH.with(|d| d.set(depth + 1));
+    stacker::maybe_grow(STACK_RED_ZONE, STACK_SEGMENT, body)
 }
 
 /// A map's parameters bound to its arguments, then its `let`s, in order.

@@ -241,7 +241,7 @@ pub fn write_forms(value: &mut Value, ty: &Type, types: &[NamedType]) -> Result<
     if !flow_plan::has_form(ty, types) {
         return Ok(());
     }
-    walk(value, ty, types, &mut String::new(), 0).map_err(|message| EvalError { message, span: None })
+    walk(value, ty, types, &mut String::new(), 0).map_err(|message| EvalError::new(message, None))
 }
 
 #[cfg(test)]

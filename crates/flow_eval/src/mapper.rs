@@ -85,7 +85,7 @@ pub fn map_ndjson(
                 summary.mapped += 1;
             }
             Err(e) => {
-                reject(&mut rejects, line_no, "R0005", &e.message, line)?;
+                reject(&mut rejects, line_no, e.code.id, &e.message, line)?;
                 summary.rejected += 1;
             }
         }

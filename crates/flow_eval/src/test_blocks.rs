@@ -28,7 +28,7 @@ fn run_test(plan: &Program, test: &Test) -> TestReport {
                 Ok(v) => env.push(name.clone(), v),
                 Err(e) => {
                     diagnostics.push(
-                        Diagnostic::new(codes::EVAL, format!("`{name}` could not be computed: {}", e.message))
+                        Diagnostic::new(*e.code, format!("`{name}` could not be computed: {}", e.message))
                             .primary(e.span.unwrap_or(*span), "failed here")
                             .note(format!("in test {:?}", test.name)),
                     );
@@ -60,7 +60,7 @@ fn run_test(plan: &Program, test: &Test) -> TestReport {
                     diagnostics.push(d);
                 }
                 Err(e) => diagnostics.push(
-                    Diagnostic::new(codes::EVAL, format!("the expectation could not be computed: {}", e.message))
+                    Diagnostic::new(*e.code, format!("the expectation could not be computed: {}", e.message))
                         .primary(e.span.unwrap_or(*span), "failed here")
                         .note(format!("in test {:?}", test.name)),
                 ),

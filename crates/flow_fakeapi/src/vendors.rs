@@ -7,6 +7,7 @@
 //! | `GET /stripe/v1/charges?limit=&starting_after=` | `Authorization: Bearer <TOKEN>` | as customers: Stripe's charge fixture, its `source` a card, a bank account or a source (Stripe's own fixtures of each), its `customer` an id, the expanded customer, or null |
 //! | `GET /hubspot/contacts/v1/lists/all/contacts/all?count=&vidOffset=` | `?hapikey=<TOKEN>` | HubSpot v1: `contacts`, `"has-more"`, `"vid-offset"` (the last vid served, also on the last page) |
 //! | `GET /slack/api/conversations.list?limit=&cursor=` | `Authorization: Bearer <TOKEN>` | Slack: `ok`, `channels`, `response_metadata.next_cursor` (`""` on the last page) |
+//! | `GET /slack/api/conversations.history` | `Authorization: Bearer <TOKEN>` | Slack: `ok`, `messages` (one whose `blocks` hold Slack's own rich_text block fixture; then, after [`Vendors::set_slack_nested_blocks`], one whose block nests that deep), `has_more` |
 //! | `POST /slack/api/chat.postMessage` | `Authorization: Bearer <TOKEN>` | Slack: `{"ok": true, "channel", "ts"}`, or `{"ok": false, "error": "not_in_channel"}` |
 //!
 //! Every Slack answer is status 200, errors included: a wrong token is `invalid_auth`, and the
@@ -33,6 +34,7 @@ const STRIPE_CARD: &str = include_str!("../../../tests/data/vendors/stripe/card.
 const STRIPE_BANK_ACCOUNT: &str = include_str!("../../../tests/data/vendors/stripe/bank_account.json");
 const HUBSPOT_CONTACTS: &str = include_str!("../../../tests/data/vendors/hubspot/contacts_v1_all.json");
 const SLACK_CHANNELS: &str = include_str!("../../../tests/data/vendors/slack/conversations_list.json");
+const SLACK_RICH_TEXT: &str = include_str!("../../../tests/data/vendors/slack/rich_text_block.json");
 
 /// What the vendor routes serve, and what they were asked.
 #[derive(Debug)]
@@ -48,6 +50,8 @@ struct Inner {
     bad_customers: Vec<u64>,
     ratelimited: u32,
     not_in_channel: Vec<String>,
+    /// How deep the second message of `conversations.history` nests its block (0: no such message).
+    nested_blocks: usize,
     hits: HashMap<&'static str, u32>,
     posted: Vec<Value>,
     queries: Vec<String>,
@@ -62,6 +66,7 @@ impl Default for Vendors {
                 bad_customers: Vec::new(),
                 ratelimited: 0,
                 not_in_channel: Vec::new(),
+                nested_blocks: 0,
                 hits: HashMap::new(),
                 posted: Vec::new(),
                 queries: Vec::new(),
@@ -95,6 +100,12 @@ impl Vendors {
     /// `chat.postMessage` to these channels answers `not_in_channel`.
     pub fn set_slack_not_in_channel(&self, channels: &[&str]) {
         self.lock().not_in_channel = channels.iter().map(|c| c.to_string()).collect();
+    }
+
+    /// `conversations.history` serves a second message, whose rich_text block holds a section
+    /// inside a section … `depth` times (a payload no stack should have to recurse through).
+    pub fn set_slack_nested_blocks(&self, depth: usize) {
+        self.lock().nested_blocks = depth;
     }
 
     /// How many requests a vendor route had (`stripe_customers`, `hubspot_contacts`,
@@ -142,6 +153,7 @@ pub(crate) fn router() -> Router<Arc<AppState>> {
         .route("/stripe/v1/charges", get(stripe_charges))
         .route("/hubspot/contacts/v1/lists/all/contacts/all", get(hubspot_contacts))
         .route("/slack/api/conversations.list", get(slack_conversations))
+        .route("/slack/api/conversations.history", get(slack_history))
         .route("/slack/api/chat.postMessage", post(slack_post))
 }
 
@@ -346,6 +358,29 @@ async fn slack_conversations(
     page["channels"] = json!(served);
     page["response_metadata"]["next_cursor"] = json!(next);
     Json(page).into_response()
+}
+
+/// One page of messages, written as text: a block nested 100,000 deep is more than serde_json
+/// writes (or reads) from a `Value`.
+async fn slack_history(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    let v = &state.vendors;
+    v.hit("slack_history", None);
+    if !bearer(&headers) {
+        return slack_error("invalid_auth");
+    }
+    let depth = v.lock().nested_blocks;
+    let mut messages = vec![format!(
+        r#"{{"type": "message", "user": "U061F7AUR", "ts": "1512085950.000216", "text": "Hey!", "blocks": [{SLACK_RICH_TEXT}]}}"#
+    )];
+    if depth > 0 {
+        let open = r#"{"type": "rich_text_section", "elements": ["#.repeat(depth);
+        let close = "]}".repeat(depth);
+        messages.push(format!(
+            r#"{{"type": "message", "user": "U061F7AUR", "ts": "1512085951.000216", "text": "deep", "blocks": [{{"type": "rich_text", "elements": [{open}{{"type": "text", "text": "bottom"}}{close}]}}]}}"#
+        ));
+    }
+    let body = format!(r#"{{"ok": true, "messages": [{}], "has_more": false}}"#, messages.join(", "));
+    ([(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 async fn slack_post(State(state): State<Arc<AppState>>, headers: HeaderMap, Json(body): Json<Value>) -> Response {

@@ -741,7 +741,7 @@ impl FlowRun {
         what: &str,
     ) -> Diagnostic {
         let span = e.span.unwrap_or(step_span);
-        self.diagnostic(codes::EVAL, &format!("{what} failed: {}", e.message), span, "failed here", rec, &[])
+        self.diagnostic(*e.code, &format!("{what} failed: {}", e.message), span, "failed here", rec, &[])
             .help("guard the expression (`if`, `??`), or fix the data; with `on_error = dead_letter(…)` the record is kept and the run goes on")
     }
 

@@ -19,14 +19,14 @@ use crate::{Builtin, Expr, Key, Program, Span, Value};
 use arrays::Lambda;
 
 fn fail<T>(span: Span, message: impl Into<String>) -> Result<T, EvalError> {
-    Err(EvalError { message: message.into(), span: Some(span) })
+    Err(EvalError::new(message, Some(span)))
 }
 
 fn internal<T>(what: &str) -> Result<T, EvalError> {
-    Err(EvalError {
-        message: format!("internal error: {what} (the checker should have refused this; please report it)"),
-        span: None,
-    })
+    Err(EvalError::new(
+        format!("internal error: {what} (the checker should have refused this; please report it)"),
+        None,
+    ))
 }
 
 fn text(v: Value) -> Result<String, EvalError> {

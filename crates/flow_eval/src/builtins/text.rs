@@ -163,7 +163,7 @@ fn regex<'a>(site: Option<&'a Prepared>, pattern: Option<&Expr>) -> Result<Cow<'
         return internal("a regex pattern that is not a literal");
     };
     // The checker compiled the same pattern; failing here means a hand-edited plan.
-    regex::Regex::new(p).map(Cow::Owned).map_err(|e| EvalError { message: format!("invalid regex: {e}"), span: None })
+    regex::Regex::new(p).map(Cow::Owned).map_err(|e| EvalError::new(format!("invalid regex: {e}"), None))
 }
 
 /// The widest `pad_left`/`pad_right` result, in characters.
