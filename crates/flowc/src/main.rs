@@ -78,6 +78,12 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// Write a .flow file from another description of an API.
+    #[command(after_help = EXIT_HELP)]
+    Import {
+        #[command(subcommand)]
+        what: ImportWhat,
+    },
     /// Serve the Language Server Protocol on stdin and stdout, for editors.
     Lsp,
     /// Run the `test` blocks of the files; exit 1 if any expectation fails.
@@ -164,6 +170,30 @@ enum Command {
     },
 }
 
+#[derive(Subcommand)]
+enum ImportWhat {
+    /// An OpenAPI 3 spec (JSON or YAML): its schemas as types, its operations as endpoints, its
+    /// security scheme as the api's auth. What the language cannot say is a `lossy:` comment at
+    /// its place and in the summary on stderr.
+    #[command(after_help = EXIT_HELP)]
+    Openapi {
+        #[arg(value_name = "SPEC")]
+        spec: PathBuf,
+        /// Only operations whose path matches (`*` within a segment, `**` across), and the types they use.
+        #[arg(long, value_name = "GLOB")]
+        paths: Option<String>,
+        /// Only operations with this tag, and the types they use.
+        #[arg(long, value_name = "TAG")]
+        tag: Option<String>,
+        /// The api's name (default: from the spec's title).
+        #[arg(long, value_name = "NAME")]
+        api: Option<String>,
+        /// Write the .flow file here (default: stdout).
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+}
+
 /// Where the state store is.
 #[derive(clap::Args)]
 struct StoreArgs {
@@ -238,6 +268,9 @@ fn main() -> ExitCode {
         Command::Test { files } => commands::test::test(&files),
         Command::Fmt { files, check } => commands::fmt::fmt(&files, check),
         Command::Lsp => commands::lsp::lsp(),
+        Command::Import { what: ImportWhat::Openapi { spec, paths, tag, api, output } } => {
+            commands::import::openapi(&spec, &flow_openapi::Options { paths, tag, api }, output.as_deref())
+        }
         Command::Map { file, map, input, output, rejects } => {
             commands::map::map_records(&file, &map, input.as_deref(), output.as_deref(), rejects.as_deref())
         }

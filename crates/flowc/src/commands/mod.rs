@@ -3,6 +3,7 @@
 pub(crate) mod base_url;
 pub(crate) mod check;
 pub(crate) mod fmt;
+pub(crate) mod import;
 pub(crate) mod lsp;
 pub(crate) mod map;
 pub(crate) mod plan;
