@@ -221,7 +221,18 @@ impl Writer {
                 }
             };
             let lease = lock(&lease).clone();
-            let result = lock(&store).checkpoint(&lease, &checkpoint, now()).map_err(|e| store_failure(&e));
+            // A panic in the store must not leave `busy` set (`idle` would wait forever): it is
+            // a failed commit like any other.
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                lock(&store).checkpoint(&lease, &checkpoint, now())
+            }))
+            .unwrap_or_else(|_| {
+                Err(StateError::Invalid {
+                    what: "the checkpoint".into(),
+                    detail: "its commit stopped on an internal error (please report it); it was not committed".into(),
+                })
+            })
+            .map_err(|e| store_failure(&e));
             let mut w = lock(&self.state);
             w.busy = false;
             match result {
@@ -518,8 +529,11 @@ impl FlowStateRun {
             // Taken here, committed by the writer: the lock is not held while the disk works.
             let checkpoint = self.take(&mut t, counts, false);
             let at = t.watermark;
-            drop(t);
+            // Handed over before the tracker's lock is let go (the order of `failed` above:
+            // tracker, then writer), so a checkpoint taken later is always handed over later
+            // and an older one never replaces a newer one.
             lock(&self.writer.state).pending = Some((checkpoint, at));
+            drop(t);
             self.writer.wake.notify_all();
         }
         None
