@@ -318,7 +318,13 @@ async fn replay_file_flows(
             Ok(()) => report.flows.push(result),
             Err(d) => {
                 report.flows.push(result);
+                // The file cannot be rewritten: no flow may send another record whose outcome
+                // could not be kept (it would be sent again by the next replay).
+                let stop = d.code == codes::DEAD_LETTER_FILE.id;
                 report.diagnostics.push(d.note(format!("in flow `{}`", flow.name)));
+                if stop {
+                    break;
+                }
             }
         }
     }
