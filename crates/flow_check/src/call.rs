@@ -256,8 +256,10 @@ impl Checker<'_> {
     }
 
     /// Reports each cycle in a call graph once, at the call that closes it, unless one of its
-    /// declarations takes recursive data (`over_data`, `recursion.rs`). Iterative, so a long
-    /// chain of calls cannot overflow the stack.
+    /// declarations takes recursive data (`over_data`, `recursion.rs`). The search runs over the
+    /// declarations that do not: a cycle among them is exactly a cycle with no declaration over
+    /// recursive data (one that shares calls with an allowed cycle is found too). Iterative, so
+    /// a long chain of calls cannot overflow the stack.
     pub(crate) fn report_cycles(
         &mut self,
         graph: &[Vec<(usize, Span)>],
@@ -267,8 +269,9 @@ impl Checker<'_> {
     ) {
         let n = graph.len();
         let mut colour = vec![0u8; n];
+        let allowed = |node: usize| over_data.get(node).copied().unwrap_or(false);
         for start in 0..n {
-            if colour[start] != 0 {
+            if colour[start] != 0 || allowed(start) {
                 continue;
             }
             let mut stack: Vec<(usize, usize)> = vec![(start, 0)];
@@ -278,16 +281,15 @@ impl Checker<'_> {
                     if let Some(top) = stack.last_mut() {
                         top.1 += 1;
                     }
+                    if allowed(next) {
+                        continue;
+                    }
                     match colour.get(next) {
                         Some(0) => {
                             colour[next] = 1;
                             stack.push((next, 0));
                         }
                         Some(1) => {
-                            let from = stack.iter().position(|(n, _)| *n == next).unwrap_or(0);
-                            if stack[from..].iter().any(|(n, _)| over_data.get(*n).copied().unwrap_or(false)) {
-                                continue;
-                            }
                             let (caller, callee) = (&names[node], &names[next]);
                             let msg = if caller == callee {
                                 format!("{what} `{caller}` calls itself")

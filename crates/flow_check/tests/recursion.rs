@@ -82,3 +82,18 @@ fn recursion_over_data_that_is_not_recursive_is_e0214() {
     let checked = flow_check::check_source("fn down(k: Int) -> Int = if k == 0 then 0 else down(k - 1)\n");
     assert!(checked.diagnostics.iter().any(|d| d.code == "E0214"), "{:?}", checked.diagnostics);
 }
+
+/// A cycle with no declaration over recursive data is E0214 even when it shares its calls with
+/// one that has such a declaration (here `a → x → b → a` is allowed, through `x`, but
+/// `a → b → a` is not; a search that skipped the first cycle's closing call missed the second).
+#[test]
+fn a_cycle_without_recursive_data_beside_one_with_it_is_e0214() {
+    let source = "type Row { n: Int }\ntype Node { name: String, children: [Node] }\n\
+        fn a(r: Row) -> Int = x({ name: \"\", children: [] }) + b(r)\n\
+        fn x(n: Node) -> Int = b({ n: 1 })\n\
+        fn b(r: Row) -> Int = a(r)\n";
+    let checked = flow_check::check_source(source);
+    let cycles: Vec<&str> =
+        checked.diagnostics.iter().filter(|d| d.code == codes::MAP_CYCLE.id).map(|d| d.message.as_str()).collect();
+    assert_eq!(cycles, ["functions `a` and `b` call each other in a cycle"], "{:?}", checked.diagnostics);
+}
