@@ -198,6 +198,23 @@ impl Checker<'_> {
         for a in args {
             self.secrets_used_in(&a.value);
         }
+        // A name given twice would bind its first value and drop the second without a word
+        // (and the second's secret would count as used): refused.
+        let mut seen: Vec<&str> = Vec::new();
+        for n in args.iter().filter_map(|a| a.name.as_ref()) {
+            if seen.contains(&n.name.as_str()) {
+                self.report(
+                    Diagnostic::new(
+                        codes::BAD_AUTH,
+                        format!("argument `{}` of `{}` is given twice", n.name, callee.name),
+                    )
+                    .primary(n.span, "given again here")
+                    .help("give each argument once"),
+                );
+                return None;
+            }
+            seen.push(&n.name);
+        }
         let positional: Vec<&ast::Expr> = args.iter().filter(|a| a.name.is_none()).map(|a| &a.value).collect();
         let named = |n: &str| args.iter().find(|a| a.name.as_ref().is_some_and(|x| x.name == n)).map(|a| &a.value);
         let bad_args = |checker: &mut Checker, usage: &str| {
