@@ -228,6 +228,8 @@ pub(crate) struct Checker<'a> {
     pub diagnostics: Vec<Diagnostic>,
     /// Unions written in declared types, checked once those are all known (`unions.rs`).
     pub pending_unions: Option<Vec<crate::unions::Pending>>,
+    /// The name being checked is the base of an index (`x[k]`), the one place a table fits.
+    pub index_base: bool,
 }
 
 impl<'a> Checker<'a> {
@@ -244,6 +246,7 @@ impl<'a> Checker<'a> {
             info: Info::default(),
             diagnostics: Vec::new(),
             pending_unions: None,
+            index_base: false,
         }
     }
 

@@ -533,7 +533,8 @@ impl Checker<'_> {
             ExprKind::Bool(b) => (Ty::Bool, lit(plan::Value::Bool(*b))),
             ExprKind::Null => (Ty::Null, lit(plan::Value::Null)),
             ExprKind::Name(id) => {
-                let (t, x) = self.name(id, scope);
+                let index_base = std::mem::take(&mut self.index_base);
+                let (t, x) = self.name(id, scope, index_base);
                 (self.narrowed(e, t, scope), x)
             }
             ExprKind::Field { base, name, optional } => {
@@ -563,6 +564,8 @@ impl Checker<'_> {
                         }
                     }
                 }
+                // A misspelt name as an index's base may have meant a table (a table fits only here).
+                self.index_base = matches!(base.kind, ExprKind::Name(_));
                 let (bt, be) = self.infer(base, scope);
                 if let Ty::Dict(value) = self.types.resolve(&bt).clone() {
                     return self.dict_index(&value, be, index, scope);
@@ -777,7 +780,9 @@ impl Checker<'_> {
         }
     }
 
-    fn name(&mut self, id: &ast::Ident, scope: &mut Scope) -> (Ty, plan::Expr) {
+    /// A name as a value; `index_base` when it is the base of an index (`x[k]`), the one place
+    /// a table fits, so a misspelt name is offered a table's name with a fix only there.
+    fn name(&mut self, id: &ast::Ident, scope: &mut Scope, index_base: bool) -> (Ty, plan::Expr) {
         if let Some((ty, decl)) = scope.lookup(&id.name) {
             self.note_local_use(decl, id.span);
             return (ty, plan::Expr::Var { name: id.name.as_str().into() });
@@ -815,7 +820,7 @@ impl Checker<'_> {
             None => {
                 let mut candidates = self.local_candidates(scope);
                 candidates.extend(["null", "true", "false"].map(|l| Candidate::new(l, Sort::Literal, true)));
-                candidates.extend(self.global_candidates(|s| s == Sort::Table));
+                candidates.extend(self.global_candidates(|s| index_base && s == Sort::Table));
                 candidates.extend(Self::builtin_candidates(|_| false));
                 let help = self.meant_help(&id.name, id.span, &candidates, Some(scope), || {
                     format!("no name in scope, declared or built in, is close to `{}`", id.name)

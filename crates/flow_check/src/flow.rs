@@ -467,7 +467,7 @@ impl Checker<'_> {
         }
     }
 
-    /// The maps of the file that take one value of type `from` (their only required parameter)
+    /// The maps of the file that take one value of type `from` (their one parameter)
     /// and return exactly `to`, by name.
     fn maps_between(&self, from: &Ty, to: &Ty) -> Vec<String> {
         let mut out: Vec<String> = (0..self.decls.maps.len())
