@@ -263,12 +263,28 @@ impl Convert<'_> {
             .collect()
     }
 
-    /// `allOf`: the members' fields, merged (a field in several keeps the last one's type; it is
-    /// required when any member requires it).
+    /// `allOf`: the members' fields, merged (a field in several keeps the type the schema's own
+    /// `properties` give it, else the last member's that has it; it is required when any member
+    /// requires it). Members that only annotate (a `description`, an `example`) are not members;
+    /// members that are not objects (a `$ref` to a string) cannot be merged: one alone is that
+    /// type, several are `Json`, with the loss said.
     fn all_of(&self, s: &Value, members: &[Value], at: &str, losses: &mut Vec<String>, depth: usize) -> Ty {
-        let real: Vec<&Value> = members.iter().collect();
+        const SHAPES: [&str; 9] =
+            ["type", "properties", "allOf", "oneOf", "anyOf", "items", "enum", "additionalProperties", "$ref"];
+        let shaped = |m: &Value| m.as_object().is_some_and(|o| SHAPES.iter().any(|k| o.contains_key(*k)));
+        let real: Vec<&Value> = members.iter().filter(|m| shaped(m)).collect();
         if real.len() == 1 && s.get("properties").is_none() {
             return self.ty_at(real[0], at, losses, depth + 1);
+        }
+        let not_object = |m: &Value| {
+            let m = self.deref(m);
+            m.get("type").and_then(Value::as_str).is_some_and(|t| t != "object")
+        };
+        if real.iter().any(|m| not_object(m)) {
+            losses.push(format!(
+                "{at}: an `allOf` of members that are not all objects cannot be merged: imported as Json"
+            ));
+            return Ty::Json;
         }
         let mut props = serde_json::Map::new();
         let mut required: Vec<String> = Vec::new();
@@ -278,6 +294,9 @@ impl Convert<'_> {
         while let Some(m) = pending.pop() {
             seen += 1;
             if seen > 256 {
+                losses.push(format!(
+                    "{at}: an `allOf` of more than 256 members: the fields of the rest are not merged in"
+                ));
                 break;
             }
             let m = self.deref(m);

@@ -201,3 +201,22 @@ fn not_an_openapi_document_is_refused() {
     let spec = read_spec("[1, 2]", false).expect("json");
     assert!(import(&spec, &Options::default()).is_err());
 }
+
+#[test]
+fn an_all_of_of_a_string_and_an_annotation_is_the_string_and_of_two_non_objects_is_json() {
+    // `allOf: [{$ref: a string}, {description}]` is how specs annotate a `$ref`: the string it
+    // names, not a dictionary; members that are not objects cannot be merged, and say so.
+    let spec = r##"{"openapi": "3.0.0", "info": {"title": "Stamps", "version": "1"}, "paths": {},
+      "components": {"schemas": {
+        "stamp": {"type": "string", "format": "date-time"},
+        "note": {"type": "string"},
+        "event": {"type": "object", "required": ["at", "both"], "properties": {
+          "at": {"allOf": [{"$ref": "#/components/schemas/stamp"}, {"description": "when it happened"}]},
+          "both": {"allOf": [{"$ref": "#/components/schemas/stamp"}, {"$ref": "#/components/schemas/note"}]}
+        }}}}}"##;
+    let import = imported(spec, &Options::default());
+    let t = &import.text;
+    assert!(t.contains("at: Stamp"), "{t}");
+    assert!(t.contains("both: Json"), "{t}");
+    assert!(t.contains("an `allOf` of members that are not all objects cannot be merged"), "{t}");
+}
