@@ -2,7 +2,8 @@
 //! others, when one of the calls in the cycle takes a value of a recursive type (`type Node {
 //! children: [Node] }`), so that a tree is read to whatever depth it has. A cycle over data that
 //! is not recursive stays E0214 (`report_cycles`). At run time the depth is bounded
-//! (`flow_eval::eval::MAX_CALL_DEPTH`, R0029), so no recursion overflows the stack.
+//! (`flow_eval::eval::MAX_CALL_DEPTH`, R0029), so no recursion of calls overflows the stack (the
+//! depth of the values a recursion builds is not bounded yet: docs/language.md).
 
 use crate::checker::Signature;
 use crate::ty::Ty;
