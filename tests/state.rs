@@ -411,3 +411,130 @@ fn a_second_run_of_the_same_flow_at_once_refuses_with_r0015_and_sends_nothing() 
     });
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// The flow of the out-of-order tests: a source sorted by the cursor, a checkpoint after each
+/// settled record, four records in flight at once.
+fn out_of_order_flow() -> String {
+    example()
+        .replace(
+            "query = { updated_since: updated_since, limit: 2 }",
+            "query = { updated_since: updated_since, limit: 2, order: \"updated\" }",
+        )
+        .replace("    lag = 5m\n", "    lag = 5m\n    sorted = true\n    checkpoint_every = 1\n")
+        .replace(
+            "    save_copy(body: c, idempotency_key: c.id + \"@\" + str(c.updated_at))\n  }\n",
+            "    save_copy(body: c, idempotency_key: c.id + \"@\" + str(c.updated_at))\n  }\n  concurrency = 4\n",
+        )
+}
+
+/// Records r01 to r20, updated at 10:01 to 10:20 (id order is cursor order).
+fn twenty(api: &FakeApi) {
+    for i in 1..=20 {
+        api.changes().put(&format!("r{i:02}"), &format!("r{i:02}"), &format!("2026-03-01T10:{i:02}:00Z"));
+    }
+}
+
+/// The cursor `flowc state show` prints for the flow (`None` before the first checkpoint).
+fn stored_cursor(file: &str) -> Option<String> {
+    let shown = flowc(&["state", "show", file], &[]);
+    assert_eq!(shown.code, 0, "{}", shown.stderr);
+    let rest = shown.stdout.split_once("cursor ")?.1;
+    Some(rest.split_once(" (DateTime)")?.0.to_string())
+}
+
+impl Child {
+    /// Waits until the fake holds `gated` writes at its gate and has stored `stored` copies:
+    /// every record but the gated ones has been written, the gated ones have not.
+    fn parked_at_gate(&mut self, api: &FakeApi, gated: usize, stored: usize) {
+        // Synchronised on the fake's counts; the bound only ends a test that went wrong.
+        let give_up = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while api.changes().at_gate() != gated || api.changes().copies().len() != stored {
+            assert!(std::time::Instant::now() < give_up, "the run never reached the gate with {stored} copies");
+            assert!(self.child.try_wait().expect("wait").is_none(), "the run ended before the gate");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+
+    /// Waits until the store's committed cursor is `cursor` (a checkpoint the writer commits
+    /// after the record settled).
+    fn checkpointed(&mut self, file: &str, cursor: &str) {
+        let give_up = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while stored_cursor(file).as_deref() != Some(cursor) {
+            assert!(
+                std::time::Instant::now() < give_up,
+                "the checkpoint never reached {cursor}: {:?}",
+                stored_cursor(file)
+            );
+            assert!(self.child.try_wait().expect("wait").is_none(), "the run ended before the checkpoint");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+}
+
+/// Records forced to finish out of order: r05's write waits behind the fake's gate while the
+/// fifteen after it (within the reorder window) are all written. The committed checkpoint
+/// reaches r04 and stays there — never past the record in flight — however many records after
+/// it have finished; once r05 finishes, the run ends with the cursor at the last record.
+#[test]
+fn the_checkpoint_never_passes_a_record_in_flight_while_later_records_finish_first() {
+    let (dir, file) = scratch("out-of-order", &out_of_order_flow());
+    with_fake(Config::default(), |api| {
+        twenty(api);
+        api.changes().gate(&["r05"]);
+        let mut run1 = Child::start(api, &file);
+        run1.parked_at_gate(api, 1, 19);
+        run1.checkpointed(&file, "2026-03-01T10:04:00Z");
+        let stored: Vec<String> =
+            api.changes().copies().iter().map(|c| c["id"].as_str().unwrap_or("?").to_string()).collect();
+        assert!(stored.contains(&"r20".to_string()) && !stored.contains(&"r05".to_string()), "{stored:?}");
+        // Everything but r05 is written, and the checkpoint is still at r04 (read again after
+        // all nineteen were stored: nothing past the record in flight was committed).
+        assert_eq!(stored_cursor(&file).as_deref(), Some("2026-03-01T10:04:00Z"));
+        api.changes().open_gate();
+        let (code, stderr) = run1.end();
+        assert_eq!(code, 0, "{stderr}");
+        assert!(stderr.contains("20 records read, 20 delivered"), "{stderr}");
+        assert_eq!(stored_cursor(&file).as_deref(), Some("2026-03-01T10:20:00Z"));
+        assert_eq!(api.changes().copies().len(), 20);
+        assert_eq!(api.changes().replayed(), 0);
+    });
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// The same, with r05 refused by the receiver once its gate opens, under `on_error = fail`
+/// (the default): the run fails, and the checkpoint it commits is still at r04, never past the
+/// failed record, though the fifteen after it were delivered. The next run (the receiver
+/// fixed) resumes from r04: r05 is delivered, the others are re-sent as replays of their
+/// idempotency keys, and no record is lost or applied twice.
+#[test]
+fn a_record_that_fails_under_fail_is_never_passed_by_the_checkpoint() {
+    let (dir, file) = scratch("out-of-order-fail", &out_of_order_flow());
+    with_fake(Config::default(), |api| {
+        twenty(api);
+        api.changes().gate(&["r05"]);
+        api.changes().refuse(&["r05"]);
+        let mut run1 = Child::start(api, &file);
+        run1.parked_at_gate(api, 1, 19);
+        run1.checkpointed(&file, "2026-03-01T10:04:00Z");
+        api.changes().open_gate();
+        let (code, stderr) = run1.end();
+        assert_eq!(code, 1, "{stderr}");
+        assert!(stderr.contains("record #5 of `list_changes` (id r05)"), "the failure names the record: {stderr}");
+        assert!(stderr.contains("19 delivered, 0 filtered out, 1 failed"), "{stderr}");
+        assert_eq!(api.changes().copies().len(), 19);
+        assert_eq!(stored_cursor(&file).as_deref(), Some("2026-03-01T10:04:00Z"), "never past the failed r05");
+        api.changes().accept_all();
+        let next = run(api, &file, &[]);
+        assert_eq!(next.code, 0, "{}", next.stderr);
+        assert!(next.stderr.contains("starting from the stored cursor 2026-03-01T10:04:00Z"), "{}", next.stderr);
+        let mut ids: Vec<String> =
+            api.changes().copies().iter().map(|c| c["id"].as_str().unwrap_or("?").to_string()).collect();
+        assert_eq!(ids.len(), 20, "r05 delivered, nothing applied twice: {ids:?}");
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), 20);
+        assert_eq!(api.changes().replayed(), 15, "r06 to r20 sent again, as replays of their keys");
+        assert_eq!(stored_cursor(&file).as_deref(), Some("2026-03-01T10:20:00Z"));
+    });
+    let _ = std::fs::remove_dir_all(dir);
+}
