@@ -538,3 +538,93 @@ fn a_record_that_fails_under_fail_is_never_passed_by_the_checkpoint() {
     });
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// Records r01 to r40, updated at 10:01 to 10:40 (more than one reorder window past r05).
+fn forty(api: &FakeApi) {
+    for i in 1..=40 {
+        api.changes().put(&format!("r{i:02}"), &format!("r{i:02}"), &format!("2026-03-01T10:{i:02}:00Z"));
+    }
+}
+
+/// A graceful stop with four records in flight at once: SIGTERM while r05 waits at the fake's
+/// gate and the fifteen after it (its reorder window) are written. Nothing new is started; once
+/// r05 finishes, the checkpoint is committed at the watermark (r20), the summary is printed and
+/// the run exits 143. The next run resumes there and delivers exactly the other twenty: each
+/// of the forty records once, none sent twice.
+#[test]
+fn sigterm_with_records_in_flight_at_concurrency_four_checkpoints_and_the_next_run_delivers_each_record_once() {
+    let (dir, file) = scratch("sigterm-concurrent", &out_of_order_flow());
+    with_fake(Config::default(), |api| {
+        forty(api);
+        api.changes().gate(&["r05"]);
+        let mut run1 = Child::start(api, &file);
+        run1.parked_at_gate(api, 1, 19);
+        run1.signal("TERM");
+        run1.said("SIGTERM: stopping");
+        api.changes().open_gate();
+        let (code, stderr) = run1.end();
+        assert_eq!(code, 143, "{stderr}");
+        let summary = stderr.lines().find(|l| l.starts_with("flow copy_changes: stopped — ")).expect(&stderr);
+        let [read, delivered, filtered, failed, not_processed] = summary_counts(summary);
+        assert_eq!((delivered, filtered, failed), (20, 0, 0), "what was in flight finished: {summary}");
+        assert_eq!(read, delivered + not_processed, "{summary}");
+        assert_eq!(api.changes().copies().len(), 20);
+        assert_eq!(stored_cursor(&file).as_deref(), Some("2026-03-01T10:20:00Z"));
+        assert_eq!(runs_json(&file)[0]["status"], "stopped");
+        let next = run(api, &file, &[]);
+        assert_eq!(next.code, 0, "{}", next.stderr);
+        assert!(next.stderr.contains("starting from the stored cursor 2026-03-01T10:20:00Z"), "{}", next.stderr);
+        let mut ids: Vec<String> =
+            api.changes().copies().iter().map(|c| c["id"].as_str().unwrap_or("?").to_string()).collect();
+        assert_eq!(ids.len(), 40, "{ids:?}");
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), 40, "each record delivered once");
+        assert_eq!(api.changes().replayed(), 0, "nothing was sent twice");
+        assert_eq!(stored_cursor(&file).as_deref(), Some("2026-03-01T10:40:00Z"));
+    });
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A second signal while the first stop waits for r05 (four in flight at once): the process
+/// ends at once (130), the store keeps its last committed checkpoint (r04), and the next run
+/// takes the flow over, resumes there and delivers every record: the fifteen written after r05
+/// are sent again as replays of their keys, nothing is lost and nothing applied twice.
+#[test]
+fn a_second_signal_at_concurrency_four_aborts_at_once_and_the_next_run_loses_nothing() {
+    let (dir, file) = scratch("second-signal-concurrent", &out_of_order_flow());
+    with_fake(Config::default(), |api| {
+        forty(api);
+        api.changes().gate(&["r05"]);
+        let mut run1 = Child::start(api, &file);
+        run1.parked_at_gate(api, 1, 19);
+        run1.checkpointed(&file, "2026-03-01T10:04:00Z");
+        run1.signal("TERM");
+        run1.said("SIGTERM: stopping");
+        run1.signal("INT");
+        let (code, stderr) = run1.end();
+        assert_eq!(code, 130, "{stderr}");
+        assert!(stderr.contains("SIGINT again: aborting at once"), "{stderr}");
+        assert!(!stderr.contains("flow copy_changes: stopped"), "no summary after an abort: {stderr}");
+        assert_eq!(stored_cursor(&file).as_deref(), Some("2026-03-01T10:04:00Z"));
+        // The write of r05 may still be applied by the fake once its gate opens (the server
+        // does not know its client is gone); the next run then replays it.
+        api.changes().open_gate();
+        let next = run(api, &file, &[]);
+        assert_eq!(next.code, 0, "{}", next.stderr);
+        assert!(next.stderr.contains("(the run was killed)"), "{}", next.stderr);
+        assert!(next.stderr.contains("starting from the stored cursor 2026-03-01T10:04:00Z"), "{}", next.stderr);
+        let mut ids: Vec<String> =
+            api.changes().copies().iter().map(|c| c["id"].as_str().unwrap_or("?").to_string()).collect();
+        assert_eq!(ids.len(), 40, "{ids:?}");
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), 40, "every record applied exactly once");
+        assert!((15..=16).contains(&api.changes().replayed()), "{}", api.changes().replayed());
+        assert_eq!(stored_cursor(&file).as_deref(), Some("2026-03-01T10:40:00Z"));
+        let statuses: Vec<String> =
+            runs_json(&file).as_array().expect("runs").iter().map(|r| r["status"].to_string()).collect();
+        assert_eq!(statuses, ["\"succeeded\"", "\"interrupted\""]);
+    });
+    let _ = std::fs::remove_dir_all(dir);
+}
