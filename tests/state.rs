@@ -628,3 +628,64 @@ fn a_second_signal_at_concurrency_four_aborts_at_once_and_the_next_run_loses_not
     });
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// Starts `flowc run FILE` under a shell that limits the size of every file it writes to
+/// `blocks` of 512 bytes (`ulimit -f`, dash's unit) and ignores SIGXFSZ, so that a write past
+/// the limit fails with EFBIG, as on a full disk (the workspace forbids `unsafe`, so no
+/// `pre_exec`). Returns the exit code and stderr.
+fn run_with_file_limit(api: &FakeApi, file: &str, blocks: u64) -> (i32, String) {
+    let base = format!("shop={}/shop", api.url());
+    let out = std::process::Command::new("sh")
+        .current_dir(common::root())
+        .args(["-c", &format!("ulimit -f {blocks}; trap '' XFSZ; exec \"$0\" run \"$1\" --base-url \"$2\"")])
+        .args([env!("CARGO_BIN_EXE_flowc"), file, &base])
+        .env("NO_COLOR", "1")
+        .env(TOKEN.0, TOKEN.1)
+        .output()
+        .expect("start sh");
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// The store's disk fills mid-run: the run stops with R0014 naming the store and SQLite's
+/// reason, and nothing is lost — the next run, without the limit, resumes from the last
+/// checkpoint committed, and every record is delivered (those sent again are replays of their
+/// keys, none applied twice).
+#[test]
+fn a_full_disk_while_writing_the_store_is_a_clear_error_and_the_next_run_loses_nothing() {
+    // Enough records that the limit is always reached: a record starts at most
+    // `checkpoint_every` (1) and two windows (2 × 16) past the last committed checkpoint, so a
+    // run of N commits at least N / 33 = 60 checkpoints, each a page or more of the WAL
+    // (4 KiB), more than the 200 KiB allowed; the new store itself takes far less.
+    const N: usize = 2_000;
+    let (dir, file) = scratch("disk-full", &out_of_order_flow());
+    with_fake(Config::default(), |api| {
+        let at = |i: usize| format!("2026-03-01T{:02}:{:02}:{:02}Z", i / 3600, i / 60 % 60, i % 60);
+        for i in 0..N {
+            let at = at(i);
+            api.changes().put(&format!("r{i:04}"), &format!("r{i:04}"), &at);
+        }
+        let (code, stderr) = run_with_file_limit(api, &file, 400);
+        assert_eq!(code, 1, "{stderr}");
+        // What is shown: R0014 naming the store and SQLite's reason, once, and the summary.
+        assert_eq!(stderr.matches("error[R0014]").count(), 1, "the failure is reported once: {stderr}");
+        assert!(stderr.contains("flowc-state.sqlite cannot be written (disk I/O error)"), "{stderr}");
+        assert!(stderr.contains("check the disk is not full"), "{stderr}");
+        assert!(stderr.contains("flow copy_changes: FAILED"), "{stderr}");
+        let before = api.changes().copies().len();
+        assert!(before > 0 && before < N, "the limit was hit mid-run: {before} copies");
+        // The store is readable, at its last committed checkpoint, short of what was delivered.
+        let cursor = stored_cursor(&file).expect("a checkpoint was committed before the disk filled");
+        assert!((0..before).any(|i| at(i) == cursor), "{cursor} is a delivered record's");
+        let next = run(api, &file, &[]);
+        assert_eq!(next.code, 0, "{}", next.stderr);
+        assert!(next.stderr.contains(&format!("starting from the stored cursor {cursor}")), "{}", next.stderr);
+        let mut ids: Vec<String> =
+            api.changes().copies().iter().map(|c| c["id"].as_str().unwrap_or("?").to_string()).collect();
+        assert_eq!(ids.len(), N, "every record delivered, none applied twice");
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), N);
+        assert_eq!(stored_cursor(&file).as_deref(), Some(at(N - 1).as_str()));
+    });
+    let _ = std::fs::remove_dir_all(dir);
+}
