@@ -126,9 +126,11 @@ fn six(api: &FakeApi) {
     }
 }
 
-/// Starts a run, waits until the fake has stored `n` copies (the next write is held there),
-/// and kills the run with SIGKILL.
-fn run_and_kill_after(api: &FakeApi, file: &str, n: usize) {
+/// Starts a run, waits until the fake has stored `n` copies (the next write is held there)
+/// and `flowc state show` says `checkpointed` (the checkpoint the test resumes from is
+/// committed: the writer commits it on a thread of its own, after the answers are read), and
+/// kills the run with SIGKILL.
+fn run_and_kill_after(api: &FakeApi, file: &str, n: usize, checkpointed: impl Fn(&str) -> bool) {
     api.changes().hold_after(n);
     let base = format!("shop={}/shop", api.url());
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_flowc"))
@@ -142,8 +144,8 @@ fn run_and_kill_after(api: &FakeApi, file: &str, n: usize) {
         .expect("start flowc");
     // Synchronised on the fake's count; the bound only ends a test that went wrong.
     let give_up = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while api.changes().copies().len() < n {
-        assert!(std::time::Instant::now() < give_up, "the run never wrote {n} copies");
+    while api.changes().copies().len() < n || !checkpointed(&flowc(&["state", "show", file], &[]).stdout) {
+        assert!(std::time::Instant::now() < give_up, "the run never wrote {n} copies and checkpointed");
         assert!(child.try_wait().expect("wait").is_none(), "the run ended before writing {n} copies");
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
@@ -157,7 +159,7 @@ fn an_unsorted_source_killed_mid_pull_resumes_at_the_checkpointed_page_under_the
     let (dir, file) = scratch("crash-unsorted", &crash_flow("id", false));
     with_fake(Config::default(), |api| {
         six(api);
-        run_and_kill_after(api, &file, 3);
+        run_and_kill_after(api, &file, 3, |shown| shown.contains("resumes at page cursor \"2\" after 1 page"));
         // Killed with record 4 (page 2) in flight; the reader may have read page 3 ahead.
         assert_eq!(api.changes().pages()[..2], ["", "2"]);
         let before = copied(api);
@@ -194,7 +196,9 @@ fn a_sorted_source_killed_mid_pull_resumes_from_its_advanced_cursor() {
     let (dir, file) = scratch("crash-sorted", &crash_flow("updated", true));
     with_fake(Config::default(), |api| {
         six(api);
-        run_and_kill_after(api, &file, 3);
+        run_and_kill_after(api, &file, 3, |shown| {
+            shown.contains("cursor 2026-03-01T10:02:00Z") || shown.contains("cursor 2026-03-01T10:03:00Z")
+        });
         let before = copied(api);
         let resumed = run(api, &file, &[]);
         assert_eq!(resumed.code, 0, "{}", resumed.stderr);
