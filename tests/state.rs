@@ -126,9 +126,11 @@ fn six(api: &FakeApi) {
     }
 }
 
-/// Starts a run, waits until the fake has stored `n` copies (the next write is held there),
-/// and kills the run with SIGKILL.
-fn run_and_kill_after(api: &FakeApi, file: &str, n: usize) {
+/// Starts a run, waits until the fake has stored `n` copies (the next write is held there)
+/// and `flowc state show` says `checkpointed` (the checkpoint the test resumes from is
+/// committed: the writer commits it on a thread of its own, after the answers are read), and
+/// kills the run with SIGKILL.
+fn run_and_kill_after(api: &FakeApi, file: &str, n: usize, checkpointed: impl Fn(&str) -> bool) {
     api.changes().hold_after(n);
     let base = format!("shop={}/shop", api.url());
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_flowc"))
@@ -142,8 +144,8 @@ fn run_and_kill_after(api: &FakeApi, file: &str, n: usize) {
         .expect("start flowc");
     // Synchronised on the fake's count; the bound only ends a test that went wrong.
     let give_up = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while api.changes().copies().len() < n {
-        assert!(std::time::Instant::now() < give_up, "the run never wrote {n} copies");
+    while api.changes().copies().len() < n || !checkpointed(&flowc(&["state", "show", file], &[]).stdout) {
+        assert!(std::time::Instant::now() < give_up, "the run never wrote {n} copies and checkpointed");
         assert!(child.try_wait().expect("wait").is_none(), "the run ended before writing {n} copies");
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
@@ -157,7 +159,7 @@ fn an_unsorted_source_killed_mid_pull_resumes_at_the_checkpointed_page_under_the
     let (dir, file) = scratch("crash-unsorted", &crash_flow("id", false));
     with_fake(Config::default(), |api| {
         six(api);
-        run_and_kill_after(api, &file, 3);
+        run_and_kill_after(api, &file, 3, |shown| shown.contains("resumes at page cursor \"2\" after 1 page"));
         // Killed with record 4 (page 2) in flight; the reader may have read page 3 ahead.
         assert_eq!(api.changes().pages()[..2], ["", "2"]);
         let before = copied(api);
@@ -194,7 +196,9 @@ fn a_sorted_source_killed_mid_pull_resumes_from_its_advanced_cursor() {
     let (dir, file) = scratch("crash-sorted", &crash_flow("updated", true));
     with_fake(Config::default(), |api| {
         six(api);
-        run_and_kill_after(api, &file, 3);
+        run_and_kill_after(api, &file, 3, |shown| {
+            shown.contains("cursor 2026-03-01T10:02:00Z") || shown.contains("cursor 2026-03-01T10:03:00Z")
+        });
         let before = copied(api);
         let resumed = run(api, &file, &[]);
         assert_eq!(resumed.code, 0, "{}", resumed.stderr);
@@ -408,6 +412,284 @@ fn a_second_run_of_the_same_flow_at_once_refuses_with_r0015_and_sends_nothing() 
         let (code, stderr) = first.end();
         assert_eq!(code, 0, "{stderr}");
         assert_eq!(api.changes().copies().len(), 6);
+    });
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// The flow of the out-of-order tests: a source sorted by the cursor, a checkpoint after each
+/// settled record, four records in flight at once.
+fn out_of_order_flow() -> String {
+    example()
+        .replace(
+            "query = { updated_since: updated_since, limit: 2 }",
+            "query = { updated_since: updated_since, limit: 2, order: \"updated\" }",
+        )
+        .replace("    lag = 5m\n", "    lag = 5m\n    sorted = true\n    checkpoint_every = 1\n")
+        .replace(
+            "    save_copy(body: c, idempotency_key: c.id + \"@\" + str(c.updated_at))\n  }\n",
+            "    save_copy(body: c, idempotency_key: c.id + \"@\" + str(c.updated_at))\n  }\n  concurrency = 4\n",
+        )
+}
+
+/// Records r01 to r20, updated at 10:01 to 10:20 (id order is cursor order).
+fn twenty(api: &FakeApi) {
+    for i in 1..=20 {
+        api.changes().put(&format!("r{i:02}"), &format!("r{i:02}"), &format!("2026-03-01T10:{i:02}:00Z"));
+    }
+}
+
+/// The cursor `flowc state show` prints for the flow (`None` before the first checkpoint).
+fn stored_cursor(file: &str) -> Option<String> {
+    let shown = flowc(&["state", "show", file], &[]);
+    assert_eq!(shown.code, 0, "{}", shown.stderr);
+    let rest = shown.stdout.split_once("cursor ")?.1;
+    Some(rest.split_once(" (DateTime)")?.0.to_string())
+}
+
+impl Child {
+    /// Waits until the fake holds `gated` writes at its gate and has stored `stored` copies:
+    /// every record but the gated ones has been written, the gated ones have not.
+    fn parked_at_gate(&mut self, api: &FakeApi, gated: usize, stored: usize) {
+        // Synchronised on the fake's counts; the bound only ends a test that went wrong.
+        let give_up = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while api.changes().at_gate() != gated || api.changes().copies().len() != stored {
+            assert!(std::time::Instant::now() < give_up, "the run never reached the gate with {stored} copies");
+            assert!(self.child.try_wait().expect("wait").is_none(), "the run ended before the gate");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+
+    /// Waits until the store's committed cursor is `cursor` (a checkpoint the writer commits
+    /// after the record settled).
+    fn checkpointed(&mut self, file: &str, cursor: &str) {
+        let give_up = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while stored_cursor(file).as_deref() != Some(cursor) {
+            assert!(
+                std::time::Instant::now() < give_up,
+                "the checkpoint never reached {cursor}: {:?}",
+                stored_cursor(file)
+            );
+            assert!(self.child.try_wait().expect("wait").is_none(), "the run ended before the checkpoint");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+}
+
+/// Records forced to finish out of order: r05's write waits behind the fake's gate while the
+/// fifteen after it (within the reorder window) are all written. The committed checkpoint
+/// reaches r04 and stays there — never past the record in flight — however many records after
+/// it have finished; once r05 finishes, the run ends with the cursor at the last record.
+#[test]
+fn the_checkpoint_never_passes_a_record_in_flight_while_later_records_finish_first() {
+    let (dir, file) = scratch("out-of-order", &out_of_order_flow());
+    with_fake(Config::default(), |api| {
+        twenty(api);
+        api.changes().gate(&["r05"]);
+        let mut run1 = Child::start(api, &file);
+        run1.parked_at_gate(api, 1, 19);
+        run1.checkpointed(&file, "2026-03-01T10:04:00Z");
+        let stored: Vec<String> =
+            api.changes().copies().iter().map(|c| c["id"].as_str().unwrap_or("?").to_string()).collect();
+        assert!(stored.contains(&"r20".to_string()) && !stored.contains(&"r05".to_string()), "{stored:?}");
+        // Everything but r05 is written, and the checkpoint is still at r04 (read again after
+        // all nineteen were stored: nothing past the record in flight was committed).
+        assert_eq!(stored_cursor(&file).as_deref(), Some("2026-03-01T10:04:00Z"));
+        api.changes().open_gate();
+        let (code, stderr) = run1.end();
+        assert_eq!(code, 0, "{stderr}");
+        assert!(stderr.contains("20 records read, 20 delivered"), "{stderr}");
+        assert_eq!(stored_cursor(&file).as_deref(), Some("2026-03-01T10:20:00Z"));
+        assert_eq!(api.changes().copies().len(), 20);
+        assert_eq!(api.changes().replayed(), 0);
+    });
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// The same, with r05 refused by the receiver once its gate opens, under `on_error = fail`
+/// (the default): the run fails, and the checkpoint it commits is still at r04, never past the
+/// failed record, though the fifteen after it were delivered. The next run (the receiver
+/// fixed) resumes from r04: r05 is delivered, the others are re-sent as replays of their
+/// idempotency keys, and no record is lost or applied twice.
+#[test]
+fn a_record_that_fails_under_fail_is_never_passed_by_the_checkpoint() {
+    let (dir, file) = scratch("out-of-order-fail", &out_of_order_flow());
+    with_fake(Config::default(), |api| {
+        twenty(api);
+        api.changes().gate(&["r05"]);
+        api.changes().refuse(&["r05"]);
+        let mut run1 = Child::start(api, &file);
+        run1.parked_at_gate(api, 1, 19);
+        run1.checkpointed(&file, "2026-03-01T10:04:00Z");
+        api.changes().open_gate();
+        let (code, stderr) = run1.end();
+        assert_eq!(code, 1, "{stderr}");
+        assert!(stderr.contains("record #5 of `list_changes` (id r05)"), "the failure names the record: {stderr}");
+        assert!(stderr.contains("19 delivered, 0 filtered out, 1 failed"), "{stderr}");
+        assert_eq!(api.changes().copies().len(), 19);
+        assert_eq!(stored_cursor(&file).as_deref(), Some("2026-03-01T10:04:00Z"), "never past the failed r05");
+        api.changes().accept_all();
+        let next = run(api, &file, &[]);
+        assert_eq!(next.code, 0, "{}", next.stderr);
+        assert!(next.stderr.contains("starting from the stored cursor 2026-03-01T10:04:00Z"), "{}", next.stderr);
+        let mut ids: Vec<String> =
+            api.changes().copies().iter().map(|c| c["id"].as_str().unwrap_or("?").to_string()).collect();
+        assert_eq!(ids.len(), 20, "r05 delivered, nothing applied twice: {ids:?}");
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), 20);
+        assert_eq!(api.changes().replayed(), 15, "r06 to r20 sent again, as replays of their keys");
+        assert_eq!(stored_cursor(&file).as_deref(), Some("2026-03-01T10:20:00Z"));
+    });
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Records r01 to r40, updated at 10:01 to 10:40 (more than one reorder window past r05).
+fn forty(api: &FakeApi) {
+    for i in 1..=40 {
+        api.changes().put(&format!("r{i:02}"), &format!("r{i:02}"), &format!("2026-03-01T10:{i:02}:00Z"));
+    }
+}
+
+/// A graceful stop with four records in flight at once: SIGTERM while r05 waits at the fake's
+/// gate and the fifteen after it (its reorder window) are written. Nothing new is started; once
+/// r05 finishes, the checkpoint is committed at the watermark (r20), the summary is printed and
+/// the run exits 143. The next run resumes there and delivers exactly the other twenty: each
+/// of the forty records once, none sent twice.
+#[test]
+fn sigterm_with_records_in_flight_at_concurrency_four_checkpoints_and_the_next_run_delivers_each_record_once() {
+    let (dir, file) = scratch("sigterm-concurrent", &out_of_order_flow());
+    with_fake(Config::default(), |api| {
+        forty(api);
+        api.changes().gate(&["r05"]);
+        let mut run1 = Child::start(api, &file);
+        run1.parked_at_gate(api, 1, 19);
+        run1.signal("TERM");
+        run1.said("SIGTERM: stopping");
+        api.changes().open_gate();
+        let (code, stderr) = run1.end();
+        assert_eq!(code, 143, "{stderr}");
+        let summary = stderr.lines().find(|l| l.starts_with("flow copy_changes: stopped — ")).expect(&stderr);
+        let [read, delivered, filtered, failed, not_processed] = summary_counts(summary);
+        assert_eq!((delivered, filtered, failed), (20, 0, 0), "what was in flight finished: {summary}");
+        assert_eq!(read, delivered + not_processed, "{summary}");
+        assert_eq!(api.changes().copies().len(), 20);
+        assert_eq!(stored_cursor(&file).as_deref(), Some("2026-03-01T10:20:00Z"));
+        assert_eq!(runs_json(&file)[0]["status"], "stopped");
+        let next = run(api, &file, &[]);
+        assert_eq!(next.code, 0, "{}", next.stderr);
+        assert!(next.stderr.contains("starting from the stored cursor 2026-03-01T10:20:00Z"), "{}", next.stderr);
+        let mut ids: Vec<String> =
+            api.changes().copies().iter().map(|c| c["id"].as_str().unwrap_or("?").to_string()).collect();
+        assert_eq!(ids.len(), 40, "{ids:?}");
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), 40, "each record delivered once");
+        assert_eq!(api.changes().replayed(), 0, "nothing was sent twice");
+        assert_eq!(stored_cursor(&file).as_deref(), Some("2026-03-01T10:40:00Z"));
+    });
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A second signal while the first stop waits for r05 (four in flight at once): the process
+/// ends at once (130), the store keeps its last committed checkpoint (r04), and the next run
+/// takes the flow over, resumes there and delivers every record: the fifteen written after r05
+/// are sent again as replays of their keys, nothing is lost and nothing applied twice.
+#[test]
+fn a_second_signal_at_concurrency_four_aborts_at_once_and_the_next_run_loses_nothing() {
+    let (dir, file) = scratch("second-signal-concurrent", &out_of_order_flow());
+    with_fake(Config::default(), |api| {
+        forty(api);
+        api.changes().gate(&["r05"]);
+        let mut run1 = Child::start(api, &file);
+        run1.parked_at_gate(api, 1, 19);
+        run1.checkpointed(&file, "2026-03-01T10:04:00Z");
+        run1.signal("TERM");
+        run1.said("SIGTERM: stopping");
+        run1.signal("INT");
+        let (code, stderr) = run1.end();
+        assert_eq!(code, 130, "{stderr}");
+        assert!(stderr.contains("SIGINT again: aborting at once"), "{stderr}");
+        assert!(!stderr.contains("flow copy_changes: stopped"), "no summary after an abort: {stderr}");
+        assert_eq!(stored_cursor(&file).as_deref(), Some("2026-03-01T10:04:00Z"));
+        // The write of r05 may still be applied by the fake once its gate opens (the server
+        // does not know its client is gone); the next run then replays it.
+        api.changes().open_gate();
+        let next = run(api, &file, &[]);
+        assert_eq!(next.code, 0, "{}", next.stderr);
+        assert!(next.stderr.contains("(the run was killed)"), "{}", next.stderr);
+        assert!(next.stderr.contains("starting from the stored cursor 2026-03-01T10:04:00Z"), "{}", next.stderr);
+        let mut ids: Vec<String> =
+            api.changes().copies().iter().map(|c| c["id"].as_str().unwrap_or("?").to_string()).collect();
+        assert_eq!(ids.len(), 40, "{ids:?}");
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), 40, "every record applied exactly once");
+        assert!((15..=16).contains(&api.changes().replayed()), "{}", api.changes().replayed());
+        assert_eq!(stored_cursor(&file).as_deref(), Some("2026-03-01T10:40:00Z"));
+        let statuses: Vec<String> =
+            runs_json(&file).as_array().expect("runs").iter().map(|r| r["status"].to_string()).collect();
+        assert_eq!(statuses, ["\"succeeded\"", "\"interrupted\""]);
+    });
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Starts `flowc run FILE` under a shell that limits the size of every file it writes to
+/// `blocks` of 512 bytes (`ulimit -f`, dash's unit) and ignores SIGXFSZ, so that a write past
+/// the limit fails with EFBIG, as on a full disk (the workspace forbids `unsafe`, so no
+/// `pre_exec`). Returns the exit code and stderr.
+fn run_with_file_limit(api: &FakeApi, file: &str, blocks: u64) -> (i32, String) {
+    let base = format!("shop={}/shop", api.url());
+    let out = std::process::Command::new("sh")
+        .current_dir(common::root())
+        .args(["-c", &format!("ulimit -f {blocks}; trap '' XFSZ; exec \"$0\" run \"$1\" --base-url \"$2\"")])
+        .args([env!("CARGO_BIN_EXE_flowc"), file, &base])
+        .env("NO_COLOR", "1")
+        .env(TOKEN.0, TOKEN.1)
+        .output()
+        .expect("start sh");
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// The store's disk fills mid-run: the run stops with R0014 naming the store and SQLite's
+/// reason, and nothing is lost — the next run, without the limit, resumes from the last
+/// checkpoint committed, and every record is delivered (those sent again are replays of their
+/// keys, none applied twice).
+#[test]
+fn a_full_disk_while_writing_the_store_is_a_clear_error_and_the_next_run_loses_nothing() {
+    // Enough records that the limit is always reached: a record starts at most
+    // `checkpoint_every` (1) and two windows (2 × 16) past the last committed checkpoint, so a
+    // run of N commits at least N / 33 = 60 checkpoints, each a page or more of the WAL
+    // (4 KiB), more than the 200 KiB allowed; the new store itself takes far less.
+    const N: usize = 2_000;
+    let (dir, file) = scratch("disk-full", &out_of_order_flow());
+    with_fake(Config::default(), |api| {
+        let at = |i: usize| format!("2026-03-01T{:02}:{:02}:{:02}Z", i / 3600, i / 60 % 60, i % 60);
+        for i in 0..N {
+            let at = at(i);
+            api.changes().put(&format!("r{i:04}"), &format!("r{i:04}"), &at);
+        }
+        let (code, stderr) = run_with_file_limit(api, &file, 400);
+        assert_eq!(code, 1, "{stderr}");
+        // What is shown: R0014 naming the store and SQLite's reason, once, and the summary.
+        assert_eq!(stderr.matches("error[R0014]").count(), 1, "the failure is reported once: {stderr}");
+        assert!(stderr.contains("flowc-state.sqlite cannot be written (disk I/O error)"), "{stderr}");
+        assert!(stderr.contains("check the disk is not full"), "{stderr}");
+        assert!(stderr.contains("flow copy_changes: FAILED"), "{stderr}");
+        let before = api.changes().copies().len();
+        assert!(before > 0 && before < N, "the limit was hit mid-run: {before} copies");
+        // The store is readable, at its last committed checkpoint, short of what was delivered.
+        let cursor = stored_cursor(&file).expect("a checkpoint was committed before the disk filled");
+        assert!((0..before).any(|i| at(i) == cursor), "{cursor} is a delivered record's");
+        let next = run(api, &file, &[]);
+        assert_eq!(next.code, 0, "{}", next.stderr);
+        assert!(next.stderr.contains(&format!("starting from the stored cursor {cursor}")), "{}", next.stderr);
+        let mut ids: Vec<String> =
+            api.changes().copies().iter().map(|c| c["id"].as_str().unwrap_or("?").to_string()).collect();
+        assert_eq!(ids.len(), N, "every record delivered, none applied twice");
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), N);
+        assert_eq!(stored_cursor(&file).as_deref(), Some(at(N - 1).as_str()));
     });
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -9,6 +9,10 @@
 //!   replayed. With [`Changes::hold_after`], the write after the first N waits until
 //!   [`Changes::release`], so a test can stop a run at an exact record.
 //!
+//! With [`Changes::gate`], the copies of the named records wait behind a gate until
+//! [`Changes::open_gate`], whatever else goes on: records finish out of order, at a moment the
+//! test chooses ([`Changes::at_gate`] says how many wait there).
+//!
 //! With [`Changes::refuse`], a copy whose `name` is one of the given names is answered 422 (the
 //! receiving API refuses it) and not stored, until [`Changes::accept_all`]: dead letters, then
 //! their replay once the receiver is fixed.
@@ -49,6 +53,10 @@ struct Inner {
     pages: Vec<String>,
     /// Copies with one of these names are refused (422).
     refused: Vec<String>,
+    /// Copies with one of these names wait until [`Changes::open_gate`].
+    gated: Vec<String>,
+    /// Writes waiting at the gate now.
+    at_gate: usize,
 }
 
 impl Changes {
@@ -93,6 +101,23 @@ impl Changes {
     /// From now on, a copy whose `name` is one of `names` is answered 422 and not stored.
     pub fn refuse(&self, names: &[&str]) {
         self.lock().refused = names.iter().map(|n| n.to_string()).collect();
+    }
+
+    /// From now on, a copy whose `name` is one of `names` waits until [`Changes::open_gate`]
+    /// (then it is answered as any other: stored, replayed or refused).
+    pub fn gate(&self, names: &[&str]) {
+        self.lock().gated = names.iter().map(|n| n.to_string()).collect();
+    }
+
+    /// How many writes wait at the gate now.
+    pub fn at_gate(&self) -> usize {
+        self.lock().at_gate
+    }
+
+    /// Lets the writes at the gate go on, and gates no more.
+    pub fn open_gate(&self) {
+        self.lock().gated.clear();
+        self.released.notify_waiters();
     }
 
     /// Accepts every copy again (the receiving API was fixed).
@@ -161,31 +186,43 @@ async fn copy(State((changes, token)): St, headers: HeaderMap, Json(body): Json<
         return r;
     }
     let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_string);
-    let mut waiting = Waiting { changes: &changes, counted: false };
+    let mut waiting = Waiting { changes: &changes, counted: false, gated: false };
     loop {
         let notified = changes.released.notified();
         {
             let mut inner = changes.lock();
-            if let Some(answer) = key.as_ref().and_then(|k| inner.idempotency.get(k).cloned()) {
-                inner.replayed += 1;
-                return Json(answer).into_response();
-            }
-            if body["name"].as_str().is_some_and(|n| inner.refused.iter().any(|r| r == n)) {
-                let error = json!({ "error": "the copy was refused", "name": body["name"] });
-                return (StatusCode::UNPROCESSABLE_ENTITY, Json(error)).into_response();
-            }
-            let held = inner.hold_after.is_some_and(|n| inner.copies.len() >= n) && !inner.released;
-            if held && !waiting.counted {
-                inner.held += 1;
-                waiting.counted = true;
-            }
-            if !held {
-                let answer = json!({ "id": format!("copy-{}", inner.copies.len() + 1) });
-                inner.copies.push(body);
-                if let Some(k) = key {
-                    inner.idempotency.insert(k, answer.clone());
+            let gated = body["name"].as_str().is_some_and(|n| inner.gated.iter().any(|g| g == n));
+            if gated != waiting.gated {
+                if gated {
+                    inner.at_gate += 1;
+                } else {
+                    inner.at_gate -= 1;
                 }
-                return Json(answer).into_response();
+                waiting.gated = gated;
+            }
+            // At the gate: nothing else happens until it opens.
+            if !gated {
+                if let Some(answer) = key.as_ref().and_then(|k| inner.idempotency.get(k).cloned()) {
+                    inner.replayed += 1;
+                    return Json(answer).into_response();
+                }
+                if body["name"].as_str().is_some_and(|n| inner.refused.iter().any(|r| r == n)) {
+                    let error = json!({ "error": "the copy was refused", "name": body["name"] });
+                    return (StatusCode::UNPROCESSABLE_ENTITY, Json(error)).into_response();
+                }
+                let held = inner.hold_after.is_some_and(|n| inner.copies.len() >= n) && !inner.released;
+                if held && !waiting.counted {
+                    inner.held += 1;
+                    waiting.counted = true;
+                }
+                if !held {
+                    let answer = json!({ "id": format!("copy-{}", inner.copies.len() + 1) });
+                    inner.copies.push(body);
+                    if let Some(k) = key {
+                        inner.idempotency.insert(k, answer.clone());
+                    }
+                    return Json(answer).into_response();
+                }
             }
         }
         notified.await;
@@ -196,12 +233,18 @@ async fn copy(State((changes, token)): St, headers: HeaderMap, Json(body): Json<
 struct Waiting<'a> {
     changes: &'a Changes,
     counted: bool,
+    /// Counted in [`Changes::at_gate`].
+    gated: bool,
 }
 
 impl Drop for Waiting<'_> {
     fn drop(&mut self) {
+        let mut inner = self.changes.lock();
         if self.counted {
-            self.changes.lock().held -= 1;
+            inner.held -= 1;
+        }
+        if self.gated {
+            inner.at_gate -= 1;
         }
     }
 }

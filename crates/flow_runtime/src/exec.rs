@@ -286,7 +286,13 @@ async fn run_flow(ctx: Arc<Ctx>, index: usize) -> (FlowReport, Vec<Diagnostic>) 
             ended = ended.and(Err(d));
         }
         if let Err(d) = ended {
-            lock(&fr.diagnostics).push(d.note(format!("in flow `{}`", fr.flow_name())));
+            let d = d.note(format!("in flow `{}`", fr.flow_name()));
+            // The store's failure may have stopped the flow already (a checkpoint's commit,
+            // reported when a record settled): the same failure is reported once.
+            let mut diagnostics = lock(&fr.diagnostics);
+            if !diagnostics.iter().any(|e| e.code == d.code && e.message == d.message) {
+                diagnostics.push(d);
+            }
         }
     }
     let diagnostics = std::mem::take(&mut *lock(&fr.diagnostics));
