@@ -14,49 +14,41 @@ impl Checker<'_> {
     /// members or aliases.
     pub(crate) fn recursive_types(&self) -> Vec<bool> {
         let defs = &self.types.defs;
-        (0..defs.len())
-            .map(|i| {
-                let mut seen = vec![false; defs.len()];
-                let mut todo: Vec<&Ty> = vec![&defs[i]];
-                while let Some(ty) = todo.pop() {
-                    for j in named_in(ty) {
-                        if j == i {
-                            return true;
-                        }
-                        if let (Some(false), Some(def)) = (seen.get(j).copied(), defs.get(j)) {
-                            seen[j] = true;
-                            todo.push(def);
-                        }
-                    }
-                }
-                false
-            })
-            .collect()
+        (0..defs.len()).map(|i| self.reaches(vec![&defs[i]], |j| j == i)).collect()
     }
 
     /// For each signature, whether one of its parameters holds a recursive type somewhere.
     pub(crate) fn takes_recursive_data(&self, sigs: &[Option<&Signature>]) -> Vec<bool> {
         let recursive = self.recursive_types();
-        let defs = &self.types.defs;
         sigs.iter()
             .map(|sig| {
-                let Some(sig) = sig else { return false };
-                let mut seen = vec![false; defs.len()];
-                let mut todo: Vec<&Ty> = sig.params.iter().map(|(_, t)| t).collect();
-                while let Some(ty) = todo.pop() {
-                    for j in named_in(ty) {
-                        if recursive.get(j).copied().unwrap_or(false) {
-                            return true;
-                        }
-                        if let (Some(false), Some(def)) = (seen.get(j).copied(), defs.get(j)) {
-                            seen[j] = true;
-                            todo.push(def);
-                        }
-                    }
-                }
-                false
+                sig.is_some_and(|sig| {
+                    self.reaches(sig.params.iter().map(|(_, t)| t).collect(), |j| {
+                        recursive.get(j).copied().unwrap_or(false)
+                    })
+                })
             })
             .collect()
+    }
+
+    /// Whether the declared types named by `start`, or by the types they name in turn, include
+    /// one that `hit` picks (each declared type looked into once).
+    fn reaches(&self, start: Vec<&Ty>, hit: impl Fn(usize) -> bool) -> bool {
+        let defs = &self.types.defs;
+        let mut seen = vec![false; defs.len()];
+        let mut todo = start;
+        while let Some(ty) = todo.pop() {
+            for j in named_in(ty) {
+                if hit(j) {
+                    return true;
+                }
+                if let (Some(false), Some(def)) = (seen.get(j).copied(), defs.get(j)) {
+                    seen[j] = true;
+                    todo.push(def);
+                }
+            }
+        }
+        false
     }
 }
 

@@ -63,10 +63,7 @@ pub(crate) fn replay(file: &Path, args: &ReplayArgs<'_>, state: StoreOptions<'_>
         secrets,
         base_dir: target.base_dir().to_path_buf(),
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| miette::miette!("cannot start the async runtime: {e}"))?;
+    let runtime = runtime()?;
     let result =
         runtime.block_on(flow_runtime::replay(&target.plan, Box::new(store), options, Arc::new(flow_runtime::Quiet)));
     let nothing = format!("no dead letters to replay in {}", target.store.display());
@@ -136,10 +133,7 @@ fn replay_file(file: &Path, from: &Path, args: &ReplayArgs<'_>, state: StoreOpti
         secrets,
         base_dir: target.base_dir().to_path_buf(),
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| miette::miette!("cannot start the async runtime: {e}"))?;
+    let runtime = runtime()?;
     let result =
         runtime.block_on(flow_runtime::replay_file(&target.plan, from, options, Arc::new(flow_runtime::Quiet)));
     let nothing = format!("no dead letters to replay in {}", from.display());
@@ -252,4 +246,12 @@ fn describe_as(target: &Target, head: &str, l: &DeadLetter) -> String {
         l.error.message,
         flow_runtime::mask_kept_record(&target.plan, &l.source, &l.record)
     )
+}
+
+/// The async runtime a replay sends its records on.
+fn runtime() -> miette::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| miette::miette!("cannot start the async runtime: {e}"))
 }
