@@ -477,24 +477,39 @@ impl<'a, const EXPLAIN: bool> Parser<'a, EXPLAIN> {
                 // try the one after the last match first.
                 let table = self.keys.and_then(|k| k.get(fields));
                 let mut guess = 0;
+                // The field matched last (at the start: the number of fields), whose follower in
+                // the last object of this type is the key expected next.
+                let mut last = fields.len();
                 if self.peek() == Some(b'}') {
                     self.i += 1;
                 } else {
                     loop {
-                        let escaped;
-                        let key = match self.plain_key()? {
-                            Some(key) => key,
+                        let at = match table.and_then(|t| t.expected(last, self.b, self.i)) {
+                            Some((f, end)) => {
+                                self.i = end;
+                                Some(f)
+                            }
                             None => {
-                                escaped = self.string()?;
-                                escaped.as_bytes()
+                                let escaped;
+                                let key = match self.plain_key()? {
+                                    Some(key) => key,
+                                    None => {
+                                        escaped = self.string()?;
+                                        escaped.as_bytes()
+                                    }
+                                };
+                                let at = match (table, fields.get(guess)) {
+                                    (Some(table), _) => table.find(fields, key),
+                                    (None, Some(f)) if same(&f.name, key) => Some(guess),
+                                    (None, _) => fields.iter().position(|f| same(&f.name, key)),
+                                };
+                                if let (Some(table), Some(f)) = (table, at) {
+                                    table.learn(last, f);
+                                }
+                                at
                             }
                         };
                         self.eat(b':')?;
-                        let at = match (table, fields.get(guess)) {
-                            (Some(table), _) => table.find(fields, key),
-                            (None, Some(f)) if same(&f.name, key) => Some(guess),
-                            (None, _) => fields.iter().position(|f| same(&f.name, key)),
-                        };
                         match at {
                             Some(i) => {
                                 // A repeated key: each must fit, the last one wins.
@@ -509,6 +524,7 @@ impl<'a, const EXPLAIN: bool> Parser<'a, EXPLAIN> {
                                 self.value(&fields[i].ty, &mut out[i].1, on_path)?;
                                 self.leave(len);
                                 guess = i + 1;
+                                last = i;
                             }
                             None => self.skip()?,
                         }
