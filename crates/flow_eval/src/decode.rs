@@ -196,6 +196,7 @@ impl<'a, const EXPLAIN: bool> Parser<'a, EXPLAIN> {
         }
     }
 
+    #[inline(never)]
     fn ws(&mut self) {
         while let Some(c) = self.b.get(self.i) {
             if matches!(c, b' ' | b'\t' | b'\n' | b'\r') {
@@ -206,7 +207,7 @@ impl<'a, const EXPLAIN: bool> Parser<'a, EXPLAIN> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn peek(&mut self) -> Option<u8> {
         // Compact JSON has no whitespace between tokens: a byte above ' ' is the next token.
         match self.b.get(self.i) {
