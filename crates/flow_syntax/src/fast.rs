@@ -1,8 +1,9 @@
 //! A hand-written parser of one declaration that gives exactly the tree pest's grammar gives
-//! (`tree_to_ast.rs`, the same nodes, spans and diagnostics), about twenty times faster. It is a
-//! fast path, not a second grammar: the grammar in `grammar/flow.pest` stays normative, and this
-//! parser *declines* (`None`) wherever it is not certain to agree with it, so the declaration is
-//! then parsed by pest as before, with pest's failure, recovery and diagnostics unchanged.
+//! (`tree_to_ast.rs`, the same nodes, spans and diagnostics), in about a fifteenth of the
+//! instructions (docs/performance.md). It is a fast path, not a second grammar: the grammar in
+//! `grammar/flow.pest` stays normative, and this parser *declines* (`None`) wherever it is not
+//! certain to agree with it, so the declaration is then parsed by pest as before, with pest's
+//! failure, recovery and diagnostics unchanged.
 //!
 //! How it stays equal to the grammar: pest's grammar is a PEG, and a PEG parse is determined by
 //! its ordered choices and greedy repetitions. At each choice this parser looks at the next
