@@ -157,6 +157,7 @@ fn runs_lists_the_history_newest_first_as_a_table_and_as_json() {
             "pages",
             "requests",
             "retries",
+            "resent",
             "error"
         ]
     );
@@ -412,7 +413,7 @@ fn expire_lease(store: &std::path::Path, flow: &str) {
 /// cursor is the greatest id.
 #[test]
 fn a_hundred_thousand_record_sync_killed_twenty_times_delivers_every_record_with_no_duplicate_effect() {
-    let (r, _) = killed_and_resumed(INCREMENTAL, "crash");
+    let (r, _, _) = killed_and_resumed(INCREMENTAL, "crash");
     assert_eq!((r.applied, r.duplicates), (N, 0), "zero duplicate effects: {r:?}");
     // What was re-sent after each kill is at most what was past the last checkpoint: a
     // checkpoint's worth (200), a page (100) and, twice, how far a record may start past the
@@ -425,11 +426,30 @@ fn a_hundred_thousand_record_sync_killed_twenty_times_delivers_every_record_with
 /// at most what was past the last checkpoint.
 #[test]
 fn the_same_sync_without_keys_sends_again_per_crash_at_most_what_was_past_its_checkpoint() {
-    let (r, resent) = killed_and_resumed("tests/data/state/incremental_unkeyed.flow", "crash-unkeyed");
+    let file = "tests/data/state/incremental_unkeyed.flow";
+    let (r, resent, runs) = killed_and_resumed(file, "crash-unkeyed");
     assert_eq!(r.replayed, 0);
     assert_eq!(r.applied, N + r.duplicates, "{r:?}");
     assert_eq!(resent.iter().sum::<u64>(), r.duplicates);
     assert!(resent.iter().all(|n| *n <= RESENT_AT_MOST), "{resent:?}");
+    // Each resumed run said how many records may have been sent twice (what the killed run had
+    // started past its last checkpoint, from its mark beside the store): never fewer than the
+    // duplicates the fake counted, and at most what was in flight — past the checkpoint, and
+    // more than was applied by at most the requests under way at the kill (concurrency 16) and
+    // the mark's reservation (16) per crash.
+    let said: Vec<u64> = runs
+        .as_array()
+        .expect("runs")
+        .iter()
+        .rev()
+        .skip(1)
+        .map(|r| r["resent"]["at_most"].as_u64().unwrap_or_else(|| panic!("a resumed run says a number: {r}")))
+        .collect();
+    assert_eq!(said.len(), KILLS, "{runs}");
+    let total: u64 = said.iter().sum();
+    assert!(total >= r.duplicates, "said {said:?}, duplicates {resent:?}");
+    assert!(total <= r.duplicates + KILLS as u64 * (16 + 16), "said {said:?}, duplicates {resent:?}");
+    assert!(said.iter().all(|n| *n <= RESENT_AT_MOST), "{said:?}");
 }
 
 const N: u64 = 100_000;
@@ -441,7 +461,8 @@ const RESENT_AT_MOST: u64 = 200 + 100 + 2 * 64;
 /// Runs flow `sync` of `file` over N orders, killed at KILLS seeded moments and resumed, then
 /// once to the end; checks what holds with or without keys. The fake's receipts, and the
 /// duplicate effects each crash caused (measured at the next kill, or at the end).
-fn killed_and_resumed(file: &str, test: &str) -> (flow_fakeapi::Receipts, Vec<u64>) {
+/// And the run history (`flowc runs --format json`).
+fn killed_and_resumed(file: &str, test: &str) -> (flow_fakeapi::Receipts, Vec<u64>, serde_json::Value) {
     with_fake(Config { orders: N, ..Config::default() }, |api| {
         let dir = scratch(test);
         let store = dir.join("state.sqlite");
@@ -497,6 +518,13 @@ fn killed_and_resumed(file: &str, test: &str) -> (flow_fakeapi::Receipts, Vec<u6
         assert_eq!(killed, KILLS);
         let out = flowc(&args, &DEMO_SECRETS);
         assert_eq!(out.code, 0, "{}", out.stderr);
+        // Resumed after a kill: it says so at its start and in its summary.
+        assert!(
+            out.stderr.contains("past its last checkpoint are read again, and may be sent twice"),
+            "{}",
+            out.stderr
+        );
+        assert!(out.stderr.contains("may have been sent twice (started by the run before"), "{}", out.stderr);
         let r = api.receipts("contacts");
         resent.push(r.duplicates - duplicates);
         assert_eq!(r.distinct, N, "every record delivered: {r:?}");
@@ -508,6 +536,6 @@ fn killed_and_resumed(file: &str, test: &str) -> (flow_fakeapi::Receipts, Vec<u6
         assert_eq!(statuses.len(), KILLS + 1);
         assert_eq!(statuses[0], "succeeded");
         assert!(statuses[1..].iter().all(|s| *s == "interrupted"), "{statuses:?}");
-        (r, resent)
+        (r, resent, runs)
     })
 }

@@ -693,3 +693,58 @@ fn a_full_disk_while_writing_the_store_is_a_clear_error_and_the_next_run_loses_n
     });
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// A store in a folder that cannot be written (what a full or read-only disk leaves a run): the
+/// folder and the store lose their write permission, and the run is made as `nobody` when the
+/// test runs as root (whom permissions do not stop; the flowc binary is copied where `nobody`
+/// can run it). The run stops with R0014 naming the store before it reads or sends anything,
+/// the store is left byte for byte, and once the folder is writable again the next run resumes
+/// from the stored cursor and delivers exactly the records it had not.
+#[test]
+fn a_store_in_a_read_only_folder_is_a_clear_error_sends_nothing_and_loses_nothing() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    let (dir, file) = scratch("read-only", &example());
+    let bin = common::scratch_dir("state", "read-only-bin");
+    let flowc_copy = bin.join("flowc");
+    std::fs::copy(env!("CARGO_BIN_EXE_flowc"), &flowc_copy).expect("copy flowc");
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    with_fake(Config::default(), |api| {
+        api.changes().put("a", "Ada", "2026-03-01T10:00:00Z");
+        api.changes().put("b", "Bob", "2026-03-01T11:00:00Z");
+        let first = run(api, &file, &[]);
+        assert_eq!(first.code, 0, "{}", first.stderr);
+        assert_eq!(copied(api).len(), 2);
+        let cursor = stored_cursor(&file).expect("a cursor");
+        api.changes().put("c", "Cy", "2026-03-01T12:00:00Z");
+        let store = dir.join("flowc-state.sqlite");
+        assert!(!dir.join("flowc-state.sqlite-wal").exists(), "the store was closed cleanly");
+        let before = std::fs::read(&store).expect("read the store");
+        std::fs::set_permissions(&store, std::fs::Permissions::from_mode(0o444)).expect("chmod");
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o555)).expect("chmod");
+        let root = std::fs::File::create(dir.join("probe")).is_ok();
+        let _ = std::fs::remove_file(dir.join("probe"));
+        let base = format!("shop={}/shop", api.url());
+        let mut cmd = std::process::Command::new(&flowc_copy);
+        cmd.args(["run", &file, "--base-url", &base]).env("NO_COLOR", "1").env(TOKEN.0, TOKEN.1).current_dir(&bin);
+        if root {
+            cmd.uid(65534).gid(65534);
+        }
+        let out = cmd.output().expect("run flowc");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        std::fs::set_permissions(&store, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains("error[R0014]"), "{stderr}");
+        assert!(stderr.contains(&format!("{} cannot be written", store.display())), "{stderr}");
+        assert!(api.changes().pages().is_empty(), "nothing was read: {stderr}");
+        assert!(copied(api).is_empty(), "nothing was sent");
+        assert_eq!(std::fs::read(&store).expect("read the store"), before, "the store is left as it was");
+        let next = run(api, &file, &[]);
+        assert_eq!(next.code, 0, "{}", next.stderr);
+        assert!(next.stderr.contains(&format!("starting from the stored cursor {cursor}")), "{}", next.stderr);
+        assert_eq!(copied(api), ["c@2026-03-01T12:00:00Z"]);
+    });
+    let _ = std::fs::remove_dir_all(dir);
+    let _ = std::fs::remove_dir_all(bin);
+}

@@ -70,6 +70,9 @@ impl Stats {
             pages: n(&self.pages),
             requests: n(&self.requests),
             retries: n(&self.retries),
+            // Of the state's source, which the state's tracker knows (FlowStateRun).
+            settled: 0,
+            started: 0,
         }
     }
 }
@@ -272,8 +275,7 @@ async fn run_flow(ctx: Arc<Ctx>, index: usize) -> (FlowReport, Vec<Diagnostic>) 
     if let Some(state) = &fr.state {
         let counts = fr.counts();
         let failed = lock(&fr.diagnostics).iter().any(Diagnostic::is_error);
-        let mut ended = state.finish(counts);
-        let status = if failed || ended.is_err() {
+        let status = if failed {
             flow_state::RunStatus::Failed
         } else if fr.draining() {
             flow_state::RunStatus::Stopped
@@ -282,10 +284,8 @@ async fn run_flow(ctx: Arc<Ctx>, index: usize) -> (FlowReport, Vec<Diagnostic>) 
         };
         let error = lock(&fr.diagnostics).iter().find(|d| d.is_error()).map(|d| format!("{}: {}", d.code, d.message));
         let error = error.map(|e| fr.ctx.secrets.redact(&e));
+        // The last checkpoint, the run's end and the lease's release, in one commit.
         if let Err(d) = state.end(status, counts, error) {
-            ended = ended.and(Err(d));
-        }
-        if let Err(d) = ended {
             let d = d.note(format!("in flow `{}`", fr.flow_name()));
             // The store's failure may have stopped the flow already (a checkpoint's commit,
             // reported when a record settled): the same failure is reported once.
@@ -320,6 +320,10 @@ async fn run_flow(ctx: Arc<Ctx>, index: usize) -> (FlowReport, Vec<Diagnostic>) 
             .collect(),
         elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         stopped: fr.draining(),
+        may_have_resent: fr.state.as_ref().and_then(|s| match s.resent {
+            Some(flow_state::Resent::AtMost { records, .. }) => Some(records),
+            _ => None,
+        }),
     };
     // Every record read is accounted for exactly once.
     debug_assert!(
@@ -413,6 +417,14 @@ async fn top_level_for(fr: Arc<FlowRun>, step: usize, env: Env) -> Result<(), Di
                 break;
             }
         };
+        // The mark of started records covers this one before it is sent.
+        if let Some(Err(d)) = state.map(|s| s.starting(n)) {
+            drop(permit);
+            lock(&fr.diagnostics).push(d.note(format!("in flow `{}`", fr.flow_name())));
+            fr.stop.store(true, Ordering::SeqCst);
+            fr.stats.records_not_processed.fetch_add(1, Ordering::SeqCst);
+            break;
+        }
         let fr = fr.clone();
         let env = env.clone();
         // A record with sensitive values is worked on with them scrubbed from what it shows.
@@ -700,7 +712,7 @@ impl FlowRun {
     /// the flow.
     fn settle(&self, rec: &RecordRef, record: Option<&Value>) {
         let Some(state) = self.state.as_ref().filter(|_| rec.settles) else { return };
-        if let Some(d) = state.settle(rec.index, record, self.counts()) {
+        if let Some(d) = state.settle(rec.index, record, || self.counts()) {
             lock(&self.diagnostics).push(d.note(format!("in flow `{}`", self.flow_name())));
             self.stop.store(true, Ordering::SeqCst);
         }

@@ -214,6 +214,10 @@ pub struct FlowReport {
     /// records read after it are not processed.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub stopped: bool,
+    /// A flow with state: how many records this run may have sent a second time, which the run
+    /// before it (interrupted, failed or stopped) had started past its last checkpoint.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub may_have_resent: Option<u64>,
 }
 
 impl FlowReport {

@@ -141,10 +141,19 @@ fn boundary_entry(key: &str, cursor: &Cursor) -> String {
     serde_json::to_string(&[key, cursor.text().as_str()]).unwrap_or_default()
 }
 
-/// What a settled record leaves for the state.
+/// A record's key as its boundary entry writes it.
+fn key_text(key: &Value) -> String {
+    match key {
+        Value::Str(s) => s.clone(),
+        other => flow_eval::encode(other),
+    }
+}
+
+/// What a settled record leaves for the state: its cursor value, and its key (its boundary
+/// entry, when it has both, is written only if a checkpoint keeps it: [`FlowStateRun::take`]).
 struct Settled {
     cursor: Option<Cursor>,
-    entry: Option<(Cursor, String)>,
+    key: Option<Value>,
 }
 
 /// One flow's state during a run.
@@ -169,7 +178,17 @@ pub(crate) struct FlowStateRun {
     writer_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     /// What `checkpoint_interval` is measured on.
     clock: Clock,
+    /// The greatest number of a record started, and the mark that keeps it beside the store
+    /// (`flow_state::StartedMark`), written before the records it covers start.
+    started: std::sync::atomic::AtomicU64,
+    mark: Mutex<Option<flow_state::StartedMark>>,
+    /// What this run may send a second time: what the run before it started past its last
+    /// checkpoint.
+    pub(crate) resent: Option<flow_state::Resent>,
 }
+
+/// Records reserved at a time in the mark of started records: one write per this many.
+const MARK_RESERVE: u64 = 16;
 
 /// What the reader of records waits on: every record up to `live` is settled, and every record
 /// up to `durable` is in a committed checkpoint.
@@ -304,8 +323,8 @@ struct Tracker {
     ahead: BTreeMap<u64, Settled>,
     /// The greatest cursor value at or below the watermark.
     max: Option<Cursor>,
-    /// (cursor, entry) of settled records at or below the watermark, kept within the window.
-    boundary: Vec<(Cursor, String)>,
+    /// (cursor, key) of settled records at or below the watermark, kept within the window.
+    boundary: Vec<(Cursor, Value)>,
     /// Pages read: the number of the last record of each, and where the page after it starts.
     pages: VecDeque<(u64, Option<PageAt>)>,
     pages_done: u64,
@@ -342,8 +361,9 @@ impl FlowStateRun {
         let holder = format!("flowc run (process {} on {})", std::process::id(), host());
         let mut s = lock(store);
         let now = now();
-        let lease = match s.acquire_lease(flow, &holder, LEASE_TTL, now) {
-            Ok(l) => l,
+        // The lease and the run's start in one commit: one wait for the disk before the run.
+        let (lease, run) = match s.begin_run(flow, &holder, LEASE_TTL, now) {
+            Ok(begun) => begun,
             // The holder was a run on this machine whose process is gone (killed): its lease is
             // as good as expired. Taken over as at its expiry (its runs are marked
             // interrupted), then renewed from now.
@@ -354,12 +374,19 @@ impl FlowStateRun {
                 let taken = s.acquire_lease(flow, &holder, LEASE_TTL, at.max(now)).map_err(|e| store_failure(&e))?;
                 let mut renewed = s.renew_lease(&taken, LEASE_TTL, now).map_err(|e| store_failure(&e))?;
                 renewed.took_over = taken.took_over;
-                renewed
+                let run = s.start_run(&renewed, now).map_err(|e| store_failure(&e))?;
+                (renewed, run)
             }
             Err(e) => return Err(store_failure(&e)),
         };
-        let run = s.start_run(&lease, now).map_err(|e| store_failure(&e))?;
         let stored = s.flow_state(flow).map_err(|e| store_failure(&e))?;
+        // What the run before may have sent that this one sends again: read before this run's
+        // mark replaces its mark.
+        let resent = resent_by_previous(&**s, flow, run).map_err(|e| store_failure(&e))?;
+        let mark = s.started_mark(flow, run, MARK_RESERVE).map_err(|e| store_failure(&e))?;
+        if let Some(r) = resent {
+            s.note_resent(&lease, run, r).map_err(|e| store_failure(&e))?;
+        }
         drop(s);
         let mut note = match &lease.took_over {
             Some(t) => format!(
@@ -369,6 +396,19 @@ impl FlowStateRun {
             ),
             None => String::new(),
         };
+        match resent {
+            Some(flow_state::Resent::AtMost { run, records }) => note.push_str(&format!(
+                "run {} did not finish with every record it started in a checkpoint: {records} record{} it started past its last checkpoint {} read again, and may be sent twice. ",
+                run.0,
+                if records == 1 { "" } else { "s" },
+                if records == 1 { "is" } else { "are" },
+            )),
+            Some(flow_state::Resent::Unknown { run }) => note.push_str(&format!(
+                "run {} was interrupted, and how many records it started past its last checkpoint is not known (the machine restarted since, or its mark is gone): those records are read again, and may be sent twice. ",
+                run.0
+            )),
+            None => {}
+        }
         let initial = as_cursor(&spec.initial, spec.ty);
         let (committed, resume, seen) = match stored {
             None => {
@@ -447,6 +487,9 @@ impl FlowStateRun {
             writer,
             writer_thread: Mutex::new(Some(writer_thread)),
             clock,
+            started: std::sync::atomic::AtomicU64::new(0),
+            mark: Mutex::new(mark),
+            resent,
         };
         Ok((state, note))
     }
@@ -466,11 +509,7 @@ impl FlowStateRun {
     fn entry_of(&self, record: &Value) -> Option<(Cursor, String)> {
         let key = path_value(record, self.spec.key.as_deref()?)?;
         let cursor = as_cursor(path_value(record, &self.spec.from)?, self.spec.ty)?;
-        let key = match key {
-            Value::Str(s) => s.clone(),
-            other => flow_eval::encode(other),
-        };
-        let entry = boundary_entry(&key, &cursor);
+        let entry = boundary_entry(&key_text(key), &cursor);
         Some((cursor, entry))
     }
 
@@ -478,6 +517,31 @@ impl FlowStateRun {
     /// record, fetched again by a `>=` filter or the lag): it is not delivered again.
     pub(crate) fn already_delivered(&self, record: &Value) -> bool {
         !self.seen.is_empty() && self.entry_of(record).is_some_and(|(_, e)| self.seen.contains(&e))
+    }
+
+    /// Record `n` of the state's source is about to start: the mark of started records covers
+    /// it before this returns. A mark that cannot be written stops the run (R0014).
+    pub(crate) fn starting(&self, n: u64) -> Result<(), Diagnostic> {
+        self.started.fetch_max(n, std::sync::atomic::Ordering::SeqCst);
+        let mut mark = lock(&self.mark);
+        let Some(m) = mark.as_mut() else { return Ok(()) };
+        m.starting(n).map_err(|e| {
+            Diagnostic::new(
+                codes::STATE_STORE,
+                format!(
+                    "the state store's mark of started records {} cannot be written ({e}): nothing more is sent",
+                    m.location().display()
+                ),
+            )
+            .help("make the store's folder writable (and check the disk is not full)")
+        })
+    }
+
+    /// The watermark and the greatest record started, in the counts a checkpoint commits.
+    fn progress(&self, mut counts: RunCounts, settled: u64) -> RunCounts {
+        counts.settled = settled;
+        counts.started = self.started.load(std::sync::atomic::Ordering::SeqCst).max(settled);
+        counts
     }
 
     /// A page of the pull was read: its last record's number and where the next page starts.
@@ -492,10 +556,16 @@ impl FlowStateRun {
 
     /// Record `n` is delivered, filtered out or dead-lettered (`record`: as decoded, if it was).
     /// Commits a checkpoint when one is due. Returns a failure to stop the run with.
-    pub(crate) fn settle(&self, n: u64, record: Option<&Value>, counts: RunCounts) -> Option<Diagnostic> {
+    /// `counts`: the run's counters, read only when a checkpoint is taken.
+    pub(crate) fn settle(
+        &self,
+        n: u64,
+        record: Option<&Value>,
+        counts: impl FnOnce() -> RunCounts,
+    ) -> Option<Diagnostic> {
         let settled = Settled {
             cursor: record.and_then(|r| path_value(r, &self.spec.from)).and_then(|v| as_cursor(v, self.spec.ty)),
-            entry: record.and_then(|r| self.entry_of(r)),
+            key: self.spec.key.as_deref().and_then(|k| path_value(record?, k)).cloned(),
         };
         let mut t = lock(&self.track);
         if t.failed.is_some() {
@@ -508,12 +578,12 @@ impl FlowStateRun {
             t.watermark += 1;
             t.since_checkpoint += 1;
             if let Some(c) = s.cursor {
+                if let Some(key) = s.key {
+                    t.boundary.push((c.clone(), key));
+                }
                 if t.max.as_ref().is_none_or(|m| after(&c, m)) {
                     t.max = Some(c);
                 }
-            }
-            if let Some(e) = s.entry {
-                t.boundary.push(e);
             }
         }
         t.advance_pages();
@@ -527,7 +597,7 @@ impl FlowStateRun {
                 >= Duration::from_millis(self.spec.checkpoint_interval_ms);
         if due {
             // Taken here, committed by the writer: the lock is not held while the disk works.
-            let checkpoint = self.take(&mut t, counts, false);
+            let checkpoint = self.take(&mut t, counts(), false);
             let at = t.watermark;
             // Handed over before the tracker's lock is let go (the order of `failed` above:
             // tracker, then writer), so a checkpoint taken later is always handed over later
@@ -565,26 +635,7 @@ impl FlowStateRun {
         }
     }
 
-    /// The last checkpoint: at the watermark, with the new cursor if the pull completed with
-    /// every record settled.
-    pub(crate) fn finish(&self, counts: RunCounts) -> Result<(), Diagnostic> {
-        // The checkpoints taken before are committed first (in order), then this one, here.
-        let failed = self.writer.idle();
-        let mut t = lock(&self.track);
-        if let Some(d) = t.failed.clone().or(failed) {
-            return Err(d);
-        }
-        // Every page read, and every record of every page settled.
-        let complete = t.pull_done && t.ahead.is_empty() && t.pages.is_empty();
-        let checkpoint = self.take(&mut t, counts, complete);
-        let lease = lock(&self.lease).clone();
-        lock(&self.store).checkpoint(&lease, &checkpoint, now()).map_err(|e| store_failure(&e))?;
-        let at = t.watermark;
-        self.settled.send_modify(|m| m.durable = m.durable.max(at));
-        Ok(())
-    }
-
-    /// The checkpoint at the watermark, to commit (by the writer, or by `finish`).
+    /// The checkpoint at the watermark, to commit (by the writer, or by `end`).
     fn take(&self, t: &mut Tracker, counts: RunCounts, complete: bool) -> Checkpoint {
         let (cursor, position) = if complete || self.spec.sorted {
             (t.max.clone().or_else(|| self.committed.clone()), None)
@@ -608,7 +659,7 @@ impl FlowStateRun {
         });
         let keep = |c: &Cursor| floor.as_ref().is_none_or(|f| !after(f, c));
         t.boundary.retain(|(c, _)| keep(c));
-        let mut boundary: Vec<String> = t.boundary.iter().map(|(_, e)| e.clone()).collect();
+        let mut boundary: Vec<String> = t.boundary.iter().map(|(c, k)| boundary_entry(&key_text(k), c)).collect();
         // Entries of earlier runs stay while they are in the window (a resumed unsorted pull
         // may meet them again on a later page).
         for e in &self.seen {
@@ -623,6 +674,7 @@ impl FlowStateRun {
         boundary.dedup();
         t.since_checkpoint = 0;
         t.last_checkpoint = self.clock.now();
+        let counts = self.progress(counts, t.watermark);
         Checkpoint { run: self.run, cursor, boundary, position, counts }
     }
 
@@ -640,21 +692,71 @@ impl FlowStateRun {
         Ok(())
     }
 
-    /// Records how the run ended and gives the lease up.
+    /// The flow's end: its last checkpoint (at the watermark, with the new cursor if the pull
+    /// completed with every record settled), how the run ended, and the lease given up — one
+    /// transaction, committed after every checkpoint taken before it. When a checkpoint failed
+    /// (or this one fails), no checkpoint is committed over it: the run is recorded `failed`
+    /// and the failure returned.
     pub(crate) fn end(
         &self,
         status: flow_state::RunStatus,
         counts: RunCounts,
         error: Option<String>,
     ) -> Result<(), Diagnostic> {
-        // A checkpoint still being committed goes first: the run's end is the last write.
-        let _ = self.writer.idle();
+        // The checkpoints taken before are committed first (in order), then this one, here.
+        let failed = self.writer.idle();
+        let mut t = lock(&self.track);
+        let failed = match t.failed.clone().or(failed) {
+            Some(d) => d,
+            None => {
+                // Every page read, and every record of every page settled.
+                let complete = t.pull_done && t.ahead.is_empty() && t.pages.is_empty();
+                let checkpoint = self.take(&mut t, counts, complete);
+                let lease = lock(&self.lease).clone();
+                let end = flow_state::RunEnd { status, counts: checkpoint.counts, error: error.clone() };
+                match lock(&self.store).end_run(&lease, Some(&checkpoint), self.run, &end, now()) {
+                    Ok(()) => {
+                        let at = t.watermark;
+                        self.settled.send_modify(|m| m.durable = m.durable.max(at));
+                        return Ok(());
+                    }
+                    Err(e) => store_failure(&e),
+                }
+            }
+        };
+        drop(t);
+        // The run's end without a checkpoint, as well as the store still takes it: settled as
+        // far as the last checkpoint committed.
         let lease = lock(&self.lease).clone();
-        let mut s = lock(&self.store);
-        let end = flow_state::RunEnd { status, counts, error };
-        s.finish_run(&lease, self.run, &end, now()).map_err(|e| store_failure(&e))?;
-        s.release_lease(&lease).map_err(|e| store_failure(&e))
+        let counts = self.progress(counts, self.settled.borrow().durable);
+        let end = flow_state::RunEnd { status: flow_state::RunStatus::Failed, counts, error };
+        let _ = lock(&self.store).end_run(&lease, None, self.run, &end, now());
+        Err(failed)
     }
+}
+
+/// What the run of `flow` before `run` (not a replay) may have sent that `run` sends again: the
+/// records it started past its last committed checkpoint. A run that succeeded settled them all;
+/// one that failed or stopped recorded how far it got when it ended; one that was interrupted
+/// (killed) left its mark of started records beside the store.
+fn resent_by_previous(
+    store: &dyn StateStore,
+    flow: &str,
+    run: RunId,
+) -> Result<Option<flow_state::Resent>, StateError> {
+    use flow_state::{Resent, RunStatus};
+    let before = store.runs(Some(flow), 64)?.into_iter().find(|r| r.id != run && !r.holder.starts_with("flowc replay"));
+    let Some(before) = before else { return Ok(None) };
+    let started = match before.status {
+        RunStatus::Succeeded => return Ok(None),
+        RunStatus::Failed | RunStatus::Stopped => before.counts.started,
+        RunStatus::Interrupted | RunStatus::Running => match store.last_started(flow) {
+            Some(seen) if seen.run == before.id && seen.same_boot => seen.started_at_most.max(before.counts.started),
+            _ => return Ok(Some(Resent::Unknown { run: before.id })),
+        },
+    };
+    let records = started.saturating_sub(before.counts.settled);
+    Ok((records > 0).then_some(Resent::AtMost { run: before.id, records }))
 }
 
 impl Tracker {
@@ -731,7 +833,7 @@ mod tests {
         let (store, _) = open(&dir.path().join("s.sqlite"), None).expect("open");
         let int = spec(CursorType::Int, Value::Int(0), true, 1);
         let (run, _) = FlowStateRun::begin(&store, &int, "f", true).expect("run");
-        assert!(run.settle(1, Some(&record("a", 5)), RunCounts::default()).is_none());
+        assert!(run.settle(1, Some(&record("a", 5)), RunCounts::default).is_none());
         run.end(flow_state::RunStatus::Succeeded, RunCounts::default(), None).expect("end");
         let at = DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z").expect("time");
         let dt = spec(CursorType::DateTime, Value::DateTime(at), true, 1);
@@ -750,11 +852,11 @@ mod tests {
         run.page_read(4, None);
         // Record 1 is still in flight: 2, 3 and 4 finish first, and nothing passes record 1.
         for (n, at) in [(2, 20), (4, 40), (3, 30)] {
-            assert!(run.settle(n, Some(&record(&format!("r{n}"), at)), RunCounts::default()).is_none());
+            assert!(run.settle(n, Some(&record(&format!("r{n}"), at)), RunCounts::default).is_none());
         }
         run.committed();
         assert!(lock(&store).flow_state("f").expect("readable").is_none_or(|s| s.cursor.is_none()));
-        assert!(run.settle(1, Some(&record("r1", 10)), RunCounts::default()).is_none());
+        assert!(run.settle(1, Some(&record("r1", 10)), RunCounts::default).is_none());
         run.committed();
         assert_eq!(stored(&store).cursor, Some(Cursor::Int(40)));
     }
@@ -776,7 +878,7 @@ mod tests {
         let settling = {
             let run = run.clone();
             std::thread::spawn(move || {
-                let failed = run.settle(1, Some(&record("r1", 10)), RunCounts::default());
+                let failed = run.settle(1, Some(&record("r1", 10)), RunCounts::default);
                 let _ = tx.send(failed.is_none());
             })
         };
@@ -804,19 +906,19 @@ mod tests {
             run.committed();
             lock(&store).flow_state("f").expect("readable").is_none_or(|s| s.cursor.is_none())
         };
-        assert!(run.settle(1, Some(&record("r1", 10)), RunCounts::default()).is_none());
+        assert!(run.settle(1, Some(&record("r1", 10)), RunCounts::default).is_none());
         assert!(nothing_stored(), "no time has passed");
         clock.advance(Duration::from_millis(4_999));
-        assert!(run.settle(2, Some(&record("r2", 20)), RunCounts::default()).is_none());
+        assert!(run.settle(2, Some(&record("r2", 20)), RunCounts::default).is_none());
         assert!(nothing_stored(), "a millisecond short of the interval");
         clock.advance(Duration::from_millis(1));
-        assert!(run.settle(3, Some(&record("r3", 30)), RunCounts::default()).is_none());
+        assert!(run.settle(3, Some(&record("r3", 30)), RunCounts::default).is_none());
         run.committed();
         assert_eq!(stored(&store).cursor, Some(Cursor::Int(30)));
         assert_eq!(stored(&store).checkpoints, 1);
         // The interval starts again from that checkpoint.
         clock.advance(Duration::from_millis(4_999));
-        assert!(run.settle(4, Some(&record("r4", 40)), RunCounts::default()).is_none());
+        assert!(run.settle(4, Some(&record("r4", 40)), RunCounts::default).is_none());
         run.committed();
         assert_eq!(stored(&store).cursor, Some(Cursor::Int(30)));
     }
@@ -830,8 +932,8 @@ mod tests {
         let (run, _) =
             FlowStateRun::begin(&store, &spec(CursorType::Int, Value::Int(0), false, 1), "f", true).expect("run");
         run.page_read(2, Some(PageAt::Cursor { value: "2".into() }));
-        assert!(run.settle(1, Some(&record("b", 50)), RunCounts::default()).is_none());
-        assert!(run.settle(2, Some(&record("a", 10)), RunCounts::default()).is_none());
+        assert!(run.settle(1, Some(&record("b", 50)), RunCounts::default).is_none());
+        assert!(run.settle(2, Some(&record("a", 10)), RunCounts::default).is_none());
         run.committed();
         let mid = stored(&store);
         assert_eq!(mid.cursor, Some(Cursor::Int(0)), "the old cursor stays mid-pull");
@@ -839,8 +941,8 @@ mod tests {
         assert_eq!((p.next, p.pages_done, p.records_done), (PageAt::Cursor { value: "2".into() }, 1, 2));
         assert_eq!(p.seen_max, Some(Cursor::Int(50)));
         run.page_read(3, None);
-        assert!(run.settle(3, Some(&record("c", 30)), RunCounts::default()).is_none());
-        run.finish(RunCounts::default()).expect("finish");
+        assert!(run.settle(3, Some(&record("c", 30)), RunCounts::default).is_none());
+        run.end(flow_state::RunStatus::Succeeded, RunCounts::default(), None).expect("end");
         let end = stored(&store);
         assert_eq!((end.cursor, end.position), (Some(Cursor::Int(50)), None));
         assert_eq!(end.boundary, vec![boundary_entry("b", &Cursor::Int(50))]);

@@ -14,11 +14,13 @@
 mod crypt;
 mod error;
 mod sqlite;
+mod started;
 mod types;
 
 pub use crypt::StoreKey;
 pub use error::StateError;
 pub use sqlite::{SqliteStore, SCHEMA_VERSION};
+pub use started::{StartedMark, StartedSeen};
 pub use types::*;
 
 use chrono::{DateTime, Utc};
@@ -73,8 +75,44 @@ pub trait StateStore: Send {
     fn start_run(&mut self, lease: &Lease, now: DateTime<Utc>) -> Result<RunId>;
     /// Records how a run ended.
     fn finish_run(&mut self, lease: &Lease, run: RunId, end: &RunEnd, now: DateTime<Utc>) -> Result<()>;
+    /// Takes the lease and records the start of a run: [`StateStore::acquire_lease`] then
+    /// [`StateStore::start_run`], in one commit where the store can (one wait for the disk
+    /// before a run starts, not two).
+    fn begin_run(&mut self, flow: &str, holder: &str, ttl: Duration, now: DateTime<Utc>) -> Result<(Lease, RunId)> {
+        let lease = self.acquire_lease(flow, holder, ttl, now)?;
+        let run = self.start_run(&lease, now)?;
+        Ok((lease, run))
+    }
+    /// A run's last checkpoint (if it takes one), its end and the lease's release:
+    /// [`StateStore::checkpoint`], [`StateStore::finish_run`], [`StateStore::release_lease`], in
+    /// one transaction where the store can (all or nothing, one wait for the disk).
+    fn end_run(
+        &mut self,
+        lease: &Lease,
+        checkpoint: Option<&Checkpoint>,
+        run: RunId,
+        end: &RunEnd,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        if let Some(cp) = checkpoint {
+            self.checkpoint(lease, cp, now)?;
+        }
+        self.finish_run(lease, run, end, now)?;
+        self.release_lease(lease)
+    }
     /// Run history, newest first, at most `limit` runs, of one flow or all.
     fn runs(&self, flow: Option<&str>, limit: usize) -> Result<Vec<RunRecord>>;
+    /// Records what a run may have sent a second time ([`Resent`]).
+    fn note_resent(&mut self, lease: &Lease, run: RunId, resent: Resent) -> Result<()>;
+    /// The mark a run keeps of the records it starts, written as it goes without waiting for
+    /// the disk ([`StartedMark`]); `None` where the store keeps none.
+    fn started_mark(&self, _flow: &str, _run: RunId, _reserve: u64) -> Result<Option<StartedMark>> {
+        Ok(None)
+    }
+    /// The mark the last run of `flow` that kept one left.
+    fn last_started(&self, _flow: &str) -> Option<StartedSeen> {
+        None
+    }
 
     /// Appends a dead letter.
     fn add_dead_letter(&mut self, letter: &NewDeadLetter) -> Result<DeadLetterId>;

@@ -17,10 +17,11 @@ use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, Tran
 use std::path::{Path, PathBuf};
 
 /// The schema version this crate writes (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// Migration `i` takes the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL) STRICT;
 CREATE TABLE runs (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -73,7 +74,14 @@ CREATE TABLE dead_letters (
   attempts INTEGER NOT NULL DEFAULT 1
 ) STRICT;
 CREATE INDEX dead_letters_by_flow ON dead_letters (flow, id);
-"#];
+"#,
+    r#"
+ALTER TABLE runs ADD COLUMN settled INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN started INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN resent_from INTEGER;
+ALTER TABLE runs ADD COLUMN resent INTEGER;
+"#,
+];
 
 const STORE_MARK: &str = "flowc state";
 const CIPHER: &str = "xchacha20poly1305";
@@ -181,9 +189,14 @@ impl SqliteStore {
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(s.unwritable(&format!("it could not be put in WAL mode (journal mode {mode})")));
         }
-        s.conn.pragma_update(None, "synchronous", "FULL").map_err(|e| s.err(e))?;
         s.conn.pragma_update(None, "foreign_keys", "ON").map_err(|e| s.err(e))?;
+        // The migrations and the proof of writing are committed without waiting for the disk
+        // (`NORMAL`): in WAL mode the next commit, which is `FULL`, makes them durable with it,
+        // and a power loss before that loses only them (a store of the older version, or of no
+        // version yet, which the next open migrates or creates again).
+        s.conn.pragma_update(None, "synchronous", "NORMAL").map_err(|e| s.err(e))?;
         s.init(MIGRATIONS)?;
+        s.conn.pragma_update(None, "synchronous", "FULL").map_err(|e| s.err(e))?;
         Ok(Opened { store, created })
     }
 
@@ -382,7 +395,8 @@ impl SqliteStore {
         let n = tx
             .execute(
                 "UPDATE runs SET records_read = ?2, delivered = ?3, filtered = ?4, failed = ?5, dead_lettered = ?6,
-                 not_processed = ?7, pages = ?8, requests = ?9, retries = ?10 WHERE id = ?1 AND flow = ?11",
+                 not_processed = ?7, pages = ?8, requests = ?9, retries = ?10, settled = ?12, started = ?13
+                 WHERE id = ?1 AND flow = ?11",
                 params![
                     run.0,
                     count("records read", c.read)?,
@@ -395,6 +409,8 @@ impl SqliteStore {
                     count("requests", c.requests)?,
                     count("retries", c.retries)?,
                     flow,
+                    count("records settled", c.settled)?,
+                    count("records started", c.started)?,
                 ],
             )
             .map_err(|e| classify(path, e))?;
@@ -425,11 +441,166 @@ impl SqliteStore {
                     pages: n(12)?,
                     requests: n(13)?,
                     retries: n(14)?,
+                    settled: n(16)?,
+                    started: n(17)?,
                 },
                 error: None,
+                resent: match (r.get::<_, Option<i64>>(18)?, r.get::<_, Option<i64>>(19)?) {
+                    (Some(run), Some(n)) if n >= 0 => Some(Resent::AtMost { run: RunId(run), records: n as u64 }),
+                    (Some(run), _) => Some(Resent::Unknown { run: RunId(run) }),
+                    _ => None,
+                },
             },
             r.get(15)?,
         ))
+    }
+
+    /// Takes the lease inside `tx` (see [`StateStore::acquire_lease`]).
+    fn acquire_in(
+        path: &Path,
+        tx: &Transaction<'_>,
+        flow: &str,
+        holder: &str,
+        ttl: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Lease> {
+        let e = |e| classify(path, e);
+        let token = random_token().map_err(|s| seal_error(path, "a lease token", s))?;
+        let expires_at = from_ms(ms(now).saturating_add(ttl_ms(ttl)?));
+        let old: Option<(String, String, i64, i64)> = tx
+            .query_row("SELECT holder, token, acquired_at_ms, expires_at_ms FROM leases WHERE flow = ?1", [flow], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })
+            .optional()
+            .map_err(e)?;
+        let mut took_over = None;
+        if let Some((old_holder, old_token, acquired, expires)) = old {
+            if expires > ms(now) {
+                return Err(StateError::Locked {
+                    path: path.to_path_buf(),
+                    flow: flow.to_string(),
+                    holder: old_holder,
+                    since: stamp(from_ms(acquired)),
+                    expires_at: stamp(from_ms(expires)),
+                });
+            }
+            let mut st = tx
+                .prepare("UPDATE runs SET status = 'interrupted' WHERE flow = ?1 AND lease_token = ?2 AND status = 'running' RETURNING id")
+                .map_err(e)?;
+            let ids = st.query_map(params![flow, old_token], |r| r.get(0)).map_err(e)?;
+            let interrupted_runs = ids.map(|r| r.map(RunId)).collect::<rusqlite::Result<Vec<_>>>().map_err(e)?;
+            drop(st);
+            took_over = Some(TakenOver { holder: old_holder, expired_at: from_ms(expires), interrupted_runs });
+        }
+        tx.execute(
+            "INSERT INTO leases (flow, holder, token, acquired_at_ms, expires_at_ms) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (flow) DO UPDATE SET holder = excluded.holder, token = excluded.token,
+             acquired_at_ms = excluded.acquired_at_ms, expires_at_ms = excluded.expires_at_ms",
+            params![flow, holder, token, ms(now), ms(expires_at)],
+        )
+        .map_err(e)?;
+        Ok(Lease { flow: flow.to_string(), holder: holder.to_string(), token, acquired_at: now, expires_at, took_over })
+    }
+
+    /// Records a run's start inside `tx`.
+    fn start_in(path: &Path, tx: &Transaction<'_>, lease: &Lease, now: DateTime<Utc>) -> Result<RunId> {
+        Self::check_lease(path, tx, lease)?;
+        tx.execute(
+            "INSERT INTO runs (flow, holder, lease_token, started_at_ms, status) VALUES (?1, ?2, ?3, ?4, 'running')",
+            params![lease.flow, lease.holder, lease.token, ms(now)],
+        )
+        .map_err(|e| classify(path, e))?;
+        Ok(RunId(tx.last_insert_rowid()))
+    }
+
+    /// A checkpoint's record data, sealed (on an encrypted store) before its transaction.
+    fn seal_checkpoint(&self, flow: &str, cp: &Checkpoint) -> Result<SealedCheckpoint> {
+        let cursor = cp.cursor.as_ref().map(|c| self.seal("flow_state.cursor", flow, &c.text())).transpose()?;
+        let boundary = serde_json::to_string(&cp.boundary).unwrap_or_else(|_| "[]".into());
+        let boundary = self.seal("flow_state.boundary", flow, &boundary)?;
+        let position = cp
+            .position
+            .as_ref()
+            .map(|p| self.seal("flow_state.position", flow, &Self::encode_position(p)))
+            .transpose()?;
+        Ok(SealedCheckpoint { cursor, boundary, position })
+    }
+
+    /// Commits a checkpoint's rows inside `tx` (the lease checked by the caller); the flow's
+    /// checkpoint count.
+    fn checkpoint_in(
+        path: &Path,
+        tx: &Transaction<'_>,
+        lease: &Lease,
+        cp: &Checkpoint,
+        sealed: &SealedCheckpoint,
+        now: DateTime<Utc>,
+    ) -> Result<u64> {
+        let flow = &lease.flow;
+        let checkpoints: i64 = tx
+            .query_row(
+                "INSERT INTO flow_state (flow, cursor_type, cursor, boundary, position, checkpoints, updated_at_ms, run_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?7)
+                 ON CONFLICT (flow) DO UPDATE SET cursor_type = excluded.cursor_type, cursor = excluded.cursor,
+                 boundary = excluded.boundary, position = excluded.position, checkpoints = checkpoints + 1,
+                 updated_at_ms = excluded.updated_at_ms, run_id = excluded.run_id
+                 RETURNING checkpoints",
+                params![
+                    flow,
+                    cp.cursor.as_ref().map(Cursor::type_name),
+                    sealed.cursor,
+                    sealed.boundary,
+                    sealed.position,
+                    ms(now),
+                    cp.run.0
+                ],
+                |r| r.get(0),
+            )
+            .map_err(|err| match err.sqlite_error_code() {
+                Some(ErrorCode::ConstraintViolation) => {
+                    StateError::UnknownRun { path: path.to_path_buf(), flow: flow.clone(), run: cp.run.0 }
+                }
+                _ => classify(path, err),
+            })?;
+        Self::write_counts(tx, path, flow, cp.run, &cp.counts)?;
+        Ok(checkpoints.max(0) as u64)
+    }
+
+    /// A run's end, checked, and its error sealed, before its transaction.
+    fn seal_end(&self, lease: &Lease, run: RunId, end: &RunEnd) -> Result<Option<Vec<u8>>> {
+        if end.status == RunStatus::Running {
+            return Err(StateError::Invalid {
+                what: format!("finishing run {}", run.0),
+                detail: "a run ends with a status other than running".into(),
+            });
+        }
+        end.error.as_deref().map(|m| self.seal("runs.error", &lease.flow, m)).transpose()
+    }
+
+    /// Records how a run ended inside `tx` (the lease checked by the caller).
+    fn finish_in(
+        path: &Path,
+        tx: &Transaction<'_>,
+        lease: &Lease,
+        run: RunId,
+        end: &RunEnd,
+        error: Option<Vec<u8>>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        Self::write_counts(tx, path, &lease.flow, run, &end.counts)?;
+        tx.execute(
+            "UPDATE runs SET status = ?2, finished_at_ms = ?3, error = ?4 WHERE id = ?1",
+            params![run.0, end.status.as_str(), ms(now), error],
+        )
+        .map_err(|e| classify(path, e))?;
+        Ok(())
+    }
+
+    /// Gives the lease up inside `tx`.
+    fn release_in(path: &Path, tx: &Transaction<'_>, lease: &Lease) -> Result<()> {
+        tx.execute("DELETE FROM leases WHERE flow = ?1 AND token = ?2", params![lease.flow, lease.token])
+            .map_err(|e| classify(path, e))?;
+        Ok(())
     }
 
     /// The connection, for tests that make the database itself fail.
@@ -437,6 +608,13 @@ impl SqliteStore {
     pub(crate) fn connection(&self) -> &Connection {
         &self.conn
     }
+}
+
+/// A checkpoint's sealed columns.
+struct SealedCheckpoint {
+    cursor: Option<Vec<u8>>,
+    boundary: Vec<u8>,
+    position: Option<Vec<u8>>,
 }
 
 struct RawState {
@@ -451,7 +629,7 @@ struct RawState {
 }
 
 const STATE_COLUMNS: &str = "flow, cursor_type, cursor, boundary, position, checkpoints, updated_at_ms, run_id";
-const RUN_COLUMNS: &str = "id, flow, holder, started_at_ms, finished_at_ms, status, records_read, delivered, filtered, failed, dead_lettered, not_processed, pages, requests, retries, error";
+const RUN_COLUMNS: &str = "id, flow, holder, started_at_ms, finished_at_ms, status, records_read, delivered, filtered, failed, dead_lettered, not_processed, pages, requests, retries, error, settled, started, resent_from, resent";
 
 fn seal_error(path: &Path, what: &str, e: SealError) -> StateError {
     match e {
@@ -492,44 +670,40 @@ impl StateStore for SqliteStore {
 
     fn acquire_lease(&mut self, flow: &str, holder: &str, ttl: Duration, now: DateTime<Utc>) -> Result<Lease> {
         let path = self.path.clone();
-        let e = |e| classify(&path, e);
-        let token = random_token().map_err(|s| seal_error(&path, "a lease token", s))?;
-        let expires_at = from_ms(ms(now).saturating_add(ttl_ms(ttl)?));
         let tx = self.tx()?;
-        let old: Option<(String, String, i64, i64)> = tx
-            .query_row("SELECT holder, token, acquired_at_ms, expires_at_ms FROM leases WHERE flow = ?1", [flow], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-            })
-            .optional()
-            .map_err(e)?;
-        let mut took_over = None;
-        if let Some((old_holder, old_token, acquired, expires)) = old {
-            if expires > ms(now) {
-                return Err(StateError::Locked {
-                    path,
-                    flow: flow.to_string(),
-                    holder: old_holder,
-                    since: stamp(from_ms(acquired)),
-                    expires_at: stamp(from_ms(expires)),
-                });
-            }
-            let mut st = tx
-                .prepare("UPDATE runs SET status = 'interrupted' WHERE flow = ?1 AND lease_token = ?2 AND status = 'running' RETURNING id")
-                .map_err(e)?;
-            let ids = st.query_map(params![flow, old_token], |r| r.get(0)).map_err(e)?;
-            let interrupted_runs = ids.map(|r| r.map(RunId)).collect::<rusqlite::Result<Vec<_>>>().map_err(e)?;
-            drop(st);
-            took_over = Some(TakenOver { holder: old_holder, expired_at: from_ms(expires), interrupted_runs });
+        let lease = Self::acquire_in(&path, &tx, flow, holder, ttl, now)?;
+        tx.commit().map_err(|e| classify(&path, e))?;
+        Ok(lease)
+    }
+
+    fn begin_run(&mut self, flow: &str, holder: &str, ttl: Duration, now: DateTime<Utc>) -> Result<(Lease, RunId)> {
+        let path = self.path.clone();
+        let tx = self.tx()?;
+        let lease = Self::acquire_in(&path, &tx, flow, holder, ttl, now)?;
+        let run = Self::start_in(&path, &tx, &lease, now)?;
+        tx.commit().map_err(|e| classify(&path, e))?;
+        Ok((lease, run))
+    }
+
+    fn end_run(
+        &mut self,
+        lease: &Lease,
+        checkpoint: Option<&Checkpoint>,
+        run: RunId,
+        end: &RunEnd,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let sealed = checkpoint.map(|cp| self.seal_checkpoint(&lease.flow, cp)).transpose()?;
+        let error = self.seal_end(lease, run, end)?;
+        let path = self.path.clone();
+        let tx = self.tx()?;
+        Self::check_lease(&path, &tx, lease)?;
+        if let (Some(cp), Some(sealed)) = (checkpoint, &sealed) {
+            Self::checkpoint_in(&path, &tx, lease, cp, sealed, now)?;
         }
-        tx.execute(
-            "INSERT INTO leases (flow, holder, token, acquired_at_ms, expires_at_ms) VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT (flow) DO UPDATE SET holder = excluded.holder, token = excluded.token,
-             acquired_at_ms = excluded.acquired_at_ms, expires_at_ms = excluded.expires_at_ms",
-            params![flow, holder, token, ms(now), ms(expires_at)],
-        )
-        .map_err(e)?;
-        tx.commit().map_err(e)?;
-        Ok(Lease { flow: flow.to_string(), holder: holder.to_string(), token, acquired_at: now, expires_at, took_over })
+        Self::finish_in(&path, &tx, lease, run, end, error, now)?;
+        Self::release_in(&path, &tx, lease)?;
+        tx.commit().map_err(|e| classify(&path, e))
     }
 
     fn renew_lease(&mut self, lease: &Lease, ttl: Duration, now: DateTime<Utc>) -> Result<Lease> {
@@ -544,10 +718,10 @@ impl StateStore for SqliteStore {
     }
 
     fn release_lease(&mut self, lease: &Lease) -> Result<()> {
-        self.conn
-            .execute("DELETE FROM leases WHERE flow = ?1 AND token = ?2", params![lease.flow, lease.token])
-            .map_err(|e| self.err(e))?;
-        Ok(())
+        let path = self.path.clone();
+        let tx = self.tx()?;
+        Self::release_in(&path, &tx, lease)?;
+        tx.commit().map_err(|e| classify(&path, e))
     }
 
     fn flow_state(&self, flow: &str) -> Result<Option<FlowState>> {
@@ -603,74 +777,30 @@ impl StateStore for SqliteStore {
     }
 
     fn checkpoint(&mut self, lease: &Lease, cp: &Checkpoint, now: DateTime<Utc>) -> Result<u64> {
-        let flow = &lease.flow;
-        let cursor = cp.cursor.as_ref().map(|c| self.seal("flow_state.cursor", flow, &c.text())).transpose()?;
-        let boundary = serde_json::to_string(&cp.boundary).unwrap_or_else(|_| "[]".into());
-        let boundary = self.seal("flow_state.boundary", flow, &boundary)?;
-        let position = cp
-            .position
-            .as_ref()
-            .map(|p| self.seal("flow_state.position", flow, &Self::encode_position(p)))
-            .transpose()?;
+        let sealed = self.seal_checkpoint(&lease.flow, cp)?;
         let path = self.path.clone();
-        let e = |e| classify(&path, e);
         let tx = self.tx()?;
         Self::check_lease(&path, &tx, lease)?;
-        let checkpoints: i64 = tx
-            .query_row(
-                "INSERT INTO flow_state (flow, cursor_type, cursor, boundary, position, checkpoints, updated_at_ms, run_id)
-                 VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?7)
-                 ON CONFLICT (flow) DO UPDATE SET cursor_type = excluded.cursor_type, cursor = excluded.cursor,
-                 boundary = excluded.boundary, position = excluded.position, checkpoints = checkpoints + 1,
-                 updated_at_ms = excluded.updated_at_ms, run_id = excluded.run_id
-                 RETURNING checkpoints",
-                params![flow, cp.cursor.as_ref().map(Cursor::type_name), cursor, boundary, position, ms(now), cp.run.0],
-                |r| r.get(0),
-            )
-            .map_err(|err| match err.sqlite_error_code() {
-                Some(ErrorCode::ConstraintViolation) => {
-                    StateError::UnknownRun { path: path.clone(), flow: flow.clone(), run: cp.run.0 }
-                }
-                _ => classify(&path, err),
-            })?;
-        Self::write_counts(&tx, &path, flow, cp.run, &cp.counts)?;
-        tx.commit().map_err(e)?;
-        Ok(checkpoints.max(0) as u64)
+        let checkpoints = Self::checkpoint_in(&path, &tx, lease, cp, &sealed, now)?;
+        tx.commit().map_err(|e| classify(&path, e))?;
+        Ok(checkpoints)
     }
 
     fn start_run(&mut self, lease: &Lease, now: DateTime<Utc>) -> Result<RunId> {
         let path = self.path.clone();
         let tx = self.tx()?;
-        Self::check_lease(&path, &tx, lease)?;
-        tx.execute(
-            "INSERT INTO runs (flow, holder, lease_token, started_at_ms, status) VALUES (?1, ?2, ?3, ?4, 'running')",
-            params![lease.flow, lease.holder, lease.token, ms(now)],
-        )
-        .map_err(|e| classify(&path, e))?;
-        let id = tx.last_insert_rowid();
+        let run = Self::start_in(&path, &tx, lease, now)?;
         tx.commit().map_err(|e| classify(&path, e))?;
-        Ok(RunId(id))
+        Ok(run)
     }
 
     fn finish_run(&mut self, lease: &Lease, run: RunId, end: &RunEnd, now: DateTime<Utc>) -> Result<()> {
-        if end.status == RunStatus::Running {
-            return Err(StateError::Invalid {
-                what: format!("finishing run {}", run.0),
-                detail: "a run ends with a status other than running".into(),
-            });
-        }
-        let error = end.error.as_deref().map(|m| self.seal("runs.error", &lease.flow, m)).transpose()?;
+        let error = self.seal_end(lease, run, end)?;
         let path = self.path.clone();
-        let e = |e| classify(&path, e);
         let tx = self.tx()?;
         Self::check_lease(&path, &tx, lease)?;
-        Self::write_counts(&tx, &path, &lease.flow, run, &end.counts)?;
-        tx.execute(
-            "UPDATE runs SET status = ?2, finished_at_ms = ?3, error = ?4 WHERE id = ?1",
-            params![run.0, end.status.as_str(), ms(now), error],
-        )
-        .map_err(e)?;
-        tx.commit().map_err(e)
+        Self::finish_in(&path, &tx, lease, run, end, error, now)?;
+        tx.commit().map_err(|e| classify(&path, e))
     }
 
     fn runs(&self, flow: Option<&str>, limit: usize) -> Result<Vec<RunRecord>> {
@@ -690,6 +820,27 @@ impl StateStore for SqliteStore {
                 Ok(run)
             })
             .collect()
+    }
+
+    fn note_resent(&mut self, lease: &Lease, run: RunId, resent: Resent) -> Result<()> {
+        let (from, n) = match resent {
+            Resent::AtMost { run, records } => (run, count("records sent again", records)?),
+            Resent::Unknown { run } => (run, -1),
+        };
+        let path = self.path.clone();
+        let tx = self.tx()?;
+        Self::check_lease(&path, &tx, lease)?;
+        tx.execute("UPDATE runs SET resent_from = ?2, resent = ?3 WHERE id = ?1", params![run.0, from.0, n])
+            .map_err(|e| classify(&path, e))?;
+        tx.commit().map_err(|e| classify(&path, e))
+    }
+
+    fn started_mark(&self, flow: &str, run: RunId, reserve: u64) -> Result<Option<StartedMark>> {
+        StartedMark::create(&self.path, flow, run, reserve).map(Some)
+    }
+
+    fn last_started(&self, flow: &str) -> Option<StartedSeen> {
+        StartedMark::read(&self.path, flow)
     }
 
     fn add_dead_letter(&mut self, l: &NewDeadLetter) -> Result<DeadLetterId> {

@@ -141,6 +141,11 @@ pub struct RunCounts {
     pub pages: u64,
     pub requests: u64,
     pub retries: u64,
+    /// The number of the last record of the source up to which every record is settled (the
+    /// watermark of the checkpoint these counts were committed with), in the run's numbering.
+    pub settled: u64,
+    /// The greatest number of a record the run started (sent, or was about to send).
+    pub started: u64,
 }
 
 /// How a run stands.
@@ -193,6 +198,20 @@ pub struct RunRecord {
     pub status: RunStatus,
     pub counts: RunCounts,
     pub error: Option<String>,
+    /// What this run sent again that an earlier run may have sent already: see [`Resent`].
+    pub resent: Option<Resent>,
+}
+
+/// How many records a run may have sent a second time: those the run before it (interrupted,
+/// failed or stopped) had started past its last committed checkpoint, which this run reads
+/// and sends again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resent {
+    /// At most this many (exact but for a reservation of a few records, [`StartedMark`]).
+    AtMost { run: RunId, records: u64 },
+    /// The run before was interrupted, and how far it got is not known (the machine restarted
+    /// since, or its mark was not kept).
+    Unknown { run: RunId },
 }
 
 /// A dead letter's id.

@@ -94,7 +94,7 @@ fn a_newer_store_is_an_error_and_is_left_as_it_is() {
     Connection::open(&path).unwrap().pragma_update(None, "user_version", SCHEMA_VERSION + 1).unwrap();
     let before = std::fs::read(&path).unwrap();
     let err = SqliteStore::open(&path, None).map(|_| ()).unwrap_err();
-    assert!(matches!(err, StateError::NewerVersion { found: 2, supported: 1, .. }), "{err}");
+    assert!(matches!(err, StateError::NewerVersion { found: 3, supported: 2, .. }), "{err}");
     assert!(err.to_string().contains("newer"), "{err}");
     assert_eq!(std::fs::read(&path).unwrap(), before);
 }
@@ -115,14 +115,15 @@ fn migrations_apply_in_order_and_a_failing_one_changes_nothing() {
     stored(&path);
     let mut s = open(&path);
     let mut next = MIGRATIONS.to_vec();
+    let n = MIGRATIONS.len();
     next.push("CREATE TABLE extra (x INTEGER); INSERT INTO nowhere VALUES (1);");
     assert!(migrate_for_test(&mut s, &next).is_err());
     let v: i64 = s.conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
-    assert_eq!(v, 1);
-    next[1] = "CREATE TABLE extra (x INTEGER);";
+    assert_eq!(v, n as i64);
+    next[n] = "CREATE TABLE extra (x INTEGER);";
     migrate_for_test(&mut s, &next).unwrap();
     let v: i64 = s.conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
-    assert_eq!(v, 2);
+    assert_eq!(v, n as i64 + 1);
     assert_eq!(s.flow_state("orders").unwrap().unwrap().cursor, Some(Cursor::Int(7)));
 }
 
@@ -471,4 +472,84 @@ fn a_read_only_folder_is_an_error_naming_the_store_and_loses_nothing() {
     assert!(!fresh.exists());
     std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o755)).unwrap();
     assert_eq!(open(&existing).flow_state("orders").unwrap().unwrap().cursor, Some(Cursor::Int(7)));
+}
+
+/// A run's begin (lease and start) and end (last checkpoint, end, release) are one transaction
+/// each: a failure in the last part of the end leaves everything as it was before it.
+#[test]
+fn a_runs_begin_and_end_are_one_transaction_each_all_or_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = open(&dir.path().join("state.db"));
+    let (lease, run) = s.begin_run("orders", "test", MIN, t(0)).unwrap();
+    assert_eq!(s.runs(Some("orders"), 10).unwrap()[0].status, RunStatus::Running);
+    assert!(matches!(s.begin_run("orders", "other", MIN, t(1)), Err(StateError::Locked { .. })));
+    assert_eq!(s.runs(None, 10).unwrap().len(), 1, "a refused begin records no run");
+    s.checkpoint(&lease, &cp(run, 1), t(1)).unwrap();
+    // The release, the end's last statement, fails: nothing of the end is kept.
+    s.connection()
+        .execute_batch("CREATE TRIGGER fail BEFORE DELETE ON leases BEGIN SELECT RAISE(ABORT, 'injected'); END")
+        .unwrap();
+    let end = RunEnd { status: RunStatus::Succeeded, counts: cp(run, 2).counts, error: None };
+    assert!(s.end_run(&lease, Some(&cp(run, 2)), run, &end, t(2)).is_err());
+    let st = s.flow_state("orders").unwrap().unwrap();
+    assert_eq!((st.cursor, st.checkpoints), (Some(Cursor::Int(1)), 1));
+    assert_eq!(s.runs(None, 10).unwrap()[0].status, RunStatus::Running);
+    assert!(matches!(s.acquire_lease("orders", "other", MIN, t(3)), Err(StateError::Locked { .. })));
+    s.connection().execute_batch("DROP TRIGGER fail").unwrap();
+    s.end_run(&lease, Some(&cp(run, 2)), run, &end, t(4)).unwrap();
+    let st = s.flow_state("orders").unwrap().unwrap();
+    assert_eq!((st.cursor, st.checkpoints), (Some(Cursor::Int(2)), 2));
+    let r = &s.runs(None, 10).unwrap()[0];
+    assert_eq!((r.status, r.counts.read), (RunStatus::Succeeded, 2));
+    s.acquire_lease("orders", "other", MIN, t(5)).unwrap();
+}
+
+/// A store written by the previous version (schema 1, before runs kept how far they got) is
+/// migrated when opened: its runs and state stay, the new columns start empty.
+#[test]
+fn a_version_1_store_is_migrated_to_version_2_keeping_its_runs_and_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    {
+        let conn = Connection::open(&path).unwrap();
+        conn.pragma_update(None, "journal_mode", "wal").unwrap();
+        let mut store = SqliteStore { conn, path: path.clone(), sealer: Sealer::new(None) };
+        migrate_for_test(&mut store, &MIGRATIONS[..1]).unwrap();
+        let v: i64 = store.conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+        assert_eq!(v, 1);
+        let lease = store.acquire_lease("orders", "test", MIN, t(0)).unwrap();
+        let run = store.start_run(&lease, t(0)).unwrap();
+        store.connection()
+            .execute(
+                "INSERT INTO flow_state (flow, cursor_type, cursor, boundary, position, checkpoints, updated_at_ms, run_id)
+                 VALUES ('orders', 'Int', CAST('7' AS BLOB), CAST('[]' AS BLOB), NULL, 1, 0, ?1)",
+                [run.0],
+            )
+            .unwrap();
+        store
+            .connection()
+            .execute("UPDATE runs SET status = 'failed', records_read = 9 WHERE id = ?1", [run.0])
+            .unwrap();
+        store.release_lease(&lease).unwrap();
+    }
+    let mut s = open(&path);
+    let v: i64 = s.conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+    assert_eq!(v, SCHEMA_VERSION);
+    assert_eq!(s.flow_state("orders").unwrap().unwrap().cursor, Some(Cursor::Int(7)));
+    let r = &s.runs(None, 10).unwrap()[0];
+    assert_eq!(
+        (r.status, r.counts.read, r.counts.settled, r.counts.started, r.resent),
+        (RunStatus::Failed, 9, 0, 0, None)
+    );
+    // The new columns are written and read back.
+    let (lease, run) = s.begin_run("orders", "test", MIN, t(10)).unwrap();
+    s.note_resent(&lease, run, Resent::AtMost { run: RunId(1), records: 12 }).unwrap();
+    let mut c = cp(run, 8);
+    c.counts.settled = 80;
+    c.counts.started = 95;
+    let end = RunEnd { status: RunStatus::Failed, counts: c.counts, error: None };
+    s.end_run(&lease, Some(&c), run, &end, t(11)).unwrap();
+    let r = &s.runs(None, 10).unwrap()[0];
+    assert_eq!((r.counts.settled, r.counts.started), (80, 95));
+    assert_eq!(r.resent, Some(Resent::AtMost { run: RunId(1), records: 12 }));
 }

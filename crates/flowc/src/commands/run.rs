@@ -130,6 +130,9 @@ fn summary_line(f: &flow_runtime::FlowReport) -> String {
     if f.records_not_processed > 0 {
         dead.push_str(&format!(", {} not processed (the flow stopped)", f.records_not_processed));
     }
+    if let Some(n) = f.may_have_resent {
+        dead.push_str(&format!(", {n} may have been sent twice (started by the run before, past its last checkpoint)"));
+    }
     let paging = if f.paging.is_empty() {
         String::new()
     } else {
@@ -344,7 +347,8 @@ impl Tally {
 
 /// `into += more`, counter by counter.
 fn add(into: &mut RunCounts, more: &RunCounts) {
-    let RunCounts { read, delivered, filtered, failed, dead_lettered, not_processed, pages, requests, retries } = more;
+    let RunCounts { read, delivered, filtered, failed, dead_lettered, not_processed, pages, requests, retries, .. } =
+        more;
     into.read += read;
     into.delivered += delivered;
     into.filtered += filtered;

@@ -9,7 +9,7 @@ use super::state::{store_error, StoreOptions, Target};
 use crate::report;
 
 /// The columns of the table, in order.
-const COLUMNS: [&str; 13] = [
+const COLUMNS: [&str; 14] = [
     "id",
     "flow",
     "started",
@@ -22,6 +22,7 @@ const COLUMNS: [&str; 13] = [
     "pages",
     "requests",
     "retries",
+    "resent",
     "error",
 ];
 
@@ -78,6 +79,11 @@ fn run_json(r: &RunRecord) -> serde_json::Value {
         "pages": c.pages,
         "requests": c.requests,
         "retries": c.retries,
+        "resent": match r.resent {
+            Some(flow_state::Resent::AtMost { run, records }) => serde_json::json!({ "from_run": run.0, "at_most": records }),
+            Some(flow_state::Resent::Unknown { run }) => serde_json::json!({ "from_run": run.0, "at_most": null }),
+            None => serde_json::Value::Null,
+        },
         "error": r.error,
     })
 }
@@ -101,6 +107,11 @@ fn table(runs: &[RunRecord]) -> String {
                 c.pages.to_string(),
                 c.requests.to_string(),
                 c.retries.to_string(),
+                match r.resent {
+                    Some(flow_state::Resent::AtMost { records, .. }) => records.to_string(),
+                    Some(flow_state::Resent::Unknown { .. }) => "?".to_string(),
+                    None => "-".to_string(),
+                },
                 r.error.as_deref().map_or_else(|| "-".to_string(), |e| e.lines().collect::<Vec<_>>().join(" ")),
             ]
         })
