@@ -226,7 +226,8 @@ fn snapshot_named(name: &str, text: String) {
     s.bind(|| insta::assert_snapshot!(name.to_string(), text));
 }
 
-const DRIFT_CASES: [&str; 14] = [
+const DRIFT_CASES: [&str; 15] = [
+    "slack_linked",
     "bad_broken_ref",
     "bad_not_json",
     "bad_not_openapi",
@@ -285,6 +286,7 @@ mod spec_cases {
         two_apis,
         two_apis_named,
         slack_sparse,
+        slack_linked,
     );
 }
 

@@ -122,6 +122,7 @@ codes! {
     SPEC_PRESENCE = "E0615", Error, "a field whose presence or nullability differs from the spec's";
     SPEC_ENUM = "E0616", Error, "string literals that differ from the spec's enumeration";
     SPEC_API = "E0617", Error, "no api of the file, or more than one, is the one the spec describes";
+    SPEC_LINK = "E0618", Error, "a `// spec:` link above a type that names no schema of the spec";
 
     HTTP_STATUS = "R0001", Error, "the API answered with an error status";
     REQUEST_FAILED = "R0002", Error, "the request could not be sent or timed out";

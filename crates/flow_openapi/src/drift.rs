@@ -7,8 +7,10 @@
 //!   parameter with the JSON request body;
 //! - a declared type with the named schema of its name, by the rule `flowc import openapi` names
 //!   types (`account_business_profile` → `AccountBusinessProfile`);
-//! - through both, every declared type a compared type names, with the schema the spec names at
-//!   that place.
+//! - a declared type with the schema a `// spec: KEY` comment just above it names (`// spec:
+//!   none`: not by its name);
+//! - through all of these, every declared type a compared type names, with the schema the spec
+//!   names at that place.
 //!
 //! The spec side is the importer's own model of the schema (`schema::Convert`), so what the
 //! import writes is what the comparison accepts. A response is compared so that every value the
@@ -59,8 +61,9 @@ pub fn read_spec_for_check(file: &str, text: &str, yaml: bool) -> Result<Value, 
     }
 }
 
-/// Compares a parsed `.flow` file with a spec (already read: [`read_spec_for_check`]).
-pub fn check_spec(file: &ast::File, spec: &Value, options: &SpecOptions) -> SpecReport {
+/// Compares a parsed `.flow` file (and its text, for the `// spec:` links above types) with a
+/// spec (already read: [`read_spec_for_check`]).
+pub fn check_spec(file: &ast::File, source: &str, spec: &Value, options: &SpecOptions) -> SpecReport {
     let order = crate::type_names(spec, None);
     let names: HashMap<String, String> = order.iter().map(|(p, n, _)| (p.clone(), n.clone())).collect();
     let by_name: HashMap<String, String> = order.iter().map(|(p, n, _)| (n.clone(), p.clone())).collect();
@@ -98,17 +101,65 @@ pub fn check_spec(file: &ast::File, spec: &Value, options: &SpecOptions) -> Spec
     }
     for d in &file.decls {
         let ast::Decl::Type(t) = d else { continue };
+        let schema = match link(source, t.span.start as usize) {
+            Some((text, _)) if text == "none" => continue,
+            Some((text, span)) => match linked_schema(&order, &text) {
+                Some(name) => name,
+                None => {
+                    let keys: Vec<String> = order.iter().map(|(p, _, _)| crate::schema_key(p)).collect();
+                    let mut d = Diagnostic::new(
+                        codes::SPEC_LINK,
+                        format!("the spec has no schema `{text}` for type `{}`", t.name.name),
+                    )
+                    .primary(span, "no schema of this name");
+                    d = match flow_diagnostics::suggest(&text, keys.iter().map(String::as_str)) {
+                        Some(near) => d.help(did_you_mean(span, near)),
+                        None => d.help("write a key of `components.schemas` (or `definitions`), or `none`"),
+                    };
+                    c.out.push(d);
+                    continue;
+                }
+            },
+            None if by_name.contains_key(&t.name.name) => t.name.name.clone(),
+            None => continue,
+        };
         // A type compared as a body already is not also compared as a response.
-        if by_name.contains_key(&t.name.name)
-            && !c.seen.contains(&(t.name.name.clone(), t.name.name.clone(), Dir::Body))
-        {
-            c.named(&t.name.name, &t.name.name, Dir::Response);
+        if !c.seen.contains(&(t.name.name.clone(), schema.clone(), Dir::Body)) {
+            c.named(&t.name.name, &schema, Dir::Response);
         }
     }
     let types = c.compared_types.len();
     let mut diagnostics = c.out;
     flow_diagnostics::sort(&mut diagnostics);
     SpecReport { diagnostics, endpoints, types }
+}
+
+/// The link written on the line just above a declaration starting at `start`: `// spec: KEY`
+/// (a schema's key, or its `#/…` pointer, or `none`), with the span of what follows `spec:`.
+fn link(source: &str, start: usize) -> Option<(String, Span)> {
+    let before = source.get(..start)?;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    if line_start == 0 || !before[line_start..].trim().is_empty() {
+        return None;
+    }
+    let prev = &before[..line_start - 1];
+    let prev_start = prev.rfind('\n').map_or(0, |i| i + 1);
+    let line = &prev[prev_start..];
+    let rest = line.trim_start().strip_prefix("//")?.trim_start().strip_prefix("spec:")?;
+    let value = rest.trim();
+    if value.is_empty() {
+        return None;
+    }
+    let at = prev_start + (line.len() - rest.len()) + (rest.len() - rest.trim_start().len());
+    Some((value.to_string(), Span::new(at, at + value.len())))
+}
+
+/// The type name of the schema a link names: by its pointer, or its key.
+fn linked_schema(order: &[(String, String, &Value)], text: &str) -> Option<String> {
+    order
+        .iter()
+        .find(|(pointer, _, _)| pointer == text || crate::schema_key(pointer) == text)
+        .map(|(_, name, _)| name.clone())
 }
 
 /// Which way values go: from the API (a response: the spec's values must fit the type), or to
@@ -1013,6 +1064,20 @@ fn text_of(t: &TypeExpr) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_link_is_the_comment_line_just_above() {
+        let src = "// spec: objs_message\ntype Message { ts: String }\n\n// spec:   #/definitions/x  \ntype X = String\n// other\n\ntype Y = Int\n";
+        let at = |needle: &str| src.find(needle).expect("in the source");
+        let (text, span) = link(src, at("type Message")).expect("a link");
+        assert_eq!(text, "objs_message");
+        assert_eq!(&src[span.range()], "objs_message");
+        let (text, span) = link(src, at("type X")).expect("a link");
+        assert_eq!(text, "#/definitions/x");
+        assert_eq!(&src[span.range()], "#/definitions/x");
+        assert_eq!(link(src, at("type Y")), None);
+        assert_eq!(link("type Z = Int", 0), None);
+    }
 
     #[test]
     fn shapes_and_url_paths() {

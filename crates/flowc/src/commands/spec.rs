@@ -71,7 +71,7 @@ pub(crate) fn compare(text: &str, specs: &[Loaded]) -> (Vec<Diagnostic>, Vec<Str
         match &s.spec {
             Err(d) => diagnostics.push(d.clone()),
             Ok(spec) => {
-                let report = flow_openapi::check_spec(&file, spec, &s.options);
+                let report = flow_openapi::check_spec(&file, text, spec, &s.options);
                 lines.push(format!(
                     "compared with {}: {} endpoint{}, {} type{}",
                     s.name,
