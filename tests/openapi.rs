@@ -148,6 +148,7 @@ fn slack_import_checks_against_its_spec_without_drift() {
 #[test]
 fn yaml_import_checks_against_its_spec_without_drift() {
     round_trip("tests/data/spec/pets.yaml", "pets");
+    round_trip("tests/data/spec/unions.yaml", "unions");
 }
 
 /// `a/b/../c` → `a/c`.
@@ -226,7 +227,8 @@ fn snapshot_named(name: &str, text: String) {
     s.bind(|| insta::assert_snapshot!(name.to_string(), text));
 }
 
-const DRIFT_CASES: [&str; 15] = [
+const DRIFT_CASES: [&str; 16] = [
+    "unions",
     "slack_linked",
     "bad_broken_ref",
     "bad_not_json",
@@ -287,6 +289,7 @@ mod spec_cases {
         two_apis_named,
         slack_sparse,
         slack_linked,
+        unions,
     );
 }
 

@@ -84,6 +84,7 @@ pub fn check_spec(file: &ast::File, source: &str, spec: &Value, options: &SpecOp
         not_compared: HashSet::new(),
         compared_types: HashSet::new(),
         schemas: HashMap::new(),
+        trials: HashMap::new(),
     };
     let mut endpoints = 0;
     match apis_compared(file, spec, options) {
@@ -373,6 +374,8 @@ struct Compare<'a, 'v> {
     not_compared: HashSet<(u32, u32)>,
     compared_types: HashSet<String>,
     schemas: HashMap<String, Schema>,
+    /// What trials against named schemas found (`fits`), by place, schema, direction, null.
+    trials: HashMap<(u32, u32, String, Dir, bool), bool>,
 }
 
 /// A declared type's wire shape, for scalars.
@@ -725,35 +728,38 @@ impl<'a> Compare<'a, '_> {
                 _ => {}
             }
         }
-        match (&dt.kind, s) {
-            (TypeExprKind::Union(ds), Ty::Union(ms)) if d_lits.is_none() => {
-                for (i, m) in ms.iter().enumerate() {
-                    self.member(dt, ds, m, &at.down(&format!("|{}", i + 1)), dir, depth);
+        // Unions on either side: in a response each of the spec's members must be taken by one of
+        // the type's; in a body each of the type's must be one the spec takes.
+        let d_members: Option<Vec<&'a TypeExpr>> = match &dt.kind {
+            TypeExprKind::Union(ds) if d_lits.is_none() => Some(ds.iter().collect()),
+            _ => None,
+        };
+        if d_members.is_some() || matches!(s, Ty::Union(_)) {
+            // A single declared type is itself, as written (its name, its place).
+            let (owner, dm) = match d_members {
+                Some(dm) => (dt, dm),
+                None => (d, vec![d]),
+            };
+            let sm: Vec<(At<'_>, &Ty)> = match s {
+                Ty::Union(ms) => ms.iter().enumerate().map(|(i, m)| (at.down(&format!("|{}", i + 1)), m)).collect(),
+                _ => vec![(at.clone(), s)],
+            };
+            match dir {
+                Dir::Response => {
+                    let objects = sm.iter().filter(|(_, m)| self.spec_kind(m) == Kind::Object).count();
+                    for (here, m) in &sm {
+                        self.cover(owner, &dm, m, objects, here, d_null, dir, depth);
+                    }
                 }
-            }
-            (TypeExprKind::Union(ds), _) if d_lits.is_none() => {
-                self.member(dt, ds, s, at, dir, depth);
-            }
-            (_, Ty::Union(ms)) => {
-                for (i, m) in ms.iter().enumerate() {
-                    let here = at.down(&format!("|{}", i + 1));
-                    if !self.fits(dt, d_null, m, &here, dir, depth) {
-                        self.out.push(
-                            Diagnostic::new(
-                                codes::SPEC_TYPE,
-                                format!(
-                                    "the spec also allows `{}` here, which `{}` does not take ({})",
-                                    show(m),
-                                    text_of(dt),
-                                    at.what
-                                ),
-                            )
-                            .primary(dt.span, format!("the spec's type is `{}`", show(s))),
-                        );
-                        break;
+                Dir::Body => {
+                    for d in &dm {
+                        self.covered(d, &sm, d_null, depth);
                     }
                 }
             }
+            return;
+        }
+        match (&dt.kind, s) {
             (TypeExprKind::Array(di), Ty::Array(si)) => self.ty(di, false, si, &at.down("[]"), dir, depth + 1),
             (TypeExprKind::Dict { value, .. }, Ty::Dict(sv)) => {
                 self.ty(value, false, sv, &at.down("[key]"), dir, depth + 1);
@@ -811,34 +817,102 @@ impl<'a> Compare<'a, '_> {
     /// Whether `d` takes spec type `s` without a word (diagnostics kept only when it does not
     /// matter: a trial).
     fn fits(&mut self, d: &'a TypeExpr, d_null: bool, s: &Ty, at: &At<'_>, dir: Dir, depth: usize) -> bool {
+        // A trial against a named schema walks all of it: once per place, schema and direction.
+        let key = match s {
+            Ty::Named(n) => Some((d.span.start, d.span.end, n.clone(), dir, d_null)),
+            _ => None,
+        };
+        if let Some(ok) = key.as_ref().and_then(|k| self.trials.get(k)) {
+            return *ok;
+        }
         let before = self.out.len();
         let seen = self.seen.clone();
         let nc = self.not_compared.clone();
+        let compared = self.compared_types.clone();
         self.ty(d, d_null, s, at, dir, depth + 1);
         let ok = self.out[before..].iter().all(|x| x.code == codes::SPEC_NOT_COMPARED.id);
         self.out.truncate(before);
         self.seen = seen;
         self.not_compared = nc;
+        self.compared_types = compared;
+        if let Some(k) = key {
+            self.trials.insert(k, ok);
+        }
         ok
     }
 
-    /// A spec type (or a union member) against a declared union: the member that takes it.
-    fn member(&mut self, dt: &'a TypeExpr, ds: &'a [TypeExpr], s: &Ty, at: &At<'_>, dir: Dir, depth: usize) {
-        if ds.iter().any(|m| self.fits(m, false, s, at, dir, depth)) {
+    /// A response: the spec's member `s` must be taken by one of the declared members `dm`
+    /// (of the declared type `dt`). When none takes it, the member of its JSON kind is compared
+    /// for real (its drift is the one to show), or the union has no member for it.
+    #[allow(clippy::too_many_arguments)]
+    fn cover(
+        &mut self,
+        dt: &'a TypeExpr,
+        dm: &[&'a TypeExpr],
+        s: &Ty,
+        objects: usize,
+        at: &At<'_>,
+        d_null: bool,
+        dir: Dir,
+        depth: usize,
+    ) {
+        if dm.iter().any(|m| self.fits(m, d_null, s, at, dir, depth)) {
             return;
         }
-        // The member of the same JSON kind, compared for real: its drift is the one to show.
+        if let Some(m) = self.counterpart(dm, s, objects) {
+            self.ty(m, d_null, s, at, dir, depth + 1);
+            return;
+        }
+        let message = if dm.len() == 1 {
+            format!("the spec also allows `{}` here, which `{}` does not take ({})", show(s), text_of(dt), at.what)
+        } else {
+            format!("the spec allows `{}` here, and no member of the union takes it ({})", show(s), at.what)
+        };
+        self.out
+            .push(Diagnostic::new(codes::SPEC_TYPE, message).primary(dt.span, format!("no member for `{}`", show(s))));
+    }
+
+    /// The declared member to compare a spec member with for real when none takes it: the one
+    /// of its name, else the one of its JSON kind (for an object only when the spec has one
+    /// object member: among several, which one was meant cannot be told).
+    fn counterpart(&mut self, dm: &[&'a TypeExpr], s: &Ty, objects: usize) -> Option<&'a TypeExpr> {
+        if let Ty::Named(n) = s {
+            if let Some(m) = dm.iter().find(|m| self.declared(m).2 == Some(n.as_str())) {
+                return Some(*m);
+            }
+        }
         let kind = self.spec_kind(s);
-        if let Some(m) = ds.iter().find(|m| kind != Kind::Other && self.declared_kind(m) == kind) {
-            self.ty(m, false, s, at, dir, depth + 1);
+        if kind == Kind::Other || (kind == Kind::Object && objects > 1) {
+            return None;
+        }
+        dm.iter().find(|m| self.declared_kind(m) == kind).copied()
+    }
+
+    /// A body: the declared member `d` must be one of the spec's members `sm` takes.
+    fn covered(&mut self, d: &'a TypeExpr, sm: &[(At<'_>, &Ty)], d_null: bool, depth: usize) {
+        if sm.iter().any(|(at, s)| self.fits(d, d_null, s, at, Dir::Body, depth)) {
             return;
         }
+        let kind = self.declared_kind(d);
+        let name = self.declared(d).2;
+        let mut same = sm.iter().position(|(_, s)| matches!(s, Ty::Named(n) if Some(n.as_str()) == name));
+        let objects = sm.iter().filter(|(_, s)| self.spec_kind(s) == Kind::Object).count();
+        if same.is_none() && kind != Kind::Other && !(kind == Kind::Object && objects > 1) {
+            same = sm.iter().position(|(_, s)| self.spec_kind(s) == kind);
+        }
+        if let Some(i) = same {
+            let (at, s) = &sm[i];
+            self.ty(d, d_null, s, at, Dir::Body, depth + 1);
+            return;
+        }
+        let spec: Vec<String> = sm.iter().map(|(_, s)| show(s)).collect();
+        let what = sm.first().map_or("", |(at, _)| at.what);
         self.out.push(
             Diagnostic::new(
                 codes::SPEC_TYPE,
-                format!("the spec allows `{}` here, and no member of the union takes it ({})", show(s), at.what),
+                format!("`{}` here, but the spec takes only `{}` ({what})", text_of(d), spec.join(" | ")),
             )
-            .primary(dt.span, "no member for it"),
+            .primary(d.span, "the spec takes no value of this"),
         );
     }
 
