@@ -269,6 +269,9 @@ fn no_orphan_snapshots() {
                 orphans.push(name.clone());
             }
             continue;
+        } else if let Some(s) = base.strip_prefix("spec__") {
+            // tests/openapi.rs: one `flowc check --spec` case per file of tests/data/spec.
+            format!("tests/data/spec/{s}.flow")
         } else if let Some(s) = base.strip_prefix("openapi__") {
             // tests/openapi.rs: one imported file and one summary per vendor's excerpt.
             let vendor = s.strip_suffix("_summary").unwrap_or(s);

@@ -30,7 +30,8 @@ fn read(path: &str) -> String {
 
 #[test]
 fn every_language_example_compiles() {
-    for (path, at_least) in [("docs/language.md", 8), ("README.md", 1), ("docs/cookbook.md", 5)] {
+    for (path, at_least) in [("docs/language.md", 8), ("README.md", 1), ("docs/cookbook.md", 5), ("docs/openapi.md", 1)]
+    {
         let blocks = flow_blocks(&read(path));
         assert!(blocks.len() >= at_least, "{path} lost its examples");
         for (line, source) in blocks {

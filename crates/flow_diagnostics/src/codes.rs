@@ -4,7 +4,8 @@
 //! and says what counts as asserting).
 //!
 //! Ranges: E00xx input and syntax, E01xx names, E02xx types and maps, E03xx endpoints,
-//! E04xx apis and secrets, E05xx flows, E06xx state, W0xxx warnings, R0xxx run-time failures.
+//! E04xx apis and secrets, E05xx flows, E0601–E0610 state, E0611–E0619 drift from an OpenAPI spec
+//! (`flowc check --spec`), W0xxx warnings, R0xxx run-time failures.
 
 use crate::Severity;
 
@@ -114,6 +115,14 @@ codes! {
     STATE_LAG = "E0608", Error, "a `lag` that is not a duration, or on a cursor that is not a DateTime";
     STATE_SETTING = "E0609", Error, "a state setting with a value it cannot take";
     NO_STATE = "E0610", Error, "`state` read where no state is declared";
+    SPEC_UNREADABLE = "E0611", Error, "a `--spec` file that is not an OpenAPI document in JSON or YAML";
+    SPEC_NO_OPERATION = "E0612", Error, "an endpoint whose method and path the spec does not have";
+    SPEC_NO_FIELD = "E0613", Error, "a declared field the spec's schema does not have";
+    SPEC_TYPE = "E0614", Error, "a type that differs from the spec's";
+    SPEC_PRESENCE = "E0615", Error, "a field whose presence or nullability differs from the spec's";
+    SPEC_ENUM = "E0616", Error, "string literals that differ from the spec's enumeration";
+    SPEC_API = "E0617", Error, "no api of the file, or more than one, is the one the spec describes";
+    SPEC_LINK = "E0618", Error, "a `// spec:` link above a type that names no schema of the spec";
 
     HTTP_STATUS = "R0001", Error, "the API answered with an error status";
     REQUEST_FAILED = "R0002", Error, "the request could not be sent or timed out";
@@ -154,6 +163,8 @@ codes! {
     NO_STATE_KEY = "W0010", Warning, "a state without a `key`: records at the cursor may be delivered again";
     SENSITIVE_STORED = "W0011", Warning, "a `sensitive` field used as a state's cursor or key: its values are kept in the state store";
     KEEPS_NOTHING = "W0013", Warning, "an empty object type: it accepts any object and keeps none of it";
+    SPEC_MISSING_FIELD = "W0014", Warning, "a field the spec requires that the type does not declare";
+    SPEC_NOT_COMPARED = "W0015", Warning, "a part of the spec that `flowc check --spec` cannot compare";
 }
 
 /// Looks up a code by id.

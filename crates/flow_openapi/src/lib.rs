@@ -4,6 +4,7 @@
 //! refuses is put back as `Json` at its place, with the checker's reason as a comment, so the
 //! file always passes `flowc check` and, laid out by the formatter, `flowc fmt --check`.
 
+mod drift;
 mod glob;
 mod names;
 mod ops;
@@ -14,6 +15,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use serde_json::Value;
 
+pub use crate::drift::{check_spec, read_spec_for_check, unreadable_spec, SpecOptions, SpecReport};
 use crate::names::{pascal, snake, Names};
 use crate::render::{Out, Site};
 use crate::schema::{Convert, Ty};
@@ -115,6 +117,37 @@ pub(crate) fn named_schemas(spec: &Value) -> Vec<(String, &Value)> {
     out
 }
 
+/// The type name each named schema gets (the schemas in `wanted` only, when given): its key in
+/// PascalCase, made unique in spec order. `flowc import openapi` names its types so, and
+/// `flowc check --spec` matches a declared type with the schema of its name by the same rule.
+pub(crate) fn type_names<'v>(spec: &'v Value, wanted: Option<&BTreeSet<String>>) -> Vec<(String, String, &'v Value)> {
+    let mut type_names = Names::default();
+    let mut order = Vec::new();
+    for (pointer, s) in named_schemas(spec) {
+        if wanted.is_some_and(|w| !w.contains(&pointer)) {
+            continue;
+        }
+        let name = type_names.unique(&pascal(&schema_key(&pointer)));
+        order.push((pointer, name, s));
+    }
+    order
+}
+
+/// A named schema's key: `#/components/schemas/account` → `account`.
+pub(crate) fn schema_key(pointer: &str) -> String {
+    pointer.rsplit('/').next().unwrap_or("").replace("~1", "/").replace("~0", "~")
+}
+
+/// Whether a value is an OpenAPI (or Swagger) document at all.
+pub(crate) fn not_openapi(spec: &Value) -> Option<String> {
+    if !spec.is_object()
+        || (spec.get("openapi").is_none() && spec.get("swagger").is_none() && spec.get("paths").is_none())
+    {
+        return Some("not an OpenAPI document: it has no `openapi` version and no `paths`".into());
+    }
+    None
+}
+
 fn escape_pointer(key: &str) -> String {
     key.replace('~', "~0").replace('/', "~1")
 }
@@ -186,10 +219,8 @@ struct Skipped {
 
 /// Imports a spec. Fails only when the spec is no OpenAPI document at all.
 pub fn import(spec: &Value, options: &Options) -> Result<Import, String> {
-    if !spec.is_object()
-        || (spec.get("openapi").is_none() && spec.get("swagger").is_none() && spec.get("paths").is_none())
-    {
-        return Err("not an OpenAPI document: it has no `openapi` version and no `paths`".into());
+    if let Some(why) = not_openapi(spec) {
+        return Err(why);
     }
     let mut global = Names::default();
     let api = match &options.api {
@@ -238,18 +269,8 @@ pub fn import(spec: &Value, options: &Options) -> Result<Import, String> {
     };
 
     // Type names first: references between schemas need them all.
-    let mut type_names = Names::default();
-    let mut names: HashMap<String, String> = HashMap::new();
-    let mut order: Vec<(String, String, &Value)> = Vec::new();
-    for (pointer, s) in named_schemas(spec) {
-        if wanted.as_ref().is_some_and(|w| !w.contains(&pointer)) {
-            continue;
-        }
-        let key = pointer.rsplit('/').next().unwrap_or("").replace("~1", "/").replace("~0", "~");
-        let name = type_names.unique(&pascal(&key));
-        names.insert(pointer.clone(), name.clone());
-        order.push((pointer, name, s));
-    }
+    let order = type_names(spec, wanted.as_ref());
+    let names: HashMap<String, String> = order.iter().map(|(p, n, _)| (p.clone(), n.clone())).collect();
     let cv = Convert { spec, names: &names };
     let mut decls = Vec::new();
     for (pointer, name, s) in &order {

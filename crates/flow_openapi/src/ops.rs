@@ -181,7 +181,7 @@ fn json_media(content: &Value) -> Option<&Value> {
         .map(|(_, v)| v)
 }
 
-fn request_body(cv: &Convert<'_>, method: &str, op: &Value, losses: &mut Vec<String>) -> Option<Ty> {
+pub(crate) fn request_body(cv: &Convert<'_>, method: &str, op: &Value, losses: &mut Vec<String>) -> Option<Ty> {
     // Swagger 2: the body is the parameter `in: body`.
     let params = op.get("parameters").and_then(Value::as_array).into_iter().flatten().map(|p| cv.deref(p));
     if let Some(p) = params.clone().find(|p| p.get("in").and_then(Value::as_str) == Some("body")) {
@@ -213,7 +213,7 @@ fn request_body(cv: &Convert<'_>, method: &str, op: &Value, losses: &mut Vec<Str
 }
 
 /// The type of the first 2xx answer with a JSON body, and whether it documents a `Link` header.
-fn response(cv: &Convert<'_>, op: &Value, losses: &mut Vec<String>) -> (Option<Ty>, bool) {
+pub(crate) fn response(cv: &Convert<'_>, op: &Value, losses: &mut Vec<String>) -> (Option<Ty>, bool) {
     let Some(responses) = op.get("responses").and_then(Value::as_object) else { return (None, false) };
     let mut codes: Vec<&String> = responses.keys().filter(|k| k.starts_with('2')).collect();
     codes.sort();

@@ -492,7 +492,7 @@ impl Convert<'_> {
         })
     }
 
-    fn schema_of(&self, name: &str) -> Option<&Value> {
+    pub(crate) fn schema_of(&self, name: &str) -> Option<&Value> {
         let pointer = self.names.iter().find(|(_, n)| n.as_str() == name).map(|(p, _)| p)?;
         resolve(self.spec, pointer)
     }

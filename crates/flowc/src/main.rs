@@ -37,6 +37,15 @@ enum Command {
         /// `json` prints machine-readable diagnostics on stdout.
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
+        /// Also report where the file's endpoints and types have drifted from this OpenAPI
+        /// spec (JSON or YAML, a local file): `--spec SPEC`, or `--spec API=SPEC` to name the
+        /// api it describes. Repeatable, one per api.
+        #[arg(long = "spec", value_name = "[API=]SPEC")]
+        specs: Vec<String>,
+        /// With --spec: also warn (W0014) for each field a response schema requires that its
+        /// type does not declare (sparse types are the norm, so this is off by default).
+        #[arg(long = "spec-required", requires = "specs")]
+        spec_required: bool,
     },
     /// Show what a run would do: calls, order, policies. Secrets appear by name only.
     #[command(after_help = EXIT_HELP)]
@@ -263,7 +272,9 @@ pub(crate) enum Format {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Check { files, format } => commands::check::check(&files, format),
+        Command::Check { files, format, specs, spec_required } => {
+            commands::check::check(&files, format, &commands::spec::parse(&specs, spec_required))
+        }
         Command::Plan { file, format, base_urls } => commands::plan::plan(&file, format, &base_urls),
         Command::Test { files } => commands::test::test(&files),
         Command::Fmt { files, check } => commands::fmt::fmt(&files, check),

@@ -7,10 +7,12 @@ use std::process::ExitCode;
 use super::{plural, read_source, stderr_color};
 use crate::{report, Format};
 
-pub(crate) fn check(files: &[PathBuf], format: Format) -> miette::Result<ExitCode> {
+pub(crate) fn check(files: &[PathBuf], format: Format, spec: &super::spec::SpecArgs) -> miette::Result<ExitCode> {
+    let specs = super::spec::load(spec)?;
     let mut errors = 0usize;
     let mut warnings = 0usize;
     let mut json = Vec::new();
+    let mut compared = Vec::new();
     for path in files {
         let (name, text, diagnostics) = match read_source(path)? {
             Ok(s) => {
@@ -25,6 +27,13 @@ pub(crate) fn check(files: &[PathBuf], format: Format) -> miette::Result<ExitCod
                     d.extend(flow_runtime::check_credentials(plan, &super::run::load_secrets(&needed, &dir)?));
                     flow_diagnostics::sort(&mut d);
                 }
+                // With `--spec`: where the file has drifted from each spec.
+                let (drift, lines) = super::spec::compare(&s.text, &specs);
+                if !drift.is_empty() {
+                    d.extend(drift);
+                    flow_diagnostics::sort(&mut d);
+                }
+                compared.extend(lines);
                 (s.name, s.text, d)
             }
             Err((d, lossy)) => (path.display().to_string(), lossy, vec![d]),
@@ -35,6 +44,9 @@ pub(crate) fn check(files: &[PathBuf], format: Format) -> miette::Result<ExitCod
             Format::Human => {
                 if !diagnostics.is_empty() {
                     report::eprint(&flow_diagnostics::render_diagnostics(&name, &text, &diagnostics, stderr_color()));
+                }
+                for line in compared.drain(..) {
+                    report::eprint(&format!("{name}: {line}"));
                 }
             }
             Format::Json => json.extend(diagnostics.iter().map(|d| report::diagnostic_json(&name, &text, d))),

@@ -10,6 +10,7 @@ pub(crate) mod plan;
 pub(crate) mod replay;
 pub(crate) mod run;
 pub(crate) mod runs;
+pub(crate) mod spec;
 pub(crate) mod state;
 pub(crate) mod test;
 
