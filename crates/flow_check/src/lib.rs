@@ -221,13 +221,19 @@ impl Model {
 
 /// Checks a parsed file.
 pub fn check(file: &ast::File) -> Checked {
+    check_building(file, true)
+}
+
+/// Checks a parsed file, building the plan (`model`) only when `plan` is asked for (and there
+/// are no errors); the diagnostics and the record are the same either way.
+fn check_building(file: &ast::File, plan: bool) -> Checked {
     let mut checker = Checker::new(file);
     checker.run();
     let mut diagnostics = std::mem::take(&mut checker.diagnostics);
     flow_diagnostics::sort(&mut diagnostics);
     let mut info = std::mem::take(&mut checker.info);
     info.expr_types.names = ty::Types { names: checker.types.names.clone(), defs: Vec::new() };
-    let model = if diagnostics.iter().any(Diagnostic::is_error) { None } else { Some(checker.into_model()) };
+    let model = if !plan || diagnostics.iter().any(Diagnostic::is_error) { None } else { Some(checker.into_model()) };
     Checked { model, diagnostics, info }
 }
 
@@ -241,8 +247,19 @@ pub fn check_source(source: &str) -> Checked {
 /// checked even when others did not ("all errors at once"); what depends on a declaration that
 /// did not parse is skipped (`ast::File::broken`: its name is not unknown, what it uses is not
 /// unused), and a file with a syntax error has no model.
-pub fn check_parsed(file: &ast::File, mut parse_diags: Vec<Diagnostic>) -> Checked {
-    let mut checked = check(file);
+pub fn check_parsed(file: &ast::File, parse_diags: Vec<Diagnostic>) -> Checked {
+    check_parsed_building(file, parse_diags, true)
+}
+
+/// [`check_parsed`] for an editor, which reads the diagnostics and the record ([`Info`]) and
+/// never the plan: the same diagnostics and record, and no `model` (building it and freeing it
+/// again was a twentieth of an edit).
+pub fn check_parsed_for_editor(file: &ast::File, parse_diags: Vec<Diagnostic>) -> Checked {
+    check_parsed_building(file, parse_diags, false)
+}
+
+fn check_parsed_building(file: &ast::File, mut parse_diags: Vec<Diagnostic>, plan: bool) -> Checked {
+    let mut checked = check_building(file, plan);
     if parse_diags.iter().any(Diagnostic::is_error) {
         checked.model = None;
     }

@@ -19,17 +19,16 @@ pub(crate) struct Doc {
     replaced: Option<Replaced>,
 }
 
-/// The text, the checker's record and diagnostics an edit replaced, and the plan its check
-/// built (an editor has no use for it).
+/// The text, the checker's record and the diagnostics an edit replaced.
 struct Replaced {
     _text: String,
     _info: Info,
     _diagnostics: Vec<Diagnostic>,
-    _model: Option<flow_check::Model>,
 }
 
 impl Doc {
-    /// Parses and checks `text` with the same functions as `flowc check`.
+    /// Parses and checks `text` with the same functions as `flowc check` (without building the
+    /// plan, which an editor never reads).
     pub(crate) fn new(text: String) -> Doc {
         let mut doc = Doc {
             text: String::new(),
@@ -46,13 +45,13 @@ impl Doc {
     /// parse's), then checked.
     pub(crate) fn edit(&mut self, text: String) {
         let (file, parse_diagnostics, _) = self.parser.parse(&text);
-        let checked = flow_check::check_parsed(&file, parse_diagnostics);
+        let checked = flow_check::check_parsed_for_editor(&file, parse_diagnostics);
         self.parser.keep(file);
         let text = std::mem::replace(&mut self.text, text);
         let info = std::mem::replace(&mut self.info, checked.info);
         let diagnostics = std::mem::replace(&mut self.diagnostics, checked.diagnostics);
         // Still held from an edit whose diagnostics were not released: freed now.
-        self.replaced = Some(Replaced { _text: text, _info: info, _diagnostics: diagnostics, _model: checked.model });
+        self.replaced = Some(Replaced { _text: text, _info: info, _diagnostics: diagnostics });
     }
 
     /// Frees what the last edit replaced; the server calls it once the edit's diagnostics are
