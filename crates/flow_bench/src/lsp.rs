@@ -72,6 +72,22 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
+/// `flow-bench parse`: the parse of the same file alone, `runs` times, and its median.
+pub(crate) fn parse_only(lines: usize, runs: usize) -> Result<()> {
+    let text = large_file(std::path::Path::new("."), lines)?;
+    let mut times = Vec::new();
+    let mut decls = 0;
+    for _ in 0..runs {
+        let t = Instant::now();
+        let (file, _) = flow_syntax::parse(&text);
+        times.push(t.elapsed());
+        decls = file.decls.len();
+    }
+    println!("file: {} lines, {} KB, {decls} declarations", text.lines().count(), text.len() / 1024);
+    println!("parse:            median {:>7.2} ms ({runs} runs)", median(times).as_secs_f64() * 1e3);
+    Ok(())
+}
+
 pub(crate) fn bench(lines: usize, write: Option<&std::path::Path>) -> Result<()> {
     let text = large_file(std::path::Path::new("."), lines)?;
     if let Some(path) = write {

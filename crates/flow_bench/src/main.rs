@@ -77,6 +77,14 @@ enum Cmd {
         #[arg(long)]
         write: Option<std::path::PathBuf>,
     },
+    /// Time `flow_syntax::parse` alone on the `lsp` benchmark's file (small enough to run
+    /// under callgrind: `--runs 1`).
+    Parse {
+        #[arg(long, default_value_t = 10_000)]
+        lines: usize,
+        #[arg(long, default_value_t = 21)]
+        runs: usize,
+    },
 }
 
 const FLOW: &str = "tests/data/ok/bench_customer_map.flow";
@@ -119,6 +127,13 @@ fn main() -> ExitCode {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("flow-bench run-engine {which}: {e}");
+                ExitCode::from(1)
+            }
+        },
+        Cmd::Parse { lines, runs } => match lsp::parse_only(lines, runs.max(1)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("flow-bench parse: {e}");
                 ExitCode::from(1)
             }
         },

@@ -196,6 +196,7 @@ impl<'a, const EXPLAIN: bool> Parser<'a, EXPLAIN> {
         }
     }
 
+    #[inline(never)]
     fn ws(&mut self) {
         while let Some(c) = self.b.get(self.i) {
             if matches!(c, b' ' | b'\t' | b'\n' | b'\r') {
@@ -206,7 +207,7 @@ impl<'a, const EXPLAIN: bool> Parser<'a, EXPLAIN> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn peek(&mut self) -> Option<u8> {
         // Compact JSON has no whitespace between tokens: a byte above ' ' is the next token.
         match self.b.get(self.i) {
@@ -401,7 +402,7 @@ impl<'a, const EXPLAIN: bool> Parser<'a, EXPLAIN> {
                 }
             }
             Type::DateTime => {
-                let t = if c == b'"' { DateTime::parse_from_rfc3339(&self.str_ref()?).ok() } else { None };
+                let t = if c == b'"' { rfc3339(&self.str_ref()?) } else { None };
                 match t {
                     Some(t) => *slot = Value::DateTime(t),
                     None => return self.mismatch(start, text(DATETIME), slot),
@@ -477,24 +478,39 @@ impl<'a, const EXPLAIN: bool> Parser<'a, EXPLAIN> {
                 // try the one after the last match first.
                 let table = self.keys.and_then(|k| k.get(fields));
                 let mut guess = 0;
+                // The field matched last (at the start: the number of fields), whose follower in
+                // the last object of this type is the key expected next.
+                let mut last = fields.len();
                 if self.peek() == Some(b'}') {
                     self.i += 1;
                 } else {
                     loop {
-                        let escaped;
-                        let key = match self.plain_key()? {
-                            Some(key) => key,
+                        let at = match table.and_then(|t| t.expected(last, self.b, self.i)) {
+                            Some((f, end)) => {
+                                self.i = end;
+                                Some(f)
+                            }
                             None => {
-                                escaped = self.string()?;
-                                escaped.as_bytes()
+                                let escaped;
+                                let key = match self.plain_key()? {
+                                    Some(key) => key,
+                                    None => {
+                                        escaped = self.string()?;
+                                        escaped.as_bytes()
+                                    }
+                                };
+                                let at = match (table, fields.get(guess)) {
+                                    (Some(table), _) => table.find(fields, key),
+                                    (None, Some(f)) if same(&f.name, key) => Some(guess),
+                                    (None, _) => fields.iter().position(|f| same(&f.name, key)),
+                                };
+                                if let (Some(table), Some(f)) = (table, at) {
+                                    table.learn(last, f);
+                                }
+                                at
                             }
                         };
                         self.eat(b':')?;
-                        let at = match (table, fields.get(guess)) {
-                            (Some(table), _) => table.find(fields, key),
-                            (None, Some(f)) if same(&f.name, key) => Some(guess),
-                            (None, _) => fields.iter().position(|f| same(&f.name, key)),
-                        };
                         match at {
                             Some(i) => {
                                 // A repeated key: each must fit, the last one wins.
@@ -509,6 +525,7 @@ impl<'a, const EXPLAIN: bool> Parser<'a, EXPLAIN> {
                                 self.value(&fields[i].ty, &mut out[i].1, on_path)?;
                                 self.leave(len);
                                 guess = i + 1;
+                                last = i;
                             }
                             None => self.skip()?,
                         }
@@ -1115,6 +1132,35 @@ fn stops(x: u64) -> u64 {
         & HIGH
 }
 
+/// An RFC 3339 date-time, as chrono reads it: `2026-02-02T01:01:00Z`, the commonest form, read
+/// here from its digits; every other form (offsets, fractions, lowercase, a leap second) and
+/// every text this does not take is chrono's to read or refuse.
+fn rfc3339(s: &str) -> Option<DateTime<chrono::FixedOffset>> {
+    utc_seconds(s.as_bytes()).or_else(|| DateTime::parse_from_rfc3339(s).ok())
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` exactly, a valid date and a time with seconds below 60; `None` for
+/// anything else.
+fn utc_seconds(b: &[u8]) -> Option<DateTime<chrono::FixedOffset>> {
+    let b: &[u8; 20] = b.try_into().ok()?;
+    if b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' || b[19] != b'Z' {
+        return None;
+    }
+    let mut digits = [0u32; 14];
+    for (d, &at) in digits.iter_mut().zip(&[0usize, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18]) {
+        let c = b[at];
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        *d = u32::from(c - b'0');
+    }
+    let two = |i: usize| digits[i] * 10 + digits[i + 1];
+    let year = i32::try_from(two(0) * 100 + two(2)).ok()?;
+    let date = NaiveDate::from_ymd_opt(year, two(4), two(6))?;
+    let time = chrono::NaiveTime::from_hms_opt(two(8), two(10), two(12))?;
+    Some(date.and_time(time).and_utc().fixed_offset())
+}
+
 /// Whether a declared name is the key read: lengths first, then bytes, inline (names are short).
 #[inline]
 fn same(name: &str, key: &[u8]) -> bool {
@@ -1223,6 +1269,55 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    /// The quick reading of `YYYY-MM-DDTHH:MM:SSZ` gives what chrono gives (the instant and the
+    /// offset), takes nothing chrono refuses, and leaves every other form to chrono.
+    #[test]
+    fn utc_date_times_are_read_as_chrono_reads_them() {
+        let texts = [
+            "2026-02-02T01:01:00Z",
+            "0000-01-01T00:00:00Z",
+            "9999-12-31T23:59:59Z",
+            "2024-02-29T12:00:00Z",
+            "2023-02-29T12:00:00Z",
+            "2026-13-01T00:00:00Z",
+            "2026-00-10T00:00:00Z",
+            "2026-04-31T00:00:00Z",
+            "2026-01-00T00:00:00Z",
+            "2026-01-01T24:00:00Z",
+            "2026-01-01T23:60:00Z",
+            "2026-12-31T23:59:60Z",
+            "2026-01-01t00:00:00Z",
+            "2026-01-01T00:00:00z",
+            "2026-01-01 00:00:00Z",
+            "2026-01-01T00:00:00.5Z",
+            "2026-01-01T00:00:00+02:00",
+            "2026-01-01T00:00:00-00:00",
+            "2026-1-01T00:00:00Z",
+            "2026-01-01T00:00:0aZ",
+            "+2026-01-01T00:00:00Z",
+            "2026-01-01T00:00:00Z ",
+            "２026-01-01T00:00:00Z",
+            "",
+        ];
+        let mut quick = 0;
+        for t in texts {
+            let chrono = DateTime::parse_from_rfc3339(t).ok();
+            let mine = utc_seconds(t.as_bytes());
+            if let Some(m) = mine {
+                quick += 1;
+                let c = chrono.unwrap_or_else(|| panic!("{t}: read quickly, refused by chrono"));
+                assert_eq!((m, m.offset(), m.naive_local()), (c, c.offset(), c.naive_local()), "{t}");
+            }
+            assert_eq!(rfc3339(t).map(|m| (m, *m.offset())), chrono.map(|c| (c, *c.offset())), "{t}");
+        }
+        assert_eq!(quick, 4, "the four valid UTC texts are read quickly");
+        // Every second of a day and the days of a leap year's February, against chrono.
+        for s in (0..86_400).step_by(7) {
+            let t = format!("2024-02-{:02}T{:02}:{:02}:{:02}Z", 1 + s % 30, s / 3600, s / 60 % 60, s % 60);
+            assert_eq!(utc_seconds(t.as_bytes()), DateTime::parse_from_rfc3339(&t).ok(), "{t}");
         }
     }
 

@@ -6,13 +6,15 @@
 //! only place they are written) to find the top-level declarations and to refuse input nested
 //! deeper than [`MAX_DEPTH`]; each declaration is then parsed on its own with the pest grammar in
 //! `grammar/flow.pest`, and `tree_to_ast.rs` builds its AST, so one syntax error does not hide the
-//! others. A declaration the grammar refuses is explained by `recover.rs` (the cause at its own
+//! others. In front of pest, `fast.rs` parses a declaration by hand into exactly the tree pest
+//! would give, and declines (to pest) whatever it is not sure of. A declaration the grammar refuses is explained by `recover.rs` (the cause at its own
 //! span, with the fix that removes it) and listed in `File::broken` for the checker.
 //!
 //! This crate must never know about names resolving, types, plans or running: it sees text and
 //! gives a tree. pest never leaves `tree_to_ast.rs`.
 
 pub mod ast;
+mod fast;
 mod format;
 pub use format::format;
 mod incremental;

@@ -405,3 +405,208 @@ fn an_incremental_parse_equals_a_fresh_one_after_every_random_edit() {
     }
     assert!(reused > 1000, "the pieces an edit did not touch are taken again ({reused} reused)");
 }
+
+/// Every `.flow` text of the repository: the files under examples/ and tests/data/ (all of
+/// them: ok, err, syntax, fmt, run, …) and the `flow` examples of the docs.
+fn every_flow_text() -> Vec<(String, String)> {
+    fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).expect("the corpus is in the repository") {
+            let path = entry.expect("a directory entry").path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.extension().is_some_and(|x| x == "flow" || x == "md") {
+                out.push(path);
+            }
+        }
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut paths = Vec::new();
+    for dir in ["examples", "tests/data", "docs"] {
+        walk(&root.join(dir), &mut paths);
+    }
+    paths.sort();
+    let mut texts = Vec::new();
+    for path in paths {
+        // (A file that is not UTF-8 is a test of E0002: no text to parse.)
+        let Ok(text) = std::fs::read_to_string(&path) else { continue };
+        let name = path.display().to_string();
+        if path.extension().is_some_and(|x| x == "md") {
+            for (n, block) in text.split("```flow\n").skip(1).enumerate() {
+                let code = block.split("```").next().unwrap_or_default();
+                texts.push((format!("{name} example {n}"), code.to_string()));
+            }
+        } else {
+            texts.push((name, text));
+        }
+    }
+    texts
+}
+
+/// The fast path (`fast.rs`) on one declaration's text: it declines, or gives exactly what the
+/// grammar gives (the tree with its spans, and the diagnostics). Returns whether it took it.
+fn fast_path_agrees(text: &str, base: usize, what: &str) -> bool {
+    let Some(fast) = crate::fast::parse_decl(text, base) else { return false };
+    match crate::tree_to_ast::parse_decl_with_pest(text, base) {
+        Ok(pest) => {
+            assert_eq!(fast.0, pest.0, "the fast path's tree differs from pest's: {what}\n{text}");
+            assert_eq!(fast.1, pest.1, "the fast path's diagnostics differ from pest's: {what}\n{text}");
+        }
+        Err(_) => panic!("the fast path took what the grammar refuses: {what}\n{text}"),
+    }
+    true
+}
+
+/// The hand-written fast path builds exactly pest's tree, spans and diagnostics for every
+/// declaration of every `.flow` text in the repository, and takes every one of them that the
+/// grammar takes (so what users write is parsed fast, not only benchmarks).
+#[test]
+fn the_fast_path_gives_pest_s_tree_for_every_declaration_in_the_repository() {
+    let (mut taken, mut parsed_by_pest) = (0, 0);
+    let mut missed = Vec::new();
+    for (name, text) in every_flow_text() {
+        let Ok(pieces) = scan::split(&text) else { continue };
+        for piece in pieces {
+            let decl = &text[piece.clone()];
+            let fast = fast_path_agrees(decl, piece.start, &name);
+            taken += usize::from(fast);
+            if crate::tree_to_ast::parse_decl_with_pest(decl, piece.start).is_ok() {
+                parsed_by_pest += 1;
+                if !fast {
+                    missed.push(format!("{name}:\n{decl}"));
+                }
+            }
+        }
+    }
+    assert!(missed.is_empty(), "the fast path declined {} declarations pest parses, e.g. {}", missed.len(), missed[0]);
+    assert!(taken > 1000, "{taken} declarations taken by the fast path");
+    assert_eq!(taken, parsed_by_pest);
+}
+
+/// Mutated declarations — each of the repository's declarations with tokens inserted, deleted
+/// and replaced at seeded random places — are either declined by the fast path or given
+/// exactly pest's tree: the fast path never takes text the grammar refuses, and never reads
+/// what it takes differently.
+#[test]
+fn the_fast_path_declines_or_agrees_on_mutated_declarations() {
+    const SNIPPETS: [&str; 58] = [
+        "?",
+        "??",
+        "?.",
+        ".",
+        "...",
+        "|",
+        "||",
+        "=>",
+        "=",
+        "==",
+        "!=",
+        "<",
+        ">=",
+        "-",
+        "->",
+        "!",
+        "+",
+        "*",
+        "/",
+        "%",
+        "&&",
+        "(",
+        ")",
+        "[",
+        "]",
+        "{",
+        "}",
+        ",",
+        ":",
+        "\"",
+        "\\",
+        "/*",
+        "*/",
+        "//",
+        "\n",
+        " ",
+        "5",
+        "5s",
+        "5/min",
+        "1.5e3",
+        "e",
+        "_",
+        "let ",
+        "state ",
+        "sensitive ",
+        "if ",
+        "then ",
+        "else ",
+        "match ",
+        "catch ",
+        "true",
+        "null",
+        "\u{FEFF}",
+        "x",
+        "GET ",
+        "\\u{41}",
+        "\"a\"",
+        "99999999999999999999",
+    ];
+    let mut rng = Rng(0xfa57_9a7e);
+    let (mut cases, mut taken) = (0, 0);
+    let decls: Vec<(String, String)> = every_flow_text()
+        .into_iter()
+        .flat_map(|(name, text)| {
+            let pieces = scan::split(&text).unwrap_or_default();
+            pieces.into_iter().map(move |p| (name.clone(), text[p].to_string())).collect::<Vec<_>>()
+        })
+        .filter(|(_, d)| d.len() < 1500)
+        .collect();
+    for (name, decl) in &decls {
+        for _ in 0..12 {
+            let mut text = decl.clone();
+            for _ in 0..=rng.below(2) {
+                let boundaries: Vec<usize> = (0..=text.len()).filter(|i| text.is_char_boundary(*i)).collect();
+                let at = boundaries[rng.below(boundaries.len())];
+                let to = boundaries[(boundaries.partition_point(|&b| b < at) + rng.below(4)).min(boundaries.len() - 1)];
+                match rng.below(3) {
+                    0 => text.insert_str(at, SNIPPETS[rng.below(SNIPPETS.len())]),
+                    1 => text.replace_range(at..to, ""),
+                    _ => text.replace_range(at..to, SNIPPETS[rng.below(SNIPPETS.len())]),
+                }
+            }
+            cases += 1;
+            taken += usize::from(fast_path_agrees(&text, 7, name));
+        }
+    }
+    assert!(cases > 20_000 && taken > 3000, "{cases} mutants, {taken} taken by the fast path");
+}
+
+/// Each of the grammar's choices and repetitions where the fast path decides by the next token
+/// (a `let`/`state`/`sensitive` that is a name, `...` after a field, `1.x`, units, patterns,
+/// trailing commas, comments and parentheses that spans leave out): taken, and pest's tree.
+#[test]
+fn the_fast_path_takes_every_construct_with_pest_s_tree() {
+    let decls = [
+        "map m(a: A,) -> B {\n  let = 1, state = 2\n  x = a.b ...c\n  ...d f = -9223372036854775808\n  g = 1.x h = a. b\n  i = a?.\"k\" j = a[0][1] k = (a).b l = -(a) m = !!a - -1.5\n  n = a ?? b ?? c, o = a catch b catch (c) p = 5m + 5ms + 5/min + 10/s + 2h + 3d + 1e5 + 1.5E-3 + 7e+2\n  q = x => y => x r = if a then b else (c)\n  s = match a { \"x\" | \"y\" => 1, _ => 2, c: C => 3 d: [D] => 4, 5 => 5, true => 6, null => 7, _: E => 8 }\n  t = {a: 1, \"b\": 2, ...c, if: 3} u = [1, 2,] v = f(a: 1, b, ) w = a < b || a <= b && a >= b\n  x = a != b y = \"\\u{41}\\n\\\"\\t\\r\\0\\\\\" z = g () + [] + {} + f()\n  \"quoted key\" = a % b * c / d\n  let v: [Int]? = 99999999999999999999\n}",
+        "type T {\n  sensitive a: String, sensitive: Int, sensitive?: Int\n  \"q\"?: [A] d: { [String]: Int, }, e: (A | B)?, f: DateTime(unix_seconds), g: \"a\" | \"b\"\n  let: Int sensitive \"s\": Int\n}",
+        "type T = (A)?",
+        "type U = { a: Int } | { [K]: V }",
+        "endpoint e = a GET \"/x\" (id: Int, n: Int?,) -> [T] { paginate = 1, limit = 2 }",
+        "endpoint e = a DELETE \"/x/{id}\"",
+        "endpoint e = a POST \"/x\" { }",
+        "endpoint e = a PATCH \"/x\" -> T",
+        "flow f {\n  state since: DateTime = \"x\" { from = r.a }\n  state = 1\n  for x in y where x.a { c(body: x) for z in x.b { d(z) } }\n  let z: Int = 1\n  concurrency = 2\n  e ()\n}",
+        "table t: String -> Int { \"a\" => 1, 2 => 3 true => 4, 1.5 => 5 }",
+        "fn f(x: Int) -> Int = x",
+        "fn g() -> Int = 1 // trailing\n/* and more */\n",
+        "test \"t \\\"q\\\"\" { let a = 1 expect a == 1 expect f(a) }",
+        "secret S",
+        "api a { base_url = \"x\", timeout = 5s rate_limit = 10/min }",
+        "map /* c */ m(a: A) -> B { // c\n  a = 1 /* c */\n  b = a\n    .c // d\n    .e\n} // trailing\n\n",
+        "  // before\nsecret S2",
+    ];
+    for (n, decl) in decls.iter().enumerate() {
+        assert!(fast_path_agrees(decl, 11, &format!("construct {n}")), "declined:\n{decl}");
+    }
+    // What the fast path leaves to pest: a byte-order mark in trivia, an unterminated comment.
+    for decl in ["secret\u{FEFF} S", "secret S /* open"] {
+        assert!(crate::fast::parse_decl(decl, 0).is_none(), "{decl}");
+    }
+}

@@ -14,9 +14,21 @@ struct FlowParser;
 
 type Result<T> = std::result::Result<T, Box<Diagnostic>>;
 
-/// Parses one top-level declaration found at byte `base` of the file.
-/// A declaration that does not follow the grammar is `Err` with where pest stopped.
+/// Parses one top-level declaration found at byte `base` of the file: by the hand-written
+/// parser of `fast.rs` when it takes the text (it gives exactly the tree pest would), else by
+/// pest. A declaration that does not follow the grammar is `Err` with where pest stopped.
 pub(crate) fn parse_decl(text: &str, base: usize) -> std::result::Result<(Decl, Vec<Diagnostic>), ParseError> {
+    if let Some(parsed) = crate::fast::parse_decl(text, base) {
+        return Ok(parsed);
+    }
+    parse_decl_with_pest(text, base)
+}
+
+/// [`parse_decl`] by the grammar alone, without the fast path (what `fast.rs` is tested against).
+pub(crate) fn parse_decl_with_pest(
+    text: &str,
+    base: usize,
+) -> std::result::Result<(Decl, Vec<Diagnostic>), ParseError> {
     let mut pairs = match FlowParser::parse(Rule::single_decl, text) {
         Ok(pairs) => pairs,
         Err(_) => return Err(ParseError::Syntax(failure(text).unwrap_or_default())),
@@ -343,15 +355,7 @@ impl AstBuilder {
     /// refused with E0003 if its tree is deeper than the later stages may recurse.
     fn top_expr(&mut self, pair: Pair<Rule>) -> Result<Expr> {
         let e = self.expr(pair)?;
-        if deeper_than(&e, crate::MAX_EXPR_DEPTH) {
-            self.diagnostics.push(
-                Diagnostic::new(codes::TOO_DEEP, format!("expression nested more than {} deep", crate::MAX_EXPR_DEPTH))
-                    .primary(e.span, "this expression is too deep")
-                    .help("split it: give parts names with `let`, or move them into separate maps"),
-            );
-            return Ok(Expr { kind: ExprKind::Null, span: e.span });
-        }
-        Ok(e)
+        Ok(bounded(e, &mut self.diagnostics))
     }
 
     // Long on purpose: one arm per grammar rule of an expression, each building its node.
@@ -485,56 +489,9 @@ impl AstBuilder {
             Rule::call | Rule::call_stmt => self.call(pair),
             Rule::ident => Ok(Expr { kind: ExprKind::Name(self.ident(pair)), span }),
             Rule::string => Ok(Expr { kind: ExprKind::Str(unescape(pair.into_inner().as_str())), span }),
-            Rule::number => {
-                let text = pair.as_str();
-                let kind = if text.bytes().all(|b| b.is_ascii_digit()) {
-                    match text.parse::<i64>() {
-                        Ok(n) => ExprKind::Int(n),
-                        Err(_) => {
-                            self.diagnostics.push(
-                                Diagnostic::new(codes::INT_RANGE, "integer literal out of range")
-                                    .primary(span, "does not fit in a 64-bit Int")
-                                    .help("Int holds −9223372036854775808 to 9223372036854775807; write a Decimal with a fraction (`1.0`) for larger values"),
-                            );
-                            ExprKind::Int(0)
-                        }
-                    }
-                } else {
-                    ExprKind::Number(text.to_string())
-                };
-                Ok(Expr { kind, span })
-            }
-            Rule::duration => {
-                let text = pair.as_str();
-                let digits_end = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
-                let unit_ms: u64 = match &text[digits_end..] {
-                    "ms" => 1,
-                    "s" => 1_000,
-                    "m" => 60_000,
-                    "h" => 3_600_000,
-                    _ => 86_400_000,
-                };
-                let ms = text[..digits_end].parse::<u64>().ok().and_then(|n| n.checked_mul(unit_ms));
-                let ms = ms.unwrap_or_else(|| {
-                    self.diagnostics.push(
-                        Diagnostic::new(codes::BAD_DURATION, "duration out of range")
-                            .primary(span, "too large")
-                            .help("durations are at most about 584 million years; use a smaller value"),
-                    );
-                    0
-                });
-                Ok(Expr { kind: ExprKind::Duration(ms), span })
-            }
-            Rule::rate => {
-                let (n, unit) = pair.as_str().split_once('/').unwrap_or(("0", "s"));
-                let per_ms = match unit {
-                    "s" => 1_000,
-                    "min" => 60_000,
-                    _ => 3_600_000,
-                };
-                let requests = n.parse::<u64>().unwrap_or(u64::MAX);
-                Ok(Expr { kind: ExprKind::Rate { requests, per_ms }, span })
-            }
+            Rule::number => Ok(number(pair.as_str(), span, &mut self.diagnostics)),
+            Rule::duration => Ok(duration(pair.as_str(), span, &mut self.diagnostics)),
+            Rule::rate => Ok(rate(pair.as_str(), span)),
             Rule::kw_true => Ok(Expr { kind: ExprKind::Bool(true), span }),
             Rule::kw_false => Ok(Expr { kind: ExprKind::Bool(false), span }),
             Rule::kw_null => Ok(Expr { kind: ExprKind::Null, span }),
@@ -625,6 +582,75 @@ impl AstBuilder {
         }
         Ok(Expr { kind: ExprKind::Call { callee, args }, span })
     }
+}
+
+/// An expression that stands on its own, or E0003 (and `null` in its place) if its tree is
+/// deeper than [`crate::MAX_EXPR_DEPTH`].
+pub(crate) fn bounded(e: Expr, diagnostics: &mut Vec<Diagnostic>) -> Expr {
+    if deeper_than(&e, crate::MAX_EXPR_DEPTH) {
+        diagnostics.push(
+            Diagnostic::new(codes::TOO_DEEP, format!("expression nested more than {} deep", crate::MAX_EXPR_DEPTH))
+                .primary(e.span, "this expression is too deep")
+                .help("split it: give parts names with `let`, or move them into separate maps"),
+        );
+        return Expr { kind: ExprKind::Null, span: e.span };
+    }
+    e
+}
+
+/// A `number` token's expression: an Int when it is all digits (E0212 when it does not fit),
+/// else the number as written. Shared by both parsers (`fast.rs`), so they agree.
+pub(crate) fn number(text: &str, span: Span, diagnostics: &mut Vec<Diagnostic>) -> Expr {
+    let kind = if text.bytes().all(|b| b.is_ascii_digit()) {
+        match text.parse::<i64>() {
+            Ok(n) => ExprKind::Int(n),
+            Err(_) => {
+                diagnostics.push(
+                    Diagnostic::new(codes::INT_RANGE, "integer literal out of range")
+                        .primary(span, "does not fit in a 64-bit Int")
+                        .help("Int holds −9223372036854775808 to 9223372036854775807; write a Decimal with a fraction (`1.0`) for larger values"),
+                );
+                ExprKind::Int(0)
+            }
+        }
+    } else {
+        ExprKind::Number(text.to_string())
+    };
+    Expr { kind, span }
+}
+
+/// A `duration` token's expression, in milliseconds (E0402 when it does not fit).
+pub(crate) fn duration(text: &str, span: Span, diagnostics: &mut Vec<Diagnostic>) -> Expr {
+    let digits_end = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let unit_ms: u64 = match &text[digits_end..] {
+        "ms" => 1,
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        _ => 86_400_000,
+    };
+    let ms = text[..digits_end].parse::<u64>().ok().and_then(|n| n.checked_mul(unit_ms));
+    let ms = ms.unwrap_or_else(|| {
+        diagnostics.push(
+            Diagnostic::new(codes::BAD_DURATION, "duration out of range")
+                .primary(span, "too large")
+                .help("durations are at most about 584 million years; use a smaller value"),
+        );
+        0
+    });
+    Expr { kind: ExprKind::Duration(ms), span }
+}
+
+/// A `rate` token's expression (`10/s`).
+pub(crate) fn rate(text: &str, span: Span) -> Expr {
+    let (n, unit) = text.split_once('/').unwrap_or(("0", "s"));
+    let per_ms = match unit {
+        "s" => 1_000,
+        "min" => 60_000,
+        _ => 3_600_000,
+    };
+    let requests = n.parse::<u64>().unwrap_or(u64::MAX);
+    Expr { kind: ExprKind::Rate { requests, per_ms }, span }
 }
 
 /// Whether the expression tree is deeper than `budget`. Recurses at most `budget` levels.

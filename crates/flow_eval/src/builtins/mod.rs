@@ -269,6 +269,26 @@ mod tests {
         Expr::Lit { value: Value::Int(n) }
     }
 
+    /// `split` into the last record's strings and array, on a one-byte separator, gives what
+    /// `str::split` gives: empty parts at either end and between separators, non-ASCII text
+    /// around them, no separator at all, an empty text; fewer parts than the slot held too.
+    #[test]
+    fn split_into_a_slot_gives_what_str_split_gives() {
+        let plan = Program::new(Plan::default());
+        let mut slot = Value::Array((0..9).map(|i| Value::Str(format!("old part {i}"))).collect());
+        let texts = ["Grace Lovelace", " lead", "trail ", "a  b", "  ", "", "none", "é ü 名 前", "x y z w v", "Ada"];
+        for sep in [" ", ",", "  ", "é"] {
+            for t in texts {
+                let mut env = Env::new();
+                env.push("t", Value::Str(t.into()));
+                let args = [var("t"), Expr::Lit { value: Value::Str(sep.into()) }];
+                assert!(text::split_into(&args, &mut env, &plan, &mut slot).expect("splits"), "{t:?} by {sep:?}");
+                let want: Vec<Value> = t.split(sep).map(|p| Value::Str(p.into())).collect();
+                assert_eq!(slot, Value::Array(want), "{t:?} by {sep:?}");
+            }
+        }
+    }
+
     fn basket() -> Value {
         let item = |q| Value::Object(vec![("q".into(), Value::Int(q))]);
         Value::Object(vec![("items".into(), Value::Array(vec![item(1), item(0), item(2)]))])

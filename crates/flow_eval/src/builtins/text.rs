@@ -34,8 +34,15 @@ pub(crate) fn split_into(args: &[Expr], env: &mut Env, plan: &Program, slot: &mu
         n += 1;
     };
     // One byte is one ASCII char: split on the char (a byte search), as `reading_first` does.
-    if sep.len() == 1 {
-        s.split(char::from(sep.as_bytes()[0])).for_each(&mut put);
+    if let [byte] = sep.as_bytes() {
+        // An ASCII byte, so each cut is at a char boundary; short texts are searched byte by
+        // byte, without a searcher's setup.
+        let mut rest = s.as_str();
+        while let Some(at) = rest.bytes().position(|c| c == *byte) {
+            put(&rest[..at]);
+            rest = &rest[at + 1..];
+        }
+        put(rest);
     } else {
         s.split(sep.as_str()).for_each(&mut put);
     }
