@@ -159,15 +159,52 @@ impl Namespace {
 /// Where each field of a declared object type (by the type's index) is declared.
 #[derive(Default)]
 pub(crate) struct Fields {
-    /// The whole field declaration, for "expected because of this".
-    pub decls: HashMap<(usize, String), Span>,
-    /// The field's name, for editors' go to definition.
-    pub names: HashMap<(usize, String), Span>,
+    /// By the type's index, each field's name, its whole declaration (for "expected because of
+    /// this") and its name's span (for editors' go to definition): the first of each name.
+    /// Looked up by a borrowed name, without building a key.
+    sites: Vec<HashMap<String, FieldSite>>,
     /// `sensitive` fields: (the type's index, the field's name), in declaration order.
     pub sensitive: Vec<(usize, String)>,
     /// The object type of the `type` declaration being resolved: only its own fields may be
     /// `sensitive` (E0227 elsewhere).
     pub top_object: Option<Span>,
+}
+
+/// Where one field of a declared object type is declared.
+#[derive(Clone, Copy)]
+struct FieldSite {
+    decl: Span,
+    name_span: Span,
+}
+
+impl Fields {
+    /// Records field `name` of type `ty`, unless the type already has a field of that name;
+    /// whether it was new.
+    pub(crate) fn declare(&mut self, ty: usize, name: &str, decl: Span, name_span: Span) -> bool {
+        if self.sites.len() <= ty {
+            self.sites.resize_with(ty + 1, HashMap::new);
+        }
+        let fields = &mut self.sites[ty];
+        if fields.contains_key(name) {
+            return false;
+        }
+        fields.insert(name.to_string(), FieldSite { decl, name_span });
+        true
+    }
+
+    fn site(&self, ty: usize, name: &str) -> Option<FieldSite> {
+        self.sites.get(ty)?.get(name).copied()
+    }
+
+    /// The whole declaration of field `name` of type `ty`.
+    pub(crate) fn decl(&self, ty: usize, name: &str) -> Option<Span> {
+        self.site(ty, name).map(|f| f.decl)
+    }
+
+    /// The span of the name of field `name` of type `ty`.
+    pub(crate) fn name_span(&self, ty: usize, name: &str) -> Option<Span> {
+        self.site(ty, name).map(|f| f.name_span)
+    }
 }
 
 /// Which map or function calls which, for the cycle check.
@@ -230,6 +267,10 @@ pub(crate) struct Checker<'a> {
     pub pending_unions: Option<Vec<crate::unions::Pending>>,
     /// The name being checked is the base of an index (`x[k]`), the one place a table fits.
     pub index_base: bool,
+    /// Infer the sides of a test's `expect a == b` again, alone, even where the comparison's own
+    /// are the same (`test_block.rs`): the reference that reuse is tested against.
+    #[cfg(test)]
+    pub infer_sides_again: bool,
 }
 
 impl<'a> Checker<'a> {
@@ -247,6 +288,8 @@ impl<'a> Checker<'a> {
             diagnostics: Vec::new(),
             pending_unions: None,
             index_base: false,
+            #[cfg(test)]
+            infer_sides_again: false,
         }
     }
 
@@ -327,8 +370,8 @@ impl<'a> Checker<'a> {
 
     /// Records a use of field `name` of declared type `type_index`, for editors.
     pub(crate) fn note_field(&mut self, type_index: Option<usize>, name: &str, at: Span) {
-        if let Some(decl) = type_index.and_then(|i| self.fields.names.get(&(i, name.to_string()))) {
-            self.info.field_uses.push((at, *decl));
+        if let Some(decl) = type_index.and_then(|i| self.fields.name_span(i, name)) {
+            self.info.field_uses.push((at, decl));
         }
     }
 

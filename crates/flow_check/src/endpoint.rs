@@ -468,7 +468,7 @@ impl Checker<'_> {
                         ty = f.ty.clone();
                         // For editors: the path so far has the field's type.
                         let path = Span::new(e.span.start as usize, name.span.end as usize);
-                        self.info.expr_types.push((path, self.types.display(&ty)));
+                        self.info.expr_types.push(path, ty.clone());
                     }
                     None => {
                         // For editors: the fields a name here could be.

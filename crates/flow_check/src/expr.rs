@@ -421,7 +421,7 @@ impl Checker<'_> {
     pub(crate) fn infer(&mut self, e: &ast::Expr, scope: &mut Scope) -> (Ty, plan::Expr) {
         let (ty, x) = self.infer_raw(e, scope);
         if !matches!(ty, Ty::Error) {
-            self.info.expr_types.push((e.span, self.types.display(&ty)));
+            self.info.expr_types.push(e.span, ty.clone());
         }
         if let Ty::Fallible(inner) = ty {
             let what = match &e.kind {
@@ -1007,9 +1007,8 @@ impl Checker<'_> {
             BinaryOp::Div => plan::BinOp::Div,
             _ => plan::BinOp::Rem,
         };
-        let node = |ty: Ty| {
-            (ty, plan::Expr::Binary { op: plan_op, lhs: Box::new(le.clone()), rhs: Box::new(re.clone()), span: e.span })
-        };
+        let node =
+            move |ty: Ty| (ty, plan::Expr::Binary { op: plan_op, lhs: Box::new(le), rhs: Box::new(re), span: e.span });
         if lt == Ty::Error || rt == Ty::Error {
             return node(Ty::Error);
         }
@@ -1062,7 +1061,7 @@ impl Checker<'_> {
     }
 
     /// `==` / `!=`: the two sides must be comparable, and a string literal must be in the other side's union.
-    fn equality(&mut self, o: &Operands<'_>, node: impl Fn(Ty) -> (Ty, plan::Expr)) -> (Ty, plan::Expr) {
+    fn equality(&mut self, o: &Operands<'_>, node: impl FnOnce(Ty) -> (Ty, plan::Expr)) -> (Ty, plan::Expr) {
         let Operands { e, lhs, rhs, lt, rt } = *o;
         // Comparing a union to a literal outside it is a typo that would silently never match.
         for (a, at, b) in [(lhs, lt, rt), (rhs, rt, lt)] {
@@ -1108,7 +1107,12 @@ impl Checker<'_> {
     }
 
     /// `<`, `<=`, `>`, `>=`: two numbers, two strings, two Dates or two DateTimes.
-    fn ordering(&mut self, op: BinaryOp, o: &Operands<'_>, node: impl Fn(Ty) -> (Ty, plan::Expr)) -> (Ty, plan::Expr) {
+    fn ordering(
+        &mut self,
+        op: BinaryOp,
+        o: &Operands<'_>,
+        node: impl FnOnce(Ty) -> (Ty, plan::Expr),
+    ) -> (Ty, plan::Expr) {
         let Operands { e, lhs, rhs, lt, rt } = *o;
         if self.any_nullable(op, lhs, lt, rhs, rt) {
             return node(Ty::Error);
@@ -1131,7 +1135,7 @@ impl Checker<'_> {
         &mut self,
         op: BinaryOp,
         o: &Operands<'_>,
-        node: impl Fn(Ty) -> (Ty, plan::Expr),
+        node: impl FnOnce(Ty) -> (Ty, plan::Expr),
     ) -> (Ty, plan::Expr) {
         let Operands { e, lhs, rhs, lt, rt } = *o;
         if self.any_nullable(op, lhs, lt, rhs, rt) {
@@ -1237,7 +1241,7 @@ impl Checker<'_> {
         op: BinaryOp,
         lt: &Ty,
         rt: &Ty,
-        node: impl Fn(Ty) -> (Ty, plan::Expr),
+        node: impl FnOnce(Ty) -> (Ty, plan::Expr),
     ) -> (Ty, plan::Expr) {
         let (a, b) = (self.types.display(lt), self.types.display(rt));
         let help = if op == BinaryOp::Add && (self.types.is_stringy(lt) || self.types.is_stringy(rt)) {

@@ -63,8 +63,9 @@ pub struct Checked {
 /// What the checker learned about the source, for editors: types and field references by span.
 #[derive(Debug, Default, Clone)]
 pub struct Info {
-    /// The type of every expression the checker inferred, as diagnostics show types.
-    pub expr_types: Vec<(Span, String)>,
+    /// The type of every expression the checker inferred, shown (as diagnostics show types)
+    /// only when asked for: [`ExprTypes::innermost`].
+    pub expr_types: ExprTypes,
     /// Every declaration, in the order of the file, as the checker collected it (one declared
     /// twice is listed twice): what an editor's outline shows, and a declaration's hover.
     pub decls: Vec<DeclInfo>,
@@ -84,6 +85,34 @@ pub struct Info {
     pub name_uses: Vec<(Span, Span)>,
     /// Every call of a built-in function: the callee's span and the function.
     pub builtin_uses: Vec<(Span, plan::Builtin)>,
+}
+
+/// The type the checker inferred for each expression, by span. Kept as the checker's own types
+/// and written out as text only for the one an editor asks about (a hover): writing every one
+/// of them, on every check, was a tenth of the checker's work.
+#[derive(Debug, Default, Clone)]
+pub struct ExprTypes {
+    types: Vec<(Span, ty::Ty)>,
+    /// The declared types' names (no definitions: a type is shown by its name), as they were
+    /// when these types were inferred.
+    names: ty::Types,
+}
+
+impl ExprTypes {
+    pub(crate) fn push(&mut self, span: Span, ty: ty::Ty) {
+        self.types.push((span, ty));
+    }
+
+    /// The innermost expression whose span holds byte `offset` (the first recorded of the
+    /// shortest), with its type as diagnostics show types.
+    pub fn innermost(&self, offset: usize) -> Option<(Span, String)> {
+        let (span, ty) = self
+            .types
+            .iter()
+            .filter(|(s, _)| (s.start as usize) <= offset && offset < s.end as usize)
+            .min_by_key(|(s, _)| s.end - s.start)?;
+        Some((*span, self.names.display(ty)))
+    }
 }
 
 /// A declaration of the file, as an outline shows it.
@@ -192,12 +221,19 @@ impl Model {
 
 /// Checks a parsed file.
 pub fn check(file: &ast::File) -> Checked {
+    check_building(file, true)
+}
+
+/// Checks a parsed file, building the plan (`model`) only when `plan` is asked for (and there
+/// are no errors); the diagnostics and the record are the same either way.
+fn check_building(file: &ast::File, plan: bool) -> Checked {
     let mut checker = Checker::new(file);
     checker.run();
     let mut diagnostics = std::mem::take(&mut checker.diagnostics);
     flow_diagnostics::sort(&mut diagnostics);
-    let info = std::mem::take(&mut checker.info);
-    let model = if diagnostics.iter().any(Diagnostic::is_error) { None } else { Some(checker.into_model()) };
+    let mut info = std::mem::take(&mut checker.info);
+    info.expr_types.names = ty::Types { names: checker.types.names.clone(), defs: Vec::new() };
+    let model = if !plan || diagnostics.iter().any(Diagnostic::is_error) { None } else { Some(checker.into_model()) };
     Checked { model, diagnostics, info }
 }
 
@@ -211,8 +247,19 @@ pub fn check_source(source: &str) -> Checked {
 /// checked even when others did not ("all errors at once"); what depends on a declaration that
 /// did not parse is skipped (`ast::File::broken`: its name is not unknown, what it uses is not
 /// unused), and a file with a syntax error has no model.
-pub fn check_parsed(file: &ast::File, mut parse_diags: Vec<Diagnostic>) -> Checked {
-    let mut checked = check(file);
+pub fn check_parsed(file: &ast::File, parse_diags: Vec<Diagnostic>) -> Checked {
+    check_parsed_building(file, parse_diags, true)
+}
+
+/// [`check_parsed`] for an editor, which reads the diagnostics and the record ([`Info`]) and
+/// never the plan: the same diagnostics and record, and no `model` (building it and freeing it
+/// again was a twentieth of an edit).
+pub fn check_parsed_for_editor(file: &ast::File, parse_diags: Vec<Diagnostic>) -> Checked {
+    check_parsed_building(file, parse_diags, false)
+}
+
+fn check_parsed_building(file: &ast::File, mut parse_diags: Vec<Diagnostic>, plan: bool) -> Checked {
+    let mut checked = check_building(file, plan);
     if parse_diags.iter().any(Diagnostic::is_error) {
         checked.model = None;
     }

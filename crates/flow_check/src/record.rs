@@ -196,7 +196,7 @@ impl Checker<'_> {
 
     /// Where field `name` of the target is declared.
     fn field_origin(&self, target: &Target, name: &str) -> Option<Span> {
-        target.index.and_then(|i| self.fields.decls.get(&(i, name.to_string())).copied())
+        target.index.and_then(|i| self.fields.decl(i, name))
     }
 
     /// E0205: required fields of the target that nothing sets.

@@ -30,13 +30,29 @@ impl Checker<'_> {
                             &Expect { ty: Ty::Bool, origin: None, what: "an `expect`".into() },
                             &mut scope,
                         );
-                        // For `a == b`, keep both sides to show their values when it fails.
+                        // For `a == b`, keep both sides to show their values when it fails:
+                        // each side as inferred alone.
                         let sides = match &e.kind {
-                            ExprKind::Binary { op: BinaryOp::Eq, lhs, rhs } => {
-                                let (_, l) = self.infer_quiet(lhs, &mut scope);
-                                let (_, r) = self.infer_quiet(rhs, &mut scope);
-                                Some((l, r))
-                            }
+                            ExprKind::Binary { op: BinaryOp::Eq, lhs, rhs } => match &expr {
+                                // The comparison inferred each side alone too, unless a side
+                                // took its type from the other (a `[]`; a string literal read
+                                // as a date, which is then no string), so its sides are those.
+                                plan::Expr::Binary { op: plan::BinOp::Eq, lhs: l, rhs: r, .. }
+                                    if !self.inferring_sides_again()
+                                        && [(lhs, l), (rhs, r)].iter().all(|(side, x)| {
+                                            !crate::expr::needs_context(side)
+                                                && (!matches!(side.kind, ExprKind::Str(_))
+                                                    || matches!(&***x, plan::Expr::Lit { value: plan::Value::Str(_) }))
+                                        }) =>
+                                {
+                                    Some(((**l).clone(), (**r).clone()))
+                                }
+                                _ => {
+                                    let (_, l) = self.infer_quiet(lhs, &mut scope);
+                                    let (_, r) = self.infer_quiet(rhs, &mut scope);
+                                    Some((l, r))
+                                }
+                            },
                             _ => None,
                         };
                         steps.push(plan::TestStep::Expect { expr, sides, span: e.span });
@@ -53,5 +69,17 @@ impl Checker<'_> {
             }
             self.decls.tests.rows[i].checked = Some(plan::Test { name: d.name.name.clone(), steps, span: d.span });
         }
+    }
+}
+
+impl Checker<'_> {
+    #[cfg(not(test))]
+    fn inferring_sides_again(&self) -> bool {
+        false
+    }
+
+    #[cfg(test)]
+    fn inferring_sides_again(&self) -> bool {
+        self.infer_sides_again
     }
 }

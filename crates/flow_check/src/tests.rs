@@ -338,3 +338,43 @@ fn deeply_nested_types_are_compared_all_the_way_down() {
     let errors: Vec<&str> = checked.diagnostics.iter().filter(|d| d.is_error()).map(|d| d.code).collect();
     assert_eq!(errors, ["E0201"], "{:#?}", checked.diagnostics);
 }
+
+/// A test's `expect a == b` keeps both sides as the comparison inferred them; they must be what
+/// inferring each side alone gives (the plan is the same as when they are inferred again), for
+/// every `.flow` file of the repository that has tests.
+#[test]
+fn a_tests_sides_are_each_side_inferred_alone() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut files = Vec::new();
+    for dir in ["examples", "tests/data/ok", "tests/data/library", "tests/data/err", "tests/data/run"] {
+        let Ok(entries) = std::fs::read_dir(root.join(dir)) else { continue };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.extension().is_some_and(|e| e == "flow") {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    let mut compared = 0;
+    for path in &files {
+        // Some err files are not UTF-8 on purpose.
+        let Ok(text) = std::fs::read_to_string(path) else { continue };
+        let (file, _) = flow_syntax::parse(&text);
+        if file.decls.iter().all(|d| !matches!(d, ast::Decl::Test(_))) {
+            continue;
+        }
+        let run = |again: bool| {
+            let mut checker = Checker::new(&file);
+            checker.infer_sides_again = again;
+            checker.run();
+            let diagnostics = std::mem::take(&mut checker.diagnostics);
+            (diagnostics, checker.into_model().into_plan())
+        };
+        let (reused, reference) = (run(false), run(true));
+        assert_eq!(reused.0, reference.0, "{}: diagnostics", path.display());
+        assert_eq!(reused.1, reference.1, "{}: plan", path.display());
+        compared += 1;
+    }
+    assert!(compared >= 5, "only {compared} files with tests");
+}

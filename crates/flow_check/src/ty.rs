@@ -57,7 +57,7 @@ pub(crate) struct FieldTy {
 }
 
 /// The table of declared types.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct Types {
     pub names: Vec<String>,
     pub defs: Vec<Ty>,

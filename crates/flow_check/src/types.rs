@@ -29,11 +29,7 @@ impl Checker<'_> {
                     if f.sensitive && !self.fields.sensitive.iter().any(|(t, n)| *t == i && *n == f.name.name) {
                         self.fields.sensitive.push((i, f.name.name.clone()));
                     }
-                    self.fields.decls.entry((i, f.name.name.clone())).or_insert(f.span);
-                    if let std::collections::hash_map::Entry::Vacant(e) =
-                        self.fields.names.entry((i, f.name.name.clone()))
-                    {
-                        e.insert(f.name.span);
+                    if self.fields.declare(i, &f.name.name, f.span, f.name.span) {
                         self.info.field_decls.push(FieldDecl {
                             name_span: f.name.span,
                             span: f.span,

@@ -13,13 +13,30 @@ pub(crate) struct Doc {
     pub(crate) diagnostics: Vec<Diagnostic>,
     /// The declarations of the last text, kept so that an edit re-parses only those it touched.
     parser: Reparser,
+    /// What the last edit replaced: freed by [`Doc::release`] once the new diagnostics are
+    /// published, not before, since freeing a large file's record is a good part of an edit's
+    /// work.
+    replaced: Option<Replaced>,
+}
+
+/// The text, the checker's record and the diagnostics an edit replaced.
+struct Replaced {
+    _text: String,
+    _info: Info,
+    _diagnostics: Vec<Diagnostic>,
 }
 
 impl Doc {
-    /// Parses and checks `text` with the same functions as `flowc check`.
+    /// Parses and checks `text` with the same functions as `flowc check` (without building the
+    /// plan, which an editor never reads).
     pub(crate) fn new(text: String) -> Doc {
-        let mut doc =
-            Doc { text: String::new(), info: Info::default(), diagnostics: Vec::new(), parser: Reparser::new() };
+        let mut doc = Doc {
+            text: String::new(),
+            info: Info::default(),
+            diagnostics: Vec::new(),
+            parser: Reparser::new(),
+            replaced: None,
+        };
         doc.edit(text);
         doc
     }
@@ -28,11 +45,19 @@ impl Doc {
     /// parse's), then checked.
     pub(crate) fn edit(&mut self, text: String) {
         let (file, parse_diagnostics, _) = self.parser.parse(&text);
-        let checked = flow_check::check_parsed(&file, parse_diagnostics);
+        let checked = flow_check::check_parsed_for_editor(&file, parse_diagnostics);
         self.parser.keep(file);
-        self.text = text;
-        self.info = checked.info;
-        self.diagnostics = checked.diagnostics;
+        let text = std::mem::replace(&mut self.text, text);
+        let info = std::mem::replace(&mut self.info, checked.info);
+        let diagnostics = std::mem::replace(&mut self.diagnostics, checked.diagnostics);
+        // Still held from an edit whose diagnostics were not released: freed now.
+        self.replaced = Some(Replaced { _text: text, _info: info, _diagnostics: diagnostics });
+    }
+
+    /// Frees what the last edit replaced; the server calls it once the edit's diagnostics are
+    /// published, so that a keystroke does not wait for it.
+    pub(crate) fn release(&mut self) {
+        self.replaced = None;
     }
 
     /// The checker's record of the declarations (what the outline, a declaration's hover and

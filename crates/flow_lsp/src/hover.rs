@@ -81,11 +81,7 @@ fn field_hover(text: &str, info: &Info, name: Span) -> Option<String> {
 
 /// The type of the innermost expression at `offset`.
 fn expr_hover(text: &str, info: &Info, offset: usize) -> Option<String> {
-    let (span, ty) = info
-        .expr_types
-        .iter()
-        .filter(|(s, _)| (s.start as usize) <= offset && offset < s.end as usize)
-        .min_by_key(|(s, _)| s.end - s.start)?;
+    let (span, ty) = info.expr_types.innermost(offset)?;
     let source = text.get(span.range())?;
     let shown = if source.len() > 60 || source.contains('\n') { "…" } else { source };
     Some(format!("```flow\n{shown}: {ty}\n```"))

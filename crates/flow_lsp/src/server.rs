@@ -71,12 +71,14 @@ pub fn serve(connection: &Connection) -> Result<(), String> {
             }
             Message::Notification(n) => {
                 let Some(uri) = update(n, &mut docs) else { continue };
-                let Some(doc) = docs.get(uri.as_str()) else { continue };
+                let Some(doc) = docs.get_mut(uri.as_str()) else { continue };
                 let index = Index::new(&doc.text);
                 let diagnostics = doc.diagnostics.iter().map(|d| convert::diagnostic(d, &index, &uri)).collect();
                 let params = lsp::PublishDiagnosticsParams { uri, diagnostics, version: None };
                 let note = Notification::new(PublishDiagnostics::METHOD.into(), params);
                 connection.sender.send(Message::Notification(note)).map_err(|e| e.to_string())?;
+                // Published: what the edit replaced is freed after, not before, the client hears.
+                doc.release();
             }
             Message::Response(_) => {}
         }

@@ -39,7 +39,9 @@ pub struct Key(&'static str);
 
 impl Key {
     pub fn new(name: &str) -> Key {
-        static NAMES: std::sync::OnceLock<std::sync::Mutex<std::collections::HashSet<&'static str>>> =
+        // Fx, not SipHash: the names are the programs' own (never data a run reads), and this
+        // runs for every field name the checker builds into a plan.
+        static NAMES: std::sync::OnceLock<std::sync::Mutex<rustc_hash::FxHashSet<&'static str>>> =
             std::sync::OnceLock::new();
         let names = NAMES.get_or_init(Default::default);
         // A poisoned lock still holds a consistent set: every insert is a single step.
