@@ -503,6 +503,17 @@ fn wire_within(a: Wire, b: Wire) -> bool {
     }
 }
 
+/// Whether a declared type is nullable for what lies behind a spec type whose null has been
+/// judged at this place already (`d_null` against the spec's `s_null`): in a response a null
+/// the spec allows is reported once, not again at each schema a chain of references passes; in a
+/// body a null the spec takes is taken, whatever the schema behind it says.
+fn judged(d_null: bool, s_null: bool, dir: Dir) -> bool {
+    match dir {
+        Dir::Response => d_null || s_null,
+        Dir::Body => d_null && !s_null,
+    }
+}
+
 /// A spec type in `.flow` words, short: for messages.
 fn show(t: &Ty) -> String {
     match t {
@@ -705,7 +716,7 @@ impl<'a> Compare<'a, '_> {
             let key = self.by_name.get(sn.as_str()).map(|p| crate::schema_key(p)).unwrap_or_default();
             let what = format!("the schema `{key}`");
             let inner = At { losses: std::rc::Rc::new(losses), path: String::new(), what: &what };
-            self.ty(dt, d_null, &ty, &inner, dir, depth + 1);
+            self.ty(dt, judged(d_null, s_null, dir), &ty, &inner, dir, depth + 1);
             return;
         }
         // String literals on either side.
@@ -916,21 +927,27 @@ impl<'a> Compare<'a, '_> {
         );
     }
 
+    /// The JSON kind of a spec type, through named schemas (a chain of references that goes
+    /// round, or deeper than 64, has none: `Other`).
     fn spec_kind(&mut self, s: &Ty) -> Kind {
-        match s.non_null() {
-            Ty::Prim(p) => spec_wire(p).map_or(Kind::Other, wire_kind),
-            Ty::Lits(_) => Kind::Text,
-            Ty::Array(_) => Kind::Array,
-            Ty::Dict(_) | Ty::Object(_) => Kind::Object,
-            Ty::Named(n) => {
-                let n = n.clone();
-                match self.schema(&n).map(|s| s.ty.clone()) {
-                    Some(Ty::Named(_)) | None => Kind::Other,
-                    Some(t) => self.spec_kind(&t),
+        let mut t = s.clone();
+        for _ in 0..64 {
+            match t.non_null() {
+                Ty::Prim(p) => return spec_wire(p).map_or(Kind::Other, wire_kind),
+                Ty::Lits(_) => return Kind::Text,
+                Ty::Array(_) => return Kind::Array,
+                Ty::Dict(_) | Ty::Object(_) => return Kind::Object,
+                Ty::Named(n) => {
+                    let n = n.clone();
+                    match self.schema(&n).map(|s| s.ty.clone()) {
+                        Some(next) => t = next,
+                        None => return Kind::Other,
+                    }
                 }
+                _ => return Kind::Other,
             }
-            _ => Kind::Other,
         }
+        Kind::Other
     }
 
     fn declared_kind(&self, d: &'a TypeExpr) -> Kind {
@@ -1151,6 +1168,52 @@ mod tests {
         assert_eq!(&src[span.range()], "#/definitions/x");
         assert_eq!(link(src, at("type Y")), None);
         assert_eq!(link("type Z = Int", 0), None);
+    }
+
+    /// The codes `check_spec` gives a file (`.flow` text) against a spec (JSON text).
+    fn codes_of(flow: &str, spec: &str) -> Vec<String> {
+        let (file, _) = flow_syntax::parse(flow);
+        let spec: Value = serde_json::from_str(spec).expect("a JSON spec");
+        let report = check_spec(&file, flow, &spec, &SpecOptions::default());
+        report.diagnostics.iter().map(|d| d.code.to_string()).collect()
+    }
+
+    const NULLABLE_CYCLE: &str = r##"{"openapi": "3.0.3", "info": {"title": "x", "version": "1"},
+      "servers": [{"url": "https://x.example.com"}],
+      "paths": {
+        "/b": {"get": {"responses": {"200": {"description": "", "content": {"application/json":
+          {"schema": {"$ref": "#/components/schemas/A"}}}}}}}},
+      "components": {"schemas": {
+        "A": {"$ref": "#/components/schemas/B", "nullable": true},
+        "B": {"$ref": "#/components/schemas/A", "nullable": true}}}}"##;
+
+    #[test]
+    fn a_cycle_of_nullable_references_is_not_compared_and_does_not_overflow() {
+        // Through the comparison: the spec's null said once, the cycle not compared.
+        let flow =
+            "api x {\n  base_url = \"https://x.example.com\"\n}\n\nendpoint b = x GET \"/b\" -> { id: Int } | String\n";
+        let codes = codes_of(flow, NULLABLE_CYCLE);
+        assert_eq!(codes, ["E0615", "W0015"]);
+        // The JSON kind of a member that is such a cycle: none to tell it by.
+        let spec: Value = serde_json::from_str(NULLABLE_CYCLE).expect("a JSON spec");
+        let order = crate::type_names(&spec, None);
+        let names: HashMap<String, String> = order.iter().map(|(p, n, _)| (p.clone(), n.clone())).collect();
+        let by_name: HashMap<String, String> = order.iter().map(|(p, n, _)| (n.clone(), p.clone())).collect();
+        let cv = Convert { spec: &spec, names: &names };
+        let mut c = Compare {
+            cv: &cv,
+            by_name: &by_name,
+            types: HashMap::new(),
+            required: false,
+            out: Vec::new(),
+            seen: HashSet::new(),
+            not_compared: HashSet::new(),
+            compared_types: HashSet::new(),
+            schemas: HashMap::new(),
+            trials: HashMap::new(),
+        };
+        assert!(Kind::Other == c.spec_kind(&Ty::Named("A".into())));
+        assert!(Kind::Other == c.spec_kind(&Ty::Named("B".into()).nullable()));
     }
 
     #[test]
