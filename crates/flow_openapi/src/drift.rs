@@ -34,6 +34,72 @@ pub struct SpecOptions {
     /// Also warn (W0014) for each field a response schema requires that its type leaves out.
     /// (A body's missing required fields are always reported: the API refuses such requests.)
     pub required: bool,
+    /// What the other specs compared with the same file have (several `--spec`, one per api).
+    pub others: Others,
+}
+
+/// The other specs compared with a file beside this one ([`others_of`] of each, merged): a type
+/// is compared with this spec by its name or link only where it is this spec's to compare.
+#[derive(Clone, Debug, Default)]
+pub struct Others {
+    /// Their schemas' keys and pointers: a `// spec:` link to one of them is no E0618 here.
+    pub keys: HashSet<String>,
+    /// The type names their schemas have (the importer's names).
+    pub names: HashSet<String>,
+    /// The apis whose endpoints they are compared with.
+    pub apis: HashSet<String>,
+    /// Leave a link that no spec has (E0618) to another spec to report (once per file).
+    pub quiet_links: bool,
+}
+
+/// What a spec contributes to the [`Others`] of the specs compared beside it.
+pub fn others_of(file: &ast::File, spec: &Value, options: &SpecOptions) -> Others {
+    let order = crate::type_names(spec, None);
+    let mut keys = HashSet::new();
+    for (pointer, _, _) in &order {
+        keys.insert(crate::schema_key(pointer));
+        keys.insert(pointer.clone());
+    }
+    let names = order.iter().map(|(_, n, _)| n.clone()).collect();
+    let apis =
+        apis_compared(file, spec, options).map(|a| a.keys().map(|k| k.to_string()).collect()).unwrap_or_default();
+    Others { keys, names, apis, quiet_links: false }
+}
+
+/// The declared types the endpoints of the apis `apis` says yes to use, through the types
+/// they name.
+fn used_by<'f>(file: &'f ast::File, apis: &dyn Fn(&str) -> bool) -> HashSet<&'f str> {
+    let types: HashMap<&str, &ast::TypeDecl> = file
+        .decls
+        .iter()
+        .filter_map(|d| if let ast::Decl::Type(t) = d { Some((t.name.name.as_str(), t)) } else { None })
+        .collect();
+    let mut todo: Vec<&TypeExpr> = Vec::new();
+    for d in &file.decls {
+        let ast::Decl::Endpoint(e) = d else { continue };
+        if apis(&e.api.name) {
+            todo.extend(e.response.iter());
+            todo.extend(e.params.iter().map(|p| &p.ty));
+        }
+    }
+    let mut out = HashSet::new();
+    while let Some(t) = todo.pop() {
+        match &t.kind {
+            TypeExprKind::Name(n) => {
+                if let Some(decl) = types.get(n.name.as_str()) {
+                    if out.insert(decl.name.name.as_str()) {
+                        todo.push(&decl.ty);
+                    }
+                }
+            }
+            TypeExprKind::Union(ms) => todo.extend(ms.iter()),
+            TypeExprKind::Array(i) => todo.push(i),
+            TypeExprKind::Object(fs) => todo.extend(fs.iter().map(|f| &f.ty)),
+            TypeExprKind::Dict { value, .. } => todo.push(value),
+            TypeExprKind::Literal(_) | TypeExprKind::Formed(_) => {}
+        }
+    }
+    out
 }
 
 /// What was compared, and the drift found.
@@ -87,7 +153,18 @@ pub fn check_spec(file: &ast::File, source: &str, spec: &Value, options: &SpecOp
         trials: HashMap::new(),
     };
     let mut endpoints = 0;
-    match apis_compared(file, spec, options) {
+    let compared_apis = apis_compared(file, spec, options);
+    // With other specs beside this one: the types this spec's endpoints use are its own, those
+    // only other specs' endpoints use are theirs, and a type no endpoint uses is compared by
+    // name only where no other spec has a schema of its name.
+    let others = &options.others;
+    let mine: HashSet<&str> = match &compared_apis {
+        Ok(apis) => used_by(file, &|a| apis.contains_key(a)),
+        Err(_) => HashSet::new(),
+    };
+    let theirs: HashSet<&str> = used_by(file, &|a| others.apis.contains(a));
+    let belongs = |t: &str| mine.contains(t) || !theirs.contains(t);
+    match compared_apis {
         Ok(apis) => {
             let ops = operations(spec);
             for d in &file.decls {
@@ -102,10 +179,13 @@ pub fn check_spec(file: &ast::File, source: &str, spec: &Value, options: &SpecOp
     }
     for d in &file.decls {
         let ast::Decl::Type(t) = d else { continue };
+        let name = t.name.name.as_str();
         let schema = match link(source, t.span.start as usize) {
             Some((text, _)) if text == "none" => continue,
             Some((text, span)) => match linked_schema(&order, &text) {
-                Some(name) => name,
+                Some(_) if !belongs(name) => continue,
+                Some(schema) => schema,
+                None if others.quiet_links || others.keys.contains(&text) => continue,
                 None => {
                     let keys: Vec<String> = order.iter().map(|(p, _, _)| crate::schema_key(p)).collect();
                     let mut d = Diagnostic::new(
@@ -121,7 +201,12 @@ pub fn check_spec(file: &ast::File, source: &str, spec: &Value, options: &SpecOp
                     continue;
                 }
             },
-            None if by_name.contains_key(&t.name.name) => t.name.name.clone(),
+            None if by_name.contains_key(name)
+                && belongs(name)
+                && (mine.contains(name) || !others.names.contains(name)) =>
+            {
+                t.name.name.clone()
+            }
             None => continue,
         };
         // A type compared as a body already is not also compared as a response.
