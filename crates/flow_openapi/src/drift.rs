@@ -1150,7 +1150,12 @@ impl<'a> Compare<'a, '_> {
                 losses.extend(s.losses.iter().cloned());
                 here.losses = std::rc::Rc::new(losses);
             }
-            self.ty(&f.ty, null_ok, &s.ty, &here, dir, depth + 1);
+            // A body may send null where the spec's field allows it, optional or not.
+            let sty = match dir {
+                Dir::Body if s.null && !matches!(s.ty, Ty::Nullable(_)) => s.ty.clone().nullable(),
+                _ => s.ty.clone(),
+            };
+            self.ty(&f.ty, null_ok, &sty, &here, dir, depth + 1);
         }
         if dir == Dir::Body || self.required {
             let missing: Vec<String> = sf
@@ -1299,6 +1304,36 @@ mod tests {
         };
         assert!(Kind::Other == c.spec_kind(&Ty::Named("A".into())));
         assert!(Kind::Other == c.spec_kind(&Ty::Named("B".into()).nullable()));
+    }
+
+    const NULLS: &str = r##"{"openapi": "3.0.3", "info": {"title": "x", "version": "1"},
+      "servers": [{"url": "https://x.example.com"}],
+      "paths": {"/issues": {"post": {
+        "requestBody": {"content": {"application/json": {"schema": {"type": "object", "properties": {
+          "description": {"type": "string", "nullable": true},
+          "summary": {"type": "string", "nullable": true},
+          "note": {"type": "string"}}}}}},
+        "responses": {"200": {"description": "", "content": {"application/json": {"schema": {
+          "type": "object", "required": ["assignee"],
+          "properties": {"assignee": {"$ref": "#/components/schemas/nullable-simple-user"}}}}}}}}}},
+      "components": {"schemas": {"nullable-simple-user": {"type": "object", "nullable": true,
+        "required": ["login"], "properties": {"login": {"type": "string"}}}}}}"##;
+
+    /// The (code, line) of each diagnostic.
+    fn lines_of(flow: &str, spec: &str) -> Vec<(String, usize)> {
+        let (file, _) = flow_syntax::parse(flow);
+        let spec: Value = serde_json::from_str(spec).expect("a JSON spec");
+        let report = check_spec(&file, flow, &spec, &SpecOptions::default());
+        let line =
+            |d: &Diagnostic| d.labels.first().map_or(0, |l| flow[..l.span.start as usize].matches('\n').count() + 1);
+        report.diagnostics.iter().map(|d| (d.code.to_string(), line(d))).collect()
+    }
+
+    #[test]
+    fn a_body_may_send_null_where_the_spec_s_optional_field_is_nullable() {
+        let flow = "api x {\n  base_url = \"https://x.example.com\"\n}\n\ntype Issue {\n  description: String?\n  summary?: String?\n  note?: String?\n}\n\nendpoint open = x POST \"/issues\" (body: Issue) -> Json\n";
+        // Only `note` (line 8) may send a null the spec does not take.
+        assert_eq!(lines_of(flow, NULLS), [("E0615".to_string(), 8)]);
     }
 
     #[test]
