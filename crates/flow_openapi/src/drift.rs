@@ -745,7 +745,24 @@ impl<'a> Compare<'a, '_> {
         let what = format!("the schema `{key}`");
         self.compared_types.insert(declared.to_string());
         let at = At { losses: std::rc::Rc::new(losses), path: String::new(), what: &what };
-        self.ty(&decl.ty, false, &ty, &at, dir, 0);
+        // A schema's own `nullable` is judged at each use of the type (`assignee: User?`), not
+        // at the type: it is what the schema says of the places that use it.
+        self.ty(&decl.ty, judged(false, true, dir), &ty, &at, dir, 0);
+    }
+
+    /// Whether a spec type is a named schema that is itself nullable (through a chain of names).
+    fn named_nullable(&mut self, s: &Ty) -> bool {
+        let mut t = s.clone();
+        for _ in 0..64 {
+            let Ty::Named(n) = &t else { return false };
+            let n = n.clone();
+            match self.schema(&n).map(|s| s.ty.clone()) {
+                Some(Ty::Nullable(_)) => return true,
+                Some(next) => t = next,
+                None => return false,
+            }
+        }
+        false
     }
 
     /// Compares declared `d` (nullable when `d_null`) with spec type `s`.
@@ -768,7 +785,7 @@ impl<'a> Compare<'a, '_> {
             }
         }
         // Null.
-        let s_null = matches!(s, Ty::Nullable(_));
+        let s_null = matches!(s, Ty::Nullable(_)) || self.named_nullable(s.non_null());
         let s = s.non_null();
         match dir {
             Dir::Response if s_null && !d_null => self.out.push(
@@ -1334,6 +1351,15 @@ mod tests {
         let flow = "api x {\n  base_url = \"https://x.example.com\"\n}\n\ntype Issue {\n  description: String?\n  summary?: String?\n  note?: String?\n}\n\nendpoint open = x POST \"/issues\" (body: Issue) -> Json\n";
         // Only `note` (line 8) may send a null the spec does not take.
         assert_eq!(lines_of(flow, NULLS), [("E0615".to_string(), 8)]);
+    }
+
+    #[test]
+    fn a_named_schema_that_is_nullable_takes_the_nullability_of_its_use() {
+        let flow = "api x {\n  base_url = \"https://x.example.com\"\n}\n\ntype User {\n  login: String\n}\n\nendpoint open = x POST \"/issues\" (body: Json) -> { assignee: User? }\n";
+        assert_eq!(lines_of(flow, NULLS), Vec::<(String, usize)>::new());
+        // Without the `?`, the null is drift at the use.
+        let flow = flow.replace("User? }", "User }");
+        assert_eq!(lines_of(&flow, NULLS), [("E0615".to_string(), 9)]);
     }
 
     #[test]
