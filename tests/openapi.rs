@@ -227,7 +227,8 @@ fn snapshot_named(name: &str, text: String) {
     s.bind(|| insta::assert_snapshot!(name.to_string(), text));
 }
 
-const DRIFT_CASES: [&str; 16] = [
+const DRIFT_CASES: [&str; 17] = [
+    "two_specs",
     "unions",
     "slack_linked",
     "bad_broken_ref",
@@ -287,6 +288,7 @@ mod spec_cases {
         stripe_spec_changed,
         two_apis,
         two_apis_named,
+        two_specs,
         slack_sparse,
         slack_linked,
         unions,

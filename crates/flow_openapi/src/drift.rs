@@ -34,6 +34,72 @@ pub struct SpecOptions {
     /// Also warn (W0014) for each field a response schema requires that its type leaves out.
     /// (A body's missing required fields are always reported: the API refuses such requests.)
     pub required: bool,
+    /// What the other specs compared with the same file have (several `--spec`, one per api).
+    pub others: Others,
+}
+
+/// The other specs compared with a file beside this one ([`others_of`] of each, merged): a type
+/// is compared with this spec by its name or link only where it is this spec's to compare.
+#[derive(Clone, Debug, Default)]
+pub struct Others {
+    /// Their schemas' keys and pointers: a `// spec:` link to one of them is no E0618 here.
+    pub keys: HashSet<String>,
+    /// The type names their schemas have (the importer's names).
+    pub names: HashSet<String>,
+    /// The apis whose endpoints they are compared with.
+    pub apis: HashSet<String>,
+    /// Leave a link that no spec has (E0618) to another spec to report (once per file).
+    pub quiet_links: bool,
+}
+
+/// What a spec contributes to the [`Others`] of the specs compared beside it.
+pub fn others_of(file: &ast::File, spec: &Value, options: &SpecOptions) -> Others {
+    let order = crate::type_names(spec, None);
+    let mut keys = HashSet::new();
+    for (pointer, _, _) in &order {
+        keys.insert(crate::schema_key(pointer));
+        keys.insert(pointer.clone());
+    }
+    let names = order.iter().map(|(_, n, _)| n.clone()).collect();
+    let apis =
+        apis_compared(file, spec, options).map(|a| a.keys().map(|k| k.to_string()).collect()).unwrap_or_default();
+    Others { keys, names, apis, quiet_links: false }
+}
+
+/// The declared types the endpoints of the apis `apis` says yes to use, through the types
+/// they name.
+fn used_by<'f>(file: &'f ast::File, apis: &dyn Fn(&str) -> bool) -> HashSet<&'f str> {
+    let types: HashMap<&str, &ast::TypeDecl> = file
+        .decls
+        .iter()
+        .filter_map(|d| if let ast::Decl::Type(t) = d { Some((t.name.name.as_str(), t)) } else { None })
+        .collect();
+    let mut todo: Vec<&TypeExpr> = Vec::new();
+    for d in &file.decls {
+        let ast::Decl::Endpoint(e) = d else { continue };
+        if apis(&e.api.name) {
+            todo.extend(e.response.iter());
+            todo.extend(e.params.iter().map(|p| &p.ty));
+        }
+    }
+    let mut out = HashSet::new();
+    while let Some(t) = todo.pop() {
+        match &t.kind {
+            TypeExprKind::Name(n) => {
+                if let Some(decl) = types.get(n.name.as_str()) {
+                    if out.insert(decl.name.name.as_str()) {
+                        todo.push(&decl.ty);
+                    }
+                }
+            }
+            TypeExprKind::Union(ms) => todo.extend(ms.iter()),
+            TypeExprKind::Array(i) => todo.push(i),
+            TypeExprKind::Object(fs) => todo.extend(fs.iter().map(|f| &f.ty)),
+            TypeExprKind::Dict { value, .. } => todo.push(value),
+            TypeExprKind::Literal(_) | TypeExprKind::Formed(_) => {}
+        }
+    }
+    out
 }
 
 /// What was compared, and the drift found.
@@ -87,7 +153,18 @@ pub fn check_spec(file: &ast::File, source: &str, spec: &Value, options: &SpecOp
         trials: HashMap::new(),
     };
     let mut endpoints = 0;
-    match apis_compared(file, spec, options) {
+    let compared_apis = apis_compared(file, spec, options);
+    // With other specs beside this one: the types this spec's endpoints use are its own, those
+    // only other specs' endpoints use are theirs, and a type no endpoint uses is compared by
+    // name only where no other spec has a schema of its name.
+    let others = &options.others;
+    let mine: HashSet<&str> = match &compared_apis {
+        Ok(apis) => used_by(file, &|a| apis.contains_key(a)),
+        Err(_) => HashSet::new(),
+    };
+    let theirs: HashSet<&str> = used_by(file, &|a| others.apis.contains(a));
+    let belongs = |t: &str| mine.contains(t) || !theirs.contains(t);
+    match compared_apis {
         Ok(apis) => {
             let ops = operations(spec);
             for d in &file.decls {
@@ -102,10 +179,13 @@ pub fn check_spec(file: &ast::File, source: &str, spec: &Value, options: &SpecOp
     }
     for d in &file.decls {
         let ast::Decl::Type(t) = d else { continue };
+        let name = t.name.name.as_str();
         let schema = match link(source, t.span.start as usize) {
             Some((text, _)) if text == "none" => continue,
             Some((text, span)) => match linked_schema(&order, &text) {
-                Some(name) => name,
+                Some(_) if !belongs(name) => continue,
+                Some(schema) => schema,
+                None if others.quiet_links || others.keys.contains(&text) => continue,
                 None => {
                     let keys: Vec<String> = order.iter().map(|(p, _, _)| crate::schema_key(p)).collect();
                     let mut d = Diagnostic::new(
@@ -121,7 +201,12 @@ pub fn check_spec(file: &ast::File, source: &str, spec: &Value, options: &SpecOp
                     continue;
                 }
             },
-            None if by_name.contains_key(&t.name.name) => t.name.name.clone(),
+            None if by_name.contains_key(name)
+                && belongs(name)
+                && (mine.contains(name) || !others.names.contains(name)) =>
+            {
+                t.name.name.clone()
+            }
             None => continue,
         };
         // A type compared as a body already is not also compared as a response.
@@ -503,6 +588,17 @@ fn wire_within(a: Wire, b: Wire) -> bool {
     }
 }
 
+/// Whether a declared type is nullable for what lies behind a spec type whose null has been
+/// judged at this place already (`d_null` against the spec's `s_null`): in a response a null
+/// the spec allows is reported once, not again at each schema a chain of references passes; in a
+/// body a null the spec takes is taken, whatever the schema behind it says.
+fn judged(d_null: bool, s_null: bool, dir: Dir) -> bool {
+    match dir {
+        Dir::Response => d_null || s_null,
+        Dir::Body => d_null && !s_null,
+    }
+}
+
 /// A spec type in `.flow` words, short: for messages.
 fn show(t: &Ty) -> String {
     match t {
@@ -649,7 +745,24 @@ impl<'a> Compare<'a, '_> {
         let what = format!("the schema `{key}`");
         self.compared_types.insert(declared.to_string());
         let at = At { losses: std::rc::Rc::new(losses), path: String::new(), what: &what };
-        self.ty(&decl.ty, false, &ty, &at, dir, 0);
+        // A schema's own `nullable` is judged at each use of the type (`assignee: User?`), not
+        // at the type: it is what the schema says of the places that use it.
+        self.ty(&decl.ty, judged(false, true, dir), &ty, &at, dir, 0);
+    }
+
+    /// Whether a spec type is a named schema that is itself nullable (through a chain of names).
+    fn named_nullable(&mut self, s: &Ty) -> bool {
+        let mut t = s.clone();
+        for _ in 0..64 {
+            let Ty::Named(n) = &t else { return false };
+            let n = n.clone();
+            match self.schema(&n).map(|s| s.ty.clone()) {
+                Some(Ty::Nullable(_)) => return true,
+                Some(next) => t = next,
+                None => return false,
+            }
+        }
+        false
     }
 
     /// Compares declared `d` (nullable when `d_null`) with spec type `s`.
@@ -672,7 +785,7 @@ impl<'a> Compare<'a, '_> {
             }
         }
         // Null.
-        let s_null = matches!(s, Ty::Nullable(_));
+        let s_null = matches!(s, Ty::Nullable(_)) || self.named_nullable(s.non_null());
         let s = s.non_null();
         match dir {
             Dir::Response if s_null && !d_null => self.out.push(
@@ -705,7 +818,7 @@ impl<'a> Compare<'a, '_> {
             let key = self.by_name.get(sn.as_str()).map(|p| crate::schema_key(p)).unwrap_or_default();
             let what = format!("the schema `{key}`");
             let inner = At { losses: std::rc::Rc::new(losses), path: String::new(), what: &what };
-            self.ty(dt, d_null, &ty, &inner, dir, depth + 1);
+            self.ty(dt, judged(d_null, s_null, dir), &ty, &inner, dir, depth + 1);
             return;
         }
         // String literals on either side.
@@ -916,21 +1029,27 @@ impl<'a> Compare<'a, '_> {
         );
     }
 
+    /// The JSON kind of a spec type, through named schemas (a chain of references that goes
+    /// round, or deeper than 64, has none: `Other`).
     fn spec_kind(&mut self, s: &Ty) -> Kind {
-        match s.non_null() {
-            Ty::Prim(p) => spec_wire(p).map_or(Kind::Other, wire_kind),
-            Ty::Lits(_) => Kind::Text,
-            Ty::Array(_) => Kind::Array,
-            Ty::Dict(_) | Ty::Object(_) => Kind::Object,
-            Ty::Named(n) => {
-                let n = n.clone();
-                match self.schema(&n).map(|s| s.ty.clone()) {
-                    Some(Ty::Named(_)) | None => Kind::Other,
-                    Some(t) => self.spec_kind(&t),
+        let mut t = s.clone();
+        for _ in 0..64 {
+            match t.non_null() {
+                Ty::Prim(p) => return spec_wire(p).map_or(Kind::Other, wire_kind),
+                Ty::Lits(_) => return Kind::Text,
+                Ty::Array(_) => return Kind::Array,
+                Ty::Dict(_) | Ty::Object(_) => return Kind::Object,
+                Ty::Named(n) => {
+                    let n = n.clone();
+                    match self.schema(&n).map(|s| s.ty.clone()) {
+                        Some(next) => t = next,
+                        None => return Kind::Other,
+                    }
                 }
+                _ => return Kind::Other,
             }
-            _ => Kind::Other,
         }
+        Kind::Other
     }
 
     fn declared_kind(&self, d: &'a TypeExpr) -> Kind {
@@ -1048,7 +1167,12 @@ impl<'a> Compare<'a, '_> {
                 losses.extend(s.losses.iter().cloned());
                 here.losses = std::rc::Rc::new(losses);
             }
-            self.ty(&f.ty, null_ok, &s.ty, &here, dir, depth + 1);
+            // A body may send null where the spec's field allows it, optional or not.
+            let sty = match dir {
+                Dir::Body if s.null && !matches!(s.ty, Ty::Nullable(_)) => s.ty.clone().nullable(),
+                _ => s.ty.clone(),
+            };
+            self.ty(&f.ty, null_ok, &sty, &here, dir, depth + 1);
         }
         if dir == Dir::Body || self.required {
             let missing: Vec<String> = sf
@@ -1151,6 +1275,91 @@ mod tests {
         assert_eq!(&src[span.range()], "#/definitions/x");
         assert_eq!(link(src, at("type Y")), None);
         assert_eq!(link("type Z = Int", 0), None);
+    }
+
+    /// The codes `check_spec` gives a file (`.flow` text) against a spec (JSON text).
+    fn codes_of(flow: &str, spec: &str) -> Vec<String> {
+        let (file, _) = flow_syntax::parse(flow);
+        let spec: Value = serde_json::from_str(spec).expect("a JSON spec");
+        let report = check_spec(&file, flow, &spec, &SpecOptions::default());
+        report.diagnostics.iter().map(|d| d.code.to_string()).collect()
+    }
+
+    const NULLABLE_CYCLE: &str = r##"{"openapi": "3.0.3", "info": {"title": "x", "version": "1"},
+      "servers": [{"url": "https://x.example.com"}],
+      "paths": {
+        "/b": {"get": {"responses": {"200": {"description": "", "content": {"application/json":
+          {"schema": {"$ref": "#/components/schemas/A"}}}}}}}},
+      "components": {"schemas": {
+        "A": {"$ref": "#/components/schemas/B", "nullable": true},
+        "B": {"$ref": "#/components/schemas/A", "nullable": true}}}}"##;
+
+    #[test]
+    fn a_cycle_of_nullable_references_is_not_compared_and_does_not_overflow() {
+        // Through the comparison: the spec's null said once, the cycle not compared.
+        let flow =
+            "api x {\n  base_url = \"https://x.example.com\"\n}\n\nendpoint b = x GET \"/b\" -> { id: Int } | String\n";
+        let codes = codes_of(flow, NULLABLE_CYCLE);
+        assert_eq!(codes, ["E0615", "W0015"]);
+        // The JSON kind of a member that is such a cycle: none to tell it by.
+        let spec: Value = serde_json::from_str(NULLABLE_CYCLE).expect("a JSON spec");
+        let order = crate::type_names(&spec, None);
+        let names: HashMap<String, String> = order.iter().map(|(p, n, _)| (p.clone(), n.clone())).collect();
+        let by_name: HashMap<String, String> = order.iter().map(|(p, n, _)| (n.clone(), p.clone())).collect();
+        let cv = Convert { spec: &spec, names: &names };
+        let mut c = Compare {
+            cv: &cv,
+            by_name: &by_name,
+            types: HashMap::new(),
+            required: false,
+            out: Vec::new(),
+            seen: HashSet::new(),
+            not_compared: HashSet::new(),
+            compared_types: HashSet::new(),
+            schemas: HashMap::new(),
+            trials: HashMap::new(),
+        };
+        assert!(Kind::Other == c.spec_kind(&Ty::Named("A".into())));
+        assert!(Kind::Other == c.spec_kind(&Ty::Named("B".into()).nullable()));
+    }
+
+    const NULLS: &str = r##"{"openapi": "3.0.3", "info": {"title": "x", "version": "1"},
+      "servers": [{"url": "https://x.example.com"}],
+      "paths": {"/issues": {"post": {
+        "requestBody": {"content": {"application/json": {"schema": {"type": "object", "properties": {
+          "description": {"type": "string", "nullable": true},
+          "summary": {"type": "string", "nullable": true},
+          "note": {"type": "string"}}}}}},
+        "responses": {"200": {"description": "", "content": {"application/json": {"schema": {
+          "type": "object", "required": ["assignee"],
+          "properties": {"assignee": {"$ref": "#/components/schemas/nullable-simple-user"}}}}}}}}}},
+      "components": {"schemas": {"nullable-simple-user": {"type": "object", "nullable": true,
+        "required": ["login"], "properties": {"login": {"type": "string"}}}}}}"##;
+
+    /// The (code, line) of each diagnostic.
+    fn lines_of(flow: &str, spec: &str) -> Vec<(String, usize)> {
+        let (file, _) = flow_syntax::parse(flow);
+        let spec: Value = serde_json::from_str(spec).expect("a JSON spec");
+        let report = check_spec(&file, flow, &spec, &SpecOptions::default());
+        let line =
+            |d: &Diagnostic| d.labels.first().map_or(0, |l| flow[..l.span.start as usize].matches('\n').count() + 1);
+        report.diagnostics.iter().map(|d| (d.code.to_string(), line(d))).collect()
+    }
+
+    #[test]
+    fn a_body_may_send_null_where_the_spec_s_optional_field_is_nullable() {
+        let flow = "api x {\n  base_url = \"https://x.example.com\"\n}\n\ntype Issue {\n  description: String?\n  summary?: String?\n  note?: String?\n}\n\nendpoint open = x POST \"/issues\" (body: Issue) -> Json\n";
+        // Only `note` (line 8) may send a null the spec does not take.
+        assert_eq!(lines_of(flow, NULLS), [("E0615".to_string(), 8)]);
+    }
+
+    #[test]
+    fn a_named_schema_that_is_nullable_takes_the_nullability_of_its_use() {
+        let flow = "api x {\n  base_url = \"https://x.example.com\"\n}\n\ntype User {\n  login: String\n}\n\nendpoint open = x POST \"/issues\" (body: Json) -> { assignee: User? }\n";
+        assert_eq!(lines_of(flow, NULLS), Vec::<(String, usize)>::new());
+        // Without the `?`, the null is drift at the use.
+        let flow = flow.replace("User? }", "User }");
+        assert_eq!(lines_of(&flow, NULLS), [("E0615".to_string(), 9)]);
     }
 
     #[test]

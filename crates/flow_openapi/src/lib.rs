@@ -15,7 +15,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use serde_json::Value;
 
-pub use crate::drift::{check_spec, read_spec_for_check, unreadable_spec, SpecOptions, SpecReport};
+pub use crate::drift::{check_spec, others_of, read_spec_for_check, unreadable_spec, Others, SpecOptions, SpecReport};
 use crate::names::{pascal, snake, Names};
 use crate::render::{Out, Site};
 use crate::schema::{Convert, Ty};

@@ -28,6 +28,9 @@ pub(crate) struct Field {
     pub name: String,
     pub optional: bool,
     pub ty: Ty,
+    /// The spec also allows null here: said by `ty` itself, except for an optional field, whose
+    /// `Nullable` is dropped from `ty` (`name?: T` takes null already) and kept here.
+    pub null: bool,
     /// What this field's type could not say (printed as comments before the field).
     pub losses: Vec<String>,
 }
@@ -252,13 +255,14 @@ impl Convert<'_> {
                 let here = if at.is_empty() { name.clone() } else { format!("{at}.{name}") };
                 let mut ty = self.ty_at(schema, &here, &mut field_losses, depth + 1);
                 let optional = !required.contains(&name.as_str());
+                let null = matches!(ty, Ty::Nullable(_));
                 if optional {
                     // `name?: T` already takes null.
                     if let Ty::Nullable(inner) = ty {
                         ty = *inner;
                     }
                 }
-                Field { name: name.clone(), optional, ty, losses: field_losses }
+                Field { name: name.clone(), optional, ty, null, losses: field_losses }
             })
             .collect()
     }

@@ -51,7 +51,7 @@ pub(crate) fn load(args: &SpecArgs) -> miette::Result<Vec<Loaded>> {
         };
         out.push(Loaded {
             name: path.clone(),
-            options: flow_openapi::SpecOptions { api: api.clone(), required: args.required },
+            options: flow_openapi::SpecOptions { api: api.clone(), required: args.required, ..Default::default() },
             spec,
         });
     }
@@ -67,11 +67,28 @@ pub(crate) fn compare(text: &str, specs: &[Loaded]) -> (Vec<Diagnostic>, Vec<Str
         return (diagnostics, lines);
     }
     let (file, _) = flow_syntax::parse(text);
-    for s in specs {
+    // Each spec is told what the others have (several specs: one per api).
+    let each: Vec<Option<flow_openapi::Others>> = specs
+        .iter()
+        .map(|s| s.spec.as_ref().ok().map(|spec| flow_openapi::others_of(&file, spec, &s.options)))
+        .collect();
+    for (i, s) in specs.iter().enumerate() {
         match &s.spec {
             Err(d) => diagnostics.push(d.clone()),
             Ok(spec) => {
-                let report = flow_openapi::check_spec(&file, text, spec, &s.options);
+                let mut options = s.options.clone();
+                for (j, o) in each.iter().enumerate() {
+                    let Some(o) = o else { continue };
+                    if j == i {
+                        continue;
+                    }
+                    options.others.keys.extend(o.keys.iter().cloned());
+                    options.others.names.extend(o.names.iter().cloned());
+                    options.others.apis.extend(o.apis.iter().cloned());
+                    // A link no spec has is reported by the first readable spec only.
+                    options.others.quiet_links |= j < i;
+                }
+                let report = flow_openapi::check_spec(&file, text, spec, &options);
                 lines.push(format!(
                     "compared with {}: {} endpoint{}, {} type{}",
                     s.name,
