@@ -158,32 +158,7 @@ mod tests {
 
     #[test]
     fn maps_good_lines_and_rejects_the_rest_with_line_numbers() {
-        let plan = Program::new(Plan {
-            maps: vec![Map {
-                name: "m".into(),
-                params: vec!["r".into()],
-                param_types: vec![Type::Object(vec![Field { optional: false, name: "n".into(), ty: Type::Int }])],
-                lets: vec![],
-                spreads: vec![],
-                ret: None,
-                fields: vec![(
-                    "double".into(),
-                    Expr::Binary {
-                        op: crate::BinOp::Mul,
-                        lhs: Box::new(Expr::Field {
-                            base: Box::new(Expr::Var { name: "r".into() }),
-                            name: "n".into(),
-                            slot: Some(0),
-                        }),
-                        rhs: Box::new(Expr::Lit { value: Value::Int(2) }),
-                        span: crate::Span::new(0, 1),
-                    },
-                )],
-                order: vec![],
-                span: crate::Span::new(0, 1),
-            }],
-            ..Plan::default()
-        });
+        let plan = doubling();
         let input = "{\"n\": 2, \"x\": [1, {\"y\": 2}]}\n\n{\"n\": \"two\"}\nnot json\n{\"n\": 9223372036854775807}\n{\"n\": 5}\n";
         let (mut out, mut rej) = (Vec::new(), Vec::new());
         let s = map_ndjson(&plan, 0, input.as_bytes(), &mut out, &mut rej).unwrap();
