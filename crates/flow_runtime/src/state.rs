@@ -196,6 +196,8 @@ const MARK_RESERVE: u64 = 16;
 pub(crate) struct Marks {
     live: u64,
     durable: u64,
+    /// The `settled` of the last checkpoint committed (where the next run sends again from).
+    resends_after: u64,
 }
 
 /// The flow's one checkpoint writer. `settle` takes a checkpoint under the tracker's lock (a
@@ -256,7 +258,10 @@ impl Writer {
             w.busy = false;
             match result {
                 Ok(_) => {
-                    marks.send_modify(|m| m.durable = m.durable.max(at));
+                    marks.send_modify(|m| {
+                        m.durable = m.durable.max(at);
+                        m.resends_after = checkpoint.counts.settled;
+                    });
                 }
                 Err(d) => {
                     w.failed = Some(d);
@@ -469,7 +474,11 @@ impl FlowStateRun {
             failed: None,
         };
         let lease = Arc::new(Mutex::new(lease));
-        let settled = Arc::new(tokio::sync::watch::Sender::new(Marks { live: watermark, durable: watermark }));
+        let settled = Arc::new(tokio::sync::watch::Sender::new(Marks {
+            live: watermark,
+            durable: watermark,
+            resends_after: watermark,
+        }));
         let writer = Arc::new(Writer { state: Mutex::new(WriterState::default()), wake: Condvar::new() });
         let writer_thread = {
             let (writer, store, lease, settled) = (writer.clone(), store.clone(), lease.clone(), settled.clone());
@@ -678,7 +687,15 @@ impl FlowStateRun {
         boundary.dedup();
         t.since_checkpoint = 0;
         t.last_checkpoint = self.clock.now();
-        let counts = self.progress(counts, t.watermark);
+        // The record the next run sends again after: the watermark, but for an unsorted source
+        // without a key mid-pull the start of the page it resumes at (it reads that page again,
+        // and no boundary entry says which of its records were delivered).
+        let resends_after = match &position {
+            _ if complete || self.spec.sorted || self.spec.key.is_some() => t.watermark,
+            Some(p) => p.records_done.min(t.watermark),
+            None => 0,
+        };
+        let counts = self.progress(counts, resends_after);
         Checkpoint { run: self.run, cursor, boundary, position, counts }
     }
 
@@ -732,7 +749,7 @@ impl FlowStateRun {
         // The run's end without a checkpoint, as well as the store still takes it: settled as
         // far as the last checkpoint committed.
         let lease = lock(&self.lease).clone();
-        let counts = self.progress(counts, self.settled.borrow().durable);
+        let counts = self.progress(counts, self.settled.borrow().resends_after);
         let end = flow_state::RunEnd { status: flow_state::RunStatus::Failed, counts, error };
         let _ = lock(&self.store).end_run(&lease, None, self.run, &end, now());
         Err(failed)
@@ -1034,5 +1051,32 @@ mod tests {
         d.end(flow_state::RunStatus::Succeeded, RunCounts::default(), None).expect("end d");
         let (e, _) = FlowStateRun::begin(&store, &sorted, "f", false).expect("run e");
         assert_eq!(resent(&e), None);
+    }
+
+    /// An unsorted source without a key: a resumed pull reads again, and sends again, the whole
+    /// page it resumes at (no boundary entry says which of its records were delivered), so
+    /// they are counted from the page's start, not from the watermark.
+    #[test]
+    fn an_unsorted_source_without_a_key_counts_the_page_it_resends_from_its_start() {
+        use flow_state::Resent;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (store, _) = open(&dir.path().join("s.sqlite"), None).expect("open");
+        let mut keyless = spec(CursorType::Int, Value::Int(0), false, 1);
+        keyless.key = None;
+        let (a, _) = FlowStateRun::begin(&store, &keyless, "f", true).expect("run a");
+        a.page_read(2, Some(PageAt::Cursor { value: "2".into() }));
+        a.page_read(4, Some(PageAt::Cursor { value: "4".into() }));
+        for n in 1..=4 {
+            a.starting(n).expect("mark");
+        }
+        // Page 1 done, and record 3 of page 2: the watermark is 3, the position page 2's start.
+        for n in 1..=3 {
+            assert!(a.settle(n, Some(&record(&format!("r{n}"), 1)), RunCounts::default).is_none());
+        }
+        a.end(flow_state::RunStatus::Failed, RunCounts::default(), None).expect("end a");
+        let (b, _) = FlowStateRun::begin(&store, &keyless, "f", false).expect("run b");
+        assert_eq!(b.resume.as_ref().map(|p| p.records_done), Some(2));
+        // Records 3 and 4 are read and sent again (3 delivered before, 4 perhaps).
+        assert_eq!(resent(&b), Some(Resent::AtMost { run: a.run, records: 2 }));
     }
 }
