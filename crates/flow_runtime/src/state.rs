@@ -1079,4 +1079,27 @@ mod tests {
         // Records 3 and 4 are read and sent again (3 delivered before, 4 perhaps).
         assert_eq!(resent(&b), Some(Resent::AtMost { run: a.run, records: 2 }));
     }
+
+    /// A run told that how many may have been sent twice is not known, and that then fails,
+    /// passes "not known" on: it cannot say it got past records it does not know of.
+    #[test]
+    fn not_known_is_passed_on_until_a_run_succeeds() {
+        use flow_state::Resent;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("s.sqlite");
+        let (store, _) = open(&path, None).expect("open");
+        let sorted = spec(CursorType::Int, Value::Int(0), true, 1_000);
+        let (a, _) = FlowStateRun::begin(&store, &sorted, "f", true).expect("run a");
+        a.starting(1).expect("mark");
+        killed(&a);
+        std::fs::remove_file(flow_state::StartedMark::path(&path, "f")).expect("the mark");
+        let (b, _) = FlowStateRun::begin(&store, &sorted, "f", false).expect("run b");
+        assert_eq!(resent(&b), Some(Resent::Unknown { run: a.run }));
+        b.end(flow_state::RunStatus::Failed, RunCounts::default(), None).expect("end b");
+        let (c, _) = FlowStateRun::begin(&store, &sorted, "f", false).expect("run c");
+        assert_eq!(resent(&c), Some(Resent::Unknown { run: a.run }));
+        c.end(flow_state::RunStatus::Succeeded, RunCounts::default(), None).expect("end c");
+        let (d, _) = FlowStateRun::begin(&store, &sorted, "f", false).expect("run d");
+        assert_eq!(resent(&d), None);
+    }
 }
