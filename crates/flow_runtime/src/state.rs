@@ -196,6 +196,8 @@ const MARK_RESERVE: u64 = 16;
 pub(crate) struct Marks {
     live: u64,
     durable: u64,
+    /// The `settled` of the last checkpoint committed (where the next run sends again from).
+    resends_after: u64,
 }
 
 /// The flow's one checkpoint writer. `settle` takes a checkpoint under the tracker's lock (a
@@ -256,7 +258,10 @@ impl Writer {
             w.busy = false;
             match result {
                 Ok(_) => {
-                    marks.send_modify(|m| m.durable = m.durable.max(at));
+                    marks.send_modify(|m| {
+                        m.durable = m.durable.max(at);
+                        m.resends_after = checkpoint.counts.settled;
+                    });
                 }
                 Err(d) => {
                     w.failed = Some(d);
@@ -380,13 +385,17 @@ impl FlowStateRun {
             Err(e) => return Err(store_failure(&e)),
         };
         let stored = s.flow_state(flow).map_err(|e| store_failure(&e))?;
-        // What the run before may have sent that this one sends again: read before this run's
-        // mark replaces its mark.
-        let resent = resent_by_previous(&**s, flow, run).map_err(|e| store_failure(&e))?;
-        let mark = s.started_mark(flow, run, MARK_RESERVE).map_err(|e| store_failure(&e))?;
-        if let Some(r) = resent {
-            s.note_resent(&lease, run, r).map_err(|e| store_failure(&e))?;
+        // The record this run resumes after: its numbering starts there.
+        let base = stored.as_ref().and_then(|st| st.position.as_ref()).map_or(0, |p| p.records_done);
+        // What the runs before may have sent that this one sends again: read before this run's
+        // mark replaces the last one, and noted (with where this run starts, and the greatest
+        // record at risk, in this run's numbering) before the mark is replaced, so that a
+        // failure between the two loses nothing.
+        let (resent, at_risk) = resent_by_previous(&**s, flow, run, base).map_err(|e| store_failure(&e))?;
+        if resent.is_some() || base > 0 {
+            s.note_resent(&lease, run, resent, base, at_risk).map_err(|e| store_failure(&e))?;
         }
+        let mark = s.started_mark(flow, run, MARK_RESERVE, at_risk).map_err(|e| store_failure(&e))?;
         drop(s);
         let mut note = match &lease.took_over {
             Some(t) => format!(
@@ -465,7 +474,11 @@ impl FlowStateRun {
             failed: None,
         };
         let lease = Arc::new(Mutex::new(lease));
-        let settled = Arc::new(tokio::sync::watch::Sender::new(Marks { live: watermark, durable: watermark }));
+        let settled = Arc::new(tokio::sync::watch::Sender::new(Marks {
+            live: watermark,
+            durable: watermark,
+            resends_after: watermark,
+        }));
         let writer = Arc::new(Writer { state: Mutex::new(WriterState::default()), wake: Condvar::new() });
         let writer_thread = {
             let (writer, store, lease, settled) = (writer.clone(), store.clone(), lease.clone(), settled.clone());
@@ -487,7 +500,7 @@ impl FlowStateRun {
             writer,
             writer_thread: Mutex::new(Some(writer_thread)),
             clock,
-            started: std::sync::atomic::AtomicU64::new(0),
+            started: std::sync::atomic::AtomicU64::new(at_risk),
             mark: Mutex::new(mark),
             resent,
         };
@@ -674,7 +687,15 @@ impl FlowStateRun {
         boundary.dedup();
         t.since_checkpoint = 0;
         t.last_checkpoint = self.clock.now();
-        let counts = self.progress(counts, t.watermark);
+        // The record the next run sends again after: the watermark, but for an unsorted source
+        // without a key mid-pull the start of the page it resumes at (it reads that page again,
+        // and no boundary entry says which of its records were delivered).
+        let resends_after = match &position {
+            _ if complete || self.spec.sorted || self.spec.key.is_some() => t.watermark,
+            Some(p) => p.records_done.min(t.watermark),
+            None => 0,
+        };
+        let counts = self.progress(counts, resends_after);
         Checkpoint { run: self.run, cursor, boundary, position, counts }
     }
 
@@ -728,35 +749,50 @@ impl FlowStateRun {
         // The run's end without a checkpoint, as well as the store still takes it: settled as
         // far as the last checkpoint committed.
         let lease = lock(&self.lease).clone();
-        let counts = self.progress(counts, self.settled.borrow().durable);
+        let counts = self.progress(counts, self.settled.borrow().resends_after);
         let end = flow_state::RunEnd { status: flow_state::RunStatus::Failed, counts, error };
         let _ = lock(&self.store).end_run(&lease, None, self.run, &end, now());
         Err(failed)
     }
 }
 
-/// What the run of `flow` before `run` (not a replay) may have sent that `run` sends again: the
-/// records it started past its last committed checkpoint. A run that succeeded settled them all;
-/// one that failed or stopped recorded how far it got when it ended; one that was interrupted
-/// (killed) left its mark of started records beside the store.
+/// What the runs of `flow` before `run` (not replays) may have sent that `run` sends again,
+/// and the greatest record number at risk, in `run`'s numbering (which starts after `base`):
+/// the records the run before started past its last committed checkpoint. A run that
+/// succeeded settled them all; one that failed or stopped recorded how far it got when it
+/// ended; one that was interrupted (killed) left its mark of started records beside the
+/// store. A run that reads again records of the runs before it counts them as its own started
+/// records from its start (its row and its mark), so what a run after it is told covers them
+/// too until a checkpoint gets past them; a run told "not known" passes that on until a run
+/// succeeds.
 fn resent_by_previous(
     store: &dyn StateStore,
     flow: &str,
     run: RunId,
-) -> Result<Option<flow_state::Resent>, StateError> {
+    base: u64,
+) -> Result<(Option<flow_state::Resent>, u64), StateError> {
     use flow_state::{Resent, RunStatus};
     let before = store.runs(Some(flow), 64)?.into_iter().find(|r| r.id != run && !r.holder.starts_with("flowc replay"));
-    let Some(before) = before else { return Ok(None) };
+    let Some(before) = before else { return Ok((None, base)) };
+    if before.status == RunStatus::Succeeded {
+        return Ok((None, base));
+    }
+    if let Some(Resent::Unknown { run }) = before.resent {
+        return Ok((Some(Resent::Unknown { run }), base));
+    }
     let started = match before.status {
-        RunStatus::Succeeded => return Ok(None),
+        RunStatus::Succeeded => return Ok((None, base)),
         RunStatus::Failed | RunStatus::Stopped => before.counts.started,
         RunStatus::Interrupted | RunStatus::Running => match store.last_started(flow) {
             Some(seen) if seen.run == before.id && seen.same_boot => seen.started_at_most.max(before.counts.started),
-            _ => return Ok(Some(Resent::Unknown { run: before.id })),
+            _ => return Ok((Some(Resent::Unknown { run: before.id }), base)),
         },
     };
     let records = started.saturating_sub(before.counts.settled);
-    Ok((records > 0).then_some(Resent::AtMost { run: before.id, records }))
+    // A resumed pull numbers its records as the run before did; a fresh one from 0, its first
+    // records being those the run before started past its checkpoint.
+    let at_risk = if base > 0 { started.max(base + records) } else { records };
+    Ok(((records > 0).then_some(Resent::AtMost { run: before.id, records }), at_risk))
 }
 
 impl Tracker {
@@ -946,5 +982,124 @@ mod tests {
         let end = stored(&store);
         assert_eq!((end.cursor, end.position), (Some(Cursor::Int(50)), None));
         assert_eq!(end.boundary, vec![boundary_entry("b", &Cursor::Int(50))]);
+    }
+
+    /// A run "killed": its lease given up behind it, its row left `running`, its mark as it was.
+    fn killed(run: &FlowStateRun) {
+        let lease = lock(&run.lease).clone();
+        lock(&run.store).release_lease(&lease).expect("release");
+    }
+
+    fn resent(run: &FlowStateRun) -> Option<flow_state::Resent> {
+        run.resent
+    }
+
+    /// A resumed unsorted pull killed before its first checkpoint: the records it may have sent
+    /// are counted from where it resumed (its numbering starts there), not from 0.
+    #[test]
+    fn a_resumed_pull_killed_before_its_first_checkpoint_counts_from_where_it_resumed() {
+        use flow_state::Resent;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (store, _) = open(&dir.path().join("s.sqlite"), None).expect("open");
+        let unsorted = spec(CursorType::Int, Value::Int(0), false, 1);
+        let (a, _) = FlowStateRun::begin(&store, &unsorted, "f", true).expect("run a");
+        a.page_read(2, Some(PageAt::Cursor { value: "2".into() }));
+        assert!(a.settle(1, Some(&record("a", 1)), RunCounts::default).is_none());
+        assert!(a.settle(2, Some(&record("b", 2)), RunCounts::default).is_none());
+        a.committed();
+        a.end(flow_state::RunStatus::Failed, RunCounts::default(), None).expect("end a");
+        let (b, _) = FlowStateRun::begin(&store, &unsorted, "f", false).expect("run b");
+        assert_eq!(b.resume.as_ref().map(|p| p.records_done), Some(2));
+        assert_eq!(resent(&b), None, "a settled all it started");
+        b.starting(3).expect("mark");
+        killed(&b);
+        let (c, _) = FlowStateRun::begin(&store, &unsorted, "f", false).expect("run c");
+        // b started at most records 3..=18 (one reservation of 16), not 18.
+        assert_eq!(resent(&c), Some(Resent::AtMost { run: b.run, records: 16 }));
+    }
+
+    /// Two failed runs in a row: the second never got past what the first had started, so the
+    /// third is told of the first one's records as well.
+    #[test]
+    fn records_at_risk_are_carried_through_runs_that_do_not_get_past_them() {
+        use flow_state::Resent;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (store, _) = open(&dir.path().join("s.sqlite"), None).expect("open");
+        let sorted = spec(CursorType::Int, Value::Int(0), true, 1_000);
+        let (a, _) = FlowStateRun::begin(&store, &sorted, "f", true).expect("run a");
+        for n in 1..=16 {
+            a.starting(n).expect("mark");
+        }
+        a.end(flow_state::RunStatus::Failed, RunCounts::default(), None).expect("end a");
+        let (b, _) = FlowStateRun::begin(&store, &sorted, "f", false).expect("run b");
+        assert_eq!(resent(&b), Some(Resent::AtMost { run: a.run, records: 16 }));
+        b.end(flow_state::RunStatus::Failed, RunCounts::default(), None).expect("end b");
+        let (c, _) = FlowStateRun::begin(&store, &sorted, "f", false).expect("run c");
+        assert_eq!(resent(&c), Some(Resent::AtMost { run: b.run, records: 16 }));
+        // Killed this time: its mark carries them too.
+        killed(&c);
+        let (d, _) = FlowStateRun::begin(&store, &sorted, "f", false).expect("run d");
+        assert_eq!(resent(&d), Some(Resent::AtMost { run: c.run, records: 16 }));
+        // A run that settles past them (here: all of them, and succeeds) clears the count.
+        d.page_read(20, None);
+        for n in 1..=20 {
+            d.starting(n).expect("mark");
+            assert!(d
+                .settle(n, Some(&record(&format!("r{n}"), i64::try_from(n).expect("n"))), RunCounts::default)
+                .is_none());
+        }
+        d.end(flow_state::RunStatus::Succeeded, RunCounts::default(), None).expect("end d");
+        let (e, _) = FlowStateRun::begin(&store, &sorted, "f", false).expect("run e");
+        assert_eq!(resent(&e), None);
+    }
+
+    /// An unsorted source without a key: a resumed pull reads again, and sends again, the whole
+    /// page it resumes at (no boundary entry says which of its records were delivered), so
+    /// they are counted from the page's start, not from the watermark.
+    #[test]
+    fn an_unsorted_source_without_a_key_counts_the_page_it_resends_from_its_start() {
+        use flow_state::Resent;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (store, _) = open(&dir.path().join("s.sqlite"), None).expect("open");
+        let mut keyless = spec(CursorType::Int, Value::Int(0), false, 1);
+        keyless.key = None;
+        let (a, _) = FlowStateRun::begin(&store, &keyless, "f", true).expect("run a");
+        a.page_read(2, Some(PageAt::Cursor { value: "2".into() }));
+        a.page_read(4, Some(PageAt::Cursor { value: "4".into() }));
+        for n in 1..=4 {
+            a.starting(n).expect("mark");
+        }
+        // Page 1 done, and record 3 of page 2: the watermark is 3, the position page 2's start.
+        for n in 1..=3 {
+            assert!(a.settle(n, Some(&record(&format!("r{n}"), 1)), RunCounts::default).is_none());
+        }
+        a.end(flow_state::RunStatus::Failed, RunCounts::default(), None).expect("end a");
+        let (b, _) = FlowStateRun::begin(&store, &keyless, "f", false).expect("run b");
+        assert_eq!(b.resume.as_ref().map(|p| p.records_done), Some(2));
+        // Records 3 and 4 are read and sent again (3 delivered before, 4 perhaps).
+        assert_eq!(resent(&b), Some(Resent::AtMost { run: a.run, records: 2 }));
+    }
+
+    /// A run told that how many may have been sent twice is not known, and that then fails,
+    /// passes "not known" on: it cannot say it got past records it does not know of.
+    #[test]
+    fn not_known_is_passed_on_until_a_run_succeeds() {
+        use flow_state::Resent;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("s.sqlite");
+        let (store, _) = open(&path, None).expect("open");
+        let sorted = spec(CursorType::Int, Value::Int(0), true, 1_000);
+        let (a, _) = FlowStateRun::begin(&store, &sorted, "f", true).expect("run a");
+        a.starting(1).expect("mark");
+        killed(&a);
+        std::fs::remove_file(flow_state::StartedMark::path(&path, "f")).expect("the mark");
+        let (b, _) = FlowStateRun::begin(&store, &sorted, "f", false).expect("run b");
+        assert_eq!(resent(&b), Some(Resent::Unknown { run: a.run }));
+        b.end(flow_state::RunStatus::Failed, RunCounts::default(), None).expect("end b");
+        let (c, _) = FlowStateRun::begin(&store, &sorted, "f", false).expect("run c");
+        assert_eq!(resent(&c), Some(Resent::Unknown { run: a.run }));
+        c.end(flow_state::RunStatus::Succeeded, RunCounts::default(), None).expect("end c");
+        let (d, _) = FlowStateRun::begin(&store, &sorted, "f", false).expect("run d");
+        assert_eq!(resent(&d), None);
     }
 }

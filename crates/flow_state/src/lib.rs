@@ -102,11 +102,22 @@ pub trait StateStore: Send {
     }
     /// Run history, newest first, at most `limit` runs, of one flow or all.
     fn runs(&self, flow: Option<&str>, limit: usize) -> Result<Vec<RunRecord>>;
-    /// Records what a run may have sent a second time ([`Resent`]).
-    fn note_resent(&mut self, lease: &Lease, run: RunId, resent: Resent) -> Result<()>;
+    /// Records, in one commit, what a run may send a second time ([`Resent`]) and where it
+    /// starts: `settled` (the record it resumes after) and `started` (the greatest record
+    /// number at risk of being sent twice already: those of earlier runs it reads again), so
+    /// that a run ended or killed before its first checkpoint still leaves both.
+    fn note_resent(
+        &mut self,
+        lease: &Lease,
+        run: RunId,
+        resent: Option<Resent>,
+        settled: u64,
+        started: u64,
+    ) -> Result<()>;
     /// The mark a run keeps of the records it starts, written as it goes without waiting for
-    /// the disk ([`StartedMark`]); `None` where the store keeps none.
-    fn started_mark(&self, _flow: &str, _run: RunId, _reserve: u64) -> Result<Option<StartedMark>> {
+    /// the disk ([`StartedMark`]), covering at least `from` from the start; `None` where the
+    /// store keeps none.
+    fn started_mark(&self, _flow: &str, _run: RunId, _reserve: u64, _from: u64) -> Result<Option<StartedMark>> {
         Ok(None)
     }
     /// The mark the last run of `flow` that kept one left.

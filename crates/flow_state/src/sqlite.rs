@@ -822,21 +822,33 @@ impl StateStore for SqliteStore {
             .collect()
     }
 
-    fn note_resent(&mut self, lease: &Lease, run: RunId, resent: Resent) -> Result<()> {
+    fn note_resent(
+        &mut self,
+        lease: &Lease,
+        run: RunId,
+        resent: Option<Resent>,
+        settled: u64,
+        started: u64,
+    ) -> Result<()> {
         let (from, n) = match resent {
-            Resent::AtMost { run, records } => (run, count("records sent again", records)?),
-            Resent::Unknown { run } => (run, -1),
+            Some(Resent::AtMost { run, records }) => (Some(run.0), Some(count("records sent again", records)?)),
+            Some(Resent::Unknown { run }) => (Some(run.0), Some(-1)),
+            None => (None, None),
         };
+        let (settled, started) = (count("records settled", settled)?, count("records started", started)?);
         let path = self.path.clone();
         let tx = self.tx()?;
         Self::check_lease(&path, &tx, lease)?;
-        tx.execute("UPDATE runs SET resent_from = ?2, resent = ?3 WHERE id = ?1", params![run.0, from.0, n])
-            .map_err(|e| classify(&path, e))?;
+        tx.execute(
+            "UPDATE runs SET resent_from = ?2, resent = ?3, settled = ?4, started = ?5 WHERE id = ?1",
+            params![run.0, from, n, settled, started],
+        )
+        .map_err(|e| classify(&path, e))?;
         tx.commit().map_err(|e| classify(&path, e))
     }
 
-    fn started_mark(&self, flow: &str, run: RunId, reserve: u64) -> Result<Option<StartedMark>> {
-        StartedMark::create(&self.path, flow, run, reserve).map(Some)
+    fn started_mark(&self, flow: &str, run: RunId, reserve: u64, from: u64) -> Result<Option<StartedMark>> {
+        StartedMark::create(&self.path, flow, run, reserve, from).map(Some)
     }
 
     fn last_started(&self, flow: &str) -> Option<StartedSeen> {

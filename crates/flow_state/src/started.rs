@@ -54,8 +54,11 @@ impl StartedMark {
         PathBuf::from(name)
     }
 
-    /// Starts the mark of `run` (nothing started yet), reserving `reserve` records at a time.
-    pub fn create(store: &Path, flow: &str, run: RunId, reserve: u64) -> Result<StartedMark> {
+    /// Starts the mark of `run`, reserving `reserve` records at a time. It covers `from` from
+    /// the start: the records of earlier runs this run reads again (still at risk of being
+    /// sent twice until a checkpoint passes them), so that a run killed before it gets past
+    /// them leaves them in its mark.
+    pub fn create(store: &Path, flow: &str, run: RunId, reserve: u64, from: u64) -> Result<StartedMark> {
         let path = Self::path(store, flow);
         let unwritable = |e: std::io::Error| StateError::Unwritable {
             path: path.clone(),
@@ -64,8 +67,9 @@ impl StartedMark {
         };
         let file =
             std::fs::OpenOptions::new().create(true).write(true).truncate(false).open(&path).map_err(unwritable)?;
-        let mark = StartedMark { file, path: path.clone(), run, boot: boot_id(), reserved: 0, reserve: reserve.max(1) };
-        mark.write(0).map_err(unwritable)?;
+        let mark =
+            StartedMark { file, path: path.clone(), run, boot: boot_id(), reserved: from, reserve: reserve.max(1) };
+        mark.write(from).map_err(unwritable)?;
         Ok(mark)
     }
 
@@ -123,7 +127,7 @@ mod tests {
     fn a_mark_is_written_before_the_records_it_covers_and_once_per_reservation() {
         let dir = tempfile::tempdir().unwrap();
         let store = dir.path().join("state.db");
-        let mut mark = StartedMark::create(&store, "sync", RunId(3), 16).unwrap();
+        let mut mark = StartedMark::create(&store, "sync", RunId(3), 16, 0).unwrap();
         let seen = StartedMark::read(&store, "sync").unwrap();
         assert_eq!((seen.run, seen.started_at_most), (RunId(3), 0));
         assert_eq!(seen.same_boot, !boot_id().is_empty());
@@ -136,6 +140,19 @@ mod tests {
         mark.starting(17).unwrap();
         assert_eq!(StartedMark::read(&store, "sync").unwrap().started_at_most, 32);
         assert_eq!(StartedMark::read(&store, "other"), None);
+    }
+
+    /// A run that reads again records an earlier run may have sent starts its mark past them.
+    #[test]
+    fn a_mark_covers_what_it_starts_from_before_any_record_starts() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = dir.path().join("state.db");
+        let mut mark = StartedMark::create(&store, "sync", RunId(4), 16, 21).unwrap();
+        assert_eq!(StartedMark::read(&store, "sync").unwrap().started_at_most, 21);
+        mark.starting(21).unwrap();
+        assert_eq!(StartedMark::read(&store, "sync").unwrap().started_at_most, 21);
+        mark.starting(22).unwrap();
+        assert_eq!(StartedMark::read(&store, "sync").unwrap().started_at_most, 37);
     }
 
     #[test]

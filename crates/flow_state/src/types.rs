@@ -142,7 +142,9 @@ pub struct RunCounts {
     pub requests: u64,
     pub retries: u64,
     /// The number of the last record of the source up to which every record is settled (the
-    /// watermark of the checkpoint these counts were committed with), in the run's numbering.
+    /// watermark of the checkpoint these counts were committed with), in the run's numbering;
+    /// for an unsorted source without a key mid-pull, the start of the page the next run
+    /// resumes at (it sends that page's records again).
     pub settled: u64,
     /// The greatest number of a record the run started (sent, or was about to send).
     pub started: u64,

@@ -543,7 +543,7 @@ fn a_version_1_store_is_migrated_to_version_2_keeping_its_runs_and_state() {
     );
     // The new columns are written and read back.
     let (lease, run) = s.begin_run("orders", "test", MIN, t(10)).unwrap();
-    s.note_resent(&lease, run, Resent::AtMost { run: RunId(1), records: 12 }).unwrap();
+    s.note_resent(&lease, run, Some(Resent::AtMost { run: RunId(1), records: 12 }), 0, 0).unwrap();
     let mut c = cp(run, 8);
     c.counts.settled = 80;
     c.counts.started = 95;
