@@ -838,7 +838,10 @@ impl<'a> Parser<'a> {
         }
         let mut e = self.postfix()?;
         for (op, start) in ops.into_iter().rev() {
-            // `-9223372036854775808` is a literal, not the negation of an out-of-range one.
+            // A minus before an Int literal is folded into it (`-5` is the literal -5), but the
+            // digits are read first, on their own: `-9223372036854775808` is E0212, since
+            // 9223372036854775808 does not fit an Int (the least Int is written
+            // `-9223372036854775807 - 1`). A literal already folded negative (`--5`) stays a negation.
             e = match (op, e.kind) {
                 (UnaryOp::Neg, ExprKind::Int(n)) if n >= 0 => {
                     Expr { kind: ExprKind::Int(-n), span: Span::new(start, e.span.end as usize) }

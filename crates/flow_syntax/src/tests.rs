@@ -202,6 +202,11 @@ fn junk_before_the_first_declaration_is_an_error() {
 fn integer_out_of_range() {
     let (_, diags) = parse("map m(x: A) -> B {\n f = 99999999999999999999\n}");
     assert_eq!(diags[0].code, "E0212");
+    // The digits are read before the minus: the least Int is not a literal.
+    let (_, diags) = parse("map m(x: A) -> B {\n f = -9223372036854775808\n}");
+    assert_eq!(diags.iter().map(|d| d.code).collect::<Vec<_>>(), ["E0212"]);
+    let (_, diags) = parse("map m(x: A) -> B {\n f = -9223372036854775807 - 1\n}");
+    assert!(diags.is_empty(), "{diags:?}");
 }
 
 #[test]

@@ -277,8 +277,15 @@ mod tests {
         let plan = Program::new(Plan::default());
         let mut slot = Value::Array((0..9).map(|i| Value::Str(format!("old part {i}"))).collect());
         let texts = ["Grace Lovelace", " lead", "trail ", "a  b", "  ", "", "none", "é ü 名 前", "x y z w v", "Ada"];
+        // Texts longer than the byte loop's limit too (memchr's), with cuts before and after
+        // it, non-ASCII text and separators at either end.
+        let long = [
+            "a fairly long sentence, with commas, that runs well past thirty-two bytes, é ü 名 前 ".repeat(3),
+            format!("{}x{}", " ".repeat(40), ",".repeat(33)),
+            "x".repeat(100),
+        ];
         for sep in [" ", ",", "  ", "é"] {
-            for t in texts {
+            for t in texts.iter().copied().chain(long.iter().map(String::as_str)) {
                 let mut env = Env::new();
                 env.push("t", Value::Str(t.into()));
                 let args = [var("t"), Expr::Lit { value: Value::Str(sep.into()) }];

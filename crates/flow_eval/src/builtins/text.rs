@@ -11,6 +11,10 @@ use crate::eval::{compare, place_or_eval, Env, EvalError};
 use crate::json::ToText;
 use crate::{Builtin, Expr, Program, Span, Value};
 
+/// Up to this many bytes, a text is searched for a one-byte separator byte by byte: for names
+/// and codes, a plain loop is quicker than memchr's setup.
+const SHORT_TEXT: usize = 32;
+
 /// `split(s, sep)` with a separator of text that is not empty, its parts written into the
 /// strings and the array `slot` holds (a map's `let` reuses the last record's); `false`, with
 /// nothing evaluated that must not be repeated, when the general path must do it.
@@ -35,10 +39,17 @@ pub(crate) fn split_into(args: &[Expr], env: &mut Env, plan: &Program, slot: &mu
     };
     // One byte is one ASCII char: split on the char (a byte search), as `reading_first` does.
     if let [byte] = sep.as_bytes() {
-        // An ASCII byte, so each cut is at a char boundary; short texts are searched byte by
-        // byte, without a searcher's setup.
+        // An ASCII byte, so each cut is at a char boundary. The rest of a short text is
+        // searched byte by byte, without a searcher's setup; a longer rest with memchr, which
+        // reads it a word at a time.
         let mut rest = s.as_str();
-        while let Some(at) = rest.bytes().position(|c| c == *byte) {
+        loop {
+            let at = if rest.len() <= SHORT_TEXT {
+                rest.bytes().position(|c| c == *byte)
+            } else {
+                memchr::memchr(*byte, rest.as_bytes())
+            };
+            let Some(at) = at else { break };
             put(&rest[..at]);
             rest = &rest[at + 1..];
         }
