@@ -155,7 +155,9 @@ impl Checker<'_> {
         let (fields, owner) = self.derivation_base(&base.value, decls)?;
         let mut named: Vec<(&str, Span)> = Vec::new();
         let mut ok = true;
+        let mut previous_end = base.value.span.end as usize;
         for a in names {
+            let after = std::mem::replace(&mut previous_end, a.value.span.end as usize);
             let name = match &a.value.kind {
                 ExprKind::Name(id) => id.name.as_str(),
                 ExprKind::Str(s) => s.as_str(),
@@ -169,6 +171,11 @@ impl Checker<'_> {
                     continue;
                 }
             };
+            if let Some((_, first)) = named.iter().find(|(n, _)| *n == name) {
+                let first = *first;
+                self.named_twice(kind, name, a.value.span, first, Span::new(after, a.value.span.end as usize));
+                continue;
+            }
             match fields.iter().find(|f| f.field.name == name) {
                 Some(f) => {
                     let from = f.from;
@@ -176,6 +183,10 @@ impl Checker<'_> {
                     named.push((name, a.value.span));
                 }
                 None => {
+                    // What an editor completes there: the fields there are to name.
+                    let choices =
+                        fields.iter().map(|f| (f.field.name.clone(), self.types.display(&f.field.ty))).collect();
+                    self.info.field_choices.push((a.value.span, choices));
                     let plain: Vec<FieldTy> = fields.iter().map(|f| f.field.clone()).collect();
                     let help = field_help(
                         a.value.span,
@@ -292,6 +303,20 @@ impl Checker<'_> {
             .help(format!("declare it as its own type (`type Derived = {}(…)`) and use it by name here", callee.name)),
         );
         Ty::Error
+    }
+
+    /// W0016: `pick(User, id, id)`: the second `id` says nothing; the fix removes it.
+    fn named_twice(&mut self, kind: &str, name: &str, again: Span, first: Span, with_comma: Span) {
+        let key = flow_syntax::lex::key(name);
+        self.report(
+            Diagnostic::new(codes::DERIVED_FIELD_TWICE, format!("`{kind}` names field `{key}` twice"))
+                .primary(again, "named again here")
+                .secondary(first, "first named here")
+                .help(
+                    flow_diagnostics::Help::from(format!("remove the second `{key}`"))
+                        .with_fix(flow_diagnostics::Fix::replace(with_comma, "")),
+                ),
+        );
     }
 
     fn miswritten(&mut self, at: Span, message: String, label: &str) {

@@ -169,6 +169,7 @@ codes! {
     KEEPS_NOTHING = "W0013", Warning, "an empty object type: it accepts any object and keeps none of it";
     SPEC_MISSING_FIELD = "W0014", Warning, "a field the spec requires that the type does not declare";
     SPEC_NOT_COMPARED = "W0015", Warning, "a part of the spec that `flowc check --spec` cannot compare";
+    DERIVED_FIELD_TWICE = "W0016", Warning, "a field named twice in `pick` or `omit`";
 }
 
 /// Looks up a code by id.

@@ -711,3 +711,24 @@ fn the_formatter_keeps_derivations() {
             .expect("formats");
     assert_eq!(formatted, "type S = pick(User, id, \"display-name\")\n\ntype P = partial(omit(User, id))\n");
 }
+
+#[test]
+fn completion_among_the_field_names_of_pick_and_omit_offers_the_base_s_fields() {
+    let text = "type User { id: Int, login: String, \"display-name\": String? }\ntype S = pick(User, id, lo)\ntype P = omit(partial(User), )\n";
+    let mut c = Client::opened(text);
+    let labels = |v: &Value| -> Vec<String> {
+        v.as_array().into_iter().flatten().filter_map(|i| i["label"].as_str().map(String::from)).collect()
+    };
+    // After `pick(User, id, ` with `lo` begun: User's fields, a quoted key inserted quoted.
+    let items = c.at("textDocument/completion", 1, 26, json!({}));
+    assert_eq!(labels(&items), ["id", "login", "display-name"], "{items}");
+    assert_eq!(items[1]["detail"], "String");
+    assert_eq!(items[2]["insertText"], "\"display-name\"");
+    // Of a nested derivation: the fields it came out with (the call closed, as editors write it).
+    let items = c.at("textDocument/completion", 2, 29, json!({}));
+    assert_eq!(labels(&items), ["id", "login", "display-name"], "{items}");
+    assert_eq!(items[0]["detail"], "Int?");
+    // The type it derives from is completed as any name: declared types among them.
+    let items = c.at("textDocument/completion", 1, 15, json!({}));
+    assert!(labels(&items).contains(&"User".to_string()) && labels(&items).contains(&"secret".to_string()));
+}
