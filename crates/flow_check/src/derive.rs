@@ -6,7 +6,8 @@
 //! and rename lead to the field where it is written). Derived types are resolved after the
 //! others, each when first needed, so a derivation may name a type declared after it.
 //! E0238 a field the base does not have, E0239 a base that is not an object type, E0240 a
-//! derivation miswritten or outside a `type` declaration, E0241 derivations in a cycle.
+//! derivation miswritten or outside a `type` declaration, E0241 derivations in a cycle, W0016 a
+//! field named twice.
 
 use std::rc::Rc;
 
