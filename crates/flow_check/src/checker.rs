@@ -255,6 +255,8 @@ pub(crate) struct Checker<'a> {
     /// The declared types, resolved (the model's types).
     pub types: Types,
     pub fields: Fields,
+    /// Which declared types are derived (`pick`, `omit`, `partial`) and how far each is.
+    pub derived: crate::derive::Derivations,
     pub calls: CallGraph,
     /// How many `for` loops enclose the statement being checked.
     pub loop_depth: usize,
@@ -281,6 +283,7 @@ impl<'a> Checker<'a> {
             names: Namespace::default(),
             types: Types::default(),
             fields: Fields::default(),
+            derived: crate::derive::Derivations::default(),
             calls: CallGraph::default(),
             loop_depth: 0,
             absent_reads: HashSet::new(),

@@ -23,6 +23,7 @@ mod api;
 mod builtins;
 mod call;
 mod checker;
+mod derive;
 mod dicts;
 mod endpoint;
 mod expr;
@@ -85,6 +86,9 @@ pub struct Info {
     pub name_uses: Vec<(Span, Span)>,
     /// Every call of a built-in function: the callee's span and the function.
     pub builtin_uses: Vec<(Span, plan::Builtin)>,
+    /// Every derived type (`type S = pick(User, id)`): the span of its name and its fields as
+    /// they came out (`{ id: Int }`), what a hover shows beside the declaration.
+    pub derived_types: Vec<(Span, String)>,
 }
 
 /// The type the checker inferred for each expression, by span. Kept as the checker's own types

@@ -20,7 +20,11 @@ impl Checker<'_> {
         let decls: Vec<&ast::TypeDecl> = self.decls.types.decls().collect();
         self.types.names = decls.iter().map(|d| d.name.name.clone()).collect();
         self.types.defs = vec![Ty::Error; decls.len()];
+        self.note_derivations(&decls);
         for (i, d) in decls.iter().enumerate() {
+            if self.derived.is_derived(i) {
+                continue;
+            }
             self.fields.top_object = matches!(d.ty.kind, TypeExprKind::Object(_)).then_some(d.ty.span);
             let ty = self.type_expr(&d.ty);
             self.fields.top_object = None;
@@ -43,6 +47,7 @@ impl Checker<'_> {
             }
             self.types.defs[i] = ty;
         }
+        self.derive_types(&decls);
         // `type A = B` / `type B = A`: no structure anywhere, so no value could ever have it.
         for (i, d) in decls.iter().enumerate() {
             let mut seen = vec![i];
@@ -132,6 +137,7 @@ impl Checker<'_> {
                     }
                 },
             },
+            TypeExprKind::Formed(call) if crate::derive::is_derivation(call) => self.misplaced_derivation(call),
             TypeExprKind::Formed(call) => self.formed_type(call),
             TypeExprKind::Literal(s) => Ty::Union(vec![s.clone()].into()),
             TypeExprKind::Union(members) if !members.iter().any(|m| matches!(m.kind, TypeExprKind::Literal(_))) => {

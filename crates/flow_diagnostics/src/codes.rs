@@ -82,6 +82,10 @@ codes! {
     UNION_UNTAGGED = "E0231", Error, "object members of a union that no tag field tells apart";
     UNION_FIELD = "E0232", Error, "a field read from a union that not every member has";
     NOT_A_MEMBER = "E0233", Error, "a type pattern that is not a member of the union matched";
+    DERIVED_FIELD_UNKNOWN = "E0238", Error, "a field named in `pick` or `omit` that the type does not have";
+    DERIVED_NOT_OBJECT = "E0239", Error, "a type derived from a type that is not an object type";
+    DERIVATION_MISWRITTEN = "E0240", Error, "a type derivation with the wrong arguments, or written outside a `type` declaration";
+    DERIVATION_CYCLE = "E0241", Error, "a type derived from itself";
 
     BAD_RECORDS = "E0301", Error, "a records path that the response type does not have";
     BAD_PAGINATION = "E0302", Error, "a pagination rule that does not fit the response type";
@@ -165,6 +169,7 @@ codes! {
     KEEPS_NOTHING = "W0013", Warning, "an empty object type: it accepts any object and keeps none of it";
     SPEC_MISSING_FIELD = "W0014", Warning, "a field the spec requires that the type does not declare";
     SPEC_NOT_COMPARED = "W0015", Warning, "a part of the spec that `flowc check --spec` cannot compare";
+    DERIVED_FIELD_TWICE = "W0016", Warning, "a field named twice in `pick` or `omit`";
 }
 
 /// Looks up a code by id.

@@ -1,5 +1,5 @@
 //! Completion, from the checker's record alone: after a `.`, the fields the checker says the
-//! value has; elsewhere the declared names the checker recorded, the built-ins and the keywords.
+//! value has; among the field names of a `pick(…)`/`omit(…)`, the fields of its base; elsewhere the declared names the checker recorded, the built-ins and the keywords.
 
 use lsp_types as lsp;
 
@@ -32,6 +32,20 @@ pub(crate) fn completion(doc: &Doc, p: lsp::CompletionParams) -> Option<lsp::Com
         });
         return Some(lsp::CompletionResponse::Array(items.collect()));
     }
+    // A field's name in `pick(User, …)` or `omit(User, …)`: the fields of what it derives from.
+    if in_derived_fields(&text[..word_start]) {
+        let repaired = format!("{}{PLACEHOLDER}{}", &text[..word_start], &text[word_start..]);
+        let (file, _) = flow_syntax::parse(&repaired);
+        let info = flow_check::check(&file).info;
+        if let Some((_, fields)) = info.field_choices.into_iter().find(|(span, _)| span.start as usize == word_start) {
+            let items = fields.into_iter().map(|(name, ty)| {
+                let written = flow_syntax::lex::key(&name);
+                let insert_text = (written != name).then_some(written);
+                lsp::CompletionItem { insert_text, ..item(name, lsp::CompletionItemKind::FIELD, Some(ty)) }
+            });
+            return Some(lsp::CompletionResponse::Array(items.collect()));
+        }
+    }
     // A file that does not parse was not checked; its declarations that parsed are.
     let info = doc.declarations();
     let mut items: Vec<lsp::CompletionItem> = info
@@ -62,6 +76,31 @@ fn fields_after(text: &str, dot: usize) -> Option<Vec<(String, String)>> {
     let (file, _) = flow_syntax::parse(&repaired);
     let info = flow_check::check(&file).info;
     info.field_choices.into_iter().find(|(span, _)| span.start as usize == dot + 1).map(|(_, fields)| fields)
+}
+
+/// Whether `before` (the text before the word being written) ends inside the field names of a
+/// `pick(…)` or `omit(…)`: after a comma, with the call's `(` open on the same line and a
+/// comma after the type it derives from.
+fn in_derived_fields(before: &str) -> bool {
+    let line = before.rsplit('\n').next().unwrap_or("");
+    if !line.trim_end().ends_with(',') {
+        return false;
+    }
+    let mut depth = 0usize;
+    let mut commas = 0usize;
+    for (i, c) in line.char_indices().rev() {
+        match c {
+            ')' => depth += 1,
+            '(' if depth > 0 => depth -= 1,
+            '(' => {
+                let callee = &line[start_of_run(&line[..i], |c| c.is_ascii_alphanumeric() || c == '_')..i];
+                return commas > 0 && (callee == "pick" || callee == "omit");
+            }
+            ',' if depth == 0 => commas += 1,
+            _ => {}
+        }
+    }
+    false
 }
 
 /// Where the run of characters matching `keep` that ends `text` starts (a char boundary).

@@ -1,4 +1,4 @@
-//! Hover: a declaration's header (a type's whole body) with its doc comment, a field's declared
+//! Hover: a declaration's header (a type's whole body; a derived type's resulting fields too) with its doc comment, a field's declared
 //! type, a local's or any expression's type as the checker inferred it, a built-in's signature.
 
 use flow_check::{Info, NameKind};
@@ -26,7 +26,12 @@ fn markdown(doc: &Doc, symbol: Option<&Symbol>, offset: usize) -> Option<String>
             let source = text.get(d.span.range())?;
             let header = source.lines().next().unwrap_or("").trim_end_matches('{').trim_end();
             let body = if d.kind == Some(NameKind::Type) { source.trim_end() } else { header };
-            return Some(with_doc(format!("```flow\n{body}\n```"), text, d.span));
+            let mut md = format!("```flow\n{body}\n```");
+            // A derived type (`pick(User, id)`): the fields it came out with.
+            if let Some((_, fields)) = info.derived_types.iter().find(|(s, _)| *s == n.span) {
+                md.push_str(&format!("\n\n```flow\n{fields}\n```"));
+            }
+            return Some(with_doc(md, text, d.span));
         }
         Some(Symbol { name: Some(n), .. }) => {
             if let Some(ty) = &n.ty {

@@ -661,3 +661,74 @@ fn hover_on_a_sensitive_field_says_it_is_masked_and_the_formatter_keeps_the_mark
         .expect("formats");
     assert_eq!(formatted, text);
 }
+
+const DERIVED: &str = "type User { id: Int, login: String, email: String }\ntype UserSummary = pick(User, id, login)\ntype UserPatch = partial(omit(User, id))\nmap summary(u: User) -> UserSummary {\n  id = u.id\n  login = u.login\n}\n";
+
+#[test]
+fn derived_types_hover_with_their_fields_and_their_fields_navigate_and_rename_with_the_base() {
+    let mut c = Client::start();
+    c.open(DERIVED);
+    // Only W0001s: nothing uses the map or the patch type.
+    assert!(c.diagnostics().iter().all(|d| d["severity"] == 2));
+    // The derived type's name, where declared and where used: its resulting fields.
+    let hover = c.at("textDocument/hover", 1, 7, json!({}));
+    let md = hover["contents"]["value"].as_str().unwrap_or_default();
+    assert!(md.contains("pick(User, id, login)") && md.contains("{ id: Int, login: String }"), "{md}");
+    let hover = c.at("textDocument/hover", 2, 7, json!({}));
+    let md = hover["contents"]["value"].as_str().unwrap_or_default();
+    assert!(md.contains("{ login?: String, email?: String }"), "{md}");
+    let used = c.at("textDocument/hover", 3, 27, json!({}));
+    assert!(used["contents"]["value"].as_str().unwrap_or_default().contains("{ id: Int, login: String }"));
+    // `login` in `pick(…)` is `User.login`: definition, hover and references.
+    let def = c.at("textDocument/definition", 1, 34, json!({}));
+    assert_eq!(def["range"], json!({ "start": { "line": 0, "character": 21 }, "end": { "line": 0, "character": 26 } }));
+    let hover = c.at("textDocument/hover", 1, 34, json!({}));
+    assert!(hover["contents"]["value"].as_str().unwrap_or_default().contains("User.login: String"));
+    // The map's `login =` fills `UserSummary.login`, which is `User.login`'s declaration.
+    let def = c.at("textDocument/definition", 5, 3, json!({}));
+    assert_eq!(def["range"]["start"], json!({ "line": 0, "character": 21 }));
+    // Renaming the base's field renames it in the derivation, the map's output and the path.
+    let rename = c.at("textDocument/rename", 0, 22, json!({ "newName": "handle" }));
+    let edits = rename["changes"][URI].as_array().cloned().unwrap_or_default();
+    let mut lines: Vec<u64> = edits.iter().filter_map(|e| e["range"]["start"]["line"].as_u64()).collect();
+    lines.sort_unstable();
+    assert_eq!(lines, [0, 1, 5, 5], "{edits:?}");
+    // Renaming the base type renames it in both derivations and the map's parameter.
+    let rename = c.at("textDocument/rename", 0, 6, json!({ "newName": "Member" }));
+    let edits = rename["changes"][URI].as_array().cloned().unwrap_or_default();
+    let mut lines: Vec<u64> = edits.iter().filter_map(|e| e["range"]["start"]["line"].as_u64()).collect();
+    lines.sort_unstable();
+    assert_eq!(lines, [0, 1, 2, 3], "{edits:?}");
+    let renamed = DERIVED.replace("User,", "Member,").replace("User {", "Member {").replace("u: User)", "u: Member)");
+    c.change(&renamed);
+    assert!(c.diagnostics().iter().all(|d| d["severity"] == 2), "{renamed}");
+}
+
+#[test]
+fn the_formatter_keeps_derivations() {
+    let formatted =
+        flow_syntax::format("type S =   pick( User ,id,\"display-name\" )\ntype P = partial(omit(User,id))\n")
+            .expect("formats");
+    assert_eq!(formatted, "type S = pick(User, id, \"display-name\")\n\ntype P = partial(omit(User, id))\n");
+}
+
+#[test]
+fn completion_among_the_field_names_of_pick_and_omit_offers_the_base_s_fields() {
+    let text = "type User { id: Int, login: String, \"display-name\": String? }\ntype S = pick(User, id, lo)\ntype P = omit(partial(User), )\n";
+    let mut c = Client::opened(text);
+    let labels = |v: &Value| -> Vec<String> {
+        v.as_array().into_iter().flatten().filter_map(|i| i["label"].as_str().map(String::from)).collect()
+    };
+    // After `pick(User, id, ` with `lo` begun: User's fields, a quoted key inserted quoted.
+    let items = c.at("textDocument/completion", 1, 26, json!({}));
+    assert_eq!(labels(&items), ["id", "login", "display-name"], "{items}");
+    assert_eq!(items[1]["detail"], "String");
+    assert_eq!(items[2]["insertText"], "\"display-name\"");
+    // Of a nested derivation: the fields it came out with (the call closed, as editors write it).
+    let items = c.at("textDocument/completion", 2, 29, json!({}));
+    assert_eq!(labels(&items), ["id", "login", "display-name"], "{items}");
+    assert_eq!(items[0]["detail"], "Int?");
+    // The type it derives from is completed as any name: declared types among them.
+    let items = c.at("textDocument/completion", 1, 15, json!({}));
+    assert!(labels(&items).contains(&"User".to_string()) && labels(&items).contains(&"secret".to_string()));
+}
