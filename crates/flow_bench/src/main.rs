@@ -62,9 +62,13 @@ enum Cmd {
     Run {
         #[arg(long, default_value_t = 100_000)]
         records: u64,
-        /// Runs of each program, taking turns; the median is reported.
+        /// Rounds: in each, the run without state and the run with state back to back (which goes
+        /// first alternates), then the hand-written program; medians and per-pair ratios are reported.
         #[arg(long, default_value_t = 3)]
         runs: usize,
+        /// Leave out the hand-written program (more rounds of the state comparison in the same time).
+        #[arg(long)]
+        no_baseline: bool,
     },
     /// (internal) One pull-map-POST run in this process, with its own fake API: `flowc` or `baseline`.
     RunEngine { which: String, records: u64 },
@@ -116,7 +120,7 @@ fn main() -> ExitCode {
                 ExitCode::from(1)
             }
         },
-        Cmd::Run { records, runs } => match run_bench(records, runs.max(1)) {
+        Cmd::Run { records, runs, no_baseline } => match run_bench(records, runs.max(1), !no_baseline) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("flow-bench: {e}");
@@ -268,6 +272,20 @@ fn which(tool: &str) -> bool {
 
 /// Runs a command under `/usr/bin/time -v` when available: wall seconds and peak RSS (KiB).
 fn timed(cmd: &[String]) -> Result<(f64, Option<u64>)> {
+    let m = measured(cmd)?;
+    Ok((m.wall, m.peak_kib))
+}
+
+/// What one child run cost: wall seconds, and from `/usr/bin/time -v` (when it is there) the
+/// child's CPU seconds (user + system, all its threads, from the kernel's rusage) and peak RSS.
+#[derive(Debug, Clone, Copy)]
+struct Measured {
+    wall: f64,
+    cpu: Option<f64>,
+    peak_kib: Option<u64>,
+}
+
+fn measured(cmd: &[String]) -> Result<Measured> {
     let time = Path::new("/usr/bin/time").exists();
     let mut full: Vec<String> = Vec::new();
     if time {
@@ -276,16 +294,19 @@ fn timed(cmd: &[String]) -> Result<(f64, Option<u64>)> {
     full.extend(cmd.iter().cloned());
     let start = Instant::now();
     let out = Command::new(&full[0]).args(&full[1..]).output().map_err(|e| format!("{}: {e}", full[0]))?;
-    let secs = start.elapsed().as_secs_f64();
+    let wall = start.elapsed().as_secs_f64();
     let stderr = String::from_utf8_lossy(&out.stderr);
     if !out.status.success() {
         return Err(format!("{} failed: {stderr}", cmd.join(" ")));
     }
-    let peak = stderr
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("Maximum resident set size (kbytes): "))
-        .and_then(|v| v.trim().parse().ok());
-    Ok((secs, peak))
+    let field = |name: &str| stderr.lines().find_map(|l| l.trim().strip_prefix(name).map(str::trim));
+    let peak_kib = field("Maximum resident set size (kbytes):").and_then(|v| v.parse().ok());
+    let seconds = |name: &str| field(name).and_then(|v| v.parse::<f64>().ok());
+    let cpu = match (seconds("User time (seconds):"), seconds("System time (seconds):")) {
+        (Some(u), Some(s)) => Some(u + s),
+        _ => None,
+    };
+    Ok(Measured { wall, cpu, peak_kib })
 }
 
 /// How [`agree`] compares numbers.
@@ -597,50 +618,136 @@ const RUN_FLOW: &str = "tests/data/run/bench_pull_map_post.flow";
 /// The same with an incremental cursor (`flowc-state`).
 const RUN_STATE_FLOW: &str = "tests/data/state/bench_with_state.flow";
 
-fn run_bench(records: u64, runs: usize) -> Result<()> {
+fn run_bench(records: u64, runs: usize, baseline: bool) -> Result<()> {
     let me = std::env::current_exe().map_err(|e| e.to_string())?;
     println!(
         "pull {records} orders by cursor (500 a page), map each, POST each (16 at a time) to the fake API on 127.0.0.1"
     );
-    println!("each program runs in its own process with its own fake API; both use both cores; {runs} runs each, taking turns\n");
-    let programs = [
-        ("flowc", "flowc run (flow_runtime)"),
-        ("flowc-state", "flowc run, with state (checkpoints)"),
-        ("baseline", "hand-written tokio + reqwest"),
-    ];
-    let mut times: Vec<Vec<f64>> = vec![Vec::new(); programs.len()];
-    let mut peaks: Vec<Option<u64>> = vec![None; programs.len()];
-    for _ in 0..runs {
-        for (i, (which, _)) in programs.iter().enumerate() {
-            let cmd = vec![me.display().to_string(), "run-engine".into(), which.to_string(), records.to_string()];
-            let (secs, peak) = timed(&cmd)?;
-            times[i].push(secs);
-            peaks[i] = peaks[i].max(peak);
+    println!(
+        "each program runs in its own process with its own fake API; both use both cores; {runs} rounds: without \
+         and with state back to back (alternating which goes first){}\n",
+        if baseline { ", then the hand-written program" } else { "" }
+    );
+    println!("load average before: {}", load_average());
+    let mut programs =
+        vec![("flowc", "flowc run (flow_runtime)"), ("flowc-state", "flowc run, with state (checkpoints)")];
+    if baseline {
+        programs.push(("baseline", "hand-written tokio + reqwest"));
+    }
+    let mut runs_of: Vec<Vec<Measured>> = vec![Vec::new(); programs.len()];
+    for round in 0..runs {
+        // The pair runs back to back, so a busy moment of the machine falls on both; which goes
+        // first alternates, so neither always follows the other's page cache and disk traffic.
+        let mut order: Vec<usize> = if round % 2 == 0 { vec![0, 1] } else { vec![1, 0] };
+        if baseline {
+            order.push(2);
+        }
+        for i in order {
+            let cmd =
+                vec![me.display().to_string(), "run-engine".into(), programs[i].0.to_string(), records.to_string()];
+            runs_of[i].push(measured(&cmd)?);
         }
     }
-    println!("{:<34} {:>22} {:>12} {:>10}", "program", "seconds, median (range)", "records/s", "peak MB");
+    println!("load average after: {}\n", load_average());
+    println!(
+        "{:<36} {:>24} {:>12} {:>24} {:>10}",
+        "program", "wall s, median (range)", "records/s", "CPU s, median (range)", "peak MB"
+    );
     let mut medians = Vec::new();
     for (i, (_, label)) in programs.iter().enumerate() {
-        let mut t = times[i].clone();
-        t.sort_by(f64::total_cmp);
-        let median = t[t.len() / 2];
+        let wall = Spread::of(runs_of[i].iter().map(|m| m.wall).collect());
+        let cpu = runs_of[i].iter().map(|m| m.cpu).collect::<Option<Vec<f64>>>().map(Spread::of);
+        let peak = runs_of[i].iter().filter_map(|m| m.peak_kib).max();
         println!(
-            "{label:<34} {:>22} {:>12.0} {:>10}",
-            format!("{median:.2} ({:.2}–{:.2})", t[0], t[t.len() - 1]),
-            records as f64 / median,
-            peaks[i].map_or("?".into(), |p| format!("{:.1}", p as f64 / 1024.0))
+            "{label:<36} {:>24} {:>12.0} {:>24} {:>10}",
+            format!("{:.2} ({:.2}–{:.2})", wall.median, wall.min, wall.max),
+            records as f64 / wall.median,
+            cpu.map_or("?".into(), |c| format!("{:.2} ({:.2}–{:.2})", c.median, c.min, c.max)),
+            peak.map_or("?".into(), |p| format!("{:.1}", p as f64 / 1024.0))
         );
-        medians.push(median);
+        medians.push(wall.median);
     }
-    println!(
-        "\nflowc runs at {:.2}× the hand-written program's speed (medians; peak memory includes the fake API)",
-        medians[2] / medians[0]
+    if baseline {
+        println!(
+            "\nflowc runs at {:.2}× the hand-written program's speed (medians; peak memory includes the fake API)",
+            medians[2] / medians[0]
+        );
+    }
+    // Per pair: the share of throughput lost, 1 − t(without) / t(with), and the extra CPU time.
+    let pairs = runs_of[0].iter().zip(&runs_of[1]);
+    let lost: Vec<f64> = pairs.clone().map(|(without, with)| (1.0 - without.wall / with.wall) * 100.0).collect();
+    let interval = median_interval(&lost).map_or_else(
+        || "too few pairs for a 95% interval".into(),
+        |(lo, hi)| format!("95% interval of the median {lo:.1}% to {hi:.1}%"),
     );
+    let lost = Spread::of(lost);
     println!(
-        "checkpointing into the state store costs {:.1}% of the run's throughput (medians, with state against without)",
-        (1.0 - medians[0] / medians[1]) * 100.0
+        "\ncheckpointing costs {:.1}% of the run's throughput: the median of {runs} pairs' 1 − t(without)/t(with), \
+         {interval}; interquartile range {:.1}% to {:.1}% (all pairs {:.1}% to {:.1}%)",
+        lost.median, lost.q1, lost.q3, lost.min, lost.max
     );
+    let cpu_pairs =
+        pairs.map(|(without, with)| Some((with.cpu? / without.cpu? - 1.0) * 100.0)).collect::<Option<Vec<_>>>();
+    if let Some(extra) = cpu_pairs.map(Spread::of) {
+        println!(
+            "and {:.1}% more CPU time (user + system of the process, which includes its fake API): the median of the \
+             pairs' t(with)/t(without) − 1, interquartile range {:.1}% to {:.1}%",
+            extra.median, extra.q1, extra.q3
+        );
+    }
     Ok(())
+}
+
+/// `/proc/loadavg`'s three averages, or `?`.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|| "?".into())
+}
+
+/// A distribution-free 95% confidence interval of a sample's median: the `k`-th smallest and
+/// `k`-th largest values, `k` the greatest with P(Binomial(n, ½) < k) ≤ 2.5% (so the interval
+/// holds the median with at least 95%). `None` below 6 values, where no such `k` exists.
+fn median_interval(xs: &[f64]) -> Option<(f64, f64)> {
+    let n = xs.len();
+    // P(B = i) for B ~ Binomial(n, ½), summed from i = 0 while the tail stays within 2.5%.
+    let (mut k, mut tail, mut p) = (0usize, 0.0f64, 0.5f64.powi(i32::try_from(n).ok()?));
+    while k < n && tail + p <= 0.025 {
+        tail += p;
+        k += 1;
+        p *= (n - k + 1) as f64 / k as f64;
+    }
+    if k == 0 {
+        return None;
+    }
+    let mut sorted = xs.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    Some((sorted[k - 1], sorted[n - k]))
+}
+
+/// The order statistics of a sample: its median, quartiles (linear interpolation between the
+/// closest ranks) and extremes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Spread {
+    min: f64,
+    q1: f64,
+    median: f64,
+    q3: f64,
+    max: f64,
+}
+
+impl Spread {
+    /// Panics on an empty sample: every caller has at least one run.
+    fn of(mut xs: Vec<f64>) -> Spread {
+        xs.sort_by(f64::total_cmp);
+        let at = |p: f64| {
+            let pos = p * (xs.len() - 1) as f64;
+            let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+            xs[lo] + (xs[hi] - xs[lo]) * (pos - lo as f64)
+        };
+        Spread { min: xs[0], q1: at(0.25), median: at(0.5), q3: at(0.75), max: xs[xs.len() - 1] }
+    }
 }
 
 /// One run: start the fake API, move every order through, check every one arrived exactly once.
@@ -857,6 +964,27 @@ mod tests {
     }
 
     /// The comparison is exact: line counts, key sets, numbers by their text, strings decoded.
+    /// The quartiles interpolate between ranks; the order of the sample does not matter.
+    #[test]
+    fn a_spread_is_the_samples_order_statistics() {
+        let s = Spread::of(vec![5.0, 1.0, 4.0, 2.0, 3.0]);
+        assert_eq!(s, Spread { min: 1.0, q1: 2.0, median: 3.0, q3: 4.0, max: 5.0 });
+        let s = Spread::of(vec![4.0, 1.0, 3.0, 2.0]);
+        assert_eq!(s, Spread { min: 1.0, q1: 1.75, median: 2.5, q3: 3.25, max: 4.0 });
+        assert_eq!(Spread::of(vec![7.0]).median, 7.0);
+    }
+
+    /// The interval's ranks are the binomial ones of the tables (n = 6: the extremes; n = 31:
+    /// the 10th from each end), and it is not given where none reaches 95%.
+    #[test]
+    fn the_medians_interval_takes_the_binomial_ranks() {
+        let sample = |n: usize| (1..=n).rev().map(|i| i as f64).collect::<Vec<_>>();
+        assert_eq!(median_interval(&sample(5)), None);
+        assert_eq!(median_interval(&sample(6)), Some((1.0, 6.0)));
+        assert_eq!(median_interval(&sample(9)), Some((2.0, 8.0)));
+        assert_eq!(median_interval(&sample(31)), Some((10.0, 22.0)));
+    }
+
     #[test]
     fn outputs_agree_only_when_they_hold_the_same_records() {
         let a = temp("a.ndjson", "{\"n\":179.8,\"s\":\"a\\u00e9\",\"b\":true}\n{\"n\":1}\n");

@@ -244,7 +244,21 @@ async fn run_flow(ctx: Arc<Ctx>, index: usize) -> (FlowReport, Vec<Diagnostic>) 
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(crate::state::LEASE_TTL / 3).await;
-                if let Some(Err(d)) = fr.state.as_ref().map(crate::state::FlowStateRun::renew) {
+                // A renewal is a commit (an fsync, and the store's lock, which the checkpoint
+                // writer may hold for one of its own): on a blocking thread, so no worker of the
+                // runtime waits for the disk.
+                let renewing = fr.clone();
+                let renewed = tokio::task::spawn_blocking(move || {
+                    renewing.state.as_ref().map(crate::state::FlowStateRun::renew)
+                })
+                .await
+                .unwrap_or_else(|_| {
+                    Some(Err(Diagnostic::new(
+                        codes::STATE_STORE,
+                        "the flow's lease could not be renewed (an internal error; please report it): nothing more is sent",
+                    )))
+                });
+                if let Some(Err(d)) = renewed {
                     lock(&fr.diagnostics).push(d);
                     fr.stop.store(true, Ordering::SeqCst);
                     return;
