@@ -42,9 +42,20 @@ impl Doc {
     }
 
     /// The document's new text: parsed again where it changed (the result is exactly a fresh
-    /// parse's), then checked.
+    /// parse's), then checked, unless every declaration is the last text's, only moved: then the
+    /// last check's diagnostics and record are moved instead (exactly a fresh check's).
     pub(crate) fn edit(&mut self, text: String) {
         let (file, parse_diagnostics, _) = self.parser.parse(&text);
+        if let Some(moves) = self.parser.moves() {
+            // The same declarations, only moved (an edit of a comment or of blank lines): the
+            // last check's result, moved the same way, is this file's (`flow_check::move_spans`).
+            if flow_check::move_spans(&mut self.info, &mut self.diagnostics, &|s| moves.span(s)) {
+                self.parser.keep(file);
+                let text = std::mem::replace(&mut self.text, text);
+                self.replaced = Some(Replaced { _text: text, _info: Info::default(), _diagnostics: Vec::new() });
+                return;
+            }
+        }
         let checked = flow_check::check_parsed_for_editor(&file, parse_diagnostics);
         self.parser.keep(file);
         let text = std::mem::replace(&mut self.text, text);
