@@ -177,6 +177,25 @@ pub(crate) fn bench(lines: usize, write: Option<&std::path::Path>) -> Result<()>
         "edit in the middle: median {:>7.2} ms (the same, the declarations after the edit moved)",
         median(middle_edits).as_secs_f64() * 1e3
     );
+    // Typing in code: a string literal halfway down that grows by one character per edit,
+    // so that declaration's tree changes and the file is checked again.
+    let quote = middle + text[middle..].find('"').ok_or("no string literal after the middle")? + 1;
+    let mut code_edits = Vec::new();
+    for i in 0..runs {
+        let edited = format!("{}{}{}", &text[..quote], "x".repeat(i + 1), &text[quote..]);
+        let t = Instant::now();
+        notify(
+            &client,
+            "textDocument/didChange",
+            json!({ "textDocument": { "uri": uri, "version": 2 * runs + i + 2 }, "contentChanges": [{ "text": edited }] }),
+        )?;
+        published(&client)?;
+        code_edits.push(t.elapsed());
+    }
+    println!(
+        "edit in code:     median {:>7.2} ms (the same, in a string literal: the file is checked again)",
+        median(code_edits).as_secs_f64() * 1e3
+    );
     println!("hover:            median {:>7.2} ms", median(hovers).as_secs_f64() * 1e3);
     request(&client, 99_999, "shutdown", Value::Null)?;
     notify(&client, "exit", Value::Null)?;

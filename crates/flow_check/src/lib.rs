@@ -33,6 +33,7 @@ mod forms;
 mod function;
 mod map;
 mod meant;
+mod moved;
 mod names;
 mod narrow;
 mod pagination;
@@ -52,6 +53,7 @@ use flow_plan as plan;
 use flow_syntax::ast;
 
 pub(crate) use crate::checker::{Checker, DeclRef, BUILTIN_TYPES};
+pub use crate::moved::move_spans;
 
 /// What `check` found: the model (only when there are no errors), every diagnostic, sorted, and
 /// what editors show (kept even when there are errors).

@@ -42,9 +42,20 @@ impl Doc {
     }
 
     /// The document's new text: parsed again where it changed (the result is exactly a fresh
-    /// parse's), then checked.
+    /// parse's), then checked, unless every declaration is the last text's, only moved: then the
+    /// last check's diagnostics and record are moved instead (exactly a fresh check's).
     pub(crate) fn edit(&mut self, text: String) {
         let (file, parse_diagnostics, _) = self.parser.parse(&text);
+        if let Some(moves) = self.parser.moves() {
+            // The same declarations, only moved (an edit of a comment or of blank lines): the
+            // last check's result, moved the same way, is this file's (`flow_check::move_spans`).
+            if flow_check::move_spans(&mut self.info, &mut self.diagnostics, &|s| moves.span(s)) {
+                self.parser.keep(file);
+                let text = std::mem::replace(&mut self.text, text);
+                self.replaced = Some(Replaced { _text: text, _info: Info::default(), _diagnostics: Vec::new() });
+                return;
+            }
+        }
         let checked = flow_check::check_parsed_for_editor(&file, parse_diagnostics);
         self.parser.keep(file);
         let text = std::mem::replace(&mut self.text, text);
@@ -64,5 +75,32 @@ impl Doc {
     /// completion show): with a syntax error, those that parsed.
     pub(crate) fn declarations(&self) -> &Info {
         &self.info
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A comment put in before a declaration, and blank lines at the end: the edit moves the last
+    /// check's result (the re-parse says every declaration only moved), and what the document
+    /// then holds is exactly what a fresh document of the new text holds.
+    #[test]
+    fn an_edit_of_comments_moves_the_last_check_and_equals_a_fresh_one() {
+        let text = "type Order { id: Int, email: String }\ntype Contact { email: String }\nmap to_contact(o: Order) -> Contact {\n  let unused = 1\n  email = lower(o.emial)\n}\n";
+        let mut doc = Doc::new(text.to_string());
+        assert!(doc.diagnostics.iter().any(|d| d.is_error() && !d.fixes.is_empty()), "{:#?}", doc.diagnostics);
+        let at = text.find("map ").expect("a map");
+        let edited = format!("{}// about the map\n{}\n\n", &text[..at], &text[at..]);
+        doc.edit(edited.clone());
+        assert!(doc.parser.moves().is_some(), "the edit only moved declarations");
+        let fresh = Doc::new(edited);
+        assert_eq!(doc.diagnostics, fresh.diagnostics);
+        assert_eq!(format!("{:?}", doc.info), format!("{:?}", fresh.info));
+        // An edit of the code is checked again.
+        let typed = doc.text.replace("o.emial", "o.email");
+        doc.edit(typed.clone());
+        assert!(doc.parser.moves().is_none());
+        assert_eq!(doc.diagnostics, Doc::new(typed).diagnostics);
     }
 }

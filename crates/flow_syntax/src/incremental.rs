@@ -37,6 +37,44 @@ impl Piece {
     }
 }
 
+impl Piece {
+    /// How far this piece (of the text before) is moved in `now`, when `now` is exactly this
+    /// piece moved: the same declarations, broken declarations and diagnostics, every span moved
+    /// by the same distance (the distance its first declaration or diagnostic moved).
+    fn moved_by(&self, now: &Piece) -> Option<i64> {
+        let first = |p: &Piece| {
+            p.decls
+                .first()
+                .map(Decl::span)
+                .or_else(|| p.broken.first().map(|b| b.span))
+                .or_else(|| p.diagnostics.first().and_then(Diagnostic::primary_span))
+        };
+        let by = match (first(self), first(now)) {
+            (Some(a), Some(b)) => i64::from(b.start) - i64::from(a.start),
+            (None, None) => now.start as i64 - self.start as i64,
+            _ => return None,
+        };
+        if self.decls.len() != now.decls.len()
+            || self.broken.len() != now.broken.len()
+            || self.diagnostics.len() != now.diagnostics.len()
+        {
+            return None;
+        }
+        let mut moved = Piece {
+            start: self.start,
+            decls: self.decls.clone(),
+            broken: self.broken.clone(),
+            diagnostics: self.diagnostics.clone(),
+        };
+        moved.decls.iter_mut().for_each(|d| d.shift(Delta(by)));
+        for Broken { name: _, uses: _, span } in &mut moved.broken {
+            span.shift(Delta(by));
+        }
+        moved.diagnostics.iter_mut().for_each(|d| d.shift(Delta(by)));
+        (moved.decls == now.decls && moved.broken == now.broken && moved.diagnostics == now.diagnostics).then_some(by)
+    }
+}
+
 /// One piece of the last parse: its text and where it started, how many declarations (parsed
 /// and broken) it gave to the file, and its diagnostics.
 #[derive(Debug)]
@@ -56,6 +94,43 @@ struct Entry {
 pub struct Reparser {
     entries: Vec<Entry>,
     file: Option<File>,
+    moves: Option<Moves>,
+}
+
+/// How the file of the last [`Reparser::parse`] is the one before it: the same pieces in the same
+/// order, each giving the same declarations, broken declarations and diagnostics, only moved
+/// (each piece by its own distance). An edit of a comment or of blank lines, or one undone, gives
+/// this; the checker's result for the file before is then that for this one, moved the same way.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Moves {
+    /// For each piece of the file before, in order: where it started and ended then, and how
+    /// far everything in it moved.
+    pieces: Vec<(usize, usize, i64)>,
+}
+
+impl Moves {
+    /// Where the position `at` of the file before is now, as a start (`end` false: in the piece
+    /// that starts at or before it) or as an end (`end` true: in the piece that holds the byte
+    /// before it). `None` when no piece holds it.
+    fn position(&self, at: usize, end: bool) -> Option<usize> {
+        let i = if end && at > 0 {
+            self.pieces.partition_point(|&(start, _, _)| start < at)
+        } else {
+            self.pieces.partition_point(|&(start, _, _)| start <= at)
+        };
+        let &(start, stop, by) = self.pieces.get(i.checked_sub(1)?)?;
+        if at < start || at > stop {
+            return None;
+        }
+        usize::try_from(at as i64 + by).ok()
+    }
+
+    /// Where the span `span` of the file before is now; `None` when it is not within the pieces.
+    pub fn span(&self, span: Span) -> Option<Span> {
+        let start = self.position(span.start as usize, false)?;
+        let end = if span.end == span.start { start } else { self.position(span.end as usize, true)? };
+        (start <= end).then(|| Span::new(start, end))
+    }
 }
 
 impl Reparser {
@@ -67,16 +142,46 @@ impl Reparser {
     /// of the last parse's (when its file was handed back with [`Reparser::keep`]). Returns the
     /// file and its diagnostics, and how many pieces were parsed again (the others were reused).
     pub fn parse(&mut self, source: &str) -> (File, Vec<Diagnostic>, usize) {
+        let kept = self.file.is_some();
+        // The last parse's pieces, in order: where each started and its text.
+        let before: Vec<(usize, String)> = self.entries.iter().map(|e| (e.start, e.text.clone())).collect();
         let mut old = self.last_pieces();
         let mut reparsed = 0;
         let mut entries = Vec::new();
+        let mut moves = kept.then(|| Moves { pieces: Vec::with_capacity(before.len()) });
         let result = crate::parse_with(source, &mut |range: std::ops::Range<usize>| {
             let text = &source[range.clone()];
+            let index = entries.len();
+            let was = before.get(index);
             let piece = match old.remove(text) {
-                Some(piece) => piece.moved_to(range.start),
+                Some(piece) => {
+                    let piece = piece.moved_to(range.start);
+                    if let (Some(m), Some((start, was_text))) = (moves.as_mut(), was) {
+                        if was_text == text {
+                            m.pieces.push((*start, start + text.len(), range.start as i64 - *start as i64));
+                        } else {
+                            moves = None;
+                        }
+                    } else {
+                        moves = None;
+                    }
+                    piece
+                }
                 None => {
                     reparsed += 1;
-                    crate::parse_piece(source, range)
+                    let piece = crate::parse_piece(source, range);
+                    if let Some(m) = moves.as_mut() {
+                        match was
+                            .and_then(|(start, was_text)| Some((*start, was_text.len(), old.get(was_text.as_str())?)))
+                        {
+                            Some((start, len, before)) => match before.moved_by(&piece) {
+                                Some(by) => m.pieces.push((start, start + len, by)),
+                                None => moves = None,
+                            },
+                            None => moves = None,
+                        }
+                    }
+                    piece
                 }
             };
             entries.push(Entry {
@@ -88,8 +193,18 @@ impl Reparser {
             });
             piece
         });
+        if entries.len() != before.len() {
+            moves = None;
+        }
         self.entries = entries;
+        self.moves = moves;
         (result.0, result.1, reparsed)
+    }
+
+    /// How the file of the last [`Reparser::parse`] is the file of the parse before it, moved;
+    /// `None` when it is not (or when that earlier file was not handed back).
+    pub fn moves(&self) -> Option<&Moves> {
+        self.moves.as_ref()
     }
 
     /// Hands back the file the last [`Reparser::parse`] returned, so the next parse can take its

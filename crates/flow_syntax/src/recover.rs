@@ -861,7 +861,9 @@ impl<'a> Analysis<'a> {
             return;
         }
         // The header is the first line; nothing on it opens a block.
-        let body = self.toks.iter().position(|t| t.line_start && t.start > 0);
+        // (The first token starts the header even on a line of its own: text before the first
+        // declaration may start with a blank line.)
+        let body = self.toks.iter().skip(1).position(|t| t.line_start).map(|i| i + 1);
         let Some(body) = body else { return };
         let header_has_brace = (0..body).any(|i| self.s(i) == "{");
         let top_brace = self.frames.iter().any(|f| f.top && self.s(f.open) == "{");

@@ -90,6 +90,19 @@ fn spans_end_at_the_last_token_not_at_a_comment_after_it() {
     assert_eq!(text(a.props[0].span), "base_url = \"https://a.example\"");
 }
 
+/// Text before the first declaration that starts with a blank line and reads like a block
+/// written without braces: explained as a syntax error, not an internal one (the recovery took
+/// the header to end before its first token and panicked; found by the random edits of
+/// `flow_check`'s moved-check test).
+#[test]
+fn a_braceless_block_after_a_blank_line_is_a_syntax_error_not_a_panic() {
+    for src in ["\n}type T\n  a: Int\n", "\n}type T { a: Int }\n", "\n\n  x\n  y\n"] {
+        let (_, diagnostics) = parse(src);
+        assert!(!diagnostics.is_empty(), "{src:?}");
+        assert!(diagnostics.iter().all(|d| !d.message.contains("internal parser error")), "{src:?}: {diagnostics:#?}");
+    }
+}
+
 #[test]
 fn precedence_and_associativity() {
     let e = map_field_expr("a + b * c == d && !e || f ?? g ?? h");
