@@ -711,12 +711,13 @@ fn load_average() -> String {
 /// holds the median with at least 95%). `None` below 6 values, where no such `k` exists.
 fn median_interval(xs: &[f64]) -> Option<(f64, f64)> {
     let n = xs.len();
-    // P(B = i) for B ~ Binomial(n, ½), summed from i = 0 while the tail stays within 2.5%.
-    let (mut k, mut tail, mut p) = (0usize, 0.0f64, 0.5f64.powi(i32::try_from(n).ok()?));
-    while k < n && tail + p <= 0.025 {
-        tail += p;
+    // P(B = i) for B ~ Binomial(n, ½), summed from i = 0 while the tail stays within 2.5%;
+    // kept as its logarithm, since ½ⁿ itself is 0 in an f64 past n = 1074.
+    let (mut k, mut tail, mut ln_p) = (0usize, 0.0f64, -(n as f64) * std::f64::consts::LN_2);
+    while k < n / 2 && tail + ln_p.exp() <= 0.025 {
+        tail += ln_p.exp();
         k += 1;
-        p *= (n - k + 1) as f64 / k as f64;
+        ln_p += ((n - k + 1) as f64 / k as f64).ln();
     }
     if k == 0 {
         return None;
@@ -983,6 +984,9 @@ mod tests {
         assert_eq!(median_interval(&sample(6)), Some((1.0, 6.0)));
         assert_eq!(median_interval(&sample(9)), Some((2.0, 8.0)));
         assert_eq!(median_interval(&sample(31)), Some((10.0, 22.0)));
+        // Past n = 1074, ½ⁿ is 0 in an f64: the ranks are still near n/2 ∓ 0.98·√n.
+        let (lo, hi) = median_interval(&sample(2000)).expect("an interval");
+        assert!((950.0..=960.0).contains(&lo) && hi == 2001.0 - lo, "{lo} to {hi}");
     }
 
     #[test]

@@ -37,6 +37,7 @@ fn move_info(info: &mut Info, to: &dyn Fn(Span) -> Option<Span>) -> bool {
         names,
         name_uses,
         builtin_uses,
+        derived_types,
     } = info;
     types.iter_mut().all(|(s, _)| moved(s, to))
         && decls
@@ -52,6 +53,7 @@ fn move_info(info: &mut Info, to: &dyn Fn(Span) -> Option<Span>) -> bool {
         && names.iter_mut().all(|NameDecl { span, name: _, kind: _, ty: _ }| moved(span, to))
         && name_uses.iter_mut().all(|(a, b)| moved(a, to) && moved(b, to))
         && builtin_uses.iter_mut().all(|(s, _)| moved(s, to))
+        && derived_types.iter_mut().all(|(s, _)| moved(s, to))
 }
 
 fn move_diagnostics(diagnostics: &mut [Diagnostic], to: &dyn Fn(Span) -> Option<Span>) -> bool {

@@ -241,6 +241,7 @@ async fn run_flow(ctx: Arc<Ctx>, index: usize) -> (FlowReport, Vec<Diagnostic>) 
     // The lease is renewed while the flow runs; a renewal that fails stops the flow.
     let renewer = fr.state.as_ref().map(|_| {
         let fr = fr.clone();
+        let flow = name.clone();
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(crate::state::LEASE_TTL / 3).await;
@@ -259,7 +260,7 @@ async fn run_flow(ctx: Arc<Ctx>, index: usize) -> (FlowReport, Vec<Diagnostic>) 
                     )))
                 });
                 if let Some(Err(d)) = renewed {
-                    lock(&fr.diagnostics).push(d);
+                    lock(&fr.diagnostics).push(d.note(format!("in flow `{flow}`")));
                     fr.stop.store(true, Ordering::SeqCst);
                     return;
                 }
