@@ -200,20 +200,20 @@ async fn on_signals(
 /// The signals that stop a run, listened to from the start of the run (so none is missed
 /// between two).
 #[cfg(unix)]
-struct Signals {
+pub(super) struct Signals {
     int: tokio::signal::unix::Signal,
     term: tokio::signal::unix::Signal,
 }
 
 #[cfg(unix)]
 impl Signals {
-    fn listen() -> Option<Signals> {
+    pub(super) fn listen() -> Option<Signals> {
         use tokio::signal::unix::{signal, SignalKind};
         Some(Signals { int: signal(SignalKind::interrupt()).ok()?, term: signal(SignalKind::terminate()).ok()? })
     }
 
     /// The next signal's name and exit code (128 + its number).
-    async fn next(&mut self) -> (&'static str, u8) {
+    pub(super) async fn next(&mut self) -> (&'static str, u8) {
         tokio::select! {
             _ = self.int.recv() => ("SIGINT", 130),
             _ = self.term.recv() => ("SIGTERM", 143),
@@ -222,15 +222,15 @@ impl Signals {
 }
 
 #[cfg(not(unix))]
-struct Signals;
+pub(super) struct Signals;
 
 #[cfg(not(unix))]
 impl Signals {
-    fn listen() -> Option<Signals> {
+    pub(super) fn listen() -> Option<Signals> {
         Some(Signals)
     }
 
-    async fn next(&mut self) -> (&'static str, u8) {
+    pub(super) async fn next(&mut self) -> (&'static str, u8) {
         let _ = tokio::signal::ctrl_c().await;
         ("Ctrl-C", 130)
     }
