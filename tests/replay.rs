@@ -843,3 +843,61 @@ fn a_second_signal_aborts_the_replay_at_once_and_the_store_keeps_every_dead_lett
     });
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// The store's key named in the file (`store_key = STATE_KEY` in the flow's state): a run
+/// encrypts the store without `--state-key`, every command opens it with the file's secret,
+/// `--state-key` naming the same secret is accepted and naming another is bad usage (exit 2),
+/// and without the secret's value nothing is opened.
+#[test]
+fn a_store_key_named_in_the_file_encrypts_the_store_and_every_command_uses_it() {
+    let source = format!("secret {}\n", KEY.0)
+        + &dead_lettering().replace("    lag = 5m\n", &format!("    lag = 5m\n    store_key = {}\n", KEY.0));
+    let (dir, file) = scratch("store-key", &source);
+    let store = dir.join("flowc-state.sqlite");
+    with_fake(Config::default(), |api| {
+        let c = api.changes();
+        c.put("a", "Zenobia Quartermaine", "2026-03-01T10:00:00Z");
+        c.put("b", "Bartholomew Fairweather", "2026-03-01T10:01:00Z");
+        c.refuse(&["Bartholomew Fairweather"]);
+        let out = run(api, &file, &[], &[KEY]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert!(!out.stderr.contains(KEY.1));
+        assert_eq!(copied(api), ["Zenobia Quartermaine"]);
+        let err = flow_state::SqliteStore::open(&store, None).map(|_| ()).unwrap_err();
+        assert!(matches!(err, flow_state::StateError::KeyRequired { .. }), "encrypted: {err}");
+        assert!(!holds(&store_bytes(&dir), "Bartholomew Fairweather"));
+        // Every command opens it with the file's secret.
+        let shown = flowc(&["state", "show", &file], &[KEY]);
+        assert_eq!(shown.code, 0, "{}", shown.stderr);
+        assert!(shown.stdout.contains("cursor 2026-03-01T10:01:00Z"), "{}", shown.stdout);
+        let runs = flowc(&["runs", &file], &[KEY]);
+        assert_eq!(runs.code, 0, "{}", runs.stderr);
+        let dry = replay(api, &file, &["--dry-run"], &[KEY]);
+        assert_eq!(dry.code, 0, "{}", dry.stderr);
+        assert!(dry.stdout.contains("Bartholomew Fairweather"), "{}", dry.stdout);
+        // The same secret on the command line too: accepted; another: bad usage, nothing opened.
+        let same = flowc(&["runs", &file, "--state-key", KEY.0], &[KEY]);
+        assert_eq!(same.code, 0, "{}", same.stderr);
+        let before = std::fs::read(&store).expect("read");
+        let other = flowc(&["state", "show", &file, "--state-key", "OTHER_KEY"], &[KEY]);
+        assert_eq!(other.code, 2, "{}", other.stderr);
+        assert!(
+            other.stderr.contains("--state-key OTHER_KEY names another secret") && other.stderr.contains("`store_key"),
+            "{}",
+            other.stderr
+        );
+        let other_run = run(api, &file, &["--state-key", "OTHER_KEY"], &[KEY]);
+        assert_eq!(other_run.code, 2, "{}", other_run.stderr);
+        // Without the secret's value: R0006, nothing read, sent or changed.
+        let unset = run(api, &file, &[], &[]);
+        assert_eq!(unset.code, 1, "{}", unset.stderr);
+        assert!(unset.stderr.contains("error[R0006]"), "{}", unset.stderr);
+        assert!(api.changes().pages().is_empty() && copied(api).is_empty(), "nothing was read or sent");
+        assert_eq!(std::fs::read(&store).expect("read"), before, "the store is as it was");
+        c.accept_all();
+        let replayed = replay(api, &file, &[], &[KEY]);
+        assert_eq!(replayed.code, 0, "{}", replayed.stderr);
+        assert_eq!(copied(api), ["Bartholomew Fairweather"]);
+    });
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -849,6 +849,7 @@ mod tests {
             sorted,
             checkpoint_every: every,
             checkpoint_interval_ms: 3_600_000,
+            store_key: None,
             step: 0,
             span: flow_diagnostics::Span::new(0, 0),
         }

@@ -52,7 +52,7 @@ pub(crate) fn replay(file: &Path, args: &ReplayArgs<'_>, state: StoreOptions<'_>
     let mut secrets = super::run::load_secrets(&target.plan.secrets, target.base_dir())?;
     // The store's key secret is scrubbed from the output like a declared one (the store is open,
     // so it has a value).
-    if let Some(name) = state.key {
+    if let Some(name) = target.key_secret.as_deref() {
         if let Ok((_, value)) = super::state::store_key(name, target.base_dir()) {
             secrets.insert(name, value);
         }

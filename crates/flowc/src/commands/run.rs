@@ -32,7 +32,8 @@ pub(crate) fn run(
     }
     let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let mut secrets = load_secrets(&plan.secrets, &base_dir)?;
-    let state_key = match state_key.map(|name| super::state::store_key(name, &base_dir).map(|k| (name, k))) {
+    let state_key = super::state::key_secret(&plan, state_key)?.map(str::to_string);
+    let state_key = match state_key.as_deref().map(|name| super::state::store_key(name, &base_dir).map(|k| (name, k))) {
         None => None,
         Some(Ok((name, (key, value)))) => {
             // Scrubbed from the run's output like a declared secret.
