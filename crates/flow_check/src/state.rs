@@ -8,6 +8,7 @@
 //!   sorted = true              // the source returns records in cursor order
 //!   checkpoint_every = 1000    // records between checkpoints
 //!   checkpoint_interval = 5s   // time between checkpoints
+//!   store_key = STATE_KEY      // the secret the state store is encrypted with
 //! }
 //! ```
 //!
