@@ -630,3 +630,274 @@ fn replay_from_a_file_leaves_what_it_cannot_send_and_masks_sensitive_fields() {
     });
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// A flowc process of a test, its stderr read line by line on a thread of its own.
+struct Child {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    stderr: Vec<String>,
+}
+
+impl Child {
+    fn start(args: &[&str]) -> Child {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_flowc"))
+            .current_dir(common::root())
+            .args(args)
+            .env("NO_COLOR", "1")
+            .env(TOKEN.0, TOKEN.1)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("start flowc");
+        let (tx, lines) = std::sync::mpsc::channel();
+        let stderr = child.stderr.take().expect("stderr");
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        Child { child, lines, stderr: Vec::new() }
+    }
+
+    /// Waits until the fake holds one write at its gate (the process is parked there).
+    fn parked_at_gate(&mut self, api: &FakeApi) {
+        // Synchronised on the fake's count; the bound only ends a test that went wrong.
+        let give_up = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while api.changes().at_gate() != 1 {
+            assert!(std::time::Instant::now() < give_up, "never parked at the gate");
+            assert!(self.child.try_wait().expect("wait").is_none(), "it ended before the gate");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+
+    fn signal(&self, name: &str) {
+        let pid = self.child.id().to_string();
+        let status = std::process::Command::new("kill").args(["-s", name, &pid]).status().expect("kill");
+        assert!(status.success());
+    }
+
+    /// Reads stderr until a line containing `text` (the process said it), and returns it.
+    fn said(&mut self, text: &str) -> String {
+        loop {
+            let line = self
+                .lines
+                .recv_timeout(std::time::Duration::from_secs(60))
+                .unwrap_or_else(|_| panic!("it never said {text:?}: {:?}", self.stderr));
+            self.stderr.push(line.clone());
+            if line.contains(text) {
+                return line;
+            }
+        }
+    }
+
+    /// The exit code, and all of stderr.
+    fn end(mut self) -> (i32, String) {
+        let status = self.child.wait().expect("wait");
+        self.stderr.extend(self.lines.iter());
+        (status.code().unwrap_or(-1), self.stderr.join("\n"))
+    }
+}
+
+/// A run whose lease is taken over while a record it will dead-letter is in flight: the
+/// store refuses the dead letter (its write checks the lease in the same transaction), so the
+/// flow stops with R0007 naming the flow, the record and the new holder; the record is not
+/// lost — it is in the dead letter file — and the store holds no row of it.
+#[test]
+fn a_run_whose_lease_was_taken_over_stores_no_dead_letter_and_stops_naming_the_record() {
+    let source = dead_lettering().replace(
+        "  on_error = dead_letter(\"failed.ndjson\")\n",
+        "  on_error = dead_letter(\"failed.ndjson\")\n  concurrency = 1\n",
+    );
+    let (dir, file) = scratch("lease-lost", &source);
+    let store = dir.join("flowc-state.sqlite");
+    with_fake(Config::default(), |api| {
+        four(api);
+        api.changes().gate(&["Ada"]);
+        api.changes().refuse(&["Ada"]);
+        let base = base(api);
+        let mut running = Child::start(&["run", &file, "--base-url", &base]);
+        running.parked_at_gate(api);
+        // Another holder takes the lease over, as once it has expired (the store is told a
+        // time past its expiry, so nothing here waits for a clock).
+        let mut other = flow_state::SqliteStore::open(&store, None).expect("open the store").store;
+        let later = chrono::Utc::now() + chrono::Duration::hours(1);
+        other
+            .acquire_lease("copy_changes", "the test's takeover", std::time::Duration::from_secs(3600), later)
+            .expect("take the lease over");
+        api.changes().open_gate();
+        let (code, stderr) = running.end();
+        assert_eq!(code, 1, "{stderr}");
+        assert!(stderr.contains("error[R0007]"), "{stderr}");
+        assert!(
+            stderr
+                .contains("record #1 of `list_changes` (id a) could not be written to the state store's dead letters"),
+            "the error names the record: {stderr}"
+        );
+        assert!(
+            stderr.contains("the lease of flow `copy_changes`") && stderr.contains("taken over by the test's takeover"),
+            "{stderr}"
+        );
+        assert!(stderr.contains("it is in the dead letter file"), "{stderr}");
+        let lines = std::fs::read_to_string(dir.join("failed.ndjson")).expect("the dead letter file");
+        assert_eq!(lines.lines().count(), 1, "{lines}");
+        assert!(lines.contains(r#""name":"Ada""#), "{lines}");
+        assert!(stored_letters(&store).is_empty(), "no row of the fenced-off run");
+        assert!(copied(api).is_empty());
+    });
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Two dead letters in the store (Bob's and Di's), the receiver fixed; the replay's first
+/// request (Bob's) is held at the fake's gate.
+fn replay_parked_at_bob(api: &FakeApi, file: &str, store: &Path) -> Child {
+    four(api);
+    api.changes().refuse(&["Bob", "Di"]);
+    let out = run(api, file, &[], &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(copied(api), ["Ada", "Cy"]);
+    assert_eq!(stored_letters(store).len(), 2);
+    api.changes().accept_all();
+    api.changes().gate(&["Bob"]);
+    let base = base(api);
+    let mut replaying = Child::start(&["replay", file, "--base-url", &base]);
+    replaying.parked_at_gate(api);
+    replaying
+}
+
+/// SIGINT while a replayed record's request is in flight (held by the fake): the replay sends
+/// no new dead letter, the one in flight finishes and its outcome is committed (Bob is
+/// delivered and leaves the store), the summary says what was replayed and what was left
+/// untouched (Di, as it was), the replay is recorded `stopped`, and flowc exits 130.
+#[test]
+fn sigint_during_replay_finishes_the_record_in_flight_keeps_its_outcome_and_leaves_the_rest() {
+    let (dir, file) = scratch("replay-sigint", &dead_lettering());
+    let store = dir.join("flowc-state.sqlite");
+    with_fake(Config::default(), |api| {
+        let mut replaying = replay_parked_at_bob(api, &file, &store);
+        replaying.signal("INT");
+        // Said once the replay is stopped: nothing new is sent after this line.
+        replaying.said("SIGINT: stopping: no new dead letters are sent");
+        api.changes().open_gate();
+        let (code, stderr) = replaying.end();
+        assert_eq!(code, 130, "{stderr}");
+        assert!(
+            stderr.contains(
+                "flow copy_changes: stopped — 1 dead letter replayed — 1 delivered, 0 filtered out (these left the store), 0 failed again (kept), 1 left untouched (the replay was stopped) · 1 request"
+            ),
+            "{stderr}"
+        );
+        assert_eq!(copied(api), ["Bob"], "Di was not sent");
+        let left = stored_letters(&store);
+        assert_eq!(left.len(), 1);
+        assert_eq!((left[0].record_index, left[0].attempts), (4, 1), "Di untouched");
+        let runs = flowc(&["runs", &file, "--format", "json"], &[]);
+        let list: serde_json::Value = serde_json::from_str(&runs.stdout).expect("json");
+        let newest = &list[0];
+        assert_eq!((&newest["kind"], &newest["status"]), (&serde_json::json!("replay"), &serde_json::json!("stopped")));
+        assert_eq!((newest["read"].as_u64(), newest["delivered"].as_u64()), (Some(1), Some(1)), "{newest}");
+        // The next replay sends only what is left.
+        let next = replay(api, &file, &[], &[]);
+        assert_eq!(next.code, 0, "{}", next.stderr);
+        assert!(next.stderr.contains("1 dead letter replayed — 1 delivered"), "{}", next.stderr);
+        assert_eq!(copied(api), ["Di"]);
+        assert!(stored_letters(&store).is_empty());
+    });
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A second signal aborts the replay at once (143 for SIGTERM), with no summary: the record in
+/// flight has no outcome committed, so both dead letters are still in the store as they were,
+/// and the next replay sends them (Bob's as a replay of its idempotency key if the fake applied
+/// the held write), leaving none.
+#[test]
+fn a_second_signal_aborts_the_replay_at_once_and_the_store_keeps_every_dead_letter() {
+    let (dir, file) = scratch("replay-abort", &dead_lettering());
+    let store = dir.join("flowc-state.sqlite");
+    with_fake(Config::default(), |api| {
+        let mut replaying = replay_parked_at_bob(api, &file, &store);
+        replaying.signal("TERM");
+        replaying.said("SIGTERM: stopping");
+        replaying.signal("TERM");
+        let (code, stderr) = replaying.end();
+        assert_eq!(code, 143, "{stderr}");
+        assert!(stderr.contains("SIGTERM again: aborting at once"), "{stderr}");
+        assert!(!stderr.contains("dead letter replayed"), "no summary: {stderr}");
+        let left = stored_letters(&store);
+        assert_eq!(left.iter().map(|l| (l.record_index, l.attempts)).collect::<Vec<_>>(), [(2, 1), (4, 1)]);
+        api.changes().open_gate();
+        let next = replay(api, &file, &[], &[]);
+        assert_eq!(next.code, 0, "{}", next.stderr);
+        assert!(next.stderr.contains("2 dead letters replayed — 2 delivered"), "{}", next.stderr);
+        assert!(stored_letters(&store).is_empty());
+        // The aborted replay's lease was taken over at once (its process is gone), and its run
+        // marked interrupted.
+        let runs = flowc(&["runs", &file, "--format", "json"], &[]);
+        let list: serde_json::Value = serde_json::from_str(&runs.stdout).expect("json");
+        assert_eq!(
+            (&list[1]["kind"], &list[1]["status"]),
+            (&serde_json::json!("replay"), &serde_json::json!("interrupted"))
+        );
+    });
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// The store's key named in the file (`store_key = STATE_KEY` in the flow's state): a run
+/// encrypts the store without `--state-key`, every command opens it with the file's secret,
+/// `--state-key` naming the same secret is accepted and naming another is bad usage (exit 2),
+/// and without the secret's value nothing is opened.
+#[test]
+fn a_store_key_named_in_the_file_encrypts_the_store_and_every_command_uses_it() {
+    let source = format!("secret {}\n", KEY.0)
+        + &dead_lettering().replace("    lag = 5m\n", &format!("    lag = 5m\n    store_key = {}\n", KEY.0));
+    let (dir, file) = scratch("store-key", &source);
+    let store = dir.join("flowc-state.sqlite");
+    with_fake(Config::default(), |api| {
+        let c = api.changes();
+        c.put("a", "Zenobia Quartermaine", "2026-03-01T10:00:00Z");
+        c.put("b", "Bartholomew Fairweather", "2026-03-01T10:01:00Z");
+        c.refuse(&["Bartholomew Fairweather"]);
+        let out = run(api, &file, &[], &[KEY]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert!(!out.stderr.contains(KEY.1));
+        assert_eq!(copied(api), ["Zenobia Quartermaine"]);
+        let err = flow_state::SqliteStore::open(&store, None).map(|_| ()).unwrap_err();
+        assert!(matches!(err, flow_state::StateError::KeyRequired { .. }), "encrypted: {err}");
+        assert!(!holds(&store_bytes(&dir), "Bartholomew Fairweather"));
+        // Every command opens it with the file's secret.
+        let shown = flowc(&["state", "show", &file], &[KEY]);
+        assert_eq!(shown.code, 0, "{}", shown.stderr);
+        assert!(shown.stdout.contains("cursor 2026-03-01T10:01:00Z"), "{}", shown.stdout);
+        let runs = flowc(&["runs", &file], &[KEY]);
+        assert_eq!(runs.code, 0, "{}", runs.stderr);
+        let dry = replay(api, &file, &["--dry-run"], &[KEY]);
+        assert_eq!(dry.code, 0, "{}", dry.stderr);
+        assert!(dry.stdout.contains("Bartholomew Fairweather"), "{}", dry.stdout);
+        // The same secret on the command line too: accepted; another: bad usage, nothing opened.
+        let same = flowc(&["runs", &file, "--state-key", KEY.0], &[KEY]);
+        assert_eq!(same.code, 0, "{}", same.stderr);
+        let before = std::fs::read(&store).expect("read");
+        let other = flowc(&["state", "show", &file, "--state-key", "OTHER_KEY"], &[KEY]);
+        assert_eq!(other.code, 2, "{}", other.stderr);
+        assert!(
+            other.stderr.contains("--state-key OTHER_KEY names another secret") && other.stderr.contains("`store_key"),
+            "{}",
+            other.stderr
+        );
+        let other_run = run(api, &file, &["--state-key", "OTHER_KEY"], &[KEY]);
+        assert_eq!(other_run.code, 2, "{}", other_run.stderr);
+        // Without the secret's value: R0006, nothing read, sent or changed.
+        let unset = run(api, &file, &[], &[]);
+        assert_eq!(unset.code, 1, "{}", unset.stderr);
+        assert!(unset.stderr.contains("error[R0006]"), "{}", unset.stderr);
+        assert!(api.changes().pages().is_empty() && copied(api).is_empty(), "nothing was read or sent");
+        assert_eq!(std::fs::read(&store).expect("read"), before, "the store is as it was");
+        c.accept_all();
+        let replayed = replay(api, &file, &[], &[KEY]);
+        assert_eq!(replayed.code, 0, "{}", replayed.stderr);
+        assert_eq!(copied(api), ["Bartholomew Fairweather"]);
+    });
+    let _ = std::fs::remove_dir_all(dir);
+}

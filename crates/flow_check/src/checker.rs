@@ -269,6 +269,9 @@ pub(crate) struct Checker<'a> {
     pub pending_unions: Option<Vec<crate::unions::Pending>>,
     /// The name being checked is the base of an index (`x[k]`), the one place a table fits.
     pub index_base: bool,
+    /// The secret the first flow's `store_key` named, where (`state.rs`): every other flow's
+    /// must name the same, the store being the file's.
+    pub store_key: Option<(String, Span)>,
     /// Infer the sides of a test's `expect a == b` again, alone, even where the comparison's own
     /// are the same (`test_block.rs`): the reference that reuse is tested against.
     #[cfg(test)]
@@ -291,6 +294,7 @@ impl<'a> Checker<'a> {
             diagnostics: Vec::new(),
             pending_unions: None,
             index_base: false,
+            store_key: None,
             #[cfg(test)]
             infer_sides_again: false,
         }

@@ -8,6 +8,7 @@
 //!   sorted = true              // the source returns records in cursor order
 //!   checkpoint_every = 1000    // records between checkpoints
 //!   checkpoint_interval = 5s   // time between checkpoints
+//!   store_key = STATE_KEY      // the secret the state store is encrypted with
 //! }
 //! ```
 //!
@@ -27,7 +28,8 @@ use crate::scope::Scope;
 use crate::ty::{FieldTy, Ty};
 use crate::{Checker, NameKind};
 
-const STATE_PROPERTIES: [&str; 6] = ["from", "key", "lag", "sorted", "checkpoint_every", "checkpoint_interval"];
+const STATE_PROPERTIES: [&str; 7] =
+    ["from", "key", "lag", "sorted", "checkpoint_every", "checkpoint_interval", "store_key"];
 
 /// The name steps read the state by: `state.NAME`.
 pub(crate) const STATE_VAR: &str = "state";
@@ -41,6 +43,7 @@ pub(crate) struct Declared<'a> {
     sorted: bool,
     checkpoint_every: u64,
     checkpoint_interval_ms: u64,
+    store_key: Option<String>,
 }
 
 impl Checker<'_> {
@@ -72,6 +75,7 @@ impl Checker<'_> {
             sorted: false,
             checkpoint_every: plan::DEFAULT_CHECKPOINT_EVERY,
             checkpoint_interval_ms: plan::DEFAULT_CHECKPOINT_INTERVAL_MS,
+            store_key: None,
         };
         self.no_repeated_properties(&decl.props);
         for p in &decl.props {
@@ -195,6 +199,7 @@ impl Checker<'_> {
                 ExprKind::Duration(ms) if ms > 0 => declared.checkpoint_interval_ms = ms,
                 _ => self.report(bad("is a duration longer than zero", "write e.g. `checkpoint_interval = 5s`")),
             },
+            "store_key" => declared.store_key = self.store_key(p),
             _ => self.unknown_property(&p.name, "a state", &STATE_PROPERTIES),
         }
     }
@@ -284,9 +289,44 @@ impl Checker<'_> {
             sorted: declared.sorted,
             checkpoint_every: declared.checkpoint_every,
             checkpoint_interval_ms: declared.checkpoint_interval_ms,
+            store_key: declared.store_key,
             step,
             span: decl.span,
         })
+    }
+
+    /// `store_key = SECRET`: a declared secret (it counts as used), the same one every flow of
+    /// the file names (the state store is the file's, with one key).
+    fn store_key(&mut self, p: &ast::Property) -> Option<String> {
+        let ExprKind::Name(id) = &p.value.kind else {
+            self.report(
+                Diagnostic::new(codes::STORE_KEY_SECRET, "`store_key` names a secret")
+                    .primary(p.value.span, "not the name of a secret")
+                    .help("declare `secret STATE_KEY` and write `store_key = STATE_KEY`; its value (random, e.g. `openssl rand -base64 32`) is read at run time"),
+            );
+            return None;
+        };
+        let index = self.resolve_global(id, NameKind::Secret, codes::STORE_KEY_SECRET)?;
+        let name = self.decls.secrets.decl(index).name.name.clone();
+        match &self.store_key {
+            Some((first, at)) if *first != name => {
+                let (first, at) = (first.clone(), *at);
+                self.report(
+                    Diagnostic::new(
+                        codes::STORE_KEY_TWICE,
+                        format!("the state store's key is named twice: `{first}` and `{name}`"),
+                    )
+                    .primary(id.span, format!("`{name}` here"))
+                    .secondary(at, format!("`{first}` here"))
+                    .note("the flows of a file keep their state in one store, encrypted with one key")
+                    .help(format!("name the same secret in every flow (`store_key = {first}`), or in one flow only")),
+                );
+                return None;
+            }
+            Some(_) => {}
+            None => self.store_key = Some((name.clone(), id.span)),
+        }
+        Some(name)
     }
 
     /// Whether every top-level `for` of the flow made it into its plan.

@@ -73,8 +73,10 @@ codes! {
     EMPTY_ARRAY = "E0218", Error, "an empty array whose item type nothing says";
     BAD_TYPE_FORM = "E0219", Error, "a wire form that the type cannot have";
     IMPOSSIBLE_TIME_FORM = "E0220", Error, "a time format or zone of a declared form that can never read a time";
+    STORE_KEY_SECRET = "E0221", Error, "a state's `store_key` that does not name a declared secret";
     DICT_KEY = "E0222", Error, "a dictionary type whose keys are not `String`";
     DICT_KEY_TWICE = "E0223", Error, "a dictionary literal that gives a key twice";
+    STORE_KEY_TWICE = "E0224", Error, "two flows naming different secrets as the one state store's key";
     FROM_JSON = "E0225", Error, "a `Json` value used where a value of a declared type is wanted";
     JSON_COMPARED = "E0226", Error, "a `Json` value compared with `==` or `!=`";
     SENSITIVE_INLINE = "E0227", Error, "`sensitive` on a field of an inline object type";

@@ -505,6 +505,12 @@ pub const DEFAULT_CHECKPOINT_EVERY: u64 = 1_000;
 /// Milliseconds between two checkpoints, unless `checkpoint_interval` says otherwise.
 pub const DEFAULT_CHECKPOINT_INTERVAL_MS: u64 = 5_000;
 
+/// The secret the file's state store is encrypted with, named by a flow's `store_key` (the
+/// checker makes every flow that names one name the same).
+pub fn store_key_secret(plan: &Plan) -> Option<&str> {
+    plan.flows.iter().find_map(|f| f.state.as_ref()?.store_key.as_deref())
+}
+
 /// What a flow's state is and how its records advance it: plain data, read by the runtime.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FlowState {
@@ -524,6 +530,10 @@ pub struct FlowState {
     pub sorted: bool,
     pub checkpoint_every: u64,
     pub checkpoint_interval_ms: u64,
+    /// `store_key = SECRET`: the declared secret the state store's encryption key is derived
+    /// from (the same for every flow of the file that names one: the store is the file's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store_key: Option<String>,
     /// The index in the flow's body of the top-level `for` whose source reads the state and whose
     /// records advance it.
     pub step: usize,

@@ -62,7 +62,10 @@ impl FlowRun {
             record: self.kept_text(record),
             failed_at: Utc::now(),
         };
-        let added = crate::state::lock(&state.store).add_dead_letter(&letter);
+        // Under the run's lease, checked in the same transaction: a run whose lease was taken
+        // over stores no dead letter (the record stays in the file, and unsettled).
+        let lease = crate::state::lock(&state.lease).clone();
+        let added = crate::state::lock(&state.store).add_dead_letter(&lease, &letter);
         added.map(|_| ()).map_err(|e| {
             Diagnostic::new(
                 codes::DEAD_LETTER,
@@ -138,6 +141,9 @@ pub struct ReplayOptions {
     pub secrets: crate::Secrets,
     /// The `.flow` file's folder.
     pub base_dir: std::path::PathBuf,
+    /// Set to stop the replay gracefully (a signal): no new dead letter is sent, the one in
+    /// flight finishes and its outcome is kept; the rest are left untouched.
+    pub stop: crate::StopToken,
 }
 
 /// What became of one dead letter that failed again (or could not be sent).
@@ -166,6 +172,10 @@ pub struct FlowReplay {
     /// Failed again: kept, with their new error and one more attempt.
     pub failed: Vec<ReplayFailure>,
     pub requests: u64,
+    /// Not sent, because the replay was stopped (a signal) before their turn: kept as they were.
+    pub untouched: u64,
+    /// The replay was stopped before this flow's dead letters were all sent.
+    pub stopped: bool,
 }
 
 /// What a replay did: per flow, and what stopped it.
@@ -175,12 +185,16 @@ pub struct ReplayReport {
     /// Failures that stopped a flow's replay (a held lease, an unusable store, a step before the
     /// loop that failed), scrubbed of secrets.
     pub diagnostics: Vec<Diagnostic>,
+    /// The replay was stopped (a signal) before every dead letter asked for was sent.
+    pub stopped: bool,
 }
 
 impl ReplayReport {
-    /// Every dead letter replayed left the store.
+    /// Every dead letter asked for was replayed, and left the store.
     pub fn ok(&self) -> bool {
-        self.diagnostics.iter().all(|d| !d.is_error()) && self.flows.iter().all(|f| f.failed.is_empty())
+        !self.stopped
+            && self.diagnostics.iter().all(|d| !d.is_error())
+            && self.flows.iter().all(|f| f.failed.is_empty())
     }
 }
 
@@ -195,9 +209,13 @@ pub(crate) async fn replay(
     options: ReplayOptions,
     observer: Arc<dyn crate::Observer>,
 ) -> ReplayReport {
-    let ReplayOptions { flow: only, run, secrets, base_dir } = options;
+    let ReplayOptions { flow: only, run, secrets, base_dir, stop } = options;
     let secrets = Arc::new(secrets);
-    let mut report = ReplayReport { flows: Vec::new(), diagnostics: crate::preflight::missing_secrets(plan, &secrets) };
+    let mut report = ReplayReport {
+        flows: Vec::new(),
+        diagnostics: crate::preflight::missing_secrets(plan, &secrets),
+        stopped: false,
+    };
     if report.diagnostics.is_empty() {
         let store: Store = Arc::new(Mutex::new(store));
         let events = crate::Events::new(observer, secrets.clone());
@@ -217,8 +235,22 @@ pub(crate) async fn replay(
                     if letters.is_empty() && only.is_none() {
                         continue;
                     }
-                    match replay_flow(&ctx, &store, i, letters).await {
-                        Ok(r) => report.flows.push(r),
+                    // Stopped: the flows not started yet keep their dead letters, untouched.
+                    if stop.is_stopped() {
+                        report.stopped = true;
+                        report.flows.push(FlowReplay {
+                            flow: flow.name.clone(),
+                            untouched: letters.len() as u64,
+                            stopped: true,
+                            ..FlowReplay::default()
+                        });
+                        continue;
+                    }
+                    match replay_flow(&ctx, &store, i, letters, &stop).await {
+                        Ok(r) => {
+                            report.stopped |= r.stopped;
+                            report.flows.push(r);
+                        }
                         Err(d) => report.diagnostics.push(d.note(format!("in flow `{}`", flow.name))),
                     }
                 }
@@ -245,12 +277,16 @@ pub(crate) async fn replay_file(
     options: ReplayOptions,
     observer: Arc<dyn crate::Observer>,
 ) -> ReplayReport {
-    let ReplayOptions { flow: only, run: _, secrets, base_dir } = options;
+    let ReplayOptions { flow: only, run: _, secrets, base_dir, stop } = options;
     let secrets = Arc::new(secrets);
-    let mut report = ReplayReport { flows: Vec::new(), diagnostics: crate::preflight::missing_secrets(plan, &secrets) };
+    let mut report = ReplayReport {
+        flows: Vec::new(),
+        diagnostics: crate::preflight::missing_secrets(plan, &secrets),
+        stopped: false,
+    };
     if report.diagnostics.is_empty() {
-        if let Err(d) = replay_file_flows(plan, path, only.as_deref(), &secrets, observer, base_dir, &mut report).await
-        {
+        let flows = FileFlows { only: only.as_deref(), secrets: &secrets, stop: &stop };
+        if let Err(d) = replay_file_flows(plan, path, flows, observer, base_dir, &mut report).await {
             report.diagnostics.push(d);
         }
     }
@@ -260,15 +296,22 @@ pub(crate) async fn replay_file(
     report
 }
 
+/// Which flows of a dead letter file a replay sends, with what secrets, until when.
+struct FileFlows<'a> {
+    only: Option<&'a str>,
+    secrets: &'a Arc<crate::Secrets>,
+    stop: &'a crate::StopToken,
+}
+
 async fn replay_file_flows(
     plan: &flow_plan::Plan,
     path: &std::path::Path,
-    only: Option<&str>,
-    secrets: &Arc<crate::Secrets>,
+    flows: FileFlows<'_>,
     observer: Arc<dyn crate::Observer>,
     base_dir: std::path::PathBuf,
     report: &mut ReplayReport,
 ) -> Result<(), Diagnostic> {
+    let FileFlows { only, secrets, stop } = flows;
     let (mut file, notes) = LetterFile::open(path)?;
     report.diagnostics.extend(notes);
     let letters = file.letters(only);
@@ -312,8 +355,10 @@ async fn replay_file_flows(
         }
         let fr = FlowRun::for_replay(ctx.clone(), i);
         let mut result = FlowReplay { flow: flow.name.clone(), ..FlowReplay::default() };
-        let replayed = replay_letters(&fr, &mut FileKeeper { file: &mut file }, Env::new(), mine, &mut result).await;
+        let replayed =
+            replay_letters(&fr, &mut FileKeeper { file: &mut file }, Env::new(), mine, &mut result, stop).await;
         result.requests = fr.counts().requests;
+        report.stopped |= result.stopped;
         match replayed {
             Ok(()) => report.flows.push(result),
             Err(d) => {
@@ -337,10 +382,10 @@ async fn replay_flow(
     store: &Store,
     flow: usize,
     letters: Vec<DeadLetter>,
+    stop: &crate::StopToken,
 ) -> Result<FlowReplay, Diagnostic> {
     let name = ctx.plan.flows[flow].name.clone();
-    let holder = format!("flowc replay (process {})", std::process::id());
-    let lease = lock(store).acquire_lease(&name, &holder, LEASE_TTL, now()).map_err(|e| store_failure(&e))?;
+    let lease = crate::state::replay_lease(store, &name).map_err(|e| store_failure(&e))?;
     let started = lock(store).start_run(&lease, now());
     let run = match started {
         Ok(r) => r,
@@ -353,7 +398,7 @@ async fn replay_flow(
     let mut result = FlowReplay { flow: name, run: Some(run.0), ..FlowReplay::default() };
     let mut keeper = StoreKeeper { store, lease, renewed: std::time::Instant::now() };
     let replayed = match state_env(&fr, store) {
-        Ok(env) => replay_letters(&fr, &mut keeper, env, letters, &mut result).await,
+        Ok(env) => replay_letters(&fr, &mut keeper, env, letters, &mut result, stop).await,
         Err(d) => Err(d),
     };
     let lease = keeper.lease;
@@ -374,7 +419,13 @@ async fn replay_flow(
         (Ok(()), Some(f)) => Some(format!("replay: {failed} dead letter(s) failed again; the first: {}", f.error)),
         (Ok(()), None) => None,
     };
-    let status = if error.is_some() { RunStatus::Failed } else { RunStatus::Succeeded };
+    let status = if result.stopped {
+        RunStatus::Stopped
+    } else if error.is_some() {
+        RunStatus::Failed
+    } else {
+        RunStatus::Succeeded
+    };
     let end = RunEnd { status, counts, error: error.map(|e| ctx.secrets.redact(&e)) };
     let mut s = lock(store);
     let ended = s.finish_run(&lease, run, &end, now()).and_then(|()| s.release_lease(&lease));
@@ -423,12 +474,12 @@ impl StoreKeeper<'_> {
 
 impl Keeper for StoreKeeper<'_> {
     fn succeeded(&mut self, letter: &DeadLetter) -> Result<(), Diagnostic> {
-        lock(self.store).replay_succeeded(&[letter.id]).map_err(|e| store_failure(&e))?;
+        lock(self.store).replay_succeeded(&self.lease, &[letter.id]).map_err(|e| store_failure(&e))?;
         self.renew()
     }
 
     fn failed(&mut self, letter: &DeadLetter, error: &DeadLetterError) -> Result<(), Diagnostic> {
-        lock(self.store).replay_failed(letter.id, error, now()).map_err(|e| store_failure(&e))?;
+        lock(self.store).replay_failed(&self.lease, letter.id, error, now()).map_err(|e| store_failure(&e))?;
         self.renew()
     }
 }
@@ -454,6 +505,7 @@ async fn replay_letters(
     env: Env,
     letters: Vec<DeadLetter>,
     result: &mut FlowReplay,
+    stop: &crate::StopToken,
 ) -> Result<(), Diagnostic> {
     let plan = fr.ctx.plan.clone();
     let flow = &plan.flows[fr.flow];
@@ -463,7 +515,14 @@ async fn replay_letters(
         letters.into_iter().map(|l| (loop_of(&plan, fr.flow, &l.source), l)).collect();
     letters.sort_by_key(|(step, l)| (step.unwrap_or(usize::MAX), l.id));
     let mut prelude_done = 0;
-    for (step, letter) in letters {
+    let total = letters.len() as u64;
+    for (n, (step, letter)) in letters.into_iter().enumerate() {
+        // Stopped (a signal): nothing more is sent; the outcomes so far are all committed.
+        if stop.is_stopped() {
+            result.untouched = total - n as u64;
+            result.stopped = true;
+            break;
+        }
         result.replayed += 1;
         let outcome = match step {
             None => Err(Diagnostic::new(

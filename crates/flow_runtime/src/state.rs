@@ -38,15 +38,37 @@ fn host() -> String {
         .map_or_else(|_| "this machine".into(), |h| h.trim().to_string())
 }
 
-/// Whether a lease holder is a flowc run on this machine whose process no longer exists.
+/// Whether a lease holder is a flowc run (or replay) on this machine whose process no longer exists.
 fn holder_is_gone(holder: &str) -> bool {
-    let Some(rest) = holder.strip_prefix("flowc run (process ").and_then(|r| r.strip_suffix(')')) else {
+    let rest = holder.strip_prefix("flowc run (process ").or_else(|| holder.strip_prefix("flowc replay (process "));
+    let Some(rest) = rest.and_then(|r| r.strip_suffix(')')) else {
         return false;
     };
     let Some((pid, on)) = rest.split_once(" on ") else { return false };
     let Ok(pid) = pid.parse::<u32>() else { return false };
     // Only where the process table can be read (procfs), and only for this machine's runs.
     on == host() && Path::new("/proc/self").exists() && !Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// The lease of a `flowc replay` (process PID on HOST): as a run takes it, a live lease of
+/// another holder is R0015, and one whose holder was a flowc process on this machine that no
+/// longer exists (killed, or aborted by a second signal) is taken over at once, as at its expiry.
+pub(crate) fn replay_lease(store: &Store, flow: &str) -> Result<Lease, StateError> {
+    let holder = format!("flowc replay (process {} on {})", std::process::id(), host());
+    let mut s = lock(store);
+    let now = now();
+    match s.acquire_lease(flow, &holder, LEASE_TTL, now) {
+        Err(StateError::Locked { holder: other, expires_at, .. }) if holder_is_gone(&other) => {
+            let at = chrono::DateTime::parse_from_rfc3339(&expires_at)
+                .map(|t| t.with_timezone(&Utc) + chrono::Duration::seconds(1))
+                .unwrap_or(now);
+            let taken = s.acquire_lease(flow, &holder, LEASE_TTL, at.max(now))?;
+            let mut renewed = s.renew_lease(&taken, LEASE_TTL, now)?;
+            renewed.took_over = taken.took_over;
+            Ok(renewed)
+        }
+        other => other,
+    }
 }
 
 /// The wall clock, for the store's times (leases, runs, checkpoints).
@@ -827,6 +849,7 @@ mod tests {
             sorted,
             checkpoint_every: every,
             checkpoint_interval_ms: 3_600_000,
+            store_key: None,
             step: 0,
             span: flow_diagnostics::Span::new(0, 0),
         }

@@ -125,14 +125,24 @@ pub trait StateStore: Send {
         None
     }
 
-    /// Appends a dead letter.
-    fn add_dead_letter(&mut self, letter: &NewDeadLetter) -> Result<DeadLetterId>;
+    /// Appends a dead letter of the lease's flow, checking in the same transaction that the
+    /// lease is still held ([`StateError::LeaseLost`] otherwise, and nothing is written).
+    fn add_dead_letter(&mut self, lease: &Lease, letter: &NewDeadLetter) -> Result<DeadLetterId>;
     /// Dead letters, oldest first, of one flow or all, of one run or all.
     fn dead_letters(&self, flow: Option<&str>, run: Option<RunId>) -> Result<Vec<DeadLetter>>;
-    /// Removes the dead letters that replayed successfully; returns how many were removed.
-    fn replay_succeeded(&mut self, ids: &[DeadLetterId]) -> Result<u64>;
-    /// Keeps a dead letter that failed again, with its new error.
-    fn replay_failed(&mut self, id: DeadLetterId, error: &DeadLetterError, now: DateTime<Utc>) -> Result<()>;
+    /// Removes the dead letters of the lease's flow that replayed successfully, under the lease
+    /// (checked in the same transaction: [`StateError::LeaseLost`] removes nothing); returns how
+    /// many were removed.
+    fn replay_succeeded(&mut self, lease: &Lease, ids: &[DeadLetterId]) -> Result<u64>;
+    /// Keeps a dead letter of the lease's flow that failed again, with its new error, under the
+    /// lease (checked in the same transaction: [`StateError::LeaseLost`] changes nothing).
+    fn replay_failed(
+        &mut self,
+        lease: &Lease,
+        id: DeadLetterId,
+        error: &DeadLetterError,
+        now: DateTime<Utc>,
+    ) -> Result<()>;
 
     /// Writes the dead letters as the NDJSON lines the runtime's dead letter file holds today;
     /// returns how many were written.

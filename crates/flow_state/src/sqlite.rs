@@ -855,7 +855,13 @@ impl StateStore for SqliteStore {
         StartedMark::read(&self.path, flow)
     }
 
-    fn add_dead_letter(&mut self, l: &NewDeadLetter) -> Result<DeadLetterId> {
+    fn add_dead_letter(&mut self, lease: &Lease, l: &NewDeadLetter) -> Result<DeadLetterId> {
+        if l.flow != lease.flow {
+            return Err(StateError::Invalid {
+                what: format!("a dead letter of flow `{}`", l.flow),
+                detail: format!("it is written under the lease of flow `{}`", lease.flow),
+            });
+        }
         let record = if serde_json::from_str::<serde::de::IgnoredAny>(&l.record).is_ok() {
             l.record.clone()
         } else {
@@ -866,29 +872,23 @@ impl StateStore for SqliteStore {
         let record = self.seal("dead_letters.record", &l.flow, &record)?;
         let index = count("a record index", l.record_index)?;
         let path = self.path.clone();
-        self.conn
-            .execute(
-                "INSERT INTO dead_letters (run_id, flow, step, source, record_index, code, error, record, failed_at_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                params![
-                    l.run.map(|r| r.0),
-                    l.flow,
-                    l.step,
-                    l.source,
-                    index,
-                    l.error.code,
-                    error,
-                    record,
-                    ms(l.failed_at)
-                ],
-            )
-            .map_err(|err| match (err.sqlite_error_code(), l.run) {
-                (Some(ErrorCode::ConstraintViolation), Some(run)) => {
-                    StateError::UnknownRun { path: path.clone(), flow: l.flow.clone(), run: run.0 }
-                }
-                _ => classify(&path, err),
-            })?;
-        Ok(DeadLetterId(self.conn.last_insert_rowid()))
+        let tx = self.tx()?;
+        // Fenced: a run whose lease was taken over writes no dead letter (in this transaction).
+        Self::check_lease(&path, &tx, lease)?;
+        tx.execute(
+            "INSERT INTO dead_letters (run_id, flow, step, source, record_index, code, error, record, failed_at_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![l.run.map(|r| r.0), l.flow, l.step, l.source, index, l.error.code, error, record, ms(l.failed_at)],
+        )
+        .map_err(|err| match (err.sqlite_error_code(), l.run) {
+            (Some(ErrorCode::ConstraintViolation), Some(run)) => {
+                StateError::UnknownRun { path: path.clone(), flow: l.flow.clone(), run: run.0 }
+            }
+            _ => classify(&path, err),
+        })?;
+        let id = DeadLetterId(tx.last_insert_rowid());
+        tx.commit().map_err(|e| classify(&path, e))?;
+        Ok(id)
     }
 
     fn dead_letters(&self, flow: Option<&str>, run: Option<RunId>) -> Result<Vec<DeadLetter>> {
@@ -940,32 +940,42 @@ impl StateStore for SqliteStore {
             .collect()
     }
 
-    fn replay_succeeded(&mut self, ids: &[DeadLetterId]) -> Result<u64> {
+    fn replay_succeeded(&mut self, lease: &Lease, ids: &[DeadLetterId]) -> Result<u64> {
         let path = self.path.clone();
         let tx = self.tx()?;
+        Self::check_lease(&path, &tx, lease)?;
         let mut removed = 0;
         for id in ids {
-            removed +=
-                tx.execute("DELETE FROM dead_letters WHERE id = ?1", [id.0]).map_err(|e| classify(&path, e))? as u64;
+            removed += tx
+                .execute("DELETE FROM dead_letters WHERE id = ?1 AND flow = ?2", params![id.0, lease.flow])
+                .map_err(|e| classify(&path, e))? as u64;
         }
         tx.commit().map_err(|e| classify(&path, e))?;
         Ok(removed)
     }
 
-    fn replay_failed(&mut self, id: DeadLetterId, error: &DeadLetterError, now: DateTime<Utc>) -> Result<()> {
-        let flow: Option<String> = self
-            .conn
-            .query_row("SELECT flow FROM dead_letters WHERE id = ?1", [id.0], |r| r.get(0))
-            .optional()
-            .map_err(|e| self.err(e))?;
-        let Some(flow) = flow else { return Err(StateError::UnknownDeadLetter { path: self.path.clone(), id: id.0 }) };
-        let sealed = self.seal("dead_letters.error", &flow, &serde_json::to_string(error).unwrap_or_default())?;
-        self.conn
+    fn replay_failed(
+        &mut self,
+        lease: &Lease,
+        id: DeadLetterId,
+        error: &DeadLetterError,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let sealed = self.seal("dead_letters.error", &lease.flow, &serde_json::to_string(error).unwrap_or_default())?;
+        let path = self.path.clone();
+        let tx = self.tx()?;
+        Self::check_lease(&path, &tx, lease)?;
+        let changed = tx
             .execute(
-                "UPDATE dead_letters SET code = ?2, error = ?3, failed_at_ms = ?4, attempts = attempts + 1 WHERE id = ?1",
-                params![id.0, error.code, sealed, ms(now)],
+                "UPDATE dead_letters SET code = ?3, error = ?4, failed_at_ms = ?5, attempts = attempts + 1
+                 WHERE id = ?1 AND flow = ?2",
+                params![id.0, lease.flow, error.code, sealed, ms(now)],
             )
-            .map_err(|e| self.err(e))?;
+            .map_err(|e| classify(&path, e))?;
+        if changed == 0 {
+            return Err(StateError::UnknownDeadLetter { path, id: id.0 });
+        }
+        tx.commit().map_err(|e| classify(&path, e))?;
         Ok(())
     }
 }

@@ -286,7 +286,7 @@ pub struct StateDecl {
     pub name: Ident,
     pub ty: TypeExpr,
     pub initial: Expr,
-    /// `from`, `key`, `lag`, `sorted`, `checkpoint_every`, `checkpoint_interval`.
+    /// `from`, `key`, `lag`, `sorted`, `checkpoint_every`, `checkpoint_interval`, `store_key`.
     pub props: Vec<Property>,
     pub span: Span,
 }

@@ -124,7 +124,8 @@ enum Command {
         #[arg(long, value_name = "PATH")]
         state: Option<PathBuf>,
         /// The state store is encrypted with a key derived from this secret's value (from the
-        /// environment or .env); a new store is created encrypted.
+        /// environment or .env); a new store is created encrypted. A file whose state names a
+        /// `store_key` needs no flag; given as well, it must name the same secret.
         #[arg(long = "state-key", value_name = "SECRET_NAME")]
         state_key: Option<String>,
     },
@@ -209,8 +210,8 @@ struct StoreArgs {
     /// The state store (default: `flowc-state.sqlite` beside FILE, as for `run`).
     #[arg(long = "state", value_name = "PATH")]
     state: Option<PathBuf>,
-    /// The store is encrypted with a key derived from this declared secret's value (from the
-    /// environment or .env, as for `run`).
+    /// The store is encrypted with a key derived from this secret's value (from the
+    /// environment or .env, as for `run`); the file's `store_key`, if any, must be the same.
     #[arg(long = "state-key", value_name = "SECRET_NAME")]
     state_key: Option<String>,
 }

@@ -202,6 +202,9 @@ fn flow_state(s: &flow_plan::FlowState, out: &mut String) {
         s.checkpoint_every,
         duration(s.checkpoint_interval_ms)
     );
+    if let Some(secret) = &s.store_key {
+        let _ = writeln!(out, "    store: encrypted at rest, its key derived from secret {secret}");
+    }
 }
 
 fn duration(ms: u64) -> String {

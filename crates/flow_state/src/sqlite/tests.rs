@@ -68,7 +68,8 @@ fn a_truncated_store_is_an_error_and_is_left_as_it_is() {
         let mut s = open(&path);
         let lease = s.acquire_lease("orders", "test", MIN, t(0)).unwrap();
         for i in 0..300 {
-            s.add_dead_letter(&letter(None, &format!("{{\"id\":{i},\"pad\":\"{}\"}}", "x".repeat(400)))).unwrap();
+            s.add_dead_letter(&lease, &letter(None, &format!("{{\"id\":{i},\"pad\":\"{}\"}}", "x".repeat(400))))
+                .unwrap();
         }
         s.release_lease(&lease).unwrap();
     }
@@ -260,25 +261,25 @@ fn dead_letters_replay_bookkeeping_and_export() {
     let lease = s.acquire_lease("orders", "test", MIN, t(0)).unwrap();
     let run = s.start_run(&lease, t(0)).unwrap();
     let exact = r#"{"id":2,"amount":12.3450000000000000000000001}"#;
-    let a = s.add_dead_letter(&letter(Some(run), exact)).unwrap();
+    let a = s.add_dead_letter(&lease, &letter(Some(run), exact)).unwrap();
     let mut bad = letter(Some(run), "{not json");
     bad.error.mismatches =
         Some(vec![Mismatch { path: "amount".into(), expected: "Decimal".into(), found: "\"x\"".into() }]);
-    let b = s.add_dead_letter(&bad).unwrap();
-    let c = s.add_dead_letter(&letter(None, "{}")).unwrap();
-    assert!(s.add_dead_letter(&letter(Some(RunId(42)), "{}")).is_err());
+    let b = s.add_dead_letter(&lease, &bad).unwrap();
+    let c = s.add_dead_letter(&lease, &letter(None, "{}")).unwrap();
+    assert!(s.add_dead_letter(&lease, &letter(Some(RunId(42)), "{}")).is_err());
     assert_eq!(s.dead_letters(Some("orders"), Some(run)).unwrap().len(), 2);
     // Replay: `a` now succeeds and leaves, `b` fails again with its new error.
-    assert_eq!(s.replay_succeeded(&[a]).unwrap(), 1);
+    assert_eq!(s.replay_succeeded(&lease, &[a]).unwrap(), 1);
     let again = DeadLetterError { code: "R0003".into(), message: "HTTP 422".into(), notes: vec![], mismatches: None };
-    s.replay_failed(b, &again, t(9)).unwrap();
-    assert!(matches!(s.replay_failed(a, &again, t(9)), Err(StateError::UnknownDeadLetter { .. })));
+    s.replay_failed(&lease, b, &again, t(9)).unwrap();
+    assert!(matches!(s.replay_failed(&lease, a, &again, t(9)), Err(StateError::UnknownDeadLetter { .. })));
     let left = s.dead_letters(None, None).unwrap();
     assert_eq!(left.iter().map(|l| l.id).collect::<Vec<_>>(), vec![b, c]);
     assert_eq!((&left[0].error, left[0].attempts, left[0].failed_at), (&again, 2, t(9)));
     // The export is the runtime's dead letter line, the record verbatim and last.
     let mut s2 = s;
-    let a2 = s2.add_dead_letter(&letter(Some(run), exact)).unwrap();
+    let a2 = s2.add_dead_letter(&lease, &letter(Some(run), exact)).unwrap();
     let mut out = Vec::new();
     assert_eq!(s2.export_dead_letters(Some("orders"), Some(run), &mut out).unwrap(), 2);
     let text = String::from_utf8(out).unwrap();
@@ -296,7 +297,45 @@ fn dead_letters_replay_bookkeeping_and_export() {
     let v0: serde_json::Value = serde_json::from_str(lines[0]).unwrap();
     assert_eq!(v0["record"], "{not json");
     assert_eq!(v0["error"]["code"], "R0003");
-    assert!(s2.replay_succeeded(&[a2, b, c]).unwrap() == 3 && s2.dead_letters(None, None).unwrap().is_empty());
+    assert!(s2.replay_succeeded(&lease, &[a2, b, c]).unwrap() == 3 && s2.dead_letters(None, None).unwrap().is_empty());
+}
+
+/// Every dead-letter write is fenced by the lease, in its own transaction: once the lease is
+/// taken over, the old holder can neither add a dead letter nor remove or update one (a
+/// replay that lost its lease), and no row changes; the new holder can. A dead letter of
+/// another flow than the lease's is refused too.
+#[test]
+fn a_taken_over_lease_refuses_every_dead_letter_write_and_no_row_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    let mut a = open(&path);
+    let mut b = open(&path);
+    let la = a.acquire_lease("orders", "pid 11 on host-a", MIN, t(0)).unwrap();
+    let run = a.start_run(&la, t(0)).unwrap();
+    let kept = a.add_dead_letter(&la, &letter(Some(run), r#"{"id":1}"#)).unwrap();
+    let mut other = letter(None, "{}");
+    other.flow = "customers".into();
+    assert!(matches!(a.add_dead_letter(&la, &other), Err(StateError::Invalid { .. })));
+    // The lease expires (the run paused) and another run takes it over.
+    let lb = b.acquire_lease("orders", "pid 12 on host-b", MIN, t(61)).unwrap();
+    let before = b.dead_letters(None, None).unwrap();
+    assert_eq!(before.len(), 1);
+    let err = a.add_dead_letter(&la, &letter(Some(run), r#"{"id":2}"#)).unwrap_err();
+    assert!(matches!(err, StateError::LeaseLost { .. }) && err.to_string().contains("pid 12 on host-b"), "{err}");
+    let again = DeadLetterError { code: "R0001".into(), message: "again".into(), notes: vec![], mismatches: None };
+    let err = a.replay_failed(&la, kept, &again, t(62)).unwrap_err();
+    assert!(matches!(err, StateError::LeaseLost { .. }), "{err}");
+    let err = a.replay_succeeded(&la, &[kept]).unwrap_err();
+    assert!(matches!(err, StateError::LeaseLost { .. }), "{err}");
+    assert_eq!(b.dead_letters(None, None).unwrap(), before, "no row changed");
+    // The lease's new holder writes them; a lease of another flow does not reach them.
+    let lc = b.acquire_lease("customers", "pid 12 on host-b", MIN, t(61)).unwrap();
+    assert!(matches!(b.replay_failed(&lc, kept, &again, t(62)), Err(StateError::UnknownDeadLetter { .. })));
+    assert_eq!(b.replay_succeeded(&lc, &[kept]).unwrap(), 0);
+    b.replay_failed(&lb, kept, &again, t(62)).unwrap();
+    assert_eq!(b.dead_letters(None, None).unwrap()[0].attempts, 2);
+    assert_eq!(b.replay_succeeded(&lb, &[kept]).unwrap(), 1);
+    assert!(b.dead_letters(None, None).unwrap().is_empty());
 }
 
 #[test]
@@ -316,7 +355,7 @@ fn an_encrypted_store_needs_its_key_and_keeps_no_record_data_in_clear() {
             seen_max: None,
         });
         s.checkpoint(&lease, &c, t(1)).unwrap();
-        s.add_dead_letter(&letter(Some(run), r#"{"email":"alice@example.com"}"#)).unwrap();
+        s.add_dead_letter(&lease, &letter(Some(run), r#"{"email":"alice@example.com"}"#)).unwrap();
     }
     let bytes = std::fs::read(&path).unwrap();
     let has = |needle: &str| bytes.windows(needle.len()).any(|w| w == needle.as_bytes());

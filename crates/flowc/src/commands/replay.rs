@@ -52,22 +52,26 @@ pub(crate) fn replay(file: &Path, args: &ReplayArgs<'_>, state: StoreOptions<'_>
     let mut secrets = super::run::load_secrets(&target.plan.secrets, target.base_dir())?;
     // The store's key secret is scrubbed from the output like a declared one (the store is open,
     // so it has a value).
-    if let Some(name) = state.key {
+    if let Some(name) = target.key_secret.as_deref() {
         if let Ok((_, value)) = super::state::store_key(name, target.base_dir()) {
             secrets.insert(name, value);
         }
     }
+    let stop = flow_runtime::StopToken::default();
     let options = flow_runtime::ReplayOptions {
         flow: args.flow.map(str::to_string),
         run: args.run,
         secrets,
         base_dir: target.base_dir().to_path_buf(),
+        stop: stop.clone(),
     };
     let runtime = runtime()?;
+    let stopped_by = Stopping::listen(&runtime, stop);
     let result =
         runtime.block_on(flow_runtime::replay(&target.plan, Box::new(store), options, Arc::new(flow_runtime::Quiet)));
     let nothing = format!("no dead letters to replay in {}", target.store.display());
-    Ok(print_result(&target, &result, &nothing, "the store"))
+    let code = print_result(&target, &result, &nothing, "the store");
+    Ok(stopped_by.code().unwrap_or(code))
 }
 
 /// The replay's outcome on stderr: its diagnostics, one line per flow, one per dead letter that
@@ -85,15 +89,28 @@ fn print_result(target: &Target, result: &flow_runtime::ReplayReport, nothing: &
         report::eprint(nothing);
     }
     for f in &result.flows {
+        if f.stopped && f.replayed == 0 {
+            report::eprint(&format!(
+                "flow {}: stopped before its turn — {} dead letter{} left untouched (kept as they were)",
+                f.flow,
+                f.untouched,
+                super::plural(f.untouched as usize)
+            ));
+            continue;
+        }
         let mut line = format!(
-            "flow {}: {} dead letter{} replayed — {} delivered, {} filtered out (these left {place}), {} failed again (kept)",
+            "flow {}: {}{} dead letter{} replayed — {} delivered, {} filtered out (these left {place}), {} failed again (kept)",
             f.flow,
+            if f.stopped { "stopped — " } else { "" },
             f.replayed,
             super::plural(f.replayed as usize),
             f.delivered,
             f.filtered,
             f.failed.len()
         );
+        if f.stopped {
+            line.push_str(&format!(", {} left untouched (the replay was stopped)", f.untouched));
+        }
         line.push_str(&format!(" · {} request{}", f.requests, super::plural(f.requests as usize)));
         if let Some(run) = f.run {
             line.push_str(&format!(" · run {run}"));
@@ -127,17 +144,21 @@ fn replay_file(file: &Path, from: &Path, args: &ReplayArgs<'_>, state: StoreOpti
         return dry_run_file(&target, from, args);
     }
     let secrets = super::run::load_secrets(&target.plan.secrets, target.base_dir())?;
+    let stop = flow_runtime::StopToken::default();
     let options = flow_runtime::ReplayOptions {
         flow: args.flow.map(str::to_string),
         run: None,
         secrets,
         base_dir: target.base_dir().to_path_buf(),
+        stop: stop.clone(),
     };
     let runtime = runtime()?;
+    let stopped_by = Stopping::listen(&runtime, stop);
     let result =
         runtime.block_on(flow_runtime::replay_file(&target.plan, from, options, Arc::new(flow_runtime::Quiet)));
     let nothing = format!("no dead letters to replay in {}", from.display());
-    Ok(print_result(&target, &result, &nothing, "the file"))
+    let code = print_result(&target, &result, &nothing, "the file");
+    Ok(stopped_by.code().unwrap_or(code))
 }
 
 /// The dead letters of a file a replay would send, as [`dry_run`] lists the store's.
@@ -246,6 +267,51 @@ fn describe_as(target: &Target, head: &str, l: &DeadLetter) -> String {
         l.error.message,
         flow_runtime::mask_kept_record(&target.plan, &l.source, &l.record)
     )
+}
+
+/// SIGINT and SIGTERM during a replay, as during a run (`run.rs`, `on_signals`): the first
+/// stops it gracefully — no new dead letter is sent, the one in flight finishes and its outcome
+/// is committed, the summary is printed — and the exit code is 128 + the signal's number; a
+/// second one ends the process at once, with that code. That is as safe as a kill: each outcome
+/// is committed before the next record is sent.
+struct Stopping(Arc<std::sync::atomic::AtomicU8>);
+
+impl Stopping {
+    fn listen(runtime: &tokio::runtime::Runtime, stop: flow_runtime::StopToken) -> Stopping {
+        let code = Arc::new(std::sync::atomic::AtomicU8::new(0));
+        // Listened to before the replay starts, so that no signal during it takes the default action.
+        let signals = {
+            let _entered = runtime.enter();
+            super::run::Signals::listen()
+        };
+        let by = code.clone();
+        runtime.spawn(async move {
+            let Some(mut signals) = signals else { return };
+            loop {
+                let (name, number) = signals.next().await;
+                if by.swap(number, std::sync::atomic::Ordering::SeqCst) != 0 {
+                    report::eprint(&format!(
+                        "{name} again: aborting at once (every outcome so far is kept; the dead letter in flight stays as it was)"
+                    ));
+                    std::process::exit(i32::from(number));
+                }
+                // Stopped first, then said: once the line is out, no new dead letter is sent.
+                stop.stop();
+                report::eprint(&format!(
+                    "{name}: stopping: no new dead letters are sent, the one in flight finishes and its outcome is kept (a second signal aborts at once)"
+                ));
+            }
+        });
+        Stopping(code)
+    }
+
+    /// 128 + the number of the signal that stopped the replay, if one did.
+    fn code(&self) -> Option<ExitCode> {
+        match self.0.load(std::sync::atomic::Ordering::SeqCst) {
+            0 => None,
+            n => Some(ExitCode::from(n)),
+        }
+    }
 }
 
 /// The async runtime a replay sends its records on.

@@ -32,7 +32,8 @@ pub(crate) fn run(
     }
     let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let mut secrets = load_secrets(&plan.secrets, &base_dir)?;
-    let state_key = match state_key.map(|name| super::state::store_key(name, &base_dir).map(|k| (name, k))) {
+    let state_key = super::state::key_secret(&plan, state_key)?.map(str::to_string);
+    let state_key = match state_key.as_deref().map(|name| super::state::store_key(name, &base_dir).map(|k| (name, k))) {
         None => None,
         Some(Ok((name, (key, value)))) => {
             // Scrubbed from the run's output like a declared secret.
@@ -200,20 +201,20 @@ async fn on_signals(
 /// The signals that stop a run, listened to from the start of the run (so none is missed
 /// between two).
 #[cfg(unix)]
-struct Signals {
+pub(super) struct Signals {
     int: tokio::signal::unix::Signal,
     term: tokio::signal::unix::Signal,
 }
 
 #[cfg(unix)]
 impl Signals {
-    fn listen() -> Option<Signals> {
+    pub(super) fn listen() -> Option<Signals> {
         use tokio::signal::unix::{signal, SignalKind};
         Some(Signals { int: signal(SignalKind::interrupt()).ok()?, term: signal(SignalKind::terminate()).ok()? })
     }
 
     /// The next signal's name and exit code (128 + its number).
-    async fn next(&mut self) -> (&'static str, u8) {
+    pub(super) async fn next(&mut self) -> (&'static str, u8) {
         tokio::select! {
             _ = self.int.recv() => ("SIGINT", 130),
             _ = self.term.recv() => ("SIGTERM", 143),
@@ -222,15 +223,15 @@ impl Signals {
 }
 
 #[cfg(not(unix))]
-struct Signals;
+pub(super) struct Signals;
 
 #[cfg(not(unix))]
 impl Signals {
-    fn listen() -> Option<Signals> {
+    pub(super) fn listen() -> Option<Signals> {
         Some(Signals)
     }
 
-    async fn next(&mut self) -> (&'static str, u8) {
+    pub(super) async fn next(&mut self) -> (&'static str, u8) {
         let _ = tokio::signal::ctrl_c().await;
         ("Ctrl-C", 130)
     }

@@ -43,7 +43,7 @@ pub(crate) struct Target {
     pub source: Source,
     pub plan: Plan,
     pub store: PathBuf,
-    key_secret: Option<String>,
+    pub(crate) key_secret: Option<String>,
     base_dir: PathBuf,
 }
 
@@ -62,11 +62,12 @@ impl Target {
                 return Err(unknown_flow(&plan, name));
             }
         }
+        let key_secret = key_secret(&plan, opts.key)?.map(str::to_string);
         Ok(Ok(Target {
             source,
             plan,
             store: store_path(file, opts.state),
-            key_secret: opts.key.map(str::to_string),
+            key_secret,
             base_dir: file.parent().map(Path::to_path_buf).unwrap_or_default(),
         }))
     }
@@ -125,7 +126,7 @@ impl Target {
             let encrypted = matches!(e, StateError::KeyRequired { .. });
             let d = store_error(e);
             if encrypted {
-                d.help("give the secret its key is derived from: `--state-key SECRET_NAME`")
+                d.help("give the secret its key is derived from: `store_key = SECRET` in a flow's `state`, or `--state-key SECRET_NAME`")
             } else {
                 d
             }
@@ -137,6 +138,18 @@ impl Target {
     fn key(&self) -> Result<Option<StoreKey>, Diagnostic> {
         let Some(name) = &self.key_secret else { return Ok(None) };
         store_key(name, &self.base_dir).map(|(key, _)| Some(key))
+    }
+}
+
+/// The secret the store's key is derived from: the file's `store_key` (a flow's state names
+/// it), or `--state-key`. Both given must name the same secret: two names are bad usage
+/// (exit 2), never a guess of which one was meant.
+pub(crate) fn key_secret<'a>(plan: &'a Plan, flag: Option<&'a str>) -> miette::Result<Option<&'a str>> {
+    match (flow_plan::store_key_secret(plan), flag) {
+        (Some(file), Some(flag)) if file != flag => Err(miette::miette!(
+            "--state-key {flag} names another secret than the file's `store_key = {file}`: the store has one key; leave out --state-key, or give `--state-key {file}`"
+        )),
+        (file, flag) => Ok(file.or(flag)),
     }
 }
 
