@@ -661,3 +661,17 @@ fn hover_on_a_sensitive_field_says_it_is_masked_and_the_formatter_keeps_the_mark
         .expect("formats");
     assert_eq!(formatted, text);
 }
+
+/// A `name: T | null` field: hover shows it as declared, and a use of it goes to it.
+#[test]
+fn a_present_field_hovers_as_declared_and_its_use_goes_to_it() {
+    let text = "type Issue {\n  key: String\n  resolved_at: DateTime | null\n}\n\ntype Row { key: String, done: DateTime | null }\n\nmap row(i: Issue) -> Row {\n  key = i.key\n  done = i.resolved_at\n}\n";
+    let mut c = Client::start();
+    c.open(text);
+    assert!(c.diagnostics().iter().all(|d| d["severity"] == 2), "{text}");
+    let hover = c.at("textDocument/hover", 9, 12, json!({}));
+    let md = hover["contents"]["value"].as_str().unwrap_or_default();
+    assert!(md.contains("Issue.resolved_at: DateTime | null"), "{md}");
+    let def = c.at("textDocument/definition", 9, 12, json!({}));
+    assert_eq!(def["range"]["start"], json!({ "line": 2, "character": 2 }));
+}
