@@ -129,6 +129,11 @@ fn a_cursor_read_from_a_record_that_does_not_fit_stops_the_source_after_its_page
 /// `flowc map FILE --map NAME` over one line: a vendor's whole answer (its JSON on one line).
 /// The map's output line, or the rejects' line and the exit code when it was rejected.
 fn map_answer(map: &str, answer: &str) -> (i32, String, String) {
+    map_answer_in("tests/data/vendors/times_and_money.flow", map, answer)
+}
+
+/// [`map_answer`] with a map of another file.
+fn map_answer_in(file: &str, map: &str, answer: &str) -> (i32, String, String) {
     // A folder per call: tests of the same map run at the same time.
     static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
@@ -140,7 +145,7 @@ fn map_answer(map: &str, answer: &str) -> (i32, String, String) {
     let (output, rejects) = (dir.join("out.ndjson"), dir.join("rejects.ndjson"));
     let args = [
         "map".to_string(),
-        "tests/data/vendors/times_and_money.flow".into(),
+        file.into(),
         "--map".into(),
         map.into(),
         "--input".into(),
@@ -174,6 +179,36 @@ fn jira_times_with_offsets_without_a_colon_decode_and_are_written_back_as_declar
             r#"{"key":"JUZT-34","created":"2017-07-06T15:47:19-07:00","created_as_jira":"2017-07-06T15:47:19.000-0700","resolved_ms":1499390850000,"viewed":null}]}"#
         )
     );
+}
+
+/// Jira writes `resolutiondate` on every issue, `null` until it is resolved: declared
+/// `JiraTime | null` it reads null, and an answer without it is a mismatch naming its path, where
+/// `lastViewed?:` may be absent. Output writes the present field as `null`, leaves the optional
+/// one out.
+#[test]
+fn jira_s_always_written_resolution_date_may_be_null_but_not_absent() {
+    let file = "tests/data/vendors/presence.flow";
+    let (code, out, rejects) = map_answer_in(file, "jira_resolutions", &vendor_file("jira/search_issues.json"));
+    assert_eq!(code, 0, "{rejects}");
+    assert_eq!(
+        out,
+        concat!(
+            r#"{"issues":[{"key":"JUZT-36","resolved":null,"viewed":"2017-08-11T06:54:41.970-07:00"},"#,
+            r#"{"key":"JUZT-34","resolved":"2017-07-06T18:27:30-07:00"}]}"#
+        )
+    );
+    let without = vendor_file("jira/search_issues.json").replace(",\n        \"resolutiondate\": null", "");
+    assert!(!without.contains("\"resolutiondate\": null"), "the payload changed: {without}");
+    let (code, out, rejects) = map_answer_in(file, "jira_resolutions", &without);
+    assert_eq!(code, 1);
+    assert_eq!(out, "");
+    assert!(rejects.contains("R0004"), "{rejects}");
+    assert!(rejects.contains("issues[0].fields.resolutiondate"), "{rejects}");
+    assert!(rejects.contains("found nothing (the field is missing)"), "{rejects}");
+    // The same answer without `lastViewed`: optional, so it fits.
+    let unviewed = vendor_file("jira/search_issues.json").replace("\"lastViewed\": null,", "");
+    let (code, out, rejects) = map_answer_in(file, "jira_resolutions", &unviewed);
+    assert_eq!((code, out.contains("JUZT-34")), (0, true), "{rejects}");
 }
 
 /// A time that is not in the declared form does not fit: R0004 names the field's path and the

@@ -95,6 +95,7 @@ impl Checker<'_> {
                 name: f.name.clone(),
                 ty: if matches!(f.ty, Ty::Nullable(_)) { f.ty.clone() } else { Ty::Nullable(Rc::new(f.ty.clone())) },
                 optional: true,
+                present: false,
             })
             .collect();
         let view_ty = Ty::Object(view.clone().into());

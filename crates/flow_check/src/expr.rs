@@ -685,7 +685,7 @@ impl Checker<'_> {
                         ObjectItem::Field(f) => {
                             let (t, x) = self.infer(&f.value, scope);
                             tys.retain(|ft| ft.name != f.name.name);
-                            tys.push(FieldTy { name: f.name.name.clone(), ty: t, optional: false });
+                            tys.push(FieldTy { name: f.name.name.clone(), ty: t, optional: false, present: false });
                             parts.push(plan::ObjectPart::Field { name: f.name.name.as_str().into(), value: x });
                         }
                         ObjectItem::Spread(s) => {
@@ -722,7 +722,7 @@ impl Checker<'_> {
                         continue;
                     }
                     let (t, x) = self.infer(&f.value, scope);
-                    tys.push(FieldTy { name: f.name.name.clone(), ty: t, optional: false });
+                    tys.push(FieldTy { name: f.name.name.clone(), ty: t, optional: false, present: false });
                     out.push((f.name.name.as_str().into(), x));
                 }
                 (Ty::Object(tys.into()), plan::Expr::Object { fields: out })

@@ -111,7 +111,7 @@ impl Checker<'_> {
                 !set.iter().any(|(s, _)| *s == t.name)
                     && !provided.contains(&t.name)
                     && !meant.contains(&t.name)
-                    && !self.types.is_nullable(&t.ty)
+                    && (t.present || !self.types.is_nullable(&t.ty))
             })
             .map(|t| t.name.as_str())
             .collect();

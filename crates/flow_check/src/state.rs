@@ -98,7 +98,7 @@ impl Checker<'_> {
             None => Ty::Error,
         };
         let fields: std::rc::Rc<[FieldTy]> =
-            vec![FieldTy { name: decl.name.name.clone(), ty: field_ty, optional: false }].into();
+            vec![FieldTy { name: decl.name.name.clone(), ty: field_ty, optional: false, present: false }].into();
         // Declared by the `state` keyword: go to definition of `state.since` lands there.
         let start = decl.span.start as usize;
         let keyword = Span::new(start, start + STATE_VAR.len());

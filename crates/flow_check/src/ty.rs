@@ -54,6 +54,9 @@ pub(crate) struct FieldTy {
     pub ty: Ty,
     /// Declared `name?: T`: may be absent; output leaves it out when it has no value.
     pub optional: bool,
+    /// Declared `name: T | null`: always present, maybe null (its `ty` is nullable); absence is
+    /// a mismatch, and a map or an object literal must set it.
+    pub present: bool,
 }
 
 /// The table of declared types.
@@ -264,7 +267,7 @@ impl Types {
                         Some(f) => self
                             .assignable_in(&f.ty, &expected.ty, assumed)
                             .map_err(|m| Mismatch::Inside(expected.name.clone(), Box::new(m)))?,
-                        None if self.is_nullable(&expected.ty) => {}
+                        None if self.is_nullable(&expected.ty) && !expected.present => {}
                         None => return Err(Mismatch::MissingField(expected.name.clone())),
                     }
                 }
@@ -322,6 +325,7 @@ impl Types {
                         name: f.name.clone(),
                         ty: self.join(&f.ty, &g.ty)?,
                         optional: f.optional || g.optional,
+                        present: f.present && g.present,
                     });
                 }
                 Ty::Object(fields.into())
@@ -393,7 +397,12 @@ pub(crate) fn plan_type(ty: &Ty) -> plan::Type {
         Ty::Object(fields) => plan::Type::Object(
             fields
                 .iter()
-                .map(|f| plan::Field { name: f.name.as_str().into(), ty: plan_type(&f.ty), optional: f.optional })
+                .map(|f| plan::Field {
+                    name: f.name.as_str().into(),
+                    ty: plan_type(&f.ty),
+                    optional: f.optional,
+                    present: f.present,
+                })
                 .collect(),
         ),
         Ty::Named(i) => plan::Type::Named(*i),
@@ -420,7 +429,7 @@ mod tests {
         Ty::Object(
             fields
                 .iter()
-                .map(|(n, t)| FieldTy { name: n.to_string(), ty: t.clone(), optional: false })
+                .map(|(n, t)| FieldTy { name: n.to_string(), ty: t.clone(), optional: false, present: false })
                 .collect::<Vec<_>>()
                 .into(),
         )

@@ -40,7 +40,7 @@ impl Checker<'_> {
                             path: format!("{}.{}", d.name.name, flow_syntax::lex::key(&f.name.name)),
                             optional: f.optional,
                             sensitive: f.sensitive,
-                            written: written(&f.ty),
+                            written: if f.present { format!("{} | null", written(&f.ty)) } else { written(&f.ty) },
                         });
                     }
                 }
@@ -198,11 +198,15 @@ impl Checker<'_> {
                     }
                     seen.push((&f.name.name, f.name.span));
                     let mut ty = self.type_expr(&f.ty);
-                    // Absent reads as null: an optional field's value is handled like a nullable one.
-                    if f.optional && !matches!(ty, Ty::Nullable(_) | Ty::Error) {
+                    if f.present && (f.optional || f.ty.nullable) {
+                        self.present_and_absent(f);
+                    }
+                    // Absent reads as null: an optional field's value is handled like a nullable
+                    // one; `T | null` may be null too (it is only never absent).
+                    if (f.optional || f.present) && !matches!(ty, Ty::Nullable(_) | Ty::Error) {
                         ty = Ty::Nullable(Rc::new(ty));
                     }
-                    out.push(FieldTy { name: f.name.name.clone(), ty, optional: f.optional });
+                    out.push(FieldTy { name: f.name.name.clone(), ty, optional: f.optional, present: f.present });
                 }
                 Ty::Object(out.into())
             }
@@ -219,6 +223,28 @@ impl Checker<'_> {
     /// `sensitive` on a field of an object type written inline (in another type, an endpoint,
     /// a map's signature): masking follows the declared `type`s a record is read as, so the mark
     /// goes on a field of a `type` declaration.
+    /// E0228: `name?: T | null` or `name: T? | null`: `| null` says the field is always there,
+    /// the `?` that it may be absent.
+    fn present_and_absent(&mut self, f: &ast::FieldDecl) {
+        let (mark, how) = if f.optional {
+            (f.name.span, "the `?` after the name lets it be absent")
+        } else {
+            (f.ty.span, "the `?` of this type lets it be absent")
+        };
+        self.report(
+            Diagnostic::new(
+                codes::PRESENT_AND_ABSENT,
+                format!("field `{}` is declared both always present (`| null`) and maybe absent (`?`)", f.name.name),
+            )
+            .primary(mark, how)
+            .secondary(f.span, "`| null` says it is always present, maybe null")
+            .help(format!(
+                "write `{0}: T | null` when the API always writes the field, or `{0}?: T` (or `{0}: T?`) when it may leave it out",
+                f.name.name
+            )),
+        );
+    }
+
     fn not_a_type_field(&mut self, f: &ast::FieldDecl) {
         let mark = Span::new(f.span.start as usize, f.name.span.start as usize);
         self.report(

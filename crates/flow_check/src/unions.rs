@@ -401,7 +401,7 @@ impl Checker<'_> {
                     None => continue 'fields,
                 }
             }
-            out.push(FieldTy { name: f.name.clone(), ty, optional: f.optional });
+            out.push(FieldTy { name: f.name.clone(), ty, optional: f.optional, present: f.present });
         }
         out
     }

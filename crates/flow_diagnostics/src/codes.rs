@@ -80,6 +80,7 @@ codes! {
     FROM_JSON = "E0225", Error, "a `Json` value used where a value of a declared type is wanted";
     JSON_COMPARED = "E0226", Error, "a `Json` value compared with `==` or `!=`";
     SENSITIVE_INLINE = "E0227", Error, "`sensitive` on a field of an inline object type";
+    PRESENT_AND_ABSENT = "E0228", Error, "a field declared both always present (`| null`) and maybe absent (`?`)";
     UNION_AMBIGUOUS = "E0230", Error, "a union whose members JSON could write alike, or a type that cannot be a member";
     UNION_UNTAGGED = "E0231", Error, "object members of a union that no tag field tells apart";
     UNION_FIELD = "E0232", Error, "a field read from a union that not every member has";

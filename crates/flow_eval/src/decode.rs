@@ -544,7 +544,8 @@ impl<'a, const EXPLAIN: bool> Parser<'a, EXPLAIN> {
                 let missing = if seen.all(fields.len()) { &fields[..0] } else { &fields[..] };
                 for (i, f) in missing.iter().enumerate() {
                     if !seen.get(i) {
-                        if !nullable_type(&f.ty, self.types) {
+                        // `name: T | null` may be null but never absent.
+                        if f.present || !nullable_type(&f.ty, self.types) {
                             let Some(e) = &mut self.explain else { return Err(Fail) };
                             let mut path = e.path.clone();
                             if !path.is_empty() {
@@ -1246,7 +1247,7 @@ mod tests {
     }
 
     fn field(name: &str, ty: Type) -> Field {
-        Field { name: name.into(), ty, optional: false }
+        Field { name: name.into(), ty, optional: false, present: false }
     }
 
     #[test]
@@ -1338,6 +1339,31 @@ mod tests {
         assert_eq!(v, Value::Object(vec![("a".into(), Value::Int(1)), ("b".into(), Value::Null)]));
     }
 
+    /// `name: T | null` takes null but not absence, in both modes and in the reference, at any
+    /// depth; a `T?` beside it still takes both.
+    #[test]
+    fn a_present_field_may_be_null_but_not_absent() {
+        let nullable = |t: Type| Type::Nullable(Box::new(t));
+        let present = Field { name: "closed_at".into(), ty: nullable(Type::DateTime), optional: false, present: true };
+        let inner = Type::Object(vec![present.clone(), field("note", nullable(Type::String))]);
+        let ty = Type::Object(vec![field("id", Type::Int), field("last", inner)]);
+        let null = r#"{"id": 1, "last": {"closed_at": null}}"#;
+        let v = decode(null, &ty, &[]).ok().unwrap();
+        let closed = Value::Object(vec![("closed_at".into(), Value::Null), ("note".into(), Value::Null)]);
+        assert_eq!(v, Value::Object(vec![("id".into(), Value::Int(1)), ("last".into(), closed)]));
+        assert!(matches!(crate::oracle::decode(null, &ty, &[]), crate::oracle::Verdict::Ok(_)));
+        let absent = r#"{"id": 1, "last": {"note": "x"}}"#;
+        assert!(decode(absent, &ty, &[]).is_err());
+        let mut slot = Value::Null;
+        let explained = super::decode(absent, &ty, &[], None, true, &mut slot).ok().unwrap();
+        assert_eq!(paths(&explained.mismatches), ["last.closed_at"]);
+        assert_eq!(explained.mismatches.listed[0].found, "nothing (the field is missing)");
+        match crate::oracle::decode(absent, &ty, &[]) {
+            crate::oracle::Verdict::Shape(errors) => assert_eq!(errors, ["last.closed_at"]),
+            _ => panic!("the reference took an absent `T | null` field"),
+        }
+    }
+
     /// Texts of stops and the bytes one above each stop (where a borrow would show), every
     /// start: the run ends where a byte-at-a-time scan ends, short tails included.
     #[test]
@@ -1397,7 +1423,14 @@ mod tests {
     /// a name for `Decimal?`, a recursive type, a key that needs escapes.
     fn differential_types() -> (Type, Vec<NamedType>) {
         let named = |i| Type::Named(i);
-        let opt = |name: &str, ty: Type| Field { name: name.into(), ty: Type::Nullable(Box::new(ty)), optional: true };
+        let opt = |name: &str, ty: Type| Field {
+            name: name.into(),
+            ty: Type::Nullable(Box::new(ty)),
+            optional: true,
+            present: false,
+        };
+        // `name: T | null`: always there, maybe null.
+        let present = |name: &str, ty: Type| Field { name: name.into(), ty, optional: false, present: true };
         let types = vec![
             NamedType {
                 name: "Item".into(),
@@ -1406,6 +1439,7 @@ mod tests {
                     field("qty", Type::Int),
                     field("price", named(2)),
                     field("we\"ird key", Type::Nullable(Box::new(Type::Bool))),
+                    present("discount", named(3)),
                 ]),
             },
             NamedType {
@@ -1429,6 +1463,7 @@ mod tests {
             field("status", Type::Union(vec!["open".into(), "closed".into()])),
             field("nick", Type::Nullable(Box::new(Type::String))),
             opt("alias", Type::String),
+            present("closed_at", Type::Nullable(Box::new(Type::DateTime))),
             field("at", Type::DateTime),
             field("day", Type::Date),
             field("items", Type::Array(Box::new(named(0)))),
@@ -1655,8 +1690,12 @@ mod tests {
                 };
                 for i in order {
                     let f = &fields[i];
-                    let nullable = nullable_type(&f.ty, types);
-                    if (nullable && rng.one_in(3)) || rng.bad(60) || (depth > 3 && nullable) {
+                    let nullable = nullable_type(&f.ty, types) && !f.present;
+                    if (nullable && rng.one_in(3))
+                        || rng.bad(60)
+                        || (f.present && rng.bad(8))
+                        || (depth > 3 && nullable)
+                    {
                         continue;
                     }
                     if rng.one_in(5) {

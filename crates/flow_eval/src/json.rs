@@ -377,15 +377,22 @@ mod tests {
 
     fn order_type() -> Type {
         Type::Object(vec![
-            Field { optional: false, name: "id".into(), ty: Type::Int },
-            Field { optional: false, name: "email".into(), ty: Type::Nullable(Box::new(Type::String)) },
-            Field { optional: false, name: "total".into(), ty: Type::Decimal },
-            Field { optional: false, name: "status".into(), ty: Type::Union(vec!["open".into(), "closed".into()]) },
+            Field { optional: false, present: false, name: "id".into(), ty: Type::Int },
+            Field { optional: false, present: false, name: "email".into(), ty: Type::Nullable(Box::new(Type::String)) },
+            Field { optional: false, present: false, name: "total".into(), ty: Type::Decimal },
             Field {
                 optional: false,
+                present: false,
+                name: "status".into(),
+                ty: Type::Union(vec!["open".into(), "closed".into()]),
+            },
+            Field {
+                optional: false,
+                present: false,
                 name: "items".into(),
                 ty: Type::Array(Box::new(Type::Object(vec![Field {
                     optional: false,
+                    present: false,
                     name: "sku".into(),
                     ty: Type::String,
                 }]))),
@@ -452,6 +459,7 @@ mod tests {
             name: "Node".into(),
             ty: Type::Object(vec![Field {
                 optional: false,
+                present: false,
                 name: "next".into(),
                 ty: Type::Nullable(Box::new(Type::Named(0))),
             }]),
@@ -484,7 +492,8 @@ mod text_tests {
 
     #[test]
     fn a_key_written_with_escapes_is_the_same_key() {
-        let ty = Type::Object(vec![crate::Field { name: "name".into(), ty: Type::String, optional: false }]);
+        let ty =
+            Type::Object(vec![crate::Field { name: "name".into(), ty: Type::String, optional: false, present: false }]);
         let plain = decode_text(r#"{"name":"a\"b"}"#, &ty, &[]).unwrap();
         let escaped = decode_text(r#"{"n\u0061me":"a\"b"}"#, &ty, &[]).unwrap();
         assert_eq!(plain, escaped);
@@ -523,12 +532,13 @@ mod text_tests {
     #[test]
     fn the_one_pass_decoder_agrees_with_the_reference_decoder() {
         let ty = Type::Object(vec![
-            Field { optional: false, name: "id".into(), ty: Type::Int },
-            Field { optional: false, name: "price".into(), ty: Type::Decimal },
-            Field { optional: false, name: "note".into(), ty: Type::Nullable(Box::new(Type::String)) },
-            Field { optional: false, name: "at".into(), ty: Type::DateTime },
+            Field { optional: false, present: false, name: "id".into(), ty: Type::Int },
+            Field { optional: false, present: false, name: "price".into(), ty: Type::Decimal },
+            Field { optional: false, present: false, name: "note".into(), ty: Type::Nullable(Box::new(Type::String)) },
+            Field { optional: false, present: false, name: "at".into(), ty: Type::DateTime },
             Field {
                 optional: false,
+                present: false,
                 name: "tags".into(),
                 ty: Type::Array(Box::new(Type::Union(vec!["a".into(), "b".into()]))),
             },
@@ -562,7 +572,7 @@ mod exactness_tests {
     use crate::Field;
 
     fn amount() -> Type {
-        Type::Object(vec![Field { optional: false, name: "amount".into(), ty: Type::Decimal }])
+        Type::Object(vec![Field { optional: false, present: false, name: "amount".into(), ty: Type::Decimal }])
     }
 
     #[test]
@@ -590,7 +600,7 @@ mod exactness_tests {
                 other => panic!("{text}: {other:?}"),
             }
         }
-        let int = Type::Object(vec![Field { optional: false, name: "n".into(), ty: Type::Int }]);
+        let int = Type::Object(vec![Field { optional: false, present: false, name: "n".into(), ty: Type::Int }]);
         match decode_text(r#"{"n": 9223372036854775808}"#, &int, &[]) {
             Err(TextError::Shape(e)) => assert!(e.to_string().contains("at `n`"), "{e}"),
             other => panic!("{other:?}"),

@@ -267,7 +267,7 @@ mod tests {
     use crate::Value;
 
     fn fields(names: &[&str]) -> Vec<Field> {
-        names.iter().map(|n| Field { name: (*n).into(), ty: Type::Int, optional: false }).collect()
+        names.iter().map(|n| Field { name: (*n).into(), ty: Type::Int, optional: false, present: false }).collect()
     }
 
     /// What a search from the first field on finds: the reference the table must agree with.
@@ -390,14 +390,29 @@ mod tests {
     fn every_object_type_reachable_is_keyed_once_recursive_ones_included() {
         // type Node { name: String, children: [Node], parent: Node? }, reached through an array.
         let node = Type::Object(vec![
-            Field { name: "name".into(), ty: Type::String, optional: false },
-            Field { name: "children".into(), ty: Type::Array(Box::new(Type::Named(0))), optional: false },
-            Field { name: "parent".into(), ty: Type::Nullable(Box::new(Type::Named(0))), optional: false },
+            Field { name: "name".into(), ty: Type::String, optional: false, present: false },
+            Field {
+                name: "children".into(),
+                ty: Type::Array(Box::new(Type::Named(0))),
+                optional: false,
+                present: false,
+            },
+            Field {
+                name: "parent".into(),
+                ty: Type::Nullable(Box::new(Type::Named(0))),
+                optional: false,
+                present: false,
+            },
         ]);
         let types = vec![NamedType { name: "Node".into(), ty: node }];
         let root = Type::Object(vec![
-            Field { name: "root".into(), ty: Type::Named(0), optional: false },
-            Field { name: "extra".into(), ty: Type::Array(Box::new(Type::Object(fields(&["k"])))), optional: true },
+            Field { name: "root".into(), ty: Type::Named(0), optional: false, present: false },
+            Field {
+                name: "extra".into(),
+                ty: Type::Array(Box::new(Type::Object(fields(&["k"])))),
+                optional: true,
+                present: false,
+            },
         ]);
         let keys = Keys::new(&root, &types);
         assert_eq!(keys.tables.len(), 3);
@@ -415,8 +430,13 @@ mod tests {
     /// an object type whose names collide in the table (searched past it).
     #[test]
     fn decoding_with_key_tables_gives_what_decoding_without_them_gives() {
-        let f = |name: &str, ty: Type| Field { name: name.into(), ty, optional: false };
-        let opt = |name: &str, ty: Type| Field { name: name.into(), ty: Type::Nullable(Box::new(ty)), optional: true };
+        let f = |name: &str, ty: Type| Field { name: name.into(), ty, optional: false, present: false };
+        let opt = |name: &str, ty: Type| Field {
+            name: name.into(),
+            ty: Type::Nullable(Box::new(ty)),
+            optional: true,
+            present: false,
+        };
         let node = Type::Object(vec![
             f("name", Type::String),
             f("kids", Type::Array(Box::new(Type::Named(0)))),

@@ -189,7 +189,12 @@ mod tests {
             maps: vec![Map {
                 name: "m".into(),
                 params: vec!["r".into()],
-                param_types: vec![Type::Object(vec![Field { optional: false, name: "n".into(), ty: Type::Int }])],
+                param_types: vec![Type::Object(vec![Field {
+                    optional: false,
+                    present: false,
+                    name: "n".into(),
+                    ty: Type::Int,
+                }])],
                 lets: vec![],
                 spreads: vec![],
                 ret: None,

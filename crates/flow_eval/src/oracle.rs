@@ -185,7 +185,7 @@ fn read(
                 out[i].1 = read(v, &fields[i].ty, types, &sub, errors, on_path);
             }
             for (i, f) in fields.iter().enumerate() {
-                if !seen[i] && !resolve(&f.ty, types).1 {
+                if !seen[i] && (f.present || !resolve(&f.ty, types).1) {
                     errors.push(if path.is_empty() { f.name.to_string() } else { format!("{path}.{}", f.name) });
                 }
             }

@@ -71,7 +71,18 @@ mod tests {
     use flow_plan::has_optional;
 
     fn field(name: &str, ty: Type, optional: bool) -> Field {
-        Field { name: name.into(), ty, optional }
+        Field { name: name.into(), ty, optional, present: false }
+    }
+
+    /// `name: T | null` is written whatever its value, `null` when null, beside an optional
+    /// field that is left out.
+    #[test]
+    fn a_present_field_is_written_as_null_where_an_optional_one_is_left_out() {
+        let nullable = |t: Type| Type::Nullable(Box::new(t));
+        let present = Field { name: "closed_at".into(), ty: nullable(Type::DateTime), optional: false, present: true };
+        let ty = Type::Object(vec![field("note", Type::String, true), present]);
+        let value = Value::Object(vec![("note".into(), Value::Null), ("closed_at".into(), Value::Null)]);
+        assert_eq!(try_encode_as(&value, Some(&ty), &[]).unwrap(), r#"{"closed_at":null}"#);
     }
 
     #[test]

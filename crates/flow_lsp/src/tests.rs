@@ -732,3 +732,17 @@ fn completion_among_the_field_names_of_pick_and_omit_offers_the_base_s_fields() 
     let items = c.at("textDocument/completion", 1, 15, json!({}));
     assert!(labels(&items).contains(&"User".to_string()) && labels(&items).contains(&"secret".to_string()));
 }
+
+/// A `name: T | null` field: hover shows it as declared, and a use of it goes to it.
+#[test]
+fn a_present_field_hovers_as_declared_and_its_use_goes_to_it() {
+    let text = "type Issue {\n  key: String\n  resolved_at: DateTime | null\n}\n\ntype Row { key: String, done: DateTime | null }\n\nmap row(i: Issue) -> Row {\n  key = i.key\n  done = i.resolved_at\n}\n";
+    let mut c = Client::start();
+    c.open(text);
+    assert!(c.diagnostics().iter().all(|d| d["severity"] == 2), "{text}");
+    let hover = c.at("textDocument/hover", 9, 12, json!({}));
+    let md = hover["contents"]["value"].as_str().unwrap_or_default();
+    assert!(md.contains("Issue.resolved_at: DateTime | null"), "{md}");
+    let def = c.at("textDocument/definition", 9, 12, json!({}));
+    assert_eq!(def["range"]["start"], json!({ "line": 2, "character": 2 }));
+}

@@ -1142,10 +1142,16 @@ impl<'a> Compare<'a, '_> {
                             ),
                         )
                         .primary(f.name.span, "declared always present")
-                        .help(
+                        .help(if f.present {
+                            // `name?: T | null` is E0228: the `| null` has to go as well.
+                            flow_diagnostics::Help::from(format!(
+                                "declare it `{0}?: T` (absent, null or a T) in place of `{0}: T | null`",
+                                f.name.name
+                            ))
+                        } else {
                             flow_diagnostics::Help::from(format!("declare it `{}?`", f.name.name))
-                                .with_fix(Fix::replace(Span::new(after, after), "?")),
-                        ),
+                                .with_fix(Fix::replace(Span::new(after, after), "?"))
+                        }),
                     );
                 }
                 Dir::Body if f.optional && !s.optional => self.out.push(
@@ -1157,9 +1163,10 @@ impl<'a> Compare<'a, '_> {
                 ),
                 _ => {}
             }
+            // `name: T | null` is nullable in both directions: it reads null, and sends it.
             let null_ok = match dir {
-                Dir::Response => f.optional,
-                Dir::Body => false,
+                Dir::Response => f.optional || f.present,
+                Dir::Body => f.present,
             };
             let mut here = at.down(&s.name);
             if !s.losses.is_empty() {
@@ -1360,6 +1367,23 @@ mod tests {
         // Without the `?`, the null is drift at the use.
         let flow = flow.replace("User? }", "User }");
         assert_eq!(lines_of(&flow, NULLS), [("E0615".to_string(), 9)]);
+    }
+
+    /// `name: T | null` is nullable both ways: it reads the null a required nullable field
+    /// holds, sends null only where the spec takes it, and may not be declared where the spec
+    /// does not require the field.
+    #[test]
+    fn a_present_field_is_compared_as_nullable_and_always_there() {
+        let head = "api x {\n  base_url = \"https://x.example.com\"\n}\n\ntype User {\n  login: String\n}\n\n";
+        let response =
+            format!("{head}endpoint open = x POST \"/issues\" (body: Json) -> {{ assignee: User | null }}\n");
+        assert_eq!(lines_of(&response, NULLS), Vec::<(String, usize)>::new());
+        // In a body: `description` takes null, `note` does not (line 11), and neither is
+        // required, so always sending them fits as well.
+        let body = format!(
+            "{head}type Issue {{\n  description: String | null\n  note: String | null\n}}\n\nendpoint open = x POST \"/issues\" (body: Issue) -> Json\n"
+        );
+        assert_eq!(lines_of(&body, NULLS), [("E0615".to_string(), 11)]);
     }
 
     #[test]

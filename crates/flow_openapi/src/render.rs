@@ -127,7 +127,14 @@ impl Out {
                 self.push("?");
             }
             self.push(": ");
-            self.ty(&field_site, &f.ty, &inner);
+            match &f.ty {
+                // Required and nullable: always present, maybe null.
+                Ty::Nullable(t) if !f.optional && !self.degraded.contains_key(&field_site) => {
+                    self.ty(&field_site, t, &inner);
+                    self.push(" | null");
+                }
+                t => self.ty(&field_site, t, &inner),
+            }
             self.push("\n");
         }
         self.push(indent);

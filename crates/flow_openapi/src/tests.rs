@@ -128,7 +128,7 @@ fn a_spec_imports_into_a_file_that_checks_and_is_formatted() {
         "tags?: [String]",
         "labels?: { [String]: String }",
         "extra?: Json",
-        "owner: Owner?",
+        "owner: Owner | null",
         "parent?: Pet",
         "\"x-ref\"?: String",
     ] {

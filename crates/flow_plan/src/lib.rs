@@ -243,6 +243,10 @@ pub struct Field {
     /// Declared `name?: T`: output leaves the field out when its value is null.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub optional: bool,
+    /// Declared `name: T | null`: always present, maybe null (`ty` is nullable). Decoding
+    /// refuses its absence (R0004), and output always writes it (`null` when null).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub present: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -529,7 +529,7 @@ mod tests {
     use flow_plan::{Field, SensitiveField};
 
     fn plan() -> Plan {
-        let f = |name: &str, ty: Type| Field { name: name.into(), ty, optional: false };
+        let f = |name: &str, ty: Type| Field { name: name.into(), ty, optional: false, present: false };
         Plan {
             types: vec![
                 NamedType {
@@ -576,7 +576,7 @@ mod tests {
     #[test]
     fn a_sensitive_field_under_a_union_or_a_dictionary_is_masked() {
         let mut p = plan();
-        let f = |name: &str, ty: Type| Field { name: name.into(), ty, optional: false };
+        let f = |name: &str, ty: Type| Field { name: name.into(), ty, optional: false, present: false };
         let expandable = Type::OneOf(flow_plan::OneOf { variants: vec![Type::String, Type::Named(0)], tag: None });
         p.types.push(NamedType {
             name: "Charge".into(),

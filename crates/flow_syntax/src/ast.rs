@@ -145,6 +145,10 @@ pub struct FieldDecl {
     pub optional: bool,
     /// `sensitive name: T`: its value is masked in dead letters, logs, events and errors.
     pub sensitive: bool,
+    /// `name: T | null`: the field is always present and may be null; absence is a mismatch
+    /// when decoding, and output always writes it (`null` when null). `ty` is as written before
+    /// the `| null`.
+    pub present: bool,
     pub ty: TypeExpr,
     pub span: Span,
 }

@@ -560,7 +560,9 @@ impl<'a> Parser<'a> {
     fn type_expr(&mut self) -> R<TypeExpr> {
         let start = self.i;
         let mut terms = vec![self.type_term()?];
-        while self.eat(b"|") {
+        // `| null` is no term (`null` is reserved): pest's repetition gives it back, for
+        // `type_field`'s `null_member`.
+        while !self.at_null_member() && self.eat(b"|") {
             terms.push(self.type_term()?);
         }
         let nullable = self.eat(b"?");
@@ -572,6 +574,15 @@ impl<'a> Parser<'a> {
             return Some(only);
         }
         Some(TypeExpr { kind: TypeExprKind::Union(terms), nullable, span })
+    }
+
+    /// Whether `null_member = { "|" ~ kw_null }` is next.
+    fn at_null_member(&self) -> bool {
+        if !self.at(b"|") {
+            return false;
+        }
+        let Some(j) = self.trivia_end(self.i + 1) else { return false };
+        self.word_end(j).is_some_and(|end| &self.text[j..end] == "null")
     }
 
     /// `type_term = _{ string | array_type | dict_type | object_type | call | ident | "(" ~ type_expr ~ ")" }`
@@ -628,7 +639,13 @@ impl<'a> Parser<'a> {
             let optional = self.eat(b"?");
             self.expect(b":")?;
             let ty = self.type_expr()?;
-            fields.push(FieldDecl { name, optional, sensitive, ty, span: self.span_from(field_start) });
+            // `null_member = { "|" ~ kw_null }`
+            let present = self.at_null_member();
+            if present {
+                self.expect(b"|")?;
+                self.expect_kw("null")?;
+            }
+            fields.push(FieldDecl { name, optional, sensitive, present, ty, span: self.span_from(field_start) });
             self.eat(b",");
         }
         Some(TypeExpr { kind: TypeExprKind::Object(fields), nullable: false, span: self.span_from(start) })

@@ -553,13 +553,16 @@ impl Printer {
 
     fn field_decl(&mut self, f: &FieldDecl, level: usize) -> String {
         let g = self.gap(f.ty.span.start, level);
-        format!(
-            "{}{}{}: {g}{}",
-            if f.sensitive { "sensitive " } else { "" },
-            field_name(&f.name.name),
-            mark(f),
-            self.ty(&f.ty, level)
-        )
+        let mut ty = self.ty(&f.ty, level);
+        if f.present {
+            // `T | null`: the comments before the `|` and before the `null` stay where they were.
+            let null_at = self.token_before(f.span.end);
+            let bar = self.token_before(null_at);
+            let ty_text = self.gap_after(ty, bar, level);
+            let g = self.gap(null_at, level);
+            ty = format!("{ty_text} | {g}null");
+        }
+        format!("{}{}{}: {g}{ty}", if f.sensitive { "sensitive " } else { "" }, field_name(&f.name.name), mark(f))
     }
 
     /// A type, with the comments inside it.

@@ -448,7 +448,7 @@ impl Shift for TypeExpr {
 
 impl Shift for FieldDecl {
     fn shift(&mut self, by: Delta) {
-        let FieldDecl { name, optional: _, sensitive: _, ty, span } = self;
+        let FieldDecl { name, optional: _, sensitive: _, present: _, ty, span } = self;
         name.shift(by);
         ty.shift(by);
         span.shift(by);

@@ -628,3 +628,22 @@ fn the_fast_path_takes_every_construct_with_pest_s_tree() {
         assert!(crate::fast::parse_decl(decl, 0).is_none(), "{decl}");
     }
 }
+
+/// `name: T | null` (the grammar's `null_member`): pest reads it as a present field with the
+/// type before `| null`, after a union too; the fast path gives the same tree; `null` names no type
+/// anywhere else.
+#[test]
+fn a_field_typed_t_or_null_is_present_and_left_to_pest() {
+    let text = "type T { a: DateTime | null, b: \"x\" | \"y\" | null, c?: String, d: Int? }";
+    assert!(fast_path_agrees(text, 0, "`| null`"), "the fast path declined `| null`");
+    let file = ok(text);
+    let Decl::Type(t) = &file.decls[0] else { panic!() };
+    let TypeExprKind::Object(fields) = &t.ty.kind else { panic!() };
+    let present: Vec<bool> = fields.iter().map(|f| f.present).collect();
+    assert_eq!(present, [true, true, false, false]);
+    assert!(!fields[0].ty.nullable && matches!(&fields[0].ty.kind, TypeExprKind::Name(n) if n.name == "DateTime"));
+    assert!(matches!(&fields[1].ty.kind, TypeExprKind::Union(m) if m.len() == 2));
+    for refused in ["type U = String | null", "map m(a: A | null) -> B { }", "type V { a: [String | null] }"] {
+        assert!(!crate::parse(refused).1.is_empty(), "{refused}");
+    }
+}

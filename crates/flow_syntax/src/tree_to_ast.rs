@@ -341,7 +341,8 @@ impl AstBuilder {
                         ty_pair = next(&mut it, self.base)?;
                     }
                     let ty = self.type_expr(ty_pair)?;
-                    fields.push(FieldDecl { name, optional, sensitive, ty, span });
+                    let present = it.next().is_some_and(|p| p.as_rule() == Rule::null_member);
+                    fields.push(FieldDecl { name, optional, sensitive, present, ty, span });
                 }
                 TypeExprKind::Object(fields)
             }
@@ -791,6 +792,7 @@ fn rule_name(rule: Rule) -> Option<&'static str> {
         Rule::type_expr | Rule::type_term | Rule::array_type | Rule::dict_type | Rule::object_type => "a type",
         Rule::nullable => "`?`",
         Rule::optional_mark => "`?` (an optional field)",
+        Rule::null_member => "`| null`",
         Rule::type_field => "a field (`name: Type`)",
         Rule::field_assign => "a field assignment (`name = value`)",
         Rule::let_stmt | Rule::kw_let => "`let`",

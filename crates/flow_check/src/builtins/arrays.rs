@@ -127,8 +127,8 @@ impl Checker<'_> {
                 } else {
                     let key = if let Ty::StrLit(_) = key { Ty::String } else { key };
                     let group = vec![
-                        FieldTy { name: "key".into(), ty: key, optional: false },
-                        FieldTy { name: "items".into(), ty: Ty::Array(Rc::new(item)), optional: false },
+                        FieldTy { name: "key".into(), ty: key, optional: false, present: false },
+                        FieldTy { name: "items".into(), ty: Ty::Array(Rc::new(item)), optional: false, present: false },
                     ];
                     Ty::Array(Rc::new(Ty::Object(group.into())))
                 }

@@ -17,8 +17,8 @@ use flow_diagnostics::Span;
 pub(crate) fn entry_type(value: Ty) -> Ty {
     Ty::Object(
         vec![
-            FieldTy { name: "key".into(), ty: Ty::String, optional: false },
-            FieldTy { name: "value".into(), ty: value, optional: false },
+            FieldTy { name: "key".into(), ty: Ty::String, optional: false, present: false },
+            FieldTy { name: "value".into(), ty: value, optional: false, present: false },
         ]
         .into(),
     )
