@@ -105,8 +105,9 @@ impl Checker<'_> {
                     }
                     let mark = if f.field.optional { "?" } else { "" };
                     let ty = match &f.field.ty {
-                        // `name?: T` is shown as written, not as `T?`.
+                        // `name?: T` is shown as written, not as `T?`; so is `name: T | null`.
                         Ty::Nullable(inner) if f.field.optional => self.types.display(inner),
+                        Ty::Nullable(inner) if f.field.present => format!("{} | null", self.types.display(inner)),
                         t => self.types.display(t),
                     };
                     shown.push(format!("{}{mark}: {ty}", flow_syntax::lex::key(name)));
@@ -220,7 +221,9 @@ impl Checker<'_> {
                     if !matches!(f.field.ty, Ty::Nullable(_) | Ty::Error) {
                         f.field.ty = Ty::Nullable(Rc::new(f.field.ty));
                     }
+                    // Every field may be absent now: one that was always present is no longer.
                     f.field.optional = true;
+                    f.field.present = false;
                     f
                 })
                 .collect(),
