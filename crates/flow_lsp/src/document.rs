@@ -103,4 +103,25 @@ mod tests {
         assert!(doc.parser.moves().is_none());
         assert_eq!(doc.diagnostics, Doc::new(typed).diagnostics);
     }
+
+    /// A file the scan refuses (brackets nested too deeply) has no pieces, as the empty file
+    /// before it had none: it is not the empty file moved, and its error is published.
+    #[test]
+    fn a_file_the_scan_refuses_after_an_empty_one_is_checked_again() {
+        let mut doc = Doc::new(String::new());
+        assert!(doc.diagnostics.is_empty());
+        let deep = format!(
+            "map m(x: Int) -> Int {{
+  y = {}x{}
+}}
+",
+            "(".repeat(100),
+            ")".repeat(100)
+        );
+        doc.edit(deep.clone());
+        assert!(doc.parser.moves().is_none());
+        let fresh = Doc::new(deep);
+        assert!(fresh.diagnostics.iter().any(Diagnostic::is_error), "{:#?}", fresh.diagnostics);
+        assert_eq!(doc.diagnostics, fresh.diagnostics);
+    }
 }

@@ -193,7 +193,13 @@ impl Reparser {
             });
             piece
         });
-        if entries.len() != before.len() {
+        // The file must also be the one those pieces make: a scan that failed (nothing parsed, its
+        // error alone) or a parser thread that failed after the pieces gives another file, which
+        // is not the last one moved, even when as many pieces were seen as before.
+        let made_of_pieces = result.0.decls.len() == entries.iter().map(|e| e.decls).sum::<usize>()
+            && result.0.broken.len() == entries.iter().map(|e| e.broken).sum::<usize>()
+            && result.1.len() == entries.iter().map(|e| e.diagnostics.len()).sum::<usize>();
+        if entries.len() != before.len() || !made_of_pieces {
             moves = None;
         }
         self.entries = entries;
