@@ -227,8 +227,9 @@ fn snapshot_named(name: &str, text: String) {
     s.bind(|| insta::assert_snapshot!(name.to_string(), text));
 }
 
-const DRIFT_CASES: [&str; 17] = [
+const DRIFT_CASES: [&str; 18] = [
     "two_specs",
+    "params",
     "unions",
     "slack_linked",
     "bad_broken_ref",
@@ -282,6 +283,7 @@ mod spec_cases {
         bad_not_yaml,
         github_drifted,
         pets,
+        params,
         pets_clean,
         slack_drifted,
         stripe_drifted,

@@ -5,6 +5,7 @@
 //!   (the api's `base_url` path and the spec's server path before them; placeholders compared by
 //!   place, not name): its response type with the operation's first 2xx JSON answer, its `body`
 //!   parameter with the JSON request body;
+//! - its path, query and header parameters with the operation's `parameters` (`params.rs`);
 //! - a declared type with the named schema of its name, by the rule `flowc import openapi` names
 //!   types (`account_business_profile` → `AccountBusinessProfile`);
 //! - a declared type with the schema a `// spec: KEY` comment just above it names (`// spec:
@@ -24,6 +25,9 @@ use flow_syntax::ast::{self, ExprKind, TypeExpr, TypeExprKind};
 use serde_json::Value;
 
 use crate::schema::{resolve, Convert, Field, Ty};
+
+mod params;
+use params::api_sends;
 
 /// How to compare.
 #[derive(Clone, Debug, Default)]
@@ -172,6 +176,7 @@ pub fn check_spec(file: &ast::File, source: &str, spec: &Value, options: &SpecOp
                 let Some(prefix) = apis.get(e.api.name.as_str()) else { continue };
                 if c.endpoint(e, prefix, &ops) {
                     endpoints += 1;
+                    c.params(e, prefix, &ops, api_sends(file, &e.api.name));
                 }
             }
         }
@@ -264,6 +269,8 @@ struct Operation<'v> {
     shape: String,
     /// `None` for a path item whose `$ref` does not resolve (its methods are not known).
     op: Option<&'v Value>,
+    /// The path item (its `parameters` are the operation's too).
+    item: Option<&'v Value>,
 }
 
 /// `/repos/{owner}/{repo}` → `/repos/{}/{}`; a trailing `/` is not part of the shape.
@@ -335,7 +342,13 @@ fn operations(spec: &Value) -> Vec<Operation<'_>> {
             Some(r) => match resolve(spec, r) {
                 Some(item) => item,
                 None => {
-                    out.push(Operation { method: r.to_string(), shape: shape(&full), path: full, op: None });
+                    out.push(Operation {
+                        method: r.to_string(),
+                        shape: shape(&full),
+                        path: full,
+                        op: None,
+                        item: None,
+                    });
                     continue;
                 }
             },
@@ -344,7 +357,13 @@ fn operations(spec: &Value) -> Vec<Operation<'_>> {
         for method in crate::ops::METHODS {
             if let Some(op) = item.get(method) {
                 let (path, shape) = (full.clone(), shape(&full));
-                out.push(Operation { method: method.to_ascii_uppercase(), shape, path, op: Some(op) });
+                out.push(Operation {
+                    method: method.to_ascii_uppercase(),
+                    shape,
+                    path,
+                    op: Some(op),
+                    item: Some(item),
+                });
             }
         }
     }
