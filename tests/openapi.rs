@@ -227,9 +227,10 @@ fn snapshot_named(name: &str, text: String) {
     s.bind(|| insta::assert_snapshot!(name.to_string(), text));
 }
 
-const DRIFT_CASES: [&str; 18] = [
+const DRIFT_CASES: [&str; 19] = [
     "two_specs",
     "params",
+    "plain_strings",
     "unions",
     "slack_linked",
     "bad_broken_ref",
@@ -285,6 +286,7 @@ mod spec_cases {
         pets,
         params,
         pets_clean,
+        plain_strings,
         slack_drifted,
         stripe_drifted,
         stripe_spec_changed,

@@ -583,6 +583,11 @@ fn declared_wire(t: &TypeExpr) -> Option<Wire> {
     }
 }
 
+/// Whether a declared scalar is text of a form (a date, a number as text…), not any text.
+fn promises_format(w: Option<Wire>) -> bool {
+    matches!(w, Some(Wire::Str(t)) if t != Text::Any)
+}
+
 /// Whether every value of `a` is a value of `b` (scalars).
 fn wire_within(a: Wire, b: Wire) -> bool {
     match (a, b) {
@@ -924,6 +929,9 @@ impl<'a> Compare<'a, '_> {
             }
             _ => {
                 let (dw, sw) = (declared_wire(dt), spec_scalar(s));
+                if dir == Dir::Response && matches!(s, Ty::Prim("String")) && promises_format(dw) {
+                    return self.no_format(dt, at);
+                }
                 let fits = match (dw, sw) {
                     (Some(dw), Some(sw)) => match dir {
                         Dir::Response => wire_within(sw, dw),
@@ -944,6 +952,26 @@ impl<'a> Compare<'a, '_> {
                 }
             }
         }
+    }
+
+    /// E0614: a response's text the spec types as a plain string (no `format`), declared as a
+    /// form of text (`DateTime`, `Date`, `Decimal(string)`, …) that not every text decodes as.
+    fn no_format(&mut self, dt: &TypeExpr, at: &At<'_>) {
+        self.out.push(
+            Diagnostic::new(
+                codes::SPEC_TYPE,
+                format!(
+                    "`{}` here, but the spec's type is a plain `String` and promises no format: a value that is not one fails to decode ({})",
+                    text_of(dt),
+                    at.what
+                ),
+            )
+            .primary(dt.span, "the spec promises no format")
+            .help(
+                flow_diagnostics::Help::from("declare it `String`, and parse it where it is used")
+                    .with_fix(Fix::replace(dt.span, "String")),
+            ),
+        );
     }
 
     /// Whether `d` takes spec type `s` without a word (diagnostics kept only when it does not
@@ -1379,6 +1407,28 @@ mod tests {
         // Without the `?`, the null is drift at the use.
         let flow = flow.replace("User? }", "User }");
         assert_eq!(lines_of(&flow, NULLS), [("E0615".to_string(), 9)]);
+    }
+
+    const PLAIN: &str = r##"{"openapi": "3.0.3", "info": {"title": "x", "version": "1"},
+      "servers": [{"url": "https://x.example.com"}],
+      "paths": {"/t": {"post": {
+        "requestBody": {"content": {"application/json": {"schema": {"type": "object", "properties": {
+          "at": {"type": "string"}}}}}},
+        "responses": {"200": {"description": "", "content": {"application/json": {"schema": {
+          "type": "object", "properties": {"at": {"type": "string"}, "when": {"type": "string", "format": "date-time"}}}}}}}}}}}"##;
+
+    #[test]
+    fn a_plain_string_in_a_response_is_no_date_and_a_date_as_string_is_no_drift() {
+        let flow = |body: &str, response: &str| {
+            format!("api x {{\n  base_url = \"https://x.example.com\"\n}}\n\nendpoint t = x POST \"/t\" (body: {{ at?: {body} }}) -> {{ {response} }}\n")
+        };
+        // A response's plain string declared as a form of text: drift, at the type.
+        for form in ["DateTime", "Date", "Decimal(string)", "DateTime(unix_seconds, string)"] {
+            assert_eq!(lines_of(&flow("String", &format!("at?: {form}")), PLAIN), [("E0614".to_string(), 5)], "{form}");
+        }
+        // The other way, and in a body: not drift.
+        assert_eq!(lines_of(&flow("DateTime", "when?: String, at?: String"), PLAIN), Vec::<(String, usize)>::new());
+        assert_eq!(lines_of(&flow("Date", "when?: DateTime"), PLAIN), Vec::<(String, usize)>::new());
     }
 
     #[test]
