@@ -129,7 +129,7 @@ fn spec_params(c: &Compare<'_, '_>, op: &Operation<'_>) -> Vec<SpecParam> {
 }
 
 /// What one sent value is: a parameter of the endpoint, a literal, or something not compared.
-enum Value_<'a> {
+enum SentValue<'a> {
     Param(&'a TypeExpr),
     Literal(&'a ast::Expr),
     Other,
@@ -142,7 +142,7 @@ struct Sent<'a> {
     span: Span,
     /// Named by a string literal (`paginate`'s), not an object key.
     literal: bool,
-    value: Value_<'a>,
+    value: SentValue<'a>,
 }
 
 /// What the endpoint sends in its query and headers: its `query` and `headers` objects and its
@@ -158,11 +158,13 @@ fn sent<'a>(e: &'a ast::EndpointDecl) -> Vec<Sent<'a>> {
                 for item in items {
                     let ast::ObjectItem::Field(f) = item else { continue };
                     let value = match &f.value.kind {
-                        ExprKind::Name(n) => params.get(n.name.as_str()).map_or(Value_::Other, |t| Value_::Param(t)),
-                        ExprKind::Str(_) | ExprKind::Int(_) | ExprKind::Number(_) | ExprKind::Bool(_) => {
-                            Value_::Literal(&f.value)
+                        ExprKind::Name(n) => {
+                            params.get(n.name.as_str()).map_or(SentValue::Other, |t| SentValue::Param(t))
                         }
-                        _ => Value_::Other,
+                        ExprKind::Str(_) | ExprKind::Int(_) | ExprKind::Number(_) | ExprKind::Bool(_) => {
+                            SentValue::Literal(&f.value)
+                        }
+                        _ => SentValue::Other,
                     };
                     out.push(Sent { place, wire: f.name.name.clone(), span: f.name.span, literal: false, value });
                 }
@@ -185,7 +187,7 @@ fn sent<'a>(e: &'a ast::EndpointDecl) -> Vec<Sent<'a>> {
                             wire: v.clone(),
                             span: a.value.span,
                             literal: true,
-                            value: Value_::Other,
+                            value: SentValue::Other,
                         });
                     }
                 }
@@ -273,8 +275,8 @@ impl<'a> Compare<'a, '_> {
                 continue;
             };
             match &x.value {
-                Value_::Param(t) => self.param_type(t, s, &label),
-                Value_::Literal(l) if !literal_fits(l, &s.ty) => self.out.push(
+                SentValue::Param(t) => self.param_type(t, s, &label),
+                SentValue::Literal(l) if !literal_fits(l, &s.ty) => self.out.push(
                     Diagnostic::new(
                         codes::SPEC_PARAM,
                         format!(
@@ -314,7 +316,7 @@ impl<'a> Compare<'a, '_> {
                 continue;
             }
             for x in mine {
-                let Value_::Param(t) = x.value else { continue };
+                let SentValue::Param(t) = x.value else { continue };
                 let (_, null, _) = self.declared(t);
                 if null || t.nullable {
                     self.out.push(
