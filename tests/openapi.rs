@@ -117,14 +117,24 @@ fn round_trip(spec: &str, name: &str) {
     let flow = out.display().to_string();
     let (code, stdout, stderr) = check_with_spec(&[&flow, "--spec", spec, "--spec-required", "--format", "json"]);
     assert_eq!(code, Some(0), "{stdout}{stderr}");
-    let diagnostics: Vec<serde_json::Value> = serde_json::from_str(&stdout).expect("json diagnostics");
-    let drift: Vec<&serde_json::Value> = diagnostics.iter().filter(|d| d["code"] != "W0001").collect();
+    let output: Vec<serde_json::Value> = serde_json::from_str(&stdout).expect("json diagnostics");
+    let (events, diagnostics): (Vec<&serde_json::Value>, Vec<&serde_json::Value>) =
+        output.iter().partition(|d| d.get("event").is_some());
+    let drift: Vec<&&serde_json::Value> = diagnostics.iter().filter(|d| d["code"] != "W0001").collect();
     assert!(drift.is_empty(), "{drift:#?}");
     let (code, _, stderr) = check_with_spec(&[&flow, "--spec", spec, "--spec-required"]);
     assert_eq!(code, Some(0), "{stderr}");
     let text = std::fs::read_to_string(&out).expect("imported");
     let endpoints = text.lines().filter(|l| l.starts_with("endpoint ")).count();
     let types = text.lines().filter(|l| l.starts_with("type ")).count();
+    // The JSON output's last element says what was compared, as the text's last line does.
+    assert_eq!(events.len(), 1, "{stdout}");
+    assert_eq!(output.last(), Some(events[0]), "{stdout}");
+    assert_eq!(events[0]["event"], "spec_compared");
+    assert_eq!(events[0]["file"], flow.as_str());
+    assert_eq!(events[0]["spec"], spec);
+    assert_eq!(events[0]["endpoints"], endpoints);
+    assert_eq!(events[0]["types"], types);
     let line = format!("compared with {spec}: {endpoints} endpoint");
     assert!(stderr.contains(&line), "{line}\n{stderr}");
     assert!(stderr.contains(&format!(", {types} type")), "{types} types\n{stderr}");
@@ -227,8 +237,10 @@ fn snapshot_named(name: &str, text: String) {
     s.bind(|| insta::assert_snapshot!(name.to_string(), text));
 }
 
-const DRIFT_CASES: [&str; 17] = [
+const DRIFT_CASES: [&str; 19] = [
     "two_specs",
+    "params",
+    "plain_strings",
     "unions",
     "slack_linked",
     "bad_broken_ref",
@@ -282,7 +294,9 @@ mod spec_cases {
         bad_not_yaml,
         github_drifted,
         pets,
+        params,
         pets_clean,
+        plain_strings,
         slack_drifted,
         stripe_drifted,
         stripe_spec_changed,

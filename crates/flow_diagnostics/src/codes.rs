@@ -130,6 +130,7 @@ codes! {
     SPEC_ENUM = "E0616", Error, "string literals that differ from the spec's enumeration";
     SPEC_API = "E0617", Error, "no api of the file, or more than one, is the one the spec describes";
     SPEC_LINK = "E0618", Error, "a `// spec:` link above a type that names no schema of the spec";
+    SPEC_PARAM = "E0619", Error, "a query, header or path parameter that differs from the spec's";
 
     HTTP_STATUS = "R0001", Error, "the API answered with an error status";
     REQUEST_FAILED = "R0002", Error, "the request could not be sent or timed out";
@@ -169,6 +170,7 @@ codes! {
     NULLABLE_CURSOR = "W0009", Warning, "a cursor field that may be null or absent";
     NO_STATE_KEY = "W0010", Warning, "a state without a `key`: records at the cursor may be delivered again";
     SENSITIVE_STORED = "W0011", Warning, "a `sensitive` field used as a state's cursor or key: its values are kept in the state store";
+    SPEC_MISSING_PARAM = "W0012", Warning, "a parameter the spec requires that the endpoint does not always send";
     KEEPS_NOTHING = "W0013", Warning, "an empty object type: it accepts any object and keeps none of it";
     SPEC_MISSING_FIELD = "W0014", Warning, "a field the spec requires that the type does not declare";
     SPEC_NOT_COMPARED = "W0015", Warning, "a part of the spec that `flowc check --spec` cannot compare";

@@ -5,6 +5,7 @@
 //!   (the api's `base_url` path and the spec's server path before them; placeholders compared by
 //!   place, not name): its response type with the operation's first 2xx JSON answer, its `body`
 //!   parameter with the JSON request body;
+//! - its path, query and header parameters with the operation's `parameters` (`params.rs`);
 //! - a declared type with the named schema of its name, by the rule `flowc import openapi` names
 //!   types (`account_business_profile` → `AccountBusinessProfile`);
 //! - a declared type with the schema a `// spec: KEY` comment just above it names (`// spec:
@@ -24,6 +25,9 @@ use flow_syntax::ast::{self, ExprKind, TypeExpr, TypeExprKind};
 use serde_json::Value;
 
 use crate::schema::{resolve, Convert, Field, Ty};
+
+mod params;
+use params::api_sends;
 
 /// How to compare.
 #[derive(Clone, Debug, Default)]
@@ -172,6 +176,7 @@ pub fn check_spec(file: &ast::File, source: &str, spec: &Value, options: &SpecOp
                 let Some(prefix) = apis.get(e.api.name.as_str()) else { continue };
                 if c.endpoint(e, prefix, &ops) {
                     endpoints += 1;
+                    c.params(e, prefix, &ops, api_sends(file, &e.api.name));
                 }
             }
         }
@@ -264,6 +269,8 @@ struct Operation<'v> {
     shape: String,
     /// `None` for a path item whose `$ref` does not resolve (its methods are not known).
     op: Option<&'v Value>,
+    /// The path item (its `parameters` are the operation's too).
+    item: Option<&'v Value>,
 }
 
 /// `/repos/{owner}/{repo}` → `/repos/{}/{}`; a trailing `/` is not part of the shape.
@@ -335,7 +342,13 @@ fn operations(spec: &Value) -> Vec<Operation<'_>> {
             Some(r) => match resolve(spec, r) {
                 Some(item) => item,
                 None => {
-                    out.push(Operation { method: r.to_string(), shape: shape(&full), path: full, op: None });
+                    out.push(Operation {
+                        method: r.to_string(),
+                        shape: shape(&full),
+                        path: full,
+                        op: None,
+                        item: None,
+                    });
                     continue;
                 }
             },
@@ -344,7 +357,13 @@ fn operations(spec: &Value) -> Vec<Operation<'_>> {
         for method in crate::ops::METHODS {
             if let Some(op) = item.get(method) {
                 let (path, shape) = (full.clone(), shape(&full));
-                out.push(Operation { method: method.to_ascii_uppercase(), shape, path, op: Some(op) });
+                out.push(Operation {
+                    method: method.to_ascii_uppercase(),
+                    shape,
+                    path,
+                    op: Some(op),
+                    item: Some(item),
+                });
             }
         }
     }
@@ -562,6 +581,11 @@ fn declared_wire(t: &TypeExpr) -> Option<Wire> {
         }
         _ => None,
     }
+}
+
+/// Whether a declared scalar is text of a form (a date, a number as text…), not any text.
+fn promises_format(w: Option<Wire>) -> bool {
+    matches!(w, Some(Wire::Str(t)) if t != Text::Any)
 }
 
 /// Whether every value of `a` is a value of `b` (scalars).
@@ -905,6 +929,9 @@ impl<'a> Compare<'a, '_> {
             }
             _ => {
                 let (dw, sw) = (declared_wire(dt), spec_scalar(s));
+                if dir == Dir::Response && matches!(s, Ty::Prim("String")) && promises_format(dw) {
+                    return self.no_format(dt, at);
+                }
                 let fits = match (dw, sw) {
                     (Some(dw), Some(sw)) => match dir {
                         Dir::Response => wire_within(sw, dw),
@@ -925,6 +952,26 @@ impl<'a> Compare<'a, '_> {
                 }
             }
         }
+    }
+
+    /// E0614: a response's text the spec types as a plain string (no `format`), declared as a
+    /// form of text (`DateTime`, `Date`, `Decimal(string)`, …) that not every text decodes as.
+    fn no_format(&mut self, dt: &TypeExpr, at: &At<'_>) {
+        self.out.push(
+            Diagnostic::new(
+                codes::SPEC_TYPE,
+                format!(
+                    "`{}` here, but the spec's type is a plain `String` and promises no format: a value that is not one fails to decode ({})",
+                    text_of(dt),
+                    at.what
+                ),
+            )
+            .primary(dt.span, "the spec promises no format")
+            .help(
+                flow_diagnostics::Help::from("declare it `String`, and parse it where it is used")
+                    .with_fix(Fix::replace(dt.span, "String")),
+            ),
+        );
     }
 
     /// Whether `d` takes spec type `s` without a word (diagnostics kept only when it does not
@@ -1384,6 +1431,28 @@ mod tests {
             "{head}type Issue {{\n  description: String | null\n  note: String | null\n}}\n\nendpoint open = x POST \"/issues\" (body: Issue) -> Json\n"
         );
         assert_eq!(lines_of(&body, NULLS), [("E0615".to_string(), 11)]);
+    }
+
+    const PLAIN: &str = r##"{"openapi": "3.0.3", "info": {"title": "x", "version": "1"},
+      "servers": [{"url": "https://x.example.com"}],
+      "paths": {"/t": {"post": {
+        "requestBody": {"content": {"application/json": {"schema": {"type": "object", "properties": {
+          "at": {"type": "string"}}}}}},
+        "responses": {"200": {"description": "", "content": {"application/json": {"schema": {
+          "type": "object", "properties": {"at": {"type": "string"}, "when": {"type": "string", "format": "date-time"}}}}}}}}}}}"##;
+
+    #[test]
+    fn a_plain_string_in_a_response_is_no_date_and_a_date_as_string_is_no_drift() {
+        let flow = |body: &str, response: &str| {
+            format!("api x {{\n  base_url = \"https://x.example.com\"\n}}\n\nendpoint t = x POST \"/t\" (body: {{ at?: {body} }}) -> {{ {response} }}\n")
+        };
+        // A response's plain string declared as a form of text: drift, at the type.
+        for form in ["DateTime", "Date", "Decimal(string)", "DateTime(unix_seconds, string)"] {
+            assert_eq!(lines_of(&flow("String", &format!("at?: {form}")), PLAIN), [("E0614".to_string(), 5)], "{form}");
+        }
+        // The other way, and in a body: not drift.
+        assert_eq!(lines_of(&flow("DateTime", "when?: String, at?: String"), PLAIN), Vec::<(String, usize)>::new());
+        assert_eq!(lines_of(&flow("Date", "when?: DateTime"), PLAIN), Vec::<(String, usize)>::new());
     }
 
     #[test]

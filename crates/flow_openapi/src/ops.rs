@@ -159,7 +159,7 @@ fn scalar(t: &Ty) -> Option<Ty> {
     }
 }
 
-fn placeholders(path: &str) -> Vec<String> {
+pub(crate) fn placeholders(path: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut rest = path;
     while let Some(i) = rest.find('{') {

@@ -45,11 +45,14 @@ pub(crate) fn check(files: &[PathBuf], format: Format, spec: &super::spec::SpecA
                 if !diagnostics.is_empty() {
                     report::eprint(&flow_diagnostics::render_diagnostics(&name, &text, &diagnostics, stderr_color()));
                 }
-                for line in compared.drain(..) {
-                    report::eprint(&format!("{name}: {line}"));
+                for c in compared.drain(..) {
+                    report::eprint(&format!("{name}: {}", c.line()));
                 }
             }
-            Format::Json => json.extend(diagnostics.iter().map(|d| report::diagnostic_json(&name, &text, d))),
+            Format::Json => {
+                json.extend(diagnostics.iter().map(|d| report::diagnostic_json(&name, &text, d)));
+                json.extend(compared.drain(..).map(|c| c.json(&name)));
+            }
         }
     }
     match format {

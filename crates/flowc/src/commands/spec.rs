@@ -58,9 +58,43 @@ pub(crate) fn load(args: &SpecArgs) -> miette::Result<Vec<Loaded>> {
     Ok(out)
 }
 
-/// Compares one checked file's text with every spec: the diagnostics, and a line per spec
-/// saying what was compared.
-pub(crate) fn compare(text: &str, specs: &[Loaded]) -> (Vec<Diagnostic>, Vec<String>) {
+/// What one spec was compared with in one checked file: the last line of the text output, an
+/// event of the JSON output.
+pub(crate) struct Compared {
+    /// The spec, as given.
+    pub spec: String,
+    pub endpoints: usize,
+    pub types: usize,
+}
+
+impl Compared {
+    /// `compared with SPEC: N endpoints, M types`.
+    pub(crate) fn line(&self) -> String {
+        format!(
+            "compared with {}: {} endpoint{}, {} type{}",
+            self.spec,
+            self.endpoints,
+            super::plural(self.endpoints),
+            self.types,
+            super::plural(self.types)
+        )
+    }
+
+    /// `{"event": "spec_compared", "file", "spec", "endpoints", "types"}`.
+    pub(crate) fn json(&self, file: &str) -> serde_json::Value {
+        serde_json::json!({
+            "event": "spec_compared",
+            "file": file,
+            "spec": self.spec,
+            "endpoints": self.endpoints,
+            "types": self.types,
+        })
+    }
+}
+
+/// Compares one checked file's text with every spec: the diagnostics, and what was compared
+/// with each spec.
+pub(crate) fn compare(text: &str, specs: &[Loaded]) -> (Vec<Diagnostic>, Vec<Compared>) {
     let mut diagnostics = Vec::new();
     let mut lines = Vec::new();
     if specs.is_empty() {
@@ -89,14 +123,7 @@ pub(crate) fn compare(text: &str, specs: &[Loaded]) -> (Vec<Diagnostic>, Vec<Str
                     options.others.quiet_links |= j < i;
                 }
                 let report = flow_openapi::check_spec(&file, text, spec, &options);
-                lines.push(format!(
-                    "compared with {}: {} endpoint{}, {} type{}",
-                    s.name,
-                    report.endpoints,
-                    super::plural(report.endpoints),
-                    report.types,
-                    super::plural(report.types)
-                ));
+                lines.push(Compared { spec: s.name.clone(), endpoints: report.endpoints, types: report.types });
                 diagnostics.extend(report.diagnostics);
             }
         }
