@@ -4,7 +4,8 @@
 //! type: the base's fields (in the base's order) with their types, optionality and `sensitive`
 //! marks, each field's declaration the base's (so "expected because of this", go to definition
 //! and rename lead to the field where it is written). Derived types are resolved after the
-//! others, each when first needed, so a derivation may name a type declared after it.
+//! others, each after its base (an explicit worklist, no recursion as deep as a chain of them),
+//! so a derivation may name a type declared after it.
 //! E0238 a field the base does not have, E0239 a base that is not an object type, E0240 a
 //! derivation miswritten or outside a `type` declaration, E0241 derivations in a cycle, W0016 a
 //! field named twice.
@@ -66,11 +67,57 @@ impl Checker<'_> {
             decls.iter().map(|d| if declares_derivation(d) { State::Pending } else { State::Written }).collect();
     }
 
-    /// Resolves every derived type not yet resolved (after the written ones).
+    /// Resolves every derived type not yet resolved (after the written ones). Each one's base is
+    /// resolved before it, through an explicit worklist, so a chain of derived types each based on
+    /// one declared later (`type T0 = partial(T1)`, `type T1 = partial(T2)`, …) is resolved
+    /// without recursion as deep as the chain. A type on the worklist is `InProgress`, so a cycle
+    /// is found (and reported, E0241) as when the recursion met it.
     pub(crate) fn derive_types(&mut self, decls: &[&ast::TypeDecl]) {
         for i in 0..decls.len() {
-            self.derive_type(i, decls);
+            if self.derived.state[i] != State::Pending {
+                continue;
+            }
+            self.derived.state[i] = State::InProgress;
+            let mut work = vec![i];
+            while let Some(&t) = work.last() {
+                match self.derived_base(t, decls) {
+                    Some(d) if self.derived.state[d] == State::Pending => {
+                        self.derived.state[d] = State::InProgress;
+                        work.push(d);
+                    }
+                    _ => {
+                        work.pop();
+                        self.derived.state[t] = State::Pending;
+                        self.derive_type(t, decls);
+                    }
+                }
+            }
         }
+    }
+
+    /// The derived type that derived type `i`'s derivation needs resolved first: the type its
+    /// innermost base names, followed through aliases written with `=`. Looks only, reports nothing.
+    fn derived_base(&self, i: usize, decls: &[&ast::TypeDecl]) -> Option<usize> {
+        let TypeExprKind::Formed(call) = &decls[i].ty.kind else { return None };
+        let mut call: &ast::Expr = call;
+        let id = loop {
+            let ExprKind::Call { args, .. } = &call.kind else { return None };
+            match args.first().map(|a| &a.value) {
+                Some(inner) if is_derivation(inner) => call = inner,
+                Some(ast::Expr { kind: ExprKind::Name(id), .. }) => break id,
+                _ => return None,
+            }
+        };
+        let r = self.names.get(&id.name).filter(|r| r.kind == crate::NameKind::Type)?;
+        let mut j = r.index;
+        for _ in 0..=decls.len() {
+            match (self.derived.state.get(j), self.types.defs.get(j)) {
+                (Some(State::Written), Some(Ty::Named(k))) => j = *k,
+                (Some(State::Written), _) => return None,
+                _ => return Some(j),
+            }
+        }
+        None
     }
 
     /// Resolves derived type `i` if it is one and is not resolved yet; `false` when it is being

@@ -378,3 +378,24 @@ fn a_tests_sides_are_each_side_inferred_alone() {
     }
     assert!(compared >= 5, "only {compared} files with tests");
 }
+
+/// `type T0 = partial(T1)`, `type T1 = partial(T2)`, …: each base declared after the type
+/// derived from it. Resolved without recursion as deep as the chain: 50,000 of them check on a
+/// 2 MiB stack (this overflowed the stack before).
+#[test]
+fn a_long_chain_of_derived_types_declared_before_their_bases_checks() {
+    const N: usize = 50_000;
+    let mut src = String::new();
+    for i in 0..N {
+        src.push_str(&format!("type T{i} = partial(T{})\n", i + 1));
+    }
+    src.push_str(&format!("type T{N} {{ id: Int, login: String }}\n"));
+    src.push_str("endpoint e = a GET \"/\" -> T0\napi a { base_url = \"https://a.example\" }\n");
+    let codes = std::thread::Builder::new()
+        .stack_size(2 * 1024 * 1024)
+        .spawn(move || check_source(&src).diagnostics.iter().map(|d| d.code).collect::<Vec<_>>())
+        .expect("a thread")
+        .join()
+        .expect("checked without overflowing the stack");
+    assert!(!codes.iter().any(|c| c.starts_with('E')), "{codes:?}");
+}
