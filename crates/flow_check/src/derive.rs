@@ -319,7 +319,9 @@ impl Checker<'_> {
             ty = self.types.defs.get(j).cloned().unwrap_or(Ty::Error);
         }
         match ty {
-            Ty::Error => None,
+            // An alias chain that does not end (`type X = Y`, `type Y = X`) is reported as the
+            // aliases' cycle (E0213); nothing more to say here.
+            Ty::Error | Ty::Named(_) => None,
             Ty::Object(fields) => {
                 Some((fields.iter().map(|f| Derived { field: f.clone(), from }).collect(), id.name.clone()))
             }

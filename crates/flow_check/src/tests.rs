@@ -399,3 +399,13 @@ fn a_long_chain_of_derived_types_declared_before_their_bases_checks() {
         .expect("checked without overflowing the stack");
     assert!(!codes.iter().any(|c| c.starts_with('E')), "{codes:?}");
 }
+
+/// `type X = Y`, `type Y = X`: the aliases' cycle (E0213) is the whole story; a derivation from
+/// either says nothing more (it said E0239, "not an object type", before).
+#[test]
+fn a_derivation_from_an_alias_cycle_reports_only_the_cycle() {
+    let src = "type X = Y\ntype Y = X\ntype S = partial(X)\ntype _U { s: S }\n";
+    let codes: Vec<&str> = check_source(src).diagnostics.iter().map(|d| d.code).collect();
+    assert!(codes.contains(&"E0213"), "{codes:?}");
+    assert!(!codes.contains(&"E0239"), "{codes:?}");
+}
