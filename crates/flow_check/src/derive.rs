@@ -177,6 +177,16 @@ impl Checker<'_> {
     fn derivation(&mut self, call: &ast::Expr, decls: &[&ast::TypeDecl]) -> Option<Vec<Derived>> {
         let ExprKind::Call { callee, args } = &call.kind else { return None };
         let kind = callee.name.as_str();
+        let refused = args.iter().any(|a| a.name.is_some())
+            || args.is_empty()
+            || match kind {
+                "partial" => args.len() > 1,
+                _ => args.len() < 2,
+            };
+        if refused {
+            // Miswritten, so never resolved; its base is still used by it (no W0001 for it).
+            self.use_base(call);
+        }
         if let Some(named) = args.iter().find_map(|a| a.name.as_ref()) {
             self.miswritten(named.span, format!("`{kind}` takes no named arguments"), "not a type or a field name");
             return None;
@@ -344,6 +354,7 @@ impl Checker<'_> {
     /// declaration (its fields' `sensitive` marks belong to a declared type).
     pub(crate) fn misplaced_derivation(&mut self, call: &ast::Expr) -> Ty {
         let ExprKind::Call { callee, .. } = &call.kind else { return Ty::Error };
+        self.use_base(call);
         self.report(
             Diagnostic::new(
                 codes::DERIVATION_MISWRITTEN,
@@ -353,6 +364,24 @@ impl Checker<'_> {
             .help(format!("declare it as its own type (`type Derived = {}(…)`) and use it by name here", callee.name)),
         );
         Ty::Error
+    }
+
+    /// Marks the declared type a refused derivation names as its innermost base as used (and
+    /// records the use for editors), without resolving or reporting anything: the derivation's
+    /// own error says what is wrong, and the base is not unused (W0001) for it.
+    fn use_base(&mut self, mut call: &ast::Expr) {
+        let id = loop {
+            let ExprKind::Call { args, .. } = &call.kind else { return };
+            match args.first().map(|a| &a.value) {
+                Some(inner) if is_derivation(inner) => call = inner,
+                Some(ast::Expr { kind: ExprKind::Name(id), .. }) => break id,
+                _ => return,
+            }
+        };
+        if let Some(r) = self.names.get(&id.name).filter(|r| r.kind == crate::NameKind::Type) {
+            self.names.mark_used(crate::NameKind::Type, r.index);
+            self.note_use(r, id.span);
+        }
     }
 
     /// W0016: `pick(User, id, id)`: the second `id` says nothing; the fix removes it.

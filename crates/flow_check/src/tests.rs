@@ -409,3 +409,18 @@ fn a_derivation_from_an_alias_cycle_reports_only_the_cycle() {
     assert!(codes.contains(&"E0213"), "{codes:?}");
     assert!(!codes.contains(&"E0239"), "{codes:?}");
 }
+
+/// A derivation written where none can be, or miswritten, still uses its base: no W0001 for it.
+#[test]
+fn a_refused_derivation_still_uses_its_base() {
+    for (src, code) in [
+        ("type User { id: Int }\ntype _T { owner: pick(User, id) }\n", "E0240"),
+        ("type User { id: Int }\ntype _S = pick(User)\n", "E0240"),
+        ("type User { id: Int }\ntype _S = partial(User, id)\n", "E0240"),
+        ("type User { id: Int }\ntype _S = partial(pick(User))\n", "E0240"),
+        ("type User { id: Int }\ntype _S = omit(User, field: id)\n", "E0240"),
+    ] {
+        let codes: Vec<&str> = check_source(src).diagnostics.iter().map(|d| d.code).collect();
+        assert_eq!(codes, [code], "{src}");
+    }
+}
