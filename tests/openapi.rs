@@ -227,7 +227,8 @@ fn snapshot_named(name: &str, text: String) {
     s.bind(|| insta::assert_snapshot!(name.to_string(), text));
 }
 
-const DRIFT_CASES: [&str; 17] = [
+const DRIFT_CASES: [&str; 18] = [
+    "derived",
     "two_specs",
     "unions",
     "slack_linked",
@@ -292,6 +293,7 @@ mod spec_cases {
         slack_sparse,
         slack_linked,
         unions,
+        derived,
     );
 }
 
