@@ -246,13 +246,17 @@ impl Checker<'_> {
                         fields.iter().map(|f| (f.field.name.clone(), self.types.display(&f.field.ty))).collect();
                     self.info.field_choices.push((a.value.span, choices));
                     let plain: Vec<FieldTy> = fields.iter().map(|f| f.field.clone()).collect();
-                    let help = field_help(
-                        a.value.span,
-                        name,
-                        plain.iter().map(|f| f.name.as_str()),
-                        &format!("`{owner}`"),
-                        &plain,
-                    );
+                    // The name meant, written as an argument must be (`"in"` quoted).
+                    let help = match flow_diagnostics::suggest(name, plain.iter().map(|f| f.name.as_str())) {
+                        Some(s) => flow_diagnostics::did_you_mean(a.value.span, &flow_syntax::lex::argument_key(s)),
+                        None => field_help(
+                            a.value.span,
+                            name,
+                            plain.iter().map(|f| f.name.as_str()),
+                            &format!("`{owner}`"),
+                            &plain,
+                        ),
+                    };
                     self.report(
                         Diagnostic::new(
                             codes::DERIVED_FIELD_UNKNOWN,

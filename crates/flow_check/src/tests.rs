@@ -424,3 +424,17 @@ fn a_refused_derivation_still_uses_its_base() {
         assert_eq!(codes, [code], "{src}");
     }
 }
+
+/// A field named by a reserved word is written quoted as an argument of `pick`/`omit` (the
+/// grammar reads no name `in`), and the did-you-mean's fix writes it so (it wrote `in` bare,
+/// which does not parse).
+#[test]
+fn a_reserved_word_field_is_picked_quoted_and_the_fix_quotes_it() {
+    let ok = "type Param { name: String, in: String }\ntype S = pick(Param, name, \"in\")\ntype _U { s: S, o: O }\ntype O = omit(Param, \"in\")\n";
+    let checked = check_source(ok);
+    assert!(checked.diagnostics.is_empty(), "{:#?}", checked.diagnostics);
+    let wrong = "type Param { name: String, in: String }\ntype _S = pick(Param, inn)\n";
+    let checked = check_source(wrong);
+    let d = checked.diagnostics.iter().find(|d| d.code == "E0238").expect("E0238");
+    assert_eq!(d.fixes[0].edits[0].replacement, "\"in\"");
+}

@@ -732,3 +732,29 @@ fn completion_among_the_field_names_of_pick_and_omit_offers_the_base_s_fields() 
     let items = c.at("textDocument/completion", 1, 15, json!({}));
     assert!(labels(&items).contains(&"User".to_string()) && labels(&items).contains(&"secret".to_string()));
 }
+
+#[test]
+fn a_reserved_word_field_is_completed_and_renamed_quoted_inside_pick_and_omit() {
+    // Completion inside `pick(…)` inserts `"in"`: `in` bare does not parse there.
+    let text = "type Param { name: String, in: String }\ntype S = pick(Param, name, )\n";
+    let mut c = Client::opened(text);
+    let items = c.at("textDocument/completion", 1, 27, json!({}));
+    let item = items.as_array().into_iter().flatten().find(|i| i["label"] == "in").cloned().unwrap_or_default();
+    assert_eq!(item["insertText"], "\"in\"", "{items}");
+    // Renaming a field to `in`: bare where it is declared, quoted as `pick`'s argument.
+    let text = "type Param { name: String, at: String }\ntype S = pick(Param, name, at)\ntype _U { s: S }\n";
+    c.change(text);
+    let _ = c.diagnostics();
+    let rename = c.at("textDocument/rename", 0, 27, json!({ "newName": "in" }));
+    let mut edits: Vec<(u64, String)> = rename["changes"][URI]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| (e["range"]["start"]["line"].as_u64().unwrap_or(9), e["newText"].as_str().unwrap_or("").to_string()))
+        .collect();
+    edits.sort();
+    assert_eq!(edits, [(0, "in".to_string()), (1, "\"in\"".to_string())]);
+    let renamed = text.replace("at: String", "in: String").replace("name, at)", "name, \"in\")");
+    c.change(&renamed);
+    assert!(c.diagnostics().is_empty(), "{renamed}");
+}
