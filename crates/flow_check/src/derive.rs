@@ -26,6 +26,9 @@ pub(crate) const DERIVATIONS: [&str; 3] = ["pick", "omit", "partial"];
 #[derive(Default)]
 pub(crate) struct Derivations {
     state: Vec<State>,
+    /// Each derived type's fields as they are in it (`UserPatch.login?: String`), by the
+    /// type's index and the field's name: what a hover on a use of one shows.
+    shown: std::collections::HashMap<(usize, String), String>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -54,6 +57,11 @@ pub(crate) fn declares_derivation(d: &ast::TypeDecl) -> bool {
 }
 
 impl Derivations {
+    /// Field `name` of derived type `i` as it is in that type, if `i` is derived.
+    pub(crate) fn shown(&self, i: usize, name: &str) -> Option<&str> {
+        self.shown.get(&(i, name.to_string())).map(String::as_str)
+    }
+
     /// Whether type `i` is derived (and so resolved by [`Checker::derive_type`], not in order).
     pub(crate) fn is_derived(&self, i: usize) -> bool {
         self.state.get(i).is_some_and(|s| *s != State::Written)
@@ -157,6 +165,12 @@ impl Checker<'_> {
                         t => self.types.display(t),
                     };
                     shown.push(format!("{}{mark}: {ty}", flow_syntax::lex::key(name)));
+                    let sensitive = self.fields.sensitive.iter().any(|(t, n)| *t == i && n == name);
+                    let sensitive = if sensitive { "sensitive " } else { "" };
+                    self.derived.shown.insert(
+                        (i, name.clone()),
+                        format!("{sensitive}{}.{}{mark}: {ty}", d.name.name, flow_syntax::lex::key(name)),
+                    );
                 }
                 self.info.derived_types.push((d.name.span, format!("{{ {} }}", shown.join(", "))));
                 let ty = Ty::Object(fields.into_iter().map(|f| f.field).collect::<Vec<_>>().into());

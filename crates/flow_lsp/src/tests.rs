@@ -758,3 +758,21 @@ fn a_reserved_word_field_is_completed_and_renamed_quoted_inside_pick_and_omit() 
     c.change(&renamed);
     assert!(c.diagnostics().is_empty(), "{renamed}");
 }
+
+/// A field of a `partial` type is hovered as it is there (`UserPatch.login?: String`), not as
+/// the base declares it (it showed `User.login: String`), the base's declaration after it.
+#[test]
+fn hover_on_a_field_of_a_derived_type_shows_it_as_it_is_in_that_type() {
+    let text = "type User { id: Int, login: String }\ntype UserPatch = partial(User)\nmap patch(u: User) -> UserPatch {\n  login = u.login\n}\nmap back(p: UserPatch) -> User {\n  id = 1\n  login = p.login ?? \"\"\n}\n";
+    let mut c = Client::opened(text);
+    let md = |v: Value| v["contents"]["value"].as_str().unwrap_or_default().to_string();
+    // The map's output field and a path through a `UserPatch`.
+    for (line, col) in [(3, 3), (7, 13)] {
+        let hover = md(c.at("textDocument/hover", line, col, json!({})));
+        assert!(hover.starts_with("```flow\nUserPatch.login?: String\n```"), "{line}:{col}: {hover}");
+        assert!(hover.contains("User.login: String"), "{hover}");
+    }
+    // A field of `User` itself is `User`'s.
+    let hover = md(c.at("textDocument/hover", 7, 3, json!({})));
+    assert!(hover.starts_with("```flow\nUser.login: String\n```") && !hover.contains("UserPatch"), "{hover}");
+}
