@@ -68,7 +68,7 @@ pub fn others_of(file: &ast::File, spec: &Value, options: &SpecOptions) -> Other
 
 /// The declared types the endpoints of the apis `apis` says yes to use, through the types
 /// they name.
-fn used_by<'f>(file: &'f ast::File, apis: &dyn Fn(&str) -> bool) -> HashSet<&'f str> {
+pub(crate) fn used_by<'f>(file: &'f ast::File, apis: &dyn Fn(&str) -> bool) -> HashSet<&'f str> {
     let types: HashMap<&str, &ast::TypeDecl> = file
         .decls
         .iter()
