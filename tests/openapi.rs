@@ -237,7 +237,8 @@ fn snapshot_named(name: &str, text: String) {
     s.bind(|| insta::assert_snapshot!(name.to_string(), text));
 }
 
-const DRIFT_CASES: [&str; 19] = [
+const DRIFT_CASES: [&str; 20] = [
+    "derived",
     "two_specs",
     "params",
     "plain_strings",
@@ -306,6 +307,7 @@ mod spec_cases {
         slack_sparse,
         slack_linked,
         unions,
+        derived,
     );
 }
 

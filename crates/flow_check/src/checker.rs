@@ -380,6 +380,9 @@ impl<'a> Checker<'a> {
         if let Some(decl) = type_index.and_then(|i| self.fields.name_span(i, name)) {
             self.info.field_uses.push((at, decl));
         }
+        if let Some(shown) = type_index.and_then(|i| self.derived.shown(i, name)) {
+            self.info.derived_field_uses.push((at, shown.to_string()));
+        }
     }
 
     /// Records the declaration of a global name, for editors.

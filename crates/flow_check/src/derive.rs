@@ -4,7 +4,8 @@
 //! type: the base's fields (in the base's order) with their types, optionality and `sensitive`
 //! marks, each field's declaration the base's (so "expected because of this", go to definition
 //! and rename lead to the field where it is written). Derived types are resolved after the
-//! others, each when first needed, so a derivation may name a type declared after it.
+//! others, each after its base (an explicit worklist, no recursion as deep as a chain of them),
+//! so a derivation may name a type declared after it.
 //! E0238 a field the base does not have, E0239 a base that is not an object type, E0240 a
 //! derivation miswritten or outside a `type` declaration, E0241 derivations in a cycle, W0016 a
 //! field named twice.
@@ -25,6 +26,9 @@ pub(crate) const DERIVATIONS: [&str; 3] = ["pick", "omit", "partial"];
 #[derive(Default)]
 pub(crate) struct Derivations {
     state: Vec<State>,
+    /// Each derived type's fields as they are in it (`UserPatch.login?: String`), by the
+    /// type's index and the field's name: what a hover on a use of one shows.
+    shown: std::collections::HashMap<(usize, String), String>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -53,6 +57,11 @@ pub(crate) fn declares_derivation(d: &ast::TypeDecl) -> bool {
 }
 
 impl Derivations {
+    /// Field `name` of derived type `i` as it is in that type, if `i` is derived.
+    pub(crate) fn shown(&self, i: usize, name: &str) -> Option<&str> {
+        self.shown.get(&(i, name.to_string())).map(String::as_str)
+    }
+
     /// Whether type `i` is derived (and so resolved by [`Checker::derive_type`], not in order).
     pub(crate) fn is_derived(&self, i: usize) -> bool {
         self.state.get(i).is_some_and(|s| *s != State::Written)
@@ -66,11 +75,57 @@ impl Checker<'_> {
             decls.iter().map(|d| if declares_derivation(d) { State::Pending } else { State::Written }).collect();
     }
 
-    /// Resolves every derived type not yet resolved (after the written ones).
+    /// Resolves every derived type not yet resolved (after the written ones). Each one's base is
+    /// resolved before it, through an explicit worklist, so a chain of derived types each based on
+    /// one declared later (`type T0 = partial(T1)`, `type T1 = partial(T2)`, …) is resolved
+    /// without recursion as deep as the chain. A type on the worklist is `InProgress`, so a cycle
+    /// is found (and reported, E0241) as when the recursion met it.
     pub(crate) fn derive_types(&mut self, decls: &[&ast::TypeDecl]) {
         for i in 0..decls.len() {
-            self.derive_type(i, decls);
+            if self.derived.state[i] != State::Pending {
+                continue;
+            }
+            self.derived.state[i] = State::InProgress;
+            let mut work = vec![i];
+            while let Some(&t) = work.last() {
+                match self.derived_base(t, decls) {
+                    Some(d) if self.derived.state[d] == State::Pending => {
+                        self.derived.state[d] = State::InProgress;
+                        work.push(d);
+                    }
+                    _ => {
+                        work.pop();
+                        self.derived.state[t] = State::Pending;
+                        self.derive_type(t, decls);
+                    }
+                }
+            }
         }
+    }
+
+    /// The derived type that derived type `i`'s derivation needs resolved first: the type its
+    /// innermost base names, followed through aliases written with `=`. Looks only, reports nothing.
+    fn derived_base(&self, i: usize, decls: &[&ast::TypeDecl]) -> Option<usize> {
+        let TypeExprKind::Formed(call) = &decls[i].ty.kind else { return None };
+        let mut call: &ast::Expr = call;
+        let id = loop {
+            let ExprKind::Call { args, .. } = &call.kind else { return None };
+            match args.first().map(|a| &a.value) {
+                Some(inner) if is_derivation(inner) => call = inner,
+                Some(ast::Expr { kind: ExprKind::Name(id), .. }) => break id,
+                _ => return None,
+            }
+        };
+        let r = self.names.get(&id.name).filter(|r| r.kind == crate::NameKind::Type)?;
+        let mut j = r.index;
+        for _ in 0..=decls.len() {
+            match (self.derived.state.get(j), self.types.defs.get(j)) {
+                (Some(State::Written), Some(Ty::Named(k))) => j = *k,
+                (Some(State::Written), _) => return None,
+                _ => return Some(j),
+            }
+        }
+        None
     }
 
     /// Resolves derived type `i` if it is one and is not resolved yet; `false` when it is being
@@ -111,6 +166,12 @@ impl Checker<'_> {
                         t => self.types.display(t),
                     };
                     shown.push(format!("{}{mark}: {ty}", flow_syntax::lex::key(name)));
+                    let sensitive = self.fields.sensitive.iter().any(|(t, n)| *t == i && n == name);
+                    let sensitive = if sensitive { "sensitive " } else { "" };
+                    self.derived.shown.insert(
+                        (i, name.clone()),
+                        format!("{sensitive}{}.{}{mark}: {ty}", d.name.name, flow_syntax::lex::key(name)),
+                    );
                 }
                 self.info.derived_types.push((d.name.span, format!("{{ {} }}", shown.join(", "))));
                 let ty = Ty::Object(fields.into_iter().map(|f| f.field).collect::<Vec<_>>().into());
@@ -131,6 +192,16 @@ impl Checker<'_> {
     fn derivation(&mut self, call: &ast::Expr, decls: &[&ast::TypeDecl]) -> Option<Vec<Derived>> {
         let ExprKind::Call { callee, args } = &call.kind else { return None };
         let kind = callee.name.as_str();
+        let refused = args.iter().any(|a| a.name.is_some())
+            || args.is_empty()
+            || match kind {
+                "partial" => args.len() > 1,
+                _ => args.len() < 2,
+            };
+        if refused {
+            // Miswritten, so never resolved; its base is still used by it (no W0001 for it).
+            self.use_base(call);
+        }
         if let Some(named) = args.iter().find_map(|a| a.name.as_ref()) {
             self.miswritten(named.span, format!("`{kind}` takes no named arguments"), "not a type or a field name");
             return None;
@@ -190,13 +261,17 @@ impl Checker<'_> {
                         fields.iter().map(|f| (f.field.name.clone(), self.types.display(&f.field.ty))).collect();
                     self.info.field_choices.push((a.value.span, choices));
                     let plain: Vec<FieldTy> = fields.iter().map(|f| f.field.clone()).collect();
-                    let help = field_help(
-                        a.value.span,
-                        name,
-                        plain.iter().map(|f| f.name.as_str()),
-                        &format!("`{owner}`"),
-                        &plain,
-                    );
+                    // The name meant, written as an argument must be (`"in"` quoted).
+                    let help = match flow_diagnostics::suggest(name, plain.iter().map(|f| f.name.as_str())) {
+                        Some(s) => flow_diagnostics::did_you_mean(a.value.span, &flow_syntax::lex::argument_key(s)),
+                        None => field_help(
+                            a.value.span,
+                            name,
+                            plain.iter().map(|f| f.name.as_str()),
+                            &format!("`{owner}`"),
+                            &plain,
+                        ),
+                    };
                     self.report(
                         Diagnostic::new(
                             codes::DERIVED_FIELD_UNKNOWN,
@@ -275,7 +350,9 @@ impl Checker<'_> {
             ty = self.types.defs.get(j).cloned().unwrap_or(Ty::Error);
         }
         match ty {
-            Ty::Error => None,
+            // An alias chain that does not end (`type X = Y`, `type Y = X`) is reported as the
+            // aliases' cycle (E0213); nothing more to say here.
+            Ty::Error | Ty::Named(_) => None,
             Ty::Object(fields) => {
                 Some((fields.iter().map(|f| Derived { field: f.clone(), from }).collect(), id.name.clone()))
             }
@@ -298,6 +375,7 @@ impl Checker<'_> {
     /// declaration (its fields' `sensitive` marks belong to a declared type).
     pub(crate) fn misplaced_derivation(&mut self, call: &ast::Expr) -> Ty {
         let ExprKind::Call { callee, .. } = &call.kind else { return Ty::Error };
+        self.use_base(call);
         self.report(
             Diagnostic::new(
                 codes::DERIVATION_MISWRITTEN,
@@ -307,6 +385,24 @@ impl Checker<'_> {
             .help(format!("declare it as its own type (`type Derived = {}(…)`) and use it by name here", callee.name)),
         );
         Ty::Error
+    }
+
+    /// Marks the declared type a refused derivation names as its innermost base as used (and
+    /// records the use for editors), without resolving or reporting anything: the derivation's
+    /// own error says what is wrong, and the base is not unused (W0001) for it.
+    fn use_base(&mut self, mut call: &ast::Expr) {
+        let id = loop {
+            let ExprKind::Call { args, .. } = &call.kind else { return };
+            match args.first().map(|a| &a.value) {
+                Some(inner) if is_derivation(inner) => call = inner,
+                Some(ast::Expr { kind: ExprKind::Name(id), .. }) => break id,
+                _ => return,
+            }
+        };
+        if let Some(r) = self.names.get(&id.name).filter(|r| r.kind == crate::NameKind::Type) {
+            self.names.mark_used(crate::NameKind::Type, r.index);
+            self.note_use(r, id.span);
+        }
     }
 
     /// W0016: `pick(User, id, id)`: the second `id` says nothing; the fix removes it.

@@ -91,6 +91,11 @@ pub struct Info {
     /// Every derived type (`type S = pick(User, id)`): the span of its name and its fields as
     /// they came out (`{ id: Int }`), what a hover shows beside the declaration.
     pub derived_types: Vec<(Span, String)>,
+    /// Every place a field of a derived type is named through that type (`patch.login` of a
+    /// `partial(User)`, a map's `login =`, `pick(UserPatch, login)`): the name's span and the
+    /// field as it is in the derived type (`UserPatch.login?: String`), what a hover shows
+    /// (the field's declaration is the base's, so go to definition and rename lead there).
+    pub derived_field_uses: Vec<(Span, String)>,
 }
 
 /// The type the checker inferred for each expression, by span. Kept as the checker's own types

@@ -38,6 +38,7 @@ fn move_info(info: &mut Info, to: &dyn Fn(Span) -> Option<Span>) -> bool {
         name_uses,
         builtin_uses,
         derived_types,
+        derived_field_uses,
     } = info;
     types.iter_mut().all(|(s, _)| moved(s, to))
         && decls
@@ -54,6 +55,7 @@ fn move_info(info: &mut Info, to: &dyn Fn(Span) -> Option<Span>) -> bool {
         && name_uses.iter_mut().all(|(a, b)| moved(a, to) && moved(b, to))
         && builtin_uses.iter_mut().all(|(s, _)| moved(s, to))
         && derived_types.iter_mut().all(|(s, _)| moved(s, to))
+        && derived_field_uses.iter_mut().all(|(s, _)| moved(s, to))
 }
 
 fn move_diagnostics(diagnostics: &mut [Diagnostic], to: &dyn Fn(Span) -> Option<Span>) -> bool {

@@ -378,3 +378,63 @@ fn a_tests_sides_are_each_side_inferred_alone() {
     }
     assert!(compared >= 5, "only {compared} files with tests");
 }
+
+/// `type T0 = partial(T1)`, `type T1 = partial(T2)`, …: each base declared after the type
+/// derived from it. Resolved without recursion as deep as the chain: 50,000 of them check on a
+/// 2 MiB stack (this overflowed the stack before).
+#[test]
+fn a_long_chain_of_derived_types_declared_before_their_bases_checks() {
+    const N: usize = 50_000;
+    let mut src = String::new();
+    for i in 0..N {
+        src.push_str(&format!("type T{i} = partial(T{})\n", i + 1));
+    }
+    src.push_str(&format!("type T{N} {{ id: Int, login: String }}\n"));
+    src.push_str("endpoint e = a GET \"/\" -> T0\napi a { base_url = \"https://a.example\" }\n");
+    let codes = std::thread::Builder::new()
+        .stack_size(2 * 1024 * 1024)
+        .spawn(move || check_source(&src).diagnostics.iter().map(|d| d.code).collect::<Vec<_>>())
+        .expect("a thread")
+        .join()
+        .expect("checked without overflowing the stack");
+    assert!(!codes.iter().any(|c| c.starts_with('E')), "{codes:?}");
+}
+
+/// `type X = Y`, `type Y = X`: the aliases' cycle (E0213) is the whole story; a derivation from
+/// either says nothing more (it said E0239, "not an object type", before).
+#[test]
+fn a_derivation_from_an_alias_cycle_reports_only_the_cycle() {
+    let src = "type X = Y\ntype Y = X\ntype S = partial(X)\ntype _U { s: S }\n";
+    let codes: Vec<&str> = check_source(src).diagnostics.iter().map(|d| d.code).collect();
+    assert!(codes.contains(&"E0213"), "{codes:?}");
+    assert!(!codes.contains(&"E0239"), "{codes:?}");
+}
+
+/// A derivation written where none can be, or miswritten, still uses its base: no W0001 for it.
+#[test]
+fn a_refused_derivation_still_uses_its_base() {
+    for (src, code) in [
+        ("type User { id: Int }\ntype _T { owner: pick(User, id) }\n", "E0240"),
+        ("type User { id: Int }\ntype _S = pick(User)\n", "E0240"),
+        ("type User { id: Int }\ntype _S = partial(User, id)\n", "E0240"),
+        ("type User { id: Int }\ntype _S = partial(pick(User))\n", "E0240"),
+        ("type User { id: Int }\ntype _S = omit(User, field: id)\n", "E0240"),
+    ] {
+        let codes: Vec<&str> = check_source(src).diagnostics.iter().map(|d| d.code).collect();
+        assert_eq!(codes, [code], "{src}");
+    }
+}
+
+/// A field named by a reserved word is written quoted as an argument of `pick`/`omit` (the
+/// grammar reads no name `in`), and the did-you-mean's fix writes it so (it wrote `in` bare,
+/// which does not parse).
+#[test]
+fn a_reserved_word_field_is_picked_quoted_and_the_fix_quotes_it() {
+    let ok = "type Param { name: String, in: String }\ntype S = pick(Param, name, \"in\")\ntype _U { s: S, o: O }\ntype O = omit(Param, \"in\")\n";
+    let checked = check_source(ok);
+    assert!(checked.diagnostics.is_empty(), "{:#?}", checked.diagnostics);
+    let wrong = "type Param { name: String, in: String }\ntype _S = pick(Param, inn)\n";
+    let checked = check_source(wrong);
+    let d = checked.diagnostics.iter().find(|d| d.code == "E0238").expect("E0238");
+    assert_eq!(d.fixes[0].edits[0].replacement, "\"in\"");
+}

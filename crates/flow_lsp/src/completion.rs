@@ -39,7 +39,8 @@ pub(crate) fn completion(doc: &Doc, p: lsp::CompletionParams) -> Option<lsp::Com
         let info = flow_check::check(&file).info;
         if let Some((_, fields)) = info.field_choices.into_iter().find(|(span, _)| span.start as usize == word_start) {
             let items = fields.into_iter().map(|(name, ty)| {
-                let written = flow_syntax::lex::key(&name);
+                // An argument, so a reserved word is quoted too (`pick(Param, "in")`).
+                let written = flow_syntax::lex::argument_key(&name);
                 let insert_text = (written != name).then_some(written);
                 lsp::CompletionItem { insert_text, ..item(name, lsp::CompletionItemKind::FIELD, Some(ty)) }
             });

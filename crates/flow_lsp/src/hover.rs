@@ -20,7 +20,16 @@ pub(crate) fn hover(doc: &Doc, p: lsp::HoverParams) -> Option<lsp::Hover> {
 fn markdown(doc: &Doc, symbol: Option<&Symbol>, offset: usize) -> Option<String> {
     let (text, info) = (&doc.text, &doc.info);
     match symbol {
-        Some(Symbol { decl, name: None, .. }) => return field_hover(text, info, *decl),
+        // A field named through a derived type: as it is there (`UserPatch.login?: String`),
+        // then the base's declaration it comes from.
+        Some(Symbol { decl, name: None, .. }) => {
+            let derived = info.derived_field_uses.iter().find(|(s, _)| on(s, offset));
+            return match (derived, field_hover(text, info, *decl)) {
+                (Some((_, shown)), Some(base)) => Some(format!("```flow\n{shown}\n```\n\nderived from\n\n{base}")),
+                (Some((_, shown)), None) => Some(format!("```flow\n{shown}\n```")),
+                (None, base) => base,
+            };
+        }
         Some(Symbol { name: Some(n), .. }) if n.kind.is_global() => {
             let d = doc.declarations().decls.iter().find(|d| d.kind.is_some() && d.name_span == n.span)?;
             let source = text.get(d.span.range())?;

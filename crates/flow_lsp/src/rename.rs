@@ -37,12 +37,32 @@ pub(crate) fn rename(doc: &Doc, p: lsp::RenameParams) -> Result<Option<lsp::Work
         check_rename(&s, doc, &p.new_name)?;
         p.new_name.clone()
     };
-    let edits =
-        s.spans.iter().map(|sp| lsp::TextEdit { range: index.range(*sp), new_text: new_text.clone() }).collect();
+    let edits = s
+        .spans
+        .iter()
+        .map(|sp| {
+            // A field named as an argument of `pick`/`omit` is an expression there: a reserved
+            // word is quoted (`pick(Param, "in")`), as the grammar reads no name of one.
+            let new_text = match s.name.is_none() && derivation_argument(&doc.text, *sp) {
+                true => flow_syntax::lex::argument_key(&flow_syntax::lex::key_value(&new_text)),
+                false => new_text.clone(),
+            };
+            lsp::TextEdit { range: index.range(*sp), new_text }
+        })
+        .collect();
     Ok(Some(lsp::WorkspaceEdit {
         changes: Some(HashMap::from([(tp.text_document.uri, edits)])),
         ..lsp::WorkspaceEdit::default()
     }))
+}
+
+/// Whether the field named at `span` is an argument of `pick(…)`/`omit(…)` after the base: the
+/// only place a field's name is written between a `,` and a `,` or `)` (a declaration or an
+/// object's key has `:` after it, a map's output `=`, a path `.` before it).
+fn derivation_argument(text: &str, span: Span) -> bool {
+    let before = text.get(..span.start as usize).unwrap_or_default().trim_end();
+    let after = text.get(span.end as usize..).unwrap_or_default().trim_start();
+    before.ends_with(',') && (after.starts_with(',') || after.starts_with(')'))
 }
 
 /// Words a name cannot become: the grammar's reserved words, the declaration keywords, and the

@@ -746,3 +746,47 @@ fn a_present_field_hovers_as_declared_and_its_use_goes_to_it() {
     let def = c.at("textDocument/definition", 9, 12, json!({}));
     assert_eq!(def["range"]["start"], json!({ "line": 2, "character": 2 }));
 }
+
+#[test]
+fn a_reserved_word_field_is_completed_and_renamed_quoted_inside_pick_and_omit() {
+    // Completion inside `pick(…)` inserts `"in"`: `in` bare does not parse there.
+    let text = "type Param { name: String, in: String }\ntype S = pick(Param, name, )\n";
+    let mut c = Client::opened(text);
+    let items = c.at("textDocument/completion", 1, 27, json!({}));
+    let item = items.as_array().into_iter().flatten().find(|i| i["label"] == "in").cloned().unwrap_or_default();
+    assert_eq!(item["insertText"], "\"in\"", "{items}");
+    // Renaming a field to `in`: bare where it is declared, quoted as `pick`'s argument.
+    let text = "type Param { name: String, at: String }\ntype S = pick(Param, name, at)\ntype _U { s: S }\n";
+    c.change(text);
+    let _ = c.diagnostics();
+    let rename = c.at("textDocument/rename", 0, 27, json!({ "newName": "in" }));
+    let mut edits: Vec<(u64, String)> = rename["changes"][URI]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| (e["range"]["start"]["line"].as_u64().unwrap_or(9), e["newText"].as_str().unwrap_or("").to_string()))
+        .collect();
+    edits.sort();
+    assert_eq!(edits, [(0, "in".to_string()), (1, "\"in\"".to_string())]);
+    let renamed = text.replace("at: String", "in: String").replace("name, at)", "name, \"in\")");
+    c.change(&renamed);
+    assert!(c.diagnostics().is_empty(), "{renamed}");
+}
+
+/// A field of a `partial` type is hovered as it is there (`UserPatch.login?: String`), not as
+/// the base declares it (it showed `User.login: String`), the base's declaration after it.
+#[test]
+fn hover_on_a_field_of_a_derived_type_shows_it_as_it_is_in_that_type() {
+    let text = "type User { id: Int, login: String }\ntype UserPatch = partial(User)\nmap patch(u: User) -> UserPatch {\n  login = u.login\n}\nmap back(p: UserPatch) -> User {\n  id = 1\n  login = p.login ?? \"\"\n}\n";
+    let mut c = Client::opened(text);
+    let md = |v: Value| v["contents"]["value"].as_str().unwrap_or_default().to_string();
+    // The map's output field and a path through a `UserPatch`.
+    for (line, col) in [(3, 3), (7, 13)] {
+        let hover = md(c.at("textDocument/hover", line, col, json!({})));
+        assert!(hover.starts_with("```flow\nUserPatch.login?: String\n```"), "{line}:{col}: {hover}");
+        assert!(hover.contains("User.login: String"), "{hover}");
+    }
+    // A field of `User` itself is `User`'s.
+    let hover = md(c.at("textDocument/hover", 7, 3, json!({})));
+    assert!(hover.starts_with("```flow\nUser.login: String\n```") && !hover.contains("UserPatch"), "{hover}");
+}

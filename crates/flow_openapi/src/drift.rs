@@ -72,7 +72,7 @@ pub fn others_of(file: &ast::File, spec: &Value, options: &SpecOptions) -> Other
 
 /// The declared types the endpoints of the apis `apis` says yes to use, through the types
 /// they name.
-fn used_by<'f>(file: &'f ast::File, apis: &dyn Fn(&str) -> bool) -> HashSet<&'f str> {
+pub(crate) fn used_by<'f>(file: &'f ast::File, apis: &dyn Fn(&str) -> bool) -> HashSet<&'f str> {
     let types: HashMap<&str, &ast::TypeDecl> = file
         .decls
         .iter()
@@ -100,7 +100,16 @@ fn used_by<'f>(file: &'f ast::File, apis: &dyn Fn(&str) -> bool) -> HashSet<&'f 
             TypeExprKind::Array(i) => todo.push(i),
             TypeExprKind::Object(fs) => todo.extend(fs.iter().map(|f| &f.ty)),
             TypeExprKind::Dict { value, .. } => todo.push(value),
-            TypeExprKind::Literal(_) | TypeExprKind::Formed(_) => {}
+            // A derived type uses its base (`pick(User, id)` uses `User`).
+            TypeExprKind::Formed(_) => {
+                let base = crate::derived::derivation_of(t).and_then(crate::derived::root_base);
+                if let Some(decl) = base.and_then(|b| types.get(b.name.as_str())) {
+                    if out.insert(decl.name.name.as_str()) {
+                        todo.push(&decl.ty);
+                    }
+                }
+            }
+            TypeExprKind::Literal(_) => {}
         }
     }
     out
@@ -134,6 +143,11 @@ pub fn read_spec_for_check(file: &str, text: &str, yaml: bool) -> Result<Value, 
 /// Compares a parsed `.flow` file (and its text, for the `// spec:` links above types) with a
 /// spec (already read: [`read_spec_for_check`]).
 pub fn check_spec(file: &ast::File, source: &str, spec: &Value, options: &SpecOptions) -> SpecReport {
+    // Derived types (`pick`, `omit`, `partial`) compared by the fields they give; which types an
+    // endpoint uses is found in the file as written (a derived type uses its base).
+    let written = file;
+    let resolved = crate::derived::resolved(file);
+    let file = resolved.as_ref().unwrap_or(file);
     let order = crate::type_names(spec, None);
     let names: HashMap<String, String> = order.iter().map(|(p, n, _)| (p.clone(), n.clone())).collect();
     let by_name: HashMap<String, String> = order.iter().map(|(p, n, _)| (n.clone(), p.clone())).collect();
@@ -163,10 +177,10 @@ pub fn check_spec(file: &ast::File, source: &str, spec: &Value, options: &SpecOp
     // name only where no other spec has a schema of its name.
     let others = &options.others;
     let mine: HashSet<&str> = match &compared_apis {
-        Ok(apis) => used_by(file, &|a| apis.contains_key(a)),
+        Ok(apis) => used_by(written, &|a| apis.contains_key(a)),
         Err(_) => HashSet::new(),
     };
-    let theirs: HashSet<&str> = used_by(file, &|a| others.apis.contains(a));
+    let theirs: HashSet<&str> = used_by(written, &|a| others.apis.contains(a));
     let belongs = |t: &str| mine.contains(t) || !theirs.contains(t);
     match compared_apis {
         Ok(apis) => {

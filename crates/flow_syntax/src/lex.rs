@@ -116,6 +116,21 @@ pub fn key(name: &str) -> String {
     }
 }
 
+/// The grammar's reserved words: a name is never one, so a field of one of these names is
+/// written quoted where a name would be an expression (an argument of `pick` or `omit`).
+pub const RESERVED: [&str; 12] =
+    ["if", "then", "else", "true", "false", "null", "let", "for", "in", "where", "match", "catch"];
+
+/// A field's name as an argument of `pick(…)` or `omit(…)`: bare when it is a word and no
+/// reserved word, quoted otherwise (`pick(Param, name, "in")`, `omit(T, "display-name")`).
+pub fn argument_key(name: &str) -> String {
+    if RESERVED.contains(&name) {
+        quote(name)
+    } else {
+        key(name)
+    }
+}
+
 /// A string literal that reads as `s`, with the escapes the grammar knows.
 pub fn quote(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
