@@ -746,3 +746,36 @@ fn a_present_field_hovers_as_declared_and_its_use_goes_to_it() {
     let def = c.at("textDocument/definition", 9, 12, json!({}));
     assert_eq!(def["range"]["start"], json!({ "line": 2, "character": 2 }));
 }
+
+/// A field of an object type written inline in a declared type (`reactions: { "+1": Int }`) is
+/// a field like any other: its use goes to it, hovers as declared, and renames with its uses;
+/// completion after the `.` offers it quoted.
+#[test]
+fn a_field_of_an_inline_object_type_navigates_hovers_renames_and_completes() {
+    let text = "type Issue {\n  id: Int\n  reactions: { \"+1\": Int, total: Int }\n}\ntype Out { up: Int }\nmap m(i: Issue) -> Out {\n  up = i.reactions.\"+1\"\n}\n";
+    let mut c = Client::start();
+    c.open(text);
+    assert!(c.diagnostics().iter().all(|d| d["severity"] != 1), "{text}");
+    // From the use (line 6, on `+1`) to the declaration (line 2, the quoted name at column 15).
+    let def = c.at("textDocument/definition", 6, 21, json!({}));
+    assert_eq!(def["range"]["start"], json!({ "line": 2, "character": 15 }), "{def}");
+    let hover = c.at("textDocument/hover", 6, 21, json!({}));
+    let md = hover["contents"]["value"].as_str().unwrap_or_default();
+    assert!(md.contains("Issue.reactions.\"+1\": Int"), "{md}");
+    // Renamed from the use: the declaration and the use, quoted as each needs.
+    let renamed = apply(text, &c.at("textDocument/rename", 6, 21, json!({ "newName": "plus_one" })));
+    assert!(renamed.contains("{ plus_one: Int,") && renamed.contains("i.reactions.plus_one\n"), "{renamed}");
+    assert!(
+        !flow_check::check_source(&renamed).diagnostics.iter().any(flow_diagnostics::Diagnostic::is_error),
+        "{renamed}"
+    );
+    // Not to the name of another field of the same inline object.
+    assert_eq!(c.at("textDocument/rename", 6, 21, json!({ "newName": "total" })), Value::Null);
+    // Completion after the `.`: the inline object's fields, the key that is no word quoted.
+    c.change(&text.replace("i.reactions.\"+1\"", "i.reactions."));
+    let _ = c.diagnostics();
+    let items = c.at("textDocument/completion", 6, 19, json!({}));
+    let items = items.as_array().cloned().unwrap_or_default();
+    let plus = items.iter().find(|i| i["label"] == "+1").expect("the quoted field is offered");
+    assert_eq!(plus["insertText"], "\"+1\"");
+}
