@@ -779,3 +779,37 @@ fn a_field_of_an_inline_object_type_navigates_hovers_renames_and_completes() {
     let plus = items.iter().find(|i| i["label"] == "+1").expect("the quoted field is offered");
     assert_eq!(plus["insertText"], "\"+1\"");
 }
+
+/// A dictionary's lookup hovers as `T?`, completion after it offers the value type's fields, and
+/// an entry from `entries(d)` completes with `key` and `value`.
+#[test]
+fn dictionary_lookups_hover_as_nullable_and_complete_the_value_types_fields() {
+    let text = "type Item { name: String, qty: Int }\ntype Bag { items: { [String]: Item } }\ntype Out { n: String, ks: [String] }\nmap m(b: Bag) -> Out {\n  n = b.items[\"a\"]?.name ?? \"\"\n  ks = map(entries(b.items), e => e.key)\n}\n";
+    let mut c = Client::start();
+    c.open(text);
+    assert!(c.diagnostics().iter().all(|d| d["severity"] != 1), "{text}");
+    // On the `]`: the lookup, not its key.
+    let lookup = text.find("\"]").expect("the lookup") + 1;
+    let (line, col) = position_of(text, lookup);
+    let hover = c.at("textDocument/hover", line, col, json!({}));
+    let md = hover["contents"]["value"].as_str().unwrap_or_default();
+    assert!(md.contains("b.items[\"a\"]: Item?"), "{md}");
+    // After `b.items["a"]?.`: the fields of the value type.
+    let edited = text.replace("?.name ?? \"\"", "?.");
+    c.change(&edited);
+    let _ = c.diagnostics();
+    let dot = edited.find("?.\n").expect("the dot") + 2;
+    let (line, col) = position_of(&edited, dot);
+    let items = c.at("textDocument/completion", line, col, json!({}));
+    let labels: Vec<&str> = items.as_array().into_iter().flatten().filter_map(|i| i["label"].as_str()).collect();
+    assert_eq!(labels, ["name", "qty"]);
+    // After `e.` on an entry: `key` and `value`.
+    let edited = text.replace("e => e.key)", "e => e.)");
+    c.change(&edited);
+    let _ = c.diagnostics();
+    let dot = edited.find("e.)").expect("the dot") + 2;
+    let (line, col) = position_of(&edited, dot);
+    let items = c.at("textDocument/completion", line, col, json!({}));
+    let labels: Vec<&str> = items.as_array().into_iter().flatten().filter_map(|i| i["label"].as_str()).collect();
+    assert_eq!(labels, ["key", "value"]);
+}
