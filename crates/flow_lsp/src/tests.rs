@@ -813,3 +813,30 @@ fn dictionary_lookups_hover_as_nullable_and_complete_the_value_types_fields() {
     let labels: Vec<&str> = items.as_array().into_iter().flatten().filter_map(|i| i["label"].as_str()).collect();
     assert_eq!(labels, ["key", "value"]);
 }
+
+/// In a `paginate` expression, completion after `response.` offers the page's fields (quoted
+/// where the key is no word), and after `last(records)?.` the record type's fields.
+#[test]
+fn completion_in_a_paging_expression_offers_the_pages_and_the_records_fields() {
+    let text = "api hubspot {\n  base_url = \"https://api.hubapi.com\"\n}\ntype Contact { vid: Int, email: String? }\nendpoint all_contacts = hubspot GET \"/contacts\"\n  -> { contacts: [Contact], \"has-more\": Bool, \"vid-offset\": Int } {\n  records  = response.contacts\n  paginate = cursor(param: \"vidOffset\", from: response.\"vid-offset\", more: response.\"has-more\")\n}\n";
+    let mut c = Client::start();
+    c.open(text);
+    assert!(c.diagnostics().iter().all(|d| d["severity"] != 1), "{text}");
+    let edited = text.replace("from: response.\"vid-offset\"", "from: response.");
+    c.change(&edited);
+    let _ = c.diagnostics();
+    let dot = edited.find("response.,").expect("the dot") + "response.".len();
+    let (line, col) = position_of(&edited, dot);
+    let items = c.at("textDocument/completion", line, col, json!({}));
+    let items = items.as_array().cloned().unwrap_or_default();
+    let offset = items.iter().find(|i| i["label"] == "vid-offset").expect("the page's field is offered");
+    assert_eq!(offset["insertText"], "\"vid-offset\"");
+    let edited = text.replace("from: response.\"vid-offset\"", "from: last(records)?.");
+    c.change(&edited);
+    let _ = c.diagnostics();
+    let dot = edited.find("?.,").expect("the dot") + 2;
+    let (line, col) = position_of(&edited, dot);
+    let items = c.at("textDocument/completion", line, col, json!({}));
+    let labels: Vec<&str> = items.as_array().into_iter().flatten().filter_map(|i| i["label"].as_str()).collect();
+    assert_eq!(labels, ["vid", "email"]);
+}
