@@ -840,3 +840,35 @@ fn completion_in_a_paging_expression_offers_the_pages_and_the_records_fields() {
     let labels: Vec<&str> = items.as_array().into_iter().flatten().filter_map(|i| i["label"].as_str()).collect();
     assert_eq!(labels, ["vid", "email"]);
 }
+
+/// A flow's `state` block: after `record.` the source's record fields are offered, `record.FIELD`
+/// goes to the record type's field and renames with it, and `state.NAME` hovers with its type.
+#[test]
+fn a_state_block_reads_the_records_fields_and_state_names_hover() {
+    let text = "secret SHOP_TOKEN\n\napi shop {\n  base_url = \"https://shop.example.com/api\"\n  auth     = bearer(SHOP_TOKEN)\n}\n\ntype Order { id: Int, email: String, updated_at: DateTime }\ntype Contact { external_id: String, email: String }\n\nendpoint list_orders = shop GET \"/orders\" (updated_since: DateTime) -> { orders: [Order], next: String? } {\n  query    = { updated_since: updated_since }\n  records  = response.orders\n  paginate = cursor(param: \"cursor\", from: response.next)\n}\nendpoint create_contact = shop POST \"/contacts\" (body: Contact) -> { id: String }\n\nflow sync_orders {\n  state since: DateTime = \"2026-01-01T00:00:00Z\" {\n    from = record.updated_at  // the cursor follows the greatest `updated_at` delivered\n    key  = record.id          // records at the cursor are told apart by their id\n    lag  = 5m                 // each run looks 5 minutes back for late updates\n  }\n  for order in list_orders(updated_since: state.since) {\n    create_contact(\n      body: { external_id: str(order.id), email: order.email },\n      idempotency_key: str(order.id) + \"@\" + str(order.updated_at),\n    )\n  }\n}\n";
+    let mut c = Client::start();
+    c.open(text);
+    assert!(c.diagnostics().iter().all(|d| d["severity"] != 1), "{text}");
+    // `record.updated_at` in `from = …`: to `Order.updated_at` (line 7).
+    let use_at = text.find("record.updated_at").expect("the use") + "record.".len() + 1;
+    let (line, col) = position_of(text, use_at);
+    let def = c.at("textDocument/definition", line, col, json!({}));
+    assert_eq!(def["range"]["start"]["line"], 7, "{def}");
+    let renamed = apply(text, &c.at("textDocument/rename", line, col, json!({ "newName": "changed_at" })));
+    assert!(renamed.contains("changed_at: DateTime }") && renamed.contains("from = record.changed_at"), "{renamed}");
+    // `state.since`: a DateTime.
+    let since = text.find("state.since").expect("the state's use") + "state.".len() + 1;
+    let (line, col) = position_of(text, since);
+    let hover = c.at("textDocument/hover", line, col, json!({}));
+    let md = hover["contents"]["value"].as_str().unwrap_or_default();
+    assert!(md.contains("DateTime"), "{md}");
+    // After `record.`: the record type's fields.
+    let edited = text.replace("key  = record.id", "key  = record.");
+    c.change(&edited);
+    let _ = c.diagnostics();
+    let dot = edited.find("record. ").expect("the dot") + "record.".len();
+    let (line, col) = position_of(&edited, dot);
+    let items = c.at("textDocument/completion", line, col, json!({}));
+    let labels: Vec<&str> = items.as_array().into_iter().flatten().filter_map(|i| i["label"].as_str()).collect();
+    assert_eq!(labels, ["id", "email", "updated_at"]);
+}
