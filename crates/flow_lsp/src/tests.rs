@@ -872,3 +872,28 @@ fn a_state_block_reads_the_records_fields_and_state_names_hover() {
     let labels: Vec<&str> = items.as_array().into_iter().flatten().filter_map(|i| i["label"].as_str()).collect();
     assert_eq!(labels, ["id", "email", "updated_at"]);
 }
+
+/// Errors inside a 2xx answer: in an endpoint's `error_when`/`error_message`, completion after
+/// `response.` offers the response's fields.
+#[test]
+fn completion_in_an_error_when_offers_the_responses_fields() {
+    let text = "secret SLACK_TOKEN\napi slack {\n  base_url = \"https://slack.com/api\"\n  auth     = bearer(SLACK_TOKEN)\n}\nendpoint upload = slack POST \"/files.upload\" (body: { channels: String, content: String })\n  -> { ok: Bool, file: { id: String }?, errors: [String]? } {\n  error_when    = len(response.errors ?? []) > 0\n  error_message = join(response.errors ?? [], \", \")\n}\n";
+    let mut c = Client::start();
+    c.open(text);
+    assert!(c.diagnostics().iter().all(|d| d["severity"] != 1), "{text}");
+    let edited = text.replace("join(response.errors ?? []", "join(response. ?? []");
+    c.change(&edited);
+    let _ = c.diagnostics();
+    let dot = edited.find("response. ").expect("the dot") + "response.".len();
+    let (line, col) = position_of(&edited, dot);
+    let items = c.at("textDocument/completion", line, col, json!({}));
+    let labels: Vec<&str> = items.as_array().into_iter().flatten().filter_map(|i| i["label"].as_str()).collect();
+    assert_eq!(labels, ["ok", "file", "errors"]);
+    c.change(text);
+    let _ = c.diagnostics();
+    // The field read is the response type's field.
+    let use_at = text.find("len(response.errors").expect("the use") + "len(response.".len() + 1;
+    let (line, col) = position_of(text, use_at);
+    let def = c.at("textDocument/definition", line, col, json!({}));
+    assert_eq!(def["range"]["start"]["line"], 6, "{def}");
+}
