@@ -20,7 +20,13 @@ pub(crate) fn hover(doc: &Doc, p: lsp::HoverParams) -> Option<lsp::Hover> {
 fn markdown(doc: &Doc, symbol: Option<&Symbol>, offset: usize) -> Option<String> {
     let (text, info) = (&doc.text, &doc.info);
     match symbol {
-        Some(Symbol { decl, name: None, .. }) => return field_hover(text, info, *decl),
+        // A field of an object type written outside a `type` declaration (an endpoint's
+        // response, a map's signature) has no recorded declaration: its type, as below.
+        Some(Symbol { decl, name: None, .. }) => {
+            if let Some(md) = field_hover(text, info, *decl) {
+                return Some(md);
+            }
+        }
         Some(Symbol { name: Some(n), .. }) if n.kind.is_global() => {
             let d = doc.declarations().decls.iter().find(|d| d.kind.is_some() && d.name_span == n.span)?;
             let source = text.get(d.span.range())?;

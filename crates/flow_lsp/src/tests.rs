@@ -465,9 +465,12 @@ fn definition_goes_to_the_declaration_the_checker_resolved() {
     let def = c.at("textDocument/definition", line, col, json!({}));
     let decl = position_of(&text, text.find("endpoint orders").unwrap_or(0) + "endpoint ".len());
     assert_eq!(def["range"]["start"], json!({ "line": decl.0, "character": decl.1 }));
-    // `response.orders` is a field of the response, not the endpoint: no declaration to go to.
+    // `response.orders` is a field of the response, not the endpoint: it goes to the response
+    // type's field.
     let (line, col) = position_of(&text, text.find("response.orders").unwrap_or(0) + "response.".len());
-    assert_eq!(c.at("textDocument/definition", line, col, json!({})), Value::Null);
+    let field = position_of(&text, text.find("{ orders: [Order] }").unwrap_or(0) + "{ ".len());
+    let def = c.at("textDocument/definition", line, col, json!({}));
+    assert_eq!(def["range"]["start"], json!({ "line": field.0, "character": field.1 }));
     // An object key is no use of a name either.
     let (line, col) = position_of(&text, text.find("token: \"t\"").unwrap_or(0));
     assert_eq!(c.at("textDocument/definition", line, col, json!({})), Value::Null);
@@ -896,4 +899,20 @@ fn completion_in_an_error_when_offers_the_responses_fields() {
     let (line, col) = position_of(text, use_at);
     let def = c.at("textDocument/definition", line, col, json!({}));
     assert_eq!(def["range"]["start"]["line"], 6, "{def}");
+}
+
+/// The fields a `records` or `paginate` expression reads through `response` are the response
+/// type's fields: definition reaches them.
+#[test]
+fn a_paging_expression_s_response_fields_go_to_their_declaration() {
+    let text = "api hubspot {\n  base_url = \"https://api.hubapi.com\"\n}\ntype Contact { vid: Int }\nendpoint all_contacts = hubspot GET \"/contacts\"\n  -> { contacts: [Contact], \"has-more\": Bool, \"vid-offset\": Int } {\n  records  = response.contacts\n  paginate = cursor(param: \"vidOffset\", from: response.\"vid-offset\", more: response.\"has-more\")\n}\n";
+    let mut c = Client::start();
+    c.open(text);
+    assert!(c.diagnostics().iter().all(|d| d["severity"] != 1), "{text}");
+    for read in ["response.contacts", "response.\"vid-offset\""] {
+        let use_at = text.find(read).expect("the use") + "response.".len() + 1;
+        let (line, col) = position_of(text, use_at);
+        let def = c.at("textDocument/definition", line, col, json!({}));
+        assert_eq!(def["range"]["start"]["line"], 5, "{read}: {def}");
+    }
 }
