@@ -98,7 +98,21 @@ impl Checker<'_> {
                 present: false,
             })
             .collect();
-        let view_ty = Ty::Object(view.clone().into());
+        let view: Rc<[FieldTy]> = view.into();
+        // For editors: a field read through the view is the response type's field.
+        let owner = self.named_index(response);
+        let names = view
+            .iter()
+            .filter_map(|f| {
+                let decl = match owner {
+                    Some(i) => self.fields.name_span(i, &f.name),
+                    None => self.fields.inline_name_span(&fields, &f.name),
+                };
+                decl.map(|d| (f.name.clone(), d))
+            })
+            .collect();
+        self.fields.declare_inline(&view, names);
+        let view_ty = Ty::Object(view.clone());
         let errors = self.error_count();
         let typed = |this: &mut Self, p: &ast::Property| {
             let mut scope = Scope::default();
@@ -155,7 +169,7 @@ impl Checker<'_> {
         }
         // What is decoded of an answer to judge it: the top-level fields the settings read.
         let read: Vec<&str> = props.iter().flat_map(|p| top_fields(&p.value)).collect();
-        let decoded: Vec<FieldTy> = view.into_iter().filter(|f| read.contains(&f.name.as_str())).collect();
+        let decoded: Vec<FieldTy> = view.iter().filter(|f| read.contains(&f.name.as_str())).cloned().collect();
         Some(plan::AnswerErrors {
             view: plan_type(&Ty::Object(decoded.into())),
             when: when_expr,

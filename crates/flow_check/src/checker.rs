@@ -168,7 +168,15 @@ pub(crate) struct Fields {
     /// The object type of the `type` declaration being resolved: only its own fields may be
     /// `sensitive` (E0227 elsewhere).
     pub top_object: Option<Span>,
+    /// Object types written inline (`reactions: { "+1": Int }`), by the address of their
+    /// fields: each field's name and its name's span, for editors. The fields are kept here so
+    /// that no address is freed and reused while the checker runs.
+    inline: HashMap<usize, InlineFields>,
 }
+
+/// The fields of an object type written inline, kept alive, and each field's name with its
+/// name's span.
+type InlineFields = (std::rc::Rc<[crate::ty::FieldTy]>, Vec<(String, Span)>);
 
 /// Where one field of a declared object type is declared.
 #[derive(Clone, Copy)]
@@ -204,6 +212,18 @@ impl Fields {
     /// The span of the name of field `name` of type `ty`.
     pub(crate) fn name_span(&self, ty: usize, name: &str) -> Option<Span> {
         self.site(ty, name).map(|f| f.name_span)
+    }
+
+    /// Records the fields of an object type written inline: each name with its name's span.
+    pub(crate) fn declare_inline(&mut self, fields: &std::rc::Rc<[crate::ty::FieldTy]>, names: Vec<(String, Span)>) {
+        self.inline.insert(std::rc::Rc::as_ptr(fields) as *const () as usize, (fields.clone(), names));
+    }
+
+    /// The span of the name of field `name` of the object type written inline whose fields
+    /// these are (the same fields, not equal ones).
+    pub(crate) fn inline_name_span(&self, fields: &std::rc::Rc<[crate::ty::FieldTy]>, name: &str) -> Option<Span> {
+        let (_, names) = self.inline.get(&(std::rc::Rc::as_ptr(fields) as *const () as usize))?;
+        names.iter().find(|(n, _)| n == name).map(|(_, s)| *s)
     }
 }
 

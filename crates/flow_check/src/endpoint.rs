@@ -465,6 +465,11 @@ impl Checker<'_> {
                     Some(f) => {
                         let owner = self.named_index(&ty);
                         self.note_field(owner, &name.name, name.span);
+                        if owner.is_none() {
+                            if let Some(decl) = self.fields.inline_name_span(fields, &name.name) {
+                                self.info.field_uses.push((name.span, decl));
+                            }
+                        }
                         ty = f.ty.clone();
                         // For editors: the path so far has the field's type.
                         let path = Span::new(e.span.start as usize, name.span.end as usize);

@@ -921,6 +921,11 @@ impl Checker<'_> {
         }
         let field_index = self.named_index(&object_ty);
         self.note_field(field_index, &name.name, name.span);
+        if field_index.is_none() {
+            if let Some(decl) = self.fields.inline_name_span(&fields, &name.name) {
+                self.info.field_uses.push((name.span, decl));
+            }
+        }
         let mut ty = f.ty.clone();
         // Through `?.` the result may be null; through a reported `.` it is left non-null, so
         // one mistake gives one error.

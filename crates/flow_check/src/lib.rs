@@ -72,10 +72,12 @@ pub struct Info {
     /// Every declaration, in the order of the file, as the checker collected it (one declared
     /// twice is listed twice): what an editor's outline shows, and a declaration's hover.
     pub decls: Vec<DeclInfo>,
-    /// Every field a type declaration declares (the first of each name in a type).
+    /// Every field a type declaration declares (the first of each name in a type), and the
+    /// fields of the object types written inline in its fields (`Issue.reactions."+1"`).
     pub field_decls: Vec<FieldDecl>,
     /// Every use of a declared field (a path `o.email`, a map or object field `email: …`): the
-    /// use's span and the span of the field's name in its type declaration.
+    /// use's span and the span of the field's name in its type declaration, or in the object
+    /// type written inline that declares it (a field of a field, an endpoint's response).
     pub field_uses: Vec<(Span, Span)>,
     /// Where a path names a field its object does not have: the name's span and the fields the
     /// object does have, with their types (what an editor completes after a `.`).

@@ -380,6 +380,9 @@ impl Checker<'_> {
                 }
             };
             let Some(f) = fields.iter().find(|f| f.name == name.name) else {
+                // For editors: the fields offered after `record.`.
+                let choices = fields.iter().map(|f| (f.name.clone(), self.types.display(&f.ty))).collect();
+                self.info.field_choices.push((name.span, choices));
                 let known: Vec<&str> = fields.iter().map(|f| f.name.as_str()).collect();
                 self.report(
                     Diagnostic::new(codes::STATE_FROM, format!("the source's records have no field `{}`", name.name))
@@ -388,6 +391,14 @@ impl Checker<'_> {
                 );
                 return None;
             };
+            // For editors: `record.FIELD` is a use of the record type's field.
+            let declared = self.named_index(&ty);
+            self.note_field(declared, &name.name, name.span);
+            if declared.is_none() {
+                if let Some(decl) = self.fields.inline_name_span(&fields, &name.name) {
+                    self.info.field_uses.push((name.span, decl));
+                }
+            }
             let nullable = self.types.is_nullable(&ty);
             ty = if f.optional || nullable {
                 Ty::Nullable(std::rc::Rc::new(self.types.non_null(&f.ty)))

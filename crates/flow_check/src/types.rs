@@ -30,6 +30,7 @@ impl Checker<'_> {
             self.fields.top_object = None;
             if let TypeExprKind::Object(fields) = &d.ty.kind {
                 for f in fields {
+                    inline_field_decls(&d.name.name, f, &mut self.info.field_decls);
                     if f.sensitive && !self.fields.sensitive.iter().any(|(t, n)| *t == i && *n == f.name.name) {
                         self.fields.sensitive.push((i, f.name.name.clone()));
                     }
@@ -208,7 +209,12 @@ impl Checker<'_> {
                     }
                     out.push(FieldTy { name: f.name.name.clone(), ty, optional: f.optional, present: f.present });
                 }
-                Ty::Object(out.into())
+                let out: Rc<[FieldTy]> = out.into();
+                if !top {
+                    let names = seen.iter().map(|(n, s)| (n.to_string(), *s)).collect();
+                    self.fields.declare_inline(&out, names);
+                }
+                Ty::Object(out)
             }
         };
         if te.nullable && !matches!(ty, Ty::Nullable(_) | Ty::Error) {
@@ -273,6 +279,37 @@ fn written(ty: &ast::TypeExpr) -> String {
         format!("{inner}?")
     } else {
         inner
+    }
+}
+
+/// The fields of the object types written inline in field `f` of type `owner` (through `?`,
+/// arrays and dictionaries): `Owner.field.inner`, the first of each name, for editors.
+fn inline_field_decls(owner: &str, f: &ast::FieldDecl, out: &mut Vec<FieldDecl>) {
+    let path = format!("{owner}.{}", flow_syntax::lex::key(&f.name.name));
+    let mut te = &f.ty;
+    loop {
+        match &te.kind {
+            TypeExprKind::Array(inner) => te = inner,
+            TypeExprKind::Dict { value, .. } => te = value,
+            _ => break,
+        }
+    }
+    let TypeExprKind::Object(fields) = &te.kind else { return };
+    let mut seen: Vec<&str> = Vec::new();
+    for inner in fields {
+        if seen.contains(&inner.name.name.as_str()) {
+            continue;
+        }
+        seen.push(&inner.name.name);
+        out.push(FieldDecl {
+            name_span: inner.name.span,
+            span: inner.span,
+            path: format!("{path}.{}", flow_syntax::lex::key(&inner.name.name)),
+            optional: inner.optional,
+            sensitive: inner.sensitive,
+            written: if inner.present { format!("{} | null", written(&inner.ty)) } else { written(&inner.ty) },
+        });
+        inline_field_decls(&path, inner, out);
     }
 }
 

@@ -21,14 +21,19 @@ fn markdown(doc: &Doc, symbol: Option<&Symbol>, offset: usize) -> Option<String>
     let (text, info) = (&doc.text, &doc.info);
     match symbol {
         // A field named through a derived type: as it is there (`UserPatch.login?: String`),
-        // then the base's declaration it comes from.
+        // then the base's declaration it comes from. A field of an object type written outside
+        // a `type` declaration (an endpoint's response, a map's signature) has no recorded
+        // declaration: its type, as below.
         Some(Symbol { decl, name: None, .. }) => {
             let derived = info.derived_field_uses.iter().find(|(s, _)| on(s, offset));
-            return match (derived, field_hover(text, info, *decl)) {
-                (Some((_, shown)), Some(base)) => Some(format!("```flow\n{shown}\n```\n\nderived from\n\n{base}")),
-                (Some((_, shown)), None) => Some(format!("```flow\n{shown}\n```")),
-                (None, base) => base,
-            };
+            match (derived, field_hover(text, info, *decl)) {
+                (Some((_, shown)), Some(base)) => {
+                    return Some(format!("```flow\n{shown}\n```\n\nderived from\n\n{base}"));
+                }
+                (Some((_, shown)), None) => return Some(format!("```flow\n{shown}\n```")),
+                (None, Some(base)) => return Some(base),
+                (None, None) => {}
+            }
         }
         Some(Symbol { name: Some(n), .. }) if n.kind.is_global() => {
             let d = doc.declarations().decls.iter().find(|d| d.kind.is_some() && d.name_span == n.span)?;

@@ -100,8 +100,10 @@ const NOT_NAMES: [&str; 26] = [
 fn check_field_rename(s: &Symbol, doc: &Doc, key: &str) -> Result<(), String> {
     let decls = &doc.info.field_decls;
     let Some(owner) = decls.iter().find(|f| f.name_span == s.decl).map(|f| &f.path) else { return Ok(()) };
-    // `Type.key`: the type's name is a word, so the first `.` ends it.
-    let ty = owner.split('.').next().unwrap_or(owner);
+    // `Type.key`, or `Type.field.key` in an object type written inline: the path without the
+    // field's own key (as the path writes it) is what owns it.
+    let old = flow_syntax::lex::key(&flow_syntax::lex::key_value(doc.text.get(s.decl.range()).unwrap_or_default()));
+    let ty = owner.strip_suffix(&old).and_then(|o| o.strip_suffix('.')).unwrap_or(owner);
     let clash = decls.iter().any(|f| f.name_span != s.decl && f.path == format!("{ty}.{key}"));
     if clash {
         return Err(format!("`{ty}` already has a field `{key}`"));

@@ -465,9 +465,12 @@ fn definition_goes_to_the_declaration_the_checker_resolved() {
     let def = c.at("textDocument/definition", line, col, json!({}));
     let decl = position_of(&text, text.find("endpoint orders").unwrap_or(0) + "endpoint ".len());
     assert_eq!(def["range"]["start"], json!({ "line": decl.0, "character": decl.1 }));
-    // `response.orders` is a field of the response, not the endpoint: no declaration to go to.
+    // `response.orders` is a field of the response, not the endpoint: it goes to the response
+    // type's field.
     let (line, col) = position_of(&text, text.find("response.orders").unwrap_or(0) + "response.".len());
-    assert_eq!(c.at("textDocument/definition", line, col, json!({})), Value::Null);
+    let field = position_of(&text, text.find("{ orders: [Order] }").unwrap_or(0) + "{ ".len());
+    let def = c.at("textDocument/definition", line, col, json!({}));
+    assert_eq!(def["range"]["start"], json!({ "line": field.0, "character": field.1 }));
     // An object key is no use of a name either.
     let (line, col) = position_of(&text, text.find("token: \"t\"").unwrap_or(0));
     assert_eq!(c.at("textDocument/definition", line, col, json!({})), Value::Null);
@@ -789,4 +792,171 @@ fn hover_on_a_field_of_a_derived_type_shows_it_as_it_is_in_that_type() {
     // A field of `User` itself is `User`'s.
     let hover = md(c.at("textDocument/hover", 7, 3, json!({})));
     assert!(hover.starts_with("```flow\nUser.login: String\n```") && !hover.contains("UserPatch"), "{hover}");
+}
+
+/// A field of an object type written inline in a declared type (`reactions: { "+1": Int }`) is
+/// a field like any other: its use goes to it, hovers as declared, and renames with its uses;
+/// completion after the `.` offers it quoted.
+#[test]
+fn a_field_of_an_inline_object_type_navigates_hovers_renames_and_completes() {
+    let text = "type Issue {\n  id: Int\n  reactions: { \"+1\": Int, total: Int }\n}\ntype Out { up: Int }\nmap m(i: Issue) -> Out {\n  up = i.reactions.\"+1\"\n}\n";
+    let mut c = Client::start();
+    c.open(text);
+    assert!(c.diagnostics().iter().all(|d| d["severity"] != 1), "{text}");
+    // From the use (line 6, on `+1`) to the declaration (line 2, the quoted name at column 15).
+    let def = c.at("textDocument/definition", 6, 21, json!({}));
+    assert_eq!(def["range"]["start"], json!({ "line": 2, "character": 15 }), "{def}");
+    let hover = c.at("textDocument/hover", 6, 21, json!({}));
+    let md = hover["contents"]["value"].as_str().unwrap_or_default();
+    assert!(md.contains("Issue.reactions.\"+1\": Int"), "{md}");
+    // Renamed from the use: the declaration and the use, quoted as each needs.
+    let renamed = apply(text, &c.at("textDocument/rename", 6, 21, json!({ "newName": "plus_one" })));
+    assert!(renamed.contains("{ plus_one: Int,") && renamed.contains("i.reactions.plus_one\n"), "{renamed}");
+    assert!(
+        !flow_check::check_source(&renamed).diagnostics.iter().any(flow_diagnostics::Diagnostic::is_error),
+        "{renamed}"
+    );
+    // Not to the name of another field of the same inline object.
+    assert_eq!(c.at("textDocument/rename", 6, 21, json!({ "newName": "total" })), Value::Null);
+    // Completion after the `.`: the inline object's fields, the key that is no word quoted.
+    c.change(&text.replace("i.reactions.\"+1\"", "i.reactions."));
+    let _ = c.diagnostics();
+    let items = c.at("textDocument/completion", 6, 19, json!({}));
+    let items = items.as_array().cloned().unwrap_or_default();
+    let plus = items.iter().find(|i| i["label"] == "+1").expect("the quoted field is offered");
+    assert_eq!(plus["insertText"], "\"+1\"");
+}
+
+/// A dictionary's lookup hovers as `T?`, completion after it offers the value type's fields, and
+/// an entry from `entries(d)` completes with `key` and `value`.
+#[test]
+fn dictionary_lookups_hover_as_nullable_and_complete_the_value_types_fields() {
+    let text = "type Item { name: String, qty: Int }\ntype Bag { items: { [String]: Item } }\ntype Out { n: String, ks: [String] }\nmap m(b: Bag) -> Out {\n  n = b.items[\"a\"]?.name ?? \"\"\n  ks = map(entries(b.items), e => e.key)\n}\n";
+    let mut c = Client::start();
+    c.open(text);
+    assert!(c.diagnostics().iter().all(|d| d["severity"] != 1), "{text}");
+    // On the `]`: the lookup, not its key.
+    let lookup = text.find("\"]").expect("the lookup") + 1;
+    let (line, col) = position_of(text, lookup);
+    let hover = c.at("textDocument/hover", line, col, json!({}));
+    let md = hover["contents"]["value"].as_str().unwrap_or_default();
+    assert!(md.contains("b.items[\"a\"]: Item?"), "{md}");
+    // After `b.items["a"]?.`: the fields of the value type.
+    let edited = text.replace("?.name ?? \"\"", "?.");
+    c.change(&edited);
+    let _ = c.diagnostics();
+    let dot = edited.find("?.\n").expect("the dot") + 2;
+    let (line, col) = position_of(&edited, dot);
+    let items = c.at("textDocument/completion", line, col, json!({}));
+    let labels: Vec<&str> = items.as_array().into_iter().flatten().filter_map(|i| i["label"].as_str()).collect();
+    assert_eq!(labels, ["name", "qty"]);
+    // After `e.` on an entry: `key` and `value`.
+    let edited = text.replace("e => e.key)", "e => e.)");
+    c.change(&edited);
+    let _ = c.diagnostics();
+    let dot = edited.find("e.)").expect("the dot") + 2;
+    let (line, col) = position_of(&edited, dot);
+    let items = c.at("textDocument/completion", line, col, json!({}));
+    let labels: Vec<&str> = items.as_array().into_iter().flatten().filter_map(|i| i["label"].as_str()).collect();
+    assert_eq!(labels, ["key", "value"]);
+}
+
+/// In a `paginate` expression, completion after `response.` offers the page's fields (quoted
+/// where the key is no word), and after `last(records)?.` the record type's fields.
+#[test]
+fn completion_in_a_paging_expression_offers_the_pages_and_the_records_fields() {
+    let text = "api hubspot {\n  base_url = \"https://api.hubapi.com\"\n}\ntype Contact { vid: Int, email: String? }\nendpoint all_contacts = hubspot GET \"/contacts\"\n  -> { contacts: [Contact], \"has-more\": Bool, \"vid-offset\": Int } {\n  records  = response.contacts\n  paginate = cursor(param: \"vidOffset\", from: response.\"vid-offset\", more: response.\"has-more\")\n}\n";
+    let mut c = Client::start();
+    c.open(text);
+    assert!(c.diagnostics().iter().all(|d| d["severity"] != 1), "{text}");
+    let edited = text.replace("from: response.\"vid-offset\"", "from: response.");
+    c.change(&edited);
+    let _ = c.diagnostics();
+    let dot = edited.find("response.,").expect("the dot") + "response.".len();
+    let (line, col) = position_of(&edited, dot);
+    let items = c.at("textDocument/completion", line, col, json!({}));
+    let items = items.as_array().cloned().unwrap_or_default();
+    let offset = items.iter().find(|i| i["label"] == "vid-offset").expect("the page's field is offered");
+    assert_eq!(offset["insertText"], "\"vid-offset\"");
+    let edited = text.replace("from: response.\"vid-offset\"", "from: last(records)?.");
+    c.change(&edited);
+    let _ = c.diagnostics();
+    let dot = edited.find("?.,").expect("the dot") + 2;
+    let (line, col) = position_of(&edited, dot);
+    let items = c.at("textDocument/completion", line, col, json!({}));
+    let labels: Vec<&str> = items.as_array().into_iter().flatten().filter_map(|i| i["label"].as_str()).collect();
+    assert_eq!(labels, ["vid", "email"]);
+}
+
+/// A flow's `state` block: after `record.` the source's record fields are offered, `record.FIELD`
+/// goes to the record type's field and renames with it, and `state.NAME` hovers with its type.
+#[test]
+fn a_state_block_reads_the_records_fields_and_state_names_hover() {
+    let text = "secret SHOP_TOKEN\n\napi shop {\n  base_url = \"https://shop.example.com/api\"\n  auth     = bearer(SHOP_TOKEN)\n}\n\ntype Order { id: Int, email: String, updated_at: DateTime }\ntype Contact { external_id: String, email: String }\n\nendpoint list_orders = shop GET \"/orders\" (updated_since: DateTime) -> { orders: [Order], next: String? } {\n  query    = { updated_since: updated_since }\n  records  = response.orders\n  paginate = cursor(param: \"cursor\", from: response.next)\n}\nendpoint create_contact = shop POST \"/contacts\" (body: Contact) -> { id: String }\n\nflow sync_orders {\n  state since: DateTime = \"2026-01-01T00:00:00Z\" {\n    from = record.updated_at  // the cursor follows the greatest `updated_at` delivered\n    key  = record.id          // records at the cursor are told apart by their id\n    lag  = 5m                 // each run looks 5 minutes back for late updates\n  }\n  for order in list_orders(updated_since: state.since) {\n    create_contact(\n      body: { external_id: str(order.id), email: order.email },\n      idempotency_key: str(order.id) + \"@\" + str(order.updated_at),\n    )\n  }\n}\n";
+    let mut c = Client::start();
+    c.open(text);
+    assert!(c.diagnostics().iter().all(|d| d["severity"] != 1), "{text}");
+    // `record.updated_at` in `from = …`: to `Order.updated_at` (line 7).
+    let use_at = text.find("record.updated_at").expect("the use") + "record.".len() + 1;
+    let (line, col) = position_of(text, use_at);
+    let def = c.at("textDocument/definition", line, col, json!({}));
+    assert_eq!(def["range"]["start"]["line"], 7, "{def}");
+    let renamed = apply(text, &c.at("textDocument/rename", line, col, json!({ "newName": "changed_at" })));
+    assert!(renamed.contains("changed_at: DateTime }") && renamed.contains("from = record.changed_at"), "{renamed}");
+    // `state.since`: a DateTime.
+    let since = text.find("state.since").expect("the state's use") + "state.".len() + 1;
+    let (line, col) = position_of(text, since);
+    let hover = c.at("textDocument/hover", line, col, json!({}));
+    let md = hover["contents"]["value"].as_str().unwrap_or_default();
+    assert!(md.contains("DateTime"), "{md}");
+    // After `record.`: the record type's fields.
+    let edited = text.replace("key  = record.id", "key  = record.");
+    c.change(&edited);
+    let _ = c.diagnostics();
+    let dot = edited.find("record. ").expect("the dot") + "record.".len();
+    let (line, col) = position_of(&edited, dot);
+    let items = c.at("textDocument/completion", line, col, json!({}));
+    let labels: Vec<&str> = items.as_array().into_iter().flatten().filter_map(|i| i["label"].as_str()).collect();
+    assert_eq!(labels, ["id", "email", "updated_at"]);
+}
+
+/// Errors inside a 2xx answer: in an endpoint's `error_when`/`error_message`, completion after
+/// `response.` offers the response's fields.
+#[test]
+fn completion_in_an_error_when_offers_the_responses_fields() {
+    let text = "secret SLACK_TOKEN\napi slack {\n  base_url = \"https://slack.com/api\"\n  auth     = bearer(SLACK_TOKEN)\n}\nendpoint upload = slack POST \"/files.upload\" (body: { channels: String, content: String })\n  -> { ok: Bool, file: { id: String }?, errors: [String]? } {\n  error_when    = len(response.errors ?? []) > 0\n  error_message = join(response.errors ?? [], \", \")\n}\n";
+    let mut c = Client::start();
+    c.open(text);
+    assert!(c.diagnostics().iter().all(|d| d["severity"] != 1), "{text}");
+    let edited = text.replace("join(response.errors ?? []", "join(response. ?? []");
+    c.change(&edited);
+    let _ = c.diagnostics();
+    let dot = edited.find("response. ").expect("the dot") + "response.".len();
+    let (line, col) = position_of(&edited, dot);
+    let items = c.at("textDocument/completion", line, col, json!({}));
+    let labels: Vec<&str> = items.as_array().into_iter().flatten().filter_map(|i| i["label"].as_str()).collect();
+    assert_eq!(labels, ["ok", "file", "errors"]);
+    c.change(text);
+    let _ = c.diagnostics();
+    // The field read is the response type's field.
+    let use_at = text.find("len(response.errors").expect("the use") + "len(response.".len() + 1;
+    let (line, col) = position_of(text, use_at);
+    let def = c.at("textDocument/definition", line, col, json!({}));
+    assert_eq!(def["range"]["start"]["line"], 6, "{def}");
+}
+
+/// The fields a `records` or `paginate` expression reads through `response` are the response
+/// type's fields: definition reaches them.
+#[test]
+fn a_paging_expression_s_response_fields_go_to_their_declaration() {
+    let text = "api hubspot {\n  base_url = \"https://api.hubapi.com\"\n}\ntype Contact { vid: Int }\nendpoint all_contacts = hubspot GET \"/contacts\"\n  -> { contacts: [Contact], \"has-more\": Bool, \"vid-offset\": Int } {\n  records  = response.contacts\n  paginate = cursor(param: \"vidOffset\", from: response.\"vid-offset\", more: response.\"has-more\")\n}\n";
+    let mut c = Client::start();
+    c.open(text);
+    assert!(c.diagnostics().iter().all(|d| d["severity"] != 1), "{text}");
+    for read in ["response.contacts", "response.\"vid-offset\""] {
+        let use_at = text.find(read).expect("the use") + "response.".len() + 1;
+        let (line, col) = position_of(text, use_at);
+        let def = c.at("textDocument/definition", line, col, json!({}));
+        assert_eq!(def["range"]["start"]["line"], 5, "{read}: {def}");
+    }
 }
