@@ -921,6 +921,30 @@ fn flowc_map_leaves_absent_optional_fields_out_and_writes_null_for_nullable_ones
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A value that left a nullable field unset has no key for it; written as a type whose field is
+/// `x: String | null`, it carries `"x": null`, through a spread, a nested field, an `if` join and
+/// a lambda's body.
+#[test]
+fn flowc_map_writes_null_for_a_present_field_a_value_left_unset() {
+    let dir = std::env::temp_dir().join(format!("flowc-e2e-{}-present", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let input = dir.join("in.ndjson");
+    std::fs::write(&input, "{\"a\":1,\"xs\":[2,3]}\n{\"a\":-1,\"xs\":[]}\n").expect("write input");
+    let output = dir.join("out.ndjson");
+    for (map, expected) in [
+        ("_spread", "{\"a\":1,\"x\":null}\n{\"a\":-1,\"x\":null}\n"),
+        ("_nested", "{\"b\":{\"a\":1,\"x\":null}}\n{\"b\":{\"a\":-1,\"x\":null}}\n"),
+        ("_joined", "{\"a\":1,\"x\":null}\n{\"a\":0,\"x\":null}\n"),
+        ("_lambda", "{\"bs\":[{\"a\":2,\"x\":null},{\"a\":3,\"x\":null}]}\n{\"bs\":[]}\n"),
+    ] {
+        let args = map_args("tests/data/ok/present_unset.flow", map, &input, &output);
+        let out = flowc(&args.iter().map(String::as_str).collect::<Vec<_>>(), &[]);
+        assert_eq!(out.code, 0, "{map}: {}", out.stderr);
+        assert_eq!(std::fs::read_to_string(&output).expect("output"), expected, "{map}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// `flowc map` reads a Decimal exactly whatever its key looks like, refuses one it cannot hold
 /// (never rounds it), and lists every mismatch of a line.
 #[test]
@@ -983,6 +1007,22 @@ fn request_bodies_leave_absent_optional_fields_out() {
                 Some(n) => assert_eq!((id % 2, n.as_str()), (0, Some(format!("even-{id}").as_str())), "{c}"),
                 None => assert_eq!(id % 2, 1, "only odd ids have no nickname: {c}"),
             }
+        }
+    });
+}
+
+/// A body built from a value that left `nickname` unset (`nickname: String?`) is sent with
+/// `"nickname": null`, as its type `nickname: String | null` promises.
+#[test]
+fn request_bodies_write_null_for_a_present_field_left_unset() {
+    with_fake(Config::default(), |api| {
+        let overrides = shop_crm(api);
+        let out = flowc(&run_args(&run_file("present_body.flow"), &overrides), &demo_secrets());
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        let contacts = api.received("contacts");
+        assert_eq!(contacts.len(), 250);
+        for c in &contacts {
+            assert_eq!(c.get("nickname"), Some(&Value::Null), "{c}");
         }
     });
 }

@@ -19,9 +19,11 @@ fn snapshot(name: &str, text: String) {
 }
 
 /// Imports a vendor's excerpt to a scratch file; returns the file and the summary (stderr).
-fn import(vendor: &str, extra: &[&str]) -> (PathBuf, String, String) {
+/// Imports `vendor`'s spec into a scratch folder of the test's own (`test`): tests run in
+/// parallel, and two that import the same vendor must not write the same file.
+fn import(test: &str, vendor: &str, extra: &[&str]) -> (PathBuf, String, String) {
     let spec = root().join(format!("tests/data/openapi/{vendor}/spec.json"));
-    let dir = std::env::temp_dir().join(format!("flowc-openapi-{}-{vendor}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("flowc-openapi-{}-{test}-{vendor}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("scratch dir");
     let out = dir.join(format!("{vendor}.flow"));
     let o = Command::new(FLOWC)
@@ -48,7 +50,7 @@ fn assert_checks_and_is_formatted(file: &Path) {
 }
 
 fn vendor(name: &str) {
-    let (file, text, summary) = import(name, &[]);
+    let (file, text, summary) = import("excerpt", name, &[]);
     assert_checks_and_is_formatted(&file);
     snapshot(name, text);
     snapshot(&format!("{name}_summary"), summary);
@@ -71,11 +73,11 @@ fn slack_excerpt_imports_checks_and_is_formatted() {
 
 #[test]
 fn paths_and_tag_select_operations() {
-    let (file, text, _) = import("slack", &["--paths", "/conversations.*"]);
+    let (file, text, _) = import("paths", "slack", &["--paths", "/conversations.*"]);
     assert_checks_and_is_formatted(&file);
     assert!(text.contains("endpoint conversations_list"), "{text}");
     assert!(!text.contains("endpoint users_list"), "{text}");
-    let (file, text, _) = import("github", &["--tag", "apps"]);
+    let (file, text, _) = import("tag", "github", &["--tag", "apps"]);
     assert_checks_and_is_formatted(&file);
     assert!(text.contains("endpoint apps_list_installations"), "{text}");
     assert!(!text.contains("endpoint code_scanning"), "{text}");

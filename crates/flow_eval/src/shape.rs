@@ -1,5 +1,6 @@
 //! Output shaped by its declared type: an optional field (`name?: T`) is left out when null,
-//! wherever a body or an output record is written.
+//! and a present field (`name: T | null`) that nothing set is written as `null`, wherever a
+//! body or an output record is written.
 
 use flow_plan::needs_shaping;
 
@@ -8,6 +9,9 @@ use crate::{encode, NamedType, Type, Value};
 
 /// Leaves out of `value` every optional field (`name?: T`) of `ty` whose value is null, at any
 /// depth: "absent" is how such a field says it has no value, where `name: T?` says `null`.
+/// Puts back, as `null` at its declared place, every present field (`name: T | null`) an object
+/// lacks: a value built where the field was `T?` or `T?:` and left unset has no key for it, and
+/// the type it is written as promises the key.
 pub fn omit_absent(value: &mut Value, ty: &Type, types: &[NamedType]) {
     fn walk(value: &mut Value, ty: &Type, types: &[NamedType], depth: usize) {
         if depth > 32 {
@@ -37,6 +41,19 @@ pub fn omit_absent(value: &mut Value, ty: &Type, types: &[NamedType]) {
             }
             (Value::Object(fields), Type::Object(decl)) => {
                 fields.retain(|(k, v)| !(v.is_null() && decl.iter().any(|f| f.optional && f.name == *k)));
+                if decl.iter().any(|f| f.present) {
+                    // After the last declared field before it that the object has, so a value
+                    // in the declared order stays in it.
+                    let mut at = 0;
+                    for f in decl {
+                        if let Some(i) = fields.iter().position(|(k, _)| *k == f.name) {
+                            at = at.max(i + 1);
+                        } else if f.present {
+                            fields.insert(at, (f.name, Value::Null));
+                            at += 1;
+                        }
+                    }
+                }
                 for (k, v) in fields.iter_mut() {
                     if let Some(f) = decl.iter().find(|f| f.name == *k) {
                         walk(v, &f.ty, types, depth + 1);
@@ -83,6 +100,32 @@ mod tests {
         let ty = Type::Object(vec![field("note", Type::String, true), present]);
         let value = Value::Object(vec![("note".into(), Value::Null), ("closed_at".into(), Value::Null)]);
         assert_eq!(try_encode_as(&value, Some(&ty), &[]).unwrap(), r#"{"closed_at":null}"#);
+    }
+
+    /// A value with no key for a present field (built where the field was `T?` and left unset)
+    /// is written with `null` at the field's declared place, at any depth; a type whose only
+    /// special fields are present ones is shaped.
+    #[test]
+    fn a_present_field_a_value_lacks_is_written_as_null_in_its_place() {
+        let nullable = |t: Type| Type::Nullable(Box::new(t));
+        let present =
+            |name: &str| Field { name: name.into(), ty: nullable(Type::String), optional: false, present: true };
+        let b = Type::Object(vec![field("a", Type::Int, false), present("x"), field("z", Type::Int, false)]);
+        let types = vec![NamedType { name: "B".into(), ty: b }];
+        let outer = Type::Object(vec![present("first"), field("bs", Type::Array(Box::new(Type::Named(0))), false)]);
+        assert!(needs_shaping(&outer, &types));
+        let obj = |fields: Vec<(&str, Value)>| Value::Object(fields.into_iter().map(|(k, v)| (k.into(), v)).collect());
+        let value = obj(vec![(
+            "bs",
+            Value::Array(vec![
+                obj(vec![("a", Value::Int(1)), ("z", Value::Int(2))]),
+                obj(vec![("a", Value::Int(3)), ("x", Value::Str("s".into())), ("z", Value::Int(4))]),
+            ]),
+        )]);
+        assert_eq!(
+            try_encode_as(&value, Some(&outer), &types).unwrap(),
+            r#"{"first":null,"bs":[{"a":1,"x":null,"z":2},{"a":3,"x":"s","z":4}]}"#
+        );
     }
 
     #[test]

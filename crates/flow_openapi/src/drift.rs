@@ -1192,7 +1192,9 @@ impl<'a> Compare<'a, '_> {
                 continue;
             };
             match dir {
-                Dir::Response if !f.optional && s.optional => {
+                // `name: T?` decodes an absent field as null: only a field that takes no null,
+                // or a present `name: T | null`, fails on a record without it.
+                Dir::Response if !f.optional && s.optional && (f.present || !self.declared(&f.ty).1) => {
                     let after = f.name.span.end as usize;
                     self.out.push(
                         Diagnostic::new(
@@ -1467,6 +1469,19 @@ mod tests {
         // The other way, and in a body: not drift.
         assert_eq!(lines_of(&flow("DateTime", "when?: String, at?: String"), PLAIN), Vec::<(String, usize)>::new());
         assert_eq!(lines_of(&flow("Date", "when?: DateTime"), PLAIN), Vec::<(String, usize)>::new());
+    }
+
+    /// A response field the spec does not require: `at: T?` decodes its absence as null (no
+    /// drift, through an alias too); `at: T` and `at: T | null` refuse the absence (E0615).
+    #[test]
+    fn only_a_field_that_refuses_absence_is_drift_where_the_spec_does_not_require_it() {
+        let flow = |head: &str, response: &str| {
+            format!("api x {{\n  base_url = \"https://x.example.com\"\n}}\n{head}\nendpoint t = x POST \"/t\" (body: Json) -> {{ {response} }}\n")
+        };
+        assert_eq!(lines_of(&flow("", "at: String?"), PLAIN), Vec::<(String, usize)>::new());
+        assert_eq!(lines_of(&flow("type S = String?\n", "at: S"), PLAIN), Vec::<(String, usize)>::new());
+        assert_eq!(lines_of(&flow("", "at: String"), PLAIN), [("E0615".to_string(), 5)]);
+        assert_eq!(lines_of(&flow("", "at: String | null"), PLAIN), [("E0615".to_string(), 5)]);
     }
 
     #[test]

@@ -111,8 +111,8 @@ pub fn has_form(ty: &Type, types: &[NamedType]) -> bool {
     walk(ty, types, 0)
 }
 
-/// Whether output of this type must be shaped by it: optional fields left out, declared forms
-/// written.
+/// Whether output of this type must be shaped by it: optional fields left out, present fields
+/// a value lacks written as `null`, declared forms written.
 pub fn needs_shaping(ty: &Type, types: &[NamedType]) -> bool {
     crate::has_optional(ty, types) || has_form(ty, types)
 }

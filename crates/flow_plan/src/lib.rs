@@ -33,12 +33,14 @@ pub const DEFAULT_RETRY: Retry = Retry { attempts: 3, base_ms: 200, max_ms: 30_0
 
 use serde::{Deserialize, Serialize};
 
-/// Whether a type has an optional field (`name?: T`) anywhere, so output must be shaped by it.
+/// Whether a type has an optional field (`name?: T`) or a present one (`name: T | null`)
+/// anywhere, so output must be shaped by it: the first left out when null, the second written
+/// as `null` when a value lacks it.
 pub fn has_optional(ty: &Type, types: &[NamedType]) -> bool {
     fn walk(ty: &Type, types: &[NamedType], depth: usize) -> bool {
         depth < 32
             && match ty {
-                Type::Object(fields) => fields.iter().any(|f| f.optional || walk(&f.ty, types, depth + 1)),
+                Type::Object(fields) => fields.iter().any(|f| f.optional || f.present || walk(&f.ty, types, depth + 1)),
                 Type::Array(t) | Type::Nullable(t) | Type::Dict(t) => walk(t, types, depth + 1),
                 Type::Named(i) => types.get(*i).is_some_and(|n| walk(&n.ty, types, depth + 1)),
                 Type::OneOf(u) => u.variants.iter().any(|v| walk(v, types, depth + 1)),
@@ -447,7 +449,8 @@ pub struct Map {
     #[serde(default)]
     pub order: Vec<Key>,
     /// The target type, when it has optional fields (`name?: T`) that output leaves out when
-    /// null, or declared wire forms output writes (`flow_eval::omit_absent`, `write_forms`).
+    /// null, present fields (`name: T | null`) output writes as `null` when a value lacks them,
+    /// or declared wire forms output writes (`flow_eval::omit_absent`, `write_forms`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ret: Option<Type>,
     pub span: Span,
