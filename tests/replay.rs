@@ -741,6 +741,8 @@ fn a_run_whose_lease_was_taken_over_stores_no_dead_letter_and_stops_naming_the_r
             "{stderr}"
         );
         assert!(stderr.contains("it is in the dead letter file"), "{stderr}");
+        assert!(stderr.contains("another run or replay took this flow over"), "{stderr}");
+        assert!(!stderr.contains("make the state store writable"), "{stderr}");
         let lines = std::fs::read_to_string(dir.join("failed.ndjson")).expect("the dead letter file");
         assert_eq!(lines.lines().count(), 1, "{lines}");
         assert!(lines.contains(r#""name":"Ada""#), "{lines}");

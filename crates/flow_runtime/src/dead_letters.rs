@@ -67,6 +67,12 @@ impl FlowRun {
         let lease = crate::state::lock(&state.lease).clone();
         let added = crate::state::lock(&state.store).add_dead_letter(&lease, &letter);
         added.map(|_| ()).map_err(|e| {
+            let help = match e {
+                flow_state::StateError::LeaseLost { .. } => {
+                    "another run or replay took this flow over once this run's lease had expired (was the run paused?): let it finish, then run again"
+                }
+                _ => "make the state store writable, then run again",
+            };
             Diagnostic::new(
                 codes::DEAD_LETTER,
                 format!("{} could not be written to the state store's dead letters: {e}", rec.describe()),
@@ -75,7 +81,7 @@ impl FlowRun {
                 "in flow `{}`; the run stops so the record is not lost (it is in the dead letter file, and not settled: the next run reads it again)",
                 self.flow_name()
             ))
-            .help("make the state store writable, then run again")
+            .help(help)
         })
     }
 
