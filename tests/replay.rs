@@ -834,8 +834,14 @@ fn a_second_signal_aborts_the_replay_at_once_and_the_store_keeps_every_dead_lett
         assert_eq!(next.code, 0, "{}", next.stderr);
         assert!(next.stderr.contains("2 dead letters replayed — 2 delivered"), "{}", next.stderr);
         assert!(stored_letters(&store).is_empty());
-        // The aborted replay's lease was taken over at once (its process is gone), and its run
-        // marked interrupted.
+        // The aborted replay's lease was taken over at once (its process is gone), said as a
+        // run says it, and its run marked interrupted.
+        assert!(
+            next.stderr.contains("flow copy_changes: the lease of flowc replay (process ")
+                && next.stderr.contains("(the replay was killed); taken over, its runs marked interrupted."),
+            "{}",
+            next.stderr
+        );
         let runs = flowc(&["runs", &file, "--format", "json"], &[]);
         let list: serde_json::Value = serde_json::from_str(&runs.stdout).expect("json");
         assert_eq!(

@@ -182,6 +182,9 @@ pub struct FlowReplay {
     pub untouched: u64,
     /// The replay was stopped before this flow's dead letters were all sent.
     pub stopped: bool,
+    /// Its lease was taken over from a holder that let it expire or is gone (killed): what
+    /// happened to it, as a run's note says it.
+    pub took_over: Option<String>,
 }
 
 /// What a replay did: per flow, and what stopped it.
@@ -401,7 +404,8 @@ async fn replay_flow(
         }
     };
     let fr = FlowRun::for_replay(ctx.clone(), flow);
-    let mut result = FlowReplay { flow: name, run: Some(run.0), ..FlowReplay::default() };
+    let took_over = lease.took_over.as_ref().map(crate::state::took_over_note);
+    let mut result = FlowReplay { flow: name, run: Some(run.0), took_over, ..FlowReplay::default() };
     // The lease is renewed on a timer while the replay works, not only between outcomes: one
     // record in flight may take longer than the lease lasts (a 30 s timeout, and its retries).
     let lease = Arc::new(Mutex::new(lease));

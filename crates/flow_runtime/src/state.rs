@@ -122,6 +122,18 @@ pub(crate) fn replay_lease(store: &Store, flow: &str) -> Result<Lease, StateErro
     }
 }
 
+/// The note of a lease taken over from a holder that is gone or let it expire: `the lease of
+/// HOLDER expired at T (the run was killed); taken over, its runs marked interrupted.` (a
+/// replay's holder: "the replay was killed").
+pub(crate) fn took_over_note(t: &flow_state::TakenOver) -> String {
+    let who = if t.holder.starts_with("flowc replay") { "replay" } else { "run" };
+    format!(
+        "the lease of {} expired at {} (the {who} was killed); taken over, its runs marked interrupted.",
+        t.holder,
+        t.expired_at.to_rfc3339()
+    )
+}
+
 /// The wall clock, for the store's times (leases, runs, checkpoints).
 fn now() -> chrono::DateTime<Utc> {
     chrono::DateTime::<Utc>::from(std::time::SystemTime::now())
@@ -470,14 +482,7 @@ impl FlowStateRun {
         }
         let mark = s.started_mark(flow, run, MARK_RESERVE, at_risk).map_err(|e| store_failure(&e))?;
         drop(s);
-        let mut note = match &lease.took_over {
-            Some(t) => format!(
-                "the lease of {} expired at {} (the run was killed); taken over, its runs marked interrupted. ",
-                t.holder,
-                t.expired_at.to_rfc3339()
-            ),
-            None => String::new(),
-        };
+        let mut note = lease.took_over.as_ref().map_or_else(String::new, |t| format!("{} ", took_over_note(t)));
         match resent {
             Some(flow_state::Resent::AtMost { run, records }) => note.push_str(&format!(
                 "run {} did not finish with every record it started in a checkpoint: {records} record{} it started past its last checkpoint {} read again, and may be sent twice. ",
@@ -982,6 +987,19 @@ mod tests {
         };
         assert_eq!(d.code, codes::STATE_LOCKED.id);
         assert!(d.message.contains("flowc replay (process"), "{}", d.message);
+    }
+
+    #[test]
+    fn the_note_of_a_lease_taken_over_names_a_replay_as_a_replay() {
+        let at = chrono::DateTime::parse_from_rfc3339("2026-12-01T10:00:00Z").expect("time").with_timezone(&Utc);
+        let taken =
+            |holder: &str| flow_state::TakenOver { holder: holder.into(), expired_at: at, interrupted_runs: vec![] };
+        let replay = took_over_note(&taken("flowc replay (process 7 on box)"));
+        assert_eq!(
+            replay,
+            "the lease of flowc replay (process 7 on box) expired at 2026-12-01T10:00:00+00:00 (the replay was killed); taken over, its runs marked interrupted."
+        );
+        assert!(took_over_note(&taken("flowc run (process 7 on box)")).contains("(the run was killed)"));
     }
 
     #[test]

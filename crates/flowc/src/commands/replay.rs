@@ -89,6 +89,9 @@ fn print_result(target: &Target, result: &flow_runtime::ReplayReport, nothing: &
         report::eprint(nothing);
     }
     for f in &result.flows {
+        if let Some(note) = &f.took_over {
+            report::eprint(&format!("flow {}: {note}", f.flow));
+        }
         if f.stopped && f.replayed == 0 {
             report::eprint(&format!(
                 "flow {}: stopped before its turn — {} dead letter{} left untouched (kept as they were)",
