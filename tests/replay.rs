@@ -755,6 +755,11 @@ fn a_run_whose_lease_was_taken_over_stores_no_dead_letter_and_stops_naming_the_r
 /// Two dead letters in the store (Bob's and Di's), the receiver fixed; the replay's first
 /// request (Bob's) is held at the fake's gate.
 fn replay_parked_at_bob(api: &FakeApi, file: &str, store: &Path) -> Child {
+    replay_parked_at(api, file, store, "Bob")
+}
+
+/// [`replay_parked_at_bob`] with the request of `who` held at the gate.
+fn replay_parked_at(api: &FakeApi, file: &str, store: &Path, who: &str) -> Child {
     four(api);
     api.changes().refuse(&["Bob", "Di"]);
     let out = run(api, file, &[], &[]);
@@ -762,7 +767,7 @@ fn replay_parked_at_bob(api: &FakeApi, file: &str, store: &Path) -> Child {
     assert_eq!(copied(api), ["Ada", "Cy"]);
     assert_eq!(stored_letters(store).len(), 2);
     api.changes().accept_all();
-    api.changes().gate(&["Bob"]);
+    api.changes().gate(&[who]);
     let base = base(api);
     let mut replaying = Child::start(&["replay", file, "--base-url", &base]);
     replaying.parked_at_gate(api);
@@ -806,6 +811,34 @@ fn sigint_during_replay_finishes_the_record_in_flight_keeps_its_outcome_and_leav
         assert!(next.stderr.contains("1 dead letter replayed — 1 delivered"), "{}", next.stderr);
         assert_eq!(copied(api), ["Di"]);
         assert!(stored_letters(&store).is_empty());
+    });
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// SIGINT while the very last dead letter's request is in flight (Di's, held by the fake):
+/// that record finishes and leaves the store, nothing is left untouched, so the replay is not
+/// stopped: it is recorded `succeeded`, its summary says no "stopped", and flowc exits 0.
+#[test]
+fn sigint_during_the_last_record_stops_nothing_and_the_exit_code_says_so() {
+    let (dir, file) = scratch("replay-sigint-last", &dead_lettering());
+    let store = dir.join("flowc-state.sqlite");
+    with_fake(Config::default(), |api| {
+        let mut replaying = replay_parked_at(api, &file, &store, "Di");
+        replaying.signal("INT");
+        replaying.said("SIGINT: stopping: no new dead letters are sent");
+        api.changes().open_gate();
+        let (code, stderr) = replaying.end();
+        assert_eq!(code, 0, "{stderr}");
+        assert!(stderr.contains("flow copy_changes: 2 dead letters replayed — 2 delivered"), "{stderr}");
+        assert!(!stderr.contains("stopped —"), "{stderr}");
+        assert_eq!(copied(api), ["Bob", "Di"]);
+        assert!(stored_letters(&store).is_empty());
+        let runs = flowc(&["runs", &file, "--format", "json"], &[]);
+        let list: serde_json::Value = serde_json::from_str(&runs.stdout).expect("json");
+        assert_eq!(
+            (&list[0]["kind"], &list[0]["status"]),
+            (&serde_json::json!("replay"), &serde_json::json!("succeeded"))
+        );
     });
     let _ = std::fs::remove_dir_all(dir);
 }
