@@ -741,6 +741,8 @@ fn a_run_whose_lease_was_taken_over_stores_no_dead_letter_and_stops_naming_the_r
             "{stderr}"
         );
         assert!(stderr.contains("it is in the dead letter file"), "{stderr}");
+        assert!(stderr.contains("another run or replay took this flow over"), "{stderr}");
+        assert!(!stderr.contains("make the state store writable"), "{stderr}");
         let lines = std::fs::read_to_string(dir.join("failed.ndjson")).expect("the dead letter file");
         assert_eq!(lines.lines().count(), 1, "{lines}");
         assert!(lines.contains(r#""name":"Ada""#), "{lines}");
@@ -753,6 +755,11 @@ fn a_run_whose_lease_was_taken_over_stores_no_dead_letter_and_stops_naming_the_r
 /// Two dead letters in the store (Bob's and Di's), the receiver fixed; the replay's first
 /// request (Bob's) is held at the fake's gate.
 fn replay_parked_at_bob(api: &FakeApi, file: &str, store: &Path) -> Child {
+    replay_parked_at(api, file, store, "Bob")
+}
+
+/// [`replay_parked_at_bob`] with the request of `who` held at the gate.
+fn replay_parked_at(api: &FakeApi, file: &str, store: &Path, who: &str) -> Child {
     four(api);
     api.changes().refuse(&["Bob", "Di"]);
     let out = run(api, file, &[], &[]);
@@ -760,7 +767,7 @@ fn replay_parked_at_bob(api: &FakeApi, file: &str, store: &Path) -> Child {
     assert_eq!(copied(api), ["Ada", "Cy"]);
     assert_eq!(stored_letters(store).len(), 2);
     api.changes().accept_all();
-    api.changes().gate(&["Bob"]);
+    api.changes().gate(&[who]);
     let base = base(api);
     let mut replaying = Child::start(&["replay", file, "--base-url", &base]);
     replaying.parked_at_gate(api);
@@ -808,6 +815,34 @@ fn sigint_during_replay_finishes_the_record_in_flight_keeps_its_outcome_and_leav
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// SIGINT while the very last dead letter's request is in flight (Di's, held by the fake):
+/// that record finishes and leaves the store, nothing is left untouched, so the replay is not
+/// stopped: it is recorded `succeeded`, its summary says no "stopped", and flowc exits 0.
+#[test]
+fn sigint_during_the_last_record_stops_nothing_and_the_exit_code_says_so() {
+    let (dir, file) = scratch("replay-sigint-last", &dead_lettering());
+    let store = dir.join("flowc-state.sqlite");
+    with_fake(Config::default(), |api| {
+        let mut replaying = replay_parked_at(api, &file, &store, "Di");
+        replaying.signal("INT");
+        replaying.said("SIGINT: stopping: no new dead letters are sent");
+        api.changes().open_gate();
+        let (code, stderr) = replaying.end();
+        assert_eq!(code, 0, "{stderr}");
+        assert!(stderr.contains("flow copy_changes: 2 dead letters replayed — 2 delivered"), "{stderr}");
+        assert!(!stderr.contains("stopped —"), "{stderr}");
+        assert_eq!(copied(api), ["Bob", "Di"]);
+        assert!(stored_letters(&store).is_empty());
+        let runs = flowc(&["runs", &file, "--format", "json"], &[]);
+        let list: serde_json::Value = serde_json::from_str(&runs.stdout).expect("json");
+        assert_eq!(
+            (&list[0]["kind"], &list[0]["status"]),
+            (&serde_json::json!("replay"), &serde_json::json!("succeeded"))
+        );
+    });
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 /// A second signal aborts the replay at once (143 for SIGTERM), with no summary: the record in
 /// flight has no outcome committed, so both dead letters are still in the store as they were,
 /// and the next replay sends them (Bob's as a replay of its idempotency key if the fake applied
@@ -832,8 +867,14 @@ fn a_second_signal_aborts_the_replay_at_once_and_the_store_keeps_every_dead_lett
         assert_eq!(next.code, 0, "{}", next.stderr);
         assert!(next.stderr.contains("2 dead letters replayed — 2 delivered"), "{}", next.stderr);
         assert!(stored_letters(&store).is_empty());
-        // The aborted replay's lease was taken over at once (its process is gone), and its run
-        // marked interrupted.
+        // The aborted replay's lease was taken over at once (its process is gone), said as a
+        // run says it, and its run marked interrupted.
+        assert!(
+            next.stderr.contains("flow copy_changes: the lease of flowc replay (process ")
+                && next.stderr.contains("(the replay was killed); taken over, its runs marked interrupted."),
+            "{}",
+            next.stderr
+        );
         let runs = flowc(&["runs", &file, "--format", "json"], &[]);
         let list: serde_json::Value = serde_json::from_str(&runs.stdout).expect("json");
         assert_eq!(

@@ -748,3 +748,30 @@ fn a_store_in_a_read_only_folder_is_a_clear_error_sends_nothing_and_loses_nothin
     let _ = std::fs::remove_dir_all(dir);
     let _ = std::fs::remove_dir_all(bin);
 }
+
+/// The store is the file's, one for all its flows with state: `flowc plan` says it is
+/// encrypted for each of them, not only for the flow that names `store_key`.
+#[test]
+fn the_plan_says_the_store_is_encrypted_for_every_flow_with_state() {
+    let second = example()
+        .split("flow copy_changes {")
+        .nth(1)
+        .map(|rest| format!("flow copy_again {{{rest}"))
+        .expect("the example's flow");
+    let source = example()
+        .replace("secret SHOP_TOKEN\n", "secret SHOP_TOKEN\nsecret STATE_KEY\n")
+        .replace("    lag = 5m\n", "    lag = 5m\n    store_key = STATE_KEY\n")
+        + "\n"
+        + &second;
+    let (dir, file) = scratch("plan-store-key", &source);
+    let out = flowc(&["plan", &file], &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let plan = format!("{}{}", out.stdout, out.stderr);
+    assert_eq!(
+        plan.matches("    store: encrypted at rest, its key derived from secret STATE_KEY").count(),
+        2,
+        "{plan}"
+    );
+    assert!(plan.contains("flow copy_again"), "{plan}");
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -299,10 +299,22 @@ impl Checker<'_> {
     /// the file names (the state store is the file's, with one key).
     fn store_key(&mut self, p: &ast::Property) -> Option<String> {
         let ExprKind::Name(id) = &p.value.kind else {
+            // A quoted name (`store_key = "SHOP_KEY"`) is the name the help uses.
+            let quoted = match &p.value.kind {
+                ExprKind::Str(text) if is_name(text) => Some(text.as_str()),
+                _ => None,
+            };
+            let name = quoted.unwrap_or("STATE_KEY");
+            let declared = self.decls.secrets.decls().any(|d| d.name.name == name);
+            let help = if declared {
+                format!("write `store_key = {name}`, the secret's name without quotes; its value is read at run time")
+            } else {
+                format!("declare `secret {name}` and write `store_key = {name}`; its value (random, e.g. `openssl rand -base64 32`) is read at run time")
+            };
             self.report(
                 Diagnostic::new(codes::STORE_KEY_SECRET, "`store_key` names a secret")
                     .primary(p.value.span, "not the name of a secret")
-                    .help("declare `secret STATE_KEY` and write `store_key = STATE_KEY`; its value (random, e.g. `openssl rand -base64 32`) is read at run time"),
+                    .help(help),
             );
             return None;
         };
@@ -513,4 +525,11 @@ fn article(t: plan::CursorType) -> String {
         plan::CursorType::Int => "an Int".into(),
         t => format!("a {}", t.name()),
     }
+}
+
+/// Whether `text` could be written as a name (a letter or `_`, then letters, digits and `_`).
+fn is_name(text: &str) -> bool {
+    let mut chars = text.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }

@@ -67,6 +67,12 @@ impl FlowRun {
         let lease = crate::state::lock(&state.lease).clone();
         let added = crate::state::lock(&state.store).add_dead_letter(&lease, &letter);
         added.map(|_| ()).map_err(|e| {
+            let help = match e {
+                flow_state::StateError::LeaseLost { .. } => {
+                    "another run or replay took this flow over once this run's lease had expired (was the run paused?): let it finish, then run again"
+                }
+                _ => "make the state store writable, then run again",
+            };
             Diagnostic::new(
                 codes::DEAD_LETTER,
                 format!("{} could not be written to the state store's dead letters: {e}", rec.describe()),
@@ -75,7 +81,7 @@ impl FlowRun {
                 "in flow `{}`; the run stops so the record is not lost (it is in the dead letter file, and not settled: the next run reads it again)",
                 self.flow_name()
             ))
-            .help("make the state store writable, then run again")
+            .help(help)
         })
     }
 
@@ -176,6 +182,9 @@ pub struct FlowReplay {
     pub untouched: u64,
     /// The replay was stopped before this flow's dead letters were all sent.
     pub stopped: bool,
+    /// Its lease was taken over from a holder that let it expire or is gone (killed): what
+    /// happened to it, as a run's note says it.
+    pub took_over: Option<String>,
 }
 
 /// What a replay did: per flow, and what stopped it.
@@ -395,13 +404,22 @@ async fn replay_flow(
         }
     };
     let fr = FlowRun::for_replay(ctx.clone(), flow);
-    let mut result = FlowReplay { flow: name, run: Some(run.0), ..FlowReplay::default() };
-    let mut keeper = StoreKeeper { store, lease, renewed: std::time::Instant::now() };
+    let took_over = lease.took_over.as_ref().map(crate::state::took_over_note);
+    let mut result = FlowReplay { flow: name, run: Some(run.0), took_over, ..FlowReplay::default() };
+    // The lease is renewed on a timer while the replay works, not only between outcomes: one
+    // record in flight may take longer than the lease lasts (a 30 s timeout, and its retries).
+    let lease = Arc::new(Mutex::new(lease));
+    let renewing = Arc::new(tokio::sync::Notify::new());
+    let renewer = tokio::spawn(renew_while_replaying(store.clone(), lease.clone(), renewing.clone()));
+    let mut keeper = StoreKeeper { store, lease: lease.clone() };
     let replayed = match state_env(&fr, store) {
         Ok(env) => replay_letters(&fr, &mut keeper, env, letters, &mut result, stop).await,
         Err(d) => Err(d),
     };
-    let lease = keeper.lease;
+    // Stopped before the run ends (a renewal in progress finishes first).
+    renewing.notify_one();
+    let _ = renewer.await;
+    let lease = lock(&lease).clone();
     let counts = fr.counts();
     let failed = result.failed.len() as u64;
     let counts = RunCounts {
@@ -455,32 +473,46 @@ trait Keeper {
     fn failed(&mut self, letter: &DeadLetter, error: &DeadLetterError) -> Result<(), Diagnostic>;
 }
 
-/// The store's dead letters, under the flow's lease (renewed as the replay goes).
+/// The store's dead letters, under the flow's lease (renewed by [`renew_while_replaying`]).
 struct StoreKeeper<'a> {
     store: &'a Store,
-    lease: Lease,
-    renewed: std::time::Instant,
-}
-
-impl StoreKeeper<'_> {
-    fn renew(&mut self) -> Result<(), Diagnostic> {
-        if self.renewed.elapsed() >= LEASE_TTL / 3 {
-            self.lease = lock(self.store).renew_lease(&self.lease, LEASE_TTL, now()).map_err(|e| store_failure(&e))?;
-            self.renewed = std::time::Instant::now();
-        }
-        Ok(())
-    }
+    lease: Arc<Mutex<Lease>>,
 }
 
 impl Keeper for StoreKeeper<'_> {
     fn succeeded(&mut self, letter: &DeadLetter) -> Result<(), Diagnostic> {
-        lock(self.store).replay_succeeded(&self.lease, &[letter.id]).map_err(|e| store_failure(&e))?;
-        self.renew()
+        let lease = lock(&self.lease).clone();
+        lock(self.store).replay_succeeded(&lease, &[letter.id]).map(|_| ()).map_err(|e| store_failure(&e))
     }
 
     fn failed(&mut self, letter: &DeadLetter, error: &DeadLetterError) -> Result<(), Diagnostic> {
-        lock(self.store).replay_failed(&self.lease, letter.id, error, now()).map_err(|e| store_failure(&e))?;
-        self.renew()
+        let lease = lock(&self.lease).clone();
+        lock(self.store).replay_failed(&lease, letter.id, error, now()).map_err(|e| store_failure(&e))
+    }
+}
+
+/// Renews a replay's lease every third of its time to live until `stop` is notified; returns
+/// how many renewals succeeded. Each renewal is a commit, on a blocking thread (no worker of
+/// the async runtime waits for the disk). A failed one is tried again at the next tick: a lease
+/// taken over is seen by the next outcome's commit, which is refused (LeaseLost) and ends the
+/// replay.
+async fn renew_while_replaying(store: Store, lease: Arc<Mutex<Lease>>, stop: Arc<tokio::sync::Notify>) -> u64 {
+    let mut renewals = 0;
+    loop {
+        tokio::select! {
+            () = stop.notified() => return renewals,
+            () = tokio::time::sleep(LEASE_TTL / 3) => {}
+        }
+        let (store, lease) = (store.clone(), lease.clone());
+        let renewed = tokio::task::spawn_blocking(move || {
+            let current = lock(&lease).clone();
+            let renewed = lock(&store).renew_lease(&current, LEASE_TTL, now());
+            renewed.map(|l| *lock(&lease) = l).is_ok()
+        })
+        .await;
+        if matches!(renewed, Ok(true)) {
+            renewals += 1;
+        }
     }
 }
 
@@ -711,4 +743,36 @@ async fn replay_record(fr: &Arc<FlowRun>, step: usize, mut env: Env, letter: &De
         return Err(Diagnostic::new(codes::EVAL, "the replay was stopped"));
     }
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_replays_lease_is_renewed_on_a_timer_while_a_record_is_in_flight() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (store, _) = crate::state::open(&dir.path().join("s.sqlite"), None).expect("open");
+        // Taken a minute ago: by the wall clock it has expired, and only a renewal keeps it.
+        let taken = now() - chrono::Duration::seconds(60);
+        let lease = lock(&store).acquire_lease("f", "flowc replay (test)", LEASE_TTL, taken).expect("lease");
+        let lease = Arc::new(Mutex::new(lease));
+        let stop = Arc::new(tokio::sync::Notify::new());
+        let renewer = tokio::spawn(renew_while_replaying(store.clone(), lease.clone(), stop.clone()));
+        // One record in flight for longer than a third of the lease's time to live, with no
+        // outcome committed meanwhile (the test clock is paused: this sleep takes no time).
+        tokio::time::sleep(LEASE_TTL / 3 + std::time::Duration::from_secs(1)).await;
+        stop.notify_one();
+        assert_eq!(renewer.await.expect("renewer"), 1);
+        // Renewed from now: a run cannot take it over, and the replay's next commit is accepted.
+        let Err(flow_state::StateError::Locked { holder, .. }) =
+            lock(&store).acquire_lease("f", "flowc run (test)", LEASE_TTL, now())
+        else {
+            panic!("a run took over a replay's lease while it was renewed")
+        };
+        assert_eq!(holder, "flowc replay (test)");
+        let current = lock(&lease).clone();
+        assert!(current.expires_at > now(), "{current:?}");
+        assert!(lock(&store).renew_lease(&current, LEASE_TTL, now()).is_ok());
+    }
 }

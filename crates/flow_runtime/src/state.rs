@@ -38,23 +38,74 @@ fn host() -> String {
         .map_or_else(|_| "this machine".into(), |h| h.trim().to_string())
 }
 
-/// Whether a lease holder is a flowc run (or replay) on this machine whose process no longer exists.
+/// This process's PID namespace and boot, as lease holders name them (`pid namespace
+/// pid:[INODE], boot ID`): a holder's PID is looked up only where both are ours, since the same
+/// host name may be given to containers with separate PID namespaces (sharing one store), or
+/// to another machine. Empty where either cannot be read: then no holder is judged gone.
+fn namespace() -> String {
+    let ns = std::fs::read_link("/proc/self/ns/pid").map(|l| l.to_string_lossy().into_owned()).unwrap_or_default();
+    let boot =
+        std::fs::read_to_string("/proc/sys/kernel/random/boot_id").map(|b| b.trim().to_string()).unwrap_or_default();
+    if ns.is_empty() || boot.is_empty() {
+        return String::new();
+    }
+    format!("pid namespace {ns}, boot {boot}")
+}
+
+/// The lease holder text of this process: `flowc KIND (process PID on HOST, pid namespace …, boot …)`.
+fn holder_text(kind: &str) -> String {
+    let ns = namespace();
+    let pid = std::process::id();
+    if ns.is_empty() {
+        format!("flowc {kind} (process {pid} on {})", host())
+    } else {
+        format!("flowc {kind} (process {pid} on {}, {ns})", host())
+    }
+}
+
+/// Whether a lease holder is a flowc run (or replay) of this machine's PID namespace and boot
+/// whose process no longer exists.
 fn holder_is_gone(holder: &str) -> bool {
+    holder_is_gone_in(holder, &host(), &namespace())
+}
+
+/// [`holder_is_gone`] with our host name and namespace given. A holder of another host,
+/// namespace or boot, or of the old format that names none (`… on HOST)`), is never judged
+/// gone: its lease is taken over only when it expires.
+fn holder_is_gone_in(holder: &str, host: &str, ns: &str) -> bool {
     let rest = holder.strip_prefix("flowc run (process ").or_else(|| holder.strip_prefix("flowc replay (process "));
     let Some(rest) = rest.and_then(|r| r.strip_suffix(')')) else {
         return false;
     };
     let Some((pid, on)) = rest.split_once(" on ") else { return false };
+    let Some((their_host, their_ns)) = on.split_once(", ") else { return false };
     let Ok(pid) = pid.parse::<u32>() else { return false };
-    // Only where the process table can be read (procfs), and only for this machine's runs.
-    on == host() && Path::new("/proc/self").exists() && !Path::new(&format!("/proc/{pid}")).exists()
+    !ns.is_empty() && their_host == host && their_ns == ns && !process_exists(pid)
 }
 
-/// The lease of a `flowc replay` (process PID on HOST): as a run takes it, a live lease of
-/// another holder is R0015, and one whose holder was a flowc process on this machine that no
-/// longer exists (killed, or aborted by a second signal) is taken over at once, as at its expiry.
+/// Whether process `pid` exists: unless `kill(pid, 0)` fails with ESRCH, it does (EPERM is a
+/// live process of another user, which /proc may hide under `hidepid=2`).
+fn process_exists(pid: u32) -> bool {
+    #[cfg(unix)]
+    {
+        // PID 0 (and anything past i32) is no process: kill(0, 0) would test our own group.
+        let Some(pid) = i32::try_from(pid).ok().and_then(rustix::process::Pid::from_raw) else {
+            return true;
+        };
+        !matches!(rustix::process::test_kill_process(pid), Err(rustix::io::Errno::SRCH))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = pid;
+        true
+    }
+}
+
+/// The lease of a `flowc replay` (process PID on HOST, …): as a run takes it, a live lease of
+/// another holder is R0015, and one whose holder was a flowc process of this machine's PID
+/// namespace and boot that no longer exists (killed, or aborted by a second signal) is taken over at once, as at its expiry.
 pub(crate) fn replay_lease(store: &Store, flow: &str) -> Result<Lease, StateError> {
-    let holder = format!("flowc replay (process {} on {})", std::process::id(), host());
+    let holder = holder_text("replay");
     let mut s = lock(store);
     let now = now();
     match s.acquire_lease(flow, &holder, LEASE_TTL, now) {
@@ -69,6 +120,18 @@ pub(crate) fn replay_lease(store: &Store, flow: &str) -> Result<Lease, StateErro
         }
         other => other,
     }
+}
+
+/// The note of a lease taken over from a holder that is gone or let it expire: `the lease of
+/// HOLDER expired at T (the run was killed); taken over, its runs marked interrupted.` (a
+/// replay's holder: "the replay was killed").
+pub(crate) fn took_over_note(t: &flow_state::TakenOver) -> String {
+    let who = if t.holder.starts_with("flowc replay") { "replay" } else { "run" };
+    format!(
+        "the lease of {} expired at {} (the {who} was killed); taken over, its runs marked interrupted.",
+        t.holder,
+        t.expired_at.to_rfc3339()
+    )
 }
 
 /// The wall clock, for the store's times (leases, runs, checkpoints).
@@ -385,7 +448,7 @@ impl FlowStateRun {
         created: bool,
         clock: Clock,
     ) -> Result<(FlowStateRun, String), Diagnostic> {
-        let holder = format!("flowc run (process {} on {})", std::process::id(), host());
+        let holder = holder_text("run");
         let mut s = lock(store);
         let now = now();
         // The lease and the run's start in one commit: one wait for the disk before the run.
@@ -419,14 +482,7 @@ impl FlowStateRun {
         }
         let mark = s.started_mark(flow, run, MARK_RESERVE, at_risk).map_err(|e| store_failure(&e))?;
         drop(s);
-        let mut note = match &lease.took_over {
-            Some(t) => format!(
-                "the lease of {} expired at {} (the run was killed); taken over, its runs marked interrupted. ",
-                t.holder,
-                t.expired_at.to_rfc3339()
-            ),
-            None => String::new(),
-        };
+        let mut note = lease.took_over.as_ref().map_or_else(String::new, |t| format!("{} ", took_over_note(t)));
         match resent {
             Some(flow_state::Resent::AtMost { run, records }) => note.push_str(&format!(
                 "run {} did not finish with every record it started in a checkpoint: {records} record{} it started past its last checkpoint {} read again, and may be sent twice. ",
@@ -884,6 +940,66 @@ mod tests {
         let Err(d) = FlowStateRun::begin(&store, &spec, "f", false) else { panic!("two writers") };
         assert_eq!(d.code, codes::STATE_LOCKED.id);
         assert!(d.message.contains("flowc run (process"), "{}", d.message);
+    }
+
+    /// Past PID_MAX_LIMIT (2^22): no process has it.
+    const NO_SUCH_PID: u32 = (1 << 22) + 1;
+
+    #[test]
+    fn a_holder_is_gone_only_if_its_process_is_not_found_in_our_namespace_and_boot() {
+        let (host, ns) = ("box", "pid namespace pid:[4026531836], boot 1f2e");
+        let holder = |kind: &str, pid: u32, rest: &str| format!("flowc {kind} (process {pid} on {rest})");
+        // A live process (our own) is not gone; one that does not exist, in our namespace, is.
+        assert!(!holder_is_gone_in(&holder("run", std::process::id(), &format!("{host}, {ns}")), host, ns));
+        assert!(holder_is_gone_in(&holder("run", NO_SUCH_PID, &format!("{host}, {ns}")), host, ns));
+        assert!(holder_is_gone_in(&holder("replay", NO_SUCH_PID, &format!("{host}, {ns}")), host, ns));
+        // Another PID namespace, another boot, another host: not looked up, never gone.
+        let other_ns = "pid namespace pid:[4026532999], boot 1f2e";
+        let other_boot = "pid namespace pid:[4026531836], boot 9a9a";
+        assert!(!holder_is_gone_in(&holder("run", NO_SUCH_PID, &format!("{host}, {other_ns}")), host, ns));
+        assert!(!holder_is_gone_in(&holder("run", NO_SUCH_PID, &format!("{host}, {other_boot}")), host, ns));
+        assert!(!holder_is_gone_in(&holder("run", NO_SUCH_PID, &format!("other, {ns}")), host, ns));
+        // The old format names no namespace: it waits for the lease to expire.
+        assert!(!holder_is_gone_in(&holder("run", NO_SUCH_PID, host), host, ns));
+        // Where our namespace cannot be read, nothing is judged gone.
+        assert!(!holder_is_gone_in(&holder("run", NO_SUCH_PID, &format!("{host}, ")), host, ""));
+        assert!(!process_exists(NO_SUCH_PID));
+        assert!(process_exists(std::process::id()));
+    }
+
+    #[test]
+    fn this_process_names_its_namespace_in_its_lease_and_is_not_gone() {
+        let holder = holder_text("run");
+        if !namespace().is_empty() {
+            assert!(holder.ends_with(&format!(", {})", namespace())), "{holder}");
+        }
+        assert!(!holder_is_gone(&holder), "{holder}");
+    }
+
+    #[test]
+    fn a_live_replays_lease_is_refused_to_a_run_r0015() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (store, created) = open(&dir.path().join("s.sqlite"), None).expect("open");
+        let _replay = replay_lease(&store, "f").expect("the replay's lease");
+        let spec = spec(CursorType::Int, Value::Int(0), true, 10);
+        let Err(d) = FlowStateRun::begin(&store, &spec, "f", created) else {
+            panic!("a run took a live replay's lease")
+        };
+        assert_eq!(d.code, codes::STATE_LOCKED.id);
+        assert!(d.message.contains("flowc replay (process"), "{}", d.message);
+    }
+
+    #[test]
+    fn the_note_of_a_lease_taken_over_names_a_replay_as_a_replay() {
+        let at = chrono::DateTime::parse_from_rfc3339("2026-12-01T10:00:00Z").expect("time").with_timezone(&Utc);
+        let taken =
+            |holder: &str| flow_state::TakenOver { holder: holder.into(), expired_at: at, interrupted_runs: vec![] };
+        let replay = took_over_note(&taken("flowc replay (process 7 on box)"));
+        assert_eq!(
+            replay,
+            "the lease of flowc replay (process 7 on box) expired at 2026-12-01T10:00:00+00:00 (the replay was killed); taken over, its runs marked interrupted."
+        );
+        assert!(took_over_note(&taken("flowc run (process 7 on box)")).contains("(the run was killed)"));
     }
 
     #[test]

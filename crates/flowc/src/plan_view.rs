@@ -16,7 +16,7 @@ pub(crate) fn render_plan(plan: &Plan, source: &str) -> String {
         let _ = writeln!(out, "flow {}", flow.name);
         let _ = writeln!(out, "  {} records at once · on error: {policy}", flow.concurrency);
         if let Some(state) = &flow.state {
-            flow_state(state, &mut out);
+            flow_state(state, flow_plan::store_key_secret(plan), &mut out);
         }
         steps(plan, &flow.body, 1, "", &mut out, &text);
         out.push('\n');
@@ -171,7 +171,9 @@ fn auth(a: &Auth) -> String {
 }
 
 /// What a flow's state is, what the flow reads of it and what it writes.
-fn flow_state(s: &flow_plan::FlowState, out: &mut String) {
+/// A flow's `state`; `store_key`: the secret the file's one store is encrypted with, named by
+/// whichever flow names it (every flow with state in the file uses that store).
+fn flow_state(s: &flow_plan::FlowState, store_key: Option<&str>, out: &mut String) {
     let path = |p: &[flow_plan::Key]| format!("record.{}", p.iter().map(|k| k.as_str()).collect::<Vec<_>>().join("."));
     let initial = flow_eval::encode(&s.initial);
     let _ = writeln!(out, "  state {}: {} · initially {initial} (when the store has none)", s.name, s.ty.name());
@@ -202,7 +204,7 @@ fn flow_state(s: &flow_plan::FlowState, out: &mut String) {
         s.checkpoint_every,
         duration(s.checkpoint_interval_ms)
     );
-    if let Some(secret) = &s.store_key {
+    if let Some(secret) = store_key {
         let _ = writeln!(out, "    store: encrypted at rest, its key derived from secret {secret}");
     }
 }

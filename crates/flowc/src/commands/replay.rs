@@ -71,7 +71,7 @@ pub(crate) fn replay(file: &Path, args: &ReplayArgs<'_>, state: StoreOptions<'_>
         runtime.block_on(flow_runtime::replay(&target.plan, Box::new(store), options, Arc::new(flow_runtime::Quiet)));
     let nothing = format!("no dead letters to replay in {}", target.store.display());
     let code = print_result(&target, &result, &nothing, "the store");
-    Ok(stopped_by.code().unwrap_or(code))
+    Ok(exit_code(result.stopped, stopped_by.code(), code))
 }
 
 /// The replay's outcome on stderr: its diagnostics, one line per flow, one per dead letter that
@@ -89,15 +89,50 @@ fn print_result(target: &Target, result: &flow_runtime::ReplayReport, nothing: &
         report::eprint(nothing);
     }
     for f in &result.flows {
-        if f.stopped && f.replayed == 0 {
-            report::eprint(&format!(
-                "flow {}: stopped before its turn — {} dead letter{} left untouched (kept as they were)",
-                f.flow,
-                f.untouched,
-                super::plural(f.untouched as usize)
-            ));
-            continue;
+        for line in flow_lines(f, place) {
+            report::eprint(&line);
         }
+    }
+    if result.ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+/// The exit code of a replay: 128 + the signal's number (130, 143) when a signal stopped it
+/// with dead letters left untouched (`report.stopped`); otherwise, as usual (a signal during
+/// the very last record stops nothing: that record's outcome is kept, and the replay succeeded
+/// or failed as it did).
+fn exit_code(stopped: bool, signalled: Option<ExitCode>, code: ExitCode) -> ExitCode {
+    match signalled {
+        Some(signal) if stopped => signal,
+        _ => code,
+    }
+}
+
+/// One flow's lines of the replay's summary.
+fn flow_lines(f: &flow_runtime::FlowReplay, place: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    if let Some(note) = &f.took_over {
+        lines.push(format!("flow {}: {note}", f.flow));
+    }
+    if f.stopped && f.replayed == 0 {
+        let untouched = format!(
+            "{} dead letter{} left untouched (kept as they were)",
+            f.untouched,
+            super::plural(f.untouched as usize)
+        );
+        lines.push(match f.run {
+            // Its lease was taken and its run started, but the signal came before its first record.
+            Some(run) => {
+                format!("flow {}: stopped before its first dead letter was sent — {untouched} · run {run}", f.flow)
+            }
+            None => format!("flow {}: stopped before its turn — {untouched}", f.flow),
+        });
+        return lines;
+    }
+    {
         let mut line = format!(
             "flow {}: {}{} dead letter{} replayed — {} delivered, {} filtered out (these left {place}), {} failed again (kept)",
             f.flow,
@@ -115,19 +150,15 @@ fn print_result(target: &Target, result: &flow_runtime::ReplayReport, nothing: &
         if let Some(run) = f.run {
             line.push_str(&format!(" · run {run}"));
         }
-        report::eprint(&line);
+        lines.push(line);
         for fail in &f.failed {
-            report::eprint(&format!(
+            lines.push(format!(
                 "  dead letter {}, record #{} of `{}` (attempt {}): {}",
                 fail.id, fail.record_index, fail.source, fail.attempts, fail.error
             ));
         }
     }
-    if result.ok() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    }
+    lines
 }
 
 /// `flowc replay FILE --from DEAD_LETTERS`: a dead letter file's records through their flows
@@ -158,7 +189,7 @@ fn replay_file(file: &Path, from: &Path, args: &ReplayArgs<'_>, state: StoreOpti
         runtime.block_on(flow_runtime::replay_file(&target.plan, from, options, Arc::new(flow_runtime::Quiet)));
     let nothing = format!("no dead letters to replay in {}", from.display());
     let code = print_result(&target, &result, &nothing, "the file");
-    Ok(stopped_by.code().unwrap_or(code))
+    Ok(exit_code(result.stopped, stopped_by.code(), code))
 }
 
 /// The dead letters of a file a replay would send, as [`dry_run`] lists the store's.
@@ -320,4 +351,37 @@ fn runtime() -> miette::Result<tokio::runtime::Runtime> {
         .enable_all()
         .build()
         .map_err(|e| miette::miette!("cannot start the async runtime: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_flow_stopped_after_its_lease_was_taken_but_before_its_first_record_names_its_run() {
+        let stopped = |run| flow_runtime::FlowReplay {
+            flow: "f".into(),
+            run,
+            untouched: 2,
+            stopped: true,
+            ..flow_runtime::FlowReplay::default()
+        };
+        assert_eq!(
+            flow_lines(&stopped(Some(7)), "the store"),
+            ["flow f: stopped before its first dead letter was sent — 2 dead letters left untouched (kept as they were) · run 7"]
+        );
+        assert_eq!(
+            flow_lines(&stopped(None), "the store"),
+            ["flow f: stopped before its turn — 2 dead letters left untouched (kept as they were)"]
+        );
+    }
+
+    #[test]
+    fn the_exit_code_is_the_signals_only_when_something_was_left_untouched() {
+        let signal = Some(ExitCode::from(130));
+        assert_eq!(exit_code(true, signal, ExitCode::SUCCESS), ExitCode::from(130));
+        assert_eq!(exit_code(false, signal, ExitCode::SUCCESS), ExitCode::SUCCESS);
+        assert_eq!(exit_code(false, signal, ExitCode::from(1)), ExitCode::from(1));
+        assert_eq!(exit_code(true, None, ExitCode::from(1)), ExitCode::from(1));
+    }
 }
