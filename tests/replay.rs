@@ -6,7 +6,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{flowc, with_fake};
+use common::{flowc, with_fake, Child};
 use flow_fakeapi::{Config, FakeApi};
 use flow_state::StateStore;
 
@@ -631,74 +631,9 @@ fn replay_from_a_file_leaves_what_it_cannot_send_and_masks_sensitive_fields() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
-/// A flowc process of a test, its stderr read line by line on a thread of its own.
-struct Child {
-    child: std::process::Child,
-    lines: std::sync::mpsc::Receiver<String>,
-    stderr: Vec<String>,
-}
-
-impl Child {
-    fn start(args: &[&str]) -> Child {
-        use std::io::BufRead;
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_flowc"))
-            .current_dir(common::root())
-            .args(args)
-            .env("NO_COLOR", "1")
-            .env(TOKEN.0, TOKEN.1)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("start flowc");
-        let (tx, lines) = std::sync::mpsc::channel();
-        let stderr = child.stderr.take().expect("stderr");
-        std::thread::spawn(move || {
-            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    return;
-                }
-            }
-        });
-        Child { child, lines, stderr: Vec::new() }
-    }
-
-    /// Waits until the fake holds one write at its gate (the process is parked there).
-    fn parked_at_gate(&mut self, api: &FakeApi) {
-        // Synchronised on the fake's count; the bound only ends a test that went wrong.
-        let give_up = std::time::Instant::now() + std::time::Duration::from_secs(60);
-        while api.changes().at_gate() != 1 {
-            assert!(std::time::Instant::now() < give_up, "never parked at the gate");
-            assert!(self.child.try_wait().expect("wait").is_none(), "it ended before the gate");
-            std::thread::sleep(std::time::Duration::from_millis(5));
-        }
-    }
-
-    fn signal(&self, name: &str) {
-        let pid = self.child.id().to_string();
-        let status = std::process::Command::new("kill").args(["-s", name, &pid]).status().expect("kill");
-        assert!(status.success());
-    }
-
-    /// Reads stderr until a line containing `text` (the process said it), and returns it.
-    fn said(&mut self, text: &str) -> String {
-        loop {
-            let line = self
-                .lines
-                .recv_timeout(std::time::Duration::from_secs(60))
-                .unwrap_or_else(|_| panic!("it never said {text:?}: {:?}", self.stderr));
-            self.stderr.push(line.clone());
-            if line.contains(text) {
-                return line;
-            }
-        }
-    }
-
-    /// The exit code, and all of stderr.
-    fn end(mut self) -> (i32, String) {
-        let status = self.child.wait().expect("wait");
-        self.stderr.extend(self.lines.iter());
-        (status.code().unwrap_or(-1), self.stderr.join("\n"))
-    }
+/// Waits until the fake holds one write at its gate (the process is parked there).
+fn parked_at_gate(process: &mut Child, api: &FakeApi) {
+    process.wait_until("parked at the gate", || api.changes().at_gate() == 1);
 }
 
 /// A run whose lease is taken over while a record it will dead-letter is in flight: the
@@ -718,8 +653,8 @@ fn a_run_whose_lease_was_taken_over_stores_no_dead_letter_and_stops_naming_the_r
         api.changes().gate(&["Ada"]);
         api.changes().refuse(&["Ada"]);
         let base = base(api);
-        let mut running = Child::start(&["run", &file, "--base-url", &base]);
-        running.parked_at_gate(api);
+        let mut running = Child::start(&["run", &file, "--base-url", &base], &[TOKEN]);
+        parked_at_gate(&mut running, api);
         // Another holder takes the lease over, as once it has expired (the store is told a
         // time past its expiry, so nothing here waits for a clock).
         let mut other = flow_state::SqliteStore::open(&store, None).expect("open the store").store;
@@ -769,8 +704,8 @@ fn replay_parked_at(api: &FakeApi, file: &str, store: &Path, who: &str) -> Child
     api.changes().accept_all();
     api.changes().gate(&[who]);
     let base = base(api);
-    let mut replaying = Child::start(&["replay", file, "--base-url", &base]);
-    replaying.parked_at_gate(api);
+    let mut replaying = Child::start(&["replay", file, "--base-url", &base], &[TOKEN]);
+    parked_at_gate(&mut replaying, api);
     replaying
 }
 

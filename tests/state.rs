@@ -5,7 +5,7 @@ mod common;
 
 use std::path::PathBuf;
 
-use common::{flowc, with_fake};
+use common::{flowc, with_fake, Child};
 use flow_fakeapi::{Config, FakeApi};
 
 const TOKEN: (&str, &str) = ("SHOP_TOKEN", "demo-shop-token");
@@ -219,75 +219,15 @@ fn a_sorted_source_killed_mid_pull_resumes_from_its_advanced_cursor() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
-/// A run of `file` with its stderr read line by line on a thread of its own.
-struct Child {
-    child: std::process::Child,
-    lines: std::sync::mpsc::Receiver<String>,
-    stderr: Vec<String>,
+/// A run of `file` against the fake, its stderr read as it runs.
+fn start_run(api: &FakeApi, file: &str) -> Child {
+    let base = format!("shop={}/shop", api.url());
+    Child::start(&["run", file, "--base-url", &base], &[TOKEN])
 }
 
-impl Child {
-    fn start(api: &FakeApi, file: &str) -> Child {
-        use std::io::BufRead;
-        let base = format!("shop={}/shop", api.url());
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_flowc"))
-            .current_dir(common::root())
-            .args(["run", file, "--base-url", &base])
-            .env("NO_COLOR", "1")
-            .env(TOKEN.0, TOKEN.1)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("start flowc");
-        let (tx, lines) = std::sync::mpsc::channel();
-        let stderr = child.stderr.take().expect("stderr");
-        std::thread::spawn(move || {
-            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    return;
-                }
-            }
-        });
-        Child { child, lines, stderr: Vec::new() }
-    }
-
-    /// Waits until the fake holds a write of this run (the run is parked there).
-    fn parked(&mut self, api: &FakeApi) {
-        // Synchronised on the fake's count; the bound only ends a test that went wrong.
-        let give_up = std::time::Instant::now() + std::time::Duration::from_secs(60);
-        while api.changes().held() == 0 {
-            assert!(std::time::Instant::now() < give_up, "the run was never parked");
-            assert!(self.child.try_wait().expect("wait").is_none(), "the run ended before it was parked");
-            std::thread::sleep(std::time::Duration::from_millis(5));
-        }
-    }
-
-    fn signal(&self, name: &str) {
-        let pid = self.child.id().to_string();
-        let status = std::process::Command::new("kill").args(["-s", name, &pid]).status().expect("kill");
-        assert!(status.success());
-    }
-
-    /// Reads stderr until a line containing `text` (the run said it), and returns it.
-    fn said(&mut self, text: &str) -> String {
-        loop {
-            let line = self
-                .lines
-                .recv_timeout(std::time::Duration::from_secs(60))
-                .unwrap_or_else(|_| panic!("the run never said {text:?}: {:?}", self.stderr));
-            self.stderr.push(line.clone());
-            if line.contains(text) {
-                return line;
-            }
-        }
-    }
-
-    /// The exit code, and all of stderr.
-    fn end(mut self) -> (i32, String) {
-        let status = self.child.wait().expect("wait");
-        self.stderr.extend(self.lines.iter());
-        (status.code().unwrap_or(-1), self.stderr.join("\n"))
-    }
+/// Waits until the fake holds a write of this run (the run is parked there).
+fn parked(run: &mut Child, api: &FakeApi) {
+    run.wait_until("was parked", || api.changes().held() > 0);
 }
 
 /// `N records read, N delivered, N filtered out, N failed[, N not processed …]` of a summary.
@@ -315,8 +255,8 @@ fn sigterm_finishes_what_is_in_flight_checkpoints_and_the_next_run_delivers_exac
     with_fake(Config::default(), |api| {
         six(api);
         api.changes().hold_after(3);
-        let mut run1 = Child::start(api, &file);
-        run1.parked(api);
+        let mut run1 = start_run(api, &file);
+        parked(&mut run1, api);
         run1.signal("TERM");
         run1.said("SIGTERM: stopping");
         api.changes().release();
@@ -363,8 +303,8 @@ fn a_second_signal_aborts_at_once_and_the_store_stays_consistent() {
     with_fake(Config::default(), |api| {
         six(api);
         api.changes().hold_after(3);
-        let mut run1 = Child::start(api, &file);
-        run1.parked(api);
+        let mut run1 = start_run(api, &file);
+        parked(&mut run1, api);
         run1.signal("TERM");
         run1.said("SIGTERM: stopping");
         run1.signal("INT");
@@ -399,8 +339,8 @@ fn a_second_run_of_the_same_flow_at_once_refuses_with_r0015_and_sends_nothing() 
     with_fake(Config::default(), |api| {
         six(api);
         api.changes().hold_after(3);
-        let mut first = Child::start(api, &file);
-        first.parked(api);
+        let mut first = start_run(api, &file);
+        parked(&mut first, api);
         let pages = api.changes().pages().len();
         let second = run(api, &file, &[]);
         assert_eq!(second.code, 1, "{}", second.stderr);
@@ -446,33 +386,18 @@ fn stored_cursor(file: &str) -> Option<String> {
     Some(rest.split_once(" (DateTime)")?.0.to_string())
 }
 
-impl Child {
-    /// Waits until the fake holds `gated` writes at its gate and has stored `stored` copies:
-    /// every record but the gated ones has been written, the gated ones have not.
-    fn parked_at_gate(&mut self, api: &FakeApi, gated: usize, stored: usize) {
-        // Synchronised on the fake's counts; the bound only ends a test that went wrong.
-        let give_up = std::time::Instant::now() + std::time::Duration::from_secs(60);
-        while api.changes().at_gate() != gated || api.changes().copies().len() != stored {
-            assert!(std::time::Instant::now() < give_up, "the run never reached the gate with {stored} copies");
-            assert!(self.child.try_wait().expect("wait").is_none(), "the run ended before the gate");
-            std::thread::sleep(std::time::Duration::from_millis(5));
-        }
-    }
+/// Waits until the fake holds `gated` writes at its gate and has stored `stored` copies:
+/// every record but the gated ones has been written, the gated ones have not.
+fn parked_at_gate(run: &mut Child, api: &FakeApi, gated: usize, stored: usize) {
+    run.wait_until(&format!("reached the gate with {stored} copies"), || {
+        api.changes().at_gate() == gated && api.changes().copies().len() == stored
+    });
+}
 
-    /// Waits until the store's committed cursor is `cursor` (a checkpoint the writer commits
-    /// after the record settled).
-    fn checkpointed(&mut self, file: &str, cursor: &str) {
-        let give_up = std::time::Instant::now() + std::time::Duration::from_secs(60);
-        while stored_cursor(file).as_deref() != Some(cursor) {
-            assert!(
-                std::time::Instant::now() < give_up,
-                "the checkpoint never reached {cursor}: {:?}",
-                stored_cursor(file)
-            );
-            assert!(self.child.try_wait().expect("wait").is_none(), "the run ended before the checkpoint");
-            std::thread::sleep(std::time::Duration::from_millis(5));
-        }
-    }
+/// Waits until the store's committed cursor is `cursor` (a checkpoint the writer commits
+/// after the record settled).
+fn checkpointed_at(run: &mut Child, file: &str, cursor: &str) {
+    run.wait_until(&format!("checkpointed {cursor}"), || stored_cursor(file).as_deref() == Some(cursor));
 }
 
 /// Records forced to finish out of order: r05's write waits behind the fake's gate while the
@@ -485,9 +410,9 @@ fn the_checkpoint_never_passes_a_record_in_flight_while_later_records_finish_fir
     with_fake(Config::default(), |api| {
         twenty(api);
         api.changes().gate(&["r05"]);
-        let mut run1 = Child::start(api, &file);
-        run1.parked_at_gate(api, 1, 19);
-        run1.checkpointed(&file, "2026-03-01T10:04:00Z");
+        let mut run1 = start_run(api, &file);
+        parked_at_gate(&mut run1, api, 1, 19);
+        checkpointed_at(&mut run1, &file, "2026-03-01T10:04:00Z");
         let stored: Vec<String> =
             api.changes().copies().iter().map(|c| c["id"].as_str().unwrap_or("?").to_string()).collect();
         assert!(stored.contains(&"r20".to_string()) && !stored.contains(&"r05".to_string()), "{stored:?}");
@@ -517,9 +442,9 @@ fn a_record_that_fails_under_fail_is_never_passed_by_the_checkpoint() {
         twenty(api);
         api.changes().gate(&["r05"]);
         api.changes().refuse(&["r05"]);
-        let mut run1 = Child::start(api, &file);
-        run1.parked_at_gate(api, 1, 19);
-        run1.checkpointed(&file, "2026-03-01T10:04:00Z");
+        let mut run1 = start_run(api, &file);
+        parked_at_gate(&mut run1, api, 1, 19);
+        checkpointed_at(&mut run1, &file, "2026-03-01T10:04:00Z");
         api.changes().open_gate();
         let (code, stderr) = run1.end();
         assert_eq!(code, 1, "{stderr}");
@@ -561,8 +486,8 @@ fn sigterm_with_records_in_flight_at_concurrency_four_checkpoints_and_the_next_r
     with_fake(Config::default(), |api| {
         forty(api);
         api.changes().gate(&["r05"]);
-        let mut run1 = Child::start(api, &file);
-        run1.parked_at_gate(api, 1, 19);
+        let mut run1 = start_run(api, &file);
+        parked_at_gate(&mut run1, api, 1, 19);
         run1.signal("TERM");
         run1.said("SIGTERM: stopping");
         api.changes().open_gate();
@@ -600,9 +525,9 @@ fn a_second_signal_at_concurrency_four_aborts_at_once_and_the_next_run_loses_not
     with_fake(Config::default(), |api| {
         forty(api);
         api.changes().gate(&["r05"]);
-        let mut run1 = Child::start(api, &file);
-        run1.parked_at_gate(api, 1, 19);
-        run1.checkpointed(&file, "2026-03-01T10:04:00Z");
+        let mut run1 = start_run(api, &file);
+        parked_at_gate(&mut run1, api, 1, 19);
+        checkpointed_at(&mut run1, &file, "2026-03-01T10:04:00Z");
         run1.signal("TERM");
         run1.said("SIGTERM: stopping");
         run1.signal("INT");

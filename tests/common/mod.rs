@@ -24,9 +24,9 @@ pub(crate) struct Output {
     pub stderr: String,
 }
 
-/// Runs the flowc binary from the workspace root, so paths in its output are relative and
-/// stable; of the demo secrets only those in `env` are in its environment.
-pub(crate) fn flowc<A: AsRef<std::ffi::OsStr>>(args: &[A], env: &[(&str, &str)]) -> Output {
+/// The flowc binary as the tests run it: from the workspace root, without colour, and of the
+/// demo secrets only those in `env` in its environment.
+fn flowc_command<A: AsRef<std::ffi::OsStr>>(args: &[A], env: &[(&str, &str)]) -> std::process::Command {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_flowc"));
     cmd.current_dir(root()).args(args).env("NO_COLOR", "1");
     for (name, _) in DEMO_SECRETS {
@@ -35,7 +35,13 @@ pub(crate) fn flowc<A: AsRef<std::ffi::OsStr>>(args: &[A], env: &[(&str, &str)])
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let out = cmd.output().expect("run flowc");
+    cmd
+}
+
+/// Runs the flowc binary from the workspace root, so paths in its output are relative and
+/// stable; of the demo secrets only those in `env` are in its environment.
+pub(crate) fn flowc<A: AsRef<std::ffi::OsStr>>(args: &[A], env: &[(&str, &str)]) -> Output {
+    let out = flowc_command(args, env).output().expect("run flowc");
     Output {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -108,4 +114,73 @@ pub(crate) fn with_fake<T>(config: flow_fakeapi::Config, f: impl FnOnce(&flow_fa
     let out = f(&api);
     drop(api);
     out
+}
+
+/// A flowc process of a test, started from the workspace root, its stderr read line by line on
+/// a thread of its own (so a test can wait for what it says while it runs).
+pub(crate) struct Child {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    stderr: Vec<String>,
+}
+
+impl Child {
+    /// Starts flowc with `args`; of the demo secrets only those in `env` are in its environment.
+    pub(crate) fn start(args: &[&str], env: &[(&str, &str)]) -> Child {
+        use std::io::BufRead;
+        let mut child = flowc_command(args, env)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("start flowc");
+        let (tx, lines) = std::sync::mpsc::channel();
+        let stderr = child.stderr.take().expect("stderr");
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        Child { child, lines, stderr: Vec::new() }
+    }
+
+    /// Waits until `reached` holds (`what` says what that is), while the process runs.
+    /// Synchronised on what the test observes; the bound only ends a test that went wrong.
+    pub(crate) fn wait_until(&mut self, what: &str, mut reached: impl FnMut() -> bool) {
+        let give_up = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while !reached() {
+            assert!(std::time::Instant::now() < give_up, "flowc never {what}");
+            assert!(self.child.try_wait().expect("wait").is_none(), "flowc ended before it {what}");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+
+    /// Sends the signal `name` (`INT`, `TERM`, `KILL`) to the process.
+    pub(crate) fn signal(&self, name: &str) {
+        let pid = self.child.id().to_string();
+        let status = std::process::Command::new("kill").args(["-s", name, &pid]).status().expect("kill");
+        assert!(status.success());
+    }
+
+    /// Reads stderr until a line containing `text` (the process said it), and returns it.
+    pub(crate) fn said(&mut self, text: &str) -> String {
+        loop {
+            let line = self
+                .lines
+                .recv_timeout(std::time::Duration::from_secs(60))
+                .unwrap_or_else(|_| panic!("flowc never said {text:?}: {:?}", self.stderr));
+            self.stderr.push(line.clone());
+            if line.contains(text) {
+                return line;
+            }
+        }
+    }
+
+    /// The exit code, and all of stderr.
+    pub(crate) fn end(mut self) -> (i32, String) {
+        let status = self.child.wait().expect("wait");
+        self.stderr.extend(self.lines.iter());
+        (status.code().unwrap_or(-1), self.stderr.join("\n"))
+    }
 }
