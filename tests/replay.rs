@@ -664,6 +664,33 @@ fn replay_from_leaves_the_lines_of_a_flow_that_declares_state_r0019() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// `--from` naming a symbolic link: the file it points to is the one rewritten, and the link
+/// stays a link (a rename over the link's own path would replace it with a copy and leave the
+/// file it names holding every line, to be sent again).
+#[test]
+fn replay_from_a_symbolic_link_rewrites_the_file_it_points_to_and_keeps_the_link() {
+    let (dir, file) = scratch("from-file-symlink", &stateless());
+    let dead = dir.join("failed.ndjson");
+    let link = dir.join("link.ndjson");
+    with_fake(Config::default(), |api| {
+        four(api);
+        api.changes().refuse(&["Bob", "Di"]);
+        let out = run(api, &file, &[], &[]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert_eq!(copied(api), ["Ada", "Cy"]);
+        std::os::unix::fs::symlink("failed.ndjson", &link).expect("symlink");
+        api.changes().refuse(&["Di"]);
+        let replayed = replay(api, &file, &["--from", link.to_str().expect("utf-8")], &[]);
+        assert_eq!(replayed.code, 1, "{}", replayed.stderr);
+        assert_eq!(copied(api), ["Bob"]);
+        assert!(std::fs::symlink_metadata(&link).expect("link").file_type().is_symlink(), "still a link");
+        let after = std::fs::read_to_string(&dead).expect("file");
+        assert_eq!(after.lines().count(), 1, "{after}");
+        assert!(after.contains("\"Di\"") && !after.contains("\"Bob\""), "{after}");
+    });
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 /// Waits until the fake holds one write at its gate (the process is parked there).
 fn parked_at_gate(process: &mut Child, api: &FakeApi) {
     process.wait_until("parked at the gate", || api.changes().at_gate() == 1);
