@@ -631,6 +631,66 @@ fn replay_from_a_file_leaves_what_it_cannot_send_and_masks_sensitive_fields() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// R0019's other branch: `--from` names a file whose lines are of a flow that declares `state`
+/// (its dead letters are replayed from the store), so they are not sent and the file is kept
+/// byte for byte; the store's dead letter stays too.
+#[test]
+fn replay_from_leaves_the_lines_of_a_flow_that_declares_state_r0019() {
+    let (dir, file) = scratch("from-file-stateful", &dead_lettering());
+    let dead = dir.join("failed.ndjson");
+    with_fake(Config::default(), |api| {
+        four(api);
+        api.changes().refuse(&["Bob"]);
+        let out = run(api, &file, &[], &[]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert_eq!(copied(api), ["Ada", "Cy", "Di"]);
+        let before = std::fs::read(&dead).expect("the dead letter file");
+        assert_eq!(String::from_utf8_lossy(&before).lines().count(), 1);
+        api.changes().accept_all();
+        let replayed = replay_from(api, &file, &dir, &[]);
+        assert_eq!(replayed.code, 1, "{}", replayed.stderr);
+        assert!(
+            replayed.stderr.contains("R0019")
+                && replayed.stderr.contains("1 dead letter of flow `copy_changes`")
+                && replayed.stderr.contains("the flow declares `state`")
+                && replayed.stderr.contains("flowc replay FILE --flow copy_changes"),
+            "{}",
+            replayed.stderr
+        );
+        assert!(copied(api).is_empty(), "nothing was sent from the file");
+        assert_eq!(std::fs::read(&dead).expect("file"), before, "the file is left exactly as it was");
+        assert_eq!(stored_letters(&dir.join("flowc-state.sqlite")).len(), 1, "the store keeps its dead letter");
+    });
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// `--from` naming a symbolic link: the file it points to is the one rewritten, and the link
+/// stays a link (a rename over the link's own path would replace it with a copy and leave the
+/// file it names holding every line, to be sent again).
+#[test]
+fn replay_from_a_symbolic_link_rewrites_the_file_it_points_to_and_keeps_the_link() {
+    let (dir, file) = scratch("from-file-symlink", &stateless());
+    let dead = dir.join("failed.ndjson");
+    let link = dir.join("link.ndjson");
+    with_fake(Config::default(), |api| {
+        four(api);
+        api.changes().refuse(&["Bob", "Di"]);
+        let out = run(api, &file, &[], &[]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert_eq!(copied(api), ["Ada", "Cy"]);
+        std::os::unix::fs::symlink("failed.ndjson", &link).expect("symlink");
+        api.changes().refuse(&["Di"]);
+        let replayed = replay(api, &file, &["--from", link.to_str().expect("utf-8")], &[]);
+        assert_eq!(replayed.code, 1, "{}", replayed.stderr);
+        assert_eq!(copied(api), ["Bob"]);
+        assert!(std::fs::symlink_metadata(&link).expect("link").file_type().is_symlink(), "still a link");
+        let after = std::fs::read_to_string(&dead).expect("file");
+        assert_eq!(after.lines().count(), 1, "{after}");
+        assert!(after.contains("\"Di\"") && !after.contains("\"Bob\""), "{after}");
+    });
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 /// Waits until the fake holds one write at its gate (the process is parked there).
 fn parked_at_gate(process: &mut Child, api: &FakeApi) {
     process.wait_until("parked at the gate", || api.changes().at_gate() == 1);

@@ -321,7 +321,10 @@ async fn replay_file_flows(
     report: &mut ReplayReport,
 ) -> Result<(), Diagnostic> {
     let FileFlows { only, secrets, stop } = flows;
-    let (mut file, notes) = LetterFile::open(path)?;
+    // A symbolic link is followed once, here: every rewrite renames over the file it names, so
+    // the link stays a link (a rename over the link's own path would replace it with a copy).
+    let target = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let (mut file, notes) = LetterFile::open(&target)?;
     report.diagnostics.extend(notes);
     let letters = file.letters(only);
     // Flows of the file's lines this replay leaves: with state, or not a flow of the file.
