@@ -128,7 +128,11 @@ pub trait StateStore: Send {
     /// Appends a dead letter of the lease's flow, checking in the same transaction that the
     /// lease is still held ([`StateError::LeaseLost`] otherwise, and nothing is written).
     fn add_dead_letter(&mut self, lease: &Lease, letter: &NewDeadLetter) -> Result<DeadLetterId>;
-    /// Dead letters, oldest first, of one flow or all, of one run or all.
+    /// Dead letters of one flow or all, of one run or all, in the order their runs read the
+    /// records: by run, then by the record's place in its run's input, then by when each failed (one
+    /// written with no run comes after those of runs).
+    /// Not in the order they failed: records are sent concurrently, so that order changes from
+    /// run to run, and a replay in it could apply two changes to one entity out of order.
     fn dead_letters(&self, flow: Option<&str>, run: Option<RunId>) -> Result<Vec<DeadLetter>>;
     /// Removes the dead letters of the lease's flow that replayed successfully, under the lease
     /// (checked in the same transaction: [`StateError::LeaseLost`] removes nothing); returns how

@@ -897,7 +897,8 @@ impl StateStore for SqliteStore {
             .conn
             .prepare(
                 "SELECT id, run_id, flow, step, source, record_index, error, record, failed_at_ms, attempts FROM dead_letters
-                 WHERE (?1 IS NULL OR flow = ?1) AND (?2 IS NULL OR run_id = ?2) ORDER BY id",
+                 WHERE (?1 IS NULL OR flow = ?1) AND (?2 IS NULL OR run_id = ?2)
+                 ORDER BY run_id IS NULL, run_id, record_index, id",
             )
             .map_err(|e| self.err(e))?;
         let rows: Vec<Raw> = st

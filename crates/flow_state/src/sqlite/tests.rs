@@ -592,3 +592,26 @@ fn a_version_1_store_is_migrated_to_version_2_keeping_its_runs_and_state() {
     assert_eq!((r.counts.settled, r.counts.started), (80, 95));
     assert_eq!(r.resent, Some(Resent::AtMost { run: RunId(1), records: 12 }));
 }
+
+/// Dead letters come back in the order their runs read the records (run, then place in the
+/// run's input), not the order they failed: concurrent sends make that order vary, and a
+/// replay in it could apply two changes to one entity out of order.
+#[test]
+fn dead_letters_come_in_the_order_their_runs_read_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = open(&dir.path().join("state.db"));
+    let lease = s.acquire_lease("orders", "test", MIN, t(0)).unwrap();
+    let first = s.start_run(&lease, t(0)).unwrap();
+    let second = s.start_run(&lease, t(1)).unwrap();
+    for (run, index) in [(Some(second), 1), (None, 0), (Some(first), 9), (Some(first), 4), (Some(second), 0)] {
+        let mut l = letter(run, "{}");
+        l.record_index = index;
+        s.add_dead_letter(&lease, &l).unwrap();
+    }
+    let order: Vec<(Option<RunId>, u64)> =
+        s.dead_letters(None, None).unwrap().iter().map(|l| (l.run, l.record_index)).collect();
+    assert_eq!(
+        order,
+        [(Some(first), 4), (Some(first), 9), (Some(second), 0), (Some(second), 1), (None, 0)]
+    );
+}
