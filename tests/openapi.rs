@@ -239,8 +239,9 @@ fn snapshot_named(name: &str, text: String) {
     s.bind(|| insta::assert_snapshot!(name.to_string(), text));
 }
 
-const DRIFT_CASES: [&str; 20] = [
+const DRIFT_CASES: [&str; 21] = [
     "derived",
+    "derived_chain",
     "two_specs",
     "params",
     "plain_strings",
@@ -310,6 +311,7 @@ mod spec_cases {
         slack_linked,
         unions,
         derived,
+        derived_chain,
     );
 }
 

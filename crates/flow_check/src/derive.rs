@@ -145,8 +145,15 @@ impl Checker<'_> {
                     self.keeps_nothing(call.span);
                 }
                 let mut shown = Vec::new();
+                let mut resolved = Vec::new();
                 for f in &fields {
                     let name = &f.field.name;
+                    resolved.push(crate::DerivedField {
+                        name: name.clone(),
+                        declared: f.from.and_then(|b| self.fields.name_span(b, name)),
+                        optional: f.field.optional,
+                        present: f.field.present,
+                    });
                     if let Some(b) = f.from {
                         if let (Some(decl), Some(name_span)) =
                             (self.fields.decl(b, name), self.fields.name_span(b, name))
@@ -174,6 +181,7 @@ impl Checker<'_> {
                     );
                 }
                 self.info.derived_types.push((d.name.span, format!("{{ {} }}", shown.join(", "))));
+                self.info.derived_fields.push((d.name.span, resolved));
                 let ty = Ty::Object(fields.into_iter().map(|f| f.field).collect::<Vec<_>>().into());
                 if d.ty.nullable {
                     Ty::Nullable(Rc::new(ty))

@@ -98,6 +98,23 @@ pub struct Info {
     /// field as it is in the derived type (`UserPatch.login?: String`), what a hover shows
     /// (the field's declaration is the base's, so go to definition and rename lead there).
     pub derived_field_uses: Vec<(Span, String)>,
+    /// Every derived type the checker resolved: the span of its name and its fields in order,
+    /// each with where the field is declared as written (`flowc check --spec` compares a
+    /// derived type by these, so the derivation rules are the checker's alone).
+    pub derived_fields: Vec<(Span, Vec<DerivedField>)>,
+}
+
+/// One field of a derived type as the checker resolved it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DerivedField {
+    pub name: String,
+    /// The span of the field's name where it is declared as written (in the base, or in the
+    /// base's base); `None` for a field whose declaration was not recorded.
+    pub declared: Option<Span>,
+    /// `name?: T` in the derived type (`partial` makes every field so).
+    pub optional: bool,
+    /// `name: T | null`, always present (`partial` takes that away).
+    pub present: bool,
 }
 
 /// The type the checker inferred for each expression, by span. Kept as the checker's own types

@@ -7,7 +7,7 @@
 
 use flow_diagnostics::{Diagnostic, Span};
 
-use crate::{DeclInfo, ExprTypes, FieldDecl, Info, NameDecl};
+use crate::{DeclInfo, DerivedField, ExprTypes, FieldDecl, Info, NameDecl};
 
 /// Moves every span of `info` and `diagnostics` by `to` (where a span of the file before is
 /// now). `false` when `to` has no place for one of them: what was moved is then unusable, and
@@ -39,6 +39,7 @@ fn move_info(info: &mut Info, to: &dyn Fn(Span) -> Option<Span>) -> bool {
         builtin_uses,
         derived_types,
         derived_field_uses,
+        derived_fields,
     } = info;
     types.iter_mut().all(|(s, _)| moved(s, to))
         && decls
@@ -56,6 +57,12 @@ fn move_info(info: &mut Info, to: &dyn Fn(Span) -> Option<Span>) -> bool {
         && builtin_uses.iter_mut().all(|(s, _)| moved(s, to))
         && derived_types.iter_mut().all(|(s, _)| moved(s, to))
         && derived_field_uses.iter_mut().all(|(s, _)| moved(s, to))
+        && derived_fields.iter_mut().all(|(s, fields)| {
+            moved(s, to)
+                && fields.iter_mut().all(|DerivedField { name: _, declared, optional: _, present: _ }| {
+                    declared.as_mut().is_none_or(|d| moved(d, to))
+                })
+        })
 }
 
 fn move_diagnostics(diagnostics: &mut [Diagnostic], to: &dyn Fn(Span) -> Option<Span>) -> bool {

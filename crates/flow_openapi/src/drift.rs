@@ -102,7 +102,7 @@ pub(crate) fn used_by<'f>(file: &'f ast::File, apis: &dyn Fn(&str) -> bool) -> H
             TypeExprKind::Dict { value, .. } => todo.push(value),
             // A derived type uses its base (`pick(User, id)` uses `User`).
             TypeExprKind::Formed(_) => {
-                let base = crate::derived::derivation_of(t).and_then(crate::derived::root_base);
+                let base = derivation_of(t).and_then(root_base);
                 if let Some(decl) = base.and_then(|b| types.get(b.name.as_str())) {
                     if out.insert(decl.name.name.as_str()) {
                         todo.push(&decl.ty);
@@ -113,6 +113,76 @@ pub(crate) fn used_by<'f>(file: &'f ast::File, apis: &dyn Fn(&str) -> bool) -> H
         }
     }
     out
+}
+
+const DERIVATIONS: [&str; 3] = ["pick", "omit", "partial"];
+
+fn is_derivation(e: &ast::Expr) -> bool {
+    matches!(&e.kind, ExprKind::Call { callee, .. } if DERIVATIONS.contains(&callee.name.as_str()))
+}
+
+/// The innermost base a derivation names (`User` in `partial(pick(User, id))`).
+fn root_base(mut call: &ast::Expr) -> Option<&ast::Ident> {
+    loop {
+        let ExprKind::Call { args, .. } = &call.kind else { return None };
+        match args.first().map(|a| &a.value) {
+            Some(inner) if is_derivation(inner) => call = inner,
+            Some(ast::Expr { kind: ExprKind::Name(id), .. }) => return Some(id),
+            _ => return None,
+        }
+    }
+}
+
+/// The derivation a type declaration's right side is, if it is one.
+fn derivation_of(t: &TypeExpr) -> Option<&ast::Expr> {
+    match &t.kind {
+        TypeExprKind::Formed(call) if is_derivation(call) => Some(call),
+        _ => None,
+    }
+}
+
+/// `file` with each derived type (`pick`, `omit`, `partial`) declared by the fields the checker
+/// resolved it to (`flow_check::Info::derived_fields`: the derivation rules are the checker's
+/// alone), each the field's declaration as written in the base (spans included, so drift is
+/// reported where the field's type is written) made optional or not as the checker made it;
+/// `None` when the file derives none. A derivation the checker refuses is left as written.
+fn resolved(file: &ast::File) -> Option<ast::File> {
+    if !file.decls.iter().any(|d| matches!(d, ast::Decl::Type(t) if derivation_of(&t.ty).is_some())) {
+        return None;
+    }
+    let checked = flow_check::check_parsed_for_editor(file, Vec::new());
+    let derived: HashMap<Span, &Vec<flow_check::DerivedField>> =
+        checked.info.derived_fields.iter().map(|(s, fields)| (*s, fields)).collect();
+    let mut written: HashMap<Span, &ast::FieldDecl> = HashMap::new();
+    for d in &file.decls {
+        if let ast::Decl::Type(t) = d {
+            if let TypeExprKind::Object(fs) = &t.ty.kind {
+                for f in fs {
+                    written.insert(f.name.span, f);
+                }
+            }
+        }
+    }
+    let mut out = file.clone();
+    for d in &mut out.decls {
+        let ast::Decl::Type(t) = d else { continue };
+        if derivation_of(&t.ty).is_none() {
+            continue;
+        }
+        let Some(fields) = derived.get(&t.name.span) else { continue };
+        let fields: Option<Vec<ast::FieldDecl>> = fields
+            .iter()
+            .map(|f| {
+                let mut decl = (*written.get(&f.declared?)?).clone();
+                decl.optional = f.optional;
+                decl.present = f.present;
+                Some(decl)
+            })
+            .collect();
+        let Some(fields) = fields else { continue };
+        t.ty = TypeExpr { kind: TypeExprKind::Object(fields), nullable: t.ty.nullable, span: t.ty.span };
+    }
+    Some(out)
 }
 
 /// What was compared, and the drift found.
@@ -146,7 +216,7 @@ pub fn check_spec(file: &ast::File, source: &str, spec: &Value, options: &SpecOp
     // Derived types (`pick`, `omit`, `partial`) compared by the fields they give; which types an
     // endpoint uses is found in the file as written (a derived type uses its base).
     let written = file;
-    let resolved = crate::derived::resolved(file);
+    let resolved = resolved(file);
     let file = resolved.as_ref().unwrap_or(file);
     let order = crate::type_names(spec, None);
     let names: HashMap<String, String> = order.iter().map(|(p, n, _)| (p.clone(), n.clone())).collect();
@@ -1331,6 +1401,14 @@ fn text_of(t: &TypeExpr) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_derived_type_uses_its_base() {
+        let src = "api a { base_url = \"https://a.example\" }\ntype User { id: Int, login: String }\ntype S = partial(pick(User, id))\nendpoint e = a GET \"/\" -> S\n";
+        let (file, _) = flow_syntax::parse(src);
+        let used = super::used_by(&file, &|_| true);
+        assert!(used.contains("S") && used.contains("User"), "{used:?}");
+    }
+
     use super::*;
 
     #[test]

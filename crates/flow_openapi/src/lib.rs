@@ -4,7 +4,6 @@
 //! refuses is put back as `Json` at its place, with the checker's reason as a comment, so the
 //! file always passes `flowc check` and, laid out by the formatter, `flowc fmt --check`.
 
-mod derived;
 mod drift;
 mod glob;
 mod names;
