@@ -545,10 +545,13 @@ async fn replay_letters(
     let plan = fr.ctx.plan.clone();
     let flow = &plan.flows[fr.flow];
     let mut env = env;
-    // Letters in the order of their loops, so the steps before each loop run once, in order.
+    // Letters in the order of their loops, so the steps before each loop run once, in order;
+    // within a loop, as given (a stable sort): the store gives them in the order their runs
+    // read the records, a dead letter file in its lines' order. Not by id: that is the order
+    // they failed, which concurrent sends make vary.
     let mut letters: Vec<(Option<usize>, DeadLetter)> =
         letters.into_iter().map(|l| (loop_of(&plan, fr.flow, &l.source), l)).collect();
-    letters.sort_by_key(|(step, l)| (step.unwrap_or(usize::MAX), l.id));
+    letters.sort_by_key(|(step, _)| step.unwrap_or(usize::MAX));
     let mut prelude_done = 0;
     let total = letters.len() as u64;
     for (n, (step, letter)) in letters.into_iter().enumerate() {

@@ -610,8 +610,5 @@ fn dead_letters_come_in_the_order_their_runs_read_them() {
     }
     let order: Vec<(Option<RunId>, u64)> =
         s.dead_letters(None, None).unwrap().iter().map(|l| (l.run, l.record_index)).collect();
-    assert_eq!(
-        order,
-        [(Some(first), 4), (Some(first), 9), (Some(second), 0), (Some(second), 1), (None, 0)]
-    );
+    assert_eq!(order, [(Some(first), 4), (Some(first), 9), (Some(second), 0), (Some(second), 1), (None, 0)]);
 }
