@@ -937,3 +937,48 @@ fn a_store_key_named_in_the_file_encrypts_the_store_and_every_command_uses_it() 
     });
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// SIGINT while a replay from a dead letter file has a record in flight: the record finishes
+/// and leaves the file, the line not yet sent stays in it byte for byte, the summary counts it
+/// as untouched, and flowc exits 130.
+#[test]
+fn sigint_during_a_replay_from_a_file_keeps_the_line_not_sent_as_it_was() {
+    let (dir, file) = scratch("from-file-sigint", &stateless());
+    let dead = dir.join("failed.ndjson");
+    with_fake(Config::default(), |api| {
+        four(api);
+        api.changes().refuse(&["Bob", "Di"]);
+        let out = run(api, &file, &[], &[]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert_eq!(copied(api), ["Ada", "Cy"]);
+        let before = std::fs::read_to_string(&dead).expect("the dead letter file");
+        let lines: Vec<&str> = before.lines().collect();
+        assert_eq!(lines.len(), 2, "{before}");
+        // The file is replayed in the order of its lines: the first is held at the gate.
+        let name = |line: &str| {
+            let v: serde_json::Value = serde_json::from_str(line).expect("a JSON line");
+            v["record"]["name"].as_str().expect("a name").to_string()
+        };
+        let (first, second) = (name(lines[0]), name(lines[1]));
+        api.changes().accept_all();
+        api.changes().gate(&[first.as_str()]);
+        let base = base(api);
+        let from = dead.to_str().expect("utf-8");
+        let mut replaying = Child::start(&["replay", &file, "--from", from, "--base-url", &base], &[TOKEN]);
+        parked_at_gate(&mut replaying, api);
+        replaying.signal("INT");
+        replaying.said("SIGINT: stopping: no new dead letters are sent");
+        api.changes().open_gate();
+        let (code, stderr) = replaying.end();
+        assert_eq!(code, 130, "{stderr}");
+        assert!(
+            stderr.contains("flow copy_changes: stopped — 1 dead letter replayed — 1 delivered")
+                && stderr.contains("1 left untouched (the replay was stopped)"),
+            "{stderr}"
+        );
+        assert_eq!(copied(api), [first.clone()], "{second} was not sent");
+        let after = std::fs::read_to_string(&dead).expect("file");
+        assert_eq!(after, format!("{}\n", lines[1]), "the line not sent is kept as it was");
+    });
+    let _ = std::fs::remove_dir_all(dir);
+}
