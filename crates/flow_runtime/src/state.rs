@@ -11,7 +11,7 @@
 //! pull completes — mid-pull, an unsorted source checkpoints the page after the last page whose
 //! records are all settled, under the old cursor.
 
-use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::collections::{HashSet, VecDeque};
 use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -406,11 +406,47 @@ impl Clock {
     }
 }
 
+/// Records settled past the watermark, by their distance from it: slot `i` is record
+/// `watermark + 1 + i`. A ring whose capacity grows to the most records ever in flight at once
+/// and is then reused, so settling a record is O(1) and allocates nothing (a map of them
+/// allocated a node for nearly every record, as most settle in order).
+#[derive(Default)]
+struct Ahead {
+    slots: VecDeque<Option<Settled>>,
+    held: usize,
+}
+
+impl Ahead {
+    /// Record `n` is settled, with every record up to `watermark` settled before it. A record
+    /// at or below the watermark is already counted and is left out.
+    fn insert(&mut self, watermark: u64, n: u64, s: Settled) {
+        let Some(i) = n.checked_sub(watermark.saturating_add(1)).and_then(|i| usize::try_from(i).ok()) else { return };
+        if self.slots.len() <= i {
+            self.slots.resize_with(i + 1, || None);
+        }
+        if self.slots[i].replace(s).is_none() {
+            self.held += 1;
+        }
+    }
+
+    /// The record just past the watermark, if it is settled (the watermark then moves by one).
+    fn pop_next(&mut self) -> Option<Settled> {
+        let s = self.slots.front_mut()?.take()?;
+        self.slots.pop_front();
+        self.held -= 1;
+        Some(s)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.held == 0
+    }
+}
+
 struct Tracker {
     /// Every record up to here is settled.
     watermark: u64,
     /// Settled records past the watermark (they finished out of order).
-    ahead: BTreeMap<u64, Settled>,
+    ahead: Ahead,
     /// The greatest cursor value at or below the watermark.
     max: Option<Cursor>,
     /// (cursor, key) of settled records at or below the watermark, kept within the window.
@@ -540,7 +576,7 @@ impl FlowStateRun {
         let watermark = resume.as_ref().map_or(0, |p| p.records_done);
         let track = Tracker {
             watermark,
-            ahead: BTreeMap::new(),
+            ahead: Ahead::default(),
             max: resume.as_ref().and_then(|p| p.seen_max.clone()).or_else(|| committed.clone()),
             boundary: Vec::new(),
             pages: VecDeque::new(),
@@ -662,10 +698,9 @@ impl FlowStateRun {
         if t.failed.is_some() {
             return None;
         }
-        t.ahead.insert(n, settled);
-        loop {
-            let next = t.watermark + 1;
-            let Some(s) = t.ahead.remove(&next) else { break };
+        let watermark = t.watermark;
+        t.ahead.insert(watermark, n, settled);
+        while let Some(s) = t.ahead.pop_next() {
             t.watermark += 1;
             t.since_checkpoint += 1;
             if let Some(c) = s.cursor {
@@ -917,6 +952,57 @@ mod tests {
 
     fn stored(store: &Store) -> flow_state::FlowState {
         lock(store).flow_state("f").expect("readable").expect("a state")
+    }
+
+    #[test]
+    fn ahead_gives_records_back_in_order_and_reuses_its_slots() {
+        let settled = |at: i64| Settled { cursor: Some(Cursor::Int(at)), key: None };
+        let mut ahead = Ahead::default();
+        let mut watermark = 0;
+        let drain = |ahead: &mut Ahead, watermark: &mut u64| {
+            let mut got = Vec::new();
+            while let Some(s) = ahead.pop_next() {
+                *watermark += 1;
+                got.push(s.cursor);
+            }
+            got
+        };
+        // 3 and 2 finish before 1: nothing moves until 1 does, then all three in order.
+        ahead.insert(watermark, 3, settled(3));
+        ahead.insert(watermark, 2, settled(2));
+        assert!(drain(&mut ahead, &mut watermark).is_empty());
+        assert!(!ahead.is_empty());
+        ahead.insert(watermark, 1, settled(1));
+        assert_eq!(
+            drain(&mut ahead, &mut watermark),
+            [Some(Cursor::Int(1)), Some(Cursor::Int(2)), Some(Cursor::Int(3))]
+        );
+        assert_eq!(watermark, 3);
+        assert!(ahead.is_empty());
+        // A record at or below the watermark is already counted: left out.
+        ahead.insert(watermark, 2, settled(99));
+        assert!(ahead.is_empty() && drain(&mut ahead, &mut watermark).is_empty());
+        // Settled twice past the watermark: counted once.
+        ahead.insert(watermark, 5, settled(5));
+        ahead.insert(watermark, 5, settled(5));
+        ahead.insert(watermark, 4, settled(4));
+        assert_eq!(drain(&mut ahead, &mut watermark).len(), 2);
+        assert!(ahead.is_empty());
+        // Many records, at most 16 in flight, finishing in reverse within each group: the ring
+        // stops growing once it holds the most in flight.
+        let mut capacity = None;
+        for group in 0..1000u64 {
+            for i in (1..=16).rev() {
+                let n = 5 + group * 16 + i;
+                ahead.insert(watermark, n, settled(i64::try_from(n).unwrap()));
+            }
+            assert_eq!(drain(&mut ahead, &mut watermark).len(), 16);
+            let now = ahead.slots.capacity();
+            assert!(capacity.is_none_or(|c| c == now), "the ring grew after warming up");
+            capacity = Some(now);
+        }
+        assert_eq!(watermark, 5 + 16 * 1000);
+        assert!(ahead.is_empty());
     }
 
     #[test]
