@@ -976,7 +976,7 @@ fn sigint_during_a_replay_from_a_file_keeps_the_line_not_sent_as_it_was() {
                 && stderr.contains("1 left untouched (the replay was stopped)"),
             "{stderr}"
         );
-        assert_eq!(copied(api), [first.clone()], "{second} was not sent");
+        assert_eq!(copied(api), [first], "{second} was not sent");
         let after = std::fs::read_to_string(&dead).expect("file");
         assert_eq!(after, format!("{}\n", lines[1]), "the line not sent is kept as it was");
     });
