@@ -982,3 +982,56 @@ fn sigint_during_a_replay_from_a_file_keeps_the_line_not_sent_as_it_was() {
     });
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// Two flows with state in one file, each with its own dead letters: SIGINT while the first
+/// flow's first record is in flight finishes that record, and each flow's summary counts what
+/// it left untouched — the rest of the first flow's, and every one of the second's, which
+/// stay in the store as they were.
+#[test]
+fn sigint_during_a_replay_of_two_flows_counts_what_each_left_untouched() {
+    let one = dead_lettering();
+    let at = one.find("flow copy_changes {").expect("the flow");
+    let again = one[at..]
+        .replace("flow copy_changes {", "flow copy_again {")
+        .replace("dead_letter(\"failed.ndjson\")", "dead_letter(\"failed_again.ndjson\")");
+    let (dir, file) = scratch("replay-sigint-two-flows", &format!("{one}\n{again}"));
+    let store = dir.join("flowc-state.sqlite");
+    with_fake(Config::default(), |api| {
+        four(api);
+        api.changes().refuse(&["Bob", "Di"]);
+        let out = run(api, &file, &[], &[]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        let by_flow = |flow: &str| {
+            stored_letters(&store).iter().filter(|l| l.flow == flow).map(|l| l.record_index).collect::<Vec<_>>()
+        };
+        assert_eq!((by_flow("copy_changes"), by_flow("copy_again")), (vec![2, 4], vec![2, 4]));
+        api.changes().accept_all();
+        api.changes().gate(&["Bob"]);
+        let base = base(api);
+        let mut replaying = Child::start(&["replay", &file, "--base-url", &base], &[TOKEN]);
+        parked_at_gate(&mut replaying, api);
+        replaying.signal("INT");
+        replaying.said("SIGINT: stopping: no new dead letters are sent");
+        api.changes().open_gate();
+        let (code, stderr) = replaying.end();
+        assert_eq!(code, 130, "{stderr}");
+        // The flows are replayed in the file's order: the first stops after its record in
+        // flight, the second never starts.
+        assert!(
+            stderr.contains(
+                "flow copy_changes: stopped — 1 dead letter replayed — 1 delivered, 0 filtered out (these left the store), 0 failed again (kept), 1 left untouched (the replay was stopped)"
+            ),
+            "{stderr}"
+        );
+        assert!(
+            stderr.contains(
+                "flow copy_again: stopped before its turn — 2 dead letters left untouched (kept as they were)"
+            ),
+            "{stderr}"
+        );
+        assert_eq!((by_flow("copy_changes"), by_flow("copy_again")), (vec![4], vec![2, 4]));
+        let left = stored_letters(&store);
+        assert!(left.iter().all(|l| l.attempts == 1), "untouched letters keep their attempts");
+    });
+    let _ = std::fs::remove_dir_all(dir);
+}
