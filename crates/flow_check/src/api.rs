@@ -12,20 +12,21 @@ use flow_syntax::ast::{self, ExprKind};
 
 use crate::{Checker, NameKind};
 
-const API_PROPERTIES: [&str; 13] = [
-    "base_url",
-    "auth",
-    "headers",
-    "timeout",
-    "connect_timeout",
-    "concurrency",
-    "allow_http",
-    "retry",
-    "rate_limit",
-    "tls_verify",
-    "error_when",
-    "error_message",
-    "error_transient",
+/// The settings an `api` block takes, each with the line an editor shows for it.
+pub const API_PROPERTIES: [(&str, &str); 13] = [
+    ("base_url", "the API's absolute https URL; endpoint paths are joined to it"),
+    ("auth", "how requests authenticate: bearer, basic, api_key, JWT or OAuth2"),
+    ("headers", "headers sent with every request to this API"),
+    ("timeout", "how long one request may take, e.g. `10s`"),
+    ("connect_timeout", "how long connecting may take, e.g. `2s`"),
+    ("concurrency", "the most requests in flight to this API at once"),
+    ("allow_http", "whether a plain `http://` base URL is allowed"),
+    ("retry", "which failures are retried, how often and with what backoff"),
+    ("rate_limit", "the most requests sent per period"),
+    ("tls_verify", "whether the server's certificate is verified"),
+    ("error_when", "when an answer with a success status is an error (an expression over `response`)"),
+    ("error_message", "the message of such an error"),
+    ("error_transient", "when such an error is retried"),
 ];
 
 impl Checker<'_> {
@@ -85,7 +86,7 @@ impl Checker<'_> {
                         );
                     }
                 }
-                _ => self.unknown_property(&p.name, "an api", &API_PROPERTIES),
+                _ => self.unknown_property(&p.name, "an api", &API_PROPERTIES.map(|(name, _)| name)),
             }
         }
         if !d.props.iter().any(|p| p.name.name == "base_url") {

@@ -19,18 +19,19 @@ use crate::ty::plan_type;
 use crate::ty::Ty;
 use crate::{Checker, NameKind};
 
-const ENDPOINT_PROPERTIES: [&str; 11] = [
-    "records",
-    "paginate",
-    "query",
-    "headers",
-    "retry",
-    "idempotent",
-    "max_pages",
-    "timeout",
-    "error_when",
-    "error_message",
-    "error_transient",
+/// The settings an `endpoint` block takes, each with the line an editor shows for it.
+pub const ENDPOINT_PROPERTIES: [(&str, &str); 11] = [
+    ("records", "where the records are in the response, e.g. `response.items`"),
+    ("paginate", "how the next page is asked for: cursor, page, offset, next_url or link_header"),
+    ("query", "the query string sent with each request"),
+    ("headers", "headers sent with this endpoint's requests"),
+    ("retry", "this endpoint's retry policy, in place of its api's"),
+    ("idempotent", "whether a request may be sent again safely"),
+    ("max_pages", "the most pages read in one pull"),
+    ("timeout", "how long one request may take, in place of its api's"),
+    ("error_when", "when an answer with a success status is an error (an expression over `response`)"),
+    ("error_message", "the message of such an error"),
+    ("error_transient", "when such an error is retried"),
 ];
 
 impl Checker<'_> {
@@ -100,7 +101,7 @@ impl Checker<'_> {
                 "paginate" => {}
                 // Checked with the api's (`answer_errors`).
                 "error_when" | "error_message" | "error_transient" => {}
-                _ => self.unknown_property(&p.name, "an endpoint", &ENDPOINT_PROPERTIES),
+                _ => self.unknown_property(&p.name, "an endpoint", &ENDPOINT_PROPERTIES.map(|(name, _)| name)),
             }
         }
         let (paginate, stop) = self.endpoint_paging(d, body.as_ref(), response.as_ref(), &mut records, &mut record_ty);

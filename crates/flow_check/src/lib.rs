@@ -52,7 +52,9 @@ use flow_diagnostics::{Diagnostic, Span};
 use flow_plan as plan;
 use flow_syntax::ast;
 
+pub use crate::api::API_PROPERTIES;
 pub(crate) use crate::checker::{Checker, DeclRef, BUILTIN_TYPES};
+pub use crate::endpoint::ENDPOINT_PROPERTIES;
 pub use crate::moved::move_spans;
 
 /// What `check` found: the model (only when there are no errors), every diagnostic, sorted, and

@@ -1,5 +1,8 @@
 //! Completion, from the checker's record alone: after a `.`, the fields the checker says the
-//! value has; among the field names of a `pick(…)`/`omit(…)`, the fields of its base; elsewhere the declared names the checker recorded, the built-ins and the keywords.
+//! value has; among the field names of a `pick(…)`/`omit(…)`, the fields of its base; at the
+//! start of a line of an `api` or `endpoint` block, the settings it takes and has not set (the
+//! checker's own lists); elsewhere the declared names the checker recorded, the built-ins and
+//! the keywords.
 
 use lsp_types as lsp;
 
@@ -46,6 +49,16 @@ pub(crate) fn completion(doc: &Doc, p: lsp::CompletionParams) -> Option<lsp::Com
             });
             return Some(lsp::CompletionResponse::Array(items.collect()));
         }
+    }
+    // A setting's name at the start of a line of an `api` or `endpoint` block: the settings
+    // that block takes and does not have yet.
+    if let Some(settings) = settings_at(text, word_start) {
+        return Some(lsp::CompletionResponse::Array(
+            settings
+                .into_iter()
+                .map(|(name, doc)| item(name.into(), lsp::CompletionItemKind::PROPERTY, Some(doc.into())))
+                .collect(),
+        ));
     }
     // A file that does not parse was not checked; its declarations that parsed are.
     let info = doc.declarations();
@@ -107,4 +120,64 @@ fn in_derived_fields(before: &str) -> bool {
 /// Where the run of characters matching `keep` that ends `text` starts (a char boundary).
 fn start_of_run(text: &str, keep: impl Fn(char) -> bool) -> usize {
     text.char_indices().rev().find(|(_, c)| !keep(*c)).map_or(0, |(i, c)| i + c.len_utf8())
+}
+
+/// The settings to offer for a word starting at `word_start`: when it is the first thing on its
+/// line, directly inside an `api { … }` or `endpoint … { … }` block, the settings that block
+/// takes less those already set in it (`name =` at the start of one of its lines).
+fn settings_at(text: &str, word_start: usize) -> Option<Vec<(&'static str, &'static str)>> {
+    let before = &text[..word_start];
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    if !before[line_start..].trim().is_empty() {
+        return None;
+    }
+    // The innermost `{` still open before the word (braces in strings and comments are rare
+    // in a block's first lines and only make this offer nothing).
+    let mut depth = 0usize;
+    let open = before.char_indices().rev().find_map(|(i, c)| match c {
+        '}' => {
+            depth += 1;
+            None
+        }
+        '{' if depth > 0 => {
+            depth -= 1;
+            None
+        }
+        '{' => Some(i),
+        _ => None,
+    })?;
+    let opener = text[..open].rsplit('\n').next().unwrap_or("").trim_start();
+    let table: &[(&'static str, &'static str)] = if opener.starts_with("api ") {
+        &flow_check::API_PROPERTIES
+    } else if opener.starts_with("endpoint ") {
+        &flow_check::ENDPOINT_PROPERTIES
+    } else {
+        return None;
+    };
+    // The block's text: from its `{` to the `}` that closes it (or the end of the file).
+    let mut depth = 0usize;
+    let close = text[open..]
+        .char_indices()
+        .find_map(|(i, c)| match c {
+            '{' => {
+                depth += 1;
+                None
+            }
+            '}' if depth == 1 => Some(open + i),
+            '}' => {
+                depth -= 1;
+                None
+            }
+            _ => None,
+        })
+        .unwrap_or(text.len());
+    let set: Vec<&str> = text[open + 1..close]
+        .lines()
+        .filter_map(|l| {
+            let (name, _) = l.split_once('=')?;
+            let name = name.trim();
+            (!name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')).then_some(name)
+        })
+        .collect();
+    Some(table.iter().copied().filter(|(name, _)| !set.contains(name)).collect())
 }

@@ -960,3 +960,33 @@ fn a_paging_expression_s_response_fields_go_to_their_declaration() {
         assert_eq!(def["range"]["start"]["line"], 5, "{read}: {def}");
     }
 }
+
+#[test]
+fn completion_at_the_start_of_a_line_of_an_api_or_endpoint_block_offers_the_settings_not_set_yet() {
+    let text = "secret TOKEN\napi shop {\n  base_url = \"https://shop.example.com\"\n  auth = bearer(TOKEN)\n  ti\n  headers = {\n    \n  }\n}\ntype Order { id: Int }\nendpoint list = shop GET \"/orders\" -> { orders: [Order] } {\n  records = response.orders\n  \n}\n";
+    let mut c = Client::opened(text);
+    let labels = |v: &serde_json::Value| -> Vec<String> {
+        v.as_array().into_iter().flatten().filter_map(|i| i["label"].as_str().map(String::from)).collect()
+    };
+    // In the api block, on a word being written: every api setting but the two set.
+    let api = c.at("textDocument/completion", 4, 4, json!({}));
+    let got = labels(&api);
+    let want: Vec<String> = flow_check::API_PROPERTIES
+        .iter()
+        .map(|(n, _)| n.to_string())
+        .filter(|n| n != "base_url" && n != "auth" && n != "headers")
+        .collect();
+    assert_eq!(got, want);
+    assert_eq!(api[0]["detail"], flow_check::API_PROPERTIES[3].1, "{api}");
+    assert_eq!(api[0]["kind"], 10, "a property");
+    // In the endpoint block, on an empty line: the endpoint's settings but `records`.
+    let endpoint = labels(&c.at("textDocument/completion", 12, 2, json!({})));
+    assert!(!endpoint.contains(&"records".to_string()) && endpoint.contains(&"paginate".to_string()), "{endpoint:?}");
+    assert_eq!(endpoint.len(), flow_check::ENDPOINT_PROPERTIES.len() - 1);
+    // Inside the value of a setting (the headers' object) and at the top level: no settings.
+    for (line, character) in [(6, 4), (9, 0)] {
+        let other = labels(&c.at("textDocument/completion", line, character, json!({})));
+        assert!(!other.contains(&"concurrency".to_string()), "{line}: {other:?}");
+        assert!(other.contains(&"Order".to_string()), "{line}: {other:?}");
+    }
+}
