@@ -56,6 +56,7 @@ pub use crate::api::API_PROPERTIES;
 pub(crate) use crate::checker::{Checker, DeclRef, BUILTIN_TYPES};
 pub use crate::endpoint::ENDPOINT_PROPERTIES;
 pub use crate::moved::move_spans;
+pub use crate::state::STATE_PROPERTIES;
 
 /// What `check` found: the model (only when there are no errors), every diagnostic, sorted, and
 /// what editors show (kept even when there are errors).

@@ -28,8 +28,16 @@ use crate::scope::Scope;
 use crate::ty::{FieldTy, Ty};
 use crate::{Checker, NameKind};
 
-const STATE_PROPERTIES: [&str; 7] =
-    ["from", "key", "lag", "sorted", "checkpoint_every", "checkpoint_interval", "store_key"];
+/// The settings a flow's `state { … }` block takes, each with the line an editor shows for it.
+pub const STATE_PROPERTIES: [(&str, &str); 7] = [
+    ("from", "the record's value the cursor moves to, e.g. `record.updated_at`"),
+    ("key", "the record's unique key, so a record seen at the cursor's edge is not sent twice"),
+    ("lag", "how far behind the stored cursor the next run starts, e.g. `5m`"),
+    ("sorted", "whether the source gives records in the cursor's order"),
+    ("checkpoint_every", "how many settled records between checkpoints (1,000 when not set)"),
+    ("checkpoint_interval", "the longest time between checkpoints, e.g. `30s`"),
+    ("store_key", "the secret the state store is encrypted under"),
+];
 
 /// The name steps read the state by: `state.NAME`.
 pub(crate) const STATE_VAR: &str = "state";
@@ -200,7 +208,7 @@ impl Checker<'_> {
                 _ => self.report(bad("is a duration longer than zero", "write e.g. `checkpoint_interval = 5s`")),
             },
             "store_key" => declared.store_key = self.store_key(p),
-            _ => self.unknown_property(&p.name, "a state", &STATE_PROPERTIES),
+            _ => self.unknown_property(&p.name, "a state", &STATE_PROPERTIES.map(|(name, _)| name)),
         }
     }
 

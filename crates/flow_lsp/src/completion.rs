@@ -1,6 +1,6 @@
 //! Completion, from the checker's record alone: after a `.`, the fields the checker says the
 //! value has; among the field names of a `pick(…)`/`omit(…)`, the fields of its base; at the
-//! start of a line of an `api` or `endpoint` block, the settings it takes and has not set (the
+//! start of a line of an `api`, `endpoint` or `state` block, the settings it takes and has not set (the
 //! checker's own lists); elsewhere the declared names the checker recorded, the built-ins and
 //! the keywords.
 
@@ -50,7 +50,7 @@ pub(crate) fn completion(doc: &Doc, p: lsp::CompletionParams) -> Option<lsp::Com
             return Some(lsp::CompletionResponse::Array(items.collect()));
         }
     }
-    // A setting's name at the start of a line of an `api` or `endpoint` block: the settings
+    // A setting's name at the start of a line of an `api`, `endpoint` or `state` block: the settings
     // that block takes and does not have yet.
     if let Some(settings) = settings_at(text, word_start) {
         return Some(lsp::CompletionResponse::Array(
@@ -123,7 +123,8 @@ fn start_of_run(text: &str, keep: impl Fn(char) -> bool) -> usize {
 }
 
 /// The settings to offer for a word starting at `word_start`: when it is the first thing on its
-/// line, directly inside an `api { … }` or `endpoint … { … }` block, the settings that block
+/// line, directly inside an `api { … }`, `endpoint … { … }` or a flow's `state … { … }` block,
+/// the settings that block
 /// takes less those already set in it (`name =` at the start of one of its lines).
 fn settings_at(text: &str, word_start: usize) -> Option<Vec<(&'static str, &'static str)>> {
     let before = &text[..word_start];
@@ -151,6 +152,8 @@ fn settings_at(text: &str, word_start: usize) -> Option<Vec<(&'static str, &'sta
         &flow_check::API_PROPERTIES
     } else if opener.starts_with("endpoint ") {
         &flow_check::ENDPOINT_PROPERTIES
+    } else if opener.starts_with("state ") {
+        &flow_check::STATE_PROPERTIES
     } else {
         return None;
     };

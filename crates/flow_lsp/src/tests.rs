@@ -990,3 +990,19 @@ fn completion_at_the_start_of_a_line_of_an_api_or_endpoint_block_offers_the_sett
         assert!(other.contains(&"Order".to_string()), "{line}: {other:?}");
     }
 }
+
+#[test]
+fn completion_in_a_flow_s_state_block_offers_the_state_settings_not_set_yet() {
+    let text = "type Change { id: String, at: DateTime }\napi feed { base_url = \"https://feed.example.com\" }\nendpoint changes = feed GET \"/changes\" (since: DateTime) -> [Change]\nflow copy {\n  state since: DateTime = \"2026-01-01T00:00:00Z\" {\n    from = record.at\n    \n  }\n  for c in changes(since: state.since) {\n  }\n}\n";
+    let mut c = Client::opened(text);
+    let got: Vec<String> = c
+        .at("textDocument/completion", 6, 4, json!({}))
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|i| i["label"].as_str().map(String::from))
+        .collect();
+    let want: Vec<String> =
+        flow_check::STATE_PROPERTIES.iter().map(|(n, _)| n.to_string()).filter(|n| n != "from").collect();
+    assert_eq!(got, want);
+}
