@@ -761,12 +761,30 @@ fn replay_parked_at(api: &FakeApi, file: &str, store: &Path, who: &str) -> Child
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(copied(api), ["Ada", "Cy"]);
     assert_eq!(stored_letters(store).len(), 2);
+    replay_held_at(api, file, &[], who)
+}
+
+/// `flowc replay FILE EXTRA…` started with every record accepted and the request of `who` held
+/// at the fake's gate, returned once that request is parked there.
+fn replay_held_at(api: &FakeApi, file: &str, extra: &[&str], who: &str) -> Child {
     api.changes().accept_all();
     api.changes().gate(&[who]);
     let base = base(api);
-    let mut replaying = Child::start(&["replay", file, "--base-url", &base], &[TOKEN]);
+    let mut args = vec!["replay", file];
+    args.extend_from_slice(extra);
+    args.extend(["--base-url", &base]);
+    let mut replaying = Child::start(&args, &[TOKEN]);
     parked_at_gate(&mut replaying, api);
     replaying
+}
+
+/// SIGINT to a replay parked at the gate: once it says it is stopping, the gate opens and the
+/// replay ends; its exit code and stderr.
+fn interrupted(mut replaying: Child, api: &FakeApi) -> (i32, String) {
+    replaying.signal("INT");
+    replaying.said("SIGINT: stopping: no new dead letters are sent");
+    api.changes().open_gate();
+    replaying.end()
 }
 
 /// SIGINT while a replayed record's request is in flight (held by the fake): the replay sends
@@ -778,12 +796,8 @@ fn sigint_during_replay_finishes_the_record_in_flight_keeps_its_outcome_and_leav
     let (dir, file) = scratch("replay-sigint", &dead_lettering());
     let store = dir.join("flowc-state.sqlite");
     with_fake(Config::default(), |api| {
-        let mut replaying = replay_parked_at_bob(api, &file, &store);
-        replaying.signal("INT");
-        // Said once the replay is stopped: nothing new is sent after this line.
-        replaying.said("SIGINT: stopping: no new dead letters are sent");
-        api.changes().open_gate();
-        let (code, stderr) = replaying.end();
+        // Nothing new is sent once the replay says it is stopping.
+        let (code, stderr) = interrupted(replay_parked_at_bob(api, &file, &store), api);
         assert_eq!(code, 130, "{stderr}");
         assert!(
             stderr.contains(
@@ -818,11 +832,7 @@ fn sigint_during_the_last_record_stops_nothing_and_the_exit_code_says_so() {
     let (dir, file) = scratch("replay-sigint-last", &dead_lettering());
     let store = dir.join("flowc-state.sqlite");
     with_fake(Config::default(), |api| {
-        let mut replaying = replay_parked_at(api, &file, &store, "Di");
-        replaying.signal("INT");
-        replaying.said("SIGINT: stopping: no new dead letters are sent");
-        api.changes().open_gate();
-        let (code, stderr) = replaying.end();
+        let (code, stderr) = interrupted(replay_parked_at(api, &file, &store, "Di"), api);
         assert_eq!(code, 0, "{stderr}");
         assert!(stderr.contains("flow copy_changes: 2 dead letters replayed — 2 delivered"), "{stderr}");
         assert!(!stderr.contains("stopped —"), "{stderr}");
@@ -960,16 +970,9 @@ fn sigint_during_a_replay_from_a_file_keeps_the_line_not_sent_as_it_was() {
             v["record"]["name"].as_str().expect("a name").to_string()
         };
         let (first, second) = (name(lines[0]), name(lines[1]));
-        api.changes().accept_all();
-        api.changes().gate(&[first.as_str()]);
-        let base = base(api);
         let from = dead.to_str().expect("utf-8");
-        let mut replaying = Child::start(&["replay", &file, "--from", from, "--base-url", &base], &[TOKEN]);
-        parked_at_gate(&mut replaying, api);
-        replaying.signal("INT");
-        replaying.said("SIGINT: stopping: no new dead letters are sent");
-        api.changes().open_gate();
-        let (code, stderr) = replaying.end();
+        let replaying = replay_held_at(api, &file, &["--from", from], &first);
+        let (code, stderr) = interrupted(replaying, api);
         assert_eq!(code, 130, "{stderr}");
         assert!(
             stderr.contains("flow copy_changes: stopped — 1 dead letter replayed — 1 delivered")
@@ -1005,15 +1008,7 @@ fn sigint_during_a_replay_of_two_flows_counts_what_each_left_untouched() {
             stored_letters(&store).iter().filter(|l| l.flow == flow).map(|l| l.record_index).collect::<Vec<_>>()
         };
         assert_eq!((by_flow("copy_changes"), by_flow("copy_again")), (vec![2, 4], vec![2, 4]));
-        api.changes().accept_all();
-        api.changes().gate(&["Bob"]);
-        let base = base(api);
-        let mut replaying = Child::start(&["replay", &file, "--base-url", &base], &[TOKEN]);
-        parked_at_gate(&mut replaying, api);
-        replaying.signal("INT");
-        replaying.said("SIGINT: stopping: no new dead letters are sent");
-        api.changes().open_gate();
-        let (code, stderr) = replaying.end();
+        let (code, stderr) = interrupted(replay_held_at(api, &file, &[], "Bob"), api);
         assert_eq!(code, 130, "{stderr}");
         // The flows are replayed in the file's order: the first stops after its record in
         // flight, the second never starts.
