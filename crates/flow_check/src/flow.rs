@@ -15,7 +15,14 @@ use crate::scope::Scope;
 use crate::ty::Ty;
 use crate::{Checker, NameKind};
 
-const FLOW_PROPERTIES: [&str; 2] = ["on_error", "concurrency"];
+/// The settings a `flow` block takes beside its steps, each with the line an editor shows for it.
+pub const FLOW_PROPERTIES: [(&str, &str); 2] = [
+    (
+        "on_error",
+        "what a failed record does: `fail` (stop the flow, the default) or `dead_letter(\"FILE\")` (keep it and go on)",
+    ),
+    ("concurrency", "the most records worked on at once (8 when not set)"),
+];
 
 /// A flow's settings as its properties give them; unset ones take the policy defaults.
 #[derive(Debug, Default)]
@@ -192,7 +199,7 @@ impl Checker<'_> {
                     ),
                 }
             }
-            _ => self.unknown_property(&p.name, "a flow", &FLOW_PROPERTIES),
+            _ => self.unknown_property(&p.name, "a flow", &FLOW_PROPERTIES.map(|(name, _)| name)),
         }
     }
 

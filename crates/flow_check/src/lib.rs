@@ -55,6 +55,7 @@ use flow_syntax::ast;
 pub use crate::api::API_PROPERTIES;
 pub(crate) use crate::checker::{Checker, DeclRef, BUILTIN_TYPES};
 pub use crate::endpoint::ENDPOINT_PROPERTIES;
+pub use crate::flow::FLOW_PROPERTIES;
 pub use crate::moved::move_spans;
 pub use crate::state::STATE_PROPERTIES;
 

@@ -51,23 +51,28 @@ pub(crate) fn completion(doc: &Doc, p: lsp::CompletionParams) -> Option<lsp::Com
         }
     }
     // A setting's name at the start of a line of an `api`, `endpoint` or `state` block: the settings
-    // that block takes and does not have yet.
-    if let Some(settings) = settings_at(text, word_start) {
-        return Some(lsp::CompletionResponse::Array(
-            settings
-                .into_iter()
-                .map(|(name, doc)| item(name.into(), lsp::CompletionItemKind::PROPERTY, Some(doc.into())))
-                .collect(),
-        ));
-    }
+    // that block takes and does not have yet. In a `flow` block a line may be a step too: its
+    // settings come first, then what a step can start with.
+    let settings = settings_at(text, word_start);
+    let as_items = |settings: Vec<(&'static str, &'static str)>| -> Vec<lsp::CompletionItem> {
+        settings
+            .into_iter()
+            .map(|(name, doc)| item(name.into(), lsp::CompletionItemKind::PROPERTY, Some(doc.into())))
+            .collect()
+    };
+    let mut items = match settings {
+        Some((settings, Block::Settings)) => return Some(lsp::CompletionResponse::Array(as_items(settings))),
+        Some((settings, Block::Steps)) => as_items(settings),
+        None => Vec::new(),
+    };
     // A file that does not parse was not checked; its declarations that parsed are.
     let info = doc.declarations();
-    let mut items: Vec<lsp::CompletionItem> = info
-        .names
-        .iter()
-        .filter(|n| n.kind.is_global())
-        .map(|n| item(n.name.clone(), completion_kind(n.kind), Some(declared_with(n.kind).into())))
-        .collect();
+    items.extend(
+        info.names
+            .iter()
+            .filter(|n| n.kind.is_global())
+            .map(|n| item(n.name.clone(), completion_kind(n.kind), Some(declared_with(n.kind).into()))),
+    );
     items.extend(
         flow_plan::Builtin::ALL
             .iter()
@@ -122,11 +127,18 @@ fn start_of_run(text: &str, keep: impl Fn(char) -> bool) -> usize {
     text.char_indices().rev().find(|(_, c)| !keep(*c)).map_or(0, |(i, c)| i + c.len_utf8())
 }
 
+/// What a block's lines hold: settings alone, or steps beside them (a `flow`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Block {
+    Settings,
+    Steps,
+}
+
 /// The settings to offer for a word starting at `word_start`: when it is the first thing on its
-/// line, directly inside an `api { … }`, `endpoint … { … }` or a flow's `state … { … }` block,
-/// the settings that block
-/// takes less those already set in it (`name =` at the start of one of its lines).
-fn settings_at(text: &str, word_start: usize) -> Option<Vec<(&'static str, &'static str)>> {
+/// line, directly inside an `api { … }`, `endpoint … { … }`, `flow … { … }` or a flow's
+/// `state … { … }` block, the settings that block takes less those already set in it
+/// (`name =` at the start of one of its lines), and what else its lines may hold.
+fn settings_at(text: &str, word_start: usize) -> Option<(Vec<(&'static str, &'static str)>, Block)> {
     let before = &text[..word_start];
     let line_start = before.rfind('\n').map_or(0, |i| i + 1);
     if !before[line_start..].trim().is_empty() {
@@ -148,12 +160,14 @@ fn settings_at(text: &str, word_start: usize) -> Option<Vec<(&'static str, &'sta
         _ => None,
     })?;
     let opener = text[..open].rsplit('\n').next().unwrap_or("").trim_start();
-    let table: &[(&'static str, &'static str)] = if opener.starts_with("api ") {
-        &flow_check::API_PROPERTIES
+    let (table, block): (&[(&'static str, &'static str)], Block) = if opener.starts_with("api ") {
+        (&flow_check::API_PROPERTIES, Block::Settings)
     } else if opener.starts_with("endpoint ") {
-        &flow_check::ENDPOINT_PROPERTIES
+        (&flow_check::ENDPOINT_PROPERTIES, Block::Settings)
     } else if opener.starts_with("state ") {
-        &flow_check::STATE_PROPERTIES
+        (&flow_check::STATE_PROPERTIES, Block::Settings)
+    } else if opener.starts_with("flow ") {
+        (&flow_check::FLOW_PROPERTIES, Block::Steps)
     } else {
         return None;
     };
@@ -182,5 +196,5 @@ fn settings_at(text: &str, word_start: usize) -> Option<Vec<(&'static str, &'sta
             (!name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')).then_some(name)
         })
         .collect();
-    Some(table.iter().copied().filter(|(name, _)| !set.contains(name)).collect())
+    Some((table.iter().copied().filter(|(name, _)| !set.contains(name)).collect(), block))
 }

@@ -1006,3 +1006,26 @@ fn completion_in_a_flow_s_state_block_offers_the_state_settings_not_set_yet() {
         flow_check::STATE_PROPERTIES.iter().map(|(n, _)| n.to_string()).filter(|n| n != "from").collect();
     assert_eq!(got, want);
 }
+
+#[test]
+fn completion_at_the_start_of_a_line_of_a_flow_offers_its_settings_not_set_yet_then_what_starts_a_step() {
+    let text = "type Change { id: String }\napi feed { base_url = \"https://feed.example.com\" }\nendpoint changes = feed GET \"/changes\" -> [Change]\nflow copy {\n  concurrency = 4\n  \n  for c in changes() {\n    \n  }\n}\n";
+    let mut c = Client::opened(text);
+    let at = |c: &mut Client, line, character| -> Vec<(String, u64)> {
+        c.at("textDocument/completion", line, character, json!({}))
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|i| Some((i["label"].as_str()?.to_string(), i["kind"].as_u64()?)))
+            .collect()
+    };
+    // Directly in the flow: `on_error` (not `concurrency`, set), as a property, first; then the
+    // names and keywords a step starts with.
+    let flow = at(&mut c, 5, 2);
+    assert_eq!(flow[0], ("on_error".to_string(), 10), "{flow:?}");
+    assert!(!flow.iter().any(|(l, _)| l == "concurrency"), "{flow:?}");
+    assert!(flow.iter().any(|(l, _)| l == "changes") && flow.iter().any(|(l, _)| l == "for"), "{flow:?}");
+    // In the loop's body: no flow settings.
+    let body = at(&mut c, 7, 4);
+    assert!(!body.iter().any(|(l, _)| l == "on_error") && body.iter().any(|(l, _)| l == "changes"), "{body:?}");
+}
