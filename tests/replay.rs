@@ -494,6 +494,103 @@ fn an_encrypted_store_keeps_a_sensitive_value_sealed_for_replay_and_shows_it_mas
 }
 
 /// The dead-lettering example without `state`: its dead letters are in its file only.
+const PARTNER: (&str, &str) = ("PARTNER_KEY", "pk/live key+9");
+
+/// The dead-lettering flow, declaring a second secret that no api sends.
+fn holding_secrets() -> String {
+    dead_lettering().replace("secret SHOP_TOKEN\n", "secret SHOP_TOKEN\nsecret PARTNER_KEY\n")
+}
+
+/// A record that held a secret's value: the value is kept nowhere — not in the dead letter
+/// file, the store or any output — but where it was, and how it was written, is; a replay writes
+/// the secret's value back there, and the receiver gets the record exactly as it was. A secret
+/// the file no longer declares cannot be written back: R0030 for that record, which stays.
+#[test]
+fn a_dead_letter_keeps_where_a_record_held_a_secret_and_a_replay_writes_the_value_back() {
+    use flow_state::{SecretAt, SecretForm};
+    let (dir, file) = scratch("held-secrets", &holding_secrets());
+    let store = dir.join("flowc-state.sqlite");
+    let bob = "Bob (token demo-shop-token)";
+    let cy = "Cy https://partner.example/cb?key=pk%2Flive%20key%2B9&x=1";
+    with_fake(Config::default(), |api| {
+        let c = api.changes();
+        c.put("a", "Ada", "2026-03-01T10:00:00Z");
+        c.put("b", bob, "2026-03-01T10:01:00Z");
+        c.put("c", cy, "2026-03-01T10:02:00Z");
+        c.refuse(&[bob, cy]);
+        let out = run(api, &file, &[], &[PARTNER]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert_eq!(copied(api), ["Ada"]);
+        let dry = replay(api, &file, &["--dry-run"], &[PARTNER]);
+        assert_eq!(dry.code, 0, "{}", dry.stderr);
+        assert!(dry.stdout.contains("Bob (token [secret SHOP_TOKEN])"), "{}", dry.stdout);
+        assert!(dry.stdout.contains("cb?key=[secret PARTNER_KEY]&x=1"), "{}", dry.stdout);
+        let lines = std::fs::read_to_string(dir.join("failed.ndjson")).expect("the dead letter file");
+        let everything = [
+            lines.as_bytes(),
+            &store_bytes(&dir),
+            out.stdout.as_bytes(),
+            out.stderr.as_bytes(),
+            dry.stdout.as_bytes(),
+            dry.stderr.as_bytes(),
+        ];
+        for (i, bytes) in everything.iter().enumerate() {
+            for value in [TOKEN.1, PARTNER.1, "pk%2Flive%20key%2B9"] {
+                for form in forms(value) {
+                    assert!(!holds(bytes, &form), "output {i} holds a secret's value ({form:?})");
+                }
+            }
+        }
+        // The store: the records with their markers, and where each was and how it was written.
+        let mut letters = stored_letters(&store);
+        letters.sort_by_key(|l| l.record_index);
+        assert_eq!(
+            letters[0].record,
+            r#"{"id":"b","name":"Bob (token [secret SHOP_TOKEN])","updated_at":"2026-03-01T10:01:00Z"}"#
+        );
+        assert_eq!(letters[0].secrets, [SecretAt { at: 29, name: "SHOP_TOKEN".into(), form: SecretForm::Json }]);
+        assert_eq!(
+            letters[1].record,
+            r#"{"id":"c","name":"Cy https://partner.example/cb?key=[secret PARTNER_KEY]&x=1","updated_at":"2026-03-01T10:02:00Z"}"#
+        );
+        assert_eq!(letters[1].secrets, [SecretAt { at: 52, name: "PARTNER_KEY".into(), form: SecretForm::Percent }]);
+        // The file's lines say the same.
+        let mut from_file: Vec<serde_json::Value> =
+            lines.lines().map(|l| serde_json::from_str(l).expect("json")).collect();
+        from_file.sort_by_key(|v| v["record_index"].as_u64());
+        for (line, letter) in from_file.iter().zip(&letters) {
+            assert_eq!(line["secrets"], serde_json::json!(letter.secrets), "{line}");
+        }
+
+        // The receiver is fixed, and the file no longer declares PARTNER_KEY: Bob is delivered
+        // with the token written back; Cy is refused (R0030) and stays, as it was.
+        api.changes().accept_all();
+        std::fs::write(&file, dead_lettering()).expect("write the file");
+        let first = replay(api, &file, &[], &[]);
+        assert_eq!(first.code, 1, "{}", first.stderr);
+        assert!(
+            first.stderr.contains("R0030: the dead-lettered record #3 of `list_changes` held the secret `PARTNER_KEY`, which the file no longer declares"),
+            "{}",
+            first.stderr
+        );
+        assert_eq!(copied(api), [bob]);
+        let left = stored_letters(&store);
+        assert_eq!(left.len(), 1);
+        assert_eq!((left[0].record_index, left[0].attempts, left[0].error.code.as_str()), (3, 2, "R0030"));
+        assert_eq!((&left[0].record, &left[0].secrets), (&letters[1].record, &letters[1].secrets));
+        // Declared again: Cy is delivered, its key percent-encoded as it was.
+        std::fs::write(&file, holding_secrets()).expect("write the file");
+        let second = replay(api, &file, &[], &[PARTNER]);
+        assert_eq!(second.code, 0, "{}", second.stderr);
+        assert_eq!(copied(api), [cy]);
+        assert!(stored_letters(&store).is_empty());
+        for bytes in [first.stdout, first.stderr, second.stdout, second.stderr] {
+            assert!(!holds(bytes.as_bytes(), TOKEN.1) && !holds(bytes.as_bytes(), PARTNER.1), "{bytes}");
+        }
+    });
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 fn stateless() -> String {
     dead_lettering()
         .replace(

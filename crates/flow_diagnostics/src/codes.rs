@@ -158,6 +158,7 @@ codes! {
     ANSWER_ERROR = "R0025", Error, "an answer with a 2xx status that its api or endpoint declares an error";
     MASKED_REPLAY = "R0026", Error, "a dead letter kept with its sensitive fields masked cannot be replayed";
     CALL_TOO_DEEP = "R0029", Error, "maps or functions that recurse deeper than the call limit";
+    SECRET_NOT_RESTORED = "R0030", Error, "a dead letter that held a secret's value which a replay cannot write back: the secret has no value now, or it was written in a way flowc cannot write again";
 
     UNUSED = "W0001", Warning, "a declaration that nothing uses";
     UNUSED_LET = "W0002", Warning, "a `let` whose value is never used";

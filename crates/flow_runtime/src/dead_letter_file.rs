@@ -98,6 +98,9 @@ struct LineIn<'a> {
     failed_at_unix_ms: u64,
     #[serde(default)]
     attempts: Option<u64>,
+    /// Where the record held secrets (absent: none).
+    #[serde(default)]
+    secrets: Vec<flow_state::SecretAt>,
     #[serde(borrow)]
     record: &'a serde_json::value::RawValue,
 }
@@ -251,6 +254,7 @@ pub(crate) fn parse_line(line: &str, number: i64) -> Option<DeadLetter> {
         record_index: l.record_index,
         error: l.error,
         record: l.record.get().to_string(),
+        secrets: l.secrets,
         failed_at: DateTime::from_timestamp_millis(i64::try_from(l.failed_at_unix_ms).unwrap_or(i64::MAX))
             .unwrap_or_default(),
         attempts: l.attempts.unwrap_or(1).max(1),
@@ -370,6 +374,26 @@ mod tests {
         assert_eq!(kept.len(), 3);
         assert_eq!((kept[0].attempts, kept[0].error.message.as_str()), (2, "answered 500"));
         let _ = std::fs::remove_dir_all(path.parent().unwrap());
+    }
+
+    /// A line's `secrets` (where its record held secrets) is read, and kept when the line is
+    /// replaced after a replay that failed again; a line without it holds none; one whose
+    /// `secrets` is not a list of them is not a dead letter (R0018), never read as holding none.
+    #[test]
+    fn where_a_line_held_secrets_is_read_and_kept_when_it_fails_again() {
+        let record = r#"{"id":"a","url":"?k=[secret KEY]"}"#;
+        let held = line("f", 1, record)
+            .replace(r#","record":"#, r#","secrets":[{"at":20,"name":"KEY","form":"percent_lower"}],"record":"#);
+        let letter = parse_line(&held, 1).expect("a dead letter");
+        let want = flow_state::SecretAt { at: 20, name: "KEY".into(), form: flow_state::SecretForm::PercentLower };
+        assert_eq!(letter.secrets, std::slice::from_ref(&want));
+        assert!(letter.record[20..].starts_with("[secret KEY]"));
+        let again = DeadLetterError { code: "R0001".into(), message: "m".into(), notes: vec![], mismatches: None };
+        let replaced = failed_line(&letter, &again, DateTime::from_timestamp_millis(7).unwrap());
+        assert_eq!(parse_line(&replaced, 1).expect("a dead letter").secrets, [want]);
+        assert!(parse_line(&line("f", 1, record), 1).expect("a dead letter").secrets.is_empty());
+        let bad = line("f", 1, record).replace(r#","record":"#, r#","secrets":"KEY","record":"#);
+        assert!(parse_line(&bad, 1).is_none());
     }
 
     #[test]

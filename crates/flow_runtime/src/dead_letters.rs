@@ -12,7 +12,10 @@ use flow_diagnostics::{codes, Diagnostic};
 use flow_eval::eval::{self, Env};
 use flow_eval::Program;
 use flow_plan::{Step, Type, Value};
-use flow_state::{DeadLetter, DeadLetterError, Lease, Mismatch, NewDeadLetter, RunCounts, RunEnd, RunId, RunStatus};
+use flow_state::{
+    DeadLetter, DeadLetterError, Lease, Mismatch, NewDeadLetter, RunCounts, RunEnd, RunId, RunStatus, SecretAt,
+    SecretForm,
+};
 
 use crate::dead_letter_file::LetterFile;
 use crate::exec::{Ctx, FlowRun, Kept, RecordRef};
@@ -52,6 +55,7 @@ impl FlowRun {
     /// The store's copy of a dead letter, for `flowc replay`; nothing for a flow without state.
     fn store_dead_letter(&self, d: &Diagnostic, rec: &RecordRef, record: Kept<'_>) -> Result<(), Diagnostic> {
         let Some(state) = &self.state else { return Ok(()) };
+        let kept = self.kept_record(record);
         let letter = NewDeadLetter {
             run: Some(state.run),
             flow: self.flow_name().to_string(),
@@ -59,7 +63,8 @@ impl FlowRun {
             source: rec.source.clone(),
             record_index: rec.index,
             error: self.letter_error(d, record),
-            record: self.kept_text(record),
+            record: kept.text,
+            secrets: kept.secrets,
             failed_at: Utc::now(),
         };
         // Under the run's lease, checked in the same transaction: a run whose lease was taken
@@ -127,15 +132,106 @@ impl FlowRun {
         }
     }
 
-    /// The record a dead letter keeps, as JSON text, scrubbed of secrets: built by the exact
-    /// encoder (Decimals stay exact), or as the API sent it when it did not fit its type.
-    pub(crate) fn kept_text(&self, record: Kept<'_>) -> String {
+    /// The record a dead letter keeps, as JSON text, scrubbed of secrets, and where it held
+    /// them: built by the exact encoder (Decimals stay exact), or as the API sent it when it did
+    /// not fit its type. Always JSON: text that a secret's marker made something else (a number
+    /// that was a secret's value) is kept as a JSON string, the markers in it unwritable.
+    pub(crate) fn kept_record(&self, record: Kept<'_>) -> KeptRecord {
         let secrets = &self.ctx.secrets;
-        match record {
-            Kept::Decoded(v) => flow_eval::encode(&secrets.redact_value(v)),
-            Kept::Raw(bad) => secrets.redact(&bad.raw),
+        let (text, at) = match record {
+            Kept::Decoded(v) => secrets.redact_located(&flow_eval::encode(v)),
+            Kept::Raw(bad) => secrets.redact_located(&bad.raw),
+        };
+        if at.is_empty() || serde_json::from_str::<serde::de::IgnoredAny>(&text).is_ok() {
+            return KeptRecord { text, secrets: at };
         }
+        // A marker outside a string: each value scrubbed as text instead (a number that held a
+        // secret becomes the text of its marker), and nothing of it can be written back.
+        let text = match record {
+            Kept::Decoded(v) => flow_eval::encode(&secrets.redact_value(v)),
+            Kept::Raw(_) => serde_json::Value::String(text).to_string(),
+        };
+        let at = unwritable_markers(&text);
+        KeptRecord { text, secrets: at }
     }
+}
+
+/// A dead letter's record as it is kept: [`FlowRun::kept_record`].
+pub(crate) struct KeptRecord {
+    pub(crate) text: String,
+    pub(crate) secrets: Vec<SecretAt>,
+}
+
+/// Every secret's marker in `text`, none of them writable.
+fn unwritable_markers(text: &str) -> Vec<SecretAt> {
+    const OPEN: &str = "[secret ";
+    let mut found = Vec::new();
+    let mut from = 0;
+    while let Some(i) = text[from..].find(OPEN) {
+        let at = from + i;
+        let Some(len) = text[at..].find(']') else { break };
+        found.push(SecretAt {
+            at: at as u64,
+            name: text[at + OPEN.len()..at + len].to_string(),
+            form: SecretForm::Unwritable,
+        });
+        from = at + len + 1;
+    }
+    found
+}
+
+/// A dead letter's record with the secrets it held written back, from their values now; R0030
+/// (for that record alone: the dead letter stays) when one cannot be.
+pub(crate) fn restored_record<'l>(
+    letter: &'l DeadLetter,
+    secrets: &crate::Secrets,
+    loop_span: flow_diagnostics::Span,
+) -> Result<std::borrow::Cow<'l, str>, Diagnostic> {
+    if letter.secrets.is_empty() {
+        return Ok(std::borrow::Cow::Borrowed(&letter.record));
+    }
+    let refuse = |what: String, help: &str| {
+        Diagnostic::new(
+            codes::SECRET_NOT_RESTORED,
+            format!("the dead-lettered record #{} of `{}` {what}", letter.record_index, letter.source),
+        )
+        .primary(loop_span, "the loop it would be replayed into")
+        .note("a dead letter never keeps a secret's value: it keeps where the record held one, and a replay writes the value there again")
+        .help(help)
+    };
+    let record = &letter.record;
+    let mut out = String::with_capacity(record.len());
+    let mut done = 0;
+    for s in &letter.secrets {
+        let marker = s.marker();
+        let Some(value) = secrets.expose(&s.name).filter(|_| s.form != SecretForm::Unwritable) else {
+            return Err(if s.form == SecretForm::Unwritable {
+                refuse(
+                    format!("held {} in a form a replay cannot write again (a credential obtained during the run, secrets run together, or a mix of escapes)", marker),
+                    "let a run read the record again from its source (`flowc state set` to an earlier cursor); the dead letter stays",
+                )
+            } else {
+                refuse(
+                    format!("held the secret `{}`, which the file no longer declares", s.name),
+                    &format!("declare `secret {}` again (with its value in the environment or the `.env` file beside the `.flow` file) and replay; the dead letter stays", s.name),
+                )
+            });
+        };
+        let at = usize::try_from(s.at).unwrap_or(usize::MAX);
+        let in_place = at >= done && record.get(at..).is_some_and(|rest| rest.starts_with(&marker));
+        let written = crate::secrets::write_secret(s.form, value);
+        let (true, Some(written)) = (in_place, written) else {
+            return Err(refuse(
+                format!("no longer holds `{marker}` where it held that secret (it was changed outside flowc)"),
+                "let a run read the record again from its source (`flowc state set` to an earlier cursor); the dead letter stays",
+            ));
+        };
+        out.push_str(&record[done..at]);
+        out.push_str(&written);
+        done = at + marker.len();
+    }
+    out.push_str(&record[done..]);
+    Ok(std::borrow::Cow::Owned(out))
 }
 
 /// How a replay goes: which dead letters, and with what secrets.
@@ -675,7 +771,8 @@ async fn replay_record(fr: &Arc<FlowRun>, step: usize, mut env: Env, letter: &De
             format!("`{}` no longer declares the type of its records", endpoint.name),
         ));
     };
-    let record = flow_eval::decode_text(&letter.record, ty, &plan.types).map_err(|e| {
+    let text = restored_record(letter, &fr.ctx.secrets, source.span)?;
+    let record = flow_eval::decode_text(&text, ty, &plan.types).map_err(|e| {
         let mut d = Diagnostic::new(
             codes::DEAD_LETTER_MISFIT,
             format!(
@@ -780,5 +877,65 @@ mod tests {
         let current = lock(&lease).clone();
         assert!(current.expires_at > now(), "{current:?}");
         assert!(lock(&store).renew_lease(&current, LEASE_TTL, now()).is_ok());
+    }
+
+    fn held(record: &str, secrets: Vec<SecretAt>) -> DeadLetter {
+        DeadLetter {
+            id: flow_state::DeadLetterId(1),
+            run: None,
+            flow: "f".into(),
+            step: String::new(),
+            source: "list".into(),
+            record_index: 7,
+            error: DeadLetterError { code: "R0001".into(), message: String::new(), notes: vec![], mismatches: None },
+            record: record.into(),
+            secrets,
+            failed_at: now(),
+            attempts: 1,
+        }
+    }
+
+    fn at(at: u64, name: &str, form: SecretForm) -> SecretAt {
+        SecretAt { at, name: name.into(), form }
+    }
+
+    /// A replay writes each secret back where the record held it, in its form, from the value
+    /// now; a literal marker the record had of its own is left alone. What it cannot write back
+    /// is R0030, naming the record, and the record is not sent.
+    #[test]
+    fn a_replay_writes_back_the_secrets_a_dead_letter_held_or_refuses_it() {
+        let mut secrets = crate::Secrets::new();
+        secrets.insert("KEY", secrecy::SecretString::from("new/key value".to_string()));
+        let span = flow_diagnostics::Span::new(0, 0);
+        let record = r#"{"a":"[secret KEY]","b":"x [secret KEY] y","c":"?k=[secret KEY]"}"#;
+        let letter = held(record, vec![at(6, "KEY", SecretForm::Json), at(51, "KEY", SecretForm::FormUrlencoded)]);
+        let back = restored_record(&letter, &secrets, span).unwrap();
+        assert_eq!(back, r#"{"a":"new/key value","b":"x [secret KEY] y","c":"?k=new%2Fkey+value"}"#);
+        // Nothing held: the record as it is, not copied.
+        let plain = held(record, vec![]);
+        assert!(matches!(restored_record(&plain, &secrets, span), Ok(std::borrow::Cow::Borrowed(_))));
+        let refused = |secrets_at: Vec<SecretAt>| {
+            let d = restored_record(&held(record, secrets_at), &secrets, span).unwrap_err();
+            assert_eq!(d.code, codes::SECRET_NOT_RESTORED.id);
+            assert!(d.message.starts_with("the dead-lettered record #7 of `list` "), "{}", d.message);
+            assert!(!d.message.contains("new/key") && !d.notes.concat().contains("new/key"));
+            d.message
+        };
+        assert!(refused(vec![at(6, "GONE", SecretForm::Json)])
+            .contains("held the secret `GONE`, which the file no longer declares"));
+        assert!(refused(vec![at(6, "KEY", SecretForm::Unwritable)]).contains("in a form a replay cannot write again"));
+        // The marker is not where the letter says (the record was changed): refused, not guessed.
+        for wrong in
+            [at(5, "KEY", SecretForm::Json), at(500, "KEY", SecretForm::Json), at(u64::MAX, "KEY", SecretForm::Json)]
+        {
+            assert!(refused(vec![wrong]).contains("no longer holds `[secret KEY]`"));
+        }
+        // Overlapping or out of order: refused.
+        assert!(
+            refused(vec![at(51, "KEY", SecretForm::Json), at(6, "KEY", SecretForm::Json)]).contains("no longer holds")
+        );
+        // Not at a character boundary: refused, no panic.
+        let accented = held(r#"{"é":"[secret KEY]"}"#, vec![at(3, "KEY", SecretForm::Json)]);
+        assert!(restored_record(&accented, &secrets, span).is_err());
     }
 }

@@ -848,18 +848,18 @@ impl FlowRun {
             entry["error"]["mismatches"] = bad_record_mismatches(bad, str::to_string);
         }
         // Every text of the line is scrubbed as data, so the line stays one valid JSON object.
-        let secrets = &self.ctx.secrets;
-        secrets.redact_json(&mut entry);
-        // The record goes in as JSON text: built by the exact encoder (Decimals stay exact), or
-        // as the API sent it when it did not fit its type.
+        self.ctx.secrets.redact_json(&mut entry);
+        // The record goes in as JSON text, scrubbed: built by the exact encoder (Decimals stay
+        // exact), or as the API sent it when it did not fit its type; `secrets` says where it
+        // held secrets (names and forms, never values), for a replay to write them back.
+        let kept = self.kept_record(record);
+        if !kept.secrets.is_empty() {
+            entry["secrets"] = serde_json::json!(kept.secrets);
+        }
         let mut line = entry.to_string();
         line.pop();
         line.push_str(",\"record\":");
-        let text = match record {
-            Kept::Decoded(v) => flow_eval::encode(&secrets.redact_value(v)),
-            Kept::Raw(bad) => secrets.redact(&bad.raw),
-        };
-        line.push_str(&text);
+        line.push_str(&kept.text);
         line.push_str("}\n");
         // Under the file's lock, into the file at the path now (`flowc replay --from` rewrites it).
         crate::dead_letter_file::append_locked(&mut file, &self.ctx.base_dir.join(path), line.as_bytes())

@@ -18,6 +18,7 @@ use std::sync::RwLock;
 use flow_diagnostics::{Diagnostic, Edit, Fix, Label};
 use flow_eval::ToText;
 use flow_plan::Value;
+use flow_state::{SecretAt, SecretForm};
 use secrecy::{ExposeSecret, SecretString};
 
 /// A secret of fewer characters than this cannot be redacted safely: as a whole word it is
@@ -124,6 +125,37 @@ impl Secrets {
     /// as soon as `sink` answers `false`. A secret is always handed over whole (as its marker),
     /// so a caller that stops early, or cuts what it got, never holds a piece of one.
     pub(crate) fn scrub(&self, text: &str, sink: &mut dyn FnMut(&str) -> bool) {
+        self.scrub_pieces(text, &mut |piece| sink(piece.text()));
+    }
+
+    /// `text` (JSON text: a dead letter's record) scrubbed as [`Secrets::redact`] scrubs it, and
+    /// where each marker went: its byte offset in the result, what it names, and how the value
+    /// was written there ([`SecretForm`]), so that a replay can write it back from the secret's
+    /// value then. Nothing of a value is kept: a form is one of a few fixed writers, and one that
+    /// does not give back the exact bytes the text had is [`SecretForm::Unwritable`].
+    pub(crate) fn redact_located(&self, text: &str) -> (String, Vec<SecretAt>) {
+        let mut out = String::with_capacity(text.len());
+        let mut found = Vec::new();
+        self.scrub_pieces(text, &mut |piece| {
+            if let Piece::Secret { names, from, .. } = &piece {
+                let form = match names {
+                    [name] => self
+                        .values
+                        .get(*name)
+                        .map_or(SecretForm::Unwritable, |v| form_of(v.expose_secret(), &text[from.clone()])),
+                    _ => SecretForm::Unwritable,
+                };
+                found.push(SecretAt { at: out.len() as u64, name: names.join(", "), form });
+            }
+            out.push_str(piece.text());
+            true
+        });
+        (out, found)
+    }
+
+    /// Like [`Secrets::scrub`], each piece saying whether it is a secret's marker, and where the
+    /// occurrence it replaces was.
+    fn scrub_pieces(&self, text: &str, sink: &mut dyn FnMut(Piece<'_>) -> bool) {
         let obtained = self.obtained.read().unwrap_or_else(std::sync::PoisonError::into_inner);
         let needles: Vec<Needle<'_>> = self
             .values
@@ -247,10 +279,93 @@ fn is_word(c: char) -> bool {
 /// stops the scan early too.
 const PIECE: usize = 256;
 
-fn scrub_with(text: &str, needles: &[Needle<'_>], sink: &mut dyn FnMut(&str) -> bool) {
+/// A piece of a scrubbed text: as it was, or a secret's marker.
+enum Piece<'a> {
+    Plain(&'a str),
+    /// The marker `text`, for an occurrence of the secrets `names` at `from` in the text.
+    Secret {
+        text: &'a str,
+        names: &'a [&'a str],
+        from: std::ops::Range<usize>,
+    },
+}
+
+impl Piece<'_> {
+    fn text(&self) -> &str {
+        match self {
+            Piece::Plain(t) | Piece::Secret { text: t, .. } => t,
+        }
+    }
+}
+
+/// The forms a replay can write a secret's value in, in the order they are tried.
+const FORMS: [SecretForm; 7] = [
+    SecretForm::Json,
+    SecretForm::JsonAscii,
+    SecretForm::Percent,
+    SecretForm::PercentLower,
+    SecretForm::PercentPath,
+    SecretForm::UriComponent,
+    SecretForm::FormUrlencoded,
+];
+
+/// The first form that writes `value` as exactly `written`.
+fn form_of(value: &str, written: &str) -> SecretForm {
+    FORMS.into_iter().find(|f| write_secret(*f, value).as_deref() == Some(written)).unwrap_or(SecretForm::Unwritable)
+}
+
+/// `value` written in `form`, as it stands inside a JSON string (percent-encoded text needs
+/// no JSON escape); `None` for [`SecretForm::Unwritable`].
+pub(crate) fn write_secret(form: SecretForm, value: &str) -> Option<String> {
+    use std::fmt::Write as _;
+    let percent = |keep: &dyn Fn(u8) -> bool, upper: bool, plus: bool| {
+        let mut out = String::with_capacity(value.len());
+        for b in value.bytes() {
+            if keep(b) {
+                out.push(char::from(b));
+            } else if plus && b == b' ' {
+                out.push('+');
+            } else if upper {
+                let _ = write!(out, "%{b:02X}");
+            } else {
+                let _ = write!(out, "%{b:02x}");
+            }
+        }
+        out
+    };
+    let unreserved = |b: u8| b.is_ascii_alphanumeric() || b"-._~".contains(&b);
+    Some(match form {
+        SecretForm::Json => {
+            let quoted = flow_eval::encode(&Value::Str(value.into()));
+            quoted[1..quoted.len() - 1].to_string()
+        }
+        SecretForm::JsonAscii => {
+            let quoted = flow_eval::encode(&Value::Str(value.into()));
+            let mut out = String::with_capacity(quoted.len());
+            for c in quoted[1..quoted.len() - 1].chars() {
+                if c.is_ascii() {
+                    out.push(c);
+                } else {
+                    for unit in c.encode_utf16(&mut [0; 2]) {
+                        let _ = write!(out, "\\u{unit:04x}");
+                    }
+                }
+            }
+            out
+        }
+        SecretForm::Percent => percent(&unreserved, true, false),
+        SecretForm::PercentLower => percent(&unreserved, false, false),
+        SecretForm::PercentPath => percent(&|b| unreserved(b) || b == b'/', true, false),
+        SecretForm::UriComponent => percent(&|b| b.is_ascii_alphanumeric() || b"-_.!~*'()".contains(&b), true, false),
+        SecretForm::FormUrlencoded => percent(&|b| b.is_ascii_alphanumeric() || b"*-._".contains(&b), true, true),
+        SecretForm::Unwritable => return None,
+    })
+}
+
+fn scrub_with(text: &str, needles: &[Needle<'_>], sink: &mut dyn FnMut(Piece<'_>) -> bool) {
     let bytes = text.as_bytes();
     if needles.is_empty() {
-        sink(text);
+        sink(Piece::Plain(text));
         return;
     }
     let mut plain = 0; // start of the text not yet handed on
@@ -259,7 +374,7 @@ fn scrub_with(text: &str, needles: &[Needle<'_>], sink: &mut dyn FnMut(&str) -> 
         let Some((mut end, first)) = longest_at(text, i, needles) else {
             i += 1;
             if i - plain >= PIECE && text.is_char_boundary(i) {
-                if !sink(&text[plain..i]) {
+                if !sink(Piece::Plain(&text[plain..i])) {
                     return;
                 }
                 plain = i;
@@ -280,14 +395,17 @@ fn scrub_with(text: &str, needles: &[Needle<'_>], sink: &mut dyn FnMut(&str) -> 
             }
             j += 1;
         }
-        if (plain < i && !sink(&text[plain..i])) || !sink(&marker(&names)) {
+        let marker = marker(&names);
+        if (plain < i && !sink(Piece::Plain(&text[plain..i])))
+            || !sink(Piece::Secret { text: &marker, names: &names, from: i..end })
+        {
             return;
         }
         plain = end;
         i = end;
     }
     if plain < bytes.len() {
-        sink(&text[plain..]);
+        sink(Piece::Plain(&text[plain..]));
     }
 }
 
@@ -499,6 +617,55 @@ mod tests {
             s.insert(*name, SecretString::from(value.to_string()));
         }
         s
+    }
+
+    /// Each form writes back exactly what the text held: found, located, named, and written
+    /// again from the value, for every writer, on a value with characters each treats apart.
+    #[test]
+    fn a_located_secret_is_written_back_exactly_in_the_form_it_had() {
+        let value = "k3y/é \"x+~*'(!)";
+        let s = store(&[("KEY", value)]);
+        for form in FORMS {
+            let written = write_secret(form, value).unwrap();
+            let text = format!(r#"{{"note":"see {written} here"}}"#);
+            let (kept, at) = s.redact_located(&text);
+            assert_eq!(kept, r#"{"note":"see [secret KEY] here"}"#, "{form:?}: {text}");
+            // The first form that writes the same bytes: one that writes another's bytes is it.
+            let first = FORMS.into_iter().find(|f| write_secret(*f, value).unwrap() == written).unwrap();
+            assert_eq!(at, vec![SecretAt { at: 13, name: "KEY".into(), form: first }], "{form:?}");
+            let back =
+                format!("{}{}{}", &kept[..13], write_secret(first, value).unwrap(), &kept[13 + at[0].marker().len()..]);
+            assert_eq!(back, text);
+        }
+        assert_eq!(write_secret(SecretForm::Percent, value).unwrap(), "k3y%2F%C3%A9%20%22x%2B~%2A%27%28%21%29");
+        assert_eq!(write_secret(SecretForm::FormUrlencoded, "a b").unwrap(), "a+b");
+        assert_eq!(write_secret(SecretForm::JsonAscii, "é\"").unwrap(), "\\u00e9\\\"");
+        assert_eq!(write_secret(SecretForm::Unwritable, value), None);
+    }
+
+    /// What cannot be written again is said so, and never guessed: a mix of escapes, secrets
+    /// run together, a credential obtained during the run. Offsets are of the scrubbed text.
+    #[test]
+    fn what_a_replay_cannot_write_again_is_unwritable() {
+        let s = store(&[("KEY", "abc/def/ghi"), ("OTHER", "ghi-jkl-mno")]);
+        s.obtained("token of api crm", "tok-123456789");
+        let (kept, at) = s.redact_located(r#"["abc%2Fdef/ghi","abc/def/ghi-jkl-mno","tok-123456789","abc/def/ghi"]"#);
+        assert_eq!(kept, r#"["[secret KEY]","[secret KEY, OTHER]","[secret token of api crm]","[secret KEY]"]"#);
+        let forms: Vec<(u64, &str, SecretForm)> = at.iter().map(|a| (a.at, a.name.as_str(), a.form)).collect();
+        assert_eq!(
+            forms,
+            [
+                (2, "KEY", SecretForm::Unwritable),
+                (17, "KEY, OTHER", SecretForm::Unwritable),
+                (39, "token of api crm", SecretForm::Unwritable),
+                (67, "KEY", SecretForm::Json),
+            ]
+        );
+        for a in &at {
+            assert!(kept[a.at as usize..].starts_with(&a.marker()));
+        }
+        // A text without secrets is kept as it is, and says so.
+        assert_eq!(s.redact_located(r#"{"a":1}"#), (r#"{"a":1}"#.to_string(), vec![]));
     }
 
     #[test]

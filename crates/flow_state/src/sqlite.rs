@@ -17,7 +17,7 @@ use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, Tran
 use std::path::{Path, PathBuf};
 
 /// The schema version this crate writes (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// Migration `i` takes the schema from version `i` to `i + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -80,6 +80,10 @@ ALTER TABLE runs ADD COLUMN settled INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE runs ADD COLUMN started INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE runs ADD COLUMN resent_from INTEGER;
 ALTER TABLE runs ADD COLUMN resent INTEGER;
+"#,
+    // Where a dead letter's record held secrets (a JSON list of `SecretAt`; NULL: none).
+    r#"
+ALTER TABLE dead_letters ADD COLUMN secrets TEXT;
 "#,
 ];
 
@@ -862,11 +866,14 @@ impl StateStore for SqliteStore {
                 detail: format!("it is written under the lease of flow `{}`", lease.flow),
             });
         }
-        let record = if serde_json::from_str::<serde::de::IgnoredAny>(&l.record).is_ok() {
-            l.record.clone()
+        let (record, secrets) = if serde_json::from_str::<serde::de::IgnoredAny>(&l.record).is_ok() {
+            (l.record.clone(), l.secrets.clone())
         } else {
-            serde_json::Value::String(l.record.clone()).to_string()
+            // Wrapped in a string, the markers move: a replay cannot write the secrets back.
+            let unwritable = l.secrets.iter().map(|s| SecretAt { form: SecretForm::Unwritable, ..s.clone() }).collect();
+            (serde_json::Value::String(l.record.clone()).to_string(), unwritable)
         };
+        let secrets = (!secrets.is_empty()).then(|| serde_json::to_string(&secrets).unwrap_or_default());
         let error = serde_json::to_string(&l.error).unwrap_or_default();
         let error = self.seal("dead_letters.error", &l.flow, &error)?;
         let record = self.seal("dead_letters.record", &l.flow, &record)?;
@@ -876,9 +883,9 @@ impl StateStore for SqliteStore {
         // Fenced: a run whose lease was taken over writes no dead letter (in this transaction).
         Self::check_lease(&path, &tx, lease)?;
         tx.execute(
-            "INSERT INTO dead_letters (run_id, flow, step, source, record_index, code, error, record, failed_at_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            params![l.run.map(|r| r.0), l.flow, l.step, l.source, index, l.error.code, error, record, ms(l.failed_at)],
+            "INSERT INTO dead_letters (run_id, flow, step, source, record_index, code, error, record, failed_at_ms, secrets)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            params![l.run.map(|r| r.0), l.flow, l.step, l.source, index, l.error.code, error, record, ms(l.failed_at), secrets],
         )
         .map_err(|err| match (err.sqlite_error_code(), l.run) {
             (Some(ErrorCode::ConstraintViolation), Some(run)) => {
@@ -892,11 +899,11 @@ impl StateStore for SqliteStore {
     }
 
     fn dead_letters(&self, flow: Option<&str>, run: Option<RunId>) -> Result<Vec<DeadLetter>> {
-        type Raw = (i64, Option<i64>, String, String, String, i64, Vec<u8>, Vec<u8>, i64, i64);
+        type Raw = (i64, Option<i64>, String, String, String, i64, Vec<u8>, Vec<u8>, i64, i64, Option<String>);
         let mut st = self
             .conn
             .prepare(
-                "SELECT id, run_id, flow, step, source, record_index, error, record, failed_at_ms, attempts FROM dead_letters
+                "SELECT id, run_id, flow, step, source, record_index, error, record, failed_at_ms, attempts, secrets FROM dead_letters
                  WHERE (?1 IS NULL OR flow = ?1) AND (?2 IS NULL OR run_id = ?2)
                  ORDER BY run_id IS NULL, run_id, record_index, id",
             )
@@ -914,17 +921,23 @@ impl StateStore for SqliteStore {
                     r.get(7)?,
                     r.get(8)?,
                     r.get(9)?,
+                    r.get(10)?,
                 ))
             })
             .map_err(|e| self.err(e))?
             .collect::<rusqlite::Result<_>>()
             .map_err(|e| self.err(e))?;
         rows.into_iter()
-            .map(|(id, run, flow, step, source, index, error, record, at, attempts)| {
+            .map(|(id, run, flow, step, source, index, error, record, at, attempts, secrets)| {
                 let error = self.unseal("dead_letters.error", &flow, &error)?;
                 let error =
                     serde_json::from_str(&error).map_err(|e| self.bad(format!("the error of dead letter {id}"), e))?;
                 let record = self.unseal("dead_letters.record", &flow, &record)?;
+                let secrets = match secrets {
+                    Some(text) => serde_json::from_str(&text)
+                        .map_err(|e| self.bad(format!("where dead letter {id} held secrets"), e))?,
+                    None => Vec::new(),
+                };
                 Ok(DeadLetter {
                     id: DeadLetterId(id),
                     run: run.map(RunId),
@@ -934,6 +947,7 @@ impl StateStore for SqliteStore {
                     record_index: index.max(0) as u64,
                     error,
                     record,
+                    secrets,
                     failed_at: from_ms(at),
                     attempts: attempts.max(0) as u64,
                 })

@@ -238,6 +238,52 @@ pub struct DeadLetterError {
     pub mismatches: Option<Vec<Mismatch>>,
 }
 
+/// How a secret's value was written where a dead letter's record held it: the writer that
+/// gives back the exact bytes the record had there, from the secret's value. The value itself is
+/// never kept (docs/state.md, "Secrets in dead letters").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SecretForm {
+    /// As a JSON string's content, escaped as flowc's encoder escapes it (`\"`, `\\`, `\n`,
+    /// `\u0001`; other characters as they are).
+    Json,
+    /// As a JSON string's content with every character past ASCII as `\uXXXX` (lowercase hex,
+    /// surrogate pairs), as Python's `json.dumps` writes it.
+    JsonAscii,
+    /// Percent-encoded, every byte but the unreserved `A-Z a-z 0-9 - . _ ~` as `%XX` (RFC 3986).
+    Percent,
+    /// The same with lowercase hex.
+    PercentLower,
+    /// As in a URL's path: the same, keeping `/` (Python's `quote`).
+    PercentPath,
+    /// As JavaScript's `encodeURIComponent`: keeps `A-Z a-z 0-9 - _ . ! ~ * ' ( )`.
+    UriComponent,
+    /// As an HTML form's `application/x-www-form-urlencoded`: keeps `A-Z a-z 0-9 * - . _`,
+    /// a space as `+`.
+    FormUrlencoded,
+    /// Not one flowc can write again: a credential obtained during the run (an OAuth2 token, a
+    /// JWT), several secrets run together, or a mix of escapes. A replay refuses the record.
+    Unwritable,
+}
+
+/// Where a dead letter's record held a secret's value, replaced by its marker
+/// `[secret NAME]`: the marker's byte offset in `record`, the secret (or what the marker
+/// names: several, joined by `, `), and how the value was written. A replay writes the secret's
+/// value there again, from the secret as it is then.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecretAt {
+    pub at: u64,
+    pub name: String,
+    pub form: SecretForm,
+}
+
+impl SecretAt {
+    /// The marker the record holds at `at`.
+    pub fn marker(&self) -> String {
+        format!("[secret {}]", self.name)
+    }
+}
+
 /// A dead letter to append.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewDeadLetter {
@@ -252,6 +298,8 @@ pub struct NewDeadLetter {
     /// The record as JSON text, kept verbatim (a Decimal stays exactly as written). Text that is
     /// not JSON is kept as a JSON string, so an export stays valid NDJSON.
     pub record: String,
+    /// Where `record` held secrets' values, in the order they come in it.
+    pub secrets: Vec<SecretAt>,
     pub failed_at: DateTime<Utc>,
 }
 
@@ -266,6 +314,8 @@ pub struct DeadLetter {
     pub record_index: u64,
     pub error: DeadLetterError,
     pub record: String,
+    /// Where `record` held secrets' values, in the order they come in it.
+    pub secrets: Vec<SecretAt>,
     /// When it last failed (its first failure, or its last replay).
     pub failed_at: DateTime<Utc>,
     /// 1, plus one per replay that failed again.
@@ -276,7 +326,8 @@ impl DeadLetter {
     /// The line the runtime's dead letter file holds today (without the newline): `flow`,
     /// `source`, `record_index`, `error` (`code`, `message`, `notes`, `mismatches` when the
     /// record did not fit its type), `failed_at_unix_ms`, `attempts` when a replay failed again
-    /// (more than 1), then `record` as its JSON text.
+    /// (more than 1), `secrets` when the record held secrets' values (where, and how they were
+    /// written: never the values), then `record` as its JSON text.
     pub fn to_ndjson_line(&self) -> String {
         let mut error = serde_json::json!({
             "code": self.error.code, "message": self.error.message, "notes": self.error.notes,
@@ -294,6 +345,10 @@ impl DeadLetter {
         // After a replay that failed again (a first failure's line has none).
         if self.attempts > 1 {
             entry["attempts"] = serde_json::json!(self.attempts);
+        }
+        // Where the record held secrets (a record that held none has no `secrets`).
+        if !self.secrets.is_empty() {
+            entry["secrets"] = serde_json::json!(self.secrets);
         }
         // As the runtime does: the record goes in as text, so it stays exactly as written.
         let mut line = entry.to_string();

@@ -95,7 +95,10 @@ fn a_newer_store_is_an_error_and_is_left_as_it_is() {
     Connection::open(&path).unwrap().pragma_update(None, "user_version", SCHEMA_VERSION + 1).unwrap();
     let before = std::fs::read(&path).unwrap();
     let err = SqliteStore::open(&path, None).map(|_| ()).unwrap_err();
-    assert!(matches!(err, StateError::NewerVersion { found: 3, supported: 2, .. }), "{err}");
+    assert!(
+        matches!(err, StateError::NewerVersion { found, supported, .. } if found == SCHEMA_VERSION + 1 && supported == SCHEMA_VERSION),
+        "{err}"
+    );
     assert!(err.to_string().contains("newer"), "{err}");
     assert_eq!(std::fs::read(&path).unwrap(), before);
 }
@@ -250,8 +253,45 @@ fn letter(run: Option<RunId>, record: &str) -> NewDeadLetter {
             mismatches: None,
         },
         record: record.into(),
+        secrets: Vec::new(),
         failed_at: t(3),
     }
+}
+
+/// Where a dead letter's record held secrets is kept with it (never a value: the record holds
+/// the markers), read back as written, and in the export's line; a record that is not JSON is
+/// wrapped in a string, which moves its markers, so none of its secrets can be written back.
+#[test]
+fn where_a_dead_letter_held_secrets_is_kept_and_exported() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = open(&dir.path().join("state.db"));
+    let lease = s.acquire_lease("orders", "test", MIN, t(0)).unwrap();
+    let run = s.start_run(&lease, t(0)).unwrap();
+    let at = |at, name: &str, form| SecretAt { at, name: name.into(), form };
+    let mut held = letter(Some(run), r#"{"id":1,"url":"/x?key=[secret API_KEY]"}"#);
+    held.secrets = vec![at(22, "API_KEY", SecretForm::Percent)];
+    s.add_dead_letter(&lease, &held).unwrap();
+    let mut wrapped = letter(Some(run), "{not json [secret API_KEY]");
+    wrapped.record_index = 3;
+    wrapped.secrets = vec![at(10, "API_KEY", SecretForm::Json)];
+    s.add_dead_letter(&lease, &wrapped).unwrap();
+    let none = s.add_dead_letter(&lease, &letter(None, "{}")).unwrap();
+    let got = s.dead_letters(None, None).unwrap();
+    assert_eq!(got[0].secrets, held.secrets);
+    assert_eq!(&got[0].record[22..22 + got[0].secrets[0].marker().len()], "[secret API_KEY]");
+    assert_eq!(got[1].secrets, vec![at(10, "API_KEY", SecretForm::Unwritable)]);
+    assert_eq!((got[2].id, got[2].secrets.len()), (none, 0));
+    let mut out = Vec::new();
+    s.export_dead_letters(None, None, &mut out).unwrap();
+    let text = String::from_utf8(out).unwrap();
+    let lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines[0]["secrets"], serde_json::json!([{"at": 22, "name": "API_KEY", "form": "percent"}]));
+    assert_eq!(lines[1]["secrets"][0]["form"], "unwritable");
+    assert!(lines[2].get("secrets").is_none(), "{}", lines[2]);
+    // A `secrets` column that is not what the store writes is a clear error, not an empty list.
+    s.connection().execute("UPDATE dead_letters SET secrets = 'nope' WHERE id = 1", []).unwrap();
+    let e = s.dead_letters(None, None).unwrap_err().to_string();
+    assert!(e.contains("where dead letter 1 held secrets"), "{e}");
 }
 
 #[test]
@@ -543,10 +583,11 @@ fn a_runs_begin_and_end_are_one_transaction_each_all_or_nothing() {
     s.acquire_lease("orders", "other", MIN, t(5)).unwrap();
 }
 
-/// A store written by the previous version (schema 1, before runs kept how far they got) is
-/// migrated when opened: its runs and state stay, the new columns start empty.
+/// A store written by an earlier version (schema 1, before runs kept how far they got and dead
+/// letters where they held secrets) is migrated when opened: its runs, state and dead letters
+/// stay, the new columns start empty.
 #[test]
-fn a_version_1_store_is_migrated_to_version_2_keeping_its_runs_and_state() {
+fn a_version_1_store_is_migrated_keeping_its_runs_state_and_dead_letters() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("state.db");
     {
@@ -569,6 +610,14 @@ fn a_version_1_store_is_migrated_to_version_2_keeping_its_runs_and_state() {
             .connection()
             .execute("UPDATE runs SET status = 'failed', records_read = 9 WHERE id = ?1", [run.0])
             .unwrap();
+        store
+            .connection()
+            .execute(
+                "INSERT INTO dead_letters (run_id, flow, step, source, record_index, code, error, record, failed_at_ms)
+                 VALUES (?1, 'orders', 's', 'list_orders', 4, 'R0003', CAST(?2 AS BLOB), CAST('{\"id\":4}' AS BLOB), 0)",
+                rusqlite::params![run.0, r#"{"code":"R0003","message":"m","notes":[]}"#],
+            )
+            .unwrap();
         store.release_lease(&lease).unwrap();
     }
     let mut s = open(&path);
@@ -580,6 +629,8 @@ fn a_version_1_store_is_migrated_to_version_2_keeping_its_runs_and_state() {
         (r.status, r.counts.read, r.counts.settled, r.counts.started, r.resent),
         (RunStatus::Failed, 9, 0, 0, None)
     );
+    let kept = s.dead_letters(None, None).unwrap();
+    assert_eq!((kept.len(), kept[0].record.as_str(), kept[0].secrets.len()), (1, r#"{"id":4}"#, 0));
     // The new columns are written and read back.
     let (lease, run) = s.begin_run("orders", "test", MIN, t(10)).unwrap();
     s.note_resent(&lease, run, Some(Resent::AtMost { run: RunId(1), records: 12 }), 0, 0).unwrap();
