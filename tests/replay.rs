@@ -548,12 +548,18 @@ fn a_dead_letter_keeps_where_a_record_held_a_secret_and_a_replay_writes_the_valu
             letters[0].record,
             r#"{"id":"b","name":"Bob (token [secret SHOP_TOKEN])","updated_at":"2026-03-01T10:01:00Z"}"#
         );
-        assert_eq!(letters[0].secrets, [SecretAt { at: 29, name: "SHOP_TOKEN".into(), form: SecretForm::Json }]);
+        assert_eq!(
+            letters[0].secrets,
+            Some(vec![SecretAt { at: 29, name: "SHOP_TOKEN".into(), form: SecretForm::Json }])
+        );
         assert_eq!(
             letters[1].record,
             r#"{"id":"c","name":"Cy https://partner.example/cb?key=[secret PARTNER_KEY]&x=1","updated_at":"2026-03-01T10:02:00Z"}"#
         );
-        assert_eq!(letters[1].secrets, [SecretAt { at: 52, name: "PARTNER_KEY".into(), form: SecretForm::Percent }]);
+        assert_eq!(
+            letters[1].secrets,
+            Some(vec![SecretAt { at: 52, name: "PARTNER_KEY".into(), form: SecretForm::Percent }])
+        );
         // The file's lines say the same.
         let mut from_file: Vec<serde_json::Value> =
             lines.lines().map(|l| serde_json::from_str(l).expect("json")).collect();

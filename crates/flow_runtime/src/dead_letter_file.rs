@@ -98,9 +98,9 @@ struct LineIn<'a> {
     failed_at_unix_ms: u64,
     #[serde(default)]
     attempts: Option<u64>,
-    /// Where the record held secrets (absent: none).
+    /// Where the record held secrets (absent: not known, a line of an earlier flowc).
     #[serde(default)]
-    secrets: Vec<flow_state::SecretAt>,
+    secrets: Option<Vec<flow_state::SecretAt>>,
     #[serde(borrow)]
     record: &'a serde_json::value::RawValue,
 }
@@ -377,7 +377,8 @@ mod tests {
     }
 
     /// A line's `secrets` (where its record held secrets) is read, and kept when the line is
-    /// replaced after a replay that failed again; a line without it holds none; one whose
+    /// replaced after a replay that failed again; a line without it (an earlier flowc's) says
+    /// nothing of it; one whose
     /// `secrets` is not a list of them is not a dead letter (R0018), never read as holding none.
     #[test]
     fn where_a_line_held_secrets_is_read_and_kept_when_it_fails_again() {
@@ -386,12 +387,15 @@ mod tests {
             .replace(r#","record":"#, r#","secrets":[{"at":20,"name":"KEY","form":"percent_lower"}],"record":"#);
         let letter = parse_line(&held, 1).expect("a dead letter");
         let want = flow_state::SecretAt { at: 20, name: "KEY".into(), form: flow_state::SecretForm::PercentLower };
-        assert_eq!(letter.secrets, std::slice::from_ref(&want));
+        assert_eq!(letter.secrets.as_deref(), Some(std::slice::from_ref(&want)));
         assert!(letter.record[20..].starts_with("[secret KEY]"));
         let again = DeadLetterError { code: "R0001".into(), message: "m".into(), notes: vec![], mismatches: None };
         let replaced = failed_line(&letter, &again, DateTime::from_timestamp_millis(7).unwrap());
-        assert_eq!(parse_line(&replaced, 1).expect("a dead letter").secrets, [want]);
-        assert!(parse_line(&line("f", 1, record), 1).expect("a dead letter").secrets.is_empty());
+        assert_eq!(parse_line(&replaced, 1).expect("a dead letter").secrets, Some(vec![want]));
+        // A line of an earlier flowc: where it held secrets is not known, and stays not known.
+        let old = parse_line(&line("f", 1, record), 1).expect("a dead letter");
+        assert_eq!(old.secrets, None);
+        assert!(!failed_line(&old, &again, DateTime::from_timestamp_millis(7).unwrap()).contains("\"secrets\""));
         let bad = line("f", 1, record).replace(r#","record":"#, r#","secrets":"KEY","record":"#);
         assert!(parse_line(&bad, 1).is_none());
     }

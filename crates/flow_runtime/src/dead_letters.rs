@@ -133,26 +133,27 @@ impl FlowRun {
     }
 
     /// The record a dead letter keeps, as JSON text, scrubbed of secrets, and where it held
-    /// them: built by the exact encoder (Decimals stay exact), or as the API sent it when it did
-    /// not fit its type. Always JSON: text that a secret's marker made something else (a number
-    /// that was a secret's value) is kept as a JSON string, the markers in it unwritable.
+    /// them: built by the exact encoder (Decimals stay exact), scrubbed value by value, or as the
+    /// API sent it when it did not fit its type, scrubbed as text. Always JSON: text that a
+    /// secret's marker made something else (a number that was a secret's value) is kept as a
+    /// JSON string, the markers in it unwritable.
     pub(crate) fn kept_record(&self, record: Kept<'_>) -> KeptRecord {
         let secrets = &self.ctx.secrets;
-        let (text, at) = match record {
-            Kept::Decoded(v) => secrets.redact_located(&flow_eval::encode(v)),
-            Kept::Raw(bad) => secrets.redact_located(&bad.raw),
-        };
-        if at.is_empty() || serde_json::from_str::<serde::de::IgnoredAny>(&text).is_ok() {
-            return KeptRecord { text, secrets: at };
+        match record {
+            Kept::Decoded(v) => {
+                let (text, at) = secrets.encode_located(v);
+                KeptRecord { text, secrets: at }
+            }
+            Kept::Raw(bad) => {
+                let (text, at) = secrets.redact_located(&bad.raw);
+                if at.is_empty() || serde_json::from_str::<serde::de::IgnoredAny>(&text).is_ok() {
+                    return KeptRecord { text, secrets: at };
+                }
+                // Wrapped in a string, its markers move: none of them can be written back.
+                let at = at.into_iter().map(|s| SecretAt { form: SecretForm::Unwritable, ..s }).collect();
+                KeptRecord { text: serde_json::Value::String(text).to_string(), secrets: at }
+            }
         }
-        // A marker outside a string: each value scrubbed as text instead (a number that held a
-        // secret becomes the text of its marker), and nothing of it can be written back.
-        let text = match record {
-            Kept::Decoded(v) => flow_eval::encode(&secrets.redact_value(v)),
-            Kept::Raw(_) => serde_json::Value::String(text).to_string(),
-        };
-        let at = unwritable_markers(&text);
-        KeptRecord { text, secrets: at }
     }
 }
 
@@ -162,34 +163,15 @@ pub(crate) struct KeptRecord {
     pub(crate) secrets: Vec<SecretAt>,
 }
 
-/// Every secret's marker in `text`, none of them writable.
-fn unwritable_markers(text: &str) -> Vec<SecretAt> {
-    const OPEN: &str = "[secret ";
-    let mut found = Vec::new();
-    let mut from = 0;
-    while let Some(i) = text[from..].find(OPEN) {
-        let at = from + i;
-        let Some(len) = text[at..].find(']') else { break };
-        found.push(SecretAt {
-            at: at as u64,
-            name: text[at + OPEN.len()..at + len].to_string(),
-            form: SecretForm::Unwritable,
-        });
-        from = at + len + 1;
-    }
-    found
-}
-
 /// A dead letter's record with the secrets it held written back, from their values now; R0030
-/// (for that record alone: the dead letter stays) when one cannot be.
+/// (for that record alone: the dead letter stays) when one cannot be. A dead letter that does
+/// not say where its record held secrets (kept by an earlier flowc) is sent as it is only when
+/// its record holds no marker.
 pub(crate) fn restored_record<'l>(
     letter: &'l DeadLetter,
     secrets: &crate::Secrets,
     loop_span: flow_diagnostics::Span,
 ) -> Result<std::borrow::Cow<'l, str>, Diagnostic> {
-    if letter.secrets.is_empty() {
-        return Ok(std::borrow::Cow::Borrowed(&letter.record));
-    }
     let refuse = |what: String, help: &str| {
         Diagnostic::new(
             codes::SECRET_NOT_RESTORED,
@@ -199,23 +181,45 @@ pub(crate) fn restored_record<'l>(
         .note("a dead letter never keeps a secret's value: it keeps where the record held one, and a replay writes the value there again")
         .help(help)
     };
+    let read_again = "let a run read the record again from its source (`flowc state set` to an earlier cursor); the dead letter stays";
     let record = &letter.record;
+    let Some(held) = &letter.secrets else {
+        if record.contains("[secret ") {
+            return Err(refuse(
+                "was kept by an earlier flowc, which did not keep where the record held secrets, and it holds a secret's marker".into(),
+                read_again,
+            ));
+        }
+        return Ok(std::borrow::Cow::Borrowed(record));
+    };
+    if held.is_empty() {
+        return Ok(std::borrow::Cow::Borrowed(record));
+    }
+    // Refused whole before anything is written: one secret that cannot be written back is enough.
+    if let Some(s) = held.iter().find(|s| s.form == SecretForm::Unwritable) {
+        return Err(refuse(
+            format!("held {} in a form a replay cannot write again (a credential obtained during the run, secrets run together, a mix of escapes, or a number or date that was a secret's value)", s.marker()),
+            read_again,
+        ));
+    }
     let mut out = String::with_capacity(record.len());
     let mut done = 0;
-    for s in &letter.secrets {
+    for s in held {
         let marker = s.marker();
-        let Some(value) = secrets.expose(&s.name).filter(|_| s.form != SecretForm::Unwritable) else {
-            return Err(if s.form == SecretForm::Unwritable {
-                refuse(
-                    format!("held {} in a form a replay cannot write again (a credential obtained during the run, secrets run together, or a mix of escapes)", marker),
-                    "let a run read the record again from its source (`flowc state set` to an earlier cursor); the dead letter stays",
-                )
-            } else {
-                refuse(
+        let value = match secrets.expose(&s.name) {
+            None => {
+                return Err(refuse(
                     format!("held the secret `{}`, which the file no longer declares", s.name),
                     &format!("declare `secret {}` again (with its value in the environment or the `.env` file beside the `.flow` file) and replay; the dead letter stays", s.name),
-                )
-            });
+                ));
+            }
+            Some("") => {
+                return Err(refuse(
+                    format!("held the secret `{}`, whose value is empty now", s.name),
+                    &format!("set `{}` to its value and replay; the dead letter stays", s.name),
+                ));
+            }
+            Some(v) => v,
         };
         let at = usize::try_from(s.at).unwrap_or(usize::MAX);
         let in_place = at >= done && record.get(at..).is_some_and(|rest| rest.starts_with(&marker));
@@ -223,7 +227,7 @@ pub(crate) fn restored_record<'l>(
         let (true, Some(written)) = (in_place, written) else {
             return Err(refuse(
                 format!("no longer holds `{marker}` where it held that secret (it was changed outside flowc)"),
-                "let a run read the record again from its source (`flowc state set` to an earlier cursor); the dead letter stays",
+                read_again,
             ));
         };
         out.push_str(&record[done..at]);
@@ -880,6 +884,10 @@ mod tests {
     }
 
     fn held(record: &str, secrets: Vec<SecretAt>) -> DeadLetter {
+        kept_by(record, Some(secrets))
+    }
+
+    fn kept_by(record: &str, secrets: Option<Vec<SecretAt>>) -> DeadLetter {
         DeadLetter {
             id: flow_state::DeadLetterId(1),
             run: None,
@@ -914,13 +922,14 @@ mod tests {
         // Nothing held: the record as it is, not copied.
         let plain = held(record, vec![]);
         assert!(matches!(restored_record(&plain, &secrets, span), Ok(std::borrow::Cow::Borrowed(_))));
-        let refused = |secrets_at: Vec<SecretAt>| {
-            let d = restored_record(&held(record, secrets_at), &secrets, span).unwrap_err();
+        let refused_by = |secrets: &crate::Secrets, secrets_at: Vec<SecretAt>| {
+            let d = restored_record(&held(record, secrets_at), secrets, span).unwrap_err();
             assert_eq!(d.code, codes::SECRET_NOT_RESTORED.id);
             assert!(d.message.starts_with("the dead-lettered record #7 of `list` "), "{}", d.message);
             assert!(!d.message.contains("new/key") && !d.notes.concat().contains("new/key"));
             d.message
         };
+        let refused = |secrets_at: Vec<SecretAt>| refused_by(&secrets, secrets_at);
         assert!(refused(vec![at(6, "GONE", SecretForm::Json)])
             .contains("held the secret `GONE`, which the file no longer declares"));
         assert!(refused(vec![at(6, "KEY", SecretForm::Unwritable)]).contains("in a form a replay cannot write again"));
@@ -937,5 +946,19 @@ mod tests {
         // Not at a character boundary: refused, no panic.
         let accented = held(r#"{"é":"[secret KEY]"}"#, vec![at(3, "KEY", SecretForm::Json)]);
         assert!(restored_record(&accented, &secrets, span).is_err());
+        // One unwritable secret refuses the record, whatever comes before it.
+        assert!(refused(vec![at(6, "KEY", SecretForm::Json), at(51, "KEY", SecretForm::Unwritable)])
+            .contains("in a form a replay cannot write again"));
+        // A value that is empty now is refused, not written back as nothing.
+        let mut emptied = crate::Secrets::new();
+        emptied.insert("KEY", secrecy::SecretString::from(String::new()));
+        assert!(refused_by(&emptied, vec![at(6, "KEY", SecretForm::Json)]).contains("whose value is empty now"));
+        // Kept by an earlier flowc (where it held secrets not known): sent as it is only when
+        // it holds no marker.
+        let old = kept_by(record, None);
+        let d = restored_record(&old, &secrets, span).unwrap_err();
+        assert!(d.message.contains("was kept by an earlier flowc"), "{}", d.message);
+        let clean = kept_by(r#"{"a":"no marker"}"#, None);
+        assert_eq!(restored_record(&clean, &secrets, span).unwrap(), r#"{"a":"no marker"}"#);
     }
 }

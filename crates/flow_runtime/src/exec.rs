@@ -851,11 +851,10 @@ impl FlowRun {
         self.ctx.secrets.redact_json(&mut entry);
         // The record goes in as JSON text, scrubbed: built by the exact encoder (Decimals stay
         // exact), or as the API sent it when it did not fit its type; `secrets` says where it
-        // held secrets (names and forms, never values), for a replay to write them back.
+        // held secrets (names and forms, never values; `[]`: none), for a replay to write them
+        // back.
         let kept = self.kept_record(record);
-        if !kept.secrets.is_empty() {
-            entry["secrets"] = serde_json::json!(kept.secrets);
-        }
+        entry["secrets"] = serde_json::json!(kept.secrets);
         let mut line = entry.to_string();
         line.pop();
         line.push_str(",\"record\":");

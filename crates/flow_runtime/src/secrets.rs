@@ -128,23 +128,18 @@ impl Secrets {
         self.scrub_pieces(text, &mut |piece| sink(piece.text()));
     }
 
-    /// `text` (JSON text: a dead letter's record) scrubbed as [`Secrets::redact`] scrubs it, and
-    /// where each marker went: its byte offset in the result, what it names, and how the value
-    /// was written there ([`SecretForm`]), so that a replay can write it back from the secret's
-    /// value then. Nothing of a value is kept: a form is one of a few fixed writers, and one that
-    /// does not give back the exact bytes the text had is [`SecretForm::Unwritable`].
+    /// `text` (JSON text as an API sent it: a dead letter's record that did not fit its type)
+    /// scrubbed as [`Secrets::redact`] scrubs it, and where each marker went: its byte offset in
+    /// the result, what it names, and how the value was written there ([`SecretForm`]), so that
+    /// a replay can write it back from the secret's value then. Nothing of a value is kept: a
+    /// form is one of a few fixed writers, and one that does not give back the exact bytes the
+    /// text had is [`SecretForm::Unwritable`].
     pub(crate) fn redact_located(&self, text: &str) -> (String, Vec<SecretAt>) {
         let mut out = String::with_capacity(text.len());
         let mut found = Vec::new();
         self.scrub_pieces(text, &mut |piece| {
             if let Piece::Secret { names, from, .. } = &piece {
-                let form = match names {
-                    [name] => self
-                        .values
-                        .get(*name)
-                        .map_or(SecretForm::Unwritable, |v| form_of(v.expose_secret(), &text[from.clone()])),
-                    _ => SecretForm::Unwritable,
-                };
+                let form = self.form_at(names, &text[from.clone()]);
                 found.push(SecretAt { at: out.len() as u64, name: names.join(", "), form });
             }
             out.push_str(piece.text());
@@ -153,14 +148,125 @@ impl Secrets {
         (out, found)
     }
 
+    /// A record's JSON text as [`flow_eval::encode`] writes it, scrubbed value by value as
+    /// [`Secrets::redact_value`] scrubs it (the same occurrences, the same markers), and where
+    /// each marker went, as [`Secrets::redact_located`] says it. A number, date or `Json` value
+    /// that held a secret becomes the text of its redaction, a string, so its markers are
+    /// [`SecretForm::Unwritable`] (a string written back would not be the value it was).
+    pub(crate) fn encode_located(&self, v: &Value) -> (String, Vec<SecretAt>) {
+        let mut out = String::new();
+        let mut found = Vec::new();
+        self.encode_into(v, &mut out, &mut found);
+        (out, found)
+    }
+
+    fn encode_into(&self, v: &Value, out: &mut String, found: &mut Vec<SecretAt>) {
+        match v {
+            Value::Null | Value::Bool(_) => flow_eval::encode_to(v, out),
+            Value::Str(s) => self.string_located(s, true, out, found),
+            Value::Int(_) | Value::Float(_) | Value::Decimal(_) | Value::Date(_) | Value::DateTime(_) => {
+                let text = v.to_text();
+                if self.redact(&text) == text {
+                    flow_eval::encode_to(v, out);
+                } else {
+                    self.string_located(&text, false, out, found);
+                }
+            }
+            Value::Json(text) => {
+                if self.redact(text) == **text {
+                    out.push_str(text);
+                } else {
+                    self.string_located(text, false, out, found);
+                }
+            }
+            Value::Array(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    self.encode_into(item, out, found);
+                }
+                out.push(']');
+            }
+            // Field names come from the `.flow` file and are kept; a dictionary's keys are data.
+            Value::Object(fields) => {
+                out.push('{');
+                for (i, (k, f)) in fields.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push('"');
+                    json_escape_into(k.as_ref(), out);
+                    out.push_str("\":");
+                    self.encode_into(f, out, found);
+                }
+                out.push('}');
+            }
+            Value::Dict(entries) => {
+                out.push('{');
+                for (i, (k, f)) in entries.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    self.string_located(k, true, out, found);
+                    out.push(':');
+                    self.encode_into(f, out, found);
+                }
+                out.push('}');
+            }
+        }
+    }
+
+    /// `s` as a JSON string, scrubbed, its markers located (each unwritable unless `writable`).
+    fn string_located(&self, s: &str, writable: bool, out: &mut String, found: &mut Vec<SecretAt>) {
+        out.push('"');
+        self.scrub_pieces(s, &mut |piece| {
+            match piece {
+                Piece::Plain(t) => json_escape_into(t, out),
+                Piece::Secret { text, names, from } => {
+                    // The bytes the JSON text would have held there, judged as in `redact_located`.
+                    let form = if writable {
+                        let mut written = String::new();
+                        json_escape_into(&s[from], &mut written);
+                        self.form_at(names, &written)
+                    } else {
+                        SecretForm::Unwritable
+                    };
+                    found.push(SecretAt { at: out.len() as u64, name: names.join(", "), form });
+                    json_escape_into(text, out);
+                }
+            }
+            true
+        });
+        out.push('"');
+    }
+
+    /// How a declared secret's value was written as `written` (in JSON text); several secrets,
+    /// a credential obtained during the run, or an empty value: unwritable.
+    fn form_at(&self, names: &[&str], written: &str) -> SecretForm {
+        match names {
+            [name] => self
+                .values
+                .get(*name)
+                .map(ExposeSecret::expose_secret)
+                .filter(|v| !v.is_empty())
+                .map_or(SecretForm::Unwritable, |v| form_of(v, written)),
+            _ => SecretForm::Unwritable,
+        }
+    }
+
     /// Like [`Secrets::scrub`], each piece saying whether it is a secret's marker, and where the
     /// occurrence it replaces was.
     fn scrub_pieces(&self, text: &str, sink: &mut dyn FnMut(Piece<'_>) -> bool) {
         let obtained = self.obtained.read().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let needles: Vec<Needle<'_>> = self
-            .values
-            .iter()
-            .map(|(n, v)| (n.as_str(), v.expose_secret(), Form::Text))
+        // The declared secrets by name, then the obtained ones in the order they came: of two
+        // with the same value, the same one is named every time, a declared one first.
+        let mut declared: Vec<(&str, &str, Form)> =
+            self.values.iter().map(|(n, v)| (n.as_str(), v.expose_secret(), Form::Text)).collect();
+        declared.sort_by(|a, b| a.0.cmp(b.0));
+        let needles: Vec<Needle<'_>> = declared
+            .into_iter()
             .chain(obtained.iter().map(|(n, v, f)| (n.as_str(), v.expose_secret(), *f)))
             .filter(|(_, v, _)| !v.is_empty())
             .map(|(name, value, form)| Needle {
@@ -221,7 +327,10 @@ impl Secrets {
     }
 
     /// A record with every text scrubbed; a number or date that held a secret becomes the text
-    /// of its redaction. Field names come from the `.flow` file and are kept.
+    /// of its redaction. Field names come from the `.flow` file and are kept. How dead letters
+    /// were scrubbed before they kept where their secrets were: the oracle
+    /// [`Secrets::encode_located`] is tested against.
+    #[cfg(test)]
     pub(crate) fn redact_value(&self, v: &Value) -> Value {
         let scalar = |v: &Value| {
             let text = v.to_text();
@@ -336,13 +445,15 @@ pub(crate) fn write_secret(form: SecretForm, value: &str) -> Option<String> {
     let unreserved = |b: u8| b.is_ascii_alphanumeric() || b"-._~".contains(&b);
     Some(match form {
         SecretForm::Json => {
-            let quoted = flow_eval::encode(&Value::Str(value.into()));
-            quoted[1..quoted.len() - 1].to_string()
+            let mut out = String::with_capacity(value.len());
+            json_escape_into(value, &mut out);
+            out
         }
         SecretForm::JsonAscii => {
-            let quoted = flow_eval::encode(&Value::Str(value.into()));
-            let mut out = String::with_capacity(quoted.len());
-            for c in quoted[1..quoted.len() - 1].chars() {
+            let mut escaped = String::with_capacity(value.len());
+            json_escape_into(value, &mut escaped);
+            let mut out = String::with_capacity(escaped.len());
+            for c in escaped.chars() {
                 if c.is_ascii() {
                     out.push(c);
                 } else {
@@ -360,6 +471,27 @@ pub(crate) fn write_secret(form: SecretForm, value: &str) -> Option<String> {
         SecretForm::FormUrlencoded => percent(&|b| b.is_ascii_alphanumeric() || b"*-._".contains(&b), true, true),
         SecretForm::Unwritable => return None,
     })
+}
+
+/// `s` as a JSON string's content: `"` and `\\` escaped, `\n` `\r` `\t`, other control
+/// characters as `\u00XX` (lowercase hex), everything else as it is — as flowc's encoder writes
+/// strings. Fixed here (and pinned by a test), not borrowed from the encoder: a dead letter's
+/// `json` form must write the same bytes in every later flowc that replays it.
+fn json_escape_into(s: &str, out: &mut String) {
+    use std::fmt::Write as _;
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if u32::from(c) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
 }
 
 fn scrub_with(text: &str, needles: &[Needle<'_>], sink: &mut dyn FnMut(Piece<'_>) -> bool) {
@@ -641,6 +773,59 @@ mod tests {
         assert_eq!(write_secret(SecretForm::FormUrlencoded, "a b").unwrap(), "a+b");
         assert_eq!(write_secret(SecretForm::JsonAscii, "é\"").unwrap(), "\\u00e9\\\"");
         assert_eq!(write_secret(SecretForm::Unwritable, value), None);
+    }
+
+    /// A decoded record is scrubbed value by value, as every other output scrubs it: the same
+    /// occurrences as `redact_value` and the same text as the encoder's, markers located; a
+    /// number that was a secret's value becomes a string, unwritable, named by the secret alone.
+    #[test]
+    fn a_decoded_record_is_scrubbed_value_by_value_and_its_markers_located() {
+        use flow_plan::Key;
+        let s = store(&[("TOKEN", "tok-1234567890"), ("PIN", "98765432")]);
+        let record = Value::Object(vec![
+            // A literal backslash and `n` before the secret: read as an escape, as in a value.
+            (Key::new("log"), Value::Str("auth\\ntok-1234567890".into())),
+            (Key::new("note"), Value::Str("[secret plan\"".into())),
+            (Key::new("pin"), Value::Int(98765432)),
+            (Key::new("tags"), Value::Dict(vec![("tok-1234567890".into(), Value::Str("é\u{1}".into()))])),
+            (Key::new("end"), Value::Str("a]".into())),
+        ]);
+        let (text, at) = s.encode_located(&record);
+        assert_eq!(text, flow_eval::encode(&s.redact_value(&record)));
+        assert_eq!(
+            text,
+            r#"{"log":"auth\\n[secret TOKEN]","note":"[secret plan\"","pin":"[secret PIN]","tags":{"[secret TOKEN]":"é\u0001"},"end":"a]"}"#
+        );
+        let got: Vec<(&str, &str, SecretForm)> =
+            at.iter().map(|a| (&text[a.at as usize..][..a.marker().len()], a.name.as_str(), a.form)).collect();
+        assert_eq!(
+            got,
+            [
+                ("[secret TOKEN]", "TOKEN", SecretForm::Json),
+                ("[secret PIN]", "PIN", SecretForm::Unwritable),
+                ("[secret TOKEN]", "TOKEN", SecretForm::Json),
+            ]
+        );
+        // Without secrets, the encoder's text exactly.
+        assert_eq!(Secrets::new().encode_located(&record), (flow_eval::encode(&record), vec![]));
+    }
+
+    /// The `json` writer is flowc's own, fixed: what a dead letter kept today is written back
+    /// the same by every later flowc.
+    #[test]
+    fn the_json_writer_is_pinned() {
+        let value = "a\"b\\c\n\r\t\u{1}\u{1f}\u{7f}é/\u{2028}😀";
+        assert_eq!(
+            write_secret(SecretForm::Json, value).unwrap(),
+            "a\\\"b\\\\c\\n\\r\\t\\u0001\\u001f\u{7f}é/\u{2028}😀"
+        );
+        assert_eq!(
+            write_secret(SecretForm::JsonAscii, value).unwrap(),
+            "a\\\"b\\\\c\\n\\r\\t\\u0001\\u001f\u{7f}\\u00e9/\\u2028\\ud83d\\ude00"
+        );
+        // The same as the encoder's strings today.
+        let encoded = flow_eval::encode(&Value::Str(value.into()));
+        assert_eq!(write_secret(SecretForm::Json, value).unwrap(), encoded[1..encoded.len() - 1]);
     }
 
     /// What cannot be written again is said so, and never guessed: a mix of escapes, secrets

@@ -873,7 +873,8 @@ impl StateStore for SqliteStore {
             let unwritable = l.secrets.iter().map(|s| SecretAt { form: SecretForm::Unwritable, ..s.clone() }).collect();
             (serde_json::Value::String(l.record.clone()).to_string(), unwritable)
         };
-        let secrets = (!secrets.is_empty()).then(|| serde_json::to_string(&secrets).unwrap_or_default());
+        // `[]` for none: NULL is a dead letter of a store before schema 3, where it is not known.
+        let secrets = serde_json::to_string(&secrets).unwrap_or_else(|_| "[]".into());
         let error = serde_json::to_string(&l.error).unwrap_or_default();
         let error = self.seal("dead_letters.error", &l.flow, &error)?;
         let record = self.seal("dead_letters.record", &l.flow, &record)?;
@@ -934,9 +935,11 @@ impl StateStore for SqliteStore {
                     serde_json::from_str(&error).map_err(|e| self.bad(format!("the error of dead letter {id}"), e))?;
                 let record = self.unseal("dead_letters.record", &flow, &record)?;
                 let secrets = match secrets {
-                    Some(text) => serde_json::from_str(&text)
-                        .map_err(|e| self.bad(format!("where dead letter {id} held secrets"), e))?,
-                    None => Vec::new(),
+                    Some(text) => Some(
+                        serde_json::from_str(&text)
+                            .map_err(|e| self.bad(format!("where dead letter {id} held secrets"), e))?,
+                    ),
+                    None => None,
                 };
                 Ok(DeadLetter {
                     id: DeadLetterId(id),

@@ -247,8 +247,7 @@ pub enum SecretForm {
     /// As a JSON string's content, escaped as flowc's encoder escapes it (`\"`, `\\`, `\n`,
     /// `\u0001`; other characters as they are).
     Json,
-    /// As a JSON string's content with every character past ASCII as `\uXXXX` (lowercase hex,
-    /// surrogate pairs), as Python's `json.dumps` writes it.
+    /// As `Json`, with every character past ASCII as `\uXXXX` (lowercase hex, surrogate pairs).
     JsonAscii,
     /// Percent-encoded, every byte but the unreserved `A-Z a-z 0-9 - . _ ~` as `%XX` (RFC 3986).
     Percent,
@@ -314,8 +313,10 @@ pub struct DeadLetter {
     pub record_index: u64,
     pub error: DeadLetterError,
     pub record: String,
-    /// Where `record` held secrets' values, in the order they come in it.
-    pub secrets: Vec<SecretAt>,
+    /// Where `record` held secrets' values, in the order they come in it; `None` when that is
+    /// not known: a dead letter kept by a flowc before store schema 3, or a dead letter file's
+    /// line without `secrets` (a replay refuses such a record if it holds a marker).
+    pub secrets: Option<Vec<SecretAt>>,
     /// When it last failed (its first failure, or its last replay).
     pub failed_at: DateTime<Utc>,
     /// 1, plus one per replay that failed again.
@@ -326,8 +327,9 @@ impl DeadLetter {
     /// The line the runtime's dead letter file holds today (without the newline): `flow`,
     /// `source`, `record_index`, `error` (`code`, `message`, `notes`, `mismatches` when the
     /// record did not fit its type), `failed_at_unix_ms`, `attempts` when a replay failed again
-    /// (more than 1), `secrets` when the record held secrets' values (where, and how they were
-    /// written: never the values), then `record` as its JSON text.
+    /// (more than 1), `secrets` (where the record held secrets' values and how they were
+    /// written, never the values: `[]` for none; left out when not known), then `record` as its
+    /// JSON text.
     pub fn to_ndjson_line(&self) -> String {
         let mut error = serde_json::json!({
             "code": self.error.code, "message": self.error.message, "notes": self.error.notes,
@@ -346,9 +348,9 @@ impl DeadLetter {
         if self.attempts > 1 {
             entry["attempts"] = serde_json::json!(self.attempts);
         }
-        // Where the record held secrets (a record that held none has no `secrets`).
-        if !self.secrets.is_empty() {
-            entry["secrets"] = serde_json::json!(self.secrets);
+        // Where the record held secrets (`[]`: none; left out when that is not known).
+        if let Some(secrets) = &self.secrets {
+            entry["secrets"] = serde_json::json!(secrets);
         }
         // As the runtime does: the record goes in as text, so it stays exactly as written.
         let mut line = entry.to_string();
