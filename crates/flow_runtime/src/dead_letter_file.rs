@@ -384,9 +384,10 @@ mod tests {
     fn where_a_line_held_secrets_is_read_and_kept_when_it_fails_again() {
         let record = r#"{"id":"a","url":"?k=[secret KEY]"}"#;
         let held = line("f", 1, record)
-            .replace(r#","record":"#, r#","secrets":[{"at":20,"name":"KEY","form":"percent_lower"}],"record":"#);
+            .replace(r#","record":"#, r#","secrets":[{"at":20,"name":"KEY","forms":["percent_lower"]}],"record":"#);
         let letter = parse_line(&held, 1).expect("a dead letter");
-        let want = flow_state::SecretAt { at: 20, name: "KEY".into(), form: flow_state::SecretForm::PercentLower };
+        let want =
+            flow_state::SecretAt { at: 20, name: "KEY".into(), forms: vec![flow_state::SecretForm::PercentLower] };
         assert_eq!(letter.secrets.as_deref(), Some(std::slice::from_ref(&want)));
         assert!(letter.record[20..].starts_with("[secret KEY]"));
         let again = DeadLetterError { code: "R0001".into(), message: "m".into(), notes: vec![], mismatches: None };

@@ -14,7 +14,6 @@ use flow_eval::Program;
 use flow_plan::{Step, Type, Value};
 use flow_state::{
     DeadLetter, DeadLetterError, Lease, Mismatch, NewDeadLetter, RunCounts, RunEnd, RunId, RunStatus, SecretAt,
-    SecretForm,
 };
 
 use crate::dead_letter_file::LetterFile;
@@ -150,7 +149,7 @@ impl FlowRun {
                     return KeptRecord { text, secrets: at };
                 }
                 // Wrapped in a string, its markers move: none of them can be written back.
-                let at = at.into_iter().map(|s| SecretAt { form: SecretForm::Unwritable, ..s }).collect();
+                let at = at.into_iter().map(|s| SecretAt { forms: Vec::new(), ..s }).collect();
                 KeptRecord { text: serde_json::Value::String(text).to_string(), secrets: at }
             }
         }
@@ -196,7 +195,7 @@ pub(crate) fn restored_record<'l>(
         return Ok(std::borrow::Cow::Borrowed(record));
     }
     // Refused whole before anything is written: one secret that cannot be written back is enough.
-    if let Some(s) = held.iter().find(|s| s.form == SecretForm::Unwritable) {
+    if let Some(s) = held.iter().find(|s| s.forms.is_empty()) {
         return Err(refuse(
             format!("held {} in a form a replay cannot write again (a credential obtained during the run, secrets run together, a mix of escapes, or a number or date that was a secret's value)", s.marker()),
             read_again,
@@ -222,14 +221,23 @@ pub(crate) fn restored_record<'l>(
             Some(v) => v,
         };
         let at = usize::try_from(s.at).unwrap_or(usize::MAX);
-        let in_place = at >= done && record.get(at..).is_some_and(|rest| rest.starts_with(&marker));
-        let written = crate::secrets::write_secret(s.form, value);
-        let (true, Some(written)) = (in_place, written) else {
+        if at < done || !record.get(at..).is_some_and(|rest| rest.starts_with(&marker)) {
             return Err(refuse(
                 format!("no longer holds `{marker}` where it held that secret (it was changed outside flowc)"),
                 read_again,
             ));
-        };
+        }
+        // Every form that fitted the bytes the record had must write the value now the same: a
+        // key of letters and digits fits them all, and one rotated since to a value with a `/`
+        // or a space would be written differently by each.
+        let mut writings = s.forms.iter().map(|f| crate::secrets::write_secret(*f, value));
+        let written = writings.next().unwrap_or_default();
+        if writings.any(|w| w != written) {
+            return Err(refuse(
+                format!("held `{marker}` where several ways of writing it (as is, percent-encoded, …) gave the same text, and they write its value now differently (was it changed since?)"),
+                read_again,
+            ));
+        }
         out.push_str(&record[done..at]);
         out.push_str(&written);
         done = at + marker.len();
@@ -855,6 +863,7 @@ async fn replay_record(fr: &Arc<FlowRun>, step: usize, mut env: Env, letter: &De
 #[cfg(test)]
 mod tests {
     use super::*;
+    use flow_state::SecretForm;
 
     #[tokio::test(start_paused = true)]
     async fn a_replays_lease_is_renewed_on_a_timer_while_a_record_is_in_flight() {
@@ -903,8 +912,8 @@ mod tests {
         }
     }
 
-    fn at(at: u64, name: &str, form: SecretForm) -> SecretAt {
-        SecretAt { at, name: name.into(), form }
+    fn at(at: u64, name: &str, forms: &[SecretForm]) -> SecretAt {
+        SecretAt { at, name: name.into(), forms: forms.to_vec() }
     }
 
     /// A replay writes each secret back where the record held it, in its form, from the value
@@ -916,7 +925,8 @@ mod tests {
         secrets.insert("KEY", secrecy::SecretString::from("new/key value".to_string()));
         let span = flow_diagnostics::Span::new(0, 0);
         let record = r#"{"a":"[secret KEY]","b":"x [secret KEY] y","c":"?k=[secret KEY]"}"#;
-        let letter = held(record, vec![at(6, "KEY", SecretForm::Json), at(51, "KEY", SecretForm::FormUrlencoded)]);
+        let letter =
+            held(record, vec![at(6, "KEY", &[SecretForm::Json]), at(51, "KEY", &[SecretForm::FormUrlencoded])]);
         let back = restored_record(&letter, &secrets, span).unwrap();
         assert_eq!(back, r#"{"a":"new/key value","b":"x [secret KEY] y","c":"?k=new%2Fkey+value"}"#);
         // Nothing held: the record as it is, not copied.
@@ -930,29 +940,39 @@ mod tests {
             d.message
         };
         let refused = |secrets_at: Vec<SecretAt>| refused_by(&secrets, secrets_at);
-        assert!(refused(vec![at(6, "GONE", SecretForm::Json)])
+        assert!(refused(vec![at(6, "GONE", &[SecretForm::Json])])
             .contains("held the secret `GONE`, which the file no longer declares"));
-        assert!(refused(vec![at(6, "KEY", SecretForm::Unwritable)]).contains("in a form a replay cannot write again"));
+        assert!(refused(vec![at(6, "KEY", &[])]).contains("in a form a replay cannot write again"));
         // The marker is not where the letter says (the record was changed): refused, not guessed.
-        for wrong in
-            [at(5, "KEY", SecretForm::Json), at(500, "KEY", SecretForm::Json), at(u64::MAX, "KEY", SecretForm::Json)]
-        {
+        for wrong in [
+            at(5, "KEY", &[SecretForm::Json]),
+            at(500, "KEY", &[SecretForm::Json]),
+            at(u64::MAX, "KEY", &[SecretForm::Json]),
+        ] {
             assert!(refused(vec![wrong]).contains("no longer holds `[secret KEY]`"));
         }
         // Overlapping or out of order: refused.
-        assert!(
-            refused(vec![at(51, "KEY", SecretForm::Json), at(6, "KEY", SecretForm::Json)]).contains("no longer holds")
-        );
+        assert!(refused(vec![at(51, "KEY", &[SecretForm::Json]), at(6, "KEY", &[SecretForm::Json])])
+            .contains("no longer holds"));
         // Not at a character boundary: refused, no panic.
-        let accented = held(r#"{"é":"[secret KEY]"}"#, vec![at(3, "KEY", SecretForm::Json)]);
+        let accented = held(r#"{"é":"[secret KEY]"}"#, vec![at(3, "KEY", &[SecretForm::Json])]);
         assert!(restored_record(&accented, &secrets, span).is_err());
         // One unwritable secret refuses the record, whatever comes before it.
-        assert!(refused(vec![at(6, "KEY", SecretForm::Json), at(51, "KEY", SecretForm::Unwritable)])
+        assert!(refused(vec![at(6, "KEY", &[SecretForm::Json]), at(51, "KEY", &[])])
             .contains("in a form a replay cannot write again"));
+        // Forms that fitted the record's bytes (a key of letters and digits fits them all) but
+        // write the value now differently (`new/key value`): refused, not guessed.
+        let both = [SecretForm::Json, SecretForm::Percent];
+        assert!(refused(vec![at(51, "KEY", &both)]).contains("write its value now differently"));
+        let mut plain = crate::Secrets::new();
+        plain.insert("KEY", secrecy::SecretString::from("abc123".to_string()));
+        let letter = held(record, vec![at(51, "KEY", &both)]);
+        let agreed = restored_record(&letter, &plain, span).unwrap();
+        assert!(agreed.ends_with(r#""c":"?k=abc123"}"#), "{agreed}");
         // A value that is empty now is refused, not written back as nothing.
         let mut emptied = crate::Secrets::new();
         emptied.insert("KEY", secrecy::SecretString::from(String::new()));
-        assert!(refused_by(&emptied, vec![at(6, "KEY", SecretForm::Json)]).contains("whose value is empty now"));
+        assert!(refused_by(&emptied, vec![at(6, "KEY", &[SecretForm::Json])]).contains("whose value is empty now"));
         // Kept by an earlier flowc (where it held secrets not known): sent as it is only when
         // it holds no marker.
         let old = kept_by(record, None);

@@ -132,15 +132,15 @@ impl Secrets {
     /// scrubbed as [`Secrets::redact`] scrubs it, and where each marker went: its byte offset in
     /// the result, what it names, and how the value was written there ([`SecretForm`]), so that
     /// a replay can write it back from the secret's value then. Nothing of a value is kept: a
-    /// form is one of a few fixed writers, and one that does not give back the exact bytes the
-    /// text had is [`SecretForm::Unwritable`].
+    /// form is one of a few fixed writers, kept only when it gives back the exact bytes the text
+    /// had (none: it cannot be written back).
     pub(crate) fn redact_located(&self, text: &str) -> (String, Vec<SecretAt>) {
         let mut out = String::with_capacity(text.len());
         let mut found = Vec::new();
         self.scrub_pieces(text, &mut |piece| {
             if let Piece::Secret { names, from, .. } = &piece {
-                let form = self.form_at(names, &text[from.clone()]);
-                found.push(SecretAt { at: out.len() as u64, name: names.join(", "), form });
+                let forms = self.forms_at(names, &text[from.clone()]);
+                found.push(SecretAt { at: out.len() as u64, name: names.join(", "), forms });
             }
             out.push_str(piece.text());
             true
@@ -151,8 +151,8 @@ impl Secrets {
     /// A record's JSON text as [`flow_eval::encode`] writes it, scrubbed value by value as
     /// [`Secrets::redact_value`] scrubs it (the same occurrences, the same markers), and where
     /// each marker went, as [`Secrets::redact_located`] says it. A number, date or `Json` value
-    /// that held a secret becomes the text of its redaction, a string, so its markers are
-    /// [`SecretForm::Unwritable`] (a string written back would not be the value it was).
+    /// that held a secret becomes the text of its redaction, a string, so its markers have no
+    /// form (a string written back would not be the value it was).
     pub(crate) fn encode_located(&self, v: &Value) -> (String, Vec<SecretAt>) {
         let mut out = String::new();
         let mut found = Vec::new();
@@ -218,7 +218,7 @@ impl Secrets {
         }
     }
 
-    /// `s` as a JSON string, scrubbed, its markers located (each unwritable unless `writable`).
+    /// `s` as a JSON string, scrubbed, its markers located (none writable unless `writable`).
     fn string_located(&self, s: &str, writable: bool, out: &mut String, found: &mut Vec<SecretAt>) {
         out.push('"');
         self.scrub_pieces(s, &mut |piece| {
@@ -226,14 +226,14 @@ impl Secrets {
                 Piece::Plain(t) => json_escape_into(t, out),
                 Piece::Secret { text, names, from } => {
                     // The bytes the JSON text would have held there, judged as in `redact_located`.
-                    let form = if writable {
+                    let forms = if writable {
                         let mut written = String::new();
                         json_escape_into(&s[from], &mut written);
-                        self.form_at(names, &written)
+                        self.forms_at(names, &written)
                     } else {
-                        SecretForm::Unwritable
+                        Vec::new()
                     };
-                    found.push(SecretAt { at: out.len() as u64, name: names.join(", "), form });
+                    found.push(SecretAt { at: out.len() as u64, name: names.join(", "), forms });
                     json_escape_into(text, out);
                 }
             }
@@ -242,17 +242,17 @@ impl Secrets {
         out.push('"');
     }
 
-    /// How a declared secret's value was written as `written` (in JSON text); several secrets,
-    /// a credential obtained during the run, or an empty value: unwritable.
-    fn form_at(&self, names: &[&str], written: &str) -> SecretForm {
+    /// The forms a declared secret's value was written in as `written` (in JSON text); several
+    /// secrets, a credential obtained during the run, or an empty value: none.
+    fn forms_at(&self, names: &[&str], written: &str) -> Vec<SecretForm> {
         match names {
             [name] => self
                 .values
                 .get(*name)
                 .map(ExposeSecret::expose_secret)
                 .filter(|v| !v.is_empty())
-                .map_or(SecretForm::Unwritable, |v| form_of(v, written)),
-            _ => SecretForm::Unwritable,
+                .map_or_else(Vec::new, |v| forms_of(v, written)),
+            _ => Vec::new(),
         }
     }
 
@@ -418,14 +418,15 @@ const FORMS: [SecretForm; 7] = [
     SecretForm::FormUrlencoded,
 ];
 
-/// The first form that writes `value` as exactly `written`.
-fn form_of(value: &str, written: &str) -> SecretForm {
-    FORMS.into_iter().find(|f| write_secret(*f, value).as_deref() == Some(written)).unwrap_or(SecretForm::Unwritable)
+/// Every form that writes `value` as exactly `written`: most values fit several (a key of
+/// letters and digits fits all), and a replay writes a value now only when they agree on it.
+fn forms_of(value: &str, written: &str) -> Vec<SecretForm> {
+    FORMS.into_iter().filter(|f| write_secret(*f, value) == written).collect()
 }
 
 /// `value` written in `form`, as it stands inside a JSON string (percent-encoded text needs
-/// no JSON escape); `None` for [`SecretForm::Unwritable`].
-pub(crate) fn write_secret(form: SecretForm, value: &str) -> Option<String> {
+/// no JSON escape).
+pub(crate) fn write_secret(form: SecretForm, value: &str) -> String {
     use std::fmt::Write as _;
     let percent = |keep: &dyn Fn(u8) -> bool, upper: bool, plus: bool| {
         let mut out = String::with_capacity(value.len());
@@ -443,7 +444,7 @@ pub(crate) fn write_secret(form: SecretForm, value: &str) -> Option<String> {
         out
     };
     let unreserved = |b: u8| b.is_ascii_alphanumeric() || b"-._~".contains(&b);
-    Some(match form {
+    match form {
         SecretForm::Json => {
             let mut out = String::with_capacity(value.len());
             json_escape_into(value, &mut out);
@@ -469,8 +470,7 @@ pub(crate) fn write_secret(form: SecretForm, value: &str) -> Option<String> {
         SecretForm::PercentPath => percent(&|b| unreserved(b) || b == b'/', true, false),
         SecretForm::UriComponent => percent(&|b| b.is_ascii_alphanumeric() || b"-_.!~*'()".contains(&b), true, false),
         SecretForm::FormUrlencoded => percent(&|b| b.is_ascii_alphanumeric() || b"*-._".contains(&b), true, true),
-        SecretForm::Unwritable => return None,
-    })
+    }
 }
 
 /// `s` as a JSON string's content: `"` and `\\` escaped, `\n` `\r` `\t`, other control
@@ -758,21 +758,24 @@ mod tests {
         let value = "k3y/é \"x+~*'(!)";
         let s = store(&[("KEY", value)]);
         for form in FORMS {
-            let written = write_secret(form, value).unwrap();
+            let written = write_secret(form, value);
             let text = format!(r#"{{"note":"see {written} here"}}"#);
             let (kept, at) = s.redact_located(&text);
             assert_eq!(kept, r#"{"note":"see [secret KEY] here"}"#, "{form:?}: {text}");
-            // The first form that writes the same bytes: one that writes another's bytes is it.
-            let first = FORMS.into_iter().find(|f| write_secret(*f, value).unwrap() == written).unwrap();
-            assert_eq!(at, vec![SecretAt { at: 13, name: "KEY".into(), form: first }], "{form:?}");
-            let back =
-                format!("{}{}{}", &kept[..13], write_secret(first, value).unwrap(), &kept[13 + at[0].marker().len()..]);
-            assert_eq!(back, text);
+            // Every form that writes the same bytes, this one among them.
+            let fitting: Vec<SecretForm> = FORMS.into_iter().filter(|f| write_secret(*f, value) == written).collect();
+            assert!(fitting.contains(&form));
+            assert_eq!(at, vec![SecretAt { at: 13, name: "KEY".into(), forms: fitting.clone() }], "{form:?}");
+            for f in fitting {
+                let back = format!("{}{}{}", &kept[..13], write_secret(f, value), &kept[13 + at[0].marker().len()..]);
+                assert_eq!(back, text);
+            }
         }
-        assert_eq!(write_secret(SecretForm::Percent, value).unwrap(), "k3y%2F%C3%A9%20%22x%2B~%2A%27%28%21%29");
-        assert_eq!(write_secret(SecretForm::FormUrlencoded, "a b").unwrap(), "a+b");
-        assert_eq!(write_secret(SecretForm::JsonAscii, "é\"").unwrap(), "\\u00e9\\\"");
-        assert_eq!(write_secret(SecretForm::Unwritable, value), None);
+        assert_eq!(write_secret(SecretForm::Percent, value), "k3y%2F%C3%A9%20%22x%2B~%2A%27%28%21%29");
+        assert_eq!(write_secret(SecretForm::FormUrlencoded, "a b"), "a+b");
+        assert_eq!(write_secret(SecretForm::JsonAscii, "é\""), "\\u00e9\\\"");
+        // A key of letters and digits fits every form: a replay must see that they agree.
+        assert_eq!(forms_of("abcdef123456", "abcdef123456"), FORMS);
     }
 
     /// A decoded record is scrubbed value by value, as every other output scrubs it: the same
@@ -796,14 +799,15 @@ mod tests {
             text,
             r#"{"log":"auth\\n[secret TOKEN]","note":"[secret plan\"","pin":"[secret PIN]","tags":{"[secret TOKEN]":"é\u0001"},"end":"a]"}"#
         );
-        let got: Vec<(&str, &str, SecretForm)> =
-            at.iter().map(|a| (&text[a.at as usize..][..a.marker().len()], a.name.as_str(), a.form)).collect();
+        let got: Vec<(&str, &str, usize)> =
+            at.iter().map(|a| (&text[a.at as usize..][..a.marker().len()], a.name.as_str(), a.forms.len())).collect();
+        // The token (letters, digits and `-`) fits every form; the number that was a PIN none.
         assert_eq!(
             got,
             [
-                ("[secret TOKEN]", "TOKEN", SecretForm::Json),
-                ("[secret PIN]", "PIN", SecretForm::Unwritable),
-                ("[secret TOKEN]", "TOKEN", SecretForm::Json),
+                ("[secret TOKEN]", "TOKEN", FORMS.len()),
+                ("[secret PIN]", "PIN", 0),
+                ("[secret TOKEN]", "TOKEN", FORMS.len())
             ]
         );
         // Without secrets, the encoder's text exactly.
@@ -815,17 +819,14 @@ mod tests {
     #[test]
     fn the_json_writer_is_pinned() {
         let value = "a\"b\\c\n\r\t\u{1}\u{1f}\u{7f}é/\u{2028}😀";
+        assert_eq!(write_secret(SecretForm::Json, value), "a\\\"b\\\\c\\n\\r\\t\\u0001\\u001f\u{7f}é/\u{2028}😀");
         assert_eq!(
-            write_secret(SecretForm::Json, value).unwrap(),
-            "a\\\"b\\\\c\\n\\r\\t\\u0001\\u001f\u{7f}é/\u{2028}😀"
-        );
-        assert_eq!(
-            write_secret(SecretForm::JsonAscii, value).unwrap(),
+            write_secret(SecretForm::JsonAscii, value),
             "a\\\"b\\\\c\\n\\r\\t\\u0001\\u001f\u{7f}\\u00e9/\\u2028\\ud83d\\ude00"
         );
         // The same as the encoder's strings today.
         let encoded = flow_eval::encode(&Value::Str(value.into()));
-        assert_eq!(write_secret(SecretForm::Json, value).unwrap(), encoded[1..encoded.len() - 1]);
+        assert_eq!(write_secret(SecretForm::Json, value), encoded[1..encoded.len() - 1]);
     }
 
     /// What cannot be written again is said so, and never guessed: a mix of escapes, secrets
@@ -836,14 +837,15 @@ mod tests {
         s.obtained("token of api crm", "tok-123456789");
         let (kept, at) = s.redact_located(r#"["abc%2Fdef/ghi","abc/def/ghi-jkl-mno","tok-123456789","abc/def/ghi"]"#);
         assert_eq!(kept, r#"["[secret KEY]","[secret KEY, OTHER]","[secret token of api crm]","[secret KEY]"]"#);
-        let forms: Vec<(u64, &str, SecretForm)> = at.iter().map(|a| (a.at, a.name.as_str(), a.form)).collect();
+        let forms: Vec<(u64, &str, Vec<SecretForm>)> =
+            at.iter().map(|a| (a.at, a.name.as_str(), a.forms.clone())).collect();
         assert_eq!(
             forms,
             [
-                (2, "KEY", SecretForm::Unwritable),
-                (17, "KEY, OTHER", SecretForm::Unwritable),
-                (39, "token of api crm", SecretForm::Unwritable),
-                (67, "KEY", SecretForm::Json),
+                (2, "KEY", vec![]),
+                (17, "KEY, OTHER", vec![]),
+                (39, "token of api crm", vec![]),
+                (67, "KEY", vec![SecretForm::Json, SecretForm::JsonAscii, SecretForm::PercentPath]),
             ]
         );
         for a in &at {

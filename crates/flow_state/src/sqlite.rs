@@ -81,9 +81,10 @@ ALTER TABLE runs ADD COLUMN started INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE runs ADD COLUMN resent_from INTEGER;
 ALTER TABLE runs ADD COLUMN resent INTEGER;
 "#,
-    // Where a dead letter's record held secrets (a JSON list of `SecretAt`; NULL: none).
+    // Where a dead letter's record held secrets (a JSON list of `SecretAt`, sealed with the
+    // record it belongs to on an encrypted store; NULL: not known, a dead letter of before).
     r#"
-ALTER TABLE dead_letters ADD COLUMN secrets TEXT;
+ALTER TABLE dead_letters ADD COLUMN secrets BLOB;
 "#,
 ];
 
@@ -302,6 +303,35 @@ impl SqliteStore {
             what: format!("{place} of flow `{flow}`"),
             detail: e.to_string(),
         })
+    }
+
+    /// Where a dead letter's record held secrets, sealed (on an encrypted store) with a digest
+    /// of that record as associated data: moved to another dead letter, or left beside a record
+    /// that was changed, it fails its check, so it can never point a replay's secret at text of
+    /// another record.
+    fn seal_secrets(&self, flow: &str, record: &str, secrets: &str) -> Result<Vec<u8>> {
+        self.sealer
+            .seal(&Self::secrets_aad(flow, record), secrets.as_bytes())
+            .map_err(|s| seal_error(&self.path, "dead_letters.secrets", s))
+    }
+
+    fn unseal_secrets(&self, flow: &str, record: &str, blob: &[u8]) -> Result<String> {
+        let what = format!("dead_letters.secrets of flow `{flow}` (where a record held secrets)");
+        let plain =
+            self.sealer.open(&Self::secrets_aad(flow, record), blob).map_err(|s| seal_error(&self.path, &what, s))?;
+        String::from_utf8(plain).map_err(|e| StateError::BadValue {
+            path: self.path.clone(),
+            what,
+            detail: e.to_string(),
+        })
+    }
+
+    /// The place of a dead letter's `secrets`, bound to its record by the record's SHA-256.
+    fn secrets_aad(flow: &str, record: &str) -> String {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(record.as_bytes());
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        format!("dead_letters.secrets\0{flow}\0{hex}")
     }
 
     fn bad(&self, what: String, detail: impl ToString) -> StateError {
@@ -870,11 +900,12 @@ impl StateStore for SqliteStore {
             (l.record.clone(), l.secrets.clone())
         } else {
             // Wrapped in a string, the markers move: a replay cannot write the secrets back.
-            let unwritable = l.secrets.iter().map(|s| SecretAt { form: SecretForm::Unwritable, ..s.clone() }).collect();
+            let unwritable = l.secrets.iter().map(|s| SecretAt { forms: Vec::new(), ..s.clone() }).collect();
             (serde_json::Value::String(l.record.clone()).to_string(), unwritable)
         };
         // `[]` for none: NULL is a dead letter of a store before schema 3, where it is not known.
         let secrets = serde_json::to_string(&secrets).unwrap_or_else(|_| "[]".into());
+        let secrets = self.seal_secrets(&l.flow, &record, &secrets)?;
         let error = serde_json::to_string(&l.error).unwrap_or_default();
         let error = self.seal("dead_letters.error", &l.flow, &error)?;
         let record = self.seal("dead_letters.record", &l.flow, &record)?;
@@ -900,7 +931,7 @@ impl StateStore for SqliteStore {
     }
 
     fn dead_letters(&self, flow: Option<&str>, run: Option<RunId>) -> Result<Vec<DeadLetter>> {
-        type Raw = (i64, Option<i64>, String, String, String, i64, Vec<u8>, Vec<u8>, i64, i64, Option<String>);
+        type Raw = (i64, Option<i64>, String, String, String, i64, Vec<u8>, Vec<u8>, i64, i64, Option<Vec<u8>>);
         let mut st = self
             .conn
             .prepare(
@@ -935,8 +966,8 @@ impl StateStore for SqliteStore {
                     serde_json::from_str(&error).map_err(|e| self.bad(format!("the error of dead letter {id}"), e))?;
                 let record = self.unseal("dead_letters.record", &flow, &record)?;
                 let secrets = match secrets {
-                    Some(text) => Some(
-                        serde_json::from_str(&text)
+                    Some(blob) => Some(
+                        serde_json::from_str(&self.unseal_secrets(&flow, &record, &blob)?)
                             .map_err(|e| self.bad(format!("where dead letter {id} held secrets"), e))?,
                     ),
                     None => None,

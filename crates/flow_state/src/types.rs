@@ -238,9 +238,9 @@ pub struct DeadLetterError {
     pub mismatches: Option<Vec<Mismatch>>,
 }
 
-/// How a secret's value was written where a dead letter's record held it: the writer that
-/// gives back the exact bytes the record had there, from the secret's value. The value itself is
-/// never kept (docs/state.md, "Secrets in dead letters").
+/// A way a secret's value may have been written where a dead letter's record held it: a fixed
+/// writer that gives, from the value, the bytes the record had there. The value itself is never
+/// kept (docs/state.md, "Secrets in dead letters").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SecretForm {
@@ -260,20 +260,20 @@ pub enum SecretForm {
     /// As an HTML form's `application/x-www-form-urlencoded`: keeps `A-Z a-z 0-9 * - . _`,
     /// a space as `+`.
     FormUrlencoded,
-    /// Not one flowc can write again: a credential obtained during the run (an OAuth2 token, a
-    /// JWT), several secrets run together, or a mix of escapes. A replay refuses the record.
-    Unwritable,
 }
 
 /// Where a dead letter's record held a secret's value, replaced by its marker
 /// `[secret NAME]`: the marker's byte offset in `record`, the secret (or what the marker
-/// names: several, joined by `, `), and how the value was written. A replay writes the secret's
-/// value there again, from the secret as it is then.
+/// names: several, joined by `, `), and every form that gives back the bytes the record had
+/// there. A replay writes the secret's value there again, from the secret as it is then, when
+/// those forms all write it the same; none (`[]`) means it cannot be written back (a credential
+/// obtained during the run, secrets run together, a mix of escapes, a number that was a
+/// secret's value).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SecretAt {
     pub at: u64,
     pub name: String,
-    pub form: SecretForm,
+    pub forms: Vec<SecretForm>,
 }
 
 impl SecretAt {

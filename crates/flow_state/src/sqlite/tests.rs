@@ -267,7 +267,7 @@ fn where_a_dead_letter_held_secrets_is_kept_and_exported() {
     let mut s = open(&dir.path().join("state.db"));
     let lease = s.acquire_lease("orders", "test", MIN, t(0)).unwrap();
     let run = s.start_run(&lease, t(0)).unwrap();
-    let at = |at, name: &str, form| SecretAt { at, name: name.into(), form };
+    let at = |at, name: &str, form| SecretAt { at, name: name.into(), forms: vec![form] };
     let mut held = letter(Some(run), r#"{"id":1,"url":"/x?key=[secret API_KEY]"}"#);
     held.secrets = vec![at(22, "API_KEY", SecretForm::Percent)];
     s.add_dead_letter(&lease, &held).unwrap();
@@ -279,18 +279,33 @@ fn where_a_dead_letter_held_secrets_is_kept_and_exported() {
     let got = s.dead_letters(None, None).unwrap();
     assert_eq!(got[0].secrets.as_ref(), Some(&held.secrets));
     assert_eq!(&got[0].record[22..22 + held.secrets[0].marker().len()], "[secret API_KEY]");
-    assert_eq!(got[1].secrets, Some(vec![at(10, "API_KEY", SecretForm::Unwritable)]));
+    assert_eq!(got[1].secrets, Some(vec![SecretAt { at: 10, name: "API_KEY".into(), forms: vec![] }]));
     // None held: said so (`[]`), not left unknown.
     assert_eq!((got[2].id, got[2].secrets.as_deref()), (none, Some(&[][..])));
     let mut out = Vec::new();
     s.export_dead_letters(None, None, &mut out).unwrap();
     let text = String::from_utf8(out).unwrap();
     let lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    assert_eq!(lines[0]["secrets"], serde_json::json!([{"at": 22, "name": "API_KEY", "form": "percent"}]));
-    assert_eq!(lines[1]["secrets"][0]["form"], "unwritable");
+    assert_eq!(lines[0]["secrets"], serde_json::json!([{"at": 22, "name": "API_KEY", "forms": ["percent"]}]));
+    assert_eq!(lines[1]["secrets"][0]["forms"], serde_json::json!([]));
     assert_eq!(lines[2]["secrets"], serde_json::json!([]), "{}", lines[2]);
+    // On an encrypted store it is sealed with its record: not in clear, and moved to another
+    // dead letter it fails its check (R0014's tampering), never points at another record.
+    let key = crate::StoreKey::derive(b"a key of at least sixteen bytes").unwrap();
+    let sealed_path = dir.path().join("sealed.db");
+    let mut e = SqliteStore::open(&sealed_path, Some(&key)).unwrap().store;
+    let lease = e.acquire_lease("orders", "test", MIN, t(0)).unwrap();
+    e.add_dead_letter(&lease, &NewDeadLetter { run: None, ..held.clone() }).unwrap();
+    e.add_dead_letter(&lease, &letter(None, r#"{"other":"[secret API_KEY]"}"#)).unwrap();
+    assert_eq!(e.dead_letters(None, None).unwrap()[0].secrets.as_ref(), Some(&held.secrets));
+    let raw: Vec<u8> =
+        e.connection().query_row("SELECT secrets FROM dead_letters WHERE id = 1", [], |r| r.get(0)).unwrap();
+    assert!(!String::from_utf8_lossy(&raw).contains("API_KEY"), "sealed");
+    e.connection().execute("UPDATE dead_letters SET secrets = ?1 WHERE id = 2", [raw]).unwrap();
+    let moved = e.dead_letters(None, None).unwrap_err();
+    assert!(matches!(moved, StateError::Tampered { .. }), "{moved}");
     // A `secrets` column that is not what the store writes is a clear error, not an empty list.
-    s.connection().execute("UPDATE dead_letters SET secrets = 'nope' WHERE id = 1", []).unwrap();
+    s.connection().execute("UPDATE dead_letters SET secrets = CAST('nope' AS BLOB) WHERE id = 1", []).unwrap();
     let e = s.dead_letters(None, None).unwrap_err().to_string();
     assert!(e.contains("where dead letter 1 held secrets"), "{e}");
 }
