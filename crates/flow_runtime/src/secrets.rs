@@ -190,32 +190,35 @@ impl Secrets {
                 out.push(']');
             }
             // Field names come from the `.flow` file and are kept; a dictionary's keys are data.
-            Value::Object(fields) => {
-                out.push('{');
-                for (i, (k, f)) in fields.iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    out.push('"');
-                    json_escape_into(k.as_ref(), out);
-                    out.push_str("\":");
-                    self.encode_into(f, out, found);
-                }
-                out.push('}');
-            }
-            Value::Dict(entries) => {
-                out.push('{');
-                for (i, (k, f)) in entries.iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    self.string_located(k, true, out, found);
-                    out.push(':');
-                    self.encode_into(f, out, found);
-                }
-                out.push('}');
-            }
+            Value::Object(fields) => self.members_located(fields, false, out, found),
+            Value::Dict(entries) => self.members_located(entries, true, out, found),
         }
+    }
+
+    /// An object's members, each key scrubbed (and located) when `data_keys`.
+    fn members_located<K: AsRef<str>>(
+        &self,
+        entries: &[(K, Value)],
+        data_keys: bool,
+        out: &mut String,
+        found: &mut Vec<SecretAt>,
+    ) {
+        out.push('{');
+        for (i, (k, f)) in entries.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            if data_keys {
+                self.string_located(k.as_ref(), true, out, found);
+            } else {
+                out.push('"');
+                json_escape_into(k.as_ref(), out);
+                out.push('"');
+            }
+            out.push(':');
+            self.encode_into(f, out, found);
+        }
+        out.push('}');
     }
 
     /// `s` as a JSON string, scrubbed, its markers located (none writable unless `writable`).
