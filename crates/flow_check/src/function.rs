@@ -2,8 +2,8 @@
 //! body against its declared result, and the cycle check of function calls.
 
 use crate::checker::Signature;
-use crate::recheck::Body;
 use crate::expr::Expect;
+use crate::recheck::Body;
 use crate::scope::Scope;
 use flow_plan as plan;
 

@@ -187,7 +187,13 @@ impl TakenInfo {
         }
     }
 
-    fn take(&mut self, from: &[usize; 11], to: &[usize; 11], into: &mut Info, by: &dyn Fn(Span) -> Option<Span>) -> bool {
+    fn take(
+        &mut self,
+        from: &[usize; 11],
+        to: &[usize; 11],
+        into: &mut Info,
+        by: &dyn Fn(Span) -> Option<Span>,
+    ) -> bool {
         let Info {
             expr_types: ExprTypes { types, names: _ },
             decls,
@@ -356,9 +362,10 @@ impl Checker<'_> {
                 // The flows after it read the `store_key` it leaves: taken from the last check
                 // only when it is the same.
                 let to = r.to;
-                let same = r.changed_store_key.take().is_some_and(|mut was| {
-                    was.as_mut().is_none_or(|(_, s)| s.move_by(to)) && was == self.store_key
-                });
+                let same = r
+                    .changed_store_key
+                    .take()
+                    .is_some_and(|mut was| was.as_mut().is_none_or(|(_, s)| s.move_by(to)) && was == self.store_key);
                 if !same {
                     r.stopped = true;
                 }
@@ -442,7 +449,11 @@ mod tests {
     /// One edit as the language server takes it (`flow_lsp`'s `Doc::edit`): the last result
     /// moved when every declaration only moved, the edited body checked again when one body
     /// changed, a whole check otherwise; and which of the three it was.
-    fn edit(parser: &mut flow_syntax::Reparser, last: (crate::Checked, Kept), text: &str) -> ((crate::Checked, Kept), u8) {
+    fn edit(
+        parser: &mut flow_syntax::Reparser,
+        last: (crate::Checked, Kept),
+        text: &str,
+    ) -> ((crate::Checked, Kept), u8) {
         let (file, parse_diags, _) = parser.parse(text);
         let (mut checked, mut kept) = last;
         if let Some(moves) = parser.moves() {
@@ -477,8 +488,7 @@ mod tests {
     /// again alone or the result moved.
     #[test]
     fn a_recheck_equals_a_fresh_check_after_every_random_edit() {
-        const SNIPPETS: [&str; 14] =
-            ["x", "1", " ", "y", "\n", "// c\n", ".a", "_", "\"", "(", ")", "+ 1", "}", "e"];
+        const SNIPPETS: [&str; 14] = ["x", "1", " ", "y", "\n", "// c\n", ".a", "_", "\"", "(", ")", "+ 1", "}", "e"];
         let mut rng = Rng(0x00e1_7ed0);
         let mut counts = [0usize; 3];
         let all = sources();
@@ -550,7 +560,7 @@ mod tests {
                     }
                     3 => match text.match_indices('"').map(|(i, _)| i + 1).nth(rng.below(40)) {
                         Some(quote) => text.insert_str(quote, ["x", " ", "%Y"][rng.below(3)]),
-                        None => text.insert_str(at, " "),
+                        None => text.insert(at, ' '),
                     },
                     4 => text.replace_range(at..to, ""),
                     5 => text.clone_from(&source),

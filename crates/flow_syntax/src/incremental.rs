@@ -196,7 +196,8 @@ impl Reparser {
         let mut entries = Vec::new();
         let mut moves = kept.then(|| Moves { pieces: Vec::with_capacity(before.len()) });
         // The same as `moves`, allowing one piece whose one declaration's body changed.
-        let mut edited = kept.then(|| Edited { moves: Moves { pieces: Vec::with_capacity(before.len()) }, decl: usize::MAX });
+        let mut edited =
+            kept.then(|| Edited { moves: Moves { pieces: Vec::with_capacity(before.len()) }, decl: usize::MAX });
         let mut decls_before = 0;
         let result = crate::parse_with(source, &mut |range: std::ops::Range<usize>| {
             let text = &source[range.clone()];
@@ -251,7 +252,8 @@ impl Reparser {
                                     {
                                         // Only the text before the first byte that changed keeps
                                         // its place.
-                                        let same = was_text.bytes().zip(text.bytes()).take_while(|(a, b)| a == b).count();
+                                        let same =
+                                            was_text.bytes().zip(text.bytes()).take_while(|(a, b)| a == b).count();
                                         e.moves.pieces.push((start, start + same, by));
                                         e.decl = decls_before;
                                     }
