@@ -127,6 +127,9 @@ pub(crate) struct DeclRef {
 pub(crate) struct Namespace {
     names: HashMap<String, DeclRef>,
     used: HashSet<(NameKind, usize)>,
+    /// Every mark of a use, in order, when `logging` (an editor's check keeps them: `recheck.rs`).
+    pub log: Vec<(NameKind, usize)>,
+    pub logging: bool,
 }
 
 impl Namespace {
@@ -148,6 +151,9 @@ impl Namespace {
     }
 
     pub(crate) fn mark_used(&mut self, kind: NameKind, index: usize) {
+        if self.logging {
+            self.log.push((kind, index));
+        }
         self.used.insert((kind, index));
     }
 
@@ -232,14 +238,15 @@ impl Fields {
 pub(crate) struct CallGraph {
     /// The map or function whose body is being checked.
     pub caller: Option<(NameKind, usize)>,
-    calls: Vec<Call>,
+    pub calls: Vec<Call>,
 }
 
-struct Call {
+#[derive(Debug, Clone)]
+pub(crate) struct Call {
     kind: NameKind,
     from: usize,
     to: usize,
-    span: Span,
+    pub span: Span,
 }
 
 impl CallGraph {
@@ -296,6 +303,14 @@ pub(crate) struct Checker<'a> {
     /// are the same (`test_block.rs`): the reference that reuse is tested against.
     #[cfg(test)]
     pub infer_sides_again: bool,
+    /// Build the record for editors ([`Info`]); `flowc check` reads only the diagnostics and the
+    /// plan.
+    pub record: bool,
+    /// Record each body's window for the next check (an editor's check: `recheck.rs`).
+    pub keep: bool,
+    pub windows: Vec<crate::recheck::Window>,
+    /// The last check, whose windows are taken for the bodies an edit did not change.
+    pub replay: Option<crate::recheck::Replay<'a>>,
 }
 
 impl<'a> Checker<'a> {
@@ -317,6 +332,10 @@ impl<'a> Checker<'a> {
             store_key: None,
             #[cfg(test)]
             infer_sides_again: false,
+            record: true,
+            keep: false,
+            windows: Vec::new(),
+            replay: None,
         }
     }
 
@@ -325,6 +344,7 @@ impl<'a> Checker<'a> {
     pub(crate) fn run(&mut self) {
         self.collect();
         self.check_types();
+        self.record_field_decls();
         self.check_apis();
         self.check_endpoints();
         self.table_signatures();
@@ -423,8 +443,10 @@ impl<'a> Checker<'a> {
     /// Declares a local in `scope` and records it for editors. `let`s are reported when unused;
     /// parameters and loop variables are not.
     pub(crate) fn bind(&mut self, scope: &mut Scope, name: &str, span: Span, ty: Ty, kind: NameKind) {
-        let shown = (!matches!(ty, Ty::Error)).then(|| self.types.display(&ty));
-        self.info.names.push(NameDecl { span, name: name.to_string(), kind, ty: shown });
+        if self.record {
+            let shown = (!matches!(ty, Ty::Error)).then(|| self.types.display(&ty));
+            self.info.names.push(NameDecl { span, name: name.to_string(), kind, ty: shown });
+        }
         scope.push(name, ty, span, kind == NameKind::Let);
     }
 }

@@ -420,7 +420,7 @@ impl Checker<'_> {
     /// right where it is produced (`… catch default`): anything else is E0215.
     pub(crate) fn infer(&mut self, e: &ast::Expr, scope: &mut Scope) -> (Ty, plan::Expr) {
         let (ty, x) = self.infer_raw(e, scope);
-        if !matches!(ty, Ty::Error) {
+        if self.record && !matches!(ty, Ty::Error) {
             self.info.expr_types.push(e.span, ty.clone());
         }
         if let Ty::Fallible(inner) = ty {

@@ -11,6 +11,7 @@ use flow_syntax::ast::{self, ExprKind};
 
 use crate::call::{Callee, Param};
 use crate::expr::{path_text, CallAt, Expect};
+use crate::recheck::Body;
 use crate::scope::Scope;
 use crate::ty::Ty;
 use crate::{Checker, NameKind};
@@ -34,6 +35,10 @@ struct FlowSettings {
 impl Checker<'_> {
     pub(crate) fn check_flows(&mut self) {
         for i in 0..self.decls.flows.len() {
+            if self.replayed(Body::Flow, i) {
+                continue;
+            }
+            let window = self.mark();
             let d = self.decls.flows.decl(i);
             let mut settings = FlowSettings::default();
             let mut scope = Scope::default();
@@ -65,6 +70,7 @@ impl Checker<'_> {
                 state,
                 span: d.span,
             });
+            self.window_done(Body::Flow, i, window);
         }
     }
 

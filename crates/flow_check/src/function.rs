@@ -3,6 +3,7 @@
 
 use crate::checker::Signature;
 use crate::expr::Expect;
+use crate::recheck::Body;
 use crate::scope::Scope;
 use flow_plan as plan;
 
@@ -20,9 +21,16 @@ impl Checker<'_> {
 
     pub(crate) fn check_functions(&mut self) {
         for i in 0..self.decls.functions.len() {
+            if self.replayed(Body::Function, i) {
+                continue;
+            }
+            let window = self.mark();
             let d = self.decls.functions.decl(i);
             let errors_before = self.error_count();
-            let Some(Signature { params, ret }) = self.decls.functions.sig(i) else { continue };
+            let Some(Signature { params, ret }) = self.decls.functions.sig(i) else {
+                self.window_done(Body::Function, i, window);
+                continue;
+            };
             let mut scope = Scope::default();
             for (p, (name, ty)) in d.params.iter().zip(&params) {
                 self.bind(&mut scope, name, p.name.span, ty.clone(), NameKind::Param);
@@ -40,6 +48,7 @@ impl Checker<'_> {
                 body,
                 span: d.span,
             });
+            self.window_done(Body::Function, i, window);
         }
         let graph = self.calls.edges(NameKind::Function, self.decls.functions.len());
         let names: Vec<String> = self.decls.functions.decls().map(|d| d.name.name.clone()).collect();

@@ -38,6 +38,7 @@ mod names;
 mod narrow;
 mod pagination;
 mod properties;
+mod recheck;
 mod record;
 mod recursion;
 mod scope;
@@ -57,6 +58,7 @@ pub(crate) use crate::checker::{Checker, DeclRef, BUILTIN_TYPES};
 pub use crate::endpoint::ENDPOINT_PROPERTIES;
 pub use crate::flow::FLOW_PROPERTIES;
 pub use crate::moved::move_spans;
+pub use crate::recheck::Kept;
 pub use crate::state::STATE_PROPERTIES;
 
 /// What `check` found: the model (only when there are no errors), every diagnostic, sorted, and
@@ -261,14 +263,20 @@ pub fn check(file: &ast::File) -> Checked {
 /// Checks a parsed file, building the plan (`model`) only when `plan` is asked for (and there
 /// are no errors); the diagnostics and the record are the same either way.
 fn check_building(file: &ast::File, plan: bool) -> Checked {
-    let mut checker = Checker::new(file);
+    check_with(Checker::new(file), plan).0
+}
+
+/// Runs `checker`'s passes; with `checker.keep`, also what the next check needs to take the
+/// bodies an edit did not change from this one ([`Kept`]).
+fn check_with(mut checker: Checker<'_>, plan: bool) -> (Checked, Option<Kept>) {
     checker.run();
+    let kept = checker.keep.then(|| Kept::new(&mut checker));
     let mut diagnostics = std::mem::take(&mut checker.diagnostics);
     flow_diagnostics::sort(&mut diagnostics);
     let mut info = std::mem::take(&mut checker.info);
     info.expr_types.names = ty::Types { names: checker.types.names.clone(), defs: Vec::new() };
     let model = if !plan || diagnostics.iter().any(Diagnostic::is_error) { None } else { Some(checker.into_model()) };
-    Checked { model, diagnostics, info }
+    (Checked { model, diagnostics, info }, kept)
 }
 
 /// Parses and checks source text: what `flowc check` does for one file.
@@ -292,8 +300,55 @@ pub fn check_parsed_for_editor(file: &ast::File, parse_diags: Vec<Diagnostic>) -
     check_parsed_building(file, parse_diags, false)
 }
 
-fn check_parsed_building(file: &ast::File, mut parse_diags: Vec<Diagnostic>, plan: bool) -> Checked {
-    let mut checked = check_building(file, plan);
+/// [`check_parsed`] for a command that reads only the diagnostics and the plan (`flowc check`):
+/// the same diagnostics and model, without the record for editors (`info` is left without the
+/// types' fields, the expressions' types and the locals).
+pub fn check_parsed_without_record(file: &ast::File, parse_diags: Vec<Diagnostic>) -> Checked {
+    let mut checker = Checker::new(file);
+    checker.record = false;
+    with_parse_diagnostics(check_with(checker, true).0, parse_diags)
+}
+
+/// [`check_parsed_for_editor`], also keeping what the next check needs to check again only the
+/// body an edit changed ([`recheck_for_editor`]).
+pub fn check_parsed_keeping(file: &ast::File, parse_diags: Vec<Diagnostic>) -> (Checked, Kept) {
+    let mut checker = Checker::new(file);
+    checker.keep = true;
+    checker.names.logging = true;
+    let (checked, kept) = check_with(checker, false);
+    (with_parse_diagnostics(checked, parse_diags), kept.unwrap_or_default())
+}
+
+/// [`check_parsed_keeping`] of `file`, which is the file of the last check (`info` and `kept`)
+/// with only the body of declaration `decl` (`file.decls[decl]`, a map, function, flow or test)
+/// changed and every other declaration only moved, `to` saying where a span of that file is now
+/// (`flow_syntax::Edited`): the other bodies are not checked again, their diagnostics and record
+/// are the last check's, moved. The result is exactly [`check_parsed_keeping`]'s.
+pub fn recheck_for_editor(
+    file: &ast::File,
+    parse_diags: Vec<Diagnostic>,
+    last: (Info, Kept),
+    decl: usize,
+    to: &dyn Fn(Span) -> Option<Span>,
+) -> (Checked, Kept) {
+    let mut checker = Checker::new(file);
+    checker.keep = true;
+    checker.names.logging = true;
+    checker.replay = recheck::Replay::new(file, decl, last.0, last.1, to);
+    if let Some(r) = &checker.replay {
+        r.reserve(&mut checker.info, &mut checker.diagnostics);
+    }
+    let (checked, kept) = check_with(checker, false);
+    (with_parse_diagnostics(checked, parse_diags), kept.unwrap_or_default())
+}
+
+fn check_parsed_building(file: &ast::File, parse_diags: Vec<Diagnostic>, plan: bool) -> Checked {
+    with_parse_diagnostics(check_building(file, plan), parse_diags)
+}
+
+/// A check's result with the parser's diagnostics among its own, sorted; no model when the
+/// parser found an error.
+fn with_parse_diagnostics(mut checked: Checked, mut parse_diags: Vec<Diagnostic>) -> Checked {
     if parse_diags.iter().any(Diagnostic::is_error) {
         checked.model = None;
     }

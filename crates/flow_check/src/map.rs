@@ -9,6 +9,7 @@ use flow_plan as plan;
 use flow_syntax::ast;
 
 use crate::checker::Signature;
+use crate::recheck::Body;
 use crate::record::{Item, Part, Site, Target};
 use crate::scope::Scope;
 use crate::ty::{plan_type, Ty};
@@ -34,10 +35,17 @@ impl Checker<'_> {
 
     pub(crate) fn check_maps(&mut self) {
         // The declared types, as the plan holds them: whether a target has optional fields.
-        let named = self.types.plan_types();
+        // Built when the first body is checked (a re-check may check none).
+        let mut named = None;
         for i in 0..self.decls.maps.len() {
+            if self.replayed(Body::Map, i) {
+                continue;
+            }
+            let window = self.mark();
             self.calls.caller = Some((NameKind::Map, i));
-            self.decls.maps.rows[i].checked = self.map(i, self.decls.maps.decl(i), &named);
+            let named = named.get_or_insert_with(|| self.types.plan_types());
+            self.decls.maps.rows[i].checked = self.map(i, self.decls.maps.decl(i), named);
+            self.window_done(Body::Map, i, window);
         }
         self.calls.caller = None;
     }

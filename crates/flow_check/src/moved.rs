@@ -26,6 +26,82 @@ fn moved(span: &mut Span, to: &dyn Fn(Span) -> Option<Span>) -> bool {
     }
 }
 
+/// Something of a check's result with spans in it, which can be moved (`false` when one of its
+/// spans has no place): every entry of the record and every diagnostic. The record's tables are
+/// moved entry by entry, here and when a re-check takes an unchanged body's entries
+/// (`recheck.rs`).
+pub(crate) trait Move {
+    fn move_by(&mut self, to: &dyn Fn(Span) -> Option<Span>) -> bool;
+}
+
+/// The second part of a record's `(Span, …)` entry.
+pub(crate) trait MoveTail {
+    fn move_by(&mut self, to: &dyn Fn(Span) -> Option<Span>) -> bool;
+}
+
+impl<T: MoveTail> Move for (Span, T) {
+    fn move_by(&mut self, to: &dyn Fn(Span) -> Option<Span>) -> bool {
+        moved(&mut self.0, to) && self.1.move_by(to)
+    }
+}
+
+impl MoveTail for Span {
+    fn move_by(&mut self, to: &dyn Fn(Span) -> Option<Span>) -> bool {
+        moved(self, to)
+    }
+}
+
+macro_rules! no_spans {
+    ($($t:ty),*) => {$(
+        impl MoveTail for $t {
+            fn move_by(&mut self, _: &dyn Fn(Span) -> Option<Span>) -> bool {
+                true
+            }
+        }
+    )*};
+}
+no_spans!(crate::ty::Ty, String, flow_plan::Builtin, Vec<(String, String)>);
+
+impl MoveTail for Vec<DerivedField> {
+    fn move_by(&mut self, to: &dyn Fn(Span) -> Option<Span>) -> bool {
+        self.iter_mut().all(|DerivedField { name: _, declared, optional: _, present: _ }| {
+            declared.as_mut().is_none_or(|d| moved(d, to))
+        })
+    }
+}
+
+impl Move for DeclInfo {
+    fn move_by(&mut self, to: &dyn Fn(Span) -> Option<Span>) -> bool {
+        let DeclInfo { kind: _, name: _, name_span, span } = self;
+        moved(name_span, to) && moved(span, to)
+    }
+}
+
+impl Move for FieldDecl {
+    fn move_by(&mut self, to: &dyn Fn(Span) -> Option<Span>) -> bool {
+        let FieldDecl { name_span, span, path: _, optional: _, sensitive: _, written: _ } = self;
+        moved(name_span, to) && moved(span, to)
+    }
+}
+
+impl Move for NameDecl {
+    fn move_by(&mut self, to: &dyn Fn(Span) -> Option<Span>) -> bool {
+        let NameDecl { span, name: _, kind: _, ty: _ } = self;
+        moved(span, to)
+    }
+}
+
+impl Move for Diagnostic {
+    fn move_by(&mut self, to: &dyn Fn(Span) -> Option<Span>) -> bool {
+        self.labels.iter_mut().all(|l| moved(&mut l.span, to))
+            && self.fixes.iter_mut().flat_map(|f| f.edits.iter_mut()).all(|e| moved(&mut e.span, to))
+    }
+}
+
+fn all<T: Move>(v: &mut [T], to: &dyn Fn(Span) -> Option<Span>) -> bool {
+    v.iter_mut().all(|x| x.move_by(to))
+}
+
 fn move_info(info: &mut Info, to: &dyn Fn(Span) -> Option<Span>) -> bool {
     // Every field named, so that a new one cannot be left unmoved.
     let Info {
@@ -41,35 +117,21 @@ fn move_info(info: &mut Info, to: &dyn Fn(Span) -> Option<Span>) -> bool {
         derived_field_uses,
         derived_fields,
     } = info;
-    types.iter_mut().all(|(s, _)| moved(s, to))
-        && decls
-            .iter_mut()
-            .all(|DeclInfo { kind: _, name: _, name_span, span }| moved(name_span, to) && moved(span, to))
-        && field_decls.iter_mut().all(
-            |FieldDecl { name_span, span, path: _, optional: _, sensitive: _, written: _ }| {
-                moved(name_span, to) && moved(span, to)
-            },
-        )
-        && field_uses.iter_mut().all(|(a, b)| moved(a, to) && moved(b, to))
-        && field_choices.iter_mut().all(|(s, _)| moved(s, to))
-        && names.iter_mut().all(|NameDecl { span, name: _, kind: _, ty: _ }| moved(span, to))
-        && name_uses.iter_mut().all(|(a, b)| moved(a, to) && moved(b, to))
-        && builtin_uses.iter_mut().all(|(s, _)| moved(s, to))
-        && derived_types.iter_mut().all(|(s, _)| moved(s, to))
-        && derived_field_uses.iter_mut().all(|(s, _)| moved(s, to))
-        && derived_fields.iter_mut().all(|(s, fields)| {
-            moved(s, to)
-                && fields.iter_mut().all(|DerivedField { name: _, declared, optional: _, present: _ }| {
-                    declared.as_mut().is_none_or(|d| moved(d, to))
-                })
-        })
+    all(types, to)
+        && all(decls, to)
+        && all(field_decls, to)
+        && all(field_uses, to)
+        && all(field_choices, to)
+        && all(names, to)
+        && all(name_uses, to)
+        && all(builtin_uses, to)
+        && all(derived_types, to)
+        && all(derived_field_uses, to)
+        && all(derived_fields, to)
 }
 
 fn move_diagnostics(diagnostics: &mut [Diagnostic], to: &dyn Fn(Span) -> Option<Span>) -> bool {
-    let all = diagnostics.iter_mut().all(|d| {
-        d.labels.iter_mut().all(|l| moved(&mut l.span, to))
-            && d.fixes.iter_mut().flat_map(|f| f.edits.iter_mut()).all(|e| moved(&mut e.span, to))
-    });
+    let all = all(diagnostics, to);
     // Moving keeps the order of spans within a declaration and between declarations; sorted
     // again all the same (stable, so what was in order stays so), as a fresh check sorts them.
     flow_diagnostics::sort(diagnostics);

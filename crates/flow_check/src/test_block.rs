@@ -14,6 +14,10 @@ use crate::{Checker, NameKind};
 impl Checker<'_> {
     pub(crate) fn check_tests(&mut self) {
         for i in 0..self.decls.tests.len() {
+            if self.replayed(crate::recheck::Body::Test, i) {
+                continue;
+            }
+            let window = self.mark();
             let d = self.decls.tests.decl(i);
             let mut scope = Scope::default();
             let mut steps = Vec::new();
@@ -68,6 +72,7 @@ impl Checker<'_> {
                 );
             }
             self.decls.tests.rows[i].checked = Some(plan::Test { name: d.name.name.clone(), steps, span: d.span });
+            self.window_done(crate::recheck::Body::Test, i, window);
         }
     }
 }

@@ -438,3 +438,33 @@ fn a_reserved_word_field_is_picked_quoted_and_the_fix_quotes_it() {
     let d = checked.diagnostics.iter().find(|d| d.code == "E0238").expect("E0238");
     assert_eq!(d.fixes[0].edits[0].replacement, "\"in\"");
 }
+
+/// `flowc check`'s check without the editors' record gives exactly the diagnostics and the plan
+/// of the check with it, on every `.flow` text of the repository.
+#[test]
+fn a_check_without_the_record_has_the_same_diagnostics_and_plan() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut compared = 0;
+    for dir in ["examples", "tests/data/ok", "tests/data/err", "tests/data/syntax", "tests/data/library"] {
+        let Ok(entries) = std::fs::read_dir(root.join(dir)) else { continue };
+        for path in entries.map(|e| e.expect("a directory entry").path()) {
+            if path.extension().is_none_or(|x| x != "flow") {
+                continue;
+            }
+            let Ok(text) = String::from_utf8(std::fs::read(&path).expect("a .flow file")) else { continue };
+            let (file, parse_diags) = flow_syntax::parse(&text);
+            let with = crate::check_parsed(&file, parse_diags.clone());
+            let without = crate::check_parsed_without_record(&file, parse_diags);
+            assert_eq!(with.diagnostics, without.diagnostics, "{}", path.display());
+            assert_eq!(
+                with.model.as_ref().map(|m| format!("{:?}", m.plan())),
+                without.model.as_ref().map(|m| format!("{:?}", m.plan())),
+                "{}",
+                path.display()
+            );
+            assert!(without.info.field_decls.is_empty(), "{}", path.display());
+            compared += 1;
+        }
+    }
+    assert!(compared > 100, "{compared} files compared");
+}

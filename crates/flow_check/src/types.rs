@@ -30,20 +30,10 @@ impl Checker<'_> {
             self.fields.top_object = None;
             if let TypeExprKind::Object(fields) = &d.ty.kind {
                 for f in fields {
-                    inline_field_decls(&d.name.name, f, &mut self.info.field_decls);
                     if f.sensitive && !self.fields.sensitive.iter().any(|(t, n)| *t == i && *n == f.name.name) {
                         self.fields.sensitive.push((i, f.name.name.clone()));
                     }
-                    if self.fields.declare(i, &f.name.name, f.span, f.name.span) {
-                        self.info.field_decls.push(FieldDecl {
-                            name_span: f.name.span,
-                            span: f.span,
-                            path: format!("{}.{}", d.name.name, flow_syntax::lex::key(&f.name.name)),
-                            optional: f.optional,
-                            sensitive: f.sensitive,
-                            written: if f.present { format!("{} | null", written(&f.ty)) } else { written(&f.ty) },
-                        });
-                    }
+                    self.fields.declare(i, &f.name.name, f.span, f.name.span);
                 }
             }
             self.types.defs[i] = ty;
@@ -284,6 +274,45 @@ fn written(ty: &ast::TypeExpr) -> String {
 
 /// The fields of the object types written inline in field `f` of type `owner` (through `?`,
 /// arrays and dictionaries): `Owner.field.inner`, the first of each name, for editors.
+impl Checker<'_> {
+    /// The record's fields of the written object types (`Info::field_decls`, for editors only):
+    /// each type's fields, the first of each name, each after the fields of the object types
+    /// written inline in it. Taken from the last check when a re-check has them (they depend on
+    /// the type declarations alone, which an edit of a body does not change).
+    pub(crate) fn record_field_decls(&mut self) {
+        if !self.record {
+            return;
+        }
+        if self.take_field_decls() {
+            return;
+        }
+        let mut out = Vec::new();
+        for (i, d) in self.decls.types.decls().enumerate() {
+            if self.derived.is_derived(i) {
+                continue;
+            }
+            let TypeExprKind::Object(fields) = &d.ty.kind else { continue };
+            let mut seen: Vec<&str> = Vec::new();
+            for f in fields {
+                inline_field_decls(&d.name.name, f, &mut out);
+                if seen.contains(&f.name.name.as_str()) {
+                    continue;
+                }
+                seen.push(&f.name.name);
+                out.push(FieldDecl {
+                    name_span: f.name.span,
+                    span: f.span,
+                    path: format!("{}.{}", d.name.name, flow_syntax::lex::key(&f.name.name)),
+                    optional: f.optional,
+                    sensitive: f.sensitive,
+                    written: if f.present { format!("{} | null", written(&f.ty)) } else { written(&f.ty) },
+                });
+            }
+        }
+        self.info.field_decls = out;
+    }
+}
+
 fn inline_field_decls(owner: &str, f: &ast::FieldDecl, out: &mut Vec<FieldDecl>) {
     let path = format!("{owner}.{}", flow_syntax::lex::key(&f.name.name));
     let mut te = &f.ty;

@@ -1,6 +1,6 @@
 //! An open document and what one parse and one check of it found.
 
-use flow_check::Info;
+use flow_check::{Info, Kept};
 use flow_diagnostics::Diagnostic;
 use flow_syntax::Reparser;
 
@@ -13,6 +13,9 @@ pub(crate) struct Doc {
     pub(crate) diagnostics: Vec<Diagnostic>,
     /// The declarations of the last text, kept so that an edit re-parses only those it touched.
     parser: Reparser,
+    /// What the last check keeps so that the next one, after an edit of one body, checks only
+    /// that body (`flow_check::recheck_for_editor`); `None` when it could not be moved.
+    kept: Option<Kept>,
     /// What the last edit replaced: freed by [`Doc::release`] once the new diagnostics are
     /// published, not before, since freeing a large file's record is a good part of an edit's
     /// work.
@@ -35,6 +38,7 @@ impl Doc {
             info: Info::default(),
             diagnostics: Vec::new(),
             parser: Reparser::new(),
+            kept: None,
             replaced: None,
         };
         doc.edit(text);
@@ -43,20 +47,34 @@ impl Doc {
 
     /// The document's new text: parsed again where it changed (the result is exactly a fresh
     /// parse's), then checked, unless every declaration is the last text's, only moved: then the
-    /// last check's diagnostics and record are moved instead (exactly a fresh check's).
+    /// last check's diagnostics and record are moved instead (exactly a fresh check's). When the
+    /// edit changed one declaration's body only, only that body is checked again, the others'
+    /// results taken from the last check (`flow_check::recheck_for_editor`, exactly a fresh
+    /// check's too).
     pub(crate) fn edit(&mut self, text: String) {
         let (file, parse_diagnostics, _) = self.parser.parse(&text);
         if let Some(moves) = self.parser.moves() {
             // The same declarations, only moved (an edit of a comment or of blank lines): the
             // last check's result, moved the same way, is this file's (`flow_check::move_spans`).
-            if flow_check::move_spans(&mut self.info, &mut self.diagnostics, &|s| moves.span(s)) {
+            let to = |s| moves.span(s);
+            if flow_check::move_spans(&mut self.info, &mut self.diagnostics, &to) {
+                if !self.kept.as_mut().is_some_and(|k| k.move_spans(&to)) {
+                    self.kept = None;
+                }
                 self.parser.keep(file);
                 let text = std::mem::replace(&mut self.text, text);
                 self.replaced = Some(Replaced { _text: text, _info: Info::default(), _diagnostics: Vec::new() });
                 return;
             }
         }
-        let checked = flow_check::check_parsed_for_editor(&file, parse_diagnostics);
+        let (checked, kept) = match (self.parser.edited(), self.kept.take()) {
+            (Some(edited), Some(kept)) => {
+                let last = (std::mem::take(&mut self.info), kept);
+                flow_check::recheck_for_editor(&file, parse_diagnostics, last, edited.decl(), &|s| edited.span(s))
+            }
+            _ => flow_check::check_parsed_keeping(&file, parse_diagnostics),
+        };
+        self.kept = Some(kept);
         self.parser.keep(file);
         let text = std::mem::replace(&mut self.text, text);
         let info = std::mem::replace(&mut self.info, checked.info);

@@ -6,7 +6,7 @@
 //! re-parses the one declaration it is in. The result is exactly that of [`crate::parse`] on the
 //! whole text (`an_incremental_parse_equals_a_fresh_one_after_every_random_edit` in the tests).
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 use flow_diagnostics::{Diagnostic, Span};
 
@@ -95,6 +95,52 @@ pub struct Reparser {
     entries: Vec<Entry>,
     file: Option<File>,
     moves: Option<Moves>,
+    edited: Option<Edited>,
+}
+
+/// How the file of the last [`Reparser::parse`] is the one before it with one declaration's body
+/// edited: the same pieces in the same order, every one only moved except one, which holds one
+/// declaration before and after (a map, function, flow or test), of the same kind, with the same
+/// name, parameters and result, only its body changed. The checker then checks that body again
+/// and takes the others' results from its last check (`flow_check::recheck_for_editor`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Edited {
+    /// Where each position of the file before is now: every piece's move, and in the edited
+    /// piece, only the text before the first byte that changed.
+    moves: Moves,
+    /// The index of the edited declaration in the file's declarations (before and now).
+    decl: usize,
+}
+
+impl Edited {
+    /// Where the span `span` of the file before is now; `None` when it is in no piece, or in the
+    /// edited piece at or after the first byte the edit changed.
+    pub fn span(&self, span: Span) -> Option<Span> {
+        self.moves.span(span)
+    }
+
+    /// The index of the edited declaration in `File::decls`.
+    pub fn decl(&self) -> usize {
+        self.decl
+    }
+}
+
+/// Whether `now` is `before` (a declaration of the text before, moved by `by`) with only its
+/// body changed: the same kind, start, name, and for a map or function its parameters and result.
+fn only_body_changed(before: &Decl, now: &Decl, by: i64) -> bool {
+    let mut before = before.clone();
+    before.shift(Delta(by));
+    match (&before, now) {
+        (Decl::Map(a), Decl::Map(b)) => {
+            a.name == b.name && a.params == b.params && a.ret == b.ret && a.span.start == b.span.start
+        }
+        (Decl::Function(a), Decl::Function(b)) => {
+            a.name == b.name && a.params == b.params && a.ret == b.ret && a.span.start == b.span.start
+        }
+        (Decl::Flow(a), Decl::Flow(b)) => a.name == b.name && a.span.start == b.span.start,
+        (Decl::Test(a), Decl::Test(b)) => a.name == b.name && a.span.start == b.span.start,
+        _ => false,
+    }
 }
 
 /// How the file of the last [`Reparser::parse`] is the one before it: the same pieces in the same
@@ -149,6 +195,10 @@ impl Reparser {
         let mut reparsed = 0;
         let mut entries = Vec::new();
         let mut moves = kept.then(|| Moves { pieces: Vec::with_capacity(before.len()) });
+        // The same as `moves`, allowing one piece whose one declaration's body changed.
+        let mut edited =
+            kept.then(|| Edited { moves: Moves { pieces: Vec::with_capacity(before.len()) }, decl: usize::MAX });
+        let mut decls_before = 0;
         let result = crate::parse_with(source, &mut |range: std::ops::Range<usize>| {
             let text = &source[range.clone()];
             let index = entries.len();
@@ -156,34 +206,70 @@ impl Reparser {
             let piece = match old.remove(text) {
                 Some(piece) => {
                     let piece = piece.moved_to(range.start);
-                    if let (Some(m), Some((start, was_text))) = (moves.as_mut(), was) {
-                        if was_text == text {
-                            m.pieces.push((*start, start + text.len(), range.start as i64 - *start as i64));
-                        } else {
-                            moves = None;
+                    match was.filter(|(_, was_text)| was_text == text) {
+                        Some((start, _)) => {
+                            let moved = (*start, start + text.len(), range.start as i64 - *start as i64);
+                            if let Some(m) = moves.as_mut() {
+                                m.pieces.push(moved);
+                            }
+                            if let Some(e) = edited.as_mut() {
+                                e.moves.pieces.push(moved);
+                            }
                         }
-                    } else {
-                        moves = None;
+                        None => {
+                            moves = None;
+                            edited = None;
+                        }
                     }
                     piece
                 }
                 None => {
                     reparsed += 1;
-                    let piece = crate::parse_piece(source, range);
-                    if let Some(m) = moves.as_mut() {
-                        match was
-                            .and_then(|(start, was_text)| Some((*start, was_text.len(), old.get(was_text.as_str())?)))
-                        {
-                            Some((start, len, before)) => match before.moved_by(&piece) {
-                                Some(by) => m.pieces.push((start, start + len, by)),
-                                None => moves = None,
-                            },
-                            None => moves = None,
+                    let piece = crate::parse_piece(source, range.clone());
+                    let before = was
+                        .and_then(|(start, was_text)| Some((*start, was_text.as_str(), old.get(was_text.as_str())?)));
+                    match before {
+                        Some((start, was_text, before)) => match before.moved_by(&piece) {
+                            Some(by) => {
+                                let moved = (start, start + was_text.len(), by);
+                                if let Some(m) = moves.as_mut() {
+                                    m.pieces.push(moved);
+                                }
+                                if let Some(e) = edited.as_mut() {
+                                    e.moves.pieces.push(moved);
+                                }
+                            }
+                            None => {
+                                moves = None;
+                                let by = range.start as i64 - start as i64;
+                                let one_body = |p: &Piece| p.decls.len() == 1 && p.broken.is_empty();
+                                match edited.as_mut() {
+                                    Some(e)
+                                        if e.decl == usize::MAX
+                                            && one_body(before)
+                                            && one_body(&piece)
+                                            && only_body_changed(&before.decls[0], &piece.decls[0], by) =>
+                                    {
+                                        // Only the text before the first byte that changed keeps
+                                        // its place.
+                                        let same =
+                                            was_text.bytes().zip(text.bytes()).take_while(|(a, b)| a == b).count();
+                                        e.moves.pieces.push((start, start + same, by));
+                                        e.decl = decls_before;
+                                    }
+                                    _ => edited = None,
+                                }
+                            }
+                        },
+                        None => {
+                            moves = None;
+                            edited = None;
                         }
                     }
                     piece
                 }
             };
+            decls_before += piece.decls.len();
             entries.push(Entry {
                 text: text.to_string(),
                 start: piece.start,
@@ -201,9 +287,11 @@ impl Reparser {
             && result.1.len() == entries.iter().map(|e| e.diagnostics.len()).sum::<usize>();
         if entries.len() != before.len() || !made_of_pieces {
             moves = None;
+            edited = None;
         }
         self.entries = entries;
         self.moves = moves;
+        self.edited = edited.filter(|e| e.decl != usize::MAX);
         (result.0, result.1, reparsed)
     }
 
@@ -211,6 +299,13 @@ impl Reparser {
     /// `None` when it is not (or when that earlier file was not handed back).
     pub fn moves(&self) -> Option<&Moves> {
         self.moves.as_ref()
+    }
+
+    /// How the file of the last [`Reparser::parse`] is the file of the parse before it with one
+    /// declaration's body edited and everything else only moved; `None` when it is not (or when
+    /// it is only moved: [`Reparser::moves`]).
+    pub fn edited(&self) -> Option<&Edited> {
+        self.edited.as_ref()
     }
 
     /// Hands back the file the last [`Reparser::parse`] returned, so the next parse can take its
@@ -223,13 +318,15 @@ impl Reparser {
 
     /// The last parse's pieces, by their text, with their declarations taken from the file
     /// handed back (none when it was not).
-    fn last_pieces(&mut self) -> HashMap<String, Piece> {
+    /// Keyed by Fx, not SipHash: the keys are the document's own text, and hashing a large
+    /// file's pieces with SipHash was a third of an edit's parse.
+    fn last_pieces(&mut self) -> FxHashMap<String, Piece> {
         let Some(file) = self.file.take() else {
             self.entries.clear();
-            return HashMap::new();
+            return FxHashMap::default();
         };
         let (mut decls, mut broken) = (file.decls.into_iter(), file.broken.into_iter());
-        let mut pieces = HashMap::with_capacity(self.entries.len());
+        let mut pieces = FxHashMap::with_capacity_and_hasher(self.entries.len(), Default::default());
         for e in std::mem::take(&mut self.entries) {
             let piece = Piece {
                 start: e.start,

@@ -18,7 +18,7 @@ mod fast;
 mod format;
 pub use format::format;
 mod incremental;
-pub use incremental::Reparser;
+pub use incremental::{Edited, Moves, Reparser};
 pub mod lex;
 mod recover;
 mod scan;

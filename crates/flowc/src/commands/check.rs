@@ -17,7 +17,7 @@ pub(crate) fn check(files: &[PathBuf], format: Format, spec: &super::spec::SpecA
         let (name, text, diagnostics) = match read_source(path)? {
             Ok(s) => {
                 let (file, parse_diags) = flow_syntax::parse(&s.text);
-                let checked = flow_check::check_parsed(&file, parse_diags);
+                let checked = flow_check::check_parsed_without_record(&file, parse_diags);
                 let mut d = checked.diagnostics;
                 // With the secrets at hand (the environment, or the .env file), credentials that
                 // could never work are check errors, and secrets too short to redact warnings.
