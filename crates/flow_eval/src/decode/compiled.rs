@@ -206,14 +206,32 @@ impl<'a> Parser<'a, false> {
         }
     }
 
-    /// A field's or item's value by its node: a `String` whose quote is next read here, as
-    /// [`Parser::value`] reads it, without the match on the node's kind.
+    /// A field's or item's value by its node. The commonest kinds, when the next byte starts
+    /// their value, are read here, each by its own test, as [`Self::node_value`] reads them
+    /// (a `String` as [`Parser::value`] does): a value's kind is then told by branches that
+    /// follow the fields' order from record to record, not by one jump whose target changes
+    /// from field to field.
     #[inline(always)]
     fn child_value(&mut self, nodes: &Nodes<'_>, keys: &Keys<'_>, n: u32, slot: &mut Value) -> DecodeResult<()> {
-        if nodes.nodes.get(n as usize).is_some_and(|node| matches!(node.kind, Kind::Str))
-            && self.b.get(self.i) == Some(&b'"')
-        {
-            return self.str_into(slot);
+        let Some(node) = nodes.nodes.get(n as usize) else { return Err(Fail) };
+        let next = self.b.get(self.i).copied().unwrap_or(0);
+        if let Kind::Str = node.kind {
+            if next == b'"' {
+                return self.str_into(slot);
+            }
+        } else if let Kind::Object { fields, table, children } = &node.kind {
+            if next == b'{' {
+                return self.node_object(nodes, keys, fields, table.and_then(|t| keys.table(t)), children, slot);
+            }
+        } else if let Kind::Int = node.kind {
+            if starts_number(next) {
+                *slot = Value::Int(self.number()?.parse::<i64>().map_err(|_| Fail)?);
+                return Ok(());
+            }
+        } else if let Kind::Array { item, child } = &node.kind {
+            if next == b'[' {
+                return self.node_array(nodes, keys, item, *child, slot);
+            }
         }
         self.node_value(nodes, keys, n, slot)
     }
