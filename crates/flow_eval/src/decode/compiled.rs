@@ -206,7 +206,8 @@ impl<'a> Parser<'a, false> {
         }
     }
 
-    /// A field's or item's value by its node. The commonest kinds, when the next byte starts
+    /// A field's or item's value by its node. The commonest kinds (a `String`, an object, an
+    /// `Int`, an array; no more, or the compiler makes the tests one jump again), when the next byte starts
     /// their value, are read here, each by its own test, as [`Self::node_value`] reads them
     /// (a `String` as [`Parser::value`] does): a value's kind is then told by branches that
     /// follow the fields' order from record to record, not by one jump whose target changes
