@@ -25,8 +25,11 @@ use crate::keys::Keys;
 use crate::spares::Spares;
 use crate::{NamedType, Type, Value};
 
+mod compiled;
 mod dicts;
 mod unions;
+
+pub(crate) use compiled::Nodes;
 
 pub(crate) use unions::describe_union;
 
@@ -71,7 +74,17 @@ pub(crate) fn decode_keyed(
 ) -> DecodeResult<()> {
     let mut p = Parser::<false>::new(text, types);
     p.keys = keys;
-    if let Some(spares) = spares {
+    if let (Some(keys), Some(nodes)) = (keys, keys.and_then(|k| k.nodes(ty))) {
+        // The stream's decoder, compiled once: each value read by its node.
+        if let Some(spares) = spares {
+            std::mem::swap(&mut p.spares, spares);
+            let result = p.node_value(nodes, keys, 0, slot);
+            std::mem::swap(&mut p.spares, spares);
+            result?;
+        } else {
+            p.node_value(nodes, keys, 0, slot)?;
+        }
+    } else if let Some(spares) = spares {
         std::mem::swap(&mut p.spares, spares);
         let result = p.value(ty, slot, None);
         std::mem::swap(&mut p.spares, spares);

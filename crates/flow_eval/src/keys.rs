@@ -11,6 +11,7 @@
 
 use std::cell::Cell;
 
+use crate::decode::Nodes;
 use crate::{NamedType, Type};
 use flow_plan::Field;
 
@@ -22,17 +23,41 @@ pub(crate) struct Keys<'t> {
     /// Each object type's fields (compared by address: the very slice of the plan) beside its
     /// table, sorted by address.
     tables: Vec<(&'t [Field], KeyTable)>,
+    /// The declared type the tables were built for, and its decoder compiled
+    /// (`decode/compiled.rs`), which finds each object's table by its place in `tables`.
+    root: &'t Type,
+    nodes: Option<Nodes<'t>>,
 }
 
 impl<'t> Keys<'t> {
     /// The tables of `ty` and of every type it reaches, each named type visited once (so a
     /// recursive type is keyed once, not without end).
     pub(crate) fn new(ty: &'t Type, types: &'t [NamedType]) -> Keys<'t> {
-        let mut keys = Keys { tables: Vec::new() };
+        let mut keys = Keys { tables: Vec::new(), root: ty, nodes: None };
         let mut visited = vec![false; types.len()];
         keys.visit(ty, types, &mut visited);
         keys.tables.sort_by_key(|(fields, _)| fields.as_ptr() as usize);
+        keys.nodes = Some(Nodes::new(ty, types, &keys));
         keys
+    }
+
+    /// The compiled decoder of `ty`, when these are its tables.
+    #[inline]
+    pub(crate) fn nodes(&self, ty: &Type) -> Option<&Nodes<'t>> {
+        self.nodes.as_ref().filter(|_| std::ptr::eq(self.root, ty))
+    }
+
+    /// The place in [`Self::table`] of this object type's table, if it has one.
+    pub(crate) fn index(&self, fields: &[Field]) -> Option<usize> {
+        let at = fields.as_ptr() as usize;
+        let i = self.tables.binary_search_by_key(&at, |(f, _)| f.as_ptr() as usize).ok()?;
+        (self.tables[i].0.len() == fields.len()).then_some(i)
+    }
+
+    /// The table at place `i` (from [`Self::index`]).
+    #[inline]
+    pub(crate) fn table(&self, i: usize) -> Option<&KeyTable> {
+        self.tables.get(i).map(|(_, t)| t)
     }
 
     fn visit(&mut self, ty: &'t Type, types: &'t [NamedType], visited: &mut [bool]) {

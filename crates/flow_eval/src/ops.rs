@@ -44,6 +44,13 @@ pub(crate) enum Op<'p> {
         rhs: Box<Op<'p>>,
         span: Span,
     },
+    /// A chain of `+` on its left (`a + ", " + b + " " + c`) whose operands are all literals and
+    /// paths: its text written piece by piece in one loop (the binary nodes' text, each calling
+    /// the next, is the same text); its value, and anything but its text, is the chain's.
+    Concat {
+        pieces: Box<[Op<'p>]>,
+        binary: Box<Op<'p>>,
+    },
     /// `if`; `text`: a choice between text literals only (written as text, see
     /// `eval::text_choice`).
     If {
@@ -108,7 +115,15 @@ pub(crate) fn compile<'p>(e: &'p Expr, scope: &[Key], plan: &'p Program) -> Op<'
             if matches!(o, BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge) {
                 Op::Compare { op: *o, lhs: op(lhs), rhs: op(rhs) }
             } else {
-                Op::Binary { op: *o, lhs: op(lhs), rhs: op(rhs), span: *span }
+                let binary = Op::Binary { op: *o, lhs: op(lhs), rhs: op(rhs), span: *span };
+                let mut leaves = Vec::new();
+                if *o == BinOp::Add && left_chain(e, &mut leaves) && leaves.len() >= 3 {
+                    let pieces: Vec<Op<'p>> = leaves.into_iter().map(|l| compile(l, scope, plan)).collect();
+                    if pieces.iter().all(Op::is_read) {
+                        return Op::Concat { pieces: pieces.into_boxed_slice(), binary: Box::new(binary) };
+                    }
+                }
+                binary
             }
         }
         Expr::If { cond, then, otherwise } => {
@@ -214,6 +229,7 @@ impl<'p> Op<'p> {
                 let r = rhs.eval(env, plan)?;
                 eval::binary(*op, l, r, *span)
             }
+            Op::Concat { binary, .. } => binary.eval(env, plan),
             Op::If { cond, then, otherwise, .. } => match cond.eval(env, plan)? {
                 Value::Bool(true) => then.eval(env, plan),
                 Value::Bool(false) => otherwise.eval(env, plan),
@@ -270,6 +286,25 @@ impl<'p> Op<'p> {
                 }
                 Ok(true)
             }
+            Op::Concat { pieces, .. } => {
+                let Some((first, rest)) = pieces.split_first() else { return Ok(false) };
+                if !first.text_into(env, plan, buf)? {
+                    return Ok(false);
+                }
+                // As the binary nodes: the first piece is text, so the checker made the rest
+                // text too.
+                for piece in rest {
+                    match piece {
+                        Op::Lit(Value::Str(s)) => buf.push_str(s),
+                        _ => match piece.read(env) {
+                            Some(Value::Str(s)) => buf.push_str(s),
+                            Some(other) => return eval::internal(&format!("text + {}", other.kind())),
+                            None => return eval::internal("an unknown variable"),
+                        },
+                    }
+                }
+                Ok(true)
+            }
             Op::If { cond, then, otherwise, text: true } => {
                 let branch = match cond.eval(env, plan)? {
                     Value::Bool(true) => then,
@@ -298,7 +333,7 @@ impl<'p> Op<'p> {
                 match lhs.read(env) {
                     Some(Value::Null) => {}
                     Some(v) => {
-                        crate::encode_to(v, out);
+                        encode(v, out);
                         return Ok(());
                     }
                     None => return eval::internal("an unknown variable"),
@@ -307,8 +342,44 @@ impl<'p> Op<'p> {
             }
         }
         let v = self.value(env, plan)?;
-        crate::encode_to(&v, out);
+        encode(&v, out);
         Ok(())
+    }
+}
+
+/// [`crate::encode_to`], a string, an `Int` or a `Bool` written here, each by its own test: the
+/// map's fields come in the same order row after row, so these branches follow them, where
+/// `encode_to`'s one jump on the value's kind changes its target from field to field.
+#[inline(always)]
+fn encode(v: &Value, out: &mut String) {
+    if let Value::Str(s) = v {
+        crate::json::string(s, out);
+    } else if let Value::Int(n) = v {
+        out.push_str(itoa::Buffer::new().format(*n));
+    } else if let Value::Bool(b) = v {
+        out.push_str(if *b { "true" } else { "false" });
+    } else {
+        crate::encode_to(v, out);
+    }
+}
+
+/// The operands of a chain of `+` on its left, in order, when each right operand, and the
+/// leftmost, is a literal, a variable, a field or an index (what [`Op::read`] may read).
+fn left_chain<'p>(e: &'p Expr, leaves: &mut Vec<&'p Expr>) -> bool {
+    let leaf = |e: &Expr| matches!(e, Expr::Lit { .. } | Expr::Var { .. } | Expr::Field { .. } | Expr::Index { .. });
+    match e {
+        Expr::Binary { op: BinOp::Add, lhs, rhs, .. } if leaf(rhs) => {
+            if !left_chain(lhs, leaves) {
+                return false;
+            }
+            leaves.push(rhs);
+            true
+        }
+        e if leaf(e) => {
+            leaves.push(e);
+            true
+        }
+        _ => false,
     }
 }
 
@@ -412,6 +483,31 @@ mod tests {
             bin(BinOp::Lt, lit(Value::Int(1)), field(r(), "n", Some(1))),
             bin(BinOp::Add, field(r(), "name", Some(0)), lit(s("!"))),
             bin(BinOp::Add, lit(s("<")), bin(BinOp::Add, field(r(), "name", Some(0)), lit(s(">")))),
+            // Chains of `+` on the left, written piece by piece: text, text with a piece that
+            // is not (the evaluator's internal error), numbers (added as numbers), indexes.
+            bin(
+                BinOp::Add,
+                bin(
+                    BinOp::Add,
+                    bin(BinOp::Add, field(r(), "name", Some(0)), lit(s(", "))),
+                    field(r(), "name", Some(0)),
+                ),
+                lit(s("!")),
+            ),
+            bin(BinOp::Add, bin(BinOp::Add, field(r(), "name", Some(0)), lit(s("-"))), field(r(), "n", Some(1))),
+            bin(BinOp::Add, bin(BinOp::Add, lit(s("a")), lit(s("-"))), lit(Value::Int(3))),
+            bin(BinOp::Add, bin(BinOp::Add, lit(Value::Int(1)), lit(Value::Int(2))), lit(Value::Int(3))),
+            bin(BinOp::Add, bin(BinOp::Add, field(r(), "n", Some(1)), lit(Value::Int(0))), lit(Value::Int(1))),
+            bin(
+                BinOp::Add,
+                bin(
+                    BinOp::Add,
+                    Expr::Index { base: Box::new(field(r(), "tags", Some(2))), index: Box::new(lit(Value::Int(0))) },
+                    lit(s("/")),
+                ),
+                Expr::Index { base: Box::new(field(r(), "tags", Some(2))), index: Box::new(lit(Value::Int(1))) },
+            ),
+            bin(BinOp::Add, bin(BinOp::Add, field(r(), "none", Some(4)), lit(s("/"))), lit(s("x"))),
             // Overflow: the same error, with the operator's span.
             bin(BinOp::Add, field(r(), "n", Some(1)), lit(Value::Int(1))),
             Expr::If {
@@ -468,6 +564,7 @@ mod tests {
         }
         // Paths are compiled to their variable's place, the rest left to the evaluator.
         assert!(matches!(compile(&exprs[3], &scope, &plan), Op::Path { var: 0, ref fields } if fields.len() == 2));
+        assert!(matches!(compile(&exprs[12], &scope, &plan), Op::Concat { ref pieces, .. } if pieces.len() == 4));
         assert!(matches!(compile(&exprs[exprs.len() - 2], &scope, &plan), Op::Expr(_)));
     }
 }
