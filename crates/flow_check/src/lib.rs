@@ -45,6 +45,8 @@ mod scope;
 mod state;
 mod table;
 mod test_block;
+#[cfg(test)]
+mod test_corpus;
 mod ty;
 mod types;
 mod unions;
