@@ -498,32 +498,7 @@ impl<'a, const EXPLAIN: bool> Parser<'a, EXPLAIN> {
                     self.i += 1;
                 } else {
                     loop {
-                        let at = match table.and_then(|t| t.expected(last, self.b, self.i)) {
-                            Some((f, end)) => {
-                                self.i = end;
-                                Some(f)
-                            }
-                            None => {
-                                let escaped;
-                                let key = match self.plain_key()? {
-                                    Some(key) => key,
-                                    None => {
-                                        escaped = self.string()?;
-                                        escaped.as_bytes()
-                                    }
-                                };
-                                let at = match (table, fields.get(guess)) {
-                                    (Some(table), _) => table.find(fields, key),
-                                    (None, Some(f)) if same(&f.name, key) => Some(guess),
-                                    (None, _) => fields.iter().position(|f| same(&f.name, key)),
-                                };
-                                if let (Some(table), Some(f)) = (table, at) {
-                                    table.learn(last, f);
-                                }
-                                at
-                            }
-                        };
-                        self.eat(b':')?;
+                        let at = self.field_of_key(table, fields, guess, last)?;
                         match at {
                             Some(i) => {
                                 // A repeated key: each must fit, the last one wins.
@@ -631,6 +606,48 @@ impl<'a, const EXPLAIN: bool> Parser<'a, EXPLAIN> {
                 _ => return Err(Fail),
             }
         }
+    }
+
+    /// The field an object's next key names, its `:` read too: by the type's key table when it
+    /// has one (the key that followed field `last` in the last object first, then a search;
+    /// what is found is learnt), else the field after the last match (`guess`), then a search.
+    /// `None`: a key the type does not declare. The general reading's and the compiled
+    /// decoder's object loops both read keys so.
+    #[inline(always)]
+    fn field_of_key(
+        &mut self,
+        table: Option<&crate::keys::KeyTable>,
+        fields: &[flow_plan::Field],
+        guess: usize,
+        last: usize,
+    ) -> DecodeResult<Option<usize>> {
+        let at = match table.and_then(|t| t.expected(last, self.b, self.i)) {
+            Some((f, end)) => {
+                self.i = end;
+                Some(f)
+            }
+            None => {
+                let escaped;
+                let key = match self.plain_key()? {
+                    Some(key) => key,
+                    None => {
+                        escaped = self.string()?;
+                        escaped.as_bytes()
+                    }
+                };
+                let at = match (table, fields.get(guess)) {
+                    (Some(table), _) => table.find(fields, key),
+                    (None, Some(f)) if same(&f.name, key) => Some(guess),
+                    (None, _) => fields.iter().position(|f| same(&f.name, key)),
+                };
+                if let (Some(table), Some(f)) = (table, at) {
+                    table.learn(last, f);
+                }
+                at
+            }
+        };
+        self.eat(b':')?;
+        Ok(at)
     }
 
     /// A key's bytes as written, when it has no escapes; `None` (the key still to read, with

@@ -264,32 +264,7 @@ impl<'a> Parser<'a, false> {
             self.i += 1;
         } else {
             loop {
-                let at = match table.and_then(|t| t.expected(last, self.b, self.i)) {
-                    Some((f, end)) => {
-                        self.i = end;
-                        Some(f)
-                    }
-                    None => {
-                        let escaped;
-                        let key = match self.plain_key()? {
-                            Some(key) => key,
-                            None => {
-                                escaped = self.string()?;
-                                escaped.as_bytes()
-                            }
-                        };
-                        let at = match (table, fields.get(guess)) {
-                            (Some(table), _) => table.find(fields, key),
-                            (None, Some(f)) if super::same(&f.name, key) => Some(guess),
-                            (None, _) => fields.iter().position(|f| super::same(&f.name, key)),
-                        };
-                        if let (Some(table), Some(f)) = (table, at) {
-                            table.learn(last, f);
-                        }
-                        at
-                    }
-                };
-                self.eat(b':')?;
+                let at = self.field_of_key(table, fields, guess, last)?;
                 match at.and_then(|i| Some((i, children.get(i)?.0, out.get_mut(i)?))) {
                     Some((i, child, (_, value))) => {
                         seen.set(i);
