@@ -39,7 +39,9 @@ impl FlowRun {
         // encrypted (then it keeps them, sealed, for a replay to send).
         let masked = self.masked(&rec.source, record);
         let shown = masked.as_ref().map_or(record, crate::sensitive::Masked::kept);
-        self.write_dead_letter(path, d, rec, shown).map_err(|e| {
+        // Scrubbed once for the file, and for the store too unless it keeps the unmasked record.
+        let kept = self.kept_record(shown);
+        self.write_dead_letter(path, d, rec, shown, &kept).map_err(|e| {
             Diagnostic::new(
                 codes::DEAD_LETTER,
                 format!("{} could not be written to the dead letter file {path}: {e}", rec.describe()),
@@ -48,13 +50,24 @@ impl FlowRun {
             .help("make the dead letter file writable, then run again")
         })?;
         let encrypted = self.state.as_ref().is_some_and(|s| crate::state::lock(&s.store).encrypted());
-        self.store_dead_letter(d, rec, if encrypted { record } else { shown })
+        if encrypted {
+            let unmasked = self.kept_record(record);
+            self.store_dead_letter(d, rec, record, unmasked)
+        } else {
+            self.store_dead_letter(d, rec, shown, kept)
+        }
     }
 
-    /// The store's copy of a dead letter, for `flowc replay`; nothing for a flow without state.
-    fn store_dead_letter(&self, d: &Diagnostic, rec: &RecordRef, record: Kept<'_>) -> Result<(), Diagnostic> {
+    /// The store's copy of a dead letter (`kept`: `record` as it is kept), for `flowc replay`;
+    /// nothing for a flow without state.
+    fn store_dead_letter(
+        &self,
+        d: &Diagnostic,
+        rec: &RecordRef,
+        record: Kept<'_>,
+        kept: KeptRecord,
+    ) -> Result<(), Diagnostic> {
         let Some(state) = &self.state else { return Ok(()) };
-        let kept = self.kept_record(record);
         let letter = NewDeadLetter {
             run: Some(state.run),
             flow: self.flow_name().to_string(),

@@ -834,6 +834,7 @@ impl FlowRun {
         d: &Diagnostic,
         rec: &RecordRef,
         record: Kept<'_>,
+        kept: &crate::dead_letters::KeptRecord,
     ) -> std::io::Result<()> {
         let mut file = lock(&self.dead_letter);
         let at_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis());
@@ -853,7 +854,6 @@ impl FlowRun {
         // exact), or as the API sent it when it did not fit its type; `secrets` says where it
         // held secrets (names and forms, never values; `[]`: none), for a replay to write them
         // back.
-        let kept = self.kept_record(record);
         entry["secrets"] = serde_json::json!(kept.secrets);
         let mut line = entry.to_string();
         line.pop();
