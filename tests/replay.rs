@@ -33,8 +33,7 @@ fn run(api: &FakeApi, file: &str, extra: &[&str], env: &[(&str, &str)]) -> commo
 /// The names of the copies the fake stored since the last look, sorted.
 fn copied(api: &FakeApi) -> Vec<String> {
     let mut out: Vec<String> =
-        api.changes().copies().iter().map(|c| c["name"].as_str().unwrap_or("?").to_string()).collect();
-    api.changes().clear_received();
+        api.changes().take_received().iter().map(|c| c["name"].as_str().unwrap_or("?").to_string()).collect();
     out.sort();
     out
 }

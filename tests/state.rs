@@ -26,11 +26,10 @@ fn run(api: &FakeApi, file: &str, extra: &[&str]) -> common::Output {
 fn copied(api: &FakeApi) -> Vec<String> {
     let mut out: Vec<String> = api
         .changes()
-        .copies()
+        .take_received()
         .iter()
         .map(|c| format!("{}@{}", c["id"].as_str().unwrap_or("?"), c["updated_at"].as_str().unwrap_or("?")))
         .collect();
-    api.changes().clear_received();
     out.sort();
     out
 }

@@ -84,11 +84,13 @@ impl Changes {
         self.lock().pages.clone()
     }
 
-    /// Forgets the pages served and the copies received (the records stay).
-    pub fn clear_received(&self) {
+    /// The copies received since the last look, in arrival order, and forgets them and the
+    /// pages served (the records stay), in one step: a copy that lands meanwhile (a held write released) is in
+    /// this look or the next, never lost between a read and a clear.
+    pub fn take_received(&self) -> Vec<Value> {
         let mut inner = self.lock();
         inner.pages.clear();
-        inner.copies.clear();
+        std::mem::take(&mut inner.copies)
     }
 
     /// From now on, the write after the first `n` copies waits until [`Changes::release`].
